@@ -1,0 +1,267 @@
+//! Bit-level writer and reader for the wire format.
+//!
+//! Bits are packed least-significant first into little-endian 64-bit words; a finished buffer
+//! is padded with zero bits to a whole byte. `BitReader` treats its input as untrusted: every
+//! read is bounds-checked and returns [`DecodeError::Truncated`] instead of panicking.
+
+use crate::error::DecodeError;
+
+/// Number of bits needed to write any value in `0..n` (`⌈log₂ n⌉`, 0 for `n ≤ 1`).
+///
+/// ```
+/// use squeeze_core::bits::bits_for_range;
+/// assert_eq!(bits_for_range(1), 0);
+/// assert_eq!(bits_for_range(2), 1);
+/// assert_eq!(bits_for_range(1000), 10);
+/// assert_eq!(bits_for_range(1024), 10);
+/// assert_eq!(bits_for_range(1025), 11);
+/// ```
+#[inline]
+pub const fn bits_for_range(n: u64) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        64 - (n - 1).leading_zeros()
+    }
+}
+
+/// Appends bit fields to a reusable byte buffer.
+///
+/// ```
+/// use squeeze_core::bits::{BitReader, BitWriter};
+/// let mut w = BitWriter::new();
+/// w.write(0b101, 3);
+/// w.write(u64::MAX, 64);
+/// assert_eq!(w.bit_len(), 67);
+/// let bytes = w.finish().to_vec();
+/// assert_eq!(bytes.len(), 9);
+/// let mut r = BitReader::new(&bytes);
+/// assert_eq!(r.read(3).unwrap(), 0b101);
+/// assert_eq!(r.read(64).unwrap(), u64::MAX);
+/// r.finish().unwrap();
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct BitWriter {
+    buf: Vec<u8>,
+    acc: u64,
+    pending: u32,
+    bits: u64,
+}
+
+impl BitWriter {
+    /// An empty writer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty writer with room for `bits` bits.
+    pub fn with_capacity_bits(bits: u64) -> Self {
+        Self {
+            buf: Vec::with_capacity(bits.div_ceil(8) as usize + 8),
+            ..Self::default()
+        }
+    }
+
+    /// Forget the contents, keep the allocation.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.acc = 0;
+        self.pending = 0;
+        self.bits = 0;
+    }
+
+    /// Number of bits written so far (padding from [`BitWriter::finish`] included).
+    #[inline]
+    pub fn bit_len(&self) -> u64 {
+        self.bits
+    }
+
+    /// Append the low `n` bits of `value` (`n ≤ 64`; higher bits of `value` are ignored).
+    #[inline]
+    pub fn write(&mut self, value: u64, n: u32) {
+        debug_assert!(n <= 64);
+        if n == 0 {
+            return;
+        }
+        let v = if n == 64 {
+            value
+        } else {
+            value & ((1u64 << n) - 1)
+        };
+        self.bits += n as u64;
+        self.acc |= v << self.pending;
+        let total = self.pending + n;
+        if total >= 64 {
+            self.buf.extend_from_slice(&self.acc.to_le_bytes());
+            self.acc = if self.pending == 0 {
+                0
+            } else {
+                v >> (64 - self.pending)
+            };
+            self.pending = total - 64;
+        } else {
+            self.pending = total;
+        }
+    }
+
+    /// Append one bit.
+    #[inline]
+    pub fn write_bit(&mut self, bit: bool) {
+        self.write(bit as u64, 1);
+    }
+
+    /// Pad with zeros to a whole byte and return the bytes written so far.
+    ///
+    /// Writing after `finish` continues at the next byte boundary.
+    pub fn finish(&mut self) -> &[u8] {
+        if self.pending > 0 {
+            let nbytes = self.pending.div_ceil(8) as usize;
+            self.buf
+                .extend_from_slice(&self.acc.to_le_bytes()[..nbytes]);
+            self.bits += (nbytes as u64) * 8 - self.pending as u64;
+            self.acc = 0;
+            self.pending = 0;
+        }
+        &self.buf
+    }
+}
+
+/// Reads bit fields from untrusted bytes.
+#[derive(Debug, Clone)]
+pub struct BitReader<'a> {
+    bytes: &'a [u8],
+    pos: u64,
+    len: u64,
+}
+
+impl<'a> BitReader<'a> {
+    /// A reader over all bits of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            pos: 0,
+            len: bytes.len() as u64 * 8,
+        }
+    }
+
+    /// Bits not yet read.
+    #[inline]
+    pub fn remaining(&self) -> u64 {
+        self.len - self.pos
+    }
+
+    /// Current bit position.
+    #[inline]
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Read an `n`-bit field (`n ≤ 64`).
+    #[inline]
+    pub fn read(&mut self, n: u32) -> Result<u64, DecodeError> {
+        if n == 0 {
+            return Ok(0);
+        }
+        if n > 64 || (n as u64) > self.remaining() {
+            return Err(DecodeError::Truncated {
+                at: self.pos,
+                needed: n,
+                available: self.remaining(),
+            });
+        }
+        let byte = (self.pos / 8) as usize;
+        let shift = (self.pos % 8) as u32;
+        let word = self.load_u64(byte);
+        let mut v = word >> shift;
+        if shift + n > 64 {
+            let extra = self.bytes.get(byte + 8).copied().unwrap_or(0) as u64;
+            v |= extra << (64 - shift);
+        }
+        self.pos += n as u64;
+        Ok(if n == 64 { v } else { v & ((1u64 << n) - 1) })
+    }
+
+    /// Read one bit.
+    #[inline]
+    pub fn read_bit(&mut self) -> Result<bool, DecodeError> {
+        Ok(self.read(1)? == 1)
+    }
+
+    #[inline]
+    fn load_u64(&self, byte: usize) -> u64 {
+        match self.bytes.get(byte..byte + 8) {
+            Some(s) => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(s);
+                u64::from_le_bytes(a)
+            }
+            None => {
+                let mut a = [0u8; 8];
+                let s = self.bytes.get(byte..).unwrap_or(&[]);
+                a[..s.len()].copy_from_slice(s);
+                u64::from_le_bytes(a)
+            }
+        }
+    }
+
+    /// Check that only zero padding (< 8 bits) is left.
+    pub fn finish(mut self) -> Result<(), DecodeError> {
+        let left = self.remaining();
+        if left >= 8 {
+            return Err(DecodeError::TrailingData { bits: left });
+        }
+        if left > 0 && self.read(left as u32)? != 0 {
+            return Err(DecodeError::NonCanonical("padding bits must be zero"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn write_read_round_trip(fields in prop::collection::vec((any::<u64>(), 0u32..=64), 0..200)) {
+            let mut w = BitWriter::new();
+            for &(v, n) in &fields {
+                w.write(v, n);
+            }
+            let total: u64 = fields.iter().map(|f| f.1 as u64).sum();
+            prop_assert_eq!(w.bit_len(), total);
+            let bytes = w.finish().to_vec();
+            prop_assert_eq!(bytes.len() as u64, total.div_ceil(8));
+            let mut r = BitReader::new(&bytes);
+            for &(v, n) in &fields {
+                let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+                prop_assert_eq!(r.read(n).unwrap(), v & mask);
+            }
+            r.finish().unwrap();
+        }
+    }
+
+    #[test]
+    fn truncation_and_trailing_are_errors() {
+        let mut r = BitReader::new(&[0xff]);
+        assert!(matches!(
+            r.read(9),
+            Err(DecodeError::Truncated {
+                needed: 9,
+                available: 8,
+                ..
+            })
+        ));
+        assert_eq!(r.read(8).unwrap(), 0xff);
+        assert!(r.read(1).is_err());
+        let r = BitReader::new(&[0, 0]);
+        assert!(matches!(
+            r.finish(),
+            Err(DecodeError::TrailingData { bits: 16 })
+        ));
+        let mut r = BitReader::new(&[0b1000_0001]);
+        r.read(1).unwrap();
+        assert!(matches!(r.finish(), Err(DecodeError::NonCanonical(_))));
+    }
+}

@@ -1,0 +1,243 @@
+//! The [`Compressor`] trait, compressor classes and the per-call context.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CompressError;
+use crate::message::{MAX_DIM, Message};
+use crate::rng::SqueezeRng;
+use crate::scalar::Scalar;
+
+/// What a compressor guarantees, for inputs of a given dimension.
+///
+/// * Contractive `B(α)`, `0 < α ≤ 1`: `E‖C(x) − x‖² ≤ (1 − α)‖x‖²`.
+/// * Unbiased `U(ω)`, `ω ≥ 0`: `E C(x) = x` and `E‖C(x) − x‖² ≤ ω‖x‖²`.
+///
+/// Theory stepsizes read `α` from here, so they cannot disagree with the operator.
+///
+/// ```
+/// use squeeze_core::Class;
+/// let c = Class::Unbiased { omega: 3.0 };
+/// assert_eq!(c.omega(), Some(3.0));
+/// assert_eq!(c.alpha(), None);
+/// // Q/(ω+1) is contractive with α = 1/(ω+1):
+/// assert_eq!(c.scaled_alpha(), Some(0.25));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "class", rename_all = "snake_case")]
+pub enum Class {
+    /// Biased with contraction `α`.
+    Contractive {
+        /// Contraction parameter in `(0, 1]`.
+        alpha: f64,
+    },
+    /// Unbiased with variance parameter `ω`.
+    Unbiased {
+        /// Variance parameter ≥ 0.
+        omega: f64,
+    },
+    /// Both (the identity: `α = 1, ω = 0`).
+    Both {
+        /// Contraction parameter.
+        alpha: f64,
+        /// Variance parameter.
+        omega: f64,
+    },
+    /// No uniform guarantee (e.g. clipping, absolute threshold).
+    Neither,
+}
+
+impl Class {
+    /// `α` if contractive.
+    pub fn alpha(&self) -> Option<f64> {
+        match *self {
+            Class::Contractive { alpha } | Class::Both { alpha, .. } => Some(alpha),
+            _ => None,
+        }
+    }
+
+    /// `ω` if unbiased.
+    pub fn omega(&self) -> Option<f64> {
+        match *self {
+            Class::Unbiased { omega } | Class::Both { omega, .. } => Some(omega),
+            _ => None,
+        }
+    }
+
+    /// `α` of the operator itself if contractive, else `1/(ω+1)` of its scaled version `Q/(ω+1)`.
+    pub fn scaled_alpha(&self) -> Option<f64> {
+        self.alpha()
+            .or_else(|| self.omega().map(|w| 1.0 / (w + 1.0)))
+    }
+
+    /// Short human description, e.g. `contractive α=0.01`.
+    pub fn describe(&self) -> String {
+        match *self {
+            Class::Contractive { alpha } => format!("contractive α={alpha:.4}"),
+            Class::Unbiased { omega } => format!("unbiased ω={omega:.4}"),
+            Class::Both { alpha, omega } => {
+                format!("contractive α={alpha:.4}, unbiased ω={omega:.4}")
+            }
+            Class::Neither => "no uniform guarantee".to_string(),
+        }
+    }
+}
+
+/// Reusable working memory for compressors, owned by each worker.
+///
+/// Compressors are immutable and shared; whatever they need between the input and the message
+/// (candidate lists, bitmaps, permutations) lives here so steady-state compression allocates
+/// nothing.
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    /// Index buffer.
+    pub indices: Vec<u32>,
+    /// Second index buffer.
+    pub indices2: Vec<u32>,
+    /// Sort keys or bitmaps.
+    pub words: Vec<u64>,
+    /// Random words.
+    pub random: Vec<u64>,
+    /// `f64` values.
+    pub values: Vec<f64>,
+}
+
+/// Per-call context: randomness, shared round seed, worker identity and scratch memory.
+///
+/// ```
+/// use squeeze_core::{CompressCtx, Scratch, SqueezeRng};
+/// let mut rng = SqueezeRng::from_seed_u64(1);
+/// let mut scratch = Scratch::default();
+/// let ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(2, 4).with_round_seed(99);
+/// assert_eq!((ctx.worker, ctx.n_workers, ctx.round_seed), (2, 4, 99));
+/// ```
+#[derive(Debug)]
+pub struct CompressCtx<'a> {
+    /// The worker's private compression stream.
+    pub rng: &'a mut SqueezeRng,
+    /// Working memory.
+    pub scratch: &'a mut Scratch,
+    /// Seed shared by all workers in this round ([`crate::rng::round_seed`]).
+    pub round_seed: u64,
+    /// This worker's index, `< n_workers`.
+    pub worker: usize,
+    /// Number of workers.
+    pub n_workers: usize,
+}
+
+impl<'a> CompressCtx<'a> {
+    /// A context for a single worker (index 0 of 1) with round seed 0.
+    pub fn new(rng: &'a mut SqueezeRng, scratch: &'a mut Scratch) -> Self {
+        Self {
+            rng,
+            scratch,
+            round_seed: 0,
+            worker: 0,
+            n_workers: 1,
+        }
+    }
+
+    /// Set worker index and count.
+    pub fn with_worker(mut self, worker: usize, n_workers: usize) -> Self {
+        self.worker = worker;
+        self.n_workers = n_workers;
+        self
+    }
+
+    /// Set the shared round seed.
+    pub fn with_round_seed(mut self, seed: u64) -> Self {
+        self.round_seed = seed;
+        self
+    }
+
+    /// Reborrow (to pass the context on to an inner compressor).
+    pub fn reborrow(&mut self) -> CompressCtx<'_> {
+        CompressCtx {
+            rng: self.rng,
+            scratch: self.scratch,
+            round_seed: self.round_seed,
+            worker: self.worker,
+            n_workers: self.n_workers,
+        }
+    }
+}
+
+/// A compression operator `C: ℝ^d → ℝ^d` with an exact wire format.
+///
+/// Implementations are immutable and shared by all workers (`Send + Sync`); constructors
+/// validate parameters and return `Result`. [`Compressor::compress_into`] writes into a reused
+/// [`Message`] and must not allocate once the message and scratch have grown to size.
+///
+/// Every implementation must:
+/// * reject empty input, non-finite entries and dimensions its parameters do not fit with a
+///   [`CompressError`];
+/// * produce a message that passes [`Message::validate`] with `dim() == x.len()`;
+/// * draw randomness only from `ctx` (same context state ⇒ same message);
+/// * honour [`Compressor::class`] (checked by the conformance suite).
+pub trait Compressor<S: Scalar>: Send + Sync + core::fmt::Debug {
+    /// Canonical spec string, e.g. `top_k:k=10`, parseable by the registry.
+    fn spec(&self) -> String;
+
+    /// Guarantee for inputs of dimension `dim`.
+    fn class(&self, dim: usize) -> Class;
+
+    /// `true` if the output depends only on the input (no randomness from `ctx`).
+    fn is_deterministic(&self) -> bool;
+
+    /// Check that the parameters fit dimension `dim` (called once at setup by drivers so that
+    /// errors surface before the first round).
+    fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
+        check_dim_basic(dim)
+    }
+
+    /// Compress `x` into `out`, reusing its buffers.
+    fn compress_into(
+        &self,
+        x: &[S],
+        ctx: &mut CompressCtx<'_>,
+        out: &mut Message<S>,
+    ) -> Result<(), CompressError>;
+
+    /// Compress into a new message.
+    fn compress(&self, x: &[S], ctx: &mut CompressCtx<'_>) -> Result<Message<S>, CompressError> {
+        let mut m = Message::default();
+        self.compress_into(x, ctx, &mut m)?;
+        Ok(m)
+    }
+}
+
+/// The checks every compressor needs: non-empty and indexable by the wire format.
+pub fn check_dim_basic(dim: usize) -> Result<(), CompressError> {
+    if dim == 0 {
+        Err(CompressError::EmptyInput)
+    } else if dim > MAX_DIM {
+        Err(CompressError::TooLarge { dim, max: MAX_DIM })
+    } else {
+        Ok(())
+    }
+}
+
+/// [`check_dim_basic`] plus a finiteness scan of `x` (one vectorised pass).
+pub fn check_input<S: Scalar>(x: &[S]) -> Result<(), CompressError> {
+    check_dim_basic(x.len())?;
+    match crate::ops::first_non_finite(x) {
+        Some((index, v)) => Err(CompressError::NonFinite {
+            index,
+            value: v.to_f64(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The error for a non-finite entry, located by a scan (call when a fused pass saw one).
+pub fn non_finite_error<S: Scalar>(x: &[S]) -> CompressError {
+    match crate::ops::first_non_finite(x) {
+        Some((index, v)) => CompressError::NonFinite {
+            index,
+            value: v.to_f64(),
+        },
+        None => CompressError::NonFinite {
+            index: 0,
+            value: f64::NAN,
+        },
+    }
+}

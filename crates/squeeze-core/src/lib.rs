@@ -1,0 +1,36 @@
+//! # squeeze-core
+//!
+//! The ground every squeeze crate stands on:
+//!
+//! * [`Scalar`] — `f32` and `f64`, with their IEEE layout for the wire format;
+//! * [`ops`] — allocation-free, deterministic, auto-vectorised slice kernels;
+//! * [`bits`] and [`Message`] — the bit-exact wire format (`bits()` is the exact encoded
+//!   length; decoding untrusted bytes returns typed errors, never panics);
+//! * [`Compressor`] and [`Class`] — the operator trait and its contractive (α) / unbiased (ω)
+//!   guarantees;
+//! * [`rng`] — seeded xoshiro256++ streams per purpose and worker; no entropy anywhere.
+//!
+//! ```
+//! use squeeze_core::{BitConvention, Message};
+//! let m = Message::<f32>::Dense { values: vec![1.0, 2.0] };
+//! assert_eq!(m.bits(), 4 + 64);
+//! assert_eq!(m.bits_under(BitConvention::Values32), 64);
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod bits;
+pub mod compressor;
+pub mod error;
+pub mod message;
+pub mod ops;
+pub mod rng;
+pub mod scalar;
+
+pub use bits::{BitReader, BitWriter};
+pub use compressor::{
+    Class, CompressCtx, Compressor, Scratch, check_dim_basic, check_input, non_finite_error,
+};
+pub use error::{CompressError, DecodeError, LengthMismatch, MessageError, ParamError};
+pub use message::{BitConvention, Levels, Message};
+pub use rng::{Purpose, SqueezeRng, WideRng, round_seed};
+pub use scalar::Scalar;
