@@ -97,8 +97,12 @@ pub struct Scratch {
     pub words: Vec<u64>,
     /// Random words.
     pub random: Vec<u64>,
-    /// `f64` values.
+    /// `f64` work values.
     pub values: Vec<f64>,
+    /// Kept values in the input's own type (see [`Scalar::scratch_values`]), `f32` inputs.
+    pub values_f32: Vec<f32>,
+    /// Kept values in the input's own type, `f64` inputs.
+    pub values_f64: Vec<f64>,
 }
 
 /// Per-call context: randomness, shared round seed, worker identity and scratch memory.
@@ -197,12 +201,52 @@ pub trait Compressor<S: Scalar>: Send + Sync + core::fmt::Debug {
         out: &mut Message<S>,
     ) -> Result<(), CompressError>;
 
+    /// `Some(self)` for compressors that keep a subset of coordinates (usable as the first stage
+    /// of a composition).
+    fn as_sparsifier(&self) -> Option<&dyn Sparsifier<S>> {
+        None
+    }
+
     /// Compress into a new message.
     fn compress(&self, x: &[S], ctx: &mut CompressCtx<'_>) -> Result<Message<S>, CompressError> {
         let mut m = Message::default();
         self.compress_into(x, ctx, &mut m)?;
         Ok(m)
     }
+}
+
+/// A compressor that keeps a subset of coordinates: its message is `Sparse`.
+///
+/// Compositions (`sparsify | quantize`) call [`Sparsifier::sparsify_into`] and compress the kept
+/// values with a second operator.
+pub trait Sparsifier<S: Scalar>: Compressor<S> {
+    /// Write the kept coordinates (strictly increasing) and the values sent for them (the input
+    /// values, or scaled ones for unbiased variants). Same validation as `compress_into`.
+    fn sparsify_into(
+        &self,
+        x: &[S],
+        ctx: &mut CompressCtx<'_>,
+        indices: &mut Vec<u32>,
+        values: &mut Vec<S>,
+    ) -> Result<(), CompressError>;
+
+    /// Number of coordinates kept at dimension `d`, if it does not depend on the input.
+    fn kept(&self, d: usize) -> Option<usize>;
+
+    /// `true` if the kept values are the input values (the output is a projection of `x` onto
+    /// a coordinate subset), which makes `‖C(x) − x‖² = ‖x‖² − ‖C(x)‖²`.
+    fn is_projection(&self) -> bool;
+}
+
+/// `compress_into` for a [`Sparsifier`]: a `Sparse` message of the kept coordinates.
+pub fn sparse_compress_into<S: Scalar, T: Sparsifier<S> + ?Sized>(
+    s: &T,
+    x: &[S],
+    ctx: &mut CompressCtx<'_>,
+    out: &mut Message<S>,
+) -> Result<(), CompressError> {
+    let (indices, values) = out.sparse_parts(x.len());
+    s.sparsify_into(x, ctx, indices, values)
 }
 
 /// The checks every compressor needs: non-empty and indexable by the wire format.

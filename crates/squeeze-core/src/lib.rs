@@ -28,7 +28,8 @@ pub mod scalar;
 
 pub use bits::{BitReader, BitWriter};
 pub use compressor::{
-    Class, CompressCtx, Compressor, Scratch, check_dim_basic, check_input, non_finite_error,
+    Class, CompressCtx, Compressor, Scratch, Sparsifier, check_dim_basic, check_input,
+    non_finite_error, sparse_compress_into,
 };
 pub use error::{CompressError, DecodeError, LengthMismatch, MessageError, ParamError};
 pub use message::{BitConvention, Levels, Message};

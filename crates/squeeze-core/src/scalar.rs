@@ -83,10 +83,12 @@ pub trait Scalar:
     fn max(self, other: Self) -> Self;
     /// Minimum of two values (NaN-ignoring, as `f32::min`).
     fn min(self, other: Self) -> Self;
+    /// This type's kept-values buffer in a [`crate::Scratch`].
+    fn scratch_values(scratch: &mut crate::Scratch) -> &mut Vec<Self>;
 }
 
 macro_rules! impl_scalar {
-    ($t:ty, $bits:expr, $exp:expr, $mant:expr, $name:expr, $ut:ty) => {
+    ($t:ty, $bits:expr, $exp:expr, $mant:expr, $name:expr, $ut:ty, $field:ident) => {
         impl Scalar for $t {
             const BITS: u32 = $bits;
             const EXP_BITS: u32 = $exp;
@@ -140,12 +142,15 @@ macro_rules! impl_scalar {
             fn min(self, other: Self) -> Self {
                 <$t>::min(self, other)
             }
+            fn scratch_values(scratch: &mut crate::Scratch) -> &mut Vec<Self> {
+                &mut scratch.$field
+            }
         }
     };
 }
 
-impl_scalar!(f32, 32, 8, 23, "f32", u32);
-impl_scalar!(f64, 64, 11, 52, "f64", u64);
+impl_scalar!(f32, 32, 8, 23, "f32", u32, values_f32);
+impl_scalar!(f64, 64, 11, 52, "f64", u64, values_f64);
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,249 @@
+//! The contract every compressor must satisfy, as reusable checks.
+//!
+//! `tests/conformance.rs` runs [`check`] under proptest for every example spec of every registry
+//! entry, on generated inputs (zeros, ties, tiny and huge magnitudes, `d = 1`). A compressor
+//! outside this crate can be run through the same checks.
+//!
+//! Statistical checks are seeded Monte-Carlo estimates over `samples` draws with stated
+//! tolerances (`Z` standard errors, [`Z`] = 6; the unbiasedness bound uses the factor
+//! [`MEAN_FACTOR`] = 25, a χ²₁ tail below 10⁻⁶). Floating-point slack is relative:
+//! [`slack`] × ‖x‖².
+
+use squeeze_core::{CompressCtx, CompressError, Compressor, Message, Scalar, Scratch, SqueezeRng};
+
+/// Standard errors allowed above a bound in Monte-Carlo mean tests.
+pub const Z: f64 = 6.0;
+/// `‖mean − x‖² ≤ MEAN_FACTOR · ω‖x‖²/N` in the unbiasedness test.
+pub const MEAN_FACTOR: f64 = 25.0;
+
+/// Relative floating-point slack for the scalar type.
+pub fn slack<S: Scalar>() -> f64 {
+    if S::BITS == 32 { 1e-5 } else { 1e-10 }
+}
+
+/// Worker identity and round seed for a check.
+#[derive(Debug, Clone, Copy)]
+pub struct CtxSpec {
+    /// Worker index.
+    pub worker: usize,
+    /// Number of workers.
+    pub n_workers: usize,
+    /// Shared round seed.
+    pub round_seed: u64,
+}
+
+impl Default for CtxSpec {
+    fn default() -> Self {
+        Self {
+            worker: 0,
+            n_workers: 1,
+            round_seed: 12345,
+        }
+    }
+}
+
+fn run<S: Scalar>(
+    c: &dyn Compressor<S>,
+    x: &[S],
+    rng: &mut SqueezeRng,
+    scratch: &mut Scratch,
+    spec: CtxSpec,
+    out: &mut Message<S>,
+) -> Result<(), CompressError> {
+    let mut ctx = CompressCtx::new(rng, scratch)
+        .with_worker(spec.worker, spec.n_workers)
+        .with_round_seed(spec.round_seed);
+    c.compress_into(x, &mut ctx, out)
+}
+
+fn err_sq<S: Scalar>(m: &Message<S>, x: &[S]) -> Result<f64, String> {
+    let dense = m.to_dense().map_err(|e| format!("to_dense: {e}"))?;
+    Ok(dense
+        .iter()
+        .zip(x)
+        .map(|(a, b)| {
+            let d = a.to_f64() - b.to_f64();
+            d * d
+        })
+        .sum())
+}
+
+/// Check the wire format of one message: valid, right dimension, `bits()` = encoded length,
+/// decode ∘ encode = identity (and canonical: re-encoding gives the same bytes).
+pub fn check_wire<S: Scalar>(m: &Message<S>, dim: usize) -> Result<(), String> {
+    m.validate().map_err(|e| format!("invalid message: {e}"))?;
+    if m.dim() != dim {
+        return Err(format!("message dim {} for input dim {dim}", m.dim()));
+    }
+    let mut w = squeeze_core::BitWriter::new();
+    m.encode(&mut w);
+    if w.bit_len() != m.bits() {
+        return Err(format!(
+            "bits() = {} but encode wrote {} bits",
+            m.bits(),
+            w.bit_len()
+        ));
+    }
+    let bytes = w.finish().to_vec();
+    let back = Message::<S>::decode(&bytes, dim).map_err(|e| format!("decode failed: {e}"))?;
+    if &back != m {
+        return Err(format!(
+            "decode(encode(m)) != m:\n  m    = {m:?}\n  back = {back:?}"
+        ));
+    }
+    if back.to_bytes() != bytes {
+        return Err("re-encoding the decoded message changed the bytes".to_string());
+    }
+    Ok(())
+}
+
+/// Run the whole contract for compressor `c` on input `x`:
+///
+/// 1. if `check_dim(d)` fails, `compress_into` must fail too (and nothing else is checked);
+/// 2. wire format ([`check_wire`]);
+/// 3. same seed ⇒ same message, also when compressing into a reused message;
+/// 4. the class inequality: per sample for deterministic compressors, in a seeded Monte-Carlo
+///    mean over `samples` draws for random ones (contraction, unbiasedness, variance ≤ ω‖x‖²);
+/// 5. NaN and ±∞ anywhere in `x` give [`CompressError::NonFinite`]; empty input gives an error.
+pub fn check<S: Scalar>(
+    c: &dyn Compressor<S>,
+    x: &[S],
+    seed: u64,
+    spec: CtxSpec,
+    samples: usize,
+) -> Result<(), String> {
+    let d = x.len();
+    let name = c.spec();
+    let mut scratch = Scratch::default();
+    let mut m = Message::default();
+    if let Err(e) = c.check_dim(d) {
+        let mut rng = SqueezeRng::from_seed_u64(seed);
+        return match run(c, x, &mut rng, &mut scratch, spec, &mut m) {
+            Err(_) => Ok(()),
+            Ok(()) => Err(format!(
+                "{name}: check_dim({d}) failed ({e}) but compress succeeded"
+            )),
+        };
+    }
+    let mut rng = SqueezeRng::from_seed_u64(seed);
+    run(c, x, &mut rng, &mut scratch, spec, &mut m)
+        .map_err(|e| format!("{name}: compress failed on valid input: {e}"))?;
+    check_wire(&m, d).map_err(|e| format!("{name}: {e}"))?;
+
+    // Determinism, fresh and reused message.
+    let mut rng2 = SqueezeRng::from_seed_u64(seed);
+    let mut m2 = Message::default();
+    run(c, x, &mut rng2, &mut Scratch::default(), spec, &mut m2).map_err(|e| e.to_string())?;
+    if m2 != m {
+        return Err(format!("{name}: same seed gave different messages"));
+    }
+    let mut rng3 = SqueezeRng::from_seed_u64(seed);
+    run(c, x, &mut rng3, &mut scratch, spec, &mut m2).map_err(|e| e.to_string())?;
+    if m2 != m {
+        return Err(format!(
+            "{name}: compressing into a reused message changed the result"
+        ));
+    }
+
+    // Class inequality.
+    let class = c.class(d);
+    let xx: f64 = x.iter().map(|v| v.to_f64() * v.to_f64()).sum();
+    let tol = slack::<S>() * xx;
+    if c.is_deterministic() {
+        let e = err_sq(&m, x)?;
+        if let Some(a) = class.alpha()
+            && e > (1.0 - a) * xx + tol
+        {
+            return Err(format!(
+                "{name}: ‖C(x)−x‖² = {e:e} > (1−α)‖x‖² = {:e} (α = {a})",
+                (1.0 - a) * xx
+            ));
+        }
+        if let Some(w) = class.omega()
+            && e > w * xx + tol
+        {
+            return Err(format!(
+                "{name}: deterministic ‖C(x)−x‖² = {e:e} > ω‖x‖² = {:e}",
+                w * xx
+            ));
+        }
+    } else if samples > 1 && (class.alpha().is_some() || class.omega().is_some()) {
+        let mut rng = SqueezeRng::from_seed_u64(seed ^ 0x5eed);
+        let mut mean = vec![0.0f64; d];
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for i in 0..samples {
+            let sp = CtxSpec {
+                round_seed: spec.round_seed.wrapping_add(i as u64),
+                ..spec
+            };
+            run(c, x, &mut rng, &mut scratch, sp, &mut m).map_err(|e| e.to_string())?;
+            let dense = m.to_dense().map_err(|e| e.to_string())?;
+            let mut e = 0.0;
+            for ((mu, a), b) in mean.iter_mut().zip(&dense).zip(x) {
+                *mu += a.to_f64();
+                let diff = a.to_f64() - b.to_f64();
+                e += diff * diff;
+            }
+            s1 += e;
+            s2 += e * e;
+        }
+        let n = samples as f64;
+        let mean_err = s1 / n;
+        let se = ((s2 / n - mean_err * mean_err).max(0.0) / n).sqrt();
+        if let Some(a) = class.alpha()
+            && mean_err > (1.0 - a) * xx + Z * se + tol
+        {
+            return Err(format!(
+                "{name}: mean ‖C(x)−x‖² = {mean_err:e} > (1−α)‖x‖² = {:e} + {Z}·SE ({se:e})",
+                (1.0 - a) * xx
+            ));
+        }
+        if let Some(w) = class.omega() {
+            if mean_err > w * xx + Z * se + tol {
+                return Err(format!(
+                    "{name}: mean ‖C(x)−x‖² = {mean_err:e} > ω‖x‖² = {:e} + {Z}·SE ({se:e})",
+                    w * xx
+                ));
+            }
+            let bias: f64 = mean
+                .iter()
+                .zip(x)
+                .map(|(mu, b)| {
+                    let diff = mu / n - b.to_f64();
+                    diff * diff
+                })
+                .sum();
+            let bound = MEAN_FACTOR * w * xx / n + tol;
+            if bias > bound {
+                return Err(format!(
+                    "{name}: biased: ‖mean − x‖² = {bias:e} > {MEAN_FACTOR}·ω‖x‖²/N = {bound:e}"
+                ));
+            }
+        }
+    }
+
+    // Bad input.
+    for bad in [
+        S::from_f64(f64::NAN),
+        S::from_f64(f64::INFINITY),
+        S::from_f64(f64::NEG_INFINITY),
+    ] {
+        let mut y = x.to_vec();
+        let pos = (seed as usize) % d;
+        y[pos] = bad;
+        let mut rng = SqueezeRng::from_seed_u64(seed);
+        match run(c, &y, &mut rng, &mut scratch, spec, &mut m) {
+            Err(CompressError::NonFinite { index, .. }) if index == pos => {}
+            other => {
+                return Err(format!(
+                    "{name}: input with {bad} at {pos} gave {other:?}, expected NonFinite at {pos}"
+                ));
+            }
+        }
+    }
+    let mut rng = SqueezeRng::from_seed_u64(seed);
+    if run(c, &[], &mut rng, &mut scratch, spec, &mut m).is_ok() {
+        return Err(format!("{name}: empty input accepted"));
+    }
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! The unbiased → contractive scaling $Q/(\omega+1)$.
+
+use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
+
+use crate::registry::{EntryInfo, ParamDoc};
+
+pub(crate) const SCALED_ENTRY: EntryInfo = EntryInfo {
+    name: "scaled",
+    summary: "scaled(Q): Q/(ω+1) for an unbiased Q ∈ U(ω); contractive with α = 1/(ω+1) [EF21-BW §1]",
+    params: &[ParamDoc {
+        name: "Q",
+        doc: "an unbiased compressor spec, e.g. scaled(rand_k:k=10)",
+    }],
+    examples: &["scaled(rand_k:k=3)", "scaled(qsgd:s=2)", "scaled(natural)"],
+};
+
+/// $\mathcal{C}(x) = \mathcal{Q}(x)/(\omega+1)$ for $\mathcal{Q} \in U(\omega)$.
+///
+/// Class: contractive with $\alpha = 1/(\omega+1)$, since
+/// $\mathbb{E}\|\mathcal{Q}(x)/(\omega+1) - x\|^2 = (\mathbb{E}\|\mathcal{Q}(x)\|^2)/(\omega+1)^2
+/// - 2\|x\|^2/(\omega+1) + \|x\|^2 \le (1 - 1/(\omega+1))\|x\|^2$ (Richtárik et al., EF21-BW §1).
+/// $\omega$ is the inner operator's at the input dimension. Wire: a `Scaled` message (one
+/// scalar, then $\mathcal{Q}$'s message).
+///
+/// ```
+/// use squeeze_compress::registry::parse;
+/// let c = parse::<f32>("scaled(rand_k:k=1)").unwrap();
+/// // Rand-1 in d = 4 has ω = 3, so α = 1/4.
+/// assert_eq!(c.class(4).alpha(), Some(0.25));
+/// assert!(parse::<f32>("scaled(top_k:k=1)").is_err());
+/// ```
+#[derive(Debug)]
+pub struct ScaledUnbiased<S: Scalar> {
+    inner: Box<dyn Compressor<S>>,
+}
+
+impl<S: Scalar> ScaledUnbiased<S> {
+    /// `inner` must be unbiased.
+    pub fn new(inner: Box<dyn Compressor<S>>) -> Result<Self, ParamError> {
+        if inner.class(1).omega().is_none() {
+            return Err(ParamError::new(
+                "scaled",
+                "Q",
+                inner.spec(),
+                "scaled(Q) needs an unbiased Q (rand_k, perm_k, qsgd, natural, natural_dithering, terngrad); contractive ones need no scaling",
+            ));
+        }
+        Ok(Self { inner })
+    }
+
+    fn omega(&self, dim: usize) -> Result<f64, CompressError> {
+        self.inner
+            .class(dim)
+            .omega()
+            .ok_or_else(|| CompressError::Incompatible {
+                component: "scaled",
+                param: "Q",
+                value: self.inner.spec(),
+                dim,
+                hint: "the inner compressor is not unbiased at this dimension".to_string(),
+            })
+    }
+}
+
+impl<S: Scalar> Compressor<S> for ScaledUnbiased<S> {
+    fn spec(&self) -> String {
+        format!("scaled({})", self.inner.spec())
+    }
+
+    fn class(&self, dim: usize) -> Class {
+        match self.omega(dim) {
+            Ok(w) => Class::Contractive {
+                alpha: 1.0 / (w + 1.0),
+            },
+            Err(_) => Class::Neither,
+        }
+    }
+
+    fn is_deterministic(&self) -> bool {
+        self.inner.is_deterministic()
+    }
+
+    fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
+        self.inner.check_dim(dim)?;
+        self.omega(dim).map(|_| ())
+    }
+
+    fn compress_into(
+        &self,
+        x: &[S],
+        ctx: &mut CompressCtx<'_>,
+        out: &mut Message<S>,
+    ) -> Result<(), CompressError> {
+        let w = self.omega(x.len())?;
+        let (scale, inner) = out.scaled_parts();
+        self.inner.compress_into(x, ctx, inner)?;
+        *scale = S::from_f64(1.0 / (w + 1.0));
+        Ok(())
+    }
+}
