@@ -1,1 +1,194 @@
-fn main() {}
+//! Compressor throughput (bytes of f32 input per second), single thread.
+//!
+//! ```text
+//! cargo bench --bench compressors                 # everything (several minutes)
+//! cargo bench --bench compressors -- top_k        # a filter
+//! ```
+//!
+//! Every registry entry is enrolled through its `BENCH` specs (or its first example) at
+//! d ∈ {10⁵, 10⁶, 10⁷}; Top-K also runs at k/d ∈ {10⁻³, 10⁻², 10⁻¹}. The baselines that the
+//! targets in `docs/benchmarks.md` are stated against run in the same binary: a plain read pass
+//! (16-accumulator sum), a `select_nth_unstable_by` Top-K pipeline that outputs indices and
+//! values, and a naive QSGD loop drawing one random float per element.
+
+use std::fmt;
+
+use divan::Bencher;
+use divan::counter::BytesCount;
+use squeeze::compress::registry::{entries, parse};
+use squeeze::core::{BitWriter, CompressCtx, Message, Scratch, SqueezeRng};
+
+fn main() {
+    divan::main();
+}
+
+const DIMS: [usize; 3] = [100_000, 1_000_000, 10_000_000];
+
+/// A deterministic gradient-like input: Gaussian entries with a few heavy outliers.
+fn input(d: usize) -> Vec<f32> {
+    let mut rng = SqueezeRng::from_seed_u64(2024);
+    (0..d)
+        .map(|i| {
+            let g = rng.normal() as f32;
+            if i % 997 == 0 { 50.0 * g } else { g }
+        })
+        .collect()
+}
+
+/// One benchmark case: a spec string at a dimension.
+#[derive(Clone)]
+struct Case {
+    spec: String,
+    d: usize,
+}
+
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} d={:.0e}", self.spec, self.d as f64)
+    }
+}
+
+fn registry_cases() -> Vec<Case> {
+    let mut specs: Vec<String> = entries()
+        .iter()
+        .flat_map(|e| e.bench_specs().iter().map(|s| s.to_string()))
+        .collect();
+    for r in ["0.001", "0.01", "0.1"] {
+        let s = format!("top_k:ratio={r}");
+        if !specs.contains(&s) {
+            specs.push(s);
+        }
+    }
+    let mut cases = Vec::new();
+    for spec in specs {
+        for d in DIMS {
+            cases.push(Case {
+                spec: spec.clone(),
+                d,
+            });
+        }
+    }
+    cases
+}
+
+#[divan::bench(args = registry_cases(), sample_count = 20, sample_size = 1)]
+fn compress(bencher: Bencher<'_, '_>, case: &Case) {
+    let x = input(case.d);
+    let c = parse::<f32>(&case.spec).expect("registered spec");
+    let mut rng = SqueezeRng::from_seed_u64(1);
+    let mut scratch = Scratch::default();
+    let mut msg = Message::default();
+    // Warm up buffers so that the timed calls run in steady state.
+    {
+        let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(0, 4);
+        c.compress_into(&x, &mut ctx, &mut msg)
+            .expect("valid input");
+    }
+    bencher
+        .counter(BytesCount::new(case.d * 4))
+        .bench_local(|| {
+            let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(0, 4);
+            c.compress_into(divan::black_box(&x), &mut ctx, &mut msg)
+                .expect("valid input");
+        });
+}
+
+mod baseline {
+    use super::*;
+
+    /// A plain read pass: 16-accumulator sum (the memory-bandwidth reference).
+    #[divan::bench(args = DIMS, sample_count = 30, sample_size = 1)]
+    fn read_pass(bencher: Bencher<'_, '_>, d: usize) {
+        let x = input(d);
+        bencher
+            .counter(BytesCount::new(d * 4))
+            .bench_local(|| squeeze::core::ops::sum(divan::black_box(&x)));
+    }
+
+    /// `select_nth_unstable_by` Top-K (k = 1%) that outputs indices and values.
+    #[divan::bench(args = DIMS, sample_count = 20, sample_size = 1)]
+    fn select_nth_top_k(bencher: Bencher<'_, '_>, d: usize) {
+        let x = input(d);
+        let k = d / 100;
+        let mut idx: Vec<u32> = Vec::with_capacity(d);
+        let mut out_i: Vec<u32> = Vec::with_capacity(k);
+        let mut out_v: Vec<f32> = Vec::with_capacity(k);
+        bencher.counter(BytesCount::new(d * 4)).bench_local(|| {
+            let x = divan::black_box(&x);
+            idx.clear();
+            idx.extend(0..d as u32);
+            idx.select_nth_unstable_by(k - 1, |&a, &b| {
+                x[b as usize].abs().total_cmp(&x[a as usize].abs())
+            });
+            out_i.clear();
+            out_v.clear();
+            for &i in &idx[..k] {
+                out_i.push(i);
+                out_v.push(x[i as usize]);
+            }
+            (out_i.len(), out_v.len())
+        });
+    }
+
+    /// Naive QSGD (s = 16, ℓ₂): one scalar random float and a `floor` per element.
+    #[divan::bench(args = DIMS, sample_count = 20, sample_size = 1)]
+    fn naive_qsgd(bencher: Bencher<'_, '_>, d: usize) {
+        let x = input(d);
+        let mut rng = SqueezeRng::from_seed_u64(3);
+        let mut out: Vec<f32> = vec![0.0; d];
+        bencher.counter(BytesCount::new(d * 4)).bench_local(|| {
+            let x = divan::black_box(&x);
+            let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let s = 16.0f32;
+            for (o, &v) in out.iter_mut().zip(x) {
+                let r = s * v.abs() / norm;
+                let u = (rng.next_u32() >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
+                let level = (r + u).floor();
+                *o = norm / s * level * v.signum();
+            }
+            out[0]
+        });
+    }
+}
+
+mod wire {
+    use super::*;
+
+    /// Encode + decode of the Top-1% message of a d-vector (throughput in input bytes).
+    #[divan::bench(args = DIMS, sample_count = 20, sample_size = 1)]
+    fn encode_decode_sparse_1pct(bencher: Bencher<'_, '_>, d: usize) {
+        let x = input(d);
+        let c = parse::<f32>("top_k:ratio=0.01").expect("registered");
+        let mut rng = SqueezeRng::from_seed_u64(1);
+        let mut scratch = Scratch::default();
+        let msg = c
+            .compress(&x, &mut CompressCtx::new(&mut rng, &mut scratch))
+            .expect("valid");
+        let mut w = BitWriter::with_capacity_bits(msg.bits());
+        bencher.counter(BytesCount::new(d * 4)).bench_local(|| {
+            w.clear();
+            msg.encode(&mut w);
+            let back = Message::<f32>::decode(w.finish(), d).expect("round trip");
+            back.entries()
+        });
+    }
+
+    /// Encode + decode of a QSGD (s = 16) message.
+    #[divan::bench(args = DIMS, sample_count = 10, sample_size = 1)]
+    fn encode_decode_qsgd16(bencher: Bencher<'_, '_>, d: usize) {
+        let x = input(d);
+        let c = parse::<f32>("qsgd:s=16").expect("registered");
+        let mut rng = SqueezeRng::from_seed_u64(1);
+        let mut scratch = Scratch::default();
+        let msg = c
+            .compress(&x, &mut CompressCtx::new(&mut rng, &mut scratch))
+            .expect("valid");
+        let mut w = BitWriter::with_capacity_bits(msg.bits());
+        bencher.counter(BytesCount::new(d * 4)).bench_local(|| {
+            w.clear();
+            msg.encode(&mut w);
+            let back = Message::<f32>::decode(w.finish(), d).expect("round trip");
+            back.entries()
+        });
+    }
+}

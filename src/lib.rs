@@ -1,1 +1,30 @@
-//! squeeze umbrella
+//! # squeeze
+//!
+//! Compressed-communication distributed optimisation in Rust. This umbrella crate re-exports
+//! the workspace crates so that one dependency gives everything:
+//!
+//! * [`core`] (`squeeze-core`): scalars, slice kernels, the bit-exact wire format
+//!   ([`core::Message`]), the [`core::Compressor`] trait and seeded RNG streams;
+//! * [`compress`] (`squeeze-compress`): Top-K, Rand-K, Perm-K, thresholds, scaled sign, QSGD,
+//!   natural compression and dithering, TernGrad, power rounding, clipping, compositions, and
+//!   the registry that builds them from spec strings such as `top_k:k=10`.
+//!
+//! ```
+//! use squeeze::prelude::*;
+//! let c = squeeze::compress::parse::<f32>("identity").unwrap();
+//! let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(1), Scratch::default());
+//! let m = c.compress(&[1.0, 2.0], &mut CompressCtx::new(&mut rng, &mut scratch)).unwrap();
+//! assert_eq!(m.bits(), 4 + 2 * 32);
+//! ```
+
+pub use squeeze_compress as compress;
+pub use squeeze_core as core;
+
+/// The names most programs need.
+pub mod prelude {
+    pub use squeeze_compress::registry::{CompressorSpec, parse};
+    pub use squeeze_core::{
+        BitConvention, Class, CompressCtx, CompressError, Compressor, Message, Scalar, Scratch,
+        SqueezeRng,
+    };
+}

@@ -52,8 +52,10 @@ pub trait Registered: Sized {
     const SUMMARY: &'static str;
     /// Parameters it accepts.
     const PARAMS: &'static [ParamDoc];
-    /// Spec strings that exercise it; the conformance tests and benches run each of them.
+    /// Spec strings that exercise it (edge settings included); the conformance tests run each.
     const EXAMPLES: &'static [&'static str];
+    /// Spec strings for the throughput benches (at d = 10⁵, 10⁶, 10⁷); empty = `EXAMPLES[0]`.
+    const BENCH: &'static [&'static str] = &[];
     /// Build from parsed parameters (consume them with the typed getters; leftovers are
     /// reported as unknown by the registry).
     fn from_params(p: &mut Params) -> Result<Self, ParamError>;
@@ -68,8 +70,21 @@ pub struct EntryInfo {
     pub summary: &'static str,
     /// Accepted parameters.
     pub params: &'static [ParamDoc],
-    /// Example spec strings (conformance tests and benches run these).
+    /// Example spec strings (the conformance tests run these).
     pub examples: &'static [&'static str],
+    /// Spec strings for the throughput benches (empty = the first example).
+    pub bench: &'static [&'static str],
+}
+
+impl EntryInfo {
+    /// The specs the benches run for this entry.
+    pub fn bench_specs(&self) -> &'static [&'static str] {
+        if self.bench.is_empty() {
+            &self.examples[..self.examples.len().min(1)]
+        } else {
+            self.bench
+        }
+    }
 }
 
 /// Why a spec string could not be turned into a compressor.
@@ -77,9 +92,7 @@ pub struct EntryInfo {
 #[non_exhaustive]
 pub enum RegistryError {
     /// No compressor has this name.
-    #[error(
-        "unknown compressor '{name}'{suggestion}; `squeeze list` shows all of them (known: {known})"
-    )]
+    #[error("unknown compressor '{name}'{suggestion}; known compressors: {known}")]
     Unknown {
         /// The name given.
         name: String,
@@ -281,6 +294,7 @@ macro_rules! registry {
                 summary: <$t as Registered>::SUMMARY,
                 params: <$t as Registered>::PARAMS,
                 examples: <$t as Registered>::EXAMPLES,
+                bench: <$t as Registered>::BENCH,
             },)*
             crate::compose::COMPOSE_ENTRY,
             crate::scaled::SCALED_ENTRY,

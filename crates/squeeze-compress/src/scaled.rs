@@ -12,6 +12,7 @@ pub(crate) const SCALED_ENTRY: EntryInfo = EntryInfo {
         doc: "an unbiased compressor spec, e.g. scaled(rand_k:k=10)",
     }],
     examples: &["scaled(rand_k:k=3)", "scaled(qsgd:s=2)", "scaled(natural)"],
+    bench: &["scaled(qsgd:s=16)"],
 };
 
 /// $\mathcal{C}(x) = \mathcal{Q}(x)/(\omega+1)$ for $\mathcal{Q} \in U(\omega)$.

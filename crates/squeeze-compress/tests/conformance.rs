@@ -51,7 +51,7 @@ fn run_all<S: Scalar>(x: &[f64], seed: u64, workers: usize) -> Result<(), String
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 48,
+        cases: squeeze_core::proptest_cases(48),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
         ..ProptestConfig::default()
     })]
@@ -92,7 +92,7 @@ fn registry_errors_are_actionable() {
     let e = parse::<f32>("identity:k=3").unwrap_err().to_string();
     assert!(e.contains("unknown parameter"), "{e}");
     let e = parse::<f32>("nope").unwrap_err().to_string();
-    assert!(e.contains("squeeze list"), "{e}");
+    assert!(e.contains("known compressors: identity"), "{e}");
     let e = parse::<f32>("identity | identity").unwrap_err().to_string();
     assert!(e.contains("must be a sparsifier"), "{e}");
     assert!(parse::<f32>("scaled(identity").is_err());

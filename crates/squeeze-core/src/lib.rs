@@ -35,3 +35,15 @@ pub use error::{CompressError, DecodeError, LengthMismatch, MessageError, ParamE
 pub use message::{BitConvention, Levels, Message};
 pub use rng::{Purpose, SqueezeRng, WideRng, round_seed};
 pub use scalar::Scalar;
+
+/// Number of property-test cases: `PROPTEST_CASES` if set (CI bounds it), else `default`.
+///
+/// Use it in `proptest_config` so that the environment variable is honoured even where a test
+/// states its own default.
+#[doc(hidden)]
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -1,0 +1,96 @@
+//! Compressing into a reused message with a warmed-up scratch allocates nothing, for every
+//! registered compressor spec (examples and bench specs), in f32 and f64.
+//!
+//! A counting global allocator tallies allocations per thread, so parallel tests do not
+//! interfere.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use squeeze::compress::registry::{entries, parse};
+use squeeze::core::{CompressCtx, Message, Scalar, Scratch, SqueezeRng};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+fn steady_state_allocations<S: Scalar>(spec: &str, d: usize) -> u64 {
+    let c = parse::<S>(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+    let mut rng = SqueezeRng::from_seed_u64(11);
+    let x: Vec<S> = (0..d).map(|_| S::from_f64(rng.normal())).collect();
+    let mut scratch = Scratch::default();
+    let mut msg = Message::default();
+    let run = |rng: &mut SqueezeRng, scratch: &mut Scratch, msg: &mut Message<S>| {
+        let mut ctx = CompressCtx::new(rng, scratch)
+            .with_worker(1, 4)
+            .with_round_seed(5);
+        c.compress_into(&x, &mut ctx, msg)
+            .unwrap_or_else(|e| panic!("{spec}: {e}"));
+    };
+    // Warm up: buffers grow to their steady-state size (random sizes settle quickly).
+    for _ in 0..20 {
+        run(&mut rng, &mut scratch, &mut msg);
+    }
+    let before = allocations();
+    for _ in 0..10 {
+        run(&mut rng, &mut scratch, &mut msg);
+    }
+    allocations() - before
+}
+
+#[test]
+fn counting_allocator_counts() {
+    let before = allocations();
+    let v = std::hint::black_box(vec![1u8; 10]);
+    assert!(allocations() > before);
+    drop(v);
+}
+
+#[test]
+fn steady_state_compression_allocates_nothing() {
+    let mut failures = Vec::new();
+    for e in entries() {
+        for spec in e.examples.iter().chain(e.bench) {
+            for d in [4096usize, 100_003] {
+                let a32 = steady_state_allocations::<f32>(spec, d);
+                let a64 = steady_state_allocations::<f64>(spec, d);
+                if a32 + a64 > 0 {
+                    failures.push(format!(
+                        "{spec} at d={d}: {a32} (f32) / {a64} (f64) allocations"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "allocations in steady state:\n{}",
+        failures.join("\n")
+    );
+}
