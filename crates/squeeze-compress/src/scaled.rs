@@ -17,9 +17,10 @@ pub(crate) const SCALED_ENTRY: EntryInfo = EntryInfo {
 
 /// $\mathcal{C}(x) = \mathcal{Q}(x)/(\omega+1)$ for $\mathcal{Q} \in U(\omega)$.
 ///
-/// Class: contractive with $\alpha = 1/(\omega+1)$, since
-/// $\mathbb{E}\|\mathcal{Q}(x)/(\omega+1) - x\|^2 = (\mathbb{E}\|\mathcal{Q}(x)\|^2)/(\omega+1)^2
-/// - 2\|x\|^2/(\omega+1) + \|x\|^2 \le (1 - 1/(\omega+1))\|x\|^2$ (Richtárik et al., EF21-BW §1).
+/// Class: contractive with $\alpha = 1/(\omega+1)$. With $c = 1/(\omega+1)$ and
+/// $\mathbb{E}\|\mathcal{Q}(x)\|^2 \le (\omega+1)\|x\|^2$:
+/// $\mathbb{E}\|c\mathcal{Q}(x) - x\|^2 = c^2\,\mathbb{E}\|\mathcal{Q}(x)\|^2 - 2c\|x\|^2 + \|x\|^2
+/// \le (1 - c)\|x\|^2$ (Fatkhullin et al., EF21-BW §1).
 /// $\omega$ is the inner operator's at the input dimension. Wire: a `Scaled` message (one
 /// scalar, then $\mathcal{Q}$'s message).
 ///

@@ -673,7 +673,7 @@ impl<S: Scalar> Message<S> {
                 for _ in 0..dim / 64 {
                     negative.push(r.read(64)?);
                 }
-                if dim % 64 > 0 {
+                if !dim.is_multiple_of(64) {
                     negative.push(r.read((dim % 64) as u32)?);
                 }
                 Message::Sign {
@@ -828,7 +828,7 @@ impl<S: Scalar> Message<S> {
                         detail: format!("{} words for dimension {dim}", negative.len()),
                     });
                 }
-                if dim % 64 != 0 && negative[dim / 64] >> (dim % 64) != 0 {
+                if !dim.is_multiple_of(64) && negative[dim / 64] >> (dim % 64) != 0 {
                     return Err(DecodeError::NonCanonical("unused sign bits must be zero"));
                 }
                 Ok(())

@@ -33,7 +33,7 @@ fn combine<S: Scalar>(mut acc: [S; LANES]) -> S {
     let mut w = LANES / 2;
     while w > 0 {
         for i in 0..w {
-            acc[i] = acc[i] + acc[i + w];
+            acc[i] += acc[i + w];
         }
         w /= 2;
     }
@@ -218,6 +218,8 @@ pub fn norm2<S: Scalar>(x: &[S]) -> f64 {
 /// assert!(squeeze_core::ops::first_non_finite(&[1.0f32, 2.0]).is_none());
 /// ```
 pub fn first_non_finite<S: Scalar>(x: &[S]) -> Option<(usize, S)> {
+    // `v − v` is 0 for finite v and NaN for NaN/±∞; the sum is 0 iff all entries are finite.
+    #[allow(clippy::eq_op)]
     let probe = reduce(x, |v| v - v);
     if probe == S::ZERO {
         return None;

@@ -218,8 +218,8 @@ impl WideRng {
         let mut s = [[0u64; WIDE_LANES]; 4];
         for lane in 0..WIDE_LANES {
             let st = expand(rng.next_u64());
-            for k in 0..4 {
-                s[k][lane] = st[k];
+            for (row, v) in s.iter_mut().zip(st) {
+                row[lane] = v;
             }
         }
         Self {
@@ -235,14 +235,14 @@ impl WideRng {
         let mut out = [0u64; WIDE_LANES];
         for i in 0..WIDE_LANES {
             let sum = s0[i].wrapping_add(s3[i]);
-            out[i] = ((sum << 23) | (sum >> 41)).wrapping_add(s0[i]);
+            out[i] = sum.rotate_left(23).wrapping_add(s0[i]);
             let t = s1[i] << 17;
             s2[i] ^= s0[i];
             s3[i] ^= s1[i];
             s1[i] ^= s2[i];
             s0[i] ^= s3[i];
             s2[i] ^= t;
-            s3[i] = (s3[i] << 45) | (s3[i] >> 19);
+            s3[i] = s3[i].rotate_left(45);
         }
         out
     }
