@@ -28,8 +28,10 @@ use crate::sparse_scan::{CHUNK, key, scan_at_least};
 /// `ratio=<r>` with $k = \max(1, \lceil r d\rceil)$.
 ///
 /// **Speed**: exact selection in one streaming pass for large $d$. A threshold is estimated
-/// from a deterministic, stratified sample of 4096 magnitudes (the quantile that leaves about
-/// $k + 3\sqrt{k}$ candidates); the pass tests 16 entries at a time with a vectorised compare and
+/// from a deterministic, stratified sample of $m = \mathrm{clamp}(d/64, 4096, 32768)$ magnitudes
+/// (with $\mu = mk/d$ sampled entries expected above the $k$-th magnitude, the threshold is the
+/// sample's $\lceil\mu + 3\sqrt{\mu} + 2\rceil$-th largest, so slightly more than $k$ entries
+/// pass it); the pass tests 16 entries at a time with a vectorised compare and
 /// appends only candidates (also catching NaN/±∞); when the candidate buffer fills up (the
 /// sample was misleading, e.g. many ties) it is compacted to its exact top $k$ and the threshold
 /// raised to that $k$-th magnitude (strictly, since later ties lose); if the sample overshot and
