@@ -6,6 +6,9 @@
 //! | name | operator | class |
 //! |---|---|---|
 //! | `identity` | $x$ | α = 1, ω = 0 |
+//! | `top_k` | keep the $k$ largest magnitudes (ties → lower index) | α = k/d |
+//! | `threshold_abs` | keep magnitudes ≥ λ | none (error ≤ dλ²) |
+//! | `threshold_rel` | keep magnitudes ≥ λ‖x‖∞ | α = max(1 − (d−1)λ², 1/d) |
 //!
 //! Build any of them from a spec string with [`registry::parse`]; list them with
 //! [`registry::entries`]. Every registered compressor passes the conformance suite
@@ -28,9 +31,16 @@ pub mod identity;
 pub mod params;
 pub mod registry;
 pub mod scaled;
+mod sparse_scan;
+pub mod threshold_abs;
+pub mod threshold_rel;
+pub mod top_k;
 
 pub use compose::Compose;
 pub use identity::Identity;
 pub use params::KSpec;
 pub use registry::{CompressorSpec, RegistryError, parse};
 pub use scaled::ScaledUnbiased;
+pub use threshold_abs::ThresholdAbs;
+pub use threshold_rel::ThresholdRel;
+pub use top_k::TopK;

@@ -328,4 +328,7 @@ macro_rules! registry {
 // One line per compressor. The order is the listing order.
 registry! {
     crate::identity::Identity,
+    crate::top_k::TopK,
+    crate::threshold_abs::ThresholdAbs,
+    crate::threshold_rel::ThresholdRel,
 }
