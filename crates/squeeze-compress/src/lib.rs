@@ -6,6 +6,7 @@
 //! | name | operator | class |
 //! |---|---|---|
 //! | `identity` | $x$ | α = 1, ω = 0 |
+//! | `rand_k` | $k$ uniformly random coordinates, $\times d/k$ unless `scaled=false` | ω = d/k − 1 (scaled), α = k/d (unscaled) |
 //!
 //! Build any of them from a spec string with [`registry::parse`]; list them with
 //! [`registry::entries`]. Every registered compressor passes the conformance suite
@@ -26,11 +27,13 @@ pub mod compose;
 pub mod conformance;
 pub mod identity;
 pub mod params;
+pub mod rand_k;
 pub mod registry;
 pub mod scaled;
 
 pub use compose::Compose;
 pub use identity::Identity;
 pub use params::KSpec;
+pub use rand_k::RandK;
 pub use registry::{CompressorSpec, RegistryError, parse};
 pub use scaled::ScaledUnbiased;

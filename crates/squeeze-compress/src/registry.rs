@@ -314,4 +314,5 @@ macro_rules! registry {
 // One line per compressor. The order is the listing order.
 registry! {
     crate::identity::Identity,
+    crate::rand_k::RandK,
 }
