@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `identity` | $x$ | α = 1, ω = 0 |
 //! | `rand_k` | $k$ uniformly random coordinates, $\times d/k$ unless `scaled=false` | ω = d/k − 1 (scaled), α = k/d (unscaled) |
+//! | `perm_k` | block `worker` of a shared random permutation cut into $n$ blocks, $\times d/\lvert B_i\rvert$ | ω = d/⌊d/n⌋ − 1; exact average when n ∣ d |
 //!
 //! Build any of them from a spec string with [`registry::parse`]; list them with
 //! [`registry::entries`]. Every registered compressor passes the conformance suite
@@ -27,6 +28,7 @@ pub mod compose;
 pub mod conformance;
 pub mod identity;
 pub mod params;
+pub mod perm_k;
 pub mod rand_k;
 pub mod registry;
 pub mod scaled;
@@ -34,6 +36,7 @@ pub mod scaled;
 pub use compose::Compose;
 pub use identity::Identity;
 pub use params::KSpec;
+pub use perm_k::PermK;
 pub use rand_k::RandK;
 pub use registry::{CompressorSpec, RegistryError, parse};
 pub use scaled::ScaledUnbiased;

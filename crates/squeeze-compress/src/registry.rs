@@ -315,4 +315,5 @@ macro_rules! registry {
 registry! {
     crate::identity::Identity,
     crate::rand_k::RandK,
+    crate::perm_k::PermK,
 }
