@@ -8,6 +8,7 @@
 //! | `identity` | $x$ | α = 1, ω = 0 |
 //! | `rand_k` | $k$ uniformly random coordinates, $\times d/k$ unless `scaled=false` | ω = d/k − 1 (scaled), α = k/d (unscaled) |
 //! | `perm_k` | block `worker` of a shared random permutation cut into $n$ blocks, $\times d/\lvert B_i\rvert$ | ω = d/⌊d/n⌋ − 1; exact average when n ∣ d |
+//! | `scaled_sign` | $(\lVert x\rVert_1/d)\operatorname{sign}(x)$ | α = 1/d (α(x) = ‖x‖₁²/(d‖x‖²)) |
 //!
 //! Build any of them from a spec string with [`registry::parse`]; list them with
 //! [`registry::entries`]. Every registered compressor passes the conformance suite
@@ -32,6 +33,7 @@ pub mod perm_k;
 pub mod rand_k;
 pub mod registry;
 pub mod scaled;
+pub mod scaled_sign;
 
 pub use compose::Compose;
 pub use identity::Identity;
@@ -40,3 +42,4 @@ pub use perm_k::PermK;
 pub use rand_k::RandK;
 pub use registry::{CompressorSpec, RegistryError, parse};
 pub use scaled::ScaledUnbiased;
+pub use scaled_sign::ScaledSign;

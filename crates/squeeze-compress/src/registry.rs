@@ -316,4 +316,5 @@ registry! {
     crate::identity::Identity,
     crate::rand_k::RandK,
     crate::perm_k::PermK,
+    crate::scaled_sign::ScaledSign,
 }
