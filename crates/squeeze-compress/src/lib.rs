@@ -9,6 +9,7 @@
 //! | `rand_k` | $k$ uniformly random coordinates, $\times d/k$ unless `scaled=false` | ω = d/k − 1 (scaled), α = k/d (unscaled) |
 //! | `perm_k` | block `worker` of a shared random permutation cut into $n$ blocks, $\times d/\lvert B_i\rvert$ | ω = d/⌊d/n⌋ − 1; exact average when n ∣ d |
 //! | `scaled_sign` | $(\lVert x\rVert_1/d)\operatorname{sign}(x)$ | α = 1/d (α(x) = ‖x‖₁²/(d‖x‖²)) |
+//! | `clip` | $\min\{1, \tau/\lVert x\rVert\}\,x$ | none for finite τ; α = 1, ω = 0 for τ = ∞ |
 //!
 //! Build any of them from a spec string with [`registry::parse`]; list them with
 //! [`registry::entries`]. Every registered compressor passes the conformance suite
@@ -25,6 +26,7 @@
 //! assert_eq!(m.to_dense().unwrap(), vec![1.0, 2.0]);
 //! ```
 
+pub mod clip;
 pub mod compose;
 pub mod conformance;
 pub mod identity;
@@ -35,6 +37,7 @@ pub mod registry;
 pub mod scaled;
 pub mod scaled_sign;
 
+pub use clip::Clip;
 pub use compose::Compose;
 pub use identity::Identity;
 pub use params::KSpec;

@@ -317,4 +317,5 @@ registry! {
     crate::rand_k::RandK,
     crate::perm_k::PermK,
     crate::scaled_sign::ScaledSign,
+    crate::clip::Clip,
 }
