@@ -9,6 +9,10 @@
 //! | `top_k` | keep the $k$ largest magnitudes (ties → lower index) | α = k/d |
 //! | `threshold_abs` | keep magnitudes ≥ λ | none (error ≤ dλ²) |
 //! | `threshold_rel` | keep magnitudes ≥ λ‖x‖∞ | α = max(1 − (d−1)λ², 1/d) |
+//! | `rand_k` | $k$ uniformly random coordinates, $\times d/k$ unless `scaled=false` | ω = d/k − 1 (scaled), α = k/d (unscaled) |
+//! | `perm_k` | block `worker` of a shared random permutation cut into $n$ blocks, $\times d/\lvert B_i\rvert$ | ω = d/⌊d/n⌋ − 1; exact average when n ∣ d |
+//! | `scaled_sign` | $(\lVert x\rVert_1/d)\operatorname{sign}(x)$ | α = 1/d (α(x) = ‖x‖₁²/(d‖x‖²)) |
+//! | `clip` | $\min\{1, \tau/\lVert x\rVert\}\,x$ | none for finite τ; α = 1, ω = 0 for τ = ∞ |
 //!
 //! Build any of them from a spec string with [`registry::parse`]; list them with
 //! [`registry::entries`]. Every registered compressor passes the conformance suite
@@ -25,22 +29,30 @@
 //! assert_eq!(m.to_dense().unwrap(), vec![1.0, 2.0]);
 //! ```
 
+pub mod clip;
 pub mod compose;
 pub mod conformance;
 pub mod identity;
 pub mod params;
+pub mod perm_k;
+pub mod rand_k;
 pub mod registry;
 pub mod scaled;
+pub mod scaled_sign;
 mod sparse_scan;
 pub mod threshold_abs;
 pub mod threshold_rel;
 pub mod top_k;
 
+pub use clip::Clip;
 pub use compose::Compose;
 pub use identity::Identity;
 pub use params::KSpec;
+pub use perm_k::PermK;
+pub use rand_k::RandK;
 pub use registry::{CompressorSpec, RegistryError, parse};
 pub use scaled::ScaledUnbiased;
+pub use scaled_sign::ScaledSign;
 pub use threshold_abs::ThresholdAbs;
 pub use threshold_rel::ThresholdRel;
 pub use top_k::TopK;

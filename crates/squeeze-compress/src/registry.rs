@@ -331,4 +331,8 @@ registry! {
     crate::top_k::TopK,
     crate::threshold_abs::ThresholdAbs,
     crate::threshold_rel::ThresholdRel,
+    crate::rand_k::RandK,
+    crate::perm_k::PermK,
+    crate::scaled_sign::ScaledSign,
+    crate::clip::Clip,
 }

@@ -11,7 +11,7 @@ use squeeze_compress::registry::{entries, parse};
 use squeeze_core::Scalar;
 
 /// Monte-Carlo draws per statistical check.
-const SAMPLES: usize = 300;
+const SAMPLES: usize = 1000;
 
 fn input() -> impl Strategy<Value = Vec<f64>> {
     let scale = prop_oneof![Just(1.0), Just(1e-30), Just(1e30), Just(1e-3), Just(1e3)];
