@@ -19,10 +19,30 @@ fn main() {
     }
 }
 
+/// Every registry entry with its parameters, and the class of each example at dimension `dim`.
+fn list(dim: usize) {
+    for e in entries() {
+        println!("{} — {}", e.name, e.summary);
+        for p in e.params {
+            println!("    {:<8} {}", p.name, p.doc);
+        }
+        for spec in e.examples {
+            match parse::<f32>(spec) {
+                Ok(c) => println!(
+                    "    e.g. {spec:<36} at d = {dim}: {}",
+                    c.class(dim).describe()
+                ),
+                Err(err) => println!("    e.g. {spec:<36} ({err})"),
+            }
+        }
+    }
+}
+
 fn run() -> Result<(), String> {
     let mut dim = 1_000_000usize;
     let mut seed = 2024u64;
     let mut specs: Vec<String> = Vec::new();
+    let mut listing = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -38,14 +58,19 @@ fn run() -> Result<(), String> {
                     .and_then(|v| v.parse().ok())
                     .ok_or("--seed needs an integer")?
             }
+            "--list" => listing = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: demo [--dim N] [--seed S] [SPEC ...]   (default: every registered compressor)"
+                    "usage: demo [--dim N] [--seed S] [--list] [SPEC ...]   (default: every registered compressor)"
                 );
                 return Ok(());
             }
             _ => specs.push(a),
         }
+    }
+    if listing {
+        list(dim);
+        return Ok(());
     }
     if specs.is_empty() {
         specs = entries()
