@@ -314,4 +314,9 @@ macro_rules! registry {
 // One line per compressor. The order is the listing order.
 registry! {
     crate::identity::Identity,
+    crate::qsgd::Qsgd,
+    crate::natural::Natural,
+    crate::natural_dithering::NaturalDithering,
+    crate::terngrad::TernGrad,
+    crate::power_rounding::PowerRounding,
 }
