@@ -25,7 +25,7 @@ pub const MAX_NATURAL_LEVELS: u64 = 64;
 ///
 /// **Class** — unbiased with
 /// $\omega = \tfrac18 + \frac{d^{1/r}}{2^{s-1}}\min\{1, \frac{d^{1/r}}{2^{s-1}}\}$,
-/// $r = \min(p, 2) = 2$ for both norms (Horváth et al. Theorem 7; algorithms.md §9.2). Sketch,
+/// $r = \min(p, 2) = 2$ for both norms (Horváth et al. 2019; algorithms.md §9.2). Sketch,
 /// $\delta = 2^{1-s}$: entries above $\delta$ have variance $\le \tfrac18 x_j^2$; entries
 /// below have variance $n^2 y_j(\delta - y_j) \le n^2\min\{\delta y_j, \delta^2/4\}$, and
 /// $n\sum_j |x_j| \le \sqrt d\|x\|_2^2$, $d n^2 \le d\|x\|_2^2$ for both norms.

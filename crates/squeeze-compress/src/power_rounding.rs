@@ -130,6 +130,29 @@ fn nearest_exponent(v: f64, b: f64) -> i32 {
     if hi - v < v - lo { k + 1 } else { k }
 }
 
+/// Smallest non-zero `|x_j|` (`vmax` if there is none), in one vectorised pass.
+fn min_nonzero_abs<S: Scalar>(x: &[S], vmax: S) -> S {
+    const L: usize = 16;
+    let mut m = [vmax; L];
+    let chunks = x.chunks_exact(L);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..L {
+            let a = c[i].abs();
+            let a = if a > S::ZERO { a } else { vmax };
+            m[i] = if a < m[i] { a } else { m[i] };
+        }
+    }
+    let mut r = vmax;
+    for &a in m.iter().chain(tail.iter()) {
+        let a = a.abs();
+        if a > S::ZERO && a < r {
+            r = a;
+        }
+    }
+    r
+}
+
 /// Rough `log₂ v` for `v > 0` normal (error < 0.09), used to start the level search.
 #[inline]
 fn approx_log2(v: f64) -> f64 {
@@ -176,12 +199,7 @@ impl<S: Scalar> Compressor<S> for PowerRounding {
             *levels = Levels::Geometric { base: base_s, s: 1 };
             return Ok(());
         }
-        let vmin = x
-            .iter()
-            .map(|v| v.abs())
-            .filter(|&a| a > S::ZERO)
-            .fold(vmax, |m, a| if a < m { a } else { m })
-            .to_f64();
+        let vmin = min_nonzero_abs(x, vmax).to_f64();
         // Anchor of the grid: b^k_max if it is a finite normal value of S, else ‖x‖∞.
         let k_top = nearest_exponent(vmax.to_f64(), b);
         let p = S::from_f64(b.powi(k_top));
@@ -212,29 +230,29 @@ impl<S: Scalar> Compressor<S> for PowerRounding {
                 *c = 0;
                 continue;
             }
-            // Smallest j with level(j) ≤ v (or the last level).
+            // Smallest j with level(j) ≤ v (or the last level). The estimate is off by at
+            // most one step for b ≥ 2: fix that without branches, then loop for small bases.
             let est = ((log2_anchor - approx_log2(v)) * inv_log2_b).max(0.0);
             let mut j = (est as usize).min(last);
+            j += ((j < last) & (table[j] > v)) as usize;
+            j -= ((j > 0) & (table[j.saturating_sub(1)] <= v)) as usize;
             while j < last && table[j] > v {
                 j += 1;
             }
             while j > 0 && table[j - 1] <= v {
                 j -= 1;
             }
-            if j > 0 && table[j - 1] - v <= v - table[j] {
-                j -= 1;
-            }
+            // The nearer of level(j) ≤ v and level(j − 1) > v (ties go up).
+            let up = (j > 0) & (table[j.saturating_sub(1)] - v <= v - table[j]);
+            j -= up as usize;
             if table[j] == 0.0 {
                 *c = 0;
                 continue;
             }
             let t = j as i32 + 1;
             s_used = s_used.max(t);
-            *c = if xv.is_sign_negative() {
-                -(t as i16)
-            } else {
-                t as i16
-            };
+            let neg = -(xv.is_sign_negative() as i16);
+            *c = (t as i16 ^ neg) - neg;
         }
         table.clear();
         // t = j + 1 ↦ code s − j = s + 1 − t.
