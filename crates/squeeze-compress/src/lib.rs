@@ -13,6 +13,11 @@
 //! | `perm_k` | block `worker` of a shared random permutation cut into $n$ blocks, $\times d/\lvert B_i\rvert$ | ω = d/⌊d/n⌋ − 1; exact average when n ∣ d |
 //! | `scaled_sign` | $(\lVert x\rVert_1/d)\operatorname{sign}(x)$ | α = 1/d (α(x) = ‖x‖₁²/(d‖x‖²)) |
 //! | `clip` | $\min\{1, \tau/\lVert x\rVert\}\,x$ | none for finite τ; α = 1, ω = 0 for τ = ∞ |
+//! | `qsgd` | QSGD random dithering, $s$ uniform levels of $\|x\|_2$ or $\|x\|_\infty$ | ω = min(d/s², √d/s) (ℓ₂) |
+//! | `natural` | unbiased random rounding to a neighbouring power of two | ω = 1/8 |
+//! | `natural_dithering` | dithering onto levels $0, 2^{-(s-1)}, …, 1/2, 1$ of the norm | ω = 1/8 + (√d/2^{s−1})·min(1, √d/2^{s−1}) |
+//! | `terngrad` | $\|x\|_\infty\,\mathrm{sign}(x_j)\,\mathrm{Bernoulli}(\lvert x_j\rvert/\|x\|_\infty)$ | ω = √d − 1 |
+//! | `power_rounding` | nearest power of $b$ (linear distance), keep sign | α = 4b/(b+1)² |
 //!
 //! Build any of them from a spec string with [`registry::parse`]; list them with
 //! [`registry::entries`]. Every registered compressor passes the conformance suite
@@ -33,13 +38,21 @@ pub mod clip;
 pub mod compose;
 pub mod conformance;
 pub mod identity;
+pub mod natural;
+pub mod natural_dithering;
 pub mod params;
 pub mod perm_k;
+pub mod power_rounding;
+pub mod qsgd;
+pub mod quant;
 pub mod rand_k;
 pub mod registry;
+pub mod registry;
+pub mod scaled;
 pub mod scaled;
 pub mod scaled_sign;
 mod sparse_scan;
+pub mod terngrad;
 pub mod threshold_abs;
 pub mod threshold_rel;
 pub mod top_k;
@@ -47,12 +60,20 @@ pub mod top_k;
 pub use clip::Clip;
 pub use compose::Compose;
 pub use identity::Identity;
+pub use natural::Natural;
+pub use natural_dithering::NaturalDithering;
 pub use params::KSpec;
 pub use perm_k::PermK;
+pub use power_rounding::PowerRounding;
+pub use qsgd::Qsgd;
+pub use quant::NormKind;
 pub use rand_k::RandK;
 pub use registry::{CompressorSpec, RegistryError, parse};
+pub use registry::{CompressorSpec, RegistryError, parse};
+pub use scaled::ScaledUnbiased;
 pub use scaled::ScaledUnbiased;
 pub use scaled_sign::ScaledSign;
+pub use terngrad::TernGrad;
 pub use threshold_abs::ThresholdAbs;
 pub use threshold_rel::ThresholdRel;
 pub use top_k::TopK;

@@ -335,4 +335,9 @@ registry! {
     crate::perm_k::PermK,
     crate::scaled_sign::ScaledSign,
     crate::clip::Clip,
+    crate::qsgd::Qsgd,
+    crate::natural::Natural,
+    crate::natural_dithering::NaturalDithering,
+    crate::terngrad::TernGrad,
+    crate::power_rounding::PowerRounding,
 }

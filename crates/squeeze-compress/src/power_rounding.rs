@@ -1,0 +1,429 @@
+//! Deterministic rounding to the nearest power of a base.
+
+use squeeze_core::message::MAX_LEVELS;
+use squeeze_core::{
+    Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar,
+};
+
+use crate::params::Params;
+use crate::quant::max_abs_checked;
+use crate::registry::{ParamDoc, Registered};
+
+/// Smallest accepted base (see [`PowerRounding::new`]).
+pub const MIN_BASE: f64 = 1.05;
+/// Largest accepted base (representable in `f32`).
+pub const MAX_BASE: f64 = 1e38;
+
+/// Biased power rounding with base $b$ (Newton-3PC code, Islamov et al. 2022): every entry
+/// is replaced by the power of $b$ nearest to it in linear distance, keeping its sign:
+///
+/// $$\mathcal{C}(x)_j = \mathrm{sign}(x_j)\, b^{k_j},\qquad
+/// k_j = \arg\min_k \big|\,|x_j| - b^k\big|,\qquad \mathcal{C}(x)_j = 0 \text{ if } x_j = 0.$$
+///
+/// **Class** — contractive (deterministic) with $\alpha = 4b/(b+1)^2$: for
+/// $b^k \le v \le b^{k+1}$ the nearest power is within $\min(v - b^k, b^{k+1} - v)$ of $v$;
+/// the relative error is largest at the midpoint $v = b^k(1+b)/2$, where
+/// $(C - v)^2/v^2 = ((b-1)/(b+1))^2 = 1 - 4b/(b+1)^2$. The bound holds on **any**
+/// geometric grid $\{g\,b^k\}$, which the overflow convention below uses. ($b$ is taken as
+/// rounded to the input type, e.g. `1.1f32`; α is computed from that value.)
+///
+/// **Encoding** — `Quantized` with `Levels::Geometric { base: b, s }`, norm $b^{k_{\max}}$
+/// ($k_{\max}$ the largest exponent used) and code $c = k - k_{\max} + s$ for
+/// $k \in [k_{\max} - s + 1, k_{\max}]$, with $s$ the smallest count that covers the data
+/// ($s = k_{\max} - k_{\min} + 1$); zero stays code 0. The choice between the two
+/// neighbouring levels is made on the levels **as the decoder computes them**
+/// (`norm · b^{c−s}` in the input type), so rounding of $b^k$ cannot break the bound beyond
+/// one rounding of the decoded value.
+///
+/// **Why $b \ge 1.05$** — the exponents of all finite `f64` magnitudes span
+/// $\log_b(2^{1024}/2^{-1074}) \approx 1454/\ln b$ values, which fits the 32767 levels of the
+/// wire format only for $b \gtrsim 1.046$.
+///
+/// **Conventions** — if $b^{k_{\max}}$ is not a finite normal number of the input type
+/// (the largest entry lies above the midpoint below a power that overflows, e.g. $x_j =$
+/// `3e38f32` with $b = 4$, or the vector is subnormal), the grid is anchored at the largest
+/// magnitude instead: norm $= \|x\|_\infty$, levels $\|x\|_\infty b^{-j}$ (still contractive
+/// with the same α). Entries whose nearest level underflows to zero are sent as 0.
+///
+/// **Bits** — $4 + 1 + 16 + 2\cdot 32$ (tag, kind, $s$, base, norm for `f32`)
+/// $+\ d\lceil\log_2(s+1)\rceil$ $+$ one sign bit per non-zero entry.
+///
+/// ```
+/// use squeeze_compress::PowerRounding;
+/// use squeeze_core::{Compressor, CompressCtx, Levels, Message, Scratch, SqueezeRng};
+/// let c = PowerRounding::new(2.0).unwrap();
+/// let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
+/// let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
+/// // 5 → 4 (|5−4| < |8−5|), −0.3 → −0.25, 7 → 8, 0 → 0.
+/// let m = Compressor::<f32>::compress(&c, &[5.0, -0.3, 7.0, 0.0], &mut ctx).unwrap();
+/// assert_eq!(m.to_dense().unwrap(), vec![4.0, -0.25, 8.0, 0.0]);
+/// // Exponents 2, −2, 3: k_max = 3, s = 6 levels, codes k − 3 + 6.
+/// let Message::Quantized { norm, levels, codes } = &m else { unreachable!() };
+/// assert_eq!((*norm, *levels), (8.0, Levels::Geometric { base: 2.0, s: 6 }));
+/// assert_eq!(codes, &[5, -1, 6, 0]);
+/// assert_eq!(Compressor::<f32>::class(&c, 10).alpha(), Some(8.0 / 9.0));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PowerRounding {
+    base: f64,
+}
+
+impl PowerRounding {
+    /// Base `b`, finite, `1.05 ≤ b ≤ 1e38`.
+    pub fn new(base: f64) -> Result<Self, ParamError> {
+        if !(base.is_finite() && (MIN_BASE..=MAX_BASE).contains(&base)) {
+            return Err(ParamError::new(
+                Self::NAME,
+                "base",
+                base,
+                format!(
+                    "base must be finite and in [{MIN_BASE}, {MAX_BASE:e}]: the levels are powers of \
+                     the base, and below 1.05 the exponents of f64 magnitudes no longer fit the \
+                     wire format's 32767 levels (α = 4b/(b+1)² is already 0.9994 at b = 1.05)"
+                ),
+            ));
+        }
+        Ok(Self { base })
+    }
+
+    /// The base as given.
+    pub fn base(&self) -> f64 {
+        self.base
+    }
+
+    fn base_in<S: Scalar>(&self) -> S {
+        S::from_f64(self.base)
+    }
+}
+
+impl Registered for PowerRounding {
+    const NAME: &'static str = "power_rounding";
+    const SUMMARY: &'static str = "biased rounding of |x_j| to the nearest power of b (linear distance), keep sign; contractive α = 4b/(b+1)² [Newton-3PC]; d⌈log₂(s+1)⌉ + signs + 85 bits";
+    const PARAMS: &'static [ParamDoc] = &[ParamDoc {
+        name: "base",
+        doc: "the base b, finite, 1.05 ≤ b ≤ 1e38 (default 2)",
+    }];
+    const EXAMPLES: &'static [&'static str] = &[
+        "power_rounding",
+        "power_rounding:base=4",
+        "power_rounding:base=1.5",
+    ];
+    fn from_params(p: &mut Params) -> Result<Self, ParamError> {
+        Self::new(p.f64("base")?.unwrap_or(2.0))
+    }
+}
+
+/// Nearest power of `b` to `v > 0` (linear distance), as an exponent, in f64.
+fn nearest_exponent(v: f64, b: f64) -> i32 {
+    let mut k = (v.ln() / b.ln()).floor() as i32;
+    // Bring b^k ≤ v < b^(k+1) (the estimate is off by at most one or two).
+    for _ in 0..4 {
+        if b.powi(k) > v {
+            k -= 1;
+        } else if b.powi(k + 1) <= v {
+            k += 1;
+        } else {
+            break;
+        }
+    }
+    let (lo, hi) = (b.powi(k), b.powi(k + 1));
+    if hi - v < v - lo { k + 1 } else { k }
+}
+
+/// Smallest non-zero `|x_j|` (`vmax` if there is none), in one vectorised pass.
+fn min_nonzero_abs<S: Scalar>(x: &[S], vmax: S) -> S {
+    const L: usize = 16;
+    let mut m = [vmax; L];
+    let chunks = x.chunks_exact(L);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..L {
+            let a = c[i].abs();
+            let a = if a > S::ZERO { a } else { vmax };
+            m[i] = if a < m[i] { a } else { m[i] };
+        }
+    }
+    let mut r = vmax;
+    for &a in m.iter().chain(tail.iter()) {
+        let a = a.abs();
+        if a > S::ZERO && a < r {
+            r = a;
+        }
+    }
+    r
+}
+
+/// Rough `log₂ v` for `v > 0` normal (error < 0.09), used to start the level search.
+#[inline]
+fn approx_log2(v: f64) -> f64 {
+    let bits = v.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as f64 - 1023.0;
+    let m = f64::from_bits((bits & ((1 << 52) - 1)) | 0x3ff0_0000_0000_0000) - 1.0;
+    e + m
+}
+
+impl<S: Scalar> Compressor<S> for PowerRounding {
+    fn spec(&self) -> String {
+        if self.base == 2.0 {
+            Self::NAME.to_string()
+        } else {
+            format!("{}:base={}", Self::NAME, self.base)
+        }
+    }
+
+    fn class(&self, _dim: usize) -> Class {
+        let b = self.base_in::<S>().to_f64();
+        Class::Contractive {
+            alpha: 4.0 * b / ((b + 1.0) * (b + 1.0)),
+        }
+    }
+
+    fn is_deterministic(&self) -> bool {
+        true
+    }
+
+    fn compress_into(
+        &self,
+        x: &[S],
+        ctx: &mut CompressCtx<'_>,
+        out: &mut Message<S>,
+    ) -> Result<(), CompressError> {
+        squeeze_core::check_dim_basic(x.len())?;
+        let vmax = max_abs_checked(x).ok_or_else(|| squeeze_core::non_finite_error(x))?;
+        let base_s = self.base_in::<S>();
+        let b = base_s.to_f64();
+        let (norm, levels, codes) = out.quantized_parts();
+        codes.resize(x.len(), 0);
+        if vmax == S::ZERO {
+            *norm = S::ZERO;
+            *levels = Levels::Geometric { base: base_s, s: 1 };
+            return Ok(());
+        }
+        let vmin = min_nonzero_abs(x, vmax).to_f64();
+        // Anchor of the grid: b^k_max if it is a finite normal value of S, else ‖x‖∞.
+        let k_top = nearest_exponent(vmax.to_f64(), b);
+        let p = S::from_f64(b.powi(k_top));
+        let anchor = if p.is_finite() && p >= S::MIN_POSITIVE {
+            p
+        } else {
+            vmax
+        };
+        *norm = anchor;
+        // Decoded level j steps below the anchor, exactly as `Message` decodes it.
+        let level = |j: usize| (anchor * S::from_f64(b.powi(-(j as i32)))).to_f64();
+        let table = &mut ctx.scratch.values;
+        table.clear();
+        loop {
+            let l = level(table.len());
+            table.push(l);
+            if l <= vmin || table.len() >= MAX_LEVELS as usize {
+                break;
+            }
+        }
+        let last = table.len() - 1;
+        let log2_anchor = approx_log2(anchor.to_f64());
+        let inv_log2_b = 1.0 / b.log2();
+        let mut s_used = 1i32;
+        for (c, &xv) in codes.iter_mut().zip(x) {
+            let v = xv.abs().to_f64();
+            if v == 0.0 {
+                *c = 0;
+                continue;
+            }
+            // Smallest j with level(j) ≤ v (or the last level). The estimate is off by at
+            // most one step for b ≥ 2: fix that without branches, then loop for small bases.
+            let est = ((log2_anchor - approx_log2(v)) * inv_log2_b).max(0.0);
+            let mut j = (est as usize).min(last);
+            j += ((j < last) & (table[j] > v)) as usize;
+            j -= ((j > 0) & (table[j.saturating_sub(1)] <= v)) as usize;
+            while j < last && table[j] > v {
+                j += 1;
+            }
+            while j > 0 && table[j - 1] <= v {
+                j -= 1;
+            }
+            // The nearer of level(j) ≤ v and level(j − 1) > v (ties go up).
+            let up = (j > 0) & (table[j.saturating_sub(1)] - v <= v - table[j]);
+            j -= up as usize;
+            if table[j] == 0.0 {
+                *c = 0;
+                continue;
+            }
+            let t = j as i32 + 1;
+            s_used = s_used.max(t);
+            let neg = -(xv.is_sign_negative() as i16);
+            *c = (t as i16 ^ neg) - neg;
+        }
+        table.clear();
+        // t = j + 1 ↦ code s − j = s + 1 − t.
+        let s = s_used as i16;
+        for c in codes.iter_mut() {
+            let t = *c;
+            *c = match t {
+                0 => 0,
+                t if t > 0 => s + 1 - t,
+                t => -(s + 1 + t),
+            };
+        }
+        *levels = Levels::Geometric {
+            base: base_s,
+            s: s as u16,
+        };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::parse;
+    use squeeze_core::{Scratch, SqueezeRng};
+
+    fn run<S: Scalar>(c: &PowerRounding, x: &[S]) -> Result<Message<S>, CompressError> {
+        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
+        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
+        let m = c.compress(x, &mut ctx)?;
+        m.validate().unwrap();
+        Ok(m)
+    }
+
+    fn check_contraction<S: Scalar>(c: &PowerRounding, x: &[S]) {
+        let m = run(c, x).unwrap();
+        let y = m.to_dense().unwrap();
+        let alpha = Compressor::<S>::class(c, x.len()).alpha().unwrap();
+        let rel = if S::BITS == 32 { 1e-6 } else { 1e-13 };
+        // Levels below ‖x‖∞ times the smallest subnormal underflow when decoded: those
+        // entries are sent as 0 (a loss below 2^-290 ‖x‖² in total), checked globally only.
+        let vmax = x.iter().fold(0.0f64, |m, v| m.max(v.to_f64().abs()));
+        let floor = vmax * if S::BITS == 32 { 1e-38 } else { 1e-300 };
+        let (mut e, mut xx) = (0.0, 0.0);
+        for (a, v) in y.iter().zip(x) {
+            let (a, v) = (a.to_f64(), v.to_f64());
+            e += (a - v).powi(2);
+            xx += v * v;
+            if v.abs() < floor {
+                continue;
+            }
+            assert!(
+                (a - v).powi(2) <= (1.0 - alpha) * v * v * (1.0 + rel) + 1e-300,
+                "{} rounded to {a} (base {})",
+                v,
+                c.base
+            );
+            assert!(a == 0.0 || a.signum() == v.signum());
+        }
+        assert!(e <= (1.0 - alpha) * xx * (1.0 + rel));
+    }
+
+    #[test]
+    fn hand_computed() {
+        let c = PowerRounding::new(4.0).unwrap();
+        // Midpoint between 4 and 16 is 10: 9.9 → 4, 10.1 → 16; 0.2 → 0.25 (1/4).
+        let m = run(&c, &[9.9f64, -10.1, 0.2, 0.0]).unwrap();
+        assert_eq!(m.to_dense().unwrap(), vec![4.0, -16.0, 0.25, 0.0]);
+        let Message::Quantized {
+            norm,
+            levels,
+            codes,
+        } = &m
+        else {
+            unreachable!()
+        };
+        // Exponents 1, 2, −1: s = 4 levels 1/4, 1, 4, 16 (1/16·16 = 1 is unused but counted).
+        assert_eq!(
+            (*norm, *levels),
+            (16.0, Levels::Geometric { base: 4.0, s: 4 })
+        );
+        assert_eq!(codes, &[3, -4, 1, 0]);
+        // 4 + 1 + 16 + 64 + 64 + 4 entries × ⌈log₂ 5⌉ + 3 signs (f64)
+        assert_eq!(m.bits(), 149 + 12 + 3);
+        // A single power: s = 1.
+        let m = run(&c, &[0.0f32, -64.0]).unwrap();
+        assert_eq!(
+            m,
+            Message::Quantized {
+                norm: 64.0,
+                levels: Levels::Geometric { base: 4.0, s: 1 },
+                codes: vec![0, -1]
+            }
+        );
+        // Zero vector.
+        let m = run(&c, &[0.0f32; 3]).unwrap();
+        assert_eq!(m.to_dense().unwrap(), vec![0.0; 3]);
+        // Base 2, exactly at the midpoint 3 (between 2 and 4): either is allowed; α holds.
+        check_contraction(&PowerRounding::new(2.0).unwrap(), &[3.0f32, -6.0, 1.5]);
+    }
+
+    #[test]
+    fn extreme_magnitudes_contract() {
+        for b in [1.05, 1.1, 1.5, 2.0, 3.0, 4.0, 10.0, 1e10] {
+            let c = PowerRounding::new(b).unwrap();
+            let x32 = [
+                f32::MAX,
+                -3e38,
+                1e30,
+                -1e-30,
+                f32::MIN_POSITIVE,
+                2.5,
+                0.0,
+                7.7e-20,
+            ];
+            check_contraction(&c, &x32);
+            check_contraction(&c, &[3e38f32, 1.0]);
+            check_contraction(&c, &[1e-30f32, -2e-30]);
+            let x64 = [f64::MAX, -1e300, 1e-300, f64::MIN_POSITIVE, 3.3, -0.0];
+            check_contraction(&c, &x64);
+            check_contraction(&c, &[1e-300f64, 5e-301]);
+            // Mixed extremes still fit the wire format's level count.
+            let m = run(&c, &[f64::MAX, f64::MIN_POSITIVE]).unwrap();
+            assert!(m.to_dense().unwrap()[0] > 0.0);
+        }
+    }
+
+    #[test]
+    fn overflowing_power_anchors_at_the_max() {
+        // 3e38 is above the midpoint of 4^63 and 4^64 = 2^128 > f32::MAX.
+        let c = PowerRounding::new(4.0).unwrap();
+        let m = run(&c, &[3e38f32, -7.5e37]).unwrap();
+        let Message::Quantized { norm, codes, .. } = &m else {
+            unreachable!()
+        };
+        assert_eq!(*norm, 3e38);
+        assert_eq!(codes[0], 2);
+        // -7.5e37 is nearest to 3e38/4 = 7.5e37.
+        assert_eq!(m.to_dense().unwrap(), vec![3e38, -7.5e37]);
+    }
+
+    #[test]
+    fn params_and_errors() {
+        assert_eq!(
+            parse::<f32>("power_rounding").unwrap().spec(),
+            "power_rounding"
+        );
+        assert_eq!(
+            parse::<f32>("power_rounding:base=1.5").unwrap().spec(),
+            "power_rounding:base=1.5"
+        );
+        for bad in ["1.01", "1", "0.5", "-2", "inf", "1e39"] {
+            let e = parse::<f32>(&format!("power_rounding:base={bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("base must be finite and in [1.05"), "{bad}: {e}");
+        }
+        let c = PowerRounding::new(2.0).unwrap();
+        assert!(matches!(
+            run(&c, &[1.0f32, f32::NAN]),
+            Err(CompressError::NonFinite { index: 1, .. })
+        ));
+        assert!(matches!(
+            run(&c, &[f64::NEG_INFINITY, 1.0]),
+            Err(CompressError::NonFinite { index: 0, .. })
+        ));
+        assert_eq!(run::<f32>(&c, &[]), Err(CompressError::EmptyInput));
+        // α = 4b/(b+1)² at b = 1.5 (exact in f32): 6/6.25.
+        assert_eq!(
+            Compressor::<f32>::class(&PowerRounding::new(1.5).unwrap(), 3).alpha(),
+            Some(0.96)
+        );
+    }
+}

@@ -1,0 +1,325 @@
+//! Shared kernels of the quantisers (`qsgd`, `terngrad`, `natural`, `natural_dithering`,
+//! `power_rounding`): the choice of norm, width dispatch to `f32`/`f64` kernels, and the fast
+//! unbiased stochastic rounding onto a uniform grid.
+//!
+//! # Stochastic rounding on a uniform grid
+//!
+//! For $r = s|x_j|/n \in [0, s]$ the code is $\lfloor r + u \rfloor$ with $u$ uniform. The
+//! kernel works in fixed point: with $F = 31 - \lceil \log_2(s+1) \rceil$ fraction bits
+//! ($F = 30$ for $s = 1$, $26$ for $s = 16$, $16$ for $s = 32767$) it computes
+//! $t = \lfloor 2^F r \rfloor$ (a truncating conversion, in range by construction) and
+//! $c = (t + u_F) \gg F$ with $u_F$ the top $F$ bits of a 32-bit random half-word. So
+//! $P(c = \lfloor r \rfloor + 1) = \{r\}$ truncated to $F$ bits: the rounding is unbiased up
+//! to $E c - r \in (-2^{-F}, 0]$, i.e. a per-coordinate bias below $2^{-F} n/s$ (at most
+//! $2^{-16} n / s$, and $2^{-26} n/16$ for $s = 16$), far below the `f32` rounding of $r$
+//! itself; the variance exceeds the exact-rounding variance by at most $2^{-2F}(n/s)^2$ per
+//! coordinate.
+
+use core::any::TypeId;
+
+use squeeze_core::{CompressError, Scalar, WideRng};
+
+/// Which norm scales the levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NormKind {
+    /// Euclidean norm $\|x\|_2$.
+    #[default]
+    L2,
+    /// Max norm $\|x\|_\infty$.
+    Linf,
+}
+
+impl NormKind {
+    /// Parse `l2` / `linf` (also `2`, `inf`).
+    pub fn parse(component: &'static str, v: &str) -> Result<Self, squeeze_core::ParamError> {
+        match v.trim() {
+            "l2" | "2" => Ok(NormKind::L2),
+            "linf" | "inf" | "max" => Ok(NormKind::Linf),
+            other => Err(squeeze_core::ParamError::new(
+                component,
+                "norm",
+                other,
+                "norm must be l2 (default) or linf",
+            )),
+        }
+    }
+
+    /// The spec-string value.
+    pub fn name(self) -> &'static str {
+        match self {
+            NormKind::L2 => "l2",
+            NormKind::Linf => "linf",
+        }
+    }
+}
+
+/// A slice viewed at its concrete width.
+pub(crate) enum Width<'a> {
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+}
+
+/// A mutable slice viewed at its concrete width.
+pub(crate) enum WidthMut<'a> {
+    F32(&'a mut [f32]),
+    F64(&'a mut [f64]),
+}
+
+/// View `x` as `&[f32]` or `&[f64]` (the only two `Scalar` types; the trait is sealed).
+pub(crate) fn width<S: Scalar>(x: &[S]) -> Width<'_> {
+    if TypeId::of::<S>() == TypeId::of::<f32>() {
+        // SAFETY: S is f32 (same TypeId), so the slice has exactly that layout.
+        Width::F32(unsafe { core::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) })
+    } else {
+        assert!(
+            TypeId::of::<S>() == TypeId::of::<f64>(),
+            "Scalar is sealed to f32 and f64"
+        );
+        // SAFETY: S is f64 (checked above).
+        Width::F64(unsafe { core::slice::from_raw_parts(x.as_ptr().cast::<f64>(), x.len()) })
+    }
+}
+
+/// Mutable counterpart of [`width`].
+pub(crate) fn width_mut<S: Scalar>(x: &mut [S]) -> WidthMut<'_> {
+    if TypeId::of::<S>() == TypeId::of::<f32>() {
+        // SAFETY: S is f32 (same TypeId).
+        WidthMut::F32(unsafe {
+            core::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f32>(), x.len())
+        })
+    } else {
+        assert!(
+            TypeId::of::<S>() == TypeId::of::<f64>(),
+            "Scalar is sealed to f32 and f64"
+        );
+        // SAFETY: S is f64 (checked above).
+        WidthMut::F64(unsafe {
+            core::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f64>(), x.len())
+        })
+    }
+}
+
+/// `‖x‖_∞` in one vectorised pass, or `None` if some entry is NaN or ±∞ (`v − v` is NaN
+/// exactly for those).
+#[allow(clippy::eq_op)]
+pub(crate) fn max_abs_checked<S: Scalar>(x: &[S]) -> Option<S> {
+    const L: usize = 16;
+    let mut m = [S::ZERO; L];
+    let mut probe = [S::ZERO; L];
+    let chunks = x.chunks_exact(L);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..L {
+            let a = c[i].abs();
+            m[i] = if a > m[i] { a } else { m[i] };
+            probe[i] += c[i] - c[i];
+        }
+    }
+    let mut mm = S::ZERO;
+    let mut p = S::ZERO;
+    for i in 0..L {
+        mm = if m[i] > mm { m[i] } else { mm };
+        p += probe[i];
+    }
+    for &v in tail {
+        let a = v.abs();
+        mm = if a > mm { a } else { mm };
+        p += v - v;
+    }
+    (p == S::ZERO).then_some(mm)
+}
+
+/// The norm of `x` as the message will carry it (in `S`), with the input checks fused in:
+/// non-finite entries give `NonFinite` (first index), an `ℓ₂` norm beyond `S::MAX` gives
+/// `Incompatible`. Guarantees `n ≥ |x_j|` up to one rounding (kernels clamp anyway).
+pub(crate) fn message_norm<S: Scalar>(
+    component: &'static str,
+    x: &[S],
+    norm: NormKind,
+) -> Result<S, CompressError> {
+    squeeze_core::check_dim_basic(x.len())?;
+    match norm {
+        NormKind::Linf => max_abs_checked(x).ok_or_else(|| squeeze_core::non_finite_error(x)),
+        NormKind::L2 => {
+            let n = squeeze_core::ops::norm2(x);
+            if !n.is_finite() {
+                if squeeze_core::ops::first_non_finite(x).is_some() {
+                    return Err(squeeze_core::non_finite_error(x));
+                }
+                return Err(norm_overflow(component, x.len()));
+            }
+            let ns = S::from_f64(n);
+            if !ns.is_finite() {
+                return Err(norm_overflow(component, x.len()));
+            }
+            Ok(ns)
+        }
+    }
+}
+
+fn norm_overflow(component: &'static str, dim: usize) -> CompressError {
+    CompressError::Incompatible {
+        component,
+        param: "norm",
+        value: "l2".to_string(),
+        dim,
+        hint: "the ℓ₂ norm of this input exceeds the largest finite value of its type; \
+               use norm=linf or rescale the input"
+            .to_string(),
+    }
+}
+
+/// Fraction bits of the fixed-point rounding for `s` levels: `31 − ⌈log₂(s+1)⌉`.
+#[inline]
+pub(crate) fn frac_bits(s: u16) -> u32 {
+    31 - squeeze_core::bits::bits_for_range(s as u64 + 1)
+}
+
+/// Elements per random block (two 32-bit uniforms per random word).
+pub(crate) const BLOCK: usize = 1024;
+
+/// A block of random 32-bit uniforms, filled from a [`WideRng`] as 64-bit words (uniform `k`
+/// is the low half of word `k/2` for even `k`, the high half for odd `k`, on little-endian
+/// targets; on big-endian ones the halves swap, which changes no distribution).
+#[repr(C, align(8))]
+pub(crate) struct RandomBlock(pub(crate) [u32; BLOCK]);
+
+impl RandomBlock {
+    pub(crate) fn new() -> Self {
+        RandomBlock([0; BLOCK])
+    }
+
+    /// Fill the first `n` uniforms (rounded up to an even count) and return them.
+    #[inline]
+    pub(crate) fn fill(&mut self, rng: &mut WideRng, n: usize) -> &[u32] {
+        let words = n.div_ceil(2).min(BLOCK / 2);
+        // SAFETY: the array is 8-byte aligned (repr(align(8))) and BLOCK·4 bytes long, so its
+        // first `words` ≤ BLOCK/2 u64 words are in bounds; every bit pattern is a valid u32.
+        let w: &mut [u64] =
+            unsafe { core::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u64>(), words) };
+        rng.fill(w);
+        &self.0[..n]
+    }
+}
+
+/// Stochastic rounding of `s·|x_j|/n` onto `{0, …, s}` with the sign of `x_j`, into `codes`
+/// (`codes.len() == x.len()`). `n` must be the finite, positive message norm with
+/// `n ≥ |x_j|` (up to rounding: the ratio is clamped to `s`), all `x_j` finite.
+pub(crate) fn round_uniform<S: Scalar>(
+    x: &[S],
+    n: S,
+    s: u16,
+    rng: &mut WideRng,
+    codes: &mut [i16],
+) {
+    debug_assert_eq!(x.len(), codes.len());
+    if let Width::F32(x32) = width(x) {
+        let sf = s as f32;
+        // k = s/n rounded up until n·k ≥ s, so that an entry equal to the norm gets exactly
+        // r = s. Needs a normal k (not the case for norms near f32::MAX or below ~1e-34).
+        let n32 = n.to_f64() as f32;
+        let mut k = (s as f64 / n.to_f64()) as f32;
+        let mut guard = 0;
+        while k.is_normal() && n32 * k < sf && guard < 4 {
+            k = k.next_up();
+            guard += 1;
+        }
+        if k.is_normal() && n32 * k >= sf {
+            round_uniform_f32(x32, k, s, rng, codes);
+            return;
+        }
+    }
+    // f64 arithmetic with a division per entry: f64 input, or an f32 norm out of the fast
+    // path's range. |x_j| = n gives exactly r = s.
+    round_uniform_wide(x, n.to_f64(), s, rng, codes);
+}
+
+#[inline(always)]
+fn code_f32(v: f32, u: u32, k: f32, sf: f32, scale: f32, shift: u32, fbits: u32) -> i16 {
+    let b = v.to_bits();
+    let a = f32::from_bits(b & 0x7fff_ffff);
+    let p = a * k;
+    let r = if p < sf { p } else { sf };
+    // SAFETY: 0 ≤ r ≤ s and s·2^F < 2^31, so r·2^F is finite and in i32 range.
+    let t: i32 = unsafe { (r * scale).to_int_unchecked() };
+    let q = (t + (u >> shift) as i32) >> fbits;
+    let m = (b as i32) >> 31;
+    ((q ^ m) - m) as i16
+}
+
+fn round_uniform_f32(x: &[f32], k: f32, s: u16, rng: &mut WideRng, codes: &mut [i16]) {
+    let fbits = frac_bits(s);
+    let scale = (1u32 << fbits) as f32;
+    let shift = 32 - fbits;
+    let sf = s as f32;
+    let mut block = RandomBlock::new();
+    for (xc, cc) in x.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
+        let u = block.fill(rng, xc.len());
+        for ((c, &v), &u) in cc.iter_mut().zip(xc).zip(u) {
+            *c = code_f32(v, u, k, sf, scale, shift, fbits);
+        }
+    }
+}
+
+fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: &mut WideRng, codes: &mut [i16]) {
+    let fbits = frac_bits(s);
+    let scale = (1u64 << fbits) as f64;
+    let shift = 32 - fbits;
+    let sf = s as f64;
+    let mut block = RandomBlock::new();
+    let code = |v: S, u: u32| -> i16 {
+        let p = (v.abs().to_f64() / n) * sf;
+        let r = if p < sf { p } else { sf };
+        // SAFETY: 0 ≤ r ≤ s and s·2^F < 2^31 (a NaN ratio would have failed `p < sf` and
+        // been replaced by s; x is finite and n > 0 anyway).
+        let t: i32 = unsafe { (r * scale).to_int_unchecked() };
+        let q = ((t + (u >> shift) as i32) >> fbits) as i16;
+        if v.is_sign_negative() { -q } else { q }
+    };
+    for (xc, cc) in x.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
+        let u = block.fill(rng, xc.len());
+        for ((c, &v), &u) in cc.iter_mut().zip(xc).zip(u) {
+            *c = code(v, u);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frac_bits_keep_the_sum_in_range() {
+        for s in [1u16, 2, 3, 15, 16, 17, 255, 32767] {
+            let f = frac_bits(s);
+            assert!((s as u64 + 1) << f <= 1u64 << 31, "s = {s}");
+            assert!((s as u64 + 1) << (f + 1) > 1u64 << 31, "s = {s} not tight");
+        }
+        assert_eq!(frac_bits(16), 26);
+        assert_eq!(frac_bits(1), 30);
+    }
+
+    #[test]
+    fn max_abs_checked_finds_max_and_rejects_non_finite() {
+        let mut x: Vec<f32> = (0..40).map(|i| i as f32 - 30.0).collect();
+        assert_eq!(max_abs_checked(&x), Some(30.0));
+        x[33] = f32::NAN;
+        assert_eq!(max_abs_checked(&x), None);
+        x[33] = f32::NEG_INFINITY;
+        assert_eq!(max_abs_checked(&x), None);
+        assert_eq!(max_abs_checked(&[-2.0f64]), Some(2.0));
+    }
+
+    #[test]
+    fn rounding_is_exact_on_grid_points_and_both_paths_agree() {
+        // Grid points r ∈ {0, …, s} round to themselves whatever the uniforms.
+        let x = [0.0f32, 1.0, -2.0, 4.0, -0.0, 3.0];
+        let mut codes = [0i16; 6];
+        let mut rng = WideRng::from_rng(&mut squeeze_core::SqueezeRng::from_seed_u64(3));
+        round_uniform(&x, 4.0f32, 4, &mut rng, &mut codes);
+        assert_eq!(codes, [0, 1, -2, 4, 0, 3]);
+        let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        round_uniform(&x64, 4.0f64, 4, &mut rng, &mut codes);
+        assert_eq!(codes, [0, 1, -2, 4, 0, 3]);
+    }
+}
