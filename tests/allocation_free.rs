@@ -48,7 +48,7 @@ fn steady_state_allocations<S: Scalar>(spec: &str, d: usize) -> u64 {
     let mut msg = Message::default();
     let run = |rng: &mut SqueezeRng, scratch: &mut Scratch, msg: &mut Message<S>| {
         let mut ctx = CompressCtx::new(rng, scratch)
-            .with_worker(1, 4)
+            .with_worker(0, 4)
             .with_round_seed(5);
         c.compress_into(&x, &mut ctx, msg)
             .unwrap_or_else(|e| panic!("{spec}: {e}"));

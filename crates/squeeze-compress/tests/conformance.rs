@@ -11,7 +11,7 @@ use squeeze_compress::registry::{entries, parse};
 use squeeze_core::Scalar;
 
 /// Monte-Carlo draws per statistical check.
-const SAMPLES: usize = 1000;
+const SAMPLES: usize = 2000;
 
 fn input() -> impl Strategy<Value = Vec<f64>> {
     let scale = prop_oneof![Just(1.0), Just(1e-30), Just(1e30), Just(1e-3), Just(1e3)];
@@ -51,7 +51,7 @@ fn run_all<S: Scalar>(x: &[f64], seed: u64, workers: usize) -> Result<(), String
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: squeeze_core::proptest_cases(48),
+        cases: squeeze_core::proptest_cases(256),
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
         ..ProptestConfig::default()
     })]
