@@ -25,7 +25,7 @@ pub(crate) const COMPOSE_ENTRY: EntryInfo = EntryInfo {
         "rand_k:k=3 | natural",
         "top_k:ratio=0.5 | scaled(qsgd:s=2)",
     ],
-    bench: &["top_k:ratio=0.01 | qsgd:s=16"],
+    bench: &["top_k:ratio=0.01 | scaled(qsgd:s=16)"],
 };
 
 /// Composition $\mathcal{C}(x) = \mathcal{Q}(T(x))$: a sparsifier $T$ keeps $k$ coordinates

@@ -105,6 +105,7 @@ impl Registered for NaturalDithering {
         "natural_dithering:s=3",
         "natural_dithering:s=8,norm=linf",
     ];
+    const BENCH: &'static [&'static str] = &["natural_dithering:s=8"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
         let s = p.u64("s")?.ok_or_else(|| {
             ParamError::new(

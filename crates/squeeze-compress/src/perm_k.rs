@@ -130,6 +130,7 @@ impl Registered for PermK {
         doc: "number of workers ≥ 1 (= number of blocks); needs d ≥ n and ctx.worker < n",
     }];
     const EXAMPLES: &'static [&'static str] = &["perm_k:n=1", "perm_k:n=4"];
+    const BENCH: &'static [&'static str] = &["perm_k:n=4"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
         match p.u64("n")? {
             Some(n) => Self::new(usize::try_from(n).unwrap_or(usize::MAX)),

@@ -108,6 +108,7 @@ impl Registered for PowerRounding {
         "power_rounding:base=4",
         "power_rounding:base=1.5",
     ];
+    const BENCH: &'static [&'static str] = &["power_rounding"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
         Self::new(p.f64("base")?.unwrap_or(2.0))
     }

@@ -117,6 +117,7 @@ impl Registered for Qsgd {
     ];
     const EXAMPLES: &'static [&'static str] =
         &["qsgd:s=1", "qsgd:s=4", "qsgd:s=16", "qsgd:s=2,norm=linf"];
+    const BENCH: &'static [&'static str] = &["qsgd:s=16", "qsgd:s=16,norm=linf"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
         let s = p.u64("s")?.ok_or_else(|| {
             ParamError::new(

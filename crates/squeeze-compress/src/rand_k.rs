@@ -115,6 +115,7 @@ impl Registered for RandK {
         "rand_k:ratio=1",
         "rand_k:k=2,scaled=false",
     ];
+    const BENCH: &'static [&'static str] = &["rand_k:ratio=0.01"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
         let k = KSpec::from_params(p)?;
         let scaled = p.bool("scaled")?.unwrap_or(true);

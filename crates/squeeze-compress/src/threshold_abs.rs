@@ -76,6 +76,7 @@ impl Registered for ThresholdAbs {
         "threshold_abs:lambda=1e30",
         "threshold_abs:lambda=1e300",
     ];
+    const BENCH: &'static [&'static str] = &["threshold_abs:lambda=2.6"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
         match p.f64("lambda")? {
             Some(l) => Self::new(l),

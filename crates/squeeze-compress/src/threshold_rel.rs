@@ -90,6 +90,7 @@ impl Registered for ThresholdRel {
         "threshold_rel:lambda=1",
         "threshold_rel:lambda=1e-30",
     ];
+    const BENCH: &'static [&'static str] = &["threshold_rel:lambda=0.01"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
         match p.f64("lambda")? {
             Some(l) => Self::new(l),

@@ -107,6 +107,7 @@ impl Registered for TopK {
         "top_k:ratio=0.5",
         "top_k:ratio=1",
     ];
+    const BENCH: &'static [&'static str] = &["top_k:ratio=0.01"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
         Self::new(KSpec::from_params(p)?)
     }

@@ -71,11 +71,18 @@ impl Class {
 
     /// Short human description, e.g. `contractive α=0.01`.
     pub fn describe(&self) -> String {
+        fn num(v: f64) -> String {
+            if v == 0.0 || (1e-3..1e4).contains(&v.abs()) {
+                format!("{v:.4}")
+            } else {
+                format!("{v:.3e}")
+            }
+        }
         match *self {
-            Class::Contractive { alpha } => format!("contractive α={alpha:.4}"),
-            Class::Unbiased { omega } => format!("unbiased ω={omega:.4}"),
+            Class::Contractive { alpha } => format!("contractive α={}", num(alpha)),
+            Class::Unbiased { omega } => format!("unbiased ω={}", num(omega)),
             Class::Both { alpha, omega } => {
-                format!("contractive α={alpha:.4}, unbiased ω={omega:.4}")
+                format!("contractive α={}, unbiased ω={}", num(alpha), num(omega))
             }
             Class::Neither => "no uniform guarantee".to_string(),
         }
