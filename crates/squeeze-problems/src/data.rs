@@ -91,6 +91,45 @@ impl<S: Scalar> Row<'_, S> {
         }
     }
 
+    /// [`Row::dot`] without bounds checks.
+    ///
+    /// # Safety
+    /// Every column index of the row must be `< x.len()`. Rows of a [`Csr`] satisfy this
+    /// whenever `x.len() ≥ n_cols` (checked once by the caller).
+    #[inline]
+    pub(crate) unsafe fn dot_unchecked(&self, x: &[S]) -> S {
+        debug_assert!(self.indices.iter().all(|&i| (i as usize) < x.len()));
+        let mut a0 = S::ZERO;
+        let mut a1 = S::ZERO;
+        let mut ic = self.indices.chunks_exact(2);
+        let mut vc = self.values.chunks_exact(2);
+        for (i, v) in (&mut ic).zip(&mut vc) {
+            // SAFETY: the caller guarantees every index is < x.len().
+            unsafe {
+                a0 += v[0] * *x.get_unchecked(i[0] as usize);
+                a1 += v[1] * *x.get_unchecked(i[1] as usize);
+            }
+        }
+        for (&i, &v) in ic.remainder().iter().zip(vc.remainder()) {
+            // SAFETY: as above.
+            a0 += v * unsafe { *x.get_unchecked(i as usize) };
+        }
+        a0 + a1
+    }
+
+    /// [`Row::axpy`] without bounds checks.
+    ///
+    /// # Safety
+    /// Every column index of the row must be `< x.len()` (see [`Row::dot_unchecked`]).
+    #[inline]
+    pub(crate) unsafe fn axpy_unchecked(&self, c: S, x: &mut [S]) {
+        debug_assert!(self.indices.iter().all(|&i| (i as usize) < x.len()));
+        for (&i, &v) in self.indices.iter().zip(self.values) {
+            // SAFETY: the caller guarantees every index is < x.len().
+            unsafe { *x.get_unchecked_mut(i as usize) += c * v };
+        }
+    }
+
     /// Squared Euclidean norm `‖a‖²`, accumulated in `f64`.
     pub fn norm2_sq(&self) -> f64 {
         self.values.iter().map(|v| v.to_f64() * v.to_f64()).sum()

@@ -58,6 +58,6 @@ pub mod prelude {
     pub use crate::embedded;
     pub use crate::{
         Counted, Csr, Dataset, InitPoint, LeastSquares, LogReg, MinibatchSampler, Oracle, Problem,
-        ReadOptions, Regularizer, Remainder, Smoothness, Split,
+        ReadOptions, Regularizer, Remainder, Smoothness, Split, read_libsvm, read_libsvm_path,
     };
 }

@@ -88,16 +88,28 @@ impl<S: Scalar> LogReg<S> {
 
     /// One sample's contribution: grad += c·(−b σ(−b z)) a; returns log(1 + e^{−bz}) if
     /// `LOSS`, else 0.
+    ///
+    /// # Safety
+    /// `x.len()` and `grad.len()` must be ≥ the row's largest column index + 1; true for every
+    /// row of `self.data` when both equal `self.dim()` (the [`Csr`](crate::Csr) invariant).
     #[inline(always)]
-    fn term<const LOSS: bool>(row: Row<'_, S>, b: S, x: &[S], grad: &mut [S], c: f64) -> f64 {
+    unsafe fn term<const LOSS: bool>(
+        row: Row<'_, S>,
+        b: S,
+        x: &[S],
+        grad: &mut [S],
+        c: f64,
+    ) -> f64 {
         let b = b.to_f64();
-        let t = -b * row.dot(x).to_f64();
+        // SAFETY: forwarded from the caller.
+        let t = -b * unsafe { row.dot_unchecked(x) }.to_f64();
         let (sp, s) = if LOSS {
             softplus_sigmoid(t)
         } else {
             (0.0, sigmoid(t))
         };
-        row.axpy(S::from_f64(-b * s * c), grad);
+        // SAFETY: forwarded from the caller.
+        unsafe { row.axpy_unchecked(S::from_f64(-b * s * c), grad) };
         sp
     }
 
@@ -109,7 +121,9 @@ impl<S: Scalar> LogReg<S> {
         let inv_m = 1.0 / self.data.n_rows() as f64;
         let mut loss = 0.0f64;
         for (row, &b) in self.data.features.rows().zip(&self.data.labels) {
-            loss += Self::term::<LOSS>(row, b, x, grad, inv_m);
+            // SAFETY: `dims_ok` checked x.len() = grad.len() = n_cols, and every column index
+            // of a Csr row is < n_cols.
+            loss += unsafe { Self::term::<LOSS>(row, b, x, grad, inv_m) };
         }
         self.reg.add_grad(x, grad);
         if LOSS {
@@ -162,7 +176,9 @@ impl<S: Scalar> Oracle<S> for LogReg<S> {
             let c = 1.0 / batch.len() as f64;
             for &j in batch {
                 let j = j as usize;
-                Self::term::<false>(self.data.features.row(j), self.data.labels[j], x, grad, c);
+                let (row, b) = (self.data.features.row(j), self.data.labels[j]);
+                // SAFETY: as in `full_pass` (dims checked above; Csr invariant).
+                unsafe { Self::term::<false>(row, b, x, grad, c) };
             }
         }
         self.reg.add_grad(x, grad);

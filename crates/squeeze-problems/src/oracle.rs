@@ -62,29 +62,36 @@ pub trait Oracle<S: Scalar>: Send + Sync {
     }
 }
 
-impl<S: Scalar, O: Oracle<S> + ?Sized> Oracle<S> for Box<O> {
-    fn dim(&self) -> usize {
-        (**self).dim()
-    }
-    fn n_samples(&self) -> usize {
-        (**self).n_samples()
-    }
-    fn loss(&self, x: &[S]) -> f64 {
-        (**self).loss(x)
-    }
-    fn loss_grad(&self, x: &[S], grad: &mut [S]) -> f64 {
-        (**self).loss_grad(x, grad)
-    }
-    fn minibatch_grad(&self, x: &[S], batch: &[u32], grad: &mut [S]) {
-        (**self).minibatch_grad(x, batch, grad)
-    }
-    fn smoothness(&self) -> f64 {
-        (**self).smoothness()
-    }
-    fn grad(&self, x: &[S], grad: &mut [S]) {
-        (**self).grad(x, grad)
-    }
+macro_rules! forward_oracle {
+    ($($t:ty),*) => {$(
+        impl<S: Scalar, O: Oracle<S> + ?Sized> Oracle<S> for $t {
+            fn dim(&self) -> usize {
+                (**self).dim()
+            }
+            fn n_samples(&self) -> usize {
+                (**self).n_samples()
+            }
+            fn loss(&self, x: &[S]) -> f64 {
+                (**self).loss(x)
+            }
+            fn loss_grad(&self, x: &[S], grad: &mut [S]) -> f64 {
+                (**self).loss_grad(x, grad)
+            }
+            fn minibatch_grad(&self, x: &[S], batch: &[u32], grad: &mut [S]) {
+                (**self).minibatch_grad(x, batch, grad)
+            }
+            fn smoothness(&self) -> f64 {
+                (**self).smoothness()
+            }
+            fn grad(&self, x: &[S], grad: &mut [S]) {
+                (**self).grad(x, grad)
+            }
+        }
+    )*};
 }
+
+// `Box<dyn Oracle>` (what `Problem` stores), `&dyn Oracle` and `Arc<dyn Oracle>` are oracles.
+forward_oracle!(Box<O>, &O, std::sync::Arc<O>);
 
 /// `true` if `x` and `grad` both have length `dim`; otherwise fills `grad` with NaN.
 /// The shared guard of every hot method (see the [module docs](self)).
