@@ -1,0 +1,303 @@
+//! The local-objective interface the driver calls, a gradient counter and a minibatch sampler.
+//!
+//! Worker i holds f_i(x) = (1/m_i) Σ_j f_ij(x) + r(x) (a finite sum of m_i samples plus a
+//! regulariser) or a single function (m_i = 1). An [`Oracle`] evaluates f_i, ∇f_i and the
+//! minibatch gradient (1/|B|) Σ_{j∈B} ∇f_ij + ∇r.
+//!
+//! **Dimensions.** Callers check vector lengths once at setup with [`Oracle::check_dim`]. The
+//! hot methods do not return errors: if `x` or `grad` has the wrong length they write NaN into
+//! `grad` and return NaN (never panic, never read out of bounds), so that a wiring mistake
+//! shows up at the first non-finite check of the driver.
+//!
+//! ```
+//! use squeeze_core::rng::{Purpose, SqueezeRng};
+//! use squeeze_problems::{embedded, logreg::LogReg, oracle::*, Regularizer};
+//! let f = Counted::new(LogReg::new(embedded::default_dataset::<f64>(), Regularizer::None).unwrap());
+//! let mut g = vec![0.0; f.dim()];
+//! f.loss_grad(&vec![0.0; f.dim()], &mut g);
+//! let mut sampler = MinibatchSampler::new(f.n_samples(), 32).unwrap();
+//! let mut rng = SqueezeRng::stream(0, Purpose::Sampling, 0);
+//! f.minibatch_grad(&vec![0.0; f.dim()], sampler.sample(&mut rng), &mut g);
+//! assert_eq!(f.grad_samples(), 569 + 32);
+//! ```
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use squeeze_core::rng::SqueezeRng;
+use squeeze_core::{LengthMismatch, ParamError, Scalar};
+
+/// A worker's local objective f_i (see the [module docs](self)).
+pub trait Oracle<S: Scalar>: Send + Sync {
+    /// Dimension d of x.
+    fn dim(&self) -> usize;
+    /// Number of samples m_i of the finite sum (1 if f_i is not a finite sum).
+    fn n_samples(&self) -> usize;
+    /// f_i(x), accumulated in `f64`.
+    fn loss(&self, x: &[S]) -> f64;
+    /// Writes ∇f_i(x) into `grad` and returns f_i(x).
+    fn loss_grad(&self, x: &[S], grad: &mut [S]) -> f64;
+    /// Writes (1/|B|) Σ_{j∈B} ∇f_ij(x) + ∇r(x) into `grad` (indices in `0..m_i`; an empty
+    /// batch gives ∇r(x) alone; an out-of-range index poisons `grad` with NaN). Problems that
+    /// are not finite sums ignore `batch` and write ∇f_i(x).
+    fn minibatch_grad(&self, x: &[S], batch: &[u32], grad: &mut [S]);
+    /// The smoothness constant L_i, computed as the papers do (see each problem).
+    fn smoothness(&self) -> f64;
+
+    /// Writes ∇f_i(x) into `grad`. Same as [`Oracle::loss_grad`] but may skip the loss
+    /// (logistic regression then needs no logarithm).
+    fn grad(&self, x: &[S], grad: &mut [S]) {
+        self.loss_grad(x, grad);
+    }
+
+    /// Setup-time check that a vector of length `len` fits this oracle.
+    fn check_dim(&self, len: usize) -> Result<(), LengthMismatch> {
+        if len == self.dim() {
+            Ok(())
+        } else {
+            Err(LengthMismatch {
+                expected: self.dim(),
+                got: len,
+            })
+        }
+    }
+}
+
+macro_rules! forward_oracle {
+    ($($t:ty),*) => {$(
+        impl<S: Scalar, O: Oracle<S> + ?Sized> Oracle<S> for $t {
+            fn dim(&self) -> usize {
+                (**self).dim()
+            }
+            fn n_samples(&self) -> usize {
+                (**self).n_samples()
+            }
+            fn loss(&self, x: &[S]) -> f64 {
+                (**self).loss(x)
+            }
+            fn loss_grad(&self, x: &[S], grad: &mut [S]) -> f64 {
+                (**self).loss_grad(x, grad)
+            }
+            fn minibatch_grad(&self, x: &[S], batch: &[u32], grad: &mut [S]) {
+                (**self).minibatch_grad(x, batch, grad)
+            }
+            fn smoothness(&self) -> f64 {
+                (**self).smoothness()
+            }
+            fn grad(&self, x: &[S], grad: &mut [S]) {
+                (**self).grad(x, grad)
+            }
+        }
+    )*};
+}
+
+// `Box<dyn Oracle>` (what `Problem` stores), `&dyn Oracle` and `Arc<dyn Oracle>` are oracles.
+forward_oracle!(Box<O>, &O, std::sync::Arc<O>);
+
+/// `true` if `x` and `grad` both have length `dim`; otherwise fills `grad` with NaN.
+/// The shared guard of every hot method (see the [module docs](self)).
+#[inline]
+pub(crate) fn dims_ok<S: Scalar>(dim: usize, x: &[S], grad: &mut [S]) -> bool {
+    if x.len() == dim && grad.len() == dim {
+        true
+    } else {
+        grad.fill(S::from_f64(f64::NAN));
+        false
+    }
+}
+
+/// Wraps an oracle and counts gradient work in sample units: a full gradient costs m_i, a
+/// minibatch gradient |B|. Loss-only evaluations are counted separately (also in samples).
+/// Counters are relaxed atomics, so a `Counted` can be shared between threads.
+#[derive(Debug, Default)]
+pub struct Counted<O> {
+    inner: O,
+    grad_samples: AtomicU64,
+    loss_samples: AtomicU64,
+}
+
+impl<O> Counted<O> {
+    /// Wrap `inner` with zeroed counters.
+    pub fn new(inner: O) -> Self {
+        Self {
+            inner,
+            grad_samples: AtomicU64::new(0),
+            loss_samples: AtomicU64::new(0),
+        }
+    }
+    /// Samples touched by gradient calls so far.
+    pub fn grad_samples(&self) -> u64 {
+        self.grad_samples.load(Ordering::Relaxed)
+    }
+    /// Samples touched by loss-only calls so far.
+    pub fn loss_samples(&self) -> u64 {
+        self.loss_samples.load(Ordering::Relaxed)
+    }
+    /// Reset both counters to zero.
+    pub fn reset(&self) {
+        self.grad_samples.store(0, Ordering::Relaxed);
+        self.loss_samples.store(0, Ordering::Relaxed);
+    }
+    /// The wrapped oracle.
+    pub fn inner(&self) -> &O {
+        &self.inner
+    }
+    /// Unwrap.
+    pub fn into_inner(self) -> O {
+        self.inner
+    }
+}
+
+impl<S: Scalar, O: Oracle<S>> Oracle<S> for Counted<O> {
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn n_samples(&self) -> usize {
+        self.inner.n_samples()
+    }
+    fn loss(&self, x: &[S]) -> f64 {
+        self.loss_samples
+            .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
+        self.inner.loss(x)
+    }
+    fn loss_grad(&self, x: &[S], grad: &mut [S]) -> f64 {
+        self.grad_samples
+            .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
+        self.inner.loss_grad(x, grad)
+    }
+    fn minibatch_grad(&self, x: &[S], batch: &[u32], grad: &mut [S]) {
+        self.grad_samples
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.inner.minibatch_grad(x, batch, grad)
+    }
+    fn smoothness(&self) -> f64 {
+        self.inner.smoothness()
+    }
+    fn grad(&self, x: &[S], grad: &mut [S]) {
+        self.grad_samples
+            .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
+        self.inner.grad(x, grad)
+    }
+}
+
+/// τ-nice sampling: each call returns τ distinct indices of `0..m`, every τ-subset equally
+/// likely, independently across calls.
+///
+/// Implementation: a partial Fisher–Yates shuffle of a persistent permutation buffer (the
+/// first τ positions are re-drawn each call; the buffer stays a permutation, so no reset is
+/// needed). O(τ) per call, no allocation after construction. The batch is not sorted.
+///
+/// ```
+/// use squeeze_core::rng::{Purpose, SqueezeRng};
+/// use squeeze_problems::oracle::MinibatchSampler;
+/// let mut s = MinibatchSampler::new(10, 3).unwrap();
+/// let mut rng = SqueezeRng::stream(1, Purpose::Sampling, 0);
+/// let b = s.sample(&mut rng).to_vec();
+/// assert_eq!(b.len(), 3);
+/// assert!(b.iter().all(|&j| j < 10) && b[0] != b[1] && b[1] != b[2] && b[0] != b[2]);
+/// assert!(MinibatchSampler::new(10, 11).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct MinibatchSampler {
+    perm: Vec<u32>,
+    tau: usize,
+}
+
+impl MinibatchSampler {
+    /// A sampler of τ = `tau` out of `m` indices; needs 1 ≤ τ ≤ m ≤ 2³².
+    pub fn new(m: usize, tau: usize) -> Result<Self, ParamError> {
+        if m == 0 || m > u32::MAX as usize + 1 {
+            return Err(ParamError::new(
+                "minibatch",
+                "m",
+                m,
+                "the number of samples must be in 1..=2^32",
+            ));
+        }
+        if tau == 0 || tau > m {
+            return Err(ParamError::new(
+                "minibatch",
+                "tau",
+                tau,
+                format!("the batch size must be in 1..={m} (the local sample count)"),
+            ));
+        }
+        Ok(Self {
+            perm: (0..m).map(|j| j as u32).collect(),
+            tau,
+        })
+    }
+
+    /// Batch size τ.
+    pub fn tau(&self) -> usize {
+        self.tau
+    }
+
+    /// Draw the next batch.
+    pub fn sample(&mut self, rng: &mut SqueezeRng) -> &[u32] {
+        let m = self.perm.len();
+        for k in 0..self.tau {
+            let j = k + rng.below((m - k) as u64) as usize;
+            self.perm.swap(k, j);
+        }
+        &self.perm[..self.tau]
+    }
+}
+
+/// Add N(0, (σ²/d)·I) noise to `grad` (so that E‖noise‖² = σ²): MoTEF's stochastic-gradient
+/// model for synthetic problems. Draws d normals from `rng`.
+///
+/// ```
+/// use squeeze_core::rng::{Purpose, SqueezeRng};
+/// let mut g = vec![0.0f64; 10_000];
+/// squeeze_problems::oracle::add_gaussian_noise(&mut g, 2.0, &mut SqueezeRng::stream(0, Purpose::Noise, 0));
+/// let e: f64 = g.iter().map(|v| v * v).sum();
+/// assert!((e - 4.0).abs() < 0.3);
+/// ```
+pub fn add_gaussian_noise<S: Scalar>(grad: &mut [S], sigma: f64, rng: &mut SqueezeRng) {
+    if grad.is_empty() {
+        return;
+    }
+    let std = sigma / (grad.len() as f64).sqrt();
+    for g in grad {
+        *g += S::from_f64(std * rng.normal());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use squeeze_core::rng::Purpose;
+
+    #[test]
+    fn tau_nice_is_uniform_over_indices() {
+        let (m, tau) = (7usize, 3usize);
+        let mut s = MinibatchSampler::new(m, tau).unwrap();
+        let mut rng = SqueezeRng::stream(3, Purpose::Sampling, 0);
+        let mut counts = [0u32; 7];
+        let draws = 70_000;
+        for _ in 0..draws {
+            let b = s.sample(&mut rng);
+            let mut seen = [false; 7];
+            for &j in b {
+                assert!(!seen[j as usize], "repeat in {b:?}");
+                seen[j as usize] = true;
+                counts[j as usize] += 1;
+            }
+        }
+        // Each index appears with probability τ/m = 3/7 per draw: 30,000 expected.
+        for c in counts {
+            assert!((29_000..31_000).contains(&c), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn full_batch_is_a_permutation() {
+        let mut s = MinibatchSampler::new(5, 5).unwrap();
+        let mut rng = SqueezeRng::stream(0, Purpose::Sampling, 0);
+        let mut b = s.sample(&mut rng).to_vec();
+        b.sort_unstable();
+        assert_eq!(b, vec![0, 1, 2, 3, 4]);
+        assert!(MinibatchSampler::new(0, 0).is_err());
+        assert!(MinibatchSampler::new(5, 0).is_err());
+    }
+}

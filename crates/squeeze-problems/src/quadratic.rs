@@ -1,0 +1,378 @@
+//! The synthetic quadratics of algorithms.md §10.3.
+//!
+//! ## 3PC quadratics ([`three_pc`])
+//!
+//! f_i(x) = ½ xᵀA_i x − b_iᵀx with T = tridiag(−1, 2, −1) (d × d) and, for i = 0..n−1,
+//! ν_i = 1 + s·ξ_i, c_i = ν_i/4, b_i = c_i(−1 + s·ξ'_i)·e₁, A_i = c_i T + δ I, where δ shifts
+//! every A_i so that the average Hessian Ā = avg_i A_i has smallest eigenvalue 10⁻⁶:
+//! δ = 10⁻⁶ − λ_min(c̄ T). Each A_i is stored as two numbers (diagonal 2c_i + δ,
+//! off-diagonal −c_i); a gradient is one O(d) stencil pass. ξ_i, ξ'_i ~ N(0, 1) are the first
+//! two draws of `SqueezeRng::stream(seed, Purpose::Data, i)` (the 3PC code uses NumPy with
+//! seed 12345; its numbers cannot be reproduced bit for bit, the distribution is the same).
+//!
+//! With T's eigenvalues t_k = 2 − 2cos(kπ/(d+1)) in closed form:
+//! L_i = λ_max(A_i) = max(c_i t_1, c_i t_d) + δ, L = λ_max(Ā) = max(c̄ t_1, c̄ t_d) + δ,
+//! L_± = sqrt(λ_max(avg A_i² − Ā²)) = sqrt(avg c_i² − c̄²)·t_d (the δ terms cancel).
+//! Starting point x⁰ = √d e₁. These are not finite sums (m_i = 1; `minibatch_grad` returns
+//! the exact gradient).
+//!
+//! ## MoTEF quadratics ([`motef`])
+//!
+//! f_i(x) = ½‖a_i x − b_i‖² with a_i = (i+1)/√n (A_i = a_i I_d) and b_i ~ N(0, ζ/(i+1)² I_d)
+//! (`SqueezeRng::stream(seed, Purpose::Data, i)`). ∇f_i(x) = a_i(a_i x − b_i), L_i = a_i²,
+//! L = avg_i a_i², x* = Σ_i a_i b_i / Σ_i a_i², start x* + (1/d)·1. The stochastic gradient
+//! is the exact gradient plus N(0, (σ²/d) I): [`ScaledIdentityLsq::noisy_grad`], which draws
+//! from the caller's RNG (the trait's `minibatch_grad` has no RNG and returns the exact
+//! gradient).
+//!
+//! ```
+//! use squeeze_problems::{quadratic, oracle::Oracle};
+//! let p = quadratic::three_pc::<f64>(1000, 10, 0.1, 12345).unwrap();
+//! assert_eq!((p.n_workers(), p.dim()), (10, 1000));
+//! let s = p.smoothness();
+//! assert!(s.l <= s.l_am * (1.0 + 1e-12) && s.l_pm.unwrap() > 0.0);
+//! ```
+
+use squeeze_core::rng::{Purpose, SqueezeRng};
+use squeeze_core::{ParamError, Scalar};
+
+use crate::error::ProblemError;
+use crate::oracle::{Oracle, add_gaussian_noise, dims_ok};
+use crate::problem::Problem;
+use crate::smoothness::Smoothness;
+
+/// f(x) = ½xᵀAx − b₁x₁ with A = tridiag(off, diag, off) of size d (a 3PC worker).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TridiagQuadratic<S> {
+    d: usize,
+    diag: S,
+    off: S,
+    b1: S,
+    l: f64,
+}
+
+impl<S: Scalar> TridiagQuadratic<S> {
+    /// A = tridiag(`off`, `diag`, `off`) (d × d), b = `b1`·e₁; L = λ_max(A) in closed form.
+    pub fn new(d: usize, diag: f64, off: f64, b1: f64) -> Result<Self, ParamError> {
+        if d == 0 {
+            return Err(ParamError::new(
+                "quadratic",
+                "d",
+                d,
+                "the dimension must be ≥ 1",
+            ));
+        }
+        for (name, v) in [("diag", diag), ("off", off), ("b1", b1)] {
+            if !v.is_finite() {
+                return Err(ParamError::new("quadratic", name, v, "must be finite"));
+            }
+        }
+        // Eigenvalues of tridiag(o, a, o): a + 2o·cos(kπ/(d+1)), k = 1..d.
+        let c = (core::f64::consts::PI / (d as f64 + 1.0)).cos();
+        let l = if d == 1 {
+            diag
+        } else {
+            diag + 2.0 * off.abs() * c
+        };
+        Ok(Self {
+            d,
+            diag: S::from_f64(diag),
+            off: S::from_f64(off),
+            b1: S::from_f64(b1),
+            l,
+        })
+    }
+
+    /// (diagonal, off-diagonal, b₁).
+    pub fn coefficients(&self) -> (f64, f64, f64) {
+        (self.diag.to_f64(), self.off.to_f64(), self.b1.to_f64())
+    }
+
+    /// grad = A x − b; returns ½xᵀAx − bᵀx.
+    fn eval(&self, x: &[S], grad: Option<&mut [S]>) -> f64 {
+        let d = self.d;
+        let (a, o) = (self.diag, self.off);
+        let mut q = 0.0f64;
+        match grad {
+            Some(g) => {
+                for k in 0..d {
+                    let mut ax = a * x[k];
+                    if k > 0 {
+                        ax += o * x[k - 1];
+                    }
+                    if k + 1 < d {
+                        ax += o * x[k + 1];
+                    }
+                    q += ax.to_f64() * x[k].to_f64();
+                    g[k] = ax;
+                }
+                g[0] -= self.b1;
+            }
+            None => {
+                for k in 0..d {
+                    let mut ax = a * x[k];
+                    if k > 0 {
+                        ax += o * x[k - 1];
+                    }
+                    if k + 1 < d {
+                        ax += o * x[k + 1];
+                    }
+                    q += ax.to_f64() * x[k].to_f64();
+                }
+            }
+        }
+        0.5 * q - self.b1.to_f64() * x[0].to_f64()
+    }
+}
+
+impl<S: Scalar> Oracle<S> for TridiagQuadratic<S> {
+    fn dim(&self) -> usize {
+        self.d
+    }
+    fn n_samples(&self) -> usize {
+        1
+    }
+    fn loss(&self, x: &[S]) -> f64 {
+        if x.len() != self.d {
+            return f64::NAN;
+        }
+        self.eval(x, None)
+    }
+    fn loss_grad(&self, x: &[S], grad: &mut [S]) -> f64 {
+        if !dims_ok(self.d, x, grad) {
+            return f64::NAN;
+        }
+        self.eval(x, Some(grad))
+    }
+    fn minibatch_grad(&self, x: &[S], _batch: &[u32], grad: &mut [S]) {
+        self.loss_grad(x, grad);
+    }
+    fn smoothness(&self) -> f64 {
+        self.l
+    }
+}
+
+/// The 3PC synthetic problem (see the [module docs](self)): d ≥ 2, n ≥ 1 workers,
+/// heterogeneity s ≥ 0 (the paper uses d = 1000, n ∈ {10, 100, 1000}, s ∈ {0.05, 0.1}).
+/// The problem's default initial point is √d e₁; `smoothness().l_pm` is L_±.
+pub fn three_pc<S: Scalar>(
+    d: usize,
+    n: usize,
+    s: f64,
+    seed: u64,
+) -> Result<Problem<S>, ProblemError> {
+    if d < 2 {
+        return Err(ParamError::new("quadratic_3pc", "d", d, "use d ≥ 2").into());
+    }
+    if n == 0 {
+        return Err(ProblemError::NoWorkers);
+    }
+    if !(s.is_finite() && s >= 0.0) {
+        return Err(ParamError::new("quadratic_3pc", "s", s, "use a finite s ≥ 0").into());
+    }
+    let angle = core::f64::consts::PI / (d as f64 + 1.0);
+    let t_min = 2.0 - 2.0 * angle.cos();
+    let t_max = 2.0 + 2.0 * angle.cos();
+    let (mut c, mut b1) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let mut rng = SqueezeRng::stream(seed, Purpose::Data, i as u64);
+        let (xi, xi2) = (rng.normal(), rng.normal());
+        let ci = (1.0 + s * xi) / 4.0;
+        c.push(ci);
+        b1.push(ci * (-1.0 + s * xi2));
+    }
+    let nf = n as f64;
+    let c_bar = c.iter().sum::<f64>() / nf;
+    let delta = 1e-6 - (c_bar * t_min).min(c_bar * t_max);
+    let mut oracles: Vec<Box<dyn Oracle<S>>> = Vec::with_capacity(n);
+    let mut l_i = Vec::with_capacity(n);
+    for (&ci, &bi) in c.iter().zip(&b1) {
+        let q = TridiagQuadratic::<S>::new(d, 2.0 * ci + delta, -ci, bi)?;
+        l_i.push((ci * t_min).max(ci * t_max) + delta);
+        oracles.push(Box::new(q));
+    }
+    let l = (c_bar * t_min).max(c_bar * t_max) + delta;
+    let var = (c.iter().map(|v| v * v).sum::<f64>() / nf - c_bar * c_bar).max(0.0);
+    let mut smooth = Smoothness::new(l_i, l);
+    smooth.l_pm = Some(var.sqrt() * t_max);
+    let mut x0 = vec![S::ZERO; d];
+    x0[0] = S::from_f64((d as f64).sqrt());
+    Problem::new(
+        format!("quadratic_3pc(d={d},n={n},s={s})"),
+        oracles,
+        smooth,
+        Some(x0),
+    )
+}
+
+/// f(x) = ½‖a x − b‖² with a scalar a (A = aI): a MoTEF synthetic worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaledIdentityLsq<S> {
+    a: S,
+    b: Vec<S>,
+    sigma: f64,
+}
+
+impl<S: Scalar> ScaledIdentityLsq<S> {
+    /// f(x) = ½‖a x − b‖², stochastic-gradient noise level σ ≥ 0.
+    pub fn new(a: f64, b: Vec<S>, sigma: f64) -> Result<Self, ParamError> {
+        if !a.is_finite() {
+            return Err(ParamError::new("motef_quadratic", "a", a, "must be finite"));
+        }
+        if b.is_empty() || b.iter().any(|v| !v.is_finite()) {
+            return Err(ParamError::new(
+                "motef_quadratic",
+                "b",
+                b.len(),
+                "b must be non-empty and finite",
+            ));
+        }
+        if !(sigma.is_finite() && sigma >= 0.0) {
+            return Err(ParamError::new(
+                "motef_quadratic",
+                "sigma",
+                sigma,
+                "use a finite σ ≥ 0",
+            ));
+        }
+        Ok(Self {
+            a: S::from_f64(a),
+            b,
+            sigma,
+        })
+    }
+
+    /// Exact gradient plus N(0, (σ²/d) I) noise drawn from `rng` (MoTEF's stochastic
+    /// oracle). Returns the exact f(x).
+    pub fn noisy_grad(&self, x: &[S], rng: &mut SqueezeRng, grad: &mut [S]) -> f64 {
+        let f = self.loss_grad(x, grad);
+        if f.is_finite() {
+            add_gaussian_noise(grad, self.sigma, rng);
+        }
+        f
+    }
+
+    /// The offset vector b.
+    pub fn b(&self) -> &[S] {
+        &self.b
+    }
+}
+
+impl<S: Scalar> Oracle<S> for ScaledIdentityLsq<S> {
+    fn dim(&self) -> usize {
+        self.b.len()
+    }
+    fn n_samples(&self) -> usize {
+        1
+    }
+    fn loss(&self, x: &[S]) -> f64 {
+        if x.len() != self.b.len() {
+            return f64::NAN;
+        }
+        let s: f64 = x
+            .iter()
+            .zip(&self.b)
+            .map(|(&x, &b)| {
+                let r = (self.a * x - b).to_f64();
+                r * r
+            })
+            .sum();
+        0.5 * s
+    }
+    fn loss_grad(&self, x: &[S], grad: &mut [S]) -> f64 {
+        if !dims_ok(self.b.len(), x, grad) {
+            return f64::NAN;
+        }
+        let mut s = 0.0f64;
+        for ((g, &x), &b) in grad.iter_mut().zip(x).zip(&self.b) {
+            let r = self.a * x - b;
+            s += r.to_f64() * r.to_f64();
+            *g = self.a * r;
+        }
+        0.5 * s
+    }
+    fn minibatch_grad(&self, x: &[S], _batch: &[u32], grad: &mut [S]) {
+        self.loss_grad(x, grad);
+    }
+    fn smoothness(&self) -> f64 {
+        self.a.to_f64() * self.a.to_f64()
+    }
+}
+
+/// The MoTEF synthetic problem (see the [module docs](self)) and its solution.
+#[derive(Debug)]
+pub struct Motef<S: Scalar> {
+    /// The problem; its default initial point is x* + (1/d)·1.
+    pub problem: Problem<S>,
+    /// Workers with their [`ScaledIdentityLsq::noisy_grad`] (same functions as `problem`).
+    pub workers: Vec<ScaledIdentityLsq<S>>,
+    /// x* = Σ a_i b_i / Σ a_i².
+    pub x_star: Vec<S>,
+}
+
+/// Build the MoTEF quadratics with d ≥ 1, n ≥ 1 workers, ζ ≥ 0 (heterogeneity) and σ ≥ 0
+/// (gradient noise).
+///
+/// ```
+/// use squeeze_problems::{quadratic, oracle::Oracle};
+/// let m = quadratic::motef::<f64>(50, 4, 1.0, 0.1, 0).unwrap();
+/// // ∇f(x*) = 0
+/// let mut ws = m.problem.workspace();
+/// let mut g = vec![0.0; 50];
+/// m.problem.loss_grad(&m.x_star, &mut g, &mut ws).unwrap();
+/// assert!(g.iter().all(|v| v.abs() < 1e-12));
+/// ```
+pub fn motef<S: Scalar>(
+    d: usize,
+    n: usize,
+    zeta: f64,
+    sigma: f64,
+    seed: u64,
+) -> Result<Motef<S>, ProblemError> {
+    if d == 0 {
+        return Err(ParamError::new("motef_quadratic", "d", d, "use d ≥ 1").into());
+    }
+    if n == 0 {
+        return Err(ProblemError::NoWorkers);
+    }
+    if !(zeta.is_finite() && zeta >= 0.0) {
+        return Err(ParamError::new("motef_quadratic", "zeta", zeta, "use a finite ζ ≥ 0").into());
+    }
+    let sqrt_n = (n as f64).sqrt();
+    let mut workers = Vec::with_capacity(n);
+    let mut num = vec![0.0f64; d];
+    let mut den = 0.0f64;
+    for i in 0..n {
+        let a = (i as f64 + 1.0) / sqrt_n;
+        let std = zeta.sqrt() / (i as f64 + 1.0);
+        let mut rng = SqueezeRng::stream(seed, Purpose::Data, i as u64);
+        let b: Vec<S> = (0..d).map(|_| S::from_f64(std * rng.normal())).collect();
+        for (acc, &bk) in num.iter_mut().zip(&b) {
+            *acc += a * bk.to_f64();
+        }
+        den += a * a;
+        workers.push(ScaledIdentityLsq::new(a, b, sigma)?);
+    }
+    let x_star: Vec<S> = num.iter().map(|v| S::from_f64(v / den)).collect();
+    let start: Vec<S> = x_star
+        .iter()
+        .map(|&v| v + S::from_f64(1.0 / d as f64))
+        .collect();
+    let l_i: Vec<f64> = workers.iter().map(|w| w.smoothness()).collect();
+    let l = den / n as f64;
+    let oracles: Vec<Box<dyn Oracle<S>>> = workers
+        .iter()
+        .map(|w| Box::new(w.clone()) as Box<dyn Oracle<S>>)
+        .collect();
+    let problem = Problem::new(
+        format!("quadratic_motef(d={d},n={n},zeta={zeta},sigma={sigma})"),
+        oracles,
+        Smoothness::new(l_i, l),
+        Some(start),
+    )?;
+    Ok(Motef {
+        problem,
+        workers,
+        x_star,
+    })
+}
