@@ -28,3 +28,8 @@ pub mod prelude {
         SqueezeRng,
     };
 }
+
+/// The README's code examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
