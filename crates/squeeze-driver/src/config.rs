@@ -1,0 +1,505 @@
+//! Experiment configuration (TOML) and building an engine + executor from it.
+//!
+//! ```toml
+//! name = "ef21-top1"
+//! seed = 1
+//! precision = "f64"                       # or "f32"
+//!
+//! [problem]
+//! kind = "logreg"                         # logreg | least_squares | quadratic_3pc
+//! data = "embedded"                       # "embedded" (breast cancer 569×30), a LIBSVM path,
+//!                                         # or "synthetic_a9a" (a9a-shaped, seeded)
+//! n_workers = 20
+//! split = "contiguous"                    # contiguous | shuffled | sorted_by_label
+//! regularizer = { kind = "nonconvex", lambda = 0.1 }
+//! init = { kind = "gaussian", std = 1.0 } # zeros | gaussian | problem_default
+//!
+//! [method]
+//! name = "ef21"                           # gd | ef14 | ef21
+//! compressor = "top_k:k=1"
+//! stepsize = { rule = "theory", multiplier = 1.0 }
+//!
+//! [stop]
+//! max_rounds = 1000
+//!
+//! [run]
+//! threads = 1
+//! log_every = 1
+//! checkpoint_every = 100
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use squeeze_compress::CompressorSpec;
+use squeeze_core::Scalar;
+use squeeze_feedback::{Ef14, Ef21, Gd, GradInit, Stepsize};
+use squeeze_problems::{
+    Dataset, InitPoint, Problem, ReadOptions, Regularizer, Remainder, Split, embedded,
+    read_libsvm_path,
+};
+use thiserror::Error;
+
+use crate::engine::{Engine, EngineError, StarEngine};
+use crate::executor::{CheckpointPolicy, Executor, StopRules};
+
+/// Why a configuration could not be turned into a run. Each message names the key and the fix.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// TOML syntax or schema error.
+    #[error("config: {0}")]
+    Parse(String),
+    /// A value is invalid or choices are incompatible.
+    #[error("config: {key}: {detail}")]
+    Invalid {
+        /// The key, e.g. `method.compressor`.
+        key: String,
+        /// What is wrong and how to fix it.
+        detail: String,
+    },
+    /// The data could not be loaded.
+    #[error("config: problem.data: {0}")]
+    Data(#[from] squeeze_problems::DataError),
+    /// Building the problem failed.
+    #[error("config: problem: {0}")]
+    Problem(#[from] squeeze_problems::ProblemError),
+    /// Building the engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+fn invalid(key: &str, detail: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// Floating-point type of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// `f32`.
+    F32,
+    /// `f64` (default; the papers' NumPy code runs in float64).
+    #[default]
+    F64,
+}
+
+/// The whole experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Run name (records directory and plot legend); defaults to the method description.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Experiment seed: every random stream derives from it.
+    #[serde(default)]
+    pub seed: u64,
+    /// Scalar type.
+    #[serde(default)]
+    pub precision: Precision,
+    /// The problem.
+    pub problem: ProblemConfig,
+    /// The method.
+    pub method: MethodConfig,
+    /// Stop rules.
+    pub stop: StopRules,
+    /// Threads, logging, checkpoints.
+    #[serde(default)]
+    pub run: RunConfig,
+}
+
+/// Problem section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemConfig {
+    /// Objective.
+    #[serde(default)]
+    pub kind: ProblemKind,
+    /// `"embedded"`, `"synthetic_a9a"`, or a LIBSVM file path (relative to the config file).
+    #[serde(default = "default_data")]
+    pub data: String,
+    /// Rows for `synthetic_a9a` (default 32,560).
+    #[serde(default)]
+    pub rows: Option<usize>,
+    /// Feature count for LIBSVM files whose largest index is below the true width.
+    #[serde(default)]
+    pub n_features: Option<usize>,
+    /// Number of workers.
+    pub n_workers: usize,
+    /// How rows are split across workers.
+    #[serde(default)]
+    pub split: SplitKind,
+    /// Drop the remainder rows instead of giving them to the last worker.
+    #[serde(default)]
+    pub drop_remainder: bool,
+    /// Regulariser.
+    #[serde(default)]
+    pub regularizer: RegularizerConfig,
+    /// Initial point.
+    #[serde(default)]
+    pub init: InitConfig,
+    /// Dimension for synthetic quadratics.
+    #[serde(default)]
+    pub dim: Option<usize>,
+    /// Heterogeneity scale s of the 3PC quadratics (default 0.1).
+    #[serde(default)]
+    pub heterogeneity: Option<f64>,
+}
+
+fn default_data() -> String {
+    "embedded".to_string()
+}
+
+/// Objective kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// Logistic regression (labels ±1).
+    #[default]
+    Logreg,
+    /// Least squares with the labels as targets.
+    LeastSquares,
+    /// The 3PC synthetic quadratics (`dim`, `heterogeneity`; no data).
+    Quadratic3pc,
+}
+
+/// Split kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitKind {
+    /// File order, contiguous blocks (the EF21 papers' heterogeneous default).
+    #[default]
+    Contiguous,
+    /// Seeded shuffle (iid).
+    Shuffled,
+    /// Sorted by label, then contiguous (MoTEF's "unshuffled").
+    SortedByLabel,
+}
+
+/// Regulariser section.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegularizerConfig {
+    /// `none`, `l2` (λ/2‖x‖²) or `nonconvex` (λΣx²/(1+x²)).
+    pub kind: RegularizerKind,
+    /// λ ≥ 0.
+    #[serde(default)]
+    pub lambda: f64,
+}
+
+impl Default for RegularizerConfig {
+    fn default() -> Self {
+        Self {
+            kind: RegularizerKind::Nonconvex,
+            lambda: 0.1,
+        }
+    }
+}
+
+/// Regulariser kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegularizerKind {
+    /// None.
+    None,
+    /// λ/2‖x‖².
+    L2,
+    /// λΣx²/(1+x²) (EF21 papers, λ = 0.1).
+    Nonconvex,
+}
+
+/// Initial point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InitConfig {
+    /// x⁰ = 0.
+    Zeros,
+    /// x⁰ ~ N(0, std²I) from the experiment seed (EF21 code: std = 1).
+    Gaussian {
+        /// Standard deviation.
+        #[serde(default = "one")]
+        std: f64,
+    },
+    /// The problem's own default (3PC: √d e₁), else zeros.
+    ProblemDefault,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for InitConfig {
+    fn default() -> Self {
+        InitConfig::Gaussian { std: 1.0 }
+    }
+}
+
+/// Method section. One line per method in [`build_engine`]'s registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodConfig {
+    /// `gd`, `ef14` or `ef21`.
+    pub name: String,
+    /// Compressor spec (not used by `gd`).
+    #[serde(default)]
+    pub compressor: Option<CompressorSpec>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: Stepsize,
+    /// EF21: initial estimates.
+    #[serde(default)]
+    pub init: GradInit,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Run section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Worker threads (results do not depend on it).
+    #[serde(default = "one_usize")]
+    pub threads: usize,
+    /// Record every this many rounds.
+    #[serde(default = "one_u64")]
+    pub log_every: u64,
+    /// Checkpoint every this many rounds (0 or absent: never).
+    #[serde(default)]
+    pub checkpoint_every: Option<u64>,
+}
+
+fn one_usize() -> usize {
+    1
+}
+fn one_u64() -> u64 {
+    1
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            threads: 1,
+            log_every: 1,
+            checkpoint_every: None,
+        }
+    }
+}
+
+/// The methods the star engine can run, with a one-line description.
+pub const METHODS: &[(&str, &str)] = &[
+    ("gd", "gradient descent, dense gradients up (no compressor)"),
+    (
+        "ef14",
+        "classic error feedback: compress e_i + γ∇f_i, keep the residual",
+    ),
+    ("ef21", "EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g"),
+];
+
+impl ExperimentConfig {
+    /// Parse TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+
+    /// The run's display name.
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| match &self.method.compressor {
+                Some(c) => format!("{} {}", self.method.name, c.to_spec_string()),
+                None => self.method.name.clone(),
+            })
+    }
+
+    /// The executor this configuration asks for (checkpoint file in `out_dir`).
+    pub fn executor(&self, out_dir: Option<&Path>) -> Result<Executor, ConfigError> {
+        let checkpoint = match (self.run.checkpoint_every, out_dir) {
+            (Some(0) | None, _) => None,
+            (Some(every), Some(dir)) => Some(CheckpointPolicy {
+                every,
+                path: dir.join("checkpoint.json"),
+            }),
+            (Some(_), None) => {
+                return Err(invalid(
+                    "run.checkpoint_every",
+                    "checkpoints need an output directory",
+                ));
+            }
+        };
+        let ex = Executor {
+            stop: self.stop.clone(),
+            log_every: self.run.log_every,
+            checkpoint,
+        };
+        ex.validate().map_err(|e| invalid("stop", e.to_string()))?;
+        Ok(ex)
+    }
+
+    /// Build the engine (data paths are resolved against `base_dir`).
+    pub fn build_engine(&self, base_dir: &Path) -> Result<Box<dyn Engine>, ConfigError> {
+        match self.precision {
+            Precision::F32 => build_typed::<f32>(self, base_dir),
+            Precision::F64 => build_typed::<f64>(self, base_dir),
+        }
+    }
+}
+
+fn load_data<S: Scalar>(
+    p: &ProblemConfig,
+    seed: u64,
+    base: &Path,
+) -> Result<Dataset<S>, ConfigError> {
+    match p.data.as_str() {
+        "embedded" | "breast_cancer" => Ok(embedded::default_dataset()),
+        "synthetic_a9a" => Ok(embedded::synthetic_binary(p.rows.unwrap_or(32_560), seed)),
+        path => {
+            let mut path = PathBuf::from(path);
+            if path.is_relative() {
+                path = base.join(path);
+            }
+            let opts = match p.n_features {
+                Some(n) => ReadOptions::with_n_features(n),
+                None => ReadOptions::default(),
+            };
+            Ok(read_libsvm_path(&path, &opts)?)
+        }
+    }
+}
+
+fn build_problem<S: Scalar>(
+    cfg: &ExperimentConfig,
+    base: &Path,
+) -> Result<Problem<S>, ConfigError> {
+    let p = &cfg.problem;
+    if p.n_workers == 0 {
+        return Err(invalid("problem.n_workers", "must be ≥ 1"));
+    }
+    let lambda = p.regularizer.lambda;
+    if !(lambda.is_finite() && lambda >= 0.0) {
+        return Err(invalid(
+            "problem.regularizer.lambda",
+            "must be finite and ≥ 0",
+        ));
+    }
+    let reg = match p.regularizer.kind {
+        RegularizerKind::None => Regularizer::None,
+        RegularizerKind::L2 => Regularizer::L2 { lambda },
+        RegularizerKind::Nonconvex => Regularizer::Nonconvex { lambda },
+    };
+    let split = match p.split {
+        SplitKind::Contiguous => Split::Contiguous,
+        SplitKind::Shuffled => Split::Shuffled { seed: cfg.seed },
+        SplitKind::SortedByLabel => Split::SortedByLabel,
+    };
+    let rem = if p.drop_remainder {
+        Remainder::Drop
+    } else {
+        Remainder::ToLast
+    };
+    Ok(match p.kind {
+        ProblemKind::Logreg => {
+            let data = load_data::<S>(p, cfg.seed, base)?;
+            Problem::logreg(&data, p.n_workers, split, rem, reg)?
+        }
+        ProblemKind::LeastSquares => {
+            let data = load_data::<S>(p, cfg.seed, base)?;
+            Problem::least_squares(&data.features, &data.labels, p.n_workers, split, rem, reg)?
+        }
+        ProblemKind::Quadratic3pc => squeeze_problems::quadratic::three_pc(
+            p.dim.unwrap_or(1000),
+            p.n_workers,
+            p.heterogeneity.unwrap_or(0.1),
+            cfg.seed,
+        )?,
+    })
+}
+
+fn build_typed<S: Scalar>(
+    cfg: &ExperimentConfig,
+    base: &Path,
+) -> Result<Box<dyn Engine>, ConfigError> {
+    let problem = Arc::new(build_problem::<S>(cfg, base)?);
+    let init = match cfg.problem.init {
+        InitConfig::Zeros => InitPoint::Zeros,
+        InitConfig::Gaussian { std } => InitPoint::Gaussian {
+            seed: cfg.seed,
+            std,
+        },
+        InitConfig::ProblemDefault => InitPoint::ProblemDefault,
+    };
+    let x0 = problem.initial_point(&init)?;
+    build_engine::<S>(&cfg.method, problem, &x0, cfg.seed, cfg.run.threads)
+}
+
+fn compressor<S: Scalar>(
+    m: &MethodConfig,
+) -> Result<Box<dyn squeeze_core::Compressor<S>>, ConfigError> {
+    let spec = m.compressor.as_ref().ok_or_else(|| {
+        invalid(
+            "method.compressor",
+            format!(
+                "{} needs a compressor, e.g. compressor = \"top_k:k=1\"",
+                m.name
+            ),
+        )
+    })?;
+    spec.build::<S>()
+        .map_err(|e| invalid("method.compressor", e.to_string()))
+}
+
+/// Build a star engine for `method` on `problem` — the method registry (one line per method).
+pub fn build_engine<S: Scalar>(
+    method: &MethodConfig,
+    problem: Arc<Problem<S>>,
+    x0: &[S],
+    seed: u64,
+    threads: usize,
+) -> Result<Box<dyn Engine>, ConfigError> {
+    let m = method;
+    let engine: Box<dyn Engine> = match m.name.as_str() {
+        "gd" => {
+            if m.compressor.is_some() {
+                return Err(invalid(
+                    "method.compressor",
+                    "gd sends dense gradients; remove the compressor or use ef21 with compressor = \"identity\"",
+                ));
+            }
+            Box::new(StarEngine::new(gd(m)?, problem, x0, seed, threads)?)
+        }
+        "ef14" => Box::new(StarEngine::new(
+            Ef14::new(compressor(m)?, m.stepsize).map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            threads,
+        )?),
+        "ef21" => Box::new(StarEngine::new(
+            Ef21::new(compressor(m)?, m.stepsize, m.init, m.count_init).map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            threads,
+        )?),
+        other => {
+            let known: Vec<&str> = METHODS.iter().map(|m| m.0).collect();
+            return Err(invalid(
+                "method.name",
+                format!("unknown method '{other}'; known: {}", known.join(", ")),
+            ));
+        }
+    };
+    Ok(engine)
+}
+
+fn gd(m: &MethodConfig) -> Result<Gd, ConfigError> {
+    Gd::new(m.stepsize).map_err(method_err)
+}
+
+fn method_err(e: squeeze_feedback::MethodError) -> ConfigError {
+    invalid("method", e.to_string())
+}

@@ -1,0 +1,374 @@
+//! Engines run one round at a time; the star engine runs a [`ServerMethod`] over n workers.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use squeeze_core::{BitConvention, Message, Scalar, round_seed};
+use squeeze_feedback::{MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
+use squeeze_problems::Problem;
+use thiserror::Error;
+
+/// Why an engine could not be built, run, saved or restored.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The method failed.
+    #[error(transparent)]
+    Method(#[from] MethodError),
+    /// The thread pool could not be built.
+    #[error("could not start {threads} worker threads: {detail}")]
+    Threads {
+        /// Requested threads.
+        threads: usize,
+        /// The pool's error.
+        detail: String,
+    },
+    /// A snapshot could not be written or read.
+    #[error("checkpoint: {0}")]
+    Snapshot(String),
+    /// Evaluating the objective failed.
+    #[error(transparent)]
+    Problem(#[from] squeeze_problems::ProblemError),
+}
+
+/// Cumulative communication and computation counters (part of the snapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Totals {
+    /// Rounds completed.
+    pub rounds: u64,
+    /// Uplink bits sent by each worker (exact), including a counted init round.
+    pub bits_up: Vec<u64>,
+    /// Downlink bits received by each worker (the broadcast size, summed over rounds).
+    pub bits_down_per_worker: u64,
+    /// Coordinates sent uplink, summed over workers.
+    pub entries_up: u64,
+    /// Gradient work in samples (a full local gradient of worker i counts m_i).
+    pub grad_samples: u64,
+    /// Uplink bits summed over workers under the 32-bits-per-value convention (EF21 papers).
+    pub bits_up_values32: u64,
+    /// Uplink bits summed over workers under the 64-bits-per-entry convention (3PC, MoTEF).
+    pub bits_up_values64: u64,
+}
+
+impl Totals {
+    /// Mean uplink bits per worker (the papers' "#bits/n").
+    pub fn bits_up_per_worker(&self) -> f64 {
+        if self.bits_up.is_empty() {
+            0.0
+        } else {
+            self.bits_up.iter().sum::<u64>() as f64 / self.bits_up.len() as f64
+        }
+    }
+
+    /// Largest uplink bit count of any worker.
+    pub fn bits_up_max(&self) -> u64 {
+        self.bits_up.iter().copied().max().unwrap_or(0)
+    }
+}
+
+/// Objective values at the current iterate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    /// f(x).
+    pub loss: f64,
+    /// ‖∇f(x)‖².
+    pub grad_norm_sq: f64,
+}
+
+/// One engine: a method, a problem and all state, advanced a round at a time.
+///
+/// Object-safe so that the CLI can choose the method at run time.
+pub trait Engine: Send {
+    /// What is running, e.g. `ef21(top_k:k=1, …) on a8a, n = 20`.
+    fn describe(&self) -> String;
+    /// Number of workers (or nodes).
+    fn n_workers(&self) -> usize;
+    /// Model dimension.
+    fn dim(&self) -> usize;
+    /// Run one round.
+    fn round(&mut self) -> Result<(), EngineError>;
+    /// Counters so far.
+    fn totals(&self) -> &Totals;
+    /// f and ‖∇f‖² at the current iterate (a full pass over all workers' data).
+    fn evaluate(&mut self) -> Result<Metrics, EngineError>;
+    /// The current iterate, widened to f64.
+    fn iterate_f64(&self) -> Vec<f64>;
+    /// All state (method states with their RNG streams, counters) as JSON.
+    fn snapshot(&self) -> Result<serde_json::Value, EngineError>;
+    /// Replace all state by a snapshot taken from an engine with the same configuration.
+    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError>;
+}
+
+#[derive(Serialize, Deserialize)]
+struct StarSnapshot<Sv, W> {
+    format: String,
+    seed: u64,
+    totals: Totals,
+    server: Sv,
+    workers: Vec<W>,
+}
+
+const SNAPSHOT_FORMAT: &str = "squeeze-star-v1";
+
+/// The server–worker (star) engine.
+///
+/// Workers run in parallel on a rayon pool of `threads` threads; each writes only its own state,
+/// message and result slot, and the server absorbs the messages in worker order, so results are
+/// bit-identical for every thread count. Steady-state rounds allocate nothing beyond what the
+/// method and compressor do (both are allocation-free).
+pub struct StarEngine<S: Scalar, M: ServerMethod<S>> {
+    method: M,
+    problem: Arc<Problem<S>>,
+    seed: u64,
+    server: M::Server,
+    workers: Vec<M::Worker>,
+    buffers: Vec<WorkerBuffers<S>>,
+    ups: Vec<Message<S>>,
+    results: Vec<Result<u64, MethodError>>,
+    down: Message<S>,
+    totals: Totals,
+    pool: rayon::ThreadPool,
+    threads: usize,
+    metric_buf: Vec<Vec<S>>,
+    metric_loss: Vec<f64>,
+}
+
+impl<S: Scalar, M: ServerMethod<S>> core::fmt::Debug for StarEngine<S, M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StarEngine")
+            .field("method", &self.method)
+            .field("problem", &self.problem.name())
+            .field("threads", &self.threads)
+            .field("totals", &self.totals)
+            .finish()
+    }
+}
+
+impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
+    /// Initialise `method` on `problem` at `x0`; `seed` derives every random stream.
+    pub fn new(
+        method: M,
+        problem: Arc<Problem<S>>,
+        x0: &[S],
+        seed: u64,
+        threads: usize,
+    ) -> Result<Self, EngineError> {
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| EngineError::Threads {
+                threads,
+                detail: e.to_string(),
+            })?;
+        let init = method.init(&problem, x0, seed)?;
+        let n = problem.n_workers();
+        let d = problem.dim();
+        let totals = Totals {
+            rounds: 0,
+            bits_up: init.init_up_bits.clone(),
+            bits_down_per_worker: 0,
+            entries_up: 0,
+            grad_samples: init.grad_samples,
+            bits_up_values32: 0,
+            bits_up_values64: 0,
+        };
+        Ok(Self {
+            method,
+            seed,
+            server: init.server,
+            workers: init.workers,
+            buffers: (0..n).map(|_| WorkerBuffers::new(d)).collect(),
+            ups: (0..n).map(|_| Message::default()).collect(),
+            results: (0..n).map(|_| Ok(0)).collect(),
+            down: Message::default(),
+            totals,
+            pool,
+            threads,
+            metric_buf: (0..n).map(|_| vec![S::ZERO; d]).collect(),
+            metric_loss: vec![0.0; n],
+            problem,
+        })
+    }
+
+    /// The method.
+    pub fn method(&self) -> &M {
+        &self.method
+    }
+
+    /// Server state.
+    pub fn server(&self) -> &M::Server {
+        &self.server
+    }
+
+    /// Worker states.
+    pub fn workers(&self) -> &[M::Worker] {
+        &self.workers
+    }
+
+    /// The current iterate.
+    pub fn iterate(&self) -> &[S] {
+        self.method.iterate(&self.server)
+    }
+
+    /// The last uplink messages, in worker order.
+    pub fn last_uplink(&self) -> &[Message<S>] {
+        &self.ups
+    }
+}
+
+impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
+    fn describe(&self) -> String {
+        format!(
+            "{} on {} (n = {}, d = {}, {} threads)",
+            self.method.describe(),
+            self.problem.name(),
+            self.problem.n_workers(),
+            self.problem.dim(),
+            self.threads
+        )
+    }
+
+    fn n_workers(&self) -> usize {
+        self.problem.n_workers()
+    }
+
+    fn dim(&self) -> usize {
+        self.problem.dim()
+    }
+
+    fn round(&mut self) -> Result<(), EngineError> {
+        let round = self.totals.rounds;
+        self.method
+            .broadcast(&mut self.server, round, &mut self.down)?;
+        let n = self.problem.n_workers();
+        let rs = round_seed(self.seed, round);
+        let method = &self.method;
+        let down = &self.down;
+        let oracles = self.problem.oracles();
+        let work = self
+            .workers
+            .par_iter_mut()
+            .zip(self.buffers.par_iter_mut())
+            .zip(self.ups.par_iter_mut())
+            .zip(self.results.par_iter_mut())
+            .enumerate();
+        self.pool.install(|| {
+            work.for_each(|(i, (((w, b), up), slot))| {
+                let mut ctx = WorkerCtx {
+                    worker: i,
+                    n_workers: n,
+                    round,
+                    round_seed: rs,
+                    oracle: oracles[i].as_ref(),
+                    buffers: b,
+                    grad_samples: 0,
+                };
+                *slot = method
+                    .worker_round(w, down, &mut ctx, up)
+                    .map(|()| ctx.grad_samples);
+            })
+        });
+        // Errors and counters in worker order: deterministic whatever the scheduling.
+        for (i, slot) in self.results.iter_mut().enumerate() {
+            match std::mem::replace(slot, Ok(0)) {
+                Ok(g) => {
+                    self.totals.grad_samples += g;
+                    self.totals.bits_up[i] += self.ups[i].bits();
+                    self.totals.entries_up += self.ups[i].entries();
+                    self.totals.bits_up_values32 += self.ups[i].bits_under(BitConvention::Values32);
+                    self.totals.bits_up_values64 += self.ups[i].bits_under(BitConvention::Values64);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.totals.bits_down_per_worker += self.down.bits();
+        self.method.absorb(&mut self.server, round, &self.ups)?;
+        self.totals.rounds += 1;
+        Ok(())
+    }
+
+    fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    fn evaluate(&mut self) -> Result<Metrics, EngineError> {
+        let x = self.method.iterate(&self.server);
+        let oracles = self.problem.oracles();
+        let bufs = &mut self.metric_buf;
+        let losses = &mut self.metric_loss;
+        self.pool.install(|| {
+            bufs.par_iter_mut()
+                .zip(losses.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, (g, l))| *l = oracles[i].loss_grad(x, g));
+        });
+        // Reduce in worker order, in f64.
+        let n = oracles.len() as f64;
+        let loss = self.metric_loss.iter().sum::<f64>() / n;
+        let d = x.len();
+        let mut norm = 0.0f64;
+        for j in 0..d {
+            let mut s = 0.0f64;
+            for g in bufs.iter() {
+                s += g[j].to_f64();
+            }
+            let v = s / n;
+            norm += v * v;
+        }
+        Ok(Metrics {
+            loss,
+            grad_norm_sq: norm,
+        })
+    }
+
+    fn iterate_f64(&self) -> Vec<f64> {
+        self.iterate().iter().map(|v| v.to_f64()).collect()
+    }
+
+    fn snapshot(&self) -> Result<serde_json::Value, EngineError> {
+        let snap = StarSnapshot {
+            format: SNAPSHOT_FORMAT.to_string(),
+            seed: self.seed,
+            totals: self.totals.clone(),
+            server: self.server.clone(),
+            workers: self.workers.clone(),
+        };
+        serde_json::to_value(&snap).map_err(|e| EngineError::Snapshot(e.to_string()))
+    }
+
+    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
+        let snap: StarSnapshot<M::Server, M::Worker> = serde_json::from_value(snapshot.clone())
+            .map_err(|e| {
+                EngineError::Snapshot(format!(
+                    "the checkpoint does not match this method/configuration: {e}"
+                ))
+            })?;
+        if snap.format != SNAPSHOT_FORMAT {
+            return Err(EngineError::Snapshot(format!(
+                "unknown checkpoint format '{}' (expected {SNAPSHOT_FORMAT})",
+                snap.format
+            )));
+        }
+        if snap.seed != self.seed {
+            return Err(EngineError::Snapshot(format!(
+                "checkpoint seed {} differs from the configured seed {}",
+                snap.seed, self.seed
+            )));
+        }
+        if snap.workers.len() != self.workers.len()
+            || snap.totals.bits_up.len() != self.workers.len()
+        {
+            return Err(EngineError::Snapshot(format!(
+                "checkpoint has {} workers, the configuration {}",
+                snap.workers.len(),
+                self.workers.len()
+            )));
+        }
+        self.server = snap.server;
+        self.workers = snap.workers;
+        self.totals = snap.totals;
+        Ok(())
+    }
+}

@@ -1,0 +1,212 @@
+//! The server–worker method interface.
+//!
+//! A round of a [`ServerMethod`] on the star topology:
+//!
+//! ```text
+//! server:   broadcast(server, round)            -> down   (one message, sent to every worker)
+//! worker i: worker_round(worker_i, down, ctx_i) -> up_i   (in parallel, any order)
+//! server:   absorb(server, [up_0, …, up_{n−1}])           (in worker order)
+//! ```
+//!
+//! Everything that changes lives in the explicit state types `Server` and `Worker` (serde, so a
+//! checkpoint is just their serialisation, RNG streams included); the method value holds only
+//! hyperparameters and the compressor. Engines own the per-worker [`WorkerBuffers`] (scratch,
+//! work vectors), which are not state.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use squeeze_core::{CompressError, Message, MessageError, ParamError, Scalar, Scratch};
+use squeeze_problems::{Oracle, Problem, ProblemError};
+use thiserror::Error;
+
+/// Why a method could not be built or could not run a round.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum MethodError {
+    /// A hyperparameter is invalid.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// The compressor refused its input (NaN/∞ gradients land here with the worker and round).
+    #[error("worker {worker}, round {round}: {source}")]
+    Compress {
+        /// Worker index.
+        worker: usize,
+        /// Round.
+        round: u64,
+        /// The compressor's error.
+        source: CompressError,
+    },
+    /// A message did not fit (dimension mismatch between method parts).
+    #[error("worker {worker}, round {round}: {source}")]
+    Message {
+        /// Worker index (`usize::MAX` for the server).
+        worker: usize,
+        /// Round.
+        round: u64,
+        /// The message error.
+        source: MessageError,
+    },
+    /// The problem rejected the call.
+    #[error(transparent)]
+    Problem(#[from] ProblemError),
+    /// The downlink message is not what this method broadcasts.
+    #[error("{method}: unexpected downlink message (expected {expected})")]
+    Protocol {
+        /// Method name.
+        method: &'static str,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A gradient or the iterate became non-finite.
+    #[error(
+        "{what} became non-finite at round {round}: the stepsize is probably too large (try a smaller multiplier)"
+    )]
+    Diverged {
+        /// What diverged.
+        what: &'static str,
+        /// Round.
+        round: u64,
+    },
+    /// The configuration does not fit the compressor or problem.
+    #[error("{0}")]
+    Incompatible(String),
+}
+
+/// Per-worker working memory owned by the engine (not part of the state).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerBuffers<S: Scalar> {
+    /// Compressor scratch.
+    pub scratch: Scratch,
+    /// A length-d buffer for the local gradient.
+    pub grad: Vec<S>,
+    /// A second length-d work buffer.
+    pub work: Vec<S>,
+}
+
+impl<S: Scalar> WorkerBuffers<S> {
+    /// Buffers for dimension `d`.
+    pub fn new(d: usize) -> Self {
+        Self {
+            scratch: Scratch::default(),
+            grad: vec![S::ZERO; d],
+            work: vec![S::ZERO; d],
+        }
+    }
+}
+
+/// What a worker sees in a round.
+pub struct WorkerCtx<'a, S: Scalar> {
+    /// Worker index.
+    pub worker: usize,
+    /// Number of workers.
+    pub n_workers: usize,
+    /// Round index (0-based).
+    pub round: u64,
+    /// Seed shared by all workers this round (`squeeze_core::round_seed(seed, round)`).
+    pub round_seed: u64,
+    /// The worker's local objective.
+    pub oracle: &'a dyn Oracle<S>,
+    /// Working memory.
+    pub buffers: &'a mut WorkerBuffers<S>,
+    /// Gradient work done this round, in samples (the method adds to it).
+    pub grad_samples: u64,
+}
+
+/// Initial states and what initialisation cost.
+#[derive(Debug, Clone)]
+pub struct Init<Sv, W> {
+    /// Server state.
+    pub server: Sv,
+    /// Worker states, in worker order.
+    pub workers: Vec<W>,
+    /// Bits each worker sent during initialisation (0 unless the method counts its init round).
+    pub init_up_bits: Vec<u64>,
+    /// Gradient work during initialisation, in samples.
+    pub grad_samples: u64,
+}
+
+/// A server–worker method (see the [module docs](self)).
+pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
+    /// Per-worker state.
+    type Worker: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
+    /// Server state.
+    type Server: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
+
+    /// Canonical description, e.g. `ef21(top_k:k=1, γ=0.12)`.
+    fn describe(&self) -> String;
+
+    /// Initial states at `x0`. `seed` is the experiment seed (worker streams derive from it).
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError>;
+
+    /// The server's message to all workers for `round`.
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError>;
+
+    /// One worker's round: read `down`, update the state, write the uplink message.
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError>;
+
+    /// Apply the workers' messages, in worker order.
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError>;
+
+    /// The current model (the point whose loss and gradient norm are recorded).
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S];
+}
+
+/// Read the dense model out of a downlink message.
+pub(crate) fn dense_down<'a, S: Scalar>(
+    down: &'a Message<S>,
+    method: &'static str,
+) -> Result<&'a [S], MethodError> {
+    match down {
+        Message::Dense { values } => Ok(values),
+        _ => Err(MethodError::Protocol {
+            method,
+            expected: "the dense model",
+        }),
+    }
+}
+
+/// Local gradient at `x` into `ctx.buffers.grad`, counting the samples; errors on NaN/∞.
+pub(crate) fn local_grad<S: Scalar>(
+    ctx: &mut WorkerCtx<'_, S>,
+    x: &[S],
+) -> Result<(), MethodError> {
+    ctx.oracle.grad(x, &mut ctx.buffers.grad);
+    ctx.grad_samples += ctx.oracle.n_samples() as u64;
+    if squeeze_core::ops::first_non_finite(&ctx.buffers.grad).is_some() {
+        return Err(MethodError::Diverged {
+            what: "a local gradient",
+            round: ctx.round,
+        });
+    }
+    Ok(())
+}
+
+/// Map a message error to a method error.
+pub(crate) fn message_err(worker: usize, round: u64) -> impl FnOnce(MessageError) -> MethodError {
+    move |source| MethodError::Message {
+        worker,
+        round,
+        source,
+    }
+}
