@@ -5,7 +5,8 @@ use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
+    Init, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, dense_down, local_grad,
+    message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -111,11 +112,10 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
     fn broadcast(
         &self,
         server: &mut Self::Server,
-        _round: u64,
+        round: u64,
         down: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        down.dense_parts().extend_from_slice(&server.x);
-        Ok(())
+        broadcast_model(&server.x, round, down)
     }
 
     fn worker_round(
@@ -154,11 +154,12 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        let scale = S::from_f64(-1.0 / ups.len() as f64);
-        for (i, up) in ups.iter().enumerate() {
-            up.add_to(&mut server.x, scale)
-                .map_err(message_err(i, round))?;
-        }
+        add_all(
+            &mut server.x,
+            S::from_f64(-1.0 / ups.len() as f64),
+            round,
+            ups,
+        )?;
         if ops::first_non_finite(&server.x).is_some() {
             return Err(MethodError::Diverged {
                 what: "the model x",

@@ -5,7 +5,8 @@ use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
+    Init, MethodError, ServerMethod, WorkerCtx, add_all, dense_down, local_grad, message_err,
+    step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -203,18 +204,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
         round: u64,
         down: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let gamma = S::from_f64(server.gamma);
-        for (x, &g) in server.x.iter_mut().zip(&server.g) {
-            *x -= gamma * g;
-        }
-        if ops::first_non_finite(&server.x).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the model x",
-                round,
-            });
-        }
-        down.dense_parts().extend_from_slice(&server.x);
-        Ok(())
+        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
     }
 
     fn worker_round(
@@ -250,12 +240,12 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        let inv_n = S::from_f64(1.0 / ups.len() as f64);
-        for (i, up) in ups.iter().enumerate() {
-            up.add_to(&mut server.g, inv_n)
-                .map_err(message_err(i, round))?;
-        }
-        Ok(())
+        add_all(
+            &mut server.g,
+            S::from_f64(1.0 / ups.len() as f64),
+            round,
+            ups,
+        )
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

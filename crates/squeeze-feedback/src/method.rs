@@ -210,3 +210,47 @@ pub(crate) fn message_err(worker: usize, round: u64) -> impl FnOnce(MessageError
         source,
     }
 }
+
+/// `x ← x − γ g`, then broadcast the dense model; errors if x became non-finite.
+pub(crate) fn step_and_broadcast<S: Scalar>(
+    x: &mut [S],
+    g: &[S],
+    gamma: f64,
+    round: u64,
+    down: &mut Message<S>,
+) -> Result<(), MethodError> {
+    let gamma = S::from_f64(gamma);
+    for (xj, &gj) in x.iter_mut().zip(g) {
+        *xj -= gamma * gj;
+    }
+    broadcast_model(x, round, down)
+}
+
+/// Broadcast the dense model `x`; errors if it is non-finite.
+pub(crate) fn broadcast_model<S: Scalar>(
+    x: &[S],
+    round: u64,
+    down: &mut Message<S>,
+) -> Result<(), MethodError> {
+    if squeeze_core::ops::first_non_finite(x).is_some() {
+        return Err(MethodError::Diverged {
+            what: "the model x",
+            round,
+        });
+    }
+    down.dense_parts().extend_from_slice(x);
+    Ok(())
+}
+
+/// `acc ← acc + scale · Σ_i up_i`, in worker order (deterministic).
+pub(crate) fn add_all<S: Scalar>(
+    acc: &mut [S],
+    scale: S,
+    round: u64,
+    ups: &[Message<S>],
+) -> Result<(), MethodError> {
+    for (i, up) in ups.iter().enumerate() {
+        up.add_to(acc, scale).map_err(message_err(i, round))?;
+    }
+    Ok(())
+}
