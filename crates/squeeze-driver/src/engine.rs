@@ -41,13 +41,15 @@ pub struct Totals {
     pub bits_up: Vec<u64>,
     /// Downlink bits received by each worker (the broadcast size, summed over rounds).
     pub bits_down_per_worker: u64,
-    /// Coordinates sent uplink, summed over workers.
+    /// Coordinates sent uplink, summed over workers (including a counted init round).
     pub entries_up: u64,
     /// Gradient work in samples (a full local gradient of worker i counts m_i).
     pub grad_samples: u64,
-    /// Uplink bits summed over workers under the 32-bits-per-value convention (EF21 papers).
+    /// Uplink bits summed over workers under the 32-bits-per-value convention (EF21 papers),
+    /// including a counted init round.
     pub bits_up_values32: u64,
-    /// Uplink bits summed over workers under the 64-bits-per-entry convention (3PC, MoTEF).
+    /// Uplink bits summed over workers under the 64-bits-per-entry convention (3PC, MoTEF),
+    /// including a counted init round.
     pub bits_up_values64: u64,
 }
 
@@ -165,14 +167,15 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         let init = method.init(&problem, x0, seed)?;
         let n = problem.n_workers();
         let d = problem.dim();
+        // A counted initialisation is charged under every convention, like a round's uplink.
         let totals = Totals {
             rounds: 0,
-            bits_up: init.init_up_bits.clone(),
+            bits_up: init.init_up.bits.clone(),
             bits_down_per_worker: 0,
-            entries_up: 0,
+            entries_up: init.init_up.entries,
             grad_samples: init.grad_samples,
-            bits_up_values32: 0,
-            bits_up_values64: 0,
+            bits_up_values32: init.init_up.bits_values32,
+            bits_up_values64: init.init_up.bits_values64,
         };
         Ok(Self {
             method,

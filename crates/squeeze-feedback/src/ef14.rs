@@ -5,7 +5,7 @@ use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -103,7 +103,7 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
                 gamma,
             },
             workers,
-            init_up_bits: vec![0; n],
+            init_up: InitUplink::new(n),
             grad_samples: 0,
         })
     }

@@ -5,7 +5,7 @@ use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -143,7 +143,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
         let gamma = self.gamma(problem)?;
         let mut g = vec![S::ZERO; d];
         let mut workers = Vec::with_capacity(n);
-        let mut init_up_bits = vec![0u64; n];
+        let mut init_up = InitUplink::new(n);
         let mut grad_samples = 0u64;
         let mut scratch = squeeze_core::Scratch::default();
         let mut msg = Message::default();
@@ -157,7 +157,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
                     o.grad(x0, &mut gi);
                     grad_samples += o.n_samples() as u64;
                     if self.count_init {
-                        init_up_bits[i] = Message::Dense { values: gi.clone() }.bits();
+                        init_up.charge(i, &Message::Dense { values: gi.clone() });
                     }
                 }
                 GradInit::Compressed => {
@@ -173,7 +173,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
                             source,
                         })?;
                     msg.add_to(&mut gi, S::ONE).map_err(message_err(i, 0))?;
-                    init_up_bits[i] = msg.bits();
+                    init_up.charge(i, &msg);
                 }
             }
             if ops::first_non_finite(&gi).is_some() {
@@ -192,7 +192,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
                 gamma,
             },
             workers,
-            init_up_bits,
+            init_up,
             grad_samples,
         })
     }

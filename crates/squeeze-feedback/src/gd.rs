@@ -5,7 +5,7 @@ use squeeze_core::{Message, Scalar, ops};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -94,7 +94,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
                 gamma,
             },
             workers: vec![GdWorker; n],
-            init_up_bits: vec![0; n],
+            init_up: InitUplink::new(n),
             grad_samples,
         })
     }
