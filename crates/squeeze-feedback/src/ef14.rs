@@ -5,7 +5,8 @@ use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, local_grad,
+    message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -137,11 +138,11 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
             .with_round_seed(ctx.round_seed);
         self.compressor
             .compress_into(&b.work, &mut cctx, up)
-            .map_err(|source| MethodError::Compress {
-                worker: ctx.worker,
-                round: ctx.round,
-                source,
-            })?;
+            .map_err(compress_err(
+                ctx.worker,
+                ctx.round,
+                "the error-feedback vector e_i + γ∇f_i",
+            ))?;
         // e = p − v
         worker.e.copy_from_slice(&b.work);
         up.add_to(&mut worker.e, -S::ONE)

@@ -5,7 +5,8 @@ use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, local_grad,
+    message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -167,11 +168,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
                     let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(i, n);
                     self.compressor
                         .compress_into(&full, &mut ctx, &mut msg)
-                        .map_err(|source| MethodError::Compress {
-                            worker: i,
-                            round: 0,
-                            source,
-                        })?;
+                        .map_err(compress_err(i, 0, "the initial gradient"))?;
                     msg.add_to(&mut gi, S::ONE).map_err(message_err(i, 0))?;
                     init_up.charge(i, &msg);
                 }
@@ -235,11 +232,11 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
             .with_round_seed(ctx.round_seed);
         self.compressor
             .compress_into(&b.work, &mut cctx, up)
-            .map_err(|source| MethodError::Compress {
-                worker: ctx.worker,
-                round: ctx.round,
-                source,
-            })?;
+            .map_err(compress_err(
+                ctx.worker,
+                ctx.round,
+                "the correction ∇f_i − g_i",
+            ))?;
         up.add_to(&mut worker.g, S::ONE)
             .map_err(message_err(ctx.worker, ctx.round))
     }

@@ -28,7 +28,7 @@ pub enum MethodError {
     /// A hyperparameter is invalid.
     #[error(transparent)]
     Param(#[from] ParamError),
-    /// The compressor refused its input (NaN/∞ gradients land here with the worker and round).
+    /// The compressor refused its input (non-finite input is reported as [`Self::Diverged`]).
     #[error("worker {worker}, round {round}: {source}")]
     Compress {
         /// Worker index.
@@ -61,7 +61,7 @@ pub enum MethodError {
     },
     /// A gradient or the iterate became non-finite.
     #[error(
-        "{what} became non-finite at round {round}: the stepsize is probably too large (try a smaller multiplier)"
+        "{what} became non-finite at round {round}: the stepsize is probably too large (try a smaller multiplier or gamma)"
     )]
     Diverged {
         /// What diverged.
@@ -244,6 +244,23 @@ pub(crate) fn local_grad<S: Scalar>(
         });
     }
     Ok(())
+}
+
+/// Map an error of worker `worker`'s compressor in `round`. A non-finite input means the vector
+/// the method built from finite gradients and state (`what`) overflowed: the run diverged.
+pub(crate) fn compress_err(
+    worker: usize,
+    round: u64,
+    what: &'static str,
+) -> impl FnOnce(CompressError) -> MethodError {
+    move |source| match source {
+        CompressError::NonFinite { .. } => MethodError::Diverged { what, round },
+        source => MethodError::Compress {
+            worker,
+            round,
+            source,
+        },
+    }
 }
 
 /// Map a message error to a method error.
