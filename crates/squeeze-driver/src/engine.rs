@@ -106,6 +106,10 @@ pub trait Engine: Send {
 struct StarSnapshot<Sv, W> {
     format: String,
     seed: u64,
+    /// `ServerMethod::describe` of the writer (compressor, stepsize rule, options).
+    method: String,
+    /// Model dimension of the writer's problem.
+    dim: usize,
     totals: Totals,
     server: Sv,
     workers: Vec<W>,
@@ -334,6 +338,8 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
         let snap = StarSnapshot {
             format: SNAPSHOT_FORMAT.to_string(),
             seed: self.seed,
+            method: self.method.describe(),
+            dim: self.problem.dim(),
             totals: self.totals.clone(),
             server: self.server.clone(),
             workers: self.workers.clone(),
@@ -345,7 +351,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
         let snap: StarSnapshot<M::Server, M::Worker> = serde_json::from_value(snapshot.clone())
             .map_err(|e| {
                 EngineError::Snapshot(format!(
-                    "the checkpoint does not match this method/configuration: {e}"
+                    "the checkpoint does not match this method/configuration ({e}): resume with the configuration that wrote it"
                 ))
             })?;
         if snap.format != SNAPSHOT_FORMAT {
@@ -367,6 +373,23 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
                 "checkpoint has {} workers, the configuration {}",
                 snap.workers.len(),
                 self.workers.len()
+            )));
+        }
+        // The state deserialises into any configuration of the same method type; a different
+        // problem dimension or method setting (compressor, stepsize rule, init) would resume
+        // silently with the checkpoint's state under this configuration.
+        if snap.dim != self.problem.dim() || self.method.iterate(&snap.server).len() != snap.dim {
+            return Err(EngineError::Snapshot(format!(
+                "checkpoint has model dimension {}, this problem {}: resume with the configuration that wrote it",
+                self.method.iterate(&snap.server).len(),
+                self.problem.dim()
+            )));
+        }
+        let method = self.method.describe();
+        if snap.method != method {
+            return Err(EngineError::Snapshot(format!(
+                "checkpoint was written by {}, this configuration runs {method}: resume with the configuration that wrote it",
+                snap.method
             )));
         }
         self.server = snap.server;
