@@ -22,6 +22,10 @@ use crate::stepsize::Stepsize;
 ///
 /// Wire: uplink $v_i$; downlink the dense model.
 ///
+/// With the identity compressor $e_i$ stays 0 and EF14 is GD; in floating point
+/// $x - \tfrac1n\sum_i\gamma\nabla f_i$ rounds differently from $x - \gamma\tfrac1n\sum_i\nabla f_i$,
+/// so the two agree bit for bit only when every operation is exact (tested like EF21's).
+///
 /// ```
 /// use squeeze_compress::parse;
 /// use squeeze_feedback::{Ef14, Stepsize};

@@ -39,7 +39,9 @@ pub enum GradInit {
 ///
 /// Floating point: with the identity compressor EF21 equals GD in exact arithmetic; in floating
 /// point $g_i + (\nabla f_i - g_i)$ rounds differently from $\nabla f_i$, so the two agree bit
-/// for bit when every operation is exact (tested on a dyadic problem) and to ~1e-12 otherwise.
+/// for bit when every operation is exact (tested on a dyadic least-squares problem) and to
+/// rounding otherwise (tested: within 1e-10 relative over 200 rounds of logistic regression,
+/// observed ~1e-14; `squeeze-driver/tests/equivalences.rs`).
 ///
 /// ```
 /// use squeeze_compress::parse;
