@@ -5,7 +5,8 @@ use squeeze_core::{Message, Scalar, ops};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_all, dense_down, local_grad, step_and_broadcast,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, dense_down, local_grad,
+    step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -94,7 +95,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
                 gamma,
             },
             workers: vec![GdWorker; n],
-            init_up_bits: vec![0; n],
+            init_up: InitUplink::new(n),
             grad_samples,
         })
     }
