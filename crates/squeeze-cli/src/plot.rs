@@ -14,7 +14,6 @@ use std::sync::OnceLock;
 use anyhow::anyhow;
 use clap::{Args, ValueEnum};
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -300,24 +299,34 @@ struct PlotSpec {
 }
 
 impl PlotSpec {
-    /// Finite points, and positive y on a log axis.
-    fn usable(&self) -> impl Iterator<Item = (usize, (f64, f64))> + '_ {
-        let log = self.y == YAxis::GradNormSq;
-        self.series.iter().enumerate().flat_map(move |(i, s)| {
-            s.points
-                .iter()
-                .copied()
-                .filter(move |&(a, b)| a.is_finite() && b.is_finite() && (!log || b > 0.0))
-                .map(move |p| (i, p))
-        })
+    /// Whether y is drawn as log₁₀ y (‖∇f‖²) or as is (f).
+    fn log_y(&self) -> bool {
+        self.y == YAxis::GradNormSq
+    }
+
+    /// The plotted points of each series: finite, y > 0 on the log axis, y as log₁₀ y there.
+    fn plotted(&self) -> Vec<Vec<(f64, f64)>> {
+        let log = self.log_y();
+        self.series
+            .iter()
+            .map(|s| {
+                s.points
+                    .iter()
+                    .filter(|&&(a, b)| a.is_finite() && b.is_finite() && (!log || b > 0.0))
+                    .map(|&(a, b)| (a, if log { b.log10() } else { b }))
+                    .collect()
+            })
+            .collect()
     }
 
     fn render<DB: DrawingBackend>(&self, root: DrawingArea<DB, Shift>) -> anyhow::Result<()>
     where
         DB::ErrorType: 'static,
     {
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
+        let curves = self.plotted();
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for (_, (a, b)) in self.usable() {
+        for &(a, b) in curves.iter().flatten() {
             x0 = x0.min(a);
             x1 = x1.max(a);
             y0 = y0.min(b);
@@ -325,42 +334,22 @@ impl PlotSpec {
         }
         if x0 > x1 {
             return Err(anyhow!(
-                "nothing to plot: the runs have no finite {} values",
+                "nothing to plot: the runs have no finite{} {} values",
+                if self.log_y() { ", positive" } else { "" },
                 self.y.column()
             ));
         }
-        if x1 <= x0 {
-            x1 = x0 + 1.0;
-        }
         let x0 = x0.min(0.0);
-        match self.y {
-            YAxis::GradNormSq => {
-                // Whole decades around the data.
-                let lo = 10f64.powf(y0.log10().floor());
-                let hi = 10f64.powf(y1.log10().ceil()).max(lo * 10.0);
-                self.draw(root, x0..x1, (lo..hi).log_scale(), |v| format!("{v:.0e}"))
-            }
-            YAxis::Loss => {
-                let pad = ((y1 - y0) * 0.05).max(1e-12 * y1.abs().max(1.0));
-                self.draw(root, x0..x1, (y0 - pad)..(y1 + pad), |v| format!("{v:.4}"))
-            }
-        }
-    }
+        let x1 = if x1 > x0 { x1 } else { x0 + 1.0 };
+        let (y0, y1) = if self.log_y() {
+            // Whole decades around the data.
+            let (lo, hi) = (y0.floor(), y1.ceil());
+            (lo, if hi > lo { hi } else { lo + 1.0 })
+        } else {
+            let pad = ((y1 - y0) * 0.05).max(1e-12 * y1.abs().max(1.0));
+            (y0 - pad, y1 + pad)
+        };
 
-    fn draw<DB, YS>(
-        &self,
-        root: DrawingArea<DB, Shift>,
-        xr: std::ops::Range<f64>,
-        ys: YS,
-        y_fmt: impl Fn(&f64) -> String,
-    ) -> anyhow::Result<()>
-    where
-        DB: DrawingBackend,
-        DB::ErrorType: 'static,
-        YS: AsRangedCoord<Value = f64>,
-        YS::CoordDescType: ValueFormatter<f64>,
-    {
-        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
         root.fill(&WHITE).map_err(e)?;
         let mut builder = ChartBuilder::on(&root);
         builder
@@ -370,26 +359,44 @@ impl PlotSpec {
         if let Some(t) = &self.title {
             builder.caption(t, ("sans-serif", 24));
         }
-        let mut chart = builder.build_cartesian_2d(xr, ys).map_err(e)?;
+        let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(e)?;
         let x_fmt = |v: &f64| si(*v);
-        chart
-            .configure_mesh()
-            .x_desc(self.x.label())
+        let log = self.log_y();
+        let decades = (y1 - y0).round() as usize;
+        let decimals = (2 - (y1 - y0).log10().floor() as i32).clamp(0, 12) as usize;
+        let y_fmt = move |v: &f64| {
+            if !log {
+                let s = format!("{v:.decimals$}");
+                if s.contains('.') {
+                    s.trim_end_matches('0').trim_end_matches('.').to_string()
+                } else {
+                    s
+                }
+            } else if (v - v.round()).abs() < 1e-9 {
+                power_of_ten(v.round() as i32)
+            } else {
+                String::new()
+            }
+        };
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(self.x.label())
             .y_desc(self.y.label())
             .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
-            .light_line_style(RGBColor(235, 235, 235))
-            .bold_line_style(RGBColor(205, 205, 205))
-            .draw()
-            .map_err(e)?;
-        let usable: Vec<(usize, (f64, f64))> = self.usable().collect();
-        for (i, s) in self.series.iter().enumerate() {
+            .light_line_style(RGBColor(238, 238, 238))
+            .bold_line_style(RGBColor(205, 205, 205));
+        if log {
+            // Ticks on whole decades: at most ~12 labels, every k-th decade.
+            let step = decades.div_ceil(12).max(1);
+            mesh.y_labels(decades / step + 1);
+        }
+        mesh.draw().map_err(e)?;
+        for (i, (s, pts)) in self.series.iter().zip(&curves).enumerate() {
             let color = COLORS[i % COLORS.len()];
-            let pts = usable.iter().filter(|(j, _)| *j == i).map(|(_, p)| *p);
             chart
-                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
                 .map_err(e)?
                 .label(s.name.clone())
                 .legend(move |(x, y)| {
@@ -398,15 +405,55 @@ impl PlotSpec {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend_corner(&curves, (x0, x1), (y0, y1)))
             .label_font(("sans-serif", 16))
-            .background_style(WHITE.mix(0.85))
+            .background_style(WHITE.mix(0.9))
             .border_style(RGBColor(160, 160, 160))
             .draw()
             .map_err(e)?;
         root.present().map_err(e)?;
         Ok(())
     }
+}
+
+/// `10⁻³`-style label for a decade.
+fn power_of_ten(exp: i32) -> String {
+    const SUP: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let mut s = String::from("10");
+    if exp < 0 {
+        s.push('⁻');
+    }
+    for d in exp.unsigned_abs().to_string().bytes() {
+        s.push(SUP[usize::from(d - b'0')]);
+    }
+    s
+}
+
+/// The corner of the plot crossed by the fewest points (the legend goes there).
+fn legend_corner(
+    curves: &[Vec<(f64, f64)>],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> SeriesLabelPosition {
+    // (position, right half?, upper half?), in order of preference on ties.
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::LowerLeft, false, false),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::UpperLeft, false, true),
+    ];
+    let mut counts = [0usize; 4];
+    for &(a, b) in curves.iter().flatten() {
+        let u = (a - x0) / (x1 - x0);
+        let v = (b - y0) / (y1 - y0);
+        for (k, &(_, right, upper)) in corners.iter().enumerate() {
+            let in_x = if right { u > 0.55 } else { u < 0.45 };
+            let in_y = if upper { v > 0.6 } else { v < 0.4 };
+            counts[k] += usize::from(in_x && in_y);
+        }
+    }
+    let best = (0..4).min_by_key(|&k| counts[k]).unwrap_or(0);
+    corners[best].0.clone()
 }
 
 #[cfg(test)]
@@ -430,6 +477,24 @@ mod tests {
         assert_eq!(si(1500.0), "1.5k");
         assert_eq!(si(2_000_000.0), "2M");
         assert_eq!(si(12.5), "12.5");
+    }
+
+    #[test]
+    fn decade_labels_use_superscripts() {
+        assert_eq!(power_of_ten(0), "10⁰");
+        assert_eq!(power_of_ten(-12), "10⁻¹²");
+        assert_eq!(power_of_ten(3), "10³");
+    }
+
+    #[test]
+    fn legend_avoids_the_data() {
+        // A curve from the upper left to the lower right leaves the other two corners free.
+        let falling: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64, 100.0 - i as f64)).collect();
+        let pos = legend_corner(&[falling], (0.0, 100.0), (0.0, 100.0));
+        assert!(matches!(pos, SeriesLabelPosition::UpperRight), "{pos:?}");
+        let rising: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64, i as f64)).collect();
+        let pos = legend_corner(&[rising], (0.0, 100.0), (0.0, 100.0));
+        assert!(matches!(pos, SeriesLabelPosition::LowerRight), "{pos:?}");
     }
 
     #[test]

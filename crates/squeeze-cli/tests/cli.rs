@@ -492,3 +492,51 @@ fn killed_run_resumes_to_the_uninterrupted_records() {
     assert_eq!(summary["status"], "finished");
     assert_eq!(summary["last"]["round"], 8000);
 }
+
+/// Every `*.toml` under `dir`, recursively.
+fn tomls(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            tomls(&p, out);
+        } else if p.extension().is_some_and(|x| x == "toml") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_example_config_runs() {
+    let dir = temp_dir("examples");
+    let mut configs = Vec::new();
+    tomls(&repo().join("examples"), &mut configs);
+    configs.sort();
+    assert!(configs.len() >= 13, "{configs:?}");
+    for (i, cfg) in configs.iter().enumerate() {
+        let out_dir = format!("r{i}");
+        let out = squeeze(
+            &dir,
+            &[
+                "run",
+                cfg.to_str().unwrap(),
+                "--set",
+                "stop.max_rounds=2",
+                "--out",
+                &out_dir,
+                "--quiet",
+            ],
+        );
+        let text_cfg = fs::read_to_string(cfg).unwrap();
+        let needs_shared = text_cfg.contains("shared/data/libsvm");
+        if needs_shared && out.status.code() == Some(2) {
+            // The real data lives beside the repository and may be absent.
+            let err = text(&out.stderr);
+            assert!(err.contains("problem.data: no file at"), "{cfg:?}: {err}");
+            eprintln!("skipped {} (data absent: {err})", cfg.display());
+            continue;
+        }
+        assert_ok(&out);
+        let recs = jsonl(&dir.join(&out_dir).join("records.jsonl"));
+        assert_eq!(recs.last().unwrap().round, 2, "{cfg:?}");
+    }
+}
