@@ -51,6 +51,10 @@ pub struct Totals {
     /// Uplink bits summed over workers under the 64-bits-per-entry convention (3PC, MoTEF),
     /// including a counted init round.
     pub bits_up_values64: u64,
+    /// Gossip engines: bits summed over all directed links (a message broadcast to k
+    /// neighbours counts k times). 0 for the star engine.
+    #[serde(default)]
+    pub bits_links: u64,
 }
 
 impl Totals {
@@ -72,10 +76,12 @@ impl Totals {
 /// Objective values at the current iterate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Metrics {
-    /// f(x).
+    /// f(x) (at the node average x̄ for gossip engines).
     pub loss: f64,
     /// ‖∇f(x)‖².
     pub grad_norm_sq: f64,
+    /// Gossip engines: (1/n) Σ_i ‖x_i − x̄‖²; 0 for the star engine.
+    pub consensus_error: f64,
 }
 
 /// One engine: a method, a problem and all state, advanced a round at a time.
@@ -180,6 +186,7 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
             grad_samples: init.grad_samples,
             bits_up_values32: init.init_up.bits_values32,
             bits_up_values64: init.init_up.bits_values64,
+            bits_links: 0,
         };
         Ok(Self {
             method,
@@ -327,6 +334,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
         Ok(Metrics {
             loss,
             grad_norm_sq: norm,
+            consensus_error: 0.0,
         })
     }
 

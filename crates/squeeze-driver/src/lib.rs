@@ -29,9 +29,11 @@
 pub mod config;
 pub mod engine;
 pub mod executor;
+pub mod gossip;
 pub mod records;
 
 pub use config::{ConfigError, ExperimentConfig};
 pub use engine::{Engine, EngineError, Metrics, StarEngine, Totals};
 pub use executor::{Collect, ExecError, Executor, Observer, RunSummary, StopReason, StopRules};
+pub use gossip::GossipEngine;
 pub use records::RoundRecord;

@@ -32,6 +32,12 @@ pub struct RoundRecord {
     pub loss: f64,
     /// ‖∇f(x)‖².
     pub grad_norm_sq: f64,
+    /// Gossip: mean over nodes of the bits summed over each node's outgoing links (0 for star).
+    #[serde(default)]
+    pub bits_links_per_node: f64,
+    /// Gossip: consensus error (1/n) Σ‖x_i − x̄‖² (0 for star).
+    #[serde(default)]
+    pub consensus_error: f64,
     /// Seconds since the run started (resumed runs continue the clock).
     pub wall_time_s: f64,
 }
@@ -51,6 +57,8 @@ impl RoundRecord {
             grad_samples: totals.grad_samples,
             loss: metrics.loss,
             grad_norm_sq: metrics.grad_norm_sq,
+            bits_links_per_node: totals.bits_links as f64 / n,
+            consensus_error: metrics.consensus_error,
             wall_time_s,
         }
     }
@@ -61,16 +69,17 @@ impl RoundRecord {
         a.wall_time_s = other.wall_time_s;
         a.loss.to_bits() == other.loss.to_bits()
             && a.grad_norm_sq.to_bits() == other.grad_norm_sq.to_bits()
+            && a.consensus_error.to_bits() == other.consensus_error.to_bits()
             && a == *other
     }
 
     /// CSV header matching [`RoundRecord::csv_row`].
-    pub const CSV_HEADER: &'static str = "round,bits_up_per_worker,bits_up_max,bits_down_per_worker,bits_up_values32_per_worker,bits_up_values64_per_worker,entries_up,grad_samples,loss,grad_norm_sq,wall_time_s";
+    pub const CSV_HEADER: &'static str = "round,bits_up_per_worker,bits_up_max,bits_down_per_worker,bits_up_values32_per_worker,bits_up_values64_per_worker,entries_up,grad_samples,loss,grad_norm_sq,bits_links_per_node,consensus_error,wall_time_s";
 
     /// One CSV line (no newline). Floats use the shortest representation that round-trips.
     pub fn csv_row(&self) -> String {
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.round,
             self.bits_up_per_worker,
             self.bits_up_max,
@@ -81,6 +90,8 @@ impl RoundRecord {
             self.grad_samples,
             self.loss,
             self.grad_norm_sq,
+            self.bits_links_per_node,
+            self.consensus_error,
             self.wall_time_s
         )
     }

@@ -10,16 +10,34 @@
 //! | [`Ef14`] | $e_i + \gamma\nabla f_i \to$ compress, keep the residual | Seide et al. 2014; Stich et al. 2018 |
 //! | [`Ef21`] | $g_i \leftarrow g_i + \mathcal{C}(\nabla f_i - g_i)$, $x \leftarrow x - \gamma g$ | Richtárik et al. 2021 |
 //!
-//! The engines in `squeeze-driver` run them; see [`ServerMethod`] for the round protocol.
+//! Decentralized (gossip) methods over a graph with mixing matrix W ([`GossipMethod`]):
+//!
+//! | method | messages/round | reference |
+//! |---|---|---|
+//! | [`Motef`] | 2 (compressed x and tracker deltas) | Islamov, Gao, Stich 2025 |
+//! | [`Beer`] | 2 | Zhao et al. 2022 |
+//! | [`Choco`] | 1 | Koloskova, Stich, Jaggi 2019 |
+//! | [`Dsgd`] | 1 dense | — |
+//!
+//! The engines in `squeeze-driver` run them; see [`ServerMethod`] and [`GossipMethod`] for the
+//! round protocols.
 
+pub mod beer;
+pub mod choco;
 pub mod ef14;
 pub mod ef21;
 pub mod gd;
+pub mod gossip;
 pub mod method;
+pub mod motef;
 pub mod stepsize;
 
+pub use beer::{Beer, BeerNode};
+pub use choco::{Choco, ChocoNode, Dsgd, DsgdNode};
 pub use ef14::{Ef14, Ef14Server, Ef14Worker};
 pub use ef21::{Ef21, Ef21Server, Ef21Worker, GradInit};
 pub use gd::{Gd, GdServer, GdWorker};
+pub use gossip::{GossipInit, GossipMethod, GradSource, GradState, Neighbourhood, NodeCtx};
 pub use method::{Init, InitUplink, MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
+pub use motef::{Motef, MotefNode, MotefParams};
 pub use stepsize::Stepsize;

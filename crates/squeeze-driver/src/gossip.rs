@@ -1,0 +1,362 @@
+//! The gossip engine: n nodes exchanging compressed messages with their graph neighbours.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use squeeze_core::{BitConvention, Message, Scalar, round_seed};
+use squeeze_feedback::{GossipMethod, MethodError, Neighbourhood, NodeCtx, WorkerBuffers};
+use squeeze_problems::Problem;
+
+use crate::engine::{Engine, EngineError, Metrics, Totals};
+
+#[derive(Serialize, Deserialize)]
+struct GossipSnapshot<N> {
+    format: String,
+    seed: u64,
+    method: String,
+    dim: usize,
+    totals: Totals,
+    nodes: Vec<N>,
+}
+
+const SNAPSHOT_FORMAT: &str = "squeeze-gossip-v1";
+
+/// The decentralized engine.
+///
+/// Each round runs the method's phases; in a phase every node computes its message (in
+/// parallel), then every node absorbs its own and its neighbours' messages in the fixed
+/// neighbour order (in parallel; node i writes only its own state). Bits are counted per node
+/// ("sent once": `bits_up`, the papers' per-node count) and per link (`bits_links`: a message
+/// to k neighbours counts k times). Metrics are taken at the node average x̄, with the
+/// consensus error (1/n) Σ‖x_i − x̄‖². Results are bit-identical for every thread count.
+pub struct GossipEngine<S: Scalar, M: GossipMethod<S>> {
+    method: M,
+    problem: Arc<Problem<S>>,
+    mixing: Vec<Neighbourhood>,
+    seed: u64,
+    nodes: Vec<M::Node>,
+    buffers: Vec<WorkerBuffers<S>>,
+    outs: Vec<Message<S>>,
+    results: Vec<Result<u64, MethodError>>,
+    totals: Totals,
+    pool: rayon::ThreadPool,
+    threads: usize,
+    metric_buf: Vec<Vec<S>>,
+    metric_loss: Vec<f64>,
+    xbar: Vec<S>,
+    describe_graph: String,
+}
+
+impl<S: Scalar, M: GossipMethod<S>> core::fmt::Debug for GossipEngine<S, M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("GossipEngine")
+            .field("method", &self.method)
+            .field("problem", &self.problem.name())
+            .field("graph", &self.describe_graph)
+            .field("threads", &self.threads)
+            .finish()
+    }
+}
+
+fn validate_mixing(mixing: &[Neighbourhood], n: usize) -> Result<(), EngineError> {
+    let bad = |m: String| EngineError::Method(MethodError::Incompatible(m));
+    if mixing.len() != n {
+        return Err(bad(format!(
+            "the topology has {} nodes but the problem has {n} workers; set topology and problem.n_workers to the same n",
+            mixing.len()
+        )));
+    }
+    for (i, row) in mixing.iter().enumerate() {
+        let total: f64 = row.self_weight + row.neighbours.iter().map(|&(_, w)| w).sum::<f64>();
+        if (total - 1.0).abs() > 1e-9 || row.self_weight < 0.0 {
+            return Err(bad(format!(
+                "row {i} of the mixing matrix sums to {total} (must be 1 with non-negative weights)"
+            )));
+        }
+        if let Some(&(j, _)) = row.neighbours.iter().find(|&&(j, _)| j >= n || j == i) {
+            return Err(bad(format!("node {i} lists an invalid neighbour {j}")));
+        }
+    }
+    Ok(())
+}
+
+impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
+    /// Initialise every node at `x0`. `mixing[i]` is node i's row of W.
+    pub fn new(
+        method: M,
+        problem: Arc<Problem<S>>,
+        mixing: Vec<Neighbourhood>,
+        describe_graph: impl Into<String>,
+        x0: &[S],
+        seed: u64,
+        threads: usize,
+    ) -> Result<Self, EngineError> {
+        let n = problem.n_workers();
+        validate_mixing(&mixing, n)?;
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| EngineError::Threads {
+                threads,
+                detail: e.to_string(),
+            })?;
+        let init = method.init(&problem, x0, seed)?;
+        let d = problem.dim();
+        Ok(Self {
+            method,
+            mixing,
+            seed,
+            nodes: init.nodes,
+            buffers: (0..n).map(|_| WorkerBuffers::new(d)).collect(),
+            outs: (0..n).map(|_| Message::default()).collect(),
+            results: (0..n).map(|_| Ok(0)).collect(),
+            totals: Totals {
+                bits_up: vec![0; n],
+                grad_samples: init.grad_samples,
+                ..Totals::default()
+            },
+            pool,
+            threads,
+            metric_buf: (0..n).map(|_| vec![S::ZERO; d]).collect(),
+            metric_loss: vec![0.0; n],
+            xbar: vec![S::ZERO; d],
+            describe_graph: describe_graph.into(),
+            problem,
+        })
+    }
+
+    /// Node states.
+    pub fn nodes(&self) -> &[M::Node] {
+        &self.nodes
+    }
+
+    /// The method.
+    pub fn method(&self) -> &M {
+        &self.method
+    }
+
+    /// Node i's model.
+    pub fn node_iterate(&self, i: usize) -> Option<&[S]> {
+        self.nodes.get(i).map(|n| self.method.iterate(n))
+    }
+
+    fn check_results(results: &mut [Result<u64, MethodError>]) -> Result<u64, EngineError> {
+        let mut samples = 0;
+        for slot in results.iter_mut() {
+            match std::mem::replace(slot, Ok(0)) {
+                Ok(g) => samples += g,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(samples)
+    }
+
+    fn update_xbar(&mut self) {
+        let n = self.nodes.len() as f64;
+        for (j, xb) in self.xbar.iter_mut().enumerate() {
+            let mut s = 0.0f64;
+            for node in &self.nodes {
+                s += self.method.iterate(node)[j].to_f64();
+            }
+            *xb = S::from_f64(s / n);
+        }
+    }
+}
+
+impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
+    fn describe(&self) -> String {
+        format!(
+            "{} on {} over {} (n = {}, d = {}, {} threads)",
+            self.method.describe(),
+            self.problem.name(),
+            self.describe_graph,
+            self.problem.n_workers(),
+            self.problem.dim(),
+            self.threads
+        )
+    }
+
+    fn n_workers(&self) -> usize {
+        self.problem.n_workers()
+    }
+
+    fn dim(&self) -> usize {
+        self.problem.dim()
+    }
+
+    fn round(&mut self) -> Result<(), EngineError> {
+        let round = self.totals.rounds;
+        let n = self.nodes.len();
+        let rs = round_seed(self.seed, round);
+        let problem = Arc::clone(&self.problem);
+        let oracles = problem.oracles();
+        for phase in 0..self.method.phases() {
+            let method = &self.method;
+            let mixing = &self.mixing;
+            let work = self
+                .nodes
+                .par_iter_mut()
+                .zip(self.buffers.par_iter_mut())
+                .zip(self.outs.par_iter_mut())
+                .zip(self.results.par_iter_mut())
+                .enumerate();
+            self.pool.install(|| {
+                work.for_each(|(i, (((node, b), out), slot))| {
+                    let mut ctx = NodeCtx {
+                        node: i,
+                        n_nodes: n,
+                        round,
+                        round_seed: rs,
+                        oracle: oracles[i].as_ref(),
+                        mixing: &mixing[i],
+                        buffers: b,
+                        grad_samples: 0,
+                    };
+                    *slot = method
+                        .send(node, phase, &mut ctx, out)
+                        .map(|()| ctx.grad_samples);
+                })
+            });
+            self.totals.grad_samples += Self::check_results(&mut self.results)?;
+            for (i, out) in self.outs.iter().enumerate() {
+                let b = out.bits();
+                self.totals.bits_up[i] += b;
+                self.totals.bits_links += b * self.mixing[i].neighbours.len() as u64;
+                self.totals.entries_up += out.entries();
+                self.totals.bits_up_values32 += out.bits_under(BitConvention::Values32);
+                self.totals.bits_up_values64 += out.bits_under(BitConvention::Values64);
+            }
+            let method = &self.method;
+            let outs = &self.outs;
+            let work = self
+                .nodes
+                .par_iter_mut()
+                .zip(self.buffers.par_iter_mut())
+                .zip(self.results.par_iter_mut())
+                .enumerate();
+            self.pool.install(|| {
+                work.for_each(|(i, ((node, b), slot))| {
+                    let mut ctx = NodeCtx {
+                        node: i,
+                        n_nodes: n,
+                        round,
+                        round_seed: rs,
+                        oracle: oracles[i].as_ref(),
+                        mixing: &mixing[i],
+                        buffers: b,
+                        grad_samples: 0,
+                    };
+                    *slot = method
+                        .receive(node, phase, &mut ctx, outs)
+                        .map(|()| ctx.grad_samples);
+                })
+            });
+            self.totals.grad_samples += Self::check_results(&mut self.results)?;
+        }
+        self.totals.rounds += 1;
+        Ok(())
+    }
+
+    fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    fn evaluate(&mut self) -> Result<Metrics, EngineError> {
+        self.update_xbar();
+        let x = &self.xbar;
+        let oracles = self.problem.oracles();
+        let bufs = &mut self.metric_buf;
+        let losses = &mut self.metric_loss;
+        self.pool.install(|| {
+            bufs.par_iter_mut()
+                .zip(losses.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, (g, l))| *l = oracles[i].loss_grad(x, g));
+        });
+        let n = oracles.len() as f64;
+        let loss = self.metric_loss.iter().sum::<f64>() / n;
+        let mut norm = 0.0f64;
+        let mut consensus = 0.0f64;
+        for j in 0..x.len() {
+            let mut s = 0.0f64;
+            for g in self.metric_buf.iter() {
+                s += g[j].to_f64();
+            }
+            norm += (s / n) * (s / n);
+        }
+        for node in &self.nodes {
+            consensus += squeeze_core::ops::dist2_sq(self.method.iterate(node), x)
+                .map_err(|e| EngineError::Snapshot(e.to_string()))?;
+        }
+        Ok(Metrics {
+            loss,
+            grad_norm_sq: norm,
+            consensus_error: consensus / n,
+        })
+    }
+
+    fn iterate_f64(&self) -> Vec<f64> {
+        let n = self.nodes.len() as f64;
+        let d = self.problem.dim();
+        (0..d)
+            .map(|j| {
+                self.nodes
+                    .iter()
+                    .map(|node| self.method.iterate(node)[j].to_f64())
+                    .sum::<f64>()
+                    / n
+            })
+            .collect()
+    }
+
+    fn snapshot(&self) -> Result<serde_json::Value, EngineError> {
+        let snap = GossipSnapshot {
+            format: SNAPSHOT_FORMAT.to_string(),
+            seed: self.seed,
+            method: self.method.describe(),
+            dim: self.problem.dim(),
+            totals: self.totals.clone(),
+            nodes: self.nodes.clone(),
+        };
+        serde_json::to_value(&snap).map_err(|e| EngineError::Snapshot(e.to_string()))
+    }
+
+    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
+        let snap: GossipSnapshot<M::Node> =
+            serde_json::from_value(snapshot.clone()).map_err(|e| {
+                EngineError::Snapshot(format!(
+                    "the checkpoint does not match this gossip method/configuration: {e}"
+                ))
+            })?;
+        let mismatch = |what: &str, a: String, b: String| {
+            EngineError::Snapshot(format!(
+                "checkpoint {what} {a} differs from the configured {b}"
+            ))
+        };
+        if snap.format != SNAPSHOT_FORMAT {
+            return Err(mismatch("format", snap.format, SNAPSHOT_FORMAT.into()));
+        }
+        if snap.seed != self.seed {
+            return Err(mismatch(
+                "seed",
+                snap.seed.to_string(),
+                self.seed.to_string(),
+            ));
+        }
+        if snap.method != self.method.describe() {
+            return Err(mismatch("method", snap.method, self.method.describe()));
+        }
+        if snap.dim != self.problem.dim() || snap.nodes.len() != self.nodes.len() {
+            return Err(mismatch(
+                "shape",
+                format!("{} nodes × d = {}", snap.nodes.len(), snap.dim),
+                format!("{} × {}", self.nodes.len(), self.problem.dim()),
+            ));
+        }
+        self.nodes = snap.nodes;
+        self.totals = snap.totals;
+        Ok(())
+    }
+}
