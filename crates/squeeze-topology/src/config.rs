@@ -224,8 +224,9 @@ struct RawTopology {
     p: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     seed: Option<u64>,
+    /// Read as lists (a fixed-size array would silently drop a third entry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    edges: Option<Vec<[usize; 2]>>,
+    edges: Option<Vec<Vec<usize>>>,
     #[serde(default)]
     weights: Weighting,
 }
@@ -285,14 +286,27 @@ impl TryFrom<RawTopology> for TopologyConfig {
                 }
                 GraphSpec::ErdosRenyi { p, seed: raw.seed }
             }
-            Kind::Edges => GraphSpec::Edges {
-                edges: raw.edges.ok_or_else(|| {
+            Kind::Edges => {
+                let lists = raw.edges.ok_or_else(|| {
                     TopologyError::Config(
                         "kind = \"edges\" needs `edges`, a list of node pairs (e.g. edges = [[0, 1], [1, 2]])"
                             .to_string(),
                     )
-                })?,
-            },
+                })?;
+                let mut edges = Vec::with_capacity(lists.len());
+                for (index, e) in lists.iter().enumerate() {
+                    match e.as_slice() {
+                        &[a, b] => edges.push([a, b]),
+                        _ => {
+                            return Err(TopologyError::Config(format!(
+                                "edges[{index}] = {e:?} has {} entries; each edge is a pair [a, b] of node numbers",
+                                e.len()
+                            )));
+                        }
+                    }
+                }
+                GraphSpec::Edges { edges }
+            }
         };
         Ok(Self {
             graph,
@@ -340,7 +354,8 @@ impl From<TopologyConfig> for RawTopology {
                 (raw.kind, raw.p, raw.seed) = (Kind::ErdosRenyi, Some(p), seed);
             }
             GraphSpec::Edges { edges } => {
-                (raw.kind, raw.edges) = (Kind::Edges, Some(edges));
+                let lists = edges.iter().map(|e| e.to_vec()).collect();
+                (raw.kind, raw.edges) = (Kind::Edges, Some(lists));
             }
         }
         raw
