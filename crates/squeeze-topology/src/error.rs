@@ -196,9 +196,9 @@ pub enum TopologyError {
         i: usize,
         /// Column.
         j: usize,
-        /// W[i][j].
+        /// W_ij.
         wij: f64,
-        /// W[j][i].
+        /// W_ji.
         wji: f64,
         /// The tolerance used.
         tol: f64,
