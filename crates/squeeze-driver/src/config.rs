@@ -34,7 +34,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use squeeze_compress::CompressorSpec;
 use squeeze_core::Scalar;
-use squeeze_feedback::{Ef14, Ef21, Gd, GradInit, Stepsize};
+use squeeze_feedback::{
+    Beer, Choco, Dsgd, Ef14, Ef21, Gd, GradInit, Motef, MotefParams, Neighbourhood, Stepsize,
+};
 use squeeze_problems::{
     Dataset, InitPoint, Problem, ReadOptions, Regularizer, Remainder, Split, embedded,
     read_libsvm_path,
@@ -42,6 +44,7 @@ use squeeze_problems::{
 use thiserror::Error;
 
 use crate::engine::{Engine, EngineError, StarEngine};
+use crate::gossip::GossipEngine;
 use crate::executor::{CheckpointPolicy, Executor, StopRules};
 
 /// Why a configuration could not be turned into a run. Each message names the key and the fix.
@@ -110,6 +113,10 @@ pub struct ExperimentConfig {
     /// Threads, logging, checkpoints.
     #[serde(default)]
     pub run: RunConfig,
+    /// Graph and mixing weights (gossip methods only), e.g. `{ kind = "ring" }` or
+    /// `{ kind = "erdos_renyi", p = 0.2, weights = "metropolis_hastings" }`.
+    #[serde(default)]
+    pub topology: Option<squeeze_topology::TopologyConfig>,
 }
 
 /// Problem section.
@@ -256,6 +263,22 @@ pub struct MethodConfig {
     /// Count the bits of an uncompressed initial round.
     #[serde(default)]
     pub count_init: bool,
+    /// Gossip methods: consensus stepsize γ ∈ (0, 1].
+    #[serde(default)]
+    pub gamma: Option<f64>,
+    /// Gossip methods: stepsize η > 0.
+    #[serde(default)]
+    pub eta: Option<f64>,
+    /// MoTEF: momentum λ ∈ (0, 1] (λ = 1 is BEER).
+    #[serde(default)]
+    pub lambda: Option<f64>,
+    /// Gossip methods: local gradients, `{ kind = "full" }` (default),
+    /// `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
+    #[serde(default)]
+    pub gradient: Option<squeeze_feedback::GradSource>,
+    /// D-SGD: adapt-then-combine order instead of combine-then-adapt.
+    #[serde(default)]
+    pub adapt_then_combine: bool,
 }
 
 /// Run section.
@@ -289,6 +312,14 @@ impl Default for RunConfig {
         }
     }
 }
+
+/// The decentralized methods (they need a `[topology]`), with a one-line description.
+pub const GOSSIP_METHODS: &[(&str, &str)] = &[
+    ("motef", "MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda)"),
+    ("beer", "BEER: compressed gradient tracking, 2 messages/round (gamma, eta)"),
+    ("choco", "CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)"),
+    ("dsgd", "D-SGD: uncompressed decentralized SGD, dense models to neighbours (eta)"),
+];
 
 /// The methods the star engine can run, with a one-line description.
 pub const METHODS: &[(&str, &str)] = &[
@@ -433,7 +464,106 @@ fn build_typed<S: Scalar>(
         InitConfig::ProblemDefault => InitPoint::ProblemDefault,
     };
     let x0 = problem.initial_point(&init)?;
+    if GOSSIP_METHODS.iter().any(|m| m.0 == cfg.method.name) {
+        let topo = cfg.topology.as_ref().ok_or_else(|| {
+            invalid(
+                "topology",
+                format!(
+                    "{} is a gossip method and needs a graph, e.g. [topology] kind = \"ring\"",
+                    cfg.method.name
+                ),
+            )
+        })?;
+        let (graph, w) = topo
+            .build_seeded(cfg.problem.n_workers, cfg.seed)
+            .map_err(|e| invalid("topology", e.to_string()))?;
+        let mixing = (0..w.n())
+            .map(|i| Neighbourhood {
+                self_weight: w.self_weight(i),
+                neighbours: w
+                    .neighbors(i)
+                    .iter()
+                    .copied()
+                    .zip(w.neighbor_weights(i).iter().copied())
+                    .collect(),
+            })
+            .collect();
+        let label = format!(
+            "{} ({}, spectral gap {:.4})",
+            graph.label(),
+            w.label(),
+            w.spectral_gap()
+        );
+        return build_gossip_engine::<S>(&cfg.method, problem, mixing, label, &x0, cfg.seed, cfg.run.threads);
+    }
+    if cfg.topology.is_some() {
+        return Err(invalid(
+            "topology",
+            format!(
+                "{} runs on the server (star) engine; [topology] applies to gossip methods ({})",
+                cfg.method.name,
+                GOSSIP_METHODS.iter().map(|m| m.0).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     build_engine::<S>(&cfg.method, problem, &x0, cfg.seed, cfg.run.threads)
+}
+
+fn required(m: &MethodConfig, key: &'static str, v: Option<f64>, hint: &str) -> Result<f64, ConfigError> {
+    v.ok_or_else(|| invalid(&format!("method.{key}"), format!("{} needs {key}: {hint}", m.name)))
+}
+
+/// Build a gossip engine for `method` — the gossip method registry (one line per method).
+pub fn build_gossip_engine<S: Scalar>(
+    method: &MethodConfig,
+    problem: Arc<Problem<S>>,
+    mixing: Vec<Neighbourhood>,
+    graph_label: String,
+    x0: &[S],
+    seed: u64,
+    threads: usize,
+) -> Result<Box<dyn Engine>, ConfigError> {
+    let m = method;
+    let d = problem.dim();
+    let grad = m.gradient.unwrap_or_default();
+    let eta = || required(m, "eta", m.eta, "the stepsize, e.g. eta = 0.01");
+    let gamma = || required(m, "gamma", m.gamma, "the consensus stepsize in (0, 1], e.g. gamma = 0.5");
+    let engine: Box<dyn Engine> = match m.name.as_str() {
+        "motef" => {
+            let params = MotefParams {
+                gamma: gamma()?,
+                eta: eta()?,
+                lambda: required(m, "lambda", m.lambda, "the momentum in (0, 1], e.g. lambda = 0.01")?,
+            };
+            let method = Motef::new(compressor(m, d)?, params, grad).map_err(method_err)?;
+            Box::new(GossipEngine::new(method, problem, mixing, graph_label, x0, seed, threads)?)
+        }
+        "beer" => {
+            let method = Beer::new(compressor(m, d)?, gamma()?, eta()?, grad).map_err(method_err)?;
+            Box::new(GossipEngine::new(method, problem, mixing, graph_label, x0, seed, threads)?)
+        }
+        "choco" => {
+            let method = Choco::new(compressor(m, d)?, gamma()?, eta()?, grad).map_err(method_err)?;
+            Box::new(GossipEngine::new(method, problem, mixing, graph_label, x0, seed, threads)?)
+        }
+        "dsgd" => {
+            if m.compressor.is_some() {
+                return Err(invalid("method.compressor", "dsgd sends dense models; remove the compressor or use choco"));
+            }
+            let method = Dsgd::new(eta()?, grad, m.adapt_then_combine).map_err(method_err)?;
+            Box::new(GossipEngine::new(method, problem, mixing, graph_label, x0, seed, threads)?)
+        }
+        other => {
+            return Err(invalid(
+                "method.name",
+                format!(
+                    "unknown gossip method '{other}'; known: {}",
+                    GOSSIP_METHODS.iter().map(|m| m.0).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    };
+    Ok(engine)
 }
 
 /// Build the compressor and check it fits dimension `dim` (K > d is a configuration mistake,
