@@ -84,3 +84,18 @@ fn evaluate_a9a(bencher: Bencher<'_, '_>, threads: usize) {
     let mut e = ef21_engine("top_k:k=1", a9a_problem(), threads);
     bencher.bench_local(|| e.evaluate().expect("evaluate"));
 }
+
+/// The floor of bench (a): the 20 local gradients alone, one after another on one thread.
+#[divan::bench(sample_count = 200)]
+fn grads_a9a(bencher: Bencher<'_, '_>) {
+    let p = a9a_problem();
+    let x = p
+        .initial_point(&InitPoint::Gaussian { seed: 0, std: 1.0 })
+        .expect("x0");
+    let mut g = vec![0.0; p.dim()];
+    bencher.bench_local(|| {
+        for o in p.oracles() {
+            o.grad(&x, &mut g);
+        }
+    });
+}
