@@ -1,8 +1,14 @@
 //! Steady-state engine rounds allocate nothing: after a warm-up (message and scratch buffers
 //! reach their final size), a round of EF21, EF14 and GD on the star engine performs zero heap
-//! allocations, with 1 thread (the calling thread) and with 2 threads (the rayon pool).
+//! allocations with 1 thread (everything on the calling thread; checked strictly).
 //!
-//! The counting allocator is global (rayon's pool threads allocate on their own threads), so
+//! With 2 threads the workers run on a rayon pool, and rayon's scheduling itself allocates now
+//! and then (handing a job to the pool from outside goes through a queue that allocates a new
+//! block every 63 jobs; we measured 0–4 allocations per 20 rounds). The 2-thread check is
+//! therefore "fewer than one allocation per four rounds", which still fails for anything our
+//! code would allocate per round or per worker.
+//!
+//! The counting allocator is global (pool threads allocate on their own threads), so
 //! everything runs inside one `#[test]` to keep the test harness's other threads quiet while
 //! counting.
 
@@ -46,13 +52,16 @@ fn allocations() -> u64 {
 }
 
 const WARMUP: usize = 30;
-const COUNTED: usize = 20;
+const COUNTED: usize = 40;
 
-/// Allocations during `COUNTED` rounds after `WARMUP` rounds.
+/// Allocations during `COUNTED` rounds after `WARMUP` rounds. The engine is pushed to `keep`
+/// rather than dropped: a dropped engine's pool threads exit in the background, and thread
+/// teardown may allocate while the next engine is being counted.
 fn steady_state<M: ServerMethod<f64> + 'static>(
     method: M,
     problem: &Arc<Problem<f64>>,
     threads: usize,
+    keep: &mut Vec<Box<dyn Engine>>,
 ) -> u64 {
     let x0 = problem
         .initial_point(&InitPoint::Gaussian { seed: 0, std: 1.0 })
@@ -67,6 +76,7 @@ fn steady_state<M: ServerMethod<f64> + 'static>(
     }
     let n = allocations() - before;
     assert_eq!(e.totals().rounds, (WARMUP + COUNTED) as u64);
+    keep.push(Box::new(e));
     n
 }
 
@@ -107,19 +117,20 @@ fn steady_state_rounds_allocate_nothing() {
             .problem,
     );
     let mut failures = Vec::new();
+    let mut keep = Vec::new();
     for threads in [1, 2] {
         let cases: [(&str, u64); 6] = [
             (
                 "ef21 top_k:k=1 logreg",
-                steady_state(ef21("top_k:k=1"), &logreg, threads),
+                steady_state(ef21("top_k:k=1"), &logreg, threads, &mut keep),
             ),
             (
                 "ef21 top_k:ratio=0.01 dense",
-                steady_state(ef21("top_k:ratio=0.01"), &dense, threads),
+                steady_state(ef21("top_k:ratio=0.01"), &dense, threads, &mut keep),
             ),
             (
                 "ef21 scaled(rand_k:k=5) logreg",
-                steady_state(ef21("scaled(rand_k:k=5)"), &logreg, threads),
+                steady_state(ef21("scaled(rand_k:k=5)"), &logreg, threads, &mut keep),
             ),
             (
                 "ef14 top_k:k=1 logreg",
@@ -127,19 +138,35 @@ fn steady_state_rounds_allocate_nothing() {
                     Ef14::new(parse("top_k:k=1").unwrap(), Stepsize::default()).unwrap(),
                     &logreg,
                     threads,
+                    &mut keep,
                 ),
             ),
             (
                 "gd dense",
-                steady_state(Gd::new(Stepsize::default()).unwrap(), &dense, threads),
+                steady_state(
+                    Gd::new(Stepsize::default()).unwrap(),
+                    &dense,
+                    threads,
+                    &mut keep,
+                ),
             ),
             (
                 "gd logreg",
-                steady_state(Gd::new(Stepsize::default()).unwrap(), &logreg, threads),
+                steady_state(
+                    Gd::new(Stepsize::default()).unwrap(),
+                    &logreg,
+                    threads,
+                    &mut keep,
+                ),
             ),
         ];
         for (name, n) in cases {
-            if n != 0 {
+            let allowed = if threads == 1 {
+                0
+            } else {
+                COUNTED as u64 / 4 - 1
+            };
+            if n > allowed {
                 failures.push(format!(
                     "{name}, {threads} threads: {n} allocations in {COUNTED} rounds"
                 ));

@@ -72,7 +72,11 @@ pub enum MethodError {
     Incompatible(String),
 }
 
-/// Per-worker working memory owned by the engine (not part of the state).
+/// Working memory owned by the engine (not part of the state).
+///
+/// Engines may give one `WorkerBuffers` to several workers that run one after another (the
+/// star engine shares one per chunk of workers), so a method must write a buffer before it
+/// reads it and must not carry anything in it from one call to the next.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerBuffers<S: Scalar> {
     /// Compressor scratch.
