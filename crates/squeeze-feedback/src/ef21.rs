@@ -7,41 +7,6 @@ use squeeze_problems::Problem;
 use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, dense_down, message_err};
 use crate::stepsize::Stepsize;
 
-/// `a −= b` (same lengths) in one pass, returning whether every result is finite.
-///
-/// `v − v` is 0 for finite v and NaN for NaN/±∞, so eight independent lanes of Σ(v − v) are
-/// all 0 exactly when everything is finite; the loop vectorises and needs no second pass.
-fn sub_assign_all_finite<S: Scalar>(a: &mut [S], b: &[S]) -> bool {
-    debug_assert_eq!(a.len(), b.len());
-    let mut probe = [S::ZERO; 8];
-    let mut ac = a.chunks_exact_mut(8);
-    let mut bc = b.chunks_exact(8);
-    for (a8, b8) in (&mut ac).zip(&mut bc) {
-        for ((x, &y), p) in a8.iter_mut().zip(b8).zip(&mut probe) {
-            let v = *x - y;
-            *x = v;
-            #[allow(clippy::eq_op)]
-            {
-                *p += v - v;
-            }
-        }
-    }
-    for ((x, &y), p) in ac
-        .into_remainder()
-        .iter_mut()
-        .zip(bc.remainder())
-        .zip(&mut probe)
-    {
-        let v = *x - y;
-        *x = v;
-        #[allow(clippy::eq_op)]
-        {
-            *p += v - v;
-        }
-    }
-    probe.iter().all(|&p| p == S::ZERO)
-}
-
 /// How the workers' gradient estimates $g_i^0$ start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -269,13 +234,12 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
     ) -> Result<(), MethodError> {
         let x = dense_down(down, "ef21")?;
         let b = &mut *ctx.buffers;
-        // ∇f_i(x) − g_i in place in the gradient buffer: one d-vector of working memory
-        // instead of two, so it stays in cache (the engine reuses it for the next worker).
-        ctx.oracle.grad(x, &mut b.grad);
+        // ∇f_i(x) − g_i straight into the gradient buffer (one d-vector of working memory,
+        // which stays in cache as the engine reuses it for the next worker; one pass for
+        // problems with an elementwise gradient). A non-finite gradient makes the difference
+        // non-finite (as would a non-finite g_i or an overflow), so its check covers both.
         ctx.grad_samples += ctx.oracle.n_samples() as u64;
-        // A non-finite gradient makes the difference non-finite (and so would a non-finite
-        // g_i or an overflow): checking the difference covers the gradient check.
-        if !sub_assign_all_finite(&mut b.grad, &worker.g) {
+        if !ctx.oracle.grad_minus(x, &worker.g, &mut b.grad) {
             return Err(MethodError::Diverged {
                 what: "a local gradient",
                 round: ctx.round,
@@ -311,33 +275,5 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
         &server.x
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sub_assign_all_finite_subtracts_and_detects() {
-        for n in [0usize, 1, 7, 8, 9, 100] {
-            let b: Vec<f64> = (0..n).map(|k| k as f64 * 0.5).collect();
-            let mut a: Vec<f64> = (0..n).map(|k| k as f64 * 2.0).collect();
-            assert!(sub_assign_all_finite(&mut a, &b));
-            assert!(a.iter().enumerate().all(|(k, &v)| v == k as f64 * 1.5));
-            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-                for pos in [0, n / 2, n.saturating_sub(1)] {
-                    if n == 0 {
-                        continue;
-                    }
-                    let mut a2 = a.clone();
-                    a2[pos] = bad;
-                    assert!(!sub_assign_all_finite(&mut a2, &b), "{n} {pos} {bad}");
-                }
-            }
-        }
-        // Overflow of the difference counts as non-finite.
-        let mut a = vec![f64::MAX];
-        assert!(!sub_assign_all_finite(&mut a, &[-f64::MAX]));
     }
 }

@@ -37,7 +37,7 @@ use squeeze_core::rng::{Purpose, SqueezeRng};
 use squeeze_core::{ParamError, Scalar};
 
 use crate::error::ProblemError;
-use crate::oracle::{Oracle, add_gaussian_noise, dims_ok};
+use crate::oracle::{Oracle, add_gaussian_noise, dims_ok, probe_term};
 use crate::problem::Problem;
 use crate::smoothness::Smoothness;
 
@@ -323,6 +323,29 @@ impl<S: Scalar> Oracle<S> for ScaledIdentityLsq<S> {
             *g = self.a * (self.a * x - b);
         }
     }
+    /// a(a x − b) − sub in one pass (same bits as `grad` then the subtraction).
+    fn grad_minus(&self, x: &[S], sub: &[S], out: &mut [S]) -> bool {
+        if !dims_ok(self.b.len(), x, out) || sub.len() != out.len() {
+            out.fill(S::from_f64(f64::NAN));
+            return false;
+        }
+        let a = self.a;
+        let mut probe = [S::ZERO; 8];
+        let chunks = out
+            .chunks_mut(8)
+            .zip(x.chunks(8))
+            .zip(self.b.chunks(8))
+            .zip(sub.chunks(8));
+        for (((o8, x8), b8), s8) in chunks {
+            let lanes = o8.iter_mut().zip(x8).zip(b8).zip(s8).zip(&mut probe);
+            for ((((o, &x), &b), &s), p) in lanes {
+                let v = a * (a * x - b) - s;
+                *o = v;
+                *p += probe_term(v);
+            }
+        }
+        probe.iter().all(|&p| p == S::ZERO)
+    }
     fn minibatch_grad(&self, x: &[S], _batch: &[u32], grad: &mut [S]) {
         self.grad(x, grad);
     }
@@ -435,6 +458,16 @@ mod tests {
                 o.minibatch_grad(&x, &[0], &mut g3);
                 assert_eq!(bits(&g1), bits(&g2), "d = {d}");
                 assert_eq!(bits(&g1), bits(&g3), "d = {d}");
+                // grad_minus = grad − sub, bit for bit, and reports finiteness.
+                let sub: Vec<S> = (0..d).map(|k| S::from_f64(k as f64 * 0.1 - 0.3)).collect();
+                let mut gm = vec![S::ZERO; d];
+                assert!(o.grad_minus(&x, &sub, &mut gm));
+                let want: Vec<S> = g1.iter().zip(&sub).map(|(&g, &s)| g - s).collect();
+                assert_eq!(bits(&gm), bits(&want), "d = {d}");
+                let mut bad = sub.clone();
+                bad[d / 2] = S::from_f64(f64::NAN);
+                assert!(!o.grad_minus(&x, &bad, &mut gm));
+                assert!(!o.grad_minus(&x, &sub[1..], &mut gm));
                 // Wrong lengths poison with NaN.
                 let mut short = vec![S::ZERO; d + 1];
                 o.grad(&x, &mut short);
