@@ -14,7 +14,7 @@
 //! * `evaluate_a9a`: [`Engine::evaluate`] (f and ‖∇f‖² over all workers) on the first problem.
 //!
 //! Each engine is warmed up for a few rounds before timing, so the numbers are steady-state
-//! rounds (which allocate nothing; `tests/allocation_free.rs`).
+//! rounds (which allocate nothing; `tests/rounds_allocation_free.rs`).
 
 use std::sync::Arc;
 
