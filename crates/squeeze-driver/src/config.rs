@@ -436,8 +436,11 @@ fn build_typed<S: Scalar>(
     build_engine::<S>(&cfg.method, problem, &x0, cfg.seed, cfg.run.threads)
 }
 
+/// Build the compressor and check it fits dimension `dim` (K > d is a configuration mistake,
+/// reported here with its key rather than by the method's setup).
 fn compressor<S: Scalar>(
     m: &MethodConfig,
+    dim: usize,
 ) -> Result<Box<dyn squeeze_core::Compressor<S>>, ConfigError> {
     let spec = m.compressor.as_ref().ok_or_else(|| {
         invalid(
@@ -448,8 +451,23 @@ fn compressor<S: Scalar>(
             ),
         )
     })?;
-    spec.build::<S>()
-        .map_err(|e| invalid("method.compressor", e.to_string()))
+    let c = spec
+        .build::<S>()
+        .map_err(|e| invalid("method.compressor", e.to_string()))?;
+    c.check_dim(dim)
+        .map_err(|e| invalid("method.compressor", e.to_string()))?;
+    Ok(c)
+}
+
+/// A method's setup error that is a configuration mistake gets the key it comes from (the
+/// theory stepsize needs a contractive compressor: `method.stepsize`).
+fn engine_err(e: EngineError) -> ConfigError {
+    match e {
+        EngineError::Method(squeeze_feedback::MethodError::Param(p)) if p.param == "stepsize" => {
+            invalid("method.stepsize", p.to_string())
+        }
+        e => ConfigError::Engine(e),
+    }
 }
 
 /// Build a star engine for `method` on `problem` — the method registry (one line per method).
@@ -461,6 +479,7 @@ pub fn build_engine<S: Scalar>(
     threads: usize,
 ) -> Result<Box<dyn Engine>, ConfigError> {
     let m = method;
+    let d = problem.dim();
     let engine: Box<dyn Engine> = match m.name.as_str() {
         "gd" => {
             if m.compressor.is_some() {
@@ -469,22 +488,29 @@ pub fn build_engine<S: Scalar>(
                     "gd sends dense gradients; remove the compressor or use ef21 with compressor = \"identity\"",
                 ));
             }
-            Box::new(StarEngine::new(gd(m)?, problem, x0, seed, threads)?)
+            Box::new(StarEngine::new(gd(m)?, problem, x0, seed, threads).map_err(engine_err)?)
         }
-        "ef14" => Box::new(StarEngine::new(
-            Ef14::new(compressor(m)?, m.stepsize).map_err(method_err)?,
-            problem,
-            x0,
-            seed,
-            threads,
-        )?),
-        "ef21" => Box::new(StarEngine::new(
-            Ef21::new(compressor(m)?, m.stepsize, m.init, m.count_init).map_err(method_err)?,
-            problem,
-            x0,
-            seed,
-            threads,
-        )?),
+        "ef14" => Box::new(
+            StarEngine::new(
+                Ef14::new(compressor(m, d)?, m.stepsize).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )
+            .map_err(engine_err)?,
+        ),
+        "ef21" => Box::new(
+            StarEngine::new(
+                Ef21::new(compressor(m, d)?, m.stepsize, m.init, m.count_init)
+                    .map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )
+            .map_err(engine_err)?,
+        ),
         other => {
             let known: Vec<&str> = METHODS.iter().map(|m| m.0).collect();
             return Err(invalid(
@@ -501,5 +527,10 @@ fn gd(m: &MethodConfig) -> Result<Gd, ConfigError> {
 }
 
 fn method_err(e: squeeze_feedback::MethodError) -> ConfigError {
-    invalid("method", e.to_string())
+    match e {
+        squeeze_feedback::MethodError::Param(p) if p.component == "stepsize" => {
+            invalid("method.stepsize", p.to_string())
+        }
+        e => invalid("method", e.to_string()),
+    }
 }

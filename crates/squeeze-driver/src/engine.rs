@@ -41,13 +41,15 @@ pub struct Totals {
     pub bits_up: Vec<u64>,
     /// Downlink bits received by each worker (the broadcast size, summed over rounds).
     pub bits_down_per_worker: u64,
-    /// Coordinates sent uplink, summed over workers.
+    /// Coordinates sent uplink, summed over workers (including a counted init round).
     pub entries_up: u64,
     /// Gradient work in samples (a full local gradient of worker i counts m_i).
     pub grad_samples: u64,
-    /// Uplink bits summed over workers under the 32-bits-per-value convention (EF21 papers).
+    /// Uplink bits summed over workers under the 32-bits-per-value convention (EF21 papers),
+    /// including a counted init round.
     pub bits_up_values32: u64,
-    /// Uplink bits summed over workers under the 64-bits-per-entry convention (3PC, MoTEF).
+    /// Uplink bits summed over workers under the 64-bits-per-entry convention (3PC, MoTEF),
+    /// including a counted init round.
     pub bits_up_values64: u64,
 }
 
@@ -104,6 +106,10 @@ pub trait Engine: Send {
 struct StarSnapshot<Sv, W> {
     format: String,
     seed: u64,
+    /// `ServerMethod::describe` of the writer (compressor, stepsize rule, options).
+    method: String,
+    /// Model dimension of the writer's problem.
+    dim: usize,
     totals: Totals,
     server: Sv,
     workers: Vec<W>,
@@ -176,14 +182,15 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         let n = problem.n_workers();
         let d = problem.dim();
         let chunk = n.div_ceil(threads.min(n).max(1)).max(1);
+        // A counted initialisation is charged under every convention, like a round's uplink.
         let totals = Totals {
             rounds: 0,
-            bits_up: init.init_up_bits.clone(),
+            bits_up: init.init_up.bits.clone(),
             bits_down_per_worker: 0,
-            entries_up: 0,
+            entries_up: init.init_up.entries,
             grad_samples: init.grad_samples,
-            bits_up_values32: 0,
-            bits_up_values64: 0,
+            bits_up_values32: init.init_up.bits_values32,
+            bits_up_values64: init.init_up.bits_values64,
         };
         Ok(Self {
             method,
@@ -386,6 +393,8 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
         let snap = StarSnapshot {
             format: SNAPSHOT_FORMAT.to_string(),
             seed: self.seed,
+            method: self.method.describe(),
+            dim: self.problem.dim(),
             totals: self.totals.clone(),
             server: self.server.clone(),
             workers: self.workers.clone(),
@@ -397,7 +406,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
         let snap: StarSnapshot<M::Server, M::Worker> = serde_json::from_value(snapshot.clone())
             .map_err(|e| {
                 EngineError::Snapshot(format!(
-                    "the checkpoint does not match this method/configuration: {e}"
+                    "the checkpoint does not match this method/configuration ({e}): resume with the configuration that wrote it"
                 ))
             })?;
         if snap.format != SNAPSHOT_FORMAT {
@@ -419,6 +428,23 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
                 "checkpoint has {} workers, the configuration {}",
                 snap.workers.len(),
                 self.workers.len()
+            )));
+        }
+        // The state deserialises into any configuration of the same method type; a different
+        // problem dimension or method setting (compressor, stepsize rule, init) would resume
+        // silently with the checkpoint's state under this configuration.
+        if snap.dim != self.problem.dim() || self.method.iterate(&snap.server).len() != snap.dim {
+            return Err(EngineError::Snapshot(format!(
+                "checkpoint has model dimension {}, this problem {}: resume with the configuration that wrote it",
+                self.method.iterate(&snap.server).len(),
+                self.problem.dim()
+            )));
+        }
+        let method = self.method.describe();
+        if snap.method != method {
+            return Err(EngineError::Snapshot(format!(
+                "checkpoint was written by {}, this configuration runs {method}: resume with the configuration that wrote it",
+                snap.method
             )));
         }
         self.server = snap.server;

@@ -5,7 +5,8 @@ use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_err,
+    dense_down, local_grad, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -20,6 +21,10 @@ use crate::stepsize::Stepsize;
 /// theory rule here. Its known weakness: in heterogeneous problems it stalls at a plateau.
 ///
 /// Wire: uplink $v_i$; downlink the dense model.
+///
+/// With the identity compressor $e_i$ stays 0 and EF14 is GD; in floating point
+/// $x - \tfrac1n\sum_i\gamma\nabla f_i$ rounds differently from $x - \gamma\tfrac1n\sum_i\nabla f_i$,
+/// so the two agree bit for bit only when every operation is exact (tested like EF21's).
 ///
 /// ```
 /// use squeeze_compress::parse;
@@ -103,7 +108,7 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
                 gamma,
             },
             workers,
-            init_up_bits: vec![0; n],
+            init_up: InitUplink::new(n),
             grad_samples: 0,
         })
     }
@@ -111,11 +116,10 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
     fn broadcast(
         &self,
         server: &mut Self::Server,
-        _round: u64,
+        round: u64,
         down: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        down.dense_parts().extend_from_slice(&server.x);
-        Ok(())
+        broadcast_model(&server.x, round, down)
     }
 
     fn worker_round(
@@ -137,11 +141,11 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
             .with_round_seed(ctx.round_seed);
         self.compressor
             .compress_into(&b.work, &mut cctx, up)
-            .map_err(|source| MethodError::Compress {
-                worker: ctx.worker,
-                round: ctx.round,
-                source,
-            })?;
+            .map_err(compress_err(
+                ctx.worker,
+                ctx.round,
+                "the error-feedback vector e_i + γ∇f_i",
+            ))?;
         // e = p − v
         worker.e.copy_from_slice(&b.work);
         up.add_to(&mut worker.e, -S::ONE)
@@ -154,11 +158,12 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        let scale = S::from_f64(-1.0 / ups.len() as f64);
-        for (i, up) in ups.iter().enumerate() {
-            up.add_to(&mut server.x, scale)
-                .map_err(message_err(i, round))?;
-        }
+        add_all(
+            &mut server.x,
+            S::from_f64(-1.0 / ups.len() as f64),
+            round,
+            ups,
+        )?;
         if ops::first_non_finite(&server.x).is_some() {
             return Err(MethodError::Diverged {
                 what: "the model x",

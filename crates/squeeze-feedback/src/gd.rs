@@ -5,7 +5,8 @@ use squeeze_core::{Message, Scalar, ops};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad, message_err,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, dense_down, local_grad,
+    step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -94,7 +95,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
                 gamma,
             },
             workers: vec![GdWorker; n],
-            init_up_bits: vec![0; n],
+            init_up: InitUplink::new(n),
             grad_samples,
         })
     }
@@ -105,18 +106,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         round: u64,
         down: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let gamma = S::from_f64(server.gamma);
-        for (x, &g) in server.x.iter_mut().zip(&server.g) {
-            *x -= gamma * g;
-        }
-        if ops::first_non_finite(&server.x).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the model x",
-                round,
-            });
-        }
-        down.dense_parts().extend_from_slice(&server.x);
-        Ok(())
+        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
     }
 
     fn worker_round(
@@ -138,13 +128,13 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        let inv_n = S::from_f64(1.0 / ups.len() as f64);
         server.g.fill(S::ZERO);
-        for (i, up) in ups.iter().enumerate() {
-            up.add_to(&mut server.g, inv_n)
-                .map_err(message_err(i, round))?;
-        }
-        Ok(())
+        add_all(
+            &mut server.g,
+            S::from_f64(1.0 / ups.len() as f64),
+            round,
+            ups,
+        )
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

@@ -21,5 +21,5 @@ pub mod stepsize;
 pub use ef14::{Ef14, Ef14Server, Ef14Worker};
 pub use ef21::{Ef21, Ef21Server, Ef21Worker, GradInit};
 pub use gd::{Gd, GdServer, GdWorker};
-pub use method::{Init, MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
+pub use method::{Init, InitUplink, MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
 pub use stepsize::Stepsize;

@@ -15,7 +15,9 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use squeeze_core::{CompressError, Message, MessageError, ParamError, Scalar, Scratch};
+use squeeze_core::{
+    BitConvention, CompressError, Message, MessageError, ParamError, Scalar, Scratch,
+};
 use squeeze_problems::{Oracle, Problem, ProblemError};
 use thiserror::Error;
 
@@ -26,7 +28,7 @@ pub enum MethodError {
     /// A hyperparameter is invalid.
     #[error(transparent)]
     Param(#[from] ParamError),
-    /// The compressor refused its input (NaN/∞ gradients land here with the worker and round).
+    /// The compressor refused its input (non-finite input is reported as [`Self::Diverged`]).
     #[error("worker {worker}, round {round}: {source}")]
     Compress {
         /// Worker index.
@@ -59,7 +61,7 @@ pub enum MethodError {
     },
     /// A gradient or the iterate became non-finite.
     #[error(
-        "{what} became non-finite at round {round}: the stepsize is probably too large (try a smaller multiplier)"
+        "{what} became non-finite at round {round}: the stepsize is probably too large (try a smaller multiplier or gamma)"
     )]
     Diverged {
         /// What diverged.
@@ -116,6 +118,47 @@ pub struct WorkerCtx<'a, S: Scalar> {
     pub grad_samples: u64,
 }
 
+/// Uplink traffic of the initialisation, counted like a round's uplink: exact bits per worker,
+/// and the entries and paper-convention bits summed over workers.
+///
+/// ```
+/// use squeeze_core::Message;
+/// use squeeze_feedback::method::InitUplink;
+/// let mut up = InitUplink::new(2);
+/// up.charge(1, &Message::<f64>::Dense { values: vec![1.0; 3] });
+/// assert_eq!(up.bits, vec![0, 4 + 3 * 64]);
+/// assert_eq!((up.entries, up.bits_values32, up.bits_values64), (3, 96, 192));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InitUplink {
+    /// Exact bits each worker sent.
+    pub bits: Vec<u64>,
+    /// Coordinates sent, summed over workers.
+    pub entries: u64,
+    /// Bits under [`BitConvention::Values32`], summed over workers.
+    pub bits_values32: u64,
+    /// Bits under [`BitConvention::Values64`], summed over workers.
+    pub bits_values64: u64,
+}
+
+impl InitUplink {
+    /// Nothing sent by `n` workers.
+    pub fn new(n: usize) -> Self {
+        Self {
+            bits: vec![0; n],
+            ..Self::default()
+        }
+    }
+
+    /// Worker `i` sent `msg`.
+    pub fn charge<S: Scalar>(&mut self, i: usize, msg: &Message<S>) {
+        self.bits[i] += msg.bits();
+        self.entries += msg.entries();
+        self.bits_values32 += msg.bits_under(BitConvention::Values32);
+        self.bits_values64 += msg.bits_under(BitConvention::Values64);
+    }
+}
+
 /// Initial states and what initialisation cost.
 #[derive(Debug, Clone)]
 pub struct Init<Sv, W> {
@@ -123,8 +166,9 @@ pub struct Init<Sv, W> {
     pub server: Sv,
     /// Worker states, in worker order.
     pub workers: Vec<W>,
-    /// Bits each worker sent during initialisation (0 unless the method counts its init round).
-    pub init_up_bits: Vec<u64>,
+    /// What each worker sent during initialisation (nothing unless the method counts its init
+    /// round).
+    pub init_up: InitUplink,
     /// Gradient work during initialisation, in samples.
     pub grad_samples: u64,
 }
@@ -206,6 +250,23 @@ pub(crate) fn local_grad<S: Scalar>(
     Ok(())
 }
 
+/// Map an error of worker `worker`'s compressor in `round`. A non-finite input means the vector
+/// the method built from finite gradients and state (`what`) overflowed: the run diverged.
+pub(crate) fn compress_err(
+    worker: usize,
+    round: u64,
+    what: &'static str,
+) -> impl FnOnce(CompressError) -> MethodError {
+    move |source| match source {
+        CompressError::NonFinite { .. } => MethodError::Diverged { what, round },
+        source => MethodError::Compress {
+            worker,
+            round,
+            source,
+        },
+    }
+}
+
 /// Map a message error to a method error.
 pub(crate) fn message_err(worker: usize, round: u64) -> impl FnOnce(MessageError) -> MethodError {
     move |source| MethodError::Message {
@@ -213,4 +274,65 @@ pub(crate) fn message_err(worker: usize, round: u64) -> impl FnOnce(MessageError
         round,
         source,
     }
+}
+
+/// `x ← x − γ g`, then broadcast the dense model; errors if x became non-finite.
+pub(crate) fn step_and_broadcast<S: Scalar>(
+    x: &mut [S],
+    g: &[S],
+    gamma: f64,
+    round: u64,
+    down: &mut Message<S>,
+) -> Result<(), MethodError> {
+    let gamma = S::from_f64(gamma);
+    // x −= γg with the finiteness probe fused in (Σ(v − v) is 0 exactly when every v is
+    // finite; eight lanes so that it vectorises), then one copy into the message.
+    let mut probe = [S::ZERO; 8];
+    for (x8, g8) in x.chunks_mut(8).zip(g.chunks(8)) {
+        for ((xj, &gj), p) in x8.iter_mut().zip(g8).zip(&mut probe) {
+            let v = *xj - gamma * gj;
+            *xj = v;
+            #[allow(clippy::eq_op)]
+            {
+                *p += v - v;
+            }
+        }
+    }
+    if probe.iter().any(|&p| p != S::ZERO) {
+        return Err(MethodError::Diverged {
+            what: "the model x",
+            round,
+        });
+    }
+    down.dense_parts().extend_from_slice(x);
+    Ok(())
+}
+
+/// Broadcast the dense model `x`; errors if it is non-finite.
+pub(crate) fn broadcast_model<S: Scalar>(
+    x: &[S],
+    round: u64,
+    down: &mut Message<S>,
+) -> Result<(), MethodError> {
+    if squeeze_core::ops::first_non_finite(x).is_some() {
+        return Err(MethodError::Diverged {
+            what: "the model x",
+            round,
+        });
+    }
+    down.dense_parts().extend_from_slice(x);
+    Ok(())
+}
+
+/// `acc ← acc + scale · Σ_i up_i`, in worker order (deterministic).
+pub(crate) fn add_all<S: Scalar>(
+    acc: &mut [S],
+    scale: S,
+    round: u64,
+    ups: &[Message<S>],
+) -> Result<(), MethodError> {
+    for (i, up) in ups.iter().enumerate() {
+        up.add_to(acc, scale).map_err(message_err(i, round))?;
+    }
+    Ok(())
 }

@@ -242,7 +242,8 @@ impl<S: Scalar, O: Oracle<S>> Oracle<S> for Counted<O> {
 /// assert!(b.iter().all(|&j| j < 10) && b[0] != b[1] && b[1] != b[2] && b[0] != b[2]);
 /// assert!(MinibatchSampler::new(10, 11).is_err());
 /// ```
-#[derive(Debug, Clone)]
+/// Serialisable: the permutation is state (checkpoints capture it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MinibatchSampler {
     perm: Vec<u32>,
     tau: usize,

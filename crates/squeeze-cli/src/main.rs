@@ -1,0 +1,108 @@
+//! `squeeze`: run compressed-communication experiments from TOML, plot their records, and list
+//! the compressors and methods.
+//!
+//! ```text
+//! squeeze run CONFIG.toml [--set key=value]... [--out DIR] [--threads N] [--resume] [--quiet]
+//! squeeze plot RUN_DIR... [--x bits|rounds|grad_samples|bits32] [--y grad_norm_sq|loss] [--out STEM]
+//! squeeze list [--dim D]
+//! ```
+//!
+//! Exit codes: 0 success; 2 for anything the user can fix (bad TOML, unknown key, method or
+//! compressor, missing data, incompatible choices, bad `--set`, bad arguments); 1 for failures
+//! while running (divergence, I/O errors after the run started). Every error is one line
+//! `error: …` on stderr that says what to change. The library crates never print; this binary
+//! is the only place that does.
+
+mod fail;
+mod list;
+mod overrides;
+mod plot;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::fail::Failure;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "squeeze",
+    version,
+    about = "Compressed-communication distributed optimisation experiments",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the experiment described by a TOML file and write its records.
+    Run(run::RunArgs),
+    /// Plot ‖∇f‖² (or the loss) of one or more runs into SVG and PNG.
+    Plot(plot::PlotArgs),
+    /// List the compressors (with parameters and classes) and the methods.
+    List(list::ListArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(e),
+    };
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Plot(args) => plot::plot(args),
+        Command::List(args) => list::list(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => report(f),
+    }
+}
+
+fn report(f: Failure) -> ExitCode {
+    eprintln!("error: {}", fail::one_line(&format!("{:#}", f.error)));
+    ExitCode::from(f.code)
+}
+
+/// clap's own messages span several lines (tips, usage); fold them into one.
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Help goes to stdout and is not an error (except when a subcommand is missing).
+            let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            };
+            let _ = e.print();
+            ExitCode::from(code)
+        }
+        _ => {
+            let text = e.render().to_string();
+            let mut parts: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .collect();
+            if let Some(first) = parts.first_mut() {
+                *first = first.strip_prefix("error: ").unwrap_or(first);
+            }
+            let mut line = String::new();
+            for p in parts {
+                if !line.is_empty() {
+                    line.push_str(if line.ends_with(':') { " " } else { "; " });
+                }
+                line.push_str(p);
+            }
+            eprintln!("error: {line}; see `squeeze --help` or `squeeze <COMMAND> --help`");
+            ExitCode::from(2)
+        }
+    }
+}

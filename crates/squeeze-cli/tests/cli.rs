@@ -1,0 +1,542 @@
+//! End-to-end tests of the `squeeze` binary: files of a run, errors and exit codes, `--set`,
+//! plotting, and kill-and-resume reproducing an uninterrupted run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use squeeze_driver::RoundRecord;
+
+const BIN: &str = env!("CARGO_BIN_EXE_squeeze");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn quickstart() -> PathBuf {
+    repo().join("examples/quickstart.toml")
+}
+
+/// A fresh directory under the target's temporary directory.
+fn temp_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn squeeze(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("CI")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the squeeze binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// records.csv rows without the wall-time column (the only one that may differ).
+fn csv_without_wall_time(path: &Path) -> Vec<String> {
+    let body = fs::read_to_string(path).unwrap();
+    body.lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+/// Equal line lists, reporting the first difference only (the files are long).
+#[track_caller]
+fn assert_same_rows(a: &[String], b: &[String], what: &str) {
+    if let Some(i) = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]) {
+        panic!(
+            "{what}: first difference at line {i}:\n  {}\n  {}",
+            a[i], b[i]
+        );
+    }
+    assert_eq!(a.len(), b.len(), "{what}: line counts");
+}
+
+fn jsonl(path: &Path) -> Vec<RoundRecord> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn quickstart_writes_records_config_and_summary() {
+    let dir = temp_dir("quickstart");
+    let out = squeeze(&dir, &["run", quickstart().to_str().unwrap()]);
+    assert_ok(&out);
+    // Not a terminal: no progress bar, nothing on stderr; one summary line on stdout.
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(
+        stdout.starts_with("quickstart: 1000 rounds (max_rounds)"),
+        "{stdout}"
+    );
+
+    let run = dir.join("runs/quickstart");
+    let csv = fs::read_to_string(run.join("records.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], RoundRecord::CSV_HEADER);
+    assert_eq!(lines.len(), 1 + 1001, "rounds 0..=1000 are logged");
+    let recs = jsonl(&run.join("records.jsonl"));
+    assert_eq!(recs.len(), 1001);
+    for (i, r) in recs.iter().enumerate() {
+        assert_eq!(r.round, i as u64);
+        assert_eq!(r.csv_row(), lines[i + 1], "csv and jsonl agree at row {i}");
+    }
+    assert!(recs[1000].grad_norm_sq < 0.1 * recs[0].grad_norm_sq);
+    assert_eq!(
+        recs[1].entries_up, 10,
+        "Top-1 on 10 workers sends 10 entries a round"
+    );
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["status"], "finished");
+    assert_eq!(summary["stop_reason"], "max_rounds");
+    assert_eq!(summary["name"], "quickstart");
+    assert_eq!(summary["last"]["round"], 1000);
+    assert!(
+        summary["describe"].as_str().unwrap().contains("ef21"),
+        "{summary}"
+    );
+    assert!(summary["wall_time_s"].as_f64().unwrap() > 0.0);
+    assert!(run.join("checkpoint.json").is_file());
+
+    // The resolved configuration reproduces the run exactly (except wall time).
+    let resolved = run.join("config.resolved.toml");
+    let again = squeeze(
+        &dir,
+        &[
+            "run",
+            resolved.to_str().unwrap(),
+            "--out",
+            "again",
+            "--quiet",
+        ],
+    );
+    assert_ok(&again);
+    assert!(again.stdout.is_empty(), "--quiet prints nothing");
+    assert_same_rows(
+        &csv_without_wall_time(&run.join("records.csv")),
+        &csv_without_wall_time(&dir.join("again/records.csv")),
+        "resolved config rerun",
+    );
+}
+
+#[test]
+fn set_overrides_any_key() {
+    let dir = temp_dir("set");
+    let out = squeeze(
+        &dir,
+        &[
+            "run",
+            quickstart().to_str().unwrap(),
+            "--set",
+            "problem.n_workers=5",
+            "--set",
+            "method.compressor=top_k:k=2",
+            "--set",
+            "method.stepsize.multiplier=4",
+            "--set",
+            "stop.max_rounds=50",
+            "--set",
+            "name=\"overridden run\"",
+            "--threads",
+            "2",
+        ],
+    );
+    assert_ok(&out);
+    let run = dir.join("runs/overridden_run");
+    let cfg: toml::Table = fs::read_to_string(run.join("config.resolved.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(cfg["problem"]["n_workers"].as_integer(), Some(5));
+    assert_eq!(cfg["method"]["compressor"].as_str(), Some("top_k:k=2"));
+    assert_eq!(
+        cfg["method"]["stepsize"]["multiplier"].as_float(),
+        Some(4.0)
+    );
+    assert_eq!(cfg["stop"]["max_rounds"].as_integer(), Some(50));
+    assert_eq!(cfg["run"]["threads"].as_integer(), Some(2));
+    let recs = jsonl(&run.join("records.jsonl"));
+    assert_eq!(recs.len(), 51);
+    assert_eq!(recs[1].entries_up, 5 * 2, "5 workers × Top-2");
+
+    // Same run with one thread and the multiplier written as a float: identical records.
+    let one = squeeze(
+        &dir,
+        &[
+            "run",
+            quickstart().to_str().unwrap(),
+            "--set",
+            "problem.n_workers=5",
+            "--set",
+            "method.compressor=\"top_k:k=2\"",
+            "--set",
+            "method.stepsize={ rule = \"theory\", multiplier = 4.0 }",
+            "--set",
+            "stop.max_rounds=50",
+            "--out",
+            "one",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_ok(&one);
+    assert_same_rows(
+        &csv_without_wall_time(&run.join("records.csv")),
+        &csv_without_wall_time(&dir.join("one/records.csv")),
+        "threads 2 vs 1",
+    );
+}
+
+#[test]
+fn user_errors_are_one_line_with_exit_code_2() {
+    let dir = temp_dir("errors");
+    fs::write(
+        dir.join("syntax.toml"),
+        "name = \"x\"\n[problem\nn_workers = 2\n",
+    )
+    .unwrap();
+    let q = quickstart();
+    let q = q.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", "missing.toml"], "cannot read config missing.toml"),
+        (&["run", "syntax.toml"], "syntax.toml:2:"),
+        (
+            &["run", q, "--set", "problem.n_worker=3"],
+            "problem.n_worker: unknown field `n_worker`",
+        ),
+        (
+            &["run", q, "--set", "method.name=ef22"],
+            "unknown method 'ef22'; known: gd, ef14, ef21",
+        ),
+        (
+            &["run", q, "--set", "method.compressor=tpo_k:k=1"],
+            "did you mean top_k",
+        ),
+        (
+            &["run", q, "--set", "problem.data=nothere.svm"],
+            "problem.data: no file at",
+        ),
+        (
+            &["run", q, "--set", "method.name=gd"],
+            "remove the compressor",
+        ),
+        (
+            &["run", q, "--set", "method.compressor=top_k:k=100"],
+            "k = 100 does not fit dimension d = 30",
+        ),
+        (
+            &["run", q, "--set", "stop.max_rounds=many"],
+            "stop.max_rounds: invalid type: string \"many\", expected u64 (set by --set",
+        ),
+        (
+            &["run", q, "--set", "stop.max_rounds"],
+            "expected key=value",
+        ),
+        (
+            &["run", q, "--set", "method.compressor.k=2"],
+            "'method.compressor' is a string, not a table",
+        ),
+        (&["run", q, "--resume", "--out", "fresh"], "no checkpoint"),
+        (&["run", q, "--threads", "0"], "--threads 0"),
+        (&["run", q, "--bogus"], "unexpected argument '--bogus'"),
+        (&["plot", "no-such-run"], "no records.csv"),
+        (&["list", "--dim", "0"], "--dim 0"),
+    ];
+    for (args, expect) in cases {
+        let out = squeeze(&dir, args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(
+            err.contains(expect),
+            "{args:?}: expected '{expect}' in: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn divergence_is_a_runtime_failure_with_exit_code_1() {
+    let dir = temp_dir("diverge");
+    let out = squeeze(
+        &dir,
+        &[
+            "run",
+            quickstart().to_str().unwrap(),
+            "--set",
+            "method.stepsize.multiplier=1e300",
+            "--out",
+            "d",
+        ],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: the run diverged"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("d/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["status"], "failed");
+}
+
+#[test]
+fn plot_writes_svg_and_png() {
+    let dir = temp_dir("plot");
+    for (m, out) in [("1", "a"), ("4", "b")] {
+        let r = squeeze(
+            &dir,
+            &[
+                "run",
+                quickstart().to_str().unwrap(),
+                "--set",
+                &format!("method.stepsize.multiplier={m}"),
+                "--set",
+                &format!("name=\"EF21 {m}x\""),
+                "--set",
+                "stop.max_rounds=200",
+                "--out",
+                out,
+                "--quiet",
+            ],
+        );
+        assert_ok(&r);
+    }
+    for x in ["bits", "rounds", "grad_samples", "bits32"] {
+        let stem = format!("img/cmp_{x}");
+        let p = squeeze(&dir, &["plot", "a", "b", "--x", x, "--out", &stem]);
+        assert_ok(&p);
+        let svg = fs::read_to_string(dir.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg"), "{x}");
+        assert!(
+            svg.contains("EF21 1x") && svg.contains("EF21 4x"),
+            "legend: {x}"
+        );
+        assert!(svg.contains("‖∇f(x)‖²"), "y label: {x}");
+        assert!(svg.matches("<polyline").count() >= 2, "two curves: {x}");
+        let png = fs::read(dir.join(format!("{stem}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{x}");
+        assert!(png.len() > 10_000, "{x}: {} bytes", png.len());
+    }
+    let p = squeeze(&dir, &["plot", "a", "--y", "loss"]);
+    assert_ok(&p);
+    assert!(dir.join("a/plot.svg").is_file() && dir.join("a/plot.png").is_file());
+    let svg = fs::read_to_string(dir.join("a/plot.svg")).unwrap();
+    assert!(svg.contains("f(x)"));
+}
+
+#[test]
+fn list_shows_compressors_classes_and_methods() {
+    let dir = temp_dir("list");
+    let out = squeeze(&dir, &["list", "--dim", "100"]);
+    assert_ok(&out);
+    let s = text(&out.stdout);
+    for needle in ["top_k", "qsgd", "compose", "ef21", "ef14", "gd", "d = 100"] {
+        assert!(s.contains(needle), "missing {needle}");
+    }
+    // Top-1 at d = 100 is contractive with α = 1/100.
+    let top1 = s
+        .lines()
+        .find(|l| l.contains("e.g. top_k:k=1 "))
+        .expect("the top_k:k=1 example is listed");
+    assert!(top1.contains("0.01"), "{top1}");
+}
+
+const KILL_RESUME: &str = r#"
+name = "kill-resume"
+seed = 7
+[problem]
+data = "synthetic_a9a"
+rows = 6000
+n_workers = 8
+[method]
+name = "ef21"
+compressor = "top_k:k=2"
+stepsize = { rule = "theory", multiplier = 4.0 }
+[stop]
+max_rounds = 8000
+[run]
+log_every = 1
+checkpoint_every = 150
+"#;
+
+/// The round stored in a checkpoint, if the file is there and complete.
+fn checkpoint_round(path: &Path) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
+    v.pointer("/executor/last/round")?.as_u64()
+}
+
+/// The round of the last complete row of records.csv.
+fn last_csv_round(path: &Path) -> Option<u64> {
+    let s = fs::read_to_string(path).ok()?;
+    let complete = &s[..s.rfind('\n')?];
+    complete.lines().last()?.split(',').next()?.parse().ok()
+}
+
+#[test]
+fn killed_run_resumes_to_the_uninterrupted_records() {
+    let dir = temp_dir("kill-resume");
+    fs::write(dir.join("kr.toml"), KILL_RESUME).unwrap();
+
+    // Start, wait for a checkpoint and for records past it, then SIGKILL.
+    let mut child = Command::new(BIN)
+        .args(["run", "kr.toml", "--out", "killed", "--threads", "2"])
+        .current_dir(&dir)
+        .env_remove("CI")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ckpt = dir.join("killed/checkpoint.json");
+    let csv = dir.join("killed/records.csv");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let killed_at = loop {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed; make KILL_RESUME longer"
+        );
+        if let (Some(c), Some(r)) = (checkpoint_round(&ckpt), last_csv_round(&csv))
+            && r > c
+        {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break (c, r);
+        }
+        assert!(Instant::now() < deadline, "no checkpoint after 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let (ckpt_round, _) = killed_at;
+    let rows_at_kill = last_csv_round(&csv).unwrap();
+    assert!(
+        rows_at_kill > ckpt_round && rows_at_kill < 8000,
+        "{killed_at:?}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("killed/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["status"], "running", "killed mid-run");
+
+    // Changing the problem is refused; then resume with the same configuration.
+    let refused = squeeze(
+        &dir,
+        &[
+            "run",
+            "kr.toml",
+            "--out",
+            "killed",
+            "--resume",
+            "--set",
+            "problem.n_workers=4",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        text(&refused.stderr).contains("problem.n_workers differs"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let resumed = squeeze(
+        &dir,
+        &[
+            "run",
+            "kr.toml",
+            "--out",
+            "killed",
+            "--resume",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_ok(&resumed);
+
+    // The uninterrupted reference.
+    let reference = squeeze(&dir, &["run", "kr.toml", "--out", "reference"]);
+    assert_ok(&reference);
+
+    let a = csv_without_wall_time(&dir.join("killed/records.csv"));
+    let b = csv_without_wall_time(&dir.join("reference/records.csv"));
+    assert_eq!(a.len(), 8002, "header + rounds 0..=8000, no duplicates");
+    assert_same_rows(&a, &b, "resumed vs uninterrupted");
+    let ja = jsonl(&dir.join("killed/records.jsonl"));
+    let jb = jsonl(&dir.join("reference/records.jsonl"));
+    assert_eq!(ja.len(), jb.len());
+    assert!(ja.iter().zip(&jb).all(|(x, y)| x.same_trajectory(y)));
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("killed/summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["status"], "finished");
+    assert_eq!(summary["last"]["round"], 8000);
+}
+
+/// Every `*.toml` under `dir`, recursively.
+fn tomls(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            tomls(&p, out);
+        } else if p.extension().is_some_and(|x| x == "toml") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_example_config_runs() {
+    let dir = temp_dir("examples");
+    let mut configs = Vec::new();
+    tomls(&repo().join("examples"), &mut configs);
+    configs.sort();
+    assert!(configs.len() >= 13, "{configs:?}");
+    for (i, cfg) in configs.iter().enumerate() {
+        let out_dir = format!("r{i}");
+        let out = squeeze(
+            &dir,
+            &[
+                "run",
+                cfg.to_str().unwrap(),
+                "--set",
+                "stop.max_rounds=2",
+                "--out",
+                &out_dir,
+                "--quiet",
+            ],
+        );
+        let text_cfg = fs::read_to_string(cfg).unwrap();
+        let needs_shared = text_cfg.contains("shared/data/libsvm");
+        if needs_shared && out.status.code() == Some(2) {
+            // The real data lives beside the repository and may be absent.
+            let err = text(&out.stderr);
+            assert!(err.contains("problem.data: no file at"), "{cfg:?}: {err}");
+            eprintln!("skipped {} (data absent: {err})", cfg.display());
+            continue;
+        }
+        assert_ok(&out);
+        let recs = jsonl(&dir.join(&out_dir).join("records.jsonl"));
+        assert_eq!(recs.last().unwrap().round, 2, "{cfg:?}");
+    }
+}

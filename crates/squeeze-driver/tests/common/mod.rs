@@ -1,0 +1,124 @@
+//! Helpers shared by the driver's integration tests.
+//!
+//! Each test binary uses a different subset, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use squeeze_driver::config::{ConfigError, ExperimentConfig};
+use squeeze_driver::executor::{Collect, ExecError, Observer, RunSummary};
+use squeeze_driver::{Engine, RoundRecord};
+
+/// The compressor the shared suites give a method that takes one.
+pub const SUITE_COMPRESSOR: &str = "top_k:k=1";
+
+/// Parse a TOML configuration, panicking with the error (test input is trusted).
+pub fn cfg(text: &str) -> ExperimentConfig {
+    match ExperimentConfig::from_toml(text) {
+        Ok(c) => c,
+        Err(e) => panic!("test config does not parse: {e}\n{text}"),
+    }
+}
+
+/// A `[method]` section for `name` with an optional compressor and extra lines.
+pub fn method_section(name: &str, compressor: Option<&str>, extra: &str) -> String {
+    let comp = compressor
+        .map(|c| format!("compressor = \"{c}\"\n"))
+        .unwrap_or_default();
+    format!("[method]\nname = \"{name}\"\n{comp}{extra}\n")
+}
+
+/// The compressor a registered method needs in the shared suites: `preferred` if the method
+/// takes a compressor, `None` if the registry answers that it takes none (e.g. `gd`). Decided
+/// by asking `build_engine`, so methods added to `METHODS` later enrol without editing the tests.
+pub fn compressor_for(method: &str, preferred: &str) -> Option<String> {
+    let probe = cfg(&format!(
+        "seed = 1\n[problem]\nn_workers = 2\n{}[stop]\nmax_rounds = 1\n",
+        method_section(method, Some(preferred), "")
+    ));
+    match probe.build_engine(Path::new(".")) {
+        Ok(_) => Some(preferred.to_string()),
+        Err(ConfigError::Invalid { key, .. }) if key == "method.compressor" => None,
+        Err(e) => panic!("method {method} with {preferred}: {e}"),
+    }
+}
+
+/// Build the engine and run the configured executor, collecting every record.
+pub fn run(cfg: &ExperimentConfig, out_dir: Option<&Path>) -> (RunSummary, Vec<RoundRecord>) {
+    let mut engine = build(cfg);
+    run_engine(cfg, engine.as_mut(), out_dir)
+}
+
+/// Build the engine, panicking with the error.
+pub fn build(cfg: &ExperimentConfig) -> Box<dyn Engine> {
+    match cfg.build_engine(Path::new(".")) {
+        Ok(e) => e,
+        Err(e) => panic!("build_engine: {e}"),
+    }
+}
+
+/// Run `engine` with the configured executor, collecting every record.
+pub fn run_engine(
+    cfg: &ExperimentConfig,
+    engine: &mut dyn Engine,
+    out_dir: Option<&Path>,
+) -> (RunSummary, Vec<RoundRecord>) {
+    let mut rec = Collect::default();
+    let ex = cfg.executor(out_dir).expect("executor");
+    let summary = ex
+        .run(engine, &mut [&mut rec])
+        .unwrap_or_else(|e| panic!("run failed: {e}"));
+    (summary, rec.records)
+}
+
+/// A fresh, empty directory under Cargo's per-target temporary directory.
+pub fn tmp_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// Assert two record sequences are equal in everything but wall time.
+pub fn assert_same_records(a: &[RoundRecord], b: &[RoundRecord], what: &str) {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{what}: {} vs {} records",
+        a.len(),
+        b.len()
+    );
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            x.same_trajectory(y),
+            "{what}: record {i} differs:\n{x:?}\n{y:?}"
+        );
+    }
+}
+
+/// Copies the checkpoint file aside each time one is written (`<file>.<round>`), so that a
+/// test can resume from any checkpoint position of one run.
+#[derive(Debug, Default)]
+pub struct KeepCheckpoints {
+    /// (round, copy) in order.
+    pub kept: Vec<(u64, PathBuf)>,
+}
+
+impl Observer for KeepCheckpoints {
+    fn record(&mut self, _rec: &RoundRecord) -> Result<(), ExecError> {
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, round: u64, path: &Path) -> Result<(), ExecError> {
+        let copy = path.with_extension(format!("json.{round}"));
+        std::fs::copy(path, &copy).map_err(|e| ExecError::Observer(e.to_string()))?;
+        self.kept.push((round, copy));
+        Ok(())
+    }
+}
+
+/// Relative difference |a − b| / max(|a|, |b|, tiny).
+pub fn rel_diff(a: f64, b: f64) -> f64 {
+    let scale = a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
+    (a - b).abs() / scale
+}
