@@ -7,7 +7,11 @@
 //!   ([`core::Message`]), the [`core::Compressor`] trait and seeded RNG streams;
 //! * [`compress`] (`squeeze-compress`): Top-K, Rand-K, Perm-K, thresholds, scaled sign, QSGD,
 //!   natural compression and dithering, TernGrad, power rounding, clipping, compositions, and
-//!   the registry that builds them from spec strings such as `top_k:k=10`.
+//!   the registry that builds them from spec strings such as `top_k:k=10`;
+//! * [`problems`] (`squeeze-problems`): data sets, the LIBSVM reader, worker splits, logistic
+//!   regression, least squares, the synthetic quadratics and their smoothness constants;
+//! * [`feedback`] (`squeeze-feedback`): the server–worker methods (GD, EF14, EF21);
+//! * [`driver`] (`squeeze-driver`): the star engine, the executor, records and TOML configs.
 //!
 //! ```
 //! use squeeze::prelude::*;
@@ -19,6 +23,9 @@
 
 pub use squeeze_compress as compress;
 pub use squeeze_core as core;
+pub use squeeze_driver as driver;
+pub use squeeze_feedback as feedback;
+pub use squeeze_problems as problems;
 
 /// The names most programs need.
 pub mod prelude {

@@ -93,7 +93,9 @@ impl Class {
 ///
 /// Compressors are immutable and shared; whatever they need between the input and the message
 /// (candidate lists, bitmaps, permutations) lives here so steady-state compression allocates
-/// nothing.
+/// nothing. Its contents never influence a message (the conformance suite compresses with a
+/// used scratch and compares), so engines may share one scratch between workers that run one
+/// after another.
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
     /// Index buffer.

@@ -125,22 +125,27 @@ const SNAPSHOT_FORMAT: &str = "squeeze-star-v1";
 
 /// The server–worker (star) engine.
 ///
-/// Workers run in parallel on a rayon pool of `threads` threads; each writes only its own state,
-/// message and result slot, and the server absorbs the messages in worker order, so results are
-/// bit-identical for every thread count. Steady-state rounds allocate nothing beyond what the
-/// method and compressor do (both are allocation-free).
+/// Workers run in parallel on a rayon pool of `threads` threads (on the calling thread, with no
+/// pool, when `threads` is 1); each writes only its own state, message and result slot, and the
+/// server absorbs the messages in worker order, so results are bit-identical for every thread
+/// count. Steady-state rounds allocate nothing beyond what the method and compressor do (both
+/// are allocation-free; `tests/rounds_allocation_free.rs`).
 pub struct StarEngine<S: Scalar, M: ServerMethod<S>> {
     method: M,
     problem: Arc<Problem<S>>,
     seed: u64,
     server: M::Server,
     workers: Vec<M::Worker>,
+    /// One set of working memory per chunk of consecutive workers (see `round`).
     buffers: Vec<WorkerBuffers<S>>,
+    /// Workers per chunk: ⌈n / min(n, threads)⌉.
+    chunk: usize,
     ups: Vec<Message<S>>,
     results: Vec<Result<u64, MethodError>>,
     down: Message<S>,
     totals: Totals,
-    pool: rayon::ThreadPool,
+    /// `None` for one thread.
+    pool: Option<rayon::ThreadPool>,
     threads: usize,
     metric_buf: Vec<Vec<S>>,
     metric_loss: Vec<f64>,
@@ -167,16 +172,22 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         threads: usize,
     ) -> Result<Self, EngineError> {
         let threads = threads.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| EngineError::Threads {
-                threads,
-                detail: e.to_string(),
-            })?;
+        let pool = if threads == 1 {
+            None
+        } else {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| EngineError::Threads {
+                    threads,
+                    detail: e.to_string(),
+                })?;
+            Some(pool)
+        };
         let init = method.init(&problem, x0, seed)?;
         let n = problem.n_workers();
         let d = problem.dim();
+        let chunk = n.div_ceil(threads.min(n).max(1)).max(1);
         // A counted initialisation is charged under every convention, like a round's uplink.
         let totals = Totals {
             rounds: 0,
@@ -193,7 +204,10 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
             seed,
             server: init.server,
             workers: init.workers,
-            buffers: (0..n).map(|_| WorkerBuffers::new(d)).collect(),
+            buffers: (0..n.div_ceil(chunk))
+                .map(|_| WorkerBuffers::new(d))
+                .collect(),
+            chunk,
             ups: (0..n).map(|_| Message::default()).collect(),
             results: (0..n).map(|_| Ok(0)).collect(),
             down: Message::default(),
@@ -261,29 +275,63 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
         let method = &self.method;
         let down = &self.down;
         let oracles = self.problem.oracles();
-        let work = self
-            .workers
-            .par_iter_mut()
-            .zip(self.buffers.par_iter_mut())
-            .zip(self.ups.par_iter_mut())
-            .zip(self.results.par_iter_mut())
-            .enumerate();
-        self.pool.install(|| {
-            work.for_each(|(i, (((w, b), up), slot))| {
-                let mut ctx = WorkerCtx {
-                    worker: i,
-                    n_workers: n,
-                    round,
-                    round_seed: rs,
-                    oracle: oracles[i].as_ref(),
-                    buffers: b,
-                    grad_samples: 0,
-                };
-                *slot = method
-                    .worker_round(w, down, &mut ctx, up)
-                    .map(|()| ctx.grad_samples);
-            })
-        });
+        let run = |i: usize,
+                   w: &mut M::Worker,
+                   b: &mut WorkerBuffers<S>,
+                   up: &mut Message<S>,
+                   slot: &mut Result<u64, MethodError>| {
+            let mut ctx = WorkerCtx {
+                worker: i,
+                n_workers: n,
+                round,
+                round_seed: rs,
+                oracle: oracles[i].as_ref(),
+                buffers: b,
+                grad_samples: 0,
+            };
+            *slot = method
+                .worker_round(w, down, &mut ctx, up)
+                .map(|()| ctx.grad_samples);
+        };
+        // Workers go in `threads` chunks of consecutive workers, one task per chunk, and the
+        // workers of a chunk share one set of buffers (scratch, not state: methods write
+        // them before reading, and compressors' outputs do not depend on their scratch), so
+        // the shared vectors stay in cache from one worker to the next and the pool sees
+        // `threads` tasks rather than n. Each worker writes only its own state, message and
+        // result slot, so neither the chunking nor the schedule can change any result.
+        let chunk = self.chunk;
+        let run_chunk = |c: usize,
+                         ws: &mut [M::Worker],
+                         ups: &mut [Message<S>],
+                         slots: &mut [Result<u64, MethodError>],
+                         b: &mut WorkerBuffers<S>| {
+            for (k, ((w, up), slot)) in ws.iter_mut().zip(ups).zip(slots).enumerate() {
+                run(c * chunk + k, w, b, up, slot);
+            }
+        };
+        let parallel = self.pool.as_ref().filter(|_| self.buffers.len() > 1);
+        if let Some(pool) = parallel {
+            let work = self
+                .workers
+                .par_chunks_mut(chunk)
+                .zip(self.ups.par_chunks_mut(chunk))
+                .zip(self.results.par_chunks_mut(chunk))
+                .zip(self.buffers.par_iter_mut())
+                .enumerate();
+            pool.install(|| {
+                work.for_each(|(c, (((ws, ups), slots), b))| run_chunk(c, ws, ups, slots, b));
+            });
+        } else {
+            // One chunk: on the calling thread, without a hand-off to a pool and back (two
+            // wake-ups per round, tens of µs on a VM).
+            run_chunk(
+                0,
+                &mut self.workers,
+                &mut self.ups,
+                &mut self.results,
+                &mut self.buffers[0],
+            );
+        }
         // Errors and counters in worker order: deterministic whatever the scheduling.
         for (i, slot) in self.results.iter_mut().enumerate() {
             match std::mem::replace(slot, Ok(0)) {
@@ -312,12 +360,19 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
         let oracles = self.problem.oracles();
         let bufs = &mut self.metric_buf;
         let losses = &mut self.metric_loss;
-        self.pool.install(|| {
-            bufs.par_iter_mut()
-                .zip(losses.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (g, l))| *l = oracles[i].loss_grad(x, g));
-        });
+        match &self.pool {
+            Some(pool) => pool.install(|| {
+                bufs.par_iter_mut()
+                    .zip(losses.par_iter_mut())
+                    .enumerate()
+                    .for_each(|(i, (g, l))| *l = oracles[i].loss_grad(x, g));
+            }),
+            None => {
+                for (i, (g, l)) in bufs.iter_mut().zip(losses.iter_mut()).enumerate() {
+                    *l = oracles[i].loss_grad(x, g);
+                }
+            }
+        }
         // Reduce in worker order, in f64.
         let n = oracles.len() as f64;
         let loss = self.metric_loss.iter().sum::<f64>() / n;

@@ -74,7 +74,11 @@ pub enum MethodError {
     Incompatible(String),
 }
 
-/// Per-worker working memory owned by the engine (not part of the state).
+/// Working memory owned by the engine (not part of the state).
+///
+/// Engines may give one `WorkerBuffers` to several workers that run one after another (the
+/// star engine shares one per chunk of workers), so a method must write a buffer before it
+/// reads it and must not carry anything in it from one call to the next.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerBuffers<S: Scalar> {
     /// Compressor scratch.
@@ -281,10 +285,27 @@ pub(crate) fn step_and_broadcast<S: Scalar>(
     down: &mut Message<S>,
 ) -> Result<(), MethodError> {
     let gamma = S::from_f64(gamma);
-    for (xj, &gj) in x.iter_mut().zip(g) {
-        *xj -= gamma * gj;
+    // x −= γg with the finiteness probe fused in (Σ(v − v) is 0 exactly when every v is
+    // finite; eight lanes so that it vectorises), then one copy into the message.
+    let mut probe = [S::ZERO; 8];
+    for (x8, g8) in x.chunks_mut(8).zip(g.chunks(8)) {
+        for ((xj, &gj), p) in x8.iter_mut().zip(g8).zip(&mut probe) {
+            let v = *xj - gamma * gj;
+            *xj = v;
+            #[allow(clippy::eq_op)]
+            {
+                *p += v - v;
+            }
+        }
     }
-    broadcast_model(x, round, down)
+    if probe.iter().any(|&p| p != S::ZERO) {
+        return Err(MethodError::Diverged {
+            what: "the model x",
+            round,
+        });
+    }
+    down.dense_parts().extend_from_slice(x);
+    Ok(())
 }
 
 /// Broadcast the dense model `x`; errors if it is non-finite.

@@ -130,6 +130,47 @@ impl<S: Scalar> Row<'_, S> {
         }
     }
 
+    /// [`Row::dot_unchecked`] for a row whose values are all exactly 1 (binary features):
+    /// `Σ_k x[indices[k]]`, with the same two accumulators in the same order, so the result
+    /// has the same bits as `dot_unchecked` (`1·v = v` exactly in IEEE arithmetic).
+    ///
+    /// # Safety
+    /// Every column index of the row must be `< x.len()` (see [`Row::dot_unchecked`]).
+    #[inline]
+    pub(crate) unsafe fn dot_ones_unchecked(&self, x: &[S]) -> S {
+        debug_assert!(self.indices.iter().all(|&i| (i as usize) < x.len()));
+        debug_assert!(self.values.iter().all(|&v| v == S::ONE));
+        let mut a0 = S::ZERO;
+        let mut a1 = S::ZERO;
+        let mut ic = self.indices.chunks_exact(2);
+        for i in &mut ic {
+            // SAFETY: the caller guarantees every index is < x.len().
+            unsafe {
+                a0 += *x.get_unchecked(i[0] as usize);
+                a1 += *x.get_unchecked(i[1] as usize);
+            }
+        }
+        for &i in ic.remainder() {
+            // SAFETY: as above.
+            a0 += unsafe { *x.get_unchecked(i as usize) };
+        }
+        a0 + a1
+    }
+
+    /// [`Row::axpy_unchecked`] for a row whose values are all exactly 1: `x[indices[k]] += c`
+    /// (the same bits, as `c·1 = c`).
+    ///
+    /// # Safety
+    /// Every column index of the row must be `< x.len()` (see [`Row::dot_unchecked`]).
+    #[inline]
+    pub(crate) unsafe fn axpy_ones_unchecked(&self, c: S, x: &mut [S]) {
+        debug_assert!(self.indices.iter().all(|&i| (i as usize) < x.len()));
+        for &i in self.indices {
+            // SAFETY: the caller guarantees every index is < x.len().
+            unsafe { *x.get_unchecked_mut(i as usize) += c };
+        }
+    }
+
     /// Squared Euclidean norm `‖a‖²`, accumulated in `f64`.
     pub fn norm2_sq(&self) -> f64 {
         self.values.iter().map(|v| v.to_f64() * v.to_f64()).sum()

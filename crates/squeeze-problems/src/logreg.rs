@@ -36,30 +36,32 @@ pub struct LogReg<S> {
     data: Dataset<S>,
     reg: Regularizer,
     l: f64,
+    /// Every stored feature value is exactly 1 (a9a, w8a, …): the kernels skip the values.
+    binary: bool,
 }
+
+/// Rows per block of the full pass: margins of a block first, then its sigmoids, then its
+/// scatter-adds, so that the independent dot products and exponentials of a block overlap
+/// instead of forming one long dependency chain per row. Small enough for the stack.
+const BLOCK: usize = 32;
 
 /// log(1 + e^t) and σ(t) from one exponential, stable for all t.
 #[inline(always)]
 fn softplus_sigmoid(t: f64) -> (f64, f64) {
     let e = (-t.abs()).exp();
     let sp = t.max(0.0) + e.ln_1p();
-    let s = if t >= 0.0 {
-        1.0 / (1.0 + e)
-    } else {
-        e / (1.0 + e)
-    };
-    (sp, s)
+    let num = if t >= 0.0 { 1.0 } else { e };
+    (sp, num / (1.0 + e))
 }
 
 /// σ(t), stable for all t.
 #[inline(always)]
 fn sigmoid(t: f64) -> f64 {
     let e = (-t.abs()).exp();
-    if t >= 0.0 {
-        1.0 / (1.0 + e)
-    } else {
-        e / (1.0 + e)
-    }
+    // A select rather than a branch (the sign of a margin is unpredictable); the same value
+    // as `if t >= 0 { 1/(1+e) } else { e/(1+e) }`.
+    let num = if t >= 0.0 { 1.0 } else { e };
+    num / (1.0 + e)
 }
 
 impl<S: Scalar> LogReg<S> {
@@ -73,7 +75,13 @@ impl<S: Scalar> LogReg<S> {
             });
         }
         let l = lambda_max_ata(&data.features) / (4.0 * data.n_rows() as f64) + reg.smoothness();
-        Ok(Self { data, reg, l })
+        let binary = data.features.values().iter().all(|&v| v == S::ONE);
+        Ok(Self {
+            data,
+            reg,
+            l,
+            binary,
+        })
     }
 
     /// The worker's data.
@@ -118,19 +126,88 @@ impl<S: Scalar> LogReg<S> {
             return f64::NAN;
         }
         grad.fill(S::ZERO);
-        let inv_m = 1.0 / self.data.n_rows() as f64;
-        let mut loss = 0.0f64;
-        for (row, &b) in self.data.features.rows().zip(&self.data.labels) {
-            // SAFETY: `dims_ok` checked x.len() = grad.len() = n_cols, and every column index
-            // of a Csr row is < n_cols.
-            loss += unsafe { Self::term::<LOSS>(row, b, x, grad, inv_m) };
-        }
+        let loss = if self.binary {
+            // SAFETY: `dims_ok` checked x.len() = grad.len() = n_cols, and `binary` says every
+            // stored value is exactly 1.
+            unsafe { self.blocked_pass::<LOSS, true>(x, grad) }
+        } else {
+            // SAFETY: `dims_ok` checked x.len() = grad.len() = n_cols.
+            unsafe { self.blocked_pass::<LOSS, false>(x, grad) }
+        };
         self.reg.add_grad(x, grad);
         if LOSS {
-            loss * inv_m + self.reg.value(x)
+            loss * self.inv_m() + self.reg.value(x)
         } else {
             0.0
         }
+    }
+
+    fn inv_m(&self) -> f64 {
+        1.0 / self.data.n_rows() as f64
+    }
+
+    /// grad += Σ_j (1/m)(−b_j σ(−b_j a_jᵀx)) a_j over all rows in order; returns
+    /// Σ_j log(1 + e^{−b_j a_jᵀx}) if `LOSS`, else 0.
+    ///
+    /// Rows go in blocks of [`BLOCK`]: margins, then sigmoids (and the loss terms), then the
+    /// scatter-adds. Each row's arithmetic and the order of the additions into `grad` and the
+    /// loss are exactly those of the row-by-row loop (`Self::term`), so the results are the
+    /// same bits; the margins of a block are all read before any of its scatter-adds, which
+    /// is the same because x is not written.
+    ///
+    /// # Safety
+    /// `x.len()` and `grad.len()` must equal `self.dim()`; if `ONES`, every stored value of
+    /// the matrix must be exactly 1 (`self.binary`).
+    #[inline(always)]
+    unsafe fn blocked_pass<const LOSS: bool, const ONES: bool>(
+        &self,
+        x: &[S],
+        grad: &mut [S],
+    ) -> f64 {
+        let a = &self.data.features;
+        let labels = &self.data.labels;
+        let inv_m = self.inv_m();
+        let mut loss = 0.0f64;
+        let mut buf = [0.0f64; BLOCK];
+        for (blk, bs) in labels.chunks(BLOCK).enumerate() {
+            let first = blk * BLOCK;
+            let coef = &mut buf[..bs.len()];
+            for (k, (t, &b)) in coef.iter_mut().zip(bs).enumerate() {
+                let row = a.row(first + k);
+                // SAFETY: the caller guarantees x.len() = n_cols > every column index.
+                let z = unsafe {
+                    if ONES {
+                        row.dot_ones_unchecked(x)
+                    } else {
+                        row.dot_unchecked(x)
+                    }
+                };
+                *t = -b.to_f64() * z.to_f64();
+            }
+            for (t, &b) in coef.iter_mut().zip(bs) {
+                let b = b.to_f64();
+                let (sp, s) = if LOSS {
+                    softplus_sigmoid(*t)
+                } else {
+                    (0.0, sigmoid(*t))
+                };
+                loss += sp;
+                *t = -b * s * inv_m;
+            }
+            for (k, &c) in coef.iter().enumerate() {
+                let row = a.row(first + k);
+                let c = S::from_f64(c);
+                // SAFETY: the caller guarantees grad.len() = n_cols > every column index.
+                unsafe {
+                    if ONES {
+                        row.axpy_ones_unchecked(c, grad)
+                    } else {
+                        row.axpy_unchecked(c, grad)
+                    }
+                }
+            }
+        }
+        loss
     }
 }
 
@@ -192,6 +269,69 @@ impl<S: Scalar> Oracle<S> for LogReg<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A random m × d matrix with 0..=7 entries per row (odd and even counts), values 1 if
+    /// `binary`, else uniform in [−2, 2]; labels ±1.
+    fn random_data(m: usize, d: usize, binary: bool, seed: u64) -> Dataset<f64> {
+        use squeeze_core::rng::{Purpose, SqueezeRng};
+        let mut rng = SqueezeRng::stream(seed, Purpose::Data, 0);
+        let mut a = crate::Csr::empty(d);
+        let mut labels = Vec::new();
+        for _ in 0..m {
+            let nnz = rng.below(8) as usize;
+            let mut idx: Vec<u32> = (0..nnz).map(|_| rng.below(d as u64) as u32).collect();
+            idx.sort_unstable();
+            idx.dedup();
+            let val: Vec<f64> = idx
+                .iter()
+                .map(|_| {
+                    if binary {
+                        1.0
+                    } else {
+                        4.0 * rng.next_f64() - 2.0
+                    }
+                })
+                .collect();
+            a.push_row(&idx, &val).unwrap();
+            labels.push(if rng.bernoulli(0.5) { 1.0 } else { -1.0 });
+        }
+        Dataset::new("random", a, labels).unwrap()
+    }
+
+    /// The blocked full pass gives the same bits as the row-by-row kernel (`term`, used by
+    /// `minibatch_grad` over all rows in order) and as `loss`, for binary and real values and
+    /// for row counts that do and do not fill the last block.
+    #[test]
+    fn blocked_pass_is_bit_identical_to_the_row_loop() {
+        for (binary, m) in [
+            (true, 100),
+            (false, 100),
+            (true, 64),
+            (false, 31),
+            (true, 1),
+        ] {
+            for reg in [Regularizer::None, Regularizer::EF21] {
+                let f = LogReg::new(random_data(m, 17, binary, m as u64), reg).unwrap();
+                assert_eq!(f.binary, binary);
+                let x: Vec<f64> = (0..17).map(|k| (k as f64 * 0.37).sin() * 3.0).collect();
+                let mut full = vec![0.0; 17];
+                let loss = f.loss_grad(&x, &mut full);
+                let mut g = vec![0.0; 17];
+                f.grad(&x, &mut g);
+                let all: Vec<u32> = (0..m as u32).collect();
+                let mut rows = vec![0.0; 17];
+                f.minibatch_grad(&x, &all, &mut rows);
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&full), bits(&rows), "binary {binary}, m {m}");
+                assert_eq!(bits(&g), bits(&rows), "binary {binary}, m {m}");
+                assert_eq!(
+                    loss.to_bits(),
+                    f.loss(&x).to_bits(),
+                    "binary {binary}, m {m}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn extreme_margins_are_finite() {

@@ -49,6 +49,21 @@ pub trait Oracle<S: Scalar>: Send + Sync {
         self.loss_grad(x, grad);
     }
 
+    /// Writes ∇f_i(x) − `sub` into `out` and returns whether every entry of `out` is finite:
+    /// the vector error-feedback methods compress each round (EF21: ∇f_i(x) − g_i).
+    ///
+    /// The same bits as [`Oracle::grad`] followed by `out[k] -= sub[k]`; problems whose
+    /// gradient is one elementwise pass override it to do everything in that pass. Wrong
+    /// lengths write NaN and return `false`.
+    fn grad_minus(&self, x: &[S], sub: &[S], out: &mut [S]) -> bool {
+        if sub.len() != out.len() {
+            out.fill(S::from_f64(f64::NAN));
+            return false;
+        }
+        self.grad(x, out);
+        sub_assign_all_finite(out, sub)
+    }
+
     /// Setup-time check that a vector of length `len` fits this oracle.
     fn check_dim(&self, len: usize) -> Result<(), LengthMismatch> {
         if len == self.dim() {
@@ -86,12 +101,38 @@ macro_rules! forward_oracle {
             fn grad(&self, x: &[S], grad: &mut [S]) {
                 (**self).grad(x, grad)
             }
+            fn grad_minus(&self, x: &[S], sub: &[S], out: &mut [S]) -> bool {
+                (**self).grad_minus(x, sub, out)
+            }
         }
     )*};
 }
 
 // `Box<dyn Oracle>` (what `Problem` stores), `&dyn Oracle` and `Arc<dyn Oracle>` are oracles.
 forward_oracle!(Box<O>, &O, std::sync::Arc<O>);
+
+/// `a −= b` in one pass (lengths: the shorter one), returning whether every result is finite.
+///
+/// `v − v` is 0 for finite v and NaN for NaN/±∞, so eight independent lanes of Σ(v − v) are
+/// all 0 exactly when everything is finite; the loop vectorises and needs no second pass.
+pub(crate) fn sub_assign_all_finite<S: Scalar>(a: &mut [S], b: &[S]) -> bool {
+    let mut probe = [S::ZERO; 8];
+    for (a8, b8) in a.chunks_mut(8).zip(b.chunks(8)) {
+        for ((x, &y), p) in a8.iter_mut().zip(b8).zip(&mut probe) {
+            let v = *x - y;
+            *x = v;
+            *p += probe_term(v);
+        }
+    }
+    probe.iter().all(|&p| p == S::ZERO)
+}
+
+/// `v − v`: 0 for finite v, NaN for NaN/±∞ (summing these probes finiteness branch-free).
+#[inline(always)]
+#[allow(clippy::eq_op)]
+pub(crate) fn probe_term<S: Scalar>(v: S) -> S {
+    v - v
+}
 
 /// `true` if `x` and `grad` both have length `dim`; otherwise fills `grad` with NaN.
 /// The shared guard of every hot method (see the [module docs](self)).
@@ -176,6 +217,11 @@ impl<S: Scalar, O: Oracle<S>> Oracle<S> for Counted<O> {
         self.grad_samples
             .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
         self.inner.grad(x, grad)
+    }
+    fn grad_minus(&self, x: &[S], sub: &[S], out: &mut [S]) -> bool {
+        self.grad_samples
+            .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
+        self.inner.grad_minus(x, sub, out)
     }
 }
 
@@ -300,5 +346,54 @@ mod tests {
         assert_eq!(b, vec![0, 1, 2, 3, 4]);
         assert!(MinibatchSampler::new(0, 0).is_err());
         assert!(MinibatchSampler::new(5, 0).is_err());
+    }
+}
+
+#[cfg(test)]
+mod grad_minus_tests {
+    use super::*;
+    use crate::{LogReg, Regularizer, embedded};
+
+    #[test]
+    fn sub_assign_all_finite_subtracts_and_detects() {
+        for n in [0usize, 1, 7, 8, 9, 100] {
+            let b: Vec<f64> = (0..n).map(|k| k as f64 * 0.5).collect();
+            let mut a: Vec<f64> = (0..n).map(|k| k as f64 * 2.0).collect();
+            assert!(sub_assign_all_finite(&mut a, &b));
+            assert!(a.iter().enumerate().all(|(k, &v)| v == k as f64 * 1.5));
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                for pos in [0, n / 2, n.saturating_sub(1)] {
+                    if n > 0 {
+                        let mut a2 = a.clone();
+                        a2[pos] = bad;
+                        assert!(!sub_assign_all_finite(&mut a2, &b), "{n} {pos} {bad}");
+                    }
+                }
+            }
+        }
+        // An overflowing difference counts as non-finite.
+        assert!(!sub_assign_all_finite(&mut [f64::MAX], &[-f64::MAX]));
+    }
+
+    #[test]
+    fn default_grad_minus_is_grad_then_subtract() {
+        let f = Counted::new(
+            LogReg::new(embedded::synthetic_binary::<f64>(200, 1), Regularizer::EF21).unwrap(),
+        );
+        let x: Vec<f64> = (0..123).map(|k| (k as f64).sin()).collect();
+        let sub: Vec<f64> = (0..123).map(|k| (k as f64).cos() * 0.01).collect();
+        let mut g = vec![0.0; 123];
+        f.grad(&x, &mut g);
+        let mut out = vec![0.0; 123];
+        assert!(f.grad_minus(&x, &sub, &mut out));
+        for k in 0..123 {
+            assert_eq!(out[k].to_bits(), (g[k] - sub[k]).to_bits());
+        }
+        assert_eq!(f.grad_samples(), 400);
+        let mut bad = sub.clone();
+        bad[7] = f64::INFINITY;
+        assert!(!f.grad_minus(&x, &bad, &mut out));
+        assert!(!f.grad_minus(&x, &sub[1..], &mut out));
+        assert!(out.iter().all(|v| v.is_nan()));
     }
 }

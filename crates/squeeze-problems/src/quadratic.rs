@@ -37,7 +37,7 @@ use squeeze_core::rng::{Purpose, SqueezeRng};
 use squeeze_core::{ParamError, Scalar};
 
 use crate::error::ProblemError;
-use crate::oracle::{Oracle, add_gaussian_noise, dims_ok};
+use crate::oracle::{Oracle, add_gaussian_noise, dims_ok, probe_term};
 use crate::problem::Problem;
 use crate::smoothness::Smoothness;
 
@@ -123,6 +123,24 @@ impl<S: Scalar> TridiagQuadratic<S> {
         }
         0.5 * q - self.b1.to_f64() * x[0].to_f64()
     }
+
+    /// grad = A x − b without the loss (no serial `f64` sum, so the interior vectorises).
+    /// Each entry is computed as in [`Self::eval`] (`a·x_k + o·x_{k−1} + o·x_{k+1}`, in that
+    /// order), so the bits are the same. Lengths are the caller's (both = d).
+    fn grad_only(&self, x: &[S], g: &mut [S]) {
+        let d = self.d;
+        let (a, o) = (self.diag, self.off);
+        if d == 1 {
+            g[0] = a * x[0];
+        } else {
+            g[0] = a * x[0] + o * x[1];
+            for (gk, w) in g[1..d - 1].iter_mut().zip(x.windows(3)) {
+                *gk = a * w[1] + o * w[0] + o * w[2];
+            }
+            g[d - 1] = a * x[d - 1] + o * x[d - 2];
+        }
+        g[0] -= self.b1;
+    }
 }
 
 impl<S: Scalar> Oracle<S> for TridiagQuadratic<S> {
@@ -144,8 +162,13 @@ impl<S: Scalar> Oracle<S> for TridiagQuadratic<S> {
         }
         self.eval(x, Some(grad))
     }
+    fn grad(&self, x: &[S], grad: &mut [S]) {
+        if dims_ok(self.d, x, grad) {
+            self.grad_only(x, grad);
+        }
+    }
     fn minibatch_grad(&self, x: &[S], _batch: &[u32], grad: &mut [S]) {
-        self.loss_grad(x, grad);
+        self.grad(x, grad);
     }
     fn smoothness(&self) -> f64 {
         self.l
@@ -291,8 +314,40 @@ impl<S: Scalar> Oracle<S> for ScaledIdentityLsq<S> {
         }
         0.5 * s
     }
+    /// ∇f = a(a x − b) without the loss (whose serial `f64` sum would bound the pass).
+    fn grad(&self, x: &[S], grad: &mut [S]) {
+        if !dims_ok(self.b.len(), x, grad) {
+            return;
+        }
+        for ((g, &x), &b) in grad.iter_mut().zip(x).zip(&self.b) {
+            *g = self.a * (self.a * x - b);
+        }
+    }
+    /// a(a x − b) − sub in one pass (same bits as `grad` then the subtraction).
+    fn grad_minus(&self, x: &[S], sub: &[S], out: &mut [S]) -> bool {
+        if !dims_ok(self.b.len(), x, out) || sub.len() != out.len() {
+            out.fill(S::from_f64(f64::NAN));
+            return false;
+        }
+        let a = self.a;
+        let mut probe = [S::ZERO; 8];
+        let chunks = out
+            .chunks_mut(8)
+            .zip(x.chunks(8))
+            .zip(self.b.chunks(8))
+            .zip(sub.chunks(8));
+        for (((o8, x8), b8), s8) in chunks {
+            let lanes = o8.iter_mut().zip(x8).zip(b8).zip(s8).zip(&mut probe);
+            for ((((o, &x), &b), &s), p) in lanes {
+                let v = a * (a * x - b) - s;
+                *o = v;
+                *p += probe_term(v);
+            }
+        }
+        probe.iter().all(|&p| p == S::ZERO)
+    }
     fn minibatch_grad(&self, x: &[S], _batch: &[u32], grad: &mut [S]) {
-        self.loss_grad(x, grad);
+        self.grad(x, grad);
     }
     fn smoothness(&self) -> f64 {
         self.a.to_f64() * self.a.to_f64()
@@ -375,4 +430,59 @@ pub fn motef<S: Scalar>(
         workers,
         x_star,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bits<S: Scalar>(v: &[S]) -> Vec<u64> {
+        v.iter().map(|x| x.to_f64().to_bits()).collect()
+    }
+
+    /// The loss-free `grad` (and `minibatch_grad`) of both quadratics give the same bits as
+    /// `loss_grad`, at the edge dimensions of the stencil.
+    fn grad_matches_loss_grad<S: Scalar>() {
+        for d in [1usize, 2, 3, 4, 1001] {
+            let x: Vec<S> = (0..d)
+                .map(|k| S::from_f64((k as f64 * 0.731).sin() * 2.0))
+                .collect();
+            let tri = TridiagQuadratic::<S>::new(d, 2.1, -0.7, 0.3).unwrap();
+            let motef = motef::<S>(d, 3, 1.0, 0.0, 2).unwrap();
+            let oracles = motef.problem.oracles().iter().map(|o| o.as_ref());
+            for o in oracles.chain([&tri as &dyn Oracle<S>]) {
+                let (mut g1, mut g2, mut g3) =
+                    (vec![S::ZERO; d], vec![S::ZERO; d], vec![S::ZERO; d]);
+                o.loss_grad(&x, &mut g1);
+                o.grad(&x, &mut g2);
+                o.minibatch_grad(&x, &[0], &mut g3);
+                assert_eq!(bits(&g1), bits(&g2), "d = {d}");
+                assert_eq!(bits(&g1), bits(&g3), "d = {d}");
+                // grad_minus = grad − sub, bit for bit, and reports finiteness.
+                let sub: Vec<S> = (0..d).map(|k| S::from_f64(k as f64 * 0.1 - 0.3)).collect();
+                let mut gm = vec![S::ZERO; d];
+                assert!(o.grad_minus(&x, &sub, &mut gm));
+                let want: Vec<S> = g1.iter().zip(&sub).map(|(&g, &s)| g - s).collect();
+                assert_eq!(bits(&gm), bits(&want), "d = {d}");
+                let mut bad = sub.clone();
+                bad[d / 2] = S::from_f64(f64::NAN);
+                assert!(!o.grad_minus(&x, &bad, &mut gm));
+                assert!(!o.grad_minus(&x, &sub[1..], &mut gm));
+                // Wrong lengths poison with NaN.
+                let mut short = vec![S::ZERO; d + 1];
+                o.grad(&x, &mut short);
+                assert!(short.iter().all(|v| v.to_f64().is_nan()));
+            }
+        }
+    }
+
+    #[test]
+    fn grad_matches_loss_grad_f64() {
+        grad_matches_loss_grad::<f64>();
+    }
+
+    #[test]
+    fn grad_matches_loss_grad_f32() {
+        grad_matches_loss_grad::<f32>();
+    }
 }
