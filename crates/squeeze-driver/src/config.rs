@@ -44,8 +44,8 @@ use squeeze_problems::{
 use thiserror::Error;
 
 use crate::engine::{Engine, EngineError, StarEngine};
-use crate::gossip::GossipEngine;
 use crate::executor::{CheckpointPolicy, Executor, StopRules};
+use crate::gossip::GossipEngine;
 
 /// Why a configuration could not be turned into a run. Each message names the key and the fix.
 #[derive(Debug, Error)]
@@ -246,7 +246,7 @@ impl Default for InitConfig {
 }
 
 /// Method section. One line per method in [`build_engine`]'s registry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodConfig {
     /// `gd`, `ef14` or `ef21`.
@@ -315,10 +315,22 @@ impl Default for RunConfig {
 
 /// The decentralized methods (they need a `[topology]`), with a one-line description.
 pub const GOSSIP_METHODS: &[(&str, &str)] = &[
-    ("motef", "MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda)"),
-    ("beer", "BEER: compressed gradient tracking, 2 messages/round (gamma, eta)"),
-    ("choco", "CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)"),
-    ("dsgd", "D-SGD: uncompressed decentralized SGD, dense models to neighbours (eta)"),
+    (
+        "motef",
+        "MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda)",
+    ),
+    (
+        "beer",
+        "BEER: compressed gradient tracking, 2 messages/round (gamma, eta)",
+    ),
+    (
+        "choco",
+        "CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)",
+    ),
+    (
+        "dsgd",
+        "D-SGD: uncompressed decentralized SGD, dense models to neighbours (eta)",
+    ),
 ];
 
 /// The methods the star engine can run, with a one-line description.
@@ -494,7 +506,15 @@ fn build_typed<S: Scalar>(
             w.label(),
             w.spectral_gap()
         );
-        return build_gossip_engine::<S>(&cfg.method, problem, mixing, label, &x0, cfg.seed, cfg.run.threads);
+        return build_gossip_engine::<S>(
+            &cfg.method,
+            problem,
+            mixing,
+            label,
+            &x0,
+            cfg.seed,
+            cfg.run.threads,
+        );
     }
     if cfg.topology.is_some() {
         return Err(invalid(
@@ -502,15 +522,29 @@ fn build_typed<S: Scalar>(
             format!(
                 "{} runs on the server (star) engine; [topology] applies to gossip methods ({})",
                 cfg.method.name,
-                GOSSIP_METHODS.iter().map(|m| m.0).collect::<Vec<_>>().join(", ")
+                GOSSIP_METHODS
+                    .iter()
+                    .map(|m| m.0)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
     build_engine::<S>(&cfg.method, problem, &x0, cfg.seed, cfg.run.threads)
 }
 
-fn required(m: &MethodConfig, key: &'static str, v: Option<f64>, hint: &str) -> Result<f64, ConfigError> {
-    v.ok_or_else(|| invalid(&format!("method.{key}"), format!("{} needs {key}: {hint}", m.name)))
+fn required(
+    m: &MethodConfig,
+    key: &'static str,
+    v: Option<f64>,
+    hint: &str,
+) -> Result<f64, ConfigError> {
+    v.ok_or_else(|| {
+        invalid(
+            &format!("method.{key}"),
+            format!("{} needs {key}: {hint}", m.name),
+        )
+    })
 }
 
 /// Build a gossip engine for `method` — the gossip method registry (one line per method).
@@ -527,38 +561,91 @@ pub fn build_gossip_engine<S: Scalar>(
     let d = problem.dim();
     let grad = m.gradient.unwrap_or_default();
     let eta = || required(m, "eta", m.eta, "the stepsize, e.g. eta = 0.01");
-    let gamma = || required(m, "gamma", m.gamma, "the consensus stepsize in (0, 1], e.g. gamma = 0.5");
+    let gamma = || {
+        required(
+            m,
+            "gamma",
+            m.gamma,
+            "the consensus stepsize in (0, 1], e.g. gamma = 0.5",
+        )
+    };
     let engine: Box<dyn Engine> = match m.name.as_str() {
         "motef" => {
             let params = MotefParams {
                 gamma: gamma()?,
                 eta: eta()?,
-                lambda: required(m, "lambda", m.lambda, "the momentum in (0, 1], e.g. lambda = 0.01")?,
+                lambda: required(
+                    m,
+                    "lambda",
+                    m.lambda,
+                    "the momentum in (0, 1], e.g. lambda = 0.01",
+                )?,
             };
             let method = Motef::new(compressor(m, d)?, params, grad).map_err(method_err)?;
-            Box::new(GossipEngine::new(method, problem, mixing, graph_label, x0, seed, threads)?)
+            Box::new(GossipEngine::new(
+                method,
+                problem,
+                mixing,
+                graph_label,
+                x0,
+                seed,
+                threads,
+            )?)
         }
         "beer" => {
-            let method = Beer::new(compressor(m, d)?, gamma()?, eta()?, grad).map_err(method_err)?;
-            Box::new(GossipEngine::new(method, problem, mixing, graph_label, x0, seed, threads)?)
+            let method =
+                Beer::new(compressor(m, d)?, gamma()?, eta()?, grad).map_err(method_err)?;
+            Box::new(GossipEngine::new(
+                method,
+                problem,
+                mixing,
+                graph_label,
+                x0,
+                seed,
+                threads,
+            )?)
         }
         "choco" => {
-            let method = Choco::new(compressor(m, d)?, gamma()?, eta()?, grad).map_err(method_err)?;
-            Box::new(GossipEngine::new(method, problem, mixing, graph_label, x0, seed, threads)?)
+            let method =
+                Choco::new(compressor(m, d)?, gamma()?, eta()?, grad).map_err(method_err)?;
+            Box::new(GossipEngine::new(
+                method,
+                problem,
+                mixing,
+                graph_label,
+                x0,
+                seed,
+                threads,
+            )?)
         }
         "dsgd" => {
             if m.compressor.is_some() {
-                return Err(invalid("method.compressor", "dsgd sends dense models; remove the compressor or use choco"));
+                return Err(invalid(
+                    "method.compressor",
+                    "dsgd sends dense models; remove the compressor or use choco",
+                ));
             }
             let method = Dsgd::new(eta()?, grad, m.adapt_then_combine).map_err(method_err)?;
-            Box::new(GossipEngine::new(method, problem, mixing, graph_label, x0, seed, threads)?)
+            Box::new(GossipEngine::new(
+                method,
+                problem,
+                mixing,
+                graph_label,
+                x0,
+                seed,
+                threads,
+            )?)
         }
         other => {
             return Err(invalid(
                 "method.name",
                 format!(
                     "unknown gossip method '{other}'; known: {}",
-                    GOSSIP_METHODS.iter().map(|m| m.0).collect::<Vec<_>>().join(", ")
+                    GOSSIP_METHODS
+                        .iter()
+                        .map(|m| m.0)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }

@@ -33,6 +33,7 @@ fn method(name: &str, compressor: Option<&str>, stepsize: Stepsize) -> MethodCon
         stepsize,
         init: GradInit::Full,
         count_init: false,
+        ..MethodConfig::default()
     }
 }
 
