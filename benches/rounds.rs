@@ -99,3 +99,54 @@ fn grads_a9a(bencher: Bencher<'_, '_>) {
         }
     });
 }
+
+/// Ring mixing rows (1/3 weights) for n ≥ 3 nodes.
+fn ring_rows(n: usize) -> Vec<squeeze::feedback::Neighbourhood> {
+    (0..n)
+        .map(|i| {
+            let mut nb = vec![((i + n - 1) % n, 1.0 / 3.0), ((i + 1) % n, 1.0 / 3.0)];
+            nb.sort_by_key(|p| p.0);
+            squeeze::feedback::Neighbourhood {
+                self_weight: 1.0 / 3.0,
+                neighbours: nb,
+            }
+        })
+        .collect()
+}
+
+/// One MoTEF round (two Top-1% messages per node, gossip to both ring neighbours through the
+/// sparse `add_to` path) on a ring of 64 nodes at d = 10⁵ (MoTEF quadratics, noisy gradients).
+#[divan::bench(args = THREADS, sample_count = 30, sample_size = 1)]
+fn motef_ring64_top1pct(bencher: Bencher<'_, '_>, threads: usize) {
+    use squeeze::driver::GossipEngine;
+    use squeeze::feedback::{GradSource, Motef, MotefParams};
+    let m = quadratic::motef::<f64>(100_000, 64, 10.0, 1.0, 1).expect("problem");
+    let x0 = m
+        .problem
+        .initial_point(&InitPoint::ProblemDefault)
+        .expect("x0");
+    let method = Motef::new(
+        parse("top_k:ratio=0.01").expect("spec"),
+        MotefParams {
+            gamma: 0.1,
+            eta: 1e-3,
+            lambda: 0.05,
+        },
+        GradSource::Noisy { sigma: 1.0 },
+    )
+    .expect("method");
+    let mut e = GossipEngine::new(
+        method,
+        Arc::new(m.problem),
+        ring_rows(64),
+        "ring(64)",
+        &x0,
+        1,
+        threads,
+    )
+    .expect("engine");
+    for _ in 0..3 {
+        e.round().expect("round");
+    }
+    bencher.bench_local(|| e.round().expect("round"));
+}

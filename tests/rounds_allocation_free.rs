@@ -17,8 +17,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use squeeze::compress::parse;
-use squeeze::driver::{Engine, StarEngine};
-use squeeze::feedback::{Ef14, Ef21, Gd, GradInit, ServerMethod, Stepsize};
+use squeeze::driver::{Engine, GossipEngine, StarEngine};
+use squeeze::feedback::{
+    Beer, Choco, Dsgd, Ef14, Ef21, Gd, GossipMethod, GradInit, GradSource, Motef, MotefParams,
+    Neighbourhood, ServerMethod, Stepsize,
+};
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::split::{Remainder, Split};
 use squeeze::problems::{Regularizer, embedded, quadratic};
@@ -173,5 +176,91 @@ fn steady_state_rounds_allocate_nothing() {
             }
         }
     }
+    // Gossip engine, one thread (rayon's own scheduling is covered above): every method.
+    let motef_problem = Arc::new(
+        quadratic::motef::<f64>(2_000, 8, 1.0, 1.0, 3)
+            .unwrap()
+            .problem,
+    );
+    let noisy = GradSource::Noisy { sigma: 1.0 };
+    let gossip: [(&str, u64); 4] = [
+        (
+            "motef top_k:k=20 ring",
+            gossip_steady_state(
+                Motef::new(
+                    parse("top_k:k=20").unwrap(),
+                    MotefParams {
+                        gamma: 0.2,
+                        eta: 1e-3,
+                        lambda: 0.1,
+                    },
+                    noisy,
+                )
+                .unwrap(),
+                &motef_problem,
+                &mut keep,
+            ),
+        ),
+        (
+            "beer qsgd:s=16 ring",
+            gossip_steady_state(
+                Beer::new(parse("qsgd:s=16").unwrap(), 0.2, 1e-3, noisy).unwrap(),
+                &motef_problem,
+                &mut keep,
+            ),
+        ),
+        (
+            "choco top_k:ratio=0.01 ring",
+            gossip_steady_state(
+                Choco::new(parse("top_k:ratio=0.01").unwrap(), 0.2, 1e-3, noisy).unwrap(),
+                &motef_problem,
+                &mut keep,
+            ),
+        ),
+        (
+            "dsgd ring",
+            gossip_steady_state(
+                Dsgd::new(1e-3, noisy, false).unwrap(),
+                &motef_problem,
+                &mut keep,
+            ),
+        ),
+    ];
+    for (name, n) in gossip {
+        if n > 0 {
+            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
+        }
+    }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Allocations of a one-thread gossip engine on a ring during `COUNTED` rounds after warm-up.
+fn gossip_steady_state<M: GossipMethod<f64> + 'static>(
+    method: M,
+    problem: &Arc<Problem<f64>>,
+    keep: &mut Vec<Box<dyn Engine>>,
+) -> u64 {
+    let n = problem.n_workers();
+    let rows = (0..n)
+        .map(|i| {
+            let mut nb = vec![((i + n - 1) % n, 1.0 / 3.0), ((i + 1) % n, 1.0 / 3.0)];
+            nb.sort_by_key(|p| p.0);
+            Neighbourhood {
+                self_weight: 1.0 / 3.0,
+                neighbours: nb,
+            }
+        })
+        .collect();
+    let x0 = problem.initial_point(&InitPoint::ProblemDefault).unwrap();
+    let mut e = GossipEngine::new(method, problem.clone(), rows, "ring", &x0, 5, 1).unwrap();
+    for _ in 0..WARMUP {
+        e.round().unwrap();
+    }
+    let before = allocations();
+    for _ in 0..COUNTED {
+        e.round().unwrap();
+    }
+    let count = allocations() - before;
+    keep.push(Box::new(e));
+    count
 }

@@ -3,7 +3,7 @@
 
 use clap::Args;
 use squeeze_compress::registry::{entries, parse};
-use squeeze_driver::config::METHODS;
+use squeeze_driver::config::{GOSSIP_METHODS, METHODS};
 
 use crate::fail::{CliResult, usage};
 
@@ -39,6 +39,10 @@ pub fn list(args: ListArgs) -> CliResult {
     }
     println!("\nMethods (method.name = \"NAME\"):\n");
     for (name, what) in METHODS {
+        println!("{name:<6} {what}");
+    }
+    println!("\nGossip methods (need a [topology], e.g. kind = \"ring\"):\n");
+    for (name, what) in GOSSIP_METHODS {
         println!("{name:<6} {what}");
     }
     Ok(())

@@ -195,30 +195,46 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
         for phase in 0..self.method.phases() {
             let method = &self.method;
             let mixing = &self.mixing;
-            let work = self
-                .nodes
-                .par_iter_mut()
-                .zip(self.buffers.par_iter_mut())
-                .zip(self.outs.par_iter_mut())
-                .zip(self.results.par_iter_mut())
-                .enumerate();
-            self.pool.install(|| {
-                work.for_each(|(i, (((node, b), out), slot))| {
-                    let mut ctx = NodeCtx {
-                        node: i,
-                        n_nodes: n,
-                        round,
-                        round_seed: rs,
-                        oracle: oracles[i].as_ref(),
-                        mixing: &mixing[i],
-                        buffers: b,
-                        grad_samples: 0,
-                    };
-                    *slot = method
-                        .send(node, phase, &mut ctx, out)
-                        .map(|()| ctx.grad_samples);
-                })
-            });
+            let send = |(i, (((node, b), out), slot)): (
+                usize,
+                (
+                    ((&mut M::Node, &mut WorkerBuffers<S>), &mut Message<S>),
+                    &mut Result<u64, MethodError>,
+                ),
+            )| {
+                let mut ctx = NodeCtx {
+                    node: i,
+                    n_nodes: n,
+                    round,
+                    round_seed: rs,
+                    oracle: oracles[i].as_ref(),
+                    mixing: &mixing[i],
+                    buffers: b,
+                    grad_samples: 0,
+                };
+                *slot = method
+                    .send(node, phase, &mut ctx, out)
+                    .map(|()| ctx.grad_samples);
+            };
+            if self.threads == 1 {
+                // The calling thread, no pool: rayon's job scheduling allocates.
+                self.nodes
+                    .iter_mut()
+                    .zip(self.buffers.iter_mut())
+                    .zip(self.outs.iter_mut())
+                    .zip(self.results.iter_mut())
+                    .enumerate()
+                    .for_each(send);
+            } else {
+                let work = self
+                    .nodes
+                    .par_iter_mut()
+                    .zip(self.buffers.par_iter_mut())
+                    .zip(self.outs.par_iter_mut())
+                    .zip(self.results.par_iter_mut())
+                    .enumerate();
+                self.pool.install(|| work.for_each(send));
+            }
             self.totals.grad_samples += Self::check_results(&mut self.results)?;
             for (i, out) in self.outs.iter().enumerate() {
                 let b = out.bits();
@@ -230,29 +246,43 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
             }
             let method = &self.method;
             let outs = &self.outs;
-            let work = self
-                .nodes
-                .par_iter_mut()
-                .zip(self.buffers.par_iter_mut())
-                .zip(self.results.par_iter_mut())
-                .enumerate();
-            self.pool.install(|| {
-                work.for_each(|(i, ((node, b), slot))| {
-                    let mut ctx = NodeCtx {
-                        node: i,
-                        n_nodes: n,
-                        round,
-                        round_seed: rs,
-                        oracle: oracles[i].as_ref(),
-                        mixing: &mixing[i],
-                        buffers: b,
-                        grad_samples: 0,
-                    };
-                    *slot = method
-                        .receive(node, phase, &mut ctx, outs)
-                        .map(|()| ctx.grad_samples);
-                })
-            });
+            let receive = |(i, ((node, b), slot)): (
+                usize,
+                (
+                    (&mut M::Node, &mut WorkerBuffers<S>),
+                    &mut Result<u64, MethodError>,
+                ),
+            )| {
+                let mut ctx = NodeCtx {
+                    node: i,
+                    n_nodes: n,
+                    round,
+                    round_seed: rs,
+                    oracle: oracles[i].as_ref(),
+                    mixing: &mixing[i],
+                    buffers: b,
+                    grad_samples: 0,
+                };
+                *slot = method
+                    .receive(node, phase, &mut ctx, outs)
+                    .map(|()| ctx.grad_samples);
+            };
+            if self.threads == 1 {
+                self.nodes
+                    .iter_mut()
+                    .zip(self.buffers.iter_mut())
+                    .zip(self.results.iter_mut())
+                    .enumerate()
+                    .for_each(receive);
+            } else {
+                let work = self
+                    .nodes
+                    .par_iter_mut()
+                    .zip(self.buffers.par_iter_mut())
+                    .zip(self.results.par_iter_mut())
+                    .enumerate();
+                self.pool.install(|| work.for_each(receive));
+            }
             self.totals.grad_samples += Self::check_results(&mut self.results)?;
         }
         self.totals.rounds += 1;

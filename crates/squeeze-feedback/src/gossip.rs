@@ -108,17 +108,15 @@ pub(crate) fn mix_into<S: Scalar>(
     ctx: &NodeCtx<'_, S>,
     msgs: &[Message<S>],
 ) -> Result<(), MethodError> {
-    let own = msgs.get(ctx.node).ok_or(MethodError::Incompatible(format!(
-        "node {} has no message",
-        ctx.node
-    )))?;
+    let own = msgs
+        .get(ctx.node)
+        .ok_or_else(|| MethodError::Incompatible(format!("node {} has no message", ctx.node)))?;
     own.add_to(acc, S::from_f64(ctx.mixing.self_weight))
         .map_err(message_err(ctx.node, ctx.round))?;
     for &(j, w) in &ctx.mixing.neighbours {
-        let m = msgs.get(j).ok_or(MethodError::Incompatible(format!(
-            "neighbour {j} of node {} does not exist",
-            ctx.node
-        )))?;
+        let m = msgs.get(j).ok_or_else(|| {
+            MethodError::Incompatible(format!("neighbour {j} of node {} does not exist", ctx.node))
+        })?;
         m.add_to(acc, S::from_f64(w))
             .map_err(message_err(j, ctx.round))?;
     }
