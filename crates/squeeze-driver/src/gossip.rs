@@ -22,6 +22,19 @@ struct GossipSnapshot<N> {
 
 const SNAPSHOT_FORMAT: &str = "squeeze-gossip-v1";
 
+/// A node's result slot: gradient samples used, or the error.
+type Slot = Result<u64, MethodError>;
+/// What a send step sees for one node.
+type SendItem<'a, S, N> = (
+    usize,
+    (
+        ((&'a mut N, &'a mut WorkerBuffers<S>), &'a mut Message<S>),
+        &'a mut Slot,
+    ),
+);
+/// What a receive step sees for one node.
+type ReceiveItem<'a, S, N> = (usize, ((&'a mut N, &'a mut WorkerBuffers<S>), &'a mut Slot));
+
 /// The decentralized engine.
 ///
 /// Each round runs the method's phases; in a phase every node computes its message (in
@@ -195,13 +208,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
         for phase in 0..self.method.phases() {
             let method = &self.method;
             let mixing = &self.mixing;
-            let send = |(i, (((node, b), out), slot)): (
-                usize,
-                (
-                    ((&mut M::Node, &mut WorkerBuffers<S>), &mut Message<S>),
-                    &mut Result<u64, MethodError>,
-                ),
-            )| {
+            let send = |(i, (((node, b), out), slot)): SendItem<'_, S, M::Node>| {
                 let mut ctx = NodeCtx {
                     node: i,
                     n_nodes: n,
@@ -246,13 +253,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
             }
             let method = &self.method;
             let outs = &self.outs;
-            let receive = |(i, ((node, b), slot)): (
-                usize,
-                (
-                    (&mut M::Node, &mut WorkerBuffers<S>),
-                    &mut Result<u64, MethodError>,
-                ),
-            )| {
+            let receive = |(i, ((node, b), slot)): ReceiveItem<'_, S, M::Node>| {
                 let mut ctx = NodeCtx {
                     node: i,
                     n_nodes: n,
