@@ -365,3 +365,57 @@ fn x5d_motef_final_error_shrinks_like_one_over_n() {
     }
     assert!(errs[0] / errs[3] >= 8.0, "2 → 16 nodes: {errs:?}");
 }
+
+/// On the complete graph (W = 11ᵀ/n) with full gradients, adapt-then-combine D-SGD keeps every
+/// node at the average, x ← x − η·(1/n)Σ∇f_j(x): centralized GD (the star engine's `gd` with
+/// γ = η). CHOCO-SGD with the identity and γ = 1 reduces to it (previous test), so both match
+/// GD — to floating-point rounding (the averages are summed in different orders).
+#[test]
+fn on_the_complete_graph_dsgd_and_lossless_choco_are_gd() {
+    use squeeze_driver::StarEngine;
+    use squeeze_feedback::{Gd, Stepsize};
+    let (p, x0, _) = motef_problem(5, 0.0);
+    let eta = 0.05;
+    let mut gd = StarEngine::new(
+        Gd::new(Stepsize::Constant { gamma: eta }).unwrap(),
+        Arc::clone(&p),
+        &x0,
+        3,
+        1,
+    )
+    .unwrap();
+    let mut dsgd = engine(
+        Dsgd::new(eta, GradSource::Full, true).unwrap(),
+        &p,
+        complete(5),
+        &x0,
+        1,
+    );
+    let mut choco = engine(
+        Choco::new(parse("identity").unwrap(), 1.0, eta, GradSource::Full).unwrap(),
+        &p,
+        complete(5),
+        &x0,
+        1,
+    );
+    for round in 0..200 {
+        gd.round().unwrap();
+        dsgd.round().unwrap();
+        choco.round().unwrap();
+        let g = gd.iterate();
+        for i in 0..5 {
+            for (name, x) in [
+                ("dsgd", dsgd.node_iterate(i).unwrap()),
+                ("choco", choco.node_iterate(i).unwrap()),
+            ] {
+                for (a, b) in x.iter().zip(g) {
+                    assert!(
+                        (a - b).abs() <= 1e-12 * (1.0 + b.abs()),
+                        "{name} node {i} round {round}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+        assert!(dsgd.evaluate().unwrap().consensus_error <= 1e-24);
+    }
+}
