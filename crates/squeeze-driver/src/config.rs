@@ -582,41 +582,17 @@ pub fn build_gossip_engine<S: Scalar>(
                 )?,
             };
             let method = Motef::new(compressor(m, d)?, params, grad).map_err(method_err)?;
-            Box::new(GossipEngine::new(
-                method,
-                problem,
-                mixing,
-                graph_label,
-                x0,
-                seed,
-                threads,
-            )?)
+            boxed_gossip(method, problem, mixing, graph_label, x0, seed, threads)?
         }
         "beer" => {
             let method =
                 Beer::new(compressor(m, d)?, gamma()?, eta()?, grad).map_err(method_err)?;
-            Box::new(GossipEngine::new(
-                method,
-                problem,
-                mixing,
-                graph_label,
-                x0,
-                seed,
-                threads,
-            )?)
+            boxed_gossip(method, problem, mixing, graph_label, x0, seed, threads)?
         }
         "choco" => {
             let method =
                 Choco::new(compressor(m, d)?, gamma()?, eta()?, grad).map_err(method_err)?;
-            Box::new(GossipEngine::new(
-                method,
-                problem,
-                mixing,
-                graph_label,
-                x0,
-                seed,
-                threads,
-            )?)
+            boxed_gossip(method, problem, mixing, graph_label, x0, seed, threads)?
         }
         "dsgd" => {
             if m.compressor.is_some() {
@@ -626,15 +602,7 @@ pub fn build_gossip_engine<S: Scalar>(
                 ));
             }
             let method = Dsgd::new(eta()?, grad, m.adapt_then_combine).map_err(method_err)?;
-            Box::new(GossipEngine::new(
-                method,
-                problem,
-                mixing,
-                graph_label,
-                x0,
-                seed,
-                threads,
-            )?)
+            boxed_gossip(method, problem, mixing, graph_label, x0, seed, threads)?
         }
         other => {
             return Err(invalid(
@@ -750,4 +718,25 @@ fn method_err(e: squeeze_feedback::MethodError) -> ConfigError {
         }
         e => invalid("method", e.to_string()),
     }
+}
+
+/// Box a gossip engine (the common tail of every gossip registry arm).
+fn boxed_gossip<S: Scalar, M: squeeze_feedback::GossipMethod<S> + 'static>(
+    method: M,
+    problem: Arc<Problem<S>>,
+    mixing: Vec<Neighbourhood>,
+    graph_label: String,
+    x0: &[S],
+    seed: u64,
+    threads: usize,
+) -> Result<Box<dyn Engine>, ConfigError> {
+    Ok(Box::new(GossipEngine::new(
+        method,
+        problem,
+        mixing,
+        graph_label,
+        x0,
+        seed,
+        threads,
+    )?))
 }

@@ -419,3 +419,58 @@ fn on_the_complete_graph_dsgd_and_lossless_choco_are_gd() {
         assert!(dsgd.evaluate().unwrap().consensus_error <= 1e-24);
     }
 }
+
+#[test]
+fn gossip_configuration_errors_name_the_key_and_the_fix() {
+    use squeeze_driver::ExperimentConfig;
+    let build = |extra: &str, method: &str| {
+        let text = format!(
+            "seed = 1\n[problem]\nn_workers = 6\n{extra}\n[method]\n{method}\n[stop]\nmax_rounds = 3\n"
+        );
+        match ExperimentConfig::from_toml(&text) {
+            Ok(cfg) => cfg
+                .build_engine(std::path::Path::new("."))
+                .err()
+                .map(|e| e.to_string()),
+            Err(e) => Some(e.to_string()),
+        }
+    };
+    let motef =
+        "name = \"motef\"\ncompressor = \"top_k:k=2\"\ngamma = 0.5\neta = 0.01\nlambda = 0.1";
+    let ok = build("[topology]\nkind = \"ring\"", motef);
+    assert_eq!(ok, None, "a complete gossip config builds");
+    let e = build("", motef).unwrap();
+    assert!(
+        e.contains("topology") && e.contains("kind = \"ring\""),
+        "{e}"
+    );
+    let e = build(
+        "[topology]\nkind = \"ring\"",
+        "name = \"ef21\"\ncompressor = \"top_k:k=1\"",
+    )
+    .unwrap();
+    assert!(
+        e.contains("topology") && e.contains("gossip methods"),
+        "{e}"
+    );
+    let e = build(
+        "[topology]\nkind = \"ring\"",
+        "name = \"motef\"\ncompressor = \"top_k:k=2\"\ngamma = 0.5\neta = 0.01",
+    )
+    .unwrap();
+    assert!(e.contains("method.lambda"), "{e}");
+    let e = build(
+        "[topology]\nkind = \"ring\"",
+        "name = \"beer\"\ncompressor = \"top_k:k=2\"\ngamma = 1.5\neta = 0.01",
+    )
+    .unwrap();
+    assert!(e.contains("gamma") && e.contains("(0, 1]"), "{e}");
+    let e = build("[topology]\nkind = \"torus\"\nrows = 4\ncols = 4", motef).unwrap();
+    assert!(e.contains("topology"), "{e}");
+    let e = build(
+        "[topology]\nkind = \"ring\"",
+        "name = \"dsgd\"\ncompressor = \"top_k:k=2\"\neta = 0.01",
+    )
+    .unwrap();
+    assert!(e.contains("dsgd sends dense models"), "{e}");
+}
