@@ -474,3 +474,69 @@ fn gossip_configuration_errors_name_the_key_and_the_fix() {
     .unwrap();
     assert!(e.contains("dsgd sends dense models"), "{e}");
 }
+
+/// With the identity compressor and γ = 1 the public copies equal the private states, and BEER
+/// and MoTEF are uncompressed gradient tracking with momentum:
+/// x⁺ = W x − η v (every round, since x⁰ is a consensus) and v⁺ = W v + m⁺ − m (from the second
+/// round on; in the first, the copies g start at 0). Checked on the complete graph and a ring.
+#[test]
+fn lossless_beer_and_motef_are_uncompressed_gradient_tracking() {
+    let (p, x0, _) = motef_problem(5, 0.0);
+    let eta = 0.02;
+    let mix = |rows: &[Neighbourhood], i: usize, f: &dyn Fn(usize) -> f64| -> f64 {
+        rows[i].self_weight * f(i)
+            + rows[i]
+                .neighbours
+                .iter()
+                .map(|&(j, w)| w * f(j))
+                .sum::<f64>()
+    };
+    for rows in [complete(5), ring(5)] {
+        for lambda in [1.0, 0.3] {
+            let mut e = engine(
+                Motef::new(
+                    parse("identity").unwrap(),
+                    MotefParams {
+                        gamma: 1.0,
+                        eta,
+                        lambda,
+                    },
+                    GradSource::Full,
+                )
+                .unwrap(),
+                &p,
+                rows.clone(),
+                &x0,
+                1,
+            );
+            for round in 0..60 {
+                let before = e.nodes().to_vec();
+                e.round().unwrap();
+                let after = e.nodes();
+                for i in 0..5 {
+                    for j in 0..20 {
+                        let x_gt = mix(&rows, i, &|k| before[k].x[j]) - eta * before[i].v[j];
+                        let x = after[i].x[j];
+                        assert!(
+                            (x - x_gt).abs() <= 1e-12 * (1.0 + x_gt.abs()),
+                            "λ={lambda} round {round} node {i}: x {x} vs {x_gt}"
+                        );
+                        assert!(
+                            (after[i].h[j] - x).abs() <= 1e-12 * (1.0 + x.abs()),
+                            "public copy h = x"
+                        );
+                        if round > 0 {
+                            let v_gt =
+                                mix(&rows, i, &|k| before[k].v[j]) + after[i].m[j] - before[i].m[j];
+                            let v = after[i].v[j];
+                            assert!(
+                                (v - v_gt).abs() <= 1e-11 * (1.0 + v_gt.abs()),
+                                "λ={lambda} round {round} node {i}: v {v} vs {v_gt}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
