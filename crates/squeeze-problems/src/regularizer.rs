@@ -73,7 +73,8 @@ impl Regularizer {
                     * x.iter()
                         .map(|v| {
                             let s = v.to_f64() * v.to_f64();
-                            s / (1.0 + s)
+                            // For |x| ≳ 1e154 the square overflows; the term's limit is 1.
+                            if s.is_infinite() { 1.0 } else { s / (1.0 + s) }
                         })
                         .sum::<f64>()
             }
@@ -102,6 +103,16 @@ impl Regularizer {
     }
 
     /// Smoothness constant of r: 0, λ or 2λ.
+    ///
+    /// ```
+    /// use squeeze_problems::Regularizer;
+    /// // The nonconvex term stays finite for huge x (its limit is λ per coordinate).
+    /// let r = Regularizer::Nonconvex { lambda: 0.1 };
+    /// assert_eq!(r.value(&[1e200f64, -1e300]), 0.2);
+    /// let mut g = [0.0f64; 2];
+    /// r.add_grad(&[1e200f64, 1e-200], &mut g);
+    /// assert!(g.iter().all(|v| v.is_finite()));
+    /// ```
     pub fn smoothness(&self) -> f64 {
         match *self {
             Self::None => 0.0,
