@@ -342,23 +342,12 @@ fn prepare_resume(out: &Path, cfg: &ExperimentConfig) -> CliResult<RoundRecord> 
             }
         }
     }
-    let bytes = fs::read(&ckpt).map_err(|e| usage(format!("--resume: {}: {e}", ckpt.display())))?;
-    let file: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let last: RoundRecord = squeeze_driver::executor::checkpoint_record(&ckpt).map_err(|e| {
         usage(format!(
-            "--resume: {} is not a checkpoint ({e}); delete it and run without --resume",
+            "--resume: {e}; delete {} and run without --resume",
             ckpt.display()
         ))
     })?;
-    let last: RoundRecord = file
-        .pointer("/executor/last")
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .ok_or_else(|| {
-            usage(format!(
-                "--resume: {} has no executor record; it was not written by squeeze run",
-                ckpt.display()
-            ))
-        })?;
     truncate_records(&out.join(RECORDS_CSV), last.round, true)?;
     truncate_records(&out.join(RECORDS_JSONL), last.round, false)?;
     Ok(last)

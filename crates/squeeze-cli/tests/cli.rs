@@ -290,14 +290,16 @@ fn divergence_is_a_runtime_failure_with_exit_code_1() {
             "run",
             quickstart().to_str().unwrap(),
             "--set",
-            "method.stepsize.multiplier=1e300",
+            "method.stepsize={rule=\"constant\",gamma=1e308}",
             "--out",
             "d",
         ],
     );
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.starts_with("error: the run diverged"), "{err}");
+    // The engine stops at the first non-finite gradient or model (MethodError::Diverged).
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains("non-finite") && err.contains("stepsize"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     let summary: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("d/summary.json")).unwrap()).unwrap();

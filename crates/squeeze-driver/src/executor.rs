@@ -327,6 +327,25 @@ pub fn write_checkpoint(
     Ok(())
 }
 
+/// The last record stored in the checkpoint at `path` (what a resumed run continues from),
+/// without restoring anything.
+pub fn checkpoint_record(path: &Path) -> Result<RoundRecord, ExecError> {
+    let err = |detail: String| ExecError::Checkpoint {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read it ({e})")))?;
+    let file: CheckpointFile = serde_json::from_slice(&bytes)
+        .map_err(|e| err(format!("not a squeeze checkpoint or truncated: {e}")))?;
+    if file.format != CHECKPOINT_FORMAT {
+        return Err(err(format!(
+            "format '{}' is not {CHECKPOINT_FORMAT}",
+            file.format
+        )));
+    }
+    Ok(file.executor.last)
+}
+
 fn load_checkpoint(engine: &mut dyn Engine, path: &Path) -> Result<ExecutorState, ExecError> {
     let err = |detail: String| ExecError::Checkpoint {
         path: path.to_path_buf(),
