@@ -73,7 +73,7 @@ impl ParseKind {
 #[non_exhaustive]
 pub enum DataError {
     /// A file could not be opened or read.
-    #[error("cannot read {}: {source}; check the path (relative paths start at the working directory)", path.display())]
+    #[error("cannot read {}: {source}; check the path (the reader opens it as given; configs resolve relative paths against the config file)", path.display())]
     Io {
         /// The file.
         path: PathBuf,
