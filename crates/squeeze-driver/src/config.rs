@@ -693,9 +693,18 @@ fn engine_err(e: EngineError) -> ConfigError {
         EngineError::Method(squeeze_feedback::MethodError::Param(p)) if p.param == "stepsize" => {
             invalid("method.stepsize", p.to_string())
         }
+        EngineError::Method(squeeze_feedback::MethodError::Param(p))
+            if METHOD_KEYS.contains(&p.param) =>
+        {
+            invalid(&format!("method.{}", p.param), p.to_string())
+        }
         e => ConfigError::Engine(e),
     }
 }
+
+/// `[method]` keys whose parameter errors are reported under their own key (the method
+/// constructors name the parameter as the key does).
+const METHOD_KEYS: &[&str] = &["batch", "p", "participation", "momentum"];
 
 /// Build a star engine for `method` on `problem` — the method registry (one line per method).
 pub fn build_engine<S: Scalar>(
@@ -868,6 +877,9 @@ fn method_err(e: squeeze_feedback::MethodError) -> ConfigError {
     match e {
         squeeze_feedback::MethodError::Param(p) if p.component == "stepsize" => {
             invalid("method.stepsize", p.to_string())
+        }
+        squeeze_feedback::MethodError::Param(p) if METHOD_KEYS.contains(&p.param) => {
+            invalid(&format!("method.{}", p.param), p.to_string())
         }
         e => invalid("method", e.to_string()),
     }

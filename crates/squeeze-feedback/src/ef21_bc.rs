@@ -48,9 +48,11 @@ fn step<S: Scalar>(x: &mut [S], g: &[S], gamma: f64, round: u64) -> Result<(), M
 /// choice; the BC theorem's stepsize, depending on α_w and α_M, is UNCONFIRMED and not
 /// implemented).
 ///
-/// With both compressors the identity it is EF21 in exact arithmetic; in floating point
-/// $g + (\tilde g - g)$ rounds differently from EF21's $g + \tfrac1n\sum_i c_i$, so the runs
-/// agree to rounding, not bit for bit (tested to a relative 1e-9).
+/// With both compressors the identity it is EF21 in exact arithmetic. In floating point
+/// $g + (\tilde g - g)$ equals $\tilde g$ (EF21's $g$, formed by the same additions) only when
+/// the subtraction is exact (Sterbenz), so the runs agree to rounding, not bit for bit in
+/// general (tested: relative 1e-12 in f64; observed bit-equal on some problems, not on
+/// others — `squeeze-driver/tests/ef21_variants.rs`).
 ///
 /// ```
 /// use squeeze_compress::parse;
