@@ -259,7 +259,8 @@ pub struct MethodConfig {
     /// Stepsize rule.
     #[serde(default)]
     pub stepsize: Stepsize,
-    /// EF21: initial estimates.
+    /// EF21, EF21-PP, EF21-HB: initial estimates (the other EF21 variants start from the full
+    /// gradients, `init = "full"`, and reject anything else).
     #[serde(default)]
     pub init: GradInit,
     /// Count the bits of an uncompressed initial round.
@@ -748,23 +749,33 @@ pub fn build_engine<S: Scalar>(
             .map_err(engine_err)?,
         ),
         "ef21_plus" => star(
-            Ef21Plus::new(compressor(m, d)?, m.stepsize, m.count_init).map_err(method_err)?,
+            {
+                full_init_only(m)?;
+                Ef21Plus::new(compressor(m, d)?, m.stepsize, m.count_init)
+            }
+            .map_err(method_err)?,
             problem,
             x0,
             seed,
             threads,
         )?,
         "ef21_sgd" => star(
-            Ef21Sgd::new(compressor(m, d)?, m.stepsize, batch(m)?, m.count_init)
-                .map_err(method_err)?,
+            {
+                full_init_only(m)?;
+                Ef21Sgd::new(compressor(m, d)?, m.stepsize, batch(m)?, m.count_init)
+            }
+            .map_err(method_err)?,
             problem,
             x0,
             seed,
             threads,
         )?,
         "ef21_page" => star(
-            Ef21Page::new(compressor(m, d)?, m.stepsize, batch(m)?, m.p, m.count_init)
-                .map_err(method_err)?,
+            {
+                full_init_only(m)?;
+                Ef21Page::new(compressor(m, d)?, m.stepsize, batch(m)?, m.p, m.count_init)
+            }
+            .map_err(method_err)?,
             problem,
             x0,
             seed,
@@ -801,6 +812,7 @@ pub fn build_engine<S: Scalar>(
                 .map_err(|e| invalid("method.downlink_compressor", e.to_string()))?;
             down.check_dim(d)
                 .map_err(|e| invalid("method.downlink_compressor", e.to_string()))?;
+            full_init_only(m)?;
             star(
                 Ef21Bc::new(compressor(m, d)?, down, m.stepsize, m.count_init)
                     .map_err(method_err)?,
@@ -851,6 +863,21 @@ fn star<S: Scalar, M: squeeze_feedback::ServerMethod<S> + 'static>(
     Ok(Box::new(
         StarEngine::new(method, problem, x0, seed, threads).map_err(engine_err)?,
     ))
+}
+
+/// The EF21 variants that start from g_i⁰ = ∇f_i(x⁰) only.
+fn full_init_only(m: &MethodConfig) -> Result<(), ConfigError> {
+    if m.init == GradInit::Full {
+        Ok(())
+    } else {
+        Err(invalid(
+            "method.init",
+            format!(
+                "{} starts from the full local gradients; remove init or set init = \"full\" (ef21, ef21_pp and ef21_hb take other inits)",
+                m.name
+            ),
+        ))
+    }
 }
 
 /// The required minibatch size of the stochastic EF21 variants.
