@@ -1,5 +1,5 @@
 //! Steady-state engine rounds allocate nothing: after a warm-up (message and scratch buffers
-//! reach their final size), a round of EF21, EF14 and GD on the star engine performs zero heap
+//! reach their final size), a round of EF21 (and its variants), EF14 and GD on the star engine performs zero heap
 //! allocations with 1 thread (everything on the calling thread; checked strictly).
 //!
 //! With 2 threads the workers run on a rayon pool, and rayon's scheduling itself allocates now
@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use squeeze::compress::parse;
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::feedback::{
-    Beer, Choco, Dsgd, Ef14, Ef21, Gd, GossipMethod, GradInit, GradSource, Motef, MotefParams,
-    Neighbourhood, ServerMethod, Stepsize,
+    Batch, Beer, Choco, Dsgd, Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd,
+    GossipMethod, GradInit, GradSource, Motef, MotefParams, Neighbourhood, ServerMethod, Stepsize,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::split::{Remainder, Split};
@@ -174,6 +174,78 @@ fn steady_state_rounds_allocate_nothing() {
                     "{name}, {threads} threads: {n} allocations in {COUNTED} rounds"
                 ));
             }
+        }
+    }
+    // The EF21 variants, one thread: PP parks the message buffers of silent rounds, EF21+ the
+    // candidate not sent, BC's server reuses its downlink scratch.
+    let top1 = || parse("top_k:k=1").unwrap();
+    let th = Stepsize::default();
+    let variants: [(&str, u64); 6] = [
+        (
+            "ef21_plus top_k:k=1 logreg",
+            steady_state(
+                Ef21Plus::new(top1(), th, false).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "ef21_sgd top_k:k=1 logreg",
+            steady_state(
+                Ef21Sgd::new(top1(), th, Batch::Fraction(0.1), false).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "ef21_page top_k:k=1 logreg",
+            steady_state(
+                Ef21Page::new(top1(), th, Batch::Count(5), Some(0.3), false).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "ef21_pp scaled(rand_k:k=5) logreg",
+            steady_state(
+                Ef21Pp::new(
+                    parse("scaled(rand_k:k=5)").unwrap(),
+                    th,
+                    GradInit::Full,
+                    false,
+                    0.5,
+                )
+                .unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "ef21_bc top_k:k=1 / top_k:k=3 logreg",
+            steady_state(
+                Ef21Bc::new(top1(), parse("top_k:k=3").unwrap(), th, false).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "ef21_hb top_k:k=1 logreg",
+            steady_state(
+                Ef21Hb::new(top1(), th, GradInit::Full, false, 0.9).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+    ];
+    for (name, n) in variants {
+        if n > 0 {
+            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
         }
     }
     // Gossip engine, one thread (rayon's own scheduling is covered above): every method.

@@ -15,7 +15,8 @@
 //! init = { kind = "gaussian", std = 1.0 } # zeros | gaussian | problem_default
 //!
 //! [method]
-//! name = "ef21"                           # gd | ef14 | ef21
+//! name = "ef21"                           # gd | ef14 | ef21 | ef21_plus | ef21_sgd | ef21_page
+//!                                         # | ef21_pp | ef21_bc | ef21_hb (see METHODS)
 //! compressor = "top_k:k=1"
 //! stepsize = { rule = "theory", multiplier = 1.0 }
 //!
@@ -35,7 +36,8 @@ use serde::{Deserialize, Serialize};
 use squeeze_compress::CompressorSpec;
 use squeeze_core::Scalar;
 use squeeze_feedback::{
-    Beer, Choco, Dsgd, Ef14, Ef21, Gd, GradInit, Motef, MotefParams, Neighbourhood, Stepsize,
+    Beer, Choco, Dsgd, Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd,
+    GradInit, Motef, MotefParams, Neighbourhood, Stepsize,
 };
 use squeeze_problems::{
     Dataset, InitPoint, Problem, ReadOptions, Regularizer, Remainder, Split, embedded,
@@ -249,7 +251,7 @@ impl Default for InitConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodConfig {
-    /// `gd`, `ef14` or `ef21`.
+    /// A name from [`METHODS`] or [`GOSSIP_METHODS`].
     pub name: String,
     /// Compressor spec (not used by `gd`).
     #[serde(default)]
@@ -257,7 +259,8 @@ pub struct MethodConfig {
     /// Stepsize rule.
     #[serde(default)]
     pub stepsize: Stepsize,
-    /// EF21: initial estimates.
+    /// EF21, EF21-PP, EF21-HB: initial estimates (the other EF21 variants start from the full
+    /// gradients, `init = "full"`, and reject anything else).
     #[serde(default)]
     pub init: GradInit,
     /// Count the bits of an uncompressed initial round.
@@ -279,6 +282,22 @@ pub struct MethodConfig {
     /// D-SGD: adapt-then-combine order instead of combine-then-adapt.
     #[serde(default)]
     pub adapt_then_combine: bool,
+    /// EF21-SGD, EF21-PAGE (required): minibatch size per worker, a count (`batch = 5`) or a
+    /// fraction of the local samples (`batch = 0.25`; τ_i = max(1, ⌊fraction·m_i⌋)).
+    #[serde(default)]
+    pub batch: Option<squeeze_feedback::Batch>,
+    /// EF21-PAGE: refresh probability p ∈ (0, 1] (default: mean_i τ_i/(τ_i + m_i)).
+    #[serde(default)]
+    pub p: Option<f64>,
+    /// EF21-PP (required): participating fraction p ∈ (0, 1]; ⌊p·n⌋ (≥ 1) clients per round.
+    #[serde(default)]
+    pub participation: Option<f64>,
+    /// EF21-HB (required): heavy-ball momentum η ∈ [0, 1).
+    #[serde(default)]
+    pub momentum: Option<f64>,
+    /// EF21-BC (required): the server's downlink compressor C_M.
+    #[serde(default)]
+    pub downlink_compressor: Option<CompressorSpec>,
 }
 
 /// Run section.
@@ -341,6 +360,30 @@ pub const METHODS: &[(&str, &str)] = &[
         "classic error feedback: compress e_i + γ∇f_i, keep the residual",
     ),
     ("ef21", "EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g"),
+    (
+        "ef21_plus",
+        "EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag",
+    ),
+    (
+        "ef21_sgd",
+        "EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)",
+    ),
+    (
+        "ef21_page",
+        "EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)",
+    ),
+    (
+        "ef21_pp",
+        "EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)",
+    ),
+    (
+        "ef21_bc",
+        "EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)",
+    ),
+    (
+        "ef21_hb",
+        "EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)",
+    ),
 ];
 
 impl ExperimentConfig {
@@ -651,9 +694,18 @@ fn engine_err(e: EngineError) -> ConfigError {
         EngineError::Method(squeeze_feedback::MethodError::Param(p)) if p.param == "stepsize" => {
             invalid("method.stepsize", p.to_string())
         }
+        EngineError::Method(squeeze_feedback::MethodError::Param(p))
+            if METHOD_KEYS.contains(&p.param) =>
+        {
+            invalid(&format!("method.{}", p.param), p.to_string())
+        }
         e => ConfigError::Engine(e),
     }
 }
+
+/// `[method]` keys whose parameter errors are reported under their own key (the method
+/// constructors name the parameter as the key does).
+const METHOD_KEYS: &[&str] = &["batch", "p", "participation", "momentum"];
 
 /// Build a star engine for `method` on `problem` — the method registry (one line per method).
 pub fn build_engine<S: Scalar>(
@@ -696,6 +748,99 @@ pub fn build_engine<S: Scalar>(
             )
             .map_err(engine_err)?,
         ),
+        "ef21_plus" => star(
+            {
+                full_init_only(m)?;
+                Ef21Plus::new(compressor(m, d)?, m.stepsize, m.count_init)
+            }
+            .map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            threads,
+        )?,
+        "ef21_sgd" => star(
+            {
+                full_init_only(m)?;
+                Ef21Sgd::new(compressor(m, d)?, m.stepsize, batch(m)?, m.count_init)
+            }
+            .map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            threads,
+        )?,
+        "ef21_page" => star(
+            {
+                full_init_only(m)?;
+                Ef21Page::new(compressor(m, d)?, m.stepsize, batch(m)?, m.p, m.count_init)
+            }
+            .map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            threads,
+        )?,
+        "ef21_pp" => star(
+            Ef21Pp::new(
+                compressor(m, d)?,
+                m.stepsize,
+                m.init,
+                m.count_init,
+                required(
+                    m,
+                    "participation",
+                    m.participation,
+                    "the participating fraction in (0, 1], e.g. participation = 0.25",
+                )?,
+            )
+            .map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            threads,
+        )?,
+        "ef21_bc" => {
+            let spec = m.downlink_compressor.as_ref().ok_or_else(|| {
+                invalid(
+                    "method.downlink_compressor",
+                    "ef21_bc needs the server's compressor, e.g. downlink_compressor = \"top_k:k=2\"",
+                )
+            })?;
+            let down = spec
+                .build::<S>()
+                .map_err(|e| invalid("method.downlink_compressor", e.to_string()))?;
+            down.check_dim(d)
+                .map_err(|e| invalid("method.downlink_compressor", e.to_string()))?;
+            full_init_only(m)?;
+            star(
+                Ef21Bc::new(compressor(m, d)?, down, m.stepsize, m.count_init)
+                    .map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "ef21_hb" => star(
+            Ef21Hb::new(
+                compressor(m, d)?,
+                m.stepsize,
+                m.init,
+                m.count_init,
+                required(
+                    m,
+                    "momentum",
+                    m.momentum,
+                    "the heavy-ball momentum in [0, 1), e.g. momentum = 0.9",
+                )?,
+            )
+            .map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            threads,
+        )?,
         other => {
             let known: Vec<&str> = METHODS.iter().map(|m| m.0).collect();
             return Err(invalid(
@@ -707,6 +852,50 @@ pub fn build_engine<S: Scalar>(
     Ok(engine)
 }
 
+/// Box a star engine (the common tail of the registry arms).
+fn star<S: Scalar, M: squeeze_feedback::ServerMethod<S> + 'static>(
+    method: M,
+    problem: Arc<Problem<S>>,
+    x0: &[S],
+    seed: u64,
+    threads: usize,
+) -> Result<Box<dyn Engine>, ConfigError> {
+    Ok(Box::new(
+        StarEngine::new(method, problem, x0, seed, threads).map_err(engine_err)?,
+    ))
+}
+
+/// The EF21 variants that start from g_i⁰ = ∇f_i(x⁰) only.
+fn full_init_only(m: &MethodConfig) -> Result<(), ConfigError> {
+    if m.init == GradInit::Full {
+        Ok(())
+    } else {
+        Err(invalid(
+            "method.init",
+            format!(
+                "{} starts from the full local gradients; remove init or set init = \"full\" (ef21, ef21_pp and ef21_hb take other inits)",
+                m.name
+            ),
+        ))
+    }
+}
+
+/// The required minibatch size of the stochastic EF21 variants.
+fn batch(m: &MethodConfig) -> Result<squeeze_feedback::Batch, ConfigError> {
+    let b = m.batch.ok_or_else(|| {
+        invalid(
+            "method.batch",
+            format!(
+                "{} needs batch: a count (batch = 5) or a fraction of the local samples (batch = 0.25)",
+                m.name
+            ),
+        )
+    })?;
+    b.validate()
+        .map_err(|e| invalid("method.batch", e.to_string()))?;
+    Ok(b)
+}
+
 fn gd(m: &MethodConfig) -> Result<Gd, ConfigError> {
     Gd::new(m.stepsize).map_err(method_err)
 }
@@ -715,6 +904,9 @@ fn method_err(e: squeeze_feedback::MethodError) -> ConfigError {
     match e {
         squeeze_feedback::MethodError::Param(p) if p.component == "stepsize" => {
             invalid("method.stepsize", p.to_string())
+        }
+        squeeze_feedback::MethodError::Param(p) if METHOD_KEYS.contains(&p.param) => {
+            invalid(&format!("method.{}", p.param), p.to_string())
         }
         e => invalid("method", e.to_string()),
     }

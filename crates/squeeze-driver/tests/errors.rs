@@ -39,7 +39,10 @@ max_rounds = 1000
         method_section(
             method,
             compressor,
-            "stepsize = { rule = \"constant\", gamma = 1e12 }"
+            &format!(
+                "stepsize = {{ rule = \"constant\", gamma = 1e12 }}\n{}",
+                required_params(method)
+            )
         )
     )
 }

@@ -32,9 +32,26 @@ max_rounds = {rounds}
         method_section(
             method,
             compressor,
-            &format!("stepsize = {{ rule = \"theory\", multiplier = 1.0 }}\n{extra}")
+            &format!(
+                "stepsize = {{ rule = \"theory\", multiplier = 1.0 }}\n{}\n{extra}",
+                if extra.is_empty() {
+                    convergence_params(method)
+                } else {
+                    ""
+                }
+            )
         )
     )
+}
+
+/// The parameters (a) runs a method with: the suite's `required_params`, except that EF21-SGD
+/// gets the full local batch (at any τ < m it stops at a noise floor set by the stepsize and
+/// the variance, far above 10⁻⁶; that is tested in `ef21_variants.rs`, X2).
+fn convergence_params(method: &str) -> &'static str {
+    match method {
+        "ef21_sgd" => "batch = 1.0",
+        m => required_params(m),
+    }
 }
 
 /// ‖∇f(x^R)‖² / ‖∇f(x⁰)‖² for a run.
@@ -157,7 +174,10 @@ max_rounds = {rounds}
         method_section(
             method,
             comp,
-            "stepsize = { rule = \"theory\", multiplier = 4.0 }"
+            &format!(
+                "stepsize = {{ rule = \"theory\", multiplier = 4.0 }}\n{}",
+                required_params(method)
+            )
         )
     )
 }

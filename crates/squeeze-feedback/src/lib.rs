@@ -9,6 +9,12 @@
 //! | [`Gd`] | $x \leftarrow x - \gamma\,\frac1n\sum_i\nabla f_i(x)$ | — |
 //! | [`Ef14`] | $e_i + \gamma\nabla f_i \to$ compress, keep the residual | Seide et al. 2014; Stich et al. 2018 |
 //! | [`Ef21`] | $g_i \leftarrow g_i + \mathcal{C}(\nabla f_i - g_i)$, $x \leftarrow x - \gamma g$ | Richtárik et al. 2021 |
+//! | [`Ef21Plus`] | closer of $g_i + \mathcal{C}(\nabla f_i - g_i)$ and $\mathcal{C}(\nabla f_i)$ | Richtárik et al. 2021 |
+//! | [`Ef21Sgd`] | EF21 on a τ-nice minibatch gradient | Fatkhullin et al. 2021 |
+//! | [`Ef21Page`] | EF21 on the PAGE estimator (shared coin) | Fatkhullin et al. 2021 |
+//! | [`Ef21Pp`] | EF21 with ⌊pn⌋ random participants per round | Fatkhullin et al. 2021 |
+//! | [`Ef21Bc`] | EF21 up and a compressed EF21 downlink | Fatkhullin et al. 2021 |
+//! | [`Ef21Hb`] | EF21 with heavy-ball $v \leftarrow \eta v + g$ on the server | Fatkhullin et al. 2021 |
 //!
 //! Decentralized (gossip) methods over a graph with mixing matrix W ([`GossipMethod`]):
 //!
@@ -26,6 +32,12 @@ pub mod beer;
 pub mod choco;
 pub mod ef14;
 pub mod ef21;
+pub mod ef21_bc;
+pub mod ef21_hb;
+pub mod ef21_page;
+pub mod ef21_plus;
+pub mod ef21_pp;
+pub mod ef21_sgd;
 pub mod gd;
 pub mod gossip;
 pub mod method;
@@ -36,6 +48,12 @@ pub use beer::{Beer, BeerNode};
 pub use choco::{Choco, ChocoNode, Dsgd, DsgdNode};
 pub use ef14::{Ef14, Ef14Server, Ef14Worker};
 pub use ef21::{Ef21, Ef21Server, Ef21Worker, GradInit};
+pub use ef21_bc::{Ef21Bc, Ef21BcServer, Ef21BcWorker};
+pub use ef21_hb::{Ef21Hb, Ef21HbServer};
+pub use ef21_page::{Ef21Page, Ef21PageWorker};
+pub use ef21_plus::{Ef21Plus, Ef21PlusServer, Ef21PlusWorker};
+pub use ef21_pp::{Ef21Pp, Ef21PpWorker};
+pub use ef21_sgd::{Batch, Ef21Sgd, Ef21SgdWorker};
 pub use gd::{Gd, GdServer, GdWorker};
 pub use gossip::{GossipInit, GossipMethod, GradSource, GradState, Neighbourhood, NodeCtx};
 pub use method::{Init, InitUplink, MethodError, ServerMethod, WorkerBuffers, WorkerCtx};

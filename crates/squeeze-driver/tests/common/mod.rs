@@ -28,13 +28,25 @@ pub fn method_section(name: &str, compressor: Option<&str>, extra: &str) -> Stri
     format!("[method]\nname = \"{name}\"\n{comp}{extra}\n")
 }
 
+/// Parameters a registered method requires besides its compressor, as the shared suites give
+/// them (one line per method that has any; TOML lines for the `[method]` section).
+pub fn required_params(method: &str) -> &'static str {
+    match method {
+        "ef21_sgd" | "ef21_page" => "batch = 0.25",
+        "ef21_pp" => "participation = 0.5",
+        "ef21_hb" => "momentum = 0.5",
+        "ef21_bc" => "downlink_compressor = \"top_k:k=2\"",
+        _ => "",
+    }
+}
+
 /// The compressor a registered method needs in the shared suites: `preferred` if the method
 /// takes a compressor, `None` if the registry answers that it takes none (e.g. `gd`). Decided
 /// by asking `build_engine`, so methods added to `METHODS` later enrol without editing the tests.
 pub fn compressor_for(method: &str, preferred: &str) -> Option<String> {
     let probe = cfg(&format!(
         "seed = 1\n[problem]\nn_workers = 2\n{}[stop]\nmax_rounds = 1\n",
-        method_section(method, Some(preferred), "")
+        method_section(method, Some(preferred), required_params(method))
     ));
     match probe.build_engine(Path::new(".")) {
         Ok(_) => Some(preferred.to_string()),
