@@ -9,6 +9,7 @@
 //! | [`Gd`] | $x \leftarrow x - \gamma\,\frac1n\sum_i\nabla f_i(x)$ | — |
 //! | [`Ef14`] | $e_i + \gamma\nabla f_i \to$ compress, keep the residual | Seide et al. 2014; Stich et al. 2018 |
 //! | [`Ef21`] | $g_i \leftarrow g_i + \mathcal{C}(\nabla f_i - g_i)$, $x \leftarrow x - \gamma g$ | Richtárik et al. 2021 |
+//! | [`ThreePc`] | $g_i \leftarrow \mathcal{C}_{g_i, \nabla f_i(x^t)}(\nabla f_i(x^{t+1}))$ for a [`ThreePoint`] mechanism ([`three_point`]: EF21, LAG, CLAG, 3PCv1/v2/v4/v5, BAG, AdaCGD) | Richtárik et al. 2022; Makarenko et al. 2023 |
 //!
 //! Decentralized (gossip) methods over a graph with mixing matrix W ([`GossipMethod`]):
 //!
@@ -31,6 +32,8 @@ pub mod gossip;
 pub mod method;
 pub mod motef;
 pub mod stepsize;
+pub mod three_pc;
+pub mod three_point;
 
 pub use beer::{Beer, BeerNode};
 pub use choco::{Choco, ChocoNode, Dsgd, DsgdNode};
@@ -41,3 +44,5 @@ pub use gossip::{GossipInit, GossipMethod, GradSource, GradState, Neighbourhood,
 pub use method::{Init, InitUplink, MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
 pub use motef::{Motef, MotefNode, MotefParams};
 pub use stepsize::Stepsize;
+pub use three_pc::{ThreePc, ThreePcServer, ThreePcWorker};
+pub use three_point::ThreePoint;
