@@ -44,5 +44,5 @@ pub use gossip::{GossipInit, GossipMethod, GradSource, GradState, Neighbourhood,
 pub use method::{Init, InitUplink, MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
 pub use motef::{Motef, MotefNode, MotefParams};
 pub use stepsize::Stepsize;
-pub use three_pc::{ThreePc, ThreePcServer, ThreePcWorker};
+pub use three_pc::{Parked, ThreePc, ThreePcServer, ThreePcWorker};
 pub use three_point::ThreePoint;

@@ -91,9 +91,6 @@ pub struct WorkerBuffers<S: Scalar> {
     pub aux: Vec<S>,
     /// A spare message (3PC mechanisms that build a message from another one).
     pub spare: Message<S>,
-    /// Keeps the buffers of a message while the uplink is `Skip` (lazy mechanisms), so that
-    /// alternating between skipping and sending does not allocate.
-    pub stash: Message<S>,
 }
 
 impl<S: Scalar> WorkerBuffers<S> {
@@ -105,7 +102,6 @@ impl<S: Scalar> WorkerBuffers<S> {
             work: vec![S::ZERO; d],
             aux: vec![S::ZERO; d],
             spare: Message::default(),
-            stash: Message::default(),
         }
     }
 }

@@ -71,6 +71,20 @@ pub struct ThreePcWorker<S: Scalar> {
     /// How often each outcome of the mechanism occurred (LAG/CLAG/BAG: [skipped, sent];
     /// 3PCv5: [compressed, full]; AdaCGD: [skipped, level 1, …, level m]).
     pub outcomes: Vec<u64>,
+    /// Buffers of the uplink message parked while it is `Skip` (lazy mechanisms): working
+    /// memory, not state — never serialised and ignored by `==`.
+    #[serde(skip)]
+    pub parked: Parked<S>,
+}
+
+/// A message kept only for its buffers (see [`ThreePcWorker::parked`]); all values are equal.
+#[derive(Debug, Clone, Default)]
+pub struct Parked<S: Scalar>(pub Message<S>);
+
+impl<S: Scalar> PartialEq for Parked<S> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl<S: Scalar> ThreePc<S> {
@@ -149,6 +163,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
                 g: gi,
                 rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
                 outcomes: vec![0; self.mech.outcomes()],
+                parked: Parked::default(),
             });
         }
         Ok(Init {
@@ -192,7 +207,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
             work: &mut b.work,
             aux: &mut b.aux,
             spare: &mut b.spare,
-            stash: &mut b.stash,
+            stash: &mut worker.parked.0,
         };
         let outcome = self
             .mech

@@ -88,7 +88,8 @@ pub struct MechCtx<'a, S: Scalar> {
     pub aux: &'a mut [S],
     /// A spare message (contents undefined on entry).
     pub spare: &'a mut Message<S>,
-    /// Where [`skip`] parks the uplink's buffers (see [`unskip`]).
+    /// The worker's own parking place for the uplink's buffers while it sends `Skip` (so that
+    /// lazy mechanisms alternate between skipping and sending without allocating).
     pub stash: &'a mut Message<S>,
 }
 
