@@ -6,7 +6,7 @@
 //! precision = "f64"                       # or "f32"
 //!
 //! [problem]
-//! kind = "logreg"                         # logreg | least_squares | quadratic_3pc
+//! kind = "logreg"                         # logreg | least_squares | quadratic3pc
 //! data = "embedded"                       # "embedded" (breast cancer 569×30), a LIBSVM path,
 //!                                         # or "synthetic_a9a" (a9a-shaped, seeded)
 //! n_workers = 20
@@ -15,9 +15,15 @@
 //! init = { kind = "gaussian", std = 1.0 } # zeros | gaussian | problem_default
 //!
 //! [method]
-//! name = "ef21"                           # gd | ef14 | ef21
+//! name = "ef21"                           # any of METHODS (`squeeze list`): gd | ef14 | ef21 |
+//!                                         # 3PC-GD: 3pc_ef21 | lag | clag | 3pc_v1 | 3pc_v2 |
+//!                                         # 3pc_v4 | 3pc_v5 | bag | adacgd
 //! compressor = "top_k:k=1"
-//! stepsize = { rule = "theory", multiplier = 1.0 }
+//! stepsize = { rule = "theory", multiplier = 1.0 }  # 3PC-GD: 1/(L + L̃√(B/A)) × multiplier
+//! # zeta = 4.0                            # lag | clag | adacgd (default 1)
+//! # p = 0.1                               # 3pc_v5 (default α) | bag (default 0.5)
+//! # compressor2 = "rand_k:k=10"           # 3pc_v2 (Q, required) | 3pc_v4 (C₂, default = compressor)
+//! # ladder = ["top_k:k=1", "top_k:k=4"]   # adacgd (cheapest first)
 //!
 //! [stop]
 //! max_rounds = 1000
@@ -250,7 +256,7 @@ impl Default for InitConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodConfig {
-    /// `gd`, `ef14` or `ef21`.
+    /// A name from [`METHODS`] (star engine) or [`GOSSIP_METHODS`] (gossip engine).
     pub name: String,
     /// Compressor spec (not used by `gd`).
     #[serde(default)]

@@ -145,6 +145,31 @@ fn generic_three_pc_with_the_ef21_mechanism_is_ef21_bit_for_bit() {
     }
 }
 
+/// One application of `m` at (h, y, x): (outcome, bits sent, new h).
+fn apply_once(m: &dyn ThreePoint<f64>, h: &[f64], y: &[f64], x: &[f64]) -> (usize, u64, Vec<f64>) {
+    let d = x.len();
+    let mut h = h.to_vec();
+    let (mut work, mut aux) = (vec![0.0; d], vec![0.0; d]);
+    let (mut spare, mut stash, mut up) =
+        (Message::default(), Message::default(), Message::default());
+    let mut rng = SqueezeRng::stream(1, Purpose::Compression, 0);
+    let mut scratch = Scratch::default();
+    let mut ctx = MechCtx {
+        worker: 0,
+        n_workers: 1,
+        round: 0,
+        round_seed: 0,
+        rng: &mut rng,
+        scratch: &mut scratch,
+        work: &mut work,
+        aux: &mut aux,
+        spare: &mut spare,
+        stash: &mut stash,
+    };
+    let o = m.apply(&mut h, y, x, &mut ctx, &mut up).unwrap();
+    (o, up.bits(), h)
+}
+
 /// The boundary of the strict trigger: at x = h, CLAG(ζ = 0) sends nothing and EF21 sends a
 /// zero correction; the new estimates are identical.
 #[test]
@@ -152,33 +177,33 @@ fn at_the_boundary_clag_skips_where_ef21_sends_a_zero_correction() {
     let clag = Clag::<f64>::new(parse("top_k:k=2").unwrap(), 0.0).unwrap();
     let ef21 = Ef21Mech::<f64>::new(parse("top_k:k=2").unwrap());
     let (y, x) = (vec![1.0, 2.0, 3.0, 4.0], vec![0.5, -1.0, 2.0, 0.0]);
-    let mut out = Vec::new();
-    for m in [&clag as &dyn ThreePoint<f64>, &ef21] {
-        let mut h = x.clone();
-        let (mut work, mut aux) = (vec![0.0; 4], vec![0.0; 4]);
-        let (mut spare, mut stash, mut up) =
-            (Message::default(), Message::default(), Message::default());
-        let mut rng = SqueezeRng::stream(1, Purpose::Compression, 0);
-        let mut scratch = Scratch::default();
-        let mut ctx = MechCtx {
-            worker: 0,
-            n_workers: 1,
-            round: 0,
-            round_seed: 0,
-            rng: &mut rng,
-            scratch: &mut scratch,
-            work: &mut work,
-            aux: &mut aux,
-            spare: &mut spare,
-            stash: &mut stash,
-        };
-        let o = m.apply(&mut h, &y, &x, &mut ctx, &mut up).unwrap();
-        out.push((o, up.bits(), h));
+    let c = apply_once(&clag, &x, &y, &x);
+    let e = apply_once(&ef21, &x, &y, &x);
+    assert_eq!((c.0, c.1), (0, 0), "CLAG skips at x = h");
+    assert!(e.1 > 0, "EF21 sends C(0)");
+    assert_eq!(c.2, x);
+    assert_eq!(e.2, x);
+}
+
+/// When ‖x − h‖² overflows (a diverging run), the lazy mechanisms send instead of comparing
+/// inf with inf and skipping forever (which froze diverging LAG runs at a finite x); ζ = 0 still
+/// means "send" when ‖x − y‖² overflows.
+#[test]
+fn lazy_mechanisms_send_when_the_distances_overflow() {
+    let big = 1e200;
+    let (h, y, x) = (vec![0.0, 0.0], vec![-big, 0.0], vec![big, big]);
+    let lag = squeeze_feedback::three_point::Lag::new(1.0).unwrap();
+    let clag = Clag::<f64>::new(parse("top_k:k=1").unwrap(), 1.0).unwrap();
+    let clag0 = Clag::<f64>::new(parse("top_k:k=1").unwrap(), 0.0).unwrap();
+    let ada = AdaCgd::<f64>::new(vec![parse("top_k:k=1").unwrap()], 1.0).unwrap();
+    for m in [&lag as &dyn ThreePoint<f64>, &clag, &clag0, &ada] {
+        let (o, bits, _) = apply_once(m, &h, &y, &x);
+        assert!(o > 0 && bits > 0, "{} skipped on overflow", m.describe());
     }
-    assert_eq!((out[0].0, out[0].1), (0, 0), "CLAG skips at x = h");
-    assert!(out[1].1 > 0, "EF21 sends C(0)");
-    assert_eq!(out[0].2, x);
-    assert_eq!(out[1].2, x);
+    // Finite left side, overflowing right side, ζ > 0: skipping is right (lhs ≤ ∞).
+    let (h, y, x) = (vec![big, big], vec![-big, -big], vec![big, big]);
+    assert_eq!(apply_once(&lag, &h, &y, &x).0, 0);
+    assert_eq!(apply_once(&clag0, &h, &y, &[big, 0.0]).0, 1);
 }
 
 #[test]

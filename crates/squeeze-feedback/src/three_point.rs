@@ -196,6 +196,19 @@ pub(crate) fn dense_delta<S: Scalar>(x: &[S], h: &[S], up: &mut Message<S>) {
     v.extend(x.iter().zip(h).map(|(&a, &b)| a - b));
 }
 
+/// The laziness test $\|x - h\|^2 \le \zeta\|x - y\|^2$ of LAG, CLAG and AdaCGD, robust to
+/// overflow: a non-finite left side never counts as "close enough" (so a diverging run keeps
+/// sending and the divergence surfaces instead of freezing into permanent skips), and ζ = 0
+/// means a threshold of exactly 0 even when $\|x - y\|^2$ overflowed.
+///
+/// ```text
+/// within(lhs, ζ, rhs) = lhs finite ∧ lhs ≤ (ζ = 0 ? 0 : ζ·rhs)
+/// ```
+#[inline]
+pub(crate) fn within(lhs: f64, zeta: f64, rhs: f64) -> bool {
+    lhs.is_finite() && lhs <= if zeta == 0.0 { 0.0 } else { zeta * rhs }
+}
+
 /// $\|a - b\|^2$ in f64.
 #[inline]
 pub(crate) fn dist2<S: Scalar>(a: &[S], b: &[S]) -> f64 {

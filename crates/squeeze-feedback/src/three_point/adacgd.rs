@@ -4,6 +4,7 @@ use squeeze_core::{Compressor, Message, ParamError, Scalar};
 
 use super::{
     MechCtx, ThreePoint, alpha_of, check_compressor_dim, check_zeta, dist2, ef21_ab, sub_into,
+    within,
 };
 use crate::method::{MethodError, message_err};
 
@@ -115,8 +116,8 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<usize, MethodError> {
-        let tau = self.zeta * dist2(x, y);
-        if dist2(x, h) <= tau {
+        let rhs = dist2(x, y);
+        if within(dist2(x, h), self.zeta, rhs) {
             super::skip(up, ctx.stash, x.len());
             return Ok(0);
         }
@@ -142,7 +143,7 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
             up.add_to(ctx.aux, S::from_f64(-1.0))
                 .map_err(message_err(ctx.worker, ctx.round))?;
             let err: f64 = ctx.aux.iter().map(|v| v.to_f64() * v.to_f64()).sum();
-            if err <= tau {
+            if within(err, self.zeta, rhs) {
                 return Ok(j + 1);
             }
         }

@@ -4,6 +4,7 @@ use squeeze_core::{Compressor, Message, ParamError, Scalar};
 
 use super::{
     MechCtx, ThreePoint, alpha_of, check_compressor_dim, check_zeta, dist2, ef21_ab, sub_into,
+    within,
 };
 use crate::method::MethodError;
 
@@ -12,7 +13,7 @@ use crate::method::MethodError;
 ///
 /// Constants $A = 1 - \sqrt{1-\alpha}$, $B = \max(\beta, \zeta)$ with
 /// $\beta = (1-\alpha)/(1-\sqrt{1-\alpha})$ (the CLAG code's stepsize uses `max(β, ζ)`;
-/// Richtárik et al. 2022, [code:3PC-CLAG]). Wire: the compressor's message of $x - h$ when
+/// Richtárik et al. 2022, spec source `code:3PC-CLAG`). Wire: the compressor's message of $x - h$ when
 /// triggered, else `Skip` (0 bits). Outcomes: 0 = skipped, 1 = sent.
 ///
 /// Boundary: the trigger is strict (`>`), as in the authors' code. With $\zeta = 0$ CLAG skips
@@ -65,7 +66,7 @@ impl<S: Scalar> ThreePoint<S> for Clag<S> {
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<usize, MethodError> {
-        if dist2(x, h) > self.zeta * dist2(x, y) {
+        if !within(dist2(x, h), self.zeta, dist2(x, y)) {
             super::unskip(up, ctx.stash, false);
             let meta = ctx.meta();
             sub_into(x, h, ctx.work);

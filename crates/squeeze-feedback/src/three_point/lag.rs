@@ -2,7 +2,7 @@
 
 use squeeze_core::{Message, ParamError, Scalar};
 
-use super::{MechCtx, ThreePoint, check_zeta, dense_delta, dist2};
+use super::{MechCtx, ThreePoint, check_zeta, dense_delta, dist2, within};
 use crate::method::MethodError;
 
 /// LAG (lazily aggregated gradients) as a 3PC:
@@ -54,7 +54,7 @@ impl<S: Scalar> ThreePoint<S> for Lag {
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<usize, MethodError> {
-        if dist2(x, h) > self.zeta * dist2(x, y) {
+        if !within(dist2(x, h), self.zeta, dist2(x, y)) {
             super::unskip(up, ctx.stash, true);
             dense_delta(x, h, up);
             Ok(1)

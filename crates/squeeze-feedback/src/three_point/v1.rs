@@ -11,7 +11,7 @@ use crate::method::{MethodError, message_err};
 ///
 /// Wire: the server must rebuild $y + C(x-y)$ but does not know $y = \nabla f_i(x^t)$, so the
 /// worker sends the change of its estimate **dense**: `Dense((y − h) + C(x − y))` — $d$ values,
-/// the full dense charge the Newton-3PC code applies to this mechanism ([code:N3PC]). 3PCv1 is
+/// the full dense charge the Newton-3PC code applies to this mechanism (spec source `code:N3PC`). 3PCv1 is
 /// of theoretical interest: per round it costs more than GD's dense gradient would save.
 /// One outcome (1 = sent).
 ///
