@@ -21,6 +21,7 @@ use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::feedback::{
     Batch, Beer, Choco, Dsgd, Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd,
     GossipMethod, GradInit, GradSource, Motef, MotefParams, Neighbourhood, ServerMethod, Stepsize,
+    ThreePc, ThreePoint, three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::split::{Remainder, Split};
@@ -244,6 +245,49 @@ fn steady_state_rounds_allocate_nothing() {
         ),
     ];
     for (name, n) in variants {
+        if n > 0 {
+            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
+        }
+    }
+    // 3PC-GD, one thread: every mechanism, including the lazy ones that alternate between
+    // `Skip` and a payload (buffers parked per worker) and 3PCv5's dense/compressed rounds.
+    let three_pc = |mech: Box<dyn ThreePoint<f64>>| {
+        ThreePc::new(mech, Stepsize::Theory { multiplier: 1.0 }, false).unwrap()
+    };
+    let c = |s: &str| parse::<f64>(s).unwrap();
+    let mechs: Vec<(&str, Box<dyn ThreePoint<f64>>)> = vec![
+        (
+            "3pc ef21 top_k:k=1",
+            Box::new(tp::Ef21Mech::new(c("top_k:k=1"))),
+        ),
+        ("3pc lag ζ=1", Box::new(tp::Lag::new(1.0).unwrap())),
+        (
+            "3pc clag top_k:k=2 ζ=1",
+            Box::new(tp::Clag::new(c("top_k:k=2"), 1.0).unwrap()),
+        ),
+        ("3pc v1 top_k:k=1", Box::new(tp::V1::new(c("top_k:k=1")))),
+        (
+            "3pc v2 top_k:k=1 + rand_k:k=2",
+            Box::new(tp::V2::new(c("top_k:k=1"), c("rand_k:k=2")).unwrap()),
+        ),
+        (
+            "3pc v4 top_k:k=1 + top_k:k=2",
+            Box::new(tp::V4::new(c("top_k:k=1"), c("top_k:k=2"))),
+        ),
+        (
+            "3pc v5 top_k:k=1 p=0.3",
+            Box::new(tp::V5::new(c("top_k:k=1"), 0.3).unwrap()),
+        ),
+        ("3pc bag p=0.5", Box::new(tp::Bag::new(0.5).unwrap())),
+        (
+            "3pc adacgd top_k 1/2/4 ζ=1",
+            Box::new(
+                tp::AdaCgd::new(vec![c("top_k:k=1"), c("top_k:k=2"), c("top_k:k=4")], 1.0).unwrap(),
+            ),
+        ),
+    ];
+    for (name, mech) in mechs {
+        let n = steady_state(three_pc(mech), &logreg, 1, &mut keep);
         if n > 0 {
             failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
         }

@@ -37,13 +37,19 @@ pub fn list(args: ListArgs) -> CliResult {
             }
         }
     }
+    let w = METHODS
+        .iter()
+        .chain(GOSSIP_METHODS)
+        .map(|m| m.0.len())
+        .max()
+        .unwrap_or(6);
     println!("\nMethods (method.name = \"NAME\"):\n");
     for (name, what) in METHODS {
-        println!("{name:<6} {what}");
+        println!("{name:<w$} {what}");
     }
     println!("\nGossip methods (need a [topology], e.g. kind = \"ring\"):\n");
     for (name, what) in GOSSIP_METHODS {
-        println!("{name:<6} {what}");
+        println!("{name:<w$} {what}");
     }
     Ok(())
 }

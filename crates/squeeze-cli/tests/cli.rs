@@ -299,7 +299,10 @@ fn divergence_is_a_runtime_failure_with_exit_code_1() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     // The engine stops at the first non-finite gradient or model (MethodError::Diverged).
     assert!(err.starts_with("error: "), "{err}");
-    assert!(err.contains("non-finite") && err.contains("stepsize"), "{err}");
+    assert!(
+        err.contains("non-finite") && err.contains("stepsize"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
     let summary: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("d/summary.json")).unwrap()).unwrap();

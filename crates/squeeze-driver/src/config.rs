@@ -6,7 +6,7 @@
 //! precision = "f64"                       # or "f32"
 //!
 //! [problem]
-//! kind = "logreg"                         # logreg | least_squares | quadratic_3pc
+//! kind = "logreg"                         # logreg | least_squares | quadratic3pc
 //! data = "embedded"                       # "embedded" (breast cancer 569×30), a LIBSVM path,
 //!                                         # or "synthetic_a9a" (a9a-shaped, seeded)
 //! n_workers = 20
@@ -15,10 +15,16 @@
 //! init = { kind = "gaussian", std = 1.0 } # zeros | gaussian | problem_default
 //!
 //! [method]
-//! name = "ef21"                           # gd | ef14 | ef21 | ef21_plus | ef21_sgd | ef21_page
-//!                                         # | ef21_pp | ef21_bc | ef21_hb (see METHODS)
+//! name = "ef21"                           # any of METHODS (`squeeze list`): gd | ef14 | ef21 |
+//!                                         # ef21_plus | ef21_sgd | ef21_page | ef21_pp | ef21_bc |
+//!                                         # ef21_hb | 3PC-GD: 3pc_ef21 | lag | clag | 3pc_v1 |
+//!                                         # 3pc_v2 | 3pc_v4 | 3pc_v5 | bag | adacgd
 //! compressor = "top_k:k=1"
-//! stepsize = { rule = "theory", multiplier = 1.0 }
+//! stepsize = { rule = "theory", multiplier = 1.0 }  # 3PC-GD: 1/(L + L̃√(B/A)) × multiplier
+//! # zeta = 4.0                            # lag | clag | adacgd (default 1)
+//! # p = 0.1                               # 3pc_v5 (default α) | bag (default 0.5)
+//! # compressor2 = "rand_k:k=10"           # 3pc_v2 (Q, required) | 3pc_v4 (C₂, default = compressor)
+//! # ladder = ["top_k:k=1", "top_k:k=4"]   # adacgd (cheapest first)
 //!
 //! [stop]
 //! max_rounds = 1000
@@ -37,7 +43,7 @@ use squeeze_compress::CompressorSpec;
 use squeeze_core::Scalar;
 use squeeze_feedback::{
     Beer, Choco, Dsgd, Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd,
-    GradInit, Motef, MotefParams, Neighbourhood, Stepsize,
+    GradInit, Motef, MotefParams, Neighbourhood, Stepsize, ThreePc, ThreePoint,
 };
 use squeeze_problems::{
     Dataset, InitPoint, Problem, ReadOptions, Regularizer, Remainder, Split, embedded,
@@ -251,7 +257,7 @@ impl Default for InitConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodConfig {
-    /// A name from [`METHODS`] or [`GOSSIP_METHODS`].
+    /// A name from [`METHODS`] (star engine) or [`GOSSIP_METHODS`] (gossip engine).
     pub name: String,
     /// Compressor spec (not used by `gd`).
     #[serde(default)]
@@ -286,9 +292,6 @@ pub struct MethodConfig {
     /// fraction of the local samples (`batch = 0.25`; τ_i = max(1, ⌊fraction·m_i⌋)).
     #[serde(default)]
     pub batch: Option<squeeze_feedback::Batch>,
-    /// EF21-PAGE: refresh probability p ∈ (0, 1] (default: mean_i τ_i/(τ_i + m_i)).
-    #[serde(default)]
-    pub p: Option<f64>,
     /// EF21-PP (required): participating fraction p ∈ (0, 1]; ⌊p·n⌋ (≥ 1) clients per round.
     #[serde(default)]
     pub participation: Option<f64>,
@@ -298,6 +301,22 @@ pub struct MethodConfig {
     /// EF21-BC (required): the server's downlink compressor C_M.
     #[serde(default)]
     pub downlink_compressor: Option<CompressorSpec>,
+    /// LAG, CLAG, AdaCGD: trigger threshold ζ ≥ 0 (default 1; ζ = 0 makes CLAG EF21).
+    #[serde(default)]
+    pub zeta: Option<f64>,
+    /// EF21-PAGE: refresh probability p ∈ (0, 1] (default: mean_i τ_i/(τ_i + m_i)); 3PCv5:
+    /// full-round probability (default: the compressor's α, K/d for Top-K, as in the 3PC code);
+    /// BAG: send probability (default 0.5).
+    #[serde(default)]
+    pub p: Option<f64>,
+    /// 3PCv2: the unbiased Q (required, e.g. "rand_k:k=10"); 3PCv4: the inner C₂ (default: the
+    /// same as `compressor`).
+    #[serde(default)]
+    pub compressor2: Option<CompressorSpec>,
+    /// AdaCGD: contractive compressors from cheapest to finest (sorted by α ascending), e.g.
+    /// ["top_k:k=1", "top_k:k=4", "top_k:k=16"].
+    #[serde(default)]
+    pub ladder: Option<Vec<CompressorSpec>>,
 }
 
 /// Run section.
@@ -383,6 +402,42 @@ pub const METHODS: &[(&str, &str)] = &[
     (
         "ef21_hb",
         "EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)",
+    ),
+    (
+        "3pc_ef21",
+        "3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)",
+    ),
+    (
+        "lag",
+        "3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)",
+    ),
+    (
+        "clag",
+        "3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)",
+    ),
+    (
+        "3pc_v1",
+        "3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)",
+    ),
+    (
+        "3pc_v2",
+        "3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)",
+    ),
+    (
+        "3pc_v4",
+        "3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)",
+    ),
+    (
+        "3pc_v5",
+        "3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)",
+    ),
+    (
+        "bag",
+        "3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)",
+    ),
+    (
+        "adacgd",
+        "3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta)",
     ),
 ];
 
@@ -841,6 +896,10 @@ pub fn build_engine<S: Scalar>(
             seed,
             threads,
         )?,
+        name if is_three_pc(name) => Box::new(
+            StarEngine::new(three_pc::<S>(m, d)?, problem, x0, seed, threads)
+                .map_err(engine_err)?,
+        ),
         other => {
             let known: Vec<&str> = METHODS.iter().map(|m| m.0).collect();
             return Err(invalid(
@@ -894,6 +953,143 @@ fn batch(m: &MethodConfig) -> Result<squeeze_feedback::Batch, ConfigError> {
     b.validate()
         .map_err(|e| invalid("method.batch", e.to_string()))?;
     Ok(b)
+}
+
+/// The 3PC-GD mechanisms, registered by their own names (one `METHODS` line each).
+const THREE_PC: &[&str] = &[
+    "3pc_ef21", "lag", "clag", "3pc_v1", "3pc_v2", "3pc_v4", "3pc_v5", "bag", "adacgd",
+];
+
+fn is_three_pc(name: &str) -> bool {
+    THREE_PC.contains(&name)
+}
+
+/// Build 3PC-GD with the mechanism `m.name`.
+fn three_pc<S: Scalar>(m: &MethodConfig, d: usize) -> Result<ThreePc<S>, ConfigError> {
+    use squeeze_feedback::three_point as tp;
+    let param = |e: squeeze_core::ParamError| invalid(param_key(e.param), e.to_string());
+    let unused = |key: &'static str, present: bool| -> Result<(), ConfigError> {
+        if present {
+            Err(invalid(
+                key,
+                format!("{} does not take method.{}", m.name, &key[7..]),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let no_compressor = |what: &str| -> Result<(), ConfigError> {
+        if m.compressor.is_some() {
+            Err(invalid(
+                "method.compressor",
+                format!("{} {what}; remove the compressor", m.name),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let zeta = m.zeta.unwrap_or(1.0);
+    let lazy = matches!(m.name.as_str(), "lag" | "clag" | "adacgd");
+    unused("method.zeta", m.zeta.is_some() && !lazy)?;
+    unused(
+        "method.p",
+        m.p.is_some() && !matches!(m.name.as_str(), "3pc_v5" | "bag"),
+    )?;
+    unused(
+        "method.compressor2",
+        m.compressor2.is_some() && !matches!(m.name.as_str(), "3pc_v2" | "3pc_v4"),
+    )?;
+    unused("method.ladder", m.ladder.is_some() && m.name != "adacgd")?;
+    let mech: Box<dyn ThreePoint<S>> = match m.name.as_str() {
+        "3pc_ef21" => Box::new(tp::Ef21Mech::new(compressor(m, d)?)),
+        "lag" => {
+            no_compressor("sends dense gradients (use clag for a compressed trigger)")?;
+            Box::new(tp::Lag::new(zeta).map_err(param)?)
+        }
+        "clag" => Box::new(tp::Clag::new(compressor(m, d)?, zeta).map_err(param)?),
+        "3pc_v1" => Box::new(tp::V1::new(compressor(m, d)?)),
+        "3pc_v2" => {
+            let q = second_compressor(m, d, None)?;
+            Box::new(tp::V2::new(compressor(m, d)?, q).map_err(param)?)
+        }
+        "3pc_v4" => {
+            let c2 = second_compressor(m, d, m.compressor.as_ref())?;
+            Box::new(tp::V4::new(compressor(m, d)?, c2))
+        }
+        "3pc_v5" => {
+            let c = compressor(m, d)?;
+            let p = match m.p {
+                Some(p) => p,
+                None => c.class(d).alpha().ok_or_else(|| {
+                    invalid(
+                        "method.p",
+                        "3pc_v5 defaults p to the compressor's α, but it has none; set p",
+                    )
+                })?,
+            };
+            Box::new(tp::V5::new(c, p).map_err(param)?)
+        }
+        "bag" => {
+            no_compressor("sends dense gradients with probability p")?;
+            Box::new(tp::Bag::new(m.p.unwrap_or(0.5)).map_err(param)?)
+        }
+        "adacgd" => {
+            no_compressor("takes a ladder of compressors: method.ladder = [\"top_k:k=1\", …]")?;
+            let specs = m.ladder.as_ref().ok_or_else(|| {
+                invalid(
+                    "method.ladder",
+                    "adacgd needs a ladder, cheapest first, e.g. ladder = [\"top_k:k=1\", \"top_k:k=4\", \"top_k:k=16\"]",
+                )
+            })?;
+            let mut ladder = Vec::with_capacity(specs.len());
+            for s in specs {
+                ladder.push(
+                    s.build::<S>()
+                        .map_err(|e| invalid("method.ladder", e.to_string()))?,
+                );
+            }
+            let mech = tp::AdaCgd::new(ladder, zeta).map_err(param)?;
+            mech.check_dim(d)
+                .map_err(|e| invalid("method.ladder", e.to_string()))?;
+            Box::new(mech)
+        }
+        other => unreachable!("{other} is not a 3PC mechanism"),
+    };
+    ThreePc::new(mech, m.stepsize, m.count_init).map_err(method_err)
+}
+
+/// The config key of a 3PC hyperparameter.
+fn param_key(param: &str) -> &'static str {
+    match param {
+        "zeta" => "method.zeta",
+        "p" => "method.p",
+        "ladder" => "method.ladder",
+        "compressor2" => "method.compressor2",
+        _ => "method",
+    }
+}
+
+/// `method.compressor2`, or `default` (3PCv4: the first compressor), or an error.
+fn second_compressor<S: Scalar>(
+    m: &MethodConfig,
+    d: usize,
+    default: Option<&CompressorSpec>,
+) -> Result<Box<dyn squeeze_core::Compressor<S>>, ConfigError> {
+    let spec = m.compressor2.as_ref().or(default).ok_or_else(|| {
+        invalid(
+            "method.compressor2",
+            format!(
+                "{} needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
+                m.name
+            ),
+        )
+    })?;
+    let c = spec
+        .build::<S>()
+        .map_err(|e| invalid("method.compressor2", e.to_string()))?;
+    c.check_dim(d)
+        .map_err(|e| invalid("method.compressor2", e.to_string()))?;
+    Ok(c)
 }
 
 fn gd(m: &MethodConfig) -> Result<Gd, ConfigError> {

@@ -15,6 +15,7 @@
 //! | [`Ef21Pp`] | EF21 with ⌊pn⌋ random participants per round | Fatkhullin et al. 2021 |
 //! | [`Ef21Bc`] | EF21 up and a compressed EF21 downlink | Fatkhullin et al. 2021 |
 //! | [`Ef21Hb`] | EF21 with heavy-ball $v \leftarrow \eta v + g$ on the server | Fatkhullin et al. 2021 |
+//! | [`ThreePc`] | $g_i \leftarrow \mathcal{C}_{g_i, \nabla f_i(x^t)}(\nabla f_i(x^{t+1}))$ for a [`ThreePoint`] mechanism ([`three_point`]: EF21, LAG, CLAG, 3PCv1/v2/v4/v5, BAG, AdaCGD) | Richtárik et al. 2022; Makarenko et al. 2023 |
 //!
 //! Decentralized (gossip) methods over a graph with mixing matrix W ([`GossipMethod`]):
 //!
@@ -43,6 +44,8 @@ pub mod gossip;
 pub mod method;
 pub mod motef;
 pub mod stepsize;
+pub mod three_pc;
+pub mod three_point;
 
 pub use beer::{Beer, BeerNode};
 pub use choco::{Choco, ChocoNode, Dsgd, DsgdNode};
@@ -59,3 +62,5 @@ pub use gossip::{GossipInit, GossipMethod, GradSource, GradState, Neighbourhood,
 pub use method::{Init, InitUplink, MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
 pub use motef::{Motef, MotefNode, MotefParams};
 pub use stepsize::Stepsize;
+pub use three_pc::{Parked, ThreePc, ThreePcServer, ThreePcWorker};
+pub use three_point::ThreePoint;

@@ -87,6 +87,10 @@ pub struct WorkerBuffers<S: Scalar> {
     pub grad: Vec<S>,
     /// A second length-d work buffer.
     pub work: Vec<S>,
+    /// A third length-d work buffer (3PC mechanisms that compare candidates).
+    pub aux: Vec<S>,
+    /// A spare message (3PC mechanisms that build a message from another one).
+    pub spare: Message<S>,
 }
 
 impl<S: Scalar> WorkerBuffers<S> {
@@ -96,6 +100,8 @@ impl<S: Scalar> WorkerBuffers<S> {
             scratch: Scratch::default(),
             grad: vec![S::ZERO; d],
             work: vec![S::ZERO; d],
+            aux: vec![S::ZERO; d],
+            spare: Message::default(),
         }
     }
 }

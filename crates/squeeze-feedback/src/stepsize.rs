@@ -104,3 +104,46 @@ impl Stepsize {
         }
     }
 }
+
+/// The 3PC theory stepsize $\gamma = 1/(L + \tilde L\sqrt{B/A})$ for a three-point compressor
+/// with constants $A \in (0, 1]$, $B \ge 0$ (Richtárik et al. 2022; the authors' code uses it
+/// for every mechanism). For EF21 ($A = \theta$, $B = \beta$) it is [`ef21_gamma`].
+///
+/// ```
+/// use squeeze_feedback::stepsize::three_pc_gamma;
+/// assert_eq!(three_pc_gamma(1.0, 0.0, 2.0, 3.0), 0.5);
+/// assert!((three_pc_gamma(0.25, 1.0, 1.0, 1.0) - 1.0 / 3.0).abs() < 1e-15);
+/// ```
+pub fn three_pc_gamma(a: f64, b: f64, l: f64, l_tilde: f64) -> f64 {
+    if b <= 0.0 {
+        return 1.0 / l;
+    }
+    1.0 / (l + l_tilde * (b / a).sqrt())
+}
+
+impl Stepsize {
+    /// γ for a 3PC method with constants `(A, B)` (see [`three_pc_gamma`]).
+    pub fn resolve_ab(
+        &self,
+        method: &'static str,
+        a: f64,
+        b: f64,
+        smooth: &Smoothness,
+    ) -> Result<f64, ParamError> {
+        self.validate()?;
+        match *self {
+            Stepsize::Constant { gamma } => Ok(gamma),
+            Stepsize::Theory { multiplier } => {
+                if !(a > 0.0 && a <= 1.0 && b >= 0.0 && b.is_finite()) {
+                    return Err(ParamError::new(
+                        method,
+                        "stepsize",
+                        format!("theory (A = {a}, B = {b})"),
+                        "the theory stepsize needs 0 < A ≤ 1 and a finite B ≥ 0; use stepsize = { rule = \"constant\", gamma = ... }",
+                    ));
+                }
+                Ok(multiplier * three_pc_gamma(a, b, smooth.l, smooth.l_tilde))
+            }
+        }
+    }
+}

@@ -20,12 +20,29 @@ pub fn cfg(text: &str) -> ExperimentConfig {
     }
 }
 
+/// Settings a registered method cannot run without (beyond a compressor), added by
+/// [`method_section`] unless `extra` sets the key itself: (method, key, TOML value).
+pub const SUITE_REQUIRED: &[(&str, &str, &str)] = &[
+    ("3pc_v2", "compressor2", "\"rand_k:k=3\""),
+    (
+        "adacgd",
+        "ladder",
+        "[\"top_k:k=1\", \"top_k:k=3\", \"top_k:k=10\"]",
+    ),
+];
+
 /// A `[method]` section for `name` with an optional compressor and extra lines.
 pub fn method_section(name: &str, compressor: Option<&str>, extra: &str) -> String {
     let comp = compressor
         .map(|c| format!("compressor = \"{c}\"\n"))
         .unwrap_or_default();
-    format!("[method]\nname = \"{name}\"\n{comp}{extra}\n")
+    let mut required = String::new();
+    for &(m, key, value) in SUITE_REQUIRED {
+        if m == name && !extra.contains(&format!("{key} =")) {
+            required.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    format!("[method]\nname = \"{name}\"\n{comp}{required}{extra}\n")
 }
 
 /// Parameters a registered method requires besides its compressor, as the shared suites give
