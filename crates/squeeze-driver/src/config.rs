@@ -15,7 +15,7 @@
 //! init = { kind = "gaussian", std = 1.0 } # zeros | gaussian | problem_default
 //!
 //! [method]
-//! name = "ef21"                           # gd | ef14 | ef21
+//! name = "ef21"                           # see METHODS (gd, ef14, ef21, econtrol, …)
 //! compressor = "top_k:k=1"
 //! stepsize = { rule = "theory", multiplier = 1.0 }
 //!
@@ -35,7 +35,8 @@ use serde::{Deserialize, Serialize};
 use squeeze_compress::CompressorSpec;
 use squeeze_core::Scalar;
 use squeeze_feedback::{
-    Beer, Choco, Dsgd, Ef14, Ef21, Gd, GradInit, Motef, MotefParams, Neighbourhood, Stepsize,
+    Beer, Choco, Clip21, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21, Gd, GradInit, LocalSgd,
+    Marina, Motef, MotefParams, Neighbourhood, Sgd, Stepsize,
 };
 use squeeze_problems::{
     Dataset, InitPoint, Problem, ReadOptions, Regularizer, Remainder, Split, embedded,
@@ -266,13 +267,26 @@ pub struct MethodConfig {
     /// Gossip methods: consensus stepsize γ ∈ (0, 1].
     #[serde(default)]
     pub gamma: Option<f64>,
-    /// Gossip methods: stepsize η > 0.
+    /// Gossip methods: stepsize η > 0. EControl: the error-feedback damping η ≥ 0 (default
+    /// α/400).
     #[serde(default)]
     pub eta: Option<f64>,
+    /// Clip21 family and Clip-GD: clipping radius τ > 0 (`inf` disables clipping).
+    #[serde(default)]
+    pub tau: Option<f64>,
+    /// DP-Clip21: noise standard deviation σ ≥ 0 per coordinate of each sent increment.
+    #[serde(default)]
+    pub sigma: Option<f64>,
+    /// MARINA: probability p ∈ (0, 1] of a full-gradient round (default 1/(1+ω) = K/d).
+    #[serde(default)]
+    pub p: Option<f64>,
+    /// Local SGD: local steps K ≥ 1 per round.
+    #[serde(default)]
+    pub local_steps: Option<u32>,
     /// MoTEF: momentum λ ∈ (0, 1] (λ = 1 is BEER).
     #[serde(default)]
     pub lambda: Option<f64>,
-    /// Gossip methods: local gradients, `{ kind = "full" }` (default),
+    /// Gossip methods, EControl, SGD, Local SGD: local gradients, `{ kind = "full" }` (default),
     /// `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
     #[serde(default)]
     pub gradient: Option<squeeze_feedback::GradSource>,
@@ -341,6 +355,38 @@ pub const METHODS: &[(&str, &str)] = &[
         "classic error feedback: compress e_i + γ∇f_i, keep the residual",
     ),
     ("ef21", "EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g"),
+    (
+        "econtrol",
+        "EControl: Δ_i = C(η e_i + g_i − h_i), error e_i and shift h_i (eta, init, gradient)",
+    ),
+    (
+        "clip_gd",
+        "naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)",
+    ),
+    (
+        "clip21_gd",
+        "Clip21-GD: v_i ← v_i + clip_τ(∇f_i − v_i), x ← x − γ v (tau)",
+    ),
+    (
+        "press_clip21",
+        "Press-Clip21-GD: send C(clip_τ(∇f_i − v_i)) (tau, compressor)",
+    ),
+    (
+        "dp_clip21",
+        "DP-Clip21-GD: Clip21 increments + N(0, σ²I) noise on the wire (tau, sigma)",
+    ),
+    (
+        "marina",
+        "MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)",
+    ),
+    (
+        "sgd",
+        "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b })",
+    ),
+    (
+        "local_sgd",
+        "Local SGD / FedAvg: local_steps SGD steps from the server model, average the models",
+    ),
 ];
 
 impl ExperimentConfig {
@@ -696,6 +742,117 @@ pub fn build_engine<S: Scalar>(
             )
             .map_err(engine_err)?,
         ),
+        "econtrol" => star(
+            Econtrol::new(
+                compressor(m, d)?,
+                m.stepsize,
+                m.eta,
+                m.init,
+                m.count_init,
+                m.gradient.unwrap_or_default(),
+            )
+            .map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            threads,
+        )?,
+        "clip_gd" => {
+            no_compressor(
+                m,
+                "clip_gd clips dense gradients; use press_clip21 to compress",
+            )?;
+            star(
+                ClipGd::new(tau(m)?, m.stepsize).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "clip21_gd" | "dp_clip21" => {
+            no_compressor(
+                m,
+                "Clip21-GD sends dense clipped increments; use press_clip21 to compress",
+            )?;
+            let variant = if m.name == "dp_clip21" {
+                Clip21Variant::Dp {
+                    sigma: required(
+                        m,
+                        "sigma",
+                        m.sigma,
+                        "the noise level σ ≥ 0, e.g. sigma = 0.01",
+                    )?,
+                }
+            } else {
+                Clip21Variant::Plain
+            };
+            star(
+                Clip21::new(tau(m)?, variant, m.stepsize).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "press_clip21" => {
+            let c = compressor(m, d)?;
+            star(
+                Clip21::new(tau(m)?, Clip21Variant::Press(c), m.stepsize).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "marina" => {
+            let c = compressor(m, d)?;
+            if c.class(d).omega().is_none() {
+                return Err(invalid(
+                    "method.compressor",
+                    format!(
+                        "marina needs an unbiased compressor (ω), e.g. \"rand_k:k=1\" or \"perm_k\"; {} is not",
+                        c.spec()
+                    ),
+                ));
+            }
+            star(
+                Marina::new(c, m.stepsize, m.p, m.count_init).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "sgd" => {
+            no_compressor(
+                m,
+                "sgd sends dense gradients; use ef21 or econtrol for compressed gradients",
+            )?;
+            star(
+                Sgd::<S>::new(m.stepsize, m.gradient.unwrap_or_default()).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "local_sgd" => {
+            no_compressor(m, "local_sgd sends dense models")?;
+            let k = m.local_steps.ok_or_else(|| {
+                invalid(
+                    "method.local_steps",
+                    "local_sgd needs local_steps: the local SGD steps per round, e.g. local_steps = 4",
+                )
+            })?;
+            star(
+                LocalSgd::new(m.stepsize, k, m.gradient.unwrap_or_default()).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
         other => {
             let known: Vec<&str> = METHODS.iter().map(|m| m.0).collect();
             return Err(invalid(
@@ -705,6 +862,45 @@ pub fn build_engine<S: Scalar>(
         }
     };
     Ok(engine)
+}
+
+/// Box a star engine (the common tail of the newer registry arms).
+fn star<S: Scalar, M: squeeze_feedback::ServerMethod<S> + 'static>(
+    method: M,
+    problem: Arc<Problem<S>>,
+    x0: &[S],
+    seed: u64,
+    threads: usize,
+) -> Result<Box<dyn Engine>, ConfigError> {
+    Ok(Box::new(
+        StarEngine::new(method, problem, x0, seed, threads).map_err(engine_err)?,
+    ))
+}
+
+/// Methods that send dense vectors reject a compressor (key `method.compressor`).
+fn no_compressor(m: &MethodConfig, hint: &str) -> Result<(), ConfigError> {
+    match m.compressor {
+        Some(_) => Err(invalid("method.compressor", hint)),
+        None => Ok(()),
+    }
+}
+
+/// The clipping radius of the Clip21 family.
+fn tau(m: &MethodConfig) -> Result<f64, ConfigError> {
+    let t = required(
+        m,
+        "tau",
+        m.tau,
+        "the clipping radius τ > 0, e.g. tau = 1 (tau = inf: no clipping)",
+    )?;
+    if t > 0.0 {
+        Ok(t)
+    } else {
+        Err(invalid(
+            "method.tau",
+            format!("{t}: the clipping radius must be > 0 (inf disables clipping)"),
+        ))
+    }
 }
 
 fn gd(m: &MethodConfig) -> Result<Gd, ConfigError> {

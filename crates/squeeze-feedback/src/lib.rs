@@ -9,6 +9,12 @@
 //! | [`Gd`] | $x \leftarrow x - \gamma\,\frac1n\sum_i\nabla f_i(x)$ | — |
 //! | [`Ef14`] | $e_i + \gamma\nabla f_i \to$ compress, keep the residual | Seide et al. 2014; Stich et al. 2018 |
 //! | [`Ef21`] | $g_i \leftarrow g_i + \mathcal{C}(\nabla f_i - g_i)$, $x \leftarrow x - \gamma g$ | Richtárik et al. 2021 |
+//! | [`Econtrol`] | $\Delta_i = \mathcal{C}(\eta e_i + g_i - h_i)$, shift $h_i$ and error $e_i$ | Gao, Islamov, Stich 2024 |
+//! | [`ClipGd`] | $x \leftarrow x - \gamma\,\frac1n\sum_i\operatorname{clip}_\tau(\nabla f_i)$ (fails) | Khirirat et al. 2023 |
+//! | [`Clip21`] | $v_i \leftarrow v_i + \operatorname{clip}_\tau(\nabla f_i - v_i)$ (+ Press, DP) | Khirirat et al. 2023 |
+//! | [`Marina`] | shared coin: full gradients, else $\mathcal{Q}(\nabla f_i(x^{t+1}) - \nabla f_i(x^t))$ | Gorbunov et al. 2021 |
+//! | [`Sgd`] | minibatch SGD (optionally compressed, no feedback) | — |
+//! | [`LocalSgd`] | $K$ local steps, then average the models | — |
 //!
 //! Decentralized (gossip) methods over a graph with mixing matrix W ([`GossipMethod`]):
 //!
@@ -24,20 +30,32 @@
 
 pub mod beer;
 pub mod choco;
+pub mod clip21;
+pub mod clip_gd;
+pub mod econtrol;
 pub mod ef14;
 pub mod ef21;
 pub mod gd;
 pub mod gossip;
+pub mod local_sgd;
+pub mod marina;
 pub mod method;
 pub mod motef;
+pub mod sgd;
 pub mod stepsize;
 
 pub use beer::{Beer, BeerNode};
 pub use choco::{Choco, ChocoNode, Dsgd, DsgdNode};
+pub use clip_gd::{ClipGd, ClipGdServer, ClipGdWorker};
+pub use clip21::{Clip21, Clip21Avg, Clip21Server, Clip21Variant, Clip21Worker};
+pub use econtrol::{Econtrol, EcontrolServer, EcontrolWorker};
 pub use ef14::{Ef14, Ef14Server, Ef14Worker};
 pub use ef21::{Ef21, Ef21Server, Ef21Worker, GradInit};
 pub use gd::{Gd, GdServer, GdWorker};
 pub use gossip::{GossipInit, GossipMethod, GradSource, GradState, Neighbourhood, NodeCtx};
+pub use local_sgd::{LocalSgd, LocalSgdServer, LocalSgdWorker};
+pub use marina::{Marina, MarinaServer, MarinaWorker};
 pub use method::{Init, InitUplink, MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
 pub use motef::{Motef, MotefNode, MotefParams};
+pub use sgd::{Sgd, SgdServer, SgdWorker};
 pub use stepsize::Stepsize;

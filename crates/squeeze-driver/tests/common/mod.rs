@@ -39,6 +39,11 @@ pub fn compressor_for(method: &str, preferred: &str) -> Option<String> {
     match probe.build_engine(Path::new(".")) {
         Ok(_) => Some(preferred.to_string()),
         Err(ConfigError::Invalid { key, .. }) if key == "method.compressor" => None,
+        // Past the compressor check, a missing method parameter (e.g. `method.tau`): the
+        // method takes the compressor; the suites supply its parameters.
+        Err(ConfigError::Invalid { key, .. }) if key.starts_with("method.") => {
+            Some(preferred.to_string())
+        }
         Err(e) => panic!("method {method} with {preferred}: {e}"),
     }
 }
