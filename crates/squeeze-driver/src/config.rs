@@ -250,7 +250,7 @@ impl Default for InitConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MethodConfig {
-    /// `gd`, `ef14` or `ef21`.
+    /// A name from [`METHODS`] (star engine) or [`GOSSIP_METHODS`].
     pub name: String,
     /// Compressor spec (not used by `gd`).
     #[serde(default)]
