@@ -139,14 +139,50 @@ impl<S: Scalar> Compressor<S> for Clip {
                 });
             }
         }
-        if norm <= self.tau {
-            values.extend_from_slice(x);
-            return Ok(());
+        values.extend_from_slice(x);
+        self.scale_down(values, norm);
+        Ok(())
+    }
+}
+
+impl Clip {
+    /// $x \leftarrow \operatorname{clip}_\tau(x)$ in place, with the same arithmetic (and the same
+    /// bits) as [`Compressor::compress_into`]; for methods that clip a work vector and then
+    /// compress or send it (Press-Clip21, DP-Clip21) without a message round trip.
+    ///
+    /// ```
+    /// use squeeze_compress::Clip;
+    /// let mut x = vec![3.0f64, 4.0];
+    /// Clip::new(1.0).unwrap().clip_in_place(&mut x).unwrap();
+    /// assert!((x[0] - 0.6).abs() < 1e-9 && squeeze_core::ops::norm2(&x) <= 1.0);
+    /// ```
+    pub fn clip_in_place<S: Scalar>(&self, x: &mut [S]) -> Result<(), CompressError> {
+        squeeze_core::check_dim_basic(x.len())?;
+        let norm = squeeze_core::ops::norm2(x);
+        if !norm.is_finite()
+            && let Some((index, v)) = squeeze_core::ops::first_non_finite(x)
+        {
+            return Err(CompressError::NonFinite {
+                index,
+                value: v.to_f64(),
+            });
         }
+        self.scale_down(x, norm);
+        Ok(())
+    }
+
+    /// Scale `x` (whose f64 norm is `norm`, all entries finite) onto the τ-ball if outside.
+    fn scale_down<S: Scalar>(&self, x: &mut [S], norm: f64) {
+        if norm <= self.tau {
+            return;
+        }
+        let d = x.len();
         let shrink = 1.0 - margin::<S>(d);
         let r = self.tau / norm * shrink;
         if r.is_normal() {
-            values.extend(x.iter().map(|&v| S::from_f64(v.to_f64() * r)));
+            for v in x.iter_mut() {
+                *v = S::from_f64(v.to_f64() * r);
+            }
         } else {
             // τ/‖x‖ underflows (or ‖x‖ overflowed): divide by the largest entry first.
             let m = squeeze_core::ops::max_abs(x).to_f64();
@@ -159,9 +195,10 @@ impl<S: Scalar> Compressor<S> for Clip {
                 .sum::<f64>()
                 .sqrt();
             let t = self.tau / rel * shrink;
-            values.extend(x.iter().map(|&v| S::from_f64(v.to_f64() / m * t)));
+            for v in x.iter_mut() {
+                *v = S::from_f64(v.to_f64() / m * t);
+            }
         }
-        Ok(())
     }
 }
 

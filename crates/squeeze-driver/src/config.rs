@@ -19,6 +19,8 @@
 //!                                         # ef21_plus | ef21_sgd | ef21_page | ef21_pp | ef21_bc |
 //!                                         # ef21_hb | 3PC-GD: 3pc_ef21 | lag | clag | 3pc_v1 |
 //!                                         # 3pc_v2 | 3pc_v4 | 3pc_v5 | bag | adacgd
+//!                                         # | econtrol | clip_gd | clip21_gd | press_clip21 |
+//!                                         # dp_clip21 | marina | sgd | local_sgd
 //! compressor = "top_k:k=1"
 //! stepsize = { rule = "theory", multiplier = 1.0 }  # 3PC-GD: 1/(L + L̃√(B/A)) × multiplier
 //! # zeta = 4.0                            # lag | clag | adacgd (default 1)
@@ -42,8 +44,9 @@ use serde::{Deserialize, Serialize};
 use squeeze_compress::CompressorSpec;
 use squeeze_core::Scalar;
 use squeeze_feedback::{
-    Beer, Choco, Dsgd, Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd,
-    GradInit, Motef, MotefParams, Neighbourhood, Stepsize, ThreePc, ThreePoint,
+    Beer, Choco, Clip21, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21, Ef21Bc, Ef21Hb,
+    Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GradInit, LocalSgd, Marina, Motef, MotefParams,
+    Neighbourhood, Sgd, Stepsize, ThreePc, ThreePoint,
 };
 use squeeze_problems::{
     Dataset, InitPoint, Problem, ReadOptions, Regularizer, Remainder, Split, embedded,
@@ -275,13 +278,23 @@ pub struct MethodConfig {
     /// Gossip methods: consensus stepsize γ ∈ (0, 1].
     #[serde(default)]
     pub gamma: Option<f64>,
-    /// Gossip methods: stepsize η > 0.
+    /// Gossip methods: stepsize η > 0. EControl: the error-feedback damping η ≥ 0 (default
+    /// α/400).
     #[serde(default)]
     pub eta: Option<f64>,
+    /// Clip21 family and Clip-GD: clipping radius τ > 0 (`inf` disables clipping).
+    #[serde(default)]
+    pub tau: Option<f64>,
+    /// DP-Clip21: noise standard deviation σ ≥ 0 per coordinate of each sent increment.
+    #[serde(default)]
+    pub sigma: Option<f64>,
+    /// Local SGD: local steps K ≥ 1 per round.
+    #[serde(default)]
+    pub local_steps: Option<u32>,
     /// MoTEF: momentum λ ∈ (0, 1] (λ = 1 is BEER).
     #[serde(default)]
     pub lambda: Option<f64>,
-    /// Gossip methods: local gradients, `{ kind = "full" }` (default),
+    /// Gossip methods, EControl, SGD, Local SGD: local gradients, `{ kind = "full" }` (default),
     /// `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
     #[serde(default)]
     pub gradient: Option<squeeze_feedback::GradSource>,
@@ -306,7 +319,8 @@ pub struct MethodConfig {
     pub zeta: Option<f64>,
     /// EF21-PAGE: refresh probability p ∈ (0, 1] (default: mean_i τ_i/(τ_i + m_i)); 3PCv5:
     /// full-round probability (default: the compressor's α, K/d for Top-K, as in the 3PC code);
-    /// BAG: send probability (default 0.5).
+    /// BAG: send probability (default 0.5); MARINA: probability of a full-gradient round
+    /// (default 1/(1+ω) = K/d).
     #[serde(default)]
     pub p: Option<f64>,
     /// 3PCv2: the unbiased Q (required, e.g. "rand_k:k=10"); 3PCv4: the inner C₂ (default: the
@@ -438,6 +452,38 @@ pub const METHODS: &[(&str, &str)] = &[
     (
         "adacgd",
         "3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta)",
+    ),
+    (
+        "econtrol",
+        "EControl: Δ_i = C(η e_i + g_i − h_i), error e_i and shift h_i (eta, init, gradient)",
+    ),
+    (
+        "clip_gd",
+        "naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)",
+    ),
+    (
+        "clip21_gd",
+        "Clip21-GD: v_i ← v_i + clip_τ(∇f_i − v_i), x ← x − γ v (tau)",
+    ),
+    (
+        "press_clip21",
+        "Press-Clip21-GD: send C(clip_τ(∇f_i − v_i)) (tau, compressor)",
+    ),
+    (
+        "dp_clip21",
+        "DP-Clip21-GD: Clip21 increments + N(0, σ²I) noise on the wire (tau, sigma)",
+    ),
+    (
+        "marina",
+        "MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)",
+    ),
+    (
+        "sgd",
+        "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b })",
+    ),
+    (
+        "local_sgd",
+        "Local SGD / FedAvg: local_steps SGD steps from the server model, average the models",
     ),
 ];
 
@@ -900,6 +946,117 @@ pub fn build_engine<S: Scalar>(
             StarEngine::new(three_pc::<S>(m, d)?, problem, x0, seed, threads)
                 .map_err(engine_err)?,
         ),
+        "econtrol" => star(
+            Econtrol::new(
+                compressor(m, d)?,
+                m.stepsize,
+                m.eta,
+                m.init,
+                m.count_init,
+                m.gradient.unwrap_or_default(),
+            )
+            .map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            threads,
+        )?,
+        "clip_gd" => {
+            no_compressor(
+                m,
+                "clip_gd clips dense gradients; use press_clip21 to compress",
+            )?;
+            star(
+                ClipGd::new(tau(m)?, m.stepsize).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "clip21_gd" | "dp_clip21" => {
+            no_compressor(
+                m,
+                "Clip21-GD sends dense clipped increments; use press_clip21 to compress",
+            )?;
+            let variant = if m.name == "dp_clip21" {
+                Clip21Variant::Dp {
+                    sigma: required(
+                        m,
+                        "sigma",
+                        m.sigma,
+                        "the noise level σ ≥ 0, e.g. sigma = 0.01",
+                    )?,
+                }
+            } else {
+                Clip21Variant::Plain
+            };
+            star(
+                Clip21::new(tau(m)?, variant, m.stepsize).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "press_clip21" => {
+            let c = compressor(m, d)?;
+            star(
+                Clip21::new(tau(m)?, Clip21Variant::Press(c), m.stepsize).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "marina" => {
+            let c = compressor(m, d)?;
+            if c.class(d).omega().is_none() {
+                return Err(invalid(
+                    "method.compressor",
+                    format!(
+                        "marina needs an unbiased compressor (ω), e.g. \"rand_k:k=1\" or \"perm_k\"; {} is not",
+                        c.spec()
+                    ),
+                ));
+            }
+            star(
+                Marina::new(c, m.stepsize, m.p, m.count_init).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "sgd" => {
+            no_compressor(
+                m,
+                "sgd sends dense gradients; use ef21 or econtrol for compressed gradients",
+            )?;
+            star(
+                Sgd::<S>::new(m.stepsize, m.gradient.unwrap_or_default()).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
+        "local_sgd" => {
+            no_compressor(m, "local_sgd sends dense models")?;
+            let k = m.local_steps.ok_or_else(|| {
+                invalid(
+                    "method.local_steps",
+                    "local_sgd needs local_steps: the local SGD steps per round, e.g. local_steps = 4",
+                )
+            })?;
+            star(
+                LocalSgd::new(m.stepsize, k, m.gradient.unwrap_or_default()).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                threads,
+            )?
+        }
         other => {
             let known: Vec<&str> = METHODS.iter().map(|m| m.0).collect();
             return Err(invalid(
@@ -1090,6 +1247,32 @@ fn second_compressor<S: Scalar>(
     c.check_dim(d)
         .map_err(|e| invalid("method.compressor2", e.to_string()))?;
     Ok(c)
+}
+
+/// Methods that send dense vectors reject a compressor (key `method.compressor`).
+fn no_compressor(m: &MethodConfig, hint: &str) -> Result<(), ConfigError> {
+    match m.compressor {
+        Some(_) => Err(invalid("method.compressor", hint)),
+        None => Ok(()),
+    }
+}
+
+/// The clipping radius of the Clip21 family.
+fn tau(m: &MethodConfig) -> Result<f64, ConfigError> {
+    let t = required(
+        m,
+        "tau",
+        m.tau,
+        "the clipping radius τ > 0, e.g. tau = 1 (tau = inf: no clipping)",
+    )?;
+    if t > 0.0 {
+        Ok(t)
+    } else {
+        Err(invalid(
+            "method.tau",
+            format!("{t}: the clipping radius must be > 0 (inf disables clipping)"),
+        ))
+    }
 }
 
 fn gd(m: &MethodConfig) -> Result<Gd, ConfigError> {

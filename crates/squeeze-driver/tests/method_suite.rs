@@ -79,9 +79,14 @@ fn every_method_converges_on_a_strongly_convex_problem() {
     /// Methods with a linear rate under the theory stepsize on this problem.
     const LINEAR: &[&str] = &["gd", "ef21"];
     for &(method, _) in METHODS {
-        let comp = compressor_for(method, SUITE_COMPRESSOR);
+        let comp = compressor_for(method, suite_compressors(method)[0]);
         let (summary, rec) = run(
-            &cfg(&strongly_convex(method, comp.as_deref(), 4000, "")),
+            &cfg(&strongly_convex(
+                method,
+                comp.as_deref(),
+                4000,
+                method_extra(method, false),
+            )),
             None,
         );
         assert_eq!(summary.last.round, 4000);
@@ -128,19 +133,15 @@ fn gd_decreases_the_loss_every_round() {
 // ---------------------------------------------------------------------------------------------
 // (b) determinism across thread counts
 
-/// The compressors each compressed method is exercised with in (b) and (c): a deterministic
-/// one and a randomised one (whose worker RNG streams must be scheduled and checkpointed
-/// exactly).
-const COMPRESSORS: &[&str] = &["top_k:k=1", "rand_k:k=3,scaled=false"];
-
 /// (method, compressor) pairs: methods without a compressor appear once with `None`.
 fn method_variants() -> Vec<(&'static str, Option<String>)> {
     let mut v = Vec::new();
     for &(method, _) in METHODS {
-        match compressor_for(method, COMPRESSORS[0]) {
+        let comps = suite_compressors(method);
+        match compressor_for(method, comps[0]) {
             None => v.push((method, None)),
             Some(_) => {
-                for c in COMPRESSORS {
+                for c in comps {
                     v.push((method, Some(c.to_string())));
                 }
             }
@@ -175,8 +176,9 @@ max_rounds = {rounds}
             method,
             comp,
             &format!(
-                "stepsize = {{ rule = \"theory\", multiplier = 4.0 }}\n{}",
-                required_params(method)
+                "stepsize = {{ rule = \"theory\", multiplier = 4.0 }}\n{}\n{}",
+                required_params(method),
+                method_extra(method, true)
             )
         )
     )
@@ -321,8 +323,9 @@ fn resume_with_sparse_logging_reproduces_the_run() {
 // ---------------------------------------------------------------------------------------------
 // (d) reduction to GD with the identity compressor
 
-/// Methods that equal GD (in exact arithmetic) with the identity compressor.
-const REDUCE_TO_GD: &[&str] = &["ef21", "ef14"];
+/// Methods that equal GD (in exact arithmetic) with the identity compressor (EControl: e_i
+/// stays 0 and h_i = ∇f_i(x^t) every round).
+const REDUCE_TO_GD: &[&str] = &["ef21", "ef14", "econtrol"];
 
 /// With C = identity at the theory stepsize (α = 1 ⇒ γ = 1/L, GD's stepsize), EF21 and EF14
 /// follow GD's trajectory: the same bits every round (identity sends the dense vector, like

@@ -12,6 +12,40 @@ use squeeze_driver::{Engine, RoundRecord};
 /// The compressor the shared suites give a method that takes one.
 pub const SUITE_COMPRESSOR: &str = "top_k:k=1";
 
+/// The compressors each compressed method is exercised with in the shared suites: a
+/// deterministic one and a randomised one (whose worker RNG streams must be scheduled and
+/// checkpointed exactly).
+pub const COMPRESSORS: &[&str] = &["top_k:k=1", "rand_k:k=3,scaled=false"];
+
+/// Methods that need an unbiased compressor get unbiased ones (a randomised independent one
+/// and a shared-seed one); the first entry is also what (a) uses.
+pub fn suite_compressors(method: &str) -> &'static [&'static str] {
+    match method {
+        "marina" => &["rand_k:k=3", "perm_k:n=5"],
+        _ => COMPRESSORS,
+    }
+}
+
+/// Per-method settings for the suites. `stochastic`: (b) and (c), where the methods' random
+/// streams (samplers, DP noise) should be exercised; (a) runs the deterministic versions.
+///
+/// Clip-GD gets a radius the strongly convex problem's local gradients stay inside after the
+/// first rounds (it is GD there; its failure is tested in `econtrol_clip21_marina.rs`); the
+/// Clip21 family a radius that clips in the first rounds; Local SGD two local steps.
+pub fn method_extra(method: &str, stochastic: bool) -> &'static str {
+    match (method, stochastic) {
+        ("clip_gd", _) => "tau = 100.0",
+        ("clip21_gd" | "press_clip21", _) => "tau = 0.5",
+        ("dp_clip21", false) => "tau = 0.5\nsigma = 0.0",
+        ("dp_clip21", true) => "tau = 0.5\nsigma = 0.001",
+        ("local_sgd", false) => "local_steps = 2",
+        ("local_sgd", true) => "local_steps = 2\ngradient = { kind = \"minibatch\", batch = 16 }",
+        ("sgd", true) => "gradient = { kind = \"minibatch\", batch = 16 }",
+        ("econtrol", true) => "eta = 0.1\ngradient = { kind = \"minibatch\", batch = 16 }",
+        _ => "",
+    }
+}
+
 /// Parse a TOML configuration, panicking with the error (test input is trusted).
 pub fn cfg(text: &str) -> ExperimentConfig {
     match ExperimentConfig::from_toml(text) {
@@ -68,6 +102,11 @@ pub fn compressor_for(method: &str, preferred: &str) -> Option<String> {
     match probe.build_engine(Path::new(".")) {
         Ok(_) => Some(preferred.to_string()),
         Err(ConfigError::Invalid { key, .. }) if key == "method.compressor" => None,
+        // Past the compressor check, a missing method parameter (e.g. `method.tau`): the
+        // method takes the compressor; the suites supply its parameters.
+        Err(ConfigError::Invalid { key, .. }) if key.starts_with("method.") => {
+            Some(preferred.to_string())
+        }
         Err(e) => panic!("method {method} with {preferred}: {e}"),
     }
 }

@@ -1,0 +1,268 @@
+//! MARINA (Gorbunov, Burlachenko, Li, Richtárik, ICML 2021; arXiv 2102.07845).
+
+use serde::{Deserialize, Serialize};
+use squeeze_core::{
+    CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops, round_seed,
+};
+use squeeze_problems::Problem;
+
+use crate::method::{
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, dense_down,
+    step_and_broadcast,
+};
+use crate::stepsize::Stepsize;
+
+/// MARINA: compressed gradient differences with a shared coin that occasionally resends full
+/// gradients (algorithms.md §6.3).
+///
+/// $$x^{t+1} = x^t - \gamma g^t;\quad c_t \sim \mathrm{Bernoulli}(p):\quad
+/// g^{t+1} = \begin{cases} \tfrac1n\sum_i \nabla f_i(x^{t+1}) & c_t = 1,\\
+/// g^t + \tfrac1n\sum_i \mathcal{Q}_i(\nabla f_i(x^{t+1}) - \nabla f_i(x^t)) & c_t = 0,\end{cases}$$
+///
+/// $\mathcal{Q}_i \in U(\omega)$ unbiased (Rand-K scaled, Perm-K, …; a compressor without ω is
+/// rejected). The coin is shared: every worker and the server draw it from the round seed
+/// (`Purpose::Shared`), so a coin round has every worker send its dense gradient.
+/// $g^0 = \nabla f(x^0)$ (dense, charged only with `count_init`, as EF21's full init).
+///
+/// Stepsize: the theory rule is the 3PC code's Rand-K rule
+/// $\gamma = 1/(L + \tilde L\sqrt{(1-p)\,\omega/(p\,n)})$ (times the multiplier), applied with
+/// the compressor's ω for any unbiased compressor (for Perm-K the code uses the Hessian
+/// variance $L_\pm$ instead of $\tilde L\sqrt{\omega/n}$, which the problem does not expose).
+/// $p$ defaults to $1/(1+\omega)$, which is $K/d$ for Rand-K and Perm-K.
+///
+/// Wire: uplink the dense gradient (coin rounds) or $\mathcal{Q}_i$'s message; downlink the dense
+/// model. Switching between dense and sparse messages re-allocates the message buffer in
+/// coin rounds (a probability-$p$ event); the other rounds are allocation-free.
+///
+/// ```
+/// use squeeze_compress::parse;
+/// use squeeze_feedback::{Marina, Stepsize};
+/// assert!(Marina::<f64>::new(parse("rand_k:k=2").unwrap(), Stepsize::default(), Some(0.5), false).is_ok());
+/// let e = Marina::<f64>::new(parse("rand_k:k=2").unwrap(), Stepsize::default(), Some(0.0), false).unwrap_err();
+/// assert!(e.to_string().contains("p"));
+/// ```
+#[derive(Debug)]
+pub struct Marina<S: Scalar> {
+    compressor: Box<dyn Compressor<S>>,
+    stepsize: Stepsize,
+    p: Option<f64>,
+    count_init: bool,
+}
+
+/// MARINA server state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct MarinaServer<S: Scalar> {
+    /// Model x.
+    pub x: Vec<S>,
+    /// Gradient estimate g.
+    pub g: Vec<S>,
+    /// Resolved stepsize γ.
+    pub gamma: f64,
+    /// Resolved coin probability p.
+    pub p: f64,
+    /// Experiment seed (the server redraws the shared coin from the round seed).
+    pub seed: u64,
+}
+
+/// MARINA worker state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct MarinaWorker<S: Scalar> {
+    /// ∇f_i at the previous model.
+    pub prev: Vec<S>,
+    /// Resolved p (copied from the server).
+    pub p: f64,
+    /// Compression stream.
+    pub rng: SqueezeRng,
+}
+
+/// The shared coin of `round_seed`: true with probability `p` (the same for all parties).
+pub fn marina_coin(round_seed: u64, p: f64) -> bool {
+    // A stream index of its own, so the coin is independent of shared-seed compressors.
+    SqueezeRng::stream(round_seed, Purpose::Shared, 0x6d61_7269_6e61).bernoulli(p)
+}
+
+impl<S: Scalar> Marina<S> {
+    /// MARINA with an unbiased `compressor`; `p = None` is $1/(1+\omega)$.
+    pub fn new(
+        compressor: Box<dyn Compressor<S>>,
+        stepsize: Stepsize,
+        p: Option<f64>,
+        count_init: bool,
+    ) -> Result<Self, MethodError> {
+        stepsize.validate()?;
+        if let Some(p) = p
+            && !(p > 0.0 && p <= 1.0)
+        {
+            return Err(ParamError::new(
+                "marina",
+                "p",
+                p,
+                "the full-gradient probability p must be in (0, 1] (p = 1 is GD; default K/d)",
+            )
+            .into());
+        }
+        Ok(Self {
+            compressor,
+            stepsize,
+            p,
+            count_init,
+        })
+    }
+
+    /// (ω, p, γ) for `problem`.
+    pub fn resolve(&self, problem: &Problem<S>) -> Result<(f64, f64, f64), MethodError> {
+        let d = problem.dim();
+        let omega = self.compressor.class(d).omega().ok_or_else(|| {
+            MethodError::Incompatible(format!(
+                "marina needs an unbiased compressor (rand_k, perm_k, natural, …); {} is not",
+                self.compressor.spec()
+            ))
+        })?;
+        let p = self.p.unwrap_or(1.0 / (1.0 + omega));
+        let sm = problem.smoothness();
+        let n = problem.n_workers() as f64;
+        let gamma = match self.stepsize {
+            Stepsize::Constant { gamma } => gamma,
+            Stepsize::Theory { multiplier } => {
+                multiplier / (sm.l + sm.l_tilde * ((1.0 - p) / p * omega / n).sqrt())
+            }
+        };
+        Ok((omega, p, gamma))
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for Marina<S> {
+    type Worker = MarinaWorker<S>;
+    type Server = MarinaServer<S>;
+
+    fn describe(&self) -> String {
+        format!(
+            "marina({}, {:?}, p={:?})",
+            self.compressor.spec(),
+            self.stepsize,
+            self.p
+        )
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        problem.check_dim(x0.len())?;
+        let d = problem.dim();
+        let n = problem.n_workers();
+        self.compressor
+            .check_dim(d)
+            .map_err(|e| MethodError::Incompatible(format!("marina: {e}")))?;
+        let (_, p, gamma) = self.resolve(problem)?;
+        let mut g = vec![S::ZERO; d];
+        let mut workers = Vec::with_capacity(n);
+        let mut init_up = InitUplink::new(n);
+        let mut grad_samples = 0u64;
+        let inv_n = S::from_f64(1.0 / n as f64);
+        for (i, o) in problem.oracles().iter().enumerate() {
+            let mut gi = vec![S::ZERO; d];
+            o.grad(x0, &mut gi);
+            grad_samples += o.n_samples() as u64;
+            if ops::first_non_finite(&gi).is_some() {
+                return Err(MethodError::Diverged {
+                    what: "the initial gradient",
+                    round: 0,
+                });
+            }
+            if self.count_init {
+                init_up.charge(i, &Message::Dense { values: gi.clone() });
+            }
+            ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
+            workers.push(MarinaWorker {
+                prev: gi,
+                p,
+                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+            });
+        }
+        Ok(Init {
+            server: MarinaServer {
+                x: x0.to_vec(),
+                g,
+                gamma,
+                p,
+                seed,
+            },
+            workers,
+            init_up,
+            grad_samples,
+        })
+    }
+
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+    }
+
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let x = dense_down(down, "marina")?;
+        let b = &mut *ctx.buffers;
+        ctx.oracle.grad(x, &mut b.grad);
+        ctx.grad_samples += ctx.oracle.n_samples() as u64;
+        if ops::first_non_finite(&b.grad).is_some() {
+            return Err(MethodError::Diverged {
+                what: "a local gradient",
+                round: ctx.round,
+            });
+        }
+        if marina_coin(ctx.round_seed, worker.p) {
+            up.dense_parts().extend_from_slice(&b.grad);
+        } else {
+            for ((w, &g), &q) in b.work.iter_mut().zip(&b.grad).zip(&worker.prev) {
+                *w = g - q;
+            }
+            let mut cctx = CompressCtx::new(&mut worker.rng, &mut b.scratch)
+                .with_worker(ctx.worker, ctx.n_workers)
+                .with_round_seed(ctx.round_seed);
+            self.compressor
+                .compress_into(&b.work, &mut cctx, up)
+                .map_err(compress_err(
+                    ctx.worker,
+                    ctx.round,
+                    "the gradient difference",
+                ))?;
+        }
+        worker.prev.copy_from_slice(&b.grad);
+        Ok(())
+    }
+
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        if marina_coin(round_seed(server.seed, round), server.p) {
+            server.g.fill(S::ZERO);
+        }
+        add_all(
+            &mut server.g,
+            S::from_f64(1.0 / ups.len() as f64),
+            round,
+            ups,
+        )
+    }
+
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        &server.x
+    }
+}
