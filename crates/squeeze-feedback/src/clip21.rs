@@ -10,7 +10,7 @@ use squeeze_problems::Problem;
 
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, dense_down,
-    message_err, step_and_broadcast,
+    grad_minus_estimate, message_err, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -264,14 +264,13 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
         let x = dense_down(down, "clip21")?;
+        grad_minus_estimate(
+            ctx,
+            x,
+            &worker.v,
+            "the local gradient or the correction ∇f_i − v_i",
+        )?;
         let b = &mut *ctx.buffers;
-        ctx.grad_samples += ctx.oracle.n_samples() as u64;
-        if !ctx.oracle.grad_minus(x, &worker.v, &mut b.grad) {
-            return Err(MethodError::Diverged {
-                what: "the local gradient or the correction ∇f_i − v_i",
-                round: ctx.round,
-            });
-        }
         let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
         self.emit(&mut b.grad, worker, ids, &mut b.scratch, up)
     }

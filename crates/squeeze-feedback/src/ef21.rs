@@ -6,7 +6,7 @@ use squeeze_problems::Problem;
 
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, dense_down,
-    message_err, step_and_broadcast,
+    grad_minus_estimate, message_err, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -213,18 +213,16 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
         let x = dense_down(down, "ef21")?;
-        let b = &mut *ctx.buffers;
         // ∇f_i(x) − g_i straight into the gradient buffer (one d-vector of working memory,
         // which stays in cache as the engine reuses it for the next worker; one pass for
-        // problems with an elementwise gradient). A non-finite gradient makes the difference
-        // non-finite (as would a non-finite g_i or an overflow), so its check covers both.
-        ctx.grad_samples += ctx.oracle.n_samples() as u64;
-        if !ctx.oracle.grad_minus(x, &worker.g, &mut b.grad) {
-            return Err(MethodError::Diverged {
-                what: "the local gradient or the correction ∇f_i − g_i",
-                round: ctx.round,
-            });
-        }
+        // problems with an elementwise gradient).
+        grad_minus_estimate(
+            ctx,
+            x,
+            &worker.g,
+            "the local gradient or the correction ∇f_i − g_i",
+        )?;
+        let b = &mut *ctx.buffers;
         let mut cctx = CompressCtx::new(&mut worker.rng, &mut b.scratch)
             .with_worker(ctx.worker, ctx.n_workers)
             .with_round_seed(ctx.round_seed);

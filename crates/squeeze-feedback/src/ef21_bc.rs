@@ -6,7 +6,8 @@ use squeeze_problems::Problem;
 
 use crate::ef21_sgd::{compress_correction, ef21_rule_gamma, full_grad_init};
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, message_err,
+    Init, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, grad_minus_estimate,
+    message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -214,17 +215,13 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         down.add_to(&mut worker.g, S::ONE)
             .map_err(message_err(ctx.worker, ctx.round))?;
         step(&mut worker.x, &worker.g, worker.gamma, ctx.round)?;
+        grad_minus_estimate(
+            ctx,
+            &worker.x,
+            &worker.g_tilde,
+            "the local gradient or the correction ∇f_i − g̃_i",
+        )?;
         let b = &mut *ctx.buffers;
-        ctx.grad_samples += ctx.oracle.n_samples() as u64;
-        if !ctx
-            .oracle
-            .grad_minus(&worker.x, &worker.g_tilde, &mut b.grad)
-        {
-            return Err(MethodError::Diverged {
-                what: "the local gradient or the correction ∇f_i − g̃_i",
-                round: ctx.round,
-            });
-        }
         compress_correction(
             self.up.as_ref(),
             &b.grad,

@@ -342,3 +342,23 @@ pub(crate) fn add_all<S: Scalar>(
     }
     Ok(())
 }
+
+/// `ctx.buffers.grad ← ∇f_i(x) − estimate` (one pass where the oracle supports it), counting
+/// the samples; a non-finite result (gradient, estimate or overflow) is `Diverged`, reported as
+/// "the local gradient or the correction ∇f_i − {name}".
+pub(crate) fn grad_minus_estimate<S: Scalar>(
+    ctx: &mut WorkerCtx<'_, S>,
+    x: &[S],
+    estimate: &[S],
+    what: &'static str,
+) -> Result<(), MethodError> {
+    ctx.grad_samples += ctx.oracle.n_samples() as u64;
+    if ctx.oracle.grad_minus(x, estimate, &mut ctx.buffers.grad) {
+        Ok(())
+    } else {
+        Err(MethodError::Diverged {
+            what,
+            round: ctx.round,
+        })
+    }
+}
