@@ -15,6 +15,8 @@
 
 mod fail;
 mod list;
+#[cfg(feature = "mpi")]
+mod mpi_run;
 mod overrides;
 mod plot;
 mod run;

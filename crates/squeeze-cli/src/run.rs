@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use squeeze_driver::config::ProblemKind;
 use squeeze_driver::executor::{ExecError, Observer, RunSummary, StopReason};
-use squeeze_driver::{ExperimentConfig, RoundRecord};
+use squeeze_driver::{Engine, Executor, ExperimentConfig, RoundRecord};
 use toml::{Table, Value};
 
 use crate::fail::{CliResult, Failure, runtime, usage};
@@ -184,8 +184,66 @@ pub const SUMMARY: &str = "summary.json";
 /// Checkpoint (written by the executor).
 pub const CHECKPOINT: &str = "checkpoint.json";
 
-/// Run `squeeze run`.
+/// Run `squeeze run`: in this process, or as one rank of an MPI job when started by `mpirun`.
 pub fn run(args: RunArgs) -> CliResult {
+    #[cfg(feature = "mpi")]
+    if squeeze_driver::mpi::launched_by_mpirun() {
+        return crate::mpi_run::run(args);
+    }
+    #[cfg(not(feature = "mpi"))]
+    if let Some(size) = mpirun_world_size()
+        && size > 1
+    {
+        return Err(usage(format!(
+            "started by mpirun as one of {size} ranks, but this squeeze was built without MPI \
+             support (every rank would run the whole experiment alone): rebuild with \
+             `cargo build --release -p squeeze-cli --features mpi`, or run without mpirun"
+        )));
+    }
+    let job = prepare(&args)?;
+    let mut engine = job
+        .cfg
+        .build_engine(&job.base)
+        .map_err(|e| job.cfg_error(&e))?;
+    let (mut output, resumed_from) = open_outputs(&job, &args, engine.describe())?;
+    let result = execute(
+        &job,
+        engine.as_mut(),
+        &mut [&mut output],
+        resumed_from.is_some(),
+    );
+    finish(&job, &args, &mut output, result)
+}
+
+/// The world size announced by mpirun (OpenMPI or MPICH variables), if any.
+#[cfg(not(feature = "mpi"))]
+fn mpirun_world_size() -> Option<usize> {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A run, prepared: configuration resolved and checked, nothing written yet.
+pub(crate) struct Job {
+    pub(crate) cwd: PathBuf,
+    pub(crate) base: PathBuf,
+    pub(crate) cfg: ExperimentConfig,
+    pub(crate) name: String,
+    pub(crate) out: PathBuf,
+    pub(crate) executor: Executor,
+    config_arg: PathBuf,
+}
+
+impl Job {
+    /// A configuration error, prefixed with the config file.
+    pub(crate) fn cfg_error(&self, e: &dyn std::fmt::Display) -> Failure {
+        usage(format!("{}: {e}", self.config_arg.display()))
+    }
+}
+
+/// Read, override, resolve and check the configuration (no file is written).
+pub(crate) fn prepare(args: &RunArgs) -> CliResult<Job> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let config_path = cwd.join(&args.config);
     let base = config_path
@@ -207,34 +265,79 @@ pub fn run(args: RunArgs) -> CliResult {
     };
     let cfg_err = |e: &dyn std::fmt::Display| usage(format!("{}: {e}", args.config.display()));
     let executor = cfg.executor(Some(&out)).map_err(|e| cfg_err(&e))?;
-    let mut engine = cfg.build_engine(&base).map_err(|e| cfg_err(&e))?;
-    let describe = engine.describe();
+    Ok(Job {
+        cwd,
+        base,
+        cfg,
+        name,
+        out,
+        executor,
+        config_arg: args.config.clone(),
+    })
+}
 
-    fs::create_dir_all(&out).map_err(|e| {
+/// Create the output directory, prepare a fresh run or a resume, write the resolved
+/// configuration and open the records. Returns the writer and the checkpoint's record when
+/// resuming.
+pub(crate) fn open_outputs(
+    job: &Job,
+    args: &RunArgs,
+    describe: String,
+) -> CliResult<(RunOutput, Option<RoundRecord>)> {
+    let out = &job.out;
+    fs::create_dir_all(out).map_err(|e| {
         usage(format!(
             "cannot create the output directory {}: {e}; choose another with --out",
             out.display()
         ))
     })?;
-    let checkpoint = out.join(CHECKPOINT);
     let resumed_from = if args.resume {
-        Some(prepare_resume(&out, &cfg)?)
+        Some(prepare_resume(out, &job.cfg)?)
     } else {
-        prepare_fresh(&out)?;
+        prepare_fresh(out)?;
         None
     };
-    write_resolved(&out, &cfg, &args)?;
-
+    write_resolved(out, &job.cfg, args)?;
     let show = !args.quiet && std::io::stderr().is_terminal() && !ci();
-    let mut output = RunOutput::open(&out, name.clone(), describe, resumed_from.as_ref(), show)
+    let output = RunOutput::open(out, job.name.clone(), describe, resumed_from.as_ref(), show)
         .map_err(runtime)?;
-    if let Some(max) = cfg.stop.max_rounds {
+    if let Some(max) = job.cfg.stop.max_rounds {
         output.progress.set_length(max);
     }
-    let result = match &resumed_from {
-        Some(_) => executor.resume(engine.as_mut(), &checkpoint, &mut [&mut output]),
-        None => executor.run(engine.as_mut(), &mut [&mut output]),
-    };
+    Ok((output, resumed_from))
+}
+
+/// Run (or resume) the executor with `observers`.
+pub(crate) fn execute(
+    job: &Job,
+    engine: &mut dyn Engine,
+    observers: &mut [&mut dyn Observer],
+    resume: bool,
+) -> Result<RunSummary, ExecError> {
+    if resume {
+        job.executor
+            .resume(engine, &job.out.join(CHECKPOINT), observers)
+    } else {
+        job.executor.run(engine, observers)
+    }
+}
+
+/// Exit code of a failed run: a checkpoint that cannot be restored or bad stop rules are the
+/// user's to fix.
+pub(crate) fn exec_error_code(e: &ExecError) -> u8 {
+    match e {
+        ExecError::Checkpoint { .. } | ExecError::Stop(_) => crate::fail::USAGE,
+        _ => crate::fail::RUNTIME,
+    }
+}
+
+/// Write the summary and print the summary line (or turn the error into a failure).
+pub(crate) fn finish(
+    job: &Job,
+    args: &RunArgs,
+    output: &mut RunOutput,
+    result: Result<RunSummary, ExecError>,
+) -> CliResult {
     output.progress.finish_and_clear();
     match result {
         Ok(summary) => {
@@ -242,23 +345,18 @@ pub fn run(args: RunArgs) -> CliResult {
                 .write_summary("finished", Some(summary.reason), None)
                 .map_err(runtime)?;
             if !args.quiet {
-                println!("{}", summary_line(&name, &summary, &out, &cwd));
+                println!("{}", summary_line(&job.name, &summary, &job.out, &job.cwd));
             }
             Ok(())
         }
         Err(e) => {
-            let code = match (&e, &resumed_from) {
-                // A checkpoint that cannot be restored is the user's to fix.
-                (ExecError::Checkpoint { .. } | ExecError::Stop(_), _) => crate::fail::USAGE,
-                _ => crate::fail::RUNTIME,
-            };
             let _ = output.write_summary("failed", None, Some(e.to_string()));
             Err(Failure {
-                code,
+                code: exec_error_code(&e),
                 error: anyhow::anyhow!(
                     "{e} (records up to round {} are in {})",
                     output.last.as_ref().map_or(0, |r| r.round),
-                    out.display()
+                    job.out.display()
                 ),
             })
         }
@@ -473,13 +571,13 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// The observer that writes the records, the summary and the progress bar.
-struct RunOutput {
+pub(crate) struct RunOutput {
     dir: PathBuf,
     csv: BufWriter<File>,
     jsonl: BufWriter<File>,
     name: String,
     describe: String,
-    last: Option<RoundRecord>,
+    pub(crate) last: Option<RoundRecord>,
     last_summary: Instant,
     progress: ProgressBar,
 }
@@ -535,7 +633,7 @@ impl RunOutput {
         })
     }
 
-    fn write_summary(
+    pub(crate) fn write_summary(
         &self,
         status: &str,
         reason: Option<StopReason>,

@@ -84,6 +84,37 @@ pub enum ConfigError {
     Engine(#[from] EngineError),
 }
 
+/// Where an engine runs: how many threads, and over which transport.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    /// Worker threads of this process (results do not depend on it).
+    pub threads: usize,
+    /// In process, or as one rank of an MPI run.
+    pub transport: Transport,
+}
+
+impl Placement {
+    /// Everything in this process, on `threads` threads.
+    pub fn in_process(threads: usize) -> Self {
+        Self {
+            threads,
+            transport: Transport::InProcess,
+        }
+    }
+}
+
+/// How workers (nodes) exchange their messages.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Transport {
+    /// All workers in this process; messages are handed over in memory.
+    InProcess,
+    /// This process is one MPI rank; it hosts a block of workers and the encoded messages
+    /// travel as bytes (feature `mpi`; see [`crate::mpi`]).
+    #[cfg(feature = "mpi")]
+    Mpi(crate::mpi::Comm),
+}
+
 fn invalid(key: &str, detail: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_string(),
@@ -527,11 +558,20 @@ impl ExperimentConfig {
         Ok(ex)
     }
 
-    /// Build the engine (data paths are resolved against `base_dir`).
+    /// Build the in-process engine (data paths are resolved against `base_dir`).
     pub fn build_engine(&self, base_dir: &Path) -> Result<Box<dyn Engine>, ConfigError> {
+        self.build_engine_at(base_dir, &Placement::in_process(self.run.threads))
+    }
+
+    /// Build the engine where `at` says (in process, or this rank's part of an MPI run).
+    pub fn build_engine_at(
+        &self,
+        base_dir: &Path,
+        at: &Placement,
+    ) -> Result<Box<dyn Engine>, ConfigError> {
         match self.precision {
-            Precision::F32 => build_typed::<f32>(self, base_dir),
-            Precision::F64 => build_typed::<f64>(self, base_dir),
+            Precision::F32 => build_typed::<f32>(self, base_dir, at),
+            Precision::F64 => build_typed::<f64>(self, base_dir, at),
         }
     }
 }
@@ -609,6 +649,7 @@ fn build_problem<S: Scalar>(
 fn build_typed<S: Scalar>(
     cfg: &ExperimentConfig,
     base: &Path,
+    at: &Placement,
 ) -> Result<Box<dyn Engine>, ConfigError> {
     let problem = Arc::new(build_problem::<S>(cfg, base)?);
     let init = match cfg.problem.init {
@@ -650,15 +691,7 @@ fn build_typed<S: Scalar>(
             w.label(),
             w.spectral_gap()
         );
-        return build_gossip_engine::<S>(
-            &cfg.method,
-            problem,
-            mixing,
-            label,
-            &x0,
-            cfg.seed,
-            cfg.run.threads,
-        );
+        return gossip_registry::<S>(&cfg.method, problem, mixing, label, &x0, cfg.seed, at);
     }
     if cfg.topology.is_some() {
         return Err(invalid(
@@ -674,7 +707,7 @@ fn build_typed<S: Scalar>(
             ),
         ));
     }
-    build_engine::<S>(&cfg.method, problem, &x0, cfg.seed, cfg.run.threads)
+    star_registry::<S>(&cfg.method, problem, &x0, cfg.seed, at)
 }
 
 fn required(
@@ -691,7 +724,7 @@ fn required(
     })
 }
 
-/// Build a gossip engine for `method` — the gossip method registry (one line per method).
+/// Build an in-process gossip engine for `method` on `threads` threads.
 pub fn build_gossip_engine<S: Scalar>(
     method: &MethodConfig,
     problem: Arc<Problem<S>>,
@@ -700,6 +733,20 @@ pub fn build_gossip_engine<S: Scalar>(
     x0: &[S],
     seed: u64,
     threads: usize,
+) -> Result<Box<dyn Engine>, ConfigError> {
+    let at = Placement::in_process(threads);
+    gossip_registry(method, problem, mixing, graph_label, x0, seed, &at)
+}
+
+/// The gossip method registry (one line per method).
+fn gossip_registry<S: Scalar>(
+    method: &MethodConfig,
+    problem: Arc<Problem<S>>,
+    mixing: Vec<Neighbourhood>,
+    graph_label: String,
+    x0: &[S],
+    seed: u64,
+    at: &Placement,
 ) -> Result<Box<dyn Engine>, ConfigError> {
     let m = method;
     let d = problem.dim();
@@ -726,17 +773,17 @@ pub fn build_gossip_engine<S: Scalar>(
                 )?,
             };
             let method = Motef::new(compressor(m, d)?, params, grad).map_err(method_err)?;
-            boxed_gossip(method, problem, mixing, graph_label, x0, seed, threads)?
+            boxed_gossip(method, problem, mixing, graph_label, x0, seed, at)?
         }
         "beer" => {
             let method =
                 Beer::new(compressor(m, d)?, gamma()?, eta()?, grad).map_err(method_err)?;
-            boxed_gossip(method, problem, mixing, graph_label, x0, seed, threads)?
+            boxed_gossip(method, problem, mixing, graph_label, x0, seed, at)?
         }
         "choco" => {
             let method =
                 Choco::new(compressor(m, d)?, gamma()?, eta()?, grad).map_err(method_err)?;
-            boxed_gossip(method, problem, mixing, graph_label, x0, seed, threads)?
+            boxed_gossip(method, problem, mixing, graph_label, x0, seed, at)?
         }
         "dsgd" => {
             if m.compressor.is_some() {
@@ -746,7 +793,7 @@ pub fn build_gossip_engine<S: Scalar>(
                 ));
             }
             let method = Dsgd::new(eta()?, grad, m.adapt_then_combine).map_err(method_err)?;
-            boxed_gossip(method, problem, mixing, graph_label, x0, seed, threads)?
+            boxed_gossip(method, problem, mixing, graph_label, x0, seed, at)?
         }
         other => {
             return Err(invalid(
@@ -808,13 +855,24 @@ fn engine_err(e: EngineError) -> ConfigError {
 /// constructors name the parameter as the key does).
 const METHOD_KEYS: &[&str] = &["batch", "p", "participation", "momentum"];
 
-/// Build a star engine for `method` on `problem` — the method registry (one line per method).
+/// Build an in-process star engine for `method` on `problem` on `threads` threads.
 pub fn build_engine<S: Scalar>(
     method: &MethodConfig,
     problem: Arc<Problem<S>>,
     x0: &[S],
     seed: u64,
     threads: usize,
+) -> Result<Box<dyn Engine>, ConfigError> {
+    star_registry(method, problem, x0, seed, &Placement::in_process(threads))
+}
+
+/// The star method registry (one line per method).
+fn star_registry<S: Scalar>(
+    method: &MethodConfig,
+    problem: Arc<Problem<S>>,
+    x0: &[S],
+    seed: u64,
+    at: &Placement,
 ) -> Result<Box<dyn Engine>, ConfigError> {
     let m = method;
     let d = problem.dim();
@@ -826,29 +884,22 @@ pub fn build_engine<S: Scalar>(
                     "gd sends dense gradients; remove the compressor or use ef21 with compressor = \"identity\"",
                 ));
             }
-            Box::new(StarEngine::new(gd(m)?, problem, x0, seed, threads).map_err(engine_err)?)
+            star(gd(m)?, problem, x0, seed, at)?
         }
-        "ef14" => Box::new(
-            StarEngine::new(
-                Ef14::new(compressor(m, d)?, m.stepsize).map_err(method_err)?,
-                problem,
-                x0,
-                seed,
-                threads,
-            )
-            .map_err(engine_err)?,
-        ),
-        "ef21" => Box::new(
-            StarEngine::new(
-                Ef21::new(compressor(m, d)?, m.stepsize, m.init, m.count_init)
-                    .map_err(method_err)?,
-                problem,
-                x0,
-                seed,
-                threads,
-            )
-            .map_err(engine_err)?,
-        ),
+        "ef14" => star(
+            Ef14::new(compressor(m, d)?, m.stepsize).map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            at,
+        )?,
+        "ef21" => star(
+            Ef21::new(compressor(m, d)?, m.stepsize, m.init, m.count_init).map_err(method_err)?,
+            problem,
+            x0,
+            seed,
+            at,
+        )?,
         "ef21_plus" => star(
             {
                 full_init_only(m)?;
@@ -858,7 +909,7 @@ pub fn build_engine<S: Scalar>(
             problem,
             x0,
             seed,
-            threads,
+            at,
         )?,
         "ef21_sgd" => star(
             {
@@ -869,7 +920,7 @@ pub fn build_engine<S: Scalar>(
             problem,
             x0,
             seed,
-            threads,
+            at,
         )?,
         "ef21_page" => star(
             {
@@ -880,7 +931,7 @@ pub fn build_engine<S: Scalar>(
             problem,
             x0,
             seed,
-            threads,
+            at,
         )?,
         "ef21_pp" => star(
             Ef21Pp::new(
@@ -899,7 +950,7 @@ pub fn build_engine<S: Scalar>(
             problem,
             x0,
             seed,
-            threads,
+            at,
         )?,
         "ef21_bc" => {
             let spec = m.downlink_compressor.as_ref().ok_or_else(|| {
@@ -920,7 +971,7 @@ pub fn build_engine<S: Scalar>(
                 problem,
                 x0,
                 seed,
-                threads,
+                at,
             )?
         }
         "ef21_hb" => star(
@@ -940,12 +991,9 @@ pub fn build_engine<S: Scalar>(
             problem,
             x0,
             seed,
-            threads,
+            at,
         )?,
-        name if is_three_pc(name) => Box::new(
-            StarEngine::new(three_pc::<S>(m, d)?, problem, x0, seed, threads)
-                .map_err(engine_err)?,
-        ),
+        name if is_three_pc(name) => star(three_pc::<S>(m, d)?, problem, x0, seed, at)?,
         "econtrol" => star(
             Econtrol::new(
                 compressor(m, d)?,
@@ -959,7 +1007,7 @@ pub fn build_engine<S: Scalar>(
             problem,
             x0,
             seed,
-            threads,
+            at,
         )?,
         "clip_gd" => {
             no_compressor(
@@ -971,7 +1019,7 @@ pub fn build_engine<S: Scalar>(
                 problem,
                 x0,
                 seed,
-                threads,
+                at,
             )?
         }
         "clip21_gd" | "dp_clip21" => {
@@ -996,7 +1044,7 @@ pub fn build_engine<S: Scalar>(
                 problem,
                 x0,
                 seed,
-                threads,
+                at,
             )?
         }
         "press_clip21" => {
@@ -1006,7 +1054,7 @@ pub fn build_engine<S: Scalar>(
                 problem,
                 x0,
                 seed,
-                threads,
+                at,
             )?
         }
         "marina" => {
@@ -1025,7 +1073,7 @@ pub fn build_engine<S: Scalar>(
                 problem,
                 x0,
                 seed,
-                threads,
+                at,
             )?
         }
         "sgd" => {
@@ -1038,7 +1086,7 @@ pub fn build_engine<S: Scalar>(
                 problem,
                 x0,
                 seed,
-                threads,
+                at,
             )?
         }
         "local_sgd" => {
@@ -1054,7 +1102,7 @@ pub fn build_engine<S: Scalar>(
                 problem,
                 x0,
                 seed,
-                threads,
+                at,
             )?
         }
         other => {
@@ -1068,17 +1116,23 @@ pub fn build_engine<S: Scalar>(
     Ok(engine)
 }
 
-/// Box a star engine (the common tail of the registry arms).
+/// Box a star engine (the common tail of the registry arms), in process or over MPI.
 fn star<S: Scalar, M: squeeze_feedback::ServerMethod<S> + 'static>(
     method: M,
     problem: Arc<Problem<S>>,
     x0: &[S],
     seed: u64,
-    threads: usize,
+    at: &Placement,
 ) -> Result<Box<dyn Engine>, ConfigError> {
-    Ok(Box::new(
-        StarEngine::new(method, problem, x0, seed, threads).map_err(engine_err)?,
-    ))
+    let engine = StarEngine::new(method, problem, x0, seed, at.threads).map_err(engine_err)?;
+    match &at.transport {
+        Transport::InProcess => Ok(Box::new(engine)),
+        #[cfg(feature = "mpi")]
+        Transport::Mpi(comm) => Ok(Box::new(crate::mpi::MpiStarEngine::new(
+            engine,
+            comm.clone(),
+        )?)),
+    }
 }
 
 /// The EF21 variants that start from g_i⁰ = ∇f_i(x⁰) only.
@@ -1299,15 +1353,15 @@ fn boxed_gossip<S: Scalar, M: squeeze_feedback::GossipMethod<S> + 'static>(
     graph_label: String,
     x0: &[S],
     seed: u64,
-    threads: usize,
+    at: &Placement,
 ) -> Result<Box<dyn Engine>, ConfigError> {
-    Ok(Box::new(GossipEngine::new(
-        method,
-        problem,
-        mixing,
-        graph_label,
-        x0,
-        seed,
-        threads,
-    )?))
+    let engine = GossipEngine::new(method, problem, mixing, graph_label, x0, seed, at.threads)?;
+    match &at.transport {
+        Transport::InProcess => Ok(Box::new(engine)),
+        #[cfg(feature = "mpi")]
+        Transport::Mpi(comm) => Ok(Box::new(crate::mpi::MpiGossipEngine::new(
+            engine,
+            comm.clone(),
+        )?)),
+    }
 }

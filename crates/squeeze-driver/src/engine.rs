@@ -30,6 +30,18 @@ pub enum EngineError {
     /// Evaluating the objective failed.
     #[error(transparent)]
     Problem(#[from] squeeze_problems::ProblemError),
+    /// MPI: the transport failed (a malformed or oversized frame, ranks that disagree).
+    #[error("MPI transport: {0}")]
+    Transport(String),
+    /// MPI: an error of one rank that every rank has learnt, so that all stop together (rank 0
+    /// reports it).
+    #[error("rank {rank}: {detail}")]
+    Agreed {
+        /// The rank where it happened.
+        rank: usize,
+        /// Its message.
+        detail: String,
+    },
 }
 
 /// Cumulative communication and computation counters (part of the snapshot).
@@ -55,6 +67,15 @@ pub struct Totals {
     /// neighbours counts k times). 0 for the star engine.
     #[serde(default)]
     pub bits_links: u64,
+    /// MPI runs: bytes of uplink (gossip: node-to-node) messages that crossed between ranks,
+    /// measured from the transmitted buffers, frame headers included (0 in process; see
+    /// `squeeze_driver::mpi` for the framing).
+    #[serde(default)]
+    pub wire_bytes_up: u64,
+    /// MPI runs: bytes of each downlink broadcast, frame header included, summed over rounds
+    /// (0 in process and for gossip).
+    #[serde(default)]
+    pub wire_bytes_down: u64,
 }
 
 impl Totals {
@@ -106,6 +127,16 @@ pub trait Engine: Send {
     fn snapshot(&self) -> Result<serde_json::Value, EngineError>;
     /// Replace all state by a snapshot taken from an engine with the same configuration.
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError>;
+    /// Rank 0's value of `flag`, so that every process takes the same decision (a collective
+    /// under MPI; the identity in process). Used for decisions that depend on the wall clock.
+    fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
+        Ok(flag)
+    }
+    /// Whether this process writes the run's outputs (records, checkpoints): false on MPI
+    /// ranks other than 0, which compute but do not write.
+    fn writes_outputs(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -136,10 +167,9 @@ pub struct StarEngine<S: Scalar, M: ServerMethod<S>> {
     seed: u64,
     server: M::Server,
     workers: Vec<M::Worker>,
-    /// One set of working memory per chunk of consecutive workers (see `round`).
+    /// One set of working memory per chunk of consecutive workers (at most `threads` chunks;
+    /// see `run_workers`).
     buffers: Vec<WorkerBuffers<S>>,
-    /// Workers per chunk: ⌈n / min(n, threads)⌉.
-    chunk: usize,
     ups: Vec<Message<S>>,
     results: Vec<Result<u64, MethodError>>,
     down: Message<S>,
@@ -187,7 +217,6 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         let init = method.init(&problem, x0, seed)?;
         let n = problem.n_workers();
         let d = problem.dim();
-        let chunk = n.div_ceil(threads.min(n).max(1)).max(1);
         // A counted initialisation is charged under every convention, like a round's uplink.
         let totals = Totals {
             rounds: 0,
@@ -198,16 +227,17 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
             bits_up_values32: init.init_up.bits_values32,
             bits_up_values64: init.init_up.bits_values64,
             bits_links: 0,
+            wire_bytes_up: 0,
+            wire_bytes_down: 0,
         };
         Ok(Self {
             method,
             seed,
             server: init.server,
             workers: init.workers,
-            buffers: (0..n.div_ceil(chunk))
+            buffers: (0..threads.min(n).max(1))
                 .map(|_| WorkerBuffers::new(d))
                 .collect(),
-            chunk,
             ups: (0..n).map(|_| Message::default()).collect(),
             results: (0..n).map(|_| Ok(0)).collect(),
             down: Message::default(),
@@ -246,6 +276,171 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
     }
 }
 
+impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
+    // The phases of a round, shared by `round` and the MPI engine (which runs them on the ranks
+    // that own the state they touch and moves the messages in between).
+
+    /// Phase 1: the server's downlink for the coming round into `self.down`.
+    pub(crate) fn server_broadcast(&mut self) -> Result<(), EngineError> {
+        let round = self.totals.rounds;
+        self.method
+            .broadcast(&mut self.server, round, &mut self.down)?;
+        Ok(())
+    }
+
+    /// Phase 2: workers `range` run their round (in parallel chunks of consecutive workers),
+    /// each writing its own state, message `ups[i]` and result slot.
+    pub(crate) fn run_workers(&mut self, range: core::ops::Range<usize>) {
+        let round = self.totals.rounds;
+        let n = self.problem.n_workers();
+        let rs = round_seed(self.seed, round);
+        let method = &self.method;
+        let down = &self.down;
+        let oracles = self.problem.oracles();
+        let start = range.start;
+        let run = |i: usize,
+                   w: &mut M::Worker,
+                   b: &mut WorkerBuffers<S>,
+                   up: &mut Message<S>,
+                   slot: &mut Result<u64, MethodError>| {
+            let mut ctx = WorkerCtx {
+                worker: i,
+                n_workers: n,
+                round,
+                round_seed: rs,
+                oracle: oracles[i].as_ref(),
+                buffers: b,
+                grad_samples: 0,
+            };
+            *slot = method
+                .worker_round(w, down, &mut ctx, up)
+                .map(|()| ctx.grad_samples);
+        };
+        // Workers go in at most `threads` chunks of consecutive workers, one task per chunk,
+        // and the workers of a chunk share one set of buffers (scratch, not state: methods
+        // write them before reading, and compressors' outputs do not depend on their
+        // scratch), so the shared vectors stay in cache from one worker to the next and the
+        // pool sees `threads` tasks rather than n. Each worker writes only its own state,
+        // message and result slot, so neither the chunking nor the schedule can change any
+        // result.
+        let len = range.len();
+        let chunk = len.div_ceil(self.threads.min(len).max(1)).max(1);
+        let run_chunk = |c: usize,
+                         ws: &mut [M::Worker],
+                         ups: &mut [Message<S>],
+                         slots: &mut [Result<u64, MethodError>],
+                         b: &mut WorkerBuffers<S>| {
+            for (k, ((w, up), slot)) in ws.iter_mut().zip(ups).zip(slots).enumerate() {
+                run(start + c * chunk + k, w, b, up, slot);
+            }
+        };
+        let workers = &mut self.workers[range.clone()];
+        let ups = &mut self.ups[range.clone()];
+        let results = &mut self.results[range];
+        let parallel = self.pool.as_ref().filter(|_| len > chunk);
+        if let Some(pool) = parallel {
+            let work = workers
+                .par_chunks_mut(chunk)
+                .zip(ups.par_chunks_mut(chunk))
+                .zip(results.par_chunks_mut(chunk))
+                .zip(self.buffers.par_iter_mut())
+                .enumerate();
+            pool.install(|| {
+                work.for_each(|(c, (((ws, ups), slots), b))| run_chunk(c, ws, ups, slots, b));
+            });
+        } else {
+            // One chunk: on the calling thread, without a hand-off to a pool and back (two
+            // wake-ups per round, tens of µs on a VM).
+            run_chunk(0, workers, ups, results, &mut self.buffers[0]);
+        }
+    }
+
+    /// Worker `i`'s result of phase 2: its gradient work in samples, or its error.
+    pub(crate) fn take_result(&mut self, i: usize) -> Result<u64, MethodError> {
+        std::mem::replace(&mut self.results[i], Ok(0))
+    }
+
+    /// Add worker `i`'s round to the counters.
+    pub(crate) fn charge(&mut self, i: usize, c: &WorkerCounts) {
+        self.totals.grad_samples += c.grad_samples;
+        self.totals.bits_up[i] += c.bits;
+        self.totals.entries_up += c.entries;
+        self.totals.bits_up_values32 += c.bits_values32;
+        self.totals.bits_up_values64 += c.bits_values64;
+    }
+
+    /// Phase 3: count the downlink, let the server absorb the uplink (when this process holds
+    /// the server) and close the round.
+    pub(crate) fn finish_round(&mut self, absorb: bool) -> Result<(), EngineError> {
+        self.totals.bits_down_per_worker += self.down.bits();
+        if absorb {
+            let round = self.totals.rounds;
+            self.method.absorb(&mut self.server, round, &self.ups)?;
+        }
+        self.totals.rounds += 1;
+        Ok(())
+    }
+
+    /// The snapshot of this engine with `workers` as the worker states (the MPI engine
+    /// gathers them from the ranks that advance them).
+    pub(crate) fn snapshot_with_workers(
+        &self,
+        workers: Vec<M::Worker>,
+    ) -> Result<serde_json::Value, EngineError> {
+        let snap = StarSnapshot {
+            format: SNAPSHOT_FORMAT.to_string(),
+            seed: self.seed,
+            method: self.method.describe(),
+            dim: self.problem.dim(),
+            totals: self.totals.clone(),
+            server: self.server.clone(),
+            workers,
+        };
+        serde_json::to_value(&snap).map_err(|e| EngineError::Snapshot(e.to_string()))
+    }
+
+    /// Mutable access to the pieces the MPI transport fills in.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn parts_mut(&mut self) -> StarParts<'_, S> {
+        StarParts {
+            down: &mut self.down,
+            ups: &mut self.ups,
+            totals: &mut self.totals,
+        }
+    }
+}
+
+/// See [`StarEngine::parts_mut`].
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) struct StarParts<'a, S: Scalar> {
+    pub(crate) down: &'a mut Message<S>,
+    pub(crate) ups: &'a mut [Message<S>],
+    pub(crate) totals: &'a mut Totals,
+}
+
+/// What one worker's (or node's) message of a round adds to the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct WorkerCounts {
+    pub(crate) grad_samples: u64,
+    pub(crate) bits: u64,
+    pub(crate) entries: u64,
+    pub(crate) bits_values32: u64,
+    pub(crate) bits_values64: u64,
+}
+
+impl WorkerCounts {
+    /// The counts of `msg`, with `grad_samples` of gradient work.
+    pub(crate) fn of<S: Scalar>(msg: &Message<S>, grad_samples: u64) -> Self {
+        Self {
+            grad_samples,
+            bits: msg.bits(),
+            entries: msg.entries(),
+            bits_values32: msg.bits_under(BitConvention::Values32),
+            bits_values64: msg.bits_under(BitConvention::Values64),
+        }
+    }
+}
+
 impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
     fn describe(&self) -> String {
         format!(
@@ -267,88 +462,16 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
     }
 
     fn round(&mut self) -> Result<(), EngineError> {
-        let round = self.totals.rounds;
-        self.method
-            .broadcast(&mut self.server, round, &mut self.down)?;
+        self.server_broadcast()?;
         let n = self.problem.n_workers();
-        let rs = round_seed(self.seed, round);
-        let method = &self.method;
-        let down = &self.down;
-        let oracles = self.problem.oracles();
-        let run = |i: usize,
-                   w: &mut M::Worker,
-                   b: &mut WorkerBuffers<S>,
-                   up: &mut Message<S>,
-                   slot: &mut Result<u64, MethodError>| {
-            let mut ctx = WorkerCtx {
-                worker: i,
-                n_workers: n,
-                round,
-                round_seed: rs,
-                oracle: oracles[i].as_ref(),
-                buffers: b,
-                grad_samples: 0,
-            };
-            *slot = method
-                .worker_round(w, down, &mut ctx, up)
-                .map(|()| ctx.grad_samples);
-        };
-        // Workers go in `threads` chunks of consecutive workers, one task per chunk, and the
-        // workers of a chunk share one set of buffers (scratch, not state: methods write
-        // them before reading, and compressors' outputs do not depend on their scratch), so
-        // the shared vectors stay in cache from one worker to the next and the pool sees
-        // `threads` tasks rather than n. Each worker writes only its own state, message and
-        // result slot, so neither the chunking nor the schedule can change any result.
-        let chunk = self.chunk;
-        let run_chunk = |c: usize,
-                         ws: &mut [M::Worker],
-                         ups: &mut [Message<S>],
-                         slots: &mut [Result<u64, MethodError>],
-                         b: &mut WorkerBuffers<S>| {
-            for (k, ((w, up), slot)) in ws.iter_mut().zip(ups).zip(slots).enumerate() {
-                run(c * chunk + k, w, b, up, slot);
-            }
-        };
-        let parallel = self.pool.as_ref().filter(|_| self.buffers.len() > 1);
-        if let Some(pool) = parallel {
-            let work = self
-                .workers
-                .par_chunks_mut(chunk)
-                .zip(self.ups.par_chunks_mut(chunk))
-                .zip(self.results.par_chunks_mut(chunk))
-                .zip(self.buffers.par_iter_mut())
-                .enumerate();
-            pool.install(|| {
-                work.for_each(|(c, (((ws, ups), slots), b))| run_chunk(c, ws, ups, slots, b));
-            });
-        } else {
-            // One chunk: on the calling thread, without a hand-off to a pool and back (two
-            // wake-ups per round, tens of µs on a VM).
-            run_chunk(
-                0,
-                &mut self.workers,
-                &mut self.ups,
-                &mut self.results,
-                &mut self.buffers[0],
-            );
-        }
+        self.run_workers(0..n);
         // Errors and counters in worker order: deterministic whatever the scheduling.
-        for (i, slot) in self.results.iter_mut().enumerate() {
-            match std::mem::replace(slot, Ok(0)) {
-                Ok(g) => {
-                    self.totals.grad_samples += g;
-                    self.totals.bits_up[i] += self.ups[i].bits();
-                    self.totals.entries_up += self.ups[i].entries();
-                    self.totals.bits_up_values32 += self.ups[i].bits_under(BitConvention::Values32);
-                    self.totals.bits_up_values64 += self.ups[i].bits_under(BitConvention::Values64);
-                }
-                Err(e) => return Err(e.into()),
-            }
+        for i in 0..n {
+            let samples = self.take_result(i)?;
+            let counts = WorkerCounts::of(&self.ups[i], samples);
+            self.charge(i, &counts);
         }
-        self.totals.bits_down_per_worker += self.down.bits();
-        self.method.absorb(&mut self.server, round, &self.ups)?;
-        self.totals.rounds += 1;
-        Ok(())
+        self.finish_round(true)
     }
 
     fn totals(&self) -> &Totals {
@@ -398,16 +521,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
     }
 
     fn snapshot(&self) -> Result<serde_json::Value, EngineError> {
-        let snap = StarSnapshot {
-            format: SNAPSHOT_FORMAT.to_string(),
-            seed: self.seed,
-            method: self.method.describe(),
-            dim: self.problem.dim(),
-            totals: self.totals.clone(),
-            server: self.server.clone(),
-            workers: self.workers.clone(),
-        };
-        serde_json::to_value(&snap).map_err(|e| EngineError::Snapshot(e.to_string()))
+        self.snapshot_with_workers(self.workers.clone())
     }
 
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {

@@ -230,7 +230,15 @@ impl Executor {
     ) -> Result<RunSummary, ExecError> {
         let elapsed = |start: &Instant| offset_s + start.elapsed().as_secs_f64();
         let reason = loop {
-            if let Some(r) = self.stop_reason(&last, elapsed(&start)) {
+            let mut reason = self.stop_reason(&last, elapsed(&start));
+            if self.stop.wall_time_s.is_some() {
+                // The clock differs between MPI ranks: every rank follows rank 0.
+                reason = match (engine.agree(reason.is_some())?, reason) {
+                    (true, r) => Some(r.unwrap_or(StopReason::WallTime)),
+                    (false, _) => None,
+                };
+            }
+            if let Some(r) = reason {
                 break r;
             }
             engine.round()?;
@@ -319,6 +327,10 @@ pub fn write_checkpoint(
         },
         engine: engine.snapshot()?,
     };
+    if !engine.writes_outputs() {
+        // An MPI rank other than 0: it took part in the snapshot (a collective), rank 0 writes.
+        return Ok(());
+    }
     let bytes = serde_json::to_vec(&file).map_err(|e| err(e.to_string()))?;
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, &bytes)

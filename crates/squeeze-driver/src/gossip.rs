@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use squeeze_core::{BitConvention, Message, Scalar, round_seed};
+use squeeze_core::{Message, Scalar, round_seed};
 use squeeze_feedback::{GossipMethod, MethodError, Neighbourhood, NodeCtx, WorkerBuffers};
 use squeeze_problems::Problem;
 
-use crate::engine::{Engine, EngineError, Metrics, Totals};
+use core::ops::Range;
+
+use crate::engine::{Engine, EngineError, Metrics, Totals, WorkerCounts};
 
 #[derive(Serialize, Deserialize)]
 struct GossipSnapshot<N> {
@@ -155,26 +157,194 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
         self.nodes.get(i).map(|n| self.method.iterate(n))
     }
 
-    fn check_results(results: &mut [Result<u64, MethodError>]) -> Result<u64, EngineError> {
-        let mut samples = 0;
-        for slot in results.iter_mut() {
-            match std::mem::replace(slot, Ok(0)) {
-                Ok(g) => samples += g,
-                Err(e) => return Err(e.into()),
-            }
+    /// Phase `phase`, first half: nodes `range` compute and write their outgoing message
+    /// `outs[i]` (in parallel; each writes only its own state, message and result slot).
+    pub(crate) fn send_phase(&mut self, phase: usize, range: Range<usize>) {
+        let round = self.totals.rounds;
+        let n = self.nodes.len();
+        let rs = round_seed(self.seed, round);
+        let oracles = self.problem.oracles();
+        let method = &self.method;
+        let mixing = &self.mixing;
+        let start = range.start;
+        let send = |(k, (((node, b), out), slot)): SendItem<'_, S, M::Node>| {
+            let i = start + k;
+            let mut ctx = NodeCtx {
+                node: i,
+                n_nodes: n,
+                round,
+                round_seed: rs,
+                oracle: oracles[i].as_ref(),
+                mixing: &mixing[i],
+                buffers: b,
+                grad_samples: 0,
+            };
+            *slot = method
+                .send(node, phase, &mut ctx, out)
+                .map(|()| ctx.grad_samples);
+        };
+        let nodes = &mut self.nodes[range.clone()];
+        let buffers = &mut self.buffers[range.clone()];
+        let outs = &mut self.outs[range.clone()];
+        let results = &mut self.results[range];
+        if self.threads == 1 {
+            // The calling thread, no pool: rayon's job scheduling allocates.
+            nodes
+                .iter_mut()
+                .zip(buffers.iter_mut())
+                .zip(outs.iter_mut())
+                .zip(results.iter_mut())
+                .enumerate()
+                .for_each(send);
+        } else {
+            let work = nodes
+                .par_iter_mut()
+                .zip(buffers.par_iter_mut())
+                .zip(outs.par_iter_mut())
+                .zip(results.par_iter_mut())
+                .enumerate();
+            self.pool.install(|| work.for_each(send));
         }
-        Ok(samples)
     }
 
-    fn update_xbar(&mut self) {
-        let n = self.nodes.len() as f64;
+    /// Phase `phase`, second half: nodes `range` read their own and their neighbours'
+    /// messages from `outs` (only those are read) and update their state.
+    pub(crate) fn receive_phase(&mut self, phase: usize, range: Range<usize>) {
+        let round = self.totals.rounds;
+        let n = self.nodes.len();
+        let rs = round_seed(self.seed, round);
+        let oracles = self.problem.oracles();
+        let method = &self.method;
+        let mixing = &self.mixing;
+        let outs = &self.outs;
+        let start = range.start;
+        let receive = |(k, ((node, b), slot)): ReceiveItem<'_, S, M::Node>| {
+            let i = start + k;
+            let mut ctx = NodeCtx {
+                node: i,
+                n_nodes: n,
+                round,
+                round_seed: rs,
+                oracle: oracles[i].as_ref(),
+                mixing: &mixing[i],
+                buffers: b,
+                grad_samples: 0,
+            };
+            *slot = method
+                .receive(node, phase, &mut ctx, outs)
+                .map(|()| ctx.grad_samples);
+        };
+        let nodes = &mut self.nodes[range.clone()];
+        let buffers = &mut self.buffers[range.clone()];
+        let results = &mut self.results[range];
+        if self.threads == 1 {
+            nodes
+                .iter_mut()
+                .zip(buffers.iter_mut())
+                .zip(results.iter_mut())
+                .enumerate()
+                .for_each(receive);
+        } else {
+            let work = nodes
+                .par_iter_mut()
+                .zip(buffers.par_iter_mut())
+                .zip(results.par_iter_mut())
+                .enumerate();
+            self.pool.install(|| work.for_each(receive));
+        }
+    }
+
+    /// Node `i`'s result of the last half-phase: gradient work in samples, or its error.
+    pub(crate) fn take_result(&mut self, i: usize) -> Result<u64, MethodError> {
+        std::mem::replace(&mut self.results[i], Ok(0))
+    }
+
+    /// Add node `i`'s outgoing message of a phase to the counters (sent once, and over each of
+    /// its links).
+    pub(crate) fn charge_send(&mut self, i: usize, c: &WorkerCounts) {
+        self.totals.grad_samples += c.grad_samples;
+        self.totals.bits_up[i] += c.bits;
+        self.totals.bits_links += c.bits * self.mixing[i].neighbours.len() as u64;
+        self.totals.entries_up += c.entries;
+        self.totals.bits_up_values32 += c.bits_values32;
+        self.totals.bits_up_values64 += c.bits_values64;
+    }
+
+    /// The graph: node i's row of the mixing matrix.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn mixing(&self) -> &[Neighbourhood] {
+        &self.mixing
+    }
+
+    /// Mutable access to the pieces the MPI transport fills in.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn parts_mut(&mut self) -> (&mut [Message<S>], &mut [M::Node], &mut Totals) {
+        (&mut self.outs, &mut self.nodes, &mut self.totals)
+    }
+
+    /// Metrics at x̄ = (1/n) Σ_i x_i, where `models[i]` is node i's model (the MPI engine
+    /// passes the models it gathered; in process they are the nodes' own).
+    pub(crate) fn evaluate_with(&mut self, models: &[&[S]]) -> Result<Metrics, EngineError> {
+        let n = models.len() as f64;
         for (j, xb) in self.xbar.iter_mut().enumerate() {
             let mut s = 0.0f64;
-            for node in &self.nodes {
-                s += self.method.iterate(node)[j].to_f64();
+            for m in models {
+                s += m[j].to_f64();
             }
             *xb = S::from_f64(s / n);
         }
+        let x = &self.xbar;
+        let oracles = self.problem.oracles();
+        let bufs = &mut self.metric_buf;
+        let losses = &mut self.metric_loss;
+        self.pool.install(|| {
+            bufs.par_iter_mut()
+                .zip(losses.par_iter_mut())
+                .enumerate()
+                .for_each(|(i, (g, l))| *l = oracles[i].loss_grad(x, g));
+        });
+        let loss = self.metric_loss.iter().sum::<f64>() / n;
+        let mut norm = 0.0f64;
+        let mut consensus = 0.0f64;
+        for j in 0..x.len() {
+            let mut s = 0.0f64;
+            for g in self.metric_buf.iter() {
+                s += g[j].to_f64();
+            }
+            norm += (s / n) * (s / n);
+        }
+        for m in models {
+            consensus += squeeze_core::ops::dist2_sq(m, x)
+                .map_err(|e| EngineError::Snapshot(e.to_string()))?;
+        }
+        Ok(Metrics {
+            loss,
+            grad_norm_sq: norm,
+            consensus_error: consensus / n,
+        })
+    }
+
+    /// The snapshot of this engine with `nodes` as the node states (the MPI engine gathers
+    /// them from the ranks that advance them).
+    pub(crate) fn snapshot_with_nodes(
+        &self,
+        nodes: Vec<M::Node>,
+    ) -> Result<serde_json::Value, EngineError> {
+        let snap = GossipSnapshot {
+            format: SNAPSHOT_FORMAT.to_string(),
+            seed: self.seed,
+            method: self.method.describe(),
+            dim: self.problem.dim(),
+            totals: self.totals.clone(),
+            nodes,
+        };
+        serde_json::to_value(&snap).map_err(|e| EngineError::Snapshot(e.to_string()))
+    }
+
+    /// x̄ of the last evaluation.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn last_xbar(&self) -> &[S] {
+        &self.xbar
     }
 }
 
@@ -200,91 +370,18 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
     }
 
     fn round(&mut self) -> Result<(), EngineError> {
-        let round = self.totals.rounds;
         let n = self.nodes.len();
-        let rs = round_seed(self.seed, round);
-        let problem = Arc::clone(&self.problem);
-        let oracles = problem.oracles();
         for phase in 0..self.method.phases() {
-            let method = &self.method;
-            let mixing = &self.mixing;
-            let send = |(i, (((node, b), out), slot)): SendItem<'_, S, M::Node>| {
-                let mut ctx = NodeCtx {
-                    node: i,
-                    n_nodes: n,
-                    round,
-                    round_seed: rs,
-                    oracle: oracles[i].as_ref(),
-                    mixing: &mixing[i],
-                    buffers: b,
-                    grad_samples: 0,
-                };
-                *slot = method
-                    .send(node, phase, &mut ctx, out)
-                    .map(|()| ctx.grad_samples);
-            };
-            if self.threads == 1 {
-                // The calling thread, no pool: rayon's job scheduling allocates.
-                self.nodes
-                    .iter_mut()
-                    .zip(self.buffers.iter_mut())
-                    .zip(self.outs.iter_mut())
-                    .zip(self.results.iter_mut())
-                    .enumerate()
-                    .for_each(send);
-            } else {
-                let work = self
-                    .nodes
-                    .par_iter_mut()
-                    .zip(self.buffers.par_iter_mut())
-                    .zip(self.outs.par_iter_mut())
-                    .zip(self.results.par_iter_mut())
-                    .enumerate();
-                self.pool.install(|| work.for_each(send));
+            self.send_phase(phase, 0..n);
+            for i in 0..n {
+                let samples = self.take_result(i)?;
+                let counts = WorkerCounts::of(&self.outs[i], samples);
+                self.charge_send(i, &counts);
             }
-            self.totals.grad_samples += Self::check_results(&mut self.results)?;
-            for (i, out) in self.outs.iter().enumerate() {
-                let b = out.bits();
-                self.totals.bits_up[i] += b;
-                self.totals.bits_links += b * self.mixing[i].neighbours.len() as u64;
-                self.totals.entries_up += out.entries();
-                self.totals.bits_up_values32 += out.bits_under(BitConvention::Values32);
-                self.totals.bits_up_values64 += out.bits_under(BitConvention::Values64);
+            self.receive_phase(phase, 0..n);
+            for i in 0..n {
+                self.totals.grad_samples += self.take_result(i)?;
             }
-            let method = &self.method;
-            let outs = &self.outs;
-            let receive = |(i, ((node, b), slot)): ReceiveItem<'_, S, M::Node>| {
-                let mut ctx = NodeCtx {
-                    node: i,
-                    n_nodes: n,
-                    round,
-                    round_seed: rs,
-                    oracle: oracles[i].as_ref(),
-                    mixing: &mixing[i],
-                    buffers: b,
-                    grad_samples: 0,
-                };
-                *slot = method
-                    .receive(node, phase, &mut ctx, outs)
-                    .map(|()| ctx.grad_samples);
-            };
-            if self.threads == 1 {
-                self.nodes
-                    .iter_mut()
-                    .zip(self.buffers.iter_mut())
-                    .zip(self.results.iter_mut())
-                    .enumerate()
-                    .for_each(receive);
-            } else {
-                let work = self
-                    .nodes
-                    .par_iter_mut()
-                    .zip(self.buffers.par_iter_mut())
-                    .zip(self.results.par_iter_mut())
-                    .enumerate();
-                self.pool.install(|| work.for_each(receive));
-            }
-            self.totals.grad_samples += Self::check_results(&mut self.results)?;
         }
         self.totals.rounds += 1;
         Ok(())
@@ -295,37 +392,13 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
     }
 
     fn evaluate(&mut self) -> Result<Metrics, EngineError> {
-        self.update_xbar();
-        let x = &self.xbar;
-        let oracles = self.problem.oracles();
-        let bufs = &mut self.metric_buf;
-        let losses = &mut self.metric_loss;
-        self.pool.install(|| {
-            bufs.par_iter_mut()
-                .zip(losses.par_iter_mut())
-                .enumerate()
-                .for_each(|(i, (g, l))| *l = oracles[i].loss_grad(x, g));
-        });
-        let n = oracles.len() as f64;
-        let loss = self.metric_loss.iter().sum::<f64>() / n;
-        let mut norm = 0.0f64;
-        let mut consensus = 0.0f64;
-        for j in 0..x.len() {
-            let mut s = 0.0f64;
-            for g in self.metric_buf.iter() {
-                s += g[j].to_f64();
-            }
-            norm += (s / n) * (s / n);
-        }
-        for node in &self.nodes {
-            consensus += squeeze_core::ops::dist2_sq(self.method.iterate(node), x)
-                .map_err(|e| EngineError::Snapshot(e.to_string()))?;
-        }
-        Ok(Metrics {
-            loss,
-            grad_norm_sq: norm,
-            consensus_error: consensus / n,
-        })
+        // The nodes are moved out for the call (evaluate_with borrows the engine mutably).
+        let nodes = std::mem::take(&mut self.nodes);
+        let models: Vec<&[S]> = nodes.iter().map(|node| self.method.iterate(node)).collect();
+        let result = self.evaluate_with(&models);
+        drop(models);
+        self.nodes = nodes;
+        result
     }
 
     fn iterate_f64(&self) -> Vec<f64> {
@@ -343,15 +416,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
     }
 
     fn snapshot(&self) -> Result<serde_json::Value, EngineError> {
-        let snap = GossipSnapshot {
-            format: SNAPSHOT_FORMAT.to_string(),
-            seed: self.seed,
-            method: self.method.describe(),
-            dim: self.problem.dim(),
-            totals: self.totals.clone(),
-            nodes: self.nodes.clone(),
-        };
-        serde_json::to_value(&snap).map_err(|e| EngineError::Snapshot(e.to_string()))
+        self.snapshot_with_nodes(self.nodes.clone())
     }
 
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {

@@ -30,6 +30,8 @@ pub mod config;
 pub mod engine;
 pub mod executor;
 pub mod gossip;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod records;
 
 pub use config::{ConfigError, ExperimentConfig};

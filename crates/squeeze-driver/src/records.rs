@@ -38,6 +38,14 @@ pub struct RoundRecord {
     /// Gossip: consensus error (1/n) Σ‖x_i − x̄‖² (0 for star).
     #[serde(default)]
     pub consensus_error: f64,
+    /// MPI runs: uplink (gossip: node-to-node) bytes measured on the wire between ranks,
+    /// frame headers included (0 in process).
+    #[serde(default)]
+    pub wire_bytes_up: u64,
+    /// MPI runs: downlink bytes measured on the wire, per broadcast, frame header included
+    /// (0 in process).
+    #[serde(default)]
+    pub wire_bytes_down: u64,
     /// Seconds since the run started (resumed runs continue the clock).
     pub wall_time_s: f64,
 }
@@ -59,8 +67,19 @@ impl RoundRecord {
             grad_norm_sq: metrics.grad_norm_sq,
             bits_links_per_node: totals.bits_links as f64 / n,
             consensus_error: metrics.consensus_error,
+            wire_bytes_up: totals.wire_bytes_up,
+            wire_bytes_down: totals.wire_bytes_down,
             wall_time_s,
         }
+    }
+
+    /// Equal in everything but wall time and the measured wire bytes: what an MPI run
+    /// guarantees against the same run in process.
+    pub fn same_trajectory_as_in_process(&self, other: &Self) -> bool {
+        let mut a = self.clone();
+        a.wire_bytes_up = other.wire_bytes_up;
+        a.wire_bytes_down = other.wire_bytes_down;
+        a.same_trajectory(other)
     }
 
     /// Equal in everything but wall time (what determinism and resume guarantee).
@@ -74,12 +93,12 @@ impl RoundRecord {
     }
 
     /// CSV header matching [`RoundRecord::csv_row`].
-    pub const CSV_HEADER: &'static str = "round,bits_up_per_worker,bits_up_max,bits_down_per_worker,bits_up_values32_per_worker,bits_up_values64_per_worker,entries_up,grad_samples,loss,grad_norm_sq,bits_links_per_node,consensus_error,wall_time_s";
+    pub const CSV_HEADER: &'static str = "round,bits_up_per_worker,bits_up_max,bits_down_per_worker,bits_up_values32_per_worker,bits_up_values64_per_worker,entries_up,grad_samples,loss,grad_norm_sq,bits_links_per_node,consensus_error,wire_bytes_up,wire_bytes_down,wall_time_s";
 
     /// One CSV line (no newline). Floats use the shortest representation that round-trips.
     pub fn csv_row(&self) -> String {
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.round,
             self.bits_up_per_worker,
             self.bits_up_max,
@@ -92,6 +111,8 @@ impl RoundRecord {
             self.grad_norm_sq,
             self.bits_links_per_node,
             self.consensus_error,
+            self.wire_bytes_up,
+            self.wire_bytes_down,
             self.wall_time_s
         )
     }

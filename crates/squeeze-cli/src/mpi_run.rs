@@ -1,0 +1,113 @@
+//! `squeeze run` as one rank of an MPI job (feature `mpi`; chosen automatically when the
+//! process was started by `mpirun`).
+//!
+//! Every rank reads the configuration and the data; rank 0 hosts the server, writes the
+//! outputs and prints. Errors are shared so that every rank stops at the same point: rank 0
+//! reports them and every rank exits with the same code. An error that the other ranks cannot
+//! learn about (a rank that cannot read a checkpoint that the others can) is printed by its rank,
+//! which then aborts the whole job (`MPI_Abort`) rather than leave the others waiting.
+
+use squeeze_driver::EngineError;
+use squeeze_driver::executor::ExecError;
+use squeeze_driver::mpi::{Comm, MpiSession, build_mpi_engine};
+
+use crate::fail::{CliResult, Failure, runtime};
+use crate::run::{self, RunArgs};
+
+/// Whether every rank already knows about this error (so no abort is needed).
+fn agreed_exec(e: &ExecError) -> bool {
+    matches!(e, ExecError::Engine(EngineError::Agreed { .. }))
+}
+
+/// Leave after an error every rank knows about: rank 0 reports it, the others exit quietly
+/// with the same code (after MPI is finalised).
+fn leave(session: MpiSession, failure: Failure) -> CliResult {
+    if session.comm().is_root() {
+        return Err(failure);
+    }
+    drop(session);
+    std::process::exit(i32::from(failure.code))
+}
+
+/// Leave after an error only this rank knows about: print it and abort the job.
+fn abort(comm: &Comm, failure: Failure) -> ! {
+    eprintln!(
+        "error: rank {}: {}",
+        comm.rank(),
+        crate::fail::one_line(&format!("{:#}", failure.error))
+    );
+    comm.abort(i32::from(failure.code))
+}
+
+/// This rank's part of `squeeze run`.
+pub fn run(args: RunArgs) -> CliResult {
+    let session = MpiSession::init().map_err(runtime)?;
+    let comm = session.comm().clone();
+    // 1. Every rank reads and checks the configuration and the data path; one failing rank
+    //    (a missing file, a bad --set) stops them all.
+    let job = run::prepare(&args);
+    let local = job.as_ref().err().map(|f| format!("{:#}", f.error));
+    if let Err(agreed) = comm.any_failed(local) {
+        return leave(
+            session,
+            job.err().unwrap_or_else(|| crate::fail::usage(agreed)),
+        );
+    }
+    let Ok(job) = job else {
+        unreachable!("checked by any_failed")
+    };
+    // 2. Same configuration everywhere, then the engine (every rank loads the data).
+    let mut engine = match build_mpi_engine(&job.cfg, &job.base, &comm) {
+        Ok(e) => e,
+        // Every rank has an error here (its own, or the one it learnt from another rank).
+        Err(e) => return leave(session, job.cfg_error(&e)),
+    };
+    // 3. Rank 0 prepares the output directory.
+    let opened = if comm.is_root() {
+        Some(run::open_outputs(&job, &args, engine.describe()))
+    } else {
+        None
+    };
+    let local = match &opened {
+        Some(Err(f)) => Some(format!("{:#}", f.error)),
+        _ => None,
+    };
+    if let Err(agreed) = comm.any_failed(local) {
+        let failure = match opened {
+            Some(Err(f)) => f,
+            _ => crate::fail::usage(agreed),
+        };
+        return leave(session, failure);
+    }
+    // 4. The run: rank 0 observes and writes; the others only compute.
+    let resume = args.resume;
+    match opened {
+        Some(Ok((mut output, _resumed_from))) => {
+            let result = run::execute(&job, engine.as_mut(), &mut [&mut output], resume);
+            let agreed = result.as_ref().err().is_none_or(agreed_exec);
+            let outcome = run::finish(&job, &args, &mut output, result);
+            match outcome {
+                Ok(()) => Ok(()),
+                Err(f) if agreed => leave(session, f),
+                Err(f) => abort(&comm, f),
+            }
+        }
+        _ => match run::execute(&job, engine.as_mut(), &mut [], resume) {
+            Ok(_) => Ok(()),
+            Err(e) if agreed_exec(&e) => leave(
+                session,
+                Failure {
+                    code: run::exec_error_code(&e),
+                    error: anyhow::anyhow!("{e}"),
+                },
+            ),
+            Err(e) => abort(
+                &comm,
+                Failure {
+                    code: run::exec_error_code(&e),
+                    error: anyhow::anyhow!("{e}"),
+                },
+            ),
+        },
+    }
+}
