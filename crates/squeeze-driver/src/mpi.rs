@@ -326,13 +326,10 @@ impl Comm {
         if differing.is_empty() {
             Ok(())
         } else {
-            Err(EngineError::Agreed {
-                rank: 0,
-                detail: format!(
-                    "the {what} of rank(s) {} differs from rank 0's: start every rank with the same configuration file and the same --set overrides",
-                    differing.join(", ")
-                ),
-            })
+            Err(EngineError::Transport(format!(
+                "the {what} of rank(s) {} differs from rank 0's: start every rank with the same configuration file and the same --set overrides",
+                differing.join(", ")
+            )))
         }
     }
 }

@@ -1,0 +1,465 @@
+//! Real MPI runs of the `squeeze` binary under `mpirun` (feature `mpi`; the README's test
+//! command enables every feature, and `.ci/run` installs OpenMPI first).
+//!
+//! What is checked, each against the same binary run in process:
+//! * same seed ⇒ the records of `mpirun -np 2` and `-np 4` equal the in-process records bit for
+//!   bit, except wall time and the measured wire bytes — for EF21, EControl (star) and MoTEF
+//!   (gossip on a ring);
+//! * the measured wire bytes agree with the reported bits: every message costs
+//!   8 + ⌈bits/8⌉ bytes (frame header + payload), per round and per message;
+//! * checkpoint and resume under MPI reproduce the uninterrupted in-process run;
+//! * failures are loud and bounded: a rank that cannot open the data, a rank with a different
+//!   configuration, and a rank that is killed all end the job with a non-zero exit and a clear
+//!   message within seconds.
+//!
+//! MPI needs one process per rank; `mpirun` runs them (as root this needs OpenMPI's
+//! `OMPI_ALLOW_RUN_AS_ROOT*` variables, set here; oversubscription lets 4 ranks share 2 cores).
+#![cfg(feature = "mpi")]
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use squeeze_driver::RoundRecord;
+
+const BIN: &str = env!("CARGO_BIN_EXE_squeeze");
+
+/// Every mpirun in these tests must end within this time (a hang is a failure).
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mpi-{name}"));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Run `cmd` to completion or kill it at the deadline (and fail).
+fn run_bounded(mut cmd: Command, what: &str) -> Run {
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env_remove("CI")
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("{what}: cannot start ({e}); is OpenMPI installed (apt-get install openmpi-bin libopenmpi-dev)?")
+        });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("{what}: still running after {DEADLINE:?} (hung)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    Run {
+        code: status.code(),
+        stdout,
+        stderr,
+        elapsed: start.elapsed(),
+    }
+}
+
+fn mpirun_cmd(np: usize, cwd: &Path) -> Command {
+    let mut cmd = Command::new("mpirun");
+    cmd.arg("-np")
+        .arg(np.to_string())
+        .current_dir(cwd)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
+    cmd
+}
+
+/// `mpirun -np <np> squeeze <args>` in `cwd`.
+fn mpirun(np: usize, cwd: &Path, args: &[&str]) -> Run {
+    let mut cmd = mpirun_cmd(np, cwd);
+    cmd.arg(BIN).args(args);
+    run_bounded(cmd, &format!("mpirun -np {np} squeeze {}", args.join(" ")))
+}
+
+/// `mpirun -np <np> sh -c <script>` with `$SQUEEZE` set to the binary (per-rank behaviour).
+fn mpirun_sh(np: usize, cwd: &Path, script: &str) -> Run {
+    let mut cmd = mpirun_cmd(np, cwd);
+    cmd.env("SQUEEZE", BIN).arg("sh").arg("-c").arg(script);
+    run_bounded(cmd, &format!("mpirun -np {np} sh -c '{script}'"))
+}
+
+/// The same binary, in process.
+fn local(cwd: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(cwd);
+    run_bounded(cmd, &format!("squeeze {}", args.join(" ")))
+}
+
+#[track_caller]
+fn assert_ok(r: &Run) {
+    assert_eq!(
+        r.code,
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+fn records(dir: &Path) -> Vec<RoundRecord> {
+    fs::read_to_string(dir.join("records.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[track_caller]
+fn assert_same_trajectory(local: &[RoundRecord], mpi: &[RoundRecord], what: &str) {
+    assert_eq!(local.len(), mpi.len(), "{what}: number of records");
+    assert!(local.len() > 2, "{what}: too few records to compare");
+    for (a, b) in local.iter().zip(mpi) {
+        assert!(
+            b.same_trajectory_as_in_process(a),
+            "{what}: round {} differs:\nin process {a:?}\nMPI        {b:?}",
+            a.round
+        );
+    }
+    assert_eq!(local.last().unwrap().wire_bytes_up, 0);
+    assert!(
+        mpi.last().unwrap().wire_bytes_up > 0,
+        "{what}: nothing measured"
+    );
+}
+
+const EF21: &str = r#"
+name = "ef21-mpi"
+seed = 7
+[problem]
+kind = "logreg"
+data = "embedded"
+n_workers = 10
+regularizer = { kind = "nonconvex", lambda = 0.1 }
+init = { kind = "gaussian", std = 1.0 }
+[method]
+name = "ef21"
+compressor = "top_k:k=1"
+stepsize = { rule = "theory", multiplier = 16.0 }
+[stop]
+max_rounds = 300
+[run]
+log_every = 1
+"#;
+
+const ECONTROL: &str = r#"
+name = "econtrol-mpi"
+seed = 11
+[problem]
+kind = "logreg"
+data = "embedded"
+n_workers = 7
+regularizer = { kind = "nonconvex", lambda = 0.1 }
+[method]
+name = "econtrol"
+compressor = "top_k:k=2"
+eta = 0.05
+stepsize = { rule = "theory", multiplier = 4.0 }
+[stop]
+max_rounds = 200
+[run]
+log_every = 5
+"#;
+
+const MOTEF: &str = r#"
+name = "motef-mpi"
+seed = 3
+[problem]
+kind = "logreg"
+data = "embedded"
+n_workers = 8
+regularizer = { kind = "nonconvex", lambda = 0.1 }
+[topology]
+kind = "ring"
+[method]
+name = "motef"
+compressor = "top_k:k=3"
+gamma = 0.5
+eta = 0.05
+lambda = 0.1
+[stop]
+max_rounds = 150
+[run]
+log_every = 1
+"#;
+
+/// Write `config`, run it in process and under mpirun with each `np`; returns the records
+/// (in process first).
+fn compare(name: &str, config: &str, nps: &[usize]) -> Vec<Vec<RoundRecord>> {
+    let dir = temp_dir(name);
+    fs::write(dir.join("c.toml"), config).unwrap();
+    let r = local(&dir, &["run", "c.toml", "--out", "local", "-q"]);
+    assert_ok(&r);
+    let mut all = vec![records(&dir.join("local"))];
+    for &np in nps {
+        let out = format!("np{np}");
+        let r = mpirun(np, &dir, &["run", "c.toml", "--out", &out, "-q"]);
+        assert_ok(&r);
+        let recs = records(&dir.join(&out));
+        assert_same_trajectory(&all[0], &recs, &format!("{name}, np = {np}"));
+        all.push(recs);
+    }
+    all
+}
+
+#[test]
+fn ef21_over_mpi_equals_in_process_and_wire_bytes_match_bits() {
+    let all = compare("ef21", EF21, &[2, 4]);
+    let n = 10u64;
+    for recs in &all[1..] {
+        for w in recs.windows(2) {
+            // Top-1 messages have the same size for every worker: b bits each this round.
+            let b = (w[1].bits_up_per_worker - w[0].bits_up_per_worker) as u64;
+            assert!(b > 0);
+            assert_eq!(
+                w[1].wire_bytes_up - w[0].wire_bytes_up,
+                n * (8 + b.div_ceil(8)),
+                "round {}: uplink frames = n × (8-byte header + ⌈bits/8⌉)",
+                w[1].round
+            );
+            let bd = w[1].bits_down_per_worker - w[0].bits_down_per_worker;
+            assert_eq!(
+                w[1].wire_bytes_down - w[0].wire_bytes_down,
+                8 + bd.div_ceil(8),
+                "round {}: one downlink broadcast = 8 + ⌈bits/8⌉",
+                w[1].round
+            );
+        }
+    }
+}
+
+#[test]
+fn econtrol_over_mpi_equals_in_process() {
+    // n = 7 over 2 and 4 ranks: uneven blocks (4+3, 2+2+2+1).
+    compare("econtrol", ECONTROL, &[2, 4]);
+}
+
+#[test]
+fn motef_over_mpi_equals_in_process_and_only_border_messages_travel() {
+    let all = compare("motef", MOTEF, &[2, 4]);
+    // Ring of 8. On 2 ranks ({0..3}, {4..7}) nodes 3, 4, 7 and 0 have a neighbour on the other
+    // rank: 4 messages cross per phase. On 4 ranks (pairs) every node has exactly one: 8.
+    // MoTEF sends 2 messages per node and round (two phases) of equal Top-3 size.
+    for (recs, crossing) in all[1..].iter().zip([4u64, 8]) {
+        for w in recs.windows(2) {
+            let per_node = (w[1].bits_up_per_worker - w[0].bits_up_per_worker) as u64;
+            assert_eq!(per_node % 2, 0);
+            let b = per_node / 2;
+            assert_eq!(
+                w[1].wire_bytes_up - w[0].wire_bytes_up,
+                crossing * 2 * (8 + b.div_ceil(8)),
+                "round {}",
+                w[1].round
+            );
+        }
+    }
+}
+
+#[test]
+fn checkpoint_and_resume_over_mpi_reproduce_the_uninterrupted_run() {
+    for (name, config) in [("resume-ef21", EF21), ("resume-motef", MOTEF)] {
+        let dir = temp_dir(name);
+        fs::write(dir.join("c.toml"), config).unwrap();
+        assert_ok(&local(&dir, &["run", "c.toml", "--out", "local", "-q"]));
+        let args = [
+            "run",
+            "c.toml",
+            "--out",
+            "mpi",
+            "-q",
+            "--set",
+            "run.checkpoint_every=50",
+        ];
+        let first: Vec<&str> = args
+            .iter()
+            .copied()
+            .chain(["--set", "stop.max_rounds=120"])
+            .collect();
+        assert_ok(&mpirun(3, &dir, &first));
+        assert!(dir.join("mpi/checkpoint.json").is_file());
+        // Resume from round 100 (the last checkpoint) and run to the configured end.
+        let second: Vec<&str> = args.iter().copied().chain(["--resume"]).collect();
+        assert_ok(&mpirun(3, &dir, &second));
+        assert_same_trajectory(
+            &records(&dir.join("local")),
+            &records(&dir.join("mpi")),
+            &format!("{name}: resumed MPI run"),
+        );
+    }
+}
+
+#[test]
+fn a_rank_without_the_data_stops_every_rank_with_its_message() {
+    let dir = temp_dir("no-data");
+    fs::write(dir.join("c.toml"), EF21).unwrap();
+    fs::write(
+        dir.join("missing.toml"),
+        EF21.replace("data = \"embedded\"", "data = \"not-here.svm\""),
+    )
+    .unwrap();
+    let r = mpirun_sh(
+        2,
+        &dir,
+        r#"if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then c=missing.toml; else c=c.toml; fi; exec "$SQUEEZE" run "$c" --out o -q"#,
+    );
+    assert_ne!(r.code, Some(0), "stderr: {}", r.stderr);
+    assert!(
+        r.stderr.contains("rank 1") && r.stderr.contains("not-here.svm"),
+        "stderr: {}",
+        r.stderr
+    );
+    assert!(r.elapsed < Duration::from_secs(60));
+}
+
+#[test]
+fn ranks_with_different_configurations_refuse_to_run() {
+    let dir = temp_dir("differs");
+    fs::write(dir.join("c.toml"), EF21).unwrap();
+    let r = mpirun_sh(
+        2,
+        &dir,
+        r#"if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then extra="--set stop.max_rounds=11"; fi; exec "$SQUEEZE" run c.toml --out o -q $extra"#,
+    );
+    assert_ne!(r.code, Some(0));
+    assert!(
+        r.stderr.contains("rank(s) 1 differs"),
+        "stderr: {}",
+        r.stderr
+    );
+    assert!(!dir.join("o/records.jsonl").exists(), "nothing may run");
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_with_a_non_zero_exit() {
+    let dir = temp_dir("killed");
+    fs::write(dir.join("c.toml"), EF21).unwrap();
+    // Rank 1 is killed (SIGKILL) one second into a run that would take hours.
+    let r = mpirun_sh(
+        2,
+        &dir,
+        r#"if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then (sleep 1; kill -9 $$) & fi; exec "$SQUEEZE" run c.toml --out o -q --set stop.max_rounds=1000000000 --set run.log_every=100000"#,
+    );
+    assert_ne!(r.code, Some(0), "stderr: {}", r.stderr);
+    assert!(r.elapsed < Duration::from_secs(60), "took {:?}", r.elapsed);
+    assert!(
+        r.stderr.contains("signal 9") || r.stderr.contains("Killed"),
+        "mpirun names the dead rank: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn more_ranks_than_workers_is_a_clear_error() {
+    let dir = temp_dir("too-many");
+    fs::write(
+        dir.join("c.toml"),
+        EF21.replace("n_workers = 10", "n_workers = 2"),
+    )
+    .unwrap();
+    let r = mpirun(3, &dir, &["run", "c.toml", "--out", "o", "-q"]);
+    assert_eq!(r.code, Some(2), "stderr: {}", r.stderr);
+    assert!(r.stderr.contains("mpirun -np 2"), "stderr: {}", r.stderr);
+}
+
+fn tomls(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            tomls(&p, out);
+        } else if p.extension().is_some_and(|e| e == "toml") {
+            out.push(p);
+        }
+    }
+}
+
+/// Every example configuration (every method family the examples use: EF21 and its variants,
+/// EF14, 3PC, AdaCGD, EControl, Clip21, MARINA, gossip methods, …), a few rounds under
+/// `mpirun -np 2`, equals its in-process run.
+#[test]
+fn every_example_config_over_mpi_equals_in_process() {
+    let dir = temp_dir("examples");
+    let mut configs = Vec::new();
+    tomls(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"),
+        &mut configs,
+    );
+    configs.sort();
+    assert!(configs.len() >= 10, "{configs:?}");
+    let mut compared = 0;
+    for (i, cfg) in configs.iter().enumerate() {
+        let cfg_s = cfg.to_str().unwrap();
+        let args = |out: &str| -> Vec<String> {
+            [
+                "run",
+                cfg_s,
+                "--set",
+                "stop.max_rounds=3",
+                "--set",
+                "run.log_every=1",
+                "--set",
+                "run.checkpoint_every=0",
+                "--out",
+                out,
+                "-q",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let local_out = format!("l{i}");
+        let a = args(&local_out);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let r = local(&dir, &a);
+        if r.code == Some(2) && r.stderr.contains("problem.data: no file at") {
+            // The real LIBSVM data lives beside the repository and may be absent.
+            eprintln!("skipped {} (data absent)", cfg.display());
+            continue;
+        }
+        assert_ok(&r);
+        let mpi_out = format!("m{i}");
+        let b = args(&mpi_out);
+        let b: Vec<&str> = b.iter().map(String::as_str).collect();
+        let r = mpirun(2, &dir, &b);
+        assert_ok(&r);
+        assert_same_trajectory(
+            &records(&dir.join(&local_out)),
+            &records(&dir.join(&mpi_out)),
+            cfg_s,
+        );
+        compared += 1;
+    }
+    assert!(compared >= 10, "only {compared} configs compared");
+}
