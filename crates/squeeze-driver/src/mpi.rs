@@ -201,6 +201,13 @@ impl Comm {
         self.world().process_at_rank(0).broadcast_into(values);
     }
 
+    /// Rank 0's `flag`, on every rank.
+    fn root_flag(&self, flag: bool) -> bool {
+        let mut v = [u64::from(flag)];
+        self.bcast_u64s(&mut v);
+        v[0] != 0
+    }
+
     /// Rank 0's bytes, on every rank: an 8-byte length, then the payload. Returns the bytes
     /// that travelled (header included).
     fn bcast_bytes(&self, buf: &mut Vec<u8>) -> Result<u64, EngineError> {
@@ -448,6 +455,13 @@ fn read_frame<S: Scalar>(
     Ok((msg, rest))
 }
 
+/// What ranks other than 0 contribute to [`Comm::share_metrics`] (rank 0's values win).
+const NOT_ROOT: Metrics = Metrics {
+    loss: 0.0,
+    grad_norm_sq: 0.0,
+    consensus_error: 0.0,
+};
+
 /// Per-worker counters shared by allgather: payload length, then [`WorkerCounts`].
 const COUNTERS: usize = 6;
 
@@ -474,6 +488,64 @@ fn counters_at(all: &[u64], i: usize) -> (u64, WorkerCounts) {
             bits_values64: c[5],
         },
     )
+}
+
+/// Gather the states that each rank advances (its block of `all`) on rank 0: rank 0 gets
+/// `Some(all states, current)` (or the reason they could not be read), the others `None`.
+fn gather_states<T>(
+    comm: &Comm,
+    blocks: &[Range<usize>],
+    all: &[T],
+    what: &str,
+) -> Result<Option<Result<Vec<T>, String>>, EngineError>
+where
+    T: Clone + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let (bytes, err) = match serde_json::to_vec(&all[blocks[comm.rank()].clone()]) {
+        Ok(b) => (b, None),
+        Err(e) => (Vec::new(), Some(format!("{what} states: {e}"))),
+    };
+    comm.any_failed(err)?;
+    let counts: Vec<usize> = comm
+        .all_gather_one(bytes.len() as u64)
+        .iter()
+        .map(|&l| l as usize)
+        .collect();
+    let mut gathered = Vec::new();
+    comm.gather_to_root(&bytes, &counts, &mut gathered)?;
+    if !comm.is_root() {
+        return Ok(None);
+    }
+    let mut states = all.to_vec();
+    let mut at = 0;
+    for (block, &len) in blocks.iter().zip(&counts) {
+        match serde_json::from_slice::<Vec<T>>(&gathered[at..at + len]) {
+            Ok(got) if got.len() == block.len() => states[block.clone()].clone_from_slice(&got),
+            Ok(got) => {
+                return Ok(Some(Err(format!(
+                    "a rank sent {} {what} states for {} {what}s",
+                    got.len(),
+                    block.len()
+                ))));
+            }
+            Err(e) => return Ok(Some(Err(format!("{what} states: {e}")))),
+        }
+        at += len;
+    }
+    Ok(Some(Ok(states)))
+}
+
+/// Rank 0's snapshot (or its error) decides for every rank; the others return `null`.
+fn share_snapshot(
+    comm: &Comm,
+    result: Result<serde_json::Value, String>,
+) -> Result<serde_json::Value, EngineError> {
+    let (outcome, value) = match result {
+        Ok(v) => (Ok(()), v),
+        Err(e) => (Err(e), serde_json::Value::Null),
+    };
+    comm.root_outcome(outcome)?;
+    Ok(value)
 }
 
 /// The star engine over MPI: this rank's block of workers, and the server on rank 0.
@@ -649,11 +721,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
         let metrics = if self.comm.is_root() {
             self.inner.evaluate()
         } else {
-            Ok(Metrics {
-                loss: 0.0,
-                grad_norm_sq: 0.0,
-                consensus_error: 0.0,
-            })
+            Ok(NOT_ROOT)
         };
         self.comm.share_metrics(metrics)
     }
@@ -666,53 +734,16 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
     /// Rank 0 gathers every rank's worker states and returns the whole snapshot; the other
     /// ranks return `null`.
     fn snapshot(&self) -> Result<serde_json::Value, EngineError> {
-        let mine = self.mine();
-        let local = serde_json::to_vec(&self.inner.workers()[mine]);
-        let (bytes, err) = match local {
-            Ok(b) => (b, None),
-            Err(e) => (Vec::new(), Some(format!("worker states: {e}"))),
+        let states = gather_states(&self.comm, &self.blocks, self.inner.workers(), "worker")?;
+        let result = match states {
+            Some(Ok(workers)) => self
+                .inner
+                .snapshot_with_workers(workers)
+                .map_err(|e| e.to_string()),
+            Some(Err(e)) => Err(e),
+            None => Ok(serde_json::Value::Null),
         };
-        self.comm.any_failed(err)?;
-        let lens = self.comm.all_gather_one(bytes.len() as u64);
-        let counts: Vec<usize> = lens.iter().map(|&l| l as usize).collect();
-        let mut gathered = Vec::new();
-        self.comm.gather_to_root(&bytes, &counts, &mut gathered)?;
-        let result = if self.comm.is_root() {
-            let mut workers = self.inner.workers().to_vec();
-            let mut at = 0;
-            let mut failed = None;
-            for (block, &len) in self.blocks.iter().zip(&counts) {
-                match serde_json::from_slice::<Vec<M::Worker>>(&gathered[at..at + len]) {
-                    Ok(ws) if ws.len() == block.len() => {
-                        workers[block.clone()].clone_from_slice(&ws);
-                    }
-                    Ok(ws) => {
-                        failed = Some(format!(
-                            "a rank sent {} worker states for {} workers",
-                            ws.len(),
-                            block.len()
-                        ));
-                    }
-                    Err(e) => failed = Some(format!("worker states: {e}")),
-                }
-                at += len;
-            }
-            match failed {
-                Some(e) => Err(e),
-                None => self
-                    .inner
-                    .snapshot_with_workers(workers)
-                    .map_err(|e| e.to_string()),
-            }
-        } else {
-            Ok(serde_json::Value::Null)
-        };
-        let (outcome, value) = match result {
-            Ok(v) => (Ok(()), v),
-            Err(e) => (Err(e), serde_json::Value::Null),
-        };
-        self.comm.root_outcome(outcome)?;
-        Ok(value)
+        share_snapshot(&self.comm, result)
     }
 
     /// Every rank restores the whole snapshot (read from a shared file system).
@@ -722,9 +753,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
     }
 
     fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
-        let mut v = [u64::from(flag)];
-        self.comm.bcast_u64s(&mut v);
-        Ok(v[0] != 0)
+        Ok(self.comm.root_flag(flag))
     }
 
     fn writes_outputs(&self) -> bool {
@@ -1016,11 +1045,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
             self.xbar = self.inner.last_xbar().iter().map(|v| v.to_f64()).collect();
             m
         } else {
-            Ok(Metrics {
-                loss: 0.0,
-                grad_norm_sq: 0.0,
-                consensus_error: 0.0,
-            })
+            Ok(NOT_ROOT)
         };
         self.comm.share_metrics(metrics)
     }
@@ -1033,50 +1058,16 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
     /// Rank 0 gathers every rank's node states and returns the whole snapshot; the other ranks
     /// return `null`.
     fn snapshot(&self) -> Result<serde_json::Value, EngineError> {
-        let mine = self.mine();
-        let (bytes, err) = match serde_json::to_vec(&self.inner.nodes()[mine]) {
-            Ok(b) => (b, None),
-            Err(e) => (Vec::new(), Some(format!("node states: {e}"))),
+        let states = gather_states(&self.comm, &self.blocks, self.inner.nodes(), "node")?;
+        let result = match states {
+            Some(Ok(nodes)) => self
+                .inner
+                .snapshot_with_nodes(nodes)
+                .map_err(|e| e.to_string()),
+            Some(Err(e)) => Err(e),
+            None => Ok(serde_json::Value::Null),
         };
-        self.comm.any_failed(err)?;
-        let lens = self.comm.all_gather_one(bytes.len() as u64);
-        let counts: Vec<usize> = lens.iter().map(|&l| l as usize).collect();
-        let mut gathered = Vec::new();
-        self.comm.gather_to_root(&bytes, &counts, &mut gathered)?;
-        let result = if self.comm.is_root() {
-            let mut nodes = self.inner.nodes().to_vec();
-            let mut at = 0;
-            let mut failed = None;
-            for (block, &len) in self.blocks.iter().zip(&counts) {
-                match serde_json::from_slice::<Vec<M::Node>>(&gathered[at..at + len]) {
-                    Ok(ns) if ns.len() == block.len() => nodes[block.clone()].clone_from_slice(&ns),
-                    Ok(ns) => {
-                        failed = Some(format!(
-                            "a rank sent {} node states for {} nodes",
-                            ns.len(),
-                            block.len()
-                        ));
-                    }
-                    Err(e) => failed = Some(format!("node states: {e}")),
-                }
-                at += len;
-            }
-            match failed {
-                Some(e) => Err(e),
-                None => self
-                    .inner
-                    .snapshot_with_nodes(nodes)
-                    .map_err(|e| e.to_string()),
-            }
-        } else {
-            Ok(serde_json::Value::Null)
-        };
-        let (outcome, value) = match result {
-            Ok(v) => (Ok(()), v),
-            Err(e) => (Err(e), serde_json::Value::Null),
-        };
-        self.comm.root_outcome(outcome)?;
-        Ok(value)
+        share_snapshot(&self.comm, result)
     }
 
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
@@ -1085,9 +1076,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
     }
 
     fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
-        let mut v = [u64::from(flag)];
-        self.comm.bcast_u64s(&mut v);
-        Ok(v[0] != 0)
+        Ok(self.comm.root_flag(flag))
     }
 
     fn writes_outputs(&self) -> bool {
