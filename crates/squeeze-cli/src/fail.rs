@@ -41,6 +41,11 @@ pub fn runtime(msg: impl Display) -> Failure {
 /// The result type of the commands.
 pub type CliResult<T = ()> = Result<T, Failure>;
 
+/// Print the failure as the one `error: …` line on stderr.
+pub fn print(f: &Failure) {
+    eprintln!("error: {}", one_line(&format!("{:#}", f.error)));
+}
+
 /// Fold a possibly multi-line message (TOML errors quote the source) into one line.
 pub fn one_line(text: &str) -> String {
     let parts: Vec<&str> = text

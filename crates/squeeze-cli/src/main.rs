@@ -66,7 +66,7 @@ fn main() -> ExitCode {
 }
 
 fn report(f: Failure) -> ExitCode {
-    eprintln!("error: {}", fail::one_line(&format!("{:#}", f.error)));
+    fail::print(&f);
     ExitCode::from(f.code)
 }
 

@@ -19,12 +19,14 @@ fn agreed_exec(e: &ExecError) -> bool {
     matches!(e, ExecError::Engine(EngineError::Agreed { .. }))
 }
 
-/// Leave after an error every rank knows about: rank 0 reports it, the others exit quietly
-/// with the same code (after MPI is finalised).
+/// Leave after an error every rank knows about: rank 0 reports it, then every rank waits for
+/// that (a barrier: mpirun stops the whole job as soon as one rank exits with an error, which
+/// could otherwise cut rank 0 off before it prints) and exits with the same code.
 fn leave(session: MpiSession, failure: Failure) -> CliResult {
     if session.comm().is_root() {
-        return Err(failure);
+        crate::fail::print(&failure);
     }
+    session.comm().barrier();
     drop(session);
     std::process::exit(i32::from(failure.code))
 }

@@ -192,6 +192,11 @@ impl Comm {
         self.inner.world.abort(code)
     }
 
+    /// Wait until every rank is here.
+    pub fn barrier(&self) {
+        self.inner.world.barrier();
+    }
+
     fn world(&self) -> &SimpleCommunicator {
         &self.inner.world
     }
