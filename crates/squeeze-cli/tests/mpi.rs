@@ -463,3 +463,32 @@ fn every_example_config_over_mpi_equals_in_process() {
     }
     assert!(compared >= 10, "only {compared} configs compared");
 }
+
+/// The wall clock differs between ranks; the stop decision is rank 0's, taken by all.
+#[test]
+fn a_wall_time_stop_is_taken_by_every_rank_together() {
+    let dir = temp_dir("wall-time");
+    fs::write(dir.join("c.toml"), EF21).unwrap();
+    let r = mpirun(
+        3,
+        &dir,
+        &[
+            "run",
+            "c.toml",
+            "--out",
+            "o",
+            "-q",
+            "--set",
+            "stop.max_rounds=1000000000",
+            "--set",
+            "stop.wall_time_s=1.0",
+            "--set",
+            "run.log_every=1000",
+        ],
+    );
+    assert_ok(&r);
+    let summary = fs::read_to_string(dir.join("o/summary.json")).unwrap();
+    assert!(summary.contains("\"wall_time\""), "{summary}");
+    let last = records(&dir.join("o")).pop().unwrap();
+    assert!(last.round > 0 && last.wall_time_s >= 1.0, "{last:?}");
+}
