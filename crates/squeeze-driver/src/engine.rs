@@ -5,6 +5,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use squeeze_core::{BitConvention, Message, Scalar, round_seed};
+use squeeze_feedback::method::level_of;
 use squeeze_feedback::{MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
 use squeeze_problems::Problem;
 use thiserror::Error;
@@ -51,6 +52,15 @@ pub struct Totals {
     /// Uplink bits summed over workers under the 64-bits-per-entry convention (3PC, MoTEF),
     /// including a counted init round.
     pub bits_up_values64: u64,
+    /// Uplink level histogram (methods with [`ServerMethod::uplink_levels`] `= Some(m)`, i.e.
+    /// AdaCGD; empty otherwise): `levels[0]` counts skipped (worker, round) pairs, `levels[j]`
+    /// those that sent ladder rung j. Sums to rounds × n.
+    #[serde(default)]
+    pub levels: Vec<u64>,
+    /// Downlink level histogram ([`ServerMethod::downlink_levels`]; bidirectional AdaCGD),
+    /// one count per round; empty otherwise.
+    #[serde(default)]
+    pub levels_down: Vec<u64>,
     /// Gossip engines: bits summed over all directed links (a message broadcast to k
     /// neighbours counts k times). 0 for the star engine.
     #[serde(default)]
@@ -197,6 +207,12 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
             grad_samples: init.grad_samples,
             bits_up_values32: init.init_up.bits_values32,
             bits_up_values64: init.init_up.bits_values64,
+            levels: method
+                .uplink_levels()
+                .map_or(Vec::new(), |m| vec![0; m + 1]),
+            levels_down: method
+                .downlink_levels()
+                .map_or(Vec::new(), |m| vec![0; m + 1]),
             bits_links: 0,
         };
         Ok(Self {
@@ -341,11 +357,17 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
                     self.totals.entries_up += self.ups[i].entries();
                     self.totals.bits_up_values32 += self.ups[i].bits_under(BitConvention::Values32);
                     self.totals.bits_up_values64 += self.ups[i].bits_under(BitConvention::Values64);
+                    if let Some(last) = self.totals.levels.len().checked_sub(1) {
+                        self.totals.levels[level_of(&self.ups[i], last)] += 1;
+                    }
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         self.totals.bits_down_per_worker += self.down.bits();
+        if let Some(last) = self.totals.levels_down.len().checked_sub(1) {
+            self.totals.levels_down[level_of(&self.down, last)] += 1;
+        }
         self.method.absorb(&mut self.server, round, &self.ups)?;
         self.totals.rounds += 1;
         Ok(())
