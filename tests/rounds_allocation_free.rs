@@ -1,6 +1,9 @@
 //! Steady-state engine rounds allocate nothing: after a warm-up (message and scratch buffers
 //! reach their final size), a round of EF21 (and its variants), EF14 and GD on the star engine performs zero heap
-//! allocations with 1 thread (everything on the calling thread; checked strictly).
+//! allocations with 1 thread (everything on the calling thread; checked strictly). The same
+//! holds for every 3PC mechanism, EControl, Clip-GD, Clip21 (GD, Press, DP), Clip21-Avg,
+//! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD
+//! and the gossip methods.
 //!
 //! With 2 threads the workers run on a rayon pool, and rayon's scheduling itself allocates now
 //! and then (handing a job to the pool from outside goes through a queue that allocates a new
@@ -19,9 +22,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use squeeze::compress::parse;
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::feedback::{
-    Batch, Beer, Choco, Dsgd, Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd,
-    GossipMethod, GradInit, GradSource, Motef, MotefParams, Neighbourhood, ServerMethod, Stepsize,
-    ThreePc, ThreePoint, three_point as tp,
+    Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21,
+    Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit, GradSource,
+    LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, Stepsize, ThreePc,
+    ThreePcBc, ThreePoint, three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::split::{Remainder, Split};
@@ -285,12 +289,156 @@ fn steady_state_rounds_allocate_nothing() {
                 tp::AdaCgd::new(vec![c("top_k:k=1"), c("top_k:k=2"), c("top_k:k=4")], 1.0).unwrap(),
             ),
         ),
+        (
+            "3pc adacgd top_k 1/4 + identity ζ=1 (mixed message kinds)",
+            Box::new(
+                tp::AdaCgd::new(vec![c("top_k:k=1"), c("top_k:k=4"), c("identity")], 1.0).unwrap(),
+            ),
+        ),
     ];
     for (name, mech) in mechs {
         let n = steady_state(three_pc(mech), &logreg, 1, &mut keep);
         if n > 0 {
             failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
         }
+    }
+    // EControl, the clipping methods, MARINA and the textbook SGD baselines, one thread.
+    // MARINA's coin rounds switch the uplink between a dense and a sparse message; the worker
+    // keeps both buffers, so coin rounds allocate nothing either (p = 0.3 gives ~12 coin rounds
+    // among the 40 counted).
+    let mb = GradSource::Minibatch { batch: 10 };
+    let others: [(&str, u64); 12] = [
+        (
+            "econtrol top_k:k=1 η=0.1 logreg",
+            steady_state(
+                Econtrol::new(
+                    top1(),
+                    th,
+                    Some(0.1),
+                    GradInit::Full,
+                    false,
+                    GradSource::Full,
+                )
+                .unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "econtrol top_k:k=1 minibatch logreg",
+            steady_state(
+                Econtrol::new(top1(), th, None, GradInit::Zero, false, mb).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "clip_gd τ=0.1 logreg",
+            steady_state(ClipGd::new(0.1, th).unwrap(), &logreg, 1, &mut keep),
+        ),
+        (
+            "clip21_gd τ=0.01 logreg",
+            steady_state(
+                Clip21::new(0.01, Clip21Variant::Plain, th).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "press_clip21 top_k:k=2 τ=0.01 logreg",
+            steady_state(
+                Clip21::new(0.01, Clip21Variant::Press(c("top_k:k=2")), th).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "dp_clip21 σ=0.01 τ=0.01 logreg",
+            steady_state(
+                Clip21::new(0.01, Clip21Variant::Dp { sigma: 0.01 }, th).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "marina rand_k:k=5 p=0.3 logreg",
+            steady_state(
+                Marina::new(c("rand_k:k=5"), th, Some(0.3), false).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "marina perm_k:n=20 p=0.3 logreg",
+            steady_state(
+                Marina::new(c("perm_k:n=20"), th, Some(0.3), false).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "sgd minibatch 10 logreg",
+            steady_state(Sgd::new(th, mb).unwrap(), &logreg, 1, &mut keep),
+        ),
+        (
+            "compressed_sgd top_k:k=1 logreg",
+            steady_state(
+                Sgd::compressed(top1(), th, GradSource::Full).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "bidirectional adacgd top_k 1/4 ↑, top_k 2/identity ↓ logreg",
+            steady_state(
+                ThreePcBc::new(
+                    Box::new(tp::AdaCgd::new(vec![c("top_k:k=1"), c("top_k:k=4")], 1.0).unwrap()),
+                    Box::new(tp::AdaCgd::new(vec![c("top_k:k=2"), c("identity")], 1.0).unwrap()),
+                    th,
+                    false,
+                )
+                .unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "local_sgd K=4 minibatch 10 logreg",
+            steady_state(LocalSgd::new(th, 4, mb).unwrap(), &logreg, 1, &mut keep),
+        ),
+    ];
+    for (name, n) in others {
+        if n > 0 {
+            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
+        }
+    }
+    // Clip21-Avg (not an engine method: its own round loop over n = 20 vectors of d = 300).
+    let a: Vec<Vec<f64>> = (0..20)
+        .map(|i| (0..300).map(|j| ((i * 7 + j) % 13) as f64 - 6.0).collect())
+        .collect();
+    let mut avg = Clip21Avg::<f64>::new(1.0, 20, 300).unwrap();
+    for _ in 0..WARMUP {
+        avg.round(&a).unwrap();
+    }
+    let before = allocations();
+    let mut active = 0;
+    for _ in 0..COUNTED {
+        active += avg.round(&a).unwrap();
+    }
+    let n = allocations() - before;
+    // Still clipping while counted (‖a_i‖ ≈ 65, τ = 1): the steady state of the clipped phase.
+    assert!(active > 0);
+    if n > 0 {
+        failures.push(format!("clip21_avg: {n} allocations in {COUNTED} rounds"));
     }
     // Gossip engine, one thread (rayon's own scheduling is covered above): every method.
     let motef_problem = Arc::new(

@@ -5,7 +5,7 @@
 //! A message is decoded against a dimension `d` that both sides know from the configuration.
 //! At top level a [`Message::Skip`] is encoded as **zero bits** (a lazy worker sends nothing);
 //! every other message starts with a 4-bit tag. Nested messages (inside `Scaled`, `Composed`,
-//! `Pair`) are always tagged, `Skip` included. Fields are written least-significant bit first;
+//! `Pair`, `Indexed`) are always tagged, `Skip` included. Fields are written least-significant bit first;
 //! a scalar takes [`Scalar::BITS`] bits (its IEEE-754 pattern). With `w(n) = ⌈log₂ n⌉`:
 //!
 //! | tag | variant | payload after the tag |
@@ -19,6 +19,7 @@
 //! | 6 | `Scaled` | scale (scalar, finite), then the inner message (tagged, dimension `d`) |
 //! | 7 | `Composed` | count `k` in `w(d+1)` bits, `k` strictly increasing indices, then the inner message (tagged, dimension `k`) |
 //! | 8 | `Pair` | two tagged messages of dimension `d` |
+//! | 9 | `Indexed` | width `w` in 4 bits (`1 ≤ w ≤ 15`), the index in `w` bits, then the inner message (tagged, dimension `d`) |
 //!
 //! [`Message::bits`] is exactly the number of bits [`Message::encode`] writes; a byte buffer
 //! holds `⌈bits/8⌉` bytes. [`Message::decode`] rejects truncated input, unknown tags, indices out
@@ -40,8 +41,12 @@ use crate::scalar::Scalar;
 pub const TAG_BITS: u32 = 4;
 /// Largest number of quantisation levels `s` (codes are stored as `i16`).
 pub const MAX_LEVELS: u16 = i16::MAX as u16;
-/// Deepest nesting of `Scaled`/`Composed`/`Pair` accepted by the decoder.
+/// Deepest nesting of `Scaled`/`Composed`/`Pair`/`Indexed` accepted by the decoder.
 pub const MAX_DEPTH: u32 = 4;
+/// Width of the field that holds an [`Message::Indexed`] index's own width.
+pub const INDEX_WIDTH_BITS: u32 = 4;
+/// Widest index of an [`Message::Indexed`] (so at most 2¹⁵ alternatives).
+pub const MAX_INDEX_WIDTH: u8 = 15;
 /// Largest dimension the wire format indexes (`u32` indices).
 pub const MAX_DIM: usize = u32::MAX as usize;
 
@@ -54,6 +59,7 @@ const TAG_NATURAL: u64 = 5;
 const TAG_SCALED: u64 = 6;
 const TAG_COMPOSED: u64 = 7;
 const TAG_PAIR: u64 = 8;
+const TAG_INDEXED: u64 = 9;
 
 /// The level set of a [`Message::Quantized`]: magnitude of code `c ∈ {0, …, s}` relative to the
 /// norm.
@@ -199,6 +205,18 @@ pub enum Message<S: Scalar> {
     },
     /// Two messages of the same dimension whose sum is meant (or which a mechanism reads apart).
     Pair(Box<[Message<S>; 2]>),
+    /// The inner message tagged with a small integer `index < 2^width` — which of up to
+    /// $2^{w}$ alternatives produced it (AdaCGD's ladder rung). Decodes to the inner message's
+    /// vector; the index is read by [`Message::index`].
+    Indexed {
+        /// Bits of the index on the wire, `1 ≤ width ≤ MAX_INDEX_WIDTH` (⌈log₂ L⌉ for L
+        /// alternatives).
+        width: u8,
+        /// The index, `< 2^width`.
+        index: u16,
+        /// The message itself (dimension `d`).
+        inner: Box<Message<S>>,
+    },
 }
 
 impl<S: Scalar> Default for Message<S> {
@@ -331,7 +349,7 @@ pub fn log2_binomial_ceil(d: u64, k: u64) -> u64 {
 /// `Exact` is the length of the real encoding. The paper presets charge *real values* a fixed
 /// width and indices per their rule; messages that carry no per-coordinate real values (`Sign`,
 /// `Quantized`, `Natural`) are charged their exact payload under every preset, and header scalars
-/// (scale of `Scaled`) and tags are not charged by the presets.
+/// (scale of `Scaled`), tags and the index of `Indexed` are not charged by the presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BitConvention {
@@ -358,7 +376,7 @@ impl<S: Scalar> Message<S> {
             | Message::Composed { dim, .. } => *dim,
             Message::Dense { values } | Message::Natural { values } => values.len(),
             Message::Quantized { codes, .. } => codes.len(),
-            Message::Scaled { inner, .. } => inner.dim(),
+            Message::Scaled { inner, .. } | Message::Indexed { inner, .. } => inner.dim(),
             Message::Pair(p) => p[0].dim(),
         }
     }
@@ -379,7 +397,7 @@ impl<S: Scalar> Message<S> {
             }
             Message::Sign { dim, .. } => *dim as u64,
             Message::Quantized { codes, .. } => codes.len() as u64,
-            Message::Scaled { inner, .. } => inner.entries(),
+            Message::Scaled { inner, .. } | Message::Indexed { inner, .. } => inner.entries(),
             Message::Pair(p) => p[0].entries() + p[1].entries(),
         }
     }
@@ -437,6 +455,9 @@ impl<S: Scalar> Message<S> {
                     + inner.tagged_bits()
             }
             Message::Pair(p) => p[0].tagged_bits() + p[1].tagged_bits(),
+            Message::Indexed { width, inner, .. } => {
+                INDEX_WIDTH_BITS as u64 + *width as u64 + inner.tagged_bits()
+            }
         }
     }
 
@@ -473,7 +494,9 @@ impl<S: Scalar> Message<S> {
             Message::Sign { .. } | Message::Quantized { .. } | Message::Natural { .. } => {
                 self.payload_bits()
             }
-            Message::Scaled { inner, .. } => inner.bits_under(conv),
+            Message::Scaled { inner, .. } | Message::Indexed { inner, .. } => {
+                inner.bits_under(conv)
+            }
             Message::Composed {
                 dim,
                 indices,
@@ -589,6 +612,16 @@ impl<S: Scalar> Message<S> {
                 w.write(TAG_PAIR, TAG_BITS);
                 p[0].encode_tagged(w);
                 p[1].encode_tagged(w);
+            }
+            Message::Indexed {
+                width,
+                index,
+                inner,
+            } => {
+                w.write(TAG_INDEXED, TAG_BITS);
+                w.write(*width as u64, INDEX_WIDTH_BITS);
+                w.write(*index as u64, *width as u32);
+                inner.encode_tagged(w);
             }
         }
     }
@@ -742,7 +775,7 @@ impl<S: Scalar> Message<S> {
                 }
                 Message::Natural { values }
             }
-            TAG_SCALED | TAG_COMPOSED | TAG_PAIR if depth >= MAX_DEPTH => {
+            TAG_SCALED | TAG_COMPOSED | TAG_PAIR | TAG_INDEXED if depth >= MAX_DEPTH => {
                 return Err(DecodeError::BadField {
                     what: "nesting",
                     detail: format!("deeper than {MAX_DEPTH} levels"),
@@ -768,6 +801,17 @@ impl<S: Scalar> Message<S> {
                 let b = Self::decode_tagged(r, dim, depth + 1)?;
                 Message::Pair(Box::new([a, b]))
             }
+            TAG_INDEXED => {
+                let width = r.read(INDEX_WIDTH_BITS)? as u8;
+                check_index_width(width)?;
+                let index = r.read(width as u32)? as u16;
+                let inner = Box::new(Self::decode_tagged(r, dim, depth + 1)?);
+                Message::Indexed {
+                    width,
+                    index,
+                    inner,
+                }
+            }
             t => return Err(DecodeError::UnknownTag { tag: t as u8, at }),
         })
     }
@@ -786,7 +830,10 @@ impl<S: Scalar> Message<S> {
         }
         let nested = matches!(
             self,
-            Message::Scaled { .. } | Message::Composed { .. } | Message::Pair(_)
+            Message::Scaled { .. }
+                | Message::Composed { .. }
+                | Message::Pair(_)
+                | Message::Indexed { .. }
         );
         if nested && depth >= MAX_DEPTH {
             return Err(DecodeError::BadField {
@@ -898,6 +945,20 @@ impl<S: Scalar> Message<S> {
                 p[0].validate_depth(depth + 1)?;
                 p[1].validate_depth(depth + 1)
             }
+            Message::Indexed {
+                width,
+                index,
+                inner,
+            } => {
+                check_index_width(*width)?;
+                if (*index as u64) >> *width != 0 {
+                    return Err(DecodeError::BadField {
+                        what: "index",
+                        detail: format!("{index} does not fit in {width} bits"),
+                    });
+                }
+                inner.validate_depth(depth + 1)
+            }
         }
     }
 
@@ -996,6 +1057,7 @@ impl<S: Scalar> Message<S> {
                 }
             },
             Message::Scaled { scale: s, inner } => inner.add_inner(out, scale * *s)?,
+            Message::Indexed { inner, .. } => inner.add_inner(out, scale)?,
             Message::Composed {
                 dim,
                 indices,
@@ -1077,6 +1139,7 @@ impl<S: Scalar> Message<S> {
                 }
             }
             Message::Scaled { scale: s, inner } => inner.visit(scale * *s, f),
+            Message::Indexed { inner, .. } => inner.visit(scale, f),
             Message::Composed { indices, inner, .. } => {
                 inner.visit(scale, &mut |p, v| {
                     if let Some(&i) = indices.get(p) {
@@ -1233,6 +1296,51 @@ impl<S: Scalar> Message<S> {
         }
     }
 
+    /// The index of an [`Message::Indexed`] message, `None` for every other variant.
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let mut m = Message::<f32>::default();
+    /// let inner = m.indexed_parts(2, 3);
+    /// inner.dense_parts().extend([1.0, 2.0]);
+    /// assert_eq!(m.index(), Some(3));
+    /// // tag 4 + width field 4 + index 2 + inner (tag 4 + 2 × 32)
+    /// assert_eq!(m.bits(), 4 + 4 + 2 + 4 + 64);
+    /// assert_eq!(Message::<f32>::decode(&m.to_bytes(), 2).unwrap(), m);
+    /// assert_eq!(Message::<f32>::Dense { values: vec![1.0] }.index(), None);
+    /// ```
+    pub fn index(&self) -> Option<u16> {
+        match self {
+            Message::Indexed { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+
+    /// Become `Indexed { width, index, .. }`; returns the inner message (reused if already
+    /// indexed). The caller keeps `index < 2^width` and `1 ≤ width ≤ MAX_INDEX_WIDTH`
+    /// ([`Message::validate`] checks).
+    pub fn indexed_parts(&mut self, width: u8, index: u16) -> &mut Message<S> {
+        if !matches!(self, Message::Indexed { .. }) {
+            *self = Message::Indexed {
+                width,
+                index,
+                inner: Box::default(),
+            };
+        }
+        match self {
+            Message::Indexed {
+                width: w,
+                index: i,
+                inner,
+            } => {
+                *w = width;
+                *i = index;
+                inner
+            }
+            _ => unreachable!("just set to Indexed"),
+        }
+    }
+
     /// Become `Pair`; returns both halves (reused if already a pair).
     pub fn pair_parts(&mut self) -> (&mut Message<S>, &mut Message<S>) {
         if !matches!(self, Message::Pair(_)) {
@@ -1245,6 +1353,17 @@ impl<S: Scalar> Message<S> {
             }
             _ => unreachable!("just set to Pair"),
         }
+    }
+}
+
+fn check_index_width(width: u8) -> Result<(), DecodeError> {
+    if (1..=MAX_INDEX_WIDTH).contains(&width) {
+        Ok(())
+    } else {
+        Err(DecodeError::BadField {
+            what: "index width",
+            detail: format!("{width} not in 1..={MAX_INDEX_WIDTH}"),
+        })
     }
 }
 
@@ -1301,7 +1420,17 @@ mod tests {
                     values: vec![7.0, 8.0],
                 }),
             },
-            Message::Pair(Box::new([Message::Skip { dim: 5 }, q])),
+            Message::Pair(Box::new([Message::Skip { dim: 5 }, q.clone()])),
+            Message::Indexed {
+                width: 3,
+                index: 5,
+                inner: Box::new(q),
+            },
+            Message::Indexed {
+                width: 1,
+                index: 0,
+                inner: Box::new(Message::Skip { dim: 5 }),
+            },
         ]
     }
 
@@ -1328,6 +1457,64 @@ mod tests {
         assert_eq!(s[6].to_dense().unwrap(), vec![0.0, 0.5, -0.25, 0.125, 0.0]);
         assert_eq!(s[7].to_dense().unwrap(), vec![0.0, 7.0, 0.0, 8.0, 0.0]);
         assert_eq!(s[8].to_dense().unwrap(), s[3].to_dense().unwrap());
+        assert_eq!(s[9].to_dense().unwrap(), s[3].to_dense().unwrap());
+        assert_eq!(s[9].index(), Some(5));
+        assert_eq!(s[9].bits(), s[3].bits() + 4 + 4 + 3);
+        assert_eq!(s[9].entries(), s[3].entries());
+        assert_eq!(s[10].to_dense().unwrap(), vec![0.0; 5]);
+    }
+
+    #[test]
+    fn malformed_indexed_is_rejected() {
+        let inner = Box::new(Message::<f32>::Dense {
+            values: vec![1.0; 5],
+        });
+        // Width 0, width 16 (does not fit the 4-bit field) and an index wider than its width.
+        for (width, index) in [(0u8, 0u16), (16, 0), (2, 4)] {
+            let m = Message::Indexed {
+                width,
+                index,
+                inner: inner.clone(),
+            };
+            assert!(m.validate().is_err(), "{width} {index}");
+        }
+        // Width 0 on the wire: tag 9, then a zero width field.
+        let good = Message::Indexed {
+            width: 1,
+            index: 1,
+            inner: inner.clone(),
+        }
+        .to_bytes();
+        let mut zero = good.clone();
+        zero[0] &= 0x0f;
+        assert!(matches!(
+            Message::<f32>::decode(&zero, 5),
+            Err(DecodeError::BadField {
+                what: "index width",
+                ..
+            })
+        ));
+        // Truncation anywhere is an error; so is a trailing byte.
+        for cut in 1..good.len() {
+            assert!(
+                Message::<f32>::decode(&good[..cut], 5).is_err(),
+                "cut {cut}"
+            );
+        }
+        let mut long = good.clone();
+        long.push(0);
+        assert!(Message::<f32>::decode(&long, 5).is_err());
+        // Nesting: five Indexed layers exceed MAX_DEPTH.
+        let mut deep = Message::<f32>::Dense { values: vec![0.0] };
+        for _ in 0..=MAX_DEPTH {
+            deep = Message::Indexed {
+                width: 1,
+                index: 0,
+                inner: Box::new(deep),
+            };
+        }
+        assert!(deep.validate().is_err());
+        assert!(Message::<f32>::decode(&deep.to_bytes(), 1).is_err());
     }
 
     #[test]

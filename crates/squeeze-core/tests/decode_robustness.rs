@@ -20,6 +20,16 @@ fn check<S: Scalar>(bytes: &[u8], dim: usize) -> Result<(), TestCaseError> {
 fn corrupted() -> impl Strategy<Value = (Vec<u8>, usize)> {
     let msg = prop_oneof![
         prop::collection::vec(-10.0f32..10.0, 1..20).prop_map(|v| Message::Dense { values: v }),
+        (
+            1u8..=15,
+            any::<u16>(),
+            prop::collection::vec(-10.0f32..10.0, 1..20)
+        )
+            .prop_map(|(width, index, v)| Message::Indexed {
+                width,
+                index: index & ((1u16 << width) - 1),
+                inner: Box::new(Message::Dense { values: v }),
+            }),
         (1usize..40).prop_flat_map(|d| {
             prop::collection::btree_set(0..d as u32, 0..d.min(6)).prop_map(move |s| {
                 let indices: Vec<u32> = s.into_iter().collect();

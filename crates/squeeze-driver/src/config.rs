@@ -27,6 +27,8 @@
 //! # p = 0.1                               # 3pc_v5 (default α) | bag (default 0.5)
 //! # compressor2 = "rand_k:k=10"           # 3pc_v2 (Q, required) | 3pc_v4 (C₂, default = compressor)
 //! # ladder = ["top_k:k=1", "top_k:k=4"]   # adacgd (cheapest first)
+//! # downlink_ladder = ["top_k:k=4", "identity"]  # adacgd: bidirectional (server ladder)
+//! # downlink_zeta = 1.0                   # adacgd: downlink ζ (default zeta)
 //!
 //! [stop]
 //! max_rounds = 1000
@@ -46,7 +48,7 @@ use squeeze_core::Scalar;
 use squeeze_feedback::{
     Beer, Choco, Clip21, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21, Ef21Bc, Ef21Hb,
     Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GradInit, LocalSgd, Marina, Motef, MotefParams,
-    Neighbourhood, Sgd, Stepsize, ThreePc, ThreePoint,
+    Neighbourhood, Sgd, Stepsize, ThreePc, ThreePcBc, ThreePoint,
 };
 use squeeze_problems::{
     Dataset, InitPoint, Problem, ReadOptions, Regularizer, Remainder, Split, embedded,
@@ -362,6 +364,13 @@ pub struct MethodConfig {
     /// ["top_k:k=1", "top_k:k=4", "top_k:k=16"].
     #[serde(default)]
     pub ladder: Option<Vec<CompressorSpec>>,
+    /// AdaCGD, bidirectional: the server compresses its broadcast with an AdaCGD ladder too
+    /// (cheapest first; `["identity"]` with `downlink_zeta = 0` is the uncompressed downlink).
+    #[serde(default)]
+    pub downlink_ladder: Option<Vec<CompressorSpec>>,
+    /// Bidirectional AdaCGD: the downlink threshold ζ ≥ 0 (default: `zeta`).
+    #[serde(default)]
+    pub downlink_zeta: Option<f64>,
 }
 
 /// Run section.
@@ -482,7 +491,7 @@ pub const METHODS: &[(&str, &str)] = &[
     ),
     (
         "adacgd",
-        "3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta)",
+        "3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)",
     ),
     (
         "econtrol",
@@ -993,6 +1002,19 @@ fn star_registry<S: Scalar>(
             seed,
             at,
         )?,
+        "adacgd" if m.downlink_ladder.is_some() => {
+            let up = three_pc_mech::<S>(m, d)?;
+            let specs = m.downlink_ladder.as_deref().unwrap_or_default();
+            let zeta = m.downlink_zeta.or(m.zeta).unwrap_or(1.0);
+            let down = adacgd_mech::<S>(specs, zeta, "method.downlink_ladder", d)?;
+            star(
+                ThreePcBc::new(up, down, m.stepsize, m.count_init).map_err(method_err)?,
+                problem,
+                x0,
+                seed,
+                at,
+            )?
+        }
         name if is_three_pc(name) => star(three_pc::<S>(m, d)?, problem, x0, seed, at)?,
         "econtrol" => star(
             Econtrol::new(
@@ -1177,6 +1199,42 @@ fn is_three_pc(name: &str) -> bool {
 
 /// Build 3PC-GD with the mechanism `m.name`.
 fn three_pc<S: Scalar>(m: &MethodConfig, d: usize) -> Result<ThreePc<S>, ConfigError> {
+    ThreePc::new(three_pc_mech(m, d)?, m.stepsize, m.count_init).map_err(method_err)
+}
+
+/// AdaCGD over the ladder `specs` (config key `key`) with threshold ζ, checked at dimension d.
+fn adacgd_mech<S: Scalar>(
+    specs: &[CompressorSpec],
+    zeta: f64,
+    key: &'static str,
+    d: usize,
+) -> Result<Box<dyn ThreePoint<S>>, ConfigError> {
+    use squeeze_feedback::three_point as tp;
+    let mut ladder = Vec::with_capacity(specs.len());
+    for s in specs {
+        ladder.push(s.build::<S>().map_err(|e| invalid(key, e.to_string()))?);
+    }
+    let mech = tp::AdaCgd::new(ladder, zeta).map_err(|e| {
+        let k = if e.param == "zeta" {
+            if key == "method.ladder" {
+                "method.zeta"
+            } else {
+                "method.downlink_zeta"
+            }
+        } else {
+            key
+        };
+        invalid(k, e.to_string())
+    })?;
+    mech.check_dim(d).map_err(|e| invalid(key, e.to_string()))?;
+    Ok(Box::new(mech))
+}
+
+/// The 3PC mechanism `m.name` with its parameters.
+fn three_pc_mech<S: Scalar>(
+    m: &MethodConfig,
+    d: usize,
+) -> Result<Box<dyn ThreePoint<S>>, ConfigError> {
     use squeeze_feedback::three_point as tp;
     let param = |e: squeeze_core::ParamError| invalid(param_key(e.param), e.to_string());
     let unused = |key: &'static str, present: bool| -> Result<(), ConfigError> {
@@ -1211,6 +1269,19 @@ fn three_pc<S: Scalar>(m: &MethodConfig, d: usize) -> Result<ThreePc<S>, ConfigE
         m.compressor2.is_some() && !matches!(m.name.as_str(), "3pc_v2" | "3pc_v4"),
     )?;
     unused("method.ladder", m.ladder.is_some() && m.name != "adacgd")?;
+    unused(
+        "method.downlink_ladder",
+        m.downlink_ladder.is_some() && m.name != "adacgd",
+    )?;
+    if m.downlink_zeta.is_some() && m.downlink_ladder.is_none() {
+        return Err(invalid(
+            "method.downlink_zeta",
+            format!(
+                "{} has no downlink ladder; set downlink_ladder = [\"top_k:k=4\", \"identity\"] or remove downlink_zeta",
+                m.name
+            ),
+        ));
+    }
     let mech: Box<dyn ThreePoint<S>> = match m.name.as_str() {
         "3pc_ef21" => Box::new(tp::Ef21Mech::new(compressor(m, d)?)),
         "lag" => {
@@ -1252,21 +1323,11 @@ fn three_pc<S: Scalar>(m: &MethodConfig, d: usize) -> Result<ThreePc<S>, ConfigE
                     "adacgd needs a ladder, cheapest first, e.g. ladder = [\"top_k:k=1\", \"top_k:k=4\", \"top_k:k=16\"]",
                 )
             })?;
-            let mut ladder = Vec::with_capacity(specs.len());
-            for s in specs {
-                ladder.push(
-                    s.build::<S>()
-                        .map_err(|e| invalid("method.ladder", e.to_string()))?,
-                );
-            }
-            let mech = tp::AdaCgd::new(ladder, zeta).map_err(param)?;
-            mech.check_dim(d)
-                .map_err(|e| invalid("method.ladder", e.to_string()))?;
-            Box::new(mech)
+            adacgd_mech(specs, zeta, "method.ladder", d)?
         }
         other => unreachable!("{other} is not a 3PC mechanism"),
     };
-    ThreePc::new(mech, m.stepsize, m.count_init).map_err(method_err)
+    Ok(mech)
 }
 
 /// The config key of a 3PC hyperparameter.

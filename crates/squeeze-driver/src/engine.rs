@@ -5,6 +5,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use squeeze_core::{BitConvention, Message, Scalar, round_seed};
+use squeeze_feedback::method::level_of;
 use squeeze_feedback::{MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
 use squeeze_problems::Problem;
 use thiserror::Error;
@@ -63,6 +64,15 @@ pub struct Totals {
     /// Uplink bits summed over workers under the 64-bits-per-entry convention (3PC, MoTEF),
     /// including a counted init round.
     pub bits_up_values64: u64,
+    /// Uplink level histogram (methods with [`ServerMethod::uplink_levels`] `= Some(m)`, i.e.
+    /// AdaCGD; empty otherwise): `levels[0]` counts skipped (worker, round) pairs, `levels[j]`
+    /// those that sent ladder rung j. Sums to rounds × n.
+    #[serde(default)]
+    pub levels: Vec<u64>,
+    /// Downlink level histogram ([`ServerMethod::downlink_levels`]; bidirectional AdaCGD),
+    /// one count per round; empty otherwise.
+    #[serde(default)]
+    pub levels_down: Vec<u64>,
     /// Gossip engines: bits summed over all directed links (a message broadcast to k
     /// neighbours counts k times). 0 for the star engine.
     #[serde(default)]
@@ -226,6 +236,12 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
             grad_samples: init.grad_samples,
             bits_up_values32: init.init_up.bits_values32,
             bits_up_values64: init.init_up.bits_values64,
+            levels: method
+                .uplink_levels()
+                .map_or(Vec::new(), |m| vec![0; m + 1]),
+            levels_down: method
+                .downlink_levels()
+                .map_or(Vec::new(), |m| vec![0; m + 1]),
             bits_links: 0,
             wire_bytes_up: 0,
             wire_bytes_down: 0,
@@ -367,12 +383,18 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         self.totals.entries_up += c.entries;
         self.totals.bits_up_values32 += c.bits_values32;
         self.totals.bits_up_values64 += c.bits_values64;
+        if let Some(last) = self.totals.levels.len().checked_sub(1) {
+            self.totals.levels[c.level.min(last)] += 1;
+        }
     }
 
     /// Phase 3: count the downlink, let the server absorb the uplink (when this process holds
     /// the server) and close the round.
     pub(crate) fn finish_round(&mut self, absorb: bool) -> Result<(), EngineError> {
         self.totals.bits_down_per_worker += self.down.bits();
+        if let Some(last) = self.totals.levels_down.len().checked_sub(1) {
+            self.totals.levels_down[level_of(&self.down, last)] += 1;
+        }
         if absorb {
             let round = self.totals.rounds;
             self.method.absorb(&mut self.server, round, &self.ups)?;
@@ -426,6 +448,9 @@ pub(crate) struct WorkerCounts {
     pub(crate) entries: u64,
     pub(crate) bits_values32: u64,
     pub(crate) bits_values64: u64,
+    /// The message's level: 0 for a skip, j + 1 for rung j of an indexed (AdaCGD) message, 1
+    /// otherwise (the histogram clamps it to its length).
+    pub(crate) level: usize,
 }
 
 impl WorkerCounts {
@@ -437,6 +462,7 @@ impl WorkerCounts {
             entries: msg.entries(),
             bits_values32: msg.bits_under(BitConvention::Values32),
             bits_values64: msg.bits_under(BitConvention::Values64),
+            level: level_of(msg, usize::MAX),
         }
     }
 }

@@ -20,7 +20,7 @@
 //!    index and length must match, and the decoded message's `bits()` must round up to the
 //!    payload length;
 //! 3. every rank learns the per-worker counters (payload length, gradient samples, bits,
-//!    entries, the two paper conventions: 6 × u64 per worker, `MPI_Allgatherv`), so the
+//!    entries, the two paper conventions, the AdaCGD level: 7 × u64 per worker, `MPI_Allgatherv`), so the
 //!    counters and the stop rules agree everywhere;
 //! 4. rank 0 absorbs the messages in worker order and tells the others whether that worked.
 //!
@@ -468,7 +468,7 @@ const NOT_ROOT: Metrics = Metrics {
 };
 
 /// Per-worker counters shared by allgather: payload length, then [`WorkerCounts`].
-const COUNTERS: usize = 6;
+const COUNTERS: usize = 7;
 
 fn push_counters(out: &mut Vec<u64>, len: u64, c: &WorkerCounts) {
     out.extend_from_slice(&[
@@ -478,6 +478,7 @@ fn push_counters(out: &mut Vec<u64>, len: u64, c: &WorkerCounts) {
         c.entries,
         c.bits_values32,
         c.bits_values64,
+        c.level as u64,
     ]);
 }
 
@@ -491,6 +492,7 @@ fn counters_at(all: &[u64], i: usize) -> (u64, WorkerCounts) {
             entries: c[3],
             bits_values32: c[4],
             bits_values64: c[5],
+            level: usize::try_from(c[6]).unwrap_or(usize::MAX),
         },
     )
 }

@@ -38,6 +38,15 @@ pub struct RoundRecord {
     /// Gossip: consensus error (1/n) Σ‖x_i − x̄‖² (0 for star).
     #[serde(default)]
     pub consensus_error: f64,
+    /// AdaCGD: cumulative uplink level histogram, (worker, round) pairs per level — skipped,
+    /// rung 1, …, rung m (sums to round × n); empty for other methods. CSV: one column,
+    /// counts separated by `;`.
+    #[serde(default)]
+    pub levels: Vec<u64>,
+    /// Bidirectional AdaCGD: cumulative downlink level histogram (rounds per level); empty
+    /// otherwise. CSV: like `levels`.
+    #[serde(default)]
+    pub levels_down: Vec<u64>,
     /// MPI runs: uplink (gossip: node-to-node) bytes measured on the wire between ranks,
     /// frame headers included (0 in process).
     #[serde(default)]
@@ -67,6 +76,8 @@ impl RoundRecord {
             grad_norm_sq: metrics.grad_norm_sq,
             bits_links_per_node: totals.bits_links as f64 / n,
             consensus_error: metrics.consensus_error,
+            levels: totals.levels.clone(),
+            levels_down: totals.levels_down.clone(),
             wire_bytes_up: totals.wire_bytes_up,
             wire_bytes_down: totals.wire_bytes_down,
             wall_time_s,
@@ -93,12 +104,12 @@ impl RoundRecord {
     }
 
     /// CSV header matching [`RoundRecord::csv_row`].
-    pub const CSV_HEADER: &'static str = "round,bits_up_per_worker,bits_up_max,bits_down_per_worker,bits_up_values32_per_worker,bits_up_values64_per_worker,entries_up,grad_samples,loss,grad_norm_sq,bits_links_per_node,consensus_error,wire_bytes_up,wire_bytes_down,wall_time_s";
+    pub const CSV_HEADER: &'static str = "round,bits_up_per_worker,bits_up_max,bits_down_per_worker,bits_up_values32_per_worker,bits_up_values64_per_worker,entries_up,grad_samples,loss,grad_norm_sq,bits_links_per_node,consensus_error,levels,levels_down,wire_bytes_up,wire_bytes_down,wall_time_s";
 
     /// One CSV line (no newline). Floats use the shortest representation that round-trips.
     pub fn csv_row(&self) -> String {
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.round,
             self.bits_up_per_worker,
             self.bits_up_max,
@@ -111,9 +122,23 @@ impl RoundRecord {
             self.grad_norm_sq,
             self.bits_links_per_node,
             self.consensus_error,
+            join_counts(&self.levels),
+            join_counts(&self.levels_down),
             self.wire_bytes_up,
             self.wire_bytes_down,
             self.wall_time_s
         )
     }
+}
+
+/// `a;b;c` (empty for no counts).
+fn join_counts(counts: &[u64]) -> String {
+    let mut out = String::new();
+    for (i, c) in counts.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(&c.to_string());
+    }
+    out
 }

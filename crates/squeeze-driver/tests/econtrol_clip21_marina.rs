@@ -474,6 +474,53 @@ fn marina_coin_rounds_and_convergence() {
     assert!(g < 1e-6 * g0, "{g} vs {g0}");
 }
 
+/// MARINA with Perm-K uses the Perm-K stepsize 1/(L + L_±·sqrt((1−p)/p)) (3PC code,
+/// algorithms.md §6.3) with the 3PC quadratics' Hessian variance L_±, L̃ (a valid bound) where
+/// the problem has no L_±; Rand-K keeps its rule. At its theory stepsize Perm-K MARINA
+/// converges on the quadratic.
+#[test]
+fn marina_perm_k_stepsize_uses_the_hessian_variance() {
+    let th = Stepsize::Theory { multiplier: 1.0 };
+    let q = Arc::new(squeeze_problems::quadratic::three_pc::<f64>(100, 10, 0.1, 12345).unwrap());
+    let sm = q.smoothness().clone();
+    let l_pm = sm.l_pm.unwrap();
+    let perm = Marina::new(parse::<f64>("perm_k:n=10").unwrap(), th, None, false).unwrap();
+    assert!(perm.is_perm_k());
+    let (omega, p, gamma) = perm.resolve(&q).unwrap();
+    assert!((omega - 9.0).abs() < 1e-12 && (p - 0.1).abs() < 1e-12);
+    assert_eq!(gamma, 1.0 / (sm.l + l_pm * 9f64.sqrt()));
+    // Rand-K with the same ω and p: the independent-compressor rule.
+    let rand = Marina::new(parse::<f64>("rand_k:k=10").unwrap(), th, None, false).unwrap();
+    assert!(!rand.is_perm_k());
+    let (_, _, g_rand) = rand.resolve(&q).unwrap();
+    assert_eq!(
+        g_rand,
+        1.0 / (sm.l + sm.l_tilde * (9.0f64 * 9.0 / 10.0).sqrt())
+    );
+    // Small heterogeneity (s = 0.1): L_± ≪ L̃, so Perm-K gets the larger stepsize.
+    assert!(
+        l_pm < 0.2 * sm.l_tilde && gamma > g_rand,
+        "{l_pm} {} {gamma} {g_rand}",
+        sm.l_tilde
+    );
+    // No L_± (logistic regression): the bound L̃.
+    let (lp, _) = logreg(5);
+    let perm5 = Marina::new(parse::<f64>("perm_k:n=5").unwrap(), th, None, false).unwrap();
+    let (_, p5, g5) = perm5.resolve(&lp).unwrap();
+    let s5 = lp.smoothness();
+    assert!(s5.l_pm.is_none());
+    assert_eq!(g5, 1.0 / (s5.l + s5.l_tilde * ((1.0 - p5) / p5).sqrt()));
+    // Converges at the Perm-K theory stepsize.
+    let x0 = q.initial_point(&InitPoint::ProblemDefault).unwrap();
+    let mut e = star(perm, &q, &x0);
+    let g0 = e.evaluate().unwrap().grad_norm_sq;
+    for _ in 0..3000 {
+        e.round().unwrap();
+    }
+    let g = e.evaluate().unwrap().grad_norm_sq;
+    assert!(g < 1e-6 * g0, "{g} vs {g0}");
+}
+
 /// SGD with full gradients is GD (to rounding: x − γ/n·Σg_i vs x − γ·(1/n)Σg_i), and Local
 /// SGD with one local step is SGD (to rounding: (1/n)Σ(x − γg_i) vs x − (γ/n)Σg_i), also with
 /// minibatches (same sampler streams). Tolerance 1e-10 relative over 200 rounds.

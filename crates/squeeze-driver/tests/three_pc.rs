@@ -7,7 +7,9 @@
 //! * CLAG with the identity compressor is LAG bit for bit (and both do skip);
 //! * 3PCv5 with p = 1 is GD bit for bit on a problem with exact arithmetic (it forms
 //!   g_i + (∇f_i − g_i), like EF21 with the identity), and to 1e-10 on a real one;
-//! * AdaCGD with a one-rung ladder is CLAG bit for bit, outcome histograms included.
+//! * AdaCGD with a one-rung ladder is CLAG bit for bit, outcome histograms included;
+//! * AdaCGD sends its rung index (`Message::Indexed`, ⌈log₂ m⌉ bits) and the engine's level
+//!   histogram (records `levels`) counts what was sent, across checkpoint/resume.
 
 mod common;
 
@@ -165,6 +167,7 @@ fn apply_once(m: &dyn ThreePoint<f64>, h: &[f64], y: &[f64], x: &[f64]) -> (usiz
         aux: &mut aux,
         spare: &mut spare,
         stash: &mut stash,
+        rungs: &mut Vec::new(),
     };
     let o = m.apply(&mut h, y, x, &mut ctx, &mut up).unwrap();
     (o, up.bits(), h)
@@ -364,6 +367,255 @@ fn adacgd_records_the_levels_it_chose() {
     }
     let used = total.iter().filter(|&&c| c > 0).count();
     assert!(used >= 3, "levels used: {total:?}");
+    // The engine's histogram, read off the wire, is the workers' own count.
+    assert_eq!(e.totals().levels, total);
+    assert_eq!(e.totals().levels.iter().sum::<u64>(), 200 * 10);
+}
+
+/// The rung index is on the wire: every non-skip uplink message is `Indexed` with width
+/// ⌈log₂ 4⌉ = 2, its index is the worker's outcome − 1, and it costs exactly the rung's message
+/// plus 4 + 4 + 2 bits; the engine's bit count is the encoded length.
+#[test]
+fn adacgd_sends_the_rung_index() {
+    let (p, x0) = logreg();
+    let ladder = ["top_k:k=1", "top_k:k=4", "top_k:k=16", "identity"];
+    let mech = AdaCgd::<f64>::new(ladder.iter().map(|s| parse(s).unwrap()).collect(), 1.0).unwrap();
+    let m = ThreePc::new(Box::new(mech), Stepsize::Theory { multiplier: 1.0 }, false).unwrap();
+    let mut e = StarEngine::new(m, p.clone(), &x0, 3, 1).unwrap();
+    let d = p.dim();
+    let mut prev: Vec<Vec<u64>> = e.workers().iter().map(|w| w.outcomes.clone()).collect();
+    let mut prev_bits = e.totals().bits_up.clone();
+    let mut indexed = 0;
+    for _ in 0..100 {
+        e.round().unwrap();
+        for (i, (up, w)) in e.last_uplink().iter().zip(e.workers()).enumerate() {
+            let level = (0..5).find(|&l| w.outcomes[l] != prev[i][l]).unwrap();
+            let bits = e.totals().bits_up[i] - prev_bits[i];
+            assert_eq!(bits, up.bits());
+            assert_eq!(up.to_bytes().len() as u64, bits.div_ceil(8));
+            match up {
+                Message::Skip { .. } => assert_eq!((level, bits), (0, 0)),
+                Message::Indexed {
+                    width,
+                    index,
+                    inner,
+                } => {
+                    indexed += 1;
+                    assert_eq!((*width, *index as usize + 1), (2, level));
+                    assert_eq!(bits, inner.bits() + 4 + 4 + 2);
+                    assert_eq!(&Message::<f64>::decode(&up.to_bytes(), d).unwrap(), up);
+                }
+                other => panic!("unexpected uplink {other:?}"),
+            }
+        }
+        prev = e.workers().iter().map(|w| w.outcomes.clone()).collect();
+        prev_bits = e.totals().bits_up.clone();
+    }
+    assert!(indexed > 0);
+}
+
+/// The level histogram: ζ huge skips everything (all counts in level 0, 0 bits); ζ = 0 with an
+/// identity top rung and a Top-1 first rung sends (almost) everything through the top rung;
+/// the histogram survives checkpoint/resume and reaches the CSV/JSONL records.
+#[test]
+fn adacgd_level_histogram_in_the_records() {
+    let (p, x0) = logreg();
+    let n = p.n_workers() as u64;
+    let build = |ladder: &[&str], zeta: f64| {
+        engine(
+            &MethodConfig {
+                zeta: Some(zeta),
+                ladder: Some(ladder.iter().map(|s| spec(s)).collect()),
+                ..method("adacgd", None, Stepsize::Theory { multiplier: 1.0 })
+            },
+            &p,
+            &x0,
+        )
+    };
+    let mut lazy = build(&["top_k:k=1", "top_k:k=4"], 1e30);
+    for _ in 0..50 {
+        lazy.round().unwrap();
+    }
+    // Every worker skips except when its gradient did not change at all (‖x − y‖ = 0 makes
+    // the threshold 0 for any ζ; the fall-back is the finest rung): observed 3 of 500.
+    let l = &lazy.totals().levels;
+    assert_eq!((l.iter().sum::<u64>(), l[1]), (50 * n, 0), "{l:?}");
+    assert!(l[0] >= 49 * n, "{l:?}");
+    let mut lazy = build(&["top_k:k=1", "top_k:k=4"], 1e30);
+    lazy.round().unwrap();
+    assert_eq!(lazy.totals().levels, vec![n, 0, 0]);
+    assert_eq!(lazy.totals().bits_up_per_worker(), 0.0);
+
+    let mut eager = build(&["top_k:k=1", "identity"], 0.0);
+    for _ in 0..50 {
+        eager.round().unwrap();
+    }
+    let l = &eager.totals().levels;
+    assert_eq!(l.len(), 3);
+    assert_eq!(l.iter().sum::<u64>(), 50 * n);
+    assert!(l[2] >= 45 * n, "{l:?}");
+    // Not an AdaCGD run: no histogram.
+    let mut clag = engine(
+        &method("clag", Some("top_k:k=1"), Stepsize::default()),
+        &p,
+        &x0,
+    );
+    clag.round().unwrap();
+    assert!(clag.totals().levels.is_empty());
+
+    // Checkpoint/resume: the histogram continues exactly.
+    let ladder = ["top_k:k=1", "top_k:k=4", "top_k:k=16", "identity"];
+    let mut a = build(&ladder, 1.0);
+    for _ in 0..40 {
+        a.round().unwrap();
+    }
+    let snap = a.snapshot().unwrap();
+    for _ in 0..40 {
+        a.round().unwrap();
+    }
+    let mut b = build(&ladder, 1.0);
+    b.restore(&snap).unwrap();
+    for _ in 0..40 {
+        b.round().unwrap();
+    }
+    assert_eq!(a.totals(), b.totals());
+    assert_eq!(a.totals().levels.iter().sum::<u64>(), 80 * n);
+
+    // Records: JSON round-trips the vector; the CSV column holds `;`-separated counts.
+    let m = a.evaluate().unwrap();
+    let rec = squeeze_driver::RoundRecord::new(a.totals(), m, 1.0);
+    let back: squeeze_driver::RoundRecord =
+        serde_json::from_str(&serde_json::to_string(&rec).unwrap()).unwrap();
+    assert!(back.same_trajectory(&rec));
+    let header: Vec<&str> = squeeze_driver::RoundRecord::CSV_HEADER.split(',').collect();
+    let row = rec.csv_row();
+    let cells: Vec<&str> = row.split(',').collect();
+    assert_eq!(header.len(), cells.len());
+    let col = header.iter().position(|h| *h == "levels").unwrap();
+    let want: Vec<String> = rec.levels.iter().map(|c| c.to_string()).collect();
+    assert_eq!(cells[col], want.join(";"));
+    assert_eq!(cells[col + 1], "", "no downlink ladder");
+    let plain = squeeze_driver::RoundRecord::new(clag.totals(), m, 1.0).csv_row();
+    assert_eq!(plain.split(',').nth(col), Some(""));
+}
+
+fn ada_bc(
+    ladder: &[&str],
+    zeta: f64,
+    down: &[&str],
+    down_zeta: f64,
+    step: Stepsize,
+) -> MethodConfig {
+    MethodConfig {
+        zeta: Some(zeta),
+        ladder: Some(ladder.iter().map(|s| spec(s)).collect()),
+        downlink_ladder: Some(down.iter().map(|s| spec(s)).collect()),
+        downlink_zeta: Some(down_zeta),
+        ..method("adacgd", None, step)
+    }
+}
+
+/// Bidirectional AdaCGD with an identity-only downlink (ζ_down = 0: send g̃ − g whenever it is
+/// non-zero) is unidirectional AdaCGD: bit for bit on the exact dyadic problem (iterates, loss,
+/// uplink bits), to rounding on a real one. Its downlink carries Dense(g̃ − g) (one-rung
+/// ladder: no index) and the downlink histogram counts rounds.
+#[test]
+fn bidirectional_adacgd_with_identity_downlink_is_unidirectional() {
+    let (p, x0) = dyadic_problem();
+    let gamma = 2f64.powi((1.0 / p.smoothness().l).log2().floor() as i32);
+    let step = Stepsize::Constant { gamma };
+    let ladder = ["top_k:k=1", "top_k:k=2", "identity"];
+    let uni = MethodConfig {
+        zeta: Some(1.0),
+        ladder: Some(ladder.iter().map(|s| spec(s)).collect()),
+        ..method("adacgd", None, step)
+    };
+    let mut a = engine(&uni, &p, &x0);
+    let mut b = engine(&ada_bc(&ladder, 1.0, &["identity"], 0.0, step), &p, &x0);
+    assert_bitwise(
+        a.as_mut(),
+        b.as_mut(),
+        8,
+        "bidirectional adacgd, identity downlink (dyadic)",
+    );
+    assert_eq!(a.totals().levels, b.totals().levels);
+    let ld = &b.totals().levels_down;
+    assert_eq!((ld.len(), ld.iter().sum::<u64>()), (2, 8));
+    assert!(a.totals().bits_down_per_worker > 0 && b.totals().bits_down_per_worker > 0);
+
+    // A real problem: to rounding, same uplink decisions.
+    let (p, x0) = logreg();
+    let th = Stepsize::Theory { multiplier: 1.0 };
+    let uni = MethodConfig {
+        zeta: Some(1.0),
+        ladder: Some(ladder.iter().map(|s| spec(s)).collect()),
+        ..method("adacgd", None, th)
+    };
+    let mut a = engine(&uni, &p, &x0);
+    let mut b = engine(&ada_bc(&ladder, 1.0, &["identity"], 0.0, th), &p, &x0);
+    for _ in 0..200 {
+        a.round().unwrap();
+        b.round().unwrap();
+    }
+    let worst = a
+        .iterate_f64()
+        .iter()
+        .zip(&b.iterate_f64())
+        .map(|(p, q)| rel_diff(*p, *q))
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-10, "relative difference {worst:e}");
+    assert_eq!(a.totals().levels, b.totals().levels);
+    assert_eq!(a.totals().bits_up, b.totals().bits_up);
+}
+
+/// A compressed adaptive downlink: the broadcast costs far fewer bits than the dense model,
+/// uses several downlink levels (skips included), its histogram sums to the rounds, the run
+/// converges, and it survives checkpoint/resume.
+#[test]
+fn bidirectional_adacgd_compresses_the_downlink() {
+    let (p, x0) = logreg();
+    let d = p.dim() as u64;
+    let th = Stepsize::Theory { multiplier: 1.0 };
+    let cfg = ada_bc(
+        &["top_k:k=1", "top_k:k=4", "top_k:k=16"],
+        1.0,
+        &["top_k:k=2", "top_k:k=8", "identity"],
+        1.0,
+        th,
+    );
+    let mut e = engine(&cfg, &p, &x0);
+    let g0 = e.evaluate().unwrap().grad_norm_sq;
+    let rounds = 2000u64;
+    for _ in 0..rounds {
+        e.round().unwrap();
+    }
+    let g = e.evaluate().unwrap().grad_norm_sq;
+    assert!(g < 1e-3 * g0, "{g} vs {g0}");
+    let t = e.totals();
+    let ld = &t.levels_down;
+    assert_eq!(ld.len(), 4);
+    assert_eq!(ld.iter().sum::<u64>(), rounds);
+    assert!(ld.iter().filter(|&&c| c > 0).count() >= 3, "{ld:?}");
+    // Dense f64 model every round would be rounds × (4 + 64 d) bits.
+    assert!(
+        t.bits_down_per_worker < rounds * (4 + 64 * d) / 2,
+        "{} bits down",
+        t.bits_down_per_worker
+    );
+    // Checkpoint/resume continues bit for bit, histograms included.
+    let mut a = engine(&cfg, &p, &x0);
+    for _ in 0..30 {
+        a.round().unwrap();
+    }
+    let snap = a.snapshot().unwrap();
+    let mut b = engine(&cfg, &p, &x0);
+    b.restore(&snap).unwrap();
+    for _ in 0..30 {
+        a.round().unwrap();
+        b.round().unwrap();
+    }
+    assert_eq!(a.totals(), b.totals());
+    assert_eq!(a.iterate_f64(), b.iterate_f64());
 }
 
 fn config_error(extra: &str) -> (String, String) {
@@ -402,6 +654,26 @@ fn invalid_three_pc_settings_are_typed_errors_with_hints() {
             "sorted by α ascending",
         ),
         ("name = \"adacgd\"", "method.ladder", "needs a ladder"),
+        (
+            "name = \"adacgd\"\nladder = [\"top_k:k=1\"]\ndownlink_ladder = [\"top_k:k=4\", \"top_k:k=1\"]",
+            "method.downlink_ladder",
+            "sorted by α ascending",
+        ),
+        (
+            "name = \"adacgd\"\nladder = [\"top_k:k=1\"]\ndownlink_ladder = [\"top_k:k=1\"]\ndownlink_zeta = -1.0",
+            "method.downlink_zeta",
+            "≥ 0",
+        ),
+        (
+            "name = \"adacgd\"\nladder = [\"top_k:k=1\"]\ndownlink_zeta = 1.0",
+            "method.downlink_zeta",
+            "no downlink ladder",
+        ),
+        (
+            "name = \"clag\"\ncompressor = \"top_k:k=1\"\ndownlink_ladder = [\"identity\"]",
+            "method.downlink_ladder",
+            "does not take",
+        ),
         (
             "name = \"adacgd\"\nladder = [\"rand_k:k=2\"]",
             "method.ladder",

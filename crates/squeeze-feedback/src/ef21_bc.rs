@@ -13,7 +13,12 @@ use crate::stepsize::Stepsize;
 
 /// `x ← x − γ g` (the same function on the server and on every worker, so their copies of x
 /// stay bit-identical); errors if x became non-finite.
-fn step<S: Scalar>(x: &mut [S], g: &[S], gamma: f64, round: u64) -> Result<(), MethodError> {
+pub(crate) fn step<S: Scalar>(
+    x: &mut [S],
+    g: &[S],
+    gamma: f64,
+    round: u64,
+) -> Result<(), MethodError> {
     let gamma = S::from_f64(gamma);
     for (xj, &gj) in x.iter_mut().zip(g) {
         *xj -= gamma * gj;

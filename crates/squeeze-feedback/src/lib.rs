@@ -15,6 +15,7 @@
 //! | [`Ef21Pp`] | EF21 with ⌊pn⌋ random participants per round | Fatkhullin et al. 2021 |
 //! | [`Ef21Bc`] | EF21 up and a compressed EF21 downlink | Fatkhullin et al. 2021 |
 //! | [`Ef21Hb`] | EF21 with heavy-ball $v \leftarrow \eta v + g$ on the server | Fatkhullin et al. 2021 |
+//! | [`ThreePcBc`] | 3PC-GD with a second 3PC mechanism on the broadcast (bidirectional AdaCGD) | Makarenko et al. 2023 |
 //! | [`ThreePc`] | $g_i \leftarrow \mathcal{C}_{g_i, \nabla f_i(x^t)}(\nabla f_i(x^{t+1}))$ for a [`ThreePoint`] mechanism ([`three_point`]: EF21, LAG, CLAG, 3PCv1/v2/v4/v5, BAG, AdaCGD) | Richtárik et al. 2022; Makarenko et al. 2023 |
 //! | [`Econtrol`] | $\Delta_i = \mathcal{C}(\eta e_i + g_i - h_i)$, shift $h_i$ and error $e_i$ | Gao, Islamov, Stich 2024 |
 //! | [`ClipGd`] | $x \leftarrow x - \gamma\,\frac1n\sum_i\operatorname{clip}_\tau(\nabla f_i)$ (fails) | Khirirat et al. 2023 |
@@ -57,6 +58,7 @@ pub mod motef;
 pub mod sgd;
 pub mod stepsize;
 pub mod three_pc;
+pub mod three_pc_bc;
 pub mod three_point;
 
 pub use beer::{Beer, BeerNode};
@@ -80,5 +82,6 @@ pub use method::{Init, InitUplink, MethodError, ServerMethod, WorkerBuffers, Wor
 pub use motef::{Motef, MotefNode, MotefParams};
 pub use sgd::{Sgd, SgdServer, SgdWorker};
 pub use stepsize::Stepsize;
-pub use three_pc::{Parked, ThreePc, ThreePcServer, ThreePcWorker};
+pub use three_pc::{Parked, RungBuffers, ThreePc, ThreePcServer, ThreePcWorker};
+pub use three_pc_bc::{ThreePcBc, ThreePcBcServer, ThreePcBcWorker};
 pub use three_point::ThreePoint;

@@ -11,6 +11,7 @@ use crate::method::{
     step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
+use crate::three_pc::Parked;
 
 /// MARINA: compressed gradient differences with a shared coin that occasionally resends full
 /// gradients (algorithms.md §6.3).
@@ -24,15 +25,23 @@ use crate::stepsize::Stepsize;
 /// (`Purpose::Shared`), so a coin round has every worker send its dense gradient.
 /// $g^0 = \nabla f(x^0)$ (dense, charged only with `count_init`, as EF21's full init).
 ///
-/// Stepsize: the theory rule is the 3PC code's Rand-K rule
-/// $\gamma = 1/(L + \tilde L\sqrt{(1-p)\,\omega/(p\,n)})$ (times the multiplier), applied with
-/// the compressor's ω for any unbiased compressor (for Perm-K the code uses the Hessian
-/// variance $L_\pm$ instead of $\tilde L\sqrt{\omega/n}$, which the problem does not expose).
+/// Stepsize (the 3PC code's rules, algorithms.md §6.3; times the multiplier):
+///
+/// * independent compressors (Rand-K, natural, … — any unbiased one):
+///   $\gamma = 1/(L + \tilde L\sqrt{(1-p)\,\omega/(p\,n)})$;
+/// * Perm-K (correlated: the workers' blocks partition the coordinates):
+///   $\gamma = 1/(L + L_\pm\sqrt{(1-p)/p})$ with the Hessian variance
+///   $L_\pm^2 = \lambda_{\max}(\overline{A^2} - \bar A^2)$, which the 3PC quadratics expose
+///   (`Smoothness::l_pm`). Where the problem does not, $L_\pm$ is replaced by its bound
+///   $\tilde L$ (valid for every problem:
+///   $\tfrac1n\sum_i\|\nabla f_i(x)-\nabla f_i(y)\|^2 - \|\nabla f(x)-\nabla f(y)\|^2 \le
+///   \tilde L^2\|x-y\|^2$), a smaller, still safe stepsize.
+///
 /// $p$ defaults to $1/(1+\omega)$, which is $K/d$ for Rand-K and Perm-K.
 ///
 /// Wire: uplink the dense gradient (coin rounds) or $\mathcal{Q}_i$'s message; downlink the dense
-/// model. Switching between dense and sparse messages re-allocates the message buffer in
-/// coin rounds (a probability-$p$ event); the other rounds are allocation-free.
+/// model. The worker keeps the buffers of both kinds of message (one parked), so steady-state
+/// rounds allocate nothing, coin rounds included.
 ///
 /// ```
 /// use squeeze_compress::parse;
@@ -75,6 +84,11 @@ pub struct MarinaWorker<S: Scalar> {
     pub p: f64,
     /// Compression stream.
     pub rng: SqueezeRng,
+    /// The uplink buffers not in use this round (the dense message during compressed rounds,
+    /// the compressed one during coin rounds): working memory, never serialised, ignored by
+    /// `==`.
+    #[serde(skip)]
+    pub parked: Parked<S>,
 }
 
 /// The shared coin of `round_seed`: true with probability `p` (the same for all parties).
@@ -111,6 +125,11 @@ impl<S: Scalar> Marina<S> {
         })
     }
 
+    /// Whether the compressor is Perm-K (correlated across workers; its own stepsize rule).
+    pub fn is_perm_k(&self) -> bool {
+        self.compressor.spec().starts_with("perm_k:")
+    }
+
     /// (ω, p, γ) for `problem`.
     pub fn resolve(&self, problem: &Problem<S>) -> Result<(f64, f64, f64), MethodError> {
         let d = problem.dim();
@@ -125,6 +144,10 @@ impl<S: Scalar> Marina<S> {
         let n = problem.n_workers() as f64;
         let gamma = match self.stepsize {
             Stepsize::Constant { gamma } => gamma,
+            Stepsize::Theory { multiplier } if self.is_perm_k() => {
+                let l_pm = sm.l_pm.unwrap_or(sm.l_tilde);
+                multiplier / (sm.l + l_pm * ((1.0 - p) / p).sqrt())
+            }
             Stepsize::Theory { multiplier } => {
                 multiplier / (sm.l + sm.l_tilde * ((1.0 - p) / p * omega / n).sqrt())
             }
@@ -182,6 +205,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
                 prev: gi,
                 p,
                 rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                parked: Parked::default(),
             });
         }
         Ok(Init {
@@ -224,7 +248,12 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
                 round: ctx.round,
             });
         }
-        if marina_coin(ctx.round_seed, worker.p) {
+        let coin = marina_coin(ctx.round_seed, worker.p);
+        // Keep the dense and the compressed message's buffers apart (one of them parked).
+        if coin != matches!(up, Message::Dense { .. }) {
+            core::mem::swap(up, &mut worker.parked.0);
+        }
+        if coin {
             up.dense_parts().extend_from_slice(&b.grad);
         } else {
             for ((w, &g), &q) in b.work.iter_mut().zip(&b.grad).zip(&worker.prev) {

@@ -224,6 +224,41 @@ pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
 
     /// The current model (the point whose loss and gradient norm are recorded).
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S];
+
+    /// `Some(m)` if the uplink carries a choice among `m` levels (AdaCGD's ladder): each
+    /// uplink message is then `Skip` (level 0), [`Message::Indexed`] with index $j$ (level
+    /// $j + 1$) or, for $m = 1$, the bare message (level 1). The engine keeps the histogram of
+    /// levels sent. `None` (the default): no levels.
+    fn uplink_levels(&self) -> Option<usize> {
+        None
+    }
+
+    /// As [`Self::uplink_levels`], for the downlink message.
+    fn downlink_levels(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// The level of `m` in a histogram of `levels + 1` buckets (see
+/// [`ServerMethod::uplink_levels`]): 0 for `Skip`, $j + 1$ for an index $j$, 1 for any other
+/// message; clamped to `levels`.
+///
+/// ```
+/// use squeeze_core::Message;
+/// use squeeze_feedback::method::level_of;
+/// assert_eq!(level_of(&Message::<f32>::Skip { dim: 3 }, 2), 0);
+/// assert_eq!(level_of(&Message::<f32>::Dense { values: vec![1.0] }, 1), 1);
+/// let mut m = Message::<f32>::default();
+/// m.indexed_parts(1, 1).dense_parts().push(1.0);
+/// assert_eq!(level_of(&m, 2), 2);
+/// ```
+pub fn level_of<S: Scalar>(m: &Message<S>, levels: usize) -> usize {
+    let l = if m.is_skip() {
+        0
+    } else {
+        m.index().map_or(1, |j| j as usize + 1)
+    };
+    l.min(levels)
 }
 
 /// Read the dense model out of a downlink message.

@@ -75,6 +75,10 @@ pub struct ThreePcWorker<S: Scalar> {
     /// memory, not state — never serialised and ignored by `==`.
     #[serde(skip)]
     pub parked: Parked<S>,
+    /// Per-rung message buffers of a ladder mechanism (see [`MechCtx::rungs`]): working
+    /// memory, never serialised, ignored by `==`.
+    #[serde(skip)]
+    pub rungs: RungBuffers<S>,
 }
 
 /// A message kept only for its buffers (see [`ThreePcWorker::parked`]); all values are equal.
@@ -82,6 +86,16 @@ pub struct ThreePcWorker<S: Scalar> {
 pub struct Parked<S: Scalar>(pub Message<S>);
 
 impl<S: Scalar> PartialEq for Parked<S> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// Messages kept only for their buffers (see [`MechCtx::rungs`]); all values are equal.
+#[derive(Debug, Clone, Default)]
+pub struct RungBuffers<S: Scalar>(pub Vec<Message<S>>);
+
+impl<S: Scalar> PartialEq for RungBuffers<S> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
@@ -105,6 +119,11 @@ impl<S: Scalar> ThreePc<S> {
     /// The mechanism.
     pub fn mechanism(&self) -> &dyn ThreePoint<S> {
         self.mech.as_ref()
+    }
+
+    /// Whether the initial dense uplink is charged.
+    pub fn count_init(&self) -> bool {
+        self.count_init
     }
 
     /// γ for this problem.
@@ -164,6 +183,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
                 rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
                 outcomes: vec![0; self.mech.outcomes()],
                 parked: Parked::default(),
+                rungs: RungBuffers::default(),
             });
         }
         Ok(Init {
@@ -208,6 +228,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
             aux: &mut b.aux,
             spare: &mut b.spare,
             stash: &mut worker.parked.0,
+            rungs: &mut worker.rungs.0,
         };
         let outcome = self
             .mech
@@ -235,5 +256,9 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
         &server.x
+    }
+
+    fn uplink_levels(&self) -> Option<usize> {
+        self.mech.wire_levels()
     }
 }

@@ -91,6 +91,10 @@ pub struct MechCtx<'a, S: Scalar> {
     /// The worker's own parking place for the uplink's buffers while it sends `Skip` (so that
     /// lazy mechanisms alternate between skipping and sending without allocating).
     pub stash: &'a mut Message<S>,
+    /// The worker's own message buffers, one per rung of a ladder (AdaCGD): each rung keeps
+    /// the buffers of the kind of message it writes, so a ladder mixing message kinds (Top-K
+    /// and identity, say) compresses without allocating. Working memory, not state.
+    pub rungs: &'a mut Vec<Message<S>>,
 }
 
 impl<'a, S: Scalar> MechCtx<'a, S> {
@@ -135,6 +139,12 @@ pub trait ThreePoint<S: Scalar>: Send + Sync + Debug {
     /// Number of distinct outcomes [`Self::compress`] reports (histogram length).
     fn outcomes(&self) -> usize {
         2
+    }
+
+    /// `Some(m)` if the message carries the choice among `m` levels (AdaCGD: the ladder; see
+    /// [`crate::ServerMethod::uplink_levels`]); `None` by default.
+    fn wire_levels(&self) -> Option<usize> {
+        None
     }
 
     /// Write the uplink message (the change of the estimate, see the module docs) and return

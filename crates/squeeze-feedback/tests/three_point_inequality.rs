@@ -115,6 +115,7 @@ fn measure(
             aux: &mut aux,
             spare: &mut spare,
             stash: &mut stash,
+            rungs: &mut Vec::new(),
         };
         m.apply(&mut hh, y, x, &mut ctx, &mut up).unwrap();
         let e = dist2(&hh, x);

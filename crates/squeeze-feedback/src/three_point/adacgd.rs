@@ -1,5 +1,7 @@
 //! AdaCGD: adaptive compression level.
 
+use squeeze_core::bits::bits_for_range;
+use squeeze_core::message::MAX_INDEX_WIDTH;
 use squeeze_core::{Compressor, Message, ParamError, Scalar};
 
 use super::{
@@ -24,11 +26,14 @@ use crate::method::{MethodError, message_err};
 /// the paper's constants (spec §7: full text not available); they are valid, possibly loose.
 /// With a one-rung ladder AdaCGD is [`super::Clag`] bit for bit.
 ///
-/// Wire: the chosen level's message of $x - h$, or `Skip`. The level index
-/// ($\lceil\log_2(m+1)\rceil$ bits) is **not** on the wire: the server only adds the message, so
-/// it does not need it, and the `Message` format has no integer header field; for a Top-K ladder
-/// the level is implied by the number of entries. Which level was chosen is recorded per worker
-/// (`ThreePcWorker::outcomes`, a histogram of length $m + 1$).
+/// Wire: a lazy round is `Skip` (0 bits). Otherwise the chosen level's message of $x - h$,
+/// wrapped with its rung index $j - 1$ as [`Message::Indexed`] of width
+/// $w = \lceil\log_2 m\rceil$: the message costs $4 + 4 + w$ bits more than the rung's own
+/// message (tag, width field, index). A one-rung ladder needs no index ($w = 0$) and sends the
+/// rung's message bare, so one-rung AdaCGD is [`super::Clag`] bit for bit, bits included. The
+/// server only adds the message (the index does not change the decoded vector); the engine
+/// reads the index to keep the level histogram of the records, and each worker also counts its
+/// outcomes (`ThreePcWorker::outcomes`, a histogram of length $m + 1$).
 ///
 /// Parameter errors: empty ladder (at construction), a ladder not sorted by $\alpha$ ascending at
 /// the problem's dimension, or a rung without $\alpha$ (at `check_dim`), $\zeta < 0$.
@@ -39,6 +44,7 @@ use crate::method::{MethodError, message_err};
 /// let ladder = ["top_k:k=1", "top_k:k=10", "top_k:k=100"].map(|s| parse::<f64>(s).unwrap());
 /// let m = AdaCgd::new(ladder.into(), 1.0).unwrap();
 /// assert_eq!(m.outcomes(), 4);
+/// assert_eq!(m.index_width(), 2); // ⌈log₂ 3⌉
 /// assert!(m.check_dim(100).is_ok());
 /// let (a, b) = m.constants(100).unwrap(); // finest = identity at d = 100
 /// assert_eq!((a, b), (1.0, 1.0));
@@ -64,12 +70,38 @@ impl<S: Scalar> AdaCgd<S> {
                 "give at least one contractive compressor, cheapest first, e.g. ladder = [\"top_k:k=1\", \"top_k:k=4\"]",
             ));
         }
+        if bits_for_range(ladder.len() as u64) > MAX_INDEX_WIDTH as u32 {
+            return Err(ParamError::new(
+                "adacgd",
+                "ladder",
+                ladder.len(),
+                format!(
+                    "at most {} rungs (the rung index is at most {MAX_INDEX_WIDTH} bits)",
+                    1u32 << MAX_INDEX_WIDTH
+                ),
+            ));
+        }
         Ok(Self { ladder, zeta })
     }
 
     /// Number of rungs m.
     pub fn levels(&self) -> usize {
         self.ladder.len()
+    }
+
+    /// Bits of the rung index on the wire, $\lceil\log_2 m\rceil$ (0 for one rung).
+    pub fn index_width(&self) -> u8 {
+        bits_for_range(self.ladder.len() as u64) as u8
+    }
+
+    /// The ladder, cheapest first.
+    pub fn ladder(&self) -> &[Box<dyn Compressor<S>>] {
+        &self.ladder
+    }
+
+    /// The threshold ζ.
+    pub fn zeta(&self) -> f64 {
+        self.zeta
     }
 }
 
@@ -108,6 +140,9 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
     fn outcomes(&self) -> usize {
         self.ladder.len() + 1
     }
+    fn wire_levels(&self) -> Option<usize> {
+        Some(self.ladder.len())
+    }
     fn compress(
         &self,
         h: &[S],
@@ -125,14 +160,41 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
         let meta = ctx.meta();
         sub_into(x, h, ctx.work);
         let m = self.ladder.len();
+        let width = self.index_width();
+        if width == 0 {
+            // One rung: the bare message (no index needed) — CLAG.
+            MechCtx::compress(
+                ctx.rng,
+                ctx.scratch,
+                meta,
+                self.ladder[0].as_ref(),
+                ctx.work,
+                up,
+                "the correction ∇f_i − g_i",
+            )?;
+            return Ok(1);
+        }
+        // Every rung compresses into its own buffer `rungs[j]` (the same kind of message each
+        // time: no allocation for mixed ladders); the chosen one is swapped into the uplink.
+        // The uplink's previous inner message belongs to the rung it was sent by: give it back.
+        if ctx.rungs.len() != m {
+            ctx.rungs.resize_with(m, Message::default);
+        }
+        if let Message::Indexed { index, inner, .. } = up
+            && let Some(slot) = ctx.rungs.get_mut(*index as usize)
+        {
+            core::mem::swap(&mut **inner, slot);
+        }
+        let mut chosen = m - 1;
         for (j, c) in self.ladder.iter().enumerate() {
+            let out = &mut ctx.rungs[j];
             MechCtx::compress(
                 ctx.rng,
                 ctx.scratch,
                 meta,
                 c.as_ref(),
                 ctx.work,
-                up,
+                out,
                 "the correction ∇f_i − g_i",
             )?;
             if j + 1 == m {
@@ -140,13 +202,16 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
             }
             // ‖x − (h + C(x − h))‖² = ‖r − C(r)‖², r = x − h.
             ctx.aux.copy_from_slice(ctx.work);
-            up.add_to(ctx.aux, S::from_f64(-1.0))
+            out.add_to(ctx.aux, S::from_f64(-1.0))
                 .map_err(message_err(ctx.worker, ctx.round))?;
             let err: f64 = ctx.aux.iter().map(|v| v.to_f64() * v.to_f64()).sum();
             if within(err, self.zeta, rhs) {
-                return Ok(j + 1);
+                chosen = j;
+                break;
             }
         }
-        Ok(m)
+        let inner = up.indexed_parts(width, chosen as u16);
+        core::mem::swap(inner, &mut ctx.rungs[chosen]);
+        Ok(chosen + 1)
     }
 }
