@@ -6,7 +6,8 @@
 //! precision = "f64"                       # or "f32"
 //!
 //! [problem]
-//! kind = "logreg"                         # logreg | least_squares | quadratic3pc
+//! kind = "logreg"                         # logreg | least_squares | quadratic3pc |
+//!                                         # quadratic_motef
 //! data = "embedded"                       # "embedded" (breast cancer 569×30), a LIBSVM path,
 //!                                         # or "synthetic_a9a" (a9a-shaped, seeded)
 //! n_workers = 20
@@ -196,7 +197,8 @@ pub struct ProblemConfig {
     /// Dimension for synthetic quadratics.
     #[serde(default)]
     pub dim: Option<usize>,
-    /// Heterogeneity scale s of the 3PC quadratics (default 0.1).
+    /// Heterogeneity: scale s of the 3PC quadratics (default 0.1); ζ of the MoTEF quadratics
+    /// (default 1).
     #[serde(default)]
     pub heterogeneity: Option<f64>,
 }
@@ -216,6 +218,10 @@ pub enum ProblemKind {
     LeastSquares,
     /// The 3PC synthetic quadratics (`dim`, `heterogeneity`; no data).
     Quadratic3pc,
+    /// The MoTEF synthetic quadratics $f_i = \tfrac12\|a_i x - b_i\|^2$,
+    /// $a_i = (i+1)/\sqrt n$, $b_i \sim N(0, \zeta/(i+1)^2 I)$ (`dim`, default 20;
+    /// `heterogeneity` = ζ, default 1; no data); default x⁰ = x* + 1/d.
+    QuadraticMotef,
 }
 
 /// Split kinds.
@@ -519,7 +525,7 @@ pub const METHODS: &[(&str, &str)] = &[
     ),
     (
         "sgd",
-        "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b })",
+        "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b }); with a compressor: compressed SGD, no error feedback",
     ),
     (
         "local_sgd",
@@ -652,6 +658,16 @@ fn build_problem<S: Scalar>(
             p.heterogeneity.unwrap_or(0.1),
             cfg.seed,
         )?,
+        ProblemKind::QuadraticMotef => {
+            squeeze_problems::quadratic::motef(
+                p.dim.unwrap_or(20),
+                p.n_workers,
+                p.heterogeneity.unwrap_or(1.0),
+                0.0,
+                cfg.seed,
+            )?
+            .problem
+        }
     })
 }
 
@@ -1099,17 +1115,13 @@ fn star_registry<S: Scalar>(
             )?
         }
         "sgd" => {
-            no_compressor(
-                m,
-                "sgd sends dense gradients; use ef21 or econtrol for compressed gradients",
-            )?;
-            star(
-                Sgd::<S>::new(m.stepsize, m.gradient.unwrap_or_default()).map_err(method_err)?,
-                problem,
-                x0,
-                seed,
-                at,
-            )?
+            let grad = m.gradient.unwrap_or_default();
+            let sgd = match &m.compressor {
+                // Compressed SGD without error feedback (the X3 baseline that fails).
+                Some(_) => Sgd::<S>::compressed(compressor(m, d)?, m.stepsize, grad),
+                None => Sgd::<S>::new(m.stepsize, grad),
+            };
+            star(sgd.map_err(method_err)?, problem, x0, seed, at)?
         }
         "local_sgd" => {
             no_compressor(m, "local_sgd sends dense models")?;

@@ -659,3 +659,50 @@ fn invalid_hyperparameters_are_reported_with_their_key() {
     });
     assert!(e.contains("batch") || e.contains("tau"), "{e}");
 }
+
+/// The X3 example configs: `kind = "quadratic_motef"` builds the MoTEF quadratics (same
+/// objective and default start as `quadratic::motef`), and `sgd` with a compressor is
+/// compressed SGD without feedback (bit for bit the `Sgd::compressed` method).
+#[test]
+fn config_quadratic_motef_and_compressed_sgd() {
+    let text = r#"
+seed = 4
+[problem]
+kind = "quadratic_motef"
+dim = 30
+n_workers = 5
+heterogeneity = 10.0
+init = { kind = "problem_default" }
+[method]
+name = "sgd"
+compressor = "top_k:k=3"
+stepsize = { rule = "constant", gamma = 0.05 }
+[stop]
+max_rounds = 10
+"#;
+    let cfg: squeeze_driver::ExperimentConfig = toml::from_str(text).unwrap();
+    let mut from_cfg = cfg.build_engine(std::path::Path::new(".")).unwrap();
+    let m = motef::<f64>(30, 5, 10.0, 0.0, 4).unwrap();
+    let p = Arc::new(m.problem);
+    let x0 = p.initial_point(&InitPoint::ProblemDefault).unwrap();
+    let step = Stepsize::Constant { gamma: 0.05 };
+    let mut direct = Box::new(
+        StarEngine::new(
+            Sgd::compressed(parse("top_k:k=3").unwrap(), step, GradSource::Full).unwrap(),
+            p.clone(),
+            &x0,
+            4,
+            1,
+        )
+        .unwrap(),
+    ) as Box<dyn Engine>;
+    assert!(bits_eq(&from_cfg.iterate_f64(), &direct.iterate_f64()));
+    for _ in 0..10 {
+        from_cfg.round().unwrap();
+        direct.round().unwrap();
+    }
+    assert!(bits_eq(&from_cfg.iterate_f64(), &direct.iterate_f64()));
+    assert_eq!(from_cfg.totals(), direct.totals());
+    // Three entries per worker and round: it is compressed.
+    assert_eq!(from_cfg.totals().entries_up, 10 * 5 * 3);
+}
