@@ -3,7 +3,8 @@
 //! Runs methods on problems: the star [`engine`] (n workers in parallel under rayon,
 //! aggregated in worker order, bit-identical for every thread count), the [`executor`] (stop
 //! rules, observers, checkpoints with exact resume), per-round [`records`], and experiment
-//! [`config`]uration from TOML.
+//! [`config`]uration from TOML. With the cargo feature `mpi`, `mpi` runs the same engines as
+//! MPI ranks exchanging the encoded messages (see the module's documentation).
 //!
 //! ```
 //! use squeeze_driver::config::ExperimentConfig;

@@ -50,6 +50,38 @@
 //! process) equal the in-process run's bit for bit: a worker computes exactly what it computes
 //! in process, the messages' encodings are exact, and the server absorbs in worker order.
 //!
+//! # Use
+//! The `squeeze` CLI does all of this when it is started by `mpirun`; a program of its own
+//! looks like this (every rank runs it; rank 0's executor gets the observers):
+//!
+//! ```no_run
+//! use squeeze_driver::ExperimentConfig;
+//! use squeeze_driver::executor::Collect;
+//! use squeeze_driver::mpi::{MpiSession, build_mpi_engine};
+//!
+//! let cfg = ExperimentConfig::from_toml(r#"
+//!     seed = 1
+//!     [problem]
+//!     n_workers = 8
+//!     [method]
+//!     name = "ef21"
+//!     compressor = "top_k:k=1"
+//!     [stop]
+//!     max_rounds = 100
+//! "#).unwrap();
+//! let session = MpiSession::init().unwrap();
+//! let comm = session.comm();
+//! let mut engine = build_mpi_engine(&cfg, std::path::Path::new("."), comm).unwrap();
+//! let mut records = Collect::default();
+//! let summary = if comm.is_root() {
+//!     cfg.executor(None).unwrap().run(engine.as_mut(), &mut [&mut records])
+//! } else {
+//!     cfg.executor(None).unwrap().run(engine.as_mut(), &mut [])
+//! }
+//! .unwrap();
+//! assert_eq!(summary.last.round, 100); // on every rank
+//! ```
+//!
 //! # Limitations
 //! Every rank holds the full data and (stale) copies of the states of the workers it does not
 //! host; checkpoint and resume need a file system shared by the ranks (rank 0 writes, every
