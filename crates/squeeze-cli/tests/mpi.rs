@@ -355,7 +355,7 @@ fn ranks_with_different_configurations_refuse_to_run() {
     );
     assert_ne!(r.code, Some(0));
     assert!(
-        r.stderr.contains("rank(s) 1 differs"),
+        r.stderr.contains("configuration of rank(s) 1 differs"),
         "stderr: {}",
         r.stderr
     );

@@ -358,20 +358,22 @@ impl Comm {
         })
     }
 
-    /// Check that every rank runs the same configuration (`fingerprint` of the resolved one).
+    /// Check that every rank has the same `fingerprint` of `what` (0 means "unknown on this
+    /// rank" and is not compared).
     pub fn agree_on(&self, what: &str, fingerprint: u64) -> Result<(), EngineError> {
         let all = self.all_gather_one(fingerprint);
+        let reference = all.iter().copied().find(|&f| f != 0).unwrap_or(0);
         let differing: Vec<String> = all
             .iter()
             .enumerate()
-            .filter(|&(_, &f)| f != all[0])
+            .filter(|&(_, &f)| f != 0 && f != reference)
             .map(|(r, _)| r.to_string())
             .collect();
         if differing.is_empty() {
             Ok(())
         } else {
             Err(EngineError::Transport(format!(
-                "the {what} of rank(s) {} differs from rank 0's: start every rank with the same configuration file and the same --set overrides",
+                "the {what} of rank(s) {} differs from the other ranks': start every rank with the same configuration file, the same --set overrides and the same data",
                 differing.join(", ")
             )))
         }
@@ -416,6 +418,22 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// A fingerprint of the data file's contents (0 for built-in data or a file that cannot be
+/// read: building the problem reports that).
+fn data_fingerprint(cfg: &ExperimentConfig, base_dir: &std::path::Path) -> u64 {
+    use crate::config::ProblemKind;
+    let data = &cfg.problem.data;
+    if ["embedded", "breast_cancer", "synthetic_a9a"].contains(&data.as_str())
+        || !matches!(
+            cfg.problem.kind,
+            ProblemKind::Logreg | ProblemKind::LeastSquares
+        )
+    {
+        return 0;
+    }
+    std::fs::read(base_dir.join(data)).map_or(0, |bytes| fnv1a(&bytes))
+}
+
 /// Build this rank's part of an MPI run of `cfg`: check that every rank runs the same
 /// configuration, build the engine, and check that every rank could (a rank that cannot open
 /// the data makes every rank fail with its message).
@@ -426,6 +444,8 @@ pub fn build_mpi_engine(
 ) -> Result<Box<dyn Engine>, ConfigError> {
     let resolved = toml::to_string(cfg).map_err(|e| ConfigError::Parse(e.to_string()))?;
     comm.agree_on("configuration", fnv1a(resolved.as_bytes()))?;
+    // The same path may hold different files on different machines.
+    comm.agree_on("data file", data_fingerprint(cfg, base_dir))?;
     let at = Placement {
         threads: cfg.run.threads,
         transport: Transport::Mpi(comm.clone()),
@@ -1176,6 +1196,25 @@ mod tests {
         assert!(read_frame::<f32>(&buf, 3, len, m.bits() + 1, 10).is_err());
         assert!(read_frame::<f32>(&buf[..buf.len() - 1], 3, len, m.bits(), 10).is_err());
         assert!(read_frame::<f32>(&buf[..5], 3, len, m.bits(), 10).is_err());
+    }
+
+    #[test]
+    fn data_fingerprint_follows_the_file_contents() {
+        let dir = std::env::temp_dir().join(format!("squeeze-mpi-fp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cfg = ExperimentConfig::from_toml(
+            "[problem]\nn_workers = 2\n[method]\nname = \"gd\"\n[stop]\nmax_rounds = 1\n",
+        )
+        .unwrap();
+        assert_eq!(data_fingerprint(&cfg, &dir), 0, "embedded data");
+        cfg.problem.data = "d.svm".into();
+        assert_eq!(data_fingerprint(&cfg, &dir), 0, "no file yet");
+        std::fs::write(dir.join("d.svm"), "1 1:0.5\n").unwrap();
+        let a = data_fingerprint(&cfg, &dir);
+        std::fs::write(dir.join("d.svm"), "1 1:0.25\n").unwrap();
+        let b = data_fingerprint(&cfg, &dir);
+        assert!(a != 0 && b != 0 && a != b);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
