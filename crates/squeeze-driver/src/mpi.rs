@@ -594,14 +594,25 @@ where
     Ok(Some(Ok(states)))
 }
 
-/// Rank 0's snapshot (or its error) decides for every rank; the others return `null`.
-fn share_snapshot(
+/// The engine's snapshot on rank 0 (`snapshot_with` applied to the states gathered from every
+/// rank), or its error, decided for every rank; the other ranks return `null`.
+fn snapshot_on_root<T>(
     comm: &Comm,
-    result: Result<serde_json::Value, String>,
-) -> Result<serde_json::Value, EngineError> {
-    let (outcome, value) = match result {
-        Ok(v) => (Ok(()), v),
-        Err(e) => (Err(e), serde_json::Value::Null),
+    blocks: &[Range<usize>],
+    all: &[T],
+    what: &str,
+    snapshot_with: impl FnOnce(Vec<T>) -> Result<serde_json::Value, EngineError>,
+) -> Result<serde_json::Value, EngineError>
+where
+    T: Clone + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let (outcome, value) = match gather_states(comm, blocks, all, what)? {
+        Some(Ok(states)) => match snapshot_with(states) {
+            Ok(v) => (Ok(()), v),
+            Err(e) => (Err(e.to_string()), serde_json::Value::Null),
+        },
+        Some(Err(e)) => (Err(e), serde_json::Value::Null),
+        None => (Ok(()), serde_json::Value::Null),
     };
     comm.root_outcome(outcome)?;
     Ok(value)
@@ -793,16 +804,13 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
     /// Rank 0 gathers every rank's worker states and returns the whole snapshot; the other
     /// ranks return `null`.
     fn snapshot(&self) -> Result<serde_json::Value, EngineError> {
-        let states = gather_states(&self.comm, &self.blocks, self.inner.workers(), "worker")?;
-        let result = match states {
-            Some(Ok(workers)) => self
-                .inner
-                .snapshot_with_workers(workers)
-                .map_err(|e| e.to_string()),
-            Some(Err(e)) => Err(e),
-            None => Ok(serde_json::Value::Null),
-        };
-        share_snapshot(&self.comm, result)
+        snapshot_on_root(
+            &self.comm,
+            &self.blocks,
+            self.inner.workers(),
+            "worker",
+            |w| self.inner.snapshot_with_workers(w),
+        )
     }
 
     /// Every rank restores the whole snapshot (read from a shared file system).
@@ -1117,16 +1125,9 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
     /// Rank 0 gathers every rank's node states and returns the whole snapshot; the other ranks
     /// return `null`.
     fn snapshot(&self) -> Result<serde_json::Value, EngineError> {
-        let states = gather_states(&self.comm, &self.blocks, self.inner.nodes(), "node")?;
-        let result = match states {
-            Some(Ok(nodes)) => self
-                .inner
-                .snapshot_with_nodes(nodes)
-                .map_err(|e| e.to_string()),
-            Some(Err(e)) => Err(e),
-            None => Ok(serde_json::Value::Null),
-        };
-        share_snapshot(&self.comm, result)
+        snapshot_on_root(&self.comm, &self.blocks, self.inner.nodes(), "node", |n| {
+            self.inner.snapshot_with_nodes(n)
+        })
     }
 
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
