@@ -16,19 +16,26 @@ use crate::run::{self, RunArgs};
 
 /// Whether every rank already knows about this error (so no abort is needed).
 fn agreed_exec(e: &ExecError) -> bool {
-    matches!(e, ExecError::Engine(EngineError::Agreed { .. }))
+    // Divergence is decided from a record, and every rank has the same records.
+    matches!(
+        e,
+        ExecError::Engine(EngineError::Agreed { .. }) | ExecError::Diverged { .. }
+    )
 }
 
 /// Leave after an error every rank knows about: rank 0 reports it, then every rank waits for
 /// that (a barrier: mpirun stops the whole job as soon as one rank exits with an error, which
 /// could otherwise cut rank 0 off before it prints) and exits with the same code.
 fn leave(session: MpiSession, failure: Failure) -> CliResult {
-    if session.comm().is_root() {
+    let comm = session.comm();
+    if comm.is_root() {
         crate::fail::print(&failure);
     }
-    session.comm().barrier();
+    // Rank 0's exit code everywhere: mpirun reports whichever rank exits first.
+    let code = comm.root_value(u64::from(failure.code));
+    comm.barrier();
     drop(session);
-    std::process::exit(i32::from(failure.code))
+    std::process::exit(i32::try_from(code).unwrap_or(1))
 }
 
 /// Leave after an error only this rank knows about: print it and abort the job.
@@ -86,7 +93,9 @@ pub fn run(args: RunArgs) -> CliResult {
     match opened {
         Some(Ok((mut output, _resumed_from))) => {
             let result = run::execute(&job, engine.as_mut(), &mut [&mut output], resume);
-            let agreed = result.as_ref().err().is_none_or(agreed_exec);
+            // A failure of the run itself is known to every rank; a failure to write the
+            // summary afterwards is rank 0's alone (the others have finished).
+            let agreed = matches!(&result, Err(e) if agreed_exec(e));
             let outcome = run::finish(&job, &args, &mut output, result);
             match outcome {
                 Ok(()) => Ok(()),

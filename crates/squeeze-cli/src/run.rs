@@ -676,13 +676,7 @@ impl Observer for RunOutput {
             ))
         })?;
         self.last = Some(rec.clone());
-        if !(rec.loss.is_finite() && rec.grad_norm_sq.is_finite()) {
-            return Err(ExecError::Observer(format!(
-                "the run diverged: f(x) = {}, ‖∇f(x)‖² = {} at round {}; use a smaller stepsize \
-                 (method.stepsize.multiplier or gamma)",
-                rec.loss, rec.grad_norm_sq, rec.round
-            )));
-        }
+        // A non-finite record stops the run in the executor (after this record is written).
         self.progress.set_position(rec.round);
         if !self.progress.is_hidden() {
             self.progress.set_message(format!(

@@ -492,3 +492,69 @@ fn a_wall_time_stop_is_taken_by_every_rank_together() {
     let last = records(&dir.join("o")).pop().unwrap();
     assert!(last.round > 0 && last.wall_time_s >= 1.0, "{last:?}");
 }
+
+/// Without a shared file system ranks may read different checkpoint files: refused.
+#[test]
+fn ranks_resuming_from_different_checkpoints_refuse_to_run() {
+    let dir = temp_dir("two-checkpoints");
+    fs::write(dir.join("c.toml"), EF21).unwrap();
+    for (sub, rounds) in [("r0", "60"), ("r1", "120")] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+        let r = local(
+            &dir.join(sub),
+            &[
+                "run",
+                "../c.toml",
+                "--out",
+                "o",
+                "-q",
+                "--set",
+                "run.checkpoint_every=50",
+                "--set",
+                &format!("stop.max_rounds={rounds}"),
+            ],
+        );
+        assert_ok(&r);
+    }
+    let r = mpirun_sh(
+        2,
+        &dir,
+        r#"cd "r$OMPI_COMM_WORLD_RANK" && exec "$SQUEEZE" run ../c.toml --out o -q --resume"#,
+    );
+    assert_ne!(r.code, Some(0), "stderr: {}", r.stderr);
+    assert!(
+        r.stderr.contains("checkpoint of rank(s) 1 differs"),
+        "stderr: {}",
+        r.stderr
+    );
+}
+
+/// A diverging run stops on every rank at the same round: rank 0 reports it, exit code 1, no
+/// abort of the job.
+#[test]
+fn a_diverging_run_stops_every_rank_cleanly() {
+    let dir = temp_dir("diverges");
+    fs::write(
+        dir.join("c.toml"),
+        EF21.replace(
+            "stepsize = { rule = \"theory\", multiplier = 16.0 }",
+            "stepsize = { rule = \"constant\", gamma = 1e12 }",
+        )
+        .replace("kind = \"logreg\"", "kind = \"least_squares\""),
+    )
+    .unwrap();
+    let r = mpirun(3, &dir, &["run", "c.toml", "--out", "o", "-q"]);
+    assert_eq!(r.code, Some(1), "stderr: {}", r.stderr);
+    assert!(
+        r.stderr.contains("non-finite") || r.stderr.contains("diverged"),
+        "stderr: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("MPI_ABORT"), "stderr: {}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("error:").count(),
+        1,
+        "one report: {}",
+        r.stderr
+    );
+}

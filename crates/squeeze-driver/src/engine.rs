@@ -77,9 +77,11 @@ pub struct Totals {
     /// neighbours counts k times). 0 for the star engine.
     #[serde(default)]
     pub bits_links: u64,
-    /// MPI runs: bytes of uplink (gossip: node-to-node) messages that crossed between ranks,
-    /// measured from the transmitted buffers, frame headers included (0 in process; see
-    /// `squeeze_driver::mpi` for the framing).
+    /// MPI runs: bytes of the uplink frames handed to MPI, headers included (0 in process; see
+    /// `squeeze_driver::mpi`). Star: every worker's frame of every round (rank 0's own go
+    /// through the gather too); gossip: each message once per other rank hosting a neighbour.
+    /// The initialisation is computed on every rank and never travels, so the counted init
+    /// round of `bits_up` has no wire bytes.
     #[serde(default)]
     pub wire_bytes_up: u64,
     /// MPI runs: bytes of each downlink broadcast, frame header included, summed over rounds

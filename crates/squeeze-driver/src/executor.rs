@@ -91,6 +91,19 @@ pub enum ExecError {
     /// An observer failed (e.g. the records file could not be written).
     #[error("{0}")]
     Observer(String),
+    /// The run diverged: a record's f(x) or ‖∇f(x)‖² is not finite (the methods catch
+    /// non-finite gradients and models themselves; this catches what only the objective shows).
+    #[error(
+        "the run diverged: f(x) = {loss}, ‖∇f(x)‖² = {grad_norm_sq} at round {round}; use a smaller stepsize (method.stepsize.multiplier or gamma)"
+    )]
+    Diverged {
+        /// The round of the record.
+        round: u64,
+        /// f(x).
+        loss: f64,
+        /// ‖∇f(x)‖².
+        grad_norm_sq: f64,
+    },
 }
 
 /// Write a checkpoint every `every` rounds to `path`.
@@ -194,9 +207,7 @@ impl Executor {
         let start = Instant::now();
         let metrics = engine.evaluate()?;
         let first = RoundRecord::new(engine.totals(), metrics, 0.0);
-        for o in observers.iter_mut() {
-            o.record(&first)?;
-        }
+        notify(observers, &first)?;
         self.run_loop(engine, observers, first, start, 0.0)
     }
 
@@ -251,9 +262,7 @@ impl Executor {
             if round.is_multiple_of(self.log_every) || at_cap || over_budget {
                 let metrics = engine.evaluate()?;
                 last = RoundRecord::new(engine.totals(), metrics, elapsed(&start));
-                for o in observers.iter_mut() {
-                    o.record(&last)?;
-                }
+                notify(observers, &last)?;
             }
             if let Some(c) = &self.checkpoint
                 && round.is_multiple_of(c.every)
@@ -261,9 +270,7 @@ impl Executor {
                 if last.round != round {
                     let metrics = engine.evaluate()?;
                     last = RoundRecord::new(engine.totals(), metrics, elapsed(&start));
-                    for o in observers.iter_mut() {
-                        o.record(&last)?;
-                    }
+                    notify(observers, &last)?;
                 }
                 write_checkpoint(engine, &c.path, &last, elapsed(&start))?;
                 for o in observers.iter_mut() {
@@ -274,9 +281,7 @@ impl Executor {
         if last.round != engine.totals().rounds {
             let metrics = engine.evaluate()?;
             last = RoundRecord::new(engine.totals(), metrics, elapsed(&start));
-            for o in observers.iter_mut() {
-                o.record(&last)?;
-            }
+            notify(observers, &last)?;
         }
         let summary = RunSummary { reason, last };
         for o in observers.iter_mut() {
@@ -305,6 +310,22 @@ impl Executor {
         }
         None
     }
+}
+
+/// Hand `rec` to every observer, then stop if it shows divergence (after the observers, so
+/// that the diverged record is written).
+fn notify(observers: &mut [&mut dyn Observer], rec: &RoundRecord) -> Result<(), ExecError> {
+    for o in observers.iter_mut() {
+        o.record(rec)?;
+    }
+    if !(rec.loss.is_finite() && rec.grad_norm_sq.is_finite()) {
+        return Err(ExecError::Diverged {
+            round: rec.round,
+            loss: rec.loss,
+            grad_norm_sq: rec.grad_norm_sq,
+        });
+    }
+    Ok(())
 }
 
 /// Write `engine`'s checkpoint to `path` atomically (temporary file, then rename).

@@ -36,7 +36,8 @@
 //! once per *other* rank that hosts one of its node's neighbours (messages between nodes of one
 //! rank never leave the process). `wire_bytes_down` counts each downlink broadcast as 8 + its
 //! payload. The fixed per-message header is therefore [`FRAME_HEADER_BYTES`] = 8. Control
-//! traffic (the counters, error agreement, metrics) is not included.
+//! traffic (the counters, error agreement, metrics) is not included, and neither is the
+//! initialisation: every rank computes it, so a counted init round (in `bits_up`) never travels.
 //!
 //! # Failures are loud
 //! Every rank checks that all ranks run the same configuration (a fingerprint of the resolved
@@ -130,10 +131,15 @@ impl core::fmt::Debug for MpiSession {
 impl MpiSession {
     /// Initialise MPI (once per process; "funneled": only this thread calls MPI).
     pub fn init() -> Result<Self, EngineError> {
-        let (universe, _) =
-            mpi::initialize_with_threading(mpi::Threading::Funneled).ok_or_else(|| {
+        let (universe, level) = mpi::initialize_with_threading(mpi::Threading::Funneled)
+            .ok_or_else(|| {
                 EngineError::Transport("MPI was already initialised in this process".into())
             })?;
+        if level < mpi::Threading::Funneled {
+            return Err(EngineError::Transport(format!(
+                "the MPI library grants thread level {level:?}; squeeze needs Funneled (worker threads that do not call MPI)"
+            )));
+        }
         let world = universe.world();
         Ok(Self {
             comm: Comm::new(world),
@@ -151,11 +157,13 @@ struct CommInner {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
+    /// The thread that initialised MPI: the only one allowed to call it ("funneled").
+    thread: std::thread::ThreadId,
 }
 
 // SAFETY: the communicator handle is an opaque pointer owned by the MPI library. MPI is
-// initialised with `Threading::Funneled`, and every call through it happens from the thread
-// that drives the engine (the one that initialised MPI; documented on the module); `Send` and
+// initialised with `Threading::Funneled`, and every call through it goes through
+// `Comm::world`, which checks that it runs on the thread that initialised MPI; `Send` and
 // `Sync` are needed only because engines are `Send`.
 unsafe impl Send for CommInner {}
 // SAFETY: see above; no call is made concurrently.
@@ -199,7 +207,12 @@ impl Comm {
         let rank = world.rank() as usize;
         let size = world.size() as usize;
         Self {
-            inner: Arc::new(CommInner { world, rank, size }),
+            inner: Arc::new(CommInner {
+                world,
+                rank,
+                size,
+                thread: std::thread::current().id(),
+            }),
         }
     }
 
@@ -221,15 +234,32 @@ impl Comm {
     /// Terminate every rank of the job (`MPI_Abort`) with `code`: for errors that the other
     /// ranks cannot learn about, so that nobody waits forever.
     pub fn abort(&self, code: i32) -> ! {
-        self.inner.world.abort(code)
+        self.world().abort(code)
     }
 
     /// Wait until every rank is here.
     pub fn barrier(&self) {
-        self.inner.world.barrier();
+        self.world().barrier();
     }
 
+    /// Rank 0's `value`, on every rank.
+    pub fn root_value(&self, value: u64) -> u64 {
+        let mut v = [value];
+        self.bcast_u64s(&mut v);
+        v[0]
+    }
+
+    /// The communicator, for a call into MPI.
+    ///
+    /// # Panics
+    /// On any thread but the one that initialised MPI (MPI runs "funneled"; a call from another
+    /// thread would be undefined behaviour, so this is a programming error, not a user input).
     fn world(&self) -> &SimpleCommunicator {
+        assert_eq!(
+            std::thread::current().id(),
+            self.inner.thread,
+            "squeeze's MPI transport must be driven from the thread that initialised MPI"
+        );
         &self.inner.world
     }
 
@@ -307,12 +337,17 @@ impl Comm {
     /// Share every rank's error (if any) with every rank: all ranks return the error of the
     /// lowest failing rank, so that they all stop at the same point.
     pub fn any_failed(&self, local: Option<String>) -> Result<(), EngineError> {
+        // Length + 1 for an error (so that an empty message is still an error), 0 for none.
+        let failed = local.is_some();
         let text = local.map(String::into_bytes).unwrap_or_default();
-        let lens = self.all_gather_one(text.len() as u64);
-        if lens.iter().all(|&l| l == 0) {
+        let flags = self.all_gather_one(if failed { text.len() as u64 + 1 } else { 0 });
+        if flags.iter().all(|&f| f == 0) {
             return Ok(());
         }
-        let counts: Vec<usize> = lens.iter().map(|&l| l as usize).collect();
+        let counts: Vec<usize> = flags
+            .iter()
+            .map(|&f| f.saturating_sub(1) as usize)
+            .collect();
         let mut all = Vec::new();
         let counts_i: Vec<mpi::Count> =
             counts.iter().map(|&c| count(c)).collect::<Result<_, _>>()?;
@@ -320,7 +355,7 @@ impl Comm {
         all.resize(counts.iter().sum(), 0u8);
         let mut part = PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
         self.world().all_gather_varcount_into(&text[..], &mut part);
-        let rank = counts.iter().position(|&c| c > 0).unwrap_or(0);
+        let rank = flags.iter().position(|&f| f > 0).unwrap_or(0);
         let start = displs[rank] as usize;
         let detail = String::from_utf8_lossy(&all[start..start + counts[rank]]).into_owned();
         Err(EngineError::Agreed { rank, detail })
@@ -328,18 +363,18 @@ impl Comm {
 
     /// Rank 0's outcome (the other ranks pass `Ok`), on every rank.
     fn root_outcome(&self, root: Result<(), String>) -> Result<(), EngineError> {
+        // A leading '!' marks an error (so that an empty message is still one).
         let mut text = match (self.is_root(), root) {
-            (true, Err(e)) => e.into_bytes(),
+            (true, Err(e)) => [b"!".as_slice(), e.as_bytes()].concat(),
             _ => Vec::new(),
         };
         self.bcast_bytes(&mut text)?;
-        if text.is_empty() {
-            Ok(())
-        } else {
-            Err(EngineError::Agreed {
+        match text.split_first() {
+            None => Ok(()),
+            Some((_, detail)) => Err(EngineError::Agreed {
                 rank: 0,
-                detail: String::from_utf8_lossy(&text).into_owned(),
-            })
+                detail: String::from_utf8_lossy(detail).into_owned(),
+            }),
         }
     }
 
@@ -373,7 +408,7 @@ impl Comm {
             Ok(())
         } else {
             Err(EngineError::Transport(format!(
-                "the {what} of rank(s) {} differs from the other ranks': start every rank with the same configuration file, the same --set overrides and the same data",
+                "the {what} of rank(s) {} differs from the other ranks': start every rank with the same configuration file, the same --set overrides and the same data (and, to resume, the same checkpoint: a file system shared by the ranks)",
                 differing.join(", ")
             )))
         }
@@ -442,7 +477,10 @@ pub fn build_mpi_engine(
     base_dir: &std::path::Path,
     comm: &Comm,
 ) -> Result<Box<dyn Engine>, ConfigError> {
-    let resolved = toml::to_string(cfg).map_err(|e| ConfigError::Parse(e.to_string()))?;
+    // The data path may differ between machines; the data's contents are compared below.
+    let mut without_path = cfg.clone();
+    without_path.problem.data.clear();
+    let resolved = toml::to_string(&without_path).map_err(|e| ConfigError::Parse(e.to_string()))?;
     comm.agree_on("configuration", fnv1a(resolved.as_bytes()))?;
     // The same path may hold different files on different machines.
     comm.agree_on("data file", data_fingerprint(cfg, base_dir))?;
@@ -618,6 +656,17 @@ where
     Ok(value)
 }
 
+/// Restore `snapshot` on every rank after checking that every rank read the same one (ranks
+/// without a shared file system may hold different checkpoint files).
+fn restore_everywhere(
+    comm: &Comm,
+    snapshot: &serde_json::Value,
+    restore: impl FnOnce(&serde_json::Value) -> Result<(), EngineError>,
+) -> Result<(), EngineError> {
+    comm.agree_on("checkpoint", fnv1a(snapshot.to_string().as_bytes()))?;
+    comm.any_failed(restore(snapshot).err().map(|e| e.to_string()))
+}
+
 /// The star engine over MPI: this rank's block of workers, and the server on rank 0.
 pub struct MpiStarEngine<S: Scalar, M: ServerMethod<S>> {
     inner: StarEngine<S, M>,
@@ -726,8 +775,10 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
                 Ok(samples) if local_err.is_none() => {
                     let up = &self.inner.parts_mut().ups[i];
                     let counts = WorkerCounts::of(up, samples);
-                    let len = push_frame(&mut self.frames, &mut self.writer, i, up)?;
-                    push_counters(&mut self.local_counters, len, &counts);
+                    match push_frame(&mut self.frames, &mut self.writer, i, up) {
+                        Ok(len) => push_counters(&mut self.local_counters, len, &counts),
+                        Err(e) => local_err = Some(e.to_string()),
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -815,8 +866,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
 
     /// Every rank restores the whole snapshot (read from a shared file system).
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
-        let local = self.inner.restore(snapshot).err().map(|e| e.to_string());
-        self.comm.any_failed(local)
+        restore_everywhere(&self.comm, snapshot, |s| self.inner.restore(s))
     }
 
     fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
@@ -942,11 +992,9 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> MpiGossipEngine<S, M> {
         self.blocks[self.comm.rank()].clone()
     }
 
-    /// Send this rank's frames to the ranks that need them and receive theirs; returns the
-    /// received buffers' parse/decode error, if any.
-    fn exchange(&mut self) -> Result<Option<String>, EngineError> {
-        let me = self.comm.rank();
-        let d = self.inner.dim();
+    /// Fill the send buffers and size the receive buffers for [`Self::exchange`]; returns this
+    /// rank's error (a buffer beyond MPI's counts) before any rank starts sending.
+    fn prepare_exchange(&mut self) -> Option<String> {
         let frame_len =
             |c: &[u64], i: usize| FRAME_HEADER_BYTES as usize + c[i * COUNTERS] as usize;
         for (p, nodes) in self.plan.send_to.iter().enumerate() {
@@ -959,10 +1007,21 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> MpiGossipEngine<S, M> {
         }
         for (p, nodes) in self.plan.recv_from.iter().enumerate() {
             let len: usize = nodes.iter().map(|&j| frame_len(&self.counters, j)).sum();
-            count(len)?;
             self.recv_bufs[p].clear();
             self.recv_bufs[p].resize(len, 0);
         }
+        self.send_bufs
+            .iter()
+            .chain(&self.recv_bufs)
+            .find_map(|b| count(b.len()).err())
+            .map(|e| e.to_string())
+    }
+
+    /// Send this rank's frames to the ranks that need them and receive theirs (after
+    /// [`Self::prepare_exchange`]); returns the received buffers' parse/decode error, if any.
+    fn exchange(&mut self) -> Result<Option<String>, EngineError> {
+        let me = self.comm.rank();
+        let d = self.inner.dim();
         let world = self.comm.world();
         let plan = &self.plan;
         let send_bufs = &self.send_bufs;
@@ -1044,8 +1103,10 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
                         let (outs, _, _) = self.inner.parts_mut();
                         let counts = WorkerCounts::of(&outs[i], samples);
                         self.frame_at[i] = self.frames.len();
-                        let len = push_frame(&mut self.frames, &mut self.writer, i, &outs[i])?;
-                        push_counters(&mut self.local_counters, len, &counts);
+                        match push_frame(&mut self.frames, &mut self.writer, i, &outs[i]) {
+                            Ok(len) => push_counters(&mut self.local_counters, len, &counts),
+                            Err(e) => local_err = Some(e.to_string()),
+                        }
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -1062,6 +1123,8 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
                 self.inner.parts_mut().2.wire_bytes_up +=
                     self.plan.fanout[i] * (FRAME_HEADER_BYTES + len);
             }
+            let oversized = self.prepare_exchange();
+            self.comm.any_failed(oversized)?;
             let received = self.exchange()?;
             self.comm.any_failed(received)?;
             self.inner.receive_phase(phase, mine.clone());
@@ -1131,8 +1194,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
     }
 
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
-        let local = self.inner.restore(snapshot).err().map(|e| e.to_string());
-        self.comm.any_failed(local)
+        restore_everywhere(&self.comm, snapshot, |s| self.inner.restore(s))
     }
 
     fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {

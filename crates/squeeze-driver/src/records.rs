@@ -47,8 +47,8 @@ pub struct RoundRecord {
     /// otherwise. CSV: like `levels`.
     #[serde(default)]
     pub levels_down: Vec<u64>,
-    /// MPI runs: uplink (gossip: node-to-node) bytes measured on the wire between ranks,
-    /// frame headers included (0 in process).
+    /// MPI runs: uplink (gossip: node-to-node) frame bytes handed to MPI, headers included,
+    /// since the start (0 in process; see `Totals::wire_bytes_up`).
     #[serde(default)]
     pub wire_bytes_up: u64,
     /// MPI runs: downlink bytes measured on the wire, per broadcast, frame header included

@@ -72,6 +72,8 @@ fn a_diverging_run_stops_with_diverged_naming_the_round() {
                 ExecError::Engine(EngineError::Method(MethodError::Diverged { round, .. })) => {
                     *round
                 }
+                // f or ‖∇f‖² overflowed in a record before a gradient or the model did.
+                ExecError::Diverged { round, .. } => *round,
                 other => panic!("{what}: expected Diverged, got {other:?}"),
             };
             assert!(round > 0 && round < 1000, "{what}: round {round}");
