@@ -9,7 +9,7 @@ use squeeze_core::{
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, dense_down,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_err, dense_down,
     grad_minus_estimate, message_err, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
@@ -281,12 +281,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_all(
-            &mut server.v,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.v, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

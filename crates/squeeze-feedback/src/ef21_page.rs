@@ -5,9 +5,10 @@ use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng,
 use squeeze_problems::{MinibatchSampler, Problem};
 
 use crate::ef21::Ef21Server;
-use crate::ef21_sgd::{Batch, compress_correction, ef21_rule_gamma, full_grad_init};
+use crate::ef21_sgd::{Batch, ef21_rule_gamma};
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_all, dense_down, step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, dense_down,
+    full_grad_init, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -257,12 +258,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Page<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_all(
-            &mut server.g,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.g, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

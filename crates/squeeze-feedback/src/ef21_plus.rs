@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
-use crate::ef21_sgd::{ef21_rule_gamma, full_grad_init};
+use crate::ef21_sgd::ef21_rule_gamma;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, message_err,
-    step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, full_grad_init,
+    message_err, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 

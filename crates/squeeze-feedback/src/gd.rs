@@ -5,7 +5,7 @@ use squeeze_core::{Message, Scalar, ops};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, dense_down, local_grad,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, local_grad,
     step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
@@ -129,12 +129,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
         server.g.fill(S::ZERO);
-        add_all(
-            &mut server.g,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.g, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

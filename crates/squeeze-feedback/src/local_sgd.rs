@@ -6,7 +6,7 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, dense_down,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, dense_down,
 };
 use crate::stepsize::Stepsize;
 
@@ -167,12 +167,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
         server.x.fill(S::ZERO);
-        add_all(
-            &mut server.x,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.x, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
