@@ -16,7 +16,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
 use crate::method::{MethodError, WorkerBuffers, message_err};
@@ -121,6 +121,65 @@ pub(crate) fn mix_into<S: Scalar>(
             .map_err(message_err(j, ctx.round))?;
     }
     Ok(())
+}
+
+/// The dimension d, after checking `x0` against `problem` and `compressor` against d (its
+/// refusal is [`MethodError::Incompatible`], prefixed with `method`).
+pub(crate) fn compressed_dim<S: Scalar>(
+    problem: &Problem<S>,
+    x0: &[S],
+    compressor: &dyn Compressor<S>,
+    method: &str,
+) -> Result<usize, MethodError> {
+    problem.check_dim(x0.len())?;
+    let d = problem.dim();
+    compressor
+        .check_dim(d)
+        .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
+    Ok(d)
+}
+
+/// The nodes' initial states `make(i, grad)`, with `grad` node i's fresh [`GradState`] for
+/// `source` under `seed`, in node order; no gradient work.
+pub(crate) fn init_nodes<S: Scalar, N>(
+    problem: &Problem<S>,
+    seed: u64,
+    source: GradSource,
+    mut make: impl FnMut(usize, GradState) -> N,
+) -> Result<GossipInit<N>, MethodError> {
+    let nodes = problem
+        .oracles()
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Ok(make(i, GradState::new(source, o.as_ref(), seed, i)?)))
+        .collect::<Result<Vec<_>, MethodError>>()?;
+    Ok(GossipInit {
+        nodes,
+        grad_samples: 0,
+    })
+}
+
+/// The nodes' initial states `make(i, grad, g0)`, as [`init_nodes`], with `g0` node i's
+/// first local gradient at `x0` drawn from `grad` (round 0); the samples used are summed.
+pub(crate) fn init_nodes_at<S: Scalar, N>(
+    problem: &Problem<S>,
+    x0: &[S],
+    seed: u64,
+    source: GradSource,
+    mut make: impl FnMut(usize, GradState, Vec<S>) -> N,
+) -> Result<GossipInit<N>, MethodError> {
+    let mut nodes = Vec::with_capacity(problem.n_workers());
+    let mut samples = 0;
+    for (i, o) in problem.oracles().iter().enumerate() {
+        let mut grad = GradState::new(source, o.as_ref(), seed, i)?;
+        let mut g0 = vec![S::ZERO; x0.len()];
+        samples += grad.grad(o.as_ref(), x0, &mut g0, 0)?;
+        nodes.push(make(i, grad, g0));
+    }
+    Ok(GossipInit {
+        nodes,
+        grad_samples: samples,
+    })
 }
 
 /// Which local gradient a node uses.
