@@ -4,10 +4,8 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::gossip::{
-    GossipInit, GossipMethod, GradSource, GradState, NodeCtx, compressed_dim, init_nodes_at,
-};
-use crate::method::MethodError;
+use crate::gossip::{GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes_at};
+use crate::method::{MethodError, compressed_dim};
 use crate::motef::{MotefParams, compress_delta, mix_phase, model_phase};
 
 /// BEER: MoTEF without momentum, in the BEER authors' form.

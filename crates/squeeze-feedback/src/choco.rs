@@ -5,9 +5,9 @@ use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng}
 use squeeze_problems::Problem;
 
 use crate::gossip::{
-    GossipInit, GossipMethod, GradSource, GradState, NodeCtx, compressed_dim, init_nodes, mix_into,
+    GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes, mix_into,
 };
-use crate::method::MethodError;
+use crate::method::{MethodError, compressed_dim};
 use crate::motef::compress_delta;
 
 /// CHOCO-SGD: a local SGD step, then gossip on compressed public copies $\hat x_i$.

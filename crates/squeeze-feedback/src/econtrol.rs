@@ -8,7 +8,7 @@ use crate::ef21::{GradInit, InitEstimates};
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, check_model,
-    compress_up, dense_down, message_err,
+    compress_up, compressed_dim, dense_down, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -170,12 +170,8 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "econtrol")?;
         let n = problem.n_workers();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("econtrol: {e}")))?;
         let alpha = self.compressor.class(d).alpha();
         let gamma = self
             .stepsize

@@ -6,7 +6,7 @@ use squeeze_problems::Problem;
 
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, check_model,
-    compress_up, dense_down, local_grad, message_err,
+    compress_up, compressed_dim, dense_down, local_grad, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -87,12 +87,8 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "ef14")?;
         let n = problem.n_workers();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("ef14: {e}")))?;
         let alpha = self.compressor.class(d).alpha();
         let gamma = self.stepsize.resolve("ef14", alpha, problem.smoothness())?;
         let workers = (0..n)

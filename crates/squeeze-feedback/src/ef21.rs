@@ -6,7 +6,7 @@ use squeeze_problems::Problem;
 
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction,
-    compress_err, dense_down, grad_minus_estimate, message_err, step_and_broadcast,
+    compress_err, compressed_dim, dense_down, grad_minus_estimate, message_err, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -211,12 +211,8 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "ef21")?;
         let n = problem.n_workers();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("ef21: {e}")))?;
         let gamma = self.gamma(problem)?;
         let mut g = vec![S::ZERO; d];
         let mut workers = Vec::with_capacity(n);

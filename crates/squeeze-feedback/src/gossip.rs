@@ -16,7 +16,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
 use crate::method::{MethodError, WorkerBuffers, message_err};
@@ -121,22 +121,6 @@ pub(crate) fn mix_into<S: Scalar>(
             .map_err(message_err(j, ctx.round))?;
     }
     Ok(())
-}
-
-/// The dimension d, after checking `x0` against `problem` and `compressor` against d (its
-/// refusal is [`MethodError::Incompatible`], prefixed with `method`).
-pub(crate) fn compressed_dim<S: Scalar>(
-    problem: &Problem<S>,
-    x0: &[S],
-    compressor: &dyn Compressor<S>,
-    method: &str,
-) -> Result<usize, MethodError> {
-    problem.check_dim(x0.len())?;
-    let d = problem.dim();
-    compressor
-        .check_dim(d)
-        .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
-    Ok(d)
 }
 
 /// The nodes' initial states `make(i, grad)`, with `grad` node i's fresh [`GradState`] for

@@ -5,8 +5,8 @@ use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng,
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_up, dense_down, full_grad_init,
-    local_grad, step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_up, compressed_dim, dense_down,
+    full_grad_init, local_grad, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 use crate::three_pc::Parked;
@@ -173,12 +173,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
-        let _n = problem.n_workers();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("marina: {e}")))?;
+        compressed_dim(problem, x0, self.compressor.as_ref(), "marina")?;
         let (_, p, gamma) = self.resolve(problem)?;
         let init = full_grad_init(problem, x0, self.count_init)?;
         let workers = init

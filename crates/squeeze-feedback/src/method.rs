@@ -276,6 +276,22 @@ pub(crate) fn dense_down<'a, S: Scalar>(
     }
 }
 
+/// The dimension d, after checking `x0` against `problem` and `compressor` against d (its
+/// refusal is [`MethodError::Incompatible`], prefixed with `method`).
+pub(crate) fn compressed_dim<S: Scalar>(
+    problem: &Problem<S>,
+    x0: &[S],
+    compressor: &dyn Compressor<S>,
+    method: &str,
+) -> Result<usize, MethodError> {
+    problem.check_dim(x0.len())?;
+    let d = problem.dim();
+    compressor
+        .check_dim(d)
+        .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
+    Ok(d)
+}
+
 /// Local gradient at `x` into `ctx.buffers.grad`, counting the samples; errors on NaN/∞.
 pub(crate) fn local_grad<S: Scalar>(
     ctx: &mut WorkerCtx<'_, S>,

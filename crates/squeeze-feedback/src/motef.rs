@@ -5,10 +5,9 @@ use squeeze_core::{CompressCtx, Compressor, Message, ParamError, Purpose, Scalar
 use squeeze_problems::Problem;
 
 use crate::gossip::{
-    GossipInit, GossipMethod, GradSource, GradState, NodeCtx, compressed_dim, init_nodes_at,
-    mix_into,
+    GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes_at, mix_into,
 };
-use crate::method::{MethodError, message_err};
+use crate::method::{MethodError, compressed_dim, message_err};
 
 /// MoTEF hyperparameters: consensus stepsize γ, stepsize η, momentum λ.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

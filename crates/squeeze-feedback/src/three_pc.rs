@@ -155,7 +155,6 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
         problem.check_dim(x0.len())?;
         let d = problem.dim();
-        let _n = problem.n_workers();
         self.mech.check_dim(d)?;
         let gamma = self.gamma(problem)?;
         let init = full_grad_init(problem, x0, self.count_init)?;
