@@ -7,7 +7,7 @@ use squeeze_problems::Problem;
 use crate::gossip::{
     GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes, mix_into,
 };
-use crate::method::{MethodError, compressed_dim};
+use crate::method::{MethodError, compressed_dim, ensure_finite};
 use crate::motef::compress_delta;
 
 /// CHOCO-SGD: a local SGD step, then gossip on compressed public copies $\hat x_i$.
@@ -269,13 +269,7 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         }
         ctx.buffers.work = work;
         r?;
-        if squeeze_core::ops::first_non_finite(&n.x).is_some() {
-            return Err(MethodError::Diverged {
-                what: "a node's model",
-                round: ctx.round,
-            });
-        }
-        Ok(())
+        ensure_finite(&n.x, "a node's model", ctx.round)
     }
 
     fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {

@@ -6,8 +6,8 @@ use squeeze_core::{Message, Scalar};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, check_model,
-    dense_down, local_grad,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, dense_down,
+    ensure_finite, local_grad,
 };
 use crate::stepsize::Stepsize;
 
@@ -127,7 +127,7 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
     ) -> Result<(), MethodError> {
         let scale = S::from_f64(-server.gamma / ups.len() as f64);
         add_all(&mut server.x, scale, round, ups)?;
-        check_model(&server.x, round)
+        ensure_finite(&server.x, "the model x", round)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

@@ -7,8 +7,8 @@ use squeeze_problems::Problem;
 use crate::ef21::{GradInit, InitEstimates};
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, check_model,
-    compress_up, compressed_dim, dense_down, message_err,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compress_up,
+    compressed_dim, dense_down, ensure_finite, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -267,7 +267,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         for (xk, &hk) in server.x.iter_mut().zip(&server.h) {
             *xk -= gamma * hk;
         }
-        check_model(&server.x, round)
+        ensure_finite(&server.x, "the model x", round)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

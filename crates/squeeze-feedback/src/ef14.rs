@@ -5,8 +5,8 @@ use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, check_model,
-    compress_up, compressed_dim, dense_down, local_grad, message_err,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_up,
+    compressed_dim, dense_down, ensure_finite, local_grad, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -159,7 +159,7 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
             round,
             ups,
         )?;
-        check_model(&server.x, round)
+        ensure_finite(&server.x, "the model x", round)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

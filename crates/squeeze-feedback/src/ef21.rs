@@ -6,7 +6,8 @@ use squeeze_problems::Problem;
 
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction,
-    compress_err, compressed_dim, dense_down, grad_minus_estimate, message_err, step_and_broadcast,
+    compress_err, compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
+    step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -224,12 +225,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
                 o.grad(x0, out);
                 Ok(o.n_samples() as u64)
             })?;
-            if ops::first_non_finite(&gi).is_some() {
-                return Err(MethodError::Diverged {
-                    what: "the initial gradient",
-                    round: 0,
-                });
-            }
+            ensure_finite(&gi, "the initial gradient", 0)?;
             ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
             workers.push(Ef21Worker { g: gi, rng });
         }

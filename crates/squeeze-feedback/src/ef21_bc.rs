@@ -6,8 +6,8 @@ use squeeze_problems::Problem;
 
 use crate::ef21_sgd::ef21_rule_gamma;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, check_model, compress_correction,
-    compress_err, full_grad_init, grad_minus_estimate, message_err,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, compress_err,
+    ensure_finite, full_grad_init, grad_minus_estimate, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -23,7 +23,7 @@ pub(crate) fn step<S: Scalar>(
     for (xj, &gj) in x.iter_mut().zip(g) {
         *xj -= gamma * gj;
     }
-    check_model(x, round)
+    ensure_finite(x, "the model x", round)
 }
 
 /// EF21-BC: EF21 on the uplink and a second EF21 mechanism on the downlink.

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
-use crate::method::{MethodError, WorkerBuffers, message_err};
+use crate::method::{MethodError, WorkerBuffers, ensure_finite, message_err};
 
 /// Node i's row of the mixing matrix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -250,12 +250,7 @@ impl GradState {
                 oracle.n_samples() as u64
             }
         };
-        if squeeze_core::ops::first_non_finite(out).is_some() {
-            return Err(MethodError::Diverged {
-                what: "a local gradient",
-                round,
-            });
-        }
+        ensure_finite(out, "a local gradient", round)?;
         Ok(used)
     }
 }

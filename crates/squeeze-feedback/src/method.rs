@@ -299,13 +299,7 @@ pub(crate) fn local_grad<S: Scalar>(
 ) -> Result<(), MethodError> {
     ctx.oracle.grad(x, &mut ctx.buffers.grad);
     ctx.grad_samples += ctx.oracle.n_samples() as u64;
-    if squeeze_core::ops::first_non_finite(&ctx.buffers.grad).is_some() {
-        return Err(MethodError::Diverged {
-            what: "a local gradient",
-            round: ctx.round,
-        });
-    }
-    Ok(())
+    ensure_finite(&ctx.buffers.grad, "a local gradient", ctx.round)
 }
 
 /// Map an error of worker `worker`'s compressor in `round`. A non-finite input means the vector
@@ -366,14 +360,15 @@ pub(crate) fn step_and_broadcast<S: Scalar>(
     Ok(())
 }
 
-/// `Ok(())` if every entry of the model `x` is finite, else [`MethodError::Diverged`]
-/// ("the model x") at `round`.
-pub(crate) fn check_model<S: Scalar>(x: &[S], round: u64) -> Result<(), MethodError> {
-    if ops::first_non_finite(x).is_some() {
-        return Err(MethodError::Diverged {
-            what: "the model x",
-            round,
-        });
+/// `Ok(())` if every entry of `v` is finite, else [`MethodError::Diverged`] naming `what`
+/// at `round`.
+pub(crate) fn ensure_finite<S: Scalar>(
+    v: &[S],
+    what: &'static str,
+    round: u64,
+) -> Result<(), MethodError> {
+    if ops::first_non_finite(v).is_some() {
+        return Err(MethodError::Diverged { what, round });
     }
     Ok(())
 }
@@ -384,7 +379,7 @@ pub(crate) fn broadcast_model<S: Scalar>(
     round: u64,
     down: &mut Message<S>,
 ) -> Result<(), MethodError> {
-    check_model(x, round)?;
+    ensure_finite(x, "the model x", round)?;
     down.dense_parts().extend_from_slice(x);
     Ok(())
 }
@@ -483,12 +478,7 @@ pub(crate) fn full_grad_init<S: Scalar>(
         let mut gi = vec![S::ZERO; d];
         o.grad(x0, &mut gi);
         grad_samples += o.n_samples() as u64;
-        if ops::first_non_finite(&gi).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the initial gradient",
-                round: 0,
-            });
-        }
+        ensure_finite(&gi, "the initial gradient", 0)?;
         if count_init {
             init_up.charge(i, &Message::Dense { values: gi.clone() });
         }

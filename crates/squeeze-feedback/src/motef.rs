@@ -7,7 +7,7 @@ use squeeze_problems::Problem;
 use crate::gossip::{
     GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes_at, mix_into,
 };
-use crate::method::{MethodError, compressed_dim, message_err};
+use crate::method::{MethodError, compressed_dim, ensure_finite, message_err};
 
 /// MoTEF hyperparameters: consensus stepsize γ, stepsize η, momentum λ.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -158,12 +158,7 @@ pub(crate) fn compress_delta<S: Scalar>(
     for ((w, &aj), &bj) in buf.work.iter_mut().zip(a).zip(b.iter()) {
         *w = aj - bj;
     }
-    if squeeze_core::ops::first_non_finite(&buf.work).is_some() {
-        return Err(MethodError::Diverged {
-            what: "a node's model or tracker",
-            round: ctx.round,
-        });
-    }
+    ensure_finite(&buf.work, "a node's model or tracker", ctx.round)?;
     let mut cctx = CompressCtx::new(rng, &mut buf.scratch)
         .with_worker(ctx.node, ctx.n_nodes)
         .with_round_seed(ctx.round_seed);

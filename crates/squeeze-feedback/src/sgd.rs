@@ -6,8 +6,8 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, check_model,
-    compress_up, dense_down,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_up,
+    dense_down, ensure_finite,
 };
 use crate::stepsize::Stepsize;
 
@@ -176,7 +176,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
     ) -> Result<(), MethodError> {
         let scale = S::from_f64(-server.gamma / ups.len() as f64);
         add_all(&mut server.x, scale, round, ups)?;
-        check_model(&server.x, round)
+        ensure_finite(&server.x, "the model x", round)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
