@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::gossip::{GossipInit, GossipMethod, GradSource, GradState, NodeCtx, mix_into};
-use crate::method::MethodError;
-use crate::motef::{MotefParams, compress_delta, model_phase};
+use crate::gossip::{GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes_at};
+use crate::method::{MethodError, compressed_dim};
+use crate::motef::{MotefParams, compress_delta, mix_phase, model_phase};
 
 /// BEER: MoTEF without momentum, in the BEER authors' form.
 ///
@@ -95,32 +95,17 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<GossipInit<Self::Node>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("beer: {e}")))?;
-        let mut nodes = Vec::with_capacity(problem.n_workers());
-        let mut samples = 0;
-        for (i, o) in problem.oracles().iter().enumerate() {
-            let mut grad = GradState::new(self.grad, o.as_ref(), seed, i)?;
-            let mut g0 = vec![S::ZERO; d];
-            samples += grad.grad(o.as_ref(), x0, &mut g0, 0)?;
-            nodes.push(BeerNode {
-                x: x0.to_vec(),
-                v: g0.clone(),
-                prev: g0,
-                h: vec![S::ZERO; d],
-                g: vec![S::ZERO; d],
-                s: vec![S::ZERO; d],
-                t: vec![S::ZERO; d],
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
-                grad,
-            });
-        }
-        Ok(GossipInit {
-            nodes,
-            grad_samples: samples,
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "beer")?;
+        init_nodes_at(problem, x0, seed, self.grad, |i, grad, g0| BeerNode {
+            x: x0.to_vec(),
+            v: g0.clone(),
+            prev: g0,
+            h: vec![S::ZERO; d],
+            g: vec![S::ZERO; d],
+            s: vec![S::ZERO; d],
+            t: vec![S::ZERO; d],
+            rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+            grad,
         })
     }
 
@@ -176,11 +161,7 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
         ctx: &mut NodeCtx<'_, S>,
         msgs: &[Message<S>],
     ) -> Result<(), MethodError> {
-        if phase == 0 {
-            mix_into(&mut n.s, ctx, msgs)
-        } else {
-            mix_into(&mut n.t, ctx, msgs)
-        }
+        mix_phase(&mut n.s, &mut n.t, phase, ctx, msgs)
     }
 
     fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {

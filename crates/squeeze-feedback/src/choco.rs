@@ -4,8 +4,10 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::gossip::{GossipInit, GossipMethod, GradSource, GradState, NodeCtx, mix_into};
-use crate::method::MethodError;
+use crate::gossip::{
+    GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes, mix_into,
+};
+use crate::method::{MethodError, compressed_dim, ensure_finite};
 use crate::motef::compress_delta;
 
 /// CHOCO-SGD: a local SGD step, then gossip on compressed public copies $\hat x_i$.
@@ -101,28 +103,13 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<GossipInit<Self::Node>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("choco: {e}")))?;
-        let nodes = problem
-            .oracles()
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                Ok(ChocoNode {
-                    x: x0.to_vec(),
-                    xhat: vec![S::ZERO; d],
-                    s: vec![S::ZERO; d],
-                    rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
-                    grad: GradState::new(self.grad, o.as_ref(), seed, i)?,
-                })
-            })
-            .collect::<Result<Vec<_>, MethodError>>()?;
-        Ok(GossipInit {
-            nodes,
-            grad_samples: 0,
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "choco")?;
+        init_nodes(problem, seed, self.grad, |i, grad| ChocoNode {
+            x: x0.to_vec(),
+            xhat: vec![S::ZERO; d],
+            s: vec![S::ZERO; d],
+            rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+            grad,
         })
     }
 
@@ -229,20 +216,9 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         seed: u64,
     ) -> Result<GossipInit<Self::Node>, MethodError> {
         problem.check_dim(x0.len())?;
-        let nodes = problem
-            .oracles()
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                Ok(DsgdNode {
-                    x: x0.to_vec(),
-                    grad: GradState::new(self.grad, o.as_ref(), seed, i)?,
-                })
-            })
-            .collect::<Result<Vec<_>, MethodError>>()?;
-        Ok(GossipInit {
-            nodes,
-            grad_samples: 0,
+        init_nodes(problem, seed, self.grad, |_, grad| DsgdNode {
+            x: x0.to_vec(),
+            grad,
         })
     }
 
@@ -293,13 +269,7 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         }
         ctx.buffers.work = work;
         r?;
-        if squeeze_core::ops::first_non_finite(&n.x).is_some() {
-            return Err(MethodError::Diverged {
-                what: "a node's model",
-                round: ctx.round,
-            });
-        }
-        Ok(())
+        ensure_finite(&n.x, "a node's model", ctx.round)
     }
 
     fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {

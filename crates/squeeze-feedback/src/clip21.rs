@@ -9,8 +9,8 @@ use squeeze_core::{
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, dense_down,
-    grad_minus_estimate, message_err, step_and_broadcast,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_err, dense_down,
+    ensure_finite, grad_minus_estimate, message_err, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -223,12 +223,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
             let mut buf = vec![S::ZERO; d];
             o.grad(x0, &mut buf);
             grad_samples += o.n_samples() as u64;
-            if ops::first_non_finite(&buf).is_some() {
-                return Err(MethodError::Diverged {
-                    what: "the initial gradient",
-                    round: 0,
-                });
-            }
+            ensure_finite(&buf, "the initial gradient", 0)?;
             // The init message has no round seed (as EF21's compressed init).
             self.emit(&mut buf, &mut w, (i, n, 0, 0), &mut scratch, &mut msg)?;
             msg.add_to(&mut v, inv_n).map_err(message_err(i, 0))?;
@@ -281,12 +276,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_all(
-            &mut server.v,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.v, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

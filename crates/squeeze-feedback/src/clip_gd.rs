@@ -2,12 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 use squeeze_compress::Clip;
-use squeeze_core::{Message, Scalar, ops};
+use squeeze_core::{Message, Scalar};
 use squeeze_problems::Problem;
 
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, dense_down,
-    local_grad,
+    ensure_finite, local_grad,
 };
 use crate::stepsize::Stepsize;
 
@@ -127,13 +127,7 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
     ) -> Result<(), MethodError> {
         let scale = S::from_f64(-server.gamma / ups.len() as f64);
         add_all(&mut server.x, scale, round, ups)?;
-        if ops::first_non_finite(&server.x).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the model x",
-                round,
-            });
-        }
-        Ok(())
+        ensure_finite(&server.x, "the model x", round)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

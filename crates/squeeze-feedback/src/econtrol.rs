@@ -1,16 +1,14 @@
 //! EControl (Gao, Islamov, Stich, ICLR 2024; arXiv 2311.05645).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{
-    CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops,
-};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
-use crate::ef21::GradInit;
+use crate::ef21::{GradInit, InitEstimates};
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_err,
-    dense_down, message_err,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compress_up,
+    compressed_dim, dense_down, ensure_finite, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -172,12 +170,8 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "econtrol")?;
         let n = problem.n_workers();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("econtrol: {e}")))?;
         let alpha = self.compressor.class(d).alpha();
         let gamma = self
             .stepsize
@@ -185,34 +179,12 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         let eta = self.eta(d)?;
         let mut h = vec![S::ZERO; d];
         let mut workers = Vec::with_capacity(n);
-        let mut init_up = InitUplink::new(n);
-        let mut grad_samples = 0u64;
-        let mut scratch = squeeze_core::Scratch::default();
-        let mut msg = Message::default();
+        let mut est = InitEstimates::new(self.init, self.count_init, self.compressor.as_ref(), n);
         let inv_n = S::from_f64(1.0 / n as f64);
         for (i, o) in problem.oracles().iter().enumerate() {
             let mut rng = SqueezeRng::stream(seed, Purpose::Compression, i as u64);
             let mut grad = GradState::new(self.grad, o.as_ref(), seed, i)?;
-            let mut hi = vec![S::ZERO; d];
-            match self.init {
-                GradInit::Zero => {}
-                GradInit::Full => {
-                    grad_samples += grad.grad(o.as_ref(), x0, &mut hi, 0)?;
-                    if self.count_init {
-                        init_up.charge(i, &Message::Dense { values: hi.clone() });
-                    }
-                }
-                GradInit::Compressed => {
-                    let mut full = vec![S::ZERO; d];
-                    grad_samples += grad.grad(o.as_ref(), x0, &mut full, 0)?;
-                    let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(i, n);
-                    self.compressor
-                        .compress_into(&full, &mut ctx, &mut msg)
-                        .map_err(compress_err(i, 0, "the initial gradient"))?;
-                    msg.add_to(&mut hi, S::ONE).map_err(message_err(i, 0))?;
-                    init_up.charge(i, &msg);
-                }
-            }
+            let hi = est.estimate(i, d, &mut rng, |out| grad.grad(o.as_ref(), x0, out, 0))?;
             ops::axpy(inv_n, &hi, &mut h).map_err(|e| MethodError::Incompatible(e.to_string()))?;
             workers.push(EcontrolWorker {
                 e: vec![S::ZERO; d],
@@ -229,8 +201,8 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
                 gamma,
             },
             workers,
-            init_up,
-            grad_samples,
+            init_up: est.init_up,
+            grad_samples: est.grad_samples,
         })
     }
 
@@ -265,16 +237,15 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
             *gk -= hk;
             *wk = *gk + eta * ek;
         }
-        let mut cctx = CompressCtx::new(&mut worker.rng, &mut b.scratch)
-            .with_worker(ctx.worker, ctx.n_workers)
-            .with_round_seed(ctx.round_seed);
-        self.compressor
-            .compress_into(&b.work, &mut cctx, up)
-            .map_err(compress_err(
-                ctx.worker,
-                ctx.round,
-                "the vector η e_i + g_i − h_i",
-            ))?;
+        compress_up(
+            self.compressor.as_ref(),
+            &b.work,
+            &mut worker.rng,
+            &mut b.scratch,
+            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+            "the vector η e_i + g_i − h_i",
+            up,
+        )?;
         // e_i ← e_i + (g_i − h_i) − Δ_i ; h_i ← h_i + Δ_i.
         for (ek, &gk) in worker.e.iter_mut().zip(&b.grad) {
             *ek += gk;
@@ -291,23 +262,12 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_all(
-            &mut server.h,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )?;
+        add_mean(&mut server.h, round, ups)?;
         let gamma = S::from_f64(server.gamma);
         for (xk, &hk) in server.x.iter_mut().zip(&server.h) {
             *xk -= gamma * hk;
         }
-        if ops::first_non_finite(&server.x).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the model x",
-                round,
-            });
-        }
-        Ok(())
+        ensure_finite(&server.x, "the model x", round)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

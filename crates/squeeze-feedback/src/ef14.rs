@@ -1,12 +1,12 @@
 //! Classic error feedback (EF14 / Mem-SGD / EF-SGD), as the EF21 experiments run it.
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng, ops};
+use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_err,
-    dense_down, local_grad, message_err,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_up,
+    compressed_dim, dense_down, ensure_finite, local_grad, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -87,12 +87,8 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "ef14")?;
         let n = problem.n_workers();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("ef14: {e}")))?;
         let alpha = self.compressor.class(d).alpha();
         let gamma = self.stepsize.resolve("ef14", alpha, problem.smoothness())?;
         let workers = (0..n)
@@ -136,16 +132,15 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         for ((p, &e), &g) in b.work.iter_mut().zip(&worker.e).zip(&b.grad) {
             *p = e + gamma * g;
         }
-        let mut cctx = CompressCtx::new(&mut worker.rng, &mut b.scratch)
-            .with_worker(ctx.worker, ctx.n_workers)
-            .with_round_seed(ctx.round_seed);
-        self.compressor
-            .compress_into(&b.work, &mut cctx, up)
-            .map_err(compress_err(
-                ctx.worker,
-                ctx.round,
-                "the error-feedback vector e_i + γ∇f_i",
-            ))?;
+        compress_up(
+            self.compressor.as_ref(),
+            &b.work,
+            &mut worker.rng,
+            &mut b.scratch,
+            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+            "the error-feedback vector e_i + γ∇f_i",
+            up,
+        )?;
         // e = p − v
         worker.e.copy_from_slice(&b.work);
         up.add_to(&mut worker.e, -S::ONE)
@@ -164,13 +159,7 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
             round,
             ups,
         )?;
-        if ops::first_non_finite(&server.x).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the model x",
-                round,
-            });
-        }
-        Ok(())
+        ensure_finite(&server.x, "the model x", round)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

@@ -1,12 +1,13 @@
 //! EF21 (Richtárik, Sokolov, Fatkhullin, NeurIPS 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng, ops};
+use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, dense_down,
-    grad_minus_estimate, message_err, step_and_broadcast,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction,
+    compress_err, compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
+    step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -22,6 +23,80 @@ pub enum GradInit {
     Compressed,
     /// $g_i^0 = 0$ (nothing sent).
     Zero,
+}
+
+/// Workers' initial estimates under a [`GradInit`] rule, with what they cost: the init
+/// uplink charged and the gradient samples used, accumulated worker by worker (shared by EF21
+/// and EControl).
+pub(crate) struct InitEstimates<'c, S: Scalar> {
+    init: GradInit,
+    count_init: bool,
+    compressor: &'c dyn Compressor<S>,
+    n: usize,
+    scratch: Scratch,
+    msg: Message<S>,
+    /// What the workers sent so far.
+    pub init_up: InitUplink,
+    /// Gradient work so far, in samples.
+    pub grad_samples: u64,
+}
+
+impl<'c, S: Scalar> InitEstimates<'c, S> {
+    /// Nothing estimated yet for `n` workers.
+    pub(crate) fn new(
+        init: GradInit,
+        count_init: bool,
+        compressor: &'c dyn Compressor<S>,
+        n: usize,
+    ) -> Self {
+        Self {
+            init,
+            count_init,
+            compressor,
+            n,
+            scratch: Scratch::default(),
+            msg: Message::default(),
+            init_up: InitUplink::new(n),
+            grad_samples: 0,
+        }
+    }
+
+    /// Worker `i`'s initial estimate (length `d`): zero ([`GradInit::Zero`]); its gradient
+    /// written by `grad` (which returns the samples used), charged as a dense message only with
+    /// `count_init` ([`GradInit::Full`]); or that gradient compressed with the worker's stream
+    /// `rng` (no round seed) and always charged ([`GradInit::Compressed`]).
+    pub(crate) fn estimate(
+        &mut self,
+        i: usize,
+        d: usize,
+        rng: &mut SqueezeRng,
+        grad: impl FnOnce(&mut [S]) -> Result<u64, MethodError>,
+    ) -> Result<Vec<S>, MethodError> {
+        let mut gi = vec![S::ZERO; d];
+        match self.init {
+            GradInit::Zero => {}
+            GradInit::Full => {
+                self.grad_samples += grad(&mut gi)?;
+                if self.count_init {
+                    self.init_up
+                        .charge(i, &Message::Dense { values: gi.clone() });
+                }
+            }
+            GradInit::Compressed => {
+                let mut full = vec![S::ZERO; d];
+                self.grad_samples += grad(&mut full)?;
+                let mut ctx = CompressCtx::new(rng, &mut self.scratch).with_worker(i, self.n);
+                self.compressor
+                    .compress_into(&full, &mut ctx, &mut self.msg)
+                    .map_err(compress_err(i, 0, "the initial gradient"))?;
+                self.msg
+                    .add_to(&mut gi, S::ONE)
+                    .map_err(message_err(i, 0))?;
+                self.init_up.charge(i, &self.msg);
+            }
+        }
+        Ok(gi)
+    }
 }
 
 /// EF21: every worker keeps an estimate $g_i$ of its gradient and sends only the compressed
@@ -137,50 +212,20 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "ef21")?;
         let n = problem.n_workers();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("ef21: {e}")))?;
         let gamma = self.gamma(problem)?;
         let mut g = vec![S::ZERO; d];
         let mut workers = Vec::with_capacity(n);
-        let mut init_up = InitUplink::new(n);
-        let mut grad_samples = 0u64;
-        let mut scratch = squeeze_core::Scratch::default();
-        let mut msg = Message::default();
+        let mut est = InitEstimates::new(self.init, self.count_init, self.compressor.as_ref(), n);
         let inv_n = S::from_f64(1.0 / n as f64);
         for (i, o) in problem.oracles().iter().enumerate() {
             let mut rng = SqueezeRng::stream(seed, Purpose::Compression, i as u64);
-            let mut gi = vec![S::ZERO; d];
-            match self.init {
-                GradInit::Zero => {}
-                GradInit::Full => {
-                    o.grad(x0, &mut gi);
-                    grad_samples += o.n_samples() as u64;
-                    if self.count_init {
-                        init_up.charge(i, &Message::Dense { values: gi.clone() });
-                    }
-                }
-                GradInit::Compressed => {
-                    let mut full = vec![S::ZERO; d];
-                    o.grad(x0, &mut full);
-                    grad_samples += o.n_samples() as u64;
-                    let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(i, n);
-                    self.compressor
-                        .compress_into(&full, &mut ctx, &mut msg)
-                        .map_err(compress_err(i, 0, "the initial gradient"))?;
-                    msg.add_to(&mut gi, S::ONE).map_err(message_err(i, 0))?;
-                    init_up.charge(i, &msg);
-                }
-            }
-            if ops::first_non_finite(&gi).is_some() {
-                return Err(MethodError::Diverged {
-                    what: "the initial gradient",
-                    round: 0,
-                });
-            }
+            let gi = est.estimate(i, d, &mut rng, |out| {
+                o.grad(x0, out);
+                Ok(o.n_samples() as u64)
+            })?;
+            ensure_finite(&gi, "the initial gradient", 0)?;
             ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
             workers.push(Ef21Worker { g: gi, rng });
         }
@@ -191,8 +236,8 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
                 gamma,
             },
             workers,
-            init_up,
-            grad_samples,
+            init_up: est.init_up,
+            grad_samples: est.grad_samples,
         })
     }
 
@@ -223,18 +268,16 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
             "the local gradient or the correction ∇f_i − g_i",
         )?;
         let b = &mut *ctx.buffers;
-        let mut cctx = CompressCtx::new(&mut worker.rng, &mut b.scratch)
-            .with_worker(ctx.worker, ctx.n_workers)
-            .with_round_seed(ctx.round_seed);
-        self.compressor
-            .compress_into(&b.grad, &mut cctx, up)
-            .map_err(compress_err(
-                ctx.worker,
-                ctx.round,
-                "the correction ∇f_i − g_i",
-            ))?;
-        up.add_to(&mut worker.g, S::ONE)
-            .map_err(message_err(ctx.worker, ctx.round))
+        compress_correction(
+            self.compressor.as_ref(),
+            &b.grad,
+            &mut worker.g,
+            &mut worker.rng,
+            &mut b.scratch,
+            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+            "the correction ∇f_i − g_i",
+            up,
+        )
     }
 
     fn absorb(
@@ -243,12 +286,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_all(
-            &mut server.g,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.g, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

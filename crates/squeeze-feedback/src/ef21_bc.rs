@@ -1,13 +1,13 @@
 //! EF21-BC, bidirectional compression (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng, ops};
+use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::ef21_sgd::{compress_correction, ef21_rule_gamma, full_grad_init};
+use crate::ef21_sgd::ef21_rule_gamma;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, grad_minus_estimate,
-    message_err,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, compress_err,
+    ensure_finite, full_grad_init, grad_minus_estimate, message_err,
 };
 use crate::stepsize::Stepsize;
 
@@ -23,13 +23,7 @@ pub(crate) fn step<S: Scalar>(
     for (xj, &gj) in x.iter_mut().zip(g) {
         *xj -= gamma * gj;
     }
-    if ops::first_non_finite(x).is_some() {
-        return Err(MethodError::Diverged {
-            what: "the model x",
-            round,
-        });
-    }
-    Ok(())
+    ensure_finite(x, "the model x", round)
 }
 
 /// EF21-BC: EF21 on the uplink and a second EF21 mechanism on the downlink.
@@ -245,12 +239,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_all(
-            &mut server.g_tilde,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.g_tilde, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

@@ -1,13 +1,14 @@
 //! EF21-PAGE (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, "EF21 with bells & whistles", 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Problem};
 
 use crate::ef21::Ef21Server;
-use crate::ef21_sgd::{Batch, compress_correction, ef21_rule_gamma, full_grad_init};
+use crate::ef21_sgd::{Batch, ef21_rule_gamma};
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_all, dense_down, step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, dense_down,
+    ensure_finite, full_grad_init, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -233,12 +234,11 @@ impl<S: Scalar> ServerMethod<S> for Ef21Page<S> {
         for ((d, &v), &g) in b.grad.iter_mut().zip(&worker.v).zip(&worker.g) {
             *d = v - g;
         }
-        if ops::first_non_finite(&b.grad).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the PAGE estimator or the correction v_i − g_i",
-                round: ctx.round,
-            });
-        }
+        ensure_finite(
+            &b.grad,
+            "the PAGE estimator or the correction v_i − g_i",
+            ctx.round,
+        )?;
         compress_correction(
             self.compressor.as_ref(),
             &b.grad,
@@ -257,12 +257,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Page<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_all(
-            &mut server.g,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.g, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
-use crate::ef21_sgd::{ef21_rule_gamma, full_grad_init};
+use crate::ef21_sgd::ef21_rule_gamma;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, message_err,
-    step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, ensure_finite,
+    full_grad_init, message_err, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -194,12 +194,11 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
         for ((w, &f), &g) in b.work.iter_mut().zip(&b.grad).zip(&worker.g) {
             *w = f - g;
         }
-        if ops::first_non_finite(&b.work).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the local gradient or the correction ∇f_i − g_i",
-                round,
-            });
-        }
+        ensure_finite(
+            &b.work,
+            "the local gradient or the correction ∇f_i − g_i",
+            round,
+        )?;
         let d = worker.g.len();
         let spare = &mut worker.spare;
         let (m_msg, b_msg) = up.pair_parts();

@@ -1,15 +1,13 @@
 //! EF21-SGD (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, "EF21 with bells & whistles", 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{
-    CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops,
-};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
 use crate::ef21::Ef21Server;
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, dense_down,
-    message_err, step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, dense_down,
+    ensure_finite, full_grad_init, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -80,75 +78,6 @@ impl Batch {
         let m = oracle.n_samples();
         Ok(MinibatchSampler::new(m, self.tau(m)?)?)
     }
-}
-
-/// Full local gradients at `x0` as the initial estimates $g_i^0 = \nabla f_i(x^0)$ (the
-/// reference code's initialisation), their average, the (optionally counted) dense init
-/// uplink and the gradient work.
-pub(crate) struct FullInit<S: Scalar> {
-    pub g: Vec<S>,
-    pub gs: Vec<Vec<S>>,
-    pub init_up: InitUplink,
-    pub grad_samples: u64,
-}
-
-pub(crate) fn full_grad_init<S: Scalar>(
-    problem: &Problem<S>,
-    x0: &[S],
-    count_init: bool,
-) -> Result<FullInit<S>, MethodError> {
-    problem.check_dim(x0.len())?;
-    let d = problem.dim();
-    let n = problem.n_workers();
-    let inv_n = S::from_f64(1.0 / n as f64);
-    let mut g = vec![S::ZERO; d];
-    let mut gs = Vec::with_capacity(n);
-    let mut init_up = InitUplink::new(n);
-    let mut grad_samples = 0;
-    for (i, o) in problem.oracles().iter().enumerate() {
-        let mut gi = vec![S::ZERO; d];
-        o.grad(x0, &mut gi);
-        grad_samples += o.n_samples() as u64;
-        if ops::first_non_finite(&gi).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the initial gradient",
-                round: 0,
-            });
-        }
-        if count_init {
-            init_up.charge(i, &Message::Dense { values: gi.clone() });
-        }
-        ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
-        gs.push(gi);
-    }
-    Ok(FullInit {
-        g,
-        gs,
-        init_up,
-        grad_samples,
-    })
-}
-
-/// `diff` (= v − g_i) is compressed into `up` and added to `g_i`; errors name `what`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn compress_correction<S: Scalar>(
-    compressor: &dyn Compressor<S>,
-    diff: &[S],
-    g: &mut [S],
-    rng: &mut SqueezeRng,
-    scratch: &mut squeeze_core::Scratch,
-    ctx: (usize, usize, u64, u64),
-    what: &'static str,
-    up: &mut Message<S>,
-) -> Result<(), MethodError> {
-    let (worker, n, round, round_seed) = ctx;
-    let mut cctx = CompressCtx::new(rng, scratch)
-        .with_worker(worker, n)
-        .with_round_seed(round_seed);
-    compressor
-        .compress_into(diff, &mut cctx, up)
-        .map_err(compress_err(worker, round, what))?;
-    up.add_to(g, S::ONE).map_err(message_err(worker, round))
 }
 
 /// EF21-SGD: EF21 with a τ-nice minibatch gradient in place of $\nabla f_i$.
@@ -308,12 +237,11 @@ impl<S: Scalar> ServerMethod<S> for Ef21Sgd<S> {
         for (v, &g) in b.grad.iter_mut().zip(&worker.g) {
             *v -= g;
         }
-        if ops::first_non_finite(&b.grad).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the minibatch gradient or the correction ĝ_i − g_i",
-                round: ctx.round,
-            });
-        }
+        ensure_finite(
+            &b.grad,
+            "the minibatch gradient or the correction ĝ_i − g_i",
+            ctx.round,
+        )?;
         compress_correction(
             self.compressor.as_ref(),
             &b.grad,
@@ -332,12 +260,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Sgd<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_all(
-            &mut server.g,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.g, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

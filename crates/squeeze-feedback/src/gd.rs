@@ -5,8 +5,8 @@ use squeeze_core::{Message, Scalar, ops};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, dense_down, local_grad,
-    step_and_broadcast,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, ensure_finite,
+    local_grad, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -82,12 +82,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
             grad_samples += o.n_samples() as u64;
             ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
         }
-        if ops::first_non_finite(&g).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the initial gradient",
-                round: 0,
-            });
-        }
+        ensure_finite(&g, "the initial gradient", 0)?;
         Ok(Init {
             server: GdServer {
                 x: x0.to_vec(),
@@ -129,12 +124,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
         server.g.fill(S::ZERO);
-        add_all(
-            &mut server.g,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.g, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
-use crate::method::{MethodError, WorkerBuffers, message_err};
+use crate::method::{MethodError, WorkerBuffers, ensure_finite, message_err};
 
 /// Node i's row of the mixing matrix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +123,49 @@ pub(crate) fn mix_into<S: Scalar>(
     Ok(())
 }
 
+/// The nodes' initial states `make(i, grad)`, with `grad` node i's fresh [`GradState`] for
+/// `source` under `seed`, in node order; no gradient work.
+pub(crate) fn init_nodes<S: Scalar, N>(
+    problem: &Problem<S>,
+    seed: u64,
+    source: GradSource,
+    mut make: impl FnMut(usize, GradState) -> N,
+) -> Result<GossipInit<N>, MethodError> {
+    let nodes = problem
+        .oracles()
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Ok(make(i, GradState::new(source, o.as_ref(), seed, i)?)))
+        .collect::<Result<Vec<_>, MethodError>>()?;
+    Ok(GossipInit {
+        nodes,
+        grad_samples: 0,
+    })
+}
+
+/// The nodes' initial states `make(i, grad, g0)`, as [`init_nodes`], with `g0` node i's
+/// first local gradient at `x0` drawn from `grad` (round 0); the samples used are summed.
+pub(crate) fn init_nodes_at<S: Scalar, N>(
+    problem: &Problem<S>,
+    x0: &[S],
+    seed: u64,
+    source: GradSource,
+    mut make: impl FnMut(usize, GradState, Vec<S>) -> N,
+) -> Result<GossipInit<N>, MethodError> {
+    let mut nodes = Vec::with_capacity(problem.n_workers());
+    let mut samples = 0;
+    for (i, o) in problem.oracles().iter().enumerate() {
+        let mut grad = GradState::new(source, o.as_ref(), seed, i)?;
+        let mut g0 = vec![S::ZERO; x0.len()];
+        samples += grad.grad(o.as_ref(), x0, &mut g0, 0)?;
+        nodes.push(make(i, grad, g0));
+    }
+    Ok(GossipInit {
+        nodes,
+        grad_samples: samples,
+    })
+}
+
 /// Which local gradient a node uses.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -207,12 +250,7 @@ impl GradState {
                 oracle.n_samples() as u64
             }
         };
-        if squeeze_core::ops::first_non_finite(out).is_some() {
-            return Err(MethodError::Diverged {
-                what: "a local gradient",
-                round,
-            });
-        }
+        ensure_finite(out, "a local gradient", round)?;
         Ok(used)
     }
 }

@@ -1,12 +1,13 @@
 //! Local SGD / FedAvg with full participation.
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Message, ParamError, Scalar, ops};
+use squeeze_core::{Message, ParamError, Scalar};
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, dense_down,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, dense_down,
+    ensure_finite,
 };
 use crate::stepsize::Stepsize;
 
@@ -150,12 +151,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
                 *xk -= gamma * gk;
             }
         }
-        if ops::first_non_finite(&b.work).is_some() {
-            return Err(MethodError::Diverged {
-                what: "a local model",
-                round: ctx.round,
-            });
-        }
+        ensure_finite(&b.work, "a local model", ctx.round)?;
         up.dense_parts().extend_from_slice(&b.work);
         Ok(())
     }
@@ -167,12 +163,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
         server.x.fill(S::ZERO);
-        add_all(
-            &mut server.x,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.x, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

@@ -1,14 +1,12 @@
 //! MARINA (Gorbunov, Burlachenko, Li, Richtárik, ICML 2021; arXiv 2102.07845).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{
-    CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops, round_seed,
-};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, round_seed};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, compress_err, dense_down,
-    step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_up, compressed_dim, dense_down,
+    full_grad_init, local_grad, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 use crate::three_pc::Parked;
@@ -175,50 +173,31 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
-        let n = problem.n_workers();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("marina: {e}")))?;
+        compressed_dim(problem, x0, self.compressor.as_ref(), "marina")?;
         let (_, p, gamma) = self.resolve(problem)?;
-        let mut g = vec![S::ZERO; d];
-        let mut workers = Vec::with_capacity(n);
-        let mut init_up = InitUplink::new(n);
-        let mut grad_samples = 0u64;
-        let inv_n = S::from_f64(1.0 / n as f64);
-        for (i, o) in problem.oracles().iter().enumerate() {
-            let mut gi = vec![S::ZERO; d];
-            o.grad(x0, &mut gi);
-            grad_samples += o.n_samples() as u64;
-            if ops::first_non_finite(&gi).is_some() {
-                return Err(MethodError::Diverged {
-                    what: "the initial gradient",
-                    round: 0,
-                });
-            }
-            if self.count_init {
-                init_up.charge(i, &Message::Dense { values: gi.clone() });
-            }
-            ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
-            workers.push(MarinaWorker {
+        let init = full_grad_init(problem, x0, self.count_init)?;
+        let workers = init
+            .gs
+            .into_iter()
+            .enumerate()
+            .map(|(i, gi)| MarinaWorker {
                 prev: gi,
                 p,
                 rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
                 parked: Parked::default(),
-            });
-        }
+            })
+            .collect();
         Ok(Init {
             server: MarinaServer {
                 x: x0.to_vec(),
-                g,
+                g: init.g,
                 gamma,
                 p,
                 seed,
             },
             workers,
-            init_up,
-            grad_samples,
+            init_up: init.init_up,
+            grad_samples: init.grad_samples,
         })
     }
 
@@ -239,15 +218,8 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
         let x = dense_down(down, "marina")?;
+        local_grad(ctx, x)?;
         let b = &mut *ctx.buffers;
-        ctx.oracle.grad(x, &mut b.grad);
-        ctx.grad_samples += ctx.oracle.n_samples() as u64;
-        if ops::first_non_finite(&b.grad).is_some() {
-            return Err(MethodError::Diverged {
-                what: "a local gradient",
-                round: ctx.round,
-            });
-        }
         let coin = marina_coin(ctx.round_seed, worker.p);
         // Keep the dense and the compressed message's buffers apart (one of them parked).
         if coin != matches!(up, Message::Dense { .. }) {
@@ -259,16 +231,15 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
             for ((w, &g), &q) in b.work.iter_mut().zip(&b.grad).zip(&worker.prev) {
                 *w = g - q;
             }
-            let mut cctx = CompressCtx::new(&mut worker.rng, &mut b.scratch)
-                .with_worker(ctx.worker, ctx.n_workers)
-                .with_round_seed(ctx.round_seed);
-            self.compressor
-                .compress_into(&b.work, &mut cctx, up)
-                .map_err(compress_err(
-                    ctx.worker,
-                    ctx.round,
-                    "the gradient difference",
-                ))?;
+            compress_up(
+                self.compressor.as_ref(),
+                &b.work,
+                &mut worker.rng,
+                &mut b.scratch,
+                (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+                "the gradient difference",
+                up,
+            )?;
         }
         worker.prev.copy_from_slice(&b.grad);
         Ok(())
@@ -283,12 +254,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         if marina_coin(round_seed(server.seed, round), server.p) {
             server.g.fill(S::ZERO);
         }
-        add_all(
-            &mut server.g,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.g, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

@@ -16,7 +16,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use squeeze_core::{
-    BitConvention, CompressError, Message, MessageError, ParamError, Scalar, Scratch,
+    BitConvention, CompressCtx, CompressError, Compressor, Message, MessageError, ParamError,
+    Scalar, Scratch, SqueezeRng, ops,
 };
 use squeeze_problems::{Oracle, Problem, ProblemError};
 use thiserror::Error;
@@ -275,6 +276,22 @@ pub(crate) fn dense_down<'a, S: Scalar>(
     }
 }
 
+/// The dimension d, after checking `x0` against `problem` and `compressor` against d (its
+/// refusal is [`MethodError::Incompatible`], prefixed with `method`).
+pub(crate) fn compressed_dim<S: Scalar>(
+    problem: &Problem<S>,
+    x0: &[S],
+    compressor: &dyn Compressor<S>,
+    method: &str,
+) -> Result<usize, MethodError> {
+    problem.check_dim(x0.len())?;
+    let d = problem.dim();
+    compressor
+        .check_dim(d)
+        .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
+    Ok(d)
+}
+
 /// Local gradient at `x` into `ctx.buffers.grad`, counting the samples; errors on NaN/∞.
 pub(crate) fn local_grad<S: Scalar>(
     ctx: &mut WorkerCtx<'_, S>,
@@ -282,13 +299,7 @@ pub(crate) fn local_grad<S: Scalar>(
 ) -> Result<(), MethodError> {
     ctx.oracle.grad(x, &mut ctx.buffers.grad);
     ctx.grad_samples += ctx.oracle.n_samples() as u64;
-    if squeeze_core::ops::first_non_finite(&ctx.buffers.grad).is_some() {
-        return Err(MethodError::Diverged {
-            what: "a local gradient",
-            round: ctx.round,
-        });
-    }
-    Ok(())
+    ensure_finite(&ctx.buffers.grad, "a local gradient", ctx.round)
 }
 
 /// Map an error of worker `worker`'s compressor in `round`. A non-finite input means the vector
@@ -349,18 +360,26 @@ pub(crate) fn step_and_broadcast<S: Scalar>(
     Ok(())
 }
 
+/// `Ok(())` if every entry of `v` is finite, else [`MethodError::Diverged`] naming `what`
+/// at `round`.
+pub(crate) fn ensure_finite<S: Scalar>(
+    v: &[S],
+    what: &'static str,
+    round: u64,
+) -> Result<(), MethodError> {
+    if ops::first_non_finite(v).is_some() {
+        return Err(MethodError::Diverged { what, round });
+    }
+    Ok(())
+}
+
 /// Broadcast the dense model `x`; errors if it is non-finite.
 pub(crate) fn broadcast_model<S: Scalar>(
     x: &[S],
     round: u64,
     down: &mut Message<S>,
 ) -> Result<(), MethodError> {
-    if squeeze_core::ops::first_non_finite(x).is_some() {
-        return Err(MethodError::Diverged {
-            what: "the model x",
-            round,
-        });
-    }
+    ensure_finite(x, "the model x", round)?;
     down.dense_parts().extend_from_slice(x);
     Ok(())
 }
@@ -376,6 +395,102 @@ pub(crate) fn add_all<S: Scalar>(
         up.add_to(acc, scale).map_err(message_err(i, round))?;
     }
     Ok(())
+}
+
+/// `acc ← acc + (1/n) · Σ_i up_i` with `n = ups.len()`: the mean of the workers' messages
+/// added, in worker order ([`add_all`] with the scale `S::from_f64(1.0 / n as f64)`).
+pub(crate) fn add_mean<S: Scalar>(
+    acc: &mut [S],
+    round: u64,
+    ups: &[Message<S>],
+) -> Result<(), MethodError> {
+    add_all(acc, S::from_f64(1.0 / ups.len() as f64), round, ups)
+}
+
+/// `up ← C(v)`: `v` compressed by `compressor` with a worker's stream `rng` and `scratch`;
+/// `ids = (worker, n_workers, round, round_seed)`. Errors name `what` (see [`compress_err`]).
+pub(crate) fn compress_up<S: Scalar>(
+    compressor: &dyn Compressor<S>,
+    v: &[S],
+    rng: &mut SqueezeRng,
+    scratch: &mut Scratch,
+    ids: (usize, usize, u64, u64),
+    what: &'static str,
+    up: &mut Message<S>,
+) -> Result<(), MethodError> {
+    let (worker, n, round, round_seed) = ids;
+    let mut cctx = CompressCtx::new(rng, scratch)
+        .with_worker(worker, n)
+        .with_round_seed(round_seed);
+    compressor
+        .compress_into(v, &mut cctx, up)
+        .map_err(compress_err(worker, round, what))
+}
+
+/// `up ← C(diff)` and `g ← g + up`: the EF21 step of an estimate `g` towards `g + diff`
+/// ([`compress_up`], then the message added to `g`); errors name `what`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn compress_correction<S: Scalar>(
+    compressor: &dyn Compressor<S>,
+    diff: &[S],
+    g: &mut [S],
+    rng: &mut SqueezeRng,
+    scratch: &mut Scratch,
+    ids: (usize, usize, u64, u64),
+    what: &'static str,
+    up: &mut Message<S>,
+) -> Result<(), MethodError> {
+    compress_up(compressor, diff, rng, scratch, ids, what, up)?;
+    up.add_to(g, S::ONE).map_err(message_err(ids.0, ids.2))
+}
+
+/// The workers' full local gradients at `x0` and their mean (the usual EF21-family
+/// initialisation $g_i^0 = \nabla f_i(x^0)$, sent uncompressed and charged only with
+/// `count_init`).
+pub(crate) struct FullInit<S: Scalar> {
+    /// $g^0 = \tfrac1n\sum_i g_i^0$ (accumulated in worker order).
+    pub g: Vec<S>,
+    /// $g_i^0$, in worker order.
+    pub gs: Vec<Vec<S>>,
+    /// The init uplink (dense $g_i^0$ per worker if `count_init`, else nothing).
+    pub init_up: InitUplink,
+    /// Gradient work, in samples.
+    pub grad_samples: u64,
+}
+
+/// Computes [`FullInit`]: every worker's $\nabla f_i(x^0)$ (an error if one is non-finite),
+/// its dense message charged if `count_init`, and $g^0 = \sum_i \tfrac1n g_i^0$ in worker
+/// order.
+pub(crate) fn full_grad_init<S: Scalar>(
+    problem: &Problem<S>,
+    x0: &[S],
+    count_init: bool,
+) -> Result<FullInit<S>, MethodError> {
+    problem.check_dim(x0.len())?;
+    let d = problem.dim();
+    let n = problem.n_workers();
+    let inv_n = S::from_f64(1.0 / n as f64);
+    let mut g = vec![S::ZERO; d];
+    let mut gs = Vec::with_capacity(n);
+    let mut init_up = InitUplink::new(n);
+    let mut grad_samples = 0;
+    for (i, o) in problem.oracles().iter().enumerate() {
+        let mut gi = vec![S::ZERO; d];
+        o.grad(x0, &mut gi);
+        grad_samples += o.n_samples() as u64;
+        ensure_finite(&gi, "the initial gradient", 0)?;
+        if count_init {
+            init_up.charge(i, &Message::Dense { values: gi.clone() });
+        }
+        ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
+        gs.push(gi);
+    }
+    Ok(FullInit {
+        g,
+        gs,
+        init_up,
+        grad_samples,
+    })
 }
 
 /// `ctx.buffers.grad ← ∇f_i(x) − estimate` (one pass where the oracle supports it), counting

@@ -4,8 +4,10 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::gossip::{GossipInit, GossipMethod, GradSource, GradState, NodeCtx, mix_into};
-use crate::method::{MethodError, message_err};
+use crate::gossip::{
+    GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes_at, mix_into,
+};
+use crate::method::{MethodError, compressed_dim, ensure_finite, message_err};
 
 /// MoTEF hyperparameters: consensus stepsize γ, stepsize η, momentum λ.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -131,6 +133,18 @@ pub(crate) fn model_phase<S: Scalar>(
     compress_delta(compressor, x, h, rng, ctx, out)
 }
 
+/// Shared by MoTEF and BEER: the gossip average of `phase`'s messages added to `s` (phase 0,
+/// the compressed iterates) or to `t` (phase 1, the tracking differences), by [`mix_into`].
+pub(crate) fn mix_phase<S: Scalar>(
+    s: &mut [S],
+    t: &mut [S],
+    phase: usize,
+    ctx: &NodeCtx<'_, S>,
+    msgs: &[Message<S>],
+) -> Result<(), MethodError> {
+    mix_into(if phase == 0 { s } else { t }, ctx, msgs)
+}
+
 /// `out = C(a − b)`, `b ← b + out`.
 pub(crate) fn compress_delta<S: Scalar>(
     compressor: &dyn Compressor<S>,
@@ -144,12 +158,7 @@ pub(crate) fn compress_delta<S: Scalar>(
     for ((w, &aj), &bj) in buf.work.iter_mut().zip(a).zip(b.iter()) {
         *w = aj - bj;
     }
-    if squeeze_core::ops::first_non_finite(&buf.work).is_some() {
-        return Err(MethodError::Diverged {
-            what: "a node's model or tracker",
-            round: ctx.round,
-        });
-    }
+    ensure_finite(&buf.work, "a node's model or tracker", ctx.round)?;
     let mut cctx = CompressCtx::new(rng, &mut buf.scratch)
         .with_worker(ctx.node, ctx.n_nodes)
         .with_round_seed(ctx.round_seed);
@@ -188,32 +197,17 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<GossipInit<Self::Node>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
-        self.compressor
-            .check_dim(d)
-            .map_err(|e| MethodError::Incompatible(format!("motef: {e}")))?;
-        let mut nodes = Vec::with_capacity(problem.n_workers());
-        let mut samples = 0;
-        for (i, o) in problem.oracles().iter().enumerate() {
-            let mut grad = GradState::new(self.grad, o.as_ref(), seed, i)?;
-            let mut m = vec![S::ZERO; d];
-            samples += grad.grad(o.as_ref(), x0, &mut m, 0)?;
-            nodes.push(MotefNode {
-                x: x0.to_vec(),
-                v: m.clone(),
-                m,
-                h: vec![S::ZERO; d],
-                g: vec![S::ZERO; d],
-                s: vec![S::ZERO; d],
-                t: vec![S::ZERO; d],
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
-                grad,
-            });
-        }
-        Ok(GossipInit {
-            nodes,
-            grad_samples: samples,
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "motef")?;
+        init_nodes_at(problem, x0, seed, self.grad, |i, grad, m| MotefNode {
+            x: x0.to_vec(),
+            v: m.clone(),
+            m,
+            h: vec![S::ZERO; d],
+            g: vec![S::ZERO; d],
+            s: vec![S::ZERO; d],
+            t: vec![S::ZERO; d],
+            rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+            grad,
         })
     }
 
@@ -272,11 +266,7 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
         ctx: &mut NodeCtx<'_, S>,
         msgs: &[Message<S>],
     ) -> Result<(), MethodError> {
-        if phase == 0 {
-            mix_into(&mut n.s, ctx, msgs)
-        } else {
-            mix_into(&mut n.t, ctx, msgs)
-        }
+        mix_phase(&mut n.s, &mut n.t, phase, ctx, msgs)
     }
 
     fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {

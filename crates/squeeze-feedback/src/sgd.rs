@@ -1,13 +1,13 @@
 //! Distributed minibatch SGD, optionally with compressed gradients and no error feedback.
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng, ops};
+use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_err,
-    dense_down,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_up,
+    dense_down, ensure_finite,
 };
 use crate::stepsize::Stepsize;
 
@@ -155,13 +155,15 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
         ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, ctx.round)?;
         match &self.compressor {
             None => up.dense_parts().extend_from_slice(&b.grad),
-            Some(c) => {
-                let mut cctx = CompressCtx::new(&mut worker.rng, &mut b.scratch)
-                    .with_worker(ctx.worker, ctx.n_workers)
-                    .with_round_seed(ctx.round_seed);
-                c.compress_into(&b.grad, &mut cctx, up)
-                    .map_err(compress_err(ctx.worker, ctx.round, "a local gradient"))?;
-            }
+            Some(c) => compress_up(
+                c.as_ref(),
+                &b.grad,
+                &mut worker.rng,
+                &mut b.scratch,
+                (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+                "a local gradient",
+                up,
+            )?,
         }
         Ok(())
     }
@@ -174,13 +176,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
     ) -> Result<(), MethodError> {
         let scale = S::from_f64(-server.gamma / ups.len() as f64);
         add_all(&mut server.x, scale, round, ups)?;
-        if ops::first_non_finite(&server.x).is_some() {
-            return Err(MethodError::Diverged {
-                what: "the model x",
-                round,
-            });
-        }
-        Ok(())
+        ensure_finite(&server.x, "the model x", round)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

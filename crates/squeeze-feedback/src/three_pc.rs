@@ -1,11 +1,11 @@
 //! 3PC-GD: gradient descent with a three-point compressor on the uplink.
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Message, Purpose, Scalar, SqueezeRng, ops};
+use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, dense_down, local_grad,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, full_grad_init, local_grad,
     step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
@@ -155,46 +155,31 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
         problem.check_dim(x0.len())?;
         let d = problem.dim();
-        let n = problem.n_workers();
         self.mech.check_dim(d)?;
         let gamma = self.gamma(problem)?;
-        let inv_n = S::from_f64(1.0 / n as f64);
-        let mut g = vec![S::ZERO; d];
-        let mut workers = Vec::with_capacity(n);
-        let mut init_up = InitUplink::new(n);
-        let mut grad_samples = 0u64;
-        for (i, o) in problem.oracles().iter().enumerate() {
-            let mut gi = vec![S::ZERO; d];
-            o.grad(x0, &mut gi);
-            grad_samples += o.n_samples() as u64;
-            if ops::first_non_finite(&gi).is_some() {
-                return Err(MethodError::Diverged {
-                    what: "the initial gradient",
-                    round: 0,
-                });
-            }
-            if self.count_init {
-                init_up.charge(i, &Message::Dense { values: gi.clone() });
-            }
-            ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
-            workers.push(ThreePcWorker {
+        let init = full_grad_init(problem, x0, self.count_init)?;
+        let workers = init
+            .gs
+            .into_iter()
+            .enumerate()
+            .map(|(i, gi)| ThreePcWorker {
                 y: gi.clone(),
                 g: gi,
                 rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
                 outcomes: vec![0; self.mech.outcomes()],
                 parked: Parked::default(),
                 rungs: RungBuffers::default(),
-            });
-        }
+            })
+            .collect();
         Ok(Init {
             server: ThreePcServer {
                 x: x0.to_vec(),
-                g,
+                g: init.g,
                 gamma,
             },
             workers,
-            init_up,
-            grad_samples,
+            init_up: init.init_up,
+            grad_samples: init.grad_samples,
         })
     }
 
@@ -246,12 +231,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_all(
-            &mut server.g,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.g, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

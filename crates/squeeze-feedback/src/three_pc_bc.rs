@@ -6,8 +6,9 @@ use squeeze_core::{Message, Purpose, Scalar, Scratch, SqueezeRng, round_seed};
 use squeeze_problems::Problem;
 
 use crate::ef21_bc::step;
-use crate::ef21_sgd::full_grad_init;
-use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, add_all, local_grad, message_err};
+use crate::method::{
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, full_grad_init, local_grad, message_err,
+};
 use crate::stepsize::Stepsize;
 use crate::three_pc::{Parked, RungBuffers, ThreePc};
 use crate::three_point::{MechCtx, ThreePoint};
@@ -282,12 +283,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_all(
-            &mut server.g_tilde,
-            S::from_f64(1.0 / ups.len() as f64),
-            round,
-            ups,
-        )
+        add_mean(&mut server.g_tilde, round, ups)
     }
 
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {

@@ -44,9 +44,9 @@
 
 use core::fmt::Debug;
 
-use squeeze_core::{CompressCtx, Compressor, Message, ParamError, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Compressor, Message, ParamError, Scalar, Scratch, SqueezeRng};
 
-use crate::method::{MethodError, compress_err, message_err};
+use crate::method::{MethodError, compress_up, message_err};
 
 mod adacgd;
 mod bag;
@@ -108,12 +108,7 @@ impl<'a, S: Scalar> MechCtx<'a, S> {
         out: &mut Message<S>,
         what: &'static str,
     ) -> Result<(), MethodError> {
-        let (worker, n, round, round_seed) = meta;
-        let mut cctx = CompressCtx::new(rng, scratch)
-            .with_worker(worker, n)
-            .with_round_seed(round_seed);
-        c.compress_into(v, &mut cctx, out)
-            .map_err(compress_err(worker, round, what))
+        compress_up(c, v, rng, scratch, meta, what, out)
     }
 
     pub(crate) fn meta(&self) -> (usize, usize, u64, u64) {
