@@ -56,14 +56,11 @@ pub fn run(args: RunArgs) -> CliResult {
     //    (a missing file, a bad --set) stops them all.
     let job = run::prepare(&args);
     let local = job.as_ref().err().map(|f| format!("{:#}", f.error));
-    if let Err(agreed) = comm.any_failed(local) {
-        return leave(
-            session,
-            job.err().unwrap_or_else(|| crate::fail::usage(agreed)),
-        );
-    }
-    let Ok(job) = job else {
-        unreachable!("checked by any_failed")
+    let job = match (comm.any_failed(local), job) {
+        (Ok(()), Ok(job)) => job,
+        // This rank's own error reads better than its agreed copy.
+        (_, Err(own)) => return leave(session, own),
+        (Err(agreed), Ok(_)) => return leave(session, crate::fail::usage(agreed)),
     };
     // 2. Same configuration everywhere, then the engine (every rank loads the data).
     let mut engine = match build_mpi_engine(&job.cfg, &job.base, &comm) {
