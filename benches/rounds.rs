@@ -21,7 +21,7 @@ use std::sync::Arc;
 use divan::Bencher;
 use squeeze::compress::parse;
 use squeeze::driver::{Engine, StarEngine};
-use squeeze::feedback::{Ef21, GradInit, Stepsize};
+use squeeze::methods::{Ef21, GradInit, Stepsize};
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::split::{Remainder, Split};
 use squeeze::problems::{Regularizer, embedded, quadratic};
@@ -101,12 +101,12 @@ fn grads_a9a(bencher: Bencher<'_, '_>) {
 }
 
 /// Ring mixing rows (1/3 weights) for n ≥ 3 nodes.
-fn ring_rows(n: usize) -> Vec<squeeze::feedback::Neighbourhood> {
+fn ring_rows(n: usize) -> Vec<squeeze::methods::Neighbourhood> {
     (0..n)
         .map(|i| {
             let mut nb = vec![((i + n - 1) % n, 1.0 / 3.0), ((i + 1) % n, 1.0 / 3.0)];
             nb.sort_by_key(|p| p.0);
-            squeeze::feedback::Neighbourhood {
+            squeeze::methods::Neighbourhood {
                 self_weight: 1.0 / 3.0,
                 neighbours: nb,
             }
@@ -119,7 +119,7 @@ fn ring_rows(n: usize) -> Vec<squeeze::feedback::Neighbourhood> {
 #[divan::bench(args = THREADS, sample_count = 30, sample_size = 1)]
 fn motef_ring64_top1pct(bencher: Bencher<'_, '_>, threads: usize) {
     use squeeze::driver::GossipEngine;
-    use squeeze::feedback::{GradSource, Motef, MotefParams};
+    use squeeze::methods::{GradSource, Motef, MotefParams};
     let m = quadratic::motef::<f64>(100_000, 64, 10.0, 1.0, 1).expect("problem");
     let x0 = m
         .problem

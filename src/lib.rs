@@ -10,7 +10,10 @@
 //!   the registry that builds them from spec strings such as `top_k:k=10`;
 //! * [`problems`] (`squeeze-problems`): data sets, the LIBSVM reader, worker splits, logistic
 //!   regression, least squares, the synthetic quadratics and their smoothness constants;
-//! * [`feedback`] (`squeeze-feedback`): the server–worker methods (GD, EF14, EF21);
+//! * [`feedback`] (`squeeze-feedback`): push-style error-feedback mechanisms (EF14, EF21,
+//!   EControl, Clip21, compressed gossip) on vectors your own training loop computes;
+//! * [`methods`] (`squeeze-methods`): whole optimisers — an oracle, a mechanism and a step
+//!   rule (GD, EF14, the EF21 family, 3PC-GD, EControl, Clip21, MARINA, MoTEF, BEER, CHOCO-SGD);
 //! * [`driver`] (`squeeze-driver`): the star engine, the executor, records and TOML configs.
 //!
 //! ```
@@ -25,6 +28,7 @@ pub use squeeze_compress as compress;
 pub use squeeze_core as core;
 pub use squeeze_driver as driver;
 pub use squeeze_feedback as feedback;
+pub use squeeze_methods as methods;
 pub use squeeze_problems as problems;
 
 /// The names most programs need.

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use squeeze::compress::parse;
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
-use squeeze::feedback::{
+use squeeze::methods::{
     Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21,
     Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit, GradSource,
     LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, Stepsize, ThreePc,

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use squeeze_compress::CompressorSpec;
 use squeeze_core::Scalar;
-use squeeze_feedback::{
+use squeeze_methods::{
     Beer, Choco, Clip21, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21, Ef21Bc, Ef21Hb,
     Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GradInit, LocalSgd, Marina, Motef, MotefParams,
     Neighbourhood, Sgd, Stepsize, ThreePc, ThreePcBc, ThreePoint,
@@ -336,14 +336,14 @@ pub struct MethodConfig {
     /// Gossip methods, EControl, SGD, Local SGD: local gradients, `{ kind = "full" }` (default),
     /// `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
     #[serde(default)]
-    pub gradient: Option<squeeze_feedback::GradSource>,
+    pub gradient: Option<squeeze_methods::GradSource>,
     /// D-SGD: adapt-then-combine order instead of combine-then-adapt.
     #[serde(default)]
     pub adapt_then_combine: bool,
     /// EF21-SGD, EF21-PAGE (required): minibatch size per worker, a count (`batch = 5`) or a
     /// fraction of the local samples (`batch = 0.25`; τ_i = max(1, ⌊fraction·m_i⌋)).
     #[serde(default)]
-    pub batch: Option<squeeze_feedback::Batch>,
+    pub batch: Option<squeeze_methods::Batch>,
     /// EF21-PP (required): participating fraction p ∈ (0, 1]; ⌊p·n⌋ (≥ 1) clients per round.
     #[serde(default)]
     pub participation: Option<f64>,
@@ -864,10 +864,10 @@ fn compressor<S: Scalar>(
 /// theory stepsize needs a contractive compressor: `method.stepsize`).
 fn engine_err(e: EngineError) -> ConfigError {
     match e {
-        EngineError::Method(squeeze_feedback::MethodError::Param(p)) if p.param == "stepsize" => {
+        EngineError::Method(squeeze_methods::MethodError::Param(p)) if p.param == "stepsize" => {
             invalid("method.stepsize", p.to_string())
         }
-        EngineError::Method(squeeze_feedback::MethodError::Param(p))
+        EngineError::Method(squeeze_methods::MethodError::Param(p))
             if METHOD_KEYS.contains(&p.param) =>
         {
             invalid(&format!("method.{}", p.param), p.to_string())
@@ -1151,7 +1151,7 @@ fn star_registry<S: Scalar>(
 }
 
 /// Box a star engine (the common tail of the registry arms), in process or over MPI.
-fn star<S: Scalar, M: squeeze_feedback::ServerMethod<S> + 'static>(
+fn star<S: Scalar, M: squeeze_methods::ServerMethod<S> + 'static>(
     method: M,
     problem: Arc<Problem<S>>,
     x0: &[S],
@@ -1185,7 +1185,7 @@ fn full_init_only(m: &MethodConfig) -> Result<(), ConfigError> {
 }
 
 /// The required minibatch size of the stochastic EF21 variants.
-fn batch(m: &MethodConfig) -> Result<squeeze_feedback::Batch, ConfigError> {
+fn batch(m: &MethodConfig) -> Result<squeeze_methods::Batch, ConfigError> {
     let b = m.batch.ok_or_else(|| {
         invalid(
             "method.batch",
@@ -1221,7 +1221,7 @@ fn adacgd_mech<S: Scalar>(
     key: &'static str,
     d: usize,
 ) -> Result<Box<dyn ThreePoint<S>>, ConfigError> {
-    use squeeze_feedback::three_point as tp;
+    use squeeze_methods::three_point as tp;
     let mut ladder = Vec::with_capacity(specs.len());
     for s in specs {
         ladder.push(s.build::<S>().map_err(|e| invalid(key, e.to_string()))?);
@@ -1247,7 +1247,7 @@ fn three_pc_mech<S: Scalar>(
     m: &MethodConfig,
     d: usize,
 ) -> Result<Box<dyn ThreePoint<S>>, ConfigError> {
-    use squeeze_feedback::three_point as tp;
+    use squeeze_methods::three_point as tp;
     let param = |e: squeeze_core::ParamError| invalid(param_key(e.param), e.to_string());
     let unused = |key: &'static str, present: bool| -> Result<(), ConfigError> {
         if present {
@@ -1406,12 +1406,12 @@ fn gd(m: &MethodConfig) -> Result<Gd, ConfigError> {
     Gd::new(m.stepsize).map_err(method_err)
 }
 
-fn method_err(e: squeeze_feedback::MethodError) -> ConfigError {
+fn method_err(e: squeeze_methods::MethodError) -> ConfigError {
     match e {
-        squeeze_feedback::MethodError::Param(p) if p.component == "stepsize" => {
+        squeeze_methods::MethodError::Param(p) if p.component == "stepsize" => {
             invalid("method.stepsize", p.to_string())
         }
-        squeeze_feedback::MethodError::Param(p) if METHOD_KEYS.contains(&p.param) => {
+        squeeze_methods::MethodError::Param(p) if METHOD_KEYS.contains(&p.param) => {
             invalid(&format!("method.{}", p.param), p.to_string())
         }
         e => invalid("method", e.to_string()),
@@ -1419,7 +1419,7 @@ fn method_err(e: squeeze_feedback::MethodError) -> ConfigError {
 }
 
 /// Box a gossip engine (the common tail of every gossip registry arm).
-fn boxed_gossip<S: Scalar, M: squeeze_feedback::GossipMethod<S> + 'static>(
+fn boxed_gossip<S: Scalar, M: squeeze_methods::GossipMethod<S> + 'static>(
     method: M,
     problem: Arc<Problem<S>>,
     mixing: Vec<Neighbourhood>,

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use squeeze_core::{BitConvention, Message, Scalar, round_seed};
-use squeeze_feedback::method::level_of;
-use squeeze_feedback::{MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
+use squeeze_methods::method::level_of;
+use squeeze_methods::{MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
 use squeeze_problems::Problem;
 use thiserror::Error;
 

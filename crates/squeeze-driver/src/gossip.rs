@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar, round_seed};
-use squeeze_feedback::{GossipMethod, MethodError, Neighbourhood, NodeCtx, WorkerBuffers};
+use squeeze_methods::{GossipMethod, MethodError, Neighbourhood, NodeCtx, WorkerBuffers};
 use squeeze_problems::Problem;
 
 use core::ops::Range;

@@ -95,7 +95,7 @@ use mpi::datatype::PartitionMut;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 use squeeze_core::{BitWriter, Message, Scalar};
-use squeeze_feedback::{GossipMethod, ServerMethod};
+use squeeze_methods::{GossipMethod, ServerMethod};
 
 use crate::config::{ConfigError, ExperimentConfig, Placement, Transport};
 use crate::engine::{Engine, EngineError, Metrics, StarEngine, Totals, WorkerCounts};

@@ -12,7 +12,7 @@ use squeeze_compress::parse;
 use squeeze_core::{BitConvention, Scalar};
 use squeeze_driver::executor::{Collect, Executor, StopRules};
 use squeeze_driver::{Engine, StarEngine};
-use squeeze_feedback::{Ef14, Ef21, Gd, GradInit, ServerMethod, Stepsize};
+use squeeze_methods::{Ef14, Ef21, Gd, GradInit, ServerMethod, Stepsize};
 use squeeze_problems::problem::{InitPoint, Problem};
 use squeeze_problems::split::{Remainder, Split};
 use squeeze_problems::{Regularizer, embedded};

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use squeeze_compress::{CompressorSpec, parse};
 use squeeze_driver::config::{MethodConfig, build_engine};
 use squeeze_driver::{Engine, StarEngine};
-use squeeze_feedback::clip21::Clip21Avg;
-use squeeze_feedback::{
+use squeeze_methods::star::clip21::Clip21Avg;
+use squeeze_methods::{
     Clip21, Clip21Variant, ClipGd, Econtrol, Ef14, Ef21, Gd, GradInit, GradSource, LocalSgd,
     Marina, Sgd, Stepsize,
 };
@@ -33,7 +33,7 @@ fn logreg(n: usize) -> (Arc<Problem<f64>>, Vec<f64>) {
     (Arc::new(p), x0)
 }
 
-fn star<M: squeeze_feedback::ServerMethod<f64> + 'static>(
+fn star<M: squeeze_methods::ServerMethod<f64> + 'static>(
     m: M,
     p: &Arc<Problem<f64>>,
     x0: &[f64],

@@ -13,8 +13,8 @@ use squeeze_compress::parse;
 use squeeze_core::Message;
 use squeeze_driver::config::ConfigError;
 use squeeze_driver::{Engine, RoundRecord, StarEngine};
-use squeeze_feedback::ef21_plus::{Choice, choice};
-use squeeze_feedback::{Ef21Plus, Ef21Pp, GradInit, Stepsize};
+use squeeze_methods::star::ef21::plus::{Choice, choice};
+use squeeze_methods::{Ef21Plus, Ef21Pp, GradInit, Stepsize};
 use squeeze_problems::problem::{InitPoint, Problem};
 use squeeze_problems::split::{Remainder, Split};
 use squeeze_problems::{Regularizer, embedded};
@@ -470,7 +470,7 @@ fn ef21_plus_sends_the_choice_and_tracks_g_i() {
 /// take the EF21 candidate.
 #[test]
 fn ef21_plus_takes_the_plain_candidate_when_it_is_closer() {
-    use squeeze_feedback::{ServerMethod, WorkerBuffers, WorkerCtx};
+    use squeeze_methods::{ServerMethod, WorkerBuffers, WorkerCtx};
     let (problem, x0) = logreg(3);
     let method = Ef21Plus::new(
         parse("top_k:k=2").unwrap(),

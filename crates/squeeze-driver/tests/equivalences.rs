@@ -20,7 +20,7 @@ use squeeze_compress::{CompressorSpec, parse};
 use squeeze_driver::config::{MethodConfig, build_engine};
 use squeeze_driver::executor::{Collect, Executor, StopRules};
 use squeeze_driver::{Engine, StarEngine};
-use squeeze_feedback::{Ef21, GradInit, Stepsize};
+use squeeze_methods::{Ef21, GradInit, Stepsize};
 use squeeze_problems::data::Csr;
 use squeeze_problems::problem::{InitPoint, Problem};
 use squeeze_problems::split::{Remainder, Split};

@@ -10,7 +10,7 @@ use common::*;
 use squeeze_driver::EngineError;
 use squeeze_driver::config::{ConfigError, METHODS};
 use squeeze_driver::executor::{Collect, ExecError};
-use squeeze_feedback::MethodError;
+use squeeze_methods::MethodError;
 
 /// Assert `text` contains each of `parts`.
 fn assert_mentions(text: &str, parts: &[&str]) {

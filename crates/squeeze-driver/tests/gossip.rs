@@ -8,7 +8,7 @@ use squeeze_compress::parse;
 use squeeze_driver::GossipEngine;
 use squeeze_driver::engine::Engine;
 use squeeze_driver::executor::{CheckpointPolicy, Collect, Executor, StopRules};
-use squeeze_feedback::{
+use squeeze_methods::{
     Beer, Choco, Dsgd, GossipMethod, GradSource, Motef, MotefParams, Neighbourhood,
 };
 use squeeze_problems::{InitPoint, Problem, quadratic};
@@ -373,7 +373,7 @@ fn x5d_motef_final_error_shrinks_like_one_over_n() {
 #[test]
 fn on_the_complete_graph_dsgd_and_lossless_choco_are_gd() {
     use squeeze_driver::StarEngine;
-    use squeeze_feedback::{Gd, Stepsize};
+    use squeeze_methods::{Gd, Stepsize};
     let (p, x0, _) = motef_problem(5, 0.0);
     let eta = 0.05;
     let mut gd = StarEngine::new(

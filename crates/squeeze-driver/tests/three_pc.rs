@@ -20,8 +20,8 @@ use squeeze_compress::{CompressorSpec, parse};
 use squeeze_core::{Message, Purpose, Scratch, SqueezeRng};
 use squeeze_driver::config::{ConfigError, MethodConfig, build_engine};
 use squeeze_driver::{Engine, StarEngine};
-use squeeze_feedback::three_point::{AdaCgd, Clag, Ef21Mech, MechCtx, ThreePoint};
-use squeeze_feedback::{Stepsize, ThreePc};
+use squeeze_methods::three_point::{AdaCgd, Clag, Ef21Mech, MechCtx, ThreePoint};
+use squeeze_methods::{Stepsize, ThreePc};
 use squeeze_problems::data::Csr;
 use squeeze_problems::problem::{InitPoint, Problem};
 use squeeze_problems::split::{Remainder, Split};
@@ -195,7 +195,7 @@ fn at_the_boundary_clag_skips_where_ef21_sends_a_zero_correction() {
 fn lazy_mechanisms_send_when_the_distances_overflow() {
     let big = 1e200;
     let (h, y, x) = (vec![0.0, 0.0], vec![-big, 0.0], vec![big, big]);
-    let lag = squeeze_feedback::three_point::Lag::new(1.0).unwrap();
+    let lag = squeeze_methods::three_point::Lag::new(1.0).unwrap();
     let clag = Clag::<f64>::new(parse("top_k:k=1").unwrap(), 1.0).unwrap();
     let clag0 = Clag::<f64>::new(parse("top_k:k=1").unwrap(), 0.0).unwrap();
     let ada = AdaCgd::<f64>::new(vec![parse("top_k:k=1").unwrap()], 1.0).unwrap();

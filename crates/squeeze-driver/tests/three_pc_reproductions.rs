@@ -12,7 +12,7 @@ use std::sync::Arc;
 use squeeze_compress::CompressorSpec;
 use squeeze_driver::Engine;
 use squeeze_driver::config::{MethodConfig, build_engine};
-use squeeze_feedback::Stepsize;
+use squeeze_methods::Stepsize;
 use squeeze_problems::problem::{InitPoint, Problem};
 use squeeze_problems::split::{Remainder, Split};
 use squeeze_problems::{Regularizer, embedded, quadratic};

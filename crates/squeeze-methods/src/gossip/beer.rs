@@ -1,0 +1,170 @@
+//! BEER (Zhao, Li, Chi et al. 2022): gradient tracking with compressed communication.
+
+use serde::{Deserialize, Serialize};
+use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
+use squeeze_problems::Problem;
+
+use crate::gossip::motef::{MotefParams, compress_delta, mix_phase, model_phase};
+use crate::gossip::{GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes_at};
+use crate::method::{MethodError, compressed_dim};
+
+/// BEER: MoTEF without momentum, in the BEER authors' form.
+///
+/// $$X \leftarrow X + \gamma H(W-I) - \eta V,\quad H \leftarrow H + \mathcal{C}(X - H)$$
+/// $$V \leftarrow V + \gamma G(W-I) + \nabla F(X^{new}) - \nabla F(X^{old}),\quad
+/// G \leftarrow G + \mathcal{C}(V - G)$$
+///
+/// with $H = G = 0$ and $V = \nabla F(X^0)$ initially; two compressed messages per node per
+/// round. Written independently of [`crate::Motef`] (it keeps the previous gradient instead
+/// of a momentum) so that "MoTEF with λ = 1 = BEER" is a real, bit-for-bit test.
+#[derive(Debug)]
+pub struct Beer<S: Scalar> {
+    compressor: Box<dyn Compressor<S>>,
+    gamma: f64,
+    eta: f64,
+    grad: GradSource,
+}
+
+/// BEER node state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct BeerNode<S: Scalar> {
+    /// Model x_i.
+    pub x: Vec<S>,
+    /// Tracker v_i.
+    pub v: Vec<S>,
+    /// Previous local gradient.
+    pub prev: Vec<S>,
+    /// Public copy h_i.
+    pub h: Vec<S>,
+    /// Public copy g_i.
+    pub g: Vec<S>,
+    /// s_i = Σ_j w_ij h_j.
+    pub s: Vec<S>,
+    /// t_i = Σ_j w_ij g_j.
+    pub t: Vec<S>,
+    /// Compression stream.
+    pub rng: SqueezeRng,
+    /// Stochastic-gradient state.
+    pub grad: GradState,
+}
+
+impl<S: Scalar> Beer<S> {
+    /// BEER with consensus stepsize γ ∈ (0, 1] and stepsize η > 0.
+    pub fn new(
+        compressor: Box<dyn Compressor<S>>,
+        gamma: f64,
+        eta: f64,
+        grad: GradSource,
+    ) -> Result<Self, MethodError> {
+        MotefParams {
+            gamma,
+            eta,
+            lambda: 1.0,
+        }
+        .validate("beer")?;
+        Ok(Self {
+            compressor,
+            gamma,
+            eta,
+            grad,
+        })
+    }
+}
+
+impl<S: Scalar> GossipMethod<S> for Beer<S> {
+    type Node = BeerNode<S>;
+
+    fn describe(&self) -> String {
+        format!(
+            "beer({}, γ={}, η={}, {:?})",
+            self.compressor.spec(),
+            self.gamma,
+            self.eta,
+            self.grad
+        )
+    }
+
+    fn phases(&self) -> usize {
+        2
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<GossipInit<Self::Node>, MethodError> {
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "beer")?;
+        init_nodes_at(problem, x0, seed, self.grad, |i, grad, g0| BeerNode {
+            x: x0.to_vec(),
+            v: g0.clone(),
+            prev: g0,
+            h: vec![S::ZERO; d],
+            g: vec![S::ZERO; d],
+            s: vec![S::ZERO; d],
+            t: vec![S::ZERO; d],
+            rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+            grad,
+        })
+    }
+
+    fn send(
+        &self,
+        n: &mut Self::Node,
+        phase: usize,
+        ctx: &mut NodeCtx<'_, S>,
+        out: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        if phase == 0 {
+            return model_phase(
+                self.compressor.as_ref(),
+                self.gamma,
+                self.eta,
+                &mut n.x,
+                &mut n.h,
+                &n.s,
+                &n.v,
+                &mut n.rng,
+                ctx,
+                out,
+            );
+        }
+        ctx.grad_samples += n
+            .grad
+            .grad(ctx.oracle, &n.x, &mut ctx.buffers.grad, ctx.round)?;
+        let gamma = S::from_f64(self.gamma);
+        for ((((vj, pj), &gr), &tj), &gj) in
+            n.v.iter_mut()
+                .zip(n.prev.iter_mut())
+                .zip(&ctx.buffers.grad)
+                .zip(&n.t)
+                .zip(&n.g)
+        {
+            *vj = *vj + gamma * (tj - gj) + gr - *pj;
+            *pj = gr;
+        }
+        compress_delta(
+            self.compressor.as_ref(),
+            &n.v,
+            &mut n.g,
+            &mut n.rng,
+            ctx,
+            out,
+        )
+    }
+
+    fn receive(
+        &self,
+        n: &mut Self::Node,
+        phase: usize,
+        ctx: &mut NodeCtx<'_, S>,
+        msgs: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        mix_phase(&mut n.s, &mut n.t, phase, ctx, msgs)
+    }
+
+    fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {
+        &node.x
+    }
+}

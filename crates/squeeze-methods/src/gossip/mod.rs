@@ -1,0 +1,260 @@
+//! The decentralized (gossip) method interface.
+//!
+//! n nodes on an undirected graph with a symmetric, doubly stochastic mixing matrix W. A round
+//! has one or more *phases*; in each phase
+//!
+//! ```text
+//! every node i: send(node_i, phase)              -> out_i   (in parallel)
+//! every node i: receive(node_i, phase, out_*)               (in parallel; node i reads its own
+//!                                                             out_i and its neighbours' out_j,
+//!                                                             in the fixed neighbour order)
+//! ```
+//!
+//! so a broadcast to k neighbours is one message on k links. MoTEF and BEER use two phases
+//! (the compressed iterate and tracking differences), CHOCO-SGD and D-SGD one.
+//! [`Neighbourhood`] gives each node its self weight and its (neighbour, weight) list.
+
+pub mod beer;
+pub mod choco;
+pub mod motef;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
+use squeeze_problems::{MinibatchSampler, Oracle, Problem};
+
+use crate::method::{MethodError, WorkerBuffers, ensure_finite, message_err};
+
+/// Node i's row of the mixing matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Neighbourhood {
+    /// w_ii.
+    pub self_weight: f64,
+    /// (j, w_ij) for every neighbour j ≠ i, in delivery order.
+    pub neighbours: Vec<(usize, f64)>,
+}
+
+/// What a node sees during a phase.
+pub struct NodeCtx<'a, S: Scalar> {
+    /// Node index.
+    pub node: usize,
+    /// Number of nodes.
+    pub n_nodes: usize,
+    /// Round (0-based).
+    pub round: u64,
+    /// Seed shared by all nodes this round.
+    pub round_seed: u64,
+    /// The node's local objective.
+    pub oracle: &'a dyn Oracle<S>,
+    /// The node's row of W.
+    pub mixing: &'a Neighbourhood,
+    /// Working memory.
+    pub buffers: &'a mut WorkerBuffers<S>,
+    /// Gradient work this round in samples (methods add to it).
+    pub grad_samples: u64,
+}
+
+/// Initial node states and what initialisation cost.
+#[derive(Debug, Clone)]
+pub struct GossipInit<N> {
+    /// Node states, in node order.
+    pub nodes: Vec<N>,
+    /// Gradient work during initialisation, in samples.
+    pub grad_samples: u64,
+}
+
+/// A decentralized method (see the [module docs](self)).
+pub trait GossipMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
+    /// Per-node state (serde: checkpoints are its serialisation).
+    type Node: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
+
+    /// Description with hyperparameters.
+    fn describe(&self) -> String;
+
+    /// Phases (messages per node) per round.
+    fn phases(&self) -> usize;
+
+    /// Initial states; every node starts at `x0`.
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<GossipInit<Self::Node>, MethodError>;
+
+    /// Local computation of `phase`, writing the node's outgoing message.
+    fn send(
+        &self,
+        node: &mut Self::Node,
+        phase: usize,
+        ctx: &mut NodeCtx<'_, S>,
+        out: &mut Message<S>,
+    ) -> Result<(), MethodError>;
+
+    /// Apply the messages of `phase`: `msgs[j]` is node j's message (read the node's own and
+    /// its neighbours' only).
+    fn receive(
+        &self,
+        node: &mut Self::Node,
+        phase: usize,
+        ctx: &mut NodeCtx<'_, S>,
+        msgs: &[Message<S>],
+    ) -> Result<(), MethodError>;
+
+    /// The node's model.
+    fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S];
+}
+
+/// `acc ← acc + w_ii·m_i + Σ_j w_ij·m_j` over the node's row of W (the gossip average of the
+/// received messages), in neighbour order.
+pub(crate) fn mix_into<S: Scalar>(
+    acc: &mut [S],
+    ctx: &NodeCtx<'_, S>,
+    msgs: &[Message<S>],
+) -> Result<(), MethodError> {
+    let own = msgs
+        .get(ctx.node)
+        .ok_or_else(|| MethodError::Incompatible(format!("node {} has no message", ctx.node)))?;
+    own.add_to(acc, S::from_f64(ctx.mixing.self_weight))
+        .map_err(message_err(ctx.node, ctx.round))?;
+    for &(j, w) in &ctx.mixing.neighbours {
+        let m = msgs.get(j).ok_or_else(|| {
+            MethodError::Incompatible(format!("neighbour {j} of node {} does not exist", ctx.node))
+        })?;
+        m.add_to(acc, S::from_f64(w))
+            .map_err(message_err(j, ctx.round))?;
+    }
+    Ok(())
+}
+
+/// The nodes' initial states `make(i, grad)`, with `grad` node i's fresh [`GradState`] for
+/// `source` under `seed`, in node order; no gradient work.
+pub(crate) fn init_nodes<S: Scalar, N>(
+    problem: &Problem<S>,
+    seed: u64,
+    source: GradSource,
+    mut make: impl FnMut(usize, GradState) -> N,
+) -> Result<GossipInit<N>, MethodError> {
+    let nodes = problem
+        .oracles()
+        .iter()
+        .enumerate()
+        .map(|(i, o)| Ok(make(i, GradState::new(source, o.as_ref(), seed, i)?)))
+        .collect::<Result<Vec<_>, MethodError>>()?;
+    Ok(GossipInit {
+        nodes,
+        grad_samples: 0,
+    })
+}
+
+/// The nodes' initial states `make(i, grad, g0)`, as [`init_nodes`], with `g0` node i's
+/// first local gradient at `x0` drawn from `grad` (round 0); the samples used are summed.
+pub(crate) fn init_nodes_at<S: Scalar, N>(
+    problem: &Problem<S>,
+    x0: &[S],
+    seed: u64,
+    source: GradSource,
+    mut make: impl FnMut(usize, GradState, Vec<S>) -> N,
+) -> Result<GossipInit<N>, MethodError> {
+    let mut nodes = Vec::with_capacity(problem.n_workers());
+    let mut samples = 0;
+    for (i, o) in problem.oracles().iter().enumerate() {
+        let mut grad = GradState::new(source, o.as_ref(), seed, i)?;
+        let mut g0 = vec![S::ZERO; x0.len()];
+        samples += grad.grad(o.as_ref(), x0, &mut g0, 0)?;
+        nodes.push(make(i, grad, g0));
+    }
+    Ok(GossipInit {
+        nodes,
+        grad_samples: samples,
+    })
+}
+
+/// Which local gradient a node uses.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum GradSource {
+    /// The full local gradient.
+    #[default]
+    Full,
+    /// A minibatch of `batch` local samples drawn without replacement each time.
+    Minibatch {
+        /// Batch size (≤ the node's sample count).
+        batch: usize,
+    },
+    /// The full local gradient plus N(0, σ²/d·I) noise (MoTEF's synthetic experiments).
+    Noisy {
+        /// σ ≥ 0.
+        sigma: f64,
+    },
+}
+
+/// Per-node stochastic-gradient state: sampler permutation and stream (serialised).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradState {
+    source: GradSource,
+    sampler: Option<MinibatchSampler>,
+    rng: SqueezeRng,
+}
+
+impl GradState {
+    /// State for `node` under experiment `seed`.
+    pub fn new(
+        source: GradSource,
+        oracle: &dyn Oracle<impl Scalar>,
+        seed: u64,
+        node: usize,
+    ) -> Result<Self, MethodError> {
+        let sampler = match source {
+            GradSource::Minibatch { batch } => {
+                Some(MinibatchSampler::new(oracle.n_samples(), batch)?)
+            }
+            GradSource::Noisy { sigma } if !(sigma.is_finite() && sigma >= 0.0) => {
+                return Err(MethodError::Param(squeeze_core::ParamError::new(
+                    "gradient",
+                    "sigma",
+                    sigma,
+                    "the noise level must be finite and ≥ 0",
+                )));
+            }
+            _ => None,
+        };
+        let purpose = match source {
+            GradSource::Noisy { .. } => Purpose::Noise,
+            _ => Purpose::Sampling,
+        };
+        Ok(Self {
+            source,
+            sampler,
+            rng: SqueezeRng::stream(seed, purpose, node as u64),
+        })
+    }
+
+    /// The (stochastic) local gradient at `x` into `out`; returns the samples used.
+    pub fn grad<S: Scalar>(
+        &mut self,
+        oracle: &dyn Oracle<S>,
+        x: &[S],
+        out: &mut [S],
+        round: u64,
+    ) -> Result<u64, MethodError> {
+        let used = match (&self.source, &mut self.sampler) {
+            (GradSource::Minibatch { .. }, Some(sampler)) => {
+                let batch = sampler.sample(&mut self.rng);
+                oracle.minibatch_grad(x, batch, out);
+                batch.len() as u64
+            }
+            (GradSource::Noisy { sigma }, _) => {
+                oracle.grad(x, out);
+                squeeze_problems::oracle::add_gaussian_noise(out, *sigma, &mut self.rng);
+                oracle.n_samples() as u64
+            }
+            _ => {
+                oracle.grad(x, out);
+                oracle.n_samples() as u64
+            }
+        };
+        ensure_finite(out, "a local gradient", round)?;
+        Ok(used)
+    }
+}

@@ -1,0 +1,514 @@
+//! The server–worker method interface.
+//!
+//! A round of a [`ServerMethod`] on the star topology:
+//!
+//! ```text
+//! server:   broadcast(server, round)            -> down   (one message, sent to every worker)
+//! worker i: worker_round(worker_i, down, ctx_i) -> up_i   (in parallel, any order)
+//! server:   absorb(server, [up_0, …, up_{n−1}])           (in worker order)
+//! ```
+//!
+//! Everything that changes lives in the explicit state types `Server` and `Worker` (serde, so a
+//! checkpoint is just their serialisation, RNG streams included); the method value holds only
+//! hyperparameters and the compressor. Engines own the per-worker [`WorkerBuffers`] (scratch,
+//! work vectors), which are not state.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use squeeze_core::{
+    BitConvention, CompressCtx, CompressError, Compressor, Message, MessageError, ParamError,
+    Scalar, Scratch, SqueezeRng, ops,
+};
+use squeeze_problems::{Oracle, Problem, ProblemError};
+use thiserror::Error;
+
+/// Why a method could not be built or could not run a round.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum MethodError {
+    /// A hyperparameter is invalid.
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    /// The compressor refused its input (non-finite input is reported as [`Self::Diverged`]).
+    #[error("worker {worker}, round {round}: {source}")]
+    Compress {
+        /// Worker index.
+        worker: usize,
+        /// Round.
+        round: u64,
+        /// The compressor's error.
+        source: CompressError,
+    },
+    /// A message did not fit (dimension mismatch between method parts).
+    #[error("worker {worker}, round {round}: {source}")]
+    Message {
+        /// Worker index (`usize::MAX` for the server).
+        worker: usize,
+        /// Round.
+        round: u64,
+        /// The message error.
+        source: MessageError,
+    },
+    /// The problem rejected the call.
+    #[error(transparent)]
+    Problem(#[from] ProblemError),
+    /// The downlink message is not what this method broadcasts.
+    #[error("{method}: unexpected downlink message (expected {expected})")]
+    Protocol {
+        /// Method name.
+        method: &'static str,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A gradient or the iterate became non-finite.
+    #[error(
+        "{what} became non-finite at round {round}: the stepsize is probably too large (try a smaller multiplier or gamma)"
+    )]
+    Diverged {
+        /// What diverged.
+        what: &'static str,
+        /// Round.
+        round: u64,
+    },
+    /// The configuration does not fit the compressor or problem.
+    #[error("{0}")]
+    Incompatible(String),
+}
+
+/// Working memory owned by the engine (not part of the state).
+///
+/// Engines may give one `WorkerBuffers` to several workers that run one after another (the
+/// star engine shares one per chunk of workers), so a method must write a buffer before it
+/// reads it and must not carry anything in it from one call to the next.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerBuffers<S: Scalar> {
+    /// Compressor scratch.
+    pub scratch: Scratch,
+    /// A length-d buffer for the local gradient.
+    pub grad: Vec<S>,
+    /// A second length-d work buffer.
+    pub work: Vec<S>,
+    /// A third length-d work buffer (3PC mechanisms that compare candidates).
+    pub aux: Vec<S>,
+    /// A spare message (3PC mechanisms that build a message from another one).
+    pub spare: Message<S>,
+}
+
+impl<S: Scalar> WorkerBuffers<S> {
+    /// Buffers for dimension `d`.
+    pub fn new(d: usize) -> Self {
+        Self {
+            scratch: Scratch::default(),
+            grad: vec![S::ZERO; d],
+            work: vec![S::ZERO; d],
+            aux: vec![S::ZERO; d],
+            spare: Message::default(),
+        }
+    }
+}
+
+/// What a worker sees in a round.
+pub struct WorkerCtx<'a, S: Scalar> {
+    /// Worker index.
+    pub worker: usize,
+    /// Number of workers.
+    pub n_workers: usize,
+    /// Round index (0-based).
+    pub round: u64,
+    /// Seed shared by all workers this round (`squeeze_core::round_seed(seed, round)`).
+    pub round_seed: u64,
+    /// The worker's local objective.
+    pub oracle: &'a dyn Oracle<S>,
+    /// Working memory.
+    pub buffers: &'a mut WorkerBuffers<S>,
+    /// Gradient work done this round, in samples (the method adds to it).
+    pub grad_samples: u64,
+}
+
+/// Uplink traffic of the initialisation, counted like a round's uplink: exact bits per worker,
+/// and the entries and paper-convention bits summed over workers.
+///
+/// ```
+/// use squeeze_core::Message;
+/// use squeeze_methods::method::InitUplink;
+/// let mut up = InitUplink::new(2);
+/// up.charge(1, &Message::<f64>::Dense { values: vec![1.0; 3] });
+/// assert_eq!(up.bits, vec![0, 4 + 3 * 64]);
+/// assert_eq!((up.entries, up.bits_values32, up.bits_values64), (3, 96, 192));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InitUplink {
+    /// Exact bits each worker sent.
+    pub bits: Vec<u64>,
+    /// Coordinates sent, summed over workers.
+    pub entries: u64,
+    /// Bits under [`BitConvention::Values32`], summed over workers.
+    pub bits_values32: u64,
+    /// Bits under [`BitConvention::Values64`], summed over workers.
+    pub bits_values64: u64,
+}
+
+impl InitUplink {
+    /// Nothing sent by `n` workers.
+    pub fn new(n: usize) -> Self {
+        Self {
+            bits: vec![0; n],
+            ..Self::default()
+        }
+    }
+
+    /// Worker `i` sent `msg`.
+    pub fn charge<S: Scalar>(&mut self, i: usize, msg: &Message<S>) {
+        self.bits[i] += msg.bits();
+        self.entries += msg.entries();
+        self.bits_values32 += msg.bits_under(BitConvention::Values32);
+        self.bits_values64 += msg.bits_under(BitConvention::Values64);
+    }
+}
+
+/// Initial states and what initialisation cost.
+#[derive(Debug, Clone)]
+pub struct Init<Sv, W> {
+    /// Server state.
+    pub server: Sv,
+    /// Worker states, in worker order.
+    pub workers: Vec<W>,
+    /// What each worker sent during initialisation (nothing unless the method counts its init
+    /// round).
+    pub init_up: InitUplink,
+    /// Gradient work during initialisation, in samples.
+    pub grad_samples: u64,
+}
+
+/// A server–worker method (see the [module docs](self)).
+pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
+    /// Per-worker state.
+    type Worker: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
+    /// Server state.
+    type Server: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
+
+    /// Canonical description, e.g. `ef21(top_k:k=1, γ=0.12)`.
+    fn describe(&self) -> String;
+
+    /// Initial states at `x0`. `seed` is the experiment seed (worker streams derive from it).
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError>;
+
+    /// The server's message to all workers for `round`.
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError>;
+
+    /// One worker's round: read `down`, update the state, write the uplink message.
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError>;
+
+    /// Apply the workers' messages, in worker order.
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError>;
+
+    /// The current model (the point whose loss and gradient norm are recorded).
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S];
+
+    /// `Some(m)` if the uplink carries a choice among `m` levels (AdaCGD's ladder): each
+    /// uplink message is then `Skip` (level 0), [`Message::Indexed`] with index $j$ (level
+    /// $j + 1$) or, for $m = 1$, the bare message (level 1). The engine keeps the histogram of
+    /// levels sent. `None` (the default): no levels.
+    fn uplink_levels(&self) -> Option<usize> {
+        None
+    }
+
+    /// As [`Self::uplink_levels`], for the downlink message.
+    fn downlink_levels(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// The level of `m` in a histogram of `levels + 1` buckets (see
+/// [`ServerMethod::uplink_levels`]): 0 for `Skip`, $j + 1$ for an index $j$, 1 for any other
+/// message; clamped to `levels`.
+///
+/// ```
+/// use squeeze_core::Message;
+/// use squeeze_methods::method::level_of;
+/// assert_eq!(level_of(&Message::<f32>::Skip { dim: 3 }, 2), 0);
+/// assert_eq!(level_of(&Message::<f32>::Dense { values: vec![1.0] }, 1), 1);
+/// let mut m = Message::<f32>::default();
+/// m.indexed_parts(1, 1).dense_parts().push(1.0);
+/// assert_eq!(level_of(&m, 2), 2);
+/// ```
+pub fn level_of<S: Scalar>(m: &Message<S>, levels: usize) -> usize {
+    let l = if m.is_skip() {
+        0
+    } else {
+        m.index().map_or(1, |j| j as usize + 1)
+    };
+    l.min(levels)
+}
+
+/// Read the dense model out of a downlink message.
+pub(crate) fn dense_down<'a, S: Scalar>(
+    down: &'a Message<S>,
+    method: &'static str,
+) -> Result<&'a [S], MethodError> {
+    match down {
+        Message::Dense { values } => Ok(values),
+        _ => Err(MethodError::Protocol {
+            method,
+            expected: "the dense model",
+        }),
+    }
+}
+
+/// The dimension d, after checking `x0` against `problem` and `compressor` against d (its
+/// refusal is [`MethodError::Incompatible`], prefixed with `method`).
+pub(crate) fn compressed_dim<S: Scalar>(
+    problem: &Problem<S>,
+    x0: &[S],
+    compressor: &dyn Compressor<S>,
+    method: &str,
+) -> Result<usize, MethodError> {
+    problem.check_dim(x0.len())?;
+    let d = problem.dim();
+    compressor
+        .check_dim(d)
+        .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
+    Ok(d)
+}
+
+/// Local gradient at `x` into `ctx.buffers.grad`, counting the samples; errors on NaN/∞.
+pub(crate) fn local_grad<S: Scalar>(
+    ctx: &mut WorkerCtx<'_, S>,
+    x: &[S],
+) -> Result<(), MethodError> {
+    ctx.oracle.grad(x, &mut ctx.buffers.grad);
+    ctx.grad_samples += ctx.oracle.n_samples() as u64;
+    ensure_finite(&ctx.buffers.grad, "a local gradient", ctx.round)
+}
+
+/// Map an error of worker `worker`'s compressor in `round`. A non-finite input means the vector
+/// the method built from finite gradients and state (`what`) overflowed: the run diverged.
+pub(crate) fn compress_err(
+    worker: usize,
+    round: u64,
+    what: &'static str,
+) -> impl FnOnce(CompressError) -> MethodError {
+    move |source| match source {
+        CompressError::NonFinite { .. } => MethodError::Diverged { what, round },
+        source => MethodError::Compress {
+            worker,
+            round,
+            source,
+        },
+    }
+}
+
+/// Map a message error to a method error.
+pub(crate) fn message_err(worker: usize, round: u64) -> impl FnOnce(MessageError) -> MethodError {
+    move |source| MethodError::Message {
+        worker,
+        round,
+        source,
+    }
+}
+
+/// `x ← x − γ g`, then broadcast the dense model; errors if x became non-finite.
+pub(crate) fn step_and_broadcast<S: Scalar>(
+    x: &mut [S],
+    g: &[S],
+    gamma: f64,
+    round: u64,
+    down: &mut Message<S>,
+) -> Result<(), MethodError> {
+    let gamma = S::from_f64(gamma);
+    // x −= γg with the finiteness probe fused in (Σ(v − v) is 0 exactly when every v is
+    // finite; eight lanes so that it vectorises), then one copy into the message.
+    let mut probe = [S::ZERO; 8];
+    for (x8, g8) in x.chunks_mut(8).zip(g.chunks(8)) {
+        for ((xj, &gj), p) in x8.iter_mut().zip(g8).zip(&mut probe) {
+            let v = *xj - gamma * gj;
+            *xj = v;
+            #[allow(clippy::eq_op)]
+            {
+                *p += v - v;
+            }
+        }
+    }
+    if probe.iter().any(|&p| p != S::ZERO) {
+        return Err(MethodError::Diverged {
+            what: "the model x",
+            round,
+        });
+    }
+    down.dense_parts().extend_from_slice(x);
+    Ok(())
+}
+
+/// `Ok(())` if every entry of `v` is finite, else [`MethodError::Diverged`] naming `what`
+/// at `round`.
+pub(crate) fn ensure_finite<S: Scalar>(
+    v: &[S],
+    what: &'static str,
+    round: u64,
+) -> Result<(), MethodError> {
+    if ops::first_non_finite(v).is_some() {
+        return Err(MethodError::Diverged { what, round });
+    }
+    Ok(())
+}
+
+/// Broadcast the dense model `x`; errors if it is non-finite.
+pub(crate) fn broadcast_model<S: Scalar>(
+    x: &[S],
+    round: u64,
+    down: &mut Message<S>,
+) -> Result<(), MethodError> {
+    ensure_finite(x, "the model x", round)?;
+    down.dense_parts().extend_from_slice(x);
+    Ok(())
+}
+
+/// `acc ← acc + scale · Σ_i up_i`, in worker order (deterministic).
+pub(crate) fn add_all<S: Scalar>(
+    acc: &mut [S],
+    scale: S,
+    round: u64,
+    ups: &[Message<S>],
+) -> Result<(), MethodError> {
+    for (i, up) in ups.iter().enumerate() {
+        up.add_to(acc, scale).map_err(message_err(i, round))?;
+    }
+    Ok(())
+}
+
+/// `acc ← acc + (1/n) · Σ_i up_i` with `n = ups.len()`: the mean of the workers' messages
+/// added, in worker order ([`add_all`] with the scale `S::from_f64(1.0 / n as f64)`).
+pub(crate) fn add_mean<S: Scalar>(
+    acc: &mut [S],
+    round: u64,
+    ups: &[Message<S>],
+) -> Result<(), MethodError> {
+    add_all(acc, S::from_f64(1.0 / ups.len() as f64), round, ups)
+}
+
+/// `up ← C(v)`: `v` compressed by `compressor` with a worker's stream `rng` and `scratch`;
+/// `ids = (worker, n_workers, round, round_seed)`. Errors name `what` (see [`compress_err`]).
+pub(crate) fn compress_up<S: Scalar>(
+    compressor: &dyn Compressor<S>,
+    v: &[S],
+    rng: &mut SqueezeRng,
+    scratch: &mut Scratch,
+    ids: (usize, usize, u64, u64),
+    what: &'static str,
+    up: &mut Message<S>,
+) -> Result<(), MethodError> {
+    let (worker, n, round, round_seed) = ids;
+    let mut cctx = CompressCtx::new(rng, scratch)
+        .with_worker(worker, n)
+        .with_round_seed(round_seed);
+    compressor
+        .compress_into(v, &mut cctx, up)
+        .map_err(compress_err(worker, round, what))
+}
+
+/// `up ← C(diff)` and `g ← g + up`: the EF21 step of an estimate `g` towards `g + diff`
+/// ([`compress_up`], then the message added to `g`); errors name `what`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn compress_correction<S: Scalar>(
+    compressor: &dyn Compressor<S>,
+    diff: &[S],
+    g: &mut [S],
+    rng: &mut SqueezeRng,
+    scratch: &mut Scratch,
+    ids: (usize, usize, u64, u64),
+    what: &'static str,
+    up: &mut Message<S>,
+) -> Result<(), MethodError> {
+    compress_up(compressor, diff, rng, scratch, ids, what, up)?;
+    up.add_to(g, S::ONE).map_err(message_err(ids.0, ids.2))
+}
+
+/// The workers' full local gradients at `x0` and their mean (the usual EF21-family
+/// initialisation $g_i^0 = \nabla f_i(x^0)$, sent uncompressed and charged only with
+/// `count_init`).
+pub(crate) struct FullInit<S: Scalar> {
+    /// $g^0 = \tfrac1n\sum_i g_i^0$ (accumulated in worker order).
+    pub g: Vec<S>,
+    /// $g_i^0$, in worker order.
+    pub gs: Vec<Vec<S>>,
+    /// The init uplink (dense $g_i^0$ per worker if `count_init`, else nothing).
+    pub init_up: InitUplink,
+    /// Gradient work, in samples.
+    pub grad_samples: u64,
+}
+
+/// Computes [`FullInit`]: every worker's $\nabla f_i(x^0)$ (an error if one is non-finite),
+/// its dense message charged if `count_init`, and $g^0 = \sum_i \tfrac1n g_i^0$ in worker
+/// order.
+pub(crate) fn full_grad_init<S: Scalar>(
+    problem: &Problem<S>,
+    x0: &[S],
+    count_init: bool,
+) -> Result<FullInit<S>, MethodError> {
+    problem.check_dim(x0.len())?;
+    let d = problem.dim();
+    let n = problem.n_workers();
+    let inv_n = S::from_f64(1.0 / n as f64);
+    let mut g = vec![S::ZERO; d];
+    let mut gs = Vec::with_capacity(n);
+    let mut init_up = InitUplink::new(n);
+    let mut grad_samples = 0;
+    for (i, o) in problem.oracles().iter().enumerate() {
+        let mut gi = vec![S::ZERO; d];
+        o.grad(x0, &mut gi);
+        grad_samples += o.n_samples() as u64;
+        ensure_finite(&gi, "the initial gradient", 0)?;
+        if count_init {
+            init_up.charge(i, &Message::Dense { values: gi.clone() });
+        }
+        ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
+        gs.push(gi);
+    }
+    Ok(FullInit {
+        g,
+        gs,
+        init_up,
+        grad_samples,
+    })
+}
+
+/// `ctx.buffers.grad ← ∇f_i(x) − estimate` (one pass where the oracle supports it), counting
+/// the samples; a non-finite result (gradient, estimate or overflow) is `Diverged`, reported as
+/// "the local gradient or the correction ∇f_i − {name}".
+pub(crate) fn grad_minus_estimate<S: Scalar>(
+    ctx: &mut WorkerCtx<'_, S>,
+    x: &[S],
+    estimate: &[S],
+    what: &'static str,
+) -> Result<(), MethodError> {
+    ctx.grad_samples += ctx.oracle.n_samples() as u64;
+    if ctx.oracle.grad_minus(x, estimate, &mut ctx.buffers.grad) {
+        Ok(())
+    } else {
+        Err(MethodError::Diverged {
+            what,
+            round: ctx.round,
+        })
+    }
+}

@@ -1,0 +1,373 @@
+//! Clip21 (Khirirat, Gorbunov, Horváth, Islamov, Karray, Richtárik 2023; arXiv 2305.18929):
+//! Clip21-GD, Press-Clip21-GD, DP-Clip21-GD and Clip21-Avg.
+
+use serde::{Deserialize, Serialize};
+use squeeze_compress::Clip;
+use squeeze_core::{
+    CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops,
+};
+use squeeze_problems::Problem;
+
+use crate::method::{
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_err, dense_down,
+    ensure_finite, grad_minus_estimate, message_err, step_and_broadcast,
+};
+use crate::stepsize::Stepsize;
+
+/// Which Clip21 method (algorithms.md §4.3–4.4).
+#[derive(Debug)]
+pub enum Clip21Variant<S: Scalar> {
+    /// Clip21-GD: send $u_i = \operatorname{clip}_\tau(\nabla f_i - v_i)$ (dense).
+    Plain,
+    /// Press-Clip21-GD: send $\mathcal{C}(\operatorname{clip}_\tau(\nabla f_i - v_i))$ and add
+    /// the same vector to $v_i$ (UNCONFIRMED placement of $\mathcal{C}$: after the clip).
+    Press(Box<dyn Compressor<S>>),
+    /// DP-Clip21-GD: send $u_i + z_i$, $z_i \sim N(0, \sigma^2 I)$ (per coordinate), while
+    /// $v_i$ gets $u_i$ without the noise — the Clip21-SGD2M follow-up's choice (UNCONFIRMED
+    /// for Clip21). The server's $v$ then carries the noise; $\tfrac1n\sum_i v_i$ does not.
+    Dp {
+        /// Noise standard deviation per coordinate, σ ≥ 0.
+        sigma: f64,
+    },
+}
+
+/// Clip21-GD: EF21's mechanism with clipping in place of compression.
+///
+/// $$x^{k+1} = x^k - \gamma v^k,\qquad u_i = \operatorname{clip}_\tau(\nabla f_i(x^{k+1}) - v_i),
+/// \qquad v_i \leftarrow v_i + u_i,\qquad v^{k+1} = v^k + \tfrac1n\textstyle\sum_i u_i,$$
+///
+/// $\|u_i\| \le \tau$ every round. Once $\|\nabla f_i - v_i\| \le \tau$ for every worker the clip
+/// is inactive and the method is GD (Clip21's $O(1/K)$ rate, algorithms.md §4.3).
+///
+/// Initialisation (UNCONFIRMED, the natural reading): $v_i^{-1} = 0$, so the first message is
+/// $\operatorname{clip}_\tau(\nabla f_i(x^0))$ (sent during `init`, charged at round 0) and
+/// $v_i^0$ is it. With $\tau = \infty$ Clip21-GD is EF21 with the identity and full init, i.e.
+/// GD in exact arithmetic (bit for bit on dyadic data, tested).
+///
+/// Variants ([`Clip21Variant`]): Press-Clip21 (a compressor after the clip) and DP-Clip21
+/// (Gaussian noise on the transmitted increment only, from the `Noise` stream of the worker).
+/// Stepsize: the theory constants are UNCONFIRMED; the theory rule is GD's $1/L$ (times the
+/// multiplier; Press: EF21's rule with the compressor's α).
+///
+/// Wire: uplink $u_i$ (dense; Press: the compressor's message), downlink the dense model.
+///
+/// ```
+/// use squeeze_methods::{Clip21, Clip21Variant, Stepsize};
+/// let m = Clip21::<f64>::new(1.0, Clip21Variant::Plain, Stepsize::default()).unwrap();
+/// assert_eq!(m.name(), "clip21_gd");
+/// assert!(Clip21::<f64>::new(1.0, Clip21Variant::Dp { sigma: -1.0 }, Stepsize::default()).is_err());
+/// ```
+#[derive(Debug)]
+pub struct Clip21<S: Scalar> {
+    clip: Clip,
+    variant: Clip21Variant<S>,
+    stepsize: Stepsize,
+}
+
+/// Clip21 server state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Clip21Server<S: Scalar> {
+    /// Model x.
+    pub x: Vec<S>,
+    /// v = v⁰ + Σ_k (1/n) Σ_i (received increments).
+    pub v: Vec<S>,
+    /// Resolved stepsize γ.
+    pub gamma: f64,
+}
+
+/// Clip21 worker state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Clip21Worker<S: Scalar> {
+    /// Gradient estimate v_i.
+    pub v: Vec<S>,
+    /// Compression stream (Press).
+    pub rng: SqueezeRng,
+    /// Noise stream (DP).
+    pub noise: SqueezeRng,
+}
+
+impl<S: Scalar> Clip21<S> {
+    /// Clip21 with radius `tau > 0` (`f64::INFINITY`: no clipping).
+    pub fn new(
+        tau: f64,
+        variant: Clip21Variant<S>,
+        stepsize: Stepsize,
+    ) -> Result<Self, MethodError> {
+        stepsize.validate()?;
+        let clip = Clip::new(tau)?;
+        if let Clip21Variant::Dp { sigma } = variant
+            && !(sigma.is_finite() && sigma >= 0.0)
+        {
+            return Err(ParamError::new(
+                "dp_clip21",
+                "sigma",
+                sigma,
+                "the noise standard deviation σ must be finite and ≥ 0",
+            )
+            .into());
+        }
+        Ok(Self {
+            clip,
+            variant,
+            stepsize,
+        })
+    }
+
+    /// Registry name of the variant.
+    pub fn name(&self) -> &'static str {
+        match self.variant {
+            Clip21Variant::Plain => "clip21_gd",
+            Clip21Variant::Press(_) => "press_clip21",
+            Clip21Variant::Dp { .. } => "dp_clip21",
+        }
+    }
+
+    /// Clip `buf` in place, compress or noise it into `msg`, and add what the worker keeps to
+    /// its $v_i$ (the shared tail of `init` and `worker_round`). `ids` = (worker, n, round,
+    /// round seed).
+    fn emit(
+        &self,
+        buf: &mut [S],
+        w: &mut Clip21Worker<S>,
+        ids: (usize, usize, u64, u64),
+        scratch: &mut squeeze_core::Scratch,
+        msg: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let (worker, n, round, round_seed) = ids;
+        let what = "the correction ∇f_i − v_i";
+        self.clip
+            .clip_in_place(buf)
+            .map_err(compress_err(worker, round, what))?;
+        match &self.variant {
+            Clip21Variant::Press(c) => {
+                let mut ctx = CompressCtx::new(&mut w.rng, scratch)
+                    .with_worker(worker, n)
+                    .with_round_seed(round_seed);
+                c.compress_into(buf, &mut ctx, msg)
+                    .map_err(compress_err(worker, round, what))?;
+                msg.add_to(&mut w.v, S::ONE)
+                    .map_err(message_err(worker, round))
+            }
+            Clip21Variant::Plain | Clip21Variant::Dp { .. } => {
+                for (vk, &uk) in w.v.iter_mut().zip(buf.iter()) {
+                    *vk += uk;
+                }
+                let values = msg.dense_parts();
+                values.extend_from_slice(buf);
+                if let Clip21Variant::Dp { sigma } = self.variant
+                    && sigma > 0.0
+                {
+                    for u in values.iter_mut() {
+                        *u += S::from_f64(sigma * w.noise.normal());
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for Clip21<S> {
+    type Worker = Clip21Worker<S>;
+    type Server = Clip21Server<S>;
+
+    fn describe(&self) -> String {
+        let extra = match &self.variant {
+            Clip21Variant::Plain => String::new(),
+            Clip21Variant::Press(c) => format!(", {}", c.spec()),
+            Clip21Variant::Dp { sigma } => format!(", σ={sigma}"),
+        };
+        format!(
+            "{}(τ={}{extra}, {:?})",
+            self.name(),
+            self.clip.tau(),
+            self.stepsize
+        )
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        problem.check_dim(x0.len())?;
+        let d = problem.dim();
+        let n = problem.n_workers();
+        let alpha = match &self.variant {
+            Clip21Variant::Press(c) => {
+                c.check_dim(d)
+                    .map_err(|e| MethodError::Incompatible(format!("press_clip21: {e}")))?;
+                c.class(d).alpha()
+            }
+            _ => Some(1.0),
+        };
+        let gamma = self
+            .stepsize
+            .resolve(self.name(), alpha, problem.smoothness())?;
+        let mut v = vec![S::ZERO; d];
+        let mut workers = Vec::with_capacity(n);
+        let mut init_up = InitUplink::new(n);
+        let mut grad_samples = 0u64;
+        let mut scratch = squeeze_core::Scratch::default();
+        let mut msg = Message::default();
+        let inv_n = S::from_f64(1.0 / n as f64);
+        for (i, o) in problem.oracles().iter().enumerate() {
+            let mut w = Clip21Worker {
+                v: vec![S::ZERO; d],
+                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                noise: SqueezeRng::stream(seed, Purpose::Noise, i as u64),
+            };
+            let mut buf = vec![S::ZERO; d];
+            o.grad(x0, &mut buf);
+            grad_samples += o.n_samples() as u64;
+            ensure_finite(&buf, "the initial gradient", 0)?;
+            // The init message has no round seed (as EF21's compressed init).
+            self.emit(&mut buf, &mut w, (i, n, 0, 0), &mut scratch, &mut msg)?;
+            msg.add_to(&mut v, inv_n).map_err(message_err(i, 0))?;
+            init_up.charge(i, &msg);
+            workers.push(w);
+        }
+        Ok(Init {
+            server: Clip21Server {
+                x: x0.to_vec(),
+                v,
+                gamma,
+            },
+            workers,
+            init_up,
+            grad_samples,
+        })
+    }
+
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        step_and_broadcast(&mut server.x, &server.v, server.gamma, round, down)
+    }
+
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let x = dense_down(down, "clip21")?;
+        grad_minus_estimate(
+            ctx,
+            x,
+            &worker.v,
+            "the local gradient or the correction ∇f_i − v_i",
+        )?;
+        let b = &mut *ctx.buffers;
+        let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
+        self.emit(&mut b.grad, worker, ids, &mut b.scratch, up)
+    }
+
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        add_mean(&mut server.v, round, ups)
+    }
+
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        &server.x
+    }
+}
+
+/// Clip21-Avg: exact mean estimation with messages of norm ≤ τ (algorithms.md §4.2).
+///
+/// Worker $i$ holds $a_i$ and $v_i$ ($v_i = 0$ initially); each round it sends
+/// $u_i = \operatorname{clip}_\tau(a_i - v_i)$ and sets $v_i \leftarrow v_i + u_i$; the server
+/// keeps $v \leftarrow v + \tfrac1n\sum_i u_i$. Every clipped step moves $v_i$ by (almost) τ
+/// towards $a_i$, so after about $\max_i\|a_i\|/\tau$ rounds every clip is inactive and the
+/// next message is $a_i - v_i$ itself: $v_i = a_i$ (exactly in exact arithmetic; in floating
+/// point up to the rounding of $v_i + (a_i - v_i)$, which the following rounds remove).
+///
+/// ```
+/// use squeeze_methods::star::clip21::Clip21Avg;
+/// let a = vec![vec![10.0f64, 0.0], vec![0.0, -4.0]];
+/// let mut avg = Clip21Avg::new(1.0, 2, 2).unwrap();
+/// let mut rounds = 0;
+/// while avg.round(&a).unwrap() > 0 { rounds += 1; }
+/// assert!(rounds <= 11);
+/// assert_eq!(avg.worker_estimate(0), &a[0][..]);
+/// assert!((avg.mean()[0] - 5.0).abs() < 1e-12 && (avg.mean()[1] + 2.0).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Clip21Avg<S: Scalar> {
+    clip: Clip,
+    v_i: Vec<Vec<S>>,
+    v: Vec<S>,
+    work: Vec<S>,
+}
+
+impl<S: Scalar> Clip21Avg<S> {
+    /// `n` workers with `d`-vectors, radius `tau > 0`.
+    pub fn new(tau: f64, n: usize, d: usize) -> Result<Self, ParamError> {
+        if n == 0 || d == 0 {
+            return Err(ParamError::new(
+                "clip21_avg",
+                "n, d",
+                format!("{n}, {d}"),
+                "needs at least one worker and dimension ≥ 1",
+            ));
+        }
+        Ok(Self {
+            clip: Clip::new(tau)?,
+            v_i: vec![vec![S::ZERO; d]; n],
+            v: vec![S::ZERO; d],
+            work: vec![S::ZERO; d],
+        })
+    }
+
+    /// One round on the workers' vectors `a` (one per worker, length d each); returns how many
+    /// workers' clips were active (norm of the message < the unclipped correction).
+    pub fn round(&mut self, a: &[Vec<S>]) -> Result<usize, MethodError> {
+        if a.len() != self.v_i.len() || a.iter().any(|ai| ai.len() != self.v.len()) {
+            return Err(MethodError::Incompatible(format!(
+                "clip21_avg: expected {} vectors of length {}",
+                self.v_i.len(),
+                self.v.len()
+            )));
+        }
+        let inv_n = S::from_f64(1.0 / a.len() as f64);
+        let mut active = 0;
+        for (ai, vi) in a.iter().zip(&mut self.v_i) {
+            for ((w, &x), &y) in self.work.iter_mut().zip(ai).zip(vi.iter()) {
+                *w = x - y;
+            }
+            let before = ops::norm2(&self.work);
+            self.clip
+                .clip_in_place(&mut self.work)
+                .map_err(compress_err(0, 0, "a_i − v_i"))?;
+            if before > self.clip.tau() {
+                active += 1;
+            }
+            for ((vk, sk), &u) in vi.iter_mut().zip(&mut self.v).zip(&self.work) {
+                *vk += u;
+                *sk += inv_n * u;
+            }
+        }
+        Ok(active)
+    }
+
+    /// The server's estimate v of the mean.
+    pub fn mean(&self) -> &[S] {
+        &self.v
+    }
+
+    /// Worker `i`'s v_i.
+    pub fn worker_estimate(&self, i: usize) -> &[S] {
+        &self.v_i[i]
+    }
+}

@@ -1,0 +1,136 @@
+//! Naive distributed clipped GD (the baseline Clip21 fixes).
+
+use serde::{Deserialize, Serialize};
+use squeeze_compress::Clip;
+use squeeze_core::{Message, Scalar};
+use squeeze_problems::Problem;
+
+use crate::method::{
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, dense_down,
+    ensure_finite, local_grad,
+};
+use crate::stepsize::Stepsize;
+
+/// Clip-GD: every worker clips its own gradient, the server averages,
+/// $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \operatorname{clip}_\tau(\nabla f_i(x^t))$
+/// (algorithms.md §4.1; Khirirat et al. 2023 use it as the failing baseline).
+///
+/// Clipping each worker separately biases the average, and clipped vectors can cancel: with
+/// $f_{1,2}(x) = \tfrac12(x \mp a)^2$, $a > \tau$, every $|x| < a - \tau$ is a fixed point
+/// although $\nabla f(x) = x \ne 0$ (tested in `squeeze-driver/tests/econtrol_clip21_marina.rs`).
+///
+/// Round alignment as EF14's: round $t$ broadcasts $x^t$, workers evaluate there, `absorb`
+/// steps. Stepsize: the theory rule is GD's $1/L$ (times the multiplier). Wire: dense uplink
+/// (clipping bounds the norm, not the size), dense downlink.
+///
+/// ```
+/// use squeeze_methods::{ClipGd, Stepsize};
+/// assert!(ClipGd::new(1.0, Stepsize::default()).is_ok());
+/// assert!(ClipGd::new(0.0, Stepsize::default()).unwrap_err().to_string().contains("tau"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClipGd {
+    clip: Clip,
+    stepsize: Stepsize,
+}
+
+/// Clip-GD server state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct ClipGdServer<S: Scalar> {
+    /// Model x.
+    pub x: Vec<S>,
+    /// Resolved stepsize.
+    pub gamma: f64,
+}
+
+/// Clip-GD keeps no per-worker state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClipGdWorker;
+
+impl ClipGd {
+    /// Clip-GD with radius `tau > 0` (`f64::INFINITY`: GD).
+    pub fn new(tau: f64, stepsize: Stepsize) -> Result<Self, MethodError> {
+        stepsize.validate()?;
+        Ok(Self {
+            clip: Clip::new(tau)?,
+            stepsize,
+        })
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for ClipGd {
+    type Worker = ClipGdWorker;
+    type Server = ClipGdServer<S>;
+
+    fn describe(&self) -> String {
+        format!("clip_gd(τ={}, {:?})", self.clip.tau(), self.stepsize)
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        _seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        problem.check_dim(x0.len())?;
+        let gamma = self
+            .stepsize
+            .resolve("clip_gd", Some(1.0), problem.smoothness())?;
+        let n = problem.n_workers();
+        Ok(Init {
+            server: ClipGdServer {
+                x: x0.to_vec(),
+                gamma,
+            },
+            workers: vec![ClipGdWorker; n],
+            init_up: InitUplink::new(n),
+            grad_samples: 0,
+        })
+    }
+
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        broadcast_model(&server.x, round, down)
+    }
+
+    fn worker_round(
+        &self,
+        _worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let x = dense_down(down, "clip_gd")?;
+        local_grad(ctx, x)?;
+        let g = &mut ctx.buffers.grad;
+        self.clip
+            .clip_in_place(g)
+            .map_err(crate::method::compress_err(
+                ctx.worker,
+                ctx.round,
+                "a local gradient",
+            ))?;
+        up.dense_parts().extend_from_slice(g);
+        Ok(())
+    }
+
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        let scale = S::from_f64(-server.gamma / ups.len() as f64);
+        add_all(&mut server.x, scale, round, ups)?;
+        ensure_finite(&server.x, "the model x", round)
+    }
+
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        &server.x
+    }
+}

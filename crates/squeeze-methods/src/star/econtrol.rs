@@ -1,0 +1,276 @@
+//! EControl (Gao, Islamov, Stich, ICLR 2024; arXiv 2311.05645).
+
+use serde::{Deserialize, Serialize};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops};
+use squeeze_problems::Problem;
+
+use crate::gossip::{GradSource, GradState};
+use crate::method::{
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compress_up,
+    compressed_dim, dense_down, ensure_finite, message_err,
+};
+use crate::star::ef21::{GradInit, InitEstimates};
+use crate::stepsize::Stepsize;
+
+/// EControl: an EF21-style shift $h_i$ and an EF14-style error $e_i$, the error fed back with
+/// a damping factor $\eta$ ("error control"); one compressed message per round builds both.
+///
+/// $$\Delta_i = \mathcal{C}(\eta e_i + g_i - h_i),\quad e_i \leftarrow e_i + g_i - h_i - \Delta_i,
+/// \quad h_i \leftarrow h_i + \Delta_i,\quad x^{t+1} = x^t - \gamma\,(h + \tfrac1n\textstyle\sum_i\Delta_i),
+/// \quad h \leftarrow h + \tfrac1n\textstyle\sum_i \Delta_i,$$
+///
+/// with $g_i$ the worker's (stochastic) gradient at $x^t$ (`gradient`: full, minibatch or
+/// noisy, [`GradSource`]) and $e_i^0 = 0$ (algorithms.md §3).
+///
+/// Round alignment: round $t$ broadcasts $x^t$, the workers evaluate at $x^t$, and `absorb`
+/// steps to $x^{t+1}$ with the *new* shift (EF14's alignment). EF21 instead steps first and
+/// evaluates at the new point, so:
+///
+/// * with $\eta = 0$ and $h_i^0 = 0$ ([`GradInit::Zero`]) EControl's first round sends
+///   $\mathcal{C}(g_i^0)$ — exactly what EF21 with [`GradInit::Compressed`] sends at init — and
+///   from then on both run the same operations: the iterates agree **bit for bit** after every
+///   round (any data, any deterministic compressor; tested in
+///   `squeeze-driver/tests/econtrol_clip21_marina.rs`), while EF21 has sent one message more
+///   (its init message is charged at round 0). This is the spec's "η = 0 and
+///   $h_i^0 = \mathcal{C}(g_i^0)$ ≡ EF21" with its $h^0$ being our shift *after* the first round.
+/// * [`GradInit::Full`] (the default, the spec's $h_i^0 = g_i^0$ sent uncompressed, charged
+///   only with `count_init`) and [`GradInit::Compressed`] ($h_i^0 = \mathcal{C}(g_i^0)$,
+///   always charged) are also available.
+///
+/// Hyperparameters. $\eta \ge 0$; default $\eta = \alpha/400$ with $\alpha$ the compressor's
+/// contraction at dimension $d$ — the reviewers' report of the theory's "$\eta = \delta/400$"
+/// read with $\delta = \alpha$ (UNCONFIRMED: the paper's text was not available; the
+/// experiments tune $\eta$). Stepsize: the theory constants are UNCONFIRMED, so the theory
+/// rule is EF21's $\gamma = 1/(L + \tilde L\sqrt{\beta/\theta})$ (times the multiplier).
+///
+/// Wire: uplink $\Delta_i$; downlink the dense model. Memory $2d$ per worker.
+///
+/// ```
+/// use squeeze_compress::parse;
+/// use squeeze_methods::{Econtrol, GradInit, GradSource, Stepsize};
+/// let m = Econtrol::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::default(), Some(0.1),
+///     GradInit::Full, false, GradSource::Full).unwrap();
+/// assert!(m.describe_short().starts_with("econtrol"));
+/// // η < 0 is rejected with a hint.
+/// let e = Econtrol::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::default(), Some(-1.0),
+///     GradInit::Full, false, GradSource::Full).unwrap_err();
+/// assert!(e.to_string().contains("eta"));
+/// ```
+#[derive(Debug)]
+pub struct Econtrol<S: Scalar> {
+    compressor: Box<dyn Compressor<S>>,
+    stepsize: Stepsize,
+    eta: Option<f64>,
+    init: GradInit,
+    count_init: bool,
+    grad: GradSource,
+}
+
+/// EControl server state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct EcontrolServer<S: Scalar> {
+    /// Model x.
+    pub x: Vec<S>,
+    /// h = (1/n) Σ h_i.
+    pub h: Vec<S>,
+    /// Resolved stepsize γ.
+    pub gamma: f64,
+}
+
+/// EControl worker state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct EcontrolWorker<S: Scalar> {
+    /// Error e_i (what was not sent yet).
+    pub e: Vec<S>,
+    /// Shift h_i (gradient estimate).
+    pub h: Vec<S>,
+    /// Resolved η.
+    pub eta: f64,
+    /// Compression stream.
+    pub rng: SqueezeRng,
+    /// Stochastic-gradient state (sampler, stream).
+    pub grad: GradState,
+}
+
+impl<S: Scalar> Econtrol<S> {
+    /// EControl with `compressor`; `eta = None` is the default $\alpha/400$.
+    pub fn new(
+        compressor: Box<dyn Compressor<S>>,
+        stepsize: Stepsize,
+        eta: Option<f64>,
+        init: GradInit,
+        count_init: bool,
+        grad: GradSource,
+    ) -> Result<Self, MethodError> {
+        stepsize.validate()?;
+        if let Some(eta) = eta
+            && !(eta.is_finite() && eta >= 0.0)
+        {
+            return Err(ParamError::new(
+                "econtrol",
+                "eta",
+                eta,
+                "the error-feedback damping η must be finite and ≥ 0 (η = 0 is EF21; theory: η = α/400)",
+            )
+            .into());
+        }
+        Ok(Self {
+            compressor,
+            stepsize,
+            eta,
+            init,
+            count_init,
+            grad,
+        })
+    }
+
+    /// Short name with the compressor, e.g. `econtrol(top_k:k=1)`.
+    pub fn describe_short(&self) -> String {
+        format!("econtrol({})", self.compressor.spec())
+    }
+
+    /// η for dimension `d` (the default reads α from the compressor).
+    pub fn eta(&self, d: usize) -> Result<f64, MethodError> {
+        match self.eta {
+            Some(eta) => Ok(eta),
+            None => match self.compressor.class(d).alpha() {
+                Some(alpha) => Ok(alpha / 400.0),
+                None => Err(ParamError::new(
+                    "econtrol",
+                    "eta",
+                    "default",
+                    "the default η = α/400 needs a contractive compressor; set eta explicitly (e.g. eta = 0.01)",
+                )
+                .into()),
+            },
+        }
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
+    type Worker = EcontrolWorker<S>;
+    type Server = EcontrolServer<S>;
+
+    fn describe(&self) -> String {
+        format!(
+            "econtrol({}, {:?}, eta={:?}, init={:?}, gradient={:?})",
+            self.compressor.spec(),
+            self.stepsize,
+            self.eta,
+            self.init,
+            self.grad
+        )
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "econtrol")?;
+        let n = problem.n_workers();
+        let alpha = self.compressor.class(d).alpha();
+        let gamma = self
+            .stepsize
+            .resolve("econtrol", alpha, problem.smoothness())?;
+        let eta = self.eta(d)?;
+        let mut h = vec![S::ZERO; d];
+        let mut workers = Vec::with_capacity(n);
+        let mut est = InitEstimates::new(self.init, self.count_init, self.compressor.as_ref(), n);
+        let inv_n = S::from_f64(1.0 / n as f64);
+        for (i, o) in problem.oracles().iter().enumerate() {
+            let mut rng = SqueezeRng::stream(seed, Purpose::Compression, i as u64);
+            let mut grad = GradState::new(self.grad, o.as_ref(), seed, i)?;
+            let hi = est.estimate(i, d, &mut rng, |out| grad.grad(o.as_ref(), x0, out, 0))?;
+            ops::axpy(inv_n, &hi, &mut h).map_err(|e| MethodError::Incompatible(e.to_string()))?;
+            workers.push(EcontrolWorker {
+                e: vec![S::ZERO; d],
+                h: hi,
+                eta,
+                rng,
+                grad,
+            });
+        }
+        Ok(Init {
+            server: EcontrolServer {
+                x: x0.to_vec(),
+                h,
+                gamma,
+            },
+            workers,
+            init_up: est.init_up,
+            grad_samples: est.grad_samples,
+        })
+    }
+
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        broadcast_model(&server.x, round, down)
+    }
+
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let x = dense_down(down, "econtrol")?;
+        let b = &mut *ctx.buffers;
+        ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, ctx.round)?;
+        // grad ← g_i − h_i (kept for the error update); work ← (g_i − h_i) + η e_i.
+        let eta = S::from_f64(worker.eta);
+        for (((gk, wk), &hk), &ek) in b
+            .grad
+            .iter_mut()
+            .zip(b.work.iter_mut())
+            .zip(&worker.h)
+            .zip(&worker.e)
+        {
+            *gk -= hk;
+            *wk = *gk + eta * ek;
+        }
+        compress_up(
+            self.compressor.as_ref(),
+            &b.work,
+            &mut worker.rng,
+            &mut b.scratch,
+            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+            "the vector η e_i + g_i − h_i",
+            up,
+        )?;
+        // e_i ← e_i + (g_i − h_i) − Δ_i ; h_i ← h_i + Δ_i.
+        for (ek, &gk) in worker.e.iter_mut().zip(&b.grad) {
+            *ek += gk;
+        }
+        up.add_to(&mut worker.e, -S::ONE)
+            .map_err(message_err(ctx.worker, ctx.round))?;
+        up.add_to(&mut worker.h, S::ONE)
+            .map_err(message_err(ctx.worker, ctx.round))
+    }
+
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        add_mean(&mut server.h, round, ups)?;
+        let gamma = S::from_f64(server.gamma);
+        for (xk, &hk) in server.x.iter_mut().zip(&server.h) {
+            *xk -= gamma * hk;
+        }
+        ensure_finite(&server.x, "the model x", round)
+    }
+
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        &server.x
+    }
+}

@@ -1,0 +1,168 @@
+//! Classic error feedback (EF14 / Mem-SGD / EF-SGD), as the EF21 experiments run it.
+
+use serde::{Deserialize, Serialize};
+use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
+use squeeze_problems::Problem;
+
+use crate::method::{
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_up,
+    compressed_dim, dense_down, ensure_finite, local_grad, message_err,
+};
+use crate::stepsize::Stepsize;
+
+/// EF14: compress the stepsize-scaled gradient plus the residual, keep what was not sent.
+///
+/// $$p_i = e_i + \gamma\nabla f_i(x^t),\qquad v_i = \mathcal{C}(p_i),\qquad e_i \leftarrow p_i - v_i,
+/// \qquad x^{t+1} = x^t - \tfrac1n\textstyle\sum_i v_i.$$
+///
+/// (Seide et al. 2014; Stich et al. 2018; Karimireddy et al. 2019; distributed form of the EF21
+/// paper's baseline code.) The stepsize sits *inside* the compressed vector. The EF21
+/// experiments give EF14 the same theory stepsize as EF21 (times the multiplier); so does the
+/// theory rule here. Its known weakness: in heterogeneous problems it stalls at a plateau.
+///
+/// Wire: uplink $v_i$; downlink the dense model.
+///
+/// With the identity compressor $e_i$ stays 0 and EF14 is GD; in floating point
+/// $x - \tfrac1n\sum_i\gamma\nabla f_i$ rounds differently from $x - \gamma\tfrac1n\sum_i\nabla f_i$,
+/// so the two agree bit for bit only when every operation is exact (tested like EF21's).
+///
+/// ```
+/// use squeeze_compress::parse;
+/// use squeeze_methods::{Ef14, Stepsize};
+/// assert!(Ef14::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::Theory { multiplier: 0.0 }).is_err());
+/// ```
+#[derive(Debug)]
+pub struct Ef14<S: Scalar> {
+    compressor: Box<dyn Compressor<S>>,
+    stepsize: Stepsize,
+}
+
+/// EF14 server state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Ef14Server<S: Scalar> {
+    /// Model x.
+    pub x: Vec<S>,
+    /// Resolved stepsize.
+    pub gamma: f64,
+}
+
+/// EF14 worker state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Ef14Worker<S: Scalar> {
+    /// Residual e_i (what was not sent yet).
+    pub e: Vec<S>,
+    /// Stepsize (copied from the server at init so the worker can scale locally).
+    pub gamma: f64,
+    /// Compression stream.
+    pub rng: SqueezeRng,
+}
+
+impl<S: Scalar> Ef14<S> {
+    /// EF14 with `compressor`.
+    pub fn new(
+        compressor: Box<dyn Compressor<S>>,
+        stepsize: Stepsize,
+    ) -> Result<Self, MethodError> {
+        stepsize.validate()?;
+        Ok(Self {
+            compressor,
+            stepsize,
+        })
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for Ef14<S> {
+    type Worker = Ef14Worker<S>;
+    type Server = Ef14Server<S>;
+
+    fn describe(&self) -> String {
+        format!("ef14({}, {:?})", self.compressor.spec(), self.stepsize)
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "ef14")?;
+        let n = problem.n_workers();
+        let alpha = self.compressor.class(d).alpha();
+        let gamma = self.stepsize.resolve("ef14", alpha, problem.smoothness())?;
+        let workers = (0..n)
+            .map(|i| Ef14Worker {
+                e: vec![S::ZERO; d],
+                gamma,
+                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+            })
+            .collect();
+        Ok(Init {
+            server: Ef14Server {
+                x: x0.to_vec(),
+                gamma,
+            },
+            workers,
+            init_up: InitUplink::new(n),
+            grad_samples: 0,
+        })
+    }
+
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        broadcast_model(&server.x, round, down)
+    }
+
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let x = dense_down(down, "ef14")?;
+        local_grad(ctx, x)?;
+        let gamma = S::from_f64(worker.gamma);
+        let b = &mut *ctx.buffers;
+        for ((p, &e), &g) in b.work.iter_mut().zip(&worker.e).zip(&b.grad) {
+            *p = e + gamma * g;
+        }
+        compress_up(
+            self.compressor.as_ref(),
+            &b.work,
+            &mut worker.rng,
+            &mut b.scratch,
+            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+            "the error-feedback vector e_i + γ∇f_i",
+            up,
+        )?;
+        // e = p − v
+        worker.e.copy_from_slice(&b.work);
+        up.add_to(&mut worker.e, -S::ONE)
+            .map_err(message_err(ctx.worker, ctx.round))
+    }
+
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        add_all(
+            &mut server.x,
+            S::from_f64(-1.0 / ups.len() as f64),
+            round,
+            ups,
+        )?;
+        ensure_finite(&server.x, "the model x", round)
+    }
+
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        &server.x
+    }
+}

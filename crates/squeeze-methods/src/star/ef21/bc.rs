@@ -1,0 +1,248 @@
+//! EF21-BC, bidirectional compression (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, 2021).
+
+use serde::{Deserialize, Serialize};
+use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
+use squeeze_problems::Problem;
+
+use crate::method::{
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, compress_err,
+    ensure_finite, full_grad_init, grad_minus_estimate, message_err,
+};
+use crate::star::ef21::sgd::ef21_rule_gamma;
+use crate::stepsize::Stepsize;
+
+/// `x ← x − γ g` (the same function on the server and on every worker, so their copies of x
+/// stay bit-identical); errors if x became non-finite.
+pub(crate) fn step<S: Scalar>(
+    x: &mut [S],
+    g: &[S],
+    gamma: f64,
+    round: u64,
+) -> Result<(), MethodError> {
+    let gamma = S::from_f64(gamma);
+    for (xj, &gj) in x.iter_mut().zip(g) {
+        *xj -= gamma * gj;
+    }
+    ensure_finite(x, "the model x", round)
+}
+
+/// EF21-BC: EF21 on the uplink and a second EF21 mechanism on the downlink.
+///
+/// Workers keep their uplink estimate $\tilde g_i$, the shared downlink estimator $g$ and the
+/// model $x$; the server keeps $\tilde g = \tfrac1n\sum_i\tilde g_i$, $g$ and $x$. Round $t$:
+///
+/// $$b^t = \mathcal{C}_M(\tilde g^t - g^{t-1}),\quad g^t = g^{t-1} + b^t\ \ (\text{broadcast } b^t;\ t \ge 1),\qquad
+/// x^{t+1} = x^t - \gamma g^t\ \ (\text{everybody}),$$
+/// $$c_i^t = \mathcal{C}_w(\nabla f_i(x^{t+1}) - \tilde g_i^t),\quad \tilde g_i^{t+1} = \tilde g_i^t + c_i^t,\quad
+/// \tilde g^{t+1} = \tilde g^t + \tfrac1n\textstyle\sum_i c_i^t.$$
+///
+/// This is algorithms.md §2.3's round with the server's compression moved to the start of the
+/// next round (the same values). Initialisation: $\tilde g_i^0 = \nabla f_i(x^0)$ and
+/// $g^0 = \tilde g^0$ known to everybody (uncounted, like EF21's default init; `count_init`
+/// charges the dense uplink only). Round 0 broadcasts nothing (`Skip`, 0 bits). Downlink bits
+/// are the real message $b^t$'s; the downlink stream is `Purpose::Compression` index
+/// `u64::MAX` (workers use 0..n).
+///
+/// Reference: Fatkhullin et al., *EF21 with bells & whistles* (2021), EF21-BC. Stepsize: the
+/// EF21 theory rule with the uplink compressor's α, × multiplier (the reference code's
+/// choice; the BC theorem's stepsize, depending on α_w and α_M, is UNCONFIRMED and not
+/// implemented).
+///
+/// With both compressors the identity it is EF21 in exact arithmetic. In floating point
+/// $g + (\tilde g - g)$ equals $\tilde g$ (EF21's $g$, formed by the same additions) only when
+/// the subtraction is exact (Sterbenz), so the runs agree to rounding, not bit for bit in
+/// general (tested: relative 1e-12 in f64; observed bit-equal on some problems, not on
+/// others — `squeeze-driver/tests/ef21_variants.rs`).
+///
+/// ```
+/// use squeeze_compress::parse;
+/// use squeeze_methods::{Ef21Bc, Stepsize};
+/// let m = Ef21Bc::<f64>::new(parse("top_k:k=1").unwrap(), parse("top_k:k=2").unwrap(), Stepsize::default(), false).unwrap();
+/// assert!(squeeze_methods::ServerMethod::<f64>::describe(&m).contains("down=top_k:k=2"));
+/// ```
+#[derive(Debug)]
+pub struct Ef21Bc<S: Scalar> {
+    up: Box<dyn Compressor<S>>,
+    down: Box<dyn Compressor<S>>,
+    stepsize: Stepsize,
+    count_init: bool,
+}
+
+/// EF21-BC server state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Ef21BcServer<S: Scalar> {
+    /// Model x.
+    pub x: Vec<S>,
+    /// Downlink estimator g (what the workers hold).
+    pub g: Vec<S>,
+    /// g̃ = (1/n) Σ g̃_i.
+    pub g_tilde: Vec<S>,
+    /// Resolved stepsize.
+    pub gamma: f64,
+    /// Downlink compression stream.
+    pub rng: SqueezeRng,
+    /// Downlink compressor scratch (not state).
+    #[serde(skip)]
+    scratch: Scratch,
+    /// g̃ − g work vector (not state).
+    #[serde(skip)]
+    work: Vec<S>,
+}
+
+/// EF21-BC worker state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Ef21BcWorker<S: Scalar> {
+    /// Uplink estimate g̃_i.
+    pub g_tilde: Vec<S>,
+    /// Shared downlink estimator g.
+    pub g: Vec<S>,
+    /// The worker's copy of the model.
+    pub x: Vec<S>,
+    /// Stepsize.
+    pub gamma: f64,
+    /// Uplink compression stream.
+    pub rng: SqueezeRng,
+}
+
+impl<S: Scalar> Ef21Bc<S> {
+    /// EF21-BC with uplink compressor `up` (C_w) and downlink compressor `down` (C_M).
+    pub fn new(
+        up: Box<dyn Compressor<S>>,
+        down: Box<dyn Compressor<S>>,
+        stepsize: Stepsize,
+        count_init: bool,
+    ) -> Result<Self, MethodError> {
+        stepsize.validate()?;
+        Ok(Self {
+            up,
+            down,
+            stepsize,
+            count_init,
+        })
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
+    type Worker = Ef21BcWorker<S>;
+    type Server = Ef21BcServer<S>;
+
+    fn describe(&self) -> String {
+        format!(
+            "ef21_bc(up={}, down={}, {:?})",
+            self.up.spec(),
+            self.down.spec(),
+            self.stepsize
+        )
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        let gamma = ef21_rule_gamma("ef21_bc", &self.stepsize, self.up.as_ref(), problem)?;
+        self.down
+            .check_dim(problem.dim())
+            .map_err(|e| MethodError::Incompatible(format!("ef21_bc downlink: {e}")))?;
+        let init = full_grad_init(problem, x0, self.count_init)?;
+        let workers = init
+            .gs
+            .into_iter()
+            .enumerate()
+            .map(|(i, g_tilde)| Ef21BcWorker {
+                g_tilde,
+                g: init.g.clone(),
+                x: x0.to_vec(),
+                gamma,
+                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+            })
+            .collect();
+        Ok(Init {
+            server: Ef21BcServer {
+                x: x0.to_vec(),
+                g: init.g.clone(),
+                g_tilde: init.g,
+                gamma,
+                rng: SqueezeRng::stream(seed, Purpose::Compression, u64::MAX),
+                scratch: Scratch::default(),
+                work: Vec::new(),
+            },
+            workers,
+            init_up: init.init_up,
+            grad_samples: init.grad_samples,
+        })
+    }
+
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let d = server.x.len();
+        if round == 0 {
+            down.set_skip(d);
+        } else {
+            server.work.resize(d, S::ZERO);
+            for ((w, &a), &b) in server.work.iter_mut().zip(&server.g_tilde).zip(&server.g) {
+                *w = a - b;
+            }
+            let mut cctx = CompressCtx::new(&mut server.rng, &mut server.scratch);
+            self.down
+                .compress_into(&server.work, &mut cctx, down)
+                .map_err(compress_err(
+                    usize::MAX,
+                    round,
+                    "the downlink difference g̃ − g",
+                ))?;
+            down.add_to(&mut server.g, S::ONE)
+                .map_err(message_err(usize::MAX, round))?;
+        }
+        step(&mut server.x, &server.g, server.gamma, round)
+    }
+
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        down.add_to(&mut worker.g, S::ONE)
+            .map_err(message_err(ctx.worker, ctx.round))?;
+        step(&mut worker.x, &worker.g, worker.gamma, ctx.round)?;
+        grad_minus_estimate(
+            ctx,
+            &worker.x,
+            &worker.g_tilde,
+            "the local gradient or the correction ∇f_i − g̃_i",
+        )?;
+        let b = &mut *ctx.buffers;
+        compress_correction(
+            self.up.as_ref(),
+            &b.grad,
+            &mut worker.g_tilde,
+            &mut worker.rng,
+            &mut b.scratch,
+            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+            "the correction ∇f_i − g̃_i",
+            up,
+        )
+    }
+
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        add_mean(&mut server.g_tilde, round, ups)
+    }
+
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        &server.x
+    }
+}

@@ -1,0 +1,133 @@
+//! Gradient descent: the uncompressed baseline.
+
+use serde::{Deserialize, Serialize};
+use squeeze_core::{Message, Scalar, ops};
+use squeeze_problems::Problem;
+
+use crate::method::{
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, ensure_finite,
+    local_grad, step_and_broadcast,
+};
+use crate::stepsize::Stepsize;
+
+/// Distributed gradient descent: $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \nabla f_i(x^t)$.
+///
+/// Workers send their full local gradient (dense, $32d$ bits in `f32`, $64d$ in `f64`); the
+/// server averages in worker order. The stepsize rule is the same as EF21's with $\alpha = 1$:
+/// the theory rule gives $\gamma = \text{multiplier}/L$.
+///
+/// Rounds are aligned with [`crate::Ef21`]: the initial gradient is computed during `init`,
+/// round $t$ steps to $x^{t+1}$ and evaluates the gradients there.
+///
+/// ```
+/// use squeeze_methods::{Gd, Stepsize};
+/// let gd = Gd::new(Stepsize::Constant { gamma: 0.1 }).unwrap();
+/// assert_eq!(<Gd as squeeze_methods::ServerMethod<f64>>::describe(&gd), "gd(γ rule Constant { gamma: 0.1 })");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Gd {
+    stepsize: Stepsize,
+}
+
+/// GD server state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct GdServer<S: Scalar> {
+    /// Model x.
+    pub x: Vec<S>,
+    /// Average gradient at x.
+    pub g: Vec<S>,
+    /// Resolved stepsize.
+    pub gamma: f64,
+}
+
+/// GD keeps no per-worker state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GdWorker;
+
+impl Gd {
+    /// GD with a stepsize rule.
+    pub fn new(stepsize: Stepsize) -> Result<Self, MethodError> {
+        stepsize.validate()?;
+        Ok(Self { stepsize })
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for Gd {
+    type Worker = GdWorker;
+    type Server = GdServer<S>;
+
+    fn describe(&self) -> String {
+        format!("gd(γ rule {:?})", self.stepsize)
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        _seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        problem.check_dim(x0.len())?;
+        let d = problem.dim();
+        let n = problem.n_workers();
+        let gamma = self
+            .stepsize
+            .resolve("gd", Some(1.0), problem.smoothness())?;
+        let inv_n = S::from_f64(1.0 / n as f64);
+        let mut g = vec![S::ZERO; d];
+        let mut gi = vec![S::ZERO; d];
+        let mut grad_samples = 0;
+        for o in problem.oracles() {
+            o.grad(x0, &mut gi);
+            grad_samples += o.n_samples() as u64;
+            ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
+        }
+        ensure_finite(&g, "the initial gradient", 0)?;
+        Ok(Init {
+            server: GdServer {
+                x: x0.to_vec(),
+                g,
+                gamma,
+            },
+            workers: vec![GdWorker; n],
+            init_up: InitUplink::new(n),
+            grad_samples,
+        })
+    }
+
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+    }
+
+    fn worker_round(
+        &self,
+        _worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let x = dense_down(down, "gd")?;
+        local_grad(ctx, x)?;
+        up.dense_parts().extend_from_slice(&ctx.buffers.grad);
+        Ok(())
+    }
+
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        server.g.fill(S::ZERO);
+        add_mean(&mut server.g, round, ups)
+    }
+
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        &server.x
+    }
+}

@@ -1,0 +1,263 @@
+//! MARINA (Gorbunov, Burlachenko, Li, Richtárik, ICML 2021; arXiv 2102.07845).
+
+use serde::{Deserialize, Serialize};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, round_seed};
+use squeeze_problems::Problem;
+
+use crate::method::{
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_up, compressed_dim, dense_down,
+    full_grad_init, local_grad, step_and_broadcast,
+};
+use crate::star::three_pc::Parked;
+use crate::stepsize::Stepsize;
+
+/// MARINA: compressed gradient differences with a shared coin that occasionally resends full
+/// gradients (algorithms.md §6.3).
+///
+/// $$x^{t+1} = x^t - \gamma g^t;\quad c_t \sim \mathrm{Bernoulli}(p):\quad
+/// g^{t+1} = \begin{cases} \tfrac1n\sum_i \nabla f_i(x^{t+1}) & c_t = 1,\\
+/// g^t + \tfrac1n\sum_i \mathcal{Q}_i(\nabla f_i(x^{t+1}) - \nabla f_i(x^t)) & c_t = 0,\end{cases}$$
+///
+/// $\mathcal{Q}_i \in U(\omega)$ unbiased (Rand-K scaled, Perm-K, …; a compressor without ω is
+/// rejected). The coin is shared: every worker and the server draw it from the round seed
+/// (`Purpose::Shared`), so a coin round has every worker send its dense gradient.
+/// $g^0 = \nabla f(x^0)$ (dense, charged only with `count_init`, as EF21's full init).
+///
+/// Stepsize (the 3PC code's rules, algorithms.md §6.3; times the multiplier):
+///
+/// * independent compressors (Rand-K, natural, … — any unbiased one):
+///   $\gamma = 1/(L + \tilde L\sqrt{(1-p)\,\omega/(p\,n)})$;
+/// * Perm-K (correlated: the workers' blocks partition the coordinates):
+///   $\gamma = 1/(L + L_\pm\sqrt{(1-p)/p})$ with the Hessian variance
+///   $L_\pm^2 = \lambda_{\max}(\overline{A^2} - \bar A^2)$, which the 3PC quadratics expose
+///   (`Smoothness::l_pm`). Where the problem does not, $L_\pm$ is replaced by its bound
+///   $\tilde L$ (valid for every problem:
+///   $\tfrac1n\sum_i\|\nabla f_i(x)-\nabla f_i(y)\|^2 - \|\nabla f(x)-\nabla f(y)\|^2 \le
+///   \tilde L^2\|x-y\|^2$), a smaller, still safe stepsize.
+///
+/// $p$ defaults to $1/(1+\omega)$, which is $K/d$ for Rand-K and Perm-K.
+///
+/// Wire: uplink the dense gradient (coin rounds) or $\mathcal{Q}_i$'s message; downlink the dense
+/// model. The worker keeps the buffers of both kinds of message (one parked), so steady-state
+/// rounds allocate nothing, coin rounds included.
+///
+/// ```
+/// use squeeze_compress::parse;
+/// use squeeze_methods::{Marina, Stepsize};
+/// assert!(Marina::<f64>::new(parse("rand_k:k=2").unwrap(), Stepsize::default(), Some(0.5), false).is_ok());
+/// let e = Marina::<f64>::new(parse("rand_k:k=2").unwrap(), Stepsize::default(), Some(0.0), false).unwrap_err();
+/// assert!(e.to_string().contains("p"));
+/// ```
+#[derive(Debug)]
+pub struct Marina<S: Scalar> {
+    compressor: Box<dyn Compressor<S>>,
+    stepsize: Stepsize,
+    p: Option<f64>,
+    count_init: bool,
+}
+
+/// MARINA server state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct MarinaServer<S: Scalar> {
+    /// Model x.
+    pub x: Vec<S>,
+    /// Gradient estimate g.
+    pub g: Vec<S>,
+    /// Resolved stepsize γ.
+    pub gamma: f64,
+    /// Resolved coin probability p.
+    pub p: f64,
+    /// Experiment seed (the server redraws the shared coin from the round seed).
+    pub seed: u64,
+}
+
+/// MARINA worker state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct MarinaWorker<S: Scalar> {
+    /// ∇f_i at the previous model.
+    pub prev: Vec<S>,
+    /// Resolved p (copied from the server).
+    pub p: f64,
+    /// Compression stream.
+    pub rng: SqueezeRng,
+    /// The uplink buffers not in use this round (the dense message during compressed rounds,
+    /// the compressed one during coin rounds): working memory, never serialised, ignored by
+    /// `==`.
+    #[serde(skip)]
+    pub parked: Parked<S>,
+}
+
+/// The shared coin of `round_seed`: true with probability `p` (the same for all parties).
+pub fn marina_coin(round_seed: u64, p: f64) -> bool {
+    // A stream index of its own, so the coin is independent of shared-seed compressors.
+    SqueezeRng::stream(round_seed, Purpose::Shared, 0x6d61_7269_6e61).bernoulli(p)
+}
+
+impl<S: Scalar> Marina<S> {
+    /// MARINA with an unbiased `compressor`; `p = None` is $1/(1+\omega)$.
+    pub fn new(
+        compressor: Box<dyn Compressor<S>>,
+        stepsize: Stepsize,
+        p: Option<f64>,
+        count_init: bool,
+    ) -> Result<Self, MethodError> {
+        stepsize.validate()?;
+        if let Some(p) = p
+            && !(p > 0.0 && p <= 1.0)
+        {
+            return Err(ParamError::new(
+                "marina",
+                "p",
+                p,
+                "the full-gradient probability p must be in (0, 1] (p = 1 is GD; default K/d)",
+            )
+            .into());
+        }
+        Ok(Self {
+            compressor,
+            stepsize,
+            p,
+            count_init,
+        })
+    }
+
+    /// Whether the compressor is Perm-K (correlated across workers; its own stepsize rule).
+    pub fn is_perm_k(&self) -> bool {
+        self.compressor.spec().starts_with("perm_k:")
+    }
+
+    /// (ω, p, γ) for `problem`.
+    pub fn resolve(&self, problem: &Problem<S>) -> Result<(f64, f64, f64), MethodError> {
+        let d = problem.dim();
+        let omega = self.compressor.class(d).omega().ok_or_else(|| {
+            MethodError::Incompatible(format!(
+                "marina needs an unbiased compressor (rand_k, perm_k, natural, …); {} is not",
+                self.compressor.spec()
+            ))
+        })?;
+        let p = self.p.unwrap_or(1.0 / (1.0 + omega));
+        let sm = problem.smoothness();
+        let n = problem.n_workers() as f64;
+        let gamma = match self.stepsize {
+            Stepsize::Constant { gamma } => gamma,
+            Stepsize::Theory { multiplier } if self.is_perm_k() => {
+                let l_pm = sm.l_pm.unwrap_or(sm.l_tilde);
+                multiplier / (sm.l + l_pm * ((1.0 - p) / p).sqrt())
+            }
+            Stepsize::Theory { multiplier } => {
+                multiplier / (sm.l + sm.l_tilde * ((1.0 - p) / p * omega / n).sqrt())
+            }
+        };
+        Ok((omega, p, gamma))
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for Marina<S> {
+    type Worker = MarinaWorker<S>;
+    type Server = MarinaServer<S>;
+
+    fn describe(&self) -> String {
+        format!(
+            "marina({}, {:?}, p={:?})",
+            self.compressor.spec(),
+            self.stepsize,
+            self.p
+        )
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        compressed_dim(problem, x0, self.compressor.as_ref(), "marina")?;
+        let (_, p, gamma) = self.resolve(problem)?;
+        let init = full_grad_init(problem, x0, self.count_init)?;
+        let workers = init
+            .gs
+            .into_iter()
+            .enumerate()
+            .map(|(i, gi)| MarinaWorker {
+                prev: gi,
+                p,
+                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                parked: Parked::default(),
+            })
+            .collect();
+        Ok(Init {
+            server: MarinaServer {
+                x: x0.to_vec(),
+                g: init.g,
+                gamma,
+                p,
+                seed,
+            },
+            workers,
+            init_up: init.init_up,
+            grad_samples: init.grad_samples,
+        })
+    }
+
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+    }
+
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let x = dense_down(down, "marina")?;
+        local_grad(ctx, x)?;
+        let b = &mut *ctx.buffers;
+        let coin = marina_coin(ctx.round_seed, worker.p);
+        // Keep the dense and the compressed message's buffers apart (one of them parked).
+        if coin != matches!(up, Message::Dense { .. }) {
+            core::mem::swap(up, &mut worker.parked.0);
+        }
+        if coin {
+            up.dense_parts().extend_from_slice(&b.grad);
+        } else {
+            for ((w, &g), &q) in b.work.iter_mut().zip(&b.grad).zip(&worker.prev) {
+                *w = g - q;
+            }
+            compress_up(
+                self.compressor.as_ref(),
+                &b.work,
+                &mut worker.rng,
+                &mut b.scratch,
+                (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+                "the gradient difference",
+                up,
+            )?;
+        }
+        worker.prev.copy_from_slice(&b.grad);
+        Ok(())
+    }
+
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        if marina_coin(round_seed(server.seed, round), server.p) {
+            server.g.fill(S::ZERO);
+        }
+        add_mean(&mut server.g, round, ups)
+    }
+
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        &server.x
+    }
+}

@@ -1,0 +1,185 @@
+//! Distributed minibatch SGD, optionally with compressed gradients and no error feedback.
+
+use serde::{Deserialize, Serialize};
+use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
+use squeeze_problems::Problem;
+
+use crate::gossip::{GradSource, GradState};
+use crate::method::{
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_up,
+    dense_down, ensure_finite,
+};
+use crate::stepsize::Stepsize;
+
+/// Minibatch SGD: $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \hat g_i(x^t)$ with $\hat g_i$ worker
+/// $i$'s minibatch gradient (algorithms.md §9a; `gradient = { kind = "minibatch", batch = b }`;
+/// with the full gradient it is GD).
+///
+/// With a compressor it is **compressed SGD without error feedback**,
+/// $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \mathcal{C}(\hat g_i(x^t))$ — the "no EF" baseline of
+/// the EControl experiments, which stalls for biased $\mathcal{C}$ on heterogeneous data. The
+/// registry's `sgd` is the dense method; the compressed one is built in code
+/// ([`Sgd::compressed`]).
+///
+/// Round alignment as EF14's (evaluate at $x^t$, step in `absorb`). Stepsize: the theory rule
+/// is GD's $1/L$ (with a compressor: EF21's rule with its α). Wire: dense (or compressed)
+/// uplink, dense downlink.
+///
+/// ```
+/// use squeeze_methods::{GradSource, Sgd, Stepsize};
+/// let m = Sgd::<f64>::new(Stepsize::default(), GradSource::Minibatch { batch: 8 }).unwrap();
+/// assert!(<Sgd<f64> as squeeze_methods::ServerMethod<f64>>::describe(&m).starts_with("sgd"));
+/// ```
+#[derive(Debug)]
+pub struct Sgd<S: Scalar> {
+    stepsize: Stepsize,
+    grad: GradSource,
+    compressor: Option<Box<dyn Compressor<S>>>,
+}
+
+/// SGD server state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct SgdServer<S: Scalar> {
+    /// Model x.
+    pub x: Vec<S>,
+    /// Resolved stepsize.
+    pub gamma: f64,
+}
+
+/// SGD worker state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SgdWorker {
+    /// Stochastic-gradient state.
+    pub grad: GradState,
+    /// Compression stream.
+    pub rng: SqueezeRng,
+}
+
+impl<S: Scalar> Sgd<S> {
+    /// Dense minibatch SGD.
+    pub fn new(stepsize: Stepsize, grad: GradSource) -> Result<Self, MethodError> {
+        stepsize.validate()?;
+        Ok(Self {
+            stepsize,
+            grad,
+            compressor: None,
+        })
+    }
+
+    /// Compressed SGD without error feedback.
+    pub fn compressed(
+        compressor: Box<dyn Compressor<S>>,
+        stepsize: Stepsize,
+        grad: GradSource,
+    ) -> Result<Self, MethodError> {
+        let mut m = Self::new(stepsize, grad)?;
+        m.compressor = Some(compressor);
+        Ok(m)
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for Sgd<S> {
+    type Worker = SgdWorker;
+    type Server = SgdServer<S>;
+
+    fn describe(&self) -> String {
+        match &self.compressor {
+            None => format!("sgd({:?}, {:?})", self.stepsize, self.grad),
+            Some(c) => format!(
+                "compressed_sgd({}, {:?}, {:?})",
+                c.spec(),
+                self.stepsize,
+                self.grad
+            ),
+        }
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        problem.check_dim(x0.len())?;
+        let d = problem.dim();
+        let alpha = match &self.compressor {
+            None => Some(1.0),
+            Some(c) => {
+                c.check_dim(d)
+                    .map_err(|e| MethodError::Incompatible(format!("compressed_sgd: {e}")))?;
+                c.class(d).alpha()
+            }
+        };
+        let gamma = self.stepsize.resolve("sgd", alpha, problem.smoothness())?;
+        let workers = problem
+            .oracles()
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                Ok(SgdWorker {
+                    grad: GradState::new(self.grad, o.as_ref(), seed, i)?,
+                    rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                })
+            })
+            .collect::<Result<Vec<_>, MethodError>>()?;
+        Ok(Init {
+            server: SgdServer {
+                x: x0.to_vec(),
+                gamma,
+            },
+            workers,
+            init_up: InitUplink::new(problem.n_workers()),
+            grad_samples: 0,
+        })
+    }
+
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        broadcast_model(&server.x, round, down)
+    }
+
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let x = dense_down(down, "sgd")?;
+        let b = &mut *ctx.buffers;
+        ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, ctx.round)?;
+        match &self.compressor {
+            None => up.dense_parts().extend_from_slice(&b.grad),
+            Some(c) => compress_up(
+                c.as_ref(),
+                &b.grad,
+                &mut worker.rng,
+                &mut b.scratch,
+                (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+                "a local gradient",
+                up,
+            )?,
+        }
+        Ok(())
+    }
+
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        let scale = S::from_f64(-server.gamma / ups.len() as f64);
+        add_all(&mut server.x, scale, round, ups)?;
+        ensure_finite(&server.x, "the model x", round)
+    }
+
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        &server.x
+    }
+}

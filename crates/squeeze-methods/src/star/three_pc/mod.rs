@@ -1,0 +1,246 @@
+//! 3PC-GD: gradient descent with a three-point compressor on the uplink.
+
+pub mod bc;
+
+use serde::{Deserialize, Serialize};
+use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
+use squeeze_problems::Problem;
+
+use crate::method::{
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, full_grad_init, local_grad,
+    step_and_broadcast,
+};
+use crate::stepsize::Stepsize;
+use crate::three_point::{MechCtx, ThreePoint};
+
+/// 3PC-GD (Richtárik, Sokolov, Gasanov, Fatkhullin, Li, Gorbunov, ICML 2022):
+///
+/// $$x^{t+1} = x^t - \gamma g^t,\qquad
+/// g_i^{t+1} = \mathcal{C}_{g_i^t,\,\nabla f_i(x^t)}\big(\nabla f_i(x^{t+1})\big),\qquad
+/// g^{t+1} = \tfrac1n\textstyle\sum_i g_i^{t+1},$$
+///
+/// for any [`ThreePoint`] mechanism $\mathcal{C}$ (EF21, LAG, CLAG, 3PCv1/v2/v4/v5, Bernoulli
+/// aggregation, AdaCGD). Each worker keeps $g_i$ and its previous local gradient; the uplink is
+/// the mechanism's message (the change of $g_i$, `Skip` = 0 bits in a lazy round), which the
+/// server adds to $g$ scaled by $1/n$.
+///
+/// Stepsize: [`Stepsize::Theory`] gives multiplier × $1/(L + \tilde L\sqrt{B/A})$ with the
+/// mechanism's constants at the problem's dimension (the authors' code, every mechanism);
+/// nonconvex guarantee by analogy with EF21,
+/// $\mathbb{E}\|\nabla f(\hat x^T)\|^2 \le 2\delta_0/(\gamma T) + G^0/(AT)$ (exact form
+/// UNCONFIRMED, spec §6.1).
+///
+/// Init: $g_i^0 = \nabla f_i(x^0)$ (dense; its bits counted only with `count_init`), and the
+/// previous gradient $y_i = \nabla f_i(x^0)$.
+///
+/// ```
+/// use squeeze_compress::parse;
+/// use squeeze_methods::three_point::Clag;
+/// use squeeze_methods::{ServerMethod, Stepsize, ThreePc};
+/// let clag = Clag::<f64>::new(parse("top_k:k=1").unwrap(), 2.0).unwrap();
+/// let m = ThreePc::new(Box::new(clag), Stepsize::Theory { multiplier: 1.0 }, false).unwrap();
+/// assert_eq!(m.describe(), "three_pc(clag(top_k:k=1, ζ=2), Theory { multiplier: 1.0 })");
+/// ```
+#[derive(Debug)]
+pub struct ThreePc<S: Scalar> {
+    mech: Box<dyn ThreePoint<S>>,
+    stepsize: Stepsize,
+    count_init: bool,
+}
+
+/// 3PC-GD server state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct ThreePcServer<S: Scalar> {
+    /// Model x.
+    pub x: Vec<S>,
+    /// g = (1/n) Σ g_i.
+    pub g: Vec<S>,
+    /// The resolved stepsize γ.
+    pub gamma: f64,
+}
+
+/// 3PC-GD worker state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct ThreePcWorker<S: Scalar> {
+    /// Estimate g_i (the mechanism's h).
+    pub g: Vec<S>,
+    /// Previous local gradient ∇f_i(x^t) (the mechanism's y).
+    pub y: Vec<S>,
+    /// The worker's stream (`Purpose::Compression`): compressors, per-worker coins.
+    pub rng: SqueezeRng,
+    /// How often each outcome of the mechanism occurred (LAG/CLAG/BAG: [skipped, sent];
+    /// 3PCv5: [compressed, full]; AdaCGD: [skipped, level 1, …, level m]).
+    pub outcomes: Vec<u64>,
+    /// Buffers of the uplink message parked while it is `Skip` (lazy mechanisms): working
+    /// memory, not state — never serialised and ignored by `==`.
+    #[serde(skip)]
+    pub parked: Parked<S>,
+    /// Per-rung message buffers of a ladder mechanism (see [`MechCtx::rungs`]): working
+    /// memory, never serialised, ignored by `==`.
+    #[serde(skip)]
+    pub rungs: RungBuffers<S>,
+}
+
+/// A message kept only for its buffers (see [`ThreePcWorker::parked`]); all values are equal.
+#[derive(Debug, Clone, Default)]
+pub struct Parked<S: Scalar>(pub Message<S>);
+
+impl<S: Scalar> PartialEq for Parked<S> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// Messages kept only for their buffers (see [`MechCtx::rungs`]); all values are equal.
+#[derive(Debug, Clone, Default)]
+pub struct RungBuffers<S: Scalar>(pub Vec<Message<S>>);
+
+impl<S: Scalar> PartialEq for RungBuffers<S> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<S: Scalar> ThreePc<S> {
+    /// 3PC-GD with mechanism `mech`.
+    pub fn new(
+        mech: Box<dyn ThreePoint<S>>,
+        stepsize: Stepsize,
+        count_init: bool,
+    ) -> Result<Self, MethodError> {
+        stepsize.validate()?;
+        Ok(Self {
+            mech,
+            stepsize,
+            count_init,
+        })
+    }
+
+    /// The mechanism.
+    pub fn mechanism(&self) -> &dyn ThreePoint<S> {
+        self.mech.as_ref()
+    }
+
+    /// Whether the initial dense uplink is charged.
+    pub fn count_init(&self) -> bool {
+        self.count_init
+    }
+
+    /// γ for this problem.
+    pub fn gamma(&self, problem: &Problem<S>) -> Result<f64, MethodError> {
+        let d = problem.dim();
+        let (a, b) = match self.stepsize {
+            Stepsize::Constant { .. } => (1.0, 0.0),
+            Stepsize::Theory { .. } => self.mech.constants(d)?,
+        };
+        Ok(self
+            .stepsize
+            .resolve_ab(self.mech.name(), a, b, problem.smoothness())?)
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
+    type Worker = ThreePcWorker<S>;
+    type Server = ThreePcServer<S>;
+
+    fn describe(&self) -> String {
+        format!("three_pc({}, {:?})", self.mech.describe(), self.stepsize)
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        problem.check_dim(x0.len())?;
+        let d = problem.dim();
+        self.mech.check_dim(d)?;
+        let gamma = self.gamma(problem)?;
+        let init = full_grad_init(problem, x0, self.count_init)?;
+        let workers = init
+            .gs
+            .into_iter()
+            .enumerate()
+            .map(|(i, gi)| ThreePcWorker {
+                y: gi.clone(),
+                g: gi,
+                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                outcomes: vec![0; self.mech.outcomes()],
+                parked: Parked::default(),
+                rungs: RungBuffers::default(),
+            })
+            .collect();
+        Ok(Init {
+            server: ThreePcServer {
+                x: x0.to_vec(),
+                g: init.g,
+                gamma,
+            },
+            workers,
+            init_up: init.init_up,
+            grad_samples: init.grad_samples,
+        })
+    }
+
+    fn broadcast(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+    }
+
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let x = dense_down(down, "three_pc")?;
+        local_grad(ctx, x)?;
+        let b = &mut *ctx.buffers;
+        let mut mctx = MechCtx {
+            worker: ctx.worker,
+            n_workers: ctx.n_workers,
+            round: ctx.round,
+            round_seed: ctx.round_seed,
+            rng: &mut worker.rng,
+            scratch: &mut b.scratch,
+            work: &mut b.work,
+            aux: &mut b.aux,
+            spare: &mut b.spare,
+            stash: &mut worker.parked.0,
+            rungs: &mut worker.rungs.0,
+        };
+        let outcome = self
+            .mech
+            .apply(&mut worker.g, &worker.y, &b.grad, &mut mctx, up)?;
+        if let Some(c) = worker.outcomes.get_mut(outcome) {
+            *c += 1;
+        }
+        worker.y.copy_from_slice(&b.grad);
+        Ok(())
+    }
+
+    fn absorb(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        add_mean(&mut server.g, round, ups)
+    }
+
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        &server.x
+    }
+
+    fn uplink_levels(&self) -> Option<usize> {
+        self.mech.wire_levels()
+    }
+}

@@ -1,0 +1,71 @@
+//! Bernoulli aggregation (BAG).
+
+use squeeze_core::{Message, ParamError, Scalar};
+
+use super::{MechCtx, ThreePoint, check_p, dense_delta, ef21_ab};
+use crate::method::MethodError;
+
+/// Bernoulli aggregation: with probability $p$ $\mathcal{C}_{h,y}(x) = x$, otherwise $h$
+/// (Newton-3PC's BAG, applied here to gradients).
+///
+/// $\mathbb{E}\|\mathcal{C} - x\|^2 = (1-p)\|h - x\|^2 \le (1-p)(1+s)\|h-y\|^2 + (1-p)(1+1/s)\|x-y\|^2$,
+/// so $A = 1 - (1-p)(1+s)$, $B = (1-p)(1+1/s)$; with the best $s = 1/\sqrt{1-p} - 1$ (the one
+/// minimising $B/A$, hence maximising the theory stepsize): $A = 1-\sqrt{1-p}$,
+/// $B = (1-p)/(1-\sqrt{1-p})$ — EF21's constants with $\alpha = p$.
+///
+/// UNCONFIRMED (spec §8.1): whether the coin is per node or shared. Here it is **per worker**,
+/// drawn from the worker's own stream (`Purpose::Compression`, index = worker). Wire:
+/// `Dense(x − h)` when the coin says send (outcome 1), else `Skip` (outcome 0, 0 bits). The local
+/// gradient is still evaluated every round by 3PC-GD (it becomes the next $y$).
+///
+/// ```
+/// use squeeze_methods::three_point::{Bag, ThreePoint};
+/// let m = Bag::new(0.75).unwrap();
+/// let (a, b) = <Bag as ThreePoint<f64>>::constants(&m, 10).unwrap();
+/// assert!((a - 0.5).abs() < 1e-15 && (b - 0.5).abs() < 1e-15);
+/// assert!(Bag::new(1.5).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Bag {
+    p: f64,
+}
+
+impl Bag {
+    /// BAG with send probability `p ∈ (0, 1]`.
+    pub fn new(p: f64) -> Result<Self, ParamError> {
+        check_p("bag", p)?;
+        Ok(Self { p })
+    }
+}
+
+impl<S: Scalar> ThreePoint<S> for Bag {
+    fn name(&self) -> &'static str {
+        "bag"
+    }
+    fn describe(&self) -> String {
+        format!("bag(p={})", self.p)
+    }
+    fn check_dim(&self, _d: usize) -> Result<(), MethodError> {
+        Ok(())
+    }
+    fn constants(&self, _d: usize) -> Result<(f64, f64), MethodError> {
+        Ok(ef21_ab(self.p))
+    }
+    fn compress(
+        &self,
+        h: &[S],
+        _y: &[S],
+        x: &[S],
+        ctx: &mut MechCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<usize, MethodError> {
+        if ctx.rng.bernoulli(self.p) {
+            super::unskip(up, ctx.stash, true);
+            dense_delta(x, h, up);
+            Ok(1)
+        } else {
+            super::skip(up, ctx.stash, x.len());
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! 3PCv4.
+
+use squeeze_core::{Compressor, Message, Scalar};
+
+use super::{MechCtx, ThreePoint, alpha_of, check_compressor_dim, ef21_ab, sub_into};
+use crate::method::{MethodError, message_err};
+
+/// 3PCv4: $\mathcal{C}_{h,y}(x) = b + C_1(x - b)$ with $b = h + C_2(x - h)$, two contractive
+/// compressors $C_1 \in B(\alpha_1)$, $C_2 \in B(\alpha_2)$.
+///
+/// Since $\|x - b - C_1(x-b)\|^2 \le (1-\alpha_1)(1-\alpha_2)\|x-h\|^2$, this is EF21 with
+/// $\bar\alpha = 1 - (1-\alpha_1)(1-\alpha_2)$: $A = 1-\sqrt{1-\bar\alpha}$,
+/// $B = (1-\bar\alpha)/(1-\sqrt{1-\bar\alpha})$ (the 3PC code). Wire:
+/// `Pair(C₂(x − h), C₁(x − b))` ($K_1 + K_2$ entries for two Top-K). One outcome.
+///
+/// ```
+/// use squeeze_compress::parse;
+/// use squeeze_methods::three_point::{V4, ThreePoint};
+/// let m = V4::<f64>::new(parse("top_k:k=50").unwrap(), parse("top_k:k=50").unwrap());
+/// let (a, b) = m.constants(100).unwrap(); // ᾱ = 3/4: A = 1/2, B = 1/2
+/// assert!((a - 0.5).abs() < 1e-15 && (b - 0.5).abs() < 1e-15);
+/// ```
+#[derive(Debug)]
+pub struct V4<S: Scalar> {
+    c1: Box<dyn Compressor<S>>,
+    c2: Box<dyn Compressor<S>>,
+}
+
+impl<S: Scalar> V4<S> {
+    /// 3PCv4 with the outer $C_1$ and the inner $C_2$.
+    pub fn new(c1: Box<dyn Compressor<S>>, c2: Box<dyn Compressor<S>>) -> Self {
+        Self { c1, c2 }
+    }
+}
+
+impl<S: Scalar> ThreePoint<S> for V4<S> {
+    fn name(&self) -> &'static str {
+        "3pc_v4"
+    }
+    fn describe(&self) -> String {
+        format!("3pc_v4(C1={}, C2={})", self.c1.spec(), self.c2.spec())
+    }
+    fn check_dim(&self, d: usize) -> Result<(), MethodError> {
+        check_compressor_dim("3pc_v4", self.c1.as_ref(), d)?;
+        check_compressor_dim("3pc_v4", self.c2.as_ref(), d)
+    }
+    fn constants(&self, d: usize) -> Result<(f64, f64), MethodError> {
+        let a1 = alpha_of("3pc_v4", "compressor", self.c1.as_ref(), d)?;
+        let a2 = alpha_of("3pc_v4", "compressor2", self.c2.as_ref(), d)?;
+        Ok(ef21_ab(1.0 - (1.0 - a1) * (1.0 - a2)))
+    }
+    fn compress(
+        &self,
+        h: &[S],
+        _y: &[S],
+        x: &[S],
+        ctx: &mut MechCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<usize, MethodError> {
+        let meta = ctx.meta();
+        let (m2, m1) = up.pair_parts();
+        sub_into(x, h, ctx.work);
+        MechCtx::compress(
+            ctx.rng,
+            ctx.scratch,
+            meta,
+            self.c2.as_ref(),
+            ctx.work,
+            m2,
+            "the correction ∇f_i − g_i",
+        )?;
+        m2.add_to(ctx.work, S::from_f64(-1.0))
+            .map_err(message_err(ctx.worker, ctx.round))?;
+        MechCtx::compress(
+            ctx.rng,
+            ctx.scratch,
+            meta,
+            self.c1.as_ref(),
+            ctx.work,
+            m1,
+            "the correction ∇f_i − b",
+        )?;
+        Ok(1)
+    }
+}
