@@ -7,34 +7,67 @@ use crate::scalar::Scalar;
 impl<S: Scalar> Message<S> {
     /// `out ← out + scale · m`, without a dense temporary.
     ///
-    /// Errors if `out.len() != self.dim()` or a hand-built message indexes out of range.
+    /// Errors, leaving `out` untouched, if `out.len() != self.dim()` or the message fails
+    /// [`Message::validate_shape`] (sizes, index ranges, nesting depth, level codes — only
+    /// hand-built messages can); the check is `O(entries)` and allocates nothing.
+    ///
+    /// ```
+    /// use squeeze_core::{Message, MessageError};
+    /// let mut out = vec![1.0f32; 3];
+    /// let m = Message::<f32>::Sparse { dim: 3, indices: vec![2], values: vec![4.0] };
+    /// m.add_to(&mut out, 0.5).unwrap();
+    /// assert_eq!(out, vec![1.0, 1.0, 3.0]);
+    /// let bad = Message::<f32>::Sparse { dim: 3, indices: vec![0, 1], values: vec![4.0] };
+    /// assert!(matches!(bad.add_to(&mut out, 1.0), Err(MessageError::Invalid(_))));
+    /// assert_eq!(out, vec![1.0, 1.0, 3.0]);
+    /// ```
     pub fn add_to(&self, out: &mut [S], scale: S) -> Result<(), MessageError> {
-        if out.len() != self.dim() {
-            return Err(MessageError::DimensionMismatch {
-                message: self.dim(),
-                buffer: out.len(),
-            });
-        }
+        self.check_target(out.len())?;
         self.add_inner(out, scale)
     }
 
-    /// `out ← m` (dense decode into a caller buffer).
+    /// `out ← m` (dense decode into a caller buffer); errors as [`Message::add_to`].
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let mut out = vec![9.0f32; 2];
+    /// Message::<f32>::Sign { dim: 2, scale: 0.5, negative: vec![0b10] }.write_dense(&mut out).unwrap();
+    /// assert_eq!(out, vec![0.5, -0.5]);
+    /// ```
     pub fn write_dense(&self, out: &mut [S]) -> Result<(), MessageError> {
-        if out.len() != self.dim() {
-            return Err(MessageError::DimensionMismatch {
-                message: self.dim(),
-                buffer: out.len(),
-            });
-        }
+        self.check_target(out.len())?;
         out.fill(S::ZERO);
         self.add_inner(out, S::ONE)
     }
 
-    /// The decoded vector as a new `Vec` (allocates; for tests and inspection).
+    /// The decoded vector as a new `Vec` (allocates; for tests and inspection); errors as
+    /// [`Message::add_to`].
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let m = Message::<f32>::Composed {
+    ///     dim: 4,
+    ///     indices: vec![1, 3],
+    ///     inner: Box::new(Message::Dense { values: vec![5.0, 6.0] }),
+    /// };
+    /// assert_eq!(m.to_dense().unwrap(), vec![0.0, 5.0, 0.0, 6.0]);
+    /// ```
     pub fn to_dense(&self) -> Result<Vec<S>, MessageError> {
+        self.validate_shape()?;
         let mut out = vec![S::ZERO; self.dim()];
         self.add_inner(&mut out, S::ONE)?;
         Ok(out)
+    }
+
+    /// The buffer has the message's dimension and the message its shape invariants.
+    fn check_target(&self, len: usize) -> Result<(), MessageError> {
+        if len != self.dim() {
+            return Err(MessageError::DimensionMismatch {
+                message: self.dim(),
+                buffer: len,
+            });
+        }
+        Ok(self.validate_shape()?)
     }
 
     fn add_inner(&self, out: &mut [S], scale: S) -> Result<(), MessageError> {

@@ -1,7 +1,7 @@
 //! Decoding untrusted bytes: every read is bounds-checked and every field validated, so no
 //! input panics.
 
-use super::validate::{check_index_width, check_values};
+use super::validate::{check_index_width, check_values, too_deep};
 use super::{
     INDEX_WIDTH_BITS, Levels, MAX_DEPTH, MAX_DIM, Message, TAG_BITS, TAG_COMPOSED, TAG_DENSE,
     TAG_INDEXED, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
@@ -220,10 +220,7 @@ impl<S: Scalar> Message<S> {
                 Message::Natural { values }
             }
             TAG_SCALED | TAG_COMPOSED | TAG_PAIR | TAG_INDEXED if depth >= MAX_DEPTH => {
-                return Err(DecodeError::BadField {
-                    what: "nesting",
-                    detail: format!("deeper than {MAX_DEPTH} levels"),
-                });
+                return Err(too_deep());
             }
             TAG_SCALED => {
                 let scale = read_finite(r, "scale")?;

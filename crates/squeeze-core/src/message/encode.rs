@@ -1,10 +1,12 @@
 //! Encoding: a message's exact bit-packed form (see the wire-format table in [`super`]).
+//! Only validated messages are encoded, so the writes below never index out of range.
 
 use super::{
-    INDEX_WIDTH_BITS, Levels, Message, TAG_BITS, TAG_COMPOSED, TAG_DENSE, TAG_INDEXED, TAG_NATURAL,
-    TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
+    INDEX_WIDTH_BITS, Levels, Message, TAG_BITS, TAG_COMPOSED, TAG_DENSE, TAG_INDEXED, TAG_INVALID,
+    TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
 use crate::bits::{BitWriter, bits_for_range};
+use crate::error::MessageError;
 use crate::scalar::Scalar;
 
 #[inline]
@@ -22,23 +24,83 @@ fn write_indices(w: &mut BitWriter, dim: usize, indices: &[u32]) {
 }
 
 impl<S: Scalar> Message<S> {
-    /// Append the encoding to `w` (nothing for a top-level `Skip`).
+    /// Append the encoding to `w` (nothing for a top-level `Skip`), exactly
+    /// [`Message::bits`] bits.
     ///
-    /// The message must be valid ([`Message::validate`]); compressors only produce valid ones.
+    /// A message that fails [`Message::validate`] (only hand-built ones can) is written as the
+    /// reserved tag 15 alone, which every decoder rejects: the receiver gets a typed error,
+    /// never wrong values. Use [`Message::try_encode`] to learn why on the sending side.
+    /// Costs one `O(entries)` validation pass; allocates nothing for a valid message.
+    ///
+    /// ```
+    /// use squeeze_core::{BitWriter, Message};
+    /// let bad = Message::<f32>::Sparse { dim: 4, indices: vec![9], values: vec![1.0] };
+    /// let mut w = BitWriter::new();
+    /// bad.encode(&mut w);
+    /// assert_eq!(w.bit_len(), 4);
+    /// assert!(Message::<f32>::decode(w.finish(), 4).is_err());
+    /// ```
     pub fn encode(&self, w: &mut BitWriter) {
-        if !self.is_skip() {
-            self.encode_tagged(w);
+        if self.try_encode(w).is_err() {
+            w.write(TAG_INVALID, TAG_BITS);
         }
     }
 
-    /// The encoding as bytes, zero-padded to a whole byte.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut w = BitWriter::with_capacity_bits(self.bits());
-        self.encode(&mut w);
-        w.finish().to_vec()
+    /// [`Message::encode`] for a message that passes [`Message::validate`]; otherwise writes
+    /// nothing and returns the broken invariant.
+    ///
+    /// ```
+    /// use squeeze_core::{BitWriter, Message, MessageError};
+    /// let deep = (0..5).fold(Message::<f32>::Dense { values: vec![1.0] }, |m, _| {
+    ///     Message::Scaled { scale: 2.0, inner: Box::new(m) }
+    /// });
+    /// let mut w = BitWriter::new();
+    /// assert!(matches!(deep.try_encode(&mut w), Err(MessageError::Invalid(_))));
+    /// assert_eq!(w.bit_len(), 0);
+    /// ```
+    pub fn try_encode(&self, w: &mut BitWriter) -> Result<(), MessageError> {
+        self.validate()?;
+        if !self.is_skip() {
+            self.encode_tagged(w);
+        }
+        Ok(())
     }
 
-    fn encode_tagged(&self, w: &mut BitWriter) {
+    /// The encoding as bytes, zero-padded to a whole byte: `⌈bits/8⌉` bytes for a valid
+    /// message, the single byte `0x0f` (reserved tag 15, always rejected by
+    /// [`Message::decode`]) for one that fails [`Message::validate`].
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let m = Message::<f32>::Dense { values: vec![1.0, 2.0] };
+    /// assert_eq!(m.to_bytes().len() as u64, m.bits().div_ceil(8));
+    /// let bad = Message::<f32>::Sign { dim: 100, scale: 1.0, negative: vec![] };
+    /// assert_eq!(bad.to_bytes(), vec![0x0f]);
+    /// ```
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.try_to_bytes()
+            .unwrap_or_else(|_| vec![TAG_INVALID as u8])
+    }
+
+    /// [`Message::to_bytes`] for a message that passes [`Message::validate`], else the
+    /// broken invariant.
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let bad = Message::<f32>::Sparse { dim: 4, indices: vec![1, 2], values: vec![1.0] };
+    /// let err = bad.try_to_bytes().unwrap_err().to_string();
+    /// assert!(err.contains("2 indices, 1 values"), "{err}");
+    /// ```
+    pub fn try_to_bytes(&self) -> Result<Vec<u8>, MessageError> {
+        self.validate()?;
+        let mut w = BitWriter::with_capacity_bits(self.bits());
+        if !self.is_skip() {
+            self.encode_tagged(&mut w);
+        }
+        Ok(w.finish().to_vec())
+    }
+
+    pub(super) fn encode_tagged(&self, w: &mut BitWriter) {
         match self {
             Message::Skip { .. } => w.write(TAG_SKIP, TAG_BITS),
             Message::Dense { values } => {

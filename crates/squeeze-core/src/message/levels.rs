@@ -48,7 +48,8 @@ impl<S: Scalar> Levels<S> {
         }
     }
 
-    pub(crate) fn validate(&self) -> Result<(), DecodeError> {
+    /// `1 ≤ s ≤ MAX_LEVELS` (so a code fits `⌈log₂(s+1)⌉ ≤ 15` bits).
+    pub(crate) fn validate_count(&self) -> Result<(), DecodeError> {
         let s = self.s();
         if s == 0 || s > MAX_LEVELS {
             return Err(DecodeError::BadField {
@@ -56,6 +57,12 @@ impl<S: Scalar> Levels<S> {
                 detail: format!("{s} not in 1..={MAX_LEVELS}"),
             });
         }
+        Ok(())
+    }
+
+    /// The level count and, for geometric levels, a finite base `> 1`.
+    pub(crate) fn validate(&self) -> Result<(), DecodeError> {
+        self.validate_count()?;
         if let Levels::Geometric { base, .. } = *self
             && !(base.is_finite() && base > S::ONE)
         {

@@ -20,8 +20,10 @@
 //! | 7 | `Composed` | count `k` in `w(d+1)` bits, `k` strictly increasing indices, then the inner message (tagged, dimension `k`) |
 //! | 8 | `Pair` | two tagged messages of dimension `d` |
 //! | 9 | `Indexed` | width `w` in 4 bits (`1 ≤ w ≤ 15`), the index in `w` bits, then the inner message (tagged, dimension `d`) |
+//! | 15 | (reserved) | written by [`Message::encode`] alone in place of a message that fails [`Message::validate`]; always rejected |
 //!
-//! [`Message::bits`] is exactly the number of bits [`Message::encode`] writes; a byte buffer
+//! For a valid message [`Message::bits`] is exactly the number of bits [`Message::encode`]
+//! writes; a byte buffer
 //! holds `⌈bits/8⌉` bytes. [`Message::decode`] rejects truncated input, unknown tags, indices out
 //! of range or not strictly increasing, non-finite or out-of-domain header fields, non-finite
 //! values, nesting deeper than [`MAX_DEPTH`] and trailing data — it never panics.
@@ -71,12 +73,19 @@ pub(crate) const TAG_SCALED: u64 = 6;
 pub(crate) const TAG_COMPOSED: u64 = 7;
 pub(crate) const TAG_PAIR: u64 = 8;
 pub(crate) const TAG_INDEXED: u64 = 9;
+/// Reserved: written by [`Message::encode`] in place of a message that fails
+/// [`Message::validate`]; no decoder accepts it.
+pub(crate) const TAG_INVALID: u64 = 15;
 
 /// A compressed vector as it travels between workers and server.
 ///
-/// Build messages with compressors; hand-built messages should be checked with
-/// [`Message::validate`]. Compressors reuse a message's buffers through the `*_parts` accessors,
-/// so compressing into the same message again allocates nothing.
+/// Build messages with compressors; the variants' fields are public, so a hand-built message
+/// can break its invariants. [`Message::validate`] checks them all; [`Message::add_to`] and
+/// [`Message::try_encode`] / [`Message::try_to_bytes`] refuse a broken one with a typed error,
+/// and [`Message::encode`] / [`Message::to_bytes`] send it as a tag that every decoder rejects —
+/// never a panic, unbounded recursion or wrong values. Compressors reuse a message's buffers
+/// through the `*_parts` accessors, so compressing into the same message again allocates
+/// nothing.
 ///
 /// ```
 /// use squeeze_core::Message;
