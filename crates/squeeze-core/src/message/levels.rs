@@ -6,7 +6,7 @@ use super::MAX_LEVELS;
 use crate::error::DecodeError;
 use crate::scalar::Scalar;
 
-/// The level set of a [`Message::Quantized`]: magnitude of code `c ∈ {0, …, s}` relative to the
+/// The level set of a [`Message::Quantized`](super::Message::Quantized): magnitude of code `c ∈ {0, …, s}` relative to the
 /// norm.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
