@@ -2,8 +2,8 @@
 
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
-use crate::registry::{ParamDoc, Registered};
 
 /// Clipping: $\operatorname{clip}_\tau(x) = \min\{1, \tau/\|x\|\}\,x$, $\tau > 0$
 /// (Clip21, Khirirat et al. 2023; algorithms.md §4).

@@ -1,10 +1,11 @@
 //! Composition: sparsify, then compress the kept values.
 
+use squeeze_core::message::MAX_DEPTH;
 use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, Sparsifier,
 };
 
-use crate::registry::{EntryInfo, ParamDoc};
+use crate::entry::{EntryInfo, ParamDoc};
 
 pub(crate) const COMPOSE_ENTRY: EntryInfo = EntryInfo {
     name: "compose",
@@ -65,7 +66,9 @@ pub struct Compose<S: Scalar> {
 }
 
 impl<S: Scalar> Compose<S> {
-    /// `first` must be a sparsifier.
+    /// `first` must be a sparsifier, and `second`'s messages nested at most `MAX_DEPTH − 1`
+    /// deep (the `Composed` message wraps them once more; the wire format carries
+    /// [`MAX_DEPTH`] wrappers).
     pub fn new(
         first: Box<dyn Compressor<S>>,
         second: Box<dyn Compressor<S>>,
@@ -76,6 +79,16 @@ impl<S: Scalar> Compose<S> {
                 "A",
                 first.spec(),
                 "the first stage of `A | B` must be a sparsifier (top_k, rand_k, perm_k, threshold_abs, threshold_rel)",
+            ));
+        }
+        if second.nesting() >= MAX_DEPTH {
+            return Err(ParamError::new(
+                "compose",
+                "B",
+                second.spec(),
+                format!(
+                    "A | B wraps B's message once more and the wire format carries at most {MAX_DEPTH} nested wrappers (each '|' and scaled(...) is one); use fewer stages"
+                ),
             ));
         }
         Ok(Self { first, second })
@@ -123,6 +136,10 @@ impl<S: Scalar> Compressor<S> for Compose<S> {
 
     fn is_deterministic(&self) -> bool {
         self.first.is_deterministic() && self.second.is_deterministic()
+    }
+
+    fn nesting(&self) -> u32 {
+        1 + self.second.nesting()
     }
 
     fn check_dim(&self, dim: usize) -> Result<(), CompressError> {

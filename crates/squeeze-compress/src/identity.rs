@@ -2,8 +2,8 @@
 
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
-use crate::registry::{ParamDoc, Registered};
 
 /// Identity: $\mathcal{C}(x) = x$, sent as all $d$ values.
 ///

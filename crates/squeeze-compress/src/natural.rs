@@ -4,9 +4,9 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, WideRng,
 };
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
 use crate::quant::{BLOCK, RandomBlock, Width, WidthMut, width, width_mut};
-use crate::registry::{ParamDoc, Registered};
 
 /// Natural compression (Horváth et al. 2019, arXiv 1905.10988): with
 /// $|x_j| = 2^{e}(1+m)$, $m \in [0, 1)$,

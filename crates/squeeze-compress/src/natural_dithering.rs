@@ -4,9 +4,9 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar, WideRng,
 };
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
 use crate::quant::{NormKind, message_norm};
-use crate::registry::{ParamDoc, Registered};
 
 /// Largest accepted number of levels: the smallest level is $2^{-(s-1)}\|x\|$, and beyond
 /// $s = 64$ it is below $2^{-63}$ of the norm — finer than `f64` rounding of the ratio matters

@@ -21,9 +21,8 @@ pub struct Params {
 }
 
 impl Params {
-    /// Parse `k=v,k=v` (whitespace around items ignored) for component `name`.
-    pub fn parse(name: &str, text: &str) -> Result<Self, ParamError> {
-        let component = static_name(name);
+    /// Parse `k=v,k=v` (whitespace around items ignored) for `component` (its registry name).
+    pub fn parse(component: &'static str, text: &str) -> Result<Self, ParamError> {
         let mut values = BTreeMap::new();
         for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let Some((k, v)) = item.split_once('=') else {
@@ -47,10 +46,10 @@ impl Params {
         Ok(Self { component, values })
     }
 
-    /// An empty parameter set for `name`.
-    pub fn empty(name: &str) -> Self {
+    /// An empty parameter set for `component`.
+    pub fn empty(component: &'static str) -> Self {
         Self {
-            component: static_name(name),
+            component,
             values: BTreeMap::new(),
         }
     }
@@ -134,21 +133,6 @@ fn list(known: &[&str]) -> String {
         "no parameters".to_string()
     } else {
         known.join(", ")
-    }
-}
-
-/// Map a user-supplied name to a `'static` one (registry names are static; others are leaked
-/// only on error paths, bounded by the number of distinct bad names).
-fn static_name(name: &str) -> &'static str {
-    for e in crate::registry::entries() {
-        if e.name == name {
-            return e.name;
-        }
-    }
-    match name {
-        "compose" => "compose",
-        "scaled" => "scaled",
-        _ => "compressor",
     }
 }
 

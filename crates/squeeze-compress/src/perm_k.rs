@@ -5,9 +5,9 @@ use squeeze_core::{
     SqueezeRng,
 };
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
 use crate::rand_k::overflow_error;
-use crate::registry::{ParamDoc, Registered};
 
 /// Domain-separation word mixed into `ctx.round_seed` ("perm").
 const PERM_TAG: u64 = 0x7065_726d;

@@ -5,9 +5,9 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar,
 };
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
 use crate::quant::max_abs_checked;
-use crate::registry::{ParamDoc, Registered};
 
 /// Smallest accepted base (see [`PowerRounding::new`]).
 pub const MIN_BASE: f64 = 1.05;

@@ -5,9 +5,9 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar, WideRng,
 };
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
 use crate::quant::{NormKind, message_norm, round_uniform};
-use crate::registry::{ParamDoc, Registered};
 
 /// QSGD / random dithering with $s$ uniform levels (Alistarh et al. 2017, arXiv 1610.02132):
 ///

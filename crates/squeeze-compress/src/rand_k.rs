@@ -5,8 +5,8 @@ use squeeze_core::{
     SqueezeRng,
 };
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::{KSpec, Params};
-use crate::registry::{ParamDoc, Registered};
 
 /// Rand-K: $\mathcal{C}(x) = \frac{d}{k}\sum_{j \in S} x_j e_j$ with $S$ a uniformly random
 /// $k$-subset of $\{0, \dots, d-1\}$ drawn without replacement (`scaled=true`, the default), or

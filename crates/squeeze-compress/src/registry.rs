@@ -1,15 +1,11 @@
-//! Name → compressor registry.
+//! Name → compressor registry: the list of entries, and building a compressor from a spec
+//! string.
 //!
-//! Spec strings:
-//!
-//! ```text
-//! spec := term | term '|' spec          sparsify with the first term, compress the kept values
-//!                                       with the rest (see [`crate::Compose`])
-//! term := 'scaled(' spec ')'            Q/(ω+1) for an unbiased Q (see [`crate::ScaledUnbiased`])
-//!       | name [':' key '=' value (',' key '=' value)*]
-//! ```
-//!
-//! e.g. `top_k:k=10`, `qsgd:s=16`, `top_k:ratio=0.01 | qsgd:s=4`, `scaled(rand_k:k=5)`.
+//! Spec strings (syntax in [`crate::spec`]): `name[:key=value,…]`, `A | B` (sparsify with A,
+//! compress the kept values with B) and `scaled(Q)`, e.g. `top_k:k=10`, `qsgd:s=16`,
+//! `top_k:ratio=0.01 | qsgd:s=4`, `scaled(rand_k:k=5)`. At most
+//! [`MAX_DEPTH`](squeeze_core::message::MAX_DEPTH) `|` and `scaled(...)` may nest (the wire
+//! format's limit), checked when the spec is parsed.
 //!
 //! Adding a compressor: implement [`Registered`] and add one line to the `registry!` list at
 //! the bottom of this file. That line also enrols it in the conformance property tests
@@ -30,172 +26,94 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, ParamError, Scalar};
-use thiserror::Error;
+use squeeze_core::{Compressor, Scalar};
 
+use crate::compose::{COMPOSE_ENTRY, Compose};
 use crate::params::Params;
+use crate::scaled::{SCALED_ENTRY, ScaledUnbiased};
+use crate::spec::{SpecTree, parse_tree};
 
-/// Documentation of one parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ParamDoc {
-    /// Key in spec strings.
-    pub name: &'static str,
-    /// Meaning, domain and default.
-    pub doc: &'static str,
-}
-
-/// A compressor type that the registry can build from parameters.
-pub trait Registered: Sized {
-    /// Registry name (snake_case).
-    const NAME: &'static str;
-    /// One line: what it does, its class and the reference.
-    const SUMMARY: &'static str;
-    /// Parameters it accepts.
-    const PARAMS: &'static [ParamDoc];
-    /// Spec strings that exercise it (edge settings included); the conformance tests run each.
-    const EXAMPLES: &'static [&'static str];
-    /// Spec strings for the throughput benches (at d = 10⁵, 10⁶, 10⁷); empty = `EXAMPLES[0]`.
-    const BENCH: &'static [&'static str] = &[];
-    /// Build from parsed parameters (consume them with the typed getters; leftovers are
-    /// reported as unknown by the registry).
-    fn from_params(p: &mut Params) -> Result<Self, ParamError>;
-}
-
-/// What `squeeze list` shows for one registry entry.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct EntryInfo {
-    /// Registry name.
-    pub name: &'static str,
-    /// One-line description with class and reference.
-    pub summary: &'static str,
-    /// Accepted parameters.
-    pub params: &'static [ParamDoc],
-    /// Example spec strings (the conformance tests run these).
-    pub examples: &'static [&'static str],
-    /// Spec strings for the throughput benches (empty = the first example).
-    pub bench: &'static [&'static str],
-}
-
-impl EntryInfo {
-    /// The specs the benches run for this entry.
-    pub fn bench_specs(&self) -> &'static [&'static str] {
-        if self.bench.is_empty() {
-            &self.examples[..self.examples.len().min(1)]
-        } else {
-            self.bench
-        }
-    }
-}
-
-/// Why a spec string could not be turned into a compressor.
-#[derive(Debug, Clone, PartialEq, Error)]
-#[non_exhaustive]
-pub enum RegistryError {
-    /// No compressor has this name.
-    #[error("unknown compressor '{name}'{suggestion}; known compressors: {known}")]
-    Unknown {
-        /// The name given.
-        name: String,
-        /// `; did you mean X` or empty.
-        suggestion: String,
-        /// All registered names.
-        known: String,
-    },
-    /// A parameter is invalid.
-    #[error(transparent)]
-    Param(#[from] ParamError),
-    /// The spec string is malformed.
-    #[error("malformed compressor spec '{spec}': {hint}")]
-    Syntax {
-        /// The spec string.
-        spec: String,
-        /// What is wrong and how to write it.
-        hint: String,
-    },
-}
+pub use crate::entry::{EntryInfo, ParamDoc, Registered};
+pub use crate::error::RegistryError;
 
 /// Every registered compressor, composition and wrapper, in listing order.
 pub fn entries() -> &'static [EntryInfo] {
     ENTRIES
 }
 
-/// Build a compressor from a spec string.
+/// Build a compressor from a spec string: parse it ([`parse_tree`], which refuses malformed
+/// and over-deep specs in linear time), then build each node.
+///
+/// ```
+/// use squeeze_compress::registry::parse;
+/// let c = parse::<f32>("top_k:ratio=0.5 | scaled(qsgd:s=2)").unwrap();
+/// assert_eq!(c.nesting(), 2);
+/// let e = parse::<f32>("compose").unwrap_err().to_string();
+/// assert!(e.contains("A | B") && !e.contains("did you mean compose"), "{e}");
+/// ```
 pub fn parse<S: Scalar>(spec: &str) -> Result<Box<dyn Compressor<S>>, RegistryError> {
-    let spec = spec.trim();
-    if spec.is_empty() {
-        return Err(RegistryError::Syntax {
-            spec: spec.to_string(),
-            hint: "empty; write e.g. top_k:k=10".to_string(),
-        });
-    }
-    if let Some(pos) = top_level_pipe(spec)? {
-        let first = parse::<S>(&spec[..pos])?;
-        let second = parse::<S>(&spec[pos + 1..])?;
-        return Ok(Box::new(crate::compose::Compose::new(first, second)?));
-    }
-    if let Some(inner) = spec
-        .strip_prefix("scaled(")
-        .and_then(|r| r.strip_suffix(')'))
-    {
-        let inner = parse::<S>(inner)?;
-        return Ok(Box::new(crate::scaled::ScaledUnbiased::new(inner)?));
-    }
-    let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
-    let name = name.trim();
-    if name.contains(['(', ')', ' ']) {
-        return Err(RegistryError::Syntax {
-            spec: spec.to_string(),
-            hint: "a name is a single word such as top_k; wrappers are written scaled(<spec>)"
-                .to_string(),
-        });
-    }
-    let mut p = Params::parse(name, rest)?;
-    match build_atom::<S>(name, &mut p) {
-        Some((built, known)) => {
-            let c = built?;
-            p.finish(known)?;
-            Ok(c)
+    build(&parse_tree(spec)?)
+}
+
+/// Build the compressor of a syntax tree (recursion as deep as the tree: at most
+/// `MAX_DEPTH + 1` for a parsed one).
+fn build<S: Scalar>(tree: &SpecTree<'_>) -> Result<Box<dyn Compressor<S>>, RegistryError> {
+    match tree {
+        SpecTree::Compose(a, b) => {
+            let first = build::<S>(a)?;
+            let second = build::<S>(b)?;
+            Ok(Box::new(Compose::new(first, second)?))
         }
-        None => Err(unknown(name)),
+        SpecTree::Scaled(q) => Ok(Box::new(ScaledUnbiased::new(build::<S>(q)?)?)),
+        SpecTree::Atom { name, params } => {
+            build_atom::<S>(name, params).unwrap_or_else(|| Err(unknown(name)))
+        }
     }
 }
 
-fn top_level_pipe(spec: &str) -> Result<Option<usize>, RegistryError> {
-    let mut depth = 0i32;
-    for (i, ch) in spec.char_indices() {
-        match ch {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            '|' if depth == 0 => return Ok(Some(i)),
-            _ => {}
-        }
-        if depth < 0 {
-            break;
-        }
-    }
-    if depth != 0 {
-        return Err(RegistryError::Syntax {
-            spec: spec.to_string(),
-            hint: "unbalanced parentheses".to_string(),
-        });
-    }
-    Ok(None)
-}
-
+/// The error for a name no atom has, with a suggestion when one is close. `compose` and
+/// `scaled` are not names but syntax (`A | B`, `scaled(Q)`), so near-misses of them are told
+/// how to write it.
 fn unknown(name: &str) -> RegistryError {
-    let names: Vec<&str> = ENTRIES.iter().map(|e| e.name).collect();
-    let best = names
+    let atoms = ENTRIES
         .iter()
-        .map(|n| (edit_distance(n, name), *n))
+        .map(|e| e.name)
+        .filter(|n| *n != COMPOSE_ENTRY.name && *n != SCALED_ENTRY.name);
+    let best = atoms
+        .clone()
+        .chain([COMPOSE_ENTRY.name, SCALED_ENTRY.name])
+        .map(|n| (edit_distance(n, name), n))
         .min()
-        .filter(|(d, _)| *d <= 3);
+        .filter(|(d, n)| *d <= 3 && *n != name);
+    let suggestion = match best {
+        None => String::new(),
+        Some((_, n)) if n == COMPOSE_ENTRY.name => {
+            "; a composition is written A | B, e.g. top_k:ratio=0.25 | qsgd:s=4".to_string()
+        }
+        Some((_, n)) if n == SCALED_ENTRY.name => {
+            "; did you mean scaled(Q)? e.g. scaled(rand_k:k=3)".to_string()
+        }
+        Some((_, n)) => format!("; did you mean {n}?"),
+    };
+    let mut known: Vec<&str> = atoms.collect();
+    known.extend(["A | B (compose)", "scaled(Q)"]);
     RegistryError::Unknown {
         name: name.to_string(),
-        suggestion: best
-            .map(|(_, n)| format!("; did you mean {n}?"))
-            .unwrap_or_default(),
-        known: names.join(", "),
+        suggestion,
+        known: known.join(", "),
     }
+}
+
+/// Build the registered compressor `T` from its `key=value` text; every key must be consumed
+/// (`known` lists them for the error).
+fn build_registered<S: Scalar, T: Registered + Compressor<S> + 'static>(
+    params: &str,
+    known: &[&str],
+) -> Result<Box<dyn Compressor<S>>, squeeze_core::ParamError> {
+    let mut p = Params::parse(T::NAME, params)?;
+    let c = T::from_params(&mut p)?;
+    p.finish(known)?;
+    Ok(Box::new(c))
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -296,13 +214,15 @@ macro_rules! registry {
                 examples: <$t as Registered>::EXAMPLES,
                 bench: <$t as Registered>::BENCH,
             },)*
-            crate::compose::COMPOSE_ENTRY,
-            crate::scaled::SCALED_ENTRY,
+            COMPOSE_ENTRY,
+            SCALED_ENTRY,
         ];
 
-        type Built<S> = Result<Box<dyn Compressor<S>>, ParamError>;
-
-        fn build_atom<S: Scalar>(name: &str, p: &mut Params) -> Option<(Built<S>, &'static [&'static str])> {
+        /// Build the atom `name` from its `key=value` text; `None` if no atom has that name.
+        fn build_atom<S: Scalar>(
+            name: &str,
+            params: &str,
+        ) -> Option<Result<Box<dyn Compressor<S>>, RegistryError>> {
             $(
                 if name == <$t as Registered>::NAME {
                     const KNOWN: &[&str] = &{
@@ -315,9 +235,7 @@ macro_rules! registry {
                         }
                         out
                     };
-                    let built = <$t as Registered>::from_params(p)
-                        .map(|c| Box::new(c) as Box<dyn Compressor<S>>);
-                    return Some((built, KNOWN));
+                    return Some(build_registered::<S, $t>(params, KNOWN).map_err(Into::into));
                 }
             )*
             None

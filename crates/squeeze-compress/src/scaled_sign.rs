@@ -2,8 +2,8 @@
 
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
-use crate::registry::{ParamDoc, Registered};
 
 /// Scaled sign (Karimireddy, Rebjock, Stich, Jaggi 2019, "Error feedback fixes SignSGD and
 /// other gradient compression schemes"):

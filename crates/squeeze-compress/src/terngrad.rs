@@ -2,10 +2,10 @@
 
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
 use crate::qsgd::quantize_uniform;
 use crate::quant::{NormKind, message_norm};
-use crate::registry::{ParamDoc, Registered};
 
 /// TernGrad (Wen et al. 2017, arXiv 1705.07878): with $s = \|x\|_\infty$,
 ///

@@ -5,8 +5,8 @@ use squeeze_core::{
     check_dim_basic, sparse_compress_into,
 };
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
-use crate::registry::{ParamDoc, Registered};
 use crate::sparse_scan::{fmt_real, round_up, scan_at_least};
 
 /// Absolute hard threshold: $\mathcal{C}(x)_j = x_j$ if $|x_j| \ge \lambda$, else $0$.

@@ -5,8 +5,8 @@ use squeeze_core::{
     check_dim_basic, check_input, sparse_compress_into,
 };
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::Params;
-use crate::registry::{ParamDoc, Registered};
 use crate::sparse_scan::{fmt_real, round_up, scan_at_least};
 
 /// Relative hard threshold (the adaptive thresholding of Newton-3PC, Islamov et al. 2022):

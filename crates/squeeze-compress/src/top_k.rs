@@ -5,8 +5,8 @@ use squeeze_core::{
     check_input, sparse_compress_into,
 };
 
+use crate::entry::{ParamDoc, Registered};
 use crate::params::{KSpec, Params};
-use crate::registry::{ParamDoc, Registered};
 use crate::sparse_scan::{CHUNK, key, scan_at_least};
 
 /// Top-K: $\mathcal{C}(x)_j = x_j$ for the $k$ coordinates of largest $|x_j|$, $0$ elsewhere.

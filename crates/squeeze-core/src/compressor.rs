@@ -210,6 +210,28 @@ pub trait Compressor<S: Scalar>: Send + Sync + core::fmt::Debug {
         out: &mut Message<S>,
     ) -> Result<(), CompressError>;
 
+    /// Nesting of this compressor's messages: the most `Scaled`/`Composed`/`Pair`/`Indexed`
+    /// wrappers on any path from the top (0 for a plain message). The wire format encodes at
+    /// most [`MAX_DEPTH`](crate::message::MAX_DEPTH); wrappers check it when they are built, so
+    /// a compressor that would produce an unencodable message is refused at construction.
+    ///
+    /// ```
+    /// use squeeze_core::{Compressor, CompressCtx, CompressError, Message, Class};
+    /// #[derive(Debug)]
+    /// struct Plain;
+    /// impl Compressor<f32> for Plain {
+    ///     fn spec(&self) -> String { "plain".into() }
+    ///     fn class(&self, _: usize) -> Class { Class::Neither }
+    ///     fn is_deterministic(&self) -> bool { true }
+    ///     fn compress_into(&self, x: &[f32], _: &mut CompressCtx<'_>, out: &mut Message<f32>)
+    ///         -> Result<(), CompressError> { out.dense_parts().extend_from_slice(x); Ok(()) }
+    /// }
+    /// assert_eq!(Plain.nesting(), 0);
+    /// ```
+    fn nesting(&self) -> u32 {
+        0
+    }
+
     /// `Some(self)` for compressors that keep a subset of coordinates (usable as the first stage
     /// of a composition).
     fn as_sparsifier(&self) -> Option<&dyn Sparsifier<S>> {

@@ -109,7 +109,9 @@ pub enum MessageError {
         buffer: usize,
     },
     /// The message breaks an invariant of its variant (hand-built messages only).
-    #[error("invalid message: {0}")]
+    #[error(
+        "invalid message: {0}; hand-built messages must pass Message::validate (build them with a compressor or the Message::*_parts accessors)"
+    )]
     Invalid(#[from] DecodeError),
 }
 
@@ -129,7 +131,7 @@ pub enum DecodeError {
     },
     /// Unknown variant tag.
     #[error(
-        "unknown message tag {tag} at bit {at} (this build knows tags 0..=8); sender and receiver versions differ or the bytes are corrupt"
+        "unknown message tag {tag} at bit {at} (this build knows tags 0..=9; 15 is what Message::encode writes for a message that fails Message::validate); sender and receiver versions differ, the sender built an invalid message, or the bytes are corrupt"
     )]
     UnknownTag {
         /// The tag read.

@@ -1,0 +1,232 @@
+//! Applying a message to a dense buffer: `out += scale · m` and dense conversion.
+
+use super::{Levels, Message};
+use crate::error::{DecodeError, MessageError};
+use crate::scalar::Scalar;
+
+impl<S: Scalar> Message<S> {
+    /// `out ← out + scale · m`, without a dense temporary.
+    ///
+    /// Errors, leaving `out` untouched, if `out.len() != self.dim()` or the message fails
+    /// [`Message::validate_shape`] (sizes, index ranges, nesting depth, level codes — only
+    /// hand-built messages can); the check is `O(entries)` and allocates nothing.
+    ///
+    /// ```
+    /// use squeeze_core::{Message, MessageError};
+    /// let mut out = vec![1.0f32; 3];
+    /// let m = Message::<f32>::Sparse { dim: 3, indices: vec![2], values: vec![4.0] };
+    /// m.add_to(&mut out, 0.5).unwrap();
+    /// assert_eq!(out, vec![1.0, 1.0, 3.0]);
+    /// let bad = Message::<f32>::Sparse { dim: 3, indices: vec![0, 1], values: vec![4.0] };
+    /// assert!(matches!(bad.add_to(&mut out, 1.0), Err(MessageError::Invalid(_))));
+    /// assert_eq!(out, vec![1.0, 1.0, 3.0]);
+    /// ```
+    pub fn add_to(&self, out: &mut [S], scale: S) -> Result<(), MessageError> {
+        self.check_target(out.len())?;
+        self.add_inner(out, scale)
+    }
+
+    /// `out ← m` (dense decode into a caller buffer); errors as [`Message::add_to`].
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let mut out = vec![9.0f32; 2];
+    /// Message::<f32>::Sign { dim: 2, scale: 0.5, negative: vec![0b10] }.write_dense(&mut out).unwrap();
+    /// assert_eq!(out, vec![0.5, -0.5]);
+    /// ```
+    pub fn write_dense(&self, out: &mut [S]) -> Result<(), MessageError> {
+        self.check_target(out.len())?;
+        out.fill(S::ZERO);
+        self.add_inner(out, S::ONE)
+    }
+
+    /// The decoded vector as a new `Vec` (allocates; for tests and inspection); errors as
+    /// [`Message::add_to`].
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let m = Message::<f32>::Composed {
+    ///     dim: 4,
+    ///     indices: vec![1, 3],
+    ///     inner: Box::new(Message::Dense { values: vec![5.0, 6.0] }),
+    /// };
+    /// assert_eq!(m.to_dense().unwrap(), vec![0.0, 5.0, 0.0, 6.0]);
+    /// ```
+    pub fn to_dense(&self) -> Result<Vec<S>, MessageError> {
+        self.validate_shape()?;
+        let mut out = vec![S::ZERO; self.dim()];
+        self.add_inner(&mut out, S::ONE)?;
+        Ok(out)
+    }
+
+    /// The buffer has the message's dimension and the message its shape invariants.
+    fn check_target(&self, len: usize) -> Result<(), MessageError> {
+        if len != self.dim() {
+            return Err(MessageError::DimensionMismatch {
+                message: self.dim(),
+                buffer: len,
+            });
+        }
+        Ok(self.validate_shape()?)
+    }
+
+    fn add_inner(&self, out: &mut [S], scale: S) -> Result<(), MessageError> {
+        match self {
+            Message::Skip { .. } => {}
+            Message::Dense { values } | Message::Natural { values } => {
+                for (o, &v) in out.iter_mut().zip(values) {
+                    *o += scale * v;
+                }
+            }
+            Message::Sparse {
+                dim,
+                indices,
+                values,
+            } => {
+                if indices.len() != values.len() {
+                    return Err(MessageError::Invalid(DecodeError::BadField {
+                        what: "sparse lengths",
+                        detail: format!("{} indices, {} values", indices.len(), values.len()),
+                    }));
+                }
+                for (&i, &v) in indices.iter().zip(values) {
+                    match out.get_mut(i as usize) {
+                        Some(o) => *o += scale * v,
+                        None => {
+                            return Err(MessageError::Invalid(DecodeError::IndexOutOfRange {
+                                index: i as u64,
+                                dim: *dim,
+                            }));
+                        }
+                    }
+                }
+            }
+            Message::Sign {
+                scale: s, negative, ..
+            } => {
+                let a = scale * *s;
+                for (chunk, &word) in out.chunks_mut(64).zip(negative) {
+                    for (k, o) in chunk.iter_mut().enumerate() {
+                        *o += if (word >> k) & 1 == 1 { -a } else { a };
+                    }
+                }
+            }
+            Message::Quantized {
+                norm,
+                levels,
+                codes,
+            } => match *levels {
+                Levels::Uniform { s } => {
+                    let u = scale * *norm / S::from_i32(s as i32);
+                    for (o, &c) in out.iter_mut().zip(codes) {
+                        *o += u * S::from_i32(c as i32);
+                    }
+                }
+                Levels::Geometric { .. } => {
+                    let n = scale * *norm;
+                    for (o, &c) in out.iter_mut().zip(codes) {
+                        if c != 0 {
+                            let m = S::from_f64(levels.magnitude(c.unsigned_abs()));
+                            *o += if c < 0 { -(n * m) } else { n * m };
+                        }
+                    }
+                }
+            },
+            Message::Scaled { scale: s, inner } => inner.add_inner(out, scale * *s)?,
+            Message::Indexed { inner, .. } => inner.add_inner(out, scale)?,
+            Message::Composed {
+                dim,
+                indices,
+                inner,
+            } => {
+                if inner.dim() != indices.len() {
+                    return Err(MessageError::Invalid(DecodeError::BadField {
+                        what: "composed inner dimension",
+                        detail: format!("{} for {} indices", inner.dim(), indices.len()),
+                    }));
+                }
+                // Expand the inner message over k coordinates, then scatter.
+                let mut err = None;
+                inner.visit(scale, &mut |p, v| match indices
+                    .get(p)
+                    .and_then(|&i| out.get_mut(i as usize))
+                {
+                    Some(o) => *o += v,
+                    None => err = Some(p),
+                });
+                if let Some(p) = err {
+                    return Err(MessageError::Invalid(DecodeError::IndexOutOfRange {
+                        index: indices.get(p).copied().unwrap_or(u32::MAX) as u64,
+                        dim: *dim,
+                    }));
+                }
+            }
+            Message::Pair(p) => {
+                p[0].add_inner(out, scale)?;
+                p[1].add_inner(out, scale)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Call `f(j, scale·value_j)` for every coordinate the message represents explicitly.
+    fn visit(&self, scale: S, f: &mut dyn FnMut(usize, S)) {
+        match self {
+            Message::Skip { .. } => {}
+            Message::Dense { values } | Message::Natural { values } => {
+                for (j, &v) in values.iter().enumerate() {
+                    f(j, scale * v);
+                }
+            }
+            Message::Sparse {
+                indices, values, ..
+            } => {
+                for (&i, &v) in indices.iter().zip(values) {
+                    f(i as usize, scale * v);
+                }
+            }
+            Message::Sign {
+                dim,
+                scale: s,
+                negative,
+            } => {
+                let a = scale * *s;
+                for j in 0..*dim {
+                    let neg = negative
+                        .get(j / 64)
+                        .is_some_and(|w| (w >> (j % 64)) & 1 == 1);
+                    f(j, if neg { -a } else { a });
+                }
+            }
+            Message::Quantized {
+                norm,
+                levels,
+                codes,
+            } => {
+                let n = scale * *norm;
+                for (j, &c) in codes.iter().enumerate() {
+                    let m = match *levels {
+                        Levels::Uniform { s } => {
+                            S::from_i32(c.unsigned_abs() as i32) / S::from_i32(s as i32)
+                        }
+                        Levels::Geometric { .. } => S::from_f64(levels.magnitude(c.unsigned_abs())),
+                    };
+                    f(j, if c < 0 { -(n * m) } else { n * m });
+                }
+            }
+            Message::Scaled { scale: s, inner } => inner.visit(scale * *s, f),
+            Message::Indexed { inner, .. } => inner.visit(scale, f),
+            Message::Composed { indices, inner, .. } => {
+                inner.visit(scale, &mut |p, v| {
+                    if let Some(&i) = indices.get(p) {
+                        f(i as usize, v)
+                    }
+                });
+            }
+            Message::Pair(p) => {
+                p[0].visit(scale, f);
+                p[1].visit(scale, f);
+            }
+        }
+    }
+}

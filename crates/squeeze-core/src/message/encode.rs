@@ -1,0 +1,206 @@
+//! Encoding: a message's exact bit-packed form (see the wire-format table in [`super`]).
+//! Only validated messages are encoded, so the writes below never index out of range.
+
+use super::{
+    INDEX_WIDTH_BITS, Levels, Message, TAG_BITS, TAG_COMPOSED, TAG_DENSE, TAG_INDEXED, TAG_INVALID,
+    TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
+};
+use crate::bits::{BitWriter, bits_for_range};
+use crate::error::MessageError;
+use crate::scalar::Scalar;
+
+#[inline]
+fn write_scalar<S: Scalar>(w: &mut BitWriter, v: S) {
+    w.write(v.to_bits_u64(), S::BITS);
+}
+
+fn write_indices(w: &mut BitWriter, dim: usize, indices: &[u32]) {
+    let d = dim as u64;
+    w.write(indices.len() as u64, bits_for_range(d + 1));
+    let wi = bits_for_range(d);
+    for &i in indices {
+        w.write(i as u64, wi);
+    }
+}
+
+impl<S: Scalar> Message<S> {
+    /// Append the encoding to `w` (nothing for a top-level `Skip`), exactly
+    /// [`Message::bits`] bits.
+    ///
+    /// A message that fails [`Message::validate`] (only hand-built ones can) is written as the
+    /// reserved tag 15 alone, which every decoder rejects: the receiver gets a typed error,
+    /// never wrong values. Use [`Message::try_encode`] to learn why on the sending side.
+    /// Costs one `O(entries)` validation pass; allocates nothing for a valid message.
+    ///
+    /// ```
+    /// use squeeze_core::{BitWriter, Message};
+    /// let bad = Message::<f32>::Sparse { dim: 4, indices: vec![9], values: vec![1.0] };
+    /// let mut w = BitWriter::new();
+    /// bad.encode(&mut w);
+    /// assert_eq!(w.bit_len(), 4);
+    /// assert!(Message::<f32>::decode(w.finish(), 4).is_err());
+    /// ```
+    pub fn encode(&self, w: &mut BitWriter) {
+        if self.try_encode(w).is_err() {
+            w.write(TAG_INVALID, TAG_BITS);
+        }
+    }
+
+    /// [`Message::encode`] for a message that passes [`Message::validate`]; otherwise writes
+    /// nothing and returns the broken invariant.
+    ///
+    /// ```
+    /// use squeeze_core::{BitWriter, Message, MessageError};
+    /// let deep = (0..5).fold(Message::<f32>::Dense { values: vec![1.0] }, |m, _| {
+    ///     Message::Scaled { scale: 2.0, inner: Box::new(m) }
+    /// });
+    /// let mut w = BitWriter::new();
+    /// assert!(matches!(deep.try_encode(&mut w), Err(MessageError::Invalid(_))));
+    /// assert_eq!(w.bit_len(), 0);
+    /// ```
+    pub fn try_encode(&self, w: &mut BitWriter) -> Result<(), MessageError> {
+        self.validate()?;
+        if !self.is_skip() {
+            self.encode_tagged(w);
+        }
+        Ok(())
+    }
+
+    /// The encoding as bytes, zero-padded to a whole byte: `⌈bits/8⌉` bytes for a valid
+    /// message, the single byte `0x0f` (reserved tag 15, always rejected by
+    /// [`Message::decode`]) for one that fails [`Message::validate`].
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let m = Message::<f32>::Dense { values: vec![1.0, 2.0] };
+    /// assert_eq!(m.to_bytes().len() as u64, m.bits().div_ceil(8));
+    /// let bad = Message::<f32>::Sign { dim: 100, scale: 1.0, negative: vec![] };
+    /// assert_eq!(bad.to_bytes(), vec![0x0f]);
+    /// ```
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.try_to_bytes()
+            .unwrap_or_else(|_| vec![TAG_INVALID as u8])
+    }
+
+    /// [`Message::to_bytes`] for a message that passes [`Message::validate`], else the
+    /// broken invariant.
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let bad = Message::<f32>::Sparse { dim: 4, indices: vec![1, 2], values: vec![1.0] };
+    /// let err = bad.try_to_bytes().unwrap_err().to_string();
+    /// assert!(err.contains("2 indices, 1 values"), "{err}");
+    /// ```
+    pub fn try_to_bytes(&self) -> Result<Vec<u8>, MessageError> {
+        self.validate()?;
+        let mut w = BitWriter::with_capacity_bits(self.bits());
+        if !self.is_skip() {
+            self.encode_tagged(&mut w);
+        }
+        Ok(w.finish().to_vec())
+    }
+
+    pub(super) fn encode_tagged(&self, w: &mut BitWriter) {
+        match self {
+            Message::Skip { .. } => w.write(TAG_SKIP, TAG_BITS),
+            Message::Dense { values } => {
+                w.write(TAG_DENSE, TAG_BITS);
+                for &v in values {
+                    write_scalar(w, v);
+                }
+            }
+            Message::Sparse {
+                dim,
+                indices,
+                values,
+            } => {
+                w.write(TAG_SPARSE, TAG_BITS);
+                write_indices(w, *dim, indices);
+                for &v in values {
+                    write_scalar(w, v);
+                }
+            }
+            Message::Sign {
+                dim,
+                scale,
+                negative,
+            } => {
+                w.write(TAG_SIGN, TAG_BITS);
+                write_scalar(w, *scale);
+                let full = dim / 64;
+                for &word in &negative[..full] {
+                    w.write(word, 64);
+                }
+                let rem = (dim % 64) as u32;
+                if rem > 0 {
+                    w.write(negative[full], rem);
+                }
+            }
+            Message::Quantized {
+                norm,
+                levels,
+                codes,
+            } => {
+                w.write(TAG_QUANTIZED, TAG_BITS);
+                match *levels {
+                    Levels::Uniform { s } => {
+                        w.write(0, 1);
+                        w.write(s as u64, 16);
+                    }
+                    Levels::Geometric { base, s } => {
+                        w.write(1, 1);
+                        w.write(s as u64, 16);
+                        write_scalar(w, base);
+                    }
+                }
+                write_scalar(w, *norm);
+                let width = bits_for_range(levels.s() as u64 + 1);
+                for &c in codes {
+                    let mag = c.unsigned_abs() as u64;
+                    if mag == 0 {
+                        w.write(0, width);
+                    } else {
+                        w.write(mag | (((c < 0) as u64) << width), width + 1);
+                    }
+                }
+            }
+            Message::Natural { values } => {
+                w.write(TAG_NATURAL, TAG_BITS);
+                let shift = S::MANT_BITS;
+                let n = 1 + S::EXP_BITS;
+                for &v in values {
+                    w.write(v.to_bits_u64() >> shift, n);
+                }
+            }
+            Message::Scaled { scale, inner } => {
+                w.write(TAG_SCALED, TAG_BITS);
+                write_scalar(w, *scale);
+                inner.encode_tagged(w);
+            }
+            Message::Composed {
+                dim,
+                indices,
+                inner,
+            } => {
+                w.write(TAG_COMPOSED, TAG_BITS);
+                write_indices(w, *dim, indices);
+                inner.encode_tagged(w);
+            }
+            Message::Pair(p) => {
+                w.write(TAG_PAIR, TAG_BITS);
+                p[0].encode_tagged(w);
+                p[1].encode_tagged(w);
+            }
+            Message::Indexed {
+                width,
+                index,
+                inner,
+            } => {
+                w.write(TAG_INDEXED, TAG_BITS);
+                w.write(*width as u64, INDEX_WIDTH_BITS);
+                w.write(*index as u64, *width as u32);
+                inner.encode_tagged(w);
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! What crosses the wire: [`Message`], its exact bit-packed encoding, and reporting presets.
+//!
+//! # Wire format
+//!
+//! A message is decoded against a dimension `d` that both sides know from the configuration.
+//! At top level a [`Message::Skip`] is encoded as **zero bits** (a lazy worker sends nothing);
+//! every other message starts with a 4-bit tag. Nested messages (inside `Scaled`, `Composed`,
+//! `Pair`, `Indexed`) are always tagged, `Skip` included. Fields are written least-significant bit first;
+//! a scalar takes [`Scalar::BITS`] bits (its IEEE-754 pattern). With `w(n) = ⌈log₂ n⌉`:
+//!
+//! | tag | variant | payload after the tag |
+//! |---|---|---|
+//! | 0 | `Skip` | nothing |
+//! | 1 | `Dense` | `d` scalars |
+//! | 2 | `Sparse` | count `k` in `w(d+1)` bits, `k` strictly increasing indices in `w(d)` bits each, `k` scalars |
+//! | 3 | `Sign` | scale (scalar, finite, ≥ 0), `d` sign bits (1 = negative) |
+//! | 4 | `Quantized` | kind bit (0 uniform, 1 geometric), `s` in 16 bits, base (scalar, geometric only), norm (scalar), then per entry the level `|c|` in `w(s+1)` bits followed, if `c ≠ 0`, by its sign bit |
+//! | 5 | `Natural` | per entry a sign bit and the `EXP_BITS`-bit IEEE exponent field (mantissa implied zero) |
+//! | 6 | `Scaled` | scale (scalar, finite), then the inner message (tagged, dimension `d`) |
+//! | 7 | `Composed` | count `k` in `w(d+1)` bits, `k` strictly increasing indices, then the inner message (tagged, dimension `k`) |
+//! | 8 | `Pair` | two tagged messages of dimension `d` |
+//! | 9 | `Indexed` | width `w` in 4 bits (`1 ≤ w ≤ 15`), the index in `w` bits, then the inner message (tagged, dimension `d`) |
+//! | 15 | (reserved) | written by [`Message::encode`] alone in place of a message that fails [`Message::validate`]; always rejected |
+//!
+//! For a valid message [`Message::bits`] is exactly the number of bits [`Message::encode`]
+//! writes; a byte buffer
+//! holds `⌈bits/8⌉` bytes. [`Message::decode`] rejects truncated input, unknown tags, indices out
+//! of range or not strictly increasing, non-finite or out-of-domain header fields, non-finite
+//! values, nesting deeper than [`MAX_DEPTH`] and trailing data — it never panics.
+//!
+//! # Reporting presets
+//!
+//! Papers plot bits under their own conventions ([`BitConvention`]); records keep the exact
+//! count and can redraw any paper's x-axis from [`Message::bits_under`].
+
+mod accounting;
+mod arith;
+mod decode;
+mod encode;
+mod levels;
+mod parts;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use serde::{Deserialize, Serialize};
+
+use crate::scalar::Scalar;
+
+pub use accounting::{BitConvention, log2_binomial_ceil};
+pub use levels::Levels;
+
+/// Width of the variant tag.
+pub const TAG_BITS: u32 = 4;
+/// Largest number of quantisation levels `s` (codes are stored as `i16`).
+pub const MAX_LEVELS: u16 = i16::MAX as u16;
+/// Deepest nesting of `Scaled`/`Composed`/`Pair`/`Indexed` accepted by the decoder.
+pub const MAX_DEPTH: u32 = 4;
+/// Width of the field that holds an [`Message::Indexed`] index's own width.
+pub const INDEX_WIDTH_BITS: u32 = 4;
+/// Widest index of an [`Message::Indexed`] (so at most 2¹⁵ alternatives).
+pub const MAX_INDEX_WIDTH: u8 = 15;
+/// Largest dimension the wire format indexes (`u32` indices).
+pub const MAX_DIM: usize = u32::MAX as usize;
+
+pub(crate) const TAG_SKIP: u64 = 0;
+pub(crate) const TAG_DENSE: u64 = 1;
+pub(crate) const TAG_SPARSE: u64 = 2;
+pub(crate) const TAG_SIGN: u64 = 3;
+pub(crate) const TAG_QUANTIZED: u64 = 4;
+pub(crate) const TAG_NATURAL: u64 = 5;
+pub(crate) const TAG_SCALED: u64 = 6;
+pub(crate) const TAG_COMPOSED: u64 = 7;
+pub(crate) const TAG_PAIR: u64 = 8;
+pub(crate) const TAG_INDEXED: u64 = 9;
+/// Reserved: written by [`Message::encode`] in place of a message that fails
+/// [`Message::validate`]; no decoder accepts it.
+pub(crate) const TAG_INVALID: u64 = 15;
+
+/// A compressed vector as it travels between workers and server.
+///
+/// Build messages with compressors; the variants' fields are public, so a hand-built message
+/// can break its invariants. [`Message::validate`] checks them all; [`Message::add_to`] and
+/// [`Message::try_encode`] / [`Message::try_to_bytes`] refuse a broken one with a typed error,
+/// and [`Message::encode`] / [`Message::to_bytes`] send it as a tag that every decoder rejects —
+/// never a panic, unbounded recursion or wrong values. Compressors reuse a message's buffers
+/// through the `*_parts` accessors, so compressing into the same message again allocates
+/// nothing.
+///
+/// ```
+/// use squeeze_core::Message;
+/// let m = Message::<f32>::Sparse { dim: 1000, indices: vec![3, 70], values: vec![1.5, -2.0] };
+/// // tag 4 + count 10 + 2 indices × 10 + 2 values × 32
+/// assert_eq!(m.bits(), 4 + 10 + 20 + 64);
+/// let bytes = m.to_bytes();
+/// assert_eq!(bytes.len() as u64, m.bits().div_ceil(8));
+/// assert_eq!(Message::<f32>::decode(&bytes, 1000).unwrap(), m);
+/// let mut out = vec![0.0f32; 1000];
+/// m.add_to(&mut out, 2.0).unwrap();
+/// assert_eq!((out[3], out[70]), (3.0, -4.0));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub enum Message<S: Scalar> {
+    /// Nothing sent (a lazy round). Zero bits at top level.
+    Skip {
+        /// Dimension of the vector this stands for.
+        dim: usize,
+    },
+    /// All `d` values.
+    Dense {
+        /// The values.
+        values: Vec<S>,
+    },
+    /// `k` (index, value) pairs, indices strictly increasing.
+    Sparse {
+        /// Dimension.
+        dim: usize,
+        /// Strictly increasing indices `< dim`.
+        indices: Vec<u32>,
+        /// Values, one per index.
+        values: Vec<S>,
+    },
+    /// `scale · (±1)` per coordinate.
+    Sign {
+        /// Dimension.
+        dim: usize,
+        /// Common magnitude, finite and ≥ 0.
+        scale: S,
+        /// Packed sign bits, 64 coordinates per word, bit set = negative; unused bits zero.
+        negative: Vec<u64>,
+    },
+    /// `norm · sign(c_j) · levels.magnitude(|c_j|)` per coordinate.
+    Quantized {
+        /// Scale (a norm of the input), finite and ≥ 0.
+        norm: S,
+        /// Level set.
+        levels: Levels<S>,
+        /// Signed level codes, `|c_j| ≤ s`.
+        codes: Vec<i16>,
+    },
+    /// Values that are zero or signed powers of two (mantissa zero): natural compression.
+    Natural {
+        /// The values.
+        values: Vec<S>,
+    },
+    /// `scale · inner`.
+    Scaled {
+        /// Multiplier, finite.
+        scale: S,
+        /// The scaled message.
+        inner: Box<Message<S>>,
+    },
+    /// A message over the `k` selected coordinates `indices` (sparsify, then compress the kept
+    /// values).
+    Composed {
+        /// Dimension.
+        dim: usize,
+        /// Strictly increasing indices `< dim`.
+        indices: Vec<u32>,
+        /// Message of dimension `indices.len()`.
+        inner: Box<Message<S>>,
+    },
+    /// Two messages of the same dimension whose sum is meant (or which a mechanism reads apart).
+    Pair(Box<[Message<S>; 2]>),
+    /// The inner message tagged with a small integer `index < 2^width` — which of up to
+    /// $2^{w}$ alternatives produced it (AdaCGD's ladder rung). Decodes to the inner message's
+    /// vector; the index is read by [`Message::index`].
+    Indexed {
+        /// Bits of the index on the wire, `1 ≤ width ≤ MAX_INDEX_WIDTH` (⌈log₂ L⌉ for L
+        /// alternatives).
+        width: u8,
+        /// The index, `< 2^width`.
+        index: u16,
+        /// The message itself (dimension `d`).
+        inner: Box<Message<S>>,
+    },
+}
+
+impl<S: Scalar> Default for Message<S> {
+    fn default() -> Self {
+        Message::Skip { dim: 0 }
+    }
+}

@@ -1,0 +1,439 @@
+//! Unit tests of the wire format.
+
+use super::*;
+use crate::bits::BitWriter;
+use crate::error::{DecodeError, MessageError};
+
+/// The bytes `encode` would write without validating first (to feed the decoder malformed
+/// input).
+fn raw_bytes(m: &Message<f32>) -> Vec<u8> {
+    let mut w = BitWriter::new();
+    m.encode_tagged(&mut w);
+    w.finish().to_vec()
+}
+
+fn samples() -> Vec<Message<f32>> {
+    let q = Message::Quantized {
+        norm: 2.0,
+        levels: Levels::Uniform { s: 4 },
+        codes: vec![0, 4, -2, 1, 0],
+    };
+    vec![
+        Message::Dense {
+            values: vec![1.0, -2.0, 0.0, 3.5, 1e-30],
+        },
+        Message::Sparse {
+            dim: 5,
+            indices: vec![0, 4],
+            values: vec![1.0, -1.0],
+        },
+        Message::Sign {
+            dim: 5,
+            scale: 0.5,
+            negative: vec![0b10110],
+        },
+        q.clone(),
+        Message::Quantized {
+            norm: 1.0,
+            levels: Levels::Geometric { base: 2.0, s: 3 },
+            codes: vec![0, 3, -1, 2, 0],
+        },
+        Message::Natural {
+            values: vec![0.0, -0.5, 4.0, 1.0, -0.0],
+        },
+        Message::Scaled {
+            scale: 0.25,
+            inner: Box::new(q.clone()),
+        },
+        Message::Composed {
+            dim: 5,
+            indices: vec![1, 3],
+            inner: Box::new(Message::Dense {
+                values: vec![7.0, 8.0],
+            }),
+        },
+        Message::Pair(Box::new([Message::Skip { dim: 5 }, q.clone()])),
+        Message::Indexed {
+            width: 3,
+            index: 5,
+            inner: Box::new(q),
+        },
+        Message::Indexed {
+            width: 1,
+            index: 0,
+            inner: Box::new(Message::Skip { dim: 5 }),
+        },
+    ]
+}
+
+#[test]
+fn round_trip_and_exact_bits() {
+    for m in samples() {
+        m.validate().unwrap();
+        let mut w = BitWriter::new();
+        m.encode(&mut w);
+        assert_eq!(w.bit_len(), m.bits(), "{m:?}");
+        let bytes = w.finish().to_vec();
+        let back = Message::<f32>::decode(&bytes, 5).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.to_dense().unwrap(), m.to_dense().unwrap());
+    }
+}
+
+#[test]
+fn decoded_values() {
+    let s = samples();
+    assert_eq!(s[2].to_dense().unwrap(), vec![0.5, -0.5, -0.5, 0.5, -0.5]);
+    assert_eq!(s[3].to_dense().unwrap(), vec![0.0, 2.0, -1.0, 0.5, 0.0]);
+    assert_eq!(s[4].to_dense().unwrap(), vec![0.0, 1.0, -0.25, 0.5, 0.0]);
+    assert_eq!(s[6].to_dense().unwrap(), vec![0.0, 0.5, -0.25, 0.125, 0.0]);
+    assert_eq!(s[7].to_dense().unwrap(), vec![0.0, 7.0, 0.0, 8.0, 0.0]);
+    assert_eq!(s[8].to_dense().unwrap(), s[3].to_dense().unwrap());
+    assert_eq!(s[9].to_dense().unwrap(), s[3].to_dense().unwrap());
+    assert_eq!(s[9].index(), Some(5));
+    assert_eq!(s[9].bits(), s[3].bits() + 4 + 4 + 3);
+    assert_eq!(s[9].entries(), s[3].entries());
+    assert_eq!(s[10].to_dense().unwrap(), vec![0.0; 5]);
+}
+
+#[test]
+fn malformed_indexed_is_rejected() {
+    let inner = Box::new(Message::<f32>::Dense {
+        values: vec![1.0; 5],
+    });
+    // Width 0, width 16 (does not fit the 4-bit field) and an index wider than its width.
+    for (width, index) in [(0u8, 0u16), (16, 0), (2, 4)] {
+        let m = Message::Indexed {
+            width,
+            index,
+            inner: inner.clone(),
+        };
+        assert!(m.validate().is_err(), "{width} {index}");
+    }
+    // Width 0 on the wire: tag 9, then a zero width field.
+    let good = Message::Indexed {
+        width: 1,
+        index: 1,
+        inner: inner.clone(),
+    }
+    .to_bytes();
+    let mut zero = good.clone();
+    zero[0] &= 0x0f;
+    assert!(matches!(
+        Message::<f32>::decode(&zero, 5),
+        Err(DecodeError::BadField {
+            what: "index width",
+            ..
+        })
+    ));
+    // Truncation anywhere is an error; so is a trailing byte.
+    for cut in 1..good.len() {
+        assert!(
+            Message::<f32>::decode(&good[..cut], 5).is_err(),
+            "cut {cut}"
+        );
+    }
+    let mut long = good.clone();
+    long.push(0);
+    assert!(Message::<f32>::decode(&long, 5).is_err());
+    // Nesting: five Indexed layers exceed MAX_DEPTH.
+    let mut deep = Message::<f32>::Dense { values: vec![0.0] };
+    for _ in 0..=MAX_DEPTH {
+        deep = Message::Indexed {
+            width: 1,
+            index: 0,
+            inner: Box::new(deep),
+        };
+    }
+    assert!(deep.validate().is_err());
+    assert_eq!(deep.to_bytes(), vec![0x0f]);
+    assert!(Message::<f32>::decode(&raw_bytes(&deep), 1).is_err());
+}
+
+#[test]
+fn malformed_input_is_rejected() {
+    let good = samples()[1].to_bytes();
+    // Truncation anywhere is an error.
+    for cut in 0..good.len() {
+        let r = Message::<f32>::decode(&good[..cut], 5);
+        assert!(cut == 0 || r.is_err(), "cut {cut}");
+    }
+    // Trailing byte.
+    let mut long = good.clone();
+    long.push(0);
+    assert!(matches!(
+        Message::<f32>::decode(&long, 5),
+        Err(DecodeError::TrailingData { .. })
+    ));
+    // Unsorted indices.
+    let bad = Message::<f32>::Sparse {
+        dim: 5,
+        indices: vec![3, 1],
+        values: vec![1.0, 1.0],
+    };
+    assert!(bad.validate().is_err());
+    assert!(matches!(
+        Message::<f32>::decode(&raw_bytes(&bad), 5),
+        Err(DecodeError::IndicesNotIncreasing { .. })
+    ));
+    // Non-finite scale.
+    let nan = Message::<f32>::Sign {
+        dim: 5,
+        scale: f32::NAN,
+        negative: vec![0],
+    };
+    assert!(matches!(
+        Message::<f32>::decode(&raw_bytes(&nan), 5),
+        Err(DecodeError::BadField { .. })
+    ));
+    // Index out of range: encode for d = 8, decode as d = 5.
+    let wide = Message::<f32>::Sparse {
+        dim: 8,
+        indices: vec![7],
+        values: vec![1.0],
+    };
+    assert!(Message::<f32>::decode(&wide.to_bytes(), 5).is_err());
+}
+
+#[test]
+fn add_to_checks_dimension() {
+    let m = &samples()[0];
+    let mut out = vec![0.0f32; 4];
+    assert!(matches!(
+        m.add_to(&mut out, 1.0),
+        Err(MessageError::DimensionMismatch {
+            message: 5,
+            buffer: 4
+        })
+    ));
+}
+
+#[test]
+fn log2_binomial() {
+    assert_eq!(log2_binomial_ceil(1024, 2), 19);
+    assert_eq!(log2_binomial_ceil(10, 0), 0);
+    assert_eq!(log2_binomial_ceil(4, 2), 3); // C(4,2) = 6
+    // Stirling branch agrees with the exact sum near the switch.
+    let exact: f64 = (0..5000u64)
+        .map(|i| ((100_000 - i) as f64 / (i + 1) as f64).log2())
+        .sum();
+    assert_eq!(log2_binomial_ceil(100_000, 5000), exact.ceil() as u64);
+}
+
+/// Every broken invariant is refused by `validate`, `try_to_bytes` and (when structural) by
+/// `add_to`, which then leaves the buffer untouched; `to_bytes` sends the reserved tag.
+#[test]
+fn hand_built_invariant_violations_are_refused() {
+    let dense = |n: usize| {
+        Box::new(Message::<f32>::Dense {
+            values: vec![1.0; n],
+        })
+    };
+    // (message, whether add_to must refuse it too)
+    let cases: Vec<(Message<f32>, bool)> = vec![
+        (
+            Message::Sparse {
+                dim: 5,
+                indices: vec![0, 1, 2],
+                values: vec![1.0],
+            },
+            true,
+        ),
+        (
+            Message::Sparse {
+                dim: 5,
+                indices: vec![5],
+                values: vec![1.0],
+            },
+            true,
+        ),
+        (
+            Message::Sparse {
+                dim: 5,
+                indices: vec![2, 2],
+                values: vec![1.0, 1.0],
+            },
+            true,
+        ),
+        (
+            Message::Sign {
+                dim: 130,
+                scale: 1.0,
+                negative: vec![0, 0],
+            },
+            true,
+        ),
+        (
+            Message::Sign {
+                dim: 5,
+                scale: 1.0,
+                negative: vec![1 << 7],
+            },
+            false,
+        ),
+        (
+            Message::Quantized {
+                norm: 1.0,
+                levels: Levels::Uniform { s: 0 },
+                codes: vec![0; 5],
+            },
+            true,
+        ),
+        (
+            Message::Quantized {
+                norm: 1.0,
+                levels: Levels::Uniform { s: 3 },
+                codes: vec![0, 4, 0, 0, 0],
+            },
+            true,
+        ),
+        (
+            Message::Quantized {
+                norm: 1.0,
+                levels: Levels::Geometric { base: 1.0, s: 3 },
+                codes: vec![0; 5],
+            },
+            false,
+        ),
+        (
+            Message::Natural {
+                values: vec![3.0; 5],
+            },
+            false,
+        ),
+        (
+            Message::Composed {
+                dim: 5,
+                indices: vec![1, 3],
+                inner: dense(3),
+            },
+            true,
+        ),
+        (
+            Message::Composed {
+                dim: 5,
+                indices: vec![1, 7],
+                inner: dense(2),
+            },
+            true,
+        ),
+        (Message::Pair(Box::new([*dense(5), *dense(4)])), true),
+        (
+            Message::Indexed {
+                width: 40,
+                index: 0,
+                inner: dense(5),
+            },
+            true,
+        ),
+        (
+            Message::Indexed {
+                width: 2,
+                index: 4,
+                inner: dense(5),
+            },
+            true,
+        ),
+        (
+            Message::Scaled {
+                scale: f32::NAN,
+                inner: dense(5),
+            },
+            false,
+        ),
+    ];
+    for (m, structural) in cases {
+        assert!(m.validate().is_err(), "{m:?}");
+        assert_eq!(m.validate_shape().is_err(), structural, "{m:?}");
+        assert!(matches!(m.try_to_bytes(), Err(MessageError::Invalid(_))));
+        assert_eq!(m.to_bytes(), vec![0x0f], "{m:?}");
+        let _ = m.bits();
+        let mut out = vec![7.0f32; m.dim()];
+        let r = m.add_to(&mut out, 1.0);
+        assert_eq!(r.is_err(), structural, "{m:?}");
+        if structural {
+            assert_eq!(out, vec![7.0; m.dim()], "partial write for {m:?}");
+            let hint = r.unwrap_err().to_string();
+            assert!(hint.contains("Message::validate"), "{hint}");
+        }
+    }
+}
+
+/// Nesting far beyond the wire format's limit: no recursion without bound anywhere.
+#[test]
+fn deep_nesting_is_refused_without_deep_recursion() {
+    let mut m = Message::<f32>::Dense {
+        values: vec![1.0, 2.0],
+    };
+    for i in 0..5_000 {
+        m = match i % 3 {
+            0 => Message::Scaled {
+                scale: 1.0,
+                inner: Box::new(m),
+            },
+            1 => Message::Indexed {
+                width: 1,
+                index: 0,
+                inner: Box::new(m),
+            },
+            _ => Message::Pair(Box::new([Message::Skip { dim: 2 }, m])),
+        };
+    }
+    assert_eq!(m.dim(), 2);
+    assert_eq!(m.bits(), u64::MAX);
+    assert_eq!(m.entries(), u64::MAX);
+    assert_eq!(m.bits_under(BitConvention::Values32), u64::MAX);
+    let err = m.validate().unwrap_err().to_string();
+    assert!(err.contains("deeper than 4 levels"), "{err}");
+    let mut out = vec![0.0f32; 2];
+    assert!(m.add_to(&mut out, 1.0).is_err());
+    assert_eq!(out, vec![0.0, 0.0]);
+    assert_eq!(m.to_bytes(), vec![0x0f]);
+    assert!(m.to_dense().is_err());
+}
+
+/// Exactly `MAX_DEPTH` wrappers encode and decode; one more is refused on both sides.
+#[test]
+fn nesting_limit_is_the_same_for_encoder_and_decoder() {
+    let wrap = |levels: u32| {
+        let mut m = Message::<f32>::Dense { values: vec![1.5] };
+        for _ in 0..levels {
+            m = Message::Scaled {
+                scale: 2.0,
+                inner: Box::new(m),
+            };
+        }
+        m
+    };
+    let ok = wrap(MAX_DEPTH);
+    let bytes = ok.try_to_bytes().unwrap();
+    assert_eq!(Message::<f32>::decode(&bytes, 1).unwrap(), ok);
+    assert_eq!(ok.to_dense().unwrap(), vec![1.5 * 16.0]);
+    let deep = wrap(MAX_DEPTH + 1);
+    assert!(deep.try_to_bytes().is_err());
+    assert!(Message::<f32>::decode(&raw_bytes(&deep), 1).is_err());
+}
+
+/// Sizes that overflow `u64` saturate instead of panicking.
+#[test]
+fn huge_claimed_dimensions_do_not_overflow() {
+    let m = Message::<f32>::Sign {
+        dim: usize::MAX,
+        scale: 1.0,
+        negative: vec![],
+    };
+    assert_eq!(m.bits(), u64::MAX);
+    assert_eq!(m.to_bytes(), vec![0x0f]);
+    let s = Message::<f32>::Sparse {
+        dim: usize::MAX,
+        indices: vec![1],
+        values: vec![1.0],
+    };
+    assert_eq!(s.bits(), 4 + 64 + 64 + 32);
+    assert!(s.validate().is_err());
+    let mut out = vec![0.0f32; 3];
+    assert!(matches!(
+        s.add_to(&mut out, 1.0),
+        Err(MessageError::DimensionMismatch { .. })
+    ));
+}

@@ -1,0 +1,274 @@
+//! The invariants of a message, checked for hand-built ones (decoding enforces the same).
+//!
+//! Two scopes: [`Message::validate`] checks everything [`Message::decode`] enforces (what
+//! `encode` needs to write a message that decodes back to itself); [`Message::validate_shape`]
+//! checks the structure that `add_to` needs to touch exactly the right coordinates — sizes,
+//! index ranges and order, nesting depth, level codes and index widths — but not the value
+//! domain of scalars (a non-finite value is added faithfully). Both take `O(entries)` time,
+//! recurse at most [`MAX_DEPTH`] levels and allocate only to describe an error.
+
+use super::{MAX_DEPTH, MAX_DIM, MAX_INDEX_WIDTH, Message};
+use crate::error::DecodeError;
+use crate::scalar::Scalar;
+
+/// Indices strictly increasing and `< dim`.
+pub(crate) fn check_indices(indices: &[u32], dim: usize) -> Result<(), DecodeError> {
+    let mut prev: Option<u32> = None;
+    for (position, &i) in indices.iter().enumerate() {
+        if i as usize >= dim {
+            return Err(DecodeError::IndexOutOfRange {
+                index: i as u64,
+                dim,
+            });
+        }
+        if let Some(p) = prev
+            && i <= p
+        {
+            return Err(DecodeError::IndicesNotIncreasing {
+                position,
+                prev: p as u64,
+                index: i as u64,
+            });
+        }
+        prev = Some(i);
+    }
+    Ok(())
+}
+
+/// Every value finite.
+pub(crate) fn check_values<S: Scalar>(values: &[S], what: &'static str) -> Result<(), DecodeError> {
+    if let Some((i, v)) = crate::ops::first_non_finite(values) {
+        return Err(DecodeError::BadField {
+            what,
+            detail: format!("entry {i} is {v}"),
+        });
+    }
+    Ok(())
+}
+
+/// `1 ≤ width ≤ MAX_INDEX_WIDTH`.
+pub(crate) fn check_index_width(width: u8) -> Result<(), DecodeError> {
+    if (1..=MAX_INDEX_WIDTH).contains(&width) {
+        Ok(())
+    } else {
+        Err(DecodeError::BadField {
+            what: "index width",
+            detail: format!("{width} not in 1..={MAX_INDEX_WIDTH}"),
+        })
+    }
+}
+
+/// Which invariants a check covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Sizes, indices, depth, codes and widths.
+    Shape,
+    /// Everything the decoder enforces.
+    Wire,
+}
+
+/// The error for nesting deeper than the wire format's limit.
+pub(crate) fn too_deep() -> DecodeError {
+    DecodeError::BadField {
+        what: "nesting",
+        detail: format!(
+            "deeper than {MAX_DEPTH} levels of Scaled/Composed/Pair/Indexed (the wire format's limit)"
+        ),
+    }
+}
+
+impl<S: Scalar> Message<S> {
+    /// Check the invariants that [`Message::decode`] enforces (for hand-built messages):
+    /// `dim ≤ MAX_DIM`; at most [`MAX_DEPTH`] nested `Scaled`/`Composed`/`Pair`/`Indexed`;
+    /// `|indices| = |values|`, indices strictly increasing in `[0, d)`; `⌈d/64⌉` sign words
+    /// with zero unused bits; `1 ≤ s ≤ MAX_LEVELS` and `|c_j| ≤ s`; `1 ≤ width ≤ 15` and
+    /// `index < 2^width`; a `Composed` inner message of dimension `k`, `Pair` halves of equal
+    /// dimension; finite values, scales and norms (`≥ 0` for `Sign` and `Quantized`), a
+    /// geometric base `> 1`, `Natural` values that are zero or powers of two.
+    ///
+    /// A message passes exactly when [`Message::try_encode`] accepts it, and then
+    /// `decode(encode(m)) = m`.
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let ok = Message::<f32>::Sparse { dim: 4, indices: vec![1, 3], values: vec![1.0, 2.0] };
+    /// assert!(ok.validate().is_ok());
+    /// let bad = Message::<f32>::Sparse { dim: 4, indices: vec![1, 4], values: vec![1.0, 2.0] };
+    /// assert!(bad.validate().is_err()); // index 4 out of range
+    /// ```
+    pub fn validate(&self) -> Result<(), DecodeError> {
+        self.check(0, Scope::Wire)
+    }
+
+    /// Check the structural invariants that [`Message::add_to`] relies on: the sizes, index
+    /// ranges and order, nesting depth (≤ [`MAX_DEPTH`]), level codes (`1 ≤ s ≤ MAX_LEVELS`,
+    /// `|c_j| ≤ s`) and index widths of [`Message::validate`], but not the value domain of
+    /// scalars (non-finite values are applied as they are).
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let nan = Message::<f32>::Dense { values: vec![f32::NAN] };
+    /// assert!(nan.validate_shape().is_ok() && nan.validate().is_err());
+    /// let short = Message::<f32>::Sign { dim: 100, scale: 1.0, negative: vec![0] };
+    /// assert!(short.validate_shape().is_err()); // 100 coordinates need 2 sign words
+    /// ```
+    pub fn validate_shape(&self) -> Result<(), DecodeError> {
+        self.check(0, Scope::Shape)
+    }
+
+    fn check(&self, depth: u32, scope: Scope) -> Result<(), DecodeError> {
+        let wire = scope == Scope::Wire;
+        if self.dim() > MAX_DIM {
+            return Err(DecodeError::BadField {
+                what: "dimension",
+                detail: format!("{} exceeds {MAX_DIM}", self.dim()),
+            });
+        }
+        let nested = matches!(
+            self,
+            Message::Scaled { .. }
+                | Message::Composed { .. }
+                | Message::Pair(_)
+                | Message::Indexed { .. }
+        );
+        if nested && depth >= MAX_DEPTH {
+            return Err(too_deep());
+        }
+        match self {
+            Message::Skip { .. } => Ok(()),
+            Message::Dense { values } => {
+                if wire {
+                    check_values(values, "dense value")
+                } else {
+                    Ok(())
+                }
+            }
+            Message::Sparse {
+                dim,
+                indices,
+                values,
+            } => {
+                if indices.len() != values.len() {
+                    return Err(DecodeError::BadField {
+                        what: "sparse lengths",
+                        detail: format!("{} indices, {} values", indices.len(), values.len()),
+                    });
+                }
+                check_indices(indices, *dim)?;
+                if wire {
+                    check_values(values, "sparse value")
+                } else {
+                    Ok(())
+                }
+            }
+            Message::Sign {
+                dim,
+                scale,
+                negative,
+            } => {
+                if wire && (!scale.is_finite() || scale.is_sign_negative()) {
+                    return Err(DecodeError::BadField {
+                        what: "sign scale",
+                        detail: format!("{scale} must be finite and ≥ 0"),
+                    });
+                }
+                if negative.len() != dim.div_ceil(64) {
+                    return Err(DecodeError::BadField {
+                        what: "sign words",
+                        detail: format!("{} words for dimension {dim}", negative.len()),
+                    });
+                }
+                if wire && !dim.is_multiple_of(64) && negative[dim / 64] >> (dim % 64) != 0 {
+                    return Err(DecodeError::NonCanonical("unused sign bits must be zero"));
+                }
+                Ok(())
+            }
+            Message::Quantized {
+                norm,
+                levels,
+                codes,
+            } => {
+                if wire {
+                    levels.validate()?;
+                } else {
+                    levels.validate_count()?;
+                }
+                if wire && (!norm.is_finite() || norm.is_sign_negative()) {
+                    return Err(DecodeError::BadField {
+                        what: "quantisation norm",
+                        detail: format!("{norm} must be finite and ≥ 0"),
+                    });
+                }
+                let s = levels.s();
+                if let Some(c) = codes.iter().find(|c| c.unsigned_abs() > s) {
+                    return Err(DecodeError::BadField {
+                        what: "quantisation level",
+                        detail: format!("{c} exceeds s = {s}"),
+                    });
+                }
+                Ok(())
+            }
+            Message::Natural { values } => {
+                if !wire {
+                    return Ok(());
+                }
+                let mant_mask = (1u64 << S::MANT_BITS) - 1;
+                check_values(values, "natural value")?;
+                if let Some(v) = values.iter().find(|v| v.to_bits_u64() & mant_mask != 0) {
+                    return Err(DecodeError::BadField {
+                        what: "natural value",
+                        detail: format!("{v} is not zero or a power of two"),
+                    });
+                }
+                Ok(())
+            }
+            Message::Scaled { scale, inner } => {
+                if wire && !scale.is_finite() {
+                    return Err(DecodeError::BadField {
+                        what: "scale",
+                        detail: format!("{scale} is not finite"),
+                    });
+                }
+                inner.check(depth + 1, scope)
+            }
+            Message::Composed {
+                dim,
+                indices,
+                inner,
+            } => {
+                check_indices(indices, *dim)?;
+                if inner.dim() != indices.len() {
+                    return Err(DecodeError::BadField {
+                        what: "composed inner dimension",
+                        detail: format!("{} for {} indices", inner.dim(), indices.len()),
+                    });
+                }
+                inner.check(depth + 1, scope)
+            }
+            Message::Pair(p) => {
+                if p[0].dim() != p[1].dim() {
+                    return Err(DecodeError::BadField {
+                        what: "pair dimensions",
+                        detail: format!("{} and {}", p[0].dim(), p[1].dim()),
+                    });
+                }
+                p[0].check(depth + 1, scope)?;
+                p[1].check(depth + 1, scope)
+            }
+            Message::Indexed {
+                width,
+                index,
+                inner,
+            } => {
+                check_index_width(*width)?;
+                if (*index as u64) >> *width != 0 {
+                    return Err(DecodeError::BadField {
+                        what: "index",
+                        detail: format!("{index} does not fit in {width} bits"),
+                    });
+                }
+                inner.check(depth + 1, scope)
+            }
+        }
+    }
+}
