@@ -75,6 +75,47 @@ pub enum MethodError {
     Incompatible(String),
 }
 
+impl From<squeeze_feedback::FeedbackError> for MethodError {
+    /// Variant for variant (same messages; divergence stays [`MethodError::Diverged`]).
+    fn from(e: squeeze_feedback::FeedbackError) -> Self {
+        use squeeze_feedback::FeedbackError as F;
+        match e {
+            F::Param(p) => Self::Param(p),
+            F::Compress {
+                worker,
+                round,
+                source,
+            } => Self::Compress {
+                worker,
+                round,
+                source,
+            },
+            F::Message {
+                worker,
+                round,
+                source,
+            } => Self::Message {
+                worker,
+                round,
+                source,
+            },
+            F::Diverged { what, round } => Self::Diverged { what, round },
+            other => Self::Incompatible(other.to_string()),
+        }
+    }
+}
+
+/// The mechanism's view of a round: `ids = (worker, n_workers, round, round_seed)`.
+pub(crate) fn round_of(ids: (usize, usize, u64, u64)) -> squeeze_feedback::Round {
+    let (worker, n_workers, round, round_seed) = ids;
+    squeeze_feedback::Round {
+        worker,
+        n_workers,
+        round,
+        round_seed,
+    }
+}
+
 /// Working memory owned by the engine (not part of the state).
 ///
 /// Engines may give one `WorkerBuffers` to several workers that run one after another (the
@@ -384,27 +425,24 @@ pub(crate) fn broadcast_model<S: Scalar>(
     Ok(())
 }
 
-/// `acc ← acc + scale · Σ_i up_i`, in worker order (deterministic).
+/// `acc ← acc + scale · Σ_i up_i`, in worker order (deterministic; the mechanisms' own
+/// [`squeeze_feedback::add_scaled`]).
 pub(crate) fn add_all<S: Scalar>(
     acc: &mut [S],
     scale: S,
     round: u64,
     ups: &[Message<S>],
 ) -> Result<(), MethodError> {
-    for (i, up) in ups.iter().enumerate() {
-        up.add_to(acc, scale).map_err(message_err(i, round))?;
-    }
-    Ok(())
+    Ok(squeeze_feedback::add_scaled(acc, scale, round, ups)?)
 }
 
-/// `acc ← acc + (1/n) · Σ_i up_i` with `n = ups.len()`: the mean of the workers' messages
-/// added, in worker order ([`add_all`] with the scale `S::from_f64(1.0 / n as f64)`).
+/// `acc ← acc + (1/n) · Σ_i up_i` with `n = ups.len()` ([`squeeze_feedback::add_mean`]).
 pub(crate) fn add_mean<S: Scalar>(
     acc: &mut [S],
     round: u64,
     ups: &[Message<S>],
 ) -> Result<(), MethodError> {
-    add_all(acc, S::from_f64(1.0 / ups.len() as f64), round, ups)
+    Ok(squeeze_feedback::add_mean(acc, round, ups)?)
 }
 
 /// `up ← C(v)`: `v` compressed by `compressor` with a worker's stream `rng` and `scratch`;
@@ -427,8 +465,8 @@ pub(crate) fn compress_up<S: Scalar>(
         .map_err(compress_err(worker, round, what))
 }
 
-/// `up ← C(diff)` and `g ← g + up`: the EF21 step of an estimate `g` towards `g + diff`
-/// ([`compress_up`], then the message added to `g`); errors name `what`.
+/// `up ← C(diff)` and `g ← g + up`: EF21's update ([`squeeze_feedback::ef21::correct_with`])
+/// of an estimate `g` towards `g + diff`; errors name `what`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn compress_correction<S: Scalar>(
     compressor: &dyn Compressor<S>,
@@ -440,8 +478,16 @@ pub(crate) fn compress_correction<S: Scalar>(
     what: &'static str,
     up: &mut Message<S>,
 ) -> Result<(), MethodError> {
-    compress_up(compressor, diff, rng, scratch, ids, what, up)?;
-    up.add_to(g, S::ONE).map_err(message_err(ids.0, ids.2))
+    Ok(squeeze_feedback::ef21::correct_with(
+        compressor,
+        diff,
+        g,
+        rng,
+        scratch,
+        &round_of(ids),
+        what,
+        up,
+    )?)
 }
 
 /// The workers' full local gradients at `x0` and their mean (the usual EF21-family

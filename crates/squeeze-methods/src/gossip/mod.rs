@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
-use crate::method::{MethodError, WorkerBuffers, ensure_finite, message_err};
+use crate::method::{MethodError, WorkerBuffers, ensure_finite};
 
 /// Node i's row of the mixing matrix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,19 +112,15 @@ pub(crate) fn mix_into<S: Scalar>(
     ctx: &NodeCtx<'_, S>,
     msgs: &[Message<S>],
 ) -> Result<(), MethodError> {
-    let own = msgs
-        .get(ctx.node)
-        .ok_or_else(|| MethodError::Incompatible(format!("node {} has no message", ctx.node)))?;
-    own.add_to(acc, S::from_f64(ctx.mixing.self_weight))
-        .map_err(message_err(ctx.node, ctx.round))?;
-    for &(j, w) in &ctx.mixing.neighbours {
-        let m = msgs.get(j).ok_or_else(|| {
-            MethodError::Incompatible(format!("neighbour {j} of node {} does not exist", ctx.node))
-        })?;
-        m.add_to(acc, S::from_f64(w))
-            .map_err(message_err(j, ctx.round))?;
-    }
-    Ok(())
+    let m = ctx.mixing;
+    Ok(squeeze_feedback::gossip::mix_into(
+        acc,
+        ctx.node,
+        m.self_weight,
+        &m.neighbours,
+        ctx.round,
+        msgs,
+    )?)
 }
 
 /// The nodes' initial states `make(i, grad)`, with `grad` node i's fresh [`GradState`] for

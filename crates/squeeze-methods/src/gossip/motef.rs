@@ -1,13 +1,13 @@
 //! MoTEF: momentum tracking with error feedback (Islamov, Gao, Stich, ICLR 2025).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::{
     GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes_at, mix_into,
 };
-use crate::method::{MethodError, compressed_dim, ensure_finite, message_err};
+use crate::method::{MethodError, compressed_dim, round_of};
 
 /// MoTEF hyperparameters: consensus stepsize γ, stepsize η, momentum λ.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -155,22 +155,17 @@ pub(crate) fn compress_delta<S: Scalar>(
     out: &mut Message<S>,
 ) -> Result<(), MethodError> {
     let buf = &mut *ctx.buffers;
-    for ((w, &aj), &bj) in buf.work.iter_mut().zip(a).zip(b.iter()) {
-        *w = aj - bj;
-    }
-    ensure_finite(&buf.work, "a node's model or tracker", ctx.round)?;
-    let mut cctx = CompressCtx::new(rng, &mut buf.scratch)
-        .with_worker(ctx.node, ctx.n_nodes)
-        .with_round_seed(ctx.round_seed);
-    compressor
-        .compress_into(&buf.work, &mut cctx, out)
-        .map_err(|source| MethodError::Compress {
-            worker: ctx.node,
-            round: ctx.round,
-            source,
-        })?;
-    out.add_to(b, S::ONE)
-        .map_err(message_err(ctx.node, ctx.round))
+    let r = round_of((ctx.node, ctx.n_nodes, ctx.round, ctx.round_seed));
+    Ok(squeeze_feedback::gossip::track(
+        compressor,
+        a,
+        b,
+        rng,
+        &r,
+        &mut buf.scratch,
+        &mut buf.work,
+        out,
+    )?)
 }
 
 impl<S: Scalar> GossipMethod<S> for Motef<S> {

@@ -3,33 +3,18 @@
 
 use serde::{Deserialize, Serialize};
 use squeeze_compress::Clip;
-use squeeze_core::{
-    CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops,
-};
+use squeeze_core::{Message, ParamError, Scalar, ops};
 use squeeze_problems::Problem;
 
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_err, dense_down,
-    ensure_finite, grad_minus_estimate, message_err, step_and_broadcast,
+    ensure_finite, grad_minus_estimate, message_err, round_of, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
-/// Which Clip21 method (algorithms.md §4.3–4.4).
-#[derive(Debug)]
-pub enum Clip21Variant<S: Scalar> {
-    /// Clip21-GD: send $u_i = \operatorname{clip}_\tau(\nabla f_i - v_i)$ (dense).
-    Plain,
-    /// Press-Clip21-GD: send $\mathcal{C}(\operatorname{clip}_\tau(\nabla f_i - v_i))$ and add
-    /// the same vector to $v_i$ (UNCONFIRMED placement of $\mathcal{C}$: after the clip).
-    Press(Box<dyn Compressor<S>>),
-    /// DP-Clip21-GD: send $u_i + z_i$, $z_i \sim N(0, \sigma^2 I)$ (per coordinate), while
-    /// $v_i$ gets $u_i$ without the noise — the Clip21-SGD2M follow-up's choice (UNCONFIRMED
-    /// for Clip21). The server's $v$ then carries the noise; $\tfrac1n\sum_i v_i$ does not.
-    Dp {
-        /// Noise standard deviation per coordinate, σ ≥ 0.
-        sigma: f64,
-    },
-}
+/// Which Clip21 method: the mechanism's own variants ([`squeeze_feedback::Clip21Variant`]:
+/// Plain, Press with a compressor after the clip, DP with Gaussian noise on the wire).
+pub use squeeze_feedback::Clip21Variant;
 
 /// Clip21-GD: EF21's mechanism with clipping in place of compression.
 ///
@@ -59,8 +44,7 @@ pub enum Clip21Variant<S: Scalar> {
 /// ```
 #[derive(Debug)]
 pub struct Clip21<S: Scalar> {
-    clip: Clip,
-    variant: Clip21Variant<S>,
+    mech: squeeze_feedback::Clip21<S>,
     stepsize: Stepsize,
 }
 
@@ -76,17 +60,9 @@ pub struct Clip21Server<S: Scalar> {
     pub gamma: f64,
 }
 
-/// Clip21 worker state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Clip21Worker<S: Scalar> {
-    /// Gradient estimate v_i.
-    pub v: Vec<S>,
-    /// Compression stream (Press).
-    pub rng: SqueezeRng,
-    /// Noise stream (DP).
-    pub noise: SqueezeRng,
-}
+/// Clip21 worker state: the mechanism's own ([`squeeze_feedback::Clip21Worker`]: the shift
+/// $v_i$, the compression stream for Press and the noise stream for DP).
+pub use squeeze_feedback::Clip21Worker;
 
 impl<S: Scalar> Clip21<S> {
     /// Clip21 with radius `tau > 0` (`f64::INFINITY`: no clipping).
@@ -96,75 +72,18 @@ impl<S: Scalar> Clip21<S> {
         stepsize: Stepsize,
     ) -> Result<Self, MethodError> {
         stepsize.validate()?;
-        let clip = Clip::new(tau)?;
-        if let Clip21Variant::Dp { sigma } = variant
-            && !(sigma.is_finite() && sigma >= 0.0)
-        {
-            return Err(ParamError::new(
-                "dp_clip21",
-                "sigma",
-                sigma,
-                "the noise standard deviation σ must be finite and ≥ 0",
-            )
-            .into());
-        }
         Ok(Self {
-            clip,
-            variant,
+            mech: squeeze_feedback::Clip21::new(tau, variant)?,
             stepsize,
         })
     }
 
     /// Registry name of the variant.
     pub fn name(&self) -> &'static str {
-        match self.variant {
+        match self.mech.variant() {
             Clip21Variant::Plain => "clip21_gd",
             Clip21Variant::Press(_) => "press_clip21",
             Clip21Variant::Dp { .. } => "dp_clip21",
-        }
-    }
-
-    /// Clip `buf` in place, compress or noise it into `msg`, and add what the worker keeps to
-    /// its $v_i$ (the shared tail of `init` and `worker_round`). `ids` = (worker, n, round,
-    /// round seed).
-    fn emit(
-        &self,
-        buf: &mut [S],
-        w: &mut Clip21Worker<S>,
-        ids: (usize, usize, u64, u64),
-        scratch: &mut squeeze_core::Scratch,
-        msg: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        let (worker, n, round, round_seed) = ids;
-        let what = "the correction ∇f_i − v_i";
-        self.clip
-            .clip_in_place(buf)
-            .map_err(compress_err(worker, round, what))?;
-        match &self.variant {
-            Clip21Variant::Press(c) => {
-                let mut ctx = CompressCtx::new(&mut w.rng, scratch)
-                    .with_worker(worker, n)
-                    .with_round_seed(round_seed);
-                c.compress_into(buf, &mut ctx, msg)
-                    .map_err(compress_err(worker, round, what))?;
-                msg.add_to(&mut w.v, S::ONE)
-                    .map_err(message_err(worker, round))
-            }
-            Clip21Variant::Plain | Clip21Variant::Dp { .. } => {
-                for (vk, &uk) in w.v.iter_mut().zip(buf.iter()) {
-                    *vk += uk;
-                }
-                let values = msg.dense_parts();
-                values.extend_from_slice(buf);
-                if let Clip21Variant::Dp { sigma } = self.variant
-                    && sigma > 0.0
-                {
-                    for u in values.iter_mut() {
-                        *u += S::from_f64(sigma * w.noise.normal());
-                    }
-                }
-                Ok(())
-            }
         }
     }
 }
@@ -174,7 +93,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
     type Server = Clip21Server<S>;
 
     fn describe(&self) -> String {
-        let extra = match &self.variant {
+        let extra = match self.mech.variant() {
             Clip21Variant::Plain => String::new(),
             Clip21Variant::Press(c) => format!(", {}", c.spec()),
             Clip21Variant::Dp { sigma } => format!(", σ={sigma}"),
@@ -182,7 +101,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         format!(
             "{}(τ={}{extra}, {:?})",
             self.name(),
-            self.clip.tau(),
+            self.mech.tau(),
             self.stepsize
         )
     }
@@ -196,7 +115,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         problem.check_dim(x0.len())?;
         let d = problem.dim();
         let n = problem.n_workers();
-        let alpha = match &self.variant {
+        let alpha = match self.mech.variant() {
             Clip21Variant::Press(c) => {
                 c.check_dim(d)
                     .map_err(|e| MethodError::Incompatible(format!("press_clip21: {e}")))?;
@@ -215,17 +134,19 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         let mut msg = Message::default();
         let inv_n = S::from_f64(1.0 / n as f64);
         for (i, o) in problem.oracles().iter().enumerate() {
-            let mut w = Clip21Worker {
-                v: vec![S::ZERO; d],
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
-                noise: SqueezeRng::stream(seed, Purpose::Noise, i as u64),
-            };
+            let mut w = Clip21Worker::new(d, seed, i);
             let mut buf = vec![S::ZERO; d];
             o.grad(x0, &mut buf);
             grad_samples += o.n_samples() as u64;
             ensure_finite(&buf, "the initial gradient", 0)?;
             // The init message has no round seed (as EF21's compressed init).
-            self.emit(&mut buf, &mut w, (i, n, 0, 0), &mut scratch, &mut msg)?;
+            self.mech.emit(
+                &mut buf,
+                &mut w,
+                &round_of((i, n, 0, 0)),
+                &mut scratch,
+                &mut msg,
+            )?;
             msg.add_to(&mut v, inv_n).map_err(message_err(i, 0))?;
             init_up.charge(i, &msg);
             workers.push(w);
@@ -267,7 +188,9 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         )?;
         let b = &mut *ctx.buffers;
         let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
-        self.emit(&mut b.grad, worker, ids, &mut b.scratch, up)
+        Ok(self
+            .mech
+            .emit(&mut b.grad, worker, &round_of(ids), &mut b.scratch, up)?)
     }
 
     fn absorb(

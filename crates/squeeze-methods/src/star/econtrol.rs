@@ -6,8 +6,8 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compress_up,
-    compressed_dim, dense_down, ensure_finite, message_err,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compressed_dim,
+    dense_down, ensure_finite, round_of,
 };
 use crate::star::ef21::{GradInit, InitEstimates};
 use crate::stepsize::Stepsize;
@@ -105,16 +105,8 @@ impl<S: Scalar> Econtrol<S> {
         grad: GradSource,
     ) -> Result<Self, MethodError> {
         stepsize.validate()?;
-        if let Some(eta) = eta
-            && !(eta.is_finite() && eta >= 0.0)
-        {
-            return Err(ParamError::new(
-                "econtrol",
-                "eta",
-                eta,
-                "the error-feedback damping η must be finite and ≥ 0 (η = 0 is EF21; theory: η = α/400)",
-            )
-            .into());
+        if let Some(eta) = eta {
+            squeeze_feedback::econtrol::check_eta(eta)?;
         }
         Ok(Self {
             compressor,
@@ -225,35 +217,19 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         let x = dense_down(down, "econtrol")?;
         let b = &mut *ctx.buffers;
         ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, ctx.round)?;
-        // grad ← g_i − h_i (kept for the error update); work ← (g_i − h_i) + η e_i.
-        let eta = S::from_f64(worker.eta);
-        for (((gk, wk), &hk), &ek) in b
-            .grad
-            .iter_mut()
-            .zip(b.work.iter_mut())
-            .zip(&worker.h)
-            .zip(&worker.e)
-        {
-            *gk -= hk;
-            *wk = *gk + eta * ek;
-        }
-        compress_up(
+        // The EControl mechanism: grad ← g_i − h_i, Δ_i = C(η e_i + g_i − h_i), e_i, h_i.
+        Ok(squeeze_feedback::econtrol::step_parts(
             self.compressor.as_ref(),
-            &b.work,
+            worker.eta,
+            &mut worker.e,
+            &mut worker.h,
             &mut worker.rng,
+            &mut b.grad,
+            &round_of((ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed)),
             &mut b.scratch,
-            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
-            "the vector η e_i + g_i − h_i",
+            &mut b.work,
             up,
-        )?;
-        // e_i ← e_i + (g_i − h_i) − Δ_i ; h_i ← h_i + Δ_i.
-        for (ek, &gk) in worker.e.iter_mut().zip(&b.grad) {
-            *ek += gk;
-        }
-        up.add_to(&mut worker.e, -S::ONE)
-            .map_err(message_err(ctx.worker, ctx.round))?;
-        up.add_to(&mut worker.h, S::ONE)
-            .map_err(message_err(ctx.worker, ctx.round))
+        )?)
     }
 
     fn absorb(

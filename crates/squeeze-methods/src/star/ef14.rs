@@ -5,8 +5,8 @@ use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_up,
-    compressed_dim, dense_down, ensure_finite, local_grad, message_err,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model,
+    compressed_dim, dense_down, ensure_finite, local_grad, round_of,
 };
 use crate::stepsize::Stepsize;
 
@@ -127,24 +127,19 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
     ) -> Result<(), MethodError> {
         let x = dense_down(down, "ef14")?;
         local_grad(ctx, x)?;
-        let gamma = S::from_f64(worker.gamma);
         let b = &mut *ctx.buffers;
-        for ((p, &e), &g) in b.work.iter_mut().zip(&worker.e).zip(&b.grad) {
-            *p = e + gamma * g;
-        }
-        compress_up(
+        // The EF14 mechanism with the stepsize as its scale: p = e + γ∇f_i, v = C(p), e = p − v.
+        Ok(squeeze_feedback::ef14::step_parts(
             self.compressor.as_ref(),
-            &b.work,
+            &mut worker.e,
             &mut worker.rng,
+            worker.gamma,
+            &b.grad,
+            &round_of((ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed)),
             &mut b.scratch,
-            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
-            "the error-feedback vector e_i + γ∇f_i",
+            &mut b.work,
             up,
-        )?;
-        // e = p − v
-        worker.e.copy_from_slice(&b.work);
-        up.add_to(&mut worker.e, -S::ONE)
-            .map_err(message_err(ctx.worker, ctx.round))
+        )?)
     }
 
     fn absorb(

@@ -152,15 +152,9 @@ pub struct Ef21Server<S: Scalar> {
     pub gamma: f64,
 }
 
-/// EF21 worker state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Ef21Worker<S: Scalar> {
-    /// Gradient estimate g_i.
-    pub g: Vec<S>,
-    /// Compression stream.
-    pub rng: SqueezeRng,
-}
+/// EF21 worker state: the mechanism's own ([`squeeze_feedback::Ef21Worker`]: the estimate
+/// $g_i$ and the compression stream), so a method run and a push-API loop share it.
+pub use squeeze_feedback::Ef21Worker;
 
 impl<S: Scalar> Ef21<S> {
     /// EF21 with `compressor`; the stepsize rule is resolved against the problem at `init`.

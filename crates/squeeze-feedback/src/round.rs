@@ -1,0 +1,156 @@
+//! What a mechanism sees in one step besides its state and the vector: who, when, the shared
+//! seed ([`Round`]), and reusable working memory ([`Workspace`]).
+
+use squeeze_core::{
+    CompressCtx, CompressError, Compressor, Message, MessageError, Scalar, Scratch, SqueezeRng,
+    ops, round_seed,
+};
+
+use crate::FeedbackError;
+
+/// Who sends and when: worker index, worker count, round and the per-round seed shared by all
+/// workers (Perm-K's shared permutation, shared coins).
+///
+/// ```
+/// use squeeze_feedback::Round;
+/// let r = Round::new(2, 4, 10).with_shared_seed(7);
+/// assert_eq!((r.worker, r.n_workers, r.round), (2, 4, 10));
+/// assert_eq!(r.round_seed, squeeze_core::round_seed(7, 10));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Worker index in `0..n_workers`.
+    pub worker: usize,
+    /// Number of workers.
+    pub n_workers: usize,
+    /// Round index (0-based).
+    pub round: u64,
+    /// Seed shared by every worker this round (0 unless set).
+    pub round_seed: u64,
+}
+
+impl Round {
+    /// Worker `worker` of `n_workers` in round `round`, no shared seed.
+    pub fn new(worker: usize, n_workers: usize, round: u64) -> Self {
+        Self {
+            worker,
+            n_workers,
+            round,
+            round_seed: 0,
+        }
+    }
+
+    /// The shared seed `squeeze_core::round_seed(seed, round)` from the experiment seed: every
+    /// worker that uses the same `seed` draws the same shared randomness this round.
+    pub fn with_shared_seed(mut self, seed: u64) -> Self {
+        self.round_seed = round_seed(seed, self.round);
+        self
+    }
+}
+
+/// Working memory of one worker (not state: nothing in it survives a step). Reuse one per
+/// thread and steady-state steps allocate nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Workspace<S: Scalar> {
+    /// Compressor scratch.
+    pub scratch: Scratch,
+    /// A length-d work vector.
+    pub work: Vec<S>,
+    /// A second length-d work vector.
+    pub aux: Vec<S>,
+}
+
+impl<S: Scalar> Workspace<S> {
+    /// Working memory for dimension `d`.
+    pub fn new(d: usize) -> Self {
+        Self {
+            scratch: Scratch::default(),
+            work: vec![S::ZERO; d],
+            aux: vec![S::ZERO; d],
+        }
+    }
+
+    /// Make both vectors length `d` (allocates only when `d` grows).
+    pub(crate) fn fit(&mut self, d: usize) {
+        self.work.resize(d, S::ZERO);
+        self.aux.resize(d, S::ZERO);
+    }
+}
+
+/// `out ← C(v)` with the worker's stream and scratch. A non-finite input means the vector the
+/// mechanism built overflowed ([`FeedbackError::Diverged`] naming `what`).
+pub fn compress<S: Scalar>(
+    c: &dyn Compressor<S>,
+    v: &[S],
+    rng: &mut SqueezeRng,
+    scratch: &mut Scratch,
+    r: &Round,
+    what: &'static str,
+    out: &mut Message<S>,
+) -> Result<(), FeedbackError> {
+    let mut ctx = CompressCtx::new(rng, scratch)
+        .with_worker(r.worker, r.n_workers)
+        .with_round_seed(r.round_seed);
+    c.compress_into(v, &mut ctx, out)
+        .map_err(compress_err(r.worker, r.round, what))
+}
+
+/// Map an error of worker `worker`'s compressor in `round`: non-finite input is
+/// [`FeedbackError::Diverged`] naming `what`, anything else [`FeedbackError::Compress`].
+pub fn compress_err(
+    worker: usize,
+    round: u64,
+    what: &'static str,
+) -> impl FnOnce(CompressError) -> FeedbackError {
+    move |source| match source {
+        CompressError::NonFinite { .. } => FeedbackError::Diverged { what, round },
+        source => FeedbackError::Compress {
+            worker,
+            round,
+            source,
+        },
+    }
+}
+
+/// Map a message error of worker `worker` in `round`.
+pub fn message_err(worker: usize, round: u64) -> impl FnOnce(MessageError) -> FeedbackError {
+    move |source| FeedbackError::Message {
+        worker,
+        round,
+        source,
+    }
+}
+
+/// The push API's input check, before any state changes: length `expected` and finite.
+pub(crate) fn check_input<S: Scalar>(
+    what: &'static str,
+    v: &[S],
+    expected: usize,
+    r: &Round,
+) -> Result<(), FeedbackError> {
+    if v.len() != expected {
+        return Err(FeedbackError::Dimension {
+            what,
+            expected,
+            got: v.len(),
+        });
+    }
+    match ops::first_non_finite(v) {
+        Some((index, value)) => Err(FeedbackError::NonFiniteInput {
+            what,
+            index,
+            value: value.to_f64(),
+            worker: r.worker,
+            round: r.round,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `out ← a − b` elementwise.
+#[inline]
+pub(crate) fn sub_into<S: Scalar>(a: &[S], b: &[S], out: &mut [S]) {
+    for ((o, &p), &q) in out.iter_mut().zip(a).zip(b) {
+        *o = p - q;
+    }
+}
