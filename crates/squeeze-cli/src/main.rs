@@ -14,11 +14,14 @@
 //! is the only place that does.
 
 mod fail;
+mod job;
 mod list;
 #[cfg(feature = "mpi")]
 mod mpi_run;
+mod output;
 mod overrides;
 mod plot;
+mod resume;
 mod run;
 
 use std::process::ExitCode;
@@ -42,7 +45,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the experiment described by a TOML file and write its records.
-    Run(run::RunArgs),
+    Run(job::RunArgs),
     /// Plot ‖∇f‖² (or the loss) of one or more runs into SVG and PNG.
     Plot(plot::PlotArgs),
     /// List the compressors (with parameters and classes) and the methods.
@@ -55,7 +58,7 @@ fn main() -> ExitCode {
         Err(e) => return clap_error(e),
     };
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run_command(args),
         Command::Plot(args) => plot::plot(args),
         Command::List(args) => list::list(args),
     };
@@ -63,6 +66,16 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => report(f),
     }
+}
+
+/// `squeeze run`: as one rank of an MPI job when started by `mpirun` (feature `mpi`), else in
+/// this process.
+fn run_command(args: job::RunArgs) -> fail::CliResult {
+    #[cfg(feature = "mpi")]
+    if squeeze_driver::mpi::launched_by_mpirun() {
+        return mpi_run::run(args);
+    }
+    run::run(args)
 }
 
 fn report(f: Failure) -> ExitCode {

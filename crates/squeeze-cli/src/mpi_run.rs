@@ -12,7 +12,8 @@ use squeeze_driver::executor::ExecError;
 use squeeze_driver::mpi::{Comm, MpiSession, build_mpi_engine};
 
 use crate::fail::{CliResult, Failure, runtime};
-use crate::run::{self, RunArgs};
+use crate::job::{self, RunArgs};
+use crate::output;
 
 /// Whether every rank already knows about this error (so no abort is needed).
 fn agreed_exec(e: &ExecError) -> bool {
@@ -54,7 +55,7 @@ pub fn run(args: RunArgs) -> CliResult {
     let comm = session.comm().clone();
     // 1. Every rank reads and checks the configuration and the data path; one failing rank
     //    (a missing file, a bad --set) stops them all.
-    let job = run::prepare(&args);
+    let job = job::prepare(&args);
     let local = job.as_ref().err().map(|f| format!("{:#}", f.error));
     let job = match (comm.any_failed(local), job) {
         (Ok(()), Ok(job)) => job,
@@ -70,7 +71,7 @@ pub fn run(args: RunArgs) -> CliResult {
     };
     // 3. Rank 0 prepares the output directory.
     let opened = if comm.is_root() {
-        Some(run::open_outputs(&job, &args, engine.describe()))
+        Some(output::open_outputs(&job, &args, engine.describe()))
     } else {
         None
     };
@@ -89,30 +90,30 @@ pub fn run(args: RunArgs) -> CliResult {
     let resume = args.resume;
     match opened {
         Some(Ok((mut output, _resumed_from))) => {
-            let result = run::execute(&job, engine.as_mut(), &mut [&mut output], resume);
+            let result = job::execute(&job, engine.as_mut(), &mut [&mut output], resume);
             // A failure of the run itself is known to every rank; a failure to write the
             // summary afterwards is rank 0's alone (the others have finished).
             let agreed = matches!(&result, Err(e) if agreed_exec(e));
-            let outcome = run::finish(&job, &args, &mut output, result);
+            let outcome = output::finish(&job, &args, &mut output, result);
             match outcome {
                 Ok(()) => Ok(()),
                 Err(f) if agreed => leave(session, f),
                 Err(f) => abort(&comm, f),
             }
         }
-        _ => match run::execute(&job, engine.as_mut(), &mut [], resume) {
+        _ => match job::execute(&job, engine.as_mut(), &mut [], resume) {
             Ok(_) => Ok(()),
             Err(e) if agreed_exec(&e) => leave(
                 session,
                 Failure {
-                    code: run::exec_error_code(&e),
+                    code: job::exec_error_code(&e),
                     error: anyhow::anyhow!("{e}"),
                 },
             ),
             Err(e) => abort(
                 &comm,
                 Failure {
-                    code: run::exec_error_code(&e),
+                    code: job::exec_error_code(&e),
                     error: anyhow::anyhow!("{e}"),
                 },
             ),

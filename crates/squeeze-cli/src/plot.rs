@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::fail::{CliResult, runtime, usage};
-use crate::run::{CONFIG_RESOLVED, RECORDS_CSV, SUMMARY, SummaryFile};
+use crate::output::{CONFIG_RESOLVED, RECORDS_CSV, SUMMARY, SummaryFile};
 
 /// The font used for text in PNG files.
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
