@@ -43,7 +43,7 @@ pub type CliResult<T = ()> = Result<T, Failure>;
 
 /// Print the failure as the one `error: …` line on stderr.
 pub fn print(f: &Failure) {
-    eprintln!("error: {}", one_line(&format!("{:#}", f.error)));
+    crate::console::err_line(&format!("error: {}", one_line(&format!("{:#}", f.error))));
 }
 
 /// Fold a possibly multi-line message (TOML errors quote the source) into one line.

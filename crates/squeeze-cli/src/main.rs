@@ -13,6 +13,7 @@
 //! `error: …` on stderr that says what to change. The library crates never print; this binary
 //! is the only place that does.
 
+mod console;
 mod fail;
 mod job;
 mod list;
@@ -79,6 +80,9 @@ fn run_command(args: job::RunArgs) -> fail::CliResult {
 }
 
 fn report(f: Failure) -> ExitCode {
+    if console::is_broken_pipe(&f) {
+        return ExitCode::SUCCESS;
+    }
     fail::print(&f);
     ExitCode::from(f.code)
 }
@@ -116,7 +120,9 @@ fn clap_error(e: clap::Error) -> ExitCode {
                 }
                 line.push_str(p);
             }
-            eprintln!("error: {line}; see `squeeze --help` or `squeeze <COMMAND> --help`");
+            console::err_line(&format!(
+                "error: {line}; see `squeeze --help` or `squeeze <COMMAND> --help`"
+            ));
             ExitCode::from(2)
         }
     }

@@ -41,11 +41,11 @@ fn leave(session: MpiSession, failure: Failure) -> CliResult {
 
 /// Leave after an error only this rank knows about: print it and abort the job.
 fn abort(comm: &Comm, failure: Failure) -> ! {
-    eprintln!(
+    crate::console::err_line(&format!(
         "error: rank {}: {}",
         comm.rank(),
         crate::fail::one_line(&format!("{:#}", failure.error))
-    );
+    ));
     comm.abort(i32::from(failure.code))
 }
 

@@ -99,7 +99,8 @@ pub(crate) fn finish(
                 .write_summary("finished", Some(summary.reason), None)
                 .map_err(runtime)?;
             if !args.quiet {
-                println!("{}", summary_line(&job.name, &summary, &job.out, &job.cwd));
+                let line = summary_line(&job.name, &summary, &job.out, &job.cwd);
+                crate::console::out(&format!("{line}\n"))?;
             }
             Ok(())
         }

@@ -156,7 +156,7 @@ pub fn plot(args: PlotArgs) -> CliResult {
         .map_err(|e| runtime(format!("cannot draw {}: {e:#}", svg.display())))?;
     spec.render(BitMapBackend::new(&png, SIZE).into_drawing_area())
         .map_err(|e| runtime(format!("cannot draw {}: {e:#}", png.display())))?;
-    println!("wrote {} and {}", svg.display(), png.display());
+    crate::console::out(&format!("wrote {} and {}\n", svg.display(), png.display()))?;
     Ok(())
 }
 
