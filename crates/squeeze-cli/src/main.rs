@@ -17,6 +17,7 @@ mod console;
 mod fail;
 mod job;
 mod list;
+mod lock;
 #[cfg(feature = "mpi")]
 mod mpi_run;
 mod output;

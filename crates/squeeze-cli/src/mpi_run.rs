@@ -95,6 +95,8 @@ pub fn run(args: RunArgs) -> CliResult {
             // summary afterwards is rank 0's alone (the others have finished).
             let agreed = matches!(&result, Err(e) if agreed_exec(e));
             let outcome = output::finish(&job, &args, &mut output, result);
+            // Release the output directory's lock before leaving (`leave` exits the process).
+            drop(output);
             match outcome {
                 Ok(()) => Ok(()),
                 Err(f) if agreed => leave(session, f),

@@ -22,6 +22,7 @@ use squeeze_driver::{ExperimentConfig, RoundRecord};
 
 use crate::fail::{CliResult, Failure, runtime, usage};
 use crate::job::{Job, RunArgs, exec_error_code};
+use crate::lock::DirLock;
 use crate::resume::prepare_resume;
 
 /// What `summary.json` holds.
@@ -69,6 +70,13 @@ pub(crate) fn open_outputs(
             out.display()
         ))
     })?;
+    let acquired = crate::lock::acquire(out)?;
+    if let Some(holder) = &acquired.took_over {
+        crate::console::err_line(&format!(
+            "note: took over the stale lock of {} ({holder}: that run is no longer running)",
+            out.display()
+        ));
+    }
     let resumed_from = if args.resume {
         Some(prepare_resume(out, &job.cfg)?)
     } else {
@@ -77,8 +85,15 @@ pub(crate) fn open_outputs(
     };
     write_resolved(out, &job.cfg, args)?;
     let show = !args.quiet && std::io::stderr().is_terminal() && !ci();
-    let output = RunOutput::open(out, job.name.clone(), describe, resumed_from.as_ref(), show)
-        .map_err(runtime)?;
+    let output = RunOutput::open(
+        out,
+        job.name.clone(),
+        describe,
+        resumed_from.as_ref(),
+        show,
+        acquired.lock,
+    )
+    .map_err(runtime)?;
     if let Some(max) = job.cfg.stop.max_rounds {
         output.progress.set_length(max);
     }
@@ -199,6 +214,8 @@ pub(crate) struct RunOutput {
     pub(crate) last: Option<RoundRecord>,
     last_summary: Instant,
     progress: ProgressBar,
+    // Held while the run writes here; released (file removed) when the output is dropped.
+    _lock: DirLock,
 }
 
 impl RunOutput {
@@ -208,6 +225,7 @@ impl RunOutput {
         describe: String,
         resumed_from: Option<&RoundRecord>,
         show: bool,
+        lock: DirLock,
     ) -> anyhow::Result<Self> {
         let open = |f: &str| -> anyhow::Result<BufWriter<File>> {
             let p = dir.join(f);
@@ -249,6 +267,7 @@ impl RunOutput {
             last: resumed_from.cloned(),
             last_summary: Instant::now(),
             progress,
+            _lock: lock,
         })
     }
 
