@@ -166,12 +166,7 @@ pub(crate) fn prepare(args: &RunArgs) -> CliResult<Job> {
         .parent()
         .map_or_else(|| cwd.clone(), Path::to_path_buf);
     let mut cfg = load_config(&args.config, &args.set)?;
-    if let Some(t) = args.threads {
-        if t == 0 {
-            return Err(usage("--threads 0: use at least 1 thread"));
-        }
-        cfg.run.threads = t;
-    }
+    crate::threads::apply(&mut cfg, args.threads)?;
     let cfg = resolve(cfg, &base);
     check_data(&cfg, &args.config, &base)?;
     let name = cfg.display_name();

@@ -25,6 +25,7 @@ mod overrides;
 mod plot;
 mod resume;
 mod run;
+mod threads;
 
 use std::process::ExitCode;
 

@@ -18,7 +18,13 @@ pub fn run(args: RunArgs) -> CliResult {
              `cargo build --release -p squeeze-cli --features mpi`, or run without mpirun"
         )));
     }
-    let job = prepare(&args)?;
+    let mut job = prepare(&args)?;
+    if let Some(note) =
+        crate::threads::cap_to_cores(&mut job.cfg, crate::threads::available_cores())
+        && !args.quiet
+    {
+        crate::console::err_line(&note);
+    }
     let mut engine = job
         .cfg
         .build_engine(&job.base)
