@@ -47,12 +47,7 @@ pub fn load_config(path: &Path, sets: &[String]) -> CliResult<ExperimentConfig> 
         .iter()
         .map(|s| Override::parse(s))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let text = fs::read_to_string(path).map_err(|e| {
-        usage(format!(
-            "cannot read config {}: {e}; check the path (see examples/ for configs)",
-            path.display()
-        ))
-    })?;
+    let text = read_config_text(path)?;
     let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
         let at = e
             .span()
@@ -87,6 +82,40 @@ pub fn load_config(path: &Path, sets: &[String]) -> CliResult<ExperimentConfig> 
     })
 }
 
+/// Largest configuration file read (a configuration is a few hundred bytes).
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The configuration's text, read to at most [`MAX_CONFIG_BYTES`] (`squeeze run /dev/zero`
+/// must not read forever).
+fn read_config_text(path: &Path) -> CliResult<String> {
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| {
+        usage(format!(
+            "cannot read config {}: {e}; check the path (see examples/ for configs)",
+            path.display()
+        ))
+    };
+    let file = fs::File::open(path).map_err(|e| cannot(&e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(&e))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(usage(format!(
+            "{}: more than {} MiB, which is not a squeeze configuration (a TOML file of a few \
+             lines; see examples/)",
+            path.display(),
+            MAX_CONFIG_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        usage(format!(
+            "{}: not UTF-8 text, so not a squeeze configuration (a TOML file; see examples/)",
+            path.display()
+        ))
+    })
+}
+
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -114,7 +143,18 @@ pub fn resolve(mut cfg: ExperimentConfig, base: &Path) -> ExperimentConfig {
 fn check_data(cfg: &ExperimentConfig, config: &Path, base: &Path) -> CliResult {
     let uses_data = cfg.problem.kind != ProblemKind::Quadratic3pc;
     let data = Path::new(&cfg.problem.data);
-    if uses_data && !BUILTIN_DATA.contains(&cfg.problem.data.as_str()) && !data.is_file() {
+    if uses_data && !BUILTIN_DATA.contains(&cfg.problem.data.as_str()) && data.exists() {
+        if !data.is_file() {
+            return Err(usage(format!(
+                "{}: problem.data: {} is not a regular file (a directory, device or pipe); point \
+                 problem.data at a LIBSVM text file, or use data = \"embedded\" or \"synthetic_a9a\"",
+                config.display(),
+                data.display()
+            )));
+        }
+        return Ok(());
+    }
+    if uses_data && !BUILTIN_DATA.contains(&cfg.problem.data.as_str()) {
         return Err(usage(format!(
             "{}: problem.data: no file at {} (relative paths are resolved against the config \
              file's directory {}); fix the path, or use data = \"embedded\" or \"synthetic_a9a\"",
