@@ -20,7 +20,9 @@ fn agreed_exec(e: &ExecError) -> bool {
     // Divergence is decided from a record, and every rank has the same records.
     matches!(
         e,
-        ExecError::Engine(EngineError::Agreed { .. }) | ExecError::Diverged { .. }
+        ExecError::Engine(EngineError::Agreed { .. })
+            | ExecError::Diverged { .. }
+            | ExecError::Exploded { .. }
     )
 }
 

@@ -5,7 +5,7 @@
 //! * `records.jsonl`: one JSON [`RoundRecord`] per line;
 //! * `config.resolved.toml`: the configuration after overrides, data paths absolute, name set
 //!   (`squeeze run config.resolved.toml` reproduces the run);
-//! * `summary.json`: name, engine description, status (`running`, `finished`, `failed`), stop
+//! * `summary.json`: name, engine description, status (`running`, `finished`, `failed`, `diverged`), stop
 //!   reason, the last record and the wall time (replaced atomically);
 //! * `checkpoint.json` when `run.checkpoint_every` is set (written by the executor).
 
@@ -32,7 +32,7 @@ pub struct SummaryFile {
     pub name: String,
     /// The engine's description.
     pub describe: String,
-    /// `running`, `finished` or `failed`.
+    /// `running`, `finished`, `failed` or `diverged` (exit code 1 for the last two).
     pub status: String,
     /// Why the run stopped (when finished).
     pub stop_reason: Option<StopReason>,
@@ -120,7 +120,12 @@ pub(crate) fn finish(
             Ok(())
         }
         Err(e) => {
-            let _ = output.write_summary("failed", None, Some(e.to_string()));
+            let status = if e.is_divergence() {
+                "diverged"
+            } else {
+                "failed"
+            };
+            let _ = output.write_summary(status, None, Some(e.to_string()));
             Err(Failure {
                 code: exec_error_code(&e),
                 error: anyhow::anyhow!(
