@@ -312,7 +312,7 @@ impl Executor {
             }
         }
         if let Some(f) = s.diverge_factor
-            && !(f > 1.0)
+            && (f.is_nan() || f <= 1.0)
         {
             return Err(ExecError::Stop(format!(
                 "diverge_factor = {f:.3e} must be > 1 (default {DEFAULT_DIVERGE_FACTOR:.0e}; inf turns the check off)"
