@@ -12,7 +12,7 @@ use squeeze_driver::{Engine, Executor, ExperimentConfig};
 use toml::{Table, Value};
 
 use crate::fail::{CliResult, Failure, usage};
-use crate::output::CHECKPOINT;
+use crate::output::{CHECKPOINT, Start};
 use crate::overrides::Override;
 
 /// Arguments of `squeeze run`.
@@ -232,13 +232,14 @@ pub(crate) fn execute(
     job: &Job,
     engine: &mut dyn Engine,
     observers: &mut [&mut dyn Observer],
-    resume: bool,
+    start: Start,
 ) -> Result<RunSummary, ExecError> {
-    if resume {
-        job.executor
-            .resume(engine, &job.out.join(CHECKPOINT), observers)
-    } else {
-        job.executor.run(engine, observers)
+    match start {
+        Start::Fresh => job.executor.run(engine, observers),
+        Start::Restored(state) => job.executor.continue_from(engine, state, observers),
+        Start::Checkpoint => job
+            .executor
+            .resume(engine, &job.out.join(CHECKPOINT), observers),
     }
 }
 

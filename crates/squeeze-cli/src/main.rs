@@ -7,11 +7,13 @@
 //! squeeze list [--dim D]
 //! ```
 //!
-//! Exit codes: 0 success; 2 for anything the user can fix (bad TOML, unknown key, method or
-//! compressor, missing data, incompatible choices, bad `--set`, bad arguments); 1 for failures
-//! while running (divergence, I/O errors after the run started). Every error is one line
-//! `error: …` on stderr that says what to change. The library crates never print; this binary
-//! is the only place that does.
+//! Exit codes: 0 success (also when stdout is closed by its reader); 2 for anything the user
+//! can fix before the run starts (bad TOML, unknown key, method or compressor, missing or
+//! oversized data, incompatible choices, bad `--set`, bad arguments, an output directory in use,
+//! a refused resume); 1 for failures while running (divergence, I/O errors after the run
+//! started, stdout errors). Every error is one line `error: …` on stderr that says what to
+//! change; nothing panics. The library crates never print; this binary is the only place that
+//! does.
 
 mod console;
 mod fail;

@@ -13,7 +13,7 @@ use squeeze_driver::mpi::{Comm, MpiSession, build_mpi_engine};
 
 use crate::fail::{CliResult, Failure, runtime};
 use crate::job::{self, RunArgs};
-use crate::output;
+use crate::output::{self, Start};
 
 /// Whether every rank already knows about this error (so no abort is needed).
 fn agreed_exec(e: &ExecError) -> bool {
@@ -51,6 +51,15 @@ fn abort(comm: &Comm, failure: Failure) -> ! {
     comm.abort(i32::from(failure.code))
 }
 
+/// How a rank that does not write the outputs starts.
+fn start_elsewhere(args: &RunArgs) -> Start {
+    if args.resume {
+        Start::Checkpoint
+    } else {
+        Start::Fresh
+    }
+}
+
 /// This rank's part of `squeeze run`.
 pub fn run(args: RunArgs) -> CliResult {
     let session = MpiSession::init().map_err(runtime)?;
@@ -73,7 +82,8 @@ pub fn run(args: RunArgs) -> CliResult {
     };
     // 3. Rank 0 prepares the output directory.
     let opened = if comm.is_root() {
-        Some(output::open_outputs(&job, &args, engine.describe()))
+        // The checkpoint is restored by every rank when the run starts (a collective).
+        Some(output::open_outputs(&job, &args, engine.as_mut(), false))
     } else {
         None
     };
@@ -89,10 +99,9 @@ pub fn run(args: RunArgs) -> CliResult {
         return leave(session, failure);
     }
     // 4. The run: rank 0 observes and writes; the others only compute.
-    let resume = args.resume;
     match opened {
-        Some(Ok((mut output, _resumed_from))) => {
-            let result = job::execute(&job, engine.as_mut(), &mut [&mut output], resume);
+        Some(Ok((mut output, start))) => {
+            let result = job::execute(&job, engine.as_mut(), &mut [&mut output], start);
             // A failure of the run itself is known to every rank; a failure to write the
             // summary afterwards is rank 0's alone (the others have finished).
             let agreed = matches!(&result, Err(e) if agreed_exec(e));
@@ -105,7 +114,7 @@ pub fn run(args: RunArgs) -> CliResult {
                 Err(f) => abort(&comm, f),
             }
         }
-        _ => match job::execute(&job, engine.as_mut(), &mut [], resume) {
+        _ => match job::execute(&job, engine.as_mut(), &mut [], start_elsewhere(&args)) {
             Ok(_) => Ok(()),
             Err(e) if agreed_exec(&e) => leave(
                 session,

@@ -17,13 +17,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use squeeze_driver::executor::{ExecError, Observer, RunSummary, StopReason};
-use squeeze_driver::{ExperimentConfig, RoundRecord};
+use squeeze_driver::executor::{ExecError, ExecutorState, Observer, RunSummary, StopReason};
+use squeeze_driver::fingerprint::Fingerprint;
+use squeeze_driver::{Engine, ExperimentConfig, RoundRecord};
 
 use crate::fail::{CliResult, Failure, runtime, usage};
 use crate::job::{Job, RunArgs, exec_error_code};
 use crate::lock::DirLock;
-use crate::resume::prepare_resume;
 
 /// What `summary.json` holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,15 +54,31 @@ pub const CONFIG_RESOLVED: &str = "config.resolved.toml";
 pub const SUMMARY: &str = "summary.json";
 /// Checkpoint (written by the executor).
 pub const CHECKPOINT: &str = "checkpoint.json";
+/// The problem fingerprint (data hash and configuration; checked on resume).
+pub const FINGERPRINT: &str = "fingerprint.json";
 
-/// Create the output directory, prepare a fresh run or a resume, write the resolved
-/// configuration and open the records. Returns the writer and the checkpoint's record when
-/// resuming.
+/// How the run starts: afresh, from an engine already restored from the checkpoint (in
+/// process: restored before any file changed), or by restoring the checkpoint when it starts
+/// (MPI: every rank restores it).
+pub(crate) enum Start {
+    /// A fresh run from round 0.
+    Fresh,
+    /// The engine was restored from the checkpoint: continue from this state.
+    Restored(ExecutorState),
+    /// Restore `<out>/checkpoint.json` when the run starts.
+    Checkpoint,
+}
+
+/// Create the output directory, take its lock, prepare a fresh run or a resume, write the
+/// resolved configuration and open the records. With `restore_here` (in process) a resume
+/// restores `engine` from the checkpoint before any file is changed, so that a refused resume
+/// changes nothing.
 pub(crate) fn open_outputs(
     job: &Job,
     args: &RunArgs,
-    describe: String,
-) -> CliResult<(RunOutput, Option<RoundRecord>)> {
+    engine: &mut dyn Engine,
+    restore_here: bool,
+) -> CliResult<(RunOutput, Start)> {
     let out = &job.out;
     fs::create_dir_all(out).map_err(|e| {
         usage(format!(
@@ -77,18 +93,48 @@ pub(crate) fn open_outputs(
             out.display()
         ));
     }
-    let resumed_from = if args.resume {
-        Some(prepare_resume(out, &job.cfg)?)
+    let fingerprint = Fingerprint::of(&job.cfg, &job.base).map_err(|e| job.cfg_error(&e))?;
+    let (start, resumed_from) = if args.resume {
+        let plan = crate::resume::check(out, &job.cfg, &fingerprint)?;
+        let start = if restore_here {
+            let state = job
+                .executor
+                .restore(engine, &out.join(CHECKPOINT))
+                .map_err(|e| {
+                    usage(format!(
+                        "--resume: {e}; nothing in {} was changed",
+                        out.display()
+                    ))
+                })?;
+            if state.last().round != plan.last.round {
+                return Err(usage(format!(
+                    "--resume: the checkpoint's record (round {}) and its engine state (round {}) \
+                     disagree; delete {} and run without --resume",
+                    plan.last.round,
+                    state.last().round,
+                    out.join(CHECKPOINT).display()
+                )));
+            }
+            Start::Restored(state)
+        } else {
+            Start::Checkpoint
+        };
+        if let Some(note) = &plan.note {
+            crate::console::err_line(note);
+        }
+        crate::resume::commit(out, &plan, &fingerprint)?;
+        (start, Some(plan.last))
     } else {
         prepare_fresh(out)?;
-        None
+        crate::resume::write_fingerprint(out, &fingerprint)?;
+        (Start::Fresh, None)
     };
     write_resolved(out, &job.cfg, args)?;
     let show = !args.quiet && std::io::stderr().is_terminal() && !ci();
     let output = RunOutput::open(
         out,
         job.name.clone(),
-        describe,
+        engine.describe(),
         resumed_from.as_ref(),
         show,
         acquired.lock,
@@ -97,7 +143,7 @@ pub(crate) fn open_outputs(
     if let Some(max) = job.cfg.stop.max_rounds {
         output.progress.set_length(max);
     }
-    Ok((output, resumed_from))
+    Ok((output, start))
 }
 
 /// Write the summary and print the summary line (or turn the error into a failure).
@@ -169,6 +215,7 @@ fn prepare_fresh(out: &Path) -> CliResult {
         SUMMARY,
         RECORDS_CSV,
         RECORDS_JSONL,
+        FINGERPRINT,
     ] {
         let p = out.join(f);
         if p.exists() {
@@ -199,7 +246,7 @@ fn write_resolved(out: &Path, cfg: &ExperimentConfig, args: &RunArgs) -> CliResu
         .map_err(|e| runtime(format!("cannot write {}: {e}", path.display())))
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut f = File::create(&tmp)?;

@@ -1,19 +1,40 @@
 //! `squeeze run --resume`: check that the output directory holds a resumable run of the same
-//! experiment and cut its records back to the checkpoint.
+//! experiment, then cut its records back to the checkpoint.
+//!
+//! Resuming is atomic: [`check`] reads and validates everything (the checkpoint, the previous
+//! `config.resolved.toml`, the problem fingerprint in `fingerprint.json`, the records up to the
+//! checkpoint's round) and the caller restores the engine in memory, all before
+//! [`commit`] changes the first file. A refused resume leaves the directory as it was.
 
 use std::fs::{self, OpenOptions};
 use std::path::Path;
 
 use anyhow::Context;
+use squeeze_driver::fingerprint::Fingerprint;
 use squeeze_driver::{ExperimentConfig, RoundRecord};
 use toml::{Table, Value};
 
 use crate::fail::{CliResult, runtime, usage};
-use crate::output::{CHECKPOINT, CONFIG_RESOLVED, RECORDS_CSV, RECORDS_JSONL};
+use crate::output::{
+    CHECKPOINT, CONFIG_RESOLVED, FINGERPRINT, RECORDS_CSV, RECORDS_JSONL, write_atomic,
+};
 
-/// Check that the directory holds a resumable run of the same experiment, and cut its records
-/// back to the checkpoint's round. Returns the checkpoint's record.
-pub(crate) fn prepare_resume(out: &Path, cfg: &ExperimentConfig) -> CliResult<RoundRecord> {
+/// What [`check`] found: where to cut the records, and what [`commit`] must write.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// The checkpoint's record.
+    pub(crate) last: RoundRecord,
+    csv_keep: u64,
+    jsonl_keep: u64,
+    /// A run of an older squeeze has no `fingerprint.json`: write it on commit.
+    write_fingerprint: bool,
+    /// Say so on stderr.
+    pub(crate) note: Option<String>,
+}
+
+/// Check, without changing anything, that `out` holds a resumable run of `cfg` whose problem
+/// has the fingerprint `now`.
+pub(crate) fn check(out: &Path, cfg: &ExperimentConfig, now: &Fingerprint) -> CliResult<Plan> {
     let ckpt = out.join(CHECKPOINT);
     if !ckpt.exists() {
         return Err(usage(format!(
@@ -23,7 +44,14 @@ pub(crate) fn prepare_resume(out: &Path, cfg: &ExperimentConfig) -> CliResult<Ro
         )));
     }
     let prev_path = out.join(CONFIG_RESOLVED);
-    if let Ok(text) = fs::read_to_string(&prev_path) {
+    let has_config = prev_path.exists();
+    if has_config {
+        let text = fs::read_to_string(&prev_path).map_err(|e| {
+            usage(format!(
+                "--resume: cannot read {} ({e}); run without --resume",
+                prev_path.display()
+            ))
+        })?;
         let prev: Value = text.parse::<Table>().map(Value::Table).map_err(|e| {
             usage(format!(
                 "--resume: {} is not valid TOML ({}); run without --resume",
@@ -43,15 +71,92 @@ pub(crate) fn prepare_resume(out: &Path, cfg: &ExperimentConfig) -> CliResult<Ro
             }
         }
     }
+    let fp_path = out.join(FINGERPRINT);
+    let (write_fingerprint, note) = if fp_path.exists() {
+        let stored: Fingerprint = fs::read(&fp_path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .map_err(|e| {
+                usage(format!(
+                    "--resume: {} is unreadable ({e}), so the problem cannot be checked; run \
+                     without --resume",
+                    fp_path.display()
+                ))
+            })?;
+        if let Some(d) = stored.first_difference(now) {
+            let what = if d.key.starts_with("data") {
+                "the data file's contents differ from the interrupted run's".to_string()
+            } else {
+                format!("{} differs from the interrupted run's", d.key)
+            };
+            return Err(usage(format!(
+                "--resume: {what} ({d}; stored in {}): the checkpoint belongs to another \
+                 problem; resume with the same data, problem, method and seed, or run without \
+                 --resume",
+                fp_path.display()
+            )));
+        }
+        (false, None)
+    } else if has_config {
+        (
+            true,
+            Some(format!(
+                "note: {} has no {FINGERPRINT} (written by an older squeeze): the data file's \
+                 contents cannot be checked, only the configuration",
+                out.display()
+            )),
+        )
+    } else {
+        return Err(usage(format!(
+            "--resume: {} has neither {FINGERPRINT} nor {CONFIG_RESOLVED}, so the checkpoint's \
+             problem cannot be checked; run without --resume",
+            out.display()
+        )));
+    };
     let last: RoundRecord = squeeze_driver::executor::checkpoint_record(&ckpt).map_err(|e| {
         usage(format!(
             "--resume: {e}; delete {} and run without --resume",
             ckpt.display()
         ))
     })?;
-    truncate_records(&out.join(RECORDS_CSV), last.round, true)?;
-    truncate_records(&out.join(RECORDS_JSONL), last.round, false)?;
-    Ok(last)
+    let csv_keep = records_to_keep(&out.join(RECORDS_CSV), last.round, true)?;
+    let jsonl_keep = records_to_keep(&out.join(RECORDS_JSONL), last.round, false)?;
+    Ok(Plan {
+        last,
+        csv_keep,
+        jsonl_keep,
+        write_fingerprint,
+        note,
+    })
+}
+
+/// Cut the records back to the checkpoint's round (and store the fingerprint of an older
+/// run): the first changes a resume makes.
+pub(crate) fn commit(out: &Path, plan: &Plan, now: &Fingerprint) -> CliResult {
+    truncate(&out.join(RECORDS_CSV), plan.csv_keep)?;
+    truncate(&out.join(RECORDS_JSONL), plan.jsonl_keep)?;
+    if plan.write_fingerprint {
+        write_fingerprint(out, now)?;
+    }
+    Ok(())
+}
+
+/// Write `fingerprint.json` (atomically).
+pub(crate) fn write_fingerprint(out: &Path, fp: &Fingerprint) -> CliResult {
+    let path = out.join(FINGERPRINT);
+    let bytes = serde_json::to_vec_pretty(fp).context("internal: fingerprint serialisation")?;
+    write_atomic(&path, &bytes)
+        .map_err(|e| runtime(format!("cannot write {}: {e}", path.display())))
+}
+
+fn truncate(path: &Path, keep: u64) -> CliResult {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(keep).map(|_| f))
+        .map_err(|e| runtime(format!("cannot truncate {}: {e}", path.display())))?;
+    f.sync_all()
+        .map_err(|e| runtime(format!("cannot sync {}: {e}", path.display())))
 }
 
 /// The dotted path of the first difference between two TOML values, if any.
@@ -82,10 +187,10 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
     }
 }
 
-/// Keep the header and the complete rows with round ≤ `round` (later rows, or a half-written
-/// last line, come from after the checkpoint and will be recomputed). The row for `round`
-/// itself must be there.
-fn truncate_records(path: &Path, round: u64, csv: bool) -> CliResult {
+/// How many bytes to keep: the header and the complete rows with round ≤ `round` (later rows,
+/// or a half-written last line, come from after the checkpoint and will be recomputed). The
+/// row for `round` itself must be there.
+fn records_to_keep(path: &Path, round: u64, csv: bool) -> CliResult<u64> {
     let text = fs::read_to_string(path).map_err(|e| {
         usage(format!(
             "--resume: cannot read {}: {e}; run without --resume to start afresh",
@@ -137,14 +242,7 @@ fn truncate_records(path: &Path, round: u64, csv: bool) -> CliResult {
             path.display()
         )));
     }
-    let f = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .and_then(|f| f.set_len(keep as u64).map(|_| f))
-        .map_err(|e| runtime(format!("cannot truncate {}: {e}", path.display())))?;
-    f.sync_all()
-        .map_err(|e| runtime(format!("cannot sync {}: {e}", path.display())))?;
-    Ok(())
+    Ok(keep as u64)
 }
 
 #[cfg(test)]

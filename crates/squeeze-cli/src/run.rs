@@ -29,13 +29,8 @@ pub fn run(args: RunArgs) -> CliResult {
         .cfg
         .build_engine(&job.base)
         .map_err(|e| job.cfg_error(&e))?;
-    let (mut output, resumed_from) = open_outputs(&job, &args, engine.describe())?;
-    let result = execute(
-        &job,
-        engine.as_mut(),
-        &mut [&mut output],
-        resumed_from.is_some(),
-    );
+    let (mut output, start) = open_outputs(&job, &args, engine.as_mut(), true)?;
+    let result = execute(&job, engine.as_mut(), &mut [&mut output], start);
     finish(&job, &args, &mut output, result)
 }
 
