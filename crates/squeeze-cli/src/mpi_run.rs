@@ -46,7 +46,7 @@ fn abort(comm: &Comm, failure: Failure) -> ! {
     crate::console::err_line(&format!(
         "error: rank {}: {}",
         comm.rank(),
-        crate::fail::one_line(&format!("{:#}", failure.error))
+        crate::fail::shorten_numbers(&crate::fail::one_line(&format!("{:#}", failure.error)))
     ));
     comm.abort(i32::from(failure.code))
 }

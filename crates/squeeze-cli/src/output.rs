@@ -197,10 +197,16 @@ fn summary_line(name: &str, s: &RunSummary, out: &Path, cwd: &Path) -> String {
     };
     let shown = out.strip_prefix(cwd).unwrap_or(out);
     format!(
-        "{name}: {} rounds ({reason}), ‖∇f‖² = {:.4e}, f = {:.6}, bits/n = {:.4e}, {:.2} s → {}",
+        "{name}: {} rounds ({reason}), ‖∇f‖² = {:.4e}, f = {}, bits/n = {:.4e}, {:.2} s → {}",
         s.last.round,
         s.last.grad_norm_sq,
-        s.last.loss,
+        // Fixed notation for ordinary values; a huge f (a run with stop.diverge_factor = inf)
+        // in scientific notation rather than hundreds of digits.
+        if s.last.loss.abs() < 1e6 {
+            format!("{:.6}", s.last.loss)
+        } else {
+            format!("{:.6e}", s.last.loss)
+        },
         s.last.bits_up_per_worker,
         s.last.wall_time_s,
         shown.display()

@@ -269,6 +269,13 @@ fn finite_divergence_is_a_failure_with_exit_code_1() {
     assert_ok(&out);
     let out = squeeze(&dir, &["run", &q, "--set", "stop.diverge_factor=0.5"]);
     assert_error(&out, 2, &["diverge_factor", "must be > 1"]);
+    // Messages print huge numbers in scientific notation, not 300 digits.
+    let out = squeeze(
+        &dir,
+        &["run", &q, "--set", "method.stepsize.multiplier=-1e300"],
+    );
+    let err = assert_error(&out, 2, &["multiplier = -1e300"]);
+    assert!(!err.contains("0000000000"), "{err}");
 }
 
 #[test]

@@ -307,7 +307,7 @@ impl Executor {
                 && !(v.is_finite() && v >= 0.0)
             {
                 return Err(ExecError::Stop(format!(
-                    "{name} = {v} must be finite and ≥ 0"
+                    "{name} = {v:.3e} must be finite and ≥ 0"
                 )));
             }
         }
