@@ -43,8 +43,60 @@ pub type CliResult<T = ()> = Result<T, Failure>;
 
 /// Print the failure as the one `error: …` line on stderr.
 pub fn print(f: &Failure) {
-    eprintln!("error: {}", one_line(&format!("{:#}", f.error)));
+    let text = shorten_numbers(&one_line(&format!("{:#}", f.error)));
+    crate::console::err_line(&format!("error: {text}"));
 }
+
+/// Decimal numbers with more than [`MAX_DIGITS`] digits (Rust prints `1e300` as 301 digits)
+/// in scientific notation, wherever the message came from.
+pub fn shorten_numbers(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        let start = if i > 0 && bytes[i - 1] == b'-' {
+            i - 1
+        } else {
+            i
+        };
+        let mut end = i;
+        let mut digits = 0;
+        let mut seen_dot = false;
+        while end < bytes.len() {
+            let b = bytes[end];
+            if b.is_ascii_digit() {
+                digits += 1;
+            } else if b == b'.'
+                && !seen_dot
+                && end + 1 < bytes.len()
+                && bytes[end + 1].is_ascii_digit()
+            {
+                seen_dot = true;
+            } else {
+                break;
+            }
+            end += 1;
+        }
+        if digits > MAX_DIGITS
+            && let Ok(v) = text[start..end].parse::<f64>()
+        {
+            out.push_str(&text[copied..start]);
+            out.push_str(&format!("{v:e}"));
+            copied = end;
+        }
+        i = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Longest decimal number printed as is by [`shorten_numbers`].
+const MAX_DIGITS: usize = 20;
 
 /// Fold a possibly multi-line message (TOML errors quote the source) into one line.
 pub fn one_line(text: &str) -> String {
@@ -59,6 +111,22 @@ pub fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_numbers_are_printed_in_scientific_notation() {
+        let huge = format!("{}", -1e300);
+        let msg = format!("invalid gamma = {huge}: must be > 0; round 12, 0.5, 3.25e-3, x1234");
+        assert_eq!(
+            shorten_numbers(&msg),
+            "invalid gamma = -1e300: must be > 0; round 12, 0.5, 3.25e-3, x1234"
+        );
+        let small = format!("{}", 1.5e-30);
+        assert_eq!(shorten_numbers(&format!("v = {small}.")), "v = 1.5e-30.");
+        assert_eq!(
+            shorten_numbers("hash 12345678901234567890 kept"),
+            "hash 12345678901234567890 kept"
+        );
+    }
 
     #[test]
     fn one_line_folds_lines_and_drops_blank_ones() {

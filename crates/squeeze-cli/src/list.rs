@@ -17,24 +17,30 @@ pub struct ListArgs {
 
 /// Run `squeeze list`.
 pub fn list(args: ListArgs) -> CliResult {
+    use std::fmt::Write as _;
     if args.dim == 0 {
         return Err(usage("--dim 0: the dimension must be ≥ 1"));
     }
     let d = args.dim;
-    println!("Compressors (method.compressor = \"SPEC\"; classes at d = {d}):\n");
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "Compressors (method.compressor = \"SPEC\"; classes at d = {d}):\n"
+    );
     for e in entries() {
-        println!("{} — {}", e.name, e.summary);
+        let _ = writeln!(text, "{} — {}", e.name, e.summary);
         for p in e.params {
-            println!("    {:<8} {}", p.name, p.doc);
+            let _ = writeln!(text, "    {:<8} {}", p.name, p.doc);
         }
         for spec in e.examples {
-            match parse::<f64>(spec) {
+            let class = match parse::<f64>(spec) {
                 Ok(c) => match c.check_dim(d) {
-                    Ok(()) => println!("    e.g. {spec:<36} {}", c.class(d).describe()),
-                    Err(err) => println!("    e.g. {spec:<36} (not at d = {d}: {err})"),
+                    Ok(()) => c.class(d).describe(),
+                    Err(err) => format!("(not at d = {d}: {err})"),
                 },
-                Err(err) => println!("    e.g. {spec:<36} ({err})"),
-            }
+                Err(err) => format!("({err})"),
+            };
+            let _ = writeln!(text, "    e.g. {spec:<36} {class}");
         }
     }
     let w = METHODS
@@ -43,13 +49,16 @@ pub fn list(args: ListArgs) -> CliResult {
         .map(|m| m.0.len())
         .max()
         .unwrap_or(6);
-    println!("\nMethods (method.name = \"NAME\"):\n");
+    let _ = writeln!(text, "\nMethods (method.name = \"NAME\"):\n");
     for (name, what) in METHODS {
-        println!("{name:<w$} {what}");
+        let _ = writeln!(text, "{name:<w$} {what}");
     }
-    println!("\nGossip methods (need a [topology], e.g. kind = \"ring\"):\n");
+    let _ = writeln!(
+        text,
+        "\nGossip methods (need a [topology], e.g. kind = \"ring\"):\n"
+    );
     for (name, what) in GOSSIP_METHODS {
-        println!("{name:<w$} {what}");
+        let _ = writeln!(text, "{name:<w$} {what}");
     }
-    Ok(())
+    crate::console::out(&text)
 }

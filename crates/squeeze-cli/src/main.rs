@@ -7,19 +7,27 @@
 //! squeeze list [--dim D]
 //! ```
 //!
-//! Exit codes: 0 success; 2 for anything the user can fix (bad TOML, unknown key, method or
-//! compressor, missing data, incompatible choices, bad `--set`, bad arguments); 1 for failures
-//! while running (divergence, I/O errors after the run started). Every error is one line
-//! `error: …` on stderr that says what to change. The library crates never print; this binary
-//! is the only place that does.
+//! Exit codes: 0 success (also when stdout is closed by its reader); 2 for anything the user
+//! can fix before the run starts (bad TOML, unknown key, method or compressor, missing or
+//! oversized data, incompatible choices, bad `--set`, bad arguments, an output directory in use,
+//! a refused resume); 1 for failures while running (divergence, I/O errors after the run
+//! started, stdout errors). Every error is one line `error: …` on stderr that says what to
+//! change; nothing panics. The library crates never print; this binary is the only place that
+//! does.
 
+mod console;
 mod fail;
+mod job;
 mod list;
+mod lock;
 #[cfg(feature = "mpi")]
 mod mpi_run;
+mod output;
 mod overrides;
 mod plot;
+mod resume;
 mod run;
+mod threads;
 
 use std::process::ExitCode;
 
@@ -42,7 +50,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the experiment described by a TOML file and write its records.
-    Run(run::RunArgs),
+    Run(job::RunArgs),
     /// Plot ‖∇f‖² (or the loss) of one or more runs into SVG and PNG.
     Plot(plot::PlotArgs),
     /// List the compressors (with parameters and classes) and the methods.
@@ -55,7 +63,7 @@ fn main() -> ExitCode {
         Err(e) => return clap_error(e),
     };
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run_command(args),
         Command::Plot(args) => plot::plot(args),
         Command::List(args) => list::list(args),
     };
@@ -65,7 +73,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// `squeeze run`: as one rank of an MPI job when started by `mpirun` (feature `mpi`), else in
+/// this process.
+fn run_command(args: job::RunArgs) -> fail::CliResult {
+    #[cfg(feature = "mpi")]
+    if squeeze_driver::mpi::launched_by_mpirun() {
+        return mpi_run::run(args);
+    }
+    run::run(args)
+}
+
 fn report(f: Failure) -> ExitCode {
+    if console::is_broken_pipe(&f) {
+        return ExitCode::SUCCESS;
+    }
     fail::print(&f);
     ExitCode::from(f.code)
 }
@@ -103,7 +124,9 @@ fn clap_error(e: clap::Error) -> ExitCode {
                 }
                 line.push_str(p);
             }
-            eprintln!("error: {line}; see `squeeze --help` or `squeeze <COMMAND> --help`");
+            console::err_line(&format!(
+                "error: {line}; see `squeeze --help` or `squeeze <COMMAND> --help`"
+            ));
             ExitCode::from(2)
         }
     }

@@ -12,14 +12,17 @@ use squeeze_driver::executor::ExecError;
 use squeeze_driver::mpi::{Comm, MpiSession, build_mpi_engine};
 
 use crate::fail::{CliResult, Failure, runtime};
-use crate::run::{self, RunArgs};
+use crate::job::{self, RunArgs};
+use crate::output::{self, Start};
 
 /// Whether every rank already knows about this error (so no abort is needed).
 fn agreed_exec(e: &ExecError) -> bool {
     // Divergence is decided from a record, and every rank has the same records.
     matches!(
         e,
-        ExecError::Engine(EngineError::Agreed { .. }) | ExecError::Diverged { .. }
+        ExecError::Engine(EngineError::Agreed { .. })
+            | ExecError::Diverged { .. }
+            | ExecError::Exploded { .. }
     )
 }
 
@@ -40,12 +43,21 @@ fn leave(session: MpiSession, failure: Failure) -> CliResult {
 
 /// Leave after an error only this rank knows about: print it and abort the job.
 fn abort(comm: &Comm, failure: Failure) -> ! {
-    eprintln!(
+    crate::console::err_line(&format!(
         "error: rank {}: {}",
         comm.rank(),
-        crate::fail::one_line(&format!("{:#}", failure.error))
-    );
+        crate::fail::shorten_numbers(&crate::fail::one_line(&format!("{:#}", failure.error)))
+    ));
     comm.abort(i32::from(failure.code))
+}
+
+/// How a rank that does not write the outputs starts.
+fn start_elsewhere(args: &RunArgs) -> Start {
+    if args.resume {
+        Start::Checkpoint
+    } else {
+        Start::Fresh
+    }
 }
 
 /// This rank's part of `squeeze run`.
@@ -54,7 +66,7 @@ pub fn run(args: RunArgs) -> CliResult {
     let comm = session.comm().clone();
     // 1. Every rank reads and checks the configuration and the data path; one failing rank
     //    (a missing file, a bad --set) stops them all.
-    let job = run::prepare(&args);
+    let job = job::prepare(&args);
     let local = job.as_ref().err().map(|f| format!("{:#}", f.error));
     let job = match (comm.any_failed(local), job) {
         (Ok(()), Ok(job)) => job,
@@ -70,7 +82,8 @@ pub fn run(args: RunArgs) -> CliResult {
     };
     // 3. Rank 0 prepares the output directory.
     let opened = if comm.is_root() {
-        Some(run::open_outputs(&job, &args, engine.describe()))
+        // The checkpoint is restored by every rank when the run starts (a collective).
+        Some(output::open_outputs(&job, &args, engine.as_mut(), false))
     } else {
         None
     };
@@ -86,33 +99,34 @@ pub fn run(args: RunArgs) -> CliResult {
         return leave(session, failure);
     }
     // 4. The run: rank 0 observes and writes; the others only compute.
-    let resume = args.resume;
     match opened {
-        Some(Ok((mut output, _resumed_from))) => {
-            let result = run::execute(&job, engine.as_mut(), &mut [&mut output], resume);
+        Some(Ok((mut output, start))) => {
+            let result = job::execute(&job, engine.as_mut(), &mut [&mut output], start);
             // A failure of the run itself is known to every rank; a failure to write the
             // summary afterwards is rank 0's alone (the others have finished).
             let agreed = matches!(&result, Err(e) if agreed_exec(e));
-            let outcome = run::finish(&job, &args, &mut output, result);
+            let outcome = output::finish(&job, &args, &mut output, result);
+            // Release the output directory's lock before leaving (`leave` exits the process).
+            drop(output);
             match outcome {
                 Ok(()) => Ok(()),
                 Err(f) if agreed => leave(session, f),
                 Err(f) => abort(&comm, f),
             }
         }
-        _ => match run::execute(&job, engine.as_mut(), &mut [], resume) {
+        _ => match job::execute(&job, engine.as_mut(), &mut [], start_elsewhere(&args)) {
             Ok(_) => Ok(()),
             Err(e) if agreed_exec(&e) => leave(
                 session,
                 Failure {
-                    code: run::exec_error_code(&e),
+                    code: job::exec_error_code(&e),
                     error: anyhow::anyhow!("{e}"),
                 },
             ),
             Err(e) => abort(
                 &comm,
                 Failure {
-                    code: run::exec_error_code(&e),
+                    code: job::exec_error_code(&e),
                     error: anyhow::anyhow!("{e}"),
                 },
             ),

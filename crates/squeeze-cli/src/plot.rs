@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::fail::{CliResult, runtime, usage};
-use crate::run::{CONFIG_RESOLVED, RECORDS_CSV, SUMMARY, SummaryFile};
+use crate::output::{CONFIG_RESOLVED, RECORDS_CSV, SUMMARY, SummaryFile};
 
 /// The font used for text in PNG files.
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -156,7 +156,7 @@ pub fn plot(args: PlotArgs) -> CliResult {
         .map_err(|e| runtime(format!("cannot draw {}: {e:#}", svg.display())))?;
     spec.render(BitMapBackend::new(&png, SIZE).into_drawing_area())
         .map_err(|e| runtime(format!("cannot draw {}: {e:#}", png.display())))?;
-    println!("wrote {} and {}", svg.display(), png.display());
+    crate::console::out(&format!("wrote {} and {}\n", svg.display(), png.display()))?;
     Ok(())
 }
 

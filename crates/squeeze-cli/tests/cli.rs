@@ -306,7 +306,7 @@ fn divergence_is_a_runtime_failure_with_exit_code_1() {
     assert_eq!(err.lines().count(), 1, "{err}");
     let summary: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("d/summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["status"], "failed");
+    assert_eq!(summary["status"], "diverged");
 }
 
 #[test]

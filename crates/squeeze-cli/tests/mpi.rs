@@ -1,5 +1,6 @@
-//! Real MPI runs of the `squeeze` binary under `mpirun` (feature `mpi`; the README's test
-//! command enables every feature, and `.ci/run` installs OpenMPI first).
+//! Real MPI runs of the `squeeze` binary under `mpirun` (feature `mpi`; without it this file
+//! compiles to nothing). `cargo test --release -p squeeze-cli --features mpi --test mpi` runs
+//! them; `.ci/run` installs OpenMPI and libclang first.
 //!
 //! What is checked, each against the same binary run in process:
 //! * same seed ⇒ the records of `mpirun -np 2` and `-np 4` equal the in-process records bit for

@@ -40,7 +40,17 @@ pub struct StopRules {
     /// Stop after this many seconds of wall time (makes the round count machine-dependent).
     #[serde(default)]
     pub wall_time_s: Option<f64>,
+    /// Divergence that stays finite: stop with [`ExecError::Exploded`] once the largest of
+    /// |f(x)|, ‖∇f(x)‖² and the consensus error exceeds this factor times the largest of them
+    /// at round 0 (default [`DEFAULT_DIVERGE_FACTOR`]; `inf` turns the check off; must be > 1).
+    /// Non-finite values always stop the run ([`ExecError::Diverged`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverge_factor: Option<f64>,
 }
+
+/// Default of [`StopRules::diverge_factor`]: a run whose scale grows a million-fold over its
+/// start has diverged. Every example configuration stays below 1× its starting scale.
+pub const DEFAULT_DIVERGE_FACTOR: f64 = 1e6;
 
 /// Why a run stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +90,32 @@ pub enum ExecError {
     /// No stop rule was given or one is invalid.
     #[error("stop rules: {0}")]
     Stop(String),
-    /// Reading or writing a checkpoint failed.
+    /// The run diverged without overflowing: the record's scale (largest of |f(x)|, ‖∇f(x)‖²,
+    /// consensus error) exceeds `stop.diverge_factor` times the scale at round 0.
+    #[error(
+        "the run diverged at round {round}: {metric} = {value:.3e}, more than stop.diverge_factor = {factor:.1e} times the starting scale {start:.3e} (the largest of |f|, ‖∇f‖² and the consensus error at round 0); use a smaller stepsize (method.stepsize.multiplier, gamma or eta), or raise stop.diverge_factor"
+    )]
+    Exploded {
+        /// The round of the record.
+        round: u64,
+        /// Which quantity is largest (`|f(x)|`, `‖∇f(x)‖²`, `consensus error`).
+        metric: &'static str,
+        /// Its value.
+        value: f64,
+        /// The scale at round 0.
+        start: f64,
+        /// The factor in force.
+        factor: f64,
+    },
+    /// Writing a checkpoint failed (an I/O failure while running: disk full, permissions).
+    #[error("cannot write the checkpoint {path}: {detail}")]
+    CheckpointWrite {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// Reading or restoring a checkpoint failed.
     #[error("checkpoint {path}: {detail}")]
     Checkpoint {
         /// The file.
@@ -93,9 +128,8 @@ pub enum ExecError {
     Observer(String),
     /// The run diverged: a record's f(x) or ‖∇f(x)‖² is not finite (the methods catch
     /// non-finite gradients and models themselves; this catches what only the objective shows).
-    #[error(
-        "the run diverged: f(x) = {loss}, ‖∇f(x)‖² = {grad_norm_sq} at round {round}; use a smaller stepsize (method.stepsize.multiplier or gamma)"
-    )]
+    /// At round 0 nothing has stepped yet: the data or x⁰ overflow.
+    #[error("{}", diverged_message(*round, *loss, *grad_norm_sq))]
     Diverged {
         /// The round of the record.
         round: u64,
@@ -104,6 +138,84 @@ pub enum ExecError {
         /// ‖∇f(x)‖².
         grad_norm_sq: f64,
     },
+}
+
+impl ExecError {
+    /// Whether the run diverged (non-finite or exploding values, in the executor or a method).
+    pub fn is_divergence(&self) -> bool {
+        matches!(
+            self,
+            Self::Diverged { .. }
+                | Self::Exploded { .. }
+                | Self::Engine(EngineError::Method(
+                    squeeze_feedback::MethodError::Diverged { .. }
+                ))
+        )
+    }
+}
+
+fn diverged_message(round: u64, loss: f64, grad_norm_sq: f64) -> String {
+    if round == 0 {
+        format!(
+            "f(x⁰) = {loss:.3e}, ‖∇f(x⁰)‖² = {grad_norm_sq:.3e} at the starting point (round 0, \
+             before any step): the data or x⁰ overflow; scale the data (problem.data) or choose \
+             a smaller problem.init"
+        )
+    } else {
+        format!(
+            "the run diverged: f(x) = {loss:.3e}, ‖∇f(x)‖² = {grad_norm_sq:.3e} at round \
+             {round}; use a smaller stepsize (method.stepsize.multiplier or gamma)"
+        )
+    }
+}
+
+/// The scale of a record that divergence is measured by: the largest of |f(x)|, ‖∇f(x)‖² and
+/// the consensus error, with the name of the largest.
+fn scale(rec: &RoundRecord) -> (&'static str, f64) {
+    let mut best = ("|f(x)|", rec.loss.abs());
+    for (name, v) in [
+        ("‖∇f(x)‖²", rec.grad_norm_sq),
+        ("consensus error", rec.consensus_error),
+    ] {
+        if v > best.1 {
+            best = (name, v);
+        }
+    }
+    best
+}
+
+/// Watches records for finite divergence against the scale at round 0.
+#[derive(Debug, Clone, Copy)]
+struct Watch {
+    factor: f64,
+    /// The scale at round 0 (`None`: no usable start, e.g. 0 — no check).
+    start: Option<f64>,
+}
+
+impl Watch {
+    fn new(stop: &StopRules, start: Option<f64>) -> Self {
+        Self {
+            factor: stop.diverge_factor.unwrap_or(DEFAULT_DIVERGE_FACTOR),
+            start: start.filter(|s| s.is_finite() && *s > 0.0),
+        }
+    }
+
+    fn check(&self, rec: &RoundRecord) -> Result<(), ExecError> {
+        let Some(start) = self.start else {
+            return Ok(());
+        };
+        let (metric, value) = scale(rec);
+        if value > self.factor * start {
+            return Err(ExecError::Exploded {
+                round: rec.round,
+                metric,
+                value,
+                start,
+                factor: self.factor,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Write a checkpoint every `every` rounds to `path`.
@@ -124,10 +236,23 @@ pub struct RunSummary {
     pub last: RoundRecord,
 }
 
+/// A run restored from a checkpoint, ready to continue ([`Executor::restore`],
+/// [`Executor::continue_from`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ExecutorState {
+pub struct ExecutorState {
     last: RoundRecord,
     elapsed_s: f64,
+    /// The divergence scale at round 0 (absent in checkpoints of older versions: the
+    /// checkpoint's own record then serves as the start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    start_scale: Option<f64>,
+}
+
+impl ExecutorState {
+    /// The record the run continues from (the checkpoint's round).
+    pub fn last(&self) -> &RoundRecord {
+        &self.last
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,9 +307,16 @@ impl Executor {
                 && !(v.is_finite() && v >= 0.0)
             {
                 return Err(ExecError::Stop(format!(
-                    "{name} = {v} must be finite and ≥ 0"
+                    "{name} = {v:.3e} must be finite and ≥ 0"
                 )));
             }
+        }
+        if let Some(f) = s.diverge_factor
+            && (f.is_nan() || f <= 1.0)
+        {
+            return Err(ExecError::Stop(format!(
+                "diverge_factor = {f:.3e} must be > 1 (default {DEFAULT_DIVERGE_FACTOR:.0e}; inf turns the check off)"
+            )));
         }
         if self.log_every == 0 {
             return Err(ExecError::Stop("log_every must be ≥ 1".into()));
@@ -207,8 +339,9 @@ impl Executor {
         let start = Instant::now();
         let metrics = engine.evaluate()?;
         let first = RoundRecord::new(engine.totals(), metrics, 0.0);
-        notify(observers, &first)?;
-        self.run_loop(engine, observers, first, start, 0.0)
+        let watch = Watch::new(&self.stop, Some(scale(&first).1));
+        notify(observers, &first, &watch)?;
+        self.run_loop(engine, observers, first, start, 0.0, &watch)
     }
 
     /// Restore `engine` from the checkpoint at `path` and continue. Records up to and including
@@ -220,14 +353,40 @@ impl Executor {
         path: &Path,
         observers: &mut [&mut dyn Observer],
     ) -> Result<RunSummary, ExecError> {
+        let state = self.restore(engine, path)?;
+        self.continue_from(engine, state, observers)
+    }
+
+    /// Check the rules and restore `engine` from the checkpoint at `path`, without running:
+    /// a caller can check everything before it changes any file, then
+    /// [`continue_from`](Self::continue_from). `resume` = `restore` + `continue_from`.
+    pub fn restore(
+        &self,
+        engine: &mut dyn Engine,
+        path: &Path,
+    ) -> Result<ExecutorState, ExecError> {
         self.validate()?;
-        let state = load_checkpoint(engine, path)?;
+        load_checkpoint(engine, path)
+    }
+
+    /// Continue a run restored by [`restore`](Self::restore) (observers receive the records
+    /// after the checkpoint's round).
+    pub fn continue_from(
+        &self,
+        engine: &mut dyn Engine,
+        state: ExecutorState,
+        observers: &mut [&mut dyn Observer],
+    ) -> Result<RunSummary, ExecError> {
+        self.validate()?;
+        let start = state.start_scale.unwrap_or_else(|| scale(&state.last).1);
+        let watch = Watch::new(&self.stop, Some(start));
         self.run_loop(
             engine,
             observers,
             state.last,
             Instant::now(),
             state.elapsed_s,
+            &watch,
         )
     }
 
@@ -238,6 +397,7 @@ impl Executor {
         mut last: RoundRecord,
         start: Instant,
         offset_s: f64,
+        watch: &Watch,
     ) -> Result<RunSummary, ExecError> {
         let elapsed = |start: &Instant| offset_s + start.elapsed().as_secs_f64();
         let reason = loop {
@@ -262,7 +422,7 @@ impl Executor {
             if round.is_multiple_of(self.log_every) || at_cap || over_budget {
                 let metrics = engine.evaluate()?;
                 last = RoundRecord::new(engine.totals(), metrics, elapsed(&start));
-                notify(observers, &last)?;
+                notify(observers, &last, watch)?;
             }
             if let Some(c) = &self.checkpoint
                 && round.is_multiple_of(c.every)
@@ -270,9 +430,14 @@ impl Executor {
                 if last.round != round {
                     let metrics = engine.evaluate()?;
                     last = RoundRecord::new(engine.totals(), metrics, elapsed(&start));
-                    notify(observers, &last)?;
+                    notify(observers, &last, watch)?;
                 }
-                write_checkpoint(engine, &c.path, &last, elapsed(&start))?;
+                let state = ExecutorState {
+                    last: last.clone(),
+                    elapsed_s: elapsed(&start),
+                    start_scale: watch.start,
+                };
+                save_checkpoint(engine, &c.path, state)?;
                 for o in observers.iter_mut() {
                     o.checkpoint(round, &c.path)?;
                 }
@@ -281,7 +446,7 @@ impl Executor {
         if last.round != engine.totals().rounds {
             let metrics = engine.evaluate()?;
             last = RoundRecord::new(engine.totals(), metrics, elapsed(&start));
-            notify(observers, &last)?;
+            notify(observers, &last, watch)?;
         }
         let summary = RunSummary { reason, last };
         for o in observers.iter_mut() {
@@ -314,7 +479,11 @@ impl Executor {
 
 /// Hand `rec` to every observer, then stop if it shows divergence (after the observers, so
 /// that the diverged record is written).
-fn notify(observers: &mut [&mut dyn Observer], rec: &RoundRecord) -> Result<(), ExecError> {
+fn notify(
+    observers: &mut [&mut dyn Observer],
+    rec: &RoundRecord,
+    watch: &Watch,
+) -> Result<(), ExecError> {
     for o in observers.iter_mut() {
         o.record(rec)?;
     }
@@ -325,7 +494,7 @@ fn notify(observers: &mut [&mut dyn Observer], rec: &RoundRecord) -> Result<(), 
             grad_norm_sq: rec.grad_norm_sq,
         });
     }
-    Ok(())
+    watch.check(rec)
 }
 
 /// Write `engine`'s checkpoint to `path` atomically (temporary file, then rename).
@@ -335,17 +504,27 @@ pub fn write_checkpoint(
     last: &RoundRecord,
     elapsed_s: f64,
 ) -> Result<(), ExecError> {
-    let err = |detail: String| ExecError::Checkpoint {
+    let state = ExecutorState {
+        last: last.clone(),
+        elapsed_s,
+        start_scale: None,
+    };
+    save_checkpoint(engine, path, state)
+}
+
+fn save_checkpoint(
+    engine: &dyn Engine,
+    path: &Path,
+    state: ExecutorState,
+) -> Result<(), ExecError> {
+    let err = |detail: String| ExecError::CheckpointWrite {
         path: path.to_path_buf(),
         detail,
     };
     let file = CheckpointFile {
         format: CHECKPOINT_FORMAT.to_string(),
         describe: engine.describe(),
-        executor: ExecutorState {
-            last: last.clone(),
-            elapsed_s,
-        },
+        executor: state,
         engine: engine.snapshot()?,
     };
     if !engine.writes_outputs() {
@@ -417,5 +596,83 @@ impl Observer for Collect {
     fn record(&mut self, rec: &RoundRecord) -> Result<(), ExecError> {
         self.records.push(rec.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ExperimentConfig;
+
+    fn cfg(extra_stop: &str, gamma: f64) -> ExperimentConfig {
+        ExperimentConfig::from_toml(&format!(
+            "seed = 1\n[problem]\nn_workers = 2\n[method]\nname = \"gd\"\n\
+             stepsize = {{ rule = \"constant\", gamma = {gamma:e} }}\n\
+             [stop]\nmax_rounds = 5\n{extra_stop}\n"
+        ))
+        .unwrap()
+    }
+
+    fn run(c: &ExperimentConfig) -> (Result<RunSummary, ExecError>, Vec<RoundRecord>) {
+        let mut engine = c.build_engine(Path::new(".")).unwrap();
+        let mut rec = Collect::default();
+        let r = c
+            .executor(None)
+            .unwrap()
+            .run(engine.as_mut(), &mut [&mut rec]);
+        (r, rec.records)
+    }
+
+    #[test]
+    fn finite_blow_up_stops_with_exploded_after_writing_the_record() {
+        let (r, recs) = run(&cfg("", 1e10));
+        let e = r.unwrap_err();
+        assert!(matches!(e, ExecError::Exploded { round: 1, .. }), "{e}");
+        assert!(e.is_divergence());
+        assert_eq!(
+            recs.len(),
+            2,
+            "the diverged record is handed to the observers"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("stop.diverge_factor = 1.0e6") && msg.len() < 400,
+            "{msg}"
+        );
+        // Turned off with inf; the same run then finishes with finite values.
+        let (r, _) = run(&cfg("diverge_factor = inf", 1e10));
+        assert_eq!(r.unwrap().reason, StopReason::MaxRounds);
+        // A well-behaved run never trips it.
+        let (r, _) = run(&cfg("", 1e-3));
+        assert!(r.is_ok());
+    }
+
+    #[test]
+    fn diverge_factor_must_exceed_one() {
+        for bad in ["1.0", "0.5", "nan", "-inf"] {
+            let c = cfg(&format!("diverge_factor = {bad}"), 1e-3);
+            assert!(c.executor(None).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn non_finite_messages_are_short_and_name_round_zero() {
+        let e = ExecError::Diverged {
+            round: 0,
+            loss: 1e300,
+            grad_norm_sq: f64::INFINITY,
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("starting point") && msg.contains("1.000e300"),
+            "{msg}"
+        );
+        assert!(msg.len() < 300, "{msg}");
+        let e = ExecError::Diverged {
+            round: 3,
+            loss: f64::NAN,
+            grad_norm_sq: 1.0,
+        };
+        assert!(e.to_string().contains("smaller stepsize"));
     }
 }

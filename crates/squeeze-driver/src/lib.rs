@@ -30,6 +30,7 @@
 pub mod config;
 pub mod engine;
 pub mod executor;
+pub mod fingerprint;
 pub mod gossip;
 #[cfg(feature = "mpi")]
 pub mod mpi;

@@ -74,6 +74,8 @@ fn a_diverging_run_stops_with_diverged_naming_the_round() {
                 }
                 // f or ‖∇f‖² overflowed in a record before a gradient or the model did.
                 ExecError::Diverged { round, .. } => *round,
+                // f, ‖∇f‖² or the consensus error grew past stop.diverge_factor × the start.
+                ExecError::Exploded { round, .. } => *round,
                 other => panic!("{what}: expected Diverged, got {other:?}"),
             };
             assert!(round > 0 && round < 1000, "{what}: round {round}");

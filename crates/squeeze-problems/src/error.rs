@@ -110,6 +110,26 @@ pub enum DataError {
         /// File path or stream name.
         source_name: String,
     },
+    /// The input exceeds one of the reader's size limits (see `libsvm`).
+    #[error("{what} exceeds the limit of {limit}; {hint}")]
+    TooLarge {
+        /// What is too large, and where.
+        what: String,
+        /// The limit, in words.
+        limit: String,
+        /// How to fix it.
+        hint: String,
+    },
+    /// The input has data rows but not a single feature.
+    #[error(
+        "{source_name} has {rows} data rows but no feature (every line holds only a label); a LIBSVM line is `label index:value ...`: check that it is the right file"
+    )]
+    NoFeatures {
+        /// File path or stream name.
+        source_name: String,
+        /// Rows read.
+        rows: usize,
+    },
     /// The parts of a CSR matrix or data set are inconsistent.
     #[error("invalid sparse matrix: {0}")]
     InvalidMatrix(String),

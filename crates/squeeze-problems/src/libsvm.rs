@@ -11,6 +11,12 @@
 //! [`DataError`] with the 1-based line and column of the offending token and a hint; the
 //! reader never panics.
 //!
+//! Size limits turn absurd input into a [`DataError::TooLarge`] instead of an allocation
+//! failure or endless reading: a feature index (or `n_features`) above [`MAX_FEATURES`] (the
+//! models are dense: d values per vector), a line longer than [`MAX_LINE_BYTES`] (e.g.
+//! `/dev/zero`, a binary file), more than [`MAX_INPUT_BYTES`] in all, and a row whose squared
+//! norm overflows `f64` (its values would overflow every loss and gradient).
+//!
 //! ```
 //! use squeeze_problems::libsvm::{read_libsvm, ReadOptions};
 //! let text = "+1 1:0.5 3:1\n# comment\n\n0 2:2 # trailing comment\n";
@@ -22,13 +28,36 @@
 //! assert!(err.to_string().contains("line 1, column 3"));
 //! ```
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use squeeze_core::Scalar;
 
 use crate::data::{Csr, Dataset};
 use crate::error::{DataError, ParseKind};
+
+/// Largest feature index (and `n_features`) accepted: 2^26 = 67,108,864. Every model vector is
+/// dense, so d = 2^26 already takes 512 MiB per vector in f64; a larger index in a file is
+/// almost always a corrupt or non-LIBSVM file.
+pub const MAX_FEATURES: usize = 1 << 26;
+
+/// Longest line accepted, in bytes (64 MiB).
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// Most input read from one file or stream, in bytes (8 GiB).
+pub const MAX_INPUT_BYTES: u64 = 8 << 30;
+
+fn too_many_features(what: String, index: u64) -> DataError {
+    let gb = index as f64 * 8.0 / 1e9;
+    DataError::TooLarge {
+        what,
+        limit: format!("{MAX_FEATURES} features (2^26)"),
+        hint: format!(
+            "models are dense, so d = {index} would need {gb:.1} GB per vector; renumber the \
+             features that occur to 1..d (or check the file: such an index is usually corrupt)"
+        ),
+    }
+}
 
 /// Options for [`read_libsvm`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,10 +108,13 @@ pub fn read_libsvm<S: Scalar, R: BufRead>(
     opts: &ReadOptions,
 ) -> Result<Dataset<S>, DataError> {
     let name = opts.name.clone().unwrap_or_else(|| "libsvm".to_string());
-    let limit = opts
-        .n_features
-        .unwrap_or(u32::MAX as usize)
-        .min(u32::MAX as usize);
+    if let Some(n) = opts.n_features
+        && n > MAX_FEATURES
+    {
+        return Err(too_many_features(format!("n_features = {n}"), n as u64));
+    }
+    let limit = opts.n_features.unwrap_or(MAX_FEATURES);
+    let mut total: u64 = 0;
     let mut indptr = vec![0usize];
     let mut indices: Vec<u32> = Vec::new();
     let mut values: Vec<S> = Vec::new();
@@ -93,7 +125,8 @@ pub fn read_libsvm<S: Scalar, R: BufRead>(
     loop {
         buf.clear();
         line_no += 1;
-        let n = reader
+        let n = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
             .read_line(&mut buf)
             .map_err(|source| DataError::Read {
                 line: line_no,
@@ -101,6 +134,23 @@ pub fn read_libsvm<S: Scalar, R: BufRead>(
             })?;
         if n == 0 {
             break;
+        }
+        if n > MAX_LINE_BYTES {
+            return Err(DataError::TooLarge {
+                what: format!("{name}: line {line_no}"),
+                limit: format!("{} MiB per line", MAX_LINE_BYTES >> 20),
+                hint: "a LIBSVM file is text with one sample per line; check that this is one \
+                       (a device such as /dev/zero or a binary file never ends a line)"
+                    .into(),
+            });
+        }
+        total += n as u64;
+        if total > MAX_INPUT_BYTES {
+            return Err(DataError::TooLarge {
+                what: format!("{name}: the input up to line {line_no}"),
+                limit: format!("{} GiB", MAX_INPUT_BYTES >> 30),
+                hint: "subsample or split the data set into a smaller file".into(),
+            });
         }
         let content = match buf.find('#') {
             Some(p) => &buf[..p],
@@ -123,6 +173,7 @@ pub fn read_libsvm<S: Scalar, R: BufRead>(
             }
         };
         let mut prev: u64 = 0;
+        let mut norm_sq = 0.0f64;
         for (off, tok) in toks {
             let col = off + 1;
             let Some((i_str, v_str)) = tok.split_once(':') else {
@@ -145,6 +196,12 @@ pub fn read_libsvm<S: Scalar, R: BufRead>(
                     tok,
                 ));
             }
+            if opts.n_features.is_none() && idx as usize > MAX_FEATURES {
+                return Err(too_many_features(
+                    format!("{name}: line {line_no}, column {col}: feature index {idx}"),
+                    idx,
+                ));
+            }
             if idx as usize > limit {
                 return Err(parse_error(line_no, col, ParseKind::IndexBeyondWidth, tok));
             }
@@ -157,6 +214,19 @@ pub fn read_libsvm<S: Scalar, R: BufRead>(
             if !v.is_finite() {
                 return Err(parse_error(line_no, vcol, ParseKind::NonFinite, v_str));
             }
+            let v64 = v.to_f64();
+            norm_sq += v64 * v64;
+            if !S::from_f64(norm_sq).is_finite() {
+                return Err(DataError::TooLarge {
+                    what: format!(
+                        "{name}: line {line_no}, column {vcol}: the row's squared norm (value {v64:.3e})"
+                    ),
+                    limit: "the largest number of the precision (f32: 3.4e38, f64: 1.8e308)".into(),
+                    hint: "losses and gradients of this row would overflow; scale the features \
+                           (e.g. to [-1, 1])"
+                        .into(),
+                });
+            }
             indices.push((idx - 1) as u32);
             values.push(v);
         }
@@ -168,6 +238,12 @@ pub fn read_libsvm<S: Scalar, R: BufRead>(
         return Err(DataError::Empty { source_name: name });
     }
     let n_cols = opts.n_features.unwrap_or(width);
+    if n_cols == 0 {
+        return Err(DataError::NoFeatures {
+            source_name: name,
+            rows: labels.len(),
+        });
+    }
     let features = Csr::new(n_cols, indptr, indices, values)?;
     Dataset::new(name, features, labels)
 }
@@ -189,6 +265,16 @@ pub fn read_libsvm_path<S: Scalar>(
         path: path.to_path_buf(),
         source,
     })?;
+    if let Ok(meta) = file.metadata()
+        && meta.is_file()
+        && meta.len() > MAX_INPUT_BYTES
+    {
+        return Err(DataError::TooLarge {
+            what: format!("{} ({} bytes)", path.display(), meta.len()),
+            limit: format!("{} GiB", MAX_INPUT_BYTES >> 30),
+            hint: "subsample or split the data set into a smaller file".into(),
+        });
+    }
     let mut opts = opts.clone();
     if opts.name.is_none() {
         opts.name = Some(path.file_name().map_or_else(
@@ -290,6 +376,43 @@ mod tests {
             read("\n# only\n  \n"),
             Err(DataError::Empty { .. })
         ));
+    }
+
+    #[test]
+    fn absurd_sizes_are_data_errors_not_allocations() {
+        let e = read("+1 4294967295:1\n").unwrap_err();
+        assert!(matches!(e, DataError::TooLarge { .. }), "{e:?}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("feature index 4294967295") && msg.contains("67108864"),
+            "{msg}"
+        );
+        assert!(read(&format!("+1 {MAX_FEATURES}:1\n")).is_ok());
+        let e = read_libsvm::<f64, _>(
+            "+1 1:1\n".as_bytes(),
+            &ReadOptions::with_n_features(MAX_FEATURES + 1),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("n_features = 67108865 exceeds"),
+            "{e}"
+        );
+        // A line without end (/dev/zero) stops at the line limit.
+        let zeros = std::io::repeat(0).take(MAX_LINE_BYTES as u64 + 10);
+        let e = read_libsvm::<f64, _>(std::io::BufReader::new(zeros), &ReadOptions::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("MiB per line"), "{e}");
+        // A row whose squared norm overflows f64.
+        let e = read("+1 1:1e300 2:1\n").unwrap_err();
+        assert!(e.to_string().contains("squared norm"), "{e}");
+        assert!(read("+1 1:1e150\n").is_ok());
+    }
+
+    #[test]
+    fn rows_without_any_feature_are_an_error() {
+        let e = read("+1\n-1\n").unwrap_err();
+        assert!(matches!(e, DataError::NoFeatures { rows: 2, .. }), "{e:?}");
+        assert!(read_libsvm::<f64, _>("+1\n".as_bytes(), &ReadOptions::with_n_features(3)).is_ok());
     }
 
     #[test]

@@ -1,0 +1,395 @@
+//! The output directory of `squeeze run`. Files (all written as the run goes, flushed after
+//! every record, so a killed run leaves valid files up to its last record):
+//!
+//! * `records.csv`: header [`RoundRecord::CSV_HEADER`], one [`RoundRecord::csv_row`] per record;
+//! * `records.jsonl`: one JSON [`RoundRecord`] per line;
+//! * `config.resolved.toml`: the configuration after overrides, data paths absolute, name set
+//!   (`squeeze run config.resolved.toml` reproduces the run);
+//! * `summary.json`: name, engine description, status (`running`, `finished`, `failed`, `diverged`), stop
+//!   reason, the last record and the wall time (replaced atomically);
+//! * `checkpoint.json` when `run.checkpoint_every` is set (written by the executor).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use squeeze_driver::executor::{ExecError, ExecutorState, Observer, RunSummary, StopReason};
+use squeeze_driver::fingerprint::Fingerprint;
+use squeeze_driver::{Engine, ExperimentConfig, RoundRecord};
+
+use crate::fail::{CliResult, Failure, runtime, usage};
+use crate::job::{Job, RunArgs, exec_error_code};
+use crate::lock::DirLock;
+
+/// What `summary.json` holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SummaryFile {
+    /// Run name (plot legends).
+    pub name: String,
+    /// The engine's description.
+    pub describe: String,
+    /// `running`, `finished`, `failed` or `diverged` (exit code 1 for the last two).
+    pub status: String,
+    /// Why the run stopped (when finished).
+    pub stop_reason: Option<StopReason>,
+    /// The error (when failed).
+    pub error: Option<String>,
+    /// The last record written.
+    pub last: RoundRecord,
+    /// Wall time of the run so far in seconds (resumed runs continue the clock).
+    pub wall_time_s: f64,
+}
+
+/// File names in the output directory.
+pub const RECORDS_CSV: &str = "records.csv";
+/// JSON-lines records.
+pub const RECORDS_JSONL: &str = "records.jsonl";
+/// Resolved configuration.
+pub const CONFIG_RESOLVED: &str = "config.resolved.toml";
+/// Summary.
+pub const SUMMARY: &str = "summary.json";
+/// Checkpoint (written by the executor).
+pub const CHECKPOINT: &str = "checkpoint.json";
+/// The problem fingerprint (data hash and configuration; checked on resume).
+pub const FINGERPRINT: &str = "fingerprint.json";
+
+/// How the run starts: afresh, from an engine already restored from the checkpoint (in
+/// process: restored before any file changed), or by restoring the checkpoint when it starts
+/// (MPI: every rank restores it).
+pub(crate) enum Start {
+    /// A fresh run from round 0.
+    Fresh,
+    /// The engine was restored from the checkpoint: continue from this state.
+    Restored(ExecutorState),
+    /// Restore `<out>/checkpoint.json` when the run starts.
+    Checkpoint,
+}
+
+/// Create the output directory, take its lock, prepare a fresh run or a resume, write the
+/// resolved configuration and open the records. With `restore_here` (in process) a resume
+/// restores `engine` from the checkpoint before any file is changed, so that a refused resume
+/// changes nothing.
+pub(crate) fn open_outputs(
+    job: &Job,
+    args: &RunArgs,
+    engine: &mut dyn Engine,
+    restore_here: bool,
+) -> CliResult<(RunOutput, Start)> {
+    let out = &job.out;
+    fs::create_dir_all(out).map_err(|e| {
+        usage(format!(
+            "cannot create the output directory {}: {e}; choose another with --out",
+            out.display()
+        ))
+    })?;
+    let acquired = crate::lock::acquire(out)?;
+    if let Some(holder) = &acquired.took_over {
+        crate::console::err_line(&format!(
+            "note: took over the stale lock of {} ({holder}: that run is no longer running)",
+            out.display()
+        ));
+    }
+    let fingerprint = Fingerprint::of(&job.cfg, &job.base).map_err(|e| job.cfg_error(&e))?;
+    let (start, resumed_from) = if args.resume {
+        let plan = crate::resume::check(out, &job.cfg, &fingerprint)?;
+        let start = if restore_here {
+            let state = job
+                .executor
+                .restore(engine, &out.join(CHECKPOINT))
+                .map_err(|e| {
+                    usage(format!(
+                        "--resume: {e}; nothing in {} was changed",
+                        out.display()
+                    ))
+                })?;
+            if state.last().round != plan.last.round {
+                return Err(usage(format!(
+                    "--resume: the checkpoint's record (round {}) and its engine state (round {}) \
+                     disagree; delete {} and run without --resume",
+                    plan.last.round,
+                    state.last().round,
+                    out.join(CHECKPOINT).display()
+                )));
+            }
+            Start::Restored(state)
+        } else {
+            Start::Checkpoint
+        };
+        if let Some(note) = &plan.note {
+            crate::console::err_line(note);
+        }
+        crate::resume::commit(out, &plan, &fingerprint)?;
+        (start, Some(plan.last))
+    } else {
+        prepare_fresh(out)?;
+        crate::resume::write_fingerprint(out, &fingerprint)?;
+        (Start::Fresh, None)
+    };
+    write_resolved(out, &job.cfg, args)?;
+    let show = !args.quiet && std::io::stderr().is_terminal() && !ci();
+    let output = RunOutput::open(
+        out,
+        job.name.clone(),
+        engine.describe(),
+        resumed_from.as_ref(),
+        show,
+        acquired.lock,
+    )
+    .map_err(runtime)?;
+    if let Some(max) = job.cfg.stop.max_rounds {
+        output.progress.set_length(max);
+    }
+    Ok((output, start))
+}
+
+/// Write the summary and print the summary line (or turn the error into a failure).
+pub(crate) fn finish(
+    job: &Job,
+    args: &RunArgs,
+    output: &mut RunOutput,
+    result: Result<RunSummary, ExecError>,
+) -> CliResult {
+    output.progress.finish_and_clear();
+    match result {
+        Ok(summary) => {
+            output
+                .write_summary("finished", Some(summary.reason), None)
+                .map_err(runtime)?;
+            if !args.quiet {
+                let line = summary_line(&job.name, &summary, &job.out, &job.cwd);
+                crate::console::out(&format!("{line}\n"))?;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let status = if e.is_divergence() {
+                "diverged"
+            } else {
+                "failed"
+            };
+            let _ = output.write_summary(status, None, Some(e.to_string()));
+            Err(Failure {
+                code: exec_error_code(&e),
+                error: anyhow::anyhow!(
+                    "{e} (records up to round {} are in {})",
+                    output.last.as_ref().map_or(0, |r| r.round),
+                    job.out.display()
+                ),
+            })
+        }
+    }
+}
+
+fn ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+fn summary_line(name: &str, s: &RunSummary, out: &Path, cwd: &Path) -> String {
+    let reason = match s.reason {
+        StopReason::MaxRounds => "max_rounds",
+        StopReason::TargetReached => "target reached",
+        StopReason::BitBudget => "bit budget",
+        StopReason::WallTime => "wall time",
+    };
+    let shown = out.strip_prefix(cwd).unwrap_or(out);
+    format!(
+        "{name}: {} rounds ({reason}), ‖∇f‖² = {:.4e}, f = {}, bits/n = {:.4e}, {:.2} s → {}",
+        s.last.round,
+        s.last.grad_norm_sq,
+        // Fixed notation for ordinary values; a huge f (a run with stop.diverge_factor = inf)
+        // in scientific notation rather than hundreds of digits.
+        if s.last.loss.abs() < 1e6 {
+            format!("{:.6}", s.last.loss)
+        } else {
+            format!("{:.6e}", s.last.loss)
+        },
+        s.last.bits_up_per_worker,
+        s.last.wall_time_s,
+        shown.display()
+    )
+}
+
+/// A fresh run: remove what a previous run in the same directory left.
+fn prepare_fresh(out: &Path) -> CliResult {
+    for f in [
+        CHECKPOINT,
+        "checkpoint.tmp",
+        SUMMARY,
+        RECORDS_CSV,
+        RECORDS_JSONL,
+        FINGERPRINT,
+    ] {
+        let p = out.join(f);
+        if p.exists() {
+            fs::remove_file(&p).map_err(|e| {
+                usage(format!(
+                    "cannot remove the previous run's {}: {e}",
+                    p.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn write_resolved(out: &Path, cfg: &ExperimentConfig, args: &RunArgs) -> CliResult {
+    let body = toml::to_string(cfg).context("internal: the configuration does not serialise")?;
+    let mut text = format!(
+        "# Written by `squeeze run {}`{}: the configuration as run.\n",
+        args.config.display(),
+        args.set
+            .iter()
+            .map(|s| format!(" --set {s}"))
+            .collect::<String>()
+    );
+    text.push_str(&body);
+    let path = out.join(CONFIG_RESOLVED);
+    write_atomic(&path, text.as_bytes())
+        .map_err(|e| runtime(format!("cannot write {}: {e}", path.display())))
+}
+
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.flush()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+/// The observer that writes the records, the summary and the progress bar.
+pub(crate) struct RunOutput {
+    dir: PathBuf,
+    csv: BufWriter<File>,
+    jsonl: BufWriter<File>,
+    name: String,
+    describe: String,
+    pub(crate) last: Option<RoundRecord>,
+    last_summary: Instant,
+    progress: ProgressBar,
+    // Held while the run writes here; released (file removed) when the output is dropped.
+    _lock: DirLock,
+}
+
+impl RunOutput {
+    fn open(
+        dir: &Path,
+        name: String,
+        describe: String,
+        resumed_from: Option<&RoundRecord>,
+        show: bool,
+        lock: DirLock,
+    ) -> anyhow::Result<Self> {
+        let open = |f: &str| -> anyhow::Result<BufWriter<File>> {
+            let p = dir.join(f);
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .with_context(|| format!("cannot open {}", p.display()))?;
+            Ok(BufWriter::new(file))
+        };
+        let mut csv = open(RECORDS_CSV)?;
+        let jsonl = open(RECORDS_JSONL)?;
+        if resumed_from.is_none() {
+            writeln!(csv, "{}", RoundRecord::CSV_HEADER)?;
+            csv.flush()?;
+        }
+        let progress = if show {
+            let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            pb.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} round {pos}/{len}  {msg}",
+                )
+                .context("internal: progress template")?,
+            );
+            pb.enable_steady_tick(Duration::from_millis(200));
+            pb
+        } else {
+            ProgressBar::hidden()
+        };
+        if let Some(r) = resumed_from {
+            progress.set_position(r.round);
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            csv,
+            jsonl,
+            name,
+            describe,
+            last: resumed_from.cloned(),
+            last_summary: Instant::now(),
+            progress,
+            _lock: lock,
+        })
+    }
+
+    pub(crate) fn write_summary(
+        &self,
+        status: &str,
+        reason: Option<StopReason>,
+        error: Option<String>,
+    ) -> anyhow::Result<()> {
+        let Some(last) = &self.last else {
+            return Ok(());
+        };
+        let s = SummaryFile {
+            name: self.name.clone(),
+            describe: self.describe.clone(),
+            status: status.to_string(),
+            stop_reason: reason,
+            error,
+            last: last.clone(),
+            wall_time_s: last.wall_time_s,
+        };
+        let bytes = serde_json::to_vec_pretty(&s)?;
+        let path = self.dir.join(SUMMARY);
+        write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    fn write_record(&mut self, rec: &RoundRecord) -> anyhow::Result<()> {
+        writeln!(self.csv, "{}", rec.csv_row())?;
+        self.csv.flush()?;
+        serde_json::to_writer(&mut self.jsonl, rec)?;
+        self.jsonl.write_all(b"\n")?;
+        self.jsonl.flush()?;
+        Ok(())
+    }
+}
+
+impl Observer for RunOutput {
+    fn record(&mut self, rec: &RoundRecord) -> Result<(), ExecError> {
+        let first = self.last.is_none();
+        self.write_record(rec).map_err(|e| {
+            ExecError::Observer(format!(
+                "cannot write records in {}: {e}",
+                self.dir.display()
+            ))
+        })?;
+        self.last = Some(rec.clone());
+        // A non-finite record stops the run in the executor (after this record is written).
+        self.progress.set_position(rec.round);
+        if !self.progress.is_hidden() {
+            self.progress.set_message(format!(
+                "‖∇f‖² {:.3e}  bits/n {:.3e}",
+                rec.grad_norm_sq, rec.bits_up_per_worker
+            ));
+        }
+        if first || self.last_summary.elapsed() >= Duration::from_millis(500) {
+            self.last_summary = Instant::now();
+            self.write_summary("running", None, None)
+                .map_err(|e| ExecError::Observer(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, _round: u64, _path: &Path) -> Result<(), ExecError> {
+        self.write_summary("running", None, None)
+            .map_err(|e| ExecError::Observer(e.to_string()))
+    }
+}
