@@ -148,7 +148,7 @@ impl ExecError {
             Self::Diverged { .. }
                 | Self::Exploded { .. }
                 | Self::Engine(EngineError::Method(
-                    squeeze_feedback::MethodError::Diverged { .. }
+                    squeeze_methods::MethodError::Diverged { .. }
                 ))
         )
     }
