@@ -54,6 +54,7 @@ pub mod scaled_sign;
 mod sparse_scan;
 pub mod spec;
 pub mod terngrad;
+pub mod three_point;
 pub mod threshold_abs;
 pub mod threshold_rel;
 pub mod top_k;
