@@ -19,6 +19,10 @@
 //! | `terngrad` | $\|x\|_\infty\,\mathrm{sign}(x_j)\,\mathrm{Bernoulli}(\lvert x_j\rvert/\|x\|_\infty)$ | ω = √d − 1 |
 //! | `power_rounding` | nearest power of $b$ (linear distance), keep sign | α = 4b/(b+1)² |
 //!
+//! Three-point compressors (stateful $\mathcal{C}_{h,y}(x)$ with constants $A, B$: EF21, LAG,
+//! CLAG, 3PCv1/v2/v4/v5, Bernoulli aggregation, AdaCGD's adaptive ladder) are built from these
+//! in [`three_point`].
+//!
 //! Build any of them from a spec string with [`registry::parse`]; list them with
 //! [`registry::entries`]. Every registered compressor passes the conformance suite
 //! ([`conformance`]): round trip through the wire format, encoded length = reported bits,
@@ -54,6 +58,7 @@ pub mod scaled_sign;
 mod sparse_scan;
 pub mod spec;
 pub mod terngrad;
+pub mod three_point;
 pub mod threshold_abs;
 pub mod threshold_rel;
 pub mod top_k;

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar};
 
+use squeeze_compress::three_point::MechanismError;
+
 use crate::FeedbackError;
 use crate::round::message_err;
 
@@ -84,11 +86,12 @@ impl<S: Scalar> Aggregator<S> {
     /// the wrong dimension is an error and leaves the estimate unchanged.
     pub fn absorb(&mut self, round: u64, msgs: &[Message<S>]) -> Result<(), FeedbackError> {
         if msgs.len() != self.n_workers {
-            return Err(FeedbackError::Incompatible(format!(
+            return Err(MechanismError::Incompatible(format!(
                 "round {round}: {} messages for {} workers; pass exactly one message per worker, in worker order",
                 msgs.len(),
                 self.n_workers
-            )));
+            ))
+            .into());
         }
         if let Some((i, m)) = msgs
             .iter()

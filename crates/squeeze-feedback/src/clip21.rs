@@ -6,7 +6,9 @@ use squeeze_compress::Clip;
 use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, Scratch, SqueezeRng};
 
 use crate::FeedbackError;
-use crate::round::{Round, Workspace, check_input, compress_err, message_err, sub_into};
+use squeeze_compress::three_point::compress_err;
+
+use crate::round::{Round, Workspace, check_input, message_err, sub_into};
 
 /// Which Clip21 (algorithms.md §4.3–4.4).
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! Why a mechanism refused its input or could not take a step.
 
-use squeeze_core::{CompressError, MessageError, ParamError};
+use squeeze_compress::three_point::MechanismError;
+use squeeze_core::ParamError;
 use thiserror::Error;
 
 /// Why a feedback mechanism could not be built or could not take a step.
@@ -10,40 +11,11 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum FeedbackError {
-    /// A hyperparameter is invalid.
+    /// The step failed the way a three-point compressor's can (shared type): an invalid
+    /// hyperparameter, a compressor or message error, or divergence
+    /// ([`MechanismError::Diverged`]: a vector built from finite inputs overflowed).
     #[error(transparent)]
-    Param(#[from] ParamError),
-    /// The compressor refused its input (non-finite input is reported as [`Self::Diverged`]
-    /// or [`Self::NonFiniteInput`]).
-    #[error("worker {worker}, round {round}: {source}")]
-    Compress {
-        /// Worker index.
-        worker: usize,
-        /// Round.
-        round: u64,
-        /// The compressor's error.
-        source: CompressError,
-    },
-    /// A message did not fit the state it was applied to.
-    #[error("worker {worker}, round {round}: {source}")]
-    Message {
-        /// Worker index (the sender).
-        worker: usize,
-        /// Round.
-        round: u64,
-        /// The message error.
-        source: MessageError,
-    },
-    /// A vector the mechanism built from finite inputs and its state overflowed.
-    #[error(
-        "{what} became non-finite at round {round}: the stepsize is probably too large (try a smaller multiplier or gamma)"
-    )]
-    Diverged {
-        /// What diverged.
-        what: &'static str,
-        /// Round.
-        round: u64,
-    },
+    Step(#[from] MechanismError),
     /// The caller's vector is not finite (checked before anything changes).
     #[error(
         "worker {worker}, round {round}: {what}[{index}] = {value} is not finite; nothing was changed (check the loss and the learning rate before compressing)"
@@ -72,7 +44,21 @@ pub enum FeedbackError {
         /// The vector's length.
         got: usize,
     },
-    /// Messages and workers do not match (e.g. a count that differs from the worker count).
-    #[error("{0}")]
-    Incompatible(String),
+}
+
+impl From<ParamError> for FeedbackError {
+    fn from(e: ParamError) -> Self {
+        Self::Step(MechanismError::Param(e))
+    }
+}
+
+impl From<FeedbackError> for MechanismError {
+    /// The shared error of mechanisms and three-point compressors; input errors become
+    /// `Incompatible` with their message.
+    fn from(e: FeedbackError) -> Self {
+        match e {
+            FeedbackError::Step(m) => m,
+            other => MechanismError::Incompatible(other.to_string()),
+        }
+    }
 }

@@ -3,6 +3,8 @@
 
 use squeeze_core::{Compressor, Message, Scalar, Scratch, SqueezeRng, ops};
 
+use squeeze_compress::three_point::MechanismError;
+
 use crate::FeedbackError;
 use crate::round::{Round, compress, message_err, sub_into};
 
@@ -39,17 +41,21 @@ pub fn track<S: Scalar>(
 ) -> Result<(), FeedbackError> {
     sub_into(target, copy, work);
     if ops::first_non_finite(work).is_some() {
-        return Err(FeedbackError::Diverged {
+        return Err(MechanismError::Diverged {
             what: "a node's model or tracker",
             round: r.round,
-        });
+        }
+        .into());
     }
     compress(c, work, rng, scratch, r, "a node's model or tracker", out).map_err(|e| match e {
         // The difference was checked finite: a compressor refusal is not divergence.
-        FeedbackError::Diverged { .. } => FeedbackError::Incompatible(format!(
-            "node {}, round {}: the compressor refused a finite vector",
-            r.worker, r.round
-        )),
+        FeedbackError::Step(MechanismError::Diverged { .. }) => {
+            MechanismError::Incompatible(format!(
+                "node {}, round {}: the compressor refused a finite vector",
+                r.worker, r.round
+            ))
+            .into()
+        }
         e => e,
     })?;
     out.add_to(copy, S::ONE)
@@ -77,12 +83,12 @@ pub fn mix_into<S: Scalar>(
 ) -> Result<(), FeedbackError> {
     let own = msgs
         .get(node)
-        .ok_or_else(|| FeedbackError::Incompatible(format!("node {node} has no message")))?;
+        .ok_or_else(|| MechanismError::Incompatible(format!("node {node} has no message")))?;
     own.add_to(acc, S::from_f64(self_weight))
         .map_err(message_err(node, round))?;
     for &(j, w) in neighbours {
         let m = msgs.get(j).ok_or_else(|| {
-            FeedbackError::Incompatible(format!("neighbour {j} of node {node} does not exist"))
+            MechanismError::Incompatible(format!("neighbour {j} of node {node} does not exist"))
         })?;
         m.add_to(acc, S::from_f64(w))
             .map_err(message_err(j, round))?;

@@ -1,9 +1,9 @@
 //! What a mechanism sees in one step besides its state and the vector: who, when, the shared
 //! seed ([`Round`]), and reusable working memory ([`Workspace`]).
 
+use squeeze_compress::three_point::{compress_up, message_err as mech_message_err};
 use squeeze_core::{
-    CompressCtx, CompressError, Compressor, Message, MessageError, Scalar, Scratch, SqueezeRng,
-    ops, round_seed,
+    Compressor, Message, MessageError, Scalar, Scratch, SqueezeRng, ops, round_seed,
 };
 
 use crate::FeedbackError;
@@ -78,7 +78,8 @@ impl<S: Scalar> Workspace<S> {
 }
 
 /// `out ← C(v)` with the worker's stream and scratch. A non-finite input means the vector the
-/// mechanism built overflowed ([`FeedbackError::Diverged`] naming `what`).
+/// mechanism built overflowed (`MechanismError::Diverged` naming `what`); the one copy is
+/// `squeeze_compress::three_point::compress_up`.
 pub fn compress<S: Scalar>(
     c: &dyn Compressor<S>,
     v: &[S],
@@ -88,37 +89,13 @@ pub fn compress<S: Scalar>(
     what: &'static str,
     out: &mut Message<S>,
 ) -> Result<(), FeedbackError> {
-    let mut ctx = CompressCtx::new(rng, scratch)
-        .with_worker(r.worker, r.n_workers)
-        .with_round_seed(r.round_seed);
-    c.compress_into(v, &mut ctx, out)
-        .map_err(compress_err(r.worker, r.round, what))
-}
-
-/// Map an error of worker `worker`'s compressor in `round`: non-finite input is
-/// [`FeedbackError::Diverged`] naming `what`, anything else [`FeedbackError::Compress`].
-pub fn compress_err(
-    worker: usize,
-    round: u64,
-    what: &'static str,
-) -> impl FnOnce(CompressError) -> FeedbackError {
-    move |source| match source {
-        CompressError::NonFinite { .. } => FeedbackError::Diverged { what, round },
-        source => FeedbackError::Compress {
-            worker,
-            round,
-            source,
-        },
-    }
+    let ids = (r.worker, r.n_workers, r.round, r.round_seed);
+    Ok(compress_up(c, v, rng, scratch, ids, what, out)?)
 }
 
 /// Map a message error of worker `worker` in `round`.
 pub fn message_err(worker: usize, round: u64) -> impl FnOnce(MessageError) -> FeedbackError {
-    move |source| FeedbackError::Message {
-        worker,
-        round,
-        source,
-    }
+    move |source| mech_message_err(worker, round)(source).into()
 }
 
 /// The push API's input check, before any state changes: length `expected` and finite.

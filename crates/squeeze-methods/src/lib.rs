@@ -40,7 +40,9 @@ pub mod gossip;
 pub mod method;
 pub mod star;
 pub mod stepsize;
-pub mod three_point;
+/// The three-point compressors, re-exported from [`squeeze_compress::three_point`] (where they
+/// live beside the compressors they are built from).
+pub use squeeze_compress::three_point;
 
 pub use gossip::beer::{Beer, BeerNode};
 pub use gossip::choco::{Choco, ChocoNode, Dsgd, DsgdNode};

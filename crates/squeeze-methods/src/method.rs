@@ -15,9 +15,10 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use squeeze_compress::three_point::{self, MechanismError};
 use squeeze_core::{
-    BitConvention, CompressCtx, CompressError, Compressor, Message, MessageError, ParamError,
-    Scalar, Scratch, SqueezeRng, ops,
+    BitConvention, CompressError, Compressor, Message, MessageError, ParamError, Scalar, Scratch,
+    SqueezeRng, ops,
 };
 use squeeze_problems::{Oracle, Problem, ProblemError};
 use thiserror::Error;
@@ -75,13 +76,20 @@ pub enum MethodError {
     Incompatible(String),
 }
 
-impl From<squeeze_feedback::FeedbackError> for MethodError {
-    /// Variant for variant (same messages; divergence stays [`MethodError::Diverged`]).
-    fn from(e: squeeze_feedback::FeedbackError) -> Self {
-        use squeeze_feedback::FeedbackError as F;
+/// A mechanism's error as the method's, variant for variant (same text, and a diverged
+/// mechanism is a diverged method).
+///
+/// ```
+/// use squeeze_compress::three_point::MechanismError;
+/// use squeeze_methods::MethodError;
+/// let e = MethodError::from(MechanismError::Diverged { what: "g", round: 2 });
+/// assert!(matches!(e, MethodError::Diverged { what: "g", round: 2 }));
+/// ```
+impl From<MechanismError> for MethodError {
+    fn from(e: MechanismError) -> Self {
         match e {
-            F::Param(p) => Self::Param(p),
-            F::Compress {
+            MechanismError::Param(e) => Self::Param(e),
+            MechanismError::Compress {
                 worker,
                 round,
                 source,
@@ -90,7 +98,7 @@ impl From<squeeze_feedback::FeedbackError> for MethodError {
                 round,
                 source,
             },
-            F::Message {
+            MechanismError::Message {
                 worker,
                 round,
                 source,
@@ -99,8 +107,8 @@ impl From<squeeze_feedback::FeedbackError> for MethodError {
                 round,
                 source,
             },
-            F::Diverged { what, round } => Self::Diverged { what, round },
-            other => Self::Incompatible(other.to_string()),
+            MechanismError::Diverged { what, round } => Self::Diverged { what, round },
+            MechanismError::Incompatible(s) => Self::Incompatible(s),
         }
     }
 }
@@ -113,6 +121,13 @@ pub(crate) fn round_of(ids: (usize, usize, u64, u64)) -> squeeze_feedback::Round
         n_workers,
         round,
         round_seed,
+    }
+}
+
+impl From<squeeze_feedback::FeedbackError> for MethodError {
+    /// Through the mechanisms' shared error ([`MechanismError`]), variant for variant.
+    fn from(e: squeeze_feedback::FeedbackError) -> Self {
+        MechanismError::from(e).into()
     }
 }
 
@@ -343,30 +358,19 @@ pub(crate) fn local_grad<S: Scalar>(
     ensure_finite(&ctx.buffers.grad, "a local gradient", ctx.round)
 }
 
-/// Map an error of worker `worker`'s compressor in `round`. A non-finite input means the vector
-/// the method built from finite gradients and state (`what`) overflowed: the run diverged.
+/// Map an error of worker `worker`'s compressor in `round`: [`three_point::compress_err`] (a
+/// non-finite input is [`MethodError::Diverged`] naming `what`) as a method error.
 pub(crate) fn compress_err(
     worker: usize,
     round: u64,
     what: &'static str,
 ) -> impl FnOnce(CompressError) -> MethodError {
-    move |source| match source {
-        CompressError::NonFinite { .. } => MethodError::Diverged { what, round },
-        source => MethodError::Compress {
-            worker,
-            round,
-            source,
-        },
-    }
+    move |source| three_point::compress_err(worker, round, what)(source).into()
 }
 
-/// Map a message error to a method error.
+/// Map a message error to a method error ([`three_point::message_err`]).
 pub(crate) fn message_err(worker: usize, round: u64) -> impl FnOnce(MessageError) -> MethodError {
-    move |source| MethodError::Message {
-        worker,
-        round,
-        source,
-    }
+    move |source| three_point::message_err(worker, round)(source).into()
 }
 
 /// `x ← x − γ g`, then broadcast the dense model; errors if x became non-finite.
@@ -445,8 +449,9 @@ pub(crate) fn add_mean<S: Scalar>(
     Ok(squeeze_feedback::add_mean(acc, round, ups)?)
 }
 
-/// `up ← C(v)`: `v` compressed by `compressor` with a worker's stream `rng` and `scratch`;
-/// `ids = (worker, n_workers, round, round_seed)`. Errors name `what` (see [`compress_err`]).
+/// `up ← C(v)`: [`three_point::compress_up`] (`v` compressed by `compressor` with a worker's
+/// stream `rng` and `scratch`; `ids = (worker, n_workers, round, round_seed)`; errors name
+/// `what`, see [`compress_err`]) as a method error.
 pub(crate) fn compress_up<S: Scalar>(
     compressor: &dyn Compressor<S>,
     v: &[S],
@@ -456,13 +461,9 @@ pub(crate) fn compress_up<S: Scalar>(
     what: &'static str,
     up: &mut Message<S>,
 ) -> Result<(), MethodError> {
-    let (worker, n, round, round_seed) = ids;
-    let mut cctx = CompressCtx::new(rng, scratch)
-        .with_worker(worker, n)
-        .with_round_seed(round_seed);
-    compressor
-        .compress_into(v, &mut cctx, up)
-        .map_err(compress_err(worker, round, what))
+    Ok(three_point::compress_up(
+        compressor, v, rng, scratch, ids, what, up,
+    )?)
 }
 
 /// `up ← C(diff)` and `g ← g + up`: EF21's update ([`squeeze_feedback::ef21::correct_with`])

@@ -5,21 +5,15 @@ use squeeze_core::ParamError;
 use squeeze_problems::Smoothness;
 
 /// EF21's constants for a contractive compressor with parameter `α ∈ (0, 1]`:
-/// $\theta = 1 - \sqrt{1-\alpha}$, $\beta = (1-\alpha)/(1-\sqrt{1-\alpha})$ (Richtárik et al. 2021).
+/// $\theta = 1 - \sqrt{1-\alpha}$, $\beta = (1-\alpha)/(1-\sqrt{1-\alpha})$ (Richtárik et al. 2021);
+/// the one implementation is [`squeeze_compress::three_point::ef21_theta_beta`].
 ///
 /// ```
 /// let (theta, beta) = squeeze_methods::stepsize::ef21_theta_beta(0.75);
 /// assert!((theta - 0.5).abs() < 1e-15 && (beta - 0.5).abs() < 1e-15);
 /// ```
 pub fn ef21_theta_beta(alpha: f64) -> (f64, f64) {
-    let r = (1.0 - alpha).max(0.0).sqrt();
-    let theta = 1.0 - r;
-    let beta = if alpha >= 1.0 {
-        0.0
-    } else {
-        (1.0 - alpha) / theta
-    };
-    (theta, beta)
+    squeeze_compress::three_point::ef21_theta_beta(alpha)
 }
 
 /// The EF21 theory stepsize $\gamma = 1/(L + \tilde L\sqrt{\beta/\theta})$ (= 1/L when α = 1).

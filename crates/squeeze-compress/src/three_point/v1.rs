@@ -2,8 +2,9 @@
 
 use squeeze_core::{Compressor, Message, Scalar};
 
-use super::{MechCtx, ThreePoint, alpha_of, check_compressor_dim, sub_into};
-use crate::method::{MethodError, message_err};
+use super::params::{alpha_of, check_dims};
+use super::steps::{DIFFERENCE, sub_into};
+use super::{MechCtx, MechanismError, ThreePoint, message_err};
 
 /// 3PCv1: $\mathcal{C}_{h,y}(x) = y + C(x - y)$, $C \in B(\alpha)$.
 ///
@@ -17,7 +18,7 @@ use crate::method::{MethodError, message_err};
 ///
 /// ```
 /// use squeeze_compress::parse;
-/// use squeeze_methods::three_point::{V1, ThreePoint};
+/// use squeeze_compress::three_point::{V1, ThreePoint};
 /// let m = V1::<f64>::new(parse("top_k:k=25").unwrap());
 /// assert_eq!(m.constants(100).unwrap(), (1.0, 0.75));
 /// ```
@@ -40,10 +41,10 @@ impl<S: Scalar> ThreePoint<S> for V1<S> {
     fn describe(&self) -> String {
         format!("3pc_v1({})", self.c.spec())
     }
-    fn check_dim(&self, d: usize) -> Result<(), MethodError> {
-        check_compressor_dim("3pc_v1", self.c.as_ref(), d)
+    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
+        check_dims("3pc_v1", &[self.c.as_ref()], d)
     }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MethodError> {
+    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
         let alpha = alpha_of("3pc_v1", "compressor", self.c.as_ref(), d)?;
         Ok((1.0, 1.0 - alpha))
     }
@@ -54,7 +55,7 @@ impl<S: Scalar> ThreePoint<S> for V1<S> {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError> {
+    ) -> Result<usize, MechanismError> {
         let meta = ctx.meta();
         sub_into(x, y, ctx.work);
         MechCtx::compress(
@@ -64,7 +65,7 @@ impl<S: Scalar> ThreePoint<S> for V1<S> {
             self.c.as_ref(),
             ctx.work,
             ctx.spare,
-            "the difference ∇f_i(x^{t+1}) − ∇f_i(x^t)",
+            DIFFERENCE,
         )?;
         sub_into(y, h, ctx.aux);
         ctx.spare

@@ -2,8 +2,9 @@
 
 use squeeze_core::{Message, ParamError, Scalar};
 
-use super::{MechCtx, ThreePoint, check_p, dense_delta, ef21_ab};
-use crate::method::MethodError;
+use super::params::{check_p, ef21_theta_beta};
+use super::steps::dense_or_skip;
+use super::{MechCtx, MechanismError, ThreePoint};
 
 /// Bernoulli aggregation: with probability $p$ $\mathcal{C}_{h,y}(x) = x$, otherwise $h$
 /// (Newton-3PC's BAG, applied here to gradients).
@@ -19,7 +20,7 @@ use crate::method::MethodError;
 /// gradient is still evaluated every round by 3PC-GD (it becomes the next $y$).
 ///
 /// ```
-/// use squeeze_methods::three_point::{Bag, ThreePoint};
+/// use squeeze_compress::three_point::{Bag, ThreePoint};
 /// let m = Bag::new(0.75).unwrap();
 /// let (a, b) = <Bag as ThreePoint<f64>>::constants(&m, 10).unwrap();
 /// assert!((a - 0.5).abs() < 1e-15 && (b - 0.5).abs() < 1e-15);
@@ -45,11 +46,11 @@ impl<S: Scalar> ThreePoint<S> for Bag {
     fn describe(&self) -> String {
         format!("bag(p={})", self.p)
     }
-    fn check_dim(&self, _d: usize) -> Result<(), MethodError> {
+    fn check_dim(&self, _d: usize) -> Result<(), MechanismError> {
         Ok(())
     }
-    fn constants(&self, _d: usize) -> Result<(f64, f64), MethodError> {
-        Ok(ef21_ab(self.p))
+    fn constants(&self, _d: usize) -> Result<(f64, f64), MechanismError> {
+        Ok(ef21_theta_beta(self.p))
     }
     fn compress(
         &self,
@@ -58,14 +59,8 @@ impl<S: Scalar> ThreePoint<S> for Bag {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError> {
-        if ctx.rng.bernoulli(self.p) {
-            super::unskip(up, ctx.stash, true);
-            dense_delta(x, h, up);
-            Ok(1)
-        } else {
-            super::skip(up, ctx.stash, x.len());
-            Ok(0)
-        }
+    ) -> Result<usize, MechanismError> {
+        let send = ctx.rng.bernoulli(self.p);
+        Ok(dense_or_skip(send, h, x, ctx.stash, up))
     }
 }

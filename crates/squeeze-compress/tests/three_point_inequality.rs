@@ -10,10 +10,10 @@
 
 use proptest::prelude::*;
 use squeeze_compress::parse;
-use squeeze_core::{Message, Purpose, Scratch, SqueezeRng};
-use squeeze_methods::three_point::{
+use squeeze_compress::three_point::{
     AdaCgd, Bag, Clag, Ef21Mech, Lag, MechCtx, ThreePoint, V1, V2, V4, V5,
 };
+use squeeze_core::{Message, Purpose, Scratch, SqueezeRng};
 
 const DRAWS: usize = 400;
 

@@ -4,11 +4,9 @@ use squeeze_core::bits::bits_for_range;
 use squeeze_core::message::MAX_INDEX_WIDTH;
 use squeeze_core::{Compressor, Message, ParamError, Scalar};
 
-use super::{
-    MechCtx, ThreePoint, alpha_of, check_compressor_dim, check_zeta, dist2, ef21_ab, sub_into,
-    within,
-};
-use crate::method::{MethodError, message_err};
+use super::params::{alpha_of, check_dims, check_zeta, ef21_theta_beta};
+use super::steps::{CORRECTION, ef21_step, lazily, sub_into, within};
+use super::{MechCtx, MechanismError, ThreePoint, message_err};
 
 /// AdaCGD (Makarenko, Gasanov, Islamov, Sadiev, Richtárik; TMLR 2023): a ladder of contractive
 /// compressors $C^{(1)}, \dots, C^{(m)}$ ordered from the cheapest (smallest $\alpha$) to the
@@ -40,7 +38,7 @@ use crate::method::{MethodError, message_err};
 ///
 /// ```
 /// use squeeze_compress::parse;
-/// use squeeze_methods::three_point::{AdaCgd, ThreePoint};
+/// use squeeze_compress::three_point::{AdaCgd, ThreePoint};
 /// let ladder = ["top_k:k=1", "top_k:k=10", "top_k:k=100"].map(|s| parse::<f64>(s).unwrap());
 /// let m = AdaCgd::new(ladder.into(), 1.0).unwrap();
 /// assert_eq!(m.outcomes(), 4);
@@ -113,13 +111,13 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
         let specs: Vec<String> = self.ladder.iter().map(|c| c.spec()).collect();
         format!("adacgd([{}], ζ={})", specs.join(", "), self.zeta)
     }
-    fn check_dim(&self, d: usize) -> Result<(), MethodError> {
+    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
         let mut prev = 0.0;
         for c in &self.ladder {
-            check_compressor_dim("adacgd", c.as_ref(), d)?;
+            check_dims("adacgd", &[c.as_ref()], d)?;
             let a = alpha_of("adacgd", "ladder", c.as_ref(), d)?;
             if a < prev {
-                return Err(MethodError::Param(ParamError::new(
+                return Err(MechanismError::Param(ParamError::new(
                     "adacgd",
                     "ladder",
                     c.spec(),
@@ -132,9 +130,9 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
         }
         Ok(())
     }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MethodError> {
+    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
         let finest = self.ladder.last().expect("non-empty ladder");
-        let (a, b) = ef21_ab(alpha_of("adacgd", "ladder", finest.as_ref(), d)?);
+        let (a, b) = ef21_theta_beta(alpha_of("adacgd", "ladder", finest.as_ref(), d)?);
         Ok((a, b.max(self.zeta)))
     }
     fn outcomes(&self) -> usize {
@@ -150,30 +148,33 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError> {
-        let rhs = dist2(x, y);
-        if within(dist2(x, h), self.zeta, rhs) {
-            super::skip(up, ctx.stash, x.len());
-            return Ok(0);
-        }
-        super::unskip(up, ctx.stash, false);
-        let meta = ctx.meta();
-        sub_into(x, h, ctx.work);
+    ) -> Result<usize, MechanismError> {
+        lazily(self.zeta, (h, y, x), ctx, up, |rhs, ctx, up| {
+            self.choose(rhs, h, x, ctx, up)
+        })
+    }
+}
+
+impl<S: Scalar> AdaCgd<S> {
+    /// The non-lazy branch, with `rhs` $= \|x - y\|^2$ and `up` holding its compressed-message
+    /// buffers: the first rung whose candidate is good enough, else the finest; returns the
+    /// outcome $j$ (1-based rung).
+    fn choose(
+        &self,
+        rhs: f64,
+        h: &[S],
+        x: &[S],
+        ctx: &mut MechCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<usize, MechanismError> {
         let m = self.ladder.len();
         let width = self.index_width();
         if width == 0 {
             // One rung: the bare message (no index needed) — CLAG.
-            MechCtx::compress(
-                ctx.rng,
-                ctx.scratch,
-                meta,
-                self.ladder[0].as_ref(),
-                ctx.work,
-                up,
-                "the correction ∇f_i − g_i",
-            )?;
-            return Ok(1);
+            return ef21_step(self.ladder[0].as_ref(), h, x, ctx, up);
         }
+        let meta = ctx.meta();
+        sub_into(x, h, ctx.work);
         // Every rung compresses into its own buffer `rungs[j]` (the same kind of message each
         // time: no allocation for mixed ladders); the chosen one is swapped into the uplink.
         // The uplink's previous inner message belongs to the rung it was sent by: give it back.
@@ -195,7 +196,7 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
                 c.as_ref(),
                 ctx.work,
                 out,
-                "the correction ∇f_i − g_i",
+                CORRECTION,
             )?;
             if j + 1 == m {
                 break;

@@ -2,8 +2,9 @@
 
 use squeeze_core::{Compressor, Message, Scalar};
 
-use super::{MechCtx, ThreePoint, alpha_of, check_compressor_dim, ef21_ab, sub_into};
-use crate::method::MethodError;
+use super::params::{check_dims, ef21_ab_of};
+use super::steps::ef21_step;
+use super::{MechCtx, MechanismError, ThreePoint};
 
 /// EF21 as a 3PC: $\mathcal{C}_{h,y}(x) = h + C(x - h)$, $C \in B(\alpha)$.
 ///
@@ -14,7 +15,7 @@ use crate::method::MethodError;
 ///
 /// ```
 /// use squeeze_compress::parse;
-/// use squeeze_methods::three_point::{Ef21Mech, ThreePoint};
+/// use squeeze_compress::three_point::{Ef21Mech, ThreePoint};
 /// let m = Ef21Mech::<f64>::new(parse("top_k:k=25").unwrap());
 /// let (a, b) = m.constants(100).unwrap(); // α = 1/4
 /// assert!((a - (1.0 - 0.75f64.sqrt())).abs() < 1e-15 && (b - 0.75 / a).abs() < 1e-12);
@@ -38,16 +39,11 @@ impl<S: Scalar> ThreePoint<S> for Ef21Mech<S> {
     fn describe(&self) -> String {
         format!("3pc_ef21({})", self.c.spec())
     }
-    fn check_dim(&self, d: usize) -> Result<(), MethodError> {
-        check_compressor_dim("3pc_ef21", self.c.as_ref(), d)
+    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
+        check_dims("3pc_ef21", &[self.c.as_ref()], d)
     }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MethodError> {
-        Ok(ef21_ab(alpha_of(
-            "3pc_ef21",
-            "compressor",
-            self.c.as_ref(),
-            d,
-        )?))
+    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
+        ef21_ab_of("3pc_ef21", self.c.as_ref(), d)
     }
     fn compress(
         &self,
@@ -56,18 +52,7 @@ impl<S: Scalar> ThreePoint<S> for Ef21Mech<S> {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError> {
-        let meta = ctx.meta();
-        sub_into(x, h, ctx.work);
-        MechCtx::compress(
-            ctx.rng,
-            ctx.scratch,
-            meta,
-            self.c.as_ref(),
-            ctx.work,
-            up,
-            "the correction ∇f_i − g_i",
-        )?;
-        Ok(1)
+    ) -> Result<usize, MechanismError> {
+        ef21_step(self.c.as_ref(), h, x, ctx, up)
     }
 }

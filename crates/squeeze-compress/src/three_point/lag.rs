@@ -2,8 +2,9 @@
 
 use squeeze_core::{Message, ParamError, Scalar};
 
-use super::{MechCtx, ThreePoint, check_zeta, dense_delta, dist2, within};
-use crate::method::MethodError;
+use super::params::check_zeta;
+use super::steps::{dense_or_skip, triggered};
+use super::{MechCtx, MechanismError, ThreePoint};
 
 /// LAG (lazily aggregated gradients) as a 3PC:
 /// $\mathcal{C}_{h,y}(x) = x$ if $\|x - h\|^2 > \zeta\|x - y\|^2$, else $h$.
@@ -15,7 +16,7 @@ use crate::method::MethodError;
 /// $x = h$ exactly, and then sending would not change $h$ anyway.
 ///
 /// ```
-/// use squeeze_methods::three_point::{Lag, ThreePoint};
+/// use squeeze_compress::three_point::{Lag, ThreePoint};
 /// let m = Lag::new(2.0).unwrap();
 /// assert_eq!(<Lag as ThreePoint<f64>>::constants(&m, 10).unwrap(), (1.0, 2.0));
 /// assert!(Lag::new(-1.0).is_err());
@@ -40,10 +41,10 @@ impl<S: Scalar> ThreePoint<S> for Lag {
     fn describe(&self) -> String {
         format!("lag(ζ={})", self.zeta)
     }
-    fn check_dim(&self, _d: usize) -> Result<(), MethodError> {
+    fn check_dim(&self, _d: usize) -> Result<(), MechanismError> {
         Ok(())
     }
-    fn constants(&self, _d: usize) -> Result<(f64, f64), MethodError> {
+    fn constants(&self, _d: usize) -> Result<(f64, f64), MechanismError> {
         Ok((1.0, self.zeta))
     }
     fn compress(
@@ -53,14 +54,8 @@ impl<S: Scalar> ThreePoint<S> for Lag {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError> {
-        if !within(dist2(x, h), self.zeta, dist2(x, y)) {
-            super::unskip(up, ctx.stash, true);
-            dense_delta(x, h, up);
-            Ok(1)
-        } else {
-            super::skip(up, ctx.stash, x.len());
-            Ok(0)
-        }
+    ) -> Result<usize, MechanismError> {
+        let send = triggered(self.zeta, h, y, x).is_some();
+        Ok(dense_or_skip(send, h, x, ctx.stash, up))
     }
 }

@@ -6,18 +6,20 @@
 //!
 //! $$\mathbb{E}\|\mathcal{C}_{h,y}(x) - x\|^2 \le (1 - A)\|h - y\|^2 + B\|x - y\|^2 .$$
 //!
-//! In 3PC-GD ([`crate::ThreePc`]) worker $i$ keeps its estimate $h = g_i^t$, the previous local
-//! gradient $y = \nabla f_i(x^t)$, and applies the mechanism to the new one
+//! In 3PC-GD (`squeeze_methods::ThreePc`) worker $i$ keeps its estimate $h = g_i^t$, the
+//! previous local gradient $y = \nabla f_i(x^t)$, and applies the mechanism to the new one
 //! $x = \nabla f_i(x^{t+1})$.
 //!
-//! # Why here (and not in `squeeze-compress`)
+//! # Why here (in `squeeze-compress`)
 //!
-//! A mechanism is not a compressor of one vector: it reads the worker's state ($h$, $y$), owns
-//! the decision "send nothing / a correction / a dense vector", may draw a shared per-round coin
-//! (`round_seed`) and reports which branch it took. It needs the method layer's buffers and error
-//! type ([`WorkerBuffers`](crate::WorkerBuffers), [`MethodError`]), and every mechanism is built
-//! *from* compressors of `squeeze-compress`. So the trait lives next to its only user, the
-//! method, in `squeeze-feedback`.
+//! A 3PC is a compressor — a stateful one, $\mathcal{C}_{h,y}(x)$, with its own constants
+//! $(A, B)$ in place of a compressor's $\alpha$ or $\omega$ — and every mechanism is built
+//! *from* the compressors of this crate (AdaCGD's ladder is multi-level compression). It needs
+//! nothing from the methods layer: the state $h, y$ and the working memory come in through
+//! [`MechCtx`], and its errors are its own ([`MechanismError`], which the methods layer
+//! converts variant for variant). So it sits beside the compressors it composes, and any
+//! method — 3PC-GD (`squeeze_methods::ThreePc`), its bidirectional variant, or another —
+//! can use it; `squeeze_methods::three_point` re-exports this module.
 //!
 //! # The message contract
 //!
@@ -44,15 +46,16 @@
 
 use core::fmt::Debug;
 
-use squeeze_core::{Compressor, Message, ParamError, Scalar, Scratch, SqueezeRng};
-
-use crate::method::{MethodError, compress_up, message_err};
+use squeeze_core::{Compressor, Message, Scalar, Scratch, SqueezeRng};
 
 mod adacgd;
 mod bag;
 mod clag;
 mod ef21;
+mod error;
 mod lag;
+mod params;
+mod steps;
 mod v1;
 mod v2;
 mod v4;
@@ -62,7 +65,9 @@ pub use adacgd::AdaCgd;
 pub use bag::Bag;
 pub use clag::Clag;
 pub use ef21::Ef21Mech;
+pub use error::{MechanismError, compress_err, compress_up, message_err};
 pub use lag::Lag;
+pub use params::ef21_theta_beta;
 pub use v1::V1;
 pub use v2::V2;
 pub use v4::V4;
@@ -107,7 +112,7 @@ impl<'a, S: Scalar> MechCtx<'a, S> {
         v: &[S],
         out: &mut Message<S>,
         what: &'static str,
-    ) -> Result<(), MethodError> {
+    ) -> Result<(), MechanismError> {
         compress_up(c, v, rng, scratch, meta, what, out)
     }
 
@@ -125,11 +130,11 @@ pub trait ThreePoint<S: Scalar>: Send + Sync + Debug {
     fn describe(&self) -> String;
 
     /// Check the compressors fit dimension `d`.
-    fn check_dim(&self, d: usize) -> Result<(), MethodError>;
+    fn check_dim(&self, d: usize) -> Result<(), MechanismError>;
 
     /// The constants $(A, B)$ at dimension `d`; an error if a compressor lacks the class the
     /// mechanism's theory needs (e.g. no $\alpha$).
-    fn constants(&self, d: usize) -> Result<(f64, f64), MethodError>;
+    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError>;
 
     /// Number of distinct outcomes [`Self::compress`] reports (histogram length).
     fn outcomes(&self) -> usize {
@@ -137,7 +142,7 @@ pub trait ThreePoint<S: Scalar>: Send + Sync + Debug {
     }
 
     /// `Some(m)` if the message carries the choice among `m` levels (AdaCGD: the ladder; see
-    /// [`crate::ServerMethod::uplink_levels`]); `None` by default.
+    /// `squeeze_methods::ServerMethod::uplink_levels`); `None` by default.
     fn wire_levels(&self) -> Option<usize> {
         None
     }
@@ -151,7 +156,7 @@ pub trait ThreePoint<S: Scalar>: Send + Sync + Debug {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError>;
+    ) -> Result<usize, MechanismError>;
 
     /// [`Self::compress`], then $h \leftarrow h + \mathrm{decode}(up)$; returns the outcome.
     fn apply(
@@ -161,126 +166,10 @@ pub trait ThreePoint<S: Scalar>: Send + Sync + Debug {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError> {
+    ) -> Result<usize, MechanismError> {
         let o = self.compress(h, y, x, ctx, up)?;
         up.add_to(h, S::ONE)
             .map_err(message_err(ctx.worker, ctx.round))?;
         Ok(o)
     }
-}
-
-/// Make `up` a `Skip` of dimension `d`, parking its buffers in `stash`.
-pub(crate) fn skip<S: Scalar>(up: &mut Message<S>, stash: &mut Message<S>, d: usize) {
-    if !up.is_skip() {
-        core::mem::swap(up, stash);
-    }
-    up.set_skip(d);
-}
-
-/// Before writing a payload into `up`: take back parked buffers if `up` is a `Skip`, or park
-/// the current ones if `want_dense` disagrees with what `up` holds (a mechanism alternating
-/// between a dense and a compressed message keeps both, one of them in the stash).
-pub(crate) fn unskip<S: Scalar>(up: &mut Message<S>, stash: &mut Message<S>, want_dense: bool) {
-    let is_dense = matches!(up, Message::Dense { .. });
-    if up.is_skip() || is_dense != want_dense {
-        core::mem::swap(up, stash);
-    }
-}
-
-/// `out ← a − b`.
-#[inline]
-pub(crate) fn sub_into<S: Scalar>(a: &[S], b: &[S], out: &mut [S]) {
-    for ((o, &p), &q) in out.iter_mut().zip(a).zip(b) {
-        *o = p - q;
-    }
-}
-
-/// `Dense(x − h)` into `up` (reusing its buffer).
-pub(crate) fn dense_delta<S: Scalar>(x: &[S], h: &[S], up: &mut Message<S>) {
-    let v = up.dense_parts();
-    v.extend(x.iter().zip(h).map(|(&a, &b)| a - b));
-}
-
-/// The laziness test $\|x - h\|^2 \le \zeta\|x - y\|^2$ of LAG, CLAG and AdaCGD, robust to
-/// overflow: a non-finite left side never counts as "close enough" (so a diverging run keeps
-/// sending and the divergence surfaces instead of freezing into permanent skips), and ζ = 0
-/// means a threshold of exactly 0 even when $\|x - y\|^2$ overflowed.
-///
-/// ```text
-/// within(lhs, ζ, rhs) = lhs finite ∧ lhs ≤ (ζ = 0 ? 0 : ζ·rhs)
-/// ```
-#[inline]
-pub(crate) fn within(lhs: f64, zeta: f64, rhs: f64) -> bool {
-    lhs.is_finite() && lhs <= if zeta == 0.0 { 0.0 } else { zeta * rhs }
-}
-
-/// $\|a - b\|^2$ in f64.
-#[inline]
-pub(crate) fn dist2<S: Scalar>(a: &[S], b: &[S]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(&p, &q)| {
-            let t = p.to_f64() - q.to_f64();
-            t * t
-        })
-        .sum()
-}
-
-/// α of a contractive compressor at `d`, or a typed error naming the mechanism.
-pub(crate) fn alpha_of<S: Scalar>(
-    mech: &'static str,
-    param: &'static str,
-    c: &dyn Compressor<S>,
-    d: usize,
-) -> Result<f64, MethodError> {
-    c.class(d).alpha().ok_or_else(|| {
-        MethodError::Param(ParamError::new(
-            mech,
-            param,
-            c.spec(),
-            "needs a contractive compressor (α), e.g. top_k:k=1; wrap an unbiased one as scaled(...)",
-        ))
-    })
-}
-
-/// Validate a laziness threshold ζ ≥ 0 (finite).
-pub(crate) fn check_zeta(mech: &'static str, zeta: f64) -> Result<(), ParamError> {
-    if zeta.is_finite() && zeta >= 0.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(
-            mech,
-            "zeta",
-            zeta,
-            "the trigger threshold ζ must be finite and ≥ 0 (ζ = 0: always send)",
-        ))
-    }
-}
-
-/// Validate a probability p ∈ (0, 1].
-pub(crate) fn check_p(mech: &'static str, p: f64) -> Result<(), ParamError> {
-    if p > 0.0 && p <= 1.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(
-            mech,
-            "p",
-            p,
-            "the probability p must be in (0, 1] (p = 1: always send the full vector)",
-        ))
-    }
-}
-
-/// The EF21 pair $(1-\sqrt{1-\alpha}, (1-\alpha)/(1-\sqrt{1-\alpha}))$ (B = 0 at α = 1).
-pub(crate) fn ef21_ab(alpha: f64) -> (f64, f64) {
-    crate::stepsize::ef21_theta_beta(alpha)
-}
-
-pub(crate) fn check_compressor_dim<S: Scalar>(
-    mech: &'static str,
-    c: &dyn Compressor<S>,
-    d: usize,
-) -> Result<(), MethodError> {
-    c.check_dim(d)
-        .map_err(|e| MethodError::Incompatible(format!("{mech}: {e}")))
 }

@@ -2,8 +2,9 @@
 
 use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 
-use super::{MechCtx, ThreePoint, alpha_of, check_compressor_dim, check_p, dense_delta, sub_into};
-use crate::method::MethodError;
+use super::params::{alpha_of, check_dims, check_p};
+use super::steps::{DIFFERENCE, compress_sub, send_dense, unskip};
+use super::{MechCtx, MechanismError, ThreePoint};
 
 /// 3PCv5: with probability $p$ (one coin per round, shared by all workers)
 /// $\mathcal{C}_{h,y}(x) = x$, otherwise $h + C(x - y)$, $C \in B(\alpha)$.
@@ -18,7 +19,7 @@ use crate::method::MethodError;
 ///
 /// ```
 /// use squeeze_compress::parse;
-/// use squeeze_methods::three_point::{V5, ThreePoint};
+/// use squeeze_compress::three_point::{V5, ThreePoint};
 /// let m = V5::<f64>::new(parse("top_k:k=25").unwrap(), 0.75).unwrap();
 /// let (a, b) = m.constants(100).unwrap(); // A = 1/2, B = 0.25·0.75/0.5
 /// assert!((a - 0.5).abs() < 1e-15 && (b - 0.375).abs() < 1e-15);
@@ -50,10 +51,10 @@ impl<S: Scalar> ThreePoint<S> for V5<S> {
     fn describe(&self) -> String {
         format!("3pc_v5({}, p={})", self.c.spec(), self.p)
     }
-    fn check_dim(&self, d: usize) -> Result<(), MethodError> {
-        check_compressor_dim("3pc_v5", self.c.as_ref(), d)
+    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
+        check_dims("3pc_v5", &[self.c.as_ref()], d)
     }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MethodError> {
+    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
         let alpha = alpha_of("3pc_v5", "compressor", self.c.as_ref(), d)?;
         let r = (1.0 - self.p).sqrt();
         let a = 1.0 - r;
@@ -71,24 +72,12 @@ impl<S: Scalar> ThreePoint<S> for V5<S> {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError> {
+    ) -> Result<usize, MechanismError> {
         if shared_coin(ctx.round_seed, self.p) {
-            super::unskip(up, ctx.stash, true);
-            dense_delta(x, h, up);
-            return Ok(1);
+            return Ok(send_dense(h, x, ctx.stash, up));
         }
-        super::unskip(up, ctx.stash, false);
-        let meta = ctx.meta();
-        sub_into(x, y, ctx.work);
-        MechCtx::compress(
-            ctx.rng,
-            ctx.scratch,
-            meta,
-            self.c.as_ref(),
-            ctx.work,
-            up,
-            "the difference ∇f_i(x^{t+1}) − ∇f_i(x^t)",
-        )?;
+        unskip(up, ctx.stash, false);
+        compress_sub(self.c.as_ref(), x, y, ctx, up, DIFFERENCE)?;
         Ok(0)
     }
 }

@@ -2,8 +2,9 @@
 
 use squeeze_core::{Compressor, Message, Scalar};
 
-use super::{MechCtx, ThreePoint, alpha_of, check_compressor_dim, ef21_ab, sub_into};
-use crate::method::{MethodError, message_err};
+use super::params::{alpha_of, check_dims, ef21_theta_beta};
+use super::steps::{CORRECTION, compress_sub, refine};
+use super::{MechCtx, MechanismError, ThreePoint};
 
 /// 3PCv4: $\mathcal{C}_{h,y}(x) = b + C_1(x - b)$ with $b = h + C_2(x - h)$, two contractive
 /// compressors $C_1 \in B(\alpha_1)$, $C_2 \in B(\alpha_2)$.
@@ -15,7 +16,7 @@ use crate::method::{MethodError, message_err};
 ///
 /// ```
 /// use squeeze_compress::parse;
-/// use squeeze_methods::three_point::{V4, ThreePoint};
+/// use squeeze_compress::three_point::{V4, ThreePoint};
 /// let m = V4::<f64>::new(parse("top_k:k=50").unwrap(), parse("top_k:k=50").unwrap());
 /// let (a, b) = m.constants(100).unwrap(); // ᾱ = 3/4: A = 1/2, B = 1/2
 /// assert!((a - 0.5).abs() < 1e-15 && (b - 0.5).abs() < 1e-15);
@@ -40,14 +41,13 @@ impl<S: Scalar> ThreePoint<S> for V4<S> {
     fn describe(&self) -> String {
         format!("3pc_v4(C1={}, C2={})", self.c1.spec(), self.c2.spec())
     }
-    fn check_dim(&self, d: usize) -> Result<(), MethodError> {
-        check_compressor_dim("3pc_v4", self.c1.as_ref(), d)?;
-        check_compressor_dim("3pc_v4", self.c2.as_ref(), d)
+    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
+        check_dims("3pc_v4", &[self.c1.as_ref(), self.c2.as_ref()], d)
     }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MethodError> {
+    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
         let a1 = alpha_of("3pc_v4", "compressor", self.c1.as_ref(), d)?;
         let a2 = alpha_of("3pc_v4", "compressor2", self.c2.as_ref(), d)?;
-        Ok(ef21_ab(1.0 - (1.0 - a1) * (1.0 - a2)))
+        Ok(ef21_theta_beta(1.0 - (1.0 - a1) * (1.0 - a2)))
     }
     fn compress(
         &self,
@@ -56,30 +56,9 @@ impl<S: Scalar> ThreePoint<S> for V4<S> {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError> {
-        let meta = ctx.meta();
+    ) -> Result<usize, MechanismError> {
         let (m2, m1) = up.pair_parts();
-        sub_into(x, h, ctx.work);
-        MechCtx::compress(
-            ctx.rng,
-            ctx.scratch,
-            meta,
-            self.c2.as_ref(),
-            ctx.work,
-            m2,
-            "the correction ∇f_i − g_i",
-        )?;
-        m2.add_to(ctx.work, S::from_f64(-1.0))
-            .map_err(message_err(ctx.worker, ctx.round))?;
-        MechCtx::compress(
-            ctx.rng,
-            ctx.scratch,
-            meta,
-            self.c1.as_ref(),
-            ctx.work,
-            m1,
-            "the correction ∇f_i − b",
-        )?;
-        Ok(1)
+        compress_sub(self.c2.as_ref(), x, h, ctx, m2, CORRECTION)?;
+        refine(self.c1.as_ref(), m2, ctx, m1)
     }
 }

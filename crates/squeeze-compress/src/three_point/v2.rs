@@ -2,8 +2,9 @@
 
 use squeeze_core::{Compressor, Message, ParamError, Scalar};
 
-use super::{MechCtx, ThreePoint, alpha_of, check_compressor_dim, sub_into};
-use crate::method::{MethodError, message_err};
+use super::params::{alpha_of, check_dims};
+use super::steps::{DIFFERENCE, compress_sub, refine, sub_into};
+use super::{MechCtx, MechanismError, ThreePoint};
 
 /// 3PCv2: $\mathcal{C}_{h,y}(x) = b + C(x - b)$ with $b = h + Q(x - y)$, $Q \in U(\omega)$
 /// unbiased, $C \in B(\alpha)$.
@@ -16,7 +17,7 @@ use crate::method::{MethodError, message_err};
 ///
 /// ```
 /// use squeeze_compress::parse;
-/// use squeeze_methods::three_point::{V2, ThreePoint};
+/// use squeeze_compress::three_point::{V2, ThreePoint};
 /// let m = V2::<f64>::new(parse("top_k:k=25").unwrap(), parse("rand_k:k=50").unwrap()).unwrap();
 /// let (a, b) = m.constants(100).unwrap(); // α = 1/4, ω = d/k − 1 = 1
 /// assert_eq!((a, b), (0.25, 0.75));
@@ -41,14 +42,13 @@ impl<S: Scalar> ThreePoint<S> for V2<S> {
     fn describe(&self) -> String {
         format!("3pc_v2(C={}, Q={})", self.c.spec(), self.q.spec())
     }
-    fn check_dim(&self, d: usize) -> Result<(), MethodError> {
-        check_compressor_dim("3pc_v2", self.c.as_ref(), d)?;
-        check_compressor_dim("3pc_v2", self.q.as_ref(), d)
+    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
+        check_dims("3pc_v2", &[self.c.as_ref(), self.q.as_ref()], d)
     }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MethodError> {
+    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
         let alpha = alpha_of("3pc_v2", "compressor", self.c.as_ref(), d)?;
         let omega = self.q.class(d).omega().ok_or_else(|| {
-            MethodError::Param(ParamError::new(
+            MechanismError::Param(ParamError::new(
                 "3pc_v2",
                 "compressor2",
                 self.q.spec(),
@@ -64,32 +64,11 @@ impl<S: Scalar> ThreePoint<S> for V2<S> {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError> {
-        let meta = ctx.meta();
+    ) -> Result<usize, MechanismError> {
         let (mq, mc) = up.pair_parts();
-        sub_into(x, y, ctx.work);
-        MechCtx::compress(
-            ctx.rng,
-            ctx.scratch,
-            meta,
-            self.q.as_ref(),
-            ctx.work,
-            mq,
-            "the difference ∇f_i(x^{t+1}) − ∇f_i(x^t)",
-        )?;
+        compress_sub(self.q.as_ref(), x, y, ctx, mq, DIFFERENCE)?;
         // x − b = (x − h) − Q(x − y)
         sub_into(x, h, ctx.work);
-        mq.add_to(ctx.work, S::from_f64(-1.0))
-            .map_err(message_err(ctx.worker, ctx.round))?;
-        MechCtx::compress(
-            ctx.rng,
-            ctx.scratch,
-            meta,
-            self.c.as_ref(),
-            ctx.work,
-            mc,
-            "the correction ∇f_i − b",
-        )?;
-        Ok(1)
+        refine(self.c.as_ref(), mq, ctx, mc)
     }
 }

@@ -2,11 +2,9 @@
 
 use squeeze_core::{Compressor, Message, ParamError, Scalar};
 
-use super::{
-    MechCtx, ThreePoint, alpha_of, check_compressor_dim, check_zeta, dist2, ef21_ab, sub_into,
-    within,
-};
-use crate::method::MethodError;
+use super::params::{check_dims, check_zeta, ef21_ab_of};
+use super::steps::{ef21_step, lazily};
+use super::{MechCtx, MechanismError, ThreePoint};
 
 /// CLAG as a 3PC: $\mathcal{C}_{h,y}(x) = h + C(x - h)$ if $\|x - h\|^2 > \zeta\|x - y\|^2$,
 /// else $h$ ($C \in B(\alpha)$).
@@ -24,7 +22,7 @@ use crate::method::MethodError;
 ///
 /// ```
 /// use squeeze_compress::parse;
-/// use squeeze_methods::three_point::{Clag, ThreePoint};
+/// use squeeze_compress::three_point::{Clag, ThreePoint};
 /// let m = Clag::<f64>::new(parse("top_k:k=25").unwrap(), 4.0).unwrap();
 /// let (a, b) = m.constants(100).unwrap(); // α = 1/4: β ≈ 5.60 > ζ
 /// assert!((a - (1.0 - 0.75f64.sqrt())).abs() < 1e-15 && (b - 0.75 / a).abs() < 1e-12);
@@ -51,11 +49,11 @@ impl<S: Scalar> ThreePoint<S> for Clag<S> {
     fn describe(&self) -> String {
         format!("clag({}, ζ={})", self.c.spec(), self.zeta)
     }
-    fn check_dim(&self, d: usize) -> Result<(), MethodError> {
-        check_compressor_dim("clag", self.c.as_ref(), d)
+    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
+        check_dims("clag", &[self.c.as_ref()], d)
     }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MethodError> {
-        let (a, b) = ef21_ab(alpha_of("clag", "compressor", self.c.as_ref(), d)?);
+    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
+        let (a, b) = ef21_ab_of("clag", self.c.as_ref(), d)?;
         Ok((a, b.max(self.zeta)))
     }
     fn compress(
@@ -65,24 +63,9 @@ impl<S: Scalar> ThreePoint<S> for Clag<S> {
         x: &[S],
         ctx: &mut MechCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<usize, MethodError> {
-        if !within(dist2(x, h), self.zeta, dist2(x, y)) {
-            super::unskip(up, ctx.stash, false);
-            let meta = ctx.meta();
-            sub_into(x, h, ctx.work);
-            MechCtx::compress(
-                ctx.rng,
-                ctx.scratch,
-                meta,
-                self.c.as_ref(),
-                ctx.work,
-                up,
-                "the correction ∇f_i − g_i",
-            )?;
-            Ok(1)
-        } else {
-            super::skip(up, ctx.stash, x.len());
-            Ok(0)
-        }
+    ) -> Result<usize, MechanismError> {
+        lazily(self.zeta, (h, y, x), ctx, up, |_, ctx, up| {
+            ef21_step(self.c.as_ref(), h, x, ctx, up)
+        })
     }
 }
