@@ -111,7 +111,7 @@ impl<S: Scalar> Ef21<S> {
     /// The step from a difference the caller already formed: `out` ← $\mathcal{C}(\Delta)$ and
     /// $g_i \leftarrow g_i + $ `out`, with $\Delta = v - g_i$ (methods that compute
     /// $\nabla f_i(x) - g_i$ in one pass use this). Non-finite $\Delta$ is
-    /// [`FeedbackError::Diverged`].
+    /// `MechanismError::Diverged`.
     pub fn correct(
         &self,
         w: &mut Ef21Worker<S>,

@@ -7,7 +7,7 @@ use thiserror::Error;
 /// Why a feedback mechanism could not be built or could not take a step.
 ///
 /// Every variant says what to change; none of them leaves the state half-updated except
-/// [`Self::Diverged`], which means the run itself has gone non-finite.
+/// `Step(MechanismError::Diverged)`, which means the run itself has gone non-finite.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum FeedbackError {

@@ -16,7 +16,7 @@ use crate::round::{Round, compress, message_err, sub_into};
 ///
 /// Each neighbour $j$ adds $w_{ji}\,q_i$ to its running mix $\sum_k w_{jk}\hat a_k$
 /// ([`mix_into`]), so mixing costs one compressed message per node per tracked vector.
-/// `work` is length-d scratch; a non-finite $a - \hat a$ is [`FeedbackError::Diverged`]
+/// `work` is length-d scratch; a non-finite $a - \hat a$ is `MechanismError::Diverged`
 /// (reported as "a node's model or tracker").
 ///
 /// ```

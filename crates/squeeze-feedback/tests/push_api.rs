@@ -31,6 +31,7 @@ proptest! {
             let mut server = Aggregator::new(7, 4);
             let (mut space, mut msgs) = (Workspace::new(7), vec![Message::default(); 4]);
             for (t, vs) in rounds.iter().enumerate() {
+                #[allow(clippy::needless_range_loop)]
                 for i in 0..4 {
                     ef21.step(&mut ws[i], &vs[i], &Round::new(i, 4, t as u64), &mut space, &mut msgs[i]).unwrap();
                 }
@@ -41,8 +42,8 @@ proptest! {
                 prop_assert_eq!(server.estimate()[j], mean);
             }
             if spec == "identity" {
-                for i in 0..4 {
-                    prop_assert_eq!(&ws[i].g, rounds.last().unwrap().get(i).unwrap());
+                for (w, v) in ws.iter().zip(rounds.last().unwrap()) {
+                    prop_assert_eq!(&w.g, v);
                 }
             }
         }
