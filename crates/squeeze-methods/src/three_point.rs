@@ -284,3 +284,14 @@ pub(crate) fn check_compressor_dim<S: Scalar>(
     c.check_dim(d)
         .map_err(|e| MethodError::Incompatible(format!("{mech}: {e}")))
 }
+
+// ---- registry entries of the 3PC-GD mechanisms (see `crate::registry`) ----
+pub use adacgd::{AdaCgdParams, AdaCgdSpec};
+pub use bag::{BagParams, BagSpec};
+pub use clag::{ClagParams, ClagSpec};
+pub use ef21::{ThreePcEf21Params, ThreePcEf21Spec};
+pub use lag::{LagParams, LagSpec};
+pub use v1::{ThreePcV1Params, ThreePcV1Spec};
+pub use v2::{ThreePcV2Params, ThreePcV2Spec};
+pub use v4::{ThreePcV4Params, ThreePcV4Spec};
+pub use v5::{ThreePcV5Params, ThreePcV5Spec};

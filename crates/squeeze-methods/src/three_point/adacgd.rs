@@ -215,3 +215,107 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
         Ok(chosen + 1)
     }
 }
+
+// ---- registry entry (name, params, build): see `crate::registry` ----
+
+/// The `[method]` parameters of `adacgd` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaCgdParams {
+    /// Contractive compressors, cheapest first (required).
+    #[serde(default)]
+    pub ladder: Option<Vec<squeeze_compress::CompressorSpec>>,
+    /// Trigger threshold ζ ≥ 0 (default 1).
+    #[serde(default)]
+    pub zeta: Option<f64>,
+    /// Bidirectional: the server ladder, cheapest first.
+    #[serde(default)]
+    pub downlink_ladder: Option<Vec<squeeze_compress::CompressorSpec>>,
+    /// Bidirectional: the downlink ζ ≥ 0 (default: zeta).
+    #[serde(default)]
+    pub downlink_zeta: Option<f64>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `adacgd`: 3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdaCgdSpec;
+
+impl crate::spec::MethodSpec for AdaCgdSpec {
+    const NAME: &'static str = "adacgd";
+    const SUMMARY: &'static str = "3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str =
+        "ladder = [\"top_k:k=1\", \"top_k:k=3\", \"top_k:k=10\"]\nzeta = 1.0";
+    const HINTS: &'static [(&'static str, &'static str)] = &[(
+        "compressor",
+        "adacgd takes a ladder of compressors: method.ladder = [\"top_k:k=1\", …]; remove the compressor",
+    )];
+    type Params = AdaCgdParams;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: AdaCgdParams,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        if p.downlink_zeta.is_some() && p.downlink_ladder.is_none() {
+            return Err(s::MethodConfigError::at(
+                "downlink_zeta",
+                "adacgd has no downlink ladder; set downlink_ladder = [\"top_k:k=4\", \"identity\"] or remove downlink_zeta",
+            )
+            .into());
+        }
+        let zeta = p.zeta.unwrap_or(1.0);
+        let specs = p.ladder.as_deref().ok_or_else(|| {
+            s::MethodConfigError::at(
+                "ladder",
+                "adacgd needs a ladder, cheapest first, e.g. ladder = [\"top_k:k=1\", \"top_k:k=4\", \"top_k:k=16\"]",
+            )
+        })?;
+        let up = adacgd_ladder::<S>(specs, zeta, "ladder", "zeta", ctx.dim)?;
+        match p.downlink_ladder.as_deref() {
+            None => s::three_pc(Box::new(up), p.stepsize, p.count_init, sink),
+            Some(down) => {
+                let dz = p.downlink_zeta.unwrap_or(zeta);
+                let down =
+                    adacgd_ladder::<S>(down, dz, "downlink_ladder", "downlink_zeta", ctx.dim)?;
+                let m = crate::star::three_pc::bc::ThreePcBc::new(
+                    Box::new(up),
+                    Box::new(down),
+                    p.stepsize,
+                    p.count_init,
+                )
+                .map_err(s::method_err)?;
+                sink.star(m)
+            }
+        }
+    }
+}
+
+/// AdaCGD over the ladder `specs` (key `method.<key>`) with threshold ζ (key
+/// `method.<zeta_key>`), checked at dimension d.
+fn adacgd_ladder<S: squeeze_core::Scalar>(
+    specs: &[squeeze_compress::CompressorSpec],
+    zeta: f64,
+    key: &str,
+    zeta_key: &str,
+    d: usize,
+) -> Result<AdaCgd<S>, crate::spec::MethodConfigError> {
+    use crate::spec::MethodConfigError as E;
+    let mut ladder = Vec::with_capacity(specs.len());
+    for s in specs {
+        ladder.push(s.build::<S>().map_err(|e| E::at(key, e.to_string()))?);
+    }
+    let mech = AdaCgd::new(ladder, zeta).map_err(|e| {
+        let k = if e.param == "zeta" { zeta_key } else { key };
+        E::at(k, e.to_string())
+    })?;
+    mech.check_dim(d).map_err(|e| E::at(key, e.to_string()))?;
+    Ok(mech)
+}

@@ -69,3 +69,47 @@ impl<S: Scalar> ThreePoint<S> for Bag {
         }
     }
 }
+
+// ---- registry entry (name, params, build): see `crate::registry` ----
+
+/// The `[method]` parameters of `bag` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BagParams {
+    /// Send probability (default 0.5).
+    #[serde(default)]
+    pub p: Option<f64>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `bag`: 3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BagSpec;
+
+impl crate::spec::MethodSpec for BagSpec {
+    const NAME: &'static str = "bag";
+    const SUMMARY: &'static str = "3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "p = 0.5";
+    const HINTS: &'static [(&'static str, &'static str)] = &[(
+        "compressor",
+        "bag sends dense gradients with probability p; remove the compressor",
+    )];
+    type Params = BagParams;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: BagParams,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let _ = ctx;
+        let mech = Bag::new(p.p.unwrap_or(0.5)).map_err(s::mech_param_err)?;
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}

@@ -86,3 +86,46 @@ impl<S: Scalar> ThreePoint<S> for Clag<S> {
         }
     }
 }
+
+// ---- registry entry (name, params, build): see `crate::registry` ----
+
+/// The `[method]` parameters of `clag` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClagParams {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// Trigger threshold ζ ≥ 0 (default 1).
+    #[serde(default)]
+    pub zeta: Option<f64>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `clag`: 3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClagSpec;
+
+impl crate::spec::MethodSpec for ClagSpec {
+    const NAME: &'static str = "clag";
+    const SUMMARY: &'static str = "3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nzeta = 4.0";
+    type Params = ClagParams;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ClagParams,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let mech = Clag::new(c, p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}

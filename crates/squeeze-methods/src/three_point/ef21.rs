@@ -71,3 +71,48 @@ impl<S: Scalar> ThreePoint<S> for Ef21Mech<S> {
         Ok(1)
     }
 }
+
+// ---- registry entry (name, params, build): see `crate::registry` ----
+
+/// The `[method]` parameters of `3pc_ef21` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreePcEf21Params {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `3pc_ef21`: 3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreePcEf21Spec;
+
+impl crate::spec::MethodSpec for ThreePcEf21Spec {
+    const NAME: &'static str = "3pc_ef21";
+    const SUMMARY: &'static str =
+        "3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
+    type Params = ThreePcEf21Params;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ThreePcEf21Params,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let mech = Ef21Mech::new(s::compressor::<S>(
+            Self::NAME,
+            "compressor",
+            p.compressor.as_ref(),
+            ctx.dim,
+        )?);
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}

@@ -64,3 +64,47 @@ impl<S: Scalar> ThreePoint<S> for Lag {
         }
     }
 }
+
+// ---- registry entry (name, params, build): see `crate::registry` ----
+
+/// The `[method]` parameters of `lag` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LagParams {
+    /// Trigger threshold ζ ≥ 0 (default 1).
+    #[serde(default)]
+    pub zeta: Option<f64>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `lag`: 3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LagSpec;
+
+impl crate::spec::MethodSpec for LagSpec {
+    const NAME: &'static str = "lag";
+    const SUMMARY: &'static str = "3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "zeta = 1.0";
+    const HINTS: &'static [(&'static str, &'static str)] = &[(
+        "compressor",
+        "lag sends dense gradients (use clag for a compressed trigger); remove the compressor",
+    )];
+    type Params = LagParams;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: LagParams,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let _ = ctx;
+        let mech = Lag::new(p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}

@@ -74,3 +74,48 @@ impl<S: Scalar> ThreePoint<S> for V1<S> {
         Ok(1)
     }
 }
+
+// ---- registry entry (name, params, build): see `crate::registry` ----
+
+/// The `[method]` parameters of `3pc_v1` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreePcV1Params {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `3pc_v1`: 3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreePcV1Spec;
+
+impl crate::spec::MethodSpec for ThreePcV1Spec {
+    const NAME: &'static str = "3pc_v1";
+    const SUMMARY: &'static str =
+        "3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
+    type Params = ThreePcV1Params;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ThreePcV1Params,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let mech = V1::new(s::compressor::<S>(
+            Self::NAME,
+            "compressor",
+            p.compressor.as_ref(),
+            ctx.dim,
+        )?);
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}

@@ -93,3 +93,53 @@ impl<S: Scalar> ThreePoint<S> for V2<S> {
         Ok(1)
     }
 }
+
+// ---- registry entry (name, params, build): see `crate::registry` ----
+
+/// The `[method]` parameters of `3pc_v2` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreePcV2Params {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// The second compressor (3PCv2: the unbiased Q, required; 3PCv4: C₂, default = compressor).
+    #[serde(default)]
+    pub compressor2: Option<squeeze_compress::CompressorSpec>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `3pc_v2`: 3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreePcV2Spec;
+
+impl crate::spec::MethodSpec for ThreePcV2Spec {
+    const NAME: &'static str = "3pc_v2";
+    const SUMMARY: &'static str = "3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ncompressor2 = \"rand_k:k=3\"";
+    type Params = ThreePcV2Params;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ThreePcV2Params,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let spec = p.compressor2.as_ref().ok_or_else(|| {
+            s::MethodConfigError::at(
+                "compressor2",
+                "3pc_v2 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
+            )
+        })?;
+        let q = s::build_compressor::<S>("compressor2", spec, ctx.dim)?;
+        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let mech = V2::new(c, q).map_err(s::mech_param_err)?;
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}

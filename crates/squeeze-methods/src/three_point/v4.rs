@@ -83,3 +83,57 @@ impl<S: Scalar> ThreePoint<S> for V4<S> {
         Ok(1)
     }
 }
+
+// ---- registry entry (name, params, build): see `crate::registry` ----
+
+/// The `[method]` parameters of `3pc_v4` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreePcV4Params {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// The second compressor (3PCv2: the unbiased Q, required; 3PCv4: C₂, default = compressor).
+    #[serde(default)]
+    pub compressor2: Option<squeeze_compress::CompressorSpec>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `3pc_v4`: 3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreePcV4Spec;
+
+impl crate::spec::MethodSpec for ThreePcV4Spec {
+    const NAME: &'static str = "3pc_v4";
+    const SUMMARY: &'static str =
+        "3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ncompressor2 = \"top_k:k=2\"";
+    type Params = ThreePcV4Params;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ThreePcV4Params,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let c2 = match p.compressor2.as_ref().or(p.compressor.as_ref()) {
+            Some(spec) => s::build_compressor::<S>("compressor2", spec, ctx.dim)?,
+            None => {
+                return Err(s::MethodConfigError::at(
+                    "compressor2",
+                    "3pc_v4 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
+                )
+                .into());
+            }
+        };
+        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let mech = V4::new(c, c2);
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}

@@ -92,3 +92,56 @@ impl<S: Scalar> ThreePoint<S> for V5<S> {
         Ok(0)
     }
 }
+
+// ---- registry entry (name, params, build): see `crate::registry` ----
+
+/// The `[method]` parameters of `3pc_v5` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreePcV5Params {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// Full-round probability (default: the compressor's α).
+    #[serde(default)]
+    pub p: Option<f64>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `3pc_v5`: 3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreePcV5Spec;
+
+impl crate::spec::MethodSpec for ThreePcV5Spec {
+    const NAME: &'static str = "3pc_v5";
+    const SUMMARY: &'static str =
+        "3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
+    type Params = ThreePcV5Params;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ThreePcV5Params,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let prob = match p.p {
+            Some(v) => v,
+            None => c.class(ctx.dim).alpha().ok_or_else(|| {
+                s::MethodConfigError::at(
+                    "p",
+                    "3pc_v5 defaults p to the compressor's α, but it has none; set p",
+                )
+            })?,
+        };
+        let mech = V5::new(c, prob).map_err(s::mech_param_err)?;
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}
