@@ -3,7 +3,7 @@
 
 use clap::Args;
 use squeeze_compress::registry::{entries, parse};
-use squeeze_driver::config::{GOSSIP_METHODS, METHODS};
+use squeeze_driver::config::{METHODS, Topology};
 
 use crate::fail::{CliResult, usage};
 
@@ -37,19 +37,23 @@ pub fn list(args: ListArgs) -> CliResult {
             }
         }
     }
-    let w = METHODS
-        .iter()
-        .chain(GOSSIP_METHODS)
-        .map(|m| m.0.len())
-        .max()
-        .unwrap_or(6);
-    println!("\nMethods (method.name = \"NAME\"):\n");
-    for (name, what) in METHODS {
-        println!("{name:<w$} {what}");
-    }
-    println!("\nGossip methods (need a [topology], e.g. kind = \"ring\"):\n");
-    for (name, what) in GOSSIP_METHODS {
-        println!("{name:<w$} {what}");
+    let w = METHODS.iter().map(|m| m.name.len()).max().unwrap_or(6);
+    for (topology, title) in [
+        (
+            Topology::Star,
+            "Methods (method.name = \"NAME\"; then the keys each takes):",
+        ),
+        (
+            Topology::Gossip,
+            "Gossip methods (need a [topology], e.g. kind = \"ring\"):",
+        ),
+    ] {
+        println!("\n{title}\n");
+        for m in METHODS.iter().filter(|m| m.topology == topology) {
+            println!("{:<w$} {}", m.name, m.summary);
+            println!("{:<w$}   keys: {}", "", m.accepts().join(", "));
+            println!("{:<w$}   e.g. {}", "", m.example.replace('\n', "; "));
+        }
     }
     Ok(())
 }

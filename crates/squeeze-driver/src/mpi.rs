@@ -97,7 +97,7 @@ use mpi::traits::*;
 use squeeze_core::{BitWriter, Message, Scalar};
 use squeeze_methods::{GossipMethod, ServerMethod};
 
-use crate::config::{ConfigError, ExperimentConfig, Placement, Transport};
+use crate::config::{ConfigError, EngineTransport, ExperimentConfig};
 use crate::engine::{Engine, EngineError, Metrics, StarEngine, Totals, WorkerCounts};
 use crate::gossip::GossipEngine;
 
@@ -484,15 +484,28 @@ pub fn build_mpi_engine(
     comm.agree_on("configuration", fnv1a(resolved.as_bytes()))?;
     // The same path may hold different files on different machines.
     comm.agree_on("data file", data_fingerprint(cfg, base_dir))?;
-    let at = Placement {
-        threads: cfg.run.threads,
-        transport: Transport::Mpi(comm.clone()),
-    };
-    let built = cfg.build_engine_at(base_dir, &at);
+    let built = cfg.build_engine_with(base_dir, cfg.run.threads, comm);
     match comm.any_failed(built.as_ref().err().map(|e| e.to_string())) {
         Ok(()) => built,
         // This rank's own error reads better than its agreed copy.
         Err(agreed) => Err(built.err().unwrap_or(ConfigError::Engine(agreed))),
+    }
+}
+
+/// The MPI transport: a built engine becomes this rank's part of the run.
+impl EngineTransport for Comm {
+    fn star<S: Scalar, M: ServerMethod<S> + 'static>(
+        &self,
+        engine: StarEngine<S, M>,
+    ) -> Result<Box<dyn Engine>, ConfigError> {
+        Ok(Box::new(MpiStarEngine::new(engine, self.clone())?))
+    }
+
+    fn gossip<S: Scalar, M: GossipMethod<S> + 'static>(
+        &self,
+        engine: GossipEngine<S, M>,
+    ) -> Result<Box<dyn Engine>, ConfigError> {
+        Ok(Box::new(MpiGossipEngine::new(engine, self.clone())?))
     }
 }
 
