@@ -33,6 +33,7 @@ pub struct MethodEntry {
     /// Example parameters (TOML lines of the `[method]` section, without `name`).
     pub example: &'static str,
     fields: fn() -> &'static [&'static str],
+    normalize: fn(&toml::Table) -> Result<toml::Table, MethodConfigError>,
     hints: &'static [(&'static str, &'static str)],
 }
 
@@ -59,6 +60,7 @@ macro_rules! methods {
             topology: <$spec as MethodSpec>::TOPOLOGY,
             example: <$spec as MethodSpec>::EXAMPLE,
             fields: fields_of::<<$spec as MethodSpec>::Params>,
+            normalize: normalize_as::<<$spec as MethodSpec>::Params>,
             hints: <$spec as MethodSpec>::HINTS,
         }),*];
 
@@ -127,6 +129,25 @@ pub fn check_params(name: &str, params: &toml::Table) -> Result<(), MethodConfig
         return Ok(());
     };
     check_keys(e, params)
+}
+
+/// The parameters of method `name` as its typed `Params` write them: every default
+/// explicit, values in their canonical types (`multiplier = 4` becomes `4.0`). An unknown
+/// name, or parameters that do not check, come back as they are.
+pub fn normalize(name: &str, params: &toml::Table) -> toml::Table {
+    match entry(name) {
+        Some(e) if check_keys(e, params).is_ok() => {
+            (e.normalize)(params).unwrap_or_else(|_| params.clone())
+        }
+        _ => params.clone(),
+    }
+}
+
+fn normalize_as<P: de::DeserializeOwned + serde::Serialize>(
+    params: &toml::Table,
+) -> Result<toml::Table, MethodConfigError> {
+    let p: P = parse_params(params)?;
+    toml::Table::try_from(p).map_err(|e| MethodConfigError::at("", e.to_string()))
 }
 
 fn check_keys(e: &MethodEntry, params: &toml::Table) -> Result<(), MethodConfigError> {
@@ -276,6 +297,17 @@ mod tests {
             let t = m.example_table().unwrap();
             check_params(m.name, &t).unwrap();
         }
+    }
+
+    #[test]
+    fn normalizing_makes_defaults_explicit_and_types_canonical() {
+        let t: toml::Table = "stepsize = { rule = \"theory\", multiplier = 4 }"
+            .parse()
+            .unwrap();
+        let n = normalize("ef21", &t);
+        assert_eq!(n["stepsize"]["multiplier"].as_float(), Some(4.0));
+        assert_eq!(n["count_init"].as_bool(), Some(false));
+        assert_eq!(normalize("ef99", &t), t);
     }
 
     #[test]

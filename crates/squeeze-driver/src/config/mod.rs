@@ -145,7 +145,7 @@ pub struct ExperimentConfig {
 ///     "config: method.zeta: ef21 does not take zeta; it accepts compressor, stepsize, init, count_init",
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 pub struct MethodConfig {
     /// A name from [`squeeze_methods::METHODS`] (star or gossip engine).
     pub name: String,
@@ -187,6 +187,17 @@ impl MethodConfig {
     /// The compressor spec, if the section has a valid one.
     pub fn compressor(&self) -> Option<CompressorSpec> {
         self.params.get("compressor")?.clone().try_into().ok()
+    }
+}
+
+/// Written with the method's defaults explicit and its values in their canonical types
+/// (`squeeze_methods::registry::normalize`), so `config.resolved.toml` says everything the
+/// run used and reads back to the same run.
+impl Serialize for MethodConfig {
+    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let mut t = squeeze_methods::registry::normalize(&self.name, &self.params);
+        t.insert("name".into(), toml::Value::String(self.name.clone()));
+        t.serialize(s)
     }
 }
 
