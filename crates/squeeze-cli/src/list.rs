@@ -3,7 +3,7 @@
 
 use clap::Args;
 use squeeze_compress::registry::{entries, parse};
-use squeeze_driver::config::{GOSSIP_METHODS, METHODS};
+use squeeze_driver::config::{METHODS, Topology};
 
 use crate::fail::{CliResult, usage};
 
@@ -43,22 +43,23 @@ pub fn list(args: ListArgs) -> CliResult {
             let _ = writeln!(text, "    e.g. {spec:<36} {class}");
         }
     }
-    let w = METHODS
-        .iter()
-        .chain(GOSSIP_METHODS)
-        .map(|m| m.0.len())
-        .max()
-        .unwrap_or(6);
-    let _ = writeln!(text, "\nMethods (method.name = \"NAME\"):\n");
-    for (name, what) in METHODS {
-        let _ = writeln!(text, "{name:<w$} {what}");
-    }
-    let _ = writeln!(
-        text,
-        "\nGossip methods (need a [topology], e.g. kind = \"ring\"):\n"
-    );
-    for (name, what) in GOSSIP_METHODS {
-        let _ = writeln!(text, "{name:<w$} {what}");
+    let w = METHODS.iter().map(|m| m.name.len()).max().unwrap_or(6);
+    for (topology, title) in [
+        (
+            Topology::Star,
+            "Methods (method.name = \"NAME\"; then the keys each takes):",
+        ),
+        (
+            Topology::Gossip,
+            "Gossip methods (need a [topology], e.g. kind = \"ring\"):",
+        ),
+    ] {
+        let _ = writeln!(text, "\n{title}\n");
+        for m in METHODS.iter().filter(|m| m.topology == topology) {
+            let _ = writeln!(text, "{:<w$} {}", m.name, m.summary);
+            let _ = writeln!(text, "{:<w$}   keys: {}", "", m.accepts().join(", "));
+            let _ = writeln!(text, "{:<w$}   e.g. {}", "", m.example.replace('\n', "; "));
+        }
     }
     crate::console::out(&text)
 }

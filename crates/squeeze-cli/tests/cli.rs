@@ -231,7 +231,7 @@ fn user_errors_are_one_line_with_exit_code_2() {
         ),
         (
             &["run", q, "--set", "method.name=ef22"],
-            "unknown method 'ef22'; known: gd, ef14, ef21",
+            "unknown method 'ef22'; did you mean ef21? known: gd, ef14, ef21",
         ),
         (
             &["run", q, "--set", "method.compressor=tpo_k:k=1"],

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use squeeze_compress::{CompressorSpec, parse};
+use squeeze_compress::parse;
 use squeeze_driver::config::{MethodConfig, build_engine};
 use squeeze_driver::{Engine, StarEngine};
 use squeeze_methods::star::clip21::Clip21Avg;
@@ -586,10 +586,10 @@ fn local_sgd_counts_local_steps_and_drifts() {
 // Configuration errors
 
 fn method_cfg(name: &str, comp: Option<&str>) -> MethodConfig {
-    MethodConfig {
-        name: name.to_string(),
-        compressor: comp.map(|c| CompressorSpec::Text(c.to_string())),
-        ..MethodConfig::default()
+    let m = MethodConfig::new(name);
+    match comp {
+        Some(c) => m.with("compressor", c),
+        None => m,
     }
 }
 
@@ -600,63 +600,55 @@ fn invalid_hyperparameters_are_reported_with_their_key() {
         Ok(_) => panic!("{} built", m.name),
         Err(e) => e.to_string(),
     };
-    let e = err(MethodConfig {
-        tau: Some(0.0),
-        ..method_cfg("clip21_gd", None)
-    });
+    let e = err(method_cfg("clip21_gd", None)
+        .with_value("tau", &0.0)
+        .unwrap());
     assert!(e.contains("method.tau"), "{e}");
     let e = err(method_cfg("clip_gd", None));
     assert!(e.contains("method.tau") && e.contains("tau = 1"), "{e}");
-    let e = err(MethodConfig {
-        tau: Some(1.0),
-        ..method_cfg("clip21_gd", Some("top_k:k=1"))
-    });
+    let e = err(method_cfg("clip21_gd", Some("top_k:k=1"))
+        .with_value("tau", &1.0)
+        .unwrap());
     assert!(
         e.contains("method.compressor") && e.contains("press_clip21"),
         "{e}"
     );
-    let e = err(MethodConfig {
-        tau: Some(1.0),
-        sigma: Some(-1.0),
-        ..method_cfg("dp_clip21", None)
-    });
+    let e = err(method_cfg("dp_clip21", None)
+        .with_value("tau", &1.0)
+        .unwrap()
+        .with_value("sigma", &-1.0)
+        .unwrap());
     assert!(e.contains("sigma"), "{e}");
-    let e = err(MethodConfig {
-        tau: Some(1.0),
-        ..method_cfg("dp_clip21", None)
-    });
+    let e = err(method_cfg("dp_clip21", None)
+        .with_value("tau", &1.0)
+        .unwrap());
     assert!(e.contains("method.sigma"), "{e}");
-    let e = err(MethodConfig {
-        p: Some(1.5),
-        ..method_cfg("marina", Some("rand_k:k=1"))
-    });
+    let e = err(method_cfg("marina", Some("rand_k:k=1"))
+        .with_value("p", &1.5)
+        .unwrap());
     assert!(e.contains("(0, 1]"), "{e}");
     let e = err(method_cfg("marina", Some("top_k:k=1")));
     assert!(
         e.contains("method.compressor") && e.contains("unbiased"),
         "{e}"
     );
-    let e = err(MethodConfig {
-        eta: Some(-0.1),
-        ..method_cfg("econtrol", Some("top_k:k=1"))
-    });
+    let e = err(method_cfg("econtrol", Some("top_k:k=1"))
+        .with_value("eta", &-0.1)
+        .unwrap());
     assert!(e.contains("eta") && e.contains("≥ 0"), "{e}");
-    let e = err(MethodConfig {
-        stepsize: Stepsize::Constant { gamma: 0.1 },
-        ..method_cfg("econtrol", Some("rand_k:k=1"))
-    });
+    let e = err(method_cfg("econtrol", Some("rand_k:k=1"))
+        .with_value("stepsize", &Stepsize::Constant { gamma: 0.1 })
+        .unwrap());
     assert!(e.contains("eta"), "default η needs α: {e}");
-    let e = err(MethodConfig {
-        local_steps: Some(0),
-        ..method_cfg("local_sgd", None)
-    });
+    let e = err(method_cfg("local_sgd", None)
+        .with_value("local_steps", &0)
+        .unwrap());
     assert!(e.contains("local_steps"), "{e}");
     let e = err(method_cfg("local_sgd", None));
     assert!(e.contains("method.local_steps"), "{e}");
-    let e = err(MethodConfig {
-        gradient: Some(GradSource::Minibatch { batch: 10_000 }),
-        ..method_cfg("sgd", None)
-    });
+    let e = err(method_cfg("sgd", None)
+        .with_value("gradient", &GradSource::Minibatch { batch: 10_000 })
+        .unwrap());
     assert!(e.contains("batch") || e.contains("tau"), "{e}");
 }
 

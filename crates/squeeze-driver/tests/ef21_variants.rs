@@ -523,7 +523,7 @@ fn ef21_plus_takes_the_plain_candidate_when_it_is_closer() {
 fn config_error(method: &str, extra: &str) -> (String, String) {
     let text = format!(
         "seed = 1\n[problem]\nn_workers = 4\n{}[stop]\nmax_rounds = 1\n",
-        method_section(method, Some("top_k:k=1"), extra)
+        bare_method_section(method, Some("top_k:k=1"), extra)
     );
     let parsed = match squeeze_driver::ExperimentConfig::from_toml(&text) {
         Ok(c) => c,

@@ -44,9 +44,7 @@ log_every = 1000
         method_section(
             method,
             Some("top_k:k=1"),
-            &format!(
-                "stepsize = {{ rule = \"theory\", multiplier = {multiplier} }}\ninit = \"full\""
-            )
+            &format!("stepsize = {{ rule = \"theory\", multiplier = {multiplier} }}")
         )
     );
     run(&cfg(&text), None).1

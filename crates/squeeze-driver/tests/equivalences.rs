@@ -16,7 +16,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use squeeze_compress::{CompressorSpec, parse};
+use squeeze_compress::parse;
 use squeeze_driver::config::{MethodConfig, build_engine};
 use squeeze_driver::executor::{Collect, Executor, StopRules};
 use squeeze_driver::{Engine, StarEngine};
@@ -27,13 +27,12 @@ use squeeze_problems::split::{Remainder, Split};
 use squeeze_problems::{Regularizer, embedded};
 
 fn method(name: &str, compressor: Option<&str>, stepsize: Stepsize) -> MethodConfig {
-    MethodConfig {
-        name: name.to_string(),
-        compressor: compressor.map(|c| CompressorSpec::Text(c.to_string())),
-        stepsize,
-        init: GradInit::Full,
-        count_init: false,
-        ..MethodConfig::default()
+    let m = MethodConfig::new(name)
+        .with_value("stepsize", &stepsize)
+        .unwrap();
+    match compressor {
+        Some(c) => m.with("compressor", c),
+        None => m,
     }
 }
 

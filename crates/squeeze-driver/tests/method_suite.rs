@@ -1,17 +1,18 @@
-//! The shared method suite: every method registered in `squeeze_driver::config::METHODS` must
+//! The shared method suite: every method registered in `squeeze_methods::registry` must
 //!
-//! (a) converge on a small strongly convex problem at the theory stepsize,
-//! (b) produce bit-identical records for 1, 2 and 4 threads,
+//! (a) converge on a small strongly convex problem at the theory stepsize (star methods),
+//! (b) produce bit-identical records for 1, 2 and 4 threads (gossip methods on a ring),
 //! (c) resume from any checkpoint to the same records as an uninterrupted run (f32 and f64),
-//! (d) reduce to GD with the identity compressor where the math says so (EF21, EF14).
+//! (d) reduce to GD with the identity compressor where the math says so (EF21, EF14),
+//! (e) build from its registry `EXAMPLE` and refuse a key it does not take, naming it.
 //!
-//! Methods enrol by being in `METHODS`: the compressor a method needs is found by asking the
-//! registry (`common::compressor_for`), so a method added later runs through (a)–(c) unedited.
+//! Methods enrol by being in the registry: each runs with its `EXAMPLE` parameters
+//! (`common::method_section`), so a method added later runs through (a)–(e) unedited.
 
 mod common;
 
 use common::*;
-use squeeze_driver::config::METHODS;
+use squeeze_driver::config::{ConfigError, METHODS, Topology};
 
 /// ℓ2-regularised logistic regression (λ = 1, μ ≥ 1, L ≈ 4.5) on the embedded breast-cancer
 /// data (569 × 30, standardised), contiguous split over 4 workers, x⁰ ~ N(0, I).
@@ -44,13 +45,13 @@ max_rounds = {rounds}
     )
 }
 
-/// The parameters (a) runs a method with: the suite's `required_params`, except that EF21-SGD
+/// The parameters (a) runs a method with besides its registry example: EF21-SGD
 /// gets the full local batch (at any τ < m it stops at a noise floor set by the stepsize and
 /// the variance, far above 10⁻⁶; that is tested in `ef21_variants.rs`, X2).
 fn convergence_params(method: &str) -> &'static str {
     match method {
         "ef21_sgd" => "batch = 1.0",
-        m => required_params(m),
+        _ => "",
     }
 }
 
@@ -78,7 +79,7 @@ fn reduction(records: &[squeeze_driver::RoundRecord], round: u64) -> f64 {
 fn every_method_converges_on_a_strongly_convex_problem() {
     /// Methods with a linear rate under the theory stepsize on this problem.
     const LINEAR: &[&str] = &["gd", "ef21"];
-    for &(method, _) in METHODS {
+    for method in star_methods() {
         let comp = compressor_for(method, suite_compressors(method)[0]);
         let (summary, rec) = run(
             &cfg(&strongly_convex(
@@ -136,7 +137,7 @@ fn gd_decreases_the_loss_every_round() {
 /// (method, compressor) pairs: methods without a compressor appear once with `None`.
 fn method_variants() -> Vec<(&'static str, Option<String>)> {
     let mut v = Vec::new();
-    for &(method, _) in METHODS {
+    for method in METHODS.iter().map(|m| m.name) {
         let comps = suite_compressors(method);
         match compressor_for(method, comps[0]) {
             None => v.push((method, None)),
@@ -171,16 +172,25 @@ split = "shuffled"
 max_rounds = {rounds}
 [run]
 {run_extra}
-"#,
+{}"#,
         method_section(
             method,
             comp,
             &format!(
-                "stepsize = {{ rule = \"theory\", multiplier = 4.0 }}\n{}\n{}",
-                required_params(method),
+                "{}\n{}",
+                if is_gossip(method) {
+                    ""
+                } else {
+                    "stepsize = { rule = \"theory\", multiplier = 4.0 }"
+                },
                 method_extra(method, true)
             )
-        )
+        ),
+        if is_gossip(method) {
+            "[topology]\nkind = \"ring\""
+        } else {
+            ""
+        }
     )
 }
 
@@ -336,7 +346,7 @@ const REDUCE_TO_GD: &[&str] = &["ef21", "ef14", "econtrol"];
 fn identity_compressor_reduces_to_gd() {
     for m in REDUCE_TO_GD {
         assert!(
-            METHODS.iter().any(|(name, _)| name == m),
+            METHODS.iter().any(|e| e.name == *m),
             "{m} is not registered"
         );
     }
@@ -391,6 +401,66 @@ fn identity_compressor_reduces_to_gd() {
                     b.grad_norm_sq
                 );
             }
+        }
+    }
+}
+
+/// Whether `method` runs on the gossip engine.
+fn is_gossip(method: &str) -> bool {
+    METHODS
+        .iter()
+        .any(|m| m.name == method && m.topology == Topology::Gossip)
+}
+
+// ---------------------------------------------------------------------------------------------
+// (e) the registry: examples build, unknown keys are refused
+
+/// A run of `method` with its registry example as the whole `[method]` section.
+fn example_run(method: &str, extra: &str) -> String {
+    let topology = if is_gossip(method) {
+        "[topology]\nkind = \"ring\"\n"
+    } else {
+        ""
+    };
+    let comp = example_params(method)
+        .get("compressor")
+        .and_then(|c| c.as_str().map(str::to_string));
+    format!(
+        "seed = 1\n[problem]\nn_workers = 4\n{}[stop]\nmax_rounds = 3\n{topology}",
+        method_section(method, comp.as_deref(), extra)
+    )
+}
+
+#[test]
+fn every_registry_example_parses_and_builds() {
+    assert!(METHODS.len() >= 30, "{} methods registered", METHODS.len());
+    for m in METHODS {
+        let c = cfg(&example_run(m.name, ""));
+        let (summary, rec) = run(&c, None);
+        assert_eq!(summary.last.round, 3, "{}", m.name);
+        assert!(rec.iter().all(|r| r.loss.is_finite()), "{}", m.name);
+    }
+}
+
+#[test]
+fn every_method_refuses_an_unknown_key_naming_it_and_its_keys() {
+    for m in METHODS {
+        let text = example_run(m.name, "bogus_key = 1");
+        let c = cfg(&text);
+        let e = c.method.check().expect_err(m.name).to_string();
+        let accepts = m.accepts().join(", ");
+        let want = format!(
+            "config: method.bogus_key: {} does not take bogus_key; it accepts {accepts}",
+            m.name
+        );
+        assert_eq!(e, want, "{}", m.name);
+        match c.build_engine(std::path::Path::new(".")) {
+            Err(ConfigError::Invalid { key, detail }) => {
+                assert_eq!(key, "method.bogus_key", "{}", m.name);
+                assert!(detail.contains(accepts.as_str()), "{}: {detail}", m.name);
+            }
+            Err(other) => panic!("{}: {other}", m.name),
+            Ok(_) => panic!("{}: built with bogus_key", m.name),
         }
     }
 }

@@ -32,11 +32,12 @@ fn spec(s: &str) -> CompressorSpec {
 }
 
 fn method(name: &str, compressor: Option<&str>, stepsize: Stepsize) -> MethodConfig {
-    MethodConfig {
-        name: name.to_string(),
-        compressor: compressor.map(spec),
-        stepsize,
-        ..MethodConfig::default()
+    let m = MethodConfig::new(name)
+        .with_value("stepsize", &stepsize)
+        .unwrap();
+    match compressor {
+        Some(c) => m.with("compressor", c),
+        None => m,
     }
 }
 
@@ -122,10 +123,9 @@ fn clag_with_zeta_zero_is_ef21_bit_for_bit() {
     let th = Stepsize::Theory { multiplier: 1.0 };
     let mut ef21 = engine(&method("ef21", Some("top_k:k=2"), th), &p, &x0);
     let mut clag = engine(
-        &MethodConfig {
-            zeta: Some(0.0),
-            ..method("clag", Some("top_k:k=2"), th)
-        },
+        &method("clag", Some("top_k:k=2"), th)
+            .with_value("zeta", &0.0)
+            .unwrap(),
         &p,
         &x0,
     );
@@ -215,18 +215,14 @@ fn clag_with_the_identity_is_lag_bit_for_bit() {
     let th = Stepsize::Theory { multiplier: 1.0 };
     for zeta in [0.0, 1.5, 20.0] {
         let mut lag = engine(
-            &MethodConfig {
-                zeta: Some(zeta),
-                ..method("lag", None, th)
-            },
+            &method("lag", None, th).with_value("zeta", &zeta).unwrap(),
             &p,
             &x0,
         );
         let mut clag = engine(
-            &MethodConfig {
-                zeta: Some(zeta),
-                ..method("clag", Some("identity"), th)
-            },
+            &method("clag", Some("identity"), th)
+                .with_value("zeta", &zeta)
+                .unwrap(),
             &p,
             &x0,
         );
@@ -276,10 +272,9 @@ fn three_pc_v5_with_p_one_is_gd() {
     let (p, x0) = dyadic_problem();
     let gamma = 2f64.powi((1.0 / p.smoothness().l).log2().floor() as i32);
     let step = Stepsize::Constant { gamma };
-    let v5 = MethodConfig {
-        p: Some(1.0),
-        ..method("3pc_v5", Some("top_k:k=1"), step)
-    };
+    let v5 = method("3pc_v5", Some("top_k:k=1"), step)
+        .with_value("p", &1.0)
+        .unwrap();
     let mut gd = engine(&method("gd", None, step), &p, &x0);
     let mut e = engine(&v5, &p, &x0);
     assert_bitwise(gd.as_mut(), e.as_mut(), 8, "3pc_v5 p=1 vs gd (dyadic)");
@@ -293,10 +288,9 @@ fn three_pc_v5_with_p_one_is_gd() {
     let th = Stepsize::Theory { multiplier: 1.0 };
     let mut gd = engine(&method("gd", None, th), &p, &x0);
     let mut e = engine(
-        &MethodConfig {
-            p: Some(1.0),
-            ..method("3pc_v5", Some("top_k:k=1"), th)
-        },
+        &method("3pc_v5", Some("top_k:k=1"), th)
+            .with_value("p", &1.0)
+            .unwrap(),
         &p,
         &x0,
     );
@@ -324,19 +318,18 @@ fn adacgd_with_one_rung_is_clag_bit_for_bit() {
         ("rand_k:k=3,scaled=false", 4.0),
     ] {
         let mut clag = engine(
-            &MethodConfig {
-                zeta: Some(zeta),
-                ..method("clag", Some(comp), th)
-            },
+            &method("clag", Some(comp), th)
+                .with_value("zeta", &zeta)
+                .unwrap(),
             &p,
             &x0,
         );
         let mut ada = engine(
-            &MethodConfig {
-                zeta: Some(zeta),
-                ladder: Some(vec![spec(comp)]),
-                ..method("adacgd", None, th)
-            },
+            &method("adacgd", None, th)
+                .with_value("zeta", &zeta)
+                .unwrap()
+                .with_value("ladder", &vec![spec(comp)])
+                .unwrap(),
             &p,
             &x0,
         );
@@ -423,11 +416,14 @@ fn adacgd_level_histogram_in_the_records() {
     let n = p.n_workers() as u64;
     let build = |ladder: &[&str], zeta: f64| {
         engine(
-            &MethodConfig {
-                zeta: Some(zeta),
-                ladder: Some(ladder.iter().map(|s| spec(s)).collect()),
-                ..method("adacgd", None, Stepsize::Theory { multiplier: 1.0 })
-            },
+            &method("adacgd", None, Stepsize::Theory { multiplier: 1.0 })
+                .with_value("zeta", &zeta)
+                .unwrap()
+                .with_value(
+                    "ladder",
+                    &ladder.iter().map(|s| spec(s)).collect::<Vec<_>>(),
+                )
+                .unwrap(),
             &p,
             &x0,
         )
@@ -506,13 +502,21 @@ fn ada_bc(
     down_zeta: f64,
     step: Stepsize,
 ) -> MethodConfig {
-    MethodConfig {
-        zeta: Some(zeta),
-        ladder: Some(ladder.iter().map(|s| spec(s)).collect()),
-        downlink_ladder: Some(down.iter().map(|s| spec(s)).collect()),
-        downlink_zeta: Some(down_zeta),
-        ..method("adacgd", None, step)
-    }
+    method("adacgd", None, step)
+        .with_value("zeta", &zeta)
+        .unwrap()
+        .with_value(
+            "ladder",
+            &ladder.iter().map(|s| spec(s)).collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .with_value(
+            "downlink_ladder",
+            &down.iter().map(|s| spec(s)).collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .with_value("downlink_zeta", &down_zeta)
+        .unwrap()
 }
 
 /// Bidirectional AdaCGD with an identity-only downlink (ζ_down = 0: send g̃ − g whenever it is
@@ -525,11 +529,14 @@ fn bidirectional_adacgd_with_identity_downlink_is_unidirectional() {
     let gamma = 2f64.powi((1.0 / p.smoothness().l).log2().floor() as i32);
     let step = Stepsize::Constant { gamma };
     let ladder = ["top_k:k=1", "top_k:k=2", "identity"];
-    let uni = MethodConfig {
-        zeta: Some(1.0),
-        ladder: Some(ladder.iter().map(|s| spec(s)).collect()),
-        ..method("adacgd", None, step)
-    };
+    let uni = method("adacgd", None, step)
+        .with_value("zeta", &1.0)
+        .unwrap()
+        .with_value(
+            "ladder",
+            &ladder.iter().map(|s| spec(s)).collect::<Vec<_>>(),
+        )
+        .unwrap();
     let mut a = engine(&uni, &p, &x0);
     let mut b = engine(&ada_bc(&ladder, 1.0, &["identity"], 0.0, step), &p, &x0);
     assert_bitwise(
@@ -546,11 +553,14 @@ fn bidirectional_adacgd_with_identity_downlink_is_unidirectional() {
     // A real problem: to rounding, same uplink decisions.
     let (p, x0) = logreg();
     let th = Stepsize::Theory { multiplier: 1.0 };
-    let uni = MethodConfig {
-        zeta: Some(1.0),
-        ladder: Some(ladder.iter().map(|s| spec(s)).collect()),
-        ..method("adacgd", None, th)
-    };
+    let uni = method("adacgd", None, th)
+        .with_value("zeta", &1.0)
+        .unwrap()
+        .with_value(
+            "ladder",
+            &ladder.iter().map(|s| spec(s)).collect::<Vec<_>>(),
+        )
+        .unwrap();
     let mut a = engine(&uni, &p, &x0);
     let mut b = engine(&ada_bc(&ladder, 1.0, &["identity"], 0.0, th), &p, &x0);
     for _ in 0..200 {

@@ -22,11 +22,12 @@ fn spec(s: &str) -> CompressorSpec {
 }
 
 fn m(name: &str, comp: Option<&str>, multiplier: f64) -> MethodConfig {
-    MethodConfig {
-        name: name.into(),
-        compressor: comp.map(spec),
-        stepsize: Stepsize::Theory { multiplier },
-        ..MethodConfig::default()
+    let m = MethodConfig::new(name)
+        .with_value("stepsize", &Stepsize::Theory { multiplier })
+        .unwrap();
+    match comp {
+        Some(c) => m.with("compressor", c),
+        None => m,
     }
 }
 
@@ -117,33 +118,26 @@ fn x6a_every_3pc_variant_converges_at_its_theory_stepsize_on_the_3pc_quadratics(
             m("gd", None, 1.0),
             m("3pc_ef21", Some(k), 1.0),
             m("3pc_v1", Some(k), 1.0),
-            MethodConfig {
-                compressor2: Some(spec(&q)),
-                ..m("3pc_v2", Some(k), 1.0)
-            },
+            m("3pc_v2", Some(k), 1.0)
+                .with_value("compressor2", &spec(&q))
+                .unwrap(),
             m("3pc_v4", Some(k), 1.0),
             m("3pc_v5", Some(k), 1.0),
-            MethodConfig {
-                zeta: Some(1.0),
-                ..m("clag", Some(k), 1.0)
-            },
-            MethodConfig {
-                zeta: Some(1.0),
-                ..m("lag", None, 1.0)
-            },
-            MethodConfig {
-                p: Some(0.5),
-                ..m("bag", None, 1.0)
-            },
-            MethodConfig {
-                zeta: Some(1.0),
-                ladder: Some(vec![
-                    spec("top_k:k=1"),
-                    spec(k),
-                    spec(&format!("top_k:k={}", 5 * kk)),
-                ]),
-                ..m("adacgd", None, 1.0)
-            },
+            m("clag", Some(k), 1.0).with_value("zeta", &1.0).unwrap(),
+            m("lag", None, 1.0).with_value("zeta", &1.0).unwrap(),
+            m("bag", None, 1.0).with_value("p", &0.5).unwrap(),
+            m("adacgd", None, 1.0)
+                .with_value("zeta", &1.0)
+                .unwrap()
+                .with_value(
+                    "ladder",
+                    &vec![
+                        spec("top_k:k=1"),
+                        spec(k),
+                        spec(&format!("top_k:k={}", 5 * kk)),
+                    ],
+                )
+                .unwrap(),
         ];
         for c in cases {
             let mut e = build_engine::<f64>(&c, p.clone(), &x0, 3, 1).unwrap();
@@ -193,9 +187,10 @@ fn x6b_clag_grid_best_cell_is_lazy_and_compressed() {
         for &zeta in &zetas {
             let comp = format!("top_k:k={k}");
             let best = best_over_multipliers(
-                |mult| MethodConfig {
-                    zeta: Some(zeta),
-                    ..m("clag", Some(&comp), mult)
+                |mult| {
+                    m("clag", Some(&comp), mult)
+                        .with_value("zeta", &zeta)
+                        .unwrap()
                 },
                 &p,
                 &x0,
@@ -254,10 +249,12 @@ fn x7_adacgd_with_a_top_k_ladder_needs_about_as_few_bits_as_the_best_fixed_k() {
         let mut best = f64::INFINITY;
         for zeta in [0.0625, 0.25, 1.0, 16.0] {
             if let Some((f, _)) = best_over_multipliers(
-                |mult| MethodConfig {
-                    zeta: Some(zeta),
-                    ladder: Some(ladder_of(ks)),
-                    ..m("adacgd", None, mult)
+                |mult| {
+                    m("adacgd", None, mult)
+                        .with_value("zeta", &zeta)
+                        .unwrap()
+                        .with_value("ladder", &ladder_of(ks))
+                        .unwrap()
                 },
                 &p,
                 &x0,

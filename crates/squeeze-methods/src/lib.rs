@@ -38,6 +38,8 @@
 
 pub mod gossip;
 pub mod method;
+pub mod registry;
+pub mod spec;
 pub mod star;
 pub mod stepsize;
 /// The three-point compressors, re-exported from [`squeeze_compress::three_point`] (where they
@@ -49,6 +51,8 @@ pub use gossip::choco::{Choco, ChocoNode, Dsgd, DsgdNode};
 pub use gossip::motef::{Motef, MotefNode, MotefParams};
 pub use gossip::{GossipInit, GossipMethod, GradSource, GradState, Neighbourhood, NodeCtx};
 pub use method::{Init, InitUplink, MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
+pub use registry::{METHODS, MethodEntry, build_method};
+pub use spec::{BuildCtx, MethodConfigError, MethodSink, MethodSpec, Topology};
 pub use star::clip_gd::{ClipGd, ClipGdServer, ClipGdWorker};
 pub use star::clip21::{Clip21, Clip21Avg, Clip21Server, Clip21Variant, Clip21Worker};
 pub use star::econtrol::{Econtrol, EcontrolServer, EcontrolWorker};

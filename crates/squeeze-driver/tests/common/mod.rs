@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use squeeze_driver::config::{ConfigError, ExperimentConfig};
+use squeeze_driver::config::{ExperimentConfig, METHODS, Topology};
 use squeeze_driver::executor::{Collect, ExecError, Observer, RunSummary};
 use squeeze_driver::{Engine, RoundRecord};
 
@@ -54,66 +54,64 @@ pub fn cfg(text: &str) -> ExperimentConfig {
     }
 }
 
-/// Settings a registered method cannot run without (beyond a compressor), added by
-/// [`method_section`] unless `extra` sets the key itself: (method, key, TOML value).
-pub const SUITE_REQUIRED: &[(&str, &str, &str)] = &[
-    ("3pc_v2", "compressor2", "\"rand_k:k=3\""),
-    (
-        "adacgd",
-        "ladder",
-        "[\"top_k:k=1\", \"top_k:k=3\", \"top_k:k=10\"]",
-    ),
-];
+/// The registered methods of the star engine, in registry order.
+pub fn star_methods() -> Vec<&'static str> {
+    METHODS
+        .iter()
+        .filter(|m| m.topology == Topology::Star)
+        .map(|m| m.name)
+        .collect()
+}
 
-/// A `[method]` section for `name` with an optional compressor and extra lines.
+/// The registry's example parameters of `name` (empty for an unregistered name).
+pub fn example_params(name: &str) -> toml::Table {
+    match METHODS.iter().find(|m| m.name == name) {
+        Some(m) => match m.example_table() {
+            Ok(t) => t,
+            Err(e) => panic!("{name}: EXAMPLE does not parse: {e}"),
+        },
+        None => toml::Table::new(),
+    }
+}
+
+/// A `[method]` section for `name`: the registry's example parameters, with the compressor
+/// replaced by `compressor` (`None`: no compressor), then the keys of `extra` (TOML lines)
+/// set over them.
 pub fn method_section(name: &str, compressor: Option<&str>, extra: &str) -> String {
+    let mut t = example_params(name);
+    t.remove("compressor");
+    if let Some(c) = compressor {
+        t.insert("compressor".into(), c.into());
+    }
+    let extra: toml::Table = match extra.parse() {
+        Ok(e) => e,
+        Err(e) => panic!("extra lines do not parse: {e}\n{extra}"),
+    };
+    t.extend(extra);
+    let mut out = format!("[method]\nname = \"{name}\"\n");
+    for (k, v) in &t {
+        out.push_str(&format!("{k} = {v}\n"));
+    }
+    out
+}
+
+/// A `[method]` section with only `name`, the compressor (if any) and `extra` (no example
+/// parameters: for tests of what a missing key does).
+pub fn bare_method_section(name: &str, compressor: Option<&str>, extra: &str) -> String {
     let comp = compressor
         .map(|c| format!("compressor = \"{c}\"\n"))
         .unwrap_or_default();
-    let mut required = String::new();
-    for &(m, key, value) in SUITE_REQUIRED {
-        if m == name && !extra.contains(&format!("{key} =")) {
-            required.push_str(&format!("{key} = {value}\n"));
-        }
-    }
-    format!("[method]\nname = \"{name}\"\n{comp}{required}{extra}\n")
+    format!("[method]\nname = \"{name}\"\n{comp}{extra}\n")
 }
 
-/// Parameters a registered method requires besides its compressor, as the shared suites give
-/// them (one line per method that has any; TOML lines for the `[method]` section).
-pub fn required_params(method: &str) -> &'static str {
-    match method {
-        "ef21_sgd" | "ef21_page" => "batch = 0.25",
-        "ef21_pp" => "participation = 0.5",
-        "ef21_hb" => "momentum = 0.5",
-        "ef21_bc" => "downlink_compressor = \"top_k:k=2\"",
-        _ => "",
-    }
-}
-
-/// The compressor a registered method needs in the shared suites: `preferred` if the method
-/// takes a compressor, `None` if the registry answers that it takes none (e.g. `gd`). Decided
-/// by asking `build_engine`, so methods added to `METHODS` later enrol without editing the tests.
+/// The compressor a registered method gets in the shared suites: `preferred` if its registry
+/// example has one, `None` if not (e.g. `gd`, and `sgd`, whose compressed variant without
+/// error feedback is meant to fail: X3, `econtrol_clip21_marina.rs`). Methods added to the
+/// registry later enrol without editing the tests.
 pub fn compressor_for(method: &str, preferred: &str) -> Option<String> {
-    // SGD's compressor is optional: with one it is compressed SGD without error feedback,
-    // which is meant to fail (X3, `econtrol_clip21_marina.rs`); the suites run plain SGD.
-    if method == "sgd" {
-        return None;
-    }
-    let probe = cfg(&format!(
-        "seed = 1\n[problem]\nn_workers = 2\n{}[stop]\nmax_rounds = 1\n",
-        method_section(method, Some(preferred), required_params(method))
-    ));
-    match probe.build_engine(Path::new(".")) {
-        Ok(_) => Some(preferred.to_string()),
-        Err(ConfigError::Invalid { key, .. }) if key == "method.compressor" => None,
-        // Past the compressor check, a missing method parameter (e.g. `method.tau`): the
-        // method takes the compressor; the suites supply its parameters.
-        Err(ConfigError::Invalid { key, .. }) if key.starts_with("method.") => {
-            Some(preferred.to_string())
-        }
-        Err(e) => panic!("method {method} with {preferred}: {e}"),
-    }
+    example_params(method)
+        .contains_key("compressor")
+        .then(|| preferred.to_string())
 }
 
 /// Build the engine and run the configured executor, collecting every record.

@@ -276,3 +276,99 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         &node.x
     }
 }
+
+// ---- registry entry (name, params, build): see `crate::registry` ----
+
+/// The `[method]` parameters of `choco` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChocoParams {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// Consensus stepsize γ ∈ (0, 1] (required).
+    #[serde(default)]
+    pub gamma: Option<f64>,
+    /// Stepsize η > 0 (required).
+    #[serde(default)]
+    pub eta: Option<f64>,
+    /// Local gradients: `{ kind = "full" }` (default), `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
+    #[serde(default)]
+    pub gradient: Option<crate::gossip::GradSource>,
+}
+
+/// Registry entry of `choco`: CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChocoSpec;
+
+impl crate::spec::MethodSpec for ChocoSpec {
+    const NAME: &'static str = "choco";
+    const SUMMARY: &'static str =
+        "CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Gossip;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05";
+    type Params = ChocoParams;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ChocoParams,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let gamma = s::required(
+            Self::NAME,
+            "gamma",
+            p.gamma,
+            "the consensus stepsize in (0, 1], e.g. gamma = 0.5",
+        )?;
+        let eta = s::required(Self::NAME, "eta", p.eta, "the stepsize, e.g. eta = 0.01")?;
+        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let m = Choco::new(c, gamma, eta, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
+        sink.gossip(m)
+    }
+}
+
+/// The `[method]` parameters of `dsgd` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DsgdParams {
+    /// Stepsize η > 0 (required).
+    #[serde(default)]
+    pub eta: Option<f64>,
+    /// Local gradients: `{ kind = "full" }` (default), `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
+    #[serde(default)]
+    pub gradient: Option<crate::gossip::GradSource>,
+    /// Adapt-then-combine order instead of combine-then-adapt.
+    #[serde(default)]
+    pub adapt_then_combine: bool,
+}
+
+/// Registry entry of `dsgd`: D-SGD: uncompressed decentralized SGD, dense models to neighbours (eta)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DsgdSpec;
+
+impl crate::spec::MethodSpec for DsgdSpec {
+    const NAME: &'static str = "dsgd";
+    const SUMMARY: &'static str =
+        "D-SGD: uncompressed decentralized SGD, dense models to neighbours (eta)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Gossip;
+    const EXAMPLE: &'static str = "eta = 0.05";
+    const HINTS: &'static [(&'static str, &'static str)] = &[(
+        "compressor",
+        "dsgd sends dense models; remove the compressor or use choco",
+    )];
+    type Params = DsgdParams;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: DsgdParams,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let _ = ctx;
+        let eta = s::required(Self::NAME, "eta", p.eta, "the stepsize, e.g. eta = 0.01")?;
+        let m = Dsgd::new(eta, p.gradient.unwrap_or_default(), p.adapt_then_combine)
+            .map_err(s::method_err)?;
+        sink.gossip(m)
+    }
+}

@@ -1,6 +1,7 @@
 //! 3PC-GD: gradient descent with a three-point compressor on the uplink.
 
 pub mod bc;
+pub mod specs;
 
 use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};

@@ -1,0 +1,188 @@
+//! The wire format between ranks: frames (index, length, payload), per-worker counters,
+//! and gathering / restoring states for checkpoints.
+
+use std::ops::Range;
+
+use squeeze_core::{BitWriter, Message, Scalar};
+
+use super::FRAME_HEADER_BYTES;
+use super::comm::*;
+use crate::engine::{EngineError, Metrics, WorkerCounts};
+
+/// Append a frame (index, payload length, payload) for `msg` to `out`; returns the payload
+/// length.
+pub(super) fn push_frame<S: Scalar>(
+    out: &mut Vec<u8>,
+    writer: &mut BitWriter,
+    index: usize,
+    msg: &Message<S>,
+) -> Result<u64, EngineError> {
+    writer.clear();
+    msg.encode(writer);
+    let payload = writer.finish();
+    let len = u32::try_from(payload.len())
+        .map_err(|_| EngineError::Transport(format!("message of {index} exceeds 4 GiB")))?;
+    out.extend_from_slice(&(index as u32).to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(payload);
+    Ok(u64::from(len))
+}
+
+/// Read the frame of item `index` (expected payload length `len`, reported `bits`) at the
+/// start of `buf`; returns the message and the rest of the buffer.
+pub(super) fn read_frame<S: Scalar>(
+    buf: &[u8],
+    index: usize,
+    len: u64,
+    bits: u64,
+    dim: usize,
+) -> Result<(Message<S>, &[u8]), String> {
+    let bad = |what: String| format!("malformed frame for worker/node {index}: {what}");
+    if buf.len() < FRAME_HEADER_BYTES as usize {
+        return Err(bad(format!("{} bytes left, no header", buf.len())));
+    }
+    let got_index = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    let got_len = u64::from(u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]));
+    if got_index != index || got_len != len {
+        return Err(bad(format!(
+            "header says item {got_index}, {got_len} bytes; expected item {index}, {len} bytes"
+        )));
+    }
+    let rest = &buf[FRAME_HEADER_BYTES as usize..];
+    if (rest.len() as u64) < len {
+        return Err(bad(format!("{} payload bytes, expected {len}", rest.len())));
+    }
+    let (payload, rest) = rest.split_at(len as usize);
+    let msg = Message::decode(payload, dim).map_err(|e| bad(e.to_string()))?;
+    if msg.bits() != bits || msg.bits().div_ceil(8) != len {
+        return Err(bad(format!(
+            "decoded {} bits in {len} bytes, the sender reported {bits} bits",
+            msg.bits()
+        )));
+    }
+    Ok((msg, rest))
+}
+
+/// What ranks other than 0 contribute to [`Comm::share_metrics`] (rank 0's values win).
+pub(super) const NOT_ROOT: Metrics = Metrics {
+    loss: 0.0,
+    grad_norm_sq: 0.0,
+    consensus_error: 0.0,
+};
+
+/// Per-worker counters shared by allgather: payload length, then [`WorkerCounts`].
+pub(super) const COUNTERS: usize = 7;
+
+pub(super) fn push_counters(out: &mut Vec<u64>, len: u64, c: &WorkerCounts) {
+    out.extend_from_slice(&[
+        len,
+        c.grad_samples,
+        c.bits,
+        c.entries,
+        c.bits_values32,
+        c.bits_values64,
+        c.level as u64,
+    ]);
+}
+
+pub(super) fn counters_at(all: &[u64], i: usize) -> (u64, WorkerCounts) {
+    let c = &all[i * COUNTERS..(i + 1) * COUNTERS];
+    (
+        c[0],
+        WorkerCounts {
+            grad_samples: c[1],
+            bits: c[2],
+            entries: c[3],
+            bits_values32: c[4],
+            bits_values64: c[5],
+            level: usize::try_from(c[6]).unwrap_or(usize::MAX),
+        },
+    )
+}
+
+/// Gather the states that each rank advances (its block of `all`) on rank 0: rank 0 gets
+/// `Some(all states, current)` (or the reason they could not be read), the others `None`.
+pub(super) fn gather_states<T>(
+    comm: &Comm,
+    blocks: &[Range<usize>],
+    all: &[T],
+    what: &str,
+) -> Result<Option<Result<Vec<T>, String>>, EngineError>
+where
+    T: Clone + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let (bytes, err) = match serde_json::to_vec(&all[blocks[comm.rank()].clone()]) {
+        Ok(b) => (b, None),
+        Err(e) => (Vec::new(), Some(format!("{what} states: {e}"))),
+    };
+    comm.any_failed(err)?;
+    let counts: Vec<usize> = comm
+        .all_gather_one(bytes.len() as u64)
+        .iter()
+        .map(|&l| l as usize)
+        .collect();
+    let mut gathered = Vec::new();
+    comm.gather_to_root(&bytes, &counts, &mut gathered)?;
+    if !comm.is_root() {
+        return Ok(None);
+    }
+    let mut states = all.to_vec();
+    let mut at = 0;
+    for (block, &len) in blocks.iter().zip(&counts) {
+        match serde_json::from_slice::<Vec<T>>(&gathered[at..at + len]) {
+            Ok(got) if got.len() == block.len() => states[block.clone()].clone_from_slice(&got),
+            Ok(got) => {
+                return Ok(Some(Err(format!(
+                    "a rank sent {} {what} states for {} {what}s",
+                    got.len(),
+                    block.len()
+                ))));
+            }
+            Err(e) => return Ok(Some(Err(format!("{what} states: {e}")))),
+        }
+        at += len;
+    }
+    Ok(Some(Ok(states)))
+}
+
+/// The engine's snapshot on rank 0 (`snapshot_with` applied to the states gathered from every
+/// rank), or its error, decided for every rank; the other ranks return `null`.
+pub(super) fn snapshot_on_root<T>(
+    comm: &Comm,
+    blocks: &[Range<usize>],
+    all: &[T],
+    what: &str,
+    snapshot_with: impl FnOnce(Vec<T>) -> Result<serde_json::Value, EngineError>,
+) -> Result<serde_json::Value, EngineError>
+where
+    T: Clone + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let (outcome, value) = match gather_states(comm, blocks, all, what)? {
+        Some(Ok(states)) => match snapshot_with(states) {
+            Ok(v) => (Ok(()), v),
+            Err(e) => (Err(e.to_string()), serde_json::Value::Null),
+        },
+        Some(Err(e)) => (Err(e), serde_json::Value::Null),
+        None => (Ok(()), serde_json::Value::Null),
+    };
+    comm.root_outcome(outcome)?;
+    Ok(value)
+}
+
+/// Restore `snapshot` on every rank after checking that every rank read the same one (ranks
+/// without a shared file system may hold different checkpoint files).
+pub(super) fn restore_everywhere(
+    comm: &Comm,
+    snapshot: &serde_json::Value,
+    restore: impl FnOnce(&serde_json::Value) -> Result<(), EngineError>,
+) -> Result<(), EngineError> {
+    comm.agree_on("checkpoint", fnv1a(snapshot.to_string().as_bytes()))?;
+    comm.any_failed(restore(snapshot).err().map(|e| e.to_string()))
+}
+
+/// FNV-1a, 64 bits (a stable fingerprint of the resolved configuration).
+pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

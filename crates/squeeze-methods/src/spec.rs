@@ -1,0 +1,253 @@
+//! Methods as components: a method is built from a name and a table of typed parameters.
+//!
+//! A [`MethodSpec`] is a method's registry entry: its name, a one-line summary, whether it runs
+//! on the star (server–worker) or the gossip engine, its own typed `Params`
+//! (`#[serde(deny_unknown_fields)]`, the `[method]` section minus `name`), an example table,
+//! and `build`, which validates the parameters against the problem dimension $d$ and hands
+//! the method to a [`MethodSink`] (the engine that runs it is the sink's business, so this
+//! crate never names an engine or a transport). The registry ([`crate::registry`]) lists
+//! every spec on one line each.
+//!
+//! Every configuration mistake is a [`MethodConfigError`] naming the key (`method.compressor`,
+//! `method.zeta`, …) and the fix.
+//!
+//! ```
+//! use squeeze_methods::spec::{MethodSpec, Topology};
+//! use squeeze_methods::star::gd::GdSpec;
+//! assert_eq!(GdSpec::NAME, "gd");
+//! assert_eq!(GdSpec::TOPOLOGY, Topology::Star);
+//! ```
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use squeeze_compress::CompressorSpec;
+use squeeze_core::{Compressor, Scalar};
+use thiserror::Error;
+
+use crate::gossip::GossipMethod;
+use crate::method::{MethodError, ServerMethod};
+use crate::star::ef21::GradInit;
+use crate::star::ef21::sgd::Batch;
+
+/// Which engine runs a method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// A server and n workers (`ServerMethod`).
+    Star,
+    /// n nodes on a graph with mixing weights (`GossipMethod`; needs `[topology]`).
+    Gossip,
+}
+
+impl Topology {
+    /// `"star"` or `"gossip"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topology::Star => "star",
+            Topology::Gossip => "gossip",
+        }
+    }
+}
+
+/// A configuration mistake in the `[method]` section: the full key (e.g. `method.zeta`) and
+/// what is wrong with how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{key}: {detail}")]
+pub struct MethodConfigError {
+    /// The key, e.g. `method.compressor` (`method.name` for an unknown method).
+    pub key: String,
+    /// What is wrong and how to fix it.
+    pub detail: String,
+}
+
+impl MethodConfigError {
+    /// An error for `method.<key>` (`key` without the `method.` prefix; empty: `method`).
+    pub fn at(key: &str, detail: impl Into<String>) -> Self {
+        let key = if key.is_empty() {
+            "method".to_string()
+        } else {
+            format!("method.{key}")
+        };
+        Self {
+            key,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// What `build` knows about the run besides the parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildCtx {
+    /// The problem dimension d (compressors are checked against it).
+    pub dim: usize,
+}
+
+/// Receives the built method, typed (the driver wraps it in an engine).
+pub trait MethodSink<S: Scalar> {
+    /// What the sink makes of a method (e.g. a boxed engine).
+    type Output;
+    /// The sink's error; configuration mistakes convert into it.
+    type Error: From<MethodConfigError>;
+    /// Take a star method.
+    fn star<M: ServerMethod<S> + 'static>(self, m: M) -> Result<Self::Output, Self::Error>;
+    /// Take a gossip method.
+    fn gossip<M: GossipMethod<S> + 'static>(self, m: M) -> Result<Self::Output, Self::Error>;
+}
+
+/// A method's registry entry (one per registered name).
+pub trait MethodSpec {
+    /// The name in `[method] name = "…"`.
+    const NAME: &'static str;
+    /// One line for `squeeze list`.
+    const SUMMARY: &'static str;
+    /// The engine that runs it.
+    const TOPOLOGY: Topology;
+    /// A TOML table of parameters it runs with (the shared method suite and `squeeze list`
+    /// use it), e.g. `"compressor = \"top_k:k=1\"\nzeta = 4.0"`.
+    const EXAMPLE: &'static str;
+    /// Keys it does not take but users write, each with the fix (e.g. `gd` and
+    /// `compressor`); any other unknown key gets the list of accepted keys.
+    const HINTS: &'static [(&'static str, &'static str)] = &[];
+    /// The `[method]` section minus `name`.
+    type Params: DeserializeOwned + Serialize;
+    /// Validate `p` at dimension `ctx.dim` and hand the method to `sink`.
+    fn build<S: Scalar, B: MethodSink<S>>(
+        p: Self::Params,
+        ctx: &BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error>;
+}
+
+/// Build the compressor `spec` (key `method.<key>`) and check it fits dimension `dim`;
+/// absent: "`name` needs a compressor".
+pub fn compressor<S: Scalar>(
+    name: &str,
+    key: &str,
+    spec: Option<&CompressorSpec>,
+    dim: usize,
+) -> Result<Box<dyn Compressor<S>>, MethodConfigError> {
+    let spec = spec.ok_or_else(|| {
+        MethodConfigError::at(
+            key,
+            format!("{name} needs a compressor, e.g. {key} = \"top_k:k=1\""),
+        )
+    })?;
+    build_compressor(key, spec, dim)
+}
+
+/// Build `spec` and check it fits dimension `dim`; errors carry `method.<key>`.
+pub fn build_compressor<S: Scalar>(
+    key: &str,
+    spec: &CompressorSpec,
+    dim: usize,
+) -> Result<Box<dyn Compressor<S>>, MethodConfigError> {
+    let c = spec
+        .build::<S>()
+        .map_err(|e| MethodConfigError::at(key, e.to_string()))?;
+    c.check_dim(dim)
+        .map_err(|e| MethodConfigError::at(key, e.to_string()))?;
+    Ok(c)
+}
+
+/// A required value: "`name` needs `key`: `hint`".
+pub fn required<T>(
+    name: &str,
+    key: &str,
+    v: Option<T>,
+    hint: &str,
+) -> Result<T, MethodConfigError> {
+    v.ok_or_else(|| MethodConfigError::at(key, format!("{name} needs {key}: {hint}")))
+}
+
+/// Methods that send dense vectors reject a compressor (key `method.compressor`).
+pub fn no_compressor(present: bool, hint: &str) -> Result<(), MethodConfigError> {
+    if present {
+        Err(MethodConfigError::at("compressor", hint))
+    } else {
+        Ok(())
+    }
+}
+
+/// The EF21 variants that start from g_i⁰ = ∇f_i(x⁰) only.
+pub fn full_init_only(name: &str, init: GradInit) -> Result<(), MethodConfigError> {
+    if init == GradInit::Full {
+        Ok(())
+    } else {
+        Err(MethodConfigError::at(
+            "init",
+            format!(
+                "{name} starts from the full local gradients; remove init or set init = \"full\" (ef21, ef21_pp and ef21_hb take other inits)"
+            ),
+        ))
+    }
+}
+
+/// The required, validated minibatch size of the stochastic EF21 variants.
+pub fn batch(name: &str, b: Option<Batch>) -> Result<Batch, MethodConfigError> {
+    let b = b.ok_or_else(|| {
+        MethodConfigError::at(
+            "batch",
+            format!(
+                "{name} needs batch: a count (batch = 5) or a fraction of the local samples (batch = 0.25)"
+            ),
+        )
+    })?;
+    b.validate()
+        .map_err(|e| MethodConfigError::at("batch", e.to_string()))?;
+    Ok(b)
+}
+
+/// The clipping radius τ > 0 of Clip-GD and the Clip21 family.
+pub fn tau(name: &str, tau: Option<f64>) -> Result<f64, MethodConfigError> {
+    let t = required(
+        name,
+        "tau",
+        tau,
+        "the clipping radius τ > 0, e.g. tau = 1 (tau = inf: no clipping)",
+    )?;
+    if t > 0.0 {
+        Ok(t)
+    } else {
+        Err(MethodConfigError::at(
+            "tau",
+            format!("{t}: the clipping radius must be > 0 (inf disables clipping)"),
+        ))
+    }
+}
+
+/// `[method]` keys whose parameter errors are reported under their own key (the method
+/// constructors name the parameter as the key does).
+pub const OWN_KEYS: &[&str] = &["batch", "p", "participation", "momentum"];
+
+/// A method constructor's error as a configuration mistake: stepsize problems under
+/// `method.stepsize`, the parameters of [`OWN_KEYS`] under their key, the rest under `method`.
+pub fn method_err(e: MethodError) -> MethodConfigError {
+    match e {
+        MethodError::Param(p) if p.component == "stepsize" => {
+            MethodConfigError::at("stepsize", p.to_string())
+        }
+        MethodError::Param(p) if OWN_KEYS.contains(&p.param) => {
+            MethodConfigError::at(p.param, p.to_string())
+        }
+        e => MethodConfigError::at("", e.to_string()),
+    }
+}
+
+/// A 3PC mechanism's parameter error under its config key (`method.zeta`, `method.p`, …).
+pub fn mech_param_err(e: squeeze_core::ParamError) -> MethodConfigError {
+    let key = match e.param {
+        "zeta" | "p" | "ladder" | "compressor2" => e.param,
+        _ => "",
+    };
+    MethodConfigError::at(key, e.to_string())
+}
+
+/// 3PC-GD with mechanism `mech`, handed to `sink`.
+pub fn three_pc<S: Scalar, B: MethodSink<S>>(
+    mech: Box<dyn crate::three_point::ThreePoint<S>>,
+    stepsize: crate::stepsize::Stepsize,
+    count_init: bool,
+    sink: B,
+) -> Result<B::Output, B::Error> {
+    let m = crate::star::three_pc::ThreePc::new(mech, stepsize, count_init).map_err(method_err)?;
+    sink.star(m)
+}

@@ -1,0 +1,487 @@
+//! The registry entries of 3PC-GD, one per three-point compressor of
+//! `squeeze_compress::three_point` (LAG, CLAG, 3PCv1/v2/v4/v5, BAG, AdaCGD, EF21-as-3PC): each
+//! builds [`crate::ThreePc`] with its mechanism and is one line of `methods!`.
+
+use squeeze_compress::three_point::{AdaCgd, Bag, Clag, Ef21Mech, Lag, ThreePoint, V1, V2, V4, V5};
+
+// ---- ef21 (squeeze_compress::three_point::ef21) ----
+
+/// The `[method]` parameters of `3pc_ef21` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreePcEf21Params {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `3pc_ef21`: 3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreePcEf21Spec;
+
+impl crate::spec::MethodSpec for ThreePcEf21Spec {
+    const NAME: &'static str = "3pc_ef21";
+    const SUMMARY: &'static str =
+        "3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
+    type Params = ThreePcEf21Params;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ThreePcEf21Params,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let mech = Ef21Mech::new(s::compressor::<S>(
+            Self::NAME,
+            "compressor",
+            p.compressor.as_ref(),
+            ctx.dim,
+        )?);
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}
+
+// ---- lag (squeeze_compress::three_point::lag) ----
+
+/// The `[method]` parameters of `lag` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LagParams {
+    /// Trigger threshold ζ ≥ 0 (default 1).
+    #[serde(default)]
+    pub zeta: Option<f64>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `lag`: 3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LagSpec;
+
+impl crate::spec::MethodSpec for LagSpec {
+    const NAME: &'static str = "lag";
+    const SUMMARY: &'static str = "3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "zeta = 1.0";
+    const HINTS: &'static [(&'static str, &'static str)] = &[(
+        "compressor",
+        "lag sends dense gradients (use clag for a compressed trigger); remove the compressor",
+    )];
+    type Params = LagParams;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: LagParams,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let _ = ctx;
+        let mech = Lag::new(p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}
+
+// ---- clag (squeeze_compress::three_point::clag) ----
+
+/// The `[method]` parameters of `clag` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClagParams {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// Trigger threshold ζ ≥ 0 (default 1).
+    #[serde(default)]
+    pub zeta: Option<f64>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `clag`: 3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClagSpec;
+
+impl crate::spec::MethodSpec for ClagSpec {
+    const NAME: &'static str = "clag";
+    const SUMMARY: &'static str = "3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nzeta = 4.0";
+    type Params = ClagParams;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ClagParams,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let mech = Clag::new(c, p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}
+
+// ---- v1 (squeeze_compress::three_point::v1) ----
+
+/// The `[method]` parameters of `3pc_v1` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreePcV1Params {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `3pc_v1`: 3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreePcV1Spec;
+
+impl crate::spec::MethodSpec for ThreePcV1Spec {
+    const NAME: &'static str = "3pc_v1";
+    const SUMMARY: &'static str =
+        "3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
+    type Params = ThreePcV1Params;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ThreePcV1Params,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let mech = V1::new(s::compressor::<S>(
+            Self::NAME,
+            "compressor",
+            p.compressor.as_ref(),
+            ctx.dim,
+        )?);
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}
+
+// ---- v2 (squeeze_compress::three_point::v2) ----
+
+/// The `[method]` parameters of `3pc_v2` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreePcV2Params {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// The second compressor (3PCv2: the unbiased Q, required; 3PCv4: C₂, default = compressor).
+    #[serde(default)]
+    pub compressor2: Option<squeeze_compress::CompressorSpec>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `3pc_v2`: 3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreePcV2Spec;
+
+impl crate::spec::MethodSpec for ThreePcV2Spec {
+    const NAME: &'static str = "3pc_v2";
+    const SUMMARY: &'static str = "3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ncompressor2 = \"rand_k:k=3\"";
+    type Params = ThreePcV2Params;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ThreePcV2Params,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let spec = p.compressor2.as_ref().ok_or_else(|| {
+            s::MethodConfigError::at(
+                "compressor2",
+                "3pc_v2 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
+            )
+        })?;
+        let q = s::build_compressor::<S>("compressor2", spec, ctx.dim)?;
+        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let mech = V2::new(c, q).map_err(s::mech_param_err)?;
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}
+
+// ---- v4 (squeeze_compress::three_point::v4) ----
+
+/// The `[method]` parameters of `3pc_v4` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreePcV4Params {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// The second compressor (3PCv2: the unbiased Q, required; 3PCv4: C₂, default = compressor).
+    #[serde(default)]
+    pub compressor2: Option<squeeze_compress::CompressorSpec>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `3pc_v4`: 3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreePcV4Spec;
+
+impl crate::spec::MethodSpec for ThreePcV4Spec {
+    const NAME: &'static str = "3pc_v4";
+    const SUMMARY: &'static str =
+        "3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ncompressor2 = \"top_k:k=2\"";
+    type Params = ThreePcV4Params;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ThreePcV4Params,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let c2 = match p.compressor2.as_ref().or(p.compressor.as_ref()) {
+            Some(spec) => s::build_compressor::<S>("compressor2", spec, ctx.dim)?,
+            None => {
+                return Err(s::MethodConfigError::at(
+                    "compressor2",
+                    "3pc_v4 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
+                )
+                .into());
+            }
+        };
+        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let mech = V4::new(c, c2);
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}
+
+// ---- v5 (squeeze_compress::three_point::v5) ----
+
+/// The `[method]` parameters of `3pc_v5` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreePcV5Params {
+    /// Compressor spec, e.g. `"top_k:k=1"`.
+    #[serde(default)]
+    pub compressor: Option<squeeze_compress::CompressorSpec>,
+    /// Full-round probability (default: the compressor's α).
+    #[serde(default)]
+    pub p: Option<f64>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `3pc_v5`: 3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreePcV5Spec;
+
+impl crate::spec::MethodSpec for ThreePcV5Spec {
+    const NAME: &'static str = "3pc_v5";
+    const SUMMARY: &'static str =
+        "3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
+    type Params = ThreePcV5Params;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: ThreePcV5Params,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let prob = match p.p {
+            Some(v) => v,
+            None => c.class(ctx.dim).alpha().ok_or_else(|| {
+                s::MethodConfigError::at(
+                    "p",
+                    "3pc_v5 defaults p to the compressor's α, but it has none; set p",
+                )
+            })?,
+        };
+        let mech = V5::new(c, prob).map_err(s::mech_param_err)?;
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}
+
+// ---- bag (squeeze_compress::three_point::bag) ----
+
+/// The `[method]` parameters of `bag` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BagParams {
+    /// Send probability (default 0.5).
+    #[serde(default)]
+    pub p: Option<f64>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `bag`: 3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BagSpec;
+
+impl crate::spec::MethodSpec for BagSpec {
+    const NAME: &'static str = "bag";
+    const SUMMARY: &'static str = "3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str = "p = 0.5";
+    const HINTS: &'static [(&'static str, &'static str)] = &[(
+        "compressor",
+        "bag sends dense gradients with probability p; remove the compressor",
+    )];
+    type Params = BagParams;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: BagParams,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        let _ = ctx;
+        let mech = Bag::new(p.p.unwrap_or(0.5)).map_err(s::mech_param_err)?;
+        s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
+    }
+}
+
+// ---- adacgd (squeeze_compress::three_point::adacgd) ----
+
+/// The `[method]` parameters of `adacgd` (defaults as documented on the fields).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdaCgdParams {
+    /// Contractive compressors, cheapest first (required).
+    #[serde(default)]
+    pub ladder: Option<Vec<squeeze_compress::CompressorSpec>>,
+    /// Trigger threshold ζ ≥ 0 (default 1).
+    #[serde(default)]
+    pub zeta: Option<f64>,
+    /// Bidirectional: the server ladder, cheapest first.
+    #[serde(default)]
+    pub downlink_ladder: Option<Vec<squeeze_compress::CompressorSpec>>,
+    /// Bidirectional: the downlink ζ ≥ 0 (default: zeta).
+    #[serde(default)]
+    pub downlink_zeta: Option<f64>,
+    /// Stepsize rule.
+    #[serde(default)]
+    pub stepsize: crate::stepsize::Stepsize,
+    /// Count the bits of an uncompressed initial round.
+    #[serde(default)]
+    pub count_init: bool,
+}
+
+/// Registry entry of `adacgd`: 3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AdaCgdSpec;
+
+impl crate::spec::MethodSpec for AdaCgdSpec {
+    const NAME: &'static str = "adacgd";
+    const SUMMARY: &'static str = "3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)";
+    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+    const EXAMPLE: &'static str =
+        "ladder = [\"top_k:k=1\", \"top_k:k=3\", \"top_k:k=10\"]\nzeta = 1.0";
+    const HINTS: &'static [(&'static str, &'static str)] = &[(
+        "compressor",
+        "adacgd takes a ladder of compressors: method.ladder = [\"top_k:k=1\", …]; remove the compressor",
+    )];
+    type Params = AdaCgdParams;
+
+    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+        p: AdaCgdParams,
+        ctx: &crate::spec::BuildCtx,
+        sink: B,
+    ) -> Result<B::Output, B::Error> {
+        use crate::spec as s;
+        if p.downlink_zeta.is_some() && p.downlink_ladder.is_none() {
+            return Err(s::MethodConfigError::at(
+                "downlink_zeta",
+                "adacgd has no downlink ladder; set downlink_ladder = [\"top_k:k=4\", \"identity\"] or remove downlink_zeta",
+            )
+            .into());
+        }
+        let zeta = p.zeta.unwrap_or(1.0);
+        let specs = p.ladder.as_deref().ok_or_else(|| {
+            s::MethodConfigError::at(
+                "ladder",
+                "adacgd needs a ladder, cheapest first, e.g. ladder = [\"top_k:k=1\", \"top_k:k=4\", \"top_k:k=16\"]",
+            )
+        })?;
+        let up = adacgd_ladder::<S>(specs, zeta, "ladder", "zeta", ctx.dim)?;
+        match p.downlink_ladder.as_deref() {
+            None => s::three_pc(Box::new(up), p.stepsize, p.count_init, sink),
+            Some(down) => {
+                let dz = p.downlink_zeta.unwrap_or(zeta);
+                let down =
+                    adacgd_ladder::<S>(down, dz, "downlink_ladder", "downlink_zeta", ctx.dim)?;
+                let m = crate::star::three_pc::bc::ThreePcBc::new(
+                    Box::new(up),
+                    Box::new(down),
+                    p.stepsize,
+                    p.count_init,
+                )
+                .map_err(s::method_err)?;
+                sink.star(m)
+            }
+        }
+    }
+}
+
+/// AdaCGD over the ladder `specs` (key `method.<key>`) with threshold ζ (key
+/// `method.<zeta_key>`), checked at dimension d.
+fn adacgd_ladder<S: squeeze_core::Scalar>(
+    specs: &[squeeze_compress::CompressorSpec],
+    zeta: f64,
+    key: &str,
+    zeta_key: &str,
+    d: usize,
+) -> Result<AdaCgd<S>, crate::spec::MethodConfigError> {
+    use crate::spec::MethodConfigError as E;
+    let mut ladder = Vec::with_capacity(specs.len());
+    for s in specs {
+        ladder.push(s.build::<S>().map_err(|e| E::at(key, e.to_string()))?);
+    }
+    let mech = AdaCgd::new(ladder, zeta).map_err(|e| {
+        let k = if e.param == "zeta" { zeta_key } else { key };
+        E::at(k, e.to_string())
+    })?;
+    mech.check_dim(d).map_err(|e| E::at(key, e.to_string()))?;
+    Ok(mech)
+}
