@@ -43,7 +43,7 @@
 //! Every rank checks that all ranks run the same configuration (a fingerprint of the resolved
 //! configuration) and that every rank could build the experiment, before the first round. An
 //! error on one rank during a round (a diverged worker, a malformed frame) is shared with all
-//! ranks, which stop together with [`EngineError::Agreed`] naming the rank. A rank that dies is
+//! ranks, which stop together with [`crate::EngineError::Agreed`] naming the rank. A rank that dies is
 //! detected by `mpirun`, which terminates the job with a non-zero exit.
 //!
 //! # Equivalence
