@@ -4,6 +4,38 @@
 
 use squeeze_compress::three_point::{AdaCgd, Bag, Clag, Ef21Mech, Lag, ThreePoint, V1, V2, V4, V5};
 
+use crate::spec as s;
+
+/// One registry entry of 3PC-GD: the spec type and its `MethodSpec` impl (star topology), with
+/// `build` given as a body over `p` (the typed params), `ctx` and `sink`.
+macro_rules! three_pc_entry {
+    (
+        $(#[$doc:meta])*
+        $spec:ident($params:ty): name = $name:literal, summary = $summary:literal,
+        example = $example:literal, hints = [$($hint:tt)*],
+        |$p:ident, $ctx:ident, $sink:ident| $body:block
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $spec;
+
+        impl crate::spec::MethodSpec for $spec {
+            const NAME: &'static str = $name;
+            const SUMMARY: &'static str = $summary;
+            const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
+            const EXAMPLE: &'static str = $example;
+            const HINTS: &'static [(&'static str, &'static str)] = &[$($hint)*];
+            type Params = $params;
+
+            fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
+                $p: $params,
+                $ctx: &crate::spec::BuildCtx,
+                $sink: B,
+            ) -> Result<B::Output, B::Error> $body
+        }
+    };
+}
+
 // ---- ef21 (squeeze_compress::three_point::ef21) ----
 
 /// The `[method]` parameters of `3pc_ef21` (defaults as documented on the fields).
@@ -21,24 +53,11 @@ pub struct ThreePcEf21Params {
     pub count_init: bool,
 }
 
-/// Registry entry of `3pc_ef21`: 3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ThreePcEf21Spec;
-
-impl crate::spec::MethodSpec for ThreePcEf21Spec {
-    const NAME: &'static str = "3pc_ef21";
-    const SUMMARY: &'static str =
-        "3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
-    type Params = ThreePcEf21Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: ThreePcEf21Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+three_pc_entry! {
+    /// Registry entry of `3pc_ef21`: 3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)
+    ThreePcEf21Spec(ThreePcEf21Params): name = "3pc_ef21", summary = "3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)",
+    example = "compressor = \"top_k:k=1\"", hints = [],
+    |p, ctx, sink| {
         let mech = Ef21Mech::new(s::compressor::<S>(
             Self::NAME,
             "compressor",
@@ -66,27 +85,14 @@ pub struct LagParams {
     pub count_init: bool,
 }
 
-/// Registry entry of `lag`: 3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LagSpec;
-
-impl crate::spec::MethodSpec for LagSpec {
-    const NAME: &'static str = "lag";
-    const SUMMARY: &'static str = "3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "zeta = 1.0";
-    const HINTS: &'static [(&'static str, &'static str)] = &[(
+three_pc_entry! {
+    /// Registry entry of `lag`: 3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)
+    LagSpec(LagParams): name = "lag", summary = "3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)",
+    example = "zeta = 1.0", hints = [(
         "compressor",
         "lag sends dense gradients (use clag for a compressed trigger); remove the compressor",
-    )];
-    type Params = LagParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: LagParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+    )],
+    |p, ctx, sink| {
         let _ = ctx;
         let mech = Lag::new(p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
@@ -113,23 +119,11 @@ pub struct ClagParams {
     pub count_init: bool,
 }
 
-/// Registry entry of `clag`: 3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ClagSpec;
-
-impl crate::spec::MethodSpec for ClagSpec {
-    const NAME: &'static str = "clag";
-    const SUMMARY: &'static str = "3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nzeta = 4.0";
-    type Params = ClagParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: ClagParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+three_pc_entry! {
+    /// Registry entry of `clag`: 3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)
+    ClagSpec(ClagParams): name = "clag", summary = "3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)",
+    example = "compressor = \"top_k:k=1\"\nzeta = 4.0", hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let mech = Clag::new(c, p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
@@ -153,24 +147,11 @@ pub struct ThreePcV1Params {
     pub count_init: bool,
 }
 
-/// Registry entry of `3pc_v1`: 3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ThreePcV1Spec;
-
-impl crate::spec::MethodSpec for ThreePcV1Spec {
-    const NAME: &'static str = "3pc_v1";
-    const SUMMARY: &'static str =
-        "3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
-    type Params = ThreePcV1Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: ThreePcV1Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+three_pc_entry! {
+    /// Registry entry of `3pc_v1`: 3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)
+    ThreePcV1Spec(ThreePcV1Params): name = "3pc_v1", summary = "3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)",
+    example = "compressor = \"top_k:k=1\"", hints = [],
+    |p, ctx, sink| {
         let mech = V1::new(s::compressor::<S>(
             Self::NAME,
             "compressor",
@@ -201,23 +182,11 @@ pub struct ThreePcV2Params {
     pub count_init: bool,
 }
 
-/// Registry entry of `3pc_v2`: 3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ThreePcV2Spec;
-
-impl crate::spec::MethodSpec for ThreePcV2Spec {
-    const NAME: &'static str = "3pc_v2";
-    const SUMMARY: &'static str = "3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ncompressor2 = \"rand_k:k=3\"";
-    type Params = ThreePcV2Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: ThreePcV2Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+three_pc_entry! {
+    /// Registry entry of `3pc_v2`: 3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)
+    ThreePcV2Spec(ThreePcV2Params): name = "3pc_v2", summary = "3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)",
+    example = "compressor = \"top_k:k=1\"\ncompressor2 = \"rand_k:k=3\"", hints = [],
+    |p, ctx, sink| {
         let spec = p.compressor2.as_ref().ok_or_else(|| {
             s::MethodConfigError::at(
                 "compressor2",
@@ -251,24 +220,11 @@ pub struct ThreePcV4Params {
     pub count_init: bool,
 }
 
-/// Registry entry of `3pc_v4`: 3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ThreePcV4Spec;
-
-impl crate::spec::MethodSpec for ThreePcV4Spec {
-    const NAME: &'static str = "3pc_v4";
-    const SUMMARY: &'static str =
-        "3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ncompressor2 = \"top_k:k=2\"";
-    type Params = ThreePcV4Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: ThreePcV4Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+three_pc_entry! {
+    /// Registry entry of `3pc_v4`: 3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)
+    ThreePcV4Spec(ThreePcV4Params): name = "3pc_v4", summary = "3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)",
+    example = "compressor = \"top_k:k=1\"\ncompressor2 = \"top_k:k=2\"", hints = [],
+    |p, ctx, sink| {
         let c2 = match p.compressor2.as_ref().or(p.compressor.as_ref()) {
             Some(spec) => s::build_compressor::<S>("compressor2", spec, ctx.dim)?,
             None => {
@@ -305,24 +261,11 @@ pub struct ThreePcV5Params {
     pub count_init: bool,
 }
 
-/// Registry entry of `3pc_v5`: 3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ThreePcV5Spec;
-
-impl crate::spec::MethodSpec for ThreePcV5Spec {
-    const NAME: &'static str = "3pc_v5";
-    const SUMMARY: &'static str =
-        "3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
-    type Params = ThreePcV5Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: ThreePcV5Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+three_pc_entry! {
+    /// Registry entry of `3pc_v5`: 3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)
+    ThreePcV5Spec(ThreePcV5Params): name = "3pc_v5", summary = "3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)",
+    example = "compressor = \"top_k:k=1\"", hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let prob = match p.p {
             Some(v) => v,
@@ -355,27 +298,14 @@ pub struct BagParams {
     pub count_init: bool,
 }
 
-/// Registry entry of `bag`: 3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BagSpec;
-
-impl crate::spec::MethodSpec for BagSpec {
-    const NAME: &'static str = "bag";
-    const SUMMARY: &'static str = "3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "p = 0.5";
-    const HINTS: &'static [(&'static str, &'static str)] = &[(
+three_pc_entry! {
+    /// Registry entry of `bag`: 3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)
+    BagSpec(BagParams): name = "bag", summary = "3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)",
+    example = "p = 0.5", hints = [(
         "compressor",
         "bag sends dense gradients with probability p; remove the compressor",
-    )];
-    type Params = BagParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: BagParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+    )],
+    |p, ctx, sink| {
         let _ = ctx;
         let mech = Bag::new(p.p.unwrap_or(0.5)).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
@@ -408,28 +338,14 @@ pub struct AdaCgdParams {
     pub count_init: bool,
 }
 
-/// Registry entry of `adacgd`: 3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AdaCgdSpec;
-
-impl crate::spec::MethodSpec for AdaCgdSpec {
-    const NAME: &'static str = "adacgd";
-    const SUMMARY: &'static str = "3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str =
-        "ladder = [\"top_k:k=1\", \"top_k:k=3\", \"top_k:k=10\"]\nzeta = 1.0";
-    const HINTS: &'static [(&'static str, &'static str)] = &[(
+three_pc_entry! {
+    /// Registry entry of `adacgd`: 3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)
+    AdaCgdSpec(AdaCgdParams): name = "adacgd", summary = "3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)",
+    example = "ladder = [\"top_k:k=1\", \"top_k:k=3\", \"top_k:k=10\"]\nzeta = 1.0", hints = [(
         "compressor",
         "adacgd takes a ladder of compressors: method.ladder = [\"top_k:k=1\", …]; remove the compressor",
-    )];
-    type Params = AdaCgdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: AdaCgdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+    )],
+    |p, ctx, sink| {
         if p.downlink_zeta.is_some() && p.downlink_ladder.is_none() {
             return Err(s::MethodConfigError::at(
                 "downlink_zeta",
