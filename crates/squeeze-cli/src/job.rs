@@ -12,7 +12,7 @@ use squeeze_driver::{Engine, Executor, ExperimentConfig};
 use toml::{Table, Value};
 
 use crate::fail::{CliResult, Failure, usage};
-use crate::output::{CHECKPOINT, Start};
+use crate::output::Start;
 use crate::overrides::Override;
 
 /// Arguments of `squeeze run`.
@@ -237,9 +237,6 @@ pub(crate) fn execute(
     match start {
         Start::Fresh => job.executor.run(engine, observers),
         Start::Restored(state) => job.executor.continue_from(engine, state, observers),
-        Start::Checkpoint => job
-            .executor
-            .resume(engine, &job.out.join(CHECKPOINT), observers),
     }
 }
 

@@ -11,9 +11,9 @@ use squeeze_driver::EngineError;
 use squeeze_driver::executor::ExecError;
 use squeeze_driver::mpi::{Comm, MpiSession, build_mpi_engine};
 
-use crate::fail::{CliResult, Failure, runtime};
+use crate::fail::{CliResult, Failure, runtime, usage};
 use crate::job::{self, RunArgs};
-use crate::output::{self, Start};
+use crate::output::{self, CHECKPOINT, Start};
 
 /// Whether every rank already knows about this error (so no abort is needed).
 fn agreed_exec(e: &ExecError) -> bool {
@@ -51,13 +51,42 @@ fn abort(comm: &Comm, failure: Failure) -> ! {
     comm.abort(i32::from(failure.code))
 }
 
-/// How a rank that does not write the outputs starts.
-fn start_elsewhere(args: &RunArgs) -> Start {
-    if args.resume {
-        Start::Checkpoint
-    } else {
-        Start::Fresh
+/// Share this rank's outcome of a step with every rank: `Ok` only when no rank failed. A rank
+/// that failed keeps its own error (it reads better than the agreed copy); the others get the
+/// agreed one. Ranks without a part in the step pass `None`.
+fn share<T>(comm: &Comm, local: Option<CliResult<T>>) -> Result<Option<T>, Failure> {
+    let message = match &local {
+        Some(Err(f)) => Some(format!("{:#}", f.error)),
+        _ => None,
+    };
+    match (comm.any_failed(message), local) {
+        (_, Some(Err(own))) => Err(own),
+        (Err(agreed), _) => Err(usage(agreed)),
+        (Ok(()), Some(Ok(value))) => Ok(Some(value)),
+        (Ok(()), None) => Ok(None),
     }
+}
+
+/// Every rank reads the same checkpoint file (ranks without a shared file system may hold
+/// different ones): agreed before the restore, so that every rank takes the same path through
+/// it and none waits alone in a collective.
+fn same_checkpoint_everywhere(comm: &Comm, job: &job::Job) -> Result<(), Failure> {
+    use std::hash::{Hash, Hasher};
+    let path = job.out.join(CHECKPOINT);
+    let hash = std::fs::read(&path).map(|bytes| {
+        let mut h = std::hash::DefaultHasher::new();
+        bytes.hash(&mut h);
+        h.finish()
+    });
+    let local = hash.as_ref().err().map(|e| {
+        format!(
+            "--resume: cannot read {} ({e}); nothing was changed",
+            path.display()
+        )
+    });
+    comm.any_failed(local).map_err(usage)?;
+    comm.agree_on("checkpoint file", hash.unwrap_or_default())
+        .map_err(|e| usage(format!("--resume: {e}; nothing was changed")))
 }
 
 /// This rank's part of `squeeze run`.
@@ -66,13 +95,11 @@ pub fn run(args: RunArgs) -> CliResult {
     let comm = session.comm().clone();
     // 1. Every rank reads and checks the configuration and the data path; one failing rank
     //    (a missing file, a bad --set) stops them all.
-    let job = job::prepare(&args);
-    let local = job.as_ref().err().map(|f| format!("{:#}", f.error));
-    let job = match (comm.any_failed(local), job) {
-        (Ok(()), Ok(job)) => job,
-        // This rank's own error reads better than its agreed copy.
-        (_, Err(own)) => return leave(session, own),
-        (Err(agreed), Ok(_)) => return leave(session, crate::fail::usage(agreed)),
+    let job = share(&comm, Some(job::prepare(&args)))
+        .and_then(|job| job.ok_or_else(|| runtime("internal: no job prepared")));
+    let job = match job {
+        Ok(job) => job,
+        Err(f) => return leave(session, f),
     };
     // 2. Same configuration everywhere, then the engine (every rank loads the data).
     let mut engine = match build_mpi_engine(&job.cfg, &job.base, &comm) {
@@ -80,27 +107,34 @@ pub fn run(args: RunArgs) -> CliResult {
         // Every rank has an error here (its own, or the one it learnt from another rank).
         Err(e) => return leave(session, job.cfg_error(&e)),
     };
-    // 3. Rank 0 prepares the output directory.
-    let opened = if comm.is_root() {
-        // The checkpoint is restored by every rank when the run starts (a collective).
-        Some(output::open_outputs(&job, &args, engine.as_mut(), false))
+    // 3. Nothing in the output directory changes until every rank is ready: rank 0 takes and
+    //    checks it; for a resume every rank then restores the same checkpoint (a collective);
+    //    only then does rank 0 trim the records and open the outputs.
+    let root = comm.is_root();
+    let prepared = match share(&comm, root.then(|| output::prepare_outputs(&job, &args))) {
+        Ok(p) => p,
+        Err(f) => return leave(session, f),
+    };
+    let restored = if args.resume {
+        let restored = same_checkpoint_everywhere(&comm, &job)
+            .and_then(|()| share(&comm, Some(output::restore(&job, engine.as_mut()))));
+        match restored {
+            Ok(state) => state,
+            Err(f) => return leave(session, f),
+        }
     } else {
         None
     };
-    let local = match &opened {
-        Some(Err(f)) => Some(format!("{:#}", f.error)),
-        _ => None,
+    let committed = prepared
+        .map(|p| output::commit_outputs(&job, &args, engine.describe(), p, restored.as_ref()));
+    let output = match share(&comm, committed) {
+        Ok(o) => o,
+        Err(f) => return leave(session, f),
     };
-    if let Err(agreed) = comm.any_failed(local) {
-        let failure = match opened {
-            Some(Err(f)) => f,
-            _ => crate::fail::usage(agreed),
-        };
-        return leave(session, failure);
-    }
+    let start = restored.map_or(Start::Fresh, Start::Restored);
     // 4. The run: rank 0 observes and writes; the others only compute.
-    match opened {
-        Some(Ok((mut output, start))) => {
+    match output {
+        Some(mut output) => {
             let result = job::execute(&job, engine.as_mut(), &mut [&mut output], start);
             // A failure of the run itself is known to every rank; a failure to write the
             // summary afterwards is rank 0's alone (the others have finished).
@@ -114,22 +148,19 @@ pub fn run(args: RunArgs) -> CliResult {
                 Err(f) => abort(&comm, f),
             }
         }
-        _ => match job::execute(&job, engine.as_mut(), &mut [], start_elsewhere(&args)) {
+        None => match job::execute(&job, engine.as_mut(), &mut [], start) {
             Ok(_) => Ok(()),
-            Err(e) if agreed_exec(&e) => leave(
-                session,
-                Failure {
+            Err(e) => {
+                let failure = Failure {
                     code: job::exec_error_code(&e),
                     error: anyhow::anyhow!("{e}"),
-                },
-            ),
-            Err(e) => abort(
-                &comm,
-                Failure {
-                    code: job::exec_error_code(&e),
-                    error: anyhow::anyhow!("{e}"),
-                },
-            ),
+                };
+                if agreed_exec(&e) {
+                    leave(session, failure)
+                } else {
+                    abort(&comm, failure)
+                }
+            }
         },
     }
 }

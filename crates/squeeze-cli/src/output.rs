@@ -57,28 +57,26 @@ pub const CHECKPOINT: &str = "checkpoint.json";
 /// The problem fingerprint (data hash and configuration; checked on resume).
 pub const FINGERPRINT: &str = "fingerprint.json";
 
-/// How the run starts: afresh, from an engine already restored from the checkpoint (in
-/// process: restored before any file changed), or by restoring the checkpoint when it starts
-/// (MPI: every rank restores it).
+/// How the run starts: afresh, or from an engine already restored from the checkpoint
+/// (restored before any file of the output directory changed).
 pub(crate) enum Start {
     /// A fresh run from round 0.
     Fresh,
     /// The engine was restored from the checkpoint: continue from this state.
     Restored(ExecutorState),
-    /// Restore `<out>/checkpoint.json` when the run starts.
-    Checkpoint,
 }
 
-/// Create the output directory, take its lock, prepare a fresh run or a resume, write the
-/// resolved configuration and open the records. With `restore_here` (in process) a resume
-/// restores `engine` from the checkpoint before any file is changed, so that a refused resume
-/// changes nothing.
-pub(crate) fn open_outputs(
-    job: &Job,
-    args: &RunArgs,
-    engine: &mut dyn Engine,
-    restore_here: bool,
-) -> CliResult<(RunOutput, Start)> {
+/// The output directory, taken and checked but not yet changed: its lock, the problem
+/// fingerprint and, for `--resume`, the checked resume plan.
+pub(crate) struct Prepared {
+    lock: DirLock,
+    fingerprint: Fingerprint,
+    plan: Option<crate::resume::Plan>,
+}
+
+/// Create the output directory, take its lock and check a resume (checkpoint, configuration
+/// and problem fingerprint) without changing any file.
+pub(crate) fn prepare_outputs(job: &Job, args: &RunArgs) -> CliResult<Prepared> {
     let out = &job.out;
     fs::create_dir_all(out).map_err(|e| {
         usage(format!(
@@ -94,18 +92,44 @@ pub(crate) fn open_outputs(
         ));
     }
     let fingerprint = Fingerprint::of(&job.cfg, &job.base).map_err(|e| job.cfg_error(&e))?;
-    let (start, resumed_from) = if args.resume {
-        let plan = crate::resume::check(out, &job.cfg, &fingerprint)?;
-        let start = if restore_here {
-            let state = job
-                .executor
-                .restore(engine, &out.join(CHECKPOINT))
-                .map_err(|e| {
-                    usage(format!(
-                        "--resume: {e}; nothing in {} was changed",
-                        out.display()
-                    ))
-                })?;
+    let plan = if args.resume {
+        Some(crate::resume::check(out, &job.cfg, &fingerprint)?)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        lock: acquired.lock,
+        fingerprint,
+        plan,
+    })
+}
+
+/// Restore `engine` from the output directory's checkpoint (every rank under MPI); nothing is
+/// written.
+pub(crate) fn restore(job: &Job, engine: &mut dyn Engine) -> CliResult<ExecutorState> {
+    job.executor
+        .restore(engine, &job.out.join(CHECKPOINT))
+        .map_err(|e| {
+            usage(format!(
+                "--resume: {e}; nothing in {} was changed",
+                job.out.display()
+            ))
+        })
+}
+
+/// Change the prepared directory for the run: for a resume (with the engine already restored
+/// to `restored`) trim the records to the checkpoint; for a fresh run remove the previous run's
+/// files; then write the resolved configuration and open the records.
+pub(crate) fn commit_outputs(
+    job: &Job,
+    args: &RunArgs,
+    describe: String,
+    prepared: Prepared,
+    restored: Option<&ExecutorState>,
+) -> CliResult<RunOutput> {
+    let out = &job.out;
+    let resumed_from = match (&prepared.plan, restored) {
+        (Some(plan), Some(state)) => {
             if state.last().round != plan.last.round {
                 return Err(usage(format!(
                     "--resume: the checkpoint's record (round {}) and its engine state (round {}) \
@@ -115,34 +139,54 @@ pub(crate) fn open_outputs(
                     out.join(CHECKPOINT).display()
                 )));
             }
-            Start::Restored(state)
-        } else {
-            Start::Checkpoint
-        };
-        if let Some(note) = &plan.note {
-            crate::console::err_line(note);
+            if let Some(note) = &plan.note {
+                crate::console::err_line(note);
+            }
+            crate::resume::commit(out, plan, &prepared.fingerprint)?;
+            Some(plan.last.clone())
         }
-        crate::resume::commit(out, &plan, &fingerprint)?;
-        (start, Some(plan.last))
-    } else {
-        prepare_fresh(out)?;
-        crate::resume::write_fingerprint(out, &fingerprint)?;
-        (Start::Fresh, None)
+        (None, None) => {
+            prepare_fresh(out)?;
+            crate::resume::write_fingerprint(out, &prepared.fingerprint)?;
+            None
+        }
+        _ => {
+            return Err(runtime(
+                "internal: a resume plan without a restored engine (or the reverse)",
+            ));
+        }
     };
     write_resolved(out, &job.cfg, args)?;
     let show = !args.quiet && std::io::stderr().is_terminal() && !ci();
     let output = RunOutput::open(
         out,
         job.name.clone(),
-        engine.describe(),
+        describe,
         resumed_from.as_ref(),
         show,
-        acquired.lock,
+        prepared.lock,
     )
     .map_err(runtime)?;
     if let Some(max) = job.cfg.stop.max_rounds {
         output.progress.set_length(max);
     }
+    Ok(output)
+}
+
+/// Take, check and (for a resume) restore before any file changes, then open the outputs: a
+/// refused resume changes nothing (in process; `mpi_run` does the same steps across ranks).
+pub(crate) fn open_outputs(
+    job: &Job,
+    args: &RunArgs,
+    engine: &mut dyn Engine,
+) -> CliResult<(RunOutput, Start)> {
+    let prepared = prepare_outputs(job, args)?;
+    let restored = match prepared.plan {
+        Some(_) => Some(restore(job, engine)?),
+        None => None,
+    };
+    let output = commit_outputs(job, args, engine.describe(), prepared, restored.as_ref())?;
+    let start = restored.map_or(Start::Fresh, Start::Restored);
     Ok((output, start))
 }
 

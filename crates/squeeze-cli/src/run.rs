@@ -29,7 +29,7 @@ pub fn run(args: RunArgs) -> CliResult {
         .cfg
         .build_engine(&job.base)
         .map_err(|e| job.cfg_error(&e))?;
-    let (mut output, start) = open_outputs(&job, &args, engine.as_mut(), true)?;
+    let (mut output, start) = open_outputs(&job, &args, engine.as_mut())?;
     let result = execute(&job, engine.as_mut(), &mut [&mut output], start);
     finish(&job, &args, &mut output, result)
 }

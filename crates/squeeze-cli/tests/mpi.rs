@@ -494,40 +494,65 @@ fn a_wall_time_stop_is_taken_by_every_rank_together() {
     assert!(last.round > 0 && last.wall_time_s >= 1.0, "{last:?}");
 }
 
-/// Without a shared file system ranks may read different checkpoint files: refused.
+/// Every file of an output directory with its contents (the lock file aside).
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with(".squeeze.lock"))
+        .map(|p| (p.display().to_string(), fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Without a shared file system ranks may read different checkpoint files, or one rank none:
+/// refused before rank 0 changes anything (its records are not trimmed, its summary and
+/// configuration are untouched).
 #[test]
-fn ranks_resuming_from_different_checkpoints_refuse_to_run() {
-    let dir = temp_dir("two-checkpoints");
-    fs::write(dir.join("c.toml"), EF21).unwrap();
-    for (sub, rounds) in [("r0", "60"), ("r1", "120")] {
-        fs::create_dir_all(dir.join(sub)).unwrap();
-        let r = local(
-            &dir.join(sub),
-            &[
-                "run",
-                "../c.toml",
-                "--out",
-                "o",
-                "-q",
-                "--set",
-                "run.checkpoint_every=50",
-                "--set",
-                &format!("stop.max_rounds={rounds}"),
-            ],
+fn ranks_resuming_from_different_checkpoints_refuse_to_run_and_change_nothing() {
+    for (case, rank1_rounds, expected) in [
+        (
+            "two-checkpoints",
+            Some("60"),
+            "checkpoint file of rank(s) 1 differs",
+        ),
+        ("one-checkpoint", None, "cannot read"),
+    ] {
+        let dir = temp_dir(case);
+        fs::write(dir.join("c.toml"), EF21).unwrap();
+        for (sub, rounds) in [("r0", Some("120")), ("r1", rank1_rounds)] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+            let Some(rounds) = rounds else { continue };
+            let r = local(
+                &dir.join(sub),
+                &[
+                    "run",
+                    "../c.toml",
+                    "--out",
+                    "o",
+                    "-q",
+                    "--set",
+                    "run.checkpoint_every=50",
+                    "--set",
+                    &format!("stop.max_rounds={rounds}"),
+                ],
+            );
+            assert_ok(&r);
+        }
+        let before = snapshot(&dir.join("r0/o"));
+        let r = mpirun_sh(
+            2,
+            &dir,
+            r#"cd "r$OMPI_COMM_WORLD_RANK" && exec "$SQUEEZE" run ../c.toml --out o -q --resume"#,
         );
-        assert_ok(&r);
+        assert_ne!(r.code, Some(0), "{case}: stderr: {}", r.stderr);
+        assert!(r.stderr.contains(expected), "{case}: stderr: {}", r.stderr);
+        assert!(
+            snapshot(&dir.join("r0/o")) == before,
+            "{case}: rank 0's output directory changed"
+        );
     }
-    let r = mpirun_sh(
-        2,
-        &dir,
-        r#"cd "r$OMPI_COMM_WORLD_RANK" && exec "$SQUEEZE" run ../c.toml --out o -q --resume"#,
-    );
-    assert_ne!(r.code, Some(0), "stderr: {}", r.stderr);
-    assert!(
-        r.stderr.contains("checkpoint of rank(s) 1 differs"),
-        "stderr: {}",
-        r.stderr
-    );
 }
 
 /// A diverging run stops on every rank at the same round: rank 0 reports it, exit code 1, no
