@@ -82,6 +82,27 @@ pub fn load_config(path: &Path, sets: &[String]) -> CliResult<ExperimentConfig> 
     })
 }
 
+/// The first line of every `config.resolved.toml` (see `output::write_resolved`).
+pub(crate) const RESOLVED_HEADER: &str = "# Written by `squeeze run";
+
+/// Appended to a refused key of a resolved configuration: squeeze before the method registry
+/// wrote every method's keys (`init`, `count_init`, `stepsize`) into it.
+const OLDER_RESOLVED_HINT: &str = " (this config.resolved.toml may come from an older squeeze, \
+     which wrote keys of every method into [method]: delete the keys the method does not take, \
+     or rerun from the original config)";
+
+/// A configuration error, prefixed with the config file; a key refused in a resolved
+/// configuration gets the hint that an older squeeze may have written it.
+fn config_error(config: &Path, resolved: bool, e: &dyn std::fmt::Display) -> Failure {
+    let e = e.to_string();
+    let hint = if resolved && e.contains(" does not take ") {
+        OLDER_RESOLVED_HINT
+    } else {
+        ""
+    };
+    usage(format!("{}: {e}{hint}", config.display()))
+}
+
 /// Largest configuration file read (a configuration is a few hundred bytes).
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
@@ -189,12 +210,14 @@ pub(crate) struct Job {
     pub(crate) out: PathBuf,
     pub(crate) executor: Executor,
     config_arg: PathBuf,
+    /// The configuration is a `config.resolved.toml` (its first line says so).
+    resolved: bool,
 }
 
 impl Job {
     /// A configuration error, prefixed with the config file.
     pub(crate) fn cfg_error(&self, e: &dyn std::fmt::Display) -> Failure {
-        usage(format!("{}: {e}", self.config_arg.display()))
+        config_error(&self.config_arg, self.resolved, e)
     }
 }
 
@@ -214,8 +237,10 @@ pub(crate) fn prepare(args: &RunArgs) -> CliResult<Job> {
         Some(o) => cwd.join(o),
         None => cwd.join(default_out_dir(&name)),
     };
-    let cfg_err = |e: &dyn std::fmt::Display| usage(format!("{}: {e}", args.config.display()));
-    let executor = cfg.executor(Some(&out)).map_err(|e| cfg_err(&e))?;
+    let resolved = read_config_text(&args.config).is_ok_and(|t| t.starts_with(RESOLVED_HEADER));
+    let executor = cfg
+        .executor(Some(&out))
+        .map_err(|e| config_error(&args.config, resolved, &e))?;
     Ok(Job {
         cwd,
         base,
@@ -224,6 +249,7 @@ pub(crate) fn prepare(args: &RunArgs) -> CliResult<Job> {
         out,
         executor,
         config_arg: args.config.clone(),
+        resolved,
     })
 }
 

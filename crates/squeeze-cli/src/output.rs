@@ -283,7 +283,8 @@ fn prepare_fresh(out: &Path) -> CliResult {
 fn write_resolved(out: &Path, cfg: &ExperimentConfig, args: &RunArgs) -> CliResult {
     let body = toml::to_string(cfg).context("internal: the configuration does not serialise")?;
     let mut text = format!(
-        "# Written by `squeeze run {}`{}: the configuration as run.\n",
+        "{} {}`{}: the configuration as run.\n",
+        crate::job::RESOLVED_HEADER,
         args.config.display(),
         args.set
             .iter()

@@ -142,6 +142,35 @@ fn quickstart_writes_records_config_and_summary() {
         &csv_without_wall_time(&dir.join("again/records.csv")),
         "resolved config rerun",
     );
+
+    // A resolved configuration of an older squeeze (keys of every method under [method]) is
+    // refused with the key and a hint; the same key in a hand-written config gets no such hint.
+    let resolved_text = fs::read_to_string(&resolved).unwrap();
+    assert!(resolved_text.contains("[method]\n"), "{resolved_text}");
+    let older = resolved_text.replacen("[method]\n", "[method]\nlambda = 0.5\n", 1);
+    for (file, body, hinted) in [
+        ("older.resolved.toml", older.clone(), true),
+        (
+            "hand.toml",
+            older.lines().skip(1).collect::<Vec<_>>().join("\n"),
+            false,
+        ),
+    ] {
+        fs::write(dir.join(file), body).unwrap();
+        let refused = squeeze(&dir, &["run", file, "--out", "older", "--quiet"]);
+        assert_eq!(refused.status.code(), Some(2), "{}", text_of(&refused));
+        let err = text(&refused.stderr);
+        assert!(err.contains("ef21 does not take lambda"), "{err}");
+        assert_eq!(err.contains("older squeeze"), hinted, "{file}: {err}");
+    }
+}
+
+fn text_of(out: &Output) -> String {
+    format!(
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    )
 }
 
 #[test]
