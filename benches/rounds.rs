@@ -23,8 +23,7 @@ use squeeze::compress::parse;
 use squeeze::driver::{Engine, StarEngine};
 use squeeze::methods::{Ef21, GradInit, Stepsize};
 use squeeze::problems::problem::{InitPoint, Problem};
-use squeeze::problems::split::{Remainder, Split};
-use squeeze::problems::{Regularizer, embedded, quadratic};
+use squeeze::problems::{embedded, quadratic};
 
 fn main() {
     divan::main();
@@ -36,14 +35,7 @@ const WARMUP: usize = 5;
 /// The a9a-shaped logistic-regression problem of bench (a).
 fn a9a_problem() -> Arc<Problem<f64>> {
     let data = embedded::synthetic_binary::<f64>(32_560, 7);
-    let p = Problem::logreg(
-        &data,
-        20,
-        Split::Contiguous,
-        Remainder::ToLast,
-        Regularizer::EF21,
-    )
-    .expect("a9a-shaped problem");
+    let p = Problem::logreg_ef21(&data, 20).expect("a9a-shaped problem");
     Arc::new(p)
 }
 

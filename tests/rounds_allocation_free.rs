@@ -28,8 +28,7 @@ use squeeze::methods::{
     ThreePcBc, ThreePoint, three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
-use squeeze::problems::split::{Remainder, Split};
-use squeeze::problems::{Regularizer, embedded, quadratic};
+use squeeze::problems::{embedded, quadratic};
 
 struct Counting;
 
@@ -109,16 +108,7 @@ fn steady_state_rounds_allocate_nothing() {
     assert!(allocations() > before);
 
     let data = embedded::synthetic_binary::<f64>(4_000, 7);
-    let logreg = Arc::new(
-        Problem::logreg(
-            &data,
-            20,
-            Split::Contiguous,
-            Remainder::ToLast,
-            Regularizer::EF21,
-        )
-        .unwrap(),
-    );
+    let logreg = Arc::new(Problem::logreg_ef21(&data, 20).unwrap());
     let dense = Arc::new(
         quadratic::motef::<f64>(20_000, 4, 1.0, 0.0, 3)
             .unwrap()

@@ -121,31 +121,38 @@ fn wait_for(path: &Path) {
     }
 }
 
-#[test]
-fn two_runs_in_one_directory_one_runs_the_other_is_refused() {
-    let dir = temp_dir("concurrent");
-    let q = quickstart();
-    // A long run writing to runs/quickstart (the default directory of its name).
-    let mut first = command(
-        &dir,
+/// The quickstart started for 100,000 rounds (records every 1,000, a checkpoint every
+/// `checkpoint_every`) into `out`, in the background with stderr captured.
+fn long_quickstart(dir: &Path, out: &str, checkpoint_every: u64) -> std::process::Child {
+    let checkpoint = format!("run.checkpoint_every={checkpoint_every}");
+    command(
+        dir,
         &[
             "run",
-            &q,
+            &quickstart(),
             "--set",
             "stop.max_rounds=100000",
             "--set",
             "run.log_every=1000",
             "--set",
-            "run.checkpoint_every=1000",
+            &checkpoint,
             "--out",
-            "runs/quickstart",
+            out,
             "--quiet",
         ],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
     .spawn()
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn two_runs_in_one_directory_one_runs_the_other_is_refused() {
+    let dir = temp_dir("concurrent");
+    let q = quickstart();
+    // A long run writing to runs/quickstart (the default directory of its name).
+    let mut first = long_quickstart(&dir, "runs/quickstart", 1000);
     let out = dir.join("runs/quickstart");
     wait_for(&out.join("records.csv"));
     // A second run, as in a --set sweep without --out: same name, so the same directory.
@@ -555,26 +562,7 @@ fn runs_of_older_versions_without_a_fingerprint_still_resume() {
 #[test]
 fn a_checkpoint_that_cannot_be_written_is_a_runtime_failure() {
     let dir = temp_dir("ckpt-write");
-    let child = command(
-        &dir,
-        &[
-            "run",
-            &quickstart(),
-            "--set",
-            "stop.max_rounds=100000",
-            "--set",
-            "run.log_every=1000",
-            "--set",
-            "run.checkpoint_every=60000",
-            "--out",
-            "o",
-            "--quiet",
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let child = long_quickstart(&dir, "o", 60000);
     let out = dir.join("o");
     wait_for(&out.join("records.csv"));
     // The checkpoint's temporary file cannot be created once a directory is in its place.

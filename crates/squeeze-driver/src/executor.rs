@@ -542,11 +542,18 @@ fn save_checkpoint(
 /// The last record stored in the checkpoint at `path` (what a resumed run continues from),
 /// without restoring anything.
 pub fn checkpoint_record(path: &Path) -> Result<RoundRecord, ExecError> {
+    read_checkpoint(path, "").map(|file| file.executor.last)
+}
+
+/// The checkpoint file at `path`, read and checked to be of this format; `unreadable_hint`
+/// follows the error when it cannot be read at all.
+fn read_checkpoint(path: &Path, unreadable_hint: &str) -> Result<CheckpointFile, ExecError> {
     let err = |detail: String| ExecError::Checkpoint {
         path: path.to_path_buf(),
         detail,
     };
-    let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read it ({e})")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| err(format!("cannot read it ({e}){unreadable_hint}")))?;
     let file: CheckpointFile = serde_json::from_slice(&bytes)
         .map_err(|e| err(format!("not a squeeze checkpoint or truncated: {e}")))?;
     if file.format != CHECKPOINT_FORMAT {
@@ -555,32 +562,17 @@ pub fn checkpoint_record(path: &Path) -> Result<RoundRecord, ExecError> {
             file.format
         )));
     }
-    Ok(file.executor.last)
+    Ok(file)
 }
 
 fn load_checkpoint(engine: &mut dyn Engine, path: &Path) -> Result<ExecutorState, ExecError> {
-    let err = |detail: String| ExecError::Checkpoint {
-        path: path.to_path_buf(),
-        detail,
-    };
-    let bytes = std::fs::read(path).map_err(|e| {
-        err(format!(
-            "cannot read it ({e}); was the run started with checkpointing enabled?"
-        ))
-    })?;
-    let file: CheckpointFile = serde_json::from_slice(&bytes)
-        .map_err(|e| err(format!("not a squeeze checkpoint or truncated: {e}")))?;
-    if file.format != CHECKPOINT_FORMAT {
-        return Err(err(format!(
-            "format '{}' is not {CHECKPOINT_FORMAT}",
-            file.format
-        )));
-    }
+    let file = read_checkpoint(path, "; was the run started with checkpointing enabled?")?;
     engine.restore(&file.engine)?;
     if engine.totals().rounds != file.executor.last.round {
-        return Err(err(
-            "the checkpoint's record and engine state disagree".into()
-        ));
+        return Err(ExecError::Checkpoint {
+            path: path.to_path_buf(),
+            detail: "the checkpoint's record and engine state disagree".into(),
+        });
     }
     Ok(file.executor)
 }

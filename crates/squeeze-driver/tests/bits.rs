@@ -6,6 +6,9 @@
 //! (4 + d·width per worker per round); the EF21-paper convention charges 32·K per worker per
 //! round and the 3PC convention 64·K.
 
+mod common;
+
+use common::embedded_logreg;
 use std::sync::Arc;
 
 use squeeze_compress::parse;
@@ -13,9 +16,7 @@ use squeeze_core::{BitConvention, Scalar};
 use squeeze_driver::executor::{Collect, Executor, StopRules};
 use squeeze_driver::{Engine, StarEngine};
 use squeeze_methods::{Ef14, Ef21, Gd, GradInit, ServerMethod, Stepsize};
-use squeeze_problems::problem::{InitPoint, Problem};
-use squeeze_problems::split::{Remainder, Split};
-use squeeze_problems::{Regularizer, embedded};
+use squeeze_problems::problem::Problem;
 
 const N: usize = 5;
 const D: u64 = 30;
@@ -26,19 +27,7 @@ fn clog2(n: u64) -> u64 {
 }
 
 fn problem<S: Scalar>() -> (Arc<Problem<S>>, Vec<S>) {
-    let data = embedded::default_dataset::<S>();
-    let p = Problem::logreg(
-        &data,
-        N,
-        Split::Contiguous,
-        Remainder::ToLast,
-        Regularizer::EF21,
-    )
-    .unwrap();
-    let x0 = p
-        .initial_point(&InitPoint::Gaussian { seed: 5, std: 1.0 })
-        .unwrap();
-    (Arc::new(p), x0)
+    embedded_logreg(N, 5)
 }
 
 fn ef21<S: Scalar>(spec: &str) -> Ef21<S> {

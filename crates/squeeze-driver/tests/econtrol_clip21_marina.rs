@@ -1,6 +1,9 @@
 //! EControl, the Clip21 family, MARINA, SGD and Local SGD: equivalences (algorithms.md §11 X9)
 //! and the reduced reproductions X3 (EControl) and X4 (Clip21).
 
+mod common;
+
+use common::embedded_logreg;
 use std::sync::Arc;
 
 use squeeze_compress::parse;
@@ -13,24 +16,11 @@ use squeeze_methods::{
 };
 use squeeze_problems::problem::{InitPoint, Problem};
 use squeeze_problems::quadratic::{ScaledIdentityLsq, motef};
-use squeeze_problems::split::{Remainder, Split};
-use squeeze_problems::{Oracle, Regularizer, Smoothness, embedded};
+use squeeze_problems::{Oracle, Smoothness};
 
-/// Nonconvex logistic regression on the embedded data (λ = 0.1), contiguous split over `n`.
+/// The EF21 problem on the embedded data over `n` workers (x⁰ from seed 3).
 fn logreg(n: usize) -> (Arc<Problem<f64>>, Vec<f64>) {
-    let data = embedded::default_dataset::<f64>();
-    let p = Problem::logreg(
-        &data,
-        n,
-        Split::Contiguous,
-        Remainder::ToLast,
-        Regularizer::EF21,
-    )
-    .unwrap();
-    let x0 = p
-        .initial_point(&InitPoint::Gaussian { seed: 3, std: 1.0 })
-        .unwrap();
-    (Arc::new(p), x0)
+    embedded_logreg(n, 3)
 }
 
 fn star<M: squeeze_methods::ServerMethod<f64> + 'static>(

@@ -15,9 +15,7 @@ use squeeze_driver::config::ConfigError;
 use squeeze_driver::{Engine, RoundRecord, StarEngine};
 use squeeze_methods::star::ef21::plus::{Choice, choice};
 use squeeze_methods::{Ef21Plus, Ef21Pp, GradInit, Stepsize};
-use squeeze_problems::problem::{InitPoint, Problem};
-use squeeze_problems::split::{Remainder, Split};
-use squeeze_problems::{Regularizer, embedded};
+use squeeze_problems::problem::Problem;
 
 /// The EF21 papers' nonconvex logistic regression (λ = 0.1) on the embedded data (569 × 30),
 /// contiguous split over `n` workers, x⁰ ~ N(0, I), theory stepsize × `mult`.
@@ -259,20 +257,7 @@ log_every = 100
 }
 
 fn logreg(n: usize) -> (Arc<Problem<f64>>, Vec<f64>) {
-    let p = Arc::new(
-        Problem::logreg(
-            &embedded::default_dataset::<f64>(),
-            n,
-            Split::Contiguous,
-            Remainder::ToLast,
-            Regularizer::EF21,
-        )
-        .unwrap(),
-    );
-    let x0 = p
-        .initial_point(&InitPoint::Gaussian { seed: 1, std: 1.0 })
-        .unwrap();
-    (p, x0)
+    embedded_logreg(n, 1)
 }
 
 /// Exactly ⌊p·n⌋ distinct clients send each round, the others send `Skip` (0 bits, no

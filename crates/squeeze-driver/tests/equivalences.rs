@@ -17,32 +17,13 @@ use std::sync::Arc;
 
 use common::*;
 use squeeze_compress::parse;
-use squeeze_driver::config::{MethodConfig, build_engine};
+use squeeze_driver::StarEngine;
 use squeeze_driver::executor::{Collect, Executor, StopRules};
-use squeeze_driver::{Engine, StarEngine};
 use squeeze_methods::{Ef21, GradInit, Stepsize};
+use squeeze_problems::Regularizer;
 use squeeze_problems::data::Csr;
-use squeeze_problems::problem::{InitPoint, Problem};
+use squeeze_problems::problem::Problem;
 use squeeze_problems::split::{Remainder, Split};
-use squeeze_problems::{Regularizer, embedded};
-
-fn method(name: &str, compressor: Option<&str>, stepsize: Stepsize) -> MethodConfig {
-    let m = MethodConfig::new(name)
-        .with_value("stepsize", &stepsize)
-        .unwrap();
-    match compressor {
-        Some(c) => m.with("compressor", c),
-        None => m,
-    }
-}
-
-fn engine<S: squeeze_core::Scalar>(
-    m: &MethodConfig,
-    problem: &Arc<Problem<S>>,
-    x0: &[S],
-) -> Box<dyn Engine> {
-    build_engine::<S>(m, problem.clone(), x0, 3, 1).unwrap_or_else(|e| panic!("{}: {e}", m.name))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Exact arithmetic: dyadic least squares
@@ -203,20 +184,7 @@ fn identity_ef21_and_ef14_equal_gd_bit_for_bit_when_arithmetic_is_exact() {
 /// the largest observed difference is ≈ 7e-15 relative (iterates, seed 3).
 #[test]
 fn identity_ef21_and_ef14_follow_gd_on_real_data() {
-    let data = embedded::default_dataset::<f64>();
-    let problem = Arc::new(
-        Problem::logreg(
-            &data,
-            10,
-            Split::Contiguous,
-            Remainder::ToLast,
-            Regularizer::EF21,
-        )
-        .unwrap(),
-    );
-    let x0 = problem
-        .initial_point(&InitPoint::Gaussian { seed: 3, std: 1.0 })
-        .unwrap();
+    let (problem, x0) = embedded_logreg::<f64>(10, 3);
     let step = Stepsize::Theory { multiplier: 1.0 };
     let mut gd = engine(&method("gd", None, step), &problem, &x0);
     let mut others = [
@@ -277,20 +245,7 @@ fn ef21_records<S: squeeze_core::Scalar>(
     count_init: bool,
     rounds: u64,
 ) -> Vec<squeeze_driver::RoundRecord> {
-    let data = embedded::default_dataset::<S>();
-    let problem = Arc::new(
-        Problem::logreg(
-            &data,
-            4,
-            Split::Contiguous,
-            Remainder::ToLast,
-            Regularizer::EF21,
-        )
-        .unwrap(),
-    );
-    let x0 = problem
-        .initial_point(&InitPoint::Gaussian { seed: 1, std: 1.0 })
-        .unwrap();
+    let (problem, x0) = embedded_logreg::<S>(4, 1);
     let m = Ef21::<S>::new(
         parse::<S>("top_k:k=1").unwrap(),
         Stepsize::Theory { multiplier: 1.0 },

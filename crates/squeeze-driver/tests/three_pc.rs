@@ -18,52 +18,22 @@ use std::sync::Arc;
 use common::*;
 use squeeze_compress::{CompressorSpec, parse};
 use squeeze_core::{Message, Purpose, Scratch, SqueezeRng};
-use squeeze_driver::config::{ConfigError, MethodConfig, build_engine};
+use squeeze_driver::config::{ConfigError, MethodConfig};
 use squeeze_driver::{Engine, StarEngine};
 use squeeze_methods::three_point::{AdaCgd, Clag, Ef21Mech, MechCtx, ThreePoint};
 use squeeze_methods::{Stepsize, ThreePc};
+use squeeze_problems::Regularizer;
 use squeeze_problems::data::Csr;
-use squeeze_problems::problem::{InitPoint, Problem};
+use squeeze_problems::problem::Problem;
 use squeeze_problems::split::{Remainder, Split};
-use squeeze_problems::{Regularizer, embedded};
 
 fn spec(s: &str) -> CompressorSpec {
     CompressorSpec::Text(s.to_string())
 }
 
-fn method(name: &str, compressor: Option<&str>, stepsize: Stepsize) -> MethodConfig {
-    let m = MethodConfig::new(name)
-        .with_value("stepsize", &stepsize)
-        .unwrap();
-    match compressor {
-        Some(c) => m.with("compressor", c),
-        None => m,
-    }
-}
-
-fn engine<S: squeeze_core::Scalar>(
-    m: &MethodConfig,
-    problem: &Arc<Problem<S>>,
-    x0: &[S],
-) -> Box<dyn Engine> {
-    build_engine::<S>(m, problem.clone(), x0, 3, 1).unwrap_or_else(|e| panic!("{}: {e}", m.name))
-}
-
 /// Nonconvex logistic regression (λ = 0.1) on the embedded data, n = 10, x⁰ ~ N(0, I).
 fn logreg() -> (Arc<Problem<f64>>, Vec<f64>) {
-    let data = embedded::default_dataset::<f64>();
-    let p = Problem::logreg(
-        &data,
-        10,
-        Split::Contiguous,
-        Remainder::ToLast,
-        Regularizer::Nonconvex { lambda: 0.1 },
-    )
-    .unwrap();
-    let x0 = p
-        .initial_point(&InitPoint::Gaussian { seed: 1, std: 1.0 })
-        .unwrap();
-    (Arc::new(p), x0)
+    embedded_logreg(10, 1)
 }
 
 /// Run both engines `rounds` rounds and assert identical iterates, metrics and bits each round.

@@ -140,6 +140,29 @@ impl<S: Scalar> Problem<S> {
         )
     }
 
+    /// The EF21 experiments' problem (algorithms.md §10.1): nonconvex logistic regression
+    /// $f_i(x) = \tfrac1{m_i}\sum_{j} \log(1 + e^{-b_j a_j^\top x}) + \lambda\sum_k
+    /// \tfrac{x_k^2}{1 + x_k^2}$ with λ = 0.1 ([`Regularizer::EF21`]), the rows split
+    /// contiguously over `n_workers` with the remainder to the last worker. The same as
+    /// [`logreg`](Self::logreg) with [`Split::Contiguous`], [`Remainder::ToLast`],
+    /// [`Regularizer::EF21`].
+    ///
+    /// ```
+    /// use squeeze_problems::{Problem, embedded};
+    /// let p = Problem::logreg_ef21(&embedded::default_dataset::<f64>(), 5).unwrap();
+    /// assert_eq!((p.n_workers(), p.dim()), (5, 30));
+    /// assert!(Problem::logreg_ef21(&embedded::default_dataset::<f64>(), 0).is_err());
+    /// ```
+    pub fn logreg_ef21(data: &Dataset<S>, n_workers: usize) -> Result<Self, ProblemError> {
+        Self::logreg(
+            data,
+            n_workers,
+            Split::Contiguous,
+            Remainder::ToLast,
+            Regularizer::EF21,
+        )
+    }
+
     /// Least squares (see [`LeastSquares`]) of A x ≈ b split over `n_workers` by rows
     /// ([`Split::SortedByLabel`] sorts by target). L = λ_max(AᵀA)/N + L_r on the pooled rows.
     pub fn least_squares(

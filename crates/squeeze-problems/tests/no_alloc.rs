@@ -30,14 +30,7 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn hot_paths_do_not_allocate() {
     let data = embedded::synthetic_binary::<f64>(2_000, 1);
-    let p = Problem::logreg(
-        &data,
-        4,
-        Split::Contiguous,
-        Remainder::ToLast,
-        Regularizer::EF21,
-    )
-    .unwrap();
+    let p = Problem::logreg_ef21(&data, 4).unwrap();
     let q = quadratic::three_pc::<f32>(100, 3, 0.1, 1).unwrap();
     let x = p
         .initial_point(&InitPoint::Gaussian { seed: 0, std: 1.0 })

@@ -141,14 +141,7 @@ fn logreg_and_least_squares_l_match_dense_brute_force() {
 #[test]
 fn gradients_are_l_lipschitz_on_random_pairs() {
     let data = embedded::default_dataset::<f64>();
-    let p = Problem::logreg(
-        &data,
-        5,
-        Split::Contiguous,
-        Remainder::ToLast,
-        Regularizer::EF21,
-    )
-    .unwrap();
+    let p = Problem::logreg_ef21(&data, 5).unwrap();
     let (mut gx, mut gy) = (vec![0.0; 30], vec![0.0; 30]);
     let mut ws = p.workspace();
     let mut ratio_max = 0.0f64;

@@ -516,30 +516,34 @@ fn config_mistakes_name_the_key_and_the_fix() {
         e.contains("unknown variant `fdla`") && e.contains("`metropolis_hastings`"),
         "{e}"
     );
-    assert_eq!(
-        parse("kind = \"ring\"\nrows = 4").unwrap_err(),
-        "topology config: `rows` is not a parameter of kind = \"ring\", which takes no parameters besides weights"
-    );
-    assert_eq!(
-        parse("kind = \"torus\"\np = 0.5").unwrap_err(),
-        "topology config: `p` is not a parameter of kind = \"torus\", which takes only rows, cols (and weights)"
-    );
-    assert_eq!(
-        parse("kind = \"erdos_renyi\"").unwrap_err(),
-        "topology config: kind = \"erdos_renyi\" needs `p`, the edge probability in (0, 1] (e.g. p = 0.2)"
-    );
-    assert_eq!(
-        parse("kind = \"erdos_renyi\"\np = 2.0").unwrap_err(),
-        "erdos_renyi: invalid p = 2: the edge probability must lie in (0, 1]"
-    );
-    assert_eq!(
-        parse("kind = \"edges\"").unwrap_err(),
-        "topology config: kind = \"edges\" needs `edges`, a list of node pairs (e.g. edges = [[0, 1], [1, 2]])"
-    );
-    assert_eq!(
-        parse("kind = \"edges\"\nedges = [[0, 1], [0, 1, 2]]").unwrap_err(),
-        "topology config: edges[1] = [0, 1, 2] has 3 entries; each edge is a pair [a, b] of node numbers"
-    );
+    for (config, message) in [
+        (
+            "kind = \"ring\"\nrows = 4",
+            "topology config: `rows` is not a parameter of kind = \"ring\", which takes no parameters besides weights",
+        ),
+        (
+            "kind = \"torus\"\np = 0.5",
+            "topology config: `p` is not a parameter of kind = \"torus\", which takes only rows, cols (and weights)",
+        ),
+        (
+            "kind = \"erdos_renyi\"",
+            "topology config: kind = \"erdos_renyi\" needs `p`, the edge probability in (0, 1] (e.g. p = 0.2)",
+        ),
+        (
+            "kind = \"erdos_renyi\"\np = 2.0",
+            "erdos_renyi: invalid p = 2: the edge probability must lie in (0, 1]",
+        ),
+        (
+            "kind = \"edges\"",
+            "topology config: kind = \"edges\" needs `edges`, a list of node pairs (e.g. edges = [[0, 1], [1, 2]])",
+        ),
+        (
+            "kind = \"edges\"\nedges = [[0, 1], [0, 1, 2]]",
+            "topology config: edges[1] = [0, 1, 2] has 3 entries; each edge is a pair [a, b] of node numbers",
+        ),
+    ] {
+        assert_eq!(parse(config).unwrap_err(), message, "{config}");
+    }
     assert!(
         parse("kind = \"edges\"\nedges = [[0]]")
             .unwrap_err()
@@ -549,33 +553,37 @@ fn config_mistakes_name_the_key_and_the_fix() {
 
 #[test]
 fn config_build_errors_are_shape_aware() {
-    let c = parse("kind = \"torus\"\nrows = 4\ncols = 4").unwrap();
-    assert_eq!(
-        err_msg(c.build(20)),
-        "torus 4×4 has 16 nodes but n = 20: choose rows·cols = n, e.g. 1×20, 2×10, 4×5, 5×4, 10×2, 20×1"
-    );
-    let c = parse("kind = \"grid\"\nrows = 3").unwrap();
-    assert_eq!(
-        err_msg(c.build(20)),
-        "grid 3×6 has 18 nodes but n = 20: choose rows·cols = n, e.g. 1×20, 2×10, 4×5, 5×4, 10×2, 20×1"
-    );
+    let built = |config: &str, n: usize| err_msg(parse(config).unwrap().build(n));
+    for (config, n, message) in [
+        (
+            "kind = \"torus\"\nrows = 4\ncols = 4",
+            20,
+            "torus 4×4 has 16 nodes but n = 20: choose rows·cols = n, e.g. 1×20, 2×10, 4×5, 5×4, 10×2, 20×1",
+        ),
+        (
+            "kind = \"grid\"\nrows = 3",
+            20,
+            "grid 3×6 has 18 nodes but n = 20: choose rows·cols = n, e.g. 1×20, 2×10, 4×5, 5×4, 10×2, 20×1",
+        ),
+        (
+            "kind = \"grid\"",
+            20,
+            "topology config: kind = \"grid\" without rows/cols needs a perfect square n, got n = 20; give rows (and cols) with rows·cols = n",
+        ),
+        (
+            "kind = \"edges\"\nedges = [[0, 1], [1, 5]]",
+            4,
+            "edges[1] = [1, 5] names node 5, but nodes are numbered 0..4 (n = 4)",
+        ),
+    ] {
+        assert_eq!(built(config, n), message, "{config}");
+    }
     let c = parse("kind = \"grid\"\ncols = 0").unwrap();
     assert!(matches!(
         c.build(20),
         Err(TopologyError::ShapeMismatch { cols: 0, .. })
     ));
-    let c = parse("kind = \"torus\"").unwrap();
-    assert!(err_msg(c.build(20)).contains("nearest valid sizes: 16 (4×4) and 25 (5×5)"));
-    let c = parse("kind = \"grid\"").unwrap();
-    assert_eq!(
-        err_msg(c.build(20)),
-        "topology config: kind = \"grid\" without rows/cols needs a perfect square n, got n = 20; give rows (and cols) with rows·cols = n"
-    );
-    let c = parse("kind = \"edges\"\nedges = [[0, 1], [1, 5]]").unwrap();
-    assert_eq!(
-        err_msg(c.build(4)),
-        "edges[1] = [1, 5] names node 5, but nodes are numbered 0..4 (n = 4)"
-    );
+    assert!(built("kind = \"torus\"", 20).contains("nearest valid sizes: 16 (4×4) and 25 (5×5)"));
     let c = parse("kind = \"ring\"").unwrap();
     assert!(matches!(c.build(1), Err(TopologyError::TooFewNodes { .. })));
 }

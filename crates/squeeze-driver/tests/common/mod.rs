@@ -4,10 +4,41 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use squeeze_driver::config::{ExperimentConfig, METHODS, Topology};
+use squeeze_core::Scalar;
+use squeeze_driver::config::{ExperimentConfig, METHODS, MethodConfig, Topology, build_engine};
 use squeeze_driver::executor::{Collect, ExecError, Observer, RunSummary};
 use squeeze_driver::{Engine, RoundRecord};
+use squeeze_methods::Stepsize;
+use squeeze_problems::embedded;
+use squeeze_problems::problem::{InitPoint, Problem};
+
+/// The EF21 experiments' problem ([`Problem::logreg_ef21`]: nonconvex logistic regression,
+/// λ = 0.1) on the embedded data over `n` workers, with x⁰ ~ N(0, I) drawn from `seed`.
+pub fn embedded_logreg<S: Scalar>(n: usize, seed: u64) -> (Arc<Problem<S>>, Vec<S>) {
+    let p = Problem::logreg_ef21(&embedded::default_dataset::<S>(), n).unwrap();
+    let x0 = p
+        .initial_point(&InitPoint::Gaussian { seed, std: 1.0 })
+        .unwrap();
+    (Arc::new(p), x0)
+}
+
+/// A `[method]` section: `name`, its stepsize rule and, when given, its compressor.
+pub fn method(name: &str, compressor: Option<&str>, stepsize: Stepsize) -> MethodConfig {
+    let m = MethodConfig::new(name)
+        .with_value("stepsize", &stepsize)
+        .unwrap();
+    match compressor {
+        Some(c) => m.with("compressor", c),
+        None => m,
+    }
+}
+
+/// The star engine of `m` on `problem` from `x0` (seed 3, one thread), panicking with the error.
+pub fn engine<S: Scalar>(m: &MethodConfig, problem: &Arc<Problem<S>>, x0: &[S]) -> Box<dyn Engine> {
+    build_engine::<S>(m, problem.clone(), x0, 3, 1).unwrap_or_else(|e| panic!("{}: {e}", m.name))
+}
 
 /// The compressor the shared suites give a method that takes one.
 pub const SUITE_COMPRESSOR: &str = "top_k:k=1";
