@@ -10,20 +10,27 @@ Per bucket and iteration each rank runs its feedback worker on the bucket's grad
 (compression and encoding in Rust, GIL released), the encoded messages are exchanged with
 ``torch.distributed.all_gather`` (lengths first, then the bytes padded to the longest), every
 rank decodes all messages in rank order and applies them to its replica of the server, whose
-estimate is the averaged gradient the hook returns. All ranks therefore hold bit-identical
-averaged gradients.
+estimate is the averaged gradient the hook returns. All ranks hold bit-identical averages.
 
-State: one feedback worker and one server per bucket, keyed by the bucket index and the shapes
-of its parameters. Error-feedback memory is never reset silently: if a bucket index shows up
-with a different parameter layout (DDP rebuilds its buckets once, after the first iteration,
-and may regroup parameters), the hook raises ``ValueError``; use ``start_round >= 1`` so that
-the first iteration is a plain all-reduce and the feedback state is created after the rebuild
-(as PyTorch's PowerSGD hook does with ``start_powerSGD_iter``).
+**State and bucket rebuilds.** Feedback state (a worker and a server replica) belongs to a
+*group* of parameters, identified by the parameters' positions in the order the hook first
+saw them (DDP's initial bucket order, the same for the same model in every process). A bucket
+that is exactly a union of existing groups is compressed group by group, so a checkpoint
+restored into a fresh DDP model (whose first iteration uses DDP's initial bucket layout)
+continues bit for bit. When DDP rebuilds its buckets (after the first iteration) and a bucket
+cuts across groups, those groups are dissolved and the error-feedback memory (the workers'
+vectors and the server estimate) is carried over coordinate by coordinate into the new
+bucket's group; only the random streams start afresh (derived from the seed and the group).
+Memory is never reset silently: a parameter whose shape differs from the one recorded for its
+position raises ``ValueError``.
 
-``state.bits_sent`` counts the exact encoded bits this rank sent (for plain all-reduce rounds:
-the dense bucket size in bits); ``state.rounds`` counts completed iterations;
-``state.state_dict()`` / ``load_state_dict()`` carry everything (each rank saves its own).
+``state.bits_sent`` counts the exact encoded bits this rank sent (plain all-reduce rounds
+before ``start_round`` count the dense bucket size); ``state.rounds`` counts completed
+iterations; ``state.state_dict()`` / ``load_state_dict()`` carry everything (each rank saves
+its own, e.g. ``torch.save(state.state_dict(), f"hook-rank{rank}.pt")``).
 """
+
+import struct
 
 import numpy as np
 import torch
@@ -34,16 +41,17 @@ from .feedback import make_server, make_worker, parse_feedback
 
 __all__ = ["SqueezeState", "squeeze_hook"]
 
-# Bucket b's experiment seed is round_seed(seed, _BUCKET_SALT + b): independent streams per
-# bucket, derived with the same mixer the Rust crates use for per-round seeds.
-_BUCKET_SALT = 1 << 40
+# A group's experiment seed folds round_seed(s, _SALT + id) over its parameter ids: independent
+# streams per group, derived with the mixer the Rust crates use for per-round seeds.
+_SALT = 1 << 40
 
 
-class _Bucket:
-    """Feedback worker and server replica of one bucket."""
+class _Group:
+    """Feedback worker and server replica of one group of parameters."""
 
-    def __init__(self, layout, worker, server):
-        self.layout = layout
+    def __init__(self, ids, sizes, worker, server):
+        self.ids = ids
+        self.sizes = sizes
         self.worker = worker
         self.server = server
 
@@ -74,77 +82,156 @@ class SqueezeState:
         self.start_round = start_round
         self.bits_sent = 0
         self.rounds = 0
-        self._buckets = {}
-        self._pending = {}
+        self._ids = {}        # id(parameter tensor) -> position
+        self._shapes = []     # shape by position
+        self._expected = None  # shapes by position from a loaded state
+        self._groups = {}     # tuple of positions -> _Group
+        self._owner = {}      # position -> tuple of positions of its group
+        self._loose = {}      # position -> {"mem": {name: array}, "est": array}
+        self._dtype = None
 
-    def _bucket(self, index, layout, dim, dtype, rank, world):
-        entry = self._buckets.get(index)
-        if entry is not None:
-            if entry.layout != layout:
-                raise ValueError(
-                    f"DDP bucket {index} changed its parameter layout from {entry.layout} to "
-                    f"{layout}; its error-feedback memory cannot be mapped onto the new layout. "
-                    "Use SqueezeState(start_round=1) so that compression starts after DDP's "
-                    "bucket rebuild, or build a fresh state."
-                )
-            return entry
-        bseed = round_seed(self.seed, _BUCKET_SALT + index)
-        worker = make_worker(self.feedback, dim, self.compressor, seed=bseed, worker=rank,
-                             n_workers=world, dtype=dtype)
+    # -- parameter identity ------------------------------------------------------------
+    def _param_id(self, p):
+        key = p.data_ptr()
+        pid = self._ids.get(key)
+        shape = list(p.shape)
+        if pid is None:
+            pid = len(self._shapes)
+            if self._expected is not None:
+                if pid >= len(self._expected) or list(self._expected[pid]) != shape:
+                    want = self._expected[pid] if pid < len(self._expected) else "nothing"
+                    raise ValueError(
+                        f"parameter {pid} (in the hook's first-seen order) has shape {shape} but "
+                        f"the loaded state recorded {want}; load the state into the same model "
+                        "(same parameters, same DDP bucket_cap_mb)"
+                    )
+            self._ids[key] = pid
+            self._shapes.append(shape)
+        elif self._shapes[pid] != shape:
+            raise ValueError(
+                f"parameter {pid} changed shape from {self._shapes[pid]} to {shape}; its "
+                "error-feedback memory cannot be mapped; build a fresh SqueezeState"
+            )
+        return pid
+
+    # -- groups ------------------------------------------------------------------------
+    def _group_seed(self, ids):
+        s = self.seed
+        for i in ids:
+            s = round_seed(s, _SALT + i)
+        return s
+
+    def _new_group(self, ids, sizes, dtype, rank, world):
+        dim = sum(sizes)
+        worker = make_worker(self.feedback, dim, self.compressor, seed=self._group_seed(ids),
+                             worker=rank, n_workers=world, dtype=dtype)
         server = make_server(self.feedback, dim, world, dtype=dtype)
-        entry = _Bucket(layout, worker, server)
-        saved = self._pending.pop(index, None)
-        if saved is not None:
-            if tuple(map(tuple, saved["layout"])) != layout:
-                raise ValueError(
-                    f"the loaded state of bucket {index} has layout {saved['layout']} but the "
-                    f"model's bucket {index} has {layout}; load the state into the same model "
-                    "with the same DDP bucketing (bucket_cap_mb) and start_round"
-                )
-            worker.load_state_dict(saved["worker"])
-            server.load_state_dict(saved["server"])
-        self._buckets[index] = entry
-        return entry
+        return _Group(ids, sizes, worker, server)
 
+    def _dissolve(self, key):
+        """Move a group's memory into per-parameter slices (no value is lost)."""
+        g = self._groups.pop(key)
+        mem = dict(g.worker.memory())
+        est = g.server.estimate
+        off = 0
+        for pid, n in zip(g.ids, g.sizes):
+            self._loose[pid] = {"mem": {k: v[off:off + n].copy() for k, v in mem.items()},
+                                "est": est[off:off + n].copy()}
+            self._owner.pop(pid, None)
+            off += n
+
+    def _groups_for(self, ids, sizes, dtype, rank, world):
+        """The groups that exactly cover a bucket's parameters, regrouping if needed."""
+        if self._dtype is None:
+            self._dtype = dtype
+        elif self._dtype != dtype:
+            raise ValueError(f"gradients changed dtype from {self._dtype} to {dtype}")
+        bucket = set(ids)
+        owners = []
+        for i in ids:
+            o = self._owner.get(i)
+            if o is not None and o not in owners:
+                owners.append(o)
+        if all(i in self._owner for i in ids) and all(set(o) <= bucket for o in owners):
+            return [self._groups[o] for o in owners]
+        for o in owners:
+            self._dissolve(o)
+        key = tuple(ids)
+        g = self._new_group(key, tuple(sizes), dtype, rank, world)
+        if any(i in self._loose for i in ids):
+            names = [n for n, _ in g.worker.memory()]
+            parts = [self._loose.pop(i, None) for i in ids]
+            zeros = [np.zeros(n, dtype=dtype) for n in sizes]
+            for name in names:
+                g.worker.set_memory(name, np.concatenate(
+                    [p["mem"][name] if p else z for p, z in zip(parts, zeros)]))
+            g.server.set_estimate(np.concatenate(
+                [p["est"] if p else z for p, z in zip(parts, zeros)]))
+        self._groups[key] = g
+        for i in ids:
+            self._owner[i] = key
+        return [g]
+
+    # -- checkpoints -------------------------------------------------------------------
     def state_dict(self):
-        """Everything needed to continue bit for bit: counters and each bucket's worker and
-        server states (bytes)."""
+        """Everything needed to continue bit for bit: counters, parameter shapes by position,
+        each group's worker and server state (bytes) and any carried-over memory."""
         return {
-            "version": 1,
+            "version": 2,
             "compressor": self.compressor,
             "feedback": self.feedback,
             "seed": self.seed,
             "start_round": self.start_round,
             "bits_sent": self.bits_sent,
             "rounds": self.rounds,
-            "buckets": {
-                i: {"layout": [list(s) for s in b.layout], "worker": b.worker.state_dict(),
-                    "server": b.server.state_dict()}
-                for i, b in self._buckets.items()
-            },
+            "dtype": self._dtype,
+            "shapes": [list(s) for s in self._known_shapes()],
+            "groups": [{"ids": list(g.ids), "sizes": list(g.sizes),
+                        "worker": g.worker.state_dict(), "server": g.server.state_dict()}
+                       for g in self._groups.values()],
+            "loose": {pid: {"mem": {k: v.tobytes() for k, v in e["mem"].items()},
+                            "est": e["est"].tobytes()} for pid, e in self._loose.items()},
         }
+
+    def _known_shapes(self):
+        if self._expected is not None and len(self._expected) > len(self._shapes):
+            return self._expected
+        return self._shapes
 
     def load_state_dict(self, sd):
         """Restore from :meth:`state_dict` of a state built with the same compressor,
-        feedback, seed and start_round; the bucket states are applied when the buckets are
-        first seen."""
+        feedback, seed and start_round (on the same rank of the same world size)."""
         try:
+            if sd.get("version") != 2:
+                raise ValueError(f"unsupported SqueezeState version {sd.get('version')!r}")
             mine = (self.compressor, self.feedback, self.seed, self.start_round)
             theirs = (sd["compressor"], sd["feedback"], sd["seed"], sd["start_round"])
-            if sd.get("version") != 1:
-                raise ValueError(f"unsupported SqueezeState version {sd.get('version')!r}")
             if mine != theirs:
                 raise ValueError(
                     f"state of (compressor, feedback, seed, start_round) = {theirs} loaded into "
                     f"{mine}; build the SqueezeState with the same arguments"
                 )
-            buckets = {int(i): dict(b) for i, b in sd["buckets"].items()}
-            rounds, bits = int(sd["rounds"]), int(sd["bits_sent"])
+            rounds, bits, dtype = int(sd["rounds"]), int(sd["bits_sent"]), sd["dtype"]
+            shapes = [list(s) for s in sd["shapes"]]
+            groups, owner = {}, {}
+            for e in sd["groups"]:
+                ids, sizes = tuple(int(i) for i in e["ids"]), tuple(int(n) for n in e["sizes"])
+                w = make_worker(self.feedback, sum(sizes), self.compressor,
+                                seed=self._group_seed(ids), dtype=dtype)
+                w.load_state_dict(e["worker"])
+                s = make_server(self.feedback, sum(sizes), w.n_workers, dtype=dtype)
+                s.load_state_dict(e["server"])
+                groups[ids] = _Group(ids, sizes, w, s)
+                owner.update((i, ids) for i in ids)
+            loose = {int(pid): {"mem": {k: np.frombuffer(v, dtype=dtype).copy()
+                                        for k, v in e["mem"].items()},
+                                "est": np.frombuffer(e["est"], dtype=dtype).copy()}
+                     for pid, e in sd["loose"].items()}
         except (KeyError, TypeError, AttributeError) as e:
             raise ValueError(f"not a SqueezeState.state_dict(): {e!r}") from None
-        self.rounds, self.bits_sent = rounds, bits
-        self._buckets = {}
-        self._pending = buckets
+        self.rounds, self.bits_sent, self._dtype = rounds, bits, dtype
+        self._ids, self._shapes, self._expected = {}, [], shapes
+        self._groups, self._owner, self._loose = groups, owner, loose
 
 
 def _all_gather_bytes(data, world, group):
@@ -162,6 +249,32 @@ def _all_gather_bytes(data, world, group):
     outs = [torch.empty(longest, dtype=torch.uint8) for _ in range(world)]
     dist.all_gather(outs, mine, group=group)
     return [outs[i][: lens[i]].numpy().tobytes() for i in range(world)]
+
+
+def _pack(chunks):
+    """Length-prefixed concatenation of several messages (one exchange per bucket)."""
+    head = struct.pack(f"<I{len(chunks)}I", len(chunks), *map(len, chunks))
+    return head + b"".join(chunks)
+
+
+def _unpack(data, count, rank):
+    try:
+        (n,) = struct.unpack_from("<I", data)
+        if n != count:
+            raise ValueError
+        lens = struct.unpack_from(f"<{n}I", data, 4)
+        out, off = [], 4 + 4 * n
+        for ln in lens:
+            out.append(data[off:off + ln])
+            off += ln
+        if off != len(data):
+            raise ValueError
+        return out
+    except (struct.error, ValueError):
+        raise ValueError(
+            f"rank {rank} sent a bucket payload that does not split into {count} messages; "
+            "every rank must run the same model with the same SqueezeState arguments"
+        ) from None
 
 
 def squeeze_hook(state, bucket):
@@ -185,18 +298,43 @@ def squeeze_hook(state, bucket):
     if buf.dtype not in (torch.float32, torch.float64):
         raise ValueError(
             f"squeeze_hook handles float32 and float64 gradients, got {buf.dtype}; "
-            "train in float32 (or register fp16_compress_wrapper around a float32 hook)"
+            "train in float32"
         )
     dtype = "float32" if buf.dtype == torch.float32 else "float64"
-    layout = tuple(tuple(p.shape) for p in bucket.parameters())
-    entry = state._bucket(bucket.index(), layout, buf.numel(), dtype, rank, world)
-    grad = buf.detach()
-    host = grad.cpu().contiguous().numpy() if grad.device.type != "cpu" else grad.contiguous().numpy()
-    msg = entry.worker.step(host)
-    state.bits_sent += msg.bits
-    received = _all_gather_bytes(msg.to_bytes(), world, group)
-    entry.server.absorb(received)
-    buf.copy_(torch.from_numpy(np.asarray(entry.server.estimate)))
+    params = bucket.parameters()
+    ids = [state._param_id(p) for p in params]
+    sizes = [p.numel() for p in params]
+    offset = dict(zip(ids, np.cumsum([0] + sizes[:-1]).tolist()))
+    host = buf.detach()
+    host = host.cpu() if host.device.type != "cpu" else host
+    flat = host.numpy()
+    groups = state._groups_for(ids, sizes, dtype, rank, world)
+
+    def spans(g):
+        return [(offset[i], n) for i, n in zip(g.ids, g.sizes)]
+
+    def view(g):
+        sp = spans(g)
+        start = sp[0][0]
+        if all(o == start + sum(n for _, n in sp[:k]) for k, (o, _) in enumerate(sp)):
+            return flat[start:start + sum(g.sizes)]  # contiguous: zero copy
+        return np.concatenate([flat[o:o + n] for o, n in sp])
+
+    msgs = [g.worker.step(view(g)) for g in groups]
+    state.bits_sent += sum(m.bits for m in msgs)
+    payload = msgs[0].to_bytes() if len(groups) == 1 else _pack([m.to_bytes() for m in msgs])
+    received = _all_gather_bytes(payload, world, group)
+    if len(groups) > 1:
+        received = [_unpack(d, len(groups), r) for r, d in enumerate(received)]
+    out = np.empty_like(flat)
+    for j, g in enumerate(groups):
+        g.server.absorb([r[j] for r in received] if len(groups) > 1 else received)
+        est = g.server.estimate
+        off = 0
+        for o, n in spans(g):
+            out[o:o + n] = est[off:off + n]
+            off += n
+    buf.copy_(torch.from_numpy(out))
     fut = torch.futures.Future()
     fut.set_result(buf)
     return fut

@@ -16,6 +16,7 @@
 
 use pyo3::prelude::*;
 
+mod aggregate;
 mod array;
 mod compressor;
 mod error;
@@ -33,7 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<feedback::Ef14Worker>()?;
     m.add_class::<feedback::EcontrolWorker>()?;
     m.add_class::<feedback::Clip21Worker>()?;
-    m.add_class::<feedback::PyAggregator>()?;
+    m.add_class::<aggregate::PyAggregator>()?;
     m.add_function(wrap_pyfunction!(compressor::compressors, m)?)?;
     m.add_function(wrap_pyfunction!(compressor::round_seed, m)?)?;
     Ok(())
