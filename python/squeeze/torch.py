@@ -92,7 +92,9 @@ class SqueezeState:
 
     # -- parameter identity ------------------------------------------------------------
     def _param_id(self, p):
-        key = p.data_ptr()
+        # the storage address identifies a parameter for the life of the model (empty
+        # parameters share address 0, so they are told apart by their Python object)
+        key = p.data_ptr() if p.numel() else ("empty", id(p))
         pid = self._ids.get(key)
         shape = list(p.shape)
         if pid is None:
@@ -153,7 +155,15 @@ class SqueezeState:
             if o is not None and o not in owners:
                 owners.append(o)
         if all(i in self._owner for i in ids) and all(set(o) <= bucket for o in owners):
-            return [self._groups[o] for o in owners]
+            groups = [self._groups[o] for o in owners]
+            for g in groups:
+                if (g.worker.worker, g.worker.n_workers) != (rank, world):
+                    raise ValueError(
+                        f"the feedback state of parameters {list(g.ids)} belongs to rank "
+                        f"{g.worker.worker} of {g.worker.n_workers}, but this is rank {rank} of "
+                        f"{world}; every rank loads the state_dict() it saved itself"
+                    )
+            return groups
         for o in owners:
             self._dissolve(o)
         key = tuple(ids)

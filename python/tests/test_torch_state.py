@@ -67,3 +67,12 @@ def test_checkpoint_round_trip_and_guards():
         SqueezeState(compressor="top_k:k=3", feedback="econtrol:eta=0.1", seed=1).load_state_dict(sd)
     with pytest.raises(ValueError, match="not a SqueezeState"):
         t.load_state_dict({"version": 2})
+
+
+def test_a_state_loaded_on_another_rank_is_refused():
+    s = SqueezeState(compressor="top_k:k=1")
+    s._groups_for([0, 1], [2, 2], "float32", 1, 2)
+    t = SqueezeState(compressor="top_k:k=1")
+    t.load_state_dict(s.state_dict())
+    with pytest.raises(ValueError, match="belongs to rank 1 of 2, but this is rank 0 of 2"):
+        t._groups_for([0, 1], [2, 2], "float32", 0, 2)
