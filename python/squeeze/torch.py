@@ -315,36 +315,42 @@ def squeeze_hook(state, bucket):
     ids = [state._param_id(p) for p in params]
     sizes = [p.numel() for p in params]
     offset = dict(zip(ids, np.cumsum([0] + sizes[:-1]).tolist()))
-    host = buf.detach()
-    host = host.cpu() if host.device.type != "cpu" else host
-    flat = host.numpy()
+    on_cpu = buf.device.type == "cpu"
+    flat = buf.detach().numpy() if on_cpu else buf.detach().cpu().numpy()
     groups = state._groups_for(ids, sizes, dtype, rank, world)
 
     def spans(g):
         return [(offset[i], n) for i, n in zip(g.ids, g.sizes)]
 
-    def view(g):
+    def contiguous(g):
         sp = spans(g)
         start = sp[0][0]
-        if all(o == start + sum(n for _, n in sp[:k]) for k, (o, _) in enumerate(sp)):
-            return flat[start:start + sum(g.sizes)]  # contiguous: zero copy
-        return np.concatenate([flat[o:o + n] for o, n in sp])
+        return all(o == start + sum(n for _, n in sp[:k]) for k, (o, _) in enumerate(sp))
 
+    def view(g):
+        if contiguous(g):
+            start = offset[g.ids[0]]
+            return flat[start:start + sum(g.sizes)]  # zero copy
+        return np.concatenate([flat[o:o + n] for o, n in spans(g)])
+
+    # every group reads the gradient before any estimate is written back into the buffer
     msgs = [g.worker.step(view(g)) for g in groups]
     state.bits_sent += sum(m.bits for m in msgs)
     payload = msgs[0].to_bytes() if len(groups) == 1 else _pack([m.to_bytes() for m in msgs])
     received = _all_gather_bytes(payload, world, group)
     if len(groups) > 1:
         received = [_unpack(d, len(groups), r) for r, d in enumerate(received)]
-    out = np.empty_like(flat)
     for j, g in enumerate(groups):
         g.server.absorb([r[j] for r in received] if len(groups) > 1 else received)
-        est = g.server.estimate
-        off = 0
-        for o, n in spans(g):
-            out[o:o + n] = est[off:off + n]
-            off += n
-    buf.copy_(torch.from_numpy(out))
+        if contiguous(g):
+            g.server.estimate_into(view(g))
+        else:
+            est, off = g.server.estimate, 0
+            for o, n in spans(g):
+                flat[o:o + n] = est[off:off + n]
+                off += n
+    if not on_cpu:
+        buf.copy_(torch.from_numpy(flat))
     fut = torch.futures.Future()
     fut.set_result(buf)
     return fut

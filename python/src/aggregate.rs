@@ -5,7 +5,9 @@ use pyo3::types::{PyBytes, PyList};
 use squeeze_core::{Message, Scalar};
 use squeeze_feedback::{Aggregator, add_mean};
 
-use crate::array::{Dtype, ReadView, read_view, to_numpy};
+use numpy::PyArray1;
+
+use crate::array::{Dtype, ReadView, WriteView, read_view, write_view};
 use crate::error::value_err;
 use crate::message::{AnyMessage, PyMessage};
 use crate::state::{self, Header};
@@ -151,9 +153,38 @@ impl PyAggregator {
     #[getter]
     fn estimate<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         match &self.inner {
-            AnyAgg::F32(a) => to_numpy(py, a.g.clone()),
-            AnyAgg::F64(a) => to_numpy(py, a.g.clone()),
+            AnyAgg::F32(a) => PyArray1::from_slice(py, &a.g).into_any(),
+            AnyAgg::F64(a) => PyArray1::from_slice(py, &a.g).into_any(),
         }
+    }
+
+    /// Copy the estimate into `out` (a writable C-contiguous array of the aggregator's dtype
+    /// and size, e.g. a view of a gradient buffer), without allocating.
+    fn estimate_into(&self, py: Python<'_>, out: &Bound<'_, PyAny>) -> PyResult<()> {
+        fn copy<S: Scalar>(g: &[S], out: &mut [S]) -> Result<(), String> {
+            if out.len() != g.len() {
+                return Err(format!(
+                    "out has {} entries but the aggregator has dimension {}",
+                    out.len(),
+                    g.len()
+                ));
+            }
+            out.copy_from_slice(g);
+            Ok(())
+        }
+        let mut view = write_view(out, "out")?;
+        match (&self.inner, &mut view) {
+            (AnyAgg::F32(a), WriteView::F32(o)) => {
+                let o = o.as_slice_mut().map_err(value_err)?;
+                py.detach(|| copy(&a.g, o))
+            }
+            (AnyAgg::F64(a), WriteView::F64(o)) => {
+                let o = o.as_slice_mut().map_err(value_err)?;
+                py.detach(|| copy(&a.g, o))
+            }
+            _ => Err("out has a different dtype than the aggregator".to_string()),
+        }
+        .map_err(value_err)
     }
 
     /// Overwrite the estimate with a copy of `values` (same dtype and dimension, finite).

@@ -98,3 +98,15 @@ def test_worker_repr_and_properties():
     assert "econtrol" in repr(w) and "top_k:k=2" in w.description
     assert isinstance(w, fb.Worker)
     assert [n for n, _ in w.memory()] == ["e", "h"]
+
+
+def test_estimate_into_writes_in_place_and_checks():
+    s = fb.Ef21Server(4, 1)
+    s.absorb([squeeze.Compressor("identity").compress(np.arange(4, dtype=np.float32))])
+    buf = np.zeros(6, np.float32)
+    s.estimate_into(buf[1:5])
+    np.testing.assert_array_equal(buf, [0, 0, 1, 2, 3, 0])
+    with pytest.raises(ValueError, match="3 entries but the aggregator has dimension 4"):
+        s.estimate_into(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match="different dtype"):
+        s.estimate_into(np.zeros(4))
