@@ -121,6 +121,18 @@ def _worker(rank, port, out):
     _train(model3, opt3, x, y, STEPS - RESUME_AT)
     res["unresumed_params"] = [p.detach().clone() for p in model3.parameters()]
 
+    # 5. start_round: plain all-reduce first (dense bits counted), then compression; EF14
+    state5 = SqueezeState(compressor=COMPRESSOR, feedback="ef14", seed=3, start_round=2)
+    model5 = _ddp(_model(), state5)
+    opt5 = torch.optim.SGD(model5.parameters(), lr=LR)
+    _train(model5, opt5, x, y, 2)
+    res["start_bits"] = state5.bits_sent
+    res["start_groups_after_2"] = len(state5._groups)
+    _train(model5, opt5, x, y, 3)
+    res["start_rounds"] = state5.rounds
+    res["start_compressed_bits"] = state5.bits_sent - res["start_bits"]
+    res["n_params"] = n_params
+
     # every rank must hold the same model (the averaged gradients are bit-identical)
     flat = torch.cat([p.reshape(-1) for p in res["squeeze_params"]])
     gathered = [torch.empty_like(flat) for _ in range(2)]
@@ -154,3 +166,10 @@ def test_checkpoint_resume_continues_identically(ddp_results):
         for a, b in zip(r["squeeze_params"], r["resumed_params"]):
             assert torch.equal(a, b)
         assert not all(torch.equal(a, b) for a, b in zip(r["squeeze_params"], r["unresumed_params"]))
+
+
+def test_start_round_sends_dense_first(ddp_results):
+    r = ddp_results[0]
+    assert r["start_bits"] == 2 * 32 * r["n_params"] and r["start_groups_after_2"] == 0
+    assert r["start_rounds"] == 5
+    assert 0 < r["start_compressed_bits"] < 0.05 * 3 * 32 * r["n_params"]
