@@ -41,15 +41,13 @@ def _run(rank, port, args, results):
     g = torch.Generator().manual_seed(rank)
     x = torch.randn(args.batch, 784, generator=g)
     y = torch.randint(0, 10, (args.batch,), generator=g)
-    rows = []
-    for name in ["all-reduce (no hook)", "fp16_compress_hook", "powerSGD_hook (rank 1)",
-                 "squeeze_hook (EF21 + top_k:ratio=0.01)"]:
-        if args.verbose:
-            print(f"rank {rank}: {name}", flush=True)
+    names = ["all-reduce (no hook)", "fp16_compress_hook", "powerSGD_hook (rank 1)",
+             "squeeze_hook (EF21 + top_k:ratio=0.01)"]
+    runs = []
+    for name in names:
         # one bucket (an explicit cap also applies to the first bucket): PowerSGD chains
         # collectives in future callbacks, which gloo cannot order across several buckets
         model = DDP(_model(), bucket_cap_mb=25)
-        n = sum(p.numel() for p in model.parameters())
         state = None
         if name.startswith("fp16"):
             model.register_comm_hook(None, default_hooks.fp16_compress_hook)
@@ -62,30 +60,40 @@ def _run(rank, port, args, results):
             state = SqueezeState(compressor="top_k:ratio=0.01", feedback="ef21", seed=0)
             model.register_comm_hook(state, squeeze_hook)
         opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        runs.append({"name": name, "model": model, "opt": opt, "state": state, "times": []})
 
-        def step():
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
+    def step(r):
+        r["opt"].zero_grad()
+        torch.nn.functional.cross_entropy(r["model"](x), y).backward()
+        r["opt"].step()
 
+    for r in runs:
         for _ in range(args.warmup):
-            step()
-        bits0 = state.bits_sent if isinstance(state, SqueezeState) else 0
-        if isinstance(state, psgd.PowerSGDState):
-            _, before0, after0 = state.compression_stats()
-        times = []
-        for _ in range(args.steps):
-            dist.barrier()
-            t = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t)
-        if isinstance(state, SqueezeState):
-            bits = (state.bits_sent - bits0) / args.steps
-        elif isinstance(state, psgd.PowerSGDState):
-            _, before, after = state.compression_stats()
+            step(r)
+        st = r["state"]
+        r["bits0"] = st.bits_sent if isinstance(st, SqueezeState) else 0
+        if isinstance(st, psgd.PowerSGDState):
+            _, r["before0"], r["after0"] = st.compression_stats()
+    # interleave the hooks in blocks of 5 steps, so that load from other processes on the
+    # machine spreads evenly over them
+    for _ in range(args.steps // 5):
+        for r in runs:
+            for _ in range(5):
+                dist.barrier()
+                t = time.perf_counter()
+                step(r)
+                r["times"].append(time.perf_counter() - t)
+    rows = []
+    for r in runs:
+        name, st, times = r["name"], r["state"], r["times"]
+        n = sum(p.numel() for p in r["model"].parameters())
+        if isinstance(st, SqueezeState):
+            bits = (st.bits_sent - r["bits0"]) / len(times)
+        elif isinstance(st, psgd.PowerSGDState):
+            _, before, after = st.compression_stats()
             # numel after compression of the compressed tensors plus the uncompressed rest
-            compressed = (after - after0) / args.steps
-            skipped = n - (before - before0) / args.steps
+            compressed = (after - r["after0"]) / len(times)
+            skipped = n - (before - r["before0"]) / len(times)
             bits = 32 * (compressed + skipped)
         elif name.startswith("fp16"):
             bits = 16 * n
@@ -103,7 +111,6 @@ def main():
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
     args = ap.parse_args()
     with socket.socket() as s:
@@ -114,7 +121,8 @@ def main():
         mp.spawn(_run, args=(port, args, results), nprocs=2, join=True)
         rows = list(results)
     print(f"2 processes, gloo, CPU, {args.threads} torch thread(s) each, batch {args.batch}, "
-          f"{args.warmup} warm-up + {args.steps} timed steps, {rows[0][1]:,} parameters\n")
+          f"{args.warmup} warm-up + {args.steps // 5 * 5} timed steps per hook (interleaved in "
+          f"blocks of 5), {rows[0][1]:,} parameters\n")
     print("| hook | ms/step (median) | ms/step (mean) | bits/step per rank | vs dense f32 |")
     print("|---|---:|---:|---:|---:|")
     for name, _, med, mean, bits, frac in rows:
