@@ -8,7 +8,7 @@ use squeeze_feedback::{Aggregator, add_mean};
 use numpy::PyArray1;
 
 use crate::array::{Dtype, ReadView, WriteView, read_view, write_view};
-use crate::error::value_err;
+use crate::error::{Nat, value_err};
 use crate::message::{AnyMessage, PyMessage};
 use crate::state::{self, Header};
 
@@ -92,11 +92,12 @@ impl PyAggregator {
     #[new]
     #[pyo3(signature = (dim, n_workers, dtype = None, running = true))]
     fn new(
-        dim: usize,
-        n_workers: usize,
+        dim: Nat,
+        n_workers: Nat,
         dtype: Option<&Bound<'_, PyAny>>,
         running: bool,
     ) -> PyResult<Self> {
+        let (dim, n_workers) = (dim.usize()?, n_workers.usize()?);
         if dim == 0 || n_workers == 0 {
             return Err(value_err(format!(
                 "Aggregator(dim={dim}, n_workers={n_workers}): both must be ≥ 1"

@@ -11,7 +11,7 @@ use squeeze_compress::{parse, registry};
 use squeeze_core::{Class, CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
 
 use crate::array::{ReadView, read_view};
-use crate::error::{OrValueError, value_err};
+use crate::error::{Nat, OrValueError, value_err};
 use crate::message::{AnyMessage, PyMessage};
 
 /// A compressor built from a registry spec string, for both float32 and float64 input.
@@ -89,18 +89,18 @@ impl PyCompressor {
     }
 
     /// Contraction parameter α at dimension `d` (`None` if the compressor is not contractive).
-    fn alpha(&self, d: usize) -> Option<f64> {
-        class_value(self.c32.class(d), true)
+    fn alpha(&self, d: Nat) -> PyResult<Option<f64>> {
+        Ok(class_value(self.c32.class(d.usize()?), true))
     }
 
     /// Variance parameter ω at dimension `d` (`None` if the compressor is not unbiased).
-    fn omega(&self, d: usize) -> Option<f64> {
-        class_value(self.c32.class(d), false)
+    fn omega(&self, d: Nat) -> PyResult<Option<f64>> {
+        Ok(class_value(self.c32.class(d.usize()?), false))
     }
 
     /// A one-line description of the class at dimension `d` (e.g. `contractive α=0.0100`).
-    fn describe(&self, d: usize) -> String {
-        self.c32.class(d).describe()
+    fn describe(&self, d: Nat) -> PyResult<String> {
+        Ok(self.c32.class(d.usize()?).describe())
     }
 
     /// Whether the compressor uses no randomness.
@@ -112,16 +112,21 @@ impl PyCompressor {
     /// Compress `x` (C-contiguous float32/float64 array, read flat, not copied; the GIL is
     /// released meanwhile). Randomness: worker `worker`'s compression stream of `seed`, shared
     /// round seed `round_seed(seed, round)`.
-    #[pyo3(signature = (x, seed = 0, worker = 0, n_workers = 1, round = 0))]
+    #[pyo3(
+        signature = (x, seed = Nat(0), worker = Nat(0), n_workers = Nat(1), round = Nat(0)),
+        text_signature = "($self, x, seed=0, worker=0, n_workers=1, round=0)"
+    )]
     fn compress(
         &self,
         py: Python<'_>,
         x: &Bound<'_, PyAny>,
-        seed: u64,
-        worker: usize,
-        n_workers: usize,
-        round: u64,
+        seed: Nat,
+        worker: Nat,
+        n_workers: Nat,
+        round: Nat,
     ) -> PyResult<PyMessage> {
+        let (seed, worker, n_workers, round) =
+            (seed.0, worker.usize()?, n_workers.usize()?, round.0);
         check_worker(worker, n_workers)?;
         let ids = (seed, worker, n_workers, round);
         let msg = match read_view(x, "x")? {
@@ -161,6 +166,6 @@ pub(crate) fn compressors() -> Vec<(String, String, Vec<String>)> {
 
 /// The per-round seed shared by all workers: `squeeze_core::round_seed(seed, round)`.
 #[pyfunction]
-pub(crate) fn round_seed(seed: u64, round: u64) -> u64 {
-    squeeze_core::round_seed(seed, round)
+pub(crate) fn round_seed(seed: Nat, round: Nat) -> u64 {
+    squeeze_core::round_seed(seed.0, round.0)
 }

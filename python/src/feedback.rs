@@ -16,7 +16,7 @@ use squeeze_feedback::{
 
 use crate::array::{Dtype, ReadView, read_view, to_numpy};
 use crate::compressor::{PyCompressor, check_worker};
-use crate::error::{OrValueError, value_err};
+use crate::error::{Nat, OrValueError, value_err};
 use crate::message::{AnyMessage, PyMessage};
 use crate::state::{self, Header};
 
@@ -486,20 +486,28 @@ pub struct Ef21Worker;
 impl Ef21Worker {
     /// `Ef21Worker(dim, compressor, seed=0, worker=0, n_workers=1, dtype="float32")`.
     #[new]
-    #[pyo3(signature = (dim, compressor, seed = 0, worker = 0, n_workers = 1, dtype = None))]
+    #[pyo3(
+        signature = (dim, compressor, seed = Nat(0), worker = Nat(0), n_workers = Nat(1), dtype = None),
+        text_signature = "(dim, compressor, seed=0, worker=0, n_workers=1, dtype=None)"
+    )]
     fn new(
-        dim: usize,
+        dim: Nat,
         compressor: &Bound<'_, PyAny>,
-        seed: u64,
-        worker: usize,
-        n_workers: usize,
+        seed: Nat,
+        worker: Nat,
+        n_workers: Nat,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let spec = Spec::Ef21(PyCompressor::spec_of(compressor)?);
-        Ok(
-            PyClassInitializer::from(PyWorker::new(spec, dim, seed, worker, n_workers, dtype)?)
-                .add_subclass(Self),
-        )
+        Ok(PyClassInitializer::from(PyWorker::new(
+            spec,
+            dim.usize()?,
+            seed.0,
+            worker.usize()?,
+            n_workers.usize()?,
+            dtype,
+        )?)
+        .add_subclass(Self))
     }
 }
 
@@ -513,21 +521,29 @@ pub struct Ef14Worker;
 impl Ef14Worker {
     /// `Ef14Worker(dim, compressor, scale=1.0, seed=0, worker=0, n_workers=1, dtype="float32")`.
     #[new]
-    #[pyo3(signature = (dim, compressor, scale = 1.0, seed = 0, worker = 0, n_workers = 1, dtype = None))]
+    #[pyo3(
+        signature = (dim, compressor, scale = 1.0, seed = Nat(0), worker = Nat(0), n_workers = Nat(1), dtype = None),
+        text_signature = "(dim, compressor, scale=1.0, seed=0, worker=0, n_workers=1, dtype=None)"
+    )]
     fn new(
-        dim: usize,
+        dim: Nat,
         compressor: &Bound<'_, PyAny>,
         scale: f64,
-        seed: u64,
-        worker: usize,
-        n_workers: usize,
+        seed: Nat,
+        worker: Nat,
+        n_workers: Nat,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let spec = Spec::Ef14(PyCompressor::spec_of(compressor)?, scale);
-        Ok(
-            PyClassInitializer::from(PyWorker::new(spec, dim, seed, worker, n_workers, dtype)?)
-                .add_subclass(Self),
-        )
+        Ok(PyClassInitializer::from(PyWorker::new(
+            spec,
+            dim.usize()?,
+            seed.0,
+            worker.usize()?,
+            n_workers.usize()?,
+            dtype,
+        )?)
+        .add_subclass(Self))
     }
 }
 
@@ -541,21 +557,29 @@ pub struct EcontrolWorker;
 impl EcontrolWorker {
     /// `EcontrolWorker(dim, compressor, eta, seed=0, worker=0, n_workers=1, dtype="float32")`.
     #[new]
-    #[pyo3(signature = (dim, compressor, eta, seed = 0, worker = 0, n_workers = 1, dtype = None))]
+    #[pyo3(
+        signature = (dim, compressor, eta, seed = Nat(0), worker = Nat(0), n_workers = Nat(1), dtype = None),
+        text_signature = "(dim, compressor, eta, seed=0, worker=0, n_workers=1, dtype=None)"
+    )]
     fn new(
-        dim: usize,
+        dim: Nat,
         compressor: &Bound<'_, PyAny>,
         eta: f64,
-        seed: u64,
-        worker: usize,
-        n_workers: usize,
+        seed: Nat,
+        worker: Nat,
+        n_workers: Nat,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let spec = Spec::Econtrol(PyCompressor::spec_of(compressor)?, eta);
-        Ok(
-            PyClassInitializer::from(PyWorker::new(spec, dim, seed, worker, n_workers, dtype)?)
-                .add_subclass(Self),
-        )
+        Ok(PyClassInitializer::from(PyWorker::new(
+            spec,
+            dim.usize()?,
+            seed.0,
+            worker.usize()?,
+            n_workers.usize()?,
+            dtype,
+        )?)
+        .add_subclass(Self))
     }
 }
 
@@ -571,16 +595,19 @@ impl Clip21Worker {
     /// `Clip21Worker(dim, tau, compressor=None, sigma=None, seed=0, worker=0, n_workers=1,
     /// dtype="float32")`.
     #[new]
-    #[pyo3(signature = (dim, tau, compressor = None, sigma = None, seed = 0, worker = 0, n_workers = 1, dtype = None))]
+    #[pyo3(
+        signature = (dim, tau, compressor = None, sigma = None, seed = Nat(0), worker = Nat(0), n_workers = Nat(1), dtype = None),
+        text_signature = "(dim, tau, compressor=None, sigma=None, seed=0, worker=0, n_workers=1, dtype=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        dim: usize,
+        dim: Nat,
         tau: f64,
         compressor: Option<&Bound<'_, PyAny>>,
         sigma: Option<f64>,
-        seed: u64,
-        worker: usize,
-        n_workers: usize,
+        seed: Nat,
+        worker: Nat,
+        n_workers: Nat,
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let c = compressor
@@ -588,9 +615,14 @@ impl Clip21Worker {
             .map(PyCompressor::spec_of)
             .transpose()?;
         let spec = Spec::Clip21(tau, c, sigma);
-        Ok(
-            PyClassInitializer::from(PyWorker::new(spec, dim, seed, worker, n_workers, dtype)?)
-                .add_subclass(Self),
-        )
+        Ok(PyClassInitializer::from(PyWorker::new(
+            spec,
+            dim.usize()?,
+            seed.0,
+            worker.usize()?,
+            n_workers.usize()?,
+            dtype,
+        )?)
+        .add_subclass(Self))
     }
 }

@@ -5,7 +5,7 @@ use pyo3::types::PyBytes;
 use squeeze_core::{Message, Scalar};
 
 use crate::array::{Dtype, WriteView, to_numpy, write_view};
-use crate::error::{OrValueError, value_err};
+use crate::error::{Nat, OrValueError, value_err};
 
 /// A message of either scalar type.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,8 +98,9 @@ impl PyMessage {
     /// `ValueError` saying what is wrong.
     #[staticmethod]
     #[pyo3(signature = (data, dim, dtype = None))]
-    fn decode(data: &[u8], dim: usize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn decode(data: &[u8], dim: Nat, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let dtype = Dtype::parse(dtype)?;
+        let dim = dim.usize()?;
         Ok(Self {
             inner: AnyMessage::decode(data, dim, dtype)?,
         })

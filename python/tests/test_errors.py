@@ -53,8 +53,14 @@ def test_bad_worker_arguments():
         fb.Clip21Worker(5, 0.0)
     with pytest.raises(ValueError, match="float32"):
         fb.Ef21Worker(5, "top_k:k=1", dtype="int32")
-    with pytest.raises(OverflowError):
+    with pytest.raises(ValueError, match="0..=18446744073709551615.*got -1"):
         squeeze.Compressor("top_k:k=1").compress(np.ones(3, np.float32), seed=-1)
+    with pytest.raises(ValueError, match="got -3"):
+        fb.Ef21Worker(-3, "top_k:k=1")
+    with pytest.raises(ValueError, match="got -1"):
+        squeeze.Message.decode(b"", -1)
+    with pytest.raises(ValueError, match="got -2"):
+        fb.Aggregator(4, -2)
 
 
 @pytest.mark.parametrize("data, hint", [
