@@ -2,7 +2,7 @@
 
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 
 /// Clipping: $\operatorname{clip}_\tau(x) = \min\{1, \tau/\|x\|\}\,x$, $\tau > 0$
@@ -76,15 +76,11 @@ impl Registered for Clip {
     }];
     const EXAMPLES: &'static [&'static str] = &["clip:tau=1", "clip:tau=inf", "clip:tau=1e-3"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        match p.f64("tau")? {
-            Some(t) => Self::new(t),
-            None => Err(ParamError::new(
-                Self::NAME,
-                "tau",
-                "missing",
-                "clip needs tau=<radius > 0>, e.g. clip:tau=1 (or tau=inf)",
-            )),
-        }
+        Self::new(p.require(
+            "tau",
+            Params::f64,
+            "clip needs tau=<radius > 0>, e.g. clip:tau=1 (or tau=inf)",
+        )?)
     }
 }
 
@@ -100,32 +96,20 @@ fn margin<S: Scalar>(d: usize) -> f64 {
     }
 }
 
-impl<S: Scalar> Compressor<S> for Clip {
-    fn spec(&self) -> String {
-        format!("{}:tau={}", Self::NAME, self.tau)
-    }
-
-    fn class(&self, _dim: usize) -> Class {
-        if self.tau == f64::INFINITY {
+compressor! {
+    Clip, |self, _dim| {
+        spec: format!("{}:tau={}", Self::NAME, self.tau),
+        class: if self.tau == f64::INFINITY {
             Class::Both {
                 alpha: 1.0,
                 omega: 0.0,
             }
         } else {
             Class::Neither
-        }
+        },
+        deterministic: true,
     }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        _ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, _ctx, out| {
         let d = x.len();
         squeeze_core::check_dim_basic(d)?;
         let norm = squeeze_core::ops::norm2(x);

@@ -72,3 +72,88 @@ impl EntryInfo {
         }
     }
 }
+
+/// `impl Compressor<S>` for a compressor type from the parts that differ between compressors:
+/// with `self` and the dimension named by the caller, the bodies of `spec`, `class` and
+/// `is_deterministic`, any further trait items (`check_dim`, `nesting`), and the body of
+/// `compress_into` with the names it gives $x$, the context and the output message.
+///
+/// The sparsifier form replaces `compress_into` by the `Sparsifier` parts (`sparsify_into`,
+/// `kept`, `is_projection`): `compress_into` is then the `Sparse` message of the kept
+/// coordinates ([`squeeze_core::sparse_compress_into`]) and `as_sparsifier` is `Some`.
+/// The expansion names `Scalar`, `Class`, `Compressor`, `CompressCtx`, `CompressError`,
+/// `Message` (and `Sparsifier`) as the calling file imports them.
+macro_rules! compressor {
+    (
+        $ty:ty, |$this:ident, $dim:pat_param| {
+            spec: $spec:expr,
+            class: $class:expr,
+            deterministic: $det:expr,
+            $($extra:item)*
+        }
+        compress_into |$x:pat_param, $ctx:pat_param, $out:ident| $body:expr
+    ) => {
+        impl<S: Scalar> Compressor<S> for $ty {
+            fn spec(&$this) -> String {
+                $spec
+            }
+            fn class(&$this, $dim: usize) -> Class {
+                $class
+            }
+            fn is_deterministic(&$this) -> bool {
+                $det
+            }
+            $($extra)*
+            fn compress_into(
+                &$this,
+                $x: &[S],
+                $ctx: &mut CompressCtx<'_>,
+                $out: &mut Message<S>,
+            ) -> Result<(), CompressError> {
+                $body
+            }
+        }
+    };
+    (
+        $ty:ty, |$this:ident, $dim:pat_param| {
+            spec: $spec:expr,
+            class: $class:expr,
+            deterministic: $det:expr,
+            $($extra:item)*
+        }
+        sparsify_into |$x:pat_param, $ctx:pat_param, $indices:ident, $values:ident| $body:expr,
+        kept |$kd:pat_param| $kept:expr,
+        projection: $proj:expr $(,)?
+    ) => {
+        $crate::entry::compressor! {
+            $ty, |$this, $dim| {
+                spec: $spec,
+                class: $class,
+                deterministic: $det,
+                fn as_sparsifier(&$this) -> Option<&dyn Sparsifier<S>> {
+                    Some($this)
+                }
+                $($extra)*
+            }
+            compress_into |x, ctx, out| squeeze_core::sparse_compress_into($this, x, ctx, out)
+        }
+        impl<S: Scalar> Sparsifier<S> for $ty {
+            fn sparsify_into(
+                &$this,
+                $x: &[S],
+                $ctx: &mut CompressCtx<'_>,
+                $indices: &mut Vec<u32>,
+                $values: &mut Vec<S>,
+            ) -> Result<(), CompressError> {
+                $body
+            }
+            fn kept(&$this, $kd: usize) -> Option<usize> {
+                $kept
+            }
+            fn is_projection(&$this) -> bool {
+                $proj
+            }
+        }
+    };
+}
+pub(crate) use compressor;

@@ -2,7 +2,7 @@
 
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 
 /// Identity: $\mathcal{C}(x) = x$, sent as all $d$ values.
@@ -33,28 +33,16 @@ impl Registered for Identity {
     }
 }
 
-impl<S: Scalar> Compressor<S> for Identity {
-    fn spec(&self) -> String {
-        Self::NAME.to_string()
-    }
-
-    fn class(&self, _dim: usize) -> Class {
-        Class::Both {
+compressor! {
+    Identity, |self, _dim| {
+        spec: Self::NAME.to_string(),
+        class: Class::Both {
             alpha: 1.0,
             omega: 0.0,
-        }
+        },
+        deterministic: true,
     }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        _ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, _ctx, out| {
         squeeze_core::check_input(x)?;
         out.dense_parts().extend_from_slice(x);
         Ok(())

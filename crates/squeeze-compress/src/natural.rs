@@ -4,7 +4,7 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, WideRng,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::quant::{BLOCK, RandomBlock, Width, WidthMut, width, width_mut};
 
@@ -66,25 +66,13 @@ impl Registered for Natural {
     }
 }
 
-impl<S: Scalar> Compressor<S> for Natural {
-    fn spec(&self) -> String {
-        Self::NAME.to_string()
+compressor! {
+    Natural, |self, _dim| {
+        spec: Self::NAME.to_string(),
+        class: Class::Unbiased { omega: 0.125 },
+        deterministic: false,
     }
-
-    fn class(&self, _dim: usize) -> Class {
-        Class::Unbiased { omega: 0.125 }
-    }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         squeeze_core::check_dim_basic(x.len())?;
         let values = out.natural_parts();
         values.resize(x.len(), S::ZERO);

@@ -4,7 +4,7 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar, WideRng,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::quant::{NormKind, message_norm};
 
@@ -107,46 +107,28 @@ impl Registered for NaturalDithering {
     ];
     const BENCH: &'static [&'static str] = &["natural_dithering:s=8"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let s = p.u64("s")?.ok_or_else(|| {
-            ParamError::new(
-                Self::NAME,
-                "s",
-                "missing",
-                "natural_dithering needs s=<levels in 1..=64>, e.g. natural_dithering:s=8",
-            )
-        })?;
-        let norm = match p.string("norm") {
-            Some(v) => NormKind::parse(Self::NAME, &v)?,
-            None => NormKind::L2,
-        };
+        let s = p.require(
+            "s",
+            Params::u64,
+            "natural_dithering needs s=<levels in 1..=64>, e.g. natural_dithering:s=8",
+        )?;
+        let norm = NormKind::from_params(p)?;
         Self::new(s, norm)
     }
 }
 
-impl<S: Scalar> Compressor<S> for NaturalDithering {
-    fn spec(&self) -> String {
-        match self.norm {
+compressor! {
+    NaturalDithering, |self, dim| {
+        spec: match self.norm {
             NormKind::L2 => format!("{}:s={}", Self::NAME, self.s),
             n => format!("{}:s={},norm={}", Self::NAME, self.s, n.name()),
-        }
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Unbiased {
+        },
+        class: Class::Unbiased {
             omega: self.omega(dim),
-        }
+        },
+        deterministic: false,
     }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         let n = message_norm(Self::NAME, x, self.norm)?;
         let s = self.s;
         let (norm, levels, codes) = out.quantized_parts();

@@ -5,7 +5,7 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::quant::max_abs_checked;
 
@@ -163,32 +163,22 @@ fn approx_log2(v: f64) -> f64 {
     e + m
 }
 
-impl<S: Scalar> Compressor<S> for PowerRounding {
-    fn spec(&self) -> String {
-        if self.base == 2.0 {
+compressor! {
+    PowerRounding, |self, _dim| {
+        spec: if self.base == 2.0 {
             Self::NAME.to_string()
         } else {
             format!("{}:base={}", Self::NAME, self.base)
-        }
+        },
+        class: {
+            let b = self.base_in::<S>().to_f64();
+            Class::Contractive {
+                alpha: 4.0 * b / ((b + 1.0) * (b + 1.0)),
+            }
+        },
+        deterministic: true,
     }
-
-    fn class(&self, _dim: usize) -> Class {
-        let b = self.base_in::<S>().to_f64();
-        Class::Contractive {
-            alpha: 4.0 * b / ((b + 1.0) * (b + 1.0)),
-        }
-    }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         squeeze_core::check_dim_basic(x.len())?;
         let vmax = max_abs_checked(x).ok_or_else(|| squeeze_core::non_finite_error(x))?;
         let base_s = self.base_in::<S>();

@@ -5,7 +5,7 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar, WideRng,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::quant::{NormKind, message_norm, round_uniform};
 
@@ -119,46 +119,28 @@ impl Registered for Qsgd {
         &["qsgd:s=1", "qsgd:s=4", "qsgd:s=16", "qsgd:s=2,norm=linf"];
     const BENCH: &'static [&'static str] = &["qsgd:s=16", "qsgd:s=16,norm=linf"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let s = p.u64("s")?.ok_or_else(|| {
-            ParamError::new(
-                Self::NAME,
-                "s",
-                "missing",
-                "qsgd needs s=<levels ≥ 1>, e.g. qsgd:s=16",
-            )
-        })?;
-        let norm = match p.string("norm") {
-            Some(v) => NormKind::parse(Self::NAME, &v)?,
-            None => NormKind::L2,
-        };
+        let s = p.require(
+            "s",
+            Params::u64,
+            "qsgd needs s=<levels ≥ 1>, e.g. qsgd:s=16",
+        )?;
+        let norm = NormKind::from_params(p)?;
         Self::new(s, norm)
     }
 }
 
-impl<S: Scalar> Compressor<S> for Qsgd {
-    fn spec(&self) -> String {
-        match self.norm {
+compressor! {
+    Qsgd, |self, dim| {
+        spec: match self.norm {
             NormKind::L2 => format!("qsgd:s={}", self.s),
             n => format!("qsgd:s={},norm={}", self.s, n.name()),
-        }
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Unbiased {
+        },
+        class: Class::Unbiased {
             omega: self.omega(dim),
-        }
+        },
+        deterministic: false,
     }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         let n = message_norm(Self::NAME, x, self.norm)?;
         quantize_uniform(x, n, self.s, ctx, out);
         Ok(())

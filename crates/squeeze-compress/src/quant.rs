@@ -44,6 +44,14 @@ impl NormKind {
         }
     }
 
+    /// The optional `norm` parameter (default [`NormKind::L2`]).
+    pub fn from_params(p: &mut crate::params::Params) -> Result<Self, squeeze_core::ParamError> {
+        match p.string("norm") {
+            Some(v) => Self::parse(p.component(), &v),
+            None => Ok(NormKind::L2),
+        }
+    }
+
     /// The spec-string value.
     pub fn name(self) -> &'static str {
         match self {

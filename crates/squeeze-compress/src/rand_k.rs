@@ -5,7 +5,7 @@ use squeeze_core::{
     SqueezeRng,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::{KSpec, Params};
 
 /// Rand-K: $\mathcal{C}(x) = \frac{d}{k}\sum_{j \in S} x_j e_j$ with $S$ a uniformly random
@@ -197,56 +197,29 @@ pub(crate) fn overflow_error(
     }
 }
 
-impl<S: Scalar> Compressor<S> for RandK {
-    fn spec(&self) -> String {
-        if self.scaled {
+compressor! {
+    RandK, |self, dim| {
+        spec: if self.scaled {
             format!("{}:{}", Self::NAME, self.k.spec())
         } else {
             format!("{}:{},scaled=false", Self::NAME, self.k.spec())
-        }
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        let p = self.k.fraction(dim);
-        if self.scaled {
-            Class::Unbiased {
-                omega: 1.0 / p - 1.0,
+        },
+        class: {
+            let p = self.k.fraction(dim);
+            if self.scaled {
+                Class::Unbiased {
+                    omega: 1.0 / p - 1.0,
+                }
+            } else {
+                Class::Contractive { alpha: p }
             }
-        } else {
-            Class::Contractive { alpha: p }
+        },
+        deterministic: false,
+        fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
+            self.k(dim).map(|_| ())
         }
     }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
-        self.k(dim).map(|_| ())
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
-        squeeze_core::sparse_compress_into(self, x, ctx, out)
-    }
-
-    fn as_sparsifier(&self) -> Option<&dyn Sparsifier<S>> {
-        Some(self)
-    }
-}
-
-impl<S: Scalar> Sparsifier<S> for RandK {
-    fn sparsify_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        indices: &mut Vec<u32>,
-        values: &mut Vec<S>,
-    ) -> Result<(), CompressError> {
+    sparsify_into |x, ctx, indices, values| {
         let d = x.len();
         let k = self.k(d)?;
         squeeze_core::check_input(x)?;
@@ -264,15 +237,9 @@ impl<S: Scalar> Sparsifier<S> for RandK {
         }
         debug_assert_eq!(indices.len(), k);
         Ok(())
-    }
-
-    fn kept(&self, d: usize) -> Option<usize> {
-        self.k(d).ok()
-    }
-
-    fn is_projection(&self) -> bool {
-        !self.scaled
-    }
+    },
+    kept |d| self.k(d).ok(),
+    projection: !self.scaled,
 }
 
 #[cfg(test)]

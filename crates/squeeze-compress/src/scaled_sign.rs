@@ -2,7 +2,7 @@
 
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 
 /// Scaled sign (Karimireddy, Rebjock, Stich, Jaggi 2019, "Error feedback fixes SignSGD and
@@ -132,27 +132,15 @@ fn mean_abs_rescaled<S: Scalar>(x: &[S]) -> f64 {
     m * (s / x.len() as f64)
 }
 
-impl<S: Scalar> Compressor<S> for ScaledSign {
-    fn spec(&self) -> String {
-        Self::NAME.to_string()
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Contractive {
+compressor! {
+    ScaledSign, |self, dim| {
+        spec: Self::NAME.to_string(),
+        class: Class::Contractive {
             alpha: 1.0 / dim.max(1) as f64,
-        }
+        },
+        deterministic: true,
     }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        _ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, _ctx, out| {
         let d = x.len();
         squeeze_core::check_dim_basic(d)?;
         let (scale, words) = out.sign_parts(d);

@@ -2,7 +2,7 @@
 
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::qsgd::quantize_uniform;
 use crate::quant::{NormKind, message_norm};
@@ -50,27 +50,15 @@ impl Registered for TernGrad {
     }
 }
 
-impl<S: Scalar> Compressor<S> for TernGrad {
-    fn spec(&self) -> String {
-        Self::NAME.to_string()
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Unbiased {
+compressor! {
+    TernGrad, |self, dim| {
+        spec: Self::NAME.to_string(),
+        class: Class::Unbiased {
             omega: ((dim.max(1) as f64).sqrt() - 1.0).max(0.0),
-        }
+        },
+        deterministic: false,
     }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         let n = message_norm(Self::NAME, x, NormKind::Linf)?;
         quantize_uniform(x, n, 1, ctx, out);
         Ok(())

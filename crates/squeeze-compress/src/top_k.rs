@@ -2,10 +2,10 @@
 
 use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, Sparsifier,
-    check_input, sparse_compress_into,
+    check_input,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::{KSpec, Params};
 use crate::sparse_scan::{CHUNK, key, scan_at_least};
 
@@ -113,47 +113,18 @@ impl Registered for TopK {
     }
 }
 
-impl<S: Scalar> Compressor<S> for TopK {
-    fn spec(&self) -> String {
-        format!("{}:{}", Self::NAME, self.k.spec())
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Contractive {
+compressor! {
+    TopK, |self, dim| {
+        spec: format!("{}:{}", Self::NAME, self.k.spec()),
+        class: Class::Contractive {
             alpha: self.k.fraction(dim),
+        },
+        deterministic: true,
+        fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
+            self.k.resolve(Self::NAME, dim).map(|_| ())
         }
     }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
-        self.k.resolve(Self::NAME, dim).map(|_| ())
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
-        sparse_compress_into(self, x, ctx, out)
-    }
-
-    fn as_sparsifier(&self) -> Option<&dyn Sparsifier<S>> {
-        Some(self)
-    }
-}
-
-impl<S: Scalar> Sparsifier<S> for TopK {
-    fn sparsify_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        indices: &mut Vec<u32>,
-        values: &mut Vec<S>,
-    ) -> Result<(), CompressError> {
+    sparsify_into |x, ctx, indices, values| {
         indices.clear();
         values.clear();
         let k = self.k.resolve(Self::NAME, x.len())?;
@@ -166,15 +137,9 @@ impl<S: Scalar> Sparsifier<S> for TopK {
             Tuning::DEFAULT,
         )
         .map(|_| ())
-    }
-
-    fn kept(&self, d: usize) -> Option<usize> {
-        self.k.resolve(Self::NAME, d).ok()
-    }
-
-    fn is_projection(&self) -> bool {
-        true
-    }
+    },
+    kept |d| self.k.resolve(Self::NAME, d).ok(),
+    projection: true,
 }
 
 /// Knobs of the selection (tests shrink them to exercise the sampled path at small `d`).
