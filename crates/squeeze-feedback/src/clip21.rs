@@ -8,7 +8,8 @@ use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, Scratch, Sq
 use crate::FeedbackError;
 use squeeze_compress::three_point::compress_err;
 
-use crate::round::{Round, Workspace, check_input, message_err, sub_into};
+use crate::ef21::correct_with;
+use crate::round::{Round, Workspace, compression_stream, sub_into};
 
 /// Which Clip21 (algorithms.md §4.3–4.4).
 #[derive(Debug)]
@@ -72,7 +73,7 @@ impl<S: Scalar> Clip21Worker<S> {
     pub fn new(dim: usize, seed: u64, worker: usize) -> Self {
         Self {
             v: vec![S::ZERO; dim],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, worker as u64),
+            rng: compression_stream(seed, worker),
             noise: SqueezeRng::stream(seed, Purpose::Noise, worker as u64),
         }
     }
@@ -116,8 +117,7 @@ impl<S: Scalar> Clip21<S> {
         ws: &mut Workspace<S>,
         out: &mut Message<S>,
     ) -> Result<(), FeedbackError> {
-        check_input("the vector to send", v, w.v.len(), r)?;
-        ws.fit(v.len());
+        ws.accept(v, w.v.len(), r)?;
         sub_into(v, &w.v, &mut ws.work);
         self.emit(&mut ws.work, w, r, &mut ws.scratch, out)
     }
@@ -138,9 +138,7 @@ impl<S: Scalar> Clip21<S> {
             .map_err(compress_err(r.worker, r.round, what))?;
         match &self.variant {
             Clip21Variant::Press(c) => {
-                crate::round::compress(c.as_ref(), buf, &mut w.rng, scratch, r, what, msg)?;
-                msg.add_to(&mut w.v, S::ONE)
-                    .map_err(message_err(r.worker, r.round))
+                correct_with(c.as_ref(), buf, &mut w.v, &mut w.rng, scratch, r, what, msg)
             }
             Clip21Variant::Plain | Clip21Variant::Dp { .. } => {
                 for (vk, &uk) in w.v.iter_mut().zip(buf.iter()) {

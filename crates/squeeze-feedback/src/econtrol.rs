@@ -1,10 +1,10 @@
 //! EControl's mechanism (Gao, Islamov, Stich, ICLR 2024; arXiv 2311.05645).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Compressor, Message, ParamError, Scalar, Scratch, SqueezeRng};
 
 use crate::FeedbackError;
-use crate::round::{Round, Workspace, check_input, compress, message_err};
+use crate::round::{Round, Workspace, add_message, compress, compression_stream};
 
 /// EControl: error feedback with a damped error and an EF21-style shift,
 ///
@@ -50,7 +50,7 @@ impl<S: Scalar> EcontrolWorker<S> {
         Self {
             e: vec![S::ZERO; dim],
             h: vec![S::ZERO; dim],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, worker as u64),
+            rng: compression_stream(seed, worker),
         }
     }
 }
@@ -91,8 +91,7 @@ impl<S: Scalar> Econtrol<S> {
         ws: &mut Workspace<S>,
         out: &mut Message<S>,
     ) -> Result<(), FeedbackError> {
-        check_input("the vector to send", v, w.h.len(), r)?;
-        ws.fit(v.len());
+        ws.accept(v, w.h.len(), r)?;
         ws.aux.copy_from_slice(v);
         step_parts(
             self.compressor.as_ref(),
@@ -148,8 +147,6 @@ pub fn step_parts<S: Scalar>(
     for (ek, &vk) in e.iter_mut().zip(v.iter()) {
         *ek += vk;
     }
-    out.add_to(e, -S::ONE)
-        .map_err(message_err(r.worker, r.round))?;
-    out.add_to(h, S::ONE)
-        .map_err(message_err(r.worker, r.round))
+    add_message(out, e, -S::ONE, r)?;
+    add_message(out, h, S::ONE, r)
 }

@@ -2,10 +2,10 @@
 //! Karimireddy et al. 2019).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Compressor, Message, Scalar, Scratch, SqueezeRng};
 
 use crate::FeedbackError;
-use crate::round::{Round, Workspace, check_input, compress, message_err};
+use crate::round::{Round, Workspace, add_message, compress, compression_stream};
 
 /// EF14: compress the scaled vector plus the residual, keep what was not sent.
 ///
@@ -47,7 +47,7 @@ impl<S: Scalar> Ef14Worker<S> {
     pub fn new(dim: usize, seed: u64, worker: usize) -> Self {
         Self {
             e: vec![S::ZERO; dim],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, worker as u64),
+            rng: compression_stream(seed, worker),
         }
     }
 }
@@ -75,8 +75,7 @@ impl<S: Scalar> Ef14<S> {
         ws: &mut Workspace<S>,
         out: &mut Message<S>,
     ) -> Result<(), FeedbackError> {
-        check_input("the vector to send", v, w.e.len(), r)?;
-        ws.fit(v.len());
+        ws.accept(v, w.e.len(), r)?;
         step_parts(
             self.compressor.as_ref(),
             &mut w.e,
@@ -119,6 +118,5 @@ pub fn step_parts<S: Scalar>(
         out,
     )?;
     e.copy_from_slice(work);
-    out.add_to(e, -S::ONE)
-        .map_err(message_err(r.worker, r.round))
+    add_message(out, e, -S::ONE, r)
 }

@@ -2,10 +2,10 @@
 //! and compressed corrections towards the vector the worker has.
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Compressor, Message, Scalar, Scratch, SqueezeRng};
 
 use crate::FeedbackError;
-use crate::round::{Round, Workspace, check_input, compress, message_err, sub_into};
+use crate::round::{Round, Workspace, add_message, compress, compression_stream, sub_into};
 
 /// The EF21 mechanism: worker $i$ keeps an estimate $g_i$ of the vector $v_i$ it wants to
 /// communicate (a gradient, a momentum, a model delta) and sends only a compressed correction
@@ -63,7 +63,7 @@ impl<S: Scalar> Ef21Worker<S> {
     pub fn new(dim: usize, seed: u64, worker: usize) -> Self {
         Self {
             g: vec![S::ZERO; dim],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, worker as u64),
+            rng: compression_stream(seed, worker),
         }
     }
 
@@ -102,8 +102,7 @@ impl<S: Scalar> Ef21<S> {
         ws: &mut Workspace<S>,
         out: &mut Message<S>,
     ) -> Result<(), FeedbackError> {
-        check_input("the vector to send", v, w.g.len(), r)?;
-        ws.fit(v.len());
+        ws.accept(v, w.g.len(), r)?;
         sub_into(v, &w.g, &mut ws.work);
         self.correct(w, &ws.work, r, &mut ws.scratch, out)
     }
@@ -148,6 +147,5 @@ pub fn correct_with<S: Scalar>(
     out: &mut Message<S>,
 ) -> Result<(), FeedbackError> {
     compress(c, diff, rng, scratch, r, what, out)?;
-    out.add_to(g, S::ONE)
-        .map_err(message_err(r.worker, r.round))
+    add_message(out, g, S::ONE, r)
 }
