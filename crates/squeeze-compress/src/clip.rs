@@ -49,16 +49,14 @@ pub struct Clip {
 impl Clip {
     /// Clipping at radius `tau > 0` (`f64::INFINITY` allowed: no clipping).
     pub fn new(tau: f64) -> Result<Self, ParamError> {
-        if tau > 0.0 {
-            Ok(Self { tau })
-        } else {
-            Err(ParamError::new(
-                Self::NAME,
-                "tau",
-                tau,
-                "the clipping radius τ must be > 0 (use tau=inf for no clipping)",
-            ))
-        }
+        ParamError::require(
+            tau > 0.0,
+            Self::NAME,
+            "tau",
+            tau,
+            "the clipping radius τ must be > 0 (use tau=inf for no clipping)",
+        )?;
+        Ok(Self { tau })
     }
 
     /// The clipping radius.
@@ -189,13 +187,12 @@ impl Clip {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::compress_once;
     use crate::registry::parse;
-    use squeeze_core::{Scratch, SqueezeRng};
+    use squeeze_core::SqueezeRng;
 
     fn clip<S: Scalar>(tau: f64, x: &[S]) -> Result<Vec<S>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        let m = Clip::new(tau).unwrap().compress(x, &mut ctx)?;
+        let m = compress_once(&Clip::new(tau).unwrap(), x, 0)?;
         assert!(matches!(m, Message::Dense { .. }));
         Ok(m.to_dense().unwrap())
     }

@@ -65,6 +65,27 @@ pub struct Compose<S: Scalar> {
     second: Box<dyn Compressor<S>>,
 }
 
+/// A wrapper (`wrapper`, e.g. `A | B`, of `component`'s parameter `param`) wraps `inner`'s
+/// message once more: refuse an `inner` already nested [`MAX_DEPTH`] deep.
+pub(crate) fn check_wrappable<S: Scalar>(
+    component: &'static str,
+    param: &'static str,
+    wrapper: &str,
+    inner: &dyn Compressor<S>,
+) -> Result<(), ParamError> {
+    if inner.nesting() < MAX_DEPTH {
+        return Ok(());
+    }
+    Err(ParamError::new(
+        component,
+        param,
+        inner.spec(),
+        format!(
+            "{wrapper} wraps {param}'s message once more and the wire format carries at most {MAX_DEPTH} nested wrappers (each '|' and scaled(...) is one); use fewer stages"
+        ),
+    ))
+}
+
 impl<S: Scalar> Compose<S> {
     /// `first` must be a sparsifier, and `second`'s messages nested at most `MAX_DEPTH − 1`
     /// deep (the `Composed` message wraps them once more; the wire format carries
@@ -81,16 +102,7 @@ impl<S: Scalar> Compose<S> {
                 "the first stage of `A | B` must be a sparsifier (top_k, rand_k, perm_k, threshold_abs, threshold_rel)",
             ));
         }
-        if second.nesting() >= MAX_DEPTH {
-            return Err(ParamError::new(
-                "compose",
-                "B",
-                second.spec(),
-                format!(
-                    "A | B wraps B's message once more and the wire format carries at most {MAX_DEPTH} nested wrappers (each '|' and scaled(...) is one); use fewer stages"
-                ),
-            ));
-        }
+        check_wrappable("compose", "B", "A | B", second.as_ref())?;
         Ok(Self { first, second })
     }
 

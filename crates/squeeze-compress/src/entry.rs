@@ -30,6 +30,18 @@ pub struct ParamDoc {
     pub doc: &'static str,
 }
 
+/// The parameters of a [`crate::KSpec`] (`k` or `ratio`), for sparsifiers that take one.
+pub const K_PARAMS: [ParamDoc; 2] = [
+    ParamDoc {
+        name: "k",
+        doc: "number of kept coordinates, 1 ≤ k ≤ d (give k or ratio)",
+    },
+    ParamDoc {
+        name: "ratio",
+        doc: "fraction of d to keep, in (0, 1]; k = max(1, ⌈ratio·d⌉)",
+    },
+];
+
 /// A compressor type that the registry can build from parameters.
 pub trait Registered: Sized {
     /// Registry name (snake_case).
@@ -81,9 +93,41 @@ impl EntryInfo {
 /// The sparsifier form replaces `compress_into` by the `Sparsifier` parts (`sparsify_into`,
 /// `kept`, `is_projection`): `compress_into` is then the `Sparse` message of the kept
 /// coordinates ([`squeeze_core::sparse_compress_into`]) and `as_sparsifier` is `Some`.
+/// The unit form (`unit Type = "name", "summary";`, then `class`, `deterministic` and
+/// `compress_into`) is for a compressor without parameters: it also writes the [`Registered`]
+/// impl (no parameters, the name as the only example) and `spec` is the name.
+///
 /// The expansion names `Scalar`, `Class`, `Compressor`, `CompressCtx`, `CompressError`,
 /// `Message` (and `Sparsifier`) as the calling file imports them.
 macro_rules! compressor {
+    (
+        unit $ty:ident = $name:literal, $summary:literal;
+        |$this:ident, $dim:pat_param| {
+            class: $class:expr,
+            deterministic: $det:expr $(,)?
+        }
+        compress_into |$x:pat_param, $ctx:pat_param, $out:ident| $body:expr
+    ) => {
+        impl $crate::entry::Registered for $ty {
+            const NAME: &'static str = $name;
+            const SUMMARY: &'static str = $summary;
+            const PARAMS: &'static [$crate::entry::ParamDoc] = &[];
+            const EXAMPLES: &'static [&'static str] = &[$name];
+            fn from_params(
+                _: &mut $crate::params::Params,
+            ) -> Result<Self, squeeze_core::ParamError> {
+                Ok($ty)
+            }
+        }
+        $crate::entry::compressor! {
+            $ty, |$this, $dim| {
+                spec: $name.to_string(),
+                class: $class,
+                deterministic: $det,
+            }
+            compress_into |$x, $ctx, $out| $body
+        }
+    };
     (
         $ty:ty, |$this:ident, $dim:pat_param| {
             spec: $spec:expr,

@@ -1,9 +1,8 @@
 //! The identity operator.
 
-use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
+use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Scalar};
 
-use crate::entry::{ParamDoc, Registered, compressor};
-use crate::params::Params;
+use crate::entry::compressor;
 
 /// Identity: $\mathcal{C}(x) = x$, sent as all $d$ values.
 ///
@@ -23,19 +22,10 @@ use crate::params::Params;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Identity;
 
-impl Registered for Identity {
-    const NAME: &'static str = "identity";
-    const SUMMARY: &'static str = "C(x) = x; α = 1, ω = 0; dense, 32d bits (f32)";
-    const PARAMS: &'static [ParamDoc] = &[];
-    const EXAMPLES: &'static [&'static str] = &["identity"];
-    fn from_params(_: &mut Params) -> Result<Self, ParamError> {
-        Ok(Identity)
-    }
-}
-
 compressor! {
-    Identity, |self, _dim| {
-        spec: Self::NAME.to_string(),
+    unit Identity = "identity",
+        "C(x) = x; α = 1, ω = 0; dense, 32d bits (f32)";
+    |self, _dim| {
         class: Class::Both {
             alpha: 1.0,
             omega: 0.0,

@@ -95,10 +95,7 @@ impl Registered for NaturalDithering {
             name: "s",
             doc: "number of non-zero levels, 1..=64 (required)",
         },
-        ParamDoc {
-            name: "norm",
-            doc: "l2 (default) or linf",
-        },
+        NormKind::PARAM,
     ];
     const EXAMPLES: &'static [&'static str] = &[
         "natural_dithering:s=1",
@@ -171,6 +168,7 @@ compressor! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::{Scratch, SqueezeRng};
 
@@ -223,16 +221,9 @@ mod tests {
             Err(CompressError::NonFinite { index: 1, .. })
         ));
         assert_eq!(c.compress(&[], &mut ctx), Err(CompressError::EmptyInput));
-        let e = parse::<f32>("natural_dithering:s=65")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("1..=64"), "{e}");
-        let e = parse::<f32>("natural_dithering:s=0")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("1..=64"), "{e}");
-        let e = parse::<f32>("natural_dithering").unwrap_err().to_string();
-        assert!(e.contains("needs s="), "{e}");
+        assert_refused("natural_dithering:s=65", "1..=64");
+        assert_refused("natural_dithering:s=0", "1..=64");
+        assert_refused("natural_dithering", "needs s=");
         assert_eq!(
             parse::<f64>("natural_dithering:s=8,norm=linf")
                 .unwrap()

@@ -220,6 +220,7 @@ compressor! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::Scratch;
 
@@ -353,10 +354,8 @@ mod tests {
 
     #[test]
     fn errors_are_actionable() {
-        let e = parse::<f32>("perm_k:n=0").unwrap_err().to_string();
-        assert!(e.contains("must be ≥ 1"), "{e}");
-        let e = parse::<f32>("perm_k").unwrap_err().to_string();
-        assert!(e.contains("needs n="), "{e}");
+        assert_refused("perm_k:n=0", "must be ≥ 1");
+        assert_refused("perm_k", "needs n=");
         let c = PermK::new(4).unwrap();
         let e = Compressor::<f32>::check_dim(&c, 3).unwrap_err();
         assert!(e.to_string().contains("d ≥ n"), "{e}");

@@ -267,13 +267,11 @@ compressor! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::compress_once;
     use crate::registry::parse;
-    use squeeze_core::{Scratch, SqueezeRng};
 
     fn run<S: Scalar>(c: &PowerRounding, x: &[S]) -> Result<Message<S>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        let m = c.compress(x, &mut ctx)?;
+        let m = compress_once(c, x, 0)?;
         m.validate().unwrap();
         Ok(m)
     }

@@ -110,10 +110,7 @@ impl Registered for Qsgd {
             name: "s",
             doc: "number of non-zero levels, 1..=32767 (required); gsgd_b = 2^(b−1)",
         },
-        ParamDoc {
-            name: "norm",
-            doc: "l2 (default) or linf",
-        },
+        NormKind::PARAM,
     ];
     const EXAMPLES: &'static [&'static str] =
         &["qsgd:s=1", "qsgd:s=4", "qsgd:s=16", "qsgd:s=2,norm=linf"];
@@ -170,6 +167,7 @@ pub(crate) fn quantize_uniform<S: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::{Scratch, SqueezeRng};
 
@@ -217,14 +215,10 @@ mod tests {
             parse::<f32>("qsgd:s=2,norm=linf").unwrap().spec(),
             "qsgd:s=2,norm=linf"
         );
-        let e = parse::<f32>("qsgd:s=0").unwrap_err().to_string();
-        assert!(e.contains("1..=32767"), "{e}");
-        let e = parse::<f32>("qsgd:s=40000").unwrap_err().to_string();
-        assert!(e.contains("1..=32767"), "{e}");
-        let e = parse::<f32>("qsgd").unwrap_err().to_string();
-        assert!(e.contains("qsgd needs s="), "{e}");
-        let e = parse::<f32>("qsgd:s=2,norm=l1").unwrap_err().to_string();
-        assert!(e.contains("l2 (default) or linf"), "{e}");
+        assert_refused("qsgd:s=0", "1..=32767");
+        assert_refused("qsgd:s=40000", "1..=32767");
+        assert_refused("qsgd", "qsgd needs s=");
+        assert_refused("qsgd:s=2,norm=l1", "l2 (default) or linf");
         assert_eq!(Qsgd::new(32767, NormKind::L2).unwrap().s(), 32767);
         // ω values.
         assert_eq!(Qsgd::new(2, NormKind::L2).unwrap().omega(100), 5.0);

@@ -19,6 +19,8 @@ use core::any::TypeId;
 
 use squeeze_core::{CompressError, Scalar, WideRng};
 
+use crate::entry::ParamDoc;
+
 /// Which norm scales the levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NormKind {
@@ -43,6 +45,12 @@ impl NormKind {
             )),
         }
     }
+
+    /// The documentation of the `norm` parameter.
+    pub const PARAM: ParamDoc = ParamDoc {
+        name: "norm",
+        doc: "l2 (default) or linf",
+    };
 
     /// The optional `norm` parameter (default [`NormKind::L2`]).
     pub fn from_params(p: &mut crate::params::Params) -> Result<Self, squeeze_core::ParamError> {

@@ -5,7 +5,7 @@ use squeeze_core::{
     SqueezeRng,
 };
 
-use crate::entry::{ParamDoc, Registered, compressor};
+use crate::entry::{K_PARAMS, ParamDoc, Registered, compressor};
 use crate::params::{KSpec, Params};
 
 /// Rand-K: $\mathcal{C}(x) = \frac{d}{k}\sum_{j \in S} x_j e_j$ with $S$ a uniformly random
@@ -95,14 +95,8 @@ impl Registered for RandK {
     const NAME: &'static str = "rand_k";
     const SUMMARY: &'static str = "k uniformly random coordinates; scaled by d/k: unbiased ω = d/k − 1, unscaled: α = k/d in expectation; sparse, k(32 + ⌈log₂d⌉) bits (f32)";
     const PARAMS: &'static [ParamDoc] = &[
-        ParamDoc {
-            name: "k",
-            doc: "number of kept coordinates, 1 ≤ k ≤ d (or give ratio)",
-        },
-        ParamDoc {
-            name: "ratio",
-            doc: "fraction of coordinates kept, in (0, 1]: k = max(1, ⌈ratio·d⌉)",
-        },
+        K_PARAMS[0],
+        K_PARAMS[1],
         ParamDoc {
             name: "scaled",
             doc: "true (default): values × d/k, unbiased; false: plain values, contractive",
@@ -245,6 +239,7 @@ compressor! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::Scratch;
 
@@ -381,16 +376,10 @@ mod tests {
 
     #[test]
     fn errors_are_actionable() {
-        let e = parse::<f32>("rand_k:k=0").unwrap_err().to_string();
-        assert!(e.contains("k must be ≥ 1"), "{e}");
-        let e = parse::<f32>("rand_k:ratio=1.5").unwrap_err().to_string();
-        assert!(e.contains("(0, 1]"), "{e}");
-        let e = parse::<f32>("rand_k:k=2,scaled=maybe")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("true or false"), "{e}");
-        let e = parse::<f32>("rand_k").unwrap_err().to_string();
-        assert!(e.contains("needs k="), "{e}");
+        assert_refused("rand_k:k=0", "k must be ≥ 1");
+        assert_refused("rand_k:ratio=1.5", "(0, 1]");
+        assert_refused("rand_k:k=2,scaled=maybe", "true or false");
+        assert_refused("rand_k", "needs k=");
 
         let c = RandK::with_count(5, true).unwrap();
         let mut rng = SqueezeRng::from_seed_u64(1);

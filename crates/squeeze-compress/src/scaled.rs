@@ -1,8 +1,8 @@
 //! The unbiased → contractive scaling $Q/(\omega+1)$.
 
-use squeeze_core::message::MAX_DEPTH;
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
+use crate::compose::check_wrappable;
 use crate::entry::{EntryInfo, ParamDoc};
 
 pub(crate) const SCALED_ENTRY: EntryInfo = EntryInfo {
@@ -39,7 +39,7 @@ pub struct ScaledUnbiased<S: Scalar> {
 
 impl<S: Scalar> ScaledUnbiased<S> {
     /// `inner` must be unbiased, and its messages nested at most `MAX_DEPTH − 1` deep (the
-    /// `Scaled` message wraps them once more; the wire format carries [`MAX_DEPTH`] wrappers).
+    /// `Scaled` message wraps them once more; the wire format carries [`MAX_DEPTH`](squeeze_core::message::MAX_DEPTH) wrappers).
     pub fn new(inner: Box<dyn Compressor<S>>) -> Result<Self, ParamError> {
         if inner.class(1).omega().is_none() {
             return Err(ParamError::new(
@@ -49,16 +49,7 @@ impl<S: Scalar> ScaledUnbiased<S> {
                 "scaled(Q) needs an unbiased Q (rand_k, perm_k, qsgd, natural, natural_dithering, terngrad); contractive ones need no scaling",
             ));
         }
-        if inner.nesting() >= MAX_DEPTH {
-            return Err(ParamError::new(
-                "scaled",
-                "Q",
-                inner.spec(),
-                format!(
-                    "scaled(Q) wraps Q's message once more and the wire format carries at most {MAX_DEPTH} nested wrappers (each '|' and scaled(...) is one); use fewer stages"
-                ),
-            ));
-        }
+        check_wrappable("scaled", "Q", "scaled(Q)", inner.as_ref())?;
         Ok(Self { inner })
     }
 

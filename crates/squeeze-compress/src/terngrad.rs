@@ -1,9 +1,8 @@
 //! TernGrad: ternary stochastic quantisation scaled by the max norm.
 
-use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
+use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Scalar};
 
-use crate::entry::{ParamDoc, Registered, compressor};
-use crate::params::Params;
+use crate::entry::{Registered, compressor};
 use crate::qsgd::quantize_uniform;
 use crate::quant::{NormKind, message_norm};
 
@@ -40,19 +39,10 @@ use crate::quant::{NormKind, message_norm};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TernGrad;
 
-impl Registered for TernGrad {
-    const NAME: &'static str = "terngrad";
-    const SUMMARY: &'static str = "TernGrad: ‖x‖∞·sign(x_j)·Bernoulli(|x_j|/‖x‖∞); unbiased ω = √d − 1 [Wen et al. 2017]; ≤ 2d + 53 bits";
-    const PARAMS: &'static [ParamDoc] = &[];
-    const EXAMPLES: &'static [&'static str] = &["terngrad"];
-    fn from_params(_: &mut Params) -> Result<Self, ParamError> {
-        Ok(TernGrad)
-    }
-}
-
 compressor! {
-    TernGrad, |self, dim| {
-        spec: Self::NAME.to_string(),
+    unit TernGrad = "terngrad",
+        "TernGrad: ‖x‖∞·sign(x_j)·Bernoulli(|x_j|/‖x‖∞); unbiased ω = √d − 1 [Wen et al. 2017]; ≤ 2d + 53 bits";
+    |self, dim| {
         class: Class::Unbiased {
             omega: ((dim.max(1) as f64).sqrt() - 1.0).max(0.0),
         },

@@ -44,16 +44,14 @@ pub struct ThresholdAbs {
 impl ThresholdAbs {
     /// Keep `|x_j| ≥ lambda`; `lambda` must be finite and > 0.
     pub fn new(lambda: f64) -> Result<Self, ParamError> {
-        if lambda.is_finite() && lambda > 0.0 {
-            Ok(Self { lambda })
-        } else {
-            Err(ParamError::new(
-                Self::NAME,
-                "lambda",
-                lambda,
-                "lambda must be a finite number > 0 (the magnitude below which entries are dropped)",
-            ))
-        }
+        ParamError::require(
+            lambda.is_finite() && lambda > 0.0,
+            Self::NAME,
+            "lambda",
+            lambda,
+            "lambda must be a finite number > 0 (the magnitude below which entries are dropped)",
+        )?;
+        Ok(Self { lambda })
     }
 
     /// The threshold λ.
@@ -106,12 +104,10 @@ compressor! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use squeeze_core::{Scratch, SqueezeRng};
+    use crate::conformance::compress_once;
 
     fn compress<S: Scalar>(lambda: f64, x: &[S]) -> Result<Message<S>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        ThresholdAbs::new(lambda).unwrap().compress(x, &mut ctx)
+        compress_once(&ThresholdAbs::new(lambda).unwrap(), x, 0)
     }
 
     fn sparse<S: Scalar>(m: Message<S>) -> (Vec<u32>, Vec<S>) {

@@ -53,16 +53,14 @@ pub struct ThresholdRel {
 impl ThresholdRel {
     /// Keep `|x_j| ≥ lambda·‖x‖∞`; `lambda ∈ (0, 1]`.
     pub fn new(lambda: f64) -> Result<Self, ParamError> {
-        if lambda > 0.0 && lambda <= 1.0 {
-            Ok(Self { lambda })
-        } else {
-            Err(ParamError::new(
-                Self::NAME,
-                "lambda",
-                lambda,
-                "lambda must be in (0, 1] (a fraction of the largest magnitude; 1 keeps only the maxima)",
-            ))
-        }
+        ParamError::require(
+            lambda > 0.0 && lambda <= 1.0,
+            Self::NAME,
+            "lambda",
+            lambda,
+            "lambda must be in (0, 1] (a fraction of the largest magnitude; 1 keeps only the maxima)",
+        )?;
+        Ok(Self { lambda })
     }
 
     /// The relative threshold λ.
@@ -139,12 +137,10 @@ compressor! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use squeeze_core::{Scratch, SqueezeRng};
+    use crate::conformance::compress_once;
 
     fn compress<S: Scalar>(lambda: f64, x: &[S]) -> Result<Message<S>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        ThresholdRel::new(lambda).unwrap().compress(x, &mut ctx)
+        compress_once(&ThresholdRel::new(lambda).unwrap(), x, 0)
     }
 
     fn kept<S: Scalar>(lambda: f64, x: &[S]) -> Vec<u32> {

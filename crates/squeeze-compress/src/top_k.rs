@@ -5,7 +5,7 @@ use squeeze_core::{
     check_input,
 };
 
-use crate::entry::{ParamDoc, Registered, compressor};
+use crate::entry::{K_PARAMS, ParamDoc, Registered, compressor};
 use crate::params::{KSpec, Params};
 use crate::sparse_scan::{CHUNK, key, scan_at_least};
 
@@ -89,16 +89,7 @@ impl TopK {
 impl Registered for TopK {
     const NAME: &'static str = "top_k";
     const SUMMARY: &'static str = "keep the k largest |x_j| (ties → lower index); contractive α = k/d [Stich et al. 2018; Alistarh et al. 2018]; k(⌈log₂d⌉+32) bits + header (f32)";
-    const PARAMS: &'static [ParamDoc] = &[
-        ParamDoc {
-            name: "k",
-            doc: "number of kept coordinates, 1 ≤ k ≤ d (give k or ratio)",
-        },
-        ParamDoc {
-            name: "ratio",
-            doc: "fraction of d to keep, in (0, 1]; k = max(1, ⌈ratio·d⌉)",
-        },
-    ];
+    const PARAMS: &'static [ParamDoc] = &K_PARAMS;
     const EXAMPLES: &'static [&'static str] = &[
         "top_k:k=1",
         "top_k:k=3",
@@ -297,6 +288,7 @@ fn compact<S: Scalar>(words: &mut Vec<u64>, idx: &mut Vec<u32>, val: &mut Vec<S>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::compress_once;
     use proptest::prelude::*;
     use squeeze_core::{Scratch, SqueezeRng};
 
@@ -334,9 +326,7 @@ mod tests {
     }
 
     fn compress(spec_k: usize, x: &[f32]) -> Result<Message<f32>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        TopK::with_k(spec_k).unwrap().compress(x, &mut ctx)
+        compress_once(&TopK::with_k(spec_k).unwrap(), x, 0)
     }
 
     const TINY: Tuning = Tuning {

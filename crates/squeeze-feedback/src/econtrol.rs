@@ -57,16 +57,13 @@ impl<S: Scalar> EcontrolWorker<S> {
 
 /// Validate the damping η (finite, ≥ 0).
 pub fn check_eta(eta: f64) -> Result<(), ParamError> {
-    if eta.is_finite() && eta >= 0.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(
-            "econtrol",
-            "eta",
-            eta,
-            "the error-feedback damping η must be finite and ≥ 0 (η = 0 is EF21; theory: η = α/400)",
-        ))
-    }
+    ParamError::require(
+        eta.is_finite() && eta >= 0.0,
+        "econtrol",
+        "eta",
+        eta,
+        "the error-feedback damping η must be finite and ≥ 0 (η = 0 is EF21; theory: η = α/400)",
+    )
 }
 
 impl<S: Scalar> Econtrol<S> {
