@@ -9,7 +9,7 @@ use crate::FeedbackError;
 use squeeze_compress::three_point::compress_err;
 
 use crate::ef21::correct_with;
-use crate::round::{Round, Workspace, compression_stream, sub_into};
+use crate::round::{Round, compression_stream, push_step, sub_into};
 
 /// Which Clip21 (algorithms.md §4.3–4.4).
 #[derive(Debug)]
@@ -107,19 +107,14 @@ impl<S: Scalar> Clip21<S> {
         &self.variant
     }
 
-    /// One push step with the vector `v`: `out` ← the (clipped, compressed or noised)
-    /// increment, $g_i$ updated. Checks `v` first; nothing changes on error.
-    pub fn step(
-        &self,
-        w: &mut Clip21Worker<S>,
-        v: &[S],
-        r: &Round,
-        ws: &mut Workspace<S>,
-        out: &mut Message<S>,
-    ) -> Result<(), FeedbackError> {
-        ws.accept(v, w.v.len(), r)?;
-        sub_into(v, &w.v, &mut ws.work);
-        self.emit(&mut ws.work, w, r, &mut ws.scratch, out)
+    push_step! {
+        /// One push step with the vector `v`: `out` ← the (clipped, compressed or noised)
+        /// increment, $g_i$ updated. Checks `v` first; nothing changes on error.
+        fn step(&self, w: Clip21Worker<S>) checks v;
+        |v, r, ws, out| {
+            sub_into(v, &w.v, &mut ws.work);
+            self.emit(&mut ws.work, w, r, &mut ws.scratch, out)
+        }
     }
 
     /// From a difference $v_i - g_i$ the caller formed in `buf` (overwritten): clip it,

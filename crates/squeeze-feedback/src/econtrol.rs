@@ -1,10 +1,9 @@
 //! EControl's mechanism (Gao, Islamov, Stich, ICLR 2024; arXiv 2311.05645).
 
-use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, ParamError, Scalar, Scratch, SqueezeRng};
 
 use crate::FeedbackError;
-use crate::round::{Round, Workspace, add_message, compress, compression_stream};
+use crate::round::{Round, add_message, compress, push_step, worker_state};
 
 /// EControl: error feedback with a damped error and an EF21-style shift,
 ///
@@ -32,27 +31,16 @@ pub struct Econtrol<S: Scalar> {
     eta: f64,
 }
 
-/// EControl's worker state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct EcontrolWorker<S: Scalar> {
-    /// Error $e_i$.
-    pub e: Vec<S>,
-    /// Shift $h_i$.
-    pub h: Vec<S>,
-    /// Compression stream.
-    pub rng: SqueezeRng,
-}
-
-impl<S: Scalar> EcontrolWorker<S> {
-    /// $e_i = h_i = 0$ of dimension `dim`, worker `worker`'s compression stream of `seed`.
-    pub fn new(dim: usize, seed: u64, worker: usize) -> Self {
-        Self {
-            e: vec![S::ZERO; dim],
-            h: vec![S::ZERO; dim],
-            rng: compression_stream(seed, worker),
-        }
+worker_state! {
+    /// EControl's worker state.
+    EcontrolWorker {
+        /// Error $e_i$.
+        e,
+        /// Shift $h_i$.
+        h,
     }
+    /// $e_i = h_i = 0$ of dimension `dim`, worker `worker`'s compression stream of `seed`.
+    fn new;
 }
 
 /// Validate the damping η (finite, ≥ 0).
@@ -78,30 +66,25 @@ impl<S: Scalar> Econtrol<S> {
         self.compressor.as_ref()
     }
 
-    /// One push step with the vector `v` (a gradient or stochastic gradient): `out` ←
-    /// $\Delta_i$, and $e_i$, $h_i$ updated. Checks `v` first; nothing changes on error.
-    pub fn step(
-        &self,
-        w: &mut EcontrolWorker<S>,
-        v: &[S],
-        r: &Round,
-        ws: &mut Workspace<S>,
-        out: &mut Message<S>,
-    ) -> Result<(), FeedbackError> {
-        ws.accept(v, w.h.len(), r)?;
-        ws.aux.copy_from_slice(v);
-        step_parts(
-            self.compressor.as_ref(),
-            self.eta,
-            &mut w.e,
-            &mut w.h,
-            &mut w.rng,
-            &mut ws.aux,
-            r,
-            &mut ws.scratch,
-            &mut ws.work,
-            out,
-        )
+    push_step! {
+        /// One push step with the vector `v` (a gradient or stochastic gradient): `out` ←
+        /// $\Delta_i$, and $e_i$, $h_i$ updated. Checks `v` first; nothing changes on error.
+        fn step(&self, w: EcontrolWorker<S>) checks h;
+        |v, r, ws, out| {
+            ws.aux.copy_from_slice(v);
+            step_parts(
+                self.compressor.as_ref(),
+                self.eta,
+                &mut w.e,
+                &mut w.h,
+                &mut w.rng,
+                &mut ws.aux,
+                r,
+                &mut ws.scratch,
+                &mut ws.work,
+                out,
+            )
+        }
     }
 }
 
