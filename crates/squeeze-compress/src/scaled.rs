@@ -3,7 +3,7 @@
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
 use crate::compose::check_wrappable;
-use crate::entry::{EntryInfo, ParamDoc};
+use crate::entry::{EntryInfo, ParamDoc, compressor};
 
 pub(crate) const SCALED_ENTRY: EntryInfo = EntryInfo {
     name: "scaled",
@@ -39,16 +39,16 @@ pub struct ScaledUnbiased<S: Scalar> {
 
 impl<S: Scalar> ScaledUnbiased<S> {
     /// `inner` must be unbiased, and its messages nested at most `MAX_DEPTH − 1` deep (the
-    /// `Scaled` message wraps them once more; the wire format carries [`MAX_DEPTH`](squeeze_core::message::MAX_DEPTH) wrappers).
+    /// `Scaled` message wraps them once more; the wire format carries
+    /// [`MAX_DEPTH`](squeeze_core::message::MAX_DEPTH) wrappers).
     pub fn new(inner: Box<dyn Compressor<S>>) -> Result<Self, ParamError> {
-        if inner.class(1).omega().is_none() {
-            return Err(ParamError::new(
-                "scaled",
-                "Q",
-                inner.spec(),
-                "scaled(Q) needs an unbiased Q (rand_k, perm_k, qsgd, natural, natural_dithering, terngrad); contractive ones need no scaling",
-            ));
-        }
+        ParamError::require(
+            inner.class(1).omega().is_some(),
+            "scaled",
+            "Q",
+            inner.spec(),
+            "scaled(Q) needs an unbiased Q (rand_k, perm_k, qsgd, natural, natural_dithering, terngrad); contractive ones need no scaling",
+        )?;
         check_wrappable("scaled", "Q", "scaled(Q)", inner.as_ref())?;
         Ok(Self { inner })
     }
@@ -67,39 +67,25 @@ impl<S: Scalar> ScaledUnbiased<S> {
     }
 }
 
-impl<S: Scalar> Compressor<S> for ScaledUnbiased<S> {
-    fn spec(&self) -> String {
-        format!("scaled({})", self.inner.spec())
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        match self.omega(dim) {
+compressor! {
+    ScaledUnbiased<S>, |self, dim| {
+        spec: format!("scaled({})", self.inner.spec()),
+        class: match self.omega(dim) {
             Ok(w) => Class::Contractive {
                 alpha: 1.0 / (w + 1.0),
             },
             Err(_) => Class::Neither,
+        },
+        deterministic: self.inner.is_deterministic(),
+        fn nesting(&self) -> u32 {
+            1 + self.inner.nesting()
+        }
+        fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
+            self.inner.check_dim(dim)?;
+            self.omega(dim).map(|_| ())
         }
     }
-
-    fn is_deterministic(&self) -> bool {
-        self.inner.is_deterministic()
-    }
-
-    fn nesting(&self) -> u32 {
-        1 + self.inner.nesting()
-    }
-
-    fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
-        self.inner.check_dim(dim)?;
-        self.omega(dim).map(|_| ())
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         let w = self.omega(x.len())?;
         let (scale, inner) = out.scaled_parts();
         self.inner.compress_into(x, ctx, inner)?;
