@@ -2,7 +2,7 @@
 
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 
 /// Clipping: $\operatorname{clip}_\tau(x) = \min\{1, \tau/\|x\|\}\,x$, $\tau > 0$
@@ -49,16 +49,14 @@ pub struct Clip {
 impl Clip {
     /// Clipping at radius `tau > 0` (`f64::INFINITY` allowed: no clipping).
     pub fn new(tau: f64) -> Result<Self, ParamError> {
-        if tau > 0.0 {
-            Ok(Self { tau })
-        } else {
-            Err(ParamError::new(
-                Self::NAME,
-                "tau",
-                tau,
-                "the clipping radius τ must be > 0 (use tau=inf for no clipping)",
-            ))
-        }
+        ParamError::require(
+            tau > 0.0,
+            Self::NAME,
+            "tau",
+            tau,
+            "the clipping radius τ must be > 0 (use tau=inf for no clipping)",
+        )?;
+        Ok(Self { tau })
     }
 
     /// The clipping radius.
@@ -76,15 +74,11 @@ impl Registered for Clip {
     }];
     const EXAMPLES: &'static [&'static str] = &["clip:tau=1", "clip:tau=inf", "clip:tau=1e-3"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        match p.f64("tau")? {
-            Some(t) => Self::new(t),
-            None => Err(ParamError::new(
-                Self::NAME,
-                "tau",
-                "missing",
-                "clip needs tau=<radius > 0>, e.g. clip:tau=1 (or tau=inf)",
-            )),
-        }
+        Self::new(p.require(
+            "tau",
+            Params::f64,
+            "clip needs tau=<radius > 0>, e.g. clip:tau=1 (or tau=inf)",
+        )?)
     }
 }
 
@@ -100,32 +94,20 @@ fn margin<S: Scalar>(d: usize) -> f64 {
     }
 }
 
-impl<S: Scalar> Compressor<S> for Clip {
-    fn spec(&self) -> String {
-        format!("{}:tau={}", Self::NAME, self.tau)
-    }
-
-    fn class(&self, _dim: usize) -> Class {
-        if self.tau == f64::INFINITY {
+compressor! {
+    Clip, |self, _dim| {
+        spec: format!("{}:tau={}", Self::NAME, self.tau),
+        class: if self.tau == f64::INFINITY {
             Class::Both {
                 alpha: 1.0,
                 omega: 0.0,
             }
         } else {
             Class::Neither
-        }
+        },
+        deterministic: true,
     }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        _ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, _ctx, out| {
         let d = x.len();
         squeeze_core::check_dim_basic(d)?;
         let norm = squeeze_core::ops::norm2(x);
@@ -205,13 +187,12 @@ impl Clip {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::compress_once;
     use crate::registry::parse;
-    use squeeze_core::{Scratch, SqueezeRng};
+    use squeeze_core::SqueezeRng;
 
     fn clip<S: Scalar>(tau: f64, x: &[S]) -> Result<Vec<S>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        let m = Clip::new(tau).unwrap().compress(x, &mut ctx)?;
+        let m = compress_once(&Clip::new(tau).unwrap(), x, 0)?;
         assert!(matches!(m, Message::Dense { .. }));
         Ok(m.to_dense().unwrap())
     }

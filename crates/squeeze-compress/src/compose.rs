@@ -5,7 +5,7 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, Sparsifier,
 };
 
-use crate::entry::{EntryInfo, ParamDoc};
+use crate::entry::{EntryInfo, ParamDoc, compressor};
 
 pub(crate) const COMPOSE_ENTRY: EntryInfo = EntryInfo {
     name: "compose",
@@ -65,6 +65,27 @@ pub struct Compose<S: Scalar> {
     second: Box<dyn Compressor<S>>,
 }
 
+/// A wrapper (`wrapper`, e.g. `A | B`, of `component`'s parameter `param`) wraps `inner`'s
+/// message once more: refuse an `inner` already nested [`MAX_DEPTH`] deep.
+pub(crate) fn check_wrappable<S: Scalar>(
+    component: &'static str,
+    param: &'static str,
+    wrapper: &str,
+    inner: &dyn Compressor<S>,
+) -> Result<(), ParamError> {
+    if inner.nesting() < MAX_DEPTH {
+        return Ok(());
+    }
+    Err(ParamError::new(
+        component,
+        param,
+        inner.spec(),
+        format!(
+            "{wrapper} wraps {param}'s message once more and the wire format carries at most {MAX_DEPTH} nested wrappers (each '|' and scaled(...) is one); use fewer stages"
+        ),
+    ))
+}
+
 impl<S: Scalar> Compose<S> {
     /// `first` must be a sparsifier, and `second`'s messages nested at most `MAX_DEPTH − 1`
     /// deep (the `Composed` message wraps them once more; the wire format carries
@@ -73,41 +94,20 @@ impl<S: Scalar> Compose<S> {
         first: Box<dyn Compressor<S>>,
         second: Box<dyn Compressor<S>>,
     ) -> Result<Self, ParamError> {
-        if first.as_sparsifier().is_none() {
-            return Err(ParamError::new(
-                "compose",
-                "A",
-                first.spec(),
-                "the first stage of `A | B` must be a sparsifier (top_k, rand_k, perm_k, threshold_abs, threshold_rel)",
-            ));
-        }
-        if second.nesting() >= MAX_DEPTH {
-            return Err(ParamError::new(
-                "compose",
-                "B",
-                second.spec(),
-                format!(
-                    "A | B wraps B's message once more and the wire format carries at most {MAX_DEPTH} nested wrappers (each '|' and scaled(...) is one); use fewer stages"
-                ),
-            ));
-        }
+        ParamError::require(
+            first.as_sparsifier().is_some(),
+            "compose",
+            "A",
+            first.spec(),
+            "the first stage of `A | B` must be a sparsifier (top_k, rand_k, perm_k, threshold_abs, threshold_rel)",
+        )?;
+        check_wrappable("compose", "B", "A | B", second.as_ref())?;
         Ok(Self { first, second })
     }
 
-    fn sparsifier(&self) -> &dyn Sparsifier<S> {
-        match self.first.as_sparsifier() {
-            Some(s) => s,
-            None => unreachable!("checked in Compose::new"),
-        }
-    }
-}
-
-impl<S: Scalar> Compressor<S> for Compose<S> {
-    fn spec(&self) -> String {
-        format!("{} | {}", self.first.spec(), self.second.spec())
-    }
-
-    fn class(&self, dim: usize) -> Class {
+    /// The class at `dim` (see the type's docs): contractive if the sparsifier is a projection
+    /// and the second stage has an α (or ω < 1), unbiased if both stages are, else neither.
+    fn class_at(&self, dim: usize) -> Class {
         let sp = self.sparsifier();
         let k = sp.kept(dim).unwrap_or(dim).max(1);
         let c1 = self.first.class(dim);
@@ -134,28 +134,31 @@ impl<S: Scalar> Compressor<S> for Compose<S> {
         Class::Neither
     }
 
-    fn is_deterministic(&self) -> bool {
-        self.first.is_deterministic() && self.second.is_deterministic()
-    }
-
-    fn nesting(&self) -> u32 {
-        1 + self.second.nesting()
-    }
-
-    fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
-        self.first.check_dim(dim)?;
-        match self.sparsifier().kept(dim) {
-            Some(k) if k > 0 => self.second.check_dim(k),
-            _ => Ok(()),
+    fn sparsifier(&self) -> &dyn Sparsifier<S> {
+        match self.first.as_sparsifier() {
+            Some(s) => s,
+            None => unreachable!("checked in Compose::new"),
         }
     }
+}
 
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+compressor! {
+    Compose<S>, |self, dim| {
+        spec: format!("{} | {}", self.first.spec(), self.second.spec()),
+        class: self.class_at(dim),
+        deterministic: self.first.is_deterministic() && self.second.is_deterministic(),
+        fn nesting(&self) -> u32 {
+            1 + self.second.nesting()
+        }
+        fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
+            self.first.check_dim(dim)?;
+            match self.sparsifier().kept(dim) {
+                Some(k) if k > 0 => self.second.check_dim(k),
+                _ => Ok(()),
+            }
+        }
+    }
+    compress_into |x, ctx, out| {
         let (indices, inner) = out.composed_parts(x.len());
         let mut kept = std::mem::take(S::scratch_values(ctx.scratch));
         let result = self

@@ -56,6 +56,23 @@ fn run<S: Scalar>(
     c.compress_into(x, &mut ctx, out)
 }
 
+/// `C(x)` with a fresh stream of `seed`, fresh scratch and the default context (worker 0 of
+/// 1): the one-off call of tests and examples.
+///
+/// ```
+/// use squeeze_compress::{Identity, conformance::compress_once};
+/// let m = compress_once(&Identity, &[1.0f32, -2.0], 0).unwrap();
+/// assert_eq!(m.to_dense().unwrap(), vec![1.0, -2.0]);
+/// ```
+pub fn compress_once<S: Scalar>(
+    c: &(impl Compressor<S> + ?Sized),
+    x: &[S],
+    seed: u64,
+) -> Result<Message<S>, CompressError> {
+    let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(seed), Scratch::default());
+    c.compress(x, &mut CompressCtx::new(&mut rng, &mut scratch))
+}
+
 fn err_sq<S: Scalar>(m: &Message<S>, x: &[S]) -> Result<f64, String> {
     let dense = m.to_dense().map_err(|e| format!("to_dense: {e}"))?;
     Ok(dense

@@ -30,6 +30,18 @@ pub struct ParamDoc {
     pub doc: &'static str,
 }
 
+/// The parameters of a [`crate::KSpec`] (`k` or `ratio`), for sparsifiers that take one.
+pub const K_PARAMS: [ParamDoc; 2] = [
+    ParamDoc {
+        name: "k",
+        doc: "number of kept coordinates, 1 ≤ k ≤ d (give k or ratio)",
+    },
+    ParamDoc {
+        name: "ratio",
+        doc: "fraction of d to keep, in (0, 1]; k = max(1, ⌈ratio·d⌉)",
+    },
+];
+
 /// A compressor type that the registry can build from parameters.
 pub trait Registered: Sized {
     /// Registry name (snake_case).
@@ -72,3 +84,120 @@ impl EntryInfo {
         }
     }
 }
+
+/// `impl Compressor<S>` for a compressor type from the parts that differ between compressors:
+/// with `self` and the dimension named by the caller, the bodies of `spec`, `class` and
+/// `is_deterministic`, any further trait items (`check_dim`, `nesting`), and the body of
+/// `compress_into` with the names it gives $x$, the context and the output message.
+///
+/// The sparsifier form replaces `compress_into` by the `Sparsifier` parts (`sparsify_into`,
+/// `kept`, `is_projection`): `compress_into` is then the `Sparse` message of the kept
+/// coordinates ([`squeeze_core::sparse_compress_into`]) and `as_sparsifier` is `Some`.
+/// The unit form (`unit Type = "name", "summary";`, then `class`, `deterministic` and
+/// `compress_into`) is for a compressor without parameters: it also writes the [`Registered`]
+/// impl (no parameters, the name as the only example) and `spec` is the name.
+///
+/// The expansion names `Scalar`, `Class`, `Compressor`, `CompressCtx`, `CompressError`,
+/// `Message` (and `Sparsifier`) as the calling file imports them.
+macro_rules! compressor {
+    (
+        unit $ty:ident = $name:literal, $summary:literal;
+        |$this:ident, $dim:pat_param| {
+            class: $class:expr,
+            deterministic: $det:expr $(,)?
+        }
+        compress_into |$x:pat_param, $ctx:pat_param, $out:ident| $body:expr
+    ) => {
+        impl $crate::entry::Registered for $ty {
+            const NAME: &'static str = $name;
+            const SUMMARY: &'static str = $summary;
+            const PARAMS: &'static [$crate::entry::ParamDoc] = &[];
+            const EXAMPLES: &'static [&'static str] = &[$name];
+            fn from_params(
+                _: &mut $crate::params::Params,
+            ) -> Result<Self, squeeze_core::ParamError> {
+                Ok($ty)
+            }
+        }
+        $crate::entry::compressor! {
+            $ty, |$this, $dim| {
+                spec: $name.to_string(),
+                class: $class,
+                deterministic: $det,
+            }
+            compress_into |$x, $ctx, $out| $body
+        }
+    };
+    (
+        $ty:ty, |$this:ident, $dim:pat_param| {
+            spec: $spec:expr,
+            class: $class:expr,
+            deterministic: $det:expr,
+            $($extra:item)*
+        }
+        compress_into |$x:pat_param, $ctx:pat_param, $out:ident| $body:expr
+    ) => {
+        impl<S: Scalar> Compressor<S> for $ty {
+            fn spec(&$this) -> String {
+                $spec
+            }
+            fn class(&$this, $dim: usize) -> Class {
+                $class
+            }
+            fn is_deterministic(&$this) -> bool {
+                $det
+            }
+            $($extra)*
+            fn compress_into(
+                &$this,
+                $x: &[S],
+                $ctx: &mut CompressCtx<'_>,
+                $out: &mut Message<S>,
+            ) -> Result<(), CompressError> {
+                $body
+            }
+        }
+    };
+    (
+        $ty:ty, |$this:ident, $dim:pat_param| {
+            spec: $spec:expr,
+            class: $class:expr,
+            deterministic: $det:expr,
+            $($extra:item)*
+        }
+        sparsify_into |$x:pat_param, $ctx:pat_param, $indices:ident, $values:ident| $body:expr,
+        kept |$kd:pat_param| $kept:expr,
+        projection: $proj:expr $(,)?
+    ) => {
+        $crate::entry::compressor! {
+            $ty, |$this, $dim| {
+                spec: $spec,
+                class: $class,
+                deterministic: $det,
+                fn as_sparsifier(&$this) -> Option<&dyn Sparsifier<S>> {
+                    Some($this)
+                }
+                $($extra)*
+            }
+            compress_into |x, ctx, out| squeeze_core::sparse_compress_into($this, x, ctx, out)
+        }
+        impl<S: Scalar> Sparsifier<S> for $ty {
+            fn sparsify_into(
+                &$this,
+                $x: &[S],
+                $ctx: &mut CompressCtx<'_>,
+                $indices: &mut Vec<u32>,
+                $values: &mut Vec<S>,
+            ) -> Result<(), CompressError> {
+                $body
+            }
+            fn kept(&$this, $kd: usize) -> Option<usize> {
+                $kept
+            }
+            fn is_projection(&$this) -> bool {
+                $proj
+            }
+        }
+    };
+}
+pub(crate) use compressor;

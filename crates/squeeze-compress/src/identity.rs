@@ -1,9 +1,8 @@
 //! The identity operator.
 
-use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
+use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Scalar};
 
-use crate::entry::{ParamDoc, Registered};
-use crate::params::Params;
+use crate::entry::compressor;
 
 /// Identity: $\mathcal{C}(x) = x$, sent as all $d$ values.
 ///
@@ -23,38 +22,17 @@ use crate::params::Params;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Identity;
 
-impl Registered for Identity {
-    const NAME: &'static str = "identity";
-    const SUMMARY: &'static str = "C(x) = x; α = 1, ω = 0; dense, 32d bits (f32)";
-    const PARAMS: &'static [ParamDoc] = &[];
-    const EXAMPLES: &'static [&'static str] = &["identity"];
-    fn from_params(_: &mut Params) -> Result<Self, ParamError> {
-        Ok(Identity)
-    }
-}
-
-impl<S: Scalar> Compressor<S> for Identity {
-    fn spec(&self) -> String {
-        Self::NAME.to_string()
-    }
-
-    fn class(&self, _dim: usize) -> Class {
-        Class::Both {
+compressor! {
+    unit Identity = "identity",
+        "C(x) = x; α = 1, ω = 0; dense, 32d bits (f32)";
+    |self, _dim| {
+        class: Class::Both {
             alpha: 1.0,
             omega: 0.0,
-        }
+        },
+        deterministic: true,
     }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        _ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, _ctx, out| {
         squeeze_core::check_input(x)?;
         out.dense_parts().extend_from_slice(x);
         Ok(())

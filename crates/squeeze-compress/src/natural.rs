@@ -1,11 +1,8 @@
 //! Natural compression: unbiased random rounding to a power of two.
 
-use squeeze_core::{
-    Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, WideRng,
-};
+use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Scalar, WideRng};
 
-use crate::entry::{ParamDoc, Registered};
-use crate::params::Params;
+use crate::entry::compressor;
 use crate::quant::{BLOCK, RandomBlock, Width, WidthMut, width, width_mut};
 
 /// Natural compression (Horváth et al. 2019, arXiv 1905.10988): with
@@ -56,35 +53,14 @@ use crate::quant::{BLOCK, RandomBlock, Width, WidthMut, width, width_mut};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Natural;
 
-impl Registered for Natural {
-    const NAME: &'static str = "natural";
-    const SUMMARY: &'static str = "natural compression: unbiased random rounding to a neighbouring power of two, keep sign; ω = 1/8 [Horváth et al. 2019]; 9 bits/entry (f32)";
-    const PARAMS: &'static [ParamDoc] = &[];
-    const EXAMPLES: &'static [&'static str] = &["natural"];
-    fn from_params(_: &mut Params) -> Result<Self, ParamError> {
-        Ok(Natural)
+compressor! {
+    unit Natural = "natural",
+        "natural compression: unbiased random rounding to a neighbouring power of two, keep sign; ω = 1/8 [Horváth et al. 2019]; 9 bits/entry (f32)";
+    |self, _dim| {
+        class: Class::Unbiased { omega: 0.125 },
+        deterministic: false,
     }
-}
-
-impl<S: Scalar> Compressor<S> for Natural {
-    fn spec(&self) -> String {
-        Self::NAME.to_string()
-    }
-
-    fn class(&self, _dim: usize) -> Class {
-        Class::Unbiased { omega: 0.125 }
-    }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         squeeze_core::check_dim_basic(x.len())?;
         let values = out.natural_parts();
         values.resize(x.len(), S::ZERO);
@@ -173,13 +149,12 @@ fn natural_f64(x: &[f64], rng: &mut WideRng, out: &mut [f64]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::compress_once;
     use squeeze_core::{Scratch, SqueezeRng};
 
     /// The message's values (not `to_dense`, which turns −0 into +0).
     fn compress<S: Scalar>(x: &[S], seed: u64) -> Result<Vec<S>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(seed), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        let m = Natural.compress(x, &mut ctx)?;
+        let m = compress_once(&Natural, x, seed)?;
         m.validate().unwrap();
         match m {
             Message::Natural { values } => Ok(values),

@@ -4,7 +4,7 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar, WideRng,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::quant::{NormKind, message_norm};
 
@@ -95,10 +95,7 @@ impl Registered for NaturalDithering {
             name: "s",
             doc: "number of non-zero levels, 1..=64 (required)",
         },
-        ParamDoc {
-            name: "norm",
-            doc: "l2 (default) or linf",
-        },
+        NormKind::PARAM,
     ];
     const EXAMPLES: &'static [&'static str] = &[
         "natural_dithering:s=1",
@@ -107,46 +104,28 @@ impl Registered for NaturalDithering {
     ];
     const BENCH: &'static [&'static str] = &["natural_dithering:s=8"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let s = p.u64("s")?.ok_or_else(|| {
-            ParamError::new(
-                Self::NAME,
-                "s",
-                "missing",
-                "natural_dithering needs s=<levels in 1..=64>, e.g. natural_dithering:s=8",
-            )
-        })?;
-        let norm = match p.string("norm") {
-            Some(v) => NormKind::parse(Self::NAME, &v)?,
-            None => NormKind::L2,
-        };
+        let s = p.require(
+            "s",
+            Params::u64,
+            "natural_dithering needs s=<levels in 1..=64>, e.g. natural_dithering:s=8",
+        )?;
+        let norm = NormKind::from_params(p)?;
         Self::new(s, norm)
     }
 }
 
-impl<S: Scalar> Compressor<S> for NaturalDithering {
-    fn spec(&self) -> String {
-        match self.norm {
+compressor! {
+    NaturalDithering, |self, dim| {
+        spec: match self.norm {
             NormKind::L2 => format!("{}:s={}", Self::NAME, self.s),
             n => format!("{}:s={},norm={}", Self::NAME, self.s, n.name()),
-        }
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Unbiased {
+        },
+        class: Class::Unbiased {
             omega: self.omega(dim),
-        }
+        },
+        deterministic: false,
     }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         let n = message_norm(Self::NAME, x, self.norm)?;
         let s = self.s;
         let (norm, levels, codes) = out.quantized_parts();
@@ -189,6 +168,7 @@ impl<S: Scalar> Compressor<S> for NaturalDithering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::{Scratch, SqueezeRng};
 
@@ -241,16 +221,9 @@ mod tests {
             Err(CompressError::NonFinite { index: 1, .. })
         ));
         assert_eq!(c.compress(&[], &mut ctx), Err(CompressError::EmptyInput));
-        let e = parse::<f32>("natural_dithering:s=65")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("1..=64"), "{e}");
-        let e = parse::<f32>("natural_dithering:s=0")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("1..=64"), "{e}");
-        let e = parse::<f32>("natural_dithering").unwrap_err().to_string();
-        assert!(e.contains("needs s="), "{e}");
+        assert_refused("natural_dithering:s=65", "1..=64");
+        assert_refused("natural_dithering:s=0", "1..=64");
+        assert_refused("natural_dithering", "needs s=");
         assert_eq!(
             parse::<f64>("natural_dithering:s=8,norm=linf")
                 .unwrap()

@@ -99,6 +99,17 @@ impl Params {
         }
     }
 
+    /// A parameter without default: what the getter `get` (e.g. [`Params::f64`]) finds under
+    /// `key`, or, if it is absent, an error with `hint` (say how to write it).
+    pub fn require<T>(
+        &mut self,
+        key: &'static str,
+        get: fn(&mut Self, &'static str) -> Result<Option<T>, ParamError>,
+        hint: &str,
+    ) -> Result<T, ParamError> {
+        get(self, key)?.ok_or_else(|| ParamError::new(self.component, key, "missing", hint))
+    }
+
     /// A boolean parameter (`true`/`false`).
     pub fn bool(&mut self, key: &'static str) -> Result<Option<bool>, ParamError> {
         match self.take(key) {

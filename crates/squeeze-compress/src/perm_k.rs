@@ -5,7 +5,7 @@ use squeeze_core::{
     SqueezeRng,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::rand_k::overflow_error;
 
@@ -132,60 +132,30 @@ impl Registered for PermK {
     const EXAMPLES: &'static [&'static str] = &["perm_k:n=1", "perm_k:n=4"];
     const BENCH: &'static [&'static str] = &["perm_k:n=4"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        match p.u64("n")? {
-            Some(n) => Self::new(usize::try_from(n).unwrap_or(usize::MAX)),
-            None => Err(ParamError::new(
-                Self::NAME,
-                "n",
-                "missing",
-                "perm_k needs n=<number of workers>, e.g. perm_k:n=4",
-            )),
-        }
+        let n = p.require(
+            "n",
+            Params::u64,
+            "perm_k needs n=<number of workers>, e.g. perm_k:n=4",
+        )?;
+        Self::new(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }
 
-impl<S: Scalar> Compressor<S> for PermK {
-    fn spec(&self) -> String {
-        format!("{}:n={}", Self::NAME, self.n)
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        let min_block = (dim / self.n).max(1);
-        Class::Unbiased {
-            omega: dim.max(1) as f64 / min_block as f64 - 1.0,
+compressor! {
+    PermK, |self, dim| {
+        spec: format!("{}:n={}", Self::NAME, self.n),
+        class: {
+            let min_block = (dim / self.n).max(1);
+            Class::Unbiased {
+                omega: dim.max(1) as f64 / min_block as f64 - 1.0,
+            }
+        },
+        deterministic: false,
+        fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
+            self.check(dim)
         }
     }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
-        self.check(dim)
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
-        squeeze_core::sparse_compress_into(self, x, ctx, out)
-    }
-
-    fn as_sparsifier(&self) -> Option<&dyn Sparsifier<S>> {
-        Some(self)
-    }
-}
-
-impl<S: Scalar> Sparsifier<S> for PermK {
-    fn sparsify_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        indices: &mut Vec<u32>,
-        values: &mut Vec<S>,
-    ) -> Result<(), CompressError> {
+    sparsify_into |x, ctx, indices, values| {
         let d = x.len();
         self.check(d)?;
         if ctx.worker >= self.n {
@@ -242,20 +212,15 @@ impl<S: Scalar> Sparsifier<S> for PermK {
             return Err(overflow_error(<Self as Registered>::NAME, "n", d));
         }
         Ok(())
-    }
-
-    fn kept(&self, d: usize) -> Option<usize> {
-        (d >= self.n && d > 0).then(|| d.div_ceil(self.n))
-    }
-
-    fn is_projection(&self) -> bool {
-        false
-    }
+    },
+    kept |d| (d >= self.n && d > 0).then(|| d.div_ceil(self.n)),
+    projection: false,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::Scratch;
 
@@ -389,10 +354,8 @@ mod tests {
 
     #[test]
     fn errors_are_actionable() {
-        let e = parse::<f32>("perm_k:n=0").unwrap_err().to_string();
-        assert!(e.contains("must be ≥ 1"), "{e}");
-        let e = parse::<f32>("perm_k").unwrap_err().to_string();
-        assert!(e.contains("needs n="), "{e}");
+        assert_refused("perm_k:n=0", "must be ≥ 1");
+        assert_refused("perm_k", "needs n=");
         let c = PermK::new(4).unwrap();
         let e = Compressor::<f32>::check_dim(&c, 3).unwrap_err();
         assert!(e.to_string().contains("d ≥ n"), "{e}");

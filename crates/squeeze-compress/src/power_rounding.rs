@@ -5,7 +5,7 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::quant::max_abs_checked;
 
@@ -163,32 +163,22 @@ fn approx_log2(v: f64) -> f64 {
     e + m
 }
 
-impl<S: Scalar> Compressor<S> for PowerRounding {
-    fn spec(&self) -> String {
-        if self.base == 2.0 {
+compressor! {
+    PowerRounding, |self, _dim| {
+        spec: if self.base == 2.0 {
             Self::NAME.to_string()
         } else {
             format!("{}:base={}", Self::NAME, self.base)
-        }
+        },
+        class: {
+            let b = self.base_in::<S>().to_f64();
+            Class::Contractive {
+                alpha: 4.0 * b / ((b + 1.0) * (b + 1.0)),
+            }
+        },
+        deterministic: true,
     }
-
-    fn class(&self, _dim: usize) -> Class {
-        let b = self.base_in::<S>().to_f64();
-        Class::Contractive {
-            alpha: 4.0 * b / ((b + 1.0) * (b + 1.0)),
-        }
-    }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         squeeze_core::check_dim_basic(x.len())?;
         let vmax = max_abs_checked(x).ok_or_else(|| squeeze_core::non_finite_error(x))?;
         let base_s = self.base_in::<S>();
@@ -277,13 +267,11 @@ impl<S: Scalar> Compressor<S> for PowerRounding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::compress_once;
     use crate::registry::parse;
-    use squeeze_core::{Scratch, SqueezeRng};
 
     fn run<S: Scalar>(c: &PowerRounding, x: &[S]) -> Result<Message<S>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        let m = c.compress(x, &mut ctx)?;
+        let m = compress_once(c, x, 0)?;
         m.validate().unwrap();
         Ok(m)
     }

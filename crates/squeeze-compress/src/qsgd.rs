@@ -5,7 +5,7 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar, WideRng,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::quant::{NormKind, message_norm, round_uniform};
 
@@ -110,55 +110,34 @@ impl Registered for Qsgd {
             name: "s",
             doc: "number of non-zero levels, 1..=32767 (required); gsgd_b = 2^(b−1)",
         },
-        ParamDoc {
-            name: "norm",
-            doc: "l2 (default) or linf",
-        },
+        NormKind::PARAM,
     ];
     const EXAMPLES: &'static [&'static str] =
         &["qsgd:s=1", "qsgd:s=4", "qsgd:s=16", "qsgd:s=2,norm=linf"];
     const BENCH: &'static [&'static str] = &["qsgd:s=16", "qsgd:s=16,norm=linf"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let s = p.u64("s")?.ok_or_else(|| {
-            ParamError::new(
-                Self::NAME,
-                "s",
-                "missing",
-                "qsgd needs s=<levels ≥ 1>, e.g. qsgd:s=16",
-            )
-        })?;
-        let norm = match p.string("norm") {
-            Some(v) => NormKind::parse(Self::NAME, &v)?,
-            None => NormKind::L2,
-        };
+        let s = p.require(
+            "s",
+            Params::u64,
+            "qsgd needs s=<levels ≥ 1>, e.g. qsgd:s=16",
+        )?;
+        let norm = NormKind::from_params(p)?;
         Self::new(s, norm)
     }
 }
 
-impl<S: Scalar> Compressor<S> for Qsgd {
-    fn spec(&self) -> String {
-        match self.norm {
+compressor! {
+    Qsgd, |self, dim| {
+        spec: match self.norm {
             NormKind::L2 => format!("qsgd:s={}", self.s),
             n => format!("qsgd:s={},norm={}", self.s, n.name()),
-        }
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Unbiased {
+        },
+        class: Class::Unbiased {
             omega: self.omega(dim),
-        }
+        },
+        deterministic: false,
     }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         let n = message_norm(Self::NAME, x, self.norm)?;
         quantize_uniform(x, n, self.s, ctx, out);
         Ok(())
@@ -188,6 +167,7 @@ pub(crate) fn quantize_uniform<S: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::{Scratch, SqueezeRng};
 
@@ -235,14 +215,10 @@ mod tests {
             parse::<f32>("qsgd:s=2,norm=linf").unwrap().spec(),
             "qsgd:s=2,norm=linf"
         );
-        let e = parse::<f32>("qsgd:s=0").unwrap_err().to_string();
-        assert!(e.contains("1..=32767"), "{e}");
-        let e = parse::<f32>("qsgd:s=40000").unwrap_err().to_string();
-        assert!(e.contains("1..=32767"), "{e}");
-        let e = parse::<f32>("qsgd").unwrap_err().to_string();
-        assert!(e.contains("qsgd needs s="), "{e}");
-        let e = parse::<f32>("qsgd:s=2,norm=l1").unwrap_err().to_string();
-        assert!(e.contains("l2 (default) or linf"), "{e}");
+        assert_refused("qsgd:s=0", "1..=32767");
+        assert_refused("qsgd:s=40000", "1..=32767");
+        assert_refused("qsgd", "qsgd needs s=");
+        assert_refused("qsgd:s=2,norm=l1", "l2 (default) or linf");
         assert_eq!(Qsgd::new(32767, NormKind::L2).unwrap().s(), 32767);
         // ω values.
         assert_eq!(Qsgd::new(2, NormKind::L2).unwrap().omega(100), 5.0);

@@ -19,6 +19,8 @@ use core::any::TypeId;
 
 use squeeze_core::{CompressError, Scalar, WideRng};
 
+use crate::entry::ParamDoc;
+
 /// Which norm scales the levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NormKind {
@@ -41,6 +43,20 @@ impl NormKind {
                 other,
                 "norm must be l2 (default) or linf",
             )),
+        }
+    }
+
+    /// The documentation of the `norm` parameter.
+    pub const PARAM: ParamDoc = ParamDoc {
+        name: "norm",
+        doc: "l2 (default) or linf",
+    };
+
+    /// The optional `norm` parameter (default [`NormKind::L2`]).
+    pub fn from_params(p: &mut crate::params::Params) -> Result<Self, squeeze_core::ParamError> {
+        match p.string("norm") {
+            Some(v) => Self::parse(p.component(), &v),
+            None => Ok(NormKind::L2),
         }
     }
 

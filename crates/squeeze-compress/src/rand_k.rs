@@ -5,7 +5,7 @@ use squeeze_core::{
     SqueezeRng,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{K_PARAMS, ParamDoc, Registered, compressor};
 use crate::params::{KSpec, Params};
 
 /// Rand-K: $\mathcal{C}(x) = \frac{d}{k}\sum_{j \in S} x_j e_j$ with $S$ a uniformly random
@@ -95,14 +95,8 @@ impl Registered for RandK {
     const NAME: &'static str = "rand_k";
     const SUMMARY: &'static str = "k uniformly random coordinates; scaled by d/k: unbiased ω = d/k − 1, unscaled: α = k/d in expectation; sparse, k(32 + ⌈log₂d⌉) bits (f32)";
     const PARAMS: &'static [ParamDoc] = &[
-        ParamDoc {
-            name: "k",
-            doc: "number of kept coordinates, 1 ≤ k ≤ d (or give ratio)",
-        },
-        ParamDoc {
-            name: "ratio",
-            doc: "fraction of coordinates kept, in (0, 1]: k = max(1, ⌈ratio·d⌉)",
-        },
+        K_PARAMS[0],
+        K_PARAMS[1],
         ParamDoc {
             name: "scaled",
             doc: "true (default): values × d/k, unbiased; false: plain values, contractive",
@@ -197,56 +191,29 @@ pub(crate) fn overflow_error(
     }
 }
 
-impl<S: Scalar> Compressor<S> for RandK {
-    fn spec(&self) -> String {
-        if self.scaled {
+compressor! {
+    RandK, |self, dim| {
+        spec: if self.scaled {
             format!("{}:{}", Self::NAME, self.k.spec())
         } else {
             format!("{}:{},scaled=false", Self::NAME, self.k.spec())
-        }
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        let p = self.k.fraction(dim);
-        if self.scaled {
-            Class::Unbiased {
-                omega: 1.0 / p - 1.0,
+        },
+        class: {
+            let p = self.k.fraction(dim);
+            if self.scaled {
+                Class::Unbiased {
+                    omega: 1.0 / p - 1.0,
+                }
+            } else {
+                Class::Contractive { alpha: p }
             }
-        } else {
-            Class::Contractive { alpha: p }
+        },
+        deterministic: false,
+        fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
+            self.k(dim).map(|_| ())
         }
     }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
-        self.k(dim).map(|_| ())
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
-        squeeze_core::sparse_compress_into(self, x, ctx, out)
-    }
-
-    fn as_sparsifier(&self) -> Option<&dyn Sparsifier<S>> {
-        Some(self)
-    }
-}
-
-impl<S: Scalar> Sparsifier<S> for RandK {
-    fn sparsify_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        indices: &mut Vec<u32>,
-        values: &mut Vec<S>,
-    ) -> Result<(), CompressError> {
+    sparsify_into |x, ctx, indices, values| {
         let d = x.len();
         let k = self.k(d)?;
         squeeze_core::check_input(x)?;
@@ -264,20 +231,15 @@ impl<S: Scalar> Sparsifier<S> for RandK {
         }
         debug_assert_eq!(indices.len(), k);
         Ok(())
-    }
-
-    fn kept(&self, d: usize) -> Option<usize> {
-        self.k(d).ok()
-    }
-
-    fn is_projection(&self) -> bool {
-        !self.scaled
-    }
+    },
+    kept |d| self.k(d).ok(),
+    projection: !self.scaled,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::Scratch;
 
@@ -414,16 +376,10 @@ mod tests {
 
     #[test]
     fn errors_are_actionable() {
-        let e = parse::<f32>("rand_k:k=0").unwrap_err().to_string();
-        assert!(e.contains("k must be ≥ 1"), "{e}");
-        let e = parse::<f32>("rand_k:ratio=1.5").unwrap_err().to_string();
-        assert!(e.contains("(0, 1]"), "{e}");
-        let e = parse::<f32>("rand_k:k=2,scaled=maybe")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("true or false"), "{e}");
-        let e = parse::<f32>("rand_k").unwrap_err().to_string();
-        assert!(e.contains("needs k="), "{e}");
+        assert_refused("rand_k:k=0", "k must be ≥ 1");
+        assert_refused("rand_k:ratio=1.5", "(0, 1]");
+        assert_refused("rand_k:k=2,scaled=maybe", "true or false");
+        assert_refused("rand_k", "needs k=");
 
         let c = RandK::with_count(5, true).unwrap();
         let mut rng = SqueezeRng::from_seed_u64(1);

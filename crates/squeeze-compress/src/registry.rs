@@ -55,6 +55,14 @@ pub fn parse<S: Scalar>(spec: &str) -> Result<Box<dyn Compressor<S>>, RegistryEr
     build(&parse_tree(spec)?)
 }
 
+/// Test helper: `spec` is refused with an error that mentions `needle`.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_refused(spec: &str, needle: &str) {
+    let e = parse::<f32>(spec).unwrap_err().to_string();
+    assert!(e.contains(needle), "{spec}: {e}");
+}
+
 /// Build the compressor of a syntax tree (recursion as deep as the tree: at most
 /// `MAX_DEPTH + 1` for a parsed one).
 fn build<S: Scalar>(tree: &SpecTree<'_>) -> Result<Box<dyn Compressor<S>>, RegistryError> {

@@ -1,9 +1,9 @@
 //! The unbiased → contractive scaling $Q/(\omega+1)$.
 
-use squeeze_core::message::MAX_DEPTH;
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
-use crate::entry::{EntryInfo, ParamDoc};
+use crate::compose::check_wrappable;
+use crate::entry::{EntryInfo, ParamDoc, compressor};
 
 pub(crate) const SCALED_ENTRY: EntryInfo = EntryInfo {
     name: "scaled",
@@ -39,26 +39,17 @@ pub struct ScaledUnbiased<S: Scalar> {
 
 impl<S: Scalar> ScaledUnbiased<S> {
     /// `inner` must be unbiased, and its messages nested at most `MAX_DEPTH − 1` deep (the
-    /// `Scaled` message wraps them once more; the wire format carries [`MAX_DEPTH`] wrappers).
+    /// `Scaled` message wraps them once more; the wire format carries
+    /// [`MAX_DEPTH`](squeeze_core::message::MAX_DEPTH) wrappers).
     pub fn new(inner: Box<dyn Compressor<S>>) -> Result<Self, ParamError> {
-        if inner.class(1).omega().is_none() {
-            return Err(ParamError::new(
-                "scaled",
-                "Q",
-                inner.spec(),
-                "scaled(Q) needs an unbiased Q (rand_k, perm_k, qsgd, natural, natural_dithering, terngrad); contractive ones need no scaling",
-            ));
-        }
-        if inner.nesting() >= MAX_DEPTH {
-            return Err(ParamError::new(
-                "scaled",
-                "Q",
-                inner.spec(),
-                format!(
-                    "scaled(Q) wraps Q's message once more and the wire format carries at most {MAX_DEPTH} nested wrappers (each '|' and scaled(...) is one); use fewer stages"
-                ),
-            ));
-        }
+        ParamError::require(
+            inner.class(1).omega().is_some(),
+            "scaled",
+            "Q",
+            inner.spec(),
+            "scaled(Q) needs an unbiased Q (rand_k, perm_k, qsgd, natural, natural_dithering, terngrad); contractive ones need no scaling",
+        )?;
+        check_wrappable("scaled", "Q", "scaled(Q)", inner.as_ref())?;
         Ok(Self { inner })
     }
 
@@ -76,39 +67,25 @@ impl<S: Scalar> ScaledUnbiased<S> {
     }
 }
 
-impl<S: Scalar> Compressor<S> for ScaledUnbiased<S> {
-    fn spec(&self) -> String {
-        format!("scaled({})", self.inner.spec())
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        match self.omega(dim) {
+compressor! {
+    ScaledUnbiased<S>, |self, dim| {
+        spec: format!("scaled({})", self.inner.spec()),
+        class: match self.omega(dim) {
             Ok(w) => Class::Contractive {
                 alpha: 1.0 / (w + 1.0),
             },
             Err(_) => Class::Neither,
+        },
+        deterministic: self.inner.is_deterministic(),
+        fn nesting(&self) -> u32 {
+            1 + self.inner.nesting()
+        }
+        fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
+            self.inner.check_dim(dim)?;
+            self.omega(dim).map(|_| ())
         }
     }
-
-    fn is_deterministic(&self) -> bool {
-        self.inner.is_deterministic()
-    }
-
-    fn nesting(&self) -> u32 {
-        1 + self.inner.nesting()
-    }
-
-    fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
-        self.inner.check_dim(dim)?;
-        self.omega(dim).map(|_| ())
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         let w = self.omega(x.len())?;
         let (scale, inner) = out.scaled_parts();
         self.inner.compress_into(x, ctx, inner)?;

@@ -1,9 +1,8 @@
 //! Scaled sign: one bit per coordinate plus one scale.
 
-use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
+use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Scalar};
 
-use crate::entry::{ParamDoc, Registered};
-use crate::params::Params;
+use crate::entry::compressor;
 
 /// Scaled sign (Karimireddy, Rebjock, Stich, Jaggi 2019, "Error feedback fixes SignSGD and
 /// other gradient compression schemes"):
@@ -44,16 +43,6 @@ use crate::params::Params;
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScaledSign;
-
-impl Registered for ScaledSign {
-    const NAME: &'static str = "scaled_sign";
-    const SUMMARY: &'static str = "(‖x‖₁/d)·sign(x), sign(0) = +1; α = 1/d worst case (α(x) = ‖x‖₁²/(d‖x‖²)); d + 32 bits (f32) [Karimireddy et al. 2019]";
-    const PARAMS: &'static [ParamDoc] = &[];
-    const EXAMPLES: &'static [&'static str] = &["scaled_sign"];
-    fn from_params(_: &mut Params) -> Result<Self, ParamError> {
-        Ok(ScaledSign)
-    }
-}
 
 /// Sign bits of a chunk of at most 64 (bit `j` set iff `c[j] < 0`), one shift per entry.
 #[inline]
@@ -132,27 +121,16 @@ fn mean_abs_rescaled<S: Scalar>(x: &[S]) -> f64 {
     m * (s / x.len() as f64)
 }
 
-impl<S: Scalar> Compressor<S> for ScaledSign {
-    fn spec(&self) -> String {
-        Self::NAME.to_string()
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Contractive {
+compressor! {
+    unit ScaledSign = "scaled_sign",
+        "(‖x‖₁/d)·sign(x), sign(0) = +1; α = 1/d worst case (α(x) = ‖x‖₁²/(d‖x‖²)); d + 32 bits (f32) [Karimireddy et al. 2019]";
+    |self, dim| {
+        class: Class::Contractive {
             alpha: 1.0 / dim.max(1) as f64,
-        }
+        },
+        deterministic: true,
     }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        _ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, _ctx, out| {
         let d = x.len();
         squeeze_core::check_dim_basic(d)?;
         let (scale, words) = out.sign_parts(d);
@@ -178,13 +156,12 @@ impl<S: Scalar> Compressor<S> for ScaledSign {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::compress_once;
     use crate::registry::parse;
     use squeeze_core::{Scratch, SqueezeRng};
 
     fn comp<S: Scalar>(x: &[S]) -> Result<Message<S>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        ScaledSign.compress(x, &mut ctx)
+        compress_once(&ScaledSign, x, 0)
     }
 
     #[test]

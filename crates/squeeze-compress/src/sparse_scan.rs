@@ -26,6 +26,26 @@ fn chunk_mask<S: Scalar>(c: &[S; CHUNK], t: S) -> u32 {
     mask
 }
 
+/// Append the hit `(j, v)`, or the error for a non-finite `v`.
+#[inline(always)]
+fn push_hit<S: Scalar>(
+    j: usize,
+    v: S,
+    idx: &mut Vec<u32>,
+    val: &mut Vec<S>,
+) -> Result<(), CompressError> {
+    if !v.is_finite() {
+        return Err(CompressError::NonFinite {
+            index: j,
+            value: v.to_f64(),
+        });
+    }
+    // Indices fit in u32: callers checked d ≤ MAX_DIM.
+    idx.push(j as u32);
+    val.push(v);
+    Ok(())
+}
+
 /// Append `(base + i, c[i])` for the set bits `i` of `mask`.
 #[inline(always)]
 fn take_mask<S: Scalar>(
@@ -38,16 +58,7 @@ fn take_mask<S: Scalar>(
     while mask != 0 {
         let i = mask.trailing_zeros() as usize;
         mask &= mask - 1;
-        let v = c[i % CHUNK];
-        if !v.is_finite() {
-            return Err(CompressError::NonFinite {
-                index: base + i,
-                value: v.to_f64(),
-            });
-        }
-        // Indices fit in u32: callers checked d ≤ MAX_DIM.
-        idx.push((base + i) as u32);
-        val.push(v);
+        push_hit(base + i, c[i % CHUNK], idx, val)?;
     }
     Ok(())
 }
@@ -63,14 +74,7 @@ fn take_hits<S: Scalar>(
 ) -> Result<(), CompressError> {
     for (i, &v) in c.iter().enumerate() {
         if !(v.abs() < t) {
-            if !v.is_finite() {
-                return Err(CompressError::NonFinite {
-                    index: base + i,
-                    value: v.to_f64(),
-                });
-            }
-            idx.push((base + i) as u32);
-            val.push(v);
+            push_hit(base + i, v, idx, val)?;
         }
     }
     Ok(())

@@ -1,9 +1,8 @@
 //! TernGrad: ternary stochastic quantisation scaled by the max norm.
 
-use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
+use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Scalar};
 
-use crate::entry::{ParamDoc, Registered};
-use crate::params::Params;
+use crate::entry::{Registered, compressor};
 use crate::qsgd::quantize_uniform;
 use crate::quant::{NormKind, message_norm};
 
@@ -40,37 +39,16 @@ use crate::quant::{NormKind, message_norm};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TernGrad;
 
-impl Registered for TernGrad {
-    const NAME: &'static str = "terngrad";
-    const SUMMARY: &'static str = "TernGrad: ‖x‖∞·sign(x_j)·Bernoulli(|x_j|/‖x‖∞); unbiased ω = √d − 1 [Wen et al. 2017]; ≤ 2d + 53 bits";
-    const PARAMS: &'static [ParamDoc] = &[];
-    const EXAMPLES: &'static [&'static str] = &["terngrad"];
-    fn from_params(_: &mut Params) -> Result<Self, ParamError> {
-        Ok(TernGrad)
-    }
-}
-
-impl<S: Scalar> Compressor<S> for TernGrad {
-    fn spec(&self) -> String {
-        Self::NAME.to_string()
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Unbiased {
+compressor! {
+    unit TernGrad = "terngrad",
+        "TernGrad: ‖x‖∞·sign(x_j)·Bernoulli(|x_j|/‖x‖∞); unbiased ω = √d − 1 [Wen et al. 2017]; ≤ 2d + 53 bits";
+    |self, dim| {
+        class: Class::Unbiased {
             omega: ((dim.max(1) as f64).sqrt() - 1.0).max(0.0),
-        }
+        },
+        deterministic: false,
     }
-
-    fn is_deterministic(&self) -> bool {
-        false
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
+    compress_into |x, ctx, out| {
         let n = message_norm(Self::NAME, x, NormKind::Linf)?;
         quantize_uniform(x, n, 1, ctx, out);
         Ok(())

@@ -48,6 +48,49 @@ use core::fmt::Debug;
 
 use squeeze_core::{Compressor, Message, Scalar, Scratch, SqueezeRng};
 
+/// `impl ThreePoint<S>` for a mechanism from the parts that differ between mechanisms: the
+/// type and registry name, then (with `self` and the dimension named by the caller) the bodies
+/// of `describe`, `check_dim` and `constants`, any further trait items (`outcomes`,
+/// `wire_levels`), and the body of `compress` with the names it gives $h, y, x$, the context
+/// and the uplink. `apply` keeps the trait's default.
+macro_rules! three_point {
+    (
+        $ty:ty, $name:literal, |$this:ident, $d:pat_param| {
+            describe: $describe:expr,
+            check_dim: $check:expr,
+            constants: $constants:expr,
+            $($extra:item)*
+        }
+        compress |$h:pat_param, $y:pat_param, $x:pat_param, $ctx:ident, $up:ident| $body:expr
+    ) => {
+        impl<S: Scalar> ThreePoint<S> for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn describe(&$this) -> String {
+                $describe
+            }
+            fn check_dim(&$this, $d: usize) -> Result<(), MechanismError> {
+                $check
+            }
+            fn constants(&$this, $d: usize) -> Result<(f64, f64), MechanismError> {
+                $constants
+            }
+            $($extra)*
+            fn compress(
+                &$this,
+                $h: &[S],
+                $y: &[S],
+                $x: &[S],
+                $ctx: &mut MechCtx<'_, S>,
+                $up: &mut Message<S>,
+            ) -> Result<usize, MechanismError> {
+                $body
+            }
+        }
+    };
+}
+
 mod adacgd;
 mod bag;
 mod clag;

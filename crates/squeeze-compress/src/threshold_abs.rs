@@ -2,10 +2,10 @@
 
 use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, Sparsifier,
-    check_dim_basic, sparse_compress_into,
+    check_dim_basic,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::sparse_scan::{fmt_real, round_up, scan_at_least};
 
@@ -44,16 +44,14 @@ pub struct ThresholdAbs {
 impl ThresholdAbs {
     /// Keep `|x_j| ≥ lambda`; `lambda` must be finite and > 0.
     pub fn new(lambda: f64) -> Result<Self, ParamError> {
-        if lambda.is_finite() && lambda > 0.0 {
-            Ok(Self { lambda })
-        } else {
-            Err(ParamError::new(
-                Self::NAME,
-                "lambda",
-                lambda,
-                "lambda must be a finite number > 0 (the magnitude below which entries are dropped)",
-            ))
-        }
+        ParamError::require(
+            lambda.is_finite() && lambda > 0.0,
+            Self::NAME,
+            "lambda",
+            lambda,
+            "lambda must be a finite number > 0 (the magnitude below which entries are dropped)",
+        )?;
+        Ok(Self { lambda })
     }
 
     /// The threshold λ.
@@ -78,78 +76,38 @@ impl Registered for ThresholdAbs {
     ];
     const BENCH: &'static [&'static str] = &["threshold_abs:lambda=2.6"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        match p.f64("lambda")? {
-            Some(l) => Self::new(l),
-            None => Err(ParamError::new(
-                Self::NAME,
-                "lambda",
-                "missing",
-                "threshold_abs needs lambda=<threshold > 0>, e.g. threshold_abs:lambda=0.01",
-            )),
-        }
+        Self::new(p.require(
+            "lambda",
+            Params::f64,
+            "threshold_abs needs lambda=<threshold > 0>, e.g. threshold_abs:lambda=0.01",
+        )?)
     }
 }
 
-impl<S: Scalar> Compressor<S> for ThresholdAbs {
-    fn spec(&self) -> String {
-        format!("{}:lambda={}", Self::NAME, fmt_real(self.lambda))
+compressor! {
+    ThresholdAbs, |self, _dim| {
+        spec: format!("{}:lambda={}", Self::NAME, fmt_real(self.lambda)),
+        class: Class::Neither,
+        deterministic: true,
     }
-
-    fn class(&self, _dim: usize) -> Class {
-        Class::Neither
-    }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
-        sparse_compress_into(self, x, ctx, out)
-    }
-
-    fn as_sparsifier(&self) -> Option<&dyn Sparsifier<S>> {
-        Some(self)
-    }
-}
-
-impl<S: Scalar> Sparsifier<S> for ThresholdAbs {
-    fn sparsify_into(
-        &self,
-        x: &[S],
-        _ctx: &mut CompressCtx<'_>,
-        indices: &mut Vec<u32>,
-        values: &mut Vec<S>,
-    ) -> Result<(), CompressError> {
+    sparsify_into |x, _ctx, indices, values| {
         indices.clear();
         values.clear();
         check_dim_basic(x.len())?;
         let t: S = round_up(self.lambda);
         scan_at_least(x, 0, t, usize::MAX, indices, values).map(|_| ())
-    }
-
-    fn kept(&self, _d: usize) -> Option<usize> {
-        None
-    }
-
-    fn is_projection(&self) -> bool {
-        true
-    }
+    },
+    kept |_d| None,
+    projection: true,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use squeeze_core::{Scratch, SqueezeRng};
+    use crate::conformance::compress_once;
 
     fn compress<S: Scalar>(lambda: f64, x: &[S]) -> Result<Message<S>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        ThresholdAbs::new(lambda).unwrap().compress(x, &mut ctx)
+        compress_once(&ThresholdAbs::new(lambda).unwrap(), x, 0)
     }
 
     fn sparse<S: Scalar>(m: Message<S>) -> (Vec<u32>, Vec<S>) {

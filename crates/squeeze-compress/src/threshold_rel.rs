@@ -2,10 +2,10 @@
 
 use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, Sparsifier,
-    check_dim_basic, check_input, sparse_compress_into,
+    check_dim_basic, check_input,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::sparse_scan::{fmt_real, round_up, scan_at_least};
 
@@ -53,16 +53,14 @@ pub struct ThresholdRel {
 impl ThresholdRel {
     /// Keep `|x_j| ≥ lambda·‖x‖∞`; `lambda ∈ (0, 1]`.
     pub fn new(lambda: f64) -> Result<Self, ParamError> {
-        if lambda > 0.0 && lambda <= 1.0 {
-            Ok(Self { lambda })
-        } else {
-            Err(ParamError::new(
-                Self::NAME,
-                "lambda",
-                lambda,
-                "lambda must be in (0, 1] (a fraction of the largest magnitude; 1 keeps only the maxima)",
-            ))
-        }
+        ParamError::require(
+            lambda > 0.0 && lambda <= 1.0,
+            Self::NAME,
+            "lambda",
+            lambda,
+            "lambda must be in (0, 1] (a fraction of the largest magnitude; 1 keeps only the maxima)",
+        )?;
+        Ok(Self { lambda })
     }
 
     /// The relative threshold λ.
@@ -92,55 +90,23 @@ impl Registered for ThresholdRel {
     ];
     const BENCH: &'static [&'static str] = &["threshold_rel:lambda=0.01"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        match p.f64("lambda")? {
-            Some(l) => Self::new(l),
-            None => Err(ParamError::new(
-                Self::NAME,
-                "lambda",
-                "missing",
-                "threshold_rel needs lambda=<fraction in (0, 1]>, e.g. threshold_rel:lambda=0.1",
-            )),
-        }
+        Self::new(p.require(
+            "lambda",
+            Params::f64,
+            "threshold_rel needs lambda=<fraction in (0, 1]>, e.g. threshold_rel:lambda=0.1",
+        )?)
     }
 }
 
-impl<S: Scalar> Compressor<S> for ThresholdRel {
-    fn spec(&self) -> String {
-        format!("{}:lambda={}", Self::NAME, fmt_real(self.lambda))
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Contractive {
+compressor! {
+    ThresholdRel, |self, dim| {
+        spec: format!("{}:lambda={}", Self::NAME, fmt_real(self.lambda)),
+        class: Class::Contractive {
             alpha: self.alpha(dim),
-        }
+        },
+        deterministic: true,
     }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
-        sparse_compress_into(self, x, ctx, out)
-    }
-
-    fn as_sparsifier(&self) -> Option<&dyn Sparsifier<S>> {
-        Some(self)
-    }
-}
-
-impl<S: Scalar> Sparsifier<S> for ThresholdRel {
-    fn sparsify_into(
-        &self,
-        x: &[S],
-        _ctx: &mut CompressCtx<'_>,
-        indices: &mut Vec<u32>,
-        values: &mut Vec<S>,
-    ) -> Result<(), CompressError> {
+    sparsify_into |x, _ctx, indices, values| {
         indices.clear();
         values.clear();
         check_dim_basic(x.len())?;
@@ -163,26 +129,18 @@ impl<S: Scalar> Sparsifier<S> for ThresholdRel {
         let smallest = S::from_bits_u64(1);
         let t: S = round_up::<S>(t64).max(smallest);
         scan_at_least(x, 0, t, usize::MAX, indices, values).map(|_| ())
-    }
-
-    fn kept(&self, _d: usize) -> Option<usize> {
-        None
-    }
-
-    fn is_projection(&self) -> bool {
-        true
-    }
+    },
+    kept |_d| None,
+    projection: true,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use squeeze_core::{Scratch, SqueezeRng};
+    use crate::conformance::compress_once;
 
     fn compress<S: Scalar>(lambda: f64, x: &[S]) -> Result<Message<S>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        ThresholdRel::new(lambda).unwrap().compress(x, &mut ctx)
+        compress_once(&ThresholdRel::new(lambda).unwrap(), x, 0)
     }
 
     fn kept<S: Scalar>(lambda: f64, x: &[S]) -> Vec<u32> {

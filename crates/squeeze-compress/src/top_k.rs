@@ -2,10 +2,10 @@
 
 use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, Sparsifier,
-    check_input, sparse_compress_into,
+    check_input,
 };
 
-use crate::entry::{ParamDoc, Registered};
+use crate::entry::{K_PARAMS, ParamDoc, Registered, compressor};
 use crate::params::{KSpec, Params};
 use crate::sparse_scan::{CHUNK, key, scan_at_least};
 
@@ -89,16 +89,7 @@ impl TopK {
 impl Registered for TopK {
     const NAME: &'static str = "top_k";
     const SUMMARY: &'static str = "keep the k largest |x_j| (ties → lower index); contractive α = k/d [Stich et al. 2018; Alistarh et al. 2018]; k(⌈log₂d⌉+32) bits + header (f32)";
-    const PARAMS: &'static [ParamDoc] = &[
-        ParamDoc {
-            name: "k",
-            doc: "number of kept coordinates, 1 ≤ k ≤ d (give k or ratio)",
-        },
-        ParamDoc {
-            name: "ratio",
-            doc: "fraction of d to keep, in (0, 1]; k = max(1, ⌈ratio·d⌉)",
-        },
-    ];
+    const PARAMS: &'static [ParamDoc] = &K_PARAMS;
     const EXAMPLES: &'static [&'static str] = &[
         "top_k:k=1",
         "top_k:k=3",
@@ -113,47 +104,18 @@ impl Registered for TopK {
     }
 }
 
-impl<S: Scalar> Compressor<S> for TopK {
-    fn spec(&self) -> String {
-        format!("{}:{}", Self::NAME, self.k.spec())
-    }
-
-    fn class(&self, dim: usize) -> Class {
-        Class::Contractive {
+compressor! {
+    TopK, |self, dim| {
+        spec: format!("{}:{}", Self::NAME, self.k.spec()),
+        class: Class::Contractive {
             alpha: self.k.fraction(dim),
+        },
+        deterministic: true,
+        fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
+            self.k.resolve(Self::NAME, dim).map(|_| ())
         }
     }
-
-    fn is_deterministic(&self) -> bool {
-        true
-    }
-
-    fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
-        self.k.resolve(Self::NAME, dim).map(|_| ())
-    }
-
-    fn compress_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        out: &mut Message<S>,
-    ) -> Result<(), CompressError> {
-        sparse_compress_into(self, x, ctx, out)
-    }
-
-    fn as_sparsifier(&self) -> Option<&dyn Sparsifier<S>> {
-        Some(self)
-    }
-}
-
-impl<S: Scalar> Sparsifier<S> for TopK {
-    fn sparsify_into(
-        &self,
-        x: &[S],
-        ctx: &mut CompressCtx<'_>,
-        indices: &mut Vec<u32>,
-        values: &mut Vec<S>,
-    ) -> Result<(), CompressError> {
+    sparsify_into |x, ctx, indices, values| {
         indices.clear();
         values.clear();
         let k = self.k.resolve(Self::NAME, x.len())?;
@@ -166,15 +128,9 @@ impl<S: Scalar> Sparsifier<S> for TopK {
             Tuning::DEFAULT,
         )
         .map(|_| ())
-    }
-
-    fn kept(&self, d: usize) -> Option<usize> {
-        self.k.resolve(Self::NAME, d).ok()
-    }
-
-    fn is_projection(&self) -> bool {
-        true
-    }
+    },
+    kept |d| self.k.resolve(Self::NAME, d).ok(),
+    projection: true,
 }
 
 /// Knobs of the selection (tests shrink them to exercise the sampled path at small `d`).
@@ -332,6 +288,7 @@ fn compact<S: Scalar>(words: &mut Vec<u64>, idx: &mut Vec<u32>, val: &mut Vec<S>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::compress_once;
     use proptest::prelude::*;
     use squeeze_core::{Scratch, SqueezeRng};
 
@@ -369,9 +326,7 @@ mod tests {
     }
 
     fn compress(spec_k: usize, x: &[f32]) -> Result<Message<f32>, CompressError> {
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        TopK::with_k(spec_k).unwrap().compress(x, &mut ctx)
+        compress_once(&TopK::with_k(spec_k).unwrap(), x, 0)
     }
 
     const TINY: Tuning = Tuning {

@@ -4,6 +4,9 @@
 //! Inputs mix zeros, ties, tiny (1e-30) and huge (1e30) magnitudes, with d from 1 to 96.
 //! `PROPTEST_CASES` bounds the number of cases (CI sets it).
 
+mod common;
+
+use common::assert_refused;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use squeeze_compress::conformance::{CtxSpec, check};
@@ -89,12 +92,9 @@ fn every_entry_has_examples_that_parse_and_round_trip_their_spec() {
 
 #[test]
 fn registry_errors_are_actionable() {
-    let e = parse::<f32>("identity:k=3").unwrap_err().to_string();
-    assert!(e.contains("unknown parameter"), "{e}");
-    let e = parse::<f32>("nope").unwrap_err().to_string();
-    assert!(e.contains("known compressors: identity"), "{e}");
-    let e = parse::<f32>("identity | identity").unwrap_err().to_string();
-    assert!(e.contains("must be a sparsifier"), "{e}");
+    assert_refused("identity:k=3", "unknown parameter");
+    assert_refused("nope", "known compressors: identity");
+    assert_refused("identity | identity", "must be a sparsifier");
     assert!(parse::<f32>("scaled(identity").is_err());
     assert!(parse::<f32>("").is_err());
 }

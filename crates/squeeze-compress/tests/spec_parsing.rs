@@ -2,6 +2,9 @@
 //! format encodes and decodes; very deep specs fail fast without overflowing the stack; error
 //! hints say how to write compositions and wrappers instead of suggesting the same word.
 
+mod common;
+
+use common::assert_refused;
 use proptest::prelude::*;
 use squeeze_compress::conformance::check_wire;
 use squeeze_compress::registry::{entries, parse};
@@ -107,12 +110,9 @@ fn hints_say_how_to_write_compositions_and_never_suggest_the_same_word() {
         e.contains("scaled(Q)") && !e.contains("did you mean"),
         "{e}"
     );
-    let e = parse::<f32>("composed").unwrap_err().to_string();
-    assert!(e.contains("a composition is written A | B"), "{e}");
-    let e = parse::<f32>("scale").unwrap_err().to_string();
-    assert!(e.contains("did you mean scaled(Q)?"), "{e}");
-    let e = parse::<f32>("topk:k=2").unwrap_err().to_string();
-    assert!(e.contains("did you mean top_k?"), "{e}");
+    assert_refused("composed", "a composition is written A | B");
+    assert_refused("scale", "did you mean scaled(Q)?");
+    assert_refused("topk:k=2", "did you mean top_k?");
     let e = parse::<f32>("nope").unwrap_err().to_string();
     assert!(
         e.contains("known compressors: identity") && e.contains("A | B (compose), scaled(Q)"),

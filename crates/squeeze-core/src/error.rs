@@ -43,6 +43,29 @@ impl ParamError {
             hint: hint.into(),
         }
     }
+
+    /// `Ok(())` if `ok`, else [`ParamError::new`] of the other arguments: the one check of a
+    /// parameter's domain.
+    ///
+    /// ```
+    /// use squeeze_core::ParamError;
+    /// assert!(ParamError::require(true, "top_k", "k", 3, "k ≥ 1").is_ok());
+    /// let e = ParamError::require(false, "top_k", "k", 0, "k ≥ 1").unwrap_err();
+    /// assert_eq!(e, ParamError::new("top_k", "k", 0, "k ≥ 1"));
+    /// ```
+    pub fn require(
+        ok: bool,
+        component: &'static str,
+        param: &'static str,
+        value: impl ToString,
+        hint: impl Into<String>,
+    ) -> Result<(), Self> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Self::new(component, param, value, hint))
+        }
+    }
 }
 
 /// Why a compressor refused its input.

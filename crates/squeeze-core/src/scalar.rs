@@ -87,6 +87,18 @@ pub trait Scalar:
     fn scratch_values(scratch: &mut crate::Scratch) -> &mut Vec<Self>;
 }
 
+/// Scalar methods that are the float type's own method of the same name.
+macro_rules! forward_to_inherent {
+    ($t:ty; $($name:ident($($arg:ident: $at:ty),*) -> $ret:ty;)*) => {
+        $(
+            #[inline(always)]
+            fn $name(self $(, $arg: $at)*) -> $ret {
+                <$t>::$name(self $(, $arg)*)
+            }
+        )*
+    };
+}
+
 macro_rules! impl_scalar {
     ($t:ty, $bits:expr, $exp:expr, $mant:expr, $name:expr, $ut:ty, $field:ident) => {
         impl Scalar for $t {
@@ -118,29 +130,14 @@ macro_rules! impl_scalar {
             fn from_bits_u64(bits: u64) -> Self {
                 <$t>::from_bits(bits as $ut)
             }
-            #[inline(always)]
-            fn abs(self) -> Self {
-                <$t>::abs(self)
-            }
-            #[inline(always)]
-            fn is_finite(self) -> bool {
-                <$t>::is_finite(self)
-            }
-            #[inline(always)]
-            fn sqrt(self) -> Self {
-                <$t>::sqrt(self)
-            }
-            #[inline(always)]
-            fn is_sign_negative(self) -> bool {
-                <$t>::is_sign_negative(self)
-            }
-            #[inline(always)]
-            fn max(self, other: Self) -> Self {
-                <$t>::max(self, other)
-            }
-            #[inline(always)]
-            fn min(self, other: Self) -> Self {
-                <$t>::min(self, other)
+            forward_to_inherent! {
+                $t;
+                abs() -> Self;
+                is_finite() -> bool;
+                sqrt() -> Self;
+                is_sign_negative() -> bool;
+                max(other: Self) -> Self;
+                min(other: Self) -> Self;
             }
             fn scratch_values(scratch: &mut crate::Scratch) -> &mut Vec<Self> {
                 &mut scratch.$field

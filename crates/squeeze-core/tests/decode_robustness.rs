@@ -1,8 +1,9 @@
 //! Untrusted bytes never panic the decoder; whatever decodes is valid and canonical.
 //! (The cargo-fuzz target `fuzz/fuzz_targets/decode.rs` runs the same property coverage-guided.)
 
+mod common;
+
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use squeeze_core::{Levels, Message, Scalar};
 
 fn check<S: Scalar>(bytes: &[u8], dim: usize) -> Result<(), TestCaseError> {
@@ -75,11 +76,7 @@ fn corrupted() -> impl Strategy<Value = (Vec<u8>, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: squeeze_core::proptest_cases(512).max(256),
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::config())]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), dim in 0usize..300) {

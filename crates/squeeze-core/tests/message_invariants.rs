@@ -3,8 +3,9 @@
 //! everything else is refused with a typed error (or sent as the reserved tag that every
 //! decoder rejects), and `add_to` never writes a partial result.
 
+mod common;
+
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
 use squeeze_core::message::MAX_DEPTH;
 use squeeze_core::{BitConvention, BitWriter, Levels, Message, MessageError};
 
@@ -235,11 +236,7 @@ fn check(m: &Message<f32>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: squeeze_core::proptest_cases(512).max(256),
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::config())]
 
     #[test]
     fn hand_built_messages_are_checked_never_panic(m in message()) {

@@ -8,7 +8,8 @@ use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, Scratch, Sq
 use crate::FeedbackError;
 use squeeze_compress::three_point::compress_err;
 
-use crate::round::{Round, Workspace, check_input, message_err, sub_into};
+use crate::ef21::correct_with;
+use crate::round::{Round, compression_stream, push_step, sub_into};
 
 /// Which Clip21 (algorithms.md §4.3–4.4).
 #[derive(Debug)]
@@ -72,7 +73,7 @@ impl<S: Scalar> Clip21Worker<S> {
     pub fn new(dim: usize, seed: u64, worker: usize) -> Self {
         Self {
             v: vec![S::ZERO; dim],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, worker as u64),
+            rng: compression_stream(seed, worker),
             noise: SqueezeRng::stream(seed, Purpose::Noise, worker as u64),
         }
     }
@@ -106,20 +107,14 @@ impl<S: Scalar> Clip21<S> {
         &self.variant
     }
 
-    /// One push step with the vector `v`: `out` ← the (clipped, compressed or noised)
-    /// increment, $g_i$ updated. Checks `v` first; nothing changes on error.
-    pub fn step(
-        &self,
-        w: &mut Clip21Worker<S>,
-        v: &[S],
-        r: &Round,
-        ws: &mut Workspace<S>,
-        out: &mut Message<S>,
-    ) -> Result<(), FeedbackError> {
-        check_input("the vector to send", v, w.v.len(), r)?;
-        ws.fit(v.len());
-        sub_into(v, &w.v, &mut ws.work);
-        self.emit(&mut ws.work, w, r, &mut ws.scratch, out)
+    push_step! {
+        /// One push step with the vector `v`: `out` ← the (clipped, compressed or noised)
+        /// increment, $g_i$ updated. Checks `v` first; nothing changes on error.
+        fn step(&self, w: Clip21Worker<S>) checks v;
+        |v, r, ws, out| {
+            sub_into(v, &w.v, &mut ws.work);
+            self.emit(&mut ws.work, w, r, &mut ws.scratch, out)
+        }
     }
 
     /// From a difference $v_i - g_i$ the caller formed in `buf` (overwritten): clip it,
@@ -138,9 +133,7 @@ impl<S: Scalar> Clip21<S> {
             .map_err(compress_err(r.worker, r.round, what))?;
         match &self.variant {
             Clip21Variant::Press(c) => {
-                crate::round::compress(c.as_ref(), buf, &mut w.rng, scratch, r, what, msg)?;
-                msg.add_to(&mut w.v, S::ONE)
-                    .map_err(message_err(r.worker, r.round))
+                correct_with(c.as_ref(), buf, &mut w.v, &mut w.rng, scratch, r, what, msg)
             }
             Clip21Variant::Plain | Clip21Variant::Dp { .. } => {
                 for (vk, &uk) in w.v.iter_mut().zip(buf.iter()) {

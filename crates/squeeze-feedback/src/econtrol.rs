@@ -1,10 +1,9 @@
 //! EControl's mechanism (Gao, Islamov, Stich, ICLR 2024; arXiv 2311.05645).
 
-use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Compressor, Message, ParamError, Scalar, Scratch, SqueezeRng};
 
 use crate::FeedbackError;
-use crate::round::{Round, Workspace, check_input, compress, message_err};
+use crate::round::{Round, add_message, compress, push_step, worker_state};
 
 /// EControl: error feedback with a damped error and an EF21-style shift,
 ///
@@ -32,41 +31,27 @@ pub struct Econtrol<S: Scalar> {
     eta: f64,
 }
 
-/// EControl's worker state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct EcontrolWorker<S: Scalar> {
-    /// Error $e_i$.
-    pub e: Vec<S>,
-    /// Shift $h_i$.
-    pub h: Vec<S>,
-    /// Compression stream.
-    pub rng: SqueezeRng,
-}
-
-impl<S: Scalar> EcontrolWorker<S> {
-    /// $e_i = h_i = 0$ of dimension `dim`, worker `worker`'s compression stream of `seed`.
-    pub fn new(dim: usize, seed: u64, worker: usize) -> Self {
-        Self {
-            e: vec![S::ZERO; dim],
-            h: vec![S::ZERO; dim],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, worker as u64),
-        }
+worker_state! {
+    /// EControl's worker state.
+    EcontrolWorker {
+        /// Error $e_i$.
+        e,
+        /// Shift $h_i$.
+        h,
     }
+    /// $e_i = h_i = 0$ of dimension `dim`, worker `worker`'s compression stream of `seed`.
+    fn new;
 }
 
 /// Validate the damping η (finite, ≥ 0).
 pub fn check_eta(eta: f64) -> Result<(), ParamError> {
-    if eta.is_finite() && eta >= 0.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(
-            "econtrol",
-            "eta",
-            eta,
-            "the error-feedback damping η must be finite and ≥ 0 (η = 0 is EF21; theory: η = α/400)",
-        ))
-    }
+    ParamError::require(
+        eta.is_finite() && eta >= 0.0,
+        "econtrol",
+        "eta",
+        eta,
+        "the error-feedback damping η must be finite and ≥ 0 (η = 0 is EF21; theory: η = α/400)",
+    )
 }
 
 impl<S: Scalar> Econtrol<S> {
@@ -81,31 +66,25 @@ impl<S: Scalar> Econtrol<S> {
         self.compressor.as_ref()
     }
 
-    /// One push step with the vector `v` (a gradient or stochastic gradient): `out` ←
-    /// $\Delta_i$, and $e_i$, $h_i$ updated. Checks `v` first; nothing changes on error.
-    pub fn step(
-        &self,
-        w: &mut EcontrolWorker<S>,
-        v: &[S],
-        r: &Round,
-        ws: &mut Workspace<S>,
-        out: &mut Message<S>,
-    ) -> Result<(), FeedbackError> {
-        check_input("the vector to send", v, w.h.len(), r)?;
-        ws.fit(v.len());
-        ws.aux.copy_from_slice(v);
-        step_parts(
-            self.compressor.as_ref(),
-            self.eta,
-            &mut w.e,
-            &mut w.h,
-            &mut w.rng,
-            &mut ws.aux,
-            r,
-            &mut ws.scratch,
-            &mut ws.work,
-            out,
-        )
+    push_step! {
+        /// One push step with the vector `v` (a gradient or stochastic gradient): `out` ←
+        /// $\Delta_i$, and $e_i$, $h_i$ updated. Checks `v` first; nothing changes on error.
+        fn step(&self, w: EcontrolWorker<S>) checks h;
+        |v, r, ws, out| {
+            ws.aux.copy_from_slice(v);
+            step_parts(
+                self.compressor.as_ref(),
+                self.eta,
+                &mut w.e,
+                &mut w.h,
+                &mut w.rng,
+                &mut ws.aux,
+                r,
+                &mut ws.scratch,
+                &mut ws.work,
+                out,
+            )
+        }
     }
 }
 
@@ -148,8 +127,6 @@ pub fn step_parts<S: Scalar>(
     for (ek, &vk) in e.iter_mut().zip(v.iter()) {
         *ek += vk;
     }
-    out.add_to(e, -S::ONE)
-        .map_err(message_err(r.worker, r.round))?;
-    out.add_to(h, S::ONE)
-        .map_err(message_err(r.worker, r.round))
+    add_message(out, e, -S::ONE, r)?;
+    add_message(out, h, S::ONE, r)
 }

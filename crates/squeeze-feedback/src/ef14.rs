@@ -1,11 +1,10 @@
 //! Classic error feedback (EF14 / Mem-SGD / EF-SGD: Seide et al. 2014; Stich et al. 2018;
 //! Karimireddy et al. 2019).
 
-use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Compressor, Message, Scalar, Scratch, SqueezeRng};
 
 use crate::FeedbackError;
-use crate::round::{Round, Workspace, check_input, compress, message_err};
+use crate::round::{Round, add_message, compress, push_step, worker_state};
 
 /// EF14: compress the scaled vector plus the residual, keep what was not sent.
 ///
@@ -32,24 +31,14 @@ pub struct Ef14<S: Scalar> {
     compressor: Box<dyn Compressor<S>>,
 }
 
-/// EF14's worker state: the residual $e_i$ and the compression stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Ef14Worker<S: Scalar> {
-    /// Residual $e_i$ (what was not sent yet).
-    pub e: Vec<S>,
-    /// Compression stream.
-    pub rng: SqueezeRng,
-}
-
-impl<S: Scalar> Ef14Worker<S> {
-    /// $e_i = 0$ of dimension `dim`, worker `worker`'s compression stream of `seed`.
-    pub fn new(dim: usize, seed: u64, worker: usize) -> Self {
-        Self {
-            e: vec![S::ZERO; dim],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, worker as u64),
-        }
+worker_state! {
+    /// EF14's worker state: the residual $e_i$ and the compression stream.
+    Ef14Worker {
+        /// Residual $e_i$ (what was not sent yet).
+        e,
     }
+    /// $e_i = 0$ of dimension `dim`, worker `worker`'s compression stream of `seed`.
+    fn new;
 }
 
 impl<S: Scalar> Ef14<S> {
@@ -63,31 +52,24 @@ impl<S: Scalar> Ef14<S> {
         self.compressor.as_ref()
     }
 
-    /// One push step with scale `scale` (the learning rate) and vector `v`: `out` ←
-    /// $\mathcal{C}(e_i + s\,v)$, $e_i \leftarrow e_i + s\,v - $ `out`. Checks `v` first
-    /// (length, finiteness); nothing changes on error.
-    pub fn step(
-        &self,
-        w: &mut Ef14Worker<S>,
-        scale: f64,
-        v: &[S],
-        r: &Round,
-        ws: &mut Workspace<S>,
-        out: &mut Message<S>,
-    ) -> Result<(), FeedbackError> {
-        check_input("the vector to send", v, w.e.len(), r)?;
-        ws.fit(v.len());
-        step_parts(
-            self.compressor.as_ref(),
-            &mut w.e,
-            &mut w.rng,
-            scale,
-            v,
-            r,
-            &mut ws.scratch,
-            &mut ws.work,
-            out,
-        )
+    push_step! {
+        /// One push step with scale `scale` (the learning rate) and vector `v`: `out` ←
+        /// $\mathcal{C}(e_i + s\,v)$, $e_i \leftarrow e_i + s\,v - $ `out`. Checks `v` first
+        /// (length, finiteness); nothing changes on error.
+        fn step(&self, w: Ef14Worker<S>, scale: f64) checks e;
+        |v, r, ws, out| {
+            step_parts(
+                self.compressor.as_ref(),
+                &mut w.e,
+                &mut w.rng,
+                scale,
+                v,
+                r,
+                &mut ws.scratch,
+                &mut ws.work,
+                out,
+            )
+        }
     }
 }
 
@@ -119,6 +101,5 @@ pub fn step_parts<S: Scalar>(
         out,
     )?;
     e.copy_from_slice(work);
-    out.add_to(e, -S::ONE)
-        .map_err(message_err(r.worker, r.round))
+    add_message(out, e, -S::ONE, r)
 }

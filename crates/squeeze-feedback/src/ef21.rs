@@ -1,11 +1,10 @@
 //! EF21's mechanism (Richtárik, Sokolov, Fatkhullin, NeurIPS 2021): a shift $g_i$ per worker
 //! and compressed corrections towards the vector the worker has.
 
-use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Compressor, Message, Scalar, Scratch, SqueezeRng};
 
 use crate::FeedbackError;
-use crate::round::{Round, Workspace, check_input, compress, message_err, sub_into};
+use crate::round::{Round, add_message, compress, push_step, sub_into, worker_state};
 
 /// The EF21 mechanism: worker $i$ keeps an estimate $g_i$ of the vector $v_i$ it wants to
 /// communicate (a gradient, a momentum, a model delta) and sends only a compressed correction
@@ -47,26 +46,18 @@ pub struct Ef21<S: Scalar> {
     compressor: Box<dyn Compressor<S>>,
 }
 
-/// EF21's worker state: the estimate $g_i$ and the worker's compression stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Ef21Worker<S: Scalar> {
-    /// Gradient estimate $g_i$.
-    pub g: Vec<S>,
-    /// Compression stream.
-    pub rng: SqueezeRng,
+worker_state! {
+    /// EF21's worker state: the estimate $g_i$ and the worker's compression stream.
+    Ef21Worker {
+        /// Gradient estimate $g_i$.
+        g,
+    }
+    /// $g_i = 0$ of dimension `dim`; the stream is worker `worker`'s compression stream of the
+    /// experiment seed `seed` (the same stream the in-process engines use).
+    fn new;
 }
 
 impl<S: Scalar> Ef21Worker<S> {
-    /// $g_i = 0$ of dimension `dim`; the stream is worker `worker`'s compression stream of the
-    /// experiment seed `seed` (the same stream the in-process engines use).
-    pub fn new(dim: usize, seed: u64, worker: usize) -> Self {
-        Self {
-            g: vec![S::ZERO; dim],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, worker as u64),
-        }
-    }
-
     /// Start from a known estimate (e.g. the first full gradient, sent uncompressed).
     pub fn with_estimate(g: Vec<S>, rng: SqueezeRng) -> Self {
         Self { g, rng }
@@ -90,22 +81,16 @@ impl<S: Scalar> Ef21<S> {
         self.compressor.as_ref()
     }
 
-    /// One push step: `out` ← $c_i = \mathcal{C}(v - g_i)$ and $g_i \leftarrow g_i + c_i$.
-    ///
-    /// `v` must have the state's dimension and be finite; otherwise nothing changes and the
-    /// error says which entry. Allocation-free once `ws` has the dimension.
-    pub fn step(
-        &self,
-        w: &mut Ef21Worker<S>,
-        v: &[S],
-        r: &Round,
-        ws: &mut Workspace<S>,
-        out: &mut Message<S>,
-    ) -> Result<(), FeedbackError> {
-        check_input("the vector to send", v, w.g.len(), r)?;
-        ws.fit(v.len());
-        sub_into(v, &w.g, &mut ws.work);
-        self.correct(w, &ws.work, r, &mut ws.scratch, out)
+    push_step! {
+        /// One push step: `out` ← $c_i = \mathcal{C}(v - g_i)$ and $g_i \leftarrow g_i + c_i$.
+        ///
+        /// `v` must have the state's dimension and be finite; otherwise nothing changes and the
+        /// error says which entry. Allocation-free once `ws` has the dimension.
+        fn step(&self, w: Ef21Worker<S>) checks g;
+        |v, r, ws, out| {
+            sub_into(v, &w.g, &mut ws.work);
+            self.correct(w, &ws.work, r, &mut ws.scratch, out)
+        }
     }
 
     /// The step from a difference the caller already formed: `out` ← $\mathcal{C}(\Delta)$ and
@@ -148,6 +133,5 @@ pub fn correct_with<S: Scalar>(
     out: &mut Message<S>,
 ) -> Result<(), FeedbackError> {
     compress(c, diff, rng, scratch, r, what, out)?;
-    out.add_to(g, S::ONE)
-        .map_err(message_err(r.worker, r.round))
+    add_message(out, g, S::ONE, r)
 }

@@ -3,7 +3,7 @@
 
 use squeeze_compress::three_point::{compress_up, message_err as mech_message_err};
 use squeeze_core::{
-    Compressor, Message, MessageError, Scalar, Scratch, SqueezeRng, ops, round_seed,
+    Compressor, Message, MessageError, Purpose, Scalar, Scratch, SqueezeRng, ops, round_seed,
 };
 
 use crate::FeedbackError;
@@ -70,10 +70,18 @@ impl<S: Scalar> Workspace<S> {
         }
     }
 
-    /// Make both vectors length `d` (allocates only when `d` grows).
-    pub(crate) fn fit(&mut self, d: usize) {
-        self.work.resize(d, S::ZERO);
-        self.aux.resize(d, S::ZERO);
+    /// The push API's entry: check the vector `v` to send ([`check_input`]: length `expected`,
+    /// finite), then make both vectors length `v.len()` (allocates only when it grows).
+    pub(crate) fn accept(
+        &mut self,
+        v: &[S],
+        expected: usize,
+        r: &Round,
+    ) -> Result<(), FeedbackError> {
+        check_input("the vector to send", v, expected, r)?;
+        self.work.resize(v.len(), S::ZERO);
+        self.aux.resize(v.len(), S::ZERO);
+        Ok(())
     }
 }
 
@@ -91,6 +99,84 @@ pub fn compress<S: Scalar>(
 ) -> Result<(), FeedbackError> {
     let ids = (r.worker, r.n_workers, r.round, r.round_seed);
     Ok(compress_up(c, v, rng, scratch, ids, what, out)?)
+}
+
+/// `g ← g + s·msg` for the worker and round of `r` (the decoded message added to an estimate,
+/// shift or error).
+pub(crate) fn add_message<S: Scalar>(
+    msg: &Message<S>,
+    g: &mut [S],
+    s: S,
+    r: &Round,
+) -> Result<(), FeedbackError> {
+    msg.add_to(g, s).map_err(message_err(r.worker, r.round))
+}
+
+/// The push API's `step` of a mechanism (an inherent method): the worker state `w` (whose
+/// vector `$field` has the dimension), any extra parameters, the vector `v`, the round, the
+/// workspace and the message. It checks `v` first ([`Workspace::accept`]: length and
+/// finiteness; nothing changes on error), then runs `$body`.
+macro_rules! push_step {
+    (
+        $(#[$doc:meta])*
+        fn step(&$this:ident, $w:ident: $worker:ty $(, $p:ident: $pt:ty)*) checks $field:ident;
+        |$v:ident, $r:ident, $ws:ident, $out:ident| $body:block
+    ) => {
+        $(#[$doc])*
+        pub fn step(
+            &$this,
+            $w: &mut $worker,
+            $($p: $pt,)*
+            $v: &[S],
+            $r: &$crate::round::Round,
+            $ws: &mut $crate::round::Workspace<S>,
+            $out: &mut Message<S>,
+        ) -> Result<(), $crate::FeedbackError> {
+            $ws.accept($v, $w.$field.len(), $r)?;
+            $body
+        }
+    };
+}
+pub(crate) use push_step;
+
+/// A worker state made of length-`dim` vectors, zero at the start, and the worker's
+/// compression stream ([`compression_stream`]): the serde struct (checkpoints are its
+/// serialisation) and its `new(dim, seed, worker)`.
+macro_rules! worker_state {
+    (
+        $(#[$doc:meta])*
+        $name:ident {
+            $($(#[$fdoc:meta])* $field:ident,)+
+        }
+        $(#[$newdoc:meta])*
+        fn new;
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(bound = "")]
+        pub struct $name<S: Scalar> {
+            $($(#[$fdoc])* pub $field: Vec<S>,)+
+            /// Compression stream.
+            pub rng: SqueezeRng,
+        }
+
+        impl<S: Scalar> $name<S> {
+            $(#[$newdoc])*
+            pub fn new(dim: usize, seed: u64, worker: usize) -> Self {
+                Self {
+                    $($field: vec![S::ZERO; dim],)+
+                    rng: $crate::round::compression_stream(seed, worker),
+                }
+            }
+        }
+    };
+}
+pub(crate) use worker_state;
+
+/// Worker `worker`'s compression stream of the experiment seed `seed` (the stream the
+/// in-process engines use).
+pub(crate) fn compression_stream(seed: u64, worker: usize) -> SqueezeRng {
+    SqueezeRng::stream(seed, Purpose::Compression, worker as u64)
 }
 
 /// Map a message error of worker `worker` in `round`.

@@ -103,15 +103,33 @@ impl<S: Scalar> AdaCgd<S> {
     }
 }
 
-impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
-    fn name(&self) -> &'static str {
-        "adacgd"
+three_point! {
+    AdaCgd<S>, "adacgd", |self, d| {
+        describe: {
+            let specs: Vec<String> = self.ladder.iter().map(|c| c.spec()).collect();
+            format!("adacgd([{}], ζ={})", specs.join(", "), self.zeta)
+        },
+        check_dim: self.check_ladder(d),
+        constants: {
+            let finest = self.ladder.last().expect("non-empty ladder");
+            let (a, b) = ef21_theta_beta(alpha_of("adacgd", "ladder", finest.as_ref(), d)?);
+            Ok((a, b.max(self.zeta)))
+        },
+        fn outcomes(&self) -> usize {
+            self.ladder.len() + 1
+        }
+        fn wire_levels(&self) -> Option<usize> {
+            Some(self.ladder.len())
+        }
     }
-    fn describe(&self) -> String {
-        let specs: Vec<String> = self.ladder.iter().map(|c| c.spec()).collect();
-        format!("adacgd([{}], ζ={})", specs.join(", "), self.zeta)
-    }
-    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
+    compress |h, y, x, ctx, up| lazily(self.zeta, (h, y, x), ctx, up, |rhs, ctx, up| {
+        self.choose(rhs, h, x, ctx, up)
+    })
+}
+
+impl<S: Scalar> AdaCgd<S> {
+    /// Every rung fits `d` and has an α, and the α's ascend (cheapest first).
+    fn check_ladder(&self, d: usize) -> Result<(), MechanismError> {
         let mut prev = 0.0;
         for c in &self.ladder {
             check_dims("adacgd", &[c.as_ref()], d)?;
@@ -130,32 +148,7 @@ impl<S: Scalar> ThreePoint<S> for AdaCgd<S> {
         }
         Ok(())
     }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
-        let finest = self.ladder.last().expect("non-empty ladder");
-        let (a, b) = ef21_theta_beta(alpha_of("adacgd", "ladder", finest.as_ref(), d)?);
-        Ok((a, b.max(self.zeta)))
-    }
-    fn outcomes(&self) -> usize {
-        self.ladder.len() + 1
-    }
-    fn wire_levels(&self) -> Option<usize> {
-        Some(self.ladder.len())
-    }
-    fn compress(
-        &self,
-        h: &[S],
-        y: &[S],
-        x: &[S],
-        ctx: &mut MechCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<usize, MechanismError> {
-        lazily(self.zeta, (h, y, x), ctx, up, |rhs, ctx, up| {
-            self.choose(rhs, h, x, ctx, up)
-        })
-    }
-}
 
-impl<S: Scalar> AdaCgd<S> {
     /// The non-lazy branch, with `rhs` $= \|x - y\|^2$ and `up` holding its compressed-message
     /// buffers: the first rung whose candidate is good enough, else the finest; returns the
     /// outcome $j$ (1-based rung).

@@ -39,27 +39,13 @@ impl Bag {
     }
 }
 
-impl<S: Scalar> ThreePoint<S> for Bag {
-    fn name(&self) -> &'static str {
-        "bag"
+three_point! {
+    Bag, "bag", |self, _d| {
+        describe: format!("bag(p={})", self.p),
+        check_dim: Ok(()),
+        constants: Ok(ef21_theta_beta(self.p)),
     }
-    fn describe(&self) -> String {
-        format!("bag(p={})", self.p)
-    }
-    fn check_dim(&self, _d: usize) -> Result<(), MechanismError> {
-        Ok(())
-    }
-    fn constants(&self, _d: usize) -> Result<(f64, f64), MechanismError> {
-        Ok(ef21_theta_beta(self.p))
-    }
-    fn compress(
-        &self,
-        h: &[S],
-        _y: &[S],
-        x: &[S],
-        ctx: &mut MechCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<usize, MechanismError> {
+    compress |h, _y, x, ctx, up| {
         let send = ctx.rng.bernoulli(self.p);
         Ok(dense_or_skip(send, h, x, ctx.stash, up))
     }

@@ -42,30 +42,13 @@ impl<S: Scalar> Clag<S> {
     }
 }
 
-impl<S: Scalar> ThreePoint<S> for Clag<S> {
-    fn name(&self) -> &'static str {
-        "clag"
+three_point! {
+    Clag<S>, "clag", |self, d| {
+        describe: format!("clag({}, ζ={})", self.c.spec(), self.zeta),
+        check_dim: check_dims("clag", &[self.c.as_ref()], d),
+        constants: ef21_ab_of("clag", self.c.as_ref(), d).map(|(a, b)| (a, b.max(self.zeta))),
     }
-    fn describe(&self) -> String {
-        format!("clag({}, ζ={})", self.c.spec(), self.zeta)
-    }
-    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
-        check_dims("clag", &[self.c.as_ref()], d)
-    }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
-        let (a, b) = ef21_ab_of("clag", self.c.as_ref(), d)?;
-        Ok((a, b.max(self.zeta)))
-    }
-    fn compress(
-        &self,
-        h: &[S],
-        y: &[S],
-        x: &[S],
-        ctx: &mut MechCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<usize, MechanismError> {
-        lazily(self.zeta, (h, y, x), ctx, up, |_, ctx, up| {
-            ef21_step(self.c.as_ref(), h, x, ctx, up)
-        })
-    }
+    compress |h, y, x, ctx, up| lazily(self.zeta, (h, y, x), ctx, up, |_, ctx, up| {
+        ef21_step(self.c.as_ref(), h, x, ctx, up)
+    })
 }

@@ -32,27 +32,11 @@ impl<S: Scalar> Ef21Mech<S> {
     }
 }
 
-impl<S: Scalar> ThreePoint<S> for Ef21Mech<S> {
-    fn name(&self) -> &'static str {
-        "3pc_ef21"
+three_point! {
+    Ef21Mech<S>, "3pc_ef21", |self, d| {
+        describe: format!("3pc_ef21({})", self.c.spec()),
+        check_dim: check_dims("3pc_ef21", &[self.c.as_ref()], d),
+        constants: ef21_ab_of("3pc_ef21", self.c.as_ref(), d),
     }
-    fn describe(&self) -> String {
-        format!("3pc_ef21({})", self.c.spec())
-    }
-    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
-        check_dims("3pc_ef21", &[self.c.as_ref()], d)
-    }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
-        ef21_ab_of("3pc_ef21", self.c.as_ref(), d)
-    }
-    fn compress(
-        &self,
-        h: &[S],
-        _y: &[S],
-        x: &[S],
-        ctx: &mut MechCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<usize, MechanismError> {
-        ef21_step(self.c.as_ref(), h, x, ctx, up)
-    }
+    compress |h, _y, x, ctx, up| ef21_step(self.c.as_ref(), h, x, ctx, up)
 }

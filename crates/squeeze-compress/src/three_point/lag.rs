@@ -34,27 +34,13 @@ impl Lag {
     }
 }
 
-impl<S: Scalar> ThreePoint<S> for Lag {
-    fn name(&self) -> &'static str {
-        "lag"
+three_point! {
+    Lag, "lag", |self, _d| {
+        describe: format!("lag(ζ={})", self.zeta),
+        check_dim: Ok(()),
+        constants: Ok((1.0, self.zeta)),
     }
-    fn describe(&self) -> String {
-        format!("lag(ζ={})", self.zeta)
-    }
-    fn check_dim(&self, _d: usize) -> Result<(), MechanismError> {
-        Ok(())
-    }
-    fn constants(&self, _d: usize) -> Result<(f64, f64), MechanismError> {
-        Ok((1.0, self.zeta))
-    }
-    fn compress(
-        &self,
-        h: &[S],
-        y: &[S],
-        x: &[S],
-        ctx: &mut MechCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<usize, MechanismError> {
+    compress |h, y, x, ctx, up| {
         let send = triggered(self.zeta, h, y, x).is_some();
         Ok(dense_or_skip(send, h, x, ctx.stash, up))
     }

@@ -53,30 +53,24 @@ pub(crate) fn ef21_ab_of<S: Scalar>(
 
 /// Validate a laziness threshold ζ ≥ 0 (finite).
 pub(crate) fn check_zeta(mech: &'static str, zeta: f64) -> Result<(), ParamError> {
-    if zeta.is_finite() && zeta >= 0.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(
-            mech,
-            "zeta",
-            zeta,
-            "the trigger threshold ζ must be finite and ≥ 0 (ζ = 0: always send)",
-        ))
-    }
+    ParamError::require(
+        zeta.is_finite() && zeta >= 0.0,
+        mech,
+        "zeta",
+        zeta,
+        "the trigger threshold ζ must be finite and ≥ 0 (ζ = 0: always send)",
+    )
 }
 
 /// Validate a probability p ∈ (0, 1].
 pub(crate) fn check_p(mech: &'static str, p: f64) -> Result<(), ParamError> {
-    if p > 0.0 && p <= 1.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(
-            mech,
-            "p",
-            p,
-            "the probability p must be in (0, 1] (p = 1: always send the full vector)",
-        ))
-    }
+    ParamError::require(
+        p > 0.0 && p <= 1.0,
+        mech,
+        "p",
+        p,
+        "the probability p must be in (0, 1] (p = 1: always send the full vector)",
+    )
 }
 
 /// Check that every compressor of mechanism `mech` fits dimension `d` (in order; the first

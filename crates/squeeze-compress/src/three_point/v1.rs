@@ -34,39 +34,17 @@ impl<S: Scalar> V1<S> {
     }
 }
 
-impl<S: Scalar> ThreePoint<S> for V1<S> {
-    fn name(&self) -> &'static str {
-        "3pc_v1"
+three_point! {
+    V1<S>, "3pc_v1", |self, d| {
+        describe: format!("3pc_v1({})", self.c.spec()),
+        check_dim: check_dims("3pc_v1", &[self.c.as_ref()], d),
+        constants: Ok((1.0, 1.0 - alpha_of("3pc_v1", "compressor", self.c.as_ref(), d)?)),
     }
-    fn describe(&self) -> String {
-        format!("3pc_v1({})", self.c.spec())
-    }
-    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
-        check_dims("3pc_v1", &[self.c.as_ref()], d)
-    }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
-        let alpha = alpha_of("3pc_v1", "compressor", self.c.as_ref(), d)?;
-        Ok((1.0, 1.0 - alpha))
-    }
-    fn compress(
-        &self,
-        h: &[S],
-        y: &[S],
-        x: &[S],
-        ctx: &mut MechCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<usize, MechanismError> {
+    compress |h, y, x, ctx, up| {
         let meta = ctx.meta();
         sub_into(x, y, ctx.work);
-        MechCtx::compress(
-            ctx.rng,
-            ctx.scratch,
-            meta,
-            self.c.as_ref(),
-            ctx.work,
-            ctx.spare,
-            DIFFERENCE,
-        )?;
+        let c = self.c.as_ref();
+        MechCtx::compress(ctx.rng, ctx.scratch, meta, c, ctx.work, ctx.spare, DIFFERENCE)?;
         sub_into(y, h, ctx.aux);
         ctx.spare
             .add_to(ctx.aux, S::ONE)

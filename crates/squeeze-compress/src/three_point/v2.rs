@@ -35,36 +35,24 @@ impl<S: Scalar> V2<S> {
     }
 }
 
-impl<S: Scalar> ThreePoint<S> for V2<S> {
-    fn name(&self) -> &'static str {
-        "3pc_v2"
+three_point! {
+    V2<S>, "3pc_v2", |self, d| {
+        describe: format!("3pc_v2(C={}, Q={})", self.c.spec(), self.q.spec()),
+        check_dim: check_dims("3pc_v2", &[self.c.as_ref(), self.q.as_ref()], d),
+        constants: {
+            let alpha = alpha_of("3pc_v2", "compressor", self.c.as_ref(), d)?;
+            let omega = self.q.class(d).omega().ok_or_else(|| {
+                MechanismError::Param(ParamError::new(
+                    "3pc_v2",
+                    "compressor2",
+                    self.q.spec(),
+                    "Q must be unbiased (ω), e.g. rand_k:k=10",
+                ))
+            })?;
+            Ok((alpha, (1.0 - alpha) * omega))
+        },
     }
-    fn describe(&self) -> String {
-        format!("3pc_v2(C={}, Q={})", self.c.spec(), self.q.spec())
-    }
-    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
-        check_dims("3pc_v2", &[self.c.as_ref(), self.q.as_ref()], d)
-    }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
-        let alpha = alpha_of("3pc_v2", "compressor", self.c.as_ref(), d)?;
-        let omega = self.q.class(d).omega().ok_or_else(|| {
-            MechanismError::Param(ParamError::new(
-                "3pc_v2",
-                "compressor2",
-                self.q.spec(),
-                "Q must be unbiased (ω), e.g. rand_k:k=10",
-            ))
-        })?;
-        Ok((alpha, (1.0 - alpha) * omega))
-    }
-    fn compress(
-        &self,
-        h: &[S],
-        y: &[S],
-        x: &[S],
-        ctx: &mut MechCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<usize, MechanismError> {
+    compress |h, y, x, ctx, up| {
         let (mq, mc) = up.pair_parts();
         compress_sub(self.q.as_ref(), x, y, ctx, mq, DIFFERENCE)?;
         // x − b = (x − h) − Q(x − y)

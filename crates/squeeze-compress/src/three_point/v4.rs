@@ -34,29 +34,17 @@ impl<S: Scalar> V4<S> {
     }
 }
 
-impl<S: Scalar> ThreePoint<S> for V4<S> {
-    fn name(&self) -> &'static str {
-        "3pc_v4"
+three_point! {
+    V4<S>, "3pc_v4", |self, d| {
+        describe: format!("3pc_v4(C1={}, C2={})", self.c1.spec(), self.c2.spec()),
+        check_dim: check_dims("3pc_v4", &[self.c1.as_ref(), self.c2.as_ref()], d),
+        constants: {
+            let a1 = alpha_of("3pc_v4", "compressor", self.c1.as_ref(), d)?;
+            let a2 = alpha_of("3pc_v4", "compressor2", self.c2.as_ref(), d)?;
+            Ok(ef21_theta_beta(1.0 - (1.0 - a1) * (1.0 - a2)))
+        },
     }
-    fn describe(&self) -> String {
-        format!("3pc_v4(C1={}, C2={})", self.c1.spec(), self.c2.spec())
-    }
-    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
-        check_dims("3pc_v4", &[self.c1.as_ref(), self.c2.as_ref()], d)
-    }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
-        let a1 = alpha_of("3pc_v4", "compressor", self.c1.as_ref(), d)?;
-        let a2 = alpha_of("3pc_v4", "compressor2", self.c2.as_ref(), d)?;
-        Ok(ef21_theta_beta(1.0 - (1.0 - a1) * (1.0 - a2)))
-    }
-    fn compress(
-        &self,
-        h: &[S],
-        _y: &[S],
-        x: &[S],
-        ctx: &mut MechCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<usize, MechanismError> {
+    compress |h, _y, x, ctx, up| {
         let (m2, m1) = up.pair_parts();
         compress_sub(self.c2.as_ref(), x, h, ctx, m2, CORRECTION)?;
         refine(self.c1.as_ref(), m2, ctx, m1)

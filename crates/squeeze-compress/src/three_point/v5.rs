@@ -44,35 +44,23 @@ pub(crate) fn shared_coin(round_seed: u64, p: f64) -> bool {
     SqueezeRng::stream(round_seed, Purpose::Shared, 5).bernoulli(p)
 }
 
-impl<S: Scalar> ThreePoint<S> for V5<S> {
-    fn name(&self) -> &'static str {
-        "3pc_v5"
+three_point! {
+    V5<S>, "3pc_v5", |self, d| {
+        describe: format!("3pc_v5({}, p={})", self.c.spec(), self.p),
+        check_dim: check_dims("3pc_v5", &[self.c.as_ref()], d),
+        constants: {
+            let alpha = alpha_of("3pc_v5", "compressor", self.c.as_ref(), d)?;
+            let r = (1.0 - self.p).sqrt();
+            let a = 1.0 - r;
+            let b = if self.p >= 1.0 {
+                0.0
+            } else {
+                (1.0 - self.p) * (1.0 - alpha) / a
+            };
+            Ok((a, b))
+        },
     }
-    fn describe(&self) -> String {
-        format!("3pc_v5({}, p={})", self.c.spec(), self.p)
-    }
-    fn check_dim(&self, d: usize) -> Result<(), MechanismError> {
-        check_dims("3pc_v5", &[self.c.as_ref()], d)
-    }
-    fn constants(&self, d: usize) -> Result<(f64, f64), MechanismError> {
-        let alpha = alpha_of("3pc_v5", "compressor", self.c.as_ref(), d)?;
-        let r = (1.0 - self.p).sqrt();
-        let a = 1.0 - r;
-        let b = if self.p >= 1.0 {
-            0.0
-        } else {
-            (1.0 - self.p) * (1.0 - alpha) / a
-        };
-        Ok((a, b))
-    }
-    fn compress(
-        &self,
-        h: &[S],
-        y: &[S],
-        x: &[S],
-        ctx: &mut MechCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<usize, MechanismError> {
+    compress |h, y, x, ctx, up| {
         if shared_coin(ctx.round_seed, self.p) {
             return Ok(send_dense(h, x, ctx.stash, up));
         }

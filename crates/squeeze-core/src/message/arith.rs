@@ -1,5 +1,6 @@
 //! Applying a message to a dense buffer: `out += scale · m` and dense conversion.
 
+use super::validate::{check_composed_dim, check_sparse_lengths};
 use super::{Levels, Message};
 use crate::error::{DecodeError, MessageError};
 use crate::scalar::Scalar;
@@ -83,12 +84,7 @@ impl<S: Scalar> Message<S> {
                 indices,
                 values,
             } => {
-                if indices.len() != values.len() {
-                    return Err(MessageError::Invalid(DecodeError::BadField {
-                        what: "sparse lengths",
-                        detail: format!("{} indices, {} values", indices.len(), values.len()),
-                    }));
-                }
+                check_sparse_lengths(indices, values).map_err(MessageError::Invalid)?;
                 for (&i, &v) in indices.iter().zip(values) {
                     match out.get_mut(i as usize) {
                         Some(o) => *o += scale * v,
@@ -139,12 +135,7 @@ impl<S: Scalar> Message<S> {
                 indices,
                 inner,
             } => {
-                if inner.dim() != indices.len() {
-                    return Err(MessageError::Invalid(DecodeError::BadField {
-                        what: "composed inner dimension",
-                        detail: format!("{} for {} indices", inner.dim(), indices.len()),
-                    }));
-                }
+                check_composed_dim(inner.dim(), indices).map_err(MessageError::Invalid)?;
                 // Expand the inner message over k coordinates, then scatter.
                 let mut err = None;
                 inner.visit(scale, &mut |p, v| match indices

@@ -14,6 +14,12 @@ fn write_scalar<S: Scalar>(w: &mut BitWriter, v: S) {
     w.write(v.to_bits_u64(), S::BITS);
 }
 
+fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
+    for &v in values {
+        write_scalar(w, v);
+    }
+}
+
 fn write_indices(w: &mut BitWriter, dim: usize, indices: &[u32]) {
     let d = dim as u64;
     w.write(indices.len() as u64, bits_for_range(d + 1));
@@ -105,9 +111,7 @@ impl<S: Scalar> Message<S> {
             Message::Skip { .. } => w.write(TAG_SKIP, TAG_BITS),
             Message::Dense { values } => {
                 w.write(TAG_DENSE, TAG_BITS);
-                for &v in values {
-                    write_scalar(w, v);
-                }
+                write_values(w, values);
             }
             Message::Sparse {
                 dim,
@@ -116,9 +120,7 @@ impl<S: Scalar> Message<S> {
             } => {
                 w.write(TAG_SPARSE, TAG_BITS);
                 write_indices(w, *dim, indices);
-                for &v in values {
-                    write_scalar(w, v);
-                }
+                write_values(w, values);
             }
             Message::Sign {
                 dim,

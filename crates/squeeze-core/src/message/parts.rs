@@ -4,6 +4,20 @@
 use super::{Levels, Message};
 use crate::scalar::Scalar;
 
+/// `$self` becomes a `$variant`: kept with its buffers when it already is one, else replaced by
+/// `$fresh` (empty buffers); then the arm `$pat => $body` runs on its fields.
+macro_rules! reuse_as {
+    ($self:ident, $variant:path, $fresh:expr, $pat:pat => $body:expr) => {{
+        if !matches!($self, $variant { .. }) {
+            *$self = $fresh;
+        }
+        match $self {
+            $pat => $body,
+            _ => unreachable!(concat!("just set to ", stringify!($variant))),
+        }
+    }};
+}
+
 impl<S: Scalar> Message<S> {
     /// Turn into `Skip { dim }`.
     pub fn set_skip(&mut self, dim: usize) {
@@ -12,43 +26,41 @@ impl<S: Scalar> Message<S> {
 
     /// Become `Dense`, reusing the buffer if already dense; returns the cleared value vector.
     pub fn dense_parts(&mut self) -> &mut Vec<S> {
-        if !matches!(self, Message::Dense { .. }) {
-            *self = Message::Dense { values: Vec::new() };
-        }
-        match self {
+        reuse_as!(
+            self,
+            Message::Dense,
+            Message::Dense { values: Vec::new() },
             Message::Dense { values } => {
                 values.clear();
                 values
             }
-            _ => unreachable!("just set to Dense"),
-        }
+        )
     }
 
     /// Become `Natural`, reusing the buffer; returns the cleared value vector.
     pub fn natural_parts(&mut self) -> &mut Vec<S> {
-        if !matches!(self, Message::Natural { .. }) {
-            *self = Message::Natural { values: Vec::new() };
-        }
-        match self {
+        reuse_as!(
+            self,
+            Message::Natural,
+            Message::Natural { values: Vec::new() },
             Message::Natural { values } => {
                 values.clear();
                 values
             }
-            _ => unreachable!("just set to Natural"),
-        }
+        )
     }
 
     /// Become `Sparse` of dimension `dim`, reusing buffers; returns cleared index and value
     /// vectors.
     pub fn sparse_parts(&mut self, dim: usize) -> (&mut Vec<u32>, &mut Vec<S>) {
-        if !matches!(self, Message::Sparse { .. }) {
-            *self = Message::Sparse {
+        reuse_as!(
+            self,
+            Message::Sparse,
+            Message::Sparse {
                 dim,
                 indices: Vec::new(),
                 values: Vec::new(),
-            };
-        }
-        match self {
+            },
             Message::Sparse {
                 dim: d,
                 indices,
@@ -59,20 +71,19 @@ impl<S: Scalar> Message<S> {
                 values.clear();
                 (indices, values)
             }
-            _ => unreachable!("just set to Sparse"),
-        }
+        )
     }
 
     /// Become `Sign` of dimension `dim`; returns the scale and the cleared sign words.
     pub fn sign_parts(&mut self, dim: usize) -> (&mut S, &mut Vec<u64>) {
-        if !matches!(self, Message::Sign { .. }) {
-            *self = Message::Sign {
+        reuse_as!(
+            self,
+            Message::Sign,
+            Message::Sign {
                 dim,
                 scale: S::ZERO,
                 negative: Vec::new(),
-            };
-        }
-        match self {
+            },
             Message::Sign {
                 dim: d,
                 scale,
@@ -82,20 +93,19 @@ impl<S: Scalar> Message<S> {
                 negative.clear();
                 (scale, negative)
             }
-            _ => unreachable!("just set to Sign"),
-        }
+        )
     }
 
     /// Become `Quantized`; returns norm, levels and the cleared code vector.
     pub fn quantized_parts(&mut self) -> (&mut S, &mut Levels<S>, &mut Vec<i16>) {
-        if !matches!(self, Message::Quantized { .. }) {
-            *self = Message::Quantized {
+        reuse_as!(
+            self,
+            Message::Quantized,
+            Message::Quantized {
                 norm: S::ZERO,
                 levels: Levels::Uniform { s: 1 },
                 codes: Vec::new(),
-            };
-        }
-        match self {
+            },
             Message::Quantized {
                 norm,
                 levels,
@@ -104,34 +114,32 @@ impl<S: Scalar> Message<S> {
                 codes.clear();
                 (norm, levels, codes)
             }
-            _ => unreachable!("just set to Quantized"),
-        }
+        )
     }
 
     /// Become `Scaled`; returns the scale and the inner message (reused if already scaled).
     pub fn scaled_parts(&mut self) -> (&mut S, &mut Message<S>) {
-        if !matches!(self, Message::Scaled { .. }) {
-            *self = Message::Scaled {
+        reuse_as!(
+            self,
+            Message::Scaled,
+            Message::Scaled {
                 scale: S::ONE,
                 inner: Box::default(),
-            };
-        }
-        match self {
-            Message::Scaled { scale, inner } => (scale, inner),
-            _ => unreachable!("just set to Scaled"),
-        }
+            },
+            Message::Scaled { scale, inner } => (scale, inner)
+        )
     }
 
     /// Become `Composed` of dimension `dim`; returns the cleared indices and the inner message.
     pub fn composed_parts(&mut self, dim: usize) -> (&mut Vec<u32>, &mut Message<S>) {
-        if !matches!(self, Message::Composed { .. }) {
-            *self = Message::Composed {
+        reuse_as!(
+            self,
+            Message::Composed,
+            Message::Composed {
                 dim,
                 indices: Vec::new(),
                 inner: Box::default(),
-            };
-        }
-        match self {
+            },
             Message::Composed {
                 dim: d,
                 indices,
@@ -141,8 +149,7 @@ impl<S: Scalar> Message<S> {
                 indices.clear();
                 (indices, inner)
             }
-            _ => unreachable!("just set to Composed"),
-        }
+        )
     }
 
     /// The index of an [`Message::Indexed`] message, `None` for every other variant.
@@ -169,14 +176,14 @@ impl<S: Scalar> Message<S> {
     /// indexed). The caller keeps `index < 2^width` and `1 ≤ width ≤ MAX_INDEX_WIDTH`
     /// ([`Message::validate`] checks).
     pub fn indexed_parts(&mut self, width: u8, index: u16) -> &mut Message<S> {
-        if !matches!(self, Message::Indexed { .. }) {
-            *self = Message::Indexed {
+        reuse_as!(
+            self,
+            Message::Indexed,
+            Message::Indexed {
                 width,
                 index,
                 inner: Box::default(),
-            };
-        }
-        match self {
+            },
             Message::Indexed {
                 width: w,
                 index: i,
@@ -186,21 +193,19 @@ impl<S: Scalar> Message<S> {
                 *i = index;
                 inner
             }
-            _ => unreachable!("just set to Indexed"),
-        }
+        )
     }
 
     /// Become `Pair`; returns both halves (reused if already a pair).
     pub fn pair_parts(&mut self) -> (&mut Message<S>, &mut Message<S>) {
-        if !matches!(self, Message::Pair(_)) {
-            *self = Message::Pair(Box::default());
-        }
-        match self {
+        reuse_as!(
+            self,
+            Message::Pair,
+            Message::Pair(Box::default()),
             Message::Pair(p) => {
                 let [a, b] = &mut **p;
                 (a, b)
             }
-            _ => unreachable!("just set to Pair"),
-        }
+        )
     }
 }

@@ -46,6 +46,41 @@ pub(crate) fn check_values<S: Scalar>(values: &[S], what: &'static str) -> Resul
     Ok(())
 }
 
+/// [`check_values`] in the wire scope (`wire`), nothing in the shape scope.
+fn check_values_if<S: Scalar>(
+    wire: bool,
+    values: &[S],
+    what: &'static str,
+) -> Result<(), DecodeError> {
+    if wire {
+        check_values(values, what)
+    } else {
+        Ok(())
+    }
+}
+
+/// As many sparse values as indices.
+pub(crate) fn check_sparse_lengths<S>(indices: &[u32], values: &[S]) -> Result<(), DecodeError> {
+    if indices.len() == values.len() {
+        return Ok(());
+    }
+    Err(DecodeError::BadField {
+        what: "sparse lengths",
+        detail: format!("{} indices, {} values", indices.len(), values.len()),
+    })
+}
+
+/// A composed message's inner dimension is its number of indices.
+pub(crate) fn check_composed_dim(inner_dim: usize, indices: &[u32]) -> Result<(), DecodeError> {
+    if inner_dim == indices.len() {
+        return Ok(());
+    }
+    Err(DecodeError::BadField {
+        what: "composed inner dimension",
+        detail: format!("{inner_dim} for {} indices", indices.len()),
+    })
+}
+
 /// `1 ≤ width ≤ MAX_INDEX_WIDTH`.
 pub(crate) fn check_index_width(width: u8) -> Result<(), DecodeError> {
     if (1..=MAX_INDEX_WIDTH).contains(&width) {
@@ -136,30 +171,15 @@ impl<S: Scalar> Message<S> {
         }
         match self {
             Message::Skip { .. } => Ok(()),
-            Message::Dense { values } => {
-                if wire {
-                    check_values(values, "dense value")
-                } else {
-                    Ok(())
-                }
-            }
+            Message::Dense { values } => check_values_if(wire, values, "dense value"),
             Message::Sparse {
                 dim,
                 indices,
                 values,
             } => {
-                if indices.len() != values.len() {
-                    return Err(DecodeError::BadField {
-                        what: "sparse lengths",
-                        detail: format!("{} indices, {} values", indices.len(), values.len()),
-                    });
-                }
+                check_sparse_lengths(indices, values)?;
                 check_indices(indices, *dim)?;
-                if wire {
-                    check_values(values, "sparse value")
-                } else {
-                    Ok(())
-                }
+                check_values_if(wire, values, "sparse value")
             }
             Message::Sign {
                 dim,
@@ -237,12 +257,7 @@ impl<S: Scalar> Message<S> {
                 inner,
             } => {
                 check_indices(indices, *dim)?;
-                if inner.dim() != indices.len() {
-                    return Err(DecodeError::BadField {
-                        what: "composed inner dimension",
-                        detail: format!("{} for {} indices", inner.dim(), indices.len()),
-                    });
-                }
+                check_composed_dim(inner.dim(), indices)?;
                 inner.check(depth + 1, scope)
             }
             Message::Pair(p) => {
