@@ -405,6 +405,39 @@ pub(crate) fn step_and_broadcast<S: Scalar>(
     Ok(())
 }
 
+/// `x ← x − γ g` without a broadcast (bidirectional methods run it on the server and on every
+/// worker, so their copies of x stay bit-identical); errors if x became non-finite.
+pub(crate) fn step<S: Scalar>(
+    x: &mut [S],
+    g: &[S],
+    gamma: f64,
+    round: u64,
+) -> Result<(), MethodError> {
+    let gamma = S::from_f64(gamma);
+    for (xj, &gj) in x.iter_mut().zip(g) {
+        *xj -= gamma * gj;
+    }
+    ensure_finite(x, "the model x", round)
+}
+
+/// A probability parameter `param` of `method` in (0, 1].
+pub(crate) fn check_prob(
+    method: &'static str,
+    param: &'static str,
+    p: f64,
+) -> Result<(), ParamError> {
+    if p.is_finite() && p > 0.0 && p <= 1.0 {
+        Ok(())
+    } else {
+        Err(ParamError::new(
+            method,
+            param,
+            p,
+            "must be in (0, 1] (1 = every round / everybody)",
+        ))
+    }
+}
+
 /// `Ok(())` if every entry of `v` is finite, else [`MethodError::Diverged`] naming `what`
 /// at `round`.
 pub(crate) fn ensure_finite<S: Scalar>(

@@ -6,25 +6,10 @@ use squeeze_problems::Problem;
 
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, compress_err,
-    ensure_finite, full_grad_init, grad_minus_estimate, message_err,
+    full_grad_init, grad_minus_estimate, message_err, step,
 };
-use crate::star::ef21::sgd::ef21_rule_gamma;
+use crate::star::ef21::rule_gamma;
 use crate::stepsize::Stepsize;
-
-/// `x ← x − γ g` (the same function on the server and on every worker, so their copies of x
-/// stay bit-identical); errors if x became non-finite.
-pub(crate) fn step<S: Scalar>(
-    x: &mut [S],
-    g: &[S],
-    gamma: f64,
-    round: u64,
-) -> Result<(), MethodError> {
-    let gamma = S::from_f64(gamma);
-    for (xj, &gj) in x.iter_mut().zip(g) {
-        *xj -= gamma * gj;
-    }
-    ensure_finite(x, "the model x", round)
-}
 
 /// EF21-BC: EF21 on the uplink and a second EF21 mechanism on the downlink.
 ///
@@ -143,7 +128,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        let gamma = ef21_rule_gamma("ef21_bc", &self.stepsize, self.up.as_ref(), problem)?;
+        let gamma = rule_gamma("ef21_bc", &self.stepsize, self.up.as_ref(), problem)?;
         self.down
             .check_dim(problem.dim())
             .map_err(|e| MethodError::Incompatible(format!("ef21_bc downlink: {e}")))?;

@@ -8,7 +8,7 @@ use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, ensure_finite,
     full_grad_init, message_err, step_and_broadcast,
 };
-use crate::star::ef21::sgd::ef21_rule_gamma;
+use crate::star::ef21::rule_gamma;
 use crate::stepsize::Stepsize;
 
 /// Which candidate an EF21+ uplink message carries, read from the message itself.
@@ -139,7 +139,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        let gamma = ef21_rule_gamma(
+        let gamma = rule_gamma(
             "ef21_plus",
             &self.stepsize,
             self.compressor.as_ref(),

@@ -4,8 +4,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::method::{Init, MethodError, ServerMethod, WorkerCtx};
-use crate::star::ef21::page::check_prob;
+use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, check_prob};
 use crate::star::ef21::{Ef21, Ef21Server, Ef21Worker, GradInit};
 use crate::stepsize::Stepsize;
 

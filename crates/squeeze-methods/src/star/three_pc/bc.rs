@@ -7,8 +7,8 @@ use squeeze_problems::Problem;
 
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, full_grad_init, local_grad, message_err,
+    step,
 };
-use crate::star::ef21::bc::step;
 use crate::star::three_pc::{Parked, RungBuffers, ThreePc};
 use crate::stepsize::Stepsize;
 use crate::three_point::{MechCtx, ThreePoint};
