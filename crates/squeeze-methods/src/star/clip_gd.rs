@@ -137,41 +137,16 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `clip_gd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClipGdParams {
-    /// Clipping radius τ > 0 (`inf` disables clipping; required).
-    #[serde(default)]
-    pub tau: Option<f64>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-}
-
-/// Registry entry of `clip_gd`: naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ClipGdSpec;
-
-impl crate::spec::MethodSpec for ClipGdSpec {
-    const NAME: &'static str = "clip_gd";
-    const SUMMARY: &'static str =
-        "naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "tau = 100.0";
-    const HINTS: &'static [(&'static str, &'static str)] = &[(
+crate::spec::method_entry! {
+    /// Registry entry of `clip_gd`: naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)
+    ClipGdSpec(ClipGdParams { tau, stepsize }): Star "clip_gd",
+    summary = "naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)",
+    example = "tau = 100.0",
+    hints = [(
         "compressor",
         "clip_gd clips dense gradients; use press_clip21 to compress",
-    )];
-    type Params = ClipGdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: ClipGdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
-        let _ = ctx;
+    )],
+    |p, ctx, sink| {
         let t = s::tau(Self::NAME, p.tau)?;
         sink.star(ClipGd::new(t, p.stepsize).map_err(s::method_err)?)
     }

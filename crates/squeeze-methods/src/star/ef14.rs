@@ -164,35 +164,13 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef14` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef14Params {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-}
-
-/// Registry entry of `ef14`: classic error feedback: compress e_i + γ∇f_i, keep the residual
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef14Spec;
-
-impl crate::spec::MethodSpec for Ef14Spec {
-    const NAME: &'static str = "ef14";
-    const SUMMARY: &'static str = "classic error feedback: compress e_i + γ∇f_i, keep the residual";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
-    type Params = Ef14Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef14Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef14`: classic error feedback: compress e_i + γ∇f_i, keep the residual
+    Ef14Spec(Ef14Params { compressor, stepsize }): Star "ef14",
+    summary = "classic error feedback: compress e_i + γ∇f_i, keep the residual",
+    example = "compressor = \"top_k:k=1\"",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         sink.star(Ef14::new(c, p.stepsize).map_err(s::method_err)?)
     }

@@ -134,36 +134,16 @@ impl<S: Scalar> ServerMethod<S> for Gd {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `gd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GdParams {
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-}
-
-/// Registry entry of `gd`: gradient descent, dense gradients up (no compressor)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GdSpec;
-
-impl crate::spec::MethodSpec for GdSpec {
-    const NAME: &'static str = "gd";
-    const SUMMARY: &'static str = "gradient descent, dense gradients up (no compressor)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "stepsize = { rule = \"theory\", multiplier = 1.0 }";
-    const HINTS: &'static [(&'static str, &'static str)] = &[(
+crate::spec::method_entry! {
+    /// Registry entry of `gd`: gradient descent, dense gradients up (no compressor)
+    GdSpec(GdParams { stepsize }): Star "gd",
+    summary = "gradient descent, dense gradients up (no compressor)",
+    example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",
+    hints = [(
         "compressor",
         "gd sends dense gradients; remove the compressor or use ef21 with compressor = \"identity\"",
-    )];
-    type Params = GdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: GdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        let _ = ctx;
+    )],
+    |p, ctx, sink| {
         let m = Gd::new(p.stepsize).map_err(crate::spec::method_err)?;
         sink.star::<Gd>(m)
     }

@@ -264,41 +264,18 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `marina` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MarinaParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Probability of a full-gradient round (default 1/(1+ω)).
-    #[serde(default)]
-    pub p: Option<f64>,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-/// Registry entry of `marina`: MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MarinaSpec;
-
-impl crate::spec::MethodSpec for MarinaSpec {
-    const NAME: &'static str = "marina";
-    const SUMMARY: &'static str = "MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"rand_k:k=3\"";
-    type Params = MarinaParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: MarinaParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `marina`: MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)
+    MarinaSpec(MarinaParams {
+        compressor, stepsize,
+        /// Probability of a full-gradient round (default 1/(1+ω)).
+        p: Option<f64>,
+        count_init,
+    }): Star "marina",
+    summary = "MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)",
+    example = "compressor = \"rand_k:k=3\"",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         if c.class(ctx.dim).omega().is_none() {
             return Err(s::MethodConfigError::at(

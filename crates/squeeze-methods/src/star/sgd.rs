@@ -186,38 +186,13 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `sgd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SgdParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Local gradients: `{ kind = "full" }` (default), `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
-    #[serde(default)]
-    pub gradient: Option<crate::gossip::GradSource>,
-}
-
-/// Registry entry of `sgd`: minibatch SGD, dense gradients up (gradient = { kind = "minibatch", batch = b }); with a compressor: compressed SGD, no error feedback
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SgdSpec;
-
-impl crate::spec::MethodSpec for SgdSpec {
-    const NAME: &'static str = "sgd";
-    const SUMMARY: &'static str = "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b }); with a compressor: compressed SGD, no error feedback";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "stepsize = { rule = \"theory\", multiplier = 1.0 }";
-    type Params = SgdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: SgdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `sgd`: minibatch SGD, dense gradients up (gradient = { kind = "minibatch", batch = b }); with a compressor: compressed SGD, no error feedback
+    SgdSpec(SgdParams { compressor, stepsize, gradient }): Star "sgd",
+    summary = "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b }); with a compressor: compressed SGD, no error feedback",
+    example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",
+    hints = [],
+    |p, ctx, sink| {
         let grad = p.gradient.unwrap_or_default();
         let m = match &p.compressor {
             // Compressed SGD without error feedback (the X3 baseline that fails).

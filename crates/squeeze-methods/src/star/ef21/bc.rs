@@ -234,45 +234,18 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_bc` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21BcParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// The server's downlink compressor C_M (required).
-    #[serde(default)]
-    pub downlink_compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-/// Registry entry of `ef21_bc`: EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21BcSpec;
-
-impl crate::spec::MethodSpec for Ef21BcSpec {
-    const NAME: &'static str = "ef21_bc";
-    const SUMMARY: &'static str =
-        "EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ndownlink_compressor = \"top_k:k=2\"";
-    type Params = Ef21BcParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21BcParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_bc`: EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)
+    Ef21BcSpec(Ef21BcParams {
+        compressor,
+        /// The server's downlink compressor C_M (required).
+        downlink_compressor: Option<squeeze_compress::CompressorSpec>,
+        stepsize, init, count_init,
+    }): Star "ef21_bc",
+    summary = "EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)",
+    example = "compressor = \"top_k:k=1\"\ndownlink_compressor = \"top_k:k=2\"",
+    hints = [],
+    |p, ctx, sink| {
         let spec = p.downlink_compressor.as_ref().ok_or_else(|| {
             s::MethodConfigError::at(
                 "downlink_compressor",

@@ -111,45 +111,17 @@ impl<S: Scalar> ServerRule<S> for HeavyBall {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_hb` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21HbParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-    /// Heavy-ball momentum η ∈ [0, 1) (required).
-    #[serde(default)]
-    pub momentum: Option<f64>,
-}
-
-/// Registry entry of `ef21_hb`: EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21HbSpec;
-
-impl crate::spec::MethodSpec for Ef21HbSpec {
-    const NAME: &'static str = "ef21_hb";
-    const SUMMARY: &'static str =
-        "EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nmomentum = 0.5";
-    type Params = Ef21HbParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21HbParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_hb`: EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)
+    Ef21HbSpec(Ef21HbParams {
+        compressor, stepsize, init, count_init,
+        /// Heavy-ball momentum η ∈ [0, 1) (required).
+        momentum: Option<f64>,
+    }): Star "ef21_hb",
+    summary = "EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)",
+    example = "compressor = \"top_k:k=1\"\nmomentum = 0.5",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let mom = s::required(
             Self::NAME,

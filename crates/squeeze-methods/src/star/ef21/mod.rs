@@ -478,41 +478,13 @@ pub(crate) fn rule_gamma<S: Scalar>(
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21Params {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-/// Registry entry of `ef21`: EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21Spec;
-
-impl crate::spec::MethodSpec for Ef21Spec {
-    const NAME: &'static str = "ef21";
-    const SUMMARY: &'static str = "EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
-    type Params = Ef21Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21`: EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g
+    Ef21Spec(Ef21Params { compressor, stepsize, init, count_init }): Star "ef21",
+    summary = "EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g",
+    example = "compressor = \"top_k:k=1\"",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         sink.star(Ef21::new(c, p.stepsize, p.init, p.count_init).map_err(s::method_err)?)
     }

@@ -200,48 +200,17 @@ impl<S: Scalar> GradEstimator<S> for Page {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_page` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21PageParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-    /// Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`).
-    #[serde(default)]
-    pub batch: Option<crate::star::ef21::sgd::Batch>,
-    /// Refresh probability p ∈ (0, 1] (default: mean_i τ_i/(τ_i + m_i)).
-    #[serde(default)]
-    pub p: Option<f64>,
-}
-
-/// Registry entry of `ef21_page`: EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21PageSpec;
-
-impl crate::spec::MethodSpec for Ef21PageSpec {
-    const NAME: &'static str = "ef21_page";
-    const SUMMARY: &'static str =
-        "EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nbatch = 0.25";
-    type Params = Ef21PageParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21PageParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_page`: EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)
+    Ef21PageSpec(Ef21PageParams {
+        compressor, stepsize, init, count_init, batch,
+        /// Refresh probability p ∈ (0, 1] (default: mean_i τ_i/(τ_i + m_i)).
+        p: Option<f64>,
+    }): Star "ef21_page",
+    summary = "EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)",
+    example = "compressor = \"top_k:k=1\"\nbatch = 0.25",
+    hints = [],
+    |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let b = s::batch(Self::NAME, p.batch)?;

@@ -285,42 +285,13 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_plus` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21PlusParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-/// Registry entry of `ef21_plus`: EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21PlusSpec;
-
-impl crate::spec::MethodSpec for Ef21PlusSpec {
-    const NAME: &'static str = "ef21_plus";
-    const SUMMARY: &'static str =
-        "EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
-    type Params = Ef21PlusParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21PlusParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_plus`: EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag
+    Ef21PlusSpec(Ef21PlusParams { compressor, stepsize, init, count_init }): Star "ef21_plus",
+    summary = "EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag",
+    example = "compressor = \"top_k:k=1\"",
+    hints = [],
+    |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         sink.star(Ef21Plus::new(c, p.stepsize, p.count_init).map_err(s::method_err)?)

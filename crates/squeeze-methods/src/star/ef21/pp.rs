@@ -189,45 +189,17 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_pp` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21PpParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-    /// Participating fraction p ∈ (0, 1] (required).
-    #[serde(default)]
-    pub participation: Option<f64>,
-}
-
-/// Registry entry of `ef21_pp`: EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21PpSpec;
-
-impl crate::spec::MethodSpec for Ef21PpSpec {
-    const NAME: &'static str = "ef21_pp";
-    const SUMMARY: &'static str =
-        "EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nparticipation = 0.5";
-    type Params = Ef21PpParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21PpParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_pp`: EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)
+    Ef21PpSpec(Ef21PpParams {
+        compressor, stepsize, init, count_init,
+        /// Participating fraction p ∈ (0, 1] (required).
+        participation: Option<f64>,
+    }): Star "ef21_pp",
+    summary = "EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)",
+    example = "compressor = \"top_k:k=1\"\nparticipation = 0.5",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let part = s::required(
             Self::NAME,

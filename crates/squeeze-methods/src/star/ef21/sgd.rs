@@ -206,44 +206,13 @@ impl<S: Scalar> GradEstimator<S> for Minibatch {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_sgd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21SgdParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-    /// Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`).
-    #[serde(default)]
-    pub batch: Option<crate::star::ef21::sgd::Batch>,
-}
-
-/// Registry entry of `ef21_sgd`: EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21SgdSpec;
-
-impl crate::spec::MethodSpec for Ef21SgdSpec {
-    const NAME: &'static str = "ef21_sgd";
-    const SUMMARY: &'static str = "EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nbatch = 0.25";
-    type Params = Ef21SgdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21SgdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_sgd`: EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)
+    Ef21SgdSpec(Ef21SgdParams { compressor, stepsize, init, count_init, batch }): Star "ef21_sgd",
+    summary = "EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)",
+    example = "compressor = \"top_k:k=1\"\nbatch = 0.25",
+    hints = [],
+    |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let b = s::batch(Self::NAME, p.batch)?;
