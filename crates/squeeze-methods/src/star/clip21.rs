@@ -6,6 +6,7 @@ use squeeze_compress::Clip;
 use squeeze_core::{Message, ParamError, Scalar, ops};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_err, dense_down,
     ensure_finite, grad_minus_estimate, message_err, round_of, step_and_broadcast,
@@ -58,6 +59,20 @@ pub struct Clip21Server<S: Scalar> {
     pub v: Vec<S>,
     /// Resolved stepsize γ.
     pub gamma: f64,
+}
+
+impl<S: Scalar> ServerState<S> for Clip21Server<S> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        step_and_broadcast(&mut self.x, &self.v, self.gamma, round, down)
+    }
+
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        add_mean(&mut self.v, round, ups)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
 }
 
 /// Clip21 worker state: the mechanism's own ([`squeeze_feedback::Clip21Worker`]: the shift
@@ -163,15 +178,6 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         })
     }
 
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.v, server.gamma, round, down)
-    }
-
     fn worker_round(
         &self,
         worker: &mut Self::Worker,
@@ -191,19 +197,6 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         Ok(self
             .mech
             .emit(&mut b.grad, worker, &round_of(ids), &mut b.scratch, up)?)
-    }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        add_mean(&mut server.v, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 }
 

@@ -5,6 +5,7 @@ use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng,
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
+use crate::method::ServerState;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compressed_dim,
     dense_down, ensure_finite, round_of,
@@ -76,6 +77,25 @@ pub struct EcontrolServer<S: Scalar> {
     pub h: Vec<S>,
     /// Resolved stepsize γ.
     pub gamma: f64,
+}
+
+impl<S: Scalar> ServerState<S> for EcontrolServer<S> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        broadcast_model(&self.x, round, down)
+    }
+
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        add_mean(&mut self.h, round, ups)?;
+        let gamma = S::from_f64(self.gamma);
+        for (xk, &hk) in self.x.iter_mut().zip(&self.h) {
+            *xk -= gamma * hk;
+        }
+        ensure_finite(&self.x, "the model x", round)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
 }
 
 /// EControl worker state.
@@ -198,15 +218,6 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         })
     }
 
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        broadcast_model(&server.x, round, down)
-    }
-
     fn worker_round(
         &self,
         worker: &mut Self::Worker,
@@ -230,24 +241,6 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
             &mut b.work,
             up,
         )?)
-    }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        add_mean(&mut server.h, round, ups)?;
-        let gamma = S::from_f64(server.gamma);
-        for (xk, &hk) in server.x.iter_mut().zip(&server.h) {
-            *xk -= gamma * hk;
-        }
-        ensure_finite(&server.x, "the model x", round)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 }
 

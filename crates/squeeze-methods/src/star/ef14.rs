@@ -5,9 +5,10 @@ use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model,
-    compressed_dim, dense_down, ensure_finite, local_grad, round_of,
+    Init, MethodError, ServerMethod, WorkerCtx, add_all, compressed_dim, dense_down, ensure_finite,
+    local_grad, round_of,
 };
+use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
 /// EF14: compress the stepsize-scaled gradient plus the residual, keep what was not sent.
@@ -38,14 +39,7 @@ pub struct Ef14<S: Scalar> {
 }
 
 /// EF14 server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Ef14Server<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Resolved stepsize.
-    pub gamma: f64,
-}
+pub type Ef14Server<S> = ModelServer<S>;
 
 /// EF14 worker state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,24 +92,7 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
                 rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
             })
             .collect();
-        Ok(Init {
-            server: Ef14Server {
-                x: x0.to_vec(),
-                gamma,
-            },
-            workers,
-            init_up: InitUplink::new(n),
-            grad_samples: 0,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        broadcast_model(&server.x, round, down)
+        Ok(Init::silent(Ef14Server::at(x0, gamma), workers, 0))
     }
 
     fn worker_round(
@@ -155,10 +132,6 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
             ups,
         )?;
         ensure_finite(&server.x, "the model x", round)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 }
 

@@ -4,10 +4,11 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar, ops};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, ensure_finite,
-    local_grad, step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, dense_down, ensure_finite, local_grad,
 };
+use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 
 /// Distributed gradient descent: $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \nabla f_i(x^t)$.
@@ -30,16 +31,7 @@ pub struct Gd {
 }
 
 /// GD server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct GdServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Average gradient at x.
-    pub g: Vec<S>,
-    /// Resolved stepsize.
-    pub gamma: f64,
-}
+pub type GdServer<S> = StepServer<S>;
 
 /// GD keeps no per-worker state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -83,25 +75,12 @@ impl<S: Scalar> ServerMethod<S> for Gd {
             ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
         }
         ensure_finite(&g, "the initial gradient", 0)?;
-        Ok(Init {
-            server: GdServer {
-                x: x0.to_vec(),
-                g,
-                gamma,
-            },
-            workers: vec![GdWorker; n],
-            init_up: InitUplink::new(n),
-            grad_samples,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+        let server = GdServer {
+            x: x0.to_vec(),
+            g,
+            gamma,
+        };
+        Ok(Init::silent(server, vec![GdWorker; n], grad_samples))
     }
 
     fn worker_round(
@@ -119,16 +98,12 @@ impl<S: Scalar> ServerMethod<S> for Gd {
 
     fn absorb(
         &self,
-        server: &mut Self::Server,
+        server: &mut GdServer<S>,
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
         server.g.fill(S::ZERO);
-        add_mean(&mut server.g, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
+        server.absorb(round, ups)
     }
 }
 

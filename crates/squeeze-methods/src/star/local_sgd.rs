@@ -6,9 +6,9 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, dense_down,
-    ensure_finite,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, ensure_finite,
 };
+use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
 /// Local SGD: every round all workers start from the server model, take $K$ local steps
@@ -37,14 +37,7 @@ pub struct LocalSgd {
 }
 
 /// Local SGD server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct LocalSgdServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Resolved local stepsize.
-    pub gamma: f64,
-}
+pub type LocalSgdServer<S> = ModelServer<S>;
 
 /// Local SGD worker state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,24 +105,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
                 })
             })
             .collect::<Result<Vec<_>, MethodError>>()?;
-        Ok(Init {
-            server: LocalSgdServer {
-                x: x0.to_vec(),
-                gamma,
-            },
-            workers,
-            init_up: InitUplink::new(problem.n_workers()),
-            grad_samples: 0,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        broadcast_model(&server.x, round, down)
+        Ok(Init::silent(LocalSgdServer::at(x0, gamma), workers, 0))
     }
 
     fn worker_round(
@@ -164,10 +140,6 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
     ) -> Result<(), MethodError> {
         server.x.fill(S::ZERO);
         add_mean(&mut server.x, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 }
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, round_seed};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_up, compressed_dim, dense_down,
     full_grad_init, local_grad, step_and_broadcast,
@@ -70,6 +71,23 @@ pub struct MarinaServer<S: Scalar> {
     pub p: f64,
     /// Experiment seed (the server redraws the shared coin from the round seed).
     pub seed: u64,
+}
+
+impl<S: Scalar> ServerState<S> for MarinaServer<S> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        step_and_broadcast(&mut self.x, &self.g, self.gamma, round, down)
+    }
+
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        if marina_coin(round_seed(self.seed, round), self.p) {
+            self.g.fill(S::ZERO);
+        }
+        add_mean(&mut self.g, round, ups)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
 }
 
 /// MARINA worker state.
@@ -176,38 +194,22 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         compressed_dim(problem, x0, self.compressor.as_ref(), "marina")?;
         let (_, p, gamma) = self.resolve(problem)?;
         let init = full_grad_init(problem, x0, self.count_init)?;
-        let workers = init
-            .gs
-            .into_iter()
-            .enumerate()
-            .map(|(i, gi)| MarinaWorker {
-                prev: gi,
+        Ok(init.start(
+            seed,
+            |prev, rng, _| MarinaWorker {
+                prev,
                 p,
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                rng,
                 parked: Parked::default(),
-            })
-            .collect();
-        Ok(Init {
-            server: MarinaServer {
+            },
+            |g, _| MarinaServer {
                 x: x0.to_vec(),
-                g: init.g,
+                g,
                 gamma,
                 p,
                 seed,
             },
-            workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+        ))
     }
 
     fn worker_round(
@@ -243,22 +245,6 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         }
         worker.prev.copy_from_slice(&b.grad);
         Ok(())
-    }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        if marina_coin(round_seed(server.seed, round), server.p) {
-            server.g.fill(S::ZERO);
-        }
-        add_mean(&mut server.g, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 }
 

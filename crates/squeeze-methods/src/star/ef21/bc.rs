@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
+use crate::method::follow_downlink;
+use crate::method::stream;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, compress_err,
     full_grad_init, grad_minus_estimate, message_err, step,
@@ -75,6 +78,16 @@ pub struct Ef21BcServer<S: Scalar> {
     work: Vec<S>,
 }
 
+impl<S: Scalar> ServerState<S> for Ef21BcServer<S> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        add_mean(&mut self.g_tilde, round, ups)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
+}
+
 /// EF21-BC worker state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
@@ -133,32 +146,25 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
             .check_dim(problem.dim())
             .map_err(|e| MethodError::Incompatible(format!("ef21_bc downlink: {e}")))?;
         let init = full_grad_init(problem, x0, self.count_init)?;
-        let workers = init
-            .gs
-            .into_iter()
-            .enumerate()
-            .map(|(i, g_tilde)| Ef21BcWorker {
+        Ok(init.start(
+            seed,
+            |g_tilde, rng, g| Ef21BcWorker {
                 g_tilde,
-                g: init.g.clone(),
+                g: g.to_vec(),
                 x: x0.to_vec(),
                 gamma,
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
-            })
-            .collect();
-        Ok(Init {
-            server: Ef21BcServer {
+                rng,
+            },
+            |g, _| Ef21BcServer {
                 x: x0.to_vec(),
-                g: init.g.clone(),
-                g_tilde: init.g,
+                g: g.clone(),
+                g_tilde: g,
                 gamma,
-                rng: SqueezeRng::stream(seed, Purpose::Compression, u64::MAX),
+                rng: stream(seed, Purpose::Compression, usize::MAX),
                 scratch: Scratch::default(),
                 work: Vec::new(),
             },
-            workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
+        ))
     }
 
     fn broadcast(
@@ -196,9 +202,8 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        down.add_to(&mut worker.g, S::ONE)
-            .map_err(message_err(ctx.worker, ctx.round))?;
-        step(&mut worker.x, &worker.g, worker.gamma, ctx.round)?;
+        let ids = (ctx.worker, ctx.round);
+        follow_downlink(down, &mut worker.g, &mut worker.x, worker.gamma, ids)?;
         grad_minus_estimate(
             ctx,
             &worker.x,
@@ -216,19 +221,6 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
             "the correction ∇f_i − g̃_i",
             up,
         )
-    }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        add_mean(&mut server.g_tilde, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 }
 

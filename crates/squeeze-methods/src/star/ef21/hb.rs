@@ -2,9 +2,9 @@
 //! 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, ParamError, Scalar};
+use squeeze_core::{Compressor, Message, ParamError, Scalar};
 
-use crate::method::MethodError;
+use crate::method::{MethodError, ServerState, step_and_broadcast};
 use crate::star::ef21::{Ef21Family, Ef21Server, FullGrad, GradInit, ServerRule};
 use crate::stepsize::Stepsize;
 
@@ -47,15 +47,20 @@ pub struct Ef21HbServer<S: Scalar> {
     pub v: Vec<S>,
 }
 
-impl<S: Scalar> AsRef<Ef21Server<S>> for Ef21HbServer<S> {
-    fn as_ref(&self) -> &Ef21Server<S> {
-        &self.ef21
+impl<S: Scalar> ServerState<S> for Ef21HbServer<S> {
+    /// `x ← x − γ v`, then the dense model.
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        let s = &mut self.ef21;
+        step_and_broadcast(&mut s.x, &self.v, s.gamma, round, down)
     }
-}
 
-impl<S: Scalar> AsMut<Ef21Server<S>> for Ef21HbServer<S> {
-    fn as_mut(&mut self) -> &mut Ef21Server<S> {
-        &mut self.ef21
+    /// EF21's `g ← g + (1/n) Σ_i c_i` (the rule then updates v).
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        self.ef21.absorb(round, ups)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.ef21.x
     }
 }
 
@@ -91,10 +96,6 @@ impl<S: Scalar> ServerRule<S> for HeavyBall {
     fn server(&self, ef21: Ef21Server<S>) -> Ef21HbServer<S> {
         let v = ef21.g.clone();
         Ef21HbServer { ef21, v }
-    }
-
-    fn step_parts(s: &mut Ef21HbServer<S>) -> (&mut [S], &[S], f64) {
-        (&mut s.ef21.x, &s.v, s.ef21.gamma)
     }
 
     fn after_absorb(&self, server: &mut Ef21HbServer<S>) {

@@ -14,11 +14,12 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction,
-    compress_err, compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
-    step_and_broadcast,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, compress_correction, compress_err,
+    compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
 };
+use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 
 /// How the workers' gradient estimates $g_i^0$ start.
@@ -168,19 +169,17 @@ pub trait GradEstimator<S: Scalar>: Send + Sync + core::fmt::Debug {
 /// How the EF21 server steps (the server side of an [`Ef21Family`] variant); its state holds
 /// EF21's ([`Ef21Server`]: x, g, γ).
 pub trait ServerRule<S: Scalar>: Send + Sync + core::fmt::Debug {
-    /// Server state.
+    /// Server state: its [`ServerState`] broadcasts $x \leftarrow x - \gamma d$ and adds the
+    /// round's mean correction to $g$.
     type Server: Clone
         + core::fmt::Debug
         + Send
         + Sync
         + Serialize
         + DeserializeOwned
-        + AsRef<Ef21Server<S>>
-        + AsMut<Ef21Server<S>>;
+        + ServerState<S>;
     /// The state from EF21's initial one.
     fn server(&self, ef21: Ef21Server<S>) -> Self::Server;
-    /// (x, the direction d the model steps along, γ).
-    fn step_parts(server: &mut Self::Server) -> (&mut [S], &[S], f64);
     /// After $g$ absorbed the round's corrections.
     fn after_absorb(&self, _server: &mut Self::Server) {}
     /// `describe` of the variant around `inner`.
@@ -198,10 +197,6 @@ impl<S: Scalar> ServerRule<S> for PlainStep {
 
     fn server(&self, ef21: Ef21Server<S>) -> Ef21Server<S> {
         ef21
-    }
-
-    fn step_parts(s: &mut Ef21Server<S>) -> (&mut [S], &[S], f64) {
-        (&mut s.x, &s.g, s.gamma)
     }
 }
 
@@ -279,29 +274,8 @@ impl<S: Scalar> GradEstimator<S> for FullGrad {
 /// ```
 pub type Ef21<S> = Ef21Family<S, FullGrad, PlainStep>;
 
-/// EF21 server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Ef21Server<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// g = (1/n) Σ g_i.
-    pub g: Vec<S>,
-    /// The resolved stepsize γ.
-    pub gamma: f64,
-}
-
-impl<S: Scalar> AsRef<Ef21Server<S>> for Ef21Server<S> {
-    fn as_ref(&self) -> &Self {
-        self
-    }
-}
-
-impl<S: Scalar> AsMut<Ef21Server<S>> for Ef21Server<S> {
-    fn as_mut(&mut self) -> &mut Self {
-        self
-    }
-}
+/// EF21 server state: $(x, g = \tfrac1n\sum_i g_i, \gamma)$.
+pub type Ef21Server<S> = StepServer<S>;
 
 /// EF21 worker state: the mechanism's own ([`squeeze_feedback::Ef21Worker`]: the estimate
 /// $g_i$ and the compression stream), so a method run and a push-API loop share it.
@@ -412,16 +386,6 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         })
     }
 
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        let (x, d, gamma) = R::step_parts(server);
-        step_and_broadcast(x, d, gamma, round, down)
-    }
-
     fn worker_round(
         &self,
         worker: &mut Self::Worker,
@@ -451,13 +415,9 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_mean(&mut server.as_mut().g, round, ups)?;
+        server.absorb(round, ups)?;
         self.rule.after_absorb(server);
         Ok(())
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.as_ref().x
     }
 }
 

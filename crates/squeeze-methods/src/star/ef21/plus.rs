@@ -1,9 +1,10 @@
 //! EF21+ (Richtárik, Sokolov, Fatkhullin, NeurIPS 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng, ops};
+use squeeze_core::{CompressCtx, Compressor, Message, Scalar, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, ensure_finite,
     full_grad_init, message_err, step_and_broadcast,
@@ -96,6 +97,45 @@ pub struct Ef21PlusServer<S: Scalar> {
     pub gamma: f64,
 }
 
+impl<S: Scalar> ServerState<S> for Ef21PlusServer<S> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        step_and_broadcast(&mut self.x, &self.g, self.gamma, round, down)
+    }
+
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        let inv_n = S::from_f64(1.0 / ups.len() as f64);
+        for ((i, up), gi) in ups.iter().enumerate().zip(&mut self.gs) {
+            match choice(up) {
+                Some((Choice::Ef21, c)) => {
+                    c.add_to(gi, S::ONE).map_err(message_err(i, round))?;
+                    c.add_to(&mut self.g, inv_n)
+                        .map_err(message_err(i, round))?;
+                }
+                Some((Choice::Plain, b)) => {
+                    // g ← g + (b − g_i)/n, g_i ← b.
+                    b.add_to(&mut self.g, inv_n)
+                        .map_err(message_err(i, round))?;
+                    for (g, &v) in self.g.iter_mut().zip(gi.iter()) {
+                        *g -= inv_n * v;
+                    }
+                    b.write_dense(gi).map_err(message_err(i, round))?;
+                }
+                None => {
+                    return Err(MethodError::Protocol {
+                        method: "ef21_plus",
+                        expected: "Pair([c, Skip]) or Pair([Skip, b])",
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
+}
+
 /// EF21+ worker state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound = "")]
@@ -146,36 +186,20 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
             problem,
         )?;
         let init = full_grad_init(problem, x0, self.count_init)?;
-        let workers = init
-            .gs
-            .iter()
-            .enumerate()
-            .map(|(i, g)| Ef21PlusWorker {
-                g: g.clone(),
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+        Ok(init.start(
+            seed,
+            |g, rng, _| Ef21PlusWorker {
+                g,
+                rng,
                 spare: Message::default(),
-            })
-            .collect();
-        Ok(Init {
-            server: Ef21PlusServer {
+            },
+            |g, workers| Ef21PlusServer {
                 x: x0.to_vec(),
-                g: init.g,
-                gs: init.gs,
+                g,
+                gs: workers.iter().map(|w| w.g.clone()).collect(),
                 gamma,
             },
-            workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+        ))
     }
 
     fn worker_round(
@@ -242,44 +266,6 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
             m_msg.set_skip(d);
         }
         Ok(())
-    }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        let inv_n = S::from_f64(1.0 / ups.len() as f64);
-        for ((i, up), gi) in ups.iter().enumerate().zip(&mut server.gs) {
-            match choice(up) {
-                Some((Choice::Ef21, c)) => {
-                    c.add_to(gi, S::ONE).map_err(message_err(i, round))?;
-                    c.add_to(&mut server.g, inv_n)
-                        .map_err(message_err(i, round))?;
-                }
-                Some((Choice::Plain, b)) => {
-                    // g ← g + (b − g_i)/n, g_i ← b.
-                    b.add_to(&mut server.g, inv_n)
-                        .map_err(message_err(i, round))?;
-                    for (g, &v) in server.g.iter_mut().zip(gi.iter()) {
-                        *g -= inv_n * v;
-                    }
-                    b.write_dense(gi).map_err(message_err(i, round))?;
-                }
-                None => {
-                    return Err(MethodError::Protocol {
-                        method: "ef21_plus",
-                        expected: "Pair([c, Skip]) or Pair([Skip, b])",
-                    });
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 }
 

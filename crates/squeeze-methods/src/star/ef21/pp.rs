@@ -56,7 +56,7 @@ pub fn participates(round_seed: u64, n: usize, k: usize, i: usize) -> bool {
 /// $$x^{t+1} = x^t - \gamma g^t,\qquad c_i^t = \begin{cases}\mathcal{C}(\nabla f_i(x^{t+1}) - g_i^t) & i\in S_t\\ 0 & i\notin S_t\end{cases},
 /// \qquad g_i^{t+1} = g_i^t + c_i^t,\qquad g^{t+1} = g^t + \tfrac1n\textstyle\sum_i c_i^t.$$
 ///
-/// A silent client sends `Message::Skip` (0 bits), computes nothing and keeps its state
+/// The server is EF21's (a `Skip` adds nothing to $g$). A silent client sends `Message::Skip` (0 bits), computes nothing and keeps its state
 /// (including its compression stream, which only participating rounds advance). With $p = 1$
 /// every client participates every round and the run is EF21's bit for bit (tested).
 ///
@@ -141,15 +141,6 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
         })
     }
 
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        self.inner.broadcast(server, round, down)
-    }
-
     fn worker_round(
         &self,
         worker: &mut Self::Worker,
@@ -170,20 +161,6 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
             up.set_skip(worker.ef21.g.len());
             Ok(())
         }
-    }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        // Skips add nothing: g ← g + (1/n) Σ_{i∈S_t} c_i.
-        self.inner.absorb(server, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 }
 
