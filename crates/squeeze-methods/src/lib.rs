@@ -33,6 +33,10 @@
 //! | [`Choco`] | 1 | Koloskova, Stich, Jaggi 2019 |
 //! | [`Dsgd`] | 1 dense | — |
 //!
+//! The EF21 rows are one skeleton, [`Ef21Family`] = [`GradEstimator`] × the EF21 correction ×
+//! [`ServerRule`] (see [`star::ef21`]); most star servers are the shared [`StepServer`] or
+//! [`ModelServer`] states, whose [`ServerState`] round the methods inherit.
+//!
 //! The engines in `squeeze-driver` run them; see [`ServerMethod`] and [`GossipMethod`] for the
 //! round protocols.
 
@@ -50,7 +54,9 @@ pub use gossip::beer::{Beer, BeerNode};
 pub use gossip::choco::{Choco, ChocoNode, Dsgd, DsgdNode};
 pub use gossip::motef::{Motef, MotefNode, MotefParams};
 pub use gossip::{GossipInit, GossipMethod, GradSource, GradState, Neighbourhood, NodeCtx};
-pub use method::{Init, InitUplink, MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
+pub use method::{
+    Init, InitUplink, MethodError, ServerMethod, ServerState, WorkerBuffers, WorkerCtx,
+};
 pub use registry::{METHODS, MethodEntry, build_method};
 pub use spec::{BuildCtx, MethodConfigError, MethodSink, MethodSpec, Topology};
 pub use star::clip_gd::{ClipGd, ClipGdServer, ClipGdWorker};
@@ -63,10 +69,14 @@ pub use star::ef21::page::{Ef21Page, Ef21PageWorker};
 pub use star::ef21::plus::{Ef21Plus, Ef21PlusServer, Ef21PlusWorker};
 pub use star::ef21::pp::{Ef21Pp, Ef21PpWorker};
 pub use star::ef21::sgd::{Batch, Ef21Sgd, Ef21SgdWorker};
-pub use star::ef21::{Ef21, Ef21Server, Ef21Worker, GradInit};
+pub use star::ef21::{
+    Ef21, Ef21Family, Ef21Server, Ef21Worker, FullGrad, GradEstimator, GradInit, PlainStep,
+    ServerRule,
+};
 pub use star::gd::{Gd, GdServer, GdWorker};
 pub use star::local_sgd::{LocalSgd, LocalSgdServer, LocalSgdWorker};
 pub use star::marina::{Marina, MarinaServer, MarinaWorker};
+pub use star::server::{ModelServer, StepServer};
 pub use star::sgd::{Sgd, SgdServer, SgdWorker};
 pub use star::three_pc::bc::{ThreePcBc, ThreePcBcServer, ThreePcBcWorker};
 pub use star::three_pc::{Parked, RungBuffers, ThreePc, ThreePcServer, ThreePcWorker};

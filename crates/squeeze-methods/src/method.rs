@@ -17,8 +17,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use squeeze_compress::three_point::{self, MechanismError};
 use squeeze_core::{
-    BitConvention, CompressError, Compressor, Message, MessageError, ParamError, Scalar, Scratch,
-    SqueezeRng, ops,
+    BitConvention, CompressError, Compressor, Message, MessageError, ParamError, Purpose, Scalar,
+    Scratch, SqueezeRng, ops,
 };
 use squeeze_problems::{Oracle, Problem, ProblemError};
 use thiserror::Error;
@@ -236,12 +236,61 @@ pub struct Init<Sv, W> {
     pub grad_samples: u64,
 }
 
+/// The server side of a star round that needs nothing but the server's state: what it
+/// broadcasts, how it absorbs the uplink, and the model. A [`ServerMethod`] runs its state's
+/// rule unless it overrides `broadcast`/`absorb`; the shared states are in
+/// [`crate::star::server`] ($x \leftarrow x - \gamma g$ on an averaged estimate; a model
+/// moved by the averaged uplink).
+pub trait ServerState<S: Scalar> {
+    /// Write the downlink message for `round`.
+    ///
+    /// The default refuses: a state whose broadcast needs its method's parts (a downlink
+    /// compressor) keeps it, and its method overrides [`ServerMethod::broadcast`].
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        let _ = (round, down);
+        Err(MethodError::Protocol {
+            method: "server",
+            expected: "a broadcast by the method (this state has no rule of its own)",
+        })
+    }
+
+    /// Apply the workers' messages `ups` (in worker order).
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError>;
+
+    /// The current model.
+    fn model(&self) -> &[S];
+}
+
+impl<Sv, W> Init<Sv, W> {
+    /// Initial states of a method whose initialisation sends nothing (`grad_samples`: its
+    /// gradient work).
+    ///
+    /// ```
+    /// let init = squeeze_methods::Init::silent((), vec![(); 3], 5);
+    /// assert_eq!((init.init_up.bits, init.grad_samples), (vec![0; 3], 5));
+    /// ```
+    pub fn silent(server: Sv, workers: Vec<W>, grad_samples: u64) -> Self {
+        Self {
+            server,
+            init_up: InitUplink::new(workers.len()),
+            workers,
+            grad_samples,
+        }
+    }
+}
+
 /// A server–worker method (see the [module docs](self)).
 pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// Per-worker state.
     type Worker: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
-    /// Server state.
-    type Server: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
+    /// Server state; its [`ServerState`] impl is the default server side of a round.
+    type Server: Clone
+        + core::fmt::Debug
+        + Send
+        + Sync
+        + Serialize
+        + DeserializeOwned
+        + ServerState<S>;
 
     /// Canonical description, e.g. `ef21(top_k:k=1, γ=0.12)`.
     fn describe(&self) -> String;
@@ -254,13 +303,16 @@ pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError>;
 
-    /// The server's message to all workers for `round`.
+    /// The server's message to all workers for `round` (default: the state's
+    /// [`ServerState::broadcast`]).
     fn broadcast(
         &self,
         server: &mut Self::Server,
         round: u64,
         down: &mut Message<S>,
-    ) -> Result<(), MethodError>;
+    ) -> Result<(), MethodError> {
+        server.broadcast(round, down)
+    }
 
     /// One worker's round: read `down`, update the state, write the uplink message.
     fn worker_round(
@@ -271,16 +323,22 @@ pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
         up: &mut Message<S>,
     ) -> Result<(), MethodError>;
 
-    /// Apply the workers' messages, in worker order.
+    /// Apply the workers' messages, in worker order (default: the state's
+    /// [`ServerState::absorb`]).
     fn absorb(
         &self,
         server: &mut Self::Server,
         round: u64,
         ups: &[Message<S>],
-    ) -> Result<(), MethodError>;
+    ) -> Result<(), MethodError> {
+        server.absorb(round, ups)
+    }
 
-    /// The current model (the point whose loss and gradient norm are recorded).
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S];
+    /// The current model (the point whose loss and gradient norm are recorded; default: the
+    /// state's [`ServerState::model`]).
+    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
+        server.model()
+    }
 
     /// `Some(m)` if the uplink carries a choice among `m` levels (AdaCGD's ladder): each
     /// uplink message is then `Skip` (level 0), [`Message::Indexed`] with index $j$ (level
@@ -405,6 +463,52 @@ pub(crate) fn step_and_broadcast<S: Scalar>(
     Ok(())
 }
 
+/// `x ← x − γ g` without a broadcast (bidirectional methods run it on the server and on every
+/// worker, so their copies of x stay bit-identical); errors if x became non-finite.
+pub(crate) fn step<S: Scalar>(
+    x: &mut [S],
+    g: &[S],
+    gamma: f64,
+    round: u64,
+) -> Result<(), MethodError> {
+    let gamma = S::from_f64(gamma);
+    for (xj, &gj) in x.iter_mut().zip(g) {
+        *xj -= gamma * gj;
+    }
+    ensure_finite(x, "the model x", round)
+}
+
+/// A worker's side of a compressed downlink: $g \leftarrow g + b$ (the message `down`), then
+/// $x \leftarrow x - \gamma g$ with [`step`] (the server's own step, so the copies of x agree).
+pub(crate) fn follow_downlink<S: Scalar>(
+    down: &Message<S>,
+    g: &mut [S],
+    x: &mut [S],
+    gamma: f64,
+    (worker, round): (usize, u64),
+) -> Result<(), MethodError> {
+    down.add_to(g, S::ONE).map_err(message_err(worker, round))?;
+    step(x, g, gamma, round)
+}
+
+/// A probability parameter `param` of `method` in (0, 1].
+pub(crate) fn check_prob(
+    method: &'static str,
+    param: &'static str,
+    p: f64,
+) -> Result<(), ParamError> {
+    if p.is_finite() && p > 0.0 && p <= 1.0 {
+        Ok(())
+    } else {
+        Err(ParamError::new(
+            method,
+            param,
+            p,
+            "must be in (0, 1] (1 = every round / everybody)",
+        ))
+    }
+}
+
 /// `Ok(())` if every entry of `v` is finite, else [`MethodError::Diverged`] naming `what`
 /// at `round`.
 pub(crate) fn ensure_finite<S: Scalar>(
@@ -503,6 +607,34 @@ pub(crate) struct FullInit<S: Scalar> {
     pub init_up: InitUplink,
     /// Gradient work, in samples.
     pub grad_samples: u64,
+}
+
+impl<S: Scalar> FullInit<S> {
+    /// The initial states: worker `i`'s from $(g_i^0$, its compression stream of `seed`,
+    /// $g^0)$, in worker order, then the server's from $(g^0$, the workers$)$; the init uplink
+    /// and gradient work carried over.
+    pub(crate) fn start<Sv, W>(
+        self,
+        seed: u64,
+        mut worker: impl FnMut(Vec<S>, SqueezeRng, &[S]) -> W,
+        server: impl FnOnce(Vec<S>, &[W]) -> Sv,
+    ) -> Init<Sv, W> {
+        let g = self.g;
+        let workers: Vec<W> = (self.gs.into_iter().enumerate())
+            .map(|(i, gi)| worker(gi, stream(seed, Purpose::Compression, i), &g))
+            .collect();
+        Init {
+            server: server(g, &workers),
+            workers,
+            init_up: self.init_up,
+            grad_samples: self.grad_samples,
+        }
+    }
+}
+
+/// Worker `i`'s stream for `purpose` of the experiment seed `seed`.
+pub(crate) fn stream(seed: u64, purpose: Purpose, i: usize) -> SqueezeRng {
+    SqueezeRng::stream(seed, purpose, i as u64)
 }
 
 /// Computes [`FullInit`]: every worker's $\nabla f_i(x^0)$ (an error if one is non-finite),

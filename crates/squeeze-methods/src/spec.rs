@@ -251,3 +251,120 @@ pub fn three_pc<S: Scalar, B: MethodSink<S>>(
     let m = crate::star::three_pc::ThreePc::new(mech, stepsize, count_init).map_err(method_err)?;
     sink.star(m)
 }
+
+/// One registry entry: the typed `Params` struct (`deny_unknown_fields`, every field
+/// `#[serde(default)]`, in the order given — the order `squeeze list` and the "it accepts …"
+/// errors show) and the `MethodSpec` impl, with `build` given as a body over `p` (the typed
+/// params), `ctx` and `sink` (with `crate::spec` in scope as `s`).
+///
+/// Fields are either one of the shared keys — `compressor`, `stepsize`, `init`,
+/// `count_init`, `gradient`, `batch`, `tau`, each with its one type and doc — or
+/// `/// doc` `name: Type` for a method's own key. The generated `Params` doc carries a doctest
+/// that parses the entry's `EXAMPLE` table and round-trips it.
+macro_rules! method_entry {
+    (
+        $(#[$doc:meta])*
+        $spec:ident($params:ident { $($fields:tt)* }): $topology:ident $name:literal,
+        summary = $summary:literal, example = $example:literal, hints = [$($hint:tt)*],
+        |$p:ident, $ctx:ident, $sink:ident| $body:block
+    ) => {
+        $crate::spec::method_entry!(@fields ($params, $name, $spec) [] $($fields)*);
+
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $spec;
+
+        impl $crate::spec::MethodSpec for $spec {
+            const NAME: &'static str = $name;
+            const SUMMARY: &'static str = $summary;
+            const TOPOLOGY: $crate::spec::Topology = $crate::spec::Topology::$topology;
+            const EXAMPLE: &'static str = $example;
+            const HINTS: &'static [(&'static str, &'static str)] = &[$($hint)*];
+            type Params = $params;
+
+            fn build<S: squeeze_core::Scalar, B: $crate::spec::MethodSink<S>>(
+                $p: $params,
+                $ctx: &$crate::spec::BuildCtx,
+                $sink: B,
+            ) -> Result<B::Output, B::Error> {
+                #[allow(unused_imports)]
+                use $crate::spec as s;
+                let _ = &$ctx;
+                $body
+            }
+        }
+    };
+    (@fields ($params:ident, $name:literal, $spec:ident) [$($done:tt)*]) => {
+        #[doc = concat!("The `[method]` parameters of `", $name, "` (defaults as documented on the fields).")]
+        ///
+        /// ```
+        /// use squeeze_methods::spec::MethodSpec;
+        #[doc = concat!("use ", module_path!(), "::{", stringify!($params), " as P, ", stringify!($spec), " as Spec};")]
+        /// let p: P = toml::from_str(Spec::EXAMPLE).unwrap();
+        /// let back: P = toml::Value::Table(toml::Table::try_from(&p).unwrap()).try_into().unwrap();
+        /// assert_eq!(back, p);
+        /// ```
+        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $params {
+            $($done)*
+        }
+    };
+    (@fields $h:tt [$($done:tt)*] compressor $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = "Compressor spec, e.g. `\"top_k:k=1\"`."]
+            #[serde(default)]
+            pub compressor: Option<squeeze_compress::CompressorSpec>,
+        ] $($($rest)*)?);
+    };
+    (@fields $h:tt [$($done:tt)*] stepsize $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = "Stepsize rule."]
+            #[serde(default)]
+            pub stepsize: $crate::stepsize::Stepsize,
+        ] $($($rest)*)?);
+    };
+    (@fields $h:tt [$($done:tt)*] init $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = "Initial gradient estimates."]
+            #[serde(default)]
+            pub init: $crate::star::ef21::GradInit,
+        ] $($($rest)*)?);
+    };
+    (@fields $h:tt [$($done:tt)*] count_init $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = "Count the bits of an uncompressed initial round."]
+            #[serde(default)]
+            pub count_init: bool,
+        ] $($($rest)*)?);
+    };
+    (@fields $h:tt [$($done:tt)*] gradient $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = "Local gradients: `{ kind = \"full\" }` (default), `{ kind = \"minibatch\", batch = 5 }` or `{ kind = \"noisy\", sigma = 10 }`."]
+            #[serde(default)]
+            pub gradient: Option<$crate::gossip::GradSource>,
+        ] $($($rest)*)?);
+    };
+    (@fields $h:tt [$($done:tt)*] batch $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = "Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`)."]
+            #[serde(default)]
+            pub batch: Option<$crate::star::ef21::sgd::Batch>,
+        ] $($($rest)*)?);
+    };
+    (@fields $h:tt [$($done:tt)*] tau $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = "Clipping radius τ > 0 (`inf` disables clipping; required)."]
+            #[serde(default)]
+            pub tau: Option<f64>,
+        ] $($($rest)*)?);
+    };
+    (@fields $h:tt [$($done:tt)*] #[doc = $fdoc:literal] $field:ident: $ty:ty $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = $fdoc]
+            #[serde(default)]
+            pub $field: $ty,
+        ] $($($rest)*)?);
+    };
+}
+pub(crate) use method_entry;

@@ -171,42 +171,20 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `beer` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BeerParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Consensus stepsize γ ∈ (0, 1] (required).
-    #[serde(default)]
-    pub gamma: Option<f64>,
-    /// Stepsize η > 0 (required).
-    #[serde(default)]
-    pub eta: Option<f64>,
-    /// Local gradients: `{ kind = "full" }` (default), `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
-    #[serde(default)]
-    pub gradient: Option<crate::gossip::GradSource>,
-}
-
-/// Registry entry of `beer`: BEER: compressed gradient tracking, 2 messages/round (gamma, eta)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BeerSpec;
-
-impl crate::spec::MethodSpec for BeerSpec {
-    const NAME: &'static str = "beer";
-    const SUMMARY: &'static str =
-        "BEER: compressed gradient tracking, 2 messages/round (gamma, eta)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Gossip;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05";
-    type Params = BeerParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: BeerParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `beer`: BEER: compressed gradient tracking, 2 messages/round (gamma, eta)
+    BeerSpec(BeerParams {
+        compressor,
+        /// Consensus stepsize γ ∈ (0, 1] (required).
+        gamma: Option<f64>,
+        /// Stepsize η > 0 (required).
+        eta: Option<f64>,
+        gradient,
+    }): Gossip "beer",
+    summary = "BEER: compressed gradient tracking, 2 messages/round (gamma, eta)",
+    example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",
+    hints = [],
+    |p, ctx, sink| {
         let gamma = s::required(
             Self::NAME,
             "gamma",

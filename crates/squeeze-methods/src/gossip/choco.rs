@@ -279,42 +279,20 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `choco` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChocoParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Consensus stepsize γ ∈ (0, 1] (required).
-    #[serde(default)]
-    pub gamma: Option<f64>,
-    /// Stepsize η > 0 (required).
-    #[serde(default)]
-    pub eta: Option<f64>,
-    /// Local gradients: `{ kind = "full" }` (default), `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
-    #[serde(default)]
-    pub gradient: Option<crate::gossip::GradSource>,
-}
-
-/// Registry entry of `choco`: CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ChocoSpec;
-
-impl crate::spec::MethodSpec for ChocoSpec {
-    const NAME: &'static str = "choco";
-    const SUMMARY: &'static str =
-        "CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Gossip;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05";
-    type Params = ChocoParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: ChocoParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `choco`: CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)
+    ChocoSpec(ChocoParams {
+        compressor,
+        /// Consensus stepsize γ ∈ (0, 1] (required).
+        gamma: Option<f64>,
+        /// Stepsize η > 0 (required).
+        eta: Option<f64>,
+        gradient,
+    }): Gossip "choco",
+    summary = "CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)",
+    example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",
+    hints = [],
+    |p, ctx, sink| {
         let gamma = s::required(
             Self::NAME,
             "gamma",
@@ -328,44 +306,22 @@ impl crate::spec::MethodSpec for ChocoSpec {
     }
 }
 
-/// The `[method]` parameters of `dsgd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DsgdParams {
-    /// Stepsize η > 0 (required).
-    #[serde(default)]
-    pub eta: Option<f64>,
-    /// Local gradients: `{ kind = "full" }` (default), `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
-    #[serde(default)]
-    pub gradient: Option<crate::gossip::GradSource>,
-    /// Adapt-then-combine order instead of combine-then-adapt.
-    #[serde(default)]
-    pub adapt_then_combine: bool,
-}
-
-/// Registry entry of `dsgd`: D-SGD: uncompressed decentralized SGD, dense models to neighbours (eta)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DsgdSpec;
-
-impl crate::spec::MethodSpec for DsgdSpec {
-    const NAME: &'static str = "dsgd";
-    const SUMMARY: &'static str =
-        "D-SGD: uncompressed decentralized SGD, dense models to neighbours (eta)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Gossip;
-    const EXAMPLE: &'static str = "eta = 0.05";
-    const HINTS: &'static [(&'static str, &'static str)] = &[(
+crate::spec::method_entry! {
+    /// Registry entry of `dsgd`: D-SGD: uncompressed decentralized SGD, dense models to neighbours (eta)
+    DsgdSpec(DsgdParams {
+        /// Stepsize η > 0 (required).
+        eta: Option<f64>,
+        gradient,
+        /// Adapt-then-combine order instead of combine-then-adapt.
+        adapt_then_combine: bool,
+    }): Gossip "dsgd",
+    summary = "D-SGD: uncompressed decentralized SGD, dense models to neighbours (eta)",
+    example = "eta = 0.05",
+    hints = [(
         "compressor",
         "dsgd sends dense models; remove the compressor or use choco",
-    )];
-    type Params = DsgdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: DsgdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
-        let _ = ctx;
+    )],
+    |p, ctx, sink| {
         let eta = s::required(Self::NAME, "eta", p.eta, "the stepsize, e.g. eta = 0.01")?;
         let m = Dsgd::new(eta, p.gradient.unwrap_or_default(), p.adapt_then_combine)
             .map_err(s::method_err)?;

@@ -271,45 +271,22 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `motef` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MotefConfig {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Consensus stepsize γ ∈ (0, 1] (required).
-    #[serde(default)]
-    pub gamma: Option<f64>,
-    /// Stepsize η > 0 (required).
-    #[serde(default)]
-    pub eta: Option<f64>,
-    /// Momentum λ ∈ (0, 1] (λ = 1 is BEER; required).
-    #[serde(default)]
-    pub lambda: Option<f64>,
-    /// Local gradients: `{ kind = "full" }` (default), `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
-    #[serde(default)]
-    pub gradient: Option<crate::gossip::GradSource>,
-}
-
-/// Registry entry of `motef`: MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MotefSpec;
-
-impl crate::spec::MethodSpec for MotefSpec {
-    const NAME: &'static str = "motef";
-    const SUMMARY: &'static str = "MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Gossip;
-    const EXAMPLE: &'static str =
-        "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05\nlambda = 0.5";
-    type Params = MotefConfig;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: MotefConfig,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `motef`: MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda)
+    MotefSpec(MotefConfig {
+        compressor,
+        /// Consensus stepsize γ ∈ (0, 1] (required).
+        gamma: Option<f64>,
+        /// Stepsize η > 0 (required).
+        eta: Option<f64>,
+        /// Momentum λ ∈ (0, 1] (λ = 1 is BEER; required).
+        lambda: Option<f64>,
+        gradient,
+    }): Gossip "motef",
+    summary = "MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda)",
+    example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05\nlambda = 0.5",
+    hints = [],
+    |p, ctx, sink| {
         let gamma = s::required(
             Self::NAME,
             "gamma",

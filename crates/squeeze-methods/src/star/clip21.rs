@@ -6,6 +6,7 @@ use squeeze_compress::Clip;
 use squeeze_core::{Message, ParamError, Scalar, ops};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_err, dense_down,
     ensure_finite, grad_minus_estimate, message_err, round_of, step_and_broadcast,
@@ -58,6 +59,20 @@ pub struct Clip21Server<S: Scalar> {
     pub v: Vec<S>,
     /// Resolved stepsize γ.
     pub gamma: f64,
+}
+
+impl<S: Scalar> ServerState<S> for Clip21Server<S> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        step_and_broadcast(&mut self.x, &self.v, self.gamma, round, down)
+    }
+
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        add_mean(&mut self.v, round, ups)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
 }
 
 /// Clip21 worker state: the mechanism's own ([`squeeze_feedback::Clip21Worker`]: the shift
@@ -163,15 +178,6 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         })
     }
 
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.v, server.gamma, round, down)
-    }
-
     fn worker_round(
         &self,
         worker: &mut Self::Worker,
@@ -191,19 +197,6 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         Ok(self
             .mech
             .emit(&mut b.grad, worker, &round_of(ids), &mut b.scratch, up)?)
-    }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        add_mean(&mut server.v, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 }
 
@@ -297,121 +290,49 @@ impl<S: Scalar> Clip21Avg<S> {
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `clip21_gd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Clip21GdParams {
-    /// Clipping radius τ > 0 (`inf` disables clipping; required).
-    #[serde(default)]
-    pub tau: Option<f64>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-}
-
-/// Registry entry of `clip21_gd`: Clip21-GD: v_i ← v_i + clip_τ(∇f_i − v_i), x ← x − γ v (tau)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Clip21GdSpec;
-
-impl crate::spec::MethodSpec for Clip21GdSpec {
-    const NAME: &'static str = "clip21_gd";
-    const SUMMARY: &'static str = "Clip21-GD: v_i ← v_i + clip_τ(∇f_i − v_i), x ← x − γ v (tau)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "tau = 0.5";
-    const HINTS: &'static [(&'static str, &'static str)] = &[(
+crate::spec::method_entry! {
+    /// Registry entry of `clip21_gd`: Clip21-GD: v_i ← v_i + clip_τ(∇f_i − v_i), x ← x − γ v (tau)
+    Clip21GdSpec(Clip21GdParams { tau, stepsize }): Star "clip21_gd",
+    summary = "Clip21-GD: v_i ← v_i + clip_τ(∇f_i − v_i), x ← x − γ v (tau)",
+    example = "tau = 0.5",
+    hints = [(
         "compressor",
         "Clip21-GD sends dense clipped increments; use press_clip21 to compress",
-    )];
-    type Params = Clip21GdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Clip21GdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
-        let _ = ctx;
+    )],
+    |p, ctx, sink| {
         let t = s::tau(Self::NAME, p.tau)?;
         sink.star(Clip21::new(t, Clip21Variant::Plain, p.stepsize).map_err(s::method_err)?)
     }
 }
 
-/// The `[method]` parameters of `press_clip21` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PressClip21Params {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Clipping radius τ > 0 (`inf` disables clipping; required).
-    #[serde(default)]
-    pub tau: Option<f64>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-}
-
-/// Registry entry of `press_clip21`: Press-Clip21-GD: send C(clip_τ(∇f_i − v_i)) (tau, compressor)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PressClip21Spec;
-
-impl crate::spec::MethodSpec for PressClip21Spec {
-    const NAME: &'static str = "press_clip21";
-    const SUMMARY: &'static str = "Press-Clip21-GD: send C(clip_τ(∇f_i − v_i)) (tau, compressor)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ntau = 0.5";
-    type Params = PressClip21Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: PressClip21Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `press_clip21`: Press-Clip21-GD: send C(clip_τ(∇f_i − v_i)) (tau, compressor)
+    PressClip21Spec(PressClip21Params { compressor, tau, stepsize }): Star "press_clip21",
+    summary = "Press-Clip21-GD: send C(clip_τ(∇f_i − v_i)) (tau, compressor)",
+    example = "compressor = \"top_k:k=1\"\ntau = 0.5",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let t = s::tau(Self::NAME, p.tau)?;
         sink.star(Clip21::new(t, Clip21Variant::Press(c), p.stepsize).map_err(s::method_err)?)
     }
 }
 
-/// The `[method]` parameters of `dp_clip21` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DpClip21Params {
-    /// Clipping radius τ > 0 (`inf` disables clipping; required).
-    #[serde(default)]
-    pub tau: Option<f64>,
-    /// Noise standard deviation σ ≥ 0 per coordinate (required).
-    #[serde(default)]
-    pub sigma: Option<f64>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-}
-
-/// Registry entry of `dp_clip21`: DP-Clip21-GD: Clip21 increments + N(0, σ²I) noise on the wire (tau, sigma)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DpClip21Spec;
-
-impl crate::spec::MethodSpec for DpClip21Spec {
-    const NAME: &'static str = "dp_clip21";
-    const SUMMARY: &'static str =
-        "DP-Clip21-GD: Clip21 increments + N(0, σ²I) noise on the wire (tau, sigma)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "tau = 0.5\nsigma = 0.0";
-    const HINTS: &'static [(&'static str, &'static str)] = &[(
+crate::spec::method_entry! {
+    /// Registry entry of `dp_clip21`: DP-Clip21-GD: Clip21 increments + N(0, σ²I) noise on the wire (tau, sigma)
+    DpClip21Spec(DpClip21Params {
+        tau,
+        /// Noise standard deviation σ ≥ 0 per coordinate (required).
+        sigma: Option<f64>,
+        stepsize,
+    }): Star "dp_clip21",
+    summary = "DP-Clip21-GD: Clip21 increments + N(0, σ²I) noise on the wire (tau, sigma)",
+    example = "tau = 0.5\nsigma = 0.0",
+    hints = [(
         "compressor",
         "Clip21-GD sends dense clipped increments; use press_clip21 to compress",
-    )];
-    type Params = DpClip21Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: DpClip21Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
-        let _ = ctx;
+    )],
+    |p, ctx, sink| {
         let sigma = s::required(
             Self::NAME,
             "sigma",

@@ -5,10 +5,8 @@ use squeeze_compress::Clip;
 use squeeze_core::{Message, Scalar};
 use squeeze_problems::Problem;
 
-use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, dense_down,
-    ensure_finite, local_grad,
-};
+use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad};
+use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
 /// Clip-GD: every worker clips its own gradient, the server averages,
@@ -35,14 +33,7 @@ pub struct ClipGd {
 }
 
 /// Clip-GD server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct ClipGdServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Resolved stepsize.
-    pub gamma: f64,
-}
+pub type ClipGdServer<S> = ModelServer<S>;
 
 /// Clip-GD keeps no per-worker state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -78,24 +69,11 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
             .stepsize
             .resolve("clip_gd", Some(1.0), problem.smoothness())?;
         let n = problem.n_workers();
-        Ok(Init {
-            server: ClipGdServer {
-                x: x0.to_vec(),
-                gamma,
-            },
-            workers: vec![ClipGdWorker; n],
-            init_up: InitUplink::new(n),
-            grad_samples: 0,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        broadcast_model(&server.x, round, down)
+        Ok(Init::silent(
+            ClipGdServer::at(x0, gamma),
+            vec![ClipGdWorker; n],
+            0,
+        ))
     }
 
     fn worker_round(
@@ -118,60 +96,20 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
         up.dense_parts().extend_from_slice(g);
         Ok(())
     }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        let scale = S::from_f64(-server.gamma / ups.len() as f64);
-        add_all(&mut server.x, scale, round, ups)?;
-        ensure_finite(&server.x, "the model x", round)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
-    }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `clip_gd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClipGdParams {
-    /// Clipping radius τ > 0 (`inf` disables clipping; required).
-    #[serde(default)]
-    pub tau: Option<f64>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-}
-
-/// Registry entry of `clip_gd`: naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ClipGdSpec;
-
-impl crate::spec::MethodSpec for ClipGdSpec {
-    const NAME: &'static str = "clip_gd";
-    const SUMMARY: &'static str =
-        "naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "tau = 100.0";
-    const HINTS: &'static [(&'static str, &'static str)] = &[(
+crate::spec::method_entry! {
+    /// Registry entry of `clip_gd`: naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)
+    ClipGdSpec(ClipGdParams { tau, stepsize }): Star "clip_gd",
+    summary = "naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)",
+    example = "tau = 100.0",
+    hints = [(
         "compressor",
         "clip_gd clips dense gradients; use press_clip21 to compress",
-    )];
-    type Params = ClipGdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: ClipGdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
-        let _ = ctx;
+    )],
+    |p, ctx, sink| {
         let t = s::tau(Self::NAME, p.tau)?;
         sink.star(ClipGd::new(t, p.stepsize).map_err(s::method_err)?)
     }

@@ -5,6 +5,7 @@ use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng,
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
+use crate::method::ServerState;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compressed_dim,
     dense_down, ensure_finite, round_of,
@@ -76,6 +77,25 @@ pub struct EcontrolServer<S: Scalar> {
     pub h: Vec<S>,
     /// Resolved stepsize γ.
     pub gamma: f64,
+}
+
+impl<S: Scalar> ServerState<S> for EcontrolServer<S> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        broadcast_model(&self.x, round, down)
+    }
+
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        add_mean(&mut self.h, round, ups)?;
+        let gamma = S::from_f64(self.gamma);
+        for (xk, &hk) in self.x.iter_mut().zip(&self.h) {
+            *xk -= gamma * hk;
+        }
+        ensure_finite(&self.x, "the model x", round)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
 }
 
 /// EControl worker state.
@@ -198,15 +218,6 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         })
     }
 
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        broadcast_model(&server.x, round, down)
-    }
-
     fn worker_round(
         &self,
         worker: &mut Self::Worker,
@@ -231,70 +242,22 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
             up,
         )?)
     }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        add_mean(&mut server.h, round, ups)?;
-        let gamma = S::from_f64(server.gamma);
-        for (xk, &hk) in server.x.iter_mut().zip(&server.h) {
-            *xk -= gamma * hk;
-        }
-        ensure_finite(&server.x, "the model x", round)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
-    }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `econtrol` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EcontrolParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Error-feedback damping η ≥ 0 (default α/400).
-    #[serde(default)]
-    pub eta: Option<f64>,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-    /// Local gradients: `{ kind = "full" }` (default), `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
-    #[serde(default)]
-    pub gradient: Option<crate::gossip::GradSource>,
-}
-
-/// Registry entry of `econtrol`: EControl: Δ_i = C(η e_i + g_i − h_i), error e_i and shift h_i (eta, init, gradient)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct EcontrolSpec;
-
-impl crate::spec::MethodSpec for EcontrolSpec {
-    const NAME: &'static str = "econtrol";
-    const SUMMARY: &'static str =
-        "EControl: Δ_i = C(η e_i + g_i − h_i), error e_i and shift h_i (eta, init, gradient)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
-    type Params = EcontrolParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: EcontrolParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `econtrol`: EControl: Δ_i = C(η e_i + g_i − h_i), error e_i and shift h_i (eta, init, gradient)
+    EcontrolSpec(EcontrolParams {
+        compressor, stepsize,
+        /// Error-feedback damping η ≥ 0 (default α/400).
+        eta: Option<f64>,
+        init, count_init, gradient,
+    }): Star "econtrol",
+    summary = "EControl: Δ_i = C(η e_i + g_i − h_i), error e_i and shift h_i (eta, init, gradient)",
+    example = "compressor = \"top_k:k=1\"",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let m = Econtrol::new(
             c,

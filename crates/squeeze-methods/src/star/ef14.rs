@@ -5,9 +5,10 @@ use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model,
-    compressed_dim, dense_down, ensure_finite, local_grad, round_of,
+    Init, MethodError, ServerMethod, WorkerCtx, add_all, compressed_dim, dense_down, ensure_finite,
+    local_grad, round_of,
 };
+use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
 /// EF14: compress the stepsize-scaled gradient plus the residual, keep what was not sent.
@@ -38,14 +39,7 @@ pub struct Ef14<S: Scalar> {
 }
 
 /// EF14 server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Ef14Server<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Resolved stepsize.
-    pub gamma: f64,
-}
+pub type Ef14Server<S> = ModelServer<S>;
 
 /// EF14 worker state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,24 +92,7 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
                 rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
             })
             .collect();
-        Ok(Init {
-            server: Ef14Server {
-                x: x0.to_vec(),
-                gamma,
-            },
-            workers,
-            init_up: InitUplink::new(n),
-            grad_samples: 0,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        broadcast_model(&server.x, round, down)
+        Ok(Init::silent(Ef14Server::at(x0, gamma), workers, 0))
     }
 
     fn worker_round(
@@ -156,43 +133,17 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         )?;
         ensure_finite(&server.x, "the model x", round)
     }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
-    }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef14` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef14Params {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-}
-
-/// Registry entry of `ef14`: classic error feedback: compress e_i + γ∇f_i, keep the residual
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef14Spec;
-
-impl crate::spec::MethodSpec for Ef14Spec {
-    const NAME: &'static str = "ef14";
-    const SUMMARY: &'static str = "classic error feedback: compress e_i + γ∇f_i, keep the residual";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
-    type Params = Ef14Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef14Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef14`: classic error feedback: compress e_i + γ∇f_i, keep the residual
+    Ef14Spec(Ef14Params { compressor, stepsize }): Star "ef14",
+    summary = "classic error feedback: compress e_i + γ∇f_i, keep the residual",
+    example = "compressor = \"top_k:k=1\"",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         sink.star(Ef14::new(c, p.stepsize).map_err(s::method_err)?)
     }

@@ -4,10 +4,11 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar, ops};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, ensure_finite,
-    local_grad, step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, dense_down, ensure_finite, local_grad,
 };
+use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 
 /// Distributed gradient descent: $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \nabla f_i(x^t)$.
@@ -30,16 +31,7 @@ pub struct Gd {
 }
 
 /// GD server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct GdServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Average gradient at x.
-    pub g: Vec<S>,
-    /// Resolved stepsize.
-    pub gamma: f64,
-}
+pub type GdServer<S> = StepServer<S>;
 
 /// GD keeps no per-worker state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -83,25 +75,12 @@ impl<S: Scalar> ServerMethod<S> for Gd {
             ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
         }
         ensure_finite(&g, "the initial gradient", 0)?;
-        Ok(Init {
-            server: GdServer {
-                x: x0.to_vec(),
-                g,
-                gamma,
-            },
-            workers: vec![GdWorker; n],
-            init_up: InitUplink::new(n),
-            grad_samples,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+        let server = GdServer {
+            x: x0.to_vec(),
+            g,
+            gamma,
+        };
+        Ok(Init::silent(server, vec![GdWorker; n], grad_samples))
     }
 
     fn worker_round(
@@ -119,51 +98,27 @@ impl<S: Scalar> ServerMethod<S> for Gd {
 
     fn absorb(
         &self,
-        server: &mut Self::Server,
+        server: &mut GdServer<S>,
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
         server.g.fill(S::ZERO);
-        add_mean(&mut server.g, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
+        server.absorb(round, ups)
     }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `gd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GdParams {
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-}
-
-/// Registry entry of `gd`: gradient descent, dense gradients up (no compressor)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GdSpec;
-
-impl crate::spec::MethodSpec for GdSpec {
-    const NAME: &'static str = "gd";
-    const SUMMARY: &'static str = "gradient descent, dense gradients up (no compressor)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "stepsize = { rule = \"theory\", multiplier = 1.0 }";
-    const HINTS: &'static [(&'static str, &'static str)] = &[(
+crate::spec::method_entry! {
+    /// Registry entry of `gd`: gradient descent, dense gradients up (no compressor)
+    GdSpec(GdParams { stepsize }): Star "gd",
+    summary = "gradient descent, dense gradients up (no compressor)",
+    example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",
+    hints = [(
         "compressor",
         "gd sends dense gradients; remove the compressor or use ef21 with compressor = \"identity\"",
-    )];
-    type Params = GdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: GdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        let _ = ctx;
+    )],
+    |p, ctx, sink| {
         let m = Gd::new(p.stepsize).map_err(crate::spec::method_err)?;
         sink.star::<Gd>(m)
     }

@@ -6,9 +6,9 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, dense_down,
-    ensure_finite,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, ensure_finite,
 };
+use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
 /// Local SGD: every round all workers start from the server model, take $K$ local steps
@@ -37,14 +37,7 @@ pub struct LocalSgd {
 }
 
 /// Local SGD server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct LocalSgdServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Resolved local stepsize.
-    pub gamma: f64,
-}
+pub type LocalSgdServer<S> = ModelServer<S>;
 
 /// Local SGD worker state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,24 +105,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
                 })
             })
             .collect::<Result<Vec<_>, MethodError>>()?;
-        Ok(Init {
-            server: LocalSgdServer {
-                x: x0.to_vec(),
-                gamma,
-            },
-            workers,
-            init_up: InitUplink::new(problem.n_workers()),
-            grad_samples: 0,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        broadcast_model(&server.x, round, down)
+        Ok(Init::silent(LocalSgdServer::at(x0, gamma), workers, 0))
     }
 
     fn worker_round(
@@ -165,50 +141,22 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
         server.x.fill(S::ZERO);
         add_mean(&mut server.x, round, ups)
     }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
-    }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `local_sgd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocalSgdParams {
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Local SGD steps K ≥ 1 per round (required).
-    #[serde(default)]
-    pub local_steps: Option<u32>,
-    /// Local gradients: `{ kind = "full" }` (default), `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
-    #[serde(default)]
-    pub gradient: Option<crate::gossip::GradSource>,
-}
-
-/// Registry entry of `local_sgd`: Local SGD / FedAvg: local_steps SGD steps from the server model, average the models
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LocalSgdSpec;
-
-impl crate::spec::MethodSpec for LocalSgdSpec {
-    const NAME: &'static str = "local_sgd";
-    const SUMMARY: &'static str =
-        "Local SGD / FedAvg: local_steps SGD steps from the server model, average the models";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "local_steps = 2";
-    const HINTS: &'static [(&'static str, &'static str)] =
-        &[("compressor", "local_sgd sends dense models")];
-    type Params = LocalSgdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: LocalSgdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
-        let _ = ctx;
+crate::spec::method_entry! {
+    /// Registry entry of `local_sgd`: Local SGD / FedAvg: local_steps SGD steps from the server model, average the models
+    LocalSgdSpec(LocalSgdParams {
+        stepsize,
+        /// Local SGD steps K ≥ 1 per round (required).
+        local_steps: Option<u32>,
+        gradient,
+    }): Star "local_sgd",
+    summary = "Local SGD / FedAvg: local_steps SGD steps from the server model, average the models",
+    example = "local_steps = 2",
+    hints = [("compressor", "local_sgd sends dense models")],
+    |p, ctx, sink| {
         let k = p.local_steps.ok_or_else(|| {
             s::MethodConfigError::at(
                 "local_steps",

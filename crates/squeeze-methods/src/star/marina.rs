@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, round_seed};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_up, compressed_dim, dense_down,
     full_grad_init, local_grad, step_and_broadcast,
@@ -70,6 +71,23 @@ pub struct MarinaServer<S: Scalar> {
     pub p: f64,
     /// Experiment seed (the server redraws the shared coin from the round seed).
     pub seed: u64,
+}
+
+impl<S: Scalar> ServerState<S> for MarinaServer<S> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        step_and_broadcast(&mut self.x, &self.g, self.gamma, round, down)
+    }
+
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        if marina_coin(round_seed(self.seed, round), self.p) {
+            self.g.fill(S::ZERO);
+        }
+        add_mean(&mut self.g, round, ups)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
 }
 
 /// MARINA worker state.
@@ -176,38 +194,22 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         compressed_dim(problem, x0, self.compressor.as_ref(), "marina")?;
         let (_, p, gamma) = self.resolve(problem)?;
         let init = full_grad_init(problem, x0, self.count_init)?;
-        let workers = init
-            .gs
-            .into_iter()
-            .enumerate()
-            .map(|(i, gi)| MarinaWorker {
-                prev: gi,
+        Ok(init.start(
+            seed,
+            |prev, rng, _| MarinaWorker {
+                prev,
                 p,
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                rng,
                 parked: Parked::default(),
-            })
-            .collect();
-        Ok(Init {
-            server: MarinaServer {
+            },
+            |g, _| MarinaServer {
                 x: x0.to_vec(),
-                g: init.g,
+                g,
                 gamma,
                 p,
                 seed,
             },
-            workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+        ))
     }
 
     fn worker_round(
@@ -244,61 +246,22 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         worker.prev.copy_from_slice(&b.grad);
         Ok(())
     }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        if marina_coin(round_seed(server.seed, round), server.p) {
-            server.g.fill(S::ZERO);
-        }
-        add_mean(&mut server.g, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
-    }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `marina` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MarinaParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Probability of a full-gradient round (default 1/(1+ω)).
-    #[serde(default)]
-    pub p: Option<f64>,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-/// Registry entry of `marina`: MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MarinaSpec;
-
-impl crate::spec::MethodSpec for MarinaSpec {
-    const NAME: &'static str = "marina";
-    const SUMMARY: &'static str = "MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"rand_k:k=3\"";
-    type Params = MarinaParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: MarinaParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `marina`: MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)
+    MarinaSpec(MarinaParams {
+        compressor, stepsize,
+        /// Probability of a full-gradient round (default 1/(1+ω)).
+        p: Option<f64>,
+        count_init,
+    }): Star "marina",
+    summary = "MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)",
+    example = "compressor = \"rand_k:k=3\"",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         if c.class(ctx.dim).omega().is_none() {
             return Err(s::MethodConfigError::at(

@@ -5,10 +5,8 @@ use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
-use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_all, broadcast_model, compress_up,
-    dense_down, ensure_finite,
-};
+use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, compress_up, dense_down};
+use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
 /// Minibatch SGD: $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \hat g_i(x^t)$ with $\hat g_i$ worker
@@ -38,14 +36,7 @@ pub struct Sgd<S: Scalar> {
 }
 
 /// SGD server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct SgdServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Resolved stepsize.
-    pub gamma: f64,
-}
+pub type SgdServer<S> = ModelServer<S>;
 
 /// SGD worker state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,24 +114,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
                 })
             })
             .collect::<Result<Vec<_>, MethodError>>()?;
-        Ok(Init {
-            server: SgdServer {
-                x: x0.to_vec(),
-                gamma,
-            },
-            workers,
-            init_up: InitUplink::new(problem.n_workers()),
-            grad_samples: 0,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        broadcast_model(&server.x, round, down)
+        Ok(Init::silent(SgdServer::at(x0, gamma), workers, 0))
     }
 
     fn worker_round(
@@ -167,57 +141,17 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
         }
         Ok(())
     }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        let scale = S::from_f64(-server.gamma / ups.len() as f64);
-        add_all(&mut server.x, scale, round, ups)?;
-        ensure_finite(&server.x, "the model x", round)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
-    }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `sgd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SgdParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Local gradients: `{ kind = "full" }` (default), `{ kind = "minibatch", batch = 5 }` or `{ kind = "noisy", sigma = 10 }`.
-    #[serde(default)]
-    pub gradient: Option<crate::gossip::GradSource>,
-}
-
-/// Registry entry of `sgd`: minibatch SGD, dense gradients up (gradient = { kind = "minibatch", batch = b }); with a compressor: compressed SGD, no error feedback
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SgdSpec;
-
-impl crate::spec::MethodSpec for SgdSpec {
-    const NAME: &'static str = "sgd";
-    const SUMMARY: &'static str = "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b }); with a compressor: compressed SGD, no error feedback";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "stepsize = { rule = \"theory\", multiplier = 1.0 }";
-    type Params = SgdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: SgdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `sgd`: minibatch SGD, dense gradients up (gradient = { kind = "minibatch", batch = b }); with a compressor: compressed SGD, no error feedback
+    SgdSpec(SgdParams { compressor, stepsize, gradient }): Star "sgd",
+    summary = "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b }); with a compressor: compressed SGD, no error feedback",
+    example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",
+    hints = [],
+    |p, ctx, sink| {
         let grad = p.gradient.unwrap_or_default();
         let m = match &p.compressor {
             // Compressed SGD without error feedback (the X3 baseline that fails).

@@ -4,27 +4,15 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
+use crate::method::follow_downlink;
+use crate::method::stream;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, compress_err,
-    ensure_finite, full_grad_init, grad_minus_estimate, message_err,
+    full_grad_init, grad_minus_estimate, message_err, step,
 };
-use crate::star::ef21::sgd::ef21_rule_gamma;
+use crate::star::ef21::rule_gamma;
 use crate::stepsize::Stepsize;
-
-/// `x ← x − γ g` (the same function on the server and on every worker, so their copies of x
-/// stay bit-identical); errors if x became non-finite.
-pub(crate) fn step<S: Scalar>(
-    x: &mut [S],
-    g: &[S],
-    gamma: f64,
-    round: u64,
-) -> Result<(), MethodError> {
-    let gamma = S::from_f64(gamma);
-    for (xj, &gj) in x.iter_mut().zip(g) {
-        *xj -= gamma * gj;
-    }
-    ensure_finite(x, "the model x", round)
-}
 
 /// EF21-BC: EF21 on the uplink and a second EF21 mechanism on the downlink.
 ///
@@ -90,6 +78,16 @@ pub struct Ef21BcServer<S: Scalar> {
     work: Vec<S>,
 }
 
+impl<S: Scalar> ServerState<S> for Ef21BcServer<S> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        add_mean(&mut self.g_tilde, round, ups)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
+}
+
 /// EF21-BC worker state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
@@ -143,37 +141,30 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        let gamma = ef21_rule_gamma("ef21_bc", &self.stepsize, self.up.as_ref(), problem)?;
+        let gamma = rule_gamma("ef21_bc", &self.stepsize, self.up.as_ref(), problem)?;
         self.down
             .check_dim(problem.dim())
             .map_err(|e| MethodError::Incompatible(format!("ef21_bc downlink: {e}")))?;
         let init = full_grad_init(problem, x0, self.count_init)?;
-        let workers = init
-            .gs
-            .into_iter()
-            .enumerate()
-            .map(|(i, g_tilde)| Ef21BcWorker {
+        Ok(init.start(
+            seed,
+            |g_tilde, rng, g| Ef21BcWorker {
                 g_tilde,
-                g: init.g.clone(),
+                g: g.to_vec(),
                 x: x0.to_vec(),
                 gamma,
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
-            })
-            .collect();
-        Ok(Init {
-            server: Ef21BcServer {
+                rng,
+            },
+            |g, _| Ef21BcServer {
                 x: x0.to_vec(),
-                g: init.g.clone(),
-                g_tilde: init.g,
+                g: g.clone(),
+                g_tilde: g,
                 gamma,
-                rng: SqueezeRng::stream(seed, Purpose::Compression, u64::MAX),
+                rng: stream(seed, Purpose::Compression, usize::MAX),
                 scratch: Scratch::default(),
                 work: Vec::new(),
             },
-            workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
+        ))
     }
 
     fn broadcast(
@@ -211,9 +202,8 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        down.add_to(&mut worker.g, S::ONE)
-            .map_err(message_err(ctx.worker, ctx.round))?;
-        step(&mut worker.x, &worker.g, worker.gamma, ctx.round)?;
+        let ids = (ctx.worker, ctx.round);
+        follow_downlink(down, &mut worker.g, &mut worker.x, worker.gamma, ids)?;
         grad_minus_estimate(
             ctx,
             &worker.x,
@@ -232,62 +222,22 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
             up,
         )
     }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        add_mean(&mut server.g_tilde, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
-    }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_bc` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21BcParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// The server's downlink compressor C_M (required).
-    #[serde(default)]
-    pub downlink_compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-/// Registry entry of `ef21_bc`: EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21BcSpec;
-
-impl crate::spec::MethodSpec for Ef21BcSpec {
-    const NAME: &'static str = "ef21_bc";
-    const SUMMARY: &'static str =
-        "EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\ndownlink_compressor = \"top_k:k=2\"";
-    type Params = Ef21BcParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21BcParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_bc`: EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)
+    Ef21BcSpec(Ef21BcParams {
+        compressor,
+        /// The server's downlink compressor C_M (required).
+        downlink_compressor: Option<squeeze_compress::CompressorSpec>,
+        stepsize, init, count_init,
+    }): Star "ef21_bc",
+    summary = "EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)",
+    example = "compressor = \"top_k:k=1\"\ndownlink_compressor = \"top_k:k=2\"",
+    hints = [],
+    |p, ctx, sink| {
         let spec = p.downlink_compressor.as_ref().ok_or_else(|| {
             s::MethodConfigError::at(
                 "downlink_compressor",

@@ -3,10 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, ParamError, Scalar};
-use squeeze_problems::Problem;
 
-use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, step_and_broadcast};
-use crate::star::ef21::{Ef21, Ef21Server, Ef21Worker, GradInit};
+use crate::method::{MethodError, ServerState, step_and_broadcast};
+use crate::star::ef21::{Ef21Family, Ef21Server, FullGrad, GradInit, ServerRule};
 use crate::stepsize::Stepsize;
 
 /// EF21-HB: EF21's workers, with a heavy-ball step on the server.
@@ -20,7 +19,7 @@ use crate::stepsize::Stepsize;
 /// (algorithms.md §2.3; experiments use η ∈ {0.2, 0.4, 0.9}, code default 0.99). Stepsize:
 /// the EF21 theory rule × multiplier, as the experiment code uses — UNCONFIRMED against the
 /// paper's HB theorem (whose bound shrinks with 1 − η). Only the server's state changes;
-/// the wire is EF21's.
+/// the wire is EF21's: [`Ef21Family`] with the full gradient and the [`HeavyBall`] rule.
 ///
 /// ```
 /// use squeeze_compress::parse;
@@ -29,10 +28,13 @@ use crate::stepsize::Stepsize;
 /// assert!(Ef21Hb::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::default(), GradInit::Full, false, 1.0).is_err());
 /// assert!(Ef21Hb::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::default(), GradInit::Full, false, -0.1).is_err());
 /// ```
-#[derive(Debug)]
-pub struct Ef21Hb<S: Scalar> {
-    inner: Ef21<S>,
-    momentum: f64,
+pub type Ef21Hb<S> = Ef21Family<S, FullGrad, HeavyBall>;
+
+/// The heavy-ball server rule $x \leftarrow x - \gamma v$, $v \leftarrow \eta v + g$ of EF21-HB.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeavyBall {
+    /// η ∈ [0, 1).
+    pub momentum: f64,
 }
 
 /// EF21-HB server state.
@@ -43,6 +45,23 @@ pub struct Ef21HbServer<S: Scalar> {
     pub ef21: Ef21Server<S>,
     /// Momentum buffer v.
     pub v: Vec<S>,
+}
+
+impl<S: Scalar> ServerState<S> for Ef21HbServer<S> {
+    /// `x ← x − γ v`, then the dense model.
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        let s = &mut self.ef21;
+        step_and_broadcast(&mut s.x, &self.v, s.gamma, round, down)
+    }
+
+    /// EF21's `g ← g + (1/n) Σ_i c_i` (the rule then updates v).
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        self.ef21.absorb(round, ups)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.ef21.x
+    }
 }
 
 impl<S: Scalar> Ef21Hb<S> {
@@ -63,124 +82,47 @@ impl<S: Scalar> Ef21Hb<S> {
             )
             .into());
         }
-        Ok(Self {
-            inner: Ef21::new(compressor, stepsize, init, count_init)?,
-            momentum,
-        })
+        stepsize.validate()?;
+        let rule = HeavyBall { momentum };
+        Ok(Self::compose(
+            compressor, stepsize, init, count_init, FullGrad, rule,
+        ))
     }
 }
 
-impl<S: Scalar> ServerMethod<S> for Ef21Hb<S> {
-    type Worker = Ef21Worker<S>;
+impl<S: Scalar> ServerRule<S> for HeavyBall {
     type Server = Ef21HbServer<S>;
 
-    fn describe(&self) -> String {
-        format!(
-            "ef21_hb({}, momentum={})",
-            ServerMethod::<S>::describe(&self.inner),
-            self.momentum
-        )
+    fn server(&self, ef21: Ef21Server<S>) -> Ef21HbServer<S> {
+        let v = ef21.g.clone();
+        Ef21HbServer { ef21, v }
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        let init = self.inner.init(problem, x0, seed)?;
-        let v = init.server.g.clone();
-        Ok(Init {
-            server: Ef21HbServer {
-                ef21: init.server,
-                v,
-            },
-            workers: init.workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        let s = &mut server.ef21;
-        step_and_broadcast(&mut s.x, &server.v, s.gamma, round, down)
-    }
-
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        self.inner.worker_round(worker, down, ctx, up)
-    }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        self.inner.absorb(&mut server.ef21, round, ups)?;
+    fn after_absorb(&self, server: &mut Ef21HbServer<S>) {
         let eta = S::from_f64(self.momentum);
         for (v, &g) in server.v.iter_mut().zip(&server.ef21.g) {
             *v = eta * *v + g;
         }
-        Ok(())
     }
 
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.ef21.x
+    fn describe(&self, inner: String) -> String {
+        format!("ef21_hb({inner}, momentum={})", self.momentum)
     }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_hb` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21HbParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-    /// Heavy-ball momentum η ∈ [0, 1) (required).
-    #[serde(default)]
-    pub momentum: Option<f64>,
-}
-
-/// Registry entry of `ef21_hb`: EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21HbSpec;
-
-impl crate::spec::MethodSpec for Ef21HbSpec {
-    const NAME: &'static str = "ef21_hb";
-    const SUMMARY: &'static str =
-        "EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nmomentum = 0.5";
-    type Params = Ef21HbParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21HbParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_hb`: EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)
+    Ef21HbSpec(Ef21HbParams {
+        compressor, stepsize, init, count_init,
+        /// Heavy-ball momentum η ∈ [0, 1) (required).
+        momentum: Option<f64>,
+    }): Star "ef21_hb",
+    summary = "EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)",
+    example = "compressor = \"top_k:k=1\"\nmomentum = 0.5",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let mom = s::required(
             Self::NAME,

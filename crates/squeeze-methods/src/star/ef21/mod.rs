@@ -1,4 +1,6 @@
-//! EF21 (Richtárik, Sokolov, Fatkhullin, NeurIPS 2021).
+//! EF21 (Richtárik, Sokolov, Fatkhullin, NeurIPS 2021) and its variants as compositions:
+//! [`Ef21Family`] is the one skeleton, a [`GradEstimator`] (full gradient, minibatch, PAGE) ×
+//! the EF21 correction × a [`ServerRule`] (plain step, heavy ball).
 
 pub mod bc;
 pub mod hb;
@@ -7,15 +9,17 @@ pub mod plus;
 pub mod pp;
 pub mod sgd;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction,
-    compress_err, compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
-    step_and_broadcast,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, compress_correction, compress_err,
+    compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
 };
+use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 
 /// How the workers' gradient estimates $g_i^0$ start.
@@ -106,6 +110,141 @@ impl<'c, S: Scalar> InitEstimates<'c, S> {
     }
 }
 
+/// The EF21 skeleton, written once: every worker keeps an estimate $g_i$ of a gradient
+/// estimator $v_i$ (the [`GradEstimator`] `E`) and sends only the compressed correction; the
+/// server steps along its mean by the [`ServerRule`] `R`.
+///
+/// $$x^{t+1} = x^t - \gamma\,d^t,\qquad c_i^t = \mathcal{C}(v_i(x^{t+1}) - g_i^t),\qquad
+/// g_i^{t+1} = g_i^t + c_i^t,\qquad g^{t+1} = g^t + \tfrac1n\textstyle\sum_i c_i^t,$$
+///
+/// with $v_i = \nabla f_i$ ([`FullGrad`]: [`Ef21`]), a τ-nice minibatch gradient
+/// ([`sgd::Minibatch`]: [`Ef21Sgd`](sgd::Ef21Sgd)) or the PAGE estimator
+/// ([`page::Page`]: [`Ef21Page`](page::Ef21Page)), and $d^t = g^t$ ([`PlainStep`]) or the
+/// heavy-ball $v^t$ ([`hb::HeavyBall`]: [`Ef21Hb`](hb::Ef21Hb)). The correction is the
+/// mechanism's own update ([`squeeze_feedback::ef21::correct_with`]), so every variant sends
+/// what a push-API loop over the same vectors sends. Partial participation
+/// ([`pp::Ef21Pp`]) wraps [`Ef21`]; EF21+ ([`plus`]) and EF21-BC ([`bc`]) change the wire and
+/// are methods of their own.
+#[derive(Debug)]
+pub struct Ef21Family<S: Scalar, E, R> {
+    compressor: Box<dyn Compressor<S>>,
+    stepsize: Stepsize,
+    init: GradInit,
+    count_init: bool,
+    estimator: E,
+    rule: R,
+}
+
+/// What each EF21 worker's estimate $g_i$ tracks: the vector $v_i$ whose correction
+/// $v_i - g_i$ is compressed (the worker side of an [`Ef21Family`] variant).
+pub trait GradEstimator<S: Scalar>: Send + Sync + core::fmt::Debug {
+    /// Per-worker state: $g_i$, the compression stream and the estimator's own state.
+    type Worker: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
+    /// Registry name of the variant (errors and the stepsize rule name it).
+    const NAME: &'static str;
+    /// The correction's name in errors, e.g. "the correction ∇f_i − g_i".
+    const CORRECTION: &'static str;
+    /// The estimator's part of `describe` (", batch=…"); `init` is the family's init rule.
+    fn describe(&self, init: GradInit) -> String;
+    /// The worker states, in worker order, from EF21's ($g_i^0$ and the compression stream).
+    fn workers(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+        ef21: Vec<Ef21Worker<S>>,
+    ) -> Result<Vec<Self::Worker>, MethodError>;
+    /// `ctx.buffers.grad ← v_i(x) − g_i`, counting the gradient work; `Diverged` if it is not
+    /// finite.
+    fn correction(
+        &self,
+        worker: &mut Self::Worker,
+        x: &[S],
+        ctx: &mut WorkerCtx<'_, S>,
+    ) -> Result<(), MethodError>;
+    /// The EF21 part of the worker: ($g_i$, compression stream).
+    fn ef21(worker: &mut Self::Worker) -> (&mut [S], &mut SqueezeRng);
+}
+
+/// How the EF21 server steps (the server side of an [`Ef21Family`] variant); its state holds
+/// EF21's ([`Ef21Server`]: x, g, γ).
+pub trait ServerRule<S: Scalar>: Send + Sync + core::fmt::Debug {
+    /// Server state: its [`ServerState`] broadcasts $x \leftarrow x - \gamma d$ and adds the
+    /// round's mean correction to $g$.
+    type Server: Clone
+        + core::fmt::Debug
+        + Send
+        + Sync
+        + Serialize
+        + DeserializeOwned
+        + ServerState<S>;
+    /// The state from EF21's initial one.
+    fn server(&self, ef21: Ef21Server<S>) -> Self::Server;
+    /// After $g$ absorbed the round's corrections.
+    fn after_absorb(&self, _server: &mut Self::Server) {}
+    /// `describe` of the variant around `inner`.
+    fn describe(&self, inner: String) -> String {
+        inner
+    }
+}
+
+/// The plain EF21 step $x \leftarrow x - \gamma g$.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlainStep;
+
+impl<S: Scalar> ServerRule<S> for PlainStep {
+    type Server = Ef21Server<S>;
+
+    fn server(&self, ef21: Ef21Server<S>) -> Ef21Server<S> {
+        ef21
+    }
+}
+
+/// $v_i = \nabla f_i$: the local gradient, fused with the subtraction where the oracle can.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FullGrad;
+
+impl<S: Scalar> GradEstimator<S> for FullGrad {
+    type Worker = Ef21Worker<S>;
+    const NAME: &'static str = "ef21";
+    const CORRECTION: &'static str = "the correction ∇f_i − g_i";
+
+    fn describe(&self, init: GradInit) -> String {
+        format!(", init={init:?}")
+    }
+
+    fn workers(
+        &self,
+        _: &Problem<S>,
+        _: &[S],
+        _: u64,
+        ef21: Vec<Ef21Worker<S>>,
+    ) -> Result<Vec<Ef21Worker<S>>, MethodError> {
+        Ok(ef21)
+    }
+
+    fn correction(
+        &self,
+        worker: &mut Ef21Worker<S>,
+        x: &[S],
+        ctx: &mut WorkerCtx<'_, S>,
+    ) -> Result<(), MethodError> {
+        // ∇f_i(x) − g_i straight into the gradient buffer (one d-vector of working memory,
+        // which stays in cache as the engine reuses it for the next worker; one pass for
+        // problems with an elementwise gradient).
+        grad_minus_estimate(
+            ctx,
+            x,
+            &worker.g,
+            "the local gradient or the correction ∇f_i − g_i",
+        )
+    }
+
+    fn ef21(w: &mut Ef21Worker<S>) -> (&mut [S], &mut SqueezeRng) {
+        (&mut w.g, &mut w.rng)
+    }
+}
+
 /// EF21: every worker keeps an estimate $g_i$ of its gradient and sends only the compressed
 /// correction.
 ///
@@ -125,32 +264,18 @@ impl<'c, S: Scalar> InitEstimates<'c, S> {
 /// rounding otherwise (tested: within 1e-10 relative over 200 rounds of logistic regression,
 /// observed ~1e-14; `squeeze-driver/tests/equivalences.rs`).
 ///
+/// [`Ef21Family`] with the full gradient and the plain step.
+///
 /// ```
 /// use squeeze_compress::parse;
 /// use squeeze_methods::{Ef21, GradInit, Stepsize};
 /// let m = Ef21::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::Theory { multiplier: 1.0 }, GradInit::Full, false).unwrap();
 /// assert!(m.describe_short().starts_with("ef21"));
 /// ```
-#[derive(Debug)]
-pub struct Ef21<S: Scalar> {
-    compressor: Box<dyn Compressor<S>>,
-    stepsize: Stepsize,
-    init: GradInit,
-    count_init: bool,
-    gamma: Option<f64>,
-}
+pub type Ef21<S> = Ef21Family<S, FullGrad, PlainStep>;
 
-/// EF21 server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Ef21Server<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// g = (1/n) Σ g_i.
-    pub g: Vec<S>,
-    /// The resolved stepsize γ.
-    pub gamma: f64,
-}
+/// EF21 server state: $(x, g = \tfrac1n\sum_i g_i, \gamma)$.
+pub type Ef21Server<S> = StepServer<S>;
 
 /// EF21 worker state: the mechanism's own ([`squeeze_feedback::Ef21Worker`]: the estimate
 /// $g_i$ and the compression stream), so a method run and a push-API loop share it.
@@ -165,18 +290,36 @@ impl<S: Scalar> Ef21<S> {
         count_init: bool,
     ) -> Result<Self, MethodError> {
         stepsize.validate()?;
-        Ok(Self {
+        Ok(Self::compose(
+            compressor, stepsize, init, count_init, FullGrad, PlainStep,
+        ))
+    }
+}
+
+impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> Ef21Family<S, E, R> {
+    /// The variant with estimator `estimator` and server rule `rule` (the parts are validated
+    /// by their constructors; `stepsize` by the caller).
+    pub fn compose(
+        compressor: Box<dyn Compressor<S>>,
+        stepsize: Stepsize,
+        init: GradInit,
+        count_init: bool,
+        estimator: E,
+        rule: R,
+    ) -> Self {
+        Self {
             compressor,
             stepsize,
             init,
             count_init,
-            gamma: None,
-        })
+            estimator,
+            rule,
+        }
     }
 
     /// Short name with the compressor, e.g. `ef21(top_k:k=1)`.
     pub fn describe_short(&self) -> String {
-        format!("ef21({})", self.compressor.spec())
+        format!("{}({})", E::NAME, self.compressor.spec())
     }
 
     /// The compressor.
@@ -186,25 +329,25 @@ impl<S: Scalar> Ef21<S> {
 
     /// γ for this problem (the theory rule reads α from the compressor at dimension d).
     pub fn gamma(&self, problem: &Problem<S>) -> Result<f64, MethodError> {
-        if let Some(g) = self.gamma {
-            return Ok(g);
-        }
         let alpha = self.compressor.class(problem.dim()).alpha();
-        Ok(self.stepsize.resolve("ef21", alpha, problem.smoothness())?)
+        Ok(self
+            .stepsize
+            .resolve(E::NAME, alpha, problem.smoothness())?)
     }
 }
 
-impl<S: Scalar> ServerMethod<S> for Ef21<S> {
-    type Worker = Ef21Worker<S>;
-    type Server = Ef21Server<S>;
+impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21Family<S, E, R> {
+    type Worker = E::Worker;
+    type Server = R::Server;
 
     fn describe(&self) -> String {
-        format!(
-            "ef21({}, {:?}, init={:?})",
+        self.rule.describe(format!(
+            "{}({}, {:?}{})",
+            E::NAME,
             self.compressor.spec(),
             self.stepsize,
-            self.init
-        )
+            self.estimator.describe(self.init)
+        ))
     }
 
     fn init(
@@ -213,7 +356,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "ef21")?;
+        let d = compressed_dim(problem, x0, self.compressor.as_ref(), E::NAME)?;
         let n = problem.n_workers();
         let gamma = self.gamma(problem)?;
         let mut g = vec![S::ZERO; d];
@@ -230,25 +373,17 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
             ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
             workers.push(Ef21Worker { g: gi, rng });
         }
+        let server = Ef21Server {
+            x: x0.to_vec(),
+            g,
+            gamma,
+        };
         Ok(Init {
-            server: Ef21Server {
-                x: x0.to_vec(),
-                g,
-                gamma,
-            },
-            workers,
+            server: self.rule.server(server),
+            workers: self.estimator.workers(problem, x0, seed, workers)?,
             init_up: est.init_up,
             grad_samples: est.grad_samples,
         })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
     }
 
     fn worker_round(
@@ -258,25 +393,18 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let x = dense_down(down, "ef21")?;
-        // ∇f_i(x) − g_i straight into the gradient buffer (one d-vector of working memory,
-        // which stays in cache as the engine reuses it for the next worker; one pass for
-        // problems with an elementwise gradient).
-        grad_minus_estimate(
-            ctx,
-            x,
-            &worker.g,
-            "the local gradient or the correction ∇f_i − g_i",
-        )?;
+        let x = dense_down(down, E::NAME)?;
+        self.estimator.correction(worker, x, ctx)?;
         let b = &mut *ctx.buffers;
+        let (g, rng) = E::ef21(worker);
         compress_correction(
             self.compressor.as_ref(),
             &b.grad,
-            &mut worker.g,
-            &mut worker.rng,
+            g,
+            rng,
             &mut b.scratch,
             (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
-            "the correction ∇f_i − g_i",
+            E::CORRECTION,
             up,
         )
     }
@@ -287,51 +415,36 @@ impl<S: Scalar> ServerMethod<S> for Ef21<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        add_mean(&mut server.g, round, ups)
+        server.absorb(round, ups)?;
+        self.rule.after_absorb(server);
+        Ok(())
     }
+}
 
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
-    }
+/// The EF21 theory stepsize rule resolved for `method` with the α of `compressor` (checked
+/// against the problem's dimension first).
+pub(crate) fn rule_gamma<S: Scalar>(
+    method: &'static str,
+    stepsize: &Stepsize,
+    compressor: &dyn Compressor<S>,
+    problem: &Problem<S>,
+) -> Result<f64, MethodError> {
+    compressor
+        .check_dim(problem.dim())
+        .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
+    let alpha = compressor.class(problem.dim()).alpha();
+    Ok(stepsize.resolve(method, alpha, problem.smoothness())?)
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21Params {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-/// Registry entry of `ef21`: EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21Spec;
-
-impl crate::spec::MethodSpec for Ef21Spec {
-    const NAME: &'static str = "ef21";
-    const SUMMARY: &'static str = "EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
-    type Params = Ef21Params;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21Params,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21`: EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g
+    Ef21Spec(Ef21Params { compressor, stepsize, init, count_init }): Star "ef21",
+    summary = "EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g",
+    example = "compressor = \"top_k:k=1\"",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         sink.star(Ef21::new(c, p.stepsize, p.init, p.count_init).map_err(s::method_err)?)
     }

@@ -1,15 +1,12 @@
 //! EF21-PAGE (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, "EF21 with bells & whistles", 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Problem};
 
-use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, dense_down,
-    ensure_finite, full_grad_init, step_and_broadcast,
-};
-use crate::star::ef21::Ef21Server;
-use crate::star::ef21::sgd::{Batch, ef21_rule_gamma};
+use crate::method::{MethodError, WorkerCtx, check_prob, ensure_finite};
+use crate::star::ef21::sgd::Batch;
+use crate::star::ef21::{Ef21Family, Ef21Worker, GradEstimator, GradInit, PlainStep};
 use crate::stepsize::Stepsize;
 
 /// Tag of the shared PAGE coin (mixed with the round seed).
@@ -47,7 +44,8 @@ pub fn page_refresh(round_seed: u64, p: f64) -> bool {
 /// PAGE stepsize with the average-smoothness constant ℒ is not implemented — UNCONFIRMED
 /// that the EF21 rule is within its theory).
 ///
-/// Gradient work: $m_i$ samples in a refresh round, $2\tau_i$ otherwise.
+/// Gradient work: $m_i$ samples in a refresh round, $2\tau_i$ otherwise. [`Ef21Family`] with
+/// the [`Page`] estimator and the plain step.
 ///
 /// ```
 /// use squeeze_compress::parse;
@@ -57,13 +55,16 @@ pub fn page_refresh(round_seed: u64, p: f64) -> bool {
 /// let bad = Ef21Page::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::default(), Batch::Fraction(0.1), Some(0.0), false);
 /// assert!(bad.is_err()); // p must be in (0, 1]
 /// ```
-#[derive(Debug)]
-pub struct Ef21Page<S: Scalar> {
-    compressor: Box<dyn Compressor<S>>,
-    stepsize: Stepsize,
-    batch: Batch,
-    p: Option<f64>,
-    count_init: bool,
+pub type Ef21Page<S> = Ef21Family<S, Page, PlainStep>;
+
+/// The PAGE estimator $v_i$ of EF21-PAGE: minibatches `batch`, refresh probability `p`
+/// (None: mean τ_i/(τ_i + m_i)).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Page {
+    /// τ_i.
+    pub batch: Batch,
+    /// Refresh probability.
+    pub p: Option<f64>,
 }
 
 /// EF21-PAGE worker state.
@@ -101,61 +102,34 @@ impl<S: Scalar> Ef21Page<S> {
         if let Some(p) = p {
             check_prob("ef21_page", "p", p)?;
         }
-        Ok(Self {
+        let (init, rule) = (GradInit::Full, PlainStep);
+        Ok(Self::compose(
             compressor,
             stepsize,
-            batch,
-            p,
+            init,
             count_init,
-        })
-    }
-}
-
-/// A probability in (0, 1].
-pub(crate) fn check_prob(
-    method: &'static str,
-    param: &'static str,
-    p: f64,
-) -> Result<(), ParamError> {
-    if p.is_finite() && p > 0.0 && p <= 1.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(
-            method,
-            param,
-            p,
-            "must be in (0, 1] (1 = every round / everybody)",
+            Page { batch, p },
+            rule,
         ))
     }
 }
 
-impl<S: Scalar> ServerMethod<S> for Ef21Page<S> {
+impl<S: Scalar> GradEstimator<S> for Page {
     type Worker = Ef21PageWorker<S>;
-    type Server = Ef21Server<S>;
+    const NAME: &'static str = "ef21_page";
+    const CORRECTION: &'static str = "the correction v_i − g_i";
 
-    fn describe(&self) -> String {
-        format!(
-            "ef21_page({}, {:?}, batch={:?}, p={:?})",
-            self.compressor.spec(),
-            self.stepsize,
-            self.batch,
-            self.p
-        )
+    fn describe(&self, _: GradInit) -> String {
+        format!(", batch={:?}, p={:?}", self.batch, self.p)
     }
 
-    fn init(
+    fn workers(
         &self,
         problem: &Problem<S>,
         x0: &[S],
         seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        let gamma = ef21_rule_gamma(
-            "ef21_page",
-            &self.stepsize,
-            self.compressor.as_ref(),
-            problem,
-        )?;
-        let init = full_grad_init(problem, x0, self.count_init)?;
+        ef21: Vec<Ef21Worker<S>>,
+    ) -> Result<Vec<Ef21PageWorker<S>>, MethodError> {
         let samplers = problem
             .oracles()
             .iter()
@@ -172,50 +146,28 @@ impl<S: Scalar> ServerMethod<S> for Ef21Page<S> {
                     / samplers.len() as f64
             }
         };
-        let workers = init
-            .gs
+        Ok(ef21
             .into_iter()
             .zip(samplers)
             .enumerate()
-            .map(|(i, (g, sampler))| Ef21PageWorker {
-                v: g.clone(),
-                g,
+            .map(|(i, (w, sampler))| Ef21PageWorker {
+                v: w.g.clone(),
+                g: w.g,
                 x_prev: x0.to_vec(),
                 p,
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                rng: w.rng,
                 sampler,
                 sampling: SqueezeRng::stream(seed, Purpose::Sampling, i as u64),
             })
-            .collect();
-        Ok(Init {
-            server: Ef21Server {
-                x: x0.to_vec(),
-                g: init.g,
-                gamma,
-            },
-            workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
+            .collect())
     }
 
-    fn broadcast(
+    fn correction(
         &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
-    }
-
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
+        worker: &mut Ef21PageWorker<S>,
+        x: &[S],
         ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let x = dense_down(down, "ef21_page")?;
         let b = &mut *ctx.buffers;
         if page_refresh(ctx.round_seed, worker.p) {
             ctx.oracle.grad(x, &mut worker.v);
@@ -238,77 +190,27 @@ impl<S: Scalar> ServerMethod<S> for Ef21Page<S> {
             &b.grad,
             "the PAGE estimator or the correction v_i − g_i",
             ctx.round,
-        )?;
-        compress_correction(
-            self.compressor.as_ref(),
-            &b.grad,
-            &mut worker.g,
-            &mut worker.rng,
-            &mut b.scratch,
-            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
-            "the correction v_i − g_i",
-            up,
         )
     }
 
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        add_mean(&mut server.g, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
+    fn ef21(w: &mut Ef21PageWorker<S>) -> (&mut [S], &mut SqueezeRng) {
+        (&mut w.g, &mut w.rng)
     }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_page` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21PageParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-    /// Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`).
-    #[serde(default)]
-    pub batch: Option<crate::star::ef21::sgd::Batch>,
-    /// Refresh probability p ∈ (0, 1] (default: mean_i τ_i/(τ_i + m_i)).
-    #[serde(default)]
-    pub p: Option<f64>,
-}
-
-/// Registry entry of `ef21_page`: EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21PageSpec;
-
-impl crate::spec::MethodSpec for Ef21PageSpec {
-    const NAME: &'static str = "ef21_page";
-    const SUMMARY: &'static str =
-        "EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nbatch = 0.25";
-    type Params = Ef21PageParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21PageParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_page`: EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)
+    Ef21PageSpec(Ef21PageParams {
+        compressor, stepsize, init, count_init, batch,
+        /// Refresh probability p ∈ (0, 1] (default: mean_i τ_i/(τ_i + m_i)).
+        p: Option<f64>,
+    }): Star "ef21_page",
+    summary = "EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)",
+    example = "compressor = \"top_k:k=1\"\nbatch = 0.25",
+    hints = [],
+    |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let b = s::batch(Self::NAME, p.batch)?;

@@ -1,14 +1,15 @@
 //! EF21+ (Richtárik, Sokolov, Fatkhullin, NeurIPS 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, SqueezeRng, ops};
+use squeeze_core::{CompressCtx, Compressor, Message, Scalar, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, ensure_finite,
     full_grad_init, message_err, step_and_broadcast,
 };
-use crate::star::ef21::sgd::ef21_rule_gamma;
+use crate::star::ef21::rule_gamma;
 use crate::stepsize::Stepsize;
 
 /// Which candidate an EF21+ uplink message carries, read from the message itself.
@@ -96,6 +97,45 @@ pub struct Ef21PlusServer<S: Scalar> {
     pub gamma: f64,
 }
 
+impl<S: Scalar> ServerState<S> for Ef21PlusServer<S> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+        step_and_broadcast(&mut self.x, &self.g, self.gamma, round, down)
+    }
+
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        let inv_n = S::from_f64(1.0 / ups.len() as f64);
+        for ((i, up), gi) in ups.iter().enumerate().zip(&mut self.gs) {
+            match choice(up) {
+                Some((Choice::Ef21, c)) => {
+                    c.add_to(gi, S::ONE).map_err(message_err(i, round))?;
+                    c.add_to(&mut self.g, inv_n)
+                        .map_err(message_err(i, round))?;
+                }
+                Some((Choice::Plain, b)) => {
+                    // g ← g + (b − g_i)/n, g_i ← b.
+                    b.add_to(&mut self.g, inv_n)
+                        .map_err(message_err(i, round))?;
+                    for (g, &v) in self.g.iter_mut().zip(gi.iter()) {
+                        *g -= inv_n * v;
+                    }
+                    b.write_dense(gi).map_err(message_err(i, round))?;
+                }
+                None => {
+                    return Err(MethodError::Protocol {
+                        method: "ef21_plus",
+                        expected: "Pair([c, Skip]) or Pair([Skip, b])",
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
+}
+
 /// EF21+ worker state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound = "")]
@@ -139,43 +179,27 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        let gamma = ef21_rule_gamma(
+        let gamma = rule_gamma(
             "ef21_plus",
             &self.stepsize,
             self.compressor.as_ref(),
             problem,
         )?;
         let init = full_grad_init(problem, x0, self.count_init)?;
-        let workers = init
-            .gs
-            .iter()
-            .enumerate()
-            .map(|(i, g)| Ef21PlusWorker {
-                g: g.clone(),
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+        Ok(init.start(
+            seed,
+            |g, rng, _| Ef21PlusWorker {
+                g,
+                rng,
                 spare: Message::default(),
-            })
-            .collect();
-        Ok(Init {
-            server: Ef21PlusServer {
+            },
+            |g, workers| Ef21PlusServer {
                 x: x0.to_vec(),
-                g: init.g,
-                gs: init.gs,
+                g,
+                gs: workers.iter().map(|w| w.g.clone()).collect(),
                 gamma,
             },
-            workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+        ))
     }
 
     fn worker_round(
@@ -243,84 +267,17 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
         }
         Ok(())
     }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        let inv_n = S::from_f64(1.0 / ups.len() as f64);
-        for ((i, up), gi) in ups.iter().enumerate().zip(&mut server.gs) {
-            match choice(up) {
-                Some((Choice::Ef21, c)) => {
-                    c.add_to(gi, S::ONE).map_err(message_err(i, round))?;
-                    c.add_to(&mut server.g, inv_n)
-                        .map_err(message_err(i, round))?;
-                }
-                Some((Choice::Plain, b)) => {
-                    // g ← g + (b − g_i)/n, g_i ← b.
-                    b.add_to(&mut server.g, inv_n)
-                        .map_err(message_err(i, round))?;
-                    for (g, &v) in server.g.iter_mut().zip(gi.iter()) {
-                        *g -= inv_n * v;
-                    }
-                    b.write_dense(gi).map_err(message_err(i, round))?;
-                }
-                None => {
-                    return Err(MethodError::Protocol {
-                        method: "ef21_plus",
-                        expected: "Pair([c, Skip]) or Pair([Skip, b])",
-                    });
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
-    }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_plus` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21PlusParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-/// Registry entry of `ef21_plus`: EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21PlusSpec;
-
-impl crate::spec::MethodSpec for Ef21PlusSpec {
-    const NAME: &'static str = "ef21_plus";
-    const SUMMARY: &'static str =
-        "EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"";
-    type Params = Ef21PlusParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21PlusParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_plus`: EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag
+    Ef21PlusSpec(Ef21PlusParams { compressor, stepsize, init, count_init }): Star "ef21_plus",
+    summary = "EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag",
+    example = "compressor = \"top_k:k=1\"",
+    hints = [],
+    |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         sink.star(Ef21Plus::new(c, p.stepsize, p.count_init).map_err(s::method_err)?)

@@ -4,8 +4,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::method::{Init, MethodError, ServerMethod, WorkerCtx};
-use crate::star::ef21::page::check_prob;
+use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, check_prob};
 use crate::star::ef21::{Ef21, Ef21Server, Ef21Worker, GradInit};
 use crate::stepsize::Stepsize;
 
@@ -57,7 +56,7 @@ pub fn participates(round_seed: u64, n: usize, k: usize, i: usize) -> bool {
 /// $$x^{t+1} = x^t - \gamma g^t,\qquad c_i^t = \begin{cases}\mathcal{C}(\nabla f_i(x^{t+1}) - g_i^t) & i\in S_t\\ 0 & i\notin S_t\end{cases},
 /// \qquad g_i^{t+1} = g_i^t + c_i^t,\qquad g^{t+1} = g^t + \tfrac1n\textstyle\sum_i c_i^t.$$
 ///
-/// A silent client sends `Message::Skip` (0 bits), computes nothing and keeps its state
+/// The server is EF21's (a `Skip` adds nothing to $g$). A silent client sends `Message::Skip` (0 bits), computes nothing and keeps its state
 /// (including its compression stream, which only participating rounds advance). With $p = 1$
 /// every client participates every round and the run is EF21's bit for bit (tested).
 ///
@@ -142,15 +141,6 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
         })
     }
 
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        self.inner.broadcast(server, round, down)
-    }
-
     fn worker_round(
         &self,
         worker: &mut Self::Worker,
@@ -172,63 +162,21 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
             Ok(())
         }
     }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        // Skips add nothing: g ← g + (1/n) Σ_{i∈S_t} c_i.
-        self.inner.absorb(server, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
-    }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_pp` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21PpParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-    /// Participating fraction p ∈ (0, 1] (required).
-    #[serde(default)]
-    pub participation: Option<f64>,
-}
-
-/// Registry entry of `ef21_pp`: EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21PpSpec;
-
-impl crate::spec::MethodSpec for Ef21PpSpec {
-    const NAME: &'static str = "ef21_pp";
-    const SUMMARY: &'static str =
-        "EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nparticipation = 0.5";
-    type Params = Ef21PpParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21PpParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_pp`: EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)
+    Ef21PpSpec(Ef21PpParams {
+        compressor, stepsize, init, count_init,
+        /// Participating fraction p ∈ (0, 1] (required).
+        participation: Option<f64>,
+    }): Star "ef21_pp",
+    summary = "EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)",
+    example = "compressor = \"top_k:k=1\"\nparticipation = 0.5",
+    hints = [],
+    |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let part = s::required(
             Self::NAME,

@@ -1,14 +1,11 @@
 //! EF21-SGD (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, "EF21 with bells & whistles", 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
-use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, dense_down,
-    ensure_finite, full_grad_init, step_and_broadcast,
-};
-use crate::star::ef21::Ef21Server;
+use crate::method::{MethodError, WorkerCtx, ensure_finite};
+use crate::star::ef21::{Ef21Family, Ef21Worker, GradEstimator, GradInit, PlainStep};
 use crate::stepsize::Stepsize;
 
 /// Minibatch size τ_i of a worker: a fraction of its local samples or a count.
@@ -97,7 +94,8 @@ impl Batch {
 /// that the EF21 rule is within its theory. At a constant stepsize the method converges only
 /// to a variance-dominated neighbourhood (the paper's "stuck" EF21-SGD; X2 test).
 ///
-/// Gradient work: τ_i samples per worker per round.
+/// Gradient work: τ_i samples per worker per round. [`Ef21Family`] with the [`Minibatch`]
+/// estimator and the plain step.
 ///
 /// ```
 /// use squeeze_compress::parse;
@@ -106,12 +104,13 @@ impl Batch {
 /// assert!(squeeze_methods::ServerMethod::<f64>::describe(&m).starts_with("ef21_sgd(top_k"));
 /// assert!(Ef21Sgd::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::default(), Batch::Count(0), false).is_err());
 /// ```
-#[derive(Debug)]
-pub struct Ef21Sgd<S: Scalar> {
-    compressor: Box<dyn Compressor<S>>,
-    stepsize: Stepsize,
-    batch: Batch,
-    count_init: bool,
+pub type Ef21Sgd<S> = Ef21Family<S, Minibatch, PlainStep>;
+
+/// The τ-nice minibatch gradient $\hat g_i$ of EF21-SGD.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Minibatch {
+    /// τ_i.
+    pub batch: Batch,
 }
 
 /// EF21-SGD worker state.
@@ -138,98 +137,54 @@ impl<S: Scalar> Ef21Sgd<S> {
     ) -> Result<Self, MethodError> {
         stepsize.validate()?;
         batch.validate()?;
-        Ok(Self {
+        let (init, rule) = (GradInit::Full, PlainStep);
+        Ok(Self::compose(
             compressor,
             stepsize,
-            batch,
+            init,
             count_init,
-        })
+            Minibatch { batch },
+            rule,
+        ))
     }
 }
 
-/// The EF21 theory stepsize rule resolved for `method` with the α of `compressor`.
-pub(crate) fn ef21_rule_gamma<S: Scalar>(
-    method: &'static str,
-    stepsize: &Stepsize,
-    compressor: &dyn Compressor<S>,
-    problem: &Problem<S>,
-) -> Result<f64, MethodError> {
-    compressor
-        .check_dim(problem.dim())
-        .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
-    let alpha = compressor.class(problem.dim()).alpha();
-    Ok(stepsize.resolve(method, alpha, problem.smoothness())?)
-}
-
-impl<S: Scalar> ServerMethod<S> for Ef21Sgd<S> {
+impl<S: Scalar> GradEstimator<S> for Minibatch {
     type Worker = Ef21SgdWorker<S>;
-    type Server = Ef21Server<S>;
+    const NAME: &'static str = "ef21_sgd";
+    const CORRECTION: &'static str = "the correction ĝ_i − g_i";
 
-    fn describe(&self) -> String {
-        format!(
-            "ef21_sgd({}, {:?}, batch={:?})",
-            self.compressor.spec(),
-            self.stepsize,
-            self.batch
-        )
+    fn describe(&self, _: GradInit) -> String {
+        format!(", batch={:?}", self.batch)
     }
 
-    fn init(
+    fn workers(
         &self,
         problem: &Problem<S>,
-        x0: &[S],
+        _: &[S],
         seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        let gamma = ef21_rule_gamma(
-            "ef21_sgd",
-            &self.stepsize,
-            self.compressor.as_ref(),
-            problem,
-        )?;
-        let init = full_grad_init(problem, x0, self.count_init)?;
-        let workers = init
-            .gs
-            .into_iter()
+        ef21: Vec<Ef21Worker<S>>,
+    ) -> Result<Vec<Ef21SgdWorker<S>>, MethodError> {
+        ef21.into_iter()
             .zip(problem.oracles())
             .enumerate()
-            .map(|(i, (g, o))| {
+            .map(|(i, (w, o))| {
                 Ok(Ef21SgdWorker {
-                    g,
-                    rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                    g: w.g,
+                    rng: w.rng,
                     sampler: self.batch.sampler(o.as_ref())?,
                     sampling: SqueezeRng::stream(seed, Purpose::Sampling, i as u64),
                 })
             })
-            .collect::<Result<_, MethodError>>()?;
-        Ok(Init {
-            server: Ef21Server {
-                x: x0.to_vec(),
-                g: init.g,
-                gamma,
-            },
-            workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
+            .collect()
     }
 
-    fn broadcast(
+    fn correction(
         &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
-    }
-
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
+        worker: &mut Ef21SgdWorker<S>,
+        x: &[S],
         ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let x = dense_down(down, "ef21_sgd")?;
         let b = &mut *ctx.buffers;
         let batch = worker.sampler.sample(&mut worker.sampling);
         ctx.oracle.minibatch_grad(x, batch, &mut b.grad);
@@ -241,73 +196,23 @@ impl<S: Scalar> ServerMethod<S> for Ef21Sgd<S> {
             &b.grad,
             "the minibatch gradient or the correction ĝ_i − g_i",
             ctx.round,
-        )?;
-        compress_correction(
-            self.compressor.as_ref(),
-            &b.grad,
-            &mut worker.g,
-            &mut worker.rng,
-            &mut b.scratch,
-            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
-            "the correction ĝ_i − g_i",
-            up,
         )
     }
 
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        add_mean(&mut server.g, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
+    fn ef21(w: &mut Ef21SgdWorker<S>) -> (&mut [S], &mut SqueezeRng) {
+        (&mut w.g, &mut w.rng)
     }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
-/// The `[method]` parameters of `ef21_sgd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ef21SgdParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Initial gradient estimates.
-    #[serde(default)]
-    pub init: crate::star::ef21::GradInit,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-    /// Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`).
-    #[serde(default)]
-    pub batch: Option<crate::star::ef21::sgd::Batch>,
-}
-
-/// Registry entry of `ef21_sgd`: EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ef21SgdSpec;
-
-impl crate::spec::MethodSpec for Ef21SgdSpec {
-    const NAME: &'static str = "ef21_sgd";
-    const SUMMARY: &'static str = "EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)";
-    const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-    const EXAMPLE: &'static str = "compressor = \"top_k:k=1\"\nbatch = 0.25";
-    type Params = Ef21SgdParams;
-
-    fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-        p: Ef21SgdParams,
-        ctx: &crate::spec::BuildCtx,
-        sink: B,
-    ) -> Result<B::Output, B::Error> {
-        use crate::spec as s;
+crate::spec::method_entry! {
+    /// Registry entry of `ef21_sgd`: EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)
+    Ef21SgdSpec(Ef21SgdParams { compressor, stepsize, init, count_init, batch }): Star "ef21_sgd",
+    summary = "EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)",
+    example = "compressor = \"top_k:k=1\"\nbatch = 0.25",
+    hints = [],
+    |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let b = s::batch(Self::NAME, p.batch)?;

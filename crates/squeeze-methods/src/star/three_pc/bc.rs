@@ -5,10 +5,12 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Purpose, Scalar, Scratch, SqueezeRng, round_seed};
 use squeeze_problems::Problem;
 
+use crate::method::ServerState;
+use crate::method::follow_downlink;
+use crate::method::stream;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, full_grad_init, local_grad, message_err,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, full_grad_init, local_grad, step,
 };
-use crate::star::ef21::bc::step;
 use crate::star::three_pc::{Parked, RungBuffers, ThreePc};
 use crate::stepsize::Stepsize;
 use crate::three_point::{MechCtx, ThreePoint};
@@ -84,6 +86,16 @@ pub struct ThreePcBcServer<S: Scalar> {
     /// Working memory of the downlink mechanism (not state).
     #[serde(skip)]
     bufs: DownBuffers<S>,
+}
+
+impl<S: Scalar> ServerState<S> for ThreePcBcServer<S> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+        add_mean(&mut self.g_tilde, round, ups)
+    }
+
+    fn model(&self) -> &[S] {
+        &self.x
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -166,38 +178,31 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
         self.down.check_dim(d)?;
         let gamma = self.up.gamma(problem)?;
         let init = full_grad_init(problem, x0, self.up.count_init())?;
-        let workers = init
-            .gs
-            .into_iter()
-            .enumerate()
-            .map(|(i, gi)| ThreePcBcWorker {
+        Ok(init.start(
+            seed,
+            |gi, rng, g| ThreePcBcWorker {
                 y: gi.clone(),
                 g_tilde: gi,
-                g: init.g.clone(),
+                g: g.to_vec(),
                 x: x0.to_vec(),
                 gamma,
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                rng,
                 outcomes: vec![0; self.up.mechanism().outcomes()],
                 parked: Parked::default(),
                 rungs: RungBuffers::default(),
-            })
-            .collect();
-        Ok(Init {
-            server: ThreePcBcServer {
+            },
+            |g, _| ThreePcBcServer {
                 x: x0.to_vec(),
-                g: init.g.clone(),
-                g_tilde_prev: init.g.clone(),
-                g_tilde: init.g,
+                g: g.clone(),
+                g_tilde_prev: g.clone(),
+                g_tilde: g,
                 gamma,
                 seed,
-                rng: SqueezeRng::stream(seed, Purpose::Compression, u64::MAX),
+                rng: stream(seed, Purpose::Compression, usize::MAX),
                 outcomes: vec![0; self.down.outcomes()],
                 bufs: DownBuffers::default(),
             },
-            workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
+        ))
     }
 
     fn broadcast(
@@ -248,9 +253,8 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        down.add_to(&mut worker.g, S::ONE)
-            .map_err(message_err(ctx.worker, ctx.round))?;
-        step(&mut worker.x, &worker.g, worker.gamma, ctx.round)?;
+        let ids = (ctx.worker, ctx.round);
+        follow_downlink(down, &mut worker.g, &mut worker.x, worker.gamma, ids)?;
         local_grad(ctx, &worker.x)?;
         let b = &mut *ctx.buffers;
         let mut mctx = MechCtx {
@@ -275,19 +279,6 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
         }
         worker.y.copy_from_slice(&b.grad);
         Ok(())
-    }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        add_mean(&mut server.g_tilde, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 
     fn uplink_levels(&self) -> Option<usize> {

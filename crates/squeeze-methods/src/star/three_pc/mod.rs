@@ -4,13 +4,13 @@ pub mod bc;
 pub mod specs;
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Message, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, full_grad_init, local_grad,
-    step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, dense_down, full_grad_init, local_grad,
 };
+use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 use crate::three_point::{MechCtx, ThreePoint};
 
@@ -50,16 +50,7 @@ pub struct ThreePc<S: Scalar> {
 }
 
 /// 3PC-GD server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct ThreePcServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// g = (1/n) Σ g_i.
-    pub g: Vec<S>,
-    /// The resolved stepsize γ.
-    pub gamma: f64,
-}
+pub type ThreePcServer<S> = StepServer<S>;
 
 /// 3PC-GD worker state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,38 +152,22 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
         self.mech.check_dim(d)?;
         let gamma = self.gamma(problem)?;
         let init = full_grad_init(problem, x0, self.count_init)?;
-        let workers = init
-            .gs
-            .into_iter()
-            .enumerate()
-            .map(|(i, gi)| ThreePcWorker {
+        Ok(init.start(
+            seed,
+            |gi, rng, _| ThreePcWorker {
                 y: gi.clone(),
                 g: gi,
-                rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+                rng,
                 outcomes: vec![0; self.mech.outcomes()],
                 parked: Parked::default(),
                 rungs: RungBuffers::default(),
-            })
-            .collect();
-        Ok(Init {
-            server: ThreePcServer {
+            },
+            |g, _| ThreePcServer {
                 x: x0.to_vec(),
-                g: init.g,
+                g,
                 gamma,
             },
-            workers,
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-        })
-    }
-
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        step_and_broadcast(&mut server.x, &server.g, server.gamma, round, down)
+        ))
     }
 
     fn worker_round(
@@ -226,19 +201,6 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
         }
         worker.y.copy_from_slice(&b.grad);
         Ok(())
-    }
-
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
-        add_mean(&mut server.g, round, ups)
-    }
-
-    fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
-        &server.x
     }
 
     fn uplink_levels(&self) -> Option<usize> {

@@ -4,59 +4,16 @@
 
 use squeeze_compress::three_point::{AdaCgd, Bag, Clag, Ef21Mech, Lag, ThreePoint, V1, V2, V4, V5};
 
-use crate::spec as s;
-
-/// One registry entry of 3PC-GD: the spec type and its `MethodSpec` impl (star topology), with
-/// `build` given as a body over `p` (the typed params), `ctx` and `sink`.
-macro_rules! three_pc_entry {
-    (
-        $(#[$doc:meta])*
-        $spec:ident($params:ty): name = $name:literal, summary = $summary:literal,
-        example = $example:literal, hints = [$($hint:tt)*],
-        |$p:ident, $ctx:ident, $sink:ident| $body:block
-    ) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, Default)]
-        pub struct $spec;
-
-        impl crate::spec::MethodSpec for $spec {
-            const NAME: &'static str = $name;
-            const SUMMARY: &'static str = $summary;
-            const TOPOLOGY: crate::spec::Topology = crate::spec::Topology::Star;
-            const EXAMPLE: &'static str = $example;
-            const HINTS: &'static [(&'static str, &'static str)] = &[$($hint)*];
-            type Params = $params;
-
-            fn build<S: squeeze_core::Scalar, B: crate::spec::MethodSink<S>>(
-                $p: $params,
-                $ctx: &crate::spec::BuildCtx,
-                $sink: B,
-            ) -> Result<B::Output, B::Error> $body
-        }
-    };
-}
+use crate::spec::method_entry;
 
 // ---- ef21 (squeeze_compress::three_point::ef21) ----
 
-/// The `[method]` parameters of `3pc_ef21` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThreePcEf21Params {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-three_pc_entry! {
+method_entry! {
     /// Registry entry of `3pc_ef21`: 3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)
-    ThreePcEf21Spec(ThreePcEf21Params): name = "3pc_ef21", summary = "3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)",
-    example = "compressor = \"top_k:k=1\"", hints = [],
+    ThreePcEf21Spec(ThreePcEf21Params { compressor, stepsize, count_init }): Star "3pc_ef21",
+    summary = "3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)",
+    example = "compressor = \"top_k:k=1\"",
+    hints = [],
     |p, ctx, sink| {
         let mech = Ef21Mech::new(s::compressor::<S>(
             Self::NAME,
@@ -70,30 +27,20 @@ three_pc_entry! {
 
 // ---- lag (squeeze_compress::three_point::lag) ----
 
-/// The `[method]` parameters of `lag` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LagParams {
-    /// Trigger threshold ζ ≥ 0 (default 1).
-    #[serde(default)]
-    pub zeta: Option<f64>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-three_pc_entry! {
+method_entry! {
     /// Registry entry of `lag`: 3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)
-    LagSpec(LagParams): name = "lag", summary = "3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)",
-    example = "zeta = 1.0", hints = [(
+    LagSpec(LagParams {
+        /// Trigger threshold ζ ≥ 0 (default 1).
+        zeta: Option<f64>,
+        stepsize, count_init,
+    }): Star "lag",
+    summary = "3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)",
+    example = "zeta = 1.0",
+    hints = [(
         "compressor",
         "lag sends dense gradients (use clag for a compressed trigger); remove the compressor",
     )],
     |p, ctx, sink| {
-        let _ = ctx;
         let mech = Lag::new(p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
     }
@@ -101,28 +48,17 @@ three_pc_entry! {
 
 // ---- clag (squeeze_compress::three_point::clag) ----
 
-/// The `[method]` parameters of `clag` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClagParams {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Trigger threshold ζ ≥ 0 (default 1).
-    #[serde(default)]
-    pub zeta: Option<f64>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-three_pc_entry! {
+method_entry! {
     /// Registry entry of `clag`: 3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)
-    ClagSpec(ClagParams): name = "clag", summary = "3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)",
-    example = "compressor = \"top_k:k=1\"\nzeta = 4.0", hints = [],
+    ClagSpec(ClagParams {
+        compressor,
+        /// Trigger threshold ζ ≥ 0 (default 1).
+        zeta: Option<f64>,
+        stepsize, count_init,
+    }): Star "clag",
+    summary = "3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)",
+    example = "compressor = \"top_k:k=1\"\nzeta = 4.0",
+    hints = [],
     |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let mech = Clag::new(c, p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
@@ -132,25 +68,12 @@ three_pc_entry! {
 
 // ---- v1 (squeeze_compress::three_point::v1) ----
 
-/// The `[method]` parameters of `3pc_v1` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThreePcV1Params {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-three_pc_entry! {
+method_entry! {
     /// Registry entry of `3pc_v1`: 3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)
-    ThreePcV1Spec(ThreePcV1Params): name = "3pc_v1", summary = "3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)",
-    example = "compressor = \"top_k:k=1\"", hints = [],
+    ThreePcV1Spec(ThreePcV1Params { compressor, stepsize, count_init }): Star "3pc_v1",
+    summary = "3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)",
+    example = "compressor = \"top_k:k=1\"",
+    hints = [],
     |p, ctx, sink| {
         let mech = V1::new(s::compressor::<S>(
             Self::NAME,
@@ -164,28 +87,17 @@ three_pc_entry! {
 
 // ---- v2 (squeeze_compress::three_point::v2) ----
 
-/// The `[method]` parameters of `3pc_v2` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThreePcV2Params {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// The second compressor (3PCv2: the unbiased Q, required; 3PCv4: C₂, default = compressor).
-    #[serde(default)]
-    pub compressor2: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-three_pc_entry! {
+method_entry! {
     /// Registry entry of `3pc_v2`: 3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)
-    ThreePcV2Spec(ThreePcV2Params): name = "3pc_v2", summary = "3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)",
-    example = "compressor = \"top_k:k=1\"\ncompressor2 = \"rand_k:k=3\"", hints = [],
+    ThreePcV2Spec(ThreePcV2Params {
+        compressor,
+        /// The second compressor (3PCv2: the unbiased Q, required; 3PCv4: C₂, default = compressor).
+        compressor2: Option<squeeze_compress::CompressorSpec>,
+        stepsize, count_init,
+    }): Star "3pc_v2",
+    summary = "3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)",
+    example = "compressor = \"top_k:k=1\"\ncompressor2 = \"rand_k:k=3\"",
+    hints = [],
     |p, ctx, sink| {
         let spec = p.compressor2.as_ref().ok_or_else(|| {
             s::MethodConfigError::at(
@@ -202,28 +114,17 @@ three_pc_entry! {
 
 // ---- v4 (squeeze_compress::three_point::v4) ----
 
-/// The `[method]` parameters of `3pc_v4` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThreePcV4Params {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// The second compressor (3PCv2: the unbiased Q, required; 3PCv4: C₂, default = compressor).
-    #[serde(default)]
-    pub compressor2: Option<squeeze_compress::CompressorSpec>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-three_pc_entry! {
+method_entry! {
     /// Registry entry of `3pc_v4`: 3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)
-    ThreePcV4Spec(ThreePcV4Params): name = "3pc_v4", summary = "3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)",
-    example = "compressor = \"top_k:k=1\"\ncompressor2 = \"top_k:k=2\"", hints = [],
+    ThreePcV4Spec(ThreePcV4Params {
+        compressor,
+        /// The second compressor (3PCv2: the unbiased Q, required; 3PCv4: C₂, default = compressor).
+        compressor2: Option<squeeze_compress::CompressorSpec>,
+        stepsize, count_init,
+    }): Star "3pc_v4",
+    summary = "3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)",
+    example = "compressor = \"top_k:k=1\"\ncompressor2 = \"top_k:k=2\"",
+    hints = [],
     |p, ctx, sink| {
         let c2 = match p.compressor2.as_ref().or(p.compressor.as_ref()) {
             Some(spec) => s::build_compressor::<S>("compressor2", spec, ctx.dim)?,
@@ -243,28 +144,17 @@ three_pc_entry! {
 
 // ---- v5 (squeeze_compress::three_point::v5) ----
 
-/// The `[method]` parameters of `3pc_v5` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThreePcV5Params {
-    /// Compressor spec, e.g. `"top_k:k=1"`.
-    #[serde(default)]
-    pub compressor: Option<squeeze_compress::CompressorSpec>,
-    /// Full-round probability (default: the compressor's α).
-    #[serde(default)]
-    pub p: Option<f64>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-three_pc_entry! {
+method_entry! {
     /// Registry entry of `3pc_v5`: 3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)
-    ThreePcV5Spec(ThreePcV5Params): name = "3pc_v5", summary = "3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)",
-    example = "compressor = \"top_k:k=1\"", hints = [],
+    ThreePcV5Spec(ThreePcV5Params {
+        compressor,
+        /// Full-round probability (default: the compressor's α).
+        p: Option<f64>,
+        stepsize, count_init,
+    }): Star "3pc_v5",
+    summary = "3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)",
+    example = "compressor = \"top_k:k=1\"",
+    hints = [],
     |p, ctx, sink| {
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let prob = match p.p {
@@ -283,30 +173,20 @@ three_pc_entry! {
 
 // ---- bag (squeeze_compress::three_point::bag) ----
 
-/// The `[method]` parameters of `bag` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BagParams {
-    /// Send probability (default 0.5).
-    #[serde(default)]
-    pub p: Option<f64>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-three_pc_entry! {
+method_entry! {
     /// Registry entry of `bag`: 3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)
-    BagSpec(BagParams): name = "bag", summary = "3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)",
-    example = "p = 0.5", hints = [(
+    BagSpec(BagParams {
+        /// Send probability (default 0.5).
+        p: Option<f64>,
+        stepsize, count_init,
+    }): Star "bag",
+    summary = "3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)",
+    example = "p = 0.5",
+    hints = [(
         "compressor",
         "bag sends dense gradients with probability p; remove the compressor",
     )],
     |p, ctx, sink| {
-        let _ = ctx;
         let mech = Bag::new(p.p.unwrap_or(0.5)).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
     }
@@ -314,34 +194,22 @@ three_pc_entry! {
 
 // ---- adacgd (squeeze_compress::three_point::adacgd) ----
 
-/// The `[method]` parameters of `adacgd` (defaults as documented on the fields).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdaCgdParams {
-    /// Contractive compressors, cheapest first (required).
-    #[serde(default)]
-    pub ladder: Option<Vec<squeeze_compress::CompressorSpec>>,
-    /// Trigger threshold ζ ≥ 0 (default 1).
-    #[serde(default)]
-    pub zeta: Option<f64>,
-    /// Bidirectional: the server ladder, cheapest first.
-    #[serde(default)]
-    pub downlink_ladder: Option<Vec<squeeze_compress::CompressorSpec>>,
-    /// Bidirectional: the downlink ζ ≥ 0 (default: zeta).
-    #[serde(default)]
-    pub downlink_zeta: Option<f64>,
-    /// Stepsize rule.
-    #[serde(default)]
-    pub stepsize: crate::stepsize::Stepsize,
-    /// Count the bits of an uncompressed initial round.
-    #[serde(default)]
-    pub count_init: bool,
-}
-
-three_pc_entry! {
+method_entry! {
     /// Registry entry of `adacgd`: 3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)
-    AdaCgdSpec(AdaCgdParams): name = "adacgd", summary = "3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)",
-    example = "ladder = [\"top_k:k=1\", \"top_k:k=3\", \"top_k:k=10\"]\nzeta = 1.0", hints = [(
+    AdaCgdSpec(AdaCgdParams {
+        /// Contractive compressors, cheapest first (required).
+        ladder: Option<Vec<squeeze_compress::CompressorSpec>>,
+        /// Trigger threshold ζ ≥ 0 (default 1).
+        zeta: Option<f64>,
+        /// Bidirectional: the server ladder, cheapest first.
+        downlink_ladder: Option<Vec<squeeze_compress::CompressorSpec>>,
+        /// Bidirectional: the downlink ζ ≥ 0 (default: zeta).
+        downlink_zeta: Option<f64>,
+        stepsize, count_init,
+    }): Star "adacgd",
+    summary = "3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)",
+    example = "ladder = [\"top_k:k=1\", \"top_k:k=3\", \"top_k:k=10\"]\nzeta = 1.0",
+    hints = [(
         "compressor",
         "adacgd takes a ladder of compressors: method.ladder = [\"top_k:k=1\", …]; remove the compressor",
     )],
