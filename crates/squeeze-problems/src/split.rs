@@ -2,7 +2,8 @@
 //!
 //! Rows are first put in an order ([`Split`]), then cut into n contiguous blocks of
 //! ⌊N/n⌋ rows; the N mod n leftover rows go to the last worker ([`Remainder::ToLast`], the
-//! EF21 code's rule) or are dropped ([`Remainder::Drop`], the CLAG and MoTEF codes' rule).
+//! EF21 code's rule), are dropped ([`Remainder::Drop`], the CLAG and MoTEF codes' rule), or
+//! are spread one each over the first workers ([`Remainder::Balanced`], `numpy.array_split`).
 //!
 //! ```
 //! use squeeze_problems::split::{split_indices, Remainder, Split};
@@ -10,6 +11,8 @@
 //! assert_eq!(parts, vec![vec![0, 1], vec![2, 3, 4]]);
 //! let parts = split_indices(&[1.0f64, -1.0, 1.0, -1.0, 1.0], 2, Split::SortedByLabel, Remainder::Drop).unwrap();
 //! assert_eq!(parts, vec![vec![1, 3], vec![0, 2]]);
+//! let parts = split_indices(&[1.0f64; 7], 3, Split::Contiguous, Remainder::Balanced).unwrap();
+//! assert_eq!(parts, vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]]);
 //! ```
 
 use squeeze_core::Scalar;
@@ -42,6 +45,9 @@ pub enum Remainder {
     ToLast,
     /// Dropped, so all workers hold ⌊N/n⌋ rows (CLAG, MoTEF codes).
     Drop,
+    /// One each to the first N mod n workers, which hold ⌊N/n⌋ + 1 rows — the blocks of
+    /// `numpy.array_split(rows, n)`, for matching reference code that splits that way.
+    Balanced,
 }
 
 /// Row indices of each worker's block (see the [module docs](self)). `labels` only matters
@@ -79,15 +85,17 @@ pub fn split_indices<S: Scalar>(
         }
     }
     let block = n_rows / n_workers;
+    let extra = n_rows % n_workers;
     let mut parts = Vec::with_capacity(n_workers);
+    let mut start = 0;
     for w in 0..n_workers {
-        let start = w * block;
-        let end = if w + 1 == n_workers && remainder == Remainder::ToLast {
-            n_rows
-        } else {
-            start + block
+        let len = match remainder {
+            Remainder::ToLast if w + 1 == n_workers => n_rows - start,
+            Remainder::Balanced if w < extra => block + 1,
+            _ => block,
         };
-        parts.push(order[start..end].to_vec());
+        parts.push(order[start..start + len].to_vec());
+        start += len;
     }
     Ok(parts)
 }
@@ -134,6 +142,28 @@ mod tests {
         assert_eq!(p, vec![vec![0, 1, 2], vec![3, 4, 5], vec![6, 7, 8]]);
         let p = split_indices(&labels, 10, Split::Contiguous, Remainder::Drop).unwrap();
         assert!(p.iter().all(|b| b.len() == 1));
+    }
+
+    /// `numpy.array_split(range(N), n)`: every row once, in order; the first N mod n blocks
+    /// hold ⌊N/n⌋ + 1 rows, the others ⌊N/n⌋.
+    #[test]
+    fn balanced_blocks_are_numpy_array_split() {
+        for n_rows in 1..40usize {
+            let labels = vec![1.0f64; n_rows];
+            for n in 1..=n_rows {
+                let p = split_indices(&labels, n, Split::Contiguous, Remainder::Balanced).unwrap();
+                let sizes: Vec<usize> = p.iter().map(Vec::len).collect();
+                let expected: Vec<usize> = (0..n)
+                    .map(|w| n_rows / n + usize::from(w < n_rows % n))
+                    .collect();
+                assert_eq!(sizes, expected, "N = {n_rows}, n = {n}");
+                assert_eq!(
+                    p.concat(),
+                    (0..n_rows).collect::<Vec<_>>(),
+                    "N = {n_rows}, n = {n}"
+                );
+            }
+        }
     }
 
     #[test]

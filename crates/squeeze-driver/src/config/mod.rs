@@ -54,7 +54,8 @@ mod problem;
 
 pub use build::{EngineTransport, InProcess, build_engine, build_gossip_engine};
 pub use problem::{
-    InitConfig, ProblemConfig, ProblemKind, RegularizerConfig, RegularizerKind, SplitKind,
+    InitConfig, ProblemConfig, ProblemKind, RegularizerConfig, RegularizerKind, RemainderKind,
+    SplitKind,
 };
 /// The method registry (name, summary, topology, example, accepted keys), re-exported.
 pub use squeeze_methods::registry::{METHODS, MethodEntry};

@@ -38,9 +38,15 @@ pub struct ProblemConfig {
     /// How rows are split across workers.
     #[serde(default)]
     pub split: SplitKind,
-    /// Drop the remainder rows instead of giving them to the last worker.
+    /// Drop the remainder rows instead of giving them to the last worker (the same as
+    /// `remainder = "drop"`).
     #[serde(default)]
     pub drop_remainder: bool,
+    /// Where the N mod n rows that do not fill a whole block go: `"to_last"` (the default,
+    /// the EF21 code), `"drop"` (the CLAG and MoTEF codes) or `"balanced"` (one each to the
+    /// first workers, the blocks of `numpy.array_split`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remainder: Option<RemainderKind>,
     /// Regulariser.
     #[serde(default)]
     pub regularizer: RegularizerConfig,
@@ -88,6 +94,18 @@ pub enum SplitKind {
     Shuffled,
     /// Sorted by label, then contiguous (MoTEF's "unshuffled").
     SortedByLabel,
+}
+
+/// Remainder rules ([`Remainder`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemainderKind {
+    /// To the last worker.
+    ToLast,
+    /// Dropped.
+    Drop,
+    /// One each to the first workers (`numpy.array_split`).
+    Balanced,
 }
 
 /// Regulariser section.
@@ -195,10 +213,17 @@ pub(crate) fn build_problem<S: Scalar>(
         SplitKind::Shuffled => Split::Shuffled { seed: cfg.seed },
         SplitKind::SortedByLabel => Split::SortedByLabel,
     };
-    let rem = if p.drop_remainder {
-        Remainder::Drop
-    } else {
-        Remainder::ToLast
+    let rem = match (p.remainder, p.drop_remainder) {
+        (None, false) | (Some(RemainderKind::ToLast), false) => Remainder::ToLast,
+        (None, true) | (Some(RemainderKind::Drop), _) => Remainder::Drop,
+        (Some(RemainderKind::Balanced), false) => Remainder::Balanced,
+        (Some(_), true) => {
+            return Err(invalid(
+                "problem.remainder",
+                "contradicts drop_remainder = true: keep one of them (drop_remainder = true is \
+                 remainder = \"drop\")",
+            ));
+        }
     };
     Ok(match p.kind {
         ProblemKind::Logreg => {
@@ -226,4 +251,57 @@ pub(crate) fn build_problem<S: Scalar>(
             .problem
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn worker_rows(extra: &str) -> Result<Vec<usize>, ConfigError> {
+        let cfg = ExperimentConfig::from_toml(&format!(
+            "[problem]\nn_workers = 4\n{extra}\n[method]\nname = \"gd\"\n[stop]\nmax_rounds = 1\n"
+        ))?;
+        let p = build_problem::<f64>(&cfg, Path::new("."))?;
+        Ok(p.oracles().iter().map(|o| o.n_samples()).collect())
+    }
+
+    /// The embedded data has 569 rows: 142 per worker and 1 left over.
+    #[test]
+    fn remainder_rules_place_the_leftover_rows() {
+        assert_eq!(worker_rows("").unwrap(), [142, 142, 142, 143]);
+        assert_eq!(
+            worker_rows("remainder = \"to_last\"").unwrap(),
+            [142, 142, 142, 143]
+        );
+        assert_eq!(worker_rows("drop_remainder = true").unwrap(), [142; 4]);
+        assert_eq!(worker_rows("remainder = \"drop\"").unwrap(), [142; 4]);
+        assert_eq!(
+            worker_rows("remainder = \"balanced\"").unwrap(),
+            [143, 142, 142, 142]
+        );
+        let e = worker_rows("remainder = \"balanced\"\ndrop_remainder = true").unwrap_err();
+        assert!(
+            e.to_string().contains("problem.remainder: contradicts"),
+            "{e}"
+        );
+        let e = worker_rows("remainder = \"spread\"").unwrap_err();
+        assert!(e.to_string().contains("balanced"), "{e}");
+    }
+
+    /// A configuration that does not set `remainder` serialises as before (resolved
+    /// configurations and fingerprints of earlier runs stay valid).
+    #[test]
+    fn an_unset_remainder_is_not_written() {
+        let p: ProblemConfig = toml::from_str("n_workers = 4").unwrap();
+        let text = toml::to_string(&p).unwrap();
+        assert!(!text.lines().any(|l| l.starts_with("remainder")), "{text}");
+        let p: ProblemConfig = toml::from_str("n_workers = 4\nremainder = \"balanced\"").unwrap();
+        assert!(
+            toml::to_string(&p)
+                .unwrap()
+                .contains("remainder = \"balanced\"")
+        );
+    }
 }
