@@ -321,20 +321,24 @@ pub struct PyWorker {
 }
 
 impl PyWorker {
-    fn new(
+    /// The base-class part of a worker subclass: the mechanism `spec` built for the shared
+    /// constructor arguments (each subclass adds itself with `add_subclass`).
+    fn base(
         spec: Spec,
-        dim: usize,
-        seed: u64,
-        worker: usize,
-        n_workers: usize,
+        dim: Nat,
+        seed: Nat,
+        worker: Nat,
+        n_workers: Nat,
         dtype: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Self> {
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let (dim, seed, worker, n_workers) =
+            (dim.usize()?, seed.0, worker.usize()?, n_workers.usize()?);
         let kind = spec.kind();
         let inner = match Dtype::parse(dtype)? {
             Dtype::F32 => AnyCore::F32(Core::build(&spec, dim, seed, worker, n_workers)?),
             Dtype::F64 => AnyCore::F64(Core::build(&spec, dim, seed, worker, n_workers)?),
         };
-        Ok(Self { inner, kind })
+        Ok(PyClassInitializer::from(Self { inner, kind }))
     }
 
     fn dtype_of(&self) -> Dtype {
@@ -499,15 +503,7 @@ impl Ef21Worker {
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let spec = Spec::Ef21(PyCompressor::spec_of(compressor)?);
-        Ok(PyClassInitializer::from(PyWorker::new(
-            spec,
-            dim.usize()?,
-            seed.0,
-            worker.usize()?,
-            n_workers.usize()?,
-            dtype,
-        )?)
-        .add_subclass(Self))
+        Ok(PyWorker::base(spec, dim, seed, worker, n_workers, dtype)?.add_subclass(Self))
     }
 }
 
@@ -535,15 +531,7 @@ impl Ef14Worker {
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let spec = Spec::Ef14(PyCompressor::spec_of(compressor)?, scale);
-        Ok(PyClassInitializer::from(PyWorker::new(
-            spec,
-            dim.usize()?,
-            seed.0,
-            worker.usize()?,
-            n_workers.usize()?,
-            dtype,
-        )?)
-        .add_subclass(Self))
+        Ok(PyWorker::base(spec, dim, seed, worker, n_workers, dtype)?.add_subclass(Self))
     }
 }
 
@@ -571,15 +559,7 @@ impl EcontrolWorker {
         dtype: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let spec = Spec::Econtrol(PyCompressor::spec_of(compressor)?, eta);
-        Ok(PyClassInitializer::from(PyWorker::new(
-            spec,
-            dim.usize()?,
-            seed.0,
-            worker.usize()?,
-            n_workers.usize()?,
-            dtype,
-        )?)
-        .add_subclass(Self))
+        Ok(PyWorker::base(spec, dim, seed, worker, n_workers, dtype)?.add_subclass(Self))
     }
 }
 
@@ -615,14 +595,6 @@ impl Clip21Worker {
             .map(PyCompressor::spec_of)
             .transpose()?;
         let spec = Spec::Clip21(tau, c, sigma);
-        Ok(PyClassInitializer::from(PyWorker::new(
-            spec,
-            dim.usize()?,
-            seed.0,
-            worker.usize()?,
-            n_workers.usize()?,
-            dtype,
-        )?)
-        .add_subclass(Self))
+        Ok(PyWorker::base(spec, dim, seed, worker, n_workers, dtype)?.add_subclass(Self))
     }
 }
