@@ -4,41 +4,12 @@
 //! A counting global allocator tallies allocations per thread, so parallel tests do not
 //! interfere.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use squeeze::compress::registry::{entries, parse};
+use squeeze::core::alloc_count::{CountingAllocator, thread_allocations as allocations};
 use squeeze::core::{CompressCtx, Message, Scalar, Scratch, SqueezeRng};
 
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCS.with(|c| c.get())
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn steady_state_allocations<S: Scalar>(spec: &str, d: usize) -> u64 {
     let c = parse::<S>(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));

@@ -15,11 +15,10 @@
 //! everything runs inside one `#[test]` to keep the test harness's other threads quiet while
 //! counting.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use squeeze::compress::parse;
+use squeeze::core::alloc_count::{CountingAllocator, total_allocations as allocations};
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::methods::{
     Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21,
@@ -30,33 +29,8 @@ use squeeze::methods::{
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::{embedded, quadratic};
 
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCS.load(Ordering::SeqCst)
-}
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 const WARMUP: usize = 30;
 const COUNTED: usize = 40;

@@ -18,6 +18,7 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod alloc_count;
 pub mod bits;
 pub mod compressor;
 pub mod error;

@@ -1,31 +1,13 @@
 //! The hot paths (gradients, minibatch sampling, global evaluation with a workspace) allocate
 //! nothing: counted with a global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use squeeze_core::alloc_count::{CountingAllocator, total_allocations};
 use squeeze_core::rng::{Purpose, SqueezeRng};
 use squeeze_problems::prelude::*;
 use squeeze_problems::quadratic;
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[test]
 fn hot_paths_do_not_allocate() {
@@ -42,7 +24,7 @@ fn hot_paths_do_not_allocate() {
     let mut sampler = MinibatchSampler::new(p.oracle(0).n_samples(), 16).unwrap();
     let mut rng = SqueezeRng::stream(0, Purpose::Sampling, 0);
     let counted = Counted::new(p.oracle(1));
-    let before = ALLOCS.load(Ordering::SeqCst);
+    let before = total_allocations();
     let mut acc = 0.0;
     for _ in 0..3 {
         for o in p.oracles() {
@@ -57,7 +39,7 @@ fn hot_paths_do_not_allocate() {
         acc += p.grad_norm_sq(&x, &mut ws).unwrap();
         acc += q.oracle(0).loss_grad(&xq, &mut gq);
     }
-    let after = ALLOCS.load(Ordering::SeqCst);
+    let after = total_allocations();
     assert!(acc.is_finite());
     assert_eq!(
         after - before,
