@@ -55,7 +55,7 @@ pub use gossip::choco::{Choco, ChocoNode, Dsgd, DsgdNode};
 pub use gossip::motef::{Motef, MotefNode, MotefParams};
 pub use gossip::{GossipInit, GossipMethod, GradSource, GradState, Neighbourhood, NodeCtx};
 pub use method::{
-    Init, InitUplink, MethodError, ServerMethod, ServerState, WorkerBuffers, WorkerCtx,
+    Init, InitUplink, MethodError, MethodState, ServerMethod, ServerState, WorkerBuffers, WorkerCtx,
 };
 pub use registry::{METHODS, MethodEntry, build_method};
 pub use spec::{BuildCtx, MethodConfigError, MethodSink, MethodSpec, Topology};

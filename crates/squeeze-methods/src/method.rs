@@ -279,18 +279,21 @@ impl<Sv, W> Init<Sv, W> {
     }
 }
 
+/// What a method's state types are: cloneable and serde (a checkpoint is their serialization)
+/// and shared across the engine's worker threads. Every such type is one (blanket impl).
+pub trait MethodState:
+    Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned
+{
+}
+
+impl<T: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned> MethodState for T {}
+
 /// A server–worker method (see the [module docs](self)).
 pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// Per-worker state.
-    type Worker: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
+    type Worker: MethodState;
     /// Server state; its [`ServerState`] impl is the default server side of a round.
-    type Server: Clone
-        + core::fmt::Debug
-        + Send
-        + Sync
-        + Serialize
-        + DeserializeOwned
-        + ServerState<S>;
+    type Server: MethodState + ServerState<S>;
 
     /// Canonical description, e.g. `ef21(top_k:k=1, γ=0.12)`.
     fn describe(&self) -> String;

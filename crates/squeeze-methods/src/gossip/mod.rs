@@ -18,12 +18,11 @@ pub mod beer;
 pub mod choco;
 pub mod motef;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
-use crate::method::{MethodError, WorkerBuffers, ensure_finite};
+use crate::method::{MethodError, MethodState, WorkerBuffers, ensure_finite};
 
 /// Node i's row of the mixing matrix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,7 +65,7 @@ pub struct GossipInit<N> {
 /// A decentralized method (see the [module docs](self)).
 pub trait GossipMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// Per-node state (serde: checkpoints are its serialisation).
-    type Node: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
+    type Node: MethodState;
 
     /// Description with hyperparameters.
     fn describe(&self) -> String;

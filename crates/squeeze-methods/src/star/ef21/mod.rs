@@ -9,16 +9,15 @@ pub mod plus;
 pub mod pp;
 pub mod sgd;
 
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
-use crate::method::ServerState;
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, compress_correction, compress_err,
     compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
 };
+use crate::method::{MethodState, ServerState};
 use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 
@@ -139,7 +138,7 @@ pub struct Ef21Family<S: Scalar, E, R> {
 /// $v_i - g_i$ is compressed (the worker side of an [`Ef21Family`] variant).
 pub trait GradEstimator<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// Per-worker state: $g_i$, the compression stream and the estimator's own state.
-    type Worker: Clone + core::fmt::Debug + Send + Sync + Serialize + DeserializeOwned;
+    type Worker: MethodState;
     /// Registry name of the variant (errors and the stepsize rule name it).
     const NAME: &'static str;
     /// The correction's name in errors, e.g. "the correction ∇f_i − g_i".
@@ -171,13 +170,7 @@ pub trait GradEstimator<S: Scalar>: Send + Sync + core::fmt::Debug {
 pub trait ServerRule<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// Server state: its [`ServerState`] broadcasts $x \leftarrow x - \gamma d$ and adds the
     /// round's mean correction to $g$.
-    type Server: Clone
-        + core::fmt::Debug
-        + Send
-        + Sync
-        + Serialize
-        + DeserializeOwned
-        + ServerState<S>;
+    type Server: MethodState + ServerState<S>;
     /// The state from EF21's initial one.
     fn server(&self, ef21: Ef21Server<S>) -> Self::Server;
     /// After $g$ absorbed the round's corrections.
