@@ -37,6 +37,48 @@ type SendItem<'a, S, N> = (
 /// What a receive step sees for one node.
 type ReceiveItem<'a, S, N> = (usize, ((&'a mut N, &'a mut WorkerBuffers<S>), &'a mut Slot));
 
+/// The round-wide part of every node's [`NodeCtx`] in a half-phase.
+struct PhaseShared<'a, S: Scalar> {
+    round: u64,
+    n_nodes: usize,
+    round_seed: u64,
+    problem: &'a Problem<S>,
+    mixing: &'a [Neighbourhood],
+}
+
+impl<'a, S: Scalar> PhaseShared<'a, S> {
+    /// Round `round` of `n_nodes` nodes under experiment `seed`.
+    fn new(
+        round: u64,
+        n_nodes: usize,
+        seed: u64,
+        problem: &'a Problem<S>,
+        mixing: &'a [Neighbourhood],
+    ) -> Self {
+        Self {
+            round,
+            n_nodes,
+            round_seed: round_seed(seed, round),
+            problem,
+            mixing,
+        }
+    }
+
+    /// Node `i`'s context with its working memory `buffers` (no gradient work yet).
+    fn node_ctx<'b>(&'b self, i: usize, buffers: &'b mut WorkerBuffers<S>) -> NodeCtx<'b, S> {
+        NodeCtx {
+            node: i,
+            n_nodes: self.n_nodes,
+            round: self.round,
+            round_seed: self.round_seed,
+            oracle: self.problem.oracles()[i].as_ref(),
+            mixing: &self.mixing[i],
+            buffers,
+            grad_samples: 0,
+        }
+    }
+}
+
 /// The decentralized engine.
 ///
 /// Each round runs the method's phases; in a phase every node computes its message (in
@@ -160,25 +202,17 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
     /// Phase `phase`, first half: nodes `range` compute and write their outgoing message
     /// `outs[i]` (in parallel; each writes only its own state, message and result slot).
     pub(crate) fn send_phase(&mut self, phase: usize, range: Range<usize>) {
-        let round = self.totals.rounds;
-        let n = self.nodes.len();
-        let rs = round_seed(self.seed, round);
-        let oracles = self.problem.oracles();
+        let shared = PhaseShared::new(
+            self.totals.rounds,
+            self.nodes.len(),
+            self.seed,
+            &self.problem,
+            &self.mixing,
+        );
         let method = &self.method;
-        let mixing = &self.mixing;
         let start = range.start;
         let send = |(k, (((node, b), out), slot)): SendItem<'_, S, M::Node>| {
-            let i = start + k;
-            let mut ctx = NodeCtx {
-                node: i,
-                n_nodes: n,
-                round,
-                round_seed: rs,
-                oracle: oracles[i].as_ref(),
-                mixing: &mixing[i],
-                buffers: b,
-                grad_samples: 0,
-            };
+            let mut ctx = shared.node_ctx(start + k, b);
             *slot = method
                 .send(node, phase, &mut ctx, out)
                 .map(|()| ctx.grad_samples);
@@ -210,26 +244,18 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
     /// Phase `phase`, second half: nodes `range` read their own and their neighbours'
     /// messages from `outs` (only those are read) and update their state.
     pub(crate) fn receive_phase(&mut self, phase: usize, range: Range<usize>) {
-        let round = self.totals.rounds;
-        let n = self.nodes.len();
-        let rs = round_seed(self.seed, round);
-        let oracles = self.problem.oracles();
+        let shared = PhaseShared::new(
+            self.totals.rounds,
+            self.nodes.len(),
+            self.seed,
+            &self.problem,
+            &self.mixing,
+        );
         let method = &self.method;
-        let mixing = &self.mixing;
         let outs = &self.outs;
         let start = range.start;
         let receive = |(k, ((node, b), slot)): ReceiveItem<'_, S, M::Node>| {
-            let i = start + k;
-            let mut ctx = NodeCtx {
-                node: i,
-                n_nodes: n,
-                round,
-                round_seed: rs,
-                oracle: oracles[i].as_ref(),
-                mixing: &mixing[i],
-                buffers: b,
-                grad_samples: 0,
-            };
+            let mut ctx = shared.node_ctx(start + k, b);
             *slot = method
                 .receive(node, phase, &mut ctx, outs)
                 .map(|()| ctx.grad_samples);

@@ -4,9 +4,12 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::gossip::motef::{MotefParams, compress_delta, mix_phase, model_phase};
-use crate::gossip::{GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes_at};
-use crate::method::{MethodError, compressed_dim};
+use crate::gossip::motef::{compress_delta, mix_phase, model_phase};
+use crate::gossip::{
+    CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, GradState, NodeCtx,
+    init_nodes_at,
+};
+use crate::method::MethodError;
 
 /// BEER: MoTEF without momentum, in the BEER authors' form.
 ///
@@ -18,12 +21,7 @@ use crate::method::{MethodError, compressed_dim};
 /// round. Written independently of [`crate::Motef`] (it keeps the previous gradient instead
 /// of a momentum) so that "MoTEF with λ = 1 = BEER" is a real, bit-for-bit test.
 #[derive(Debug)]
-pub struct Beer<S: Scalar> {
-    compressor: Box<dyn Compressor<S>>,
-    gamma: f64,
-    eta: f64,
-    grad: GradSource,
-}
+pub struct Beer<S: Scalar>(CompressedGossip<S>);
 
 /// BEER node state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,18 +55,7 @@ impl<S: Scalar> Beer<S> {
         eta: f64,
         grad: GradSource,
     ) -> Result<Self, MethodError> {
-        MotefParams {
-            gamma,
-            eta,
-            lambda: 1.0,
-        }
-        .validate("beer")?;
-        Ok(Self {
-            compressor,
-            gamma,
-            eta,
-            grad,
-        })
+        CompressedGossip::new("beer", compressor, gamma, eta, grad).map(Self)
     }
 }
 
@@ -76,13 +63,7 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
     type Node = BeerNode<S>;
 
     fn describe(&self) -> String {
-        format!(
-            "beer({}, γ={}, η={}, {:?})",
-            self.compressor.spec(),
-            self.gamma,
-            self.eta,
-            self.grad
-        )
+        self.0.describe("beer", "")
     }
 
     fn phases(&self) -> usize {
@@ -95,8 +76,8 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<GossipInit<Self::Node>, MethodError> {
-        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "beer")?;
-        init_nodes_at(problem, x0, seed, self.grad, |i, grad, g0| BeerNode {
+        let d = self.0.dim(problem, x0, "beer")?;
+        init_nodes_at(problem, x0, seed, self.0.grad, |i, grad, g0| BeerNode {
             x: x0.to_vec(),
             v: g0.clone(),
             prev: g0,
@@ -116,11 +97,11 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
     ) -> Result<(), MethodError> {
+        let steps = self.0.steps;
         if phase == 0 {
             return model_phase(
-                self.compressor.as_ref(),
-                self.gamma,
-                self.eta,
+                self.0.compressor.as_ref(),
+                steps,
                 &mut n.x,
                 &mut n.h,
                 &n.s,
@@ -130,10 +111,8 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
                 out,
             );
         }
-        ctx.grad_samples += n
-            .grad
-            .grad(ctx.oracle, &n.x, &mut ctx.buffers.grad, ctx.round)?;
-        let gamma = S::from_f64(self.gamma);
+        ctx.local_grad(&mut n.grad, &n.x)?;
+        let gamma = S::from_f64(steps.gamma);
         for ((((vj, pj), &gr), &tj), &gj) in
             n.v.iter_mut()
                 .zip(n.prev.iter_mut())
@@ -145,7 +124,7 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
             *pj = gr;
         }
         compress_delta(
-            self.compressor.as_ref(),
+            self.0.compressor.as_ref(),
             &n.v,
             &mut n.g,
             &mut n.rng,
@@ -185,13 +164,7 @@ crate::spec::method_entry! {
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",
     hints = [],
     |p, ctx, sink| {
-        let gamma = s::required(
-            Self::NAME,
-            "gamma",
-            p.gamma,
-            "the consensus stepsize in (0, 1], e.g. gamma = 0.5",
-        )?;
-        let eta = s::required(Self::NAME, "eta", p.eta, "the stepsize, e.g. eta = 0.01")?;
+        let (gamma, eta) = ConsensusSteps::required(Self::NAME, p.gamma, p.eta)?;
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let m = Beer::new(c, gamma, eta, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
         sink.gossip(m)

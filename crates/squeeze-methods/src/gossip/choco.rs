@@ -1,14 +1,15 @@
 //! CHOCO-SGD (Koloskova, Stich, Jaggi 2019) and uncompressed D-SGD.
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::motef::compress_delta;
 use crate::gossip::{
-    GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes, mix_into,
+    CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, GradState, NodeCtx,
+    init_nodes, mix_into,
 };
-use crate::method::{MethodError, compressed_dim, ensure_finite};
+use crate::method::{MethodError, ensure_finite};
 
 /// CHOCO-SGD: a local SGD step, then gossip on compressed public copies $\hat x_i$.
 ///
@@ -19,12 +20,7 @@ use crate::method::{MethodError, compressed_dim, ensure_finite};
 /// γ = 1 it is D-SGD in the adapt-then-combine order, $x_i \leftarrow \sum_j w_{ij}(x_j - \eta g_j)$
 /// (tested).
 #[derive(Debug)]
-pub struct Choco<S: Scalar> {
-    compressor: Box<dyn Compressor<S>>,
-    gamma: f64,
-    eta: f64,
-    grad: GradSource,
-}
+pub struct Choco<S: Scalar>(CompressedGossip<S>);
 
 /// CHOCO-SGD node state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,26 +38,6 @@ pub struct ChocoNode<S: Scalar> {
     pub grad: GradState,
 }
 
-fn check_steps(method: &'static str, gamma: f64, eta: f64) -> Result<(), ParamError> {
-    if !(gamma > 0.0 && gamma <= 1.0) {
-        return Err(ParamError::new(
-            method,
-            "gamma",
-            gamma,
-            "the consensus stepsize γ must be in (0, 1]",
-        ));
-    }
-    if !(eta.is_finite() && eta > 0.0) {
-        return Err(ParamError::new(
-            method,
-            "eta",
-            eta,
-            "the stepsize η must be finite and > 0",
-        ));
-    }
-    Ok(())
-}
-
 impl<S: Scalar> Choco<S> {
     /// CHOCO-SGD with consensus stepsize γ ∈ (0, 1] and stepsize η > 0.
     pub fn new(
@@ -70,13 +46,7 @@ impl<S: Scalar> Choco<S> {
         eta: f64,
         grad: GradSource,
     ) -> Result<Self, MethodError> {
-        check_steps("choco", gamma, eta)?;
-        Ok(Self {
-            compressor,
-            gamma,
-            eta,
-            grad,
-        })
+        CompressedGossip::new("choco", compressor, gamma, eta, grad).map(Self)
     }
 }
 
@@ -84,13 +54,7 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
     type Node = ChocoNode<S>;
 
     fn describe(&self) -> String {
-        format!(
-            "choco({}, γ={}, η={}, {:?})",
-            self.compressor.spec(),
-            self.gamma,
-            self.eta,
-            self.grad
-        )
+        self.0.describe("choco", "")
     }
 
     fn phases(&self) -> usize {
@@ -103,8 +67,8 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<GossipInit<Self::Node>, MethodError> {
-        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "choco")?;
-        init_nodes(problem, seed, self.grad, |i, grad| ChocoNode {
+        let d = self.0.dim(problem, x0, "choco")?;
+        init_nodes(problem, seed, self.0.grad, |i, grad| ChocoNode {
             x: x0.to_vec(),
             xhat: vec![S::ZERO; d],
             s: vec![S::ZERO; d],
@@ -120,15 +84,13 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        ctx.grad_samples += n
-            .grad
-            .grad(ctx.oracle, &n.x, &mut ctx.buffers.grad, ctx.round)?;
-        let eta = S::from_f64(self.eta);
+        ctx.local_grad(&mut n.grad, &n.x)?;
+        let eta = S::from_f64(self.0.steps.eta);
         for (xj, &gj) in n.x.iter_mut().zip(&ctx.buffers.grad) {
             *xj -= eta * gj;
         }
         compress_delta(
-            self.compressor.as_ref(),
+            self.0.compressor.as_ref(),
             &n.x,
             &mut n.xhat,
             &mut n.rng,
@@ -145,7 +107,7 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
         msgs: &[Message<S>],
     ) -> Result<(), MethodError> {
         mix_into(&mut n.s, ctx, msgs)?;
-        let gamma = S::from_f64(self.gamma);
+        let gamma = S::from_f64(self.0.steps.gamma);
         for ((xj, &sj), &hj) in n.x.iter_mut().zip(&n.s).zip(&n.xhat) {
             *xj += gamma * (sj - hj);
         }
@@ -184,7 +146,7 @@ pub struct DsgdNode<S: Scalar> {
 impl Dsgd {
     /// D-SGD with stepsize η > 0, combine-then-adapt unless `adapt_then_combine`.
     pub fn new(eta: f64, grad: GradSource, adapt_then_combine: bool) -> Result<Self, MethodError> {
-        check_steps("dsgd", 1.0, eta)?;
+        ConsensusSteps::new("dsgd", 1.0, eta)?;
         Ok(Self {
             eta,
             grad,
@@ -229,9 +191,7 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        ctx.grad_samples += n
-            .grad
-            .grad(ctx.oracle, &n.x, &mut ctx.buffers.grad, ctx.round)?;
+        ctx.local_grad(&mut n.grad, &n.x)?;
         let values = out.dense_parts();
         if self.adapt_then_combine {
             let eta = S::from_f64(self.eta);
@@ -293,13 +253,7 @@ crate::spec::method_entry! {
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",
     hints = [],
     |p, ctx, sink| {
-        let gamma = s::required(
-            Self::NAME,
-            "gamma",
-            p.gamma,
-            "the consensus stepsize in (0, 1], e.g. gamma = 0.5",
-        )?;
-        let eta = s::required(Self::NAME, "eta", p.eta, "the stepsize, e.g. eta = 0.01")?;
+        let (gamma, eta) = ConsensusSteps::required(Self::NAME, p.gamma, p.eta)?;
         let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
         let m = Choco::new(c, gamma, eta, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
         sink.gossip(m)

@@ -19,10 +19,115 @@ pub mod choco;
 pub mod motef;
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
 use crate::method::{MethodError, MethodState, WorkerBuffers, ensure_finite};
+use crate::spec::{self as s, MethodConfigError};
+
+/// The two stepsizes of the compressed gossip methods (CHOCO-SGD, BEER, MoTEF): the consensus
+/// stepsize $\gamma \in (0, 1]$ and the stepsize $\eta > 0$.
+///
+/// ```
+/// use squeeze_methods::gossip::ConsensusSteps;
+/// assert!(ConsensusSteps::new("choco", 0.5, 0.1).is_ok());
+/// let e = ConsensusSteps::new("choco", 1.5, 0.1).unwrap_err();
+/// assert!(e.to_string().contains("gamma"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ConsensusSteps {
+    /// Consensus stepsize γ ∈ (0, 1].
+    pub gamma: f64,
+    /// Stepsize η > 0.
+    pub eta: f64,
+}
+
+impl ConsensusSteps {
+    /// Both stepsizes, checked for `method` (the error names the key and its domain).
+    pub fn new(method: &'static str, gamma: f64, eta: f64) -> Result<Self, ParamError> {
+        if !(gamma > 0.0 && gamma <= 1.0) {
+            return Err(ParamError::new(
+                method,
+                "gamma",
+                gamma,
+                "the consensus stepsize γ must be in (0, 1]",
+            ));
+        }
+        if !(eta.is_finite() && eta > 0.0) {
+            return Err(ParamError::new(
+                method,
+                "eta",
+                eta,
+                "the stepsize η must be finite and > 0",
+            ));
+        }
+        Ok(Self { gamma, eta })
+    }
+
+    /// The `gamma` and `eta` keys of a method's config section, both required (range checks
+    /// follow in [`ConsensusSteps::new`] when the method is built).
+    pub(crate) fn required(
+        method: &str,
+        gamma: Option<f64>,
+        eta: Option<f64>,
+    ) -> Result<(f64, f64), MethodConfigError> {
+        let gamma = s::required(
+            method,
+            "gamma",
+            gamma,
+            "the consensus stepsize in (0, 1], e.g. gamma = 0.5",
+        )?;
+        let eta = s::required(method, "eta", eta, "the stepsize, e.g. eta = 0.01")?;
+        Ok((gamma, eta))
+    }
+}
+
+/// What CHOCO-SGD, BEER and MoTEF are built from: the compressor of the public copies, the
+/// [`ConsensusSteps`] and the local gradient source.
+#[derive(Debug)]
+pub(crate) struct CompressedGossip<S: Scalar> {
+    pub(crate) compressor: Box<dyn Compressor<S>>,
+    pub(crate) steps: ConsensusSteps,
+    pub(crate) grad: GradSource,
+}
+
+impl<S: Scalar> CompressedGossip<S> {
+    /// The parts, with the stepsizes checked for `method`.
+    pub(crate) fn new(
+        method: &'static str,
+        compressor: Box<dyn Compressor<S>>,
+        gamma: f64,
+        eta: f64,
+        grad: GradSource,
+    ) -> Result<Self, MethodError> {
+        Ok(Self {
+            compressor,
+            steps: ConsensusSteps::new(method, gamma, eta)?,
+            grad,
+        })
+    }
+
+    /// `method(compressor, γ=…, η=…{extra}, grad)`.
+    pub(crate) fn describe(&self, method: &str, extra: &str) -> String {
+        format!(
+            "{method}({}, γ={}, η={}{extra}, {:?})",
+            self.compressor.spec(),
+            self.steps.gamma,
+            self.steps.eta,
+            self.grad
+        )
+    }
+
+    /// The compressed-vector dimension, checked against the problem and `x0`.
+    pub(crate) fn dim(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        method: &'static str,
+    ) -> Result<usize, MethodError> {
+        crate::method::compressed_dim(problem, x0, self.compressor.as_ref(), method)
+    }
+}
 
 /// Node i's row of the mixing matrix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +156,15 @@ pub struct NodeCtx<'a, S: Scalar> {
     pub buffers: &'a mut WorkerBuffers<S>,
     /// Gradient work this round in samples (methods add to it).
     pub grad_samples: u64,
+}
+
+impl<S: Scalar> NodeCtx<'_, S> {
+    /// The node's (stochastic) local gradient at `x` into `buffers.grad`, its samples added to
+    /// `grad_samples`.
+    pub(crate) fn local_grad(&mut self, grad: &mut GradState, x: &[S]) -> Result<(), MethodError> {
+        self.grad_samples += grad.grad(self.oracle, x, &mut self.buffers.grad, self.round)?;
+        Ok(())
+    }
 }
 
 /// Initial node states and what initialisation cost.

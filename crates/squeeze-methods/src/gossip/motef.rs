@@ -5,9 +5,10 @@ use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng}
 use squeeze_problems::Problem;
 
 use crate::gossip::{
-    GossipInit, GossipMethod, GradSource, GradState, NodeCtx, init_nodes_at, mix_into,
+    CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, GradState, NodeCtx,
+    init_nodes_at, mix_into,
 };
-use crate::method::{MethodError, compressed_dim, round_of};
+use crate::method::{MethodError, round_of};
 
 /// MoTEF hyperparameters: consensus stepsize γ, stepsize η, momentum λ.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -23,22 +24,7 @@ pub struct MotefParams {
 impl MotefParams {
     /// Validate the domains.
     pub fn validate(&self, method: &'static str) -> Result<(), ParamError> {
-        if !(self.gamma > 0.0 && self.gamma <= 1.0) {
-            return Err(ParamError::new(
-                method,
-                "gamma",
-                self.gamma,
-                "the consensus stepsize γ must be in (0, 1]",
-            ));
-        }
-        if !(self.eta.is_finite() && self.eta > 0.0) {
-            return Err(ParamError::new(
-                method,
-                "eta",
-                self.eta,
-                "the stepsize η must be finite and > 0",
-            ));
-        }
+        ConsensusSteps::new(method, self.gamma, self.eta)?;
         if !(self.lambda > 0.0 && self.lambda <= 1.0) {
             return Err(ParamError::new(
                 method,
@@ -66,9 +52,8 @@ impl MotefParams {
 /// grid-search (spec §5.2).
 #[derive(Debug)]
 pub struct Motef<S: Scalar> {
-    compressor: Box<dyn Compressor<S>>,
-    params: MotefParams,
-    grad: GradSource,
+    parts: CompressedGossip<S>,
+    lambda: f64,
 }
 
 /// MoTEF node state.
@@ -104,9 +89,8 @@ impl<S: Scalar> Motef<S> {
     ) -> Result<Self, MethodError> {
         params.validate("motef")?;
         Ok(Self {
-            compressor,
-            params,
-            grad,
+            parts: CompressedGossip::new("motef", compressor, params.gamma, params.eta, grad)?,
+            lambda: params.lambda,
         })
     }
 }
@@ -116,8 +100,7 @@ impl<S: Scalar> Motef<S> {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn model_phase<S: Scalar>(
     compressor: &dyn Compressor<S>,
-    gamma: f64,
-    eta: f64,
+    steps: ConsensusSteps,
     x: &mut [S],
     h: &mut [S],
     s: &[S],
@@ -126,7 +109,7 @@ pub(crate) fn model_phase<S: Scalar>(
     ctx: &mut NodeCtx<'_, S>,
     out: &mut Message<S>,
 ) -> Result<(), MethodError> {
-    let (gamma, eta) = (S::from_f64(gamma), S::from_f64(eta));
+    let (gamma, eta) = (S::from_f64(steps.gamma), S::from_f64(steps.eta));
     for (((xj, &hj), &sj), &vj) in x.iter_mut().zip(h.iter()).zip(s).zip(v) {
         *xj = *xj + gamma * (sj - hj) - eta * vj;
     }
@@ -172,14 +155,8 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
     type Node = MotefNode<S>;
 
     fn describe(&self) -> String {
-        format!(
-            "motef({}, γ={}, η={}, λ={}, {:?})",
-            self.compressor.spec(),
-            self.params.gamma,
-            self.params.eta,
-            self.params.lambda,
-            self.grad
-        )
+        self.parts
+            .describe("motef", &format!(", λ={}", self.lambda))
     }
 
     fn phases(&self) -> usize {
@@ -192,8 +169,8 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<GossipInit<Self::Node>, MethodError> {
-        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "motef")?;
-        init_nodes_at(problem, x0, seed, self.grad, |i, grad, m| MotefNode {
+        let d = self.parts.dim(problem, x0, "motef")?;
+        init_nodes_at(problem, x0, seed, self.parts.grad, |i, grad, m| MotefNode {
             x: x0.to_vec(),
             v: m.clone(),
             m,
@@ -213,12 +190,11 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let p = &self.params;
+        let steps = self.parts.steps;
         if phase == 0 {
             return model_phase(
-                self.compressor.as_ref(),
-                p.gamma,
-                p.eta,
+                self.parts.compressor.as_ref(),
+                steps,
                 &mut n.x,
                 &mut n.h,
                 &n.s,
@@ -228,11 +204,9 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
                 out,
             );
         }
-        ctx.grad_samples += n
-            .grad
-            .grad(ctx.oracle, &n.x, &mut ctx.buffers.grad, ctx.round)?;
-        let (lambda, gamma) = (S::from_f64(p.lambda), S::from_f64(p.gamma));
-        let keep = S::from_f64(1.0 - p.lambda);
+        ctx.local_grad(&mut n.grad, &n.x)?;
+        let (lambda, gamma) = (S::from_f64(self.lambda), S::from_f64(steps.gamma));
+        let keep = S::from_f64(1.0 - self.lambda);
         for ((((vj, mj), &gr), &tj), &gj) in
             n.v.iter_mut()
                 .zip(n.m.iter_mut())
@@ -245,7 +219,7 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
             *mj = m_new;
         }
         compress_delta(
-            self.compressor.as_ref(),
+            self.parts.compressor.as_ref(),
             &n.v,
             &mut n.g,
             &mut n.rng,
@@ -287,13 +261,7 @@ crate::spec::method_entry! {
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05\nlambda = 0.5",
     hints = [],
     |p, ctx, sink| {
-        let gamma = s::required(
-            Self::NAME,
-            "gamma",
-            p.gamma,
-            "the consensus stepsize in (0, 1], e.g. gamma = 0.5",
-        )?;
-        let eta = s::required(Self::NAME, "eta", p.eta, "the stepsize, e.g. eta = 0.01")?;
+        let (gamma, eta) = ConsensusSteps::required(Self::NAME, p.gamma, p.eta)?;
         let lambda = s::required(
             Self::NAME,
             "lambda",
