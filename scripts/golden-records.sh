@@ -15,7 +15,7 @@ case "$mode" in
 record)
     bin="$(realpath "${2:?BIN}")"; out="${3:?DIR}"; rounds="${4:-200}"
     mkdir -p "$out"; out="$(realpath "$out")"
-    find examples -name '*.toml' | sort | while read -r cfg; do
+    find examples -name '*.toml' ! -name '*.sweep.toml' | sort | while read -r cfg; do
         key="$(echo "${cfg#examples/}" | tr '/' '_')"
         key="${key%.toml}"
         if "$bin" run "$cfg" --set "stop.max_rounds=$rounds" --out "$out/$key" --quiet \

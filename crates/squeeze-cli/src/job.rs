@@ -16,7 +16,7 @@ use crate::output::Start;
 use crate::overrides::Override;
 
 /// Arguments of `squeeze run`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// The experiment (TOML; see examples/ and `squeeze list`).
     pub config: PathBuf,

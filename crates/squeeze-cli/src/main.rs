@@ -5,6 +5,7 @@
 //! squeeze run CONFIG.toml [--set key=value]... [--out DIR] [--threads N] [--resume] [--quiet]
 //! squeeze plot RUN_DIR... [--x bits|rounds|grad_samples|bits32] [--y grad_norm_sq|loss] [--out STEM]
 //! squeeze list [--dim D]
+//! squeeze sweep SWEEP.toml [--out DIR] [--jobs N] [--threads N] [--dry-run] [--quiet]
 //! ```
 //!
 //! Exit codes: 0 success (also when stdout is closed by its reader); 2 for anything the user
@@ -27,6 +28,7 @@ mod overrides;
 mod plot;
 mod resume;
 mod run;
+mod sweep;
 mod threads;
 
 use std::process::ExitCode;
@@ -55,6 +57,9 @@ enum Command {
     Plot(plot::PlotArgs),
     /// List the compressors (with parameters and classes) and the methods.
     List(list::ListArgs),
+    /// Run a grid (multipliers, K, ζ, … × seeds) of one configuration and tabulate what
+    /// reaching a tolerance costs per cell, with the spread over seeds.
+    Sweep(sweep::SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +71,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_command(args),
         Command::Plot(args) => plot::plot(args),
         Command::List(args) => list::list(args),
+        Command::Sweep(args) => sweep::sweep(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
