@@ -150,7 +150,10 @@ fn a_sweep_runs_every_cell_and_seed_and_tabulates_the_cost_with_its_spread() {
         "{md}"
     );
     // One run at a time gives the same tables.
-    let out = squeeze(&dir, &["sweep", sweep.to_str().unwrap(), "--out", "sw1", "-q"]);
+    let out = squeeze(
+        &dir,
+        &["sweep", sweep.to_str().unwrap(), "--out", "sw1", "-q"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     for f in ["sweep.md", "sweep.csv"] {
         assert_eq!(

@@ -120,8 +120,11 @@ pub struct Scratch {
 /// use squeeze_core::{CompressCtx, Scratch, SqueezeRng};
 /// let mut rng = SqueezeRng::from_seed_u64(1);
 /// let mut scratch = Scratch::default();
-/// let ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(2, 4).with_round_seed(99);
-/// assert_eq!((ctx.worker, ctx.n_workers, ctx.round_seed), (2, 4, 99));
+/// let ctx = CompressCtx::new(&mut rng, &mut scratch)
+///     .with_worker(2, 4)
+///     .with_round_seed(99)
+///     .with_round(7);
+/// assert_eq!((ctx.worker, ctx.n_workers, ctx.round_seed, ctx.round), (2, 4, 99, 7));
 /// ```
 #[derive(Debug)]
 pub struct CompressCtx<'a> {
@@ -135,10 +138,13 @@ pub struct CompressCtx<'a> {
     pub worker: usize,
     /// Number of workers.
     pub n_workers: usize,
+    /// The round (0-based) the message is for: compressor schedules switch on it; no other
+    /// compressor reads it.
+    pub round: u64,
 }
 
 impl<'a> CompressCtx<'a> {
-    /// A context for a single worker (index 0 of 1) with round seed 0.
+    /// A context for a single worker (index 0 of 1) in round 0 with round seed 0.
     pub fn new(rng: &'a mut SqueezeRng, scratch: &'a mut Scratch) -> Self {
         Self {
             rng,
@@ -146,7 +152,14 @@ impl<'a> CompressCtx<'a> {
             round_seed: 0,
             worker: 0,
             n_workers: 1,
+            round: 0,
         }
+    }
+
+    /// Set the round.
+    pub fn with_round(mut self, round: u64) -> Self {
+        self.round = round;
+        self
     }
 
     /// Set worker index and count.
@@ -170,6 +183,7 @@ impl<'a> CompressCtx<'a> {
             round_seed: self.round_seed,
             worker: self.worker,
             n_workers: self.n_workers,
+            round: self.round,
         }
     }
 }

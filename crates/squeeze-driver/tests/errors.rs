@@ -241,7 +241,7 @@ fn unknown_keys_are_rejected_with_the_known_ones() {
         &e.to_string(),
         &[
             "ef21 does not take compresor",
-            "it accepts compressor, stepsize",
+            "it accepts compressor, warmup_rounds, compressor_schedule, stepsize",
         ],
     );
 }

@@ -9,11 +9,18 @@
 //! ```
 //! use squeeze_methods::registry::{check_params, entry};
 //! let ef21 = entry("ef21").unwrap();
-//! assert_eq!(ef21.accepts(), ["compressor", "stepsize", "init", "count_init"]);
+//! assert_eq!(
+//!     ef21.accepts(),
+//!     ["compressor", "warmup_rounds", "compressor_schedule", "stepsize", "init", "count_init"]
+//! );
 //! let t: toml::Table = "compressor = \"top_k:k=1\"\nzeta = 4".parse().unwrap();
 //! let e = check_params("ef21", &t).unwrap_err();
 //! assert_eq!(e.key, "method.zeta");
-//! assert_eq!(e.detail, "ef21 does not take zeta; it accepts compressor, stepsize, init, count_init");
+//! assert_eq!(
+//!     e.detail,
+//!     "ef21 does not take zeta; it accepts compressor, warmup_rounds, compressor_schedule, \
+//!      stepsize, init, count_init"
+//! );
 //! ```
 
 use serde::de::{self, Visitor};
@@ -335,7 +342,8 @@ mod tests {
         assert_eq!(e.key, "method.lambda");
         assert_eq!(
             e.detail,
-            "beer does not take lambda; it accepts compressor, gamma, eta, gradient"
+            "beer does not take lambda; it accepts compressor, warmup_rounds, compressor_schedule, gamma, eta, \
+             gradient"
         );
     }
 }

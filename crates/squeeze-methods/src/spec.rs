@@ -134,6 +134,79 @@ pub fn compressor<S: Scalar>(
     build_compressor(key, spec, dim)
 }
 
+/// A later stage of `method.compressor_schedule`: `compressor` from round `from` on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleStage {
+    /// The first round of this stage (> the warm-up and the previous stage's).
+    pub from: u64,
+    /// Its compressor spec.
+    pub compressor: CompressorSpec,
+}
+
+/// `skip_serializing_if` for keys whose default is 0 (configs that do not set them keep their
+/// resolved form and fingerprint).
+pub fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// The method's compressor (`method.compressor`, required) with its schedule: the identity
+/// for the first `warmup_rounds` rounds (`method.warmup_rounds`), then the compressor, then
+/// each stage of `method.compressor_schedule` from its round on
+/// ([`squeeze_compress::Schedule`]: bits are the stage's, the class the weakest stage's, and
+/// nothing is added to the state, so checkpoints resume in the right stage). Without a
+/// warm-up or schedule it is the compressor itself.
+///
+/// ```
+/// use squeeze_compress::CompressorSpec::Text;
+/// use squeeze_methods::spec::{ScheduleStage, main_compressor};
+/// let top1 = Text("top_k:k=1".into());
+/// let later = [ScheduleStage { from: 50, compressor: Text("top_k:k=3".into()) }];
+/// let c = main_compressor::<f64>("ef21", Some(&top1), 10, &later, 5).unwrap();
+/// assert_eq!(c.spec(), "schedule(identity; from 10: top_k:k=1; from 50: top_k:k=3)");
+/// // A stage must start after the warm-up.
+/// let early = [ScheduleStage { from: 5, compressor: Text("top_k:k=3".into()) }];
+/// let e = main_compressor::<f64>("ef21", Some(&top1), 10, &early, 5).unwrap_err();
+/// assert_eq!(e.key, "method.compressor_schedule");
+/// ```
+pub fn main_compressor<S: Scalar>(
+    name: &str,
+    spec: Option<&CompressorSpec>,
+    warmup_rounds: u64,
+    schedule: &[ScheduleStage],
+    dim: usize,
+) -> Result<Box<dyn Compressor<S>>, MethodConfigError> {
+    let c = compressor(name, "compressor", spec, dim)?;
+    if warmup_rounds == 0 && schedule.is_empty() {
+        return Ok(c);
+    }
+    let mut later = Vec::with_capacity(schedule.len() + 1);
+    for (i, stage) in schedule.iter().enumerate() {
+        let key = format!("compressor_schedule[{i}].compressor");
+        later.push((
+            stage.from,
+            build_compressor::<S>(&key, &stage.compressor, dim)?,
+        ));
+    }
+    let bad = |e: squeeze_core::ParamError| {
+        MethodConfigError::at(
+            "compressor_schedule",
+            format!(
+                "{e}; stages start after the warm-up ({warmup_rounds} rounds) and after each \
+                 other, e.g. compressor_schedule = [{{ from = 500, compressor = \"top_k:k=10\" }}]"
+            ),
+        )
+    };
+    let s = if warmup_rounds > 0 {
+        later.insert(0, (warmup_rounds, c));
+        squeeze_compress::Schedule::new(Box::new(squeeze_compress::Identity), later)
+    } else {
+        squeeze_compress::Schedule::new(c, later)
+    }
+    .map_err(bad)?;
+    Ok(Box::new(s))
+}
+
 /// Build `spec` and check it fits dimension `dim`; errors carry `method.<key>`.
 pub fn build_compressor<S: Scalar>(
     key: &str,
@@ -315,6 +388,12 @@ macro_rules! method_entry {
             #[doc = "Compressor spec, e.g. `\"top_k:k=1\"`."]
             #[serde(default)]
             pub compressor: Option<squeeze_compress::CompressorSpec>,
+            #[doc = "Uncompressed rounds before `compressor` takes over (default 0; see [`crate::spec::main_compressor`])."]
+            #[serde(default, skip_serializing_if = "crate::spec::is_zero")]
+            pub warmup_rounds: u64,
+            #[doc = "Later compressors: `[{ from = 500, compressor = \"top_k:k=10\" }]` (default none)."]
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub compressor_schedule: Vec<$crate::spec::ScheduleStage>,
         ] $($($rest)*)?);
     };
     (@fields $h:tt [$($done:tt)*] stepsize $(, $($rest:tt)*)?) => {

@@ -129,7 +129,8 @@ pub fn compress_up<S: Scalar>(
     let (worker, n, round, round_seed) = ids;
     let mut cctx = CompressCtx::new(rng, scratch)
         .with_worker(worker, n)
-        .with_round_seed(round_seed);
+        .with_round_seed(round_seed)
+        .with_round(round);
     compressor
         .compress_into(v, &mut cctx, up)
         .map_err(compress_err(worker, round, what))

@@ -143,7 +143,8 @@ pub struct ExperimentConfig {
 /// assert!(m.check().is_ok()); // (building checks too; `from_toml` does not)
 /// assert_eq!(
 ///     MethodConfig::new("ef21").with("zeta", 4.0).check().unwrap_err().to_string(),
-///     "config: method.zeta: ef21 does not take zeta; it accepts compressor, stepsize, init, count_init",
+///     "config: method.zeta: ef21 does not take zeta; it accepts compressor, warmup_rounds, \
+///      compressor_schedule, stepsize, init, count_init",
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]

@@ -224,3 +224,64 @@ pub fn rel_diff(a: f64, b: f64) -> f64 {
     let scale = a.abs().max(b.abs()).max(f64::MIN_POSITIVE);
     (a - b).abs() / scale
 }
+
+/// Run the configuration `text` to `rounds` with a checkpoint every `every` rounds, keeping
+/// each checkpoint; then, for each checkpoint, build a fresh engine from the same
+/// configuration, resume and continue to `rounds`: records before and at the checkpoint +
+/// resumed records = the uninterrupted run, and the final iterates agree bit for bit.
+pub fn assert_resume_reproduces(what: &str, text: &str, rounds: u64, every: u64, dir: &str) {
+    let config = cfg(text);
+    let dir = tmp_dir(dir);
+    // Uninterrupted run, keeping every checkpoint.
+    let mut engine = build(&config);
+    let mut full = Collect::default();
+    let mut keep = KeepCheckpoints::default();
+    let summary = config
+        .executor(Some(&dir))
+        .unwrap()
+        .run(engine.as_mut(), &mut [&mut full, &mut keep])
+        .unwrap();
+    let expected_ckpts: Vec<u64> = (1..=rounds / every).map(|j| j * every).collect();
+    let got: Vec<u64> = keep.kept.iter().map(|k| k.0).collect();
+    assert_eq!(got, expected_ckpts, "{what}: checkpoint rounds");
+    assert!(
+        expected_ckpts.len() >= 3,
+        "{what}: test needs several positions"
+    );
+
+    // The uninterrupted run with checkpoints records the same trajectory as one without
+    // (checkpoints add records at their rounds only when those are not logged anyway).
+    for (round, path) in &keep.kept {
+        let resume_dir = tmp_dir(&format!(
+            "{}-from-{round}",
+            dir.file_name().unwrap().to_str().unwrap()
+        ));
+        let mut fresh = build(&config);
+        let mut tail = Collect::default();
+        let resumed = config
+            .executor(Some(&resume_dir))
+            .unwrap()
+            .resume(fresh.as_mut(), path, &mut [&mut tail])
+            .unwrap_or_else(|e| panic!("{what}: resume from {round}: {e}"));
+        let cut = full
+            .records
+            .iter()
+            .position(|r| r.round == *round)
+            .unwrap_or_else(|| panic!("{what}: no record at checkpoint round {round}"));
+        let mut joined = full.records[..=cut].to_vec();
+        joined.extend(tail.records);
+        assert_same_records(
+            &full.records,
+            &joined,
+            &format!("{what}, resumed at {round}"),
+        );
+        assert!(resumed.last.same_trajectory(&summary.last));
+        assert_eq!(resumed.reason, summary.reason);
+        // The resumed engine ends in the same state: compare the final iterates bit for bit.
+        let (a, b) = (engine.iterate_f64(), fresh.iterate_f64());
+        assert!(
+            a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{what}: final iterates differ after resuming at {round}"
+        );
+    }
+}

@@ -254,7 +254,13 @@ crate::spec::method_entry! {
     hints = [],
     |p, ctx, sink| {
         let (gamma, eta) = ConsensusSteps::required(Self::NAME, p.gamma, p.eta)?;
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         let m = Choco::new(c, gamma, eta, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
         sink.gossip(m)
     }

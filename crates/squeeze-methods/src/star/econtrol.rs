@@ -258,7 +258,13 @@ crate::spec::method_entry! {
     example = "compressor = \"top_k:k=1\"",
     hints = [],
     |p, ctx, sink| {
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         let m = Econtrol::new(
             c,
             p.stepsize,

@@ -262,7 +262,13 @@ crate::spec::method_entry! {
     example = "compressor = \"rand_k:k=3\"",
     hints = [],
     |p, ctx, sink| {
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         if c.class(ctx.dim).omega().is_none() {
             return Err(s::MethodConfigError::at(
                 "compressor",

@@ -156,8 +156,22 @@ crate::spec::method_entry! {
         let m = match &p.compressor {
             // Compressed SGD without error feedback (the X3 baseline that fails).
             Some(spec) => {
-                let c = s::build_compressor::<S>("compressor", spec, ctx.dim)?;
+                let c = s::main_compressor::<S>(
+                    Self::NAME,
+                    Some(spec),
+                    p.warmup_rounds,
+                    &p.compressor_schedule,
+                    ctx.dim,
+                )?;
                 Sgd::<S>::compressed(c, p.stepsize, grad)
+            }
+            None if p.warmup_rounds > 0 || !p.compressor_schedule.is_empty() => {
+                return Err(s::MethodConfigError::at(
+                    "compressor",
+                    "sgd without a compressor sends dense gradients: set the compressor that \
+                     warmup_rounds / compressor_schedule schedule, or remove those keys",
+                )
+                .into());
             }
             None => Sgd::<S>::new(p.stepsize, grad),
         };

@@ -181,7 +181,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
             for ((w, &a), &b) in server.work.iter_mut().zip(&server.g_tilde).zip(&server.g) {
                 *w = a - b;
             }
-            let mut cctx = CompressCtx::new(&mut server.rng, &mut server.scratch);
+            let mut cctx = CompressCtx::new(&mut server.rng, &mut server.scratch).with_round(round);
             self.down
                 .compress_into(&server.work, &mut cctx, down)
                 .map_err(compress_err(
@@ -246,7 +246,13 @@ crate::spec::method_entry! {
         })?;
         let down = s::build_compressor::<S>("downlink_compressor", spec, ctx.dim)?;
         s::full_init_only(Self::NAME, p.init)?;
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         sink.star(Ef21Bc::new(c, down, p.stepsize, p.count_init).map_err(s::method_err)?)
     }
 }

@@ -123,7 +123,13 @@ crate::spec::method_entry! {
     example = "compressor = \"top_k:k=1\"\nmomentum = 0.5",
     hints = [],
     |p, ctx, sink| {
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         let mom = s::required(
             Self::NAME,
             "momentum",

@@ -235,7 +235,8 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
         {
             let mut cctx = CompressCtx::new(&mut worker.rng, &mut b.scratch)
                 .with_worker(worker_i, ctx.n_workers)
-                .with_round_seed(ctx.round_seed);
+                .with_round_seed(ctx.round_seed)
+                .with_round(round);
             self.compressor
                 .compress_into(&b.work, &mut cctx, m_msg)
                 .map_err(compress_err(worker_i, round, "the correction ∇f_i − g_i"))?;
@@ -279,7 +280,13 @@ crate::spec::method_entry! {
     hints = [],
     |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         sink.star(Ef21Plus::new(c, p.stepsize, p.count_init).map_err(s::method_err)?)
     }
 }

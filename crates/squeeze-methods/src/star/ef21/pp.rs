@@ -177,7 +177,13 @@ crate::spec::method_entry! {
     example = "compressor = \"top_k:k=1\"\nparticipation = 0.5",
     hints = [],
     |p, ctx, sink| {
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         let part = s::required(
             Self::NAME,
             "participation",

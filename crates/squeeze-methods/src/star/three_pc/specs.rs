@@ -15,10 +15,11 @@ method_entry! {
     example = "compressor = \"top_k:k=1\"",
     hints = [],
     |p, ctx, sink| {
-        let mech = Ef21Mech::new(s::compressor::<S>(
+        let mech = Ef21Mech::new(s::main_compressor::<S>(
             Self::NAME,
-            "compressor",
             p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
             ctx.dim,
         )?);
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
@@ -60,7 +61,13 @@ method_entry! {
     example = "compressor = \"top_k:k=1\"\nzeta = 4.0",
     hints = [],
     |p, ctx, sink| {
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         let mech = Clag::new(c, p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
     }
@@ -75,10 +82,11 @@ method_entry! {
     example = "compressor = \"top_k:k=1\"",
     hints = [],
     |p, ctx, sink| {
-        let mech = V1::new(s::compressor::<S>(
+        let mech = V1::new(s::main_compressor::<S>(
             Self::NAME,
-            "compressor",
             p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
             ctx.dim,
         )?);
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
@@ -106,7 +114,13 @@ method_entry! {
             )
         })?;
         let q = s::build_compressor::<S>("compressor2", spec, ctx.dim)?;
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         let mech = V2::new(c, q).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
     }
@@ -136,7 +150,13 @@ method_entry! {
                 .into());
             }
         };
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         let mech = V4::new(c, c2);
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
     }
@@ -156,7 +176,13 @@ method_entry! {
     example = "compressor = \"top_k:k=1\"",
     hints = [],
     |p, ctx, sink| {
-        let c = s::compressor::<S>(Self::NAME, "compressor", p.compressor.as_ref(), ctx.dim)?;
+        let c = s::main_compressor::<S>(
+            Self::NAME,
+            p.compressor.as_ref(),
+            p.warmup_rounds,
+            &p.compressor_schedule,
+            ctx.dim,
+        )?;
         let prob = match p.p {
             Some(v) => v,
             None => c.class(ctx.dim).alpha().ok_or_else(|| {
