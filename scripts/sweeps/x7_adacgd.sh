@@ -12,7 +12,7 @@
 #
 # Writes OUT_DIR/runs.tsv (one row per run), OUT_DIR/table_bits.md and table_floats.md (per
 # cell: the best value per seed with its multiplier, min / median / max over the seeds, and per
-# seed the ratio best AdaCGD / best EF21).
+# seed the ratios best AdaCGD / best EF21, best AdaCGD-16 / best EF21, best of both / best EF21).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/../.."
@@ -39,7 +39,7 @@ for seed in ${SEEDS:-1 2 3}; do
     echo "seed $seed done" >&2
 done
 for metric in bits floats; do
-    python3 "$here/x6b_x7_table.py" "$tsv" --metric "$metric" --compare AdaCGD EF21 \
-        >"$out/table_$metric.md"
+    python3 "$here/x6b_x7_table.py" "$tsv" --metric "$metric" --compare '^AdaCGD zeta' '^EF21' \
+        --compare '^AdaCGD-16 ' '^EF21' --compare '^AdaCGD' '^EF21' >"$out/table_$metric.md"
 done
 cat "$out/table_bits.md"
