@@ -12,8 +12,10 @@
 # Seed 0 is the paper's x⁰ = 0 (the seed changes nothing there: Top-K is deterministic and the
 # split is not shuffled); seeds s ≥ 1 start from x⁰ ~ N(0, I) drawn from s. Writes
 # OUT_DIR/runs.tsv (one row per run) and OUT_DIR/table_floats.md / table_bits.md (per cell:
-# the best value per seed with its multiplier, and min / median / max over the seeds; floats
-# include the d = 123 floats of the initial dense round that the CLAG code counts).
+# the best value per seed with its multiplier, and min / median / max over the seeds; the K × ζ
+# matrix of medians; per seed the claims' ratios: best ζ > 0 / best ζ = 0, best 1 < K < d /
+# best K = 1 and / best K = d; floats include the d = 123 floats of the initial dense round that
+# the CLAG code counts).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/../.."
@@ -36,6 +38,8 @@ for seed in ${SEEDS:-0 1 2 3}; do
         echo "seed $seed K=$k done" >&2
     done
 done
-python3 "$here/x6b_x7_table.py" "$tsv" --metric floats --offset 123 >"$out/table_floats.md"
-python3 "$here/x6b_x7_table.py" "$tsv" --metric bits >"$out/table_bits.md"
+claims=(--matrix --compare 'zeta=(1|4|16|64)$' 'zeta=0$' --compare '^K=(2|4|8|16) ' '^K=1 '
+    --compare '^K=(2|4|8|16) ' '^K=123 ')
+python3 "$here/x6b_x7_table.py" "$tsv" --metric floats --offset 123 "${claims[@]}" >"$out/table_floats.md"
+python3 "$here/x6b_x7_table.py" "$tsv" --metric bits "${claims[@]}" >"$out/table_bits.md"
 cat "$out/table_floats.md"
