@@ -18,12 +18,9 @@
 # the CLAG code counts).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-cd "$here/../.."
-bin="$(realpath "${1:?BIN}")"; out="${2:?OUT_DIR}"
-mkdir -p "$out"; out="$(realpath "$out")"
 source "$here/x6b_x7_lib.sh"
+sweep_init "$here" "$@"
 cfg=examples/three_pc/x6b_clag_k1_zeta1.toml
-tsv="$out/runs.tsv"; : >"$tsv"
 for seed in ${SEEDS:-0 1 2 3}; do
     if [ "$seed" = 0 ]; then init='problem.init={ kind = "zeros" }'
     else init='problem.init={ kind = "gaussian", std = 1.0 }'; fi

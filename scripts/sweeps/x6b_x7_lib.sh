@@ -1,6 +1,8 @@
 # Shared by scripts/sweeps/x6b_clag_heatmap.sh and scripts/sweeps/x7_adacgd.sh (sourced, not run):
 # the budgeted stepsize search of one cell of a "bits to reach the tolerance" grid.
 #
+#   sweep_init HERE BIN OUT_DIR   # cd to the repository (HERE/../..); sets bin, out, tsv=OUT_DIR/runs.tsv (emptied)
+#
 #   best_cell BIN CONFIG OUTDIR TSV CELL SEED E0 [--set k=v]...
 #
 # Tries the stepsize multipliers 2^e, e ∈ {0, …, 11} (the CLAG code's grid), each run of CONFIG
@@ -12,6 +14,13 @@
 # tolerance is unimodal in e, which held on every cell of the full grids we checked by hand).
 # Appends one TSV row per run: cell, seed, multiplier, status, stop reason, rounds, exact bits
 # per worker, floats per worker (values sent / n), run directory.
+
+sweep_init() {
+    cd "$1/../.."
+    bin="$(realpath "${2:?BIN}")"; out="${3:?OUT_DIR}"
+    mkdir -p "$out"; out="$(realpath "$out")"
+    tsv="$out/runs.tsv"; : >"$tsv"
+}
 
 _run_cell_one() { # sets _ok=1 iff the run reached the tolerance with fewer bits than $_best
     local e="$1" m dir rec status reason rounds bits floats

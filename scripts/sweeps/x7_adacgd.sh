@@ -15,11 +15,8 @@
 # seed the ratios best AdaCGD / best EF21, best AdaCGD-16 / best EF21, best of both / best EF21).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-cd "$here/../.."
-bin="$(realpath "${1:?BIN}")"; out="${2:?OUT_DIR}"
-mkdir -p "$out"; out="$(realpath "$out")"
 source "$here/x6b_x7_lib.sh"
-tsv="$out/runs.tsv"; : >"$tsv"
+sweep_init "$here" "$@"
 common=(--set run.log_every=1 --set stop.max_rounds=4000)
 families=" ${FAMILIES:-ef21 adacgd adacgd16} "
 short='method.ladder=["top_k:k=1", "top_k:k=2", "top_k:k=4", "top_k:k=8", "top_k:k=16"]'
