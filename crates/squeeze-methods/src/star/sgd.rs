@@ -10,8 +10,8 @@ use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
 /// Minibatch SGD: $x^{t+1} = x^t - \gamma\thinspace\tfrac1n\sum_i \hat g_i(x^t)$ with $\hat g_i$
-/// worker $i$'s minibatch gradient (algorithms.md §9a; `gradient = { kind = "minibatch", batch = b
-/// }`; with the full gradient it is GD).
+/// worker $i$'s minibatch gradient (algorithms.md §9a;
+/// `gradient = { kind = "minibatch", batch = b }`; with the full gradient it is GD).
 ///
 /// With a compressor it is **compressed SGD without error feedback**, $x^{t+1} = x^t -
 /// \gamma\thinspace\tfrac1n\sum_i \mathcal{C}(\hat g_i(x^t))$ — the "no EF" baseline of the
