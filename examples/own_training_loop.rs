@@ -130,6 +130,7 @@ fn main() {
     let (lr, momentum) = (0.5f32, 0.9f32);
     let mut bits_sent = 0u64;
     let mut bytes_on_wire = 0usize;
+    let (mut first_loss, mut last_loss) = (f32::NAN, f32::NAN);
     println!("EF21 + {spec} on {WORKERS} workers, d = {d}");
     println!(
         "{:>6} {:>10} {:>14} {:>14}",
@@ -147,6 +148,10 @@ fn main() {
             bits_sent += msg.bits();
             bytes_on_wire += msg.to_bytes().len();
         }
+        if round == 0 {
+            first_loss = loss;
+        }
+        last_loss = loss;
         if let Err(e) = server.absorb(round, &msgs) {
             eprintln!("error: {e}");
             std::process::exit(1);
@@ -180,4 +185,12 @@ fn main() {
         .map(|(a, &b)| (a - b.to_f64()).abs())
         .fold(0.0, f64::max);
     println!("max |server estimate − mean of worker estimates| = {mean_of_workers:.2e}");
+    // What the README claims, checked (CI runs every example).
+    let fell = last_loss < 1e-2 * first_loss; // false for NaN
+    if !fell || mean_of_workers > 1e-4 {
+        eprintln!(
+            "error: the loss did not fall 100× ({first_loss} → {last_loss}) or the estimates disagree"
+        );
+        std::process::exit(1);
+    }
 }

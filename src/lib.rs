@@ -14,6 +14,8 @@
 //!   EControl, Clip21, compressed gossip) on vectors your own training loop computes;
 //! * [`methods`] (`squeeze-methods`): whole optimisers — an oracle, a mechanism and a step
 //!   rule (GD, EF14, the EF21 family, 3PC-GD, EControl, Clip21, MARINA, MoTEF, BEER, CHOCO-SGD);
+//! * [`topology`] (`squeeze-topology`): graphs, mixing matrices and their spectral gap for the
+//!   gossip methods;
 //! * [`driver`] (`squeeze-driver`): the star engine, the executor, records and TOML configs.
 //!
 //! ```
@@ -30,6 +32,7 @@ pub use squeeze_driver as driver;
 pub use squeeze_feedback as feedback;
 pub use squeeze_methods as methods;
 pub use squeeze_problems as problems;
+pub use squeeze_topology as topology;
 
 /// The names most programs need.
 pub mod prelude {

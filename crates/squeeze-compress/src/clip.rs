@@ -5,27 +5,28 @@ use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Param
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 
-/// Clipping: $\operatorname{clip}_\tau(x) = \min\{1, \tau/\|x\|\}\,x$, $\tau > 0$
-/// (Clip21, Khirirat et al. 2023; algorithms.md §4).
+/// Clipping: $\operatorname{clip}_\tau(x) = \min\lbrace1, \tau/\lVert x\rVert\rbrace\thinspace x$,
+/// $\tau > 0$ (Clip21, Khirirat et al. 2023; algorithms.md §4).
 ///
 /// Class: for finite $\tau$, **none** (`Class::Neither`). Clipping is the identity on the ball
-/// $\|x\| \le \tau$ and otherwise has error
-/// $\|\operatorname{clip}_\tau(x) - x\|^2 = (1 - \tau/\|x\|)^2\|x\|^2$, whose ratio to
-/// $\|x\|^2$ tends to $1$ as $\|x\| \to \infty$, so no $\alpha > 0$ holds uniformly: it is not a
-/// $B(\alpha)$ compressor, which is why Clip21 needs its own analysis (algorithms.md §4). It is
-/// not unbiased either. For $\tau = \infty$ (`tau=inf`) it is the identity: contractive with
-/// $\alpha = 1$ and unbiased with $\omega = 0$ (`Class::Both`).
+/// $\lVert x\rVert \le \tau$ and otherwise has error $\lVert\operatorname{clip}_\tau(x) -
+/// x\rVert^2 = (1 - \tau/\lVert x\rVert)^2\lVert x\rVert^2$, whose ratio to $\lVert x\rVert^2$
+/// tends to $1$ as $\lVert x\rVert \to \infty$, so no $\alpha > 0$ holds uniformly: it is not a
+/// $B(\alpha)$ compressor, which is why Clip21 needs its own analysis (algorithms.md §4). It is not
+/// unbiased either. For $\tau = \infty$ (`tau=inf`) it is the identity: contractive with $\alpha =
+/// 1$ and unbiased with $\omega = 0$ (`Class::Both`).
 ///
 /// Deterministic. Bits: a `Dense` message, $4 + 32d$ for `f32` (clipping bounds the norm, not
 /// the size).
 ///
-/// Numerics (a convention, tested): $\|x\|$ is computed in `f64` with
+/// Numerics (a convention, tested): $\lVert x\rVert$ is computed in `f64` with
 /// `squeeze_core::ops::norm2` (no overflow for $10^{30}$-sized `f32` entries). When clipping is
-/// active the factor is $(\tau/\|x\|)(1 - \delta)$ with $\delta = (d/8 + 16)\,2^{-52}$ for `f64`
-/// (plus $2^{-22}$ for `f32`), which absorbs the rounding of the norm, the factor and
-/// the output, so the sent vector satisfies $\|\operatorname{clip}_\tau(x)\| \le \tau$ — the
-/// property Clip21 and DP sensitivity bounds rely on — at a relative cost of at most $\delta$.
-/// When $\|x\| \le \tau$ the output is $x$ bit for bit.
+/// active the factor is $(\tau/\lVert x\rVert)(1 - \delta)$ with $\delta = (d/8 +
+/// 16)\thinspace2^{-52}$ for `f64` (plus $2^{-22}$ for `f32`), which absorbs the rounding of the
+/// norm, the factor and the output, so the sent vector satisfies
+/// $\lVert\operatorname{clip}_\tau(x)\rVert \le \tau$ — the property Clip21 and DP sensitivity
+/// bounds rely on — at a relative cost of at most $\delta$. When $\lVert x\rVert \le \tau$ the
+/// output is $x$ bit for bit.
 ///
 /// ```
 /// use squeeze_compress::Clip;

@@ -36,7 +36,8 @@ pub(crate) const COMPOSE_ENTRY: EntryInfo = EntryInfo {
 /// values; the bits add up.
 ///
 /// Class (derived; $T$'s output and $x - T(x)$ have disjoint supports, so the errors are
-/// orthogonal, $\mathbb{E}\|\mathcal{Q}(T) - x\|^2 = \mathbb{E}\|\mathcal{Q}(T) - T\|^2 + \|T - x\|^2$):
+/// orthogonal, $\mathbb{E}\lVert\mathcal{Q}(T) - x\rVert^2 = \mathbb{E}\lVert\mathcal{Q}(T) -
+/// T\rVert^2 + \lVert T - x\rVert^2$):
 /// * $T$ a projection in $B(\alpha_1)$ and $\mathcal{Q} \in B(\alpha_2)$: contractive with
 ///   $\alpha = \alpha_1\alpha_2$;
 /// * $T$ a projection in $B(\alpha_1)$ and $\mathcal{Q} \in U(\omega)$ with $\omega < 1$:

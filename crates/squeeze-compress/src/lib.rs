@@ -12,11 +12,11 @@
 //! | `rand_k` | $k$ uniformly random coordinates, $\times d/k$ unless `scaled=false` | ω = d/k − 1 (scaled), α = k/d (unscaled) |
 //! | `perm_k` | block `worker` of a shared random permutation cut into $n$ blocks, $\times d/\lvert B_i\rvert$ | ω = d/⌊d/n⌋ − 1; exact average when n ∣ d |
 //! | `scaled_sign` | $(\lVert x\rVert_1/d)\operatorname{sign}(x)$ | α = 1/d (α(x) = ‖x‖₁²/(d‖x‖²)) |
-//! | `clip` | $\min\{1, \tau/\lVert x\rVert\}\,x$ | none for finite τ; α = 1, ω = 0 for τ = ∞ |
-//! | `qsgd` | QSGD random dithering, $s$ uniform levels of $\|x\|_2$ or $\|x\|_\infty$ | ω = min(d/s², √d/s) (ℓ₂) |
+//! | `clip` | $\min\lbrace1, \tau/\lVert x\rVert\rbrace\thinspace x$ | none for finite τ; α = 1, ω = 0 for τ = ∞ |
+//! | `qsgd` | QSGD random dithering, $s$ uniform levels of $\lVert x\rVert_2$ or $\lVert x\rVert_\infty$ | ω = min(d/s², √d/s) (ℓ₂) |
 //! | `natural` | unbiased random rounding to a neighbouring power of two | ω = 1/8 |
 //! | `natural_dithering` | dithering onto levels $0, 2^{-(s-1)}, …, 1/2, 1$ of the norm | ω = 1/8 + (√d/2^{s−1})·min(1, √d/2^{s−1}) |
-//! | `terngrad` | $\|x\|_\infty\,\mathrm{sign}(x_j)\,\mathrm{Bernoulli}(\lvert x_j\rvert/\|x\|_\infty)$ | ω = √d − 1 |
+//! | `terngrad` | $\lVert x\rVert_\infty\thinspace\mathrm{sign}(x_j)\thinspace\mathrm{Bernoulli}(\lvert x_j\rvert/\lVert x\rVert_\infty)$ | ω = √d − 1 |
 //! | `power_rounding` | nearest power of $b$ (linear distance), keep sign | α = 4b/(b+1)² |
 //!
 //! Three-point compressors (stateful $\mathcal{C}_{h,y}(x)$ with constants $A, B$: EF21, LAG,

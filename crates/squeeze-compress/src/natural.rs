@@ -8,15 +8,16 @@ use crate::quant::{BLOCK, RandomBlock, Width, WidthMut, width, width_mut};
 /// Natural compression (Horváth et al. 2019, arXiv 1905.10988): with
 /// $|x_j| = 2^{e}(1+m)$, $m \in [0, 1)$,
 ///
-/// $$\mathcal{C}(x)_j = \mathrm{sign}(x_j)\cdot\begin{cases} 2^{e+1} & \text{with probability } m,\\
+/// $$\mathcal{C}(x)_j = \mathrm{sign}(x_j)\cdot\begin{cases} 2^{e+1} & \text{with probability }
+/// m,\cr
 /// 2^{e} & \text{with probability } 1-m,\end{cases}$$
 ///
-/// so $\mathbb{E}\,\mathcal{C}(x)_j = 2^e(1-m) + 2^{e+1}m = x_j$. It works on the IEEE bits:
-/// the stored mantissa field $M$ ($m = M/2^{23}$ for `f32`, $M/2^{52}$ for `f64`) is compared
-/// with a uniform integer $U$ of the same width; if $U < M$ the exponent field is incremented,
-/// and the mantissa is cleared. $P(U < M) = M/2^{23}$ **exactly**, so the rounding is exactly
-/// unbiased (no resolution bias); `f32` uses the top 23 bits of each 32-bit half of a random
-/// word (two entries per word), `f64` the top 52 bits of a word.
+/// so $\mathbb{E}\thinspace\mathcal{C}(x)_j = 2^e(1-m) + 2^{e+1}m = x_j$. It works on the IEEE
+/// bits: the stored mantissa field $M$ ($m = M/2^{23}$ for `f32`, $M/2^{52}$ for `f64`) is compared
+/// with a uniform integer $U$ of the same width; if $U < M$ the exponent field is incremented, and
+/// the mantissa is cleared. $P(U < M) = M/2^{23}$ **exactly**, so the rounding is exactly unbiased
+/// (no resolution bias); `f32` uses the top 23 bits of each 32-bit half of a random word (two
+/// entries per word), `f64` the top 52 bits of a word.
 ///
 /// **Class** — unbiased with $\omega = 1/8$: per entry
 /// $\mathrm{Var} = 4^{e} m(1-m) \le \tfrac18 4^{e}(1+m)^2 = \tfrac18 x_j^2$ (the maximum of

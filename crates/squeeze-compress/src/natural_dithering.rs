@@ -8,27 +8,28 @@ use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::quant::{NormKind, message_norm};
 
-/// Largest accepted number of levels: the smallest level is $2^{-(s-1)}\|x\|$, and beyond
+/// Largest accepted number of levels: the smallest level is $2^{-(s-1)}\lVert x\rVert$, and beyond
 /// $s = 64$ it is below $2^{-63}$ of the norm — finer than `f64` rounding of the ratio matters
 /// for any practical input.
 pub const MAX_NATURAL_LEVELS: u64 = 64;
 
-/// Natural dithering with $s$ levels (Horváth et al. 2019, arXiv 1905.10988): with
-/// $n = \|x\|$ ($\ell_2$ by default, or $\ell_\infty$) and $y_j = |x_j|/n \in [0, 1]$, the
-/// level set is $\{0, 2^{-(s-1)}, \dots, 1/4, 1/2, 1\}$ and $y_j$ is rounded to one of its
-/// two neighbouring levels $a < y_j \le b$ with $P(b) = (y_j - a)/(b - a)$:
+/// Natural dithering with $s$ levels (Horváth et al. 2019, arXiv 1905.10988): with $n = \lVert x\rVert$
+/// ($\ell_2$ by default, or $\ell_\infty$) and $y_j = |x_j|/n \in [0, 1]$, the level set is
+/// $\lbrace0, 2^{-(s-1)}, \dots, 1/4, 1/2, 1\rbrace$ and $y_j$ is rounded to one of its two
+/// neighbouring levels $a < y_j \le b$ with $P(b) = (y_j - a)/(b - a)$:
 ///
-/// $$\mathcal{C}(x)_j = n\,\mathrm{sign}(x_j)\,\ell_j,\qquad \mathbb{E}\,\ell_j = y_j.$$
+/// $$\mathcal{C}(x)_j = n\thinspace\mathrm{sign}(x_j)\thinspace\ell_j,\qquad
+/// \mathbb{E}\thinspace\ell_j = y_j.$$
 ///
 /// Above $2^{-(s-1)}$ this is natural compression of $y_j$ (neighbours $2^e, 2^{e+1}$);
 /// below it, dithering between $0$ and $2^{-(s-1)}$.
 ///
 /// **Class** — unbiased with
-/// $\omega = \tfrac18 + \frac{d^{1/r}}{2^{s-1}}\min\{1, \frac{d^{1/r}}{2^{s-1}}\}$,
+/// $\omega = \tfrac18 + \frac{d^{1/r}}{2^{s-1}}\min\lbrace1, \frac{d^{1/r}}{2^{s-1}}\rbrace$,
 /// $r = \min(p, 2) = 2$ for both norms (Horváth et al. 2019; algorithms.md §9.2). Sketch,
 /// $\delta = 2^{1-s}$: entries above $\delta$ have variance $\le \tfrac18 x_j^2$; entries
-/// below have variance $n^2 y_j(\delta - y_j) \le n^2\min\{\delta y_j, \delta^2/4\}$, and
-/// $n\sum_j |x_j| \le \sqrt d\|x\|_2^2$, $d n^2 \le d\|x\|_2^2$ for both norms.
+/// below have variance $n^2 y_j(\delta - y_j) \le n^2\min\lbrace\delta y_j, \delta^2/4\rbrace$, and
+/// $n\sum_j |x_j| \le \sqrt d\lVert x\rVert_2^2$, $d n^2 \le d\lVert x\rVert_2^2$ for both norms.
 ///
 /// **Encoding** — `Quantized` with `Levels::Geometric { base: 2, s }`: code $c \ge 1$ stands
 /// for $2^{c-s}$ (so $c = s$ is the norm itself), $0$ for zero. The norm is sent in the input

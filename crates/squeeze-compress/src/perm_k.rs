@@ -15,20 +15,18 @@ const PERM_TAG: u64 = 0x7065_726d;
 /// Perm-K (Szlendak, Tyurin, Richtárik 2021, "Permutation compressors for provably faster
 /// distributed nonconvex optimization"; used with MARINA, algorithms.md §6.3, §9.2).
 ///
-/// All $n$ workers of a round use the same uniformly random permutation $\pi$ of
-/// $\{0, \dots, d-1\}$, drawn from the shared `ctx.round_seed` (implicitly, see *Sampling*),
-/// cut into $n$ contiguous blocks
-/// $B_0, \dots, B_{n-1}$ of sizes $\lfloor d/n\rfloor$ or $\lceil d/n\rceil$ (the first
-/// $d \bmod n$ blocks are the longer ones). Worker $i$ (`ctx.worker`) sends
-/// $$\mathcal{C}_i(x) = \frac{d}{|B_i|}\sum_{j \in B_i} x_j e_j .$$
+/// All $n$ workers of a round use the same uniformly random permutation $\pi$ of $\lbrace0, \dots,
+/// d-1\rbrace$, drawn from the shared `ctx.round_seed` (implicitly, see *Sampling*), cut into $n$
+/// contiguous blocks $B_0, \dots, B_{n-1}$ of sizes $\lfloor d/n\rfloor$ or $\lceil d/n\rceil$ (the
+/// first $d \bmod n$ blocks are the longer ones). Worker $i$ (`ctx.worker`) sends
+/// $$\mathcal C_i(x) = \frac{d}{|B_i|}\sum_{j \in B_i} x_j e_j .$$
 ///
-/// Class: $B_i$ is a uniformly random $|B_i|$-subset, so each $\mathcal{C}_i$ is Rand-$|B_i|$:
-/// unbiased with $\mathbb{E}\|\mathcal{C}_i(x) - x\|^2 = (d/|B_i| - 1)\|x\|^2$. The class
-/// reports the worst worker, $\omega = d/\min_i |B_i| - 1 = d/\lfloor d/n\rfloor - 1$
-/// ($= n - 1$ when $n \mid d$). The point of Perm-K is the correlation: the blocks partition
-/// the coordinates, so when $n \mid d$ and all workers compress the same $x$,
-/// $\frac1n\sum_i \mathcal{C}_i(x) = x$ exactly (MARINA's theory then uses the "Hessian
-/// variance" $L_\pm$ instead of $\omega$).
+/// Class: $B_i$ is a uniformly random $|B_i|$-subset, so each $\mathcal C_i$ is Rand-$|B_i|$:
+/// unbiased with $\mathbb{E}\lVert\mathcal C_i(x) - x\rVert^2 = (d/|B_i| - 1)\lVert x\rVert^2$. The
+/// class reports the worst worker, $\omega = d/\min_i |B_i| - 1 = d/\lfloor d/n\rfloor - 1$ ($= n -
+/// 1$ when $n \mid d$). The point of Perm-K is the correlation: the blocks partition the
+/// coordinates, so when $n \mid d$ and all workers compress the same $x$, $\frac1n\sum_i \mathcal C_i(x) =
+/// x$ exactly (MARINA's theory then uses the "Hessian variance" $L_\pm$ instead of $\omega$).
 ///
 /// Requirements: $d \ge n$ (checked by `check_dim`) and `ctx.worker` $< n$ (a
 /// `CompressError::Context` otherwise). `ctx.n_workers` is not consulted: `n` is the parameter.
@@ -41,7 +39,7 @@ const PERM_TAG: u64 = 0x7065_726d;
 /// sizes $b_0, \dots, b_{n-1}$ gives every ordered partition with those block sizes the
 /// probability $\prod_l b_l!/d!$; so does assigning the coordinates $j = 0, 1, \dots$ in turn
 /// to block $l$ with probability (places left in $l$)/(coordinates left), which is what is done:
-/// with one shared draw $r_j$ uniform in $\{0, \dots, d-j-1\}$ per coordinate (from a
+/// with one shared draw $r_j$ uniform in $\lbrace0, \dots, d-j-1\rbrace$ per coordinate (from a
 /// generator seeded by `ctx.round_seed` alone, the same sequence on every worker), coordinate
 /// $j$ goes to the block whose range of remaining places contains $r_j$. Worker $i$ only needs
 /// to count the places left before its block and in it, so a call is one sequential pass of

@@ -17,15 +17,16 @@ pub const MAX_BASE: f64 = 1e38;
 /// Biased power rounding with base $b$ (Newton-3PC code, Islamov et al. 2022): every entry
 /// is replaced by the power of $b$ nearest to it in linear distance, keeping its sign:
 ///
-/// $$\mathcal{C}(x)_j = \mathrm{sign}(x_j)\, b^{k_j},\qquad
-/// k_j = \arg\min_k \big|\,|x_j| - b^k\big|,\qquad \mathcal{C}(x)_j = 0 \text{ if } x_j = 0.$$
+/// $$\mathcal{C}(x)_j = \mathrm{sign}(x_j)\thinspace b^{k_j},\qquad
+/// k_j = \arg\min_k \big|\thinspace|x_j| - b^k\big|,\qquad \mathcal{C}(x)_j = 0 \text{ if } x_j =
+/// 0.$$
 ///
-/// **Class** — contractive (deterministic) with $\alpha = 4b/(b+1)^2$: for
-/// $b^k \le v \le b^{k+1}$ the nearest power is within $\min(v - b^k, b^{k+1} - v)$ of $v$;
-/// the relative error is largest at the midpoint $v = b^k(1+b)/2$, where
-/// $(C - v)^2/v^2 = ((b-1)/(b+1))^2 = 1 - 4b/(b+1)^2$. The bound holds on **any**
-/// geometric grid $\{g\,b^k\}$, which the overflow convention below uses. ($b$ is taken as
-/// rounded to the input type, e.g. `1.1f32`; α is computed from that value.)
+/// **Class** — contractive (deterministic) with $\alpha = 4b/(b+1)^2$: for $b^k \le v \le b^{k+1}$
+/// the nearest power is within $\min(v - b^k, b^{k+1} - v)$ of $v$; the relative error is largest
+/// at the midpoint $v = b^k(1+b)/2$, where $(C - v)^2/v^2 = ((b-1)/(b+1))^2 = 1 - 4b/(b+1)^2$. The
+/// bound holds on **any** geometric grid $\lbrace g\thinspace b^k\rbrace$, which the overflow
+/// convention below uses. ($b$ is taken as rounded to the input type, e.g. `1.1f32`; α is computed
+/// from that value.)
 ///
 /// **Encoding** — `Quantized` with `Levels::Geometric { base: b, s }`, norm $b^{k_{\max}}$
 /// ($k_{\max}$ the largest exponent used) and code $c = k - k_{\max} + s$ for
@@ -39,11 +40,11 @@ pub const MAX_BASE: f64 = 1e38;
 /// $\log_b(2^{1024}/2^{-1074}) \approx 1454/\ln b$ values, which fits the 32767 levels of the
 /// wire format only for $b \gtrsim 1.046$.
 ///
-/// **Conventions** — if $b^{k_{\max}}$ is not a finite normal number of the input type
-/// (the largest entry lies above the midpoint below a power that overflows, e.g. $x_j =$
-/// `3e38f32` with $b = 4$, or the vector is subnormal), the grid is anchored at the largest
-/// magnitude instead: norm $= \|x\|_\infty$, levels $\|x\|_\infty b^{-j}$ (still contractive
-/// with the same α). Entries whose nearest level underflows to zero are sent as 0.
+/// **Conventions** — if $b^{k_{\max}}$ is not a finite normal number of the input type (the largest
+/// entry lies above the midpoint below a power that overflows, e.g. $x_j =$ `3e38f32` with $b = 4$,
+/// or the vector is subnormal), the grid is anchored at the largest magnitude instead: norm $=
+/// \lVert x\rVert_\infty$, levels $\lVert x\rVert_\infty b^{-j}$ (still contractive with the same
+/// α). Entries whose nearest level underflows to zero are sent as 0.
 ///
 /// **Bits** — $4 + 1 + 16 + 2\cdot 32$ (tag, kind, $s$, base, norm for `f32`)
 /// $+\ d\lceil\log_2(s+1)\rceil$ $+$ one sign bit per non-zero entry.

@@ -11,29 +11,30 @@ use crate::quant::{NormKind, message_norm, round_uniform};
 
 /// QSGD / random dithering with $s$ uniform levels (Alistarh et al. 2017, arXiv 1610.02132):
 ///
-/// $$\mathcal{C}(x)_j = \frac{\|x\|}{s}\,\mathrm{sign}(x_j)\,\xi_j,\qquad
-/// \xi_j = \Big\lfloor \frac{s|x_j|}{\|x\|} + u_j \Big\rfloor,\quad u_j \sim U[0,1),$$
+/// $$\mathcal{C}(x)_j = \frac{\lVert x\rVert}{s}\thinspace\mathrm{sign}(x_j)\thinspace\xi_j,\qquad
+/// \xi_j = \Big\lfloor \frac{s|x_j|}{\lVert x\rVert} + u_j \Big\rfloor,\quad u_j \sim U[0,1),$$
 ///
-/// i.e. $s|x_j|/\|x\|$ is rounded to one of its two neighbouring integers with the
-/// probabilities that make it unbiased. The norm is $\|x\|_2$ (default, `norm=l2`) or
-/// $\|x\|_\infty$ (`norm=linf`). $x = 0$ gives all codes 0.
+/// i.e. $s|x_j|/\lVert x\rVert$ is rounded to one of its two neighbouring integers with the
+/// probabilities that make it unbiased. The norm is $\lVert x\rVert_2$ (default, `norm=l2`) or
+/// $\lVert x\rVert_\infty$ (`norm=linf`). $x = 0$ gives all codes 0.
 ///
 /// MoTEF/BEER's "gsgd_b" quantiser is this operator with $s = 2^{b-1}$ (`qsgd:s=16` is
 /// gsgd₅), used unscaled.
 ///
 /// **Class** — unbiased. Per coordinate, with $f_j$ the fractional part of $r_j = s|x_j|/n$,
-/// $\mathrm{Var} = (n/s)^2 f_j(1-f_j) \le (n/s)^2 \min\{1/4,\ r_j\}$. Summing:
-/// * `l2`: $\omega = \min\{d/s^2,\ \sqrt d/s\}$ (QSGD Lemma 3.1, the value the papers' theory
-///   uses; the same computation even gives $\min\{d/(4s^2), \sqrt d/s\}$);
-/// * `linf`: $n = \|x\|_\infty \le \|x\|_2$ and $\sum_j r_j = s\|x\|_1/n$, so
-///   $\mathbb{E}\|\mathcal{C}(x)-x\|^2 \le \min\{d n^2/(4s^2),\ n\|x\|_1/s\}
-///   \le \min\{d/(4s^2),\ \sqrt d/s\}\,\|x\|^2$: $\omega = \min\{d/(4s^2), \sqrt d/s\}$.
+/// $\mathrm{Var} = (n/s)^2 f_j(1-f_j) \le (n/s)^2 \min\lbrace1/4,\ r_j\rbrace$. Summing:
+/// * `l2`: $\omega = \min\lbrace d/s^2,\ \sqrt d/s\rbrace$ (QSGD Lemma 3.1, the value the papers'
+///   theory uses; the same computation even gives $\min\lbrace d/(4s^2), \sqrt d/s\rbrace$);
+/// * `linf`: $n = \lVert x\rVert_\infty \le \lVert x\rVert_2$ and $\sum_j r_j = s\lVert x\rVert_1/n$,
+///   so $\mathbb{E}\lVert\mathcal{C}(x)-x\rVert^2 \le \min\lbrace d n^2/(4s^2),\ n\lVert x\rVert_1/s\rbrace
+///   \le \min\lbrace d/(4s^2),\ \sqrt d/s\rbrace\thinspace\lVert x\rVert^2$: $\omega = \min\lbrace
+///   d/(4s^2), \sqrt d/s\rbrace$.
 ///
 /// **Randomness** — the uniforms are 32-bit halves of [`WideRng`] words (two per word, drawn
 /// in blocks of 512 words) of which the top $F = 31 - \lceil\log_2(s+1)\rceil$ bits are used
 /// ($F = 26$ at $s = 16$); the rounding is in fixed point, so $\mathbb{E}\xi_j$ is below
-/// $r_j$ by less than $2^{-F}$: a bias under $2^{-F}\|x\|/s$ per coordinate (see
-/// `quant.rs`). The scale $s/\|x\|$ is rounded up so that the largest entry of a `linf`
+/// $r_j$ by less than $2^{-F}$: a bias under $2^{-F}\lVert x\rVert/s$ per coordinate (see
+/// `quant.rs`). The scale $s/\lVert x\rVert$ is rounded up so that the largest entry of a `linf`
 /// quantisation gets exactly $\xi = s$.
 ///
 /// **Bits** (wire format, `Quantized` with uniform levels): $4 + 1 + 16 + 32$ (tag, kind, $s$,

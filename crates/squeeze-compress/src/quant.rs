@@ -4,16 +4,15 @@
 //!
 //! # Stochastic rounding on a uniform grid
 //!
-//! For $r = s|x_j|/n \in [0, s]$ the code is $\lfloor r + u \rfloor$ with $u$ uniform. The
-//! kernel works in fixed point: with $F = 31 - \lceil \log_2(s+1) \rceil$ fraction bits
-//! ($F = 30$ for $s = 1$, $26$ for $s = 16$, $16$ for $s = 32767$) it computes
-//! $t = \lfloor 2^F r \rfloor$ (a truncating conversion, in range by construction) and
-//! $c = (t + u_F) \gg F$ with $u_F$ the top $F$ bits of a 32-bit random half-word. So
-//! $P(c = \lfloor r \rfloor + 1) = \{r\}$ truncated to $F$ bits: the rounding is unbiased up
-//! to $E c - r \in (-2^{-F}, 0]$, i.e. a per-coordinate bias below $2^{-F} n/s$ (at most
-//! $2^{-16} n / s$, and $2^{-26} n/16$ for $s = 16$), far below the `f32` rounding of $r$
-//! itself; the variance exceeds the exact-rounding variance by at most $2^{-2F}(n/s)^2$ per
-//! coordinate.
+//! For $r = s|x_j|/n \in [0, s]$ the code is $\lfloor r + u \rfloor$ with $u$ uniform. The kernel
+//! works in fixed point: with $F = 31 - \lceil \log_2(s+1) \rceil$ fraction bits ($F = 30$ for $s =
+//! 1$, $26$ for $s = 16$, $16$ for $s = 32767$) it computes $t = \lfloor 2^F r \rfloor$ (a
+//! truncating conversion, in range by construction) and $c = (t + u_F) \gg F$ with $u_F$ the top
+//! $F$ bits of a 32-bit random half-word. So $P(c = \lfloor r \rfloor + 1) = \lbrace r\rbrace$
+//! truncated to $F$ bits: the rounding is unbiased up to $E c - r \in (-2^{-F}, 0]$, i.e. a
+//! per-coordinate bias below $2^{-F} n/s$ (at most $2^{-16} n / s$, and $2^{-26} n/16$ for $s =
+//! 16$), far below the `f32` rounding of $r$ itself; the variance exceeds the exact-rounding
+//! variance by at most $2^{-2F}(n/s)^2$ per coordinate.
 
 use core::any::TypeId;
 
@@ -24,10 +23,10 @@ use crate::entry::ParamDoc;
 /// Which norm scales the levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NormKind {
-    /// Euclidean norm $\|x\|_2$.
+    /// Euclidean norm $\lVert x\rVert_2$.
     #[default]
     L2,
-    /// Max norm $\|x\|_\infty$.
+    /// Max norm $\lVert x\rVert_\infty$.
     Linf,
 }
 

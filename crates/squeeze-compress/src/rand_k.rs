@@ -9,15 +9,15 @@ use crate::entry::{K_PARAMS, ParamDoc, Registered, compressor};
 use crate::params::{KSpec, Params};
 
 /// Rand-K: $\mathcal{C}(x) = \frac{d}{k}\sum_{j \in S} x_j e_j$ with $S$ a uniformly random
-/// $k$-subset of $\{0, \dots, d-1\}$ drawn without replacement (`scaled=true`, the default), or
-/// the plain projection $\sum_{j \in S} x_j e_j$ (`scaled=false`).
+/// $k$-subset of $\lbrace0, \dots, d-1\rbrace$ drawn without replacement (`scaled=true`, the
+/// default), or the plain projection $\sum_{j \in S} x_j e_j$ (`scaled=false`).
 ///
 /// Class (each coordinate is kept with probability $p = k/d$):
-/// * scaled: unbiased, $\mathbb{E}\,\mathcal{C}(x)_j = p \cdot \frac{x_j}{p} = x_j$, and
-///   $\mathbb{E}\|\mathcal{C}(x) - x\|^2 = \sum_j \big(p (\tfrac1p - 1)^2 + (1 - p)\big) x_j^2
-///   = (\tfrac{d}{k} - 1)\|x\|^2$, so $\omega = d/k - 1$ (tight for every $x$);
-/// * unscaled: $\mathbb{E}\|\mathcal{C}(x) - x\|^2 = (1 - \tfrac{k}{d})\|x\|^2$, contractive in
-///   expectation with $\alpha = k/d$ (algorithms.md §9.2).
+/// * scaled: unbiased, $\mathbb{E}\thinspace\mathcal{C}(x)_j = p \cdot \frac{x_j}{p} = x_j$, and
+///   $\mathbb{E}\lVert\mathcal{C}(x) - x\rVert^2 = \sum_j \big(p (\tfrac1p - 1)^2 + (1 - p)\big)
+///   x_j^2 = (\tfrac{d}{k} - 1)\lVert x\rVert^2$, so $\omega = d/k - 1$ (tight for every $x$);
+/// * unscaled: $\mathbb{E}\lVert\mathcal{C}(x) - x\rVert^2 = (1 - \tfrac{k}{d})\lVert x\rVert^2$,
+///   contractive in expectation with $\alpha = k/d$ (algorithms.md §9.2).
 ///
 /// $k$ is `k=` or `ratio=` ($k = \max(1, \lceil \text{ratio}\cdot d\rceil)$), $1 \le k \le d$.
 ///
@@ -26,13 +26,13 @@ use crate::params::{KSpec, Params};
 /// `BitConvention`).
 ///
 /// Sampling (all randomness from `ctx.rng`): Floyd's algorithm draws a uniform $m$-subset with
-/// exactly $m$ calls to `below` — for $j = d-m, \dots, d-1$: draw $t$ uniform in $\{0..j\}$,
-/// insert $t$ unless already present, else insert $j$ — with membership kept in a $d$-bit
-/// bitmap in `ctx.scratch.words`. For $k \le d/2$ it samples $S$ itself ($m = k$), otherwise the
-/// complement ($m = d - k$). The sorted indices are then read off the bitmap word by word
-/// (`trailing_zeros`). Cost per call: $O(\min(k, d-k) + d/64 + k)$ random draws and word
-/// operations, no allocation once the scratch and message have grown; the finiteness scan of
-/// the input (required by the contract) is one extra vectorised read pass.
+/// exactly $m$ calls to `below` — for $j = d-m, \dots, d-1$: draw $t$ uniform in
+/// $\lbrace0..j\rbrace$, insert $t$ unless already present, else insert $j$ — with membership kept
+/// in a $d$-bit bitmap in `ctx.scratch.words`. For $k \le d/2$ it samples $S$ itself ($m = k$),
+/// otherwise the complement ($m = d - k$). The sorted indices are then read off the bitmap word by
+/// word (`trailing_zeros`). Cost per call: $O(\min(k, d-k) + d/64 + k)$ random draws and word
+/// operations, no allocation once the scratch and message have grown; the finiteness scan of the
+/// input (required by the contract) is one extra vectorised read pass.
 ///
 /// If a scaled value $x_j d/k$ overflows the scalar type the call fails with
 /// `CompressError::Incompatible` instead of sending $\pm\infty$.

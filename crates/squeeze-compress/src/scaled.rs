@@ -19,11 +19,10 @@ pub(crate) const SCALED_ENTRY: EntryInfo = EntryInfo {
 /// $\mathcal{C}(x) = \mathcal{Q}(x)/(\omega+1)$ for $\mathcal{Q} \in U(\omega)$.
 ///
 /// Class: contractive with $\alpha = 1/(\omega+1)$. With $c = 1/(\omega+1)$ and
-/// $\mathbb{E}\|\mathcal{Q}(x)\|^2 \le (\omega+1)\|x\|^2$:
-/// $\mathbb{E}\|c\mathcal{Q}(x) - x\|^2 = c^2\,\mathbb{E}\|\mathcal{Q}(x)\|^2 - 2c\|x\|^2 + \|x\|^2
-/// \le (1 - c)\|x\|^2$ (Fatkhullin et al., EF21-BW §1).
-/// $\omega$ is the inner operator's at the input dimension. Wire: a `Scaled` message (one
-/// scalar, then $\mathcal{Q}$'s message).
+/// $\mathbb{E}\lVert\mathcal{Q}(x)\rVert^2 \le (\omega+1)\lVert x\rVert^2$: $\mathbb{E}\lVert c\mathcal{Q}(x) -
+/// x\rVert^2 = c^2\thinspace\mathbb{E}\lVert\mathcal{Q}(x)\rVert^2 - 2c\lVert x\rVert^2 + \lVert x\rVert^2
+/// \le (1 - c)\lVert x\rVert^2$ (Fatkhullin et al., EF21-BW §1). $\omega$ is the inner operator's
+/// at the input dimension. Wire: a `Scaled` message (one scalar, then $\mathcal{Q}$'s message).
 ///
 /// ```
 /// use squeeze_compress::registry::parse;

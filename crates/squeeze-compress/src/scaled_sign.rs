@@ -6,18 +6,19 @@ use crate::entry::compressor;
 
 /// Scaled sign (Karimireddy, Rebjock, Stich, Jaggi 2019, "Error feedback fixes SignSGD and
 /// other gradient compression schemes"):
-/// $$\mathcal{C}(x) = \frac{\|x\|_1}{d}\,\operatorname{sign}(x), \qquad
-/// \operatorname{sign}(t) = \begin{cases} -1 & t < 0 \\ +1 & t \ge 0 \end{cases}$$
+/// $$\mathcal{C}(x) = \frac{\lVert x\rVert_1}{d}\thinspace\operatorname{sign}(x), \qquad
+/// \operatorname{sign}(t) = \begin{cases} -1 & t < 0 \cr +1 & t \ge 0 \end{cases}$$
 ///
 /// Convention $\operatorname{sign}(0) = +1$ (also for $-0.0$): the 1-bit wire has no zero
 /// symbol. It costs nothing in the guarantee, because with $\sigma_j x_j = |x_j|$ for *every*
 /// $j$ (zeros included) the error is still
-/// $$\|\mathcal{C}(x) - x\|^2 = d\,s^2 - 2s\|x\|_1 + \|x\|^2 = \|x\|^2 - \frac{\|x\|_1^2}{d},
-/// \qquad s = \frac{\|x\|_1}{d}.$$
+/// $$\lVert\mathcal{C}(x) - x\rVert^2 = d\thinspace s^2 - 2s\lVert x\rVert_1 + \lVert x\rVert^2 =
+/// \lVert x\rVert^2 - \frac{\lVert x\rVert_1^2}{d},
+/// \qquad s = \frac{\lVert x\rVert_1}{d}.$$
 ///
-/// Class: contractive with the data-dependent $\alpha(x) = \|x\|_1^2/(d\|x\|^2)$, which is
-/// $\ge 1/d$ since $\|x\|_1 \ge \|x\|_2$; the class reports the worst case $\alpha = 1/d$
-/// (algorithms.md §9.2).
+/// Class: contractive with the data-dependent $\alpha(x) = \lVert x\rVert_1^2/(d\lVert x\rVert^2)$,
+/// which is $\ge 1/d$ since $\lVert x\rVert_1 \ge \lVert x\rVert_2$; the class reports the worst
+/// case $\alpha = 1/d$ (algorithms.md §9.2).
 ///
 /// Bits: a `Sign` message, $4 + 32 + d$ for `f32` ($4 + 64 + d$ for `f64`).
 ///
@@ -28,7 +29,7 @@ use crate::entry::compressor;
 /// of 64-term sums). A NaN/±∞ entry makes the total non-finite, which is how invalid input is
 /// detected without a separate scan; only then is the input rescanned — to locate the entry,
 /// or, if every entry is finite (a chunk sum overflowed because entries are near `S::MAX`), to
-/// recompute $\|x\|_1$ in `f64` (rescaled by $\max_j|x_j|$ if even that overflows).
+/// recompute $\lVert x\rVert_1$ in `f64` (rescaled by $\max_j|x_j|$ if even that overflows).
 ///
 /// ```
 /// use squeeze_compress::ScaledSign;
@@ -54,10 +55,10 @@ fn sign_word_tail<S: Scalar>(c: &[S]) -> u64 {
     w
 }
 
-/// Sign bits of a chunk of exactly 64. The comparisons are written as 64 bytes of 0/1 (a
-/// vectorised compare-and-pack); each group of 8 bytes is then gathered into one byte by the
-/// multiply `0x0102_0408_1020_4080`, whose top byte is $\sum_j b_j 2^j$ (no carries since
-/// $b_j \in \{0, 1\}$). About 4× faster than 64 shift-or steps on the default x86-64 target.
+/// Sign bits of a chunk of exactly 64. The comparisons are written as 64 bytes of 0/1 (a vectorised
+/// compare-and-pack); each group of 8 bytes is then gathered into one byte by the multiply
+/// `0x0102_0408_1020_4080`, whose top byte is $\sum_j b_j 2^j$ (no carries since $b_j \in \lbrace0,
+/// 1\rbrace$). About 4× faster than 64 shift-or steps on the default x86-64 target.
 #[inline(always)]
 fn sign_word<S: Scalar>(c: &[S]) -> u64 {
     let mut b = [0u8; 64];
@@ -103,7 +104,7 @@ fn l1_and_signs<S: Scalar>(x: &[S], words: &mut Vec<u64>) -> f64 {
     (total[0] + total[1]) + t
 }
 
-/// $\|x\|_1/d$ accumulated in `f64` only (the slow path after a chunk sum overflowed).
+/// $\lVert x\rVert_1/d$ accumulated in `f64` only (the slow path after a chunk sum overflowed).
 fn mean_abs_wide<S: Scalar>(x: &[S]) -> f64 {
     let l1 = squeeze_core::ops::norm1(x);
     if l1.is_finite() {
@@ -113,7 +114,8 @@ fn mean_abs_wide<S: Scalar>(x: &[S]) -> f64 {
     }
 }
 
-/// $\|x\|_1/d$ for finite `x` whose $\ell_1$ sum overflowed `f64`: rescale by the largest entry.
+/// $\lVert x\rVert_1/d$ for finite `x` whose $\ell_1$ sum overflowed `f64`: rescale by the largest
+/// entry.
 fn mean_abs_rescaled<S: Scalar>(x: &[S]) -> f64 {
     let m = squeeze_core::ops::max_abs(x).to_f64();
     let inv = 1.0 / m;

@@ -6,24 +6,26 @@ use crate::entry::{Registered, compressor};
 use crate::qsgd::quantize_uniform;
 use crate::quant::{NormKind, message_norm};
 
-/// TernGrad (Wen et al. 2017, arXiv 1705.07878): with $s = \|x\|_\infty$,
+/// TernGrad (Wen et al. 2017, arXiv 1705.07878): with $s = \lVert x\rVert_\infty$,
 ///
-/// $$\mathcal{C}(x)_j = s\,\mathrm{sign}(x_j)\,b_j,\qquad b_j \sim \mathrm{Bernoulli}(|x_j|/s),$$
+/// $$\mathcal{C}(x)_j = s\thinspace\mathrm{sign}(x_j)\thinspace b_j,\qquad b_j \sim
+/// \mathrm{Bernoulli}(|x_j|/s),$$
 ///
 /// so every entry becomes $0$ or $\pm s$ (it is `qsgd:s=1,norm=linf`, sent as
-/// `Levels::Uniform { s: 1 }` with norm $\|x\|_\infty$). $x = 0$ gives all codes 0.
+/// `Levels::Uniform { s: 1 }` with norm $\lVert x\rVert_\infty$). $x = 0$ gives all codes 0.
 ///
-/// **Class** — unbiased: $\mathbb{E}\,\mathcal{C}(x)_j = s\cdot|x_j|/s\cdot\mathrm{sign}(x_j)
-/// = x_j$, and $\mathbb{E}\|\mathcal{C}(x)-x\|^2 = \sum_j (s|x_j| - x_j^2) = s\|x\|_1 - \|x\|^2
-/// \le (\sqrt d - 1)\|x\|^2$ because $s\|x\|_1 \le \|x\|_2\cdot\sqrt d\|x\|_2$: $\omega =
-/// \sqrt d - 1$ (algorithms.md §9.2, derived). At $d = 1$ it is exact ($\omega = 0$).
+/// **Class** — unbiased: $\mathbb{E}\thinspace\mathcal{C}(x)_j =
+/// s\cdot|x_j|/s\cdot\mathrm{sign}(x_j) = x_j$, and $\mathbb{E}\lVert\mathcal{C}(x)-x\rVert^2 =
+/// \sum_j (s|x_j| - x_j^2) = s\lVert x\rVert_1 - \lVert x\rVert^2 \le (\sqrt d - 1)\lVert x\rVert^2$
+/// because $s\lVert x\rVert_1 \le \lVert x\rVert_2\cdot\sqrt d\lVert x\rVert_2$: $\omega = \sqrt d -
+/// 1$ (algorithms.md §9.2, derived). At $d = 1$ it is exact ($\omega = 0$).
 ///
 /// **Randomness** — the Bernoulli draws compare 30 bits of a 32-bit uniform with
 /// $|x_j|/s$ in fixed point ($P(b_j = 1)$ is $|x_j|/s$ truncated to 30 bits: bias below
 /// $2^{-30}s$ per entry); the scale is rounded so that the largest entry gives $b_j = 1$
 /// surely.
 ///
-/// **Bits** — $4 + 1 + 16 + 32 + d + (\#\text{non-zero})$ for `f32`: one level bit per entry
+/// **Bits** — $4 + 1 + 16 + 32 + d + (\text{non-zero count})$ for `f32`: one level bit per entry
 /// and a sign bit per non-zero entry (at most $2d + 53$; the paper counts $32 + 2d$).
 ///
 /// ```

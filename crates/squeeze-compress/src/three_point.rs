@@ -4,7 +4,8 @@
 //! A 3PC is a (possibly random) map $\mathcal{C}_{h,y}: \mathbb{R}^d \to \mathbb{R}^d$ with
 //! constants $0 < A \le 1$, $B \ge 0$ such that for all $h, y, x$
 //!
-//! $$\mathbb{E}\|\mathcal{C}_{h,y}(x) - x\|^2 \le (1 - A)\|h - y\|^2 + B\|x - y\|^2 .$$
+//! $$\mathbb{E}\lVert\mathcal{C}_{h,y}(x) - x\rVert^2 \le (1 - A)\lVert h - y\rVert^2 + B\lVert x -
+//! y\rVert^2 .$$
 //!
 //! In 3PC-GD (`squeeze_methods::ThreePc`) worker $i$ keeps its estimate $h = g_i^t$, the
 //! previous local gradient $y = \nabla f_i(x^t)$, and applies the mechanism to the new one
@@ -35,7 +36,7 @@
 //! | name | $\mathcal{C}_{h,y}(x)$ | $A$ | $B$ |
 //! |---|---|---|---|
 //! | [`Ef21Mech`] | $h + C(x - h)$ | $1 - \sqrt{1-\alpha}$ | $(1-\alpha)/(1-\sqrt{1-\alpha})$ |
-//! | [`Lag`] | $x$ if $\|x-h\|^2 > \zeta\|x-y\|^2$ else $h$ | $1$ | $\zeta$ |
+//! | [`Lag`] | $x$ if $\lVert x-h\rVert^2 > \zeta\lVert x-y\rVert^2$ else $h$ | $1$ | $\zeta$ |
 //! | [`Clag`] | $h + C(x-h)$ if triggered else $h$ | $1-\sqrt{1-\alpha}$ | $\max(\beta, \zeta)$ |
 //! | [`V1`] | $y + C(x - y)$ | $1$ | $1-\alpha$ |
 //! | [`V2`] | $b + C(x-b)$, $b = h + Q(x-y)$ | $\alpha$ | $(1-\alpha)\omega$ |

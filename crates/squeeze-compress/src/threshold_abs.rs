@@ -11,11 +11,12 @@ use crate::sparse_scan::{fmt_real, round_up, scan_at_least};
 
 /// Absolute hard threshold: $\mathcal{C}(x)_j = x_j$ if $|x_j| \ge \lambda$, else $0$.
 ///
-/// **Class**: none (`Class::Neither`). The error is bounded absolutely, not relatively:
-/// every dropped entry has $|x_j| < \lambda$, so $\|\mathcal{C}(x) - x\|^2 < (d - |S|)\lambda^2
-/// \le d\lambda^2$ (the "absolute compressor" bound). No $\alpha > 0$ works for all $x$: for
-/// $0 < \|x\|_\infty < \lambda$ everything is dropped and $\|\mathcal{C}(x) - x\|^2 = \|x\|^2$.
-/// The number of kept entries depends on the input ([`Sparsifier::kept`] is `None`).
+/// **Class**: none (`Class::Neither`). The error is bounded absolutely, not relatively: every
+/// dropped entry has $|x_j| < \lambda$, so $\lVert\mathcal{C}(x) - x\rVert^2 < (d - |S|)\lambda^2
+/// \le d\lambda^2$ (the "absolute compressor" bound). No $\alpha > 0$ works for all $x$: for $0 <
+/// \lVert x\rVert_\infty < \lambda$ everything is dropped and $\lVert\mathcal{C}(x) - x\rVert^2 =
+/// \lVert x\rVert^2$. The number of kept entries depends on the input ([`Sparsifier::kept`] is
+/// `None`).
 ///
 /// **Comparison** (convention): $|x_j| \ge \lambda$ is decided exactly, with $\lambda$ taken as the
 /// real number it denotes (for `f32` input it is rounded *up* to the least `f32` not below

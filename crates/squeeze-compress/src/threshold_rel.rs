@@ -1,4 +1,4 @@
-//! Relative (adaptive) hard threshold: keep the entries with $|x_j| \ge \lambda\|x\|_\infty$.
+//! Relative (adaptive) hard threshold: keep the entries with $|x_j| \ge \lambda\lVert x\rVert_\infty$.
 
 use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, Sparsifier,
@@ -10,23 +10,23 @@ use crate::params::Params;
 use crate::sparse_scan::{fmt_real, round_up, scan_at_least};
 
 /// Relative hard threshold (the adaptive thresholding of Newton-3PC, Islamov et al. 2022):
-/// $\mathcal{C}(x)_j = x_j$ if $|x_j| \ge \lambda\|x\|_\infty$, else $0$, with
+/// $\mathcal{C}(x)\_j = x_j$ if $|x_j| \ge \lambda\lVert x\rVert_\infty$, else $0$, with
 /// $\lambda \in (0, 1]$.
 ///
-/// **Class**: contractive with $\alpha = \max\{1 - (d-1)\lambda^2,\ 1/d\}$ (derived,
-/// `algorithms.md` §8.1; the paper's constant is UNCONFIRMED). The largest entry is always kept
-/// (as $\lambda \le 1$), and every dropped entry has $|x_j| < \lambda\|x\|_\infty$, so
-/// $\|\mathcal{C}(x) - x\|^2 \le \min\{(d-1)\lambda^2\|x\|_\infty^2,\ \|x\|^2 - \|x\|_\infty^2\}
-/// \le \min\{(d-1)\lambda^2,\ 1 - 1/d\}\,\|x\|^2$ using $\|x\|_\infty^2 \le \|x\|^2 \le
-/// d\|x\|_\infty^2$. The number of kept entries depends on the input ([`Sparsifier::kept`] is
-/// `None`).
+/// **Class**: contractive with $\alpha = \max\lbrace1 - (d-1)\lambda^2,\ 1/d\rbrace$ (derived,
+/// `algorithms.md` §8.1; the paper's constant is UNCONFIRMED). The largest entry is always kept (as
+/// $\lambda \le 1$), and every dropped entry has $|x_j| < \lambda\lVert x\rVert_\infty$, so
+/// $\lVert\mathcal{C}(x) - x\rVert^2 \le \min\lbrace(d-1)\lambda^2\lVert x\rVert_\infty^2,\ \lVert x\rVert^2 -
+/// \lVert x\rVert_\infty^2\rbrace \le \min\lbrace(d-1)\lambda^2,\ 1 - 1/d\rbrace\thinspace\lVert x\rVert^2$
+/// using $\lVert x\rVert_\infty^2 \le \lVert x\rVert^2 \le d\lVert x\rVert_\infty^2$. The number of
+/// kept entries depends on the input ([`Sparsifier::kept`] is `None`).
 ///
 /// **Conventions** (chosen here, tested below):
 /// * $x = 0$ sends nothing (an empty sparse message). Read literally, $|x_j| \ge 0$ would keep
 ///   every zero; sending none gives the same $\mathcal{C}(x) = 0 = x$.
 /// * Zeros are never kept when $x \ne 0$.
-/// * $\lambda\|x\|_\infty$ is computed in `f64` and lowered by one unit in the last place, so
-///   rounding can only keep *more* entries: every entry with $|x_j| \ge \lambda\|x\|_\infty$
+/// * $\lambda\lVert x\rVert_\infty$ is computed in `f64` and lowered by one unit in the last place,
+///   so rounding can only keep *more* entries: every entry with $|x_j| \ge \lambda\lVert x\rVert_\infty$
 ///   (in exact arithmetic) is kept, ties included, and the class bound holds exactly.
 ///
 /// **Bits**: $4 + \lceil\log_2(d+1)\rceil + |S|(\lceil\log_2 d\rceil + 32)$ for `f32`, with $|S|$

@@ -17,7 +17,7 @@ use crate::sparse_scan::{CHUNK, key, scan_at_least};
 ///
 /// **Class**: contractive with $\alpha = k/d$. The dropped $d-k$ entries are the smallest in
 /// magnitude, so their mean square is at most the mean square of all entries:
-/// $\|\mathcal{C}(x) - x\|^2 = \sum_{j \notin S} x_j^2 \le \frac{d-k}{d}\|x\|^2$
+/// $\lVert\mathcal{C}(x) - x\rVert^2 = \sum_{j \notin S} x_j^2 \le \frac{d-k}{d}\lVert x\rVert^2$
 /// (Stich, Cordonnier, Jaggi 2018, *Sparsified SGD with memory*, Lemma A.1; Alistarh et al.
 /// 2018; the EF21 code). The bound is attained by $x$ with all $|x_j|$ equal.
 ///

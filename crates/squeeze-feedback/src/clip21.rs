@@ -33,8 +33,8 @@ pub enum Clip21Variant<S: Scalar> {
 /// $$u_i = \operatorname{clip}_\tau(v_i - g_i),\qquad g_i \leftarrow g_i + u_i,\qquad
 /// g \leftarrow g + \tfrac1n\textstyle\sum_i u_i,$$
 ///
-/// so every message has norm at most τ, yet once $\|v_i - g_i\| \le \tau$ the clip is inactive
-/// and $g_i$ tracks $v_i$ exactly (naive clipping of $v_i$ itself is biased forever on
+/// so every message has norm at most τ, yet once $\lVert v_i - g_i\rVert \le \tau$ the clip is
+/// inactive and $g_i$ tracks $v_i$ exactly (naive clipping of $v_i$ itself is biased forever on
 /// heterogeneous data). The server side is [`crate::Aggregator`].
 ///
 /// ```

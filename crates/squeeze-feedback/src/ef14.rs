@@ -8,7 +8,7 @@ use crate::round::{Round, add_message, compress, push_step, worker_state};
 
 /// EF14: compress the scaled vector plus the residual, keep what was not sent.
 ///
-/// $$p_i = e_i + s\,v_i,\qquad m_i = \mathcal{C}(p_i),\qquad e_i \leftarrow p_i - m_i,$$
+/// $$p_i = e_i + s\thinspace v_i,\qquad m_i = \mathcal{C}(p_i),\qquad e_i \leftarrow p_i - m_i,$$
 ///
 /// and the server applies $x \leftarrow x - \tfrac1n\sum_i m_i$ (with
 /// [`crate::add_scaled`] and the scale $-1/n$). The scale $s$ is the learning rate: EF14
@@ -54,8 +54,8 @@ impl<S: Scalar> Ef14<S> {
 
     push_step! {
         /// One push step with scale `scale` (the learning rate) and vector `v`: `out` ←
-        /// $\mathcal{C}(e_i + s\,v)$, $e_i \leftarrow e_i + s\,v - $ `out`. Checks `v` first
-        /// (length, finiteness); nothing changes on error.
+        /// $\mathcal{C}(e_i + s\thinspace v)$, $e_i \leftarrow e_i + s\thinspace v - \mathtt{out}$.
+        /// Checks `v` first (length, finiteness); nothing changes on error.
         fn step(&self, w: Ef14Worker<S>, scale: f64) checks e;
         |v, r, ws, out| {
             step_parts(

@@ -13,9 +13,9 @@ use crate::round::{Round, add_message, compress, push_step, sub_into, worker_sta
 /// g \leftarrow g + \tfrac1n\textstyle\sum_i c_i$$
 ///
 /// (the server side is [`crate::Aggregator`]). For a contractive $\mathcal{C}$ with parameter
-/// $\alpha$ ($\|\mathcal{C}(x) - x\|^2 \le (1-\alpha)\|x\|^2$) the estimate error contracts:
-/// $\mathbb{E}\|g_i^+ - v_i\|^2 \le (1-\alpha)\|g_i - v_i\|^2$, which is what makes EF21 converge
-/// at large stepsizes where classic error feedback stalls.
+/// $\alpha$ ($\lVert\mathcal{C}(x) - x\rVert^2 \le (1-\alpha)\lVert x\rVert^2$) the estimate error
+/// contracts: $\mathbb{E}\lVert g_i^+ - v_i\rVert^2 \le (1-\alpha)\lVert g_i - v_i\rVert^2$, which
+/// is what makes EF21 converge at large stepsizes where classic error feedback stalls.
 ///
 /// Wire: $c_i$ is the compressor's message; its `bits()` is the exact encoded length.
 /// No stepsize, no model step: the caller steps with [`crate::Aggregator::estimate`].
@@ -94,7 +94,7 @@ impl<S: Scalar> Ef21<S> {
     }
 
     /// The step from a difference the caller already formed: `out` ← $\mathcal{C}(\Delta)$ and
-    /// $g_i \leftarrow g_i + $ `out`, with $\Delta = v - g_i$ (methods that compute
+    /// $g_i \leftarrow g_i + \mathtt{out}$, with $\Delta = v - g_i$ (methods that compute
     /// $\nabla f_i(x) - g_i$ in one pass use this). Non-finite $\Delta$ is
     /// `MechanismError::Diverged`.
     pub fn correct(

@@ -14,7 +14,7 @@ use crate::round::{Round, compress, message_err, sub_into};
 ///
 /// $$q_i = \mathcal{C}(a - \hat a),\qquad \hat a \leftarrow \hat a + q_i .$$
 ///
-/// Each neighbour $j$ adds $w_{ji}\,q_i$ to its running mix $\sum_k w_{jk}\hat a_k$
+/// Each neighbour $j$ adds $w_{ji}\thinspace q_i$ to its running mix $\sum_k w_{jk}\hat a_k$
 /// ([`mix_into`]), so mixing costs one compressed message per node per tracked vector.
 /// `work` is length-d scratch; a non-finite $a - \hat a$ is `MechanismError::Diverged`
 /// (reported as "a node's model or tracker").

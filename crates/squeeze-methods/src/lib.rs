@@ -6,7 +6,7 @@
 //!
 //! | method | update | reference |
 //! |---|---|---|
-//! | [`Gd`] | $x \leftarrow x - \gamma\,\frac1n\sum_i\nabla f_i(x)$ | — |
+//! | [`Gd`] | $x \leftarrow x - \gamma\thinspace\frac1n\sum_i\nabla f_i(x)$ | — |
 //! | [`Ef14`] | $e_i + \gamma\nabla f_i \to$ compress, keep the residual | Seide et al. 2014; Stich et al. 2018 |
 //! | [`Ef21`] | $g_i \leftarrow g_i + \mathcal{C}(\nabla f_i - g_i)$, $x \leftarrow x - \gamma g$ | Richtárik et al. 2021 |
 //! | [`Ef21Plus`] | closer of $g_i + \mathcal{C}(\nabla f_i - g_i)$ and $\mathcal{C}(\nabla f_i)$ | Richtárik et al. 2021 |
@@ -18,7 +18,7 @@
 //! | [`ThreePcBc`] | 3PC-GD with a second 3PC mechanism on the broadcast (bidirectional AdaCGD) | Makarenko et al. 2023 |
 //! | [`ThreePc`] | $g_i \leftarrow \mathcal{C}_{g_i, \nabla f_i(x^t)}(\nabla f_i(x^{t+1}))$ for a [`ThreePoint`] mechanism ([`three_point`]: EF21, LAG, CLAG, 3PCv1/v2/v4/v5, BAG, AdaCGD) | Richtárik et al. 2022; Makarenko et al. 2023 |
 //! | [`Econtrol`] | $\Delta_i = \mathcal{C}(\eta e_i + g_i - h_i)$, shift $h_i$ and error $e_i$ | Gao, Islamov, Stich 2024 |
-//! | [`ClipGd`] | $x \leftarrow x - \gamma\,\frac1n\sum_i\operatorname{clip}_\tau(\nabla f_i)$ (fails) | Khirirat et al. 2023 |
+//! | [`ClipGd`] | $x \leftarrow x - \gamma\thinspace\frac1n\sum_i\operatorname{clip}_\tau(\nabla f_i)$ (fails) | Khirirat et al. 2023 |
 //! | [`Clip21`] | $v_i \leftarrow v_i + \operatorname{clip}_\tau(\nabla f_i - v_i)$ (+ Press, DP) | Khirirat et al. 2023 |
 //! | [`Marina`] | shared coin: full gradients, else $\mathcal{Q}(\nabla f_i(x^{t+1}) - \nabla f_i(x^t))$ | Gorbunov et al. 2021 |
 //! | [`Sgd`] | minibatch SGD (optionally compressed, no feedback) | — |

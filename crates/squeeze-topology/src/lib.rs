@@ -3,17 +3,20 @@
 //! The communication layer of decentralized methods (MoTEF, BEER, CHOCO-SGD): who talks to
 //! whom, with which weights, and how fast gossip mixes.
 //!
-//! * [`Graph`] — an undirected simple connected graph G = (V, E), V = {0, …, n − 1}, with
-//!   sorted neighbour lists (the fixed delivery order). Generators: [`Graph::ring`],
-//!   [`Graph::torus`], [`Graph::torus_square`], [`Graph::complete`], [`Graph::star`],
-//!   [`Graph::path`], [`Graph::grid`], [`Graph::erdos_renyi`] (seeded, resampled until
-//!   connected) and [`Graph::from_edges`].
-//! * [`MixingMatrix`] — W symmetric, doubly stochastic, non-negative, W_ij = 0 off the edges;
-//!   [`Weighting::Uniform`] (1/(Δ + 1) on edges: 1/3 on rings, 1/5 on tori),
-//!   [`Weighting::MetropolisHastings`] (1/(1 + max(deg i, deg j))), 11ᵀ/n on K_n, or a
-//!   validated user matrix.
-//! * [`Spectrum`] — eigenvalues 1 = λ₁ ≥ … ≥ λ_n, spectral gap ρ = 1 − max(|λ₂|, |λ_n|),
-//!   β = ‖I − W‖₂ and the mixing rate ‖W − 11ᵀ/n‖₂ = 1 − ρ.
+//! * [`Graph`] — an undirected simple connected graph $G = (V, E)$,
+//!   $V = \lbrace 0, \dots, n - 1\rbrace$, with sorted neighbour lists (the fixed delivery
+//!   order). Generators:
+//!   [`Graph::ring`], [`Graph::torus`], [`Graph::torus_square`], [`Graph::complete`],
+//!   [`Graph::star`], [`Graph::path`], [`Graph::grid`], [`Graph::erdos_renyi`] (seeded,
+//!   resampled until connected) and [`Graph::from_edges`].
+//! * [`MixingMatrix`] — $W$ symmetric, doubly stochastic, non-negative, $W_{ij} = 0$ off the
+//!   edges; [`Weighting::Uniform`] ($1/(\Delta + 1)$ on edges: $1/3$ on rings, $1/5$ on tori),
+//!   [`Weighting::MetropolisHastings`] ($1/(1 + \max(\deg i, \deg j))$),
+//!   $\mathbf{1}\mathbf{1}^\top/n$ on $K_n$, or a validated user matrix.
+//! * [`Spectrum`] — eigenvalues $1 = \lambda_1 \ge \dots \ge \lambda_n$, spectral gap
+//!   $\rho = 1 - \max(\lvert\lambda_2\rvert, \lvert\lambda_n\rvert)$,
+//!   $\beta = \lVert I - W\rVert_2$ and the mixing rate
+//!   $\lVert W - \mathbf{1}\mathbf{1}^\top/n\rVert_2 = 1 - \rho$.
 //! * [`TopologyConfig`] — the serde `[topology]` section with
 //!   [`build`](TopologyConfig::build)`(n)`.
 //!

@@ -1,36 +1,43 @@
 //! Mixing (gossip) matrices on a graph and their spectral quantities.
 //!
-//! A mixing matrix W ∈ ℝ^{n×n} on a connected graph G is
+//! A mixing matrix $W \in \mathbb{R}^{n\times n}$ on a connected graph $G = (V, E)$ is
 //!
-//! * symmetric, W = Wᵀ;
-//! * doubly stochastic, W1 = 1 (and so 1ᵀW = 1ᵀ);
-//! * non-negative, with W_ij = 0 unless i = j or {i, j} ∈ E.
+//! * symmetric, $W = W^\top$;
+//! * doubly stochastic, $W\mathbf{1} = \mathbf{1}$ (and so $\mathbf{1}^\top W = \mathbf{1}^\top$);
+//! * non-negative, with $W_{ij} = 0$ unless $i = j$ or $\lbrace i, j\rbrace \in E$.
 //!
 //! Each property is checked to the absolute tolerance [`WEIGHT_TOL`]. The gossip step is
-//! x_i ← Σ_j W_ij x_j = W_ii x_i + Σ_{j ∈ N(i)} W_ij x_j, summed in neighbour order
-//! ([`MixingMatrix::apply`]).
+//! $$x_i \leftarrow \sum_j W_{ij} x_j = W_{ii} x_i + \sum_{j \in N(i)} W_{ij} x_j,$$
+//! summed in neighbour order ([`MixingMatrix::apply`]).
 //!
 //! Weightings ([`Weighting`]):
 //!
-//! * **uniform** (max-degree): W_ij = 1/(Δ + 1) on every edge, Δ = max_i deg(i), and
-//!   W_ii = 1 − deg(i)/(Δ + 1). On the ring (Δ = 2) this is 1/3 for the node itself and each
-//!   neighbour, on the torus with sides ≥ 3 (Δ = 4) 1/5, on K_n 1/n: exactly the constants of
-//!   the MoTEF and ChocoSGD code (spec §5.1).
-//! * **Metropolis–Hastings**: W_ij = 1/(1 + max(deg(i), deg(j))) on edges and
-//!   W_ii = 1 − Σ_{j ∈ N(i)} W_ij. On a regular graph (ring, torus, K_n) it equals uniform; on the
-//!   star S_n both give hub–leaf weight 1/n, leaf self-weight 1 − 1/n and hub self-weight 1/n.
-//! * **complete**: W = 11ᵀ/n on K_n (exact averaging; equals both of the above there).
+//! * **uniform** (max-degree): $W_{ij} = 1/(\Delta + 1)$ on every edge, $\Delta = \max_i
+//!   \deg(i)$, and $W_{ii} = 1 - \deg(i)/(\Delta + 1)$. On the ring ($\Delta = 2$) this is $1/3$
+//!   for the node itself and each neighbour, on the torus with sides $\ge 3$ ($\Delta = 4$)
+//!   $1/5$, on $K_n$ $1/n$: exactly the constants of the MoTEF and ChocoSGD code (spec §5.1).
+//! * **Metropolis–Hastings**: $W_{ij} = 1/(1 + \max(\deg(i), \deg(j)))$ on edges and
+//!   $W_{ii} = 1 - \sum_{j \in N(i)} W_{ij}$. On a regular graph (ring, torus, $K_n$) it equals
+//!   uniform; on the star $S_n$ both give hub–leaf weight $1/n$, leaf self-weight $1 - 1/n$ and
+//!   hub self-weight $1/n$.
+//! * **complete**: $W = \mathbf{1}\mathbf{1}^\top/n$ on $K_n$ (exact averaging; equals both of
+//!   the above there).
 //!
-//! Both constructions put W_ii ≥ 1/(Δ + 1) > 0 on the diagonal, so every eigenvalue is
-//! > −1 and the spectral gap of a connected graph is positive.
+//! Both constructions put $W_{ii} \ge 1/(\Delta + 1) > 0$ on the diagonal, so every eigenvalue
+//! is $> -1$ and the spectral gap of a connected graph is positive.
 //!
-//! Spectral quantities ([`Spectrum`]), with eigenvalues 1 = λ₁ ≥ λ₂ ≥ … ≥ λ_n of W:
+//! Spectral quantities ([`Spectrum`]), with eigenvalues $1 = \lambda_1 \ge \lambda_2 \ge \dots
+//! \ge \lambda_n$ of $W$:
 //!
-//! * mixing rate (NDA/BEER code's "alpha") ‖W − 11ᵀ/n‖₂ = max(|λ₂|, |λ_n|);
-//! * spectral gap ρ = 1 − max(|λ₂|, |λ_n|) = 1 − ‖W − 11ᵀ/n‖₂ ∈ (0, 1] — ChocoSGD's
-//!   ρ = 1 − |λ₂(W)| with eigenvalues ordered by modulus, as its ring code computes it. K_n
-//!   with W = 11ᵀ/n has ρ = 1 (not the 0 that ChocoSGD's `CompleteGraph.rho` returns);
-//! * β = ‖I − W‖₂ = max_i |1 − λ_i| ∈ [0, 2) (CHOCO-Gossip's consensus stepsize).
+//! * mixing rate (NDA/BEER code's "alpha") $\lVert W - \mathbf{1}\mathbf{1}^\top/n\rVert_2 =
+//!   \max(\lvert\lambda_2\rvert, \lvert\lambda_n\rvert)$;
+//! * spectral gap $\rho = 1 - \max(\lvert\lambda_2\rvert, \lvert\lambda_n\rvert) = 1 - \lVert W -
+//!   \mathbf{1}\mathbf{1}^\top/n\rVert_2 \in (0, 1]$ — ChocoSGD's $\rho = 1 -
+//!   \lvert\lambda_2(W)\rvert$ with eigenvalues ordered by modulus, as its ring code computes it.
+//!   $K_n$ with $W = \mathbf{1}\mathbf{1}^\top/n$ has $\rho = 1$ (not the 0 that ChocoSGD's
+//!   `CompleteGraph.rho` returns);
+//! * $\beta = \lVert I - W\rVert_2 = \max_i \lvert 1 - \lambda_i\rvert \in [0, 2)$
+//!   (CHOCO-Gossip's consensus stepsize).
 //!
 //! ```
 //! use squeeze_topology::{Graph, MixingMatrix};
@@ -50,7 +57,8 @@ use squeeze_core::LengthMismatch;
 
 use crate::{Graph, TopologyError};
 
-/// Absolute tolerance of the symmetry (|W_ij − W_ji|) and row-sum (|Σ_j W_ij − 1|) checks.
+/// Absolute tolerance of the symmetry ($\lvert W_{ij} - W_{ji}\rvert$) and row-sum
+/// ($\lvert\sum_j W_{ij} - 1\rvert$) checks.
 ///
 /// Generated weights are exact up to a few ulps per row (≤ n·ε ≈ 4·10⁻¹² at
 /// [`crate::MAX_NODES`]); user matrices must be given to about ten significant digits.
@@ -60,9 +68,9 @@ pub const WEIGHT_TOL: f64 = 1e-10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Weighting {
-    /// Max-degree weights 1/(Δ + 1) on edges; the spec's ring 1/3 and torus 1/5.
+    /// Max-degree weights $1/(\Delta + 1)$ on edges; the spec's ring $1/3$ and torus $1/5$.
     Uniform,
-    /// W_ij = 1/(1 + max(deg i, deg j)); equals `uniform` on regular graphs (default).
+    /// $W_{ij} = 1/(1 + \max(\deg i, \deg j))$; equals `uniform` on regular graphs (default).
     #[default]
     MetropolisHastings,
 }
@@ -77,16 +85,17 @@ impl Weighting {
     }
 }
 
-/// Eigenvalues of W and the quantities derived from them (see the module docs).
+/// Eigenvalues of $W$ and the quantities derived from them (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spectrum {
-    /// λ₁ ≥ λ₂ ≥ … ≥ λ_n (λ₁ = 1 up to rounding).
+    /// $\lambda_1 \ge \lambda_2 \ge \dots \ge \lambda_n$ ($\lambda_1 = 1$ up to rounding).
     pub eigenvalues: Vec<f64>,
-    /// ‖W − 11ᵀ/n‖₂ = max(|λ₂|, |λ_n|) (0 when n = 1).
+    /// $\lVert W - \mathbf{1}\mathbf{1}^\top/n\rVert_2 = \max(\lvert\lambda_2\rvert,
+    /// \lvert\lambda_n\rvert)$ (0 when $n = 1$).
     pub mixing_rate: f64,
-    /// ρ = 1 − mixing_rate.
+    /// $\rho = 1 - {}$ `mixing_rate`.
     pub spectral_gap: f64,
-    /// β = ‖I − W‖₂ = max_i |1 − λ_i|.
+    /// $\beta = \lVert I - W\rVert_2 = \max_i \lvert 1 - \lambda_i\rvert$.
     pub beta: f64,
 }
 
@@ -197,7 +206,7 @@ impl MixingMatrix {
         }
     }
 
-    /// Max-degree weights: W_ij = 1/(Δ + 1) on edges, W_ii = 1 − deg(i)/(Δ + 1).
+    /// Max-degree weights: $W_{ij} = 1/(\Delta + 1)$ on edges, $W_{ii} = 1 - \deg(i)/(\Delta + 1)$.
     ///
     /// ```
     /// use squeeze_topology::{Graph, MixingMatrix};
@@ -211,8 +220,8 @@ impl MixingMatrix {
         Self::from_edge_weights(graph, "uniform", |_, _| w)
     }
 
-    /// Metropolis–Hastings weights: W_ij = 1/(1 + max(deg i, deg j)) on edges,
-    /// W_ii = 1 − Σ_{j ∈ N(i)} W_ij.
+    /// Metropolis–Hastings weights: $W_{ij} = 1/(1 + \max(\deg i, \deg j))$ on edges,
+    /// $W_{ii} = 1 - \sum_{j \in N(i)} W_{ij}$.
     ///
     /// ```
     /// use squeeze_topology::{Graph, MixingMatrix};
@@ -229,7 +238,7 @@ impl MixingMatrix {
         })
     }
 
-    /// Exact averaging W = 11ᵀ/n; `graph` must be complete.
+    /// Exact averaging $W = \mathbf{1}\mathbf{1}^\top/n$; `graph` must be complete.
     ///
     /// ```
     /// use squeeze_topology::{Graph, MixingMatrix};
@@ -303,7 +312,7 @@ impl MixingMatrix {
         self.label
     }
 
-    /// W_ij.
+    /// $W_{ij}$.
     ///
     /// # Panics
     /// If `i` or `j` is ≥ n.
@@ -316,7 +325,7 @@ impl MixingMatrix {
         self.dense[i * self.n + j]
     }
 
-    /// Row i of W (dense).
+    /// Row $i$ of $W$ (dense).
     ///
     /// # Panics
     /// If `i ≥ n`.
@@ -324,17 +333,17 @@ impl MixingMatrix {
         &self.dense[i * self.n..(i + 1) * self.n]
     }
 
-    /// All of W, row-major (= column-major, W being symmetric).
+    /// All of $W$, row-major (= column-major, $W$ being symmetric).
     pub fn dense(&self) -> &[f64] {
         &self.dense
     }
 
-    /// W as an nalgebra matrix.
+    /// $W$ as an nalgebra matrix.
     pub fn to_nalgebra(&self) -> DMatrix<f64> {
         DMatrix::from_row_slice(self.n, self.n, &self.dense)
     }
 
-    /// W_ii.
+    /// $W_{ii}$.
     ///
     /// # Panics
     /// If `i ≥ n`.
@@ -342,7 +351,7 @@ impl MixingMatrix {
         self.self_weights[i]
     }
 
-    /// N(i) in delivery order (the graph's sorted neighbour list).
+    /// $N(i)$ in delivery order (the graph's sorted neighbour list).
     ///
     /// # Panics
     /// If `i ≥ n`.
@@ -350,7 +359,7 @@ impl MixingMatrix {
         &self.neighbors[self.offsets[i]..self.offsets[i + 1]]
     }
 
-    /// W_ij for j ∈ N(i), aligned with [`MixingMatrix::neighbors`].
+    /// $W_{ij}$ for $j \in N(i)$, aligned with [`MixingMatrix::neighbors`].
     ///
     /// # Panics
     /// If `i ≥ n`.
@@ -358,8 +367,8 @@ impl MixingMatrix {
         &self.weights[self.offsets[i]..self.offsets[i + 1]]
     }
 
-    /// One gossip step on scalars: out_i = W_ii x_i + Σ_{j ∈ N(i)} W_ij x_j, summed in neighbour
-    /// order.
+    /// One gossip step on scalars, summed in neighbour order:
+    /// $$\mathrm{out}\_i = W_{ii} x_i + \sum_{j \in N(i)} W_{ij} x_j.$$
     ///
     /// ```
     /// use squeeze_topology::{Graph, MixingMatrix};
@@ -388,28 +397,29 @@ impl MixingMatrix {
         Ok(())
     }
 
-    /// Eigenvalues, mixing rate, spectral gap and β (computed once, O(n³), then cached).
+    /// Eigenvalues, mixing rate, spectral gap and $\beta$ (computed once, $O(n^3)$, then cached).
     pub fn spectrum(&self) -> &Spectrum {
         self.spectrum
             .get_or_init(|| Spectrum::of(self.to_nalgebra()))
     }
 
-    /// Eigenvalues of W, λ₁ ≥ … ≥ λ_n.
+    /// Eigenvalues of $W$, $\lambda_1 \ge \dots \ge \lambda_n$.
     pub fn eigenvalues(&self) -> &[f64] {
         &self.spectrum().eigenvalues
     }
 
-    /// ρ = 1 − max(|λ₂|, |λ_n|) ∈ (0, 1].
+    /// The spectral gap $\rho = 1 - \max(\lvert\lambda_2\rvert, \lvert\lambda_n\rvert) \in (0, 1]$.
     pub fn spectral_gap(&self) -> f64 {
         self.spectrum().spectral_gap
     }
 
-    /// β = ‖I − W‖₂ = max_i |1 − λ_i|.
+    /// $\beta = \lVert I - W\rVert_2 = \max_i \lvert 1 - \lambda_i\rvert$.
     pub fn beta(&self) -> f64 {
         self.spectrum().beta
     }
 
-    /// ‖W − 11ᵀ/n‖₂ = max(|λ₂|, |λ_n|) = 1 − ρ.
+    /// $\lVert W - \mathbf{1}\mathbf{1}^\top/n\rVert_2 = \max(\lvert\lambda_2\rvert,
+    /// \lvert\lambda_n\rvert) = 1 - \rho$.
     pub fn mixing_rate(&self) -> f64 {
         self.spectrum().mixing_rate
     }

@@ -10,19 +10,19 @@ use super::{MechCtx, MechanismError, ThreePoint, message_err};
 
 /// AdaCGD (Makarenko, Gasanov, Islamov, Sadiev, Richtárik; TMLR 2023): a ladder of contractive
 /// compressors $C^{(1)}, \dots, C^{(m)}$ ordered from the cheapest (smallest $\alpha$) to the
-/// finest, a threshold $\zeta \ge 0$, and with $\tau = \zeta\|x - y\|^2$:
+/// finest, a threshold $\zeta \ge 0$, and with $\tau = \zeta\lVert x - y\rVert^2$:
 ///
-/// * if $\|x - h\|^2 \le \tau$: $\mathcal{C}_{h,y}(x) = h$ (lazy skip, outcome 0);
+/// * if $\lVert x - h\rVert^2 \le \tau$: $\mathcal{C}_{h,y}(x) = h$ (lazy skip, outcome 0);
 /// * else the first $j < m$ whose candidate $c_j = h + C^{(j)}(x - h)$ has
-///   $\|x - c_j\|^2 \le \tau$ (outcome $j$);
+///   $\lVert x - c_j\rVert^2 \le \tau$ (outcome $j$);
 /// * else $h + C^{(m)}(x - h)$ (outcome $m$).
 ///
-/// Every branch satisfies the 3PC inequality with the finest level's constants and
-/// $B = \max(\beta_m, \zeta)$: the two "good enough" branches have error $\le \zeta\|x-y\|^2$,
+/// Every branch satisfies the 3PC inequality with the finest level's constants and $B =
+/// \max(\beta_m, \zeta)$: the two "good enough" branches have error $\le \zeta\lVert x-y\rVert^2$,
 /// the fall-back is EF21 with $C^{(m)}$ (whose randomness is independent of the rejected
-/// candidates'). So $A = 1 - \sqrt{1-\alpha_m}$, $B = \max(\beta_m, \zeta)$ — UNCONFIRMED as
-/// the paper's constants (spec §7: full text not available); they are valid, possibly loose.
-/// With a one-rung ladder AdaCGD is [`super::Clag`] bit for bit.
+/// candidates'). So $A = 1 - \sqrt{1-\alpha_m}$, $B = \max(\beta_m, \zeta)$ — UNCONFIRMED as the
+/// paper's constants (spec §7: full text not available); they are valid, possibly loose. With a
+/// one-rung ladder AdaCGD is [`super::Clag`] bit for bit.
 ///
 /// Wire: a lazy round is `Skip` (0 bits). Otherwise the chosen level's message of $x - h$,
 /// wrapped with its rung index $j - 1$ as [`Message::Indexed`] of width
@@ -149,9 +149,9 @@ impl<S: Scalar> AdaCgd<S> {
         Ok(())
     }
 
-    /// The non-lazy branch, with `rhs` $= \|x - y\|^2$ and `up` holding its compressed-message
-    /// buffers: the first rung whose candidate is good enough, else the finest; returns the
-    /// outcome $j$ (1-based rung).
+    /// The non-lazy branch, with `rhs` $= \lVert x - y\rVert^2$ and `up` holding its
+    /// compressed-message buffers: the first rung whose candidate is good enough, else the finest;
+    /// returns the outcome $j$ (1-based rung).
     fn choose(
         &self,
         rhs: f64,

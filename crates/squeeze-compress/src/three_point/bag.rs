@@ -9,10 +9,10 @@ use super::{MechCtx, MechanismError, ThreePoint};
 /// Bernoulli aggregation: with probability $p$ $\mathcal{C}_{h,y}(x) = x$, otherwise $h$
 /// (Newton-3PC's BAG, applied here to gradients).
 ///
-/// $\mathbb{E}\|\mathcal{C} - x\|^2 = (1-p)\|h - x\|^2 \le (1-p)(1+s)\|h-y\|^2 + (1-p)(1+1/s)\|x-y\|^2$,
-/// so $A = 1 - (1-p)(1+s)$, $B = (1-p)(1+1/s)$; with the best $s = 1/\sqrt{1-p} - 1$ (the one
-/// minimising $B/A$, hence maximising the theory stepsize): $A = 1-\sqrt{1-p}$,
-/// $B = (1-p)/(1-\sqrt{1-p})$ — EF21's constants with $\alpha = p$.
+/// $\mathbb{E}\lVert\mathcal{C} - x\rVert^2 = (1-p)\lVert h - x\rVert^2 \le (1-p)(1+s)\lVert h-y\rVert^2 +
+/// (1-p)(1+1/s)\lVert x-y\rVert^2$, so $A = 1 - (1-p)(1+s)$, $B = (1-p)(1+1/s)$; with the best $s =
+/// 1/\sqrt{1-p} - 1$ (the one minimising $B/A$, hence maximising the theory stepsize): $A =
+/// 1-\sqrt{1-p}$, $B = (1-p)/(1-\sqrt{1-p})$ — EF21's constants with $\alpha = p$.
 ///
 /// UNCONFIRMED (spec §8.1): whether the coin is per node or shared. Here it is **per worker**,
 /// drawn from the worker's own stream (`Purpose::Compression`, index = worker). Wire:

@@ -6,8 +6,8 @@ use super::params::{check_dims, check_zeta, ef21_ab_of};
 use super::steps::{ef21_step, lazily};
 use super::{MechCtx, MechanismError, ThreePoint};
 
-/// CLAG as a 3PC: $\mathcal{C}_{h,y}(x) = h + C(x - h)$ if $\|x - h\|^2 > \zeta\|x - y\|^2$,
-/// else $h$ ($C \in B(\alpha)$).
+/// CLAG as a 3PC: $\mathcal{C}_{h,y}(x) = h + C(x - h)$ if $\lVert x - h\rVert^2 > \zeta\lVert x -
+/// y\rVert^2$, else $h$ ($C \in B(\alpha)$).
 ///
 /// Constants $A = 1 - \sqrt{1-\alpha}$, $B = \max(\beta, \zeta)$ with
 /// $\beta = (1-\alpha)/(1-\sqrt{1-\alpha})$ (the CLAG code's stepsize uses `max(β, ζ)`;

@@ -7,7 +7,7 @@ use super::steps::{dense_or_skip, triggered};
 use super::{MechCtx, MechanismError, ThreePoint};
 
 /// LAG (lazily aggregated gradients) as a 3PC:
-/// $\mathcal{C}_{h,y}(x) = x$ if $\|x - h\|^2 > \zeta\|x - y\|^2$, else $h$.
+/// $\mathcal{C}_{h,y}(x) = x$ if $\lVert x - h\rVert^2 > \zeta\lVert x - y\rVert^2$, else $h$.
 ///
 /// Constants $A = 1$, $B = \zeta$ (the CLAG stepsize formula with $\alpha = 1$; the LAG code takes
 /// γ as input). Wire: `Dense(x − h)` when triggered (the server adds it to its average; the new

@@ -73,10 +73,10 @@ pub(crate) fn dense_or_skip<S: Scalar>(
     }
 }
 
-/// The laziness test $\|x - h\|^2 \le \zeta\|x - y\|^2$ of LAG, CLAG and AdaCGD, robust to
-/// overflow: a non-finite left side never counts as "close enough" (so a diverging run keeps
-/// sending and the divergence surfaces instead of freezing into permanent skips), and ζ = 0
-/// means a threshold of exactly 0 even when $\|x - y\|^2$ overflowed.
+/// The laziness test $\lVert x - h\rVert^2 \le \zeta\lVert x - y\rVert^2$ of LAG, CLAG and AdaCGD,
+/// robust to overflow: a non-finite left side never counts as "close enough" (so a diverging run
+/// keeps sending and the divergence surfaces instead of freezing into permanent skips), and ζ = 0
+/// means a threshold of exactly 0 even when $\lVert x - y\rVert^2$ overflowed.
 ///
 /// ```text
 /// within(lhs, ζ, rhs) = lhs finite ∧ lhs ≤ (ζ = 0 ? 0 : ζ·rhs)
@@ -86,7 +86,7 @@ pub(crate) fn within(lhs: f64, zeta: f64, rhs: f64) -> bool {
     lhs.is_finite() && lhs <= if zeta == 0.0 { 0.0 } else { zeta * rhs }
 }
 
-/// $\|a - b\|^2$ in f64.
+/// $\lVert a - b\rVert^2$ in f64.
 #[inline]
 pub(crate) fn dist2<S: Scalar>(a: &[S], b: &[S]) -> f64 {
     a.iter()
@@ -98,8 +98,8 @@ pub(crate) fn dist2<S: Scalar>(a: &[S], b: &[S]) -> f64 {
         .sum()
 }
 
-/// The lazy trigger: `Some(‖x − y‖²)` when $\|x - h\|^2 > \zeta\|x - y\|^2$ (send; see
-/// [`within`]), `None` when the estimate is close enough (skip).
+/// The lazy trigger: `Some(‖x − y‖²)` when $\lVert x - h\rVert^2 > \zeta\lVert x - y\rVert^2$
+/// (send; see [`within`]), `None` when the estimate is close enough (skip).
 pub(crate) fn triggered<S: Scalar>(zeta: f64, h: &[S], y: &[S], x: &[S]) -> Option<f64> {
     let rhs = dist2(x, y);
     (!within(dist2(x, h), zeta, rhs)).then_some(rhs)

@@ -9,11 +9,11 @@ use super::{MechCtx, MechanismError, ThreePoint};
 /// 3PCv2: $\mathcal{C}_{h,y}(x) = b + C(x - b)$ with $b = h + Q(x - y)$, $Q \in U(\omega)$
 /// unbiased, $C \in B(\alpha)$.
 ///
-/// Constants $A = \alpha$, $B = (1-\alpha)\,\omega$ (from
-/// $\mathbb{E}\|b + C(x-b) - x\|^2 \le (1-\alpha)\mathbb{E}\|x - b\|^2
-/// = (1-\alpha)(\|h-y\|^2 + \mathbb{E}\|Q(x-y) - (x-y)\|^2)$; the 3PC code uses Rand-K for
-/// $Q$ and Top-K for $C$). Wire: `Pair(Q(x − y), C(x − b))`, both parts counted; the server adds
-/// both. One outcome (1 = sent).
+/// Constants $A = \alpha$, $B = (1-\alpha)\thinspace\omega$ (from $\mathbb{E}\lVert b + C(x-b) -
+/// x\rVert^2 \le (1-\alpha)\mathbb{E}\lVert x - b\rVert^2 = (1-\alpha)(\lVert h-y\rVert^2 +
+/// \mathbb{E}\lVert Q(x-y) - (x-y)\rVert^2)$; the 3PC code uses Rand-K for $Q$ and Top-K for $C$).
+/// Wire: `Pair(Q(x − y), C(x − b))`, both parts counted; the server adds both. One outcome (1 =
+/// sent).
 ///
 /// ```
 /// use squeeze_compress::parse;

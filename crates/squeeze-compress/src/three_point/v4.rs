@@ -9,10 +9,10 @@ use super::{MechCtx, MechanismError, ThreePoint};
 /// 3PCv4: $\mathcal{C}_{h,y}(x) = b + C_1(x - b)$ with $b = h + C_2(x - h)$, two contractive
 /// compressors $C_1 \in B(\alpha_1)$, $C_2 \in B(\alpha_2)$.
 ///
-/// Since $\|x - b - C_1(x-b)\|^2 \le (1-\alpha_1)(1-\alpha_2)\|x-h\|^2$, this is EF21 with
-/// $\bar\alpha = 1 - (1-\alpha_1)(1-\alpha_2)$: $A = 1-\sqrt{1-\bar\alpha}$,
-/// $B = (1-\bar\alpha)/(1-\sqrt{1-\bar\alpha})$ (the 3PC code). Wire:
-/// `Pair(C₂(x − h), C₁(x − b))` ($K_1 + K_2$ entries for two Top-K). One outcome.
+/// Since $\lVert x - b - C_1(x-b)\rVert^2 \le (1-\alpha_1)(1-\alpha_2)\lVert x-h\rVert^2$, this is
+/// EF21 with $\bar\alpha = 1 - (1-\alpha_1)(1-\alpha_2)$: $A = 1-\sqrt{1-\bar\alpha}$, $B =
+/// (1-\bar\alpha)/(1-\sqrt{1-\bar\alpha})$ (the 3PC code). Wire: `Pair(C₂(x − h), C₁(x − b))`
+/// ($K_1 + K_2$ entries for two Top-K). One outcome.
 ///
 /// ```
 /// use squeeze_compress::parse;

@@ -77,7 +77,7 @@ pub enum ProblemKind {
     LeastSquares,
     /// The 3PC synthetic quadratics (`dim`, `heterogeneity`; no data).
     Quadratic3pc,
-    /// The MoTEF synthetic quadratics $f_i = \tfrac12\|a_i x - b_i\|^2$,
+    /// The MoTEF synthetic quadratics $f_i = \tfrac12\lVert a_i x - b_i\rVert^2$,
     /// $a_i = (i+1)/\sqrt n$, $b_i \sim N(0, \zeta/(i+1)^2 I)$ (`dim`, default 20;
     /// `heterogeneity` = ζ, default 1; no data); default x⁰ = x* + 1/d.
     QuadraticMotef,

@@ -13,7 +13,7 @@ use crate::method::{MethodError, ensure_finite};
 
 /// CHOCO-SGD: a local SGD step, then gossip on compressed public copies $\hat x_i$.
 ///
-/// $$x_i \leftarrow x_i - \eta\,g_i(x_i),\qquad q_i = \mathcal{Q}(x_i - \hat x_i),\
+/// $$x_i \leftarrow x_i - \eta\thinspace g_i(x_i),\qquad q_i = \mathcal{Q}(x_i - \hat x_i),\quad
 /// \hat x_i \leftarrow \hat x_i + q_i,\qquad x_i \leftarrow x_i + \gamma\textstyle\sum_j w_{ij}(\hat x_j - \hat x_i)$$
 ///
 /// One compressed message per node per round; $\hat x^0 = 0$. With the identity compressor and
@@ -122,9 +122,9 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
 /// Decentralized SGD without compression.
 ///
 /// Combine-then-adapt (default; the form written in the spec §5.3, whose order is UNCONFIRMED):
-/// $x_i \leftarrow \sum_j w_{ij} x_j - \eta\,g_i(x_i)$. Adapt-then-combine
-/// (`adapt_then_combine = true`): $x_i \leftarrow \sum_j w_{ij}(x_j - \eta\,g_j(x_j))$ — what
-/// CHOCO-SGD with the identity compressor and γ = 1 reduces to. Each node sends a dense vector
+/// $x_i \leftarrow \sum_j w_{ij} x_j - \eta\thinspace g_i(x_i)$. Adapt-then-combine
+/// (`adapt_then_combine = true`): $x_i \leftarrow \sum_j w_{ij}(x_j - \eta\thinspace g_j(x_j))$ —
+/// what CHOCO-SGD with the identity compressor and γ = 1 reduces to. Each node sends a dense vector
 /// ($32d$ or $64d$ bits) to every neighbour.
 #[derive(Debug, Clone)]
 pub struct Dsgd {

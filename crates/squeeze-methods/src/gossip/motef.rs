@@ -42,8 +42,9 @@ impl MotefParams {
 /// $s_i = \sum_j w_{ij}h_j$, $t_i = \sum_j w_{ij}g_j$. A round (matrix form, $X = [x_1 \dots x_n]$):
 ///
 /// $$X \leftarrow X + \gamma H(W - I) - \eta V,\quad Q_h = \mathcal{C}(X - H),\ H \leftarrow H + Q_h$$
-/// $$M' = (1-\lambda)M + \lambda\,\nabla F(X;\xi),\quad V \leftarrow V + \gamma G(W-I) + M' - M,\
-/// M \leftarrow M',\quad Q_g = \mathcal{C}(V - G),\ G \leftarrow G + Q_g$$
+/// $$M^\prime = (1-\lambda)M + \lambda\thinspace\nabla F(X;\xi),\quad
+/// V \leftarrow V + \gamma G(W-I) + M^\prime - M,\quad M \leftarrow M^\prime,\quad Q_g =
+/// \mathcal{C}(V - G),\ G \leftarrow G + Q_g$$
 ///
 /// Two compressed messages per node per round, each sent to every neighbour. Initialisation
 /// as the authors' synthetic code: $H = G = 0$, $V = M = \nabla F(X^0;\xi)$ (UNCONFIRMED which one

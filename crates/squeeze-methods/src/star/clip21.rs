@@ -22,8 +22,8 @@ pub use squeeze_feedback::Clip21Variant;
 /// $$x^{k+1} = x^k - \gamma v^k,\qquad u_i = \operatorname{clip}_\tau(\nabla f_i(x^{k+1}) - v_i),
 /// \qquad v_i \leftarrow v_i + u_i,\qquad v^{k+1} = v^k + \tfrac1n\textstyle\sum_i u_i,$$
 ///
-/// $\|u_i\| \le \tau$ every round. Once $\|\nabla f_i - v_i\| \le \tau$ for every worker the clip
-/// is inactive and the method is GD (Clip21's $O(1/K)$ rate, algorithms.md §4.3).
+/// $\lVert u_i\rVert \le \tau$ every round. Once $\lVert\nabla f_i - v_i\rVert \le \tau$ for every
+/// worker the clip is inactive and the method is GD (Clip21's $O(1/K)$ rate, algorithms.md §4.3).
 ///
 /// Initialisation (UNCONFIRMED, the natural reading): $v_i^{-1} = 0$, so the first message is
 /// $\operatorname{clip}_\tau(\nabla f_i(x^0))$ (sent during `init`, charged at round 0) and
@@ -202,12 +202,12 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
 
 /// Clip21-Avg: exact mean estimation with messages of norm ≤ τ (algorithms.md §4.2).
 ///
-/// Worker $i$ holds $a_i$ and $v_i$ ($v_i = 0$ initially); each round it sends
-/// $u_i = \operatorname{clip}_\tau(a_i - v_i)$ and sets $v_i \leftarrow v_i + u_i$; the server
-/// keeps $v \leftarrow v + \tfrac1n\sum_i u_i$. Every clipped step moves $v_i$ by (almost) τ
-/// towards $a_i$, so after about $\max_i\|a_i\|/\tau$ rounds every clip is inactive and the
-/// next message is $a_i - v_i$ itself: $v_i = a_i$ (exactly in exact arithmetic; in floating
-/// point up to the rounding of $v_i + (a_i - v_i)$, which the following rounds remove).
+/// Worker $i$ holds $a_i$ and $v_i$ ($v_i = 0$ initially); each round it sends $u_i =
+/// \operatorname{clip}_\tau(a_i - v_i)$ and sets $v_i \leftarrow v_i + u_i$; the server keeps $v
+/// \leftarrow v + \tfrac1n\sum_i u_i$. Every clipped step moves $v_i$ by (almost) τ towards $a_i$,
+/// so after about $\max_i\lVert a_i\rVert/\tau$ rounds every clip is inactive and the next message
+/// is $a_i - v_i$ itself: $v_i = a_i$ (exactly in exact arithmetic; in floating point up to the
+/// rounding of $v_i + (a_i - v_i)$, which the following rounds remove).
 ///
 /// ```
 /// use squeeze_methods::star::clip21::Clip21Avg;

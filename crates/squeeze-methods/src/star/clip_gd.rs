@@ -10,7 +10,7 @@ use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
 /// Clip-GD: every worker clips its own gradient, the server averages,
-/// $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \operatorname{clip}_\tau(\nabla f_i(x^t))$
+/// $x^{t+1} = x^t - \gamma\thinspace\tfrac1n\sum_i \operatorname{clip}_\tau(\nabla f_i(x^t))$
 /// (algorithms.md §4.1; Khirirat et al. 2023 use it as the failing baseline).
 ///
 /// Clipping each worker separately biases the average, and clipped vectors can cancel: with

@@ -17,7 +17,8 @@ use crate::stepsize::Stepsize;
 /// a damping factor $\eta$ ("error control"); one compressed message per round builds both.
 ///
 /// $$\Delta_i = \mathcal{C}(\eta e_i + g_i - h_i),\quad e_i \leftarrow e_i + g_i - h_i - \Delta_i,
-/// \quad h_i \leftarrow h_i + \Delta_i,\quad x^{t+1} = x^t - \gamma\,(h + \tfrac1n\textstyle\sum_i\Delta_i),
+/// \quad h_i \leftarrow h_i + \Delta_i,\quad x^{t+1} = x^t - \gamma\thinspace(h +
+/// \tfrac1n\textstyle\sum_i\Delta_i),
 /// \quad h \leftarrow h + \tfrac1n\textstyle\sum_i \Delta_i,$$
 ///
 /// with $g_i$ the worker's (stochastic) gradient at $x^t$ (`gradient`: full, minibatch or

@@ -11,7 +11,7 @@ use crate::method::{
 use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 
-/// Distributed gradient descent: $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \nabla f_i(x^t)$.
+/// Distributed gradient descent: $x^{t+1} = x^t - \gamma\thinspace\tfrac1n\sum_i \nabla f_i(x^t)$.
 ///
 /// Workers send their full local gradient (dense, $32d$ bits in `f32`, $64d$ in `f64`); the
 /// server averages in worker order. The stepsize rule is the same as EF21's with $\alpha = 1$:

@@ -12,7 +12,7 @@ use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
 /// Local SGD: every round all workers start from the server model, take $K$ local steps
-/// $x_i \leftarrow x_i - \gamma\,\hat g_i(x_i)$ on their own data, and the server averages,
+/// $x_i \leftarrow x_i - \gamma\thinspace\hat g_i(x_i)$ on their own data, and the server averages,
 /// $x \leftarrow \tfrac1n\sum_i x_i$ (algorithms.md §9a; FedAvg with full participation, equal
 /// weights, no server stepsize).
 ///

@@ -16,7 +16,7 @@ use crate::stepsize::Stepsize;
 /// gradients (algorithms.md §6.3).
 ///
 /// $$x^{t+1} = x^t - \gamma g^t;\quad c_t \sim \mathrm{Bernoulli}(p):\quad
-/// g^{t+1} = \begin{cases} \tfrac1n\sum_i \nabla f_i(x^{t+1}) & c_t = 1,\\
+/// g^{t+1} = \begin{cases} \tfrac1n\sum_i \nabla f_i(x^{t+1}) & c_t = 1,\cr
 /// g^t + \tfrac1n\sum_i \mathcal{Q}_i(\nabla f_i(x^{t+1}) - \nabla f_i(x^t)) & c_t = 0,\end{cases}$$
 ///
 /// $\mathcal{Q}_i \in U(\omega)$ unbiased (Rand-K scaled, Perm-K, …; a compressor without ω is
@@ -27,14 +27,13 @@ use crate::stepsize::Stepsize;
 /// Stepsize (the 3PC code's rules, algorithms.md §6.3; times the multiplier):
 ///
 /// * independent compressors (Rand-K, natural, … — any unbiased one):
-///   $\gamma = 1/(L + \tilde L\sqrt{(1-p)\,\omega/(p\,n)})$;
-/// * Perm-K (correlated: the workers' blocks partition the coordinates):
-///   $\gamma = 1/(L + L_\pm\sqrt{(1-p)/p})$ with the Hessian variance
-///   $L_\pm^2 = \lambda_{\max}(\overline{A^2} - \bar A^2)$, which the 3PC quadratics expose
-///   (`Smoothness::l_pm`). Where the problem does not, $L_\pm$ is replaced by its bound
-///   $\tilde L$ (valid for every problem:
-///   $\tfrac1n\sum_i\|\nabla f_i(x)-\nabla f_i(y)\|^2 - \|\nabla f(x)-\nabla f(y)\|^2 \le
-///   \tilde L^2\|x-y\|^2$), a smaller, still safe stepsize.
+///   $\gamma = 1/(L + \tilde L\sqrt{(1-p)\thinspace\omega/(p\thinspace n)})$;
+/// * Perm-K (correlated: the workers' blocks partition the coordinates): $\gamma = 1/(L +
+///   L_\pm\sqrt{(1-p)/p})$ with the Hessian variance $L_\pm^2 = \lambda_{\max}(\overline{A^2} -
+///   \bar A^2)$, which the 3PC quadratics expose (`Smoothness::l_pm`). Where the problem does not,
+///   $L_\pm$ is replaced by its bound $\tilde L$ (valid for every problem:
+///   $\tfrac1n\sum_i\lVert\nabla f_i(x)-\nabla f_i(y)\rVert^2 - \lVert\nabla f(x)-\nabla
+///   f(y)\rVert^2 \le \tilde L^2\lVert x-y\rVert^2$), a smaller, still safe stepsize.
 ///
 /// $p$ defaults to $1/(1+\omega)$, which is $K/d$ for Rand-K and Perm-K.
 ///

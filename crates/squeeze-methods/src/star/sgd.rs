@@ -9,15 +9,14 @@ use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, compress_up, den
 use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
-/// Minibatch SGD: $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \hat g_i(x^t)$ with $\hat g_i$ worker
-/// $i$'s minibatch gradient (algorithms.md §9a; `gradient = { kind = "minibatch", batch = b }`;
-/// with the full gradient it is GD).
+/// Minibatch SGD: $x^{t+1} = x^t - \gamma\thinspace\tfrac1n\sum_i \hat g_i(x^t)$ with $\hat g_i$
+/// worker $i$'s minibatch gradient (algorithms.md §9a;
+/// `gradient = { kind = "minibatch", batch = b }`; with the full gradient it is GD).
 ///
-/// With a compressor it is **compressed SGD without error feedback**,
-/// $x^{t+1} = x^t - \gamma\,\tfrac1n\sum_i \mathcal{C}(\hat g_i(x^t))$ — the "no EF" baseline of
-/// the EControl experiments, which stalls for biased $\mathcal{C}$ on heterogeneous data. The
-/// registry's `sgd` is the dense method; the compressed one is built in code
-/// ([`Sgd::compressed`]).
+/// With a compressor it is **compressed SGD without error feedback**, $x^{t+1} = x^t -
+/// \gamma\thinspace\tfrac1n\sum_i \mathcal{C}(\hat g_i(x^t))$ — the "no EF" baseline of the
+/// EControl experiments, which stalls for biased $\mathcal{C}$ on heterogeneous data. The
+/// registry's `sgd` is the dense method; the compressed one is built in code ([`Sgd::compressed`]).
 ///
 /// Round alignment as EF14's (evaluate at $x^t$, step in `absorb`). Stepsize: the theory rule
 /// is GD's $1/L$ (with a compressor: EF21's rule with its α). Wire: dense (or compressed)

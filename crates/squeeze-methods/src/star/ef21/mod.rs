@@ -113,7 +113,7 @@ impl<'c, S: Scalar> InitEstimates<'c, S> {
 /// estimator $v_i$ (the [`GradEstimator`] `E`) and sends only the compressed correction; the
 /// server steps along its mean by the [`ServerRule`] `R`.
 ///
-/// $$x^{t+1} = x^t - \gamma\,d^t,\qquad c_i^t = \mathcal{C}(v_i(x^{t+1}) - g_i^t),\qquad
+/// $$x^{t+1} = x^t - \gamma\thinspace d^t,\qquad c_i^t = \mathcal{C}(v_i(x^{t+1}) - g_i^t),\qquad
 /// g_i^{t+1} = g_i^t + c_i^t,\qquad g^{t+1} = g^t + \tfrac1n\textstyle\sum_i c_i^t,$$
 ///
 /// with $v_i = \nabla f_i$ ([`FullGrad`]: [`Ef21`]), a τ-nice minibatch gradient
@@ -246,7 +246,7 @@ impl<S: Scalar> GradEstimator<S> for FullGrad {
 ///
 /// Theory (nonconvex, $\mathcal{C} \in B(\alpha)$): with $\gamma \le 1/(L + \tilde L\sqrt{\beta/\theta})$,
 /// $\theta = 1-\sqrt{1-\alpha}$, $\beta = (1-\alpha)/\theta$:
-/// $\mathbb{E}\|\nabla f(\hat x^T)\|^2 \le 2\delta_0/(\gamma T) + G^0/(\theta T)$.
+/// $\mathbb{E}\lVert\nabla f(\hat x^T)\rVert^2 \le 2\delta_0/(\gamma T) + G^0/(\theta T)$.
 ///
 /// Wire: uplink $c_i$ (the compressor's message); downlink the dense model $x^{t+1}$ (not
 /// counted in the papers' "#bits/n", recorded separately here).

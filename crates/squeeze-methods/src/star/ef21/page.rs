@@ -27,7 +27,7 @@ pub fn page_refresh(round_seed: u64, p: f64) -> bool {
 /// EF21-PAGE: EF21 compressing the PAGE variance-reduced estimator.
 ///
 /// $$x^{t+1} = x^t - \gamma g^t,\qquad
-/// v_i^{t+1} = \begin{cases}\nabla f_i(x^{t+1}) & \text{w.p. } p\\
+/// v_i^{t+1} = \begin{cases}\nabla f_i(x^{t+1}) & \text{w.p. } p\cr
 /// v_i^t + \tfrac1{\tau_i}\sum_{j\in I_i^t}\big(\nabla f_{ij}(x^{t+1}) - \nabla f_{ij}(x^t)\big) & \text{otherwise,}\end{cases}$$
 /// $$c_i^t = \mathcal{C}(v_i^{t+1} - g_i^t),\qquad g_i^{t+1} = g_i^t + c_i^t,\qquad
 /// g^{t+1} = g^t + \tfrac1n\textstyle\sum_i c_i^t,$$

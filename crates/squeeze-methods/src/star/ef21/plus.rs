@@ -52,7 +52,8 @@ pub fn choice<S: Scalar>(up: &Message<S>) -> Option<(Choice, &Message<S>)> {
 ///
 /// $$x^{t+1} = x^t - \gamma g^t,\qquad b_i = \mathcal{C}(\nabla f_i(x^{t+1})),\qquad
 /// m_i = g_i^t + \mathcal{C}(\nabla f_i(x^{t+1}) - g_i^t),$$
-/// $$g_i^{t+1} = \arg\min_{y\in\{m_i,\, b_i\}} \|y - \nabla f_i(x^{t+1})\|,\qquad
+/// $$g_i^{t+1} = \arg\min_{y\in\lbrace m_i,\thinspace b_i\rbrace} \lVert y - \nabla
+/// f_i(x^{t+1})\rVert,\qquad
 /// g^{t+1} = \tfrac1n\textstyle\sum_i g_i^{t+1}\ \text{(maintained incrementally)}.$$
 ///
 /// Ties go to $m_i$ (the EF21 candidate). Both candidates are compressed each round (two

@@ -11,7 +11,7 @@ use crate::stepsize::Stepsize;
 /// Tag of the shared participation draw (mixed with the round seed).
 const PP_DRAW: u64 = 0x0070_705f_6472_6177;
 
-/// Number of participants per round: $k = \max(1, \lfloor p\,n\rfloor)$.
+/// Number of participants per round: $k = \max(1, \lfloor p\thinspace n\rfloor)$.
 ///
 /// ```
 /// use squeeze_methods::star::ef21::pp::participants_per_round;
@@ -53,7 +53,8 @@ pub fn participates(round_seed: u64, n: usize, k: usize, i: usize) -> bool {
 /// EF21-PP: in each round only a random set $S_t$ of exactly $k = \max(1, \lfloor pn\rfloor)$
 /// distinct clients, drawn uniformly from the shared round seed, compute and send.
 ///
-/// $$x^{t+1} = x^t - \gamma g^t,\qquad c_i^t = \begin{cases}\mathcal{C}(\nabla f_i(x^{t+1}) - g_i^t) & i\in S_t\\ 0 & i\notin S_t\end{cases},
+/// $$x^{t+1} = x^t - \gamma g^t,\qquad c_i^t = \begin{cases}\mathcal{C}(\nabla f_i(x^{t+1}) -
+/// g_i^t) & i\in S_t\cr 0 & i\notin S_t\end{cases},
 /// \qquad g_i^{t+1} = g_i^t + c_i^t,\qquad g^{t+1} = g^t + \tfrac1n\textstyle\sum_i c_i^t.$$
 ///
 /// The server is EF21's (a `Skip` adds nothing to $g$). A silent client sends `Message::Skip` (0 bits), computes nothing and keeps its state

@@ -23,14 +23,16 @@ use crate::three_point::{MechCtx, ThreePoint};
 /// downlink estimator $g$ and the model $x$; the server keeps
 /// $\tilde g = \tfrac1n\sum_i \tilde g_i$, its previous value, $g$ and $x$. Round $t \ge 1$:
 ///
-/// $$g^t = \mathcal{D}_{g^{t-1},\,\tilde g^{t-1}}(\tilde g^t)\ \ (\text{broadcast the change}),
+/// $$g^t = \mathcal D_{g^{t-1},\thinspace\tilde g^{t-1}}(\tilde g^t)\ \ (\text{broadcast the
+/// change}),
 /// \qquad x^{t+1} = x^t - \gamma g^t\ \ (\text{everybody}),$$
-/// $$\tilde g_i^{t+1} = \mathcal{C}_{\tilde g_i^t,\,\nabla f_i(x^t)}\big(\nabla f_i(x^{t+1})\big),
+/// $$\tilde g_i^{t+1} = \mathcal C_{\tilde g_i^t,\thinspace\nabla f_i(x^t)}\big(\nabla
+/// f_i(x^{t+1})\big),
 /// \qquad \tilde g^{t+1} = \tilde g^t + \tfrac1n\textstyle\sum_i(\tilde g_i^{t+1} - \tilde g_i^t).$$
 ///
 /// Round 0 broadcasts nothing (`Skip`, 0 bits): $g^0 = \tilde g^0 = \tfrac1n\sum_i\nabla f_i(x^0)$
 /// is known to everybody (uncounted, like 3PC-GD's init; `count_init` charges the dense uplink).
-/// With $\mathcal{D} = $ EF21 this is EF21-BC's round with 3PC uplinks. With a lazy downlink
+/// With $\mathcal{D} = \text{EF21}$ this is EF21-BC's round with 3PC uplinks. With a lazy downlink
 /// (LAG/CLAG/AdaCGD) the server sends `Skip` while $g$ is close enough to $\tilde g$; with
 /// AdaCGD the broadcast carries the rung index ([`Message::Indexed`]) and the engine keeps the
 /// downlink level histogram (`levels_down` in the records).

@@ -17,7 +17,7 @@ use crate::three_point::{MechCtx, ThreePoint};
 /// 3PC-GD (Richtárik, Sokolov, Gasanov, Fatkhullin, Li, Gorbunov, ICML 2022):
 ///
 /// $$x^{t+1} = x^t - \gamma g^t,\qquad
-/// g_i^{t+1} = \mathcal{C}_{g_i^t,\,\nabla f_i(x^t)}\big(\nabla f_i(x^{t+1})\big),\qquad
+/// g_i^{t+1} = \mathcal{C}_{g_i^t,\thinspace\nabla f_i(x^t)}\big(\nabla f_i(x^{t+1})\big),\qquad
 /// g^{t+1} = \tfrac1n\textstyle\sum_i g_i^{t+1},$$
 ///
 /// for any [`ThreePoint`] mechanism $\mathcal{C}$ (EF21, LAG, CLAG, 3PCv1/v2/v4/v5, Bernoulli
@@ -28,7 +28,7 @@ use crate::three_point::{MechCtx, ThreePoint};
 /// Stepsize: [`Stepsize::Theory`] gives multiplier × $1/(L + \tilde L\sqrt{B/A})$ with the
 /// mechanism's constants at the problem's dimension (the authors' code, every mechanism);
 /// nonconvex guarantee by analogy with EF21,
-/// $\mathbb{E}\|\nabla f(\hat x^T)\|^2 \le 2\delta_0/(\gamma T) + G^0/(AT)$ (exact form
+/// $\mathbb{E}\lVert\nabla f(\hat x^T)\rVert^2 \le 2\delta_0/(\gamma T) + G^0/(AT)$ (exact form
 /// UNCONFIRMED, spec §6.1).
 ///
 /// Init: $g_i^0 = \nabla f_i(x^0)$ (dense; its bits counted only with `count_init`), and the
