@@ -12,7 +12,8 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 bin=target/release/squeeze
 cfg=examples/mpi/ef21_d1e6.toml
 out=$(mktemp -d)
-set_precision=(--set "precision=${PRECISION:-f64}")
+# records.jsonl is read below; a run writes only records.csv unless output.formats asks for it.
+set_precision=(--set "precision=${PRECISION:-f64}" --set 'output.formats=["csv","jsonl"]')
 ms_per_round() {
     python3 - "$1" <<'PY'
 import json, sys

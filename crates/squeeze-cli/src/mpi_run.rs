@@ -125,8 +125,15 @@ pub fn run(args: RunArgs) -> CliResult {
     } else {
         None
     };
-    let committed = prepared
-        .map(|p| output::commit_outputs(&job, &args, engine.describe(), p, restored.as_ref()));
+    let committed = prepared.map(|p| {
+        output::commit_outputs(
+            &job,
+            &args,
+            output::RunMeta::of(&job, engine.as_ref()),
+            p,
+            restored.as_ref(),
+        )
+    });
     let output = match share(&comm, committed) {
         Ok(o) => o,
         Err(f) => return leave(session, f),

@@ -1,12 +1,16 @@
 //! The output directory of `squeeze run`. Files (all written as the run goes, flushed after
 //! every record, so a killed run leaves valid files up to its last record):
 //!
-//! * `records.csv`: header [`RoundRecord::CSV_HEADER`], one [`RoundRecord::csv_row`] per record;
-//! * `records.jsonl`: one JSON [`RoundRecord`] per line;
+//! * `records.csv` (unless `output.formats` leaves it out): header
+//!   [`RoundRecord::CSV_HEADER`], then [`RoundRecord::csv_fields`] per record, written by the
+//!   `csv` crate;
+//! * `records.jsonl` (when `output.formats` includes `"jsonl"`): one JSON [`RoundRecord`] per line;
 //! * `config.resolved.toml`: the configuration after overrides, data paths absolute, name set
 //!   (`squeeze run config.resolved.toml` reproduces the run);
-//! * `summary.json`: name, engine description, status (`running`, `finished`, `failed`, `diverged`), stop
-//!   reason, the last record and the wall time (replaced atomically);
+//! * `summary.json`: name, engine description, the run's metadata (method, seed, stepsize and
+//!   the constants behind it, threads, squeeze version), status (`running`, `finished`,
+//!   `failed`, `diverged`), stop reason, the last record and the wall time (replaced
+//!   atomically);
 //! * `checkpoint.json` when `run.checkpoint_every` is set (written by the executor).
 
 use std::fs::{self, File, OpenOptions};
@@ -15,11 +19,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
+use squeeze_driver::config::RecordFormat;
 use squeeze_driver::executor::{ExecError, ExecutorState, Observer, RunSummary, StopReason};
 use squeeze_driver::fingerprint::Fingerprint;
-use squeeze_driver::{Engine, ExperimentConfig, RoundRecord};
+use squeeze_driver::{Engine, ExperimentConfig, RoundRecord, StepsizeReport};
 
 use crate::fail::{CliResult, Failure, runtime, usage};
 use crate::job::{Job, RunArgs, exec_error_code};
@@ -32,6 +37,23 @@ pub struct SummaryFile {
     pub name: String,
     /// The engine's description.
     pub describe: String,
+    /// The method's registry name (`method.name`).
+    #[serde(default)]
+    pub method: String,
+    /// The experiment seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// The stepsize γ the method runs with and, for a theory stepsize, the constants it was
+    /// computed from (L and its rule, L̃, α or ω, A, B, …); null for methods without a
+    /// stepsize rule (the gossip methods take theirs from the configuration).
+    #[serde(default)]
+    pub stepsize: Option<StepsizeReport>,
+    /// Worker threads of the run (results do not depend on them).
+    #[serde(default)]
+    pub threads: usize,
+    /// The squeeze version that wrote the file.
+    #[serde(default)]
+    pub version: String,
     /// `running`, `finished`, `failed` or `diverged` (exit code 1 for the last two).
     pub status: String,
     /// Why the run stopped (when finished).
@@ -44,6 +66,31 @@ pub struct SummaryFile {
     pub wall_time_s: f64,
 }
 
+/// What a run is, for `summary.json` (besides its progress).
+#[derive(Debug, Clone)]
+pub(crate) struct RunMeta {
+    name: String,
+    describe: String,
+    method: String,
+    seed: u64,
+    stepsize: Option<StepsizeReport>,
+    threads: usize,
+}
+
+impl RunMeta {
+    /// The metadata of `job` running on `engine`.
+    pub(crate) fn of(job: &Job, engine: &dyn Engine) -> Self {
+        Self {
+            name: job.name.clone(),
+            describe: engine.describe(),
+            method: job.cfg.method.name.clone(),
+            seed: job.cfg.seed,
+            stepsize: engine.stepsize(),
+            threads: job.cfg.run.threads,
+        }
+    }
+}
+
 /// File names in the output directory.
 pub const RECORDS_CSV: &str = "records.csv";
 /// JSON-lines records.
@@ -52,6 +99,14 @@ pub const RECORDS_JSONL: &str = "records.jsonl";
 pub const CONFIG_RESOLVED: &str = "config.resolved.toml";
 /// Summary.
 pub const SUMMARY: &str = "summary.json";
+/// The records file of `format`.
+pub fn records_file(format: RecordFormat) -> &'static str {
+    match format {
+        RecordFormat::Csv => RECORDS_CSV,
+        RecordFormat::Jsonl => RECORDS_JSONL,
+    }
+}
+
 /// Checkpoint (written by the executor).
 pub const CHECKPOINT: &str = "checkpoint.json";
 /// The problem fingerprint (data hash and configuration; checked on resume).
@@ -123,7 +178,7 @@ pub(crate) fn restore(job: &Job, engine: &mut dyn Engine) -> CliResult<ExecutorS
 pub(crate) fn commit_outputs(
     job: &Job,
     args: &RunArgs,
-    describe: String,
+    meta: RunMeta,
     prepared: Prepared,
     restored: Option<&ExecutorState>,
 ) -> CliResult<RunOutput> {
@@ -158,19 +213,17 @@ pub(crate) fn commit_outputs(
     };
     write_resolved(out, &job.cfg, args)?;
     let show = !args.quiet && std::io::stderr().is_terminal() && !ci();
-    let output = RunOutput::open(
+    let formats = job.cfg.record_formats().map_err(|e| job.cfg_error(&e))?;
+    let progress = crate::console::progress_bar(show, job.cfg.stop.max_rounds).map_err(runtime)?;
+    RunOutput::open(
         out,
-        job.name.clone(),
-        describe,
+        meta,
+        &formats,
         resumed_from.as_ref(),
-        show,
+        progress,
         prepared.lock,
     )
-    .map_err(runtime)?;
-    if let Some(max) = job.cfg.stop.max_rounds {
-        output.progress.set_length(max);
-    }
-    Ok(output)
+    .map_err(runtime)
 }
 
 /// Take, check and (for a resume) restore before any file changes, then open the outputs: a
@@ -185,7 +238,8 @@ pub(crate) fn open_outputs(
         Some(_) => Some(restore(job, engine)?),
         None => None,
     };
-    let output = commit_outputs(job, args, engine.describe(), prepared, restored.as_ref())?;
+    let meta = RunMeta::of(job, engine);
+    let output = commit_outputs(job, args, meta, prepared, restored.as_ref())?;
     let start = restored.map_or(Start::Fresh, Start::Restored);
     Ok((output, start))
 }
@@ -307,13 +361,63 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::rename(&tmp, path)
 }
 
+/// The record files of a run, each opened for appending.
+pub(crate) struct RecordWriters {
+    csv: Option<csv::Writer<File>>,
+    jsonl: Option<BufWriter<File>>,
+}
+
+impl RecordWriters {
+    /// Open the files of `formats` in `dir` for appending; a fresh CSV file gets its header.
+    pub(crate) fn open(dir: &Path, formats: &[RecordFormat], fresh: bool) -> anyhow::Result<Self> {
+        let open = |f: RecordFormat| -> anyhow::Result<File> {
+            let p = dir.join(records_file(f));
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .with_context(|| format!("cannot open {}", p.display()))
+        };
+        let mut out = Self {
+            csv: None,
+            jsonl: None,
+        };
+        for &f in formats {
+            match f {
+                RecordFormat::Csv => {
+                    let mut w = csv::WriterBuilder::new().from_writer(open(f)?);
+                    if fresh {
+                        w.write_record(RoundRecord::CSV_COLUMNS)?;
+                        w.flush()?;
+                    }
+                    out.csv = Some(w);
+                }
+                RecordFormat::Jsonl => out.jsonl = Some(BufWriter::new(open(f)?)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Append `rec` to every file and flush (a killed run leaves complete rows).
+    pub(crate) fn write(&mut self, rec: &RoundRecord) -> anyhow::Result<()> {
+        if let Some(w) = &mut self.csv {
+            w.write_record(rec.csv_fields())?;
+            w.flush()?;
+        }
+        if let Some(w) = &mut self.jsonl {
+            serde_json::to_writer(&mut *w, rec)?;
+            w.write_all(b"\n")?;
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
 /// The observer that writes the records, the summary and the progress bar.
 pub(crate) struct RunOutput {
     dir: PathBuf,
-    csv: BufWriter<File>,
-    jsonl: BufWriter<File>,
-    name: String,
-    describe: String,
+    records: RecordWriters,
+    meta: RunMeta,
     pub(crate) last: Option<RoundRecord>,
     last_summary: Instant,
     progress: ProgressBar,
@@ -324,49 +428,22 @@ pub(crate) struct RunOutput {
 impl RunOutput {
     fn open(
         dir: &Path,
-        name: String,
-        describe: String,
+        meta: RunMeta,
+        formats: &[RecordFormat],
         resumed_from: Option<&RoundRecord>,
-        show: bool,
+        progress: ProgressBar,
         lock: DirLock,
     ) -> anyhow::Result<Self> {
-        let open = |f: &str| -> anyhow::Result<BufWriter<File>> {
-            let p = dir.join(f);
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&p)
-                .with_context(|| format!("cannot open {}", p.display()))?;
-            Ok(BufWriter::new(file))
-        };
-        let mut csv = open(RECORDS_CSV)?;
-        let jsonl = open(RECORDS_JSONL)?;
-        if resumed_from.is_none() {
-            writeln!(csv, "{}", RoundRecord::CSV_HEADER)?;
-            csv.flush()?;
-        }
-        let progress = if show {
-            let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            pb.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} round {pos}/{len}  {msg}",
-                )
-                .context("internal: progress template")?,
-            );
-            pb.enable_steady_tick(Duration::from_millis(200));
-            pb
-        } else {
-            ProgressBar::hidden()
-        };
+        let records = RecordWriters::open(dir, formats, resumed_from.is_none())?;
         if let Some(r) = resumed_from {
             progress.set_position(r.round);
+            // The rate (and ETA) of this process, not one inflated by the restored rounds.
+            progress.reset_eta();
         }
         Ok(Self {
             dir: dir.to_path_buf(),
-            csv,
-            jsonl,
-            name,
-            describe,
+            records,
+            meta,
             last: resumed_from.cloned(),
             last_summary: Instant::now(),
             progress,
@@ -383,9 +460,15 @@ impl RunOutput {
         let Some(last) = &self.last else {
             return Ok(());
         };
+        let m = &self.meta;
         let s = SummaryFile {
-            name: self.name.clone(),
-            describe: self.describe.clone(),
+            name: m.name.clone(),
+            describe: m.describe.clone(),
+            method: m.method.clone(),
+            seed: m.seed,
+            stepsize: m.stepsize.clone(),
+            threads: m.threads,
+            version: env!("CARGO_PKG_VERSION").to_string(),
             status: status.to_string(),
             stop_reason: reason,
             error,
@@ -396,21 +479,12 @@ impl RunOutput {
         let path = self.dir.join(SUMMARY);
         write_atomic(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))
     }
-
-    fn write_record(&mut self, rec: &RoundRecord) -> anyhow::Result<()> {
-        writeln!(self.csv, "{}", rec.csv_row())?;
-        self.csv.flush()?;
-        serde_json::to_writer(&mut self.jsonl, rec)?;
-        self.jsonl.write_all(b"\n")?;
-        self.jsonl.flush()?;
-        Ok(())
-    }
 }
 
 impl Observer for RunOutput {
     fn record(&mut self, rec: &RoundRecord) -> Result<(), ExecError> {
         let first = self.last.is_none();
-        self.write_record(rec).map_err(|e| {
+        self.records.write(rec).map_err(|e| {
             ExecError::Observer(format!(
                 "cannot write records in {}: {e}",
                 self.dir.display()
@@ -436,5 +510,46 @@ impl Observer for RunOutput {
     fn checkpoint(&mut self, _round: u64, _path: &Path) -> Result<(), ExecError> {
         self.write_summary("running", None, None)
             .map_err(|e| ExecError::Observer(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The csv crate writes exactly the text the hand-made lines had (header, integers,
+    /// shortest floats with `0` for zero and no exponent, `;`-joined levels, empty fields
+    /// unquoted, `\n` line ends), for a fresh file and for an appending resume.
+    #[test]
+    fn csv_writer_keeps_the_established_text() {
+        let dir = std::env::temp_dir().join(format!("squeeze-output-csv-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let line = "7,78.5,80,1924,32,64,10,1138,3.9654126964714003,0.00000015,0,0,3;0;11,,0,0,0.000139678";
+        // The record behind the line (see `RoundRecord::from_csv_fields`).
+        let rec = RoundRecord::from_csv_fields(line.split(',')).unwrap();
+        assert_eq!(
+            (rec.levels.as_slice(), rec.grad_norm_sq),
+            ([3, 0, 11].as_slice(), 1.5e-7)
+        );
+        {
+            let mut w = RecordWriters::open(&dir, &[RecordFormat::Csv], true).unwrap();
+            w.write(&rec).unwrap();
+        }
+        {
+            let mut w = RecordWriters::open(&dir, &[RecordFormat::Csv], false).unwrap();
+            w.write(&rec).unwrap();
+        }
+        let text = fs::read_to_string(dir.join(RECORDS_CSV)).unwrap();
+        assert_eq!(
+            text,
+            format!("{}\n{line}\n{line}\n", RoundRecord::CSV_HEADER)
+        );
+        assert_eq!(rec.csv_row(), line, "the same text as csv_row");
+        assert!(
+            !dir.join(RECORDS_JSONL).exists(),
+            "only the formats asked for"
+        );
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -15,8 +15,10 @@ use squeeze_driver::{ExperimentConfig, RoundRecord};
 use toml::{Table, Value};
 
 use crate::fail::{CliResult, runtime, usage};
+use squeeze_driver::config::RecordFormat;
+
 use crate::output::{
-    CHECKPOINT, CONFIG_RESOLVED, FINGERPRINT, RECORDS_CSV, RECORDS_JSONL, write_atomic,
+    CHECKPOINT, CONFIG_RESOLVED, FINGERPRINT, RecordWriters, records_file, write_atomic,
 };
 
 /// What [`check`] found: where to cut the records, and what [`commit`] must write.
@@ -24,8 +26,13 @@ use crate::output::{
 pub(crate) struct Plan {
     /// The checkpoint's record.
     pub(crate) last: RoundRecord,
-    csv_keep: u64,
-    jsonl_keep: u64,
+    /// Record files to cut back, with the bytes to keep.
+    cuts: Vec<(RecordFormat, u64)>,
+    /// Formats the run now writes but the interrupted run did not (`output.formats` changed):
+    /// written on commit from the records up to the checkpoint.
+    backfill: Vec<RecordFormat>,
+    /// Those records, read from a file the interrupted run wrote (when `backfill` is set).
+    earlier: Vec<RoundRecord>,
     /// A run of an older squeeze has no `fingerprint.json`: write it on commit.
     write_fingerprint: bool,
     /// Say so on stderr.
@@ -62,10 +69,10 @@ pub(crate) fn check(out: &Path, cfg: &ExperimentConfig, now: &Fingerprint) -> Cl
         let now = Value::try_from(cfg).context("internal: config does not serialise")?;
         if let Some(key) = first_difference(&prev, &now, "") {
             let top = key.split('.').next().unwrap_or("");
-            if !["stop", "run", "name"].contains(&top) {
+            if !["stop", "run", "name", "output"].contains(&top) {
                 return Err(usage(format!(
                     "--resume: {key} differs from the interrupted run's {}; resume with the same \
-                     problem, method and seed (only stop.*, run.* and name may change)",
+                     problem, method and seed (only stop.*, run.*, output.* and name may change)",
                     prev_path.display()
                 )));
             }
@@ -119,22 +126,68 @@ pub(crate) fn check(out: &Path, cfg: &ExperimentConfig, now: &Fingerprint) -> Cl
             ckpt.display()
         ))
     })?;
-    let csv_keep = records_to_keep(&out.join(RECORDS_CSV), last.round, true)?;
-    let jsonl_keep = records_to_keep(&out.join(RECORDS_JSONL), last.round, false)?;
+    let formats = cfg
+        .record_formats()
+        .map_err(|e| usage(format!("--resume: {e}")))?;
+    let (mut cuts, mut backfill, mut kept_only) = (Vec::new(), Vec::new(), Vec::new());
+    for f in RecordFormat::ALL {
+        let path = out.join(records_file(f));
+        match (path.exists(), formats.contains(&f)) {
+            (true, true) => cuts.push((f, records_to_keep(&path, last.round, f)?)),
+            // Written before, not continued: cut back too, so it ends at the checkpoint.
+            (true, false) => {
+                if let Ok(keep) = records_to_keep(&path, last.round, f) {
+                    cuts.push((f, keep));
+                    kept_only.push(records_file(f));
+                }
+            }
+            (false, true) => backfill.push(f),
+            (false, false) => {}
+        }
+    }
+    let earlier = match (backfill.is_empty(), cuts.first()) {
+        (true, _) => Vec::new(),
+        (false, Some(&(from, _))) => read_records(&out.join(records_file(from)), last.round, from)?,
+        (false, None) => {
+            return Err(usage(format!(
+                "--resume: {} has no records file ({}), so the records before the checkpoint \
+                 are lost; run without --resume",
+                out.display(),
+                RecordFormat::ALL.map(records_file).join(", ")
+            )));
+        }
+    };
+    let mut notes: Vec<String> = note.into_iter().collect();
+    if !kept_only.is_empty() {
+        notes.push(format!(
+            "note: {} of the interrupted run ends at round {} (output.formats no longer \
+             includes it)",
+            kept_only.join(" and "),
+            last.round
+        ));
+    }
     Ok(Plan {
         last,
-        csv_keep,
-        jsonl_keep,
+        cuts,
+        backfill,
+        earlier,
         write_fingerprint,
-        note,
+        note: (!notes.is_empty()).then(|| notes.join("\n")),
     })
 }
 
 /// Cut the records back to the checkpoint's round (and store the fingerprint of an older
 /// run): the first changes a resume makes.
 pub(crate) fn commit(out: &Path, plan: &Plan, now: &Fingerprint) -> CliResult {
-    truncate(&out.join(RECORDS_CSV), plan.csv_keep)?;
-    truncate(&out.join(RECORDS_JSONL), plan.jsonl_keep)?;
+    for &(f, keep) in &plan.cuts {
+        truncate(&out.join(records_file(f)), keep)?;
+    }
+    if !plan.backfill.is_empty() {
+        let mut w = RecordWriters::open(out, &plan.backfill, true).map_err(runtime)?;
+        for r in &plan.earlier {
+            w.write(r).map_err(runtime)?;
+        }
+    }
     if plan.write_fingerprint {
         write_fingerprint(out, now)?;
     }
@@ -190,7 +243,24 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
 /// How many bytes to keep: the header and the complete rows with round ≤ `round` (later rows,
 /// or a half-written last line, come from after the checkpoint and will be recomputed). The
 /// row for `round` itself must be there.
-fn records_to_keep(path: &Path, round: u64, csv: bool) -> CliResult<u64> {
+fn records_to_keep(path: &Path, round: u64, format: RecordFormat) -> CliResult<u64> {
+    scan_records(path, round, format, false).map(|(keep, _)| keep)
+}
+
+/// The records with round ≤ `round` of a records file (checked as [`records_to_keep`]).
+fn read_records(path: &Path, round: u64, format: RecordFormat) -> CliResult<Vec<RoundRecord>> {
+    scan_records(path, round, format, true).map(|(_, recs)| recs)
+}
+
+/// The bytes to keep of a records file and, if `parse`, its records up to `round`.
+fn scan_records(
+    path: &Path,
+    round: u64,
+    format: RecordFormat,
+    parse: bool,
+) -> CliResult<(u64, Vec<RoundRecord>)> {
+    let csv = format == RecordFormat::Csv;
+    let mut recs = Vec::new();
     let text = fs::read_to_string(path).map_err(|e| {
         usage(format!(
             "--resume: cannot read {}: {e}; run without --resume to start afresh",
@@ -214,14 +284,25 @@ fn records_to_keep(path: &Path, round: u64, csv: bool) -> CliResult<u64> {
         if !line.ends_with('\n') {
             break; // half-written by the killed run
         }
-        let r = if csv {
-            line.split(',')
+        // The CSV writer quotes no field of a record (`RoundRecord::csv_fields`).
+        let row = line.trim_end_matches(['\n', '\r']);
+        let r = if csv && !parse {
+            row.split(',')
                 .next()
                 .and_then(|f| f.trim().parse::<u64>().ok())
         } else {
-            serde_json::from_str::<RoundRecord>(line)
-                .ok()
-                .map(|r| r.round)
+            let rec = if csv {
+                RoundRecord::from_csv_fields(row.split(',')).ok()
+            } else {
+                serde_json::from_str::<RoundRecord>(row).ok()
+            };
+            rec.map(|rec| {
+                let k = rec.round;
+                if parse && k <= round {
+                    recs.push(rec);
+                }
+                k
+            })
         };
         let Some(r) = r else {
             return Err(usage(format!(
@@ -242,7 +323,7 @@ fn records_to_keep(path: &Path, round: u64, csv: bool) -> CliResult<u64> {
             path.display()
         )));
     }
-    Ok(keep as u64)
+    Ok((keep as u64, recs))
 }
 
 #[cfg(test)]

@@ -71,6 +71,19 @@ fn assert_same_rows(a: &[String], b: &[String], what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: line counts");
 }
 
+/// The records of a records.csv, read with the csv crate.
+fn csv_records(path: &Path) -> Vec<RoundRecord> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        RoundRecord::CSV_COLUMNS
+    );
+    reader
+        .records()
+        .map(|row| RoundRecord::from_csv_fields(row.unwrap().iter()).unwrap())
+        .collect()
+}
+
 fn jsonl(path: &Path) -> Vec<RoundRecord> {
     fs::read_to_string(path)
         .unwrap()
@@ -98,11 +111,19 @@ fn quickstart_writes_records_config_and_summary() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], RoundRecord::CSV_HEADER);
     assert_eq!(lines.len(), 1 + 1001, "rounds 0..=1000 are logged");
-    let recs = jsonl(&run.join("records.jsonl"));
+    assert!(
+        !run.join("records.jsonl").exists(),
+        "CSV only unless output.formats asks for JSON lines"
+    );
+    let recs = csv_records(&run.join("records.csv"));
     assert_eq!(recs.len(), 1001);
     for (i, r) in recs.iter().enumerate() {
         assert_eq!(r.round, i as u64);
-        assert_eq!(r.csv_row(), lines[i + 1], "csv and jsonl agree at row {i}");
+        assert_eq!(
+            r.csv_row(),
+            lines[i + 1],
+            "csv rows read back exactly at row {i}"
+        );
     }
     assert!(recs[1000].grad_norm_sq < 0.1 * recs[0].grad_norm_sq);
     assert_eq!(
@@ -122,6 +143,7 @@ fn quickstart_writes_records_config_and_summary() {
     );
     assert!(summary["wall_time_s"].as_f64().unwrap() > 0.0);
     assert!(run.join("checkpoint.json").is_file());
+    assert_ef21_metadata(&summary, &run.join("checkpoint.json"));
 
     // The resolved configuration reproduces the run exactly (except wall time).
     let resolved = run.join("config.resolved.toml");
@@ -209,7 +231,7 @@ fn set_overrides_any_key() {
     );
     assert_eq!(cfg["stop"]["max_rounds"].as_integer(), Some(50));
     assert_eq!(cfg["run"]["threads"].as_integer(), Some(2));
-    let recs = jsonl(&run.join("records.jsonl"));
+    let recs = csv_records(&run.join("records.csv"));
     assert_eq!(recs.len(), 51);
     assert_eq!(recs[1].entries_up, 5 * 2, "5 workers × Top-2");
 
@@ -516,8 +538,10 @@ fn killed_run_resumes_to_the_uninterrupted_records() {
     let b = csv_without_wall_time(&dir.join("reference/records.csv"));
     assert_eq!(a.len(), 8002, "header + rounds 0..=8000, no duplicates");
     assert_same_rows(&a, &b, "resumed vs uninterrupted");
-    let ja = jsonl(&dir.join("killed/records.jsonl"));
-    let jb = jsonl(&dir.join("reference/records.jsonl"));
+    // Only CSV was written (the default), and the resume read and cut it alone.
+    assert!(!dir.join("killed/records.jsonl").exists());
+    let ja = csv_records(&dir.join("killed/records.csv"));
+    let jb = csv_records(&dir.join("reference/records.csv"));
     assert_eq!(ja.len(), jb.len());
     assert!(ja.iter().zip(&jb).all(|(x, y)| x.same_trajectory(y)));
     let summary: serde_json::Value =
@@ -573,7 +597,148 @@ fn every_example_config_runs() {
             continue;
         }
         assert_ok(&out);
-        let recs = jsonl(&dir.join(&out_dir).join("records.jsonl"));
+        let recs = csv_records(&dir.join(&out_dir).join("records.csv"));
         assert_eq!(recs.last().unwrap().round, 2, "{cfg:?}");
     }
+}
+
+/// summary.json of the quickstart (EF21, Top-1 on d = 30, 16× the theory stepsize) names the
+/// method, seed, threads and version, and the γ the run used (the checkpoint's server state),
+/// which is 16/(L + L̃·√(β/θ)) with the reported L, L̃ and θ, β of α = 1/30.
+#[track_caller]
+fn assert_ef21_metadata(summary: &serde_json::Value, checkpoint: &Path) {
+    assert_eq!(summary["method"], "ef21");
+    assert_eq!(summary["seed"], 1);
+    assert_eq!(summary["threads"], 1);
+    assert_eq!(summary["version"], env!("CARGO_PKG_VERSION"));
+    let step = &summary["stepsize"];
+    assert_eq!(step["rule"]["rule"], "theory", "{step}");
+    assert_eq!(step["rule"]["multiplier"], 16.0);
+    let t = &step["theory"];
+    assert_eq!(t["smoothness"], "pooled");
+    let (l, l_tilde) = (t["l"].as_f64().unwrap(), t["l_tilde"].as_f64().unwrap());
+    assert!(l > 0.0 && l_tilde >= l * (1.0 - 1e-12), "{t}");
+    let alpha = 1.0f64 / 30.0;
+    assert_eq!(t["alpha"].as_f64(), Some(alpha));
+    let theta = 1.0 - (1.0 - alpha).sqrt();
+    let beta = (1.0 - alpha) / theta;
+    assert!((t["a"].as_f64().unwrap() - theta).abs() < 1e-15);
+    assert!((t["b"].as_f64().unwrap() - beta).abs() < 1e-12 * beta);
+    let gamma = step["gamma"].as_f64().unwrap();
+    let want = 16.0 / (l + l_tilde * (beta / theta).sqrt());
+    assert!((gamma - want).abs() <= 1e-12 * want, "{gamma} vs {want}");
+    let ckpt: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(checkpoint).unwrap()).unwrap();
+    let used = find_key(&ckpt, "gamma").expect("the checkpoint holds the server's γ");
+    assert_eq!(used.as_f64(), Some(gamma), "reported γ = γ used");
+}
+
+/// The first value under `key` anywhere in `v` (depth first).
+fn find_key<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m
+            .get(key)
+            .or_else(|| m.values().find_map(|x| find_key(x, key))),
+        serde_json::Value::Array(a) => a.iter().find_map(|x| find_key(x, key)),
+        _ => None,
+    }
+}
+
+/// `output.formats` picks the record files; a run resumed with JSON lines added gets them
+/// from the start (written from the CSV records up to the checkpoint), identical to a run
+/// that wrote both from round 0; a format dropped on resume ends at the checkpoint.
+#[test]
+fn output_formats_choose_the_files_and_may_change_on_resume() {
+    let dir = temp_dir("formats");
+    let q = quickstart();
+    let q = q.to_str().unwrap();
+    let run = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            q,
+            "--out",
+            out,
+            "--quiet",
+            "--set",
+            "run.checkpoint_every=10",
+        ];
+        args.extend_from_slice(extra);
+        squeeze(&dir, &args)
+    };
+    let both = "output.formats=[\"csv\", \"jsonl\"]";
+    assert_ok(&run(
+        "both",
+        &["--set", "stop.max_rounds=40", "--set", both],
+    ));
+    assert_ok(&run(
+        "jsonl",
+        &[
+            "--set",
+            "stop.max_rounds=40",
+            "--set",
+            "output.formats=[\"jsonl\"]",
+        ],
+    ));
+    assert!(!dir.join("jsonl/records.csv").exists());
+    let reference = jsonl(&dir.join("both/records.jsonl"));
+    assert_eq!(reference.len(), 41);
+    let only_jsonl = jsonl(&dir.join("jsonl/records.jsonl"));
+    assert!(
+        reference
+            .iter()
+            .zip(&only_jsonl)
+            .all(|(a, b)| a.same_trajectory(b))
+    );
+    assert_eq!(csv_records(&dir.join("both/records.csv")).len(), 41);
+
+    // CSV only for 20 rounds, then resumed to 40 with JSON lines added.
+    assert_ok(&run("grown", &["--set", "stop.max_rounds=20"]));
+    assert!(!dir.join("grown/records.jsonl").exists());
+    let resumed = run(
+        "grown",
+        &["--set", "stop.max_rounds=40", "--set", both, "--resume"],
+    );
+    assert_ok(&resumed);
+    let grown = jsonl(&dir.join("grown/records.jsonl"));
+    assert_eq!(grown.len(), 41, "rounds 0..=40, the first 21 from the CSV");
+    assert!(
+        grown
+            .iter()
+            .zip(&reference)
+            .all(|(a, b)| a.same_trajectory(b))
+    );
+    let grown_csv = csv_records(&dir.join("grown/records.csv"));
+    assert!(
+        grown_csv
+            .iter()
+            .zip(&grown)
+            .all(|(a, b)| a.same_trajectory(b) && a.wall_time_s == b.wall_time_s)
+    );
+
+    // Dropping JSON lines on resume: that file ends at the checkpoint, with a note.
+    let dropped = run("both", &["--set", "stop.max_rounds=60", "--resume"]);
+    assert_ok(&dropped);
+    assert!(
+        text(&dropped.stderr).contains("records.jsonl of the interrupted run ends at round 40"),
+        "{}",
+        text(&dropped.stderr)
+    );
+    assert_eq!(jsonl(&dir.join("both/records.jsonl")).len(), 41);
+    assert_eq!(csv_records(&dir.join("both/records.csv")).len(), 61);
+
+    // Unknown formats are refused before anything runs, naming the accepted ones.
+    let bad = run("bad", &["--set", "output.formats=[\"parquet\"]"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("expected `csv` or `jsonl`"),
+        "{}",
+        text(&bad.stderr)
+    );
+    let empty = run("bad", &["--set", "output.formats=[]"]);
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(
+        text(&empty.stderr).contains("output.formats: is empty"),
+        "{}",
+        text(&empty.stderr)
+    );
 }

@@ -131,11 +131,12 @@ fn assert_ok(r: &Run) {
     );
 }
 
+/// The records of a run (records.csv, read with the csv crate; floats read back exactly).
 fn records(dir: &Path) -> Vec<RoundRecord> {
-    fs::read_to_string(dir.join("records.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+    let mut reader = csv::Reader::from_path(dir.join("records.csv")).unwrap();
+    reader
+        .records()
+        .map(|row| RoundRecord::from_csv_fields(row.unwrap().iter()).unwrap())
         .collect()
 }
 
@@ -360,7 +361,7 @@ fn ranks_with_different_configurations_refuse_to_run() {
         "stderr: {}",
         r.stderr
     );
-    assert!(!dir.join("o/records.jsonl").exists(), "nothing may run");
+    assert!(!dir.join("o/records.csv").exists(), "nothing may run");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use squeeze_core::{BitConvention, Message, Scalar, round_seed};
 use squeeze_methods::method::level_of;
-use squeeze_methods::{MethodError, ServerMethod, WorkerBuffers, WorkerCtx};
+use squeeze_methods::{MethodError, ServerMethod, StepsizeReport, WorkerBuffers, WorkerCtx};
 use squeeze_problems::Problem;
 use thiserror::Error;
 
@@ -149,6 +149,12 @@ pub trait Engine: Send {
     fn writes_outputs(&self) -> bool {
         true
     }
+    /// The stepsize the method resolved at initialisation and the constants behind it
+    /// (`None` for methods without a stepsize rule, such as the gossip methods, whose
+    /// stepsizes are configured directly).
+    fn stepsize(&self) -> Option<StepsizeReport> {
+        None
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -191,6 +197,8 @@ pub struct StarEngine<S: Scalar, M: ServerMethod<S>> {
     threads: usize,
     metric_buf: Vec<Vec<S>>,
     metric_loss: Vec<f64>,
+    /// What the method reported at initialisation.
+    stepsize: Option<StepsizeReport>,
 }
 
 impl<S: Scalar, M: ServerMethod<S>> core::fmt::Debug for StarEngine<S, M> {
@@ -265,6 +273,7 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
             metric_buf: (0..n).map(|_| vec![S::ZERO; d]).collect(),
             metric_loss: vec![0.0; n],
             problem,
+            stepsize: init.stepsize,
         })
     }
 
@@ -479,6 +488,10 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
             self.problem.dim(),
             self.threads
         )
+    }
+
+    fn stepsize(&self) -> Option<StepsizeReport> {
+        self.stepsize.clone()
     }
 
     fn n_workers(&self) -> usize {

@@ -10,7 +10,8 @@
 //!   built-in data its name;
 //! * the configuration that determines the trajectory: the problem (kind, split, regulariser,
 //!   workers, rows, features, x⁰, …; the data path left out), the method, the topology, the seed
-//!   and the precision — everything but `name`, `stop.*` and `run.*`, which may change on resume.
+//!   and the precision — everything but `name`, `stop.*`, `run.*` and `output.*`, which may
+//!   change on resume.
 //!
 //! [`Fingerprint::first_difference`] names the first key that differs, with both values.
 
@@ -63,7 +64,7 @@ pub struct Fingerprint {
     /// The data: `{ "builtin": name }`, `{ "file": { "bytes": n, "fnv1a64": "…" } }` or
     /// `"none"` (problems without data).
     pub data: Value,
-    /// The configuration without `name`, `stop`, `run` and the data path.
+    /// The configuration without `name`, `stop`, `run`, `output` and the data path.
     pub config: Value,
 }
 
@@ -104,7 +105,7 @@ impl Fingerprint {
         let mut config =
             serde_json::to_value(cfg).map_err(|e| FingerprintError::Serialise(e.to_string()))?;
         if let Value::Object(top) = &mut config {
-            for key in ["name", "stop", "run"] {
+            for key in ["name", "stop", "run", "output"] {
                 top.remove(key);
             }
             if let Some(Value::Object(problem)) = top.get_mut("problem") {

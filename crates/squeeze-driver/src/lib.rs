@@ -40,4 +40,5 @@ pub use config::{ConfigError, ExperimentConfig};
 pub use engine::{Engine, EngineError, Metrics, StarEngine, Totals};
 pub use executor::{Collect, ExecError, Executor, Observer, RunSummary, StopReason, StopRules};
 pub use gossip::GossipEngine;
-pub use records::RoundRecord;
+pub use records::{CsvRecordError, RoundRecord};
+pub use squeeze_methods::{StepsizeReport, TheoryConstants};

@@ -1,4 +1,4 @@
-//! Per-round records: what every run writes (CSV and JSON lines) and plots read.
+//! Per-round records: what every run writes (CSV, and JSON lines when asked) and plots read.
 
 use serde::{Deserialize, Serialize};
 
@@ -103,32 +103,144 @@ impl RoundRecord {
             && a == *other
     }
 
-    /// CSV header matching [`RoundRecord::csv_row`].
+    /// The CSV column names, in order (the header of `records.csv`).
+    pub const CSV_COLUMNS: [&'static str; 17] = [
+        "round",
+        "bits_up_per_worker",
+        "bits_up_max",
+        "bits_down_per_worker",
+        "bits_up_values32_per_worker",
+        "bits_up_values64_per_worker",
+        "entries_up",
+        "grad_samples",
+        "loss",
+        "grad_norm_sq",
+        "bits_links_per_node",
+        "consensus_error",
+        "levels",
+        "levels_down",
+        "wire_bytes_up",
+        "wire_bytes_down",
+        "wall_time_s",
+    ];
+
+    /// CSV header matching [`RoundRecord::csv_row`] ([`Self::CSV_COLUMNS`] joined by commas).
     pub const CSV_HEADER: &'static str = "round,bits_up_per_worker,bits_up_max,bits_down_per_worker,bits_up_values32_per_worker,bits_up_values64_per_worker,entries_up,grad_samples,loss,grad_norm_sq,bits_links_per_node,consensus_error,levels,levels_down,wire_bytes_up,wire_bytes_down,wall_time_s";
 
-    /// One CSV line (no newline). Floats use the shortest representation that round-trips.
-    pub fn csv_row(&self) -> String {
-        format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            self.round,
-            self.bits_up_per_worker,
-            self.bits_up_max,
-            self.bits_down_per_worker,
-            self.bits_up_values32_per_worker,
-            self.bits_up_values64_per_worker,
-            self.entries_up,
-            self.grad_samples,
-            self.loss,
-            self.grad_norm_sq,
-            self.bits_links_per_node,
-            self.consensus_error,
+    /// The CSV fields, in [`Self::CSV_COLUMNS`] order: integers in decimal, floats in the
+    /// shortest text that parses back to the same `f64` (Rust's `Display`: `0` rather than
+    /// `0.0`, no exponent), level histograms as counts joined by `;`. A CSV writer quotes
+    /// none of them (no field holds a comma, quote or line break).
+    pub fn csv_fields(&self) -> [String; 17] {
+        [
+            self.round.to_string(),
+            self.bits_up_per_worker.to_string(),
+            self.bits_up_max.to_string(),
+            self.bits_down_per_worker.to_string(),
+            self.bits_up_values32_per_worker.to_string(),
+            self.bits_up_values64_per_worker.to_string(),
+            self.entries_up.to_string(),
+            self.grad_samples.to_string(),
+            self.loss.to_string(),
+            self.grad_norm_sq.to_string(),
+            self.bits_links_per_node.to_string(),
+            self.consensus_error.to_string(),
             join_counts(&self.levels),
             join_counts(&self.levels_down),
-            self.wire_bytes_up,
-            self.wire_bytes_down,
-            self.wall_time_s
-        )
+            self.wire_bytes_up.to_string(),
+            self.wire_bytes_down.to_string(),
+            self.wall_time_s.to_string(),
+        ]
     }
+
+    /// One CSV line (no newline): [`Self::csv_fields`] joined by commas.
+    ///
+    /// ```
+    /// use squeeze_driver::RoundRecord;
+    /// let line = "3,78.5,80,1924,32,64,10,1138,0.25,1e-300,0,0,1;2;0,,0,0,0.5";
+    /// let r = RoundRecord::from_csv_fields(line.split(',')).unwrap();
+    /// assert_eq!((r.round, r.levels.clone(), r.grad_norm_sq), (3, vec![1, 2, 0], 1e-300));
+    /// // Floats are written in full (no exponent) and read back exactly.
+    /// let again = RoundRecord::from_csv_fields(r.csv_row().split(',')).unwrap();
+    /// assert!(again.same_trajectory(&r) && again.wall_time_s == 0.5);
+    /// ```
+    pub fn csv_row(&self) -> String {
+        self.csv_fields().join(",")
+    }
+
+    /// Read a record from its CSV fields (the inverse of [`Self::csv_fields`]; floats parse
+    /// back exactly).
+    pub fn from_csv_fields<'a>(
+        fields: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, CsvRecordError> {
+        let fields: Vec<&str> = fields.into_iter().collect();
+        if fields.len() != Self::CSV_COLUMNS.len() {
+            return Err(CsvRecordError::Columns {
+                got: fields.len(),
+                want: Self::CSV_COLUMNS.len(),
+            });
+        }
+        fn num<T: core::str::FromStr>(f: &[&str], i: usize) -> Result<T, CsvRecordError> {
+            f[i].trim().parse().map_err(|_| CsvRecordError::Field {
+                column: RoundRecord::CSV_COLUMNS[i],
+                value: f[i].chars().take(40).collect(),
+            })
+        }
+        fn counts(f: &[&str], i: usize) -> Result<Vec<u64>, CsvRecordError> {
+            let text = f[i].trim();
+            if text.is_empty() {
+                return Ok(Vec::new());
+            }
+            (text.split(';').map(|c| c.trim().parse()))
+                .collect::<Result<_, _>>()
+                .map_err(|_| CsvRecordError::Field {
+                    column: RoundRecord::CSV_COLUMNS[i],
+                    value: text.chars().take(40).collect(),
+                })
+        }
+        let f = &fields;
+        Ok(Self {
+            round: num(f, 0)?,
+            bits_up_per_worker: num(f, 1)?,
+            bits_up_max: num(f, 2)?,
+            bits_down_per_worker: num(f, 3)?,
+            bits_up_values32_per_worker: num(f, 4)?,
+            bits_up_values64_per_worker: num(f, 5)?,
+            entries_up: num(f, 6)?,
+            grad_samples: num(f, 7)?,
+            loss: num(f, 8)?,
+            grad_norm_sq: num(f, 9)?,
+            bits_links_per_node: num(f, 10)?,
+            consensus_error: num(f, 11)?,
+            levels: counts(f, 12)?,
+            levels_down: counts(f, 13)?,
+            wire_bytes_up: num(f, 14)?,
+            wire_bytes_down: num(f, 15)?,
+            wall_time_s: num(f, 16)?,
+        })
+    }
+}
+
+/// Why a CSV row is not a [`RoundRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsvRecordError {
+    /// The row has the wrong number of fields.
+    #[error("{got} fields where a records row has {want}; is it a squeeze records.csv?")]
+    Columns {
+        /// Fields in the row.
+        got: usize,
+        /// Fields a record has.
+        want: usize,
+    },
+    /// A field does not parse.
+    #[error("column {column}: '{value}' is not a number of the right kind")]
+    Field {
+        /// The column.
+        column: &'static str,
+        /// The field (first 40 characters).
+        value: String,
+    },
 }
 
 /// `a;b;c` (empty for no counts).
@@ -141,4 +253,51 @@ fn join_counts(counts: &[u64]) -> String {
         out.push_str(&c.to_string());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> RoundRecord {
+        RoundRecord {
+            round: 7,
+            bits_up_per_worker: 78.5,
+            bits_up_max: 80,
+            bits_down_per_worker: 1924,
+            bits_up_values32_per_worker: 32.0,
+            bits_up_values64_per_worker: 64.0,
+            entries_up: 10,
+            grad_samples: 1138,
+            loss: 3.9654126964714003,
+            grad_norm_sq: 1.5e-7,
+            bits_links_per_node: 0.0,
+            consensus_error: 0.0,
+            levels: vec![3, 0, 11],
+            levels_down: vec![],
+            wire_bytes_up: 0,
+            wire_bytes_down: 0,
+            wall_time_s: 0.000139678,
+        }
+    }
+
+    /// The text the records have always had (the format the plots and golden records read).
+    #[test]
+    fn csv_row_keeps_the_established_text_and_reads_back() {
+        assert_eq!(RoundRecord::CSV_HEADER, RoundRecord::CSV_COLUMNS.join(","));
+        let r = record();
+        assert_eq!(
+            r.csv_row(),
+            "7,78.5,80,1924,32,64,10,1138,3.9654126964714003,0.00000015,0,0,3;0;11,,0,0,0.000139678"
+        );
+        let back = RoundRecord::from_csv_fields(r.csv_row().split(',')).unwrap();
+        assert!(back.same_trajectory(&r) && back.wall_time_s == r.wall_time_s);
+        assert_eq!(
+            RoundRecord::from_csv_fields("1,2".split(',')).unwrap_err(),
+            CsvRecordError::Columns { got: 2, want: 17 }
+        );
+        let bad = r.csv_row().replacen("3;0;11", "3;x", 1);
+        let e = RoundRecord::from_csv_fields(bad.split(',')).unwrap_err();
+        assert!(e.to_string().contains("column levels: '3;x'"), "{e}");
+    }
 }

@@ -80,5 +80,5 @@ pub use star::server::{ModelServer, StepServer};
 pub use star::sgd::{Sgd, SgdServer, SgdWorker};
 pub use star::three_pc::bc::{ThreePcBc, ThreePcBcServer, ThreePcBcWorker};
 pub use star::three_pc::{Parked, RungBuffers, ThreePc, ThreePcServer, ThreePcWorker};
-pub use stepsize::Stepsize;
+pub use stepsize::{Stepsize, StepsizeReport, TheoryConstants};
 pub use three_point::ThreePoint;

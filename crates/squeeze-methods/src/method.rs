@@ -21,6 +21,8 @@ use squeeze_core::{
     Scratch, SqueezeRng, ops,
 };
 use squeeze_problems::{Oracle, Problem, ProblemError};
+
+use crate::stepsize::StepsizeReport;
 use thiserror::Error;
 
 /// Why a method could not be built or could not run a round.
@@ -234,6 +236,9 @@ pub struct Init<Sv, W> {
     pub init_up: InitUplink,
     /// Gradient work during initialisation, in samples.
     pub grad_samples: u64,
+    /// The stepsize the method resolved on the problem and the constants behind it (`None`
+    /// for a method without a stepsize rule; [`Init::with_stepsize`]).
+    pub stepsize: Option<StepsizeReport>,
 }
 
 /// The server side of a star round that needs nothing but the server's state: what it
@@ -275,7 +280,21 @@ impl<Sv, W> Init<Sv, W> {
             init_up: InitUplink::new(workers.len()),
             workers,
             grad_samples,
+            stepsize: None,
         }
+    }
+
+    /// The same states, reporting `step` as the stepsize used.
+    ///
+    /// ```
+    /// use squeeze_methods::{Init, StepsizeReport, Stepsize};
+    /// let step = StepsizeReport::constant(Stepsize::Constant { gamma: 0.5 }, 0.5);
+    /// let init = Init::silent((), vec![(); 2], 0).with_stepsize(step);
+    /// assert_eq!(init.stepsize.unwrap().gamma, 0.5);
+    /// ```
+    pub fn with_stepsize(mut self, step: StepsizeReport) -> Self {
+        self.stepsize = Some(step);
+        self
     }
 }
 
@@ -631,6 +650,7 @@ impl<S: Scalar> FullInit<S> {
             workers,
             init_up: self.init_up,
             grad_samples: self.grad_samples,
+            stepsize: None,
         }
     }
 }

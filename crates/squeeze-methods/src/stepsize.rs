@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use squeeze_core::ParamError;
-use squeeze_problems::Smoothness;
+use squeeze_problems::{Smoothness, SmoothnessRule};
 
 /// EF21's constants for a contractive compressor with parameter `α ∈ (0, 1]`:
 /// $\theta = 1 - \sqrt{1-\alpha}$, $\beta = (1-\alpha)/(1-\sqrt{1-\alpha})$ (Richtárik et al. 2021);
@@ -81,9 +81,30 @@ impl Stepsize {
         alpha: Option<f64>,
         smooth: &Smoothness,
     ) -> Result<f64, ParamError> {
+        self.report(method, alpha, smooth).map(|r| r.gamma)
+    }
+
+    /// [`Self::resolve`] with the constants behind γ: for the theory rule $L$, $\tilde L$,
+    /// α and EF21's $A = \theta$, $B = \beta$ (γ = multiplier / (L + L̃·√(B/A))).
+    ///
+    /// ```
+    /// use squeeze_methods::Stepsize;
+    /// use squeeze_problems::Smoothness;
+    /// let s = Smoothness::new(vec![1.0, 1.0], 1.0);
+    /// let r = Stepsize::Theory { multiplier: 2.0 }.report("ef21", Some(0.75), &s).unwrap();
+    /// let t = r.theory.unwrap();
+    /// assert_eq!((t.alpha, t.a, t.b), (Some(0.75), Some(0.5), Some(0.5)));
+    /// assert!((r.gamma - 1.0).abs() < 1e-15); // 2 / (1 + 1·√(0.5/0.5))
+    /// ```
+    pub fn report(
+        &self,
+        method: &'static str,
+        alpha: Option<f64>,
+        smooth: &Smoothness,
+    ) -> Result<StepsizeReport, ParamError> {
         self.validate()?;
         match *self {
-            Stepsize::Constant { gamma } => Ok(gamma),
+            Stepsize::Constant { gamma } => Ok(StepsizeReport::constant(*self, gamma)),
             Stepsize::Theory { multiplier } => {
                 let alpha = alpha.ok_or_else(|| {
                     ParamError::new(
@@ -93,7 +114,20 @@ impl Stepsize {
                         "the theory stepsize needs a contractive compressor (α); use a contractive one, wrap an unbiased one as scaled(...), or set stepsize = { rule = \"constant\", gamma = ... }",
                     )
                 })?;
-                Ok(multiplier * ef21_gamma(alpha, smooth.l, smooth.l_tilde))
+                let mut t = TheoryConstants::of(
+                    smooth,
+                    "multiplier / (L + L̃·sqrt(B/A)), A = θ, B = β of α (1/L when α = 1)",
+                );
+                t.alpha = Some(alpha);
+                if alpha < 1.0 {
+                    let (theta, beta) = ef21_theta_beta(alpha);
+                    (t.a, t.b) = (Some(theta), Some(beta));
+                }
+                Ok(StepsizeReport {
+                    rule: *self,
+                    gamma: multiplier * ef21_gamma(alpha, smooth.l, smooth.l_tilde),
+                    theory: Some(t),
+                })
             }
         }
     }
@@ -124,9 +158,29 @@ impl Stepsize {
         b: f64,
         smooth: &Smoothness,
     ) -> Result<f64, ParamError> {
+        self.report_ab(method, a, b, smooth).map(|r| r.gamma)
+    }
+
+    /// [`Self::resolve_ab`] with the constants behind γ ($L$, $\tilde L$, A, B).
+    ///
+    /// ```
+    /// use squeeze_methods::Stepsize;
+    /// use squeeze_problems::Smoothness;
+    /// let s = Smoothness::new(vec![1.0], 1.0);
+    /// let r = Stepsize::Theory { multiplier: 1.0 }.report_ab("lag", 0.25, 1.0, &s).unwrap();
+    /// assert!((r.gamma - 1.0 / 3.0).abs() < 1e-15);
+    /// assert_eq!(r.theory.unwrap().b, Some(1.0));
+    /// ```
+    pub fn report_ab(
+        &self,
+        method: &'static str,
+        a: f64,
+        b: f64,
+        smooth: &Smoothness,
+    ) -> Result<StepsizeReport, ParamError> {
         self.validate()?;
         match *self {
-            Stepsize::Constant { gamma } => Ok(gamma),
+            Stepsize::Constant { gamma } => Ok(StepsizeReport::constant(*self, gamma)),
             Stepsize::Theory { multiplier } => {
                 if !(a > 0.0 && a <= 1.0 && b >= 0.0 && b.is_finite()) {
                     return Err(ParamError::new(
@@ -136,8 +190,90 @@ impl Stepsize {
                         "the theory stepsize needs 0 < A ≤ 1 and a finite B ≥ 0; use stepsize = { rule = \"constant\", gamma = ... }",
                     ));
                 }
-                Ok(multiplier * three_pc_gamma(a, b, smooth.l, smooth.l_tilde))
+                let mut t =
+                    TheoryConstants::of(smooth, "multiplier / (L + L̃·sqrt(B/A)) (1/L when B = 0)");
+                (t.a, t.b) = (Some(a), Some(b));
+                Ok(StepsizeReport {
+                    rule: *self,
+                    gamma: multiplier * three_pc_gamma(a, b, smooth.l, smooth.l_tilde),
+                    theory: Some(t),
+                })
             }
+        }
+    }
+}
+
+/// The stepsize γ a method runs with and where it came from (written to `summary.json`).
+/// Reported by a method's `init` ([`crate::Init::stepsize`]); `theory` is `None` for a
+/// constant γ.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepsizeReport {
+    /// The configured rule (`{ rule = "theory", multiplier }` or `{ rule = "constant", gamma }`).
+    pub rule: Stepsize,
+    /// The γ used.
+    pub gamma: f64,
+    /// The constants behind a theory γ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theory: Option<TheoryConstants>,
+}
+
+impl StepsizeReport {
+    /// A γ that is not derived from constants.
+    pub fn constant(rule: Stepsize, gamma: f64) -> Self {
+        Self {
+            rule,
+            gamma,
+            theory: None,
+        }
+    }
+}
+
+/// The constants a theory stepsize was computed from; a constant a rule does not use is
+/// `None` (and not serialised).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TheoryConstants {
+    /// The formula, in words.
+    pub formula: String,
+    /// L as used (the pooled L or the mean of the L_i, see `smoothness`).
+    pub l: f64,
+    /// Which L: `pooled` or `mean_of_workers`.
+    pub smoothness: SmoothnessRule,
+    /// L̃ = sqrt((1/n) Σ L_i²).
+    pub l_tilde: f64,
+    /// L_± where a rule uses it instead of L̃ (MARINA on the 3PC quadratics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l_pm: Option<f64>,
+    /// The compressor's contraction α.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// The compressor's variance ω (unbiased compressors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub omega: Option<f64>,
+    /// The three-point constant A (EF21: θ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub a: Option<f64>,
+    /// The three-point constant B (EF21: β).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b: Option<f64>,
+    /// A probability the rule reads (MARINA's p).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
+}
+
+impl TheoryConstants {
+    /// L, its rule and L̃ from `smooth`, the other constants unset.
+    pub fn of(smooth: &Smoothness, formula: &str) -> Self {
+        Self {
+            formula: formula.to_string(),
+            l: smooth.l,
+            smoothness: smooth.rule,
+            l_tilde: smooth.l_tilde,
+            l_pm: None,
+            alpha: None,
+            omega: None,
+            a: None,
+            b: None,
+            p: None,
         }
     }
 }

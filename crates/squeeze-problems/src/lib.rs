@@ -50,7 +50,7 @@ pub use logreg::LogReg;
 pub use oracle::{Counted, MinibatchSampler, Oracle};
 pub use problem::{InitPoint, Problem, Workspace};
 pub use regularizer::Regularizer;
-pub use smoothness::Smoothness;
+pub use smoothness::{Smoothness, SmoothnessRule};
 pub use split::{Remainder, Split};
 
 /// The names most users need.
@@ -58,6 +58,7 @@ pub mod prelude {
     pub use crate::embedded;
     pub use crate::{
         Counted, Csr, Dataset, InitPoint, LeastSquares, LogReg, MinibatchSampler, Oracle, Problem,
-        ReadOptions, Regularizer, Remainder, Smoothness, Split, read_libsvm, read_libsvm_path,
+        ReadOptions, Regularizer, Remainder, Smoothness, SmoothnessRule, Split, read_libsvm,
+        read_libsvm_path,
     };
 }

@@ -26,7 +26,7 @@ use crate::least_squares::LeastSquares;
 use crate::logreg::LogReg;
 use crate::oracle::Oracle;
 use crate::regularizer::Regularizer;
-use crate::smoothness::{Smoothness, lambda_max_ata};
+use crate::smoothness::{Smoothness, SmoothnessRule, lambda_max_ata};
 use crate::split::{Remainder, Split, split_indices};
 
 /// How to choose x⁰.
@@ -77,7 +77,8 @@ impl<S: Scalar> core::fmt::Debug for Problem<S> {
 
 impl<S: Scalar> Problem<S> {
     /// Bundle oracles that share one dimension. `smoothness.l_i` is replaced by the
-    /// oracles' own L_i; `smoothness.l` (L of f) is kept as given.
+    /// oracles' own L_i; the pooled L of f (`smoothness.l_pooled`), L_± and the
+    /// [`SmoothnessRule`] are kept as given.
     pub fn new(
         name: impl Into<String>,
         oracles: Vec<Box<dyn Oracle<S>>>,
@@ -99,8 +100,8 @@ impl<S: Scalar> Problem<S> {
             check_len(dim, x.len())?;
         }
         let l_i = oracles.iter().map(|o| o.smoothness()).collect();
-        let l_pm = smoothness.l_pm;
-        let mut smoothness = Smoothness::new(l_i, smoothness.l);
+        let (l_pm, rule) = (smoothness.l_pm, smoothness.rule);
+        let mut smoothness = Smoothness::new(l_i, smoothness.l_pooled).with_rule(rule);
         smoothness.l_pm = l_pm;
         Ok(Self {
             name: name.into(),
@@ -220,6 +221,13 @@ impl<S: Scalar> Problem<S> {
     /// The smoothness constants.
     pub fn smoothness(&self) -> &Smoothness {
         &self.smoothness
+    }
+
+    /// Choose the L that the theory stepsizes read ([`Smoothness::l`]): the pooled L (the
+    /// default) or the mean of the workers' L_i ([`SmoothnessRule`]). Set once, before a
+    /// method is initialised on the problem.
+    pub fn set_smoothness_rule(&mut self, rule: SmoothnessRule) {
+        self.smoothness = self.smoothness.clone().with_rule(rule);
     }
 
     /// Setup-time dimension check for a vector that will be passed to the oracles.

@@ -21,6 +21,7 @@
 //! ```
 
 use nalgebra::DMatrix;
+use serde::{Deserialize, Serialize};
 use squeeze_core::Scalar;
 use squeeze_core::rng::SqueezeRng;
 
@@ -154,6 +155,32 @@ fn normalise(v: &mut [f64]) -> f64 {
     n
 }
 
+/// Which L the theory stepsizes use for $f = \tfrac1n\sum_i f_i$ (`method.smoothness` in a
+/// configuration).
+///
+/// * `Pooled` (the default): $L$ of $f$ itself, computed on the pooled data — for logistic
+///   regression $\lambda_{\max}(A^\top A)/(4N) + L_r$ over all rows. It is at most $L_{AM}$.
+/// * `MeanOfWorkers`: $L_{AM} = \tfrac1n\sum_i L_i$, the bound the EF21 authors' reference
+///   code uses in place of $L$ (a smaller, more conservative γ on heterogeneous splits).
+///
+/// ```
+/// use squeeze_problems::smoothness::{Smoothness, SmoothnessRule};
+/// let s = Smoothness::new(vec![1.0, 7.0], 3.0);
+/// assert_eq!(s.l, 3.0);
+/// let m = s.with_rule(SmoothnessRule::MeanOfWorkers);
+/// assert_eq!((m.l, m.l_pooled, m.rule), (4.0, 3.0, SmoothnessRule::MeanOfWorkers));
+/// assert_eq!(m.with_rule(SmoothnessRule::Pooled).l, 3.0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmoothnessRule {
+    /// L of the pooled objective (squeeze's default).
+    #[default]
+    Pooled,
+    /// The mean of the workers' L_i (the EF21 reference code).
+    MeanOfWorkers,
+}
+
 /// Smoothness constants of a distributed problem (notation of algorithms.md §0.1).
 ///
 /// ```
@@ -166,8 +193,13 @@ fn normalise(v: &mut [f64]) -> f64 {
 pub struct Smoothness {
     /// L_i of each worker's f_i.
     pub l_i: Vec<f64>,
-    /// L of f = (1/n) Σ f_i (computed on the pooled data, not bounded by the mean).
+    /// The L of f = (1/n) Σ f_i that the theory stepsizes use, chosen by [`Self::rule`]:
+    /// [`Self::l_pooled`] (the default) or [`Self::l_am`].
     pub l: f64,
+    /// L of f computed on the pooled data (not bounded by the mean).
+    pub l_pooled: f64,
+    /// Which value [`Self::l`] holds ([`Self::with_rule`]).
+    pub rule: SmoothnessRule,
     /// L̃ = sqrt((1/n) Σ L_i²) (EF21/3PC).
     pub l_tilde: f64,
     /// L_AM = (1/n) Σ L_i.
@@ -177,7 +209,8 @@ pub struct Smoothness {
 }
 
 impl Smoothness {
-    /// Derive L̃ and L_AM from the L_i (empty `l_i` gives zeros).
+    /// Derive L̃ and L_AM from the L_i (empty `l_i` gives zeros); `l` is the pooled L and the
+    /// rule is [`SmoothnessRule::Pooled`].
     pub fn new(l_i: Vec<f64>, l: f64) -> Self {
         let n = l_i.len().max(1) as f64;
         let l_am = l_i.iter().sum::<f64>() / n;
@@ -185,10 +218,23 @@ impl Smoothness {
         Self {
             l_i,
             l,
+            l_pooled: l,
+            rule: SmoothnessRule::Pooled,
             l_tilde,
             l_am,
             l_pm: None,
         }
+    }
+
+    /// The same constants with [`Self::l`] chosen by `rule`: $L$ of the pooled data, or
+    /// $L_{AM}$ (see [`SmoothnessRule`]).
+    pub fn with_rule(mut self, rule: SmoothnessRule) -> Self {
+        self.rule = rule;
+        self.l = match rule {
+            SmoothnessRule::Pooled => self.l_pooled,
+            SmoothnessRule::MeanOfWorkers => self.l_am,
+        };
+        self
     }
 
     /// max_i L_i.

@@ -141,7 +141,9 @@ pub(super) fn build_typed<S: Scalar, T: EngineTransport>(
     threads: usize,
     transport: &T,
 ) -> Result<Box<dyn Engine>, ConfigError> {
-    let problem = Arc::new(build_problem::<S>(cfg, base)?);
+    let mut problem = build_problem::<S>(cfg, base)?;
+    problem.set_smoothness_rule(cfg.method.smoothness_rule()?);
+    let problem = Arc::new(problem);
     let init = match cfg.problem.init {
         InitConfig::Zeros => InitPoint::Zeros,
         InitConfig::Gaussian { std } => InitPoint::Gaussian {

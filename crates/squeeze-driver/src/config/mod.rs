@@ -50,9 +50,11 @@ use crate::engine::{Engine, EngineError};
 use crate::executor::{CheckpointPolicy, Executor, StopRules};
 
 mod build;
+mod output;
 mod problem;
 
 pub use build::{EngineTransport, InProcess, build_engine, build_gossip_engine};
+pub use output::{OutputConfig, RecordFormat};
 pub use problem::{
     InitConfig, ProblemConfig, ProblemKind, RegularizerConfig, RegularizerKind, RemainderKind,
     SplitKind,
@@ -60,6 +62,7 @@ pub use problem::{
 /// The method registry (name, summary, topology, example, accepted keys), re-exported.
 pub use squeeze_methods::registry::{METHODS, MethodEntry};
 pub use squeeze_methods::spec::Topology;
+pub use squeeze_problems::SmoothnessRule;
 
 /// Why a configuration could not be turned into a run. Each message names the key and the fix.
 #[derive(Debug, Error)]
@@ -131,6 +134,9 @@ pub struct ExperimentConfig {
     /// `{ kind = "erdos_renyi", p = 0.2, weights = "metropolis_hastings" }`.
     #[serde(default)]
     pub topology: Option<squeeze_topology::TopologyConfig>,
+    /// Which record files to write (`[output] formats = ["csv", "jsonl"]`; absent: CSV only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputConfig>,
 }
 
 /// Method section: a registered name and its parameters (the method's own typed `Params`,
@@ -151,6 +157,12 @@ pub struct ExperimentConfig {
 pub struct MethodConfig {
     /// A name from [`squeeze_methods::METHODS`] (star or gossip engine).
     pub name: String,
+    /// Which L the theory stepsizes use (`smoothness = "pooled"`, the default: L of the
+    /// pooled objective; `"mean_of_workers"`: the mean of the L_i, as the EF21 authors' code).
+    /// Only methods with a `stepsize` key take it; unset, it is not written to
+    /// `config.resolved.toml`. See [`SmoothnessRule`].
+    #[serde(default)]
+    pub smoothness: Option<SmoothnessRule>,
     /// Every other key of the section, as written.
     #[serde(flatten)]
     pub params: toml::Table,
@@ -161,6 +173,7 @@ impl MethodConfig {
     pub fn new(name: &str) -> Self {
         Self {
             name: name.to_string(),
+            smoothness: None,
             params: toml::Table::new(),
         }
     }
@@ -183,7 +196,27 @@ impl MethodConfig {
     /// Check the keys and value types against the method's parameters (an unknown name
     /// passes: building reports it with the known names).
     pub fn check(&self) -> Result<(), ConfigError> {
-        squeeze_methods::registry::check_params(&self.name, &self.params).map_err(ConfigError::from)
+        squeeze_methods::registry::check_params(&self.name, &self.params)?;
+        self.smoothness_rule().map(|_| ())
+    }
+
+    /// The L rule of the theory stepsizes ([`Self::smoothness`], default pooled); an error if
+    /// it is set for a method without a `stepsize` key.
+    pub fn smoothness_rule(&self) -> Result<SmoothnessRule, ConfigError> {
+        let Some(rule) = self.smoothness else {
+            return Ok(SmoothnessRule::default());
+        };
+        match squeeze_methods::registry::entry(&self.name) {
+            Some(e) if !e.accepts().contains(&"stepsize") => Err(invalid(
+                "method.smoothness",
+                format!(
+                    "{} has no theory stepsize (it takes no stepsize key), so the choice of L \
+                     does not apply; remove smoothness",
+                    self.name
+                ),
+            )),
+            _ => Ok(rule),
+        }
     }
 
     /// The compressor spec, if the section has a valid one.
@@ -199,6 +232,10 @@ impl Serialize for MethodConfig {
     fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
         let mut t = squeeze_methods::registry::normalize(&self.name, &self.params);
         t.insert("name".into(), toml::Value::String(self.name.clone()));
+        if let Some(rule) = self.smoothness {
+            let v = toml::Value::try_from(rule).map_err(serde::ser::Error::custom)?;
+            t.insert("smoothness".into(), v);
+        }
         t.serialize(s)
     }
 }

@@ -95,6 +95,10 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
         )
     }
 
+    fn stepsize(&self) -> Option<squeeze_methods::StepsizeReport> {
+        self.inner.stepsize()
+    }
+
     fn n_workers(&self) -> usize {
         self.inner.n_workers()
     }

@@ -138,9 +138,10 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
             }
             _ => Some(1.0),
         };
-        let gamma = self
+        let step = self
             .stepsize
-            .resolve(self.name(), alpha, problem.smoothness())?;
+            .report(self.name(), alpha, problem.smoothness())?;
+        let gamma = step.gamma;
         let mut v = vec![S::ZERO; d];
         let mut workers = Vec::with_capacity(n);
         let mut init_up = InitUplink::new(n);
@@ -175,6 +176,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
             workers,
             init_up,
             grad_samples,
+            stepsize: Some(step),
         })
     }
 

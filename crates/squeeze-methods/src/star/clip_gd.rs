@@ -65,15 +65,12 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
         _seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
         problem.check_dim(x0.len())?;
-        let gamma = self
+        let step = self
             .stepsize
-            .resolve("clip_gd", Some(1.0), problem.smoothness())?;
+            .report("clip_gd", Some(1.0), problem.smoothness())?;
+        let gamma = step.gamma;
         let n = problem.n_workers();
-        Ok(Init::silent(
-            ClipGdServer::at(x0, gamma),
-            vec![ClipGdWorker; n],
-            0,
-        ))
+        Ok(Init::silent(ClipGdServer::at(x0, gamma), vec![ClipGdWorker; n], 0).with_stepsize(step))
     }
 
     fn worker_round(

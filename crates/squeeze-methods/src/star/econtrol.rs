@@ -186,9 +186,10 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         let d = compressed_dim(problem, x0, self.compressor.as_ref(), "econtrol")?;
         let n = problem.n_workers();
         let alpha = self.compressor.class(d).alpha();
-        let gamma = self
+        let step = self
             .stepsize
-            .resolve("econtrol", alpha, problem.smoothness())?;
+            .report("econtrol", alpha, problem.smoothness())?;
+        let gamma = step.gamma;
         let eta = self.eta(d)?;
         let mut h = vec![S::ZERO; d];
         let mut workers = Vec::with_capacity(n);
@@ -216,6 +217,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
             workers,
             init_up: est.init_up,
             grad_samples: est.grad_samples,
+            stepsize: Some(step),
         })
     }
 

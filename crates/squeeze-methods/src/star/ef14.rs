@@ -84,7 +84,8 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         let d = compressed_dim(problem, x0, self.compressor.as_ref(), "ef14")?;
         let n = problem.n_workers();
         let alpha = self.compressor.class(d).alpha();
-        let gamma = self.stepsize.resolve("ef14", alpha, problem.smoothness())?;
+        let step = self.stepsize.report("ef14", alpha, problem.smoothness())?;
+        let gamma = step.gamma;
         let workers = (0..n)
             .map(|i| Ef14Worker {
                 e: vec![S::ZERO; d],
@@ -92,7 +93,7 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
                 rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
             })
             .collect();
-        Ok(Init::silent(Ef14Server::at(x0, gamma), workers, 0))
+        Ok(Init::silent(Ef14Server::at(x0, gamma), workers, 0).with_stepsize(step))
     }
 
     fn worker_round(

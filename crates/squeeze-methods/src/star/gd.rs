@@ -62,9 +62,10 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         problem.check_dim(x0.len())?;
         let d = problem.dim();
         let n = problem.n_workers();
-        let gamma = self
+        let step = self
             .stepsize
-            .resolve("gd", Some(1.0), problem.smoothness())?;
+            .report("gd", Some(1.0), problem.smoothness())?;
+        let gamma = step.gamma;
         let inv_n = S::from_f64(1.0 / n as f64);
         let mut g = vec![S::ZERO; d];
         let mut gi = vec![S::ZERO; d];
@@ -80,7 +81,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
             g,
             gamma,
         };
-        Ok(Init::silent(server, vec![GdWorker; n], grad_samples))
+        Ok(Init::silent(server, vec![GdWorker; n], grad_samples).with_stepsize(step))
     }
 
     fn worker_round(

@@ -91,9 +91,10 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
         problem.check_dim(x0.len())?;
-        let gamma = self
+        let step = self
             .stepsize
-            .resolve("local_sgd", Some(1.0), problem.smoothness())?;
+            .report("local_sgd", Some(1.0), problem.smoothness())?;
+        let gamma = step.gamma;
         let workers = problem
             .oracles()
             .iter()
@@ -105,7 +106,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
                 })
             })
             .collect::<Result<Vec<_>, MethodError>>()?;
-        Ok(Init::silent(LocalSgdServer::at(x0, gamma), workers, 0))
+        Ok(Init::silent(LocalSgdServer::at(x0, gamma), workers, 0).with_stepsize(step))
     }
 
     fn worker_round(

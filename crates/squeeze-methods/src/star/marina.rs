@@ -10,7 +10,7 @@ use crate::method::{
     full_grad_init, local_grad, step_and_broadcast,
 };
 use crate::star::three_pc::Parked;
-use crate::stepsize::Stepsize;
+use crate::stepsize::{Stepsize, StepsizeReport, TheoryConstants};
 
 /// MARINA: compressed gradient differences with a shared coin that occasionally resends full
 /// gradients (algorithms.md §6.3).
@@ -169,6 +169,25 @@ impl<S: Scalar> Marina<S> {
         };
         Ok((omega, p, gamma))
     }
+
+    /// What [`Self::resolve`]'s γ came from (`summary.json`).
+    fn report(&self, problem: &Problem<S>, omega: f64, p: f64, gamma: f64) -> StepsizeReport {
+        let sm = problem.smoothness();
+        let mut step = StepsizeReport::constant(self.stepsize, gamma);
+        if let Stepsize::Theory { .. } = self.stepsize {
+            let perm = self.is_perm_k();
+            let formula = if perm {
+                "multiplier / (L + L±·sqrt((1 − p)/p)) (L± = L̃ where undefined)"
+            } else {
+                "multiplier / (L + L̃·sqrt((1 − p)/p · ω/n))"
+            };
+            let mut t = TheoryConstants::of(sm, formula);
+            (t.omega, t.p) = (Some(omega), Some(p));
+            t.l_pm = if perm { sm.l_pm } else { None };
+            step.theory = Some(t);
+        }
+        step
+    }
 }
 
 impl<S: Scalar> ServerMethod<S> for Marina<S> {
@@ -191,24 +210,27 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
         compressed_dim(problem, x0, self.compressor.as_ref(), "marina")?;
-        let (_, p, gamma) = self.resolve(problem)?;
+        let (omega, p, gamma) = self.resolve(problem)?;
+        let step = self.report(problem, omega, p, gamma);
         let init = full_grad_init(problem, x0, self.count_init)?;
-        Ok(init.start(
-            seed,
-            |prev, rng, _| MarinaWorker {
-                prev,
-                p,
-                rng,
-                parked: Parked::default(),
-            },
-            |g, _| MarinaServer {
-                x: x0.to_vec(),
-                g,
-                gamma,
-                p,
+        Ok(init
+            .start(
                 seed,
-            },
-        ))
+                |prev, rng, _| MarinaWorker {
+                    prev,
+                    p,
+                    rng,
+                    parked: Parked::default(),
+                },
+                |g, _| MarinaServer {
+                    x: x0.to_vec(),
+                    g,
+                    gamma,
+                    p,
+                    seed,
+                },
+            )
+            .with_stepsize(step))
     }
 
     fn worker_round(

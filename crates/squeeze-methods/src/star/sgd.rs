@@ -101,7 +101,8 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
                 c.class(d).alpha()
             }
         };
-        let gamma = self.stepsize.resolve("sgd", alpha, problem.smoothness())?;
+        let step = self.stepsize.report("sgd", alpha, problem.smoothness())?;
+        let gamma = step.gamma;
         let workers = problem
             .oracles()
             .iter()
@@ -113,7 +114,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
                 })
             })
             .collect::<Result<Vec<_>, MethodError>>()?;
-        Ok(Init::silent(SgdServer::at(x0, gamma), workers, 0))
+        Ok(Init::silent(SgdServer::at(x0, gamma), workers, 0).with_stepsize(step))
     }
 
     fn worker_round(

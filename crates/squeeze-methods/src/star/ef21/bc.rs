@@ -11,7 +11,7 @@ use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, compress_err,
     full_grad_init, grad_minus_estimate, message_err, step,
 };
-use crate::star::ef21::rule_gamma;
+use crate::star::ef21::rule_step;
 use crate::stepsize::Stepsize;
 
 /// EF21-BC: EF21 on the uplink and a second EF21 mechanism on the downlink.
@@ -141,30 +141,33 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        let gamma = rule_gamma("ef21_bc", &self.stepsize, self.up.as_ref(), problem)?;
+        let step = rule_step("ef21_bc", &self.stepsize, self.up.as_ref(), problem)?;
+        let gamma = step.gamma;
         self.down
             .check_dim(problem.dim())
             .map_err(|e| MethodError::Incompatible(format!("ef21_bc downlink: {e}")))?;
         let init = full_grad_init(problem, x0, self.count_init)?;
-        Ok(init.start(
-            seed,
-            |g_tilde, rng, g| Ef21BcWorker {
-                g_tilde,
-                g: g.to_vec(),
-                x: x0.to_vec(),
-                gamma,
-                rng,
-            },
-            |g, _| Ef21BcServer {
-                x: x0.to_vec(),
-                g: g.clone(),
-                g_tilde: g,
-                gamma,
-                rng: stream(seed, Purpose::Compression, usize::MAX),
-                scratch: Scratch::default(),
-                work: Vec::new(),
-            },
-        ))
+        Ok(init
+            .start(
+                seed,
+                |g_tilde, rng, g| Ef21BcWorker {
+                    g_tilde,
+                    g: g.to_vec(),
+                    x: x0.to_vec(),
+                    gamma,
+                    rng,
+                },
+                |g, _| Ef21BcServer {
+                    x: x0.to_vec(),
+                    g: g.clone(),
+                    g_tilde: g,
+                    gamma,
+                    rng: stream(seed, Purpose::Compression, usize::MAX),
+                    scratch: Scratch::default(),
+                    work: Vec::new(),
+                },
+            )
+            .with_stepsize(step))
     }
 
     fn broadcast(

@@ -19,7 +19,7 @@ use crate::method::{
 };
 use crate::method::{MethodState, ServerState};
 use crate::star::server::StepServer;
-use crate::stepsize::Stepsize;
+use crate::stepsize::{Stepsize, StepsizeReport};
 
 /// How the workers' gradient estimates $g_i^0$ start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -322,10 +322,13 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> Ef21Family<S, E, R> {
 
     /// γ for this problem (the theory rule reads α from the compressor at dimension d).
     pub fn gamma(&self, problem: &Problem<S>) -> Result<f64, MethodError> {
+        self.stepsize_report(problem).map(|r| r.gamma)
+    }
+
+    /// [`Self::gamma`] with the constants behind it.
+    pub fn stepsize_report(&self, problem: &Problem<S>) -> Result<StepsizeReport, MethodError> {
         let alpha = self.compressor.class(problem.dim()).alpha();
-        Ok(self
-            .stepsize
-            .resolve(E::NAME, alpha, problem.smoothness())?)
+        Ok(self.stepsize.report(E::NAME, alpha, problem.smoothness())?)
     }
 }
 
@@ -351,7 +354,8 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
         let d = compressed_dim(problem, x0, self.compressor.as_ref(), E::NAME)?;
         let n = problem.n_workers();
-        let gamma = self.gamma(problem)?;
+        let step = self.stepsize_report(problem)?;
+        let gamma = step.gamma;
         let mut g = vec![S::ZERO; d];
         let mut workers = Vec::with_capacity(n);
         let mut est = InitEstimates::new(self.init, self.count_init, self.compressor.as_ref(), n);
@@ -376,6 +380,7 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
             workers: self.estimator.workers(problem, x0, seed, workers)?,
             init_up: est.init_up,
             grad_samples: est.grad_samples,
+            stepsize: Some(step),
         })
     }
 
@@ -415,18 +420,18 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
 }
 
 /// The EF21 theory stepsize rule resolved for `method` with the α of `compressor` (checked
-/// against the problem's dimension first).
-pub(crate) fn rule_gamma<S: Scalar>(
+/// against the problem's dimension first), with the constants behind γ.
+pub(crate) fn rule_step<S: Scalar>(
     method: &'static str,
     stepsize: &Stepsize,
     compressor: &dyn Compressor<S>,
     problem: &Problem<S>,
-) -> Result<f64, MethodError> {
+) -> Result<StepsizeReport, MethodError> {
     compressor
         .check_dim(problem.dim())
         .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
     let alpha = compressor.class(problem.dim()).alpha();
-    Ok(stepsize.resolve(method, alpha, problem.smoothness())?)
+    Ok(stepsize.report(method, alpha, problem.smoothness())?)
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----

@@ -9,7 +9,7 @@ use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, ensure_finite,
     full_grad_init, message_err, step_and_broadcast,
 };
-use crate::star::ef21::rule_gamma;
+use crate::star::ef21::rule_step;
 use crate::stepsize::Stepsize;
 
 /// Which candidate an EF21+ uplink message carries, read from the message itself.
@@ -180,27 +180,30 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        let gamma = rule_gamma(
+        let step = rule_step(
             "ef21_plus",
             &self.stepsize,
             self.compressor.as_ref(),
             problem,
         )?;
+        let gamma = step.gamma;
         let init = full_grad_init(problem, x0, self.count_init)?;
-        Ok(init.start(
-            seed,
-            |g, rng, _| Ef21PlusWorker {
-                g,
-                rng,
-                spare: Message::default(),
-            },
-            |g, workers| Ef21PlusServer {
-                x: x0.to_vec(),
-                g,
-                gs: workers.iter().map(|w| w.g.clone()).collect(),
-                gamma,
-            },
-        ))
+        Ok(init
+            .start(
+                seed,
+                |g, rng, _| Ef21PlusWorker {
+                    g,
+                    rng,
+                    spare: Message::default(),
+                },
+                |g, workers| Ef21PlusServer {
+                    x: x0.to_vec(),
+                    g,
+                    gs: workers.iter().map(|w| w.g.clone()).collect(),
+                    gamma,
+                },
+            )
+            .with_stepsize(step))
     }
 
     fn worker_round(

@@ -139,6 +139,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
                 .collect(),
             init_up: init.init_up,
             grad_samples: init.grad_samples,
+            stepsize: init.stepsize,
         })
     }
 

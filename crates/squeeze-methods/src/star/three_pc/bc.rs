@@ -178,33 +178,36 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
         let d = problem.dim();
         self.up.mechanism().check_dim(d)?;
         self.down.check_dim(d)?;
-        let gamma = self.up.gamma(problem)?;
+        let step = self.up.stepsize_report(problem)?;
+        let gamma = step.gamma;
         let init = full_grad_init(problem, x0, self.up.count_init())?;
-        Ok(init.start(
-            seed,
-            |gi, rng, g| ThreePcBcWorker {
-                y: gi.clone(),
-                g_tilde: gi,
-                g: g.to_vec(),
-                x: x0.to_vec(),
-                gamma,
-                rng,
-                outcomes: vec![0; self.up.mechanism().outcomes()],
-                parked: Parked::default(),
-                rungs: RungBuffers::default(),
-            },
-            |g, _| ThreePcBcServer {
-                x: x0.to_vec(),
-                g: g.clone(),
-                g_tilde_prev: g.clone(),
-                g_tilde: g,
-                gamma,
+        Ok(init
+            .start(
                 seed,
-                rng: stream(seed, Purpose::Compression, usize::MAX),
-                outcomes: vec![0; self.down.outcomes()],
-                bufs: DownBuffers::default(),
-            },
-        ))
+                |gi, rng, g| ThreePcBcWorker {
+                    y: gi.clone(),
+                    g_tilde: gi,
+                    g: g.to_vec(),
+                    x: x0.to_vec(),
+                    gamma,
+                    rng,
+                    outcomes: vec![0; self.up.mechanism().outcomes()],
+                    parked: Parked::default(),
+                    rungs: RungBuffers::default(),
+                },
+                |g, _| ThreePcBcServer {
+                    x: x0.to_vec(),
+                    g: g.clone(),
+                    g_tilde_prev: g.clone(),
+                    g_tilde: g,
+                    gamma,
+                    seed,
+                    rng: stream(seed, Purpose::Compression, usize::MAX),
+                    outcomes: vec![0; self.down.outcomes()],
+                    bufs: DownBuffers::default(),
+                },
+            )
+            .with_stepsize(step))
     }
 
     fn broadcast(

@@ -11,7 +11,7 @@ use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, dense_down, full_grad_init, local_grad,
 };
 use crate::star::server::StepServer;
-use crate::stepsize::Stepsize;
+use crate::stepsize::{Stepsize, StepsizeReport};
 use crate::three_point::{MechCtx, ThreePoint};
 
 /// 3PC-GD (Richtárik, Sokolov, Gasanov, Fatkhullin, Li, Gorbunov, ICML 2022):
@@ -122,6 +122,11 @@ impl<S: Scalar> ThreePc<S> {
 
     /// γ for this problem.
     pub fn gamma(&self, problem: &Problem<S>) -> Result<f64, MethodError> {
+        self.stepsize_report(problem).map(|r| r.gamma)
+    }
+
+    /// [`Self::gamma`] with the constants behind it (the mechanism's A, B).
+    pub fn stepsize_report(&self, problem: &Problem<S>) -> Result<StepsizeReport, MethodError> {
         let d = problem.dim();
         let (a, b) = match self.stepsize {
             Stepsize::Constant { .. } => (1.0, 0.0),
@@ -129,7 +134,7 @@ impl<S: Scalar> ThreePc<S> {
         };
         Ok(self
             .stepsize
-            .resolve_ab(self.mech.name(), a, b, problem.smoothness())?)
+            .report_ab(self.mech.name(), a, b, problem.smoothness())?)
     }
 }
 
@@ -150,24 +155,27 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
         problem.check_dim(x0.len())?;
         let d = problem.dim();
         self.mech.check_dim(d)?;
-        let gamma = self.gamma(problem)?;
+        let step = self.stepsize_report(problem)?;
+        let gamma = step.gamma;
         let init = full_grad_init(problem, x0, self.count_init)?;
-        Ok(init.start(
-            seed,
-            |gi, rng, _| ThreePcWorker {
-                y: gi.clone(),
-                g: gi,
-                rng,
-                outcomes: vec![0; self.mech.outcomes()],
-                parked: Parked::default(),
-                rungs: RungBuffers::default(),
-            },
-            |g, _| ThreePcServer {
-                x: x0.to_vec(),
-                g,
-                gamma,
-            },
-        ))
+        Ok(init
+            .start(
+                seed,
+                |gi, rng, _| ThreePcWorker {
+                    y: gi.clone(),
+                    g: gi,
+                    rng,
+                    outcomes: vec![0; self.mech.outcomes()],
+                    parked: Parked::default(),
+                    rungs: RungBuffers::default(),
+                },
+                |g, _| ThreePcServer {
+                    x: x0.to_vec(),
+                    g,
+                    gamma,
+                },
+            )
+            .with_stepsize(step))
     }
 
     fn worker_round(
