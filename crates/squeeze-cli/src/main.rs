@@ -5,6 +5,7 @@
 //! squeeze run CONFIG.toml [--set key=value]... [--out DIR] [--threads N] [--resume] [--quiet]
 //! squeeze plot RUN_DIR... [--x bits|rounds|grad_samples|bits32] [--y grad_norm_sq|loss] [--out STEM]
 //! squeeze list [--dim D]
+//! squeeze config [SECTION] [--method NAME]
 //! ```
 //!
 //! Exit codes: 0 success (also when stdout is closed by its reader); 2 for anything the user
@@ -15,6 +16,7 @@
 //! change; nothing panics. The library crates never print; this binary is the only place that
 //! does.
 
+mod config_ref;
 mod console;
 mod fail;
 mod job;
@@ -55,6 +57,8 @@ enum Command {
     Plot(plot::PlotArgs),
     /// List the compressors (with parameters and classes) and the methods.
     List(list::ListArgs),
+    /// Print the configuration reference (every key: type, default, meaning, example) as markdown.
+    Config(config_ref::ConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run_command(args),
         Command::Plot(args) => plot::plot(args),
         Command::List(args) => list::list(args),
+        Command::Config(args) => config_ref::config(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,6 +50,7 @@ use crate::engine::{Engine, EngineError};
 use crate::executor::{CheckpointPolicy, Executor, StopRules};
 
 mod build;
+pub mod keys;
 mod problem;
 
 pub use build::{EngineTransport, InProcess, build_engine, build_gossip_engine};
