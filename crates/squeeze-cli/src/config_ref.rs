@@ -162,7 +162,12 @@ fn method_keys(out: &mut String) {
             if !names.contains(&k.name) {
                 names.push(k.name);
             }
-            let id = (k.name, toml_type(k.rust_type), method_default(m, k.name), k.doc.trim());
+            let id = (
+                k.name,
+                toml_type(k.rust_type),
+                method_default(m, k.name),
+                k.doc.trim(),
+            );
             match rows.iter_mut().find(|r| r.0 == id) {
                 Some(r) => r.1.push(m.name),
                 None => rows.push((id, vec![m.name])),
@@ -299,10 +304,24 @@ mod tests {
         assert!(section_text("stop").unwrap().contains("`max_rounds`"));
         assert!(!section_text("stop").unwrap().contains("`n_workers`"));
         let e = section_text("stpo").unwrap_err();
-        assert!(e.error.to_string().contains("sections: top, problem"), "{:#}", e.error);
+        assert!(
+            e.error.to_string().contains("sections: top, problem"),
+            "{:#}",
+            e.error
+        );
         let mut clag = String::new();
-        method_table(&mut clag, METHODS.iter().find(|m| m.name == "clag").unwrap(), "#");
-        assert!(clag.contains("| `zeta` | float | — | Trigger threshold"), "{clag}");
-        assert!(clag.contains("| `count_init` | boolean | `false` |"), "{clag}");
+        method_table(
+            &mut clag,
+            METHODS.iter().find(|m| m.name == "clag").unwrap(),
+            "#",
+        );
+        assert!(
+            clag.contains("| `zeta` | float | — | Trigger threshold"),
+            "{clag}"
+        );
+        assert!(
+            clag.contains("| `count_init` | boolean | `false` |"),
+            "{clag}"
+        );
     }
 }

@@ -19,7 +19,9 @@
 use serde::de::{self, Visitor};
 use squeeze_core::Scalar;
 
-use crate::spec::{BuildCtx, MethodConfigError, MethodSink, MethodSpec, ParamDoc, ParamKeys, Topology};
+use crate::spec::{
+    BuildCtx, MethodConfigError, MethodSink, MethodSpec, ParamDoc, ParamKeys, Topology,
+};
 
 /// One registered method: what `squeeze list`, the dispatch and the shared suite read.
 #[derive(Debug, Clone, Copy)]
@@ -328,7 +330,11 @@ mod tests {
             assert_eq!(names, m.accepts(), "{}", m.name);
             assert!(m.keys().iter().all(|k| !k.doc.is_empty()), "{}", m.name);
             let defaults = m.normalized(&toml::Table::new()).unwrap();
-            assert!(defaults.keys().all(|k| names.contains(&k.as_str())), "{}", m.name);
+            assert!(
+                defaults.keys().all(|k| names.contains(&k.as_str())),
+                "{}",
+                m.name
+            );
         }
         let bad: toml::Table = "zeta = \"high\"".parse().unwrap();
         assert!(entry("clag").unwrap().normalized(&bad).is_err());

@@ -8,7 +8,8 @@ use super::*;
 use crate::config::{ExperimentConfig, ProblemConfig, RegularizerConfig, RunConfig};
 
 /// The smallest configuration that parses, with a topology so that its defaults show.
-const MINIMAL: &str = "[problem]\nn_workers = 3\n[method]\nname = \"gd\"\n[stop]\n[topology]\nkind = \"ring\"\n";
+const MINIMAL: &str =
+    "[problem]\nn_workers = 3\n[method]\nname = \"gd\"\n[stop]\n[topology]\nkind = \"ring\"\n";
 
 fn minimal() -> toml::Table {
     let cfg = ExperimentConfig::from_toml(MINIMAL).unwrap();
@@ -79,15 +80,33 @@ fn set_of(fields: &[&str]) -> BTreeSet<String> {
 #[test]
 fn the_tables_list_exactly_the_fields_serde_accepts() {
     let mut top = documented("", None);
-    top.extend(SECTIONS.iter().filter(|s| !s.name.is_empty()).map(|s| s.name.to_string()));
-    assert_eq!(set_of(struct_fields::<ExperimentConfig>()), top, "top level");
-    assert_eq!(set_of(struct_fields::<ProblemConfig>()), documented("problem", None));
+    top.extend(
+        SECTIONS
+            .iter()
+            .filter(|s| !s.name.is_empty())
+            .map(|s| s.name.to_string()),
+    );
+    assert_eq!(
+        set_of(struct_fields::<ExperimentConfig>()),
+        top,
+        "top level"
+    );
+    assert_eq!(
+        set_of(struct_fields::<ProblemConfig>()),
+        documented("problem", None)
+    );
     assert_eq!(
         set_of(struct_fields::<RegularizerConfig>()),
         documented("problem", Some("regularizer"))
     );
-    assert_eq!(set_of(struct_fields::<crate::StopRules>()), documented("stop", None));
-    assert_eq!(set_of(struct_fields::<RunConfig>()), documented("run", None));
+    assert_eq!(
+        set_of(struct_fields::<crate::StopRules>()),
+        documented("stop", None)
+    );
+    assert_eq!(
+        set_of(struct_fields::<RunConfig>()),
+        documented("run", None)
+    );
     assert_eq!(
         set_of(struct_fields::<squeeze_topology::TopologyConfig>()),
         documented("topology", None)
