@@ -155,7 +155,8 @@ fn method_keys(out: &mut String) {
          | key | type | default | read by | meaning |\n|---|---|---|---|---|\n",
     );
     // (key, type, default, doc) → methods, in first-seen order.
-    let mut rows: Vec<((&str, String, String, &str), Vec<&str>)> = Vec::new();
+    type Row = (&'static str, String, String, &'static str);
+    let mut rows: Vec<(Row, Vec<&str>)> = Vec::new();
     let mut names: Vec<&str> = Vec::new();
     for m in METHODS {
         for k in m.keys() {

@@ -254,10 +254,7 @@ impl PlotSpec {
             };
             // The legend sample: dashed in the PNG; one segment in the SVG (dashed by
             // `dash_svg`).
-            let (a, b) = match dash.filter(|_| raster) {
-                Some(d) => d,
-                None => (1000, 1),
-            };
+            let (a, b) = dash.filter(|_| raster).unwrap_or((1000, 1));
             anno.label(c.name.clone()).legend(move |(x, y)| {
                 DashedPathElement::new(vec![(x, y), (x + 30, y)], a, b, line)
             });
