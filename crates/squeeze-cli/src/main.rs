@@ -6,6 +6,7 @@
 //! squeeze plot RUN_DIR... [--x bits|rounds|grad_samples|bits32] [--y grad_norm_sq|loss] [--out STEM]
 //! squeeze list [--dim D]
 //! squeeze sweep SWEEP.toml [--out DIR] [--jobs N] [--threads N] [--dry-run] [--quiet]
+//! squeeze config [SECTION] [--method NAME]
 //! ```
 //!
 //! Exit codes: 0 success (also when stdout is closed by its reader); 2 for anything the user
@@ -16,6 +17,7 @@
 //! change; nothing panics. The library crates never print; this binary is the only place that
 //! does.
 
+mod config_ref;
 mod console;
 mod fail;
 mod job;
@@ -60,6 +62,8 @@ enum Command {
     /// Run a grid (multipliers, K, ζ, … × seeds) of one configuration and tabulate what
     /// reaching a tolerance costs per cell, with the spread over seeds.
     Sweep(sweep::SweepArgs),
+    /// Print the configuration reference (every key: type, default, meaning, example) as markdown.
+    Config(config_ref::ConfigArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Plot(args) => plot::plot(args),
         Command::List(args) => list::list(args),
         Command::Sweep(args) => sweep::sweep(args),
+        Command::Config(args) => config_ref::config(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

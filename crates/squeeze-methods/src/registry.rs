@@ -26,7 +26,9 @@
 use serde::de::{self, Visitor};
 use squeeze_core::Scalar;
 
-use crate::spec::{BuildCtx, MethodConfigError, MethodSink, MethodSpec, Topology};
+use crate::spec::{
+    BuildCtx, MethodConfigError, MethodSink, MethodSpec, ParamDoc, ParamKeys, Topology,
+};
 
 /// One registered method: what `squeeze list`, the dispatch and the shared suite read.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +42,7 @@ pub struct MethodEntry {
     /// Example parameters (TOML lines of the `[method]` section, without `name`).
     pub example: &'static str,
     fields: fn() -> &'static [&'static str],
+    keys: &'static [ParamDoc],
     normalize: fn(&toml::Table) -> Result<toml::Table, MethodConfigError>,
     hints: &'static [(&'static str, &'static str)],
 }
@@ -48,6 +51,20 @@ impl MethodEntry {
     /// The keys the method accepts (besides `name`), in declaration order.
     pub fn accepts(&self) -> &'static [&'static str] {
         (self.fields)()
+    }
+
+    /// The keys with their Rust types and doc lines, in declaration order (the same names as
+    /// [`MethodEntry::accepts`]).
+    pub fn keys(&self) -> &'static [ParamDoc] {
+        self.keys
+    }
+
+    /// `params` as the method's typed `Params` write them back (defaults explicit); an error
+    /// names a value of the wrong type. `normalized(&Table::new())` gives the defaults (keys
+    /// without a default, such as a required `tau`, are absent).
+    pub fn normalized(&self, params: &toml::Table) -> Result<toml::Table, MethodConfigError> {
+        check_keys(self, params)?;
+        (self.normalize)(params)
     }
 
     /// The example parameters as a table.
@@ -66,7 +83,8 @@ macro_rules! methods {
             summary: <$spec as MethodSpec>::SUMMARY,
             topology: <$spec as MethodSpec>::TOPOLOGY,
             example: <$spec as MethodSpec>::EXAMPLE,
-            fields: fields_of::<<$spec as MethodSpec>::Params>,
+            fields: struct_fields::<<$spec as MethodSpec>::Params>,
+            keys: <<$spec as MethodSpec>::Params as ParamKeys>::KEYS,
             normalize: normalize_as::<<$spec as MethodSpec>::Params>,
             hints: <$spec as MethodSpec>::HINTS,
         }),*];
@@ -238,8 +256,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The field names of a `#[derive(Deserialize)]` struct, read from what it asks a
-/// deserializer for (no value is built).
-fn fields_of<P: de::DeserializeOwned>() -> &'static [&'static str] {
+/// deserializer for (no value is built; a type that is not a plain struct gives none).
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct Section { a: u32, b: Option<String> }
+/// assert_eq!(squeeze_methods::registry::struct_fields::<Section>(), ["a", "b"]);
+/// ```
+pub fn struct_fields<P: de::DeserializeOwned>() -> &'static [&'static str] {
     let mut probe = FieldProbe(None);
     let _ = P::deserialize(&mut probe);
     probe.0.unwrap_or(&[])
@@ -304,6 +328,26 @@ mod tests {
             let t = m.example_table().unwrap();
             check_params(m.name, &t).unwrap();
         }
+    }
+
+    #[test]
+    fn documented_keys_are_the_accepted_keys_and_the_defaults_parse() {
+        for m in METHODS {
+            let names: Vec<&str> = m.keys().iter().map(|k| k.name).collect();
+            assert_eq!(names, m.accepts(), "{}", m.name);
+            assert!(m.keys().iter().all(|k| !k.doc.is_empty()), "{}", m.name);
+            let defaults = m.normalized(&toml::Table::new()).unwrap();
+            assert!(
+                defaults.keys().all(|k| names.contains(&k.as_str())),
+                "{}",
+                m.name
+            );
+        }
+        let bad: toml::Table = "zeta = \"high\"".parse().unwrap();
+        assert!(entry("clag").unwrap().normalized(&bad).is_err());
+        let unknown: toml::Table = "lambda = 1".parse().unwrap();
+        let e = entry("clag").unwrap().normalized(&unknown).unwrap_err();
+        assert_eq!(e.key, "method.lambda");
     }
 
     #[test]

@@ -51,6 +51,7 @@ use crate::executor::{CheckpointPolicy, Executor, StopRules};
 
 mod build;
 mod output;
+pub mod keys;
 mod problem;
 
 pub use build::{EngineTransport, InProcess, build_engine, build_gossip_engine};
