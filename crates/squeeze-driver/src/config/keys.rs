@@ -94,13 +94,10 @@ pub const PROBLEM: &[KeyDoc] = &[
 
 /// `[method]` keys shared by every method (each method's own keys come from the registry).
 #[rustfmt::skip]
-pub const METHOD: &[KeyDoc] = &[key(
-    "name",
-    "string",
-    "required",
-    "The method (`squeeze list`); the other keys depend on it (tables below).",
-    "\"ef21\"",
-)];
+pub const METHOD: &[KeyDoc] = &[
+    key("name", "string", "required", "The method (`squeeze list`); the other keys depend on it (tables below).", "\"ef21\""),
+    key("smoothness", "string", UNSET, "The L of theory stepsizes: `pooled` (L of f; unset means this) or `mean_of_workers` (the mean of the L_i, as the EF21 reference code); only for methods with a `stepsize` key.", "\"mean_of_workers\""),
+];
 
 /// `[stop]` keys ([`crate::StopRules`]).
 #[rustfmt::skip]
@@ -118,6 +115,12 @@ pub const RUN: &[KeyDoc] = &[
     key("threads", "integer ≥ 1", "1", "Worker threads; results do not depend on it (capped at `problem.n_workers`; `--threads` overrides it).", "4"),
     key("log_every", "integer ≥ 1", "1", "Write a record every this many rounds.", "10"),
     key("checkpoint_every", "integer", UNSET, "Write `checkpoint.json` every this many rounds, for `--resume` (unset or 0: never).", "100"),
+];
+
+/// `[output]` keys ([`super::OutputConfig`]).
+#[rustfmt::skip]
+pub const OUTPUT: &[KeyDoc] = &[
+    key("formats", "array of strings", UNSET, "Record files (unset: `[\"csv\"]`): `csv` (`records.csv`, what `squeeze plot` reads) and/or `jsonl` (`records.jsonl`); at least one, each once.", "[\"csv\", \"jsonl\"]"),
 ];
 
 /// `[topology]` keys ([`squeeze_topology::TopologyConfig`]).
@@ -140,6 +143,7 @@ pub const SECTIONS: &[Section] = &[
     Section { name: "method", intro: "The method and its parameters: `name` plus the keys of that method (an unknown or inapplicable key is an error that lists the accepted ones).", keys: METHOD },
     Section { name: "stop", intro: "Stop rules: at least one is required; the first one met ends the run. Non-finite values always stop it as diverged.", keys: STOP },
     Section { name: "run", intro: "How the run executes; `--resume` may change these (and `stop.*`, `name`).", keys: RUN },
+    Section { name: "output", intro: "Which record files a run writes (the section may be left out: CSV only).", keys: OUTPUT },
     Section { name: "topology", intro: "The graph and mixing weights of the gossip methods (required for them, refused by the others).", keys: TOPOLOGY },
 ];
 

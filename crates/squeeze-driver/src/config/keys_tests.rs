@@ -111,8 +111,16 @@ fn the_tables_list_exactly_the_fields_serde_accepts() {
         set_of(struct_fields::<squeeze_topology::TopologyConfig>()),
         documented("topology", None)
     );
-    // `[method]` is `name` plus the method's own keys (from the registry).
-    assert_eq!(documented("method", None), set_of(&["name"]));
+    assert_eq!(
+        set_of(struct_fields::<crate::config::OutputConfig>()),
+        documented("output", None)
+    );
+    // `[method]` is `name`, the stepsize's L rule, and the method's own keys (from the
+    // registry).
+    assert_eq!(
+        documented("method", None),
+        set_of(&["name", "smoothness"])
+    );
 }
 
 /// A TOML default is what the structs fill in; an unset key is absent from the resolved
