@@ -41,3 +41,8 @@ pub use engine::{Engine, EngineError, Metrics, StarEngine, Totals};
 pub use executor::{Collect, ExecError, Executor, Observer, RunSummary, StopReason, StopRules};
 pub use gossip::GossipEngine;
 pub use records::RoundRecord;
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -61,3 +61,8 @@ pub mod prelude {
         ReadOptions, Regularizer, Remainder, Smoothness, Split, read_libsvm, read_libsvm_path,
     };
 }
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
