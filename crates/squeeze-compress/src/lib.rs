@@ -84,3 +84,8 @@ pub use terngrad::TernGrad;
 pub use threshold_abs::ThresholdAbs;
 pub use threshold_rel::ThresholdRel;
 pub use top_k::TopK;
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

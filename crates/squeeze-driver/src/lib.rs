@@ -42,3 +42,8 @@ pub use executor::{Collect, ExecError, Executor, Observer, RunSummary, StopReaso
 pub use gossip::GossipEngine;
 pub use records::{CsvRecordError, RoundRecord};
 pub use squeeze_methods::{StepsizeReport, TheoryConstants};
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -72,3 +72,8 @@ pub use ef21::{Ef21, Ef21Worker};
 pub use error::FeedbackError;
 pub use round::{Round, Workspace};
 pub use squeeze_core::Message;
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

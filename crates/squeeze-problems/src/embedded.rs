@@ -1,8 +1,9 @@
 //! Data that needs no download.
 //!
 //! * [`default_dataset`]: the **Wisconsin Diagnostic Breast Cancer** data (UCI; 569 samples ×
-//!   30 real features, 357 benign / 212 malignant), embedded in the `smartcore` crate (feature
-//!   `datasets`, stored there as `f32`). Labels: benign → +1, malignant → −1. Features are
+//!   30 real features, 357 benign / 212 malignant; Wolberg, Street, Mangasarian; CC BY 4.0),
+//!   compiled in from `data/wdbc.csv` (source and licence in `data/README.md`). The values are
+//!   the `f32` numbers of that table. Labels: benign → +1, malignant → −1. Features are
 //!   **standardised**: each column is shifted to mean 0 and scaled to unit (population)
 //!   standard deviation, computed in `f64` over all 569 rows; the matrix is stored as CSR
 //!   (essentially dense: 569 × 30 non-zeros).
@@ -17,15 +18,77 @@
 //! assert_eq!(d.label_counts(), (357, 212));
 //! ```
 
+use std::sync::OnceLock;
+
 use squeeze_core::Scalar;
 use squeeze_core::rng::{Purpose, SqueezeRng};
 
 use crate::data::{Csr, Dataset};
 
+/// The Wisconsin Diagnostic Breast Cancer table: one header line, then per sample `B` (benign)
+/// or `M` (malignant) and the 30 feature values, each the shortest decimal of an `f32`.
+const WDBC_CSV: &str = include_str!("../data/wdbc.csv");
+
+/// Width of [`WDBC_CSV`]'s feature part.
+const WDBC_FEATURES: usize = 30;
+
+/// A parsed [`WDBC_CSV`]: row-major `f32` features and one `benign` flag per row.
+#[derive(Debug)]
+struct RawTable {
+    data: Vec<f32>,
+    benign: Vec<bool>,
+    n_features: usize,
+}
+
+/// Parses a diagnosis-first CSV table (header line skipped) with `n_features` values per row;
+/// the error names the 1-based line and what is wrong with it.
+fn parse_table(text: &str, n_features: usize) -> Result<RawTable, String> {
+    let mut table = RawTable {
+        data: Vec::new(),
+        benign: Vec::new(),
+        n_features,
+    };
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let mut fields = line.split(',');
+        table.benign.push(match fields.next() {
+            Some("B") => true,
+            Some("M") => false,
+            other => return Err(format!("line {}: diagnosis {other:?} is not B or M", i + 1)),
+        });
+        let before = table.data.len();
+        for f in fields {
+            let v: f32 = f
+                .parse()
+                .map_err(|e| format!("line {}: {f:?} is not a number ({e})", i + 1))?;
+            table.data.push(v);
+        }
+        if table.data.len() - before != n_features {
+            return Err(format!(
+                "line {}: {} values, expected {n_features}",
+                i + 1,
+                table.data.len() - before
+            ));
+        }
+    }
+    if table.benign.is_empty() {
+        return Err("no data rows".to_string());
+    }
+    Ok(table)
+}
+
+/// [`WDBC_CSV`], parsed on first use.
+fn wdbc() -> &'static RawTable {
+    static TABLE: OnceLock<RawTable> = OnceLock::new();
+    TABLE.get_or_init(|| match parse_table(WDBC_CSV, WDBC_FEATURES) {
+        Ok(t) => t,
+        Err(e) => unreachable!("the embedded wdbc.csv is valid (pinned by a test): {e}"),
+    })
+}
+
 /// Wisconsin Diagnostic Breast Cancer, standardised, labels ±1 (see the [module docs](self)).
 pub fn default_dataset<S: Scalar>() -> Dataset<S> {
-    let raw = smartcore::dataset::breast_cancer::load_dataset();
-    let (m, d) = (raw.num_samples, raw.num_features);
+    let raw = wdbc();
+    let (m, d) = (raw.benign.len(), raw.n_features);
     let mut mean = vec![0.0f64; d];
     let mut var = vec![0.0f64; d];
     for row in raw.data.chunks_exact(d) {
@@ -65,9 +128,9 @@ pub fn default_dataset<S: Scalar>() -> Dataset<S> {
         }
     }
     let labels = raw
-        .target
+        .benign
         .iter()
-        .map(|&t| if t == 1 { S::ONE } else { -S::ONE })
+        .map(|&b| if b { S::ONE } else { -S::ONE })
         .collect();
     match Dataset::new("breast_cancer", features, labels) {
         Ok(d) => d,
@@ -145,6 +208,61 @@ mod tests {
                 "{k}: {mean} {var}"
             );
         }
+    }
+
+    /// FNV-1a (64 bit) over the little-endian bytes of `bits`.
+    fn fnv1a(bits: impl Iterator<Item = u64>, width: usize) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in bits.flat_map(|x| x.to_le_bytes().into_iter().take(width)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    }
+
+    /// The checksums were computed from `smartcore::dataset::breast_cancer::load_dataset()`
+    /// (smartcore 0.7) and the earlier `default_dataset` built on it, before smartcore was
+    /// removed: the embedded table and the standardised data are bit-identical to it.
+    #[test]
+    fn breast_cancer_is_pinned_to_the_smartcore_bits() {
+        let raw = wdbc();
+        assert_eq!(
+            (raw.benign.len(), raw.n_features, raw.data.len()),
+            (569, 30, 569 * 30)
+        );
+        assert_eq!(raw.benign.iter().filter(|&&b| b).count(), 357);
+        let raw_bits = raw.data.iter().map(|v| u64::from(v.to_bits()));
+        assert_eq!(fnv1a(raw_bits, 4), 0x7c3b_b332_1032_0a47);
+        let d64 = default_dataset::<f64>();
+        assert_eq!(
+            (d64.n_rows(), d64.n_features(), d64.features.nnz()),
+            (569, 30, 17_070)
+        );
+        assert_eq!(d64.label_counts(), (357, 212));
+        let dense64 = d64.features.to_dense();
+        assert_eq!(
+            fnv1a(dense64.iter().map(|v| v.to_bits()), 8),
+            0xa375_a4c6_1b02_2323
+        );
+        let labels64 = d64.labels.iter().map(|v| v.to_bits());
+        assert_eq!(fnv1a(labels64, 8), 0x7c88_ff4e_3824_7938);
+        let dense32 = default_dataset::<f32>().features.to_dense();
+        let bits32 = dense32.iter().map(|v| u64::from(v.to_bits()));
+        assert_eq!(fnv1a(bits32, 4), 0xba65_cb57_19ee_4d57);
+    }
+
+    #[test]
+    fn table_parser_names_the_bad_line() {
+        let ok = parse_table("h\nB,1,2.5\nM,-3,4e-2\n", 2).map(|t| (t.data, t.benign));
+        assert_eq!(ok, Ok((vec![1.0, 2.5, -3.0, 0.04], vec![true, false])));
+        let err = |text: &str| parse_table(text, 2).map(|_| ()).unwrap_err();
+        assert_eq!(
+            err("h\nX,1,2"),
+            "line 2: diagnosis Some(\"X\") is not B or M"
+        );
+        assert_eq!(err("h\nB,1,2\nM,1"), "line 3: 1 values, expected 2");
+        assert!(err("h\nB,1,x").starts_with("line 2: \"x\" is not a number"));
+        assert_eq!(err("h\n"), "no data rows");
     }
 
     #[test]

@@ -62,3 +62,8 @@ pub mod prelude {
         read_libsvm_path,
     };
 }
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -42,3 +42,8 @@ pub use config::{GraphSpec, TopologyConfig};
 pub use error::TopologyError;
 pub use graph::{ER_MAX_ATTEMPTS, Graph, MAX_NODES};
 pub use mixing::{MixingMatrix, Spectrum, WEIGHT_TOL, Weighting};
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
