@@ -420,15 +420,31 @@ macro_rules! method_entry {
             }),*];
         }
     };
-    (@fields $h:tt [$($done:tt)*] compressor $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
+    (@fields ($params:ident, $name:literal, $spec:ident) [$($done:tt)*] compressor $(, $($rest:tt)*)?) => {
+        impl $params {
+            /// The method's compressor with its warm-up and schedule
+            /// ([`crate::spec::main_compressor`]), checked at dimension `dim`.
+            pub fn main_compressor<S: squeeze_core::Scalar>(
+                &self,
+                dim: usize,
+            ) -> Result<Box<dyn squeeze_core::Compressor<S>>, $crate::spec::MethodConfigError> {
+                $crate::spec::main_compressor::<S>(
+                    $name,
+                    self.compressor.as_ref(),
+                    self.warmup_rounds,
+                    &self.compressor_schedule,
+                    dim,
+                )
+            }
+        }
+        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*
             #[doc = "Compressor spec, e.g. `\"top_k:k=1\"`."]
             #[serde(default)]
             pub compressor: Option<squeeze_compress::CompressorSpec>,
-            #[doc = "Uncompressed rounds before `compressor` takes over (default 0; see [`crate::spec::main_compressor`])."]
+            #[doc = "Uncompressed (identity) rounds before `compressor` takes over (default 0: none); with a theory stepsize γ stays that of the compressor."]
             #[serde(default, skip_serializing_if = "crate::spec::is_zero")]
             pub warmup_rounds: u64,
-            #[doc = "Later compressors: `[{ from = 500, compressor = \"top_k:k=10\" }]` (default none)."]
+            #[doc = "Later compressors, each from its round on (after the warm-up, increasing), e.g. `[{ from = 500, compressor = \"top_k:k=10\" }]` (default none); the theory stepsize is the weakest stage's."]
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub compressor_schedule: Vec<$crate::spec::ScheduleStage>,
         ] $($($rest)*)?);

@@ -156,6 +156,8 @@ pub fn section(name: &str) -> Option<&'static Section> {
 #[rustfmt::skip]
 pub const METHOD_KEY_EXAMPLES: &[(&str, &str)] = &[
     ("compressor", "\"top_k:k=1\""),
+    ("warmup_rounds", "100"),
+    ("compressor_schedule", "[{ from = 500, compressor = \"top_k:k=10\" }]"),
     ("stepsize", "{ rule = \"constant\", gamma = 0.1 }"),
     ("init", "\"compressed\""),
     ("count_init", "true"),
@@ -211,7 +213,7 @@ pub fn toml_type(rust: &str) -> String {
         "CompressorSpec" => "compressor spec",
         "Stepsize" => "table",
         "GradInit" => "string",
-        "GradSource" => "table",
+        "GradSource" | "ScheduleStage" => "table",
         "Batch" => "integer or float",
         other => other,
     }

@@ -117,10 +117,7 @@ fn the_tables_list_exactly_the_fields_serde_accepts() {
     );
     // `[method]` is `name`, the stepsize's L rule, and the method's own keys (from the
     // registry).
-    assert_eq!(
-        documented("method", None),
-        set_of(&["name", "smoothness"])
-    );
+    assert_eq!(documented("method", None), set_of(&["name", "smoothness"]));
 }
 
 /// A TOML default is what the structs fill in; an unset key is absent from the resolved

@@ -50,8 +50,8 @@ use crate::engine::{Engine, EngineError};
 use crate::executor::{CheckpointPolicy, Executor, StopRules};
 
 mod build;
-mod output;
 pub mod keys;
+mod output;
 mod problem;
 
 pub use build::{EngineTransport, InProcess, build_engine, build_gossip_engine};

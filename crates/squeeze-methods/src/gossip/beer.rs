@@ -165,13 +165,7 @@ crate::spec::method_entry! {
     hints = [],
     |p, ctx, sink| {
         let (gamma, eta) = ConsensusSteps::required(Self::NAME, p.gamma, p.eta)?;
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         let m = Beer::new(c, gamma, eta, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
         sink.gossip(m)
     }

@@ -270,13 +270,7 @@ crate::spec::method_entry! {
             "the momentum in (0, 1], e.g. lambda = 0.01",
         )?;
         let params = MotefParams { gamma, eta, lambda };
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         let m = Motef::new(c, params, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
         sink.gossip(m)
     }

@@ -314,13 +314,7 @@ crate::spec::method_entry! {
     example = "compressor = \"top_k:k=1\"\ntau = 0.5",
     hints = [],
     |p, ctx, sink| {
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         let t = s::tau(Self::NAME, p.tau)?;
         sink.star(Clip21::new(t, Clip21Variant::Press(c), p.stepsize).map_err(s::method_err)?)
     }

@@ -145,13 +145,7 @@ crate::spec::method_entry! {
     example = "compressor = \"top_k:k=1\"",
     hints = [],
     |p, ctx, sink| {
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         sink.star(Ef14::new(c, p.stepsize).map_err(s::method_err)?)
     }
 }

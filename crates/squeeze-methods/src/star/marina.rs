@@ -283,13 +283,7 @@ crate::spec::method_entry! {
     example = "compressor = \"rand_k:k=3\"",
     hints = [],
     |p, ctx, sink| {
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         if c.class(ctx.dim).omega().is_none() {
             return Err(s::MethodConfigError::at(
                 "compressor",

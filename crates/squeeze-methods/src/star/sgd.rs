@@ -155,14 +155,8 @@ crate::spec::method_entry! {
         let grad = p.gradient.unwrap_or_default();
         let m = match &p.compressor {
             // Compressed SGD without error feedback (the X3 baseline that fails).
-            Some(spec) => {
-                let c = s::main_compressor::<S>(
-                    Self::NAME,
-                    Some(spec),
-                    p.warmup_rounds,
-                    &p.compressor_schedule,
-                    ctx.dim,
-                )?;
+            Some(_) => {
+                let c = p.main_compressor::<S>(ctx.dim)?;
                 Sgd::<S>::compressed(c, p.stepsize, grad)
             }
             None if p.warmup_rounds > 0 || !p.compressor_schedule.is_empty() => {

@@ -249,13 +249,7 @@ crate::spec::method_entry! {
         })?;
         let down = s::build_compressor::<S>("downlink_compressor", spec, ctx.dim)?;
         s::full_init_only(Self::NAME, p.init)?;
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         sink.star(Ef21Bc::new(c, down, p.stepsize, p.count_init).map_err(s::method_err)?)
     }
 }

@@ -284,13 +284,7 @@ crate::spec::method_entry! {
     hints = [],
     |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         sink.star(Ef21Plus::new(c, p.stepsize, p.count_init).map_err(s::method_err)?)
     }
 }

@@ -179,13 +179,7 @@ crate::spec::method_entry! {
     example = "compressor = \"top_k:k=1\"\nparticipation = 0.5",
     hints = [],
     |p, ctx, sink| {
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         let part = s::required(
             Self::NAME,
             "participation",

@@ -15,13 +15,7 @@ method_entry! {
     example = "compressor = \"top_k:k=1\"",
     hints = [],
     |p, ctx, sink| {
-        let mech = Ef21Mech::new(s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?);
+        let mech = Ef21Mech::new(p.main_compressor::<S>(ctx.dim)?);
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
     }
 }
@@ -61,13 +55,7 @@ method_entry! {
     example = "compressor = \"top_k:k=1\"\nzeta = 4.0",
     hints = [],
     |p, ctx, sink| {
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         let mech = Clag::new(c, p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
     }
@@ -82,13 +70,7 @@ method_entry! {
     example = "compressor = \"top_k:k=1\"",
     hints = [],
     |p, ctx, sink| {
-        let mech = V1::new(s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?);
+        let mech = V1::new(p.main_compressor::<S>(ctx.dim)?);
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
     }
 }
@@ -114,13 +96,7 @@ method_entry! {
             )
         })?;
         let q = s::build_compressor::<S>("compressor2", spec, ctx.dim)?;
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         let mech = V2::new(c, q).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
     }
@@ -150,13 +126,7 @@ method_entry! {
                 .into());
             }
         };
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         let mech = V4::new(c, c2);
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
     }
@@ -176,13 +146,7 @@ method_entry! {
     example = "compressor = \"top_k:k=1\"",
     hints = [],
     |p, ctx, sink| {
-        let c = s::main_compressor::<S>(
-            Self::NAME,
-            p.compressor.as_ref(),
-            p.warmup_rounds,
-            &p.compressor_schedule,
-            ctx.dim,
-        )?;
+        let c = p.main_compressor::<S>(ctx.dim)?;
         let prob = match p.p {
             Some(v) => v,
             None => c.class(ctx.dim).alpha().ok_or_else(|| {
