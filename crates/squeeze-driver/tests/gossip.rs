@@ -453,12 +453,15 @@ fn gossip_configuration_errors_name_the_key_and_the_fix() {
         e.contains("topology") && e.contains("gossip methods"),
         "{e}"
     );
+    // λ has a default (0.01, `motef::LAMBDA_DEFAULT`); γ and η stay required.
+    let no_lambda = "name = \"motef\"\ncompressor = \"top_k:k=2\"\ngamma = 0.5\neta = 0.01";
+    assert_eq!(build("[topology]\nkind = \"ring\"", no_lambda), None);
     let e = build(
         "[topology]\nkind = \"ring\"",
-        "name = \"motef\"\ncompressor = \"top_k:k=2\"\ngamma = 0.5\neta = 0.01",
+        "name = \"motef\"\ncompressor = \"top_k:k=2\"\ngamma = 0.5\nlambda = 0.01",
     )
     .unwrap();
-    assert!(e.contains("method.lambda"), "{e}");
+    assert!(e.contains("method.eta"), "{e}");
     let e = build(
         "[topology]\nkind = \"ring\"",
         "name = \"beer\"\ncompressor = \"top_k:k=2\"\ngamma = 1.5\neta = 0.01",

@@ -96,10 +96,14 @@ fn every_method_converges_on_a_strongly_convex_problem() {
                 .all(|r| r.loss.is_finite() && r.grad_norm_sq.is_finite()),
             "{method}: non-finite record"
         );
-        let at2000 = reduction(&rec, 2000);
+        // EControl's default η = α/20 (was α/400) is still in its transient at 2,000 rounds
+        // (2.6e-6 relative) but keeps converging (3.0e-9 at 4,000, where α/400 stalled near
+        // 4e-7), so it is judged at 4,000 rounds (docs/reproductions.md, X3).
+        let judged = if method == "econtrol" { 4000 } else { 2000 };
+        let at2000 = reduction(&rec, judged);
         assert!(
             at2000 <= 1e-6,
-            "{method} ({comp:?}): ‖∇f‖² only dropped by {at2000:.3e} in 2000 rounds"
+            "{method} ({comp:?}): ‖∇f‖² only dropped by {at2000:.3e} in {judged} rounds"
         );
         if LINEAR.contains(&method) {
             let at4000 = reduction(&rec, 4000);

@@ -257,7 +257,10 @@ pub(crate) fn init_nodes<S: Scalar, N>(
 }
 
 /// The nodes' initial states `make(i, grad, g0)`, as [`init_nodes`], with `g0` node i's
-/// first local gradient at `x0` drawn from `grad` (round 0); the samples used are summed.
+/// **full** local gradient $\nabla f_i(x^0)$ whatever the gradient source (the trackers of
+/// BEER and MoTEF start from it, as in the authors' codes: BEER's `V = grad(x)` and MoTEF's
+/// synthetic `V = M = ∇F(X⁰)` with the noise switched off); the samples used are summed and
+/// `grad`'s stream is untouched (its first draw is round 0's).
 pub(crate) fn init_nodes_at<S: Scalar, N>(
     problem: &Problem<S>,
     x0: &[S],
@@ -268,9 +271,11 @@ pub(crate) fn init_nodes_at<S: Scalar, N>(
     let mut nodes = Vec::with_capacity(problem.n_workers());
     let mut samples = 0;
     for (i, o) in problem.oracles().iter().enumerate() {
-        let mut grad = GradState::new(source, o.as_ref(), seed, i)?;
+        let grad = GradState::new(source, o.as_ref(), seed, i)?;
         let mut g0 = vec![S::ZERO; x0.len()];
-        samples += grad.grad(o.as_ref(), x0, &mut g0, 0)?;
+        o.grad(x0, &mut g0);
+        ensure_finite(&g0, "a local gradient", 0)?;
+        samples += o.n_samples() as u64;
         nodes.push(make(i, grad, g0));
     }
     Ok(GossipInit {

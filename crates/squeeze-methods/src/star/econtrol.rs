@@ -39,11 +39,17 @@ use crate::stepsize::Stepsize;
 ///   only with `count_init`) and [`GradInit::Compressed`] ($h_i^0 = \mathcal{C}(g_i^0)$,
 ///   always charged) are also available.
 ///
-/// Hyperparameters. $\eta \ge 0$; default $\eta = \alpha/400$ with $\alpha$ the compressor's
-/// contraction at dimension $d$ — the reviewers' report of the theory's "$\eta = \delta/400$"
-/// read with $\delta = \alpha$ (UNCONFIRMED: the paper's text was not available; the
-/// experiments tune $\eta$). Stepsize: the theory constants are UNCONFIRMED, so the theory
-/// rule is EF21's $\gamma = 1/(L + \tilde L\sqrt{\beta/\theta})$ (times the multiplier).
+/// Hyperparameters. $\eta \ge 0$; default $\eta = \alpha/20$ ([`ETA_DEFAULT_DIVISOR`]) with
+/// $\alpha$ the compressor's contraction at dimension $d$. The theory's "$\eta = \delta/400$"
+/// (reviewers' report, $\delta = \alpha$; UNCONFIRMED, the paper tunes $\eta$) converges but
+/// slowly: the error $e_i$ is fed back at rate $\eta$, and on the X3 problems ‖∇f‖² after 3,000
+/// rounds falls from ≈ 2e-7 at $\alpha/400$ to ≈ 3e-17 at $\alpha/20$. $\alpha/20$ is the largest
+/// $\alpha/c$ of the sweep `scripts/sweeps/x3_eta_default.py` (c ∈ {400, 100, 40, 20, 10, 4, 2, 1};
+/// 11 problems: X3 quadratics at γ·L_max ∈ {0.2, 0.5, 0.65}, ζ ∈ {0, 1, 10, 100}, noisy
+/// gradients, logistic regression at 1× and 4× the theory stepsize) that converges wherever
+/// $\alpha/400$ does; $\alpha/10$ already diverges at γ·L_max = 0.65, ζ = 0 (docs/reproductions.md,
+/// X3). Stepsize: the theory constants are UNCONFIRMED, so the theory rule is EF21's
+/// $\gamma = 1/(L + \tilde L\sqrt{\beta/\theta})$ (times the multiplier).
 ///
 /// Wire: uplink $\Delta_i$; downlink the dense model. Memory $2d$ per worker.
 ///
@@ -115,8 +121,23 @@ pub struct EcontrolWorker<S: Scalar> {
     pub grad: GradState,
 }
 
+/// The default damping is $\eta = \alpha/$`ETA_DEFAULT_DIVISOR` (see [`Econtrol`] for how it
+/// was chosen).
+///
+/// ```
+/// use squeeze_compress::parse;
+/// use squeeze_methods::{Econtrol, GradInit, GradSource, Stepsize};
+/// use squeeze_methods::star::econtrol::ETA_DEFAULT_DIVISOR;
+/// let m = Econtrol::<f64>::new(parse("top_k:k=20").unwrap(), Stepsize::default(), None,
+///     GradInit::Full, false, GradSource::Full).unwrap();
+/// assert_eq!(m.eta(200).unwrap(), 0.1 / ETA_DEFAULT_DIVISOR); // α = K/d = 0.1
+/// assert_eq!(ETA_DEFAULT_DIVISOR, 20.0);
+/// ```
+pub const ETA_DEFAULT_DIVISOR: f64 = 20.0;
+
 impl<S: Scalar> Econtrol<S> {
-    /// EControl with `compressor`; `eta = None` is the default $\alpha/400$.
+    /// EControl with `compressor`; `eta = None` is the default $\alpha/20$
+    /// ([`ETA_DEFAULT_DIVISOR`]).
     pub fn new(
         compressor: Box<dyn Compressor<S>>,
         stepsize: Stepsize,
@@ -149,12 +170,12 @@ impl<S: Scalar> Econtrol<S> {
         match self.eta {
             Some(eta) => Ok(eta),
             None => match self.compressor.class(d).alpha() {
-                Some(alpha) => Ok(alpha / 400.0),
+                Some(alpha) => Ok(alpha / ETA_DEFAULT_DIVISOR),
                 None => Err(ParamError::new(
                     "econtrol",
                     "eta",
                     "default",
-                    "the default η = α/400 needs a contractive compressor; set eta explicitly (e.g. eta = 0.01)",
+                    "the default η = α/20 needs a contractive compressor; set eta explicitly (e.g. eta = 0.01)",
                 )
                 .into()),
             },
@@ -253,7 +274,7 @@ crate::spec::method_entry! {
     /// Registry entry of `econtrol`: EControl: Δ_i = C(η e_i + g_i − h_i), error e_i and shift h_i (eta, init, gradient)
     EcontrolSpec(EcontrolParams {
         compressor, stepsize,
-        /// Error-feedback damping η ≥ 0 (default α/400).
+        /// Error-feedback damping η ≥ 0 (default α/20, chosen by a sweep: see [`Econtrol`]).
         eta: Option<f64>,
         init, count_init, gradient,
     }): Star "econtrol",
