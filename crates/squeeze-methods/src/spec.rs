@@ -112,8 +112,11 @@ pub struct ParamDoc {
 /// use squeeze_methods::spec::ParamKeys;
 /// use squeeze_methods::star::three_pc::specs::ClagParams;
 /// let keys: Vec<&str> = ClagParams::KEYS.iter().map(|k| k.name).collect();
-/// assert_eq!(keys, ["compressor", "zeta", "stepsize", "count_init"]);
-/// assert_eq!(ClagParams::KEYS[1].rust_type, "Option<f64>");
+/// assert_eq!(
+///     keys,
+///     ["compressor", "warmup_rounds", "compressor_schedule", "zeta", "stepsize", "count_init"]
+/// );
+/// assert_eq!(ClagParams::KEYS[3].rust_type, "Option<f64>");
 /// ```
 pub trait ParamKeys {
     /// One entry per field.
