@@ -6,8 +6,8 @@ use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Param
 
 use crate::Identity;
 
-/// $\mathcal{C}_t = \mathcal{C}^{(j)}$ for $r_j \le t < r_{j+1}$: stage $j$'s compressor from
-/// round $r_j$ on ($r_0 = 0 < r_1 < \dots$), chosen by the round in the context
+/// $\mathcal{C}\_t = \mathcal{C}^{(j)}$ for $r\_j \le t < r\_{j+1}$: stage $j$'s compressor from
+/// round $r\_j$ on ($r\_0 = 0 < r\_1 < \dots$), chosen by the round in the context
 /// ([`CompressCtx::round`]). A stage's message is exactly the message of its compressor (same
 /// wire format, same bits, same draws from the stream), so a schedule adds no bits and no
 /// state: a resumed run is in the same stage at the same round.
@@ -18,8 +18,8 @@ use crate::Identity;
 /// gradient steps (EF21 with the identity is GD).
 ///
 /// Class: the weakest guarantee over the stages at dimension $d$ — contractive with
-/// $\alpha = \min_j \alpha_j$ if every stage is contractive, unbiased with
-/// $\omega = \max_j \omega_j$ if every stage is unbiased, both if both hold, else none. (The
+/// $\alpha = \min\_j \alpha\_j$ if every stage is contractive, unbiased with
+/// $\omega = \max\_j \omega\_j$ if every stage is unbiased, both if both hold, else none. (The
 /// identity is both, $\alpha = 1$, $\omega = 0$.) Theory stepsizes are therefore those of the
 /// weakest stage, valid in every round.
 ///
