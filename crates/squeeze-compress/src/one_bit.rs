@@ -165,7 +165,7 @@ compressor! {
             levels.push(pos.mean(block, false));
             levels.push(neg.mean(block, true));
         }
-        if d % 64 != 0 {
+        if !d.is_multiple_of(64) {
             words.push(word);
         }
         Ok(())
