@@ -15,12 +15,12 @@ use crate::params::Params;
 /// \end{cases}\qquad P_B = \lbrace i \in B : x_i \ge 0\rbrace,\quad N_B = B \setminus P_B$$
 /// ($-0.0$ counts as nonnegative; the value of an empty side is sent as $0$).
 ///
-/// **Class** — contractive with $\alpha = 1/\min(b, d)$. On each block, $\mathcal{C}(x)_B$ is
-/// the orthogonal projection of $x_B$ onto $\operatorname{span}\lbrace 1_{P_B}, 1_{N_B}\rbrace$
+/// **Class** — contractive with $\alpha = 1/\min(b, d)$. On each block, $\mathcal{C}(x)\_B$ is
+/// the orthogonal projection of $x_B$ onto $\operatorname{span}\lbrace 1\_{P_B}, 1\_{N_B}\rbrace$
 /// (the mean is the least-squares constant on each side), so
-/// $\lVert\mathcal{C}(x)_B - x_B\rVert^2 = \lVert x_B\rVert^2 - \lVert\mathcal{C}(x)_B\rVert^2$.
-/// The span contains $\sigma_B = 1_{P_B} - 1_{N_B}$ with $\lVert\sigma_B\rVert^2 = \lvert B\rvert$,
-/// hence $\lVert\mathcal{C}(x)_B\rVert^2 \ge \langle x_B, \sigma_B\rangle^2/\lvert B\rvert =
+/// $\lVert\mathcal{C}(x)\_B - x_B\rVert^2 = \lVert x_B\rVert^2 - \lVert\mathcal{C}(x)\_B\rVert^2$.
+/// The span contains $\sigma_B = 1\_{P_B} - 1\_{N_B}$ with $\lVert\sigma_B\rVert^2 = \lvert B\rvert$,
+/// hence $\lVert\mathcal{C}(x)\_B\rVert^2 \ge \langle x_B, \sigma_B\rangle^2/\lvert B\rvert =
 /// \lVert x_B\rVert_1^2/\lvert B\rvert \ge \lVert x_B\rVert^2/\lvert B\rvert$, and summing over
 /// blocks with $\lvert B\rvert \le \min(b, d)$:
 /// $$\lVert\mathcal{C}(x) - x\rVert^2 \le \Big(1 - \frac{1}{\min(b, d)}\Big)\lVert x\rVert^2.$$
