@@ -23,8 +23,8 @@ use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::methods::{
     Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21,
     Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit, GradSource,
-    LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, Stepsize, ThreePc,
-    ThreePcBc, ThreePoint, three_point as tp,
+    LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, SignSgd, Stepsize,
+    ThreePc, ThreePcBc, ThreePoint, three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::{embedded, quadratic};
@@ -271,7 +271,8 @@ fn steady_state_rounds_allocate_nothing() {
     // keeps both buffers, so coin rounds allocate nothing either (p = 0.3 gives ~12 coin rounds
     // among the 40 counted).
     let mb = GradSource::Minibatch { batch: 10 };
-    let others: [(&str, u64); 12] = [
+    let sign_gamma = Stepsize::Constant { gamma: 1e-3 };
+    let others: [(&str, u64); 16] = [
         (
             "econtrol top_k:k=1 η=0.1 logreg",
             steady_state(
@@ -378,6 +379,42 @@ fn steady_state_rounds_allocate_nothing() {
         (
             "local_sgd K=4 minibatch 10 logreg",
             steady_state(LocalSgd::new(th, 4, mb).unwrap(), &logreg, 1, &mut keep),
+        ),
+        (
+            "ef_signsgd (ef14 scaled_sign) logreg",
+            steady_state(
+                Ef14::new(c("scaled_sign"), th).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "onebit_sgd (ef14 one_bit:block=64) logreg",
+            steady_state(
+                Ef14::new(c("one_bit:block=64"), th).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "signsgd_mv minibatch 10 logreg",
+            steady_state(
+                SignSgd::new(0.0, sign_gamma, mb).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "signum β=0.9 logreg",
+            steady_state(
+                SignSgd::new(0.9, sign_gamma, GradSource::Full).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
         ),
     ];
     for (name, n) in others {

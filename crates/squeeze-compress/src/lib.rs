@@ -18,6 +18,7 @@
 //! | `natural_dithering` | dithering onto levels $0, 2^{-(s-1)}, …, 1/2, 1$ of the norm | ω = 1/8 + (√d/2^{s−1})·min(1, √d/2^{s−1}) |
 //! | `terngrad` | $\lVert x\rVert_\infty\thinspace\mathrm{sign}(x_j)\thinspace\mathrm{Bernoulli}(\lvert x_j\rvert/\lVert x\rVert_\infty)$ | ω = √d − 1 |
 //! | `power_rounding` | nearest power of $b$ (linear distance), keep sign | α = 4b/(b+1)² |
+//! | `one_bit` | per block of $b$: one bit per coordinate, the means of the nonnegative and of the negative entries | α = 1/min(b, d) |
 //!
 //! Three-point compressors (stateful $\mathcal{C}_{h,y}(x)$ with constants $A, B$: EF21, LAG,
 //! CLAG, 3PCv1/v2/v4/v5, Bernoulli aggregation, AdaCGD's adaptive ladder) are built from these
@@ -46,6 +47,7 @@ pub mod error;
 pub mod identity;
 pub mod natural;
 pub mod natural_dithering;
+pub mod one_bit;
 pub mod params;
 pub mod perm_k;
 pub mod power_rounding;
@@ -70,6 +72,7 @@ pub use error::RegistryError;
 pub use identity::Identity;
 pub use natural::Natural;
 pub use natural_dithering::NaturalDithering;
+pub use one_bit::OneBit;
 pub use params::KSpec;
 pub use perm_k::PermK;
 pub use power_rounding::PowerRounding;

@@ -266,4 +266,5 @@ registry! {
     crate::natural_dithering::NaturalDithering,
     crate::terngrad::TernGrad,
     crate::power_rounding::PowerRounding,
+    crate::one_bit::OneBit,
 }

@@ -49,6 +49,32 @@ fn corrupted() -> impl Strategy<Value = (Vec<u8>, usize)> {
                 codes: c,
             }
         }),
+        (
+            1usize..90,
+            1usize..90,
+            prop::collection::vec(-10.0f32..10.0, 180)
+        )
+            .prop_map(|(d, b, v)| {
+                let block = b.min(d);
+                let mut levels = v;
+                levels.truncate(2 * d.div_ceil(block));
+                let negative = (0..d.div_ceil(64))
+                    .map(|w| {
+                        let bits = 0x5a5a_5a5a_5a5a_5a5au64.rotate_left(w as u32);
+                        if (w + 1) * 64 > d {
+                            bits & ((1u64 << (d % 64)) - 1)
+                        } else {
+                            bits
+                        }
+                    })
+                    .collect();
+                Message::Binary {
+                    dim: d,
+                    block,
+                    levels,
+                    negative,
+                }
+            }),
     ];
     (
         msg,

@@ -94,6 +94,36 @@ fn leaf() -> impl Strategy<Value = Message<f32>> {
                 codes,
             }),
         values(12).prop_map(|values| Message::Natural { values }),
+        (
+            0usize..140,
+            0usize..142,
+            any::<bool>(),
+            values(8),
+            prop::collection::vec(any::<u64>(), 0..4)
+        )
+            .prop_map(|(dim, block, consistent, mut levels, mut negative)| {
+                if consistent {
+                    let block = block.min(dim).max(usize::from(dim > 0));
+                    let blocks = if block == 0 { 0 } else { dim.div_ceil(block) };
+                    levels.resize(2 * blocks, 1.0);
+                    negative.resize(dim.div_ceil(64), u64::MAX);
+                    if dim % 64 != 0 {
+                        negative[dim / 64] &= (1u64 << (dim % 64)) - 1;
+                    }
+                    return Message::Binary {
+                        dim,
+                        block,
+                        levels,
+                        negative,
+                    };
+                }
+                Message::Binary {
+                    dim,
+                    block,
+                    levels,
+                    negative,
+                }
+            }),
     ]
 }
 

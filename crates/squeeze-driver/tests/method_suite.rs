@@ -34,7 +34,9 @@ max_rounds = {rounds}
             method,
             compressor,
             &format!(
-                "stepsize = {{ rule = \"theory\", multiplier = 1.0 }}\n{}\n{extra}",
+                "{}\n{}\n{extra}",
+                constant_stepsize(method)
+                    .unwrap_or("stepsize = { rule = \"theory\", multiplier = 1.0 }"),
                 if extra.is_empty() {
                     convergence_params(method)
                 } else {
@@ -54,6 +56,21 @@ fn convergence_params(method: &str) -> &'static str {
         _ => "",
     }
 }
+
+/// The sign methods have no horizon-free theory stepsize (their `theory` rule is refused):
+/// the suites run them at a constant γ, and (a) judges them by [`NEIGHBOURHOOD`].
+fn constant_stepsize(method: &str) -> Option<&'static str> {
+    match method {
+        "signsgd_mv" | "signum" => Some("stepsize = { rule = \"constant\", gamma = 0.002 }"),
+        _ => None,
+    }
+}
+
+/// Methods that reach only a neighbourhood at their constant stepsize, with the reduction
+/// of ‖∇f‖² they must reach at 2,000 rounds: the majority-vote sign methods step γ per
+/// coordinate (and the vote of heterogeneous workers is not the sign of the mean gradient);
+/// observed ≈ 1.1e-4 (`sign_methods.rs`).
+const NEIGHBOURHOOD: &[(&str, f64)] = &[("signsgd_mv", 1e-3), ("signum", 1e-3)];
 
 /// ‖∇f(x^R)‖² / ‖∇f(x⁰)‖² for a run.
 fn reduction(records: &[squeeze_driver::RoundRecord], round: u64) -> f64 {
@@ -101,8 +118,12 @@ fn every_method_converges_on_a_strongly_convex_problem() {
         // 4e-7), so it is judged at 4,000 rounds (docs/reproductions.md, X3).
         let judged = if method == "econtrol" { 4000 } else { 2000 };
         let at2000 = reduction(&rec, judged);
+        let claim = NEIGHBOURHOOD
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map_or(1e-6, |&(_, c)| c);
         assert!(
-            at2000 <= 1e-6,
+            at2000 <= claim,
             "{method} ({comp:?}): ‖∇f‖² only dropped by {at2000:.3e} in {judged} rounds"
         );
         if LINEAR.contains(&method) {
@@ -185,7 +206,8 @@ max_rounds = {rounds}
                 if is_gossip(method) {
                     ""
                 } else {
-                    "stepsize = { rule = \"theory\", multiplier = 4.0 }"
+                    constant_stepsize(method)
+                        .unwrap_or("stepsize = { rule = \"theory\", multiplier = 4.0 }")
                 },
                 method_extra(method, true)
             )

@@ -23,6 +23,7 @@
 //! | [`Marina`] | shared coin: full gradients, else $\mathcal{Q}(\nabla f_i(x^{t+1}) - \nabla f_i(x^t))$ | Gorbunov et al. 2021 |
 //! | [`Sgd`] | minibatch SGD (optionally compressed, no feedback) | — |
 //! | [`LocalSgd`] | $K$ local steps, then average the models | — |
+//! | [`SignSgd`] | $x \leftarrow x - \gamma\operatorname{sign}\big(\sum_i\operatorname{sign}(m_i)\big)$, $m_i$ the (momentum) gradient: signSGD-MV, Signum | Bernstein et al. 2018, 2019 |
 //!
 //! Decentralized (gossip) methods over a graph with mixing matrix W ([`GossipMethod`]):
 //!
@@ -78,6 +79,7 @@ pub use star::local_sgd::{LocalSgd, LocalSgdServer, LocalSgdWorker};
 pub use star::marina::{Marina, MarinaServer, MarinaWorker};
 pub use star::server::{ModelServer, StepServer};
 pub use star::sgd::{Sgd, SgdServer, SgdWorker};
+pub use star::sign_sgd::{SignSgd, SignSgdServer, SignSgdWorker};
 pub use star::three_pc::bc::{ThreePcBc, ThreePcBcServer, ThreePcBcWorker};
 pub use star::three_pc::{Parked, RungBuffers, ThreePc, ThreePcServer, ThreePcWorker};
 pub use stepsize::{Stepsize, StepsizeReport, TheoryConstants};

@@ -33,7 +33,7 @@ pub fn log2_binomial_ceil(d: u64, k: u64) -> u64 {
 ///
 /// `Exact` is the length of the real encoding. The paper presets charge *real values* a fixed
 /// width and indices per their rule; messages that carry no per-coordinate real values (`Sign`,
-/// `Quantized`, `Natural`) are charged their exact payload under every preset, and header scalars
+/// `Quantized`, `Natural`, `Binary`) are charged their exact payload under every preset, and header scalars
 /// (scale of `Scaled`), tags and the index of `Indexed` are not charged by the presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -88,7 +88,8 @@ impl<S: Scalar> Message<S> {
                 Message::Skip { dim }
                 | Message::Sparse { dim, .. }
                 | Message::Sign { dim, .. }
-                | Message::Composed { dim, .. } => return *dim,
+                | Message::Composed { dim, .. }
+                | Message::Binary { dim, .. } => return *dim,
                 Message::Dense { values } | Message::Natural { values } => return values.len(),
                 Message::Quantized { codes, .. } => return codes.len(),
                 Message::Scaled { inner, .. } | Message::Indexed { inner, .. } => m = inner,
@@ -130,6 +131,7 @@ impl<S: Scalar> Message<S> {
                 inner.entries_at(depth + 1)
             }
             Message::Pair(p) => add(p[0].entries_at(depth + 1), p[1].entries_at(depth + 1)),
+            Message::Binary { dim, .. } => *dim as u64,
         }
     }
 
@@ -200,6 +202,10 @@ impl<S: Scalar> Message<S> {
                 INDEX_WIDTH_BITS as u64 + *width as u64,
                 inner.tagged_bits(depth + 1),
             ),
+            Message::Binary { dim, levels, .. } => add(
+                bits_for_range((*dim as u64).saturating_add(1)) as u64,
+                add(mul(levels.len() as u64, sb), *dim as u64),
+            ),
         }
     }
 
@@ -261,6 +267,7 @@ impl<S: Scalar> Message<S> {
                 p[0].bits_under_at(conv, depth + 1),
                 p[1].bits_under_at(conv, depth + 1),
             ),
+            Message::Binary { .. } => self.payload_bits(depth),
         }
     }
 }

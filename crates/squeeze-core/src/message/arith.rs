@@ -156,6 +156,16 @@ impl<S: Scalar> Message<S> {
                 p[0].add_inner(out, scale)?;
                 p[1].add_inner(out, scale)?;
             }
+            Message::Binary {
+                dim,
+                block,
+                levels,
+                negative,
+            } => binary_each(*dim, *block, levels, negative, scale, |j, v| {
+                if let Some(o) = out.get_mut(j) {
+                    *o += v;
+                }
+            }),
         }
         Ok(())
     }
@@ -218,6 +228,38 @@ impl<S: Scalar> Message<S> {
                 p[0].visit(scale, f);
                 p[1].visit(scale, f);
             }
+            Message::Binary {
+                dim,
+                block,
+                levels,
+                negative,
+            } => binary_each(*dim, *block, levels, negative, scale, f),
+        }
+    }
+}
+
+/// `f(j, scale·level_j)` for every coordinate of a [`Message::Binary`] (blocks of `block`,
+/// two levels each, bit set = second level); stops at `dim` or where levels or bits end.
+fn binary_each<S: Scalar>(
+    dim: usize,
+    block: usize,
+    levels: &[S],
+    negative: &[u64],
+    scale: S,
+    mut f: impl FnMut(usize, S),
+) {
+    if block == 0 {
+        return;
+    }
+    let mut j = 0;
+    for pair in levels.chunks_exact(2) {
+        let (a, b) = (scale * pair[0], scale * pair[1]);
+        for _ in 0..block {
+            let Some(word) = negative.get(j / 64).filter(|_| j < dim) else {
+                return;
+            };
+            f(j, if (word >> (j % 64)) & 1 == 1 { b } else { a });
+            j += 1;
         }
     }
 }

@@ -1,10 +1,13 @@
 //! Decoding untrusted bytes: every read is bounds-checked and every field validated, so no
 //! input panics.
 
-use super::validate::{check_index_width, check_values, too_deep};
+use super::validate::{
+    binary_blocks, check_binary_block, check_index_width, check_values, too_deep,
+};
 use super::{
-    INDEX_WIDTH_BITS, Levels, MAX_DEPTH, MAX_DIM, Message, TAG_BITS, TAG_COMPOSED, TAG_DENSE,
-    TAG_INDEXED, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
+    INDEX_WIDTH_BITS, Levels, MAX_DEPTH, MAX_DIM, Message, TAG_BINARY, TAG_BITS, TAG_COMPOSED,
+    TAG_DENSE, TAG_INDEXED, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP,
+    TAG_SPARSE,
 };
 use crate::bits::{BitReader, bits_for_range};
 use crate::error::DecodeError;
@@ -37,6 +40,19 @@ fn need(r: &BitReader<'_>, count: u64, bits_each: u64) -> Result<(), DecodeError
         });
     }
     Ok(())
+}
+
+/// `dim` bits into packed words (64 per word, unused bits zero).
+fn read_bit_words(r: &mut BitReader<'_>, dim: usize) -> Result<Vec<u64>, DecodeError> {
+    need(r, dim as u64, 1)?;
+    let mut words = Vec::with_capacity(dim.div_ceil(64));
+    for _ in 0..dim / 64 {
+        words.push(r.read(64)?);
+    }
+    if !dim.is_multiple_of(64) {
+        words.push(r.read((dim % 64) as u32)?);
+    }
+    Ok(words)
 }
 
 fn read_indices(r: &mut BitReader<'_>, dim: usize, out: &mut Vec<u32>) -> Result<(), DecodeError> {
@@ -145,14 +161,7 @@ impl<S: Scalar> Message<S> {
                         detail: format!("{scale} must be ≥ 0 (with a clear sign bit)"),
                     });
                 }
-                need(r, dim as u64, 1)?;
-                let mut negative = Vec::with_capacity(dim.div_ceil(64));
-                for _ in 0..dim / 64 {
-                    negative.push(r.read(64)?);
-                }
-                if !dim.is_multiple_of(64) {
-                    negative.push(r.read((dim % 64) as u32)?);
-                }
+                let negative = read_bit_words(r, dim)?;
                 Message::Sign {
                     dim,
                     scale,
@@ -251,6 +260,24 @@ impl<S: Scalar> Message<S> {
                     width,
                     index,
                     inner,
+                }
+            }
+            TAG_BINARY => {
+                let block = r.read(bits_for_range(dim as u64 + 1))? as usize;
+                check_binary_block(dim, block)?;
+                let count = 2 * binary_blocks(dim, block);
+                need(r, count as u64, sb)?;
+                let mut levels = Vec::with_capacity(count);
+                for _ in 0..count {
+                    levels.push(read_scalar(r)?);
+                }
+                check_values(&levels, "binary level")?;
+                let negative = read_bit_words(r, dim)?;
+                Message::Binary {
+                    dim,
+                    block,
+                    levels,
+                    negative,
                 }
             }
             t => return Err(DecodeError::UnknownTag { tag: t as u8, at }),

@@ -2,8 +2,8 @@
 //! Only validated messages are encoded, so the writes below never index out of range.
 
 use super::{
-    INDEX_WIDTH_BITS, Levels, Message, TAG_BITS, TAG_COMPOSED, TAG_DENSE, TAG_INDEXED, TAG_INVALID,
-    TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
+    INDEX_WIDTH_BITS, Levels, Message, TAG_BINARY, TAG_BITS, TAG_COMPOSED, TAG_DENSE, TAG_INDEXED,
+    TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
 use crate::bits::{BitWriter, bits_for_range};
 use crate::error::MessageError;
@@ -17,6 +17,18 @@ fn write_scalar<S: Scalar>(w: &mut BitWriter, v: S) {
 fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
     for &v in values {
         write_scalar(w, v);
+    }
+}
+
+/// `dim` bits from packed words (64 per word, least-significant first).
+fn write_bit_words(w: &mut BitWriter, dim: usize, words: &[u64]) {
+    let full = dim / 64;
+    for &word in &words[..full] {
+        w.write(word, 64);
+    }
+    let rem = (dim % 64) as u32;
+    if rem > 0 {
+        w.write(words[full], rem);
     }
 }
 
@@ -129,14 +141,7 @@ impl<S: Scalar> Message<S> {
             } => {
                 w.write(TAG_SIGN, TAG_BITS);
                 write_scalar(w, *scale);
-                let full = dim / 64;
-                for &word in &negative[..full] {
-                    w.write(word, 64);
-                }
-                let rem = (dim % 64) as u32;
-                if rem > 0 {
-                    w.write(negative[full], rem);
-                }
+                write_bit_words(w, *dim, negative);
             }
             Message::Quantized {
                 norm,
@@ -202,6 +207,17 @@ impl<S: Scalar> Message<S> {
                 w.write(*width as u64, INDEX_WIDTH_BITS);
                 w.write(*index as u64, *width as u32);
                 inner.encode_tagged(w);
+            }
+            Message::Binary {
+                dim,
+                block,
+                levels,
+                negative,
+            } => {
+                w.write(TAG_BINARY, TAG_BITS);
+                w.write(*block as u64, bits_for_range(*dim as u64 + 1));
+                write_values(w, levels);
+                write_bit_words(w, *dim, negative);
             }
         }
     }

@@ -20,6 +20,7 @@
 //! | 7 | `Composed` | count `k` in `w(d+1)` bits, `k` strictly increasing indices, then the inner message (tagged, dimension `k`) |
 //! | 8 | `Pair` | two tagged messages of dimension `d` |
 //! | 9 | `Indexed` | width `w` in 4 bits (`1 ≤ w ≤ 15`), the index in `w` bits, then the inner message (tagged, dimension `d`) |
+//! | 10 | `Binary` | block length `b` in `w(d+1)` bits (`1 ≤ b ≤ d`; `0` iff `d = 0`), per block `⌈d/b⌉` two scalars (finite: the level of bit 0, then of bit 1), then `d` bits (1 = second level) |
 //! | 15 | (reserved) | written by [`Message::encode`] alone in place of a message that fails [`Message::validate`]; always rejected |
 //!
 //! For a valid message [`Message::bits`] is exactly the number of bits [`Message::encode`]
@@ -73,6 +74,7 @@ pub(crate) const TAG_SCALED: u64 = 6;
 pub(crate) const TAG_COMPOSED: u64 = 7;
 pub(crate) const TAG_PAIR: u64 = 8;
 pub(crate) const TAG_INDEXED: u64 = 9;
+pub(crate) const TAG_BINARY: u64 = 10;
 /// Reserved: written by [`Message::encode`] in place of a message that fails
 /// [`Message::validate`]; no decoder accepts it.
 pub(crate) const TAG_INVALID: u64 = 15;
@@ -174,6 +176,30 @@ pub enum Message<S: Scalar> {
         index: u16,
         /// The message itself (dimension `d`).
         inner: Box<Message<S>>,
+    },
+    /// Two levels per block of `block` consecutive coordinates, one bit per coordinate
+    /// choosing between them (1-bit SGD: the means of a block's nonnegative and negative
+    /// entries). Coordinate `j` of block $k = \lfloor j/b\rfloor$ is `levels[2k]` if its bit
+    /// is clear, `levels[2k + 1]` if set.
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let m = Message::<f32>::Binary { dim: 3, block: 2, levels: vec![1.0, -2.0, 0.5, 0.0], negative: vec![0b010] };
+    /// assert_eq!(m.to_dense().unwrap(), vec![1.0, -2.0, 0.5]);
+    /// // tag 4 + block field w(4) = 2 + 2 blocks × 2 × 32 + 3 bits
+    /// assert_eq!(m.bits(), 4 + 2 + 128 + 3);
+    /// assert_eq!(Message::<f32>::decode(&m.to_bytes(), 3).unwrap(), m);
+    /// ```
+    Binary {
+        /// Dimension.
+        dim: usize,
+        /// Coordinates per block, `1 ≤ block ≤ dim` (the last block may be shorter); 0 iff
+        /// `dim = 0`.
+        block: usize,
+        /// `2⌈dim/block⌉` finite levels: per block the level of bit 0, then of bit 1.
+        levels: Vec<S>,
+        /// Packed level bits, 64 coordinates per word, bit set = second level; unused bits zero.
+        negative: Vec<u64>,
     },
 }
 

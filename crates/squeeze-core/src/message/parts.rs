@@ -208,4 +208,31 @@ impl<S: Scalar> Message<S> {
             }
         )
     }
+
+    /// Become `Binary` of dimension `dim` in blocks of `block`; returns the cleared level and
+    /// bit-word vectors (the caller pushes two levels per block and `⌈dim/64⌉` words).
+    pub fn binary_parts(&mut self, dim: usize, block: usize) -> (&mut Vec<S>, &mut Vec<u64>) {
+        reuse_as!(
+            self,
+            Message::Binary,
+            Message::Binary {
+                dim,
+                block,
+                levels: Vec::new(),
+                negative: Vec::new(),
+            },
+            Message::Binary {
+                dim: d,
+                block: b,
+                levels,
+                negative,
+            } => {
+                *d = dim;
+                *b = block;
+                levels.clear();
+                negative.clear();
+                (levels, negative)
+            }
+        )
+    }
 }

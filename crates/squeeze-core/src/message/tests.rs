@@ -63,6 +63,12 @@ fn samples() -> Vec<Message<f32>> {
             index: 0,
             inner: Box::new(Message::Skip { dim: 5 }),
         },
+        Message::Binary {
+            dim: 5,
+            block: 2,
+            levels: vec![1.5, -0.5, 2.0, -4.0, 0.25, 0.0],
+            negative: vec![0b01010],
+        },
     ]
 }
 
@@ -435,5 +441,80 @@ fn huge_claimed_dimensions_do_not_overflow() {
     assert!(matches!(
         s.add_to(&mut out, 1.0),
         Err(MessageError::DimensionMismatch { .. })
+    ));
+}
+
+#[test]
+fn binary_values_bits_and_malformed_input() {
+    let m = samples().pop().unwrap();
+    // blocks {0,1} {2,3} {4}: bits 0 1 0 1 0
+    assert_eq!(m.to_dense().unwrap(), vec![1.5, -0.5, 2.0, -4.0, 0.25]);
+    // tag + block field w(6) = 3 + 6 levels × 32 + 5 bits
+    assert_eq!(m.bits(), 4 + 3 + 6 * 32 + 5);
+    assert_eq!(m.entries(), 5);
+    assert_eq!(m.bits_under(BitConvention::Values32), 3 + 6 * 32 + 5);
+    let mut out = vec![1.0f32; 5];
+    m.add_to(&mut out, -2.0).unwrap();
+    assert_eq!(out, vec![-2.0, 2.0, -3.0, 9.0, 0.5]);
+    // Inside a composition (visit path).
+    let c = Message::Composed {
+        dim: 7,
+        indices: vec![0, 2, 3, 5, 6],
+        inner: Box::new(m.clone()),
+    };
+    assert_eq!(
+        c.to_dense().unwrap(),
+        vec![1.5, 0.0, -0.5, 2.0, 0.0, -4.0, 0.25]
+    );
+    // The empty message.
+    let empty = Message::<f32>::Binary {
+        dim: 0,
+        block: 0,
+        levels: vec![],
+        negative: vec![],
+    };
+    assert_eq!(Message::<f32>::decode(&empty.to_bytes(), 0).unwrap(), empty);
+    // Hand-built violations.
+    let with = |block: usize, levels: Vec<f32>, negative: Vec<u64>| Message::Binary {
+        dim: 5,
+        block,
+        levels,
+        negative,
+    };
+    for (bad, needle, on_wire) in [
+        (with(0, vec![], vec![0]), "binary block", true),
+        (with(6, vec![1.0, 2.0], vec![0]), "binary block", true),
+        (with(2, vec![1.0, 2.0], vec![0]), "binary levels", true),
+        (with(5, vec![1.0, f32::NAN], vec![0]), "binary level", true),
+        (with(5, vec![1.0, 2.0], vec![]), "binary words", false),
+        (
+            with(5, vec![1.0, 2.0], vec![1 << 5]),
+            "unused sign bits",
+            false,
+        ),
+    ] {
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains(needle), "{bad:?}: {e}");
+        assert_eq!(bad.to_bytes(), vec![0x0f]);
+        // The decoder refuses the same fields written without the check.
+        if on_wire {
+            assert!(
+                Message::<f32>::decode(&raw_bytes(&bad), 5).is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+    // Shape checks only the structure: a NaN level is applied as it is.
+    assert!(
+        with(5, vec![1.0, f32::NAN], vec![0])
+            .validate_shape()
+            .is_ok()
+    );
+    assert!(with(2, vec![1.0, 2.0], vec![0]).validate_shape().is_err());
+    // Truncated input.
+    let bytes = m.to_bytes();
+    assert!(matches!(
+        Message::<f32>::decode(&bytes[..bytes.len() - 2], 5),
+        Err(DecodeError::Truncated { .. })
     ));
 }

@@ -93,6 +93,41 @@ pub(crate) fn check_index_width(width: u8) -> Result<(), DecodeError> {
     }
 }
 
+/// Number of blocks of a [`Message::Binary`]: $\lceil d/b\rceil$ (0 for `block = 0`).
+pub(crate) fn binary_blocks(dim: usize, block: usize) -> usize {
+    if block == 0 { 0 } else { dim.div_ceil(block) }
+}
+
+/// A binary message's block length: `1 ≤ block ≤ dim`, or `block = 0 = dim`.
+pub(crate) fn check_binary_block(dim: usize, block: usize) -> Result<(), DecodeError> {
+    if block <= dim && (block >= 1 || dim == 0) {
+        return Ok(());
+    }
+    Err(DecodeError::BadField {
+        what: "binary block",
+        detail: format!("{block} not in 1..={dim}"),
+    })
+}
+
+/// `⌈dim/64⌉` packed bit words; in the wire scope also zero unused bits.
+fn check_bit_words(
+    wire: bool,
+    dim: usize,
+    words: &[u64],
+    what: &'static str,
+) -> Result<(), DecodeError> {
+    if words.len() != dim.div_ceil(64) {
+        return Err(DecodeError::BadField {
+            what,
+            detail: format!("{} words for dimension {dim}", words.len()),
+        });
+    }
+    if wire && !dim.is_multiple_of(64) && words[dim / 64] >> (dim % 64) != 0 {
+        return Err(DecodeError::NonCanonical("unused sign bits must be zero"));
+    }
+    Ok(())
+}
+
 /// Which invariants a check covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
@@ -119,7 +154,8 @@ impl<S: Scalar> Message<S> {
     /// with zero unused bits; `1 ≤ s ≤ MAX_LEVELS` and `|c_j| ≤ s`; `1 ≤ width ≤ 15` and
     /// `index < 2^width`; a `Composed` inner message of dimension `k`, `Pair` halves of equal
     /// dimension; finite values, scales and norms (`≥ 0` for `Sign` and `Quantized`), a
-    /// geometric base `> 1`, `Natural` values that are zero or powers of two.
+    /// geometric base `> 1`, `Natural` values that are zero or powers of two; a `Binary`
+    /// block `1 ≤ b ≤ d` (0 iff `d = 0`) with two finite levels per block.
     ///
     /// A message passes exactly when [`Message::try_encode`] accepts it, and then
     /// `decode(encode(m)) = m`.
@@ -192,16 +228,7 @@ impl<S: Scalar> Message<S> {
                         detail: format!("{scale} must be finite and ≥ 0"),
                     });
                 }
-                if negative.len() != dim.div_ceil(64) {
-                    return Err(DecodeError::BadField {
-                        what: "sign words",
-                        detail: format!("{} words for dimension {dim}", negative.len()),
-                    });
-                }
-                if wire && !dim.is_multiple_of(64) && negative[dim / 64] >> (dim % 64) != 0 {
-                    return Err(DecodeError::NonCanonical("unused sign bits must be zero"));
-                }
-                Ok(())
+                check_bit_words(wire, *dim, negative, "sign words")
             }
             Message::Quantized {
                 norm,
@@ -283,6 +310,23 @@ impl<S: Scalar> Message<S> {
                     });
                 }
                 inner.check(depth + 1, scope)
+            }
+            Message::Binary {
+                dim,
+                block,
+                levels,
+                negative,
+            } => {
+                check_binary_block(*dim, *block)?;
+                let blocks = binary_blocks(*dim, *block);
+                if levels.len() != 2 * blocks {
+                    return Err(DecodeError::BadField {
+                        what: "binary levels",
+                        detail: format!("{} levels for {blocks} blocks (2 each)", levels.len()),
+                    });
+                }
+                check_values_if(wire, levels, "binary level")?;
+                check_bit_words(wire, *dim, negative, "binary words")
             }
         }
     }

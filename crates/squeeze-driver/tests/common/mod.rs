@@ -73,6 +73,7 @@ pub fn method_extra(method: &str, stochastic: bool) -> &'static str {
         ("local_sgd", true) => "local_steps = 2\ngradient = { kind = \"minibatch\", batch = 16 }",
         ("sgd", true) => "gradient = { kind = \"minibatch\", batch = 16 }",
         ("econtrol", true) => "eta = 0.1\ngradient = { kind = \"minibatch\", batch = 16 }",
+        ("signsgd_mv" | "signum", true) => "gradient = { kind = \"minibatch\", batch = 16 }",
         _ => "",
     }
 }

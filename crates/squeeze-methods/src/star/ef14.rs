@@ -27,6 +27,11 @@ use crate::stepsize::Stepsize;
 /// $x - \tfrac1n\sum_i\gamma\nabla f_i$ rounds differently from $x - \gamma\tfrac1n\sum_i\nabla f_i$,
 /// so the two agree bit for bit only when every operation is exact (tested like EF21's).
 ///
+/// Presets: `ef_signsgd` is EF14 with `scaled_sign` (EF-signSGD, Karimireddy et al. 2019:
+/// $p = \gamma g + e$, $\Delta = (\lVert p\rVert_1/d)\operatorname{sign}(p)$); `onebit_sgd` is
+/// EF14 with `one_bit` (1-bit SGD with error carry, Seide et al. 2014). Both are this method
+/// with their compressor fixed (bit for bit, tested in the driver's `sign_methods.rs`).
+///
 /// ```
 /// use squeeze_compress::parse;
 /// use squeeze_methods::{Ef14, Stepsize};
@@ -148,4 +153,41 @@ crate::spec::method_entry! {
         let c = p.main_compressor::<S>(ctx.dim)?;
         sink.star(Ef14::new(c, p.stepsize).map_err(s::method_err)?)
     }
+}
+
+crate::spec::method_entry! {
+    /// Registry entry of `ef_signsgd`: EF14 with the scaled-sign compressor (Karimireddy et al. 2019)
+    EfSignSgdSpec(EfSignSgdParams { stepsize }): Star "ef_signsgd",
+    summary = "EF-signSGD: p = γ∇f_i + e_i, Δ = (‖p‖₁/d)·sign(p), e_i ← p − Δ (EF14 with scaled_sign) [Karimireddy et al. 2019]; d + 36 bits up (f32)",
+    example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",
+    hints = [("compressor", "ef_signsgd always sends the scaled sign; for another compressor use ef14")],
+    |p, ctx, sink| {
+        let c = s::build_compressor::<S>("stepsize", &ef14_preset("scaled_sign"), ctx.dim)?;
+        sink.star(Ef14::new(c, p.stepsize).map_err(s::method_err)?)
+    }
+}
+
+crate::spec::method_entry! {
+    /// Registry entry of `onebit_sgd`: EF14 with the one_bit compressor (Seide et al. 2014)
+    OneBitSgdSpec(OneBitSgdParams {
+        stepsize,
+        /// Coordinates per quantisation block of `one_bit` (default: the whole vector).
+        block: Option<u64>,
+    }): Star "onebit_sgd",
+    summary = "1-bit SGD: EF14 error carry with the one_bit quantiser (per block: 1 bit per coordinate + the two side means) [Seide et al. 2014]",
+    example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",
+    hints = [("compressor", "onebit_sgd always sends one_bit; set its block with block = b, or use ef14 for another compressor")],
+    |p, ctx, sink| {
+        let spec = match p.block {
+            None => "one_bit".to_string(),
+            Some(b) => format!("one_bit:block={b}"),
+        };
+        let c = s::build_compressor::<S>("block", &ef14_preset(&spec), ctx.dim)?;
+        sink.star(Ef14::new(c, p.stepsize).map_err(s::method_err)?)
+    }
+}
+
+/// The fixed compressor of an EF14 preset.
+fn ef14_preset(spec: &str) -> squeeze_compress::CompressorSpec {
+    squeeze_compress::CompressorSpec::Text(spec.to_string())
 }

@@ -13,4 +13,5 @@ pub mod local_sgd;
 pub mod marina;
 pub mod server;
 pub mod sgd;
+pub mod sign_sgd;
 pub mod three_pc;
