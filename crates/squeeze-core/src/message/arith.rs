@@ -156,6 +156,11 @@ impl<S: Scalar> Message<S> {
                 p[0].add_inner(out, scale)?;
                 p[1].add_inner(out, scale)?;
             }
+            Message::Concat(p) => {
+                let (a, b) = out.split_at_mut(p[0].dim().min(out.len()));
+                p[0].add_inner(a, scale)?;
+                p[1].add_inner(b, scale)?;
+            }
         }
         Ok(())
     }
@@ -217,6 +222,11 @@ impl<S: Scalar> Message<S> {
             Message::Pair(p) => {
                 p[0].visit(scale, f);
                 p[1].visit(scale, f);
+            }
+            Message::Concat(p) => {
+                let k = p[0].dim();
+                p[0].visit(scale, f);
+                p[1].visit(scale, &mut |j, v| f(k + j, v));
             }
         }
     }

@@ -2,8 +2,8 @@
 //! Only validated messages are encoded, so the writes below never index out of range.
 
 use super::{
-    INDEX_WIDTH_BITS, Levels, Message, TAG_BITS, TAG_COMPOSED, TAG_DENSE, TAG_INDEXED, TAG_INVALID,
-    TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
+    INDEX_WIDTH_BITS, Levels, Message, TAG_BITS, TAG_COMPOSED, TAG_CONCAT, TAG_DENSE, TAG_INDEXED,
+    TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
 use crate::bits::{BitWriter, bits_for_range};
 use crate::error::MessageError;
@@ -202,6 +202,12 @@ impl<S: Scalar> Message<S> {
                 w.write(*width as u64, INDEX_WIDTH_BITS);
                 w.write(*index as u64, *width as u32);
                 inner.encode_tagged(w);
+            }
+            Message::Concat(p) => {
+                w.write(TAG_CONCAT, TAG_BITS);
+                w.write(p[0].dim() as u64, bits_for_range(self.dim() as u64 + 1));
+                p[0].encode_tagged(w);
+                p[1].encode_tagged(w);
             }
         }
     }
