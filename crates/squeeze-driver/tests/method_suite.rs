@@ -34,7 +34,8 @@ max_rounds = {rounds}
             method,
             compressor,
             &format!(
-                "stepsize = {{ rule = \"theory\", multiplier = 1.0 }}\n{}\n{extra}",
+                "{}\n{}\n{extra}",
+                stepsize_line(method, "stepsize = { rule = \"theory\", multiplier = 1.0 }"),
                 if extra.is_empty() {
                     convergence_params(method)
                 } else {
@@ -172,11 +173,13 @@ precision = "{precision}"
 n_workers = 5
 split = "shuffled"
 {}
+{}
 [stop]
 max_rounds = {rounds}
 [run]
 {run_extra}
 {}"#,
+        convex_problem(method),
         method_section(
             method,
             comp,
@@ -185,7 +188,7 @@ max_rounds = {rounds}
                 if is_gossip(method) {
                     ""
                 } else {
-                    "stepsize = { rule = \"theory\", multiplier = 4.0 }"
+                    stepsize_line(method, "stepsize = { rule = \"theory\", multiplier = 4.0 }")
                 },
                 method_extra(method, true)
             )
@@ -376,7 +379,8 @@ fn example_run(method: &str, extra: &str) -> String {
         .get("compressor")
         .and_then(|c| c.as_str().map(str::to_string));
     format!(
-        "seed = 1\n[problem]\nn_workers = 4\n{}[stop]\nmax_rounds = 3\n{topology}",
+        "seed = 1\n[problem]\nn_workers = 4\n{}\n{}[stop]\nmax_rounds = 3\n{topology}",
+        convex_problem(method),
         method_section(method, comp.as_deref(), extra)
     )
 }

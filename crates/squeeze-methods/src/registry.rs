@@ -135,6 +135,8 @@ methods! {
     crate::star::marina::MarinaSpec,
     crate::star::sgd::SgdSpec,
     crate::star::local_sgd::LocalSgdSpec,
+    crate::star::newton::specs::Newton3pcSpec,
+    crate::star::newton::specs::FedNlSpec,
     crate::gossip::motef::MotefSpec,
     crate::gossip::beer::BeerSpec,
     crate::gossip::choco::ChocoSpec,
