@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Each method runs with its registry `EXAMPLE` parameters on the EF21 experiments' problem
-//! (nonconvex logistic regression on the embedded data, d = 30, n = 10, f64); gossip methods
+//! (nonconvex logistic regression on the embedded data, d = 30, n = 10, f64; L2 for the
+//! Newton-type methods, which need positive-definite Hessians); gossip methods
 //! on a ring of the 10 nodes. The engine is warmed up for a few rounds, so a row is a
 //! steady-state round: the server or neighbour work, every worker's gradient and compression,
 //! and the aggregation, without metrics. Small d makes the rows compare the methods' per-round
@@ -40,9 +41,15 @@ fn engine(name: &str) -> Box<dyn Engine> {
         Topology::Star => "",
         Topology::Gossip => "[topology]\nkind = \"ring\"\n",
     };
+    // The Newton-type methods (they take `mu`) need positive-definite Hessians: L2 instead.
+    let regularizer = if entry.accepts().contains(&"mu") {
+        "regularizer = { kind = \"l2\", lambda = 0.1 }\n"
+    } else {
+        ""
+    };
     let text = format!(
         "seed = 1\n[problem]\nkind = \"logreg\"\ndata = \"embedded\"\nn_workers = 10\n\
-         {topology}[method]\nname = \"{name}\"\n{}\n[stop]\nmax_rounds = 1\n",
+         {regularizer}{topology}[method]\nname = \"{name}\"\n{}\n[stop]\nmax_rounds = 1\n",
         entry.example
     );
     let cfg = ExperimentConfig::from_toml(&text)

@@ -2,8 +2,8 @@
 //! reach their final size), a round of EF21 (and its variants), EF14 and GD on the star engine performs zero heap
 //! allocations with 1 thread (everything on the calling thread; checked strictly). The same
 //! holds for every 3PC mechanism, EControl, Clip-GD, Clip21 (GD, Press, DP), Clip21-Avg,
-//! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD
-//! and the gossip methods.
+//! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD,
+//! Newton-3PC and FedNL, and the gossip methods.
 //!
 //! With 2 threads the workers run on a rayon pool, and rayon's scheduling itself allocates now
 //! and then (handing a job to the pool from outside goes through a queue that allocates a new
@@ -20,6 +20,7 @@ use std::sync::Arc;
 use squeeze::compress::parse;
 use squeeze::core::alloc_count::{CountingAllocator, total_allocations as allocations};
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
+use squeeze::methods::star::newton::{HessianOrder, Newton3pc, RegularizationRule};
 use squeeze::methods::{
     Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21,
     Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit, GradSource,
@@ -27,7 +28,7 @@ use squeeze::methods::{
     ThreePc, ThreePcBc, ThreePoint, three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
-use squeeze::problems::{embedded, quadratic};
+use squeeze::problems::{Regularizer, Remainder, Split, embedded, quadratic};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -262,6 +263,68 @@ fn steady_state_rounds_allocate_nothing() {
     ];
     for (name, mech) in mechs {
         let n = steady_state(three_pc(mech), &logreg, 1, &mut keep);
+        if n > 0 {
+            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
+        }
+    }
+    // Newton-3PC and FedNL, one thread, on L2 logistic regression (d = 30, D = 465): the
+    // Hessian, its packed triangle, the mechanism's buffers and the server's linear algebra
+    // are sized once; lazy mechanisms alternate between a skipped and a sent Hessian part.
+    let l2 = Arc::new(
+        Problem::logreg(
+            &embedded::default_dataset::<f64>(),
+            4,
+            Split::Contiguous,
+            Remainder::ToLast,
+            Regularizer::L2 { lambda: 0.1 },
+        )
+        .unwrap(),
+    );
+    let newton = |name, mech: Box<dyn ThreePoint<f64>>, rule, order| {
+        Newton3pc::new(name, mech, rule, None, order, false).unwrap()
+    };
+    let (project, shift) = (RegularizationRule::Project, RegularizationRule::Shift);
+    let (fresh, stale) = (HessianOrder::Fresh, HessianOrder::Stale);
+    let second_order: Vec<(&str, Newton3pc<f64>)> = vec![
+        (
+            "fednl top_k:k=30 project",
+            newton(
+                "fednl",
+                Box::new(tp::Ef21Mech::new(c("top_k:k=30"))),
+                project,
+                stale,
+            ),
+        ),
+        (
+            "fednl rand_k:k=30 shift",
+            newton(
+                "fednl",
+                Box::new(tp::Ef21Mech::new(c("rand_k:k=30,scaled=false"))),
+                shift,
+                stale,
+            ),
+        ),
+        (
+            "newton_3pc clag top_k:k=30 ζ=1",
+            newton(
+                "newton_3pc",
+                Box::new(tp::Clag::new(c("top_k:k=30"), 1.0).unwrap()),
+                project,
+                fresh,
+            ),
+        ),
+        (
+            "newton_3pc bag p=0.5 shift",
+            newton(
+                "newton_3pc",
+                Box::new(tp::Bag::new(0.5).unwrap()),
+                shift,
+                fresh,
+            ),
+        ),
+    ];
+    for (name, m) in second_order {
+        let n = steady_state(m, &l2, 1, &mut keep);
         if n > 0 {
             failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
         }

@@ -168,6 +168,8 @@ fn message() -> impl Strategy<Value = Message<f32>> {
                 let b = Message::Skip { dim: a.dim() };
                 Message::Pair(Box::new([b, a]))
             }),
+            // Concatenations of any two parts (dimensions need not match).
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Message::Concat(Box::new([a, b]))),
             (0u8..18, any::<u16>(), any::<bool>(), inner).prop_map(|(width, index, fit, inner)| {
                 Message::Indexed {
                     width,
@@ -189,7 +191,7 @@ fn depth(m: &Message<f32>) -> u32 {
         Message::Scaled { inner, .. }
         | Message::Composed { inner, .. }
         | Message::Indexed { inner, .. } => 1 + depth(inner),
-        Message::Pair(p) => 1 + depth(&p[0]).max(depth(&p[1])),
+        Message::Pair(p) | Message::Concat(p) => 1 + depth(&p[0]).max(depth(&p[1])),
         _ => 0,
     }
 }

@@ -35,8 +35,10 @@ max_rounds = {rounds}
             compressor,
             &format!(
                 "{}\n{}\n{extra}",
-                constant_stepsize(method)
-                    .unwrap_or("stepsize = { rule = \"theory\", multiplier = 1.0 }"),
+                constant_stepsize(method).unwrap_or_else(|| stepsize_line(
+                    method,
+                    "stepsize = { rule = \"theory\", multiplier = 1.0 }"
+                )),
                 if extra.is_empty() {
                     convergence_params(method)
                 } else {
@@ -193,11 +195,13 @@ precision = "{precision}"
 n_workers = 5
 split = "shuffled"
 {}
+{}
 [stop]
 max_rounds = {rounds}
 [run]
 {run_extra}
 {}"#,
+        convex_problem(method),
         method_section(
             method,
             comp,
@@ -206,8 +210,9 @@ max_rounds = {rounds}
                 if is_gossip(method) {
                     ""
                 } else {
-                    constant_stepsize(method)
-                        .unwrap_or("stepsize = { rule = \"theory\", multiplier = 4.0 }")
+                    constant_stepsize(method).unwrap_or_else(|| {
+                        stepsize_line(method, "stepsize = { rule = \"theory\", multiplier = 4.0 }")
+                    })
                 },
                 method_extra(method, true)
             )
@@ -398,7 +403,8 @@ fn example_run(method: &str, extra: &str) -> String {
         .get("compressor")
         .and_then(|c| c.as_str().map(str::to_string));
     format!(
-        "seed = 1\n[problem]\nn_workers = 4\n{}[stop]\nmax_rounds = 3\n{topology}",
+        "seed = 1\n[problem]\nn_workers = 4\n{}\n{}[stop]\nmax_rounds = 3\n{topology}",
+        convex_problem(method),
         method_section(method, comp.as_deref(), extra)
     )
 }

@@ -139,6 +139,8 @@ methods! {
     crate::star::sign_sgd::SignumSpec,
     crate::star::ef14::EfSignSgdSpec,
     crate::star::ef14::OneBitSgdSpec,
+    crate::star::newton::specs::Newton3pcSpec,
+    crate::star::newton::specs::FedNlSpec,
     crate::gossip::motef::MotefSpec,
     crate::gossip::beer::BeerSpec,
     crate::gossip::choco::ChocoSpec,

@@ -2,7 +2,9 @@
 //!
 //! f_i(x) = (1/(2 m_i)) ‖A_i x − b_i‖² + r(x) = (1/m_i) Σ_j ½(a_jᵀx − b_j)² + r(x),
 //!
-//! ∇f_i(x) = (1/m_i) A_iᵀ(A_i x − b_i) + ∇r(x),   L_i = λ_max(A_iᵀA_i)/m_i + L_r.
+//! ∇f_i(x) = (1/m_i) A_iᵀ(A_i x − b_i) + ∇r(x),   L_i = λ_max(A_iᵀA_i)/m_i + L_r,
+//!
+//! ∇²f_i(x) = (1/m_i) A_iᵀA_i + ∇²r(x)   (constant for no or an L2 regulariser).
 //!
 //! A is stored as [`Csr`]; a dense matrix is converted with [`Csr::from_dense`] (zeros are not
 //! stored). One pass over the rows per gradient.
@@ -20,6 +22,9 @@ use squeeze_core::{LengthMismatch, Scalar};
 
 use crate::data::Csr;
 use crate::error::ProblemError;
+use crate::hessian::{
+    Curvature, add_outer_times, add_outer_upper, hess_vec_dims_ok, hessian_dims_ok, mirror_upper,
+};
 use crate::oracle::{Oracle, dims_ok};
 use crate::regularizer::Regularizer;
 use crate::smoothness::lambda_max_ata;
@@ -134,5 +139,38 @@ impl<S: Scalar> Oracle<S> for LeastSquares<S> {
 
     fn smoothness(&self) -> f64 {
         self.l
+    }
+
+    /// AᵀA ⪰ 0, so μ is the regulariser's: λ (L2), 0, or −λ/2 (nonconvex).
+    fn curvature(&self) -> Option<Curvature> {
+        Some(Curvature {
+            min_eigenvalue: self.reg.min_curvature(),
+        })
+    }
+
+    fn hessian(&self, x: &[S], h: &mut [S]) {
+        let d = self.dim();
+        if !hessian_dims_ok(d, x, h) {
+            return;
+        }
+        h.fill(S::ZERO);
+        let inv_m = 1.0 / self.a.n_rows() as f64;
+        for row in self.a.rows() {
+            add_outer_upper(row, inv_m, d, h);
+        }
+        mirror_upper(d, h);
+        self.reg.add_hessian(x, h);
+    }
+
+    fn hess_vec(&self, x: &[S], v: &[S], out: &mut [S]) {
+        if !hess_vec_dims_ok(self.dim(), x, v, out) {
+            return;
+        }
+        out.fill(S::ZERO);
+        let inv_m = 1.0 / self.a.n_rows() as f64;
+        for row in self.a.rows() {
+            add_outer_times(row, inv_m, v, out);
+        }
+        self.reg.add_hess_vec(x, v, out);
     }
 }

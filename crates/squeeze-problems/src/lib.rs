@@ -11,6 +11,8 @@
 //!   [`MinibatchSampler`];
 //! * [`logreg`], [`least_squares`], [`quadratic`] — the problems of the papers, with the
 //!   [`Regularizer`]s of EF21 (nonconvex) and FedNL (L2);
+//! * [`hessian`] — local Hessians, Hessian–vector products and curvature bounds for the
+//!   second-order methods;
 //! * [`smoothness`] — λ_max(AᵀA) and the constants L_i, L, L̃, L_AM;
 //! * [`problem`] — the [`Problem`] bundle: oracles, global f, ∇f, ‖∇f‖², x⁰.
 //!
@@ -32,6 +34,7 @@
 pub mod data;
 pub mod embedded;
 pub mod error;
+pub mod hessian;
 pub mod least_squares;
 pub mod libsvm;
 pub mod logreg;
@@ -44,6 +47,7 @@ pub mod split;
 
 pub use data::{Csr, Dataset, Row};
 pub use error::{DataError, ParseKind, ProblemError};
+pub use hessian::Curvature;
 pub use least_squares::LeastSquares;
 pub use libsvm::{ReadOptions, read_libsvm, read_libsvm_path};
 pub use logreg::LogReg;

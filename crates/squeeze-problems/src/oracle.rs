@@ -26,6 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use squeeze_core::rng::SqueezeRng;
 use squeeze_core::{LengthMismatch, ParamError, Scalar};
 
+use crate::hessian::Curvature;
+
 /// A worker's local objective f_i (see the [module docs](self)).
 pub trait Oracle<S: Scalar>: Send + Sync {
     /// Dimension d of x.
@@ -62,6 +64,26 @@ pub trait Oracle<S: Scalar>: Send + Sync {
         }
         self.grad(x, out);
         sub_assign_all_finite(out, sub)
+    }
+
+    /// What is known of ∇²f_i at every x ([`crate::hessian`]); `None` (the default) if this
+    /// oracle provides no Hessian.
+    fn curvature(&self) -> Option<Curvature> {
+        None
+    }
+
+    /// Writes ∇²f_i(x) into `h` (d × d, row-major, exactly symmetric; length d²). Oracles
+    /// without a Hessian ([`Oracle::curvature`] is `None`) and wrong lengths write NaN.
+    fn hessian(&self, x: &[S], h: &mut [S]) {
+        let _ = x;
+        h.fill(S::from_f64(f64::NAN));
+    }
+
+    /// Writes ∇²f_i(x)·v into `out` without forming the matrix. Oracles without a Hessian and
+    /// wrong lengths write NaN.
+    fn hess_vec(&self, x: &[S], v: &[S], out: &mut [S]) {
+        let _ = (x, v);
+        out.fill(S::from_f64(f64::NAN));
     }
 
     /// Setup-time check that a vector of length `len` fits this oracle.
@@ -103,6 +125,15 @@ macro_rules! forward_oracle {
             }
             fn grad_minus(&self, x: &[S], sub: &[S], out: &mut [S]) -> bool {
                 (**self).grad_minus(x, sub, out)
+            }
+            fn curvature(&self) -> Option<Curvature> {
+                (**self).curvature()
+            }
+            fn hessian(&self, x: &[S], h: &mut [S]) {
+                (**self).hessian(x, h)
+            }
+            fn hess_vec(&self, x: &[S], v: &[S], out: &mut [S]) {
+                (**self).hess_vec(x, v, out)
             }
         }
     )*};
@@ -147,13 +178,15 @@ pub(crate) fn dims_ok<S: Scalar>(dim: usize, x: &[S], grad: &mut [S]) -> bool {
 }
 
 /// Wraps an oracle and counts gradient work in sample units: a full gradient costs m_i, a
-/// minibatch gradient |B|. Loss-only evaluations are counted separately (also in samples).
+/// minibatch gradient |B|. Loss-only evaluations are counted separately (also in samples), and
+/// so is Hessian work: a Hessian or a Hessian–vector product costs m_i.
 /// Counters are relaxed atomics, so a `Counted` can be shared between threads.
 #[derive(Debug, Default)]
 pub struct Counted<O> {
     inner: O,
     grad_samples: AtomicU64,
     loss_samples: AtomicU64,
+    hess_samples: AtomicU64,
 }
 
 impl<O> Counted<O> {
@@ -163,6 +196,7 @@ impl<O> Counted<O> {
             inner,
             grad_samples: AtomicU64::new(0),
             loss_samples: AtomicU64::new(0),
+            hess_samples: AtomicU64::new(0),
         }
     }
     /// Samples touched by gradient calls so far.
@@ -173,10 +207,15 @@ impl<O> Counted<O> {
     pub fn loss_samples(&self) -> u64 {
         self.loss_samples.load(Ordering::Relaxed)
     }
-    /// Reset both counters to zero.
+    /// Samples touched by Hessian and Hessian–vector calls so far.
+    pub fn hess_samples(&self) -> u64 {
+        self.hess_samples.load(Ordering::Relaxed)
+    }
+    /// Reset every counter to zero.
     pub fn reset(&self) {
         self.grad_samples.store(0, Ordering::Relaxed);
         self.loss_samples.store(0, Ordering::Relaxed);
+        self.hess_samples.store(0, Ordering::Relaxed);
     }
     /// The wrapped oracle.
     pub fn inner(&self) -> &O {
@@ -222,6 +261,19 @@ impl<S: Scalar, O: Oracle<S>> Oracle<S> for Counted<O> {
         self.grad_samples
             .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
         self.inner.grad_minus(x, sub, out)
+    }
+    fn curvature(&self) -> Option<Curvature> {
+        self.inner.curvature()
+    }
+    fn hessian(&self, x: &[S], h: &mut [S]) {
+        self.hess_samples
+            .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
+        self.inner.hessian(x, h)
+    }
+    fn hess_vec(&self, x: &[S], v: &[S], out: &mut [S]) {
+        self.hess_samples
+            .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
+        self.inner.hess_vec(x, v, out)
     }
 }
 

@@ -22,6 +22,7 @@ use squeeze_core::{LengthMismatch, ParamError, Scalar};
 
 use crate::data::{Csr, Dataset};
 use crate::error::ProblemError;
+use crate::hessian::Curvature;
 use crate::least_squares::LeastSquares;
 use crate::logreg::LogReg;
 use crate::oracle::Oracle;
@@ -221,6 +222,23 @@ impl<S: Scalar> Problem<S> {
     /// The smoothness constants.
     pub fn smoothness(&self) -> &Smoothness {
         &self.smoothness
+    }
+
+    /// What is known of ∇²f = (1/n) Σ_i ∇²f_i at every x: the mean of the workers' bounds
+    /// ([`Curvature::mean`]), or `None` if some worker's oracle has no Hessian.
+    ///
+    /// ```
+    /// use squeeze_problems::{embedded, Problem, Regularizer, Remainder, Split};
+    /// let data = embedded::default_dataset::<f64>();
+    /// let l2 = Regularizer::L2 { lambda: 1e-3 };
+    /// let p = Problem::logreg(&data, 4, Split::Contiguous, Remainder::ToLast, l2).unwrap();
+    /// assert_eq!(p.curvature().unwrap().strong_convexity(), Some(1e-3));
+    /// let p = Problem::logreg_ef21(&data, 4).unwrap(); // the nonconvex regulariser
+    /// assert!(!p.curvature().unwrap().is_convex());
+    /// ```
+    pub fn curvature(&self) -> Option<Curvature> {
+        let parts: Option<Vec<Curvature>> = self.oracles.iter().map(|o| o.curvature()).collect();
+        Curvature::mean(parts?)
     }
 
     /// Choose the L that the theory stepsizes read ([`Smoothness::l`]): the pooled L (the

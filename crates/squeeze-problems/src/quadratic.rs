@@ -13,6 +13,7 @@
 //! With T's eigenvalues t_k = 2 − 2cos(kπ/(d+1)) in closed form:
 //! L_i = λ_max(A_i) = max(c_i t_1, c_i t_d) + δ, L = λ_max(Ā) = max(c̄ t_1, c̄ t_d) + δ,
 //! L_± = sqrt(λ_max(avg A_i² − Ā²)) = sqrt(avg c_i² − c̄²)·t_d (the δ terms cancel).
+//! The Hessian is A_i at every x, with λ_min(A_i) = 2c_i + δ − 2c_i cos(π/(d+1)).
 //! Starting point x⁰ = √d e₁. These are not finite sums (m_i = 1; `minibatch_grad` returns
 //! the exact gradient).
 //!
@@ -37,6 +38,7 @@ use squeeze_core::rng::{Purpose, SqueezeRng};
 use squeeze_core::{ParamError, Scalar};
 
 use crate::error::ProblemError;
+use crate::hessian::{Curvature, hess_vec_dims_ok, hessian_dims_ok};
 use crate::oracle::{Oracle, add_gaussian_noise, dims_ok, probe_term};
 use crate::problem::Problem;
 use crate::smoothness::Smoothness;
@@ -128,18 +130,23 @@ impl<S: Scalar> TridiagQuadratic<S> {
     /// Each entry is computed as in [`Self::eval`] (`a·x_k + o·x_{k−1} + o·x_{k+1}`, in that
     /// order), so the bits are the same. Lengths are the caller's (both = d).
     fn grad_only(&self, x: &[S], g: &mut [S]) {
+        self.apply(x, g);
+        g[0] -= self.b1;
+    }
+
+    /// out = A v (the stencil of [`Self::grad_only`]). Lengths are the caller's (both = d).
+    fn apply(&self, v: &[S], out: &mut [S]) {
         let d = self.d;
         let (a, o) = (self.diag, self.off);
         if d == 1 {
-            g[0] = a * x[0];
+            out[0] = a * v[0];
         } else {
-            g[0] = a * x[0] + o * x[1];
-            for (gk, w) in g[1..d - 1].iter_mut().zip(x.windows(3)) {
-                *gk = a * w[1] + o * w[0] + o * w[2];
+            out[0] = a * v[0] + o * v[1];
+            for (ok, w) in out[1..d - 1].iter_mut().zip(v.windows(3)) {
+                *ok = a * w[1] + o * w[0] + o * w[2];
             }
-            g[d - 1] = a * x[d - 1] + o * x[d - 2];
+            out[d - 1] = a * v[d - 1] + o * v[d - 2];
         }
-        g[0] -= self.b1;
     }
 }
 
@@ -172,6 +179,36 @@ impl<S: Scalar> Oracle<S> for TridiagQuadratic<S> {
     }
     fn smoothness(&self) -> f64 {
         self.l
+    }
+    /// λ_min(A) = a − 2|o| cos(π/(d + 1)) (tridiagonal Toeplitz eigenvalues; a for d = 1).
+    fn curvature(&self) -> Option<Curvature> {
+        let (a, o) = (self.diag.to_f64(), self.off.to_f64());
+        let min_eigenvalue = if self.d == 1 {
+            a
+        } else {
+            a - 2.0 * o.abs() * (core::f64::consts::PI / (self.d as f64 + 1.0)).cos()
+        };
+        Some(Curvature { min_eigenvalue })
+    }
+    /// ∇²f = A, the same at every x.
+    fn hessian(&self, x: &[S], h: &mut [S]) {
+        let d = self.d;
+        if !hessian_dims_ok(d, x, h) {
+            return;
+        }
+        h.fill(S::ZERO);
+        for k in 0..d {
+            h[k * d + k] = self.diag;
+            if k + 1 < d {
+                h[k * d + k + 1] = self.off;
+                h[(k + 1) * d + k] = self.off;
+            }
+        }
+    }
+    fn hess_vec(&self, x: &[S], v: &[S], out: &mut [S]) {
+        if hess_vec_dims_ok(self.d, x, v, out) {
+            self.apply(v, out);
+        }
     }
 }
 
@@ -351,6 +388,30 @@ impl<S: Scalar> Oracle<S> for ScaledIdentityLsq<S> {
     }
     fn smoothness(&self) -> f64 {
         self.a.to_f64() * self.a.to_f64()
+    }
+    fn curvature(&self) -> Option<Curvature> {
+        Some(Curvature {
+            min_eigenvalue: (self.a * self.a).to_f64(),
+        })
+    }
+    /// ∇²f = a² I.
+    fn hessian(&self, x: &[S], h: &mut [S]) {
+        let d = self.b.len();
+        if hessian_dims_ok(d, x, h) {
+            h.fill(S::ZERO);
+            let a2 = self.a * self.a;
+            for k in 0..d {
+                h[k * d + k] = a2;
+            }
+        }
+    }
+    fn hess_vec(&self, x: &[S], v: &[S], out: &mut [S]) {
+        if hess_vec_dims_ok(self.b.len(), x, v, out) {
+            let a2 = self.a * self.a;
+            for (o, &vk) in out.iter_mut().zip(v) {
+                *o = a2 * vk;
+            }
+        }
     }
 }
 

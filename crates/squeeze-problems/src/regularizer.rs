@@ -1,10 +1,12 @@
 //! Separable regularisers r(x) added to every worker's loss.
 //!
-//! | variant | r(x) | ∇r(x)_k | smoothness of r |
-//! |---|---|---|---|
-//! | `None` | 0 | 0 | 0 |
-//! | `L2 { lambda }` | (λ/2)‖x‖² | λ x_k | λ |
-//! | `Nonconvex { lambda }` | λ Σ_k x_k²/(1 + x_k²) | λ·2x_k/(1 + x_k²)² | 2λ (the second derivative peaks at 0) |
+//! | variant | r(x) | ∇r(x)_k | ∇²r(x)_kk | smoothness of r | min r'' |
+//! |---|---|---|---|---|---|
+//! | `None` | 0 | 0 | 0 | 0 | 0 |
+//! | `L2 { lambda }` | (λ/2)‖x‖² | λ x_k | λ | λ | λ |
+//! | `Nonconvex { lambda }` | λ Σ_k x_k²/(1 + x_k²) | λ·2x_k/(1 + x_k²)² | 2λ(1 − 3x_k²)/(1 + x_k²)³ | 2λ (the second derivative peaks at 0) | −λ/2 (at x_k² = 1) |
+//!
+//! r is separable, so ∇²r(x) is diagonal.
 //!
 //! The nonconvex regulariser with λ = 0.1 is the EF21 default (algorithms.md §10.1).
 //!
@@ -99,6 +101,65 @@ impl Regularizer {
                     *g += l2 * v / (q * q);
                 }
             }
+        }
+    }
+
+    /// r''(x_k) for each k, added to the diagonal of the d × d row-major `h` (`d` = `x.len()`;
+    /// `h` must hold d² entries — the callers check it).
+    ///
+    /// ```
+    /// use squeeze_problems::Regularizer;
+    /// let mut h = [0.0f64; 4];
+    /// Regularizer::Nonconvex { lambda: 0.1 }.add_hessian(&[0.0, 1.0], &mut h);
+    /// assert_eq!(h, [0.2, 0.0, 0.0, -0.05]); // 2λ at 0, −λ/2 at x² = 1
+    /// ```
+    #[inline]
+    pub fn add_hessian<S: Scalar>(&self, x: &[S], h: &mut [S]) {
+        let d = x.len();
+        for (k, &v) in x.iter().enumerate() {
+            if let Some(r2) = self.second_derivative(v) {
+                h[k * d + k] += r2;
+            }
+        }
+    }
+
+    /// out += ∇²r(x)·v (lengths must match; extra entries of the longer slice are ignored).
+    #[inline]
+    pub fn add_hess_vec<S: Scalar>(&self, x: &[S], v: &[S], out: &mut [S]) {
+        if matches!(self, Self::None) {
+            return;
+        }
+        for ((o, &xk), &vk) in out.iter_mut().zip(x).zip(v) {
+            if let Some(r2) = self.second_derivative(xk) {
+                *o += r2 * vk;
+            }
+        }
+    }
+
+    /// r''(x) of one coordinate; `None` for no regulariser.
+    #[inline(always)]
+    fn second_derivative<S: Scalar>(&self, x: S) -> Option<S> {
+        match *self {
+            Self::None => None,
+            Self::L2 { lambda } => Some(S::from_f64(lambda)),
+            Self::Nonconvex { lambda } => {
+                let s = x.to_f64() * x.to_f64();
+                if s.is_infinite() {
+                    // |x| ≳ 1e154: the limit of the term is 0 (∞/∞ would give NaN).
+                    return Some(S::ZERO);
+                }
+                let q = 1.0 + s;
+                Some(S::from_f64(2.0 * lambda * (1.0 - 3.0 * s) / (q * q * q)))
+            }
+        }
+    }
+
+    /// A lower bound on every r''(x_k), valid for all x: 0, λ or −λ/2 (see the table above).
+    pub fn min_curvature(&self) -> f64 {
+        match *self {
+            Self::None => 0.0,
+            Self::L2 { lambda } => lambda,
+            Self::Nonconvex { lambda } => -0.5 * lambda,
         }
     }
 

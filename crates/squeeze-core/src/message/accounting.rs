@@ -82,6 +82,15 @@ impl<S: Scalar> Message<S> {
     /// Dimension of the vector this message describes (follows nested messages without
     /// recursion, so any hand-built nesting is safe).
     pub fn dim(&self) -> usize {
+        self.dim_at(0)
+    }
+
+    /// [`Message::dim`]; `depth` counts only the `Concat` levels (the one place that recurses),
+    /// and saturates at `usize::MAX` beyond [`COUNT_DEPTH_CAP`] of them.
+    fn dim_at(&self, depth: u32) -> usize {
+        if depth > COUNT_DEPTH_CAP {
+            return usize::MAX;
+        }
         let mut m = self;
         loop {
             match m {
@@ -94,6 +103,11 @@ impl<S: Scalar> Message<S> {
                 Message::Quantized { codes, .. } => return codes.len(),
                 Message::Scaled { inner, .. } | Message::Indexed { inner, .. } => m = inner,
                 Message::Pair(p) => m = &p[0],
+                Message::Concat(p) => {
+                    return p[0]
+                        .dim_at(depth + 1)
+                        .saturating_add(p[1].dim_at(depth + 1));
+                }
             }
         }
     }
@@ -130,7 +144,9 @@ impl<S: Scalar> Message<S> {
             Message::Scaled { inner, .. } | Message::Indexed { inner, .. } => {
                 inner.entries_at(depth + 1)
             }
-            Message::Pair(p) => add(p[0].entries_at(depth + 1), p[1].entries_at(depth + 1)),
+            Message::Pair(p) | Message::Concat(p) => {
+                add(p[0].entries_at(depth + 1), p[1].entries_at(depth + 1))
+            }
             Message::Binary { dim, .. } => *dim as u64,
         }
     }
@@ -198,6 +214,10 @@ impl<S: Scalar> Message<S> {
                 inner.tagged_bits(depth + 1),
             ),
             Message::Pair(p) => add(p[0].tagged_bits(depth + 1), p[1].tagged_bits(depth + 1)),
+            Message::Concat(p) => add(
+                bits_for_range((self.dim() as u64).saturating_add(1)) as u64,
+                add(p[0].tagged_bits(depth + 1), p[1].tagged_bits(depth + 1)),
+            ),
             Message::Indexed { width, inner, .. } => add(
                 INDEX_WIDTH_BITS as u64 + *width as u64,
                 inner.tagged_bits(depth + 1),
@@ -263,7 +283,7 @@ impl<S: Scalar> Message<S> {
                 inner.bits_under_at(conv, depth + 1),
                 index_cost(*dim, indices.len()),
             ),
-            Message::Pair(p) => add(
+            Message::Pair(p) | Message::Concat(p) => add(
                 p[0].bits_under_at(conv, depth + 1),
                 p[1].bits_under_at(conv, depth + 1),
             ),

@@ -166,6 +166,11 @@ impl<S: Scalar> Message<S> {
                     *o += v;
                 }
             }),
+            Message::Concat(p) => {
+                let (a, b) = out.split_at_mut(p[0].dim().min(out.len()));
+                p[0].add_inner(a, scale)?;
+                p[1].add_inner(b, scale)?;
+            }
         }
         Ok(())
     }
@@ -234,6 +239,11 @@ impl<S: Scalar> Message<S> {
                 levels,
                 negative,
             } => binary_each(*dim, *block, levels, negative, scale, f),
+            Message::Concat(p) => {
+                let k = p[0].dim();
+                p[0].visit(scale, f);
+                p[1].visit(scale, &mut |j, v| f(k + j, v));
+            }
         }
     }
 }

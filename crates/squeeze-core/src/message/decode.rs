@@ -6,8 +6,8 @@ use super::validate::{
 };
 use super::{
     INDEX_WIDTH_BITS, Levels, MAX_DEPTH, MAX_DIM, Message, TAG_BINARY, TAG_BITS, TAG_COMPOSED,
-    TAG_DENSE, TAG_INDEXED, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP,
-    TAG_SPARSE,
+    TAG_CONCAT, TAG_DENSE, TAG_INDEXED, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN,
+    TAG_SKIP, TAG_SPARSE,
 };
 use crate::bits::{BitReader, bits_for_range};
 use crate::error::DecodeError;
@@ -228,7 +228,9 @@ impl<S: Scalar> Message<S> {
                 }
                 Message::Natural { values }
             }
-            TAG_SCALED | TAG_COMPOSED | TAG_PAIR | TAG_INDEXED if depth >= MAX_DEPTH => {
+            TAG_SCALED | TAG_COMPOSED | TAG_PAIR | TAG_INDEXED | TAG_CONCAT
+                if depth >= MAX_DEPTH =>
+            {
                 return Err(too_deep());
             }
             TAG_SCALED => {
@@ -279,6 +281,15 @@ impl<S: Scalar> Message<S> {
                     levels,
                     negative,
                 }
+            }
+            TAG_CONCAT => {
+                let k = r.read(bits_for_range(dim as u64 + 1))?;
+                if k > dim as u64 {
+                    return Err(DecodeError::CountTooLarge { count: k, dim });
+                }
+                let a = Self::decode_tagged(r, k as usize, depth + 1)?;
+                let b = Self::decode_tagged(r, dim - k as usize, depth + 1)?;
+                Message::Concat(Box::new([a, b]))
             }
             t => return Err(DecodeError::UnknownTag { tag: t as u8, at }),
         })

@@ -2,8 +2,9 @@
 //! Only validated messages are encoded, so the writes below never index out of range.
 
 use super::{
-    INDEX_WIDTH_BITS, Levels, Message, TAG_BINARY, TAG_BITS, TAG_COMPOSED, TAG_DENSE, TAG_INDEXED,
-    TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
+    INDEX_WIDTH_BITS, Levels, Message, TAG_BINARY, TAG_BITS, TAG_COMPOSED, TAG_CONCAT, TAG_DENSE,
+    TAG_INDEXED, TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP,
+    TAG_SPARSE,
 };
 use crate::bits::{BitWriter, bits_for_range};
 use crate::error::MessageError;
@@ -218,6 +219,12 @@ impl<S: Scalar> Message<S> {
                 w.write(*block as u64, bits_for_range(*dim as u64 + 1));
                 write_values(w, levels);
                 write_bit_words(w, *dim, negative);
+            }
+            Message::Concat(p) => {
+                w.write(TAG_CONCAT, TAG_BITS);
+                w.write(p[0].dim() as u64, bits_for_range(self.dim() as u64 + 1));
+                p[0].encode_tagged(w);
+                p[1].encode_tagged(w);
             }
         }
     }

@@ -5,7 +5,7 @@
 //! A message is decoded against a dimension `d` that both sides know from the configuration.
 //! At top level a [`Message::Skip`] is encoded as **zero bits** (a lazy worker sends nothing);
 //! every other message starts with a 4-bit tag. Nested messages (inside `Scaled`, `Composed`,
-//! `Pair`, `Indexed`) are always tagged, `Skip` included. Fields are written least-significant bit first;
+//! `Pair`, `Indexed`, `Concat`) are always tagged, `Skip` included. Fields are written least-significant bit first;
 //! a scalar takes [`Scalar::BITS`] bits (its IEEE-754 pattern). With `w(n) = ⌈log₂ n⌉`:
 //!
 //! | tag | variant | payload after the tag |
@@ -21,6 +21,7 @@
 //! | 8 | `Pair` | two tagged messages of dimension `d` |
 //! | 9 | `Indexed` | width `w` in 4 bits (`1 ≤ w ≤ 15`), the index in `w` bits, then the inner message (tagged, dimension `d`) |
 //! | 10 | `Binary` | block length `b` in `w(d+1)` bits (`1 ≤ b ≤ d`; `0` iff `d = 0`), per block `⌈d/b⌉` two scalars (finite: the level of bit 0, then of bit 1), then `d` bits (1 = second level) |
+//! | 12 | `Concat` | the first part's dimension `k` in `w(d+1)` bits, then the first part (tagged, dimension `k`) and the second (tagged, dimension `d − k`) |
 //! | 15 | (reserved) | written by [`Message::encode`] alone in place of a message that fails [`Message::validate`]; always rejected |
 //!
 //! For a valid message [`Message::bits`] is exactly the number of bits [`Message::encode`]
@@ -55,7 +56,7 @@ pub use levels::Levels;
 pub const TAG_BITS: u32 = 4;
 /// Largest number of quantisation levels `s` (codes are stored as `i16`).
 pub const MAX_LEVELS: u16 = i16::MAX as u16;
-/// Deepest nesting of `Scaled`/`Composed`/`Pair`/`Indexed` accepted by the decoder.
+/// Deepest nesting of `Scaled`/`Composed`/`Pair`/`Indexed`/`Concat` accepted by the decoder.
 pub const MAX_DEPTH: u32 = 4;
 /// Width of the field that holds an [`Message::Indexed`] index's own width.
 pub const INDEX_WIDTH_BITS: u32 = 4;
@@ -75,6 +76,7 @@ pub(crate) const TAG_COMPOSED: u64 = 7;
 pub(crate) const TAG_PAIR: u64 = 8;
 pub(crate) const TAG_INDEXED: u64 = 9;
 pub(crate) const TAG_BINARY: u64 = 10;
+pub(crate) const TAG_CONCAT: u64 = 12;
 /// Reserved: written by [`Message::encode`] in place of a message that fails
 /// [`Message::validate`]; no decoder accepts it.
 pub(crate) const TAG_INVALID: u64 = 15;
@@ -201,6 +203,10 @@ pub enum Message<S: Scalar> {
         /// Packed level bits, 64 coordinates per word, bit set = second level; unused bits zero.
         negative: Vec<u64>,
     },
+    /// The concatenation `[a; b]` of two messages of any dimensions `k` and `d − k` (a
+    /// Newton-type uplink: a dense gradient followed by a compressed Hessian update). Decodes
+    /// to the first part's vector followed by the second's.
+    Concat(Box<[Message<S>; 2]>),
 }
 
 impl<S: Scalar> Default for Message<S> {

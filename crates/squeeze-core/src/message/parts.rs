@@ -196,6 +196,19 @@ impl<S: Scalar> Message<S> {
         )
     }
 
+    /// Become `Concat`; returns both parts (reused if already a concatenation).
+    pub fn concat_parts(&mut self) -> (&mut Message<S>, &mut Message<S>) {
+        reuse_as!(
+            self,
+            Message::Concat,
+            Message::Concat(Box::default()),
+            Message::Concat(p) => {
+                let [a, b] = &mut **p;
+                (a, b)
+            }
+        )
+    }
+
     /// Become `Pair`; returns both halves (reused if already a pair).
     pub fn pair_parts(&mut self) -> (&mut Message<S>, &mut Message<S>) {
         reuse_as!(

@@ -56,13 +56,30 @@ fn samples() -> Vec<Message<f32>> {
         Message::Indexed {
             width: 3,
             index: 5,
-            inner: Box::new(q),
+            inner: Box::new(q.clone()),
         },
         Message::Indexed {
             width: 1,
             index: 0,
             inner: Box::new(Message::Skip { dim: 5 }),
         },
+        Message::Concat(Box::new([
+            Message::Dense {
+                values: vec![1.0, -2.0],
+            },
+            Message::Sparse {
+                dim: 3,
+                indices: vec![2],
+                values: vec![4.0],
+            },
+        ])),
+        Message::Concat(Box::new([
+            Message::Skip { dim: 0 },
+            Message::Scaled {
+                scale: 0.25,
+                inner: Box::new(q.clone()),
+            },
+        ])),
         Message::Binary {
             dim: 5,
             block: 2,
@@ -517,4 +534,60 @@ fn binary_values_bits_and_malformed_input() {
         Message::<f32>::decode(&bytes[..bytes.len() - 2], 5),
         Err(DecodeError::Truncated { .. })
     ));
+}
+
+/// `Concat` decodes to the first part followed by the second, writes the first part's
+/// dimension in w(d+1) bits, and the decoder refuses a first part longer than the message.
+#[test]
+fn concat_places_its_parts_one_after_the_other() {
+    let m = Message::<f32>::Concat(Box::new([
+        Message::Dense {
+            values: vec![1.0, -2.0],
+        },
+        Message::Sparse {
+            dim: 3,
+            indices: vec![2],
+            values: vec![4.0],
+        },
+    ]));
+    assert_eq!(m.dim(), 5);
+    assert_eq!(m.entries(), 3);
+    assert_eq!(m.to_dense().unwrap(), vec![1.0, -2.0, 0.0, 0.0, 4.0]);
+    let mut out = vec![1.0f32; 5];
+    m.add_to(&mut out, 2.0).unwrap();
+    assert_eq!(out, vec![3.0, -3.0, 1.0, 1.0, 9.0]);
+    // tag + k in w(6) = 3 bits + dense (tag + 2 values) + sparse (tag + count w(4) + index w(3) + value)
+    assert_eq!(m.bits(), 4 + 3 + (4 + 64) + (4 + 2 + 2 + 32));
+    assert_eq!(m.bits_under(crate::BitConvention::Values32), 3 * 32);
+    // Inside a composition the positions are offset by the first part's dimension.
+    let c = Message::<f32>::Composed {
+        dim: 6,
+        indices: vec![0, 2, 5],
+        inner: Box::new(Message::Concat(Box::new([
+            Message::Dense { values: vec![7.0] },
+            Message::Dense {
+                values: vec![8.0, 9.0],
+            },
+        ]))),
+    };
+    assert_eq!(c.to_dense().unwrap(), vec![7.0, 0.0, 8.0, 0.0, 0.0, 9.0]);
+    let bytes = c.to_bytes();
+    assert_eq!(Message::<f32>::decode(&bytes, 6).unwrap(), c);
+    // A first part claiming 6 of 5 coordinates: tag 12, then k = 6 in 3 bits.
+    let mut w = BitWriter::new();
+    w.write(12, 4);
+    w.write(6, 3);
+    w.write(0, 4);
+    w.write(0, 4);
+    let bytes = w.finish().to_vec();
+    assert!(matches!(
+        Message::<f32>::decode(&bytes, 5),
+        Err(DecodeError::CountTooLarge { count: 6, dim: 5 })
+    ));
+    // Buffers are reused.
+    let mut r = Message::<f32>::default();
+    let (a, b) = r.concat_parts();
+    a.dense_parts().push(1.0);
+    b.set_skip(2);
+    assert_eq!(r.to_dense().unwrap(), vec![1.0, 0.0, 0.0]);
 }

@@ -142,14 +142,14 @@ pub(crate) fn too_deep() -> DecodeError {
     DecodeError::BadField {
         what: "nesting",
         detail: format!(
-            "deeper than {MAX_DEPTH} levels of Scaled/Composed/Pair/Indexed (the wire format's limit)"
+            "deeper than {MAX_DEPTH} levels of Scaled/Composed/Pair/Indexed/Concat (the wire format's limit)"
         ),
     }
 }
 
 impl<S: Scalar> Message<S> {
     /// Check the invariants that [`Message::decode`] enforces (for hand-built messages):
-    /// `dim ≤ MAX_DIM`; at most [`MAX_DEPTH`] nested `Scaled`/`Composed`/`Pair`/`Indexed`;
+    /// `dim ≤ MAX_DIM`; at most [`MAX_DEPTH`] nested `Scaled`/`Composed`/`Pair`/`Indexed`/`Concat`;
     /// `|indices| = |values|`, indices strictly increasing in `[0, d)`; `⌈d/64⌉` sign words
     /// with zero unused bits; `1 ≤ s ≤ MAX_LEVELS` and `|c_j| ≤ s`; `1 ≤ width ≤ 15` and
     /// `index < 2^width`; a `Composed` inner message of dimension `k`, `Pair` halves of equal
@@ -201,6 +201,7 @@ impl<S: Scalar> Message<S> {
                 | Message::Composed { .. }
                 | Message::Pair(_)
                 | Message::Indexed { .. }
+                | Message::Concat(_)
         );
         if nested && depth >= MAX_DEPTH {
             return Err(too_deep());
@@ -294,6 +295,10 @@ impl<S: Scalar> Message<S> {
                         detail: format!("{} and {}", p[0].dim(), p[1].dim()),
                     });
                 }
+                p[0].check(depth + 1, scope)?;
+                p[1].check(depth + 1, scope)
+            }
+            Message::Concat(p) => {
                 p[0].check(depth + 1, scope)?;
                 p[1].check(depth + 1, scope)
             }

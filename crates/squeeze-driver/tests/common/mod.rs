@@ -78,6 +78,35 @@ pub fn method_extra(method: &str, stochastic: bool) -> &'static str {
     }
 }
 
+/// Whether registered method `method` takes `key`.
+pub fn accepts(method: &str, key: &str) -> bool {
+    METHODS
+        .iter()
+        .find(|m| m.name == method)
+        .is_some_and(|m| m.accepts().contains(&key))
+}
+
+/// `line` if `method` takes a stepsize (the Newton-type methods take the unit step and refuse
+/// the key), else nothing.
+pub fn stepsize_line(method: &str, line: &'static str) -> &'static str {
+    if accepts(method, "stepsize") {
+        line
+    } else {
+        ""
+    }
+}
+
+/// The `[problem]` lines a method needs on top of the suites' defaults: the Newton-type
+/// methods (they take `mu`, the projection level) need positive-definite Hessians, so they run
+/// on the L2-regularised problem instead of the nonconvex one (which they refuse).
+pub fn convex_problem(method: &str) -> &'static str {
+    if accepts(method, "mu") {
+        "regularizer = { kind = \"l2\", lambda = 0.1 }"
+    } else {
+        ""
+    }
+}
+
 /// Parse a TOML configuration, panicking with the error (test input is trusted).
 pub fn cfg(text: &str) -> ExperimentConfig {
     match ExperimentConfig::from_toml(text) {

@@ -1,0 +1,112 @@
+//! The registry entries of the Newton-type methods: `newton_3pc` (any of the supported
+//! three-point mechanisms on the Hessians) and `fednl` (the EF21 mechanism, FedNL's order).
+
+use serde::{Deserialize, Serialize};
+use squeeze_compress::three_point::{Bag, Clag, Ef21Mech, Lag, ThreePoint, V1};
+use squeeze_core::Scalar;
+
+use super::{HessianOrder, Newton3pc, RegularizationRule, triangle_len};
+use crate::spec::{MethodConfigError, MethodSink, method_entry};
+
+/// The three-point mechanism Newton-3PC learns the Hessians with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HessianMechanism {
+    /// $H_i + \mathcal C(\nabla^2 f_i - H_i)$ (FedNL's rule; needs `compressor`).
+    #[default]
+    Ef21,
+    /// The fresh Hessian, dense, iff it moved enough (`zeta`; no compressor).
+    Lag,
+    /// The EF21 step iff it moved enough (`compressor`, `zeta`).
+    Clag,
+    /// The fresh Hessian with probability `p`, else nothing (no compressor).
+    Bag,
+    /// 3PCv1: $\nabla^2 f_i(x^t) + \mathcal C(\nabla^2 f_i(x^{t+1}) - \nabla^2 f_i(x^t))$.
+    #[serde(rename = "3pc_v1")]
+    V1,
+}
+
+/// The mechanism `m` with its parameters; `compressor` is built lazily (only the mechanisms
+/// that take one ask for it).
+fn mechanism<S: Scalar>(
+    m: HessianMechanism,
+    compressor: impl FnOnce() -> Result<Box<dyn squeeze_core::Compressor<S>>, MethodConfigError>,
+    zeta: Option<f64>,
+    p: Option<f64>,
+) -> Result<Box<dyn ThreePoint<S>>, MethodConfigError> {
+    use crate::spec::mech_param_err as bad;
+    Ok(match m {
+        HessianMechanism::Ef21 => Box::new(Ef21Mech::new(compressor()?)),
+        HessianMechanism::Lag => Box::new(Lag::new(zeta.unwrap_or(1.0)).map_err(bad)?),
+        HessianMechanism::Clag => {
+            Box::new(Clag::new(compressor()?, zeta.unwrap_or(1.0)).map_err(bad)?)
+        }
+        HessianMechanism::Bag => Box::new(Bag::new(p.unwrap_or(0.5)).map_err(bad)?),
+        HessianMechanism::V1 => Box::new(V1::new(compressor()?)),
+    })
+}
+
+/// Hand the method to `sink`, mapping its parameter errors to their keys.
+fn newton<S: Scalar, B: MethodSink<S>>(
+    m: Result<Newton3pc<S>, crate::method::MethodError>,
+    sink: B,
+) -> Result<B::Output, B::Error> {
+    sink.star(m.map_err(crate::spec::method_err)?)
+}
+
+method_entry! {
+    /// Registry entry of `newton_3pc`: Newton-3PC, Hessians learned with a 3PC mechanism on their upper triangle, dense gradients, a regularised Newton step
+    Newton3pcSpec(Newton3pcParams {
+        compressor,
+        /// Mechanism on the Hessians: `"ef21"` (default; needs `compressor`), `"lag"` (`zeta`), `"clag"` (`compressor`, `zeta`), `"bag"` (`p`) or `"3pc_v1"` (`compressor`).
+        mechanism: Option<HessianMechanism>,
+        /// Trigger threshold ζ ≥ 0 of `lag`/`clag` (default 1).
+        zeta: Option<f64>,
+        /// Probability of `bag` sending the fresh Hessian, in (0, 1] (default 0.5).
+        p: Option<f64>,
+        /// `"project"` (default: onto {H ⪰ μI}) or `"shift"` (H + l·I with the workers' mean ‖H_i − ∇²f_i‖_F, one more value up).
+        regularization: Option<RegularizationRule>,
+        /// μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser).
+        mu: Option<f64>,
+        count_init,
+    }): Star "newton_3pc",
+    summary = "Newton-3PC: Hessians learned with a 3PC mechanism on their upper triangle (compressor, mechanism, zeta, p), dense gradients, a regularised Newton step",
+    example = "compressor = \"top_k:k=30\"\nmechanism = \"clag\"\nzeta = 1.0",
+    hints = [(
+        "stepsize",
+        "newton_3pc takes the unit Newton step; remove the stepsize (regularization and mu shape the step)",
+    )],
+    |p, ctx, sink| {
+        let tri = triangle_len(ctx.dim);
+        let kind = p.mechanism.unwrap_or_default();
+        let mech = mechanism::<S>(kind, || p.main_compressor::<S>(tri), p.zeta, p.p)?;
+        let rule = p.regularization.unwrap_or(RegularizationRule::Project);
+        let m = Newton3pc::new("newton_3pc", mech, rule, p.mu, HessianOrder::Fresh, p.count_init);
+        newton(m, sink)
+    }
+}
+
+method_entry! {
+    /// Registry entry of `fednl`: FedNL, H_i += C(∇²f_i − H_i) on the upper triangle, step with the previous H, dense gradients
+    FedNlSpec(FedNlParams {
+        compressor,
+        /// `"project"` (default: onto {H ⪰ μI}) or `"shift"` (H + l·I with the workers' mean ‖H_i − ∇²f_i‖_F, one more value up).
+        regularization: Option<RegularizationRule>,
+        /// μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser).
+        mu: Option<f64>,
+        count_init,
+    }): Star "fednl",
+    summary = "FedNL: H_i += C(∇²f_i − H_i) on the upper triangle (compressor), dense gradients, Newton step with the previous H",
+    example = "compressor = \"top_k:k=30\"",
+    hints = [(
+        "stepsize",
+        "fednl takes the unit Newton step; remove the stepsize (regularization and mu shape the step)",
+    )],
+    |p, ctx, sink| {
+        let tri = triangle_len(ctx.dim);
+        let mech = Ef21Mech::new(p.main_compressor::<S>(tri)?);
+        let rule = p.regularization.unwrap_or(RegularizationRule::Project);
+        let m = Newton3pc::new("fednl", Box::new(mech), rule, p.mu, HessianOrder::Stale, p.count_init);
+        newton(m, sink)
+    }
+}
