@@ -23,6 +23,7 @@
 //! | [`Marina`] | shared coin: full gradients, else $\mathcal{Q}(\nabla f_i(x^{t+1}) - \nabla f_i(x^t))$ | Gorbunov et al. 2021 |
 //! | [`Sgd`] | minibatch SGD (optionally compressed, no feedback) | — |
 //! | [`LocalSgd`] | $K$ local steps, then average the models | — |
+//! | [`Dgc`] | $u_i \leftarrow m u_i + g_i$, $v_i \leftarrow v_i + u_i$, send the sampled top-$k$ of $v_i$, mask $u_i, v_i$ there | Lin et al. 2018 |
 //!
 //! Decentralized (gossip) methods over a graph with mixing matrix W ([`GossipMethod`]):
 //!
@@ -61,6 +62,7 @@ pub use registry::{METHODS, MethodEntry, build_method};
 pub use spec::{BuildCtx, MethodConfigError, MethodSink, MethodSpec, Topology};
 pub use star::clip_gd::{ClipGd, ClipGdServer, ClipGdWorker};
 pub use star::clip21::{Clip21, Clip21Avg, Clip21Server, Clip21Variant, Clip21Worker};
+pub use star::dgc::{Dgc, DgcOptions, DgcServer, DgcWorker};
 pub use star::econtrol::{Econtrol, EcontrolServer, EcontrolWorker};
 pub use star::ef14::{Ef14, Ef14Server, Ef14Worker};
 pub use star::ef21::bc::{Ef21Bc, Ef21BcServer, Ef21BcWorker};
