@@ -21,10 +21,10 @@ use squeeze::compress::parse;
 use squeeze::core::alloc_count::{CountingAllocator, total_allocations as allocations};
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::methods::{
-    Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dgc, DgcOptions, Dsgd, Econtrol, Ef14, Ef21,
-    Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit, GradSource,
-    LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, Stepsize, ThreePc,
-    ThreePcBc, ThreePoint, three_point as tp,
+    Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dgc, DgcOptions, Dsgd, Econtrol,
+    Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit,
+    GradSource, LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, Stepsize,
+    ThreePc, ThreePcBc, ThreePoint, three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::{embedded, quadratic};

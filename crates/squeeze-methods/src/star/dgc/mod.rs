@@ -250,7 +250,11 @@ impl<S: Scalar> ServerState<S> for DgcServer<S> {
 
 impl Dgc {
     /// DGC with `opts` (validated), a stepsize rule and the workers' gradients.
-    pub fn new(opts: DgcOptions, stepsize: Stepsize, grad: GradSource) -> Result<Self, MethodError> {
+    pub fn new(
+        opts: DgcOptions,
+        stepsize: Stepsize,
+        grad: GradSource,
+    ) -> Result<Self, MethodError> {
         stepsize.validate()?;
         opts.validate()?;
         Ok(Self {
@@ -302,9 +306,9 @@ impl<S: Scalar> ServerMethod<S> for Dgc {
         problem.check_dim(x0.len())?;
         let d = problem.dim();
         let m = self.opts.momentum;
-        let mut step = self
-            .stepsize
-            .report("dgc", Some(self.opts.alpha(d)), problem.smoothness())?;
+        let mut step =
+            self.stepsize
+                .report("dgc", Some(self.opts.alpha(d)), problem.smoothness())?;
         if let Some(t) = step.theory.as_mut() {
             step.gamma *= 1.0 - m;
             t.formula = format!(

@@ -274,6 +274,9 @@ mod tests {
         let (mut scratch, mut spare, mut up) =
             (Scratch::default(), Message::default(), Message::default());
         let e = select(&bad, k, &RULE, &mut rng, &mut scratch, &mut spare, &mut up).unwrap_err();
-        assert!(matches!(e, CompressError::NonFinite { index: 4321, .. }), "{e:?}");
+        assert!(
+            matches!(e, CompressError::NonFinite { index: 4321, .. }),
+            "{e:?}"
+        );
     }
 }
