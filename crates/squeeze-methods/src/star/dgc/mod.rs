@@ -22,14 +22,14 @@ use select::{Sampling, target};
 /// DGC: each worker sends the largest entries of its accumulated momentum and keeps the rest.
 ///
 /// Worker $i$ in round $t$, with $g_i$ its (minibatch) gradient at $x^t$ (paper, Alg. 1 with
-/// §3.2–3.3):
+/// §3):
 /// $$g_i \leftarrow g_i\min\lbrace1, \tfrac{c}{\sqrt n\thinspace\lVert g_i\rVert}\rbrace,\qquad
 /// u_i \leftarrow m u_i + g_i,\qquad v_i \leftarrow v_i + u_i,$$
 /// $$M_i = \operatorname{select}_{k_t}(\lvert v_i\rvert),\qquad \text{send } v_i \odot M_i,
 /// \qquad v_i \leftarrow v_i \odot \lnot M_i,\qquad u_i \leftarrow u_i \odot \lnot M_i,$$
 /// and the server steps $x^{t+1} = x^t - \gamma\thinspace\tfrac1n\sum_i v_i \odot M_i$ (the
 /// messages averaged in worker order; momentum lives on the workers). Clipping (threshold
-/// $c$ scaled by $n^{-1/2}$, §3.3) is off unless `clip_norm` is set. $u_i$ is the momentum
+/// $c$ scaled by $n^{-1/2}$, §3.2) is off unless `clip_norm` is set. $u_i$ is the momentum
 /// (momentum correction: the velocity, not the gradient, is accumulated), $v_i$ the local
 /// accumulation; zeroing $u_i$ where $v_i$ was sent is momentum factor masking.
 ///
@@ -40,7 +40,7 @@ use select::{Sampling, target};
 /// hierarchical selection), if fewer than $k_t$ the exact top-$k_t$ of $v_i$. So
 /// $k_t \le |M_i| \le 1.3\thinspace k_t$ with the default cap.
 ///
-/// **Warm-up** (§3.4): with `warmup_stage_rounds = R > 0`, stage $j = \lfloor t/R\rfloor$ uses
+/// **Warm-up** (§3.3): with `warmup_stage_rounds = R > 0`, stage $j = \lfloor t/R\rfloor$ uses
 /// `warmup_sparsities[j]` (default the paper's 75 %, 93.75 %, 98.4375 %, 99.6 %), then
 /// `sparsity` (default 99.9 %).
 ///

@@ -10,10 +10,10 @@
 //!    $r$-th largest magnitude, $r = \max(1, \lceil mk/d\rceil)$ — the sample's $s$-quantile.
 //! 2. **Threshold**: $M = \lbrace j : |v_j| \ge \theta\rbrace$ (ties kept, as `threshold_abs`;
 //!    zeros never, since $\theta$ is raised to the least positive value).
-//! 3. **Hierarchical step** (Lin et al. 2018, §5 "hierarchical top-k"): if $|M| > c\thinspace k$
-//!    (the cap $c \ge 1$, default 1.3), keep the exact top-$k$ of $M$ (ties → lower index); if
-//!    the sample overshot and $|M| < k$, keep the exact top-$k$ of $v$. Either way
-//!    $k \le |M| \le c\thinspace k$.
+//! 3. **Hierarchical step** (Lin et al. 2018, the hierarchical threshold of their system
+//!    section): if $|M| > c\thinspace k$ (the cap $c \ge 1$, default 1.3), keep the exact
+//!    top-$k$ of $M$ (ties → lower index); if the sample overshot and $|M| < k$, keep the exact
+//!    top-$k$ of $v$. Either way $k \le$ (kept) $\le c\thinspace k$.
 //!
 //! $k = d$ (sparsity 0) sends $v$ densely. Reused pieces: [`ThresholdAbs`] for step 2 and
 //! [`TopK`] for step 3 (the crate's exact, vectorised selections).
