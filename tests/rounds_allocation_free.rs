@@ -3,7 +3,7 @@
 //! allocations with 1 thread (everything on the calling thread; checked strictly). The same
 //! holds for every 3PC mechanism, EControl, Clip-GD, Clip21 (GD, Press, DP), Clip21-Avg,
 //! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD,
-//! Newton-3PC and FedNL, and the gossip methods.
+//! Newton-3PC and FedNL, DGC and the gossip methods.
 //!
 //! With 2 threads the workers run on a rayon pool, and rayon's scheduling itself allocates now
 //! and then (handing a job to the pool from outside goes through a queue that allocates a new
@@ -22,10 +22,10 @@ use squeeze::core::alloc_count::{CountingAllocator, total_allocations as allocat
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::methods::star::newton::{HessianOrder, Newton3pc, RegularizationRule};
 use squeeze::methods::{
-    Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21,
-    Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit, GradSource,
-    LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, SignSgd, Stepsize,
-    ThreePc, ThreePcBc, ThreePoint, three_point as tp,
+    Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dgc, DgcOptions, Dsgd, Econtrol,
+    Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit,
+    GradSource, LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, SignSgd,
+    Stepsize, ThreePc, ThreePcBc, ThreePoint, three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::{Regularizer, Remainder, Split, embedded, quadratic};
@@ -481,6 +481,50 @@ fn steady_state_rounds_allocate_nothing() {
         ),
     ];
     for (name, n) in others {
+        if n > 0 {
+            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
+        }
+    }
+    // DGC: the sampled threshold with warm-up and clipping (d = 20,000), and the exact one.
+    let dgc: [(&str, u64); 2] = [
+        (
+            "dgc 99 % sampled threshold, warm-up, clipping, dense",
+            steady_state(
+                Dgc::new(
+                    DgcOptions {
+                        sparsity: 0.99,
+                        warmup_stage_rounds: 8,
+                        clip_norm: Some(1.0),
+                        ..DgcOptions::default()
+                    },
+                    th,
+                    GradSource::Full,
+                )
+                .unwrap(),
+                &dense,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "dgc 90 % exact threshold minibatch 10 logreg",
+            steady_state(
+                Dgc::new(
+                    DgcOptions {
+                        sparsity: 0.9,
+                        ..DgcOptions::default()
+                    },
+                    th,
+                    mb,
+                )
+                .unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+    ];
+    for (name, n) in dgc {
         if n > 0 {
             failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
         }

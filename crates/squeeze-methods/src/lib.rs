@@ -24,6 +24,7 @@
 //! | [`Sgd`] | minibatch SGD (optionally compressed, no feedback) | — |
 //! | [`LocalSgd`] | $K$ local steps, then average the models | — |
 //! | [`SignSgd`] | $x \leftarrow x - \gamma\operatorname{sign}\big(\sum_i\operatorname{sign}(m_i)\big)$, $m_i$ the (momentum) gradient: signSGD-MV, Signum | Bernstein et al. 2018, 2019 |
+//! | [`Dgc`] | $u_i \leftarrow m u_i + g_i$, $v_i \leftarrow v_i + u_i$, send the sampled top-$k$ of $v_i$, mask $u_i, v_i$ there | Lin et al. 2018 |
 //!
 //! Decentralized (gossip) methods over a graph with mixing matrix W ([`GossipMethod`]):
 //!
@@ -62,6 +63,7 @@ pub use registry::{METHODS, MethodEntry, build_method};
 pub use spec::{BuildCtx, MethodConfigError, MethodSink, MethodSpec, Topology};
 pub use star::clip_gd::{ClipGd, ClipGdServer, ClipGdWorker};
 pub use star::clip21::{Clip21, Clip21Avg, Clip21Server, Clip21Variant, Clip21Worker};
+pub use star::dgc::{Dgc, DgcOptions, DgcServer, DgcWorker};
 pub use star::econtrol::{Econtrol, EcontrolServer, EcontrolWorker};
 pub use star::ef14::{Ef14, Ef14Server, Ef14Worker};
 pub use star::ef21::bc::{Ef21Bc, Ef21BcServer, Ef21BcWorker};

@@ -141,6 +141,7 @@ methods! {
     crate::star::ef14::OneBitSgdSpec,
     crate::star::newton::specs::Newton3pcSpec,
     crate::star::newton::specs::FedNlSpec,
+    crate::star::dgc::DgcSpec,
     crate::gossip::motef::MotefSpec,
     crate::gossip::beer::BeerSpec,
     crate::gossip::choco::ChocoSpec,

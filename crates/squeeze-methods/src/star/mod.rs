@@ -1,10 +1,11 @@
 //! Server–worker (star) methods: every worker talks to one server ([`crate::ServerMethod`]).
 //!
 //! Families in folders: [`ef21`] (EF21 and its variants), [`three_pc`] (3PC-GD over a
-//! three-point compressor); one file per other method.
+//! three-point compressor), [`dgc`] (DGC and its selection); one file per other method.
 
 pub mod clip21;
 pub mod clip_gd;
+pub mod dgc;
 pub mod econtrol;
 pub mod ef14;
 pub mod ef21;
