@@ -2,8 +2,8 @@
 //! reach their final size), a round of EF21 (and its variants), EF14 and GD on the star engine performs zero heap
 //! allocations with 1 thread (everything on the calling thread; checked strictly). The same
 //! holds for every 3PC mechanism, EControl, Clip-GD, Clip21 (GD, Press, DP), Clip21-Avg,
-//! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD
-//! and the gossip methods.
+//! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD,
+//! PowerSGD (two phases per round) and the gossip methods.
 //!
 //! With 2 threads the workers run on a rayon pool, and rayon's scheduling itself allocates now
 //! and then (handing a job to the pool from outside goes through a queue that allocates a new
@@ -23,8 +23,8 @@ use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::methods::{
     Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21,
     Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit, GradSource,
-    LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, Stepsize, ThreePc,
-    ThreePcBc, ThreePoint, three_point as tp,
+    LocalSgd, Marina, Motef, MotefParams, Neighbourhood, PowerSgd, PowerSgdShape, ServerMethod,
+    Sgd, Stepsize, ThreePc, ThreePcBc, ThreePoint, three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::{embedded, quadratic};
@@ -271,7 +271,12 @@ fn steady_state_rounds_allocate_nothing() {
     // keeps both buffers, so coin rounds allocate nothing either (p = 0.3 gives ~12 coin rounds
     // among the 40 counted).
     let mb = GradSource::Minibatch { batch: 10 };
-    let others: [(&str, u64); 12] = [
+    let psgd = |warm: bool| {
+        let d = logreg.dim();
+        let rows = (d as f64).sqrt().ceil() as usize;
+        PowerSgd::new(d, 2, PowerSgdShape::Rows(rows), warm, th).unwrap()
+    };
+    let others: [(&str, u64); 14] = [
         (
             "econtrol top_k:k=1 η=0.1 logreg",
             steady_state(
@@ -378,6 +383,14 @@ fn steady_state_rounds_allocate_nothing() {
         (
             "local_sgd K=4 minibatch 10 logreg",
             steady_state(LocalSgd::new(th, 4, mb).unwrap(), &logreg, 1, &mut keep),
+        ),
+        (
+            "powersgd rank 2 warm start logreg",
+            steady_state(psgd(true), &logreg, 1, &mut keep),
+        ),
+        (
+            "powersgd rank 2 fresh Q logreg",
+            steady_state(psgd(false), &logreg, 1, &mut keep),
         ),
     ];
     for (name, n) in others {

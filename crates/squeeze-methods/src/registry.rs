@@ -135,6 +135,7 @@ methods! {
     crate::star::marina::MarinaSpec,
     crate::star::sgd::SgdSpec,
     crate::star::local_sgd::LocalSgdSpec,
+    crate::star::powersgd::PowerSgdSpec,
     crate::gossip::motef::MotefSpec,
     crate::gossip::beer::BeerSpec,
     crate::gossip::choco::ChocoSpec,

@@ -11,6 +11,7 @@ pub mod ef21;
 pub mod gd;
 pub mod local_sgd;
 pub mod marina;
+pub mod powersgd;
 pub mod server;
 pub mod sgd;
 pub mod three_pc;
