@@ -1,20 +1,6 @@
 //! PowerSGD's view of a vector as matrices, and the products of one power-iteration step.
 //!
-//! A [`Layout`] cuts $v \in \mathbb R^d$ into matrices $M_l \in \mathbb R^{m_l \times n_l}$
-//! (row-major: entry $(a, b)$ of block $l$ is $v_{o_l + a n_l + b}$), either one
-//! `rows` × ⌈d / rows⌉ matrix whose missing trailing entries are zeros that are never
-//! stored, or a list of blocks whose sizes sum to $d$. Each block has its rank
-//! $r_l = \min(r, m_l, n_l)$; the factors of all blocks are concatenated, $P$ block by block
-//! as $m_l \times r_l$ row-major and $Q$ as $n_l \times r_l$ row-major, so that
-//! $\lvert P\rvert = \sum_l r_l m_l$ and $\lvert Q\rvert = \sum_l r_l n_l$.
-//!
-//! ```
-//! use squeeze_methods::star::powersgd::Layout;
-//! let l = Layout::rows(10, 4, 2).unwrap(); // 4 × 3, two entries of padding
-//! assert_eq!((l.p_len(), l.q_len()), (8, 6));
-//! let l = Layout::layers(10, &[[2, 3], [1, 4]], 2).unwrap(); // ranks 2 and 1
-//! assert_eq!((l.p_len(), l.q_len()), (5, 10));
-//! ```
+//! The matrix view and the products are described on [`Layout`].
 
 use squeeze_core::{ParamError, Scalar, SqueezeRng};
 
@@ -37,7 +23,21 @@ struct Block {
     q_at: usize,
 }
 
-/// How a length-d vector is viewed as matrices (see the [module docs](self)).
+/// How a length-d vector is viewed as matrices: a layout cuts $v \in \mathbb R^d$ into matrices $M_l \in \mathbb R^{m_l \times n_l}$
+/// (row-major: entry $(a, b)$ of block $l$ is $v_{o_l + a n_l + b}$), either one
+/// `rows` × ⌈d / rows⌉ matrix whose missing trailing entries are zeros that are never
+/// stored, or a list of blocks whose sizes sum to $d$. Each block has its rank
+/// $r_l = \min(r, m_l, n_l)$; the factors of all blocks are concatenated, $P$ block by block
+/// as $m_l \times r_l$ row-major and $Q$ as $n_l \times r_l$ row-major, so that
+/// $\lvert P\rvert = \sum_l r_l m_l$ and $\lvert Q\rvert = \sum_l r_l n_l$.
+///
+/// ```
+/// use squeeze_methods::star::powersgd::Layout;
+/// let l = Layout::rows(10, 4, 2).unwrap(); // 4 × 3, two entries of padding
+/// assert_eq!((l.p_len(), l.q_len()), (8, 6));
+/// let l = Layout::layers(10, &[[2, 3], [1, 4]], 2).unwrap(); // ranks 2 and 1
+/// assert_eq!((l.p_len(), l.q_len()), (5, 10));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     blocks: Vec<Block>,
