@@ -3,7 +3,7 @@
 //! allocations with 1 thread (everything on the calling thread; checked strictly). The same
 //! holds for every 3PC mechanism, EControl, Clip-GD, Clip21 (GD, Press, DP), Clip21-Avg,
 //! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD,
-//! Newton-3PC and FedNL, DGC and the gossip methods.
+//! Newton-3PC and FedNL, DGC, PowerSGD (two phases per round) and the gossip methods.
 //!
 //! With 2 threads the workers run on a rayon pool, and rayon's scheduling itself allocates now
 //! and then (handing a job to the pool from outside goes through a queue that allocates a new
@@ -24,8 +24,8 @@ use squeeze::methods::star::newton::{HessianOrder, Newton3pc, RegularizationRule
 use squeeze::methods::{
     Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dgc, DgcOptions, Dsgd, Econtrol,
     Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit,
-    GradSource, LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, SignSgd,
-    Stepsize, ThreePc, ThreePcBc, ThreePoint, three_point as tp,
+    GradSource, LocalSgd, Marina, Motef, MotefParams, Neighbourhood, PowerSgd, PowerSgdShape,
+    ServerMethod, Sgd, SignSgd, Stepsize, ThreePc, ThreePcBc, ThreePoint, three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::{Regularizer, Remainder, Split, embedded, quadratic};
@@ -334,8 +334,13 @@ fn steady_state_rounds_allocate_nothing() {
     // keeps both buffers, so coin rounds allocate nothing either (p = 0.3 gives ~12 coin rounds
     // among the 40 counted).
     let mb = GradSource::Minibatch { batch: 10 };
+    let psgd = |warm: bool| {
+        let d = logreg.dim();
+        let rows = (d as f64).sqrt().ceil() as usize;
+        PowerSgd::new(d, 2, PowerSgdShape::Rows(rows), warm, th).unwrap()
+    };
     let sign_gamma = Stepsize::Constant { gamma: 1e-3 };
-    let others: [(&str, u64); 16] = [
+    let others: [(&str, u64); 18] = [
         (
             "econtrol top_k:k=1 η=0.1 logreg",
             steady_state(
@@ -478,6 +483,14 @@ fn steady_state_rounds_allocate_nothing() {
                 1,
                 &mut keep,
             ),
+        ),
+        (
+            "powersgd rank 2 warm start logreg",
+            steady_state(psgd(true), &logreg, 1, &mut keep),
+        ),
+        (
+            "powersgd rank 2 fresh Q logreg",
+            steady_state(psgd(false), &logreg, 1, &mut keep),
         ),
     ];
     for (name, n) in others {

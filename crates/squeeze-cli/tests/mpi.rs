@@ -218,6 +218,27 @@ max_rounds = 150
 log_every = 1
 "#;
 
+const POWERSGD: &str = r#"
+name = "powersgd-mpi"
+seed = 5
+[problem]
+kind = "logreg"
+data = "embedded"
+n_workers = 7
+regularizer = { kind = "nonconvex", lambda = 0.1 }
+init = { kind = "gaussian", std = 1.0 }
+[method]
+name = "powersgd"
+rank = 2
+layers = [[5, 4], [2, 5]]
+warm_start = false
+stepsize = { rule = "theory", multiplier = 1.0 }
+[stop]
+max_rounds = 100
+[run]
+log_every = 1
+"#;
+
 /// Write `config`, run it in process and under mpirun with each `np`; returns the records
 /// (in process first).
 fn compare(name: &str, config: &str, nps: &[usize]) -> Vec<Vec<RoundRecord>> {
@@ -257,6 +278,35 @@ fn ef21_over_mpi_equals_in_process_and_wire_bytes_match_bits() {
                 w[1].wire_bytes_down - w[0].wire_bytes_down,
                 8 + bd.div_ceil(8),
                 "round {}: one downlink broadcast = 8 + ⌈bits/8⌉",
+                w[1].round
+            );
+        }
+    }
+}
+
+/// Two communication phases per round (P then Q), each decoded at its own dimension.
+#[test]
+fn powersgd_over_mpi_equals_in_process_and_counts_both_phases() {
+    let all = compare("powersgd", POWERSGD, &[2, 4]);
+    for recs in &all[1..] {
+        for w in recs.windows(2) {
+            // r = 2 on 5 × 4 and 2 × 5: P_i has 14 values, Q_i 18 (f64), two frames per
+            // worker and two broadcasts per round.
+            let (p, q) = (4 + 64 * 14u64, 4 + 64 * 18u64);
+            assert_eq!(
+                w[1].bits_up_per_worker - w[0].bits_up_per_worker,
+                (p + q) as f64
+            );
+            assert_eq!(
+                w[1].wire_bytes_up - w[0].wire_bytes_up,
+                7 * (8 + p.div_ceil(8) + 8 + q.div_ceil(8)),
+                "round {}",
+                w[1].round
+            );
+            assert_eq!(
+                w[1].wire_bytes_down - w[0].wire_bytes_down,
+                8 + q.div_ceil(8) + 8 + p.div_ceil(8),
+                "round {}",
                 w[1].round
             );
         }

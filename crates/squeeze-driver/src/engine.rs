@@ -307,17 +307,18 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
     // The phases of a round, shared by `round` and the MPI engine (which runs them on the ranks
     // that own the state they touch and moves the messages in between).
 
-    /// Phase 1: the server's downlink for the coming round into `self.down`.
-    pub(crate) fn server_broadcast(&mut self) -> Result<(), EngineError> {
+    /// Step 1 of communication phase `phase`: the server's downlink into `self.down`.
+    pub(crate) fn server_broadcast(&mut self, phase: usize) -> Result<(), EngineError> {
         let round = self.totals.rounds;
         self.method
-            .broadcast(&mut self.server, round, &mut self.down)?;
+            .broadcast_phase(&mut self.server, round, phase, &mut self.down)?;
         Ok(())
     }
 
-    /// Phase 2: workers `range` run their round (in parallel chunks of consecutive workers),
-    /// each writing its own state, message `ups[i]` and result slot.
-    pub(crate) fn run_workers(&mut self, range: core::ops::Range<usize>) {
+    /// Step 2 of communication phase `phase`: workers `range` run their round (in parallel
+    /// chunks of consecutive workers), each writing its own state, message `ups[i]` and result
+    /// slot.
+    pub(crate) fn run_workers(&mut self, range: core::ops::Range<usize>, phase: usize) {
         let round = self.totals.rounds;
         let n = self.problem.n_workers();
         let rs = round_seed(self.seed, round);
@@ -335,6 +336,7 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
                 n_workers: n,
                 round,
                 round_seed: rs,
+                phase,
                 oracle: oracles[i].as_ref(),
                 buffers: b,
                 grad_samples: 0,
@@ -382,7 +384,7 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         }
     }
 
-    /// Worker `i`'s result of phase 2: its gradient work in samples, or its error.
+    /// Worker `i`'s result of step 2: its gradient work in samples, or its error.
     pub(crate) fn take_result(&mut self, i: usize) -> Result<u64, MethodError> {
         std::mem::replace(&mut self.results[i], Ok(0))
     }
@@ -399,19 +401,24 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         }
     }
 
-    /// Phase 3: count the downlink, let the server absorb the uplink (when this process holds
-    /// the server) and close the round.
-    pub(crate) fn finish_round(&mut self, absorb: bool) -> Result<(), EngineError> {
+    /// Step 3 of communication phase `phase`: count the downlink and let the server absorb
+    /// the uplink (when this process holds the server).
+    pub(crate) fn finish_phase(&mut self, phase: usize, absorb: bool) -> Result<(), EngineError> {
         self.totals.bits_down_per_worker += self.down.bits();
         if let Some(last) = self.totals.levels_down.len().checked_sub(1) {
             self.totals.levels_down[level_of(&self.down, last)] += 1;
         }
         if absorb {
             let round = self.totals.rounds;
-            self.method.absorb(&mut self.server, round, &self.ups)?;
+            self.method
+                .absorb_phase(&mut self.server, round, phase, &self.ups)?;
         }
-        self.totals.rounds += 1;
         Ok(())
+    }
+
+    /// Close the round (after its last phase).
+    pub(crate) fn end_round(&mut self) {
+        self.totals.rounds += 1;
     }
 
     /// The snapshot of this engine with `workers` as the worker states (the MPI engine
@@ -503,16 +510,20 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
     }
 
     fn round(&mut self) -> Result<(), EngineError> {
-        self.server_broadcast()?;
         let n = self.problem.n_workers();
-        self.run_workers(0..n);
-        // Errors and counters in worker order: deterministic whatever the scheduling.
-        for i in 0..n {
-            let samples = self.take_result(i)?;
-            let counts = WorkerCounts::of(&self.ups[i], samples);
-            self.charge(i, &counts);
+        for phase in 0..self.method.phases() {
+            self.server_broadcast(phase)?;
+            self.run_workers(0..n, phase);
+            // Errors and counters in worker order: deterministic whatever the scheduling.
+            for i in 0..n {
+                let samples = self.take_result(i)?;
+                let counts = WorkerCounts::of(&self.ups[i], samples);
+                self.charge(i, &counts);
+            }
+            self.finish_phase(phase, true)?;
         }
-        self.finish_round(true)
+        self.end_round();
+        Ok(())
     }
 
     fn totals(&self) -> &Totals {

@@ -482,6 +482,7 @@ fn ef21_plus_takes_the_plain_candidate_when_it_is_closer() {
             n_workers: 3,
             round: 0,
             round_seed: 11,
+            phase: 0,
             oracle: problem.oracles()[i].as_ref(),
             buffers: &mut buffers,
             grad_samples: 0,

@@ -79,6 +79,7 @@ pub use star::ef21::{
 pub use star::gd::{Gd, GdServer, GdWorker};
 pub use star::local_sgd::{LocalSgd, LocalSgdServer, LocalSgdWorker};
 pub use star::marina::{Marina, MarinaServer, MarinaWorker};
+pub use star::powersgd::{PowerSgd, PowerSgdServer, PowerSgdShape, PowerSgdWorker};
 pub use star::server::{ModelServer, StepServer};
 pub use star::sgd::{Sgd, SgdServer, SgdWorker};
 pub use star::sign_sgd::{SignSgd, SignSgdServer, SignSgdWorker};

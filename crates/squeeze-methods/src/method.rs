@@ -8,6 +8,10 @@
 //! server:   absorb(server, [up_0, …, up_{n−1}])           (in worker order)
 //! ```
 //!
+//! A method with [`ServerMethod::phases`] $= k > 1$ (PowerSGD's two all-reduces) runs these
+//! three steps $k$ times per round, as [`ServerMethod::broadcast_phase`], `worker_round` with
+//! [`WorkerCtx::phase`] and [`ServerMethod::absorb_phase`] for phase $0, \dots, k - 1$.
+//!
 //! Everything that changes lives in the explicit state types `Server` and `Worker` (serde, so a
 //! checkpoint is just their serialisation, RNG streams included); the method value holds only
 //! hyperparameters and the compressor. Engines own the per-worker [`WorkerBuffers`] (scratch,
@@ -175,6 +179,9 @@ pub struct WorkerCtx<'a, S: Scalar> {
     pub round: u64,
     /// Seed shared by all workers this round (`squeeze_core::round_seed(seed, round)`).
     pub round_seed: u64,
+    /// Communication phase within the round (0 for one-phase methods; see
+    /// [`ServerMethod::phases`]).
+    pub phase: usize,
     /// The worker's local objective.
     pub oracle: &'a dyn Oracle<S>,
     /// Working memory.
@@ -360,6 +367,47 @@ pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// state's [`ServerState::model`]).
     fn iterate<'a>(&self, server: &'a Self::Server) -> &'a [S] {
         server.model()
+    }
+
+    /// Communication phases per round (default 1). A round of a method with $k$ phases runs
+    /// $k$ times `broadcast_phase` → `worker_round` (with [`WorkerCtx::phase`]) →
+    /// `absorb_phase`, for phase $0, \dots, k - 1$; every phase's messages are counted, the
+    /// round counter advances once.
+    fn phases(&self) -> usize {
+        1
+    }
+
+    /// The dimensions `(downlink, uplink)` of phase `phase`'s messages when the model has
+    /// dimension `d` (transports that decode messages need them; default `(d, d)`).
+    fn phase_dims(&self, d: usize, phase: usize) -> (usize, usize) {
+        let _ = phase;
+        (d, d)
+    }
+
+    /// The server's message of phase `phase` of `round` (default: [`Self::broadcast`]; only
+    /// methods with several [`Self::phases`] look at `phase`).
+    fn broadcast_phase(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        phase: usize,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let _ = phase;
+        self.broadcast(server, round, down)
+    }
+
+    /// Apply the workers' messages of phase `phase`, in worker order (default:
+    /// [`Self::absorb`]).
+    fn absorb_phase(
+        &self,
+        server: &mut Self::Server,
+        round: u64,
+        phase: usize,
+        ups: &[Message<S>],
+    ) -> Result<(), MethodError> {
+        let _ = phase;
+        self.absorb(server, round, ups)
     }
 
     /// `Some(m)` if the uplink carries a choice among `m` levels (AdaCGD's ladder): each

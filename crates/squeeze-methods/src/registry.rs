@@ -142,6 +142,7 @@ methods! {
     crate::star::newton::specs::Newton3pcSpec,
     crate::star::newton::specs::FedNlSpec,
     crate::star::dgc::DgcSpec,
+    crate::star::powersgd::PowerSgdSpec,
     crate::gossip::motef::MotefSpec,
     crate::gossip::beer::BeerSpec,
     crate::gossip::choco::ChocoSpec,

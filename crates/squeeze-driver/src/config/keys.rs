@@ -171,6 +171,8 @@ pub const METHOD_KEY_EXAMPLES: &[(&str, &str)] = &[
     ("downlink_ladder", "[\"top_k:k=4\", \"identity\"]"),
     ("downlink_zeta", "1.0"),
     ("adapt_then_combine", "true"),
+    ("layers", "[[20, 15], [1, 20]]"),
+    ("warm_start", "false"),
 ];
 
 /// An example value of `key` for `method`: its registry example's value when it sets the key,
@@ -215,6 +217,7 @@ pub fn toml_type(rust: &str) -> String {
         "GradInit" => "string",
         "GradSource" | "ScheduleStage" => "table",
         "Batch" => "integer or float",
+        "[usize;2]" => "integer pair",
         other => other,
     }
     .to_string()

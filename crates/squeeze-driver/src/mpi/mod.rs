@@ -24,6 +24,10 @@
 //!    counters and the stop rules agree everywhere;
 //! 4. rank 0 absorbs the messages in worker order and tells the others whether that worked.
 //!
+//! A method with several communication phases per round (`ServerMethod::phases`, PowerSGD's two
+//! all-reduces) repeats 1–4 once per phase, decoding each phase's messages at that phase's
+//! dimensions (`ServerMethod::phase_dims`).
+//!
 //! Gossip methods ([`MpiGossipEngine`]): per phase, each rank runs its nodes' `send`, then sends
 //! one buffer of frames to each rank that hosts a neighbour of one of its nodes (and receives
 //! one from each rank hosting a neighbour of one of its nodes; non-blocking point-to-point),

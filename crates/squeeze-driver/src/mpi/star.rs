@@ -57,12 +57,15 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
         self.blocks.iter().map(|b| b.len() * COUNTERS).collect()
     }
 
-    /// Phase 1: rank 0's downlink, decoded on the other ranks. Returns this rank's error.
-    fn downlink(&mut self) -> Result<Option<String>, EngineError> {
-        let d = self.inner.dim();
+    /// Step 1 of phase `phase`: rank 0's downlink, decoded on the other ranks (as a message of
+    /// the phase's downlink dimension). Returns this rank's error.
+    fn downlink(&mut self, phase: usize) -> Result<Option<String>, EngineError> {
+        let d = self.inner.method().phase_dims(self.inner.dim(), phase).0;
         let root = self.comm.is_root();
         let outcome = if root {
-            self.inner.server_broadcast().map_err(|e| e.to_string())
+            self.inner
+                .server_broadcast(phase)
+                .map_err(|e| e.to_string())
         } else {
             Ok(())
         };
@@ -84,36 +87,16 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
         }
         Ok(None)
     }
-}
 
-impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
-    fn describe(&self) -> String {
-        format!(
-            "{} over MPI ({} ranks)",
-            self.inner.describe(),
-            self.comm.size()
-        )
-    }
-
-    fn stepsize(&self) -> Option<squeeze_methods::StepsizeReport> {
-        self.inner.stepsize()
-    }
-
-    fn n_workers(&self) -> usize {
-        self.inner.n_workers()
-    }
-
-    fn dim(&self) -> usize {
-        self.inner.dim()
-    }
-
-    fn round(&mut self) -> Result<(), EngineError> {
+    /// One communication phase of a round: the downlink, this rank's workers, the gathered
+    /// uplink frames (decoded at the phase's uplink dimension) and rank 0's absorb.
+    fn phase(&mut self, phase: usize) -> Result<(), EngineError> {
         let root = self.comm.is_root();
         let mine = self.mine();
-        let d = self.inner.dim();
-        let mut local_err = self.downlink()?;
+        let d = self.inner.method().phase_dims(self.inner.dim(), phase).1;
+        let mut local_err = self.downlink(phase)?;
         if local_err.is_none() {
-            self.inner.run_workers(mine.clone());
+            self.inner.run_workers(mine.clone(), phase);
         }
         self.frames.clear();
         self.local_counters.clear();
@@ -174,11 +157,47 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
                     }
                 }
             }
-            decoded.and_then(|()| self.inner.finish_round(true).map_err(|e| e.to_string()))
+            decoded.and_then(|()| {
+                self.inner
+                    .finish_phase(phase, true)
+                    .map_err(|e| e.to_string())
+            })
         } else {
-            self.inner.finish_round(false).map_err(|e| e.to_string())
+            self.inner
+                .finish_phase(phase, false)
+                .map_err(|e| e.to_string())
         };
         self.comm.root_outcome(outcome)
+    }
+}
+
+impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
+    fn describe(&self) -> String {
+        format!(
+            "{} over MPI ({} ranks)",
+            self.inner.describe(),
+            self.comm.size()
+        )
+    }
+
+    fn stepsize(&self) -> Option<squeeze_methods::StepsizeReport> {
+        self.inner.stepsize()
+    }
+
+    fn n_workers(&self) -> usize {
+        self.inner.n_workers()
+    }
+
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+
+    fn round(&mut self) -> Result<(), EngineError> {
+        for phase in 0..self.inner.method().phases() {
+            self.phase(phase)?;
+        }
+        self.inner.end_round();
+        Ok(())
     }
 
     fn totals(&self) -> &Totals {

@@ -13,6 +13,7 @@ pub mod gd;
 pub mod local_sgd;
 pub mod marina;
 pub mod newton;
+pub mod powersgd;
 pub mod server;
 pub mod sgd;
 pub mod sign_sgd;

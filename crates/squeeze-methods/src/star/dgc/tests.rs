@@ -50,6 +50,7 @@ fn momentum_masking_zeroes_exactly_the_sent_coordinates() {
             n_workers: 2,
             round,
             round_seed: 0,
+            phase: 0,
             oracle,
             buffers: &mut buffers,
             grad_samples: 0,
