@@ -524,6 +524,12 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         ensure_finite(&server.g, "the averaged gradient", round)
     }
 
+    /// The dense model down; up, the gradient (+ l_i) and the packed Hessian part (what the
+    /// MPI transport decodes against).
+    fn phase_dims(&self, d: usize, _phase: usize) -> (usize, usize) {
+        (d, self.head_len(d) + triangle_len(d))
+    }
+
     fn uplink_levels(&self) -> Option<usize> {
         self.mech.wire_levels()
     }
