@@ -37,7 +37,8 @@ use crate::quant::{BLOCK, RandomBlock, Width, WidthMut, width, width_mut};
 ///   (`CompressError::Incompatible`, hint: rescale). Exact powers ($|x_j| = 2^{127}$) are fine.
 ///
 /// **Bits** — `Natural` message: $4 + 9d$ for `f32` (sign + 8-bit exponent per entry),
-/// $4 + 12d$ for `f64`.
+/// $4 + 12d$ for `f64`, $4 + 6d$ for `f16`, $4 + 9d$ for `bf16` (a generic kernel on the bits,
+/// the uniform's top 10 or 7 bits against the mantissa field).
 ///
 /// ```
 /// use squeeze_compress::Natural;
@@ -69,6 +70,7 @@ compressor! {
         let flagged = match (width(x), width_mut(values)) {
             (Width::F32(x), WidthMut::F32(o)) => natural_f32(x, &mut rng, o),
             (Width::F64(x), WidthMut::F64(o)) => natural_f64(x, &mut rng, o),
+            (Width::Narrow, WidthMut::Narrow) => natural_narrow(x, &mut rng, values),
             _ => unreachable!("input and message have the same scalar type"),
         };
         if flagged {
@@ -125,6 +127,29 @@ fn natural_f32(x: &[f32], rng: &mut WideRng, out: &mut [f32]) -> bool {
         bad |= bl;
     }
     bad != 0
+}
+
+/// The generic kernel on the IEEE bits of any [`Scalar`] (used for the 16-bit types): the
+/// same mantissa comparison with the top `MANT_BITS` bits of a random 32-bit half-word.
+fn natural_narrow<S: Scalar>(x: &[S], rng: &mut WideRng, out: &mut [S]) -> bool {
+    let mant_bits = S::MANT_BITS;
+    let sign = 1u64 << (S::BITS - 1);
+    let mant = (1u64 << mant_bits) - 1;
+    let exp = (sign - 1) & !mant;
+    let top = S::MAX.to_bits_u64() & !mant;
+    let mut block = RandomBlock::new();
+    let mut bad = false;
+    for (xc, oc) in x.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
+        let u = block.fill(rng, xc.len());
+        for ((o, &v), &u) in oc.iter_mut().zip(xc).zip(u) {
+            let b = v.to_bits_u64();
+            let mag = b & !sign;
+            bad |= mag > top;
+            let up = u64::from(((u >> (32 - mant_bits)) as u64) < (b & mant));
+            *o = S::from_bits_u64(((mag & exp) + (up << mant_bits)) | (b & sign));
+        }
+    }
+    bad
 }
 
 fn natural_f64(x: &[f64], rng: &mut WideRng, out: &mut [f64]) -> bool {

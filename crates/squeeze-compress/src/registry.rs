@@ -266,4 +266,7 @@ registry! {
     crate::natural_dithering::NaturalDithering,
     crate::terngrad::TernGrad,
     crate::power_rounding::PowerRounding,
+    crate::cast::CastF16,
+    crate::cast::CastBf16,
+    crate::cast::CastU8,
 }

@@ -33,7 +33,8 @@ pub fn log2_binomial_ceil(d: u64, k: u64) -> u64 {
 ///
 /// `Exact` is the length of the real encoding. The paper presets charge *real values* a fixed
 /// width and indices per their rule; messages that carry no per-coordinate real values (`Sign`,
-/// `Quantized`, `Natural`) are charged their exact payload under every preset, and header scalars
+/// `Quantized`, `Natural`) or carry them in their own narrow format (`Cast`) are charged their
+/// exact payload under every preset, and header scalars
 /// (scale of `Scaled`), tags and the index of `Indexed` are not charged by the presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,6 +92,7 @@ impl<S: Scalar> Message<S> {
                 | Message::Composed { dim, .. } => return *dim,
                 Message::Dense { values } | Message::Natural { values } => return values.len(),
                 Message::Quantized { codes, .. } => return codes.len(),
+                Message::Cast { words, .. } => return words.len(),
                 Message::Scaled { inner, .. } | Message::Indexed { inner, .. } => m = inner,
                 Message::Pair(p) => m = &p[0],
             }
@@ -130,6 +132,7 @@ impl<S: Scalar> Message<S> {
                 inner.entries_at(depth + 1)
             }
             Message::Pair(p) => add(p[0].entries_at(depth + 1), p[1].entries_at(depth + 1)),
+            Message::Cast { words, .. } => words.len() as u64,
         }
     }
 
@@ -200,6 +203,10 @@ impl<S: Scalar> Message<S> {
                 INDEX_WIDTH_BITS as u64 + *width as u64,
                 inner.tagged_bits(depth + 1),
             ),
+            Message::Cast { format, words } => add(
+                format.header_bits(),
+                mul(words.len() as u64, format.word_bits() as u64),
+            ),
         }
     }
 
@@ -261,6 +268,7 @@ impl<S: Scalar> Message<S> {
                 p[0].bits_under_at(conv, depth + 1),
                 p[1].bits_under_at(conv, depth + 1),
             ),
+            Message::Cast { .. } => self.payload_bits(depth),
         }
     }
 }

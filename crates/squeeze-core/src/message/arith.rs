@@ -156,6 +156,11 @@ impl<S: Scalar> Message<S> {
                 p[0].add_inner(out, scale)?;
                 p[1].add_inner(out, scale)?;
             }
+            Message::Cast { format, words } => {
+                for (o, &w) in out.iter_mut().zip(words) {
+                    *o += scale * format.value(w);
+                }
+            }
         }
         Ok(())
     }
@@ -217,6 +222,11 @@ impl<S: Scalar> Message<S> {
             Message::Pair(p) => {
                 p[0].visit(scale, f);
                 p[1].visit(scale, f);
+            }
+            Message::Cast { format, words } => {
+                for (j, &w) in words.iter().enumerate() {
+                    f(j, scale * format.value(w));
+                }
             }
         }
     }

@@ -1,9 +1,10 @@
 //! Encoding: a message's exact bit-packed form (see the wire-format table in [`super`]).
 //! Only validated messages are encoded, so the writes below never index out of range.
 
+use super::cast::encode_cast;
 use super::{
-    INDEX_WIDTH_BITS, Levels, Message, TAG_BITS, TAG_COMPOSED, TAG_DENSE, TAG_INDEXED, TAG_INVALID,
-    TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
+    INDEX_WIDTH_BITS, Levels, Message, TAG_BITS, TAG_CAST, TAG_COMPOSED, TAG_DENSE, TAG_INDEXED,
+    TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
 use crate::bits::{BitWriter, bits_for_range};
 use crate::error::MessageError;
@@ -202,6 +203,10 @@ impl<S: Scalar> Message<S> {
                 w.write(*width as u64, INDEX_WIDTH_BITS);
                 w.write(*index as u64, *width as u32);
                 inner.encode_tagged(w);
+            }
+            Message::Cast { format, words } => {
+                w.write(TAG_CAST, TAG_BITS);
+                encode_cast(w, format, words);
             }
         }
     }

@@ -20,6 +20,7 @@
 //! | 7 | `Composed` | count `k` in `w(d+1)` bits, `k` strictly increasing indices, then the inner message (tagged, dimension `k`) |
 //! | 8 | `Pair` | two tagged messages of dimension `d` |
 //! | 9 | `Indexed` | width `w` in 4 bits (`1 ≤ w ≤ 15`), the index in `w` bits, then the inner message (tagged, dimension `d`) |
+//! | 11 | `Cast` | format in 2 bits (0 `f16`, 1 `bf16`, 2 `u8`), for `u8` `min` and `max` (scalars, finite, `min ≤ max`), then `d` words: 16-bit finite `f16`/`bf16` patterns or 8-bit codes ([`CastFormat`]) |
 //! | 15 | (reserved) | written by [`Message::encode`] alone in place of a message that fails [`Message::validate`]; always rejected |
 //!
 //! For a valid message [`Message::bits`] is exactly the number of bits [`Message::encode`]
@@ -35,6 +36,7 @@
 
 mod accounting;
 mod arith;
+mod cast;
 mod decode;
 mod encode;
 mod levels;
@@ -48,6 +50,7 @@ use serde::{Deserialize, Serialize};
 use crate::scalar::Scalar;
 
 pub use accounting::{BitConvention, log2_binomial_ceil};
+pub use cast::{CastFormat, FORMAT_BITS, U8_MAX_CODE, u8_step};
 pub use levels::Levels;
 
 /// Width of the variant tag.
@@ -73,6 +76,7 @@ pub(crate) const TAG_SCALED: u64 = 6;
 pub(crate) const TAG_COMPOSED: u64 = 7;
 pub(crate) const TAG_PAIR: u64 = 8;
 pub(crate) const TAG_INDEXED: u64 = 9;
+pub(crate) const TAG_CAST: u64 = 11;
 /// Reserved: written by [`Message::encode`] in place of a message that fails
 /// [`Message::validate`]; no decoder accepts it.
 pub(crate) const TAG_INVALID: u64 = 15;
@@ -174,6 +178,14 @@ pub enum Message<S: Scalar> {
         index: u16,
         /// The message itself (dimension `d`).
         inner: Box<Message<S>>,
+    },
+    /// Every coordinate cast to a narrower format: `f16`/`bf16` bit patterns or `u8` codes on
+    /// a per-message grid (see [`CastFormat`]); coordinate `j` is `format.value(words[j])`.
+    Cast {
+        /// The number format (with the `u8` range).
+        format: CastFormat<S>,
+        /// One word per coordinate: a 16-bit pattern, or an 8-bit code `≤ 255` for `u8`.
+        words: Vec<u16>,
     },
 }
 
