@@ -1,12 +1,12 @@
 //! Cast compressors, as in PyTorch's DDP communication hooks: `fp16` and `bf16` (round every
 //! coordinate to nearest in a 16-bit float format) and `uint8` (stochastic 8-bit codes on a
-//! per-message min/max grid). Their messages are [`Message::Cast`].
+//! per-message min/max grid). Their messages are [`Message::Cast`]; $b$ = `S::BITS` below.
 //!
 //! | spec | $\mathcal C(x)_j$ | class | bits |
 //! |---|---|---|---|
 //! | `fp16` | $\mathrm{sat}(\mathrm{fl}_{16}(x_j))$ | none (α(x) ≥ 1 − 2⁻²² on the normal range) | $4 + 2 + 16d$ |
 //! | `bf16` | $\mathrm{sat}(\mathrm{fl}_{\mathrm{bf}}(x_j))$ | none (α(x) ≥ 1 − 2⁻¹⁶ on the normal range) | $4 + 2 + 16d$ |
-//! | `uint8` | $m + \Delta\thinspace\lfloor (x_j - m)/\Delta + u_j\rfloor$ | ω = (d − 2)⁺/(2·255²) | $4 + 2 + 2\cdot$`S::BITS`$ + 8d$ |
+//! | `uint8` | $m + \Delta\thinspace\lfloor (x_j - m)/\Delta + u_j\rfloor$ | ω = (d − 2)⁺/(2·255²) | $4 + 2 + 2b + 8d$ |
 
 use squeeze_core::message::{CastFormat, U8_MAX_CODE, u8_step};
 use squeeze_core::{

@@ -83,20 +83,24 @@ fn relative_error_on_the_normal_range() {
     }
 }
 
+/// Every finite pattern of `S` is sent as itself.
+fn identity_on_every_pattern<S: Scalar>(c: &dyn Compressor<S>) {
+    let all: Vec<S> = (0..=u16::MAX as u64)
+        .map(S::from_bits_u64)
+        .filter(|v| v.is_finite())
+        .collect();
+    let w = words(c, &all);
+    assert!(
+        w.iter()
+            .zip(&all)
+            .all(|(&w, v)| w as u64 == v.to_bits_u64())
+    );
+}
+
 #[test]
 fn casts_are_the_identity_on_their_own_type() {
-    let all16: Vec<f16> = (0..=u16::MAX)
-        .map(f16::from_bits)
-        .filter(|v| v.is_finite())
-        .collect();
-    let w = words(&CastF16, &all16);
-    assert!(w.iter().zip(&all16).all(|(&w, v)| w == v.to_bits()));
-    let allb: Vec<bf16> = (0..=u16::MAX)
-        .map(bf16::from_bits)
-        .filter(|v| v.is_finite())
-        .collect();
-    let w = words(&CastBf16, &allb);
-    assert!(w.iter().zip(&allb).all(|(&w, v)| w == v.to_bits()));
+    identity_on_every_pattern::<f16>(&CastF16);
+    identity_on_every_pattern::<bf16>(&CastBf16);
     let both = Class::Both {
         alpha: 1.0,
         omega: 0.0,

@@ -328,4 +328,48 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn half_precision_kernel() {
+        use squeeze_core::{bf16, f16};
+        // Powers of two, zeros and subnormals: fixed points or {0, MIN_POSITIVE}; 3 → 2 or 4.
+        let h = |v: f64| f16::from_f64(v);
+        let x = [
+            h(1.0),
+            h(-0.25),
+            h(0.0),
+            h(-0.0),
+            h(32768.0),
+            h(3.0),
+            h(2f64.powi(-20)),
+        ];
+        let mut hits = [0usize; 2];
+        for seed in 0..400 {
+            let y = compress(&x, seed).unwrap();
+            assert_eq!(
+                y[..5].iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                [0x3c00, 0xb400, 0x0000, 0x8000, 0x7800]
+            );
+            assert!(y[5] == h(2.0) || y[5] == h(4.0), "{}", y[5]);
+            hits[(y[5] == h(4.0)) as usize] += 1;
+            assert!(y[6] == h(0.0) || y[6] == f16::MIN_POSITIVE, "{}", y[6]);
+        }
+        // P(4) = m = 1/2: 200 ± 6·10 of 400.
+        assert!((140..=260).contains(&hits[1]), "{hits:?}");
+        let m = compress_once(&Natural, &x, 0).unwrap();
+        assert_eq!(m.bits(), 4 + 6 * 7); // sign + 5-bit exponent
+        // The top binade of f16 (above 2^15) is refused; NaN wins over it.
+        let e = compress(&[h(1.0), h(40000.0)], 1).unwrap_err();
+        assert!(e.to_string().contains("2^15"), "{e}");
+        let e = compress(&[h(40000.0), f16::NAN], 1).unwrap_err();
+        assert!(
+            matches!(e, CompressError::NonFinite { index: 1, .. }),
+            "{e:?}"
+        );
+        // bfloat16: 1.5 → 1 or 2, sign kept, 9 bits an entry.
+        let b = [bf16::from_f64(-1.5)];
+        let y = compress(&b, 5).unwrap();
+        assert!(y[0] == bf16::from_f64(-1.0) || y[0] == bf16::from_f64(-2.0));
+        assert_eq!(compress_once(&Natural, &b, 0).unwrap().bits(), 4 + 9);
+    }
 }

@@ -6,7 +6,7 @@
 //! * `f16` / `bf16`: `d` words of 16 bits, each the value's bit pattern in that format, finite
 //!   (exponent field not all ones) — payload $2 + 16d$ bits;
 //! * `u8`: `min` and `max` (scalars, finite, `min ≤ max`), then `d` codes of 8 bits — payload
-//!   $2 + 2\cdot$[`Scalar::BITS`]$ + 8d$ bits. Code $c$ stands for
+//!   $2 + 2b + 8d$ bits with $b$ = [`Scalar::BITS`]. Code $c$ stands for
 //!   $\mathrm{min} + c\thinspace\Delta$ with $\Delta = (\mathrm{max} - \mathrm{min})/255$,
 //!   evaluated in `f64` and rounded once to the scalar type ([`CastFormat::value`]).
 
