@@ -18,7 +18,7 @@ use crate::quant::{BLOCK, RandomBlock};
 
 /// `fp16`: every coordinate rounded to the nearest IEEE binary16 value (ties to even), the
 /// cast of `torch.distributed.algorithms.ddp_comm_hooks.fp16_compress_hook`:
-/// $$\mathcal{C}(x)_j = \mathrm{sat}\bigl(\mathrm{fl}_{16}(x_j)\bigr), \qquad
+/// $$\mathcal{C}(x)_j = \mathrm{sat}\bigl(\mathrm{fl}\_{16}(x_j)\bigr), \qquad
 /// \mathrm{sat}(t) = \max(-65504, \min(65504, t)).$$
 ///
 /// **Overflow saturates**: entries with $\lvert x_j\rvert$ beyond the largest finite `f16`
@@ -51,7 +51,7 @@ pub struct CastF16;
 
 /// `bf16`: every coordinate rounded to the nearest bfloat16 value (ties to even), the cast of
 /// `ddp_comm_hooks.bf16_compress_hook`:
-/// $\mathcal{C}(x)_j = \mathrm{sat}(\mathrm{fl}_{\mathrm{bf}}(x_j))$ with saturation at the
+/// $\mathcal{C}(x)_j = \mathrm{sat}(\mathrm{fl}\_{\mathrm{bf}}(x_j))$ with saturation at the
 /// largest finite bfloat16, $(2 - 2^{-7})\thinspace 2^{127} \approx 3.39\cdot 10^{38}$ (reached
 /// only by `f64` input or `f32` input within half a bfloat16 ulp of `f32::MAX`).
 ///

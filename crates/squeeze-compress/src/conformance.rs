@@ -18,7 +18,7 @@ pub const Z: f64 = 6.0;
 pub const MEAN_FACTOR: f64 = 25.0;
 
 /// Relative floating-point slack for the scalar type: `1e-10` (`f64`), `1e-5` (`f32`), and
-/// $2^{3 - \mathrm{MANT\\_BITS}}$ for the 16-bit types ($2^{-7} \approx 7.8\cdot 10^{-3}$ for
+/// $2^{3 - m}$ with $m$ = `MANT_BITS` for the 16-bit types ($2^{-7} \approx 7.8\cdot 10^{-3}$ for
 /// `f16`, $2^{-4} = 0.0625$ for `bf16`: a few units of their roundoff, since their kernels round
 /// every product and sum to 11 or 8 significant bits).
 pub fn slack<S: Scalar>() -> f64 {

@@ -2,7 +2,7 @@
 //!
 //! The ground every squeeze crate stands on:
 //!
-//! * [`Scalar`] — `f32`, `f64` and the 16-bit [`f16`] / [`bf16`], with their IEEE layout for
+//! * [`Scalar`] — `f32`, `f64` and the 16-bit [`f16`](struct@f16) / [`bf16`](struct@bf16), with their IEEE layout for
 //!   the wire format;
 //! * [`ops`] — allocation-free, deterministic, auto-vectorised slice kernels;
 //! * [`bits`] and [`Message`] — the bit-exact wire format (`bits()` is the exact encoded
