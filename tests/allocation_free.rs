@@ -1,12 +1,13 @@
 //! Compressing into a reused message with a warmed-up scratch allocates nothing, for every
-//! registered compressor spec (examples and bench specs), in f32 and f64.
+//! registered compressor spec (examples and bench specs), in f32 and f64, and in the 16-bit
+//! f16 and bf16 at the smaller dimension.
 //!
 //! A counting global allocator tallies allocations per thread, so parallel tests do not
 //! interfere.
 
 use squeeze::compress::registry::{entries, parse};
 use squeeze::core::alloc_count::{CountingAllocator, thread_allocations as allocations};
-use squeeze::core::{CompressCtx, Message, Scalar, Scratch, SqueezeRng};
+use squeeze::core::{CompressCtx, Message, Scalar, Scratch, SqueezeRng, bf16, f16};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
@@ -55,6 +56,15 @@ fn steady_state_compression_allocates_nothing() {
                     failures.push(format!(
                         "{spec} at d={d}: {a32} (f32) / {a64} (f64) allocations"
                     ));
+                }
+                if d == 4096 {
+                    let a16 = steady_state_allocations::<f16>(spec, d);
+                    let ab16 = steady_state_allocations::<bf16>(spec, d);
+                    if a16 + ab16 > 0 {
+                        failures.push(format!(
+                            "{spec} at d={d}: {a16} (f16) / {ab16} (bf16) allocations"
+                        ));
+                    }
                 }
             }
         }

@@ -1,5 +1,5 @@
-//! Arbitrary bytes into every decoder: `Message::<f32>` and `Message::<f64>` at a dimension taken
-//! from the input. Decoding must never panic; whatever decodes must be valid, canonical
+//! Arbitrary bytes into every decoder: `Message::<f32>`, `Message::<f64>` and the 16-bit
+//! `Message::<f16>`, `Message::<bf16>` at a dimension taken from the input. Decoding must never panic; whatever decodes must be valid, canonical
 //! (re-encoding gives the same bytes), report its exact length, and apply cleanly.
 //!
 //! cargo fuzz run -s none decode -- -max_total_time=60
@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use squeeze_core::{Message, Scalar};
+use squeeze_core::{Message, Scalar, bf16, f16};
 
 fn check<S: Scalar>(bytes: &[u8], dim: usize) {
     if let Ok(m) = Message::<S>::decode(bytes, dim) {
@@ -26,9 +26,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let dim = u16::from_le_bytes([data[0], data[1]]) as usize % 2049;
     let bytes = &data[3..];
-    if data[2] & 1 == 0 {
-        check::<f32>(bytes, dim);
-    } else {
-        check::<f64>(bytes, dim);
+    match data[2] & 3 {
+        0 => check::<f32>(bytes, dim),
+        1 => check::<f64>(bytes, dim),
+        2 => check::<f16>(bytes, dim),
+        _ => check::<bf16>(bytes, dim),
     }
 });

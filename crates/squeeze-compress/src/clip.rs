@@ -87,9 +87,10 @@ impl Registered for Clip {
 fn margin<S: Scalar>(d: usize) -> f64 {
     // Rounding of the f64 norm (8 accumulators of d/8 terms each) and of the factor.
     let f64_part = (d as f64 / 8.0 + 16.0) * 2f64.powi(-52);
-    if S::BITS == 32 {
-        // Plus 4 ulps of the f32 output rounding (2⁻²⁴ each).
-        2f64.powi(-22) + f64_part
+    if S::BITS < 64 {
+        // Plus 4 ulps of the output rounding (unit roundoff 2^-(MANT_BITS+1): 2⁻²⁴ for f32,
+        // 2⁻¹¹ for f16, 2⁻⁸ for bf16).
+        4.0 * 2f64.powi(-(S::MANT_BITS as i32 + 1)) + f64_part
     } else {
         f64_part
     }

@@ -1,7 +1,8 @@
 //! The contract every compressor must satisfy, as reusable checks.
 //!
 //! `tests/conformance.rs` runs [`check`] under proptest for every example spec of every registry
-//! entry, on generated inputs (zeros, ties, tiny and huge magnitudes, `d = 1`). A compressor
+//! entry, on generated inputs (zeros, ties, tiny and huge magnitudes, `d = 1`), in `f32`, `f64`
+//! and the 16-bit `f16`/`bf16`. A compressor
 //! outside this crate can be run through the same checks.
 //!
 //! Statistical checks are seeded Monte-Carlo estimates over `samples` draws with stated
@@ -16,9 +17,16 @@ pub const Z: f64 = 6.0;
 /// `‖mean − x‖² ≤ MEAN_FACTOR · ω‖x‖²/N` in the unbiasedness test.
 pub const MEAN_FACTOR: f64 = 25.0;
 
-/// Relative floating-point slack for the scalar type.
+/// Relative floating-point slack for the scalar type: `1e-10` (`f64`), `1e-5` (`f32`), and
+/// $2^{3 - m}$ with $m$ = `MANT_BITS` for the 16-bit types ($2^{-7} \approx 7.8\cdot 10^{-3}$ for
+/// `f16`, $2^{-4} = 0.0625$ for `bf16`: a few units of their roundoff, since their kernels round
+/// every product and sum to 11 or 8 significant bits).
 pub fn slack<S: Scalar>() -> f64 {
-    if S::BITS == 32 { 1e-5 } else { 1e-10 }
+    match S::BITS {
+        64 => 1e-10,
+        32 => 1e-5,
+        _ => 2f64.powi(3 - S::MANT_BITS as i32),
+    }
 }
 
 /// Worker identity and round seed for a check.

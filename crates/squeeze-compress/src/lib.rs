@@ -19,6 +19,9 @@
 //! | `terngrad` | $\lVert x\rVert_\infty\thinspace\mathrm{sign}(x_j)\thinspace\mathrm{Bernoulli}(\lvert x_j\rvert/\lVert x\rVert_\infty)$ | ω = √d − 1 |
 //! | `power_rounding` | nearest power of $b$ (linear distance), keep sign | α = 4b/(b+1)² |
 //! | `one_bit` | per block of $b$: one bit per coordinate, the means of the nonnegative and of the negative entries | α = 1/min(b, d) |
+//! | `fp16` | round to nearest IEEE binary16, saturating at ±65504 (DDP hook) | none (relative error ≤ 2⁻¹¹ on the normal range) |
+//! | `bf16` | round to nearest bfloat16, saturating (DDP hook) | none (relative error ≤ 2⁻⁸ on the normal range) |
+//! | `uint8` | stochastic 8-bit codes on the per-message [min, max] grid | ω = (d−2)⁺/(2·255²) |
 //!
 //! Three-point compressors (stateful $\mathcal{C}_{h,y}(x)$ with constants $A, B$: EF21, LAG,
 //! CLAG, 3PCv1/v2/v4/v5, Bernoulli aggregation, AdaCGD's adaptive ladder) are built from these
@@ -39,6 +42,7 @@
 //! assert_eq!(m.to_dense().unwrap(), vec![1.0, 2.0]);
 //! ```
 
+pub mod cast;
 pub mod clip;
 pub mod compose;
 pub mod conformance;
@@ -66,6 +70,7 @@ pub mod threshold_abs;
 pub mod threshold_rel;
 pub mod top_k;
 
+pub use cast::{CastBf16, CastF16, CastU8};
 pub use clip::Clip;
 pub use compose::Compose;
 pub use error::RegistryError;

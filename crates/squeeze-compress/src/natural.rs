@@ -37,7 +37,8 @@ use crate::quant::{BLOCK, RandomBlock, Width, WidthMut, width, width_mut};
 ///   (`CompressError::Incompatible`, hint: rescale). Exact powers ($|x_j| = 2^{127}$) are fine.
 ///
 /// **Bits** — `Natural` message: $4 + 9d$ for `f32` (sign + 8-bit exponent per entry),
-/// $4 + 12d$ for `f64`.
+/// $4 + 12d$ for `f64`, $4 + 6d$ for `f16`, $4 + 9d$ for `bf16` (a generic kernel on the bits,
+/// the uniform's top 10 or 7 bits against the mantissa field).
 ///
 /// ```
 /// use squeeze_compress::Natural;
@@ -69,6 +70,7 @@ compressor! {
         let flagged = match (width(x), width_mut(values)) {
             (Width::F32(x), WidthMut::F32(o)) => natural_f32(x, &mut rng, o),
             (Width::F64(x), WidthMut::F64(o)) => natural_f64(x, &mut rng, o),
+            (Width::Narrow, WidthMut::Narrow) => natural_narrow(x, &mut rng, values),
             _ => unreachable!("input and message have the same scalar type"),
         };
         if flagged {
@@ -125,6 +127,29 @@ fn natural_f32(x: &[f32], rng: &mut WideRng, out: &mut [f32]) -> bool {
         bad |= bl;
     }
     bad != 0
+}
+
+/// The generic kernel on the IEEE bits of any [`Scalar`] (used for the 16-bit types): the
+/// same mantissa comparison with the top `MANT_BITS` bits of a random 32-bit half-word.
+fn natural_narrow<S: Scalar>(x: &[S], rng: &mut WideRng, out: &mut [S]) -> bool {
+    let mant_bits = S::MANT_BITS;
+    let sign = 1u64 << (S::BITS - 1);
+    let mant = (1u64 << mant_bits) - 1;
+    let exp = (sign - 1) & !mant;
+    let top = S::MAX.to_bits_u64() & !mant;
+    let mut block = RandomBlock::new();
+    let mut bad = false;
+    for (xc, oc) in x.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
+        let u = block.fill(rng, xc.len());
+        for ((o, &v), &u) in oc.iter_mut().zip(xc).zip(u) {
+            let b = v.to_bits_u64();
+            let mag = b & !sign;
+            bad |= mag > top;
+            let up = u64::from(((u >> (32 - mant_bits)) as u64) < (b & mant));
+            *o = S::from_bits_u64(((mag & exp) + (up << mant_bits)) | (b & sign));
+        }
+    }
+    bad
 }
 
 fn natural_f64(x: &[f64], rng: &mut WideRng, out: &mut [f64]) -> bool {
@@ -302,5 +327,49 @@ mod tests {
                 "{mean_err} vs {var_total}"
             );
         }
+    }
+
+    #[test]
+    fn half_precision_kernel() {
+        use squeeze_core::{bf16, f16};
+        // Powers of two, zeros and subnormals: fixed points or {0, MIN_POSITIVE}; 3 → 2 or 4.
+        let h = |v: f64| f16::from_f64(v);
+        let x = [
+            h(1.0),
+            h(-0.25),
+            h(0.0),
+            h(-0.0),
+            h(32768.0),
+            h(3.0),
+            h(2f64.powi(-20)),
+        ];
+        let mut hits = [0usize; 2];
+        for seed in 0..400 {
+            let y = compress(&x, seed).unwrap();
+            assert_eq!(
+                y[..5].iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                [0x3c00, 0xb400, 0x0000, 0x8000, 0x7800]
+            );
+            assert!(y[5] == h(2.0) || y[5] == h(4.0), "{}", y[5]);
+            hits[(y[5] == h(4.0)) as usize] += 1;
+            assert!(y[6] == h(0.0) || y[6] == f16::MIN_POSITIVE, "{}", y[6]);
+        }
+        // P(4) = m = 1/2: 200 ± 6·10 of 400.
+        assert!((140..=260).contains(&hits[1]), "{hits:?}");
+        let m = compress_once(&Natural, &x, 0).unwrap();
+        assert_eq!(m.bits(), 4 + 6 * 7); // sign + 5-bit exponent
+        // The top binade of f16 (above 2^15) is refused; NaN wins over it.
+        let e = compress(&[h(1.0), h(40000.0)], 1).unwrap_err();
+        assert!(e.to_string().contains("2^15"), "{e}");
+        let e = compress(&[h(40000.0), f16::NAN], 1).unwrap_err();
+        assert!(
+            matches!(e, CompressError::NonFinite { index: 1, .. }),
+            "{e:?}"
+        );
+        // bfloat16: 1.5 → 1 or 2, sign kept, 9 bits an entry.
+        let b = [bf16::from_f64(-1.5)];
+        let y = compress(&b, 5).unwrap();
+        assert!(y[0] == bf16::from_f64(-1.0) || y[0] == bf16::from_f64(-2.0));
+        assert_eq!(compress_once(&Natural, &b, 0).unwrap().bits(), 4 + 9);
     }
 }

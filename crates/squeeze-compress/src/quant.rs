@@ -1,5 +1,5 @@
 //! Shared kernels of the quantisers (`qsgd`, `terngrad`, `natural`, `natural_dithering`,
-//! `power_rounding`): the choice of norm, width dispatch to `f32`/`f64` kernels, and the fast
+//! `power_rounding`): the choice of norm, width dispatch to `f32`/`f64` kernels (generic ones for the 16-bit types), and the fast
 //! unbiased stochastic rounding onto a uniform grid.
 //!
 //! # Stochastic rounding on a uniform grid
@@ -72,26 +72,28 @@ impl NormKind {
 pub(crate) enum Width<'a> {
     F32(&'a [f32]),
     F64(&'a [f64]),
+    /// A 16-bit type (`f16`, `bf16`): generic kernels only.
+    Narrow,
 }
 
 /// A mutable slice viewed at its concrete width.
 pub(crate) enum WidthMut<'a> {
     F32(&'a mut [f32]),
     F64(&'a mut [f64]),
+    /// A 16-bit type (`f16`, `bf16`): generic kernels only.
+    Narrow,
 }
 
-/// View `x` as `&[f32]` or `&[f64]` (the only two `Scalar` types; the trait is sealed).
+/// View `x` as `&[f32]` or `&[f64]`, or [`Width::Narrow`] for the 16-bit types.
 pub(crate) fn width<S: Scalar>(x: &[S]) -> Width<'_> {
     if TypeId::of::<S>() == TypeId::of::<f32>() {
         // SAFETY: S is f32 (same TypeId), so the slice has exactly that layout.
         Width::F32(unsafe { core::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()) })
-    } else {
-        assert!(
-            TypeId::of::<S>() == TypeId::of::<f64>(),
-            "Scalar is sealed to f32 and f64"
-        );
-        // SAFETY: S is f64 (checked above).
+    } else if TypeId::of::<S>() == TypeId::of::<f64>() {
+        // SAFETY: S is f64 (same TypeId).
         Width::F64(unsafe { core::slice::from_raw_parts(x.as_ptr().cast::<f64>(), x.len()) })
+    } else {
+        Width::Narrow
     }
 }
 
@@ -102,15 +104,13 @@ pub(crate) fn width_mut<S: Scalar>(x: &mut [S]) -> WidthMut<'_> {
         WidthMut::F32(unsafe {
             core::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f32>(), x.len())
         })
-    } else {
-        assert!(
-            TypeId::of::<S>() == TypeId::of::<f64>(),
-            "Scalar is sealed to f32 and f64"
-        );
-        // SAFETY: S is f64 (checked above).
+    } else if TypeId::of::<S>() == TypeId::of::<f64>() {
+        // SAFETY: S is f64 (same TypeId).
         WidthMut::F64(unsafe {
             core::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<f64>(), x.len())
         })
+    } else {
+        WidthMut::Narrow
     }
 }
 

@@ -267,4 +267,7 @@ registry! {
     crate::terngrad::TernGrad,
     crate::power_rounding::PowerRounding,
     crate::one_bit::OneBit,
+    crate::cast::CastF16,
+    crate::cast::CastBf16,
+    crate::cast::CastU8,
 }

@@ -112,6 +112,10 @@ pub struct Scratch {
     pub values_f32: Vec<f32>,
     /// Kept values in the input's own type, `f64` inputs.
     pub values_f64: Vec<f64>,
+    /// Kept values in the input's own type, [`half::f16`] inputs.
+    pub values_f16: Vec<half::f16>,
+    /// Kept values in the input's own type, [`half::bf16`] inputs.
+    pub values_bf16: Vec<half::bf16>,
 }
 
 /// Per-call context: randomness, shared round seed, worker identity and scratch memory.

@@ -2,7 +2,8 @@
 //!
 //! The ground every squeeze crate stands on:
 //!
-//! * [`Scalar`] — `f32` and `f64`, with their IEEE layout for the wire format;
+//! * [`Scalar`] — `f32`, `f64` and the 16-bit [`f16`](struct@f16) / [`bf16`](struct@bf16), with their IEEE layout for
+//!   the wire format;
 //! * [`ops`] — allocation-free, deterministic, auto-vectorised slice kernels;
 //! * [`bits`] and [`Message`] — the bit-exact wire format (`bits()` is the exact encoded
 //!   length; decoding untrusted bytes returns typed errors, never panics);
@@ -33,7 +34,9 @@ pub use compressor::{
     non_finite_error, sparse_compress_into,
 };
 pub use error::{CompressError, DecodeError, LengthMismatch, MessageError, ParamError};
-pub use message::{BitConvention, Levels, Message};
+/// The 16-bit float types that implement [`Scalar`] (re-exported from the `half` crate).
+pub use half::{bf16, f16};
+pub use message::{BitConvention, CastFormat, Levels, Message};
 pub use rng::{Purpose, SqueezeRng, WideRng, round_seed};
 pub use scalar::Scalar;
 

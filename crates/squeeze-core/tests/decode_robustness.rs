@@ -4,7 +4,7 @@
 mod common;
 
 use proptest::prelude::*;
-use squeeze_core::{Levels, Message, Scalar};
+use squeeze_core::{CastFormat, Levels, Message, Scalar, bf16, f16};
 
 fn check<S: Scalar>(bytes: &[u8], dim: usize) -> Result<(), TestCaseError> {
     if let Ok(m) = Message::<S>::decode(bytes, dim) {
@@ -75,6 +75,22 @@ fn corrupted() -> impl Strategy<Value = (Vec<u8>, usize)> {
                     negative,
                 }
             }),
+        (0u8..3, prop::collection::vec(0u16..0x7c00, 1..20)).prop_map(|(f, w)| {
+            Message::Cast {
+                format: match f {
+                    0 => CastFormat::F16,
+                    1 => CastFormat::Bf16,
+                    _ => CastFormat::U8 {
+                        min: -1.5,
+                        max: 2.0,
+                    },
+                },
+                words: w
+                    .into_iter()
+                    .map(|x| if f == 2 { x & 0xff } else { x })
+                    .collect(),
+            }
+        }),
     ];
     (
         msg,
@@ -108,11 +124,15 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200), dim in 0usize..300) {
         check::<f32>(&bytes, dim)?;
         check::<f64>(&bytes, dim)?;
+        check::<f16>(&bytes, dim)?;
+        check::<bf16>(&bytes, dim)?;
     }
 
     #[test]
     fn corrupted_encodings_never_panic((bytes, dim) in corrupted()) {
         check::<f32>(&bytes, dim)?;
         check::<f64>(&bytes, dim)?;
+        check::<f16>(&bytes, dim)?;
+        check::<bf16>(&bytes, dim)?;
     }
 }

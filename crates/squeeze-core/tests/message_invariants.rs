@@ -7,7 +7,7 @@ mod common;
 
 use proptest::prelude::*;
 use squeeze_core::message::MAX_DEPTH;
-use squeeze_core::{BitConvention, BitWriter, Levels, Message, MessageError};
+use squeeze_core::{BitConvention, BitWriter, CastFormat, Levels, Message, MessageError};
 
 /// Values that hit every scalar check: ordinary, zero, signed zero, powers of two, non-finite.
 fn value() -> impl Strategy<Value = f32> {
@@ -123,6 +123,21 @@ fn leaf() -> impl Strategy<Value = Message<f32>> {
                     levels,
                     negative,
                 }
+            }),
+        // Cast words: any 16-bit pattern (∞/NaN included), u8 codes partly above 255.
+        (
+            0u8..3,
+            value(),
+            value(),
+            prop::collection::vec(prop_oneof![0u16..256, any::<u16>()], 0..12)
+        )
+            .prop_map(|(f, min, max, words)| Message::Cast {
+                format: match f {
+                    0 => CastFormat::F16,
+                    1 => CastFormat::Bf16,
+                    _ => CastFormat::U8 { min, max },
+                },
+                words,
             }),
     ]
 }

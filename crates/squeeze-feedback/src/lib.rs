@@ -55,6 +55,48 @@
 //! assert!(bits < 50 * 2 * (4 + 4 * 32)); // far fewer bits than dense f32 vectors
 //! ```
 
+//! ## Half precision
+//!
+//! The mechanisms are generic over the [`Scalar`](squeeze_core::Scalar) type, the 16-bit
+//! [`f16`](squeeze_core::f16) and [`bf16`](squeeze_core::bf16) included: states, messages and
+//! aggregates are then 16-bit vectors (each operation rounded once to the type). For a 16-bit
+//! *wire* under `f32` state, as PyTorch's DDP hooks do, keep `f32` and use the cast
+//! compressors `fp16`, `bf16` or `uint8`.
+//!
+//! ```
+//! use squeeze_core::{Message, bf16, f16};
+//! use squeeze_feedback::{Aggregator, Ef21, Ef21Worker, Round, Workspace};
+//!
+//! // EF21 with Top-1 on f16 vectors: tag, count, index and one 16-bit value per message.
+//! let (d, n) = (4, 2);
+//! let ef21 = Ef21::<f16>::new(squeeze_compress::parse("top_k:k=1").unwrap());
+//! let mut workers: Vec<_> = (0..n).map(|i| Ef21Worker::new(d, 7, i)).collect();
+//! let mut server = Aggregator::new(d, n);
+//! let (mut ws, mut msgs) = (Workspace::new(d), vec![Message::default(); n]);
+//! let mut x = vec![f16::from_f32(1.0); d];
+//! for round in 0..60 {
+//!     for i in 0..n {
+//!         let grad: Vec<f16> = x.iter().map(|&xj| xj - f16::from_f32(i as f32)).collect();
+//!         ef21.step(&mut workers[i], &grad, &Round::new(i, n, round), &mut ws, &mut msgs[i]).unwrap();
+//!         assert_eq!(msgs[i].bits(), 4 + 3 + 2 + 16);
+//!     }
+//!     server.absorb(round, &msgs).unwrap();
+//!     for (xj, gj) in x.iter_mut().zip(server.estimate()) {
+//!         *xj -= f16::from_f32(0.5) * *gj;
+//!     }
+//! }
+//! // The minimiser of the mean, 0.5, to f16 precision.
+//! assert!(x.iter().all(|&xj| (xj.to_f32() - 0.5).abs() < 2e-3));
+//!
+//! // A bfloat16 worker state sending stochastic 8-bit codes.
+//! let ef21 = Ef21::<bf16>::new(squeeze_compress::parse("uint8").unwrap());
+//! let mut w = Ef21Worker::new(d, 7, 0);
+//! let v: Vec<bf16> = [0.5f32, -1.0, 2.0, 0.25].iter().map(|&a| bf16::from_f32(a)).collect();
+//! let (mut ws, mut m) = (Workspace::new(d), Message::default());
+//! ef21.step(&mut w, &v, &Round::new(0, 1, 0), &mut ws, &mut m).unwrap();
+//! assert_eq!(m.bits(), 4 + 2 + 2 * 16 + 8 * 4);
+//! ```
+
 mod aggregate;
 pub mod clip21;
 pub mod econtrol;

@@ -33,7 +33,8 @@ pub fn log2_binomial_ceil(d: u64, k: u64) -> u64 {
 ///
 /// `Exact` is the length of the real encoding. The paper presets charge *real values* a fixed
 /// width and indices per their rule; messages that carry no per-coordinate real values (`Sign`,
-/// `Quantized`, `Natural`, `Binary`) are charged their exact payload under every preset, and header scalars
+/// `Quantized`, `Natural`, `Binary`) or carry them in their own narrow format (`Cast`) are charged
+/// their exact payload under every preset, and header scalars
 /// (scale of `Scaled`), tags and the index of `Indexed` are not charged by the presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +102,7 @@ impl<S: Scalar> Message<S> {
                 | Message::Binary { dim, .. } => return *dim,
                 Message::Dense { values } | Message::Natural { values } => return values.len(),
                 Message::Quantized { codes, .. } => return codes.len(),
+                Message::Cast { words, .. } => return words.len(),
                 Message::Scaled { inner, .. } | Message::Indexed { inner, .. } => m = inner,
                 Message::Pair(p) => m = &p[0],
                 Message::Concat(p) => {
@@ -148,6 +150,7 @@ impl<S: Scalar> Message<S> {
                 add(p[0].entries_at(depth + 1), p[1].entries_at(depth + 1))
             }
             Message::Binary { dim, .. } => *dim as u64,
+            Message::Cast { words, .. } => words.len() as u64,
         }
     }
 
@@ -226,6 +229,10 @@ impl<S: Scalar> Message<S> {
                 bits_for_range((*dim as u64).saturating_add(1)) as u64,
                 add(mul(levels.len() as u64, sb), *dim as u64),
             ),
+            Message::Cast { format, words } => add(
+                format.header_bits(),
+                mul(words.len() as u64, format.word_bits() as u64),
+            ),
         }
     }
 
@@ -288,6 +295,7 @@ impl<S: Scalar> Message<S> {
                 p[1].bits_under_at(conv, depth + 1),
             ),
             Message::Binary { .. } => self.payload_bits(depth),
+            Message::Cast { .. } => self.payload_bits(depth),
         }
     }
 }

@@ -171,6 +171,11 @@ impl<S: Scalar> Message<S> {
                 p[0].add_inner(a, scale)?;
                 p[1].add_inner(b, scale)?;
             }
+            Message::Cast { format, words } => {
+                for (o, &w) in out.iter_mut().zip(words) {
+                    *o += scale * format.value(w);
+                }
+            }
         }
         Ok(())
     }
@@ -243,6 +248,11 @@ impl<S: Scalar> Message<S> {
                 let k = p[0].dim();
                 p[0].visit(scale, f);
                 p[1].visit(scale, &mut |j, v| f(k + j, v));
+            }
+            Message::Cast { format, words } => {
+                for (j, &w) in words.iter().enumerate() {
+                    f(j, scale * format.value(w));
+                }
             }
         }
     }

@@ -1,13 +1,14 @@
 //! Decoding untrusted bytes: every read is bounds-checked and every field validated, so no
 //! input panics.
 
+use super::cast::decode_cast;
 use super::validate::{
     binary_blocks, check_binary_block, check_index_width, check_values, too_deep,
 };
 use super::{
-    INDEX_WIDTH_BITS, Levels, MAX_DEPTH, MAX_DIM, Message, TAG_BINARY, TAG_BITS, TAG_COMPOSED,
-    TAG_CONCAT, TAG_DENSE, TAG_INDEXED, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN,
-    TAG_SKIP, TAG_SPARSE,
+    INDEX_WIDTH_BITS, Levels, MAX_DEPTH, MAX_DIM, Message, TAG_BINARY, TAG_BITS, TAG_CAST,
+    TAG_COMPOSED, TAG_CONCAT, TAG_DENSE, TAG_INDEXED, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED,
+    TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
 use crate::bits::{BitReader, bits_for_range};
 use crate::error::DecodeError;
@@ -30,7 +31,7 @@ fn read_finite<S: Scalar>(r: &mut BitReader<'_>, what: &'static str) -> Result<S
     }
 }
 
-fn need(r: &BitReader<'_>, count: u64, bits_each: u64) -> Result<(), DecodeError> {
+pub(super) fn need(r: &BitReader<'_>, count: u64, bits_each: u64) -> Result<(), DecodeError> {
     let needed = count.saturating_mul(bits_each);
     if needed > r.remaining() {
         return Err(DecodeError::Truncated {
@@ -291,6 +292,7 @@ impl<S: Scalar> Message<S> {
                 let b = Self::decode_tagged(r, dim - k as usize, depth + 1)?;
                 Message::Concat(Box::new([a, b]))
             }
+            TAG_CAST => decode_cast(r, dim)?,
             t => return Err(DecodeError::UnknownTag { tag: t as u8, at }),
         })
     }

@@ -1,10 +1,11 @@
 //! Encoding: a message's exact bit-packed form (see the wire-format table in [`super`]).
 //! Only validated messages are encoded, so the writes below never index out of range.
 
+use super::cast::encode_cast;
 use super::{
-    INDEX_WIDTH_BITS, Levels, Message, TAG_BINARY, TAG_BITS, TAG_COMPOSED, TAG_CONCAT, TAG_DENSE,
-    TAG_INDEXED, TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED, TAG_SIGN, TAG_SKIP,
-    TAG_SPARSE,
+    INDEX_WIDTH_BITS, Levels, Message, TAG_BINARY, TAG_BITS, TAG_CAST, TAG_COMPOSED, TAG_CONCAT,
+    TAG_DENSE, TAG_INDEXED, TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED,
+    TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
 use crate::bits::{BitWriter, bits_for_range};
 use crate::error::MessageError;
@@ -225,6 +226,10 @@ impl<S: Scalar> Message<S> {
                 w.write(p[0].dim() as u64, bits_for_range(self.dim() as u64 + 1));
                 p[0].encode_tagged(w);
                 p[1].encode_tagged(w);
+            }
+            Message::Cast { format, words } => {
+                w.write(TAG_CAST, TAG_BITS);
+                encode_cast(w, format, words);
             }
         }
     }

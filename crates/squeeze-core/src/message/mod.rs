@@ -21,6 +21,7 @@
 //! | 8 | `Pair` | two tagged messages of dimension `d` |
 //! | 9 | `Indexed` | width `w` in 4 bits (`1 ≤ w ≤ 15`), the index in `w` bits, then the inner message (tagged, dimension `d`) |
 //! | 10 | `Binary` | block length `b` in `w(d+1)` bits (`1 ≤ b ≤ d`; `0` iff `d = 0`), per block `⌈d/b⌉` two scalars (finite: the level of bit 0, then of bit 1), then `d` bits (1 = second level) |
+//! | 11 | `Cast` | format in 2 bits (0 `f16`, 1 `bf16`, 2 `u8`), for `u8` `min` and `max` (scalars, finite, `min ≤ max`), then `d` words: 16-bit finite `f16`/`bf16` patterns or 8-bit codes ([`CastFormat`]) |
 //! | 12 | `Concat` | the first part's dimension `k` in `w(d+1)` bits, then the first part (tagged, dimension `k`) and the second (tagged, dimension `d − k`) |
 //! | 15 | (reserved) | written by [`Message::encode`] alone in place of a message that fails [`Message::validate`]; always rejected |
 //!
@@ -37,6 +38,7 @@
 
 mod accounting;
 mod arith;
+mod cast;
 mod decode;
 mod encode;
 mod levels;
@@ -50,6 +52,7 @@ use serde::{Deserialize, Serialize};
 use crate::scalar::Scalar;
 
 pub use accounting::{BitConvention, log2_binomial_ceil};
+pub use cast::{CastFormat, FORMAT_BITS, U8_MAX_CODE, u8_step};
 pub use levels::Levels;
 
 /// Width of the variant tag.
@@ -76,6 +79,7 @@ pub(crate) const TAG_COMPOSED: u64 = 7;
 pub(crate) const TAG_PAIR: u64 = 8;
 pub(crate) const TAG_INDEXED: u64 = 9;
 pub(crate) const TAG_BINARY: u64 = 10;
+pub(crate) const TAG_CAST: u64 = 11;
 pub(crate) const TAG_CONCAT: u64 = 12;
 /// Reserved: written by [`Message::encode`] in place of a message that fails
 /// [`Message::validate`]; no decoder accepts it.
@@ -207,6 +211,14 @@ pub enum Message<S: Scalar> {
     /// Newton-type uplink: a dense gradient followed by a compressed Hessian update). Decodes
     /// to the first part's vector followed by the second's.
     Concat(Box<[Message<S>; 2]>),
+    /// Every coordinate cast to a narrower format: `f16`/`bf16` bit patterns or `u8` codes on
+    /// a per-message grid (see [`CastFormat`]); coordinate `j` is `format.value(words[j])`.
+    Cast {
+        /// The number format (with the `u8` range).
+        format: CastFormat<S>,
+        /// One word per coordinate: a 16-bit pattern, or an 8-bit code `≤ 255` for `u8`.
+        words: Vec<u16>,
+    },
 }
 
 impl<S: Scalar> Default for Message<S> {

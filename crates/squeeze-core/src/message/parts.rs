@@ -1,7 +1,7 @@
 //! Buffer reuse for compressors: `*_parts` turn a message into a variant and hand out its
 //! cleared buffers, so compressing into the same message again allocates nothing.
 
-use super::{Levels, Message};
+use super::{CastFormat, Levels, Message};
 use crate::scalar::Scalar;
 
 /// `$self` becomes a `$variant`: kept with its buffers when it already is one, else replaced by
@@ -113,6 +113,24 @@ impl<S: Scalar> Message<S> {
             } => {
                 codes.clear();
                 (norm, levels, codes)
+            }
+        )
+    }
+
+    /// Become `Cast` with `format`, reusing the word buffer; returns the format (a `u8` range
+    /// is set after the scan) and the cleared words.
+    pub fn cast_parts(&mut self, format: CastFormat<S>) -> (&mut CastFormat<S>, &mut Vec<u16>) {
+        reuse_as!(
+            self,
+            Message::Cast,
+            Message::Cast {
+                format,
+                words: Vec::new(),
+            },
+            Message::Cast { format: f, words } => {
+                *f = format;
+                words.clear();
+                (f, words)
             }
         )
     }

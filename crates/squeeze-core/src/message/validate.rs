@@ -7,6 +7,7 @@
 //! domain of scalars (a non-finite value is added faithfully). Both take `O(entries)` time,
 //! recurse at most [`MAX_DEPTH`] levels and allocate only to describe an error.
 
+use super::cast::check_cast;
 use super::{MAX_DEPTH, MAX_DIM, MAX_INDEX_WIDTH, Message};
 use crate::error::DecodeError;
 use crate::scalar::Scalar;
@@ -155,7 +156,8 @@ impl<S: Scalar> Message<S> {
     /// `index < 2^width`; a `Composed` inner message of dimension `k`, `Pair` halves of equal
     /// dimension; finite values, scales and norms (`≥ 0` for `Sign` and `Quantized`), a
     /// geometric base `> 1`, `Natural` values that are zero or powers of two; a `Binary`
-    /// block `1 ≤ b ≤ d` (0 iff `d = 0`) with two finite levels per block.
+    /// block `1 ≤ b ≤ d` (0 iff `d = 0`) with two finite levels per block; `Cast` words
+    /// finite in their format and in `S`, `u8` codes `≤ 255` with a finite range `min ≤ max`.
     ///
     /// A message passes exactly when [`Message::try_encode`] accepts it, and then
     /// `decode(encode(m)) = m`.
@@ -173,7 +175,7 @@ impl<S: Scalar> Message<S> {
 
     /// Check the structural invariants that [`Message::add_to`] relies on: the sizes, index
     /// ranges and order, nesting depth (≤ [`MAX_DEPTH`]), level codes (`1 ≤ s ≤ MAX_LEVELS`,
-    /// `|c_j| ≤ s`) and index widths of [`Message::validate`], but not the value domain of
+    /// `|c_j| ≤ s`, `u8` cast codes `≤ 255`) and index widths of [`Message::validate`], but not the value domain of
     /// scalars (non-finite values are applied as they are).
     ///
     /// ```
@@ -333,6 +335,7 @@ impl<S: Scalar> Message<S> {
                 check_values_if(wire, levels, "binary level")?;
                 check_bit_words(wire, *dim, negative, "binary words")
             }
+            Message::Cast { format, words } => check_cast(format, words, wire),
         }
     }
 }
