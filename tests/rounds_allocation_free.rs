@@ -21,10 +21,10 @@ use squeeze::compress::parse;
 use squeeze::core::alloc_count::{CountingAllocator, total_allocations as allocations};
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::methods::{
-    Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dsgd, Econtrol, Ef14, Ef21,
-    Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit, GradSource,
-    LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, Stepsize, ThreePc,
-    ThreePcBc, ThreePoint, three_point as tp,
+    Adam, AdamBetas, Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dsgd, Econtrol,
+    Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit,
+    GradSource, LocalSgd, Marina, Motef, MotefParams, Neighbourhood, ServerMethod, Sgd, Stepsize,
+    ThreePc, ThreePcBc, ThreePoint, three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::{embedded, quadratic};
@@ -271,7 +271,8 @@ fn steady_state_rounds_allocate_nothing() {
     // keeps both buffers, so coin rounds allocate nothing either (p = 0.3 gives ~12 coin rounds
     // among the 40 counted).
     let mb = GradSource::Minibatch { batch: 10 };
-    let others: [(&str, u64); 12] = [
+    let lr = Stepsize::Constant { gamma: 1e-3 };
+    let others: [(&str, u64); 14] = [
         (
             "econtrol top_k:k=1 η=0.1 logreg",
             steady_state(
@@ -378,6 +379,32 @@ fn steady_state_rounds_allocate_nothing() {
         (
             "local_sgd K=4 minibatch 10 logreg",
             steady_state(LocalSgd::new(th, 4, mb).unwrap(), &logreg, 1, &mut keep),
+        ),
+        (
+            "adam minibatch 10 logreg",
+            steady_state(
+                Adam::new(lr, AdamBetas::default(), mb).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            // Warm-up of 10 rounds: the counted rounds are the compression stage.
+            "onebit_adam scaled_sign logreg",
+            steady_state(
+                Adam::onebit(
+                    c("scaled_sign"),
+                    10,
+                    lr,
+                    AdamBetas::default(),
+                    GradSource::Full,
+                )
+                .unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
         ),
     ];
     for (name, n) in others {

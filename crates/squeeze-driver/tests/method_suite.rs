@@ -34,7 +34,8 @@ max_rounds = {rounds}
             method,
             compressor,
             &format!(
-                "stepsize = {{ rule = \"theory\", multiplier = 1.0 }}\n{}\n{extra}",
+                "{}\n{}\n{extra}",
+                theory_stepsize(method, 1.0),
                 if extra.is_empty() {
                     convergence_params(method)
                 } else {
@@ -43,6 +44,22 @@ max_rounds = {rounds}
             )
         )
     )
+}
+
+/// The theory stepsize line at `multiplier`, or nothing for a method whose registry example
+/// fixes a constant stepsize because it has no theory rule (Adam, 1-bit Adam: it keeps the
+/// example's learning rate).
+fn theory_stepsize(method: &str, multiplier: f64) -> String {
+    let example = example_params(method);
+    let constant = example
+        .get("stepsize")
+        .and_then(|s| s.get("rule"))
+        .is_some_and(|r| r.as_str() == Some("constant"));
+    if constant {
+        String::new()
+    } else {
+        format!("stepsize = {{ rule = \"theory\", multiplier = {multiplier:?} }}")
+    }
 }
 
 /// The parameters (a) runs a method with besides its registry example: EF21-SGD
@@ -183,9 +200,9 @@ max_rounds = {rounds}
             &format!(
                 "{}\n{}",
                 if is_gossip(method) {
-                    ""
+                    String::new()
                 } else {
-                    "stepsize = { rule = \"theory\", multiplier = 4.0 }"
+                    theory_stepsize(method, 4.0)
                 },
                 method_extra(method, true)
             )

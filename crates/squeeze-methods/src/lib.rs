@@ -23,6 +23,7 @@
 //! | [`Marina`] | shared coin: full gradients, else $\mathcal{Q}(\nabla f_i(x^{t+1}) - \nabla f_i(x^t))$ | Gorbunov et al. 2021 |
 //! | [`Sgd`] | minibatch SGD (optionally compressed, no feedback) | — |
 //! | [`LocalSgd`] | $K$ local steps, then average the models | — |
+//! | [`Adam`] | Adam on the mean gradient; 1-bit Adam: $v$ frozen after a warm-up, error-compensated compressed momentum both ways | Kingma, Ba 2015; Tang et al. 2021 |
 //!
 //! Decentralized (gossip) methods over a graph with mixing matrix W ([`GossipMethod`]):
 //!
@@ -59,6 +60,7 @@ pub use method::{
 };
 pub use registry::{METHODS, MethodEntry, build_method};
 pub use spec::{BuildCtx, MethodConfigError, MethodSink, MethodSpec, Topology};
+pub use star::adam::{Adam, AdamBetas, AdamReplica, AdamServer, AdamWorker};
 pub use star::clip_gd::{ClipGd, ClipGdServer, ClipGdWorker};
 pub use star::clip21::{Clip21, Clip21Avg, Clip21Server, Clip21Variant, Clip21Worker};
 pub use star::econtrol::{Econtrol, EcontrolServer, EcontrolWorker};

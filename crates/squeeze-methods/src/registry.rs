@@ -135,6 +135,8 @@ methods! {
     crate::star::marina::MarinaSpec,
     crate::star::sgd::SgdSpec,
     crate::star::local_sgd::LocalSgdSpec,
+    crate::star::adam::AdamSpec,
+    crate::star::adam::OnebitAdamSpec,
     crate::gossip::motef::MotefSpec,
     crate::gossip::beer::BeerSpec,
     crate::gossip::choco::ChocoSpec,
