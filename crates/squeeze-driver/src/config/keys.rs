@@ -171,6 +171,9 @@ pub const METHOD_KEY_EXAMPLES: &[(&str, &str)] = &[
     ("downlink_ladder", "[\"top_k:k=4\", \"identity\"]"),
     ("downlink_zeta", "1.0"),
     ("adapt_then_combine", "true"),
+    ("beta1", "0.9"),
+    ("beta2", "0.99"),
+    ("eps", "1e-6"),
 ];
 
 /// An example value of `key` for `method`: its registry example's value when it sets the key,
