@@ -6,8 +6,8 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, dense_down, ensure_finite,
-    message_err, round_of, stream,
+    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, compressed_dim, dense_down,
+    ensure_finite, message_err, round_of, stream,
 };
 use crate::stepsize::Stepsize;
 
@@ -81,8 +81,8 @@ impl AdamBetas {
 /// (Tang et al., Algorithm 1). $m^0 = v^0 = 0$, $e_i^0 = e_s^0 = 0$.
 ///
 /// Conventions, as DeepSpeed's `OnebitAdam`: $\varepsilon$ is added to $\sqrt v$; no bias
-/// correction (Algorithm 1 has none; DeepSpeed's `bias_correction` flag is not read by its
-/// 1-bit Adam), so `adam` is exactly 1-bit Adam's warm-up. $\mathcal{C}$ defaults to
+/// correction (Algorithm 1 has none, and DeepSpeed's `OnebitAdam` step applies none), so
+/// `adam` is exactly 1-bit Adam's warm-up. $\mathcal{C}$ defaults to
 /// `scaled_sign`, $(\lVert x\rVert_1/d)\operatorname{sign}(x)$ with $\operatorname{sign}(0) = +1$:
 /// one bit per coordinate plus one scale. DeepSpeed scales by $\lVert x\rVert_2/\sqrt d$
 /// instead (the same norm as $x$; $\lVert x\rVert_1/d$ is the scale that minimises
@@ -340,12 +340,13 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
-        if let Some((c, _)) = &self.onebit {
-            c.check_dim(d)
-                .map_err(|e| MethodError::Incompatible(format!("onebit_adam: {e}")))?;
-        }
+        let d = match &self.onebit {
+            Some((c, _)) => compressed_dim(problem, x0, c.as_ref(), "onebit_adam")?,
+            None => {
+                problem.check_dim(x0.len())?;
+                problem.dim()
+            }
+        };
         let step = self
             .stepsize
             .report(self.name(), None, problem.smoothness())?;
