@@ -3,7 +3,8 @@
 //! allocations with 1 thread (everything on the calling thread; checked strictly). The same
 //! holds for every 3PC mechanism, EControl, Clip-GD, Clip21 (GD, Press, DP), Clip21-Avg,
 //! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD,
-//! Newton-3PC and FedNL, DGC, PowerSGD (two phases per round) and the gossip methods.
+//! Newton-3PC and FedNL, DGC, PowerSGD (two phases per round), Adam and 1-bit Adam, and the gossip
+//! methods.
 //!
 //! With 2 threads the workers run on a rayon pool, and rayon's scheduling itself allocates now
 //! and then (handing a job to the pool from outside goes through a queue that allocates a new
@@ -22,10 +23,11 @@ use squeeze::core::alloc_count::{CountingAllocator, total_allocations as allocat
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::methods::star::newton::{HessianOrder, Newton3pc, RegularizationRule};
 use squeeze::methods::{
-    Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dgc, DgcOptions, Dsgd, Econtrol,
-    Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd, GossipMethod, GradInit,
-    GradSource, LocalSgd, Marina, Motef, MotefParams, Neighbourhood, PowerSgd, PowerSgdShape,
-    ServerMethod, Sgd, SignSgd, Stepsize, ThreePc, ThreePcBc, ThreePoint, three_point as tp,
+    Adam, AdamBetas, Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dgc, DgcOptions,
+    Dsgd, Econtrol, Ef14, Ef21, Ef21Bc, Ef21Hb, Ef21Page, Ef21Plus, Ef21Pp, Ef21Sgd, Gd,
+    GossipMethod, GradInit, GradSource, LocalSgd, Marina, Motef, MotefParams, Neighbourhood,
+    PowerSgd, PowerSgdShape, ServerMethod, Sgd, SignSgd, Stepsize, ThreePc, ThreePcBc, ThreePoint,
+    three_point as tp,
 };
 use squeeze::problems::problem::{InitPoint, Problem};
 use squeeze::problems::{Regularizer, Remainder, Split, embedded, quadratic};
@@ -340,6 +342,7 @@ fn steady_state_rounds_allocate_nothing() {
         PowerSgd::new(d, 2, PowerSgdShape::Rows(rows), warm, th).unwrap()
     };
     let sign_gamma = Stepsize::Constant { gamma: 1e-3 };
+    let lr = Stepsize::Constant { gamma: 1e-3 };
     let others: [(&str, u64); 18] = [
         (
             "econtrol top_k:k=1 η=0.1 logreg",
@@ -494,6 +497,40 @@ fn steady_state_rounds_allocate_nothing() {
         ),
     ];
     for (name, n) in others {
+        if n > 0 {
+            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
+        }
+    }
+    // Adam, and 1-bit Adam past its 10-round warm-up (the counted rounds compress).
+    let adam: [(&str, u64); 2] = [
+        (
+            "adam minibatch 10 logreg",
+            steady_state(
+                Adam::new(lr, AdamBetas::default(), mb).unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            // Warm-up of 10 rounds: the counted rounds are the compression stage.
+            "onebit_adam scaled_sign logreg",
+            steady_state(
+                Adam::onebit(
+                    c("scaled_sign"),
+                    10,
+                    lr,
+                    AdamBetas::default(),
+                    GradSource::Full,
+                )
+                .unwrap(),
+                &logreg,
+                1,
+                &mut keep,
+            ),
+        ),
+    ];
+    for (name, n) in adam {
         if n > 0 {
             failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
         }

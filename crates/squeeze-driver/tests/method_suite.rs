@@ -35,10 +35,9 @@ max_rounds = {rounds}
             compressor,
             &format!(
                 "{}\n{}\n{extra}",
-                constant_stepsize(method).unwrap_or_else(|| stepsize_line(
-                    method,
-                    "stepsize = { rule = \"theory\", multiplier = 1.0 }"
-                )),
+                constant_stepsize(method)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| theory_stepsize(method, 1.0)),
                 if extra.is_empty() {
                     convergence_params(method)
                 } else {
@@ -47,6 +46,22 @@ max_rounds = {rounds}
             )
         )
     )
+}
+
+/// The theory stepsize line at `multiplier`, or nothing for a method whose registry example
+/// fixes a constant stepsize because it has no theory rule (Adam, 1-bit Adam: it keeps the
+/// example's learning rate) or that takes no stepsize (the Newton-type methods' unit step).
+fn theory_stepsize(method: &str, multiplier: f64) -> String {
+    let example = example_params(method);
+    let constant = example
+        .get("stepsize")
+        .and_then(|s| s.get("rule"))
+        .is_some_and(|r| r.as_str() == Some("constant"));
+    if constant || !accepts(method, "stepsize") {
+        String::new()
+    } else {
+        format!("stepsize = {{ rule = \"theory\", multiplier = {multiplier:?} }}")
+    }
 }
 
 /// The parameters (a) runs a method with besides its registry example: EF21-SGD
@@ -208,11 +223,11 @@ max_rounds = {rounds}
             &format!(
                 "{}\n{}",
                 if is_gossip(method) {
-                    ""
+                    String::new()
                 } else {
-                    constant_stepsize(method).unwrap_or_else(|| {
-                        stepsize_line(method, "stepsize = { rule = \"theory\", multiplier = 4.0 }")
-                    })
+                    constant_stepsize(method)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| theory_stepsize(method, 4.0))
                 },
                 method_extra(method, true)
             )

@@ -25,6 +25,7 @@
 //! | [`LocalSgd`] | $K$ local steps, then average the models | — |
 //! | [`SignSgd`] | $x \leftarrow x - \gamma\operatorname{sign}\big(\sum_i\operatorname{sign}(m_i)\big)$, $m_i$ the (momentum) gradient: signSGD-MV, Signum | Bernstein et al. 2018, 2019 |
 //! | [`Dgc`] | $u_i \leftarrow m u_i + g_i$, $v_i \leftarrow v_i + u_i$, send the sampled top-$k$ of $v_i$, mask $u_i, v_i$ there | Lin et al. 2018 |
+//! | [`Adam`] | Adam on the mean gradient; 1-bit Adam: $v$ frozen after a warm-up, error-compensated compressed momentum both ways | Kingma, Ba 2015; Tang et al. 2021 |
 //!
 //! Decentralized (gossip) methods over a graph with mixing matrix W ([`GossipMethod`]):
 //!
@@ -61,6 +62,7 @@ pub use method::{
 };
 pub use registry::{METHODS, MethodEntry, build_method};
 pub use spec::{BuildCtx, MethodConfigError, MethodSink, MethodSpec, Topology};
+pub use star::adam::{Adam, AdamBetas, AdamReplica, AdamServer, AdamWorker};
 pub use star::clip_gd::{ClipGd, ClipGdServer, ClipGdWorker};
 pub use star::clip21::{Clip21, Clip21Avg, Clip21Server, Clip21Variant, Clip21Worker};
 pub use star::dgc::{Dgc, DgcOptions, DgcServer, DgcWorker};

@@ -143,6 +143,8 @@ methods! {
     crate::star::newton::specs::FedNlSpec,
     crate::star::dgc::DgcSpec,
     crate::star::powersgd::PowerSgdSpec,
+    crate::star::adam::AdamSpec,
+    crate::star::adam::OnebitAdamSpec,
     crate::gossip::motef::MotefSpec,
     crate::gossip::beer::BeerSpec,
     crate::gossip::choco::ChocoSpec,

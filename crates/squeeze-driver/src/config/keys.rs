@@ -173,6 +173,9 @@ pub const METHOD_KEY_EXAMPLES: &[(&str, &str)] = &[
     ("adapt_then_combine", "true"),
     ("layers", "[[20, 15], [1, 20]]"),
     ("warm_start", "false"),
+    ("beta1", "0.9"),
+    ("beta2", "0.99"),
+    ("eps", "1e-6"),
 ];
 
 /// An example value of `key` for `method`: its registry example's value when it sets the key,

@@ -86,16 +86,6 @@ pub fn accepts(method: &str, key: &str) -> bool {
         .is_some_and(|m| m.accepts().contains(&key))
 }
 
-/// `line` if `method` takes a stepsize (the Newton-type methods take the unit step and refuse
-/// the key), else nothing.
-pub fn stepsize_line(method: &str, line: &'static str) -> &'static str {
-    if accepts(method, "stepsize") {
-        line
-    } else {
-        ""
-    }
-}
-
 /// The `[problem]` lines a method needs on top of the suites' defaults: the Newton-type
 /// methods (they take `mu`, the projection level) need positive-definite Hessians, so they run
 /// on the L2-regularised problem instead of the nonconvex one (which they refuse).

@@ -3,6 +3,7 @@
 //! Families in folders: [`ef21`] (EF21 and its variants), [`three_pc`] (3PC-GD over a
 //! three-point compressor), [`dgc`] (DGC and its selection); one file per other method.
 
+pub mod adam;
 pub mod clip21;
 pub mod clip_gd;
 pub mod dgc;
