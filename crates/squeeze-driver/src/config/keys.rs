@@ -176,6 +176,11 @@ pub const METHOD_KEY_EXAMPLES: &[(&str, &str)] = &[
     ("beta1", "0.9"),
     ("beta2", "0.99"),
     ("eps", "1e-6"),
+    ("block", "64"),
+    ("regularization", "\"shift\""),
+    ("mu", "1e-3"),
+    ("clip_norm", "1.0"),
+    ("hierarchical_cap", "1.5"),
 ];
 
 /// An example value of `key` for `method`: its registry example's value when it sets the key,
@@ -217,7 +222,7 @@ pub fn toml_type(rust: &str) -> String {
         "String" => "string",
         "CompressorSpec" => "compressor spec",
         "Stepsize" => "table",
-        "GradInit" => "string",
+        "GradInit" | "HessianMechanism" | "RegularizationRule" => "string",
         "GradSource" | "ScheduleStage" => "table",
         "Batch" => "integer or float",
         "[usize;2]" => "integer pair",
