@@ -90,7 +90,7 @@ pub enum RegularizationRule {
 /// )
 /// .unwrap();
 /// use squeeze_methods::ServerMethod;
-/// assert_eq!(m.describe(), "fednl(ef21(top_k:k=3), project, stale)");
+/// assert_eq!(m.describe(), "fednl(3pc_ef21(top_k:k=3), project, stale)");
 /// ```
 #[derive(Debug)]
 pub struct Newton3pc<S: Scalar> {
