@@ -402,7 +402,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         Ok(init)
     }
 
-    /// The Newton step $x \leftarrow x - [H]^{-1} g$ (with the update of this round added to
+    /// The Newton step $x \leftarrow x - \lbrack H\rbrack^{-1} g$ (with the update of this round added to
     /// H before or after it, see [`HessianOrder`]), then the dense model.
     fn broadcast(
         &self,
