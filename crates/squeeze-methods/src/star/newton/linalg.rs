@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// How the server turns the learned Hessian H into a positive-definite system matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Regularization {
-    /// Option 1: $\lbrack H\rbrack_\mu$, the projection onto $\{H \succeq \mu I\}$ in the Frobenius norm:
+    /// Option 1: $\lbrack H\rbrack_\mu$, the projection onto $\lbrace H \succeq \mu I\rbrace$ in the Frobenius norm:
     /// eigenvalues clipped from below at μ (eigenvectors kept).
     Project {
         /// μ > 0.

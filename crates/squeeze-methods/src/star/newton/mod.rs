@@ -41,7 +41,7 @@ pub enum HessianOrder {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RegularizationRule {
-    /// Option 1: project onto $\{H \succeq \mu I\}$.
+    /// Option 1: project onto $\lbrace H \succeq \mu I\rbrace$.
     Project,
     /// Option 2: $H + l I$, $l = \tfrac1n\sum_i\lVert H_i - \nabla^2 f_i(x)\rVert_F$ (each
     /// worker sends its $l_i$ as one more value of its dense part).
@@ -57,7 +57,7 @@ pub enum RegularizationRule {
 ///
 /// with any three-point mechanism $\mathcal C$ ([`ThreePoint`]: EF21 gives FedNL, and LAG,
 /// CLAG, Bernoulli aggregation, 3PCv1 give the lazy and other variants) on the packed upper
-/// triangle of the Hessians, and $[\cdot]$ the projection onto $\{H \succeq \mu I\}$ (option 1)
+/// triangle of the Hessians, and $[\cdot]$ the projection onto $\lbrace H \succeq \mu I\rbrace$ (option 1)
 /// or the shift $H + lI$ (option 2). Local linear and superlinear rates independent of the
 /// condition number (spec §8.1).
 ///
