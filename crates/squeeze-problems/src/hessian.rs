@@ -48,6 +48,7 @@
 use squeeze_core::{LengthMismatch, Scalar};
 
 use crate::data::Row;
+use crate::regularizer::Regularizer;
 
 /// What is known of ∇²f_i(x) at every x (see the [module docs](self)).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -204,4 +205,44 @@ pub fn unpack_upper<S: Scalar>(d: usize, packed: &[S], h: &mut [S]) -> Result<()
     }
     mirror_upper(d, h);
     Ok(())
+}
+
+/// The Hessian of a weighted Gram sum plus a regulariser, the shape every problem here has:
+/// `h` = Σ_j w_j a_j a_jᵀ + ∇²r(x) over `rows` = (a_j, w_j), exactly symmetric; NaN in `h` if
+/// `x` is not of length d or `h` not of length d².
+pub(crate) fn gram_hessian<'a, S: Scalar>(
+    d: usize,
+    x: &[S],
+    reg: Regularizer,
+    rows: impl Iterator<Item = (Row<'a, S>, f64)>,
+    h: &mut [S],
+) {
+    if !hessian_dims_ok(d, x, h) {
+        return;
+    }
+    h.fill(S::ZERO);
+    for (row, w) in rows {
+        add_outer_upper(row, w, d, h);
+    }
+    mirror_upper(d, h);
+    reg.add_hessian(x, h);
+}
+
+/// [`gram_hessian`] times `v` without forming the matrix: `out` = Σ_j w_j (a_jᵀv) a_j + ∇²r(x)·v.
+pub(crate) fn gram_hess_vec<'a, S: Scalar>(
+    d: usize,
+    x: &[S],
+    v: &[S],
+    reg: Regularizer,
+    rows: impl Iterator<Item = (Row<'a, S>, f64)>,
+    out: &mut [S],
+) {
+    if !hess_vec_dims_ok(d, x, v, out) {
+        return;
+    }
+    out.fill(S::ZERO);
+    for (row, w) in rows {
+        add_outer_times(row, w, v, out);
+    }
+    reg.add_hess_vec(x, v, out);
 }

@@ -22,9 +22,7 @@ use squeeze_core::{LengthMismatch, Scalar};
 
 use crate::data::Csr;
 use crate::error::ProblemError;
-use crate::hessian::{
-    Curvature, add_outer_times, add_outer_upper, hess_vec_dims_ok, hessian_dims_ok, mirror_upper,
-};
+use crate::hessian::{Curvature, gram_hess_vec, gram_hessian};
 use crate::oracle::{Oracle, dims_ok};
 use crate::regularizer::Regularizer;
 use crate::smoothness::lambda_max_ata;
@@ -149,28 +147,14 @@ impl<S: Scalar> Oracle<S> for LeastSquares<S> {
     }
 
     fn hessian(&self, x: &[S], h: &mut [S]) {
-        let d = self.dim();
-        if !hessian_dims_ok(d, x, h) {
-            return;
-        }
-        h.fill(S::ZERO);
         let inv_m = 1.0 / self.a.n_rows() as f64;
-        for row in self.a.rows() {
-            add_outer_upper(row, inv_m, d, h);
-        }
-        mirror_upper(d, h);
-        self.reg.add_hessian(x, h);
+        let rows = self.a.rows().map(|row| (row, inv_m));
+        gram_hessian(self.dim(), x, self.reg, rows, h);
     }
 
     fn hess_vec(&self, x: &[S], v: &[S], out: &mut [S]) {
-        if !hess_vec_dims_ok(self.dim(), x, v, out) {
-            return;
-        }
-        out.fill(S::ZERO);
         let inv_m = 1.0 / self.a.n_rows() as f64;
-        for row in self.a.rows() {
-            add_outer_times(row, inv_m, v, out);
-        }
-        self.reg.add_hess_vec(x, v, out);
+        let rows = self.a.rows().map(|row| (row, inv_m));
+        gram_hess_vec(self.dim(), x, v, self.reg, rows, out);
     }
 }

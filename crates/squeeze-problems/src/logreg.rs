@@ -26,9 +26,7 @@ use squeeze_core::Scalar;
 
 use crate::data::{Dataset, Row};
 use crate::error::ProblemError;
-use crate::hessian::{
-    Curvature, add_outer_times, add_outer_upper, hess_vec_dims_ok, hessian_dims_ok, mirror_upper,
-};
+use crate::hessian::{Curvature, gram_hess_vec, gram_hessian};
 use crate::oracle::{Oracle, dims_ok};
 use crate::regularizer::Regularizer;
 use crate::smoothness::lambda_max_ata;
@@ -286,31 +284,27 @@ impl<S: Scalar> Oracle<S> for LogReg<S> {
     /// ∇²f_i(x) = (1/m_i) Σ_j σ(t_j)σ(−t_j) a_j a_jᵀ + ∇²r(x), t_j = −b_j a_jᵀx: the upper
     /// triangle row by row (O(Σ_j nnz_j²)), then mirrored.
     fn hessian(&self, x: &[S], h: &mut [S]) {
-        let d = self.dim();
-        if !hessian_dims_ok(d, x, h) {
-            return;
-        }
-        h.fill(S::ZERO);
-        let inv_m = self.inv_m();
-        for (row, &b) in self.data.features.rows().zip(&self.data.labels) {
-            let t = -b.to_f64() * row.dot(x).to_f64();
-            add_outer_upper(row, inv_m * sigmoid_slope(t), d, h);
-        }
-        mirror_upper(d, h);
-        self.reg.add_hessian(x, h);
+        gram_hessian(self.dim(), x, self.reg, self.weighted_rows(x), h);
     }
 
     fn hess_vec(&self, x: &[S], v: &[S], out: &mut [S]) {
-        if !hess_vec_dims_ok(self.dim(), x, v, out) {
-            return;
-        }
-        out.fill(S::ZERO);
+        gram_hess_vec(self.dim(), x, v, self.reg, self.weighted_rows(x), out);
+    }
+}
+
+impl<S: Scalar> LogReg<S> {
+    /// The rows with their Hessian weights (1/m_i) σ(t_j)σ(−t_j), t_j = −b_j a_jᵀx (`x` of
+    /// length d: the callers check it before iterating).
+    fn weighted_rows<'a>(&'a self, x: &'a [S]) -> impl Iterator<Item = (Row<'a, S>, f64)> + 'a {
         let inv_m = self.inv_m();
-        for (row, &b) in self.data.features.rows().zip(&self.data.labels) {
-            let t = -b.to_f64() * row.dot(x).to_f64();
-            add_outer_times(row, inv_m * sigmoid_slope(t), v, out);
-        }
-        self.reg.add_hess_vec(x, v, out);
+        self.data
+            .features
+            .rows()
+            .zip(&self.data.labels)
+            .map(move |(row, &b)| {
+                let t = -b.to_f64() * row.dot(x).to_f64();
+                (row, inv_m * sigmoid_slope(t))
+            })
     }
 }
 
