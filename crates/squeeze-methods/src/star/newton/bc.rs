@@ -8,8 +8,7 @@ use squeeze_problems::Problem;
 
 use super::specs::{HessianMechanism, mechanism};
 use super::{
-    HessianOrder, Newton3pc, NewtonServer, NewtonWorker, RegularizationRule, add_assign,
-    triangle_len,
+    HessianOrder, Newton3pc, NewtonServer, NewtonWorker, RegularizationRule, triangle_len,
 };
 use crate::method::{
     Init, MethodError, ServerMethod, ServerState, WorkerCtx, check_prob, compress_err,
@@ -188,9 +187,8 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
     type Server = NewtonBcServer<S>;
 
     fn describe(&self) -> String {
-        let inner = ServerMethod::<S>::describe(&self.inner);
-        let inner = inner.strip_suffix(')').unwrap_or(&inner);
-        format!("{inner}, down={}, p={})", self.down.spec(), self.p)
+        self.inner
+            .describe_with(&format!("down={}, p={}", self.down.spec(), self.p))
     }
 
     fn init(
@@ -203,29 +201,21 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
             .check_dim(problem.dim())
             .map_err(|e| MethodError::Incompatible(format!("{} downlink: {e}", self.inner.name)))?;
         let init = self.inner.init(problem, x0, seed)?;
-        let server = NewtonBcServer {
-            newton: init.server,
-            z: x0.to_vec(),
-            y: x0.to_vec(),
-            rng: stream(seed, Purpose::Compression, usize::MAX),
-            scratch: Scratch::default(),
-            work: vec![S::ZERO; x0.len()],
-        };
-        Ok(Init {
-            server,
-            workers: init
-                .workers
-                .into_iter()
-                .map(|newton| NewtonBcWorker {
-                    newton,
-                    z: x0.to_vec(),
-                    spare: Default::default(),
-                })
-                .collect(),
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-            stepsize: init.stepsize,
-        })
+        Ok(init.map(
+            |newton| NewtonBcServer {
+                newton,
+                z: x0.to_vec(),
+                y: x0.to_vec(),
+                rng: stream(seed, Purpose::Compression, usize::MAX),
+                scratch: Scratch::default(),
+                work: vec![S::ZERO; x0.len()],
+            },
+            |newton| NewtonBcWorker {
+                newton,
+                z: x0.to_vec(),
+                spare: Default::default(),
+            },
+        ))
     }
 
     /// $x = y - \lbrack H\rbrack^{-1} g$, then $s = \mathcal C_M(x - z)$ down and $z \mathrel{+}= s$.
@@ -304,14 +294,8 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
+        let inv_n = self.inner.start_absorb(&mut server.newton, ups.len());
         let nw = &mut server.newton;
-        let d = nw.x.len();
-        let head = self.inner.head_len(d);
-        let tri = nw.h.len();
-        nw.work.sized(d, head + tri);
-        let acc = &mut nw.work.acc;
-        acc.fill(S::ZERO);
-        let inv_n = S::from_f64(1.0 / ups.len().max(1) as f64);
         let dense_head = |m: &Message<S>| match m {
             Message::Concat(parts) => Some(kind(&parts[0]) == 0),
             _ => None,
@@ -324,15 +308,14 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
                     expected: "Concat([head, Hessian message]), gradients from all workers or none",
                 });
             }
-            up.add_to(acc, inv_n).map_err(message_err(i, round))?;
+            up.add_to(&mut nw.work.acc, inv_n)
+                .map_err(message_err(i, round))?;
         }
+        self.inner.finish_absorb(nw, with_grad);
         if with_grad {
-            nw.g.copy_from_slice(&acc[..d]);
             server.y.copy_from_slice(&server.z);
             ensure_finite(&nw.g, "the averaged gradient", round)?;
         }
-        nw.l = if head > d { acc[d].to_f64() } else { 0.0 };
-        add_assign(&mut nw.dh, &acc[head..]);
         Ok(())
     }
 

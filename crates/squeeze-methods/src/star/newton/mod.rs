@@ -402,6 +402,37 @@ impl<S: Scalar> Newton3pc<S> {
         Ok(init)
     }
 
+    /// Size the server's working memory and zero its accumulator (head, then the packed
+    /// Hessian part) for `n` messages; returns $1/n$.
+    fn start_absorb(&self, server: &mut NewtonServer<S>, n: usize) -> S {
+        let d = server.x.len();
+        let tri = server.h.len();
+        server.work.sized(d, self.head_len(d) + tri);
+        server.work.acc.fill(S::ZERO);
+        S::from_f64(1.0 / n.max(1) as f64)
+    }
+
+    /// From the accumulator: $g$ (when `with_grad`), $l$ (the shift) and the pending Hessian
+    /// update `dh`.
+    fn finish_absorb(&self, server: &mut NewtonServer<S>, with_grad: bool) {
+        let d = server.x.len();
+        let head = self.head_len(d);
+        let acc = &server.work.acc;
+        if with_grad {
+            server.g.copy_from_slice(&acc[..d]);
+        }
+        server.l = if head > d { acc[d].to_f64() } else { 0.0 };
+        add_assign(&mut server.dh, &acc[head..]);
+    }
+
+    /// `describe` of the variant: the inner description with `extra` appended inside its
+    /// parentheses.
+    fn describe_with(&self, extra: &str) -> String {
+        let inner = ServerMethod::<S>::describe(self);
+        let inner = inner.strip_suffix(')').unwrap_or(&inner);
+        format!("{inner}, {extra})")
+    }
+
     /// The server's direction $\delta = \lbrack H\rbrack^{-1} g$ into `server.work.delta`,
     /// with this round's average update added to H before or after the solve (see
     /// [`HessianOrder`]) and `dh` reset.
@@ -563,19 +594,12 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        let d = server.x.len();
-        let head = self.head_len(d);
-        let tri = server.h.len();
-        server.work.sized(d, head + tri);
-        let acc = &mut server.work.acc;
-        acc.fill(S::ZERO);
-        let inv_n = S::from_f64(1.0 / ups.len().max(1) as f64);
+        let inv_n = self.start_absorb(server, ups.len());
         for (i, up) in ups.iter().enumerate() {
-            up.add_to(acc, inv_n).map_err(message_err(i, round))?;
+            up.add_to(&mut server.work.acc, inv_n)
+                .map_err(message_err(i, round))?;
         }
-        server.g.copy_from_slice(&acc[..d]);
-        server.l = if head > d { acc[d].to_f64() } else { 0.0 };
-        add_assign(&mut server.dh, &acc[head..]);
+        self.finish_absorb(server, true);
         ensure_finite(&server.g, "the averaged gradient", round)
     }
 

@@ -7,8 +7,8 @@ use squeeze_problems::Problem;
 
 use super::specs::{HessianMechanism, mechanism};
 use super::{
-    HessianOrder, Newton3pc, NewtonServer, NewtonWorker, RegularizationRule, add_assign,
-    packed_matvec_add, triangle_len,
+    HessianOrder, Newton3pc, NewtonServer, NewtonWorker, RegularizationRule, packed_matvec_add,
+    triangle_len,
 };
 use crate::method::{
     Init, MethodError, ServerMethod, ServerState, WorkerCtx, check_prob, dense_down, ensure_finite,
@@ -143,9 +143,8 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcPp<S> {
     type Server = NewtonPpServer<S>;
 
     fn describe(&self) -> String {
-        let inner = ServerMethod::<S>::describe(&self.inner);
-        let inner = inner.strip_suffix(')').unwrap_or(&inner);
-        format!("{inner}, participation={})", self.participation)
+        self.inner
+            .describe_with(&format!("participation={}", self.participation))
     }
 
     fn init(
@@ -159,28 +158,21 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcPp<S> {
         let init = self
             .inner
             .init_keeping(problem, x0, seed, |_, g| grads.push(g.to_vec()))?;
-        let server = NewtonPpServer {
-            hessians: init.workers.iter().map(|w| w.h.clone()).collect(),
-            points: vec![x0.to_vec(); n],
-            grads,
-            shifts: vec![0.0; n],
-            newton: init.server,
-            work: [vec![S::ZERO; x0.len()], vec![S::ZERO; x0.len()]],
-        };
-        Ok(Init {
-            server,
-            workers: init
-                .workers
-                .into_iter()
-                .map(|newton| NewtonPpWorker {
-                    newton,
-                    spare: Message::default(),
-                })
-                .collect(),
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-            stepsize: init.stepsize,
-        })
+        let hessians = init.workers.iter().map(|w| w.h.clone()).collect();
+        Ok(init.map(
+            |newton| NewtonPpServer {
+                hessians,
+                points: vec![x0.to_vec(); n],
+                grads,
+                shifts: vec![0.0; n],
+                newton,
+                work: [vec![S::ZERO; x0.len()], vec![S::ZERO; x0.len()]],
+            },
+            |newton| NewtonPpWorker {
+                newton,
+                spare: Message::default(),
+            },
+        ))
     }
 
     /// Newton-3PC's step from the averaged Taylor models (formed in `absorb`).
@@ -225,15 +217,12 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcPp<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
+        let inv_n = self.inner.start_absorb(&mut server.newton, ups.len());
         let nw = &mut server.newton;
         let d = nw.x.len();
         let head = self.inner.head_len(d);
-        let tri = nw.h.len();
-        nw.work.sized(d, head + tri);
         let shift = self.inner.rule == RegularizationRule::Shift;
         let acc = &mut nw.work.acc;
-        acc.fill(S::ZERO);
-        let inv_n = S::from_f64(1.0 / ups.len().max(1) as f64);
         let [diff, taylor] = &mut server.work;
         diff.resize(d, S::ZERO);
         taylor.resize(d, S::ZERO);
@@ -283,9 +272,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcPp<S> {
             hess.add_to(h, S::ONE).map_err(message_err(i, round))?;
             w.copy_from_slice(&nw.x);
         }
-        nw.g.copy_from_slice(&acc[..d]);
-        nw.l = if shift { acc[d].to_f64() } else { 0.0 };
-        add_assign(&mut nw.dh, &acc[head..]);
+        self.inner.finish_absorb(nw, true);
         ensure_finite(&nw.g, "the averaged gradient model", round)
     }
 
