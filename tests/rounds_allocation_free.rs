@@ -3,7 +3,7 @@
 //! allocations with 1 thread (everything on the calling thread; checked strictly). The same
 //! holds for every 3PC mechanism, EControl, Clip-GD, Clip21 (GD, Press, DP), Clip21-Avg,
 //! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD,
-//! Newton-3PC and FedNL, DGC, PowerSGD (two phases per round), Adam and 1-bit Adam, and the gossip
+//! Newton-3PC and FedNL (and FedNL-PP/BC), DGC, PowerSGD (two phases per round), Adam and 1-bit Adam, and the gossip
 //! methods.
 //!
 //! With 2 threads the workers run on a rayon pool, and rayon's scheduling itself allocates now
@@ -21,6 +21,8 @@ use std::sync::Arc;
 use squeeze::compress::parse;
 use squeeze::core::alloc_count::{CountingAllocator, total_allocations as allocations};
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
+use squeeze::methods::star::newton::bc::Newton3pcBc;
+use squeeze::methods::star::newton::pp::Newton3pcPp;
 use squeeze::methods::star::newton::{HessianOrder, Newton3pc, RegularizationRule};
 use squeeze::methods::{
     Adam, AdamBetas, Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dgc, DgcOptions,
@@ -327,6 +329,55 @@ fn steady_state_rounds_allocate_nothing() {
     ];
     for (name, m) in second_order {
         let n = steady_state(m, &l2, 1, &mut keep);
+        if n > 0 {
+            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
+        }
+    }
+    // FedNL-PP with half the workers silent each round (they park their message buffers), and
+    // FedNL-BC with a compressed downlink and gradients in about half the rounds (the head
+    // alternates between the dense gradient and the sparse l_i, or Skip with the projection).
+    let ef21_top30 =
+        || -> Box<dyn ThreePoint<f64>> { Box::new(tp::Ef21Mech::new(c("top_k:k=30"))) };
+    let variants: [(&str, u64); 3] = [
+        (
+            "fednl_pp top_k:k=30 participation=0.5",
+            steady_state(
+                Newton3pcPp::new(newton("fednl_pp", ef21_top30(), shift, fresh), 0.5).unwrap(),
+                &l2,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "fednl_bc top_k:k=30 shift down=rand_k:k=5 p=0.5",
+            steady_state(
+                Newton3pcBc::new(
+                    newton("fednl_bc", ef21_top30(), shift, stale),
+                    c("rand_k:k=5,scaled=false"),
+                    0.5,
+                )
+                .unwrap(),
+                &l2,
+                1,
+                &mut keep,
+            ),
+        ),
+        (
+            "fednl_bc top_k:k=30 project down=power_rounding p=0.5",
+            steady_state(
+                Newton3pcBc::new(
+                    newton("fednl_bc", ef21_top30(), project, stale),
+                    c("power_rounding:base=2"),
+                    0.5,
+                )
+                .unwrap(),
+                &l2,
+                1,
+                &mut keep,
+            ),
+        ),
+    ];
+    for (name, n) in variants {
         if n > 0 {
             failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
         }

@@ -303,6 +303,23 @@ impl<Sv, W> Init<Sv, W> {
         self.stepsize = Some(step);
         self
     }
+
+    /// The same initialisation with the states wrapped: the server's by `server`, each
+    /// worker's by `worker` (in worker order); init uplink, work and stepsize carried over.
+    ///
+    /// ```
+    /// let init = squeeze_methods::Init::silent(1, vec![2, 3], 5).map(|s| s * 10, |w| (w, 0));
+    /// assert_eq!((init.server, init.workers, init.grad_samples), (10, vec![(2, 0), (3, 0)], 5));
+    /// ```
+    pub fn map<A, B>(self, server: impl FnOnce(Sv) -> A, worker: impl FnMut(W) -> B) -> Init<A, B> {
+        Init {
+            server: server(self.server),
+            workers: self.workers.into_iter().map(worker).collect(),
+            init_up: self.init_up,
+            grad_samples: self.grad_samples,
+            stepsize: self.stepsize,
+        }
+    }
 }
 
 /// What a method's state types are: cloneable and serde (a checkpoint is their serialization)

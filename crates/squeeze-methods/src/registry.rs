@@ -141,6 +141,8 @@ methods! {
     crate::star::ef14::OneBitSgdSpec,
     crate::star::newton::specs::Newton3pcSpec,
     crate::star::newton::specs::FedNlSpec,
+    crate::star::newton::pp::FedNlPpSpec,
+    crate::star::newton::bc::FedNlBcSpec,
     crate::star::dgc::DgcSpec,
     crate::star::powersgd::PowerSgdSpec,
     crate::star::adam::AdamSpec,

@@ -319,7 +319,7 @@ pub fn tau(name: &str, tau: Option<f64>) -> Result<f64, MethodConfigError> {
 
 /// `[method]` keys whose parameter errors are reported under their own key (the method
 /// constructors name the parameter as the key does).
-pub const OWN_KEYS: &[&str] = &["batch", "p", "participation", "momentum"];
+pub const OWN_KEYS: &[&str] = &["batch", "p", "participation", "momentum", "gradient_prob"];
 
 /// A method constructor's error as a configuration mistake: stepsize problems under
 /// `method.stepsize`, the parameters of [`OWN_KEYS`] under their key, the rest under `method`.

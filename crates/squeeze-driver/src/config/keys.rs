@@ -181,6 +181,7 @@ pub const METHOD_KEY_EXAMPLES: &[(&str, &str)] = &[
     ("mu", "1e-3"),
     ("clip_norm", "1.0"),
     ("hierarchical_cap", "1.5"),
+    ("gradient_prob", "0.5"),
 ];
 
 /// An example value of `key` for `method`: its registry example's value when it sets the key,

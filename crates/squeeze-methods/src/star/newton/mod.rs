@@ -8,7 +8,9 @@
 //! The registry entries are in [`specs`]; the dense linear algebra of the server step in
 //! [`linalg`].
 
+pub mod bc;
 pub mod linalg;
+pub mod pp;
 pub mod specs;
 
 use serde::{Deserialize, Serialize};
@@ -232,6 +234,20 @@ fn frobenius_distance<S: Scalar>(d: usize, a: &[S], b: &[S]) -> f64 {
     s.sqrt()
 }
 
+/// `out += A v` for the symmetric d × d matrix A given by its packed upper triangle.
+fn packed_matvec_add<S: Scalar>(d: usize, a: &[S], v: &[S], out: &mut [S]) {
+    let mut k = 0;
+    for r in 0..d {
+        out[r] += a[k] * v[r];
+        k += 1;
+        for c in r + 1..d {
+            out[r] += a[k] * v[c];
+            out[c] += a[k] * v[r];
+            k += 1;
+        }
+    }
+}
+
 /// $D = d(d+1)/2$.
 pub fn triangle_len(d: usize) -> usize {
     d * (d + 1) / 2
@@ -313,33 +329,16 @@ impl<S: Scalar> Newton3pc<S> {
     fn head_len(&self, d: usize) -> usize {
         d + usize::from(self.rule == RegularizationRule::Shift)
     }
-}
 
-impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
-    type Worker = NewtonWorker<S>;
-    type Server = NewtonServer<S>;
-
-    fn describe(&self) -> String {
-        let rule = match self.rule {
-            RegularizationRule::Project => match self.mu {
-                Some(m) => format!("project μ={m}"),
-                None => "project".to_string(),
-            },
-            RegularizationRule::Shift => "shift".to_string(),
-        };
-        let order = match self.order {
-            HessianOrder::Fresh => "fresh",
-            HessianOrder::Stale => "stale",
-        };
-        format!("{}({}, {rule}, {order})", self.name, self.mech.describe())
-    }
-
-    fn init(
+    /// [`ServerMethod::init`], handing each worker's index and initial gradient
+    /// $\nabla f_i(x^0)$ to `keep` (the partial-participation variant stores them).
+    fn init_keeping(
         &self,
         problem: &Problem<S>,
         x0: &[S],
         seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        mut keep: impl FnMut(usize, &[S]),
+    ) -> Result<Init<NewtonServer<S>, NewtonWorker<S>>, MethodError> {
         problem.check_dim(x0.len())?;
         let mu = self.resolve_mu(problem)?;
         let d = problem.dim();
@@ -370,6 +369,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
             samples += 2 * o.n_samples() as u64;
             ensure_finite(&gi, "the initial gradient", 0)?;
             ensure_finite(&full, "the initial local Hessian", 0)?;
+            keep(i, &gi);
             let mut hi = Vec::with_capacity(tri);
             pack_upper(d, &full, &mut hi).map_err(|e| MethodError::Incompatible(e.to_string()))?;
             if self.count_init {
@@ -402,13 +402,44 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         Ok(init)
     }
 
-    /// The Newton step $x \leftarrow x - \lbrack H\rbrack^{-1} g$ (with the update of this round added to
-    /// H before or after it, see [`HessianOrder`]), then the dense model.
-    fn broadcast(
+    /// Size the server's working memory and zero its accumulator (head, then the packed
+    /// Hessian part) for `n` messages; returns $1/n$.
+    fn start_absorb(&self, server: &mut NewtonServer<S>, n: usize) -> S {
+        let d = server.x.len();
+        let tri = server.h.len();
+        server.work.sized(d, self.head_len(d) + tri);
+        server.work.acc.fill(S::ZERO);
+        S::from_f64(1.0 / n.max(1) as f64)
+    }
+
+    /// From the accumulator: $g$ (when `with_grad`), $l$ (the shift) and the pending Hessian
+    /// update `dh`.
+    fn finish_absorb(&self, server: &mut NewtonServer<S>, with_grad: bool) {
+        let d = server.x.len();
+        let head = self.head_len(d);
+        let acc = &server.work.acc;
+        if with_grad {
+            server.g.copy_from_slice(&acc[..d]);
+        }
+        server.l = if head > d { acc[d].to_f64() } else { 0.0 };
+        add_assign(&mut server.dh, &acc[head..]);
+    }
+
+    /// `describe` of the variant: the inner description with `extra` appended inside its
+    /// parentheses.
+    fn describe_with(&self, extra: &str) -> String {
+        let inner = ServerMethod::<S>::describe(self);
+        let inner = inner.strip_suffix(')').unwrap_or(&inner);
+        format!("{inner}, {extra})")
+    }
+
+    /// The server's direction $\delta = \lbrack H\rbrack^{-1} g$ into `server.work.delta`,
+    /// with this round's average update added to H before or after the solve (see
+    /// [`HessianOrder`]) and `dh` reset.
+    fn newton_direction(
         &self,
         server: &mut NewtonServer<S>,
         round: u64,
-        down: &mut Message<S>,
     ) -> Result<(), MethodError> {
         let d = server.x.len();
         let tri = server.h.len();
@@ -435,25 +466,23 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
                 },
                 e => MethodError::Incompatible(format!("{} at round {round}: {e}", self.name)),
             })?;
-        for (x, &dx) in server.x.iter_mut().zip(&w.delta) {
-            *x -= S::from_f64(dx);
-        }
         if self.order == HessianOrder::Stale {
             add_assign(&mut server.h, &server.dh);
         }
         server.dh.fill(S::ZERO);
-        broadcast_model(&server.x, round, down)
+        Ok(())
     }
 
-    fn worker_round(
+    /// A worker's Hessian step at `x`: the local Hessian (its $m_i$ samples counted), the
+    /// mechanism's update of $H_i$ written to `hess`, and $l_i$ with the shift rule
+    /// (`None` otherwise).
+    fn learn_hessian(
         &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
+        worker: &mut NewtonWorker<S>,
+        x: &[S],
         ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
-        let x = dense_down(down, self.name)?;
-        local_grad(ctx, x)?;
+        hess: &mut Message<S>,
+    ) -> Result<Option<f64>, MethodError> {
         let d = x.len();
         let w = &mut worker.work;
         w.sized(d);
@@ -467,7 +496,6 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         if shift && self.order == HessianOrder::Stale {
             l = frobenius_distance(d, &worker.h, &w.fresh);
         }
-        let (head, hess) = up.concat_parts();
         let b = &mut *ctx.buffers;
         let mut mctx = MechCtx {
             worker: ctx.worker,
@@ -492,9 +520,67 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
             l = frobenius_distance(d, &worker.h, &w.fresh);
         }
         worker.y.copy_from_slice(&w.fresh);
+        Ok(shift.then_some(l))
+    }
+}
+
+impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
+    type Worker = NewtonWorker<S>;
+    type Server = NewtonServer<S>;
+
+    fn describe(&self) -> String {
+        let rule = match self.rule {
+            RegularizationRule::Project => match self.mu {
+                Some(m) => format!("project μ={m}"),
+                None => "project".to_string(),
+            },
+            RegularizationRule::Shift => "shift".to_string(),
+        };
+        let order = match self.order {
+            HessianOrder::Fresh => "fresh",
+            HessianOrder::Stale => "stale",
+        };
+        format!("{}({}, {rule}, {order})", self.name, self.mech.describe())
+    }
+
+    fn init(
+        &self,
+        problem: &Problem<S>,
+        x0: &[S],
+        seed: u64,
+    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+        self.init_keeping(problem, x0, seed, |_, _| {})
+    }
+
+    /// The Newton step $x \leftarrow x - \lbrack H\rbrack^{-1} g$ (with the update of this round added to
+    /// H before or after it, see [`HessianOrder`]), then the dense model.
+    fn broadcast(
+        &self,
+        server: &mut NewtonServer<S>,
+        round: u64,
+        down: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        self.newton_direction(server, round)?;
+        for (x, &dx) in server.x.iter_mut().zip(&server.work.delta) {
+            *x -= S::from_f64(dx);
+        }
+        broadcast_model(&server.x, round, down)
+    }
+
+    fn worker_round(
+        &self,
+        worker: &mut Self::Worker,
+        down: &Message<S>,
+        ctx: &mut WorkerCtx<'_, S>,
+        up: &mut Message<S>,
+    ) -> Result<(), MethodError> {
+        let x = dense_down(down, self.name)?;
+        local_grad(ctx, x)?;
+        let (head, hess) = up.concat_parts();
+        let l = self.learn_hessian(worker, x, ctx, hess)?;
         let values = head.dense_parts();
-        values.extend_from_slice(&b.grad);
-        if shift {
+        values.extend_from_slice(&ctx.buffers.grad);
+        if let Some(l) = l {
             values.push(S::from_f64(l));
         }
         Ok(())
@@ -508,19 +594,12 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         round: u64,
         ups: &[Message<S>],
     ) -> Result<(), MethodError> {
-        let d = server.x.len();
-        let head = self.head_len(d);
-        let tri = server.h.len();
-        server.work.sized(d, head + tri);
-        let acc = &mut server.work.acc;
-        acc.fill(S::ZERO);
-        let inv_n = S::from_f64(1.0 / ups.len().max(1) as f64);
+        let inv_n = self.start_absorb(server, ups.len());
         for (i, up) in ups.iter().enumerate() {
-            up.add_to(acc, inv_n).map_err(message_err(i, round))?;
+            up.add_to(&mut server.work.acc, inv_n)
+                .map_err(message_err(i, round))?;
         }
-        server.g.copy_from_slice(&acc[..d]);
-        server.l = if head > d { acc[d].to_f64() } else { 0.0 };
-        add_assign(&mut server.dh, &acc[head..]);
+        self.finish_absorb(server, true);
         ensure_finite(&server.g, "the averaged gradient", round)
     }
 
