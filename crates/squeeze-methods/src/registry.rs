@@ -141,6 +141,7 @@ methods! {
     crate::star::ef14::OneBitSgdSpec,
     crate::star::newton::specs::Newton3pcSpec,
     crate::star::newton::specs::FedNlSpec,
+    crate::star::newton::bl1::Bl1Spec,
     crate::star::dgc::DgcSpec,
     crate::star::powersgd::PowerSgdSpec,
     crate::star::adam::AdamSpec,

@@ -8,6 +8,7 @@
 //! The registry entries are in [`specs`]; the dense linear algebra of the server step in
 //! [`linalg`].
 
+pub mod bl1;
 pub mod linalg;
 pub mod specs;
 
