@@ -65,7 +65,8 @@ fn identity_bl1_is_newtons_method() {
         32.0 * (30.0 + 143.0)
     );
     // Newton-3PC sends the 465-value triangle for the same step.
-    let newton_round = newton[1].bits_up_values32_per_worker - newton[0].bits_up_values32_per_worker;
+    let newton_round =
+        newton[1].bits_up_values32_per_worker - newton[0].bits_up_values32_per_worker;
     assert_eq!(newton_round, 32.0 * (30.0 + 465.0));
     // Coefficient work is counted like Hessian work: 2 m_i samples per worker per round.
     assert_eq!(bl1[1].grad_samples - bl1[0].grad_samples, 2 * 569);
@@ -88,7 +89,13 @@ fn compressed_coefficients_converge_fast() {
     // With Top-K the uplink per round is d + K values (authors' convention), far below
     // FedNL's d + K on the triangle for the same K only in how much of H each value carries.
     let (_, rec) = run(
-        &cfg(&problem("logreg", "bl1", 0.1, 3, "compressor = \"top_k:k=30\"")),
+        &cfg(&problem(
+            "logreg",
+            "bl1",
+            0.1,
+            3,
+            "compressor = \"top_k:k=30\"",
+        )),
         None,
     );
     assert_eq!(
@@ -102,7 +109,13 @@ fn compressed_coefficients_converge_fast() {
 #[test]
 fn least_squares_is_solved_in_one_step() {
     let (_, rec) = run(
-        &cfg(&problem("least_squares", "bl1", 0.1, 3, "compressor = \"top_k:k=1\"")),
+        &cfg(&problem(
+            "least_squares",
+            "bl1",
+            0.1,
+            3,
+            "compressor = \"top_k:k=1\"",
+        )),
         None,
     );
     assert!(
@@ -120,7 +133,13 @@ fn count_init_charges_the_basis_once() {
     let params = "compressor = \"top_k:k=30\"\ncount_init = true";
     let (_, rec) = run(&cfg(&problem("logreg", "bl1", 0.1, 2, params)), None);
     let (_, plain) = run(
-        &cfg(&problem("logreg", "bl1", 0.1, 2, "compressor = \"top_k:k=30\"")),
+        &cfg(&problem(
+            "logreg",
+            "bl1",
+            0.1,
+            2,
+            "compressor = \"top_k:k=30\"",
+        )),
         None,
     );
     let init32 = rec[0].bits_up_values32_per_worker - plain[0].bits_up_values32_per_worker;

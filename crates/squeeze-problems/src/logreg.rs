@@ -25,8 +25,8 @@
 use squeeze_core::Scalar;
 
 use crate::data::{Csr, Dataset, Row};
-use crate::glm::{Glm, coefficient_dims_ok};
 use crate::error::ProblemError;
+use crate::glm::{Glm, coefficient_dims_ok};
 use crate::hessian::{Curvature, gram_hess_vec, gram_hessian};
 use crate::oracle::{Oracle, dims_ok};
 use crate::regularizer::Regularizer;

@@ -7,19 +7,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 use squeeze_core::rng::Purpose;
-use squeeze_core::{Message, Scalar, SqueezeRng};
+use squeeze_core::{Message, Scalar};
 use squeeze_problems::glm::{Glm, glm_views};
 use squeeze_problems::{Problem, Regularizer};
 
 use super::linalg::{NewtonSolver, SolveError};
 use super::specs::{HessianMechanism, mechanism};
-use super::{HessianOrder, Newton3pc, RegularizationRule};
+use super::{HessianOrder, Newton3pc, NewtonWorker, RegularizationRule, WorkerWork};
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, ServerState, WorkerCtx, broadcast_model,
     dense_down, ensure_finite, local_grad, message_err, stream,
 };
 use crate::spec::method_entry;
-use crate::star::three_pc::{Parked, RungBuffers};
 use crate::three_point::{MechCtx, ThreePoint};
 
 /// BL1 (Basis Learn; Qian et al. 2022) for generalised linear models
@@ -90,46 +89,14 @@ pub struct Bl1<S: Scalar> {
     coeff_len: AtomicUsize,
 }
 
-/// A worker's state: its learned coefficients and the mechanism's previous ones.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Bl1Worker<S: Scalar> {
-    /// $h_i$ (M values; entries from $m_i$ on are 0).
-    pub h: Vec<S>,
-    /// $c_i$ at the previous point (the mechanism's y).
-    pub y: Vec<S>,
-    /// The worker's stream (`Purpose::Compression`).
-    pub rng: SqueezeRng,
-    /// How often each outcome of the mechanism occurred.
-    pub outcomes: Vec<u64>,
-    /// Working memory (never serialised, ignored by `==`).
-    #[serde(skip)]
-    pub work: Bl1WorkerWork<S>,
-}
-
-/// A worker's working memory, sized on first use.
-#[derive(Debug, Clone, Default)]
-pub struct Bl1WorkerWork<S: Scalar> {
-    fresh: Vec<S>,
-    work: Vec<S>,
-    aux: Vec<S>,
-    parked: Parked<S>,
-    rungs: RungBuffers<S>,
-}
-
-impl<S: Scalar> PartialEq for Bl1WorkerWork<S> {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
-}
-
-impl<S: Scalar> Bl1WorkerWork<S> {
-    fn sized(&mut self, m: usize) {
-        if self.fresh.len() != m {
-            self.fresh = vec![S::ZERO; m];
-            self.work = vec![S::ZERO; m];
-            self.aux = vec![S::ZERO; m];
-        }
+/// Sizes a worker's working memory for M coefficients (the worker state is
+/// [`NewtonWorker`], with `h` and `y` holding M coefficients instead of a packed triangle;
+/// the dense-Hessian buffer stays empty).
+fn sized<S: Scalar>(w: &mut WorkerWork<S>, m: usize) {
+    if w.fresh.len() != m {
+        w.fresh = vec![S::ZERO; m];
+        w.work = vec![S::ZERO; m];
+        w.aux = vec![S::ZERO; m];
     }
 }
 
@@ -169,10 +136,7 @@ impl<S: Scalar> Basis<S> {
             if wj == 0.0 {
                 continue;
             }
-            let (idx, val) = (
-                &self.indices[row[0]..row[1]],
-                &self.values[row[0]..row[1]],
-            );
+            let (idx, val) = (&self.indices[row[0]..row[1]], &self.values[row[0]..row[1]]);
             for (p, (&ip, &ap)) in idx.iter().zip(val).enumerate() {
                 let wp = wj * ap.to_f64();
                 let base = ip as usize * d;
@@ -372,7 +336,7 @@ fn init_message<S: Scalar>(
 }
 
 impl<S: Scalar> ServerMethod<S> for Bl1<S> {
-    type Worker = Bl1Worker<S>;
+    type Worker = NewtonWorker<S>;
     type Server = Bl1Server<S>;
 
     fn describe(&self) -> String {
@@ -398,10 +362,9 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
             glm_views(problem, "bl1").map_err(|e| MethodError::Incompatible(e.to_string()))?;
         let d = problem.dim();
         let m = views.iter().map(|v| v.rows().n_rows()).max().unwrap_or(0);
-        self.inner
-            .mech
-            .check_dim(m)
-            .map_err(|e| MethodError::Incompatible(format!("bl1 (on M = {m} coefficients): {e}")))?;
+        self.inner.mech.check_dim(m).map_err(|e| {
+            MethodError::Incompatible(format!("bl1 (on M = {m} coefficients): {e}"))
+        })?;
         self.coeff_len.store(m, Ordering::Relaxed);
         let n = views.len();
         let inv_n = S::from_f64(1.0 / n as f64);
@@ -452,9 +415,9 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
             }
             server.coef.extend_from_slice(&ci);
             server.basis.push(basis);
-            let mut work = Bl1WorkerWork::default();
-            work.sized(m);
-            workers.push(Bl1Worker {
+            let mut work = WorkerWork::default();
+            sized(&mut work, m);
+            workers.push(NewtonWorker {
                 y: ci.clone(),
                 h: ci,
                 rng: stream(seed, Purpose::Compression, i),
@@ -532,7 +495,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
             )));
         }
         let w = &mut worker.work;
-        w.sized(m);
+        sized(w, m);
         glm.coefficients(x, &mut w.fresh[..mi]);
         w.fresh[mi..].fill(S::ZERO);
         ctx.grad_samples += mi as u64;
