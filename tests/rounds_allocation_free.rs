@@ -3,7 +3,7 @@
 //! allocations with 1 thread (everything on the calling thread; checked strictly). The same
 //! holds for every 3PC mechanism, EControl, Clip-GD, Clip21 (GD, Press, DP), Clip21-Avg,
 //! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD,
-//! Newton-3PC and FedNL (and FedNL-PP/BC), DGC, PowerSGD (two phases per round), Adam and 1-bit Adam, and the gossip
+//! Newton-3PC, FedNL (and FedNL-PP/BC) and BL1, DGC, PowerSGD (two phases per round), Adam and 1-bit Adam, and the gossip
 //! methods.
 //!
 //! With 2 threads the workers run on a rayon pool, and rayon's scheduling itself allocates now
@@ -23,6 +23,7 @@ use squeeze::core::alloc_count::{CountingAllocator, total_allocations as allocat
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::methods::star::newton::bc::Newton3pcBc;
 use squeeze::methods::star::newton::pp::Newton3pcPp;
+use squeeze::methods::star::newton::bl1::Bl1;
 use squeeze::methods::star::newton::{HessianOrder, Newton3pc, RegularizationRule};
 use squeeze::methods::{
     Adam, AdamBetas, Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dgc, DgcOptions,
@@ -378,6 +379,28 @@ fn steady_state_rounds_allocate_nothing() {
         ),
     ];
     for (name, n) in variants {
+        if n > 0 {
+            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
+        }
+    }
+    // BL1 on the same problem: the coefficient vectors (M = 143), the mechanism's buffers, the
+    // server's Gram matrix and solver are sized once; CLAG alternates skipped and sent parts.
+    let bl1 = |mech: Box<dyn ThreePoint<f64>>, rule| Bl1::new(mech, rule, None, false).unwrap();
+    let basis_learn: Vec<(&str, Bl1<f64>)> = vec![
+        (
+            "bl1 top_k:k=30 project",
+            bl1(Box::new(tp::Ef21Mech::new(c("top_k:k=30"))), project),
+        ),
+        (
+            "bl1 clag rand_k:k=30 shift",
+            bl1(
+                Box::new(tp::Clag::new(c("rand_k:k=30,scaled=false"), 1.0).unwrap()),
+                shift,
+            ),
+        ),
+    ];
+    for (name, m) in basis_learn {
+        let n = steady_state(m, &l2, 1, &mut keep);
         if n > 0 {
             failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
         }

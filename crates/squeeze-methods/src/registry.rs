@@ -143,6 +143,7 @@ methods! {
     crate::star::newton::specs::FedNlSpec,
     crate::star::newton::pp::FedNlPpSpec,
     crate::star::newton::bc::FedNlBcSpec,
+    crate::star::newton::bl1::Bl1Spec,
     crate::star::dgc::DgcSpec,
     crate::star::powersgd::PowerSgdSpec,
     crate::star::adam::AdamSpec,

@@ -22,6 +22,7 @@ use squeeze_core::{LengthMismatch, Scalar};
 
 use crate::data::Csr;
 use crate::error::ProblemError;
+use crate::glm::{Glm, coefficient_dims_ok};
 use crate::hessian::{Curvature, gram_hess_vec, gram_hessian};
 use crate::oracle::{Oracle, dims_ok};
 use crate::regularizer::Regularizer;
@@ -156,5 +157,26 @@ impl<S: Scalar> Oracle<S> for LeastSquares<S> {
         let inv_m = 1.0 / self.a.n_rows() as f64;
         let rows = self.a.rows().map(|row| (row, inv_m));
         gram_hess_vec(self.dim(), x, v, self.reg, rows, out);
+    }
+
+    fn glm(&self) -> Option<&dyn Glm<S>> {
+        Some(self)
+    }
+}
+
+/// $arphi_j(t) = 	frac12(t - b_j)^2$: $c_j = 1/m_i$ at every x.
+impl<S: Scalar> Glm<S> for LeastSquares<S> {
+    fn rows(&self) -> &Csr<S> {
+        &self.a
+    }
+
+    fn regularizer(&self) -> Regularizer {
+        self.reg
+    }
+
+    fn coefficients(&self, x: &[S], out: &mut [S]) {
+        if coefficient_dims_ok(self.dim(), self.a.n_rows(), x, out) {
+            out.fill(S::from_f64(1.0 / self.a.n_rows() as f64));
+        }
     }
 }

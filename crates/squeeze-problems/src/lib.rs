@@ -11,6 +11,7 @@
 //!   [`MinibatchSampler`];
 //! * [`logreg`], [`least_squares`], [`quadratic`] — the problems of the papers, with the
 //!   [`Regularizer`]s of EF21 (nonconvex) and FedNL (L2);
+//! * [`glm`] — generalised linear models: the data basis and coefficients of a Hessian (BL1);
 //! * [`hessian`] — local Hessians, Hessian–vector products and curvature bounds for the
 //!   second-order methods;
 //! * [`smoothness`] — λ_max(AᵀA) and the constants L_i, L, L̃, L_AM;
@@ -34,6 +35,7 @@
 pub mod data;
 pub mod embedded;
 pub mod error;
+pub mod glm;
 pub mod hessian;
 pub mod least_squares;
 pub mod libsvm;

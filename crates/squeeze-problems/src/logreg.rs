@@ -24,8 +24,9 @@
 
 use squeeze_core::Scalar;
 
-use crate::data::{Dataset, Row};
+use crate::data::{Csr, Dataset, Row};
 use crate::error::ProblemError;
+use crate::glm::{Glm, coefficient_dims_ok};
 use crate::hessian::{Curvature, gram_hess_vec, gram_hessian};
 use crate::oracle::{Oracle, dims_ok};
 use crate::regularizer::Regularizer;
@@ -289,6 +290,30 @@ impl<S: Scalar> Oracle<S> for LogReg<S> {
 
     fn hess_vec(&self, x: &[S], v: &[S], out: &mut [S]) {
         gram_hess_vec(self.dim(), x, v, self.reg, self.weighted_rows(x), out);
+    }
+
+    fn glm(&self) -> Option<&dyn Glm<S>> {
+        Some(self)
+    }
+}
+
+/// $arphi_j(t) = \log(1 + e^{-b_j t})$: $c_j(x) = \sigma(t_j)\sigma(-t_j)/m_i$ (the weights of
+/// [`Oracle::hessian`]).
+impl<S: Scalar> Glm<S> for LogReg<S> {
+    fn rows(&self) -> &Csr<S> {
+        &self.data.features
+    }
+
+    fn regularizer(&self) -> Regularizer {
+        self.reg
+    }
+
+    fn coefficients(&self, x: &[S], out: &mut [S]) {
+        if coefficient_dims_ok(self.dim(), self.data.n_rows(), x, out) {
+            for (c, (_, w)) in out.iter_mut().zip(self.weighted_rows(x)) {
+                *c = S::from_f64(w);
+            }
+        }
     }
 }
 

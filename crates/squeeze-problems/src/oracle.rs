@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use squeeze_core::rng::SqueezeRng;
 use squeeze_core::{LengthMismatch, ParamError, Scalar};
 
+use crate::glm::Glm;
 use crate::hessian::Curvature;
 
 /// A worker's local objective f_i (see the [module docs](self)).
@@ -86,6 +87,12 @@ pub trait Oracle<S: Scalar>: Send + Sync {
         out.fill(S::from_f64(f64::NAN));
     }
 
+    /// This objective as a generalised linear model (its data rows and Hessian coefficients,
+    /// [`crate::glm`]); `None` (the default) if it is not one.
+    fn glm(&self) -> Option<&dyn Glm<S>> {
+        None
+    }
+
     /// Setup-time check that a vector of length `len` fits this oracle.
     fn check_dim(&self, len: usize) -> Result<(), LengthMismatch> {
         if len == self.dim() {
@@ -134,6 +141,9 @@ macro_rules! forward_oracle {
             }
             fn hess_vec(&self, x: &[S], v: &[S], out: &mut [S]) {
                 (**self).hess_vec(x, v, out)
+            }
+            fn glm(&self) -> Option<&dyn Glm<S>> {
+                (**self).glm()
             }
         }
     )*};
@@ -274,6 +284,11 @@ impl<S: Scalar, O: Oracle<S>> Oracle<S> for Counted<O> {
         self.hess_samples
             .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
         self.inner.hess_vec(x, v, out)
+    }
+    /// The inner oracle's view (coefficient evaluations are not counted here: the method
+    /// that calls [`Glm::coefficients`] counts them, like Hessian work).
+    fn glm(&self) -> Option<&dyn Glm<S>> {
+        self.inner.glm()
     }
 }
 

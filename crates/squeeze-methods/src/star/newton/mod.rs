@@ -9,6 +9,7 @@
 //! [`linalg`].
 
 pub mod bc;
+pub mod bl1;
 pub mod linalg;
 pub mod pp;
 pub mod specs;

@@ -27,7 +27,7 @@ pub enum HessianMechanism {
 }
 
 /// The mechanism `m` with its parameters; `compressor` is built lazily (only the mechanisms
-/// that take one ask for it).
+/// that take one ask for it). Shared with [`super::bl1`].
 pub(super) fn mechanism<S: Scalar>(
     m: HessianMechanism,
     compressor: impl FnOnce() -> Result<Box<dyn squeeze_core::Compressor<S>>, MethodConfigError>,
