@@ -52,6 +52,7 @@ pub mod identity;
 pub mod natural;
 pub mod natural_dithering;
 pub mod one_bit;
+pub mod parallel;
 pub mod params;
 pub mod perm_k;
 pub mod power_rounding;

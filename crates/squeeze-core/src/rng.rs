@@ -257,7 +257,12 @@ impl WideRng {
         let buffered = self.used < WIDE_LANES;
         let lane_steps = if buffered { steps - 1 } else { steps };
         for lane in 0..WIDE_LANES {
-            let st = [self.s[0][lane], self.s[1][lane], self.s[2][lane], self.s[3][lane]];
+            let st = [
+                self.s[0][lane],
+                self.s[1][lane],
+                self.s[2][lane],
+                self.s[3][lane],
+            ];
             let st = jump::advance_state(st, lane_steps);
             for (row, v) in self.s.iter_mut().zip(st) {
                 row[lane] = v;
@@ -418,7 +423,11 @@ mod tests {
         }
         // Large jumps compose: T^a · T^b = T^(a+b), also across the top bit.
         let s0 = [5u64, 6, 7, 8];
-        for (a, b) in [(1u64 << 40, 3u64), (u64::MAX / 3, 12345), (1 << 63, (1 << 63) - 1)] {
+        for (a, b) in [
+            (1u64 << 40, 3u64),
+            (u64::MAX / 3, 12345),
+            (1 << 63, (1 << 63) - 1),
+        ] {
             let once = jump::advance_state(s0, a + b);
             let twice = jump::advance_state(jump::advance_state(s0, a), b);
             assert_eq!(once, twice, "{a} + {b}");
@@ -441,7 +450,11 @@ mod tests {
             }
             b.advance(steps);
             for k in 0..20 {
-                assert_eq!(a.next_u64(), b.next_u64(), "pre {pre} steps {steps} word {k}");
+                assert_eq!(
+                    a.next_u64(),
+                    b.next_u64(),
+                    "pre {pre} steps {steps} word {k}"
+                );
             }
         }
     }
