@@ -16,7 +16,8 @@
 //!   its generator instead of jumping. Every chunk therefore sees exactly the words the
 //!   sequential fill gives it: the message is the sequential one, bit for bit.
 //! * **Reductions.** Only order-free combinations are formed across chunks (logical or of
-//!   error flags, maximum of used levels). Floating sums — $\lVert x\rVert_2$,
+//!   error flags, maximum of used levels, $\lVert x\rVert_\infty$ with its finiteness check,
+//!   smallest non-zero magnitude): the same value whatever the grouping. Floating sums — $\lVert x\rVert_2$,
 //!   $\lVert x\rVert_1$ — stay sequential in their one summation order (they are memory-bound;
 //!   rayon's parallel float sums are not reproducible).
 //! * **Sequential here:** Top-K, the thresholds and scaled sign (memory-bound streaming passes:
@@ -72,6 +73,24 @@ where
         .zip(out.par_chunks_mut(CHUNK))
         .map(|(xc, oc)| f(xc, oc))
         .reduce(|| init, &combine)
+}
+
+/// `f` over aligned chunks of `x`, results folded with `combine` (associative and
+/// commutative, `init` its identity): a read-only reduction such as a maximum.
+pub(crate) fn reduce_chunks<X, R>(
+    x: &[X],
+    init: R,
+    combine: impl Fn(R, R) -> R + Sync + Send,
+    f: impl Fn(&[X]) -> R + Sync + Send,
+) -> R
+where
+    X: Sync,
+    R: Copy + Send + Sync,
+{
+    if !is_parallel(x.len()) {
+        return combine(init, f(x));
+    }
+    x.par_chunks(CHUNK).map(f).reduce(|| init, combine)
 }
 
 /// [`map_chunks`] for a kernel that draws `words_per_chunk` words of `rng` per full chunk (a

@@ -6,7 +6,7 @@ use squeeze_core::{
 };
 
 use crate::entry::{ParamDoc, Registered, compressor};
-use crate::parallel::map_chunks;
+use crate::parallel::{map_chunks, reduce_chunks};
 use crate::params::Params;
 use crate::quant::max_abs_checked;
 
@@ -133,8 +133,14 @@ fn nearest_exponent(v: f64, b: f64) -> i32 {
     if hi - v < v - lo { k + 1 } else { k }
 }
 
-/// Smallest non-zero `|x_j|` (`vmax` if there is none), in one vectorised pass.
+/// Smallest non-zero `|x_j|` (`vmax` if there is none), in one vectorised pass (chunked on the
+/// current rayon pool for large inputs; a minimum does not depend on the grouping).
 fn min_nonzero_abs<S: Scalar>(x: &[S], vmax: S) -> S {
+    let min = |a: S, b: S| if b < a { b } else { a };
+    reduce_chunks(x, vmax, min, |c| min_nonzero_abs_seq(c, vmax))
+}
+
+fn min_nonzero_abs_seq<S: Scalar>(x: &[S], vmax: S) -> S {
     const L: usize = 16;
     let mut m = [vmax; L];
     let chunks = x.chunks_exact(L);

@@ -19,7 +19,7 @@ use core::any::TypeId;
 use squeeze_core::{CompressError, Scalar, WideRng};
 
 use crate::entry::ParamDoc;
-use crate::parallel::{CHUNK, map_chunks_rng};
+use crate::parallel::{CHUNK, map_chunks_rng, reduce_chunks};
 
 /// Which norm scales the levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -116,9 +116,18 @@ pub(crate) fn width_mut<S: Scalar>(x: &mut [S]) -> WidthMut<'_> {
 }
 
 /// `‖x‖_∞` in one vectorised pass, or `None` if some entry is NaN or ±∞ (`v − v` is NaN
-/// exactly for those).
-#[allow(clippy::eq_op)]
+/// exactly for those). Chunked on the current rayon pool for large inputs: a maximum (and "all
+/// finite") does not depend on the grouping, so the value is the sequential one.
 pub(crate) fn max_abs_checked<S: Scalar>(x: &[S]) -> Option<S> {
+    let max = |a: Option<S>, b: Option<S>| match (a, b) {
+        (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+        _ => None,
+    };
+    reduce_chunks(x, Some(S::ZERO), max, max_abs_checked_seq)
+}
+
+#[allow(clippy::eq_op)]
+fn max_abs_checked_seq<S: Scalar>(x: &[S]) -> Option<S> {
     const L: usize = 16;
     let mut m = [S::ZERO; L];
     let mut probe = [S::ZERO; L];

@@ -11,7 +11,7 @@
 use proptest::prelude::*;
 use squeeze_compress::parallel::{CHUNK, PARALLEL_MIN_DIM};
 use squeeze_compress::registry::{entries, parse};
-use squeeze_core::{CompressCtx, Message, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{CompressCtx, CompressError, Message, Scalar, Scratch, SqueezeRng};
 
 const D: usize = PARALLEL_MIN_DIM + CHUNK + CHUNK / 2 + 37;
 
@@ -31,7 +31,12 @@ fn input<S: Scalar>(seed: u64, scale: f64) -> Vec<S> {
         .collect()
 }
 
-fn compress<S: Scalar>(spec: &str, x: &[S], seed: u64, threads: usize) -> Option<Message<S>> {
+fn compress<S: Scalar>(
+    spec: &str,
+    x: &[S],
+    seed: u64,
+    threads: usize,
+) -> Result<Message<S>, CompressError> {
     let c = parse::<S>(spec).unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -42,8 +47,20 @@ fn compress<S: Scalar>(spec: &str, x: &[S], seed: u64, threads: usize) -> Option
         let mut ctx = CompressCtx::new(&mut rng, &mut scratch)
             .with_worker(1, 4)
             .with_round_seed(99);
-        c.compress(x, &mut ctx).ok()
+        c.compress(x, &mut ctx)
     })
+}
+
+/// Equal messages, or errors with the same text (a NaN in an error is not `==` itself).
+fn same<S: Scalar>(
+    a: &Result<Message<S>, CompressError>,
+    b: &Result<Message<S>, CompressError>,
+) -> bool {
+    match (a, b) {
+        (Ok(a), Ok(b)) => a == b,
+        (Err(a), Err(b)) => format!("{a:?}") == format!("{b:?}"),
+        _ => false,
+    }
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -94,8 +111,32 @@ fn half_precision_kernels_do_not_depend_on_the_thread_count() {
     ] {
         let x = input::<squeeze_core::f16>(5, 1.0);
         let one = compress(spec, &x, 5, 1);
-        assert!(one.is_some(), "{spec}");
+        assert!(one.is_ok(), "{spec}");
         assert!(compress(spec, &x, 5, 2) == one, "{spec}");
+    }
+}
+
+#[test]
+fn errors_on_large_inputs_do_not_depend_on_the_thread_count() {
+    let mut x = input::<f32>(9, 1.0);
+    x[D - 3] = f32::MAX; // top binade: natural refuses it, ℓ₂ norms overflow
+    let big = x.clone();
+    x[PARALLEL_MIN_DIM + 5] = f32::NAN;
+    x[D - 10] = f32::INFINITY;
+    for spec in specs() {
+        for input in [&x, &big] {
+            let one = compress(spec, input, 9, 1);
+            assert!(same(&compress(spec, input, 9, 2), &one), "{spec}");
+        }
+        if ["qsgd", "natural", "terngrad", "power_rounding"]
+            .contains(&spec.split(':').next().unwrap())
+        {
+            let e = compress(spec, &x, 9, 2).unwrap_err();
+            assert!(
+                matches!(e, CompressError::NonFinite { index, .. } if index == PARALLEL_MIN_DIM + 5),
+                "{spec}: {e}"
+            );
+        }
     }
 }
 
@@ -164,9 +205,9 @@ fn sequential_messages_match_main() {
     let x = input::<f32>(7, 1.0);
     let mut digests = Vec::new();
     for spec in specs() {
-        let d = compress(spec, &x, 7, 1).map(|m| fnv1a(&m.to_bytes()));
+        let d = compress(spec, &x, 7, 1).ok().map(|m| fnv1a(&m.to_bytes()));
         digests.push((spec, d));
-        let two = compress(spec, &x, 7, 2).map(|m| fnv1a(&m.to_bytes()));
+        let two = compress(spec, &x, 7, 2).ok().map(|m| fnv1a(&m.to_bytes()));
         assert_eq!(two, d, "{spec}");
     }
     if std::env::var_os("PRINT_DIGESTS").is_some() {
