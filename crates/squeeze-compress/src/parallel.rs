@@ -4,9 +4,12 @@
 //!
 //! * Inputs with $d \ge$ [`PARALLEL_MIN_DIM`] $= 2^{19} = 524{,}288$ are cut into fixed chunks of
 //!   [`CHUNK`] $= 2^{16}$ coordinates (the last one shorter), and the per-element pass of the
-//!   compressor (quantise / round) runs over the chunks on rayon's current pool
-//!   ([`rayon::current_num_threads`]; nothing parallel with one thread or below the threshold).
-//!   Chunk boundaries depend on $d$ alone, never on the thread count.
+//!   compressor (quantise / round) runs over the chunks on the rayon pool **the call is made
+//!   from** (e.g. inside `pool.install(…)`, or the driver's `--threads T` pool). Called from a
+//!   thread outside any rayon pool (the driver with one thread, a plain `main`), or on a
+//!   1-thread pool, or below the threshold, everything runs on the calling thread as before:
+//!   a compressor never starts rayon's global pool by itself. Chunk boundaries depend on $d$
+//!   alone, never on the thread count.
 //! * **Randomness.** The kernels draw a fixed number of [`WideRng`] words per element in blocks
 //!   that divide [`CHUNK`] (one 32-bit half per element for QSGD, TernGrad and `natural` on
 //!   `f32`, one word per element for natural dithering and `natural` on `f64`), so chunk $c$
@@ -44,10 +47,13 @@ pub const PARALLEL_MIN_DIM: usize = 1 << 19;
 /// 1024 elements) and of the 8 generator lanes.
 pub const CHUNK: usize = 1 << 16;
 
-/// Whether an input of dimension `d` takes the chunked path on the current rayon pool.
+/// Whether an input of dimension `d` takes the chunked path: large enough, and called from a
+/// worker of a rayon pool with more than one thread.
 #[inline]
 pub(crate) fn is_parallel(d: usize) -> bool {
-    d >= PARALLEL_MIN_DIM && rayon::current_num_threads() > 1
+    d >= PARALLEL_MIN_DIM
+        && rayon::current_thread_index().is_some()
+        && rayon::current_num_threads() > 1
 }
 
 /// `f` over aligned chunks of `x` and `out` (same length), results folded with `combine`
@@ -193,5 +199,8 @@ mod tests {
         let mut out = vec![0u32; x.len()];
         let calls = pool(2).install(|| map_chunks(&x, &mut out, 0usize, |a, b| a + b, |_, _| 1));
         assert_eq!(calls, PARALLEL_MIN_DIM / CHUNK);
+        // Outside any pool: the calling thread, one call, whatever the machine.
+        let calls = map_chunks(&x, &mut out, 0usize, |a, b| a + b, |_, _| 1);
+        assert_eq!(calls, 1);
     }
 }
