@@ -274,23 +274,9 @@ fn round_uniform_f32(x: &[f32], k: f32, s: u16, rng: WideRng, codes: &mut [i16])
     let scale = (1u32 << fbits) as f32;
     let shift = 32 - fbits;
     let sf = s as f32;
-    map_chunks_rng(
-        x,
-        codes,
-        rng,
-        CHUNK / 2,
-        (),
-        |_, _| (),
-        |x, codes, rng| {
-            let mut block = RandomBlock::new();
-            for (xc, cc) in x.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
-                let u = block.fill(rng, xc.len());
-                for ((c, &v), &u) in cc.iter_mut().zip(xc).zip(u) {
-                    *c = code_f32(v, u, k, sf, scale, shift, fbits);
-                }
-            }
-        },
-    );
+    round_blocks(x, rng, codes, |v, u| {
+        code_f32(v, u, k, sf, scale, shift, fbits)
+    });
 }
 
 fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: WideRng, codes: &mut [i16]) {
@@ -298,7 +284,7 @@ fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: WideRng, codes: &
     let scale = (1u64 << fbits) as f64;
     let shift = 32 - fbits;
     let sf = s as f64;
-    let code = |v: S, u: u32| -> i16 {
+    round_blocks(x, rng, codes, |v: S, u: u32| -> i16 {
         let p = (v.abs().to_f64() / n) * sf;
         let r = if p < sf { p } else { sf };
         // SAFETY: 0 ≤ r ≤ s and s·2^F < 2^31 (a NaN ratio would have failed `p < sf` and
@@ -306,7 +292,18 @@ fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: WideRng, codes: &
         let t: i32 = unsafe { (r * scale).to_int_unchecked() };
         let q = ((t + (u >> shift) as i32) >> fbits) as i16;
         if v.is_sign_negative() { -q } else { q }
-    };
+    });
+}
+
+/// `codes[j] = code(x[j], u_j)` with `u_j` the 32-bit uniforms of [`RandomBlock`]s (half a
+/// word per element), chunked on the rayon pool for large inputs ([`crate::parallel`]).
+#[inline(always)]
+fn round_blocks<X: Copy + Sync>(
+    x: &[X],
+    rng: WideRng,
+    codes: &mut [i16],
+    code: impl Fn(X, u32) -> i16 + Sync + Send,
+) {
     map_chunks_rng(
         x,
         codes,
