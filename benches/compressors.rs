@@ -192,3 +192,76 @@ mod wire {
         });
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Multi-core section (helper "parallel", issue #15 item 3). Self-contained: edit above freely.
+// ---------------------------------------------------------------------------------------------
+
+/// One vector compressed on a 1- and a 2-thread rayon pool: the compute-bound quantisers at
+/// d = 10⁷ (above `squeeze_compress::parallel::PARALLEL_MIN_DIM`, so the 2-thread pool takes the
+/// chunked path) plus Top-1 % and scaled sign (sequential by design: must not slow down). The
+/// messages are identical for both pools; the ratio of the `threads=1` and `threads=2` medians is
+/// the multi-core speed-up in `docs/benchmarks.md`.
+///
+/// ```text
+/// cargo bench --bench compressors -- multicore
+/// ```
+mod multicore {
+    use super::*;
+
+    const SPECS: [&str; 7] = [
+        "qsgd:s=16",
+        "terngrad",
+        "natural",
+        "natural_dithering:s=8",
+        "power_rounding",
+        "top_k:ratio=0.01",
+        "scaled_sign",
+    ];
+
+    /// A spec on a pool of `threads` threads.
+    #[derive(Clone)]
+    struct PoolCase {
+        spec: &'static str,
+        threads: usize,
+    }
+
+    impl fmt::Display for PoolCase {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{} threads={}", self.spec, self.threads)
+        }
+    }
+
+    fn cases() -> Vec<PoolCase> {
+        SPECS
+            .iter()
+            .flat_map(|&spec| [1, 2].map(|threads| PoolCase { spec, threads }))
+            .collect()
+    }
+
+    #[divan::bench(args = cases(), sample_count = 10, sample_size = 1)]
+    fn compress_d1e7(bencher: Bencher<'_, '_>, case: &PoolCase) {
+        const D: usize = 10_000_000;
+        let x = input(D);
+        let c = parse::<f32>(case.spec).expect("registered spec");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(case.threads)
+            .build()
+            .expect("thread pool");
+        let mut rng = SqueezeRng::from_seed_u64(1);
+        let mut scratch = Scratch::default();
+        let mut msg = Message::default();
+        pool.install(|| {
+            let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(0, 4);
+            c.compress_into(&x, &mut ctx, &mut msg)
+                .expect("valid input");
+        });
+        bencher.counter(BytesCount::new(D * 4)).bench_local(|| {
+            pool.install(|| {
+                let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(0, 4);
+                c.compress_into(divan::black_box(&x), &mut ctx, &mut msg)
+                    .expect("valid input");
+            })
+        });
+    }
+}

@@ -27,6 +27,10 @@
 //! CLAG, 3PCv1/v2/v4/v5, Bernoulli aggregation, AdaCGD's adaptive ladder) are built from these
 //! in [`three_point`].
 //!
+//! Called from a rayon pool with several threads, QSGD, TernGrad, natural compression,
+//! natural dithering and power rounding split one vector of $d \ge 2^{19}$ coordinates across
+//! the pool's threads with messages bit-identical to the single-thread ones ([`parallel`]).
+//!
 //! Build any of them from a spec string with [`registry::parse`]; list them with
 //! [`registry::entries`]. Every registered compressor passes the conformance suite
 //! ([`conformance`]): round trip through the wire format, encoded length = reported bits,
@@ -52,6 +56,7 @@ pub mod identity;
 pub mod natural;
 pub mod natural_dithering;
 pub mod one_bit;
+pub mod parallel;
 pub mod params;
 pub mod perm_k;
 pub mod power_rounding;

@@ -3,6 +3,7 @@
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Scalar, WideRng};
 
 use crate::entry::compressor;
+use crate::parallel::{CHUNK, map_chunks_rng};
 use crate::quant::{BLOCK, RandomBlock, Width, WidthMut, width, width_mut};
 
 /// Natural compression (Horváth et al. 2019, arXiv 1905.10988): with
@@ -66,11 +67,14 @@ compressor! {
         squeeze_core::check_dim_basic(x.len())?;
         let values = out.natural_parts();
         values.resize(x.len(), S::ZERO);
-        let mut rng = WideRng::from_rng(ctx.rng);
+        let rng = WideRng::from_rng(ctx.rng);
+        let or = |a: bool, b: bool| a | b;
+        // Chunked on the current rayon pool for large inputs (crate::parallel): half a random
+        // word per element (f32, narrow types), one per element (f64).
         let flagged = match (width(x), width_mut(values)) {
-            (Width::F32(x), WidthMut::F32(o)) => natural_f32(x, &mut rng, o),
-            (Width::F64(x), WidthMut::F64(o)) => natural_f64(x, &mut rng, o),
-            (Width::Narrow, WidthMut::Narrow) => natural_narrow(x, &mut rng, values),
+            (Width::F32(x), WidthMut::F32(o)) => map_chunks_rng(x, o, rng, CHUNK / 2, false, or, natural_f32),
+            (Width::F64(x), WidthMut::F64(o)) => map_chunks_rng(x, o, rng, CHUNK, false, or, natural_f64),
+            (Width::Narrow, WidthMut::Narrow) => map_chunks_rng(x, values, rng, CHUNK / 2, false, or, natural_narrow),
             _ => unreachable!("input and message have the same scalar type"),
         };
         if flagged {
@@ -105,7 +109,7 @@ fn top_binade_error<S: Scalar>(x: &[S]) -> CompressError {
 }
 
 /// Returns `true` if some entry is non-finite or in the top binade (mantissa ≠ 0).
-fn natural_f32(x: &[f32], rng: &mut WideRng, out: &mut [f32]) -> bool {
+fn natural_f32(x: &[f32], out: &mut [f32], rng: &mut WideRng) -> bool {
     #[inline(always)]
     fn one(v: f32, u: u32, bad: &mut i32) -> f32 {
         let b = v.to_bits();
@@ -131,7 +135,7 @@ fn natural_f32(x: &[f32], rng: &mut WideRng, out: &mut [f32]) -> bool {
 
 /// The generic kernel on the IEEE bits of any [`Scalar`] (used for the 16-bit types): the
 /// same mantissa comparison with the top `MANT_BITS` bits of a random 32-bit half-word.
-fn natural_narrow<S: Scalar>(x: &[S], rng: &mut WideRng, out: &mut [S]) -> bool {
+fn natural_narrow<S: Scalar>(x: &[S], out: &mut [S], rng: &mut WideRng) -> bool {
     let mant_bits = S::MANT_BITS;
     let sign = 1u64 << (S::BITS - 1);
     let mant = (1u64 << mant_bits) - 1;
@@ -152,7 +156,7 @@ fn natural_narrow<S: Scalar>(x: &[S], rng: &mut WideRng, out: &mut [S]) -> bool 
     bad
 }
 
-fn natural_f64(x: &[f64], rng: &mut WideRng, out: &mut [f64]) -> bool {
+fn natural_f64(x: &[f64], out: &mut [f64], rng: &mut WideRng) -> bool {
     const MANT: u64 = (1 << 52) - 1;
     const EXP: u64 = 0x7ff0_0000_0000_0000;
     const TOP: i64 = 0x7fe0_0000_0000_0000;

@@ -5,6 +5,7 @@ use squeeze_core::{
 };
 
 use crate::entry::{ParamDoc, Registered, compressor};
+use crate::parallel::{CHUNK, map_chunks_rng};
 use crate::params::Params;
 use crate::quant::{NormKind, message_norm};
 
@@ -142,26 +143,30 @@ compressor! {
         *norm = n;
         let nf = n.to_f64();
         let top = 2f64.powi(s as i32 - 1);
-        let mut rng = WideRng::from_rng(ctx.rng);
-        let mut words = [0u64; 512];
-        for (xc, cc) in x.chunks(512).zip(codes.chunks_mut(512)) {
-            let w = &mut words[..xc.len()];
-            rng.fill(w);
-            for ((c, &v), &wd) in cc.iter_mut().zip(xc).zip(w.iter()) {
-                let t = ((v.abs().to_f64() / nf) * top).min(top);
-                let mag = if t < 1.0 {
-                    // Dither between 0 and the smallest level 2^-(s-1).
-                    ((wd >> 11) as f64 * (1.0 / (1u64 << 53) as f64) < t) as i16
-                } else {
-                    // t = 2^e (1 + M/2^52), 0 ≤ e ≤ s − 1: natural rounding.
-                    let b = t.to_bits();
-                    let e = ((b >> 52) as i32 - 1023) as i16;
-                    let up = ((wd >> 12) < (b & ((1 << 52) - 1))) as i16;
-                    e + 1 + up
-                };
-                *c = if v.is_sign_negative() { -mag } else { mag };
+        let rng = WideRng::from_rng(ctx.rng);
+        // One random word per element; chunked on the current rayon pool for large inputs
+        // (crate::parallel), with the same codes.
+        map_chunks_rng(x, codes, rng, CHUNK, (), |_, _| (), |x, codes, rng| {
+            let mut words = [0u64; 512];
+            for (xc, cc) in x.chunks(512).zip(codes.chunks_mut(512)) {
+                let w = &mut words[..xc.len()];
+                rng.fill(w);
+                for ((c, &v), &wd) in cc.iter_mut().zip(xc).zip(w.iter()) {
+                    let t = ((v.abs().to_f64() / nf) * top).min(top);
+                    let mag = if t < 1.0 {
+                        // Dither between 0 and the smallest level 2^-(s-1).
+                        ((wd >> 11) as f64 * (1.0 / (1u64 << 53) as f64) < t) as i16
+                    } else {
+                        // t = 2^e (1 + M/2^52), 0 ≤ e ≤ s − 1: natural rounding.
+                        let b = t.to_bits();
+                        let e = ((b >> 52) as i32 - 1023) as i16;
+                        let up = ((wd >> 12) < (b & ((1 << 52) - 1))) as i16;
+                        e + 1 + up
+                    };
+                    *c = if v.is_sign_negative() { -mag } else { mag };
+                }
             }
-        }
+        });
         Ok(())
     }
 }

@@ -6,6 +6,7 @@ use squeeze_core::{
 };
 
 use crate::entry::{ParamDoc, Registered, compressor};
+use crate::parallel::{map_chunks, reduce_chunks};
 use crate::params::Params;
 use crate::quant::max_abs_checked;
 
@@ -132,8 +133,14 @@ fn nearest_exponent(v: f64, b: f64) -> i32 {
     if hi - v < v - lo { k + 1 } else { k }
 }
 
-/// Smallest non-zero `|x_j|` (`vmax` if there is none), in one vectorised pass.
+/// Smallest non-zero `|x_j|` (`vmax` if there is none), in one vectorised pass (chunked on the
+/// current rayon pool for large inputs; a minimum does not depend on the grouping).
 fn min_nonzero_abs<S: Scalar>(x: &[S], vmax: S) -> S {
+    let min = |a: S, b: S| if b < a { b } else { a };
+    reduce_chunks(x, vmax, min, |c| min_nonzero_abs_seq(c, vmax))
+}
+
+fn min_nonzero_abs_seq<S: Scalar>(x: &[S], vmax: S) -> S {
     const L: usize = 16;
     let mut m = [vmax; L];
     let chunks = x.chunks_exact(L);
@@ -215,6 +222,10 @@ compressor! {
         let last = table.len() - 1;
         let log2_anchor = approx_log2(anchor.to_f64());
         let inv_log2_b = 1.0 / b.log2();
+        let table = &table[..];
+        // Both passes run in chunks on the current rayon pool for large inputs
+        // (crate::parallel); the only cross-chunk value is the maximum level used.
+        let s_used = map_chunks(x, codes, 1i32, i32::max, |x, codes| {
         let mut s_used = 1i32;
         for (c, &xv) in codes.iter_mut().zip(x) {
             let v = xv.abs().to_f64();
@@ -246,17 +257,22 @@ compressor! {
             let neg = -(xv.is_sign_negative() as i16);
             *c = (t as i16 ^ neg) - neg;
         }
-        table.clear();
+        s_used
+        });
+        ctx.scratch.values.clear();
         // t = j + 1 ↦ code s − j = s + 1 − t.
         let s = s_used as i16;
-        for c in codes.iter_mut() {
-            let t = *c;
-            *c = match t {
-                0 => 0,
-                t if t > 0 => s + 1 - t,
-                t => -(s + 1 + t),
-            };
-        }
+        let codes = &mut codes[..];
+        map_chunks(x, codes, (), |_, _| (), |_, codes| {
+            for c in codes.iter_mut() {
+                let t = *c;
+                *c = match t {
+                    0 => 0,
+                    t if t > 0 => s + 1 - t,
+                    t => -(s + 1 + t),
+                };
+            }
+        });
         *levels = Levels::Geometric {
             base: base_s,
             s: s as u16,

@@ -158,8 +158,7 @@ pub(crate) fn quantize_uniform<S: Scalar>(
     codes.resize(x.len(), 0);
     if n > S::ZERO {
         *norm = n;
-        let mut rng = WideRng::from_rng(ctx.rng);
-        round_uniform(x, n, s, &mut rng, codes);
+        round_uniform(x, n, s, WideRng::from_rng(ctx.rng), codes);
     } else {
         *norm = S::ZERO;
     }

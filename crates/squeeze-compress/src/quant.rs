@@ -19,6 +19,7 @@ use core::any::TypeId;
 use squeeze_core::{CompressError, Scalar, WideRng};
 
 use crate::entry::ParamDoc;
+use crate::parallel::{CHUNK, map_chunks_rng, reduce_chunks};
 
 /// Which norm scales the levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -115,9 +116,18 @@ pub(crate) fn width_mut<S: Scalar>(x: &mut [S]) -> WidthMut<'_> {
 }
 
 /// `‖x‖_∞` in one vectorised pass, or `None` if some entry is NaN or ±∞ (`v − v` is NaN
-/// exactly for those).
-#[allow(clippy::eq_op)]
+/// exactly for those). Chunked on the current rayon pool for large inputs: a maximum (and "all
+/// finite") does not depend on the grouping, so the value is the sequential one.
 pub(crate) fn max_abs_checked<S: Scalar>(x: &[S]) -> Option<S> {
+    let max = |a: Option<S>, b: Option<S>| match (a, b) {
+        (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+        _ => None,
+    };
+    reduce_chunks(x, Some(S::ZERO), max, max_abs_checked_seq)
+}
+
+#[allow(clippy::eq_op)]
+fn max_abs_checked_seq<S: Scalar>(x: &[S]) -> Option<S> {
     const L: usize = 16;
     let mut m = [S::ZERO; L];
     let mut probe = [S::ZERO; L];
@@ -220,13 +230,10 @@ impl RandomBlock {
 /// Stochastic rounding of `s·|x_j|/n` onto `{0, …, s}` with the sign of `x_j`, into `codes`
 /// (`codes.len() == x.len()`). `n` must be the finite, positive message norm with
 /// `n ≥ |x_j|` (up to rounding: the ratio is clamped to `s`), all `x_j` finite.
-pub(crate) fn round_uniform<S: Scalar>(
-    x: &[S],
-    n: S,
-    s: u16,
-    rng: &mut WideRng,
-    codes: &mut [i16],
-) {
+///
+/// For `x.len() ≥` [`PARALLEL_MIN_DIM`](crate::parallel::PARALLEL_MIN_DIM) the pass runs in
+/// [`CHUNK`]s on the current rayon pool, with the same codes (see [`crate::parallel`]).
+pub(crate) fn round_uniform<S: Scalar>(x: &[S], n: S, s: u16, rng: WideRng, codes: &mut [i16]) {
     debug_assert_eq!(x.len(), codes.len());
     if let Width::F32(x32) = width(x) {
         let sf = s as f32;
@@ -262,27 +269,22 @@ fn code_f32(v: f32, u: u32, k: f32, sf: f32, scale: f32, shift: u32, fbits: u32)
     ((q ^ m) - m) as i16
 }
 
-fn round_uniform_f32(x: &[f32], k: f32, s: u16, rng: &mut WideRng, codes: &mut [i16]) {
+fn round_uniform_f32(x: &[f32], k: f32, s: u16, rng: WideRng, codes: &mut [i16]) {
     let fbits = frac_bits(s);
     let scale = (1u32 << fbits) as f32;
     let shift = 32 - fbits;
     let sf = s as f32;
-    let mut block = RandomBlock::new();
-    for (xc, cc) in x.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
-        let u = block.fill(rng, xc.len());
-        for ((c, &v), &u) in cc.iter_mut().zip(xc).zip(u) {
-            *c = code_f32(v, u, k, sf, scale, shift, fbits);
-        }
-    }
+    round_blocks(x, rng, codes, |v, u| {
+        code_f32(v, u, k, sf, scale, shift, fbits)
+    });
 }
 
-fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: &mut WideRng, codes: &mut [i16]) {
+fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: WideRng, codes: &mut [i16]) {
     let fbits = frac_bits(s);
     let scale = (1u64 << fbits) as f64;
     let shift = 32 - fbits;
     let sf = s as f64;
-    let mut block = RandomBlock::new();
-    let code = |v: S, u: u32| -> i16 {
+    round_blocks(x, rng, codes, |v: S, u: u32| -> i16 {
         let p = (v.abs().to_f64() / n) * sf;
         let r = if p < sf { p } else { sf };
         // SAFETY: 0 ≤ r ≤ s and s·2^F < 2^31 (a NaN ratio would have failed `p < sf` and
@@ -290,13 +292,35 @@ fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: &mut WideRng, cod
         let t: i32 = unsafe { (r * scale).to_int_unchecked() };
         let q = ((t + (u >> shift) as i32) >> fbits) as i16;
         if v.is_sign_negative() { -q } else { q }
-    };
-    for (xc, cc) in x.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
-        let u = block.fill(rng, xc.len());
-        for ((c, &v), &u) in cc.iter_mut().zip(xc).zip(u) {
-            *c = code(v, u);
-        }
-    }
+    });
+}
+
+/// `codes[j] = code(x[j], u_j)` with `u_j` the 32-bit uniforms of [`RandomBlock`]s (half a
+/// word per element), chunked on the rayon pool for large inputs ([`crate::parallel`]).
+#[inline(always)]
+fn round_blocks<X: Copy + Sync>(
+    x: &[X],
+    rng: WideRng,
+    codes: &mut [i16],
+    code: impl Fn(X, u32) -> i16 + Sync + Send,
+) {
+    map_chunks_rng(
+        x,
+        codes,
+        rng,
+        CHUNK / 2,
+        (),
+        |_, _| (),
+        |x, codes, rng| {
+            let mut block = RandomBlock::new();
+            for (xc, cc) in x.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
+                let u = block.fill(rng, xc.len());
+                for ((c, &v), &u) in cc.iter_mut().zip(xc).zip(u) {
+                    *c = code(v, u);
+                }
+            }
+        },
+    );
 }
 
 #[cfg(test)]
@@ -330,11 +354,11 @@ mod tests {
         // Grid points r ∈ {0, …, s} round to themselves whatever the uniforms.
         let x = [0.0f32, 1.0, -2.0, 4.0, -0.0, 3.0];
         let mut codes = [0i16; 6];
-        let mut rng = WideRng::from_rng(&mut squeeze_core::SqueezeRng::from_seed_u64(3));
-        round_uniform(&x, 4.0f32, 4, &mut rng, &mut codes);
+        let rng = WideRng::from_rng(&mut squeeze_core::SqueezeRng::from_seed_u64(3));
+        round_uniform(&x, 4.0f32, 4, rng.clone(), &mut codes);
         assert_eq!(codes, [0, 1, -2, 4, 0, 3]);
         let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-        round_uniform(&x64, 4.0f64, 4, &mut rng, &mut codes);
+        round_uniform(&x64, 4.0f64, 4, rng, &mut codes);
         assert_eq!(codes, [0, 1, -2, 4, 0, 3]);
     }
 }

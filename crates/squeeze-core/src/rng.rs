@@ -14,7 +14,9 @@
 //!
 //! [`WideRng`] runs 8 independent xoshiro256++ lanes side by side; its fill loop
 //! auto-vectorises, which is what lets QSGD and natural compression draw one random number per
-//! coordinate near memory speed.
+//! coordinate near memory speed. [`WideRng::advance`] jumps every lane ahead by any number of
+//! steps exactly (see [`jump`]), which lets a compressor split one long fill across threads and
+//! still draw the very words a sequential fill would.
 
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rand_xoshiro::rand_core::{SeedableRng, TryRng};
@@ -229,6 +231,48 @@ impl WideRng {
         }
     }
 
+    /// Skip the next `8·steps` words of the output exactly: afterwards the generator is in the
+    /// state that `steps` calls of `fill` on 8 words would leave it in (each lane advanced by
+    /// `steps` xoshiro256 transitions, via [`jump::advance_state`]). Costs
+    /// $O(\mathrm{popcount}(steps))$ 256-bit matrix–vector products per lane, not $O(steps)$.
+    ///
+    /// ```
+    /// use squeeze_core::rng::{SqueezeRng, WideRng};
+    /// let mut seq = WideRng::from_rng(&mut SqueezeRng::from_seed_u64(4));
+    /// let mut jumped = seq.clone();
+    /// let mut skipped = vec![0u64; 8 * 1000];
+    /// seq.fill(&mut skipped);
+    /// jumped.advance(1000);
+    /// let (mut a, mut b) = ([0u64; 11], [0u64; 11]);
+    /// seq.fill(&mut a);
+    /// jumped.fill(&mut b);
+    /// assert_eq!(a, b);
+    /// ```
+    pub fn advance(&mut self, steps: u64) {
+        if steps == 0 {
+            return;
+        }
+        // Words still buffered (`used < 8`) are part of the skipped stretch: skip the rest of
+        // this buffer plus `steps − 1` lane steps, then refill, leaving `used` where it was.
+        let buffered = self.used < WIDE_LANES;
+        let lane_steps = if buffered { steps - 1 } else { steps };
+        for lane in 0..WIDE_LANES {
+            let st = [
+                self.s[0][lane],
+                self.s[1][lane],
+                self.s[2][lane],
+                self.s[3][lane],
+            ];
+            let st = jump::advance_state(st, lane_steps);
+            for (row, v) in self.s.iter_mut().zip(st) {
+                row[lane] = v;
+            }
+        }
+        if buffered {
+            self.buf = self.step();
+        }
+    }
+
     #[inline(always)]
     fn step(&mut self) -> [u64; WIDE_LANES] {
         let [s0, s1, s2, s3] = &mut self.s;
@@ -271,9 +315,167 @@ impl WideRng {
     }
 }
 
+pub mod jump {
+    //! Exact jump-ahead for xoshiro256 states.
+    //!
+    //! The state transition $T$ of xoshiro256 (the output scrambler `++` aside) is linear over
+    //! $\mathrm{GF}(2)^{256}$ (Blackman & Vigna 2021, arXiv 1805.01407): shifts, rotations and
+    //! XORs. So $T^n$ is a $256\times256$ bit matrix and
+    //! $T^n = \prod_{j:\ n_j = 1} T^{2^j}$ over the binary digits $n_j$ of $n$. The matrices
+    //! $T^{2^j}$, $j < 64$, are computed on first use by repeated squaring (8 KiB each, only
+    //! the ones a jump needs) and cached for the life of the process.
+
+    use std::sync::OnceLock;
+
+    /// One xoshiro256 state transition (the linear part of xoshiro256++).
+    #[inline]
+    pub fn transition(s: [u64; 4]) -> [u64; 4] {
+        let [mut s0, mut s1, mut s2, mut s3] = s;
+        let t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = s3.rotate_left(45);
+        [s0, s1, s2, s3]
+    }
+
+    /// A linear map on 256-bit states by its columns: `cols[i]` is the image of bit `i % 64`
+    /// of word `i / 64`.
+    struct BitMatrix([[u64; 4]; 256]);
+
+    impl BitMatrix {
+        fn apply(&self, v: [u64; 4]) -> [u64; 4] {
+            let mut r = [0u64; 4];
+            for (w, &word) in v.iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let c = &self.0[w * 64 + bits.trailing_zeros() as usize];
+                    for (ri, ci) in r.iter_mut().zip(c) {
+                        *ri ^= ci;
+                    }
+                    bits &= bits - 1;
+                }
+            }
+            r
+        }
+    }
+
+    /// $T^{2^j}$ (computed on first use, from $T^{2^{j-1}}$).
+    fn power_of_two(j: usize) -> &'static BitMatrix {
+        static POWERS: [OnceLock<Box<BitMatrix>>; 64] = [const { OnceLock::new() }; 64];
+        POWERS[j].get_or_init(|| {
+            let mut m = Box::new(BitMatrix([[0; 4]; 256]));
+            if j == 0 {
+                for (i, col) in m.0.iter_mut().enumerate() {
+                    let mut e = [0u64; 4];
+                    e[i / 64] = 1 << (i % 64);
+                    *col = transition(e);
+                }
+            } else {
+                let half = power_of_two(j - 1);
+                for (col, h) in m.0.iter_mut().zip(&half.0) {
+                    *col = half.apply(*h);
+                }
+            }
+            m
+        })
+    }
+
+    /// The state after `steps` transitions of `s`, exactly (see the module docs).
+    ///
+    /// ```
+    /// use squeeze_core::rng::jump::{advance_state, transition};
+    /// let mut s = [1u64, 2, 3, 4];
+    /// let jumped = advance_state(s, 77);
+    /// for _ in 0..77 {
+    ///     s = transition(s);
+    /// }
+    /// assert_eq!(jumped, s);
+    /// ```
+    pub fn advance_state(mut s: [u64; 4], steps: u64) -> [u64; 4] {
+        let mut rest = steps;
+        while rest != 0 {
+            let j = rest.trailing_zeros() as usize;
+            s = power_of_two(j).apply(s);
+            rest &= rest - 1;
+        }
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jump_equals_sequential_transitions() {
+        let mut r = SqueezeRng::from_seed_u64(11);
+        for _ in 0..12 {
+            let s0 = [r.next_u64(), r.next_u64(), r.next_u64(), r.next_u64()];
+            let n = r.below(5000);
+            let mut s = s0;
+            for _ in 0..n {
+                s = jump::transition(s);
+            }
+            assert_eq!(jump::advance_state(s0, n), s, "n = {n}");
+        }
+        // Large jumps compose: T^a · T^b = T^(a+b), also across the top bit.
+        let s0 = [5u64, 6, 7, 8];
+        for (a, b) in [
+            (1u64 << 40, 3u64),
+            (u64::MAX / 3, 12345),
+            (1 << 63, (1 << 63) - 1),
+        ] {
+            let once = jump::advance_state(s0, a + b);
+            let twice = jump::advance_state(jump::advance_state(s0, a), b);
+            assert_eq!(once, twice, "{a} + {b}");
+        }
+    }
+
+    #[test]
+    fn wide_advance_equals_skipping_words_including_buffered_ones() {
+        let mut base = SqueezeRng::from_seed_u64(21);
+        for (pre, steps) in [(0usize, 1u64), (0, 513), (3, 1), (5, 700), (8, 64), (13, 0)] {
+            let mut a = WideRng::from_rng(&mut base);
+            let mut b = a.clone();
+            for _ in 0..pre {
+                a.next_u64();
+                b.next_u64();
+            }
+            let mut skip = vec![0u64; 8 * steps as usize];
+            for v in &mut skip {
+                *v = a.next_u64();
+            }
+            b.advance(steps);
+            for k in 0..20 {
+                assert_eq!(
+                    a.next_u64(),
+                    b.next_u64(),
+                    "pre {pre} steps {steps} word {k}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_fill_equals_one_fill() {
+        let mut w = WideRng::from_rng(&mut SqueezeRng::from_seed_u64(8));
+        let mut whole = vec![0u64; 4096 + 5];
+        w.clone().fill(&mut whole);
+        let mut parts = vec![0u64; whole.len()];
+        for (i, c) in parts.chunks_mut(1024).enumerate() {
+            let mut lane = w.clone();
+            lane.advance(i as u64 * 1024 / 8);
+            lane.fill(c);
+        }
+        assert_eq!(parts, whole);
+        w.advance(0);
+        let mut again = vec![0u64; whole.len()];
+        w.fill(&mut again);
+        assert_eq!(again, whole);
+    }
 
     #[test]
     fn streams_differ_by_purpose_and_index() {
