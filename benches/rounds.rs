@@ -11,7 +11,12 @@
 //! * `ef21_dense_top1pct`: one EF21 round with Top-1% (k = 10⁴) on the MoTEF quadratic
 //!   f_i(x) = ½‖a_i x − b_i‖² with d = 10⁶, n = 16, f64 — its gradient a_i(a_i x − b_i) is one
 //!   O(d) pass, so the round measures the engine, the EF21 vector work and Top-K at scale;
-//! * `evaluate_a9a`: [`Engine::evaluate`] (f and ‖∇f‖² over all workers) on the first problem.
+//! * `evaluate_a9a`: [`Engine::evaluate`] (f and ‖∇f‖² over all workers) on the first problem;
+//! * `ef21_3pc_n100_d1e5` (and its phases): rounds at scale, CI-sized twin — EF21 + Top-1% on
+//!   the 3PC quadratic (`kind = "quadratic3pc"`, f32) with n = 100, d = 10⁵;
+//! * `ef21_3pc_n1000_d1e6` (and its phases, issue #15 item 4): the same at n = 1000,
+//!   d = 10⁶ — 4 GB of EF21 state, so `#[ignore]`d: run it alone with
+//!   `cargo bench --bench rounds -- --ignored n1000 --sample-count 3`.
 //!
 //! Each engine is warmed up for a few rounds before timing, so the numbers are steady-state
 //! rounds (which allocate nothing; `tests/rounds_allocation_free.rs`).
@@ -20,6 +25,7 @@ use std::sync::Arc;
 
 use divan::Bencher;
 use squeeze::compress::parse;
+use squeeze::core::Scalar;
 use squeeze::driver::{Engine, StarEngine};
 use squeeze::methods::{Ef21, GradInit, Stepsize};
 use squeeze::problems::problem::{InitPoint, Problem};
@@ -31,6 +37,7 @@ fn main() {
 
 const THREADS: [usize; 2] = [1, 2];
 const WARMUP: usize = 5;
+const GAUSSIAN: InitPoint = InitPoint::Gaussian { seed: 0, std: 1.0 };
 
 /// The a9a-shaped logistic-regression problem of bench (a).
 fn a9a_problem() -> Arc<Problem<f64>> {
@@ -39,17 +46,20 @@ fn a9a_problem() -> Arc<Problem<f64>> {
     Arc::new(p)
 }
 
-fn ef21_engine(spec: &str, problem: Arc<Problem<f64>>, threads: usize) -> Box<dyn Engine> {
+fn ef21_engine<S: Scalar>(
+    spec: &str,
+    problem: Arc<Problem<S>>,
+    init: &InitPoint,
+    threads: usize,
+) -> Box<dyn Engine> {
     let method = Ef21::new(
-        parse::<f64>(spec).expect("compressor"),
+        parse::<S>(spec).expect("compressor"),
         Stepsize::Theory { multiplier: 1.0 },
         GradInit::Full,
         false,
     )
     .expect("ef21");
-    let x0 = problem
-        .initial_point(&InitPoint::Gaussian { seed: 0, std: 1.0 })
-        .expect("x0");
+    let x0 = problem.initial_point(init).expect("x0");
     let mut e = StarEngine::new(method, problem, &x0, 1, threads).expect("engine");
     for _ in 0..WARMUP {
         e.round().expect("warm-up round");
@@ -59,7 +69,7 @@ fn ef21_engine(spec: &str, problem: Arc<Problem<f64>>, threads: usize) -> Box<dy
 
 #[divan::bench(args = THREADS, sample_count = 200)]
 fn ef21_a9a_top1(bencher: Bencher<'_, '_>, threads: usize) {
-    let mut e = ef21_engine("top_k:k=1", a9a_problem(), threads);
+    let mut e = ef21_engine("top_k:k=1", a9a_problem(), &GAUSSIAN, threads);
     bencher.bench_local(|| e.round().expect("round"));
 }
 
@@ -67,13 +77,13 @@ fn ef21_a9a_top1(bencher: Bencher<'_, '_>, threads: usize) {
 fn ef21_dense_top1pct(bencher: Bencher<'_, '_>, threads: usize) {
     let m = quadratic::motef::<f64>(1_000_000, 16, 1.0, 0.0, 3).expect("motef");
     let problem = Arc::new(m.problem);
-    let mut e = ef21_engine("top_k:ratio=0.01", problem, threads);
+    let mut e = ef21_engine("top_k:ratio=0.01", problem, &GAUSSIAN, threads);
     bencher.bench_local(|| e.round().expect("round"));
 }
 
 #[divan::bench(args = THREADS, sample_count = 200)]
 fn evaluate_a9a(bencher: Bencher<'_, '_>, threads: usize) {
-    let mut e = ef21_engine("top_k:k=1", a9a_problem(), threads);
+    let mut e = ef21_engine("top_k:k=1", a9a_problem(), &GAUSSIAN, threads);
     bencher.bench_local(|| e.evaluate().expect("evaluate"));
 }
 
@@ -90,6 +100,85 @@ fn grads_a9a(bencher: Bencher<'_, '_>) {
             o.grad(&x, &mut g);
         }
     });
+}
+
+/// EF21 + Top-1% on the 3PC quadratic (`kind = "quadratic3pc"`, heterogeneity 0.1, seed 5 as
+/// in `examples/mpi/ef21_d1e6.toml`) in f32 from its default start √d·e₁.
+fn scale_engine(n: usize, d: usize, threads: usize) -> Box<dyn Engine> {
+    let p = quadratic::three_pc::<f32>(d, n, 0.1, 5).expect("3pc quadratic");
+    ef21_engine(
+        "top_k:ratio=0.01",
+        Arc::new(p),
+        &InitPoint::ProblemDefault,
+        threads,
+    )
+}
+
+/// Rounds at scale, CI-sized twin: n = 100 workers, d = 10⁵ (f32; ≈ 40 MB of state).
+#[divan::bench(args = THREADS, sample_count = 20, sample_size = 1)]
+fn ef21_3pc_n100_d1e5(bencher: Bencher<'_, '_>, threads: usize) {
+    let mut e = scale_engine(100, 100_000, threads);
+    bencher.bench_local(|| e.round().expect("round"));
+}
+
+/// Rounds at scale (issue #15 item 4): n = 1000 workers, d = 10⁶, f32 — 4 GB of worker state,
+/// so it is ignored by default: `cargo bench --bench rounds -- --ignored n1000
+/// --sample-count 3`.
+#[ignore]
+#[divan::bench(args = THREADS, sample_count = 3, sample_size = 1)]
+fn ef21_3pc_n1000_d1e6(bencher: Bencher<'_, '_>, threads: usize) {
+    let mut e = scale_engine(1000, 1_000_000, threads);
+    bencher.bench_local(|| e.round().expect("round"));
+}
+
+/// The worker-side phases of one round of [`scale_engine`]'s state after warm-up (one thread):
+/// `grad` = every worker's fused ∇f_i(x) − g_i pass ([`Oracle::grad_minus`]), `grad_top_k` =
+/// that plus Top-1% of the difference. The round minus `grad_top_k` is the rest: the
+/// EF21 sparse update g_i += c_i, counters, absorb in worker order and the server step.
+fn scale_phases(bencher: Bencher<'_, '_>, n: usize, d: usize, phase: &str) {
+    use squeeze::core::{CompressCtx, Compressor, Message, Scratch, SqueezeRng};
+    use squeeze::problems::oracle::Oracle;
+    let p = Arc::new(quadratic::three_pc::<f32>(d, n, 0.1, 5).expect("3pc quadratic"));
+    let c = parse::<f32>("top_k:ratio=0.01").expect("compressor");
+    let method = Ef21::new(
+        parse::<f32>("top_k:ratio=0.01").expect("compressor"),
+        Stepsize::Theory { multiplier: 1.0 },
+        GradInit::Full,
+        false,
+    )
+    .expect("ef21");
+    let x0 = p.initial_point(&InitPoint::ProblemDefault).expect("x0");
+    let mut e = StarEngine::new(method, p.clone(), &x0, 1, 1).expect("engine");
+    for _ in 0..WARMUP {
+        Engine::round(&mut e).expect("warm-up round");
+    }
+    let (mut buf, mut msg) = (vec![0.0f32; d], Message::default());
+    let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
+    let top_k = phase == "grad_top_k";
+    bencher.bench_local(|| {
+        for (o, w) in p.oracles().iter().zip(e.workers()) {
+            assert!(o.grad_minus(e.iterate(), &w.g, &mut buf));
+            if top_k {
+                let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
+                c.compress_into(&buf, &mut ctx, &mut msg).expect("top-k");
+            }
+        }
+    });
+}
+
+const PHASES: [&str; 2] = ["grad", "grad_top_k"];
+
+/// [`scale_phases`] of the CI-sized twin (n = 100, d = 10⁵).
+#[divan::bench(args = PHASES, sample_count = 20, sample_size = 1)]
+fn ef21_3pc_n100_d1e5_phases(bencher: Bencher<'_, '_>, phase: &str) {
+    scale_phases(bencher, 100, 100_000, phase);
+}
+
+/// [`scale_phases`] at scale (n = 1000, d = 10⁶; ignored by default, 4 GB).
+#[ignore]
+#[divan::bench(args = PHASES, sample_count = 3, sample_size = 1)]
+fn ef21_3pc_n1000_d1e6_phases(bencher: Bencher<'_, '_>, phase: &str) {
+    scale_phases(bencher, 1000, 1_000_000, phase);
 }
 
 /// Ring mixing rows (1/3 weights) for n ≥ 3 nodes.

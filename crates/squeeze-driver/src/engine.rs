@@ -195,8 +195,12 @@ pub struct StarEngine<S: Scalar, M: ServerMethod<S>> {
     /// `None` for one thread.
     pool: Option<rayon::ThreadPool>,
     threads: usize,
+    /// Gradient buffers of [`Engine::evaluate`]: one per worker of a batch (see
+    /// `metric_rows`), not one per worker, so that metrics cost O(d) memory at scale.
     metric_buf: Vec<Vec<S>>,
     metric_loss: Vec<f64>,
+    /// Σ_i ∇f_i(x), per coordinate in f64, accumulated in worker order.
+    metric_sum: Vec<f64>,
     /// What the method reported at initialisation.
     stepsize: Option<StepsizeReport>,
 }
@@ -270,8 +274,11 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
             totals,
             pool,
             threads,
-            metric_buf: (0..n).map(|_| vec![S::ZERO; d]).collect(),
+            metric_buf: (0..metric_rows(n, d, threads))
+                .map(|_| vec![S::ZERO; d])
+                .collect(),
             metric_loss: vec![0.0; n],
+            metric_sum: vec![0.0; d],
             problem,
             stepsize: init.stepsize,
         })
@@ -458,6 +465,23 @@ pub(crate) struct StarParts<'a, S: Scalar> {
     pub(crate) totals: &'a mut Totals,
 }
 
+/// Coordinates per task when [`Engine::evaluate`] adds a batch of gradients into its sum.
+const METRIC_CHUNK: usize = 1 << 14;
+
+/// Entries of the metric gradient buffers when they are not one per worker.
+const METRIC_BUDGET: usize = 1 << 22;
+
+/// Gradient buffers [`Engine::evaluate`] keeps: one per worker while n·d ≤ 2²² entries (a
+/// single parallel batch), otherwise max(threads, 2²²/d) — metrics then cost
+/// O(max(threads·d, 2²²)) memory rather than n·d.
+fn metric_rows(n: usize, d: usize, threads: usize) -> usize {
+    if n.saturating_mul(d) <= METRIC_BUDGET {
+        n.max(1)
+    } else {
+        (METRIC_BUDGET / d.max(1)).max(threads).clamp(1, n.max(1))
+    }
+}
+
 /// What one worker's (or node's) message of a round adds to the counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct WorkerCounts {
@@ -533,31 +557,57 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
     fn evaluate(&mut self) -> Result<Metrics, EngineError> {
         let x = self.method.iterate(&self.server);
         let oracles = self.problem.oracles();
-        let bufs = &mut self.metric_buf;
-        let losses = &mut self.metric_loss;
-        match &self.pool {
-            Some(pool) => pool.install(|| {
-                bufs.par_iter_mut()
-                    .zip(losses.par_iter_mut())
+        let sum = &mut self.metric_sum;
+        sum.fill(0.0);
+        // Workers in batches of `metric_buf.len()`: the batch's gradients (in parallel), then
+        // added to `sum` in worker order, so every coordinate is summed in worker order from
+        // 0.0 — the same f64 sum for any batch size and thread count.
+        let rows = self.metric_buf.len().max(1);
+        for (b, losses) in self.metric_loss.chunks_mut(rows).enumerate() {
+            let bufs = &mut self.metric_buf[..losses.len()];
+            let first = b * rows;
+            let grads = |(i, (g, l)): (usize, (&mut Vec<S>, &mut f64))| {
+                *l = oracles[first + i].loss_grad(x, g);
+            };
+            match &self.pool {
+                Some(pool) => pool.install(|| {
+                    bufs.par_iter_mut()
+                        .zip(losses.par_iter_mut())
+                        .enumerate()
+                        .for_each(grads);
+                }),
+                None => bufs
+                    .iter_mut()
+                    .zip(losses.iter_mut())
                     .enumerate()
-                    .for_each(|(i, (g, l))| *l = oracles[i].loss_grad(x, g));
-            }),
-            None => {
-                for (i, (g, l)) in bufs.iter_mut().zip(losses.iter_mut()).enumerate() {
-                    *l = oracles[i].loss_grad(x, g);
+                    .for_each(grads),
+            }
+            let bufs_ro = &self.metric_buf[..losses.len()];
+            let add = |(acc, c): (&mut [f64], usize)| {
+                for g in bufs_ro {
+                    let g = &g[c * METRIC_CHUNK..];
+                    for (a, &v) in acc.iter_mut().zip(g) {
+                        *a += v.to_f64();
+                    }
                 }
+            };
+            match &self.pool {
+                Some(pool) if sum.len() > METRIC_CHUNK => pool.install(|| {
+                    sum.par_chunks_mut(METRIC_CHUNK)
+                        .enumerate()
+                        .for_each(|(c, acc)| add((acc, c)));
+                }),
+                _ => sum
+                    .chunks_mut(METRIC_CHUNK)
+                    .enumerate()
+                    .for_each(|(c, acc)| add((acc, c))),
             }
         }
         // Reduce in worker order, in f64.
         let n = oracles.len() as f64;
         let loss = self.metric_loss.iter().sum::<f64>() / n;
-        let d = x.len();
         let mut norm = 0.0f64;
-        for j in 0..d {
-            let mut s = 0.0f64;
-            for g in bufs.iter() {
-                s += g[j].to_f64();
-            }
+        for &s in sum.iter() {
             let v = s / n;
             norm += v * v;
         }

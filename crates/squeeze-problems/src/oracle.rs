@@ -158,12 +158,22 @@ forward_oracle!(Box<O>, &O, std::sync::Arc<O>);
 /// all 0 exactly when everything is finite; the loop vectorises and needs no second pass.
 pub(crate) fn sub_assign_all_finite<S: Scalar>(a: &mut [S], b: &[S]) -> bool {
     let mut probe = [S::ZERO; 8];
-    for (a8, b8) in a.chunks_mut(8).zip(b.chunks(8)) {
-        for ((x, &y), p) in a8.iter_mut().zip(b8).zip(&mut probe) {
-            let v = *x - y;
-            *x = v;
-            *p += probe_term(v);
+    // Exact blocks of 8 so that the probe lanes stay in registers (with a ragged last block
+    // the compiler spills them to the stack on every step).
+    let mut a8s = a.chunks_exact_mut(8);
+    let mut b8s = b.chunks_exact(8);
+    for (a8, b8) in (&mut a8s).zip(&mut b8s) {
+        for j in 0..8 {
+            let v = a8[j] - b8[j];
+            a8[j] = v;
+            probe[j] += probe_term(v);
         }
+    }
+    let tail = a8s.into_remainder().iter_mut().zip(b8s.remainder());
+    for ((x, &y), p) in tail.zip(&mut probe) {
+        let v = *x - y;
+        *x = v;
+        *p += probe_term(v);
     }
     probe.iter().all(|&p| p == S::ZERO)
 }
