@@ -136,7 +136,7 @@ fn ef21_3pc_n1000_d1e6(bencher: Bencher<'_, '_>, threads: usize) {
 /// that plus Top-1% of the difference. The round minus `grad_top_k` is the rest: the
 /// EF21 sparse update g_i += c_i, counters, absorb in worker order and the server step.
 fn scale_phases(bencher: Bencher<'_, '_>, n: usize, d: usize, phase: &str) {
-    use squeeze::core::{CompressCtx, Compressor, Message, Scratch, SqueezeRng};
+    use squeeze::core::{CompressCtx, Message, Scratch, SqueezeRng};
     use squeeze::problems::oracle::Oracle;
     let p = Arc::new(quadratic::three_pc::<f32>(d, n, 0.1, 5).expect("3pc quadratic"));
     let c = parse::<f32>("top_k:ratio=0.01").expect("compressor");
