@@ -157,6 +157,19 @@ impl BitWriter {
         self.write(bit as u64, 1);
     }
 
+    /// [`BitWriter::finish`] and hand over the buffer (no copy).
+    ///
+    /// ```
+    /// use squeeze_core::bits::BitWriter;
+    /// let mut w = BitWriter::new();
+    /// w.write(0x1ff, 9);
+    /// assert_eq!(w.into_bytes(), vec![0xff, 0x01]);
+    /// ```
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.finish();
+        self.buf
+    }
+
     /// Pad with zeros to a whole byte and return the bytes written so far.
     ///
     /// Writing after `finish` continues at the next byte boundary.

@@ -135,11 +135,17 @@ impl<S: Scalar> Message<S> {
     /// ```
     pub fn try_to_bytes(&self) -> Result<Vec<u8>, MessageError> {
         self.validate()?;
-        let mut w = BitWriter::with_capacity_bits(self.bits());
+        // The word-at-a-time writer reserves for the widest field of every entry (a QSGD zero
+        // takes one bit less), so room for one more bit per entry avoids a reallocation.
+        let room = self
+            .bits()
+            .saturating_add(self.entries())
+            .saturating_add(64);
+        let mut w = BitWriter::with_capacity_bits(room);
         if !self.is_skip() {
             self.encode_tagged(&mut w);
         }
-        Ok(w.finish().to_vec())
+        Ok(w.into_bytes())
     }
 
     pub(super) fn encode_tagged(&self, w: &mut BitWriter) {

@@ -201,9 +201,9 @@ fn message<S: Scalar>(kind: u8, dim: usize, s_pick: usize, bits: &[u64]) -> Mess
         })
         .collect::<Vec<u64>>();
     match kind % 7 {
-        0 | 1 => Message::Quantized {
+        k @ (0 | 1) => Message::Quantized {
             norm: S::from_f64(3.25),
-            levels: if kind % 7 == 0 {
+            levels: if k == 0 {
                 Levels::Uniform { s }
             } else {
                 Levels::Geometric {
