@@ -10,6 +10,9 @@
 //! targets in `docs/benchmarks.md` are stated against run in the same binary: a plain read pass
 //! (16-accumulator sum), a `select_nth_unstable_by` Top-K pipeline that outputs indices and
 //! values, and a naive QSGD loop drawing one random float per element.
+//!
+//! `wire::*` times encode and decode of the dense quantised messages alone; `full_path::*` times
+//! compress → encode → decode → `add_to` for every registered compressor at d ∈ {10⁶, 10⁷}.
 
 use std::fmt;
 
@@ -154,42 +157,131 @@ mod baseline {
 mod wire {
     use super::*;
 
-    /// Encode + decode of the Top-1% message of a d-vector (throughput in input bytes).
-    #[divan::bench(args = DIMS, sample_count = 20, sample_size = 1)]
-    fn encode_decode_sparse_1pct(bencher: Bencher<'_, '_>, d: usize) {
-        let x = input(d);
-        let c = parse::<f32>("top_k:ratio=0.01").expect("registered");
-        let mut rng = SqueezeRng::from_seed_u64(1);
-        let mut scratch = Scratch::default();
-        let msg = c
-            .compress(&x, &mut CompressCtx::new(&mut rng, &mut scratch))
-            .expect("valid");
-        let mut w = BitWriter::with_capacity_bits(msg.bits());
-        bencher.counter(BytesCount::new(d * 4)).bench_local(|| {
-            w.clear();
-            msg.encode(&mut w);
-            let back = Message::<f32>::decode(w.finish(), d).expect("round trip");
-            back.entries()
-        });
+    /// Specs whose message the wire rows encode and decode: the dense quantised kinds, sign,
+    /// and the Top-1 % sparse message.
+    const WIRE_SPECS: [&str; 8] = [
+        "top_k:ratio=0.01",
+        "qsgd:s=16",
+        "terngrad",
+        "natural",
+        "natural_dithering:s=8",
+        "power_rounding",
+        "scaled_sign",
+        "one_bit",
+    ];
+
+    fn wire_cases() -> Vec<Case> {
+        let mut cases = Vec::new();
+        // Only specs the registry knows (a renamed compressor drops out instead of failing).
+        for spec in WIRE_SPECS.into_iter().filter(|s| parse::<f32>(s).is_ok()) {
+            for d in DIMS {
+                cases.push(Case {
+                    spec: spec.to_string(),
+                    d,
+                });
+            }
+        }
+        cases
     }
 
-    /// Encode + decode of a QSGD (s = 16) message.
-    #[divan::bench(args = DIMS, sample_count = 10, sample_size = 1)]
-    fn encode_decode_qsgd16(bencher: Bencher<'_, '_>, d: usize) {
-        let x = input(d);
-        let c = parse::<f32>("qsgd:s=16").expect("registered");
+    fn message(case: &Case) -> Message<f32> {
+        let x = input(case.d);
+        let c = parse::<f32>(&case.spec).expect("registered spec");
         let mut rng = SqueezeRng::from_seed_u64(1);
         let mut scratch = Scratch::default();
-        let msg = c
-            .compress(&x, &mut CompressCtx::new(&mut rng, &mut scratch))
-            .expect("valid");
+        let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(0, 4);
+        c.compress(&x, &mut ctx).expect("valid input")
+    }
+
+    /// Encode (into a reused writer) + decode of the spec's message (throughput in input
+    /// bytes).
+    #[divan::bench(args = wire_cases(), sample_count = 10, sample_size = 1)]
+    fn encode_decode(bencher: Bencher<'_, '_>, case: &Case) {
+        let msg = message(case);
         let mut w = BitWriter::with_capacity_bits(msg.bits());
-        bencher.counter(BytesCount::new(d * 4)).bench_local(|| {
+        bencher
+            .counter(BytesCount::new(case.d * 4))
+            .bench_local(|| {
+                w.clear();
+                msg.encode(&mut w);
+                let back = Message::<f32>::decode(w.finish(), case.d).expect("round trip");
+                back.entries()
+            });
+    }
+
+    /// Encode alone, into a reused writer.
+    #[divan::bench(args = wire_cases(), sample_count = 10, sample_size = 1)]
+    fn encode(bencher: Bencher<'_, '_>, case: &Case) {
+        let msg = message(case);
+        let mut w = BitWriter::with_capacity_bits(msg.bits());
+        bencher
+            .counter(BytesCount::new(case.d * 4))
+            .bench_local(|| {
+                w.clear();
+                divan::black_box(&msg).encode(&mut w);
+                w.bit_len()
+            });
+    }
+
+    /// Decode alone, into a reused message (`decode_into`: a receiver's steady state).
+    #[divan::bench(args = wire_cases(), sample_count = 10, sample_size = 1)]
+    fn decode_into(bencher: Bencher<'_, '_>, case: &Case) {
+        let bytes = message(case).to_bytes();
+        let mut back = Message::<f32>::default();
+        bencher
+            .counter(BytesCount::new(case.d * 4))
+            .bench_local(|| {
+                back.decode_into(divan::black_box(&bytes), case.d)
+                    .expect("round trip");
+                back.entries()
+            });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Full path (issue #15): what a user of a real system pays per message.
+// ---------------------------------------------------------------------------------------------
+
+mod full_path {
+    use super::*;
+
+    /// Every registry case of the compress group at d ∈ {10⁶, 10⁷}.
+    fn full_path_cases() -> Vec<Case> {
+        registry_cases()
+            .into_iter()
+            .filter(|c| c.d >= 1_000_000)
+            .collect()
+    }
+
+    /// compress → encode (`to_bytes` into a reused writer) → `decode_into` (a reused message)
+    /// → `add_to` (a reused aggregate), throughput in input bytes. The steady state allocates
+    /// nothing for flat messages (nested ones allocate their decoded boxes).
+    #[divan::bench(args = full_path_cases(), sample_count = 10, sample_size = 1)]
+    fn full_path(bencher: Bencher<'_, '_>, case: &Case) {
+        let d = case.d;
+        let x = input(d);
+        let c = parse::<f32>(&case.spec).expect("registered spec");
+        let mut rng = SqueezeRng::from_seed_u64(1);
+        let mut scratch = Scratch::default();
+        let mut msg = Message::default();
+        let mut w = BitWriter::new();
+        let mut back = Message::<f32>::default();
+        let mut agg = vec![0.0f32; d];
+        let mut step = move || {
+            let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(0, 4);
+            c.compress_into(divan::black_box(&x), &mut ctx, &mut msg)
+                .expect("valid input");
             w.clear();
             msg.encode(&mut w);
-            let back = Message::<f32>::decode(w.finish(), d).expect("round trip");
-            back.entries()
-        });
+            back.decode_into(w.finish(), d).expect("round trip");
+            back.add_to(&mut agg, 1.0).expect("same dimension");
+            agg[0]
+        };
+        // Warm up buffers so that the timed calls run in steady state.
+        step();
+        bencher
+            .counter(BytesCount::new(d * 4))
+            .bench_local(&mut step);
     }
 }
 

@@ -104,10 +104,70 @@ impl BitWriter {
         }
     }
 
+    /// Append one field per item, `(value, len) = field(item)` with `value < 2^len` and
+    /// `len ≤ max_len ≤ 56`: the same bits as one [`BitWriter::write`] per item, but packed
+    /// word-at-a-time — `⌊56/max_len⌋` fields are OR-ed into a 64-bit accumulator and stored
+    /// with one unaligned 8-byte write, with no branch per field.
+    pub(crate) fn write_fields<T: Copy>(
+        &mut self,
+        items: &[T],
+        max_len: u32,
+        field: impl Fn(T) -> (u64, u32),
+    ) {
+        debug_assert!((1..=56).contains(&max_len));
+        if items.is_empty() {
+            return;
+        }
+        let group = (56 / max_len.clamp(1, 56)) as usize;
+        let start = self.buf.len();
+        let start_bits = start as u64 * 8 + self.pending as u64;
+        let most = self.pending as u64 + items.len() as u64 * max_len as u64;
+        self.buf.resize(start + most.div_ceil(8) as usize + 8, 0);
+        let buf = &mut self.buf[..];
+        let (mut p, mut acc, mut n) = (start, self.acc, self.pending);
+        // Down to fewer than 8 pending bits: their whole bytes go to the buffer first.
+        store_u64(buf, p, acc);
+        let b = n / 8;
+        p += b as usize;
+        acc = if b == 0 { acc } else { acc >> (8 * b) };
+        n -= 8 * b;
+        for chunk in items.chunks(group) {
+            for &t in chunk {
+                let (v, len) = field(t);
+                debug_assert!(len <= max_len && (len == 64 || v >> len == 0));
+                acc |= v << n;
+                n += len;
+            }
+            store_u64(buf, p, acc);
+            let b = n >> 3;
+            p += b as usize;
+            // n ≤ 7 + 56, so the shift is below 64.
+            acc = if b == 0 { acc } else { acc >> (8 * b) };
+            n &= 7;
+        }
+        self.buf.truncate(p);
+        self.acc = acc;
+        self.pending = n;
+        self.bits += p as u64 * 8 + n as u64 - start_bits;
+    }
+
     /// Append one bit.
     #[inline]
     pub fn write_bit(&mut self, bit: bool) {
         self.write(bit as u64, 1);
+    }
+
+    /// [`BitWriter::finish`] and hand over the buffer (no copy).
+    ///
+    /// ```
+    /// use squeeze_core::bits::BitWriter;
+    /// let mut w = BitWriter::new();
+    /// w.write(0x1ff, 9);
+    /// assert_eq!(w.into_bytes(), vec![0xff, 0x01]);
+    /// ```
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        self.finish();
+        self.buf
     }
 
     /// Pad with zeros to a whole byte and return the bytes written so far.
@@ -123,6 +183,14 @@ impl BitWriter {
             self.pending = 0;
         }
         &self.buf
+    }
+}
+
+/// Write the 8 little-endian bytes of `v` at `buf[p..p + 8]` (the caller sized `buf`).
+#[inline(always)]
+fn store_u64(buf: &mut [u8], p: usize, v: u64) {
+    if let Some(s) = buf.get_mut(p..p + 8) {
+        s.copy_from_slice(&v.to_le_bytes());
     }
 }
 
@@ -185,6 +253,41 @@ impl<'a> BitReader<'a> {
     #[inline]
     pub fn read_bit(&mut self) -> Result<bool, DecodeError> {
         Ok(self.read(1)? == 1)
+    }
+
+    /// Decode items while whole 8-byte loads stay inside the input: `(item, len) = field(bits)`
+    /// gets the next ≥ `max_len` unread bits (low bit first; higher bits are whatever follows)
+    /// and consumes `len ≤ max_len ≤ 56` of them. Fills a prefix of `out` and returns its
+    /// length; the caller reads the rest with [`BitReader::read`], which reports truncation.
+    /// One unaligned load serves `⌊56/max_len⌋` items.
+    pub(crate) fn read_fields<T>(
+        &mut self,
+        out: &mut [T],
+        max_len: u32,
+        mut field: impl FnMut(u64) -> (T, u32),
+    ) -> usize {
+        debug_assert!((1..=56).contains(&max_len));
+        let group = (56 / max_len.clamp(1, 56)) as usize;
+        let mut done = 0;
+        for chunk in out.chunks_mut(group) {
+            let byte = (self.pos / 8) as usize;
+            let Some(s) = self.bytes.get(byte..byte + 8) else {
+                break;
+            };
+            let mut a = [0u8; 8];
+            a.copy_from_slice(s);
+            // At least 57 bits of the loaded word are unread: enough for a whole group.
+            let word = u64::from_le_bytes(a) >> (self.pos % 8);
+            let mut used = 0u32;
+            for o in chunk.iter_mut() {
+                let (t, len) = field(word >> used);
+                *o = t;
+                used += len;
+            }
+            self.pos += used as u64;
+            done += chunk.len();
+        }
+        done
     }
 
     #[inline]

@@ -10,6 +10,8 @@ use super::{
     TAG_COMPOSED, TAG_CONCAT, TAG_DENSE, TAG_INDEXED, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED,
     TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
+use std::mem::take;
+
 use crate::bits::{BitReader, bits_for_range};
 use crate::error::DecodeError;
 use crate::scalar::Scalar;
@@ -43,10 +45,15 @@ pub(super) fn need(r: &BitReader<'_>, count: u64, bits_each: u64) -> Result<(), 
     Ok(())
 }
 
-/// `dim` bits into packed words (64 per word, unused bits zero).
-fn read_bit_words(r: &mut BitReader<'_>, dim: usize) -> Result<Vec<u64>, DecodeError> {
+/// `dim` bits into packed words (64 per word, unused bits zero), reusing `words`.
+fn read_bit_words(
+    r: &mut BitReader<'_>,
+    dim: usize,
+    mut words: Vec<u64>,
+) -> Result<Vec<u64>, DecodeError> {
     need(r, dim as u64, 1)?;
-    let mut words = Vec::with_capacity(dim.div_ceil(64));
+    words.clear();
+    words.reserve(dim.div_ceil(64));
     for _ in 0..dim / 64 {
         words.push(r.read(64)?);
     }
@@ -56,7 +63,170 @@ fn read_bit_words(r: &mut BitReader<'_>, dim: usize) -> Result<Vec<u64>, DecodeE
     Ok(words)
 }
 
-fn read_indices(r: &mut BitReader<'_>, dim: usize, out: &mut Vec<u32>) -> Result<(), DecodeError> {
+/// `count` scalars into `out` (cleared first); word-at-a-time for scalars of at most 56 bits.
+fn read_values<S: Scalar>(
+    r: &mut BitReader<'_>,
+    count: usize,
+    mut out: Vec<S>,
+) -> Result<Vec<S>, DecodeError> {
+    need(r, count as u64, S::BITS as u64)?;
+    out.clear();
+    out.resize(count, S::ZERO);
+    let done = if S::BITS <= 56 {
+        let mask = (1u64 << S::BITS) - 1;
+        r.read_fields(&mut out, S::BITS, |b| (S::from_bits_u64(b & mask), S::BITS))
+    } else {
+        0
+    };
+    for o in &mut out[done..] {
+        *o = read_scalar(r)?;
+    }
+    Ok(out)
+}
+
+/// `dim` quantisation codes (level `|c|` in `w(s+1)` bits, then a sign bit if `c ≠ 0`) into
+/// `codes`. Word-at-a-time without a branch per entry; a level above `s` or a short input
+/// re-reads entry by entry from the start, so the error is that of the first bad entry.
+fn read_codes(
+    r: &mut BitReader<'_>,
+    dim: usize,
+    s: u16,
+    mut codes: Vec<i16>,
+) -> Result<Vec<i16>, DecodeError> {
+    let width = bits_for_range(s as u64 + 1);
+    need(r, dim as u64, width as u64)?;
+    codes.clear();
+    codes.resize(dim, 0);
+    let start = r.clone();
+    let mask = (1u64 << width) - 1;
+    let mut bad = false;
+    let done = r.read_fields(&mut codes, width + 1, |v| {
+        let mag = v & mask;
+        let nonzero = (mag != 0) as u64;
+        let neg = ((v >> width) & nonzero) as i16;
+        bad |= mag > s as u64;
+        // width ≤ 15, so mag fits an i16; (m ^ −1) + 1 = −m.
+        (((mag as i16) ^ -neg) + neg, width + nonzero as u32)
+    });
+    let from = if bad {
+        *r = start;
+        0
+    } else {
+        done
+    };
+    for c in &mut codes[from..] {
+        let mag = r.read(width)?;
+        if mag > s as u64 {
+            return Err(DecodeError::BadField {
+                what: "quantisation level",
+                detail: format!("{mag} exceeds s = {s}"),
+            });
+        }
+        *c = if mag != 0 && r.read_bit()? {
+            -(mag as i16)
+        } else {
+            mag as i16
+        };
+    }
+    Ok(codes)
+}
+
+/// `dim` natural-compression values (sign and exponent field, mantissa zero) into `values`;
+/// word-at-a-time, re-reading entry by entry from the start if a field encodes ±∞/NaN.
+fn read_naturals<S: Scalar>(
+    r: &mut BitReader<'_>,
+    dim: usize,
+    mut values: Vec<S>,
+) -> Result<Vec<S>, DecodeError> {
+    let n = 1 + S::EXP_BITS;
+    need(r, dim as u64, n as u64)?;
+    values.clear();
+    values.resize(dim, S::ZERO);
+    let max_exp = (1u64 << S::EXP_BITS) - 1;
+    let mask = (1u64 << n) - 1;
+    let start = r.clone();
+    let mut bad = false;
+    let done = r.read_fields(&mut values, n, |v| {
+        let field = v & mask;
+        bad |= field & max_exp == max_exp;
+        (S::from_bits_u64(field << S::MANT_BITS), n)
+    });
+    let from = if bad {
+        *r = start;
+        0
+    } else {
+        done
+    };
+    for (j, o) in values.iter_mut().enumerate().skip(from) {
+        let field = r.read(n)?;
+        if field & max_exp == max_exp {
+            return Err(DecodeError::BadField {
+                what: "natural exponent",
+                detail: format!("entry {j} encodes ±∞/NaN"),
+            });
+        }
+        *o = S::from_bits_u64(field << S::MANT_BITS);
+    }
+    Ok(values)
+}
+
+/// The buffers of a message that [`Message::decode_into`] replaces, handed to the decoder so
+/// that decoding the same kind of message again allocates nothing.
+struct Spare<S: Scalar> {
+    codes: Vec<i16>,
+    values: Vec<S>,
+    words: Vec<u64>,
+    indices: Vec<u32>,
+}
+
+impl<S: Scalar> Spare<S> {
+    fn none() -> Self {
+        Self {
+            codes: Vec::new(),
+            values: Vec::new(),
+            words: Vec::new(),
+            indices: Vec::new(),
+        }
+    }
+
+    /// The buffers of `m` (of its inner message for `Scaled`, `Indexed` and `Composed`).
+    fn of(m: Message<S>) -> Self {
+        let mut spare = Self::none();
+        match m {
+            Message::Dense { values } | Message::Natural { values } => spare.values = values,
+            Message::Sparse {
+                indices, values, ..
+            } => {
+                spare.indices = indices;
+                spare.values = values;
+            }
+            Message::Sign { negative, .. } => spare.words = negative,
+            Message::Quantized { codes, .. } => spare.codes = codes,
+            Message::Binary {
+                levels, negative, ..
+            } => {
+                spare.values = levels;
+                spare.words = negative;
+            }
+            Message::Scaled { inner, .. } | Message::Indexed { inner, .. } => {
+                spare = Self::of(*inner);
+            }
+            Message::Composed { indices, inner, .. } => {
+                spare = Self::of(*inner);
+                spare.indices = indices;
+            }
+            Message::Skip { .. } | Message::Pair(_) | Message::Concat(_) | Message::Cast { .. } => {
+            }
+        }
+        spare
+    }
+}
+
+fn read_indices(
+    r: &mut BitReader<'_>,
+    dim: usize,
+    mut out: Vec<u32>,
+) -> Result<Vec<u32>, DecodeError> {
     let count = r.read(bits_for_range(dim as u64 + 1))?;
     if count > dim as u64 {
         return Err(DecodeError::CountTooLarge { count, dim });
@@ -83,7 +253,7 @@ fn read_indices(r: &mut BitReader<'_>, dim: usize, out: &mut Vec<u32>) -> Result
         prev = Some(index);
         out.push(index as u32);
     }
-    Ok(())
+    Ok(out)
 }
 
 impl<S: Scalar> Message<S> {
@@ -97,6 +267,34 @@ impl<S: Scalar> Message<S> {
     /// assert!(matches!(Message::<f32>::decode(&[0x0f], 10), Err(DecodeError::UnknownTag { tag: 15, .. })));
     /// ```
     pub fn decode(bytes: &[u8], dim: usize) -> Result<Self, DecodeError> {
+        Self::decode_with(bytes, dim, &mut Spare::none())
+    }
+
+    /// [`Message::decode`] into `self`, reusing its buffers: decoding a message of the same
+    /// kind and size as the one `self` holds (the steady state of a receiver) allocates
+    /// nothing for `Dense`, `Sparse`, `Sign`, `Quantized`, `Natural` and `Binary` at top level
+    /// (nested kinds allocate their boxes). On error `self` becomes `Skip { dim }`.
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let m = Message::<f32>::Quantized {
+    ///     norm: 2.0,
+    ///     levels: squeeze_core::message::Levels::Uniform { s: 4 },
+    ///     codes: vec![0, -3, 4, 1, 0],
+    /// };
+    /// let mut back = Message::default();
+    /// back.decode_into(&m.to_bytes(), 5).unwrap();
+    /// assert_eq!(back, m);
+    /// assert!(back.decode_into(&[0x0f], 5).is_err());
+    /// assert!(back.is_skip());
+    /// ```
+    pub fn decode_into(&mut self, bytes: &[u8], dim: usize) -> Result<(), DecodeError> {
+        let mut spare = Spare::of(std::mem::replace(self, Message::Skip { dim }));
+        *self = Self::decode_with(bytes, dim, &mut spare)?;
+        Ok(())
+    }
+
+    fn decode_with(bytes: &[u8], dim: usize, spare: &mut Spare<S>) -> Result<Self, DecodeError> {
         if dim > MAX_DIM {
             return Err(DecodeError::BadField {
                 what: "dimension",
@@ -107,7 +305,7 @@ impl<S: Scalar> Message<S> {
             return Ok(Message::Skip { dim });
         }
         let mut r = BitReader::new(bytes);
-        let m = Self::decode_tagged(&mut r, dim, 0)?;
+        let m = Self::decode_tagged(&mut r, dim, 0, spare)?;
         if m.is_skip() {
             return Err(DecodeError::NonCanonical(
                 "a top-level skip is encoded as zero bytes",
@@ -121,32 +319,27 @@ impl<S: Scalar> Message<S> {
     /// several messages back to back). Top-level skips are not representable this way; use
     /// [`Message::decode`] for whole buffers.
     pub fn decode_from(r: &mut BitReader<'_>, dim: usize) -> Result<Self, DecodeError> {
-        Self::decode_tagged(r, dim, 0)
+        Self::decode_tagged(r, dim, 0, &mut Spare::none())
     }
 
-    fn decode_tagged(r: &mut BitReader<'_>, dim: usize, depth: u32) -> Result<Self, DecodeError> {
+    fn decode_tagged(
+        r: &mut BitReader<'_>,
+        dim: usize,
+        depth: u32,
+        spare: &mut Spare<S>,
+    ) -> Result<Self, DecodeError> {
         let at = r.position();
         let tag = r.read(TAG_BITS)?;
-        let sb = S::BITS as u64;
         Ok(match tag {
             TAG_SKIP => Message::Skip { dim },
             TAG_DENSE => {
-                need(r, dim as u64, sb)?;
-                let mut values = Vec::with_capacity(dim);
-                for _ in 0..dim {
-                    values.push(read_scalar(r)?);
-                }
+                let values = read_values(r, dim, take(&mut spare.values))?;
                 check_values(&values, "dense value")?;
                 Message::Dense { values }
             }
             TAG_SPARSE => {
-                let mut indices = Vec::new();
-                read_indices(r, dim, &mut indices)?;
-                need(r, indices.len() as u64, sb)?;
-                let mut values = Vec::with_capacity(indices.len());
-                for _ in 0..indices.len() {
-                    values.push(read_scalar(r)?);
-                }
+                let indices = read_indices(r, dim, take(&mut spare.indices))?;
+                let values = read_values(r, indices.len(), take(&mut spare.values))?;
                 check_values(&values, "sparse value")?;
                 Message::Sparse {
                     dim,
@@ -162,7 +355,7 @@ impl<S: Scalar> Message<S> {
                         detail: format!("{scale} must be ≥ 0 (with a clear sign bit)"),
                     });
                 }
-                let negative = read_bit_words(r, dim)?;
+                let negative = read_bit_words(r, dim, take(&mut spare.words))?;
                 Message::Sign {
                     dim,
                     scale,
@@ -188,47 +381,16 @@ impl<S: Scalar> Message<S> {
                         detail: format!("{norm} must be ≥ 0 (with a clear sign bit)"),
                     });
                 }
-                let width = bits_for_range(s as u64 + 1);
-                need(r, dim as u64, width as u64)?;
-                let mut codes = Vec::with_capacity(dim);
-                for _ in 0..dim {
-                    let mag = r.read(width)?;
-                    if mag > s as u64 {
-                        return Err(DecodeError::BadField {
-                            what: "quantisation level",
-                            detail: format!("{mag} exceeds s = {s}"),
-                        });
-                    }
-                    let c = if mag != 0 && r.read_bit()? {
-                        -(mag as i16)
-                    } else {
-                        mag as i16
-                    };
-                    codes.push(c);
-                }
+                let codes = read_codes(r, dim, s, take(&mut spare.codes))?;
                 Message::Quantized {
                     norm,
                     levels,
                     codes,
                 }
             }
-            TAG_NATURAL => {
-                let n = 1 + S::EXP_BITS;
-                need(r, dim as u64, n as u64)?;
-                let max_exp = (1u64 << S::EXP_BITS) - 1;
-                let mut values = Vec::with_capacity(dim);
-                for j in 0..dim {
-                    let field = r.read(n)?;
-                    if field & max_exp == max_exp {
-                        return Err(DecodeError::BadField {
-                            what: "natural exponent",
-                            detail: format!("entry {j} encodes ±∞/NaN"),
-                        });
-                    }
-                    values.push(S::from_bits_u64(field << S::MANT_BITS));
-                }
-                Message::Natural { values }
-            }
+            TAG_NATURAL => Message::Natural {
+                values: read_naturals(r, dim, take(&mut spare.values))?,
+            },
             TAG_SCALED | TAG_COMPOSED | TAG_PAIR | TAG_INDEXED | TAG_CONCAT
                 if depth >= MAX_DEPTH =>
             {
@@ -236,13 +398,12 @@ impl<S: Scalar> Message<S> {
             }
             TAG_SCALED => {
                 let scale = read_finite(r, "scale")?;
-                let inner = Box::new(Self::decode_tagged(r, dim, depth + 1)?);
+                let inner = Box::new(Self::decode_tagged(r, dim, depth + 1, spare)?);
                 Message::Scaled { scale, inner }
             }
             TAG_COMPOSED => {
-                let mut indices = Vec::new();
-                read_indices(r, dim, &mut indices)?;
-                let inner = Box::new(Self::decode_tagged(r, indices.len(), depth + 1)?);
+                let indices = read_indices(r, dim, take(&mut spare.indices))?;
+                let inner = Box::new(Self::decode_tagged(r, indices.len(), depth + 1, spare)?);
                 Message::Composed {
                     dim,
                     indices,
@@ -250,15 +411,15 @@ impl<S: Scalar> Message<S> {
                 }
             }
             TAG_PAIR => {
-                let a = Self::decode_tagged(r, dim, depth + 1)?;
-                let b = Self::decode_tagged(r, dim, depth + 1)?;
+                let a = Self::decode_tagged(r, dim, depth + 1, spare)?;
+                let b = Self::decode_tagged(r, dim, depth + 1, spare)?;
                 Message::Pair(Box::new([a, b]))
             }
             TAG_INDEXED => {
                 let width = r.read(INDEX_WIDTH_BITS)? as u8;
                 check_index_width(width)?;
                 let index = r.read(width as u32)? as u16;
-                let inner = Box::new(Self::decode_tagged(r, dim, depth + 1)?);
+                let inner = Box::new(Self::decode_tagged(r, dim, depth + 1, spare)?);
                 Message::Indexed {
                     width,
                     index,
@@ -269,13 +430,9 @@ impl<S: Scalar> Message<S> {
                 let block = r.read(bits_for_range(dim as u64 + 1))? as usize;
                 check_binary_block(dim, block)?;
                 let count = 2 * binary_blocks(dim, block);
-                need(r, count as u64, sb)?;
-                let mut levels = Vec::with_capacity(count);
-                for _ in 0..count {
-                    levels.push(read_scalar(r)?);
-                }
+                let levels = read_values(r, count, take(&mut spare.values))?;
                 check_values(&levels, "binary level")?;
-                let negative = read_bit_words(r, dim)?;
+                let negative = read_bit_words(r, dim, take(&mut spare.words))?;
                 Message::Binary {
                     dim,
                     block,
@@ -288,8 +445,8 @@ impl<S: Scalar> Message<S> {
                 if k > dim as u64 {
                     return Err(DecodeError::CountTooLarge { count: k, dim });
                 }
-                let a = Self::decode_tagged(r, k as usize, depth + 1)?;
-                let b = Self::decode_tagged(r, dim - k as usize, depth + 1)?;
+                let a = Self::decode_tagged(r, k as usize, depth + 1, spare)?;
+                let b = Self::decode_tagged(r, dim - k as usize, depth + 1, spare)?;
                 Message::Concat(Box::new([a, b]))
             }
             TAG_CAST => decode_cast(r, dim)?,

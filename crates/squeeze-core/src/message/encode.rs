@@ -16,10 +16,32 @@ fn write_scalar<S: Scalar>(w: &mut BitWriter, v: S) {
     w.write(v.to_bits_u64(), S::BITS);
 }
 
+/// Scalars back to back; word-at-a-time for scalars of at most 56 bits (`f32`).
 fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
-    for &v in values {
-        write_scalar(w, v);
+    if S::BITS <= 56 {
+        w.write_fields(values, S::BITS, |v| (v.to_bits_u64(), S::BITS));
+    } else {
+        for &v in values {
+            write_scalar(w, v);
+        }
     }
+}
+
+/// Quantisation codes: per entry `|c|` in `width` bits, then a sign bit if `c ≠ 0` (so
+/// `width` or `width + 1` bits, packed without a branch per entry).
+pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
+    w.write_fields(codes, width + 1, |c| {
+        let mag = c.unsigned_abs() as u64;
+        let nonzero = (mag != 0) as u32;
+        (mag | (((c < 0) as u64) << width), width + nonzero)
+    });
+}
+
+/// Natural-compression values: per entry the sign bit and the exponent field (the mantissa
+/// of a valid value is zero), `1 + EXP_BITS` bits each.
+pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) {
+    let n = 1 + S::EXP_BITS;
+    w.write_fields(values, n, |v| (v.to_bits_u64() >> S::MANT_BITS, n));
 }
 
 /// `dim` bits from packed words (64 per word, least-significant first).
@@ -113,11 +135,17 @@ impl<S: Scalar> Message<S> {
     /// ```
     pub fn try_to_bytes(&self) -> Result<Vec<u8>, MessageError> {
         self.validate()?;
-        let mut w = BitWriter::with_capacity_bits(self.bits());
+        // The word-at-a-time writer reserves for the widest field of every entry (a QSGD zero
+        // takes one bit less), so room for one more bit per entry avoids a reallocation.
+        let room = self
+            .bits()
+            .saturating_add(self.entries())
+            .saturating_add(64);
+        let mut w = BitWriter::with_capacity_bits(room);
         if !self.is_skip() {
             self.encode_tagged(&mut w);
         }
-        Ok(w.finish().to_vec())
+        Ok(w.into_bytes())
     }
 
     pub(super) fn encode_tagged(&self, w: &mut BitWriter) {
@@ -163,23 +191,11 @@ impl<S: Scalar> Message<S> {
                     }
                 }
                 write_scalar(w, *norm);
-                let width = bits_for_range(levels.s() as u64 + 1);
-                for &c in codes {
-                    let mag = c.unsigned_abs() as u64;
-                    if mag == 0 {
-                        w.write(0, width);
-                    } else {
-                        w.write(mag | (((c < 0) as u64) << width), width + 1);
-                    }
-                }
+                write_codes(w, bits_for_range(levels.s() as u64 + 1), codes);
             }
             Message::Natural { values } => {
                 w.write(TAG_NATURAL, TAG_BITS);
-                let shift = S::MANT_BITS;
-                let n = 1 + S::EXP_BITS;
-                for &v in values {
-                    w.write(v.to_bits_u64() >> shift, n);
-                }
+                write_naturals(w, values);
             }
             Message::Scaled { scale, inner } => {
                 w.write(TAG_SCALED, TAG_BITS);

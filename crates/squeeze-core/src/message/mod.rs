@@ -46,6 +46,8 @@ mod parts;
 #[cfg(test)]
 mod tests;
 mod validate;
+#[cfg(test)]
+mod wire_tests;
 
 use serde::{Deserialize, Serialize};
 

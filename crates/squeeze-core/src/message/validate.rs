@@ -250,7 +250,11 @@ impl<S: Scalar> Message<S> {
                     });
                 }
                 let s = levels.s();
-                if let Some(c) = codes.iter().find(|c| c.unsigned_abs() > s) {
+                // A branch-free max pass (vectorised) first; the search only on failure.
+                let largest = codes.iter().fold(0u16, |m, c| m.max(c.unsigned_abs()));
+                if largest > s
+                    && let Some(c) = codes.iter().find(|c| c.unsigned_abs() > s)
+                {
                     return Err(DecodeError::BadField {
                         what: "quantisation level",
                         detail: format!("{c} exceeds s = {s}"),
@@ -264,7 +268,12 @@ impl<S: Scalar> Message<S> {
                 }
                 let mant_mask = (1u64 << S::MANT_BITS) - 1;
                 check_values(values, "natural value")?;
-                if let Some(v) = values.iter().find(|v| v.to_bits_u64() & mant_mask != 0) {
+                let mantissas = values
+                    .iter()
+                    .fold(0u64, |m, v| m | (v.to_bits_u64() & mant_mask));
+                if mantissas != 0
+                    && let Some(v) = values.iter().find(|v| v.to_bits_u64() & mant_mask != 0)
+                {
                     return Err(DecodeError::BadField {
                         what: "natural value",
                         detail: format!("{v} is not zero or a power of two"),

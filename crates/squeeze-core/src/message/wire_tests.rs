@@ -1,0 +1,348 @@
+//! The word-at-a-time encoder and decoder against the straightforward field-by-field
+//! implementation they replaced (kept here as the reference): the same bytes for every flat
+//! message kind, any length and any bit offset, and the same result — value or error — for
+//! truncated and corrupted input.
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::bits::{BitReader, BitWriter, bits_for_range};
+use crate::error::DecodeError;
+use crate::scalar::Scalar;
+
+/// The reference encoder: one `BitWriter::write` per field, as before the fast paths.
+fn ref_encode<S: Scalar>(m: &Message<S>, w: &mut BitWriter) {
+    let words = |w: &mut BitWriter, dim: usize, words: &[u64]| {
+        for j in 0..dim {
+            w.write(words[j / 64] >> (j % 64), 1);
+        }
+    };
+    match m {
+        Message::Dense { values } => {
+            w.write(TAG_DENSE, TAG_BITS);
+            values
+                .iter()
+                .for_each(|v| w.write(v.to_bits_u64(), S::BITS));
+        }
+        Message::Sparse {
+            dim,
+            indices,
+            values,
+        } => {
+            w.write(TAG_SPARSE, TAG_BITS);
+            w.write(indices.len() as u64, bits_for_range(*dim as u64 + 1));
+            indices
+                .iter()
+                .for_each(|&i| w.write(i as u64, bits_for_range(*dim as u64)));
+            values
+                .iter()
+                .for_each(|v| w.write(v.to_bits_u64(), S::BITS));
+        }
+        Message::Sign {
+            dim,
+            scale,
+            negative,
+        } => {
+            w.write(TAG_SIGN, TAG_BITS);
+            w.write(scale.to_bits_u64(), S::BITS);
+            words(w, *dim, negative);
+        }
+        Message::Quantized {
+            norm,
+            levels,
+            codes,
+        } => {
+            w.write(TAG_QUANTIZED, TAG_BITS);
+            w.write(matches!(levels, Levels::Geometric { .. }) as u64, 1);
+            w.write(levels.s() as u64, 16);
+            if let Levels::Geometric { base, .. } = levels {
+                w.write(base.to_bits_u64(), S::BITS);
+            }
+            w.write(norm.to_bits_u64(), S::BITS);
+            let width = bits_for_range(levels.s() as u64 + 1);
+            for &c in codes {
+                w.write(c.unsigned_abs() as u64, width);
+                if c != 0 {
+                    w.write_bit(c < 0);
+                }
+            }
+        }
+        Message::Natural { values } => {
+            w.write(TAG_NATURAL, TAG_BITS);
+            for v in values {
+                w.write(v.to_bits_u64() >> S::MANT_BITS, 1 + S::EXP_BITS);
+            }
+        }
+        Message::Binary {
+            dim,
+            block,
+            levels,
+            negative,
+        } => {
+            w.write(TAG_BINARY, TAG_BITS);
+            w.write(*block as u64, bits_for_range(*dim as u64 + 1));
+            levels
+                .iter()
+                .for_each(|v| w.write(v.to_bits_u64(), S::BITS));
+            words(w, *dim, negative);
+        }
+        _ => unreachable!("flat kinds only"),
+    }
+}
+
+/// The reference decoder of the fixed-width payloads: one `BitReader::read` per field, with
+/// the same checks in the same order as the decoder before the fast paths. `None` for tags
+/// it does not cover (and for the empty input, a top-level skip).
+fn ref_decode<S: Scalar>(bytes: &[u8], dim: usize) -> Option<Result<Message<S>, DecodeError>> {
+    if bytes.is_empty() {
+        return None;
+    }
+    let mut r = BitReader::new(bytes);
+    let tag = match r.read(TAG_BITS) {
+        Ok(t) => t,
+        Err(e) => return Some(Err(e)),
+    };
+    if ![TAG_QUANTIZED, TAG_NATURAL].contains(&tag) {
+        return None;
+    }
+    let go = |mut r: BitReader<'_>| -> Result<Message<S>, DecodeError> {
+        let r = &mut r;
+        let m = if tag == TAG_NATURAL {
+            let n = 1 + S::EXP_BITS;
+            super::decode::need(r, dim as u64, n as u64)?;
+            let max_exp = (1u64 << S::EXP_BITS) - 1;
+            let mut values = Vec::new();
+            for j in 0..dim {
+                let field = r.read(n)?;
+                if field & max_exp == max_exp {
+                    return Err(DecodeError::BadField {
+                        what: "natural exponent",
+                        detail: format!("entry {j} encodes ±∞/NaN"),
+                    });
+                }
+                values.push(S::from_bits_u64(field << S::MANT_BITS));
+            }
+            Message::Natural { values }
+        } else {
+            let geometric = r.read_bit()?;
+            let s = r.read(16)? as u16;
+            let levels = if geometric {
+                Levels::Geometric {
+                    base: S::from_bits_u64(r.read(S::BITS)?),
+                    s,
+                }
+            } else {
+                Levels::Uniform { s }
+            };
+            levels.validate()?;
+            let norm = S::from_bits_u64(r.read(S::BITS)?);
+            if !norm.is_finite() {
+                return Err(DecodeError::BadField {
+                    what: "quantisation norm",
+                    detail: format!("{norm} is not finite"),
+                });
+            }
+            if norm.is_sign_negative() {
+                return Err(DecodeError::BadField {
+                    what: "quantisation norm",
+                    detail: format!("{norm} must be ≥ 0 (with a clear sign bit)"),
+                });
+            }
+            let width = bits_for_range(s as u64 + 1);
+            super::decode::need(r, dim as u64, width as u64)?;
+            let mut codes = Vec::new();
+            for _ in 0..dim {
+                let mag = r.read(width)?;
+                if mag > s as u64 {
+                    return Err(DecodeError::BadField {
+                        what: "quantisation level",
+                        detail: format!("{mag} exceeds s = {s}"),
+                    });
+                }
+                let neg = mag != 0 && r.read_bit()?;
+                codes.push(if neg { -(mag as i16) } else { mag as i16 });
+            }
+            Message::Quantized {
+                norm,
+                levels,
+                codes,
+            }
+        };
+        r.clone().finish()?;
+        Ok(m)
+    };
+    Some(go(r))
+}
+
+/// A valid flat message of kind `kind % 7` and dimension `dim` from the random words `bits`.
+fn message<S: Scalar>(kind: u8, dim: usize, s_pick: usize, bits: &[u64]) -> Message<S> {
+    let b = |j: usize| bits[j % bits.len()].rotate_left((j / bits.len()) as u32 * 7);
+    let level_counts = [1u16, 2, 3, 7, 8, 16, 127, 255, 1000, MAX_LEVELS];
+    let s = level_counts[s_pick % level_counts.len()];
+    let code = |j: usize| {
+        let x = b(j);
+        // Many zeros (their sign bit is absent), the extremes ±s, and the rest.
+        let mag = match x % 4 {
+            0 => 0,
+            1 => s,
+            _ => ((x >> 8) % (s as u64 + 1)) as u16,
+        } as i16;
+        if (x >> 40) & 1 == 1 { -mag } else { mag }
+    };
+    let value = |j: usize| S::from_f64(((b(j) % 2001) as f64 - 1000.0) / 7.0);
+    let words = (0..dim.div_ceil(64))
+        .map(|i| {
+            let used = (dim - 64 * i).min(64);
+            b(i) & if used == 64 {
+                u64::MAX
+            } else {
+                (1 << used) - 1
+            }
+        })
+        .collect::<Vec<u64>>();
+    match kind % 7 {
+        k @ (0 | 1) => Message::Quantized {
+            norm: S::from_f64(3.25),
+            levels: if k == 0 {
+                Levels::Uniform { s }
+            } else {
+                Levels::Geometric {
+                    base: S::from_f64(2.0),
+                    s,
+                }
+            },
+            codes: (0..dim).map(code).collect(),
+        },
+        2 => Message::Natural {
+            values: (0..dim)
+                .map(|j| {
+                    let max_exp = (1u64 << S::EXP_BITS) - 1;
+                    let e = b(j) % max_exp;
+                    let sign = if e == 0 { 0 } else { (b(j) >> 50) & 1 };
+                    S::from_bits_u64(((sign << S::EXP_BITS) | e) << S::MANT_BITS)
+                })
+                .collect(),
+        },
+        3 => Message::Sign {
+            dim,
+            scale: S::from_f64(0.75),
+            negative: words,
+        },
+        4 => {
+            let block = if dim == 0 { 0 } else { 1 + s_pick % dim };
+            Message::Binary {
+                dim,
+                block,
+                levels: (0..2 * dim.div_ceil(block.max(1))).map(value).collect(),
+                negative: words,
+            }
+        }
+        5 => Message::Dense {
+            values: (0..dim).map(value).collect(),
+        },
+        _ => {
+            let indices: Vec<u32> = (0..dim as u32)
+                .filter(|&i| b(i as usize) % 3 == 0)
+                .collect();
+            Message::Sparse {
+                dim,
+                values: (0..indices.len()).map(value).collect(),
+                indices,
+            }
+        }
+    }
+}
+
+/// Fast and reference encodings agree after a `prefix_len`-bit prefix; the fast decoder reads
+/// the message back from there; and every truncation and a corruption of the top-level bytes
+/// decode to the same result (value or error) as the reference decoder.
+fn check<S: Scalar>(m: &Message<S>, prefix: u64, prefix_len: u32, flip: usize) {
+    m.validate().expect("generated messages are valid");
+    let dim = m.dim();
+    let (mut fast, mut slow) = (BitWriter::new(), BitWriter::new());
+    for w in [&mut fast, &mut slow] {
+        w.write(prefix, prefix_len);
+    }
+    m.encode(&mut fast);
+    ref_encode(m, &mut slow);
+    assert_eq!(fast.bit_len(), slow.bit_len());
+    assert_eq!(fast.bit_len(), prefix_len as u64 + m.bits());
+    let bytes = fast.finish().to_vec();
+    assert_eq!(bytes, slow.finish());
+    let mut r = BitReader::new(&bytes);
+    r.read(prefix_len).unwrap();
+    assert_eq!(&Message::<S>::decode_from(&mut r, dim).unwrap(), m);
+    assert_eq!(r.position(), prefix_len as u64 + m.bits());
+
+    let top = m.to_bytes();
+    let mut into = Message::<S>::default();
+    into.decode_into(&top, dim).unwrap();
+    assert_eq!(&into, m);
+    let mut corrupted = top.clone();
+    if !corrupted.is_empty() {
+        let bit = flip % (corrupted.len() * 8);
+        corrupted[bit / 8] ^= 1 << (bit % 8);
+    }
+    let cuts = [0, 1, top.len() / 2, top.len().saturating_sub(1)];
+    let inputs = cuts.iter().map(|&c| &top[..c.min(top.len())]);
+    for input in inputs.chain([&corrupted[..]]) {
+        let got = Message::<S>::decode(input, dim);
+        if let Some(want) = ref_decode::<S>(input, dim) {
+            assert_eq!(got, want, "{} bytes", input.len());
+        } else if input.is_empty() {
+            assert!(got.as_ref().is_ok_and(|g| g.is_skip()));
+        }
+        // Reusing buffers gives the same result.
+        let mut reused = m.clone();
+        match (reused.decode_into(input, dim), got) {
+            (Ok(()), Ok(g)) => assert_eq!(reused, g),
+            (Err(a), Err(b)) => assert_eq!(a, b),
+            (a, b) => panic!("decode_into {a:?} but decode {b:?}"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(160))]
+
+    #[test]
+    fn fast_wire_paths_match_the_reference(
+        kind in 0u8..7,
+        dim in prop_oneof![0usize..70, 100usize..700],
+        s_pick in 0usize..64,
+        bits in prop::collection::vec(any::<u64>(), 1..9),
+        prefix in any::<u64>(),
+        prefix_len in 0u32..=64,
+        flip in any::<usize>(),
+    ) {
+        check(&message::<f32>(kind, dim, s_pick, &bits), prefix, prefix_len, flip);
+        check(&message::<f64>(kind, dim, s_pick, &bits), prefix, prefix_len, flip);
+        check(&message::<half::f16>(kind, dim, s_pick, &bits), prefix, prefix_len, flip);
+    }
+}
+
+#[test]
+fn corrupted_codes_report_the_first_bad_entry() {
+    // s = 5 (3-bit levels): entry 40 holds level 7 > s; the fast path must fall back and
+    // report it exactly as the entry-by-entry decoder.
+    let mut codes = vec![1i16; 100];
+    codes[40] = 5;
+    let m = Message::<f32>::Quantized {
+        norm: 1.0,
+        levels: Levels::Uniform { s: 5 },
+        codes,
+    };
+    let mut bytes = m.to_bytes();
+    // Header: tag 4 + kind 1 + s 16 + norm 32 = 53 bits; each code of level 1 takes 4 bits.
+    let at = 53 + 40 * 4 + 1; // bit 1 of entry 40's level: 5 (101) → 7 (111)
+    bytes[at / 8] ^= 1 << (at % 8);
+    let err = Message::<f32>::decode(&bytes, 100).unwrap_err();
+    assert_eq!(
+        err,
+        DecodeError::BadField {
+            what: "quantisation level",
+            detail: "7 exceeds s = 5".into()
+        }
+    );
+    assert_eq!(Some(Err(err)), ref_decode::<f32>(&bytes, 100));
+}
