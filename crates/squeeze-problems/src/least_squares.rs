@@ -164,7 +164,7 @@ impl<S: Scalar> Oracle<S> for LeastSquares<S> {
     }
 }
 
-/// $arphi_j(t) = 	frac12(t - b_j)^2$: $c_j = 1/m_i$ at every x.
+/// $\varphi_j(t) = \tfrac12(t - b_j)^2$: $c_j = 1/m_i$ at every x.
 impl<S: Scalar> Glm<S> for LeastSquares<S> {
     fn rows(&self) -> &Csr<S> {
         &self.a

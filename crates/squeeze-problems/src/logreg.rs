@@ -297,7 +297,7 @@ impl<S: Scalar> Oracle<S> for LogReg<S> {
     }
 }
 
-/// $arphi_j(t) = \log(1 + e^{-b_j t})$: $c_j(x) = \sigma(t_j)\sigma(-t_j)/m_i$ (the weights of
+/// $\varphi_j(t) = \log(1 + e^{-b_j t})$: $c_j(x) = \sigma(t_j)\sigma(-t_j)/m_i$ (the weights of
 /// [`Oracle::hessian`]).
 impl<S: Scalar> Glm<S> for LogReg<S> {
     fn rows(&self) -> &Csr<S> {
