@@ -84,7 +84,9 @@ pub fn gradient_round(round_seed: u64, p: f64) -> bool {
 /// )
 /// .unwrap();
 /// let m = Newton3pcBc::new(inner, parse("power_rounding:base=2").unwrap(), 0.5).unwrap();
-/// assert!(m.describe().ends_with("down=power_rounding:base=2, p=0.5)"));
+/// let text = m.describe();
+/// assert!(text.starts_with("fednl_bc(3pc_ef21(top_k:k=3), project, stale, down=power_rounding"));
+/// assert!(text.ends_with(", p=0.5)"));
 /// ```
 #[derive(Debug)]
 pub struct Newton3pcBc<S: Scalar> {
