@@ -49,6 +49,7 @@ pub mod conformance;
 pub mod entry;
 pub mod error;
 pub mod identity;
+pub mod matrix;
 pub mod natural;
 pub mod natural_dithering;
 pub mod one_bit;
