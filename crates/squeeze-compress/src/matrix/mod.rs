@@ -42,6 +42,7 @@ pub mod rank_r;
 pub mod sym_rand_k;
 pub mod sym_threshold;
 pub mod sym_top_k;
+pub mod tridiag;
 
 use squeeze_core::sym::{tri_neighbours, tri_side};
 use squeeze_core::{CompressError, check_dim_basic};

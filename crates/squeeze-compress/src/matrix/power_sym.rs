@@ -5,7 +5,7 @@ use squeeze_core::{
 };
 
 use super::eigen::jacobi_eigen;
-use super::rank_r::write_eigenpairs;
+use super::rank_r::{fill_full, write_eigenpairs};
 use super::{rank_error, side_of};
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
@@ -190,19 +190,6 @@ compressor! {
             |k| core[k * (p + 1)],
             |a, k| (0..p).map(|i| y[i * d + a] * w[i * p + k]).sum(),
         )
-    }
-}
-
-/// The full row-major d × d matrix `h` of the packed triangle `x`.
-fn fill_full<S: Scalar>(d: usize, x: &[S], h: &mut [f64]) {
-    let mut k = 0;
-    for a in 0..d {
-        for b in a..d {
-            let v = x[k].to_f64();
-            h[a * d + b] = v;
-            h[b * d + a] = v;
-            k += 1;
-        }
     }
 }
 

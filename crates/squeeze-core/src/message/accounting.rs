@@ -36,7 +36,9 @@ pub fn log2_binomial_ceil(d: u64, k: u64) -> u64 {
 /// width and indices per their rule; messages that carry no per-coordinate real values (`Sign`,
 /// `Quantized`, `Natural`, `Binary`) or carry them in their own narrow format (`Cast`) are charged
 /// their exact payload under every preset, and header scalars
-/// (scale of `Scaled`), tags and the index of `Indexed` are not charged by the presets.
+/// (scale of `Scaled`), tags and the index of `Indexed` are not charged by the presets. A
+/// `LowRank` message is charged its $rd$ vector entries, its $r$ weights being header scalars
+/// (the Newton-3PC code's 32·R·d for Rank-R).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BitConvention {
