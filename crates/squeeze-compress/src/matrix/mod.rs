@@ -45,7 +45,7 @@ pub mod sym_top_k;
 pub mod tridiag;
 
 use squeeze_core::sym::{tri_neighbours, tri_side};
-use squeeze_core::{CompressError, check_dim_basic};
+use squeeze_core::{CompressError, ParamError, check_dim_basic};
 
 pub use power_sym::PowerSym;
 pub use rank_r::RankR;
@@ -93,8 +93,33 @@ pub(crate) fn for_each_entry(d: usize, mut f: impl FnMut(usize, bool)) {
     }
 }
 
+/// A rank parameter: `r ≥ 1`.
+pub(crate) fn check_rank(component: &'static str, r: usize) -> Result<usize, ParamError> {
+    ParamError::require(
+        r >= 1,
+        component,
+        "r",
+        r,
+        "r must be ≥ 1 (rank 0 sends nothing and never learns)",
+    )?;
+    Ok(r)
+}
+
+/// The side d of a packed input of length `dim` for a rank-`r` operator (`r ≤ d`).
+pub(crate) fn side_for_rank(
+    component: &'static str,
+    r: usize,
+    dim: usize,
+) -> Result<usize, CompressError> {
+    let d = side_of(component, dim)?;
+    if r > d {
+        return Err(rank_error(component, r, d));
+    }
+    Ok(d)
+}
+
 /// The error for a rank `r` above the side `d`.
-pub(crate) fn rank_error(component: &'static str, r: usize, d: usize) -> CompressError {
+fn rank_error(component: &'static str, r: usize, d: usize) -> CompressError {
     CompressError::Incompatible {
         component,
         param: "r",

@@ -6,7 +6,7 @@ use squeeze_core::{
 
 use super::eigen::jacobi_eigen;
 use super::tridiag::{JACOBI_MAX_SIDE, top_eigenpairs, work_len};
-use super::{rank_error, side_of};
+use super::{check_rank, side_for_rank};
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 
@@ -57,14 +57,9 @@ pub struct RankR {
 impl RankR {
     /// Keep `r ≥ 1` eigenpairs.
     pub fn new(r: usize) -> Result<Self, ParamError> {
-        ParamError::require(
-            r >= 1,
-            Self::NAME,
-            "r",
-            r,
-            "r must be ≥ 1 (rank 0 sends nothing and never learns)",
-        )?;
-        Ok(Self { r })
+        Ok(Self {
+            r: check_rank(Self::NAME, r)?,
+        })
     }
 
     /// The rank $R$.
@@ -73,11 +68,7 @@ impl RankR {
     }
 
     fn side(&self, dim: usize) -> Result<usize, CompressError> {
-        let d = side_of(Self::NAME, dim)?;
-        if self.r > d {
-            return Err(rank_error(Self::NAME, self.r, d));
-        }
-        Ok(d)
+        side_for_rank(Self::NAME, self.r, dim)
     }
 }
 

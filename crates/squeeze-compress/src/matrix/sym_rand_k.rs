@@ -45,10 +45,7 @@ pub struct SymRandK {
 impl SymRandK {
     /// Keep `k` entries (or `ratio·D`), validated (`k ≥ 1`, `ratio ∈ (0, 1]`).
     pub fn new(k: KSpec) -> Result<Self, ParamError> {
-        let k = match k {
-            KSpec::Count(k) => KSpec::count(Self::NAME, k)?,
-            KSpec::Ratio(r) => KSpec::ratio(Self::NAME, r)?,
-        };
+        let k = k.validated(Self::NAME)?;
         Ok(Self {
             k,
             inner: RandK::new(k, true)?,

@@ -7,6 +7,7 @@ use crate::ThresholdRel;
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::sparse_scan::fmt_real;
+use crate::threshold_rel::check_lambda;
 
 /// Symmetric relative threshold: keep the entries of a symmetric $d\times d$ matrix $H$ with
 /// $\lvert h_{ab}\rvert \ge \lambda\max_{ab}\lvert h_{ab}\rvert$, zero the rest, $\lambda \in (0, 1]$
@@ -46,15 +47,8 @@ pub struct SymThreshold {
 impl SymThreshold {
     /// Keep $\lvert h\rvert \ge \lambda\max\lvert h\rvert$; `lambda ∈ (0, 1]`.
     pub fn new(lambda: f64) -> Result<Self, ParamError> {
-        ParamError::require(
-            lambda > 0.0 && lambda <= 1.0,
-            Self::NAME,
-            "lambda",
-            lambda,
-            "lambda must be in (0, 1] (a fraction of the largest magnitude; 1 keeps only the maxima)",
-        )?;
         Ok(Self {
-            inner: ThresholdRel::new(lambda)?,
+            inner: ThresholdRel::new(check_lambda(Self::NAME, lambda)?)?,
         })
     }
 
