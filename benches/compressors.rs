@@ -26,6 +26,8 @@ fn main() {
 }
 
 const DIMS: [usize; 3] = [100_000, 1_000_000, 10_000_000];
+/// The packed triangle of a 300 × 300 symmetric matrix, for the matrix compressors.
+const MATRIX_DIM: usize = 45_150;
 
 /// A deterministic gradient-like input: Gaussian entries with a few heavy outliers.
 fn input(d: usize) -> Vec<f32> {
@@ -52,19 +54,22 @@ impl fmt::Display for Case {
 }
 
 fn registry_cases() -> Vec<Case> {
-    let mut specs: Vec<String> = entries()
+    // Matrix compressors (packed symmetric input) run at D = 45,150: the triangle of a
+    // 300 × 300 Hessian (Newton-3PC on w8a).
+    let mut specs: Vec<(String, bool)> = entries()
         .iter()
-        .flat_map(|e| e.bench_specs().iter().map(|s| s.to_string()))
+        .flat_map(|e| e.bench_specs().iter().map(|s| (s.to_string(), e.matrix)))
         .collect();
     for r in ["0.001", "0.01", "0.1"] {
         let s = format!("top_k:ratio={r}");
-        if !specs.contains(&s) {
-            specs.push(s);
+        if !specs.iter().any(|(t, _)| *t == s) {
+            specs.push((s, false));
         }
     }
     let mut cases = Vec::new();
-    for spec in specs {
-        for d in DIMS {
+    for (spec, matrix) in specs {
+        let dims: &[usize] = if matrix { &[MATRIX_DIM] } else { &DIMS };
+        for &d in dims {
             cases.push(Case {
                 spec: spec.clone(),
                 d,

@@ -73,8 +73,10 @@ fn run() -> Result<(), String> {
         return Ok(());
     }
     if specs.is_empty() {
+        // Matrix compressors take a packed symmetric matrix, not this vector.
         specs = entries()
             .iter()
+            .filter(|e| !e.matrix)
             .flat_map(|e| e.bench_specs().iter().map(|s| s.to_string()))
             .collect();
     }

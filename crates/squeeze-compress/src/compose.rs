@@ -27,6 +27,7 @@ pub(crate) const COMPOSE_ENTRY: EntryInfo = EntryInfo {
         "top_k:ratio=0.5 | scaled(qsgd:s=2)",
     ],
     bench: &["top_k:ratio=0.01 | scaled(qsgd:s=16)"],
+    matrix: false,
 };
 
 /// Composition $\mathcal{C}(x) = \mathcal{Q}(T(x))$: a sparsifier $T$ keeps $k$ coordinates

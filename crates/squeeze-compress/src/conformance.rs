@@ -2,8 +2,9 @@
 //!
 //! `tests/conformance.rs` runs [`check`] under proptest for every example spec of every registry
 //! entry, on generated inputs (zeros, ties, tiny and huge magnitudes, `d = 1`), in `f32`, `f64`
-//! and the 16-bit `f16`/`bf16`. A compressor
-//! outside this crate can be run through the same checks.
+//! and the 16-bit `f16`/`bf16`; matrix compressors (the registry's `matrix` flag) run through
+//! [`check_matrix`] instead, on packed symmetric matrices of triangular length, with every norm
+//! the Frobenius norm. A compressor outside this crate can be run through the same checks.
 //!
 //! Statistical checks are seeded Monte-Carlo estimates over `samples` draws with stated
 //! tolerances (`Z` standard errors, [`Z`] = 6; the unbiasedness bound uses the factor
@@ -81,16 +82,32 @@ pub fn compress_once<S: Scalar>(
     c.compress(x, &mut CompressCtx::new(&mut rng, &mut scratch))
 }
 
-fn err_sq<S: Scalar>(m: &Message<S>, x: &[S]) -> Result<f64, String> {
+fn err_sq<S: Scalar>(m: &Message<S>, x: &[S], w: &[f64]) -> Result<f64, String> {
     let dense = m.to_dense().map_err(|e| format!("to_dense: {e}"))?;
     Ok(dense
         .iter()
         .zip(x)
-        .map(|(a, b)| {
+        .zip(w)
+        .map(|((a, b), w)| {
             let d = a.to_f64() - b.to_f64();
-            d * d
+            w * d * d
         })
         .sum())
+}
+
+/// The norm a check measures in: per-coordinate weights of $\lVert v\rVert^2 = \sum_j w_j v_j^2$
+/// — all 1 (Euclidean), or the Frobenius weights of a packed symmetric matrix (2 off the
+/// diagonal, 1 on it; `None` if `len` is not triangular).
+fn weights(len: usize, matrix: bool) -> Option<Vec<f64>> {
+    if !matrix {
+        return Some(vec![1.0; len]);
+    }
+    let d = squeeze_core::sym::tri_side(len)?;
+    let mut w = vec![2.0; len];
+    for r in 0..d {
+        w[squeeze_core::sym::row_start(d, r)] = 1.0;
+    }
+    Some(w)
 }
 
 /// Check the wire format of one message: valid, right dimension, `bits()` = encoded length,
@@ -139,6 +156,38 @@ pub fn check<S: Scalar>(
     spec: CtxSpec,
     samples: usize,
 ) -> Result<(), String> {
+    check_in(c, x, seed, spec, samples, false)
+}
+
+/// [`check`] for a matrix compressor ([`crate::matrix`]): `x` is read as the packed upper
+/// triangle of a symmetric matrix and every norm is the Frobenius norm (off-diagonal entries
+/// weigh 2). An input whose length is not triangular must be refused by `check_dim` and
+/// `compress_into` alike.
+///
+/// ```
+/// use squeeze_compress::{conformance::{CtxSpec, check_matrix}, registry::parse};
+/// let c = parse::<f64>("sym_top_k:k=2").unwrap();
+/// check_matrix(c.as_ref(), &[3.0, 1.0, -2.0, 0.5, 0.0, 1.0], 1, CtxSpec::default(), 1).unwrap();
+/// check_matrix(c.as_ref(), &[3.0, 1.0, -2.0, 0.5], 1, CtxSpec::default(), 1).unwrap();
+/// ```
+pub fn check_matrix<S: Scalar>(
+    c: &dyn Compressor<S>,
+    x: &[S],
+    seed: u64,
+    spec: CtxSpec,
+    samples: usize,
+) -> Result<(), String> {
+    check_in(c, x, seed, spec, samples, true)
+}
+
+fn check_in<S: Scalar>(
+    c: &dyn Compressor<S>,
+    x: &[S],
+    seed: u64,
+    spec: CtxSpec,
+    samples: usize,
+    matrix: bool,
+) -> Result<(), String> {
     let d = x.len();
     let name = c.spec();
     let mut scratch = Scratch::default();
@@ -152,6 +201,11 @@ pub fn check<S: Scalar>(
             )),
         };
     }
+    let Some(wt) = weights(d, matrix) else {
+        return Err(format!(
+            "{name}: a matrix compressor accepted the non-triangular length {d} in check_dim"
+        ));
+    };
     let mut rng = SqueezeRng::from_seed_u64(seed);
     match run(c, x, &mut rng, &mut scratch, spec, &mut m) {
         Ok(()) => {}
@@ -164,7 +218,7 @@ pub fn check<S: Scalar>(
                 n_workers: 1,
                 ..spec
             };
-            return check(c, x, seed, single, samples);
+            return check_in(c, x, seed, single, samples, matrix);
         }
         Err(e) => return Err(format!("{name}: compress failed on valid input: {e}")),
     }
@@ -187,10 +241,14 @@ pub fn check<S: Scalar>(
 
     // Class inequality.
     let class = c.class(d);
-    let xx: f64 = x.iter().map(|v| v.to_f64() * v.to_f64()).sum();
+    let xx: f64 = x
+        .iter()
+        .zip(&wt)
+        .map(|(v, w)| w * v.to_f64() * v.to_f64())
+        .sum();
     let tol = slack::<S>() * xx;
     if c.is_deterministic() {
-        let e = err_sq(&m, x)?;
+        let e = err_sq(&m, x, &wt)?;
         if let Some(a) = class.alpha()
             && e > (1.0 - a) * xx + tol
         {
@@ -219,10 +277,10 @@ pub fn check<S: Scalar>(
             run(c, x, &mut rng, &mut scratch, sp, &mut m).map_err(|e| e.to_string())?;
             let dense = m.to_dense().map_err(|e| e.to_string())?;
             let mut e = 0.0;
-            for ((mu, a), b) in mean.iter_mut().zip(&dense).zip(x) {
+            for (((mu, a), b), w) in mean.iter_mut().zip(&dense).zip(x).zip(&wt) {
                 *mu += a.to_f64();
                 let diff = a.to_f64() - b.to_f64();
-                e += diff * diff;
+                e += w * diff * diff;
             }
             s1 += e;
             s2 += e * e;
@@ -248,9 +306,10 @@ pub fn check<S: Scalar>(
             let bias: f64 = mean
                 .iter()
                 .zip(x)
-                .map(|(mu, b)| {
+                .zip(&wt)
+                .map(|((mu, b), wj)| {
                     let diff = mu / n - b.to_f64();
-                    diff * diff
+                    wj * diff * diff
                 })
                 .sum();
             let bound = MEAN_FACTOR * w * xx / n + tol;

@@ -12,6 +12,7 @@
 //!     params: &[ParamDoc { name: "k", doc: "a count" }],
 //!     examples: &["demo:k=1", "demo:k=2"],
 //!     bench: &[],
+//!     matrix: false,
 //! };
 //! assert_eq!(E.bench_specs(), &["demo:k=1"]);
 //! ```
@@ -54,6 +55,10 @@ pub trait Registered: Sized {
     const EXAMPLES: &'static [&'static str];
     /// Spec strings for the throughput benches (at d = 10⁵, 10⁶, 10⁷); empty = `EXAMPLES[0]`.
     const BENCH: &'static [&'static str] = &[];
+    /// `true` for a matrix compressor (input: the packed upper triangle of a symmetric
+    /// matrix, class in the Frobenius norm; see [`crate::matrix`]): the conformance suite runs
+    /// it on such inputs and measures in that norm.
+    const MATRIX: bool = false;
     /// Build from parsed parameters (consume them with the typed getters; leftovers are
     /// reported as unknown by the registry).
     fn from_params(p: &mut Params) -> Result<Self, ParamError>;
@@ -72,6 +77,8 @@ pub struct EntryInfo {
     pub examples: &'static [&'static str],
     /// Spec strings for the throughput benches (empty = the first example).
     pub bench: &'static [&'static str],
+    /// A matrix compressor ([`Registered::MATRIX`]).
+    pub matrix: bool,
 }
 
 impl EntryInfo {

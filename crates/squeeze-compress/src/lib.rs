@@ -23,6 +23,10 @@
 //! | `bf16` | round to nearest bfloat16, saturating (DDP hook) | none (relative error ≤ 2⁻⁸ on the normal range) |
 //! | `uint8` | stochastic 8-bit codes on the per-message [min, max] grid | ω = (d−2)⁺/(2·255²) |
 //!
+//! Matrix compressors (`sym_top_k`, `sym_rand_k`, `sym_threshold`, `rank_r`, `power_sym`) act
+//! on the packed upper triangle of a symmetric matrix with their classes in the Frobenius norm:
+//! see [`matrix`].
+//!
 //! Three-point compressors (stateful $\mathcal{C}_{h,y}(x)$ with constants $A, B$: EF21, LAG,
 //! CLAG, 3PCv1/v2/v4/v5, Bernoulli aggregation, AdaCGD's adaptive ladder) are built from these
 //! in [`three_point`].
@@ -53,6 +57,7 @@ pub mod conformance;
 pub mod entry;
 pub mod error;
 pub mod identity;
+pub mod matrix;
 pub mod natural;
 pub mod natural_dithering;
 pub mod one_bit;

@@ -209,6 +209,14 @@ impl KSpec {
         }
     }
 
+    /// This rule checked for `component` (`k ≥ 1`, `ratio ∈ (0, 1]`).
+    pub fn validated(self, component: &'static str) -> Result<Self, ParamError> {
+        match self {
+            KSpec::Count(k) => Self::count(component, k),
+            KSpec::Ratio(r) => Self::ratio(component, r),
+        }
+    }
+
     /// The count for dimension `d`, or an error if it does not fit.
     pub fn resolve(&self, component: &'static str, d: usize) -> Result<usize, CompressError> {
         squeeze_core::check_dim_basic(d)?;

@@ -221,6 +221,7 @@ macro_rules! registry {
                 params: <$t as Registered>::PARAMS,
                 examples: <$t as Registered>::EXAMPLES,
                 bench: <$t as Registered>::BENCH,
+                matrix: <$t as Registered>::MATRIX,
             },)*
             COMPOSE_ENTRY,
             SCALED_ENTRY,
@@ -270,4 +271,9 @@ registry! {
     crate::cast::CastF16,
     crate::cast::CastBf16,
     crate::cast::CastU8,
+    crate::matrix::SymTopK,
+    crate::matrix::SymRandK,
+    crate::matrix::SymThreshold,
+    crate::matrix::RankR,
+    crate::matrix::PowerSym,
 }

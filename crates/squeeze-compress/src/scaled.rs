@@ -14,6 +14,7 @@ pub(crate) const SCALED_ENTRY: EntryInfo = EntryInfo {
     }],
     examples: &["scaled(rand_k:k=3)", "scaled(qsgd:s=2)", "scaled(natural)"],
     bench: &["scaled(qsgd:s=16)"],
+    matrix: false,
 };
 
 /// $\mathcal{C}(x) = \mathcal{Q}(x)/(\omega+1)$ for $\mathcal{Q} \in U(\omega)$.

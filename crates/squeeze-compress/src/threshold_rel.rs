@@ -53,14 +53,9 @@ pub struct ThresholdRel {
 impl ThresholdRel {
     /// Keep `|x_j| ≥ lambda·‖x‖∞`; `lambda ∈ (0, 1]`.
     pub fn new(lambda: f64) -> Result<Self, ParamError> {
-        ParamError::require(
-            lambda > 0.0 && lambda <= 1.0,
-            Self::NAME,
-            "lambda",
-            lambda,
-            "lambda must be in (0, 1] (a fraction of the largest magnitude; 1 keeps only the maxima)",
-        )?;
-        Ok(Self { lambda })
+        Ok(Self {
+            lambda: check_lambda(Self::NAME, lambda)?,
+        })
     }
 
     /// The relative threshold λ.
@@ -73,6 +68,18 @@ impl ThresholdRel {
         let d = d.max(1) as f64;
         (1.0 - (d - 1.0) * self.lambda * self.lambda).max(1.0 / d)
     }
+}
+
+/// A relative threshold λ ∈ (0, 1] for `component`.
+pub(crate) fn check_lambda(component: &'static str, lambda: f64) -> Result<f64, ParamError> {
+    ParamError::require(
+        lambda > 0.0 && lambda <= 1.0,
+        component,
+        "lambda",
+        lambda,
+        "lambda must be in (0, 1] (a fraction of the largest magnitude; 1 keeps only the maxima)",
+    )?;
+    Ok(lambda)
 }
 
 impl Registered for ThresholdRel {

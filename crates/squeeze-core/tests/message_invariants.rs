@@ -139,6 +139,22 @@ fn leaf() -> impl Strategy<Value = Message<f32>> {
                 },
                 words,
             }),
+        // Low-rank symmetric matrices: consistent shapes and broken ones (r > side, short
+        // vectors), values from `value()` (non-finite included).
+        (0usize..5, 0usize..4, any::<bool>())
+            .prop_flat_map(|(side, r, fit)| {
+                let n = if fit { r * side } else { r * side + 1 };
+                (
+                    Just(side),
+                    prop::collection::vec(value(), r),
+                    prop::collection::vec(value(), n),
+                )
+            })
+            .prop_map(|(side, weights, vectors)| Message::LowRank {
+                side,
+                weights,
+                vectors,
+            }),
     ]
 }
 

@@ -141,15 +141,6 @@ pub(crate) fn add_outer_upper<S: Scalar>(row: Row<'_, S>, w: f64, d: usize, h: &
     }
 }
 
-/// Copy the upper triangle of the d × d row-major `h` onto the lower one (exact symmetry).
-pub(crate) fn mirror_upper<S: Scalar>(d: usize, h: &mut [S]) {
-    for r in 1..d {
-        for c in 0..r {
-            h[r * d + c] = h[c * d + r];
-        }
-    }
-}
-
 /// `out` += w·(aᵀv)·a for a sparse row `a` (a Hessian–vector product term).
 #[inline]
 pub(crate) fn add_outer_times<S: Scalar>(row: Row<'_, S>, w: f64, v: &[S], out: &mut [S]) {
@@ -157,55 +148,10 @@ pub(crate) fn add_outer_times<S: Scalar>(row: Row<'_, S>, w: f64, v: &[S], out: 
     row.axpy(S::from_f64(c), out);
 }
 
-/// The upper triangle of the symmetric d × d row-major `h`, row by row: d(d+1)/2 values
-/// (h₀₀, h₀₁, …, h₀,d−1, h₁₁, …), the vector that matrix compressors act on. `packed` is
-/// cleared and refilled (no allocation once it has the capacity).
-///
-/// ```
-/// use squeeze_problems::hessian::{pack_upper, unpack_upper};
-/// let h = [1.0, 2.0, 3.0, 2.0, 4.0, 5.0, 3.0, 5.0, 6.0];
-/// let mut p = Vec::new();
-/// pack_upper(3, &h, &mut p).unwrap();
-/// assert_eq!(p, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-/// let mut back = [0.0; 9];
-/// unpack_upper(3, &p, &mut back).unwrap();
-/// assert_eq!(back, h);
-/// ```
-///
-/// # Errors
-/// `h` is not of length d².
-pub fn pack_upper<S: Scalar>(d: usize, h: &[S], packed: &mut Vec<S>) -> Result<(), LengthMismatch> {
-    check_hessian_len(d, h.len())?;
-    packed.clear();
-    for r in 0..d {
-        packed.extend_from_slice(&h[r * d + r..(r + 1) * d]);
-    }
-    Ok(())
-}
-
-/// The inverse of [`pack_upper`]: the symmetric d × d row-major matrix whose upper triangle is
-/// `packed` (length d(d+1)/2).
-///
-/// # Errors
-/// `packed` is not of length d(d+1)/2 or `h` not of length d².
-pub fn unpack_upper<S: Scalar>(d: usize, packed: &[S], h: &mut [S]) -> Result<(), LengthMismatch> {
-    check_hessian_len(d, h.len())?;
-    let tri = d * (d + 1) / 2;
-    if packed.len() != tri {
-        return Err(LengthMismatch {
-            expected: tri,
-            got: packed.len(),
-        });
-    }
-    let mut k = 0;
-    for r in 0..d {
-        let len = d - r;
-        h[r * d + r..(r + 1) * d].copy_from_slice(&packed[k..k + len]);
-        k += len;
-    }
-    mirror_upper(d, h);
-    Ok(())
-}
+pub(crate) use squeeze_core::sym::mirror_upper;
+/// The packed upper triangle ([`squeeze_core::sym`]): one definition of the layout, shared
+/// with the matrix compressors of `squeeze-compress`.
+pub use squeeze_core::sym::{pack_upper, unpack_upper};
 
 /// The Hessian of a weighted Gram sum plus a regulariser, the shape every problem here has:
 /// `h` = Σ_j w_j a_j a_jᵀ + ∇²r(x) over `rows` = (a_j, w_j), exactly symmetric; NaN in `h` if

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::low_rank::{low_rank_dim, low_rank_payload_bits};
 use super::{INDEX_WIDTH_BITS, Levels, Message, TAG_BITS};
 use crate::bits::bits_for_range;
 use crate::scalar::Scalar;
@@ -35,7 +36,9 @@ pub fn log2_binomial_ceil(d: u64, k: u64) -> u64 {
 /// width and indices per their rule; messages that carry no per-coordinate real values (`Sign`,
 /// `Quantized`, `Natural`, `Binary`) or carry them in their own narrow format (`Cast`) are charged
 /// their exact payload under every preset, and header scalars
-/// (scale of `Scaled`), tags and the index of `Indexed` are not charged by the presets.
+/// (scale of `Scaled`), tags and the index of `Indexed` are not charged by the presets. A
+/// `LowRank` message is charged its $rd$ vector entries, its $r$ weights being header scalars
+/// (the Newton-3PC code's 32·R·d for Rank-R).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BitConvention {
@@ -103,6 +106,7 @@ impl<S: Scalar> Message<S> {
                 Message::Dense { values } | Message::Natural { values } => return values.len(),
                 Message::Quantized { codes, .. } => return codes.len(),
                 Message::Cast { words, .. } => return words.len(),
+                Message::LowRank { side, .. } => return low_rank_dim(*side),
                 Message::Scaled { inner, .. } | Message::Indexed { inner, .. } => m = inner,
                 Message::Pair(p) => m = &p[0],
                 Message::Concat(p) => {
@@ -151,6 +155,9 @@ impl<S: Scalar> Message<S> {
             }
             Message::Binary { dim, .. } => *dim as u64,
             Message::Cast { words, .. } => words.len() as u64,
+            Message::LowRank {
+                weights, vectors, ..
+            } => add(weights.len() as u64, vectors.len() as u64),
         }
     }
 
@@ -233,6 +240,11 @@ impl<S: Scalar> Message<S> {
                 format.header_bits(),
                 mul(words.len() as u64, format.word_bits() as u64),
             ),
+            Message::LowRank {
+                side,
+                weights,
+                vectors,
+            } => low_rank_payload_bits(*side, weights, vectors),
         }
     }
 
@@ -296,6 +308,9 @@ impl<S: Scalar> Message<S> {
             ),
             Message::Binary { .. } => self.payload_bits(depth),
             Message::Cast { .. } => self.payload_bits(depth),
+            // The r·d vector entries at the preset's width, the r weights as header scalars
+            // (the Newton-3PC code charges Rank-R 32·R·d).
+            Message::LowRank { vectors, .. } => mul(vectors.len() as u64, per_value),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Applying a message to a dense buffer: `out += scale · m` and dense conversion.
 
+use super::low_rank::{check_low_rank, low_rank_add, low_rank_each};
 use super::validate::{check_composed_dim, check_sparse_lengths};
 use super::{Levels, Message};
 use crate::error::{DecodeError, MessageError};
@@ -176,6 +177,14 @@ impl<S: Scalar> Message<S> {
                     *o += scale * format.value(w);
                 }
             }
+            Message::LowRank {
+                side,
+                weights,
+                vectors,
+            } => {
+                check_low_rank(*side, weights, vectors, false).map_err(MessageError::Invalid)?;
+                low_rank_add(*side, weights, vectors, scale, out);
+            }
         }
         Ok(())
     }
@@ -252,6 +261,15 @@ impl<S: Scalar> Message<S> {
             Message::Cast { format, words } => {
                 for (j, &w) in words.iter().enumerate() {
                     f(j, scale * format.value(w));
+                }
+            }
+            Message::LowRank {
+                side,
+                weights,
+                vectors,
+            } => {
+                if check_low_rank(*side, weights, vectors, false).is_ok() {
+                    low_rank_each(*side, weights, vectors, scale, f);
                 }
             }
         }

@@ -1,7 +1,9 @@
 //! Decoding untrusted bytes: every read is bounds-checked and every field validated, so no
 //! input panics.
 
+use super::TAG_LOW_RANK;
 use super::cast::decode_cast;
+use super::low_rank::decode_low_rank;
 use super::validate::{
     binary_blocks, check_binary_block, check_index_width, check_values, too_deep,
 };
@@ -450,6 +452,7 @@ impl<S: Scalar> Message<S> {
                 Message::Concat(Box::new([a, b]))
             }
             TAG_CAST => decode_cast(r, dim)?,
+            TAG_LOW_RANK => decode_low_rank(r, dim)?,
             t => return Err(DecodeError::UnknownTag { tag: t as u8, at }),
         })
     }

@@ -1,7 +1,9 @@
 //! Encoding: a message's exact bit-packed form (see the wire-format table in [`super`]).
 //! Only validated messages are encoded, so the writes below never index out of range.
 
+use super::TAG_LOW_RANK;
 use super::cast::encode_cast;
+use super::low_rank::encode_low_rank;
 use super::{
     INDEX_WIDTH_BITS, Levels, Message, TAG_BINARY, TAG_BITS, TAG_CAST, TAG_COMPOSED, TAG_CONCAT,
     TAG_DENSE, TAG_INDEXED, TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED,
@@ -246,6 +248,14 @@ impl<S: Scalar> Message<S> {
             Message::Cast { format, words } => {
                 w.write(TAG_CAST, TAG_BITS);
                 encode_cast(w, format, words);
+            }
+            Message::LowRank {
+                side,
+                weights,
+                vectors,
+            } => {
+                w.write(TAG_LOW_RANK, TAG_BITS);
+                encode_low_rank(w, *side, weights, vectors);
             }
         }
     }

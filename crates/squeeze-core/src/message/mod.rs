@@ -23,6 +23,7 @@
 //! | 10 | `Binary` | block length `b` in `w(d+1)` bits (`1 ≤ b ≤ d`; `0` iff `d = 0`), per block `⌈d/b⌉` two scalars (finite: the level of bit 0, then of bit 1), then `d` bits (1 = second level) |
 //! | 11 | `Cast` | format in 2 bits (0 `f16`, 1 `bf16`, 2 `u8`), for `u8` `min` and `max` (scalars, finite, `min ≤ max`), then `d` words: 16-bit finite `f16`/`bf16` patterns or 8-bit codes ([`CastFormat`]) |
 //! | 12 | `Concat` | the first part's dimension `k` in `w(d+1)` bits, then the first part (tagged, dimension `k`) and the second (tagged, dimension `d − k`) |
+//! | 13 | `LowRank` | rank `r` in `w(n+1)` bits where `d = n(n+1)/2` (a packed symmetric n × n matrix; other `d` are rejected), `r ≤ n` weights (scalars), then `r` vectors of `n` scalars: $\sum_i \lambda_i v_i v_i^\top$ ([`Message::LowRank`]) |
 //! | 15 | (reserved) | written by [`Message::encode`] alone in place of a message that fails [`Message::validate`]; always rejected |
 //!
 //! For a valid message [`Message::bits`] is exactly the number of bits [`Message::encode`]
@@ -42,6 +43,7 @@ mod cast;
 mod decode;
 mod encode;
 mod levels;
+mod low_rank;
 mod parts;
 #[cfg(test)]
 mod tests;
@@ -83,6 +85,7 @@ pub(crate) const TAG_INDEXED: u64 = 9;
 pub(crate) const TAG_BINARY: u64 = 10;
 pub(crate) const TAG_CAST: u64 = 11;
 pub(crate) const TAG_CONCAT: u64 = 12;
+pub(crate) const TAG_LOW_RANK: u64 = 13;
 /// Reserved: written by [`Message::encode`] in place of a message that fails
 /// [`Message::validate`]; no decoder accepts it.
 pub(crate) const TAG_INVALID: u64 = 15;
@@ -220,6 +223,26 @@ pub enum Message<S: Scalar> {
         format: CastFormat<S>,
         /// One word per coordinate: a 16-bit pattern, or an 8-bit code `≤ 255` for `u8`.
         words: Vec<u16>,
+    },
+    /// A symmetric `side × side` matrix of rank `r ≤ side`, $\sum_{i<r} \lambda_i v_i v_i^\top$,
+    /// standing for its packed upper triangle ([`crate::sym`]): dimension
+    /// `side·(side+1)/2`. Sent by the low-rank matrix compressors (eigenpairs).
+    ///
+    /// ```
+    /// use squeeze_core::Message;
+    /// let m = Message::<f32>::LowRank { side: 2, weights: vec![0.5], vectors: vec![2.0, 4.0] };
+    /// // 0.5·(2, 4)(2, 4)ᵀ = [[2, 4], [4, 8]], packed (2, 4, 8).
+    /// assert_eq!(m.to_dense().unwrap(), vec![2.0, 4.0, 8.0]);
+    /// assert_eq!(m.bits(), 4 + 2 + 3 * 32); // tag, rank in w(3) bits, weight, vector
+    /// assert_eq!(Message::<f32>::decode(&m.to_bytes(), 3).unwrap(), m);
+    /// ```
+    LowRank {
+        /// The matrix side `n` (the dimension is `n(n+1)/2`).
+        side: usize,
+        /// The `r` weights $\lambda_i$.
+        weights: Vec<S>,
+        /// The `r` vectors, `side` entries each: vector `i` is `vectors[i·side..(i+1)·side]`.
+        vectors: Vec<S>,
     },
 }
 

@@ -8,6 +8,7 @@
 //! recurse at most [`MAX_DEPTH`] levels and allocate only to describe an error.
 
 use super::cast::check_cast;
+use super::low_rank::check_low_rank;
 use super::{MAX_DEPTH, MAX_DIM, MAX_INDEX_WIDTH, Message};
 use crate::error::DecodeError;
 use crate::scalar::Scalar;
@@ -345,6 +346,11 @@ impl<S: Scalar> Message<S> {
                 check_bit_words(wire, *dim, negative, "binary words")
             }
             Message::Cast { format, words } => check_cast(format, words, wire),
+            Message::LowRank {
+                side,
+                weights,
+                vectors,
+            } => check_low_rank(*side, weights, vectors, wire),
         }
     }
 }

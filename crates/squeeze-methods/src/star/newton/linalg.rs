@@ -14,6 +14,7 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+use squeeze_compress::matrix::eigen::jacobi_eigen;
 
 /// How the server turns the learned Hessian H into a positive-definite system matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -51,10 +52,6 @@ pub enum SolveError {
     #[error("the Hessian estimate or the gradient is not finite")]
     NonFinite,
 }
-
-/// Jacobi sweeps before giving up on convergence (the off-diagonal mass falls quadratically;
-/// 10 sweeps are typical at d ≈ 300).
-const MAX_SWEEPS: usize = 60;
 
 /// Reusable buffers for [`NewtonSolver::solve`] at one dimension (allocated once).
 #[derive(Debug, Clone, Default)]
@@ -100,7 +97,8 @@ impl NewtonSolver {
         self.a.copy_from_slice(h);
         match reg {
             Regularization::Project { mu } => {
-                jacobi_eigen(self.d, &mut self.a, &mut self.v);
+                // `a` and `v` are d × d by construction (`new`), so this cannot fail.
+                jacobi_eigen(self.d, &mut self.a, &mut self.v).ok();
                 // Δ = V diag(1/max(λ_k, μ)) Vᵀ g.
                 let d = self.d;
                 for k in 0..d {
@@ -120,54 +118,6 @@ impl NewtonSolver {
                 cholesky(d, &mut self.a)?;
                 cholesky_solve(d, &self.a, g, &mut self.t, delta);
                 Ok(())
-            }
-        }
-    }
-}
-
-/// Cyclic Jacobi: on return the diagonal of `a` holds the eigenvalues and the columns of `v`
-/// the eigenvectors (`a` = V diag(λ) Vᵀ on entry). Deterministic; stops when the off-diagonal
-/// mass is below 10⁻³⁰ of the total (or after [`MAX_SWEEPS`]).
-fn jacobi_eigen(d: usize, a: &mut [f64], v: &mut [f64]) {
-    v.fill(0.0);
-    for k in 0..d {
-        v[k * d + k] = 1.0;
-    }
-    let total: f64 = a.iter().map(|x| x * x).sum();
-    for _ in 0..MAX_SWEEPS {
-        let off: f64 = (0..d)
-            .flat_map(|p| (p + 1..d).map(move |q| (p, q)))
-            .map(|(p, q)| 2.0 * a[p * d + q] * a[p * d + q])
-            .sum();
-        if off <= 1e-30 * total || off == 0.0 {
-            return;
-        }
-        for p in 0..d {
-            for q in p + 1..d {
-                let apq = a[p * d + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                let theta = (a[q * d + q] - a[p * d + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                // A ← Jᵀ A J with the rotation J in the (p, q) plane.
-                for k in 0..d {
-                    let (akp, akq) = (a[k * d + p], a[k * d + q]);
-                    a[k * d + p] = c * akp - s * akq;
-                    a[k * d + q] = s * akp + c * akq;
-                }
-                for k in 0..d {
-                    let (apk, aqk) = (a[p * d + k], a[q * d + k]);
-                    a[p * d + k] = c * apk - s * aqk;
-                    a[q * d + k] = s * apk + c * aqk;
-                }
-                for k in 0..d {
-                    let (vkp, vkq) = (v[k * d + p], v[k * d + q]);
-                    v[k * d + p] = c * vkp - s * vkq;
-                    v[k * d + q] = s * vkp + c * vkq;
-                }
             }
         }
     }
@@ -238,7 +188,7 @@ mod tests {
         for (d, seed) in [(1, 1), (2, 2), (7, 3), (30, 4)] {
             let a0 = random_symmetric(d, seed);
             let (mut a, mut v) = (a0.clone(), vec![0.0; d * d]);
-            jacobi_eigen(d, &mut a, &mut v);
+            jacobi_eigen(d, &mut a, &mut v).unwrap();
             let mut ours: Vec<f64> = (0..d).map(|k| a[k * d + k]).collect();
             ours.sort_by(f64::total_cmp);
             let mut theirs: Vec<f64> = nalgebra::DMatrix::from_row_slice(d, d, &a0)
