@@ -22,8 +22,8 @@ use squeeze::compress::parse;
 use squeeze::core::alloc_count::{CountingAllocator, total_allocations as allocations};
 use squeeze::driver::{Engine, GossipEngine, StarEngine};
 use squeeze::methods::star::newton::bc::Newton3pcBc;
-use squeeze::methods::star::newton::pp::Newton3pcPp;
 use squeeze::methods::star::newton::bl1::Bl1;
+use squeeze::methods::star::newton::pp::Newton3pcPp;
 use squeeze::methods::star::newton::{HessianOrder, Newton3pc, RegularizationRule};
 use squeeze::methods::{
     Adam, AdamBetas, Batch, Beer, Choco, Clip21, Clip21Avg, Clip21Variant, ClipGd, Dgc, DgcOptions,

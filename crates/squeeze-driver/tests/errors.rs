@@ -148,6 +148,44 @@ fn compressor_presence_is_checked_per_method() {
 }
 
 #[test]
+fn a_newton_mechanism_key_the_mechanism_does_not_read_is_refused() {
+    // LAG and BAG send dense Hessians: a compressor left over from a CLAG config is an error,
+    // and so are ζ for BAG/EF21 and p for the others — in every Newton-type method.
+    let cases = [
+        (
+            "newton_3pc",
+            "mechanism = \"lag\"\n",
+            Some("top_k:k=3"),
+            "compressor",
+            "lag",
+        ),
+        (
+            "newton_3pc",
+            "mechanism = \"bag\"\nzeta = 2.0\n",
+            None,
+            "zeta",
+            "bag",
+        ),
+        ("fednl_pp", "p = 0.5\n", Some("top_k:k=3"), "p", "ef21"),
+        (
+            "bl1",
+            "mechanism = \"clag\"\np = 0.5\n",
+            Some("top_k:k=3"),
+            "p",
+            "clag",
+        ),
+    ];
+    for (method, extra, comp, key, mech) in cases {
+        let e = build_err(&base(&method_section(method, comp, extra)));
+        assert_eq!(key_of(&e), format!("method.{key}"), "{method} {extra}");
+        assert_mentions(
+            &e.to_string(),
+            &[&format!("\"{mech}\" does not read {key}"), "remove"],
+        );
+    }
+}
+
+#[test]
 fn theory_stepsize_with_an_unbiased_compressor_hints_at_scaled() {
     for m in ["ef21", "ef14"] {
         let e = build_err(&base(&method_section(m, Some("qsgd:s=4"), "")));

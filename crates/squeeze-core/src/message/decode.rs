@@ -217,8 +217,11 @@ impl<S: Scalar> Spare<S> {
                 spare = Self::of(*inner);
                 spare.indices = indices;
             }
-            Message::Skip { .. } | Message::Pair(_) | Message::Concat(_) | Message::Cast { .. } => {
-            }
+            Message::Skip { .. }
+            | Message::Pair(_)
+            | Message::Concat(_)
+            | Message::Cast { .. }
+            | Message::LowRank { .. } => {}
         }
         spare
     }

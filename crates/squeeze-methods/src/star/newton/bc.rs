@@ -361,7 +361,7 @@ crate::spec::method_entry! {
     |p, ctx, sink| {
         let tri = triangle_len(ctx.dim);
         let kind = p.mechanism.unwrap_or_default();
-        let mech = mechanism::<S>(kind, || p.main_compressor::<S>(tri), p.zeta, p.p)?;
+        let mech = mechanism::<S>(kind, p.compressor.is_some(), || p.main_compressor::<S>(tri), p.zeta, p.p)?;
         let rule = p.regularization.unwrap_or(RegularizationRule::Project);
         let spec = p.downlink_compressor.as_ref().ok_or_else(|| {
             s::MethodConfigError::at(

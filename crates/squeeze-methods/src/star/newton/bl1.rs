@@ -614,7 +614,7 @@ method_entry! {
         // checked against it); here only the compressor's own parameters are checked.
         let dim = u32::MAX as usize;
         let kind = p.mechanism.unwrap_or_default();
-        let mech = mechanism::<S>(kind, || p.main_compressor::<S>(dim), p.zeta, p.p)?;
+        let mech = mechanism::<S>(kind, p.compressor.is_some(), || p.main_compressor::<S>(dim), p.zeta, p.p)?;
         let rule = p.regularization.unwrap_or(RegularizationRule::Project);
         sink.star(Bl1::new(mech, rule, p.mu, p.count_init).map_err(crate::spec::method_err)?)
     }

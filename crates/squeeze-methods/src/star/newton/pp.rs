@@ -322,7 +322,7 @@ crate::spec::method_entry! {
     |p, ctx, sink| {
         let tri = triangle_len(ctx.dim);
         let kind = p.mechanism.unwrap_or_default();
-        let mech = mechanism::<S>(kind, || p.main_compressor::<S>(tri), p.zeta, p.p)?;
+        let mech = mechanism::<S>(kind, p.compressor.is_some(), || p.main_compressor::<S>(tri), p.zeta, p.p)?;
         let rule = p.regularization.unwrap_or(RegularizationRule::Shift);
         let part = s::required(
             Self::NAME,

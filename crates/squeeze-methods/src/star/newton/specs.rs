@@ -26,15 +26,62 @@ pub enum HessianMechanism {
     V1,
 }
 
+impl HessianMechanism {
+    /// The config name, e.g. `"3pc_v1"`.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ef21 => "ef21",
+            Self::Lag => "lag",
+            Self::Clag => "clag",
+            Self::Bag => "bag",
+            Self::V1 => "3pc_v1",
+        }
+    }
+
+    /// The mechanism-specific keys this mechanism reads (of `compressor`, `zeta`, `p`).
+    fn reads(self) -> &'static [&'static str] {
+        match self {
+            Self::Ef21 | Self::V1 => &["compressor"],
+            Self::Lag => &["zeta"],
+            Self::Clag => &["compressor", "zeta"],
+            Self::Bag => &["p"],
+        }
+    }
+}
+
 /// The mechanism `m` with its parameters; `compressor` is built lazily (only the mechanisms
-/// that take one ask for it). Shared with [`super::bl1`].
+/// that take one ask for it). A mechanism key the chosen mechanism does not read
+/// (`compressor_given`, `zeta`, `p`) is an error naming it, so that a config meant for CLAG
+/// that says `lag` does not silently run without its compressor. Shared with [`super::bl1`]
+/// and the variants.
 pub(super) fn mechanism<S: Scalar>(
     m: HessianMechanism,
+    compressor_given: bool,
     compressor: impl FnOnce() -> Result<Box<dyn squeeze_core::Compressor<S>>, MethodConfigError>,
     zeta: Option<f64>,
     p: Option<f64>,
 ) -> Result<Box<dyn ThreePoint<S>>, MethodConfigError> {
     use crate::spec::mech_param_err as bad;
+    let given = [
+        ("compressor", compressor_given),
+        ("zeta", zeta.is_some()),
+        ("p", p.is_some()),
+    ];
+    if let Some((key, _)) = given
+        .iter()
+        .find(|(key, set)| *set && !m.reads().contains(key))
+    {
+        return Err(MethodConfigError::at(
+            key,
+            format!(
+                "mechanism \"{}\" does not read {key} (it reads {}); remove {key} or pick a \
+                 mechanism that uses it (ef21/3pc_v1: compressor; lag: zeta; clag: compressor, \
+                 zeta; bag: p)",
+                m.name(),
+                m.reads().join(", ")
+            ),
+        ));
+    }
     Ok(match m {
         HessianMechanism::Ef21 => Box::new(Ef21Mech::new(compressor()?)),
         HessianMechanism::Lag => Box::new(Lag::new(zeta.unwrap_or(1.0)).map_err(bad)?),
@@ -79,7 +126,7 @@ method_entry! {
     |p, ctx, sink| {
         let tri = triangle_len(ctx.dim);
         let kind = p.mechanism.unwrap_or_default();
-        let mech = mechanism::<S>(kind, || p.main_compressor::<S>(tri), p.zeta, p.p)?;
+        let mech = mechanism::<S>(kind, p.compressor.is_some(), || p.main_compressor::<S>(tri), p.zeta, p.p)?;
         let rule = p.regularization.unwrap_or(RegularizationRule::Project);
         let m = Newton3pc::new("newton_3pc", mech, rule, p.mu, HessianOrder::Fresh, p.count_init);
         newton(m, sink)
