@@ -4,9 +4,12 @@
 //!
 //! on generated h, y, x. Deterministic mechanisms are checked exactly (relative slack 1e-9 for
 //! rounding). Random ones (randomised compressors, coins) by seeded Monte Carlo: the mean of
-//! N = 400 draws may exceed the bound by at most 4 standard errors of that mean plus the same
-//! rounding slack — a false alarm has probability < 1e-4 per case; a wrong constant (e.g. B
-//! halved) shows up as a violation (checked below by `halved_constants_are_caught`).
+//! N = 400 draws may exceed the bound by at most 6 standard errors of that mean plus the same
+//! rounding slack — a false alarm has probability < 1e-9 per check in the normal approximation.
+//! (Unscaled Rand-K attains the bound with equality on some inputs, so the mean sits on it: at 4
+//! standard errors the thousands of checks of a run with a random proptest seed raised a false
+//! alarm now and then.) A wrong constant (e.g. B halved) still shows up as a violation (checked
+//! below by `halved_constants_are_caught`).
 
 use proptest::prelude::*;
 use squeeze_compress::parse;
@@ -136,7 +139,7 @@ fn check_all(h: &[f64], y: &[f64], x: &[f64], seed: u64) -> Result<(), TestCaseE
     for (m, random) in mechanisms(x.len()) {
         let draws = if random { DRAWS } else { 1 };
         let (mean, se, bound) = measure(m.as_ref(), h, y, x, draws, seed, 1.0);
-        let slack = 1e-9 * (bound + dist2(h, x)) + 4.0 * se;
+        let slack = 1e-9 * (bound + dist2(h, x)) + 6.0 * se;
         prop_assert!(
             mean <= bound + slack,
             "{}: E‖C − x‖² = {mean:.6e} (se {se:.2e}) > bound {bound:.6e}\nh = {h:?}\ny = {y:?}\nx = {x:?}",
