@@ -17,7 +17,7 @@ use super::{MechCtx, MechanismError, ThreePoint};
 /// Boundary: the trigger is strict (`>`), as in the authors' code. With $\zeta = 0$ CLAG skips
 /// exactly when $x = h$; EF21 would then send $C(0)$, which leaves $h$ unchanged. So CLAG(ζ = 0)
 /// follows EF21's trajectory bit for bit; their bit counts differ only in rounds with
-/// $\nabla f_i = g_i$ exactly (tested in `squeeze-driver/tests/three_pc.rs`). With the identity
+/// $\nabla f_i = g_i$ exactly (tested in `squeeze-driver/tests/suite/three_pc.rs`). With the identity
 /// compressor CLAG is [`super::Lag`] bit for bit (both send `Dense(x − h)`).
 ///
 /// ```

@@ -15,7 +15,7 @@ use crate::stepsize::Stepsize;
 ///
 /// Clipping each worker separately biases the average, and clipped vectors can cancel: with
 /// $f_{1,2}(x) = \tfrac12(x \mp a)^2$, $a > \tau$, every $|x| < a - \tau$ is a fixed point
-/// although $\nabla f(x) = x \ne 0$ (tested in `squeeze-driver/tests/econtrol_clip21_marina.rs`).
+/// although $\nabla f(x) = x \ne 0$ (tested in `squeeze-driver/tests/suite/econtrol_clip21_marina.rs`).
 ///
 /// Round alignment as EF14's: round $t$ broadcasts $x^t$, workers evaluate there, `absorb`
 /// steps. Stepsize: the theory rule is GD's $1/L$ (times the multiplier). Wire: dense uplink

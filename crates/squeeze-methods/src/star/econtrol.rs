@@ -32,7 +32,7 @@ use crate::stepsize::Stepsize;
 ///   $\mathcal{C}(g_i^0)$ — exactly what EF21 with [`GradInit::Compressed`] sends at init — and
 ///   from then on both run the same operations: the iterates agree **bit for bit** after every
 ///   round (any data, any deterministic compressor; tested in
-///   `squeeze-driver/tests/econtrol_clip21_marina.rs`), while EF21 has sent one message more
+///   `squeeze-driver/tests/suite/econtrol_clip21_marina.rs`), while EF21 has sent one message more
 ///   (its init message is charged at round 0). This is the spec's "η = 0 and
 ///   $h_i^0 = \mathcal{C}(g_i^0)$ ≡ EF21" with its $h^0$ being our shift *after* the first round.
 /// * [`GradInit::Full`] (the default, the spec's $h_i^0 = g_i^0$ sent uncompressed, charged

@@ -40,7 +40,7 @@ use crate::stepsize::Stepsize;
 /// $g + (\tilde g - g)$ equals $\tilde g$ (EF21's $g$, formed by the same additions) only when
 /// the subtraction is exact (Sterbenz), so the runs agree to rounding, not bit for bit in
 /// general (tested: relative 1e-12 in f64; observed bit-equal on some problems, not on
-/// others — `squeeze-driver/tests/ef21_variants.rs`).
+/// others — `squeeze-driver/tests/suite/ef21_variants.rs`).
 ///
 /// ```
 /// use squeeze_compress::parse;

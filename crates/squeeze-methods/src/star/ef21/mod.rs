@@ -255,7 +255,7 @@ impl<S: Scalar> GradEstimator<S> for FullGrad {
 /// point $g_i + (\nabla f_i - g_i)$ rounds differently from $\nabla f_i$, so the two agree bit
 /// for bit when every operation is exact (tested on a dyadic least-squares problem) and to
 /// rounding otherwise (tested: within 1e-10 relative over 200 rounds of logistic regression,
-/// observed ~1e-14; `squeeze-driver/tests/equivalences.rs`).
+/// observed ~1e-14; `squeeze-driver/tests/suite/equivalences.rs`).
 ///
 /// [`Ef21Family`] with the full gradient and the plain step.
 ///

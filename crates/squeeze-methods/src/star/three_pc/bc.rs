@@ -47,7 +47,7 @@ use crate::three_point::{MechCtx, ThreePoint};
 /// With an identity-only downlink (AdaCGD over `["identity"]`, ζ = 0) the broadcast is
 /// $\tilde g - g$ and $g^t = g^{t-1} + (\tilde g^t - g^{t-1})$, which is $\tilde g^t$ — 3PC-GD's
 /// unidirectional $g$ — up to the rounding of that subtraction: bit for bit on exactly
-/// representable data, to rounding otherwise (tested in `squeeze-driver/tests/three_pc.rs`).
+/// representable data, to rounding otherwise (tested in `squeeze-driver/tests/suite/three_pc.rs`).
 ///
 /// ```
 /// use squeeze_compress::parse;

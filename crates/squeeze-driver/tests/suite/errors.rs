@@ -2,11 +2,10 @@
 //! every configuration mistake names its key and the fix; resuming from a missing, corrupt or
 //! mismatched checkpoint says so.
 
-mod common;
 
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use squeeze_driver::EngineError;
 use squeeze_driver::config::{ConfigError, METHODS};
 use squeeze_driver::executor::{Collect, ExecError};

@@ -9,9 +9,8 @@
 //! Methods enrol by being in the registry: each runs with its `EXAMPLE` parameters
 //! (`common::method_section`), so a method added later runs through (a)–(e) unedited.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use squeeze_driver::config::{ConfigError, METHODS, Topology};
 
 /// ℓ2-regularised logistic regression (λ = 1, μ ≥ 1, L ≈ 4.5) on the embedded breast-cancer

@@ -3,9 +3,8 @@
 //! with Top-K and CLAG on the coefficients, least squares (constant coefficients: nothing to
 //! learn after init), the charged initial upload of the basis, and the refusals.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 
 /// L2 logistic regression on the embedded data (569 × 30), 4 workers (142, 142, 142, 143
 /// rows: M = 143), x⁰ ~ N(0, I).

@@ -3,9 +3,8 @@
 //! downlink and gradients every round is FedNL to rounding), exact bit and work accounting,
 //! convergence on a small logistic problem, and the refusals.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 
 /// L2 logistic regression (λ = 0.1) on the embedded data (569 × 30), 4 workers, x⁰ ~ N(0, I).
 fn l2_logreg(method: &str, rounds: u64, params: &str) -> String {

@@ -1,11 +1,10 @@
 //! PowerSGD (`powersgd`, two communication phases per round): full rank is GD, the worker
 //! copies of x follow the server's bit for bit, the exact bits, bad shapes refused.
 
-mod common;
 
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use squeeze_core::Scalar;
 use squeeze_driver::{Engine, StarEngine};
 use squeeze_methods::{Gd, PowerSgd, PowerSgdShape, Stepsize};

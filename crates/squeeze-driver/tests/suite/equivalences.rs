@@ -11,11 +11,10 @@
 //!
 //! Also here: what EF21's initialisation options charge at round 0.
 
-mod common;
 
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use squeeze_compress::parse;
 use squeeze_driver::StarEngine;
 use squeeze_driver::executor::{Collect, Executor, StopRules};

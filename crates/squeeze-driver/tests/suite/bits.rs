@@ -6,9 +6,8 @@
 //! (4 + d·width per worker per round); the EF21-paper convention charges 32·K per worker per
 //! round and the 3PC convention 64·K.
 
-mod common;
 
-use common::embedded_logreg;
+use crate::common::embedded_logreg;
 use std::sync::Arc;
 
 use squeeze_compress::parse;

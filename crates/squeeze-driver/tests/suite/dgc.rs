@@ -2,9 +2,8 @@
 //! bit for bit; its configuration mistakes name their key; at high sparsity it sends a small
 //! share of GD's bits.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use squeeze_driver::config::MethodConfig;
 use squeeze_methods::Stepsize;
 

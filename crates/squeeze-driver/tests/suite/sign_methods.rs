@@ -6,9 +6,8 @@
 //! Problem: the method suite's ℓ2-regularised logistic regression on the embedded
 //! breast-cancer data (d = 30, 4 workers, x⁰ ~ N(0, I), seed 1).
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use squeeze_driver::RoundRecord;
 
 fn logreg(section: &str, rounds: u64, n_workers: usize) -> String {

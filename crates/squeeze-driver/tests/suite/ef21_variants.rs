@@ -4,11 +4,10 @@
 //! bit for bit; EF21-BC with identity both ways — to rounding), what goes over the wire
 //! (silent clients 0 bits, EF21+'s flag, EF21-BC's real downlink) and configuration errors.
 
-mod common;
 
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use squeeze_compress::parse;
 use squeeze_core::Message;
 use squeeze_driver::config::ConfigError;

@@ -4,11 +4,10 @@
 //! stage is exact (the error buffers e_i, e_s are state, not reset); bad parameters and NaN
 //! gradients are typed errors.
 
-mod common;
 
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use squeeze_compress::parse;
 use squeeze_driver::{Engine, EngineError, StarEngine};
 use squeeze_methods::{Adam, AdamBetas, GradSource, MethodError, Stepsize};

@@ -2,9 +2,8 @@
 //! rounds) and `method.compressor_schedule` (other compressors from given rounds on) — the
 //! trajectory in each stage, the bits, exact resume across a switch, and the errors.
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use squeeze_driver::RoundRecord;
 
 /// EF21 on the EF21 papers' problem (embedded data, 5 workers), logging every round, at a

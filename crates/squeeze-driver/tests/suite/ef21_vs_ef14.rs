@@ -18,9 +18,8 @@
 //! lower during the first 12,000 rounds at 1×): the claim is about where they end up, and
 //! the assertions below are that (with margins of 40× to 400× on the observed factors).
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use squeeze_driver::RoundRecord;
 
 fn x1_problem(method: &str, multiplier: f64, rounds: u64) -> Vec<RoundRecord> {

@@ -1,9 +1,8 @@
 //! EControl, the Clip21 family, MARINA, SGD and Local SGD: equivalences (algorithms.md §11 X9)
 //! and the reduced reproductions X3 (EControl) and X4 (Clip21).
 
-mod common;
 
-use common::embedded_logreg;
+use crate::common::embedded_logreg;
 use std::sync::Arc;
 
 use squeeze_compress::parse;

@@ -2,9 +2,8 @@
 //! against a Newton iteration computed here with nalgebra), their exact bits per round, the
 //! fast local rate, and the refusals (non-convex problem, a stepsize, a projection without μ).
 
-mod common;
 
-use common::*;
+use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use squeeze_problems::prelude::*;
 

@@ -11,11 +11,10 @@
 //! * AdaCGD sends its rung index (`Message::Indexed`, ⌈log₂ m⌉ bits) and the engine's level
 //!   histogram (records `levels`) counts what was sent, across checkpoint/resume.
 
-mod common;
 
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use squeeze_compress::{CompressorSpec, parse};
 use squeeze_core::{Message, Purpose, Scratch, SqueezeRng};
 use squeeze_driver::config::{ConfigError, MethodConfig};
