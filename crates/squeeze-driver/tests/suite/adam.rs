@@ -4,7 +4,6 @@
 //! stage is exact (the error buffers e_i, e_s are state, not reset); bad parameters and NaN
 //! gradients are typed errors.
 
-
 use std::sync::Arc;
 
 use crate::common::*;

@@ -6,7 +6,6 @@
 //! (4 + d·width per worker per round); the EF21-paper convention charges 32·K per worker per
 //! round and the 3PC convention 64·K.
 
-
 use crate::common::embedded_logreg;
 use std::sync::Arc;
 

@@ -3,7 +3,6 @@
 //! with Top-K and CLAG on the coefficients, least squares (constant coefficients: nothing to
 //! learn after init), the charged initial upload of the basis, and the refusals.
 
-
 use crate::common::*;
 
 /// L2 logistic regression on the embedded data (569 × 30), 4 workers (142, 142, 142, 143

@@ -2,7 +2,6 @@
 //! bit for bit; its configuration mistakes name their key; at high sparsity it sends a small
 //! share of GD's bits.
 
-
 use crate::common::*;
 use squeeze_driver::config::MethodConfig;
 use squeeze_methods::Stepsize;

@@ -1,7 +1,6 @@
 //! EControl, the Clip21 family, MARINA, SGD and Local SGD: equivalences (algorithms.md §11 X9)
 //! and the reduced reproductions X3 (EControl) and X4 (Clip21).
 
-
 use crate::common::embedded_logreg;
 use std::sync::Arc;
 

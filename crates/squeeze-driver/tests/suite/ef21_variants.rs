@@ -4,7 +4,6 @@
 //! bit for bit; EF21-BC with identity both ways — to rounding), what goes over the wire
 //! (silent clients 0 bits, EF21+'s flag, EF21-BC's real downlink) and configuration errors.
 
-
 use std::sync::Arc;
 
 use crate::common::*;

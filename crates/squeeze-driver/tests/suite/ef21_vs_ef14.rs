@@ -18,7 +18,6 @@
 //! lower during the first 12,000 rounds at 1×): the claim is about where they end up, and
 //! the assertions below are that (with margins of 40× to 400× on the observed factors).
 
-
 use crate::common::*;
 use squeeze_driver::RoundRecord;
 

@@ -11,7 +11,6 @@
 //!
 //! Also here: what EF21's initialisation options charge at round 0.
 
-
 use std::sync::Arc;
 
 use crate::common::*;

@@ -2,7 +2,6 @@
 //! every configuration mistake names its key and the fix; resuming from a missing, corrupt or
 //! mismatched checkpoint says so.
 
-
 use std::path::Path;
 
 use crate::common::*;

@@ -9,7 +9,6 @@
 //! Methods enrol by being in the registry: each runs with its `EXAMPLE` parameters
 //! (`common::method_section`), so a method added later runs through (a)–(e) unedited.
 
-
 use crate::common::*;
 use squeeze_driver::config::{ConfigError, METHODS, Topology};
 

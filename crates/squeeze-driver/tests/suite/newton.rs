@@ -2,7 +2,6 @@
 //! against a Newton iteration computed here with nalgebra), their exact bits per round, the
 //! fast local rate, and the refusals (non-convex problem, a stepsize, a projection without μ).
 
-
 use crate::common::*;
 use nalgebra::{DMatrix, DVector};
 use squeeze_problems::prelude::*;

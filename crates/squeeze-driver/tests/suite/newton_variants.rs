@@ -3,7 +3,6 @@
 //! downlink and gradients every round is FedNL to rounding), exact bit and work accounting,
 //! convergence on a small logistic problem, and the refusals.
 
-
 use crate::common::*;
 
 /// L2 logistic regression (λ = 0.1) on the embedded data (569 × 30), 4 workers, x⁰ ~ N(0, I).

@@ -1,7 +1,6 @@
 //! PowerSGD (`powersgd`, two communication phases per round): full rank is GD, the worker
 //! copies of x follow the server's bit for bit, the exact bits, bad shapes refused.
 
-
 use std::sync::Arc;
 
 use crate::common::*;

@@ -2,7 +2,6 @@
 //! rounds) and `method.compressor_schedule` (other compressors from given rounds on) — the
 //! trajectory in each stage, the bits, exact resume across a switch, and the errors.
 
-
 use crate::common::*;
 use squeeze_driver::RoundRecord;
 

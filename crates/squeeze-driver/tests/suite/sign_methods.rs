@@ -6,7 +6,6 @@
 //! Problem: the method suite's ℓ2-regularised logistic regression on the embedded
 //! breast-cancer data (d = 30, 4 workers, x⁰ ~ N(0, I), seed 1).
 
-
 use crate::common::*;
 use squeeze_driver::RoundRecord;
 

@@ -11,7 +11,6 @@
 //! * AdaCGD sends its rung index (`Message::Indexed`, ⌈log₂ m⌉ bits) and the engine's level
 //!   histogram (records `levels`) counts what was sent, across checkpoint/resume.
 
-
 use std::sync::Arc;
 
 use crate::common::*;

@@ -5,7 +5,6 @@
 //! the largest down, and a run stops as soon as it has sent more floats than the best run of the
 //! cell so far (it cannot be the cell's best), which keeps the grids CI-fast.
 
-
 use std::sync::Arc;
 
 use squeeze_compress::CompressorSpec;
