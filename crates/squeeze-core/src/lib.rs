@@ -27,6 +27,7 @@ pub mod message;
 pub mod ops;
 pub mod rng;
 pub mod scalar;
+pub mod simd;
 pub mod sym;
 
 pub use bits::{BitReader, BitWriter};
