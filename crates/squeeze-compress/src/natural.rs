@@ -65,8 +65,8 @@ compressor! {
     }
     compress_into |x, ctx, out| {
         squeeze_core::check_dim_basic(x.len())?;
-        let values = out.natural_parts();
-        values.resize(x.len(), S::ZERO);
+        // The kernels write every value (no zero-fill first).
+        let values = out.natural_parts_sized(x.len());
         let rng = WideRng::from_rng(ctx.rng);
         let or = |a: bool, b: bool| a | b;
         // Chunked on the current rayon pool for large inputs (crate::parallel): half a random

@@ -130,14 +130,15 @@ compressor! {
     compress_into |x, ctx, out| {
         let n = message_norm(Self::NAME, x, self.norm)?;
         let s = self.s;
-        let (norm, levels, codes) = out.quantized_parts();
+        // The kernel writes every code (no zero-fill first).
+        let (norm, levels, codes) = out.quantized_parts_sized(x.len());
         *levels = Levels::Geometric {
             base: S::from_f64(2.0),
             s,
         };
-        codes.resize(x.len(), 0);
         if n <= S::ZERO {
             *norm = S::ZERO;
+            codes.fill(0);
             return Ok(());
         }
         *norm = n;
@@ -151,24 +152,51 @@ compressor! {
             for (xc, cc) in x.chunks(512).zip(codes.chunks_mut(512)) {
                 let w = &mut words[..xc.len()];
                 rng.fill(w);
-                for ((c, &v), &wd) in cc.iter_mut().zip(xc).zip(w.iter()) {
-                    let t = ((v.abs().to_f64() / nf) * top).min(top);
-                    let mag = if t < 1.0 {
-                        // Dither between 0 and the smallest level 2^-(s-1).
-                        ((wd >> 11) as f64 * (1.0 / (1u64 << 53) as f64) < t) as i16
-                    } else {
-                        // t = 2^e (1 + M/2^52), 0 ≤ e ≤ s − 1: natural rounding.
-                        let b = t.to_bits();
-                        let e = ((b >> 52) as i32 - 1023) as i16;
-                        let up = ((wd >> 12) < (b & ((1 << 52) - 1))) as i16;
-                        e + 1 + up
-                    };
-                    *c = if v.is_sign_negative() { -mag } else { mag };
-                }
+                dither_block(xc, w, cc, nf, top);
             }
         });
         Ok(())
     }
+}
+
+/// Exactly `u as f64` for `u < 2^53`, in operations that vectorise without AVX-512
+/// (`u = h·2^32 + l`, each half placed in the mantissa of a power of two: both subtractions
+/// and the sum are exact).
+#[inline(always)]
+fn u53_to_f64(u: u64) -> f64 {
+    const P52: u64 = 0x4330_0000_0000_0000; // 2^52
+    const P84: u64 = 0x4530_0000_0000_0000; // 2^84
+    let lo = f64::from_bits(P52 | (u & 0xffff_ffff)) - f64::from_bits(P52);
+    let hi = f64::from_bits(P84 | (u >> 32)) - f64::from_bits(P84);
+    hi + lo
+}
+
+/// Codes of one block, `words[j]` the random word of entry `j`: with
+/// $t = \min(2^{s-1}|x_j|/n,\ 2^{s-1})$, dithering $[U 2^{-53} < t]$ between 0 and the
+/// smallest level for $t < 1$ ($U$ the top 53 bits of the word), else natural rounding
+/// $e + 1 + [U' < M]$ of $t = 2^e(1 + M/2^{52})$ ($U'$ the top 52 bits). Both branches are
+/// computed and one is selected, so the loop vectorises.
+#[inline(always)]
+fn dither_body<S: Scalar>(x: &[S], words: &[u64], codes: &mut [i16], nf: f64, top: f64) {
+    for ((c, &v), &wd) in codes.iter_mut().zip(x).zip(words) {
+        let r = (v.abs().to_f64() / nf) * top;
+        let t = if r < top { r } else { top };
+        // Dither between 0 and the smallest level 2^-(s-1).
+        let dither = (u53_to_f64(wd >> 11) * (1.0 / (1u64 << 53) as f64) < t) as i16;
+        // t = 2^e (1 + M/2^52), 0 ≤ e ≤ s − 1: natural rounding (garbage for t < 1, unused).
+        let b = t.to_bits();
+        let e = ((b >> 52) as i32 - 1023) as i16;
+        let up = ((wd >> 12) < (b & ((1 << 52) - 1))) as i16;
+        let natural = e.wrapping_add(1 + up);
+        let mag = if t < 1.0 { dither } else { natural };
+        let neg = -(v.is_sign_negative() as i16);
+        *c = (mag ^ neg) - neg;
+    }
+}
+
+squeeze_core::dispatch_avx2! {
+    /// [`dither_body`], dispatched (see [`squeeze_core::simd`]).
+    fn dither_block<S: Scalar>(x: &[S], words: &[u64], codes: &mut [i16], nf: f64, top: f64) => dither_body
 }
 
 #[cfg(test)]
@@ -177,6 +205,87 @@ mod tests {
     use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::{Scratch, SqueezeRng};
+
+    /// The original per-element code (before the lane kernel), the reference.
+    fn reference<S: Scalar>(v: S, wd: u64, nf: f64, top: f64) -> i16 {
+        let t = ((v.abs().to_f64() / nf) * top).min(top);
+        let mag = if t < 1.0 {
+            ((wd >> 11) as f64 * (1.0 / (1u64 << 53) as f64) < t) as i16
+        } else {
+            let b = t.to_bits();
+            let e = ((b >> 52) as i32 - 1023) as i16;
+            let up = ((wd >> 12) < (b & ((1 << 52) - 1))) as i16;
+            e + 1 + up
+        };
+        if v.is_sign_negative() { -mag } else { mag }
+    }
+
+    fn check_kernel<S: Scalar>(x: &[S], words: &[u64], nf: f64, top: f64) {
+        let mut fast = vec![7i16; x.len()];
+        let mut base = vec![7i16; x.len()];
+        dither_block(x, words, &mut fast, nf, top);
+        squeeze_core::simd::portable(|| dither_block(x, words, &mut base, nf, top));
+        let want: Vec<i16> = x
+            .iter()
+            .zip(words)
+            .map(|(&v, &w)| reference(v, w, nf, top))
+            .collect();
+        assert_eq!(fast, want, "dispatched copy, top {top}");
+        assert_eq!(base, want, "baseline copy, top {top}");
+    }
+
+    #[test]
+    fn lane_kernel_copies_equal_the_scalar_reference() {
+        let mut rng = SqueezeRng::from_seed_u64(31);
+        let specials = [
+            0.0f64,
+            -0.0,
+            1.0,
+            -1.0,
+            0.5,
+            f64::from(f32::MIN_POSITIVE),
+            f64::from(f32::from_bits(3)),
+            f64::from(f32::MAX),
+            1e-300,
+            -5e-324,
+        ];
+        for len in 0..70usize {
+            let mut words: Vec<u64> = (0..len).map(|_| rng.next_u64()).collect();
+            // Words at the edges of the comparisons.
+            for (k, w) in words.iter_mut().enumerate().take(4) {
+                *w = [0, u64::MAX, 1 << 63, (1 << 63) - 1][k];
+            }
+            let x64: Vec<f64> = (0..len)
+                .map(|j| {
+                    if j % 5 == 0 {
+                        specials[(j / 5) % specials.len()]
+                    } else {
+                        (rng.next_f64() - 0.5) * 10f64.powi((j % 13) as i32 - 6)
+                    }
+                })
+                .collect();
+            let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+            let nmax = x64.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for s in [1, 3, 8, 64] {
+                let top = 2f64.powi(s - 1);
+                for nf in [nmax.max(1e-300), 1.0, 3.5e38, 1e-40] {
+                    check_kernel(&x64, &words, nf, top);
+                    check_kernel(&x32, &words, nf, top);
+                }
+            }
+        }
+        // u53_to_f64 is the exact conversion.
+        for u in [
+            0u64,
+            1,
+            (1 << 32) - 1,
+            1 << 32,
+            (1 << 53) - 1,
+            0x1234_5678_9abc,
+        ] {
+            assert_eq!(u53_to_f64(u), u as f64);
+        }
+    }
 
     #[test]
     fn hand_computed_levels() {

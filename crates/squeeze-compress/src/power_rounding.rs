@@ -171,6 +171,84 @@ fn approx_log2(v: f64) -> f64 {
     e + m
 }
 
+/// The decoded levels `table[j]` (`f64` of level `j` below the anchor, non-increasing, the last
+/// one ≤ v_min) and the start of the search.
+struct Grid<'a> {
+    table: &'a [f64],
+    log2_anchor: f64,
+    inv_log2_b: f64,
+}
+
+impl Grid<'_> {
+    /// Index of the level nearest to `v > 0` (ties go up). With $J(v)$ the first index whose
+    /// level is $\le v$ (or the last one), the result is $J - 1$ if
+    /// `table[J−1] − v ≤ v − table[J]` in `f64`, else $J$. Both are non-increasing in $v$ (the
+    /// table is non-increasing and the rounded differences are monotone in $v$), whatever the
+    /// start estimate.
+    #[inline(always)]
+    fn index(&self, v: f64) -> usize {
+        let table = self.table;
+        let last = table.len() - 1;
+        // The estimate is off by at most one step for b ≥ 2: fix that without branches, then
+        // loop for small bases.
+        let est = ((self.log2_anchor - approx_log2(v)) * self.inv_log2_b).max(0.0);
+        let mut j = (est as usize).min(last);
+        j += ((j < last) & (table[j] > v)) as usize;
+        j -= ((j > 0) & (table[j.saturating_sub(1)] <= v)) as usize;
+        while j < last && table[j] > v {
+            j += 1;
+        }
+        while j > 0 && table[j - 1] <= v {
+            j -= 1;
+        }
+        // The nearer of level(j) ≤ v and level(j − 1) > v (ties go up).
+        let up = (j > 0) & (table[j.saturating_sub(1)] - v <= v - table[j]);
+        j - up as usize
+    }
+}
+
+/// Final codes `±(s − j)` in one pass, `s − 1` the largest index used; 0 for zeros and for
+/// levels that underflow to 0.
+#[inline(always)]
+fn power_codes_body<S: Scalar>(x: &[S], codes: &mut [i16], grid: &Grid<'_>, s: i16) {
+    for (c, &xv) in codes.iter_mut().zip(x) {
+        let v = xv.abs().to_f64();
+        let j = grid.index(v);
+        let keep = (v != 0.0) & (grid.table[j] != 0.0);
+        let mag = if keep { s - j as i16 } else { 0 };
+        let neg = -(xv.is_sign_negative() as i16);
+        *c = (mag ^ neg) - neg;
+    }
+}
+
+squeeze_core::dispatch_avx2! {
+    /// [`power_codes_body`], dispatched (see [`squeeze_core::simd`]).
+    fn power_codes<S: Scalar>(x: &[S], codes: &mut [i16], grid: &Grid<'_>, s: i16) => power_codes_body
+}
+
+/// First pass of the two-pass path: `±(j + 1)` per entry (0 for zeros and underflowing
+/// levels); returns the largest `j + 1` used (at least 1).
+fn power_indices<S: Scalar>(x: &[S], codes: &mut [i16], grid: &Grid<'_>) -> i32 {
+    let mut s_used = 1i32;
+    for (c, &xv) in codes.iter_mut().zip(x) {
+        let v = xv.abs().to_f64();
+        if v == 0.0 {
+            *c = 0;
+            continue;
+        }
+        let j = grid.index(v);
+        if grid.table[j] == 0.0 {
+            *c = 0;
+            continue;
+        }
+        let t = j as i32 + 1;
+        s_used = s_used.max(t);
+        let neg = -(xv.is_sign_negative() as i16);
+        *c = (t as i16 ^ neg) - neg;
+    }
+    s_used
+}
+
 compressor! {
     PowerRounding, |self, _dim| {
         spec: if self.base == 2.0 {
@@ -191,10 +269,11 @@ compressor! {
         let vmax = max_abs_checked(x).ok_or_else(|| squeeze_core::non_finite_error(x))?;
         let base_s = self.base_in::<S>();
         let b = base_s.to_f64();
-        let (norm, levels, codes) = out.quantized_parts();
-        codes.resize(x.len(), 0);
+        // The passes below write every code (no zero-fill first).
+        let (norm, levels, codes) = out.quantized_parts_sized(x.len());
         if vmax == S::ZERO {
             *norm = S::ZERO;
+            codes.fill(0);
             *levels = Levels::Geometric { base: base_s, s: 1 };
             return Ok(());
         }
@@ -219,60 +298,43 @@ compressor! {
                 break;
             }
         }
-        let last = table.len() - 1;
         let log2_anchor = approx_log2(anchor.to_f64());
         let inv_log2_b = 1.0 / b.log2();
         let table = &table[..];
-        // Both passes run in chunks on the current rayon pool for large inputs
-        // (crate::parallel); the only cross-chunk value is the maximum level used.
-        let s_used = map_chunks(x, codes, 1i32, i32::max, |x, codes| {
-        let mut s_used = 1i32;
-        for (c, &xv) in codes.iter_mut().zip(x) {
-            let v = xv.abs().to_f64();
-            if v == 0.0 {
-                *c = 0;
-                continue;
-            }
-            // Smallest j with level(j) ≤ v (or the last level). The estimate is off by at
-            // most one step for b ≥ 2: fix that without branches, then loop for small bases.
-            let est = ((log2_anchor - approx_log2(v)) * inv_log2_b).max(0.0);
-            let mut j = (est as usize).min(last);
-            j += ((j < last) & (table[j] > v)) as usize;
-            j -= ((j > 0) & (table[j.saturating_sub(1)] <= v)) as usize;
-            while j < last && table[j] > v {
-                j += 1;
-            }
-            while j > 0 && table[j - 1] <= v {
-                j -= 1;
-            }
-            // The nearer of level(j) ≤ v and level(j − 1) > v (ties go up).
-            let up = (j > 0) & (table[j.saturating_sub(1)] - v <= v - table[j]);
-            j -= up as usize;
-            if table[j] == 0.0 {
-                *c = 0;
-                continue;
-            }
-            let t = j as i32 + 1;
-            s_used = s_used.max(t);
-            let neg = -(xv.is_sign_negative() as i16);
-            *c = (t as i16 ^ neg) - neg;
-        }
-        s_used
-        });
+        let grid = Grid {
+            table,
+            log2_anchor,
+            inv_log2_b,
+        };
+        // The level index j(v) is non-increasing in v (see `Grid::index`), so the largest one
+        // used is j(v_min): then s = j(v_min) + 1 is known before the pass and the codes are
+        // written in one pass. Only if v_min's level underflows to 0 (it is sent as 0, and the
+        // largest index used is unknown) do two passes run: indices, then codes.
+        let j_min = grid.index(vmin);
+        let s = if table[j_min] != 0.0 {
+            let s = j_min as i16 + 1;
+            // Chunked on the current rayon pool for large inputs (crate::parallel).
+            map_chunks(x, codes, (), |_, _| (), |x, codes| power_codes(x, codes, &grid, s));
+            s
+        } else {
+            let s_used = map_chunks(x, codes, 1i32, i32::max, |x, codes| {
+                power_indices(x, codes, &grid)
+            });
+            let s = s_used as i16;
+            // t = j + 1 ↦ code s − j = s + 1 − t.
+            map_chunks(x, codes, (), |_, _| (), |_, codes| {
+                for c in codes.iter_mut() {
+                    let t = *c;
+                    *c = match t {
+                        0 => 0,
+                        t if t > 0 => s + 1 - t,
+                        t => -(s + 1 + t),
+                    };
+                }
+            });
+            s
+        };
         ctx.scratch.values.clear();
-        // t = j + 1 ↦ code s − j = s + 1 − t.
-        let s = s_used as i16;
-        let codes = &mut codes[..];
-        map_chunks(x, codes, (), |_, _| (), |_, codes| {
-            for c in codes.iter_mut() {
-                let t = *c;
-                *c = match t {
-                    0 => 0,
-                    t if t > 0 => s + 1 - t,
-                    t => -(s + 1 + t),
-                };
-            }
-        });
         *levels = Levels::Geometric {
             base: base_s,
             s: s as u16,
@@ -319,6 +381,117 @@ mod tests {
             assert!(a == 0.0 || a.signum() == v.signum());
         }
         assert!(e <= (1.0 - alpha) * xx * (1.0 + rel));
+    }
+
+    /// The compressor as it was before the one-pass kernel (two passes, every step scalar):
+    /// `(norm, s, codes)`.
+    fn reference<S: Scalar>(base: f64, x: &[S]) -> (S, u16, Vec<i16>) {
+        let vmax = max_abs_checked(x).unwrap();
+        let b = S::from_f64(base).to_f64();
+        if vmax == S::ZERO {
+            return (S::ZERO, 1, vec![0; x.len()]);
+        }
+        let vmin = min_nonzero_abs(x, vmax).to_f64();
+        let p = S::from_f64(b.powi(nearest_exponent(vmax.to_f64(), b)));
+        let anchor = if p.is_finite() && p >= S::MIN_POSITIVE {
+            p
+        } else {
+            vmax
+        };
+        let level = |j: usize| (anchor * S::from_f64(b.powi(-(j as i32)))).to_f64();
+        let mut table = Vec::new();
+        loop {
+            let l = level(table.len());
+            table.push(l);
+            if l <= vmin || table.len() >= MAX_LEVELS as usize {
+                break;
+            }
+        }
+        let last = table.len() - 1;
+        let mut s_used = 1i32;
+        let mut ts = Vec::new();
+        for &xv in x {
+            let v = xv.abs().to_f64();
+            if v == 0.0 {
+                ts.push(0);
+                continue;
+            }
+            let mut j = 0;
+            while j < last && table[j] > v {
+                j += 1;
+            }
+            if j > 0 && table[j - 1] - v <= v - table[j] {
+                j -= 1;
+            }
+            if table[j] == 0.0 {
+                ts.push(0);
+                continue;
+            }
+            s_used = s_used.max(j as i32 + 1);
+            ts.push(if xv.is_sign_negative() {
+                -(j as i16 + 1)
+            } else {
+                j as i16 + 1
+            });
+        }
+        let s = s_used as i16;
+        let codes = ts
+            .iter()
+            .map(|&t| match t {
+                0 => 0,
+                t if t > 0 => s + 1 - t,
+                t => -(s + 1 + t),
+            })
+            .collect();
+        (anchor, s as u16, codes)
+    }
+
+    fn check_against_reference<S: Scalar>(c: &PowerRounding, x: &[S]) {
+        let (norm, s, codes) = reference(c.base, x);
+        let want = Message::Quantized {
+            norm,
+            levels: Levels::Geometric {
+                base: c.base_in::<S>(),
+                s,
+            },
+            codes,
+        };
+        assert_eq!(run(c, x).unwrap(), want, "base {}", c.base);
+        let base = squeeze_core::simd::portable(|| run(c, x).unwrap());
+        assert_eq!(base, want, "baseline copy, base {}", c.base);
+    }
+
+    #[test]
+    fn one_pass_kernel_equals_the_two_pass_reference() {
+        let mut rng = squeeze_core::SqueezeRng::from_seed_u64(17);
+        for b in [1.05, 1.1, 1.5, 2.0, 3.0, 4.0, 10.0, 1e10] {
+            let c = PowerRounding::new(b).unwrap();
+            for len in 1..70usize {
+                let span = [1.0, 30.0, 300.0][len % 3];
+                let x64: Vec<f64> = (0..len)
+                    .map(|j| match j % 11 {
+                        0 => 0.0,
+                        1 => -f64::from(f32::from_bits(1 + j as u32)),
+                        2 if len % 2 == 0 => f64::from(f32::MAX) * 0.99,
+                        _ => {
+                            let e = (rng.next_f64() - 0.5) * span;
+                            (rng.next_f64() - 0.5) * 2f64.powf(e)
+                        }
+                    })
+                    .collect();
+                let x32: Vec<f32> = x64
+                    .iter()
+                    .map(|&v| (v as f32).clamp(-f32::MAX, f32::MAX))
+                    .collect();
+                check_against_reference(&c, &x32);
+                check_against_reference(&c, &x64);
+            }
+            // Extremes: levels underflowing to 0 (the two-pass path), subnormal vectors.
+            check_against_reference(&c, &[f32::MAX, -f32::from_bits(1), 1.0, 0.0, 1e-30]);
+            check_against_reference(&c, &[f64::MAX, 5e-324, -1e-310, 2.0]);
+            check_against_reference(&c, &[f32::from_bits(7), -f32::from_bits(3)]);
+            check_against_reference(&c, &[0.0f32, -0.0]);
+        }
     }
 
     #[test]

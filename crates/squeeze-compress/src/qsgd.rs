@@ -153,14 +153,15 @@ pub(crate) fn quantize_uniform<S: Scalar>(
     ctx: &mut CompressCtx<'_>,
     out: &mut Message<S>,
 ) {
-    let (norm, levels, codes) = out.quantized_parts();
+    // The rounding writes every code (no zero-fill first).
+    let (norm, levels, codes) = out.quantized_parts_sized(x.len());
     *levels = Levels::Uniform { s };
-    codes.resize(x.len(), 0);
     if n > S::ZERO {
         *norm = n;
         round_uniform(x, n, s, WideRng::from_rng(ctx.rng), codes);
     } else {
         *norm = S::ZERO;
+        codes.fill(0);
     }
 }
 

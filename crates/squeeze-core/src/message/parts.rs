@@ -50,6 +50,21 @@ impl<S: Scalar> Message<S> {
         )
     }
 
+    /// Become `Natural` with `len` values, reusing the buffer **without clearing it**: the
+    /// values are unspecified (stale or zero) and the caller must overwrite every one. Saves the
+    /// sequential zero-fill of [`natural_parts`](Self::natural_parts) + `resize` when a
+    /// compressor writes all entries anyway (the multi-core kernels write them in parallel).
+    pub fn natural_parts_sized(&mut self, len: usize) -> &mut Vec<S> {
+        let values = reuse_as!(
+            self,
+            Message::Natural,
+            Message::Natural { values: Vec::new() },
+            Message::Natural { values } => values
+        );
+        values.resize(len, S::ZERO);
+        values
+    }
+
     /// Become `Sparse` of dimension `dim`, reusing buffers; returns cleared index and value
     /// vectors.
     pub fn sparse_parts(&mut self, dim: usize) -> (&mut Vec<u32>, &mut Vec<S>) {
@@ -115,6 +130,28 @@ impl<S: Scalar> Message<S> {
                 (norm, levels, codes)
             }
         )
+    }
+
+    /// Become `Quantized` with `len` codes, reusing the buffer **without clearing it**: the
+    /// codes are unspecified (stale or zero) and the caller must overwrite every one (see
+    /// [`natural_parts_sized`](Self::natural_parts_sized)).
+    pub fn quantized_parts_sized(&mut self, len: usize) -> (&mut S, &mut Levels<S>, &mut Vec<i16>) {
+        let (norm, levels, codes) = reuse_as!(
+            self,
+            Message::Quantized,
+            Message::Quantized {
+                norm: S::ZERO,
+                levels: Levels::Uniform { s: 1 },
+                codes: Vec::new(),
+            },
+            Message::Quantized {
+                norm,
+                levels,
+                codes,
+            } => (norm, levels, codes)
+        );
+        codes.resize(len, 0);
+        (norm, levels, codes)
     }
 
     /// Become `Cast` with `format`, reusing the word buffer; returns the format (a `u8` range
