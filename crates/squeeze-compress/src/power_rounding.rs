@@ -226,6 +226,48 @@ squeeze_core::dispatch_avx2! {
     fn power_codes<S: Scalar>(x: &[S], codes: &mut [i16], grid: &Grid<'_>, s: i16) => power_codes_body
 }
 
+/// `Some(k₀)` if the decoded levels are exactly $2^{k_0 - j}$, all normal `f64` values, down to
+/// one $\le v_{\min}$ (base 2 and a power-of-two anchor: the usual case). Then
+/// [`Grid::index`] is exponent arithmetic: for $v = 2^E(1 + m)$ the first level $\le v$ is
+/// $J = \max(0, k_0 - E)$, and for $J > 0$ both differences `2^{E+1} − v` and `v − 2^E` are
+/// exact (Sterbenz), so "ties go up" is $m \ge 1/2$: the top mantissa bit of $v$.
+fn pow2_grid(b: f64, table: &[f64], vmin: f64) -> Option<i64> {
+    const MANT: u64 = (1 << 52) - 1;
+    let first = table.first()?.to_bits();
+    let last = *table.last()?;
+    if b != 2.0 || first & MANT != 0 || last > vmin {
+        return None;
+    }
+    let k0 = (first >> 52) as i64 - 1023;
+    let exact = table.iter().enumerate().all(|(j, &l)| {
+        let e = k0 - j as i64;
+        e >= -1022 && l.to_bits() == ((e + 1023) as u64) << 52
+    });
+    exact.then_some(k0)
+}
+
+/// [`power_codes_body`] on a [`pow2_grid`]: `±(s − j)` with $j = J - [J > 0][m \ge 1/2]$,
+/// $J = \max(0, k_0 - E)$ (see there), 0 for zeros. Integer lane operations only.
+#[inline(always)]
+fn pow2_codes_body<S: Scalar>(x: &[S], codes: &mut [i16], k0: i64, s: i16) {
+    for (c, &xv) in codes.iter_mut().zip(x) {
+        let v = xv.abs().to_f64();
+        let bits = v.to_bits();
+        let e = (bits >> 52) as i64 - 1023;
+        let big_j = if k0 - e > 0 { k0 - e } else { 0 };
+        let up = ((big_j > 0) & ((bits >> 51) & 1 == 1)) as i64;
+        let j = (big_j - up) as i16;
+        let mag = if v != 0.0 { s.wrapping_sub(j) } else { 0 };
+        let neg = -(xv.is_sign_negative() as i16);
+        *c = (mag ^ neg) - neg;
+    }
+}
+
+squeeze_core::dispatch_avx2! {
+    /// [`pow2_codes_body`], dispatched (see [`squeeze_core::simd`]).
+    fn pow2_codes<S: Scalar>(x: &[S], codes: &mut [i16], k0: i64, s: i16) => pow2_codes_body
+}
+
 /// First pass of the two-pass path: `±(j + 1)` per entry (0 for zeros and underflowing
 /// levels); returns the largest `j + 1` used (at least 1).
 fn power_indices<S: Scalar>(x: &[S], codes: &mut [i16], grid: &Grid<'_>) -> i32 {
@@ -314,7 +356,11 @@ compressor! {
         let s = if table[j_min] != 0.0 {
             let s = j_min as i16 + 1;
             // Chunked on the current rayon pool for large inputs (crate::parallel).
-            map_chunks(x, codes, (), |_, _| (), |x, codes| power_codes(x, codes, &grid, s));
+            if let Some(k0) = pow2_grid(b, table, vmin) {
+                map_chunks(x, codes, (), |_, _| (), |x, codes| pow2_codes(x, codes, k0, s));
+            } else {
+                map_chunks(x, codes, (), |_, _| (), |x, codes| power_codes(x, codes, &grid, s));
+            }
             s
         } else {
             let s_used = map_chunks(x, codes, 1i32, i32::max, |x, codes| {
@@ -492,6 +538,24 @@ mod tests {
             check_against_reference(&c, &[f32::from_bits(7), -f32::from_bits(3)]);
             check_against_reference(&c, &[0.0f32, -0.0]);
         }
+    }
+
+    #[test]
+    fn pow2_grid_is_recognised_only_when_exact() {
+        assert_eq!(pow2_grid(2.0, &[8.0, 4.0, 2.0, 1.0], 1.0), Some(3));
+        assert_eq!(pow2_grid(2.0, &[0.25, 0.125], 0.2), Some(-2));
+        // Not a power-of-two anchor, not base 2, a gap, the last level above v_min, a zero.
+        assert_eq!(pow2_grid(2.0, &[6.0, 3.0], 3.0), None);
+        assert_eq!(pow2_grid(4.0, &[16.0, 4.0], 4.0), None);
+        assert_eq!(pow2_grid(2.0, &[8.0, 2.0], 2.0), None);
+        assert_eq!(pow2_grid(2.0, &[8.0, 4.0], 3.0), None);
+        assert_eq!(pow2_grid(2.0, &[1.0, 0.0], 0.0), None);
+        let sub = f64::MIN_POSITIVE / 2.0;
+        assert_eq!(pow2_grid(2.0, &[f64::MIN_POSITIVE, sub], sub), None);
+        // A typical input takes the exponent path (and equals the reference).
+        let x: Vec<f32> = (1..200).map(|j| (j as f32 * 0.37).sin() * 3.0).collect();
+        let c = PowerRounding::new(2.0).unwrap();
+        check_against_reference(&c, &x);
     }
 
     #[test]
