@@ -108,27 +108,35 @@ fn top_binade_error<S: Scalar>(x: &[S]) -> CompressError {
     }
 }
 
-/// Returns `true` if some entry is non-finite or in the top binade (mantissa ≠ 0).
-fn natural_f32(x: &[f32], out: &mut [f32], rng: &mut WideRng) -> bool {
-    #[inline(always)]
-    fn one(v: f32, u: u32, bad: &mut i32) -> f32 {
+/// One block of [`natural_f32`]: `out[j]` from `x[j]` and the uniform `u[j]`; returns −1 if
+/// some entry is non-finite or in the top binade, else 0.
+#[inline(always)]
+fn natural_block_f32_body(x: &[f32], u: &[u32], out: &mut [f32]) -> i32 {
+    let mut bad = 0i32;
+    for ((o, &v), &u) in out.iter_mut().zip(x).zip(u) {
         let b = v.to_bits();
         let mag = b & 0x7fff_ffff;
         // −1 iff mag > 0x7f00_0000 (top binade with mantissa, ∞, NaN); no overflow.
-        *bad |= (0x7f00_0000 - mag as i32) >> 31;
+        bad |= (0x7f00_0000 - mag as i32) >> 31;
         let mant = b & 0x007f_ffff;
         let up = (u >> 9).wrapping_sub(mant) >> 31; // 1 iff U < M, both < 2^23
-        f32::from_bits(((mag & 0x7f80_0000) + (up << 23)) | (b & 0x8000_0000))
+        *o = f32::from_bits(((mag & 0x7f80_0000) + (up << 23)) | (b & 0x8000_0000));
     }
+    bad
+}
+
+squeeze_core::dispatch_avx2! {
+    /// [`natural_block_f32_body`], dispatched (see [`squeeze_core::simd`]).
+    fn natural_block_f32(x: &[f32], u: &[u32], out: &mut [f32]) -> i32 => natural_block_f32_body
+}
+
+/// Returns `true` if some entry is non-finite or in the top binade (mantissa ≠ 0).
+fn natural_f32(x: &[f32], out: &mut [f32], rng: &mut WideRng) -> bool {
     let mut block = RandomBlock::new();
     let mut bad = 0i32;
     for (xc, oc) in x.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
         let u = block.fill(rng, xc.len());
-        let mut bl = 0i32;
-        for ((o, &v), &u) in oc.iter_mut().zip(xc).zip(u) {
-            *o = one(v, u, &mut bl);
-        }
-        bad |= bl;
+        bad |= natural_block_f32(xc, u, oc);
     }
     bad != 0
 }
@@ -189,6 +197,23 @@ mod tests {
         match m {
             Message::Natural { values } => Ok(values),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn block_kernel_avx2_copy_equals_portable_copy() {
+        for len in 0..70 {
+            let (mut x, u) = crate::quant::tests::lane_inputs(len, 100 + len as u64);
+            if len % 9 == 8 {
+                x[len / 2] = [f32::INFINITY, f32::NAN, f32::MAX][len % 3];
+            }
+            let (mut fast, mut base) = (vec![1f32; len], vec![1f32; len]);
+            let bad_fast = natural_block_f32(&x, &u, &mut fast);
+            let bad_base = squeeze_core::simd::portable(|| natural_block_f32(&x, &u, &mut base));
+            assert_eq!(bad_fast, bad_base);
+            assert_eq!(bad_fast != 0, len % 9 == 8, "len {len}");
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&base), "len {len}");
         }
     }
 

@@ -269,14 +269,59 @@ fn code_f32(v: f32, u: u32, k: f32, sf: f32, scale: f32, shift: u32, fbits: u32)
     ((q ^ m) - m) as i16
 }
 
+/// The fixed-point parameters of [`code_f32`] for `s` levels and multiplier `k`.
+#[derive(Clone, Copy)]
+pub(crate) struct RoundF32 {
+    k: f32,
+    sf: f32,
+    scale: f32,
+    shift: u32,
+    fbits: u32,
+}
+
+impl RoundF32 {
+    pub(crate) fn new(k: f32, s: u16) -> Self {
+        let fbits = frac_bits(s);
+        RoundF32 {
+            k,
+            sf: s as f32,
+            scale: (1u32 << fbits) as f32,
+            shift: 32 - fbits,
+            fbits,
+        }
+    }
+}
+
+/// `codes[j] = code_f32(x[j], u[j])` over one block.
+#[inline(always)]
+fn round_block_f32_body(x: &[f32], u: &[u32], codes: &mut [i16], p: RoundF32) {
+    for ((c, &v), &u) in codes.iter_mut().zip(x).zip(u) {
+        *c = code_f32(v, u, p.k, p.sf, p.scale, p.shift, p.fbits);
+    }
+}
+
+squeeze_core::dispatch_avx2! {
+    /// [`round_block_f32_body`], dispatched (see [`squeeze_core::simd`]).
+    pub(crate) fn round_block_f32(x: &[f32], u: &[u32], codes: &mut [i16], p: RoundF32) => round_block_f32_body
+}
+
 fn round_uniform_f32(x: &[f32], k: f32, s: u16, rng: WideRng, codes: &mut [i16]) {
-    let fbits = frac_bits(s);
-    let scale = (1u32 << fbits) as f32;
-    let shift = 32 - fbits;
-    let sf = s as f32;
-    round_blocks(x, rng, codes, |v, u| {
-        code_f32(v, u, k, sf, scale, shift, fbits)
-    });
+    let p = RoundF32::new(k, s);
+    map_chunks_rng(
+        x,
+        codes,
+        rng,
+        CHUNK / 2,
+        (),
+        |_, _| (),
+        |x, codes, rng| {
+            let mut block = RandomBlock::new();
+            for (xc, cc) in x.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
+                let u = block.fill(rng, xc.len());
+                round_block_f32(xc, u, cc, p);
+            }
+        },
+    );
 }
 
 fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: WideRng, codes: &mut [i16]) {
@@ -324,8 +369,39 @@ fn round_blocks<X: Copy + Sync>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Random `f32` of every magnitude (subnormals, ±0, near `f32::MAX`) and random words.
+    pub(crate) fn lane_inputs(len: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
+        let mut rng = squeeze_core::SqueezeRng::from_seed_u64(seed);
+        let x = (0..len)
+            .map(|j| match j % 7 {
+                0 => f32::from_bits(rng.next_u32() & 0x807f_ffff), // ±subnormal or ±0
+                1 => f32::from_bits((rng.next_u32() & 0x80ff_ffff) | 0x7e80_0000), // huge
+                _ => (rng.next_f64() as f32 - 0.5) * 2f32.powi((j % 40) as i32 - 20),
+            })
+            .collect();
+        let u = (0..len).map(|_| rng.next_u32()).collect();
+        (x, u)
+    }
+
+    #[test]
+    fn rounding_kernel_avx2_copy_equals_portable_copy() {
+        for len in 0..70 {
+            let (x, u) = lane_inputs(len, len as u64);
+            let n = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            for s in [1u16, 2, 16, 255, 32767] {
+                let k = if n > 0.0 { s as f32 / n } else { 1.0 };
+                let p = RoundF32::new(k.next_up(), s);
+                let (mut fast, mut base) = (vec![9i16; len], vec![9i16; len]);
+                round_block_f32(&x, &u, &mut fast, p);
+                squeeze_core::simd::portable(|| round_block_f32(&x, &u, &mut base, p));
+                assert_eq!(fast, base, "len {len}, s {s}");
+                assert!(fast.iter().all(|c| c.unsigned_abs() <= s));
+            }
+        }
+    }
 
     #[test]
     fn frac_bits_keep_the_sum_in_range() {
