@@ -8,7 +8,6 @@ use squeeze_core::{
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::parallel::{map_chunks, reduce_chunks};
 use crate::params::Params;
-use crate::quant::max_abs_checked;
 
 /// Smallest accepted base (see [`PowerRounding::new`]).
 pub const MIN_BASE: f64 = 1.05;
@@ -133,33 +132,56 @@ fn nearest_exponent(v: f64, b: f64) -> i32 {
     if hi - v < v - lo { k + 1 } else { k }
 }
 
-/// Smallest non-zero `|x_j|` (`vmax` if there is none), in one vectorised pass (chunked on the
-/// current rayon pool for large inputs; a minimum does not depend on the grouping).
-fn min_nonzero_abs<S: Scalar>(x: &[S], vmax: S) -> S {
-    let min = |a: S, b: S| if b < a { b } else { a };
-    reduce_chunks(x, vmax, min, |c| min_nonzero_abs_seq(c, vmax))
+/// `(‖x‖∞, smallest non-zero |x_j|)` (the second is `‖x‖∞` if there is none) in one pass, or
+/// `None` if some entry is NaN or ±∞ (`v − v` is NaN exactly for those). Chunked on the current
+/// rayon pool for large inputs: maxima and minima do not depend on the grouping.
+fn max_min_abs_checked<S: Scalar>(x: &[S]) -> Option<(S, S)> {
+    let combine = |a: Option<(S, S)>, b: Option<(S, S)>| match (a, b) {
+        (Some((a1, a2)), Some((b1, b2))) => {
+            Some((if b1 > a1 { b1 } else { a1 }, if b2 < a2 { b2 } else { a2 }))
+        }
+        _ => None,
+    };
+    let (max, min) = reduce_chunks(x, Some((S::ZERO, S::MAX)), combine, max_min_abs)?;
+    Some((max, if min <= max { min } else { max }))
 }
 
-fn min_nonzero_abs_seq<S: Scalar>(x: &[S], vmax: S) -> S {
+/// [`max_min_abs_checked`] on one chunk: 16 lanes of maximum, non-zero minimum (from
+/// `S::MAX`) and `Σ (x_j − x_j)`; `None` if that sum is not 0.
+#[inline(always)]
+#[allow(clippy::eq_op)]
+fn max_min_abs_body<S: Scalar>(x: &[S]) -> Option<(S, S)> {
     const L: usize = 16;
-    let mut m = [vmax; L];
+    let (mut hi, mut lo, mut probe) = ([S::ZERO; L], [S::MAX; L], [S::ZERO; L]);
     let chunks = x.chunks_exact(L);
     let tail = chunks.remainder();
     for c in chunks {
         for i in 0..L {
             let a = c[i].abs();
-            let a = if a > S::ZERO { a } else { vmax };
-            m[i] = if a < m[i] { a } else { m[i] };
+            hi[i] = if a > hi[i] { a } else { hi[i] };
+            let nz = if a > S::ZERO { a } else { S::MAX };
+            lo[i] = if nz < lo[i] { nz } else { lo[i] };
+            probe[i] += c[i] - c[i];
         }
     }
-    let mut r = vmax;
-    for &a in m.iter().chain(tail.iter()) {
-        let a = a.abs();
-        if a > S::ZERO && a < r {
-            r = a;
-        }
+    let (mut h, mut l, mut p) = (S::ZERO, S::MAX, S::ZERO);
+    for i in 0..L {
+        h = if hi[i] > h { hi[i] } else { h };
+        l = if lo[i] < l { lo[i] } else { l };
+        p += probe[i];
     }
-    r
+    for &v in tail {
+        let a = v.abs();
+        h = if a > h { a } else { h };
+        l = if a > S::ZERO && a < l { a } else { l };
+        p += v - v;
+    }
+    (p == S::ZERO).then_some((h, l))
+}
+
+squeeze_core::dispatch_avx2! {
+    /// [`max_min_abs_body`], dispatched (see [`squeeze_core::simd`]).
+    fn max_min_abs<S: Scalar>(x: &[S]) -> Option<(S, S)> => max_min_abs_body
 }
 
 /// Rough `log₂ v` for `v > 0` normal (error < 0.09), used to start the level search.
@@ -308,7 +330,8 @@ compressor! {
     }
     compress_into |x, ctx, out| {
         squeeze_core::check_dim_basic(x.len())?;
-        let vmax = max_abs_checked(x).ok_or_else(|| squeeze_core::non_finite_error(x))?;
+        let (vmax, vmin) =
+            max_min_abs_checked(x).ok_or_else(|| squeeze_core::non_finite_error(x))?;
         let base_s = self.base_in::<S>();
         let b = base_s.to_f64();
         // The passes below write every code (no zero-fill first).
@@ -319,7 +342,7 @@ compressor! {
             *levels = Levels::Geometric { base: base_s, s: 1 };
             return Ok(());
         }
-        let vmin = min_nonzero_abs(x, vmax).to_f64();
+        let vmin = vmin.to_f64();
         // Anchor of the grid: b^k_max if it is a finite normal value of S, else ‖x‖∞.
         let k_top = nearest_exponent(vmax.to_f64(), b);
         let p = S::from_f64(b.powi(k_top));
@@ -393,6 +416,46 @@ compressor! {
 mod tests {
     use super::*;
     use crate::conformance::compress_once;
+    use crate::quant::max_abs_checked;
+
+    /// Smallest non-zero `|x_j|` (`vmax` if there is none), the plain way.
+    fn min_nonzero_abs<S: Scalar>(x: &[S], vmax: S) -> S {
+        x.iter()
+            .map(|v| v.abs())
+            .filter(|&a| a > S::ZERO)
+            .fold(vmax, |m, a| if a < m { a } else { m })
+    }
+
+    #[test]
+    fn fused_max_min_pass_equals_the_separate_ones() {
+        let mut rng = squeeze_core::SqueezeRng::from_seed_u64(5);
+        for len in 0..70usize {
+            let x: Vec<f32> = (0..len)
+                .map(|j| match j % 6 {
+                    0 => 0.0,
+                    1 => -f32::from_bits(1 + (rng.next_u32() & 0xff)),
+                    2 => f32::MAX * (rng.next_f64() as f32),
+                    _ => (rng.next_f64() as f32 - 0.5) * 1e-20,
+                })
+                .collect();
+            let x64: Vec<f64> = x.iter().map(|&v| f64::from(v) * 1e-300).collect();
+            let want = max_abs_checked(&x).map(|m| (m, min_nonzero_abs(&x, m)));
+            assert_eq!(max_min_abs_checked(&x), want, "len {len}");
+            let base = squeeze_core::simd::portable(|| max_min_abs_checked(&x));
+            assert_eq!(base, want, "len {len}");
+            let want64 = max_abs_checked(&x64).map(|m| (m, min_nonzero_abs(&x64, m)));
+            assert_eq!(max_min_abs_checked(&x64), want64);
+            assert_eq!(
+                squeeze_core::simd::portable(|| max_min_abs_checked(&x64)),
+                want64
+            );
+            if len > 3 {
+                let mut bad = x.clone();
+                bad[len - 2] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][len % 3];
+                assert_eq!(max_min_abs_checked(&bad), None);
+            }
+        }
+    }
     use crate::registry::parse;
 
     fn run<S: Scalar>(c: &PowerRounding, x: &[S]) -> Result<Message<S>, CompressError> {

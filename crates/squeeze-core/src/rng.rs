@@ -325,12 +325,9 @@ fn step_lanes(s: &mut [[u64; WIDE_LANES]; 4]) -> [u64; WIDE_LANES] {
 /// `out` (a multiple of 8 words) filled by successive lane steps: word `k` from lane `k % 8`.
 #[inline(always)]
 fn fill_lanes_body(s: &mut [[u64; WIDE_LANES]; 4], out: &mut [u64]) {
-    // The state lives in locals for the loop (registers), not behind the reference.
-    let mut st = *s;
     for c in out.chunks_exact_mut(WIDE_LANES) {
-        c.copy_from_slice(&step_lanes(&mut st));
+        c.copy_from_slice(&step_lanes(s));
     }
-    *s = st;
 }
 
 crate::dispatch_avx2! {
