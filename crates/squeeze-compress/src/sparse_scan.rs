@@ -28,15 +28,29 @@ pub(crate) const CHUNK: usize = 64;
 const GROW: usize = 1024;
 
 /// Bit `i` set iff `!(|c_i| < t)` (a hit or a non-finite value); compiles to vector compares.
+/// Two formulations of the same mask: `wide` ORs the 64 bits in 64-bit lanes (the faster code
+/// with AVX2), otherwise four 16-bit masks in 32-bit lanes (the faster code with SSE2 only).
 // `!(a < t)` (not `a >= t`) on purpose: it is also true for NaN.
 #[allow(clippy::neg_cmp_op_on_partial_ord)]
 #[inline(always)]
-fn chunk_mask<S: Scalar>(c: &[S; CHUNK], t: S) -> u64 {
-    let mut mask = 0u64;
-    for (i, &v) in c.iter().enumerate() {
-        mask |= u64::from(!(v.abs() < t)) << i;
+fn chunk_mask<S: Scalar>(c: &[S; CHUNK], t: S, wide: bool) -> u64 {
+    if wide {
+        let mut mask = 0u64;
+        for (i, &v) in c.iter().enumerate() {
+            mask |= u64::from(!(v.abs() < t)) << i;
+        }
+        mask
+    } else {
+        let mut mask = 0u64;
+        for (q, c16) in c.as_chunks::<16>().0.iter().enumerate() {
+            let mut m = 0u32;
+            for (i, &v) in c16.iter().enumerate() {
+                m |= u32::from(!(v.abs() < t)) << i;
+            }
+            mask |= u64::from(m) << (16 * q);
+        }
+        mask
     }
-    mask
 }
 
 /// Why [`scan_chunks`] returned.
@@ -54,18 +68,45 @@ enum Stop {
 
 /// The hits of the whole chunks of `x` (entry `i` of `x` has index `base + i`) written to
 /// `idx[*w..]`/`val[*w..]` in index order, advancing `*w`; returns the position (in `x`) where
-/// it stopped and why. Both output slices have the same length.
+/// it stopped and why. `how.wide` picks the mask formulation (the same mask either way; the
+/// caller passes [`simd::avx2`](squeeze_core::simd::avx2)`()`, the copy it runs faster in).
 #[inline(always)]
 fn scan_chunks_body<S: Scalar>(
     x: &[S],
     base: usize,
+    how: How<S>,
+    idx: &mut [u32],
+    val: &mut [S],
+    w: &mut usize,
+) -> (usize, Stop) {
+    // One loop per mask formulation, the choice hoisted out of the loop.
+    if how.wide {
+        scan_chunks_loop::<S, true>(x, base, how, idx, val, w)
+    } else {
+        scan_chunks_loop::<S, false>(x, base, how, idx, val, w)
+    }
+}
+
+/// The threshold, the cap of the output cursor, and the mask formulation of a chunk scan.
+#[derive(Debug, Clone, Copy)]
+struct How<S> {
     t: S,
     cap: usize,
+    wide: bool,
+}
+
+/// [`scan_chunks_body`] with the mask formulation fixed.
+#[inline(always)]
+fn scan_chunks_loop<S: Scalar, const WIDE: bool>(
+    x: &[S],
+    base: usize,
+    how: How<S>,
     idx: &mut [u32],
     val: &mut [S],
     w: &mut usize,
 ) -> (usize, Stop) {
     let (chunks, _) = x.as_chunks::<CHUNK>();
+    let (t, cap) = (how.t, how.cap);
     let mut o = *w;
     let room = idx.len().min(val.len());
     for (ci, c) in chunks.iter().enumerate() {
@@ -74,7 +115,7 @@ fn scan_chunks_body<S: Scalar>(
             *w = o;
             return (pos, Stop::Grow);
         }
-        let mut m = chunk_mask(c, t);
+        let mut m = chunk_mask(c, t, WIDE);
         let at = base + pos;
         let mut bad = false;
         // Four branch-free steps; a step with no bit left writes a slot that the next write
@@ -116,8 +157,7 @@ squeeze_core::dispatch_avx2! {
     fn scan_chunks<S: Scalar>(
         x: &[S],
         base: usize,
-        t: S,
-        cap: usize,
+        how: How<S>,
         idx: &mut [u32],
         val: &mut [S],
         w: &mut usize,
@@ -185,12 +225,16 @@ pub(crate) fn scan_at_least<S: Scalar>(
     let mut w = idx.len();
     debug_assert_eq!(w, val.len());
     let mut pos = 0;
+    let how = How {
+        t,
+        cap,
+        wide: squeeze_core::simd::avx2(),
+    };
     let result = loop {
         let (n, stop) = scan_chunks(
             &rest[pos..whole],
             start + pos,
-            t,
-            cap,
+            how,
             idx,
             val,
             &mut w,
