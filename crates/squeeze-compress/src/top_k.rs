@@ -28,11 +28,12 @@ use crate::sparse_scan::{CHUNK, key, scan_at_least};
 /// `ratio=<r>` with $k = \max(1, \lceil r d\rceil)$.
 ///
 /// **Speed**: exact selection in one streaming pass for large $d$. A threshold is estimated
-/// from a deterministic, stratified sample of $m = \mathrm{clamp}(d/64, 4096, 32768)$ magnitudes
+/// from a deterministic, stratified sample of $m = \mathrm{clamp}(d/256, 4096, 32768)$ magnitudes
 /// (with $\mu = mk/d$ sampled entries expected above the $k$-th magnitude, the threshold is the
 /// sample's $\lceil\mu + 3\sqrt{\mu} + 2\rceil$-th largest, so slightly more than $k$ entries
-/// pass it); the pass tests 16 entries at a time with a vectorised compare and
-/// appends only candidates (also catching NaN/±∞); when the candidate buffer fills up (the
+/// pass it); the pass tests 64 entries at a time with a vectorised compare into a bit mask and
+/// writes the candidates without data-dependent branches (also catching NaN/±∞; dispatched to
+/// an AVX2 copy when the CPU has it, see `sparse_scan`); when the candidate buffer fills up (the
 /// sample was misleading, e.g. many ties) it is compacted to its exact top $k$ and the threshold
 /// raised to that $k$-th magnitude (strictly, since later ties lose); if the sample overshot and
 /// fewer than $k$ candidates remain, the pass is redone with a lower threshold (at worst $0$,
@@ -138,7 +139,7 @@ compressor! {
 pub(crate) struct Tuning {
     /// Below this dimension, skip the sample and take every entry as a candidate.
     pub small_d: usize,
-    /// Sample size for the threshold estimate: `clamp(d / 64, sample, 8·sample)`.
+    /// Sample size for the threshold estimate: `clamp(d / 256, sample, 8·sample)`.
     pub sample: usize,
 }
 
@@ -150,9 +151,9 @@ impl Tuning {
 }
 
 impl Tuning {
-    /// Sample size at dimension `d`: `clamp(d / 64, sample, 8·sample)`, at most `d`.
+    /// Sample size at dimension `d`: `clamp(d / 256, sample, 8·sample)`, at most `d`.
     fn sample_len(&self, d: usize) -> usize {
-        (d / 64).clamp(self.sample, 8 * self.sample).min(d)
+        (d / 256).clamp(self.sample, 8 * self.sample).min(d)
     }
 }
 
