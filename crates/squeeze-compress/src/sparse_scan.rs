@@ -231,14 +231,7 @@ pub(crate) fn scan_at_least<S: Scalar>(
         wide: squeeze_core::simd::avx2(),
     };
     let result = loop {
-        let (n, stop) = scan_chunks(
-            &rest[pos..whole],
-            start + pos,
-            how,
-            idx,
-            val,
-            &mut w,
-        );
+        let (n, stop) = scan_chunks(&rest[pos..whole], start + pos, how, idx, val, &mut w);
         pos += n;
         match stop {
             Stop::Grow => {
@@ -327,7 +320,10 @@ mod tests {
         let r = scan_at_least(&x, 0, f32::INFINITY, usize::MAX, &mut idx, &mut val);
         assert!(matches!(r, Err(CompressError::NonFinite { index: 20, .. })));
         let r = scan_at_least(&x, 21, f32::INFINITY, usize::MAX, &mut idx, &mut val);
-        assert!(matches!(r, Err(CompressError::NonFinite { index: 150, .. })));
+        assert!(matches!(
+            r,
+            Err(CompressError::NonFinite { index: 150, .. })
+        ));
         let r = scan_at_least(&x, 151, 0.0, usize::MAX, &mut idx, &mut val);
         assert_eq!(r, Ok(None));
     }
@@ -387,7 +383,11 @@ mod tests {
                     assert_eq!(base, want, "len {len} case {case} t {t}");
                     // Bits too (−0 vs +0).
                     if let (Ok(f), Ok(b)) = (&fast, &base) {
-                        assert!(f.1.iter().zip(&b.1).all(|(p, q)| p.to_bits() == q.to_bits()));
+                        assert!(
+                            f.1.iter()
+                                .zip(&b.1)
+                                .all(|(p, q)| p.to_bits() == q.to_bits())
+                        );
                     }
                 }
             }
@@ -406,8 +406,8 @@ mod tests {
                 let (mut idx, mut val) = (Vec::new(), Vec::new());
                 let mut pos = 0;
                 let mut stops = 0;
-                while let Some(next) = scan_at_least(&x, pos, 0.9, idx.len() + 7, &mut idx, &mut val)
-                    .unwrap()
+                while let Some(next) =
+                    scan_at_least(&x, pos, 0.9, idx.len() + 7, &mut idx, &mut val).unwrap()
                 {
                     assert!(next > pos && next % CHUNK == 0);
                     pos = next;

@@ -611,7 +611,12 @@ mod tests {
         for d in (1usize..70).chain([127, 129, 1001, 4099]) {
             let q = TridiagQuadratic::<S>::new(d, 2.1, -0.7, 0.3).unwrap();
             let x: Vec<S> = (0..d).map(|_| S::from_f64(rng.normal() * 3.0)).collect();
-            for bad in [None, Some(f64::NAN), Some(f64::INFINITY), Some(f64::NEG_INFINITY)] {
+            for bad in [
+                None,
+                Some(f64::NAN),
+                Some(f64::INFINITY),
+                Some(f64::NEG_INFINITY),
+            ] {
                 let mut sub: Vec<S> = (0..d).map(|_| S::from_f64(rng.normal())).collect();
                 let at = (rng.next_f64() * d as f64) as usize % d;
                 if let Some(v) = bad {
