@@ -28,11 +28,12 @@ use crate::sparse_scan::{CHUNK, key, scan_at_least};
 /// `ratio=<r>` with $k = \max(1, \lceil r d\rceil)$.
 ///
 /// **Speed**: exact selection in one streaming pass for large $d$. A threshold is estimated
-/// from a deterministic, stratified sample of $m = \mathrm{clamp}(d/64, 4096, 32768)$ magnitudes
+/// from a deterministic, stratified sample of $m = \mathrm{clamp}(d/256, 4096, 32768)$ magnitudes
 /// (with $\mu = mk/d$ sampled entries expected above the $k$-th magnitude, the threshold is the
 /// sample's $\lceil\mu + 3\sqrt{\mu} + 2\rceil$-th largest, so slightly more than $k$ entries
-/// pass it); the pass tests 16 entries at a time with a vectorised compare and
-/// appends only candidates (also catching NaN/±∞); when the candidate buffer fills up (the
+/// pass it); the pass tests 64 entries at a time with a vectorised compare into a bit mask and
+/// writes the candidates without data-dependent branches (also catching NaN/±∞; dispatched to
+/// an AVX2 copy when the CPU has it, see `sparse_scan`); when the candidate buffer fills up (the
 /// sample was misleading, e.g. many ties) it is compacted to its exact top $k$ and the threshold
 /// raised to that $k$-th magnitude (strictly, since later ties lose); if the sample overshot and
 /// fewer than $k$ candidates remain, the pass is redone with a lower threshold (at worst $0$,
@@ -138,7 +139,7 @@ compressor! {
 pub(crate) struct Tuning {
     /// Below this dimension, skip the sample and take every entry as a candidate.
     pub small_d: usize,
-    /// Sample size for the threshold estimate: `clamp(d / 64, sample, 8·sample)`.
+    /// Sample size for the threshold estimate: `clamp(d / 256, sample, 8·sample)`.
     pub sample: usize,
 }
 
@@ -150,17 +151,19 @@ impl Tuning {
 }
 
 impl Tuning {
-    /// Sample size at dimension `d`: `clamp(d / 64, sample, 8·sample)`, at most `d`.
+    /// Sample size at dimension `d`: `clamp(d / 256, sample, 8·sample)`, at most `d`.
     fn sample_len(&self, d: usize) -> usize {
-        (d / 64).clamp(self.sample, 8 * self.sample).min(d)
+        (d / 256).clamp(self.sample, 8 * self.sample).min(d)
     }
 }
 
 /// The `j`-th sample position: stratum `j` of width `stride` with a fixed pseudo-random offset
-/// (robust to periodic inputs, unlike a plain stride).
+/// $\lfloor h_j \cdot \mathrm{stride} / 2^{64}\rfloor$, $h_j$ = [`mix`]$(j)$ (robust to periodic
+/// inputs, unlike a plain stride; a multiply-high instead of a 64-bit division, which cost more
+/// than the load). The sample only steers the speed of the selection, never its result.
 #[inline]
 fn sample_position(j: usize, stride: usize) -> usize {
-    j * stride + (mix(j as u64) % stride as u64) as usize
+    j * stride + ((u128::from(mix(j as u64)) * stride as u128) >> 64) as usize
 }
 
 /// SplitMix64 finaliser: the fixed jitter of the stratified sample.
@@ -215,14 +218,19 @@ pub(crate) fn top_k_select<S: Scalar>(
         let mu = m as f64 * k as f64 / d as f64;
         let r = (mu + 3.0 * mu.sqrt() + 2.0).ceil() as usize;
         let r2 = 4 * r + 16;
-        if r < m {
+        if r2 < m {
+            // Select the r2-th largest, then the r-th largest among the r2 above it (the same
+            // order statistic as a full selection, on a slice 1/μ-ish the size).
+            let (_, t, top) = words.select_nth_unstable(m - r2);
+            plan[1] = *t;
+            let (_, t, _) = top.select_nth_unstable(r2 - 1 - r);
+            plan[0] = *t;
+        } else if r < m {
             let (_, t, _) = words.select_nth_unstable(m - r);
             plan[0] = *t;
+        }
+        if r < m {
             expected = (d as f64 * r as f64 / m as f64) as usize;
-            if r2 < m {
-                let (_, t, _) = words.select_nth_unstable(m - r2);
-                plan[1] = *t;
-            }
         }
     }
     // Candidate buffer: room for the expected count with slack, and at least 1.5k so that a

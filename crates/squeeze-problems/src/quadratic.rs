@@ -150,6 +150,51 @@ impl<S: Scalar> TridiagQuadratic<S> {
     }
 }
 
+/// The interior of the fused 3PC pass: `out[i] = ((a·x_{i+1} + o·x_i) + o·x_{i+2}) − sub[i]`
+/// for i = 0..d−2 (entry k = i + 1 of ∇f − sub, `x.len() = d`, `out.len() = sub.len() = d − 2`);
+/// returns whether every entry is finite (a sum of `v − v` probes: 0, or NaN). Blocks of 16
+/// with exact lengths, so that the probe lanes stay in registers and the block vectorises (the
+/// centre, left and right neighbours are three shifted views of x). The probe's summation
+/// order does not matter (every term is 0 or NaN) and each entry is one expression, so the
+/// AVX2 copy gives the same bits.
+#[inline(always)]
+fn tridiag_minus_body<S: Scalar>(a: S, o: S, x: &[S], sub: &[S], out: &mut [S]) -> bool {
+    const B: usize = 16;
+    let m = out.len();
+    if sub.len() != m || x.len() != m + 2 {
+        return false;
+    }
+    let (left, centre, right) = (&x[..m], &x[1..=m], &x[2..]);
+    let mut probe = [S::ZERO; B];
+    let mut outs = out.chunks_exact_mut(B);
+    let mut ins = centre
+        .chunks_exact(B)
+        .zip(left.chunks_exact(B))
+        .zip(right.chunks_exact(B))
+        .zip(sub.chunks_exact(B));
+    for (ob, (((cb, lb), rb), sb)) in (&mut outs).zip(&mut ins) {
+        for j in 0..B {
+            let v = (a * cb[j] + o * lb[j] + o * rb[j]) - sb[j];
+            ob[j] = v;
+            probe[j] += probe_term(v);
+        }
+    }
+    let tail = m - m % B;
+    for (j, ok) in outs.into_remainder().iter_mut().enumerate() {
+        let k = tail + j;
+        let v = (a * centre[k] + o * left[k] + o * right[k]) - sub[k];
+        *ok = v;
+        probe[j] += probe_term(v);
+    }
+    probe.iter().fold(S::ZERO, |acc, &p| acc + p) == S::ZERO
+}
+
+squeeze_core::dispatch_avx2! {
+    /// [`tridiag_minus_body`], dispatched to its AVX2 copy when the CPU has AVX2.
+    fn tridiag_minus_interior<S: Scalar>(a: S, o: S, x: &[S], sub: &[S], out: &mut [S]) -> bool
+        => tridiag_minus_body
+}
+
 impl<S: Scalar> Oracle<S> for TridiagQuadratic<S> {
     fn dim(&self) -> usize {
         self.d
@@ -191,36 +236,9 @@ impl<S: Scalar> Oracle<S> for TridiagQuadratic<S> {
         }
         out[0] = ((a * x[0] + o * x[1]) - self.b1) - sub[0];
         out[d - 1] = (a * x[d - 1] + o * x[d - 2]) - sub[d - 1];
-        let mut probe = [S::ZERO; 8];
-        probe[0] = probe_term(out[0]);
-        probe[1] = probe_term(out[d - 1]);
-        // Interior k = 1..d−1 in blocks of 8 with exact lengths, so that the probe lanes
-        // stay in registers and the block vectorises (the centre, left and right neighbours
-        // are three shifted views of x).
-        let m = d - 2;
-        let (left, centre, right) = (&x[..m], &x[1..=m], &x[2..]);
-        let (sub_in, out_in) = (&sub[1..=m], &mut out[1..=m]);
-        let mut outs = out_in.chunks_exact_mut(8);
-        let mut ins = centre
-            .chunks_exact(8)
-            .zip(left.chunks_exact(8))
-            .zip(right.chunks_exact(8))
-            .zip(sub_in.chunks_exact(8));
-        for (o8, (((c8, l8), r8), s8)) in (&mut outs).zip(&mut ins) {
-            for j in 0..8 {
-                let v = (a * c8[j] + o * l8[j] + o * r8[j]) - s8[j];
-                o8[j] = v;
-                probe[j] += probe_term(v);
-            }
-        }
-        let tail = m - m % 8;
-        for (j, ok) in outs.into_remainder().iter_mut().enumerate() {
-            let k = tail + j;
-            let v = (a * centre[k] + o * left[k] + o * right[k]) - sub_in[k];
-            *ok = v;
-            probe[j] += probe_term(v);
-        }
-        probe.iter().all(|&p| p == S::ZERO)
+        let edges = probe_term(out[0]) + probe_term(out[d - 1]);
+        let interior = tridiag_minus_interior(a, o, x, &sub[1..d - 1], &mut out[1..d - 1]);
+        edges == S::ZERO && interior
     }
     fn minibatch_grad(&self, x: &[S], _batch: &[u32], grad: &mut [S]) {
         self.grad(x, grad);
@@ -583,6 +601,45 @@ mod tests {
                 assert!(short.iter().all(|v| v.to_f64().is_nan()));
             }
         }
+    }
+
+    /// The fused 3PC pass gives the same bits through its AVX2 copy (when the CPU has it) as
+    /// through the baseline copy and as `loss_grad` − sub, for d = 1..70 and longer odd d,
+    /// with NaN/±∞ in `sub` (reported as non-finite by both copies).
+    fn fused_pass_copies_agree<S: Scalar>() {
+        let mut rng = SqueezeRng::from_seed_u64(11);
+        for d in (1usize..70).chain([127, 129, 1001, 4099]) {
+            let q = TridiagQuadratic::<S>::new(d, 2.1, -0.7, 0.3).unwrap();
+            let x: Vec<S> = (0..d).map(|_| S::from_f64(rng.normal() * 3.0)).collect();
+            for bad in [
+                None,
+                Some(f64::NAN),
+                Some(f64::INFINITY),
+                Some(f64::NEG_INFINITY),
+            ] {
+                let mut sub: Vec<S> = (0..d).map(|_| S::from_f64(rng.normal())).collect();
+                let at = (rng.next_f64() * d as f64) as usize % d;
+                if let Some(v) = bad {
+                    sub[at] = S::from_f64(v);
+                }
+                let (mut fast, mut base, mut g) =
+                    (vec![S::ZERO; d], vec![S::ZERO; d], vec![S::ZERO; d]);
+                let ok_fast = q.grad_minus(&x, &sub, &mut fast);
+                let ok_base = squeeze_core::simd::portable(|| q.grad_minus(&x, &sub, &mut base));
+                q.loss_grad(&x, &mut g);
+                let want: Vec<S> = g.iter().zip(&sub).map(|(&g, &s)| g - s).collect();
+                assert_eq!(ok_fast, bad.is_none(), "d = {d}, {bad:?} at {at}");
+                assert_eq!(ok_base, bad.is_none(), "d = {d}, {bad:?} at {at}");
+                assert_eq!(bits(&fast), bits(&want), "d = {d}");
+                assert_eq!(bits(&base), bits(&want), "d = {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn fused_pass_copies_agree_f32_f64() {
+        fused_pass_copies_agree::<f32>();
+        fused_pass_copies_agree::<f64>();
     }
 
     #[test]
