@@ -54,6 +54,14 @@ fn steady_state<M: ServerMethod<f64> + 'static>(
         .initial_point(&InitPoint::Gaussian { seed: 0, std: 1.0 })
         .unwrap();
     let mut e = StarEngine::new(method, problem.clone(), &x0, 5, threads).unwrap();
+    let n = counted_rounds(&mut e);
+    assert_eq!(e.totals().rounds, (WARMUP + COUNTED) as u64);
+    keep.push(Box::new(e));
+    n
+}
+
+/// Allocations during `COUNTED` rounds of `e` after `WARMUP` rounds.
+fn counted_rounds(e: &mut dyn Engine) -> u64 {
     for _ in 0..WARMUP {
         e.round().unwrap();
     }
@@ -61,10 +69,7 @@ fn steady_state<M: ServerMethod<f64> + 'static>(
     for _ in 0..COUNTED {
         e.round().unwrap();
     }
-    let n = allocations() - before;
-    assert_eq!(e.totals().rounds, (WARMUP + COUNTED) as u64);
-    keep.push(Box::new(e));
-    n
+    allocations() - before
 }
 
 fn ef21(spec: &str) -> Ef21<f64> {
@@ -75,6 +80,18 @@ fn ef21(spec: &str) -> Ef21<f64> {
         false,
     )
     .unwrap()
+}
+
+/// A failure line for every (name, count) whose count of allocations is not zero.
+fn note_allocations<'a>(
+    failures: &mut Vec<String>,
+    counts: impl IntoIterator<Item = (&'a str, u64)>,
+) {
+    for (name, n) in counts {
+        if n > 0 {
+            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
+        }
+    }
 }
 
 #[test]
@@ -218,11 +235,7 @@ fn steady_state_rounds_allocate_nothing() {
             ),
         ),
     ];
-    for (name, n) in variants {
-        if n > 0 {
-            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
-        }
-    }
+    note_allocations(&mut failures, variants);
     // 3PC-GD, one thread: every mechanism, including the lazy ones that alternate between
     // `Skip` and a payload (buffers parked per worker) and 3PCv5's dense/compressed rounds.
     let three_pc = |mech: Box<dyn ThreePoint<f64>>| {
@@ -266,12 +279,10 @@ fn steady_state_rounds_allocate_nothing() {
             ),
         ),
     ];
-    for (name, mech) in mechs {
-        let n = steady_state(three_pc(mech), &logreg, 1, &mut keep);
-        if n > 0 {
-            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
-        }
-    }
+    let counts = mechs
+        .into_iter()
+        .map(|(name, mech)| (name, steady_state(three_pc(mech), &logreg, 1, &mut keep)));
+    note_allocations(&mut failures, counts);
     // Newton-3PC and FedNL, one thread, on L2 logistic regression (d = 30, D = 465): the
     // Hessian, its packed triangle, the mechanism's buffers and the server's linear algebra
     // are sized once; lazy mechanisms alternate between a skipped and a sent Hessian part.
@@ -328,12 +339,10 @@ fn steady_state_rounds_allocate_nothing() {
             ),
         ),
     ];
-    for (name, m) in second_order {
-        let n = steady_state(m, &l2, 1, &mut keep);
-        if n > 0 {
-            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
-        }
-    }
+    let counts = second_order
+        .into_iter()
+        .map(|(name, m)| (name, steady_state(m, &l2, 1, &mut keep)));
+    note_allocations(&mut failures, counts);
     // FedNL-PP with half the workers silent each round (they park their message buffers), and
     // FedNL-BC with a compressed downlink and gradients in about half the rounds (the head
     // alternates between the dense gradient and the sparse l_i, or Skip with the projection).
@@ -378,11 +387,7 @@ fn steady_state_rounds_allocate_nothing() {
             ),
         ),
     ];
-    for (name, n) in variants {
-        if n > 0 {
-            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
-        }
-    }
+    note_allocations(&mut failures, variants);
     // BL1 on the same problem: the coefficient vectors (M = 143), the mechanism's buffers, the
     // server's Gram matrix and solver are sized once; CLAG alternates skipped and sent parts.
     let bl1 = |mech: Box<dyn ThreePoint<f64>>, rule| Bl1::new(mech, rule, None, false).unwrap();
@@ -399,12 +404,10 @@ fn steady_state_rounds_allocate_nothing() {
             ),
         ),
     ];
-    for (name, m) in basis_learn {
-        let n = steady_state(m, &l2, 1, &mut keep);
-        if n > 0 {
-            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
-        }
-    }
+    let counts = basis_learn
+        .into_iter()
+        .map(|(name, m)| (name, steady_state(m, &l2, 1, &mut keep)));
+    note_allocations(&mut failures, counts);
     // EControl, the clipping methods, MARINA and the textbook SGD baselines, one thread.
     // MARINA's coin rounds switch the uplink between a dense and a sparse message; the worker
     // keeps both buffers, so coin rounds allocate nothing either (p = 0.3 gives ~12 coin rounds
@@ -570,11 +573,7 @@ fn steady_state_rounds_allocate_nothing() {
             steady_state(psgd(false), &logreg, 1, &mut keep),
         ),
     ];
-    for (name, n) in others {
-        if n > 0 {
-            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
-        }
-    }
+    note_allocations(&mut failures, others);
     // Adam, and 1-bit Adam past its 10-round warm-up (the counted rounds compress).
     let adam: [(&str, u64); 2] = [
         (
@@ -604,11 +603,7 @@ fn steady_state_rounds_allocate_nothing() {
             ),
         ),
     ];
-    for (name, n) in adam {
-        if n > 0 {
-            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
-        }
-    }
+    note_allocations(&mut failures, adam);
     // DGC: the sampled threshold with warm-up and clipping (d = 20,000), and the exact one.
     let dgc: [(&str, u64); 2] = [
         (
@@ -648,11 +643,7 @@ fn steady_state_rounds_allocate_nothing() {
             ),
         ),
     ];
-    for (name, n) in dgc {
-        if n > 0 {
-            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
-        }
-    }
+    note_allocations(&mut failures, dgc);
     // Clip21-Avg (not an engine method: its own round loop over n = 20 vectors of d = 300).
     let a: Vec<Vec<f64>> = (0..20)
         .map(|i| (0..300).map(|j| ((i * 7 + j) % 13) as f64 - 6.0).collect())
@@ -722,11 +713,7 @@ fn steady_state_rounds_allocate_nothing() {
             ),
         ),
     ];
-    for (name, n) in gossip {
-        if n > 0 {
-            failures.push(format!("{name}: {n} allocations in {COUNTED} rounds"));
-        }
-    }
+    note_allocations(&mut failures, gossip);
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
@@ -749,14 +736,7 @@ fn gossip_steady_state<M: GossipMethod<f64> + 'static>(
         .collect();
     let x0 = problem.initial_point(&InitPoint::ProblemDefault).unwrap();
     let mut e = GossipEngine::new(method, problem.clone(), rows, "ring", &x0, 5, 1).unwrap();
-    for _ in 0..WARMUP {
-        e.round().unwrap();
-    }
-    let before = allocations();
-    for _ in 0..COUNTED {
-        e.round().unwrap();
-    }
-    let count = allocations() - before;
+    let count = counted_rounds(&mut e);
     keep.push(Box::new(e));
     count
 }

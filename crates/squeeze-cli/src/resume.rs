@@ -10,7 +10,7 @@ use std::fs::{self, OpenOptions};
 use std::path::Path;
 
 use anyhow::Context;
-use squeeze_driver::fingerprint::Fingerprint;
+use squeeze_driver::fingerprint::{Fingerprint, dotted_key};
 use squeeze_driver::{ExperimentConfig, RoundRecord};
 use toml::{Table, Value};
 
@@ -214,13 +214,7 @@ fn truncate(path: &Path, keep: u64) -> CliResult {
 
 /// The dotted path of the first difference between two TOML values, if any.
 fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
-    let join = |k: &str| {
-        if path.is_empty() {
-            k.to_string()
-        } else {
-            format!("{path}.{k}")
-        }
-    };
+    let join = |k: &str| dotted_key(path, k);
     match (a, b) {
         (Value::Table(x), Value::Table(y)) => {
             let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();

@@ -4,75 +4,23 @@
 //! a clear one-line error (or a correct run) with the documented exit code — never a panic, an
 //! abort, a hang, a silent success or a lost record.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_squeeze");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn quickstart() -> String {
-    repo()
-        .join("examples/quickstart.toml")
-        .to_string_lossy()
-        .into_owned()
-}
+use common::*;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("adv-{name}"));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
+    fresh_dir(&format!("adv-{name}"))
 }
 
-fn command(cwd: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .current_dir(cwd)
-        .env_remove("CI")
-        .env_remove("RUST_BACKTRACE")
-        .stdin(Stdio::null());
-    c
-}
-
-fn squeeze(cwd: &Path, args: &[&str]) -> Output {
-    command(cwd, args)
-        .output()
-        .expect("the squeeze binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Exit `code`, exactly one stderr line `error: …` containing every `needles`, no panic.
-#[track_caller]
-fn assert_error(out: &Output, code: i32, needles: &[&str]) -> String {
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "expected '{n}' in: {err}");
-    }
-    assert!(err.len() < 700, "short message: {err}");
-    err
-}
-
-#[track_caller]
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstderr: {}",
-        out.status.code(),
-        text(&out.stderr)
-    );
+/// The quickstart configuration's path as a string (an argument).
+fn quickstart() -> String {
+    common::quickstart().to_string_lossy().into_owned()
 }
 
 /// Every file of a directory (recursively) with its bytes.
@@ -93,10 +41,6 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         }
     }
     all
-}
-
-fn summary(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
 }
 
 fn csv_rounds(dir: &Path) -> Vec<u64> {
@@ -125,26 +69,12 @@ fn wait_for(path: &Path) {
 /// `checkpoint_every`) into `out`, in the background with stderr captured.
 fn long_quickstart(dir: &Path, out: &str, checkpoint_every: u64) -> std::process::Child {
     let checkpoint = format!("run.checkpoint_every={checkpoint_every}");
-    command(
-        dir,
-        &[
-            "run",
-            &quickstart(),
-            "--set",
-            "stop.max_rounds=100000",
-            "--set",
-            "run.log_every=1000",
-            "--set",
-            &checkpoint,
-            "--out",
-            out,
-            "--quiet",
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap()
+    let sets = ["stop.max_rounds=100000", "run.log_every=1000", &checkpoint];
+    command(dir, &quickstart_args(&sets, &["--out", out, "--quiet"]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
@@ -193,17 +123,7 @@ fn a_stale_lock_is_taken_over_with_a_note() {
         "pid 4000000 on host gone since 2020-01-01 00:00:00 UTC\n",
     )
     .unwrap();
-    let out = squeeze(
-        &dir,
-        &[
-            "run",
-            &quickstart(),
-            "--set",
-            "stop.max_rounds=5",
-            "--out",
-            "o",
-        ],
-    );
+    let out = run_quickstart(&dir, &["stop.max_rounds=5"], &["--out", "o"]);
     assert_ok(&out);
     let err = text(&out.stderr);
     assert!(
@@ -240,38 +160,19 @@ fn finite_divergence_is_a_failure_with_exit_code_1() {
         assert!(!err.contains("0000000000"), "{err}");
         assert_eq!(summary(&dir.join(name))["status"], "diverged");
     }
-    let out = squeeze(
-        &dir,
-        &[
-            "run",
-            motef.to_str().unwrap(),
-            "--set",
-            "method.eta=1e6",
-            "--set",
-            "stop.max_rounds=300",
-            "--out",
-            "motef",
-            "--quiet",
-        ],
-    );
+    let sets = ["method.eta=1e6", "stop.max_rounds=300"];
+    let out = run_config(&dir, &motef, &sets, &["--out", "motef", "--quiet"]);
     assert_error(&out, 1, &["diverged", "consensus error"]);
     assert_eq!(summary(&dir.join("motef"))["status"], "diverged");
     // The check can be turned off.
-    let out = squeeze(
+    let out = run_quickstart(
         &dir,
         &[
-            "run",
-            &q,
-            "--set",
             "method.stepsize={rule=\"constant\",gamma=1e10}",
-            "--set",
             "stop.diverge_factor=inf",
-            "--set",
             "stop.max_rounds=5",
-            "--out",
-            "off",
-            "--quiet",
         ],
+        &["--out", "off", "--quiet"],
     );
     assert_ok(&out);
     let out = squeeze(&dir, &["run", &q, "--set", "stop.diverge_factor=0.5"]);
@@ -311,20 +212,8 @@ fn closed_or_full_stdout_never_panics() {
         let out = command(&dir, &["list"]).stdout(full()).output().unwrap();
         assert_error(&out, 1, &["cannot write to stdout"]);
         // A run whose summary line cannot be printed: its files are complete all the same.
-        let out = command(
-            &dir,
-            &[
-                "run",
-                &quickstart(),
-                "--set",
-                "stop.max_rounds=5",
-                "--out",
-                "r",
-            ],
-        )
-        .stdout(full())
-        .output()
-        .unwrap();
+        let args = quickstart_args(&["stop.max_rounds=5"], &["--out", "r"]);
+        let out = command(&dir, &args).stdout(full()).output().unwrap();
         assert_error(&out, 1, &["cannot write to stdout"]);
         assert_eq!(summary(&dir.join("r"))["status"], "finished");
         assert_eq!(csv_rounds(&dir.join("r")), vec![0, 1, 2, 3, 4, 5]);
@@ -336,18 +225,10 @@ fn thread_counts_are_bounded_and_zero_is_refused_either_way() {
     let dir = temp_dir("threads");
     let q = quickstart();
     let t0 = Instant::now();
-    let out = squeeze(
+    let out = run_quickstart(
         &dir,
-        &[
-            "run",
-            &q,
-            "--set",
-            "stop.max_rounds=50",
-            "--threads",
-            "100000",
-            "--out",
-            "t",
-        ],
+        &["stop.max_rounds=50"],
+        &["--threads", "100000", "--out", "t"],
     );
     assert_ok(&out);
     assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
@@ -382,20 +263,7 @@ fn absurd_data_is_a_data_error() {
     fs::write(dir.join("nofeat.svm"), "+1\n-1\n+1\n").unwrap();
     fs::write(dir.join("big.svm"), "+1 1:1e300 2:1\n-1 1:1 2:1\n").unwrap();
     let data = |f: &str| format!("problem.data={}", dir.join(f).display());
-    let run = |f: &str| {
-        squeeze(
-            &dir,
-            &[
-                "run",
-                &q,
-                "--set",
-                &data(f),
-                "--set",
-                "problem.n_workers=2",
-                "--quiet",
-            ],
-        )
-    };
+    let run = |f: &str| run_quickstart(&dir, &[&data(f), "problem.n_workers=2"], &["--quiet"]);
     let err = assert_error(
         &run("huge.svm"),
         2,
@@ -432,21 +300,14 @@ fn finished_run(dir: &Path) -> PathBuf {
         ));
     }
     fs::write(dir.join("d.svm"), rows).unwrap();
-    let out = squeeze(
+    let out = run_quickstart(
         dir,
         &[
-            "run",
-            &quickstart(),
-            "--set",
             &format!("problem.data={}", dir.join("d.svm").display()),
-            "--set",
             "problem.n_workers=4",
-            "--set",
             "stop.max_rounds=300",
-            "--out",
-            "o",
-            "--quiet",
         ],
+        &["--out", "o", "--quiet"],
     );
     assert_ok(&out);
     assert_eq!(summary(&dir.join("o"))["status"], "finished");
@@ -454,26 +315,10 @@ fn finished_run(dir: &Path) -> PathBuf {
 }
 
 fn resume(dir: &Path, sets: &[&str]) -> Output {
-    let mut args = vec![
-        "run".to_string(),
-        quickstart(),
-        "--set".into(),
-        format!("problem.data={}", dir.join("d.svm").display()),
-        "--set".into(),
-        "problem.n_workers=4".into(),
-        "--set".into(),
-        "stop.max_rounds=400".into(),
-        "--out".into(),
-        "o".into(),
-        "--resume".into(),
-        "--quiet".into(),
-    ];
-    for s in sets {
-        args.push("--set".into());
-        args.push((*s).into());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    squeeze(dir, &args)
+    let data = format!("problem.data={}", dir.join("d.svm").display());
+    let mut all = vec![data.as_str(), "problem.n_workers=4", "stop.max_rounds=400"];
+    all.extend_from_slice(sets);
+    run_quickstart(dir, &all, &["--out", "o", "--resume", "--quiet"])
 }
 
 #[test]
@@ -482,16 +327,15 @@ fn refused_resumes_change_nothing() {
     let out = finished_run(&dir);
     let before = snapshot(&out);
     // A changed problem key.
-    assert_error(
-        &resume(&dir, &["problem.regularizer.lambda=0.2"]),
-        2,
-        &["problem.regularizer.lambda differs"],
-    );
-    assert_eq!(
-        snapshot(&out),
-        before,
-        "changed by a refused resume (config)"
-    );
+    let lambda = ["problem.regularizer.lambda=0.2"];
+    let refused = |sets: &[&str], needles: &[&str], unchanged: &BTreeMap<PathBuf, Vec<u8>>| {
+        assert_error(&resume(&dir, sets), 2, needles);
+        assert!(
+            snapshot(&out) == *unchanged,
+            "changed by a refused resume: {needles:?}"
+        );
+    };
+    refused(&lambda, &["problem.regularizer.lambda differs"], &before);
     // A checkpoint that does not fit the method: exit 2, nothing changed.
     let ckpt = out.join("checkpoint.json");
     let good = fs::read(&ckpt).unwrap();
@@ -499,39 +343,23 @@ fn refused_resumes_change_nothing() {
     v["engine"] = serde_json::json!({ "format": "nonsense" });
     fs::write(&ckpt, serde_json::to_vec(&v).unwrap()).unwrap();
     let broken = snapshot(&out);
-    assert_error(&resume(&dir, &[]), 2, &["--resume", "nothing in"]);
-    assert_eq!(
-        snapshot(&out),
-        broken,
-        "changed by a refused resume (checkpoint)"
-    );
+    refused(&[], &["--resume", "nothing in"], &broken);
     assert_eq!(summary(&out)["status"], "finished");
     fs::write(&ckpt, &good).unwrap();
     // The data file changed at the same path.
     let data = fs::read_to_string(dir.join("d.svm")).unwrap();
     fs::write(dir.join("d.svm"), data.replacen("4:1", "4:2", 1)).unwrap();
-    assert_error(&resume(&dir, &[]), 2, &["data file's contents differ"]);
-    assert_eq!(snapshot(&out), before, "changed by a refused resume (data)");
+    refused(&[], &["data file's contents differ"], &before);
     fs::write(dir.join("d.svm"), &data).unwrap();
     // Without config.resolved.toml the fingerprint still knows the regulariser.
     fs::remove_file(out.join("config.resolved.toml")).unwrap();
     let without = snapshot(&out);
-    assert_error(
-        &resume(&dir, &["problem.regularizer.lambda=0.2"]),
-        2,
-        &["config.problem.regularizer"],
-    );
-    assert_eq!(
-        snapshot(&out),
-        without,
-        "changed by a refused resume (fingerprint)"
-    );
+    refused(&lambda, &["config.problem.regularizer"], &without);
     // Neither file: refused, since nothing can be checked.
     let fp = fs::read(out.join("fingerprint.json")).unwrap();
     fs::remove_file(out.join("fingerprint.json")).unwrap();
     let bare = snapshot(&out);
-    assert_error(&resume(&dir, &[]), 2, &["cannot be checked"]);
-    assert_eq!(snapshot(&out), bare);
+    refused(&[], &["cannot be checked"], &bare);
     // The same problem resumes and extends the run.
     fs::write(out.join("fingerprint.json"), fp).unwrap();
     let ok = resume(&dir, &[]);

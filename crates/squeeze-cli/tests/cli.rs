@@ -1,54 +1,19 @@
 //! End-to-end tests of the `squeeze` binary: files of a run, errors and exit codes, `--set`,
 //! plotting, and kill-and-resume reproducing an uninterrupted run.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::*;
 use squeeze_driver::RoundRecord;
-
-const BIN: &str = env!("CARGO_BIN_EXE_squeeze");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn quickstart() -> PathBuf {
-    repo().join("examples/quickstart.toml")
-}
 
 /// A fresh directory under the target's temporary directory.
 fn temp_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn squeeze(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("CI")
-        .stdin(Stdio::null())
-        .output()
-        .expect("the squeeze binary runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[track_caller]
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    fresh_dir(&format!("cli-{name}"))
 }
 
 /// records.csv rows without the wall-time column (the only one that may differ).
@@ -131,8 +96,7 @@ fn quickstart_writes_records_config_and_summary() {
         "Top-1 on 10 workers sends 10 entries a round"
     );
 
-    let summary: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let summary = summary(&run);
     assert_eq!(summary["status"], "finished");
     assert_eq!(summary["stop_reason"], "max_rounds");
     assert_eq!(summary["name"], "quickstart");
@@ -147,16 +111,7 @@ fn quickstart_writes_records_config_and_summary() {
 
     // The resolved configuration reproduces the run exactly (except wall time).
     let resolved = run.join("config.resolved.toml");
-    let again = squeeze(
-        &dir,
-        &[
-            "run",
-            resolved.to_str().unwrap(),
-            "--out",
-            "again",
-            "--quiet",
-        ],
-    );
+    let again = run_config(&dir, &resolved, &[], &["--out", "again", "--quiet"]);
     assert_ok(&again);
     assert!(again.stdout.is_empty(), "--quiet prints nothing");
     assert_same_rows(
@@ -198,24 +153,16 @@ fn text_of(out: &Output) -> String {
 #[test]
 fn set_overrides_any_key() {
     let dir = temp_dir("set");
-    let out = squeeze(
+    let out = run_quickstart(
         &dir,
         &[
-            "run",
-            quickstart().to_str().unwrap(),
-            "--set",
             "problem.n_workers=5",
-            "--set",
             "method.compressor=top_k:k=2",
-            "--set",
             "method.stepsize.multiplier=4",
-            "--set",
             "stop.max_rounds=50",
-            "--set",
             "name=\"overridden run\"",
-            "--threads",
-            "2",
         ],
+        &["--threads", "2"],
     );
     assert_ok(&out);
     let run = dir.join("runs/overridden_run");
@@ -236,24 +183,15 @@ fn set_overrides_any_key() {
     assert_eq!(recs[1].entries_up, 5 * 2, "5 workers × Top-2");
 
     // Same run with one thread and the multiplier written as a float: identical records.
-    let one = squeeze(
+    let one = run_quickstart(
         &dir,
         &[
-            "run",
-            quickstart().to_str().unwrap(),
-            "--set",
             "problem.n_workers=5",
-            "--set",
             "method.compressor=\"top_k:k=2\"",
-            "--set",
             "method.stepsize={ rule = \"theory\", multiplier = 4.0 }",
-            "--set",
             "stop.max_rounds=50",
-            "--out",
-            "one",
-            "--threads",
-            "1",
         ],
+        &["--out", "one", "--threads", "1"],
     );
     assert_ok(&one);
     assert_same_rows(
@@ -273,61 +211,55 @@ fn user_errors_are_one_line_with_exit_code_2() {
     .unwrap();
     let q = quickstart();
     let q = q.to_str().unwrap();
-    let cases: &[(&[&str], &str)] = &[
-        (&["run", "missing.toml"], "cannot read config missing.toml"),
-        (&["run", "syntax.toml"], "syntax.toml:2:"),
+    // `squeeze run <quickstart> --set <set>`: (set, part of the message)
+    let sets = [
         (
-            &["run", q, "--set", "problem.n_worker=3"],
+            "problem.n_worker=3",
             "problem.n_worker: unknown field `n_worker`",
         ),
         (
-            &["run", q, "--set", "method.name=ef22"],
+            "method.name=ef22",
             "unknown method 'ef22'; did you mean ef21? known: gd, ef14, ef21",
         ),
+        ("method.compressor=tpo_k:k=1", "did you mean top_k"),
+        ("problem.data=nothere.svm", "problem.data: no file at"),
+        ("method.name=gd", "remove the compressor"),
         (
-            &["run", q, "--set", "method.compressor=tpo_k:k=1"],
-            "did you mean top_k",
-        ),
-        (
-            &["run", q, "--set", "problem.data=nothere.svm"],
-            "problem.data: no file at",
-        ),
-        (
-            &["run", q, "--set", "method.name=gd"],
-            "remove the compressor",
-        ),
-        (
-            &["run", q, "--set", "method.compressor=top_k:k=100"],
+            "method.compressor=top_k:k=100",
             "k = 100 does not fit dimension d = 30",
         ),
         (
-            &["run", q, "--set", "stop.max_rounds=many"],
+            "stop.max_rounds=many",
             "stop.max_rounds: invalid type: string \"many\", expected u64 (set by --set",
         ),
+        ("stop.max_rounds", "expected key=value"),
         (
-            &["run", q, "--set", "stop.max_rounds"],
-            "expected key=value",
-        ),
-        (
-            &["run", q, "--set", "method.compressor.k=2"],
+            "method.compressor.k=2",
             "'method.compressor' is a string, not a table",
         ),
-        (&["run", q, "--resume", "--out", "fresh"], "no checkpoint"),
-        (&["run", q, "--threads", "0"], "--threads 0"),
-        (&["run", q, "--bogus"], "unexpected argument '--bogus'"),
-        (&["plot", "no-such-run"], "no records.csv"),
-        (&["list", "--dim", "0"], "--dim 0"),
     ];
-    for (args, expect) in cases {
+    let mut cases: Vec<(Vec<&str>, &str)> = sets
+        .iter()
+        .map(|&(set, expect)| (vec!["run", q, "--set", set], expect))
+        .collect();
+    cases.extend([
+        (
+            vec!["run", "missing.toml"],
+            "cannot read config missing.toml",
+        ),
+        (vec!["run", "syntax.toml"], "syntax.toml:2:"),
+        (
+            vec!["run", q, "--resume", "--out", "fresh"],
+            "no checkpoint",
+        ),
+        (vec!["run", q, "--threads", "0"], "--threads 0"),
+        (vec!["run", q, "--bogus"], "unexpected argument '--bogus'"),
+        (vec!["plot", "no-such-run"], "no records.csv"),
+        (vec!["list", "--dim", "0"], "--dim 0"),
+    ]);
+    for (args, expect) in &cases {
         let out = squeeze(&dir, args);
-        let err = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.starts_with("error: "), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
-        assert!(
-            err.contains(expect),
-            "{args:?}: expected '{expect}' in: {err}"
-        );
+        assert_error(&out, 2, &[expect]);
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
@@ -335,16 +267,10 @@ fn user_errors_are_one_line_with_exit_code_2() {
 #[test]
 fn divergence_is_a_runtime_failure_with_exit_code_1() {
     let dir = temp_dir("diverge");
-    let out = squeeze(
+    let out = run_quickstart(
         &dir,
-        &[
-            "run",
-            quickstart().to_str().unwrap(),
-            "--set",
-            "method.stepsize={rule=\"constant\",gamma=1e308}",
-            "--out",
-            "d",
-        ],
+        &["method.stepsize={rule=\"constant\",gamma=1e308}"],
+        &["--out", "d"],
     );
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -355,30 +281,21 @@ fn divergence_is_a_runtime_failure_with_exit_code_1() {
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(dir.join("d/summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["status"], "diverged");
+    assert_eq!(summary(&dir.join("d"))["status"], "diverged");
 }
 
 #[test]
 fn plot_writes_svg_and_png() {
     let dir = temp_dir("plot");
     for (m, out) in [("1", "a"), ("4", "b")] {
-        let r = squeeze(
+        let r = run_quickstart(
             &dir,
             &[
-                "run",
-                quickstart().to_str().unwrap(),
-                "--set",
                 &format!("method.stepsize.multiplier={m}"),
-                "--set",
                 &format!("name=\"EF21 {m}x\""),
-                "--set",
                 "stop.max_rounds=200",
-                "--out",
-                out,
-                "--quiet",
             ],
+            &["--out", out, "--quiet"],
         );
         assert_ok(&r);
     }
@@ -459,15 +376,14 @@ fn killed_run_resumes_to_the_uninterrupted_records() {
     fs::write(dir.join("kr.toml"), KILL_RESUME).unwrap();
 
     // Start, wait for a checkpoint and for records past it, then SIGKILL.
-    let mut child = Command::new(BIN)
-        .args(["run", "kr.toml", "--out", "killed", "--threads", "2"])
-        .current_dir(&dir)
-        .env_remove("CI")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = command(
+        &dir,
+        &["run", "kr.toml", "--out", "killed", "--threads", "2"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let ckpt = dir.join("killed/checkpoint.json");
     let csv = dir.join("killed/records.csv");
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -492,23 +408,19 @@ fn killed_run_resumes_to_the_uninterrupted_records() {
         rows_at_kill > ckpt_round && rows_at_kill < 8000,
         "{killed_at:?}"
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(dir.join("killed/summary.json")).unwrap())
-            .unwrap();
-    assert_eq!(summary["status"], "running", "killed mid-run");
+    assert_eq!(
+        summary(&dir.join("killed"))["status"],
+        "running",
+        "killed mid-run"
+    );
 
     // Changing the problem is refused; then resume with the same configuration.
-    let refused = squeeze(
+    let kr = Path::new("kr.toml");
+    let refused = run_config(
         &dir,
-        &[
-            "run",
-            "kr.toml",
-            "--out",
-            "killed",
-            "--resume",
-            "--set",
-            "problem.n_workers=4",
-        ],
+        kr,
+        &["problem.n_workers=4"],
+        &["--out", "killed", "--resume"],
     );
     assert_eq!(refused.status.code(), Some(2));
     assert!(
@@ -516,17 +428,11 @@ fn killed_run_resumes_to_the_uninterrupted_records() {
         "{}",
         text(&refused.stderr)
     );
-    let resumed = squeeze(
+    let resumed = run_config(
         &dir,
-        &[
-            "run",
-            "kr.toml",
-            "--out",
-            "killed",
-            "--resume",
-            "--threads",
-            "1",
-        ],
+        kr,
+        &[],
+        &["--out", "killed", "--resume", "--threads", "1"],
     );
     assert_ok(&resumed);
 
@@ -544,48 +450,23 @@ fn killed_run_resumes_to_the_uninterrupted_records() {
     let jb = csv_records(&dir.join("reference/records.csv"));
     assert_eq!(ja.len(), jb.len());
     assert!(ja.iter().zip(&jb).all(|(x, y)| x.same_trajectory(y)));
-    let summary: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(dir.join("killed/summary.json")).unwrap())
-            .unwrap();
-    assert_eq!(summary["status"], "finished");
-    assert_eq!(summary["last"]["round"], 8000);
-}
-
-/// Every `*.toml` under `dir`, recursively.
-fn tomls(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            tomls(&p, out);
-        } else if p.extension().is_some_and(|x| x == "toml")
-            && !p.to_string_lossy().ends_with(".sweep.toml")
-        {
-            // (`*.sweep.toml` are sweep files, run by tests/sweep.rs.)
-            out.push(p);
-        }
-    }
+    let done = summary(&dir.join("killed"));
+    assert_eq!(done["status"], "finished");
+    assert_eq!(done["last"]["round"], 8000);
 }
 
 #[test]
 fn every_example_config_runs() {
     let dir = temp_dir("examples");
-    let mut configs = Vec::new();
-    tomls(&repo().join("examples"), &mut configs);
-    configs.sort();
+    let configs = example_configs();
     assert!(configs.len() >= 13, "{configs:?}");
     for (i, cfg) in configs.iter().enumerate() {
         let out_dir = format!("r{i}");
-        let out = squeeze(
+        let out = run_config(
             &dir,
-            &[
-                "run",
-                cfg.to_str().unwrap(),
-                "--set",
-                "stop.max_rounds=2",
-                "--out",
-                &out_dir,
-                "--quiet",
-            ],
+            cfg,
+            &["stop.max_rounds=2"],
+            &["--out", &out_dir, "--quiet"],
         );
         let text_cfg = fs::read_to_string(cfg).unwrap();
         let needs_shared = text_cfg.contains("shared/data/libsvm");
@@ -728,17 +609,7 @@ fn output_formats_choose_the_files_and_may_change_on_resume() {
 
     // Unknown formats are refused before anything runs, naming the accepted ones.
     let bad = run("bad", &["--set", "output.formats=[\"parquet\"]"]);
-    assert_eq!(bad.status.code(), Some(2));
-    assert!(
-        text(&bad.stderr).contains("expected `csv` or `jsonl`"),
-        "{}",
-        text(&bad.stderr)
-    );
+    assert_error(&bad, 2, &["expected `csv` or `jsonl`"]);
     let empty = run("bad", &["--set", "output.formats=[]"]);
-    assert_eq!(empty.status.code(), Some(2));
-    assert!(
-        text(&empty.stderr).contains("output.formats: is empty"),
-        "{}",
-        text(&empty.stderr)
-    );
+    assert_error(&empty, 2, &["output.formats: is empty"]);
 }

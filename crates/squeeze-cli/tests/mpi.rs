@@ -17,24 +17,29 @@
 //! `OMPI_ALLOW_RUN_AS_ROOT*` variables, set here; oversubscription lets 4 ranks share 2 cores).
 #![cfg(feature = "mpi")]
 
+mod common;
+
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{BIN, example_configs, fresh_dir};
 use squeeze_driver::RoundRecord;
-
-const BIN: &str = env!("CARGO_BIN_EXE_squeeze");
 
 /// Every mpirun in these tests must end within this time (a hang is a failure).
 const DEADLINE: Duration = Duration::from_secs(120);
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mpi-{name}"));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
+    fresh_dir(&format!("mpi-{name}"))
+}
+
+/// A fresh directory `mpi-<name>` holding `config` as `c.toml`.
+fn dir_with(name: &str, config: &str) -> PathBuf {
+    let dir = temp_dir(name);
+    fs::write(dir.join("c.toml"), config).unwrap();
+    dir
 }
 
 struct Run {
@@ -158,92 +163,67 @@ fn assert_same_trajectory(local: &[RoundRecord], mpi: &[RoundRecord], what: &str
     );
 }
 
-const EF21: &str = r#"
-name = "ef21-mpi"
-seed = 7
+/// A run `name` of `rounds` rounds (records every `log_every`) on the embedded data's nonconvex
+/// logistic regression (λ = 0.1) over `n_workers`; `init` is x⁰'s `[problem]` line (empty:
+/// the default), `sections` the `[method]` section and any others.
+fn embedded_run(
+    name: &str,
+    seed: u64,
+    n_workers: usize,
+    init: &str,
+    sections: &str,
+    rounds: u64,
+    log_every: u64,
+) -> String {
+    format!(
+        r#"
+name = "{name}"
+seed = {seed}
 [problem]
 kind = "logreg"
 data = "embedded"
-n_workers = 10
-regularizer = { kind = "nonconvex", lambda = 0.1 }
-init = { kind = "gaussian", std = 1.0 }
-[method]
-name = "ef21"
-compressor = "top_k:k=1"
-stepsize = { rule = "theory", multiplier = 16.0 }
+n_workers = {n_workers}
+regularizer = {{ kind = "nonconvex", lambda = 0.1 }}
+{init}
+{sections}
 [stop]
-max_rounds = 300
+max_rounds = {rounds}
 [run]
-log_every = 1
-"#;
+log_every = {log_every}
+"#
+    )
+}
 
-const ECONTROL: &str = r#"
-name = "econtrol-mpi"
-seed = 11
-[problem]
-kind = "logreg"
-data = "embedded"
-n_workers = 7
-regularizer = { kind = "nonconvex", lambda = 0.1 }
-[method]
-name = "econtrol"
-compressor = "top_k:k=2"
-eta = 0.05
-stepsize = { rule = "theory", multiplier = 4.0 }
-[stop]
-max_rounds = 200
-[run]
-log_every = 5
-"#;
+const GAUSSIAN: &str = "init = { kind = \"gaussian\", std = 1.0 }";
 
-const MOTEF: &str = r#"
-name = "motef-mpi"
-seed = 3
-[problem]
-kind = "logreg"
-data = "embedded"
-n_workers = 8
-regularizer = { kind = "nonconvex", lambda = 0.1 }
-[topology]
-kind = "ring"
-[method]
-name = "motef"
-compressor = "top_k:k=3"
-gamma = 0.5
-eta = 0.05
-lambda = 0.1
-[stop]
-max_rounds = 150
-[run]
-log_every = 1
-"#;
+/// EF21, Top-1, 16 × the theory stepsize, 10 workers, 300 rounds.
+fn ef21() -> String {
+    let method = "[method]\nname = \"ef21\"\ncompressor = \"top_k:k=1\"\nstepsize = { rule = \"theory\", multiplier = 16.0 }";
+    embedded_run("ef21-mpi", 7, 10, GAUSSIAN, method, 300, 1)
+}
 
-const POWERSGD: &str = r#"
-name = "powersgd-mpi"
-seed = 5
-[problem]
-kind = "logreg"
-data = "embedded"
-n_workers = 7
-regularizer = { kind = "nonconvex", lambda = 0.1 }
-init = { kind = "gaussian", std = 1.0 }
-[method]
-name = "powersgd"
-rank = 2
-layers = [[5, 4], [2, 5]]
-warm_start = false
-stepsize = { rule = "theory", multiplier = 1.0 }
-[stop]
-max_rounds = 100
-[run]
-log_every = 1
-"#;
+/// EControl, Top-2, 7 workers (uneven blocks over the ranks), 200 rounds.
+fn econtrol() -> String {
+    let method = "[method]\nname = \"econtrol\"\ncompressor = \"top_k:k=2\"\neta = 0.05\nstepsize = { rule = \"theory\", multiplier = 4.0 }";
+    embedded_run("econtrol-mpi", 11, 7, "", method, 200, 5)
+}
+
+/// MoTEF, Top-3, on a ring of 8, 150 rounds.
+fn motef() -> String {
+    let sections = "[topology]\nkind = \"ring\"\n[method]\nname = \"motef\"\ncompressor = \"top_k:k=3\"\ngamma = 0.5\neta = 0.05\nlambda = 0.1";
+    embedded_run("motef-mpi", 3, 8, "", sections, 150, 1)
+}
+
+/// PowerSGD, rank 2 on two layers, 7 workers, 100 rounds.
+fn powersgd() -> String {
+    let method = "[method]\nname = \"powersgd\"\nrank = 2\nlayers = [[5, 4], [2, 5]]\nwarm_start = false\nstepsize = { rule = \"theory\", multiplier = 1.0 }";
+    embedded_run("powersgd-mpi", 5, 7, GAUSSIAN, method, 100, 1)
+}
 
 /// Write `config`, run it in process and under mpirun with each `np`; returns the records
 /// (in process first).
 fn compare(name: &str, config: &str, nps: &[usize]) -> Vec<Vec<RoundRecord>> {
-    let dir = temp_dir(name);
-    fs::write(dir.join("c.toml"), config).unwrap();
+    let dir = dir_with(name, &config);
     let r = local(&dir, &["run", "c.toml", "--out", "local", "-q"]);
     assert_ok(&r);
     let mut all = vec![records(&dir.join("local"))];
@@ -260,7 +240,7 @@ fn compare(name: &str, config: &str, nps: &[usize]) -> Vec<Vec<RoundRecord>> {
 
 #[test]
 fn ef21_over_mpi_equals_in_process_and_wire_bytes_match_bits() {
-    let all = compare("ef21", EF21, &[2, 4]);
+    let all = compare("ef21", &ef21(), &[2, 4]);
     let n = 10u64;
     for recs in &all[1..] {
         for w in recs.windows(2) {
@@ -287,7 +267,7 @@ fn ef21_over_mpi_equals_in_process_and_wire_bytes_match_bits() {
 /// Two communication phases per round (P then Q), each decoded at its own dimension.
 #[test]
 fn powersgd_over_mpi_equals_in_process_and_counts_both_phases() {
-    let all = compare("powersgd", POWERSGD, &[2, 4]);
+    let all = compare("powersgd", &powersgd(), &[2, 4]);
     for recs in &all[1..] {
         for w in recs.windows(2) {
             // r = 2 on 5 × 4 and 2 × 5: P_i has 14 values, Q_i 18 (f64), two frames per
@@ -316,12 +296,12 @@ fn powersgd_over_mpi_equals_in_process_and_counts_both_phases() {
 #[test]
 fn econtrol_over_mpi_equals_in_process() {
     // n = 7 over 2 and 4 ranks: uneven blocks (4+3, 2+2+2+1).
-    compare("econtrol", ECONTROL, &[2, 4]);
+    compare("econtrol", &econtrol(), &[2, 4]);
 }
 
 #[test]
 fn motef_over_mpi_equals_in_process_and_only_border_messages_travel() {
-    let all = compare("motef", MOTEF, &[2, 4]);
+    let all = compare("motef", &motef(), &[2, 4]);
     // Ring of 8. On 2 ranks ({0..3}, {4..7}) nodes 3, 4, 7 and 0 have a neighbour on the other
     // rank: 4 messages cross per phase. On 4 ranks (pairs) every node has exactly one: 8.
     // MoTEF sends 2 messages per node and round (two phases) of equal Top-3 size.
@@ -342,9 +322,8 @@ fn motef_over_mpi_equals_in_process_and_only_border_messages_travel() {
 
 #[test]
 fn checkpoint_and_resume_over_mpi_reproduce_the_uninterrupted_run() {
-    for (name, config) in [("resume-ef21", EF21), ("resume-motef", MOTEF)] {
-        let dir = temp_dir(name);
-        fs::write(dir.join("c.toml"), config).unwrap();
+    for (name, config) in [("resume-ef21", ef21()), ("resume-motef", motef())] {
+        let dir = dir_with(name, &config);
         assert_ok(&local(&dir, &["run", "c.toml", "--out", "local", "-q"]));
         let args = [
             "run",
@@ -375,11 +354,10 @@ fn checkpoint_and_resume_over_mpi_reproduce_the_uninterrupted_run() {
 
 #[test]
 fn a_rank_without_the_data_stops_every_rank_with_its_message() {
-    let dir = temp_dir("no-data");
-    fs::write(dir.join("c.toml"), EF21).unwrap();
+    let dir = dir_with("no-data", &ef21());
     fs::write(
         dir.join("missing.toml"),
-        EF21.replace("data = \"embedded\"", "data = \"not-here.svm\""),
+        ef21().replace("data = \"embedded\"", "data = \"not-here.svm\""),
     )
     .unwrap();
     let r = mpirun_sh(
@@ -398,8 +376,7 @@ fn a_rank_without_the_data_stops_every_rank_with_its_message() {
 
 #[test]
 fn ranks_with_different_configurations_refuse_to_run() {
-    let dir = temp_dir("differs");
-    fs::write(dir.join("c.toml"), EF21).unwrap();
+    let dir = dir_with("differs", &ef21());
     let r = mpirun_sh(
         2,
         &dir,
@@ -416,8 +393,7 @@ fn ranks_with_different_configurations_refuse_to_run() {
 
 #[test]
 fn a_killed_rank_ends_the_job_with_a_non_zero_exit() {
-    let dir = temp_dir("killed");
-    fs::write(dir.join("c.toml"), EF21).unwrap();
+    let dir = dir_with("killed", &ef21());
     // Rank 1 is killed (SIGKILL) one second into a run that would take hours.
     let r = mpirun_sh(
         2,
@@ -438,26 +414,12 @@ fn more_ranks_than_workers_is_a_clear_error() {
     let dir = temp_dir("too-many");
     fs::write(
         dir.join("c.toml"),
-        EF21.replace("n_workers = 10", "n_workers = 2"),
+        ef21().replace("n_workers = 10", "n_workers = 2"),
     )
     .unwrap();
     let r = mpirun(3, &dir, &["run", "c.toml", "--out", "o", "-q"]);
     assert_eq!(r.code, Some(2), "stderr: {}", r.stderr);
     assert!(r.stderr.contains("mpirun -np 2"), "stderr: {}", r.stderr);
-}
-
-fn tomls(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            tomls(&p, out);
-        } else if p.extension().is_some_and(|e| e == "toml")
-            && !p.to_string_lossy().ends_with(".sweep.toml")
-        {
-            // (`*.sweep.toml` are sweep files, run by tests/sweep.rs.)
-            out.push(p);
-        }
-    }
 }
 
 /// Every example configuration (every method family the examples use: EF21 and its variants,
@@ -466,12 +428,7 @@ fn tomls(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_example_config_over_mpi_equals_in_process() {
     let dir = temp_dir("examples");
-    let mut configs = Vec::new();
-    tomls(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples"),
-        &mut configs,
-    );
-    configs.sort();
+    let configs = example_configs();
     assert!(configs.len() >= 10, "{configs:?}");
     let mut compared = 0;
     for (i, cfg) in configs.iter().enumerate() {
@@ -522,8 +479,7 @@ fn every_example_config_over_mpi_equals_in_process() {
 /// The wall clock differs between ranks; the stop decision is rank 0's, taken by all.
 #[test]
 fn a_wall_time_stop_is_taken_by_every_rank_together() {
-    let dir = temp_dir("wall-time");
-    fs::write(dir.join("c.toml"), EF21).unwrap();
+    let dir = dir_with("wall-time", &ef21());
     let r = mpirun(
         3,
         &dir,
@@ -573,8 +529,7 @@ fn ranks_resuming_from_different_checkpoints_refuse_to_run_and_change_nothing() 
         ),
         ("one-checkpoint", None, "cannot read"),
     ] {
-        let dir = temp_dir(case);
-        fs::write(dir.join("c.toml"), EF21).unwrap();
+        let dir = dir_with(case, &ef21());
         for (sub, rounds) in [("r0", Some("120")), ("r1", rank1_rounds)] {
             fs::create_dir_all(dir.join(sub)).unwrap();
             let Some(rounds) = rounds else { continue };
@@ -616,11 +571,12 @@ fn a_diverging_run_stops_every_rank_cleanly() {
     let dir = temp_dir("diverges");
     fs::write(
         dir.join("c.toml"),
-        EF21.replace(
-            "stepsize = { rule = \"theory\", multiplier = 16.0 }",
-            "stepsize = { rule = \"constant\", gamma = 1e12 }",
-        )
-        .replace("kind = \"logreg\"", "kind = \"least_squares\""),
+        ef21()
+            .replace(
+                "stepsize = { rule = \"theory\", multiplier = 16.0 }",
+                "stepsize = { rule = \"constant\", gamma = 1e12 }",
+            )
+            .replace("kind = \"logreg\"", "kind = \"least_squares\""),
     )
     .unwrap();
     let r = mpirun(3, &dir, &["run", "c.toml", "--out", "o", "-q"]);

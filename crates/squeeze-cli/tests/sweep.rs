@@ -1,34 +1,28 @@
 //! End-to-end tests of `squeeze sweep`: the runs it starts, its tables, the tuned choice, failed
 //! runs as data and configuration mistakes caught before anything runs.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_squeeze");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::*;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("sweep-{name}"));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
+    fresh_dir(&format!("sweep-{name}"))
 }
 
+/// `squeeze <args>` in `dir` as on a CI machine (`CI` set: no progress display).
 fn squeeze(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "true")
-        .output()
-        .unwrap()
+    command(dir, args).env("CI", "true").output().unwrap()
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// `squeeze sweep <file> <extra…>` in `dir` (as [`squeeze`]).
+fn run_sweep(dir: &Path, file: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["sweep", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    squeeze(dir, &args)
 }
 
 /// A sweep file in `dir` over the embedded-data CLAG example.
@@ -73,17 +67,7 @@ fn get<'a>(row: &'a [(String, String)], key: &str) -> &'a str {
 fn a_sweep_runs_every_cell_and_seed_and_tabulates_the_cost_with_its_spread() {
     let dir = temp_dir("small");
     let sweep = write_sweep(&dir, SMALL);
-    let out = squeeze(
-        &dir,
-        &[
-            "sweep",
-            sweep.to_str().unwrap(),
-            "--out",
-            "sw",
-            "--jobs",
-            "2",
-        ],
-    );
+    let out = run_sweep(&dir, &sweep, &["--out", "sw", "--jobs", "2"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rows = csv_rows(&dir.join("sw/sweep.csv"));
     assert_eq!(rows.len(), 2 * 2 * 3, "every grid point × seed is a run");
@@ -150,10 +134,7 @@ fn a_sweep_runs_every_cell_and_seed_and_tabulates_the_cost_with_its_spread() {
         "{md}"
     );
     // One run at a time gives the same tables.
-    let out = squeeze(
-        &dir,
-        &["sweep", sweep.to_str().unwrap(), "--out", "sw1", "-q"],
-    );
+    let out = run_sweep(&dir, &sweep, &["--out", "sw1", "-q"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     for f in ["sweep.md", "sweep.csv"] {
         assert_eq!(
@@ -171,7 +152,7 @@ fn a_diverging_run_is_a_result_and_the_sweep_goes_on() {
         .replace("[1.0, 64.0]", "[1.0, 1e9]")
         .replace("seeds = [1, 2, 3]", "seeds = [1]");
     let sweep = write_sweep(&dir, &body);
-    let out = squeeze(&dir, &["sweep", sweep.to_str().unwrap(), "--out", "sw"]);
+    let out = run_sweep(&dir, &sweep, &["--out", "sw"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rows = csv_rows(&dir.join("sw/sweep.csv"));
     assert_eq!(rows.len(), 4);
@@ -196,7 +177,7 @@ fn mistakes_are_reported_before_any_run_starts() {
         (SMALL.replace("1e-6", "0.0"), "target.grad_norm_sq"),
     ] {
         let sweep = write_sweep(&dir, &body);
-        let out = squeeze(&dir, &["sweep", sweep.to_str().unwrap(), "--out", "sw"]);
+        let out = run_sweep(&dir, &sweep, &["--out", "sw"]);
         assert_eq!(out.status.code(), Some(2), "{body}");
         let err = text(&out.stderr);
         assert!(err.contains(needle), "{needle}: {err}");
@@ -208,10 +189,7 @@ fn mistakes_are_reported_before_any_run_starts() {
 fn dry_run_lists_the_runs_and_runs_nothing() {
     let dir = temp_dir("dry");
     let sweep = write_sweep(&dir, SMALL);
-    let out = squeeze(
-        &dir,
-        &["sweep", sweep.to_str().unwrap(), "--out", "sw", "--dry-run"],
-    );
+    let out = run_sweep(&dir, &sweep, &["--out", "sw", "--dry-run"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("12 runs"), "{stdout}");
@@ -225,7 +203,7 @@ fn the_example_sweeps_are_valid() {
     for e in fs::read_dir(repo().join("examples/sweeps")).unwrap() {
         let p = e.unwrap().path();
         if p.to_string_lossy().ends_with(".sweep.toml") {
-            let out = squeeze(&dir, &["sweep", p.to_str().unwrap(), "--dry-run"]);
+            let out = run_sweep(&dir, &p, &["--dry-run"]);
             let err = text(&out.stderr);
             let needs_shared = fs::read_to_string(&p).unwrap().contains("shared/data")
                 || err.contains("problem.data: no file at");

@@ -229,14 +229,7 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         let pool = if threads == 1 {
             None
         } else {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .map_err(|e| EngineError::Threads {
-                    threads,
-                    detail: e.to_string(),
-                })?;
-            Some(pool)
+            Some(thread_pool(threads)?)
         };
         let init = method.init(&problem, x0, seed)?;
         let n = problem.n_workers();
@@ -465,6 +458,31 @@ pub(crate) struct StarParts<'a, S: Scalar> {
     pub(crate) totals: &'a mut Totals,
 }
 
+/// A rayon pool of `threads` threads.
+pub(crate) fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, EngineError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| EngineError::Threads {
+            threads,
+            detail: e.to_string(),
+        })
+}
+
+/// The [`Engine`] methods an engine answers from its `problem` field: `n_workers` and `dim`.
+macro_rules! problem_shape {
+    () => {
+        fn n_workers(&self) -> usize {
+            self.problem.n_workers()
+        }
+
+        fn dim(&self) -> usize {
+            self.problem.dim()
+        }
+    };
+}
+pub(crate) use problem_shape;
+
 /// Coordinates per task when [`Engine::evaluate`] adds a batch of gradients into its sum.
 const METRIC_CHUNK: usize = 1 << 14;
 
@@ -525,13 +543,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
         self.stepsize.clone()
     }
 
-    fn n_workers(&self) -> usize {
-        self.problem.n_workers()
-    }
-
-    fn dim(&self) -> usize {
-        self.problem.dim()
-    }
+    problem_shape!();
 
     fn round(&mut self) -> Result<(), EngineError> {
         let n = self.problem.n_workers();

@@ -148,14 +148,17 @@ fn show(v: Option<&Value>) -> String {
     }
 }
 
+/// The dotted key of `key` under `path` (`key` itself at the top level, where `path` is empty).
+pub fn dotted_key(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
 fn first_difference(a: Option<&Value>, b: Option<&Value>, path: &str) -> Option<Difference> {
-    let join = |k: &str| {
-        if path.is_empty() {
-            k.to_string()
-        } else {
-            format!("{path}.{k}")
-        }
-    };
+    let join = |k: &str| dotted_key(path, k);
     match (a, b) {
         (Some(Value::Object(x)), Some(Value::Object(y))) => {
             let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();

@@ -10,7 +10,9 @@ use squeeze_problems::Problem;
 
 use core::ops::Range;
 
-use crate::engine::{Engine, EngineError, Metrics, Totals, WorkerCounts};
+use crate::engine::{
+    Engine, EngineError, Metrics, Totals, WorkerCounts, problem_shape, thread_pool,
+};
 
 #[derive(Serialize, Deserialize)]
 struct GossipSnapshot<N> {
@@ -47,17 +49,11 @@ struct PhaseShared<'a, S: Scalar> {
 }
 
 impl<'a, S: Scalar> PhaseShared<'a, S> {
-    /// Round `round` of `n_nodes` nodes under experiment `seed`.
-    fn new(
-        round: u64,
-        n_nodes: usize,
-        seed: u64,
-        problem: &'a Problem<S>,
-        mixing: &'a [Neighbourhood],
-    ) -> Self {
+    /// Round `round` under experiment `seed` on the graph `mixing` (one row per node).
+    fn new(round: u64, seed: u64, problem: &'a Problem<S>, mixing: &'a [Neighbourhood]) -> Self {
         Self {
             round,
-            n_nodes,
+            n_nodes: mixing.len(),
             round_seed: round_seed(seed, round),
             problem,
             mixing,
@@ -152,13 +148,7 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
         let n = problem.n_workers();
         validate_mixing(&mixing, n)?;
         let threads = threads.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| EngineError::Threads {
-                threads,
-                detail: e.to_string(),
-            })?;
+        let pool = thread_pool(threads)?;
         let init = method.init(&problem, x0, seed)?;
         let d = problem.dim();
         Ok(Self {
@@ -202,13 +192,7 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
     /// Phase `phase`, first half: nodes `range` compute and write their outgoing message
     /// `outs[i]` (in parallel; each writes only its own state, message and result slot).
     pub(crate) fn send_phase(&mut self, phase: usize, range: Range<usize>) {
-        let shared = PhaseShared::new(
-            self.totals.rounds,
-            self.nodes.len(),
-            self.seed,
-            &self.problem,
-            &self.mixing,
-        );
+        let shared = PhaseShared::new(self.totals.rounds, self.seed, &self.problem, &self.mixing);
         let method = &self.method;
         let start = range.start;
         let send = |(k, (((node, b), out), slot)): SendItem<'_, S, M::Node>| {
@@ -244,13 +228,7 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
     /// Phase `phase`, second half: nodes `range` read their own and their neighbours'
     /// messages from `outs` (only those are read) and update their state.
     pub(crate) fn receive_phase(&mut self, phase: usize, range: Range<usize>) {
-        let shared = PhaseShared::new(
-            self.totals.rounds,
-            self.nodes.len(),
-            self.seed,
-            &self.problem,
-            &self.mixing,
-        );
+        let shared = PhaseShared::new(self.totals.rounds, self.seed, &self.problem, &self.mixing);
         let method = &self.method;
         let outs = &self.outs;
         let start = range.start;
@@ -387,13 +365,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
         )
     }
 
-    fn n_workers(&self) -> usize {
-        self.problem.n_workers()
-    }
-
-    fn dim(&self) -> usize {
-        self.problem.dim()
-    }
+    problem_shape!();
 
     fn round(&mut self) -> Result<(), EngineError> {
         let n = self.nodes.len();

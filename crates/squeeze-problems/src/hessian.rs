@@ -58,6 +58,14 @@ pub struct Curvature {
 }
 
 impl Curvature {
+    /// A convex data term plus `reg`: μ is the regulariser's smallest curvature (λ for L2, 0
+    /// for none, −λ/2 for the nonconvex one).
+    pub(crate) fn convex_plus(reg: Regularizer) -> Self {
+        Self {
+            min_eigenvalue: reg.min_curvature(),
+        }
+    }
+
     /// μ ≥ 0: every Hessian is positive semidefinite.
     pub fn is_convex(&self) -> bool {
         self.min_eigenvalue >= 0.0

@@ -24,7 +24,7 @@ use crate::data::Csr;
 use crate::error::ProblemError;
 use crate::glm::{Glm, coefficient_dims_ok};
 use crate::hessian::{Curvature, gram_hess_vec, gram_hessian};
-use crate::oracle::{Oracle, dims_ok};
+use crate::oracle::{Oracle, dims_ok, minibatch_glm};
 use crate::regularizer::Regularizer;
 use crate::smoothness::lambda_max_ata;
 
@@ -117,23 +117,12 @@ impl<S: Scalar> Oracle<S> for LeastSquares<S> {
     }
 
     fn minibatch_grad(&self, x: &[S], batch: &[u32], grad: &mut [S]) {
-        if !dims_ok(self.dim(), x, grad) {
-            return;
-        }
-        if batch.iter().any(|&j| j as usize >= self.a.n_rows()) {
-            grad.fill(S::from_f64(f64::NAN));
-            return;
-        }
-        grad.fill(S::ZERO);
-        if !batch.is_empty() {
-            let c = 1.0 / batch.len() as f64;
-            for &j in batch {
-                let row = self.a.row(j as usize);
-                let r = row.dot(x).to_f64() - self.b[j as usize].to_f64();
-                row.axpy(S::from_f64(r * c), grad);
-            }
-        }
-        self.reg.add_grad(x, grad);
+        let (d, m) = (self.dim(), self.a.n_rows());
+        minibatch_glm(d, m, self.reg, x, batch, grad, |j, c, grad| {
+            let row = self.a.row(j);
+            let r = row.dot(x).to_f64() - self.b[j].to_f64();
+            row.axpy(S::from_f64(r * c), grad);
+        });
     }
 
     fn smoothness(&self) -> f64 {
@@ -142,9 +131,7 @@ impl<S: Scalar> Oracle<S> for LeastSquares<S> {
 
     /// AᵀA ⪰ 0, so μ is the regulariser's: λ (L2), 0, or −λ/2 (nonconvex).
     fn curvature(&self) -> Option<Curvature> {
-        Some(Curvature {
-            min_eigenvalue: self.reg.min_curvature(),
-        })
+        Some(Curvature::convex_plus(self.reg))
     }
 
     fn hessian(&self, x: &[S], h: &mut [S]) {

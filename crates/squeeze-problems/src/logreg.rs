@@ -28,7 +28,7 @@ use crate::data::{Csr, Dataset, Row};
 use crate::error::ProblemError;
 use crate::glm::{Glm, coefficient_dims_ok};
 use crate::hessian::{Curvature, gram_hess_vec, gram_hessian};
-use crate::oracle::{Oracle, dims_ok};
+use crate::oracle::{Oracle, dims_ok, minibatch_glm};
 use crate::regularizer::Regularizer;
 use crate::smoothness::lambda_max_ata;
 
@@ -250,25 +250,13 @@ impl<S: Scalar> Oracle<S> for LogReg<S> {
     }
 
     fn minibatch_grad(&self, x: &[S], batch: &[u32], grad: &mut [S]) {
-        if !dims_ok(self.dim(), x, grad) {
-            return;
-        }
-        let m = self.data.n_rows();
-        if batch.iter().any(|&j| j as usize >= m) {
-            grad.fill(S::from_f64(f64::NAN));
-            return;
-        }
-        grad.fill(S::ZERO);
-        if !batch.is_empty() {
-            let c = 1.0 / batch.len() as f64;
-            for &j in batch {
-                let j = j as usize;
-                let (row, b) = (self.data.features.row(j), self.data.labels[j]);
-                // SAFETY: as in `full_pass` (dims checked above; Csr invariant).
-                unsafe { Self::term::<false>(row, b, x, grad, c) };
-            }
-        }
-        self.reg.add_grad(x, grad);
+        let (d, m) = (self.dim(), self.data.n_rows());
+        minibatch_glm(d, m, self.reg, x, batch, grad, |j, c, grad| {
+            let (row, b) = (self.data.features.row(j), self.data.labels[j]);
+            // SAFETY: `minibatch_glm` checked x.len() = grad.len() = n_cols (and j < m);
+            // the Csr invariant bounds every column index of the row by n_cols.
+            unsafe { Self::term::<false>(row, b, x, grad, c) };
+        });
     }
 
     fn smoothness(&self) -> f64 {
@@ -277,9 +265,7 @@ impl<S: Scalar> Oracle<S> for LogReg<S> {
 
     /// The data term is convex, so μ is the regulariser's: λ (L2), 0, or −λ/2 (nonconvex).
     fn curvature(&self) -> Option<Curvature> {
-        Some(Curvature {
-            min_eigenvalue: self.reg.min_curvature(),
-        })
+        Some(Curvature::convex_plus(self.reg))
     }
 
     /// ∇²f_i(x) = (1/m_i) Σ_j σ(t_j)σ(−t_j) a_j a_jᵀ + ∇²r(x), t_j = −b_j a_jᵀx: the upper

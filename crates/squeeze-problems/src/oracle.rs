@@ -28,6 +28,7 @@ use squeeze_core::{LengthMismatch, ParamError, Scalar};
 
 use crate::glm::Glm;
 use crate::hessian::Curvature;
+use crate::regularizer::Regularizer;
 
 /// A worker's local objective f_i (see the [module docs](self)).
 pub trait Oracle<S: Scalar>: Send + Sync {
@@ -195,6 +196,36 @@ pub(crate) fn dims_ok<S: Scalar>(dim: usize, x: &[S], grad: &mut [S]) -> bool {
         grad.fill(S::from_f64(f64::NAN));
         false
     }
+}
+
+/// A GLM's minibatch gradient $\frac{1}{|B|}\sum_{j \in B} \nabla\ell_j(x) + \nabla r(x)$ over
+/// `m` rows in dimension `dim`: `grad` is zeroed, `term(j, c, grad)` adds row j's gradient
+/// times $c = 1/|B|$ for each j of `batch` in order, then `reg` adds $\nabla r(x)$. Wrong
+/// lengths or a row index ≥ m fill `grad` with NaN instead (`term` is never called then).
+pub(crate) fn minibatch_glm<S: Scalar>(
+    dim: usize,
+    m: usize,
+    reg: Regularizer,
+    x: &[S],
+    batch: &[u32],
+    grad: &mut [S],
+    mut term: impl FnMut(usize, f64, &mut [S]),
+) {
+    if !dims_ok(dim, x, grad) {
+        return;
+    }
+    if batch.iter().any(|&j| j as usize >= m) {
+        grad.fill(S::from_f64(f64::NAN));
+        return;
+    }
+    grad.fill(S::ZERO);
+    if !batch.is_empty() {
+        let c = 1.0 / batch.len() as f64;
+        for &j in batch {
+            term(j as usize, c, grad);
+        }
+    }
+    reg.add_grad(x, grad);
 }
 
 /// Wraps an oracle and counts gradient work in sample units: a full gradient costs m_i, a

@@ -125,21 +125,33 @@ impl<S: Scalar> Problem<S> {
     ) -> Result<Self, ProblemError> {
         reg.validate()?;
         let parts = split_indices(&data.labels, n_workers, split, remainder)?;
-        let mut oracles: Vec<Box<dyn Oracle<S>>> = Vec::with_capacity(n_workers);
-        for (w, rows) in parts.iter().enumerate() {
+        let name = format!("logreg({}, n={n_workers})", data.name);
+        Self::from_row_blocks(name, &data.features, &parts, 4.0, reg, |w, rows| {
             let mut d = data.select_rows(rows)?;
             d.name = format!("{}[{w}/{n_workers}]", data.name);
-            oracles.push(Box::new(LogReg::new(d, reg)?));
+            Ok(Box::new(LogReg::new(d, reg)?))
+        })
+    }
+
+    /// One oracle per block of rows of `a`: `oracle(w, parts[w])` builds worker w's; L is
+    /// λ_max(AᵀA)/(`scale`·N) + L_r on the N pooled rows of the blocks (`scale` = 4 for
+    /// logistic regression, whose losses have curvature ≤ 1/4; 1 for least squares).
+    fn from_row_blocks(
+        name: String,
+        a: &Csr<S>,
+        parts: &[Vec<usize>],
+        scale: f64,
+        reg: Regularizer,
+        mut oracle: impl FnMut(usize, &[usize]) -> Result<Box<dyn Oracle<S>>, ProblemError>,
+    ) -> Result<Self, ProblemError> {
+        let mut oracles: Vec<Box<dyn Oracle<S>>> = Vec::with_capacity(parts.len());
+        for (w, rows) in parts.iter().enumerate() {
+            oracles.push(oracle(w, rows)?);
         }
         let pooled: Vec<usize> = parts.concat();
-        let pooled_a = data.features.select_rows(&pooled)?;
-        let l = lambda_max_ata(&pooled_a) / (4.0 * pooled.len() as f64) + reg.smoothness();
-        Self::new(
-            format!("logreg({}, n={n_workers})", data.name),
-            oracles,
-            Smoothness::new(Vec::new(), l),
-            None,
-        )
+        let pooled_a = a.select_rows(&pooled)?;
+        let l = lambda_max_ata(&pooled_a) / (scale * pooled.len() as f64) + reg.smoothness();
+        Self::new(name, oracles, Smoothness::new(Vec::new(), l), None)
     }
 
     /// The EF21 experiments' problem (algorithms.md §10.1): nonconvex logistic regression
@@ -178,20 +190,12 @@ impl<S: Scalar> Problem<S> {
         reg.validate()?;
         check_len(a.n_rows(), b.len())?;
         let parts = split_indices(b, n_workers, split, remainder)?;
-        let mut oracles: Vec<Box<dyn Oracle<S>>> = Vec::with_capacity(n_workers);
-        for rows in &parts {
+        let name = format!("least_squares(n={n_workers})");
+        Self::from_row_blocks(name, a, &parts, 1.0, reg, |_, rows| {
             let ai = a.select_rows(rows)?;
             let bi = rows.iter().map(|&r| b[r]).collect();
-            oracles.push(Box::new(LeastSquares::new(ai, bi, reg)?));
-        }
-        let pooled: Vec<usize> = parts.concat();
-        let l = lambda_max_ata(&a.select_rows(&pooled)?) / pooled.len() as f64 + reg.smoothness();
-        Self::new(
-            format!("least_squares(n={n_workers})"),
-            oracles,
-            Smoothness::new(Vec::new(), l),
-            None,
-        )
+            Ok(Box::new(LeastSquares::new(ai, bi, reg)?))
+        })
     }
 
     /// Name for logs.

@@ -2,23 +2,15 @@
 //! Hessian–vector products against H·v, the curvature bounds against the true smallest
 //! eigenvalue, the packed upper triangle, and the NaN contract of the hot methods.
 
+mod common;
+
+use common::*;
 use nalgebra::DMatrix;
 use proptest::prelude::*;
 use squeeze_core::rng::SqueezeRng;
 use squeeze_problems::hessian::{Curvature, check_hessian_len, pack_upper, unpack_upper};
 use squeeze_problems::prelude::*;
 use squeeze_problems::quadratic;
-
-const REGS: [Regularizer; 3] = [
-    Regularizer::None,
-    Regularizer::L2 { lambda: 0.3 },
-    Regularizer::Nonconvex { lambda: 0.1 },
-];
-
-fn random_vec(d: usize, scale: f64, seed: u64) -> Vec<f64> {
-    let mut r = SqueezeRng::from_seed_u64(seed);
-    (0..d).map(|_| scale * r.normal()).collect()
-}
 
 /// An m × d matrix with about half its entries zero (so rows are really sparse).
 fn random_csr(m: usize, d: usize, seed: u64) -> Csr<f64> {

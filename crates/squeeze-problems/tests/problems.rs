@@ -1,22 +1,14 @@
 //! Gradients against central finite differences, smoothness constants against brute force,
 //! the Lipschitz property on random pairs, and the Problem bundle.
 
+mod common;
+
+use common::*;
 use nalgebra::DMatrix;
 use squeeze_core::rng::{Purpose, SqueezeRng};
 use squeeze_problems::prelude::*;
 use squeeze_problems::quadratic;
 use squeeze_problems::smoothness::lambda_max_ata;
-
-const REGS: [Regularizer; 3] = [
-    Regularizer::None,
-    Regularizer::L2 { lambda: 0.3 },
-    Regularizer::Nonconvex { lambda: 0.1 },
-];
-
-fn random_vec(d: usize, scale: f64, seed: u64) -> Vec<f64> {
-    let mut r = SqueezeRng::from_seed_u64(seed);
-    (0..d).map(|_| scale * r.normal()).collect()
-}
 
 /// Max relative error of `grad` against central differences of `loss` at `x`.
 fn fd_check(o: &dyn Oracle<f64>, x: &[f64]) -> f64 {
@@ -43,6 +35,12 @@ fn fd_check(o: &dyn Oracle<f64>, x: &[f64]) -> f64 {
         assert!((a - b).abs() <= 1e-14 * scale, "{a} vs {b}");
     }
     worst
+}
+
+/// Unregularised logistic regression on [`small_data`] over `n_workers` (contiguous split).
+fn small_logreg(n_workers: usize) -> Result<Problem<f64>, squeeze_problems::ProblemError> {
+    let (split, rest) = (Split::Contiguous, Remainder::ToLast);
+    Problem::logreg(&small_data(), n_workers, split, rest, Regularizer::None)
 }
 
 fn small_data() -> Dataset<f64> {
@@ -138,6 +136,15 @@ fn logreg_and_least_squares_l_match_dense_brute_force() {
     }
 }
 
+/// The Euclidean distance ‖a − b‖.
+fn dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
 #[test]
 fn gradients_are_l_lipschitz_on_random_pairs() {
     let data = embedded::default_dataset::<f64>();
@@ -152,21 +159,11 @@ fn gradients_are_l_lipschitz_on_random_pairs() {
             .zip(&x)
             .map(|(a, b)| a + b)
             .collect();
-        let dxy = x
-            .iter()
-            .zip(&y)
-            .map(|(a, b)| (a - b).powi(2))
-            .sum::<f64>()
-            .sqrt();
+        let dxy = dist(&x, &y);
         for (i, o) in p.oracles().iter().enumerate() {
             o.loss_grad(&x, &mut gx);
             o.loss_grad(&y, &mut gy);
-            let dg = gx
-                .iter()
-                .zip(&gy)
-                .map(|(a, b)| (a - b).powi(2))
-                .sum::<f64>()
-                .sqrt();
+            let dg = dist(&gx, &gy);
             assert!(
                 dg <= p.smoothness().l_i[i] * dxy * (1.0 + 1e-12),
                 "worker {i}"
@@ -174,12 +171,7 @@ fn gradients_are_l_lipschitz_on_random_pairs() {
         }
         p.loss_grad(&x, &mut gx, &mut ws).unwrap();
         p.loss_grad(&y, &mut gy, &mut ws).unwrap();
-        let dg = gx
-            .iter()
-            .zip(&gy)
-            .map(|(a, b)| (a - b).powi(2))
-            .sum::<f64>()
-            .sqrt();
+        let dg = dist(&gx, &gy);
         assert!(dg <= p.smoothness().l * dxy * (1.0 + 1e-12));
         ratio_max = ratio_max.max(dg / dxy / p.smoothness().l);
     }
@@ -285,28 +277,20 @@ fn motef_solution_and_noise() {
 fn f32_problems_agree_with_f64() {
     let d64 = embedded::default_dataset::<f64>();
     let d32 = embedded::default_dataset::<f32>();
-    let p64 = Problem::logreg(
-        &d64,
-        4,
-        Split::SortedByLabel,
-        Remainder::Drop,
-        Regularizer::EF21,
-    )
-    .unwrap();
-    let p32 = Problem::logreg(
-        &d32,
-        4,
-        Split::SortedByLabel,
-        Remainder::Drop,
-        Regularizer::EF21,
-    )
-    .unwrap();
-    let x64 = p64
-        .initial_point(&InitPoint::Gaussian { seed: 3, std: 1.0 })
-        .unwrap();
-    let x32 = p32
-        .initial_point(&InitPoint::Gaussian { seed: 3, std: 1.0 })
-        .unwrap();
+    /// EF21's logistic regression over 4 workers, sorted by label, remainder dropped.
+    fn sorted<S: squeeze_core::Scalar>(d: &Dataset<S>) -> Problem<S> {
+        Problem::logreg(
+            d,
+            4,
+            Split::SortedByLabel,
+            Remainder::Drop,
+            Regularizer::EF21,
+        )
+        .unwrap()
+    }
+    let (p64, p32) = (sorted(&d64), sorted(&d32));
+    let x64 = p64.initial_point(&gaussian(3)).unwrap();
+    let x32 = p32.initial_point(&gaussian(3)).unwrap();
     let (mut g64, mut g32) = (vec![0.0; 30], vec![0.0f32; 30]);
     let f64_ = p64.loss_grad(&x64, &mut g64, &mut p64.workspace()).unwrap();
     let f32_ = p32.loss_grad(&x32, &mut g32, &mut p32.workspace()).unwrap();
@@ -350,14 +334,7 @@ fn dimension_mistakes_poison_with_nan_and_setup_checks_report_them() {
     f.minibatch_grad(&[0.0; 30], &[60], &mut g);
     assert!(g.iter().all(|v| v.is_nan()), "out-of-range sample index");
     assert!(f.loss(&[0.0; 31]).is_nan());
-    let p = Problem::logreg(
-        &small_data(),
-        3,
-        Split::Contiguous,
-        Remainder::ToLast,
-        Regularizer::None,
-    )
-    .unwrap();
+    let p = small_logreg(3).unwrap();
     let mut ws = p.workspace();
     assert!(p.loss_grad(&[0.0; 29], &mut g, &mut ws).is_err());
     assert!(p.loss(&[0.0; 31]).is_err());
@@ -370,16 +347,7 @@ fn dimension_mistakes_poison_with_nan_and_setup_checks_report_them() {
         p.initial_point(&InitPoint::Gaussian { seed: 0, std: -1.0 })
             .is_err()
     );
-    assert!(
-        Problem::logreg(
-            &small_data(),
-            61,
-            Split::Contiguous,
-            Remainder::ToLast,
-            Regularizer::None
-        )
-        .is_err()
-    );
+    assert!(small_logreg(61).is_err());
     assert!(LogReg::new(small_data(), Regularizer::L2 { lambda: -1.0 }).is_err());
     assert!(LeastSquares::new(small_data().features, vec![0.0; 59], Regularizer::None).is_err());
 }
@@ -397,26 +365,9 @@ fn empty_minibatch_gives_the_regulariser_gradient() {
 
 #[test]
 fn gaussian_init_is_seeded() {
-    let p = Problem::logreg(
-        &small_data(),
-        2,
-        Split::Contiguous,
-        Remainder::ToLast,
-        Regularizer::None,
-    )
-    .unwrap();
-    let a = p
-        .initial_point(&InitPoint::Gaussian { seed: 5, std: 1.0 })
-        .unwrap();
-    assert_eq!(
-        a,
-        p.initial_point(&InitPoint::Gaussian { seed: 5, std: 1.0 })
-            .unwrap()
-    );
-    assert_ne!(
-        a,
-        p.initial_point(&InitPoint::Gaussian { seed: 6, std: 1.0 })
-            .unwrap()
-    );
+    let p = small_logreg(2).unwrap();
+    let a = p.initial_point(&gaussian(5)).unwrap();
+    assert_eq!(a, p.initial_point(&gaussian(5)).unwrap());
+    assert_ne!(a, p.initial_point(&gaussian(6)).unwrap());
     assert_eq!(p.initial_point(&InitPoint::Zeros).unwrap(), vec![0.0; 30]);
 }

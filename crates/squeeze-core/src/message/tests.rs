@@ -12,6 +12,20 @@ fn raw_bytes(m: &Message<f32>) -> Vec<u8> {
     w.finish().to_vec()
 }
 
+/// `Concat` of Dense [1, −2] and Sparse (d = 3) with 4 at index 2: [1, −2, 0, 0, 4].
+fn dense_then_sparse() -> Message<f32> {
+    Message::Concat(Box::new([
+        Message::Dense {
+            values: vec![1.0, -2.0],
+        },
+        Message::Sparse {
+            dim: 3,
+            indices: vec![2],
+            values: vec![4.0],
+        },
+    ]))
+}
+
 fn samples() -> Vec<Message<f32>> {
     let q = Message::Quantized {
         norm: 2.0,
@@ -63,16 +77,7 @@ fn samples() -> Vec<Message<f32>> {
             index: 0,
             inner: Box::new(Message::Skip { dim: 5 }),
         },
-        Message::Concat(Box::new([
-            Message::Dense {
-                values: vec![1.0, -2.0],
-            },
-            Message::Sparse {
-                dim: 3,
-                indices: vec![2],
-                values: vec![4.0],
-            },
-        ])),
+        dense_then_sparse(),
         Message::Concat(Box::new([
             Message::Skip { dim: 0 },
             Message::Scaled {
@@ -540,16 +545,7 @@ fn binary_values_bits_and_malformed_input() {
 /// dimension in w(d+1) bits, and the decoder refuses a first part longer than the message.
 #[test]
 fn concat_places_its_parts_one_after_the_other() {
-    let m = Message::<f32>::Concat(Box::new([
-        Message::Dense {
-            values: vec![1.0, -2.0],
-        },
-        Message::Sparse {
-            dim: 3,
-            indices: vec![2],
-            values: vec![4.0],
-        },
-    ]));
+    let m = dense_then_sparse();
     assert_eq!(m.dim(), 5);
     assert_eq!(m.entries(), 3);
     assert_eq!(m.to_dense().unwrap(), vec![1.0, -2.0, 0.0, 0.0, 4.0]);

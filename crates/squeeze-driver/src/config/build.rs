@@ -227,15 +227,7 @@ pub fn build_engine<S: Scalar>(
     seed: u64,
     threads: usize,
 ) -> Result<Box<dyn Engine>, ConfigError> {
-    let sink = EngineSink {
-        problem,
-        x0,
-        seed,
-        threads,
-        graph: None,
-        transport: &InProcess,
-    };
-    dispatch(method, sink)
+    in_process(method, problem, x0, seed, threads, None)
 }
 
 /// Build an in-process gossip engine for `method` on `threads` threads.
@@ -248,15 +240,28 @@ pub fn build_gossip_engine<S: Scalar>(
     seed: u64,
     threads: usize,
 ) -> Result<Box<dyn Engine>, ConfigError> {
+    let graph = Graph {
+        mixing,
+        label: graph_label,
+    };
+    in_process(method, problem, x0, seed, threads, Some(graph))
+}
+
+/// An in-process engine for `method`: on `graph` (gossip) when given, else a star engine.
+fn in_process<S: Scalar>(
+    method: &MethodConfig,
+    problem: Arc<Problem<S>>,
+    x0: &[S],
+    seed: u64,
+    threads: usize,
+    graph: Option<Graph>,
+) -> Result<Box<dyn Engine>, ConfigError> {
     let sink = EngineSink {
         problem,
         x0,
         seed,
         threads,
-        graph: Some(Graph {
-            mixing,
-            label: graph_label,
-        }),
+        graph,
         transport: &InProcess,
     };
     dispatch(method, sink)

@@ -6,12 +6,11 @@
 //! (4 + d·width per worker per round); the EF21-paper convention charges 32·K per worker per
 //! round and the 3PC convention 64·K.
 
-use crate::common::embedded_logreg;
+use crate::common::{embedded_logreg, run_rounds};
 use std::sync::Arc;
 
 use squeeze_compress::parse;
 use squeeze_core::{BitConvention, Scalar};
-use squeeze_driver::executor::{Collect, Executor, StopRules};
 use squeeze_driver::{Engine, StarEngine};
 use squeeze_methods::{Ef14, Ef21, Gd, GradInit, ServerMethod, Stepsize};
 use squeeze_problems::problem::Problem;
@@ -141,15 +140,9 @@ fn records_report_top_k_costs_per_worker() {
         let engines: [(&str, Box<dyn Engine>); 2] =
             [("ef21", Box::new(e21)), ("ef14", Box::new(e14))];
         for (name, mut e) in engines {
-            let mut rec = Collect::default();
-            Executor::new(StopRules {
-                max_rounds: Some(25),
-                ..StopRules::default()
-            })
-            .run(e.as_mut(), &mut [&mut rec])
-            .unwrap();
-            assert_eq!(rec.records.len(), 26);
-            for r in &rec.records {
+            let records = run_rounds(e.as_mut(), 25);
+            assert_eq!(records.len(), 26);
+            for r in &records {
                 let t = r.round;
                 let what = format!("{name} {spec} {} round {t}", S::NAME);
                 assert_eq!(r.bits_up_per_worker, (t * exact) as f64, "{what}");

@@ -4,26 +4,24 @@
 //! learn after init), the charged initial upload of the basis, and the refusals.
 
 use crate::common::*;
+use squeeze_driver::RoundRecord;
 
 /// L2 logistic regression on the embedded data (569 × 30), 4 workers (142, 142, 142, 143
 /// rows: M = 143), x⁰ ~ N(0, I).
 fn problem(kind: &str, method: &str, lambda: f64, rounds: u64, params: &str) -> String {
-    format!(
-        r#"
-seed = 3
-[problem]
-kind = "{kind}"
-data = "embedded"
-n_workers = 4
-regularizer = {{ kind = "l2", lambda = {lambda} }}
-init = {{ kind = "gaussian", std = 1.0 }}
-[method]
-name = "{method}"
-{params}
-[stop]
-max_rounds = {rounds}
-"#
+    embedded_config(
+        3,
+        kind,
+        4,
+        &l2(lambda),
+        &named_method(method, params),
+        rounds,
     )
+}
+
+/// The records of `method` with `params` on [`problem`] `kind` at λ = 0.1.
+fn records(kind: &str, method: &str, rounds: u64, params: &str) -> Vec<RoundRecord> {
+    run(&cfg(&problem(kind, method, 0.1, rounds, params)), None).1
 }
 
 /// With C = identity the learned coefficients are the exact ones, so BL1 takes Newton's
@@ -33,8 +31,8 @@ max_rounds = {rounds}
 #[test]
 fn identity_bl1_is_newtons_method() {
     let id = "compressor = \"identity\"";
-    let (_, bl1) = run(&cfg(&problem("logreg", "bl1", 0.1, 8, id)), None);
-    let (_, newton) = run(&cfg(&problem("logreg", "newton_3pc", 0.1, 8, id)), None);
+    let bl1 = records("logreg", "bl1", 8, id);
+    let newton = records("logreg", "newton_3pc", 8, id);
     for (r, w) in bl1.iter().zip(&newton) {
         let (a, b) = (r.grad_norm_sq, w.grad_norm_sq);
         // The same step through different arithmetic (H summed over the rows at once vs per
@@ -45,29 +43,12 @@ fn identity_bl1_is_newtons_method() {
             r.round
         );
     }
-    assert!(
-        bl1[4].grad_norm_sq > 1e-8 && bl1[7].grad_norm_sq < 1e-30,
-        "{bl1:?}"
-    );
-    // Bits per worker per round, exactly: Concat header (tag + the dense part's length in
-    // ⌈log₂(d + M + 1)⌉ bits), the tagged dense gradient (30 values) and the tagged identity
-    // message (Dense, M = 143 values), f64.
-    let per_round = bl1[1].bits_up_per_worker - bl1[0].bits_up_per_worker;
-    let header = 4.0 + (30.0f64 + 143.0 + 1.0).log2().ceil();
-    assert_eq!(
-        per_round,
-        header + (4.0 + 64.0 * 30.0) + (4.0 + 64.0 * 143.0)
-    );
-    assert_eq!(
-        bl1[1].bits_up_values32_per_worker - bl1[0].bits_up_values32_per_worker,
-        32.0 * (30.0 + 143.0)
-    );
+    // Quadratic convergence; the identity message is the M = 143 coefficients.
+    assert_identity_newton_run(&bl1, 143.0);
     // Newton-3PC sends the 465-value triangle for the same step.
     let newton_round =
         newton[1].bits_up_values32_per_worker - newton[0].bits_up_values32_per_worker;
     assert_eq!(newton_round, 32.0 * (30.0 + 465.0));
-    // Coefficient work is counted like Hessian work: 2 m_i samples per worker per round.
-    assert_eq!(bl1[1].grad_samples - bl1[0].grad_samples, 2 * 569);
 }
 
 /// Top-30 of the 143 coefficients (21 %), the shift, and CLAG: superlinear once the estimate
@@ -80,22 +61,13 @@ fn compressed_coefficients_converge_fast() {
         "compressor = \"rand_k:k=30,scaled=false\"",
         "compressor = \"top_k:k=30\"\nmechanism = \"clag\"\nzeta = 8.0",
     ] {
-        let (_, rec) = run(&cfg(&problem("logreg", "bl1", 0.1, 30, params)), None);
+        let rec = records("logreg", "bl1", 30, params);
         let ratio = rec[30].grad_norm_sq / rec[0].grad_norm_sq;
         assert!(ratio < 1e-20, "{params}: ‖∇f‖² only fell by {ratio:.3e}");
     }
     // With Top-K the uplink per round is d + K values (authors' convention), far below
     // FedNL's d + K on the triangle for the same K only in how much of H each value carries.
-    let (_, rec) = run(
-        &cfg(&problem(
-            "logreg",
-            "bl1",
-            0.1,
-            3,
-            "compressor = \"top_k:k=30\"",
-        )),
-        None,
-    );
+    let rec = records("logreg", "bl1", 3, "compressor = \"top_k:k=30\"");
     assert_eq!(
         rec[2].bits_up_values32_per_worker - rec[1].bits_up_values32_per_worker,
         32.0 * (30.0 + 30.0)
@@ -106,16 +78,7 @@ fn compressed_coefficients_converge_fast() {
 /// left to learn (EF21 sends zeros) and the first step solves the problem.
 #[test]
 fn least_squares_is_solved_in_one_step() {
-    let (_, rec) = run(
-        &cfg(&problem(
-            "least_squares",
-            "bl1",
-            0.1,
-            3,
-            "compressor = \"top_k:k=1\"",
-        )),
-        None,
-    );
+    let rec = records("least_squares", "bl1", 3, "compressor = \"top_k:k=1\"");
     assert!(
         rec[1].grad_norm_sq < 1e-24 * rec[0].grad_norm_sq,
         "{} → {}",
@@ -129,17 +92,8 @@ fn least_squares_is_solved_in_one_step() {
 #[test]
 fn count_init_charges_the_basis_once() {
     let params = "compressor = \"top_k:k=30\"\ncount_init = true";
-    let (_, rec) = run(&cfg(&problem("logreg", "bl1", 0.1, 2, params)), None);
-    let (_, plain) = run(
-        &cfg(&problem(
-            "logreg",
-            "bl1",
-            0.1,
-            2,
-            "compressor = \"top_k:k=30\"",
-        )),
-        None,
-    );
+    let rec = records("logreg", "bl1", 2, params);
+    let plain = records("logreg", "bl1", 2, "compressor = \"top_k:k=30\"");
     let init32 = rec[0].bits_up_values32_per_worker - plain[0].bits_up_values32_per_worker;
     // Per worker on average: 30 gradient values + 143 coefficients + its rows' 569·30/4
     // values.
@@ -153,13 +107,7 @@ fn count_init_charges_the_basis_once() {
 
 #[test]
 fn refusals_name_the_fix() {
-    let build_err = |text: &str| {
-        cfg(text)
-            .build_engine(std::path::Path::new("."))
-            .err()
-            .expect("must be refused")
-            .to_string()
-    };
+    let build_err = refusal;
     // Not a GLM: the synthetic quadratics have Hessians but no data basis.
     let e = build_err(
         r#"

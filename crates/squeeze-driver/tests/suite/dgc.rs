@@ -3,8 +3,22 @@
 //! share of GD's bits.
 
 use crate::common::*;
+use squeeze_driver::Engine;
 use squeeze_driver::config::MethodConfig;
 use squeeze_methods::Stepsize;
+
+/// GD and DGC with the `extra` settings, on the embedded nonconvex logistic regression over
+/// `n` workers from x⁰ drawn with `seed`, both at the theory stepsize 1/L.
+fn gd_and_dgc(
+    n: usize,
+    seed: u64,
+    extra: &[(&str, toml::Value)],
+) -> (Box<dyn Engine>, Box<dyn Engine>) {
+    let (problem, x0) = embedded_logreg::<f64>(n, seed);
+    let step = Stepsize::Theory { multiplier: 1.0 };
+    let gd = engine(&method("gd", None, step), &problem, &x0);
+    (gd, engine(&dgc(extra), &problem, &x0))
+}
 
 fn dgc(extra: &[(&str, toml::Value)]) -> MethodConfig {
     let mut m = method("dgc", None, Stepsize::Theory { multiplier: 1.0 });
@@ -21,32 +35,10 @@ fn dgc(extra: &[(&str, toml::Value)]) -> MethodConfig {
 /// stepsize 1/L.
 #[test]
 fn dgc_without_sparsity_or_momentum_is_gd_bit_for_bit() {
-    let (problem, x0) = embedded_logreg::<f64>(10, 3);
-    let step = Stepsize::Theory { multiplier: 1.0 };
-    let mut gd = engine(&method("gd", None, step), &problem, &x0);
-    let mut d = engine(
-        &dgc(&[("sparsity", 0.0.into()), ("momentum", 0.0.into())]),
-        &problem,
-        &x0,
-    );
+    let zero = [("sparsity", 0.0.into()), ("momentum", 0.0.into())];
+    let (mut gd, mut d) = gd_and_dgc(10, 3, &zero);
     let first = gd.evaluate().unwrap().grad_norm_sq;
-    for t in 1..=200 {
-        gd.round().unwrap();
-        d.round().unwrap();
-        let (xg, xd) = (gd.iterate_f64(), d.iterate_f64());
-        assert!(
-            xg.iter().zip(&xd).all(|(a, b)| a.to_bits() == b.to_bits()),
-            "round {t}: iterates differ"
-        );
-        let (mg, md) = (gd.evaluate().unwrap(), d.evaluate().unwrap());
-        assert_eq!(mg.loss.to_bits(), md.loss.to_bits(), "round {t}: loss");
-        assert_eq!(
-            mg.grad_norm_sq.to_bits(),
-            md.grad_norm_sq.to_bits(),
-            "round {t}: ‖∇f‖²"
-        );
-        assert_eq!(gd.totals().bits_up, d.totals().bits_up, "round {t}: bits");
-    }
+    assert_bitwise(gd.as_mut(), d.as_mut(), 200, "dgc(s = 0, m = 0) vs gd");
     assert!(gd.evaluate().unwrap().grad_norm_sq < first / 10.0);
 }
 
@@ -80,17 +72,14 @@ fn bad_parameters_name_their_key() {
 /// worker sends a small fraction of GD's uplink bits.
 #[test]
 fn dgc_at_high_sparsity_descends_at_a_fraction_of_the_bits() {
-    let (problem, x0) = embedded_logreg::<f64>(4, 2);
-    let step = Stepsize::Theory { multiplier: 1.0 };
-    let mut gd = engine(&method("gd", None, step), &problem, &x0);
-    let mut d = engine(
-        &dgc(&[
+    let (mut gd, mut d) = gd_and_dgc(
+        4,
+        2,
+        &[
             ("sparsity", 0.95.into()),
             ("warmup_stage_rounds", 20.into()),
             ("warmup_sparsities", toml::Value::Array(vec![0.75.into()])),
-        ]),
-        &problem,
-        &x0,
+        ],
     );
     let f0 = d.evaluate().unwrap().loss;
     for _ in 0..400 {

@@ -1,7 +1,7 @@
 //! EControl, the Clip21 family, MARINA, SGD and Local SGD: equivalences (algorithms.md §11 X9)
 //! and the reduced reproductions X3 (EControl) and X4 (Clip21).
 
-use crate::common::embedded_logreg;
+use crate::common::{bits_eq, embedded_logreg, named_method};
 use std::sync::Arc;
 
 use squeeze_compress::parse;
@@ -27,10 +27,6 @@ fn star<M: squeeze_methods::ServerMethod<f64> + 'static>(
     x0: &[f64],
 ) -> Box<dyn Engine> {
     Box::new(StarEngine::new(m, p.clone(), x0, 5, 1).unwrap())
-}
-
-fn bits_eq(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// ‖∇f‖² after each of `rounds` rounds (index 0 = start).
@@ -588,41 +584,29 @@ fn invalid_hyperparameters_are_reported_with_their_key() {
         Ok(_) => panic!("{} built", m.name),
         Err(e) => e.to_string(),
     };
-    let e = err(method_cfg("clip21_gd", None)
-        .with_value("tau", &0.0)
-        .unwrap());
+    let e = err(method_cfg("clip21_gd", None).with("tau", 0.0));
     assert!(e.contains("method.tau"), "{e}");
     let e = err(method_cfg("clip_gd", None));
     assert!(e.contains("method.tau") && e.contains("tau = 1"), "{e}");
-    let e = err(method_cfg("clip21_gd", Some("top_k:k=1"))
-        .with_value("tau", &1.0)
-        .unwrap());
+    let e = err(method_cfg("clip21_gd", Some("top_k:k=1")).with("tau", 1.0));
     assert!(
         e.contains("method.compressor") && e.contains("press_clip21"),
         "{e}"
     );
     let e = err(method_cfg("dp_clip21", None)
-        .with_value("tau", &1.0)
-        .unwrap()
-        .with_value("sigma", &-1.0)
-        .unwrap());
+        .with("tau", 1.0)
+        .with("sigma", -1.0));
     assert!(e.contains("sigma"), "{e}");
-    let e = err(method_cfg("dp_clip21", None)
-        .with_value("tau", &1.0)
-        .unwrap());
+    let e = err(method_cfg("dp_clip21", None).with("tau", 1.0));
     assert!(e.contains("method.sigma"), "{e}");
-    let e = err(method_cfg("marina", Some("rand_k:k=1"))
-        .with_value("p", &1.5)
-        .unwrap());
+    let e = err(method_cfg("marina", Some("rand_k:k=1")).with("p", 1.5));
     assert!(e.contains("(0, 1]"), "{e}");
     let e = err(method_cfg("marina", Some("top_k:k=1")));
     assert!(
         e.contains("method.compressor") && e.contains("unbiased"),
         "{e}"
     );
-    let e = err(method_cfg("econtrol", Some("top_k:k=1"))
-        .with_value("eta", &-0.1)
-        .unwrap());
+    let e = err(method_cfg("econtrol", Some("top_k:k=1")).with("eta", -0.1));
     assert!(e.contains("eta") && e.contains("≥ 0"), "{e}");
     let e = err(method_cfg("econtrol", Some("rand_k:k=1"))
         .with_value("stepsize", &Stepsize::Constant { gamma: 0.1 })
@@ -645,22 +629,25 @@ fn invalid_hyperparameters_are_reported_with_their_key() {
 /// compressed SGD without feedback (bit for bit the `Sgd::compressed` method).
 #[test]
 fn config_quadratic_motef_and_compressed_sgd() {
-    let text = r#"
+    let sgd = named_method(
+        "sgd",
+        "compressor = \"top_k:k=3\"\nstepsize = { rule = \"constant\", gamma = 0.05 }",
+    );
+    let text = format!(
+        r#"
 seed = 4
 [problem]
 kind = "quadratic_motef"
 dim = 30
 n_workers = 5
 heterogeneity = 10.0
-init = { kind = "problem_default" }
-[method]
-name = "sgd"
-compressor = "top_k:k=3"
-stepsize = { rule = "constant", gamma = 0.05 }
+init = {{ kind = "problem_default" }}
+{sgd}
 [stop]
 max_rounds = 10
-"#;
-    let cfg: squeeze_driver::ExperimentConfig = toml::from_str(text).unwrap();
+"#
+    );
+    let cfg: squeeze_driver::ExperimentConfig = toml::from_str(&text).unwrap();
     let mut from_cfg = cfg.build_engine(std::path::Path::new(".")).unwrap();
     let m = motef::<f64>(30, 5, 10.0, 0.0, 4).unwrap();
     let p = Arc::new(m.problem);

@@ -74,30 +74,12 @@ fn same(a: &[RoundRecord], b: &[RoundRecord], what: &str) {
 #[test]
 fn x2b_ef21_page_reaches_the_tolerance_where_ef21_sgd_stalls() {
     let run_x2 = |method: &str, batch: f64| {
-        let text = format!(
-            r#"
-seed = 1
-[problem]
-kind = "logreg"
-data = "synthetic_a9a"
-rows = 2000
-n_workers = 20
-split = "contiguous"
-regularizer = {{ kind = "nonconvex", lambda = 0.1 }}
-init = {{ kind = "gaussian", std = 1.0 }}
-{}
-[stop]
-max_rounds = 6000
-[run]
-log_every = 100
-"#,
-            method_section(
-                method,
-                Some("top_k:k=1"),
-                &format!("stepsize = {{ rule = \"theory\", multiplier = 4.0 }}\nbatch = {batch}")
-            )
+        let section = method_section(
+            method,
+            Some("top_k:k=1"),
+            &format!("stepsize = {{ rule = \"theory\", multiplier = 4.0 }}\nbatch = {batch}"),
         );
-        run(&cfg(&text), None).1
+        run(&cfg(&a9a_config(GAUSSIAN_INIT, &section, 6000, 100)), None).1
     };
     let mut page_samples = Vec::new();
     for batch in [0.25, 0.125, 0.015] {
@@ -168,10 +150,16 @@ fn ef21_page_workers_refresh_together() {
 /// (v_i = ∇f_i, c_i = C(∇f_i − g_i): the same operations in the same order).
 #[test]
 fn ef21_page_with_p_1_is_ef21_bit_for_bit() {
+    assert_same_as_ef21("ef21_page", "batch = 5\np = 1.0");
+}
+
+/// `method` with `params` records what EF21 records (n = 4, 4 × γ_EF21, 400 rounds), with a
+/// deterministic and a randomised compressor.
+fn assert_same_as_ef21(method: &str, params: &str) {
     for comp in ["top_k:k=1", "rand_k:k=3,scaled=false"] {
         let a = embedded_run(4, "ef21", comp, 4.0, "", 400);
-        let b = embedded_run(4, "ef21_page", comp, 4.0, "batch = 5\np = 1.0", 400);
-        same(&a, &b, &format!("ef21_page p=1 {comp}"));
+        let b = embedded_run(4, method, comp, 4.0, params, 400);
+        same(&a, &b, &format!("{method} ({params:?}), {comp}"));
     }
 }
 
@@ -182,11 +170,7 @@ fn ef21_page_with_p_1_is_ef21_bit_for_bit() {
 /// ‖∇f‖²) and the compression streams (a randomised compressor is included).
 #[test]
 fn ef21_pp_with_all_clients_is_ef21_bit_for_bit() {
-    for comp in ["top_k:k=1", "rand_k:k=3,scaled=false"] {
-        let a = embedded_run(4, "ef21", comp, 4.0, "", 400);
-        let b = embedded_run(4, "ef21_pp", comp, 4.0, "participation = 1.0", 400);
-        same(&a, &b, &format!("ef21_pp p=1 {comp}"));
-    }
+    assert_same_as_ef21("ef21_pp", "participation = 1.0");
 }
 
 /// X2(a) at CI size (n = 20 instead of the paper's 100; a9a-shaped 2,000 rows, contiguous,
@@ -207,31 +191,12 @@ fn ef21_pp_with_all_clients_is_ef21_bit_for_bit() {
 #[test]
 fn x2a_ef21_pp_beats_ef21_per_bit() {
     let run_pp = |p: f64, rounds: u64| {
-        let text = format!(
-            r#"
-seed = 1
-[problem]
-kind = "logreg"
-data = "synthetic_a9a"
-rows = 2000
-n_workers = 20
-split = "contiguous"
-regularizer = {{ kind = "nonconvex", lambda = 0.1 }}
-{}
-[stop]
-max_rounds = {rounds}
-[run]
-log_every = 100
-"#,
-            method_section(
-                "ef21_pp",
-                Some("top_k:k=1"),
-                &format!(
-                    "stepsize = {{ rule = \"theory\", multiplier = 4.0 }}\nparticipation = {p}"
-                )
-            )
+        let section = method_section(
+            "ef21_pp",
+            Some("top_k:k=1"),
+            &format!("stepsize = {{ rule = \"theory\", multiplier = 4.0 }}\nparticipation = {p}"),
         );
-        run(&cfg(&text), None).1
+        run(&cfg(&a9a_config("", &section, rounds, 100)), None).1
     };
     let at =
         |rec: &[RoundRecord], round: u64| rec.iter().find(|r| r.round == round).unwrap().clone();
@@ -408,6 +373,11 @@ fn ef21_bc_downlink_bits_are_the_real_messages() {
 // ---------------------------------------------------------------------------------------------
 // EF21+
 
+/// EF21+ with compressor `spec` at `multiplier` × its theory stepsize.
+fn ef21_plus(spec: &str, multiplier: f64) -> Ef21Plus<f64> {
+    Ef21Plus::new(parse(spec).unwrap(), Stepsize::Theory { multiplier }, false).unwrap()
+}
+
 /// EF21+'s uplink is a `Pair` whose `Skip` position is the 1-bit choice: exact bits are the
 /// chosen Top-1 message (4 + 5 + 5 + 64 = 78 at d = 30) plus 8 (the pair's and the skip's
 /// tags); the 32-bit paper convention counts the value only (as the reference code). The
@@ -417,13 +387,7 @@ fn ef21_bc_downlink_bits_are_the_real_messages() {
 #[test]
 fn ef21_plus_sends_the_choice_and_tracks_g_i() {
     let (problem, x0) = logreg(4);
-    let method = Ef21Plus::new(
-        parse("top_k:k=1").unwrap(),
-        Stepsize::Theory { multiplier: 4.0 },
-        false,
-    )
-    .unwrap();
-    let mut e = StarEngine::new(method, problem, &x0, 2, 1).unwrap();
+    let mut e = StarEngine::new(ef21_plus("top_k:k=1", 4.0), problem, &x0, 2, 1).unwrap();
     let start = e.evaluate().unwrap().grad_norm_sq;
     let mut ef21 = 0;
     for t in 1..=2000u64 {
@@ -455,12 +419,7 @@ fn ef21_plus_sends_the_choice_and_tracks_g_i() {
 fn ef21_plus_takes_the_plain_candidate_when_it_is_closer() {
     use squeeze_methods::{ServerMethod, WorkerBuffers, WorkerCtx};
     let (problem, x0) = logreg(3);
-    let method = Ef21Plus::new(
-        parse("top_k:k=2").unwrap(),
-        Stepsize::Theory { multiplier: 1.0 },
-        false,
-    )
-    .unwrap();
+    let method = ef21_plus("top_k:k=2", 1.0);
     let mut init = method.init(&problem, &x0, 4).unwrap();
     let mut down = Message::default();
     method.broadcast(&mut init.server, 0, &mut down).unwrap();
@@ -522,63 +481,39 @@ fn config_error(method: &str, extra: &str) -> (String, String) {
 
 #[test]
 fn invalid_hyperparameters_are_rejected_with_hints() {
+    // (method, its extra lines, the refused key under `method.`, a part of the hint)
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("ef21_sgd", "", "method.batch", "batch = 5"),
-        ("ef21_sgd", "batch = 0", "method.batch", "≥ 1"),
-        ("ef21_sgd", "batch = 1.5", "method.batch", "(0, 1]"),
-        (
-            "ef21_sgd",
-            "batch = 1000",
-            "method.batch",
-            "only 142 samples",
-        ),
-        ("ef21_page", "", "method.batch", "fraction"),
-        ("ef21_page", "batch = 5\np = 0.0", "method.p", "(0, 1]"),
-        ("ef21_page", "batch = 5\np = 1.5", "method.p", "(0, 1]"),
-        (
-            "ef21_pp",
-            "",
-            "method.participation",
-            "participation = 0.25",
-        ),
-        (
-            "ef21_pp",
-            "participation = 0.0",
-            "method.participation",
-            "(0, 1]",
-        ),
-        (
-            "ef21_pp",
-            "participation = -1.0",
-            "method.participation",
-            "(0, 1]",
-        ),
-        ("ef21_hb", "", "method.momentum", "momentum = 0.9"),
-        ("ef21_hb", "momentum = 1.0", "method.momentum", "[0, 1)"),
-        ("ef21_hb", "momentum = -0.1", "method.momentum", "[0, 1)"),
-        ("ef21_bc", "", "method.downlink_compressor", "top_k:k=2"),
+        ("ef21_sgd", "", "batch", "batch = 5"),
+        ("ef21_sgd", "batch = 0", "batch", "≥ 1"),
+        ("ef21_sgd", "batch = 1.5", "batch", "(0, 1]"),
+        ("ef21_sgd", "batch = 1000", "batch", "only 142 samples"),
+        ("ef21_page", "", "batch", "fraction"),
+        ("ef21_page", "batch = 5\np = 0.0", "p", "(0, 1]"),
+        ("ef21_page", "batch = 5\np = 1.5", "p", "(0, 1]"),
+        ("ef21_pp", "", "participation", "participation = 0.25"),
+        ("ef21_pp", "participation = 0.0", "participation", "(0, 1]"),
+        ("ef21_pp", "participation = -1.0", "participation", "(0, 1]"),
+        ("ef21_hb", "", "momentum", "momentum = 0.9"),
+        ("ef21_hb", "momentum = 1.0", "momentum", "[0, 1)"),
+        ("ef21_hb", "momentum = -0.1", "momentum", "[0, 1)"),
+        ("ef21_bc", "", "downlink_compressor", "top_k:k=2"),
         (
             "ef21_sgd",
             "batch = 5\ninit = \"zero\"",
-            "method.init",
+            "init",
             "init = \"full\"",
         ),
-        (
-            "ef21_plus",
-            "init = \"compressed\"",
-            "method.init",
-            "ef21_pp",
-        ),
+        ("ef21_plus", "init = \"compressed\"", "init", "ef21_pp"),
         (
             "ef21_bc",
             "downlink_compressor = \"top_k:k=31\"",
-            "method.downlink_compressor",
+            "downlink_compressor",
             "31",
         ),
     ];
     for &(method, extra, key, hint) in cases {
         let (k, detail) = config_error(method, extra);
-        assert_eq!(k, key, "{method} {extra:?}: {detail}");
+        assert_eq!(k, format!("method.{key}"), "{method} {extra:?}: {detail}");
         assert!(
             detail.contains(hint),
             "{method} {extra:?}: '{detail}' lacks '{hint}'"

@@ -22,30 +22,16 @@ use crate::common::*;
 use squeeze_driver::RoundRecord;
 
 fn x1_problem(method: &str, multiplier: f64, rounds: u64) -> Vec<RoundRecord> {
-    let text = format!(
-        r#"
-seed = 1
-[problem]
-kind = "logreg"
-data = "synthetic_a9a"
-rows = 2000
-n_workers = 20
-split = "contiguous"
-regularizer = {{ kind = "nonconvex", lambda = 0.1 }}
-init = {{ kind = "gaussian", std = 1.0 }}
-{}
-[stop]
-max_rounds = {rounds}
-[run]
-log_every = 1000
-"#,
-        method_section(
-            method,
-            Some("top_k:k=1"),
-            &format!("stepsize = {{ rule = \"theory\", multiplier = {multiplier} }}")
-        )
+    let section = method_section(
+        method,
+        Some("top_k:k=1"),
+        &format!("stepsize = {{ rule = \"theory\", multiplier = {multiplier} }}"),
     );
-    run(&cfg(&text), None).1
+    run(
+        &cfg(&a9a_config(GAUSSIAN_INIT, &section, rounds, 1000)),
+        None,
+    )
+    .1
 }
 
 /// ‖∇f‖² at `round`, checking both runs had sent the same bits per worker by then.

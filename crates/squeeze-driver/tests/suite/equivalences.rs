@@ -4,64 +4,23 @@
 //! g_i + (∇f_i − g_i) and EF14 x − (1/n)Σγ∇f_i, which round differently from GD's ∇f_i and
 //! x − γ·(1/n)Σ∇f_i, so:
 //!
-//! * on a problem whose arithmetic is **exact** in f64 (dyadic least squares, below) the three
-//!   runs are equal **bit for bit** — and the test proves the arithmetic exact by comparing GD's
-//!   iterates with an exact integer reference;
+//! * on a problem whose arithmetic is **exact** in f64 (dyadic least squares,
+//!   `common::dyadic_problem`) the three runs are equal **bit for bit** — and the test proves
+//!   the arithmetic exact by comparing GD's iterates with an exact integer reference;
 //! * on a real problem they agree to a relative 1e-10 over 200 rounds, not bitwise.
 //!
 //! Also here: what EF21's initialisation options charge at round 0.
 
-use std::sync::Arc;
-
 use crate::common::*;
 use squeeze_compress::parse;
 use squeeze_driver::StarEngine;
-use squeeze_driver::executor::{Collect, Executor, StopRules};
 use squeeze_methods::{Ef21, GradInit, Stepsize};
-use squeeze_problems::Regularizer;
-use squeeze_problems::data::Csr;
-use squeeze_problems::problem::Problem;
-use squeeze_problems::split::{Remainder, Split};
 
 // ---------------------------------------------------------------------------------------------
 // Exact arithmetic: dyadic least squares
 
-/// n = 4 workers × m = 2 rows, d = 4; A has entries in {−1, 0, 1}, targets and x⁰ are k/8.
-const ROWS: [[i64; 4]; 8] = [
-    [1, 1, 0, 0],
-    [0, 1, -1, 0],
-    [1, 0, 0, 1],
-    [0, 0, 1, 1],
-    [1, -1, 0, 0],
-    [0, 1, 0, -1],
-    [1, 0, 1, 0],
-    [0, -1, 1, 1],
-];
-/// Targets ×8 (heterogeneous across workers).
-const B8: [i64; 8] = [5, -3, 7, 1, -6, 2, 3, -4];
-/// x⁰ ×8.
-const X08: [i64; 4] = [3, -5, 1, 6];
-const N_WORKERS: usize = 4;
-const M_ROWS: usize = 2;
 /// Fixed-point scale of the exact reference: values are integers × 2^-E.
 const E: u32 = 48;
-
-fn dyadic_problem() -> (Arc<Problem<f64>>, Vec<f64>) {
-    let dense: Vec<f64> = ROWS.iter().flatten().map(|&v| v as f64).collect();
-    let a = Csr::from_dense(4, &dense).unwrap();
-    let b: Vec<f64> = B8.iter().map(|&v| v as f64 / 8.0).collect();
-    let p = Problem::least_squares(
-        &a,
-        &b,
-        N_WORKERS,
-        Split::Contiguous,
-        Remainder::ToLast,
-        Regularizer::None,
-    )
-    .unwrap();
-    let x0: Vec<f64> = X08.iter().map(|&v| v as f64 / 8.0).collect();
-    (Arc::new(p), x0)
-}
 
 /// GD on the dyadic problem in exact integer arithmetic: x^{t+1} = x^t − 2^-s Aᵀ(A x^t − b),
 /// with 2^-s = γ/(n·m). Returns x^0 … x^T as integers at scale 2^-E.
@@ -139,24 +98,8 @@ fn identity_ef21_and_ef14_equal_gd_bit_for_bit_when_arithmetic_is_exact() {
             let scaled = v * 2f64.powi((3 + s * t as u32) as i32);
             assert_eq!(scaled.fract(), 0.0, "round {t}, x[{k}] = {v}");
         }
-        let mg = gd.evaluate().unwrap();
         for (name, e) in [("ef21", &mut ef21), ("ef14", &mut ef14)] {
-            let xe = e.iterate_f64();
-            assert!(
-                xe.iter().zip(&xg).all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{name} round {t}: iterate {xe:?} vs GD {xg:?}"
-            );
-            let me = e.evaluate().unwrap();
-            assert_eq!(
-                me.loss.to_bits(),
-                mg.loss.to_bits(),
-                "{name} round {t}: loss"
-            );
-            assert_eq!(
-                me.grad_norm_sq.to_bits(),
-                mg.grad_norm_sq.to_bits(),
-                "{name} round {t}: ‖∇f‖²"
-            );
+            assert_same_point(e.as_mut(), gd.as_mut(), &format!("{name} vs GD, round {t}"));
             let (a, b) = (e.totals(), gd.totals());
             assert_eq!(
                 (&a.bits_up, a.bits_down_per_worker, a.entries_up),
@@ -252,14 +195,7 @@ fn ef21_records<S: squeeze_core::Scalar>(
     )
     .unwrap();
     let mut e = StarEngine::new(m, problem, &x0, 1, 1).unwrap();
-    let mut rec = Collect::default();
-    Executor::new(StopRules {
-        max_rounds: Some(rounds),
-        ..StopRules::default()
-    })
-    .run(&mut e, &mut [&mut rec])
-    .unwrap();
-    rec.records
+    run_rounds(&mut e, rounds)
 }
 
 #[test]

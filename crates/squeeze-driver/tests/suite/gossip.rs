@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::common::run_rounds;
 use squeeze_compress::parse;
 use squeeze_driver::GossipEngine;
 use squeeze_driver::engine::Engine;
@@ -71,29 +72,20 @@ fn engine<M: GossipMethod<f64> + 'static>(
     .unwrap()
 }
 
+/// MoTEF's stepsizes γ (consensus), η (gradient) and momentum λ.
+fn motef_params(gamma: f64, eta: f64, lambda: f64) -> MotefParams {
+    MotefParams { gamma, eta, lambda }
+}
+
 #[test]
 fn motef_with_lambda_one_is_beer_bit_for_bit() {
     let (p, x0, _) = motef_problem(8, 1.0);
-    let params = MotefParams {
-        gamma: 0.3,
-        eta: 0.01,
-        lambda: 1.0,
-    };
+    let params = motef_params(0.3, 0.01, 1.0);
     let noisy = GradSource::Noisy { sigma: 1.0 };
-    let mut a = engine(
-        Motef::new(parse("top_k:k=2").unwrap(), params, noisy).unwrap(),
-        &p,
-        ring(8),
-        &x0,
-        1,
-    );
-    let mut b = engine(
-        Beer::new(parse("top_k:k=2").unwrap(), 0.3, 0.01, noisy).unwrap(),
-        &p,
-        ring(8),
-        &x0,
-        1,
-    );
+    let motef = Motef::new(parse("top_k:k=2").unwrap(), params, noisy).unwrap();
+    let beer = Beer::new(parse("top_k:k=2").unwrap(), 0.3, 0.01, noisy).unwrap();
+    let mut a = engine(motef, &p, ring(8), &x0, 1);
+    let mut b = engine(beer, &p, ring(8), &x0, 1);
     for _ in 0..300 {
         a.round().unwrap();
         b.round().unwrap();
@@ -117,11 +109,7 @@ fn motef_with_lambda_one_is_beer_bit_for_bit() {
 fn motef_tracker_average_equals_momentum_average() {
     // (W − I) has zero column sums, so avg(v) − avg(m) is invariant (= 0 at init).
     let (p, x0, _) = motef_problem(8, 1.0);
-    let params = MotefParams {
-        gamma: 0.2,
-        eta: 0.01,
-        lambda: 0.1,
-    };
+    let params = motef_params(0.2, 0.01, 0.1);
     let mut e = engine(
         Motef::new(
             parse("top_k:k=3").unwrap(),
@@ -182,53 +170,25 @@ fn every_gossip_method_is_deterministic_across_thread_counts() {
     let (p, x0, _) = motef_problem(8, 1.0);
     let noisy = GradSource::Noisy { sigma: 1.0 };
     let run = |threads: usize, which: usize| -> Vec<squeeze_driver::RoundRecord> {
+        // The engine of method `$m` on a ring of 8 with `threads` threads.
+        macro_rules! on_ring {
+            ($m:expr) => {
+                Box::new(engine($m.unwrap(), &p, ring(8), &x0, threads))
+            };
+        }
+        let motef = motef_params(0.1, 5e-3, 0.05);
         let mut e: Box<dyn Engine> = match which {
-            0 => Box::new(engine(
-                Motef::new(
-                    parse("top_k:k=2").unwrap(),
-                    MotefParams {
-                        gamma: 0.1,
-                        eta: 5e-3,
-                        lambda: 0.05,
-                    },
-                    noisy,
-                )
-                .unwrap(),
-                &p,
-                ring(8),
-                &x0,
-                threads,
+            0 => on_ring!(Motef::new(parse("top_k:k=2").unwrap(), motef, noisy)),
+            1 => on_ring!(Beer::new(
+                parse("rand_k:k=4,scaled=false").unwrap(),
+                0.1,
+                5e-3,
+                noisy
             )),
-            1 => Box::new(engine(
-                Beer::new(parse("rand_k:k=4,scaled=false").unwrap(), 0.1, 5e-3, noisy).unwrap(),
-                &p,
-                ring(8),
-                &x0,
-                threads,
-            )),
-            2 => Box::new(engine(
-                Choco::new(parse("qsgd:s=4").unwrap(), 0.1, 5e-3, noisy).unwrap(),
-                &p,
-                ring(8),
-                &x0,
-                threads,
-            )),
-            _ => Box::new(engine(
-                Dsgd::new(5e-3, noisy, false).unwrap(),
-                &p,
-                ring(8),
-                &x0,
-                threads,
-            )),
+            2 => on_ring!(Choco::new(parse("qsgd:s=4").unwrap(), 0.1, 5e-3, noisy)),
+            _ => on_ring!(Dsgd::new(5e-3, noisy, false)),
         };
-        let mut rec = Collect::default();
-        Executor::new(StopRules {
-            max_rounds: Some(60),
-            ..Default::default()
-        })
-        .run(e.as_mut(), &mut [&mut rec])
-        .unwrap();
-        rec.records
+        run_rounds(e.as_mut(), 60)
     };
     for which in 0..4 {
         let base = run(1, which);
@@ -253,11 +213,7 @@ fn gossip_checkpoint_resume_reproduces_the_run() {
         engine(
             Motef::new(
                 parse("top_k:k=2").unwrap(),
-                MotefParams {
-                    gamma: 0.2,
-                    eta: 0.01,
-                    lambda: 0.1,
-                },
+                motef_params(0.2, 0.01, 0.1),
                 GradSource::Noisy { sigma: 1.0 },
             )
             .unwrap(),
@@ -322,11 +278,7 @@ fn x5d_motef_final_error_shrinks_like_one_over_n() {
         let mut e = engine(
             Motef::new(
                 parse("top_k:k=2").unwrap(),
-                MotefParams {
-                    gamma: 0.1,
-                    eta: 5e-4,
-                    lambda: 5e-3,
-                },
+                motef_params(0.1, 5e-4, 5e-3),
                 GradSource::Noisy { sigma: 10.0 },
             )
             .unwrap(),
@@ -384,20 +336,10 @@ fn on_the_complete_graph_dsgd_and_lossless_choco_are_gd() {
         1,
     )
     .unwrap();
-    let mut dsgd = engine(
-        Dsgd::new(eta, GradSource::Full, true).unwrap(),
-        &p,
-        complete(5),
-        &x0,
-        1,
-    );
-    let mut choco = engine(
-        Choco::new(parse("identity").unwrap(), 1.0, eta, GradSource::Full).unwrap(),
-        &p,
-        complete(5),
-        &x0,
-        1,
-    );
+    let dsgd = Dsgd::new(eta, GradSource::Full, true).unwrap();
+    let choco = Choco::new(parse("identity").unwrap(), 1.0, eta, GradSource::Full).unwrap();
+    let mut dsgd = engine(dsgd, &p, complete(5), &x0, 1);
+    let mut choco = engine(choco, &p, complete(5), &x0, 1);
     for round in 0..200 {
         gd.round().unwrap();
         dsgd.round().unwrap();

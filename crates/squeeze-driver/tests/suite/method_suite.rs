@@ -15,20 +15,12 @@ use squeeze_driver::config::{ConfigError, METHODS, Topology};
 /// ℓ2-regularised logistic regression (λ = 1, μ ≥ 1, L ≈ 4.5) on the embedded breast-cancer
 /// data (569 × 30, standardised), contiguous split over 4 workers, x⁰ ~ N(0, I).
 fn strongly_convex(method: &str, compressor: Option<&str>, rounds: u64, extra: &str) -> String {
-    format!(
-        r#"
-seed = 1
-[problem]
-kind = "logreg"
-data = "embedded"
-n_workers = 4
-regularizer = {{ kind = "l2", lambda = 1.0 }}
-init = {{ kind = "gaussian", std = 1.0 }}
-{}
-[stop]
-max_rounds = {rounds}
-"#,
-        method_section(
+    embedded_config(
+        1,
+        "logreg",
+        4,
+        &l2(1.0),
+        &method_section(
             method,
             compressor,
             &format!(
@@ -41,8 +33,9 @@ max_rounds = {rounds}
                 } else {
                     ""
                 }
-            )
-        )
+            ),
+        ),
+        rounds,
     )
 }
 

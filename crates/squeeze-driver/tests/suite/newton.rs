@@ -8,21 +8,13 @@ use squeeze_problems::prelude::*;
 
 /// L2 logistic regression on the embedded data (569 × 30), 4 workers, x⁰ ~ N(0, I).
 fn l2_logreg(method: &str, lambda: f64, rounds: u64, params: &str) -> String {
-    format!(
-        r#"
-seed = 3
-[problem]
-kind = "logreg"
-data = "embedded"
-n_workers = 4
-regularizer = {{ kind = "l2", lambda = {lambda} }}
-init = {{ kind = "gaussian", std = 1.0 }}
-[method]
-name = "{method}"
-{params}
-[stop]
-max_rounds = {rounds}
-"#
+    embedded_config(
+        3,
+        "logreg",
+        4,
+        &l2(lambda),
+        &named_method(method, params),
+        rounds,
     )
 }
 
@@ -76,26 +68,8 @@ fn identity_newton_3pc_is_newtons_method() {
             r.grad_norm_sq
         );
     }
-    // Quadratic convergence: from 1e-5 to the f64 floor in three steps.
-    assert!(
-        rec[4].grad_norm_sq > 1e-8 && rec[7].grad_norm_sq < 1e-30,
-        "{rec:?}"
-    );
-    // Bits per worker per round, exactly: Concat header (tag + the dense part's length in
-    // ⌈log₂(d + D + 1)⌉ bits), then the tagged dense gradient (30 values) and the tagged
-    // identity message (Dense, D = 465 values), f64.
-    let per_round = rec[1].bits_up_per_worker - rec[0].bits_up_per_worker;
-    let header = 4.0 + (30.0f64 + 465.0 + 1.0).log2().ceil();
-    assert_eq!(
-        per_round,
-        header + (4.0 + 64.0 * 30.0) + (4.0 + 64.0 * 465.0)
-    );
-    assert_eq!(
-        rec[1].bits_up_values32_per_worker - rec[0].bits_up_values32_per_worker,
-        32.0 * (30.0 + 465.0)
-    );
-    // Hessian work is counted with the gradient work: 2 m_i samples per worker per round.
-    assert_eq!(rec[1].grad_samples - rec[0].grad_samples, 2 * 569);
+    // Quadratic convergence; the identity message is the D = 465-value Hessian triangle.
+    assert_identity_newton_run(&rec, 465.0);
 }
 
 /// Compressed Hessians (Top-30 of the 465 triangle values, 6.5 %) still converge
@@ -178,11 +152,7 @@ fn refusals_name_the_fix() {
         "kind = \"l2\", lambda = 0.1",
         "kind = \"nonconvex\", lambda = 0.1",
     );
-    let e = cfg(&text)
-        .build_engine(std::path::Path::new("."))
-        .err()
-        .expect("nonconvex must be refused")
-        .to_string();
+    let e = refusal(&text);
     assert!(
         e.contains("not convex") && e.contains("L2 regulariser"),
         "{e}"
@@ -192,11 +162,7 @@ fn refusals_name_the_fix() {
         "regularizer = { kind = \"l2\", lambda = 0.1 }",
         "regularizer = { kind = \"none\" }",
     );
-    let e = cfg(&text)
-        .build_engine(std::path::Path::new("."))
-        .err()
-        .expect("projection without μ must be refused")
-        .to_string();
+    let e = refusal(&text);
     assert!(e.contains("method.mu"), "{e}");
     // … and runs with one.
     let ok = text.replace(
@@ -212,11 +178,7 @@ fn refusals_name_the_fix() {
         5,
         "compressor = \"top_k:k=30\"\nstepsize = { rule = \"constant\", gamma = 0.5 }",
     );
-    let e = cfg(&text)
-        .build_engine(std::path::Path::new("."))
-        .err()
-        .expect("stepsize must be refused")
-        .to_string();
+    let e = refusal(&text);
     assert!(e.contains("unit Newton step"), "{e}");
     // A bad mechanism name lists the known ones.
     let text = l2_logreg(
@@ -225,13 +187,6 @@ fn refusals_name_the_fix() {
         5,
         "compressor = \"top_k:k=30\"\nmechanism = \"ef14\"",
     );
-    let e = match squeeze_driver::config::ExperimentConfig::from_toml(&text) {
-        Err(e) => e.to_string(),
-        Ok(c) => c
-            .build_engine(std::path::Path::new("."))
-            .err()
-            .expect("unknown mechanism")
-            .to_string(),
-    };
+    let e = refusal(&text);
     assert!(e.contains("ef14") && e.contains("clag"), "{e}");
 }

@@ -7,21 +7,13 @@ use crate::common::*;
 
 /// L2 logistic regression (λ = 0.1) on the embedded data (569 × 30), 4 workers, x⁰ ~ N(0, I).
 fn l2_logreg(method: &str, rounds: u64, params: &str) -> String {
-    format!(
-        r#"
-seed = 5
-[problem]
-kind = "logreg"
-data = "embedded"
-n_workers = 4
-regularizer = {{ kind = "l2", lambda = 0.1 }}
-init = {{ kind = "gaussian", std = 1.0 }}
-[method]
-name = "{method}"
-{params}
-[stop]
-max_rounds = {rounds}
-"#
+    embedded_config(
+        5,
+        "logreg",
+        4,
+        &l2(0.1),
+        &named_method(method, params),
+        rounds,
     )
 }
 
@@ -221,28 +213,18 @@ fn variants_resume_exactly_with_lazy_parts() {
 
 #[test]
 fn refusals_name_the_key() {
-    let e = |text: String| match squeeze_driver::config::ExperimentConfig::from_toml(&text) {
-        Err(e) => e.to_string(),
-        Ok(c) => c
-            .build_engine(std::path::Path::new("."))
-            .err()
-            .expect("must be refused")
-            .to_string(),
-    };
-    let msg = e(l2_logreg("fednl_pp", 3, "compressor = \"top_k:k=30\""));
-    assert!(msg.contains("participation"), "{msg}");
-    let msg = e(l2_logreg(
-        "fednl_pp",
-        3,
-        "compressor = \"top_k:k=30\"\nparticipation = 1.5",
-    ));
-    assert!(msg.contains("participation"), "{msg}");
-    let msg = e(l2_logreg("fednl_bc", 3, "compressor = \"top_k:k=30\""));
-    assert!(msg.contains("downlink_compressor"), "{msg}");
-    let msg = e(l2_logreg(
-        "fednl_bc",
-        3,
-        "compressor = \"top_k:k=30\"\ndownlink_compressor = \"identity\"\ngradient_prob = 0.0",
-    ));
-    assert!(msg.contains("gradient_prob"), "{msg}");
+    for (method, extra, needle) in [
+        ("fednl_pp", "", "participation"),
+        ("fednl_pp", "participation = 1.5", "participation"),
+        ("fednl_bc", "", "downlink_compressor"),
+        (
+            "fednl_bc",
+            "downlink_compressor = \"identity\"\ngradient_prob = 0.0",
+            "gradient_prob",
+        ),
+    ] {
+        let params = format!("compressor = \"top_k:k=30\"\n{extra}");
+        let msg = refusal(&l2_logreg(method, 3, &params));
+        assert!(msg.contains(needle), "{method} {extra:?}: {msg}");
+    }
 }

@@ -169,25 +169,15 @@ fn bits_are_r_times_m_plus_n_values_each_way() {
 #[test]
 fn low_ranks_converge_with_error_feedback() {
     let text = |rank: usize, warm: bool| {
-        format!(
-            r#"
-seed = 1
-[problem]
-kind = "logreg"
-data = "embedded"
-n_workers = 4
-regularizer = {{ kind = "l2", lambda = 1.0 }}
-init = {{ kind = "gaussian", std = 1.0 }}
-[method]
-name = "powersgd"
-rank = {rank}
-rows = 5
-warm_start = {warm}
-[stop]
-max_rounds = 1500
-[run]
-log_every = 1500
-"#
+        let params =
+            format!("rank = {rank}\nrows = 5\nwarm_start = {warm}\n[run]\nlog_every = 1500");
+        embedded_config(
+            1,
+            "logreg",
+            4,
+            &l2(1.0),
+            &named_method("powersgd", &params),
+            1500,
         )
     };
     for rank in [1, 2, 4] {
@@ -207,16 +197,7 @@ fn bad_shapes_are_refused_with_a_hint() {
              [method]\nname = \"powersgd\"\n{extra}\n[stop]\nmax_rounds = 2\n"
         )
     };
-    let err = |extra: &str| -> String {
-        let c = match squeeze_driver::ExperimentConfig::from_toml(&section(extra)) {
-            Ok(c) => c,
-            Err(e) => return e.to_string(),
-        };
-        match c.build_engine(std::path::Path::new(".")) {
-            Ok(_) => panic!("{extra}: accepted"),
-            Err(e) => e.to_string(),
-        }
-    };
+    let err = |extra: &str| refusal(&section(extra));
     let e = err("rows = 31");
     assert!(
         e.contains("method.rows") && e.contains("1 ≤ rows ≤ d = 30"),

@@ -149,16 +149,7 @@ fn schedule_mistakes_name_the_key() {
             "warmup_rounds",
         ),
     ] {
-        let e = match squeeze_driver::ExperimentConfig::from_toml(&text)
-            .map_err(|e| e.to_string())
-            .and_then(|c| {
-                c.build_engine(std::path::Path::new("."))
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }) {
-            Ok(()) => panic!("accepted: {text}"),
-            Err(e) => e,
-        };
+        let e = refusal(&text);
         assert!(
             e.contains(key) && e.contains(needle),
             "{key} / {needle}: {e}"

@@ -20,10 +20,7 @@ use squeeze_driver::config::{ConfigError, MethodConfig};
 use squeeze_driver::{Engine, StarEngine};
 use squeeze_methods::three_point::{AdaCgd, Clag, Ef21Mech, MechCtx, ThreePoint};
 use squeeze_methods::{Stepsize, ThreePc};
-use squeeze_problems::Regularizer;
-use squeeze_problems::data::Csr;
 use squeeze_problems::problem::Problem;
-use squeeze_problems::split::{Remainder, Split};
 
 fn spec(s: &str) -> CompressorSpec {
     CompressorSpec::Text(s.to_string())
@@ -32,29 +29,6 @@ fn spec(s: &str) -> CompressorSpec {
 /// Nonconvex logistic regression (λ = 0.1) on the embedded data, n = 10, x⁰ ~ N(0, I).
 fn logreg() -> (Arc<Problem<f64>>, Vec<f64>) {
     embedded_logreg(10, 1)
-}
-
-/// Run both engines `rounds` rounds and assert identical iterates, metrics and bits each round.
-fn assert_bitwise(a: &mut dyn Engine, b: &mut dyn Engine, rounds: usize, what: &str) {
-    for t in 0..=rounds {
-        if t > 0 {
-            a.round().unwrap();
-            b.round().unwrap();
-        }
-        let (xa, xb) = (a.iterate_f64(), b.iterate_f64());
-        assert!(
-            xa.iter().zip(&xb).all(|(p, q)| p.to_bits() == q.to_bits()),
-            "{what}, round {t}: iterates differ"
-        );
-        let (ma, mb) = (a.evaluate().unwrap(), b.evaluate().unwrap());
-        assert_eq!(ma.loss.to_bits(), mb.loss.to_bits(), "{what} round {t}");
-        let (ta, tb) = (a.totals(), b.totals());
-        assert_eq!(
-            (&ta.bits_up, ta.entries_up, ta.bits_up_values64),
-            (&tb.bits_up, tb.entries_up, tb.bits_up_values64),
-            "{what}, round {t}: bits"
-        );
-    }
 }
 
 /// Outcome histograms of every worker, read from the engine's checkpoint snapshot.
@@ -91,9 +65,7 @@ fn clag_with_zeta_zero_is_ef21_bit_for_bit() {
     let th = Stepsize::Theory { multiplier: 1.0 };
     let mut ef21 = engine(&method("ef21", Some("top_k:k=2"), th), &p, &x0);
     let mut clag = engine(
-        &method("clag", Some("top_k:k=2"), th)
-            .with_value("zeta", &0.0)
-            .unwrap(),
+        &method("clag", Some("top_k:k=2"), th).with("zeta", 0.0),
         &p,
         &x0,
     );
@@ -204,35 +176,6 @@ fn clag_with_the_identity_is_lag_bit_for_bit() {
     }
 }
 
-/// The dyadic least-squares problem of `equivalences.rs`: every operation of GD is exact.
-fn dyadic_problem() -> (Arc<Problem<f64>>, Vec<f64>) {
-    const ROWS: [[i64; 4]; 8] = [
-        [1, 1, 0, 0],
-        [0, 1, -1, 0],
-        [1, 0, 0, 1],
-        [0, 0, 1, 1],
-        [1, -1, 0, 0],
-        [0, 1, 0, -1],
-        [1, 0, 1, 0],
-        [0, -1, 1, 1],
-    ];
-    const B8: [i64; 8] = [5, -3, 7, 1, -6, 2, 3, -4];
-    const X08: [i64; 4] = [3, -5, 1, 6];
-    let dense: Vec<f64> = ROWS.iter().flatten().map(|&v| v as f64).collect();
-    let a = Csr::from_dense(4, &dense).unwrap();
-    let b: Vec<f64> = B8.iter().map(|&v| v as f64 / 8.0).collect();
-    let p = Problem::least_squares(
-        &a,
-        &b,
-        4,
-        Split::Contiguous,
-        Remainder::ToLast,
-        Regularizer::None,
-    )
-    .unwrap();
-    (Arc::new(p), X08.iter().map(|&v| v as f64 / 8.0).collect())
-}
-
 #[test]
 fn three_pc_v5_with_p_one_is_gd() {
     // Exact arithmetic: bit for bit (γ a power of two ≤ 1/L, as in equivalences.rs; the
@@ -240,9 +183,7 @@ fn three_pc_v5_with_p_one_is_gd() {
     let (p, x0) = dyadic_problem();
     let gamma = 2f64.powi((1.0 / p.smoothness().l).log2().floor() as i32);
     let step = Stepsize::Constant { gamma };
-    let v5 = method("3pc_v5", Some("top_k:k=1"), step)
-        .with_value("p", &1.0)
-        .unwrap();
+    let v5 = method("3pc_v5", Some("top_k:k=1"), step).with("p", 1.0);
     let mut gd = engine(&method("gd", None, step), &p, &x0);
     let mut e = engine(&v5, &p, &x0);
     assert_bitwise(gd.as_mut(), e.as_mut(), 8, "3pc_v5 p=1 vs gd (dyadic)");
@@ -256,9 +197,7 @@ fn three_pc_v5_with_p_one_is_gd() {
     let th = Stepsize::Theory { multiplier: 1.0 };
     let mut gd = engine(&method("gd", None, th), &p, &x0);
     let mut e = engine(
-        &method("3pc_v5", Some("top_k:k=1"), th)
-            .with_value("p", &1.0)
-            .unwrap(),
+        &method("3pc_v5", Some("top_k:k=1"), th).with("p", 1.0),
         &p,
         &x0,
     );
@@ -292,18 +231,21 @@ fn adacgd_with_one_rung_is_clag_bit_for_bit() {
             &p,
             &x0,
         );
-        let mut ada = engine(
-            &method("adacgd", None, th)
-                .with_value("zeta", &zeta)
-                .unwrap()
-                .with_value("ladder", &vec![spec(comp)])
-                .unwrap(),
-            &p,
-            &x0,
-        );
+        let mut ada = engine(&adacgd(&[comp], zeta, th), &p, &x0);
         assert_bitwise(clag.as_mut(), ada.as_mut(), 300, comp);
         assert_eq!(outcomes(clag.as_ref()), outcomes(ada.as_ref()), "{comp}");
     }
+}
+
+/// A four-rung ladder (Top-1, Top-4, Top-16, identity).
+const LADDER: [&str; 4] = ["top_k:k=1", "top_k:k=4", "top_k:k=16", "identity"];
+
+/// AdaCGD over [`LADDER`] with ζ = 1 at the theory stepsize, on `p` from `x0`.
+fn ladder_engine(p: &Arc<Problem<f64>>, x0: &[f64]) -> StarEngine<f64, ThreePc<f64>> {
+    let rungs = LADDER.iter().map(|s| parse(s).unwrap()).collect();
+    let mech = AdaCgd::<f64>::new(rungs, 1.0).unwrap();
+    let m = ThreePc::new(Box::new(mech), Stepsize::Theory { multiplier: 1.0 }, false).unwrap();
+    StarEngine::new(m, p.clone(), x0, 3, 1).unwrap()
 }
 
 /// The AdaCGD histogram counts every round of every worker, and a real ladder uses more than
@@ -311,10 +253,7 @@ fn adacgd_with_one_rung_is_clag_bit_for_bit() {
 #[test]
 fn adacgd_records_the_levels_it_chose() {
     let (p, x0) = logreg();
-    let ladder = ["top_k:k=1", "top_k:k=4", "top_k:k=16", "identity"];
-    let mech = AdaCgd::<f64>::new(ladder.iter().map(|s| parse(s).unwrap()).collect(), 1.0).unwrap();
-    let m = ThreePc::new(Box::new(mech), Stepsize::Theory { multiplier: 1.0 }, false).unwrap();
-    let mut e = StarEngine::new(m, p, &x0, 3, 1).unwrap();
+    let mut e = ladder_engine(&p, &x0);
     for _ in 0..200 {
         e.round().unwrap();
     }
@@ -339,10 +278,7 @@ fn adacgd_records_the_levels_it_chose() {
 #[test]
 fn adacgd_sends_the_rung_index() {
     let (p, x0) = logreg();
-    let ladder = ["top_k:k=1", "top_k:k=4", "top_k:k=16", "identity"];
-    let mech = AdaCgd::<f64>::new(ladder.iter().map(|s| parse(s).unwrap()).collect(), 1.0).unwrap();
-    let m = ThreePc::new(Box::new(mech), Stepsize::Theory { multiplier: 1.0 }, false).unwrap();
-    let mut e = StarEngine::new(m, p.clone(), &x0, 3, 1).unwrap();
+    let mut e = ladder_engine(&p, &x0);
     let d = p.dim();
     let mut prev: Vec<Vec<u64>> = e.workers().iter().map(|w| w.outcomes.clone()).collect();
     let mut prev_bits = e.totals().bits_up.clone();
@@ -384,14 +320,7 @@ fn adacgd_level_histogram_in_the_records() {
     let n = p.n_workers() as u64;
     let build = |ladder: &[&str], zeta: f64| {
         engine(
-            &method("adacgd", None, Stepsize::Theory { multiplier: 1.0 })
-                .with_value("zeta", &zeta)
-                .unwrap()
-                .with_value(
-                    "ladder",
-                    &ladder.iter().map(|s| spec(s)).collect::<Vec<_>>(),
-                )
-                .unwrap(),
+            &adacgd(ladder, zeta, Stepsize::Theory { multiplier: 1.0 }),
             &p,
             &x0,
         )
@@ -428,8 +357,7 @@ fn adacgd_level_histogram_in_the_records() {
     assert!(clag.totals().levels.is_empty());
 
     // Checkpoint/resume: the histogram continues exactly.
-    let ladder = ["top_k:k=1", "top_k:k=4", "top_k:k=16", "identity"];
-    let mut a = build(&ladder, 1.0);
+    let mut a = build(&LADDER, 1.0);
     for _ in 0..40 {
         a.round().unwrap();
     }
@@ -437,7 +365,7 @@ fn adacgd_level_histogram_in_the_records() {
     for _ in 0..40 {
         a.round().unwrap();
     }
-    let mut b = build(&ladder, 1.0);
+    let mut b = build(&LADDER, 1.0);
     b.restore(&snap).unwrap();
     for _ in 0..40 {
         b.round().unwrap();
@@ -463,13 +391,8 @@ fn adacgd_level_histogram_in_the_records() {
     assert_eq!(plain.split(',').nth(col), Some(""));
 }
 
-fn ada_bc(
-    ladder: &[&str],
-    zeta: f64,
-    down: &[&str],
-    down_zeta: f64,
-    step: Stepsize,
-) -> MethodConfig {
+/// AdaCGD with trigger ζ = `zeta` over the uplink `ladder`.
+fn adacgd(ladder: &[&str], zeta: f64, step: Stepsize) -> MethodConfig {
     method("adacgd", None, step)
         .with_value("zeta", &zeta)
         .unwrap()
@@ -478,6 +401,16 @@ fn ada_bc(
             &ladder.iter().map(|s| spec(s)).collect::<Vec<_>>(),
         )
         .unwrap()
+}
+
+fn ada_bc(
+    ladder: &[&str],
+    zeta: f64,
+    down: &[&str],
+    down_zeta: f64,
+    step: Stepsize,
+) -> MethodConfig {
+    adacgd(ladder, zeta, step)
         .with_value(
             "downlink_ladder",
             &down.iter().map(|s| spec(s)).collect::<Vec<_>>(),
@@ -497,14 +430,7 @@ fn bidirectional_adacgd_with_identity_downlink_is_unidirectional() {
     let gamma = 2f64.powi((1.0 / p.smoothness().l).log2().floor() as i32);
     let step = Stepsize::Constant { gamma };
     let ladder = ["top_k:k=1", "top_k:k=2", "identity"];
-    let uni = method("adacgd", None, step)
-        .with_value("zeta", &1.0)
-        .unwrap()
-        .with_value(
-            "ladder",
-            &ladder.iter().map(|s| spec(s)).collect::<Vec<_>>(),
-        )
-        .unwrap();
+    let uni = adacgd(&ladder, 1.0, step);
     let mut a = engine(&uni, &p, &x0);
     let mut b = engine(&ada_bc(&ladder, 1.0, &["identity"], 0.0, step), &p, &x0);
     assert_bitwise(
@@ -521,14 +447,7 @@ fn bidirectional_adacgd_with_identity_downlink_is_unidirectional() {
     // A real problem: to rounding, same uplink decisions.
     let (p, x0) = logreg();
     let th = Stepsize::Theory { multiplier: 1.0 };
-    let uni = method("adacgd", None, th)
-        .with_value("zeta", &1.0)
-        .unwrap()
-        .with_value(
-            "ladder",
-            &ladder.iter().map(|s| spec(s)).collect::<Vec<_>>(),
-        )
-        .unwrap();
+    let uni = adacgd(&ladder, 1.0, th);
     let mut a = engine(&uni, &p, &x0);
     let mut b = engine(&ada_bc(&ladder, 1.0, &["identity"], 0.0, th), &p, &x0);
     for _ in 0..200 {

@@ -121,12 +121,11 @@ fn x6a_every_3pc_variant_converges_at_its_theory_stepsize_on_the_3pc_quadratics(
                 .unwrap(),
             m("3pc_v4", Some(k), 1.0),
             m("3pc_v5", Some(k), 1.0),
-            m("clag", Some(k), 1.0).with_value("zeta", &1.0).unwrap(),
-            m("lag", None, 1.0).with_value("zeta", &1.0).unwrap(),
-            m("bag", None, 1.0).with_value("p", &0.5).unwrap(),
+            m("clag", Some(k), 1.0).with("zeta", 1.0),
+            m("lag", None, 1.0).with("zeta", 1.0),
+            m("bag", None, 1.0).with("p", 0.5),
             m("adacgd", None, 1.0)
-                .with_value("zeta", &1.0)
-                .unwrap()
+                .with("zeta", 1.0)
                 .with_value(
                     "ladder",
                     &vec![

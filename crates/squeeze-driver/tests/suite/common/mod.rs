@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use squeeze_core::Scalar;
 use squeeze_driver::config::{ExperimentConfig, METHODS, MethodConfig, Topology, build_engine};
-use squeeze_driver::executor::{Collect, ExecError, Observer, RunSummary};
+use squeeze_driver::executor::{Collect, ExecError, Executor, Observer, RunSummary, StopRules};
 use squeeze_driver::{Engine, RoundRecord};
 use squeeze_methods::Stepsize;
+use squeeze_problems::Regularizer;
+use squeeze_problems::data::Csr;
 use squeeze_problems::embedded;
 use squeeze_problems::problem::{InitPoint, Problem};
+use squeeze_problems::split::{Remainder, Split};
 
 /// The EF21 experiments' problem ([`Problem::logreg_ef21`]: nonconvex logistic regression,
 /// λ = 0.1) on the embedded data over `n` workers, with x⁰ ~ N(0, I) drawn from `seed`.
@@ -94,6 +97,66 @@ pub fn convex_problem(method: &str) -> &'static str {
         "regularizer = { kind = \"l2\", lambda = 0.1 }"
     } else {
         ""
+    }
+}
+
+/// A configuration: experiment `seed`, the `[problem]` lines `problem`, then `sections` (the
+/// `[method]` section and any others) and a stop after `rounds` rounds.
+pub fn config(seed: u64, problem: &str, sections: &str, rounds: u64) -> String {
+    format!("seed = {seed}\n[problem]\n{problem}\n{sections}\n[stop]\nmax_rounds = {rounds}\n")
+}
+
+/// A configuration of `rounds` rounds on the embedded data (569 × 30, contiguous split) over
+/// `n_workers` workers: objective `kind` (`logreg`, `least_squares`) plus `regularizer` (a
+/// TOML value, e.g. [`l2`]), x⁰ ~ N(0, I), experiment `seed`; `sections` as in [`config`].
+pub fn embedded_config(
+    seed: u64,
+    kind: &str,
+    n_workers: usize,
+    regularizer: &str,
+    sections: &str,
+    rounds: u64,
+) -> String {
+    let problem = format!(
+        "kind = \"{kind}\"\ndata = \"embedded\"\nn_workers = {n_workers}\nregularizer = {regularizer}\n{GAUSSIAN_INIT}"
+    );
+    config(seed, &problem, sections, rounds)
+}
+
+/// The EF21 papers' experiment at CI size: nonconvex logistic regression (λ = 0.1) on
+/// a9a-shaped data (`synthetic_a9a`, 2,000 rows × 123) split contiguously over n = 20
+/// workers, experiment seed 1, the records of every `log_every`-th round; `init` is the
+/// `[problem]` line of x⁰ (empty: the default), `sections` as in [`config`].
+pub fn a9a_config(init: &str, sections: &str, rounds: u64, log_every: u64) -> String {
+    let problem = format!(
+        "kind = \"logreg\"\ndata = \"synthetic_a9a\"\nrows = 2000\nn_workers = 20\nsplit = \"contiguous\"\nregularizer = {{ kind = \"nonconvex\", lambda = 0.1 }}\n{init}"
+    );
+    let sections = format!("{sections}\n[run]\nlog_every = {log_every}");
+    config(1, &problem, &sections, rounds)
+}
+
+/// The `[problem]` line of x⁰ ~ N(0, I).
+pub const GAUSSIAN_INIT: &str = "init = { kind = \"gaussian\", std = 1.0 }";
+
+/// The regulariser (λ/2)‖x‖² as a TOML value.
+pub fn l2(lambda: f64) -> String {
+    format!("{{ kind = \"l2\", lambda = {lambda:?} }}")
+}
+
+/// A `[method]` section: `name`, then the TOML lines `params`.
+pub fn named_method(name: &str, params: &str) -> String {
+    format!("[method]\nname = \"{name}\"\n{params}")
+}
+
+/// The error message of a configuration that must be refused, at parsing or at building;
+/// panics if it builds.
+pub fn refusal(text: &str) -> String {
+    match ExperimentConfig::from_toml(text) {
+        Err(e) => e.to_string(),
+        Ok(c) => match c.build_engine(Path::new(".")) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("built, but must be refused:\n{text}"),
+        },
     }
 }
 
@@ -193,6 +256,42 @@ pub fn run_engine(
     (summary, rec.records)
 }
 
+/// The records of `rounds` rounds of `engine` (every round logged, no output files).
+pub fn run_rounds(engine: &mut dyn Engine, rounds: u64) -> Vec<RoundRecord> {
+    let mut rec = Collect::default();
+    Executor::new(StopRules {
+        max_rounds: Some(rounds),
+        ..StopRules::default()
+    })
+    .run(engine, &mut [&mut rec])
+    .unwrap();
+    rec.records
+}
+
+/// A Newton-type method with the identity compressor on the embedded data (d = 30, 569 rows
+/// over 4 workers), whose uplink is the dense gradient and `m` more values, f64:
+///
+/// * quadratic convergence: ‖∇f‖² above 1e-8 at round 4, at the f64 floor (< 1e-30) at 7;
+/// * exact bits per worker per round: the Concat header (tag + the dense part's length in
+///   ⌈log₂(d + m + 1)⌉ bits), the tagged dense gradient (30 values), the tagged identity
+///   message (Dense, m values); 32·(30 + m) under the 32-bit convention;
+/// * second-order work counted with the gradient work: 2 m_i samples per worker per round.
+#[track_caller]
+pub fn assert_identity_newton_run(rec: &[RoundRecord], m: f64) {
+    assert!(
+        rec[4].grad_norm_sq > 1e-8 && rec[7].grad_norm_sq < 1e-30,
+        "{rec:?}"
+    );
+    let per_round = rec[1].bits_up_per_worker - rec[0].bits_up_per_worker;
+    let header = 4.0 + (30.0f64 + m + 1.0).log2().ceil();
+    assert_eq!(per_round, header + (4.0 + 64.0 * 30.0) + (4.0 + 64.0 * m));
+    assert_eq!(
+        rec[1].bits_up_values32_per_worker - rec[0].bits_up_values32_per_worker,
+        32.0 * (30.0 + m)
+    );
+    assert_eq!(rec[1].grad_samples - rec[0].grad_samples, 2 * 569);
+}
+
 /// A fresh, empty directory under Cargo's per-target temporary directory.
 pub fn tmp_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
@@ -236,6 +335,44 @@ impl Observer for KeepCheckpoints {
         std::fs::copy(path, &copy).map_err(|e| ExecError::Observer(e.to_string()))?;
         self.kept.push((round, copy));
         Ok(())
+    }
+}
+
+/// Whether `a` and `b` are equal bit for bit.
+pub fn bits_eq(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// Assert the engines are at the same point: iterates, loss and ‖∇f‖² equal bit for bit.
+#[track_caller]
+pub fn assert_same_point(a: &mut dyn Engine, b: &mut dyn Engine, what: &str) {
+    let (xa, xb) = (a.iterate_f64(), b.iterate_f64());
+    assert!(bits_eq(&xa, &xb), "{what}: iterate {xa:?} vs {xb:?}");
+    let (ma, mb) = (a.evaluate().unwrap(), b.evaluate().unwrap());
+    assert_eq!(ma.loss.to_bits(), mb.loss.to_bits(), "{what}: loss");
+    assert_eq!(
+        ma.grad_norm_sq.to_bits(),
+        mb.grad_norm_sq.to_bits(),
+        "{what}: ‖∇f‖²"
+    );
+}
+
+/// Run both engines `rounds` rounds and assert, at the start and after every round, the same
+/// point ([`assert_same_point`]) and identical uplink counts (exact bits, entries, 64-bit
+/// convention).
+pub fn assert_bitwise(a: &mut dyn Engine, b: &mut dyn Engine, rounds: usize, what: &str) {
+    for t in 0..=rounds {
+        if t > 0 {
+            a.round().unwrap();
+            b.round().unwrap();
+        }
+        assert_same_point(a, b, &format!("{what}, round {t}"));
+        let (ta, tb) = (a.totals(), b.totals());
+        assert_eq!(
+            (&ta.bits_up, ta.entries_up, ta.bits_up_values64),
+            (&tb.bits_up, tb.entries_up, tb.bits_up_values64),
+            "{what}, round {t}: bits"
+        );
     }
 }
 
@@ -304,4 +441,46 @@ pub fn assert_resume_reproduces(what: &str, text: &str, rounds: u64, every: u64,
             "{what}: final iterates differ after resuming at {round}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exact arithmetic: dyadic least squares
+
+/// n = 4 workers × m = 2 rows, d = 4; A has entries in {−1, 0, 1}, targets and x⁰ are k/8.
+pub const ROWS: [[i64; 4]; 8] = [
+    [1, 1, 0, 0],
+    [0, 1, -1, 0],
+    [1, 0, 0, 1],
+    [0, 0, 1, 1],
+    [1, -1, 0, 0],
+    [0, 1, 0, -1],
+    [1, 0, 1, 0],
+    [0, -1, 1, 1],
+];
+/// Targets ×8 (heterogeneous across workers).
+pub const B8: [i64; 8] = [5, -3, 7, 1, -6, 2, 3, -4];
+/// x⁰ ×8.
+pub const X08: [i64; 4] = [3, -5, 1, 6];
+/// Workers of the dyadic problem.
+pub const N_WORKERS: usize = 4;
+/// Rows per worker of the dyadic problem.
+pub const M_ROWS: usize = 2;
+
+/// The dyadic least-squares problem: every operation of GD on it is exact in f64
+/// (`equivalences.rs` checks against an integer reference).
+pub fn dyadic_problem() -> (Arc<Problem<f64>>, Vec<f64>) {
+    let dense: Vec<f64> = ROWS.iter().flatten().map(|&v| v as f64).collect();
+    let a = Csr::from_dense(4, &dense).unwrap();
+    let b: Vec<f64> = B8.iter().map(|&v| v as f64 / 8.0).collect();
+    let p = Problem::least_squares(
+        &a,
+        &b,
+        N_WORKERS,
+        Split::Contiguous,
+        Remainder::ToLast,
+        Regularizer::None,
+    )
+    .unwrap();
+    let x0: Vec<f64> = X08.iter().map(|&v| v as f64 / 8.0).collect();
+    (Arc::new(p), x0)
 }
