@@ -156,7 +156,7 @@ impl<S: Scalar> MechMemory<S> {
     }
 }
 
-/// $h \leftarrow \mathcal{C}_{h,y}(x)$ by `mech` in the context `mctx`, its message in `out`;
+/// $h \leftarrow \mathcal C_{h,y}(x)$ by `mech` in the context `mctx`, its message in `out`;
 /// the outcome is counted in `outcomes` (one counter per outcome of the mechanism).
 pub(crate) fn apply_counted<S: Scalar>(
     mech: &dyn ThreePoint<S>,
