@@ -282,10 +282,23 @@ impl<Sv, W> Init<Sv, W> {
     /// assert_eq!((init.init_up.bits, init.grad_samples), (vec![0; 3], 5));
     /// ```
     pub fn silent(server: Sv, workers: Vec<W>, grad_samples: u64) -> Self {
+        let init_up = InitUplink::new(workers.len());
+        Self::charged(server, workers, init_up, grad_samples)
+    }
+
+    /// Initial states of a method whose initialisation sent `init_up` and did `grad_samples`
+    /// of gradient work.
+    ///
+    /// ```
+    /// use squeeze_methods::{Init, InitUplink};
+    /// let init = Init::charged((), vec![(); 2], InitUplink::new(2), 7);
+    /// assert_eq!((init.init_up.bits, init.grad_samples), (vec![0; 2], 7));
+    /// ```
+    pub fn charged(server: Sv, workers: Vec<W>, init_up: InitUplink, grad_samples: u64) -> Self {
         Self {
             server,
-            init_up: InitUplink::new(workers.len()),
             workers,
+            init_up,
             grad_samples,
             stepsize: None,
         }
@@ -477,6 +490,12 @@ pub(crate) fn dense_down<'a, S: Scalar>(
     }
 }
 
+/// The problem's dimension d, after checking `x0` against it.
+pub(crate) fn checked_dim<S: Scalar>(problem: &Problem<S>, x0: &[S]) -> Result<usize, MethodError> {
+    problem.check_dim(x0.len())?;
+    Ok(problem.dim())
+}
+
 /// The dimension d, after checking `x0` against `problem` and `compressor` against d (its
 /// refusal is [`MethodError::Incompatible`], prefixed with `method`).
 pub(crate) fn compressed_dim<S: Scalar>(
@@ -485,8 +504,7 @@ pub(crate) fn compressed_dim<S: Scalar>(
     compressor: &dyn Compressor<S>,
     method: &str,
 ) -> Result<usize, MethodError> {
-    problem.check_dim(x0.len())?;
-    let d = problem.dim();
+    let d = checked_dim(problem, x0)?;
     compressor
         .check_dim(d)
         .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
@@ -710,13 +728,8 @@ impl<S: Scalar> FullInit<S> {
         let workers: Vec<W> = (self.gs.into_iter().enumerate())
             .map(|(i, gi)| worker(gi, stream(seed, Purpose::Compression, i), &g))
             .collect();
-        Init {
-            server: server(g, &workers),
-            workers,
-            init_up: self.init_up,
-            grad_samples: self.grad_samples,
-            stepsize: None,
-        }
+        let server = server(g, &workers);
+        Init::charged(server, workers, self.init_up, self.grad_samples)
     }
 }
 
@@ -733,8 +746,7 @@ pub(crate) fn full_grad_init<S: Scalar>(
     x0: &[S],
     count_init: bool,
 ) -> Result<FullInit<S>, MethodError> {
-    problem.check_dim(x0.len())?;
-    let d = problem.dim();
+    let d = checked_dim(problem, x0)?;
     let n = problem.n_workers();
     let inv_n = S::from_f64(1.0 / n as f64);
     let mut g = vec![S::ZERO; d];

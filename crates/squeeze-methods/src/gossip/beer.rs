@@ -1,13 +1,12 @@
 //! BEER (Zhao, Li, Chi et al. 2022): gradient tracking with compressed communication.
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, Message, Scalar};
 use squeeze_problems::Problem;
 
-use crate::gossip::motef::{compress_delta, mix_phase, model_phase};
+use crate::gossip::tracking::{TrackingNode, tracking_init};
 use crate::gossip::{
-    CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, GradState, NodeCtx,
-    init_nodes_at,
+    CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, NodeCtx,
 };
 use crate::method::MethodError;
 
@@ -18,8 +17,9 @@ use crate::method::MethodError;
 /// G \leftarrow G + \mathcal{C}(V - G)$$
 ///
 /// with $H = G = 0$ and $V = \nabla F(X^0)$ initially; two compressed messages per node per
-/// round. Written independently of [`crate::Motef`] (it keeps the previous gradient instead
-/// of a momentum) so that "MoTEF with λ = 1 = BEER" is a real, bit-for-bit test.
+/// round (the rounds of [`crate::gossip::tracking`]). Its tracker update is written
+/// independently of [`crate::Motef`]'s (it keeps the previous gradient instead of a momentum)
+/// so that "MoTEF with λ = 1 = BEER" is a real, bit-for-bit test.
 #[derive(Debug)]
 pub struct Beer<S: Scalar>(CompressedGossip<S>);
 
@@ -27,25 +27,14 @@ pub struct Beer<S: Scalar>(CompressedGossip<S>);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct BeerNode<S: Scalar> {
-    /// Model x_i.
-    pub x: Vec<S>,
-    /// Tracker v_i.
-    pub v: Vec<S>,
+    /// Model, tracker, public copies and their mixes, streams.
+    #[serde(flatten)]
+    pub track: TrackingNode<S>,
     /// Previous local gradient.
     pub prev: Vec<S>,
-    /// Public copy h_i.
-    pub h: Vec<S>,
-    /// Public copy g_i.
-    pub g: Vec<S>,
-    /// s_i = Σ_j w_ij h_j.
-    pub s: Vec<S>,
-    /// t_i = Σ_j w_ij g_j.
-    pub t: Vec<S>,
-    /// Compression stream.
-    pub rng: SqueezeRng,
-    /// Stochastic-gradient state.
-    pub grad: GradState,
 }
+
+crate::gossip::tracking::reads_as_tracking!(BeerNode);
 
 impl<S: Scalar> Beer<S> {
     /// BEER with consensus stepsize γ ∈ (0, 1] and stepsize η > 0.
@@ -76,17 +65,9 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<GossipInit<Self::Node>, MethodError> {
-        let d = self.0.dim(problem, x0, "beer")?;
-        init_nodes_at(problem, x0, seed, self.0.grad, |i, grad, g0| BeerNode {
-            x: x0.to_vec(),
-            v: g0.clone(),
-            prev: g0,
-            h: vec![S::ZERO; d],
-            g: vec![S::ZERO; d],
-            s: vec![S::ZERO; d],
-            t: vec![S::ZERO; d],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
-            grad,
+        tracking_init(&self.0, "beer", (problem, x0, seed), |track| BeerNode {
+            prev: track.v.clone(),
+            track,
         })
     }
 
@@ -97,40 +78,10 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let steps = self.0.steps;
-        if phase == 0 {
-            return model_phase(
-                self.0.compressor.as_ref(),
-                steps,
-                &mut n.x,
-                &mut n.h,
-                &n.s,
-                &n.v,
-                &mut n.rng,
-                ctx,
-                out,
-            );
-        }
-        ctx.local_grad(&mut n.grad, &n.x)?;
-        let gamma = S::from_f64(steps.gamma);
-        for ((((vj, pj), &gr), &tj), &gj) in
-            n.v.iter_mut()
-                .zip(n.prev.iter_mut())
-                .zip(&ctx.buffers.grad)
-                .zip(&n.t)
-                .zip(&n.g)
-        {
-            *vj = *vj + gamma * (tj - gj) + gr - *pj;
-            *pj = gr;
-        }
-        compress_delta(
-            self.0.compressor.as_ref(),
-            &n.v,
-            &mut n.g,
-            &mut n.rng,
-            ctx,
-            out,
-        )
+        // u = the local gradient: ∇f_i(x^new) − ∇f_i(x^old).
+        let previous = |p: &mut S, gr: S| (gr, std::mem::replace(p, gr));
+        n.track
+            .send(&self.0, phase, (&mut n.prev, previous), ctx, out)
     }
 
     fn receive(
@@ -140,11 +91,11 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
         ctx: &mut NodeCtx<'_, S>,
         msgs: &[Message<S>],
     ) -> Result<(), MethodError> {
-        mix_phase(&mut n.s, &mut n.t, phase, ctx, msgs)
+        n.track.receive(phase, ctx, msgs)
     }
 
     fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {
-        &node.x
+        &node.track.x
     }
 }
 

@@ -4,12 +4,11 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::gossip::motef::compress_delta;
 use crate::gossip::{
     CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, GradState, NodeCtx,
-    init_nodes, mix_into,
+    compress_delta, init_nodes, mix_into,
 };
-use crate::method::{MethodError, ensure_finite};
+use crate::method::{MethodError, checked_dim, ensure_finite, stream};
 
 /// CHOCO-SGD: a local SGD step, then gossip on compressed public copies $\hat x_i$.
 ///
@@ -57,10 +56,6 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
         self.0.describe("choco", "")
     }
 
-    fn phases(&self) -> usize {
-        1
-    }
-
     fn init(
         &self,
         problem: &Problem<S>,
@@ -72,7 +67,7 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
             x: x0.to_vec(),
             xhat: vec![S::ZERO; d],
             s: vec![S::ZERO; d],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
+            rng: stream(seed, Purpose::Compression, i),
             grad,
         })
     }
@@ -167,17 +162,13 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         format!("dsgd(η={}, {order}, {:?})", self.eta, self.grad)
     }
 
-    fn phases(&self) -> usize {
-        1
-    }
-
     fn init(
         &self,
         problem: &Problem<S>,
         x0: &[S],
         seed: u64,
     ) -> Result<GossipInit<Self::Node>, MethodError> {
-        problem.check_dim(x0.len())?;
+        checked_dim(problem, x0)?;
         init_nodes(problem, seed, self.grad, |_, grad| DsgdNode {
             x: x0.to_vec(),
             grad,

@@ -17,12 +17,13 @@
 pub mod beer;
 pub mod choco;
 pub mod motef;
+pub mod tracking;
 
 use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
-use crate::method::{MethodError, MethodState, WorkerBuffers, ensure_finite};
+use crate::method::{MethodError, MethodState, WorkerBuffers, ensure_finite, round_of};
 use crate::spec::{self as s, MethodConfigError};
 
 /// The two stepsizes of the compressed gossip methods (CHOCO-SGD, BEER, MoTEF): the consensus
@@ -184,8 +185,10 @@ pub trait GossipMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// Description with hyperparameters.
     fn describe(&self) -> String;
 
-    /// Phases (messages per node) per round.
-    fn phases(&self) -> usize;
+    /// Phases (messages per node) per round (default 1).
+    fn phases(&self) -> usize {
+        1
+    }
 
     /// Initial states; every node starts at `x0`.
     fn init(
@@ -236,22 +239,40 @@ pub(crate) fn mix_into<S: Scalar>(
     )?)
 }
 
+/// `out = C(a − b)`, `b ← b + out`: the compressed public copy `b` of `a` follows it
+/// ([`squeeze_feedback::gossip::track`] with the node's stream and buffers).
+pub(crate) fn compress_delta<S: Scalar>(
+    compressor: &dyn Compressor<S>,
+    a: &[S],
+    b: &mut [S],
+    rng: &mut SqueezeRng,
+    ctx: &mut NodeCtx<'_, S>,
+    out: &mut Message<S>,
+) -> Result<(), MethodError> {
+    let buf = &mut *ctx.buffers;
+    let r = round_of((ctx.node, ctx.n_nodes, ctx.round, ctx.round_seed));
+    Ok(squeeze_feedback::gossip::track(
+        compressor,
+        a,
+        b,
+        rng,
+        &r,
+        &mut buf.scratch,
+        &mut buf.work,
+        out,
+    )?)
+}
+
 /// The nodes' initial states `make(i, grad)`, with `grad` node i's fresh [`GradState`] for
 /// `source` under `seed`, in node order; no gradient work.
 pub(crate) fn init_nodes<S: Scalar, N>(
     problem: &Problem<S>,
     seed: u64,
     source: GradSource,
-    mut make: impl FnMut(usize, GradState) -> N,
+    make: impl FnMut(usize, GradState) -> N,
 ) -> Result<GossipInit<N>, MethodError> {
-    let nodes = problem
-        .oracles()
-        .iter()
-        .enumerate()
-        .map(|(i, o)| Ok(make(i, GradState::new(source, o.as_ref(), seed, i)?)))
-        .collect::<Result<Vec<_>, MethodError>>()?;
     Ok(GossipInit {
-        nodes,
+        nodes: GradState::each(problem, seed, source, make)?,
         grad_samples: 0,
     })
 }
@@ -342,6 +363,20 @@ impl GradState {
             sampler,
             rng: SqueezeRng::stream(seed, purpose, node as u64),
         })
+    }
+
+    /// `make(i, state)` for every worker (node) i of `problem`, in order, with `state` its
+    /// fresh [`GradState`] for `source` under `seed` (the star methods' workers and the gossip
+    /// nodes that draw their own gradients).
+    pub(crate) fn each<S: Scalar, W>(
+        problem: &Problem<S>,
+        seed: u64,
+        source: GradSource,
+        mut make: impl FnMut(usize, GradState) -> W,
+    ) -> Result<Vec<W>, MethodError> {
+        (problem.oracles().iter().enumerate())
+            .map(|(i, o)| Ok(make(i, GradState::new(source, o.as_ref(), seed, i)?)))
+            .collect()
     }
 
     /// The (stochastic) local gradient at `x` into `out`; returns the samples used.

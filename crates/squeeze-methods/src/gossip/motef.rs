@@ -1,14 +1,14 @@
 //! MoTEF: momentum tracking with error feedback (Islamov, Gao, Stich, ICLR 2025).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, Message, ParamError, Scalar};
 use squeeze_problems::Problem;
 
+use crate::gossip::tracking::{TrackingNode, tracking_init};
 use crate::gossip::{
-    CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, GradState, NodeCtx,
-    init_nodes_at, mix_into,
+    CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, NodeCtx,
 };
-use crate::method::{MethodError, round_of};
+use crate::method::MethodError;
 
 /// The default momentum of the `motef` config section, λ = 0.01.
 ///
@@ -75,25 +75,14 @@ pub struct Motef<S: Scalar> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct MotefNode<S: Scalar> {
-    /// Model x_i.
-    pub x: Vec<S>,
+    /// Model, tracker, public copies and their mixes, streams.
+    #[serde(flatten)]
+    pub track: TrackingNode<S>,
     /// Momentum m_i.
     pub m: Vec<S>,
-    /// Tracker v_i.
-    pub v: Vec<S>,
-    /// Public copy h_i of x_i.
-    pub h: Vec<S>,
-    /// Public copy g_i of v_i.
-    pub g: Vec<S>,
-    /// s_i = Σ_j w_ij h_j.
-    pub s: Vec<S>,
-    /// t_i = Σ_j w_ij g_j.
-    pub t: Vec<S>,
-    /// Compression stream.
-    pub rng: SqueezeRng,
-    /// Stochastic-gradient state.
-    pub grad: GradState,
 }
+
+crate::gossip::tracking::reads_as_tracking!(MotefNode);
 
 impl<S: Scalar> Motef<S> {
     /// MoTEF with a compressor, parameters and gradient source.
@@ -108,62 +97,6 @@ impl<S: Scalar> Motef<S> {
             lambda: params.lambda,
         })
     }
-}
-
-/// Shared by MoTEF and BEER: the first phase (model step, compressed public-copy update).
-/// (The node state is split across the two methods' structs, hence the long argument list.)
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn model_phase<S: Scalar>(
-    compressor: &dyn Compressor<S>,
-    steps: ConsensusSteps,
-    x: &mut [S],
-    h: &mut [S],
-    s: &[S],
-    v: &[S],
-    rng: &mut SqueezeRng,
-    ctx: &mut NodeCtx<'_, S>,
-    out: &mut Message<S>,
-) -> Result<(), MethodError> {
-    let (gamma, eta) = (S::from_f64(steps.gamma), S::from_f64(steps.eta));
-    for (((xj, &hj), &sj), &vj) in x.iter_mut().zip(h.iter()).zip(s).zip(v) {
-        *xj = *xj + gamma * (sj - hj) - eta * vj;
-    }
-    compress_delta(compressor, x, h, rng, ctx, out)
-}
-
-/// Shared by MoTEF and BEER: the gossip average of `phase`'s messages added to `s` (phase 0,
-/// the compressed iterates) or to `t` (phase 1, the tracking differences), by [`mix_into`].
-pub(crate) fn mix_phase<S: Scalar>(
-    s: &mut [S],
-    t: &mut [S],
-    phase: usize,
-    ctx: &NodeCtx<'_, S>,
-    msgs: &[Message<S>],
-) -> Result<(), MethodError> {
-    mix_into(if phase == 0 { s } else { t }, ctx, msgs)
-}
-
-/// `out = C(a − b)`, `b ← b + out`.
-pub(crate) fn compress_delta<S: Scalar>(
-    compressor: &dyn Compressor<S>,
-    a: &[S],
-    b: &mut [S],
-    rng: &mut SqueezeRng,
-    ctx: &mut NodeCtx<'_, S>,
-    out: &mut Message<S>,
-) -> Result<(), MethodError> {
-    let buf = &mut *ctx.buffers;
-    let r = round_of((ctx.node, ctx.n_nodes, ctx.round, ctx.round_seed));
-    Ok(squeeze_feedback::gossip::track(
-        compressor,
-        a,
-        b,
-        rng,
-        &r,
-        &mut buf.scratch,
-        &mut buf.work,
-        out,
-    )?)
 }
 
 impl<S: Scalar> GossipMethod<S> for Motef<S> {
@@ -184,17 +117,11 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<GossipInit<Self::Node>, MethodError> {
-        let d = self.parts.dim(problem, x0, "motef")?;
-        init_nodes_at(problem, x0, seed, self.parts.grad, |i, grad, m| MotefNode {
-            x: x0.to_vec(),
-            v: m.clone(),
-            m,
-            h: vec![S::ZERO; d],
-            g: vec![S::ZERO; d],
-            s: vec![S::ZERO; d],
-            t: vec![S::ZERO; d],
-            rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
-            grad,
+        tracking_init(&self.parts, "motef", (problem, x0, seed), |track| {
+            MotefNode {
+                m: track.v.clone(),
+                track,
+            }
         })
     }
 
@@ -205,42 +132,14 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let steps = self.parts.steps;
-        if phase == 0 {
-            return model_phase(
-                self.parts.compressor.as_ref(),
-                steps,
-                &mut n.x,
-                &mut n.h,
-                &n.s,
-                &n.v,
-                &mut n.rng,
-                ctx,
-                out,
-            );
-        }
-        ctx.local_grad(&mut n.grad, &n.x)?;
-        let (lambda, gamma) = (S::from_f64(self.lambda), S::from_f64(steps.gamma));
-        let keep = S::from_f64(1.0 - self.lambda);
-        for ((((vj, mj), &gr), &tj), &gj) in
-            n.v.iter_mut()
-                .zip(n.m.iter_mut())
-                .zip(&ctx.buffers.grad)
-                .zip(&n.t)
-                .zip(&n.g)
-        {
-            let m_new = keep * *mj + lambda * gr;
-            *vj = *vj + gamma * (tj - gj) + m_new - *mj;
-            *mj = m_new;
-        }
-        compress_delta(
-            self.parts.compressor.as_ref(),
-            &n.v,
-            &mut n.g,
-            &mut n.rng,
-            ctx,
-            out,
-        )
+        // u = the momentum: m′ = (1 − λ)m + λ∇f_i(x).
+        let (lambda, keep) = (S::from_f64(self.lambda), S::from_f64(1.0 - self.lambda));
+        let momentum = |m: &mut S, gr: S| {
+            let m_new = keep * *m + lambda * gr;
+            (m_new, std::mem::replace(m, m_new))
+        };
+        n.track
+            .send(&self.parts, phase, (&mut n.m, momentum), ctx, out)
     }
 
     fn receive(
@@ -250,11 +149,11 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
         ctx: &mut NodeCtx<'_, S>,
         msgs: &[Message<S>],
     ) -> Result<(), MethodError> {
-        mix_phase(&mut n.s, &mut n.t, phase, ctx, msgs)
+        n.track.receive(phase, ctx, msgs)
     }
 
     fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {
-        &node.x
+        &node.track.x
     }
 }
 

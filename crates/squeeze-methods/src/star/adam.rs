@@ -1,14 +1,15 @@
 //! Distributed Adam and 1-bit Adam (Tang et al., ICML 2021; arXiv 2102.02888).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, compressed_dim, dense_down,
-    ensure_finite, message_err, round_of, stream,
+    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim, compressed_dim,
+    dense_down, ensure_finite, message_err, round_of, stream,
 };
+use crate::star::downlink::DownlinkBuffers;
 use crate::stepsize::Stepsize;
 
 /// Adam's hyperparameters: $\beta_1, \beta_2 \in [0, 1)$ and $\varepsilon > 0$.
@@ -206,12 +207,9 @@ pub struct AdamServer<S: Scalar> {
     pub e: Vec<S>,
     /// The server's compression stream (1-bit Adam).
     pub rng: SqueezeRng,
-    /// Compressor scratch (not state).
+    /// Compressor working memory (not state).
     #[serde(skip)]
-    scratch: Scratch,
-    /// Work vector (not state).
-    #[serde(skip)]
-    work: Vec<S>,
+    bufs: DownlinkBuffers<S>,
 }
 
 impl<S: Scalar> ServerState<S> for AdamServer<S> {
@@ -342,10 +340,7 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
         let d = match &self.onebit {
             Some((c, _)) => compressed_dim(problem, x0, c.as_ref(), "onebit_adam")?,
-            None => {
-                problem.check_dim(x0.len())?;
-                problem.dim()
-            }
+            None => checked_dim(problem, x0)?,
         };
         let step = self
             .stepsize
@@ -356,23 +351,18 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
         } else {
             Vec::new()
         };
-        let workers = (problem.oracles().iter().enumerate())
-            .map(|(i, o)| {
-                Ok(AdamWorker {
-                    state: replica.clone(),
-                    e: e.clone(),
-                    grad: GradState::new(self.grad, o.as_ref(), seed, i)?,
-                    rng: stream(seed, Purpose::Compression, i),
-                })
-            })
-            .collect::<Result<Vec<_>, MethodError>>()?;
+        let workers = GradState::each(problem, seed, self.grad, |i, grad| AdamWorker {
+            state: replica.clone(),
+            e: e.clone(),
+            grad,
+            rng: stream(seed, Purpose::Compression, i),
+        })?;
         let server = AdamServer {
             state: replica,
             mean: vec![S::ZERO; d],
             e,
             rng: stream(seed, Purpose::Compression, usize::MAX),
-            scratch: Scratch::default(),
-            work: vec![S::ZERO; d],
+            bufs: DownlinkBuffers::new(d),
         };
         Ok(Init::silent(server, workers, 0).with_stepsize(step))
     }
@@ -392,7 +382,8 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
             Some((c, _)) if !self.warm(prev) => {
                 // c = C(c̄ + e_s), e_s ← c̄ + e_s − c: EF14's push step with scale 1; the
                 // server compresses as worker 0 of 1 with its own stream.
-                server.work.resize(d, S::ZERO);
+                let b = &mut server.bufs;
+                b.work.resize(d, S::ZERO);
                 squeeze_feedback::ef14::step_parts(
                     c.as_ref(),
                     &mut server.e,
@@ -400,8 +391,8 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
                     1.0,
                     &server.mean,
                     &round_of((0, 1, round, 0)),
-                    &mut server.scratch,
-                    &mut server.work,
+                    &mut b.scratch,
+                    &mut b.work,
                     down,
                 )?;
             }

@@ -167,17 +167,12 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
             init_up.charge(i, &msg);
             workers.push(w);
         }
-        Ok(Init {
-            server: Clip21Server {
-                x: x0.to_vec(),
-                v,
-                gamma,
-            },
-            workers,
-            init_up,
-            grad_samples,
-            stepsize: Some(step),
-        })
+        let server = Clip21Server {
+            x: x0.to_vec(),
+            v,
+            gamma,
+        };
+        Ok(Init::charged(server, workers, init_up, grad_samples).with_stepsize(step))
     }
 
     fn worker_round(

@@ -229,17 +229,12 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
                 grad,
             });
         }
-        Ok(Init {
-            server: EcontrolServer {
-                x: x0.to_vec(),
-                h,
-                gamma,
-            },
-            workers,
-            init_up: est.init_up,
-            grad_samples: est.grad_samples,
-            stepsize: Some(step),
-        })
+        let server = EcontrolServer {
+            x: x0.to_vec(),
+            h,
+            gamma,
+        };
+        Ok(est.finish(server, workers).with_stepsize(step))
     }
 
     fn worker_round(

@@ -95,17 +95,10 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
             .stepsize
             .report("local_sgd", Some(1.0), problem.smoothness())?;
         let gamma = step.gamma;
-        let workers = problem
-            .oracles()
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                Ok(LocalSgdWorker {
-                    grad: GradState::new(self.grad, o.as_ref(), seed, i)?,
-                    gamma,
-                })
-            })
-            .collect::<Result<Vec<_>, MethodError>>()?;
+        let workers = GradState::each(problem, seed, self.grad, |_, grad| LocalSgdWorker {
+            grad,
+            gamma,
+        })?;
         Ok(Init::silent(LocalSgdServer::at(x0, gamma), workers, 0).with_stepsize(step))
     }
 

@@ -7,6 +7,7 @@ pub mod adam;
 pub mod clip21;
 pub mod clip_gd;
 pub mod dgc;
+pub mod downlink;
 pub mod econtrol;
 pub mod ef14;
 pub mod ef21;

@@ -5,7 +5,7 @@ use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
-use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, compress_up, dense_down};
+use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, compress_up, dense_down, stream};
 use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
@@ -103,17 +103,10 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
         };
         let step = self.stepsize.report("sgd", alpha, problem.smoothness())?;
         let gamma = step.gamma;
-        let workers = problem
-            .oracles()
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                Ok(SgdWorker {
-                    grad: GradState::new(self.grad, o.as_ref(), seed, i)?,
-                    rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
-                })
-            })
-            .collect::<Result<Vec<_>, MethodError>>()?;
+        let workers = GradState::each(problem, seed, self.grad, |i, grad| SgdWorker {
+            grad,
+            rng: stream(seed, Purpose::Compression, i),
+        })?;
         Ok(Init::silent(SgdServer::at(x0, gamma), workers, 0).with_stepsize(step))
     }
 

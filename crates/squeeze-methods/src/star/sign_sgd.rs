@@ -236,19 +236,12 @@ impl<S: Scalar> ServerMethod<S> for SignSgd<S> {
             )));
         };
         let momentum = if self.beta == 0.0 { 0 } else { x0.len() };
-        let workers = problem
-            .oracles()
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                Ok(SignSgdWorker {
-                    x: x0.to_vec(),
-                    m: vec![S::ZERO; momentum],
-                    gamma,
-                    grad: GradState::new(self.grad, o.as_ref(), seed, i)?,
-                })
-            })
-            .collect::<Result<Vec<_>, MethodError>>()?;
+        let workers = GradState::each(problem, seed, self.grad, |_, grad| SignSgdWorker {
+            x: x0.to_vec(),
+            m: vec![S::ZERO; momentum],
+            gamma,
+            grad,
+        })?;
         let server = SignSgdServer {
             x: x0.to_vec(),
             gamma,

@@ -14,7 +14,7 @@ use squeeze_problems::Problem;
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
     Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, broadcast_model,
-    compress_err, dense_down, ensure_finite, step,
+    compress_err, dense_down, ensure_finite, step, stream,
 };
 use crate::stepsize::Stepsize;
 use select::{Sampling, target};
@@ -316,19 +316,12 @@ impl<S: Scalar> ServerMethod<S> for Dgc {
                  stage (1/L when α = 1), m = {m}"
             );
         }
-        let workers = problem
-            .oracles()
-            .iter()
-            .enumerate()
-            .map(|(i, o)| {
-                Ok(DgcWorker {
-                    u: vec![S::ZERO; d],
-                    v: vec![S::ZERO; d],
-                    rng: SqueezeRng::stream(seed, Purpose::Compression, i as u64),
-                    grad: GradState::new(self.grad, o.as_ref(), seed, i)?,
-                })
-            })
-            .collect::<Result<Vec<_>, MethodError>>()?;
+        let workers = GradState::each(problem, seed, self.grad, |i, grad| DgcWorker {
+            u: vec![S::ZERO; d],
+            v: vec![S::ZERO; d],
+            rng: stream(seed, Purpose::Compression, i),
+            grad,
+        })?;
         let server = DgcServer {
             x: x0.to_vec(),
             gamma: step.gamma,

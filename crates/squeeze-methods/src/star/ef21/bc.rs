@@ -1,16 +1,13 @@
 //! EF21-BC, bidirectional compression (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, 2021).
 
-use serde::{Deserialize, Serialize};
-use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Compressor, Message, Scalar};
 use squeeze_problems::Problem;
 
-use crate::method::ServerState;
-use crate::method::follow_downlink;
-use crate::method::stream;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_correction, compress_err,
-    full_grad_init, grad_minus_estimate, message_err, step,
+    Init, MethodError, ServerMethod, WorkerCtx, compress_correction, full_grad_init,
+    grad_minus_estimate,
 };
+use crate::star::downlink::{DownlinkBuffers, DownlinkServer, DownlinkWorker};
 use crate::star::ef21::rule_step;
 use crate::stepsize::Stepsize;
 
@@ -56,53 +53,12 @@ pub struct Ef21Bc<S: Scalar> {
     count_init: bool,
 }
 
-/// EF21-BC server state.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Ef21BcServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Downlink estimator g (what the workers hold).
-    pub g: Vec<S>,
-    /// g̃ = (1/n) Σ g̃_i.
-    pub g_tilde: Vec<S>,
-    /// Resolved stepsize.
-    pub gamma: f64,
-    /// Downlink compression stream.
-    pub rng: SqueezeRng,
-    /// Downlink compressor scratch (not state).
-    #[serde(skip)]
-    scratch: Scratch,
-    /// g̃ − g work vector (not state).
-    #[serde(skip)]
-    work: Vec<S>,
-}
+/// EF21-BC server state: the bidirectional methods' ([`DownlinkServer`]) with the downlink
+/// compressor's working memory.
+pub type Ef21BcServer<S> = DownlinkServer<S, DownlinkBuffers<S>>;
 
-impl<S: Scalar> ServerState<S> for Ef21BcServer<S> {
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
-        add_mean(&mut self.g_tilde, round, ups)
-    }
-
-    fn model(&self) -> &[S] {
-        &self.x
-    }
-}
-
-/// EF21-BC worker state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Ef21BcWorker<S: Scalar> {
-    /// Uplink estimate g̃_i.
-    pub g_tilde: Vec<S>,
-    /// Shared downlink estimator g.
-    pub g: Vec<S>,
-    /// The worker's copy of the model.
-    pub x: Vec<S>,
-    /// Stepsize.
-    pub gamma: f64,
-    /// Uplink compression stream.
-    pub rng: SqueezeRng,
-}
+/// EF21-BC worker state (the bidirectional methods' [`DownlinkWorker`]).
+pub type Ef21BcWorker<S> = DownlinkWorker<S>;
 
 impl<S: Scalar> Ef21Bc<S> {
     /// EF21-BC with uplink compressor `up` (C_w) and downlink compressor `down` (C_M).
@@ -150,22 +106,8 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         Ok(init
             .start(
                 seed,
-                |g_tilde, rng, g| Ef21BcWorker {
-                    g_tilde,
-                    g: g.to_vec(),
-                    x: x0.to_vec(),
-                    gamma,
-                    rng,
-                },
-                |g, _| Ef21BcServer {
-                    x: x0.to_vec(),
-                    g: g.clone(),
-                    g_tilde: g,
-                    gamma,
-                    rng: stream(seed, Purpose::Compression, usize::MAX),
-                    scratch: Scratch::default(),
-                    work: Vec::new(),
-                },
+                |g_tilde, rng, g| DownlinkWorker::at(g_tilde, g, x0, gamma, rng),
+                |g, _| DownlinkServer::at(x0, g, gamma, seed, DownlinkBuffers::default()),
             )
             .with_stepsize(step))
     }
@@ -176,26 +118,16 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         round: u64,
         down: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let d = server.x.len();
-        if round == 0 {
-            down.set_skip(d);
-        } else {
-            server.work.resize(d, S::ZERO);
-            for ((w, &a), &b) in server.work.iter_mut().zip(&server.g_tilde).zip(&server.g) {
-                *w = a - b;
-            }
-            let mut cctx = CompressCtx::new(&mut server.rng, &mut server.scratch).with_round(round);
-            self.down
-                .compress_into(&server.work, &mut cctx, down)
-                .map_err(compress_err(
-                    usize::MAX,
-                    round,
-                    "the downlink difference g̃ − g",
-                ))?;
-            down.add_to(&mut server.g, S::ONE)
-                .map_err(message_err(usize::MAX, round))?;
-        }
-        step(&mut server.x, &server.g, server.gamma, round)
+        server.broadcast_with(round, down, |server, down| {
+            server.own.compress_change(
+                self.down.as_ref(),
+                (&server.g_tilde, &mut server.g),
+                &mut server.rng,
+                round,
+                "the downlink difference g̃ − g",
+                down,
+            )
+        })
     }
 
     fn worker_round(
@@ -205,8 +137,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let ids = (ctx.worker, ctx.round);
-        follow_downlink(down, &mut worker.g, &mut worker.x, worker.gamma, ids)?;
+        worker.follow(down, ctx)?;
         grad_minus_estimate(
             ctx,
             &worker.x,

@@ -107,6 +107,11 @@ impl<'c, S: Scalar> InitEstimates<'c, S> {
         }
         Ok(gi)
     }
+
+    /// The initial states, charged with what the estimates cost.
+    pub(crate) fn finish<Sv, W>(self, server: Sv, workers: Vec<W>) -> Init<Sv, W> {
+        Init::charged(server, workers, self.init_up, self.grad_samples)
+    }
 }
 
 /// The EF21 skeleton, written once: every worker keeps an estimate $g_i$ of a gradient
@@ -375,13 +380,10 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
             g,
             gamma,
         };
-        Ok(Init {
-            server: self.rule.server(server),
-            workers: self.estimator.workers(problem, x0, seed, workers)?,
-            init_up: est.init_up,
-            grad_samples: est.grad_samples,
-            stepsize: Some(step),
-        })
+        let workers = self.estimator.workers(problem, x0, seed, workers)?;
+        Ok(est
+            .finish(self.rule.server(server), workers)
+            .with_stepsize(step))
     }
 
     fn worker_round(

@@ -50,6 +50,31 @@ pub fn participates(round_seed: u64, n: usize, k: usize, i: usize) -> bool {
     false
 }
 
+/// A worker's round under partial participation with fraction `participation`: a participant
+/// of this round ([`participates`]) writes its uplink with `round`, the others send `Skip` of
+/// dimension `d`. The uplink's buffers wait in `spare` while the worker is silent, so switching
+/// between `Skip` and a message allocates nothing.
+pub(crate) fn participation_round<S: Scalar>(
+    participation: f64,
+    ctx: &mut WorkerCtx<'_, S>,
+    (up, spare, d): (&mut Message<S>, &mut Message<S>, usize),
+    round: impl FnOnce(&mut WorkerCtx<'_, S>, &mut Message<S>) -> Result<(), MethodError>,
+) -> Result<(), MethodError> {
+    let k = participants_per_round(participation, ctx.n_workers);
+    if participates(ctx.round_seed, ctx.n_workers, k, ctx.worker) {
+        if up.is_skip() && !spare.is_skip() {
+            core::mem::swap(up, spare);
+        }
+        round(ctx, up)
+    } else {
+        if !up.is_skip() {
+            core::mem::swap(up, spare);
+        }
+        up.set_skip(d);
+        Ok(())
+    }
+}
+
 /// EF21-PP: in each round only a random set $S_t$ of exactly $k = \max(1, \lfloor pn\rfloor)$
 /// distinct clients, drawn uniformly from the shared round seed, compute and send.
 ///
@@ -127,20 +152,13 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
         let init = self.inner.init(problem, x0, seed)?;
-        Ok(Init {
-            server: init.server,
-            workers: init
-                .workers
-                .into_iter()
-                .map(|ef21| Ef21PpWorker {
-                    ef21,
-                    spare: Message::default(),
-                })
-                .collect(),
-            init_up: init.init_up,
-            grad_samples: init.grad_samples,
-            stepsize: init.stepsize,
-        })
+        Ok(init.map(
+            |server| server,
+            |ef21| Ef21PpWorker {
+                ef21,
+                spare: Message::default(),
+            },
+        ))
     }
 
     fn worker_round(
@@ -150,19 +168,13 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let k = participants_per_round(self.participation, ctx.n_workers);
-        if participates(ctx.round_seed, ctx.n_workers, k, ctx.worker) {
-            if up.is_skip() && !worker.spare.is_skip() {
-                core::mem::swap(up, &mut worker.spare);
-            }
-            self.inner.worker_round(&mut worker.ef21, down, ctx, up)
-        } else {
-            if !up.is_skip() {
-                core::mem::swap(up, &mut worker.spare);
-            }
-            up.set_skip(worker.ef21.g.len());
-            Ok(())
-        }
+        let d = worker.ef21.g.len();
+        participation_round(
+            self.participation,
+            ctx,
+            (up, &mut worker.spare, d),
+            |ctx, up| self.inner.worker_round(&mut worker.ef21, down, ctx, up),
+        )
     }
 }
 

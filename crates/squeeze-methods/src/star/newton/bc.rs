@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use squeeze_core::rng::{Purpose, mix};
-use squeeze_core::{CompressCtx, Compressor, Message, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Compressor, Message, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use super::specs::{HessianMechanism, mechanism};
@@ -11,9 +11,10 @@ use super::{
     HessianOrder, Newton3pc, NewtonServer, NewtonWorker, RegularizationRule, triangle_len,
 };
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, check_prob, compress_err,
-    ensure_finite, local_grad, message_err, stream,
+    Init, MethodError, ServerMethod, ServerState, WorkerCtx, check_prob, ensure_finite, local_grad,
+    message_err, stream,
 };
+use crate::star::downlink::DownlinkBuffers;
 
 /// Tag of the shared gradient coin (mixed with the round seed).
 const GRAD_COIN: u64 = 0x6263_5f67_7261_6421;
@@ -120,12 +121,9 @@ pub struct NewtonBcServer<S: Scalar> {
     pub y: Vec<S>,
     /// Downlink compression stream.
     pub rng: SqueezeRng,
-    /// Downlink compressor scratch (not state).
+    /// Downlink compressor working memory (not state).
     #[serde(skip)]
-    scratch: Scratch,
-    /// x − z work vector (not state).
-    #[serde(skip)]
-    work: Vec<S>,
+    bufs: DownlinkBuffers<S>,
 }
 
 impl<S: Scalar> ServerState<S> for NewtonBcServer<S> {
@@ -209,8 +207,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
                 z: x0.to_vec(),
                 y: x0.to_vec(),
                 rng: stream(seed, Purpose::Compression, usize::MAX),
-                scratch: Scratch::default(),
-                work: vec![S::ZERO; x0.len()],
+                bufs: DownlinkBuffers::new(x0.len()),
             },
             |newton| NewtonBcWorker {
                 newton,
@@ -233,20 +230,14 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
             *x = y - S::from_f64(dx);
         }
         ensure_finite(&nw.x, "the model x", round)?;
-        server.work.resize(nw.x.len(), S::ZERO);
-        for ((w, &x), &z) in server.work.iter_mut().zip(&nw.x).zip(&server.z) {
-            *w = x - z;
-        }
-        let mut cctx = CompressCtx::new(&mut server.rng, &mut server.scratch).with_round(round);
-        self.down
-            .compress_into(&server.work, &mut cctx, down)
-            .map_err(compress_err(
-                usize::MAX,
-                round,
-                "the model difference x − z",
-            ))?;
-        down.add_to(&mut server.z, S::ONE)
-            .map_err(message_err(usize::MAX, round))
+        server.bufs.compress_change(
+            self.down.as_ref(),
+            (&nw.x, &mut server.z),
+            &mut server.rng,
+            round,
+            "the model difference x − z",
+            down,
+        )
     }
 
     fn worker_round(

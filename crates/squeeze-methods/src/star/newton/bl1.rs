@@ -19,7 +19,8 @@ use crate::method::{
     dense_down, ensure_finite, local_grad, message_err, stream,
 };
 use crate::spec::method_entry;
-use crate::three_point::{MechCtx, ThreePoint};
+use crate::star::three_pc::apply_counted;
+use crate::three_point::ThreePoint;
 
 /// BL1 (Basis Learn; Qian et al. 2022) for generalised linear models
 /// ($\nabla^2 f_i(x) = \sum_j c_{ij}(x)\thinspace a_{ij}a_{ij}^\top + \lambda I$,
@@ -95,8 +96,7 @@ pub struct Bl1<S: Scalar> {
 fn sized<S: Scalar>(w: &mut WorkerWork<S>, m: usize) {
     if w.fresh.len() != m {
         w.fresh = vec![S::ZERO; m];
-        w.work = vec![S::ZERO; m];
-        w.aux = vec![S::ZERO; m];
+        w.mech.sized(m);
     }
 }
 
@@ -501,27 +501,16 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
         ctx.grad_samples += mi as u64;
         ensure_finite(&w.fresh, "the Hessian coefficients", ctx.round)?;
         let (head, coef) = up.concat_parts();
+        let mctx = w.mech.ctx(ctx, &mut worker.rng);
+        let h = (&mut worker.h[..], &worker.y[..], &w.fresh[..]);
+        apply_counted(
+            self.inner.mech.as_ref(),
+            h,
+            mctx,
+            &mut worker.outcomes,
+            coef,
+        )?;
         let b = &mut *ctx.buffers;
-        let mut mctx = MechCtx {
-            worker: ctx.worker,
-            n_workers: ctx.n_workers,
-            round: ctx.round,
-            round_seed: ctx.round_seed,
-            rng: &mut worker.rng,
-            scratch: &mut b.scratch,
-            work: &mut w.work,
-            aux: &mut w.aux,
-            spare: &mut b.spare,
-            stash: &mut w.parked.0,
-            rungs: &mut w.rungs.0,
-        };
-        let outcome = self
-            .inner
-            .mech
-            .apply(&mut worker.h, &worker.y, &w.fresh, &mut mctx, coef)?;
-        if let Some(c) = worker.outcomes.get_mut(outcome) {
-            *c += 1;
-        }
         let l = if self.shift() {
             b.work.fill(S::ZERO);
             gram_frobenius(glm, &worker.h, &w.fresh, &mut b.work)

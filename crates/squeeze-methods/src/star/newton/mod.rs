@@ -21,10 +21,10 @@ use squeeze_problems::hessian::{pack_upper, unpack_upper};
 
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, ServerState, WorkerCtx, broadcast_model,
-    dense_down, ensure_finite, local_grad, message_err, stream,
+    checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
 };
-use crate::star::three_pc::{Parked, RungBuffers};
-use crate::three_point::{MechCtx, ThreePoint};
+use crate::star::three_pc::{MechMemory, apply_counted};
+use crate::three_point::ThreePoint;
 use linalg::{NewtonSolver, Regularization};
 use squeeze_core::rng::Purpose;
 
@@ -128,10 +128,7 @@ pub struct NewtonWorker<S: Scalar> {
 pub struct WorkerWork<S: Scalar> {
     full: Vec<S>,
     fresh: Vec<S>,
-    work: Vec<S>,
-    aux: Vec<S>,
-    parked: Parked<S>,
-    rungs: RungBuffers<S>,
+    mech: MechMemory<S>,
 }
 
 impl<S: Scalar> PartialEq for WorkerWork<S> {
@@ -146,8 +143,7 @@ impl<S: Scalar> WorkerWork<S> {
         if self.full.len() != d * d {
             self.full = vec![S::ZERO; d * d];
             self.fresh = Vec::with_capacity(tri);
-            self.work = vec![S::ZERO; tri];
-            self.aux = vec![S::ZERO; tri];
+            self.mech.sized(tri);
         }
     }
 }
@@ -340,9 +336,8 @@ impl<S: Scalar> Newton3pc<S> {
         seed: u64,
         mut keep: impl FnMut(usize, &[S]),
     ) -> Result<Init<NewtonServer<S>, NewtonWorker<S>>, MethodError> {
-        problem.check_dim(x0.len())?;
+        let d = checked_dim(problem, x0)?;
         let mu = self.resolve_mu(problem)?;
-        let d = problem.dim();
         let tri = triangle_len(d);
         self.mech
             .check_dim(tri)
@@ -497,26 +492,9 @@ impl<S: Scalar> Newton3pc<S> {
         if shift && self.order == HessianOrder::Stale {
             l = frobenius_distance(d, &worker.h, &w.fresh);
         }
-        let b = &mut *ctx.buffers;
-        let mut mctx = MechCtx {
-            worker: ctx.worker,
-            n_workers: ctx.n_workers,
-            round: ctx.round,
-            round_seed: ctx.round_seed,
-            rng: &mut worker.rng,
-            scratch: &mut b.scratch,
-            work: &mut w.work,
-            aux: &mut w.aux,
-            spare: &mut b.spare,
-            stash: &mut w.parked.0,
-            rungs: &mut w.rungs.0,
-        };
-        let outcome = self
-            .mech
-            .apply(&mut worker.h, &worker.y, &w.fresh, &mut mctx, hess)?;
-        if let Some(c) = worker.outcomes.get_mut(outcome) {
-            *c += 1;
-        }
+        let mctx = w.mech.ctx(ctx, &mut worker.rng);
+        let h = (&mut worker.h[..], &worker.y[..], &w.fresh[..]);
+        apply_counted(self.mech.as_ref(), h, mctx, &mut worker.outcomes, hess)?;
         if shift && self.order == HessianOrder::Fresh {
             l = frobenius_distance(d, &worker.h, &w.fresh);
         }

@@ -14,7 +14,7 @@ use crate::method::{
     Init, MethodError, ServerMethod, ServerState, WorkerCtx, check_prob, dense_down, ensure_finite,
     message_err,
 };
-use crate::star::ef21::pp::{participants_per_round, participates};
+use crate::star::ef21::pp::participation_round;
 
 /// Newton-3PC-PP / FedNL-PP: in each round only $\tau = \max(1, \lfloor pn\rfloor)$ of the n
 /// workers, drawn uniformly without replacement from the shared round seed (the draw of
@@ -192,20 +192,17 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcPp<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let k = participants_per_round(self.participation, ctx.n_workers);
-        if participates(ctx.round_seed, ctx.n_workers, k, ctx.worker) {
-            if up.is_skip() && !worker.spare.is_skip() {
-                core::mem::swap(up, &mut worker.spare);
-            }
-            self.inner.worker_round(&mut worker.newton, down, ctx, up)
-        } else {
-            if !up.is_skip() {
-                core::mem::swap(up, &mut worker.spare);
-            }
-            let d = dense_down(down, self.inner.name)?.len();
-            up.set_skip(self.inner.head_len(d) + triangle_len(d));
-            Ok(())
-        }
+        let d = dense_down(down, self.inner.name)?.len();
+        participation_round(
+            self.participation,
+            ctx,
+            (
+                up,
+                &mut worker.spare,
+                self.inner.head_len(d) + triangle_len(d),
+            ),
+            |ctx, up| self.inner.worker_round(&mut worker.newton, down, ctx, up),
+        )
     }
 
     /// In worker order: a participant's message is added as Newton-3PC adds it (and its

@@ -2,18 +2,14 @@
 //! (bidirectional AdaCGD).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Message, Purpose, Scalar, Scratch, SqueezeRng, round_seed};
+use squeeze_core::{Message, Scalar, Scratch, round_seed};
 use squeeze_problems::Problem;
 
-use crate::method::ServerState;
-use crate::method::follow_downlink;
-use crate::method::stream;
-use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, full_grad_init, local_grad, step,
-};
-use crate::star::three_pc::{Parked, RungBuffers, ThreePc};
+use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, full_grad_init, local_grad};
+use crate::star::downlink::{DownlinkServer, DownlinkWorker};
+use crate::star::three_pc::{Parked, RungBuffers, ThreePc, apply_counted, mech_ctx};
 use crate::stepsize::Stepsize;
-use crate::three_point::{MechCtx, ThreePoint};
+use crate::three_point::ThreePoint;
 
 /// Bidirectional 3PC-GD: the workers' 3PC uplink of [`ThreePc`], and the server compresses its
 /// broadcast with a second 3PC mechanism $\mathcal{D}$ applied to the aggregate, as EF21-BC
@@ -65,39 +61,23 @@ pub struct ThreePcBc<S: Scalar> {
     down: Box<dyn ThreePoint<S>>,
 }
 
-/// Bidirectional 3PC-GD server state.
+/// Bidirectional 3PC-GD server state: the bidirectional methods' ([`DownlinkServer`]) with
+/// the downlink mechanism's part.
+pub type ThreePcBcServer<S> = DownlinkServer<S, ThreePcDownlink<S>>;
+
+/// The downlink mechanism's part of the bidirectional 3PC-GD server.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound = "")]
-pub struct ThreePcBcServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Downlink estimator g (what the workers hold).
-    pub g: Vec<S>,
-    /// g̃ = (1/n) Σ g̃_i.
-    pub g_tilde: Vec<S>,
+pub struct ThreePcDownlink<S: Scalar> {
     /// g̃ at the previous broadcast (the downlink mechanism's y).
     pub g_tilde_prev: Vec<S>,
-    /// Resolved stepsize.
-    pub gamma: f64,
     /// Experiment seed (round seeds for the downlink mechanism).
     pub seed: u64,
-    /// Downlink stream.
-    pub rng: SqueezeRng,
     /// How often each outcome of the downlink mechanism occurred (rounds ≥ 1).
     pub outcomes: Vec<u64>,
     /// Working memory of the downlink mechanism (not state).
     #[serde(skip)]
     bufs: DownBuffers<S>,
-}
-
-impl<S: Scalar> ServerState<S> for ThreePcBcServer<S> {
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
-        add_mean(&mut self.g_tilde, round, ups)
-    }
-
-    fn model(&self) -> &[S] {
-        &self.x
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -114,18 +94,11 @@ struct DownBuffers<S: Scalar> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct ThreePcBcWorker<S: Scalar> {
-    /// Uplink estimate g̃_i (the uplink mechanism's h).
-    pub g_tilde: Vec<S>,
+    /// The bidirectional methods' worker: g̃_i (the uplink mechanism's h), g, x, γ, stream.
+    #[serde(flatten)]
+    pub down: DownlinkWorker<S>,
     /// Previous local gradient (the uplink mechanism's y).
     pub y: Vec<S>,
-    /// Downlink estimator g.
-    pub g: Vec<S>,
-    /// The worker's copy of the model.
-    pub x: Vec<S>,
-    /// Stepsize.
-    pub gamma: f64,
-    /// Uplink stream.
-    pub rng: SqueezeRng,
     /// How often each outcome of the uplink mechanism occurred.
     pub outcomes: Vec<u64>,
     /// Parked uplink buffers (not state, see [`crate::ThreePcWorker::parked`]).
@@ -186,25 +159,19 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
                 seed,
                 |gi, rng, g| ThreePcBcWorker {
                     y: gi.clone(),
-                    g_tilde: gi,
-                    g: g.to_vec(),
-                    x: x0.to_vec(),
-                    gamma,
-                    rng,
+                    down: DownlinkWorker::at(gi, g, x0, gamma, rng),
                     outcomes: vec![0; self.up.mechanism().outcomes()],
                     parked: Parked::default(),
                     rungs: RungBuffers::default(),
                 },
-                |g, _| ThreePcBcServer {
-                    x: x0.to_vec(),
-                    g: g.clone(),
-                    g_tilde_prev: g.clone(),
-                    g_tilde: g,
-                    gamma,
-                    seed,
-                    rng: stream(seed, Purpose::Compression, usize::MAX),
-                    outcomes: vec![0; self.down.outcomes()],
-                    bufs: DownBuffers::default(),
+                |g, _| {
+                    let own = ThreePcDownlink {
+                        g_tilde_prev: g.clone(),
+                        seed,
+                        outcomes: vec![0; self.down.outcomes()],
+                        bufs: DownBuffers::default(),
+                    };
+                    DownlinkServer::at(x0, g, gamma, seed, own)
                 },
             )
             .with_stepsize(step))
@@ -216,39 +183,29 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
         round: u64,
         down: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let d = server.x.len();
-        if round == 0 {
-            down.set_skip(d);
-        } else {
-            let b = &mut server.bufs;
+        // At round 0 the previous g̃ is g̃ itself (both are g⁰), so only later rounds move it.
+        server.broadcast_with(round, down, |server, down| {
+            let d = server.x.len();
+            let own = &mut server.own;
+            let b = &mut own.bufs;
             b.work.resize(d, S::ZERO);
             b.aux.resize(d, S::ZERO);
-            let mut mctx = MechCtx {
-                worker: 0,
-                n_workers: 1,
-                round,
-                round_seed: round_seed(server.seed, round),
-                rng: &mut server.rng,
-                scratch: &mut b.scratch,
-                work: &mut b.work,
-                aux: &mut b.aux,
-                spare: &mut b.spare,
-                stash: &mut b.stash,
-                rungs: &mut b.rungs,
-            };
-            let o = self.down.apply(
-                &mut server.g,
-                &server.g_tilde_prev,
-                &server.g_tilde,
-                &mut mctx,
-                down,
-            )?;
-            if let Some(c) = server.outcomes.get_mut(o) {
-                *c += 1;
-            }
-        }
-        server.g_tilde_prev.copy_from_slice(&server.g_tilde);
-        step(&mut server.x, &server.g, server.gamma, round)
+            let mctx = mech_ctx(
+                (0, 1, round, round_seed(own.seed, round)),
+                &mut server.rng,
+                (&mut b.scratch, &mut b.spare),
+                (&mut b.work, &mut b.aux),
+                (&mut b.stash, &mut b.rungs),
+            );
+            let h = (
+                &mut server.g[..],
+                &own.g_tilde_prev[..],
+                &server.g_tilde[..],
+            );
+            apply_counted(self.down.as_ref(), h, mctx, &mut own.outcomes, down)?;
+            own.g_tilde_prev.copy_from_slice(&server.g_tilde);
+            Ok(())
+        })
     }
 
     fn worker_round(
@@ -258,30 +215,19 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
-        let ids = (ctx.worker, ctx.round);
-        follow_downlink(down, &mut worker.g, &mut worker.x, worker.gamma, ids)?;
-        local_grad(ctx, &worker.x)?;
+        worker.down.follow(down, ctx)?;
+        local_grad(ctx, &worker.down.x)?;
+        let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
         let b = &mut *ctx.buffers;
-        let mut mctx = MechCtx {
-            worker: ctx.worker,
-            n_workers: ctx.n_workers,
-            round: ctx.round,
-            round_seed: ctx.round_seed,
-            rng: &mut worker.rng,
-            scratch: &mut b.scratch,
-            work: &mut b.work,
-            aux: &mut b.aux,
-            spare: &mut b.spare,
-            stash: &mut worker.parked.0,
-            rungs: &mut worker.rungs.0,
-        };
-        let outcome =
-            self.up
-                .mechanism()
-                .apply(&mut worker.g_tilde, &worker.y, &b.grad, &mut mctx, up)?;
-        if let Some(c) = worker.outcomes.get_mut(outcome) {
-            *c += 1;
-        }
+        let mctx = mech_ctx(
+            ids,
+            &mut worker.down.rng,
+            (&mut b.scratch, &mut b.spare),
+            (&mut b.work, &mut b.aux),
+            (&mut worker.parked.0, &mut worker.rungs.0),
+        );
+        let h = (&mut worker.down.g_tilde[..], &worker.y[..], &b.grad[..]);
+        apply_counted(self.up.mechanism(), h, mctx, &mut worker.outcomes, up)?;
         worker.y.copy_from_slice(&b.grad);
         Ok(())
     }

@@ -4,7 +4,7 @@ pub mod bc;
 pub mod specs;
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Message, Scalar, SqueezeRng};
+use squeeze_core::{Message, Scalar, Scratch, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
@@ -93,6 +93,83 @@ impl<S: Scalar> PartialEq for RungBuffers<S> {
     fn eq(&self, _: &Self) -> bool {
         true
     }
+}
+
+/// A mechanism's view of a step ([`MechCtx`]): `ids = (worker, n_workers, round,
+/// round_seed)`, the stepping side's stream, the compressor scratch and a spare message, two
+/// work vectors, and its own parked uplink buffers and rung buffers.
+pub(crate) fn mech_ctx<'a, S: Scalar>(
+    (worker, n_workers, round, round_seed): (usize, usize, u64, u64),
+    rng: &'a mut SqueezeRng,
+    (scratch, spare): (&'a mut Scratch, &'a mut Message<S>),
+    (work, aux): (&'a mut [S], &'a mut [S]),
+    (stash, rungs): (&'a mut Message<S>, &'a mut Vec<Message<S>>),
+) -> MechCtx<'a, S> {
+    MechCtx {
+        worker,
+        n_workers,
+        round,
+        round_seed,
+        rng,
+        scratch,
+        work,
+        aux,
+        spare,
+        stash,
+        rungs,
+    }
+}
+
+/// A worker's own working memory for a mechanism (methods whose work vectors are not the
+/// engine's): two work vectors, the parked uplink and the rung buffers; never serialised.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MechMemory<S: Scalar> {
+    work: Vec<S>,
+    aux: Vec<S>,
+    parked: Message<S>,
+    rungs: Vec<Message<S>>,
+}
+
+impl<S: Scalar> MechMemory<S> {
+    /// Work vectors of length `len`.
+    pub(crate) fn sized(&mut self, len: usize) {
+        self.work = vec![S::ZERO; len];
+        self.aux = vec![S::ZERO; len];
+    }
+
+    /// The mechanism's context of `ctx`'s worker with its stream `rng` ([`mech_ctx`]): this
+    /// memory, and the engine's scratch and spare message.
+    pub(crate) fn ctx<'a>(
+        &'a mut self,
+        ctx: &'a mut WorkerCtx<'_, S>,
+        rng: &'a mut SqueezeRng,
+    ) -> MechCtx<'a, S> {
+        let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
+        let b = &mut *ctx.buffers;
+        mech_ctx(
+            ids,
+            rng,
+            (&mut b.scratch, &mut b.spare),
+            (&mut self.work, &mut self.aux),
+            (&mut self.parked, &mut self.rungs),
+        )
+    }
+}
+
+/// $h \leftarrow \mathcal C_{h,y}(x)$ by `mech` in the context `mctx`, its message in `out`;
+/// the outcome is counted in `outcomes` (one counter per outcome of the mechanism).
+pub(crate) fn apply_counted<S: Scalar>(
+    mech: &dyn ThreePoint<S>,
+    (h, y, x): (&mut [S], &[S], &[S]),
+    mut mctx: MechCtx<'_, S>,
+    outcomes: &mut [u64],
+    out: &mut Message<S>,
+) -> Result<(), MethodError> {
+    let outcome = mech.apply(h, y, x, &mut mctx, out)?;
+    if let Some(c) = outcomes.get_mut(outcome) {
+        *c += 1;
+    }
+    Ok(())
 }
 
 impl<S: Scalar> ThreePc<S> {
@@ -187,26 +264,17 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
     ) -> Result<(), MethodError> {
         let x = dense_down(down, "three_pc")?;
         local_grad(ctx, x)?;
+        let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
         let b = &mut *ctx.buffers;
-        let mut mctx = MechCtx {
-            worker: ctx.worker,
-            n_workers: ctx.n_workers,
-            round: ctx.round,
-            round_seed: ctx.round_seed,
-            rng: &mut worker.rng,
-            scratch: &mut b.scratch,
-            work: &mut b.work,
-            aux: &mut b.aux,
-            spare: &mut b.spare,
-            stash: &mut worker.parked.0,
-            rungs: &mut worker.rungs.0,
-        };
-        let outcome = self
-            .mech
-            .apply(&mut worker.g, &worker.y, &b.grad, &mut mctx, up)?;
-        if let Some(c) = worker.outcomes.get_mut(outcome) {
-            *c += 1;
-        }
+        let mctx = mech_ctx(
+            ids,
+            &mut worker.rng,
+            (&mut b.scratch, &mut b.spare),
+            (&mut b.work, &mut b.aux),
+            (&mut worker.parked.0, &mut worker.rungs.0),
+        );
+        let h = (&mut worker.g[..], &worker.y[..], &b.grad[..]);
+        apply_counted(self.mech.as_ref(), h, mctx, &mut worker.outcomes, up)?;
         worker.y.copy_from_slice(&b.grad);
         Ok(())
     }
