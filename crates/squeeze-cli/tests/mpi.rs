@@ -223,7 +223,7 @@ fn powersgd() -> String {
 /// Write `config`, run it in process and under mpirun with each `np`; returns the records
 /// (in process first).
 fn compare(name: &str, config: &str, nps: &[usize]) -> Vec<Vec<RoundRecord>> {
-    let dir = dir_with(name, &config);
+    let dir = dir_with(name, config);
     let r = local(&dir, &["run", "c.toml", "--out", "local", "-q"]);
     assert_ok(&r);
     let mut all = vec![records(&dir.join("local"))];

@@ -279,7 +279,7 @@ impl WideRng {
     }
 
     /// Fill `out` with random words. The whole groups of 8 words run through
-    /// [`fill_lanes`] (an AVX2 copy when the CPU has it: 4 lanes per instruction instead of
+    /// `fill_lanes` (an AVX2 copy when the CPU has it: 4 lanes per instruction instead of
     /// 2; integer operations, so the same words).
     pub fn fill(&mut self, out: &mut [u64]) {
         let whole = out.len() / WIDE_LANES * WIDE_LANES;
