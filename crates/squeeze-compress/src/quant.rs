@@ -307,21 +307,7 @@ squeeze_core::dispatch_avx2! {
 
 fn round_uniform_f32(x: &[f32], k: f32, s: u16, rng: WideRng, codes: &mut [i16]) {
     let p = RoundF32::new(k, s);
-    map_chunks_rng(
-        x,
-        codes,
-        rng,
-        CHUNK / 2,
-        (),
-        |_, _| (),
-        |x, codes, rng| {
-            let mut block = RandomBlock::new();
-            for (xc, cc) in x.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
-                let u = block.fill(rng, xc.len());
-                round_block_f32(xc, u, cc, p);
-            }
-        },
-    );
+    round_blocks(x, rng, codes, |xc, u, cc| round_block_f32(xc, u, cc, p));
 }
 
 fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: WideRng, codes: &mut [i16]) {
@@ -329,7 +315,7 @@ fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: WideRng, codes: &
     let scale = (1u64 << fbits) as f64;
     let shift = 32 - fbits;
     let sf = s as f64;
-    round_blocks(x, rng, codes, |v: S, u: u32| -> i16 {
+    let code = |v: S, u: u32| -> i16 {
         let p = (v.abs().to_f64() / n) * sf;
         let r = if p < sf { p } else { sf };
         // SAFETY: 0 ≤ r ≤ s and s·2^F < 2^31 (a NaN ratio would have failed `p < sf` and
@@ -337,17 +323,23 @@ fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: WideRng, codes: &
         let t: i32 = unsafe { (r * scale).to_int_unchecked() };
         let q = ((t + (u >> shift) as i32) >> fbits) as i16;
         if v.is_sign_negative() { -q } else { q }
+    };
+    round_blocks(x, rng, codes, |xc, u, cc| {
+        for ((c, &v), &u) in cc.iter_mut().zip(xc).zip(u) {
+            *c = code(v, u);
+        }
     });
 }
 
-/// `codes[j] = code(x[j], u_j)` with `u_j` the 32-bit uniforms of [`RandomBlock`]s (half a
-/// word per element), chunked on the rayon pool for large inputs ([`crate::parallel`]).
+/// `block_fn(x_b, u_b, codes_b)` over blocks of [`BLOCK`] entries, with `u_b` the 32-bit uniforms
+/// of a [`RandomBlock`] (half a word per element), chunked on the rayon pool for large inputs
+/// ([`crate::parallel`]).
 #[inline(always)]
 fn round_blocks<X: Copy + Sync>(
     x: &[X],
     rng: WideRng,
     codes: &mut [i16],
-    code: impl Fn(X, u32) -> i16 + Sync + Send,
+    block_fn: impl Fn(&[X], &[u32], &mut [i16]) + Sync + Send,
 ) {
     map_chunks_rng(
         x,
@@ -360,9 +352,7 @@ fn round_blocks<X: Copy + Sync>(
             let mut block = RandomBlock::new();
             for (xc, cc) in x.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
                 let u = block.fill(rng, xc.len());
-                for ((c, &v), &u) in cc.iter_mut().zip(xc).zip(u) {
-                    *c = code(v, u);
-                }
+                block_fn(xc, u, cc);
             }
         },
     );

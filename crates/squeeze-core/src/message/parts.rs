@@ -39,15 +39,7 @@ impl<S: Scalar> Message<S> {
 
     /// Become `Natural`, reusing the buffer; returns the cleared value vector.
     pub fn natural_parts(&mut self) -> &mut Vec<S> {
-        reuse_as!(
-            self,
-            Message::Natural,
-            Message::Natural { values: Vec::new() },
-            Message::Natural { values } => {
-                values.clear();
-                values
-            }
-        )
+        self.natural_parts_sized(0)
     }
 
     /// Become `Natural` with `len` values, reusing the buffer **without clearing it**: the
@@ -113,23 +105,7 @@ impl<S: Scalar> Message<S> {
 
     /// Become `Quantized`; returns norm, levels and the cleared code vector.
     pub fn quantized_parts(&mut self) -> (&mut S, &mut Levels<S>, &mut Vec<i16>) {
-        reuse_as!(
-            self,
-            Message::Quantized,
-            Message::Quantized {
-                norm: S::ZERO,
-                levels: Levels::Uniform { s: 1 },
-                codes: Vec::new(),
-            },
-            Message::Quantized {
-                norm,
-                levels,
-                codes,
-            } => {
-                codes.clear();
-                (norm, levels, codes)
-            }
-        )
+        self.quantized_parts_sized(0)
     }
 
     /// Become `Quantized` with `len` codes, reusing the buffer **without clearing it**: the
