@@ -9,6 +9,8 @@ use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
 use crate::rand_k::overflow_error;
 
+pub mod assign;
+
 /// Domain-separation word mixed into `ctx.round_seed` ("perm").
 const PERM_TAG: u64 = 0x7065_726d;
 
@@ -177,35 +179,14 @@ compressor! {
         values.clear();
         values.resize(b, S::ZERO);
 
-        // Sequential assignment from the shared seed (see the type's doc). Worker i tracks
-        // only the number of not-yet-filled places before its block (`before`) and in it
-        // (`mine`); every worker draws the same r_j, so the blocks partition the coordinates.
-        // The loop is branch-free in the random outcome: it always writes slot `cnt` and
-        // advances `cnt` only on a hit (`cnt < b` while `mine > 0`).
+        // Sequential assignment from the shared seed (see the type's doc and `assign`): the
+        // kept indices first, then their values in one streaming gather (indices sorted).
         let mut rng =
             SqueezeRng::from_seed_u64(squeeze_core::rng::mix(ctx.round_seed, PERM_TAG, 0));
-        let mut before = block.start as u64;
-        let mut mine = b as u64;
-        let mut cnt = 0usize;
-        let mut j = 0usize;
-        while mine > 0 && !(before == 0 && mine == (d - j) as u64) {
-            let r = rng.below((d - j) as u64);
-            let lt = r < before;
-            // r − before wraps to ≥ 2⁶⁴ − 2³² > mine when r < before.
-            let hit = r.wrapping_sub(before) < mine;
-            before -= u64::from(lt);
-            mine -= u64::from(hit);
-            indices[cnt] = j as u32;
-            values[cnt] = x[j] * scale;
-            cnt += usize::from(hit);
-            j += 1;
+        assign::assign(&mut rng, d, block.start, b, indices);
+        for (v, &jj) in values.iter_mut().zip(indices.iter()) {
+            *v = x[jj as usize] * scale;
         }
-        // Every remaining coordinate (if any) belongs to this block.
-        for (k, jj) in (cnt..b).zip(j..d) {
-            indices[k] = jj as u32;
-            values[k] = x[jj] * scale;
-        }
-        debug_assert_eq!(b - cnt, if mine > 0 { d - j } else { 0 });
         if squeeze_core::ops::first_non_finite(values).is_some() {
             return Err(overflow_error(<Self as Registered>::NAME, "n", d));
         }
