@@ -23,10 +23,9 @@ use squeeze_core::SqueezeRng;
 
 /// Coordinates per batch.
 pub(super) const LANES: usize = 32;
-/// Words buffered from the generator at a time.
-const BUF: usize = 256;
 
-/// A source of 64-bit random words (the shared [`SqueezeRng`]; a stub in tests).
+/// A source of 64-bit random words (the shared stream: [`SqueezeRng`] or
+/// [`Lanes`](super::lanes::Lanes); a stub in tests).
 pub(super) trait WordSource {
     /// The next `out.len()` words of the stream.
     fn fill(&mut self, out: &mut [u64]);
@@ -39,47 +38,41 @@ impl WordSource for SqueezeRng {
     }
 }
 
-/// The stream of `src`, read through a buffer: words handed out are exactly the stream's,
-/// in order.
+/// The stream of `src`, read through `buf` (refilled whole): words handed out are exactly the
+/// stream's, in order.
 struct Words<'a, R: WordSource> {
     src: &'a mut R,
-    buf: [u64; BUF],
+    buf: &'a mut [u64],
     pos: usize,
 }
 
 impl<'a, R: WordSource> Words<'a, R> {
-    fn new(src: &'a mut R) -> Self {
-        Self {
-            src,
-            buf: [0; BUF],
-            pos: BUF,
+    fn new(src: &'a mut R, buf: &'a mut [u64]) -> Self {
+        let pos = buf.len();
+        Self { src, buf, pos }
+    }
+
+    #[inline(always)]
+    fn refill_if_empty(&mut self) {
+        if self.pos == self.buf.len() {
+            self.src.fill(self.buf);
+            self.pos = 0;
         }
     }
 
     #[inline(always)]
     fn next(&mut self) -> u64 {
-        if self.pos == BUF {
-            self.src.fill(&mut self.buf);
-            self.pos = 0;
-        }
+        self.refill_if_empty();
         let w = self.buf[self.pos];
         self.pos += 1;
         w
     }
 
-    /// The next [`LANES`] words without consuming them.
+    /// The next [`LANES`] words without consuming them, if they are in the buffer.
     #[inline(always)]
-    fn peek(&mut self) -> &[u64; LANES] {
-        if self.pos + LANES > BUF {
-            let rest = BUF - self.pos;
-            self.buf.copy_within(self.pos.., 0);
-            self.src.fill(&mut self.buf[rest..]);
-            self.pos = 0;
-        }
-        let w: &[u64; LANES] = self.buf[self.pos..self.pos + LANES]
-            .try_into()
-            .expect("LANES words");
-        w
+    fn peek(&mut self) -> Option<&[u64; LANES]> {
+        self.refill_if_empty();
+        self.buf.get(self.pos..self.pos + LANES)?.try_into().ok()
     }
 
     /// Uniform in `0..n`: the same code as [`SqueezeRng::below`], on this stream.
@@ -222,12 +215,13 @@ static SET_BITS: [[u8; 8]; 256] = {
 #[inline(always)]
 fn drive<R: WordSource, const AVX2: bool>(
     src: &mut R,
+    buf: &mut [u64],
     d: usize,
     start: usize,
     b: usize,
     indices: &mut [u32],
 ) {
-    let mut words = Words::new(src);
+    let mut words = Words::new(src, buf);
     let mut st = State {
         before: start as u64,
         mine: b as u64,
@@ -238,10 +232,15 @@ fn drive<R: WordSource, const AVX2: bool>(
     while st.running(d) {
         let left = (d - st.j) as u64;
         let after = left - st.before - st.mine;
-        if st.mine > lanes && after > lanes {
-            // Neither stop condition can trigger inside the batch (each needs μ = 0 or
-            // "places after block i" = 0), and n = left − k ≥ 2 for every lane.
-            let w = *words.peek();
+        if st.mine > lanes && (after > lanes || st.before > lanes) {
+            // Neither stop condition can trigger inside the batch: one needs μ = 0, the other
+            // β = 0 and "places after block i" = 0, and each falls by at most one per step.
+            // And n = left − k > μ − k ≥ 1 for every lane.
+            let Some(&w) = words.peek() else {
+                // The buffer ends inside this batch (after a refused batch): one exact step.
+                st.step(&mut words, d, indices);
+                continue;
+            };
             let upper = st.before + st.mine;
             #[cfg(target_arch = "x86_64")]
             let decided = if AVX2 {
@@ -291,16 +290,25 @@ fn drive<R: WordSource, const AVX2: bool>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-fn assign_avx2<R: WordSource>(src: &mut R, d: usize, start: usize, b: usize, indices: &mut [u32]) {
-    drive::<R, true>(src, d, start, b, indices);
+fn assign_avx2<R: WordSource>(
+    src: &mut R,
+    buf: &mut [u64],
+    d: usize,
+    start: usize,
+    b: usize,
+    indices: &mut [u32],
+) {
+    drive::<R, true>(src, buf, d, start, b, indices);
 }
 
 /// Kept coordinates of the block with `start` places before it and `b ≥ 1` places at
-/// dimension `d ≤ 2³² − 1`, drawn from `src`: `indices[..b]`, sorted (`indices.len() ≥ b`).
-/// Takes the AVX2 batches when [`squeeze_core::simd::avx2`] says so (and the CPU has
-/// popcnt, as every AVX2 CPU does); the same indices either way.
+/// dimension `d ≤ 2³² − 1`, drawn from `src` through `buf` (refilled whole, any length ≥ 1):
+/// `indices[..b]`, sorted (`indices.len() ≥ b`). Takes the AVX2 batches when
+/// [`squeeze_core::simd::avx2`] says so (and the CPU has popcnt, as every AVX2 CPU does); the
+/// same indices either way.
 pub(super) fn assign<R: WordSource>(
     src: &mut R,
+    buf: &mut [u64],
     d: usize,
     start: usize,
     b: usize,
@@ -309,9 +317,9 @@ pub(super) fn assign<R: WordSource>(
     #[cfg(target_arch = "x86_64")]
     if squeeze_core::simd::avx2() && std::is_x86_feature_detected!("popcnt") {
         // SAFETY: the CPU has AVX2 and popcnt (checked just above).
-        return unsafe { assign_avx2(src, d, start, b, indices) };
+        return unsafe { assign_avx2(src, buf, d, start, b, indices) };
     }
-    drive::<R, false>(src, d, start, b, indices);
+    drive::<R, false>(src, buf, d, start, b, indices);
 }
 
 #[cfg(test)]
@@ -508,14 +516,27 @@ mod tests {
                     };
                     let (want, rejected) = reference(&mut src.clone(), d, block.start, block.len());
                     total += rejected;
-                    let mut got = vec![0u32; block.len()];
-                    assign(&mut src.clone(), d, block.start, block.len(), &mut got);
-                    assert_eq!(got, want, "d={d} n={n} worker={worker} offset={offset}");
-                    let mut portable = vec![0u32; block.len()];
-                    squeeze_core::simd::portable(|| {
-                        assign(&mut src.clone(), d, block.start, block.len(), &mut portable)
-                    });
-                    assert_eq!(portable, want);
+                    // Buffers of 256 words, and of 1000 (not a multiple of LANES: batches
+                    // that would cross a refill take exact steps).
+                    for len in [256, 1000] {
+                        let mut buf = vec![0u64; len];
+                        let mut got = vec![0u32; block.len()];
+                        assign(
+                            &mut src.clone(),
+                            &mut buf,
+                            d,
+                            block.start,
+                            block.len(),
+                            &mut got,
+                        );
+                        assert_eq!(got, want, "d={d} n={n} worker={worker} offset={offset}");
+                        let mut portable = vec![0u32; block.len()];
+                        squeeze_core::simd::portable(|| {
+                            let (start, b) = (block.start, block.len());
+                            assign(&mut src.clone(), &mut buf, d, start, b, &mut portable)
+                        });
+                        assert_eq!(portable, want);
+                    }
                 }
             }
         }
@@ -539,7 +560,8 @@ mod tests {
         ] {
             let mut a = SqueezeRng::from_seed_u64(n);
             let mut b = a.clone();
-            let mut words = Words::new(&mut b);
+            let mut buf = [0u64; 256];
+            let mut words = Words::new(&mut b, &mut buf);
             for _ in 0..600 {
                 assert_eq!(words.below(n), a.below(n), "n = {n}");
             }
