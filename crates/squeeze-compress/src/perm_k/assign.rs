@@ -489,7 +489,11 @@ mod tests {
         fn fill(&mut self, out: &mut [u64]) {
             for v in out {
                 let w = self.rng.next_u64();
-                *v = if self.pos % self.every == 0 { 0 } else { w };
+                *v = if self.pos.is_multiple_of(self.every) {
+                    0
+                } else {
+                    w
+                };
                 self.pos += 1;
             }
         }

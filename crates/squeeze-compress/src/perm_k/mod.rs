@@ -53,9 +53,14 @@ const PERM_TAG: u64 = 0x7065_726d;
 /// generator seeded by `ctx.round_seed` alone, the same sequence on every worker), coordinate
 /// $j$ goes to the block whose range of remaining places contains $r_j$. Worker $i$ only needs
 /// to count the places left before its block and in it, so a call is one sequential pass of
-/// at most $d$ draws with no working memory (nothing in scratch, no allocation once the
-/// message has grown), and the kept indices come out sorted. It stops once block $i$ is full,
-/// and takes the rest in one go once only block $i$'s places are left.
+/// at most $d$ draws, and the kept indices come out sorted. It stops once block $i$ is full,
+/// and takes the rest in one go once only block $i$'s places are left. The pass runs 32
+/// coordinates at a time where the outcome is decided by the batch's starting counts, and the
+/// generator's words come from 4 jumped-ahead segments of the same stream (the `assign` and
+/// `lanes` modules: the same draws, hence the same messages, bit for bit); the kept values are
+/// gathered afterwards, block by block with the input's finiteness scan. Working memory: a
+/// 64 KiB word buffer in `ctx.scratch.random` for $d \ge 2^{16}$, none below; no allocation
+/// once the message and scratch have grown.
 ///
 /// ```
 /// use squeeze_compress::PermK;
