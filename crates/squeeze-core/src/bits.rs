@@ -25,6 +25,46 @@ pub const fn bits_for_range(n: u64) -> u32 {
     }
 }
 
+/// Entries per chunk of the parallel wire path: $2^{16}$, the same as
+/// `squeeze_compress::parallel::CHUNK`. Chunk boundaries depend on the entry count alone.
+pub const WIRE_CHUNK: usize = 1 << 16;
+
+/// Smallest payload (in entries) that is encoded or decoded on several threads: $2^{19}$, the
+/// same as `squeeze_compress::parallel::PARALLEL_MIN_DIM`.
+pub const WIRE_PARALLEL_MIN: usize = 1 << 19;
+
+/// Whether a payload of `n` entries takes the chunked path: at least [`WIRE_PARALLEL_MIN`]
+/// entries, the `parallel` feature on, and called from a worker of a rayon pool with more
+/// than one thread (the pool the call is made from; a plain thread never starts rayon's
+/// global pool). Otherwise the wire path runs on the calling thread exactly as before.
+///
+/// ```
+/// use squeeze_core::bits::{wire_parallel, WIRE_PARALLEL_MIN};
+/// assert!(!wire_parallel(WIRE_PARALLEL_MIN)); // not inside a rayon pool
+/// ```
+#[inline]
+pub fn wire_parallel(n: usize) -> bool {
+    #[cfg(feature = "parallel")]
+    {
+        n >= WIRE_PARALLEL_MIN
+            && rayon::current_thread_index().is_some()
+            && rayon::current_num_threads() > 1
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        let _ = n;
+        false
+    }
+}
+
+/// Whether the bit-packing loops take their `avx2,bmi2` copy (respects
+/// [`crate::simd::portable`]).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn bmi2() -> bool {
+    crate::simd::avx2() && std::is_x86_feature_detected!("bmi2")
+}
+
 /// Appends bit fields to a reusable byte buffer.
 ///
 /// ```
@@ -109,6 +149,34 @@ impl BitWriter {
     /// word-at-a-time — `⌊56/max_len⌋` fields are OR-ed into a 64-bit accumulator and stored
     /// with one unaligned 8-byte write, with no branch per field.
     pub(crate) fn write_fields<T: Copy>(
+        &mut self,
+        items: &[T],
+        max_len: u32,
+        field: impl Fn(T) -> (u64, u32),
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if bmi2() {
+            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+            return unsafe { self.write_fields_bmi2(items, max_len, field) };
+        }
+        self.write_fields_body(items, max_len, field);
+    }
+
+    /// [`BitWriter::write_fields`] compiled with `shlx`/`shrx` (variable shifts without the
+    /// flags dependency of `shl cl`).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi2")]
+    fn write_fields_bmi2<T: Copy>(
+        &mut self,
+        items: &[T],
+        max_len: u32,
+        field: impl Fn(T) -> (u64, u32),
+    ) {
+        self.write_fields_body(items, max_len, field);
+    }
+
+    #[inline(always)]
+    fn write_fields_body<T: Copy>(
         &mut self,
         items: &[T],
         max_len: u32,
@@ -264,6 +332,34 @@ impl<'a> BitReader<'a> {
         &mut self,
         out: &mut [T],
         max_len: u32,
+        field: impl FnMut(u64) -> (T, u32),
+    ) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if bmi2() {
+            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+            return unsafe { self.read_fields_bmi2(out, max_len, field) };
+        }
+        self.read_fields_body(out, max_len, field)
+    }
+
+    /// [`BitReader::read_fields`] compiled with `shrx`/`bzhi`: the bit-position chain of a
+    /// variable-width code (QSGD) is one `shrx` + mask + add per entry.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi2")]
+    fn read_fields_bmi2<T>(
+        &mut self,
+        out: &mut [T],
+        max_len: u32,
+        field: impl FnMut(u64) -> (T, u32),
+    ) -> usize {
+        self.read_fields_body(out, max_len, field)
+    }
+
+    #[inline(always)]
+    fn read_fields_body<T>(
+        &mut self,
+        out: &mut [T],
+        max_len: u32,
         mut field: impl FnMut(u64) -> (T, u32),
     ) -> usize {
         debug_assert!((1..=56).contains(&max_len));
@@ -317,6 +413,198 @@ impl<'a> BitReader<'a> {
             return Err(DecodeError::NonCanonical("padding bits must be zero"));
         }
         Ok(())
+    }
+}
+
+impl BitWriter {
+    /// [`BitWriter::write_fields`], on the calling rayon pool when
+    /// [`wire_parallel`]`(items.len())`: the same bytes for any thread count.
+    ///
+    /// `chunk_bits(c)` is the exact number of bits the fields of `c` take. The items are cut
+    /// into [`WIRE_CHUNK`]-sized chunks; a parallel pass measures each, a prefix sum gives
+    /// chunk $c$ its bit range $[b_c, b_c + \ell_c)$, and each chunk packs into the whole
+    /// bytes $\lfloor b_c/8\rfloor \ldots \lfloor (b_c+\ell_c)/8\rfloor - 1$ (low
+    /// $b_c \bmod 8$ bits of its first byte left zero); its last partial byte is returned and
+    /// OR-ed into the shared boundary byte afterwards, in chunk order.
+    pub(crate) fn write_fields_chunked<T: Copy + Sync>(
+        &mut self,
+        items: &[T],
+        max_len: u32,
+        field: impl Fn(T) -> (u64, u32) + Sync,
+        chunk_bits: impl Fn(&[T]) -> u64 + Sync,
+    ) {
+        #[cfg(feature = "parallel")]
+        if wire_parallel(items.len()) {
+            return self.write_fields_par(items, max_len, &field, &chunk_bits);
+        }
+        let _ = &chunk_bits;
+        self.write_fields(items, max_len, field);
+    }
+
+    #[cfg(feature = "parallel")]
+    fn write_fields_par<T: Copy + Sync>(
+        &mut self,
+        items: &[T],
+        max_len: u32,
+        field: &(impl Fn(T) -> (u64, u32) + Sync),
+        chunk_bits: &(impl Fn(&[T]) -> u64 + Sync),
+    ) {
+        use rayon::prelude::*;
+        debug_assert!((1..=56).contains(&max_len));
+        // Whole bytes of the accumulator go to the buffer; < 8 bits stay as the head byte.
+        let nb = (self.pending / 8) as usize;
+        self.buf.extend_from_slice(&self.acc.to_le_bytes()[..nb]);
+        let head_byte = self.buf.len();
+        let head = if nb == 0 {
+            self.acc
+        } else {
+            self.acc >> (8 * nb)
+        };
+        let base = head_byte as u64 * 8 + (self.pending % 8) as u64;
+        let lens: Vec<u64> = items.par_chunks(WIRE_CHUNK).map(chunk_bits).collect();
+        let mut starts = Vec::with_capacity(lens.len());
+        let mut end = base;
+        for &l in &lens {
+            starts.push(end);
+            end += l;
+        }
+        let end_byte = (end / 8) as usize;
+        self.buf.resize(end_byte, 0);
+        let mut regions = Vec::with_capacity(lens.len());
+        let mut rest = &mut self.buf[head_byte..];
+        let mut at = head_byte;
+        for (&s, &l) in starts.iter().zip(&lens) {
+            let e = ((s + l) / 8) as usize;
+            let (region, tail) = std::mem::take(&mut rest).split_at_mut(e - at);
+            regions.push(region);
+            rest = tail;
+            at = e;
+        }
+        let tails: Vec<u64> = items
+            .par_chunks(WIRE_CHUNK)
+            .zip(regions)
+            .zip(&starts)
+            .map(|((chunk, dst), &s)| pack_region(dst, (s % 8) as u32, chunk, max_len, field))
+            .collect();
+        let mut acc = 0u64;
+        let heads = std::iter::once((head_byte, head));
+        let ends = starts.iter().zip(&lens).map(|(&s, &l)| ((s + l) / 8) as usize);
+        for (idx, v) in heads.chain(ends.zip(tails)) {
+            match self.buf.get_mut(idx) {
+                Some(b) => *b |= v as u8,
+                None => acc |= v,
+            }
+        }
+        self.acc = acc;
+        self.pending = (end % 8) as u32;
+        self.bits += end - base;
+    }
+}
+
+/// Pack `items` into `dst` starting `head` (< 8) bits into its first byte, `dst` being exactly
+/// the whole bytes the fields end up filling; returns the last partial byte (< 8 bits, the
+/// head's bits included if `dst` is empty). Stores are the truncated 8-byte stores of
+/// [`BitWriter::write_fields`], so every byte of `dst` gets the same bits.
+#[cfg(feature = "parallel")]
+fn pack_region<T: Copy>(
+    dst: &mut [u8],
+    head: u32,
+    items: &[T],
+    max_len: u32,
+    field: &impl Fn(T) -> (u64, u32),
+) -> u64 {
+    let group = (56 / max_len.clamp(1, 56)) as usize;
+    let (mut p, mut acc, mut n) = (0usize, 0u64, head);
+    for chunk in items.chunks(group) {
+        for &t in chunk {
+            let (v, len) = field(t);
+            debug_assert!(len <= max_len && v >> len == 0);
+            acc |= v << n;
+            n += len;
+        }
+        let bytes = acc.to_le_bytes();
+        match dst.get_mut(p..p + 8) {
+            Some(s) => s.copy_from_slice(&bytes),
+            None => {
+                let k = dst.len().saturating_sub(p).min(8);
+                if let Some(s) = dst.get_mut(p..p + k) {
+                    s.copy_from_slice(&bytes[..k]);
+                }
+            }
+        }
+        let b = n >> 3;
+        p += b as usize;
+        acc = if b == 0 { acc } else { acc >> (8 * b) };
+        n &= 7;
+    }
+    debug_assert_eq!(p, dst.len());
+    acc
+}
+
+impl BitReader<'_> {
+    /// `out.len()` fields of exactly `len ≤ 64` bits each, `(item, bad) = field(bits)` with
+    /// the field's bits in the low `len` bits (zero above); on the calling rayon pool when
+    /// [`wire_parallel`]`(out.len())`, each [`WIRE_CHUNK`] of entries at its known offset.
+    ///
+    /// Returns `true` if any entry was flagged `bad` or the input ended early; the position
+    /// and `out` are then unspecified, and the caller re-reads from a saved reader entry by
+    /// entry to report the first error exactly.
+    pub(crate) fn read_fixed<T: Send>(
+        &mut self,
+        out: &mut [T],
+        len: u32,
+        field: impl Fn(u64) -> (T, bool) + Sync,
+    ) -> bool {
+        debug_assert!((1..=64).contains(&len));
+        let total = out.len() as u64 * len as u64;
+        #[cfg(feature = "parallel")]
+        if wire_parallel(out.len()) {
+            use rayon::prelude::*;
+            let p0 = self.pos;
+            let this = &*self;
+            let bad = out
+                .par_chunks_mut(WIRE_CHUNK)
+                .enumerate()
+                .map(|(c, o)| {
+                    let mut r = this.clone();
+                    r.pos = p0 + (c * WIRE_CHUNK) as u64 * len as u64;
+                    r.read_fixed_run(o, len, &field)
+                })
+                .reduce(|| false, |a, b| a | b);
+            self.pos = (p0 + total).min(self.len);
+            return bad;
+        }
+        self.read_fixed_run(out, len, &field)
+    }
+
+    fn read_fixed_run<T>(
+        &mut self,
+        out: &mut [T],
+        len: u32,
+        field: &impl Fn(u64) -> (T, bool),
+    ) -> bool {
+        let mut bad = false;
+        let done = if len <= 56 {
+            let mask = (1u64 << len) - 1;
+            self.read_fields(out, len, |b| {
+                let (t, flag) = field(b & mask);
+                bad |= flag;
+                (t, len)
+            })
+        } else {
+            0
+        };
+        for o in &mut out[done..] {
+            match self.read(len) {
+                Ok(b) => {
+                    let (t, flag) = field(b);
+                    bad |= flag;
+                    *o = t;
+                }
+                Err(_) => return true,
+            }
+        }
+        bad
     }
 }
 
