@@ -117,16 +117,7 @@ fn read_codes(
     codes.truncate(dim);
     codes.resize(dim, 0);
     let start = r.clone();
-    let mask = (1u64 << width) - 1;
-    let mut bad = false;
-    let done = r.read_fields(&mut codes, width + 1, |v| {
-        let mag = v & mask;
-        let nonzero = (mag != 0) as u64;
-        let neg = ((v >> width) & nonzero) as i16;
-        bad |= mag > s as u64;
-        // width ≤ 15, so mag fits an i16; (m ^ −1) + 1 = −m.
-        (((mag as i16) ^ -neg) + neg, width + nonzero as u32)
-    });
+    let (done, bad) = r.read_sign_magnitude(&mut codes, width, s);
     let from = if bad {
         *r = start;
         0
