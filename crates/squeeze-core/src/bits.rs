@@ -633,6 +633,33 @@ fn pack_region<T: Copy>(
     max_len: u32,
     field: &impl Fn(T) -> (u64, u32),
 ) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if bmi2() {
+        #[target_feature(enable = "avx2,bmi2")]
+        fn with_bmi2<T: Copy>(
+            dst: &mut [u8],
+            head: u32,
+            items: &[T],
+            max_len: u32,
+            field: &impl Fn(T) -> (u64, u32),
+        ) -> u64 {
+            pack_region_body(dst, head, items, max_len, field)
+        }
+        // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+        return unsafe { with_bmi2(dst, head, items, max_len, field) };
+    }
+    pack_region_body(dst, head, items, max_len, field)
+}
+
+#[cfg(feature = "parallel")]
+#[inline(always)]
+fn pack_region_body<T: Copy>(
+    dst: &mut [u8],
+    head: u32,
+    items: &[T],
+    max_len: u32,
+    field: &impl Fn(T) -> (u64, u32),
+) -> u64 {
     let group = (56 / max_len.clamp(1, 56)) as usize;
     let (mut p, mut acc, mut n) = (0usize, 0u64, head);
     for chunk in items.chunks(group) {
