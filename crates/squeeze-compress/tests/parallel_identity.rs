@@ -230,6 +230,11 @@ fn sequential_messages_match_main() {
 /// whatever the pool; a corrupted payload gives the same error on every pool.
 #[test]
 fn wire_bytes_and_decode_do_not_depend_on_the_thread_count() {
+    // The wire path cuts at the same chunks and threshold as the compressors.
+    assert_eq!(
+        (squeeze_core::bits::WIRE_CHUNK, squeeze_core::bits::WIRE_PARALLEL_MIN),
+        (CHUNK, PARALLEL_MIN_DIM)
+    );
     let x = input::<f32>(7, 1.0);
     let pools: Vec<_> = [1, 2, 4]
         .map(|k| {
