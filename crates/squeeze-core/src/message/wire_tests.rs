@@ -385,8 +385,16 @@ mod chunked {
         let mut corrupted = top.clone();
         let bit = 4 + flip % (corrupted.len() * 8 - 4);
         corrupted[bit / 8] ^= 1 << (bit % 8);
-        let inputs = [&top[..], &top[..top.len() / 2], &top[..top.len() - 1], &corrupted];
-        let want: Vec<_> = inputs.iter().map(|b| Message::<S>::decode(b, dim)).collect();
+        let inputs = [
+            &top[..],
+            &top[..top.len() / 2],
+            &top[..top.len() - 1],
+            &corrupted,
+        ];
+        let want: Vec<_> = inputs
+            .iter()
+            .map(|b| Message::<S>::decode(b, dim))
+            .collect();
         assert_eq!(want[0].as_ref(), Ok(m));
         let prefixes = [0u32, 3, 13, 61];
         let seq: Vec<_> = prefixes.iter().map(|&p| encoded(m, p)).collect();
@@ -412,10 +420,17 @@ mod chunked {
 
     #[test]
     fn chunked_wire_is_identical_for_any_thread_count() {
-        let bits = [0x9e37_79b9_7f4a_7c15u64, 0xbf58_476d_1ce4_e5b9, 0x94d0_49bb_1331_11eb];
+        let bits = [
+            0x9e37_79b9_7f4a_7c15u64,
+            0xbf58_476d_1ce4_e5b9,
+            0x94d0_49bb_1331_11eb,
+        ];
         for (i, &dim) in DIMS.iter().enumerate() {
             for kind in 0..7u8 {
-                check_threads(&message::<f32>(kind, dim, i * 3 + kind as usize, &bits), i * 7919);
+                check_threads(
+                    &message::<f32>(kind, dim, i * 3 + kind as usize, &bits),
+                    i * 7919,
+                );
             }
         }
         for kind in [0u8, 2, 5] {
@@ -459,7 +474,10 @@ mod chunked {
                 dense_bytes[byte] |= (((nan >> b) & 1) as u8) << bit;
             }
         }
-        for (bytes, what) in [(&nat_bytes, "natural exponent"), (&dense_bytes, "dense value")] {
+        for (bytes, what) in [
+            (&nat_bytes, "natural exponent"),
+            (&dense_bytes, "dense value"),
+        ] {
             let want = Message::<f32>::decode(bytes, dim).unwrap_err();
             match &want {
                 DecodeError::BadField { what: w, detail } => {
