@@ -400,13 +400,15 @@ mod multicore {
     fn wire_encode_d1e7(bencher: Bencher<'_, '_>, case: &PoolCase) {
         let (msg, pool) = wire_setup(case);
         let mut w = BitWriter::with_capacity_bits(msg.bits() + msg.entries() + 64);
-        bencher.counter(BytesCount::new(40_000_000usize)).bench_local(|| {
-            pool.install(|| {
-                w.clear();
-                divan::black_box(&msg).encode(&mut w);
-                w.bit_len()
-            })
-        });
+        bencher
+            .counter(BytesCount::new(40_000_000usize))
+            .bench_local(|| {
+                pool.install(|| {
+                    w.clear();
+                    divan::black_box(&msg).encode(&mut w);
+                    w.bit_len()
+                })
+            });
     }
 
     /// `Message::decode_into` a reused message on the pool.
@@ -415,12 +417,14 @@ mod multicore {
         let (msg, pool) = wire_setup(case);
         let bytes = msg.to_bytes();
         let mut back = Message::<f32>::default();
-        bencher.counter(BytesCount::new(40_000_000usize)).bench_local(|| {
-            pool.install(|| {
-                back.decode_into(divan::black_box(&bytes), 10_000_000)
-                    .expect("round trip");
-                back.entries()
-            })
-        });
+        bencher
+            .counter(BytesCount::new(40_000_000usize))
+            .bench_local(|| {
+                pool.install(|| {
+                    back.decode_into(divan::black_box(&bytes), 10_000_000)
+                        .expect("round trip");
+                    back.entries()
+                })
+            });
     }
 }

@@ -232,7 +232,10 @@ fn sequential_messages_match_main() {
 fn wire_bytes_and_decode_do_not_depend_on_the_thread_count() {
     // The wire path cuts at the same chunks and threshold as the compressors.
     assert_eq!(
-        (squeeze_core::bits::WIRE_CHUNK, squeeze_core::bits::WIRE_PARALLEL_MIN),
+        (
+            squeeze_core::bits::WIRE_CHUNK,
+            squeeze_core::bits::WIRE_PARALLEL_MIN
+        ),
         (CHUNK, PARALLEL_MIN_DIM)
     );
     let x = input::<f32>(7, 1.0);
@@ -262,7 +265,11 @@ fn wire_bytes_and_decode_do_not_depend_on_the_thread_count() {
                 back.decode_into(&seq, D).unwrap();
                 assert!(back == m, "{spec}: {k} threads");
                 let got = Message::<f32>::decode(&bad, D);
-                assert_eq!(format!("{got:?}"), format!("{bad_want:?}"), "{spec}: {k} threads");
+                assert_eq!(
+                    format!("{got:?}"),
+                    format!("{bad_want:?}"),
+                    "{spec}: {k} threads"
+                );
             });
         }
     }
