@@ -361,4 +361,70 @@ mod multicore {
             })
         });
     }
+
+    /// Dense quantised messages whose wire path has a chunked form: encode of every kind,
+    /// decode of the fixed-width ones (`natural`; the variable-width QSGD codes decode on one
+    /// thread: their bit positions form a serial chain).
+    const WIRE_SPECS: [&str; 5] = [
+        "qsgd:s=16",
+        "terngrad",
+        "natural",
+        "natural_dithering:s=8",
+        "power_rounding",
+    ];
+
+    fn wire_cases() -> Vec<PoolCase> {
+        WIRE_SPECS
+            .iter()
+            .flat_map(|&spec| [1, 2].map(|threads| PoolCase { spec, threads }))
+            .collect()
+    }
+
+    /// The spec's message for `input(10⁷)` and a pool of `threads` threads.
+    fn wire_setup(case: &PoolCase) -> (Message<f32>, rayon::ThreadPool) {
+        let x = input(10_000_000);
+        let c = parse::<f32>(case.spec).expect("registered spec");
+        let mut rng = SqueezeRng::from_seed_u64(1);
+        let mut scratch = Scratch::default();
+        let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(0, 4);
+        let msg = c.compress(&x, &mut ctx).expect("valid input");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(case.threads)
+            .build()
+            .expect("thread pool");
+        (msg, pool)
+    }
+
+    /// `Message::encode` into a reused writer on the pool (bytes identical for both pools).
+    #[divan::bench(args = wire_cases(), sample_count = 10, sample_size = 1)]
+    fn wire_encode_d1e7(bencher: Bencher<'_, '_>, case: &PoolCase) {
+        let (msg, pool) = wire_setup(case);
+        let mut w = BitWriter::with_capacity_bits(msg.bits() + msg.entries() + 64);
+        bencher
+            .counter(BytesCount::new(40_000_000usize))
+            .bench_local(|| {
+                pool.install(|| {
+                    w.clear();
+                    divan::black_box(&msg).encode(&mut w);
+                    w.bit_len()
+                })
+            });
+    }
+
+    /// `Message::decode_into` a reused message on the pool.
+    #[divan::bench(args = wire_cases(), sample_count = 10, sample_size = 1)]
+    fn wire_decode_into_d1e7(bencher: Bencher<'_, '_>, case: &PoolCase) {
+        let (msg, pool) = wire_setup(case);
+        let bytes = msg.to_bytes();
+        let mut back = Message::<f32>::default();
+        bencher
+            .counter(BytesCount::new(40_000_000usize))
+            .bench_local(|| {
+                pool.install(|| {
+                    back.decode_into(divan::black_box(&bytes), 10_000_000)
+                        .expect("round trip");
+                    back.entries()
+                })
+            });
+    }
 }

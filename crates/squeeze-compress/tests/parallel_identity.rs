@@ -224,3 +224,53 @@ fn sequential_messages_match_main() {
     }
     assert!(MAIN_DIGESTS.len() >= 20, "digest table missing");
 }
+
+/// The wire path on 1-, 2- and 4-thread pools (`squeeze_core::bits::wire_parallel`): every
+/// example spec's message encodes to main's bytes (`MAIN_DIGESTS`) and decodes back to itself
+/// whatever the pool; a corrupted payload gives the same error on every pool.
+#[test]
+fn wire_bytes_and_decode_do_not_depend_on_the_thread_count() {
+    // The wire path cuts at the same chunks and threshold as the compressors.
+    assert_eq!(
+        (
+            squeeze_core::bits::WIRE_CHUNK,
+            squeeze_core::bits::WIRE_PARALLEL_MIN
+        ),
+        (CHUNK, PARALLEL_MIN_DIM)
+    );
+    let x = input::<f32>(7, 1.0);
+    let pools: Vec<_> = [1, 2, 4]
+        .map(|k| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(k)
+                .build()
+                .unwrap()
+        })
+        .into();
+    for (spec, want) in MAIN_DIGESTS {
+        let Ok(m) = compress(spec, &x, 7, 1) else {
+            assert_eq!(*want, None, "{spec}");
+            continue;
+        };
+        let seq = m.to_bytes();
+        assert_eq!(Some(fnv1a(&seq)), *want, "{spec}");
+        let mut bad = seq.clone();
+        let at = bad.len() / 3;
+        bad[at] ^= 0xff;
+        let bad_want = Message::<f32>::decode(&bad, D);
+        for (k, pool) in [1, 2, 4].iter().zip(&pools) {
+            pool.install(|| {
+                assert!(m.to_bytes() == seq, "{spec}: {k} threads");
+                let mut back = Message::<f32>::default();
+                back.decode_into(&seq, D).unwrap();
+                assert!(back == m, "{spec}: {k} threads");
+                let got = Message::<f32>::decode(&bad, D);
+                assert_eq!(
+                    format!("{got:?}"),
+                    format!("{bad_want:?}"),
+                    "{spec}: {k} threads"
+                );
+            });
+        }
+    }
+}

@@ -25,6 +25,46 @@ pub const fn bits_for_range(n: u64) -> u32 {
     }
 }
 
+/// Entries per chunk of the parallel wire path: $2^{16}$, the same as
+/// `squeeze_compress::parallel::CHUNK`. Chunk boundaries depend on the entry count alone.
+pub const WIRE_CHUNK: usize = 1 << 16;
+
+/// Smallest payload (in entries) that is encoded or decoded on several threads: $2^{19}$, the
+/// same as `squeeze_compress::parallel::PARALLEL_MIN_DIM`.
+pub const WIRE_PARALLEL_MIN: usize = 1 << 19;
+
+/// Whether a payload of `n` entries takes the chunked path: at least [`WIRE_PARALLEL_MIN`]
+/// entries, the `parallel` feature on, and called from a worker of a rayon pool with more
+/// than one thread (the pool the call is made from; a plain thread never starts rayon's
+/// global pool). Otherwise the wire path runs on the calling thread exactly as before.
+///
+/// ```
+/// use squeeze_core::bits::{wire_parallel, WIRE_PARALLEL_MIN};
+/// assert!(!wire_parallel(WIRE_PARALLEL_MIN)); // not inside a rayon pool
+/// ```
+#[inline]
+pub fn wire_parallel(n: usize) -> bool {
+    #[cfg(feature = "parallel")]
+    {
+        n >= WIRE_PARALLEL_MIN
+            && rayon::current_thread_index().is_some()
+            && rayon::current_num_threads() > 1
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        let _ = n;
+        false
+    }
+}
+
+/// Whether the bit-packing loops take their `avx2,bmi2` copy (respects
+/// [`crate::simd::portable`]).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn bmi2() -> bool {
+    crate::simd::avx2() && std::is_x86_feature_detected!("bmi2")
+}
+
 /// Appends bit fields to a reusable byte buffer.
 ///
 /// ```
@@ -109,6 +149,34 @@ impl BitWriter {
     /// word-at-a-time — `⌊56/max_len⌋` fields are OR-ed into a 64-bit accumulator and stored
     /// with one unaligned 8-byte write, with no branch per field.
     pub(crate) fn write_fields<T: Copy>(
+        &mut self,
+        items: &[T],
+        max_len: u32,
+        field: impl Fn(T) -> (u64, u32),
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if bmi2() {
+            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+            return unsafe { self.write_fields_bmi2(items, max_len, field) };
+        }
+        self.write_fields_body(items, max_len, field);
+    }
+
+    /// [`BitWriter::write_fields`] compiled with `shlx`/`shrx` (variable shifts without the
+    /// flags dependency of `shl cl`).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi2")]
+    fn write_fields_bmi2<T: Copy>(
+        &mut self,
+        items: &[T],
+        max_len: u32,
+        field: impl Fn(T) -> (u64, u32),
+    ) {
+        self.write_fields_body(items, max_len, field);
+    }
+
+    #[inline(always)]
+    fn write_fields_body<T: Copy>(
         &mut self,
         items: &[T],
         max_len: u32,
@@ -264,6 +332,34 @@ impl<'a> BitReader<'a> {
         &mut self,
         out: &mut [T],
         max_len: u32,
+        field: impl FnMut(u64) -> (T, u32),
+    ) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if bmi2() {
+            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+            return unsafe { self.read_fields_bmi2(out, max_len, field) };
+        }
+        self.read_fields_body(out, max_len, field)
+    }
+
+    /// [`BitReader::read_fields`] compiled with `shrx`/`bzhi`: the bit-position chain of a
+    /// variable-width code (QSGD) is one `shrx` + mask + add per entry.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi2")]
+    fn read_fields_bmi2<T>(
+        &mut self,
+        out: &mut [T],
+        max_len: u32,
+        field: impl FnMut(u64) -> (T, u32),
+    ) -> usize {
+        self.read_fields_body(out, max_len, field)
+    }
+
+    #[inline(always)]
+    fn read_fields_body<T>(
+        &mut self,
+        out: &mut [T],
+        max_len: u32,
         mut field: impl FnMut(u64) -> (T, u32),
     ) -> usize {
         debug_assert!((1..=56).contains(&max_len));
@@ -288,6 +384,131 @@ impl<'a> BitReader<'a> {
             done += chunk.len();
         }
         done
+    }
+
+    /// Sign-magnitude codes (level `|c|` in `width ≤ 15` bits, then a sign bit iff `|c| ≠ 0`)
+    /// into a prefix of `out` while whole 8-byte loads stay inside the input; returns the
+    /// prefix length and whether a level above `s` was seen (the caller then re-reads entry by
+    /// entry for the exact error). Per loaded word, bit $o$ of
+    /// $z = \bigvee_{k<w} (\text{word} \gg k)$ says whether the level starting at offset $o$
+    /// is non-zero, so the serial bit-position chain is one shift, mask and add per entry:
+    /// $o \leftarrow o + w + z_o$.
+    pub(crate) fn read_sign_magnitude(
+        &mut self,
+        out: &mut [i16],
+        width: u32,
+        s: u16,
+    ) -> (usize, bool) {
+        #[cfg(target_arch = "x86_64")]
+        if bmi2() {
+            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+            return unsafe { self.read_sign_magnitude_bmi2(out, width, s) };
+        }
+        self.read_sign_magnitude_body(out, width, s)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi2")]
+    fn read_sign_magnitude_bmi2(&mut self, out: &mut [i16], width: u32, s: u16) -> (usize, bool) {
+        self.read_sign_magnitude_body(out, width, s)
+    }
+
+    #[inline(always)]
+    fn read_sign_magnitude_body(&mut self, out: &mut [i16], width: u32, s: u16) -> (usize, bool) {
+        // One copy per width: the group size and shifts are constants, the group unrolled.
+        macro_rules! widths {
+            ($($w:literal)*) => {
+                match width {
+                    $($w => self.read_sign_magnitude_w::<$w>(out, s),)*
+                    _ => (0, false), // not a valid level width: the caller's entry-by-entry path
+                }
+            };
+        }
+        widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+    }
+
+    /// [`BitReader::read_sign_magnitude`] for `W`-bit levels. A field's low `W + 1` bits
+    /// (level, then the sign bit or the next field's first bit, which only matters when the
+    /// level is non-zero) index a table of code values for `W ≤ 8`, where a level above `s`
+    /// maps to `i16::MIN` (never a code: `|c| < 2^15`), found by a running minimum.
+    #[inline(always)]
+    fn read_sign_magnitude_w<const W: u32>(&mut self, out: &mut [i16], s: u16) -> (usize, bool) {
+        let group = (56 / (W + 1)) as usize;
+        let mask = (1u64 << W) - 1;
+        let mut table = [0i16; 512];
+        if W <= 8 {
+            for (sm, t) in table.iter_mut().enumerate().take(1 << (W + 1)) {
+                let mag = (sm as u64 & mask) as i16;
+                let neg = (sm >> W) & 1 == 1;
+                *t = if mag as u64 > s as u64 {
+                    i16::MIN
+                } else if neg {
+                    -mag
+                } else {
+                    mag
+                };
+            }
+        }
+        let sm_mask = (1u64 << (W + 1)) - 1;
+        // One group from an 8-byte load: (bits used, running minimum, level above s seen).
+        let run = |word: u64, chunk: &mut [i16]| {
+            let (mut low, mut bad) = (0i16, false);
+            let mut z = word;
+            for k in 1..W {
+                z |= word >> k;
+            }
+            let mut used = 0u32;
+            for o in chunk.iter_mut() {
+                let v = word >> used;
+                if W <= 8 {
+                    let c = table[(v & sm_mask) as usize & 511];
+                    low = low.min(c);
+                    *o = c;
+                } else {
+                    let mag = v & mask;
+                    // A zero level has no sign bit; −0 = 0, so the bit read instead is harmless.
+                    let neg = ((v >> W) & 1) as i16;
+                    bad |= mag > s as u64;
+                    // W ≤ 15, so mag fits an i16; (m ^ −1) + 1 = −m.
+                    *o = ((mag as i16) ^ -neg) + neg;
+                }
+                used += W + ((z >> used) & 1) as u32;
+            }
+            (used, bad || low == i16::MIN)
+        };
+        let (mut done, mut bad) = (0, false);
+        // Whole groups (a constant trip count), then the partial last one.
+        let mut full = out.chunks_exact_mut(group);
+        for chunk in full.by_ref() {
+            let Some(word) = self.peek_57() else {
+                return (done, bad);
+            };
+            let (used, b) = run(word, chunk);
+            bad |= b;
+            self.pos += used as u64;
+            done += chunk.len();
+        }
+        let rest = full.into_remainder();
+        if !rest.is_empty()
+            && let Some(word) = self.peek_57()
+        {
+            let (used, b) = run(word, rest);
+            bad |= b;
+            self.pos += used as u64;
+            done += rest.len();
+        }
+        (done, bad)
+    }
+
+    /// The next ≥ 57 unread bits (low bit first) from one 8-byte load, if it stays inside
+    /// the input.
+    #[inline(always)]
+    fn peek_57(&self) -> Option<u64> {
+        let byte = (self.pos / 8) as usize;
+        let b = self.bytes.get(byte..byte + 8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Some(u64::from_le_bytes(a) >> (self.pos % 8))
     }
 
     #[inline]
@@ -319,6 +540,10 @@ impl<'a> BitReader<'a> {
         Ok(())
     }
 }
+
+/// Chunked packers, in `message/` beside the encoder and decoder that call them.
+#[path = "message/wire_chunked.rs"]
+mod chunked;
 
 #[cfg(test)]
 mod tests {

@@ -65,25 +65,42 @@ fn read_bit_words(
     Ok(words)
 }
 
-/// `count` scalars into `out` (cleared first); word-at-a-time for scalars of at most 56 bits.
+/// `count` scalars into `out` (cleared first); word-at-a-time for scalars of at most 56 bits,
+/// chunked over the calling rayon pool for large payloads ([`crate::bits::wire_parallel`]).
 fn read_values<S: Scalar>(
     r: &mut BitReader<'_>,
     count: usize,
     mut out: Vec<S>,
 ) -> Result<Vec<S>, DecodeError> {
     need(r, count as u64, S::BITS as u64)?;
-    out.clear();
+    // Every entry is overwritten: a buffer of the right length is reused without a fill.
+    out.truncate(count);
     out.resize(count, S::ZERO);
-    let done = if S::BITS <= 56 {
-        let mask = (1u64 << S::BITS) - 1;
-        r.read_fields(&mut out, S::BITS, |b| (S::from_bits_u64(b & mask), S::BITS))
-    } else {
-        0
-    };
-    for o in &mut out[done..] {
-        *o = read_scalar(r)?;
+    let start = r.clone();
+    if r.read_fixed(&mut out, S::BITS, |b| (S::from_bits_u64(b), false)) {
+        // Only an input shorter than `need` checked can get here: re-read for its error.
+        *r = start;
+        for o in &mut out {
+            *o = read_scalar(r)?;
+        }
     }
     Ok(out)
+}
+
+/// [`check_values`], the finiteness scan chunked over the calling rayon pool for large
+/// payloads; a failing chunk re-checks the whole slice, so the error names the first bad entry.
+fn check_values_chunked<S: Scalar>(values: &[S], what: &'static str) -> Result<(), DecodeError> {
+    #[cfg(feature = "parallel")]
+    if crate::bits::wire_parallel(values.len()) {
+        use rayon::prelude::*;
+        let finite = values
+            .par_chunks(crate::bits::WIRE_CHUNK)
+            .all(|c| crate::ops::first_non_finite(c).is_none());
+        if finite {
+            return Ok(());
+        }
+    }
+    check_values(values, what)
 }
 
 /// `dim` quantisation codes (level `|c|` in `w(s+1)` bits, then a sign bit if `c ≠ 0`) into
@@ -97,19 +114,10 @@ fn read_codes(
 ) -> Result<Vec<i16>, DecodeError> {
     let width = bits_for_range(s as u64 + 1);
     need(r, dim as u64, width as u64)?;
-    codes.clear();
+    codes.truncate(dim);
     codes.resize(dim, 0);
     let start = r.clone();
-    let mask = (1u64 << width) - 1;
-    let mut bad = false;
-    let done = r.read_fields(&mut codes, width + 1, |v| {
-        let mag = v & mask;
-        let nonzero = (mag != 0) as u64;
-        let neg = ((v >> width) & nonzero) as i16;
-        bad |= mag > s as u64;
-        // width ≤ 15, so mag fits an i16; (m ^ −1) + 1 = −m.
-        (((mag as i16) ^ -neg) + neg, width + nonzero as u32)
-    });
+    let (done, bad) = r.read_sign_magnitude(&mut codes, width, s);
     let from = if bad {
         *r = start;
         0
@@ -134,7 +142,8 @@ fn read_codes(
 }
 
 /// `dim` natural-compression values (sign and exponent field, mantissa zero) into `values`;
-/// word-at-a-time, re-reading entry by entry from the start if a field encodes ±∞/NaN.
+/// word-at-a-time (chunked over the calling rayon pool for large payloads), re-reading entry
+/// by entry from the start if a field encodes ±∞/NaN.
 fn read_naturals<S: Scalar>(
     r: &mut BitReader<'_>,
     dim: usize,
@@ -142,24 +151,21 @@ fn read_naturals<S: Scalar>(
 ) -> Result<Vec<S>, DecodeError> {
     let n = 1 + S::EXP_BITS;
     need(r, dim as u64, n as u64)?;
-    values.clear();
+    values.truncate(dim);
     values.resize(dim, S::ZERO);
     let max_exp = (1u64 << S::EXP_BITS) - 1;
-    let mask = (1u64 << n) - 1;
     let start = r.clone();
-    let mut bad = false;
-    let done = r.read_fields(&mut values, n, |v| {
-        let field = v & mask;
-        bad |= field & max_exp == max_exp;
-        (S::from_bits_u64(field << S::MANT_BITS), n)
+    let bad = r.read_fixed(&mut values, n, |field| {
+        (
+            S::from_bits_u64(field << S::MANT_BITS),
+            field & max_exp == max_exp,
+        )
     });
-    let from = if bad {
-        *r = start;
-        0
-    } else {
-        done
-    };
-    for (j, o) in values.iter_mut().enumerate().skip(from) {
+    if !bad {
+        return Ok(values);
+    }
+    *r = start;
+    for (j, o) in values.iter_mut().enumerate() {
         let field = r.read(n)?;
         if field & max_exp == max_exp {
             return Err(DecodeError::BadField {
@@ -339,7 +345,7 @@ impl<S: Scalar> Message<S> {
             TAG_SKIP => Message::Skip { dim },
             TAG_DENSE => {
                 let values = read_values(r, dim, take(&mut spare.values))?;
-                check_values(&values, "dense value")?;
+                check_values_chunked(&values, "dense value")?;
                 Message::Dense { values }
             }
             TAG_SPARSE => {

@@ -18,10 +18,12 @@ fn write_scalar<S: Scalar>(w: &mut BitWriter, v: S) {
     w.write(v.to_bits_u64(), S::BITS);
 }
 
-/// Scalars back to back; word-at-a-time for scalars of at most 56 bits (`f32`).
+/// Scalars back to back; word-at-a-time for scalars of at most 56 bits (`f32`), chunked over
+/// the calling rayon pool for large payloads ([`crate::bits::wire_parallel`]).
 fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
     if S::BITS <= 56 {
-        w.write_fields(values, S::BITS, |v| (v.to_bits_u64(), S::BITS));
+        let n = S::BITS;
+        w.write_fields_chunked(values, n, |v| (v.to_bits_u64(), n), |c| fixed_bits(c, n));
     } else {
         for &v in values {
             write_scalar(w, v);
@@ -30,20 +32,40 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
 }
 
 /// Quantisation codes: per entry `|c|` in `width` bits, then a sign bit if `c ≠ 0` (so
-/// `width` or `width + 1` bits, packed without a branch per entry).
+/// `width` or `width + 1` bits, packed without a branch per entry). A large payload is packed
+/// chunk by chunk on the calling rayon pool, each chunk at the bit offset given by the
+/// lengths $\sum_j (w + [c_j \ne 0])$ of the chunks before it.
 pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
-    w.write_fields(codes, width + 1, |c| {
-        let mag = c.unsigned_abs() as u64;
-        let nonzero = (mag != 0) as u32;
-        (mag | (((c < 0) as u64) << width), width + nonzero)
-    });
+    w.write_fields_chunked(
+        codes,
+        width + 1,
+        |c| {
+            let mag = c.unsigned_abs() as u64;
+            let nonzero = (mag != 0) as u32;
+            (mag | (((c < 0) as u64) << width), width + nonzero)
+        },
+        |chunk| {
+            let nonzero = chunk.iter().filter(|&&c| c != 0).count() as u64;
+            chunk.len() as u64 * width as u64 + nonzero
+        },
+    );
+}
+
+/// Bits of `items.len()` fields of `n` bits each.
+fn fixed_bits<T>(items: &[T], n: u32) -> u64 {
+    items.len() as u64 * n as u64
 }
 
 /// Natural-compression values: per entry the sign bit and the exponent field (the mantissa
 /// of a valid value is zero), `1 + EXP_BITS` bits each.
 pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) {
     let n = 1 + S::EXP_BITS;
-    w.write_fields(values, n, |v| (v.to_bits_u64() >> S::MANT_BITS, n));
+    w.write_fields_chunked(
+        values,
+        n,
+        |v| (v.to_bits_u64() >> S::MANT_BITS, n),
+        |c| fixed_bits(c, n),
+    );
 }
 
 /// `dim` bits from packed words (64 per word, least-significant first).

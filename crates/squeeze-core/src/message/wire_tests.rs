@@ -346,3 +346,150 @@ fn corrupted_codes_report_the_first_bad_entry() {
     );
     assert_eq!(Some(Err(err)), ref_decode::<f32>(&bytes, 100));
 }
+
+/// The chunked wire path (`bits::write_fields_chunked`, `BitReader::read_fixed`) on 1-, 2- and
+/// 4-thread pools against the sequential call made outside any pool.
+#[cfg(feature = "parallel")]
+mod chunked {
+    use super::*;
+    use crate::bits::{WIRE_CHUNK, WIRE_PARALLEL_MIN, wire_parallel};
+
+    fn pool(k: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(k)
+            .build()
+            .unwrap()
+    }
+
+    /// Lengths at and around chunk boundaries above the threshold, with a partial tail.
+    const DIMS: [usize; 4] = [
+        WIRE_PARALLEL_MIN,
+        WIRE_PARALLEL_MIN + WIRE_CHUNK - 1,
+        WIRE_PARALLEL_MIN + WIRE_CHUNK + 1,
+        WIRE_PARALLEL_MIN + 3 * WIRE_CHUNK + 12_345,
+    ];
+
+    fn encoded<S: Scalar>(m: &Message<S>, prefix_len: u32) -> (Vec<u8>, u64) {
+        let mut w = BitWriter::new();
+        w.write(0x5a5a_5a5a_5a5a_5a5a, prefix_len);
+        m.encode(&mut w);
+        let bits = w.bit_len();
+        (w.finish().to_vec(), bits)
+    }
+
+    /// Same bytes (after prefixes of every bit offset), same `to_bytes`, and the same decode —
+    /// value or error — of the bytes, their truncations and a corruption, for 1, 2, 4 threads.
+    fn check_threads<S: Scalar>(m: &Message<S>, flip: usize) {
+        let dim = m.dim();
+        let top = m.to_bytes();
+        let mut corrupted = top.clone();
+        let bit = 4 + flip % (corrupted.len() * 8 - 4);
+        corrupted[bit / 8] ^= 1 << (bit % 8);
+        let inputs = [
+            &top[..],
+            &top[..top.len() / 2],
+            &top[..top.len() - 1],
+            &corrupted,
+        ];
+        let want: Vec<_> = inputs
+            .iter()
+            .map(|b| Message::<S>::decode(b, dim))
+            .collect();
+        assert_eq!(want[0].as_ref(), Ok(m));
+        let prefixes = [0u32, 3, 13, 61];
+        let seq: Vec<_> = prefixes.iter().map(|&p| encoded(m, p)).collect();
+        for threads in [1, 2, 4] {
+            pool(threads).install(|| {
+                assert_eq!(wire_parallel(WIRE_PARALLEL_MIN), threads > 1);
+                for (&p, s) in prefixes.iter().zip(&seq) {
+                    assert_eq!(&encoded(m, p), s, "prefix {p}, {threads} threads");
+                }
+                assert_eq!(m.to_bytes(), top, "{threads} threads");
+                for (input, w) in inputs.iter().zip(&want) {
+                    assert_eq!(&Message::<S>::decode(input, dim), w, "{threads} threads");
+                    let mut into = m.clone();
+                    match (into.decode_into(input, dim), w) {
+                        (Ok(()), Ok(w)) => assert_eq!(&into, w),
+                        (Err(a), Err(b)) => assert_eq!(&a, b),
+                        (a, b) => panic!("decode_into {a:?} but decode {b:?}"),
+                    }
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn chunked_wire_is_identical_for_any_thread_count() {
+        let bits = [
+            0x9e37_79b9_7f4a_7c15u64,
+            0xbf58_476d_1ce4_e5b9,
+            0x94d0_49bb_1331_11eb,
+        ];
+        for (i, &dim) in DIMS.iter().enumerate() {
+            for kind in 0..7u8 {
+                check_threads(
+                    &message::<f32>(kind, dim, i * 3 + kind as usize, &bits),
+                    i * 7919,
+                );
+            }
+        }
+        for kind in [0u8, 2, 5] {
+            let dim = DIMS[2];
+            check_threads(&message::<f64>(kind, dim, 5, &bits), 12_345);
+            check_threads(&message::<half::f16>(kind, dim, 6, &bits), 777);
+            let scaled = Message::Scaled {
+                scale: 0.5f32,
+                inner: Box::new(message::<f32>(kind, dim, 4, &bits)),
+            };
+            check_threads(&scaled, 99);
+        }
+    }
+
+    /// A bad entry in a late chunk and one in an early chunk: every thread count reports the
+    /// early one, as the sequential decoder does.
+    #[test]
+    fn chunked_decode_reports_the_first_bad_entry() {
+        let dim = WIRE_PARALLEL_MIN + 2 * WIRE_CHUNK + 5;
+        let (late, early) = (7 * WIRE_CHUNK + 11, WIRE_CHUNK + 3);
+        let natural = Message::<f32>::Natural {
+            values: vec![1.0; dim],
+        };
+        let mut nat_bytes = natural.to_bytes();
+        for j in [late, early] {
+            // Entry j: 8 exponent bits then the sign bit, after the 4-bit tag.
+            for b in 4 + 9 * j..4 + 9 * j + 8 {
+                nat_bytes[b / 8] |= 1 << (b % 8);
+            }
+        }
+        let dense = Message::<f32>::Dense {
+            values: vec![2.0; dim],
+        };
+        let mut dense_bytes = dense.to_bytes();
+        for j in [late, early] {
+            let at = 4 + 32 * j;
+            let nan = f32::NAN.to_bits() as u64;
+            for b in 0..32 {
+                let (byte, bit) = ((at + b) / 8, (at + b) % 8);
+                dense_bytes[byte] &= !(1 << bit);
+                dense_bytes[byte] |= (((nan >> b) & 1) as u8) << bit;
+            }
+        }
+        for (bytes, what) in [
+            (&nat_bytes, "natural exponent"),
+            (&dense_bytes, "dense value"),
+        ] {
+            let want = Message::<f32>::decode(bytes, dim).unwrap_err();
+            match &want {
+                DecodeError::BadField { what: w, detail } => {
+                    assert_eq!(*w, what);
+                    assert!(detail.contains(&format!("entry {early} ")), "{detail}");
+                }
+                e => panic!("{e:?}"),
+            }
+            for threads in [1, 2, 4] {
+                let got = pool(threads).install(|| Message::<f32>::decode(bytes, dim));
+                assert_eq!(got, Err(want.clone()), "{threads} threads");
+            }
+        }
+    }
+}
