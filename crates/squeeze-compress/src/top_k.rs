@@ -85,6 +85,48 @@ impl TopK {
     pub fn k_spec(&self) -> KSpec {
         self.k
     }
+
+    /// The compaction step of a streaming Top-K over candidates found by someone else's pass
+    /// (EF21's gradient pass fused with the selection): `idx`/`val` (in increasing index order)
+    /// are reduced in place to their Top-K — the first $k$ in the order ($|v|$ descending, index
+    /// ascending), kept in index order — and the returned threshold is the least value above
+    /// the $k$-th magnitude (later entries must beat it strictly: an equal one has a higher
+    /// index and loses the tie). With at most $k$ candidates (or mismatched lengths) nothing
+    /// changes and the threshold is $0$ (keep scanning everything). `words` is working memory.
+    pub fn compact_candidates<S: Scalar>(
+        k: usize,
+        words: &mut Vec<u64>,
+        idx: &mut Vec<u32>,
+        val: &mut Vec<S>,
+    ) -> S {
+        if idx.len() != val.len() || val.len() <= k || k == 0 {
+            return S::ZERO;
+        }
+        S::from_bits_u64(compact(words, idx, val, k) + 1)
+    }
+
+    /// Finish a Top-K from pre-scanned candidates: if `idx`/`val` (increasing indices) hold
+    /// every entry $j$ of some $x$ with $|x_j| \ge t$ for one threshold $t$ — or the result of
+    /// [`TopK::compact_candidates`] steps over such a stream, each later entry tested against
+    /// the returned threshold — and at least $k \ge 1$ of them, they are reduced to the exact
+    /// Top-K of $x$ (the message `compress_into` sends: every entry of the Top-K has $|x_j|$
+    /// at least the $k$-th magnitude $\ge t$, so it is a candidate) and `true` is returned.
+    /// With fewer than $k$ candidates nothing changes and it returns `false`: the caller runs
+    /// the ordinary selection on $x$.
+    pub fn finish_candidates<S: Scalar>(
+        k: usize,
+        words: &mut Vec<u64>,
+        idx: &mut Vec<u32>,
+        val: &mut Vec<S>,
+    ) -> bool {
+        if k == 0 || idx.len() != val.len() || val.len() < k {
+            return false;
+        }
+        if val.len() > k {
+            compact(words, idx, val, k);
+        }
+        true
+    }
 }
 
 impl Registered for TopK {
@@ -114,6 +156,9 @@ compressor! {
         deterministic: true,
         fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
             self.k.resolve(Self::NAME, dim).map(|_| ())
+        }
+        fn top_k(&self, dim: usize) -> Option<usize> {
+            self.k.resolve(Self::NAME, dim).ok()
         }
     }
     sparsify_into |x, ctx, indices, values| {
