@@ -691,3 +691,146 @@ mod grad_minus_tests {
         assert!(out.iter().all(|v| v.is_nan()));
     }
 }
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+    use crate::quadratic::TridiagQuadratic;
+
+    type Hits = (Vec<u32>, Vec<u32>);
+
+    /// `grad_minus_scan` with threshold `t` and cap `cap`; every reduction moves the candidates
+    /// to a side list and keeps the threshold, so the concatenation is the whole candidate
+    /// stream. Returns (finite, out bits, candidates as (indices, value bits), reductions).
+    fn fused(
+        f: &dyn Oracle<f32>,
+        x: &[f32],
+        sub: &[f32],
+        t: f32,
+        cap: usize,
+    ) -> (bool, Vec<u32>, Hits, usize) {
+        let mut out = vec![0.0f32; sub.len()];
+        let (mut side_i, mut side_v, mut reductions) = (Vec::new(), Vec::new(), 0);
+        let mut reduce = |i: &mut Vec<u32>, v: &mut Vec<f32>| {
+            reductions += 1;
+            side_i.append(i);
+            side_v.append(v);
+            t
+        };
+        let (mut idx, mut val) = (Vec::new(), Vec::new());
+        let mut c = Candidates {
+            t,
+            cap,
+            idx: &mut idx,
+            val: &mut val,
+            reduce: &mut reduce,
+        };
+        let ok = f.grad_minus_scan(x, sub, &mut out, &mut c).expect("fused");
+        side_i.extend(idx);
+        side_v.extend(val);
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        (ok, bits(&out), (side_i, bits(&side_v)), reductions)
+    }
+
+    /// The fused pass writes `grad_minus`'s bits and exactly the entries with `!(|v| < t)` in
+    /// index order, with both kernel copies, on lengths 1..70 and odd tails around the
+    /// 64-entry blocks, with ties at the threshold (entries on a 1/4 grid), ±0, NaN and ±∞,
+    /// with and without reductions of the candidate list.
+    #[test]
+    fn fused_scan_matches_grad_minus_and_a_scan() {
+        let mut rng = SqueezeRng::from_seed_u64(9);
+        let mut grid = |scale: f64| ((rng.next_f64() * 16.0).floor() - 8.0) as f32 * scale as f32;
+        let lens = (1..70).chain([127, 128, 129, 130, 131, 193, 1000]);
+        let mut seen = [0usize; 3];
+        for d in lens {
+            let f = TridiagQuadratic::<f32>::new(d, 0.5, -0.25, 0.75).unwrap();
+            for case in 0..5 {
+                let x: Vec<f32> = (0..d).map(|_| grid(0.25)).collect();
+                let mut sub: Vec<f32> = (0..d)
+                    .map(|_| grid(if case == 1 { 0.0 } else { 0.125 }))
+                    .collect();
+                if case >= 2 {
+                    let bad = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][case - 2];
+                    sub[(d * 7 / 11 + case) % d] = bad;
+                }
+                let mut want_out = vec![0.0f32; d];
+                let want_ok = f.grad_minus(&x, &sub, &mut want_out);
+                let want_bits: Vec<u32> = want_out.iter().map(|v| v.to_bits()).collect();
+                for t in [0.0f32, 0.25, 0.5, 1.0, f32::INFINITY] {
+                    let want: Hits = want_out
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| !(v.abs() < t))
+                        .map(|(j, v)| (j as u32, v.to_bits()))
+                        .unzip();
+                    for cap in [d + 1, 3] {
+                        for portable in [false, true] {
+                            let run = || fused(&f, &x, &sub, t, cap);
+                            let (ok, out, hits, reductions) = if portable {
+                                squeeze_core::simd::portable(run)
+                            } else {
+                                run()
+                            };
+                            let at = format!("d {d} case {case} t {t} cap {cap}");
+                            assert_eq!(ok, want_ok, "{at}");
+                            if want_ok {
+                                assert_eq!(out, want_bits, "{at}");
+                                assert_eq!(hits, want, "{at}");
+                                let full = cap == 3 && want.0.len() >= 3;
+                                assert_eq!(reductions > 0, full, "{at}");
+                                seen[usize::from(reductions > 0)] += 1;
+                            } else {
+                                seen[2] += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seen.iter().all(|&s| s > 100), "{seen:?}");
+        // Wrong lengths: not finite, NaN written.
+        let f = TridiagQuadratic::<f32>::new(5, 0.5, -0.25, 0.75).unwrap();
+        let (ok, out, _, _) = fused(&f, &[0.0; 4], &[0.0; 5], 0.0, 9);
+        assert!(!ok && out.iter().all(|&b| f32::from_bits(b).is_nan()));
+        // An oracle without a fused pass says so and writes nothing.
+        struct Plain(TridiagQuadratic<f32>);
+        impl Oracle<f32> for Plain {
+            fn dim(&self) -> usize {
+                self.0.dim()
+            }
+            fn n_samples(&self) -> usize {
+                1
+            }
+            fn loss(&self, x: &[f32]) -> f64 {
+                self.0.loss(x)
+            }
+            fn loss_grad(&self, x: &[f32], g: &mut [f32]) -> f64 {
+                self.0.loss_grad(x, g)
+            }
+            fn minibatch_grad(&self, x: &[f32], _: &[u32], g: &mut [f32]) {
+                self.0.grad(x, g)
+            }
+            fn smoothness(&self) -> f64 {
+                self.0.smoothness()
+            }
+        }
+        let mut out = vec![7.0f32; 5];
+        let (mut i, mut v, mut r) = (
+            Vec::new(),
+            Vec::new(),
+            |_: &mut Vec<u32>, _: &mut Vec<f32>| 0.0,
+        );
+        let mut c = Candidates {
+            t: 0.0,
+            cap: 9,
+            idx: &mut i,
+            val: &mut v,
+            reduce: &mut r,
+        };
+        assert_eq!(
+            Plain(f).grad_minus_scan(&[1.0; 5], &[0.0; 5], &mut out, &mut c),
+            None
+        );
+        assert!(out == vec![7.0; 5] && i.is_empty());
+    }
+}
