@@ -737,6 +737,7 @@ mod scan_tests {
     /// 64-entry blocks, with ties at the threshold (entries on a 1/4 grid), ±0, NaN and ±∞,
     /// with and without reductions of the candidate list.
     #[test]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(|v| < t)`: NaN is a hit too.
     fn fused_scan_matches_grad_minus_and_a_scan() {
         let mut rng = SqueezeRng::from_seed_u64(9);
         let mut grid = |scale: f64| ((rng.next_f64() * 16.0).floor() - 8.0) as f32 * scale as f32;

@@ -645,12 +645,8 @@ mod fused_tests {
                 m.absorb(&mut run.server, round, &ups[r]).unwrap();
             }
             assert_eq!(samples[0], samples[1], "round {round}");
-            for i in 0..n {
-                assert_eq!(
-                    bits(&ups[0][i]),
-                    bits(&ups[1][i]),
-                    "round {round}, worker {i}"
-                );
+            for (i, (a, b)) in ups[0].iter().zip(&ups[1]).enumerate() {
+                assert_eq!(bits(a), bits(b), "round {round}, worker {i}");
                 let g = |r: usize| {
                     runs[r].workers[i]
                         .g
