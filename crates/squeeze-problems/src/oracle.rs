@@ -235,14 +235,12 @@ pub struct Candidates<'a, S> {
 /// Entries per block of a fused scan (one bit each in a `u64` hit mask).
 pub const SCAN_CHUNK: usize = 64;
 
-/// Why a block scan ([`scan_block`]) stopped.
+/// Why a block scan stopped: all blocks done; the cursor reached the cap after the block
+/// ending at the returned position; that block holds a non-finite entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stop {
-    /// All blocks done.
     Done,
-    /// The cursor reached the cap after the block ending at the returned position.
     Full,
-    /// The block at the returned position holds a non-finite entry.
     NonFinite,
 }
 
@@ -698,17 +696,13 @@ mod scan_tests {
     use crate::quadratic::TridiagQuadratic;
 
     type Hits = (Vec<u32>, Vec<u32>);
+    type Out = (bool, Vec<u32>, Hits, usize);
 
     /// `grad_minus_scan` with threshold `t` and cap `cap`; every reduction moves the candidates
     /// to a side list and keeps the threshold, so the concatenation is the whole candidate
-    /// stream. Returns (finite, out bits, candidates as (indices, value bits), reductions).
-    fn fused(
-        f: &dyn Oracle<f32>,
-        x: &[f32],
-        sub: &[f32],
-        t: f32,
-        cap: usize,
-    ) -> (bool, Vec<u32>, Hits, usize) {
+    /// stream. Returns (finite, out bits, candidates as (indices, value bits), reductions), or
+    /// `None` if the oracle has no fused pass.
+    fn fused(f: &dyn Oracle<f32>, x: &[f32], sub: &[f32], t: f32, cap: usize) -> Option<Out> {
         let mut out = vec![0.0f32; sub.len()];
         let (mut side_i, mut side_v, mut reductions) = (Vec::new(), Vec::new(), 0);
         let mut reduce = |i: &mut Vec<u32>, v: &mut Vec<f32>| {
@@ -725,16 +719,16 @@ mod scan_tests {
             val: &mut val,
             reduce: &mut reduce,
         };
-        let ok = f.grad_minus_scan(x, sub, &mut out, &mut c).expect("fused");
+        let ok = f.grad_minus_scan(x, sub, &mut out, &mut c)?;
         side_i.extend(idx);
         side_v.extend(val);
         let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        (ok, bits(&out), (side_i, bits(&side_v)), reductions)
+        Some((ok, bits(&out), (side_i, bits(&side_v)), reductions))
     }
 
     /// The fused pass writes `grad_minus`'s bits and exactly the entries with `!(|v| < t)` in
     /// index order, with both kernel copies, on lengths 1..70 and odd tails around the
-    /// 64-entry blocks, with ties at the threshold (entries on a 1/4 grid), ±0, NaN and ±∞,
+    /// 64-entry blocks, with ties at the threshold (entries on a 1/4 grid), NaN and ±∞,
     /// with and without reductions of the candidate list.
     #[test]
     #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(|v| < t)`: NaN is a hit too.
@@ -766,7 +760,7 @@ mod scan_tests {
                         .unzip();
                     for cap in [d + 1, 3] {
                         for portable in [false, true] {
-                            let run = || fused(&f, &x, &sub, t, cap);
+                            let run = || fused(&f, &x, &sub, t, cap).unwrap();
                             let (ok, out, hits, reductions) = if portable {
                                 squeeze_core::simd::portable(run)
                             } else {
@@ -791,47 +785,11 @@ mod scan_tests {
         assert!(seen.iter().all(|&s| s > 100), "{seen:?}");
         // Wrong lengths: not finite, NaN written.
         let f = TridiagQuadratic::<f32>::new(5, 0.5, -0.25, 0.75).unwrap();
-        let (ok, out, _, _) = fused(&f, &[0.0; 4], &[0.0; 5], 0.0, 9);
+        let (ok, out, _, _) = fused(&f, &[0.0; 4], &[0.0; 5], 0.0, 9).unwrap();
         assert!(!ok && out.iter().all(|&b| f32::from_bits(b).is_nan()));
-        // An oracle without a fused pass says so and writes nothing.
-        struct Plain(TridiagQuadratic<f32>);
-        impl Oracle<f32> for Plain {
-            fn dim(&self) -> usize {
-                self.0.dim()
-            }
-            fn n_samples(&self) -> usize {
-                1
-            }
-            fn loss(&self, x: &[f32]) -> f64 {
-                self.0.loss(x)
-            }
-            fn loss_grad(&self, x: &[f32], g: &mut [f32]) -> f64 {
-                self.0.loss_grad(x, g)
-            }
-            fn minibatch_grad(&self, x: &[f32], _: &[u32], g: &mut [f32]) {
-                self.0.grad(x, g)
-            }
-            fn smoothness(&self) -> f64 {
-                self.0.smoothness()
-            }
-        }
-        let mut out = vec![7.0f32; 5];
-        let (mut i, mut v, mut r) = (
-            Vec::new(),
-            Vec::new(),
-            |_: &mut Vec<u32>, _: &mut Vec<f32>| 0.0,
-        );
-        let mut c = Candidates {
-            t: 0.0,
-            cap: 9,
-            idx: &mut i,
-            val: &mut v,
-            reduce: &mut r,
-        };
-        assert_eq!(
-            Plain(f).grad_minus_scan(&[1.0; 5], &[0.0; 5], &mut out, &mut c),
-            None
-        );
-        assert!(out == vec![7.0; 5] && i.is_empty());
+        // An oracle without a fused pass (the MoTEF quadratic) says so.
+        let m = crate::quadratic::motef::<f32>(5, 1, 1.0, 0.0, 3).unwrap();
+        let plain = m.problem.oracles()[0].as_ref();
+        assert_eq!(fused(plain, &[1.0; 5], &[0.0; 5], 0.0, 9), None);
     }
 }
