@@ -155,6 +155,9 @@ fn scale_phases(bencher: Bencher<'_, '_>, n: usize, d: usize, phase: &str) {
     let (mut buf, mut msg) = (vec![0.0f32; d], Message::default());
     let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
     let top_k = phase == "grad_top_k";
+    if phase == "grad_top_k_fused" {
+        return fused_phase(bencher, &p, &e, c.as_ref());
+    }
     bencher.bench_local(|| {
         for (o, w) in p.oracles().iter().zip(e.workers()) {
             assert!(o.grad_minus(e.iterate(), &w.g, &mut buf));
@@ -166,7 +169,55 @@ fn scale_phases(bencher: Bencher<'_, '_>, n: usize, d: usize, phase: &str) {
     });
 }
 
-const PHASES: [&str; 2] = ["grad", "grad_top_k"];
+/// Phase `grad_top_k_fused` of [`scale_phases`]: what EF21's worker round does with Top-K —
+/// the gradient pass fused with the threshold scan ([`Oracle::grad_minus_scan`]), the hint
+/// being each worker's previous k-th magnitude (its last message), then the selection from
+/// the candidates (the compressor on the written difference if fewer than k passed).
+fn fused_phase(
+    bencher: Bencher<'_, '_>,
+    p: &Problem<f32>,
+    e: &StarEngine<f32, Ef21<f32>>,
+    c: &dyn squeeze::core::Compressor<f32>,
+) {
+    use squeeze::compress::TopK;
+    use squeeze::core::{CompressCtx, Message, Scratch, SqueezeRng};
+    use squeeze::problems::oracle::{Candidates, Oracle};
+    let d = p.dim();
+    let k = c.top_k(d).expect("top-k");
+    let hints: Vec<f32> = e
+        .last_uplink()
+        .iter()
+        .map(|m| match m {
+            Message::Sparse { values, .. } => values.iter().fold(f32::MAX, |t, v| t.min(v.abs())),
+            _ => 0.0,
+        })
+        .collect();
+    let (mut buf, mut msg) = (vec![0.0f32; d], Message::default());
+    let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
+    bencher.bench_local(|| {
+        for ((o, w), &t) in p.oracles().iter().zip(e.workers()).zip(&hints) {
+            let (idx, val) = msg.sparse_parts(d);
+            let words = &mut scratch.words;
+            let mut reduce =
+                |i: &mut Vec<u32>, v: &mut Vec<f32>| TopK::compact_candidates(k, &mut *words, i, v);
+            let mut hits = Candidates {
+                t,
+                cap: k + k / 2 + 64,
+                idx: &mut *idx,
+                val: &mut *val,
+                reduce: &mut reduce,
+            };
+            let fused = o.grad_minus_scan(e.iterate(), &w.g, &mut buf, &mut hits);
+            assert_eq!(fused, Some(true));
+            if !TopK::finish_candidates(k, &mut scratch.words, idx, val) {
+                let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
+                c.compress_into(&buf, &mut ctx, &mut msg).expect("top-k");
+            }
+        }
+    });
+}
+
+const PHASES: [&str; 3] = ["grad", "grad_top_k", "grad_top_k_fused"];
 
 /// [`scale_phases`] of the CI-sized twin (n = 100, d = 10⁵).
 #[divan::bench(args = PHASES, sample_count = 20, sample_size = 1)]

@@ -85,6 +85,48 @@ impl TopK {
     pub fn k_spec(&self) -> KSpec {
         self.k
     }
+
+    /// The compaction step of a streaming Top-K over candidates found by someone else's pass
+    /// (EF21's gradient pass fused with the selection): `idx`/`val` (in increasing index order)
+    /// are reduced in place to their Top-K — the first $k$ in the order ($|v|$ descending, index
+    /// ascending), kept in index order — and the returned threshold is the least value above
+    /// the $k$-th magnitude (later entries must beat it strictly: an equal one has a higher
+    /// index and loses the tie). With at most $k$ candidates (or mismatched lengths) nothing
+    /// changes and the threshold is $0$ (keep scanning everything). `words` is working memory.
+    pub fn compact_candidates<S: Scalar>(
+        k: usize,
+        words: &mut Vec<u64>,
+        idx: &mut Vec<u32>,
+        val: &mut Vec<S>,
+    ) -> S {
+        if idx.len() != val.len() || val.len() <= k || k == 0 {
+            return S::ZERO;
+        }
+        S::from_bits_u64(compact(words, idx, val, k) + 1)
+    }
+
+    /// Finish a Top-K from pre-scanned candidates: if `idx`/`val` (increasing indices) hold
+    /// every entry $j$ of some $x$ with $|x_j| \ge t$ for one threshold $t$ — or the result of
+    /// [`TopK::compact_candidates`] steps over such a stream, each later entry tested against
+    /// the returned threshold — and at least $k \ge 1$ of them, they are reduced to the exact
+    /// Top-K of $x$ (the message `compress_into` sends: every entry of the Top-K has $|x_j|$
+    /// at least the $k$-th magnitude $\ge t$, so it is a candidate) and `true` is returned.
+    /// With fewer than $k$ candidates nothing changes and it returns `false`: the caller runs
+    /// the ordinary selection on $x$.
+    pub fn finish_candidates<S: Scalar>(
+        k: usize,
+        words: &mut Vec<u64>,
+        idx: &mut Vec<u32>,
+        val: &mut Vec<S>,
+    ) -> bool {
+        if k == 0 || idx.len() != val.len() || val.len() < k {
+            return false;
+        }
+        if val.len() > k {
+            compact(words, idx, val, k);
+        }
+        true
+    }
 }
 
 impl Registered for TopK {
@@ -114,6 +156,9 @@ compressor! {
         deterministic: true,
         fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
             self.k.resolve(Self::NAME, dim).map(|_| ())
+        }
+        fn top_k(&self, dim: usize) -> Option<usize> {
+            self.k.resolve(Self::NAME, dim).ok()
         }
     }
     sparsify_into |x, ctx, indices, values| {
@@ -508,8 +553,82 @@ mod tests {
         len.prop_flat_map(move |n| prop::collection::vec(entry.clone(), n))
     }
 
+    /// A fused pass's side of Top-K, one entry at a time: candidates `!(|x_j| < t)` appended in
+    /// index order, compacted whenever `cap` are held, then finished; `None` if fewer than k
+    /// passed.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    fn from_stream<S: Scalar>(x: &[S], k: usize, mut t: S, cap: usize) -> Option<Out<S>> {
+        let (mut words, mut idx, mut val) = (vec![7], Vec::new(), Vec::new());
+        for (j, &v) in x.iter().enumerate() {
+            if !(v.abs() < t) {
+                idx.push(j as u32);
+                val.push(v);
+                if idx.len() >= cap {
+                    t = TopK::compact_candidates(k, &mut words, &mut idx, &mut val);
+                    assert_eq!(idx.len(), k);
+                }
+            }
+        }
+        TopK::finish_candidates(k, &mut words, &mut idx, &mut val).then_some((idx, val))
+    }
+
+    #[test]
+    fn candidate_entry_points_leave_short_lists_alone() {
+        let (mut w, mut i, mut v) = (Vec::new(), vec![1u32, 4], vec![2.0f32, -3.0]);
+        assert_eq!(TopK::compact_candidates(2, &mut w, &mut i, &mut v), 0.0);
+        assert!(!TopK::finish_candidates(3, &mut w, &mut i, &mut v));
+        assert!(!TopK::finish_candidates(0, &mut w, &mut i, &mut v));
+        assert_eq!((&i, &v), (&vec![1, 4], &vec![2.0, -3.0]));
+        assert!(TopK::finish_candidates(1, &mut w, &mut i, &mut v));
+        assert_eq!((i, v), (vec![4], vec![-3.0]));
+        // The threshold after a compaction: the next value above the k-th magnitude.
+        let (mut i, mut v) = (vec![0u32, 1, 2], vec![1.0f32, -2.0, 2.0]);
+        let t = TopK::compact_candidates(1, &mut w, &mut i, &mut v);
+        assert_eq!(
+            (t, i, v),
+            (f32::from_bits(2.0f32.to_bits() + 1), vec![1], vec![-2.0])
+        );
+        assert_eq!(
+            Compressor::<f32>::top_k(&TopK::with_ratio(0.1).unwrap(), 95),
+            Some(10)
+        );
+        assert_eq!(Compressor::<f32>::top_k(&TopK::with_k(9).unwrap(), 5), None);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// From candidates at any threshold (an entry's own magnitude, so ties sit at t; 0; or
+        /// above everything) and any cap above k: the message `compress_into` sends, or `None`
+        /// exactly when fewer than k entries reach the threshold.
+        #[test]
+        fn candidates_give_the_compress_into_message(
+            x in tied_input(),
+            kf in 0.0f64..1.0,
+            at in 0.0f64..1.0,
+            slack in 1usize..40,
+            mode in 0usize..4,
+        ) {
+            let d = x.len();
+            let k = (1 + (kf * d as f64) as usize).min(d);
+            let t = match mode {
+                0 => 0.0,
+                1 => 1e9,
+                _ => x[(at * d as f64) as usize % d].abs() * if mode == 3 { 0.5 } else { 1.0 },
+            };
+            let got = from_stream(&x, k, t, k + slack);
+            let passing = x.iter().filter(|v| v.abs() >= t).count();
+            prop_assert_eq!(got.is_some(), passing >= k);
+            if let Some((idx, val)) = got {
+                let m = compress_once(&TopK::with_k(k).unwrap(), &x, 0).unwrap();
+                let want = Message::Sparse { dim: d, indices: idx, values: val.clone() };
+                prop_assert_eq!(&m, &want);
+                let bits = |v: &[f64]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                if let Message::Sparse { values, .. } = &m {
+                    prop_assert_eq!(bits(values), bits(&val));
+                }
+            }
+        }
 
         #[test]
         fn matches_naive_reference(x in tied_input(), kf in 0.0f64..1.0, small in any::<bool>()) {

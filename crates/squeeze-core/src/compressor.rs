@@ -256,6 +256,16 @@ pub trait Compressor<S: Scalar>: Send + Sync + core::fmt::Debug {
         None
     }
 
+    /// `Some(k)` if this compressor is plain Top-K at dimension `dim`: its message is the
+    /// `Sparse` message of the exact $k$ largest $|x_j|$ (ties toward the lower index, indices
+    /// increasing, values as in `x`), so a caller may build that same message from pre-scanned
+    /// candidates (EF21's gradient pass fused with the selection); `None` (the default)
+    /// otherwise.
+    fn top_k(&self, dim: usize) -> Option<usize> {
+        let _ = dim;
+        None
+    }
+
     /// Compress into a new message.
     fn compress(&self, x: &[S], ctx: &mut CompressCtx<'_>) -> Result<Message<S>, CompressError> {
         let mut m = Message::default();

@@ -68,6 +68,24 @@ pub trait Oracle<S: Scalar>: Send + Sync {
         sub_assign_all_finite(out, sub)
     }
 
+    /// [`Oracle::grad_minus`] fused with a threshold scan: writes v = ∇f_i(x) − `sub` into
+    /// `out` (the same bits) and appends every `(j, v_j)` with $|v_j| \ge t$ (and every
+    /// non-finite one) to the [`Candidates`], in increasing `j`, reducing them whenever they
+    /// reach the cap. Returns `Some(finite)` when fused (`Some(false)`: a non-finite entry or
+    /// wrong lengths; then `out` and the candidates are unspecified), or `None` (the default)
+    /// when this oracle has no fused pass: nothing is written and the caller takes
+    /// `grad_minus` and its own scan.
+    fn grad_minus_scan(
+        &self,
+        x: &[S],
+        sub: &[S],
+        out: &mut [S],
+        hits: &mut Candidates<'_, S>,
+    ) -> Option<bool> {
+        let _ = (x, sub, out, hits);
+        None
+    }
+
     /// What is known of ∇²f_i at every x ([`crate::hessian`]); `None` (the default) if this
     /// oracle provides no Hessian.
     fn curvature(&self) -> Option<Curvature> {
@@ -134,6 +152,15 @@ macro_rules! forward_oracle {
             fn grad_minus(&self, x: &[S], sub: &[S], out: &mut [S]) -> bool {
                 (**self).grad_minus(x, sub, out)
             }
+            fn grad_minus_scan(
+                &self,
+                x: &[S],
+                sub: &[S],
+                out: &mut [S],
+                hits: &mut Candidates<'_, S>,
+            ) -> Option<bool> {
+                (**self).grad_minus_scan(x, sub, out, hits)
+            }
             fn curvature(&self) -> Option<Curvature> {
                 (**self).curvature()
             }
@@ -184,6 +211,149 @@ pub(crate) fn sub_assign_all_finite<S: Scalar>(a: &mut [S], b: &[S]) -> bool {
 #[allow(clippy::eq_op)]
 pub(crate) fn probe_term<S: Scalar>(v: S) -> S {
     v - v
+}
+
+/// The candidates of a fused pass ([`Oracle::grad_minus_scan`]): the entries $v_j$ of the
+/// result with `!(|v_j| < t)` — $|v_j| \ge t$, or non-finite — appended as `(j, v_j)` in
+/// increasing `j`. After the entry (or block of [`SCAN_CHUNK`] entries) that brings them to
+/// `cap` or more, `reduce` is called on them: it must keep fewer than `cap` (e.g. an exact
+/// Top-K compaction) and returns the threshold for the rest of the pass. Nothing allocates
+/// when `idx`/`val` have capacity for `cap +` [`SCAN_CHUNK`] entries.
+pub struct Candidates<'a, S> {
+    /// The threshold t ≥ 0.
+    pub t: S,
+    /// Reduce once this many candidates are held (≥ 1).
+    pub cap: usize,
+    /// Candidate indices.
+    pub idx: &'a mut Vec<u32>,
+    /// Candidate values.
+    pub val: &'a mut Vec<S>,
+    /// Reduces full candidate lists; returns the new threshold.
+    pub reduce: &'a mut dyn FnMut(&mut Vec<u32>, &mut Vec<S>) -> S,
+}
+
+/// Entries per block of a fused scan (one bit each in a `u64` hit mask).
+pub const SCAN_CHUNK: usize = 64;
+
+/// Why a block scan stopped: all blocks done; the cursor reached the cap after the block
+/// ending at the returned position; that block holds a non-finite entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Done,
+    Full,
+    NonFinite,
+}
+
+/// The hits of one block `c` (entry `i` has index `at + i`) written to `idx[*w..]`/`val[*w..]`
+/// in index order without data-dependent branches for up to four hits (the scheme of
+/// `squeeze-compress`'s `sparse_scan`; the slots must have room for 64 more); returns `false`
+/// if one of them is non-finite.
+// `!(a < t)` (not `a >= t`) on purpose: it is also true for NaN.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
+#[inline(always)]
+pub(crate) fn scan_block<S: Scalar>(
+    c: &[S; SCAN_CHUNK],
+    at: usize,
+    t: S,
+    idx: &mut [u32],
+    val: &mut [S],
+    w: &mut usize,
+) -> bool {
+    let mut m = 0u64;
+    for (i, &v) in c.iter().enumerate() {
+        m |= u64::from(!(v.abs() < t)) << i;
+    }
+    let mut o = *w;
+    let mut bad = false;
+    for _ in 0..4 {
+        let i = (m.trailing_zeros() as usize) & (SCAN_CHUNK - 1);
+        let v = c[i];
+        // Indices fit in u32: Top-K callers have d ≤ MAX_DIM.
+        idx[o] = (at + i) as u32;
+        val[o] = v;
+        bad |= !v.is_finite();
+        o += usize::from(m != 0);
+        m &= m.wrapping_sub(1);
+    }
+    while m != 0 {
+        let i = m.trailing_zeros() as usize % SCAN_CHUNK;
+        m &= m - 1;
+        let v = c[i];
+        idx[o] = (at + i) as u32;
+        val[o] = v;
+        bad |= !v.is_finite();
+        o += 1;
+    }
+    *w = o;
+    !bad
+}
+
+/// The write side of a fused scan: a cursor into [`Candidates`] grown to `cap +`
+/// [`SCAN_CHUNK`] slots, reduced when full and truncated by [`HitWriter::finish`].
+pub(crate) struct HitWriter<'c, 'a, S> {
+    c: &'c mut Candidates<'a, S>,
+    pub(crate) w: usize,
+}
+
+impl<'c, 'a, S: Scalar> HitWriter<'c, 'a, S> {
+    /// Start appending after the candidates already held.
+    pub(crate) fn new(c: &'c mut Candidates<'a, S>) -> Self {
+        c.cap = c.cap.max(1);
+        let w = c.idx.len().min(c.val.len());
+        let mut h = Self { c, w };
+        if w >= h.c.cap {
+            h.reduce();
+        } else {
+            h.grow();
+        }
+        h
+    }
+
+    fn grow(&mut self) {
+        let len = self.c.cap + SCAN_CHUNK;
+        self.c.idx.resize(len, 0);
+        self.c.val.resize(len, S::ZERO);
+    }
+
+    /// The threshold, the cap and the slots (for a block kernel).
+    pub(crate) fn slots(&mut self) -> (S, usize, &mut [u32], &mut [S]) {
+        (self.c.t, self.c.cap, self.c.idx, self.c.val)
+    }
+
+    /// Hand the full list to `reduce`, take its threshold, grow the slots again.
+    pub(crate) fn reduce(&mut self) {
+        self.c.idx.truncate(self.w);
+        self.c.val.truncate(self.w);
+        self.c.t = (self.c.reduce)(self.c.idx, self.c.val);
+        self.w = self.c.idx.len().min(self.c.val.len());
+        // A reduction that kept too much: raise the cap so that the pass still progresses.
+        self.c.cap = self.c.cap.max(self.w + 1);
+        self.grow();
+    }
+
+    /// Test one entry `v` (index `j`); `false` if it is non-finite.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    #[inline]
+    pub(crate) fn push(&mut self, j: usize, v: S) -> bool {
+        if !(v.abs() < self.c.t) {
+            if !v.is_finite() {
+                return false;
+            }
+            self.c.idx[self.w] = j as u32;
+            self.c.val[self.w] = v;
+            self.w += 1;
+            if self.w >= self.c.cap {
+                self.reduce();
+            }
+        }
+        true
+    }
+
+    /// Truncate the candidates to those written.
+    pub(crate) fn finish(self) {
+        self.c.idx.truncate(self.w);
+        self.c.val.truncate(self.w);
+    }
 }
 
 /// `true` if `x` and `grad` both have length `dim`; otherwise fills `grad` with NaN.
@@ -312,6 +482,20 @@ impl<S: Scalar, O: Oracle<S>> Oracle<S> for Counted<O> {
         self.grad_samples
             .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
         self.inner.grad_minus(x, sub, out)
+    }
+    fn grad_minus_scan(
+        &self,
+        x: &[S],
+        sub: &[S],
+        out: &mut [S],
+        hits: &mut Candidates<'_, S>,
+    ) -> Option<bool> {
+        let r = self.inner.grad_minus_scan(x, sub, out, hits);
+        if r.is_some() {
+            self.grad_samples
+                .fetch_add(self.inner.n_samples() as u64, Ordering::Relaxed);
+        }
+        r
     }
     fn curvature(&self) -> Option<Curvature> {
         self.inner.curvature()
@@ -503,5 +687,109 @@ mod grad_minus_tests {
         assert!(!f.grad_minus(&x, &bad, &mut out));
         assert!(!f.grad_minus(&x, &sub[1..], &mut out));
         assert!(out.iter().all(|v| v.is_nan()));
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+    use crate::quadratic::TridiagQuadratic;
+
+    type Hits = (Vec<u32>, Vec<u32>);
+    type Out = (bool, Vec<u32>, Hits, usize);
+
+    /// `grad_minus_scan` with threshold `t` and cap `cap`; every reduction moves the candidates
+    /// to a side list and keeps the threshold, so the concatenation is the whole candidate
+    /// stream. Returns (finite, out bits, candidates as (indices, value bits), reductions), or
+    /// `None` if the oracle has no fused pass.
+    fn fused(f: &dyn Oracle<f32>, x: &[f32], sub: &[f32], t: f32, cap: usize) -> Option<Out> {
+        let mut out = vec![0.0f32; sub.len()];
+        let (mut side_i, mut side_v, mut reductions) = (Vec::new(), Vec::new(), 0);
+        let mut reduce = |i: &mut Vec<u32>, v: &mut Vec<f32>| {
+            reductions += 1;
+            side_i.append(i);
+            side_v.append(v);
+            t
+        };
+        let (mut idx, mut val) = (Vec::new(), Vec::new());
+        let mut c = Candidates {
+            t,
+            cap,
+            idx: &mut idx,
+            val: &mut val,
+            reduce: &mut reduce,
+        };
+        let ok = f.grad_minus_scan(x, sub, &mut out, &mut c)?;
+        side_i.extend(idx);
+        side_v.extend(val);
+        let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        Some((ok, bits(&out), (side_i, bits(&side_v)), reductions))
+    }
+
+    /// The fused pass writes `grad_minus`'s bits and exactly the entries with `!(|v| < t)` in
+    /// index order, with both kernel copies, on lengths 1..70 and odd tails around the
+    /// 64-entry blocks, with ties at the threshold (entries on a 1/4 grid), NaN and ±∞,
+    /// with and without reductions of the candidate list.
+    #[test]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(|v| < t)`: NaN is a hit too.
+    fn fused_scan_matches_grad_minus_and_a_scan() {
+        let mut rng = SqueezeRng::from_seed_u64(9);
+        let mut grid = |scale: f64| ((rng.next_f64() * 16.0).floor() - 8.0) as f32 * scale as f32;
+        let lens = (1..70).chain([127, 128, 129, 130, 131, 193, 1000]);
+        let mut seen = [0usize; 3];
+        for d in lens {
+            let f = TridiagQuadratic::<f32>::new(d, 0.5, -0.25, 0.75).unwrap();
+            for case in 0..5 {
+                let x: Vec<f32> = (0..d).map(|_| grid(0.25)).collect();
+                let mut sub: Vec<f32> = (0..d)
+                    .map(|_| grid(if case == 1 { 0.0 } else { 0.125 }))
+                    .collect();
+                if case >= 2 {
+                    let bad = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][case - 2];
+                    sub[(d * 7 / 11 + case) % d] = bad;
+                }
+                let mut want_out = vec![0.0f32; d];
+                let want_ok = f.grad_minus(&x, &sub, &mut want_out);
+                let want_bits: Vec<u32> = want_out.iter().map(|v| v.to_bits()).collect();
+                for t in [0.0f32, 0.25, 0.5, 1.0, f32::INFINITY] {
+                    let want: Hits = want_out
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| !(v.abs() < t))
+                        .map(|(j, v)| (j as u32, v.to_bits()))
+                        .unzip();
+                    for cap in [d + 1, 3] {
+                        for portable in [false, true] {
+                            let run = || fused(&f, &x, &sub, t, cap).unwrap();
+                            let (ok, out, hits, reductions) = if portable {
+                                squeeze_core::simd::portable(run)
+                            } else {
+                                run()
+                            };
+                            let at = format!("d {d} case {case} t {t} cap {cap}");
+                            assert_eq!(ok, want_ok, "{at}");
+                            if want_ok {
+                                assert_eq!(out, want_bits, "{at}");
+                                assert_eq!(hits, want, "{at}");
+                                let full = cap == 3 && want.0.len() >= 3;
+                                assert_eq!(reductions > 0, full, "{at}");
+                                seen[usize::from(reductions > 0)] += 1;
+                            } else {
+                                seen[2] += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seen.iter().all(|&s| s > 100), "{seen:?}");
+        // Wrong lengths: not finite, NaN written.
+        let f = TridiagQuadratic::<f32>::new(5, 0.5, -0.25, 0.75).unwrap();
+        let (ok, out, _, _) = fused(&f, &[0.0; 4], &[0.0; 5], 0.0, 9).unwrap();
+        assert!(!ok && out.iter().all(|&b| f32::from_bits(b).is_nan()));
+        // An oracle without a fused pass (the MoTEF quadratic) says so.
+        let m = crate::quadratic::motef::<f32>(5, 1, 1.0, 0.0, 3).unwrap();
+        let plain = m.problem.oracles()[0].as_ref();
+        assert_eq!(fused(plain, &[1.0; 5], &[0.0; 5], 0.0, 9), None);
     }
 }

@@ -39,7 +39,10 @@ use squeeze_core::{ParamError, Scalar};
 
 use crate::error::ProblemError;
 use crate::hessian::{Curvature, hess_vec_dims_ok, hessian_dims_ok};
-use crate::oracle::{Oracle, add_gaussian_noise, dims_ok, probe_term};
+use crate::oracle::{
+    Candidates, HitWriter, Oracle, SCAN_CHUNK, Stop, add_gaussian_noise, dims_ok, probe_term,
+    scan_block,
+};
 use crate::problem::Problem;
 use crate::smoothness::Smoothness;
 
@@ -195,6 +198,117 @@ squeeze_core::dispatch_avx2! {
         => tridiag_minus_body
 }
 
+/// [`tridiag_minus_body`] fused with the threshold scan of [`Oracle::grad_minus_scan`]: the
+/// same entries (each one expression, so the same bits) in blocks of [`SCAN_CHUNK`], each block
+/// tested by [`scan_block`] while it is in L1 (`out[i]` has index `base + i`; `how` = (t,
+/// cap)). Stops after the block that brings the cursor `*w` to the cap ([`Stop::Full`]) or at a
+/// block with a non-finite entry; returns the position reached. The slots need room for
+/// `cap + SCAN_CHUNK` with `*w < cap` on entry.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn tridiag_scan_body<S: Scalar>(
+    ao: (S, S),
+    x: &[S],
+    sub: &[S],
+    out: &mut [S],
+    base: usize,
+    how: (S, usize),
+    slots: (&mut [u32], &mut [S]),
+    w: &mut usize,
+) -> (usize, Stop) {
+    let ((a, o), (t, cap), (idx, val)) = (ao, how, slots);
+    let m = out.len();
+    if sub.len() != m || x.len() != m + 2 {
+        return (0, Stop::NonFinite);
+    }
+    let (left, centre, right) = (&x[..m], &x[1..=m], &x[2..]);
+    let ins = (centre.as_chunks::<SCAN_CHUNK>().0.iter())
+        .zip(left.as_chunks::<SCAN_CHUNK>().0)
+        .zip(right.as_chunks::<SCAN_CHUNK>().0)
+        .zip(sub.as_chunks::<SCAN_CHUNK>().0);
+    let outs = out.as_chunks_mut::<SCAN_CHUNK>().0;
+    let whole = outs.len() * SCAN_CHUNK;
+    for (ci, (ob, (((cb, lb), rb), sb))) in outs.iter_mut().zip(ins).enumerate() {
+        for j in 0..SCAN_CHUNK {
+            ob[j] = (a * cb[j] + o * lb[j] + o * rb[j]) - sb[j];
+        }
+        let pos = ci * SCAN_CHUNK;
+        if !scan_block(ob, base + pos, t, idx, val, w) {
+            return (pos, Stop::NonFinite);
+        }
+        if *w >= cap {
+            return (pos + SCAN_CHUNK, Stop::Full);
+        }
+    }
+    (whole, Stop::Done)
+}
+
+squeeze_core::dispatch_avx2! {
+    /// [`tridiag_scan_body`], dispatched to its AVX2 copy when the CPU has AVX2.
+    #[allow(clippy::too_many_arguments)]
+    fn tridiag_scan_interior<S: Scalar>(
+        ao: (S, S),
+        x: &[S],
+        sub: &[S],
+        out: &mut [S],
+        base: usize,
+        how: (S, usize),
+        slots: (&mut [u32], &mut [S]),
+        w: &mut usize,
+    ) -> (usize, Stop) => tridiag_scan_body
+}
+
+impl<S: Scalar> TridiagQuadratic<S> {
+    /// The fused pass of [`Oracle::grad_minus_scan`] once the lengths are checked (`d ≥ 2`):
+    /// entry 0, the interior blocks (resumed after each reduction), the interior tail, entry
+    /// d − 1 — every entry the expression of `grad_minus`, tested in index order.
+    fn scan_pass(
+        &self,
+        x: &[S],
+        sub: &[S],
+        out: &mut [S],
+        hits: &mut HitWriter<'_, '_, S>,
+    ) -> bool {
+        let d = self.d;
+        let (a, o) = (self.diag, self.off);
+        out[0] = ((a * x[0] + o * x[1]) - self.b1) - sub[0];
+        if !hits.push(0, out[0]) {
+            return false;
+        }
+        let m = d - 2;
+        let mut pos = 0;
+        loop {
+            let mut w = hits.w;
+            let (t, cap, idx, val) = hits.slots();
+            let (n, stop) = tridiag_scan_interior(
+                (a, o),
+                &x[pos..],
+                &sub[1 + pos..d - 1],
+                &mut out[1 + pos..d - 1],
+                1 + pos,
+                (t, cap),
+                (idx, val),
+                &mut w,
+            );
+            hits.w = w;
+            pos += n;
+            match stop {
+                Stop::Done => break,
+                Stop::Full => hits.reduce(),
+                Stop::NonFinite => return false,
+            }
+        }
+        for k in pos + 1..=m {
+            out[k] = (a * x[k] + o * x[k - 1] + o * x[k + 1]) - sub[k];
+            if !hits.push(k, out[k]) {
+                return false;
+            }
+        }
+        out[d - 1] = (a * x[d - 1] + o * x[d - 2]) - sub[d - 1];
+        hits.push(d - 1, out[d - 1])
+    }
+}
+
 impl<S: Scalar> Oracle<S> for TridiagQuadratic<S> {
     fn dim(&self) -> usize {
         self.d
@@ -239,6 +353,30 @@ impl<S: Scalar> Oracle<S> for TridiagQuadratic<S> {
         let edges = probe_term(out[0]) + probe_term(out[d - 1]);
         let interior = tridiag_minus_interior(a, o, x, &sub[1..d - 1], &mut out[1..d - 1]);
         edges == S::ZERO && interior
+    }
+    /// [`Oracle::grad_minus`]'s pass with the threshold scan of each block of 64 entries
+    /// while it is in L1 (the same bits in `out`; EF21 + Top-K then skips its pass over the
+    /// difference, see [`Oracle::grad_minus_scan`]).
+    fn grad_minus_scan(
+        &self,
+        x: &[S],
+        sub: &[S],
+        out: &mut [S],
+        hits: &mut Candidates<'_, S>,
+    ) -> Option<bool> {
+        if !dims_ok(self.d, x, out) || sub.len() != out.len() {
+            out.fill(S::from_f64(f64::NAN));
+            return Some(false);
+        }
+        let mut h = HitWriter::new(hits);
+        let ok = if self.d == 1 {
+            out[0] = (self.diag * x[0] - self.b1) - sub[0];
+            h.push(0, out[0])
+        } else {
+            self.scan_pass(x, sub, out, &mut h)
+        };
+        h.finish();
+        Some(ok)
     }
     fn minibatch_grad(&self, x: &[S], _batch: &[u32], grad: &mut [S]) {
         self.grad(x, grad);

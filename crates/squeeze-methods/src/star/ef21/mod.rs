@@ -10,8 +10,10 @@ pub mod pp;
 pub mod sgd;
 
 use serde::{Deserialize, Serialize};
+use squeeze_compress::TopK;
 use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng, ops};
 use squeeze_problems::Problem;
+use squeeze_problems::oracle::Candidates;
 
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, WorkerCtx, compress_correction, compress_err,
@@ -168,6 +170,10 @@ pub trait GradEstimator<S: Scalar>: Send + Sync + core::fmt::Debug {
     ) -> Result<(), MethodError>;
     /// The EF21 part of the worker: ($g_i$, compression stream).
     fn ef21(worker: &mut Self::Worker) -> (&mut [S], &mut SqueezeRng);
+    /// `true` if [`GradEstimator::correction`] is exactly `grad_minus_estimate` of $g_i$
+    /// ($v_i = \nabla f_i$), so that the worker round may fuse that pass with a Top-K
+    /// compressor (EF21 + Top-K fused); `false` (the default) otherwise.
+    const FUSES_GRAD: bool = false;
 }
 
 /// How the EF21 server steps (the server side of an [`Ef21Family`] variant); its state holds
@@ -206,6 +212,7 @@ impl<S: Scalar> GradEstimator<S> for FullGrad {
     type Worker = Ef21Worker<S>;
     const NAME: &'static str = "ef21";
     const CORRECTION: &'static str = "the correction ∇f_i − g_i";
+    const FUSES_GRAD: bool = true;
 
     fn describe(&self, init: GradInit) -> String {
         format!(", init={init:?}")
@@ -230,12 +237,7 @@ impl<S: Scalar> GradEstimator<S> for FullGrad {
         // ∇f_i(x) − g_i straight into the gradient buffer (one d-vector of working memory,
         // which stays in cache as the engine reuses it for the next worker; one pass for
         // problems with an elementwise gradient).
-        grad_minus_estimate(
-            ctx,
-            x,
-            &worker.g,
-            "the local gradient or the correction ∇f_i − g_i",
-        )
+        grad_minus_estimate(ctx, x, &worker.g, GRAD_WHAT)
     }
 
     fn ef21(w: &mut Ef21Worker<S>) -> (&mut [S], &mut SqueezeRng) {
@@ -394,6 +396,12 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         up: &mut Message<S>,
     ) -> Result<(), MethodError> {
         let x = dense_down(down, E::NAME)?;
+        if E::FUSES_GRAD {
+            let c = self.compressor.as_ref();
+            if fused_top_k(c, x, E::ef21(worker), ctx, (E::CORRECTION, up))? {
+                return Ok(());
+            }
+        }
         self.estimator.correction(worker, x, ctx)?;
         let b = &mut *ctx.buffers;
         let (g, rng) = E::ef21(worker);
@@ -418,6 +426,102 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         server.absorb(round, ups)?;
         self.rule.after_absorb(server);
         Ok(())
+    }
+}
+
+/// What a non-finite ∇f_i(x) − g_i is reported as (`Diverged`).
+const GRAD_WHAT: &str = "the local gradient or the correction ∇f_i − g_i";
+
+/// EF21's worker round for $v_i = \nabla f_i$ and a Top-K compressor, fused: one pass writes
+/// $\nabla f_i(x) - g_i$ into `ctx.buffers.grad` and collects the entries with
+/// $|v_j| \ge t$ ([`Oracle::grad_minus_scan`](squeeze_problems::Oracle::grad_minus_scan)),
+/// compacting them to their Top-K whenever $1.5k + 64$ are held (raising $t$ as Top-K does),
+/// so the selection never re-reads the difference. $t$ is a speed hint: the smallest $|c_j|$ of
+/// the worker's previous message `up` (its $k$-th magnitude last round; kept in the engine's
+/// message buffer, not in the state). The message is exactly the compressor's: if at least
+/// $k$ entries pass, they hold the Top-K and [`TopK::finish_candidates`] selects it; if fewer
+/// pass, the compressor runs on the written difference (today's path, minus the gradient
+/// pass; errors name `what`). Then $g_i \leftarrow g_i + c_i$ as in `compress_correction`.
+///
+/// Returns `Ok(false)` with nothing counted (and `up` possibly emptied) when it does not apply:
+/// no hint (the first round, or after a resume), a compressor that is not Top-K with $k < d$,
+/// or an oracle without a fused pass; the caller then runs the ordinary round.
+fn fused_top_k<S: Scalar>(
+    compressor: &dyn Compressor<S>,
+    x: &[S],
+    (g, rng): (&mut [S], &mut SqueezeRng),
+    ctx: &mut WorkerCtx<'_, S>,
+    (what, up): (&'static str, &mut Message<S>),
+) -> Result<bool, MethodError> {
+    let d = x.len();
+    let Some(k) = compressor.top_k(d).filter(|&k| k < d) else {
+        return Ok(false);
+    };
+    let Some(t) = previous_kth(up, d, k) else {
+        return Ok(false);
+    };
+    let b = &mut *ctx.buffers;
+    let words = &mut b.scratch.words;
+    let (idx, val) = up.sparse_parts(d);
+    let fused = {
+        let mut reduce =
+            |i: &mut Vec<u32>, v: &mut Vec<S>| TopK::compact_candidates(k, &mut *words, i, v);
+        let mut hits = Candidates {
+            t,
+            cap: k + k / 2 + 64,
+            idx: &mut *idx,
+            val: &mut *val,
+            reduce: &mut reduce,
+        };
+        ctx.oracle.grad_minus_scan(x, g, &mut b.grad, &mut hits)
+    };
+    match fused {
+        None => return Ok(false),
+        Some(false) => {
+            ctx.grad_samples += ctx.oracle.n_samples() as u64;
+            return Err(MethodError::Diverged {
+                what: GRAD_WHAT,
+                round: ctx.round,
+            });
+        }
+        Some(true) => ctx.grad_samples += ctx.oracle.n_samples() as u64,
+    }
+    if TopK::finish_candidates(k, words, idx, val) {
+        up.add_to(g, S::ONE)
+            .map_err(message_err(ctx.worker, ctx.round))?;
+    } else {
+        compress_correction(
+            compressor,
+            &b.grad,
+            g,
+            rng,
+            &mut b.scratch,
+            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+            what,
+            up,
+        )?;
+    }
+    Ok(true)
+}
+
+/// The $k$-th magnitude of a previous Top-K message: the smallest $|c_j|$ of a `Sparse`
+/// message of dimension `d` with $k$ finite values.
+fn previous_kth<S: Scalar>(up: &Message<S>, d: usize, k: usize) -> Option<S> {
+    match up {
+        Message::Sparse { dim, values, .. } if *dim == d && values.len() == k => {
+            let mut t = values.first()?.abs();
+            for &v in values {
+                let a = v.abs();
+                if !a.is_finite() {
+                    return None;
+                }
+                if a < t {
+                    t = a;
+                }
+            }
+            t.is_finite().then_some(t)
+        }
+        _ => None,
     }
 }
 
@@ -447,5 +551,202 @@ crate::spec::method_entry! {
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         sink.star(Ef21::new(c, p.stepsize, p.init, p.count_init).map_err(s::method_err)?)
+    }
+}
+
+#[cfg(test)]
+mod fused_tests {
+    use squeeze_compress::parse;
+    use squeeze_problems::{InitPoint, embedded, quadratic};
+
+    use super::*;
+    use crate::WorkerBuffers;
+
+    /// Bits of a message's values (−0 ≠ +0) with its indices.
+    fn bits<S: Scalar>(m: &Message<S>) -> (Vec<u32>, Vec<u64>) {
+        match m {
+            Message::Sparse {
+                indices, values, ..
+            } => (
+                indices.clone(),
+                values.iter().map(|v| v.to_bits_u64()).collect(),
+            ),
+            other => (
+                Vec::new(),
+                other
+                    .to_dense()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits_u64())
+                    .collect(),
+            ),
+        }
+    }
+
+    /// `rounds` EF21 rounds twice from the same start: with the engine's message buffers kept
+    /// (the fused path once a previous message gives the hint) and with fresh ones every round
+    /// (no hint: the ordinary path). Every message, g_i, x and the gradient count must be the
+    /// same bits; returns how many worker rounds took the fused path.
+    fn hinted_vs_plain<S: Scalar>(p: &Problem<S>, x0: &[S], spec: &str, rounds: u64) -> usize {
+        let m = Ef21::<S>::new(
+            parse(spec).unwrap(),
+            Stepsize::Theory { multiplier: 1.0 },
+            GradInit::Full,
+            false,
+        )
+        .unwrap();
+        let (d, n) = (p.dim(), p.n_workers());
+        let mut runs: Vec<_> = (0..2).map(|_| m.init(p, x0, 11).unwrap()).collect();
+        let mut ups = vec![vec![Message::default(); n]; 2];
+        let mut buffers = WorkerBuffers::new(d);
+        let (mut fused, mut down) = (0, Message::default());
+        for round in 0..rounds {
+            let mut samples = [0u64; 2];
+            for (r, run) in runs.iter_mut().enumerate() {
+                m.broadcast(&mut run.server, round, &mut down).unwrap();
+                for (i, w) in run.workers.iter_mut().enumerate() {
+                    let mut ctx = WorkerCtx {
+                        worker: i,
+                        n_workers: n,
+                        round,
+                        round_seed: 3,
+                        phase: 0,
+                        oracle: p.oracles()[i].as_ref(),
+                        buffers: &mut buffers,
+                        grad_samples: 0,
+                    };
+                    let up = &mut ups[r][i];
+                    if r == 1 {
+                        *up = Message::default();
+                        m.worker_round(w, &down, &mut ctx, up).unwrap();
+                    } else {
+                        // Every third round a hint far above the difference: fewer than k
+                        // candidates pass and the selection falls back to the written one.
+                        let k = m.compressor().top_k(d).filter(|_| round % 3 == 2);
+                        if let (Some(k), Message::Sparse { .. }) = (k, &up) {
+                            *up = Message::Sparse {
+                                dim: d,
+                                indices: (0..k as u32).collect(),
+                                values: vec![S::from_f64(1e30); k],
+                            };
+                        }
+                        let x = dense_down(&down, "ef21").unwrap();
+                        let c = m.compressor();
+                        let what = <FullGrad as GradEstimator<S>>::CORRECTION;
+                        if fused_top_k(c, x, (&mut w.g, &mut w.rng), &mut ctx, (what, up)).unwrap()
+                        {
+                            fused += 1;
+                        } else {
+                            m.worker_round(w, &down, &mut ctx, up).unwrap();
+                        }
+                    }
+                    samples[r] += ctx.grad_samples;
+                }
+                m.absorb(&mut run.server, round, &ups[r]).unwrap();
+            }
+            assert_eq!(samples[0], samples[1], "round {round}");
+            for (i, (a, b)) in ups[0].iter().zip(&ups[1]).enumerate() {
+                assert_eq!(bits(a), bits(b), "round {round}, worker {i}");
+                let g = |r: usize| {
+                    runs[r].workers[i]
+                        .g
+                        .iter()
+                        .map(|v| v.to_bits_u64())
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(g(0), g(1), "round {round}, worker {i}");
+            }
+        }
+        let x = |r: usize| {
+            runs[r]
+                .server
+                .x
+                .iter()
+                .map(|v| v.to_bits_u64())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(x(0), x(1));
+        fused
+    }
+
+    #[test]
+    fn fused_rounds_send_the_same_messages() {
+        // The 3PC quadratic from its default start (the difference is mostly exact zeros: the
+        // Top-K ties at 0 go to the lowest indices) and from a Gaussian start (candidate lists
+        // that overflow and are compacted), f32 and f64, several k.
+        let p = quadratic::three_pc::<f32>(5000, 3, 0.1, 5).unwrap();
+        let gauss = InitPoint::Gaussian { seed: 1, std: 1.0 };
+        for init in [InitPoint::ProblemDefault, gauss.clone()] {
+            let x0 = p.initial_point(&init).unwrap();
+            for spec in ["top_k:ratio=0.01", "top_k:k=1", "top_k:ratio=0.3"] {
+                let fused = hinted_vs_plain(&p, &x0, spec, 12);
+                // Every worker round after the first has a hint and takes the fused path.
+                assert_eq!(fused, 3 * 11, "{spec}");
+            }
+        }
+        let p = quadratic::three_pc::<f64>(700, 2, 0.5, 2).unwrap();
+        let x0 = p.initial_point(&gauss).unwrap();
+        assert_eq!(hinted_vs_plain(&p, &x0, "top_k:k=9", 10), 2 * 9);
+        // Not Top-K, k = d, or an oracle without a fused pass: the ordinary path, same bits.
+        assert_eq!(hinted_vs_plain(&p, &x0, "scaled(rand_k:k=9)", 6), 0);
+        assert_eq!(hinted_vs_plain(&p, &x0, "top_k:ratio=1", 6), 0);
+        let p = Problem::logreg_ef21(&embedded::default_dataset::<f64>(), 2).unwrap();
+        let x0 = p.initial_point(&gauss).unwrap();
+        assert_eq!(hinted_vs_plain(&p, &x0, "top_k:k=3", 6), 0);
+    }
+
+    #[test]
+    fn a_non_finite_difference_diverges_as_before() {
+        let p = quadratic::three_pc::<f32>(300, 1, 0.1, 5).unwrap();
+        let m = Ef21::<f32>::new(
+            parse("top_k:k=3").unwrap(),
+            Stepsize::Theory { multiplier: 1.0 },
+            GradInit::Full,
+            false,
+        )
+        .unwrap();
+        let x0 = p.initial_point(&InitPoint::ProblemDefault).unwrap();
+        let mut init = m.init(&p, &x0, 1).unwrap();
+        let mut buffers = WorkerBuffers::new(300);
+        let mut up = Message::default();
+        let mut x = x0.clone();
+        for (round, bad) in [
+            (0u64, None),
+            (1, None),
+            (2, Some(f32::NAN)),
+            (3, Some(f32::INFINITY)),
+        ] {
+            if let Some(v) = bad {
+                x[150] = v;
+            }
+            let down = Message::Dense { values: x.clone() };
+            let mut ctx = WorkerCtx {
+                worker: 0,
+                n_workers: 1,
+                round,
+                round_seed: 0,
+                phase: 0,
+                oracle: p.oracles()[0].as_ref(),
+                buffers: &mut buffers,
+                grad_samples: 0,
+            };
+            let r = m.worker_round(&mut init.workers[0], &down, &mut ctx, &mut up);
+            match bad {
+                None => r.unwrap(),
+                Some(_) => assert!(
+                    matches!(r, Err(MethodError::Diverged { what, round: r }) if what == GRAD_WHAT && r == round),
+                    "{r:?}"
+                ),
+            }
+            assert_eq!(ctx.grad_samples, 1);
+            if round == 2 {
+                // Restore a hint for the next round (the failed round left `up` unspecified).
+                up = Message::Sparse {
+                    dim: 300,
+                    indices: vec![0, 1, 2],
+                    values: vec![1.0; 3],
+                };
+            }
+        }
     }
 }
