@@ -14,7 +14,7 @@ use squeeze_problems::Problem;
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
     Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, broadcast_model,
-    compress_err, dense_down, ensure_finite, step, stream,
+    checked_dim, compress_err, dense_down, ensure_finite, step, stream,
 };
 use crate::stepsize::Stepsize;
 use select::{Sampling, target};
@@ -303,8 +303,7 @@ impl<S: Scalar> ServerMethod<S> for Dgc {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = checked_dim(problem, x0)?;
         let m = self.opts.momentum;
         let mut step =
             self.stepsize

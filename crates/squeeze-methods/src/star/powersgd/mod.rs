@@ -9,8 +9,8 @@ use squeeze_core::{Message, Purpose, Scalar, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, dense_down, ensure_finite,
-    local_grad, stream,
+    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim, dense_down,
+    ensure_finite, local_grad, stream,
 };
 use crate::stepsize::Stepsize;
 
@@ -188,12 +188,11 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        if problem.dim() != self.layout.dim() {
+        let d = checked_dim(problem, x0)?;
+        if d != self.layout.dim() {
             return Err(MethodError::Incompatible(format!(
-                "powersgd: the matrix shape was set up for d = {}, the problem has d = {}",
+                "powersgd: the matrix shape was set up for d = {}, the problem has d = {d}",
                 self.layout.dim(),
-                problem.dim()
             )));
         }
         let step = self
