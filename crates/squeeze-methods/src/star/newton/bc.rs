@@ -15,6 +15,7 @@ use crate::method::{
     message_err, stream,
 };
 use crate::star::downlink::DownlinkBuffers;
+use crate::star::server::absorbed_by_method;
 
 /// Tag of the shared gradient coin (mixed with the round seed).
 const GRAD_COIN: u64 = 0x6263_5f67_7261_6421;
@@ -129,10 +130,7 @@ pub struct NewtonBcServer<S: Scalar> {
 impl<S: Scalar> ServerState<S> for NewtonBcServer<S> {
     /// The method's absorb is [`Newton3pcBc`]'s; this one refuses.
     fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
-        Err(MethodError::Protocol {
-            method: "newton_bc",
-            expected: "an absorb by the method",
-        })
+        absorbed_by_method("newton_bc", "an absorb by the method")
     }
 
     fn model(&self) -> &[S] {

@@ -19,6 +19,7 @@ use crate::method::{
     checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
 };
 use crate::spec::method_entry;
+use crate::star::server::absorbed_by_method;
 use crate::star::three_pc::apply_counted;
 use crate::three_point::ThreePoint;
 
@@ -192,10 +193,7 @@ impl<S: Scalar> PartialEq for Bl1ServerWork<S> {
 impl<S: Scalar> ServerState<S> for Bl1Server<S> {
     /// The method's absorb is [`Bl1`]'s (it needs the message layout); this one refuses.
     fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
-        Err(MethodError::Protocol {
-            method: "bl1",
-            expected: "an absorb by the method",
-        })
+        absorbed_by_method("bl1", "an absorb by the method")
     }
 
     fn model(&self) -> &[S] {

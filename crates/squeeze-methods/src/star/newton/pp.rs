@@ -15,6 +15,7 @@ use crate::method::{
     message_err,
 };
 use crate::star::ef21::pp::participation_round;
+use crate::star::server::absorbed_by_method;
 
 /// Newton-3PC-PP / FedNL-PP: in each round only $\tau = \max(1, \lfloor pn\rfloor)$ of the n
 /// workers, drawn uniformly without replacement from the shared round seed (the draw of
@@ -113,10 +114,7 @@ pub struct NewtonPpServer<S: Scalar> {
 impl<S: Scalar> ServerState<S> for NewtonPpServer<S> {
     /// The method's absorb is [`Newton3pcPp`]'s; this one refuses.
     fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
-        Err(MethodError::Protocol {
-            method: "newton_pp",
-            expected: "an absorb by the method",
-        })
+        absorbed_by_method("newton_pp", "an absorb by the method")
     }
 
     fn model(&self) -> &[S] {

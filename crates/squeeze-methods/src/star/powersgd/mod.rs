@@ -12,6 +12,7 @@ use crate::method::{
     Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim, dense_down,
     ensure_finite, local_grad, stream,
 };
+use crate::star::server::absorbed_by_method;
 use crate::stepsize::Stepsize;
 
 /// PowerSGD (Vogels, Karimireddy, Jaggi, NeurIPS 2019, arXiv 1905.13727): every round each
@@ -111,10 +112,7 @@ pub struct PowerSgdWorker<S: Scalar> {
 impl<S: Scalar> ServerState<S> for PowerSgdServer<S> {
     /// PowerSGD's server works per phase ([`ServerMethod::absorb_phase`]).
     fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
-        Err(MethodError::Protocol {
-            method: "powersgd",
-            expected: "two phases per round (absorb_phase)",
-        })
+        absorbed_by_method("powersgd", "two phases per round (absorb_phase)")
     }
 
     fn model(&self) -> &[S] {
