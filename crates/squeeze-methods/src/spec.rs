@@ -299,6 +299,17 @@ pub fn batch(name: &str, b: Option<Batch>) -> Result<Batch, MethodConfigError> {
     Ok(b)
 }
 
+/// The required participating fraction p ∈ (0, 1] of the partial-participation variants
+/// (EF21-PP, FedNL-PP); the method's constructor checks the range.
+pub fn participation(name: &str, p: Option<f64>) -> Result<f64, MethodConfigError> {
+    required(
+        name,
+        "participation",
+        p,
+        "the participating fraction in (0, 1], e.g. participation = 0.25",
+    )
+}
+
 /// The clipping radius τ > 0 of Clip-GD and the Clip21 family.
 pub fn tau(name: &str, tau: Option<f64>) -> Result<f64, MethodConfigError> {
     let t = required(
@@ -361,7 +372,7 @@ pub fn three_pc<S: Scalar, B: MethodSink<S>>(
 /// params), `ctx` and `sink` (with `crate::spec` in scope as `s`).
 ///
 /// Fields are either one of the shared keys — `compressor`, `stepsize`, `init`,
-/// `count_init`, `gradient`, `batch`, `tau`, each with its one type and doc; the groups
+/// `count_init`, `gradient`, `batch`, `tau`, `participation`, each with its one type and doc; the groups
 /// `hessian_mechanism` (`mechanism`, `zeta`, `p`, with a `hessian_mechanism` builder; needs
 /// `compressor`) and `newton_step` (`regularization`, `mu`) of the Newton-type methods — or
 /// `/// doc` `name: Type` for a method's own key. The generated `Params` doc carries a doctest
@@ -527,6 +538,13 @@ macro_rules! method_entry {
             #[doc = "Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`)."]
             #[serde(default)]
             pub batch: Option<$crate::star::ef21::sgd::Batch>,
+        ] $($($rest)*)?);
+    };
+    (@fields $h:tt [$($done:tt)*] participation $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = "Participating fraction p ∈ (0, 1]: τ = max(1, ⌊p·n⌋) random workers per round (required)."]
+            #[serde(default)]
+            pub participation: Option<f64>,
         ] $($($rest)*)?);
     };
     (@fields $h:tt [$($done:tt)*] tau $(, $($rest:tt)*)?) => {

@@ -296,8 +296,7 @@ crate::spec::method_entry! {
         compressor,
         hessian_mechanism,
         newton_step,
-        /// Participating fraction p ∈ (0, 1]: τ = max(1, ⌊p·n⌋) workers per round (required).
-        participation: Option<f64>,
+        participation,
         count_init,
     }): Star "fednl_pp",
     summary = "FedNL-PP / Newton-3PC-PP: τ = ⌊p·n⌋ random workers per round learn their Hessians (compressor, mechanism, participation), the others' last state is used",
@@ -306,12 +305,7 @@ crate::spec::method_entry! {
     |p, ctx, sink| {
         let mech = p.hessian_mechanism::<S>(triangle_len(ctx.dim))?;
         let rule = p.regularization.unwrap_or(RegularizationRule::Shift);
-        let part = s::required(
-            Self::NAME,
-            "participation",
-            p.participation,
-            "the participating fraction in (0, 1], e.g. participation = 0.25",
-        )?;
+        let part = s::participation(Self::NAME, p.participation)?;
         let inner = Newton3pc::new("fednl_pp", mech, rule, p.mu, HessianOrder::Fresh, p.count_init)
             .map_err(s::method_err)?;
         sink.star(Newton3pcPp::new(inner, part).map_err(s::method_err)?)
