@@ -374,7 +374,8 @@ pub fn three_pc<S: Scalar, B: MethodSink<S>>(
 /// Fields are either one of the shared keys — `compressor`, `stepsize`, `init`,
 /// `count_init`, `gradient`, `batch`, `tau`, `participation`, each with its one type and doc; the groups
 /// `hessian_mechanism` (`mechanism`, `zeta`, `p`, with a `hessian_mechanism` builder; needs
-/// `compressor`) and `newton_step` (`regularization`, `mu`) of the Newton-type methods — or
+/// `compressor`) and `newton_step` (`regularization`, `mu`) of the Newton-type methods,
+/// `consensus` (`gamma`, `eta`, with `consensus_steps`) of the compressed gossip methods — or
 /// `/// doc` `name: Type` for a method's own key. The generated `Params` doc carries a doctest
 /// that parses the entry's `EXAMPLE` table and round-trips it.
 macro_rules! method_entry {
@@ -503,6 +504,23 @@ macro_rules! method_entry {
             #[doc = "μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser)."]
             #[serde(default)]
             pub mu: Option<f64>,
+        ] $($($rest)*)?);
+    };
+    (@fields ($params:ident, $name:literal, $spec:ident) [$($done:tt)*] consensus $(, $($rest:tt)*)?) => {
+        impl $params {
+            /// `(γ, η)`, both required ([`crate::gossip::ConsensusSteps`] checks the ranges when
+            /// the method is built).
+            pub fn consensus_steps(&self) -> Result<(f64, f64), $crate::spec::MethodConfigError> {
+                $crate::gossip::ConsensusSteps::required($name, self.gamma, self.eta)
+            }
+        }
+        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*
+            #[doc = "Consensus stepsize γ ∈ (0, 1] (required)."]
+            #[serde(default)]
+            pub gamma: Option<f64>,
+            #[doc = "Stepsize η > 0 (required)."]
+            #[serde(default)]
+            pub eta: Option<f64>,
         ] $($($rest)*)?);
     };
     (@fields $h:tt [$($done:tt)*] stepsize $(, $($rest:tt)*)?) => {
