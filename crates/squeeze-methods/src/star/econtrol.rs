@@ -7,11 +7,10 @@ use squeeze_problems::Problem;
 use crate::gossip::{GradSource, GradState};
 use crate::method::ServerState;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compressed_dim, dense_down, round_of,
-    step,
+    Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compressed_dim,
+    dense_down, ensure_finite, round_of, step,
 };
 use crate::star::ef21::{GradInit, InitEstimates};
-use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
 /// EControl: an EF21-style shift $h_i$ and an EF14-style error $e_i$, the error fed back with
@@ -79,27 +78,27 @@ pub struct Econtrol<S: Scalar> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct EcontrolServer<S: Scalar> {
-    /// Model x and resolved stepsize γ (keys `x`, `gamma`).
-    #[serde(flatten)]
-    pub model: ModelServer<S>,
+    /// Model x.
+    pub x: Vec<S>,
     /// h = (1/n) Σ h_i.
     pub h: Vec<S>,
+    /// Resolved stepsize γ.
+    pub gamma: f64,
 }
 
 impl<S: Scalar> ServerState<S> for EcontrolServer<S> {
-    /// The dense model ([`ModelServer`]).
     fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
-        self.model.broadcast(round, down)
+        broadcast_model(&self.x, round, down)
     }
 
     /// `h ← h + (1/n) Σ_i m_i`, then `x ← x − γ h`.
     fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
         add_mean(&mut self.h, round, ups)?;
-        step(&mut self.model.x, &self.h, self.model.gamma, round)
+        step(&mut self.x, &self.h, self.gamma, round)
     }
 
     fn model(&self) -> &[S] {
-        self.model.model()
+        &self.x
     }
 }
 
@@ -228,8 +227,9 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
             });
         }
         let server = EcontrolServer {
-            model: ModelServer::at(x0, gamma),
+            x: x0.to_vec(),
             h,
+            gamma,
         };
         Ok(est.finish(server, workers).with_stepsize(step))
     }
