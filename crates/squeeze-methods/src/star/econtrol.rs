@@ -8,7 +8,7 @@ use crate::gossip::{GradSource, GradState};
 use crate::method::ServerState;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compressed_dim,
-    dense_down, ensure_finite, round_of, step,
+    dense_down, round_of, step,
 };
 use crate::star::ef21::{GradInit, InitEstimates};
 use crate::stepsize::Stepsize;
