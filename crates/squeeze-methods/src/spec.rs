@@ -299,6 +299,17 @@ pub fn batch(name: &str, b: Option<Batch>) -> Result<Batch, MethodConfigError> {
     Ok(b)
 }
 
+/// The required participating fraction p ∈ (0, 1] of the partial-participation variants
+/// (EF21-PP, FedNL-PP); the method's constructor checks the range.
+pub fn participation(name: &str, p: Option<f64>) -> Result<f64, MethodConfigError> {
+    required(
+        name,
+        "participation",
+        p,
+        "the participating fraction in (0, 1], e.g. participation = 0.25",
+    )
+}
+
 /// The clipping radius τ > 0 of Clip-GD and the Clip21 family.
 pub fn tau(name: &str, tau: Option<f64>) -> Result<f64, MethodConfigError> {
     let t = required(
@@ -361,7 +372,10 @@ pub fn three_pc<S: Scalar, B: MethodSink<S>>(
 /// params), `ctx` and `sink` (with `crate::spec` in scope as `s`).
 ///
 /// Fields are either one of the shared keys — `compressor`, `stepsize`, `init`,
-/// `count_init`, `gradient`, `batch`, `tau`, each with its one type and doc — or
+/// `count_init`, `gradient`, `batch`, `tau`, `participation`, each with its one type and doc; the groups
+/// `hessian_mechanism` (`mechanism`, `zeta`, `p`, with a `hessian_mechanism` builder; needs
+/// `compressor`) and `newton_step` (`regularization`, `mu`) of the Newton-type methods,
+/// `consensus` (`gamma`, `eta`, with `consensus_steps`) of the compressed gossip methods — or
 /// `/// doc` `name: Type` for a method's own key. The generated `Params` doc carries a doctest
 /// that parses the entry's `EXAMPLE` table and round-trips it.
 macro_rules! method_entry {
@@ -452,6 +466,63 @@ macro_rules! method_entry {
             pub compressor_schedule: Vec<$crate::spec::ScheduleStage>,
         ] $($($rest)*)?);
     };
+    (@fields ($params:ident, $name:literal, $spec:ident) [$($done:tt)*] hessian_mechanism $(, $($rest:tt)*)?) => {
+        impl $params {
+            /// The three-point mechanism the Newton-type method learns its Hessians (BL1: their
+            /// coefficients) with ([`crate::star::newton::specs::mechanism`]), its compressor
+            /// checked at dimension `dim`.
+            pub fn hessian_mechanism<S: squeeze_core::Scalar>(
+                &self,
+                dim: usize,
+            ) -> Result<Box<dyn $crate::three_point::ThreePoint<S>>, $crate::spec::MethodConfigError> {
+                $crate::star::newton::specs::mechanism::<S>(
+                    self.mechanism.unwrap_or_default(),
+                    self.compressor.is_some(),
+                    || self.main_compressor::<S>(dim),
+                    self.zeta,
+                    self.p,
+                )
+            }
+        }
+        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*
+            #[doc = "Mechanism on the learned Hessians (BL1: their coefficients): `\"ef21\"` (default; needs `compressor`), `\"lag\"` (`zeta`), `\"clag\"` (`compressor`, `zeta`), `\"bag\"` (`p`) or `\"3pc_v1\"` (`compressor`)."]
+            #[serde(default)]
+            pub mechanism: Option<$crate::star::newton::specs::HessianMechanism>,
+            #[doc = "Trigger threshold ζ ≥ 0 of `lag`/`clag` (default 1)."]
+            #[serde(default)]
+            pub zeta: Option<f64>,
+            #[doc = "Probability of `bag` sending the fresh Hessian (BL1: coefficients), in (0, 1] (default 0.5)."]
+            #[serde(default)]
+            pub p: Option<f64>,
+        ] $($($rest)*)?);
+    };
+    (@fields $h:tt [$($done:tt)*] newton_step $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = "`\"project\"` (onto {H ⪰ μI}; the default but of `fednl_pp`) or `\"shift\"` (H + l·I with l the workers' mean ‖H_i − ∇²f_i‖_F, one more value up; `fednl_pp`'s default)."]
+            #[serde(default)]
+            pub regularization: Option<$crate::star::newton::RegularizationRule>,
+            #[doc = "μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser)."]
+            #[serde(default)]
+            pub mu: Option<f64>,
+        ] $($($rest)*)?);
+    };
+    (@fields ($params:ident, $name:literal, $spec:ident) [$($done:tt)*] consensus $(, $($rest:tt)*)?) => {
+        impl $params {
+            /// `(γ, η)`, both required ([`crate::gossip::ConsensusSteps`] checks the ranges when
+            /// the method is built).
+            pub fn consensus_steps(&self) -> Result<(f64, f64), $crate::spec::MethodConfigError> {
+                $crate::gossip::ConsensusSteps::required($name, self.gamma, self.eta)
+            }
+        }
+        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*
+            #[doc = "Consensus stepsize γ ∈ (0, 1] (required)."]
+            #[serde(default)]
+            pub gamma: Option<f64>,
+            #[doc = "Stepsize η > 0 (required)."]
+            #[serde(default)]
+            pub eta: Option<f64>,
+        ] $($($rest)*)?);
+    };
     (@fields $h:tt [$($done:tt)*] stepsize $(, $($rest:tt)*)?) => {
         $crate::spec::method_entry!(@fields $h [$($done)*
             #[doc = "Stepsize rule: `{ rule = \"theory\", multiplier = m }` (m × the theory stepsize of the method; default m = 1) or `{ rule = \"constant\", gamma = γ }`."]
@@ -485,6 +556,13 @@ macro_rules! method_entry {
             #[doc = "Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`)."]
             #[serde(default)]
             pub batch: Option<$crate::star::ef21::sgd::Batch>,
+        ] $($($rest)*)?);
+    };
+    (@fields $h:tt [$($done:tt)*] participation $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h [$($done)*
+            #[doc = "Participating fraction p ∈ (0, 1]: τ = max(1, ⌊p·n⌋) random workers per round (required)."]
+            #[serde(default)]
+            pub participation: Option<f64>,
         ] $($($rest)*)?);
     };
     (@fields $h:tt [$($done:tt)*] tau $(, $($rest:tt)*)?) => {

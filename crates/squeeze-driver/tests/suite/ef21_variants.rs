@@ -428,7 +428,7 @@ fn ef21_plus_takes_the_plain_candidate_when_it_is_closer() {
     init.workers[0].g.iter_mut().for_each(|v| *v += 100.0);
     init.server.gs[0].iter_mut().for_each(|v| *v += 100.0);
     let n = 3.0;
-    for (j, g) in init.server.g.iter_mut().enumerate() {
+    for (j, g) in init.server.step.g.iter_mut().enumerate() {
         *g = init.server.gs.iter().map(|gi| gi[j]).sum::<f64>() / n;
     }
     let mut ups: Vec<Message<f64>> = (0..3).map(|_| Message::default()).collect();
@@ -456,7 +456,7 @@ fn ef21_plus_takes_the_plain_candidate_when_it_is_closer() {
     }
     for j in 0..problem.dim() {
         let mean = init.server.gs.iter().map(|gi| gi[j]).sum::<f64>() / n;
-        assert!((init.server.g[j] - mean).abs() <= 1e-12 * (1.0 + mean.abs()));
+        assert!((init.server.step.g[j] - mean).abs() <= 1e-12 * (1.0 + mean.abs()));
     }
 }
 

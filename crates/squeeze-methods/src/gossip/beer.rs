@@ -5,9 +5,7 @@ use squeeze_core::{Compressor, Message, Scalar};
 use squeeze_problems::Problem;
 
 use crate::gossip::tracking::{TrackingNode, tracking_init};
-use crate::gossip::{
-    CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, NodeCtx,
-};
+use crate::gossip::{CompressedGossip, GossipInit, GossipMethod, GradSource, NodeCtx};
 use crate::method::MethodError;
 
 /// BEER: MoTEF without momentum, in the BEER authors' form.
@@ -105,17 +103,14 @@ crate::spec::method_entry! {
     /// Registry entry of `beer`: BEER: compressed gradient tracking, 2 messages/round (gamma, eta)
     BeerSpec(BeerParams {
         compressor,
-        /// Consensus stepsize γ ∈ (0, 1] (required).
-        gamma: Option<f64>,
-        /// Stepsize η > 0 (required).
-        eta: Option<f64>,
+        consensus,
         gradient,
     }): Gossip "beer",
     summary = "BEER: compressed gradient tracking, 2 messages/round (gamma, eta)",
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",
     hints = [],
     |p, ctx, sink| {
-        let (gamma, eta) = ConsensusSteps::required(Self::NAME, p.gamma, p.eta)?;
+        let (gamma, eta) = p.consensus_steps()?;
         let c = p.main_compressor::<S>(ctx.dim)?;
         let m = Beer::new(c, gamma, eta, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
         sink.gossip(m)

@@ -234,17 +234,14 @@ crate::spec::method_entry! {
     /// Registry entry of `choco`: CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)
     ChocoSpec(ChocoParams {
         compressor,
-        /// Consensus stepsize γ ∈ (0, 1] (required).
-        gamma: Option<f64>,
-        /// Stepsize η > 0 (required).
-        eta: Option<f64>,
+        consensus,
         gradient,
     }): Gossip "choco",
     summary = "CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)",
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",
     hints = [],
     |p, ctx, sink| {
-        let (gamma, eta) = ConsensusSteps::required(Self::NAME, p.gamma, p.eta)?;
+        let (gamma, eta) = p.consensus_steps()?;
         let c = p.main_compressor::<S>(ctx.dim)?;
         let m = Choco::new(c, gamma, eta, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
         sink.gossip(m)

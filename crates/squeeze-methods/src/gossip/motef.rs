@@ -163,10 +163,7 @@ crate::spec::method_entry! {
     /// Registry entry of `motef`: MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda = 0.01)
     MotefSpec(MotefConfig {
         compressor,
-        /// Consensus stepsize γ ∈ (0, 1] (required).
-        gamma: Option<f64>,
-        /// Stepsize η > 0 (required).
-        eta: Option<f64>,
+        consensus,
         /// Momentum λ ∈ (0, 1] (λ = 1 is BEER; default [`LAMBDA_DEFAULT`] = 0.01).
         lambda: Option<f64>,
         gradient,
@@ -175,7 +172,7 @@ crate::spec::method_entry! {
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05\nlambda = 0.01",
     hints = [],
     |p, ctx, sink| {
-        let (gamma, eta) = ConsensusSteps::required(Self::NAME, p.gamma, p.eta)?;
+        let (gamma, eta) = p.consensus_steps()?;
         let lambda = p.lambda.unwrap_or(LAMBDA_DEFAULT);
         let params = MotefParams { gamma, eta, lambda };
         let c = p.main_compressor::<S>(ctx.dim)?;

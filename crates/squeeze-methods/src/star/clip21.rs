@@ -8,8 +8,8 @@ use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, compress_err, dense_down,
-    ensure_finite, grad_minus_estimate, message_err, round_of, step_and_broadcast,
+    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, checked_dim, compress_err,
+    dense_down, ensure_finite, grad_minus_estimate, message_err, round_of, step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -127,8 +127,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = checked_dim(problem, x0)?;
         let n = problem.n_workers();
         let alpha = match self.mech.variant() {
             Clip21Variant::Press(c) => {

@@ -8,7 +8,7 @@ use crate::gossip::{GradSource, GradState};
 use crate::method::ServerState;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compressed_dim,
-    dense_down, ensure_finite, round_of,
+    dense_down, round_of, step,
 };
 use crate::star::ef21::{GradInit, InitEstimates};
 use crate::stepsize::Stepsize;
@@ -91,13 +91,10 @@ impl<S: Scalar> ServerState<S> for EcontrolServer<S> {
         broadcast_model(&self.x, round, down)
     }
 
+    /// `h ← h + (1/n) Σ_i m_i`, then `x ← x − γ h`.
     fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
         add_mean(&mut self.h, round, ups)?;
-        let gamma = S::from_f64(self.gamma);
-        for (xk, &hk) in self.x.iter_mut().zip(&self.h) {
-            *xk -= gamma * hk;
-        }
-        ensure_finite(&self.x, "the model x", round)
+        step(&mut self.x, &self.h, self.gamma, round)
     }
 
     fn model(&self) -> &[S] {

@@ -6,7 +6,7 @@ use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, dense_down, ensure_finite, local_grad,
+    Init, MethodError, ServerMethod, WorkerCtx, checked_dim, dense_down, ensure_finite, local_grad,
 };
 use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
@@ -59,8 +59,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         x0: &[S],
         _seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = checked_dim(problem, x0)?;
         let n = problem.n_workers();
         let step = self
             .stepsize

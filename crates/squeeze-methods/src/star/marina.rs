@@ -6,9 +6,10 @@ use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, compress_up, compressed_dim, dense_down,
-    full_grad_init, local_grad, step_and_broadcast,
+    Init, MethodError, ServerMethod, WorkerCtx, compress_up, compressed_dim, dense_down,
+    full_grad_init, local_grad,
 };
+use crate::star::server::StepServer;
 use crate::star::three_pc::Parked;
 use crate::stepsize::{Stepsize, StepsizeReport, TheoryConstants};
 
@@ -60,12 +61,9 @@ pub struct Marina<S: Scalar> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct MarinaServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// Gradient estimate g.
-    pub g: Vec<S>,
-    /// Resolved stepsize γ.
-    pub gamma: f64,
+    /// Model x, gradient estimate g, resolved stepsize γ (keys `x`, `g`, `gamma`).
+    #[serde(flatten)]
+    pub step: StepServer<S>,
     /// Resolved coin probability p.
     pub p: f64,
     /// Experiment seed (the server redraws the shared coin from the round seed).
@@ -73,19 +71,21 @@ pub struct MarinaServer<S: Scalar> {
 }
 
 impl<S: Scalar> ServerState<S> for MarinaServer<S> {
+    /// `x ← x − γ g`, then the dense model ([`StepServer`]).
     fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
-        step_and_broadcast(&mut self.x, &self.g, self.gamma, round, down)
+        self.step.broadcast(round, down)
     }
 
+    /// On a coin round `g ← 0` first; then `g ← g + (1/n) Σ_i m_i` ([`StepServer`]).
     fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
         if marina_coin(round_seed(self.seed, round), self.p) {
-            self.g.fill(S::ZERO);
+            self.step.g.fill(S::ZERO);
         }
-        add_mean(&mut self.g, round, ups)
+        self.step.absorb(round, ups)
     }
 
     fn model(&self) -> &[S] {
-        &self.x
+        self.step.model()
     }
 }
 
@@ -223,9 +223,11 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
                     parked: Parked::default(),
                 },
                 |g, _| MarinaServer {
-                    x: x0.to_vec(),
-                    g,
-                    gamma,
+                    step: StepServer {
+                        x: x0.to_vec(),
+                        g,
+                        gamma,
+                    },
                     p,
                     seed,
                 },

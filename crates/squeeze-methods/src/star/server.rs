@@ -53,6 +53,16 @@ impl<S: Scalar> ServerState<S> for StepServer<S> {
     }
 }
 
+/// The absorb of a state whose method absorbs the uplink itself (it needs the method's
+/// parts: the regularisation, the message layout, the phases): a protocol error naming
+/// `method` and what it expects instead.
+pub(crate) fn absorbed_by_method(
+    method: &'static str,
+    expected: &'static str,
+) -> Result<(), MethodError> {
+    Err(MethodError::Protocol { method, expected })
+}
+
 /// Server state $(x, \gamma)$ of the methods whose uplink moves the model itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]

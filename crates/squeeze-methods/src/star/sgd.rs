@@ -5,7 +5,9 @@ use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
-use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, compress_up, dense_down, stream};
+use crate::method::{
+    Init, MethodError, ServerMethod, WorkerCtx, checked_dim, compress_up, dense_down, stream,
+};
 use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
@@ -91,8 +93,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = checked_dim(problem, x0)?;
         let alpha = match &self.compressor {
             None => Some(1.0),
             Some(c) => {

@@ -13,9 +13,10 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, broadcast_model,
-    compress_err, dense_down, ensure_finite, step, stream,
+    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim, compress_err,
+    dense_down, ensure_finite, step, stream,
 };
+use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 use select::{Sampling, target};
 
@@ -220,31 +221,31 @@ pub struct DgcWorker<S: Scalar> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct DgcServer<S: Scalar> {
-    /// Model $x$.
-    pub x: Vec<S>,
-    /// Resolved stepsize $\gamma$.
-    pub gamma: f64,
+    /// Model $x$ and resolved stepsize $\gamma$ (keys `x`, `gamma`).
+    #[serde(flatten)]
+    pub model: ModelServer<S>,
     /// The mean of the messages (rebuilt every round; not state).
     #[serde(skip)]
     pub avg: Vec<S>,
 }
 
 impl<S: Scalar> ServerState<S> for DgcServer<S> {
-    /// The dense model.
+    /// The dense model ([`ModelServer`]).
     fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
-        broadcast_model(&self.x, round, down)
+        self.model.broadcast(round, down)
     }
 
     /// `avg ← (1/n) Σ_i m_i` in worker order, then `x ← x − γ avg`.
     fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
-        self.avg.resize(self.x.len(), S::ZERO);
+        let m = &mut self.model;
+        self.avg.resize(m.x.len(), S::ZERO);
         self.avg.fill(S::ZERO);
         add_mean(&mut self.avg, round, ups)?;
-        step(&mut self.x, &self.avg, self.gamma, round)
+        step(&mut m.x, &self.avg, m.gamma, round)
     }
 
     fn model(&self) -> &[S] {
-        &self.x
+        self.model.model()
     }
 }
 
@@ -303,8 +304,7 @@ impl<S: Scalar> ServerMethod<S> for Dgc {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = checked_dim(problem, x0)?;
         let m = self.opts.momentum;
         let mut step =
             self.stepsize
@@ -323,8 +323,7 @@ impl<S: Scalar> ServerMethod<S> for Dgc {
             grad,
         })?;
         let server = DgcServer {
-            x: x0.to_vec(),
-            gamma: step.gamma,
+            model: ModelServer::at(x0, step.gamma),
             avg: vec![S::ZERO; d],
         };
         Ok(Init::silent(server, workers, 0).with_stepsize(step))

@@ -108,8 +108,8 @@ fn theory_stepsize_is_scaled_by_one_minus_the_momentum() {
     let gamma = |m: f64| {
         let dgc = Dgc::new(opts(0.0, m), Stepsize::default(), GradSource::Full).unwrap();
         let init = <Dgc as ServerMethod<f64>>::init(&dgc, &p, &x0, 0).unwrap();
-        assert_eq!(init.server.gamma, init.stepsize.unwrap().gamma);
-        init.server.gamma
+        assert_eq!(init.server.model.gamma, init.stepsize.unwrap().gamma);
+        init.server.model.gamma
     };
     let l = p.smoothness().l;
     assert_eq!(gamma(0.0), 1.0 / l);

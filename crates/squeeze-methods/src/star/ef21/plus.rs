@@ -7,9 +7,10 @@ use squeeze_problems::Problem;
 use crate::method::ServerState;
 use crate::method::{
     Init, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, ensure_finite,
-    full_grad_init, message_err, step_and_broadcast,
+    full_grad_init, message_err,
 };
 use crate::star::ef21::rule_step;
+use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 
 /// Which candidate an EF21+ uplink message carries, read from the message itself.
@@ -88,19 +89,17 @@ pub struct Ef21Plus<S: Scalar> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct Ef21PlusServer<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// g = (1/n) Σ g_i.
-    pub g: Vec<S>,
+    /// Model x, g = (1/n) Σ g_i, resolved stepsize γ (keys `x`, `g`, `gamma`).
+    #[serde(flatten)]
+    pub step: StepServer<S>,
     /// Every worker's g_i.
     pub gs: Vec<Vec<S>>,
-    /// Resolved stepsize.
-    pub gamma: f64,
 }
 
 impl<S: Scalar> ServerState<S> for Ef21PlusServer<S> {
+    /// `x ← x − γ g`, then the dense model ([`StepServer`]).
     fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
-        step_and_broadcast(&mut self.x, &self.g, self.gamma, round, down)
+        self.step.broadcast(round, down)
     }
 
     fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
@@ -109,14 +108,14 @@ impl<S: Scalar> ServerState<S> for Ef21PlusServer<S> {
             match choice(up) {
                 Some((Choice::Ef21, c)) => {
                     c.add_to(gi, S::ONE).map_err(message_err(i, round))?;
-                    c.add_to(&mut self.g, inv_n)
+                    c.add_to(&mut self.step.g, inv_n)
                         .map_err(message_err(i, round))?;
                 }
                 Some((Choice::Plain, b)) => {
                     // g ← g + (b − g_i)/n, g_i ← b.
-                    b.add_to(&mut self.g, inv_n)
+                    b.add_to(&mut self.step.g, inv_n)
                         .map_err(message_err(i, round))?;
-                    for (g, &v) in self.g.iter_mut().zip(gi.iter()) {
+                    for (g, &v) in self.step.g.iter_mut().zip(gi.iter()) {
                         *g -= inv_n * v;
                     }
                     b.write_dense(gi).map_err(message_err(i, round))?;
@@ -133,7 +132,7 @@ impl<S: Scalar> ServerState<S> for Ef21PlusServer<S> {
     }
 
     fn model(&self) -> &[S] {
-        &self.x
+        self.step.model()
     }
 }
 
@@ -197,10 +196,12 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
                     spare: Message::default(),
                 },
                 |g, workers| Ef21PlusServer {
-                    x: x0.to_vec(),
-                    g,
+                    step: StepServer {
+                        x: x0.to_vec(),
+                        g,
+                        gamma,
+                    },
                     gs: workers.iter().map(|w| w.g.clone()).collect(),
-                    gamma,
                 },
             )
             .with_stepsize(step))

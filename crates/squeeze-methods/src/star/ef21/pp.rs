@@ -183,21 +183,14 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
 crate::spec::method_entry! {
     /// Registry entry of `ef21_pp`: EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)
     Ef21PpSpec(Ef21PpParams {
-        compressor, stepsize, init, count_init,
-        /// Participating fraction p ∈ (0, 1] (required).
-        participation: Option<f64>,
+        compressor, stepsize, init, count_init, participation,
     }): Star "ef21_pp",
     summary = "EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)",
     example = "compressor = \"top_k:k=1\"\nparticipation = 0.5",
     hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
-        let part = s::required(
-            Self::NAME,
-            "participation",
-            p.participation,
-            "the participating fraction in (0, 1], e.g. participation = 0.25",
-        )?;
+        let part = s::participation(Self::NAME, p.participation)?;
         sink.star(Ef21Pp::new(c, p.stepsize, p.init, p.count_init, part).map_err(s::method_err)?)
     }
 }

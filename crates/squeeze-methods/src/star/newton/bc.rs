@@ -6,7 +6,7 @@ use squeeze_core::rng::{Purpose, mix};
 use squeeze_core::{Compressor, Message, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
-use super::specs::{HessianMechanism, mechanism};
+use super::specs::UNIT_STEP;
 use super::{
     HessianOrder, Newton3pc, NewtonServer, NewtonWorker, RegularizationRule, triangle_len,
 };
@@ -15,6 +15,7 @@ use crate::method::{
     message_err, stream,
 };
 use crate::star::downlink::DownlinkBuffers;
+use crate::star::server::absorbed_by_method;
 
 /// Tag of the shared gradient coin (mixed with the round seed).
 const GRAD_COIN: u64 = 0x6263_5f67_7261_6421;
@@ -129,10 +130,7 @@ pub struct NewtonBcServer<S: Scalar> {
 impl<S: Scalar> ServerState<S> for NewtonBcServer<S> {
     /// The method's absorb is [`Newton3pcBc`]'s; this one refuses.
     fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
-        Err(MethodError::Protocol {
-            method: "newton_bc",
-            expected: "an absorb by the method",
-        })
+        absorbed_by_method("newton_bc", "an absorb by the method")
     }
 
     fn model(&self) -> &[S] {
@@ -327,16 +325,8 @@ crate::spec::method_entry! {
     /// Registry entry of `fednl_bc`: FedNL-BC / Newton-3PC-BC, Newton-3PC's uplink, the model learned through a compressed downlink (downlink_compressor), gradients sent with probability gradient_prob
     FedNlBcSpec(FedNlBcParams {
         compressor,
-        /// Mechanism on the Hessians: `"ef21"` (default, FedNL-BC; needs `compressor`), `"lag"`, `"clag"`, `"bag"` or `"3pc_v1"` (Newton-3PC-BC; see `newton_3pc`).
-        mechanism: Option<HessianMechanism>,
-        /// Trigger threshold ζ ≥ 0 of `lag`/`clag` (default 1).
-        zeta: Option<f64>,
-        /// Probability of `bag` sending the fresh Hessian, in (0, 1] (default 0.5).
-        p: Option<f64>,
-        /// `"project"` (default: onto {H ⪰ μI}) or `"shift"` (H + l·I with the workers' mean ‖H_i − ∇²f_i‖_F, one more value up).
-        regularization: Option<RegularizationRule>,
-        /// μ > 0 of the projection (default: the problem's strong-convexity bound).
-        mu: Option<f64>,
+        hessian_mechanism,
+        newton_step,
         /// The server's model compressor C_M: z += C_M(x − z) is broadcast (required).
         downlink_compressor: Option<squeeze_compress::CompressorSpec>,
         /// Probability in (0, 1] that a round's workers send their gradients at z (FedNL-BC's p; default 1).
@@ -345,14 +335,9 @@ crate::spec::method_entry! {
     }): Star "fednl_bc",
     summary = "FedNL-BC / Newton-3PC-BC: Newton-3PC uplink (compressor, mechanism), the model learned through a compressed downlink (downlink_compressor), gradients with probability gradient_prob",
     example = "compressor = \"top_k:k=30\"\ndownlink_compressor = \"power_rounding:base=2\"",
-    hints = [(
-        "stepsize",
-        "fednl_bc takes the unit Newton step; remove the stepsize (regularization and mu shape the step)",
-    )],
+    hints = [UNIT_STEP],
     |p, ctx, sink| {
-        let tri = triangle_len(ctx.dim);
-        let kind = p.mechanism.unwrap_or_default();
-        let mech = mechanism::<S>(kind, p.compressor.is_some(), || p.main_compressor::<S>(tri), p.zeta, p.p)?;
+        let mech = p.hessian_mechanism::<S>(triangle_len(ctx.dim))?;
         let rule = p.regularization.unwrap_or(RegularizationRule::Project);
         let spec = p.downlink_compressor.as_ref().ok_or_else(|| {
             s::MethodConfigError::at(

@@ -12,13 +12,14 @@ use squeeze_problems::glm::{Glm, glm_views};
 use squeeze_problems::{Problem, Regularizer};
 
 use super::linalg::{NewtonSolver, SolveError};
-use super::specs::{HessianMechanism, mechanism};
+use super::specs::UNIT_STEP;
 use super::{HessianOrder, Newton3pc, NewtonWorker, RegularizationRule, WorkerWork};
 use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, ServerState, WorkerCtx, broadcast_model,
-    dense_down, ensure_finite, local_grad, message_err, stream,
+    checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
 };
 use crate::spec::method_entry;
+use crate::star::server::absorbed_by_method;
 use crate::star::three_pc::apply_counted;
 use crate::three_point::ThreePoint;
 
@@ -192,10 +193,7 @@ impl<S: Scalar> PartialEq for Bl1ServerWork<S> {
 impl<S: Scalar> ServerState<S> for Bl1Server<S> {
     /// The method's absorb is [`Bl1`]'s (it needs the message layout); this one refuses.
     fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
-        Err(MethodError::Protocol {
-            method: "bl1",
-            expected: "an absorb by the method",
-        })
+        absorbed_by_method("bl1", "an absorb by the method")
     }
 
     fn model(&self) -> &[S] {
@@ -356,11 +354,10 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
+        let d = checked_dim(problem, x0)?;
         let mu = self.inner.resolve_mu(problem)?;
         let views =
             glm_views(problem, "bl1").map_err(|e| MethodError::Incompatible(e.to_string()))?;
-        let d = problem.dim();
         let m = views.iter().map(|v| v.rows().n_rows()).max().unwrap_or(0);
         self.inner.mech.check_dim(m).map_err(|e| {
             MethodError::Incompatible(format!("bl1 (on M = {m} coefficients): {e}"))
@@ -580,30 +577,17 @@ method_entry! {
     /// Registry entry of `bl1`: Basis Learn for GLMs, the Hessian coefficients in the data basis learned with a 3PC mechanism, dense gradients, a regularised Newton step
     Bl1Spec(Bl1Params {
         compressor,
-        /// Mechanism on the coefficients: `"ef21"` (default; needs `compressor`), `"lag"` (`zeta`), `"clag"` (`compressor`, `zeta`), `"bag"` (`p`) or `"3pc_v1"` (`compressor`).
-        mechanism: Option<HessianMechanism>,
-        /// Trigger threshold ζ ≥ 0 of `lag`/`clag` (default 1).
-        zeta: Option<f64>,
-        /// Probability of `bag` sending the fresh coefficients, in (0, 1] (default 0.5).
-        p: Option<f64>,
-        /// `"project"` (default: onto {H ⪰ μI}) or `"shift"` (H + l·I with the workers' mean ‖A_iᵀdiag(h_i − c_i)A_i‖_F, one more value up).
-        regularization: Option<RegularizationRule>,
-        /// μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser).
-        mu: Option<f64>,
+        hessian_mechanism,
+        newton_step,
         count_init,
     }): Star "bl1",
     summary = "BL1 (Basis Learn) for GLMs: Hessian coefficients in the data basis learned with a 3PC mechanism (compressor, mechanism, zeta, p), dense gradients, a regularised Newton step",
     example = "compressor = \"top_k:k=30\"",
-    hints = [(
-        "stepsize",
-        "bl1 takes the unit Newton step; remove the stepsize (regularization and mu shape the step)",
-    )],
+    hints = [UNIT_STEP],
     |p, _ctx, sink| {
         // The coefficient dimension M is the problem's (known at init, where the mechanism is
         // checked against it); here only the compressor's own parameters are checked.
-        let dim = u32::MAX as usize;
-        let kind = p.mechanism.unwrap_or_default();
-        let mech = mechanism::<S>(kind, p.compressor.is_some(), || p.main_compressor::<S>(dim), p.zeta, p.p)?;
+        let mech = p.hessian_mechanism::<S>(u32::MAX as usize)?;
         let rule = p.regularization.unwrap_or(RegularizationRule::Project);
         sink.star(Bl1::new(mech, rule, p.mu, p.count_init).map_err(crate::spec::method_err)?)
     }

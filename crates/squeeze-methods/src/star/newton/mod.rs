@@ -23,6 +23,7 @@ use crate::method::{
     Init, InitUplink, MethodError, ServerMethod, ServerState, WorkerCtx, broadcast_model,
     checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
 };
+use crate::star::server::absorbed_by_method;
 use crate::star::three_pc::{MechMemory, apply_counted};
 use crate::three_point::ThreePoint;
 use linalg::{NewtonSolver, Regularization};
@@ -205,10 +206,7 @@ impl<S: Scalar> ServerWork<S> {
 impl<S: Scalar> ServerState<S> for NewtonServer<S> {
     /// The method's absorb is [`Newton3pc`]'s (it needs the regularisation); this one refuses.
     fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
-        Err(MethodError::Protocol {
-            method: "newton",
-            expected: "an absorb by the method",
-        })
+        absorbed_by_method("newton", "an absorb by the method")
     }
 
     fn model(&self) -> &[S] {

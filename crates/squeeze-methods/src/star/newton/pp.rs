@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar};
 use squeeze_problems::Problem;
 
-use super::specs::{HessianMechanism, mechanism};
+use super::specs::UNIT_STEP;
 use super::{
     HessianOrder, Newton3pc, NewtonServer, NewtonWorker, RegularizationRule, packed_matvec_add,
     triangle_len,
@@ -15,6 +15,7 @@ use crate::method::{
     message_err,
 };
 use crate::star::ef21::pp::participation_round;
+use crate::star::server::absorbed_by_method;
 
 /// Newton-3PC-PP / FedNL-PP: in each round only $\tau = \max(1, \lfloor pn\rfloor)$ of the n
 /// workers, drawn uniformly without replacement from the shared round seed (the draw of
@@ -113,10 +114,7 @@ pub struct NewtonPpServer<S: Scalar> {
 impl<S: Scalar> ServerState<S> for NewtonPpServer<S> {
     /// The method's absorb is [`Newton3pcPp`]'s; this one refuses.
     fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
-        Err(MethodError::Protocol {
-            method: "newton_pp",
-            expected: "an absorb by the method",
-        })
+        absorbed_by_method("newton_pp", "an absorb by the method")
     }
 
     fn model(&self) -> &[S] {
@@ -296,37 +294,18 @@ crate::spec::method_entry! {
     /// Registry entry of `fednl_pp`: FedNL-PP / Newton-3PC-PP, ⌊p·n⌋ random workers per round learn their Hessians, the server uses the others' last gradients, Hessians and shifts
     FedNlPpSpec(FedNlPpParams {
         compressor,
-        /// Mechanism on the Hessians: `"ef21"` (default, FedNL-PP; needs `compressor`), `"lag"`, `"clag"`, `"bag"` or `"3pc_v1"` (Newton-3PC-PP; see `newton_3pc`).
-        mechanism: Option<HessianMechanism>,
-        /// Trigger threshold ζ ≥ 0 of `lag`/`clag` (default 1).
-        zeta: Option<f64>,
-        /// Probability of `bag` sending the fresh Hessian, in (0, 1] (default 0.5).
-        p: Option<f64>,
-        /// `"shift"` (default, FedNL-PP's option 2: H + l·I) or `"project"` (onto {H ⪰ μI}).
-        regularization: Option<RegularizationRule>,
-        /// μ > 0 of the projection (default: the problem's strong-convexity bound).
-        mu: Option<f64>,
-        /// Participating fraction p ∈ (0, 1]: τ = max(1, ⌊p·n⌋) workers per round (required).
-        participation: Option<f64>,
+        hessian_mechanism,
+        newton_step,
+        participation,
         count_init,
     }): Star "fednl_pp",
     summary = "FedNL-PP / Newton-3PC-PP: τ = ⌊p·n⌋ random workers per round learn their Hessians (compressor, mechanism, participation), the others' last state is used",
     example = "compressor = \"top_k:k=30\"\nparticipation = 0.5",
-    hints = [(
-        "stepsize",
-        "fednl_pp takes the unit Newton step; remove the stepsize (regularization and mu shape the step)",
-    )],
+    hints = [UNIT_STEP],
     |p, ctx, sink| {
-        let tri = triangle_len(ctx.dim);
-        let kind = p.mechanism.unwrap_or_default();
-        let mech = mechanism::<S>(kind, p.compressor.is_some(), || p.main_compressor::<S>(tri), p.zeta, p.p)?;
+        let mech = p.hessian_mechanism::<S>(triangle_len(ctx.dim))?;
         let rule = p.regularization.unwrap_or(RegularizationRule::Shift);
-        let part = s::required(
-            Self::NAME,
-            "participation",
-            p.participation,
-            "the participating fraction in (0, 1], e.g. participation = 0.25",
-        )?;
+        let part = s::participation(Self::NAME, p.participation)?;
         let inner = Newton3pc::new("fednl_pp", mech, rule, p.mu, HessianOrder::Fresh, p.count_init)
             .map_err(s::method_err)?;
         sink.star(Newton3pcPp::new(inner, part).map_err(s::method_err)?)

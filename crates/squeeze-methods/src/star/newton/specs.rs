@@ -54,7 +54,7 @@ impl HessianMechanism {
 /// (`compressor_given`, `zeta`, `p`) is an error naming it, so that a config meant for CLAG
 /// that says `lag` does not silently run without its compressor. Shared with [`super::bl1`]
 /// and the variants.
-pub(super) fn mechanism<S: Scalar>(
+pub(crate) fn mechanism<S: Scalar>(
     m: HessianMechanism,
     compressor_given: bool,
     compressor: impl FnOnce() -> Result<Box<dyn squeeze_core::Compressor<S>>, MethodConfigError>,
@@ -93,6 +93,12 @@ pub(super) fn mechanism<S: Scalar>(
     })
 }
 
+/// The hint for a `stepsize` key given to a Newton-type method.
+pub(super) const UNIT_STEP: (&str, &str) = (
+    "stepsize",
+    "the Newton-type methods take the unit Newton step; remove the stepsize (regularization and mu shape the step)",
+);
+
 /// Hand the method to `sink`, mapping its parameter errors to their keys.
 fn newton<S: Scalar, B: MethodSink<S>>(
     m: Result<Newton3pc<S>, crate::method::MethodError>,
@@ -105,28 +111,15 @@ method_entry! {
     /// Registry entry of `newton_3pc`: Newton-3PC, Hessians learned with a 3PC mechanism on their upper triangle, dense gradients, a regularised Newton step
     Newton3pcSpec(Newton3pcParams {
         compressor,
-        /// Mechanism on the Hessians: `"ef21"` (default; needs `compressor`), `"lag"` (`zeta`), `"clag"` (`compressor`, `zeta`), `"bag"` (`p`) or `"3pc_v1"` (`compressor`).
-        mechanism: Option<HessianMechanism>,
-        /// Trigger threshold ζ ≥ 0 of `lag`/`clag` (default 1).
-        zeta: Option<f64>,
-        /// Probability of `bag` sending the fresh Hessian, in (0, 1] (default 0.5).
-        p: Option<f64>,
-        /// `"project"` (default: onto {H ⪰ μI}) or `"shift"` (H + l·I with the workers' mean ‖H_i − ∇²f_i‖_F, one more value up).
-        regularization: Option<RegularizationRule>,
-        /// μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser).
-        mu: Option<f64>,
+        hessian_mechanism,
+        newton_step,
         count_init,
     }): Star "newton_3pc",
     summary = "Newton-3PC: Hessians learned with a 3PC mechanism on their upper triangle (compressor, mechanism, zeta, p), dense gradients, a regularised Newton step",
     example = "compressor = \"top_k:k=30\"\nmechanism = \"clag\"\nzeta = 1.0",
-    hints = [(
-        "stepsize",
-        "newton_3pc takes the unit Newton step; remove the stepsize (regularization and mu shape the step)",
-    )],
+    hints = [UNIT_STEP],
     |p, ctx, sink| {
-        let tri = triangle_len(ctx.dim);
-        let kind = p.mechanism.unwrap_or_default();
-        let mech = mechanism::<S>(kind, p.compressor.is_some(), || p.main_compressor::<S>(tri), p.zeta, p.p)?;
+        let mech = p.hessian_mechanism::<S>(triangle_len(ctx.dim))?;
         let rule = p.regularization.unwrap_or(RegularizationRule::Project);
         let m = Newton3pc::new("newton_3pc", mech, rule, p.mu, HessianOrder::Fresh, p.count_init);
         newton(m, sink)
@@ -137,18 +130,12 @@ method_entry! {
     /// Registry entry of `fednl`: FedNL, H_i += C(∇²f_i − H_i) on the upper triangle, step with the previous H, dense gradients
     FedNlSpec(FedNlParams {
         compressor,
-        /// `"project"` (default: onto {H ⪰ μI}) or `"shift"` (H + l·I with the workers' mean ‖H_i − ∇²f_i‖_F, one more value up).
-        regularization: Option<RegularizationRule>,
-        /// μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser).
-        mu: Option<f64>,
+        newton_step,
         count_init,
     }): Star "fednl",
     summary = "FedNL: H_i += C(∇²f_i − H_i) on the upper triangle (compressor), dense gradients, Newton step with the previous H",
     example = "compressor = \"top_k:k=30\"",
-    hints = [(
-        "stepsize",
-        "fednl takes the unit Newton step; remove the stepsize (regularization and mu shape the step)",
-    )],
+    hints = [UNIT_STEP],
     |p, ctx, sink| {
         let tri = triangle_len(ctx.dim);
         let mech = Ef21Mech::new(p.main_compressor::<S>(tri)?);

@@ -9,9 +9,10 @@ use squeeze_core::{Message, Purpose, Scalar, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, dense_down, ensure_finite,
-    local_grad, stream,
+    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim, dense_down,
+    ensure_finite, local_grad, stream,
 };
+use crate::star::server::absorbed_by_method;
 use crate::stepsize::Stepsize;
 
 /// PowerSGD (Vogels, Karimireddy, Jaggi, NeurIPS 2019, arXiv 1905.13727): every round each
@@ -111,10 +112,7 @@ pub struct PowerSgdWorker<S: Scalar> {
 impl<S: Scalar> ServerState<S> for PowerSgdServer<S> {
     /// PowerSGD's server works per phase ([`ServerMethod::absorb_phase`]).
     fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
-        Err(MethodError::Protocol {
-            method: "powersgd",
-            expected: "two phases per round (absorb_phase)",
-        })
+        absorbed_by_method("powersgd", "two phases per round (absorb_phase)")
     }
 
     fn model(&self) -> &[S] {
@@ -188,12 +186,11 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        if problem.dim() != self.layout.dim() {
+        let d = checked_dim(problem, x0)?;
+        if d != self.layout.dim() {
             return Err(MethodError::Incompatible(format!(
-                "powersgd: the matrix shape was set up for d = {}, the problem has d = {}",
+                "powersgd: the matrix shape was set up for d = {}, the problem has d = {d}",
                 self.layout.dim(),
-                problem.dim()
             )));
         }
         let step = self

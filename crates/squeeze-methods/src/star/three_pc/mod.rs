@@ -8,7 +8,7 @@ use squeeze_core::{Message, Scalar, Scratch, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, dense_down, full_grad_init, local_grad,
+    Init, MethodError, ServerMethod, WorkerCtx, checked_dim, dense_down, full_grad_init, local_grad,
 };
 use crate::star::server::StepServer;
 use crate::stepsize::{Stepsize, StepsizeReport};
@@ -229,8 +229,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
         x0: &[S],
         seed: u64,
     ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
-        problem.check_dim(x0.len())?;
-        let d = problem.dim();
+        let d = checked_dim(problem, x0)?;
         self.mech.check_dim(d)?;
         let step = self.stepsize_report(problem)?;
         let gamma = step.gamma;
