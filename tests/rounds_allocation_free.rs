@@ -1,5 +1,5 @@
 //! Steady-state engine rounds allocate nothing: after a warm-up (message and scratch buffers
-//! reach their final size), a round of EF21 (and its variants), EF14 and GD on the star engine performs zero heap
+//! reach their final size), a round of EF21 (and its variants, and its fused gradient + Top-K pass on the 3PC quadratic), EF14 and GD on the star engine performs zero heap
 //! allocations with 1 thread (everything on the calling thread; checked strictly). The same
 //! holds for every 3PC mechanism, EControl, Clip-GD, Clip21 (GD, Press, DP), Clip21-Avg,
 //! MARINA (Rand-K and Perm-K), bidirectional AdaCGD, minibatch and compressed SGD, Local SGD,
@@ -111,10 +111,17 @@ fn steady_state_rounds_allocate_nothing() {
             .unwrap()
             .problem,
     );
+    // EF21 + Top-K on the 3PC quadratic takes the fused gradient + Top-K pass from its second
+    // round on (its kernel appends candidates into the message buffers).
+    let tridiag = Arc::new(quadratic::three_pc::<f64>(20_000, 4, 0.1, 3).unwrap());
     let mut failures = Vec::new();
     let mut keep = Vec::new();
     for threads in [1, 2] {
-        let cases: [(&str, u64); 6] = [
+        let cases: [(&str, u64); 7] = [
+            (
+                "ef21 top_k:ratio=0.01 3pc quadratic (fused)",
+                steady_state(ef21("top_k:ratio=0.01"), &tridiag, threads, &mut keep),
+            ),
             (
                 "ef21 top_k:k=1 logreg",
                 steady_state(ef21("top_k:k=1"), &logreg, threads, &mut keep),
