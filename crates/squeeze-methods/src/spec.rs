@@ -469,7 +469,7 @@ macro_rules! method_entry {
     (@fields ($params:ident, $name:literal, $spec:ident) [$($done:tt)*] hessian_mechanism $(, $($rest:tt)*)?) => {
         impl $params {
             /// The three-point mechanism the Newton-type method learns its Hessians (BL1: their
-            /// coefficients) with ([`crate::star::newton::specs::mechanism`]), its compressor
+            /// coefficients) with (`star::newton::specs::mechanism`), its compressor
             /// checked at dimension `dim`.
             pub fn hessian_mechanism<S: squeeze_core::Scalar>(
                 &self,

@@ -1,19 +1,19 @@
 //! The block-assignment pass of Perm-K, batched (see [`PermK`](super::PermK), *Sampling*).
 //!
 //! For $j = 0, 1, \dots$ draw $r_j$ uniform in $\lbrace0, \dots, d-j-1\rbrace$ (Lemire's
-//! multiply-and-reject on one 64-bit word $w$: $r = \lfloor w\,n/2^{64}\rfloor$ for $n = d-j$,
-//! redrawn while $w\,n \bmod 2^{64} < 2^{64} \bmod n$), and with $\beta_j$ places left before
+//! multiply-and-reject on one 64-bit word $w$: $r = \lfloor w\thinspace n/2^{64}\rfloor$ for $n = d-j$,
+//! redrawn while $w\thinspace n \bmod 2^{64} < 2^{64} \bmod n$), and with $\beta_j$ places left before
 //! block $i$ and $\mu_j$ in it, coordinate $j$ goes to block $i$ iff
 //! $\beta_j \le r_j < \beta_j + \mu_j$; $\beta$ drops by one when $r_j < \beta_j$, $\mu$ when
 //! $j$ is kept. Stop when $\mu = 0$, or when only block $i$'s places are left
 //! ($\beta = 0$, $\mu = d - j$: every remaining coordinate is kept).
 //!
-//! The sequential pass is a chain of $d$ dependent steps. Here it runs [`LANES`] coordinates
+//! The sequential pass is a chain of $d$ dependent steps. Here it runs `LANES` (32) coordinates
 //! at a time: $\beta$ and $\beta + \mu$ fall by at most one per step, so within a batch that
 //! starts at $(\beta, \mu)$ every step's outcome is that of comparing $r$ with the batch's
 //! *starting* $\beta$ and $\beta + \mu$, unless some $r$ lies in one of the two windows
 //! $[\beta - L, \beta)$, $[\beta + \mu - L, \beta + \mu)$ (probability about $2L^2/(d-j)$ per
-//! batch), or a word might be rejected ($w\,n \bmod 2^{64} < n$, probability $< L\,n/2^{64}$).
+//! batch), or a word might be rejected ($w\thinspace n \bmod 2^{64} < n$, probability $< L\thinspace n/2^{64}$).
 //! Such a batch, and the last few coordinates, take the exact one-at-a-time step instead.
 //! Either way the same words are drawn in the same order (the batch path reads $L$ words
 //! ahead from a buffer and commits them only if none can be rejected), so the kept indices are
@@ -126,9 +126,9 @@ impl State {
 /// $n = n_0 - k$ for lane $k$: `None` if the starting thresholds might not decide it; else
 /// the kept lanes as bits, and how many draws fell below `before` and how many were kept.
 ///
-/// With $n < 2^{32}$ and $w = 2^{32}h + l$: $s = h\,n + \lfloor l\,n/2^{32}\rfloor < 2^{64}$,
-/// the draw is $r = \lfloor s/2^{32}\rfloor$, and the low word of $w\,n$ is
-/// $2^{32}(s \bmod 2^{32}) + (l\,n \bmod 2^{32})$, so a rejection needs $s \bmod 2^{32} = 0$
+/// With $n < 2^{32}$ and $w = 2^{32}h + l$: $s = h\thinspace n + \lfloor l\thinspace n/2^{32}\rfloor < 2^{64}$,
+/// the draw is $r = \lfloor s/2^{32}\rfloor$, and the low word of $w\thinspace n$ is
+/// $2^{32}(s \bmod 2^{32}) + (l\thinspace n \bmod 2^{32})$, so a rejection needs $s \bmod 2^{32} = 0$
 /// (then the batch is refused: probability $2^{-32}$ per lane).
 #[inline(always)]
 fn batch(w: &[u64; LANES], n0: u64, before: u64, upper: u64) -> Option<(u32, u32, u32)> {
@@ -476,7 +476,7 @@ mod tests {
     }
 
     /// A stream whose every `every`-th word (from word `offset`) is 0: `w = 0` gives
-    /// $w\,n \bmod 2^{64} = 0 < 2^{64} \bmod n$ for every $n$ that is not a power of two, so
+    /// $w\thinspace n \bmod 2^{64} = 0 < 2^{64} \bmod n$ for every $n$ that is not a power of two, so
     /// Lemire rejects it and draws again; for powers of two it is a near-miss (checked, kept).
     #[derive(Clone)]
     struct Planted {
