@@ -115,30 +115,9 @@ fn scan_chunks_loop<S: Scalar, const WIDE: bool>(
             *w = o;
             return (pos, Stop::Grow);
         }
-        let mut m = chunk_mask(c, t, WIDE);
-        let at = base + pos;
-        let mut bad = false;
-        // Four branch-free steps; a step with no bit left writes a slot that the next write
-        // (or the final truncation) overwrites, and does not advance the cursor.
-        for _ in 0..4 {
-            let i = (m.trailing_zeros() as usize) & (CHUNK - 1);
-            let v = c[i];
-            // Indices fit in u32: callers checked d ≤ MAX_DIM.
-            idx[o] = (at + i) as u32;
-            val[o] = v;
-            bad |= !v.is_finite();
-            o += usize::from(m != 0);
-            m &= m.wrapping_sub(1);
-        }
-        while m != 0 {
-            let i = m.trailing_zeros() as usize;
-            m &= m - 1;
-            let v = c[i % CHUNK];
-            idx[o] = (at + i) as u32;
-            val[o] = v;
-            bad |= !v.is_finite();
-            o += 1;
-        }
+        let m = chunk_mask(c, t, WIDE);
+        // Indices fit in u32: callers checked d ≤ MAX_DIM.
+        let bad = !squeeze_core::ops::append_hits(c, m, base + pos, idx, val, &mut o);
         if bad {
             *w = o;
             return (pos, Stop::NonFinite);

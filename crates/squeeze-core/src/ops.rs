@@ -208,6 +208,54 @@ pub fn norm2<S: Scalar>(x: &[S]) -> f64 {
     }
 }
 
+/// Appends the entries of the 64-entry block `c` whose bits are set in the hit mask `m` (entry
+/// `i` gets index `at + i`) to `idx[*o..]`/`val[*o..]` in index order and advances `*o`;
+/// returns `false` if one of them is non-finite. The first four hits are written without a
+/// data-dependent branch (a step with no bit left writes a slot that the next write or the
+/// caller's final truncation overwrites, and does not advance the cursor). The slots need room
+/// for 64 more entries; indices must fit in `u32` (callers check `at + 64 ≤ 2³²`).
+/// The shared tail of the threshold scans of Top-K and the thresholds (`squeeze-compress`) and
+/// of the fused gradient scan (`squeeze-problems`).
+///
+/// ```
+/// let c: [f32; 64] = core::array::from_fn(|i| i as f32);
+/// let (mut idx, mut val, mut o) = (vec![0u32; 64], vec![0f32; 64], 0);
+/// assert!(squeeze_core::ops::append_hits(&c, (1 << 3) | (1 << 40), 100, &mut idx, &mut val, &mut o));
+/// assert_eq!((o, &idx[..2], &val[..2]), (2, &[103u32, 140][..], &[3.0f32, 40.0][..]));
+/// ```
+#[inline(always)]
+pub fn append_hits<S: Scalar>(
+    c: &[S; 64],
+    mut m: u64,
+    at: usize,
+    idx: &mut [u32],
+    val: &mut [S],
+    o: &mut usize,
+) -> bool {
+    let mut w = *o;
+    let mut bad = false;
+    for _ in 0..4 {
+        let i = (m.trailing_zeros() as usize) & 63;
+        let v = c[i];
+        idx[w] = (at + i) as u32;
+        val[w] = v;
+        bad |= !v.is_finite();
+        w += usize::from(m != 0);
+        m &= m.wrapping_sub(1);
+    }
+    while m != 0 {
+        let i = m.trailing_zeros() as usize & 63;
+        m &= m - 1;
+        let v = c[i];
+        idx[w] = (at + i) as u32;
+        val[w] = v;
+        bad |= !v.is_finite();
+        w += 1;
+    }
+    *o = w;
+    !bad
+}
+
 /// Index and value of the first non-finite entry, if any.
 ///
 /// Runs one vectorised pass (`x − x` is NaN exactly for NaN/±∞) and locates the entry only when

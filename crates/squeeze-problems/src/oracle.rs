@@ -245,9 +245,8 @@ pub(crate) enum Stop {
 }
 
 /// The hits of one block `c` (entry `i` has index `at + i`) written to `idx[*w..]`/`val[*w..]`
-/// in index order without data-dependent branches for up to four hits (the scheme of
-/// `squeeze-compress`'s `sparse_scan`; the slots must have room for 64 more); returns `false`
-/// if one of them is non-finite.
+/// in index order ([`squeeze_core::ops::append_hits`]; the slots must have room for 64 more);
+/// returns `false` if one of them is non-finite.
 // `!(a < t)` (not `a >= t`) on purpose: it is also true for NaN.
 #[allow(clippy::neg_cmp_op_on_partial_ord)]
 #[inline(always)]
@@ -263,29 +262,8 @@ pub(crate) fn scan_block<S: Scalar>(
     for (i, &v) in c.iter().enumerate() {
         m |= u64::from(!(v.abs() < t)) << i;
     }
-    let mut o = *w;
-    let mut bad = false;
-    for _ in 0..4 {
-        let i = (m.trailing_zeros() as usize) & (SCAN_CHUNK - 1);
-        let v = c[i];
-        // Indices fit in u32: Top-K callers have d ≤ MAX_DIM.
-        idx[o] = (at + i) as u32;
-        val[o] = v;
-        bad |= !v.is_finite();
-        o += usize::from(m != 0);
-        m &= m.wrapping_sub(1);
-    }
-    while m != 0 {
-        let i = m.trailing_zeros() as usize % SCAN_CHUNK;
-        m &= m - 1;
-        let v = c[i];
-        idx[o] = (at + i) as u32;
-        val[o] = v;
-        bad |= !v.is_finite();
-        o += 1;
-    }
-    *w = o;
-    !bad
+    // Indices fit in u32: Top-K callers have d ≤ MAX_DIM.
+    squeeze_core::ops::append_hits(c, m, at, idx, val, w)
 }
 
 /// The write side of a fused scan: a cursor into [`Candidates`] grown to `cap +`
