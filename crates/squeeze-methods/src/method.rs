@@ -119,6 +119,22 @@ impl From<MechanismError> for MethodError {
     }
 }
 
+/// What a method's steps return: `Ok(value)` or the [`MethodError`] that stopped the run (the
+/// error type can be named, like `Result<(), ParamError>`; `Result` alone is `Result<(),
+/// MethodError>`, the type of a round's steps).
+///
+/// ```
+/// use squeeze_methods::method::{MethodError, Result};
+/// let ok: Result = Ok(());
+/// let err: Result<u32> = Err(MethodError::Protocol { method: "demo", expected: "a broadcast" });
+/// assert!(ok.is_ok() && err.is_err());
+/// ```
+pub type Result<T = (), E = MethodError> = core::result::Result<T, E>;
+
+/// The initial states of method `M` ([`ServerMethod::init`]'s output):
+/// `Init<M::Server, M::Worker>`.
+pub type InitOf<M, S> = Init<<M as ServerMethod<S>>::Server, <M as ServerMethod<S>>::Worker>;
+
 /// The mechanism's view of a round: `ids = (worker, n_workers, round, round_seed)`.
 pub(crate) fn round_of(ids: (usize, usize, u64, u64)) -> squeeze_feedback::Round {
     let (worker, n_workers, round, round_seed) = ids;
@@ -258,7 +274,7 @@ pub trait ServerState<S: Scalar> {
     ///
     /// The default refuses: a state whose broadcast needs its method's parts (a downlink
     /// compressor) keeps it, and its method overrides [`ServerMethod::broadcast`].
-    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {
         let _ = (round, down);
         Err(MethodError::Protocol {
             method: "server",
@@ -267,7 +283,7 @@ pub trait ServerState<S: Scalar> {
     }
 
     /// Apply the workers' messages `ups` (in worker order).
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError>;
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result;
 
     /// The current model.
     fn model(&self) -> &[S];
@@ -355,21 +371,11 @@ pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
     fn describe(&self) -> String;
 
     /// Initial states at `x0`. `seed` is the experiment seed (worker streams derive from it).
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError>;
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>>;
 
     /// The server's message to all workers for `round` (default: the state's
     /// [`ServerState::broadcast`]).
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    fn broadcast(&self, server: &mut Self::Server, round: u64, down: &mut Message<S>) -> Result {
         server.broadcast(round, down)
     }
 
@@ -380,16 +386,11 @@ pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError>;
+    ) -> Result;
 
     /// Apply the workers' messages, in worker order (default: the state's
     /// [`ServerState::absorb`]).
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
         server.absorb(round, ups)
     }
 
@@ -422,7 +423,7 @@ pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
         round: u64,
         phase: usize,
         down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let _ = phase;
         self.broadcast(server, round, down)
     }
@@ -435,7 +436,7 @@ pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
         round: u64,
         phase: usize,
         ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let _ = phase;
         self.absorb(server, round, ups)
     }
@@ -480,7 +481,7 @@ pub fn level_of<S: Scalar>(m: &Message<S>, levels: usize) -> usize {
 pub(crate) fn dense_down<'a, S: Scalar>(
     down: &'a Message<S>,
     method: &'static str,
-) -> Result<&'a [S], MethodError> {
+) -> Result<&'a [S]> {
     match down {
         Message::Dense { values } => Ok(values),
         _ => Err(MethodError::Protocol {
@@ -491,7 +492,7 @@ pub(crate) fn dense_down<'a, S: Scalar>(
 }
 
 /// The problem's dimension d, after checking `x0` against it.
-pub(crate) fn checked_dim<S: Scalar>(problem: &Problem<S>, x0: &[S]) -> Result<usize, MethodError> {
+pub(crate) fn checked_dim<S: Scalar>(problem: &Problem<S>, x0: &[S]) -> Result<usize> {
     problem.check_dim(x0.len())?;
     Ok(problem.dim())
 }
@@ -503,7 +504,7 @@ pub(crate) fn compressed_dim<S: Scalar>(
     x0: &[S],
     compressor: &dyn Compressor<S>,
     method: &str,
-) -> Result<usize, MethodError> {
+) -> Result<usize> {
     let d = checked_dim(problem, x0)?;
     compressor
         .check_dim(d)
@@ -512,10 +513,7 @@ pub(crate) fn compressed_dim<S: Scalar>(
 }
 
 /// Local gradient at `x` into `ctx.buffers.grad`, counting the samples; errors on NaN/∞.
-pub(crate) fn local_grad<S: Scalar>(
-    ctx: &mut WorkerCtx<'_, S>,
-    x: &[S],
-) -> Result<(), MethodError> {
+pub(crate) fn local_grad<S: Scalar>(ctx: &mut WorkerCtx<'_, S>, x: &[S]) -> Result {
     ctx.oracle.grad(x, &mut ctx.buffers.grad);
     ctx.grad_samples += ctx.oracle.n_samples() as u64;
     ensure_finite(&ctx.buffers.grad, "a local gradient", ctx.round)
@@ -543,7 +541,7 @@ pub(crate) fn step_and_broadcast<S: Scalar>(
     gamma: f64,
     round: u64,
     down: &mut Message<S>,
-) -> Result<(), MethodError> {
+) -> Result {
     let gamma = S::from_f64(gamma);
     // x −= γg with the finiteness probe fused in (Σ(v − v) is 0 exactly when every v is
     // finite; eight lanes so that it vectorises), then one copy into the message.
@@ -570,12 +568,7 @@ pub(crate) fn step_and_broadcast<S: Scalar>(
 
 /// `x ← x − γ g` without a broadcast (bidirectional methods run it on the server and on every
 /// worker, so their copies of x stay bit-identical); errors if x became non-finite.
-pub(crate) fn step<S: Scalar>(
-    x: &mut [S],
-    g: &[S],
-    gamma: f64,
-    round: u64,
-) -> Result<(), MethodError> {
+pub(crate) fn step<S: Scalar>(x: &mut [S], g: &[S], gamma: f64, round: u64) -> Result {
     let gamma = S::from_f64(gamma);
     for (xj, &gj) in x.iter_mut().zip(g) {
         *xj -= gamma * gj;
@@ -591,7 +584,7 @@ pub(crate) fn follow_downlink<S: Scalar>(
     x: &mut [S],
     gamma: f64,
     (worker, round): (usize, u64),
-) -> Result<(), MethodError> {
+) -> Result {
     down.add_to(g, S::ONE).map_err(message_err(worker, round))?;
     step(x, g, gamma, round)
 }
@@ -616,11 +609,7 @@ pub(crate) fn check_prob(
 
 /// `Ok(())` if every entry of `v` is finite, else [`MethodError::Diverged`] naming `what`
 /// at `round`.
-pub(crate) fn ensure_finite<S: Scalar>(
-    v: &[S],
-    what: &'static str,
-    round: u64,
-) -> Result<(), MethodError> {
+pub(crate) fn ensure_finite<S: Scalar>(v: &[S], what: &'static str, round: u64) -> Result {
     if ops::first_non_finite(v).is_some() {
         return Err(MethodError::Diverged { what, round });
     }
@@ -628,11 +617,7 @@ pub(crate) fn ensure_finite<S: Scalar>(
 }
 
 /// Broadcast the dense model `x`; errors if it is non-finite.
-pub(crate) fn broadcast_model<S: Scalar>(
-    x: &[S],
-    round: u64,
-    down: &mut Message<S>,
-) -> Result<(), MethodError> {
+pub(crate) fn broadcast_model<S: Scalar>(x: &[S], round: u64, down: &mut Message<S>) -> Result {
     ensure_finite(x, "the model x", round)?;
     down.dense_parts().extend_from_slice(x);
     Ok(())
@@ -645,16 +630,12 @@ pub(crate) fn add_all<S: Scalar>(
     scale: S,
     round: u64,
     ups: &[Message<S>],
-) -> Result<(), MethodError> {
+) -> Result {
     Ok(squeeze_feedback::add_scaled(acc, scale, round, ups)?)
 }
 
 /// `acc ← acc + (1/n) · Σ_i up_i` with `n = ups.len()` ([`squeeze_feedback::add_mean`]).
-pub(crate) fn add_mean<S: Scalar>(
-    acc: &mut [S],
-    round: u64,
-    ups: &[Message<S>],
-) -> Result<(), MethodError> {
+pub(crate) fn add_mean<S: Scalar>(acc: &mut [S], round: u64, ups: &[Message<S>]) -> Result {
     Ok(squeeze_feedback::add_mean(acc, round, ups)?)
 }
 
@@ -669,7 +650,7 @@ pub(crate) fn compress_up<S: Scalar>(
     ids: (usize, usize, u64, u64),
     what: &'static str,
     up: &mut Message<S>,
-) -> Result<(), MethodError> {
+) -> Result {
     Ok(three_point::compress_up(
         compressor, v, rng, scratch, ids, what, up,
     )?)
@@ -687,7 +668,7 @@ pub(crate) fn compress_correction<S: Scalar>(
     ids: (usize, usize, u64, u64),
     what: &'static str,
     up: &mut Message<S>,
-) -> Result<(), MethodError> {
+) -> Result {
     Ok(squeeze_feedback::ef21::correct_with(
         compressor,
         diff,
@@ -745,7 +726,7 @@ pub(crate) fn full_grad_init<S: Scalar>(
     problem: &Problem<S>,
     x0: &[S],
     count_init: bool,
-) -> Result<FullInit<S>, MethodError> {
+) -> Result<FullInit<S>> {
     let d = checked_dim(problem, x0)?;
     let n = problem.n_workers();
     let inv_n = S::from_f64(1.0 / n as f64);
@@ -780,7 +761,7 @@ pub(crate) fn grad_minus_estimate<S: Scalar>(
     x: &[S],
     estimate: &[S],
     what: &'static str,
-) -> Result<(), MethodError> {
+) -> Result {
     ctx.grad_samples += ctx.oracle.n_samples() as u64;
     if ctx.oracle.grad_minus(x, estimate, &mut ctx.buffers.grad) {
         Ok(())

@@ -6,7 +6,7 @@ use squeeze_problems::Problem;
 
 use crate::gossip::tracking::{TrackingNode, tracking_init};
 use crate::gossip::{CompressedGossip, GossipInit, GossipMethod, GradSource, NodeCtx};
-use crate::method::MethodError;
+use crate::method::Result;
 
 /// BEER: MoTEF without momentum, in the BEER authors' form.
 ///
@@ -41,7 +41,7 @@ impl<S: Scalar> Beer<S> {
         gamma: f64,
         eta: f64,
         grad: GradSource,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         CompressedGossip::new("beer", compressor, gamma, eta, grad).map(Self)
     }
 }
@@ -57,12 +57,7 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
         2
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<GossipInit<Self::Node>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<GossipInit<Self::Node>> {
         tracking_init(&self.0, "beer", (problem, x0, seed), |track| BeerNode {
             prev: track.v.clone(),
             track,
@@ -75,7 +70,7 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
         phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         // u = the local gradient: ∇f_i(x^new) − ∇f_i(x^old).
         let previous = |p: &mut S, gr: S| (gr, std::mem::replace(p, gr));
         n.track
@@ -88,7 +83,7 @@ impl<S: Scalar> GossipMethod<S> for Beer<S> {
         phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         msgs: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         n.track.receive(phase, ctx, msgs)
     }
 

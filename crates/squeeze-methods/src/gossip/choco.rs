@@ -8,7 +8,7 @@ use crate::gossip::{
     CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, GradState, NodeCtx,
     compress_delta, init_nodes, mix_into,
 };
-use crate::method::{MethodError, checked_dim, ensure_finite, stream};
+use crate::method::{Result, checked_dim, ensure_finite, stream};
 
 /// CHOCO-SGD: a local SGD step, then gossip on compressed public copies $\hat x_i$.
 ///
@@ -44,7 +44,7 @@ impl<S: Scalar> Choco<S> {
         gamma: f64,
         eta: f64,
         grad: GradSource,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         CompressedGossip::new("choco", compressor, gamma, eta, grad).map(Self)
     }
 }
@@ -56,12 +56,7 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
         self.0.describe("choco", "")
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<GossipInit<Self::Node>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<GossipInit<Self::Node>> {
         let d = self.0.dim(problem, x0, "choco")?;
         init_nodes(problem, seed, self.0.grad, |i, grad| ChocoNode {
             x: x0.to_vec(),
@@ -78,7 +73,7 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
         _phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         ctx.local_grad(&mut n.grad, &n.x)?;
         let eta = S::from_f64(self.0.steps.eta);
         for (xj, &gj) in n.x.iter_mut().zip(&ctx.buffers.grad) {
@@ -100,7 +95,7 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
         _phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         msgs: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         mix_into(&mut n.s, ctx, msgs)?;
         let gamma = S::from_f64(self.0.steps.gamma);
         for ((xj, &sj), &hj) in n.x.iter_mut().zip(&n.s).zip(&n.xhat) {
@@ -140,7 +135,7 @@ pub struct DsgdNode<S: Scalar> {
 
 impl Dsgd {
     /// D-SGD with stepsize η > 0, combine-then-adapt unless `adapt_then_combine`.
-    pub fn new(eta: f64, grad: GradSource, adapt_then_combine: bool) -> Result<Self, MethodError> {
+    pub fn new(eta: f64, grad: GradSource, adapt_then_combine: bool) -> Result<Self> {
         ConsensusSteps::new("dsgd", 1.0, eta)?;
         Ok(Self {
             eta,
@@ -162,12 +157,7 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         format!("dsgd(η={}, {order}, {:?})", self.eta, self.grad)
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<GossipInit<Self::Node>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<GossipInit<Self::Node>> {
         checked_dim(problem, x0)?;
         init_nodes(problem, seed, self.grad, |_, grad| DsgdNode {
             x: x0.to_vec(),
@@ -181,7 +171,7 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         _phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         ctx.local_grad(&mut n.grad, &n.x)?;
         let values = out.dense_parts();
         if self.adapt_then_combine {
@@ -203,7 +193,7 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         _phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         msgs: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         // work = Σ_j w_ij x_j (own included), then x = work − η g.
         let mut work = std::mem::take(&mut ctx.buffers.work);
         work.fill(S::ZERO);

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
-use crate::method::{MethodError, MethodState, WorkerBuffers, ensure_finite, round_of};
+use crate::method::{MethodError, MethodState, Result, WorkerBuffers, ensure_finite, round_of};
 use crate::spec::{self as s, MethodConfigError};
 
 /// The two stepsizes of the compressed gossip methods (CHOCO-SGD, BEER, MoTEF): the consensus
@@ -100,7 +100,7 @@ impl<S: Scalar> CompressedGossip<S> {
         gamma: f64,
         eta: f64,
         grad: GradSource,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         Ok(Self {
             compressor,
             steps: ConsensusSteps::new(method, gamma, eta)?,
@@ -125,7 +125,7 @@ impl<S: Scalar> CompressedGossip<S> {
         problem: &Problem<S>,
         x0: &[S],
         method: &'static str,
-    ) -> Result<usize, MethodError> {
+    ) -> Result<usize> {
         crate::method::compressed_dim(problem, x0, self.compressor.as_ref(), method)
     }
 }
@@ -162,7 +162,7 @@ pub struct NodeCtx<'a, S: Scalar> {
 impl<S: Scalar> NodeCtx<'_, S> {
     /// The node's (stochastic) local gradient at `x` into `buffers.grad`, its samples added to
     /// `grad_samples`.
-    pub(crate) fn local_grad(&mut self, grad: &mut GradState, x: &[S]) -> Result<(), MethodError> {
+    pub(crate) fn local_grad(&mut self, grad: &mut GradState, x: &[S]) -> Result {
         self.grad_samples += grad.grad(self.oracle, x, &mut self.buffers.grad, self.round)?;
         Ok(())
     }
@@ -191,12 +191,7 @@ pub trait GossipMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
     }
 
     /// Initial states; every node starts at `x0`.
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<GossipInit<Self::Node>, MethodError>;
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<GossipInit<Self::Node>>;
 
     /// Local computation of `phase`, writing the node's outgoing message.
     fn send(
@@ -205,7 +200,7 @@ pub trait GossipMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
         phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
-    ) -> Result<(), MethodError>;
+    ) -> Result;
 
     /// Apply the messages of `phase`: `msgs[j]` is node j's message (read the node's own and
     /// its neighbours' only).
@@ -215,7 +210,7 @@ pub trait GossipMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
         phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         msgs: &[Message<S>],
-    ) -> Result<(), MethodError>;
+    ) -> Result;
 
     /// The node's model.
     fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S];
@@ -227,7 +222,7 @@ pub(crate) fn mix_into<S: Scalar>(
     acc: &mut [S],
     ctx: &NodeCtx<'_, S>,
     msgs: &[Message<S>],
-) -> Result<(), MethodError> {
+) -> Result {
     let m = ctx.mixing;
     Ok(squeeze_feedback::gossip::mix_into(
         acc,
@@ -248,7 +243,7 @@ pub(crate) fn compress_delta<S: Scalar>(
     rng: &mut SqueezeRng,
     ctx: &mut NodeCtx<'_, S>,
     out: &mut Message<S>,
-) -> Result<(), MethodError> {
+) -> Result {
     let buf = &mut *ctx.buffers;
     let r = round_of((ctx.node, ctx.n_nodes, ctx.round, ctx.round_seed));
     Ok(squeeze_feedback::gossip::track(
@@ -270,7 +265,7 @@ pub(crate) fn init_nodes<S: Scalar, N>(
     seed: u64,
     source: GradSource,
     make: impl FnMut(usize, GradState) -> N,
-) -> Result<GossipInit<N>, MethodError> {
+) -> Result<GossipInit<N>> {
     Ok(GossipInit {
         nodes: GradState::each(problem, seed, source, make)?,
         grad_samples: 0,
@@ -288,7 +283,7 @@ pub(crate) fn init_nodes_at<S: Scalar, N>(
     seed: u64,
     source: GradSource,
     mut make: impl FnMut(usize, GradState, Vec<S>) -> N,
-) -> Result<GossipInit<N>, MethodError> {
+) -> Result<GossipInit<N>> {
     let mut nodes = Vec::with_capacity(problem.n_workers());
     let mut samples = 0;
     for (i, o) in problem.oracles().iter().enumerate() {
@@ -339,7 +334,7 @@ impl GradState {
         oracle: &dyn Oracle<impl Scalar>,
         seed: u64,
         node: usize,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         let sampler = match source {
             GradSource::Minibatch { batch } => {
                 Some(MinibatchSampler::new(oracle.n_samples(), batch)?)
@@ -373,7 +368,7 @@ impl GradState {
         seed: u64,
         source: GradSource,
         mut make: impl FnMut(usize, GradState) -> W,
-    ) -> Result<Vec<W>, MethodError> {
+    ) -> Result<Vec<W>> {
         (problem.oracles().iter().enumerate())
             .map(|(i, o)| Ok(make(i, GradState::new(source, o.as_ref(), seed, i)?)))
             .collect()
@@ -386,7 +381,7 @@ impl GradState {
         x: &[S],
         out: &mut [S],
         round: u64,
-    ) -> Result<u64, MethodError> {
+    ) -> Result<u64> {
         let used = match (&self.source, &mut self.sampler) {
             (GradSource::Minibatch { .. }, Some(sampler)) => {
                 let batch = sampler.sample(&mut self.rng);

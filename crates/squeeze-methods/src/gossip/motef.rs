@@ -8,7 +8,7 @@ use crate::gossip::tracking::{TrackingNode, tracking_init};
 use crate::gossip::{
     CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, NodeCtx,
 };
-use crate::method::MethodError;
+use crate::method::Result;
 
 /// The default momentum of the `motef` config section, λ = 0.01.
 ///
@@ -90,7 +90,7 @@ impl<S: Scalar> Motef<S> {
         compressor: Box<dyn Compressor<S>>,
         params: MotefParams,
         grad: GradSource,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         params.validate("motef")?;
         Ok(Self {
             parts: CompressedGossip::new("motef", compressor, params.gamma, params.eta, grad)?,
@@ -111,12 +111,7 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
         2
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<GossipInit<Self::Node>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<GossipInit<Self::Node>> {
         tracking_init(&self.parts, "motef", (problem, x0, seed), |track| {
             MotefNode {
                 m: track.v.clone(),
@@ -131,7 +126,7 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
         phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         // u = the momentum: m′ = (1 − λ)m + λ∇f_i(x).
         let (lambda, keep) = (S::from_f64(self.lambda), S::from_f64(1.0 - self.lambda));
         let momentum = |m: &mut S, gr: S| {
@@ -148,7 +143,7 @@ impl<S: Scalar> GossipMethod<S> for Motef<S> {
         phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         msgs: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         n.track.receive(phase, ctx, msgs)
     }
 

@@ -19,7 +19,7 @@ use squeeze_problems::Problem;
 use crate::gossip::{
     CompressedGossip, GossipInit, GradState, NodeCtx, compress_delta, init_nodes_at, mix_into,
 };
-use crate::method::{MethodError, stream};
+use crate::method::{Result, stream};
 
 /// The state every node of a tracking method holds (flattened into [`crate::BeerNode`] and
 /// [`crate::MotefNode`], so their serialised form lists these fields directly).
@@ -72,7 +72,7 @@ pub(crate) fn tracking_init<S: Scalar, N>(
     method: &'static str,
     (problem, x0, seed): (&Problem<S>, &[S], u64),
     mut make: impl FnMut(TrackingNode<S>) -> N,
-) -> Result<GossipInit<N>, MethodError> {
+) -> Result<GossipInit<N>> {
     let d = parts.dim(problem, x0, method)?;
     init_nodes_at(problem, x0, seed, parts.grad, |i, grad, v| {
         make(TrackingNode {
@@ -99,7 +99,7 @@ impl<S: Scalar> TrackingNode<S> {
         (own, track): (&mut [S], impl Fn(&mut S, S) -> (S, S)),
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let (gamma, eta) = (S::from_f64(parts.steps.gamma), S::from_f64(parts.steps.eta));
         let c = parts.compressor.as_ref();
         if phase == 0 {
@@ -129,7 +129,7 @@ impl<S: Scalar> TrackingNode<S> {
         phase: usize,
         ctx: &NodeCtx<'_, S>,
         msgs: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let acc = if phase == 0 { &mut self.s } else { &mut self.t };
         mix_into(acc, ctx, msgs)
     }

@@ -6,8 +6,8 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim, compressed_dim,
-    dense_down, ensure_finite, message_err, round_of, stream,
+    Init, InitOf, MethodError, Result, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim,
+    compressed_dim, dense_down, ensure_finite, message_err, round_of, stream,
 };
 use crate::star::downlink::DownlinkBuffers;
 use crate::stepsize::Stepsize;
@@ -160,7 +160,7 @@ impl<S: Scalar> AdamReplica<S> {
     }
 
     /// The Adam step on the mean gradient `g`.
-    fn adam_step(&mut self, g: &[S], b: &AdamBetas, round: u64) -> Result<(), MethodError> {
+    fn adam_step(&mut self, g: &[S], b: &AdamBetas, round: u64) -> Result {
         let (b1, b2) = (S::from_f64(b.beta1), S::from_f64(b.beta2));
         let (c1, c2) = (S::from_f64(1.0 - b.beta1), S::from_f64(1.0 - b.beta2));
         for ((mj, vj), &gj) in self.m.iter_mut().zip(&mut self.v).zip(g) {
@@ -172,12 +172,7 @@ impl<S: Scalar> AdamReplica<S> {
     }
 
     /// $m \leftarrow c$ (the broadcast momentum `c`), then the step with the frozen v.
-    fn momentum_step(
-        &mut self,
-        c: &Message<S>,
-        b: &AdamBetas,
-        ids: (usize, u64),
-    ) -> Result<(), MethodError> {
+    fn momentum_step(&mut self, c: &Message<S>, b: &AdamBetas, ids: (usize, u64)) -> Result {
         self.m.fill(S::ZERO);
         c.add_to(&mut self.m, S::ONE)
             .map_err(message_err(ids.0, ids.1))?;
@@ -185,7 +180,7 @@ impl<S: Scalar> AdamReplica<S> {
     }
 
     /// $x \leftarrow x - \gamma m/(\sqrt v + \varepsilon)$.
-    fn descend(&mut self, b: &AdamBetas, round: u64) -> Result<(), MethodError> {
+    fn descend(&mut self, b: &AdamBetas, round: u64) -> Result {
         let (gamma, eps) = (S::from_f64(self.gamma), S::from_f64(b.eps));
         for ((xj, &mj), &vj) in self.x.iter_mut().zip(&self.m).zip(&self.v) {
             *xj -= gamma * mj / (vj.sqrt() + eps);
@@ -214,7 +209,7 @@ pub struct AdamServer<S: Scalar> {
 
 impl<S: Scalar> ServerState<S> for AdamServer<S> {
     /// The mean of the uplink (the step is taken at the next broadcast).
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         self.mean.fill(S::ZERO);
         add_mean(&mut self.mean, round, ups)
     }
@@ -240,11 +235,7 @@ pub struct AdamWorker<S: Scalar> {
 
 impl<S: Scalar> Adam<S> {
     /// Distributed Adam (dense gradients up, their mean down) with learning rate `stepsize`.
-    pub fn new(
-        stepsize: Stepsize,
-        betas: AdamBetas,
-        grad: GradSource,
-    ) -> Result<Self, MethodError> {
+    pub fn new(stepsize: Stepsize, betas: AdamBetas, grad: GradSource) -> Result<Self> {
         stepsize.validate()?;
         ParamError::require(
             matches!(stepsize, Stepsize::Constant { .. }),
@@ -271,7 +262,7 @@ impl<S: Scalar> Adam<S> {
         stepsize: Stepsize,
         betas: AdamBetas,
         grad: GradSource,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         betas.validate("onebit_adam")?;
         ParamError::require(
             warmup_rounds >= 1,
@@ -292,12 +283,7 @@ impl<S: Scalar> Adam<S> {
     }
 
     /// Apply round `round`'s downlink `down` (the mean of round `round − 1`) to `state`.
-    fn apply(
-        &self,
-        state: &mut AdamReplica<S>,
-        down: &Message<S>,
-        ids: (usize, u64),
-    ) -> Result<(), MethodError> {
+    fn apply(&self, state: &mut AdamReplica<S>, down: &Message<S>, ids: (usize, u64)) -> Result {
         match ids.1.checked_sub(1) {
             None => Ok(()),
             Some(prev) if self.warm(prev) => {
@@ -332,12 +318,7 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
         }
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = match &self.onebit {
             Some((c, _)) => compressed_dim(problem, x0, c.as_ref(), "onebit_adam")?,
             None => checked_dim(problem, x0)?,
@@ -367,12 +348,7 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
         Ok(Init::silent(server, workers, 0).with_stepsize(step))
     }
 
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    fn broadcast(&self, server: &mut Self::Server, round: u64, down: &mut Message<S>) -> Result {
         let d = server.mean.len();
         let Some(prev) = round.checked_sub(1) else {
             down.set_skip(d);
@@ -407,7 +383,7 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         self.apply(&mut worker.state, down, (ctx.worker, ctx.round))?;
         let b = &mut *ctx.buffers;
         let x = &worker.state.x;

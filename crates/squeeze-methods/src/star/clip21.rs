@@ -8,8 +8,9 @@ use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, add_mean, checked_dim, compress_err,
-    dense_down, ensure_finite, grad_minus_estimate, message_err, round_of, step_and_broadcast,
+    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, WorkerCtx, add_mean, checked_dim,
+    compress_err, dense_down, ensure_finite, grad_minus_estimate, message_err, round_of,
+    step_and_broadcast,
 };
 use crate::stepsize::Stepsize;
 
@@ -62,11 +63,11 @@ pub struct Clip21Server<S: Scalar> {
 }
 
 impl<S: Scalar> ServerState<S> for Clip21Server<S> {
-    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {
         step_and_broadcast(&mut self.x, &self.v, self.gamma, round, down)
     }
 
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         add_mean(&mut self.v, round, ups)
     }
 
@@ -81,11 +82,7 @@ pub use squeeze_feedback::Clip21Worker;
 
 impl<S: Scalar> Clip21<S> {
     /// Clip21 with radius `tau > 0` (`f64::INFINITY`: no clipping).
-    pub fn new(
-        tau: f64,
-        variant: Clip21Variant<S>,
-        stepsize: Stepsize,
-    ) -> Result<Self, MethodError> {
+    pub fn new(tau: f64, variant: Clip21Variant<S>, stepsize: Stepsize) -> Result<Self> {
         stepsize.validate()?;
         Ok(Self {
             mech: squeeze_feedback::Clip21::new(tau, variant)?,
@@ -121,12 +118,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         )
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = checked_dim(problem, x0)?;
         let n = problem.n_workers();
         let alpha = match self.mech.variant() {
@@ -180,7 +172,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "clip21")?;
         grad_minus_estimate(
             ctx,
@@ -244,7 +236,7 @@ impl<S: Scalar> Clip21Avg<S> {
 
     /// One round on the workers' vectors `a` (one per worker, length d each); returns how many
     /// workers' clips were active (norm of the message < the unclipped correction).
-    pub fn round(&mut self, a: &[Vec<S>]) -> Result<usize, MethodError> {
+    pub fn round(&mut self, a: &[Vec<S>]) -> Result<usize> {
         if a.len() != self.v_i.len() || a.iter().any(|ai| ai.len() != self.v.len()) {
             return Err(MethodError::Incompatible(format!(
                 "clip21_avg: expected {} vectors of length {}",

@@ -5,7 +5,7 @@ use squeeze_compress::Clip;
 use squeeze_core::{Message, Scalar};
 use squeeze_problems::Problem;
 
-use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, dense_down, local_grad};
+use crate::method::{Init, InitOf, Result, ServerMethod, WorkerCtx, dense_down, local_grad};
 use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
 
@@ -41,7 +41,7 @@ pub struct ClipGdWorker;
 
 impl ClipGd {
     /// Clip-GD with radius `tau > 0` (`f64::INFINITY`: GD).
-    pub fn new(tau: f64, stepsize: Stepsize) -> Result<Self, MethodError> {
+    pub fn new(tau: f64, stepsize: Stepsize) -> Result<Self> {
         stepsize.validate()?;
         Ok(Self {
             clip: Clip::new(tau)?,
@@ -58,12 +58,7 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
         format!("clip_gd(τ={}, {:?})", self.clip.tau(), self.stepsize)
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        _seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], _seed: u64) -> Result<InitOf<Self, S>> {
         problem.check_dim(x0.len())?;
         let step = self
             .stepsize
@@ -79,7 +74,7 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "clip_gd")?;
         local_grad(ctx, x)?;
         let g = &mut ctx.buffers.grad;

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
 
 use crate::method::{
-    MethodError, ServerState, WorkerCtx, add_mean, compress_err, follow_downlink, message_err,
-    step, stream,
+    Result, ServerState, WorkerCtx, add_mean, compress_err, follow_downlink, message_err, step,
+    stream,
 };
 
 /// The server of a bidirectional method: $(x, g, \tilde g, \gamma)$, the downlink stream and
@@ -59,8 +59,8 @@ impl<S: Scalar, B> DownlinkServer<S, B> {
         &mut self,
         round: u64,
         down: &mut Message<S>,
-        send: impl FnOnce(&mut Self, &mut Message<S>) -> Result<(), MethodError>,
-    ) -> Result<(), MethodError> {
+        send: impl FnOnce(&mut Self, &mut Message<S>) -> Result,
+    ) -> Result {
         if round == 0 {
             down.set_skip(self.x.len());
         } else {
@@ -71,7 +71,7 @@ impl<S: Scalar, B> DownlinkServer<S, B> {
 }
 
 impl<S: Scalar, B> ServerState<S> for DownlinkServer<S, B> {
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         add_mean(&mut self.g_tilde, round, ups)
     }
 
@@ -111,11 +111,7 @@ impl<S: Scalar> DownlinkWorker<S> {
 
     /// The worker's side of the broadcast `down`: $g \leftarrow g + b$, then
     /// $x \leftarrow x - \gamma g$ ([`follow_downlink`]).
-    pub(crate) fn follow(
-        &mut self,
-        down: &Message<S>,
-        ctx: &WorkerCtx<'_, S>,
-    ) -> Result<(), MethodError> {
+    pub(crate) fn follow(&mut self, down: &Message<S>, ctx: &WorkerCtx<'_, S>) -> Result {
         let ids = (ctx.worker, ctx.round);
         follow_downlink(down, &mut self.g, &mut self.x, self.gamma, ids)
     }
@@ -155,7 +151,7 @@ impl<S: Scalar> DownlinkBuffers<S> {
         round: u64,
         what: &'static str,
         down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         self.work.resize(a.len(), S::ZERO);
         for ((w, &x), &y) in self.work.iter_mut().zip(a).zip(b.iter()) {
             *w = x - y;

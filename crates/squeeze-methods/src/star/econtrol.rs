@@ -7,8 +7,8 @@ use squeeze_problems::Problem;
 use crate::gossip::{GradSource, GradState};
 use crate::method::ServerState;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, broadcast_model, compressed_dim,
-    dense_down, round_of, step,
+    InitOf, MethodError, Result, ServerMethod, WorkerCtx, add_mean, broadcast_model,
+    compressed_dim, dense_down, round_of, step,
 };
 use crate::star::ef21::{GradInit, InitEstimates};
 use crate::stepsize::Stepsize;
@@ -87,12 +87,12 @@ pub struct EcontrolServer<S: Scalar> {
 }
 
 impl<S: Scalar> ServerState<S> for EcontrolServer<S> {
-    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {
         broadcast_model(&self.x, round, down)
     }
 
     /// `h ← h + (1/n) Σ_i m_i`, then `x ← x − γ h`.
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         add_mean(&mut self.h, round, ups)?;
         step(&mut self.x, &self.h, self.gamma, round)
     }
@@ -142,7 +142,7 @@ impl<S: Scalar> Econtrol<S> {
         init: GradInit,
         count_init: bool,
         grad: GradSource,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         stepsize.validate()?;
         if let Some(eta) = eta {
             squeeze_feedback::econtrol::check_eta(eta)?;
@@ -163,7 +163,7 @@ impl<S: Scalar> Econtrol<S> {
     }
 
     /// η for dimension `d` (the default reads α from the compressor).
-    pub fn eta(&self, d: usize) -> Result<f64, MethodError> {
+    pub fn eta(&self, d: usize) -> Result<f64> {
         match self.eta {
             Some(eta) => Ok(eta),
             None => match self.compressor.class(d).alpha() {
@@ -195,12 +195,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         )
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = compressed_dim(problem, x0, self.compressor.as_ref(), "econtrol")?;
         let n = problem.n_workers();
         let alpha = self.compressor.class(d).alpha();
@@ -240,7 +235,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "econtrol")?;
         let b = &mut *ctx.buffers;
         ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, ctx.round)?;

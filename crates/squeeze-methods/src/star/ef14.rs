@@ -5,8 +5,8 @@ use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_all, compressed_dim, dense_down, ensure_finite,
-    local_grad, round_of,
+    Init, InitOf, Result, ServerMethod, WorkerCtx, add_all, compressed_dim, dense_down,
+    ensure_finite, local_grad, round_of,
 };
 use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
@@ -60,10 +60,7 @@ pub struct Ef14Worker<S: Scalar> {
 
 impl<S: Scalar> Ef14<S> {
     /// EF14 with `compressor`.
-    pub fn new(
-        compressor: Box<dyn Compressor<S>>,
-        stepsize: Stepsize,
-    ) -> Result<Self, MethodError> {
+    pub fn new(compressor: Box<dyn Compressor<S>>, stepsize: Stepsize) -> Result<Self> {
         stepsize.validate()?;
         Ok(Self {
             compressor,
@@ -80,12 +77,7 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         format!("ef14({}, {:?})", self.compressor.spec(), self.stepsize)
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = compressed_dim(problem, x0, self.compressor.as_ref(), "ef14")?;
         let n = problem.n_workers();
         let alpha = self.compressor.class(d).alpha();
@@ -107,7 +99,7 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "ef14")?;
         local_grad(ctx, x)?;
         let b = &mut *ctx.buffers;
@@ -125,12 +117,7 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         )?)
     }
 
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
         add_all(
             &mut server.x,
             S::from_f64(-1.0 / ups.len() as f64),

@@ -6,7 +6,8 @@ use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, checked_dim, dense_down, ensure_finite, local_grad,
+    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, dense_down,
+    ensure_finite, local_grad,
 };
 use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
@@ -39,7 +40,7 @@ pub struct GdWorker;
 
 impl Gd {
     /// GD with a stepsize rule.
-    pub fn new(stepsize: Stepsize) -> Result<Self, MethodError> {
+    pub fn new(stepsize: Stepsize) -> Result<Self> {
         stepsize.validate()?;
         Ok(Self { stepsize })
     }
@@ -53,12 +54,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         format!("gd(γ rule {:?})", self.stepsize)
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        _seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], _seed: u64) -> Result<InitOf<Self, S>> {
         let d = checked_dim(problem, x0)?;
         let n = problem.n_workers();
         let step = self
@@ -89,19 +85,14 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "gd")?;
         local_grad(ctx, x)?;
         up.dense_parts().extend_from_slice(&ctx.buffers.grad);
         Ok(())
     }
 
-    fn absorb(
-        &self,
-        server: &mut GdServer<S>,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    fn absorb(&self, server: &mut GdServer<S>, round: u64, ups: &[Message<S>]) -> Result {
         server.g.fill(S::ZERO);
         server.absorb(round, ups)
     }

@@ -6,7 +6,7 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, add_mean, dense_down, ensure_finite,
+    Init, InitOf, Result, ServerMethod, WorkerCtx, add_mean, dense_down, ensure_finite,
 };
 use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
@@ -50,11 +50,7 @@ pub struct LocalSgdWorker {
 
 impl LocalSgd {
     /// Local SGD with `local_steps` ≥ 1 steps per round.
-    pub fn new(
-        stepsize: Stepsize,
-        local_steps: u32,
-        grad: GradSource,
-    ) -> Result<Self, MethodError> {
+    pub fn new(stepsize: Stepsize, local_steps: u32, grad: GradSource) -> Result<Self> {
         stepsize.validate()?;
         if local_steps == 0 {
             return Err(ParamError::new(
@@ -84,12 +80,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
         )
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         problem.check_dim(x0.len())?;
         let step = self
             .stepsize
@@ -108,7 +99,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "local_sgd")?;
         let b = &mut *ctx.buffers;
         b.work.copy_from_slice(x);
@@ -126,12 +117,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
         Ok(())
     }
 
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
         server.x.fill(S::ZERO);
         add_mean(&mut server.x, round, ups)
     }

@@ -6,7 +6,7 @@ use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, compress_up, compressed_dim, dense_down,
+    InitOf, MethodError, Result, ServerMethod, WorkerCtx, compress_up, compressed_dim, dense_down,
     full_grad_init, local_grad,
 };
 use crate::star::server::StepServer;
@@ -72,12 +72,12 @@ pub struct MarinaServer<S: Scalar> {
 
 impl<S: Scalar> ServerState<S> for MarinaServer<S> {
     /// `x ← x − γ g`, then the dense model ([`StepServer`]).
-    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {
         self.step.broadcast(round, down)
     }
 
     /// On a coin round `g ← 0` first; then `g ← g + (1/n) Σ_i m_i` ([`StepServer`]).
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         if marina_coin(round_seed(self.seed, round), self.p) {
             self.step.g.fill(S::ZERO);
         }
@@ -119,7 +119,7 @@ impl<S: Scalar> Marina<S> {
         stepsize: Stepsize,
         p: Option<f64>,
         count_init: bool,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         stepsize.validate()?;
         if let Some(p) = p
             && !(p > 0.0 && p <= 1.0)
@@ -203,12 +203,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         )
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         compressed_dim(problem, x0, self.compressor.as_ref(), "marina")?;
         let (omega, p, gamma) = self.resolve(problem)?;
         let step = self.report(problem, omega, p, gamma);
@@ -241,7 +236,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "marina")?;
         local_grad(ctx, x)?;
         let b = &mut *ctx.buffers;

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar};
 
 use crate::method::{
-    MethodError, ServerState, add_all, add_mean, broadcast_model, ensure_finite, step_and_broadcast,
+    MethodError, Result, ServerState, add_all, add_mean, broadcast_model, ensure_finite,
+    step_and_broadcast,
 };
 
 /// Server state $(x, g, \gamma)$ of the methods that step along an averaged estimate.
@@ -39,12 +40,12 @@ pub struct StepServer<S: Scalar> {
 
 impl<S: Scalar> ServerState<S> for StepServer<S> {
     /// `x ← x − γ g`, then the dense model.
-    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {
         step_and_broadcast(&mut self.x, &self.g, self.gamma, round, down)
     }
 
     /// `g ← g + (1/n) Σ_i m_i`.
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         add_mean(&mut self.g, round, ups)
     }
 
@@ -56,10 +57,7 @@ impl<S: Scalar> ServerState<S> for StepServer<S> {
 /// The absorb of a state whose method absorbs the uplink itself (it needs the method's
 /// parts: the regularisation, the message layout, the phases): a protocol error naming
 /// `method` and what it expects instead.
-pub(crate) fn absorbed_by_method(
-    method: &'static str,
-    expected: &'static str,
-) -> Result<(), MethodError> {
+pub(crate) fn absorbed_by_method(method: &'static str, expected: &'static str) -> Result {
     Err(MethodError::Protocol { method, expected })
 }
 
@@ -85,12 +83,12 @@ impl<S: Scalar> ModelServer<S> {
 
 impl<S: Scalar> ServerState<S> for ModelServer<S> {
     /// The dense model (an error if it is not finite).
-    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {
         broadcast_model(&self.x, round, down)
     }
 
     /// `x ← x − (γ/n) Σ_i m_i` (the workers send gradients).
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         let scale = S::from_f64(-self.gamma / ups.len() as f64);
         add_all(&mut self.x, scale, round, ups)?;
         ensure_finite(&self.x, "the model x", round)

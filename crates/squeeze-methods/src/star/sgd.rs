@@ -6,7 +6,8 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, checked_dim, compress_up, dense_down, stream,
+    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, compress_up,
+    dense_down, stream,
 };
 use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
@@ -50,7 +51,7 @@ pub struct SgdWorker {
 
 impl<S: Scalar> Sgd<S> {
     /// Dense minibatch SGD.
-    pub fn new(stepsize: Stepsize, grad: GradSource) -> Result<Self, MethodError> {
+    pub fn new(stepsize: Stepsize, grad: GradSource) -> Result<Self> {
         stepsize.validate()?;
         Ok(Self {
             stepsize,
@@ -64,7 +65,7 @@ impl<S: Scalar> Sgd<S> {
         compressor: Box<dyn Compressor<S>>,
         stepsize: Stepsize,
         grad: GradSource,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         let mut m = Self::new(stepsize, grad)?;
         m.compressor = Some(compressor);
         Ok(m)
@@ -87,12 +88,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
         }
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = checked_dim(problem, x0)?;
         let alpha = match &self.compressor {
             None => Some(1.0),
@@ -117,7 +113,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "sgd")?;
         let b = &mut *ctx.buffers;
         ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, ctx.round)?;

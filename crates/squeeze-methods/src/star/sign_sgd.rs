@@ -6,7 +6,9 @@ use squeeze_core::{Message, ParamError, Scalar};
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
-use crate::method::{Init, MethodError, ServerMethod, ServerState, WorkerCtx, ensure_finite};
+use crate::method::{
+    Init, InitOf, MethodError, Result, ServerMethod, ServerState, WorkerCtx, ensure_finite,
+};
 use crate::stepsize::{Stepsize, StepsizeReport};
 
 /// signSGD with majority vote ($\beta = 0$) and Signum ($0 < \beta < 1$): every worker sends the
@@ -86,7 +88,7 @@ pub struct SignSgdServer<S: Scalar> {
 
 impl<S: Scalar> SignSgd<S> {
     /// signSGD-MV (`beta = 0`) or Signum (`0 < beta < 1`) at a constant stepsize.
-    pub fn new(beta: f64, stepsize: Stepsize, grad: GradSource) -> Result<Self, MethodError> {
+    pub fn new(beta: f64, stepsize: Stepsize, grad: GradSource) -> Result<Self> {
         stepsize.validate()?;
         ParamError::require(
             (0.0..1.0).contains(&beta),
@@ -145,11 +147,7 @@ fn sign_words<S: Scalar>(v: &[S], words: &mut Vec<u64>) {
 /// majority_vote(&[sign(0b101), sign(0b101), sign(0b110)], 3, &mut vote).unwrap();
 /// assert_eq!(vote, vec![0b101]);
 /// ```
-pub fn majority_vote<S: Scalar>(
-    ups: &[Message<S>],
-    dim: usize,
-    vote: &mut Vec<u64>,
-) -> Result<(), MethodError> {
+pub fn majority_vote<S: Scalar>(ups: &[Message<S>], dim: usize, vote: &mut Vec<u64>) -> Result {
     let words = dim.div_ceil(64);
     for up in ups {
         if !matches!(up, Message::Sign { dim: d, negative, .. } if *d == dim && negative.len() == words)
@@ -178,7 +176,7 @@ pub fn majority_vote<S: Scalar>(
 
 impl<S: Scalar> ServerState<S> for SignSgdServer<S> {
     /// The last vote as a `Sign` message with scale 1 (nothing before the first).
-    fn broadcast(&mut self, _round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+    fn broadcast(&mut self, _round: u64, down: &mut Message<S>) -> Result {
         let d = self.x.len();
         if self.vote.is_empty() && d > 0 {
             down.set_skip(d);
@@ -191,7 +189,7 @@ impl<S: Scalar> ServerState<S> for SignSgdServer<S> {
     }
 
     /// The majority vote of the uplink signs; `x ← x − γ·vote`.
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         majority_vote(ups, self.x.len(), &mut self.vote)?;
         apply_vote(&mut self.x, &self.vote, self.gamma);
         ensure_finite(&self.x, "the model x", round)
@@ -216,12 +214,7 @@ impl<S: Scalar> ServerMethod<S> for SignSgd<S> {
         }
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         problem.check_dim(x0.len())?;
         let Stepsize::Constant { gamma } = self.stepsize else {
             return Err(MethodError::Param(ParamError::new(
@@ -257,7 +250,7 @@ impl<S: Scalar> ServerMethod<S> for SignSgd<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         match down {
             Message::Skip { .. } => {}
             Message::Sign { dim, negative, .. } if *dim == worker.x.len() => {

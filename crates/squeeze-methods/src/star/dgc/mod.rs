@@ -13,8 +13,8 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim, compress_err,
-    dense_down, ensure_finite, step, stream,
+    Init, InitOf, MethodError, Result, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim,
+    compress_err, dense_down, ensure_finite, step, stream,
 };
 use crate::star::server::ModelServer;
 use crate::stepsize::Stepsize;
@@ -231,12 +231,12 @@ pub struct DgcServer<S: Scalar> {
 
 impl<S: Scalar> ServerState<S> for DgcServer<S> {
     /// The dense model ([`ModelServer`]).
-    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {
         self.model.broadcast(round, down)
     }
 
     /// `avg ← (1/n) Σ_i m_i` in worker order, then `x ← x − γ avg`.
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         let m = &mut self.model;
         self.avg.resize(m.x.len(), S::ZERO);
         self.avg.fill(S::ZERO);
@@ -251,11 +251,7 @@ impl<S: Scalar> ServerState<S> for DgcServer<S> {
 
 impl Dgc {
     /// DGC with `opts` (validated), a stepsize rule and the workers' gradients.
-    pub fn new(
-        opts: DgcOptions,
-        stepsize: Stepsize,
-        grad: GradSource,
-    ) -> Result<Self, MethodError> {
+    pub fn new(opts: DgcOptions, stepsize: Stepsize, grad: GradSource) -> Result<Self> {
         stepsize.validate()?;
         opts.validate()?;
         Ok(Self {
@@ -298,12 +294,7 @@ impl<S: Scalar> ServerMethod<S> for Dgc {
         )
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = checked_dim(problem, x0)?;
         let m = self.opts.momentum;
         let mut step =
@@ -335,7 +326,7 @@ impl<S: Scalar> ServerMethod<S> for Dgc {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "dgc")?;
         let (i, round) = (ctx.worker, ctx.round);
         let b = &mut *ctx.buffers;

@@ -4,7 +4,7 @@ use squeeze_core::{Compressor, Message, Scalar};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, compress_correction, full_grad_init,
+    InitOf, MethodError, Result, ServerMethod, WorkerCtx, compress_correction, full_grad_init,
     grad_minus_estimate,
 };
 use crate::star::downlink::{DownlinkBuffers, DownlinkServer, DownlinkWorker};
@@ -67,7 +67,7 @@ impl<S: Scalar> Ef21Bc<S> {
         down: Box<dyn Compressor<S>>,
         stepsize: Stepsize,
         count_init: bool,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         stepsize.validate()?;
         Ok(Self {
             up,
@@ -91,12 +91,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         )
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let step = rule_step("ef21_bc", &self.stepsize, self.up.as_ref(), problem)?;
         let gamma = step.gamma;
         self.down
@@ -112,12 +107,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
             .with_stepsize(step))
     }
 
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    fn broadcast(&self, server: &mut Self::Server, round: u64, down: &mut Message<S>) -> Result {
         server.broadcast_with(round, down, |server, down| {
             server.own.compress_change(
                 self.down.as_ref(),
@@ -136,7 +126,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         worker.follow(down, ctx)?;
         grad_minus_estimate(
             ctx,

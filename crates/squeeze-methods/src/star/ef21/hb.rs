@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, ParamError, Scalar};
 
-use crate::method::{MethodError, ServerState, step_and_broadcast};
+use crate::method::{Result, ServerState, step_and_broadcast};
 use crate::star::ef21::{Ef21Family, Ef21Server, FullGrad, GradInit, ServerRule};
 use crate::stepsize::Stepsize;
 
@@ -49,13 +49,13 @@ pub struct Ef21HbServer<S: Scalar> {
 
 impl<S: Scalar> ServerState<S> for Ef21HbServer<S> {
     /// `x ← x − γ v`, then the dense model.
-    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {
         let s = &mut self.ef21;
         step_and_broadcast(&mut s.x, &self.v, s.gamma, round, down)
     }
 
     /// EF21's `g ← g + (1/n) Σ_i c_i` (the rule then updates v).
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         self.ef21.absorb(round, ups)
     }
 
@@ -72,7 +72,7 @@ impl<S: Scalar> Ef21Hb<S> {
         init: GradInit,
         count_init: bool,
         momentum: f64,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         if !(momentum.is_finite() && (0.0..1.0).contains(&momentum)) {
             return Err(ParamError::new(
                 "ef21_hb",

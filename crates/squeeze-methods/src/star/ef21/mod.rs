@@ -16,8 +16,8 @@ use squeeze_problems::Problem;
 use squeeze_problems::oracle::Candidates;
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, WorkerCtx, compress_correction, compress_err,
-    compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
+    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, WorkerCtx, compress_correction,
+    compress_err, compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
 };
 use crate::method::{MethodState, ServerState};
 use crate::star::server::StepServer;
@@ -82,8 +82,8 @@ impl<'c, S: Scalar> InitEstimates<'c, S> {
         i: usize,
         d: usize,
         rng: &mut SqueezeRng,
-        grad: impl FnOnce(&mut [S]) -> Result<u64, MethodError>,
-    ) -> Result<Vec<S>, MethodError> {
+        grad: impl FnOnce(&mut [S]) -> Result<u64>,
+    ) -> Result<Vec<S>> {
         let mut gi = vec![S::ZERO; d];
         match self.init {
             GradInit::Zero => {}
@@ -159,15 +159,10 @@ pub trait GradEstimator<S: Scalar>: Send + Sync + core::fmt::Debug {
         x0: &[S],
         seed: u64,
         ef21: Vec<Ef21Worker<S>>,
-    ) -> Result<Vec<Self::Worker>, MethodError>;
+    ) -> Result<Vec<Self::Worker>>;
     /// `ctx.buffers.grad ← v_i(x) − g_i`, counting the gradient work; `Diverged` if it is not
     /// finite.
-    fn correction(
-        &self,
-        worker: &mut Self::Worker,
-        x: &[S],
-        ctx: &mut WorkerCtx<'_, S>,
-    ) -> Result<(), MethodError>;
+    fn correction(&self, worker: &mut Self::Worker, x: &[S], ctx: &mut WorkerCtx<'_, S>) -> Result;
     /// The EF21 part of the worker: ($g_i$, compression stream).
     fn ef21(worker: &mut Self::Worker) -> (&mut [S], &mut SqueezeRng);
     /// `true` if [`GradEstimator::correction`] is exactly `grad_minus_estimate` of $g_i$
@@ -224,7 +219,7 @@ impl<S: Scalar> GradEstimator<S> for FullGrad {
         _: &[S],
         _: u64,
         ef21: Vec<Ef21Worker<S>>,
-    ) -> Result<Vec<Ef21Worker<S>>, MethodError> {
+    ) -> Result<Vec<Ef21Worker<S>>> {
         Ok(ef21)
     }
 
@@ -233,7 +228,7 @@ impl<S: Scalar> GradEstimator<S> for FullGrad {
         worker: &mut Ef21Worker<S>,
         x: &[S],
         ctx: &mut WorkerCtx<'_, S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         // ∇f_i(x) − g_i straight into the gradient buffer (one d-vector of working memory,
         // which stays in cache as the engine reuses it for the next worker; one pass for
         // problems with an elementwise gradient).
@@ -288,7 +283,7 @@ impl<S: Scalar> Ef21<S> {
         stepsize: Stepsize,
         init: GradInit,
         count_init: bool,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         stepsize.validate()?;
         Ok(Self::compose(
             compressor, stepsize, init, count_init, FullGrad, PlainStep,
@@ -328,12 +323,12 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> Ef21Family<S, E, R> {
     }
 
     /// γ for this problem (the theory rule reads α from the compressor at dimension d).
-    pub fn gamma(&self, problem: &Problem<S>) -> Result<f64, MethodError> {
+    pub fn gamma(&self, problem: &Problem<S>) -> Result<f64> {
         self.stepsize_report(problem).map(|r| r.gamma)
     }
 
     /// [`Self::gamma`] with the constants behind it.
-    pub fn stepsize_report(&self, problem: &Problem<S>) -> Result<StepsizeReport, MethodError> {
+    pub fn stepsize_report(&self, problem: &Problem<S>) -> Result<StepsizeReport> {
         let alpha = self.compressor.class(problem.dim()).alpha();
         Ok(self.stepsize.report(E::NAME, alpha, problem.smoothness())?)
     }
@@ -353,12 +348,7 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         ))
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = compressed_dim(problem, x0, self.compressor.as_ref(), E::NAME)?;
         let n = problem.n_workers();
         let step = self.stepsize_report(problem)?;
@@ -394,7 +384,7 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, E::NAME)?;
         if E::FUSES_GRAD {
             let c = self.compressor.as_ref();
@@ -417,12 +407,7 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         )
     }
 
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
         server.absorb(round, ups)?;
         self.rule.after_absorb(server);
         Ok(())
@@ -452,7 +437,7 @@ fn fused_top_k<S: Scalar>(
     (g, rng): (&mut [S], &mut SqueezeRng),
     ctx: &mut WorkerCtx<'_, S>,
     (what, up): (&'static str, &mut Message<S>),
-) -> Result<bool, MethodError> {
+) -> Result<bool> {
     let d = x.len();
     let Some(k) = compressor.top_k(d).filter(|&k| k < d) else {
         return Ok(false);
@@ -532,7 +517,7 @@ pub(crate) fn rule_step<S: Scalar>(
     stepsize: &Stepsize,
     compressor: &dyn Compressor<S>,
     problem: &Problem<S>,
-) -> Result<StepsizeReport, MethodError> {
+) -> Result<StepsizeReport> {
     compressor
         .check_dim(problem.dim())
         .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Problem};
 
-use crate::method::{MethodError, WorkerCtx, check_prob, ensure_finite};
+use crate::method::{Result, WorkerCtx, check_prob, ensure_finite};
 use crate::star::ef21::sgd::Batch;
 use crate::star::ef21::{Ef21Family, Ef21Worker, GradEstimator, GradInit, PlainStep};
 use crate::stepsize::Stepsize;
@@ -96,7 +96,7 @@ impl<S: Scalar> Ef21Page<S> {
         batch: Batch,
         p: Option<f64>,
         count_init: bool,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         stepsize.validate()?;
         batch.validate()?;
         if let Some(p) = p {
@@ -129,7 +129,7 @@ impl<S: Scalar> GradEstimator<S> for Page {
         x0: &[S],
         seed: u64,
         ef21: Vec<Ef21Worker<S>>,
-    ) -> Result<Vec<Ef21PageWorker<S>>, MethodError> {
+    ) -> Result<Vec<Ef21PageWorker<S>>> {
         let samplers = problem
             .oracles()
             .iter()
@@ -167,7 +167,7 @@ impl<S: Scalar> GradEstimator<S> for Page {
         worker: &mut Ef21PageWorker<S>,
         x: &[S],
         ctx: &mut WorkerCtx<'_, S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let b = &mut *ctx.buffers;
         if page_refresh(ctx.round_seed, worker.p) {
             ctx.oracle.grad(x, &mut worker.v);

@@ -6,7 +6,7 @@ use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, compress_err, dense_down, ensure_finite,
+    InitOf, MethodError, Result, ServerMethod, WorkerCtx, compress_err, dense_down, ensure_finite,
     full_grad_init, message_err,
 };
 use crate::star::ef21::rule_step;
@@ -98,11 +98,11 @@ pub struct Ef21PlusServer<S: Scalar> {
 
 impl<S: Scalar> ServerState<S> for Ef21PlusServer<S> {
     /// `x ← x − γ g`, then the dense model ([`StepServer`]).
-    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result<(), MethodError> {
+    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {
         self.step.broadcast(round, down)
     }
 
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
         let inv_n = S::from_f64(1.0 / ups.len() as f64);
         for ((i, up), gi) in ups.iter().enumerate().zip(&mut self.gs) {
             match choice(up) {
@@ -155,7 +155,7 @@ impl<S: Scalar> Ef21Plus<S> {
         compressor: Box<dyn Compressor<S>>,
         stepsize: Stepsize,
         count_init: bool,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         stepsize.validate()?;
         Ok(Self {
             compressor,
@@ -173,12 +173,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
         format!("ef21_plus({}, {:?})", self.compressor.spec(), self.stepsize)
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let step = rule_step(
             "ef21_plus",
             &self.stepsize,
@@ -213,7 +208,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "ef21_plus")?;
         let (worker_i, round) = (ctx.worker, ctx.round);
         let b = &mut *ctx.buffers;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, Message, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, check_prob};
+use crate::method::{InitOf, Result, ServerMethod, WorkerCtx, check_prob};
 use crate::star::ef21::{Ef21, Ef21Server, Ef21Worker, GradInit};
 use crate::stepsize::Stepsize;
 
@@ -58,8 +58,8 @@ pub(crate) fn participation_round<S: Scalar>(
     participation: f64,
     ctx: &mut WorkerCtx<'_, S>,
     (up, spare, d): (&mut Message<S>, &mut Message<S>, usize),
-    round: impl FnOnce(&mut WorkerCtx<'_, S>, &mut Message<S>) -> Result<(), MethodError>,
-) -> Result<(), MethodError> {
+    round: impl FnOnce(&mut WorkerCtx<'_, S>, &mut Message<S>) -> Result,
+) -> Result {
     let k = participants_per_round(participation, ctx.n_workers);
     if participates(ctx.round_seed, ctx.n_workers, k, ctx.worker) {
         if up.is_skip() && !spare.is_skip() {
@@ -124,7 +124,7 @@ impl<S: Scalar> Ef21Pp<S> {
         init: GradInit,
         count_init: bool,
         participation: f64,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         check_prob("ef21_pp", "participation", participation)?;
         Ok(Self {
             inner: Ef21::new(compressor, stepsize, init, count_init)?,
@@ -145,12 +145,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
         )
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let init = self.inner.init(problem, x0, seed)?;
         Ok(init.map(
             |server| server,
@@ -167,7 +162,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let d = worker.ef21.g.len();
         participation_round(
             self.participation,

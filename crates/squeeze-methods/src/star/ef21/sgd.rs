@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
-use crate::method::{MethodError, WorkerCtx, ensure_finite};
+use crate::method::{Result, WorkerCtx, ensure_finite};
 use crate::star::ef21::{Ef21Family, Ef21Worker, GradEstimator, GradInit, PlainStep};
 use crate::stepsize::Stepsize;
 
@@ -68,10 +68,7 @@ impl Batch {
     }
 
     /// A sampler of τ_i out of the oracle's samples.
-    pub(crate) fn sampler<S: Scalar>(
-        &self,
-        oracle: &dyn Oracle<S>,
-    ) -> Result<MinibatchSampler, MethodError> {
+    pub(crate) fn sampler<S: Scalar>(&self, oracle: &dyn Oracle<S>) -> Result<MinibatchSampler> {
         let m = oracle.n_samples();
         Ok(MinibatchSampler::new(m, self.tau(m)?)?)
     }
@@ -134,7 +131,7 @@ impl<S: Scalar> Ef21Sgd<S> {
         stepsize: Stepsize,
         batch: Batch,
         count_init: bool,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         stepsize.validate()?;
         batch.validate()?;
         let (init, rule) = (GradInit::Full, PlainStep);
@@ -164,7 +161,7 @@ impl<S: Scalar> GradEstimator<S> for Minibatch {
         _: &[S],
         seed: u64,
         ef21: Vec<Ef21Worker<S>>,
-    ) -> Result<Vec<Ef21SgdWorker<S>>, MethodError> {
+    ) -> Result<Vec<Ef21SgdWorker<S>>> {
         ef21.into_iter()
             .zip(problem.oracles())
             .enumerate()
@@ -184,7 +181,7 @@ impl<S: Scalar> GradEstimator<S> for Minibatch {
         worker: &mut Ef21SgdWorker<S>,
         x: &[S],
         ctx: &mut WorkerCtx<'_, S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let b = &mut *ctx.buffers;
         let batch = worker.sampler.sample(&mut worker.sampling);
         ctx.oracle.minibatch_grad(x, batch, &mut b.grad);

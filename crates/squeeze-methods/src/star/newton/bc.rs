@@ -11,8 +11,8 @@ use super::{
     HessianOrder, Newton3pc, NewtonServer, NewtonWorker, RegularizationRule, triangle_len,
 };
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, check_prob, ensure_finite, local_grad,
-    message_err, stream,
+    InitOf, MethodError, Result, ServerMethod, ServerState, WorkerCtx, check_prob, ensure_finite,
+    local_grad, message_err, stream,
 };
 use crate::star::downlink::DownlinkBuffers;
 use crate::star::server::absorbed_by_method;
@@ -129,7 +129,7 @@ pub struct NewtonBcServer<S: Scalar> {
 
 impl<S: Scalar> ServerState<S> for NewtonBcServer<S> {
     /// The method's absorb is [`Newton3pcBc`]'s; this one refuses.
-    fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result {
         absorbed_by_method("newton_bc", "an absorb by the method")
     }
 
@@ -144,11 +144,7 @@ impl<S: Scalar> Newton3pcBc<S> {
     ///
     /// # Errors
     /// `p` outside (0, 1].
-    pub fn new(
-        inner: Newton3pc<S>,
-        down: Box<dyn Compressor<S>>,
-        p: f64,
-    ) -> Result<Self, MethodError> {
+    pub fn new(inner: Newton3pc<S>, down: Box<dyn Compressor<S>>, p: f64) -> Result<Self> {
         check_prob(inner.name, "gradient_prob", p)?;
         Ok(Self { inner, down, p })
     }
@@ -189,12 +185,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
             .describe_with(&format!("down={}, p={}", self.down.spec(), self.p))
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         self.down
             .check_dim(problem.dim())
             .map_err(|e| MethodError::Incompatible(format!("{} downlink: {e}", self.inner.name)))?;
@@ -216,12 +207,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
     }
 
     /// $x = y - \lbrack H\rbrack^{-1} g$, then $s = \mathcal C_M(x - z)$ down and $z \mathrel{+}= s$.
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    fn broadcast(&self, server: &mut Self::Server, round: u64, down: &mut Message<S>) -> Result {
         self.inner.newton_direction(&mut server.newton, round)?;
         let nw = &mut server.newton;
         for ((x, &y), &dx) in nw.x.iter_mut().zip(&server.y).zip(&nw.work.delta) {
@@ -244,7 +230,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         down.add_to(&mut worker.z, S::ONE)
             .map_err(message_err(ctx.worker, ctx.round))?;
         let with_grad = gradient_round(ctx.round_seed, self.p);
@@ -279,12 +265,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
 
     /// In worker order: the Hessian updates (and $l$) always; in a gradient round (the heads
     /// are dense) $g = \tfrac1n\sum_i\nabla f_i(z)$ and $y = z$.
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
         let inv_n = self.inner.start_absorb(&mut server.newton, ups.len());
         let nw = &mut server.newton;
         let dense_head = |m: &Message<S>| match m {

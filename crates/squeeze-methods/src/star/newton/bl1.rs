@@ -15,8 +15,8 @@ use super::linalg::{NewtonSolver, SolveError};
 use super::specs::UNIT_STEP;
 use super::{HessianOrder, Newton3pc, NewtonWorker, RegularizationRule, WorkerWork};
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, ServerState, WorkerCtx, broadcast_model,
-    checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
+    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, ServerState, WorkerCtx,
+    broadcast_model, checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
 };
 use crate::spec::method_entry;
 use crate::star::server::absorbed_by_method;
@@ -192,7 +192,7 @@ impl<S: Scalar> PartialEq for Bl1ServerWork<S> {
 
 impl<S: Scalar> ServerState<S> for Bl1Server<S> {
     /// The method's absorb is [`Bl1`]'s (it needs the message layout); this one refuses.
-    fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result {
         absorbed_by_method("bl1", "an absorb by the method")
     }
 
@@ -203,7 +203,7 @@ impl<S: Scalar> ServerState<S> for Bl1Server<S> {
 
 impl<S: Scalar> Bl1Server<S> {
     /// Check the shapes once (a checkpoint is user input) and size the working memory.
-    fn prepare(&mut self, head: usize, m: usize) -> Result<(), MethodError> {
+    fn prepare(&mut self, head: usize, m: usize) -> Result {
         if self.work.checked {
             return Ok(());
         }
@@ -272,7 +272,7 @@ impl<S: Scalar> Bl1<S> {
         rule: RegularizationRule,
         mu: Option<f64>,
         count_init: bool,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         Ok(Self {
             inner: Newton3pc::new("bl1", mech, rule, mu, HessianOrder::Fresh, count_init)?,
             coeff_len: AtomicUsize::new(0),
@@ -290,7 +290,7 @@ impl<S: Scalar> Bl1<S> {
 }
 
 /// λ of a convex regulariser's constant Hessian λI.
-fn regularizer_lambda(r: Regularizer) -> Result<f64, MethodError> {
+fn regularizer_lambda(r: Regularizer) -> Result<f64> {
     match r {
         Regularizer::None => Ok(0.0),
         Regularizer::L2 { lambda } => Ok(lambda),
@@ -302,12 +302,7 @@ fn regularizer_lambda(r: Regularizer) -> Result<f64, MethodError> {
 
 /// The initial upload of worker i: gradient, coefficients, and its rows as one sparse message
 /// over the $m_i \times d$ array.
-fn init_message<S: Scalar>(
-    d: usize,
-    g: &[S],
-    c: &[S],
-    b: &Basis<S>,
-) -> Result<Message<S>, MethodError> {
+fn init_message<S: Scalar>(d: usize, g: &[S], c: &[S], b: &Basis<S>) -> Result<Message<S>> {
     let m = b.indptr.len() - 1;
     let too_big = || {
         MethodError::Incompatible(format!(
@@ -348,12 +343,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
         format!("bl1({}, {rule})", self.inner.mech.describe())
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = checked_dim(problem, x0)?;
         let mu = self.inner.resolve_mu(problem)?;
         let views =
@@ -430,12 +420,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
 
     /// $H = \tfrac1n\sum_i A_i^\top\mathrm{diag}(h_i)A_i + \lambda I$ from the coefficients, the
     /// step $x \leftarrow x - \lbrack H\rbrack^{-1} g$, then the dense model.
-    fn broadcast(
-        &self,
-        server: &mut Bl1Server<S>,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    fn broadcast(&self, server: &mut Bl1Server<S>, round: u64, down: &mut Message<S>) -> Result {
         let d = server.x.len();
         let m = self.m();
         server.prepare(self.inner.head_len(d), m)?;
@@ -476,7 +461,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "bl1")?;
         local_grad(ctx, x)?;
         let glm = ctx.oracle.glm().ok_or_else(|| {
@@ -525,12 +510,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
 
     /// $g \leftarrow \tfrac1n\sum_i \nabla f_i$, $l \leftarrow \tfrac1n\sum_i l_i$ and
     /// $h_i \mathrel{+}= $ each worker's coefficient update, in worker order.
-    fn absorb(
-        &self,
-        server: &mut Bl1Server<S>,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    fn absorb(&self, server: &mut Bl1Server<S>, round: u64, ups: &[Message<S>]) -> Result {
         let d = server.x.len();
         let (head, m) = (self.inner.head_len(d), self.m());
         server.prepare(head, m)?;

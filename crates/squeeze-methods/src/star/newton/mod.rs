@@ -20,8 +20,8 @@ use squeeze_problems::Problem;
 use squeeze_problems::hessian::{pack_upper, unpack_upper};
 
 use crate::method::{
-    Init, InitUplink, MethodError, ServerMethod, ServerState, WorkerCtx, broadcast_model,
-    checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
+    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, ServerState, WorkerCtx,
+    broadcast_model, checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
 };
 use crate::star::server::absorbed_by_method;
 use crate::star::three_pc::{MechMemory, apply_counted};
@@ -205,7 +205,7 @@ impl<S: Scalar> ServerWork<S> {
 
 impl<S: Scalar> ServerState<S> for NewtonServer<S> {
     /// The method's absorb is [`Newton3pc`]'s (it needs the regularisation); this one refuses.
-    fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result {
         absorbed_by_method("newton", "an absorb by the method")
     }
 
@@ -262,7 +262,7 @@ impl<S: Scalar> Newton3pc<S> {
         mu: Option<f64>,
         order: HessianOrder,
         count_init: bool,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         if let Some(m) = mu {
             squeeze_core::ParamError::require(
                 m.is_finite() && m > 0.0,
@@ -291,7 +291,7 @@ impl<S: Scalar> Newton3pc<S> {
     }
 
     /// μ for this problem: the configured one, else the problem's strong-convexity bound.
-    fn resolve_mu(&self, problem: &Problem<S>) -> Result<f64, MethodError> {
+    fn resolve_mu(&self, problem: &Problem<S>) -> Result<f64> {
         let name = self.name;
         let c = problem.curvature().ok_or_else(|| {
             MethodError::Incompatible(format!(
@@ -333,7 +333,7 @@ impl<S: Scalar> Newton3pc<S> {
         x0: &[S],
         seed: u64,
         mut keep: impl FnMut(usize, &[S]),
-    ) -> Result<Init<NewtonServer<S>, NewtonWorker<S>>, MethodError> {
+    ) -> Result<Init<NewtonServer<S>, NewtonWorker<S>>> {
         let d = checked_dim(problem, x0)?;
         let mu = self.resolve_mu(problem)?;
         let tri = triangle_len(d);
@@ -430,11 +430,7 @@ impl<S: Scalar> Newton3pc<S> {
     /// The server's direction $\delta = \lbrack H\rbrack^{-1} g$ into `server.work.delta`,
     /// with this round's average update added to H before or after the solve (see
     /// [`HessianOrder`]) and `dh` reset.
-    fn newton_direction(
-        &self,
-        server: &mut NewtonServer<S>,
-        round: u64,
-    ) -> Result<(), MethodError> {
+    fn newton_direction(&self, server: &mut NewtonServer<S>, round: u64) -> Result {
         let d = server.x.len();
         let tri = server.h.len();
         server.work.sized(d, self.head_len(d) + tri);
@@ -476,7 +472,7 @@ impl<S: Scalar> Newton3pc<S> {
         x: &[S],
         ctx: &mut WorkerCtx<'_, S>,
         hess: &mut Message<S>,
-    ) -> Result<Option<f64>, MethodError> {
+    ) -> Result<Option<f64>> {
         let d = x.len();
         let w = &mut worker.work;
         w.sized(d);
@@ -520,23 +516,13 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         format!("{}({}, {rule}, {order})", self.name, self.mech.describe())
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         self.init_keeping(problem, x0, seed, |_, _| {})
     }
 
     /// The Newton step $x \leftarrow x - \lbrack H\rbrack^{-1} g$ (with the update of this round added to
     /// H before or after it, see [`HessianOrder`]), then the dense model.
-    fn broadcast(
-        &self,
-        server: &mut NewtonServer<S>,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    fn broadcast(&self, server: &mut NewtonServer<S>, round: u64, down: &mut Message<S>) -> Result {
         self.newton_direction(server, round)?;
         for (x, &dx) in server.x.iter_mut().zip(&server.work.delta) {
             *x -= S::from_f64(dx);
@@ -550,7 +536,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, self.name)?;
         local_grad(ctx, x)?;
         let (head, hess) = up.concat_parts();
@@ -565,12 +551,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
 
     /// $g \leftarrow \tfrac1n\sum_i \nabla f_i$, $l \leftarrow \tfrac1n\sum_i l_i$ and the
     /// average Hessian update, in worker order.
-    fn absorb(
-        &self,
-        server: &mut NewtonServer<S>,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    fn absorb(&self, server: &mut NewtonServer<S>, round: u64, ups: &[Message<S>]) -> Result {
         let inv_n = self.start_absorb(server, ups.len());
         for (i, up) in ups.iter().enumerate() {
             up.add_to(&mut server.work.acc, inv_n)

@@ -11,8 +11,8 @@ use super::{
     triangle_len,
 };
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, check_prob, dense_down, ensure_finite,
-    message_err,
+    InitOf, MethodError, Result, ServerMethod, ServerState, WorkerCtx, check_prob, dense_down,
+    ensure_finite, message_err,
 };
 use crate::star::ef21::pp::participation_round;
 use crate::star::server::absorbed_by_method;
@@ -113,7 +113,7 @@ pub struct NewtonPpServer<S: Scalar> {
 
 impl<S: Scalar> ServerState<S> for NewtonPpServer<S> {
     /// The method's absorb is [`Newton3pcPp`]'s; this one refuses.
-    fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result {
         absorbed_by_method("newton_pp", "an absorb by the method")
     }
 
@@ -127,7 +127,7 @@ impl<S: Scalar> Newton3pcPp<S> {
     ///
     /// # Errors
     /// `participation` outside (0, 1].
-    pub fn new(inner: Newton3pc<S>, participation: f64) -> Result<Self, MethodError> {
+    pub fn new(inner: Newton3pc<S>, participation: f64) -> Result<Self> {
         check_prob(inner.name, "participation", participation)?;
         Ok(Self {
             inner,
@@ -145,12 +145,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcPp<S> {
             .describe_with(&format!("participation={}", self.participation))
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let n = problem.n_workers();
         let mut grads = Vec::with_capacity(n);
         let init = self
@@ -174,12 +169,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcPp<S> {
     }
 
     /// Newton-3PC's step from the averaged Taylor models (formed in `absorb`).
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    fn broadcast(&self, server: &mut Self::Server, round: u64, down: &mut Message<S>) -> Result {
         self.inner.broadcast(&mut server.newton, round, down)
     }
 
@@ -189,7 +179,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcPp<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let d = dense_down(down, self.inner.name)?.len();
         participation_round(
             self.participation,
@@ -206,12 +196,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcPp<S> {
     /// In worker order: a participant's message is added as Newton-3PC adds it (and its
     /// $g_i, l_i, H_i, w_i$ stored); a silent worker adds $\tfrac1n(g_i + (H_i + l_iI)(x - w_i))$
     /// and $\tfrac1n l_i$.
-    fn absorb(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
         let inv_n = self.inner.start_absorb(&mut server.newton, ups.len());
         let nw = &mut server.newton;
         let d = nw.x.len();

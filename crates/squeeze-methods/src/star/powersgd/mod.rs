@@ -9,8 +9,8 @@ use squeeze_core::{Message, Purpose, Scalar, SqueezeRng, ops};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim, dense_down,
-    ensure_finite, local_grad, stream,
+    Init, InitOf, MethodError, Result, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim,
+    dense_down, ensure_finite, local_grad, stream,
 };
 use crate::star::server::absorbed_by_method;
 use crate::stepsize::Stepsize;
@@ -111,7 +111,7 @@ pub struct PowerSgdWorker<S: Scalar> {
 
 impl<S: Scalar> ServerState<S> for PowerSgdServer<S> {
     /// PowerSGD's server works per phase ([`ServerMethod::absorb_phase`]).
-    fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result<(), MethodError> {
+    fn absorb(&mut self, _round: u64, _ups: &[Message<S>]) -> Result {
         absorbed_by_method("powersgd", "two phases per round (absorb_phase)")
     }
 
@@ -128,7 +128,7 @@ impl PowerSgd {
         shape: PowerSgdShape,
         warm_start: bool,
         stepsize: Stepsize,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         stepsize.validate()?;
         let layout = match &shape {
             PowerSgdShape::Rows(rows) => Layout::rows(d, *rows, rank)?,
@@ -149,11 +149,7 @@ impl PowerSgd {
     }
 
     /// `vals` has `want` entries, else a protocol error naming `what`.
-    fn check_len<'a, S>(
-        vals: &'a [S],
-        want: usize,
-        what: &'static str,
-    ) -> Result<&'a [S], MethodError> {
+    fn check_len<'a, S>(vals: &'a [S], want: usize, what: &'static str) -> Result<&'a [S]> {
         if vals.len() == want {
             Ok(vals)
         } else {
@@ -180,12 +176,7 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
         )
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = checked_dim(problem, x0)?;
         if d != self.layout.dim() {
             return Err(MethodError::Incompatible(format!(
@@ -233,7 +224,7 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
         _round: u64,
         phase: usize,
         down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let v = if phase == 0 { &server.q } else { &server.p_hat };
         down.dense_parts().extend_from_slice(v);
         Ok(())
@@ -245,7 +236,7 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let l = &self.layout;
         let vals = dense_down(down, "powersgd")?;
         if ctx.phase == 0 {
@@ -287,7 +278,7 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
         round: u64,
         phase: usize,
         ups: &[Message<S>],
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         if phase == 0 {
             server.p_hat.fill(S::ZERO);
             add_mean(&mut server.p_hat, round, ups)?;

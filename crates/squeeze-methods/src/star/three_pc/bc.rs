@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar, Scratch, round_seed};
 use squeeze_problems::Problem;
 
-use crate::method::{Init, MethodError, ServerMethod, WorkerCtx, full_grad_init, local_grad};
+use crate::method::{InitOf, Result, ServerMethod, WorkerCtx, full_grad_init, local_grad};
 use crate::star::downlink::{DownlinkServer, DownlinkWorker};
 use crate::star::three_pc::{Parked, RungBuffers, ThreePc, apply_counted, mech_ctx};
 use crate::stepsize::Stepsize;
@@ -116,7 +116,7 @@ impl<S: Scalar> ThreePcBc<S> {
         down: Box<dyn ThreePoint<S>>,
         stepsize: Stepsize,
         count_init: bool,
-    ) -> Result<Self, MethodError> {
+    ) -> Result<Self> {
         Ok(Self {
             up: ThreePc::new(up, stepsize, count_init)?,
             down,
@@ -142,12 +142,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
         format!("three_pc_bc(up={up}, down={})", self.down.describe())
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = problem.dim();
         self.up.mechanism().check_dim(d)?;
         self.down.check_dim(d)?;
@@ -177,12 +172,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
             .with_stepsize(step))
     }
 
-    fn broadcast(
-        &self,
-        server: &mut Self::Server,
-        round: u64,
-        down: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    fn broadcast(&self, server: &mut Self::Server, round: u64, down: &mut Message<S>) -> Result {
         // At round 0 the previous g̃ is g̃ itself (both are g⁰), so only later rounds move it.
         server.broadcast_with(round, down, |server, down| {
             let d = server.x.len();
@@ -214,7 +204,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         worker.down.follow(down, ctx)?;
         local_grad(ctx, &worker.down.x)?;
         let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);

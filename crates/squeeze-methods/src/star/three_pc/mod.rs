@@ -8,7 +8,7 @@ use squeeze_core::{Message, Scalar, Scratch, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, MethodError, ServerMethod, WorkerCtx, checked_dim, dense_down, full_grad_init, local_grad,
+    InitOf, Result, ServerMethod, WorkerCtx, checked_dim, dense_down, full_grad_init, local_grad,
 };
 use crate::star::server::StepServer;
 use crate::stepsize::{Stepsize, StepsizeReport};
@@ -164,7 +164,7 @@ pub(crate) fn apply_counted<S: Scalar>(
     mut mctx: MechCtx<'_, S>,
     outcomes: &mut [u64],
     out: &mut Message<S>,
-) -> Result<(), MethodError> {
+) -> Result {
     let outcome = mech.apply(h, y, x, &mut mctx, out)?;
     if let Some(c) = outcomes.get_mut(outcome) {
         *c += 1;
@@ -174,11 +174,7 @@ pub(crate) fn apply_counted<S: Scalar>(
 
 impl<S: Scalar> ThreePc<S> {
     /// 3PC-GD with mechanism `mech`.
-    pub fn new(
-        mech: Box<dyn ThreePoint<S>>,
-        stepsize: Stepsize,
-        count_init: bool,
-    ) -> Result<Self, MethodError> {
+    pub fn new(mech: Box<dyn ThreePoint<S>>, stepsize: Stepsize, count_init: bool) -> Result<Self> {
         stepsize.validate()?;
         Ok(Self {
             mech,
@@ -198,12 +194,12 @@ impl<S: Scalar> ThreePc<S> {
     }
 
     /// γ for this problem.
-    pub fn gamma(&self, problem: &Problem<S>) -> Result<f64, MethodError> {
+    pub fn gamma(&self, problem: &Problem<S>) -> Result<f64> {
         self.stepsize_report(problem).map(|r| r.gamma)
     }
 
     /// [`Self::gamma`] with the constants behind it (the mechanism's A, B).
-    pub fn stepsize_report(&self, problem: &Problem<S>) -> Result<StepsizeReport, MethodError> {
+    pub fn stepsize_report(&self, problem: &Problem<S>) -> Result<StepsizeReport> {
         let d = problem.dim();
         let (a, b) = match self.stepsize {
             Stepsize::Constant { .. } => (1.0, 0.0),
@@ -223,12 +219,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
         format!("three_pc({}, {:?})", self.mech.describe(), self.stepsize)
     }
 
-    fn init(
-        &self,
-        problem: &Problem<S>,
-        x0: &[S],
-        seed: u64,
-    ) -> Result<Init<Self::Server, Self::Worker>, MethodError> {
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
         let d = checked_dim(problem, x0)?;
         self.mech.check_dim(d)?;
         let step = self.stepsize_report(problem)?;
@@ -260,7 +251,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
         down: &Message<S>,
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
-    ) -> Result<(), MethodError> {
+    ) -> Result {
         let x = dense_down(down, "three_pc")?;
         local_grad(ctx, x)?;
         let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
