@@ -87,12 +87,11 @@ fn unknown(name: &str) -> RegistryError {
         .iter()
         .map(|e| e.name)
         .filter(|n| *n != COMPOSE_ENTRY.name && *n != SCALED_ENTRY.name);
-    let best = atoms
-        .clone()
-        .chain([COMPOSE_ENTRY.name, SCALED_ENTRY.name])
-        .map(|n| (edit_distance(n, name), n))
-        .min()
-        .filter(|(d, n)| *d <= 3 && *n != name);
+    let best = nearest_name(
+        name,
+        atoms.clone().chain([COMPOSE_ENTRY.name, SCALED_ENTRY.name]),
+    )
+    .filter(|(d, n)| *d <= 3 && *n != name);
     let suggestion = match best {
         None => String::new(),
         Some((_, n)) if n == COMPOSE_ENTRY.name => {
@@ -122,6 +121,22 @@ fn build_registered<S: Scalar, T: Registered + Compressor<S> + 'static>(
     let c = T::from_params(&mut p)?;
     p.finish(known)?;
     Ok(Box::new(c))
+}
+
+/// The known name closest to `name` in edit distance (Levenshtein: insertions, deletions and
+/// substitutions of characters), with that distance; ties go to the smaller name. `None` when
+/// `known` is empty. The registries use it for "did you mean …?".
+///
+/// ```
+/// use squeeze_compress::registry::nearest_name;
+/// assert_eq!(nearest_name("top-k", ["rand_k", "top_k"]), Some((1, "top_k")));
+/// assert_eq!(nearest_name("qsgd", []), None);
+/// ```
+pub fn nearest_name<'a>(
+    name: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> Option<(usize, &'a str)> {
+    known.into_iter().map(|k| (edit_distance(k, name), k)).min()
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -236,10 +236,7 @@ fn parse_params<P: de::DeserializeOwned>(params: &toml::Table) -> Result<P, Meth
 
 /// "unknown method 'x'; did you mean y? known: …".
 fn unknown_method(name: &str) -> MethodConfigError {
-    let best = METHODS
-        .iter()
-        .map(|m| (edit_distance(name, m.name), m.name))
-        .min();
+    let best = squeeze_compress::registry::nearest_name(name, METHODS.iter().map(|m| m.name));
     let suggestion = match best {
         Some((d, n)) if d <= 2.max(name.len() / 3) => format!("did you mean {n}? "),
         _ => String::new(),
@@ -252,20 +249,6 @@ fn unknown_method(name: &str) -> MethodConfigError {
             known.join(", ")
         ),
     )
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// The field names of a `#[derive(Deserialize)]` struct, read from what it asks a
