@@ -93,36 +93,35 @@ impl<S: Scalar> TridiagQuadratic<S> {
         (self.diag.to_f64(), self.off.to_f64(), self.b1.to_f64())
     }
 
+    /// Row k of A x: `a·x_k + o·x_{k−1} + o·x_{k+1}`, added in that order (the neighbours that
+    /// exist).
+    #[inline(always)]
+    fn row(&self, x: &[S], k: usize) -> S {
+        let mut ax = self.diag * x[k];
+        if k > 0 {
+            ax += self.off * x[k - 1];
+        }
+        if k + 1 < self.d {
+            ax += self.off * x[k + 1];
+        }
+        ax
+    }
+
     /// grad = A x − b; returns ½xᵀAx − bᵀx.
     fn eval(&self, x: &[S], grad: Option<&mut [S]>) -> f64 {
-        let d = self.d;
-        let (a, o) = (self.diag, self.off);
         let mut q = 0.0f64;
         match grad {
             Some(g) => {
-                for k in 0..d {
-                    let mut ax = a * x[k];
-                    if k > 0 {
-                        ax += o * x[k - 1];
-                    }
-                    if k + 1 < d {
-                        ax += o * x[k + 1];
-                    }
+                for k in 0..self.d {
+                    let ax = self.row(x, k);
                     q += ax.to_f64() * x[k].to_f64();
                     g[k] = ax;
                 }
                 g[0] -= self.b1;
             }
             None => {
-                for k in 0..d {
-                    let mut ax = a * x[k];
-                    if k > 0 {
-                        ax += o * x[k - 1];
-                    }
-                    if k + 1 < d {
-                        ax += o * x[k + 1];
-                    }
-                    q += ax.to_f64() * x[k].to_f64();
+                for k in 0..self.d {
+                    q += self.row(x, k).to_f64() * x[k].to_f64();
                 }
             }
         }
