@@ -205,38 +205,43 @@ fn erdos_renyi_gives_up_with_a_hint() {
 
 #[test]
 fn too_few_and_too_many_nodes() {
-    assert_eq!(
-        err_msg(Graph::ring(1)),
-        "ring: n = 1 is too small, it needs n ≥ 2: n = 2 is a single edge, n ≥ 3 a proper cycle"
-    );
-    assert_eq!(
-        err_msg(Graph::star(1)),
-        "star: n = 1 is too small, it needs n ≥ 2: a star needs a hub and at least one leaf"
-    );
-    assert_eq!(
-        err_msg(Graph::path(0)),
-        "path: n = 0 is too small, it needs n ≥ 2: a path needs at least one edge"
-    );
-    assert_eq!(
-        err_msg(Graph::complete(0)),
-        "complete: n = 0 is too small, it needs n ≥ 1: a complete graph needs at least one node"
-    );
-    assert_eq!(
-        err_msg(Graph::erdos_renyi(1, 0.5, 0)),
-        "erdos_renyi: n = 1 is too small, it needs n ≥ 2: a random graph needs at least two nodes"
-    );
-    assert_eq!(
-        err_msg(Graph::from_edges(0, &[])),
-        "edges: n = 0 is too small, it needs n ≥ 1: a graph needs at least one node"
-    );
-    assert_eq!(
-        err_msg(Graph::torus(0, 5)),
-        "torus: n = 0 is too small, it needs n ≥ 2: rows and cols must both be ≥ 1"
-    );
-    assert_eq!(
-        err_msg(Graph::grid(1, 1)),
-        "grid: n = 1 is too small, it needs n ≥ 2: a 1×1 shape is a single node; use rows·cols ≥ 2"
-    );
+    let cases = [
+        (
+            Graph::ring(1),
+            "ring: n = 1 is too small, it needs n ≥ 2: n = 2 is a single edge, n ≥ 3 a proper cycle",
+        ),
+        (
+            Graph::star(1),
+            "star: n = 1 is too small, it needs n ≥ 2: a star needs a hub and at least one leaf",
+        ),
+        (
+            Graph::path(0),
+            "path: n = 0 is too small, it needs n ≥ 2: a path needs at least one edge",
+        ),
+        (
+            Graph::complete(0),
+            "complete: n = 0 is too small, it needs n ≥ 1: a complete graph needs at least one node",
+        ),
+        (
+            Graph::erdos_renyi(1, 0.5, 0),
+            "erdos_renyi: n = 1 is too small, it needs n ≥ 2: a random graph needs at least two nodes",
+        ),
+        (
+            Graph::from_edges(0, &[]),
+            "edges: n = 0 is too small, it needs n ≥ 1: a graph needs at least one node",
+        ),
+        (
+            Graph::torus(0, 5),
+            "torus: n = 0 is too small, it needs n ≥ 2: rows and cols must both be ≥ 1",
+        ),
+        (
+            Graph::grid(1, 1),
+            "grid: n = 1 is too small, it needs n ≥ 2: a 1×1 shape is a single node; use rows·cols ≥ 2",
+        ),
+    ];
+    for (got, want) in cases {
+        assert_eq!(err_msg(got), want);
+    }
     assert_eq!(
         err_msg(Graph::ring(MAX_NODES + 1)),
         format!(
