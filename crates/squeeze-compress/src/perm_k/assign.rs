@@ -38,6 +38,25 @@ impl WordSource for SqueezeRng {
     }
 }
 
+/// Told how far the pass has got, so that work on the decided coordinates (Perm-K's input
+/// scan and value gather) runs interleaved with it while their memory is being fetched.
+/// `()` does nothing.
+pub(super) trait Progress {
+    /// A batch is about to decide coordinates `j..j + LANES` (a prefetch hint).
+    #[inline(always)]
+    fn ahead(&mut self, _j: usize) {}
+    /// Coordinates `..j` are decided, and `kept` are the kept ones among them (sorted).
+    fn decided(&mut self, j: usize, kept: &[u32]);
+}
+
+impl Progress for () {
+    #[inline(always)]
+    fn decided(&mut self, _: usize, _: &[u32]) {}
+}
+
+/// Coordinates between two [`Progress::decided`] calls (at least).
+pub(super) const PROGRESS_EVERY: usize = 1 << 13;
+
 /// The stream of `src`, read through `buf` (refilled whole): words handed out are exactly the
 /// stream's, in order.
 struct Words<'a, R: WordSource> {
@@ -213,13 +232,14 @@ static SET_BITS: [[u8; 8]; 256] = {
 
 /// The pass with batches decided by `batch` (portable) or `batch_avx2` (`AVX2`).
 #[inline(always)]
-fn drive<R: WordSource, const AVX2: bool>(
+fn drive<R: WordSource, P: Progress, const AVX2: bool>(
     src: &mut R,
     buf: &mut [u64],
     d: usize,
     start: usize,
     b: usize,
     indices: &mut [u32],
+    progress: &mut P,
 ) {
     let mut words = Words::new(src, buf);
     let mut st = State {
@@ -229,7 +249,12 @@ fn drive<R: WordSource, const AVX2: bool>(
         j: 0,
     };
     let lanes = LANES as u64;
+    let mut mark = PROGRESS_EVERY;
     while st.running(d) {
+        if st.j >= mark {
+            progress.decided(st.j, &indices[..st.cnt]);
+            mark = st.j + PROGRESS_EVERY;
+        }
         let left = (d - st.j) as u64;
         let after = left - st.before - st.mine;
         if st.mine > lanes && (after > lanes || st.before > lanes) {
@@ -241,6 +266,7 @@ fn drive<R: WordSource, const AVX2: bool>(
                 st.step(&mut words, d, indices);
                 continue;
             };
+            progress.ahead(st.j);
             let upper = st.before + st.mine;
             #[cfg(target_arch = "x86_64")]
             let decided = if AVX2 {
@@ -290,43 +316,46 @@ fn drive<R: WordSource, const AVX2: bool>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-fn assign_avx2<R: WordSource>(
+fn assign_avx2<R: WordSource, P: Progress>(
     src: &mut R,
     buf: &mut [u64],
     d: usize,
     start: usize,
     b: usize,
     indices: &mut [u32],
+    progress: &mut P,
 ) {
-    drive::<R, true>(src, buf, d, start, b, indices);
+    drive::<R, P, true>(src, buf, d, start, b, indices, progress);
 }
 
 /// Kept coordinates of the block with `start` places before it and `b ≥ 1` places at
 /// dimension `d ≤ 2³² − 1`, drawn from `src` through `buf` (refilled whole, any length ≥ 1):
 /// `indices[..b]`, sorted (`indices.len() ≥ b`). Takes the AVX2 batches when
 /// [`squeeze_core::simd::avx2`] says so (and the CPU has popcnt, as every AVX2 CPU does); the
-/// same indices either way.
-pub(super) fn assign<R: WordSource>(
+/// same indices either way. `progress` hears, at least every [`PROGRESS_EVERY`] coordinates,
+/// how far the pass has got (not after the last step: the caller handles the rest).
+pub(super) fn assign<R: WordSource, P: Progress>(
     src: &mut R,
     buf: &mut [u64],
     d: usize,
     start: usize,
     b: usize,
     indices: &mut [u32],
+    progress: &mut P,
 ) {
     #[cfg(target_arch = "x86_64")]
     if squeeze_core::simd::avx2() && std::is_x86_feature_detected!("popcnt") {
         // SAFETY: the CPU has AVX2 and popcnt (checked just above).
-        return unsafe { assign_avx2(src, buf, d, start, b, indices) };
+        return unsafe { assign_avx2(src, buf, d, start, b, indices, progress) };
     }
-    drive::<R, false>(src, buf, d, start, b, indices);
+    drive::<R, P, false>(src, buf, d, start, b, indices, progress);
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{PERM_TAG, PermK};
     use super::*;
-    use squeeze_core::{CompressCtx, Compressor, Message, Scalar, Scratch};
+    use squeeze_core::{CompressCtx, CompressError, Compressor, Message, Scalar, Scratch};
 
     /// The sequential pass as it was before batching (perm_k.rs at 9e06813), verbatim:
     /// `rng.below` per coordinate, index and scaled value written every iteration.
@@ -475,6 +504,50 @@ mod tests {
         check_all_workers(20_000, 1, &[15]);
     }
 
+    /// One message and scratch reused across calls of different sizes and workers (stale
+    /// indices and values left over), and the input's errors wherever the bad entry lies
+    /// (scanned during the pass, or after it): the same as the sequential pass.
+    #[test]
+    fn reused_buffers_and_errors_match_the_sequential_pass() {
+        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(2), Scratch::default());
+        let mut m = Message::default();
+        for (d, n, worker) in [
+            (200_001usize, 4usize, 3usize),
+            (70_000, 2, 0),
+            (200_001, 4, 0),
+            (5000, 3, 1),
+            (100_000, 7, 6),
+        ] {
+            let c = PermK::new(n).unwrap();
+            let x: Vec<f32> = (0..d).map(|j| (j as f32 * 0.11).cos() - 0.3).collect();
+            let mut ctx = CompressCtx::new(&mut rng, &mut scratch)
+                .with_worker(worker, n)
+                .with_round_seed(d as u64);
+            c.compress_into(&x, &mut ctx, &mut m).unwrap();
+            let (oi, ov) = old_sparsify(&c, &x, worker, d as u64);
+            let Message::Sparse {
+                indices, values, ..
+            } = &m
+            else {
+                panic!("not sparse")
+            };
+            assert_eq!(indices, &oi, "d={d} worker={worker}");
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(values), bits(&ov), "d={d} worker={worker}");
+            // A NaN early, in the middle and at the very end; then an overflow (x · n = ∞).
+            for at in [0, d / 2, d - 1] {
+                let mut y = x.clone();
+                y[at] = f32::NAN;
+                let e = c.compress_into(&y, &mut ctx, &mut m).unwrap_err();
+                assert!(matches!(e, CompressError::NonFinite { index, .. } if index == at));
+            }
+            let y = vec![f32::MAX; d];
+            let e = c.compress_into(&y, &mut ctx, &mut m).unwrap_err();
+            assert!(e.to_string().contains("perm_k"), "{e}");
+            assert!(!matches!(e, CompressError::NonFinite { .. }), "{e:?}");
+        }
+    }
+
     /// A stream whose every `every`-th word (from word `offset`) is 0: `w = 0` gives
     /// $w\thinspace n \bmod 2^{64} = 0 < 2^{64} \bmod n$ for every $n$ that is not a power of two, so
     /// Lemire rejects it and draws again; for powers of two it is a near-miss (checked, kept).
@@ -532,12 +605,21 @@ mod tests {
                             block.start,
                             block.len(),
                             &mut got,
+                            &mut (),
                         );
                         assert_eq!(got, want, "d={d} n={n} worker={worker} offset={offset}");
                         let mut portable = vec![0u32; block.len()];
                         squeeze_core::simd::portable(|| {
                             let (start, b) = (block.start, block.len());
-                            assign(&mut src.clone(), &mut buf, d, start, b, &mut portable)
+                            assign(
+                                &mut src.clone(),
+                                &mut buf,
+                                d,
+                                start,
+                                b,
+                                &mut portable,
+                                &mut (),
+                            )
                         });
                         assert_eq!(portable, want);
                     }
