@@ -60,8 +60,9 @@ const PERM_TAG: u64 = 0x7065_726d;
 /// and takes the rest in one go once only block $i$'s places are left. The pass runs 32
 /// coordinates at a time where the outcome is decided by the batch's starting counts, and the
 /// generator's words come from 4 jumped-ahead segments of the same stream (the `assign` and
-/// `lanes` modules: the same draws, hence the same messages, bit for bit); the kept values are
-/// gathered afterwards, block by block with the input's finiteness scan. Working memory: a
+/// `lanes` modules: the same draws, hence the same messages, bit for bit); the input's
+/// finiteness scan and the gather of the kept values follow the pass block by block, on the
+/// part of $x$ it has just decided (prefetched while the pass runs). Working memory: a
 /// 64 KiB word buffer in `ctx.scratch.random` for $d \ge 2^{16}$, none below; no allocation
 /// once the message and scratch have grown.
 ///
