@@ -38,6 +38,25 @@ impl WordSource for SqueezeRng {
     }
 }
 
+/// Told how far the pass has got, so that work on the decided coordinates (Perm-K's input
+/// scan and value gather) runs interleaved with it while their memory is being fetched.
+/// `()` does nothing.
+pub(super) trait Progress {
+    /// A batch is about to decide coordinates `j..j + LANES` (a prefetch hint).
+    #[inline(always)]
+    fn ahead(&mut self, _j: usize) {}
+    /// Coordinates `..j` are decided, and `kept` are the kept ones among them (sorted).
+    fn decided(&mut self, j: usize, kept: &[u32]);
+}
+
+impl Progress for () {
+    #[inline(always)]
+    fn decided(&mut self, _: usize, _: &[u32]) {}
+}
+
+/// Coordinates between two [`Progress::decided`] calls (at least).
+pub(super) const PROGRESS_EVERY: usize = 1 << 13;
+
 /// The stream of `src`, read through `buf` (refilled whole): words handed out are exactly the
 /// stream's, in order.
 struct Words<'a, R: WordSource> {
@@ -193,6 +212,62 @@ fn batch_avx2(w: &[u64; LANES], n0: u64, before: u64, upper: u64) -> Option<(u32
     Some((hit_bits, lt_bits.count_ones(), hit_bits.count_ones()))
 }
 
+/// [`batch`] on AVX-512 (8 × 64-bit lanes per vector, the compares straight into masks).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,popcnt")]
+#[inline]
+fn batch_avx512(w: &[u64; LANES], n0: u64, before: u64, upper: u64) -> Option<(u32, u32, u32)> {
+    use core::arch::x86_64::*;
+    let lo_b = before.saturating_sub(LANES as u64);
+    let lo_u = upper - LANES as u64;
+    let [bef, up, lo_b, lo_u] = [before, upper, lo_b, lo_u].map(|v| _mm512_set1_epi64(v as i64));
+    let low = _mm512_set1_epi64(0xffff_ffff);
+    let eight = _mm512_set1_epi64(8);
+    let mut n = _mm512_sub_epi64(
+        _mm512_set1_epi64(n0 as i64),
+        _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7),
+    );
+    let (mut bad, mut lt_bits, mut hit_bits) = (0u8, 0u32, 0u32);
+    for (v, w8) in w.chunks_exact(8).enumerate() {
+        // SAFETY: `w8` is 8 u64 = 64 bytes; unaligned loads are allowed.
+        let w8 = unsafe { _mm512_loadu_si512(w8.as_ptr().cast()) };
+        let p_lo = _mm512_mul_epu32(w8, n);
+        let p_hi = _mm512_mul_epu32(_mm512_srli_epi64::<32>(w8), n);
+        let s = _mm512_add_epi64(p_hi, _mm512_srli_epi64::<32>(p_lo));
+        let r = _mm512_srli_epi64::<32>(s);
+        let lt = _mm512_cmplt_epu64_mask(r, bef);
+        let le = _mm512_cmplt_epu64_mask(r, up);
+        // r in [lo_b, before) or in [lo_u, upper), or s mod 2³² = 0.
+        bad |= _mm512_mask_cmpge_epu64_mask(lt, r, lo_b)
+            | _mm512_mask_cmpge_epu64_mask(le, r, lo_u)
+            | _mm512_testn_epi64_mask(s, low);
+        lt_bits |= u32::from(lt) << (8 * v);
+        hit_bits |= u32::from(le & !lt) << (8 * v);
+        n = _mm512_sub_epi64(n, eight);
+    }
+    (bad == 0).then_some((hit_bits, lt_bits.count_ones(), hit_bits.count_ones()))
+}
+
+/// `out[..popcount(hit)]` = `j + k` for the set bits `k` of `hit`, in increasing order (the
+/// rest of `out` is overwritten with unspecified values).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,popcnt")]
+#[inline]
+fn write_hits_avx512(out: &mut [u32; LANES], j: u32, hit: u32) {
+    use core::arch::x86_64::*;
+    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let lo = _mm512_add_epi32(_mm512_set1_epi32(j as i32), iota);
+    let hi = _mm512_add_epi32(lo, _mm512_set1_epi32(16));
+    let lo = _mm512_maskz_compress_epi32(hit as u16, lo);
+    let hi = _mm512_maskz_compress_epi32((hit >> 16) as u16, hi);
+    let c = (hit as u16).count_ones() as usize;
+    // SAFETY: 16 u32 at 0 and at c ≤ 16 lie within the 32 of `out`.
+    unsafe {
+        _mm512_storeu_si512(out.as_mut_ptr().cast(), lo);
+        _mm512_storeu_si512(out.as_mut_ptr().add(c).cast(), hi);
+    }
+}
+
 /// Row `m`: the positions of the set bits of the byte `m` in increasing order (then zeros).
 static SET_BITS: [[u8; 8]; 256] = {
     let mut t = [[0u8; 8]; 256];
@@ -211,15 +286,36 @@ static SET_BITS: [[u8; 8]; 256] = {
     t
 };
 
-/// The pass with batches decided by `batch` (portable) or `batch_avx2` (`AVX2`).
+/// Instruction sets of the batches: [`batch`], [`batch_avx2`], [`batch_avx512`] (the same
+/// outcomes).
+pub(super) const PORTABLE: u8 = 0;
+pub(super) const AVX2: u8 = 1;
+pub(super) const AVX512: u8 = 2;
+
+/// The best of [`PORTABLE`], [`AVX2`], [`AVX512`] for this CPU; [`PORTABLE`] inside
+/// [`squeeze_core::simd::portable`].
+pub(super) fn best_level() -> u8 {
+    #[cfg(target_arch = "x86_64")]
+    if squeeze_core::simd::avx2() && std::is_x86_feature_detected!("popcnt") {
+        return if std::is_x86_feature_detected!("avx512f") {
+            AVX512
+        } else {
+            AVX2
+        };
+    }
+    PORTABLE
+}
+
+/// The pass with batches decided at instruction set `LEVEL`.
 #[inline(always)]
-fn drive<R: WordSource, const AVX2: bool>(
+fn drive<R: WordSource, P: Progress, const LEVEL: u8>(
     src: &mut R,
     buf: &mut [u64],
     d: usize,
     start: usize,
     b: usize,
     indices: &mut [u32],
+    progress: &mut P,
 ) {
     let mut words = Words::new(src, buf);
     let mut st = State {
@@ -229,7 +325,12 @@ fn drive<R: WordSource, const AVX2: bool>(
         j: 0,
     };
     let lanes = LANES as u64;
+    let mut mark = PROGRESS_EVERY;
     while st.running(d) {
+        if st.j >= mark {
+            progress.decided(st.j, &indices[..st.cnt]);
+            mark = st.j + PROGRESS_EVERY;
+        }
         let left = (d - st.j) as u64;
         let after = left - st.before - st.mine;
         if st.mine > lanes && (after > lanes || st.before > lanes) {
@@ -241,29 +342,33 @@ fn drive<R: WordSource, const AVX2: bool>(
                 st.step(&mut words, d, indices);
                 continue;
             };
+            progress.ahead(st.j);
             let upper = st.before + st.mine;
             #[cfg(target_arch = "x86_64")]
-            let decided = if AVX2 {
-                // SAFETY: `AVX2` is true only in `assign_avx2`, which is called only after
-                // `simd::avx2()` and the popcnt check succeeded.
-                unsafe { batch_avx2(&w, left, st.before, upper) }
-            } else {
-                batch(&w, left, st.before, upper)
+            let decided = match LEVEL {
+                // SAFETY: `LEVEL` is AVX512 only in `assign_avx512` and AVX2 only in
+                // `assign_avx2`, called only once `level_ok` checked the CPU.
+                AVX512 => unsafe { batch_avx512(&w, left, st.before, upper) },
+                // SAFETY: as above.
+                AVX2 => unsafe { batch_avx2(&w, left, st.before, upper) },
+                _ => batch(&w, left, st.before, upper),
             };
             #[cfg(not(target_arch = "x86_64"))]
             let decided = batch(&w, left, st.before, upper);
             if let Some((hit, n_lt, n_hit)) = decided {
                 // mine > LANES: these LANES slots lie below b.
-                // The kept coordinates of each byte of lanes, 8 slots written per byte.
                 let out = &mut indices[st.cnt..st.cnt + LANES];
-                let mut c = 0usize;
-                for (q, byte) in hit.to_le_bytes().into_iter().enumerate() {
-                    let j = (st.j + 8 * q) as u32;
-                    for (o, &k) in out[c..c + 8].iter_mut().zip(&SET_BITS[usize::from(byte)]) {
-                        *o = j + u32::from(k);
+                #[cfg(target_arch = "x86_64")]
+                if LEVEL == AVX512 {
+                    if let Ok(out) = <&mut [u32; LANES]>::try_from(out) {
+                        // SAFETY: as for `batch_avx512`.
+                        unsafe { write_hits_avx512(out, st.j as u32, hit) };
                     }
-                    c += byte.count_ones() as usize;
+                } else {
+                    write_hits(out, st.j, hit);
                 }
+                #[cfg(not(target_arch = "x86_64"))]
+                write_hits(out, st.j, hit);
                 words.pos += LANES;
                 st.before -= u64::from(n_lt);
                 st.mine -= u64::from(n_hit);
@@ -288,45 +393,113 @@ fn drive<R: WordSource, const AVX2: bool>(
     debug_assert_eq!(b - st.cnt, if st.mine > 0 { d - st.j } else { 0 });
 }
 
+/// The kept coordinates of each byte of `hit`, 8 slots of `out` written per byte.
+#[inline(always)]
+fn write_hits(out: &mut [u32], j: usize, hit: u32) {
+    let mut c = 0usize;
+    for (q, byte) in hit.to_le_bytes().into_iter().enumerate() {
+        let j = (j + 8 * q) as u32;
+        for (o, &k) in out[c..c + 8].iter_mut().zip(&SET_BITS[usize::from(byte)]) {
+            *o = j + u32::from(k);
+        }
+        c += byte.count_ones() as usize;
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,popcnt")]
-fn assign_avx2<R: WordSource>(
+#[target_feature(enable = "avx512f,avx2,popcnt")]
+fn assign_avx512<R: WordSource, P: Progress>(
     src: &mut R,
     buf: &mut [u64],
     d: usize,
     start: usize,
     b: usize,
     indices: &mut [u32],
+    progress: &mut P,
 ) {
-    drive::<R, true>(src, buf, d, start, b, indices);
+    drive::<R, P, AVX512>(src, buf, d, start, b, indices, progress);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+fn assign_avx2<R: WordSource, P: Progress>(
+    src: &mut R,
+    buf: &mut [u64],
+    d: usize,
+    start: usize,
+    b: usize,
+    indices: &mut [u32],
+    progress: &mut P,
+) {
+    drive::<R, P, AVX2>(src, buf, d, start, b, indices, progress);
 }
 
 /// Kept coordinates of the block with `start` places before it and `b ≥ 1` places at
 /// dimension `d ≤ 2³² − 1`, drawn from `src` through `buf` (refilled whole, any length ≥ 1):
-/// `indices[..b]`, sorted (`indices.len() ≥ b`). Takes the AVX2 batches when
-/// [`squeeze_core::simd::avx2`] says so (and the CPU has popcnt, as every AVX2 CPU does); the
-/// same indices either way.
-pub(super) fn assign<R: WordSource>(
+/// `indices[..b]`, sorted (`indices.len() ≥ b`). Takes the AVX-512 or AVX2 batches when
+/// [`squeeze_core::simd::avx2`] says so and the CPU has them (and popcnt, as every AVX2 CPU
+/// does; see [`best_level`]); the same indices either way. `progress` hears, at least every [`PROGRESS_EVERY`] coordinates,
+/// how far the pass has got (not after the last step: the caller handles the rest).
+pub(super) fn assign<R: WordSource, P: Progress>(
     src: &mut R,
     buf: &mut [u64],
     d: usize,
     start: usize,
     b: usize,
     indices: &mut [u32],
+    progress: &mut P,
+) {
+    assign_at(best_level(), src, buf, d, start, b, indices, progress);
+}
+
+/// Whether this CPU has what `level` needs.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn level_ok(level: u8) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt");
+        match level {
+            AVX512 => avx2 && std::is_x86_feature_detected!("avx512f"),
+            AVX2 => avx2,
+            _ => true,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        level == PORTABLE
+    }
+}
+
+/// [`assign`] with the batches at `level` (the portable ones if this CPU lacks it).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn assign_at<R: WordSource, P: Progress>(
+    level: u8,
+    src: &mut R,
+    buf: &mut [u64],
+    d: usize,
+    start: usize,
+    b: usize,
+    indices: &mut [u32],
+    progress: &mut P,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if squeeze_core::simd::avx2() && std::is_x86_feature_detected!("popcnt") {
-        // SAFETY: the CPU has AVX2 and popcnt (checked just above).
-        return unsafe { assign_avx2(src, buf, d, start, b, indices) };
+    if level_ok(level) {
+        match level {
+            // SAFETY: `level_ok` checked that the CPU has AVX-512F, AVX2 and popcnt.
+            AVX512 => return unsafe { assign_avx512(src, buf, d, start, b, indices, progress) },
+            // SAFETY: `level_ok` checked that the CPU has AVX2 and popcnt.
+            AVX2 => return unsafe { assign_avx2(src, buf, d, start, b, indices, progress) },
+            _ => {}
+        }
     }
-    drive::<R, false>(src, buf, d, start, b, indices);
+    drive::<R, P, PORTABLE>(src, buf, d, start, b, indices, progress);
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{PERM_TAG, PermK};
     use super::*;
-    use squeeze_core::{CompressCtx, Compressor, Message, Scalar, Scratch};
+    use squeeze_core::{CompressCtx, CompressError, Compressor, Message, Scalar, Scratch};
 
     /// The sequential pass as it was before batching (perm_k.rs at 9e06813), verbatim:
     /// `rng.below` per coordinate, index and scaled value written every iteration.
@@ -475,6 +648,50 @@ mod tests {
         check_all_workers(20_000, 1, &[15]);
     }
 
+    /// One message and scratch reused across calls of different sizes and workers (stale
+    /// indices and values left over), and the input's errors wherever the bad entry lies
+    /// (scanned during the pass, or after it): the same as the sequential pass.
+    #[test]
+    fn reused_buffers_and_errors_match_the_sequential_pass() {
+        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(2), Scratch::default());
+        let mut m = Message::default();
+        for (d, n, worker) in [
+            (200_001usize, 4usize, 3usize),
+            (70_000, 2, 0),
+            (200_001, 4, 0),
+            (5000, 3, 1),
+            (100_000, 7, 6),
+        ] {
+            let c = PermK::new(n).unwrap();
+            let x: Vec<f32> = (0..d).map(|j| (j as f32 * 0.11).cos() - 0.3).collect();
+            let mut ctx = CompressCtx::new(&mut rng, &mut scratch)
+                .with_worker(worker, n)
+                .with_round_seed(d as u64);
+            c.compress_into(&x, &mut ctx, &mut m).unwrap();
+            let (oi, ov) = old_sparsify(&c, &x, worker, d as u64);
+            let Message::Sparse {
+                indices, values, ..
+            } = &m
+            else {
+                panic!("not sparse")
+            };
+            assert_eq!(indices, &oi, "d={d} worker={worker}");
+            let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(values), bits(&ov), "d={d} worker={worker}");
+            // A NaN early, in the middle and at the very end; then an overflow (x · n = ∞).
+            for at in [0, d / 2, d - 1] {
+                let mut y = x.clone();
+                y[at] = f32::NAN;
+                let e = c.compress_into(&y, &mut ctx, &mut m).unwrap_err();
+                assert!(matches!(e, CompressError::NonFinite { index, .. } if index == at));
+            }
+            let y = vec![f32::MAX; d];
+            let e = c.compress_into(&y, &mut ctx, &mut m).unwrap_err();
+            assert!(e.to_string().contains("perm_k"), "{e}");
+            assert!(!matches!(e, CompressError::NonFinite { .. }), "{e:?}");
+        }
+    }
+
     /// A stream whose every `every`-th word (from word `offset`) is 0: `w = 0` gives
     /// $w\thinspace n \bmod 2^{64} = 0 < 2^{64} \bmod n$ for every $n$ that is not a power of two, so
     /// Lemire rejects it and draws again; for powers of two it is a near-miss (checked, kept).
@@ -532,14 +749,33 @@ mod tests {
                             block.start,
                             block.len(),
                             &mut got,
+                            &mut (),
                         );
                         assert_eq!(got, want, "d={d} n={n} worker={worker} offset={offset}");
                         let mut portable = vec![0u32; block.len()];
                         squeeze_core::simd::portable(|| {
                             let (start, b) = (block.start, block.len());
-                            assign(&mut src.clone(), &mut buf, d, start, b, &mut portable)
+                            assign(
+                                &mut src.clone(),
+                                &mut buf,
+                                d,
+                                start,
+                                b,
+                                &mut portable,
+                                &mut (),
+                            )
                         });
                         assert_eq!(portable, want);
+                        for level in [PORTABLE, AVX2, AVX512]
+                            .into_iter()
+                            .filter(|&l| level_ok(l))
+                        {
+                            let (start, b) = (block.start, block.len());
+                            let mut got = vec![0u32; b];
+                            let src = &mut src.clone();
+                            assign_at(level, src, &mut buf, d, start, b, &mut got, &mut ());
+                            assert_eq!(got, want, "level {level}");
+                        }
                     }
                 }
             }
@@ -596,6 +832,11 @@ mod tests {
                 // SAFETY: checked just above.
                 assert_eq!(unsafe { batch_avx2(&w, n0, before, before + mine) }, got);
             }
+            #[cfg(target_arch = "x86_64")]
+            if level_ok(AVX512) {
+                // SAFETY: checked just above.
+                assert_eq!(unsafe { batch_avx512(&w, n0, before, before + mine) }, got);
+            }
             let Some((hit, n_lt, n_hit)) = got else {
                 refused += 1;
                 continue;
@@ -619,6 +860,34 @@ mod tests {
             accepted > 10_000 && refused > 10_000,
             "{accepted} {refused}"
         );
+    }
+
+    #[test]
+    fn hit_writers_agree() {
+        let mut rng = SqueezeRng::from_seed_u64(7);
+        for round in 0..20_000 {
+            let hit = match round {
+                0 => 0,
+                1 => u32::MAX,
+                _ => rng.next_u64() as u32 & rng.next_u64() as u32,
+            };
+            let j = rng.below(1 << 31) as usize;
+            let mut want = [0u32; LANES];
+            write_hits(&mut want, j, hit);
+            let ones = hit.count_ones() as usize;
+            let expect: Vec<u32> = (0..32)
+                .filter(|k| hit >> k & 1 == 1)
+                .map(|k| j as u32 + k)
+                .collect();
+            assert_eq!(&want[..ones], &expect[..]);
+            #[cfg(target_arch = "x86_64")]
+            if level_ok(AVX512) {
+                let mut got = [0u32; LANES];
+                // SAFETY: checked just above.
+                unsafe { write_hits_avx512(&mut got, j as u32, hit) };
+                assert_eq!(&got[..ones], &expect[..], "hit {hit:#x}");
+            }
+        }
     }
 
     #[test]

@@ -38,15 +38,26 @@ pub(super) struct Lanes {
     /// `s[i][k]`: word `i` of lane `k`'s state.
     s: [[u64; GEN_LANES]; 4],
     avx2: bool,
+    /// AVX-512VL rotations (with `avx2` only).
+    vl: bool,
 }
 
 impl Lanes {
     /// The stream of `SqueezeRng::from_seed_u64(seed)`; AVX2 steps when
-    /// [`squeeze_core::simd::avx2`] says so (the same words either way).
+    /// [`squeeze_core::simd::avx2`] says so, with AVX-512VL rotations if the CPU has them
+    /// (the same words either way).
     pub(super) fn new(seed: u64) -> Self {
+        let avx2 = squeeze_core::simd::avx2();
+        #[cfg(target_arch = "x86_64")]
+        let vl = avx2
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl");
+        #[cfg(not(target_arch = "x86_64"))]
+        let vl = false;
         let mut lanes = Self {
             s: [[0; GEN_LANES]; 4],
-            avx2: squeeze_core::simd::avx2(),
+            avx2,
+            vl,
         };
         lanes.place_from(seed_state(seed));
         lanes
@@ -95,60 +106,85 @@ fn fill_portable(s: &mut [[u64; GEN_LANES]; 4], out: &mut [u64; CHUNK]) {
     }
 }
 
-/// [`fill_portable`] on AVX2: four steps, then a 4 × 4 transpose so that each lane's four
-/// words are stored together.
+/// Rotation of each 64-bit lane left by `L` (`R` = 64 − `L`), AVX2: two shifts and an or.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn fill_avx2(s: &mut [[u64; GEN_LANES]; 4], out: &mut [u64; CHUNK]) {
+#[inline]
+fn rotl_avx2<const L: i32, const R: i32>(
+    x: core::arch::x86_64::__m256i,
+) -> core::arch::x86_64::__m256i {
     use core::arch::x86_64::*;
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn rotl<const L: i32, const R: i32>(x: __m256i) -> __m256i {
-        _mm256_or_si256(_mm256_slli_epi64::<L>(x), _mm256_srli_epi64::<R>(x))
-    }
-    let ld = |r: &[u64; 4]| _mm256_setr_epi64x(r[0] as i64, r[1] as i64, r[2] as i64, r[3] as i64);
-    let (mut s0, mut s1, mut s2, mut s3) = (ld(&s[0]), ld(&s[1]), ld(&s[2]), ld(&s[3]));
-    let (l0, rest) = out.split_at_mut(SEG);
-    let (l1, rest) = rest.split_at_mut(SEG);
-    let (l2, l3) = rest.split_at_mut(SEG);
-    for (((o0, o1), o2), o3) in l0
-        .chunks_exact_mut(4)
-        .zip(l1.chunks_exact_mut(4))
-        .zip(l2.chunks_exact_mut(4))
-        .zip(l3.chunks_exact_mut(4))
-    {
-        let mut o = [_mm256_setzero_si256(); 4];
-        for v in &mut o {
-            *v = _mm256_add_epi64(rotl::<23, 41>(_mm256_add_epi64(s0, s3)), s0);
-            let t = _mm256_slli_epi64::<17>(s1);
-            s2 = _mm256_xor_si256(s2, s0);
-            s3 = _mm256_xor_si256(s3, s1);
-            s1 = _mm256_xor_si256(s1, s2);
-            s0 = _mm256_xor_si256(s0, s3);
-            s2 = _mm256_xor_si256(s2, t);
-            s3 = rotl::<45, 19>(s3);
-        }
-        // o[i] holds step i of lanes 0..4; gather lane k's steps 0..4.
-        let a = _mm256_unpacklo_epi64(o[0], o[1]);
-        let b = _mm256_unpackhi_epi64(o[0], o[1]);
-        let c = _mm256_unpacklo_epi64(o[2], o[3]);
-        let d = _mm256_unpackhi_epi64(o[2], o[3]);
-        let rows = [
-            _mm256_permute2x128_si256::<0x20>(a, c),
-            _mm256_permute2x128_si256::<0x20>(b, d),
-            _mm256_permute2x128_si256::<0x31>(a, c),
-            _mm256_permute2x128_si256::<0x31>(b, d),
-        ];
-        for (dst, row) in [o0, o1, o2, o3].into_iter().zip(rows) {
-            // SAFETY: `dst` is 4 u64 = 32 bytes; unaligned stores are allowed.
-            unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast::<__m256i>(), row) };
-        }
-    }
-    for (row, v) in s.iter_mut().zip([s0, s1, s2, s3]) {
-        // SAFETY: `row` is 4 u64 = 32 bytes.
-        unsafe { _mm256_storeu_si256(row.as_mut_ptr().cast::<__m256i>(), v) };
-    }
+    _mm256_or_si256(_mm256_slli_epi64::<L>(x), _mm256_srli_epi64::<R>(x))
 }
+
+/// [`rotl_avx2`] in one instruction (AVX-512VL).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512vl")]
+#[inline]
+fn rotl_vl<const L: i32, const R: i32>(
+    x: core::arch::x86_64::__m256i,
+) -> core::arch::x86_64::__m256i {
+    core::arch::x86_64::_mm256_rol_epi64::<L>(x)
+}
+
+/// [`fill_portable`] on AVX2 (`$rotl` = [`rotl_avx2`]) or AVX-512VL ([`rotl_vl`]): four
+/// steps, then a 4 × 4 transpose so that each lane's four words are stored together.
+macro_rules! fill_simd {
+    ($name:ident, $features:literal, $rotl:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        fn $name(s: &mut [[u64; GEN_LANES]; 4], out: &mut [u64; CHUNK]) {
+            use core::arch::x86_64::*;
+            let ld = |r: &[u64; 4]| {
+                _mm256_setr_epi64x(r[0] as i64, r[1] as i64, r[2] as i64, r[3] as i64)
+            };
+            let (mut s0, mut s1, mut s2, mut s3) = (ld(&s[0]), ld(&s[1]), ld(&s[2]), ld(&s[3]));
+            let (l0, rest) = out.split_at_mut(SEG);
+            let (l1, rest) = rest.split_at_mut(SEG);
+            let (l2, l3) = rest.split_at_mut(SEG);
+            for (((o0, o1), o2), o3) in l0
+                .chunks_exact_mut(4)
+                .zip(l1.chunks_exact_mut(4))
+                .zip(l2.chunks_exact_mut(4))
+                .zip(l3.chunks_exact_mut(4))
+            {
+                let mut o = [_mm256_setzero_si256(); 4];
+                for v in &mut o {
+                    *v = _mm256_add_epi64($rotl::<23, 41>(_mm256_add_epi64(s0, s3)), s0);
+                    let t = _mm256_slli_epi64::<17>(s1);
+                    s2 = _mm256_xor_si256(s2, s0);
+                    s3 = _mm256_xor_si256(s3, s1);
+                    s1 = _mm256_xor_si256(s1, s2);
+                    s0 = _mm256_xor_si256(s0, s3);
+                    s2 = _mm256_xor_si256(s2, t);
+                    s3 = $rotl::<45, 19>(s3);
+                }
+                // o[i] holds step i of lanes 0..4; gather lane k's steps 0..4.
+                let a = _mm256_unpacklo_epi64(o[0], o[1]);
+                let b = _mm256_unpackhi_epi64(o[0], o[1]);
+                let c = _mm256_unpacklo_epi64(o[2], o[3]);
+                let d = _mm256_unpackhi_epi64(o[2], o[3]);
+                let rows = [
+                    _mm256_permute2x128_si256::<0x20>(a, c),
+                    _mm256_permute2x128_si256::<0x20>(b, d),
+                    _mm256_permute2x128_si256::<0x31>(a, c),
+                    _mm256_permute2x128_si256::<0x31>(b, d),
+                ];
+                for (dst, row) in [o0, o1, o2, o3].into_iter().zip(rows) {
+                    // SAFETY: `dst` is 4 u64 = 32 bytes; unaligned stores are allowed.
+                    unsafe { _mm256_storeu_si256(dst.as_mut_ptr().cast::<__m256i>(), row) };
+                }
+            }
+            for (row, v) in s.iter_mut().zip([s0, s1, s2, s3]) {
+                // SAFETY: `row` is 4 u64 = 32 bytes.
+                unsafe { _mm256_storeu_si256(row.as_mut_ptr().cast::<__m256i>(), v) };
+            }
+        }
+    };
+}
+
+fill_simd!(fill_avx2, "avx2", rotl_avx2);
+fill_simd!(fill_vl, "avx2,avx512f,avx512vl", rotl_vl);
 
 impl WordSource for Lanes {
     /// The next `out.len()` words; `out.len()` must be [`CHUNK`] (what `Words` hands in).
@@ -158,7 +194,10 @@ impl WordSource for Lanes {
             return;
         };
         #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
+        if self.vl {
+            // SAFETY: `vl` was set only once the CPU was found to have AVX2 and AVX-512F/VL.
+            unsafe { fill_vl(&mut self.s, out) };
+        } else if self.avx2 {
             // SAFETY: `avx2` was set from `simd::avx2()`, which checked the CPU.
             unsafe { fill_avx2(&mut self.s, out) };
         } else {
@@ -183,14 +222,18 @@ mod tests {
             let mut rng = SqueezeRng::from_seed_u64(seed);
             let mut fast = Lanes::new(seed);
             let mut slow = squeeze_core::simd::portable(|| Lanes::new(seed));
-            assert!(!slow.avx2);
-            let (mut a, mut b) = (vec![0u64; CHUNK], vec![0u64; CHUNK]);
+            assert!(!slow.avx2 && !slow.vl);
+            // AVX2 without the AVX-512VL rotations.
+            let mut mid = Lanes::new(seed);
+            mid.vl = false;
+            let (mut a, mut b, mut c) = (vec![0u64; CHUNK], vec![0u64; CHUNK], vec![0u64; CHUNK]);
             for _ in 0..3 {
                 fast.fill(&mut a);
                 slow.fill(&mut b);
-                for (i, (&x, &y)) in a.iter().zip(&b).enumerate() {
+                mid.fill(&mut c);
+                for (i, ((&x, &y), &z)) in a.iter().zip(&b).zip(&c).enumerate() {
                     let want = rng.next_u64();
-                    assert_eq!((x, y), (want, want), "seed {seed} word {i}");
+                    assert_eq!((x, y, z), (want, want, want), "seed {seed} word {i}");
                 }
             }
         }

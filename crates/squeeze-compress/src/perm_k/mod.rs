@@ -16,8 +16,11 @@ mod lanes;
 /// chunk of `lanes::CHUNK` words at a time, so not for small vectors).
 const LANES_FROM_DIM: usize = 1 << 16;
 
-/// Coordinates of `x` per block of the finiteness scan and value gather (64 KiB of `f32`).
-const GATHER_BLOCK: usize = 1 << 14;
+/// Coordinates of `x` per block of the finiteness scan and value gather after the pass.
+const GATHER_BLOCK: usize = assign::PROGRESS_EVERY;
+
+/// How far ahead of the pass `x` is prefetched (coordinates).
+const PREFETCH_AHEAD: usize = 256;
 
 /// Domain-separation word mixed into `ctx.round_seed` ("perm").
 const PERM_TAG: u64 = 0x7065_726d;
@@ -57,8 +60,9 @@ const PERM_TAG: u64 = 0x7065_726d;
 /// and takes the rest in one go once only block $i$'s places are left. The pass runs 32
 /// coordinates at a time where the outcome is decided by the batch's starting counts, and the
 /// generator's words come from 4 jumped-ahead segments of the same stream (the `assign` and
-/// `lanes` modules: the same draws, hence the same messages, bit for bit); the kept values are
-/// gathered afterwards, block by block with the input's finiteness scan. Working memory: a
+/// `lanes` modules: the same draws, hence the same messages, bit for bit); the input's
+/// finiteness scan and the gather of the kept values follow the pass block by block, on the
+/// part of $x$ it has just decided (prefetched while the pass runs). Working memory: a
 /// 64 KiB word buffer in `ctx.scratch.random` for $d \ge 2^{16}$, none below; no allocation
 /// once the message and scratch have grown.
 ///
@@ -135,6 +139,58 @@ impl PermK {
     }
 }
 
+/// The input's finiteness scan (its error is that of `check_input`, which takes precedence)
+/// and the gather of the kept values $x_j\cdot d/|B_i|$, on the coordinates the pass has
+/// decided: the part of `x` just decided is read once, while in cache.
+struct Gather<'a, S: Scalar> {
+    x: &'a [S],
+    scale: S,
+    values: &'a mut Vec<S>,
+    /// `x[..scanned]` has been scanned.
+    scanned: usize,
+    input_ok: bool,
+    finite: bool,
+}
+
+impl<S: Scalar> assign::Progress for Gather<'_, S> {
+    #[inline(always)]
+    fn ahead(&mut self, j: usize) {
+        // The lines of `x[j + PREFETCH_AHEAD..][..LANES]`, wanted at the next `decided`.
+        #[cfg(target_arch = "x86_64")]
+        {
+            use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let per_line = (64 / core::mem::size_of::<S>()).max(1);
+            let from = j + PREFETCH_AHEAD;
+            let to = (from + assign::LANES).min(self.x.len());
+            for i in (from..to).step_by(per_line) {
+                // SAFETY: `i < x.len()`, so the address lies in `x`; a prefetch has no other
+                // effect than on the caches.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(self.x.as_ptr().add(i).cast::<i8>()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = j;
+    }
+
+    fn decided(&mut self, j: usize, kept: &[u32]) {
+        let (x, scale) = (self.x, self.scale);
+        if j > self.scanned {
+            for xb in x[self.scanned..j].chunks(GATHER_BLOCK) {
+                self.input_ok &= squeeze_core::ops::first_non_finite(xb).is_none();
+            }
+            self.scanned = j;
+        }
+        let mut finite = true;
+        let k = self.values.len();
+        self.values.extend(kept[k..].iter().map(|&jj| {
+            let v = x[jj as usize] * scale;
+            finite &= v.is_finite();
+            v
+        }));
+        self.finite &= finite;
+    }
+}
+
 impl Registered for PermK {
     const NAME: &'static str = "perm_k";
     const SUMMARY: &'static str = "shared random permutation, worker i keeps block i (≈ d/n coords) × d/|B_i|; unbiased ω = d/⌊d/n⌋ − 1, exact average when n | d [Szlendak et al. 2021]";
@@ -187,40 +243,43 @@ compressor! {
         let b = block.len();
         // Exactly 1 when b = d (n = 1).
         let scale = S::from_f64(d as f64 / b as f64);
-        indices.clear();
+        // Every slot is written by the pass: no zero-fill once the buffer has grown.
+        indices.truncate(b);
         indices.resize(b, 0);
+        values.clear();
 
-        // Sequential assignment from the shared seed (see the type's doc and `assign`): the
-        // kept indices first, then their values in one streaming gather (indices sorted).
+        // Sequential assignment from the shared seed (see the type's doc and `assign`), with
+        // the input's finiteness scan and the gather of the kept values run on the decided
+        // part of `x` as the pass goes (`Gather`, its memory prefetched ahead of the pass).
         let seed = squeeze_core::rng::mix(ctx.round_seed, PERM_TAG, 0);
+        let mut g = Gather {
+            x,
+            scale,
+            values,
+            scanned: 0,
+            input_ok: true,
+            finite: true,
+        };
         if d >= LANES_FROM_DIM {
             // The stream of `SqueezeRng::from_seed_u64(seed)`, several segments at a time.
             let buf = &mut ctx.scratch.random;
             buf.resize(lanes::CHUNK, 0);
-            assign::assign(&mut lanes::Lanes::new(seed), buf, d, block.start, b, indices);
+            let src = &mut lanes::Lanes::new(seed);
+            assign::assign(src, buf, d, block.start, b, indices, &mut g);
         } else {
             let mut buf = [0u64; 256];
             let mut rng = SqueezeRng::from_seed_u64(seed);
-            assign::assign(&mut rng, &mut buf, d, block.start, b, indices);
+            assign::assign(&mut rng, &mut buf, d, block.start, b, indices, &mut g);
         }
-        // One pass over x in cache-sized blocks: the input's finiteness scan (the error is that
-        // of `check_input`, which takes precedence) and the gather of the kept values in the
-        // block while it is in cache.
-        let (mut input_ok, mut finite, mut k) = (true, true, 0usize);
-        values.clear();
-        for (q, xb) in x.chunks(GATHER_BLOCK).enumerate() {
-            input_ok &= squeeze_core::ops::first_non_finite(xb).is_none();
-            let end = q * GATHER_BLOCK + xb.len();
-            // At most `xb.len()` kept indices lie in this block.
-            let ahead = &indices[k..(k + xb.len()).min(b)];
-            let kk = k + ahead.partition_point(|&jj| (jj as usize) < end);
-            values.extend(indices[k..kk].iter().map(|&jj| {
-                let v = x[jj as usize] * scale;
-                finite &= v.is_finite();
-                v
-            }));
-            k = kk;
+        // The rest of `x` in cache-sized blocks (indices sorted).
+        while g.scanned < d {
+            let end = (g.scanned + GATHER_BLOCK).min(d);
+            let kk = indices.partition_point(|&jj| (jj as usize) < end);
+            assign::Progress::decided(&mut g, end, &indices[..kk]);
         }
+        let Gather {
+            input_ok, finite, ..
+        } = g;
         if !input_ok {
             return Err(squeeze_core::non_finite_error(x));
         }
