@@ -8,9 +8,10 @@ use crate::gossip::{GradSource, GradState};
 use crate::method::ServerState;
 use crate::method::{
     InitOf, MethodError, Result, ServerMethod, WorkerCtx, add_mean, broadcast_model,
-    compressed_dim, dense_down, round_of, step,
+    compressed_dim, round_of, step,
 };
 use crate::star::ef21::{GradInit, InitEstimates};
+use crate::star::server::sampled_grad_at;
 use crate::stepsize::Stepsize;
 
 /// EControl: an EF21-style shift $h_i$ and an EF14-style error $e_i$, the error fed back with
@@ -236,9 +237,8 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "econtrol")?;
+        sampled_grad_at(down, "econtrol", &mut worker.grad, ctx)?;
         let b = &mut *ctx.buffers;
-        ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, ctx.round)?;
         // The EControl mechanism: grad ← g_i − h_i, Δ_i = C(η e_i + g_i − h_i), e_i, h_i.
         Ok(squeeze_feedback::econtrol::step_parts(
             self.compressor.as_ref(),

@@ -6,6 +6,9 @@
 //!   $x \leftarrow x - \tfrac{\gamma}{n}\sum_i m_i$ — Clip-GD, SGD; EF14 and Local SGD keep
 //!   the state with their own absorb.
 //!
+//! And the worker side they share: [`local_grad_at`] and [`sampled_grad_at`] (the dense model
+//! of the downlink, the local gradient or a stochastic one there).
+//!
 //! ```
 //! use squeeze_core::Message;
 //! use squeeze_methods::method::ServerState;
@@ -21,9 +24,10 @@
 use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar};
 
+use crate::gossip::GradState;
 use crate::method::{
-    MethodError, Result, ServerState, add_all, add_mean, broadcast_model, ensure_finite,
-    step_and_broadcast,
+    MethodError, Result, ServerState, WorkerCtx, add_all, add_mean, broadcast_model, dense_down,
+    ensure_finite, local_grad, step_and_broadcast,
 };
 
 /// Server state $(x, g, \gamma)$ of the methods that step along an averaged estimate.
@@ -97,4 +101,29 @@ impl<S: Scalar> ServerState<S> for ModelServer<S> {
     fn model(&self) -> &[S] {
         &self.x
     }
+}
+
+/// A worker's start of a round on a dense downlink: $x$ = the model in `down` (a protocol error
+/// naming `method` otherwise) and $\nabla f_i(x)$ into `ctx.buffers.grad` ([`local_grad`]).
+pub(crate) fn local_grad_at<'a, S: Scalar>(
+    down: &'a Message<S>,
+    method: &'static str,
+    ctx: &mut WorkerCtx<'_, S>,
+) -> Result<&'a [S]> {
+    let x = dense_down(down, method)?;
+    local_grad(ctx, x)?;
+    Ok(x)
+}
+
+/// As [`local_grad_at`] with the stochastic gradient of `grad` (its sampler and stream) at $x$,
+/// counting the samples it used.
+pub(crate) fn sampled_grad_at<'a, S: Scalar>(
+    down: &'a Message<S>,
+    method: &'static str,
+    grad: &mut GradState,
+    ctx: &mut WorkerCtx<'_, S>,
+) -> Result<&'a [S]> {
+    let x = dense_down(down, method)?;
+    ctx.grad_samples += grad.grad(ctx.oracle, x, &mut ctx.buffers.grad, ctx.round)?;
+    Ok(x)
 }

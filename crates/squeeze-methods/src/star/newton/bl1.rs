@@ -16,10 +16,10 @@ use super::specs::UNIT_STEP;
 use super::{HessianOrder, Newton3pc, NewtonWorker, RegularizationRule, WorkerWork};
 use crate::method::{
     Init, InitOf, InitUplink, MethodError, Result, ServerMethod, ServerState, WorkerCtx,
-    broadcast_model, checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
+    broadcast_model, checked_dim, ensure_finite, message_err, stream,
 };
 use crate::spec::method_entry;
-use crate::star::server::absorbed_by_method;
+use crate::star::server::{absorbed_by_method, local_grad_at};
 use crate::star::three_pc::apply_counted;
 use crate::three_point::ThreePoint;
 
@@ -462,8 +462,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "bl1")?;
-        local_grad(ctx, x)?;
+        let x = local_grad_at(down, "bl1", ctx)?;
         let glm = ctx.oracle.glm().ok_or_else(|| {
             MethodError::Incompatible("bl1: this worker's objective is not a GLM".to_string())
         })?;

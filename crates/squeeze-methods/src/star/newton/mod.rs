@@ -21,9 +21,9 @@ use squeeze_problems::hessian::{pack_upper, unpack_upper};
 
 use crate::method::{
     Init, InitOf, InitUplink, MethodError, Result, ServerMethod, ServerState, WorkerCtx,
-    broadcast_model, checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
+    broadcast_model, checked_dim, ensure_finite, message_err, stream,
 };
-use crate::star::server::absorbed_by_method;
+use crate::star::server::{absorbed_by_method, local_grad_at};
 use crate::star::three_pc::{MechMemory, apply_counted};
 use crate::three_point::ThreePoint;
 use linalg::{NewtonSolver, Regularization};
@@ -537,8 +537,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, self.name)?;
-        local_grad(ctx, x)?;
+        let x = local_grad_at(down, self.name, ctx)?;
         let (head, hess) = up.concat_parts();
         let l = self.learn_hessian(worker, x, ctx, hess)?;
         let values = head.dense_parts();

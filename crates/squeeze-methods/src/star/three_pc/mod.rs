@@ -7,10 +7,8 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar, Scratch, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::method::{
-    InitOf, Result, ServerMethod, WorkerCtx, checked_dim, dense_down, full_grad_init, local_grad,
-};
-use crate::star::server::StepServer;
+use crate::method::{InitOf, Result, ServerMethod, WorkerCtx, checked_dim, full_grad_init};
+use crate::star::server::{StepServer, local_grad_at};
 use crate::stepsize::{Stepsize, StepsizeReport};
 use crate::three_point::{MechCtx, ThreePoint};
 
@@ -252,8 +250,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "three_pc")?;
-        local_grad(ctx, x)?;
+        local_grad_at(down, "three_pc", ctx)?;
         let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
         let b = &mut *ctx.buffers;
         let mctx = mech_ctx(
