@@ -13,10 +13,12 @@ use squeeze_problems::{Problem, Regularizer};
 
 use super::linalg::{NewtonSolver, SolveError};
 use super::specs::UNIT_STEP;
-use super::{HessianOrder, Newton3pc, NewtonWorker, RegularizationRule, WorkerWork};
+use super::{
+    HessianOrder, Newton3pc, NewtonWorker, RegularizationRule, WorkerWork, apply_direction,
+};
 use crate::method::{
     Init, InitOf, InitUplink, MethodError, Result, ServerMethod, ServerState, WorkerCtx,
-    broadcast_model, checked_dim, ensure_finite, message_err, stream,
+    checked_dim, ensure_finite, message_err, stream,
 };
 use crate::spec::method_entry;
 use crate::star::server::{absorbed_by_method, local_grad_at};
@@ -333,13 +335,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
     type Server = Bl1Server<S>;
 
     fn describe(&self) -> String {
-        let rule = match self.inner.rule {
-            RegularizationRule::Project => match self.inner.mu {
-                Some(m) => format!("project μ={m}"),
-                None => "project".to_string(),
-            },
-            RegularizationRule::Shift => "shift".to_string(),
-        };
+        let rule = self.inner.describe_rule();
         format!("bl1({}, {rule})", self.inner.mech.describe())
     }
 
@@ -449,10 +445,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
                 },
                 e => MethodError::Incompatible(format!("bl1 at round {round}: {e}")),
             })?;
-        for (x, &dx) in server.x.iter_mut().zip(&w.delta) {
-            *x -= S::from_f64(dx);
-        }
-        broadcast_model(&server.x, round, down)
+        apply_direction(&mut server.x, &w.delta, round, down)
     }
 
     fn worker_round(

@@ -282,6 +282,17 @@ impl<S: Scalar> Newton3pc<S> {
         })
     }
 
+    /// The regularisation rule in `describe`: "project μ=…" (μ when configured) or "shift".
+    fn describe_rule(&self) -> String {
+        match self.rule {
+            RegularizationRule::Project => match self.mu {
+                Some(m) => format!("project μ={m}"),
+                None => "project".to_string(),
+            },
+            RegularizationRule::Shift => "shift".to_string(),
+        }
+    }
+
     /// The regularisation at this round's state.
     fn regularization(&self, mu: f64, l: f64) -> Regularization {
         match self.rule {
@@ -502,13 +513,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
     type Server = NewtonServer<S>;
 
     fn describe(&self) -> String {
-        let rule = match self.rule {
-            RegularizationRule::Project => match self.mu {
-                Some(m) => format!("project μ={m}"),
-                None => "project".to_string(),
-            },
-            RegularizationRule::Shift => "shift".to_string(),
-        };
+        let rule = self.describe_rule();
         let order = match self.order {
             HessianOrder::Fresh => "fresh",
             HessianOrder::Stale => "stale",
@@ -524,10 +529,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
     /// H before or after it, see [`HessianOrder`]), then the dense model.
     fn broadcast(&self, server: &mut NewtonServer<S>, round: u64, down: &mut Message<S>) -> Result {
         self.newton_direction(server, round)?;
-        for (x, &dx) in server.x.iter_mut().zip(&server.work.delta) {
-            *x -= S::from_f64(dx);
-        }
-        broadcast_model(&server.x, round, down)
+        apply_direction(&mut server.x, &server.work.delta, round, down)
     }
 
     fn worker_round(
@@ -569,6 +571,20 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
     fn uplink_levels(&self) -> Option<usize> {
         self.mech.wire_levels()
     }
+}
+
+/// The Newton step $x \leftarrow x - \Delta$ with the solved direction $\Delta$ (f64), then the
+/// dense model (an error if it is not finite).
+pub(super) fn apply_direction<S: Scalar>(
+    x: &mut [S],
+    delta: &[f64],
+    round: u64,
+    down: &mut Message<S>,
+) -> Result {
+    for (x, &dx) in x.iter_mut().zip(delta) {
+        *x -= S::from_f64(dx);
+    }
+    broadcast_model(x, round, down)
 }
 
 /// `a += b` elementwise.
