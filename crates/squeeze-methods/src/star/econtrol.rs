@@ -1,14 +1,14 @@
 //! EControl (Gao, Islamov, Stich, ICLR 2024; arXiv 2311.05645).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::ServerState;
 use crate::method::{
-    InitOf, MethodError, Result, ServerMethod, WorkerCtx, add_mean, broadcast_model,
-    compressed_dim, round_of, step,
+    InitOf, Result, ServerMethod, WorkerCtx, add_mean, broadcast_model, compressed_dim, round_of,
+    step,
 };
 use crate::star::ef21::{GradInit, InitEstimates};
 use crate::star::server::sampled_grad_at;
@@ -205,15 +205,13 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
             .report("econtrol", alpha, problem.smoothness())?;
         let gamma = step.gamma;
         let eta = self.eta(d)?;
-        let mut h = vec![S::ZERO; d];
         let mut workers = Vec::with_capacity(n);
-        let mut est = InitEstimates::new(self.init, self.count_init, self.compressor.as_ref(), n);
-        let inv_n = S::from_f64(1.0 / n as f64);
+        let c = self.compressor.as_ref();
+        let mut est = InitEstimates::new(self.init, self.count_init, c, (n, d));
         for (i, o) in problem.oracles().iter().enumerate() {
             let mut rng = SqueezeRng::stream(seed, Purpose::Compression, i as u64);
             let mut grad = GradState::new(self.grad, o.as_ref(), seed, i)?;
-            let hi = est.estimate(i, d, &mut rng, |out| grad.grad(o.as_ref(), x0, out, 0))?;
-            ops::axpy(inv_n, &hi, &mut h).map_err(|e| MethodError::Incompatible(e.to_string()))?;
+            let hi = est.estimate(i, &mut rng, |out| grad.grad(o.as_ref(), x0, out, 0))?;
             workers.push(EcontrolWorker {
                 e: vec![S::ZERO; d],
                 h: hi,
@@ -222,7 +220,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
                 grad,
             });
         }
-        let server = EcontrolServer {
+        let server = |h| EcontrolServer {
             x: x0.to_vec(),
             h,
             gamma,
