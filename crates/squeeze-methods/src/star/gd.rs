@@ -70,11 +70,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
             ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
         }
         ensure_finite(&g, "the initial gradient", 0)?;
-        let server = GdServer {
-            x: x0.to_vec(),
-            g,
-            gamma,
-        };
+        let server = GdServer::at(x0, g, gamma);
         Ok(Init::silent(server, vec![GdWorker; n], grad_samples).with_stepsize(step))
     }
 

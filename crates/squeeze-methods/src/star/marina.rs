@@ -218,11 +218,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
                     parked: Parked::default(),
                 },
                 |g, _| MarinaServer {
-                    step: StepServer {
-                        x: x0.to_vec(),
-                        g,
-                        gamma,
-                    },
+                    step: StepServer::at(x0, g, gamma),
                     p,
                     seed,
                 },

@@ -42,6 +42,17 @@ pub struct StepServer<S: Scalar> {
     pub gamma: f64,
 }
 
+impl<S: Scalar> StepServer<S> {
+    /// The model `x0` with the estimate `g` and stepsize `gamma`.
+    pub fn at(x0: &[S], g: Vec<S>, gamma: f64) -> Self {
+        Self {
+            x: x0.to_vec(),
+            g,
+            gamma,
+        }
+    }
+}
+
 impl<S: Scalar> ServerState<S> for StepServer<S> {
     /// `x ← x − γ g`, then the dense model.
     fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {

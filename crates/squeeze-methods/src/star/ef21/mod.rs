@@ -378,13 +378,7 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
             workers.push(Ef21Worker { g: gi, rng });
         }
         let workers = self.estimator.workers(problem, x0, seed, workers)?;
-        let server = |g| {
-            self.rule.server(Ef21Server {
-                x: x0.to_vec(),
-                g,
-                gamma,
-            })
-        };
+        let server = |g| self.rule.server(Ef21Server::at(x0, g, gamma));
         Ok(est.finish(server, workers).with_stepsize(step))
     }
 

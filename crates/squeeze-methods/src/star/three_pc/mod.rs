@@ -234,11 +234,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
                     parked: Parked::default(),
                     rungs: RungBuffers::default(),
                 },
-                |g, _| ThreePcServer {
-                    x: x0.to_vec(),
-                    g,
-                    gamma,
-                },
+                |g, _| ThreePcServer::at(x0, g, gamma),
             )
             .with_stepsize(step))
     }
