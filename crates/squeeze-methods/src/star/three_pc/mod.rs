@@ -170,6 +170,31 @@ pub(crate) fn apply_counted<S: Scalar>(
     Ok(())
 }
 
+/// A worker's 3PC uplink on its local gradient $\nabla f_i$ (in `ctx.buffers.grad`): the
+/// estimate $h \leftarrow \mathcal{C}_{h, y}(\nabla f_i)$ by `mech` with the worker's stream
+/// (`up` the mechanism's message, its outcome counted), then $y \leftarrow \nabla f_i$ (3PC-GD
+/// and the uplink of 3PC-BC).
+pub(crate) fn track_gradient<S: Scalar>(
+    (mech, rng): (&dyn ThreePoint<S>, &mut SqueezeRng),
+    (h, y): (&mut [S], &mut [S]),
+    (outcomes, parked, rungs): (&mut [u64], &mut Parked<S>, &mut RungBuffers<S>),
+    ctx: &mut WorkerCtx<'_, S>,
+    up: &mut Message<S>,
+) -> Result {
+    let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
+    let b = &mut *ctx.buffers;
+    let mctx = mech_ctx(
+        ids,
+        rng,
+        (&mut b.scratch, &mut b.spare),
+        (&mut b.work, &mut b.aux),
+        (&mut parked.0, &mut rungs.0),
+    );
+    apply_counted(mech, (h, y, &b.grad), mctx, outcomes, up)?;
+    y.copy_from_slice(&b.grad);
+    Ok(())
+}
+
 impl<S: Scalar> ThreePc<S> {
     /// 3PC-GD with mechanism `mech`.
     pub fn new(mech: Box<dyn ThreePoint<S>>, stepsize: Stepsize, count_init: bool) -> Result<Self> {
@@ -247,19 +272,13 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
         up: &mut Message<S>,
     ) -> Result {
         local_grad_at(down, "three_pc", ctx)?;
-        let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
-        let b = &mut *ctx.buffers;
-        let mctx = mech_ctx(
-            ids,
-            &mut worker.rng,
-            (&mut b.scratch, &mut b.spare),
-            (&mut b.work, &mut b.aux),
-            (&mut worker.parked.0, &mut worker.rungs.0),
+        let mech = (self.mech.as_ref(), &mut worker.rng);
+        let track = (
+            &mut worker.outcomes[..],
+            &mut worker.parked,
+            &mut worker.rungs,
         );
-        let h = (&mut worker.g[..], &worker.y[..], &b.grad[..]);
-        apply_counted(self.mech.as_ref(), h, mctx, &mut worker.outcomes, up)?;
-        worker.y.copy_from_slice(&b.grad);
-        Ok(())
+        track_gradient(mech, (&mut worker.g, &mut worker.y), track, ctx, up)
     }
 
     fn uplink_levels(&self) -> Option<usize> {
