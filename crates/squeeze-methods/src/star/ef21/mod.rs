@@ -397,18 +397,8 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
             }
         }
         self.estimator.correction(worker, x, ctx)?;
-        let b = &mut *ctx.buffers;
-        let (g, rng) = E::ef21(worker);
-        compress_correction(
-            self.compressor.as_ref(),
-            &b.grad,
-            g,
-            rng,
-            &mut b.scratch,
-            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
-            E::CORRECTION,
-            up,
-        )
+        let c = self.compressor.as_ref();
+        correct_by_buffer(c, E::ef21(worker), ctx, E::CORRECTION, up)
     }
 
     fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
@@ -479,18 +469,24 @@ fn fused_top_k<S: Scalar>(
         up.add_to(g, S::ONE)
             .map_err(message_err(ctx.worker, ctx.round))?;
     } else {
-        compress_correction(
-            compressor,
-            &b.grad,
-            g,
-            rng,
-            &mut b.scratch,
-            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
-            what,
-            up,
-        )?;
+        correct_by_buffer(compressor, (g, rng), ctx, what, up)?;
     }
     Ok(true)
+}
+
+/// EF21's correction of the estimate $g_i$ by the difference in `ctx.buffers.grad`:
+/// `up` $= \mathcal{C}(\text{grad})$ with the worker's stream, $g_i \leftarrow g_i +$ `up`
+/// ([`compress_correction`]; errors name `what`).
+pub(crate) fn correct_by_buffer<S: Scalar>(
+    compressor: &dyn Compressor<S>,
+    (g, rng): (&mut [S], &mut SqueezeRng),
+    ctx: &mut WorkerCtx<'_, S>,
+    what: &'static str,
+    up: &mut Message<S>,
+) -> Result {
+    let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
+    let b = &mut *ctx.buffers;
+    compress_correction(compressor, &b.grad, g, rng, &mut b.scratch, ids, what, up)
 }
 
 /// The $k$-th magnitude of a previous Top-K message: the smallest $|c_j|$ of a `Sparse`
