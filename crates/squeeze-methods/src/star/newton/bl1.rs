@@ -400,18 +400,11 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
             server.basis.push(basis);
             let mut work = WorkerWork::default();
             sized(&mut work, m);
-            workers.push(NewtonWorker {
-                y: ci.clone(),
-                h: ci,
-                rng: stream(seed, Purpose::Compression, i),
-                outcomes: vec![0; self.inner.mech.outcomes()],
-                work,
-            });
+            let rng = stream(seed, Purpose::Compression, i);
+            workers.push(self.inner.worker(ci, rng, work));
         }
         server.prepare(self.inner.head_len(d), m)?;
-        let mut init = Init::silent(server, workers, samples);
-        init.init_up = init_up;
-        Ok(init)
+        Ok(Init::charged(server, workers, init_up, samples))
     }
 
     /// $H = \tfrac1n\sum_i A_i^\top\mathrm{diag}(h_i)A_i + \lambda I$ from the coefficients, the

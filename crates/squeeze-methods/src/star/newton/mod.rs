@@ -282,6 +282,18 @@ impl<S: Scalar> Newton3pc<S> {
         })
     }
 
+    /// A worker whose $H_i$ and previous Hessian are both `h0` (its initial Hessian, packed, or
+    /// BL1's coefficients), with its stream `rng`, no outcomes counted and working memory `work`.
+    fn worker(&self, h0: Vec<S>, rng: SqueezeRng, work: WorkerWork<S>) -> NewtonWorker<S> {
+        NewtonWorker {
+            y: h0.clone(),
+            h: h0,
+            rng,
+            outcomes: vec![0; self.mech.outcomes()],
+            work,
+        }
+    }
+
     /// The regularisation rule in `describe`: "project μ=…" (μ when configured) or "shift".
     fn describe_rule(&self) -> String {
         match self.rule {
@@ -394,17 +406,9 @@ impl<S: Scalar> Newton3pc<S> {
             }
             let mut work = WorkerWork::default();
             work.sized(d);
-            workers.push(NewtonWorker {
-                y: hi.clone(),
-                h: hi,
-                rng: stream(seed, Purpose::Compression, i),
-                outcomes: vec![0; self.mech.outcomes()],
-                work,
-            });
+            workers.push(self.worker(hi, stream(seed, Purpose::Compression, i), work));
         }
-        let mut init = Init::silent(server, workers, samples);
-        init.init_up = init_up;
-        Ok(init)
+        Ok(Init::charged(server, workers, init_up, samples))
     }
 
     /// Size the server's working memory and zero its accumulator (head, then the packed
