@@ -783,10 +783,17 @@ pub(crate) fn ef14_up<S: Scalar>(
     ctx: &mut WorkerCtx<'_, S>,
     up: &mut Message<S>,
 ) -> Result {
+    let r = round_of(ctx.ids());
     let b = &mut *ctx.buffers;
-    let r = round_of((ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed));
     let (scratch, work) = (&mut b.scratch, &mut b.work);
     Ok(squeeze_feedback::ef14::step_parts(
         compressor, e, rng, scale, &b.grad, &r, scratch, work, up,
     )?)
+}
+
+impl<S: Scalar> WorkerCtx<'_, S> {
+    /// `(worker, n_workers, round, round_seed)`: the ids the compressors and mechanisms take.
+    pub(crate) fn ids(&self) -> (usize, usize, u64, u64) {
+        (self.worker, self.n_workers, self.round, self.round_seed)
+    }
 }

@@ -236,6 +236,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         up: &mut Message<S>,
     ) -> Result {
         sampled_grad_at(down, "econtrol", &mut worker.grad, ctx)?;
+        let r = round_of(ctx.ids());
         let b = &mut *ctx.buffers;
         // The EControl mechanism: grad ← g_i − h_i, Δ_i = C(η e_i + g_i − h_i), e_i, h_i.
         Ok(squeeze_feedback::econtrol::step_parts(
@@ -245,7 +246,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
             &mut worker.h,
             &mut worker.rng,
             &mut b.grad,
-            &round_of((ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed)),
+            &r,
             &mut b.scratch,
             &mut b.work,
             up,

@@ -234,6 +234,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         up: &mut Message<S>,
     ) -> Result {
         local_grad_at(down, "marina", ctx)?;
+        let ids = ctx.ids();
         let b = &mut *ctx.buffers;
         let coin = marina_coin(ctx.round_seed, worker.p);
         // Keep the dense and the compressed message's buffers apart (one of them parked).
@@ -251,7 +252,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
                 &b.work,
                 &mut worker.rng,
                 &mut b.scratch,
-                (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+                ids,
                 "the gradient difference",
                 up,
             )?;

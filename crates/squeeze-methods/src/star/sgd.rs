@@ -114,6 +114,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
         up: &mut Message<S>,
     ) -> Result {
         sampled_grad_at(down, "sgd", &mut worker.grad, ctx)?;
+        let ids = ctx.ids();
         let b = &mut *ctx.buffers;
         match &self.compressor {
             None => up.dense_parts().extend_from_slice(&b.grad),
@@ -122,7 +123,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
                 &b.grad,
                 &mut worker.rng,
                 &mut b.scratch,
-                (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+                ids,
                 "a local gradient",
                 up,
             )?,

@@ -484,7 +484,7 @@ pub(crate) fn correct_by_buffer<S: Scalar>(
     what: &'static str,
     up: &mut Message<S>,
 ) -> Result {
-    let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
+    let ids = ctx.ids();
     let b = &mut *ctx.buffers;
     compress_correction(compressor, &b.grad, g, rng, &mut b.scratch, ids, what, up)
 }

@@ -142,7 +142,7 @@ impl<S: Scalar> MechMemory<S> {
         ctx: &'a mut WorkerCtx<'_, S>,
         rng: &'a mut SqueezeRng,
     ) -> MechCtx<'a, S> {
-        let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
+        let ids = ctx.ids();
         let b = &mut *ctx.buffers;
         mech_ctx(
             ids,
@@ -181,7 +181,7 @@ pub(crate) fn track_gradient<S: Scalar>(
     ctx: &mut WorkerCtx<'_, S>,
     up: &mut Message<S>,
 ) -> Result {
-    let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
+    let ids = ctx.ids();
     let b = &mut *ctx.buffers;
     let mctx = mech_ctx(
         ids,
