@@ -6,8 +6,8 @@
 //!   $x \leftarrow x - \tfrac{\gamma}{n}\sum_i m_i$ — Clip-GD, SGD; EF14 and Local SGD keep
 //!   the state with their own absorb.
 //!
-//! And the worker side they share: [`local_grad_at`] and [`sampled_grad_at`] (the dense model
-//! of the downlink, the local gradient or a stochastic one there).
+//! And the worker side they share (crate-internal `local_grad_at`, `sampled_grad_at`): the
+//! dense model of the downlink and the local gradient or a stochastic one there.
 //!
 //! ```
 //! use squeeze_core::Message;
