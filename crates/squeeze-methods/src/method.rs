@@ -772,3 +772,28 @@ pub(crate) fn grad_minus_estimate<S: Scalar>(
         })
     }
 }
+
+/// The EF14 push of the local gradient $g$ in `ctx.buffers.grad`
+/// ([`squeeze_feedback::ef14::step_parts`]): $p = e + s\,g$, `up` $= \mathcal{C}(p)$,
+/// $e \leftarrow p - \mathcal{C}(p)$, with the worker's stream `rng` (EF14, 1-bit Adam).
+pub(crate) fn ef14_up<S: Scalar>(
+    compressor: &dyn Compressor<S>,
+    (e, rng): (&mut [S], &mut SqueezeRng),
+    scale: f64,
+    ctx: &mut WorkerCtx<'_, S>,
+    up: &mut Message<S>,
+) -> Result {
+    let r = round_of(ctx.ids());
+    let b = &mut *ctx.buffers;
+    let (scratch, work) = (&mut b.scratch, &mut b.work);
+    Ok(squeeze_feedback::ef14::step_parts(
+        compressor, e, rng, scale, &b.grad, &r, scratch, work, up,
+    )?)
+}
+
+impl<S: Scalar> WorkerCtx<'_, S> {
+    /// `(worker, n_workers, round, round_seed)`: the ids the compressors and mechanisms take.
+    pub(crate) fn ids(&self) -> (usize, usize, u64, u64) {
+        (self.worker, self.n_workers, self.round, self.round_seed)
+    }
+}

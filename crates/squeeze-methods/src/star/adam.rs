@@ -7,7 +7,7 @@ use squeeze_problems::Problem;
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
     Init, InitOf, MethodError, Result, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim,
-    compressed_dim, dense_down, ensure_finite, message_err, round_of, stream,
+    compressed_dim, dense_down, ef14_up, ensure_finite, message_err, round_of, stream,
 };
 use crate::star::downlink::DownlinkBuffers;
 use crate::stepsize::Stepsize;
@@ -398,17 +398,7 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
                 for (gj, &mj) in b.grad.iter_mut().zip(&worker.state.m) {
                     *gj = b1 * mj + c1 * *gj;
                 }
-                Ok(squeeze_feedback::ef14::step_parts(
-                    c.as_ref(),
-                    &mut worker.e,
-                    &mut worker.rng,
-                    1.0,
-                    &b.grad,
-                    &round_of((ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed)),
-                    &mut b.scratch,
-                    &mut b.work,
-                    up,
-                )?)
+                ef14_up(c.as_ref(), (&mut worker.e, &mut worker.rng), 1.0, ctx, up)
             }
             _ => {
                 up.dense_parts().extend_from_slice(&b.grad);

@@ -180,8 +180,8 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
             &worker.v,
             "the local gradient or the correction ∇f_i − v_i",
         )?;
+        let ids = ctx.ids();
         let b = &mut *ctx.buffers;
-        let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
         Ok(self
             .mech
             .emit(&mut b.grad, worker, &round_of(ids), &mut b.scratch, up)?)

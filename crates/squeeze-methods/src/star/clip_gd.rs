@@ -5,8 +5,8 @@ use squeeze_compress::Clip;
 use squeeze_core::{Message, Scalar};
 use squeeze_problems::Problem;
 
-use crate::method::{Init, InitOf, Result, ServerMethod, WorkerCtx, dense_down, local_grad};
-use crate::star::server::ModelServer;
+use crate::method::{Init, InitOf, Result, ServerMethod, WorkerCtx};
+use crate::star::server::{ModelServer, local_grad_at};
 use crate::stepsize::Stepsize;
 
 /// Clip-GD: every worker clips its own gradient, the server averages,
@@ -75,8 +75,7 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "clip_gd")?;
-        local_grad(ctx, x)?;
+        local_grad_at(down, "clip_gd", ctx)?;
         let g = &mut ctx.buffers.grad;
         self.clip
             .clip_in_place(g)

@@ -1,16 +1,17 @@
 //! EControl (Gao, Islamov, Stich, ICLR 2024; arXiv 2311.05645).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng, ops};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::ServerState;
 use crate::method::{
-    InitOf, MethodError, Result, ServerMethod, WorkerCtx, add_mean, broadcast_model,
-    compressed_dim, dense_down, round_of, step,
+    InitOf, Result, ServerMethod, WorkerCtx, add_mean, broadcast_model, compressed_dim, round_of,
+    step,
 };
 use crate::star::ef21::{GradInit, InitEstimates};
+use crate::star::server::sampled_grad_at;
 use crate::stepsize::Stepsize;
 
 /// EControl: an EF21-style shift $h_i$ and an EF14-style error $e_i$, the error fed back with
@@ -204,15 +205,13 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
             .report("econtrol", alpha, problem.smoothness())?;
         let gamma = step.gamma;
         let eta = self.eta(d)?;
-        let mut h = vec![S::ZERO; d];
         let mut workers = Vec::with_capacity(n);
-        let mut est = InitEstimates::new(self.init, self.count_init, self.compressor.as_ref(), n);
-        let inv_n = S::from_f64(1.0 / n as f64);
+        let c = self.compressor.as_ref();
+        let mut est = InitEstimates::new(self.init, self.count_init, c, (n, d));
         for (i, o) in problem.oracles().iter().enumerate() {
             let mut rng = SqueezeRng::stream(seed, Purpose::Compression, i as u64);
             let mut grad = GradState::new(self.grad, o.as_ref(), seed, i)?;
-            let hi = est.estimate(i, d, &mut rng, |out| grad.grad(o.as_ref(), x0, out, 0))?;
-            ops::axpy(inv_n, &hi, &mut h).map_err(|e| MethodError::Incompatible(e.to_string()))?;
+            let hi = est.estimate(i, &mut rng, |out| grad.grad(o.as_ref(), x0, out, 0))?;
             workers.push(EcontrolWorker {
                 e: vec![S::ZERO; d],
                 h: hi,
@@ -221,7 +220,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
                 grad,
             });
         }
-        let server = EcontrolServer {
+        let server = |h| EcontrolServer {
             x: x0.to_vec(),
             h,
             gamma,
@@ -236,9 +235,9 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "econtrol")?;
+        sampled_grad_at(down, "econtrol", &mut worker.grad, ctx)?;
+        let r = round_of(ctx.ids());
         let b = &mut *ctx.buffers;
-        ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, ctx.round)?;
         // The EControl mechanism: grad ← g_i − h_i, Δ_i = C(η e_i + g_i − h_i), e_i, h_i.
         Ok(squeeze_feedback::econtrol::step_parts(
             self.compressor.as_ref(),
@@ -247,7 +246,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
             &mut worker.h,
             &mut worker.rng,
             &mut b.grad,
-            &round_of((ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed)),
+            &r,
             &mut b.scratch,
             &mut b.work,
             up,

@@ -5,10 +5,9 @@ use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    Init, InitOf, Result, ServerMethod, WorkerCtx, add_all, compressed_dim, dense_down,
-    ensure_finite, local_grad, round_of,
+    Init, InitOf, Result, ServerMethod, WorkerCtx, add_all, compressed_dim, ef14_up, ensure_finite,
 };
-use crate::star::server::ModelServer;
+use crate::star::server::{ModelServer, local_grad_at};
 use crate::stepsize::Stepsize;
 
 /// EF14: compress the stepsize-scaled gradient plus the residual, keep what was not sent.
@@ -100,21 +99,10 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "ef14")?;
-        local_grad(ctx, x)?;
-        let b = &mut *ctx.buffers;
+        local_grad_at(down, "ef14", ctx)?;
         // The EF14 mechanism with the stepsize as its scale: p = e + γ∇f_i, v = C(p), e = p − v.
-        Ok(squeeze_feedback::ef14::step_parts(
-            self.compressor.as_ref(),
-            &mut worker.e,
-            &mut worker.rng,
-            worker.gamma,
-            &b.grad,
-            &round_of((ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed)),
-            &mut b.scratch,
-            &mut b.work,
-            up,
-        )?)
+        let c = self.compressor.as_ref();
+        ef14_up(c, (&mut worker.e, &mut worker.rng), worker.gamma, ctx, up)
     }
 
     fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {

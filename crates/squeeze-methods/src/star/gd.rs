@@ -6,10 +6,9 @@ use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, dense_down,
-    ensure_finite, local_grad,
+    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, ensure_finite,
 };
-use crate::star::server::StepServer;
+use crate::star::server::{StepServer, local_grad_at};
 use crate::stepsize::Stepsize;
 
 /// Distributed gradient descent: $x^{t+1} = x^t - \gamma\thinspace\tfrac1n\sum_i \nabla f_i(x^t)$.
@@ -71,11 +70,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
             ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
         }
         ensure_finite(&g, "the initial gradient", 0)?;
-        let server = GdServer {
-            x: x0.to_vec(),
-            g,
-            gamma,
-        };
+        let server = GdServer::at(x0, g, gamma);
         Ok(Init::silent(server, vec![GdWorker; n], grad_samples).with_stepsize(step))
     }
 
@@ -86,8 +81,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "gd")?;
-        local_grad(ctx, x)?;
+        local_grad_at(down, "gd", ctx)?;
         up.dense_parts().extend_from_slice(&ctx.buffers.grad);
         Ok(())
     }

@@ -6,10 +6,10 @@ use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    InitOf, MethodError, Result, ServerMethod, WorkerCtx, compress_up, compressed_dim, dense_down,
-    full_grad_init, local_grad,
+    InitOf, MethodError, Result, ServerMethod, WorkerCtx, compress_up, compressed_dim,
+    full_grad_init,
 };
-use crate::star::server::StepServer;
+use crate::star::server::{StepServer, local_grad_at};
 use crate::star::three_pc::Parked;
 use crate::stepsize::{Stepsize, StepsizeReport, TheoryConstants};
 
@@ -218,11 +218,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
                     parked: Parked::default(),
                 },
                 |g, _| MarinaServer {
-                    step: StepServer {
-                        x: x0.to_vec(),
-                        g,
-                        gamma,
-                    },
+                    step: StepServer::at(x0, g, gamma),
                     p,
                     seed,
                 },
@@ -237,8 +233,8 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "marina")?;
-        local_grad(ctx, x)?;
+        local_grad_at(down, "marina", ctx)?;
+        let ids = ctx.ids();
         let b = &mut *ctx.buffers;
         let coin = marina_coin(ctx.round_seed, worker.p);
         // Keep the dense and the compressed message's buffers apart (one of them parked).
@@ -256,7 +252,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
                 &b.work,
                 &mut worker.rng,
                 &mut b.scratch,
-                (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+                ids,
                 "the gradient difference",
                 up,
             )?;

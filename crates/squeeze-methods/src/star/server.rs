@@ -6,6 +6,9 @@
 //!   $x \leftarrow x - \tfrac{\gamma}{n}\sum_i m_i$ — Clip-GD, SGD; EF14 and Local SGD keep
 //!   the state with their own absorb.
 //!
+//! And the worker side they share (crate-internal `local_grad_at`, `sampled_grad_at`): the
+//! dense model of the downlink and the local gradient or a stochastic one there.
+//!
 //! ```
 //! use squeeze_core::Message;
 //! use squeeze_methods::method::ServerState;
@@ -21,9 +24,10 @@
 use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar};
 
+use crate::gossip::GradState;
 use crate::method::{
-    MethodError, Result, ServerState, add_all, add_mean, broadcast_model, ensure_finite,
-    step_and_broadcast,
+    MethodError, Result, ServerState, WorkerCtx, add_all, add_mean, broadcast_model, dense_down,
+    ensure_finite, local_grad, step_and_broadcast,
 };
 
 /// Server state $(x, g, \gamma)$ of the methods that step along an averaged estimate.
@@ -36,6 +40,17 @@ pub struct StepServer<S: Scalar> {
     pub g: Vec<S>,
     /// The resolved stepsize γ.
     pub gamma: f64,
+}
+
+impl<S: Scalar> StepServer<S> {
+    /// The model `x0` with the estimate `g` and stepsize `gamma`.
+    pub fn at(x0: &[S], g: Vec<S>, gamma: f64) -> Self {
+        Self {
+            x: x0.to_vec(),
+            g,
+            gamma,
+        }
+    }
 }
 
 impl<S: Scalar> ServerState<S> for StepServer<S> {
@@ -97,4 +112,29 @@ impl<S: Scalar> ServerState<S> for ModelServer<S> {
     fn model(&self) -> &[S] {
         &self.x
     }
+}
+
+/// A worker's start of a round on a dense downlink: $x$ = the model in `down` (a protocol error
+/// naming `method` otherwise) and $\nabla f_i(x)$ into `ctx.buffers.grad` ([`local_grad`]).
+pub(crate) fn local_grad_at<'a, S: Scalar>(
+    down: &'a Message<S>,
+    method: &'static str,
+    ctx: &mut WorkerCtx<'_, S>,
+) -> Result<&'a [S]> {
+    let x = dense_down(down, method)?;
+    local_grad(ctx, x)?;
+    Ok(x)
+}
+
+/// As [`local_grad_at`] with the stochastic gradient of `grad` (its sampler and stream) at $x$,
+/// counting the samples it used.
+pub(crate) fn sampled_grad_at<'a, S: Scalar>(
+    down: &'a Message<S>,
+    method: &'static str,
+    grad: &mut GradState,
+    ctx: &mut WorkerCtx<'_, S>,
+) -> Result<&'a [S]> {
+    let x = dense_down(down, method)?;
+    ctx.grad_samples += grad.grad(ctx.oracle, x, &mut ctx.buffers.grad, ctx.round)?;
+    Ok(x)
 }

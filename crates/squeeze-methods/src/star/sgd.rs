@@ -6,10 +6,9 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, compress_up,
-    dense_down, stream,
+    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, compress_up, stream,
 };
-use crate::star::server::ModelServer;
+use crate::star::server::{ModelServer, sampled_grad_at};
 use crate::stepsize::Stepsize;
 
 /// Minibatch SGD: $x^{t+1} = x^t - \gamma\thinspace\tfrac1n\sum_i \hat g_i(x^t)$ with $\hat g_i$
@@ -114,9 +113,9 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "sgd")?;
+        sampled_grad_at(down, "sgd", &mut worker.grad, ctx)?;
+        let ids = ctx.ids();
         let b = &mut *ctx.buffers;
-        ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, ctx.round)?;
         match &self.compressor {
             None => up.dense_parts().extend_from_slice(&b.grad),
             Some(c) => compress_up(
@@ -124,7 +123,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
                 &b.grad,
                 &mut worker.rng,
                 &mut b.scratch,
-                (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
+                ids,
                 "a local gradient",
                 up,
             )?,

@@ -14,9 +14,9 @@ use squeeze_problems::Problem;
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
     Init, InitOf, MethodError, Result, ServerMethod, ServerState, WorkerCtx, add_mean, checked_dim,
-    compress_err, dense_down, ensure_finite, step, stream,
+    compress_err, ensure_finite, step, stream,
 };
-use crate::star::server::ModelServer;
+use crate::star::server::{ModelServer, sampled_grad_at};
 use crate::stepsize::Stepsize;
 use select::{Sampling, target};
 
@@ -327,10 +327,9 @@ impl<S: Scalar> ServerMethod<S> for Dgc {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "dgc")?;
+        sampled_grad_at(down, "dgc", &mut worker.grad, ctx)?;
         let (i, round) = (ctx.worker, ctx.round);
         let b = &mut *ctx.buffers;
-        ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, round)?;
         if let Some(c) = self.opts.clip_norm {
             Clip::new(c / (ctx.n_workers as f64).sqrt())?
                 .clip_in_place(&mut b.grad)

@@ -4,11 +4,10 @@ use squeeze_core::{Compressor, Message, Scalar};
 use squeeze_problems::Problem;
 
 use crate::method::{
-    InitOf, MethodError, Result, ServerMethod, WorkerCtx, compress_correction, full_grad_init,
-    grad_minus_estimate,
+    InitOf, MethodError, Result, ServerMethod, WorkerCtx, full_grad_init, grad_minus_estimate,
 };
 use crate::star::downlink::{DownlinkBuffers, DownlinkServer, DownlinkWorker};
-use crate::star::ef21::rule_step;
+use crate::star::ef21::{correct_by_buffer, rule_step};
 use crate::stepsize::Stepsize;
 
 /// EF21-BC: EF21 on the uplink and a second EF21 mechanism on the downlink.
@@ -134,17 +133,9 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
             &worker.g_tilde,
             "the local gradient or the correction ∇f_i − g̃_i",
         )?;
-        let b = &mut *ctx.buffers;
-        compress_correction(
-            self.up.as_ref(),
-            &b.grad,
-            &mut worker.g_tilde,
-            &mut worker.rng,
-            &mut b.scratch,
-            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
-            "the correction ∇f_i − g̃_i",
-            up,
-        )
+        let estimate = (&mut worker.g_tilde[..], &mut worker.rng);
+        let c = self.up.as_ref();
+        correct_by_buffer(c, estimate, ctx, "the correction ∇f_i − g̃_i", up)
     }
 }
 

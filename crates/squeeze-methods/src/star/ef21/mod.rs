@@ -37,9 +37,9 @@ pub enum GradInit {
     Zero,
 }
 
-/// Workers' initial estimates under a [`GradInit`] rule, with what they cost: the init
-/// uplink charged and the gradient samples used, accumulated worker by worker (shared by EF21
-/// and EControl).
+/// Workers' initial estimates under a [`GradInit`] rule, with their mean
+/// $\tfrac1n\sum_i g_i^0$ and what they cost: the init uplink charged and the gradient samples
+/// used, accumulated worker by worker (shared by EF21 and EControl).
 pub(crate) struct InitEstimates<'c, S: Scalar> {
     init: GradInit,
     count_init: bool,
@@ -47,6 +47,8 @@ pub(crate) struct InitEstimates<'c, S: Scalar> {
     n: usize,
     scratch: Scratch,
     msg: Message<S>,
+    /// $\sum_i \tfrac1n g_i^0$ so far (in worker order).
+    mean: Vec<S>,
     /// What the workers sent so far.
     pub init_up: InitUplink,
     /// Gradient work so far, in samples.
@@ -54,12 +56,12 @@ pub(crate) struct InitEstimates<'c, S: Scalar> {
 }
 
 impl<'c, S: Scalar> InitEstimates<'c, S> {
-    /// Nothing estimated yet for `n` workers.
+    /// Nothing estimated yet for `n` workers in dimension `d`.
     pub(crate) fn new(
         init: GradInit,
         count_init: bool,
         compressor: &'c dyn Compressor<S>,
-        n: usize,
+        (n, d): (usize, usize),
     ) -> Self {
         Self {
             init,
@@ -68,22 +70,24 @@ impl<'c, S: Scalar> InitEstimates<'c, S> {
             n,
             scratch: Scratch::default(),
             msg: Message::default(),
+            mean: vec![S::ZERO; d],
             init_up: InitUplink::new(n),
             grad_samples: 0,
         }
     }
 
-    /// Worker `i`'s initial estimate (length `d`): zero ([`GradInit::Zero`]); its gradient
+    /// Worker `i`'s initial estimate $g_i^0$: zero ([`GradInit::Zero`]); its gradient
     /// written by `grad` (which returns the samples used), charged as a dense message only with
     /// `count_init` ([`GradInit::Full`]); or that gradient compressed with the worker's stream
-    /// `rng` (no round seed) and always charged ([`GradInit::Compressed`]).
+    /// `rng` (no round seed) and always charged ([`GradInit::Compressed`]). Then
+    /// mean $\leftarrow$ mean $+ \tfrac1n g_i^0$.
     pub(crate) fn estimate(
         &mut self,
         i: usize,
-        d: usize,
         rng: &mut SqueezeRng,
         grad: impl FnOnce(&mut [S]) -> Result<u64>,
     ) -> Result<Vec<S>> {
+        let d = self.mean.len();
         let mut gi = vec![S::ZERO; d];
         match self.init {
             GradInit::Zero => {}
@@ -107,12 +111,20 @@ impl<'c, S: Scalar> InitEstimates<'c, S> {
                 self.init_up.charge(i, &self.msg);
             }
         }
+        let inv_n = S::from_f64(1.0 / self.n as f64);
+        ops::axpy(inv_n, &gi, &mut self.mean)
+            .map_err(|e| MethodError::Incompatible(e.to_string()))?;
         Ok(gi)
     }
 
-    /// The initial states, charged with what the estimates cost.
-    pub(crate) fn finish<Sv, W>(self, server: Sv, workers: Vec<W>) -> Init<Sv, W> {
-        Init::charged(server, workers, self.init_up, self.grad_samples)
+    /// The initial states (the server's from the estimates' mean), charged with what the
+    /// estimates cost.
+    pub(crate) fn finish<Sv, W>(
+        self,
+        server: impl FnOnce(Vec<S>) -> Sv,
+        workers: Vec<W>,
+    ) -> Init<Sv, W> {
+        Init::charged(server(self.mean), workers, self.init_up, self.grad_samples)
     }
 }
 
@@ -353,29 +365,21 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         let n = problem.n_workers();
         let step = self.stepsize_report(problem)?;
         let gamma = step.gamma;
-        let mut g = vec![S::ZERO; d];
         let mut workers = Vec::with_capacity(n);
-        let mut est = InitEstimates::new(self.init, self.count_init, self.compressor.as_ref(), n);
-        let inv_n = S::from_f64(1.0 / n as f64);
+        let c = self.compressor.as_ref();
+        let mut est = InitEstimates::new(self.init, self.count_init, c, (n, d));
         for (i, o) in problem.oracles().iter().enumerate() {
             let mut rng = SqueezeRng::stream(seed, Purpose::Compression, i as u64);
-            let gi = est.estimate(i, d, &mut rng, |out| {
+            let gi = est.estimate(i, &mut rng, |out| {
                 o.grad(x0, out);
                 Ok(o.n_samples() as u64)
             })?;
             ensure_finite(&gi, "the initial gradient", 0)?;
-            ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
             workers.push(Ef21Worker { g: gi, rng });
         }
-        let server = Ef21Server {
-            x: x0.to_vec(),
-            g,
-            gamma,
-        };
         let workers = self.estimator.workers(problem, x0, seed, workers)?;
-        Ok(est
-            .finish(self.rule.server(server), workers)
-            .with_stepsize(step))
+        let server = |g| self.rule.server(Ef21Server::at(x0, g, gamma));
+        Ok(est.finish(server, workers).with_stepsize(step))
     }
 
     fn worker_round(
@@ -393,18 +397,8 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
             }
         }
         self.estimator.correction(worker, x, ctx)?;
-        let b = &mut *ctx.buffers;
-        let (g, rng) = E::ef21(worker);
-        compress_correction(
-            self.compressor.as_ref(),
-            &b.grad,
-            g,
-            rng,
-            &mut b.scratch,
-            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
-            E::CORRECTION,
-            up,
-        )
+        let c = self.compressor.as_ref();
+        correct_by_buffer(c, E::ef21(worker), ctx, E::CORRECTION, up)
     }
 
     fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
@@ -475,18 +469,24 @@ fn fused_top_k<S: Scalar>(
         up.add_to(g, S::ONE)
             .map_err(message_err(ctx.worker, ctx.round))?;
     } else {
-        compress_correction(
-            compressor,
-            &b.grad,
-            g,
-            rng,
-            &mut b.scratch,
-            (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed),
-            what,
-            up,
-        )?;
+        correct_by_buffer(compressor, (g, rng), ctx, what, up)?;
     }
     Ok(true)
+}
+
+/// EF21's correction of the estimate $g_i$ by the difference in `ctx.buffers.grad`:
+/// `up` $= \mathcal{C}(\text{grad})$ with the worker's stream, $g_i \leftarrow g_i +$ `up`
+/// ([`compress_correction`]; errors name `what`).
+pub(crate) fn correct_by_buffer<S: Scalar>(
+    compressor: &dyn Compressor<S>,
+    (g, rng): (&mut [S], &mut SqueezeRng),
+    ctx: &mut WorkerCtx<'_, S>,
+    what: &'static str,
+    up: &mut Message<S>,
+) -> Result {
+    let ids = ctx.ids();
+    let b = &mut *ctx.buffers;
+    compress_correction(compressor, &b.grad, g, rng, &mut b.scratch, ids, what, up)
 }
 
 /// The $k$-th magnitude of a previous Top-K message: the smallest $|c_j|$ of a `Sparse`

@@ -1,7 +1,7 @@
 //! EF21-PAGE (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, "EF21 with bells & whistles", 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Problem};
 
 use crate::method::{Result, WorkerCtx, check_prob, ensure_finite};
@@ -130,34 +130,29 @@ impl<S: Scalar> GradEstimator<S> for Page {
         seed: u64,
         ef21: Vec<Ef21Worker<S>>,
     ) -> Result<Vec<Ef21PageWorker<S>>> {
-        let samplers = problem
-            .oracles()
-            .iter()
-            .map(|o| self.batch.sampler(o.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let sampled = self.batch.sampled(problem, seed)?;
         let p = match self.p {
             Some(p) => p,
             None => {
-                samplers
+                sampled
                     .iter()
                     .zip(problem.oracles())
-                    .map(|(s, o)| s.tau() as f64 / (s.tau() + o.n_samples()) as f64)
+                    .map(|((s, _), o)| s.tau() as f64 / (s.tau() + o.n_samples()) as f64)
                     .sum::<f64>()
-                    / samplers.len() as f64
+                    / sampled.len() as f64
             }
         };
         Ok(ef21
             .into_iter()
-            .zip(samplers)
-            .enumerate()
-            .map(|(i, (w, sampler))| Ef21PageWorker {
+            .zip(sampled)
+            .map(|(w, (sampler, sampling))| Ef21PageWorker {
                 v: w.g.clone(),
                 g: w.g,
                 x_prev: x0.to_vec(),
                 p,
                 rng: w.rng,
                 sampler,
-                sampling: SqueezeRng::stream(seed, Purpose::Sampling, i as u64),
+                sampling,
             })
             .collect())
     }

@@ -191,11 +191,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
                     spare: Message::default(),
                 },
                 |g, workers| Ef21PlusServer {
-                    step: StepServer {
-                        x: x0.to_vec(),
-                        g,
-                        gamma,
-                    },
+                    step: StepServer::at(x0, g, gamma),
                     gs: workers.iter().map(|w| w.g.clone()).collect(),
                 },
             )

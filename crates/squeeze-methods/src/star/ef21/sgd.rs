@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Compressor, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Oracle, Problem};
 
-use crate::method::{Result, WorkerCtx, ensure_finite};
+use crate::method::{Result, WorkerCtx, ensure_finite, stream};
 use crate::star::ef21::{Ef21Family, Ef21Worker, GradEstimator, GradInit, PlainStep};
 use crate::stepsize::Stepsize;
 
@@ -71,6 +71,23 @@ impl Batch {
     pub(crate) fn sampler<S: Scalar>(&self, oracle: &dyn Oracle<S>) -> Result<MinibatchSampler> {
         let m = oracle.n_samples();
         Ok(MinibatchSampler::new(m, self.tau(m)?)?)
+    }
+
+    /// Every worker's sampler of τ_i out of its samples and its sampling stream
+    /// (`Purpose::Sampling` of `seed`), in worker order.
+    pub(crate) fn sampled<S: Scalar>(
+        &self,
+        problem: &Problem<S>,
+        seed: u64,
+    ) -> Result<Vec<(MinibatchSampler, SqueezeRng)>> {
+        (problem.oracles().iter().enumerate())
+            .map(|(i, o)| {
+                Ok((
+                    self.sampler(o.as_ref())?,
+                    stream(seed, Purpose::Sampling, i),
+                ))
+            })
+            .collect()
     }
 }
 
@@ -162,18 +179,17 @@ impl<S: Scalar> GradEstimator<S> for Minibatch {
         seed: u64,
         ef21: Vec<Ef21Worker<S>>,
     ) -> Result<Vec<Ef21SgdWorker<S>>> {
-        ef21.into_iter()
-            .zip(problem.oracles())
-            .enumerate()
-            .map(|(i, (w, o))| {
-                Ok(Ef21SgdWorker {
-                    g: w.g,
-                    rng: w.rng,
-                    sampler: self.batch.sampler(o.as_ref())?,
-                    sampling: SqueezeRng::stream(seed, Purpose::Sampling, i as u64),
-                })
+        let sampled = self.batch.sampled(problem, seed)?;
+        Ok(ef21
+            .into_iter()
+            .zip(sampled)
+            .map(|(w, (sampler, sampling))| Ef21SgdWorker {
+                g: w.g,
+                rng: w.rng,
+                sampler,
+                sampling,
             })
-            .collect()
+            .collect())
     }
 
     fn correction(

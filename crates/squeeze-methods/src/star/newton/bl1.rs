@@ -13,13 +13,15 @@ use squeeze_problems::{Problem, Regularizer};
 
 use super::linalg::{NewtonSolver, SolveError};
 use super::specs::UNIT_STEP;
-use super::{HessianOrder, Newton3pc, NewtonWorker, RegularizationRule, WorkerWork};
+use super::{
+    HessianOrder, Newton3pc, NewtonWorker, RegularizationRule, WorkerWork, apply_direction,
+};
 use crate::method::{
     Init, InitOf, InitUplink, MethodError, Result, ServerMethod, ServerState, WorkerCtx,
-    broadcast_model, checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
+    checked_dim, ensure_finite, message_err, stream,
 };
 use crate::spec::method_entry;
-use crate::star::server::absorbed_by_method;
+use crate::star::server::{absorbed_by_method, local_grad_at};
 use crate::star::three_pc::apply_counted;
 use crate::three_point::ThreePoint;
 
@@ -333,13 +335,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
     type Server = Bl1Server<S>;
 
     fn describe(&self) -> String {
-        let rule = match self.inner.rule {
-            RegularizationRule::Project => match self.inner.mu {
-                Some(m) => format!("project μ={m}"),
-                None => "project".to_string(),
-            },
-            RegularizationRule::Shift => "shift".to_string(),
-        };
+        let rule = self.inner.describe_rule();
         format!("bl1({}, {rule})", self.inner.mech.describe())
     }
 
@@ -404,18 +400,11 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
             server.basis.push(basis);
             let mut work = WorkerWork::default();
             sized(&mut work, m);
-            workers.push(NewtonWorker {
-                y: ci.clone(),
-                h: ci,
-                rng: stream(seed, Purpose::Compression, i),
-                outcomes: vec![0; self.inner.mech.outcomes()],
-                work,
-            });
+            let rng = stream(seed, Purpose::Compression, i);
+            workers.push(self.inner.worker(ci, rng, work));
         }
         server.prepare(self.inner.head_len(d), m)?;
-        let mut init = Init::silent(server, workers, samples);
-        init.init_up = init_up;
-        Ok(init)
+        Ok(Init::charged(server, workers, init_up, samples))
     }
 
     /// $H = \tfrac1n\sum_i A_i^\top\mathrm{diag}(h_i)A_i + \lambda I$ from the coefficients, the
@@ -449,10 +438,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
                 },
                 e => MethodError::Incompatible(format!("bl1 at round {round}: {e}")),
             })?;
-        for (x, &dx) in server.x.iter_mut().zip(&w.delta) {
-            *x -= S::from_f64(dx);
-        }
-        broadcast_model(&server.x, round, down)
+        apply_direction(&mut server.x, &w.delta, round, down)
     }
 
     fn worker_round(
@@ -462,8 +448,7 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "bl1")?;
-        local_grad(ctx, x)?;
+        let x = local_grad_at(down, "bl1", ctx)?;
         let glm = ctx.oracle.glm().ok_or_else(|| {
             MethodError::Incompatible("bl1: this worker's objective is not a GLM".to_string())
         })?;

@@ -21,9 +21,9 @@ use squeeze_problems::hessian::{pack_upper, unpack_upper};
 
 use crate::method::{
     Init, InitOf, InitUplink, MethodError, Result, ServerMethod, ServerState, WorkerCtx,
-    broadcast_model, checked_dim, dense_down, ensure_finite, local_grad, message_err, stream,
+    broadcast_model, checked_dim, ensure_finite, message_err, stream,
 };
-use crate::star::server::absorbed_by_method;
+use crate::star::server::{absorbed_by_method, local_grad_at};
 use crate::star::three_pc::{MechMemory, apply_counted};
 use crate::three_point::ThreePoint;
 use linalg::{NewtonSolver, Regularization};
@@ -282,6 +282,29 @@ impl<S: Scalar> Newton3pc<S> {
         })
     }
 
+    /// A worker whose $H_i$ and previous Hessian are both `h0` (its initial Hessian, packed, or
+    /// BL1's coefficients), with its stream `rng`, no outcomes counted and working memory `work`.
+    fn worker(&self, h0: Vec<S>, rng: SqueezeRng, work: WorkerWork<S>) -> NewtonWorker<S> {
+        NewtonWorker {
+            y: h0.clone(),
+            h: h0,
+            rng,
+            outcomes: vec![0; self.mech.outcomes()],
+            work,
+        }
+    }
+
+    /// The regularisation rule in `describe`: "project μ=…" (μ when configured) or "shift".
+    fn describe_rule(&self) -> String {
+        match self.rule {
+            RegularizationRule::Project => match self.mu {
+                Some(m) => format!("project μ={m}"),
+                None => "project".to_string(),
+            },
+            RegularizationRule::Shift => "shift".to_string(),
+        }
+    }
+
     /// The regularisation at this round's state.
     fn regularization(&self, mu: f64, l: f64) -> Regularization {
         match self.rule {
@@ -383,17 +406,9 @@ impl<S: Scalar> Newton3pc<S> {
             }
             let mut work = WorkerWork::default();
             work.sized(d);
-            workers.push(NewtonWorker {
-                y: hi.clone(),
-                h: hi,
-                rng: stream(seed, Purpose::Compression, i),
-                outcomes: vec![0; self.mech.outcomes()],
-                work,
-            });
+            workers.push(self.worker(hi, stream(seed, Purpose::Compression, i), work));
         }
-        let mut init = Init::silent(server, workers, samples);
-        init.init_up = init_up;
-        Ok(init)
+        Ok(Init::charged(server, workers, init_up, samples))
     }
 
     /// Size the server's working memory and zero its accumulator (head, then the packed
@@ -502,13 +517,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
     type Server = NewtonServer<S>;
 
     fn describe(&self) -> String {
-        let rule = match self.rule {
-            RegularizationRule::Project => match self.mu {
-                Some(m) => format!("project μ={m}"),
-                None => "project".to_string(),
-            },
-            RegularizationRule::Shift => "shift".to_string(),
-        };
+        let rule = self.describe_rule();
         let order = match self.order {
             HessianOrder::Fresh => "fresh",
             HessianOrder::Stale => "stale",
@@ -524,10 +533,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
     /// H before or after it, see [`HessianOrder`]), then the dense model.
     fn broadcast(&self, server: &mut NewtonServer<S>, round: u64, down: &mut Message<S>) -> Result {
         self.newton_direction(server, round)?;
-        for (x, &dx) in server.x.iter_mut().zip(&server.work.delta) {
-            *x -= S::from_f64(dx);
-        }
-        broadcast_model(&server.x, round, down)
+        apply_direction(&mut server.x, &server.work.delta, round, down)
     }
 
     fn worker_round(
@@ -537,8 +543,7 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, self.name)?;
-        local_grad(ctx, x)?;
+        let x = local_grad_at(down, self.name, ctx)?;
         let (head, hess) = up.concat_parts();
         let l = self.learn_hessian(worker, x, ctx, hess)?;
         let values = head.dense_parts();
@@ -570,6 +575,20 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
     fn uplink_levels(&self) -> Option<usize> {
         self.mech.wire_levels()
     }
+}
+
+/// The Newton step $x \leftarrow x - \Delta$ with the solved direction $\Delta$ (f64), then the
+/// dense model (an error if it is not finite).
+pub(super) fn apply_direction<S: Scalar>(
+    x: &mut [S],
+    delta: &[f64],
+    round: u64,
+    down: &mut Message<S>,
+) -> Result {
+    for (x, &dx) in x.iter_mut().zip(delta) {
+        *x -= S::from_f64(dx);
+    }
+    broadcast_model(x, round, down)
 }
 
 /// `a += b` elementwise.

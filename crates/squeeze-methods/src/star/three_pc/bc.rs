@@ -7,7 +7,9 @@ use squeeze_problems::Problem;
 
 use crate::method::{InitOf, Result, ServerMethod, WorkerCtx, full_grad_init, local_grad};
 use crate::star::downlink::{DownlinkServer, DownlinkWorker};
-use crate::star::three_pc::{Parked, RungBuffers, ThreePc, apply_counted, mech_ctx};
+use crate::star::three_pc::{
+    Parked, RungBuffers, ThreePc, apply_counted, mech_ctx, track_gradient,
+};
 use crate::stepsize::Stepsize;
 use crate::three_point::ThreePoint;
 
@@ -207,19 +209,19 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
     ) -> Result {
         worker.down.follow(down, ctx)?;
         local_grad(ctx, &worker.down.x)?;
-        let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
-        let b = &mut *ctx.buffers;
-        let mctx = mech_ctx(
-            ids,
-            &mut worker.down.rng,
-            (&mut b.scratch, &mut b.spare),
-            (&mut b.work, &mut b.aux),
-            (&mut worker.parked.0, &mut worker.rungs.0),
+        let mech = (self.up.mechanism(), &mut worker.down.rng);
+        let track = (
+            &mut worker.outcomes[..],
+            &mut worker.parked,
+            &mut worker.rungs,
         );
-        let h = (&mut worker.down.g_tilde[..], &worker.y[..], &b.grad[..]);
-        apply_counted(self.up.mechanism(), h, mctx, &mut worker.outcomes, up)?;
-        worker.y.copy_from_slice(&b.grad);
-        Ok(())
+        track_gradient(
+            mech,
+            (&mut worker.down.g_tilde, &mut worker.y),
+            track,
+            ctx,
+            up,
+        )
     }
 
     fn uplink_levels(&self) -> Option<usize> {

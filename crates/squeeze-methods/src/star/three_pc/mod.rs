@@ -7,10 +7,8 @@ use serde::{Deserialize, Serialize};
 use squeeze_core::{Message, Scalar, Scratch, SqueezeRng};
 use squeeze_problems::Problem;
 
-use crate::method::{
-    InitOf, Result, ServerMethod, WorkerCtx, checked_dim, dense_down, full_grad_init, local_grad,
-};
-use crate::star::server::StepServer;
+use crate::method::{InitOf, Result, ServerMethod, WorkerCtx, checked_dim, full_grad_init};
+use crate::star::server::{StepServer, local_grad_at};
 use crate::stepsize::{Stepsize, StepsizeReport};
 use crate::three_point::{MechCtx, ThreePoint};
 
@@ -144,7 +142,7 @@ impl<S: Scalar> MechMemory<S> {
         ctx: &'a mut WorkerCtx<'_, S>,
         rng: &'a mut SqueezeRng,
     ) -> MechCtx<'a, S> {
-        let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
+        let ids = ctx.ids();
         let b = &mut *ctx.buffers;
         mech_ctx(
             ids,
@@ -169,6 +167,31 @@ pub(crate) fn apply_counted<S: Scalar>(
     if let Some(c) = outcomes.get_mut(outcome) {
         *c += 1;
     }
+    Ok(())
+}
+
+/// A worker's 3PC uplink on its local gradient $\nabla f_i$ (in `ctx.buffers.grad`): the
+/// estimate $h \leftarrow \mathcal{C}_{h, y}(\nabla f_i)$ by `mech` with the worker's stream
+/// (`up` the mechanism's message, its outcome counted), then $y \leftarrow \nabla f_i$ (3PC-GD
+/// and the uplink of 3PC-BC).
+pub(crate) fn track_gradient<S: Scalar>(
+    (mech, rng): (&dyn ThreePoint<S>, &mut SqueezeRng),
+    (h, y): (&mut [S], &mut [S]),
+    (outcomes, parked, rungs): (&mut [u64], &mut Parked<S>, &mut RungBuffers<S>),
+    ctx: &mut WorkerCtx<'_, S>,
+    up: &mut Message<S>,
+) -> Result {
+    let ids = ctx.ids();
+    let b = &mut *ctx.buffers;
+    let mctx = mech_ctx(
+        ids,
+        rng,
+        (&mut b.scratch, &mut b.spare),
+        (&mut b.work, &mut b.aux),
+        (&mut parked.0, &mut rungs.0),
+    );
+    apply_counted(mech, (h, y, &b.grad), mctx, outcomes, up)?;
+    y.copy_from_slice(&b.grad);
     Ok(())
 }
 
@@ -236,11 +259,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
                     parked: Parked::default(),
                     rungs: RungBuffers::default(),
                 },
-                |g, _| ThreePcServer {
-                    x: x0.to_vec(),
-                    g,
-                    gamma,
-                },
+                |g, _| ThreePcServer::at(x0, g, gamma),
             )
             .with_stepsize(step))
     }
@@ -252,21 +271,14 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
         ctx: &mut WorkerCtx<'_, S>,
         up: &mut Message<S>,
     ) -> Result {
-        let x = dense_down(down, "three_pc")?;
-        local_grad(ctx, x)?;
-        let ids = (ctx.worker, ctx.n_workers, ctx.round, ctx.round_seed);
-        let b = &mut *ctx.buffers;
-        let mctx = mech_ctx(
-            ids,
-            &mut worker.rng,
-            (&mut b.scratch, &mut b.spare),
-            (&mut b.work, &mut b.aux),
-            (&mut worker.parked.0, &mut worker.rungs.0),
+        local_grad_at(down, "three_pc", ctx)?;
+        let mech = (self.mech.as_ref(), &mut worker.rng);
+        let track = (
+            &mut worker.outcomes[..],
+            &mut worker.parked,
+            &mut worker.rungs,
         );
-        let h = (&mut worker.g[..], &worker.y[..], &b.grad[..]);
-        apply_counted(self.mech.as_ref(), h, mctx, &mut worker.outcomes, up)?;
-        worker.y.copy_from_slice(&b.grad);
-        Ok(())
+        track_gradient(mech, (&mut worker.g, &mut worker.y), track, ctx, up)
     }
 
     fn uplink_levels(&self) -> Option<usize> {
