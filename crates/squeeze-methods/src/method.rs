@@ -774,7 +774,7 @@ pub(crate) fn grad_minus_estimate<S: Scalar>(
 }
 
 /// The EF14 push of the local gradient $g$ in `ctx.buffers.grad`
-/// ([`squeeze_feedback::ef14::step_parts`]): $p = e + s\,g$, `up` $= \mathcal{C}(p)$,
+/// ([`squeeze_feedback::ef14::step_parts`]): $p = e + s\thinspace g$, `up` $= \mathcal{C}(p)$,
 /// $e \leftarrow p - \mathcal{C}(p)$, with the worker's stream `rng` (EF14, 1-bit Adam).
 pub(crate) fn ef14_up<S: Scalar>(
     compressor: &dyn Compressor<S>,
