@@ -54,7 +54,7 @@ pub trait Tracked<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// The node's shared state and its own vector.
     fn split(node: &mut Self::Node) -> (&mut TrackingNode<S>, &mut [S]);
     /// `update(u_j, ∇_j)`: coordinate j of the own vector and of the fresh local gradient in,
-    /// `u_j` updated, $(u_j^{new}, u_j^{old})$ out (see [`TrackingNode::send`]).
+    /// `u_j` updated, $(u_j^{new}, u_j^{old})$ out (phase 1 of the [module docs](self)).
     fn update(&self) -> impl Fn(&mut S, S) -> (S, S);
 }
 
