@@ -58,11 +58,10 @@ impl MotefParams {
 /// \mathcal{C}(V - G),\ G \leftarrow G + Q_g$$
 ///
 /// Two compressed messages per node per round, each sent to every neighbour: [`TrackingFamily`]
-/// tracking the [`Momentum`]. Initialisation
-/// as the authors' synthetic code: $H = G = 0$, $V = M = \nabla F(X^0;\xi)$ (UNCONFIRMED which one
-/// the paper states; their a9a notebook starts $M = 0$). λ = 1 gives BEER (tested bit for bit
-/// against [`crate::Beer`]). Theory-consistent parameters are tiny (γ = αρ/200, …); experiments
-/// grid-search (spec §5.2).
+/// tracking the [`Momentum`]. Initialisation as the authors' synthetic code: $H = G = 0$,
+/// $V = M = \nabla F(X^0;\xi)$ (UNCONFIRMED which one the paper states; their a9a notebook
+/// starts $M = 0$). λ = 1 gives BEER (tested bit for bit against [`crate::Beer`]).
+/// Theory-consistent parameters are tiny (γ = αρ/200, …); experiments grid-search (spec §5.2).
 pub type Motef<S> = TrackingFamily<S, Momentum>;
 
 /// MoTEF's tracked quantity: the momentum $m_i' = (1-\lambda)m_i + \lambda\thinspace g_i$ of
