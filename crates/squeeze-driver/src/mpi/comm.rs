@@ -236,14 +236,16 @@ impl Comm {
         }
     }
 
-    /// Rank 0's metrics (or its error), on every rank.
-    pub(super) fn share_metrics(
+    /// Rank 0's metrics, computed there alone by `on_root` (or its error), on every rank.
+    pub(super) fn root_metrics(
         &self,
-        root: Result<Metrics, EngineError>,
+        on_root: impl FnOnce() -> Result<Metrics, EngineError>,
     ) -> Result<Metrics, EngineError> {
-        let (outcome, mut v) = match root {
-            Ok(m) => (Ok(()), [m.loss, m.grad_norm_sq, m.consensus_error]),
-            Err(e) => (Err(e.to_string()), [0.0; 3]),
+        let (outcome, mut v) = match self.is_root().then(on_root) {
+            Some(Ok(m)) => (Ok(()), [m.loss, m.grad_norm_sq, m.consensus_error]),
+            Some(Err(e)) => (Err(e.to_string()), [0.0; 3]),
+            // Rank 0's values win.
+            None => (Ok(()), [0.0; 3]),
         };
         self.root_outcome(outcome)?;
         self.world().process_at_rank(0).broadcast_into(&mut v[..]);

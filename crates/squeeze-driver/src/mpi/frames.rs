@@ -8,7 +8,7 @@ use squeeze_methods::MethodError;
 
 use super::FRAME_HEADER_BYTES;
 use super::comm::*;
-use crate::engine::{EngineError, Metrics, WorkerCounts};
+use crate::engine::{EngineError, WorkerCounts};
 
 /// An engine whose items (star workers or gossip nodes) a rank advances in blocks: what
 /// [`RankPart::frame_and_share`] reads after a step.
@@ -159,13 +159,6 @@ pub(super) fn read_frame<S: Scalar>(
     }
     Ok((msg, rest))
 }
-
-/// What ranks other than 0 contribute to [`Comm::share_metrics`] (rank 0's values win).
-pub(super) const NOT_ROOT: Metrics = Metrics {
-    loss: 0.0,
-    grad_norm_sq: 0.0,
-    consensus_error: 0.0,
-};
 
 /// Per-worker counters shared by allgather: payload length, then [`WorkerCounts`].
 pub(super) const COUNTERS: usize = 7;

@@ -263,7 +263,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
         let counts: Vec<usize> = self.part.blocks.iter().map(|b| b.len() * d).collect();
         let mut all = Vec::new();
         self.part.comm.gather_to_root(&local, &counts, &mut all)?;
-        let metrics = if self.part.comm.is_root() {
+        self.part.comm.root_metrics(|| {
             // Widened to f64 and narrowed back: exact for f32 and f64 models.
             let models: Vec<Vec<S>> = all
                 .chunks(d.max(1))
@@ -273,10 +273,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
             let m = self.inner.evaluate_with(&refs);
             self.xbar = self.inner.last_xbar().iter().map(|v| v.to_f64()).collect();
             m
-        } else {
-            Ok(NOT_ROOT)
-        };
-        self.part.comm.share_metrics(metrics)
+        })
     }
 
     /// x̄ at the last evaluation, on rank 0 (empty elsewhere).

@@ -168,12 +168,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
     }
 
     fn evaluate(&mut self) -> Result<Metrics, EngineError> {
-        let metrics = if self.part.comm.is_root() {
-            self.inner.evaluate()
-        } else {
-            Ok(NOT_ROOT)
-        };
-        self.part.comm.share_metrics(metrics)
+        self.part.comm.root_metrics(|| self.inner.evaluate())
     }
 
     /// The server's model: meaningful on rank 0 (other ranks do not advance the server).
