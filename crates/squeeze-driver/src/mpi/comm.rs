@@ -46,9 +46,12 @@ pub(super) fn count(n: usize) -> Result<mpi::Count, EngineError> {
     })
 }
 
-pub(super) fn displacements(counts: &[mpi::Count]) -> Result<Vec<mpi::Count>, EngineError> {
+/// The layout of `counts[r]` elements from rank r, in rank order, as MPI takes it: the counts
+/// and the displacements (every one, and the end, within MPI's 32-bit counts).
+fn partition(counts: &[usize]) -> Result<(Vec<mpi::Count>, Vec<mpi::Count>), EngineError> {
+    let counts: Vec<mpi::Count> = counts.iter().map(|&c| count(c)).collect::<Result<_, _>>()?;
     let mut at = 0usize;
-    counts
+    let displs = counts
         .iter()
         .map(|&c| {
             let d = count(at)?;
@@ -56,7 +59,8 @@ pub(super) fn displacements(counts: &[mpi::Count]) -> Result<Vec<mpi::Count>, En
             count(at)?;
             Ok(d)
         })
-        .collect()
+        .collect::<Result<_, EngineError>>()?;
+    Ok((counts, displs))
 }
 
 impl Comm {
@@ -160,10 +164,10 @@ impl Comm {
         counts: &[usize],
         out: &mut Vec<u64>,
     ) -> Result<(), EngineError> {
-        let counts: Vec<mpi::Count> = counts.iter().map(|&c| count(c)).collect::<Result<_, _>>()?;
-        let displs = displacements(&counts)?;
+        let total: usize = counts.iter().sum();
+        let (counts, displs) = partition(counts)?;
         out.clear();
-        out.resize(counts.iter().map(|&c| c as usize).sum(), 0);
+        out.resize(total, 0);
         let mut part = PartitionMut::new(&mut out[..], &counts[..], &displs[..]);
         self.world().all_gather_varcount_into(local, &mut part);
         Ok(())
@@ -177,12 +181,12 @@ impl Comm {
         counts: &[usize],
         out: &mut Vec<T>,
     ) -> Result<(), EngineError> {
-        let counts: Vec<mpi::Count> = counts.iter().map(|&c| count(c)).collect::<Result<_, _>>()?;
-        let displs = displacements(&counts)?;
+        let total: usize = counts.iter().sum();
+        let (counts, displs) = partition(counts)?;
         let root = self.world().process_at_rank(0);
         if self.is_root() {
             out.clear();
-            out.resize(counts.iter().map(|&c| c as usize).sum(), T::default());
+            out.resize(total, T::default());
             let mut part = PartitionMut::new(&mut out[..], &counts[..], &displs[..]);
             root.gather_varcount_into_root(local, &mut part);
         } else {
@@ -205,11 +209,8 @@ impl Comm {
             .iter()
             .map(|&f| f.saturating_sub(1) as usize)
             .collect();
-        let mut all = Vec::new();
-        let counts_i: Vec<mpi::Count> =
-            counts.iter().map(|&c| count(c)).collect::<Result<_, _>>()?;
-        let displs = displacements(&counts_i)?;
-        all.resize(counts.iter().sum(), 0u8);
+        let (counts_i, displs) = partition(&counts)?;
+        let mut all = vec![0u8; counts.iter().sum()];
         let mut part = PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
         self.world().all_gather_varcount_into(&text[..], &mut part);
         let rank = flags.iter().position(|&f| f > 0).unwrap_or(0);
@@ -235,14 +236,16 @@ impl Comm {
         }
     }
 
-    /// Rank 0's metrics (or its error), on every rank.
-    pub(super) fn share_metrics(
+    /// Rank 0's metrics, computed there alone by `on_root` (or its error), on every rank.
+    pub(super) fn root_metrics(
         &self,
-        root: Result<Metrics, EngineError>,
+        on_root: impl FnOnce() -> Result<Metrics, EngineError>,
     ) -> Result<Metrics, EngineError> {
-        let (outcome, mut v) = match root {
-            Ok(m) => (Ok(()), [m.loss, m.grad_norm_sq, m.consensus_error]),
-            Err(e) => (Err(e.to_string()), [0.0; 3]),
+        let (outcome, mut v) = match self.is_root().then(on_root) {
+            Some(Ok(m)) => (Ok(()), [m.loss, m.grad_norm_sq, m.consensus_error]),
+            Some(Err(e)) => (Err(e.to_string()), [0.0; 3]),
+            // Rank 0's values win.
+            None => (Ok(()), [0.0; 3]),
         };
         self.root_outcome(outcome)?;
         self.world().process_at_rank(0).broadcast_into(&mut v[..]);

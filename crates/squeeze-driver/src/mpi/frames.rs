@@ -1,13 +1,110 @@
 //! The wire format between ranks: frames (index, length, payload), per-worker counters,
-//! and gathering / restoring states for checkpoints.
+//! this rank's part of a run ([`RankPart`]), and gathering / restoring states for checkpoints.
 
 use std::ops::Range;
 
 use squeeze_core::{BitWriter, Message, Scalar};
+use squeeze_methods::MethodError;
 
 use super::FRAME_HEADER_BYTES;
 use super::comm::*;
-use crate::engine::{EngineError, Metrics, WorkerCounts};
+use crate::engine::{EngineError, WorkerCounts};
+
+/// An engine whose items (star workers or gossip nodes) a rank advances in blocks: what
+/// [`RankPart::frame_and_share`] reads after a step.
+pub(super) trait Items<S: Scalar> {
+    /// Item `i`'s result of the step just run: its gradient work in samples, or its error.
+    fn take_result(&mut self, i: usize) -> Result<u64, MethodError>;
+
+    /// Item `i`'s outgoing message of the step.
+    fn outgoing(&mut self, i: usize) -> &Message<S>;
+}
+
+/// This rank's part of a run of n items (workers or nodes): the communicator, every rank's
+/// block of items, and one phase's frames of this rank's outgoing messages with every item's
+/// counters (the state the star and gossip engines over MPI share).
+#[derive(Debug)]
+pub(super) struct RankPart {
+    pub(super) comm: Comm,
+    /// Rank r's items, for every rank r (contiguous, in rank order: [`blocks`]).
+    pub(super) blocks: Vec<Range<usize>>,
+    pub(super) writer: BitWriter,
+    /// This rank's encoded messages of the current phase, one frame per local item.
+    pub(super) frames: Vec<u8>,
+    /// Where item i's frame starts in `frames` (local items only).
+    pub(super) frame_at: Vec<usize>,
+    local_counters: Vec<u64>,
+    /// Every item's counters of the current phase ([`COUNTERS`] per item, in item order).
+    pub(super) counters: Vec<u64>,
+}
+
+impl RankPart {
+    /// This rank's part of a run of `n` items on `comm`'s ranks (every rank hosts one or more).
+    pub(super) fn new(n: usize, comm: Comm) -> Result<Self, EngineError> {
+        Ok(Self {
+            blocks: check_layout(n, &comm)?,
+            comm,
+            writer: BitWriter::new(),
+            frames: Vec::new(),
+            frame_at: vec![0; n],
+            local_counters: Vec::new(),
+            counters: Vec::new(),
+        })
+    }
+
+    /// This rank's items.
+    pub(super) fn mine(&self) -> Range<usize> {
+        self.blocks[self.comm.rank()].clone()
+    }
+
+    /// `inner` (the engine's own description) with the number of ranks.
+    pub(super) fn describe(&self, inner: &str) -> String {
+        format!("{inner} over MPI ({} ranks)", self.comm.size())
+    }
+
+    /// Item `i`'s payload length and counts of the current phase.
+    pub(super) fn counters_at(&self, i: usize) -> (u64, WorkerCounts) {
+        counters_at(&self.counters, i)
+    }
+
+    /// The bytes of item `i`'s frame of the current phase (header and payload).
+    pub(super) fn frame_len(&self, i: usize) -> usize {
+        FRAME_HEADER_BYTES as usize + self.counters[i * COUNTERS] as usize
+    }
+
+    /// After a step of this rank's items: frame their outgoing messages (unless an item or
+    /// `local_err`, this rank's error so far, failed), agree with every rank on the first
+    /// error, and share every item's counters with every rank.
+    pub(super) fn frame_and_share<S: Scalar>(
+        &mut self,
+        engine: &mut impl Items<S>,
+        mut local_err: Option<String>,
+    ) -> Result<(), EngineError> {
+        self.frames.clear();
+        self.local_counters.clear();
+        for i in self.mine() {
+            match engine.take_result(i) {
+                Ok(samples) if local_err.is_none() => {
+                    let msg = engine.outgoing(i);
+                    let counts = WorkerCounts::of(msg, samples);
+                    self.frame_at[i] = self.frames.len();
+                    match push_frame(&mut self.frames, &mut self.writer, i, msg) {
+                        Ok(len) => push_counters(&mut self.local_counters, len, &counts),
+                        Err(e) => local_err = Some(e.to_string()),
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    local_err.get_or_insert_with(|| e.to_string());
+                }
+            }
+        }
+        self.comm.any_failed(local_err)?;
+        let counts: Vec<usize> = self.blocks.iter().map(|b| b.len() * COUNTERS).collect();
+        self.comm
+            .all_gather_u64s(&self.local_counters, &counts, &mut self.counters)
+    }
+}
 
 /// Append a frame (index, payload length, payload) for `msg` to `out`; returns the payload
 /// length.
@@ -63,13 +160,6 @@ pub(super) fn read_frame<S: Scalar>(
     Ok((msg, rest))
 }
 
-/// What ranks other than 0 contribute to [`Comm::share_metrics`] (rank 0's values win).
-pub(super) const NOT_ROOT: Metrics = Metrics {
-    loss: 0.0,
-    grad_norm_sq: 0.0,
-    consensus_error: 0.0,
-};
-
 /// Per-worker counters shared by allgather: payload length, then [`WorkerCounts`].
 pub(super) const COUNTERS: usize = 7;
 
@@ -100,84 +190,86 @@ pub(super) fn counters_at(all: &[u64], i: usize) -> (u64, WorkerCounts) {
     )
 }
 
-/// Gather the states that each rank advances (its block of `all`) on rank 0: rank 0 gets
-/// `Some(all states, current)` (or the reason they could not be read), the others `None`.
-pub(super) fn gather_states<T>(
-    comm: &Comm,
-    blocks: &[Range<usize>],
-    all: &[T],
-    what: &str,
-) -> Result<Option<Result<Vec<T>, String>>, EngineError>
-where
-    T: Clone + serde::Serialize + serde::de::DeserializeOwned,
-{
-    let (bytes, err) = match serde_json::to_vec(&all[blocks[comm.rank()].clone()]) {
-        Ok(b) => (b, None),
-        Err(e) => (Vec::new(), Some(format!("{what} states: {e}"))),
-    };
-    comm.any_failed(err)?;
-    let counts: Vec<usize> = comm
-        .all_gather_one(bytes.len() as u64)
-        .iter()
-        .map(|&l| l as usize)
-        .collect();
-    let mut gathered = Vec::new();
-    comm.gather_to_root(&bytes, &counts, &mut gathered)?;
-    if !comm.is_root() {
-        return Ok(None);
-    }
-    let mut states = all.to_vec();
-    let mut at = 0;
-    for (block, &len) in blocks.iter().zip(&counts) {
-        match serde_json::from_slice::<Vec<T>>(&gathered[at..at + len]) {
-            Ok(got) if got.len() == block.len() => states[block.clone()].clone_from_slice(&got),
-            Ok(got) => {
-                return Ok(Some(Err(format!(
-                    "a rank sent {} {what} states for {} {what}s",
-                    got.len(),
-                    block.len()
-                ))));
-            }
-            Err(e) => return Ok(Some(Err(format!("{what} states: {e}")))),
+impl RankPart {
+    /// Gather the states that each rank advances (its block of `all`) on rank 0: rank 0 gets
+    /// `Some(all states, current)` (or the reason they could not be read), the others `None`.
+    fn gather_states<T>(
+        &self,
+        all: &[T],
+        what: &str,
+    ) -> Result<Option<Result<Vec<T>, String>>, EngineError>
+    where
+        T: Clone + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let comm = &self.comm;
+        let (bytes, err) = match serde_json::to_vec(&all[self.mine()]) {
+            Ok(b) => (b, None),
+            Err(e) => (Vec::new(), Some(format!("{what} states: {e}"))),
+        };
+        comm.any_failed(err)?;
+        let counts: Vec<usize> = comm
+            .all_gather_one(bytes.len() as u64)
+            .iter()
+            .map(|&l| l as usize)
+            .collect();
+        let mut gathered = Vec::new();
+        comm.gather_to_root(&bytes, &counts, &mut gathered)?;
+        if !comm.is_root() {
+            return Ok(None);
         }
-        at += len;
+        let mut states = all.to_vec();
+        let mut at = 0;
+        for (block, &len) in self.blocks.iter().zip(&counts) {
+            match serde_json::from_slice::<Vec<T>>(&gathered[at..at + len]) {
+                Ok(got) if got.len() == block.len() => states[block.clone()].clone_from_slice(&got),
+                Ok(got) => {
+                    return Ok(Some(Err(format!(
+                        "a rank sent {} {what} states for {} {what}s",
+                        got.len(),
+                        block.len()
+                    ))));
+                }
+                Err(e) => return Ok(Some(Err(format!("{what} states: {e}")))),
+            }
+            at += len;
+        }
+        Ok(Some(Ok(states)))
     }
-    Ok(Some(Ok(states)))
-}
 
-/// The engine's snapshot on rank 0 (`snapshot_with` applied to the states gathered from every
-/// rank), or its error, decided for every rank; the other ranks return `null`.
-pub(super) fn snapshot_on_root<T>(
-    comm: &Comm,
-    blocks: &[Range<usize>],
-    all: &[T],
-    what: &str,
-    snapshot_with: impl FnOnce(Vec<T>) -> Result<serde_json::Value, EngineError>,
-) -> Result<serde_json::Value, EngineError>
-where
-    T: Clone + serde::Serialize + serde::de::DeserializeOwned,
-{
-    let (outcome, value) = match gather_states(comm, blocks, all, what)? {
-        Some(Ok(states)) => match snapshot_with(states) {
-            Ok(v) => (Ok(()), v),
-            Err(e) => (Err(e.to_string()), serde_json::Value::Null),
-        },
-        Some(Err(e)) => (Err(e), serde_json::Value::Null),
-        None => (Ok(()), serde_json::Value::Null),
-    };
-    comm.root_outcome(outcome)?;
-    Ok(value)
-}
+    /// The engine's snapshot on rank 0 (`snapshot_with` applied to the states gathered from
+    /// every rank), or its error, decided for every rank; the other ranks return `null`.
+    pub(super) fn snapshot<T>(
+        &self,
+        all: &[T],
+        what: &str,
+        snapshot_with: impl FnOnce(Vec<T>) -> Result<serde_json::Value, EngineError>,
+    ) -> Result<serde_json::Value, EngineError>
+    where
+        T: Clone + serde::Serialize + serde::de::DeserializeOwned,
+    {
+        let (outcome, value) = match self.gather_states(all, what)? {
+            Some(Ok(states)) => match snapshot_with(states) {
+                Ok(v) => (Ok(()), v),
+                Err(e) => (Err(e.to_string()), serde_json::Value::Null),
+            },
+            Some(Err(e)) => (Err(e), serde_json::Value::Null),
+            None => (Ok(()), serde_json::Value::Null),
+        };
+        self.comm.root_outcome(outcome)?;
+        Ok(value)
+    }
 
-/// Restore `snapshot` on every rank after checking that every rank read the same one (ranks
-/// without a shared file system may hold different checkpoint files).
-pub(super) fn restore_everywhere(
-    comm: &Comm,
-    snapshot: &serde_json::Value,
-    restore: impl FnOnce(&serde_json::Value) -> Result<(), EngineError>,
-) -> Result<(), EngineError> {
-    comm.agree_on("checkpoint", fnv1a(snapshot.to_string().as_bytes()))?;
-    comm.any_failed(restore(snapshot).err().map(|e| e.to_string()))
+    /// Restore `snapshot` on every rank after checking that every rank read the same one
+    /// (ranks without a shared file system may hold different checkpoint files).
+    pub(super) fn restore(
+        &self,
+        snapshot: &serde_json::Value,
+        restore: impl FnOnce(&serde_json::Value) -> Result<(), EngineError>,
+    ) -> Result<(), EngineError> {
+        let comm = &self.comm;
+        comm.agree_on("checkpoint", fnv1a(snapshot.to_string().as_bytes()))?;
+        comm.any_failed(restore(snapshot).err().map(|e| e.to_string()))
+    }
 }
 
 /// FNV-1a, 64 bits (a stable fingerprint of the resolved configuration).

@@ -3,13 +3,13 @@
 use std::ops::Range;
 
 use mpi::traits::*;
-use squeeze_core::{BitWriter, Scalar};
-use squeeze_methods::GossipMethod;
+use squeeze_core::{Message, Scalar};
+use squeeze_methods::{GossipMethod, MethodError};
 
 use super::FRAME_HEADER_BYTES;
 use super::comm::*;
 use super::frames::*;
-use crate::engine::{Engine, EngineError, Metrics, Totals, WorkerCounts};
+use crate::engine::{Engine, EngineError, Metrics, Totals};
 use crate::gossip::GossipEngine;
 
 /// Who sends to whom in a gossip run: for each peer rank, the local nodes with a neighbour there
@@ -70,18 +70,10 @@ impl GossipPlan {
 /// neighbours.
 pub struct MpiGossipEngine<S: Scalar, M: GossipMethod<S>> {
     inner: GossipEngine<S, M>,
-    comm: Comm,
-    blocks: Vec<Range<usize>>,
+    part: RankPart,
     plan: GossipPlan,
-    writer: BitWriter,
-    /// This rank's encoded messages of the current phase, one frame per local node.
-    frames: Vec<u8>,
-    /// Where node i's frame starts in `frames` (local nodes only).
-    frame_at: Vec<usize>,
     send_bufs: Vec<Vec<u8>>,
     recv_bufs: Vec<Vec<u8>>,
-    local_counters: Vec<u64>,
-    counters: Vec<u64>,
     xbar: Vec<f64>,
 }
 
@@ -89,58 +81,57 @@ impl<S: Scalar, M: GossipMethod<S>> core::fmt::Debug for MpiGossipEngine<S, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MpiGossipEngine")
             .field("inner", &self.inner)
-            .field("comm", &self.comm)
+            .field("comm", &self.part.comm)
             .finish()
+    }
+}
+
+/// The nodes' send results and outgoing messages, for [`RankPart::frame_and_share`].
+impl<S: Scalar, M: GossipMethod<S>> Items<S> for GossipEngine<S, M> {
+    fn take_result(&mut self, i: usize) -> Result<u64, MethodError> {
+        GossipEngine::take_result(self, i)
+    }
+
+    fn outgoing(&mut self, i: usize) -> &Message<S> {
+        &self.parts_mut().0[i]
     }
 }
 
 impl<S: Scalar, M: GossipMethod<S> + 'static> MpiGossipEngine<S, M> {
     /// Run `engine` (built identically on every rank) as this rank's part of an MPI run.
     pub fn new(engine: GossipEngine<S, M>, comm: Comm) -> Result<Self, EngineError> {
-        let n = engine.mixing().len();
-        let blocks = check_layout(n, &comm)?;
+        let part = RankPart::new(engine.mixing().len(), comm)?;
         let neighbours: Vec<Vec<usize>> = engine
             .mixing()
             .iter()
             .map(|row| row.neighbours.iter().map(|&(j, _)| j).collect())
             .collect();
-        let plan = GossipPlan::new(&neighbours, &blocks, comm.rank());
-        let size = comm.size();
+        let plan = GossipPlan::new(&neighbours, &part.blocks, part.comm.rank());
+        let size = part.comm.size();
         Ok(Self {
             inner: engine,
-            comm,
-            blocks,
+            part,
             plan,
-            writer: BitWriter::new(),
-            frames: Vec::new(),
-            frame_at: vec![0; n],
             send_bufs: vec![Vec::new(); size],
             recv_bufs: vec![Vec::new(); size],
-            local_counters: Vec::new(),
-            counters: Vec::new(),
             xbar: Vec::new(),
         })
-    }
-
-    fn mine(&self) -> Range<usize> {
-        self.blocks[self.comm.rank()].clone()
     }
 
     /// Fill the send buffers and size the receive buffers for [`Self::exchange`]; returns this
     /// rank's error (a buffer beyond MPI's counts) before any rank starts sending.
     fn prepare_exchange(&mut self) -> Option<String> {
-        let frame_len =
-            |c: &[u64], i: usize| FRAME_HEADER_BYTES as usize + c[i * COUNTERS] as usize;
+        let part = &self.part;
         for (p, nodes) in self.plan.send_to.iter().enumerate() {
             let buf = &mut self.send_bufs[p];
             buf.clear();
             for &i in nodes {
-                let at = self.frame_at[i];
-                buf.extend_from_slice(&self.frames[at..at + frame_len(&self.counters, i)]);
+                let at = part.frame_at[i];
+                buf.extend_from_slice(&part.frames[at..at + part.frame_len(i)]);
             }
         }
         for (p, nodes) in self.plan.recv_from.iter().enumerate() {
-            let len: usize = nodes.iter().map(|&j| frame_len(&self.counters, j)).sum();
+            let len: usize = nodes.iter().map(|&j| part.frame_len(j)).sum();
             self.recv_bufs[p].clear();
             self.recv_bufs[p].resize(len, 0);
         }
@@ -154,9 +145,9 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> MpiGossipEngine<S, M> {
     /// Send this rank's frames to the ranks that need them and receive theirs (after
     /// [`Self::prepare_exchange`]); returns the received buffers' parse/decode error, if any.
     fn exchange(&mut self) -> Result<Option<String>, EngineError> {
-        let me = self.comm.rank();
+        let me = self.part.comm.rank();
         let d = self.inner.dim();
-        let world = self.comm.world();
+        let world = self.part.comm.world();
         let plan = &self.plan;
         let send_bufs = &self.send_bufs;
         let recv_bufs = &mut self.recv_bufs;
@@ -190,7 +181,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> MpiGossipEngine<S, M> {
         for (p, nodes) in self.plan.recv_from.iter().enumerate() {
             let mut buf = &self.recv_bufs[p][..];
             for &j in nodes {
-                let (len, c) = counters_at(&self.counters, j);
+                let (len, c) = self.part.counters_at(j);
                 match read_frame::<S>(buf, j, len, c.bits, d) {
                     Ok((msg, rest)) => {
                         outs[j] = msg;
@@ -206,11 +197,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> MpiGossipEngine<S, M> {
 
 impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
     fn describe(&self) -> String {
-        format!(
-            "{} over MPI ({} ranks)",
-            self.inner.describe(),
-            self.comm.size()
-        )
+        self.part.describe(&self.inner.describe())
     }
 
     fn n_workers(&self) -> usize {
@@ -222,45 +209,22 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
     }
 
     fn round(&mut self) -> Result<(), EngineError> {
-        let mine = self.mine();
+        let mine = self.part.mine();
         let n = self.inner.n_workers();
-        let counter_counts: Vec<usize> = self.blocks.iter().map(|b| b.len() * COUNTERS).collect();
-        let sample_counts: Vec<usize> = self.blocks.iter().map(|b| b.len()).collect();
+        let sample_counts: Vec<usize> = self.part.blocks.iter().map(|b| b.len()).collect();
         for phase in 0..self.inner.method().phases() {
             self.inner.send_phase(phase, mine.clone());
-            let mut local_err = None;
-            self.frames.clear();
-            self.local_counters.clear();
-            for i in mine.clone() {
-                match self.inner.take_result(i) {
-                    Ok(samples) if local_err.is_none() => {
-                        let (outs, _, _) = self.inner.parts_mut();
-                        let counts = WorkerCounts::of(&outs[i], samples);
-                        self.frame_at[i] = self.frames.len();
-                        match push_frame(&mut self.frames, &mut self.writer, i, &outs[i]) {
-                            Ok(len) => push_counters(&mut self.local_counters, len, &counts),
-                            Err(e) => local_err = Some(e.to_string()),
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        local_err.get_or_insert_with(|| e.to_string());
-                    }
-                }
-            }
-            self.comm.any_failed(local_err)?;
-            self.comm
-                .all_gather_u64s(&self.local_counters, &counter_counts, &mut self.counters)?;
+            self.part.frame_and_share(&mut self.inner, None)?;
             for i in 0..n {
-                let (len, counts) = counters_at(&self.counters, i);
+                let (len, counts) = self.part.counters_at(i);
                 self.inner.charge_send(i, &counts);
                 self.inner.parts_mut().2.wire_bytes_up +=
                     self.plan.fanout[i] * (FRAME_HEADER_BYTES + len);
             }
             let oversized = self.prepare_exchange();
-            self.comm.any_failed(oversized)?;
+            self.part.comm.any_failed(oversized)?;
             let received = self.exchange()?;
-            self.comm.any_failed(received)?;
+            self.part.comm.any_failed(received)?;
             self.inner.receive_phase(phase, mine.clone());
             let mut local_err = None;
             let mut samples = Vec::with_capacity(mine.len());
@@ -273,9 +237,10 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
                     }
                 }
             }
-            self.comm.any_failed(local_err)?;
+            self.part.comm.any_failed(local_err)?;
             let mut all = Vec::new();
-            self.comm
+            self.part
+                .comm
                 .all_gather_u64s(&samples, &sample_counts, &mut all)?;
             self.inner.parts_mut().2.grad_samples += all.iter().sum::<u64>();
         }
@@ -289,16 +254,16 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
 
     fn evaluate(&mut self) -> Result<Metrics, EngineError> {
         let d = self.inner.dim();
-        let mine = self.mine();
+        let mine = self.part.mine();
         let mut local = Vec::with_capacity(mine.len() * d);
         for i in mine {
             let x = self.inner.node_iterate(i).unwrap_or(&[]);
             local.extend(x.iter().map(|v| v.to_f64()));
         }
-        let counts: Vec<usize> = self.blocks.iter().map(|b| b.len() * d).collect();
+        let counts: Vec<usize> = self.part.blocks.iter().map(|b| b.len() * d).collect();
         let mut all = Vec::new();
-        self.comm.gather_to_root(&local, &counts, &mut all)?;
-        let metrics = if self.comm.is_root() {
+        self.part.comm.gather_to_root(&local, &counts, &mut all)?;
+        self.part.comm.root_metrics(|| {
             // Widened to f64 and narrowed back: exact for f32 and f64 models.
             let models: Vec<Vec<S>> = all
                 .chunks(d.max(1))
@@ -308,10 +273,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
             let m = self.inner.evaluate_with(&refs);
             self.xbar = self.inner.last_xbar().iter().map(|v| v.to_f64()).collect();
             m
-        } else {
-            Ok(NOT_ROOT)
-        };
-        self.comm.share_metrics(metrics)
+        })
     }
 
     /// x̄ at the last evaluation, on rank 0 (empty elsewhere).
@@ -322,21 +284,21 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
     /// Rank 0 gathers every rank's node states and returns the whole snapshot; the other ranks
     /// return `null`.
     fn snapshot(&self) -> Result<serde_json::Value, EngineError> {
-        snapshot_on_root(&self.comm, &self.blocks, self.inner.nodes(), "node", |n| {
+        self.part.snapshot(self.inner.nodes(), "node", |n| {
             self.inner.snapshot_with_nodes(n)
         })
     }
 
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
-        restore_everywhere(&self.comm, snapshot, |s| self.inner.restore(s))
+        self.part.restore(snapshot, |s| self.inner.restore(s))
     }
 
     fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
-        Ok(self.comm.root_flag(flag))
+        Ok(self.part.comm.root_flag(flag))
     }
 
     fn writes_outputs(&self) -> bool {
-        self.comm.is_root()
+        self.part.comm.is_root()
     }
 }
 
@@ -345,7 +307,7 @@ mod tests {
     use super::super::build::data_fingerprint;
     use super::*;
     use crate::config::ExperimentConfig;
-    use squeeze_core::Message;
+    use squeeze_core::{BitWriter, Message};
 
     #[test]
     fn blocks_cover_every_worker_once_in_order() {

@@ -1,67 +1,56 @@
 //! [`MpiStarEngine`]: a star engine whose workers are spread over the ranks.
-
-use std::ops::Range;
-
-use squeeze_core::{BitWriter, Message, Scalar};
-use squeeze_methods::ServerMethod;
+use squeeze_core::{Message, Scalar};
+use squeeze_methods::{MethodError, ServerMethod};
 
 use super::FRAME_HEADER_BYTES;
 use super::comm::*;
 use super::frames::*;
-use crate::engine::{Engine, EngineError, Metrics, StarEngine, Totals, WorkerCounts};
+use crate::engine::{Engine, EngineError, Metrics, StarEngine, Totals};
 
 /// The star engine over MPI: this rank's block of workers, and the server on rank 0.
 pub struct MpiStarEngine<S: Scalar, M: ServerMethod<S>> {
     inner: StarEngine<S, M>,
-    comm: Comm,
-    blocks: Vec<Range<usize>>,
-    writer: BitWriter,
+    part: RankPart,
     down_buf: Vec<u8>,
-    frames: Vec<u8>,
     gathered: Vec<u8>,
-    local_counters: Vec<u64>,
-    counters: Vec<u64>,
 }
 
 impl<S: Scalar, M: ServerMethod<S>> core::fmt::Debug for MpiStarEngine<S, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MpiStarEngine")
             .field("inner", &self.inner)
-            .field("comm", &self.comm)
+            .field("comm", &self.part.comm)
             .finish()
+    }
+}
+
+/// The workers' step results and uplink messages, for [`RankPart::frame_and_share`].
+impl<S: Scalar, M: ServerMethod<S>> Items<S> for StarEngine<S, M> {
+    fn take_result(&mut self, i: usize) -> Result<u64, MethodError> {
+        StarEngine::take_result(self, i)
+    }
+
+    fn outgoing(&mut self, i: usize) -> &Message<S> {
+        &self.parts_mut().ups[i]
     }
 }
 
 impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
     /// Run `engine` (built identically on every rank) as this rank's part of an MPI run.
     pub fn new(engine: StarEngine<S, M>, comm: Comm) -> Result<Self, EngineError> {
-        let blocks = check_layout(engine.n_workers(), &comm)?;
         Ok(Self {
+            part: RankPart::new(engine.n_workers(), comm)?,
             inner: engine,
-            comm,
-            blocks,
-            writer: BitWriter::new(),
             down_buf: Vec::new(),
-            frames: Vec::new(),
             gathered: Vec::new(),
-            local_counters: Vec::new(),
-            counters: Vec::new(),
         })
-    }
-
-    fn mine(&self) -> Range<usize> {
-        self.blocks[self.comm.rank()].clone()
-    }
-
-    fn counter_counts(&self) -> Vec<usize> {
-        self.blocks.iter().map(|b| b.len() * COUNTERS).collect()
     }
 
     /// Step 1 of phase `phase`: rank 0's downlink, decoded on the other ranks (as a message of
     /// the phase's downlink dimension). Returns this rank's error.
     fn downlink(&mut self, phase: usize) -> Result<Option<String>, EngineError> {
         let d = self.inner.method().phase_dims(self.inner.dim(), phase).0;
-        let root = self.comm.is_root();
+        let root = self.part.comm.is_root();
         let outcome = if root {
             self.inner
                 .server_broadcast(phase)
@@ -69,14 +58,15 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
         } else {
             Ok(())
         };
-        self.comm.root_outcome(outcome)?;
+        self.part.comm.root_outcome(outcome)?;
         if root {
-            self.writer.clear();
-            self.inner.parts_mut().down.encode(&mut self.writer);
+            let writer = &mut self.part.writer;
+            writer.clear();
+            self.inner.parts_mut().down.encode(writer);
             self.down_buf.clear();
-            self.down_buf.extend_from_slice(self.writer.finish());
+            self.down_buf.extend_from_slice(writer.finish());
         }
-        let wire = self.comm.bcast_bytes(&mut self.down_buf)?;
+        let wire = self.part.comm.bcast_bytes(&mut self.down_buf)?;
         let parts = self.inner.parts_mut();
         parts.totals.wire_bytes_down += wire;
         if !root {
@@ -91,49 +81,26 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
     /// One communication phase of a round: the downlink, this rank's workers, the gathered
     /// uplink frames (decoded at the phase's uplink dimension) and rank 0's absorb.
     fn phase(&mut self, phase: usize) -> Result<(), EngineError> {
-        let root = self.comm.is_root();
-        let mine = self.mine();
+        let root = self.part.comm.is_root();
+        let mine = self.part.mine();
         let d = self.inner.method().phase_dims(self.inner.dim(), phase).1;
-        let mut local_err = self.downlink(phase)?;
+        let local_err = self.downlink(phase)?;
         if local_err.is_none() {
             self.inner.run_workers(mine.clone(), phase);
         }
-        self.frames.clear();
-        self.local_counters.clear();
-        for i in mine.clone() {
-            match self.inner.take_result(i) {
-                Ok(samples) if local_err.is_none() => {
-                    let up = &self.inner.parts_mut().ups[i];
-                    let counts = WorkerCounts::of(up, samples);
-                    match push_frame(&mut self.frames, &mut self.writer, i, up) {
-                        Ok(len) => push_counters(&mut self.local_counters, len, &counts),
-                        Err(e) => local_err = Some(e.to_string()),
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    local_err.get_or_insert_with(|| e.to_string());
-                }
-            }
-        }
-        self.comm.any_failed(local_err)?;
-        let counter_counts = self.counter_counts();
-        self.comm
-            .all_gather_u64s(&self.local_counters, &counter_counts, &mut self.counters)?;
+        self.part.frame_and_share(&mut self.inner, local_err)?;
         let n = self.inner.n_workers();
         let frame_counts: Vec<usize> = self
+            .part
             .blocks
             .iter()
-            .map(|b| {
-                b.clone()
-                    .map(|i| FRAME_HEADER_BYTES as usize + self.counters[i * COUNTERS] as usize)
-                    .sum()
-            })
+            .map(|b| b.clone().map(|i| self.part.frame_len(i)).sum())
             .collect();
-        self.comm
-            .gather_to_root(&self.frames, &frame_counts, &mut self.gathered)?;
+        self.part
+            .comm
+            .gather_to_root(&self.part.frames, &frame_counts, &mut self.gathered)?;
         for i in 0..n {
-            let (len, counts) = counters_at(&self.counters, i);
+            let (len, counts) = self.part.counters_at(i);
             self.inner.charge(i, &counts);
             self.inner.parts_mut().totals.wire_bytes_up += FRAME_HEADER_BYTES + len;
         }
@@ -143,7 +110,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
             let mut decoded = Ok(());
             let mut buf = &self.gathered[..];
             for i in 0..n {
-                let (len, counts) = counters_at(&self.counters, i);
+                let (len, counts) = self.part.counters_at(i);
                 match read_frame::<S>(buf, i, len, counts.bits, d) {
                     Ok((msg, rest)) => {
                         buf = rest;
@@ -167,17 +134,13 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
                 .finish_phase(phase, false)
                 .map_err(|e| e.to_string())
         };
-        self.comm.root_outcome(outcome)
+        self.part.comm.root_outcome(outcome)
     }
 }
 
 impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
     fn describe(&self) -> String {
-        format!(
-            "{} over MPI ({} ranks)",
-            self.inner.describe(),
-            self.comm.size()
-        )
+        self.part.describe(&self.inner.describe())
     }
 
     fn stepsize(&self) -> Option<squeeze_methods::StepsizeReport> {
@@ -205,12 +168,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
     }
 
     fn evaluate(&mut self) -> Result<Metrics, EngineError> {
-        let metrics = if self.comm.is_root() {
-            self.inner.evaluate()
-        } else {
-            Ok(NOT_ROOT)
-        };
-        self.comm.share_metrics(metrics)
+        self.part.comm.root_metrics(|| self.inner.evaluate())
     }
 
     /// The server's model: meaningful on rank 0 (other ranks do not advance the server).
@@ -221,25 +179,21 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
     /// Rank 0 gathers every rank's worker states and returns the whole snapshot; the other
     /// ranks return `null`.
     fn snapshot(&self) -> Result<serde_json::Value, EngineError> {
-        snapshot_on_root(
-            &self.comm,
-            &self.blocks,
-            self.inner.workers(),
-            "worker",
-            |w| self.inner.snapshot_with_workers(w),
-        )
+        self.part.snapshot(self.inner.workers(), "worker", |w| {
+            self.inner.snapshot_with_workers(w)
+        })
     }
 
     /// Every rank restores the whole snapshot (read from a shared file system).
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
-        restore_everywhere(&self.comm, snapshot, |s| self.inner.restore(s))
+        self.part.restore(snapshot, |s| self.inner.restore(s))
     }
 
     fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
-        Ok(self.comm.root_flag(flag))
+        Ok(self.part.comm.root_flag(flag))
     }
 
     fn writes_outputs(&self) -> bool {
-        self.comm.is_root()
+        self.part.comm.is_root()
     }
 }

@@ -1,11 +1,10 @@
 //! BEER (Zhao, Li, Chi et al. 2022): gradient tracking with compressed communication.
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, Scalar};
-use squeeze_problems::Problem;
+use squeeze_core::{Compressor, Scalar};
 
-use crate::gossip::tracking::{TrackingNode, tracking_init};
-use crate::gossip::{CompressedGossip, GossipInit, GossipMethod, GradSource, NodeCtx};
+use crate::gossip::tracking::{Tracked, TrackingFamily, TrackingNode};
+use crate::gossip::{CompressedGossip, GradSource};
 use crate::method::Result;
 
 /// BEER: MoTEF without momentum, in the BEER authors' form.
@@ -15,11 +14,16 @@ use crate::method::Result;
 /// G \leftarrow G + \mathcal{C}(V - G)$$
 ///
 /// with $H = G = 0$ and $V = \nabla F(X^0)$ initially; two compressed messages per node per
-/// round (the rounds of [`crate::gossip::tracking`]). Its tracker update is written
-/// independently of [`crate::Motef`]'s (it keeps the previous gradient instead of a momentum)
-/// so that "MoTEF with λ = 1 = BEER" is a real, bit-for-bit test.
-#[derive(Debug)]
-pub struct Beer<S: Scalar>(CompressedGossip<S>);
+/// round (the rounds of [`crate::gossip::tracking`]): [`TrackingFamily`] tracking the
+/// [`LocalGradient`]. Its tracker update is written independently of [`crate::Motef`]'s (it
+/// keeps the previous gradient instead of a momentum) so that "MoTEF with λ = 1 = BEER" is a
+/// real, bit-for-bit test.
+pub type Beer<S> = TrackingFamily<S, LocalGradient>;
+
+/// BEER's tracked quantity: the local gradient, $u_i = \nabla f_i(x_i)$ (the node keeps the
+/// previous one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocalGradient;
 
 /// BEER node state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,53 +46,33 @@ impl<S: Scalar> Beer<S> {
         eta: f64,
         grad: GradSource,
     ) -> Result<Self> {
-        CompressedGossip::new("beer", compressor, gamma, eta, grad).map(Self)
+        let parts = CompressedGossip::new("beer", compressor, gamma, eta, grad)?;
+        Ok(Self::compose(parts, LocalGradient))
     }
 }
 
-impl<S: Scalar> GossipMethod<S> for Beer<S> {
+impl<S: Scalar> Tracked<S> for LocalGradient {
+    const NAME: &'static str = "beer";
     type Node = BeerNode<S>;
 
     fn describe(&self) -> String {
-        self.0.describe("beer", "")
+        String::new()
     }
 
-    fn phases(&self) -> usize {
-        2
-    }
-
-    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<GossipInit<Self::Node>> {
-        tracking_init(&self.0, "beer", (problem, x0, seed), |track| BeerNode {
+    fn node(track: TrackingNode<S>) -> BeerNode<S> {
+        BeerNode {
             prev: track.v.clone(),
             track,
-        })
+        }
     }
 
-    fn send(
-        &self,
-        n: &mut Self::Node,
-        phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        out: &mut Message<S>,
-    ) -> Result {
-        // u = the local gradient: ∇f_i(x^new) − ∇f_i(x^old).
-        let previous = |p: &mut S, gr: S| (gr, std::mem::replace(p, gr));
-        n.track
-            .send(&self.0, phase, (&mut n.prev, previous), ctx, out)
+    fn split(node: &mut BeerNode<S>) -> (&mut TrackingNode<S>, &mut [S]) {
+        (&mut node.track, &mut node.prev)
     }
 
-    fn receive(
-        &self,
-        n: &mut Self::Node,
-        phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        msgs: &[Message<S>],
-    ) -> Result {
-        n.track.receive(phase, ctx, msgs)
-    }
-
-    fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {
-        &node.track.x
+    /// u = the local gradient: ∇f_i(x^new) − ∇f_i(x^old).
+    fn update(&self) -> impl Fn(&mut S, S) -> (S, S) {
+        |p: &mut S, gr: S| (gr, std::mem::replace(p, gr))
     }
 }
 

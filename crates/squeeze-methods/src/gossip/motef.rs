@@ -1,13 +1,10 @@
 //! MoTEF: momentum tracking with error feedback (Islamov, Gao, Stich, ICLR 2025).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, ParamError, Scalar};
-use squeeze_problems::Problem;
+use squeeze_core::{Compressor, ParamError, Scalar};
 
-use crate::gossip::tracking::{TrackingNode, tracking_init};
-use crate::gossip::{
-    CompressedGossip, ConsensusSteps, GossipInit, GossipMethod, GradSource, NodeCtx,
-};
+use crate::gossip::tracking::{Tracked, TrackingFamily, TrackingNode};
+use crate::gossip::{CompressedGossip, ConsensusSteps, GradSource};
 use crate::method::Result;
 
 /// The default momentum of the `motef` config section, λ = 0.01.
@@ -60,15 +57,19 @@ impl MotefParams {
 /// V \leftarrow V + \gamma G(W-I) + M^\prime - M,\quad M \leftarrow M^\prime,\quad Q_g =
 /// \mathcal{C}(V - G),\ G \leftarrow G + Q_g$$
 ///
-/// Two compressed messages per node per round, each sent to every neighbour. Initialisation
-/// as the authors' synthetic code: $H = G = 0$, $V = M = \nabla F(X^0;\xi)$ (UNCONFIRMED which one
-/// the paper states; their a9a notebook starts $M = 0$). λ = 1 gives BEER (tested bit for bit
-/// against [`crate::Beer`]). Theory-consistent parameters are tiny (γ = αρ/200, …); experiments
-/// grid-search (spec §5.2).
-#[derive(Debug)]
-pub struct Motef<S: Scalar> {
-    parts: CompressedGossip<S>,
-    lambda: f64,
+/// Two compressed messages per node per round, each sent to every neighbour: [`TrackingFamily`]
+/// tracking the [`Momentum`]. Initialisation as the authors' synthetic code: $H = G = 0$,
+/// $V = M = \nabla F(X^0;\xi)$ (UNCONFIRMED which one the paper states; their a9a notebook
+/// starts $M = 0$). λ = 1 gives BEER (tested bit for bit against [`crate::Beer`]).
+/// Theory-consistent parameters are tiny (γ = αρ/200, …); experiments grid-search (spec §5.2).
+pub type Motef<S> = TrackingFamily<S, Momentum>;
+
+/// MoTEF's tracked quantity: the momentum $m_i' = (1-\lambda)m_i + \lambda\thinspace g_i$ of
+/// the local gradient.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Momentum {
+    /// λ ∈ (0, 1].
+    pub lambda: f64,
 }
 
 /// MoTEF node state.
@@ -92,63 +93,38 @@ impl<S: Scalar> Motef<S> {
         grad: GradSource,
     ) -> Result<Self> {
         params.validate("motef")?;
-        Ok(Self {
-            parts: CompressedGossip::new("motef", compressor, params.gamma, params.eta, grad)?,
-            lambda: params.lambda,
-        })
+        let parts = CompressedGossip::new("motef", compressor, params.gamma, params.eta, grad)?;
+        let lambda = params.lambda;
+        Ok(Self::compose(parts, Momentum { lambda }))
     }
 }
 
-impl<S: Scalar> GossipMethod<S> for Motef<S> {
+impl<S: Scalar> Tracked<S> for Momentum {
+    const NAME: &'static str = "motef";
     type Node = MotefNode<S>;
 
     fn describe(&self) -> String {
-        self.parts
-            .describe("motef", &format!(", λ={}", self.lambda))
+        format!(", λ={}", self.lambda)
     }
 
-    fn phases(&self) -> usize {
-        2
+    fn node(track: TrackingNode<S>) -> MotefNode<S> {
+        MotefNode {
+            m: track.v.clone(),
+            track,
+        }
     }
 
-    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<GossipInit<Self::Node>> {
-        tracking_init(&self.parts, "motef", (problem, x0, seed), |track| {
-            MotefNode {
-                m: track.v.clone(),
-                track,
-            }
-        })
+    fn split(node: &mut MotefNode<S>) -> (&mut TrackingNode<S>, &mut [S]) {
+        (&mut node.track, &mut node.m)
     }
 
-    fn send(
-        &self,
-        n: &mut Self::Node,
-        phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        out: &mut Message<S>,
-    ) -> Result {
-        // u = the momentum: m′ = (1 − λ)m + λ∇f_i(x).
+    /// u = the momentum: m′ = (1 − λ)m + λ∇f_i(x).
+    fn update(&self) -> impl Fn(&mut S, S) -> (S, S) {
         let (lambda, keep) = (S::from_f64(self.lambda), S::from_f64(1.0 - self.lambda));
-        let momentum = |m: &mut S, gr: S| {
+        move |m: &mut S, gr: S| {
             let m_new = keep * *m + lambda * gr;
             (m_new, std::mem::replace(m, m_new))
-        };
-        n.track
-            .send(&self.parts, phase, (&mut n.m, momentum), ctx, out)
-    }
-
-    fn receive(
-        &self,
-        n: &mut Self::Node,
-        phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        msgs: &[Message<S>],
-    ) -> Result {
-        n.track.receive(phase, ctx, msgs)
-    }
-
-    fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {
-        &node.track.x
+        }
     }
 }
 
@@ -179,7 +155,7 @@ crate::spec::method_entry! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Beer;
+    use crate::{Beer, GossipMethod};
     use squeeze_problems::{InitPoint, quadratic};
 
     /// The trackers start from the *full* local gradient whatever the gradient source (the

@@ -1,4 +1,5 @@
-//! Gradient tracking on compressed public copies, the part BEER and MoTEF share.
+//! Gradient tracking on compressed public copies: [`TrackingFamily`], the method BEER and
+//! MoTEF are (they differ only in what they track, their [`Tracked`] quantity).
 //!
 //! A node keeps its model $x_i$, a tracker $v_i$, public copies $h_i$ (of $x_i$) and $g_i$ (of
 //! $v_i$) that its neighbours hold through the compressed deltas, and the mixed copies
@@ -17,9 +18,86 @@ use squeeze_core::{Message, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::{
-    CompressedGossip, GossipInit, GradState, NodeCtx, compress_delta, init_nodes_at, mix_into,
+    CompressedGossip, GossipInit, GossipMethod, GradState, NodeCtx, compress_delta, init_nodes_at,
+    mix_into,
 };
-use crate::method::{Result, stream};
+use crate::method::{MethodState, Result, stream};
+
+/// A gradient-tracking method on compressed public copies (the two-phase rounds of the
+/// [module docs](self)) that tracks the quantity $u_i$ of `U`: [`crate::Beer`] (the local
+/// gradient, [`crate::gossip::beer::LocalGradient`]) and [`crate::Motef`] (its momentum,
+/// [`crate::gossip::motef::Momentum`]).
+#[derive(Debug)]
+pub struct TrackingFamily<S: Scalar, U> {
+    parts: CompressedGossip<S>,
+    tracked: U,
+}
+
+impl<S: Scalar, U> TrackingFamily<S, U> {
+    /// The method from its checked parts and its tracked quantity.
+    pub(crate) fn compose(parts: CompressedGossip<S>, tracked: U) -> Self {
+        Self { parts, tracked }
+    }
+}
+
+/// What a [`TrackingFamily`] method tracks as $u_i$, and how a node updates it (a node keeps
+/// the [`TrackingNode`] and the method's own vector for $u_i$).
+pub trait Tracked<S: Scalar>: Send + Sync + core::fmt::Debug {
+    /// Registry name of the method (its description and errors name it).
+    const NAME: &'static str;
+    /// Node state: the [`TrackingNode`] (which it reads as) and the method's own vector.
+    type Node: MethodState + core::ops::DerefMut<Target = TrackingNode<S>>;
+    /// The quantity's part of `describe` (", λ=…"; empty for none).
+    fn describe(&self) -> String;
+    /// The initial node around `track`, whose tracker holds $v_i = \nabla f_i(x^0)$.
+    fn node(track: TrackingNode<S>) -> Self::Node;
+    /// The node's shared state and its own vector.
+    fn split(node: &mut Self::Node) -> (&mut TrackingNode<S>, &mut [S]);
+    /// `update(u_j, ∇_j)`: coordinate j of the own vector and of the fresh local gradient in,
+    /// `u_j` updated, $(u_j^{new}, u_j^{old})$ out (phase 1 of the [module docs](self)).
+    fn update(&self) -> impl Fn(&mut S, S) -> (S, S);
+}
+
+impl<S: Scalar, U: Tracked<S>> GossipMethod<S> for TrackingFamily<S, U> {
+    type Node = U::Node;
+
+    fn describe(&self) -> String {
+        self.parts.describe(U::NAME, &self.tracked.describe())
+    }
+
+    fn phases(&self) -> usize {
+        2
+    }
+
+    fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<GossipInit<Self::Node>> {
+        tracking_init(&self.parts, U::NAME, (problem, x0, seed), U::node)
+    }
+
+    fn send(
+        &self,
+        n: &mut Self::Node,
+        phase: usize,
+        ctx: &mut NodeCtx<'_, S>,
+        out: &mut Message<S>,
+    ) -> Result {
+        let (track, own) = U::split(n);
+        track.send(&self.parts, phase, (own, self.tracked.update()), ctx, out)
+    }
+
+    fn receive(
+        &self,
+        n: &mut Self::Node,
+        phase: usize,
+        ctx: &mut NodeCtx<'_, S>,
+        msgs: &[Message<S>],
+    ) -> Result {
+        n.receive(phase, ctx, msgs)
+    }
+
+    fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {
+        &node.x
+    }
+}
 
 /// The state every node of a tracking method holds (flattened into [`crate::BeerNode`] and
 /// [`crate::MotefNode`], so their serialised form lists these fields directly).
@@ -67,7 +145,7 @@ pub(crate) use reads_as_tracking;
 /// The initial nodes of a tracking method named `method`: every node at $x^0$ with
 /// $v_i = \nabla f_i(x^0)$ (the full local gradient, [`init_nodes_at`]),
 /// $h_i = g_i = s_i = t_i = 0$ and its compression stream, wrapped by `make`.
-pub(crate) fn tracking_init<S: Scalar, N>(
+fn tracking_init<S: Scalar, N>(
     parts: &CompressedGossip<S>,
     method: &'static str,
     (problem, x0, seed): (&Problem<S>, &[S], u64),
