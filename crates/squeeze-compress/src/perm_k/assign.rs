@@ -406,33 +406,26 @@ fn write_hits(out: &mut [u32], j: usize, hit: u32) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,popcnt")]
-fn assign_avx512<R: WordSource, P: Progress>(
-    src: &mut R,
-    buf: &mut [u64],
-    d: usize,
-    start: usize,
-    b: usize,
-    indices: &mut [u32],
-    progress: &mut P,
-) {
-    drive::<R, P, AVX512>(src, buf, d, start, b, indices, progress);
+/// `$name`: [`drive`] at batch level `$level`, compiled with `$features` enabled.
+macro_rules! level_copy {
+    ($name:ident, $features:literal, $level:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        fn $name<R: WordSource, P: Progress>(
+            src: &mut R,
+            buf: &mut [u64],
+            d: usize,
+            start: usize,
+            b: usize,
+            indices: &mut [u32],
+            progress: &mut P,
+        ) {
+            drive::<R, P, $level>(src, buf, d, start, b, indices, progress);
+        }
+    };
 }
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,popcnt")]
-fn assign_avx2<R: WordSource, P: Progress>(
-    src: &mut R,
-    buf: &mut [u64],
-    d: usize,
-    start: usize,
-    b: usize,
-    indices: &mut [u32],
-    progress: &mut P,
-) {
-    drive::<R, P, AVX2>(src, buf, d, start, b, indices, progress);
-}
+level_copy!(assign_avx512, "avx512f,avx2,popcnt", AVX512);
+level_copy!(assign_avx2, "avx2,popcnt", AVX2);
 
 /// Kept coordinates of the block with `start` places before it and `b ≥ 1` places at
 /// dimension `d ≤ 2³² − 1`, drawn from `src` through `buf` (refilled whole, any length ≥ 1):
