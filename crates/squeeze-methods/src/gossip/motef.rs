@@ -64,7 +64,7 @@ impl MotefParams {
 /// Theory-consistent parameters are tiny (γ = αρ/200, …); experiments grid-search (spec §5.2).
 pub type Motef<S> = TrackingFamily<S, Momentum>;
 
-/// MoTEF's tracked quantity: the momentum $m_i' = (1-\lambda)m_i + \lambda\thinspace g_i$ of
+/// MoTEF's tracked quantity: the momentum $m_i^\prime = (1-\lambda)m_i + \lambda\thinspace g_i$ of
 /// the local gradient.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Momentum {
