@@ -23,9 +23,15 @@
 //!   smallest non-zero magnitude): the same value whatever the grouping. Floating sums — $\lVert x\rVert_2$,
 //!   $\lVert x\rVert_1$ — stay sequential in their one summation order (they are memory-bound;
 //!   rayon's parallel float sums are not reproducible).
-//! * **Sequential here:** Top-K, the thresholds and scaled sign (memory-bound streaming passes:
-//!   a second core buys little and the candidate selection is sequential anyway), Rand-K and
-//!   Perm-K (data-independent but gather-bound), and every encode/decode.
+//! * **Top-K** splits its streaming pass into one contiguous part per thread (at most 4, part
+//!   boundaries on multiples of 64), each part writing its candidates to its own region; the
+//!   regions are joined in part order and the exact selection runs once, so the message does
+//!   not depend on the split (`sparse_scan::scan_parts`).
+//! * **Sequential here:** the thresholds and scaled sign (memory-bound streaming passes whose
+//!   output size is not bounded in advance), Rand-K and Perm-K (data-independent but
+//!   gather-bound). Encodes and fixed-width decodes have their own chunked path in
+//!   `squeeze_core::bits` (`WIRE_PARALLEL_MIN`); the variable-length QSGD-family decode is
+//!   sequential (where an entry starts depends on the entries before it).
 //!
 //! **Allocation.** The chunked path allocates nothing itself (per-chunk random blocks live on
 //! the stack; generators are copied by value); rayon's scheduling of the jobs may allocate

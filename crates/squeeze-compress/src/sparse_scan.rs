@@ -19,6 +19,7 @@
 //! has it (8 `f32` compares per instruction), the baseline copy otherwise. The two copies do
 //! the same compares and write the same entries in the same order.
 
+use rayon::prelude::*;
 use squeeze_core::{CompressError, Scalar};
 
 /// Entries per chunk of the streaming test (one bit each in a `u64` mask).
@@ -156,14 +157,17 @@ fn first_non_finite<S: Scalar>(c: &[S], base: usize) -> CompressError {
     }
 }
 
-/// Append `(j, x_j)` for the hits of a short tail starting at `base`.
+/// Write `(j, x_j)` for the hits of a short tail starting at `base` to `idx[*w..]`/`val[*w..]`
+/// (room for every entry of `c` past `*w`), advancing `*w`; the error names the tail's first
+/// non-finite entry.
 #[allow(clippy::neg_cmp_op_on_partial_ord)]
-fn take_hits<S: Scalar>(
+fn tail_hits<S: Scalar>(
     c: &[S],
     base: usize,
     t: S,
-    idx: &mut Vec<u32>,
-    val: &mut Vec<S>,
+    idx: &mut [u32],
+    val: &mut [S],
+    w: &mut usize,
 ) -> Result<(), CompressError> {
     for (i, &v) in c.iter().enumerate() {
         if !(v.abs() < t) {
@@ -174,8 +178,9 @@ fn take_hits<S: Scalar>(
                 });
             }
             // Indices fit in u32: callers checked d ≤ MAX_DIM.
-            idx.push((base + i) as u32);
-            val.push(v);
+            idx[*w] = (base + i) as u32;
+            val[*w] = v;
+            *w += 1;
         }
     }
     Ok(())
@@ -226,14 +231,121 @@ pub(crate) fn scan_at_least<S: Scalar>(
             Stop::Done => break Ok(None),
         }
     };
+    if let Ok(None) = result {
+        let tail = &rest[whole..];
+        idx.resize(w + tail.len(), 0);
+        val.resize(w + tail.len(), S::ZERO);
+        let found = tail_hits(tail, start + whole, t, idx, val, &mut w);
+        idx.truncate(w);
+        val.truncate(w);
+        return found.map(|()| None);
+    }
     idx.truncate(w);
     val.truncate(w);
-    match result {
-        Ok(None) => {
-            take_hits(&rest[whole..], start + whole, t, idx, val)?;
-            Ok(None)
+    result
+}
+
+/// Most parts [`scan_parts`] cuts a vector into (one per thread of the calling pool).
+pub(crate) const MAX_PARTS: usize = 4;
+
+/// How one part of [`scan_parts`] ended: the hits it wrote, and why it stopped.
+#[derive(Debug, Clone, PartialEq)]
+enum PartEnd {
+    /// The whole part was scanned; its hits are written.
+    Done(usize),
+    /// The part's region reached the cap before its end.
+    Full,
+    /// The part holds a non-finite entry; the error names its first one.
+    NonFinite(CompressError),
+}
+
+/// Every `(j, x_j)` with `|x_j| ≥ t`, in increasing `j`, found by up to [`MAX_PARTS`] threads of
+/// the calling rayon pool at once: `x` is cut into as many contiguous parts as the pool has
+/// threads (part boundaries on multiples of [`CHUNK`]), part $p$ is scanned into its own
+/// region of `cap + CHUNK` slots of `idx`/`val`, and the regions are then moved together in
+/// part order. The hits are the same as one [`scan_at_least`] from 0 with no cap, whatever
+/// the number of parts.
+///
+/// Returns `Ok(true)` with the hits in `idx`/`val`; `Ok(false)` (and `idx`/`val` cleared) when
+/// some part found `cap` or more hits before its end and every part before it was clean — the
+/// caller then runs its sequential, compacting scan; and the error of the first non-finite
+/// entry of `x` when the parts before it were scanned to their end (an earlier full part
+/// gives `Ok(false)`, and the sequential scan finds the error). Allocates only to grow
+/// `idx`/`val` to `parts · (cap + CHUNK)` (and inside rayon's scheduling).
+pub(crate) fn scan_parts<S: Scalar>(
+    x: &[S],
+    t: S,
+    cap: usize,
+    idx: &mut Vec<u32>,
+    val: &mut Vec<S>,
+) -> Result<bool, CompressError> {
+    let parts = rayon::current_num_threads().clamp(1, MAX_PARTS);
+    let len = x.len().div_ceil(parts).next_multiple_of(CHUNK).max(CHUNK);
+    let region = cap.saturating_add(CHUNK);
+    idx.clear();
+    val.clear();
+    idx.resize(parts * region, 0);
+    val.resize(parts * region, S::ZERO);
+    let mut ends: [PartEnd; MAX_PARTS] = std::array::from_fn(|_| PartEnd::Done(0));
+    x.par_chunks(len)
+        .zip(idx.par_chunks_mut(region))
+        .zip(val.par_chunks_mut(region))
+        .zip(ends.par_iter_mut())
+        .enumerate()
+        .for_each(|(p, (((xp, ip), vp), end))| {
+            *end = scan_part(xp, p * len, t, cap, ip, vp);
+        });
+    let mut w = 0;
+    for (p, end) in ends.into_iter().enumerate().take(x.len().div_ceil(len)) {
+        match end {
+            PartEnd::Done(n) => {
+                idx.copy_within(p * region..p * region + n, w);
+                val.copy_within(p * region..p * region + n, w);
+                w += n;
+            }
+            PartEnd::Full => {
+                idx.clear();
+                val.clear();
+                return Ok(false);
+            }
+            PartEnd::NonFinite(e) => {
+                idx.clear();
+                val.clear();
+                return Err(e);
+            }
         }
-        other => other,
+    }
+    idx.truncate(w);
+    val.truncate(w);
+    Ok(true)
+}
+
+/// One part of [`scan_parts`]: the hits of `x` (entry `i` has index `base + i`) written from
+/// the start of `idx`/`val` (`cap + CHUNK` slots, so a chunk never runs out of room).
+fn scan_part<S: Scalar>(
+    x: &[S],
+    base: usize,
+    t: S,
+    cap: usize,
+    idx: &mut [u32],
+    val: &mut [S],
+) -> PartEnd {
+    let whole = x.len() - x.len() % CHUNK;
+    let how = How {
+        t,
+        cap,
+        wide: squeeze_core::simd::avx2(),
+    };
+    let mut w = 0;
+    let (pos, stop) = scan_chunks(&x[..whole], base, how, idx, val, &mut w);
+    match stop {
+        Stop::Done => match tail_hits(&x[whole..], base + whole, t, idx, val, &mut w) {
+            Ok(()) => PartEnd::Done(w),
+            Err(e) => PartEnd::NonFinite(e),
+        },
+        // `Grow` cannot happen (the cursor stays below `cap`, the region has `CHUNK` more).
+        Stop::Full | Stop::Grow => PartEnd::Full,
+        Stop::NonFinite => PartEnd::NonFinite(first_non_finite(&x[pos..pos + CHUNK], base + pos)),
     }
 }
 
@@ -402,6 +514,95 @@ mod tests {
             };
             assert_eq!(got, want);
         }
+    }
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
+    /// `scan_parts` in a pool of `threads`: `Ok(Some(hits))`, `Ok(None)` for "a part filled
+    /// up" (with the buffers left empty), or the index of the reported non-finite entry.
+    #[allow(clippy::type_complexity)]
+    fn split(
+        x: &[f32],
+        t: f32,
+        cap: usize,
+        threads: usize,
+    ) -> Result<Option<(Vec<u32>, Vec<f32>)>, usize> {
+        pool(threads).install(|| {
+            let (mut idx, mut val) = (vec![9u32; 3], vec![9.0f32; 3]);
+            match scan_parts(x, t, cap, &mut idx, &mut val) {
+                Ok(true) => Ok(Some((idx, val))),
+                Ok(false) => {
+                    assert!(idx.is_empty() && val.is_empty());
+                    Ok(None)
+                }
+                Err(CompressError::NonFinite { index, .. }) => Err(index),
+                Err(e) => panic!("{e:?}"),
+            }
+        })
+    }
+
+    /// Split scans find the hits of one sequential scan for 1–5 threads, on lengths that are
+    /// and are not multiples of the chunk (a tail in the last part), with hits at part edges.
+    #[test]
+    fn split_scans_match_the_sequential_scan() {
+        let mut rng = squeeze_core::SqueezeRng::from_seed_u64(8);
+        for len in [0, 1, 63, 64, 65, 4 * CHUNK, 1000, 12_345, 70_001] {
+            let mut x: Vec<f32> = (0..len)
+                .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+                .collect();
+            for j in [len / 2, len / 3, len / 4, len.saturating_sub(1)] {
+                if j < len {
+                    x[j] = 0.95;
+                }
+            }
+            for t in [0.0f32, 0.5, 0.9, 2.0] {
+                let want = reference(&x, t).unwrap();
+                for threads in 1..=5 {
+                    let got = split(&x, t, len + 1, threads);
+                    assert_eq!(got, Ok(Some(want.clone())), "len {len} t {t} {threads}");
+                }
+            }
+        }
+    }
+
+    /// A part that reaches the cap sends the caller to the sequential scan; the first
+    /// non-finite entry is reported only when every part before it was scanned to its end.
+    #[test]
+    fn split_scans_hand_back_full_parts_and_the_first_non_finite() {
+        let len = 4 * CHUNK * 16;
+        let mut x = vec![0.0f32; len];
+        // Part 0 of two holds 40 hits, part 1 holds 4.
+        for j in 0..40 {
+            x[j * 97] = 1.0;
+        }
+        for j in 0..4 {
+            x[len / 2 + j * 131] = -1.0;
+        }
+        let all = reference(&x, 0.5).unwrap();
+        assert_eq!(split(&x, 0.5, 100, 2), Ok(Some(all)));
+        assert_eq!(split(&x, 0.5, 20, 2), Ok(None));
+        assert_eq!(split(&x, 0.5, 20, 1), Ok(None));
+        // A NaN in part 1 behind a full part 0: handed back, not reported.
+        let mut y = x.clone();
+        y[len - 5] = f32::NAN;
+        assert_eq!(split(&y, 0.5, 20, 2), Ok(None));
+        assert_eq!(split(&y, 0.5, 100, 2), Err(len - 5));
+        // Non-finite entries in both parts: the first one wins, for any thread count.
+        y[len / 2 - 7] = f32::NEG_INFINITY;
+        for threads in 1..=4 {
+            assert_eq!(split(&y, 0.5, 100, threads), Err(len / 2 - 7), "{threads}");
+            assert_eq!(split(&y, f32::INFINITY, 100, threads), Err(len / 2 - 7));
+        }
+        // In the tail of the last part.
+        let mut z = vec![0.0f32; 3 * CHUNK * 8 + 11];
+        let at = z.len() - 2;
+        z[at] = f32::NAN;
+        assert_eq!(split(&z, 0.5, 10, 3), Err(at));
     }
 
     #[test]

@@ -6,8 +6,9 @@ use squeeze_core::{
 };
 
 use crate::entry::{K_PARAMS, ParamDoc, Registered, compressor};
+use crate::parallel::is_parallel;
 use crate::params::{KSpec, Params};
-use crate::sparse_scan::{CHUNK, key, scan_at_least};
+use crate::sparse_scan::{CHUNK, key, scan_at_least, scan_parts};
 
 /// Top-K: $\mathcal{C}(x)_j = x_j$ for the $k$ coordinates of largest $|x_j|$, $0$ elsewhere.
 ///
@@ -39,7 +40,11 @@ use crate::sparse_scan::{CHUNK, key, scan_at_least};
 /// fewer than $k$ candidates remain, the pass is redone with a lower threshold (at worst $0$,
 /// which is exact for any input). The last step is `select_nth_unstable` on the candidates'
 /// magnitude bits (IEEE bits of non-negative floats are order-preserving). No allocation once
-/// the message and `ctx.scratch.words` have grown.
+/// the message and `ctx.scratch.words` have grown. Called from a rayon pool with several
+/// threads and $d \ge$ [`PARALLEL_MIN_DIM`](crate::parallel::PARALLEL_MIN_DIM), the streaming
+/// pass is split into one contiguous part per thread (at most 4), each writing its candidates
+/// to its own region of the message; the selection is exact, so the message is the same for
+/// any thread count.
 ///
 /// ```
 /// use squeeze_compress::TopK;
@@ -227,6 +232,8 @@ pub(crate) struct Stats {
     pub passes: usize,
     /// Compactions of a full candidate buffer (the threshold undershot, or ties).
     pub compactions: usize,
+    /// Passes that ran split across the threads of the calling pool.
+    pub split_passes: usize,
 }
 
 /// The exact Top-K of `x` (`1 ≤ k ≤ d = x.len() ≤ MAX_DIM`) into `idx`/`val` (cleared first),
@@ -291,14 +298,20 @@ pub(crate) fn top_k_select<S: Scalar>(
         val.clear();
         stats.passes += 1;
         let mut t = S::from_bits_u64(t0);
-        let mut pos = 0;
-        while let Some(next) = scan_at_least(x, pos, t, cap, idx, val)? {
-            // Buffer full (cap > k): keep the top k so far; later entries must beat the k-th
-            // magnitude strictly (an equal one has a higher index and loses the tie).
-            let kth = compact(words, idx, val, k);
-            stats.compactions += 1;
-            t = S::from_bits_u64(kth + 1);
-            pos = next;
+        // On a multi-thread pool, large inputs are scanned in parts at once (the same hits);
+        // a part that fills up sends the attempt to the sequential, compacting scan.
+        if is_parallel(d) && scan_parts(x, t, cap, idx, val)? {
+            stats.split_passes += 1;
+        } else {
+            let mut pos = 0;
+            while let Some(next) = scan_at_least(x, pos, t, cap, idx, val)? {
+                // Buffer full (cap > k): keep the top k so far; later entries must beat the
+                // k-th magnitude strictly (an equal one has a higher index and loses the tie).
+                let kth = compact(words, idx, val, k);
+                stats.compactions += 1;
+                t = S::from_bits_u64(kth + 1);
+                pos = next;
+            }
         }
         if idx.len() >= k {
             break;
@@ -535,12 +548,41 @@ mod tests {
                 stats,
                 Stats {
                     passes: 1,
-                    compactions: 0
+                    compactions: 0,
+                    split_passes: 0,
                 },
                 "k = {k}"
             );
             assert_eq!(got, naive(&x, k));
         }
+    }
+
+    /// On a 2-thread pool a large input is scanned in parts: one split pass, the exact Top-K.
+    /// Outside a pool, the same input takes the sequential pass.
+    #[test]
+    fn large_input_on_a_pool_takes_one_split_pass() {
+        let d = crate::parallel::PARALLEL_MIN_DIM + 1001;
+        let x: Vec<f32> = (0..d as u64)
+            .map(|i| (mix(i) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            .collect();
+        let k = d / 100;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (split, stats) = pool.install(|| run_stats(&x, k, Tuning::DEFAULT)).unwrap();
+        assert_eq!(
+            stats,
+            Stats {
+                passes: 1,
+                compactions: 0,
+                split_passes: 1,
+            }
+        );
+        let (one, stats) = run_stats(&x, k, Tuning::DEFAULT).unwrap();
+        assert_eq!((stats.passes, stats.split_passes), (1, 0));
+        assert_eq!(split, one);
+        assert_eq!(split, naive(&x, k));
     }
 
     fn tied_input() -> impl Strategy<Value = Vec<f64>> {
