@@ -292,12 +292,12 @@ pub(super) const PORTABLE: u8 = 0;
 pub(super) const AVX2: u8 = 1;
 pub(super) const AVX512: u8 = 2;
 
-/// The best of [`PORTABLE`], [`AVX2`], [`AVX512`] for this CPU; [`PORTABLE`] inside
-/// [`squeeze_core::simd::portable`].
+/// The best of [`PORTABLE`], [`AVX2`], [`AVX512`] for this CPU, within the cap of
+/// [`squeeze_core::simd::at_most`] ([`PORTABLE`] inside [`squeeze_core::simd::portable`]).
 pub(super) fn best_level() -> u8 {
     #[cfg(target_arch = "x86_64")]
     if squeeze_core::simd::avx2() && std::is_x86_feature_detected!("popcnt") {
-        return if std::is_x86_feature_detected!("avx512f") {
+        return if squeeze_core::simd::avx512() {
             AVX512
         } else {
             AVX2

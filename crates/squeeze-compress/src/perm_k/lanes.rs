@@ -44,16 +44,11 @@ pub(super) struct Lanes {
 
 impl Lanes {
     /// The stream of `SqueezeRng::from_seed_u64(seed)`; AVX2 steps when
-    /// [`squeeze_core::simd::avx2`] says so, with AVX-512VL rotations if the CPU has them
-    /// (the same words either way).
+    /// [`squeeze_core::simd::avx2`] says so, with AVX-512VL rotations when
+    /// [`squeeze_core::simd::avx512`] does (the same words either way).
     pub(super) fn new(seed: u64) -> Self {
         let avx2 = squeeze_core::simd::avx2();
-        #[cfg(target_arch = "x86_64")]
-        let vl = avx2
-            && std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512vl");
-        #[cfg(not(target_arch = "x86_64"))]
-        let vl = false;
+        let vl = squeeze_core::simd::avx512();
         let mut lanes = Self {
             s: [[0; GEN_LANES]; 4],
             avx2,
