@@ -656,31 +656,6 @@ pub(crate) fn compress_up<S: Scalar>(
     )?)
 }
 
-/// `up ← C(diff)` and `g ← g + up`: EF21's update ([`squeeze_feedback::ef21::correct_with`])
-/// of an estimate `g` towards `g + diff`; errors name `what`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn compress_correction<S: Scalar>(
-    compressor: &dyn Compressor<S>,
-    diff: &[S],
-    g: &mut [S],
-    rng: &mut SqueezeRng,
-    scratch: &mut Scratch,
-    ids: (usize, usize, u64, u64),
-    what: &'static str,
-    up: &mut Message<S>,
-) -> Result {
-    Ok(squeeze_feedback::ef21::correct_with(
-        compressor,
-        diff,
-        g,
-        rng,
-        scratch,
-        &round_of(ids),
-        what,
-        up,
-    )?)
-}
-
 /// The workers' full local gradients at `x0` and their mean (the usual EF21-family
 /// initialisation $g_i^0 = \nabla f_i(x^0)$, sent uncompressed and charged only with
 /// `count_init`).

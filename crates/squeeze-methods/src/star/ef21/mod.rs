@@ -16,8 +16,8 @@ use squeeze_problems::Problem;
 use squeeze_problems::oracle::Candidates;
 
 use crate::method::{
-    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, WorkerCtx, compress_correction,
-    compress_err, compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
+    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, WorkerCtx, compress_err,
+    compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err, round_of,
 };
 use crate::method::{MethodState, ServerState};
 use crate::star::server::StepServer;
@@ -420,7 +420,7 @@ const GRAD_WHAT: &str = "the local gradient or the correction ∇f_i − g_i";
 /// message buffer, not in the state). The message is exactly the compressor's: if at least
 /// $k$ entries pass, they hold the Top-K and [`TopK::finish_candidates`] selects it; if fewer
 /// pass, the compressor runs on the written difference (today's path, minus the gradient
-/// pass; errors name `what`). Then $g_i \leftarrow g_i + c_i$ as in `compress_correction`.
+/// pass; errors name `what`). Then $g_i \leftarrow g_i + c_i$ as in [`correct_by_buffer`].
 ///
 /// Returns `Ok(false)` with nothing counted (and `up` possibly emptied) when it does not apply:
 /// no hint (the first round, or after a resume), a compressor that is not Top-K with $k < d$,
@@ -476,7 +476,7 @@ fn fused_top_k<S: Scalar>(
 
 /// EF21's correction of the estimate $g_i$ by the difference in `ctx.buffers.grad`:
 /// `up` $= \mathcal{C}(\text{grad})$ with the worker's stream, $g_i \leftarrow g_i +$ `up`
-/// ([`compress_correction`]; errors name `what`).
+/// (the mechanism's own update, [`squeeze_feedback::ef21::correct_with`]; errors name `what`).
 pub(crate) fn correct_by_buffer<S: Scalar>(
     compressor: &dyn Compressor<S>,
     (g, rng): (&mut [S], &mut SqueezeRng),
@@ -484,9 +484,18 @@ pub(crate) fn correct_by_buffer<S: Scalar>(
     what: &'static str,
     up: &mut Message<S>,
 ) -> Result {
-    let ids = ctx.ids();
+    let round = round_of(ctx.ids());
     let b = &mut *ctx.buffers;
-    compress_correction(compressor, &b.grad, g, rng, &mut b.scratch, ids, what, up)
+    Ok(squeeze_feedback::ef21::correct_with(
+        compressor,
+        &b.grad,
+        g,
+        rng,
+        &mut b.scratch,
+        &round,
+        what,
+        up,
+    )?)
 }
 
 /// The $k$-th magnitude of a previous Top-K message: the smallest $|c_j|$ of a `Sparse`
