@@ -484,27 +484,15 @@ macro_rules! method_entry {
                 )
             }
         }
-        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*
-            #[doc = "Mechanism on the learned Hessians (BL1: their coefficients): `\"ef21\"` (default; needs `compressor`), `\"lag\"` (`zeta`), `\"clag\"` (`compressor`, `zeta`), `\"bag\"` (`p`) or `\"3pc_v1\"` (`compressor`)."]
-            #[serde(default)]
-            pub mechanism: Option<$crate::star::newton::specs::HessianMechanism>,
-            #[doc = "Trigger threshold ζ ≥ 0 of `lag`/`clag` (default 1)."]
-            #[serde(default)]
-            pub zeta: Option<f64>,
-            #[doc = "Probability of `bag` sending the fresh Hessian (BL1: coefficients), in (0, 1] (default 0.5)."]
-            #[serde(default)]
-            pub p: Option<f64>,
-        ] $($($rest)*)?);
+        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*]
+            #[doc = "Mechanism on the learned Hessians (BL1: their coefficients): `\"ef21\"` (default; needs `compressor`), `\"lag\"` (`zeta`), `\"clag\"` (`compressor`, `zeta`), `\"bag\"` (`p`) or `\"3pc_v1\"` (`compressor`)."] mechanism: Option<$crate::star::newton::specs::HessianMechanism>,
+            #[doc = "Trigger threshold ζ ≥ 0 of `lag`/`clag` (default 1)."] zeta: Option<f64>,
+            #[doc = "Probability of `bag` sending the fresh Hessian (BL1: coefficients), in (0, 1] (default 0.5)."] p: Option<f64> $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] newton_step $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "`\"project\"` (onto {H ⪰ μI}; the default but of `fednl_pp`) or `\"shift\"` (H + l·I with l the workers' mean ‖H_i − ∇²f_i‖_F, one more value up; `fednl_pp`'s default)."]
-            #[serde(default)]
-            pub regularization: Option<$crate::star::newton::RegularizationRule>,
-            #[doc = "μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser)."]
-            #[serde(default)]
-            pub mu: Option<f64>,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt newton_step $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "`\"project\"` (onto {H ⪰ μI}; the default but of `fednl_pp`) or `\"shift\"` (H + l·I with l the workers' mean ‖H_i − ∇²f_i‖_F, one more value up; `fednl_pp`'s default)."] regularization: Option<$crate::star::newton::RegularizationRule>,
+            #[doc = "μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser)."] mu: Option<f64> $(, $($rest)*)?);
     };
     (@fields ($params:ident, $name:literal, $spec:ident) [$($done:tt)*] consensus $(, $($rest:tt)*)?) => {
         impl $params {
@@ -514,63 +502,37 @@ macro_rules! method_entry {
                 $crate::gossip::ConsensusSteps::required($name, self.gamma, self.eta)
             }
         }
-        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*
-            #[doc = "Consensus stepsize γ ∈ (0, 1] (required)."]
-            #[serde(default)]
-            pub gamma: Option<f64>,
-            #[doc = "Stepsize η > 0 (required)."]
-            #[serde(default)]
-            pub eta: Option<f64>,
-        ] $($($rest)*)?);
+        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*]
+            #[doc = "Consensus stepsize γ ∈ (0, 1] (required)."] gamma: Option<f64>,
+            #[doc = "Stepsize η > 0 (required)."] eta: Option<f64> $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] stepsize $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Stepsize rule: `{ rule = \"theory\", multiplier = m }` (m × the theory stepsize of the method; default m = 1) or `{ rule = \"constant\", gamma = γ }`."]
-            #[serde(default)]
-            pub stepsize: $crate::stepsize::Stepsize,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt stepsize $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Stepsize rule: `{ rule = \"theory\", multiplier = m }` (m × the theory stepsize of the method; default m = 1) or `{ rule = \"constant\", gamma = γ }`."] stepsize: $crate::stepsize::Stepsize $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] init $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Initial gradient estimates g_i⁰: `\"full\"` (∇f_i(x⁰) sent uncompressed; default), `\"compressed\"` (C(∇f_i(x⁰))) or `\"zero\"`."]
-            #[serde(default)]
-            pub init: $crate::star::ef21::GradInit,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt init $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Initial gradient estimates g_i⁰: `\"full\"` (∇f_i(x⁰) sent uncompressed; default), `\"compressed\"` (C(∇f_i(x⁰))) or `\"zero\"`."] init: $crate::star::ef21::GradInit $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] count_init $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Count the bits of an uncompressed initial round (default false: the papers' plots start at 0 bits)."]
-            #[serde(default)]
-            pub count_init: bool,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt count_init $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Count the bits of an uncompressed initial round (default false: the papers' plots start at 0 bits)."] count_init: bool $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] gradient $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Local gradients: `{ kind = \"full\" }` (default), `{ kind = \"minibatch\", batch = 5 }` or `{ kind = \"noisy\", sigma = 10 }`."]
-            #[serde(default)]
-            pub gradient: Option<$crate::gossip::GradSource>,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt gradient $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Local gradients: `{ kind = \"full\" }` (default), `{ kind = \"minibatch\", batch = 5 }` or `{ kind = \"noisy\", sigma = 10 }`."] gradient: Option<$crate::gossip::GradSource> $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] batch $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`)."]
-            #[serde(default)]
-            pub batch: Option<$crate::star::ef21::sgd::Batch>,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt batch $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`)."] batch: Option<$crate::star::ef21::sgd::Batch> $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] participation $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Participating fraction p ∈ (0, 1]: τ = max(1, ⌊p·n⌋) random workers per round (required)."]
-            #[serde(default)]
-            pub participation: Option<f64>,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt participation $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Participating fraction p ∈ (0, 1]: τ = max(1, ⌊p·n⌋) random workers per round (required)."] participation: Option<f64> $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] tau $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Clipping radius τ > 0 (`inf` disables clipping; required)."]
-            #[serde(default)]
-            pub tau: Option<f64>,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt tau $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Clipping radius τ > 0 (`inf` disables clipping; required)."] tau: Option<f64> $(, $($rest)*)?);
     };
     (@fields $h:tt [$($done:tt)*] #[doc = $fdoc:literal] $field:ident: $ty:ty $(, $($rest:tt)*)?) => {
         $crate::spec::method_entry!(@fields $h [$($done)*
