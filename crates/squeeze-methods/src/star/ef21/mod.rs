@@ -11,7 +11,9 @@ pub mod sgd;
 
 use serde::{Deserialize, Serialize};
 use squeeze_compress::TopK;
-use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng, ops};
+use squeeze_core::{
+    CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, Scratch, SqueezeRng, ops,
+};
 use squeeze_problems::Problem;
 use squeeze_problems::oracle::Candidates;
 
@@ -164,6 +166,10 @@ pub trait GradEstimator<S: Scalar>: Send + Sync + core::fmt::Debug {
     const CORRECTION: &'static str;
     /// The estimator's part of `describe` (", batch=…"); `init` is the family's init rule.
     fn describe(&self, init: GradInit) -> String;
+    /// Check the estimator's parameters (none by default).
+    fn validate(&self) -> Result<(), ParamError> {
+        Ok(())
+    }
     /// The worker states, in worker order, from EF21's ($g_i^0$ and the compression stream).
     fn workers(
         &self,
@@ -191,6 +197,10 @@ pub trait ServerRule<S: Scalar>: Send + Sync + core::fmt::Debug {
     type Server: MethodState + ServerState<S>;
     /// The state from EF21's initial one.
     fn server(&self, ef21: Ef21Server<S>) -> Self::Server;
+    /// Check the rule's parameters (none by default).
+    fn validate(&self) -> Result<(), ParamError> {
+        Ok(())
+    }
     /// After $g$ absorbed the round's corrections.
     fn after_absorb(&self, _server: &mut Self::Server) {}
     /// `describe` of the variant around `inner`.
@@ -296,16 +306,13 @@ impl<S: Scalar> Ef21<S> {
         init: GradInit,
         count_init: bool,
     ) -> Result<Self> {
-        stepsize.validate()?;
-        Ok(Self::compose(
-            compressor, stepsize, init, count_init, FullGrad, PlainStep,
-        ))
+        Self::compose(compressor, stepsize, init, count_init, FullGrad, PlainStep)
     }
 }
 
 impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> Ef21Family<S, E, R> {
-    /// The variant with estimator `estimator` and server rule `rule` (the parts are validated
-    /// by their constructors; `stepsize` by the caller).
+    /// The variant with estimator `estimator` and server rule `rule`, its parameters checked
+    /// in this order: the rule's, the stepsize, the estimator's.
     pub fn compose(
         compressor: Box<dyn Compressor<S>>,
         stepsize: Stepsize,
@@ -313,15 +320,18 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> Ef21Family<S, E, R> {
         count_init: bool,
         estimator: E,
         rule: R,
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        rule.validate()?;
+        stepsize.validate()?;
+        estimator.validate()?;
+        Ok(Self {
             compressor,
             stepsize,
             init,
             count_init,
             estimator,
             rule,
-        }
+        })
     }
 
     /// Short name with the compressor, e.g. `ef21(top_k:k=1)`.

@@ -1,7 +1,7 @@
 //! EF21-PAGE (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, "EF21 with bells & whistles", 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, ParamError, Scalar, SqueezeRng};
 use squeeze_problems::{MinibatchSampler, Problem};
 
 use crate::method::{Result, WorkerCtx, check_prob, ensure_finite};
@@ -97,20 +97,8 @@ impl<S: Scalar> Ef21Page<S> {
         p: Option<f64>,
         count_init: bool,
     ) -> Result<Self> {
-        stepsize.validate()?;
-        batch.validate()?;
-        if let Some(p) = p {
-            check_prob("ef21_page", "p", p)?;
-        }
-        let (init, rule) = (GradInit::Full, PlainStep);
-        Ok(Self::compose(
-            compressor,
-            stepsize,
-            init,
-            count_init,
-            Page { batch, p },
-            rule,
-        ))
+        let (init, estimator) = (GradInit::Full, Page { batch, p });
+        Self::compose(compressor, stepsize, init, count_init, estimator, PlainStep)
     }
 }
 
@@ -121,6 +109,15 @@ impl<S: Scalar> GradEstimator<S> for Page {
 
     fn describe(&self, _: GradInit) -> String {
         format!(", batch={:?}, p={:?}", self.batch, self.p)
+    }
+
+    /// τ_i, and p ∈ (0, 1] if given.
+    fn validate(&self) -> Result<(), ParamError> {
+        self.batch.validate()?;
+        match self.p {
+            Some(p) => check_prob("ef21_page", "p", p),
+            None => Ok(()),
+        }
     }
 
     fn workers(

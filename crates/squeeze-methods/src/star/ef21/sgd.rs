@@ -149,17 +149,8 @@ impl<S: Scalar> Ef21Sgd<S> {
         batch: Batch,
         count_init: bool,
     ) -> Result<Self> {
-        stepsize.validate()?;
-        batch.validate()?;
-        let (init, rule) = (GradInit::Full, PlainStep);
-        Ok(Self::compose(
-            compressor,
-            stepsize,
-            init,
-            count_init,
-            Minibatch { batch },
-            rule,
-        ))
+        let (init, estimator) = (GradInit::Full, Minibatch { batch });
+        Self::compose(compressor, stepsize, init, count_init, estimator, PlainStep)
     }
 }
 
@@ -170,6 +161,10 @@ impl<S: Scalar> GradEstimator<S> for Minibatch {
 
     fn describe(&self, _: GradInit) -> String {
         format!(", batch={:?}", self.batch)
+    }
+
+    fn validate(&self) -> Result<(), ParamError> {
+        self.batch.validate()
     }
 
     fn workers(
