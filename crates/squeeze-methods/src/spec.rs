@@ -369,7 +369,8 @@ pub fn three_pc<S: Scalar, B: MethodSink<S>>(
 /// One registry entry: the typed `Params` struct (`deny_unknown_fields`, every field
 /// `#[serde(default)]`, in the order given — the order `squeeze list` and the "it accepts …"
 /// errors show) and the `MethodSpec` impl, with `build` given as a body over `p` (the typed
-/// params), `ctx` and `sink` (with `crate::spec` in scope as `s`).
+/// params), `ctx` and `sink` (with `crate::spec` in scope as `s`). `hints = [(key, fix), …],`
+/// ([`MethodSpec::HINTS`]) is given only where there are some.
 ///
 /// Fields are either one of the shared keys — `compressor`, `stepsize`, `init`,
 /// `count_init`, `gradient`, `batch`, `tau`, `participation`, each with its one type and doc; the groups
@@ -382,7 +383,7 @@ macro_rules! method_entry {
     (
         $(#[$doc:meta])*
         $spec:ident($params:ident { $($fields:tt)* }): $topology:ident $name:literal,
-        summary = $summary:literal, example = $example:literal, hints = [$($hint:tt)*],
+        summary = $summary:literal, example = $example:literal, $(hints = [$($hint:tt)*],)?
         |$p:ident, $ctx:ident, $sink:ident| $body:block
     ) => {
         $crate::spec::method_entry!(@fields ($params, $name, $spec) [] $($fields)*);
@@ -396,7 +397,7 @@ macro_rules! method_entry {
             const SUMMARY: &'static str = $summary;
             const TOPOLOGY: $crate::spec::Topology = $crate::spec::Topology::$topology;
             const EXAMPLE: &'static str = $example;
-            const HINTS: &'static [(&'static str, &'static str)] = &[$($hint)*];
+            $(const HINTS: &'static [(&'static str, &'static str)] = &[$($hint)*];)?
             type Params = $params;
 
             fn build<S: squeeze_core::Scalar, B: $crate::spec::MethodSink<S>>(

@@ -87,7 +87,6 @@ crate::spec::method_entry! {
     }): Gossip "beer",
     summary = "BEER: compressed gradient tracking, 2 messages/round (gamma, eta)",
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",
-    hints = [],
     |p, ctx, sink| {
         let (gamma, eta) = p.consensus_steps()?;
         let c = p.main_compressor::<S>(ctx.dim)?;

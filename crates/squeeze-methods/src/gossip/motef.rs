@@ -141,7 +141,6 @@ crate::spec::method_entry! {
     }): Gossip "motef",
     summary = "MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda = 0.01)",
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05\nlambda = 0.01",
-    hints = [],
     |p, ctx, sink| {
         let (gamma, eta) = p.consensus_steps()?;
         let lambda = p.lambda.unwrap_or(LAMBDA_DEFAULT);

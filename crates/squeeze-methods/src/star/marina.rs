@@ -274,7 +274,6 @@ crate::spec::method_entry! {
     }): Star "marina",
     summary = "MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)",
     example = "compressor = \"rand_k:k=3\"",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         if c.class(ctx.dim).omega().is_none() {

@@ -139,7 +139,6 @@ crate::spec::method_entry! {
     SgdSpec(SgdParams { compressor, stepsize, gradient }): Star "sgd",
     summary = "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b }); with a compressor: compressed SGD, no error feedback",
     example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",
-    hints = [],
     |p, ctx, sink| {
         let grad = p.gradient.unwrap_or_default();
         let m = match &p.compressor {

@@ -151,7 +151,6 @@ crate::spec::method_entry! {
     }): Star "ef21_bc",
     summary = "EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)",
     example = "compressor = \"top_k:k=1\"\ndownlink_compressor = \"top_k:k=2\"",
-    hints = [],
     |p, ctx, sink| {
         let spec = p.downlink_compressor.as_ref().ok_or_else(|| {
             s::MethodConfigError::at(

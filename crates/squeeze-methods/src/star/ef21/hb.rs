@@ -121,7 +121,6 @@ crate::spec::method_entry! {
     }): Star "ef21_hb",
     summary = "EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)",
     example = "compressor = \"top_k:k=1\"\nmomentum = 0.5",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         let mom = s::required(

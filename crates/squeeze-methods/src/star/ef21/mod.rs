@@ -551,7 +551,6 @@ crate::spec::method_entry! {
     Ef21Spec(Ef21Params { compressor, stepsize, init, count_init }): Star "ef21",
     summary = "EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g",
     example = "compressor = \"top_k:k=1\"",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         sink.star(Ef21::new(c, p.stepsize, p.init, p.count_init).map_err(s::method_err)?)

@@ -201,7 +201,6 @@ crate::spec::method_entry! {
     }): Star "ef21_page",
     summary = "EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)",
     example = "compressor = \"top_k:k=1\"\nbatch = 0.25",
-    hints = [],
     |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = p.main_compressor::<S>(ctx.dim)?;

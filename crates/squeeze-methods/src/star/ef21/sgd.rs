@@ -219,7 +219,6 @@ crate::spec::method_entry! {
     Ef21SgdSpec(Ef21SgdParams { compressor, stepsize, init, count_init, batch }): Star "ef21_sgd",
     summary = "EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)",
     example = "compressor = \"top_k:k=1\"\nbatch = 0.25",
-    hints = [],
     |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = p.main_compressor::<S>(ctx.dim)?;
