@@ -155,12 +155,19 @@ pub fn compressor<S: Scalar>(
     spec: Option<&CompressorSpec>,
     dim: usize,
 ) -> Result<Box<dyn Compressor<S>>, MethodConfigError> {
-    let spec = spec.ok_or_else(|| {
-        MethodConfigError::at(
-            key,
-            format!("{name} needs a compressor, e.g. {key} = \"top_k:k=1\""),
-        )
-    })?;
+    let missing = || format!("{name} needs a compressor, e.g. {key} = \"top_k:k=1\"");
+    required_compressor(key, spec, missing, dim)
+}
+
+/// [`build_compressor`] of a required `spec` (key `method.<key>`); absent: the error
+/// `missing()` (what the method needs it for, with an example).
+pub fn required_compressor<S: Scalar, M: Into<String>>(
+    key: &str,
+    spec: Option<&CompressorSpec>,
+    missing: impl FnOnce() -> M,
+    dim: usize,
+) -> Result<Box<dyn Compressor<S>>, MethodConfigError> {
+    let spec = spec.ok_or_else(|| MethodConfigError::at(key, missing()))?;
     build_compressor(key, spec, dim)
 }
 

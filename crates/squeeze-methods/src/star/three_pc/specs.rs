@@ -85,13 +85,12 @@ method_entry! {
     summary = "3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)",
     example = "compressor = \"top_k:k=1\"\ncompressor2 = \"rand_k:k=3\"",
     |p, ctx, sink| {
-        let spec = p.compressor2.as_ref().ok_or_else(|| {
-            s::MethodConfigError::at(
-                "compressor2",
-                "3pc_v2 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
-            )
-        })?;
-        let q = s::build_compressor::<S>("compressor2", spec, ctx.dim)?;
+        let q = s::required_compressor::<S, _>(
+            "compressor2",
+            p.compressor2.as_ref(),
+            || "3pc_v2 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
+            ctx.dim,
+        )?;
         let c = p.main_compressor::<S>(ctx.dim)?;
         let mech = V2::new(c, q).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
@@ -111,16 +110,12 @@ method_entry! {
     summary = "3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)",
     example = "compressor = \"top_k:k=1\"\ncompressor2 = \"top_k:k=2\"",
     |p, ctx, sink| {
-        let c2 = match p.compressor2.as_ref().or(p.compressor.as_ref()) {
-            Some(spec) => s::build_compressor::<S>("compressor2", spec, ctx.dim)?,
-            None => {
-                return Err(s::MethodConfigError::at(
-                    "compressor2",
-                    "3pc_v4 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
-                )
-                .into());
-            }
-        };
+        let c2 = s::required_compressor::<S, _>(
+            "compressor2",
+            p.compressor2.as_ref().or(p.compressor.as_ref()),
+            || "3pc_v4 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
+            ctx.dim,
+        )?;
         let c = p.main_compressor::<S>(ctx.dim)?;
         let mech = V4::new(c, c2);
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
