@@ -6,10 +6,11 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, compress_up, stream,
+    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, stream,
 };
 use crate::star::server::{ModelServer, sampled_grad_at};
 use crate::stepsize::Stepsize;
+use crate::three_point::compress_up;
 
 /// Minibatch SGD: $x^{t+1} = x^t - \gamma\thinspace\tfrac1n\sum_i \hat g_i(x^t)$ with $\hat g_i$
 /// worker $i$'s minibatch gradient (algorithms.md §9a;
