@@ -181,8 +181,8 @@ pub trait GradEstimator<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// `ctx.buffers.grad ← v_i(x) − g_i`, counting the gradient work; `Diverged` if it is not
     /// finite.
     fn correction(&self, worker: &mut Self::Worker, x: &[S], ctx: &mut WorkerCtx<'_, S>) -> Result;
-    /// The EF21 part of the worker: ($g_i$, compression stream).
-    fn ef21(worker: &mut Self::Worker) -> (&mut [S], &mut SqueezeRng);
+    /// The EF21 part of the worker ($g_i$ and the compression stream).
+    fn ef21(worker: &mut Self::Worker) -> &mut Ef21Worker<S>;
     /// `true` if [`GradEstimator::correction`] is exactly `grad_minus_estimate` of $g_i$
     /// ($v_i = \nabla f_i$), so that the worker round may fuse that pass with a Top-K
     /// compressor (EF21 + Top-K fused); `false` (the default) otherwise.
@@ -257,8 +257,8 @@ impl<S: Scalar> GradEstimator<S> for FullGrad {
         grad_minus_estimate(ctx, x, &worker.g, GRAD_WHAT)
     }
 
-    fn ef21(w: &mut Ef21Worker<S>) -> (&mut [S], &mut SqueezeRng) {
-        (&mut w.g, &mut w.rng)
+    fn ef21(w: &mut Ef21Worker<S>) -> &mut Ef21Worker<S> {
+        w
     }
 }
 
@@ -402,13 +402,13 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         let x = dense_down(down, E::NAME)?;
         if E::FUSES_GRAD {
             let c = self.compressor.as_ref();
-            if fused_top_k(c, x, E::ef21(worker), ctx, (E::CORRECTION, up))? {
+            if fused_top_k(c, x, parts(E::ef21(worker)), ctx, (E::CORRECTION, up))? {
                 return Ok(());
             }
         }
         self.estimator.correction(worker, x, ctx)?;
         let c = self.compressor.as_ref();
-        correct_by_buffer(c, E::ef21(worker), ctx, E::CORRECTION, up)
+        correct_by_buffer(c, parts(E::ef21(worker)), ctx, E::CORRECTION, up)
     }
 
     fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
@@ -416,6 +416,11 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         self.rule.after_absorb(server);
         Ok(())
     }
+}
+
+/// An EF21 worker's parts: ($g_i$, its compression stream).
+fn parts<S: Scalar>(w: &mut Ef21Worker<S>) -> (&mut [S], &mut SqueezeRng) {
+    (&mut w.g, &mut w.rng)
 }
 
 /// What a non-finite ∇f_i(x) − g_i is reported as (`Diverged`).
