@@ -383,7 +383,8 @@ pub fn three_pc<S: Scalar, B: MethodSink<S>>(
 /// `count_init`, `gradient`, `batch`, `tau`, `participation`, each with its one type and doc; the groups
 /// `hessian_mechanism` (`mechanism`, `zeta`, `p`, with a `hessian_mechanism` builder; needs
 /// `compressor`) and `newton_step` (`regularization`, `mu`) of the Newton-type methods,
-/// `consensus` (`gamma`, `eta`, with `consensus_steps`) of the compressed gossip methods — or
+/// `consensus` (`gamma`, `eta`, with a `compressed_gossip` builder; needs `compressor` and
+/// `gradient`) of the compressed gossip methods — or
 /// `/// doc` `name: Type` for a method's own key. The generated `Params` doc carries a doctest
 /// that parses the entry's `EXAMPLE` table and round-trips it.
 macro_rules! method_entry {
@@ -504,10 +505,20 @@ macro_rules! method_entry {
     };
     (@fields ($params:ident, $name:literal, $spec:ident) [$($done:tt)*] consensus $(, $($rest:tt)*)?) => {
         impl $params {
-            /// `(γ, η)`, both required ([`crate::gossip::ConsensusSteps`] checks the ranges when
-            /// the method is built).
-            pub fn consensus_steps(&self) -> Result<(f64, f64), $crate::spec::MethodConfigError> {
-                $crate::gossip::ConsensusSteps::required($name, self.gamma, self.eta)
+            /// The parts of the compressed gossip method (needs the keys `compressor` and
+            /// `gradient`): `(γ, η)`, both required and their ranges checked
+            /// ([`crate::gossip::ConsensusSteps`]), the compressor checked at dimension `dim`
+            /// and the gradient source.
+            pub(crate) fn compressed_gossip<S: squeeze_core::Scalar>(
+                &self,
+                dim: usize,
+            ) -> Result<$crate::gossip::CompressedGossip<S>, $crate::spec::MethodConfigError> {
+                let steps = $crate::gossip::ConsensusSteps::required;
+                let (gamma, eta) = steps($name, self.gamma, self.eta)?;
+                let c = self.main_compressor::<S>(dim)?;
+                let grad = self.gradient.unwrap_or_default();
+                $crate::gossip::CompressedGossip::new($name, c, gamma, eta, grad)
+                    .map_err($crate::spec::method_err)
             }
         }
         $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*]
