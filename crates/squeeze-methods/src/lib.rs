@@ -73,7 +73,7 @@ pub use star::ef21::hb::{Ef21Hb, Ef21HbServer};
 pub use star::ef21::page::{Ef21Page, Ef21PageWorker};
 pub use star::ef21::plus::{Ef21Plus, Ef21PlusServer, Ef21PlusWorker};
 pub use star::ef21::pp::{Ef21Pp, Ef21PpWorker};
-pub use star::ef21::sgd::{Batch, Ef21Sgd, Ef21SgdWorker};
+pub use star::ef21::sgd::{Batch, Ef21Sgd, Ef21SgdWorker, Minibatches};
 pub use star::ef21::{
     Ef21, Ef21Family, Ef21Server, Ef21Worker, FullGrad, GradEstimator, GradInit, PlainStep,
     ServerRule,

@@ -639,48 +639,6 @@ pub(crate) fn add_mean<S: Scalar>(acc: &mut [S], round: u64, ups: &[Message<S>])
     Ok(squeeze_feedback::add_mean(acc, round, ups)?)
 }
 
-/// `up ← C(v)`: [`three_point::compress_up`] (`v` compressed by `compressor` with a worker's
-/// stream `rng` and `scratch`; `ids = (worker, n_workers, round, round_seed)`; errors name
-/// `what`, see [`compress_err`]) as a method error.
-pub(crate) fn compress_up<S: Scalar>(
-    compressor: &dyn Compressor<S>,
-    v: &[S],
-    rng: &mut SqueezeRng,
-    scratch: &mut Scratch,
-    ids: (usize, usize, u64, u64),
-    what: &'static str,
-    up: &mut Message<S>,
-) -> Result {
-    Ok(three_point::compress_up(
-        compressor, v, rng, scratch, ids, what, up,
-    )?)
-}
-
-/// `up ← C(diff)` and `g ← g + up`: EF21's update ([`squeeze_feedback::ef21::correct_with`])
-/// of an estimate `g` towards `g + diff`; errors name `what`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn compress_correction<S: Scalar>(
-    compressor: &dyn Compressor<S>,
-    diff: &[S],
-    g: &mut [S],
-    rng: &mut SqueezeRng,
-    scratch: &mut Scratch,
-    ids: (usize, usize, u64, u64),
-    what: &'static str,
-    up: &mut Message<S>,
-) -> Result {
-    Ok(squeeze_feedback::ef21::correct_with(
-        compressor,
-        diff,
-        g,
-        rng,
-        scratch,
-        &round_of(ids),
-        what,
-        up,
-    )?)
-}
-
 /// The workers' full local gradients at `x0` and their mean (the usual EF21-family
 /// initialisation $g_i^0 = \nabla f_i(x^0)$, sent uncompressed and charged only with
 /// `count_init`).

@@ -155,12 +155,19 @@ pub fn compressor<S: Scalar>(
     spec: Option<&CompressorSpec>,
     dim: usize,
 ) -> Result<Box<dyn Compressor<S>>, MethodConfigError> {
-    let spec = spec.ok_or_else(|| {
-        MethodConfigError::at(
-            key,
-            format!("{name} needs a compressor, e.g. {key} = \"top_k:k=1\""),
-        )
-    })?;
+    let missing = || format!("{name} needs a compressor, e.g. {key} = \"top_k:k=1\"");
+    required_compressor(key, spec, missing, dim)
+}
+
+/// [`build_compressor`] of a required `spec` (key `method.<key>`); absent: the error
+/// `missing()` (what the method needs it for, with an example).
+pub fn required_compressor<S: Scalar, M: Into<String>>(
+    key: &str,
+    spec: Option<&CompressorSpec>,
+    missing: impl FnOnce() -> M,
+    dim: usize,
+) -> Result<Box<dyn Compressor<S>>, MethodConfigError> {
+    let spec = spec.ok_or_else(|| MethodConfigError::at(key, missing()))?;
     build_compressor(key, spec, dim)
 }
 
@@ -369,20 +376,22 @@ pub fn three_pc<S: Scalar, B: MethodSink<S>>(
 /// One registry entry: the typed `Params` struct (`deny_unknown_fields`, every field
 /// `#[serde(default)]`, in the order given — the order `squeeze list` and the "it accepts …"
 /// errors show) and the `MethodSpec` impl, with `build` given as a body over `p` (the typed
-/// params), `ctx` and `sink` (with `crate::spec` in scope as `s`).
+/// params), `ctx` and `sink` (with `crate::spec` in scope as `s`). `hints = [(key, fix), …],`
+/// ([`MethodSpec::HINTS`]) is given only where there are some.
 ///
 /// Fields are either one of the shared keys — `compressor`, `stepsize`, `init`,
 /// `count_init`, `gradient`, `batch`, `tau`, `participation`, each with its one type and doc; the groups
 /// `hessian_mechanism` (`mechanism`, `zeta`, `p`, with a `hessian_mechanism` builder; needs
 /// `compressor`) and `newton_step` (`regularization`, `mu`) of the Newton-type methods,
-/// `consensus` (`gamma`, `eta`, with `consensus_steps`) of the compressed gossip methods — or
+/// `consensus` (`gamma`, `eta`, with a `compressed_gossip` builder; needs `compressor` and
+/// `gradient`) of the compressed gossip methods — or
 /// `/// doc` `name: Type` for a method's own key. The generated `Params` doc carries a doctest
 /// that parses the entry's `EXAMPLE` table and round-trips it.
 macro_rules! method_entry {
     (
         $(#[$doc:meta])*
         $spec:ident($params:ident { $($fields:tt)* }): $topology:ident $name:literal,
-        summary = $summary:literal, example = $example:literal, hints = [$($hint:tt)*],
+        summary = $summary:literal, example = $example:literal, $(hints = [$($hint:tt)*],)?
         |$p:ident, $ctx:ident, $sink:ident| $body:block
     ) => {
         $crate::spec::method_entry!(@fields ($params, $name, $spec) [] $($fields)*);
@@ -396,7 +405,7 @@ macro_rules! method_entry {
             const SUMMARY: &'static str = $summary;
             const TOPOLOGY: $crate::spec::Topology = $crate::spec::Topology::$topology;
             const EXAMPLE: &'static str = $example;
-            const HINTS: &'static [(&'static str, &'static str)] = &[$($hint)*];
+            $(const HINTS: &'static [(&'static str, &'static str)] = &[$($hint)*];)?
             type Params = $params;
 
             fn build<S: squeeze_core::Scalar, B: $crate::spec::MethodSink<S>>(
@@ -484,93 +493,65 @@ macro_rules! method_entry {
                 )
             }
         }
-        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*
-            #[doc = "Mechanism on the learned Hessians (BL1: their coefficients): `\"ef21\"` (default; needs `compressor`), `\"lag\"` (`zeta`), `\"clag\"` (`compressor`, `zeta`), `\"bag\"` (`p`) or `\"3pc_v1\"` (`compressor`)."]
-            #[serde(default)]
-            pub mechanism: Option<$crate::star::newton::specs::HessianMechanism>,
-            #[doc = "Trigger threshold ζ ≥ 0 of `lag`/`clag` (default 1)."]
-            #[serde(default)]
-            pub zeta: Option<f64>,
-            #[doc = "Probability of `bag` sending the fresh Hessian (BL1: coefficients), in (0, 1] (default 0.5)."]
-            #[serde(default)]
-            pub p: Option<f64>,
-        ] $($($rest)*)?);
+        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*]
+            #[doc = "Mechanism on the learned Hessians (BL1: their coefficients): `\"ef21\"` (default; needs `compressor`), `\"lag\"` (`zeta`), `\"clag\"` (`compressor`, `zeta`), `\"bag\"` (`p`) or `\"3pc_v1\"` (`compressor`)."] mechanism: Option<$crate::star::newton::specs::HessianMechanism>,
+            #[doc = "Trigger threshold ζ ≥ 0 of `lag`/`clag` (default 1)."] zeta: Option<f64>,
+            #[doc = "Probability of `bag` sending the fresh Hessian (BL1: coefficients), in (0, 1] (default 0.5)."] p: Option<f64> $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] newton_step $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "`\"project\"` (onto {H ⪰ μI}; the default but of `fednl_pp`) or `\"shift\"` (H + l·I with l the workers' mean ‖H_i − ∇²f_i‖_F, one more value up; `fednl_pp`'s default)."]
-            #[serde(default)]
-            pub regularization: Option<$crate::star::newton::RegularizationRule>,
-            #[doc = "μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser)."]
-            #[serde(default)]
-            pub mu: Option<f64>,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt newton_step $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "`\"project\"` (onto {H ⪰ μI}; the default but of `fednl_pp`) or `\"shift\"` (H + l·I with l the workers' mean ‖H_i − ∇²f_i‖_F, one more value up; `fednl_pp`'s default)."] regularization: Option<$crate::star::newton::RegularizationRule>,
+            #[doc = "μ > 0 of the projection (default: the problem's strong-convexity bound, e.g. λ of an L2 regulariser)."] mu: Option<f64> $(, $($rest)*)?);
     };
     (@fields ($params:ident, $name:literal, $spec:ident) [$($done:tt)*] consensus $(, $($rest:tt)*)?) => {
         impl $params {
-            /// `(γ, η)`, both required ([`crate::gossip::ConsensusSteps`] checks the ranges when
-            /// the method is built).
-            pub fn consensus_steps(&self) -> Result<(f64, f64), $crate::spec::MethodConfigError> {
-                $crate::gossip::ConsensusSteps::required($name, self.gamma, self.eta)
+            /// The parts of the compressed gossip method (needs the keys `compressor` and
+            /// `gradient`): `(γ, η)`, both required and their ranges checked
+            /// ([`crate::gossip::ConsensusSteps`]), the compressor checked at dimension `dim`
+            /// and the gradient source.
+            pub(crate) fn compressed_gossip<S: squeeze_core::Scalar>(
+                &self,
+                dim: usize,
+            ) -> Result<$crate::gossip::CompressedGossip<S>, $crate::spec::MethodConfigError> {
+                let steps = $crate::gossip::ConsensusSteps::required;
+                let (gamma, eta) = steps($name, self.gamma, self.eta)?;
+                let c = self.main_compressor::<S>(dim)?;
+                let grad = self.gradient.unwrap_or_default();
+                $crate::gossip::CompressedGossip::new($name, c, gamma, eta, grad)
+                    .map_err($crate::spec::method_err)
             }
         }
-        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*
-            #[doc = "Consensus stepsize γ ∈ (0, 1] (required)."]
-            #[serde(default)]
-            pub gamma: Option<f64>,
-            #[doc = "Stepsize η > 0 (required)."]
-            #[serde(default)]
-            pub eta: Option<f64>,
-        ] $($($rest)*)?);
+        $crate::spec::method_entry!(@fields ($params, $name, $spec) [$($done)*]
+            #[doc = "Consensus stepsize γ ∈ (0, 1] (required)."] gamma: Option<f64>,
+            #[doc = "Stepsize η > 0 (required)."] eta: Option<f64> $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] stepsize $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Stepsize rule: `{ rule = \"theory\", multiplier = m }` (m × the theory stepsize of the method; default m = 1) or `{ rule = \"constant\", gamma = γ }`."]
-            #[serde(default)]
-            pub stepsize: $crate::stepsize::Stepsize,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt stepsize $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Stepsize rule: `{ rule = \"theory\", multiplier = m }` (m × the theory stepsize of the method; default m = 1) or `{ rule = \"constant\", gamma = γ }`."] stepsize: $crate::stepsize::Stepsize $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] init $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Initial gradient estimates g_i⁰: `\"full\"` (∇f_i(x⁰) sent uncompressed; default), `\"compressed\"` (C(∇f_i(x⁰))) or `\"zero\"`."]
-            #[serde(default)]
-            pub init: $crate::star::ef21::GradInit,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt init $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Initial gradient estimates g_i⁰: `\"full\"` (∇f_i(x⁰) sent uncompressed; default), `\"compressed\"` (C(∇f_i(x⁰))) or `\"zero\"`."] init: $crate::star::ef21::GradInit $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] count_init $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Count the bits of an uncompressed initial round (default false: the papers' plots start at 0 bits)."]
-            #[serde(default)]
-            pub count_init: bool,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt count_init $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Count the bits of an uncompressed initial round (default false: the papers' plots start at 0 bits)."] count_init: bool $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] gradient $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Local gradients: `{ kind = \"full\" }` (default), `{ kind = \"minibatch\", batch = 5 }` or `{ kind = \"noisy\", sigma = 10 }`."]
-            #[serde(default)]
-            pub gradient: Option<$crate::gossip::GradSource>,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt gradient $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Local gradients: `{ kind = \"full\" }` (default), `{ kind = \"minibatch\", batch = 5 }` or `{ kind = \"noisy\", sigma = 10 }`."] gradient: Option<$crate::gossip::GradSource> $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] batch $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`)."]
-            #[serde(default)]
-            pub batch: Option<$crate::star::ef21::sgd::Batch>,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt batch $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Minibatch size per worker: a count (`batch = 5`) or a fraction (`batch = 0.25`)."] batch: Option<$crate::star::ef21::sgd::Batch> $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] participation $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Participating fraction p ∈ (0, 1]: τ = max(1, ⌊p·n⌋) random workers per round (required)."]
-            #[serde(default)]
-            pub participation: Option<f64>,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt participation $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Participating fraction p ∈ (0, 1]: τ = max(1, ⌊p·n⌋) random workers per round (required)."] participation: Option<f64> $(, $($rest)*)?);
     };
-    (@fields $h:tt [$($done:tt)*] tau $(, $($rest:tt)*)?) => {
-        $crate::spec::method_entry!(@fields $h [$($done)*
-            #[doc = "Clipping radius τ > 0 (`inf` disables clipping; required)."]
-            #[serde(default)]
-            pub tau: Option<f64>,
-        ] $($($rest)*)?);
+    (@fields $h:tt $done:tt tau $(, $($rest:tt)*)?) => {
+        $crate::spec::method_entry!(@fields $h $done
+            #[doc = "Clipping radius τ > 0 (`inf` disables clipping; required)."] tau: Option<f64> $(, $($rest)*)?);
     };
     (@fields $h:tt [$($done:tt)*] #[doc = $fdoc:literal] $field:ident: $ty:ty $(, $($rest:tt)*)?) => {
         $crate::spec::method_entry!(@fields $h [$($done)*

@@ -80,18 +80,10 @@ impl<S: Scalar> Tracked<S> for LocalGradient {
 
 crate::spec::method_entry! {
     /// Registry entry of `beer`: BEER: compressed gradient tracking, 2 messages/round (gamma, eta)
-    BeerSpec(BeerParams {
-        compressor,
-        consensus,
-        gradient,
-    }): Gossip "beer",
+    BeerSpec(BeerParams { compressor, consensus, gradient }): Gossip "beer",
     summary = "BEER: compressed gradient tracking, 2 messages/round (gamma, eta)",
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",
-    hints = [],
     |p, ctx, sink| {
-        let (gamma, eta) = p.consensus_steps()?;
-        let c = p.main_compressor::<S>(ctx.dim)?;
-        let m = Beer::new(c, gamma, eta, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
-        sink.gossip(m)
+        sink.gossip(Beer::compose(p.compressed_gossip::<S>(ctx.dim)?, LocalGradient))
     }
 }

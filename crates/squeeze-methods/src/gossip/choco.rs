@@ -222,19 +222,11 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
 
 crate::spec::method_entry! {
     /// Registry entry of `choco`: CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)
-    ChocoSpec(ChocoParams {
-        compressor,
-        consensus,
-        gradient,
-    }): Gossip "choco",
+    ChocoSpec(ChocoParams { compressor, consensus, gradient }): Gossip "choco",
     summary = "CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)",
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",
-    hints = [],
     |p, ctx, sink| {
-        let (gamma, eta) = p.consensus_steps()?;
-        let c = p.main_compressor::<S>(ctx.dim)?;
-        let m = Choco::new(c, gamma, eta, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
-        sink.gossip(m)
+        sink.gossip(Choco(p.compressed_gossip::<S>(ctx.dim)?))
     }
 }
 

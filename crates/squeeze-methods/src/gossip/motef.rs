@@ -36,16 +36,19 @@ impl MotefParams {
     /// Validate the domains.
     pub fn validate(&self, method: &'static str) -> Result<(), ParamError> {
         ConsensusSteps::new(method, self.gamma, self.eta)?;
-        if !(self.lambda > 0.0 && self.lambda <= 1.0) {
-            return Err(ParamError::new(
-                method,
-                "lambda",
-                self.lambda,
-                "the momentum λ must be in (0, 1] (λ = 1 is BEER)",
-            ));
-        }
-        Ok(())
+        check_lambda(method, self.lambda)
     }
+}
+
+/// The momentum λ ∈ (0, 1] of `method`.
+fn check_lambda(method: &'static str, lambda: f64) -> Result<(), ParamError> {
+    ParamError::require(
+        lambda > 0.0 && lambda <= 1.0,
+        method,
+        "lambda",
+        lambda,
+        "the momentum λ must be in (0, 1] (λ = 1 is BEER)",
+    )
 }
 
 /// MoTEF. Per node $i$: model $x_i$, momentum $m_i$, tracker $v_i$, public copies $h_i$, $g_i$
@@ -92,9 +95,13 @@ impl<S: Scalar> Motef<S> {
         params: MotefParams,
         grad: GradSource,
     ) -> Result<Self> {
-        params.validate("motef")?;
         let parts = CompressedGossip::new("motef", compressor, params.gamma, params.eta, grad)?;
-        let lambda = params.lambda;
+        Self::with_momentum(parts, params.lambda)
+    }
+
+    /// MoTEF from the gossip parts with momentum λ ∈ (0, 1].
+    pub(crate) fn with_momentum(parts: CompressedGossip<S>, lambda: f64) -> Result<Self> {
+        check_lambda("motef", lambda)?;
         Ok(Self::compose(parts, Momentum { lambda }))
     }
 }
@@ -141,14 +148,10 @@ crate::spec::method_entry! {
     }): Gossip "motef",
     summary = "MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda = 0.01)",
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05\nlambda = 0.01",
-    hints = [],
     |p, ctx, sink| {
-        let (gamma, eta) = p.consensus_steps()?;
+        let parts = p.compressed_gossip::<S>(ctx.dim)?;
         let lambda = p.lambda.unwrap_or(LAMBDA_DEFAULT);
-        let params = MotefParams { gamma, eta, lambda };
-        let c = p.main_compressor::<S>(ctx.dim)?;
-        let m = Motef::new(c, params, p.gradient.unwrap_or_default()).map_err(s::method_err)?;
-        sink.gossip(m)
+        sink.gossip(Motef::with_momentum(parts, lambda).map_err(s::method_err)?)
     }
 }
 

@@ -471,7 +471,6 @@ crate::spec::method_entry! {
     }): Star "onebit_adam",
     summary = "1-bit Adam: Adam for warmup_rounds (≥ 1) rounds, then v frozen and the momentum sent error-compensated and compressed both ways (compressor default scaled_sign)",
     example = "warmup_rounds = 10\nstepsize = { rule = \"constant\", gamma = 0.003 }",
-    hints = [],
     |p, ctx, sink| {
         let mut p = p;
         p.compressor

@@ -298,7 +298,6 @@ crate::spec::method_entry! {
     PressClip21Spec(PressClip21Params { compressor, tau, stepsize }): Star "press_clip21",
     summary = "Press-Clip21-GD: send C(clip_τ(∇f_i − v_i)) (tau, compressor)",
     example = "compressor = \"top_k:k=1\"\ntau = 0.5",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         let t = s::tau(Self::NAME, p.tau)?;

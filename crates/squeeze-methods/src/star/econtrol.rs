@@ -266,7 +266,6 @@ crate::spec::method_entry! {
     }): Star "econtrol",
     summary = "EControl: Δ_i = C(η e_i + g_i − h_i), error e_i and shift h_i (eta, init, gradient)",
     example = "compressor = \"top_k:k=1\"",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         let m = Econtrol::new(

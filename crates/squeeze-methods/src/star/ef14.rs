@@ -123,7 +123,6 @@ crate::spec::method_entry! {
     Ef14Spec(Ef14Params { compressor, stepsize }): Star "ef14",
     summary = "classic error feedback: compress e_i + γ∇f_i, keep the residual",
     example = "compressor = \"top_k:k=1\"",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         sink.star(Ef14::new(c, p.stepsize).map_err(s::method_err)?)

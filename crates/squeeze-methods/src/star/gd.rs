@@ -1,12 +1,12 @@
 //! Gradient descent: the uncompressed baseline.
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Message, Scalar, ops};
+use squeeze_core::{Message, Scalar};
 use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, ensure_finite,
+    Init, InitOf, Result, ServerMethod, WorkerCtx, checked_dim, ensure_finite, full_grad_init,
 };
 use crate::star::server::{StepServer, local_grad_at};
 use crate::stepsize::Stepsize;
@@ -54,24 +54,16 @@ impl<S: Scalar> ServerMethod<S> for Gd {
     }
 
     fn init(&self, problem: &Problem<S>, x0: &[S], _seed: u64) -> Result<InitOf<Self, S>> {
-        let d = checked_dim(problem, x0)?;
-        let n = problem.n_workers();
+        checked_dim(problem, x0)?;
         let step = self
             .stepsize
             .report("gd", Some(1.0), problem.smoothness())?;
-        let gamma = step.gamma;
-        let inv_n = S::from_f64(1.0 / n as f64);
-        let mut g = vec![S::ZERO; d];
-        let mut gi = vec![S::ZERO; d];
-        let mut grad_samples = 0;
-        for o in problem.oracles() {
-            o.grad(x0, &mut gi);
-            grad_samples += o.n_samples() as u64;
-            ops::axpy(inv_n, &gi, &mut g).map_err(|e| MethodError::Incompatible(e.to_string()))?;
-        }
-        ensure_finite(&g, "the initial gradient", 0)?;
-        let server = GdServer::at(x0, g, gamma);
-        Ok(Init::silent(server, vec![GdWorker; n], grad_samples).with_stepsize(step))
+        // g = Σ_i (1/n) ∇f_i(x⁰) in worker order; nothing is sent.
+        let init = full_grad_init(problem, x0, false)?;
+        ensure_finite(&init.g, "the initial gradient", 0)?;
+        let server = GdServer::at(x0, init.g, step.gamma);
+        let workers = vec![GdWorker; problem.n_workers()];
+        Ok(Init::silent(server, workers, init.grad_samples).with_stepsize(step))
     }
 
     fn worker_round(

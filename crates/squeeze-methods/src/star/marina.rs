@@ -6,12 +6,12 @@ use squeeze_problems::Problem;
 
 use crate::method::ServerState;
 use crate::method::{
-    InitOf, MethodError, Result, ServerMethod, WorkerCtx, compress_up, compressed_dim,
-    full_grad_init,
+    InitOf, MethodError, Result, ServerMethod, WorkerCtx, compressed_dim, full_grad_init,
 };
 use crate::star::server::{StepServer, local_grad_at};
 use crate::star::three_pc::Parked;
 use crate::stepsize::{Stepsize, StepsizeReport, TheoryConstants};
+use crate::three_point::compress_up;
 
 /// MARINA: compressed gradient differences with a shared coin that occasionally resends full
 /// gradients (algorithms.md §6.3).
@@ -274,7 +274,6 @@ crate::spec::method_entry! {
     }): Star "marina",
     summary = "MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)",
     example = "compressor = \"rand_k:k=3\"",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         if c.class(ctx.dim).omega().is_none() {

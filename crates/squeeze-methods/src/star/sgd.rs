@@ -6,10 +6,11 @@ use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
 use crate::method::{
-    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, compress_up, stream,
+    Init, InitOf, MethodError, Result, ServerMethod, WorkerCtx, checked_dim, stream,
 };
 use crate::star::server::{ModelServer, sampled_grad_at};
 use crate::stepsize::Stepsize;
+use crate::three_point::compress_up;
 
 /// Minibatch SGD: $x^{t+1} = x^t - \gamma\thinspace\tfrac1n\sum_i \hat g_i(x^t)$ with $\hat g_i$
 /// worker $i$'s minibatch gradient (algorithms.md §9a;
@@ -139,7 +140,6 @@ crate::spec::method_entry! {
     SgdSpec(SgdParams { compressor, stepsize, gradient }): Star "sgd",
     summary = "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b }); with a compressor: compressed SGD, no error feedback",
     example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",
-    hints = [],
     |p, ctx, sink| {
         let grad = p.gradient.unwrap_or_default();
         let m = match &p.compressor {

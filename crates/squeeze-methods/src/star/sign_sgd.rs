@@ -290,7 +290,6 @@ crate::spec::method_entry! {
     SignSgdMvSpec(SignSgdMvParams { stepsize, gradient }): Star "signsgd_mv",
     summary = "signSGD with majority vote: send sign(ĝ_i), step x ← x − γ·sign(Σ_i sign(ĝ_i)) (tie → +1); d + 36 bits up and down (f32); constant γ",
     example = "stepsize = { rule = \"constant\", gamma = 0.002 }",
-    hints = [],
     |p, ctx, sink| {
         let grad = p.gradient.unwrap_or_default();
         sink.star(SignSgd::<S>::new(0.0, p.stepsize, grad).map_err(s::method_err)?)
@@ -307,7 +306,6 @@ crate::spec::method_entry! {
     }): Star "signum",
     summary = "Signum: m_i ← βm_i + (1−β)ĝ_i, send sign(m_i), step along the majority vote (tie → +1); d + 36 bits up and down (f32); constant γ",
     example = "stepsize = { rule = \"constant\", gamma = 0.002 }\nmomentum = 0.9",
-    hints = [],
     |p, ctx, sink| {
         let grad = p.gradient.unwrap_or_default();
         let beta = p.momentum.unwrap_or(0.9);

@@ -151,15 +151,13 @@ crate::spec::method_entry! {
     }): Star "ef21_bc",
     summary = "EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)",
     example = "compressor = \"top_k:k=1\"\ndownlink_compressor = \"top_k:k=2\"",
-    hints = [],
     |p, ctx, sink| {
-        let spec = p.downlink_compressor.as_ref().ok_or_else(|| {
-            s::MethodConfigError::at(
-                "downlink_compressor",
-                "ef21_bc needs the server's compressor, e.g. downlink_compressor = \"top_k:k=2\"",
-            )
-        })?;
-        let down = s::build_compressor::<S>("downlink_compressor", spec, ctx.dim)?;
+        let down = s::required_compressor::<S, _>(
+            "downlink_compressor",
+            p.downlink_compressor.as_ref(),
+            || "ef21_bc needs the server's compressor, e.g. downlink_compressor = \"top_k:k=2\"",
+            ctx.dim,
+        )?;
         s::full_init_only(Self::NAME, p.init)?;
         let c = p.main_compressor::<S>(ctx.dim)?;
         sink.star(Ef21Bc::new(c, down, p.stepsize, p.count_init).map_err(s::method_err)?)

@@ -73,20 +73,8 @@ impl<S: Scalar> Ef21Hb<S> {
         count_init: bool,
         momentum: f64,
     ) -> Result<Self> {
-        if !(momentum.is_finite() && (0.0..1.0).contains(&momentum)) {
-            return Err(ParamError::new(
-                "ef21_hb",
-                "momentum",
-                momentum,
-                "must be in [0, 1) (0 = EF21; the paper uses 0.2–0.9)",
-            )
-            .into());
-        }
-        stepsize.validate()?;
         let rule = HeavyBall { momentum };
-        Ok(Self::compose(
-            compressor, stepsize, init, count_init, FullGrad, rule,
-        ))
+        Self::compose(compressor, stepsize, init, count_init, FullGrad, rule)
     }
 }
 
@@ -96,6 +84,18 @@ impl<S: Scalar> ServerRule<S> for HeavyBall {
     fn server(&self, ef21: Ef21Server<S>) -> Ef21HbServer<S> {
         let v = ef21.g.clone();
         Ef21HbServer { ef21, v }
+    }
+
+    /// η = `momentum` ∈ [0, 1).
+    fn validate(&self) -> Result<(), ParamError> {
+        let momentum = self.momentum;
+        ParamError::require(
+            momentum.is_finite() && (0.0..1.0).contains(&momentum),
+            "ef21_hb",
+            "momentum",
+            momentum,
+            "must be in [0, 1) (0 = EF21; the paper uses 0.2–0.9)",
+        )
     }
 
     fn after_absorb(&self, server: &mut Ef21HbServer<S>) {
@@ -121,7 +121,6 @@ crate::spec::method_entry! {
     }): Star "ef21_hb",
     summary = "EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)",
     example = "compressor = \"top_k:k=1\"\nmomentum = 0.5",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         let mom = s::required(

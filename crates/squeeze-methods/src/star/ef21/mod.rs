@@ -11,13 +11,15 @@ pub mod sgd;
 
 use serde::{Deserialize, Serialize};
 use squeeze_compress::TopK;
-use squeeze_core::{CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng, ops};
+use squeeze_core::{
+    CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, Scratch, SqueezeRng, ops,
+};
 use squeeze_problems::Problem;
 use squeeze_problems::oracle::Candidates;
 
 use crate::method::{
-    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, WorkerCtx, compress_correction,
-    compress_err, compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err,
+    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, WorkerCtx, compress_err,
+    compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err, round_of,
 };
 use crate::method::{MethodState, ServerState};
 use crate::star::server::StepServer;
@@ -164,6 +166,10 @@ pub trait GradEstimator<S: Scalar>: Send + Sync + core::fmt::Debug {
     const CORRECTION: &'static str;
     /// The estimator's part of `describe` (", batch=…"); `init` is the family's init rule.
     fn describe(&self, init: GradInit) -> String;
+    /// Check the estimator's parameters (none by default).
+    fn validate(&self) -> Result<(), ParamError> {
+        Ok(())
+    }
     /// The worker states, in worker order, from EF21's ($g_i^0$ and the compression stream).
     fn workers(
         &self,
@@ -175,8 +181,8 @@ pub trait GradEstimator<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// `ctx.buffers.grad ← v_i(x) − g_i`, counting the gradient work; `Diverged` if it is not
     /// finite.
     fn correction(&self, worker: &mut Self::Worker, x: &[S], ctx: &mut WorkerCtx<'_, S>) -> Result;
-    /// The EF21 part of the worker: ($g_i$, compression stream).
-    fn ef21(worker: &mut Self::Worker) -> (&mut [S], &mut SqueezeRng);
+    /// The EF21 part of the worker ($g_i$ and the compression stream).
+    fn ef21(worker: &mut Self::Worker) -> &mut Ef21Worker<S>;
     /// `true` if [`GradEstimator::correction`] is exactly `grad_minus_estimate` of $g_i$
     /// ($v_i = \nabla f_i$), so that the worker round may fuse that pass with a Top-K
     /// compressor (EF21 + Top-K fused); `false` (the default) otherwise.
@@ -191,6 +197,10 @@ pub trait ServerRule<S: Scalar>: Send + Sync + core::fmt::Debug {
     type Server: MethodState + ServerState<S>;
     /// The state from EF21's initial one.
     fn server(&self, ef21: Ef21Server<S>) -> Self::Server;
+    /// Check the rule's parameters (none by default).
+    fn validate(&self) -> Result<(), ParamError> {
+        Ok(())
+    }
     /// After $g$ absorbed the round's corrections.
     fn after_absorb(&self, _server: &mut Self::Server) {}
     /// `describe` of the variant around `inner`.
@@ -247,8 +257,8 @@ impl<S: Scalar> GradEstimator<S> for FullGrad {
         grad_minus_estimate(ctx, x, &worker.g, GRAD_WHAT)
     }
 
-    fn ef21(w: &mut Ef21Worker<S>) -> (&mut [S], &mut SqueezeRng) {
-        (&mut w.g, &mut w.rng)
+    fn ef21(w: &mut Ef21Worker<S>) -> &mut Ef21Worker<S> {
+        w
     }
 }
 
@@ -296,16 +306,13 @@ impl<S: Scalar> Ef21<S> {
         init: GradInit,
         count_init: bool,
     ) -> Result<Self> {
-        stepsize.validate()?;
-        Ok(Self::compose(
-            compressor, stepsize, init, count_init, FullGrad, PlainStep,
-        ))
+        Self::compose(compressor, stepsize, init, count_init, FullGrad, PlainStep)
     }
 }
 
 impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> Ef21Family<S, E, R> {
-    /// The variant with estimator `estimator` and server rule `rule` (the parts are validated
-    /// by their constructors; `stepsize` by the caller).
+    /// The variant with estimator `estimator` and server rule `rule`, its parameters checked
+    /// in this order: the rule's, the stepsize, the estimator's.
     pub fn compose(
         compressor: Box<dyn Compressor<S>>,
         stepsize: Stepsize,
@@ -313,15 +320,18 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> Ef21Family<S, E, R> {
         count_init: bool,
         estimator: E,
         rule: R,
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        rule.validate()?;
+        stepsize.validate()?;
+        estimator.validate()?;
+        Ok(Self {
             compressor,
             stepsize,
             init,
             count_init,
             estimator,
             rule,
-        }
+        })
     }
 
     /// Short name with the compressor, e.g. `ef21(top_k:k=1)`.
@@ -392,13 +402,13 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         let x = dense_down(down, E::NAME)?;
         if E::FUSES_GRAD {
             let c = self.compressor.as_ref();
-            if fused_top_k(c, x, E::ef21(worker), ctx, (E::CORRECTION, up))? {
+            if fused_top_k(c, x, parts(E::ef21(worker)), ctx, (E::CORRECTION, up))? {
                 return Ok(());
             }
         }
         self.estimator.correction(worker, x, ctx)?;
         let c = self.compressor.as_ref();
-        correct_by_buffer(c, E::ef21(worker), ctx, E::CORRECTION, up)
+        correct_by_buffer(c, parts(E::ef21(worker)), ctx, E::CORRECTION, up)
     }
 
     fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
@@ -406,6 +416,11 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         self.rule.after_absorb(server);
         Ok(())
     }
+}
+
+/// An EF21 worker's parts: ($g_i$, its compression stream).
+fn parts<S: Scalar>(w: &mut Ef21Worker<S>) -> (&mut [S], &mut SqueezeRng) {
+    (&mut w.g, &mut w.rng)
 }
 
 /// What a non-finite ∇f_i(x) − g_i is reported as (`Diverged`).
@@ -420,7 +435,7 @@ const GRAD_WHAT: &str = "the local gradient or the correction ∇f_i − g_i";
 /// message buffer, not in the state). The message is exactly the compressor's: if at least
 /// $k$ entries pass, they hold the Top-K and [`TopK::finish_candidates`] selects it; if fewer
 /// pass, the compressor runs on the written difference (today's path, minus the gradient
-/// pass; errors name `what`). Then $g_i \leftarrow g_i + c_i$ as in `compress_correction`.
+/// pass; errors name `what`). Then $g_i \leftarrow g_i + c_i$ as in [`correct_by_buffer`].
 ///
 /// Returns `Ok(false)` with nothing counted (and `up` possibly emptied) when it does not apply:
 /// no hint (the first round, or after a resume), a compressor that is not Top-K with $k < d$,
@@ -476,7 +491,7 @@ fn fused_top_k<S: Scalar>(
 
 /// EF21's correction of the estimate $g_i$ by the difference in `ctx.buffers.grad`:
 /// `up` $= \mathcal{C}(\text{grad})$ with the worker's stream, $g_i \leftarrow g_i +$ `up`
-/// ([`compress_correction`]; errors name `what`).
+/// (the mechanism's own update, [`squeeze_feedback::ef21::correct_with`]; errors name `what`).
 pub(crate) fn correct_by_buffer<S: Scalar>(
     compressor: &dyn Compressor<S>,
     (g, rng): (&mut [S], &mut SqueezeRng),
@@ -484,9 +499,18 @@ pub(crate) fn correct_by_buffer<S: Scalar>(
     what: &'static str,
     up: &mut Message<S>,
 ) -> Result {
-    let ids = ctx.ids();
+    let round = round_of(ctx.ids());
     let b = &mut *ctx.buffers;
-    compress_correction(compressor, &b.grad, g, rng, &mut b.scratch, ids, what, up)
+    Ok(squeeze_feedback::ef21::correct_with(
+        compressor,
+        &b.grad,
+        g,
+        rng,
+        &mut b.scratch,
+        &round,
+        what,
+        up,
+    )?)
 }
 
 /// The $k$-th magnitude of a previous Top-K message: the smallest $|c_j|$ of a `Sparse`
@@ -532,7 +556,6 @@ crate::spec::method_entry! {
     Ef21Spec(Ef21Params { compressor, stepsize, init, count_init }): Star "ef21",
     summary = "EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g",
     example = "compressor = \"top_k:k=1\"",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         sink.star(Ef21::new(c, p.stepsize, p.init, p.count_init).map_err(s::method_err)?)

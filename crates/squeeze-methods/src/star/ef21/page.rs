@@ -1,11 +1,11 @@
 //! EF21-PAGE (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, "EF21 with bells & whistles", 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Scalar, SqueezeRng};
-use squeeze_problems::{MinibatchSampler, Problem};
+use squeeze_core::{Compressor, ParamError, Scalar, SqueezeRng};
+use squeeze_problems::Problem;
 
 use crate::method::{Result, WorkerCtx, check_prob, ensure_finite};
-use crate::star::ef21::sgd::Batch;
+use crate::star::ef21::sgd::{Batch, Minibatches};
 use crate::star::ef21::{Ef21Family, Ef21Worker, GradEstimator, GradInit, PlainStep};
 use crate::stepsize::Stepsize;
 
@@ -67,24 +67,24 @@ pub struct Page {
     pub p: Option<f64>,
 }
 
-/// EF21-PAGE worker state.
+/// EF21-PAGE worker state: EF21's ($g_i$ and the compression stream), the PAGE estimator
+/// and the minibatches (flattened: the checkpoint keys are `g`, `rng`, `v`, `x_prev`, `p`,
+/// `sampler`, `sampling`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct Ef21PageWorker<S: Scalar> {
-    /// Gradient estimate g_i (what the server knows).
-    pub g: Vec<S>,
+    /// Gradient estimate g_i (what the server knows) and compression stream.
+    #[serde(flatten)]
+    pub ef21: Ef21Worker<S>,
     /// PAGE estimator v_i.
     pub v: Vec<S>,
     /// The previous model x^t (the second point of the minibatch difference).
     pub x_prev: Vec<S>,
     /// Refresh probability p (resolved at init, the same for every worker).
     pub p: f64,
-    /// Compression stream.
-    pub rng: SqueezeRng,
-    /// Minibatch sampler.
-    pub sampler: MinibatchSampler,
-    /// Sampling stream.
-    pub sampling: SqueezeRng,
+    /// Minibatch sampler and stream.
+    #[serde(flatten)]
+    pub batches: Minibatches,
 }
 
 impl<S: Scalar> Ef21Page<S> {
@@ -97,20 +97,8 @@ impl<S: Scalar> Ef21Page<S> {
         p: Option<f64>,
         count_init: bool,
     ) -> Result<Self> {
-        stepsize.validate()?;
-        batch.validate()?;
-        if let Some(p) = p {
-            check_prob("ef21_page", "p", p)?;
-        }
-        let (init, rule) = (GradInit::Full, PlainStep);
-        Ok(Self::compose(
-            compressor,
-            stepsize,
-            init,
-            count_init,
-            Page { batch, p },
-            rule,
-        ))
+        let (init, estimator) = (GradInit::Full, Page { batch, p });
+        Self::compose(compressor, stepsize, init, count_init, estimator, PlainStep)
     }
 }
 
@@ -121,6 +109,15 @@ impl<S: Scalar> GradEstimator<S> for Page {
 
     fn describe(&self, _: GradInit) -> String {
         format!(", batch={:?}, p={:?}", self.batch, self.p)
+    }
+
+    /// τ_i, and p ∈ (0, 1] if given.
+    fn validate(&self) -> Result<(), ParamError> {
+        self.batch.validate()?;
+        match self.p {
+            Some(p) => check_prob("ef21_page", "p", p),
+            None => Ok(()),
+        }
     }
 
     fn workers(
@@ -137,7 +134,7 @@ impl<S: Scalar> GradEstimator<S> for Page {
                 sampled
                     .iter()
                     .zip(problem.oracles())
-                    .map(|((s, _), o)| s.tau() as f64 / (s.tau() + o.n_samples()) as f64)
+                    .map(|(b, o)| b.sampler.tau() as f64 / (b.sampler.tau() + o.n_samples()) as f64)
                     .sum::<f64>()
                     / sampled.len() as f64
             }
@@ -145,14 +142,12 @@ impl<S: Scalar> GradEstimator<S> for Page {
         Ok(ef21
             .into_iter()
             .zip(sampled)
-            .map(|(w, (sampler, sampling))| Ef21PageWorker {
-                v: w.g.clone(),
-                g: w.g,
+            .map(|(ef21, batches)| Ef21PageWorker {
+                v: ef21.g.clone(),
+                ef21,
                 x_prev: x0.to_vec(),
                 p,
-                rng: w.rng,
-                sampler,
-                sampling,
+                batches,
             })
             .collect())
     }
@@ -168,7 +163,7 @@ impl<S: Scalar> GradEstimator<S> for Page {
             ctx.oracle.grad(x, &mut worker.v);
             ctx.grad_samples += ctx.oracle.n_samples() as u64;
         } else {
-            let batch = worker.sampler.sample(&mut worker.sampling);
+            let batch = worker.batches.next_batch();
             ctx.oracle.minibatch_grad(x, batch, &mut b.grad);
             ctx.oracle
                 .minibatch_grad(&worker.x_prev, batch, &mut b.work);
@@ -178,7 +173,7 @@ impl<S: Scalar> GradEstimator<S> for Page {
             }
         }
         worker.x_prev.copy_from_slice(x);
-        for ((d, &v), &g) in b.grad.iter_mut().zip(&worker.v).zip(&worker.g) {
+        for ((d, &v), &g) in b.grad.iter_mut().zip(&worker.v).zip(&worker.ef21.g) {
             *d = v - g;
         }
         ensure_finite(
@@ -188,8 +183,8 @@ impl<S: Scalar> GradEstimator<S> for Page {
         )
     }
 
-    fn ef21(w: &mut Ef21PageWorker<S>) -> (&mut [S], &mut SqueezeRng) {
-        (&mut w.g, &mut w.rng)
+    fn ef21(w: &mut Ef21PageWorker<S>) -> &mut Ef21Worker<S> {
+        &mut w.ef21
     }
 }
 
@@ -204,11 +199,56 @@ crate::spec::method_entry! {
     }): Star "ef21_page",
     summary = "EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)",
     example = "compressor = \"top_k:k=1\"\nbatch = 0.25",
-    hints = [],
     |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = p.main_compressor::<S>(ctx.dim)?;
         let b = s::batch(Self::NAME, p.batch)?;
         sink.star(Ef21Page::new(c, p.stepsize, b, p.p, p.count_init).map_err(s::method_err)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeOwned;
+    use squeeze_compress::parse;
+    use squeeze_problems::{InitPoint, embedded};
+
+    use super::*;
+    use crate::ServerMethod;
+    use crate::star::ef21::sgd::{Ef21Sgd, Ef21SgdWorker};
+
+    /// A worker state's checkpoint keys (sorted), after checking that it comes back equal
+    /// from its JSON text.
+    fn checkpoint_keys<W: Serialize + DeserializeOwned + PartialEq + core::fmt::Debug>(
+        w: &W,
+    ) -> Vec<String> {
+        let text = serde_json::to_string(w).unwrap();
+        assert_eq!(&serde_json::from_str::<W>(&text).unwrap(), w);
+        match serde_json::to_value(w).unwrap() {
+            serde_json::Value::Object(m) => {
+                let mut keys: Vec<String> = m.keys().cloned().collect();
+                keys.sort();
+                keys
+            }
+            v => panic!("a worker state is a JSON object, not {v}"),
+        }
+    }
+
+    #[test]
+    fn the_embedded_ef21_and_minibatch_parts_keep_the_flat_checkpoint_keys() {
+        let p = Problem::logreg_ef21(&embedded::default_dataset::<f64>(), 2).unwrap();
+        let x0 = p.initial_point(&InitPoint::ProblemDefault).unwrap();
+        let c = || parse("top_k:k=1").unwrap();
+        let st = Stepsize::default();
+        let page = Ef21Page::<f64>::new(c(), st, Batch::Count(3), None, false).unwrap();
+        let workers: Vec<Ef21PageWorker<f64>> = page.init(&p, &x0, 7).unwrap().workers;
+        let mut want = ["g", "rng", "v", "x_prev", "p", "sampler", "sampling"];
+        want.sort();
+        assert_eq!(checkpoint_keys(&workers[1]), want);
+        let sgd = Ef21Sgd::<f64>::new(c(), st, Batch::Count(3), false).unwrap();
+        let workers: Vec<Ef21SgdWorker<f64>> = sgd.init(&p, &x0, 7).unwrap().workers;
+        let mut want = ["g", "rng", "sampler", "sampling"];
+        want.sort();
+        assert_eq!(checkpoint_keys(&workers[1]), want);
     }
 }

@@ -273,7 +273,6 @@ crate::spec::method_entry! {
     Ef21PlusSpec(Ef21PlusParams { compressor, stepsize, init, count_init }): Star "ef21_plus",
     summary = "EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag",
     example = "compressor = \"top_k:k=1\"",
-    hints = [],
     |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = p.main_compressor::<S>(ctx.dim)?;

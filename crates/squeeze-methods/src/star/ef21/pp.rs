@@ -182,7 +182,6 @@ crate::spec::method_entry! {
     }): Star "ef21_pp",
     summary = "EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)",
     example = "compressor = \"top_k:k=1\"\nparticipation = 0.5",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         let part = s::participation(Self::NAME, p.participation)?;

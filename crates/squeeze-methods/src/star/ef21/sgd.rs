@@ -73,19 +73,19 @@ impl Batch {
         Ok(MinibatchSampler::new(m, self.tau(m)?)?)
     }
 
-    /// Every worker's sampler of τ_i out of its samples and its sampling stream
-    /// (`Purpose::Sampling` of `seed`), in worker order.
+    /// Every worker's minibatches: its sampler of τ_i out of its samples and its sampling
+    /// stream (`Purpose::Sampling` of `seed`), in worker order.
     pub(crate) fn sampled<S: Scalar>(
         &self,
         problem: &Problem<S>,
         seed: u64,
-    ) -> Result<Vec<(MinibatchSampler, SqueezeRng)>> {
+    ) -> Result<Vec<Minibatches>> {
         (problem.oracles().iter().enumerate())
             .map(|(i, o)| {
-                Ok((
-                    self.sampler(o.as_ref())?,
-                    stream(seed, Purpose::Sampling, i),
-                ))
+                Ok(Minibatches {
+                    sampler: self.sampler(o.as_ref())?,
+                    sampling: stream(seed, Purpose::Sampling, i),
+                })
             })
             .collect()
     }
@@ -127,18 +127,34 @@ pub struct Minibatch {
     pub batch: Batch,
 }
 
-/// EF21-SGD worker state.
+/// A worker's minibatches $I_i^t$: its sampler of τ_i out of its samples (the permutation is
+/// state) and its sampling stream (`Purpose::Sampling`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Ef21SgdWorker<S: Scalar> {
-    /// Gradient estimate g_i.
-    pub g: Vec<S>,
-    /// Compression stream.
-    pub rng: SqueezeRng,
+pub struct Minibatches {
     /// Minibatch sampler (its permutation is state).
     pub sampler: MinibatchSampler,
     /// Sampling stream.
     pub sampling: SqueezeRng,
+}
+
+impl Minibatches {
+    /// The next minibatch $I_i^t$ (τ_i sample indices, without replacement).
+    pub fn next_batch(&mut self) -> &[u32] {
+        self.sampler.sample(&mut self.sampling)
+    }
+}
+
+/// EF21-SGD worker state: EF21's ($g_i$ and the compression stream) and the minibatches
+/// (flattened: the checkpoint keys are `g`, `rng`, `sampler`, `sampling`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct Ef21SgdWorker<S: Scalar> {
+    /// Gradient estimate g_i and compression stream.
+    #[serde(flatten)]
+    pub ef21: Ef21Worker<S>,
+    /// Minibatch sampler and stream.
+    #[serde(flatten)]
+    pub batches: Minibatches,
 }
 
 impl<S: Scalar> Ef21Sgd<S> {
@@ -149,17 +165,8 @@ impl<S: Scalar> Ef21Sgd<S> {
         batch: Batch,
         count_init: bool,
     ) -> Result<Self> {
-        stepsize.validate()?;
-        batch.validate()?;
-        let (init, rule) = (GradInit::Full, PlainStep);
-        Ok(Self::compose(
-            compressor,
-            stepsize,
-            init,
-            count_init,
-            Minibatch { batch },
-            rule,
-        ))
+        let (init, estimator) = (GradInit::Full, Minibatch { batch });
+        Self::compose(compressor, stepsize, init, count_init, estimator, PlainStep)
     }
 }
 
@@ -172,6 +179,10 @@ impl<S: Scalar> GradEstimator<S> for Minibatch {
         format!(", batch={:?}", self.batch)
     }
 
+    fn validate(&self) -> Result<(), ParamError> {
+        self.batch.validate()
+    }
+
     fn workers(
         &self,
         problem: &Problem<S>,
@@ -180,16 +191,8 @@ impl<S: Scalar> GradEstimator<S> for Minibatch {
         ef21: Vec<Ef21Worker<S>>,
     ) -> Result<Vec<Ef21SgdWorker<S>>> {
         let sampled = self.batch.sampled(problem, seed)?;
-        Ok(ef21
-            .into_iter()
-            .zip(sampled)
-            .map(|(w, (sampler, sampling))| Ef21SgdWorker {
-                g: w.g,
-                rng: w.rng,
-                sampler,
-                sampling,
-            })
-            .collect())
+        let worker = |(ef21, batches)| Ef21SgdWorker { ef21, batches };
+        Ok(ef21.into_iter().zip(sampled).map(worker).collect())
     }
 
     fn correction(
@@ -199,10 +202,10 @@ impl<S: Scalar> GradEstimator<S> for Minibatch {
         ctx: &mut WorkerCtx<'_, S>,
     ) -> Result {
         let b = &mut *ctx.buffers;
-        let batch = worker.sampler.sample(&mut worker.sampling);
+        let batch = worker.batches.next_batch();
         ctx.oracle.minibatch_grad(x, batch, &mut b.grad);
         ctx.grad_samples += batch.len() as u64;
-        for (v, &g) in b.grad.iter_mut().zip(&worker.g) {
+        for (v, &g) in b.grad.iter_mut().zip(&worker.ef21.g) {
             *v -= g;
         }
         ensure_finite(
@@ -212,8 +215,8 @@ impl<S: Scalar> GradEstimator<S> for Minibatch {
         )
     }
 
-    fn ef21(w: &mut Ef21SgdWorker<S>) -> (&mut [S], &mut SqueezeRng) {
-        (&mut w.g, &mut w.rng)
+    fn ef21(w: &mut Ef21SgdWorker<S>) -> &mut Ef21Worker<S> {
+        &mut w.ef21
     }
 }
 
@@ -224,7 +227,6 @@ crate::spec::method_entry! {
     Ef21SgdSpec(Ef21SgdParams { compressor, stepsize, init, count_init, batch }): Star "ef21_sgd",
     summary = "EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)",
     example = "compressor = \"top_k:k=1\"\nbatch = 0.25",
-    hints = [],
     |p, ctx, sink| {
         s::full_init_only(Self::NAME, p.init)?;
         let c = p.main_compressor::<S>(ctx.dim)?;

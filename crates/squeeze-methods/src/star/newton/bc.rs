@@ -320,13 +320,12 @@ crate::spec::method_entry! {
     |p, ctx, sink| {
         let mech = p.hessian_mechanism::<S>(triangle_len(ctx.dim))?;
         let rule = p.regularization.unwrap_or(RegularizationRule::Project);
-        let spec = p.downlink_compressor.as_ref().ok_or_else(|| {
-            s::MethodConfigError::at(
-                "downlink_compressor",
-                "fednl_bc needs the server's model compressor, e.g. downlink_compressor = \"power_rounding:base=2\"",
-            )
-        })?;
-        let down = s::build_compressor::<S>("downlink_compressor", spec, ctx.dim)?;
+        let down = s::required_compressor::<S, _>(
+            "downlink_compressor",
+            p.downlink_compressor.as_ref(),
+            || "fednl_bc needs the server's model compressor, e.g. downlink_compressor = \"power_rounding:base=2\"",
+            ctx.dim,
+        )?;
         let inner = Newton3pc::new("fednl_bc", mech, rule, p.mu, HessianOrder::Stale, p.count_init)
             .map_err(s::method_err)?;
         let gp = p.gradient_prob.unwrap_or(1.0);

@@ -13,7 +13,6 @@ method_entry! {
     ThreePcEf21Spec(ThreePcEf21Params { compressor, stepsize, count_init }): Star "3pc_ef21",
     summary = "3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)",
     example = "compressor = \"top_k:k=1\"",
-    hints = [],
     |p, ctx, sink| {
         let mech = Ef21Mech::new(p.main_compressor::<S>(ctx.dim)?);
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
@@ -53,7 +52,6 @@ method_entry! {
     }): Star "clag",
     summary = "3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)",
     example = "compressor = \"top_k:k=1\"\nzeta = 4.0",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         let mech = Clag::new(c, p.zeta.unwrap_or(1.0)).map_err(s::mech_param_err)?;
@@ -68,7 +66,6 @@ method_entry! {
     ThreePcV1Spec(ThreePcV1Params { compressor, stepsize, count_init }): Star "3pc_v1",
     summary = "3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)",
     example = "compressor = \"top_k:k=1\"",
-    hints = [],
     |p, ctx, sink| {
         let mech = V1::new(p.main_compressor::<S>(ctx.dim)?);
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
@@ -87,15 +84,13 @@ method_entry! {
     }): Star "3pc_v2",
     summary = "3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)",
     example = "compressor = \"top_k:k=1\"\ncompressor2 = \"rand_k:k=3\"",
-    hints = [],
     |p, ctx, sink| {
-        let spec = p.compressor2.as_ref().ok_or_else(|| {
-            s::MethodConfigError::at(
-                "compressor2",
-                "3pc_v2 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
-            )
-        })?;
-        let q = s::build_compressor::<S>("compressor2", spec, ctx.dim)?;
+        let q = s::required_compressor::<S, _>(
+            "compressor2",
+            p.compressor2.as_ref(),
+            || "3pc_v2 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
+            ctx.dim,
+        )?;
         let c = p.main_compressor::<S>(ctx.dim)?;
         let mech = V2::new(c, q).map_err(s::mech_param_err)?;
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
@@ -114,18 +109,13 @@ method_entry! {
     }): Star "3pc_v4",
     summary = "3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)",
     example = "compressor = \"top_k:k=1\"\ncompressor2 = \"top_k:k=2\"",
-    hints = [],
     |p, ctx, sink| {
-        let c2 = match p.compressor2.as_ref().or(p.compressor.as_ref()) {
-            Some(spec) => s::build_compressor::<S>("compressor2", spec, ctx.dim)?,
-            None => {
-                return Err(s::MethodConfigError::at(
-                    "compressor2",
-                    "3pc_v4 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
-                )
-                .into());
-            }
-        };
+        let c2 = s::required_compressor::<S, _>(
+            "compressor2",
+            p.compressor2.as_ref().or(p.compressor.as_ref()),
+            || "3pc_v4 needs a second compressor, e.g. compressor2 = \"rand_k:k=10\"",
+            ctx.dim,
+        )?;
         let c = p.main_compressor::<S>(ctx.dim)?;
         let mech = V4::new(c, c2);
         s::three_pc(Box::new(mech), p.stepsize, p.count_init, sink)
@@ -144,7 +134,6 @@ method_entry! {
     }): Star "3pc_v5",
     summary = "3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)",
     example = "compressor = \"top_k:k=1\"",
-    hints = [],
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         let prob = match p.p {
