@@ -25,14 +25,8 @@ fn read_scalar<S: Scalar>(r: &mut BitReader<'_>) -> Result<S, DecodeError> {
 
 fn read_finite<S: Scalar>(r: &mut BitReader<'_>, what: &'static str) -> Result<S, DecodeError> {
     let v: S = read_scalar(r)?;
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err(DecodeError::BadField {
-            what,
-            detail: format!("{v} is not finite"),
-        })
-    }
+    DecodeError::require(v.is_finite(), what, || format!("{v} is not finite"))?;
+    Ok(v)
 }
 
 pub(super) fn need(r: &BitReader<'_>, count: u64, bits_each: u64) -> Result<(), DecodeError> {
@@ -126,12 +120,9 @@ fn read_codes(
     };
     for c in &mut codes[from..] {
         let mag = r.read(width)?;
-        if mag > s as u64 {
-            return Err(DecodeError::BadField {
-                what: "quantisation level",
-                detail: format!("{mag} exceeds s = {s}"),
-            });
-        }
+        DecodeError::require(mag <= s as u64, "quantisation level", || {
+            format!("{mag} exceeds s = {s}")
+        })?;
         *c = if mag != 0 && r.read_bit()? {
             -(mag as i16)
         } else {
@@ -167,12 +158,9 @@ fn read_naturals<S: Scalar>(
     *r = start;
     for (j, o) in values.iter_mut().enumerate() {
         let field = r.read(n)?;
-        if field & max_exp == max_exp {
-            return Err(DecodeError::BadField {
-                what: "natural exponent",
-                detail: format!("entry {j} encodes ±∞/NaN"),
-            });
-        }
+        DecodeError::require(field & max_exp != max_exp, "natural exponent", || {
+            format!("entry {j} encodes ±∞/NaN")
+        })?;
         *o = S::from_bits_u64(field << S::MANT_BITS);
     }
     Ok(values)
@@ -306,12 +294,9 @@ impl<S: Scalar> Message<S> {
     }
 
     fn decode_with(bytes: &[u8], dim: usize, spare: &mut Spare<S>) -> Result<Self, DecodeError> {
-        if dim > MAX_DIM {
-            return Err(DecodeError::BadField {
-                what: "dimension",
-                detail: format!("{dim} exceeds {MAX_DIM}"),
-            });
-        }
+        DecodeError::require(dim <= MAX_DIM, "dimension", || {
+            format!("{dim} exceeds {MAX_DIM}")
+        })?;
         if bytes.is_empty() {
             return Ok(Message::Skip { dim });
         }
@@ -360,12 +345,9 @@ impl<S: Scalar> Message<S> {
             }
             TAG_SIGN => {
                 let scale: S = read_finite(r, "sign scale")?;
-                if scale.is_sign_negative() {
-                    return Err(DecodeError::BadField {
-                        what: "sign scale",
-                        detail: format!("{scale} must be ≥ 0 (with a clear sign bit)"),
-                    });
-                }
+                DecodeError::require(!scale.is_sign_negative(), "sign scale", || {
+                    format!("{scale} must be ≥ 0 (with a clear sign bit)")
+                })?;
                 let negative = read_bit_words(r, dim, take(&mut spare.words))?;
                 Message::Sign {
                     dim,
@@ -386,12 +368,9 @@ impl<S: Scalar> Message<S> {
                 };
                 levels.validate()?;
                 let norm: S = read_finite(r, "quantisation norm")?;
-                if norm.is_sign_negative() {
-                    return Err(DecodeError::BadField {
-                        what: "quantisation norm",
-                        detail: format!("{norm} must be ≥ 0 (with a clear sign bit)"),
-                    });
-                }
+                DecodeError::require(!norm.is_sign_negative(), "quantisation norm", || {
+                    format!("{norm} must be ≥ 0 (with a clear sign bit)")
+                })?;
                 let codes = read_codes(r, dim, s, take(&mut spare.codes))?;
                 Message::Quantized {
                     norm,
