@@ -106,11 +106,7 @@ impl Registered for NaturalDithering {
     ];
     const BENCH: &'static [&'static str] = &["natural_dithering:s=8"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let s = p.require(
-            "s",
-            Params::u64,
-            "natural_dithering needs s=<levels in 1..=64>, e.g. natural_dithering:s=8",
-        )?;
+        let s = p.require("s", Params::u64, "<levels in 1..=64>", "8")?;
         let norm = NormKind::from_params(p)?;
         Self::new(s, norm)
     }

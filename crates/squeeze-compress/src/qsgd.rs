@@ -117,11 +117,7 @@ impl Registered for Qsgd {
         &["qsgd:s=1", "qsgd:s=4", "qsgd:s=16", "qsgd:s=2,norm=linf"];
     const BENCH: &'static [&'static str] = &["qsgd:s=16", "qsgd:s=16,norm=linf"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let s = p.require(
-            "s",
-            Params::u64,
-            "qsgd needs s=<levels ≥ 1>, e.g. qsgd:s=16",
-        )?;
+        let s = p.require("s", Params::u64, "<levels ≥ 1>", "16")?;
         let norm = NormKind::from_params(p)?;
         Self::new(s, norm)
     }

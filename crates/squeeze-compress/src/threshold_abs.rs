@@ -77,11 +77,7 @@ impl Registered for ThresholdAbs {
     ];
     const BENCH: &'static [&'static str] = &["threshold_abs:lambda=2.6"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        Self::new(p.require(
-            "lambda",
-            Params::f64,
-            "threshold_abs needs lambda=<threshold > 0>, e.g. threshold_abs:lambda=0.01",
-        )?)
+        Self::new(p.require("lambda", Params::f64, "<threshold > 0>", "0.01")?)
     }
 }
 

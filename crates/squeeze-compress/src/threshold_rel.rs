@@ -97,11 +97,7 @@ impl Registered for ThresholdRel {
     ];
     const BENCH: &'static [&'static str] = &["threshold_rel:lambda=0.01"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        Self::new(p.require(
-            "lambda",
-            Params::f64,
-            "threshold_rel needs lambda=<fraction in (0, 1]>, e.g. threshold_rel:lambda=0.1",
-        )?)
+        Self::new(p.require("lambda", Params::f64, "<fraction in (0, 1]>", "0.1")?)
     }
 }
 

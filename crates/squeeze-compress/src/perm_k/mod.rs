@@ -201,11 +201,7 @@ impl Registered for PermK {
     const EXAMPLES: &'static [&'static str] = &["perm_k:n=1", "perm_k:n=4"];
     const BENCH: &'static [&'static str] = &["perm_k:n=4"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let n = p.require(
-            "n",
-            Params::u64,
-            "perm_k needs n=<number of workers>, e.g. perm_k:n=4",
-        )?;
+        let n = p.require("n", Params::u64, "<number of workers>", "4")?;
         Self::new(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }
