@@ -165,6 +165,51 @@ impl<'a, S: Scalar> MechCtx<'a, S> {
     }
 }
 
+/// A worker's own working memory for [`MechCtx`] when it is kept outside a method (tests,
+/// tools): the two work vectors, the spare message, the parked uplink and the rung buffers.
+#[derive(Debug, Clone, Default)]
+pub struct MechBuffers<S: Scalar> {
+    work: Vec<S>,
+    aux: Vec<S>,
+    spare: Message<S>,
+    stash: Message<S>,
+    rungs: Vec<Message<S>>,
+}
+
+impl<S: Scalar> MechBuffers<S> {
+    /// Buffers for dimension `d`.
+    pub fn new(d: usize) -> Self {
+        Self {
+            work: vec![S::ZERO; d],
+            aux: vec![S::ZERO; d],
+            ..Self::default()
+        }
+    }
+
+    /// The context of one application: `ids = (worker, n_workers, round, round_seed)`, the
+    /// worker's stream `rng` and the compressor `scratch`, with these buffers.
+    pub fn ctx<'a>(
+        &'a mut self,
+        (worker, n_workers, round, round_seed): (usize, usize, u64, u64),
+        rng: &'a mut SqueezeRng,
+        scratch: &'a mut Scratch,
+    ) -> MechCtx<'a, S> {
+        MechCtx {
+            worker,
+            n_workers,
+            round,
+            round_seed,
+            rng,
+            scratch,
+            work: &mut self.work,
+            aux: &mut self.aux,
+            spare: &mut self.spare,
+            stash: &mut self.stash,
+            rungs: &mut self.rungs,
+        }
+    }
+}
+
 /// A three-point compressor $\mathcal{C}_{h,y}(x)$ (see the [module docs](self)).
 pub trait ThreePoint<S: Scalar>: Send + Sync + Debug {
     /// Registry name, e.g. `clag`.
