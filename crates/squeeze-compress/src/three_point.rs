@@ -147,6 +147,31 @@ pub struct MechCtx<'a, S: Scalar> {
 }
 
 impl<'a, S: Scalar> MechCtx<'a, S> {
+    /// A mechanism's view of a step: `ids = (worker, n_workers, round, round_seed)`, the
+    /// stepping side's stream, the compressor scratch and a spare message, two work vectors,
+    /// and its own parked uplink buffers and rung buffers.
+    pub fn new(
+        (worker, n_workers, round, round_seed): (usize, usize, u64, u64),
+        rng: &'a mut SqueezeRng,
+        (scratch, spare): (&'a mut Scratch, &'a mut Message<S>),
+        (work, aux): (&'a mut [S], &'a mut [S]),
+        (stash, rungs): (&'a mut Message<S>, &'a mut Vec<Message<S>>),
+    ) -> Self {
+        Self {
+            worker,
+            n_workers,
+            round,
+            round_seed,
+            rng,
+            scratch,
+            work,
+            aux,
+            spare,
+            stash,
+            rungs,
+        }
+    }
+
     /// Compress `v` with `c` into `out` using this context's stream and scratch.
     pub(crate) fn compress(
         rng: &mut SqueezeRng,
@@ -190,23 +215,18 @@ impl<S: Scalar> MechBuffers<S> {
     /// worker's stream `rng` and the compressor `scratch`, with these buffers.
     pub fn ctx<'a>(
         &'a mut self,
-        (worker, n_workers, round, round_seed): (usize, usize, u64, u64),
+        ids: (usize, usize, u64, u64),
         rng: &'a mut SqueezeRng,
         scratch: &'a mut Scratch,
     ) -> MechCtx<'a, S> {
-        MechCtx {
-            worker,
-            n_workers,
-            round,
-            round_seed,
-            rng,
-            scratch,
-            work: &mut self.work,
-            aux: &mut self.aux,
-            spare: &mut self.spare,
-            stash: &mut self.stash,
-            rungs: &mut self.rungs,
-        }
+        let Self {
+            work,
+            aux,
+            spare,
+            stash,
+            rungs,
+        } = self;
+        MechCtx::new(ids, rng, (scratch, spare), (work, aux), (stash, rungs))
     }
 }
 
