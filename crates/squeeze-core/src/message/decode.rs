@@ -41,6 +41,22 @@ pub(super) fn need(r: &BitReader<'_>, count: u64, bits_each: u64) -> Result<(), 
     Ok(())
 }
 
+/// `buf` at length `count` for `count` fields of `bits_each` bits, once [`need`] found them in
+/// the input: reused, its entries left as they are (only a longer length adds `fill`s), for a
+/// reader that overwrites every entry.
+fn sized_for<T: Clone>(
+    r: &BitReader<'_>,
+    mut buf: Vec<T>,
+    count: usize,
+    bits_each: u32,
+    fill: T,
+) -> Result<Vec<T>, DecodeError> {
+    need(r, count as u64, bits_each as u64)?;
+    buf.truncate(count);
+    buf.resize(count, fill);
+    Ok(buf)
+}
+
 /// `dim` bits into packed words (64 per word, unused bits zero), reusing `words`.
 fn read_bit_words(
     r: &mut BitReader<'_>,
@@ -64,12 +80,10 @@ fn read_bit_words(
 fn read_values<S: Scalar>(
     r: &mut BitReader<'_>,
     count: usize,
-    mut out: Vec<S>,
+    out: Vec<S>,
 ) -> Result<Vec<S>, DecodeError> {
-    need(r, count as u64, S::BITS as u64)?;
     // Every entry is overwritten: a buffer of the right length is reused without a fill.
-    out.truncate(count);
-    out.resize(count, S::ZERO);
+    let mut out = sized_for(r, out, count, S::BITS, S::ZERO)?;
     let start = r.clone();
     if r.read_fixed(&mut out, S::BITS, |b| (S::from_bits_u64(b), false)) {
         // Only an input shorter than `need` checked can get here: re-read for its error.
@@ -104,12 +118,10 @@ fn read_codes(
     r: &mut BitReader<'_>,
     dim: usize,
     s: u16,
-    mut codes: Vec<i16>,
+    codes: Vec<i16>,
 ) -> Result<Vec<i16>, DecodeError> {
     let width = bits_for_range(s as u64 + 1);
-    need(r, dim as u64, width as u64)?;
-    codes.truncate(dim);
-    codes.resize(dim, 0);
+    let mut codes = sized_for(r, codes, dim, width, 0)?;
     let start = r.clone();
     let (done, bad) = r.read_sign_magnitude(&mut codes, width, s);
     let from = if bad {
@@ -138,12 +150,10 @@ fn read_codes(
 fn read_naturals<S: Scalar>(
     r: &mut BitReader<'_>,
     dim: usize,
-    mut values: Vec<S>,
+    values: Vec<S>,
 ) -> Result<Vec<S>, DecodeError> {
     let n = 1 + S::EXP_BITS;
-    need(r, dim as u64, n as u64)?;
-    values.truncate(dim);
-    values.resize(dim, S::ZERO);
+    let mut values = sized_for(r, values, dim, n, S::ZERO)?;
     let max_exp = (1u64 << S::EXP_BITS) - 1;
     let start = r.clone();
     let bad = r.read_fixed(&mut values, n, |field| {
