@@ -198,34 +198,41 @@ mod wire {
         c.compress(&x, &mut ctx).expect("valid input")
     }
 
-    /// Encode (into a reused writer) + decode of the spec's message (throughput in input
-    /// bytes).
-    #[divan::bench(args = wire_cases(), sample_count = 10, sample_size = 1)]
-    fn encode_decode(bencher: Bencher<'_, '_>, case: &Case) {
+    /// Times `body(msg, w)` on the spec's message with a writer `w` cleared before each call
+    /// (reused: its buffer keeps its capacity), throughput in input bytes.
+    fn bench_writer<R>(
+        bencher: Bencher<'_, '_>,
+        case: &Case,
+        mut body: impl FnMut(&Message<f32>, &mut BitWriter) -> R,
+    ) {
         let msg = message(case);
         let mut w = BitWriter::with_capacity_bits(msg.bits());
         bencher
             .counter(BytesCount::new(case.d * 4))
             .bench_local(|| {
                 w.clear();
-                msg.encode(&mut w);
-                let back = Message::<f32>::decode(w.finish(), case.d).expect("round trip");
-                back.entries()
+                body(&msg, &mut w)
             });
+    }
+
+    /// Encode (into a reused writer) + decode of the spec's message (throughput in input
+    /// bytes).
+    #[divan::bench(args = wire_cases(), sample_count = 10, sample_size = 1)]
+    fn encode_decode(bencher: Bencher<'_, '_>, case: &Case) {
+        bench_writer(bencher, case, |msg, w| {
+            msg.encode(w);
+            let back = Message::<f32>::decode(w.finish(), case.d).expect("round trip");
+            back.entries()
+        });
     }
 
     /// Encode alone, into a reused writer.
     #[divan::bench(args = wire_cases(), sample_count = 10, sample_size = 1)]
     fn encode(bencher: Bencher<'_, '_>, case: &Case) {
-        let msg = message(case);
-        let mut w = BitWriter::with_capacity_bits(msg.bits());
-        bencher
-            .counter(BytesCount::new(case.d * 4))
-            .bench_local(|| {
-                w.clear();
-                divan::black_box(&msg).encode(&mut w);
-                w.bit_len()
-            });
+        bench_writer(bencher, case, |msg, w| {
+            divan::black_box(msg).encode(w);
+            w.bit_len()
+        });
     }
 
     /// Decode alone, into a reused message (`decode_into`: a receiver's steady state).

@@ -75,11 +75,7 @@ impl Registered for Clip {
     }];
     const EXAMPLES: &'static [&'static str] = &["clip:tau=1", "clip:tau=inf", "clip:tau=1e-3"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        Self::new(p.require(
-            "tau",
-            Params::f64,
-            "clip needs tau=<radius > 0>, e.g. clip:tau=1 (or tau=inf)",
-        )?)
+        Self::new(p.require("tau", Params::f64, "<radius > 0>", "1 (or tau=inf)")?)
     }
 }
 

@@ -82,6 +82,34 @@ pub fn compress_once<S: Scalar>(
     c.compress(x, &mut CompressCtx::new(&mut rng, &mut scratch))
 }
 
+/// Buffer reuse: `x` compressed twice into one message (one seed-0 stream) gives the same
+/// message both times (for a deterministic `c`), and the buffer `buffer` points into (e.g. a
+/// `Sign` message's words) keeps its address: it was reused, not allocated again.
+pub fn check_reuse<S: Scalar, T>(
+    c: &dyn Compressor<S>,
+    x: &[S],
+    buffer: impl Fn(&Message<S>) -> Option<*const T>,
+) -> Result<(), String> {
+    let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
+    let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
+    let mut m = Message::default();
+    c.compress_into(x, &mut ctx, &mut m)
+        .map_err(|e| e.to_string())?;
+    let (first, at) = (m.clone(), buffer(&m));
+    c.compress_into(x, &mut ctx, &mut m)
+        .map_err(|e| e.to_string())?;
+    if m != first {
+        return Err(format!(
+            "the second message {m:?} differs from the first {first:?}"
+        ));
+    }
+    match (at, buffer(&m)) {
+        (Some(a), Some(b)) if a == b => Ok(()),
+        (None, _) => Err(format!("no buffer in {first:?}")),
+        _ => Err("the buffer was allocated again".to_string()),
+    }
+}
+
 fn err_sq<S: Scalar>(m: &Message<S>, x: &[S], w: &[f64]) -> Result<f64, String> {
     let dense = m.to_dense().map_err(|e| format!("to_dense: {e}"))?;
     Ok(dense

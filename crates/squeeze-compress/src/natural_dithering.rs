@@ -7,7 +7,7 @@ use squeeze_core::{
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::parallel::{CHUNK, map_chunks_rng};
 use crate::params::Params;
-use crate::quant::{NormKind, message_norm};
+use crate::quant::{NormKind, check_levels, message_norm};
 
 /// Largest accepted number of levels: the smallest level is $2^{-(s-1)}\lVert x\rVert$, and beyond
 /// $s = 64$ it is below $2^{-63}$ of the norm — finer than `f64` rounding of the ratio matters
@@ -68,18 +68,12 @@ pub struct NaturalDithering {
 impl NaturalDithering {
     /// `s` levels (`1 ≤ s ≤ 64`) relative to `norm`.
     pub fn new(s: u64, norm: NormKind) -> Result<Self, ParamError> {
-        if s == 0 || s > MAX_NATURAL_LEVELS {
-            return Err(ParamError::new(
-                Self::NAME,
-                "s",
-                s,
-                format!(
-                    "s must be in 1..={MAX_NATURAL_LEVELS}: the levels are 1, 1/2, …, 2^-(s-1) \
-                     of the norm, and s = 64 already resolves 2^-63 (s ≈ 8 is typical)"
-                ),
-            ));
-        }
-        Ok(Self { s: s as u16, norm })
+        let hint = format!(
+            "s must be in 1..={MAX_NATURAL_LEVELS}: the levels are 1, 1/2, …, 2^-(s-1) \
+             of the norm, and s = 64 already resolves 2^-63 (s ≈ 8 is typical)"
+        );
+        let s = check_levels(Self::NAME, s, MAX_NATURAL_LEVELS, hint)?;
+        Ok(Self { s, norm })
     }
 
     /// `ω` at dimension `d`.
@@ -106,11 +100,7 @@ impl Registered for NaturalDithering {
     ];
     const BENCH: &'static [&'static str] = &["natural_dithering:s=8"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let s = p.require(
-            "s",
-            Params::u64,
-            "natural_dithering needs s=<levels in 1..=64>, e.g. natural_dithering:s=8",
-        )?;
+        let s = p.require("s", Params::u64, "<levels in 1..=64>", "8")?;
         let norm = NormKind::from_params(p)?;
         Self::new(s, norm)
     }
@@ -118,10 +108,7 @@ impl Registered for NaturalDithering {
 
 compressor! {
     NaturalDithering, |self, dim| {
-        spec: match self.norm {
-            NormKind::L2 => format!("{}:s={}", Self::NAME, self.s),
-            n => format!("{}:s={},norm={}", Self::NAME, self.s, n.name()),
-        },
+        spec: self.norm.levels_spec(Self::NAME, self.s),
         class: Class::Unbiased {
             omega: self.omega(dim),
         },

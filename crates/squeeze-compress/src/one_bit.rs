@@ -175,7 +175,7 @@ compressor! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::{check_wire, compress_once};
+    use crate::conformance::{check_reuse, check_wire, compress_once};
     use crate::registry::{assert_refused, parse};
 
     fn dense<S: Scalar>(c: &OneBit, x: &[S]) -> Vec<S> {
@@ -293,20 +293,10 @@ mod tests {
         assert_refused("one_bit:block=0", "block length must be ≥ 1");
         assert_refused("one_bit:block=-1", "non-negative integer");
         let x: Vec<f32> = (0..300).map(|j| (j as f32 * 0.7).sin()).collect();
-        let (mut rng, mut scratch) = (
-            squeeze_core::SqueezeRng::from_seed_u64(0),
-            squeeze_core::Scratch::default(),
-        );
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        let mut m = Message::default();
-        c.compress_into(&x, &mut ctx, &mut m).unwrap();
-        let first = m.clone();
-        let ptr = match &m {
-            Message::Binary { levels, .. } => levels.as_ptr(),
-            _ => panic!(),
-        };
-        c.compress_into(&x, &mut ctx, &mut m).unwrap();
-        assert_eq!(m, first);
-        assert!(matches!(&m, Message::Binary { levels, .. } if levels.as_ptr() == ptr));
+        check_reuse(c.as_ref(), &x, |m| match m {
+            Message::Binary { levels, .. } => Some(levels.as_ptr()),
+            _ => None,
+        })
+        .unwrap();
     }
 }

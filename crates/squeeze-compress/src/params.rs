@@ -100,14 +100,28 @@ impl Params {
     }
 
     /// A parameter without default: what the getter `get` (e.g. [`Params::f64`]) finds under
-    /// `key`, or, if it is absent, an error with `hint` (say how to write it).
+    /// `key`, or, if it is absent, an error that says how to write it:
+    /// "`component` needs `key`=`what`, e.g. `component`:`key`=`example`".
+    ///
+    /// ```
+    /// use squeeze_compress::params::Params;
+    /// let mut p = Params::parse("qsgd", "s=16").unwrap();
+    /// assert_eq!(p.require("s", Params::u64, "<levels ≥ 1>", "16").unwrap(), 16);
+    /// let e = p.require("s", Params::u64, "<levels ≥ 1>", "16").unwrap_err();
+    /// assert!(e.to_string().contains("qsgd needs s=<levels ≥ 1>, e.g. qsgd:s=16"), "{e}");
+    /// ```
     pub fn require<T>(
         &mut self,
         key: &'static str,
         get: fn(&mut Self, &'static str) -> Result<Option<T>, ParamError>,
-        hint: &str,
+        what: &str,
+        example: &str,
     ) -> Result<T, ParamError> {
-        get(self, key)?.ok_or_else(|| ParamError::new(self.component, key, "missing", hint))
+        get(self, key)?.ok_or_else(|| {
+            let c = self.component;
+            let hint = format!("{c} needs {key}={what}, e.g. {c}:{key}={example}");
+            ParamError::new(c, key, "missing", hint)
+        })
     }
 
     /// A boolean parameter (`true`/`false`).

@@ -7,7 +7,7 @@ use squeeze_core::{
 
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
-use crate::quant::{NormKind, message_norm, round_uniform};
+use crate::quant::{NormKind, check_levels, message_norm, round_uniform};
 
 /// QSGD / random dithering with $s$ uniform levels (Alistarh et al. 2017, arXiv 1610.02132):
 ///
@@ -69,18 +69,12 @@ pub struct Qsgd {
 impl Qsgd {
     /// `s` levels (`1 ≤ s ≤ 32767`) scaled by `norm`.
     pub fn new(s: u64, norm: NormKind) -> Result<Self, ParamError> {
-        if s == 0 || s > MAX_LEVELS as u64 {
-            return Err(ParamError::new(
-                Self::NAME,
-                "s",
-                s,
-                format!(
-                    "s is the number of non-zero levels and must be in 1..={MAX_LEVELS} \
-                     (codes are 16-bit); s = 1 is TernGrad-like, gsgd_b is s = 2^(b−1)"
-                ),
-            ));
-        }
-        Ok(Self { s: s as u16, norm })
+        let hint = format!(
+            "s is the number of non-zero levels and must be in 1..={MAX_LEVELS} \
+             (codes are 16-bit); s = 1 is TernGrad-like, gsgd_b is s = 2^(b−1)"
+        );
+        let s = check_levels(Self::NAME, s, MAX_LEVELS as u64, hint)?;
+        Ok(Self { s, norm })
     }
 
     /// Number of levels.
@@ -117,11 +111,7 @@ impl Registered for Qsgd {
         &["qsgd:s=1", "qsgd:s=4", "qsgd:s=16", "qsgd:s=2,norm=linf"];
     const BENCH: &'static [&'static str] = &["qsgd:s=16", "qsgd:s=16,norm=linf"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let s = p.require(
-            "s",
-            Params::u64,
-            "qsgd needs s=<levels ≥ 1>, e.g. qsgd:s=16",
-        )?;
+        let s = p.require("s", Params::u64, "<levels ≥ 1>", "16")?;
         let norm = NormKind::from_params(p)?;
         Self::new(s, norm)
     }
@@ -129,10 +119,7 @@ impl Registered for Qsgd {
 
 compressor! {
     Qsgd, |self, dim| {
-        spec: match self.norm {
-            NormKind::L2 => format!("qsgd:s={}", self.s),
-            n => format!("qsgd:s={},norm={}", self.s, n.name()),
-        },
+        spec: self.norm.levels_spec(Self::NAME, self.s),
         class: Class::Unbiased {
             omega: self.omega(dim),
         },

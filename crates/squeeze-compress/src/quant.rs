@@ -16,7 +16,7 @@
 
 use core::any::TypeId;
 
-use squeeze_core::{CompressError, Scalar, WideRng};
+use squeeze_core::{CompressError, ParamError, Scalar, WideRng};
 
 use crate::entry::ParamDoc;
 use crate::parallel::{CHUNK, map_chunks_rng, reduce_chunks};
@@ -67,6 +67,27 @@ impl NormKind {
             NormKind::Linf => "linf",
         }
     }
+
+    /// The spec of quantiser `name` with `s` levels of this norm: `name:s=<s>`, then
+    /// `,norm=<norm>` unless the norm is the default ℓ₂.
+    pub(crate) fn levels_spec(self, name: &str, s: u16) -> String {
+        match self {
+            NormKind::L2 => format!("{name}:s={s}"),
+            n => format!("{name}:s={s},norm={}", n.name()),
+        }
+    }
+}
+
+/// A quantiser's level count `s ∈ 1..=max` for `component` (`hint` says why the bound).
+pub(crate) fn check_levels(
+    component: &'static str,
+    s: u64,
+    max: u64,
+    hint: String,
+) -> Result<u16, ParamError> {
+    debug_assert!(max <= u64::from(u16::MAX));
+    ParamError::require((1..=max).contains(&s), component, "s", s, hint)?;
+    Ok(s as u16)
 }
 
 /// A slice viewed at its concrete width.

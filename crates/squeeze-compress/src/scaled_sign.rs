@@ -158,9 +158,8 @@ compressor! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::compress_once;
+    use crate::conformance::{check_reuse, compress_once};
     use crate::registry::parse;
-    use squeeze_core::{Scratch, SqueezeRng};
 
     fn comp<S: Scalar>(x: &[S]) -> Result<Message<S>, CompressError> {
         compress_once(&ScaledSign, x, 0)
@@ -267,17 +266,10 @@ mod tests {
         assert_eq!(c.class(10).alpha(), Some(0.1));
         assert!(parse::<f32>("scaled_sign:k=1").is_err());
         let x: Vec<f32> = (0..1000).map(|j| (j as f32).sin()).collect();
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        let mut m = Message::default();
-        c.compress_into(&x, &mut ctx, &mut m).unwrap();
-        let first = m.clone();
-        let ptr = match &m {
-            Message::Sign { negative, .. } => negative.as_ptr(),
-            _ => panic!(),
-        };
-        c.compress_into(&x, &mut ctx, &mut m).unwrap();
-        assert_eq!(m, first);
-        assert!(matches!(&m, Message::Sign { negative, .. } if negative.as_ptr() == ptr));
+        check_reuse(c.as_ref(), &x, |m| match m {
+            Message::Sign { negative, .. } => Some(negative.as_ptr()),
+            _ => None,
+        })
+        .unwrap();
     }
 }

@@ -147,6 +147,31 @@ pub struct MechCtx<'a, S: Scalar> {
 }
 
 impl<'a, S: Scalar> MechCtx<'a, S> {
+    /// A mechanism's view of a step: `ids = (worker, n_workers, round, round_seed)`, the
+    /// stepping side's stream, the compressor scratch and a spare message, two work vectors,
+    /// and its own parked uplink buffers and rung buffers.
+    pub fn new(
+        (worker, n_workers, round, round_seed): (usize, usize, u64, u64),
+        rng: &'a mut SqueezeRng,
+        (scratch, spare): (&'a mut Scratch, &'a mut Message<S>),
+        (work, aux): (&'a mut [S], &'a mut [S]),
+        (stash, rungs): (&'a mut Message<S>, &'a mut Vec<Message<S>>),
+    ) -> Self {
+        Self {
+            worker,
+            n_workers,
+            round,
+            round_seed,
+            rng,
+            scratch,
+            work,
+            aux,
+            spare,
+            stash,
+            rungs,
+        }
+    }
+
     /// Compress `v` with `c` into `out` using this context's stream and scratch.
     pub(crate) fn compress(
         rng: &mut SqueezeRng,
@@ -162,6 +187,46 @@ impl<'a, S: Scalar> MechCtx<'a, S> {
 
     pub(crate) fn meta(&self) -> (usize, usize, u64, u64) {
         (self.worker, self.n_workers, self.round, self.round_seed)
+    }
+}
+
+/// A worker's own working memory for [`MechCtx`] when it is kept outside a method (tests,
+/// tools): the two work vectors, the spare message, the parked uplink and the rung buffers.
+#[derive(Debug, Clone, Default)]
+pub struct MechBuffers<S: Scalar> {
+    work: Vec<S>,
+    aux: Vec<S>,
+    spare: Message<S>,
+    stash: Message<S>,
+    rungs: Vec<Message<S>>,
+}
+
+impl<S: Scalar> MechBuffers<S> {
+    /// Buffers for dimension `d`.
+    pub fn new(d: usize) -> Self {
+        Self {
+            work: vec![S::ZERO; d],
+            aux: vec![S::ZERO; d],
+            ..Self::default()
+        }
+    }
+
+    /// The context of one application: `ids = (worker, n_workers, round, round_seed)`, the
+    /// worker's stream `rng` and the compressor `scratch`, with these buffers.
+    pub fn ctx<'a>(
+        &'a mut self,
+        ids: (usize, usize, u64, u64),
+        rng: &'a mut SqueezeRng,
+        scratch: &'a mut Scratch,
+    ) -> MechCtx<'a, S> {
+        let Self {
+            work,
+            aux,
+            spare,
+            stash,
+            rungs,
+        } = self;
+        MechCtx::new(ids, rng, (scratch, spare), (work, aux), (stash, rungs))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, Sparsifier,
-    check_dim_basic,
+    check_dim_basic, check_input,
 };
 
 use crate::entry::{ParamDoc, Registered, compressor};
@@ -77,11 +77,7 @@ impl Registered for ThresholdAbs {
     ];
     const BENCH: &'static [&'static str] = &["threshold_abs:lambda=2.6"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        Self::new(p.require(
-            "lambda",
-            Params::f64,
-            "threshold_abs needs lambda=<threshold > 0>, e.g. threshold_abs:lambda=0.01",
-        )?)
+        Self::new(p.require("lambda", Params::f64, "<threshold > 0>", "0.01")?)
     }
 }
 
@@ -92,14 +88,29 @@ compressor! {
         deterministic: true,
     }
     sparsify_into |x, _ctx, indices, values| {
-        indices.clear();
-        values.clear();
-        check_dim_basic(x.len())?;
-        let t: S = round_up(self.lambda);
-        scan_at_least(x, 0, t, usize::MAX, indices, values).map(|_| ())
+        keep_at_least(x, indices, values, |_| Some(round_up(self.lambda)))
     },
     kept |_d| None,
     projection: true,
+}
+
+/// The hard thresholds' pass: `indices`, `values` (cleared first) ← the $j$ with
+/// $|x_j| \ge t$ and their $x_j$, for $t$ = `threshold(x)`, in one chunked scan that also
+/// reports a NaN or ±∞ (`None`: nothing kept, `x` only checked). Shared by [`ThresholdAbs`]
+/// and [`ThresholdRel`](crate::ThresholdRel).
+pub(crate) fn keep_at_least<S: Scalar>(
+    x: &[S],
+    indices: &mut Vec<u32>,
+    values: &mut Vec<S>,
+    threshold: impl FnOnce(&[S]) -> Option<S>,
+) -> Result<(), CompressError> {
+    indices.clear();
+    values.clear();
+    check_dim_basic(x.len())?;
+    match threshold(x) {
+        Some(t) => scan_at_least(x, 0, t, usize::MAX, indices, values).map(|_| ()),
+        None => check_input(x),
+    }
 }
 
 #[cfg(test)]

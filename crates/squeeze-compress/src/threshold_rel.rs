@@ -2,12 +2,12 @@
 
 use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, Sparsifier,
-    check_dim_basic, check_input,
 };
 
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
-use crate::sparse_scan::{fmt_real, round_up, scan_at_least};
+use crate::sparse_scan::{fmt_real, round_up};
+use crate::threshold_abs::keep_at_least;
 
 /// Relative hard threshold (the adaptive thresholding of Newton-3PC, Islamov et al. 2022):
 /// $\mathcal{C}(x)\_j = x_j$ if $|x_j| \ge \lambda\lVert x\rVert_\infty$, else $0$, with
@@ -97,11 +97,7 @@ impl Registered for ThresholdRel {
     ];
     const BENCH: &'static [&'static str] = &["threshold_rel:lambda=0.01"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        Self::new(p.require(
-            "lambda",
-            Params::f64,
-            "threshold_rel needs lambda=<fraction in (0, 1]>, e.g. threshold_rel:lambda=0.1",
-        )?)
+        Self::new(p.require("lambda", Params::f64, "<fraction in (0, 1]>", "0.1")?)
     }
 }
 
@@ -114,28 +110,26 @@ compressor! {
         deterministic: true,
     }
     sparsify_into |x, _ctx, indices, values| {
-        indices.clear();
-        values.clear();
-        check_dim_basic(x.len())?;
-        // NaN-ignoring maximum; a NaN or ±∞ is reported by the scan below (or, for x = 0 with
-        // NaNs, by check_input).
-        let m = squeeze_core::ops::max_abs(x).to_f64();
-        if m == 0.0 {
-            return check_input(x);
-        }
-        // fl(λ·m) ≤ m since λ ≤ 1, so the maximum is kept. One ulp down makes the threshold
-        // ≤ the exact product (relative rounding error ≤ 2⁻⁵³ for normal results, ≤ half a
-        // subnormal ulp otherwise); then the least S not below it, and never below the
-        // smallest positive S so that zeros are dropped.
-        let p = self.lambda * m;
-        let t64 = if p > 0.0 && p.is_finite() {
-            f64::from_bits(p.to_bits() - 1)
-        } else {
-            p
-        };
-        let smallest = S::from_bits_u64(1);
-        let t: S = round_up::<S>(t64).max(smallest);
-        scan_at_least(x, 0, t, usize::MAX, indices, values).map(|_| ())
+        keep_at_least(x, indices, values, |x| {
+            // NaN-ignoring maximum; a NaN or ±∞ is reported by the scan (or, for x = 0 with
+            // NaNs, by the check of `x`).
+            let m = squeeze_core::ops::max_abs(x).to_f64();
+            if m == 0.0 {
+                return None;
+            }
+            // fl(λ·m) ≤ m since λ ≤ 1, so the maximum is kept. One ulp down makes the
+            // threshold ≤ the exact product (relative rounding error ≤ 2⁻⁵³ for normal
+            // results, ≤ half a subnormal ulp otherwise); then the least S not below it, and
+            // never below the smallest positive S so that zeros are dropped.
+            let p = self.lambda * m;
+            let t64 = if p > 0.0 && p.is_finite() {
+                f64::from_bits(p.to_bits() - 1)
+            } else {
+                p
+            };
+            let smallest = S::from_bits_u64(1);
+            Some(round_up::<S>(t64).max(smallest))
+        })
     },
     kept |_d| None,
     projection: true,

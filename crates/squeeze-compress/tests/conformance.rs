@@ -102,6 +102,15 @@ fn matrix_input() -> impl Strategy<Value = Vec<f64>> {
     })
 }
 
+/// `cases` cases; failures are kept next to this file (`regressions`).
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    }
+}
+
 fn run_all<S: Scalar>(x: &[f64], seed: u64, workers: usize) -> Result<(), String> {
     run_specs::<S>(x, seed, workers, |_| true)
 }
@@ -139,72 +148,48 @@ fn run_specs<S: Scalar>(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: squeeze_core::proptest_cases(256),
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(config(squeeze_core::proptest_cases(256)))]
 
     #[test]
     fn every_registered_compressor_f32(x in input(), seed in any::<u64>(), workers in 1usize..4) {
-        if let Err(e) = run_all::<f32>(&x, seed, workers) {
-            prop_assert!(false, "{}", e);
-        }
+        run_all::<f32>(&x, seed, workers).map_err(TestCaseError::fail)?;
     }
 
     #[test]
     fn every_registered_compressor_f64(x in input(), seed in any::<u64>(), workers in 1usize..4) {
-        if let Err(e) = run_all::<f64>(&x, seed, workers) {
-            prop_assert!(false, "{}", e);
-        }
+        run_all::<f64>(&x, seed, workers).map_err(TestCaseError::fail)?;
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        // The matrix compressors on packed symmetric matrices (the generic inputs above reach
-        // them too: non-triangular lengths must be refused, triangular ones are checked).
-        cases: (squeeze_core::proptest_cases(256) / 2).max(1),
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..ProptestConfig::default()
-    })]
+    // The matrix compressors on packed symmetric matrices (the generic inputs above reach
+    // them too: non-triangular lengths must be refused, triangular ones are checked).
+    #![proptest_config(config((squeeze_core::proptest_cases(256) / 2).max(1)))]
 
     #[test]
     fn matrix_compressors_f32(x in matrix_input(), seed in any::<u64>(), workers in 1usize..3) {
-        if let Err(e) = run_matrix::<f32>(&x, seed, workers) {
-            prop_assert!(false, "{}", e);
-        }
+        run_matrix::<f32>(&x, seed, workers).map_err(TestCaseError::fail)?;
     }
 
     #[test]
     fn matrix_compressors_f64(x in matrix_input(), seed in any::<u64>(), workers in 1usize..3) {
-        if let Err(e) = run_matrix::<f64>(&x, seed, workers) {
-            prop_assert!(false, "{}", e);
-        }
+        run_matrix::<f64>(&x, seed, workers).map_err(TestCaseError::fail)?;
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        // A quarter of the f32/f64 cases (32 under CI's 128): the 16-bit runs add coverage of
-        // the narrow arithmetic, not of new code paths.
-        cases: (squeeze_core::proptest_cases(256) / 4).max(1),
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
-        ..ProptestConfig::default()
-    })]
+    // A quarter of the f32/f64 cases (32 under CI's 128): the 16-bit runs add coverage of
+    // the narrow arithmetic, not of new code paths.
+    #![proptest_config(config((squeeze_core::proptest_cases(256) / 4).max(1)))]
 
     #[test]
     fn every_registered_compressor_f16(x in input_f16(), seed in any::<u64>(), workers in 1usize..4) {
-        if let Err(e) = run_all::<squeeze_core::f16>(&x, seed, workers) {
-            prop_assert!(false, "{}", e);
-        }
+        run_all::<squeeze_core::f16>(&x, seed, workers).map_err(TestCaseError::fail)?;
     }
 
     #[test]
     fn every_registered_compressor_bf16(x in input(), seed in any::<u64>(), workers in 1usize..4) {
-        if let Err(e) = run_all::<squeeze_core::bf16>(&x, seed, workers) {
-            prop_assert!(false, "{}", e);
-        }
+        run_all::<squeeze_core::bf16>(&x, seed, workers).map_err(TestCaseError::fail)?;
     }
 }
 

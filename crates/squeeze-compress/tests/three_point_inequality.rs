@@ -14,7 +14,7 @@
 use proptest::prelude::*;
 use squeeze_compress::parse;
 use squeeze_compress::three_point::{
-    AdaCgd, Bag, Clag, Ef21Mech, Lag, MechCtx, ThreePoint, V1, V2, V4, V5,
+    AdaCgd, Bag, Clag, Ef21Mech, Lag, MechBuffers, ThreePoint, V1, V2, V4, V5,
 };
 use squeeze_core::{Message, Purpose, Scratch, SqueezeRng};
 
@@ -101,25 +101,12 @@ fn measure(
     let bound = (1.0 - a) * dist2(h, y) + scale_b * b * dist2(x, y);
     let mut rng = SqueezeRng::stream(seed, Purpose::Compression, 0);
     let mut scratch = Scratch::default();
-    let (mut work, mut aux) = (vec![0.0; d], vec![0.0; d]);
-    let (mut spare, mut stash, mut up) =
-        (Message::default(), Message::default(), Message::default());
+    let (mut buffers, mut up) = (MechBuffers::new(d), Message::default());
     let (mut sum, mut sum2) = (0.0, 0.0);
     for t in 0..draws {
         let mut hh = h.to_vec();
-        let mut ctx = MechCtx {
-            worker: 0,
-            n_workers: 1,
-            round: t as u64,
-            round_seed: squeeze_core::round_seed(seed, t as u64),
-            rng: &mut rng,
-            scratch: &mut scratch,
-            work: &mut work,
-            aux: &mut aux,
-            spare: &mut spare,
-            stash: &mut stash,
-            rungs: &mut Vec::new(),
-        };
+        let ids = (0, 1, t as u64, squeeze_core::round_seed(seed, t as u64));
+        let mut ctx = buffers.ctx(ids, &mut rng, &mut scratch);
         m.apply(&mut hh, y, x, &mut ctx, &mut up).unwrap();
         let e = dist2(&hh, x);
         sum += e;

@@ -65,6 +65,33 @@ fn bmi2() -> bool {
     crate::simd::avx2() && std::is_x86_feature_detected!("bmi2")
 }
 
+/// The method `$name` (with the doc `$doc`) as a dispatch on [`bmi2`]: to `$copy`, the body
+/// method `$body` compiled with `avx2,bmi2` (variable shifts `shlx`/`shrx` and `bzhi`, free of
+/// the flags dependency of `shl cl`), or to `$body` as is; the same results either way.
+macro_rules! bmi2_dispatch {
+    (
+        $(#[$doc:meta])*
+        $vis:vis fn $name:ident[$($gen:tt)*](&mut self, $($arg:ident: $ty:ty),* $(,)?)
+            $(-> $ret:ty)? => $copy:ident, $body:ident;
+    ) => {
+        $(#[$doc])*
+        $vis fn $name<$($gen)*>(&mut self, $($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            if bmi2() {
+                // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+                return unsafe { self.$copy($($arg),*) };
+            }
+            self.$body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,bmi2")]
+        fn $copy<$($gen)*>(&mut self, $($arg: $ty),*) $(-> $ret)? {
+            self.$body($($arg),*)
+        }
+    };
+}
+
 /// Appends bit fields to a reusable byte buffer.
 ///
 /// ```
@@ -144,35 +171,17 @@ impl BitWriter {
         }
     }
 
-    /// Append one field per item, `(value, len) = field(item)` with `value < 2^len` and
-    /// `len ≤ max_len ≤ 56`: the same bits as one [`BitWriter::write`] per item, but packed
-    /// word-at-a-time — `⌊56/max_len⌋` fields are OR-ed into a 64-bit accumulator and stored
-    /// with one unaligned 8-byte write, with no branch per field.
-    pub(crate) fn write_fields<T: Copy>(
-        &mut self,
-        items: &[T],
-        max_len: u32,
-        field: impl Fn(T) -> (u64, u32),
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if bmi2() {
-            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
-            return unsafe { self.write_fields_bmi2(items, max_len, field) };
-        }
-        self.write_fields_body(items, max_len, field);
-    }
-
-    /// [`BitWriter::write_fields`] compiled with `shlx`/`shrx` (variable shifts without the
-    /// flags dependency of `shl cl`).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,bmi2")]
-    fn write_fields_bmi2<T: Copy>(
-        &mut self,
-        items: &[T],
-        max_len: u32,
-        field: impl Fn(T) -> (u64, u32),
-    ) {
-        self.write_fields_body(items, max_len, field);
+    bmi2_dispatch! {
+        /// Append one field per item, `(value, len) = field(item)` with `value < 2^len` and
+        /// `len ≤ max_len ≤ 56`: the same bits as one [`BitWriter::write`] per item, but
+        /// packed word-at-a-time — `⌊56/max_len⌋` fields are OR-ed into a 64-bit accumulator
+        /// and stored with one unaligned 8-byte write, with no branch per field.
+        pub(crate) fn write_fields[T: Copy](
+            &mut self,
+            items: &[T],
+            max_len: u32,
+            field: impl Fn(T) -> (u64, u32),
+        ) => write_fields_bmi2, write_fields_body;
     }
 
     #[inline(always)]
@@ -323,36 +332,20 @@ impl<'a> BitReader<'a> {
         Ok(self.read(1)? == 1)
     }
 
-    /// Decode items while whole 8-byte loads stay inside the input: `(item, len) = field(bits)`
-    /// gets the next ≥ `max_len` unread bits (low bit first; higher bits are whatever follows)
-    /// and consumes `len ≤ max_len ≤ 56` of them. Fills a prefix of `out` and returns its
-    /// length; the caller reads the rest with [`BitReader::read`], which reports truncation.
-    /// One unaligned load serves `⌊56/max_len⌋` items.
-    pub(crate) fn read_fields<T>(
-        &mut self,
-        out: &mut [T],
-        max_len: u32,
-        field: impl FnMut(u64) -> (T, u32),
-    ) -> usize {
-        #[cfg(target_arch = "x86_64")]
-        if bmi2() {
-            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
-            return unsafe { self.read_fields_bmi2(out, max_len, field) };
-        }
-        self.read_fields_body(out, max_len, field)
-    }
-
-    /// [`BitReader::read_fields`] compiled with `shrx`/`bzhi`: the bit-position chain of a
-    /// variable-width code (QSGD) is one `shrx` + mask + add per entry.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,bmi2")]
-    fn read_fields_bmi2<T>(
-        &mut self,
-        out: &mut [T],
-        max_len: u32,
-        field: impl FnMut(u64) -> (T, u32),
-    ) -> usize {
-        self.read_fields_body(out, max_len, field)
+    bmi2_dispatch! {
+        /// Decode items while whole 8-byte loads stay inside the input: `(item, len) =
+        /// field(bits)` gets the next ≥ `max_len` unread bits (low bit first; higher bits are
+        /// whatever follows) and consumes `len ≤ max_len ≤ 56` of them. Fills a prefix of `out`
+        /// and returns its length; the caller reads the rest with [`BitReader::read`], which
+        /// reports truncation. One unaligned load serves `⌊56/max_len⌋` items (with BMI2, the
+        /// bit-position chain of a variable-width code, QSGD's, is one `shrx` + mask + add per
+        /// entry).
+        pub(crate) fn read_fields[T](
+            &mut self,
+            out: &mut [T],
+            max_len: u32,
+            field: impl FnMut(u64) -> (T, u32),
+        ) -> usize => read_fields_bmi2, read_fields_body;
     }
 
     #[inline(always)]
@@ -386,31 +379,16 @@ impl<'a> BitReader<'a> {
         done
     }
 
-    /// Sign-magnitude codes (level `|c|` in `width ≤ 15` bits, then a sign bit iff `|c| ≠ 0`)
-    /// into a prefix of `out` while whole 8-byte loads stay inside the input; returns the
-    /// prefix length and whether a level above `s` was seen (the caller then re-reads entry by
-    /// entry for the exact error). Per loaded word, bit $o$ of
-    /// $z = \bigvee_{k<w} (\text{word} \gg k)$ says whether the level starting at offset $o$
-    /// is non-zero, so the serial bit-position chain is one shift, mask and add per entry:
-    /// $o \leftarrow o + w + z_o$.
-    pub(crate) fn read_sign_magnitude(
-        &mut self,
-        out: &mut [i16],
-        width: u32,
-        s: u16,
-    ) -> (usize, bool) {
-        #[cfg(target_arch = "x86_64")]
-        if bmi2() {
-            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
-            return unsafe { self.read_sign_magnitude_bmi2(out, width, s) };
-        }
-        self.read_sign_magnitude_body(out, width, s)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,bmi2")]
-    fn read_sign_magnitude_bmi2(&mut self, out: &mut [i16], width: u32, s: u16) -> (usize, bool) {
-        self.read_sign_magnitude_body(out, width, s)
+    bmi2_dispatch! {
+        /// Sign-magnitude codes (level `|c|` in `width ≤ 15` bits, then a sign bit iff
+        /// `|c| ≠ 0`) into a prefix of `out` while whole 8-byte loads stay inside the input;
+        /// returns the prefix length and whether a level above `s` was seen (the caller then
+        /// re-reads entry by entry for the exact error). Per loaded word, bit $o$ of
+        /// $z = \bigvee_{k<w} (\text{word} \gg k)$ says whether the level starting at offset
+        /// $o$ is non-zero, so the serial bit-position chain is one shift, mask and add per
+        /// entry: $o \leftarrow o + w + z_o$.
+        pub(crate) fn read_sign_magnitude[](&mut self, out: &mut [i16], width: u32, s: u16)
+            -> (usize, bool) => read_sign_magnitude_bmi2, read_sign_magnitude_body;
     }
 
     #[inline(always)]

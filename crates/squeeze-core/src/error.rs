@@ -210,3 +210,24 @@ pub enum DecodeError {
     #[error("non-canonical encoding: {0}")]
     NonCanonical(&'static str),
 }
+
+impl DecodeError {
+    /// [`DecodeError::BadField`]: field `what` is invalid, for the reason `detail`.
+    pub(crate) fn bad_field(what: &'static str, detail: String) -> Self {
+        Self::BadField { what, detail }
+    }
+
+    /// `Ok(())` if `ok`, else [`DecodeError::bad_field`] of `what` and `detail()` (formatted
+    /// only then): the one check of a field's domain.
+    pub(crate) fn require(
+        ok: bool,
+        what: &'static str,
+        detail: impl FnOnce() -> String,
+    ) -> Result<(), Self> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Self::bad_field(what, detail()))
+        }
+    }
+}

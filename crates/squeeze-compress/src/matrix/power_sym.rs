@@ -77,11 +77,7 @@ impl Registered for PowerSym {
     const EXAMPLES: &'static [&'static str] = &["power_sym:r=1", "power_sym:r=2"];
     const MATRIX: bool = true;
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let r = p.require(
-            "r",
-            Params::u64,
-            "power_sym needs r=<rank ≥ 1>, e.g. power_sym:r=1",
-        )?;
+        let r = p.require("r", Params::u64, "<rank ≥ 1>", "1")?;
         Self::new(r as usize)
     }
 }

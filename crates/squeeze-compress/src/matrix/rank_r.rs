@@ -122,11 +122,7 @@ impl Registered for RankR {
     const EXAMPLES: &'static [&'static str] = &["rank_r:r=1", "rank_r:r=2", "rank_r:r=5"];
     const MATRIX: bool = true;
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let r = p.require(
-            "r",
-            Params::u64,
-            "rank_r needs r=<rank ≥ 1>, e.g. rank_r:r=1",
-        )?;
+        let r = p.require("r", Params::u64, "<rank ≥ 1>", "1")?;
         Self::new(r as usize)
     }
 }

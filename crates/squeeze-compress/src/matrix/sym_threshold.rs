@@ -74,11 +74,7 @@ impl Registered for SymThreshold {
     ];
     const MATRIX: bool = true;
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        Self::new(p.require(
-            "lambda",
-            Params::f64,
-            "sym_threshold needs lambda=<fraction in (0, 1]>, e.g. sym_threshold:lambda=0.1",
-        )?)
+        Self::new(p.require("lambda", Params::f64, "<fraction in (0, 1]>", "0.1")?)
     }
 }
 

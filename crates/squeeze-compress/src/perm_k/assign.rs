@@ -141,6 +141,15 @@ impl State {
     }
 }
 
+/// A batch's thresholds from `(β, β + μ) = (before, upper)`: `[β, β + μ, max(β − L, 0),
+/// β + μ − L]`, the last two the lower ends of the windows $[\beta - L, \beta)$ and
+/// $[\beta + \mu - L, \beta + \mu)$ in which a draw might not be decided by the starting ones.
+#[inline(always)]
+fn thresholds(before: u64, upper: u64) -> [u64; 4] {
+    let lanes = LANES as u64;
+    [before, upper, before.saturating_sub(lanes), upper - lanes]
+}
+
 /// Outcome of one batch of [`LANES`] steps from `(β, β + μ) = (before, upper)` with
 /// $n = n_0 - k$ for lane $k$: `None` if the starting thresholds might not decide it; else
 /// the kept lanes as bits, and how many draws fell below `before` and how many were kept.
@@ -151,8 +160,7 @@ impl State {
 /// (then the batch is refused: probability $2^{-32}$ per lane).
 #[inline(always)]
 fn batch(w: &[u64; LANES], n0: u64, before: u64, upper: u64) -> Option<(u32, u32, u32)> {
-    let lo_b = before.saturating_sub(LANES as u64);
-    let lo_u = upper - LANES as u64;
+    let [before, upper, lo_b, lo_u] = thresholds(before, upper);
     let mut suspect = false;
     let (mut lt_bits, mut hit_bits) = (0u32, 0u32);
     for (k, &wk) in w.iter().enumerate() {
@@ -175,9 +183,7 @@ fn batch(w: &[u64; LANES], n0: u64, before: u64, upper: u64) -> Option<(u32, u32
 #[inline]
 fn batch_avx2(w: &[u64; LANES], n0: u64, before: u64, upper: u64) -> Option<(u32, u32, u32)> {
     use core::arch::x86_64::*;
-    let lo_b = before.saturating_sub(LANES as u64);
-    let lo_u = upper - LANES as u64;
-    let [bef, up, lo_b, lo_u] = [before, upper, lo_b, lo_u].map(|v| _mm256_set1_epi64x(v as i64));
+    let [bef, up, lo_b, lo_u] = thresholds(before, upper).map(|v| _mm256_set1_epi64x(v as i64));
     let mask = _mm256_set1_epi64x(0xffff_ffff);
     let zero = _mm256_setzero_si256();
     let four = _mm256_set1_epi64x(4);
@@ -218,9 +224,7 @@ fn batch_avx2(w: &[u64; LANES], n0: u64, before: u64, upper: u64) -> Option<(u32
 #[inline]
 fn batch_avx512(w: &[u64; LANES], n0: u64, before: u64, upper: u64) -> Option<(u32, u32, u32)> {
     use core::arch::x86_64::*;
-    let lo_b = before.saturating_sub(LANES as u64);
-    let lo_u = upper - LANES as u64;
-    let [bef, up, lo_b, lo_u] = [before, upper, lo_b, lo_u].map(|v| _mm512_set1_epi64(v as i64));
+    let [bef, up, lo_b, lo_u] = thresholds(before, upper).map(|v| _mm512_set1_epi64(v as i64));
     let low = _mm512_set1_epi64(0xffff_ffff);
     let eight = _mm512_set1_epi64(8);
     let mut n = _mm512_sub_epi64(
@@ -306,17 +310,57 @@ pub(super) fn best_level() -> u8 {
     PORTABLE
 }
 
+/// One block's pass: the block with `start` places before it and `b ≥ 1` places at dimension
+/// `d ≤ 2³² − 1`, its kept coordinates written to `indices[..b]`, sorted (`indices.len() ≥ b`);
+/// `progress` hears, at least every [`PROGRESS_EVERY`] coordinates, how far the pass has got
+/// (not after the last step: the caller handles the rest).
+pub(super) struct Pass<'a, P: Progress> {
+    pub d: usize,
+    pub start: usize,
+    pub b: usize,
+    pub indices: &'a mut [u32],
+    pub progress: &'a mut P,
+}
+
+impl<P: Progress> Pass<'_, P> {
+    /// The pass, its words drawn from `src` through `buf` (refilled whole, any length ≥ 1).
+    /// Takes the AVX-512 or AVX2 batches when [`squeeze_core::simd::avx2`] says so and the
+    /// CPU has them (and popcnt, as every AVX2 CPU does; see [`best_level`]); the same
+    /// indices either way.
+    pub(super) fn run<R: WordSource>(self, src: &mut R, buf: &mut [u64]) {
+        self.run_at(best_level(), src, buf);
+    }
+
+    /// [`Pass::run`] with the batches at `level` (the portable ones if this CPU lacks it).
+    pub(super) fn run_at<R: WordSource>(self, level: u8, src: &mut R, buf: &mut [u64]) {
+        #[cfg(target_arch = "x86_64")]
+        if level_ok(level) {
+            match level {
+                // SAFETY: `level_ok` checked that the CPU has AVX-512F, AVX2 and popcnt.
+                AVX512 => return unsafe { assign_avx512(self, src, buf) },
+                // SAFETY: `level_ok` checked that the CPU has AVX2 and popcnt.
+                AVX2 => return unsafe { assign_avx2(self, src, buf) },
+                _ => {}
+            }
+        }
+        drive::<R, P, PORTABLE>(self, src, buf);
+    }
+}
+
 /// The pass with batches decided at instruction set `LEVEL`.
 #[inline(always)]
 fn drive<R: WordSource, P: Progress, const LEVEL: u8>(
+    pass: Pass<'_, P>,
     src: &mut R,
     buf: &mut [u64],
-    d: usize,
-    start: usize,
-    b: usize,
-    indices: &mut [u32],
-    progress: &mut P,
 ) {
+    let Pass {
+        d,
+        start,
+        b,
+        indices,
+        progress,
+    } = pass;
     let mut words = Words::new(src, buf);
     let mut st = State {
         before: start as u64,
@@ -411,39 +455,13 @@ macro_rules! level_copy {
     ($name:ident, $features:literal, $level:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        fn $name<R: WordSource, P: Progress>(
-            src: &mut R,
-            buf: &mut [u64],
-            d: usize,
-            start: usize,
-            b: usize,
-            indices: &mut [u32],
-            progress: &mut P,
-        ) {
-            drive::<R, P, $level>(src, buf, d, start, b, indices, progress);
+        fn $name<R: WordSource, P: Progress>(pass: Pass<'_, P>, src: &mut R, buf: &mut [u64]) {
+            drive::<R, P, $level>(pass, src, buf);
         }
     };
 }
 level_copy!(assign_avx512, "avx512f,avx2,popcnt", AVX512);
 level_copy!(assign_avx2, "avx2,popcnt", AVX2);
-
-/// Kept coordinates of the block with `start` places before it and `b ≥ 1` places at
-/// dimension `d ≤ 2³² − 1`, drawn from `src` through `buf` (refilled whole, any length ≥ 1):
-/// `indices[..b]`, sorted (`indices.len() ≥ b`). Takes the AVX-512 or AVX2 batches when
-/// [`squeeze_core::simd::avx2`] says so and the CPU has them (and popcnt, as every AVX2 CPU
-/// does; see [`best_level`]); the same indices either way. `progress` hears, at least every [`PROGRESS_EVERY`] coordinates,
-/// how far the pass has got (not after the last step: the caller handles the rest).
-pub(super) fn assign<R: WordSource, P: Progress>(
-    src: &mut R,
-    buf: &mut [u64],
-    d: usize,
-    start: usize,
-    b: usize,
-    indices: &mut [u32],
-    progress: &mut P,
-) {
-    assign_at(best_level(), src, buf, d, start, b, indices, progress);
-}
 
 /// Whether this CPU has what `level` needs.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -461,31 +479,6 @@ fn level_ok(level: u8) -> bool {
     {
         level == PORTABLE
     }
-}
-
-/// [`assign`] with the batches at `level` (the portable ones if this CPU lacks it).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn assign_at<R: WordSource, P: Progress>(
-    level: u8,
-    src: &mut R,
-    buf: &mut [u64],
-    d: usize,
-    start: usize,
-    b: usize,
-    indices: &mut [u32],
-    progress: &mut P,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if level_ok(level) {
-        match level {
-            // SAFETY: `level_ok` checked that the CPU has AVX-512F, AVX2 and popcnt.
-            AVX512 => return unsafe { assign_avx512(src, buf, d, start, b, indices, progress) },
-            // SAFETY: `level_ok` checked that the CPU has AVX2 and popcnt.
-            AVX2 => return unsafe { assign_avx2(src, buf, d, start, b, indices, progress) },
-            _ => {}
-        }
-    }
-    drive::<R, P, PORTABLE>(src, buf, d, start, b, indices, progress);
 }
 
 #[cfg(test)]

@@ -240,40 +240,31 @@ fn rejections_resynchronise_the_stream() {
                 // that would cross a refill take exact steps).
                 for len in [256, 1000] {
                     let mut buf = vec![0u64; len];
-                    let mut got = vec![0u32; block.len()];
-                    assign(
-                        &mut src.clone(),
-                        &mut buf,
-                        d,
-                        block.start,
-                        block.len(),
-                        &mut got,
-                        &mut (),
-                    );
-                    assert_eq!(got, want, "d={d} n={n} worker={worker} offset={offset}");
-                    let mut portable = vec![0u32; block.len()];
-                    squeeze_core::simd::portable(|| {
-                        let (start, b) = (block.start, block.len());
-                        assign(
-                            &mut src.clone(),
-                            &mut buf,
+                    let (start, b) = (block.start, block.len());
+                    let run = |level: Option<u8>, buf: &mut [u64]| {
+                        let mut got = vec![0u32; b];
+                        let pass = Pass {
                             d,
                             start,
                             b,
-                            &mut portable,
-                            &mut (),
-                        )
-                    });
-                    assert_eq!(portable, want);
+                            indices: &mut got,
+                            progress: &mut (),
+                        };
+                        match level {
+                            Some(level) => pass.run_at(level, &mut src.clone(), buf),
+                            None => pass.run(&mut src.clone(), buf),
+                        }
+                        got
+                    };
+                    let ctx = format!("d={d} n={n} worker={worker} offset={offset}");
+                    assert_eq!(run(None, &mut buf), want, "{ctx}");
+                    let portable = squeeze_core::simd::portable(|| run(None, &mut buf));
+                    assert_eq!(portable, want, "{ctx}");
                     for level in [PORTABLE, AVX2, AVX512]
                         .into_iter()
                         .filter(|&l| level_ok(l))
                     {
-                        let (start, b) = (block.start, block.len());
-                        let mut got = vec![0u32; b];
-                        let src = &mut src.clone();
-                        assign_at(level, src, &mut buf, d, start, b, &mut got, &mut ());
-                        assert_eq!(got, want, "level {level}");
+                        assert_eq!(run(Some(level), &mut buf), want, "{ctx} level {level}");
                     }
                 }
             }

@@ -201,11 +201,7 @@ impl Registered for PermK {
     const EXAMPLES: &'static [&'static str] = &["perm_k:n=1", "perm_k:n=4"];
     const BENCH: &'static [&'static str] = &["perm_k:n=4"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        let n = p.require(
-            "n",
-            Params::u64,
-            "perm_k needs n=<number of workers>, e.g. perm_k:n=4",
-        )?;
+        let n = p.require("n", Params::u64, "<number of workers>", "4")?;
         Self::new(usize::try_from(n).unwrap_or(usize::MAX))
     }
 }
@@ -260,16 +256,20 @@ compressor! {
             input_ok: true,
             finite: true,
         };
+        let pass = assign::Pass {
+            d,
+            start: block.start,
+            b,
+            indices,
+            progress: &mut g,
+        };
         if d >= LANES_FROM_DIM {
             // The stream of `SqueezeRng::from_seed_u64(seed)`, several segments at a time.
             let buf = &mut ctx.scratch.random;
             buf.resize(lanes::CHUNK, 0);
-            let src = &mut lanes::Lanes::new(seed);
-            assign::assign(src, buf, d, block.start, b, indices, &mut g);
+            pass.run(&mut lanes::Lanes::new(seed), buf);
         } else {
-            let mut buf = [0u64; 256];
-            let mut rng = SqueezeRng::from_seed_u64(seed);
-            assign::assign(&mut rng, &mut buf, d, block.start, b, indices, &mut g);
+            pass.run(&mut SqueezeRng::from_seed_u64(seed), &mut [0u64; 256]);
         }
         // The rest of `x` in cache-sized blocks (indices sorted).
         while g.scanned < d {

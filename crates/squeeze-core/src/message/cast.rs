@@ -129,10 +129,10 @@ pub(crate) fn check_cast<S: Scalar>(
 ) -> Result<(), DecodeError> {
     if let CastFormat::U8 { min, max } = *format {
         if let Some(c) = words.iter().find(|&&c| c > U8_MAX_CODE) {
-            return Err(DecodeError::BadField {
-                what: "u8 code",
-                detail: format!("{c} exceeds {U8_MAX_CODE}"),
-            });
+            return Err(DecodeError::bad_field(
+                "u8 code",
+                format!("{c} exceeds {U8_MAX_CODE}"),
+            ));
         }
         if !wire {
             return Ok(());
@@ -140,10 +140,10 @@ pub(crate) fn check_cast<S: Scalar>(
         check_values(&[min, max], "u8 range")?;
         let top = format.value(U8_MAX_CODE);
         if min > max || !top.is_finite() {
-            return Err(DecodeError::BadField {
-                what: "u8 range",
-                detail: format!("[{min}, {max}] must have min ≤ max and a finite top value"),
-            });
+            return Err(DecodeError::bad_field(
+                "u8 range",
+                format!("[{min}, {max}] must have min ≤ max and a finite top value"),
+            ));
         }
         return Ok(());
     }
@@ -151,16 +151,17 @@ pub(crate) fn check_cast<S: Scalar>(
         return Ok(());
     }
     for (j, &w) in words.iter().enumerate() {
-        if !format.finite_word(w) || !format.value(w).is_finite() {
-            return Err(DecodeError::BadField {
-                what: "cast value",
-                detail: format!(
+        DecodeError::require(
+            format.finite_word(w) && format.value(w).is_finite(),
+            "cast value",
+            || {
+                format!(
                     "entry {j} (0x{w:04x}) is not finite in the {} format or in {}",
                     format_name(format),
                     S::NAME
-                ),
-            });
-        }
+                )
+            },
+        )?;
     }
     Ok(())
 }
@@ -199,10 +200,10 @@ pub(crate) fn decode_cast<S: Scalar>(
             max: S::from_bits_u64(r.read(S::BITS)?),
         },
         f => {
-            return Err(DecodeError::BadField {
-                what: "cast format",
-                detail: format!("{f} is not 0 (f16), 1 (bf16) or 2 (u8)"),
-            });
+            return Err(DecodeError::bad_field(
+                "cast format",
+                format!("{f} is not 0 (f16), 1 (bf16) or 2 (u8)"),
+            ));
         }
     };
     let wb = format.word_bits();

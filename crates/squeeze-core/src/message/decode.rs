@@ -25,14 +25,8 @@ fn read_scalar<S: Scalar>(r: &mut BitReader<'_>) -> Result<S, DecodeError> {
 
 fn read_finite<S: Scalar>(r: &mut BitReader<'_>, what: &'static str) -> Result<S, DecodeError> {
     let v: S = read_scalar(r)?;
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err(DecodeError::BadField {
-            what,
-            detail: format!("{v} is not finite"),
-        })
-    }
+    DecodeError::require(v.is_finite(), what, || format!("{v} is not finite"))?;
+    Ok(v)
 }
 
 pub(super) fn need(r: &BitReader<'_>, count: u64, bits_each: u64) -> Result<(), DecodeError> {
@@ -45,6 +39,22 @@ pub(super) fn need(r: &BitReader<'_>, count: u64, bits_each: u64) -> Result<(), 
         });
     }
     Ok(())
+}
+
+/// `buf` at length `count` for `count` fields of `bits_each` bits, once [`need`] found them in
+/// the input: reused, its entries left as they are (only a longer length adds `fill`s), for a
+/// reader that overwrites every entry.
+fn sized_for<T: Clone>(
+    r: &BitReader<'_>,
+    mut buf: Vec<T>,
+    count: usize,
+    bits_each: u32,
+    fill: T,
+) -> Result<Vec<T>, DecodeError> {
+    need(r, count as u64, bits_each as u64)?;
+    buf.truncate(count);
+    buf.resize(count, fill);
+    Ok(buf)
 }
 
 /// `dim` bits into packed words (64 per word, unused bits zero), reusing `words`.
@@ -70,12 +80,10 @@ fn read_bit_words(
 fn read_values<S: Scalar>(
     r: &mut BitReader<'_>,
     count: usize,
-    mut out: Vec<S>,
+    out: Vec<S>,
 ) -> Result<Vec<S>, DecodeError> {
-    need(r, count as u64, S::BITS as u64)?;
     // Every entry is overwritten: a buffer of the right length is reused without a fill.
-    out.truncate(count);
-    out.resize(count, S::ZERO);
+    let mut out = sized_for(r, out, count, S::BITS, S::ZERO)?;
     let start = r.clone();
     if r.read_fixed(&mut out, S::BITS, |b| (S::from_bits_u64(b), false)) {
         // Only an input shorter than `need` checked can get here: re-read for its error.
@@ -110,12 +118,10 @@ fn read_codes(
     r: &mut BitReader<'_>,
     dim: usize,
     s: u16,
-    mut codes: Vec<i16>,
+    codes: Vec<i16>,
 ) -> Result<Vec<i16>, DecodeError> {
     let width = bits_for_range(s as u64 + 1);
-    need(r, dim as u64, width as u64)?;
-    codes.truncate(dim);
-    codes.resize(dim, 0);
+    let mut codes = sized_for(r, codes, dim, width, 0)?;
     let start = r.clone();
     let (done, bad) = r.read_sign_magnitude(&mut codes, width, s);
     let from = if bad {
@@ -126,12 +132,9 @@ fn read_codes(
     };
     for c in &mut codes[from..] {
         let mag = r.read(width)?;
-        if mag > s as u64 {
-            return Err(DecodeError::BadField {
-                what: "quantisation level",
-                detail: format!("{mag} exceeds s = {s}"),
-            });
-        }
+        DecodeError::require(mag <= s as u64, "quantisation level", || {
+            format!("{mag} exceeds s = {s}")
+        })?;
         *c = if mag != 0 && r.read_bit()? {
             -(mag as i16)
         } else {
@@ -147,12 +150,10 @@ fn read_codes(
 fn read_naturals<S: Scalar>(
     r: &mut BitReader<'_>,
     dim: usize,
-    mut values: Vec<S>,
+    values: Vec<S>,
 ) -> Result<Vec<S>, DecodeError> {
     let n = 1 + S::EXP_BITS;
-    need(r, dim as u64, n as u64)?;
-    values.truncate(dim);
-    values.resize(dim, S::ZERO);
+    let mut values = sized_for(r, values, dim, n, S::ZERO)?;
     let max_exp = (1u64 << S::EXP_BITS) - 1;
     let start = r.clone();
     let bad = r.read_fixed(&mut values, n, |field| {
@@ -167,12 +168,9 @@ fn read_naturals<S: Scalar>(
     *r = start;
     for (j, o) in values.iter_mut().enumerate() {
         let field = r.read(n)?;
-        if field & max_exp == max_exp {
-            return Err(DecodeError::BadField {
-                what: "natural exponent",
-                detail: format!("entry {j} encodes ±∞/NaN"),
-            });
-        }
+        DecodeError::require(field & max_exp != max_exp, "natural exponent", || {
+            format!("entry {j} encodes ±∞/NaN")
+        })?;
         *o = S::from_bits_u64(field << S::MANT_BITS);
     }
     Ok(values)
@@ -306,12 +304,9 @@ impl<S: Scalar> Message<S> {
     }
 
     fn decode_with(bytes: &[u8], dim: usize, spare: &mut Spare<S>) -> Result<Self, DecodeError> {
-        if dim > MAX_DIM {
-            return Err(DecodeError::BadField {
-                what: "dimension",
-                detail: format!("{dim} exceeds {MAX_DIM}"),
-            });
-        }
+        DecodeError::require(dim <= MAX_DIM, "dimension", || {
+            format!("{dim} exceeds {MAX_DIM}")
+        })?;
         if bytes.is_empty() {
             return Ok(Message::Skip { dim });
         }
@@ -360,12 +355,9 @@ impl<S: Scalar> Message<S> {
             }
             TAG_SIGN => {
                 let scale: S = read_finite(r, "sign scale")?;
-                if scale.is_sign_negative() {
-                    return Err(DecodeError::BadField {
-                        what: "sign scale",
-                        detail: format!("{scale} must be ≥ 0 (with a clear sign bit)"),
-                    });
-                }
+                DecodeError::require(!scale.is_sign_negative(), "sign scale", || {
+                    format!("{scale} must be ≥ 0 (with a clear sign bit)")
+                })?;
                 let negative = read_bit_words(r, dim, take(&mut spare.words))?;
                 Message::Sign {
                     dim,
@@ -386,12 +378,9 @@ impl<S: Scalar> Message<S> {
                 };
                 levels.validate()?;
                 let norm: S = read_finite(r, "quantisation norm")?;
-                if norm.is_sign_negative() {
-                    return Err(DecodeError::BadField {
-                        what: "quantisation norm",
-                        detail: format!("{norm} must be ≥ 0 (with a clear sign bit)"),
-                    });
-                }
+                DecodeError::require(!norm.is_sign_negative(), "quantisation norm", || {
+                    format!("{norm} must be ≥ 0 (with a clear sign bit)")
+                })?;
                 let codes = read_codes(r, dim, s, take(&mut spare.codes))?;
                 Message::Quantized {
                     norm,

@@ -51,26 +51,22 @@ impl<S: Scalar> Levels<S> {
     /// `1 ≤ s ≤ MAX_LEVELS` (so a code fits `⌈log₂(s+1)⌉ ≤ 15` bits).
     pub(crate) fn validate_count(&self) -> Result<(), DecodeError> {
         let s = self.s();
-        if s == 0 || s > MAX_LEVELS {
-            return Err(DecodeError::BadField {
-                what: "level count s",
-                detail: format!("{s} not in 1..={MAX_LEVELS}"),
-            });
-        }
+        DecodeError::require((1..=MAX_LEVELS).contains(&s), "level count s", || {
+            format!("{s} not in 1..={MAX_LEVELS}")
+        })?;
         Ok(())
     }
 
     /// The level count and, for geometric levels, a finite base `> 1`.
     pub(crate) fn validate(&self) -> Result<(), DecodeError> {
         self.validate_count()?;
-        if let Levels::Geometric { base, .. } = *self
-            && !(base.is_finite() && base > S::ONE)
-        {
-            return Err(DecodeError::BadField {
-                what: "geometric base",
-                detail: format!("{base} must be finite and > 1"),
-            });
+        match *self {
+            Levels::Geometric { base, .. } => {
+                DecodeError::require(base.is_finite() && base > S::ONE, "geometric base", || {
+                    format!("{base} must be finite and > 1")
+                })
+            }
+            Levels::Uniform { .. } => Ok(()),
         }
-        Ok(())
     }
 }

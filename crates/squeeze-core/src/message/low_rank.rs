@@ -41,15 +41,16 @@ pub(crate) fn check_low_rank<S: Scalar>(
     wire: bool,
 ) -> Result<(), DecodeError> {
     let r = weights.len();
-    if r > side || Some(vectors.len()) != r.checked_mul(side) {
-        return Err(DecodeError::BadField {
-            what: "low-rank shape",
-            detail: format!(
+    DecodeError::require(
+        r <= side && Some(vectors.len()) == r.checked_mul(side),
+        "low-rank shape",
+        || {
+            format!(
                 "{r} weights and {} vector entries for side {side} (need r ≤ d and r·d entries)",
                 vectors.len()
-            ),
-        });
-    }
+            )
+        },
+    )?;
     if wire {
         check_values(weights, "low-rank weight")?;
         check_values(vectors, "low-rank vector entry")?;
@@ -75,9 +76,11 @@ pub(crate) fn decode_low_rank<S: Scalar>(
     r: &mut BitReader<'_>,
     dim: usize,
 ) -> Result<Message<S>, DecodeError> {
-    let side = tri_side(dim).ok_or_else(|| DecodeError::BadField {
-        what: "low-rank dimension",
-        detail: format!("{dim} is not d(d+1)/2 for any d (a packed symmetric matrix)"),
+    let side = tri_side(dim).ok_or_else(|| {
+        DecodeError::bad_field(
+            "low-rank dimension",
+            format!("{dim} is not d(d+1)/2 for any d (a packed symmetric matrix)"),
+        )
     })?;
     let rank = r.read(bits_for_range(side as u64 + 1))?;
     if rank > side as u64 {

@@ -39,13 +39,10 @@ pub(crate) fn check_indices(indices: &[u32], dim: usize) -> Result<(), DecodeErr
 
 /// Every value finite.
 pub(crate) fn check_values<S: Scalar>(values: &[S], what: &'static str) -> Result<(), DecodeError> {
-    if let Some((i, v)) = crate::ops::first_non_finite(values) {
-        return Err(DecodeError::BadField {
-            what,
-            detail: format!("entry {i} is {v}"),
-        });
+    match crate::ops::first_non_finite(values) {
+        Some((i, v)) => Err(DecodeError::bad_field(what, format!("entry {i} is {v}"))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// [`check_values`] in the wire scope (`wire`), nothing in the shape scope.
@@ -63,36 +60,27 @@ fn check_values_if<S: Scalar>(
 
 /// As many sparse values as indices.
 pub(crate) fn check_sparse_lengths<S>(indices: &[u32], values: &[S]) -> Result<(), DecodeError> {
-    if indices.len() == values.len() {
-        return Ok(());
-    }
-    Err(DecodeError::BadField {
-        what: "sparse lengths",
-        detail: format!("{} indices, {} values", indices.len(), values.len()),
+    DecodeError::require(indices.len() == values.len(), "sparse lengths", || {
+        format!("{} indices, {} values", indices.len(), values.len())
     })
 }
 
 /// A composed message's inner dimension is its number of indices.
 pub(crate) fn check_composed_dim(inner_dim: usize, indices: &[u32]) -> Result<(), DecodeError> {
-    if inner_dim == indices.len() {
-        return Ok(());
-    }
-    Err(DecodeError::BadField {
-        what: "composed inner dimension",
-        detail: format!("{inner_dim} for {} indices", indices.len()),
-    })
+    DecodeError::require(
+        inner_dim == indices.len(),
+        "composed inner dimension",
+        || format!("{inner_dim} for {} indices", indices.len()),
+    )
 }
 
 /// `1 ≤ width ≤ MAX_INDEX_WIDTH`.
 pub(crate) fn check_index_width(width: u8) -> Result<(), DecodeError> {
-    if (1..=MAX_INDEX_WIDTH).contains(&width) {
-        Ok(())
-    } else {
-        Err(DecodeError::BadField {
-            what: "index width",
-            detail: format!("{width} not in 1..={MAX_INDEX_WIDTH}"),
-        })
-    }
+    DecodeError::require(
+        (1..=MAX_INDEX_WIDTH).contains(&width),
+        "index width",
+        || format!("{width} not in 1..={MAX_INDEX_WIDTH}"),
+    )
 }
 
 /// Number of blocks of a [`Message::Binary`]: $\lceil d/b\rceil$ (0 for `block = 0`).
@@ -102,13 +90,25 @@ pub(crate) fn binary_blocks(dim: usize, block: usize) -> usize {
 
 /// A binary message's block length: `1 ≤ block ≤ dim`, or `block = 0 = dim`.
 pub(crate) fn check_binary_block(dim: usize, block: usize) -> Result<(), DecodeError> {
-    if block <= dim && (block >= 1 || dim == 0) {
-        return Ok(());
-    }
-    Err(DecodeError::BadField {
-        what: "binary block",
-        detail: format!("{block} not in 1..={dim}"),
-    })
+    DecodeError::require(
+        block <= dim && (block >= 1 || dim == 0),
+        "binary block",
+        || format!("{block} not in 1..={dim}"),
+    )
+}
+
+/// In the wire scope (`wire`), `v` finite and ≥ 0 (a clear sign bit); nothing in the shape
+/// scope.
+fn check_nonnegative_if<S: Scalar>(
+    wire: bool,
+    v: S,
+    what: &'static str,
+) -> Result<(), DecodeError> {
+    DecodeError::require(
+        !wire || (v.is_finite() && !v.is_sign_negative()),
+        what,
+        || format!("{v} must be finite and ≥ 0"),
+    )
 }
 
 /// `⌈dim/64⌉` packed bit words; in the wire scope also zero unused bits.
@@ -118,12 +118,9 @@ fn check_bit_words(
     words: &[u64],
     what: &'static str,
 ) -> Result<(), DecodeError> {
-    if words.len() != dim.div_ceil(64) {
-        return Err(DecodeError::BadField {
-            what,
-            detail: format!("{} words for dimension {dim}", words.len()),
-        });
-    }
+    DecodeError::require(words.len() == dim.div_ceil(64), what, || {
+        format!("{} words for dimension {dim}", words.len())
+    })?;
     if wire && !dim.is_multiple_of(64) && words[dim / 64] >> (dim % 64) != 0 {
         return Err(DecodeError::NonCanonical("unused sign bits must be zero"));
     }
@@ -141,12 +138,12 @@ enum Scope {
 
 /// The error for nesting deeper than the wire format's limit.
 pub(crate) fn too_deep() -> DecodeError {
-    DecodeError::BadField {
-        what: "nesting",
-        detail: format!(
+    DecodeError::bad_field(
+        "nesting",
+        format!(
             "deeper than {MAX_DEPTH} levels of Scaled/Composed/Pair/Indexed/Concat (the wire format's limit)"
         ),
-    }
+    )
 }
 
 impl<S: Scalar> Message<S> {
@@ -192,12 +189,9 @@ impl<S: Scalar> Message<S> {
 
     fn check(&self, depth: u32, scope: Scope) -> Result<(), DecodeError> {
         let wire = scope == Scope::Wire;
-        if self.dim() > MAX_DIM {
-            return Err(DecodeError::BadField {
-                what: "dimension",
-                detail: format!("{} exceeds {MAX_DIM}", self.dim()),
-            });
-        }
+        DecodeError::require(self.dim() <= MAX_DIM, "dimension", || {
+            format!("{} exceeds {MAX_DIM}", self.dim())
+        })?;
         let nested = matches!(
             self,
             Message::Scaled { .. }
@@ -226,12 +220,7 @@ impl<S: Scalar> Message<S> {
                 scale,
                 negative,
             } => {
-                if wire && (!scale.is_finite() || scale.is_sign_negative()) {
-                    return Err(DecodeError::BadField {
-                        what: "sign scale",
-                        detail: format!("{scale} must be finite and ≥ 0"),
-                    });
-                }
+                check_nonnegative_if(wire, *scale, "sign scale")?;
                 check_bit_words(wire, *dim, negative, "sign words")
             }
             Message::Quantized {
@@ -244,22 +233,17 @@ impl<S: Scalar> Message<S> {
                 } else {
                     levels.validate_count()?;
                 }
-                if wire && (!norm.is_finite() || norm.is_sign_negative()) {
-                    return Err(DecodeError::BadField {
-                        what: "quantisation norm",
-                        detail: format!("{norm} must be finite and ≥ 0"),
-                    });
-                }
+                check_nonnegative_if(wire, *norm, "quantisation norm")?;
                 let s = levels.s();
                 // A branch-free max pass (vectorised) first; the search only on failure.
                 let largest = codes.iter().fold(0u16, |m, c| m.max(c.unsigned_abs()));
                 if largest > s
                     && let Some(c) = codes.iter().find(|c| c.unsigned_abs() > s)
                 {
-                    return Err(DecodeError::BadField {
-                        what: "quantisation level",
-                        detail: format!("{c} exceeds s = {s}"),
-                    });
+                    return Err(DecodeError::bad_field(
+                        "quantisation level",
+                        format!("{c} exceeds s = {s}"),
+                    ));
                 }
                 Ok(())
             }
@@ -275,20 +259,17 @@ impl<S: Scalar> Message<S> {
                 if mantissas != 0
                     && let Some(v) = values.iter().find(|v| v.to_bits_u64() & mant_mask != 0)
                 {
-                    return Err(DecodeError::BadField {
-                        what: "natural value",
-                        detail: format!("{v} is not zero or a power of two"),
-                    });
+                    return Err(DecodeError::bad_field(
+                        "natural value",
+                        format!("{v} is not zero or a power of two"),
+                    ));
                 }
                 Ok(())
             }
             Message::Scaled { scale, inner } => {
-                if wire && !scale.is_finite() {
-                    return Err(DecodeError::BadField {
-                        what: "scale",
-                        detail: format!("{scale} is not finite"),
-                    });
-                }
+                DecodeError::require(!wire || scale.is_finite(), "scale", || {
+                    format!("{scale} is not finite")
+                })?;
                 inner.check(depth + 1, scope)
             }
             Message::Composed {
@@ -301,12 +282,9 @@ impl<S: Scalar> Message<S> {
                 inner.check(depth + 1, scope)
             }
             Message::Pair(p) => {
-                if p[0].dim() != p[1].dim() {
-                    return Err(DecodeError::BadField {
-                        what: "pair dimensions",
-                        detail: format!("{} and {}", p[0].dim(), p[1].dim()),
-                    });
-                }
+                DecodeError::require(p[0].dim() == p[1].dim(), "pair dimensions", || {
+                    format!("{} and {}", p[0].dim(), p[1].dim())
+                })?;
                 p[0].check(depth + 1, scope)?;
                 p[1].check(depth + 1, scope)
             }
@@ -320,12 +298,9 @@ impl<S: Scalar> Message<S> {
                 inner,
             } => {
                 check_index_width(*width)?;
-                if (*index as u64) >> *width != 0 {
-                    return Err(DecodeError::BadField {
-                        what: "index",
-                        detail: format!("{index} does not fit in {width} bits"),
-                    });
-                }
+                DecodeError::require((*index as u64) >> *width == 0, "index", || {
+                    format!("{index} does not fit in {width} bits")
+                })?;
                 inner.check(depth + 1, scope)
             }
             Message::Binary {
@@ -336,12 +311,9 @@ impl<S: Scalar> Message<S> {
             } => {
                 check_binary_block(*dim, *block)?;
                 let blocks = binary_blocks(*dim, *block);
-                if levels.len() != 2 * blocks {
-                    return Err(DecodeError::BadField {
-                        what: "binary levels",
-                        detail: format!("{} levels for {blocks} blocks (2 each)", levels.len()),
-                    });
-                }
+                DecodeError::require(levels.len() == 2 * blocks, "binary levels", || {
+                    format!("{} levels for {blocks} blocks (2 each)", levels.len())
+                })?;
                 check_values_if(wire, levels, "binary level")?;
                 check_bit_words(wire, *dim, negative, "binary words")
             }

@@ -76,7 +76,15 @@ impl BitWriter {
             .par_chunks(WIRE_CHUNK)
             .zip(regions)
             .zip(&starts)
-            .map(|((chunk, dst), &s)| pack_region(dst, (s % 8) as u32, chunk, max_len, field))
+            .map(|((chunk, dst), &s)| {
+                pack_region(Region {
+                    dst,
+                    head: (s % 8) as u32,
+                    items: chunk,
+                    max_len,
+                    field,
+                })
+            })
             .collect();
         let mut acc = 0u64;
         let heads = std::iter::once((head_byte, head));
@@ -96,71 +104,72 @@ impl BitWriter {
     }
 }
 
-/// Pack `items` into `dst` starting `head` (< 8) bits into its first byte, `dst` being exactly
-/// the whole bytes the fields end up filling; returns the last partial byte (< 8 bits, the
-/// head's bits included if `dst` is empty). Stores are the truncated 8-byte stores of
-/// [`BitWriter::write_fields`], so every byte of `dst` gets the same bits.
+/// One chunk's packing: `items` into `dst` starting `head` (< 8) bits into its first byte,
+/// `dst` being exactly the whole bytes the fields end up filling.
 #[cfg(feature = "parallel")]
-fn pack_region<T: Copy>(
-    dst: &mut [u8],
+struct Region<'a, T, F> {
+    dst: &'a mut [u8],
     head: u32,
-    items: &[T],
+    items: &'a [T],
     max_len: u32,
-    field: &impl Fn(T) -> (u64, u32),
-) -> u64 {
+    field: &'a F,
+}
+
+/// Pack `r`; returns the last partial byte (< 8 bits, the head's bits included if `dst` is
+/// empty). Stores are the truncated 8-byte stores of [`BitWriter::write_fields`], so every
+/// byte of `dst` gets the same bits.
+#[cfg(feature = "parallel")]
+fn pack_region<T: Copy, F: Fn(T) -> (u64, u32)>(r: Region<'_, T, F>) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if super::bmi2() {
         #[target_feature(enable = "avx2,bmi2")]
-        fn with_bmi2<T: Copy>(
-            dst: &mut [u8],
-            head: u32,
-            items: &[T],
-            max_len: u32,
-            field: &impl Fn(T) -> (u64, u32),
-        ) -> u64 {
-            pack_region_body(dst, head, items, max_len, field)
+        fn with_bmi2<T: Copy, F: Fn(T) -> (u64, u32)>(r: Region<'_, T, F>) -> u64 {
+            r.pack()
         }
         // SAFETY: `super::bmi2()` checked that this CPU has AVX2 and BMI2.
-        return unsafe { with_bmi2(dst, head, items, max_len, field) };
+        return unsafe { with_bmi2(r) };
     }
-    pack_region_body(dst, head, items, max_len, field)
+    r.pack()
 }
 
 #[cfg(feature = "parallel")]
-#[inline(always)]
-fn pack_region_body<T: Copy>(
-    dst: &mut [u8],
-    head: u32,
-    items: &[T],
-    max_len: u32,
-    field: &impl Fn(T) -> (u64, u32),
-) -> u64 {
-    let group = (56 / max_len.clamp(1, 56)) as usize;
-    let (mut p, mut acc, mut n) = (0usize, 0u64, head);
-    for chunk in items.chunks(group) {
-        for &t in chunk {
-            let (v, len) = field(t);
-            debug_assert!(len <= max_len && v >> len == 0);
-            acc |= v << n;
-            n += len;
-        }
-        let bytes = acc.to_le_bytes();
-        match dst.get_mut(p..p + 8) {
-            Some(s) => s.copy_from_slice(&bytes),
-            None => {
-                let k = dst.len().saturating_sub(p).min(8);
-                if let Some(s) = dst.get_mut(p..p + k) {
-                    s.copy_from_slice(&bytes[..k]);
+impl<T: Copy, F: Fn(T) -> (u64, u32)> Region<'_, T, F> {
+    #[inline(always)]
+    fn pack(self) -> u64 {
+        let Region {
+            dst,
+            head,
+            items,
+            max_len,
+            field,
+        } = self;
+        let group = (56 / max_len.clamp(1, 56)) as usize;
+        let (mut p, mut acc, mut n) = (0usize, 0u64, head);
+        for chunk in items.chunks(group) {
+            for &t in chunk {
+                let (v, len) = field(t);
+                debug_assert!(len <= max_len && v >> len == 0);
+                acc |= v << n;
+                n += len;
+            }
+            let bytes = acc.to_le_bytes();
+            match dst.get_mut(p..p + 8) {
+                Some(s) => s.copy_from_slice(&bytes),
+                None => {
+                    let k = dst.len().saturating_sub(p).min(8);
+                    if let Some(s) = dst.get_mut(p..p + k) {
+                        s.copy_from_slice(&bytes[..k]);
+                    }
                 }
             }
+            let b = n >> 3;
+            p += b as usize;
+            acc = if b == 0 { acc } else { acc >> (8 * b) };
+            n &= 7;
         }
-        let b = n >> 3;
-        p += b as usize;
-        acc = if b == 0 { acc } else { acc >> (8 * b) };
-        n &= 7;
+        debug_assert_eq!(p, dst.len());
+        acc
     }
-    debug_assert_eq!(p, dst.len());
-    acc
 }
 
 impl BitReader<'_> {
