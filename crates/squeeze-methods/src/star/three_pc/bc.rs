@@ -7,11 +7,9 @@ use squeeze_problems::Problem;
 
 use crate::method::{InitOf, Result, ServerMethod, WorkerCtx, full_grad_init, local_grad};
 use crate::star::downlink::{DownlinkServer, DownlinkWorker};
-use crate::star::three_pc::{
-    Parked, RungBuffers, ThreePc, apply_counted, mech_ctx, track_gradient,
-};
+use crate::star::three_pc::{Parked, RungBuffers, ThreePc, apply_counted, track_gradient};
 use crate::stepsize::Stepsize;
-use crate::three_point::ThreePoint;
+use crate::three_point::{MechCtx, ThreePoint};
 
 /// Bidirectional 3PC-GD: the workers' 3PC uplink of [`ThreePc`], and the server compresses its
 /// broadcast with a second 3PC mechanism $\mathcal{D}$ applied to the aggregate, as EF21-BC
@@ -182,7 +180,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
             let b = &mut own.bufs;
             b.work.resize(d, S::ZERO);
             b.aux.resize(d, S::ZERO);
-            let mctx = mech_ctx(
+            let mctx = MechCtx::new(
                 (0, 1, round, round_seed(own.seed, round)),
                 &mut server.rng,
                 (&mut b.scratch, &mut b.spare),

@@ -4,7 +4,7 @@ pub mod bc;
 pub mod specs;
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Message, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{Message, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{InitOf, Result, ServerMethod, WorkerCtx, checked_dim, full_grad_init};
@@ -93,31 +93,6 @@ impl<S: Scalar> PartialEq for RungBuffers<S> {
     }
 }
 
-/// A mechanism's view of a step ([`MechCtx`]): `ids = (worker, n_workers, round,
-/// round_seed)`, the stepping side's stream, the compressor scratch and a spare message, two
-/// work vectors, and its own parked uplink buffers and rung buffers.
-pub(crate) fn mech_ctx<'a, S: Scalar>(
-    (worker, n_workers, round, round_seed): (usize, usize, u64, u64),
-    rng: &'a mut SqueezeRng,
-    (scratch, spare): (&'a mut Scratch, &'a mut Message<S>),
-    (work, aux): (&'a mut [S], &'a mut [S]),
-    (stash, rungs): (&'a mut Message<S>, &'a mut Vec<Message<S>>),
-) -> MechCtx<'a, S> {
-    MechCtx {
-        worker,
-        n_workers,
-        round,
-        round_seed,
-        rng,
-        scratch,
-        work,
-        aux,
-        spare,
-        stash,
-        rungs,
-    }
-}
-
 /// A worker's own working memory for a mechanism (methods whose work vectors are not the
 /// engine's): two work vectors, the parked uplink and the rung buffers; never serialised.
 #[derive(Debug, Clone, Default)]
@@ -135,7 +110,7 @@ impl<S: Scalar> MechMemory<S> {
         self.aux = vec![S::ZERO; len];
     }
 
-    /// The mechanism's context of `ctx`'s worker with its stream `rng` ([`mech_ctx`]): this
+    /// The mechanism's context of `ctx`'s worker with its stream `rng` ([`MechCtx::new`]): this
     /// memory, and the engine's scratch and spare message.
     pub(crate) fn ctx<'a>(
         &'a mut self,
@@ -144,7 +119,7 @@ impl<S: Scalar> MechMemory<S> {
     ) -> MechCtx<'a, S> {
         let ids = ctx.ids();
         let b = &mut *ctx.buffers;
-        mech_ctx(
+        MechCtx::new(
             ids,
             rng,
             (&mut b.scratch, &mut b.spare),
@@ -183,7 +158,7 @@ pub(crate) fn track_gradient<S: Scalar>(
 ) -> Result {
     let ids = ctx.ids();
     let b = &mut *ctx.buffers;
-    let mctx = mech_ctx(
+    let mctx = MechCtx::new(
         ids,
         rng,
         (&mut b.scratch, &mut b.spare),
