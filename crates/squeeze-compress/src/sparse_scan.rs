@@ -67,24 +67,29 @@ enum Stop {
     NonFinite,
 }
 
+/// Where hits go: slots `idx[w..]`/`val[w..]`, the cursor `w` advancing as they are written.
+struct Hits<'a, S> {
+    idx: &'a mut [u32],
+    val: &'a mut [S],
+    w: usize,
+}
+
 /// The hits of the whole chunks of `x` (entry `i` of `x` has index `base + i`) written to
-/// `idx[*w..]`/`val[*w..]` in index order, advancing `*w`; returns the position (in `x`) where
-/// it stopped and why. `how.wide` picks the mask formulation (the same mask either way; the
-/// caller passes [`simd::avx2`](squeeze_core::simd::avx2)`()`, the copy it runs faster in).
+/// `out` in index order; returns the position (in `x`) where it stopped and why. `how.wide`
+/// picks the mask formulation (the same mask either way; the caller passes
+/// [`simd::avx2`](squeeze_core::simd::avx2)`()`, the copy it runs faster in).
 #[inline(always)]
 fn scan_chunks_body<S: Scalar>(
     x: &[S],
     base: usize,
     how: How<S>,
-    idx: &mut [u32],
-    val: &mut [S],
-    w: &mut usize,
+    out: &mut Hits<'_, S>,
 ) -> (usize, Stop) {
     // One loop per mask formulation, the choice hoisted out of the loop.
     if how.wide {
-        scan_chunks_loop::<S, true>(x, base, how, idx, val, w)
+        scan_chunks_loop::<S, true>(x, base, how, out)
     } else {
-        scan_chunks_loop::<S, false>(x, base, how, idx, val, w)
+        scan_chunks_loop::<S, false>(x, base, how, out)
     }
 }
 
@@ -102,45 +107,39 @@ fn scan_chunks_loop<S: Scalar, const WIDE: bool>(
     x: &[S],
     base: usize,
     how: How<S>,
-    idx: &mut [u32],
-    val: &mut [S],
-    w: &mut usize,
+    out: &mut Hits<'_, S>,
 ) -> (usize, Stop) {
     let (chunks, _) = x.as_chunks::<CHUNK>();
     let (t, cap) = (how.t, how.cap);
-    let mut o = *w;
+    let (idx, val) = (&mut *out.idx, &mut *out.val);
+    let mut o = out.w;
     let room = idx.len().min(val.len());
     for (ci, c) in chunks.iter().enumerate() {
         let pos = ci * CHUNK;
         if o + CHUNK > room {
-            *w = o;
+            out.w = o;
             return (pos, Stop::Grow);
         }
         let m = chunk_mask(c, t, WIDE);
         // Indices fit in u32: callers checked d ≤ MAX_DIM.
         let bad = !squeeze_core::ops::append_hits(c, m, base + pos, idx, val, &mut o);
         if bad {
-            *w = o;
+            out.w = o;
             return (pos, Stop::NonFinite);
         }
         if o >= cap {
-            *w = o;
+            out.w = o;
             return (pos + CHUNK, Stop::Full);
         }
     }
-    *w = o;
+    out.w = o;
     (chunks.len() * CHUNK, Stop::Done)
 }
 
 squeeze_core::dispatch_avx2! {
     /// [`scan_chunks_body`], dispatched.
     fn scan_chunks<S: Scalar>(
-        x: &[S],
-        base: usize,
-        how: How<S>,
-        idx: &mut [u32],
-        val: &mut [S],
-        w: &mut usize,
+        x: &[S], base: usize, how: How<S>, out: &mut Hits<'_, S>
     ) -> (usize, Stop) => scan_chunks_body
 }
 
@@ -157,17 +156,14 @@ fn first_non_finite<S: Scalar>(c: &[S], base: usize) -> CompressError {
     }
 }
 
-/// Write `(j, x_j)` for the hits of a short tail starting at `base` to `idx[*w..]`/`val[*w..]`
-/// (room for every entry of `c` past `*w`), advancing `*w`; the error names the tail's first
-/// non-finite entry.
+/// Write `(j, x_j)` for the hits of a short tail starting at `base` to `out` (room for every
+/// entry of `c` past its cursor); the error names the tail's first non-finite entry.
 #[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn tail_hits<S: Scalar>(
     c: &[S],
     base: usize,
     t: S,
-    idx: &mut [u32],
-    val: &mut [S],
-    w: &mut usize,
+    out: &mut Hits<'_, S>,
 ) -> Result<(), CompressError> {
     for (i, &v) in c.iter().enumerate() {
         if !(v.abs() < t) {
@@ -178,9 +174,9 @@ fn tail_hits<S: Scalar>(
                 });
             }
             // Indices fit in u32: callers checked d ≤ MAX_DIM.
-            idx[*w] = (base + i) as u32;
-            val[*w] = v;
-            *w += 1;
+            out.idx[out.w] = (base + i) as u32;
+            out.val[out.w] = v;
+            out.w += 1;
         }
     }
     Ok(())
@@ -215,7 +211,9 @@ pub(crate) fn scan_at_least<S: Scalar>(
         wide: squeeze_core::simd::avx2(),
     };
     let result = loop {
-        let (n, stop) = scan_chunks(&rest[pos..whole], start + pos, how, idx, val, &mut w);
+        let mut out = Hits { idx, val, w };
+        let (n, stop) = scan_chunks(&rest[pos..whole], start + pos, how, &mut out);
+        w = out.w;
         pos += n;
         match stop {
             Stop::Grow => {
@@ -235,7 +233,9 @@ pub(crate) fn scan_at_least<S: Scalar>(
         let tail = &rest[whole..];
         idx.resize(w + tail.len(), 0);
         val.resize(w + tail.len(), S::ZERO);
-        let found = tail_hits(tail, start + whole, t, idx, val, &mut w);
+        let mut out = Hits { idx, val, w };
+        let found = tail_hits(tail, start + whole, t, &mut out);
+        w = out.w;
         idx.truncate(w);
         val.truncate(w);
         return found.map(|()| None);
@@ -336,11 +336,11 @@ fn scan_part<S: Scalar>(
         cap,
         wide: squeeze_core::simd::avx2(),
     };
-    let mut w = 0;
-    let (pos, stop) = scan_chunks(&x[..whole], base, how, idx, val, &mut w);
+    let mut out = Hits { idx, val, w: 0 };
+    let (pos, stop) = scan_chunks(&x[..whole], base, how, &mut out);
     match stop {
-        Stop::Done => match tail_hits(&x[whole..], base + whole, t, idx, val, &mut w) {
-            Ok(()) => PartEnd::Done(w),
+        Stop::Done => match tail_hits(&x[whole..], base + whole, t, &mut out) {
+            Ok(()) => PartEnd::Done(out.w),
             Err(e) => PartEnd::NonFinite(e),
         },
         // `Grow` cannot happen (the cursor stays below `cap`, the region has `CHUNK` more).
