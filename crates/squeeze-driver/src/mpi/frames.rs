@@ -272,6 +272,45 @@ impl RankPart {
     }
 }
 
+/// The [`Engine`](crate::engine::Engine) methods that the star and gossip engines over MPI
+/// answer alike from their fields `inner` (the in-process engine, which every rank builds in
+/// full) and `part` (this rank's [`RankPart`]): the description with the number of ranks, the
+/// sizes and totals of `inner`, restoring a snapshot on every rank after checking that every
+/// rank read the same one, agreement on a flag through rank 0, and rank 0 alone writing outputs.
+macro_rules! rank_engine_methods {
+    () => {
+        fn describe(&self) -> String {
+            self.part.describe(&self.inner.describe())
+        }
+
+        fn n_workers(&self) -> usize {
+            self.inner.n_workers()
+        }
+
+        fn dim(&self) -> usize {
+            self.inner.dim()
+        }
+
+        fn totals(&self) -> &Totals {
+            self.inner.totals()
+        }
+
+        /// Every rank restores the whole snapshot (read from a shared file system).
+        fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
+            self.part.restore(snapshot, |s| self.inner.restore(s))
+        }
+
+        fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
+            Ok(self.part.comm.root_flag(flag))
+        }
+
+        fn writes_outputs(&self) -> bool {
+            self.part.comm.is_root()
+        }
+    };
+}
+pub(super) use rank_engine_methods;
+
 /// FNV-1a, 64 bits (a stable fingerprint of the resolved configuration).
 pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {

@@ -196,17 +196,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> MpiGossipEngine<S, M> {
 }
 
 impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
-    fn describe(&self) -> String {
-        self.part.describe(&self.inner.describe())
-    }
-
-    fn n_workers(&self) -> usize {
-        self.inner.n_workers()
-    }
-
-    fn dim(&self) -> usize {
-        self.inner.dim()
-    }
+    rank_engine_methods!();
 
     fn round(&mut self) -> Result<(), EngineError> {
         let mine = self.part.mine();
@@ -248,10 +238,6 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
         Ok(())
     }
 
-    fn totals(&self) -> &Totals {
-        self.inner.totals()
-    }
-
     fn evaluate(&mut self) -> Result<Metrics, EngineError> {
         let d = self.inner.dim();
         let mine = self.part.mine();
@@ -287,18 +273,6 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
         self.part.snapshot(self.inner.nodes(), "node", |n| {
             self.inner.snapshot_with_nodes(n)
         })
-    }
-
-    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
-        self.part.restore(snapshot, |s| self.inner.restore(s))
-    }
-
-    fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
-        Ok(self.part.comm.root_flag(flag))
-    }
-
-    fn writes_outputs(&self) -> bool {
-        self.part.comm.is_root()
     }
 }
 

@@ -139,20 +139,10 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
 }
 
 impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
-    fn describe(&self) -> String {
-        self.part.describe(&self.inner.describe())
-    }
+    rank_engine_methods!();
 
     fn stepsize(&self) -> Option<squeeze_methods::StepsizeReport> {
         self.inner.stepsize()
-    }
-
-    fn n_workers(&self) -> usize {
-        self.inner.n_workers()
-    }
-
-    fn dim(&self) -> usize {
-        self.inner.dim()
     }
 
     fn round(&mut self) -> Result<(), EngineError> {
@@ -161,10 +151,6 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
         }
         self.inner.end_round();
         Ok(())
-    }
-
-    fn totals(&self) -> &Totals {
-        self.inner.totals()
     }
 
     fn evaluate(&mut self) -> Result<Metrics, EngineError> {
@@ -182,18 +168,5 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
         self.part.snapshot(self.inner.workers(), "worker", |w| {
             self.inner.snapshot_with_workers(w)
         })
-    }
-
-    /// Every rank restores the whole snapshot (read from a shared file system).
-    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
-        self.part.restore(snapshot, |s| self.inner.restore(s))
-    }
-
-    fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
-        Ok(self.part.comm.root_flag(flag))
-    }
-
-    fn writes_outputs(&self) -> bool {
-        self.part.comm.is_root()
     }
 }
