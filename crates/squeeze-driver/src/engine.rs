@@ -445,6 +445,7 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         StarParts {
             down: &mut self.down,
             ups: &mut self.ups,
+            results: &mut self.results,
             totals: &mut self.totals,
         }
     }
@@ -455,6 +456,8 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
 pub(crate) struct StarParts<'a, S: Scalar> {
     pub(crate) down: &'a mut Message<S>,
     pub(crate) ups: &'a mut [Message<S>],
+    /// Every worker's result of step 2 (what [`StarEngine::take_result`] takes).
+    pub(crate) results: &'a mut [Result<u64, MethodError>],
     pub(crate) totals: &'a mut Totals,
 }
 

@@ -112,6 +112,16 @@ impl<S: Scalar, M: GossipMethod<S>> core::fmt::Debug for GossipEngine<S, M> {
     }
 }
 
+/// See [`GossipEngine::parts_mut`].
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub(crate) struct GossipParts<'a, S: Scalar> {
+    /// Every node's outgoing message of the current phase.
+    pub(crate) outs: &'a mut [Message<S>],
+    /// Every node's result of the last half-phase (what [`GossipEngine::take_result`] takes).
+    pub(crate) results: &'a mut [Slot],
+    pub(crate) totals: &'a mut Totals,
+}
+
 fn validate_mixing(mixing: &[Neighbourhood], n: usize) -> Result<(), EngineError> {
     let bad = |m: String| EngineError::Method(MethodError::Incompatible(m));
     if mixing.len() != n {
@@ -282,8 +292,12 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
 
     /// Mutable access to the pieces the MPI transport fills in.
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn parts_mut(&mut self) -> (&mut [Message<S>], &mut [M::Node], &mut Totals) {
-        (&mut self.outs, &mut self.nodes, &mut self.totals)
+    pub(crate) fn parts_mut(&mut self) -> GossipParts<'_, S> {
+        GossipParts {
+            outs: &mut self.outs,
+            results: &mut self.results,
+            totals: &mut self.totals,
+        }
     }
 
     /// Metrics at x̄ = (1/n) Σ_i x_i, where `models[i]` is node i's model (the MPI engine

@@ -1,6 +1,6 @@
 //! [`MpiStarEngine`]: a star engine whose workers are spread over the ranks.
 use squeeze_core::{Message, Scalar};
-use squeeze_methods::{MethodError, ServerMethod};
+use squeeze_methods::ServerMethod;
 
 use super::FRAME_HEADER_BYTES;
 use super::comm::*;
@@ -15,25 +15,7 @@ pub struct MpiStarEngine<S: Scalar, M: ServerMethod<S>> {
     gathered: Vec<u8>,
 }
 
-impl<S: Scalar, M: ServerMethod<S>> core::fmt::Debug for MpiStarEngine<S, M> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MpiStarEngine")
-            .field("inner", &self.inner)
-            .field("comm", &self.part.comm)
-            .finish()
-    }
-}
-
-/// The workers' step results and uplink messages, for [`RankPart::frame_and_share`].
-impl<S: Scalar, M: ServerMethod<S>> Items<S> for StarEngine<S, M> {
-    fn take_result(&mut self, i: usize) -> Result<u64, MethodError> {
-        StarEngine::take_result(self, i)
-    }
-
-    fn outgoing(&mut self, i: usize) -> &Message<S> {
-        &self.parts_mut().ups[i]
-    }
-}
+rank_engine!(debug MpiStarEngine: ServerMethod);
 
 impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
     /// Run `engine` (built identically on every rank) as this rank's part of an MPI run.
@@ -88,7 +70,8 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
         if local_err.is_none() {
             self.inner.run_workers(mine.clone(), phase);
         }
-        self.part.frame_and_share(&mut self.inner, local_err)?;
+        let parts = self.inner.parts_mut();
+        (self.part).frame_and_share(parts.results, parts.ups, local_err)?;
         let n = self.inner.n_workers();
         let frame_counts: Vec<usize> = self
             .part
@@ -139,7 +122,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
 }
 
 impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
-    rank_engine_methods!();
+    rank_engine!(methods);
 
     fn stepsize(&self) -> Option<squeeze_methods::StepsizeReport> {
         self.inner.stepsize()
