@@ -31,6 +31,14 @@ impl AnyMessage {
             AnyMessage::F64(_) => Dtype::F64,
         }
     }
+
+    /// Exact encoded length in bits.
+    pub(crate) fn bits(&self) -> u64 {
+        match self {
+            AnyMessage::F32(m) => m.bits(),
+            AnyMessage::F64(m) => m.bits(),
+        }
+    }
 }
 
 /// The scalar types of the Python classes, each with its dtype and its variant of
