@@ -11,7 +11,7 @@ use squeeze_problems::Problem;
 use core::ops::Range;
 
 use crate::engine::{
-    Engine, EngineError, Metrics, Totals, WorkerCounts, problem_shape, thread_pool,
+    Engine, EngineError, EngineParts, Metrics, Totals, WorkerCounts, problem_shape, thread_pool,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -124,16 +124,6 @@ impl<S: Scalar, M: GossipMethod<S>> core::fmt::Debug for GossipEngine<S, M> {
             .field("threads", &self.threads)
             .finish()
     }
-}
-
-/// See [`GossipEngine::parts_mut`].
-#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-pub(crate) struct GossipParts<'a, S: Scalar> {
-    /// Every node's outgoing message of the current phase.
-    pub(crate) outs: &'a mut [Message<S>],
-    /// Every node's result of the last half-phase (what [`GossipEngine::take_result`] takes).
-    pub(crate) results: &'a mut [Slot],
-    pub(crate) totals: &'a mut Totals,
 }
 
 fn validate_mixing(mixing: &[Neighbourhood], n: usize) -> Result<(), EngineError> {
@@ -275,8 +265,8 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
 
     /// Mutable access to the pieces the MPI transport fills in.
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn parts_mut(&mut self) -> GossipParts<'_, S> {
-        GossipParts {
+    pub(crate) fn parts_mut(&mut self) -> EngineParts<'_, S> {
+        EngineParts {
             outs: &mut self.outs,
             results: &mut self.results,
             totals: &mut self.totals,

@@ -44,16 +44,15 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
         if root {
             let writer = &mut self.part.writer;
             writer.clear();
-            self.inner.parts_mut().down.encode(writer);
+            self.inner.down_mut().encode(writer);
             self.down_buf.clear();
             self.down_buf.extend_from_slice(writer.finish());
         }
         let wire = self.part.comm.bcast_bytes(&mut self.down_buf)?;
-        let parts = self.inner.parts_mut();
-        parts.totals.wire_bytes_down += wire;
+        self.inner.parts_mut().totals.wire_bytes_down += wire;
         if !root {
             match Message::decode(&self.down_buf, d) {
-                Ok(m) => *parts.down = m,
+                Ok(m) => *self.inner.down_mut() = m,
                 Err(e) => return Ok(Some(format!("malformed downlink: {e}"))),
             }
         }
@@ -71,7 +70,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
             self.inner.run_workers(mine.clone(), phase);
         }
         let parts = self.inner.parts_mut();
-        (self.part).frame_and_share(parts.results, parts.ups, local_err)?;
+        (self.part).frame_and_share(parts.results, parts.outs, local_err)?;
         let n = self.inner.n_workers();
         let frame_counts: Vec<usize> = self
             .part
@@ -98,7 +97,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
                     Ok((msg, rest)) => {
                         buf = rest;
                         if !mine.contains(&i) {
-                            self.inner.parts_mut().ups[i] = msg;
+                            self.inner.parts_mut().outs[i] = msg;
                         }
                     }
                     Err(e) => {
