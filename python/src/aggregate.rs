@@ -9,7 +9,7 @@ use numpy::PyArray1;
 
 use crate::array::{Dtype, ReadView, WriteView, read_view, write_view};
 use crate::error::{Nat, value_err};
-use crate::message::{AnyMessage, PyMessage};
+use crate::message::{PyMessage, PyScalar};
 use crate::state::{self, Header};
 
 /// Server state of either scalar type.
@@ -55,21 +55,16 @@ fn absorb_into<S: Scalar>(
 }
 
 /// Messages (objects or wire bytes) of scalar type `S` from a Python list.
-fn collect<S: Scalar>(
-    items: &Bound<'_, PyList>,
-    dim: usize,
-    pick: impl Fn(&AnyMessage) -> Option<&Message<S>>,
-    dtype: Dtype,
-) -> PyResult<Vec<Message<S>>> {
+fn collect<S: PyScalar>(items: &Bound<'_, PyList>, dim: usize) -> PyResult<Vec<Message<S>>> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         if let Ok(m) = item.cast::<PyMessage>() {
-            match pick(&m.get().inner) {
+            match S::message_of(&m.get().inner) {
                 Some(m) => out.push(m.clone()),
                 None => {
                     return Err(value_err(format!(
                         "message {i} is not {}; build every worker with the aggregator's dtype",
-                        dtype.name()
+                        S::DTYPE.name()
                     )));
                 }
             }
@@ -120,32 +115,15 @@ impl PyAggregator {
         let (running, round) = (self.running, self.round);
         match &mut self.inner {
             AnyAgg::F32(a) => {
-                let msgs = collect(
-                    messages,
-                    a.g.len(),
-                    |m| match m {
-                        AnyMessage::F32(m) => Some(m),
-                        AnyMessage::F64(_) => None,
-                    },
-                    Dtype::F32,
-                )?;
+                let msgs = collect(messages, a.g.len())?;
                 py.detach(|| absorb_into(a, running, round, &msgs))
-                    .map_err(value_err)?;
             }
             AnyAgg::F64(a) => {
-                let msgs = collect(
-                    messages,
-                    a.g.len(),
-                    |m| match m {
-                        AnyMessage::F64(m) => Some(m),
-                        AnyMessage::F32(_) => None,
-                    },
-                    Dtype::F64,
-                )?;
+                let msgs = collect(messages, a.g.len())?;
                 py.detach(|| absorb_into(a, running, round, &msgs))
-                    .map_err(value_err)?;
             }
         }
+        .map_err(value_err)?;
         self.round += 1;
         Ok(())
     }

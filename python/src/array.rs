@@ -1,8 +1,8 @@
 //! numpy arrays in and out: dtype names, zero-copy read views, new arrays.
 
 use numpy::{
-    PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArray,
-    PyUntypedArrayMethods,
+    Element, PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyReadwriteArrayDyn,
+    PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::prelude::*;
 
@@ -96,60 +96,54 @@ fn not_contiguous(what: &str) -> PyErr {
     ))
 }
 
-/// Borrow `obj` read-only without copying.
-pub(crate) fn read_view<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<ReadView<'py>> {
-    let dtype = array_dtype(obj, what)?;
-    let view = match dtype {
-        Dtype::F32 => {
-            let a = obj.cast::<PyArrayDyn<f32>>().map_err(value_err)?;
-            ReadView::F32(a.try_readonly().map_err(value_err)?)
-        }
-        Dtype::F64 => {
-            let a = obj.cast::<PyArrayDyn<f64>>().map_err(value_err)?;
-            ReadView::F64(a.try_readonly().map_err(value_err)?)
-        }
-    };
-    let contiguous = match &view {
-        ReadView::F32(a) => a.as_slice().is_ok(),
-        ReadView::F64(a) => a.as_slice().is_ok(),
-    };
-    if contiguous {
-        Ok(view)
+/// Borrow `obj` (a numpy array of dtype `S`) read-only without copying; it must be
+/// C-contiguous.
+fn readonly<'py, S: Element>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<PyReadonlyArrayDyn<'py, S>> {
+    let a = obj.cast::<PyArrayDyn<S>>().map_err(value_err)?;
+    let a = a.try_readonly().map_err(value_err)?;
+    if a.as_slice().is_ok() {
+        Ok(a)
     } else {
         Err(not_contiguous(what))
     }
 }
 
-/// Borrow `obj` writable without copying.
-pub(crate) fn write_view<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<WriteView<'py>> {
-    let dtype = array_dtype(obj, what)?;
-    let mut view = match dtype {
-        Dtype::F32 => {
-            let a = obj.cast::<PyArrayDyn<f32>>().map_err(value_err)?;
-            WriteView::F32(a.try_readwrite().map_err(|e| {
-                value_err(format!(
-                    "{what} is not writable or is borrowed elsewhere: {e}"
-                ))
-            })?)
-        }
-        Dtype::F64 => {
-            let a = obj.cast::<PyArrayDyn<f64>>().map_err(value_err)?;
-            WriteView::F64(a.try_readwrite().map_err(|e| {
-                value_err(format!(
-                    "{what} is not writable or is borrowed elsewhere: {e}"
-                ))
-            })?)
-        }
-    };
-    let contiguous = match &mut view {
-        WriteView::F32(a) => a.as_slice_mut().is_ok(),
-        WriteView::F64(a) => a.as_slice_mut().is_ok(),
-    };
-    if contiguous {
-        Ok(view)
+/// Borrow `obj` (a numpy array of dtype `S`) writable without copying; it must be
+/// C-contiguous.
+fn readwrite<'py, S: Element>(
+    obj: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<PyReadwriteArrayDyn<'py, S>> {
+    let a = obj.cast::<PyArrayDyn<S>>().map_err(value_err)?;
+    let mut a = a.try_readwrite().map_err(|e| {
+        value_err(format!(
+            "{what} is not writable or is borrowed elsewhere: {e}"
+        ))
+    })?;
+    if a.as_slice_mut().is_ok() {
+        Ok(a)
     } else {
         Err(not_contiguous(what))
     }
+}
+
+/// Borrow `obj` read-only without copying.
+pub(crate) fn read_view<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<ReadView<'py>> {
+    Ok(match array_dtype(obj, what)? {
+        Dtype::F32 => ReadView::F32(readonly(obj, what)?),
+        Dtype::F64 => ReadView::F64(readonly(obj, what)?),
+    })
+}
+
+/// Borrow `obj` writable without copying.
+pub(crate) fn write_view<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<WriteView<'py>> {
+    Ok(match array_dtype(obj, what)? {
+        Dtype::F32 => WriteView::F32(readwrite(obj, what)?),
+        Dtype::F64 => WriteView::F64(readwrite(obj, what)?),
+    })
 }
 
 /// A new 1-D numpy array owning `v`.

@@ -9,7 +9,7 @@
 use pyo3::PyClassInitializer;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use squeeze_core::{Message, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, Message, Scalar, SqueezeRng};
 use squeeze_feedback::{
     Clip21, Clip21Variant, Econtrol, Ef14, Ef21, FeedbackError, Round, Workspace,
 };
@@ -63,41 +63,29 @@ enum Mech<S: Scalar> {
     Clip21(Clip21<S>, squeeze_feedback::Clip21Worker<S>),
 }
 
-/// One worker of scalar type `S`.
+/// One worker's mechanism, state and working memory, of scalar type `S` (what it is and has
+/// done, the same for both types, is kept by [`PyWorker`]).
 #[derive(Debug)]
 pub(crate) struct Core<S: Scalar> {
     mech: Mech<S>,
     ws: Workspace<S>,
     msg: Message<S>,
-    description: String,
-    dim: usize,
-    seed: u64,
-    worker: usize,
-    n_workers: usize,
-    round: u64,
-    bits_sent: u64,
 }
 
 impl<S: Scalar> Core<S> {
-    fn build(
-        spec: &Spec,
-        dim: usize,
-        seed: u64,
-        worker: usize,
-        n_workers: usize,
-    ) -> PyResult<Self> {
-        check_worker(worker, n_workers)?;
-        if dim == 0 {
-            return Err(value_err(
-                "dim = 0: a feedback state needs dimension ≥ 1 (the number of entries of the vectors you will send)",
-            ));
-        }
-        let parse = |s: &str| squeeze_compress::parse::<S>(s).or_value_err();
+    /// The worker of `spec` in dimension `dim` ≥ 1, and its description (mechanism,
+    /// hyperparameters and compressor).
+    fn build(spec: &Spec, dim: usize, seed: u64, worker: usize) -> PyResult<(Self, String)> {
+        // A compressor for dimension `dim` and its canonical spec.
+        let compressor = |c: &str| -> PyResult<(Box<dyn Compressor<S>>, String)> {
+            let c = squeeze_compress::parse::<S>(c).or_value_err()?;
+            c.check_dim(dim).or_value_err()?;
+            let cs = c.spec();
+            Ok((c, cs))
+        };
         let (mech, cspec) = match spec {
             Spec::Ef21(c) => {
-                let c = parse(c)?;
-                c.check_dim(dim).or_value_err()?;
-                let cs = c.spec();
+                let (c, cs) = compressor(c)?;
                 let w = squeeze_feedback::Ef21Worker::new(dim, seed, worker);
                 (Mech::Ef21(Ef21::new(c), w), cs)
             }
@@ -105,21 +93,15 @@ impl<S: Scalar> Core<S> {
                 if !scale.is_finite() {
                     return Err(value_err(format!("ef14: scale = {scale} must be finite")));
                 }
-                let c = parse(c)?;
-                c.check_dim(dim).or_value_err()?;
-                let cs = c.spec();
+                let (c, cs) = compressor(c)?;
                 let w = squeeze_feedback::Ef14Worker::new(dim, seed, worker);
                 (Mech::Ef14(Ef14::new(c), *scale, w), cs)
             }
             Spec::Econtrol(c, eta) => {
-                let c = parse(c)?;
-                c.check_dim(dim).or_value_err()?;
-                let cs = c.spec();
+                let (c, cs) = compressor(c)?;
                 let w = squeeze_feedback::EcontrolWorker::new(dim, seed, worker);
-                (
-                    Mech::Econtrol(Econtrol::new(c, *eta).or_value_err()?, w),
-                    cs,
-                )
+                let m = Econtrol::new(c, *eta).or_value_err()?;
+                (Mech::Econtrol(m, w), cs)
             }
             Spec::Clip21(tau, c, sigma) => {
                 let (variant, cs) = match (c, sigma) {
@@ -129,46 +111,34 @@ impl<S: Scalar> Core<S> {
                         ));
                     }
                     (Some(c), None) => {
-                        let c = parse(c)?;
-                        c.check_dim(dim).or_value_err()?;
-                        let cs = c.spec();
+                        let (c, cs) = compressor(c)?;
                         (Clip21Variant::Press(c), cs)
                     }
                     (None, Some(s)) => (Clip21Variant::Dp { sigma: *s }, "dense".to_string()),
                     (None, None) => (Clip21Variant::Plain, "dense".to_string()),
                 };
                 let w = squeeze_feedback::Clip21Worker::new(dim, seed, worker);
-                (
-                    Mech::Clip21(Clip21::new(*tau, variant).or_value_err()?, w),
-                    cs,
-                )
+                let m = Clip21::new(*tau, variant).or_value_err()?;
+                (Mech::Clip21(m, w), cs)
             }
         };
-        Ok(Self {
+        let core = Self {
             mech,
             ws: Workspace::new(dim),
             msg: Message::default(),
-            description: spec.describe(&cspec),
-            dim,
-            seed,
-            worker,
-            n_workers,
-            round: 0,
-            bits_sent: 0,
-        })
+        };
+        Ok((core, spec.describe(&cspec)))
     }
 
-    fn step(&mut self, v: &[S]) -> Result<Message<S>, FeedbackError> {
-        let r = Round::new(self.worker, self.n_workers, self.round).with_shared_seed(self.seed);
+    /// One step with the vector `v` in round `r`: the message to send.
+    fn step(&mut self, v: &[S], r: &Round) -> Result<Message<S>, FeedbackError> {
         let (ws, out) = (&mut self.ws, &mut self.msg);
         match &mut self.mech {
-            Mech::Ef21(m, w) => m.step(w, v, &r, ws, out)?,
-            Mech::Ef14(m, s, w) => m.step(w, *s, v, &r, ws, out)?,
-            Mech::Econtrol(m, w) => m.step(w, v, &r, ws, out)?,
-            Mech::Clip21(m, w) => m.step(w, v, &r, ws, out)?,
+            Mech::Ef21(m, w) => m.step(w, v, r, ws, out)?,
+            Mech::Ef14(m, s, w) => m.step(w, *s, v, r, ws, out)?,
+            Mech::Econtrol(m, w) => m.step(w, v, r, ws, out)?,
+            Mech::Clip21(m, w) => m.step(w, v, r, ws, out)?,
         }
-        self.round += 1;
-        self.bits_sent += out.bits();
         Ok(out.clone())
     }
 
@@ -182,73 +152,63 @@ impl<S: Scalar> Core<S> {
         }
     }
 
-    /// Overwrite state vector `name` with `values`.
-    fn set(&mut self, name: &str, values: &[S]) -> Result<(), String> {
-        if values.len() != self.dim {
+    /// The state vectors and the streams of [`Core::parts`], in the same order, writable.
+    fn parts_mut(&mut self) -> (Vec<&mut Vec<S>>, Vec<&mut SqueezeRng>) {
+        match &mut self.mech {
+            Mech::Ef21(_, w) => (vec![&mut w.g], vec![&mut w.rng]),
+            Mech::Ef14(_, _, w) => (vec![&mut w.e], vec![&mut w.rng]),
+            Mech::Econtrol(_, w) => (vec![&mut w.e, &mut w.h], vec![&mut w.rng]),
+            Mech::Clip21(_, w) => (vec![&mut w.v], vec![&mut w.rng, &mut w.noise]),
+        }
+    }
+
+    /// Overwrite state vector `name` with `values` (the worker has dimension `dim`).
+    fn set(&mut self, dim: usize, name: &str, values: &[S]) -> Result<(), String> {
+        if values.len() != dim {
             return Err(format!(
-                "values have {} entries but the worker has dimension {}",
-                values.len(),
-                self.dim
+                "values have {} entries but the worker has dimension {dim}",
+                values.len()
             ));
         }
         if let Some((i, v)) = squeeze_core::ops::first_non_finite(values) {
             return Err(format!("values[{i}] = {} is not finite", v.to_f64()));
         }
-        let target = match (&mut self.mech, name) {
-            (Mech::Ef21(_, w), "g") => &mut w.g,
-            (Mech::Ef14(_, _, w), "e") => &mut w.e,
-            (Mech::Econtrol(_, w), "e") => &mut w.e,
-            (Mech::Econtrol(_, w), "h") => &mut w.h,
-            (Mech::Clip21(_, w), "v") => &mut w.v,
-            _ => {
-                let names: Vec<&str> = self.parts().0.into_iter().map(|(n, _)| n).collect();
-                return Err(format!(
-                    "this worker has no state vector '{name}'; its vectors are {names:?}"
-                ));
-            }
+        let names: Vec<&str> = self.parts().0.into_iter().map(|(n, _)| n).collect();
+        let Some(at) = names.iter().position(|&n| n == name) else {
+            return Err(format!(
+                "this worker has no state vector '{name}'; its vectors are {names:?}"
+            ));
         };
-        target.copy_from_slice(values);
+        self.parts_mut().0[at].copy_from_slice(values);
         Ok(())
     }
 
-    fn header(&self, kind: u8) -> Header {
-        Header {
-            kind,
-            width: (S::BITS / 8) as u8,
-            description: self.description.clone(),
-            numbers: [
-                self.dim as u64,
-                self.seed,
-                self.worker as u64,
-                self.n_workers as u64,
-                self.round,
-                self.bits_sent,
-            ],
-        }
-    }
-
-    fn save(&self, kind: u8) -> Vec<u8> {
+    /// The state's bytes, under the header `h`.
+    fn save(&self, h: &Header) -> Vec<u8> {
         let (vecs, streams) = self.parts();
         let vecs: Vec<&[S]> = vecs.into_iter().map(|(_, v)| v).collect();
-        state::write(&self.header(kind), &vecs, &streams)
+        state::write(h, &vecs, &streams)
     }
 
-    fn load(&mut self, kind: u8, data: &[u8]) -> Result<(), String> {
+    /// Restore the state of `data`, which must be one of a worker built like this one (`now`:
+    /// this worker's header); returns the state's numbers (dim, seed, worker, n_workers, round,
+    /// bits sent).
+    fn load(&mut self, data: &[u8], now: &Header) -> Result<[u64; 6], String> {
         let p = state::read::<S>(data)?;
         let h = &p.header;
-        if h.kind != kind || h.description != self.description {
+        if h.kind != now.kind || h.description != now.description {
             return Err(format!(
                 "the state is of '{}' but this worker is '{}'; build the worker with the same mechanism, hyperparameters and compressor",
-                h.description, self.description
+                h.description, now.description
             ));
         }
-        if h.numbers[0] != self.dim as u64 {
+        if h.numbers[0] != now.numbers[0] {
             return Err(format!(
                 "the state has dimension {} but this worker has dimension {}; build it with the same dimension",
-                h.numbers[0], self.dim
+                h.numbers[0], now.numbers[0]
             ));
         }
-        let (worker, n_workers) = (h.numbers[2] as usize, h.numbers[3] as usize);
+        let (worker, n_workers) = (h.numbers[2], h.numbers[3]);
         if n_workers == 0 || worker >= n_workers {
             return Err(format!("state has worker {worker} of {n_workers}"));
         }
@@ -256,41 +216,13 @@ impl<S: Scalar> Core<S> {
         if p.vectors.len() != want.0.len() || p.streams.len() != want.1.len() {
             return Err("the state has the wrong number of vectors or streams".to_string());
         }
-        let mut vs = p.vectors.into_iter();
-        let mut ss = p.streams.into_iter();
-        let mut next = || (vs.next().unwrap_or_default(), ss.next());
-        match &mut self.mech {
-            Mech::Ef21(_, w) => {
-                let (g, rng) = next();
-                w.g = g;
-                w.rng = rng.unwrap_or_else(|| w.rng.clone());
-            }
-            Mech::Ef14(_, _, w) => {
-                let (e, rng) = next();
-                w.e = e;
-                w.rng = rng.unwrap_or_else(|| w.rng.clone());
-            }
-            Mech::Econtrol(_, w) => {
-                let (e, rng) = next();
-                let (h, _) = next();
-                w.e = e;
-                w.h = h;
-                w.rng = rng.unwrap_or_else(|| w.rng.clone());
-            }
-            Mech::Clip21(_, w) => {
-                let (v, rng) = next();
-                let (_, noise) = next();
-                w.v = v;
-                w.rng = rng.unwrap_or_else(|| w.rng.clone());
-                w.noise = noise.unwrap_or_else(|| w.noise.clone());
-            }
-        }
-        self.seed = h.numbers[1];
-        self.worker = worker;
-        self.n_workers = n_workers;
-        self.round = h.numbers[4];
-        self.bits_sent = h.numbers[5];
-        Ok(())
+        let (vecs, streams) = self.parts_mut();
+        vecs.into_iter().zip(p.vectors).for_each(|(to, v)| *to = v);
+        streams
+            .into_iter()
+            .zip(p.streams)
+            .for_each(|(to, s)| *to = s);
+        Ok(h.numbers)
     }
 }
 
@@ -318,6 +250,27 @@ macro_rules! each {
 pub struct PyWorker {
     inner: AnyCore,
     kind: u8,
+    /// Mechanism, hyperparameters and compressor, e.g. `ef21 [top_k:k=1]`.
+    #[pyo3(get)]
+    description: String,
+    /// Dimension of the vectors the worker sends.
+    #[pyo3(get)]
+    dim: usize,
+    /// The experiment seed.
+    #[pyo3(get)]
+    seed: u64,
+    /// Worker index.
+    #[pyo3(get)]
+    worker: usize,
+    /// Number of workers.
+    #[pyo3(get)]
+    n_workers: usize,
+    /// Steps taken so far (the next step's round index).
+    #[pyo3(get)]
+    round: u64,
+    /// Cumulative exact bits of all messages this worker has returned.
+    #[pyo3(get)]
+    bits_sent: u64,
 }
 
 impl PyWorker {
@@ -333,12 +286,28 @@ impl PyWorker {
     ) -> PyResult<PyClassInitializer<Self>> {
         let (dim, seed, worker, n_workers) =
             (dim.usize()?, seed.0, worker.usize()?, n_workers.usize()?);
-        let kind = spec.kind();
-        let inner = match Dtype::parse(dtype)? {
-            Dtype::F32 => AnyCore::F32(Core::build(&spec, dim, seed, worker, n_workers)?),
-            Dtype::F64 => AnyCore::F64(Core::build(&spec, dim, seed, worker, n_workers)?),
-        };
-        Ok(PyClassInitializer::from(Self { inner, kind }))
+        let dtype = Dtype::parse(dtype)?;
+        check_worker(worker, n_workers)?;
+        if dim == 0 {
+            return Err(value_err(
+                "dim = 0: a feedback state needs dimension ≥ 1 (the number of entries of the vectors you will send)",
+            ));
+        }
+        let (inner, description) = match dtype {
+            Dtype::F32 => Core::build(&spec, dim, seed, worker).map(|(c, d)| (AnyCore::F32(c), d)),
+            Dtype::F64 => Core::build(&spec, dim, seed, worker).map(|(c, d)| (AnyCore::F64(c), d)),
+        }?;
+        Ok(PyClassInitializer::from(Self {
+            inner,
+            kind: spec.kind(),
+            description,
+            dim,
+            seed,
+            worker,
+            n_workers,
+            round: 0,
+            bits_sent: 0,
+        }))
     }
 
     fn dtype_of(&self) -> Dtype {
@@ -346,6 +315,30 @@ impl PyWorker {
             AnyCore::F32(_) => Dtype::F32,
             AnyCore::F64(_) => Dtype::F64,
         }
+    }
+
+    /// The header of this worker's state.
+    fn header(&self) -> Header {
+        Header {
+            kind: self.kind,
+            width: each!(&self.inner, c => c.width()),
+            description: self.description.clone(),
+            numbers: [
+                self.dim as u64,
+                self.seed,
+                self.worker as u64,
+                self.n_workers as u64,
+                self.round,
+                self.bits_sent,
+            ],
+        }
+    }
+}
+
+impl<S: Scalar> Core<S> {
+    /// The scalar width in bytes (of the state's header).
+    fn width(&self) -> u8 {
+        (S::BITS / 8) as u8
     }
 }
 
@@ -357,14 +350,15 @@ impl PyWorker {
     fn step(&mut self, py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<PyMessage> {
         let view = read_view(v, "the vector to send")?;
         let mine = self.dtype_of();
+        let r = Round::new(self.worker, self.n_workers, self.round).with_shared_seed(self.seed);
         let inner = match (&mut self.inner, &view) {
             (AnyCore::F32(c), ReadView::F32(a)) => {
                 let s = a.as_slice().map_err(value_err)?;
-                AnyMessage::F32(py.detach(|| c.step(s)).or_value_err()?)
+                AnyMessage::F32(py.detach(|| c.step(s, &r)).or_value_err()?)
             }
             (AnyCore::F64(c), ReadView::F64(a)) => {
                 let s = a.as_slice().map_err(value_err)?;
-                AnyMessage::F64(py.detach(|| c.step(s)).or_value_err()?)
+                AnyMessage::F64(py.detach(|| c.step(s, &r)).or_value_err()?)
             }
             _ => {
                 return Err(value_err(format!(
@@ -374,55 +368,15 @@ impl PyWorker {
                 )));
             }
         };
+        self.round += 1;
+        self.bits_sent += inner.bits();
         Ok(PyMessage { inner })
-    }
-
-    /// Dimension of the vectors the worker sends.
-    #[getter]
-    fn dim(&self) -> usize {
-        each!(&self.inner, c => c.dim)
-    }
-
-    /// Steps taken so far (the next step's round index).
-    #[getter]
-    fn round(&self) -> u64 {
-        each!(&self.inner, c => c.round)
-    }
-
-    /// Cumulative exact bits of all messages this worker has returned.
-    #[getter]
-    fn bits_sent(&self) -> u64 {
-        each!(&self.inner, c => c.bits_sent)
-    }
-
-    /// The experiment seed.
-    #[getter]
-    fn seed(&self) -> u64 {
-        each!(&self.inner, c => c.seed)
-    }
-
-    /// Worker index.
-    #[getter]
-    fn worker(&self) -> usize {
-        each!(&self.inner, c => c.worker)
-    }
-
-    /// Number of workers.
-    #[getter]
-    fn n_workers(&self) -> usize {
-        each!(&self.inner, c => c.n_workers)
     }
 
     /// `"float32"` or `"float64"`.
     #[getter]
     fn dtype(&self) -> &'static str {
         self.dtype_of().name()
-    }
-
-    /// Mechanism, hyperparameters and compressor, e.g. `ef21 [top_k:k=1]`.
-    #[getter]
-    fn description(&self) -> String {
-        each!(&self.inner, c => c.description.clone())
     }
 
     /// Copies of the state vectors by name (`g` for EF21, `e` for EF14, `e` and `h` for
@@ -442,9 +396,14 @@ impl PyWorker {
     /// rebuild).
     fn set_memory(&mut self, name: &str, values: &Bound<'_, PyAny>) -> PyResult<()> {
         let view = read_view(values, "values")?;
+        let dim = self.dim;
         match (&mut self.inner, &view) {
-            (AnyCore::F32(c), ReadView::F32(a)) => c.set(name, a.as_slice().map_err(value_err)?),
-            (AnyCore::F64(c), ReadView::F64(a)) => c.set(name, a.as_slice().map_err(value_err)?),
+            (AnyCore::F32(c), ReadView::F32(a)) => {
+                c.set(dim, name, a.as_slice().map_err(value_err)?)
+            }
+            (AnyCore::F64(c), ReadView::F64(a)) => {
+                c.set(dim, name, a.as_slice().map_err(value_err)?)
+            }
             _ => Err(format!(
                 "values have a different dtype than the worker ({})",
                 self.dtype_of().name()
@@ -455,8 +414,8 @@ impl PyWorker {
 
     /// The whole state as bytes (vectors bit-exact, random streams, round, bits sent).
     fn state_dict<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        let kind = self.kind;
-        let bytes = each!(&self.inner, c => py.detach(|| c.save(kind)));
+        let h = self.header();
+        let bytes = each!(&self.inner, c => py.detach(|| c.save(&h)));
         PyBytes::new(py, &bytes)
     }
 
@@ -464,137 +423,109 @@ impl PyWorker {
     /// hyperparameters, compressor, dimension, dtype); anything else is a `ValueError` and
     /// changes nothing.
     fn load_state_dict(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<()> {
-        let kind = self.kind;
-        each!(&mut self.inner, c => py.detach(|| c.load(kind, data))).map_err(value_err)
+        let now = self.header();
+        let n = each!(&mut self.inner, c => py.detach(|| c.load(data, &now))).map_err(value_err)?;
+        self.seed = n[1];
+        self.worker = n[2] as usize;
+        self.n_workers = n[3] as usize;
+        self.round = n[4];
+        self.bits_sent = n[5];
+        Ok(())
     }
 
     fn __repr__(&self) -> String {
         format!(
             "Worker({}, dim={}, worker={}/{}, round={}, dtype={})",
-            self.description(),
-            self.dim(),
-            self.worker(),
-            self.n_workers(),
-            self.round(),
+            self.description,
+            self.dim,
+            self.worker,
+            self.n_workers,
+            self.round,
             self.dtype()
         )
     }
 }
 
-/// EF21 worker: `c = C(v − g_i)`, `g_i += c` (Richtárik et al. 2021). Server: `Aggregator`.
-#[pyclass(extends = PyWorker, module = "squeeze._native")]
-#[derive(Debug)]
-pub struct Ef21Worker;
+/// A worker subclass: its class (documented by `$doc`) and its constructor, whose arguments
+/// are `dim`, the mechanism's own (`$arg`, with an optional default), then `seed=0`,
+/// `worker=0`, `n_workers=1`, `dtype=None`, and which builds the mechanism `$spec`.
+macro_rules! worker_subclass {
+    (
+        $(#[$doc:meta])*
+        $name:ident($($arg:ident: $ty:ty $(= $default:tt)?),*) => $spec:expr;
+        text_signature = $text:literal
+    ) => {
+        $(#[$doc])*
+        #[pyclass(extends = PyWorker, module = "squeeze._native")]
+        #[derive(Debug)]
+        pub struct $name;
 
-#[pymethods]
-impl Ef21Worker {
+        #[pymethods]
+        impl $name {
+            /// The worker (see the class documentation for the arguments).
+            #[new]
+            #[pyo3(
+                signature = (dim, $($arg $(= $default)?,)* seed = Nat(0), worker = Nat(0), n_workers = Nat(1), dtype = None),
+                text_signature = $text
+            )]
+            #[allow(clippy::too_many_arguments)]
+            fn new(
+                dim: Nat,
+                $($arg: $ty,)*
+                seed: Nat,
+                worker: Nat,
+                n_workers: Nat,
+                dtype: Option<&Bound<'_, PyAny>>,
+            ) -> PyResult<PyClassInitializer<Self>> {
+                let spec = $spec;
+                Ok(PyWorker::base(spec, dim, seed, worker, n_workers, dtype)?.add_subclass(Self))
+            }
+        }
+    };
+}
+
+worker_subclass! {
+    /// EF21 worker: `c = C(v − g_i)`, `g_i += c` (Richtárik et al. 2021). Server: `Aggregator`.
+    ///
     /// `Ef21Worker(dim, compressor, seed=0, worker=0, n_workers=1, dtype="float32")`.
-    #[new]
-    #[pyo3(
-        signature = (dim, compressor, seed = Nat(0), worker = Nat(0), n_workers = Nat(1), dtype = None),
-        text_signature = "(dim, compressor, seed=0, worker=0, n_workers=1, dtype=None)"
-    )]
-    fn new(
-        dim: Nat,
-        compressor: &Bound<'_, PyAny>,
-        seed: Nat,
-        worker: Nat,
-        n_workers: Nat,
-        dtype: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyClassInitializer<Self>> {
-        let spec = Spec::Ef21(PyCompressor::spec_of(compressor)?);
-        Ok(PyWorker::base(spec, dim, seed, worker, n_workers, dtype)?.add_subclass(Self))
-    }
+    Ef21Worker(compressor: &Bound<'_, PyAny>) => Spec::Ef21(PyCompressor::spec_of(compressor)?);
+    text_signature = "(dim, compressor, seed=0, worker=0, n_workers=1, dtype=None)"
 }
 
-/// EF14 worker: `m = C(e_i + scale·v)`, `e_i ← e_i + scale·v − m` (Seide et al. 2014).
-/// Server: `Aggregator(..., running=False)` (the mean of this round's messages).
-#[pyclass(extends = PyWorker, module = "squeeze._native")]
-#[derive(Debug)]
-pub struct Ef14Worker;
-
-#[pymethods]
-impl Ef14Worker {
+worker_subclass! {
+    /// EF14 worker: `m = C(e_i + scale·v)`, `e_i ← e_i + scale·v − m` (Seide et al. 2014).
+    /// Server: `Aggregator(..., running=False)` (the mean of this round's messages).
+    ///
     /// `Ef14Worker(dim, compressor, scale=1.0, seed=0, worker=0, n_workers=1, dtype="float32")`.
-    #[new]
-    #[pyo3(
-        signature = (dim, compressor, scale = 1.0, seed = Nat(0), worker = Nat(0), n_workers = Nat(1), dtype = None),
-        text_signature = "(dim, compressor, scale=1.0, seed=0, worker=0, n_workers=1, dtype=None)"
-    )]
-    fn new(
-        dim: Nat,
-        compressor: &Bound<'_, PyAny>,
-        scale: f64,
-        seed: Nat,
-        worker: Nat,
-        n_workers: Nat,
-        dtype: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyClassInitializer<Self>> {
-        let spec = Spec::Ef14(PyCompressor::spec_of(compressor)?, scale);
-        Ok(PyWorker::base(spec, dim, seed, worker, n_workers, dtype)?.add_subclass(Self))
-    }
+    Ef14Worker(compressor: &Bound<'_, PyAny>, scale: f64 = 1.0)
+        => Spec::Ef14(PyCompressor::spec_of(compressor)?, scale);
+    text_signature = "(dim, compressor, scale=1.0, seed=0, worker=0, n_workers=1, dtype=None)"
 }
 
-/// EControl worker: `Δ = C(η e_i + v − h_i)` with error `e_i` and shift `h_i` (Gao, Islamov,
-/// Stich 2024). Server: `Aggregator`.
-#[pyclass(extends = PyWorker, module = "squeeze._native")]
-#[derive(Debug)]
-pub struct EcontrolWorker;
-
-#[pymethods]
-impl EcontrolWorker {
+worker_subclass! {
+    /// EControl worker: `Δ = C(η e_i + v − h_i)` with error `e_i` and shift `h_i` (Gao, Islamov,
+    /// Stich 2024). Server: `Aggregator`.
+    ///
     /// `EcontrolWorker(dim, compressor, eta, seed=0, worker=0, n_workers=1, dtype="float32")`.
-    #[new]
-    #[pyo3(
-        signature = (dim, compressor, eta, seed = Nat(0), worker = Nat(0), n_workers = Nat(1), dtype = None),
-        text_signature = "(dim, compressor, eta, seed=0, worker=0, n_workers=1, dtype=None)"
-    )]
-    fn new(
-        dim: Nat,
-        compressor: &Bound<'_, PyAny>,
-        eta: f64,
-        seed: Nat,
-        worker: Nat,
-        n_workers: Nat,
-        dtype: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyClassInitializer<Self>> {
-        let spec = Spec::Econtrol(PyCompressor::spec_of(compressor)?, eta);
-        Ok(PyWorker::base(spec, dim, seed, worker, n_workers, dtype)?.add_subclass(Self))
-    }
+    EcontrolWorker(compressor: &Bound<'_, PyAny>, eta: f64)
+        => Spec::Econtrol(PyCompressor::spec_of(compressor)?, eta);
+    text_signature = "(dim, compressor, eta, seed=0, worker=0, n_workers=1, dtype=None)"
 }
 
-/// Clip21 worker: `u = clip_τ(v − v_i)`, `v_i += u` (Khirirat et al. 2023); with `compressor`
-/// the clipped correction is compressed (Press), with `sigma` Gaussian noise is added (DP).
-/// Server: `Aggregator`.
-#[pyclass(extends = PyWorker, module = "squeeze._native")]
-#[derive(Debug)]
-pub struct Clip21Worker;
-
-#[pymethods]
-impl Clip21Worker {
+worker_subclass! {
+    /// Clip21 worker: `u = clip_τ(v − v_i)`, `v_i += u` (Khirirat et al. 2023); with `compressor`
+    /// the clipped correction is compressed (Press), with `sigma` Gaussian noise is added (DP).
+    /// Server: `Aggregator`.
+    ///
     /// `Clip21Worker(dim, tau, compressor=None, sigma=None, seed=0, worker=0, n_workers=1,
     /// dtype="float32")`.
-    #[new]
-    #[pyo3(
-        signature = (dim, tau, compressor = None, sigma = None, seed = Nat(0), worker = Nat(0), n_workers = Nat(1), dtype = None),
-        text_signature = "(dim, tau, compressor=None, sigma=None, seed=0, worker=0, n_workers=1, dtype=None)"
-    )]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        dim: Nat,
-        tau: f64,
-        compressor: Option<&Bound<'_, PyAny>>,
-        sigma: Option<f64>,
-        seed: Nat,
-        worker: Nat,
-        n_workers: Nat,
-        dtype: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyClassInitializer<Self>> {
-        let c = compressor
-            .filter(|c| !c.is_none())
-            .map(PyCompressor::spec_of)
-            .transpose()?;
-        let spec = Spec::Clip21(tau, c, sigma);
-        Ok(PyWorker::base(spec, dim, seed, worker, n_workers, dtype)?.add_subclass(Self))
-    }
+    Clip21Worker(tau: f64, compressor: Option<&Bound<'_, PyAny>> = None, sigma: Option<f64> = None)
+        => {
+            let c = compressor
+                .filter(|c| !c.is_none())
+                .map(PyCompressor::spec_of)
+                .transpose()?;
+            Spec::Clip21(tau, c, sigma)
+        };
+    text_signature = "(dim, tau, compressor=None, sigma=None, seed=0, worker=0, n_workers=1, dtype=None)"
 }

@@ -31,7 +31,39 @@ impl AnyMessage {
             AnyMessage::F64(_) => Dtype::F64,
         }
     }
+
+    /// Exact encoded length in bits.
+    pub(crate) fn bits(&self) -> u64 {
+        match self {
+            AnyMessage::F32(m) => m.bits(),
+            AnyMessage::F64(m) => m.bits(),
+        }
+    }
 }
+
+/// The scalar types of the Python classes, each with its dtype and its variant of
+/// [`AnyMessage`].
+pub(crate) trait PyScalar: Scalar {
+    /// The numpy dtype of `Self`.
+    const DTYPE: Dtype;
+    /// The message of `m` if it is over `Self`.
+    fn message_of(m: &AnyMessage) -> Option<&Message<Self>>;
+}
+
+macro_rules! py_scalar {
+    ($($s:ty => $v:ident),*) => {$(
+        impl PyScalar for $s {
+            const DTYPE: Dtype = Dtype::$v;
+            fn message_of(m: &AnyMessage) -> Option<&Message<$s>> {
+                match m {
+                    AnyMessage::$v(m) => Some(m),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+py_scalar!(f32 => F32, f64 => F64);
 
 /// Apply `m` to `out` with `scale`, shape-checked first (no panic on hand-built messages).
 fn add_checked<S: Scalar>(m: &Message<S>, out: &mut [S], scale: f64) -> PyResult<()> {

@@ -439,22 +439,31 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         serde_json::to_value(&snap).map_err(|e| EngineError::Snapshot(e.to_string()))
     }
 
-    /// Mutable access to the pieces the MPI transport fills in.
+    /// Mutable access to the pieces the MPI transport fills in (`outs`: the uplink).
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn parts_mut(&mut self) -> StarParts<'_, S> {
-        StarParts {
-            down: &mut self.down,
-            ups: &mut self.ups,
+    pub(crate) fn parts_mut(&mut self) -> EngineParts<'_, S> {
+        EngineParts {
+            outs: &mut self.ups,
+            results: &mut self.results,
             totals: &mut self.totals,
         }
     }
+
+    /// The downlink message, which the MPI transport broadcasts from rank 0.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn down_mut(&mut self) -> &mut Message<S> {
+        &mut self.down
+    }
 }
 
-/// See [`StarEngine::parts_mut`].
+/// The pieces of an engine that the MPI transport fills in ([`StarEngine::parts_mut`],
+/// [`GossipEngine::parts_mut`](crate::gossip::GossipEngine::parts_mut)).
 #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-pub(crate) struct StarParts<'a, S: Scalar> {
-    pub(crate) down: &'a mut Message<S>,
-    pub(crate) ups: &'a mut [Message<S>],
+pub(crate) struct EngineParts<'a, S: Scalar> {
+    /// Every worker's (star: uplink) or node's outgoing message of the current phase.
+    pub(crate) outs: &'a mut [Message<S>],
+    /// Every worker's or node's result of its last step (what `take_result` takes).
+    pub(crate) results: &'a mut [Result<u64, MethodError>],
     pub(crate) totals: &'a mut Totals,
 }
 

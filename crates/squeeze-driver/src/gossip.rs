@@ -11,7 +11,7 @@ use squeeze_problems::Problem;
 use core::ops::Range;
 
 use crate::engine::{
-    Engine, EngineError, Metrics, Totals, WorkerCounts, problem_shape, thread_pool,
+    Engine, EngineError, EngineParts, Metrics, Totals, WorkerCounts, problem_shape, thread_pool,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -38,6 +38,20 @@ type SendItem<'a, S, N> = (
 );
 /// What a receive step sees for one node.
 type ReceiveItem<'a, S, N> = (usize, ((&'a mut N, &'a mut WorkerBuffers<S>), &'a mut Slot));
+
+/// `f((k, (((a_k, b_k), c_k), …)))` for every k of the equally long slices `a, b, c, …`
+/// (zipped in that order, mutably): on the calling thread when `threads` is 1 (no pool:
+/// rayon's job scheduling allocates), else on `pool`'s threads.
+macro_rules! for_each_zipped {
+    ($threads:expr, $pool:expr, $f:expr; $first:expr $(, $rest:expr)*) => {
+        if $threads == 1 {
+            $first.iter_mut()$(.zip($rest.iter_mut()))*.enumerate().for_each($f);
+        } else {
+            let work = $first.par_iter_mut()$(.zip($rest.par_iter_mut()))*.enumerate();
+            $pool.install(|| work.for_each($f));
+        }
+    };
+}
 
 /// The round-wide part of every node's [`NodeCtx`] in a half-phase.
 struct PhaseShared<'a, S: Scalar> {
@@ -205,24 +219,7 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
         let buffers = &mut self.buffers[range.clone()];
         let outs = &mut self.outs[range.clone()];
         let results = &mut self.results[range];
-        if self.threads == 1 {
-            // The calling thread, no pool: rayon's job scheduling allocates.
-            nodes
-                .iter_mut()
-                .zip(buffers.iter_mut())
-                .zip(outs.iter_mut())
-                .zip(results.iter_mut())
-                .enumerate()
-                .for_each(send);
-        } else {
-            let work = nodes
-                .par_iter_mut()
-                .zip(buffers.par_iter_mut())
-                .zip(outs.par_iter_mut())
-                .zip(results.par_iter_mut())
-                .enumerate();
-            self.pool.install(|| work.for_each(send));
-        }
+        for_each_zipped!(self.threads, self.pool, send; nodes, buffers, outs, results);
     }
 
     /// Phase `phase`, second half: nodes `range` read their own and their neighbours'
@@ -241,21 +238,7 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
         let nodes = &mut self.nodes[range.clone()];
         let buffers = &mut self.buffers[range.clone()];
         let results = &mut self.results[range];
-        if self.threads == 1 {
-            nodes
-                .iter_mut()
-                .zip(buffers.iter_mut())
-                .zip(results.iter_mut())
-                .enumerate()
-                .for_each(receive);
-        } else {
-            let work = nodes
-                .par_iter_mut()
-                .zip(buffers.par_iter_mut())
-                .zip(results.par_iter_mut())
-                .enumerate();
-            self.pool.install(|| work.for_each(receive));
-        }
+        for_each_zipped!(self.threads, self.pool, receive; nodes, buffers, results);
     }
 
     /// Node `i`'s result of the last half-phase: gradient work in samples, or its error.
@@ -282,8 +265,12 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
 
     /// Mutable access to the pieces the MPI transport fills in.
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    pub(crate) fn parts_mut(&mut self) -> (&mut [Message<S>], &mut [M::Node], &mut Totals) {
-        (&mut self.outs, &mut self.nodes, &mut self.totals)
+    pub(crate) fn parts_mut(&mut self) -> EngineParts<'_, S> {
+        EngineParts {
+            outs: &mut self.outs,
+            results: &mut self.results,
+            totals: &mut self.totals,
+        }
     }
 
     /// Metrics at x̄ = (1/n) Σ_i x_i, where `models[i]` is node i's model (the MPI engine

@@ -103,56 +103,6 @@ impl RoundRecord {
             && a == *other
     }
 
-    /// The CSV column names, in order (the header of `records.csv`).
-    pub const CSV_COLUMNS: [&'static str; 17] = [
-        "round",
-        "bits_up_per_worker",
-        "bits_up_max",
-        "bits_down_per_worker",
-        "bits_up_values32_per_worker",
-        "bits_up_values64_per_worker",
-        "entries_up",
-        "grad_samples",
-        "loss",
-        "grad_norm_sq",
-        "bits_links_per_node",
-        "consensus_error",
-        "levels",
-        "levels_down",
-        "wire_bytes_up",
-        "wire_bytes_down",
-        "wall_time_s",
-    ];
-
-    /// CSV header matching [`RoundRecord::csv_row`] ([`Self::CSV_COLUMNS`] joined by commas).
-    pub const CSV_HEADER: &'static str = "round,bits_up_per_worker,bits_up_max,bits_down_per_worker,bits_up_values32_per_worker,bits_up_values64_per_worker,entries_up,grad_samples,loss,grad_norm_sq,bits_links_per_node,consensus_error,levels,levels_down,wire_bytes_up,wire_bytes_down,wall_time_s";
-
-    /// The CSV fields, in [`Self::CSV_COLUMNS`] order: integers in decimal, floats in the
-    /// shortest text that parses back to the same `f64` (Rust's `Display`: `0` rather than
-    /// `0.0`, no exponent), level histograms as counts joined by `;`. A CSV writer quotes
-    /// none of them (no field holds a comma, quote or line break).
-    pub fn csv_fields(&self) -> [String; 17] {
-        [
-            self.round.to_string(),
-            self.bits_up_per_worker.to_string(),
-            self.bits_up_max.to_string(),
-            self.bits_down_per_worker.to_string(),
-            self.bits_up_values32_per_worker.to_string(),
-            self.bits_up_values64_per_worker.to_string(),
-            self.entries_up.to_string(),
-            self.grad_samples.to_string(),
-            self.loss.to_string(),
-            self.grad_norm_sq.to_string(),
-            self.bits_links_per_node.to_string(),
-            self.consensus_error.to_string(),
-            join_counts(&self.levels),
-            join_counts(&self.levels_down),
-            self.wire_bytes_up.to_string(),
-            self.wire_bytes_down.to_string(),
-            self.wall_time_s.to_string(),
-        ]
-    }
-
     /// One CSV line (no newline): [`Self::csv_fields`] joined by commas.
     ///
     /// ```
@@ -180,44 +130,115 @@ impl RoundRecord {
                 want: Self::CSV_COLUMNS.len(),
             });
         }
-        fn num<T: core::str::FromStr>(f: &[&str], i: usize) -> Result<T, CsvRecordError> {
-            f[i].trim().parse().map_err(|_| CsvRecordError::Field {
-                column: RoundRecord::CSV_COLUMNS[i],
-                value: f[i].chars().take(40).collect(),
-            })
-        }
-        fn counts(f: &[&str], i: usize) -> Result<Vec<u64>, CsvRecordError> {
-            let text = f[i].trim();
-            if text.is_empty() {
-                return Ok(Vec::new());
+        Self::from_columns(&fields)
+    }
+}
+
+/// The columns of `records.csv`: [`RoundRecord`]'s fields in this order, each of kind `num`
+/// (written with `Display`, read with `FromStr`) or `counts` (a level histogram, counts joined
+/// by `;`). The one list behind [`RoundRecord::CSV_COLUMNS`], [`RoundRecord::CSV_HEADER`],
+/// [`RoundRecord::csv_fields`] and [`RoundRecord::from_csv_fields`].
+macro_rules! csv_columns {
+    ($first:ident: $first_kind:ident $(, $field:ident: $kind:ident)* $(,)?) => {
+        impl RoundRecord {
+            /// The CSV column names, in order (the header of `records.csv`).
+            pub const CSV_COLUMNS: [&'static str; Self::N_COLUMNS] =
+                [stringify!($first) $(, stringify!($field))*];
+
+            /// CSV header matching [`RoundRecord::csv_row`] ([`Self::CSV_COLUMNS`] joined by
+            /// commas).
+            pub const CSV_HEADER: &'static str =
+                concat!(stringify!($first) $(, ",", stringify!($field))*);
+
+            const N_COLUMNS: usize = [stringify!($first) $(, stringify!($field))*].len();
+
+            /// The CSV fields, in [`Self::CSV_COLUMNS`] order: integers in decimal, floats in
+            /// the shortest text that parses back to the same `f64` (Rust's `Display`: `0`
+            /// rather than `0.0`, no exponent), level histograms as counts joined by `;`. A
+            /// CSV writer quotes none of them (no field holds a comma, quote or line break).
+            pub fn csv_fields(&self) -> [String; Self::N_COLUMNS] {
+                [write::$first_kind(&self.$first) $(, write::$kind(&self.$field))*]
             }
-            (text.split(';').map(|c| c.trim().parse()))
-                .collect::<Result<_, _>>()
-                .map_err(|_| CsvRecordError::Field {
-                    column: RoundRecord::CSV_COLUMNS[i],
-                    value: text.chars().take(40).collect(),
+
+            /// The record of `f`, a row of exactly [`Self::N_COLUMNS`] fields.
+            fn from_columns(f: &[&str]) -> Result<Self, CsvRecordError> {
+                let mut next = 0;
+                let mut column = || {
+                    next += 1;
+                    next - 1
+                };
+                Ok(Self {
+                    $first: read::$first_kind(f, column())?,
+                    $($field: read::$kind(f, column())?,)*
                 })
+            }
         }
-        let f = &fields;
-        Ok(Self {
-            round: num(f, 0)?,
-            bits_up_per_worker: num(f, 1)?,
-            bits_up_max: num(f, 2)?,
-            bits_down_per_worker: num(f, 3)?,
-            bits_up_values32_per_worker: num(f, 4)?,
-            bits_up_values64_per_worker: num(f, 5)?,
-            entries_up: num(f, 6)?,
-            grad_samples: num(f, 7)?,
-            loss: num(f, 8)?,
-            grad_norm_sq: num(f, 9)?,
-            bits_links_per_node: num(f, 10)?,
-            consensus_error: num(f, 11)?,
-            levels: counts(f, 12)?,
-            levels_down: counts(f, 13)?,
-            wire_bytes_up: num(f, 14)?,
-            wire_bytes_down: num(f, 15)?,
-            wall_time_s: num(f, 16)?,
+    };
+}
+
+csv_columns! {
+    round: num,
+    bits_up_per_worker: num,
+    bits_up_max: num,
+    bits_down_per_worker: num,
+    bits_up_values32_per_worker: num,
+    bits_up_values64_per_worker: num,
+    entries_up: num,
+    grad_samples: num,
+    loss: num,
+    grad_norm_sq: num,
+    bits_links_per_node: num,
+    consensus_error: num,
+    levels: counts,
+    levels_down: counts,
+    wire_bytes_up: num,
+    wire_bytes_down: num,
+    wall_time_s: num,
+}
+
+/// How a CSV field of each kind is written ([`csv_columns!`]).
+mod write {
+    /// `Display`.
+    pub(super) fn num(v: &impl ToString) -> String {
+        v.to_string()
+    }
+
+    /// `a;b;c` (empty for no counts).
+    pub(super) fn counts(counts: &[u64]) -> String {
+        let mut out = String::new();
+        for (i, c) in counts.iter().enumerate() {
+            if i > 0 {
+                out.push(';');
+            }
+            out.push_str(&c.to_string());
+        }
+        out
+    }
+}
+
+/// How a CSV field of each kind is read ([`csv_columns!`]): field `i` of `f`, or the error
+/// naming its column.
+mod read {
+    use super::{CsvRecordError, RoundRecord};
+
+    pub(super) fn num<T: core::str::FromStr>(f: &[&str], i: usize) -> Result<T, CsvRecordError> {
+        f[i].trim().parse().map_err(|_| CsvRecordError::Field {
+            column: RoundRecord::CSV_COLUMNS[i],
+            value: f[i].chars().take(40).collect(),
         })
+    }
+
+    pub(super) fn counts(f: &[&str], i: usize) -> Result<Vec<u64>, CsvRecordError> {
+        let text = f[i].trim();
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        (text.split(';').map(|c| c.trim().parse()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| CsvRecordError::Field {
+                column: RoundRecord::CSV_COLUMNS[i],
+                value: text.chars().take(40).collect(),
+            })
     }
 }
 
@@ -241,18 +262,6 @@ pub enum CsvRecordError {
         /// The field (first 40 characters).
         value: String,
     },
-}
-
-/// `a;b;c` (empty for no counts).
-fn join_counts(counts: &[u64]) -> String {
-    let mut out = String::new();
-    for (i, c) in counts.iter().enumerate() {
-        if i > 0 {
-            out.push(';');
-        }
-        out.push_str(&c.to_string());
-    }
-    out
 }
 
 #[cfg(test)]

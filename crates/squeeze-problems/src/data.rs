@@ -171,6 +171,15 @@ impl<S: Scalar> Row<'_, S> {
         }
     }
 
+    /// The dot product $\sum_k a_k x_{i_k}$ with an `f64` vector, in `f64`, one term after
+    /// the other in index order (the power iterations and Gram matrices of
+    /// [`crate::smoothness`]). `x` needs `n_cols` entries, as for [`Row::dot`].
+    pub fn dot_f64(&self, x: &[f64]) -> f64 {
+        (self.indices.iter().zip(self.values))
+            .map(|(&i, &v)| v.to_f64() * x[i as usize])
+            .sum()
+    }
+
     /// Squared Euclidean norm `‖a‖²`, accumulated in `f64`.
     pub fn norm2_sq(&self) -> f64 {
         self.values.iter().map(|v| v.to_f64() * v.to_f64()).sum()

@@ -123,8 +123,7 @@ impl<S: Scalar> Problem<S> {
         remainder: Remainder,
         reg: Regularizer,
     ) -> Result<Self, ProblemError> {
-        reg.validate()?;
-        let parts = split_indices(&data.labels, n_workers, split, remainder)?;
+        let parts = row_blocks(&data.labels, n_workers, split, remainder, reg)?;
         let name = format!("logreg({}, n={n_workers})", data.name);
         Self::from_row_blocks(name, &data.features, &parts, 4.0, reg, |w, rows| {
             let mut d = data.select_rows(rows)?;
@@ -187,9 +186,8 @@ impl<S: Scalar> Problem<S> {
         remainder: Remainder,
         reg: Regularizer,
     ) -> Result<Self, ProblemError> {
-        reg.validate()?;
         check_len(a.n_rows(), b.len())?;
-        let parts = split_indices(b, n_workers, split, remainder)?;
+        let parts = row_blocks(b, n_workers, split, remainder, reg)?;
         let name = format!("least_squares(n={n_workers})");
         Self::from_row_blocks(name, a, &parts, 1.0, reg, |_, rows| {
             let ai = a.select_rows(rows)?;
@@ -354,6 +352,19 @@ impl<S: Scalar> Problem<S> {
             }
         }
     }
+}
+
+/// The checks and the split shared by the row-block problems: `reg` must be valid, then the
+/// rows (one label or target each) are split over `n_workers` ([`split_indices`]).
+fn row_blocks<S: Scalar>(
+    labels: &[S],
+    n_workers: usize,
+    split: Split,
+    remainder: Remainder,
+    reg: Regularizer,
+) -> Result<Vec<Vec<usize>>, ProblemError> {
+    reg.validate()?;
+    split_indices(labels, n_workers, split, remainder)
 }
 
 fn check_len(expected: usize, got: usize) -> Result<(), ProblemError> {

@@ -86,12 +86,7 @@ pub fn gram_aat<S: Scalar>(a: &Csr<S>) -> DMatrix<f64> {
         }
         for s in r..m {
             let other = a.row(s);
-            let v: f64 = other
-                .indices
-                .iter()
-                .zip(other.values)
-                .map(|(&i, &v)| v.to_f64() * dense[i as usize])
-                .sum();
+            let v = other.dot_f64(&dense);
             g[(r, s)] = v;
             g[(s, r)] = v;
         }
@@ -126,12 +121,7 @@ pub fn lambda_max_power<S: Scalar>(a: &Csr<S>, tol: f64, max_iter: usize) -> f64
         w.fill(0.0);
         let mut rq = 0.0f64;
         for row in a.rows() {
-            let z: f64 = row
-                .indices
-                .iter()
-                .zip(row.values)
-                .map(|(&i, &x)| x.to_f64() * v[i as usize])
-                .sum();
+            let z = row.dot_f64(&v);
             rq += z * z;
             for (&i, &x) in row.indices.iter().zip(row.values) {
                 w[i as usize] += z * x.to_f64();

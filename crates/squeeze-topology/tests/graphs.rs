@@ -351,26 +351,28 @@ fn user_matrix_mistakes() {
         err_msg(MixingMatrix::from_dense(&g, m)),
         "mixing matrix entry W[1][1] = NaN is not finite"
     );
-    let m = vec![1.5, -0.5, 0.0, -0.5, 1.0, 0.5, 0.0, 0.5, 0.5];
-    assert_eq!(
-        err_msg(MixingMatrix::from_dense(&g, m)),
-        "mixing matrix entry W[0][1] = -0.5 is negative; mixing weights must be ≥ 0 (use metropolis_hastings or uniform weights)"
-    );
-    let m = vec![0.5, 0.25, 0.25, 0.25, 0.5, 0.25, 0.25, 0.25, 0.5];
-    assert_eq!(
-        err_msg(MixingMatrix::from_dense(&g, m)),
-        "mixing matrix entry W[0][2] = 0.25 is non-zero but nodes 0 and 2 are not neighbours; W may only be non-zero on edges and the diagonal"
-    );
-    let m = vec![0.6, 0.4, 0.0, 0.3, 0.4, 0.3, 0.0, 0.3, 0.7];
-    assert_eq!(
-        err_msg(MixingMatrix::from_dense(&g, m)),
-        "mixing matrix is not symmetric: W[0][1] = 0.4 but W[1][0] = 0.3 (tolerance 1e-10); gossip needs w_ij = w_ji"
-    );
-    let m = vec![0.5, 0.4, 0.0, 0.4, 0.3, 0.3, 0.0, 0.3, 0.7];
-    assert_eq!(
-        err_msg(MixingMatrix::from_dense(&g, m)),
-        "mixing matrix row 0 sums to 0.9 (tolerance 1e-10); W must be doubly stochastic — put the remainder 1 − Σ_j w_ij on the diagonal"
-    );
+    // (W row-major, the message naming the broken rule).
+    let cases = [
+        (
+            [1.5, -0.5, 0.0, -0.5, 1.0, 0.5, 0.0, 0.5, 0.5],
+            "mixing matrix entry W[0][1] = -0.5 is negative; mixing weights must be ≥ 0 (use metropolis_hastings or uniform weights)",
+        ),
+        (
+            [0.5, 0.25, 0.25, 0.25, 0.5, 0.25, 0.25, 0.25, 0.5],
+            "mixing matrix entry W[0][2] = 0.25 is non-zero but nodes 0 and 2 are not neighbours; W may only be non-zero on edges and the diagonal",
+        ),
+        (
+            [0.6, 0.4, 0.0, 0.3, 0.4, 0.3, 0.0, 0.3, 0.7],
+            "mixing matrix is not symmetric: W[0][1] = 0.4 but W[1][0] = 0.3 (tolerance 1e-10); gossip needs w_ij = w_ji",
+        ),
+        (
+            [0.5, 0.4, 0.0, 0.4, 0.3, 0.3, 0.0, 0.3, 0.7],
+            "mixing matrix row 0 sums to 0.9 (tolerance 1e-10); W must be doubly stochastic — put the remainder 1 − Σ_j w_ij on the diagonal",
+        ),
+    ];
+    for (m, want) in cases {
+        assert_eq!(err_msg(MixingMatrix::from_dense(&g, m.to_vec())), want);
+    }
     // Within tolerance is accepted, beyond is not.
     let mut m = ok.clone();
     m[0] += 5e-11;
@@ -409,75 +411,38 @@ fn parse(s: &str) -> Result<TopologyConfig, String> {
 
 #[test]
 fn config_examples_build_the_same_as_the_constructors() {
-    let cases: Vec<(&str, usize, Graph, Weighting)> = vec![
-        (
-            r#"kind = "ring""#,
-            20,
-            Graph::ring(20).unwrap(),
-            Weighting::MetropolisHastings,
-        ),
+    use Weighting::{MetropolisHastings as Mh, Uniform};
+    // (configuration, n, the graph its constructor builds, the weighting).
+    let cases = [
+        (r#"kind = "ring""#, 20, Graph::ring(20), Mh),
         (
             "kind = \"torus\"\nrows = 4\ncols = 5\nweights = \"uniform\"",
             20,
-            Graph::torus(4, 5).unwrap(),
-            Weighting::Uniform,
+            Graph::torus(4, 5),
+            Uniform,
         ),
-        (
-            "kind = \"torus\"",
-            16,
-            Graph::torus(4, 4).unwrap(),
-            Weighting::MetropolisHastings,
-        ),
-        (
-            "kind = \"torus\"\ncols = 5",
-            20,
-            Graph::torus(4, 5).unwrap(),
-            Weighting::MetropolisHastings,
-        ),
-        (
-            "kind = \"grid\"\nrows = 8",
-            40,
-            Graph::grid(8, 5).unwrap(),
-            Weighting::MetropolisHastings,
-        ),
-        (
-            "kind = \"grid\"",
-            9,
-            Graph::grid(3, 3).unwrap(),
-            Weighting::MetropolisHastings,
-        ),
-        (
-            "kind = \"star\"",
-            7,
-            Graph::star(7).unwrap(),
-            Weighting::MetropolisHastings,
-        ),
-        (
-            "kind = \"path\"",
-            7,
-            Graph::path(7).unwrap(),
-            Weighting::MetropolisHastings,
-        ),
-        (
-            "kind = \"complete\"",
-            7,
-            Graph::complete(7).unwrap(),
-            Weighting::MetropolisHastings,
-        ),
+        ("kind = \"torus\"", 16, Graph::torus(4, 4), Mh),
+        ("kind = \"torus\"\ncols = 5", 20, Graph::torus(4, 5), Mh),
+        ("kind = \"grid\"\nrows = 8", 40, Graph::grid(8, 5), Mh),
+        ("kind = \"grid\"", 9, Graph::grid(3, 3), Mh),
+        ("kind = \"star\"", 7, Graph::star(7), Mh),
+        ("kind = \"path\"", 7, Graph::path(7), Mh),
+        ("kind = \"complete\"", 7, Graph::complete(7), Mh),
         (
             "kind = \"erdos_renyi\"\np = 0.2\nseed = 5\nweights = \"metropolis_hastings\"",
             40,
-            Graph::erdos_renyi(40, 0.2, 5).unwrap(),
-            Weighting::MetropolisHastings,
+            Graph::erdos_renyi(40, 0.2, 5),
+            Mh,
         ),
         (
             "kind = \"edges\"\nedges = [[0, 1], [1, 2]]",
             3,
-            Graph::from_edges(3, &[[0, 1], [1, 2]]).unwrap(),
-            Weighting::MetropolisHastings,
+            Graph::from_edges(3, &[[0, 1], [1, 2]]),
+            Mh,
         ),
     ];
     for (text, n, graph, weighting) in cases {
+        let graph = graph.unwrap();
         let c = parse(text).unwrap();
         assert_eq!(c.weights, weighting, "{text}");
         let (g, w) = c.build(n).unwrap();

@@ -10,16 +10,6 @@ use super::FRAME_HEADER_BYTES;
 use super::comm::*;
 use crate::engine::{EngineError, WorkerCounts};
 
-/// An engine whose items (star workers or gossip nodes) a rank advances in blocks: what
-/// [`RankPart::frame_and_share`] reads after a step.
-pub(super) trait Items<S: Scalar> {
-    /// Item `i`'s result of the step just run: its gradient work in samples, or its error.
-    fn take_result(&mut self, i: usize) -> Result<u64, MethodError>;
-
-    /// Item `i`'s outgoing message of the step.
-    fn outgoing(&mut self, i: usize) -> &Message<S>;
-}
-
 /// This rank's part of a run of n items (workers or nodes): the communicator, every rank's
 /// block of items, and one phase's frames of this rank's outgoing messages with every item's
 /// counters (the state the star and gossip engines over MPI share).
@@ -72,20 +62,23 @@ impl RankPart {
         FRAME_HEADER_BYTES as usize + self.counters[i * COUNTERS] as usize
     }
 
-    /// After a step of this rank's items: frame their outgoing messages (unless an item or
-    /// `local_err`, this rank's error so far, failed), agree with every rank on the first
-    /// error, and share every item's counters with every rank.
+    /// After a step of this rank's items (star workers or gossip nodes), whose results (item
+    /// i's gradient work in samples, or its error) are taken out of `results[i]` and whose
+    /// outgoing messages are `outs[i]`: frame the messages (unless an item or `local_err`,
+    /// this rank's error so far, failed), agree with every rank on the first error, and share
+    /// every item's counters with every rank.
     pub(super) fn frame_and_share<S: Scalar>(
         &mut self,
-        engine: &mut impl Items<S>,
+        results: &mut [Result<u64, MethodError>],
+        outs: &[Message<S>],
         mut local_err: Option<String>,
     ) -> Result<(), EngineError> {
         self.frames.clear();
         self.local_counters.clear();
         for i in self.mine() {
-            match engine.take_result(i) {
+            match std::mem::replace(&mut results[i], Ok(0)) {
                 Ok(samples) if local_err.is_none() => {
-                    let msg = engine.outgoing(i);
+                    let msg = &outs[i];
                     let counts = WorkerCounts::of(msg, samples);
                     self.frame_at[i] = self.frames.len();
                     match push_frame(&mut self.frames, &mut self.writer, i, msg) {
@@ -271,6 +264,59 @@ impl RankPart {
         comm.any_failed(restore(snapshot).err().map(|e| e.to_string()))
     }
 }
+
+/// What the star and gossip engines over MPI declare alike around their fields `inner` (the
+/// in-process engine, which every rank builds in full) and `part` (this rank's [`RankPart`]).
+///
+/// `rank_engine!(debug Name: Bound)` is the `Debug` impl of `Name<S, M: Bound<S>>` (`inner`
+/// and the communicator). `rank_engine!(methods)`, inside the `Engine` impl, are the
+/// [`Engine`](crate::engine::Engine) methods answered alike: the description with the number
+/// of ranks, the sizes and totals of `inner`, restoring a snapshot on every rank after checking
+/// that every rank read the same one, agreement on a flag through rank 0, and rank 0 alone
+/// writing outputs.
+macro_rules! rank_engine {
+    (debug $name:ident: $bound:ident) => {
+        impl<S: Scalar, M: $bound<S>> core::fmt::Debug for $name<S, M> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("inner", &self.inner)
+                    .field("comm", &self.part.comm)
+                    .finish()
+            }
+        }
+    };
+    (methods) => {
+        fn describe(&self) -> String {
+            self.part.describe(&self.inner.describe())
+        }
+
+        fn n_workers(&self) -> usize {
+            self.inner.n_workers()
+        }
+
+        fn dim(&self) -> usize {
+            self.inner.dim()
+        }
+
+        fn totals(&self) -> &Totals {
+            self.inner.totals()
+        }
+
+        /// Every rank restores the whole snapshot (read from a shared file system).
+        fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
+            self.part.restore(snapshot, |s| self.inner.restore(s))
+        }
+
+        fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
+            Ok(self.part.comm.root_flag(flag))
+        }
+
+        fn writes_outputs(&self) -> bool {
+            self.part.comm.is_root()
+        }
+    };
+}
+pub(super) use rank_engine;
 
 /// FNV-1a, 64 bits (a stable fingerprint of the resolved configuration).
 pub(super) fn fnv1a(bytes: &[u8]) -> u64 {

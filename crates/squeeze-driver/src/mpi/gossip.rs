@@ -3,8 +3,8 @@
 use std::ops::Range;
 
 use mpi::traits::*;
-use squeeze_core::{Message, Scalar};
-use squeeze_methods::{GossipMethod, MethodError};
+use squeeze_core::Scalar;
+use squeeze_methods::GossipMethod;
 
 use super::FRAME_HEADER_BYTES;
 use super::comm::*;
@@ -77,25 +77,7 @@ pub struct MpiGossipEngine<S: Scalar, M: GossipMethod<S>> {
     xbar: Vec<f64>,
 }
 
-impl<S: Scalar, M: GossipMethod<S>> core::fmt::Debug for MpiGossipEngine<S, M> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MpiGossipEngine")
-            .field("inner", &self.inner)
-            .field("comm", &self.part.comm)
-            .finish()
-    }
-}
-
-/// The nodes' send results and outgoing messages, for [`RankPart::frame_and_share`].
-impl<S: Scalar, M: GossipMethod<S>> Items<S> for GossipEngine<S, M> {
-    fn take_result(&mut self, i: usize) -> Result<u64, MethodError> {
-        GossipEngine::take_result(self, i)
-    }
-
-    fn outgoing(&mut self, i: usize) -> &Message<S> {
-        &self.parts_mut().0[i]
-    }
-}
+rank_engine!(debug MpiGossipEngine: GossipMethod);
 
 impl<S: Scalar, M: GossipMethod<S> + 'static> MpiGossipEngine<S, M> {
     /// Run `engine` (built identically on every rank) as this rank's part of an MPI run.
@@ -177,7 +159,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> MpiGossipEngine<S, M> {
                 r.wait();
             }
         });
-        let (outs, _, _) = self.inner.parts_mut();
+        let outs = self.inner.parts_mut().outs;
         for (p, nodes) in self.plan.recv_from.iter().enumerate() {
             let mut buf = &self.recv_bufs[p][..];
             for &j in nodes {
@@ -196,17 +178,7 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> MpiGossipEngine<S, M> {
 }
 
 impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
-    fn describe(&self) -> String {
-        self.part.describe(&self.inner.describe())
-    }
-
-    fn n_workers(&self) -> usize {
-        self.inner.n_workers()
-    }
-
-    fn dim(&self) -> usize {
-        self.inner.dim()
-    }
+    rank_engine!(methods);
 
     fn round(&mut self) -> Result<(), EngineError> {
         let mine = self.part.mine();
@@ -214,11 +186,12 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
         let sample_counts: Vec<usize> = self.part.blocks.iter().map(|b| b.len()).collect();
         for phase in 0..self.inner.method().phases() {
             self.inner.send_phase(phase, mine.clone());
-            self.part.frame_and_share(&mut self.inner, None)?;
+            let parts = self.inner.parts_mut();
+            (self.part).frame_and_share(parts.results, parts.outs, None)?;
             for i in 0..n {
                 let (len, counts) = self.part.counters_at(i);
                 self.inner.charge_send(i, &counts);
-                self.inner.parts_mut().2.wire_bytes_up +=
+                self.inner.parts_mut().totals.wire_bytes_up +=
                     self.plan.fanout[i] * (FRAME_HEADER_BYTES + len);
             }
             let oversized = self.prepare_exchange();
@@ -242,14 +215,10 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
             self.part
                 .comm
                 .all_gather_u64s(&samples, &sample_counts, &mut all)?;
-            self.inner.parts_mut().2.grad_samples += all.iter().sum::<u64>();
+            self.inner.parts_mut().totals.grad_samples += all.iter().sum::<u64>();
         }
-        self.inner.parts_mut().2.rounds += 1;
+        self.inner.parts_mut().totals.rounds += 1;
         Ok(())
-    }
-
-    fn totals(&self) -> &Totals {
-        self.inner.totals()
     }
 
     fn evaluate(&mut self) -> Result<Metrics, EngineError> {
@@ -287,18 +256,6 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for MpiGossipEngine<S, M> {
         self.part.snapshot(self.inner.nodes(), "node", |n| {
             self.inner.snapshot_with_nodes(n)
         })
-    }
-
-    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
-        self.part.restore(snapshot, |s| self.inner.restore(s))
-    }
-
-    fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
-        Ok(self.part.comm.root_flag(flag))
-    }
-
-    fn writes_outputs(&self) -> bool {
-        self.part.comm.is_root()
     }
 }
 

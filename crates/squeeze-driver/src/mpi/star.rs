@@ -1,6 +1,6 @@
 //! [`MpiStarEngine`]: a star engine whose workers are spread over the ranks.
 use squeeze_core::{Message, Scalar};
-use squeeze_methods::{MethodError, ServerMethod};
+use squeeze_methods::ServerMethod;
 
 use super::FRAME_HEADER_BYTES;
 use super::comm::*;
@@ -15,25 +15,7 @@ pub struct MpiStarEngine<S: Scalar, M: ServerMethod<S>> {
     gathered: Vec<u8>,
 }
 
-impl<S: Scalar, M: ServerMethod<S>> core::fmt::Debug for MpiStarEngine<S, M> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("MpiStarEngine")
-            .field("inner", &self.inner)
-            .field("comm", &self.part.comm)
-            .finish()
-    }
-}
-
-/// The workers' step results and uplink messages, for [`RankPart::frame_and_share`].
-impl<S: Scalar, M: ServerMethod<S>> Items<S> for StarEngine<S, M> {
-    fn take_result(&mut self, i: usize) -> Result<u64, MethodError> {
-        StarEngine::take_result(self, i)
-    }
-
-    fn outgoing(&mut self, i: usize) -> &Message<S> {
-        &self.parts_mut().ups[i]
-    }
-}
+rank_engine!(debug MpiStarEngine: ServerMethod);
 
 impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
     /// Run `engine` (built identically on every rank) as this rank's part of an MPI run.
@@ -62,16 +44,15 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
         if root {
             let writer = &mut self.part.writer;
             writer.clear();
-            self.inner.parts_mut().down.encode(writer);
+            self.inner.down_mut().encode(writer);
             self.down_buf.clear();
             self.down_buf.extend_from_slice(writer.finish());
         }
         let wire = self.part.comm.bcast_bytes(&mut self.down_buf)?;
-        let parts = self.inner.parts_mut();
-        parts.totals.wire_bytes_down += wire;
+        self.inner.parts_mut().totals.wire_bytes_down += wire;
         if !root {
             match Message::decode(&self.down_buf, d) {
-                Ok(m) => *parts.down = m,
+                Ok(m) => *self.inner.down_mut() = m,
                 Err(e) => return Ok(Some(format!("malformed downlink: {e}"))),
             }
         }
@@ -88,7 +69,8 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
         if local_err.is_none() {
             self.inner.run_workers(mine.clone(), phase);
         }
-        self.part.frame_and_share(&mut self.inner, local_err)?;
+        let parts = self.inner.parts_mut();
+        (self.part).frame_and_share(parts.results, parts.outs, local_err)?;
         let n = self.inner.n_workers();
         let frame_counts: Vec<usize> = self
             .part
@@ -115,7 +97,7 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
                     Ok((msg, rest)) => {
                         buf = rest;
                         if !mine.contains(&i) {
-                            self.inner.parts_mut().ups[i] = msg;
+                            self.inner.parts_mut().outs[i] = msg;
                         }
                     }
                     Err(e) => {
@@ -139,20 +121,10 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> MpiStarEngine<S, M> {
 }
 
 impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
-    fn describe(&self) -> String {
-        self.part.describe(&self.inner.describe())
-    }
+    rank_engine!(methods);
 
     fn stepsize(&self) -> Option<squeeze_methods::StepsizeReport> {
         self.inner.stepsize()
-    }
-
-    fn n_workers(&self) -> usize {
-        self.inner.n_workers()
-    }
-
-    fn dim(&self) -> usize {
-        self.inner.dim()
     }
 
     fn round(&mut self) -> Result<(), EngineError> {
@@ -161,10 +133,6 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
         }
         self.inner.end_round();
         Ok(())
-    }
-
-    fn totals(&self) -> &Totals {
-        self.inner.totals()
     }
 
     fn evaluate(&mut self) -> Result<Metrics, EngineError> {
@@ -182,18 +150,5 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for MpiStarEngine<S, M> {
         self.part.snapshot(self.inner.workers(), "worker", |w| {
             self.inner.snapshot_with_workers(w)
         })
-    }
-
-    /// Every rank restores the whole snapshot (read from a shared file system).
-    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
-        self.part.restore(snapshot, |s| self.inner.restore(s))
-    }
-
-    fn agree(&mut self, flag: bool) -> Result<bool, EngineError> {
-        Ok(self.part.comm.root_flag(flag))
-    }
-
-    fn writes_outputs(&self) -> bool {
-        self.part.comm.is_root()
     }
 }

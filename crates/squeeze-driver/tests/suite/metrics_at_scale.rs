@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use squeeze_compress::parse;
-use squeeze_driver::{Engine, StarEngine};
-use squeeze_methods::{Ef21, GradInit, Stepsize};
+use squeeze_driver::config::build_engine;
+use squeeze_methods::Stepsize;
 use squeeze_problems::oracle::Oracle;
 use squeeze_problems::problem::{InitPoint, Problem};
 use squeeze_problems::quadratic;
+
+use crate::common::method;
 
 /// f and ‖∇f‖² the way the engine defines them: per-worker losses summed in worker order,
 /// each coordinate's gradient summed in worker order in f64 from 0.0.
@@ -38,19 +39,19 @@ fn batched_metrics_match_the_worker_order_sum_for_any_thread_count() {
     let x0 = p.initial_point(&InitPoint::ProblemDefault).expect("x0");
     let mut metrics = Vec::new();
     for threads in [1, 2] {
-        let m = Ef21::new(
-            parse::<f32>("top_k:ratio=0.001").expect("spec"),
+        let m = method(
+            "ef21",
+            Some("top_k:ratio=0.001"),
             Stepsize::Theory { multiplier: 1.0 },
-            GradInit::Full,
-            false,
-        )
-        .expect("ef21");
-        let mut e = StarEngine::new(m, p.clone(), &x0, 1, threads).expect("engine");
+        );
+        let mut e = build_engine::<f32>(&m, p.clone(), &x0, 1, threads).expect("engine");
         for _ in 0..3 {
             e.round().expect("round");
         }
         let got = e.evaluate().expect("evaluate");
-        let (loss, norm) = naive(&p, e.iterate());
+        // The f32 model, widened to f64 and narrowed back exactly.
+        let x: Vec<f32> = e.iterate_f64().iter().map(|&v| v as f32).collect();
+        let (loss, norm) = naive(&p, &x);
         assert_eq!(got.loss.to_bits(), loss.to_bits(), "threads = {threads}");
         assert_eq!(
             got.grad_norm_sq.to_bits(),
