@@ -18,7 +18,7 @@ use squeeze_compress::{CompressorSpec, parse};
 use squeeze_core::{Message, Purpose, Scratch, SqueezeRng};
 use squeeze_driver::config::{ConfigError, MethodConfig};
 use squeeze_driver::{Engine, StarEngine};
-use squeeze_methods::three_point::{AdaCgd, Clag, Ef21Mech, MechCtx, ThreePoint};
+use squeeze_methods::three_point::{AdaCgd, Clag, Ef21Mech, MechBuffers, ThreePoint};
 use squeeze_methods::{Stepsize, ThreePc};
 use squeeze_problems::problem::Problem;
 
@@ -89,26 +89,12 @@ fn generic_three_pc_with_the_ef21_mechanism_is_ef21_bit_for_bit() {
 
 /// One application of `m` at (h, y, x): (outcome, bits sent, new h).
 fn apply_once(m: &dyn ThreePoint<f64>, h: &[f64], y: &[f64], x: &[f64]) -> (usize, u64, Vec<f64>) {
-    let d = x.len();
     let mut h = h.to_vec();
-    let (mut work, mut aux) = (vec![0.0; d], vec![0.0; d]);
-    let (mut spare, mut stash, mut up) =
-        (Message::default(), Message::default(), Message::default());
+    let mut buffers = MechBuffers::new(x.len());
+    let mut up = Message::default();
     let mut rng = SqueezeRng::stream(1, Purpose::Compression, 0);
     let mut scratch = Scratch::default();
-    let mut ctx = MechCtx {
-        worker: 0,
-        n_workers: 1,
-        round: 0,
-        round_seed: 0,
-        rng: &mut rng,
-        scratch: &mut scratch,
-        work: &mut work,
-        aux: &mut aux,
-        spare: &mut spare,
-        stash: &mut stash,
-        rungs: &mut Vec::new(),
-    };
+    let mut ctx = buffers.ctx((0, 1, 0, 0), &mut rng, &mut scratch);
     let o = m.apply(&mut h, y, x, &mut ctx, &mut up).unwrap();
     (o, up.bits(), h)
 }
