@@ -737,14 +737,11 @@ mod scan_tests {
                         .map(|(j, v)| (j as u32, v.to_bits()))
                         .unzip();
                     for cap in [d + 1, 3] {
-                        for portable in [false, true] {
+                        for level in squeeze_core::simd::Level::ALL {
                             let run = || fused(&f, &x, &sub, t, cap).unwrap();
-                            let (ok, out, hits, reductions) = if portable {
-                                squeeze_core::simd::portable(run)
-                            } else {
-                                run()
-                            };
-                            let at = format!("d {d} case {case} t {t} cap {cap}");
+                            let (ok, out, hits, reductions) =
+                                squeeze_core::simd::at_most(level, run);
+                            let at = format!("d {d} case {case} t {t} cap {cap} {level:?}");
                             assert_eq!(ok, want_ok, "{at}");
                             if want_ok {
                                 assert_eq!(out, want_bits, "{at}");
