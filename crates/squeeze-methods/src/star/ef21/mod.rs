@@ -433,21 +433,6 @@ fn previous_kth<S: Scalar>(up: &Message<S>, d: usize, k: usize) -> Option<S> {
     }
 }
 
-/// The EF21 theory stepsize rule resolved for `method` with the α of `compressor` (checked
-/// against the problem's dimension first), with the constants behind γ.
-pub(crate) fn rule_step<S: Scalar>(
-    method: &'static str,
-    stepsize: &Stepsize,
-    compressor: &dyn Compressor<S>,
-    problem: &Problem<S>,
-) -> Result<StepsizeReport> {
-    compressor
-        .check_dim(problem.dim())
-        .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
-    let alpha = compressor.class(problem.dim()).alpha();
-    Ok(stepsize.report(method, alpha, problem.smoothness())?)
-}
-
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {

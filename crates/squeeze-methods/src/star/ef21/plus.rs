@@ -9,7 +9,7 @@ use crate::method::{
     InitOf, MethodError, Result, ServerMethod, WorkerCtx, compress_err, dense_down, ensure_finite,
     full_grad_init, message_err,
 };
-use crate::star::ef21::{CompressedStart, GradInit, rule_step};
+use crate::star::ef21::{CompressedStart, GradInit};
 use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 
@@ -173,12 +173,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
     }
 
     fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
-        let step = rule_step(
-            "ef21_plus",
-            &self.start.stepsize,
-            self.start.compressor.as_ref(),
-            problem,
-        )?;
+        let step = self.start.checked_stepsize_report("ef21_plus", problem)?;
         let gamma = step.gamma;
         let init = full_grad_init(problem, x0, self.start.count_init)?;
         Ok(init

@@ -50,6 +50,19 @@ impl<S: Scalar> CompressedStart<S> {
         Ok(self.stepsize.report(method, alpha, problem.smoothness())?)
     }
 
+    /// [`Self::stepsize_report`] after checking the compressor against the problem's dimension
+    /// (its refusal is [`MethodError::Incompatible`], prefixed with `method`).
+    pub(crate) fn checked_stepsize_report(
+        &self,
+        method: &'static str,
+        problem: &Problem<S>,
+    ) -> Result<StepsizeReport> {
+        self.compressor
+            .check_dim(problem.dim())
+            .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
+        self.stepsize_report(method, problem)
+    }
+
     /// The start of `method`'s `init`: $d$ ($x^0$ checked against `problem` and the
     /// compressor), the stepsize report, and no estimates yet for the problem's workers.
     pub(crate) fn begin(
