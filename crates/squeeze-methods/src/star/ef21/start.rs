@@ -73,8 +73,7 @@ impl<S: Scalar> CompressedStart<S> {
     ) -> Result<(usize, StepsizeReport, InitEstimates<'_, S>)> {
         let d = compressed_dim(problem, x0, self.compressor.as_ref(), method)?;
         let step = self.stepsize_report(method, problem)?;
-        let c = self.compressor.as_ref();
-        let est = InitEstimates::new(self.init, self.count_init, c, (problem.n_workers(), d));
+        let est = InitEstimates::new(self, (problem.n_workers(), d));
         Ok((d, step, est))
     }
 }
@@ -83,9 +82,8 @@ impl<S: Scalar> CompressedStart<S> {
 /// $\tfrac1n\sum_i g_i^0$ and what they cost: the init uplink charged and the gradient samples
 /// used, accumulated worker by worker (shared by EF21 and EControl).
 pub(crate) struct InitEstimates<'c, S: Scalar> {
-    init: GradInit,
-    count_init: bool,
-    compressor: &'c dyn Compressor<S>,
+    /// The rule ([`CompressedStart::init`]), `count_init` and the compressor.
+    start: &'c CompressedStart<S>,
     n: usize,
     scratch: Scratch,
     msg: Message<S>,
@@ -98,17 +96,10 @@ pub(crate) struct InitEstimates<'c, S: Scalar> {
 }
 
 impl<'c, S: Scalar> InitEstimates<'c, S> {
-    /// Nothing estimated yet for `n` workers in dimension `d`.
-    pub(crate) fn new(
-        init: GradInit,
-        count_init: bool,
-        compressor: &'c dyn Compressor<S>,
-        (n, d): (usize, usize),
-    ) -> Self {
+    /// Nothing estimated yet under `start` for `n` workers in dimension `d`.
+    pub(crate) fn new(start: &'c CompressedStart<S>, (n, d): (usize, usize)) -> Self {
         Self {
-            init,
-            count_init,
-            compressor,
+            start,
             n,
             scratch: Scratch::default(),
             msg: Message::default(),
@@ -131,11 +122,11 @@ impl<'c, S: Scalar> InitEstimates<'c, S> {
     ) -> Result<Vec<S>> {
         let d = self.mean.len();
         let mut gi = vec![S::ZERO; d];
-        match self.init {
+        match self.start.init {
             GradInit::Zero => {}
             GradInit::Full => {
                 self.grad_samples += grad(&mut gi)?;
-                if self.count_init {
+                if self.start.count_init {
                     self.init_up
                         .charge(i, &Message::Dense { values: gi.clone() });
                 }
@@ -144,7 +135,8 @@ impl<'c, S: Scalar> InitEstimates<'c, S> {
                 let mut full = vec![S::ZERO; d];
                 self.grad_samples += grad(&mut full)?;
                 let mut ctx = CompressCtx::new(rng, &mut self.scratch).with_worker(i, self.n);
-                self.compressor
+                self.start
+                    .compressor
                     .compress_into(&full, &mut ctx, &mut self.msg)
                     .map_err(compress_err(i, 0, "the initial gradient"))?;
                 self.msg
