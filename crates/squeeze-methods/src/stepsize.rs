@@ -84,6 +84,24 @@ impl Stepsize {
         self.report(method, alpha, smooth).map(|r| r.gamma)
     }
 
+    /// [`Self::report`] for a method that sends uncompressed vectors: GD's rule, EF21's with
+    /// $\alpha = 1$ ($A = 1$, $B = 0$), so the theory γ = multiplier / L.
+    ///
+    /// ```
+    /// use squeeze_methods::Stepsize;
+    /// use squeeze_problems::Smoothness;
+    /// let s = Smoothness::new(vec![2.0, 2.0], 2.0);
+    /// let r = Stepsize::Theory { multiplier: 1.0 }.report_uncompressed("gd", &s).unwrap();
+    /// assert_eq!(r.gamma, 0.5);
+    /// ```
+    pub fn report_uncompressed(
+        &self,
+        method: &'static str,
+        smooth: &Smoothness,
+    ) -> Result<StepsizeReport, ParamError> {
+        self.report(method, Some(1.0), smooth)
+    }
+
     /// [`Self::resolve`] with the constants behind γ: for the theory rule $L$, $\tilde L$,
     /// α and EF21's $A = \theta$, $B = \beta$ (γ = multiplier / (L + L̃·√(B/A))).
     ///

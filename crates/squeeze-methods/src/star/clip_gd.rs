@@ -62,7 +62,7 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
         problem.check_dim(x0.len())?;
         let step = self
             .stepsize
-            .report("clip_gd", Some(1.0), problem.smoothness())?;
+            .report_uncompressed("clip_gd", problem.smoothness())?;
         let gamma = step.gamma;
         let n = problem.n_workers();
         Ok(Init::silent(ClipGdServer::at(x0, gamma), vec![ClipGdWorker; n], 0).with_stepsize(step))

@@ -7,10 +7,9 @@ use squeeze_problems::Problem;
 use crate::gossip::{GradSource, GradState};
 use crate::method::ServerState;
 use crate::method::{
-    InitOf, Result, ServerMethod, WorkerCtx, add_mean, broadcast_model, compressed_dim, round_of,
-    step,
+    InitOf, Result, ServerMethod, WorkerCtx, add_mean, broadcast_model, round_of, step,
 };
-use crate::star::ef21::{GradInit, InitEstimates};
+use crate::star::ef21::{CompressedStart, GradInit};
 use crate::star::server::sampled_grad_at;
 use crate::stepsize::Stepsize;
 
@@ -67,11 +66,8 @@ use crate::stepsize::Stepsize;
 /// ```
 #[derive(Debug)]
 pub struct Econtrol<S: Scalar> {
-    compressor: Box<dyn Compressor<S>>,
-    stepsize: Stepsize,
+    start: CompressedStart<S>,
     eta: Option<f64>,
-    init: GradInit,
-    count_init: bool,
     grad: GradSource,
 }
 
@@ -144,30 +140,23 @@ impl<S: Scalar> Econtrol<S> {
         count_init: bool,
         grad: GradSource,
     ) -> Result<Self> {
-        stepsize.validate()?;
+        let start = CompressedStart::new(compressor, stepsize, init, count_init)?;
         if let Some(eta) = eta {
             squeeze_feedback::econtrol::check_eta(eta)?;
         }
-        Ok(Self {
-            compressor,
-            stepsize,
-            eta,
-            init,
-            count_init,
-            grad,
-        })
+        Ok(Self { start, eta, grad })
     }
 
     /// Short name with the compressor, e.g. `econtrol(top_k:k=1)`.
     pub fn describe_short(&self) -> String {
-        format!("econtrol({})", self.compressor.spec())
+        format!("econtrol({})", self.start.compressor.spec())
     }
 
     /// η for dimension `d` (the default reads α from the compressor).
     pub fn eta(&self, d: usize) -> Result<f64> {
         match self.eta {
             Some(eta) => Ok(eta),
-            None => match self.compressor.class(d).alpha() {
+            None => match self.start.compressor.class(d).alpha() {
                 Some(alpha) => Ok(alpha / ETA_DEFAULT_DIVISOR),
                 None => Err(ParamError::new(
                     "econtrol",
@@ -188,26 +177,19 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
     fn describe(&self) -> String {
         format!(
             "econtrol({}, {:?}, eta={:?}, init={:?}, gradient={:?})",
-            self.compressor.spec(),
-            self.stepsize,
+            self.start.compressor.spec(),
+            self.start.stepsize,
             self.eta,
-            self.init,
+            self.start.init,
             self.grad
         )
     }
 
     fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
-        let d = compressed_dim(problem, x0, self.compressor.as_ref(), "econtrol")?;
-        let n = problem.n_workers();
-        let alpha = self.compressor.class(d).alpha();
-        let step = self
-            .stepsize
-            .report("econtrol", alpha, problem.smoothness())?;
+        let (d, step, mut est) = self.start.begin("econtrol", problem, x0)?;
         let gamma = step.gamma;
         let eta = self.eta(d)?;
-        let mut workers = Vec::with_capacity(n);
-        let c = self.compressor.as_ref();
-        let mut est = InitEstimates::new(self.init, self.count_init, c, (n, d));
+        let mut workers = Vec::with_capacity(problem.n_workers());
         for (i, o) in problem.oracles().iter().enumerate() {
             let mut rng = SqueezeRng::stream(seed, Purpose::Compression, i as u64);
             let mut grad = GradState::new(self.grad, o.as_ref(), seed, i)?;
@@ -240,7 +222,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         let b = &mut *ctx.buffers;
         // The EControl mechanism: grad ← g_i − h_i, Δ_i = C(η e_i + g_i − h_i), e_i, h_i.
         Ok(squeeze_feedback::econtrol::step_parts(
-            self.compressor.as_ref(),
+            self.start.compressor.as_ref(),
             worker.eta,
             &mut worker.e,
             &mut worker.h,

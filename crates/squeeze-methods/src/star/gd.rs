@@ -57,7 +57,7 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         checked_dim(problem, x0)?;
         let step = self
             .stepsize
-            .report("gd", Some(1.0), problem.smoothness())?;
+            .report_uncompressed("gd", problem.smoothness())?;
         // g = Σ_i (1/n) ∇f_i(x⁰) in worker order; nothing is sent.
         let init = full_grad_init(problem, x0, false)?;
         ensure_finite(&init.g, "the initial gradient", 0)?;

@@ -84,7 +84,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
         problem.check_dim(x0.len())?;
         let step = self
             .stepsize
-            .report("local_sgd", Some(1.0), problem.smoothness())?;
+            .report_uncompressed("local_sgd", problem.smoothness())?;
         let gamma = step.gamma;
         let workers = GradState::each(problem, seed, self.grad, |_, grad| LocalSgdWorker {
             grad,

@@ -7,7 +7,7 @@ use crate::method::{
     InitOf, MethodError, Result, ServerMethod, WorkerCtx, full_grad_init, grad_minus_estimate,
 };
 use crate::star::downlink::{DownlinkBuffers, DownlinkServer, DownlinkWorker};
-use crate::star::ef21::{correct_by_buffer, rule_step};
+use crate::star::ef21::{CompressedStart, GradInit, correct_by_buffer};
 use crate::stepsize::Stepsize;
 
 /// EF21-BC: EF21 on the uplink and a second EF21 mechanism on the downlink.
@@ -46,10 +46,10 @@ use crate::stepsize::Stepsize;
 /// ```
 #[derive(Debug)]
 pub struct Ef21Bc<S: Scalar> {
-    up: Box<dyn Compressor<S>>,
+    /// The uplink compressor, the stepsize rule and `count_init` (the start is
+    /// [`GradInit::Full`]).
+    up: CompressedStart<S>,
     down: Box<dyn Compressor<S>>,
-    stepsize: Stepsize,
-    count_init: bool,
 }
 
 /// EF21-BC server state: the bidirectional methods' ([`DownlinkServer`]) with the downlink
@@ -67,13 +67,8 @@ impl<S: Scalar> Ef21Bc<S> {
         stepsize: Stepsize,
         count_init: bool,
     ) -> Result<Self> {
-        stepsize.validate()?;
-        Ok(Self {
-            up,
-            down,
-            stepsize,
-            count_init,
-        })
+        let up = CompressedStart::new(up, stepsize, GradInit::Full, count_init)?;
+        Ok(Self { up, down })
     }
 }
 
@@ -84,19 +79,19 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
     fn describe(&self) -> String {
         format!(
             "ef21_bc(up={}, down={}, {:?})",
-            self.up.spec(),
+            self.up.compressor.spec(),
             self.down.spec(),
-            self.stepsize
+            self.up.stepsize
         )
     }
 
     fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
-        let step = rule_step("ef21_bc", &self.stepsize, self.up.as_ref(), problem)?;
+        let step = self.up.checked_stepsize_report("ef21_bc", problem)?;
         let gamma = step.gamma;
         self.down
             .check_dim(problem.dim())
             .map_err(|e| MethodError::Incompatible(format!("ef21_bc downlink: {e}")))?;
-        let init = full_grad_init(problem, x0, self.count_init)?;
+        let init = full_grad_init(problem, x0, self.up.count_init)?;
         Ok(init
             .start(
                 seed,
@@ -134,7 +129,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
             "the local gradient or the correction ∇f_i − g̃_i",
         )?;
         let estimate = (&mut worker.g_tilde[..], &mut worker.rng);
-        let c = self.up.as_ref();
+        let c = self.up.compressor.as_ref();
         correct_by_buffer(c, estimate, ctx, "the correction ∇f_i − g̃_i", up)
     }
 }

@@ -8,18 +8,19 @@ pub mod page;
 pub mod plus;
 pub mod pp;
 pub mod sgd;
+mod start;
+
+pub(crate) use start::CompressedStart;
 
 use serde::{Deserialize, Serialize};
 use squeeze_compress::TopK;
-use squeeze_core::{
-    CompressCtx, Compressor, Message, ParamError, Purpose, Scalar, Scratch, SqueezeRng, ops,
-};
+use squeeze_core::{Compressor, Message, ParamError, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 use squeeze_problems::oracle::Candidates;
 
 use crate::method::{
-    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, WorkerCtx, compress_err,
-    compressed_dim, dense_down, ensure_finite, grad_minus_estimate, message_err, round_of,
+    InitOf, MethodError, Result, ServerMethod, WorkerCtx, dense_down, ensure_finite,
+    grad_minus_estimate, message_err, round_of,
 };
 use crate::method::{MethodState, ServerState};
 use crate::star::server::StepServer;
@@ -39,97 +40,6 @@ pub enum GradInit {
     Zero,
 }
 
-/// Workers' initial estimates under a [`GradInit`] rule, with their mean
-/// $\tfrac1n\sum_i g_i^0$ and what they cost: the init uplink charged and the gradient samples
-/// used, accumulated worker by worker (shared by EF21 and EControl).
-pub(crate) struct InitEstimates<'c, S: Scalar> {
-    init: GradInit,
-    count_init: bool,
-    compressor: &'c dyn Compressor<S>,
-    n: usize,
-    scratch: Scratch,
-    msg: Message<S>,
-    /// $\sum_i \tfrac1n g_i^0$ so far (in worker order).
-    mean: Vec<S>,
-    /// What the workers sent so far.
-    pub init_up: InitUplink,
-    /// Gradient work so far, in samples.
-    pub grad_samples: u64,
-}
-
-impl<'c, S: Scalar> InitEstimates<'c, S> {
-    /// Nothing estimated yet for `n` workers in dimension `d`.
-    pub(crate) fn new(
-        init: GradInit,
-        count_init: bool,
-        compressor: &'c dyn Compressor<S>,
-        (n, d): (usize, usize),
-    ) -> Self {
-        Self {
-            init,
-            count_init,
-            compressor,
-            n,
-            scratch: Scratch::default(),
-            msg: Message::default(),
-            mean: vec![S::ZERO; d],
-            init_up: InitUplink::new(n),
-            grad_samples: 0,
-        }
-    }
-
-    /// Worker `i`'s initial estimate $g_i^0$: zero ([`GradInit::Zero`]); its gradient
-    /// written by `grad` (which returns the samples used), charged as a dense message only with
-    /// `count_init` ([`GradInit::Full`]); or that gradient compressed with the worker's stream
-    /// `rng` (no round seed) and always charged ([`GradInit::Compressed`]). Then
-    /// mean $\leftarrow$ mean $+ \tfrac1n g_i^0$.
-    pub(crate) fn estimate(
-        &mut self,
-        i: usize,
-        rng: &mut SqueezeRng,
-        grad: impl FnOnce(&mut [S]) -> Result<u64>,
-    ) -> Result<Vec<S>> {
-        let d = self.mean.len();
-        let mut gi = vec![S::ZERO; d];
-        match self.init {
-            GradInit::Zero => {}
-            GradInit::Full => {
-                self.grad_samples += grad(&mut gi)?;
-                if self.count_init {
-                    self.init_up
-                        .charge(i, &Message::Dense { values: gi.clone() });
-                }
-            }
-            GradInit::Compressed => {
-                let mut full = vec![S::ZERO; d];
-                self.grad_samples += grad(&mut full)?;
-                let mut ctx = CompressCtx::new(rng, &mut self.scratch).with_worker(i, self.n);
-                self.compressor
-                    .compress_into(&full, &mut ctx, &mut self.msg)
-                    .map_err(compress_err(i, 0, "the initial gradient"))?;
-                self.msg
-                    .add_to(&mut gi, S::ONE)
-                    .map_err(message_err(i, 0))?;
-                self.init_up.charge(i, &self.msg);
-            }
-        }
-        let inv_n = S::from_f64(1.0 / self.n as f64);
-        ops::axpy(inv_n, &gi, &mut self.mean)
-            .map_err(|e| MethodError::Incompatible(e.to_string()))?;
-        Ok(gi)
-    }
-
-    /// The initial states (the server's from the estimates' mean), charged with what the
-    /// estimates cost.
-    pub(crate) fn finish<Sv, W>(
-        self,
-        server: impl FnOnce(Vec<S>) -> Sv,
-        workers: Vec<W>,
-    ) -> Init<Sv, W> {
-        Init::charged(server(self.mean), workers, self.init_up, self.grad_samples)
-    }
-}
-
 /// The EF21 skeleton, written once: every worker keeps an estimate $g_i$ of a gradient
 /// estimator $v_i$ (the [`GradEstimator`] `E`) and sends only the compressed correction; the
 /// server steps along its mean by the [`ServerRule`] `R`.
@@ -147,10 +57,7 @@ impl<'c, S: Scalar> InitEstimates<'c, S> {
 /// are methods of their own.
 #[derive(Debug)]
 pub struct Ef21Family<S: Scalar, E, R> {
-    compressor: Box<dyn Compressor<S>>,
-    stepsize: Stepsize,
-    init: GradInit,
-    count_init: bool,
+    start: CompressedStart<S>,
     estimator: E,
     rule: R,
 }
@@ -322,13 +229,10 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> Ef21Family<S, E, R> {
         rule: R,
     ) -> Result<Self> {
         rule.validate()?;
-        stepsize.validate()?;
+        let start = CompressedStart::new(compressor, stepsize, init, count_init)?;
         estimator.validate()?;
         Ok(Self {
-            compressor,
-            stepsize,
-            init,
-            count_init,
+            start,
             estimator,
             rule,
         })
@@ -336,12 +240,12 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> Ef21Family<S, E, R> {
 
     /// Short name with the compressor, e.g. `ef21(top_k:k=1)`.
     pub fn describe_short(&self) -> String {
-        format!("{}({})", E::NAME, self.compressor.spec())
+        format!("{}({})", E::NAME, self.start.compressor.spec())
     }
 
     /// The compressor.
     pub fn compressor(&self) -> &dyn Compressor<S> {
-        self.compressor.as_ref()
+        self.start.compressor.as_ref()
     }
 
     /// γ for this problem (the theory rule reads α from the compressor at dimension d).
@@ -351,8 +255,7 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> Ef21Family<S, E, R> {
 
     /// [`Self::gamma`] with the constants behind it.
     pub fn stepsize_report(&self, problem: &Problem<S>) -> Result<StepsizeReport> {
-        let alpha = self.compressor.class(problem.dim()).alpha();
-        Ok(self.stepsize.report(E::NAME, alpha, problem.smoothness())?)
+        self.start.stepsize_report(E::NAME, problem)
     }
 }
 
@@ -364,20 +267,16 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         self.rule.describe(format!(
             "{}({}, {:?}{})",
             E::NAME,
-            self.compressor.spec(),
-            self.stepsize,
-            self.estimator.describe(self.init)
+            self.start.compressor.spec(),
+            self.start.stepsize,
+            self.estimator.describe(self.start.init)
         ))
     }
 
     fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
-        let d = compressed_dim(problem, x0, self.compressor.as_ref(), E::NAME)?;
-        let n = problem.n_workers();
-        let step = self.stepsize_report(problem)?;
+        let (_, step, mut est) = self.start.begin(E::NAME, problem, x0)?;
         let gamma = step.gamma;
-        let mut workers = Vec::with_capacity(n);
-        let c = self.compressor.as_ref();
-        let mut est = InitEstimates::new(self.init, self.count_init, c, (n, d));
+        let mut workers = Vec::with_capacity(problem.n_workers());
         for (i, o) in problem.oracles().iter().enumerate() {
             let mut rng = SqueezeRng::stream(seed, Purpose::Compression, i as u64);
             let gi = est.estimate(i, &mut rng, |out| {
@@ -401,13 +300,13 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
     ) -> Result {
         let x = dense_down(down, E::NAME)?;
         if E::FUSES_GRAD {
-            let c = self.compressor.as_ref();
+            let c = self.start.compressor.as_ref();
             if fused_top_k(c, x, parts(E::ef21(worker)), ctx, (E::CORRECTION, up))? {
                 return Ok(());
             }
         }
         self.estimator.correction(worker, x, ctx)?;
-        let c = self.compressor.as_ref();
+        let c = self.start.compressor.as_ref();
         correct_by_buffer(c, parts(E::ef21(worker)), ctx, E::CORRECTION, up)
     }
 
@@ -532,21 +431,6 @@ fn previous_kth<S: Scalar>(up: &Message<S>, d: usize, k: usize) -> Option<S> {
         }
         _ => None,
     }
-}
-
-/// The EF21 theory stepsize rule resolved for `method` with the α of `compressor` (checked
-/// against the problem's dimension first), with the constants behind γ.
-pub(crate) fn rule_step<S: Scalar>(
-    method: &'static str,
-    stepsize: &Stepsize,
-    compressor: &dyn Compressor<S>,
-    problem: &Problem<S>,
-) -> Result<StepsizeReport> {
-    compressor
-        .check_dim(problem.dim())
-        .map_err(|e| MethodError::Incompatible(format!("{method}: {e}")))?;
-    let alpha = compressor.class(problem.dim()).alpha();
-    Ok(stepsize.report(method, alpha, problem.smoothness())?)
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----

@@ -9,7 +9,7 @@ use crate::method::{
     InitOf, MethodError, Result, ServerMethod, WorkerCtx, compress_err, dense_down, ensure_finite,
     full_grad_init, message_err,
 };
-use crate::star::ef21::rule_step;
+use crate::star::ef21::{CompressedStart, GradInit};
 use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 
@@ -80,9 +80,8 @@ pub fn choice<S: Scalar>(up: &Message<S>) -> Option<(Choice, &Message<S>)> {
 /// ```
 #[derive(Debug)]
 pub struct Ef21Plus<S: Scalar> {
-    compressor: Box<dyn Compressor<S>>,
-    stepsize: Stepsize,
-    count_init: bool,
+    /// Compressor and stepsize rule; the start is [`GradInit::Full`].
+    start: CompressedStart<S>,
 }
 
 /// EF21+ server state.
@@ -156,12 +155,8 @@ impl<S: Scalar> Ef21Plus<S> {
         stepsize: Stepsize,
         count_init: bool,
     ) -> Result<Self> {
-        stepsize.validate()?;
-        Ok(Self {
-            compressor,
-            stepsize,
-            count_init,
-        })
+        let start = CompressedStart::new(compressor, stepsize, GradInit::Full, count_init)?;
+        Ok(Self { start })
     }
 }
 
@@ -170,18 +165,17 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
     type Server = Ef21PlusServer<S>;
 
     fn describe(&self) -> String {
-        format!("ef21_plus({}, {:?})", self.compressor.spec(), self.stepsize)
+        format!(
+            "ef21_plus({}, {:?})",
+            self.start.compressor.spec(),
+            self.start.stepsize
+        )
     }
 
     fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<InitOf<Self, S>> {
-        let step = rule_step(
-            "ef21_plus",
-            &self.stepsize,
-            self.compressor.as_ref(),
-            problem,
-        )?;
+        let step = self.start.checked_stepsize_report("ef21_plus", problem)?;
         let gamma = step.gamma;
-        let init = full_grad_init(problem, x0, self.count_init)?;
+        let init = full_grad_init(problem, x0, self.start.count_init)?;
         Ok(init
             .start(
                 seed,
@@ -233,10 +227,12 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
                 .with_worker(worker_i, ctx.n_workers)
                 .with_round_seed(ctx.round_seed)
                 .with_round(round);
-            self.compressor
+            self.start
+                .compressor
                 .compress_into(&b.work, &mut cctx, m_msg)
                 .map_err(compress_err(worker_i, round, "the correction ∇f_i − g_i"))?;
-            self.compressor
+            self.start
+                .compressor
                 .compress_into(&b.grad, &mut cctx, b_msg)
                 .map_err(compress_err(worker_i, round, "the local gradient"))?;
         }

@@ -186,7 +186,7 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
         }
         let step = self
             .stepsize
-            .report("powersgd", Some(1.0), problem.smoothness())?;
+            .report_uncompressed("powersgd", problem.smoothness())?;
         let gamma = step.gamma;
         let mut q = Vec::new();
         self.layout
