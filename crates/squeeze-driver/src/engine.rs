@@ -340,10 +340,10 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
                 oracle: oracles[i].as_ref(),
                 buffers: b,
                 grad_samples: 0,
+                down,
+                up,
             };
-            *slot = method
-                .worker_round(w, down, &mut ctx, up)
-                .map(|()| ctx.grad_samples);
+            *slot = method.worker_round(w, &mut ctx).map(|()| ctx.grad_samples);
         };
         // Workers go in at most `threads` chunks of consecutive workers, one task per chunk,
         // and the workers of a chunk share one set of buffers (scratch, not state: methods

@@ -56,6 +56,7 @@ macro_rules! for_each_zipped {
 /// The round-wide part of every node's [`NodeCtx`] in a half-phase.
 struct PhaseShared<'a, S: Scalar> {
     round: u64,
+    phase: usize,
     n_nodes: usize,
     round_seed: u64,
     problem: &'a Problem<S>,
@@ -63,10 +64,17 @@ struct PhaseShared<'a, S: Scalar> {
 }
 
 impl<'a, S: Scalar> PhaseShared<'a, S> {
-    /// Round `round` under experiment `seed` on the graph `mixing` (one row per node).
-    fn new(round: u64, seed: u64, problem: &'a Problem<S>, mixing: &'a [Neighbourhood]) -> Self {
+    /// Phase `phase` of round `round` under experiment `seed` on the graph `mixing` (one row
+    /// per node).
+    fn new(
+        (round, phase): (u64, usize),
+        seed: u64,
+        problem: &'a Problem<S>,
+        mixing: &'a [Neighbourhood],
+    ) -> Self {
         Self {
             round,
+            phase,
             n_nodes: mixing.len(),
             round_seed: round_seed(seed, round),
             problem,
@@ -81,6 +89,7 @@ impl<'a, S: Scalar> PhaseShared<'a, S> {
             n_nodes: self.n_nodes,
             round: self.round,
             round_seed: self.round_seed,
+            phase: self.phase,
             oracle: self.problem.oracles()[i].as_ref(),
             mixing: &self.mixing[i],
             buffers,
@@ -206,14 +215,17 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
     /// Phase `phase`, first half: nodes `range` compute and write their outgoing message
     /// `outs[i]` (in parallel; each writes only its own state, message and result slot).
     pub(crate) fn send_phase(&mut self, phase: usize, range: Range<usize>) {
-        let shared = PhaseShared::new(self.totals.rounds, self.seed, &self.problem, &self.mixing);
+        let shared = PhaseShared::new(
+            (self.totals.rounds, phase),
+            self.seed,
+            &self.problem,
+            &self.mixing,
+        );
         let method = &self.method;
         let start = range.start;
         let send = |(k, (((node, b), out), slot)): SendItem<'_, S, M::Node>| {
             let mut ctx = shared.node_ctx(start + k, b);
-            *slot = method
-                .send(node, phase, &mut ctx, out)
-                .map(|()| ctx.grad_samples);
+            *slot = method.send(node, &mut ctx, out).map(|()| ctx.grad_samples);
         };
         let nodes = &mut self.nodes[range.clone()];
         let buffers = &mut self.buffers[range.clone()];
@@ -225,14 +237,19 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
     /// Phase `phase`, second half: nodes `range` read their own and their neighbours'
     /// messages from `outs` (only those are read) and update their state.
     pub(crate) fn receive_phase(&mut self, phase: usize, range: Range<usize>) {
-        let shared = PhaseShared::new(self.totals.rounds, self.seed, &self.problem, &self.mixing);
+        let shared = PhaseShared::new(
+            (self.totals.rounds, phase),
+            self.seed,
+            &self.problem,
+            &self.mixing,
+        );
         let method = &self.method;
         let outs = &self.outs;
         let start = range.start;
         let receive = |(k, ((node, b), slot)): ReceiveItem<'_, S, M::Node>| {
             let mut ctx = shared.node_ctx(start + k, b);
             *slot = method
-                .receive(node, phase, &mut ctx, outs)
+                .receive(node, &mut ctx, outs)
                 .map(|()| ctx.grad_samples);
         };
         let nodes = &mut self.nodes[range.clone()];

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! server:   broadcast(server, round)            -> down   (one message, sent to every worker)
-//! worker i: worker_round(worker_i, down, ctx_i) -> up_i   (in parallel, any order)
+//! worker i: worker_round(worker_i, ctx_i)       ctx_i.down -> ctx_i.up   (in parallel, any order)
 //! server:   absorb(server, [up_0, …, up_{n−1}])           (in worker order)
 //! ```
 //!
@@ -185,7 +185,8 @@ impl<S: Scalar> WorkerBuffers<S> {
     }
 }
 
-/// What a worker sees in a round.
+/// What a worker sees in a round: who and when it is, the server's message `down`, its local
+/// objective and working memory, and the uplink message `up` it writes.
 pub struct WorkerCtx<'a, S: Scalar> {
     /// Worker index.
     pub worker: usize,
@@ -204,6 +205,11 @@ pub struct WorkerCtx<'a, S: Scalar> {
     pub buffers: &'a mut WorkerBuffers<S>,
     /// Gradient work done this round, in samples (the method adds to it).
     pub grad_samples: u64,
+    /// The server's message of this round (phase).
+    pub down: &'a Message<S>,
+    /// The uplink message the worker writes (cleared or overwritten by the method; the engine
+    /// reuses it across rounds, so its buffers are warm).
+    pub up: &'a mut Message<S>,
 }
 
 /// Uplink traffic of the initialisation, counted like a round's uplink: exact bits per worker,
@@ -379,14 +385,9 @@ pub trait ServerMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
         server.broadcast(round, down)
     }
 
-    /// One worker's round: read `down`, update the state, write the uplink message.
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result;
+    /// One worker's round: read [`WorkerCtx::down`], update the state, write the uplink
+    /// message [`WorkerCtx::up`].
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result;
 
     /// Apply the workers' messages, in worker order (default: the state's
     /// [`ServerState::absorb`]).
@@ -732,20 +733,19 @@ pub(crate) fn grad_minus_estimate<S: Scalar>(
 }
 
 /// The EF14 push of the local gradient $g$ in `ctx.buffers.grad`
-/// ([`squeeze_feedback::ef14::step_parts`]): $p = e + s\thinspace g$, `up` $= \mathcal{C}(p)$,
+/// ([`squeeze_feedback::ef14::step_parts`]): $p = e + s\thinspace g$, `ctx.up` $= \mathcal{C}(p)$,
 /// $e \leftarrow p - \mathcal{C}(p)$, with the worker's stream `rng` (EF14, 1-bit Adam).
 pub(crate) fn ef14_up<S: Scalar>(
     compressor: &dyn Compressor<S>,
     (e, rng): (&mut [S], &mut SqueezeRng),
     scale: f64,
     ctx: &mut WorkerCtx<'_, S>,
-    up: &mut Message<S>,
 ) -> Result {
     let r = round_of(ctx.ids());
     let b = &mut *ctx.buffers;
     let (scratch, work) = (&mut b.scratch, &mut b.work);
     Ok(squeeze_feedback::ef14::step_parts(
-        compressor, e, rng, scale, &b.grad, &r, scratch, work, up,
+        compressor, e, rng, scale, &b.grad, &r, scratch, work, ctx.up,
     )?)
 }
 
@@ -753,5 +753,16 @@ impl<S: Scalar> WorkerCtx<'_, S> {
     /// `(worker, n_workers, round, round_seed)`: the ids the compressors and mechanisms take.
     pub(crate) fn ids(&self) -> (usize, usize, u64, u64) {
         (self.worker, self.n_workers, self.round, self.round_seed)
+    }
+
+    /// `f(ctx, up)` with the uplink message lent out of the context, for a round that writes
+    /// parts of `up` while it hands the context to helpers; `up` is back in [`Self::up`]
+    /// whatever `f` returns (a `Skip` of dimension 0 stands in meanwhile: nothing is
+    /// allocated, the message keeps its buffers).
+    pub(crate) fn with_up<T>(&mut self, f: impl FnOnce(&mut Self, &mut Message<S>) -> T) -> T {
+        let mut up = core::mem::take(&mut *self.up);
+        let out = f(self, &mut up);
+        *self.up = up;
+        out
     }
 }

@@ -386,7 +386,8 @@ pub fn three_pc<S: Scalar, B: MethodSink<S>>(
 /// `consensus` (`gamma`, `eta`, with a `compressed_gossip` builder; needs `compressor` and
 /// `gradient`) of the compressed gossip methods — or
 /// `/// doc` `name: Type` for a method's own key. The generated `Params` doc carries a doctest
-/// that parses the entry's `EXAMPLE` table and round-trips it.
+/// that parses the entry's `EXAMPLE` table and round-trips it. The spec type's doc is
+/// "Registry entry of `name`: summary" (doc comments before the spec add to it).
 macro_rules! method_entry {
     (
         $(#[$doc:meta])*
@@ -396,6 +397,7 @@ macro_rules! method_entry {
     ) => {
         $crate::spec::method_entry!(@fields ($params, $name, $spec) [] $($fields)*);
 
+        #[doc = concat!("Registry entry of `", $name, "`: ", $summary)]
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, Default)]
         pub struct $spec;

@@ -443,8 +443,10 @@ fn ef21_plus_takes_the_plain_candidate_when_it_is_closer() {
             oracle: problem.oracles()[i].as_ref(),
             buffers: &mut buffers,
             grad_samples: 0,
+            down: &down,
+            up,
         };
-        method.worker_round(w, &down, &mut ctx, up).unwrap();
+        method.worker_round(w, &mut ctx).unwrap();
     }
     let choices: Vec<Choice> = ups.iter().map(|u| choice(u).unwrap().0).collect();
     assert_eq!(choices, [Choice::Plain, Choice::Ef21, Choice::Ef21]);

@@ -79,7 +79,6 @@ impl<S: Scalar> Tracked<S> for LocalGradient {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `beer`: BEER: compressed gradient tracking, 2 messages/round (gamma, eta)
     BeerSpec(BeerParams { compressor, consensus, gradient }): Gossip "beer",
     summary = "BEER: compressed gradient tracking, 2 messages/round (gamma, eta)",
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",

@@ -67,13 +67,7 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
         })
     }
 
-    fn send(
-        &self,
-        n: &mut Self::Node,
-        _phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        out: &mut Message<S>,
-    ) -> Result {
+    fn send(&self, n: &mut Self::Node, ctx: &mut NodeCtx<'_, S>, out: &mut Message<S>) -> Result {
         ctx.local_grad(&mut n.grad, &n.x)?;
         let eta = S::from_f64(self.0.steps.eta);
         for (xj, &gj) in n.x.iter_mut().zip(&ctx.buffers.grad) {
@@ -89,13 +83,7 @@ impl<S: Scalar> GossipMethod<S> for Choco<S> {
         )
     }
 
-    fn receive(
-        &self,
-        n: &mut Self::Node,
-        _phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        msgs: &[Message<S>],
-    ) -> Result {
+    fn receive(&self, n: &mut Self::Node, ctx: &mut NodeCtx<'_, S>, msgs: &[Message<S>]) -> Result {
         mix_into(&mut n.s, ctx, msgs)?;
         let gamma = S::from_f64(self.0.steps.gamma);
         for ((xj, &sj), &hj) in n.x.iter_mut().zip(&n.s).zip(&n.xhat) {
@@ -165,13 +153,7 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         })
     }
 
-    fn send(
-        &self,
-        n: &mut Self::Node,
-        _phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        out: &mut Message<S>,
-    ) -> Result {
+    fn send(&self, n: &mut Self::Node, ctx: &mut NodeCtx<'_, S>, out: &mut Message<S>) -> Result {
         ctx.local_grad(&mut n.grad, &n.x)?;
         let values = out.dense_parts();
         if self.adapt_then_combine {
@@ -187,13 +169,7 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
         Ok(())
     }
 
-    fn receive(
-        &self,
-        n: &mut Self::Node,
-        _phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        msgs: &[Message<S>],
-    ) -> Result {
+    fn receive(&self, n: &mut Self::Node, ctx: &mut NodeCtx<'_, S>, msgs: &[Message<S>]) -> Result {
         // work = Σ_j w_ij x_j (own included), then x = work − η g.
         let mut work = std::mem::take(&mut ctx.buffers.work);
         work.fill(S::ZERO);
@@ -221,7 +197,6 @@ impl<S: Scalar> GossipMethod<S> for Dsgd {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `choco`: CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)
     ChocoSpec(ChocoParams { compressor, consensus, gradient }): Gossip "choco",
     summary = "CHOCO-SGD: SGD step + gossip on compressed public copies, 1 message/round (gamma, eta)",
     example = "compressor = \"top_k:k=1\"\ngamma = 0.5\neta = 0.05",
@@ -231,7 +206,6 @@ crate::spec::method_entry! {
 }
 
 crate::spec::method_entry! {
-    /// Registry entry of `dsgd`: D-SGD: uncompressed decentralized SGD, dense models to neighbours (eta)
     DsgdSpec(DsgdParams {
         /// Stepsize η > 0 (required).
         eta: Option<f64>,

@@ -149,6 +149,9 @@ pub struct NodeCtx<'a, S: Scalar> {
     pub round: u64,
     /// Seed shared by all nodes this round.
     pub round_seed: u64,
+    /// Communication phase within the round (0 for one-phase methods; see
+    /// [`GossipMethod::phases`]).
+    pub phase: usize,
     /// The node's local objective.
     pub oracle: &'a dyn Oracle<S>,
     /// The node's row of W.
@@ -193,21 +196,15 @@ pub trait GossipMethod<S: Scalar>: Send + Sync + core::fmt::Debug {
     /// Initial states; every node starts at `x0`.
     fn init(&self, problem: &Problem<S>, x0: &[S], seed: u64) -> Result<GossipInit<Self::Node>>;
 
-    /// Local computation of `phase`, writing the node's outgoing message.
-    fn send(
-        &self,
-        node: &mut Self::Node,
-        phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        out: &mut Message<S>,
-    ) -> Result;
+    /// Local computation of phase [`NodeCtx::phase`], writing the node's outgoing message.
+    fn send(&self, node: &mut Self::Node, ctx: &mut NodeCtx<'_, S>, out: &mut Message<S>)
+    -> Result;
 
-    /// Apply the messages of `phase`: `msgs[j]` is node j's message (read the node's own and
-    /// its neighbours' only).
+    /// Apply the messages of phase [`NodeCtx::phase`]: `msgs[j]` is node j's message (read
+    /// the node's own and its neighbours' only).
     fn receive(
         &self,
         node: &mut Self::Node,
-        phase: usize,
         ctx: &mut NodeCtx<'_, S>,
         msgs: &[Message<S>],
     ) -> Result;

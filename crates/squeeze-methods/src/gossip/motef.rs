@@ -138,7 +138,6 @@ impl<S: Scalar> Tracked<S> for Momentum {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `motef`: MoTEF: momentum tracking + error feedback, 2 compressed messages/round (gamma, eta, lambda = 0.01)
     MotefSpec(MotefConfig {
         compressor,
         consensus,

@@ -73,25 +73,13 @@ impl<S: Scalar, U: Tracked<S>> GossipMethod<S> for TrackingFamily<S, U> {
         tracking_init(&self.parts, U::NAME, (problem, x0, seed), U::node)
     }
 
-    fn send(
-        &self,
-        n: &mut Self::Node,
-        phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        out: &mut Message<S>,
-    ) -> Result {
+    fn send(&self, n: &mut Self::Node, ctx: &mut NodeCtx<'_, S>, out: &mut Message<S>) -> Result {
         let (track, own) = U::split(n);
-        track.send(&self.parts, phase, (own, self.tracked.update()), ctx, out)
+        track.send(&self.parts, (own, self.tracked.update()), ctx, out)
     }
 
-    fn receive(
-        &self,
-        n: &mut Self::Node,
-        phase: usize,
-        ctx: &mut NodeCtx<'_, S>,
-        msgs: &[Message<S>],
-    ) -> Result {
-        n.receive(phase, ctx, msgs)
+    fn receive(&self, n: &mut Self::Node, ctx: &mut NodeCtx<'_, S>, msgs: &[Message<S>]) -> Result {
+        n.receive(ctx, msgs)
     }
 
     fn iterate<'a>(&self, node: &'a Self::Node) -> &'a [S] {
@@ -167,20 +155,20 @@ fn tracking_init<S: Scalar, N>(
 }
 
 impl<S: Scalar> TrackingNode<S> {
-    /// The node's message of `phase` (see the [module docs](self)). In phase 1, `track(u_j,
+    /// The node's message of phase `ctx.phase` (see the [module docs](self)). In phase 1,
+    /// `track(u_j,
     /// ∇_j)` gets coordinate j of the method's own vector `own` and of the fresh local gradient,
     /// updates `u_j` and returns $(u_j^{new}, u_j^{old})$.
     pub(crate) fn send(
         &mut self,
         parts: &CompressedGossip<S>,
-        phase: usize,
         (own, track): (&mut [S], impl Fn(&mut S, S) -> (S, S)),
         ctx: &mut NodeCtx<'_, S>,
         out: &mut Message<S>,
     ) -> Result {
         let (gamma, eta) = (S::from_f64(parts.steps.gamma), S::from_f64(parts.steps.eta));
         let c = parts.compressor.as_ref();
-        if phase == 0 {
+        if ctx.phase == 0 {
             for (((xj, &hj), &sj), &vj) in self.x.iter_mut().zip(&self.h).zip(&self.s).zip(&self.v)
             {
                 *xj = *xj + gamma * (sj - hj) - eta * vj;
@@ -200,15 +188,14 @@ impl<S: Scalar> TrackingNode<S> {
         compress_delta(c, &self.v, &mut self.g, &mut self.rng, ctx, out)
     }
 
-    /// The gossip average of `phase`'s messages added to $s_i$ (phase 0, the compressed
-    /// iterates) or to $t_i$ (phase 1, the tracking differences), by [`mix_into`].
-    pub(crate) fn receive(
-        &mut self,
-        phase: usize,
-        ctx: &NodeCtx<'_, S>,
-        msgs: &[Message<S>],
-    ) -> Result {
-        let acc = if phase == 0 { &mut self.s } else { &mut self.t };
+    /// The gossip average of phase `ctx.phase`'s messages added to $s_i$ (phase 0, the
+    /// compressed iterates) or to $t_i$ (phase 1, the tracking differences), by [`mix_into`].
+    pub(crate) fn receive(&mut self, ctx: &NodeCtx<'_, S>, msgs: &[Message<S>]) -> Result {
+        let acc = if ctx.phase == 0 {
+            &mut self.s
+        } else {
+            &mut self.t
+        };
         mix_into(acc, ctx, msgs)
     }
 }

@@ -377,14 +377,8 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
         self.apply(&mut server.state, down, (usize::MAX, round))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        self.apply(&mut worker.state, down, (ctx.worker, ctx.round))?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        self.apply(&mut worker.state, ctx.down, (ctx.worker, ctx.round))?;
         let b = &mut *ctx.buffers;
         let x = &worker.state.x;
         ctx.grad_samples += worker.grad.grad(ctx.oracle, x, &mut b.grad, ctx.round)?;
@@ -398,10 +392,10 @@ impl<S: Scalar> ServerMethod<S> for Adam<S> {
                 for (gj, &mj) in b.grad.iter_mut().zip(&worker.state.m) {
                     *gj = b1 * mj + c1 * *gj;
                 }
-                ef14_up(c.as_ref(), (&mut worker.e, &mut worker.rng), 1.0, ctx, up)
+                ef14_up(c.as_ref(), (&mut worker.e, &mut worker.rng), 1.0, ctx)
             }
             _ => {
-                up.dense_parts().extend_from_slice(&b.grad);
+                ctx.up.dense_parts().extend_from_slice(&b.grad);
                 Ok(())
             }
         }
@@ -422,7 +416,6 @@ fn config_err(e: MethodError) -> crate::spec::MethodConfigError {
 // ---- registry entries (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `adam`: distributed Adam, dense gradients up and their mean down
     AdamSpec(AdamParams {
         stepsize,
         /// Momentum decay β1 ∈ [0, 1) (default 0.9).
@@ -457,7 +450,6 @@ fn betas_of(beta1: Option<f64>, beta2: Option<f64>, eps: Option<f64>) -> AdamBet
 }
 
 crate::spec::method_entry! {
-    /// Registry entry of `onebit_adam`: 1-bit Adam: Adam for warmup_rounds, then v frozen and the momentum error-compensated and compressed both ways (default scaled_sign)
     OnebitAdamSpec(OnebitAdamParams {
         compressor,
         stepsize,

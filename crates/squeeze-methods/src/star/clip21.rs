@@ -1,17 +1,15 @@
 //! Clip21 (Khirirat, Gorbunov, Horváth, Islamov, Karray, Richtárik 2023; arXiv 2305.18929):
 //! Clip21-GD, Press-Clip21-GD, DP-Clip21-GD and Clip21-Avg.
 
-use serde::{Deserialize, Serialize};
 use squeeze_compress::Clip;
 use squeeze_core::{Message, ParamError, Scalar, ops};
 use squeeze_problems::Problem;
 
-use crate::method::ServerState;
 use crate::method::{
-    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, WorkerCtx, add_mean, checked_dim,
+    Init, InitOf, InitUplink, MethodError, Result, ServerMethod, WorkerCtx, checked_dim,
     compress_err, dense_down, ensure_finite, grad_minus_estimate, message_err, round_of,
-    step_and_broadcast,
 };
+use crate::star::server::StepServer;
 use crate::stepsize::Stepsize;
 
 /// Which Clip21 method: the mechanism's own variants ([`squeeze_feedback::Clip21Variant`]:
@@ -50,31 +48,10 @@ pub struct Clip21<S: Scalar> {
     stepsize: Stepsize,
 }
 
-/// Clip21 server state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Clip21Server<S: Scalar> {
-    /// Model x.
-    pub x: Vec<S>,
-    /// v = v⁰ + Σ_k (1/n) Σ_i (received increments).
-    pub v: Vec<S>,
-    /// Resolved stepsize γ.
-    pub gamma: f64,
-}
-
-impl<S: Scalar> ServerState<S> for Clip21Server<S> {
-    fn broadcast(&mut self, round: u64, down: &mut Message<S>) -> Result {
-        step_and_broadcast(&mut self.x, &self.v, self.gamma, round, down)
-    }
-
-    fn absorb(&mut self, round: u64, ups: &[Message<S>]) -> Result {
-        add_mean(&mut self.v, round, ups)
-    }
-
-    fn model(&self) -> &[S] {
-        &self.x
-    }
-}
+/// Clip21 server state: a [`StepServer`] whose estimate `g` is Clip21's
+/// $v = v^0 + \sum_k \tfrac1n\sum_i$ (received increments); the model steps
+/// $x \leftarrow x - \gamma v$. Checkpoints written before this alias (field `v`) still load.
+pub type Clip21Server<S> = StepServer<S>;
 
 /// Clip21 worker state: the mechanism's own ([`squeeze_feedback::Clip21Worker`]: the shift
 /// $v_i$, the compression stream for Press and the noise stream for DP).
@@ -158,22 +135,12 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
             init_up.charge(i, &msg);
             workers.push(w);
         }
-        let server = Clip21Server {
-            x: x0.to_vec(),
-            v,
-            gamma,
-        };
+        let server = Clip21Server::at(x0, v, gamma);
         Ok(Init::charged(server, workers, init_up, grad_samples).with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        let x = dense_down(down, "clip21")?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        let x = dense_down(ctx.down, "clip21")?;
         grad_minus_estimate(
             ctx,
             x,
@@ -184,7 +151,7 @@ impl<S: Scalar> ServerMethod<S> for Clip21<S> {
         let b = &mut *ctx.buffers;
         Ok(self
             .mech
-            .emit(&mut b.grad, worker, &round_of(ids), &mut b.scratch, up)?)
+            .emit(&mut b.grad, worker, &round_of(ids), &mut b.scratch, ctx.up)?)
     }
 }
 
@@ -279,7 +246,6 @@ impl<S: Scalar> Clip21Avg<S> {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `clip21_gd`: Clip21-GD: v_i ← v_i + clip_τ(∇f_i − v_i), x ← x − γ v (tau)
     Clip21GdSpec(Clip21GdParams { tau, stepsize }): Star "clip21_gd",
     summary = "Clip21-GD: v_i ← v_i + clip_τ(∇f_i − v_i), x ← x − γ v (tau)",
     example = "tau = 0.5",
@@ -294,7 +260,6 @@ crate::spec::method_entry! {
 }
 
 crate::spec::method_entry! {
-    /// Registry entry of `press_clip21`: Press-Clip21-GD: send C(clip_τ(∇f_i − v_i)) (tau, compressor)
     PressClip21Spec(PressClip21Params { compressor, tau, stepsize }): Star "press_clip21",
     summary = "Press-Clip21-GD: send C(clip_τ(∇f_i − v_i)) (tau, compressor)",
     example = "compressor = \"top_k:k=1\"\ntau = 0.5",
@@ -306,7 +271,6 @@ crate::spec::method_entry! {
 }
 
 crate::spec::method_entry! {
-    /// Registry entry of `dp_clip21`: DP-Clip21-GD: Clip21 increments + N(0, σ²I) noise on the wire (tau, sigma)
     DpClip21Spec(DpClip21Params {
         tau,
         /// Noise standard deviation σ ≥ 0 per coordinate (required).

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use squeeze_compress::Clip;
-use squeeze_core::{Message, Scalar};
+use squeeze_core::Scalar;
 use squeeze_problems::Problem;
 
 use crate::method::{Init, InitOf, Result, ServerMethod, WorkerCtx};
@@ -68,14 +68,8 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
         Ok(Init::silent(ClipGdServer::at(x0, gamma), vec![ClipGdWorker; n], 0).with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        _worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        local_grad_at(down, "clip_gd", ctx)?;
+    fn worker_round(&self, _worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        local_grad_at("clip_gd", ctx)?;
         let g = &mut ctx.buffers.grad;
         self.clip
             .clip_in_place(g)
@@ -84,7 +78,7 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
                 ctx.round,
                 "a local gradient",
             ))?;
-        up.dense_parts().extend_from_slice(g);
+        ctx.up.dense_parts().extend_from_slice(g);
         Ok(())
     }
 }
@@ -92,7 +86,6 @@ impl<S: Scalar> ServerMethod<S> for ClipGd {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `clip_gd`: naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)
     ClipGdSpec(ClipGdParams { tau, stepsize }): Star "clip_gd",
     summary = "naive clipped GD: x ← x − γ avg clip_τ(∇f_i) (tau; stalls on heterogeneous data)",
     example = "tau = 100.0",

@@ -109,11 +109,11 @@ impl<S: Scalar> DownlinkWorker<S> {
         }
     }
 
-    /// The worker's side of the broadcast `down`: $g \leftarrow g + b$, then
+    /// The worker's side of the broadcast `ctx.down`: $g \leftarrow g + b$, then
     /// $x \leftarrow x - \gamma g$ ([`follow_downlink`]).
-    pub(crate) fn follow(&mut self, down: &Message<S>, ctx: &WorkerCtx<'_, S>) -> Result {
+    pub(crate) fn follow(&mut self, ctx: &WorkerCtx<'_, S>) -> Result {
         let ids = (ctx.worker, ctx.round);
-        follow_downlink(down, &mut self.g, &mut self.x, self.gamma, ids)
+        follow_downlink(ctx.down, &mut self.g, &mut self.x, self.gamma, ids)
     }
 }
 

@@ -210,14 +210,8 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
         Ok(est.finish(server, workers).with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        sampled_grad_at(down, "econtrol", &mut worker.grad, ctx)?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        sampled_grad_at("econtrol", &mut worker.grad, ctx)?;
         let r = round_of(ctx.ids());
         let b = &mut *ctx.buffers;
         // The EControl mechanism: grad ← g_i − h_i, Δ_i = C(η e_i + g_i − h_i), e_i, h_i.
@@ -231,7 +225,7 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
             &r,
             &mut b.scratch,
             &mut b.work,
-            up,
+            ctx.up,
         )?)
     }
 }
@@ -239,7 +233,6 @@ impl<S: Scalar> ServerMethod<S> for Econtrol<S> {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `econtrol`: EControl: Δ_i = C(η e_i + g_i − h_i), error e_i and shift h_i (eta, init, gradient)
     EcontrolSpec(EcontrolParams {
         compressor, stepsize,
         /// Error-feedback damping η ≥ 0 (default α/20, chosen by a sweep: see [`Econtrol`]).

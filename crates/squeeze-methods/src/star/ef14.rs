@@ -92,17 +92,11 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
         Ok(Init::silent(Ef14Server::at(x0, gamma), workers, 0).with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        local_grad_at(down, "ef14", ctx)?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        local_grad_at("ef14", ctx)?;
         // The EF14 mechanism with the stepsize as its scale: p = e + γ∇f_i, v = C(p), e = p − v.
         let c = self.compressor.as_ref();
-        ef14_up(c, (&mut worker.e, &mut worker.rng), worker.gamma, ctx, up)
+        ef14_up(c, (&mut worker.e, &mut worker.rng), worker.gamma, ctx)
     }
 
     fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
@@ -119,7 +113,6 @@ impl<S: Scalar> ServerMethod<S> for Ef14<S> {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `ef14`: classic error feedback: compress e_i + γ∇f_i, keep the residual
     Ef14Spec(Ef14Params { compressor, stepsize }): Star "ef14",
     summary = "classic error feedback: compress e_i + γ∇f_i, keep the residual",
     example = "compressor = \"top_k:k=1\"",
@@ -130,7 +123,6 @@ crate::spec::method_entry! {
 }
 
 crate::spec::method_entry! {
-    /// Registry entry of `ef_signsgd`: EF14 with the scaled-sign compressor (Karimireddy et al. 2019)
     EfSignSgdSpec(EfSignSgdParams { stepsize }): Star "ef_signsgd",
     summary = "EF-signSGD: p = γ∇f_i + e_i, Δ = (‖p‖₁/d)·sign(p), e_i ← p − Δ (EF14 with scaled_sign) [Karimireddy et al. 2019]; d + 36 bits up (f32)",
     example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",
@@ -142,7 +134,6 @@ crate::spec::method_entry! {
 }
 
 crate::spec::method_entry! {
-    /// Registry entry of `onebit_sgd`: EF14 with the one_bit compressor (Seide et al. 2014)
     OneBitSgdSpec(OneBitSgdParams {
         stepsize,
         /// Coordinates per quantisation block of `one_bit` (default: the whole vector).

@@ -66,15 +66,9 @@ impl<S: Scalar> ServerMethod<S> for Gd {
         Ok(Init::silent(server, workers, init.grad_samples).with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        _worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        local_grad_at(down, "gd", ctx)?;
-        up.dense_parts().extend_from_slice(&ctx.buffers.grad);
+    fn worker_round(&self, _worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        local_grad_at("gd", ctx)?;
+        ctx.up.dense_parts().extend_from_slice(&ctx.buffers.grad);
         Ok(())
     }
 
@@ -87,7 +81,6 @@ impl<S: Scalar> ServerMethod<S> for Gd {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `gd`: gradient descent, dense gradients up (no compressor)
     GdSpec(GdParams { stepsize }): Star "gd",
     summary = "gradient descent, dense gradients up (no compressor)",
     example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",

@@ -93,14 +93,8 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
         Ok(Init::silent(LocalSgdServer::at(x0, gamma), workers, 0).with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        let x = dense_down(down, "local_sgd")?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        let x = dense_down(ctx.down, "local_sgd")?;
         let b = &mut *ctx.buffers;
         b.work.copy_from_slice(x);
         let gamma = S::from_f64(worker.gamma);
@@ -113,7 +107,7 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
             }
         }
         ensure_finite(&b.work, "a local model", ctx.round)?;
-        up.dense_parts().extend_from_slice(&b.work);
+        ctx.up.dense_parts().extend_from_slice(&b.work);
         Ok(())
     }
 
@@ -126,7 +120,6 @@ impl<S: Scalar> ServerMethod<S> for LocalSgd {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `local_sgd`: Local SGD / FedAvg: local_steps SGD steps from the server model, average the models
     LocalSgdSpec(LocalSgdParams {
         stepsize,
         /// Local SGD steps K ≥ 1 per round (required).

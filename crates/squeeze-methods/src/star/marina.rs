@@ -226,23 +226,17 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
             .with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        local_grad_at(down, "marina", ctx)?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        local_grad_at("marina", ctx)?;
         let ids = ctx.ids();
         let b = &mut *ctx.buffers;
         let coin = marina_coin(ctx.round_seed, worker.p);
         // Keep the dense and the compressed message's buffers apart (one of them parked).
-        if coin != matches!(up, Message::Dense { .. }) {
-            core::mem::swap(up, &mut worker.parked.0);
+        if coin != matches!(ctx.up, Message::Dense { .. }) {
+            core::mem::swap(ctx.up, &mut worker.parked.0);
         }
         if coin {
-            up.dense_parts().extend_from_slice(&b.grad);
+            ctx.up.dense_parts().extend_from_slice(&b.grad);
         } else {
             for ((w, &g), &q) in b.work.iter_mut().zip(&b.grad).zip(&worker.prev) {
                 *w = g - q;
@@ -254,7 +248,7 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
                 &mut b.scratch,
                 ids,
                 "the gradient difference",
-                up,
+                ctx.up,
             )?;
         }
         worker.prev.copy_from_slice(&b.grad);
@@ -265,7 +259,6 @@ impl<S: Scalar> ServerMethod<S> for Marina<S> {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `marina`: MARINA: shared coin p: full gradients, else Q(∇f_i(x⁺) − ∇f_i(x)) (unbiased compressor, p)
     MarinaSpec(MarinaParams {
         compressor, stepsize,
         /// Probability of a full-gradient round (default 1/(1+ω)).

@@ -36,7 +36,9 @@ use crate::method::{
 pub struct StepServer<S: Scalar> {
     /// Model x.
     pub x: Vec<S>,
-    /// The estimate g = (1/n) Σ g_i the model steps along.
+    /// The estimate g = (1/n) Σ g_i the model steps along (read as `v` too: the field's name
+    /// in Clip21 checkpoints before [`crate::Clip21Server`] was this type).
+    #[serde(alias = "v")]
     pub g: Vec<S>,
     /// The resolved stepsize γ.
     pub gamma: f64,
@@ -114,14 +116,14 @@ impl<S: Scalar> ServerState<S> for ModelServer<S> {
     }
 }
 
-/// A worker's start of a round on a dense downlink: $x$ = the model in `down` (a protocol error
-/// naming `method` otherwise) and $\nabla f_i(x)$ into `ctx.buffers.grad` ([`local_grad`]).
+/// A worker's start of a round on a dense downlink: $x$ = the model in `ctx.down` (a protocol
+/// error naming `method` otherwise) and $\nabla f_i(x)$ into `ctx.buffers.grad`
+/// ([`local_grad`]).
 pub(crate) fn local_grad_at<'a, S: Scalar>(
-    down: &'a Message<S>,
     method: &'static str,
-    ctx: &mut WorkerCtx<'_, S>,
+    ctx: &mut WorkerCtx<'a, S>,
 ) -> Result<&'a [S]> {
-    let x = dense_down(down, method)?;
+    let x = dense_down(ctx.down, method)?;
     local_grad(ctx, x)?;
     Ok(x)
 }
@@ -129,12 +131,28 @@ pub(crate) fn local_grad_at<'a, S: Scalar>(
 /// As [`local_grad_at`] with the stochastic gradient of `grad` (its sampler and stream) at $x$,
 /// counting the samples it used.
 pub(crate) fn sampled_grad_at<'a, S: Scalar>(
-    down: &'a Message<S>,
     method: &'static str,
     grad: &mut GradState,
-    ctx: &mut WorkerCtx<'_, S>,
+    ctx: &mut WorkerCtx<'a, S>,
 ) -> Result<&'a [S]> {
-    let x = dense_down(down, method)?;
+    let x = dense_down(ctx.down, method)?;
     ctx.grad_samples += grad.grad(ctx.oracle, x, &mut ctx.buffers.grad, ctx.round)?;
     Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StepServer;
+
+    /// A Clip21 checkpoint written while its server state was a type of its own (the estimate
+    /// in field `v`) loads into the `StepServer` it is now; a new checkpoint writes `g`.
+    #[test]
+    fn clip21_checkpoints_with_v_still_load() {
+        let old = r#"{"x":[1.0,2.0],"v":[0.5,-0.25],"gamma":0.1}"#;
+        let s: StepServer<f64> = serde_json::from_str(old).unwrap();
+        assert_eq!(s, StepServer::at(&[1.0, 2.0], vec![0.5, -0.25], 0.1));
+        let new = serde_json::to_string(&s).unwrap();
+        assert!(new.contains(r#""g":[0.5,-0.25]"#), "{new}");
+        assert!(!new.contains(r#""v""#), "{new}");
+    }
 }

@@ -1,7 +1,7 @@
 //! Distributed minibatch SGD, optionally with compressed gradients and no error feedback.
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, Purpose, Scalar, SqueezeRng};
+use squeeze_core::{Compressor, Purpose, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::gossip::{GradSource, GradState};
@@ -107,18 +107,12 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
         Ok(Init::silent(SgdServer::at(x0, gamma), workers, 0).with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        sampled_grad_at(down, "sgd", &mut worker.grad, ctx)?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        sampled_grad_at("sgd", &mut worker.grad, ctx)?;
         let ids = ctx.ids();
         let b = &mut *ctx.buffers;
         match &self.compressor {
-            None => up.dense_parts().extend_from_slice(&b.grad),
+            None => ctx.up.dense_parts().extend_from_slice(&b.grad),
             Some(c) => compress_up(
                 c.as_ref(),
                 &b.grad,
@@ -126,7 +120,7 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
                 &mut b.scratch,
                 ids,
                 "a local gradient",
-                up,
+                ctx.up,
             )?,
         }
         Ok(())
@@ -136,7 +130,6 @@ impl<S: Scalar> ServerMethod<S> for Sgd<S> {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `sgd`: minibatch SGD, dense gradients up (gradient = { kind = "minibatch", batch = b }); with a compressor: compressed SGD, no error feedback
     SgdSpec(SgdParams { compressor, stepsize, gradient }): Star "sgd",
     summary = "minibatch SGD, dense gradients up (gradient = { kind = \"minibatch\", batch = b }); with a compressor: compressed SGD, no error feedback",
     example = "stepsize = { rule = \"theory\", multiplier = 1.0 }",

@@ -244,14 +244,8 @@ impl<S: Scalar> ServerMethod<S> for SignSgd<S> {
         Ok(Init::silent(server, workers, 0).with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        match down {
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        match ctx.down {
             Message::Skip { .. } => {}
             Message::Sign { dim, negative, .. } if *dim == worker.x.len() => {
                 apply_vote(&mut worker.x, negative, worker.gamma);
@@ -268,7 +262,7 @@ impl<S: Scalar> ServerMethod<S> for SignSgd<S> {
             .grad
             .grad(ctx.oracle, &worker.x, &mut b.grad, ctx.round)?;
         let d = worker.x.len();
-        let (scale, words) = up.sign_parts(d);
+        let (scale, words) = ctx.up.sign_parts(d);
         *scale = S::ONE;
         if worker.m.is_empty() {
             sign_words(&b.grad, words);
@@ -286,7 +280,6 @@ impl<S: Scalar> ServerMethod<S> for SignSgd<S> {
 // ---- registry entries (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `signsgd_mv`: signSGD with majority vote, 1 bit per coordinate up and down
     SignSgdMvSpec(SignSgdMvParams { stepsize, gradient }): Star "signsgd_mv",
     summary = "signSGD with majority vote: send sign(ĝ_i), step x ← x − γ·sign(Σ_i sign(ĝ_i)) (tie → +1); d + 36 bits up and down (f32); constant γ",
     example = "stepsize = { rule = \"constant\", gamma = 0.002 }",
@@ -297,7 +290,6 @@ crate::spec::method_entry! {
 }
 
 crate::spec::method_entry! {
-    /// Registry entry of `signum`: signSGD with momentum and majority vote
     SignumSpec(SignumParams {
         stepsize,
         gradient,

@@ -320,14 +320,8 @@ impl<S: Scalar> ServerMethod<S> for Dgc {
         Ok(Init::silent(server, workers, 0).with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        sampled_grad_at(down, "dgc", &mut worker.grad, ctx)?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        sampled_grad_at("dgc", &mut worker.grad, ctx)?;
         let (i, round) = (ctx.worker, ctx.round);
         let b = &mut *ctx.buffers;
         if let Some(c) = self.opts.clip_norm {
@@ -350,11 +344,11 @@ impl<S: Scalar> ServerMethod<S> for Dgc {
             &mut worker.rng,
             &mut b.scratch,
             &mut b.spare,
-            up,
+            ctx.up,
         )
         .map_err(compress_err(i, round, "the accumulated momentum v"))?;
         // Momentum factor masking: what was sent leaves v and u.
-        match up {
+        match ctx.up {
             Message::Sparse { indices, .. } => {
                 for &j in indices.iter() {
                     let j = j as usize;
@@ -388,7 +382,6 @@ const STAGES_HINT: &str = "dgc warms up by sparsity stages: warmup_sparsities = 
      0.984375, 0.996] (the default) with warmup_stage_rounds = N rounds per stage";
 
 crate::spec::method_entry! {
-    /// Registry entry of `dgc`: Deep Gradient Compression: momentum correction, sampled top-k of the accumulation with momentum masking, sparsity warm-up [Lin et al. 2018]
     DgcSpec(DgcParams {
         stepsize,
         gradient,

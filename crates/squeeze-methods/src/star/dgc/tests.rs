@@ -54,8 +54,10 @@ fn momentum_masking_zeroes_exactly_the_sent_coordinates() {
             oracle,
             buffers: &mut buffers,
             grad_samples: 0,
+            down: &down,
+            up: &mut up,
         };
-        dgc.worker_round(w, &down, &mut ctx, &mut up).unwrap();
+        dgc.worker_round(w, &mut ctx).unwrap();
         let Message::Sparse {
             indices, values, ..
         } = &up

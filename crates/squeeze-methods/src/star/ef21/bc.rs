@@ -114,14 +114,8 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         })
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        worker.follow(down, ctx)?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        worker.follow(ctx)?;
         grad_minus_estimate(
             ctx,
             &worker.x,
@@ -130,14 +124,13 @@ impl<S: Scalar> ServerMethod<S> for Ef21Bc<S> {
         )?;
         let estimate = (&mut worker.g_tilde[..], &mut worker.rng);
         let c = self.up.compressor.as_ref();
-        correct_by_buffer(c, estimate, ctx, "the correction ∇f_i − g̃_i", up)
+        correct_by_buffer(c, estimate, ctx, "the correction ∇f_i − g̃_i")
     }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `ef21_bc`: EF21-BC: EF21 uplink and a compressed EF21 downlink (downlink_compressor)
     Ef21BcSpec(Ef21BcParams {
         compressor,
         /// The server's downlink compressor C_M (required).

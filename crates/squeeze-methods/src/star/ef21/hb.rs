@@ -113,7 +113,6 @@ impl<S: Scalar> ServerRule<S> for HeavyBall {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `ef21_hb`: EF21-HB: EF21 with heavy-ball momentum on the server, v ← ηv + g (momentum)
     Ef21HbSpec(Ef21HbParams {
         compressor, stepsize, init, count_init,
         /// Heavy-ball momentum η ∈ [0, 1) (required).

@@ -291,23 +291,17 @@ impl<S: Scalar, E: GradEstimator<S>, R: ServerRule<S>> ServerMethod<S> for Ef21F
         Ok(est.finish(server, workers).with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        let x = dense_down(down, E::NAME)?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        let x = dense_down(ctx.down, E::NAME)?;
         if E::FUSES_GRAD {
             let c = self.start.compressor.as_ref();
-            if fused_top_k(c, x, parts(E::ef21(worker)), ctx, (E::CORRECTION, up))? {
+            if fused_top_k(c, x, parts(E::ef21(worker)), ctx, E::CORRECTION)? {
                 return Ok(());
             }
         }
         self.estimator.correction(worker, x, ctx)?;
         let c = self.start.compressor.as_ref();
-        correct_by_buffer(c, parts(E::ef21(worker)), ctx, E::CORRECTION, up)
+        correct_by_buffer(c, parts(E::ef21(worker)), ctx, E::CORRECTION)
     }
 
     fn absorb(&self, server: &mut Self::Server, round: u64, ups: &[Message<S>]) -> Result {
@@ -330,13 +324,13 @@ const GRAD_WHAT: &str = "the local gradient or the correction ∇f_i − g_i";
 /// $|v_j| \ge t$ ([`Oracle::grad_minus_scan`](squeeze_problems::Oracle::grad_minus_scan)),
 /// compacting them to their Top-K whenever $1.5k + 64$ are held (raising $t$ as Top-K does),
 /// so the selection never re-reads the difference. $t$ is a speed hint: the smallest $|c_j|$ of
-/// the worker's previous message `up` (its $k$-th magnitude last round; kept in the engine's
+/// the worker's previous message `ctx.up` (its $k$-th magnitude last round; kept in the engine's
 /// message buffer, not in the state). The message is exactly the compressor's: if at least
 /// $k$ entries pass, they hold the Top-K and [`TopK::finish_candidates`] selects it; if fewer
 /// pass, the compressor runs on the written difference (today's path, minus the gradient
 /// pass; errors name `what`). Then $g_i \leftarrow g_i + c_i$ as in [`correct_by_buffer`].
 ///
-/// Returns `Ok(false)` with nothing counted (and `up` possibly emptied) when it does not apply:
+/// Returns `Ok(false)` with nothing counted (and `ctx.up` possibly emptied) when it does not apply:
 /// no hint (the first round, or after a resume), a compressor that is not Top-K with $k < d$,
 /// or an oracle without a fused pass; the caller then runs the ordinary round.
 fn fused_top_k<S: Scalar>(
@@ -344,18 +338,18 @@ fn fused_top_k<S: Scalar>(
     x: &[S],
     (g, rng): (&mut [S], &mut SqueezeRng),
     ctx: &mut WorkerCtx<'_, S>,
-    (what, up): (&'static str, &mut Message<S>),
+    what: &'static str,
 ) -> Result<bool> {
     let d = x.len();
     let Some(k) = compressor.top_k(d).filter(|&k| k < d) else {
         return Ok(false);
     };
-    let Some(t) = previous_kth(up, d, k) else {
+    let Some(t) = previous_kth(ctx.up, d, k) else {
         return Ok(false);
     };
     let b = &mut *ctx.buffers;
     let words = &mut b.scratch.words;
-    let (idx, val) = up.sparse_parts(d);
+    let (idx, val) = ctx.up.sparse_parts(d);
     let fused = {
         let mut reduce =
             |i: &mut Vec<u32>, v: &mut Vec<S>| TopK::compact_candidates(k, &mut *words, i, v);
@@ -380,23 +374,23 @@ fn fused_top_k<S: Scalar>(
         Some(true) => ctx.grad_samples += ctx.oracle.n_samples() as u64,
     }
     if TopK::finish_candidates(k, words, idx, val) {
-        up.add_to(g, S::ONE)
+        ctx.up
+            .add_to(g, S::ONE)
             .map_err(message_err(ctx.worker, ctx.round))?;
     } else {
-        correct_by_buffer(compressor, (g, rng), ctx, what, up)?;
+        correct_by_buffer(compressor, (g, rng), ctx, what)?;
     }
     Ok(true)
 }
 
 /// EF21's correction of the estimate $g_i$ by the difference in `ctx.buffers.grad`:
-/// `up` $= \mathcal{C}(\text{grad})$ with the worker's stream, $g_i \leftarrow g_i +$ `up`
+/// `ctx.up` $= \mathcal{C}(\text{grad})$ with the worker's stream, $g_i \leftarrow g_i +$ `ctx.up`
 /// (the mechanism's own update, [`squeeze_feedback::ef21::correct_with`]; errors name `what`).
 pub(crate) fn correct_by_buffer<S: Scalar>(
     compressor: &dyn Compressor<S>,
     (g, rng): (&mut [S], &mut SqueezeRng),
     ctx: &mut WorkerCtx<'_, S>,
     what: &'static str,
-    up: &mut Message<S>,
 ) -> Result {
     let round = round_of(ctx.ids());
     let b = &mut *ctx.buffers;
@@ -408,7 +402,7 @@ pub(crate) fn correct_by_buffer<S: Scalar>(
         &mut b.scratch,
         &round,
         what,
-        up,
+        ctx.up,
     )?)
 }
 
@@ -436,7 +430,6 @@ fn previous_kth<S: Scalar>(up: &Message<S>, d: usize, k: usize) -> Option<S> {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `ef21`: EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g
     Ef21Spec(Ef21Params { compressor, stepsize, init, count_init }): Star "ef21",
     summary = "EF21: g_i ← g_i + C(∇f_i − g_i), x ← x − γ g",
     example = "compressor = \"top_k:k=1\"",
@@ -497,20 +490,9 @@ mod fused_tests {
             for (r, run) in runs.iter_mut().enumerate() {
                 m.broadcast(&mut run.server, round, &mut down).unwrap();
                 for (i, w) in run.workers.iter_mut().enumerate() {
-                    let mut ctx = WorkerCtx {
-                        worker: i,
-                        n_workers: n,
-                        round,
-                        round_seed: 3,
-                        phase: 0,
-                        oracle: p.oracles()[i].as_ref(),
-                        buffers: &mut buffers,
-                        grad_samples: 0,
-                    };
                     let up = &mut ups[r][i];
                     if r == 1 {
                         *up = Message::default();
-                        m.worker_round(w, &down, &mut ctx, up).unwrap();
                     } else {
                         // Every third round a hint far above the difference: fewer than k
                         // candidates pass and the selection falls back to the written one.
@@ -522,14 +504,29 @@ mod fused_tests {
                                 values: vec![S::from_f64(1e30); k],
                             };
                         }
+                    }
+                    let mut ctx = WorkerCtx {
+                        worker: i,
+                        n_workers: n,
+                        round,
+                        round_seed: 3,
+                        phase: 0,
+                        oracle: p.oracles()[i].as_ref(),
+                        buffers: &mut buffers,
+                        grad_samples: 0,
+                        down: &down,
+                        up,
+                    };
+                    if r == 1 {
+                        m.worker_round(w, &mut ctx).unwrap();
+                    } else {
                         let x = dense_down(&down, "ef21").unwrap();
                         let c = m.compressor();
                         let what = <FullGrad as GradEstimator<S>>::CORRECTION;
-                        if fused_top_k(c, x, (&mut w.g, &mut w.rng), &mut ctx, (what, up)).unwrap()
-                        {
+                        if fused_top_k(c, x, (&mut w.g, &mut w.rng), &mut ctx, what).unwrap() {
                             fused += 1;
                         } else {
-                            m.worker_round(w, &down, &mut ctx, up).unwrap();
+                            m.worker_round(w, &mut ctx).unwrap();
                         }
                     }
                     samples[r] += ctx.grad_samples;
@@ -621,8 +618,10 @@ mod fused_tests {
                 oracle: p.oracles()[0].as_ref(),
                 buffers: &mut buffers,
                 grad_samples: 0,
+                down: &down,
+                up: &mut up,
             };
-            let r = m.worker_round(&mut init.workers[0], &down, &mut ctx, &mut up);
+            let r = m.worker_round(&mut init.workers[0], &mut ctx);
             match bad {
                 None => r.unwrap(),
                 Some(_) => assert!(

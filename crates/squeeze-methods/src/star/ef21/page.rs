@@ -191,7 +191,6 @@ impl<S: Scalar> GradEstimator<S> for Page {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `ef21_page`: EF21-PAGE: EF21 on the PAGE estimator, one shared refresh coin per round (batch, p)
     Ef21PageSpec(Ef21PageParams {
         compressor, stepsize, init, count_init, batch,
         /// Refresh probability p ∈ (0, 1] (default: mean_i τ_i/(τ_i + m_i)).

@@ -192,14 +192,8 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
             .with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        let x = dense_down(down, "ef21_plus")?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        let x = dense_down(ctx.down, "ef21_plus")?;
         let (worker_i, round) = (ctx.worker, ctx.round);
         let b = &mut *ctx.buffers;
         // grad = ∇f_i, work = ∇f_i − g_i.
@@ -215,7 +209,7 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
         )?;
         let d = worker.g.len();
         let spare = &mut worker.spare;
-        let (m_msg, b_msg) = up.pair_parts();
+        let (m_msg, b_msg) = ctx.up.pair_parts();
         // Reuse the parked buffers for whichever slot was the Skip last round.
         if m_msg.is_skip() {
             core::mem::swap(m_msg, spare);
@@ -265,7 +259,6 @@ impl<S: Scalar> ServerMethod<S> for Ef21Plus<S> {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `ef21_plus`: EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag
     Ef21PlusSpec(Ef21PlusParams { compressor, stepsize, init, count_init }): Star "ef21_plus",
     summary = "EF21+: send the closer of g_i + C(∇f_i − g_i) and C(∇f_i), with a choice flag",
     example = "compressor = \"top_k:k=1\"",

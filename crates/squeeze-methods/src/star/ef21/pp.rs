@@ -57,20 +57,20 @@ pub fn participates(round_seed: u64, n: usize, k: usize, i: usize) -> bool {
 pub(crate) fn participation_round<S: Scalar>(
     participation: f64,
     ctx: &mut WorkerCtx<'_, S>,
-    (up, spare, d): (&mut Message<S>, &mut Message<S>, usize),
-    round: impl FnOnce(&mut WorkerCtx<'_, S>, &mut Message<S>) -> Result,
+    (spare, d): (&mut Message<S>, usize),
+    round: impl FnOnce(&mut WorkerCtx<'_, S>) -> Result,
 ) -> Result {
     let k = participants_per_round(participation, ctx.n_workers);
     if participates(ctx.round_seed, ctx.n_workers, k, ctx.worker) {
-        if up.is_skip() && !spare.is_skip() {
-            core::mem::swap(up, spare);
+        if ctx.up.is_skip() && !spare.is_skip() {
+            core::mem::swap(ctx.up, spare);
         }
-        round(ctx, up)
+        round(ctx)
     } else {
-        if !up.is_skip() {
-            core::mem::swap(up, spare);
+        if !ctx.up.is_skip() {
+            core::mem::swap(ctx.up, spare);
         }
-        up.set_skip(d);
+        ctx.up.set_skip(d);
         Ok(())
     }
 }
@@ -156,27 +156,17 @@ impl<S: Scalar> ServerMethod<S> for Ef21Pp<S> {
         ))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
         let d = worker.ef21.g.len();
-        participation_round(
-            self.participation,
-            ctx,
-            (up, &mut worker.spare, d),
-            |ctx, up| self.inner.worker_round(&mut worker.ef21, down, ctx, up),
-        )
+        participation_round(self.participation, ctx, (&mut worker.spare, d), |ctx| {
+            self.inner.worker_round(&mut worker.ef21, ctx)
+        })
     }
 }
 
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `ef21_pp`: EF21-PP: ⌊p·n⌋ random clients per round, the others send nothing (participation)
     Ef21PpSpec(Ef21PpParams {
         compressor, stepsize, init, count_init, participation,
     }): Star "ef21_pp",

@@ -223,7 +223,6 @@ impl<S: Scalar> GradEstimator<S> for Minibatch {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `ef21_sgd`: EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)
     Ef21SgdSpec(Ef21SgdParams { compressor, stepsize, init, count_init, batch }): Star "ef21_sgd",
     summary = "EF21-SGD: EF21 on a τ-nice minibatch gradient (batch)",
     example = "compressor = \"top_k:k=1\"\nbatch = 0.25",

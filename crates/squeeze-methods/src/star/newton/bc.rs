@@ -224,43 +224,40 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
         )
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        down.add_to(&mut worker.z, S::ONE)
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        ctx.down
+            .add_to(&mut worker.z, S::ONE)
             .map_err(message_err(ctx.worker, ctx.round))?;
         let with_grad = gradient_round(ctx.round_seed, self.p);
         if with_grad {
             local_grad(ctx, &worker.z)?;
         }
         let d = worker.z.len();
-        let (head, hess) = up.concat_parts();
-        let l = self
-            .inner
-            .learn_hessian(&mut worker.newton, &worker.z, ctx, hess)?;
-        match (with_grad, l) {
-            (true, l) => {
-                switch_head(head, &mut worker.spare, 0);
-                let values = head.dense_parts();
-                values.extend_from_slice(&ctx.buffers.grad);
-                values.extend(l.map(S::from_f64));
+        ctx.with_up(|ctx, up| {
+            let (head, hess) = up.concat_parts();
+            let l = self
+                .inner
+                .learn_hessian(&mut worker.newton, &worker.z, ctx, hess)?;
+            match (with_grad, l) {
+                (true, l) => {
+                    switch_head(head, &mut worker.spare, 0);
+                    let values = head.dense_parts();
+                    values.extend_from_slice(&ctx.buffers.grad);
+                    values.extend(l.map(S::from_f64));
+                }
+                (false, Some(l)) => {
+                    switch_head(head, &mut worker.spare, 1);
+                    let (indices, values) = head.sparse_parts(d + 1);
+                    indices.push(d as u32);
+                    values.push(S::from_f64(l));
+                }
+                (false, None) => {
+                    switch_head(head, &mut worker.spare, 2);
+                    head.set_skip(d);
+                }
             }
-            (false, Some(l)) => {
-                switch_head(head, &mut worker.spare, 1);
-                let (indices, values) = head.sparse_parts(d + 1);
-                indices.push(d as u32);
-                values.push(S::from_f64(l));
-            }
-            (false, None) => {
-                switch_head(head, &mut worker.spare, 2);
-                head.set_skip(d);
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// In worker order: the Hessian updates (and $l$) always; in a gradient round (the heads
@@ -303,7 +300,6 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcBc<S> {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `fednl_bc`: FedNL-BC / Newton-3PC-BC, Newton-3PC's uplink, the model learned through a compressed downlink (downlink_compressor), gradients sent with probability gradient_prob
     FedNlBcSpec(FedNlBcParams {
         compressor,
         hessian_mechanism,

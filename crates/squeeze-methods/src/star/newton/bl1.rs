@@ -441,14 +441,8 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
         apply_direction(&mut server.x, &w.delta, round, down)
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        let x = local_grad_at(down, "bl1", ctx)?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        let x = local_grad_at("bl1", ctx)?;
         let glm = ctx.oracle.glm().ok_or_else(|| {
             MethodError::Incompatible("bl1: this worker's objective is not a GLM".to_string())
         })?;
@@ -467,30 +461,27 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
         w.fresh[mi..].fill(S::ZERO);
         ctx.grad_samples += mi as u64;
         ensure_finite(&w.fresh, "the Hessian coefficients", ctx.round)?;
-        let (head, coef) = up.concat_parts();
-        let mctx = w.mech.ctx(ctx, &mut worker.rng);
-        let h = (&mut worker.h[..], &worker.y[..], &w.fresh[..]);
-        apply_counted(
-            self.inner.mech.as_ref(),
-            h,
-            mctx,
-            &mut worker.outcomes,
-            coef,
-        )?;
-        let b = &mut *ctx.buffers;
-        let l = if self.shift() {
-            b.work.fill(S::ZERO);
-            gram_frobenius(glm, &worker.h, &w.fresh, &mut b.work)
-        } else {
-            0.0
-        };
-        worker.y.copy_from_slice(&w.fresh);
-        let values = head.dense_parts();
-        values.extend_from_slice(&b.grad);
-        if self.shift() {
-            values.push(S::from_f64(l));
-        }
-        Ok(())
+        ctx.with_up(|ctx, up| {
+            let (head, coef) = up.concat_parts();
+            let mctx = w.mech.ctx(ctx, &mut worker.rng);
+            let h = (&mut worker.h[..], &worker.y[..], &w.fresh[..]);
+            let mech = self.inner.mech.as_ref();
+            apply_counted(mech, h, mctx, &mut worker.outcomes, coef)?;
+            let b = &mut *ctx.buffers;
+            let l = if self.shift() {
+                b.work.fill(S::ZERO);
+                gram_frobenius(glm, &worker.h, &w.fresh, &mut b.work)
+            } else {
+                0.0
+            };
+            worker.y.copy_from_slice(&w.fresh);
+            let values = head.dense_parts();
+            values.extend_from_slice(&b.grad);
+            if self.shift() {
+                values.push(S::from_f64(l));
+            }
+            Ok(())
+        })
     }
 
     /// $g \leftarrow \tfrac1n\sum_i \nabla f_i$, $l \leftarrow \tfrac1n\sum_i l_i$ and
@@ -539,7 +530,6 @@ impl<S: Scalar> ServerMethod<S> for Bl1<S> {
 }
 
 method_entry! {
-    /// Registry entry of `bl1`: Basis Learn for GLMs, the Hessian coefficients in the data basis learned with a 3PC mechanism, dense gradients, a regularised Newton step
     Bl1Spec(Bl1Params {
         compressor,
         hessian_mechanism,

@@ -536,22 +536,18 @@ impl<S: Scalar> ServerMethod<S> for Newton3pc<S> {
         apply_direction(&mut server.x, &server.work.delta, round, down)
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        let x = local_grad_at(down, self.name, ctx)?;
-        let (head, hess) = up.concat_parts();
-        let l = self.learn_hessian(worker, x, ctx, hess)?;
-        let values = head.dense_parts();
-        values.extend_from_slice(&ctx.buffers.grad);
-        if let Some(l) = l {
-            values.push(S::from_f64(l));
-        }
-        Ok(())
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        let x = local_grad_at(self.name, ctx)?;
+        ctx.with_up(|ctx, up| {
+            let (head, hess) = up.concat_parts();
+            let l = self.learn_hessian(worker, x, ctx, hess)?;
+            let values = head.dense_parts();
+            values.extend_from_slice(&ctx.buffers.grad);
+            if let Some(l) = l {
+                values.push(S::from_f64(l));
+            }
+            Ok(())
+        })
     }
 
     /// $g \leftarrow \tfrac1n\sum_i \nabla f_i$, $l \leftarrow \tfrac1n\sum_i l_i$ and the

@@ -173,23 +173,13 @@ impl<S: Scalar> ServerMethod<S> for Newton3pcPp<S> {
         self.inner.broadcast(&mut server.newton, round, down)
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        let d = dense_down(down, self.inner.name)?.len();
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        let d = dense_down(ctx.down, self.inner.name)?.len();
         participation_round(
             self.participation,
             ctx,
-            (
-                up,
-                &mut worker.spare,
-                self.inner.head_len(d) + triangle_len(d),
-            ),
-            |ctx, up| self.inner.worker_round(&mut worker.newton, down, ctx, up),
+            (&mut worker.spare, self.inner.head_len(d) + triangle_len(d)),
+            |ctx| self.inner.worker_round(&mut worker.newton, ctx),
         )
     }
 
@@ -276,7 +266,6 @@ fn protocol(method: &'static str) -> MethodError {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `fednl_pp`: FedNL-PP / Newton-3PC-PP, ⌊p·n⌋ random workers per round learn their Hessians, the server uses the others' last gradients, Hessians and shifts
     FedNlPpSpec(FedNlPpParams {
         compressor,
         hessian_mechanism,

@@ -108,7 +108,6 @@ fn newton<S: Scalar, B: MethodSink<S>>(
 }
 
 method_entry! {
-    /// Registry entry of `newton_3pc`: Newton-3PC, Hessians learned with a 3PC mechanism on their upper triangle, dense gradients, a regularised Newton step
     Newton3pcSpec(Newton3pcParams {
         compressor,
         hessian_mechanism,
@@ -127,7 +126,6 @@ method_entry! {
 }
 
 method_entry! {
-    /// Registry entry of `fednl`: FedNL, H_i += C(∇²f_i − H_i) on the upper triangle, step with the previous H, dense gradients
     FedNlSpec(FedNlParams {
         compressor,
         newton_step,

@@ -230,15 +230,9 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
         Ok(())
     }
 
-    fn worker_round(
-        &self,
-        w: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
+    fn worker_round(&self, w: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
         let l = &self.layout;
-        let vals = dense_down(down, "powersgd")?;
+        let vals = dense_down(ctx.down, "powersgd")?;
         if ctx.phase == 0 {
             let q = Self::check_len(vals, l.q_len(), "Q̄ (dense, Σ r·n values)")?;
             if ctx.round > 0 {
@@ -249,7 +243,7 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
             local_grad(ctx, &w.x)?;
             ops::axpy(S::ONE, &ctx.buffers.grad, &mut w.e)
                 .map_err(|e| MethodError::Incompatible(e.to_string()))?;
-            let p = up.dense_parts();
+            let p = ctx.up.dense_parts();
             p.resize(l.p_len(), S::ZERO);
             if self.warm_start || ctx.round == 0 {
                 l.project(&w.e, q, p);
@@ -264,7 +258,7 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
         } else {
             let p_hat = Self::check_len(vals, l.p_len(), "P̂ (dense, Σ r·m values)")?;
             w.p_hat.copy_from_slice(p_hat);
-            let q = up.dense_parts();
+            let q = ctx.up.dense_parts();
             q.resize(l.q_len(), S::ZERO);
             l.back_project(&w.e, p_hat, q);
             l.sub_outer(&mut w.e, p_hat, q, S::ONE);
@@ -300,7 +294,6 @@ impl<S: Scalar> ServerMethod<S> for PowerSgd {
 // ---- registry entry (name, params, build): see `crate::registry` ----
 
 crate::spec::method_entry! {
-    /// Registry entry of `powersgd`: PowerSGD, rank-r power-iteration compression with error feedback (two all-reduces per round)
     PowerSgdSpec(PowerSgdParams {
         stepsize,
         /// Approximation rank r ≥ 1 per matrix (default 1; capped at min(m, n)).

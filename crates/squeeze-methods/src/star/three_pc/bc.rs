@@ -198,14 +198,8 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
         })
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        worker.down.follow(down, ctx)?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        worker.down.follow(ctx)?;
         local_grad(ctx, &worker.down.x)?;
         let mech = (self.up.mechanism(), &mut worker.down.rng);
         let track = (
@@ -213,13 +207,7 @@ impl<S: Scalar> ServerMethod<S> for ThreePcBc<S> {
             &mut worker.parked,
             &mut worker.rungs,
         );
-        track_gradient(
-            mech,
-            (&mut worker.down.g_tilde, &mut worker.y),
-            track,
-            ctx,
-            up,
-        )
+        track_gradient(mech, (&mut worker.down.g_tilde, &mut worker.y), track, ctx)
     }
 
     fn uplink_levels(&self) -> Option<usize> {

@@ -147,14 +147,13 @@ pub(crate) fn apply_counted<S: Scalar>(
 
 /// A worker's 3PC uplink on its local gradient $\nabla f_i$ (in `ctx.buffers.grad`): the
 /// estimate $h \leftarrow \mathcal{C}_{h, y}(\nabla f_i)$ by `mech` with the worker's stream
-/// (`up` the mechanism's message, its outcome counted), then $y \leftarrow \nabla f_i$ (3PC-GD
+/// (`ctx.up` the mechanism's message, its outcome counted), then $y \leftarrow \nabla f_i$ (3PC-GD
 /// and the uplink of 3PC-BC).
 pub(crate) fn track_gradient<S: Scalar>(
     (mech, rng): (&dyn ThreePoint<S>, &mut SqueezeRng),
     (h, y): (&mut [S], &mut [S]),
     (outcomes, parked, rungs): (&mut [u64], &mut Parked<S>, &mut RungBuffers<S>),
     ctx: &mut WorkerCtx<'_, S>,
-    up: &mut Message<S>,
 ) -> Result {
     let ids = ctx.ids();
     let b = &mut *ctx.buffers;
@@ -165,7 +164,7 @@ pub(crate) fn track_gradient<S: Scalar>(
         (&mut b.work, &mut b.aux),
         (&mut parked.0, &mut rungs.0),
     );
-    apply_counted(mech, (h, y, &b.grad), mctx, outcomes, up)?;
+    apply_counted(mech, (h, y, &b.grad), mctx, outcomes, ctx.up)?;
     y.copy_from_slice(&b.grad);
     Ok(())
 }
@@ -239,21 +238,15 @@ impl<S: Scalar> ServerMethod<S> for ThreePc<S> {
             .with_stepsize(step))
     }
 
-    fn worker_round(
-        &self,
-        worker: &mut Self::Worker,
-        down: &Message<S>,
-        ctx: &mut WorkerCtx<'_, S>,
-        up: &mut Message<S>,
-    ) -> Result {
-        local_grad_at(down, "three_pc", ctx)?;
+    fn worker_round(&self, worker: &mut Self::Worker, ctx: &mut WorkerCtx<'_, S>) -> Result {
+        local_grad_at("three_pc", ctx)?;
         let mech = (self.mech.as_ref(), &mut worker.rng);
         let track = (
             &mut worker.outcomes[..],
             &mut worker.parked,
             &mut worker.rungs,
         );
-        track_gradient(mech, (&mut worker.g, &mut worker.y), track, ctx, up)
+        track_gradient(mech, (&mut worker.g, &mut worker.y), track, ctx)
     }
 
     fn uplink_levels(&self) -> Option<usize> {

@@ -9,7 +9,6 @@ use crate::spec::method_entry;
 // ---- ef21 (squeeze_compress::three_point::ef21) ----
 
 method_entry! {
-    /// Registry entry of `3pc_ef21`: 3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)
     ThreePcEf21Spec(ThreePcEf21Params { compressor, stepsize, count_init }): Star "3pc_ef21",
     summary = "3PC-GD with the EF21 mechanism h + C(x − h) (same trajectory as ef21)",
     example = "compressor = \"top_k:k=1\"",
@@ -22,7 +21,6 @@ method_entry! {
 // ---- lag (squeeze_compress::three_point::lag) ----
 
 method_entry! {
-    /// Registry entry of `lag`: 3PC-GD, LAG: send ∇f_i dense iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (zeta; no compressor)
     LagSpec(LagParams {
         /// Trigger threshold ζ ≥ 0 (default 1).
         zeta: Option<f64>,
@@ -43,7 +41,6 @@ method_entry! {
 // ---- clag (squeeze_compress::three_point::clag) ----
 
 method_entry! {
-    /// Registry entry of `clag`: 3PC-GD, CLAG: EF21 step iff ‖∇f_i − g_i‖² > ζ‖∇f_i − y_i‖², else nothing (compressor, zeta)
     ClagSpec(ClagParams {
         compressor,
         /// Trigger threshold ζ ≥ 0 (default 1).
@@ -62,7 +59,6 @@ method_entry! {
 // ---- v1 (squeeze_compress::three_point::v1) ----
 
 method_entry! {
-    /// Registry entry of `3pc_v1`: 3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)
     ThreePcV1Spec(ThreePcV1Params { compressor, stepsize, count_init }): Star "3pc_v1",
     summary = "3PC-GD, 3PCv1: y + C(x − y), sent dense (server lacks y) (compressor)",
     example = "compressor = \"top_k:k=1\"",
@@ -75,7 +71,6 @@ method_entry! {
 // ---- v2 (squeeze_compress::three_point::v2) ----
 
 method_entry! {
-    /// Registry entry of `3pc_v2`: 3PC-GD, 3PCv2: b + C(x − b), b = h + Q(x − y); two messages (compressor = C, compressor2 = Q unbiased)
     ThreePcV2Spec(ThreePcV2Params {
         compressor,
         /// The second compressor (3PCv2: the unbiased Q, required; 3PCv4: C₂, default = compressor).
@@ -100,7 +95,6 @@ method_entry! {
 // ---- v4 (squeeze_compress::three_point::v4) ----
 
 method_entry! {
-    /// Registry entry of `3pc_v4`: 3PC-GD, 3PCv4: b + C₁(x − b), b = h + C₂(x − h) (compressor = C₁, compressor2 = C₂)
     ThreePcV4Spec(ThreePcV4Params {
         compressor,
         /// The second compressor (3PCv2: the unbiased Q, required; 3PCv4: C₂, default = compressor).
@@ -125,7 +119,6 @@ method_entry! {
 // ---- v5 (squeeze_compress::three_point::v5) ----
 
 method_entry! {
-    /// Registry entry of `3pc_v5`: 3PC-GD, 3PCv5: shared coin p: dense x, else h + C(x − y) (compressor, p = α by default)
     ThreePcV5Spec(ThreePcV5Params {
         compressor,
         /// Full-round probability (default: the compressor's α).
@@ -153,7 +146,6 @@ method_entry! {
 // ---- bag (squeeze_compress::three_point::bag) ----
 
 method_entry! {
-    /// Registry entry of `bag`: 3PC-GD, Bernoulli aggregation: per-worker coin p: dense x, else nothing (p; no compressor)
     BagSpec(BagParams {
         /// Send probability (default 0.5).
         p: Option<f64>,
@@ -174,7 +166,6 @@ method_entry! {
 // ---- adacgd (squeeze_compress::three_point::adacgd) ----
 
 method_entry! {
-    /// Registry entry of `adacgd`: 3PC-GD, AdaCGD: lazy skip or the cheapest ladder rung within ζ‖x − y‖² (ladder, zeta; bidirectional: downlink_ladder, downlink_zeta)
     AdaCgdSpec(AdaCgdParams {
         /// Contractive compressors, cheapest first (required).
         ladder: Option<Vec<squeeze_compress::CompressorSpec>>,
