@@ -210,14 +210,7 @@ fn steady_state_rounds_allocate_nothing() {
         (
             "ef21_pp scaled(rand_k:k=5) logreg",
             steady_state(
-                Ef21Pp::new(
-                    parse("scaled(rand_k:k=5)").unwrap(),
-                    th,
-                    GradInit::Full,
-                    false,
-                    0.5,
-                )
-                .unwrap(),
+                Ef21Pp::new(ef21("scaled(rand_k:k=5)"), 0.5).unwrap(),
                 &logreg,
                 1,
                 &mut keep,

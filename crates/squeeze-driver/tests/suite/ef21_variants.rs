@@ -12,7 +12,7 @@ use squeeze_core::Message;
 use squeeze_driver::config::ConfigError;
 use squeeze_driver::{Engine, RoundRecord, StarEngine};
 use squeeze_methods::star::ef21::plus::{Choice, choice};
-use squeeze_methods::{Ef21Plus, Ef21Pp, GradInit, Stepsize};
+use squeeze_methods::{Ef21, Ef21Plus, Ef21Pp, GradInit, Stepsize};
 use squeeze_problems::problem::Problem;
 
 /// The EF21 papers' nonconvex logistic regression (λ = 0.1) on the embedded data (569 × 30),
@@ -229,14 +229,9 @@ fn logreg(n: usize) -> (Arc<Problem<f64>>, Vec<f64>) {
 #[test]
 fn ef21_pp_samples_exactly_k_clients_and_silent_ones_send_nothing() {
     let (problem, x0) = logreg(10);
-    let method = Ef21Pp::new(
-        parse("top_k:k=2").unwrap(),
-        Stepsize::Theory { multiplier: 1.0 },
-        GradInit::Full,
-        false,
-        0.35,
-    )
-    .unwrap();
+    let th = Stepsize::Theory { multiplier: 1.0 };
+    let ef21 = Ef21::new(parse("top_k:k=2").unwrap(), th, GradInit::Full, false).unwrap();
+    let method = Ef21Pp::new(ef21, 0.35).unwrap();
     let mut e = StarEngine::new(method, problem.clone(), &x0, 9, 1).unwrap();
     let k = 3; // ⌊0.35 · 10⌋
     let rows: Vec<u64> = problem

@@ -1,12 +1,11 @@
 //! EF21-PP, partial participation (Fatkhullin, Sokolov, Gorbunov, Li, Richtárik, 2021).
 
 use serde::{Deserialize, Serialize};
-use squeeze_core::{Compressor, Message, Scalar, SqueezeRng};
+use squeeze_core::{Message, Scalar, SqueezeRng};
 use squeeze_problems::Problem;
 
 use crate::method::{InitOf, Result, ServerMethod, WorkerCtx, check_prob};
-use crate::star::ef21::{Ef21, Ef21Server, Ef21Worker, GradInit};
-use crate::stepsize::Stepsize;
+use crate::star::ef21::{Ef21, Ef21Server, Ef21Worker};
 
 /// Tag of the shared participation draw (mixed with the round seed).
 const PP_DRAW: u64 = 0x0070_705f_6472_6177;
@@ -94,9 +93,10 @@ pub(crate) fn participation_round<S: Scalar>(
 ///
 /// ```
 /// use squeeze_compress::parse;
-/// use squeeze_methods::{Ef21Pp, GradInit, Stepsize};
-/// assert!(Ef21Pp::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::default(), GradInit::Full, false, 0.5).is_ok());
-/// assert!(Ef21Pp::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::default(), GradInit::Full, false, 1.5).is_err());
+/// use squeeze_methods::{Ef21, Ef21Pp, GradInit, Stepsize};
+/// let ef21 = || Ef21::<f64>::new(parse("top_k:k=1").unwrap(), Stepsize::default(), GradInit::Full, false);
+/// assert!(Ef21Pp::new(ef21().unwrap(), 0.5).is_ok());
+/// assert!(Ef21Pp::new(ef21().unwrap(), 1.5).is_err());
 /// ```
 #[derive(Debug)]
 pub struct Ef21Pp<S: Scalar> {
@@ -117,17 +117,12 @@ pub struct Ef21PpWorker<S: Scalar> {
 }
 
 impl<S: Scalar> Ef21Pp<S> {
-    /// EF21-PP with participation fraction `participation` ∈ (0, 1].
-    pub fn new(
-        compressor: Box<dyn Compressor<S>>,
-        stepsize: Stepsize,
-        init: GradInit,
-        count_init: bool,
-        participation: f64,
-    ) -> Result<Self> {
+    /// EF21 (`inner`: its compressor, stepsize, init) with participation fraction
+    /// `participation` ∈ (0, 1], as [`crate::star::newton::pp::Newton3pcPp`] wraps Newton-3PC.
+    pub fn new(inner: Ef21<S>, participation: f64) -> Result<Self> {
         check_prob("ef21_pp", "participation", participation)?;
         Ok(Self {
-            inner: Ef21::new(compressor, stepsize, init, count_init)?,
+            inner,
             participation,
         })
     }
@@ -175,6 +170,7 @@ crate::spec::method_entry! {
     |p, ctx, sink| {
         let c = p.main_compressor::<S>(ctx.dim)?;
         let part = s::participation(Self::NAME, p.participation)?;
-        sink.star(Ef21Pp::new(c, p.stepsize, p.init, p.count_init, part).map_err(s::method_err)?)
+        let ef21 = Ef21::new(c, p.stepsize, p.init, p.count_init).map_err(s::method_err)?;
+        sink.star(Ef21Pp::new(ef21, part).map_err(s::method_err)?)
     }
 }
