@@ -10,6 +10,8 @@ use squeeze_methods::{MethodError, ServerMethod, StepsizeReport, WorkerBuffers, 
 use squeeze_problems::Problem;
 use thiserror::Error;
 
+use crate::snapshot::{self, SnapshotHeader};
+
 /// Why an engine could not be built, run, saved or restored.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -159,13 +161,8 @@ pub trait Engine: Send {
 
 #[derive(Serialize, Deserialize)]
 struct StarSnapshot<Sv, W> {
-    format: String,
-    seed: u64,
-    /// `ServerMethod::describe` of the writer (compressor, stepsize rule, options).
-    method: String,
-    /// Model dimension of the writer's problem.
-    dim: usize,
-    totals: Totals,
+    #[serde(flatten)]
+    header: SnapshotHeader,
     server: Sv,
     workers: Vec<W>,
 }
@@ -428,15 +425,17 @@ impl<S: Scalar, M: ServerMethod<S>> StarEngine<S, M> {
         workers: Vec<M::Worker>,
     ) -> Result<serde_json::Value, EngineError> {
         let snap = StarSnapshot {
-            format: SNAPSHOT_FORMAT.to_string(),
-            seed: self.seed,
-            method: self.method.describe(),
-            dim: self.problem.dim(),
-            totals: self.totals.clone(),
+            header: SnapshotHeader::new(
+                SNAPSHOT_FORMAT,
+                self.seed,
+                self.method.describe(),
+                self.problem.dim(),
+                self.totals.clone(),
+            ),
             server: self.server.clone(),
             workers,
         };
-        serde_json::to_value(&snap).map_err(|e| EngineError::Snapshot(e.to_string()))
+        snapshot::to_value(&snap)
     }
 
     /// Mutable access to the pieces the MPI transport fills in (`outs`: the uplink).
@@ -648,26 +647,11 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
     }
 
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
-        let snap: StarSnapshot<M::Server, M::Worker> = serde_json::from_value(snapshot.clone())
-            .map_err(|e| {
-                EngineError::Snapshot(format!(
-                    "the checkpoint does not match this method/configuration ({e}): resume with the configuration that wrote it"
-                ))
-            })?;
-        if snap.format != SNAPSHOT_FORMAT {
-            return Err(EngineError::Snapshot(format!(
-                "unknown checkpoint format '{}' (expected {SNAPSHOT_FORMAT})",
-                snap.format
-            )));
-        }
-        if snap.seed != self.seed {
-            return Err(EngineError::Snapshot(format!(
-                "checkpoint seed {} differs from the configured seed {}",
-                snap.seed, self.seed
-            )));
-        }
+        let snap: StarSnapshot<M::Server, M::Worker> =
+            snapshot::from_value(snapshot, "method/configuration")?;
+        snap.header.check_origin(SNAPSHOT_FORMAT, self.seed)?;
         if snap.workers.len() != self.workers.len()
-            || snap.totals.bits_up.len() != self.workers.len()
+            || snap.header.totals.bits_up.len() != self.workers.len()
         {
             return Err(EngineError::Snapshot(format!(
                 "checkpoint has {} workers, the configuration {}",
@@ -675,26 +659,19 @@ impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
                 self.workers.len()
             )));
         }
-        // The state deserialises into any configuration of the same method type; a different
-        // problem dimension or method setting (compressor, stepsize rule, init) would resume
-        // silently with the checkpoint's state under this configuration.
-        if snap.dim != self.problem.dim() || self.method.iterate(&snap.server).len() != snap.dim {
+        // A different problem dimension would resume silently with the checkpoint's state.
+        let dim = snap.header.dim;
+        if dim != self.problem.dim() || self.method.iterate(&snap.server).len() != dim {
             return Err(EngineError::Snapshot(format!(
                 "checkpoint has model dimension {}, this problem {}: resume with the configuration that wrote it",
                 self.method.iterate(&snap.server).len(),
                 self.problem.dim()
             )));
         }
-        let method = self.method.describe();
-        if snap.method != method {
-            return Err(EngineError::Snapshot(format!(
-                "checkpoint was written by {}, this configuration runs {method}: resume with the configuration that wrote it",
-                snap.method
-            )));
-        }
+        snap.header.check_method(&self.method.describe())?;
         self.server = snap.server;
         self.workers = snap.workers;
-        self.totals = snap.totals;
+        self.totals = snap.header.totals;
         Ok(())
     }
 }

@@ -13,14 +13,12 @@ use core::ops::Range;
 use crate::engine::{
     Engine, EngineError, EngineParts, Metrics, Totals, WorkerCounts, problem_shape, thread_pool,
 };
+use crate::snapshot::{self, SnapshotHeader};
 
 #[derive(Serialize, Deserialize)]
 struct GossipSnapshot<N> {
-    format: String,
-    seed: u64,
-    method: String,
-    dim: usize,
-    totals: Totals,
+    #[serde(flatten)]
+    header: SnapshotHeader,
     nodes: Vec<N>,
 }
 
@@ -339,14 +337,16 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
         nodes: Vec<M::Node>,
     ) -> Result<serde_json::Value, EngineError> {
         let snap = GossipSnapshot {
-            format: SNAPSHOT_FORMAT.to_string(),
-            seed: self.seed,
-            method: self.method.describe(),
-            dim: self.problem.dim(),
-            totals: self.totals.clone(),
+            header: SnapshotHeader::new(
+                SNAPSHOT_FORMAT,
+                self.seed,
+                self.method.describe(),
+                self.problem.dim(),
+                self.totals.clone(),
+            ),
             nodes,
         };
-        serde_json::to_value(&snap).map_err(|e| EngineError::Snapshot(e.to_string()))
+        snapshot::to_value(&snap)
     }
 
     /// x̄ of the last evaluation.
@@ -423,38 +423,20 @@ impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
 
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<(), EngineError> {
         let snap: GossipSnapshot<M::Node> =
-            serde_json::from_value(snapshot.clone()).map_err(|e| {
-                EngineError::Snapshot(format!(
-                    "the checkpoint does not match this gossip method/configuration: {e}"
-                ))
-            })?;
-        let mismatch = |what: &str, a: String, b: String| {
-            EngineError::Snapshot(format!(
-                "checkpoint {what} {a} differs from the configured {b}"
-            ))
-        };
-        if snap.format != SNAPSHOT_FORMAT {
-            return Err(mismatch("format", snap.format, SNAPSHOT_FORMAT.into()));
-        }
-        if snap.seed != self.seed {
-            return Err(mismatch(
-                "seed",
-                snap.seed.to_string(),
-                self.seed.to_string(),
-            ));
-        }
-        if snap.method != self.method.describe() {
-            return Err(mismatch("method", snap.method, self.method.describe()));
-        }
-        if snap.dim != self.problem.dim() || snap.nodes.len() != self.nodes.len() {
-            return Err(mismatch(
-                "shape",
-                format!("{} nodes × d = {}", snap.nodes.len(), snap.dim),
-                format!("{} × {}", self.nodes.len(), self.problem.dim()),
-            ));
+            snapshot::from_value(snapshot, "gossip method/configuration")?;
+        snap.header.check_origin(SNAPSHOT_FORMAT, self.seed)?;
+        snap.header.check_method(&self.method.describe())?;
+        let dim = snap.header.dim;
+        if dim != self.problem.dim() || snap.nodes.len() != self.nodes.len() {
+            return Err(EngineError::Snapshot(format!(
+                "checkpoint has {} nodes × d = {dim}, the configuration {} × {}: resume with the configuration that wrote it",
+                snap.nodes.len(),
+                self.nodes.len(),
+                self.problem.dim()
+            )));
         }
         self.nodes = snap.nodes;
-        self.totals = snap.totals;
+        self.totals = snap.header.totals;
         Ok(())
     }
 }

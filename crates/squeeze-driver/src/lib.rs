@@ -35,6 +35,7 @@ pub mod gossip;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 pub mod records;
+mod snapshot;
 
 pub use config::{ConfigError, ExperimentConfig};
 pub use engine::{Engine, EngineError, Metrics, StarEngine, Totals};
