@@ -3,9 +3,10 @@
 //! A round of a [`ServerMethod`] on the star topology:
 //!
 //! ```text
-//! server:   broadcast(server, round)            -> down   (one message, sent to every worker)
-//! worker i: worker_round(worker_i, ctx_i)       ctx_i.down -> ctx_i.up   (in parallel, any order)
-//! server:   absorb(server, [up_0, …, up_{n−1}])           (in worker order)
+//! server:   broadcast(server, round)            -> down  (one message, sent to every worker)
+//! worker i: worker_round(worker_i, ctx_i)       -> up_i  (reads ctx_i.down, writes ctx_i.up;
+//!                                                         in parallel, any order)
+//! server:   absorb(server, [up_0, …, up_{n−1}])          (in worker order)
 //! ```
 //!
 //! A method with [`ServerMethod::phases`] $= k > 1$ (PowerSGD's two all-reduces) runs these
