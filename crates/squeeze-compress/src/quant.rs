@@ -187,6 +187,9 @@ pub(crate) fn message_norm<S: Scalar>(
     match norm {
         NormKind::Linf => max_abs_checked(x).ok_or_else(|| squeeze_core::non_finite_error(x)),
         NormKind::L2 => {
+            if let Some(n) = crate::parallel::norm2_rounded(x) {
+                return Ok(n);
+            }
             let n = squeeze_core::ops::norm2(x);
             if !n.is_finite() {
                 if squeeze_core::ops::first_non_finite(x).is_some() {

@@ -175,6 +175,19 @@ pub fn norm1<S: Scalar>(x: &[S]) -> f64 {
     reduce_wide(x, f64::abs)
 }
 
+/// Σ x_j² accumulated in `f64`: eight accumulators over the entries in index order, combined
+/// pairwise, then the tail of fewer than eight. The sum whose root [`norm2`] takes on its fast
+/// path. Each square passes through at most $\lceil n/8\rceil + 5$ roundings, so for finite
+/// input the relative error is at most $\gamma_{n/8+5}$ with $\gamma_m = mu/(1-mu)$, $u = 2^{-53}$
+/// (the bound `squeeze-compress` uses to split ‖x‖₂ over threads without changing it).
+///
+/// ```
+/// assert_eq!(squeeze_core::ops::sum_sq_wide(&[3.0f32, 4.0]), 25.0);
+/// ```
+pub fn sum_sq_wide<S: Scalar>(x: &[S]) -> f64 {
+    reduce_wide(x, |v| v * v)
+}
+
 /// Euclidean norm ‖x‖₂ in `f64`, robust to overflow and underflow of the squares.
 ///
 /// The fast path sums squares in `f64`; when that sum leaves the safe range (possible only for
@@ -186,7 +199,7 @@ pub fn norm1<S: Scalar>(x: &[S]) -> f64 {
 /// assert_eq!(squeeze_core::ops::norm2(&[3.0f32, 4.0]), 5.0);
 /// ```
 pub fn norm2<S: Scalar>(x: &[S]) -> f64 {
-    let s = reduce_wide(x, |v| v * v);
+    let s = sum_sq_wide(x);
     if s.is_finite() && s > 1e-280 {
         return s.sqrt();
     }
