@@ -16,11 +16,18 @@
 //! non-finite entry of that chunk, which is the first one in `x`.
 //!
 //! The chunk loop is dispatched ([`squeeze_core::dispatch_avx2!`]): an AVX2 copy when the CPU
-//! has it (8 `f32` compares per instruction), the baseline copy otherwise. The two copies do
-//! the same compares and write the same entries in the same order.
+//! has it (8 `f32` compares per instruction), the baseline copy otherwise; for `f32` on a CPU
+//! with AVX-512 a hand-written copy appends 16 entries' hits at a time with compress-stores
+//! (`compress_store`). The copies do the same compares and write the same entries in the same
+//! order.
+
+use core::any::TypeId;
 
 use rayon::prelude::*;
 use squeeze_core::{CompressError, Scalar};
+
+#[cfg(target_arch = "x86_64")]
+mod compress_store;
 
 /// Entries per chunk of the streaming test (one bit each in a `u64` mask).
 pub(crate) const CHUNK: usize = 64;
@@ -138,9 +145,46 @@ fn scan_chunks_loop<S: Scalar, const WIDE: bool>(
 
 squeeze_core::dispatch_avx2! {
     /// [`scan_chunks_body`], dispatched.
-    fn scan_chunks<S: Scalar>(
+    fn scan_chunks_generic<S: Scalar>(
         x: &[S], base: usize, how: How<S>, out: &mut Hits<'_, S>
     ) -> (usize, Stop) => scan_chunks_body
+}
+
+/// The chunk loop: [`compress_store::scan_chunks_f32`] for `f32` on a CPU with AVX-512 (and
+/// not capped below it, [`squeeze_core::simd::at_most`]), the dispatched generic loop
+/// otherwise. Both write the same hits and stop at the same place.
+fn scan_chunks<S: Scalar>(
+    x: &[S],
+    base: usize,
+    how: How<S>,
+    out: &mut Hits<'_, S>,
+) -> (usize, Stop) {
+    #[cfg(target_arch = "x86_64")]
+    if TypeId::of::<S>() == TypeId::of::<f32>() && squeeze_core::simd::avx512() {
+        // SAFETY: S is f32 (same TypeId), so both slices have exactly that layout.
+        let (xf, vf) = unsafe {
+            (
+                core::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()),
+                core::slice::from_raw_parts_mut(out.val.as_mut_ptr().cast::<f32>(), out.val.len()),
+            )
+        };
+        let mut hits = Hits {
+            idx: &mut *out.idx,
+            val: vf,
+            w: out.w,
+        };
+        let how = How {
+            t: how.t.to_f64() as f32, // exact: S is f32
+            cap: how.cap,
+            wide: how.wide,
+        };
+        // SAFETY: `simd::avx512()` checked that this CPU has AVX-512 F, BW, DQ and VL (and
+        // POPCNT comes with them).
+        let r = unsafe { compress_store::scan_chunks_f32(xf, base, how, &mut hits) };
+        out.w = hits.w;
+        return r;
+    }
+    scan_chunks_generic(x, base, how, out)
 }
 
 /// The error for the first non-finite entry of `c` (entry `i` has index `base + i`).
@@ -419,6 +463,8 @@ mod tests {
         assert_eq!(r, Ok(None));
     }
 
+    use squeeze_core::simd::{self, Level};
+
     /// A chunk-by-chunk reference: hits in order, or the first non-finite entry.
     fn reference(x: &[f32], t: f32) -> Result<(Vec<u32>, Vec<f32>), usize> {
         let mut out = (Vec::new(), Vec::new());
@@ -468,17 +514,18 @@ mod tests {
                 }
                 for t in [0.0f32, 0.5, 1.0, 1.9, f32::INFINITY] {
                     let want = reference(&x, t);
-                    let fast = scan_all(&x, t);
-                    let base = squeeze_core::simd::portable(|| scan_all(&x, t));
-                    assert_eq!(fast, want, "len {len} case {case} t {t}");
-                    assert_eq!(base, want, "len {len} case {case} t {t}");
-                    // Bits too (−0 vs +0).
-                    if let (Ok(f), Ok(b)) = (&fast, &base) {
-                        assert!(
-                            f.1.iter()
-                                .zip(&b.1)
-                                .all(|(p, q)| p.to_bits() == q.to_bits())
-                        );
+                    // Every copy this CPU can run: baseline, AVX2, AVX-512 (compress-stores).
+                    for level in Level::ALL.into_iter().filter(|&l| l <= simd::cpu_level()) {
+                        let got = simd::at_most(level, || scan_all(&x, t));
+                        assert_eq!(got, want, "len {len} case {case} t {t} {level:?}");
+                        // Bits too (−0 vs +0).
+                        if let (Ok(g), Ok(w)) = (&got, &want) {
+                            assert!(
+                                g.1.iter()
+                                    .zip(&w.1)
+                                    .all(|(p, q)| p.to_bits() == q.to_bits())
+                            );
+                        }
                     }
                 }
             }
@@ -492,7 +539,7 @@ mod tests {
             .map(|j| ((j.wrapping_mul(2_654_435_761) >> 20) as f32) / 4096.0)
             .collect();
         let want = reference(&x, 0.9).unwrap();
-        for portable in [false, true] {
+        for level in Level::ALL.into_iter().filter(|&l| l <= simd::cpu_level()) {
             let run = || {
                 let (mut idx, mut val) = (Vec::new(), Vec::new());
                 let mut pos = 0;
@@ -507,12 +554,7 @@ mod tests {
                 assert!(stops > 10);
                 (idx, val)
             };
-            let got = if portable {
-                squeeze_core::simd::portable(run)
-            } else {
-                run()
-            };
-            assert_eq!(got, want);
+            assert_eq!(simd::at_most(level, run), want, "{level:?}");
         }
     }
 
