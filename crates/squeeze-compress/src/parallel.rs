@@ -23,7 +23,7 @@
 //!   smallest non-zero magnitude): the same value whatever the grouping. Floating sums stay in
 //!   their one sequential summation order (rayon's parallel float sums are not reproducible),
 //!   with one certified exception: the $\lVert x\rVert_2$ of QSGD and natural dithering on
-//!   types narrower than `f64` ([`norm2_rounded`]). Its sum of squares is split over the
+//!   types narrower than `f64` (`norm2_rounded`). Its sum of squares is split over the
 //!   threads, and the result is used only when the rounding error bounds of both summation
 //!   orders prove that it rounds to the same value of the input type as the sequential sum;
 //!   otherwise (rarely, about 1 call in 200 at $d = 10^7$) the sequential pass runs. The
