@@ -84,7 +84,9 @@ struct Hits<'a, S> {
 /// The hits of the whole chunks of `x` (entry `i` of `x` has index `base + i`) written to
 /// `out` in index order; returns the position (in `x`) where it stopped and why. `how.wide`
 /// picks the mask formulation (the same mask either way; the caller passes
-/// [`simd::avx2`](squeeze_core::simd::avx2)`()`, the copy it runs faster in).
+/// [`simd::avx2`](squeeze_core::simd::avx2)`()`, the copy it runs faster in). For `f32` on a
+/// CPU with AVX-512 (not capped below it, [`squeeze_core::simd::at_most`]) it hands over to
+/// [`compress_store::scan_chunks_f32`], which writes the same hits and stops at the same place.
 #[inline(always)]
 fn scan_chunks_body<S: Scalar>(
     x: &[S],
@@ -92,6 +94,31 @@ fn scan_chunks_body<S: Scalar>(
     how: How<S>,
     out: &mut Hits<'_, S>,
 ) -> (usize, Stop) {
+    #[cfg(target_arch = "x86_64")]
+    if TypeId::of::<S>() == TypeId::of::<f32>() && squeeze_core::simd::avx512() {
+        // SAFETY: S is f32 (same TypeId), so both slices have exactly that layout.
+        let (xf, vf) = unsafe {
+            (
+                core::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()),
+                core::slice::from_raw_parts_mut(out.val.as_mut_ptr().cast::<f32>(), out.val.len()),
+            )
+        };
+        let mut hits = Hits {
+            idx: &mut *out.idx,
+            val: vf,
+            w: out.w,
+        };
+        let how = How {
+            t: how.t.to_f64() as f32, // exact: S is f32
+            cap: how.cap,
+            wide: how.wide,
+        };
+        // SAFETY: `simd::avx512()` checked that this CPU has AVX-512 F, BW, DQ and VL (and
+        // POPCNT comes with them).
+        let r = unsafe { compress_store::scan_chunks_f32(xf, base, how, &mut hits) };
+        out.w = hits.w;
+        return r;
+    }
     // One loop per mask formulation, the choice hoisted out of the loop.
     if how.wide {
         scan_chunks_loop::<S, true>(x, base, how, out)
@@ -145,46 +172,9 @@ fn scan_chunks_loop<S: Scalar, const WIDE: bool>(
 
 squeeze_core::dispatch_avx2! {
     /// [`scan_chunks_body`], dispatched.
-    fn scan_chunks_generic<S: Scalar>(
+    fn scan_chunks<S: Scalar>(
         x: &[S], base: usize, how: How<S>, out: &mut Hits<'_, S>
     ) -> (usize, Stop) => scan_chunks_body
-}
-
-/// The chunk loop: [`compress_store::scan_chunks_f32`] for `f32` on a CPU with AVX-512 (and
-/// not capped below it, [`squeeze_core::simd::at_most`]), the dispatched generic loop
-/// otherwise. Both write the same hits and stop at the same place.
-fn scan_chunks<S: Scalar>(
-    x: &[S],
-    base: usize,
-    how: How<S>,
-    out: &mut Hits<'_, S>,
-) -> (usize, Stop) {
-    #[cfg(target_arch = "x86_64")]
-    if TypeId::of::<S>() == TypeId::of::<f32>() && squeeze_core::simd::avx512() {
-        // SAFETY: S is f32 (same TypeId), so both slices have exactly that layout.
-        let (xf, vf) = unsafe {
-            (
-                core::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()),
-                core::slice::from_raw_parts_mut(out.val.as_mut_ptr().cast::<f32>(), out.val.len()),
-            )
-        };
-        let mut hits = Hits {
-            idx: &mut *out.idx,
-            val: vf,
-            w: out.w,
-        };
-        let how = How {
-            t: how.t.to_f64() as f32, // exact: S is f32
-            cap: how.cap,
-            wide: how.wide,
-        };
-        // SAFETY: `simd::avx512()` checked that this CPU has AVX-512 F, BW, DQ and VL (and
-        // POPCNT comes with them).
-        let r = unsafe { compress_store::scan_chunks_f32(xf, base, how, &mut hits) };
-        out.w = hits.w;
-        return r;
-    }
-    scan_chunks_generic(x, base, how, out)
 }
 
 /// The error for the first non-finite entry of `c` (entry `i` has index `base + i`).
