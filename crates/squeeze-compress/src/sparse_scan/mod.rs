@@ -21,6 +21,7 @@
 //! (`compress_store`). The copies do the same compares and write the same entries in the same
 //! order.
 
+#[cfg(target_arch = "x86_64")]
 use core::any::TypeId;
 
 use rayon::prelude::*;
