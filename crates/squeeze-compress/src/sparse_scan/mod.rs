@@ -21,11 +21,11 @@
 //! (`compress_store`). The copies do the same compares and write the same entries in the same
 //! order.
 
-#[cfg(target_arch = "x86_64")]
-use core::any::TypeId;
-
 use rayon::prelude::*;
 use squeeze_core::{CompressError, Scalar};
+
+#[cfg(target_arch = "x86_64")]
+use crate::quant::{Width, WidthMut, width, width_mut};
 
 #[cfg(target_arch = "x86_64")]
 mod compress_store;
@@ -96,14 +96,9 @@ fn scan_chunks_body<S: Scalar>(
     out: &mut Hits<'_, S>,
 ) -> (usize, Stop) {
     #[cfg(target_arch = "x86_64")]
-    if TypeId::of::<S>() == TypeId::of::<f32>() && squeeze_core::simd::avx512() {
-        // SAFETY: S is f32 (same TypeId), so both slices have exactly that layout.
-        let (xf, vf) = unsafe {
-            (
-                core::slice::from_raw_parts(x.as_ptr().cast::<f32>(), x.len()),
-                core::slice::from_raw_parts_mut(out.val.as_mut_ptr().cast::<f32>(), out.val.len()),
-            )
-        };
+    if squeeze_core::simd::avx512()
+        && let (Width::F32(xf), WidthMut::F32(vf)) = (width(x), width_mut(&mut *out.val))
+    {
         let mut hits = Hits {
             idx: &mut *out.idx,
             val: vf,
