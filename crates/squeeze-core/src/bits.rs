@@ -175,12 +175,15 @@ impl BitWriter {
         /// Append one field per item, `(value, len) = field(item)` with `value < 2^len` and
         /// `len ≤ max_len ≤ 56`: the same bits as one [`BitWriter::write`] per item, but
         /// packed word-at-a-time — `⌊56/max_len⌋` fields are OR-ed into a 64-bit accumulator
-        /// and stored with one unaligned 8-byte write, with no branch per field.
+        /// and stored with one unaligned 8-byte write, with no branch per field. A group of
+        /// items for which `zero_group` returns `Some(bits)` (its fields are all zero and take
+        /// `bits` bits in all) only moves the position: the bytes ahead are already zero.
         pub(crate) fn write_fields[T: Copy](
             &mut self,
             items: &[T],
             max_len: u32,
             field: impl Fn(T) -> (u64, u32),
+            zero_group: impl Fn(&[T]) -> Option<u32>,
         ) => write_fields_bmi2, write_fields_body;
     }
 
@@ -190,6 +193,7 @@ impl BitWriter {
         items: &[T],
         max_len: u32,
         field: impl Fn(T) -> (u64, u32),
+        zero_group: impl Fn(&[T]) -> Option<u32>,
     ) {
         debug_assert!((1..=56).contains(&max_len));
         if items.is_empty() {
@@ -209,13 +213,18 @@ impl BitWriter {
         acc = if b == 0 { acc } else { acc >> (8 * b) };
         n -= 8 * b;
         for chunk in items.chunks(group) {
-            for &t in chunk {
-                let (v, len) = field(t);
-                debug_assert!(len <= max_len && (len == 64 || v >> len == 0));
-                acc |= v << n;
-                n += len;
+            if let Some(bits) = zero_group(chunk) {
+                // The pending bits were stored with the last group; zeros follow them.
+                n += bits;
+            } else {
+                for &t in chunk {
+                    let (v, len) = field(t);
+                    debug_assert!(len <= max_len && (len == 64 || v >> len == 0));
+                    acc |= v << n;
+                    n += len;
+                }
+                store_u64(buf, p, acc);
             }
-            store_u64(buf, p, acc);
             let b = n >> 3;
             p += b as usize;
             // n ≤ 7 + 56, so the shift is below 64.
@@ -454,6 +463,12 @@ impl<'a> BitReader<'a> {
             }
             (used, bad || low == i16::MIN)
         };
+        // A zero level has no sign bit, so `group` zero codes are exactly `group·W` zero bits
+        // and any non-zero code has a set bit among its first `W`: a group whose bits are all
+        // zero is skipped without the position chain (most of a large QSGD message, whose
+        // expected non-zero count is at most s·‖x‖₁/‖x‖₂ ≤ s·√d).
+        let zero_bits = group as u32 * W;
+        let zero_mask = (1u64 << zero_bits) - 1;
         let (mut done, mut bad) = (0, false);
         // Whole groups (a constant trip count), then the partial last one.
         let mut full = out.chunks_exact_mut(group);
@@ -461,6 +476,12 @@ impl<'a> BitReader<'a> {
             let Some(word) = self.peek_57() else {
                 return (done, bad);
             };
+            if word & zero_mask == 0 {
+                chunk.fill(0);
+                self.pos += u64::from(zero_bits);
+                done += chunk.len();
+                continue;
+            }
             let (used, b) = run(word, chunk);
             bad |= b;
             self.pos += used as u64;

@@ -23,7 +23,13 @@ fn write_scalar<S: Scalar>(w: &mut BitWriter, v: S) {
 fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
     if S::BITS <= 56 {
         let n = S::BITS;
-        w.write_fields_chunked(values, n, |v| (v.to_bits_u64(), n), |c| fixed_bits(c, n));
+        w.write_fields_chunked(
+            values,
+            n,
+            |v| (v.to_bits_u64(), n),
+            |_| None,
+            |c| fixed_bits(c, n),
+        );
     } else {
         for &v in values {
             write_scalar(w, v);
@@ -32,8 +38,9 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
 }
 
 /// Quantisation codes: per entry `|c|` in `width` bits, then a sign bit if `c ≠ 0` (so
-/// `width` or `width + 1` bits, packed without a branch per entry). A large payload is packed
-/// chunk by chunk on the calling rayon pool, each chunk at the bit offset given by the
+/// `width` or `width + 1` bits, packed without a branch per entry; a group of zero codes,
+/// most of a large QSGD message, is `width` zero bits each and skipped). A large payload is
+/// packed chunk by chunk on the calling rayon pool, each chunk at the bit offset given by the
 /// lengths $\sum_j (w + [c_j \ne 0])$ of the chunks before it.
 pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
     w.write_fields_chunked(
@@ -44,11 +51,22 @@ pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
             let nonzero = (mag != 0) as u32;
             (mag | (((c < 0) as u64) << width), width + nonzero)
         },
+        |group| zero_codes(group).then_some(group.len() as u32 * width),
         |chunk| {
             let nonzero = chunk.iter().filter(|&&c| c != 0).count() as u64;
             chunk.len() as u64 * width as u64 + nonzero
         },
     );
+}
+
+/// Whether every code of `group` is zero: the first one alone for a dense message (a branch
+/// that is predictable both there and in a sparse one), then a branch-free fold of the rest.
+#[inline(always)]
+fn zero_codes(group: &[i16]) -> bool {
+    match group.split_first() {
+        Some((&0, rest)) => rest.iter().fold(0, |a, &c| a | c) == 0,
+        _ => false,
+    }
 }
 
 /// Bits of `items.len()` fields of `n` bits each.
@@ -64,6 +82,7 @@ pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) {
         values,
         n,
         |v| (v.to_bits_u64() >> S::MANT_BITS, n),
+        |_| None,
         |c| fixed_bits(c, n),
     );
 }

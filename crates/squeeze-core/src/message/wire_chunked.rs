@@ -23,14 +23,15 @@ impl BitWriter {
         items: &[T],
         max_len: u32,
         field: impl Fn(T) -> (u64, u32) + Sync,
+        zero_group: impl Fn(&[T]) -> Option<u32> + Sync,
         chunk_bits: impl Fn(&[T]) -> u64 + Sync,
     ) {
         #[cfg(feature = "parallel")]
         if wire_parallel(items.len()) {
-            return self.write_fields_par(items, max_len, &field, &chunk_bits);
+            return self.write_fields_par(items, max_len, &field, &zero_group, &chunk_bits);
         }
         let _ = &chunk_bits;
-        self.write_fields(items, max_len, field);
+        self.write_fields(items, max_len, field, zero_group);
     }
 
     #[cfg(feature = "parallel")]
@@ -39,6 +40,7 @@ impl BitWriter {
         items: &[T],
         max_len: u32,
         field: &(impl Fn(T) -> (u64, u32) + Sync),
+        zero_group: &(impl Fn(&[T]) -> Option<u32> + Sync),
         chunk_bits: &(impl Fn(&[T]) -> u64 + Sync),
     ) {
         use rayon::prelude::*;
@@ -83,6 +85,7 @@ impl BitWriter {
                     items: chunk,
                     max_len,
                     field,
+                    zero_group,
                 })
             })
             .collect();
@@ -107,23 +110,28 @@ impl BitWriter {
 /// One chunk's packing: `items` into `dst` starting `head` (< 8) bits into its first byte,
 /// `dst` being exactly the whole bytes the fields end up filling.
 #[cfg(feature = "parallel")]
-struct Region<'a, T, F> {
+struct Region<'a, T, F, Z> {
     dst: &'a mut [u8],
     head: u32,
     items: &'a [T],
     max_len: u32,
     field: &'a F,
+    zero_group: &'a Z,
 }
 
 /// Pack `r`; returns the last partial byte (< 8 bits, the head's bits included if `dst` is
 /// empty). Stores are the truncated 8-byte stores of [`BitWriter::write_fields`], so every
 /// byte of `dst` gets the same bits.
 #[cfg(feature = "parallel")]
-fn pack_region<T: Copy, F: Fn(T) -> (u64, u32)>(r: Region<'_, T, F>) -> u64 {
+fn pack_region<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<u32>>(
+    r: Region<'_, T, F, Z>,
+) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if super::bmi2() {
         #[target_feature(enable = "avx2,bmi2")]
-        fn with_bmi2<T: Copy, F: Fn(T) -> (u64, u32)>(r: Region<'_, T, F>) -> u64 {
+        fn with_bmi2<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<u32>>(
+            r: Region<'_, T, F, Z>,
+        ) -> u64 {
             r.pack()
         }
         // SAFETY: `super::bmi2()` checked that this CPU has AVX2 and BMI2.
@@ -133,7 +141,7 @@ fn pack_region<T: Copy, F: Fn(T) -> (u64, u32)>(r: Region<'_, T, F>) -> u64 {
 }
 
 #[cfg(feature = "parallel")]
-impl<T: Copy, F: Fn(T) -> (u64, u32)> Region<'_, T, F> {
+impl<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<u32>> Region<'_, T, F, Z> {
     #[inline(always)]
     fn pack(self) -> u64 {
         let Region {
@@ -142,23 +150,29 @@ impl<T: Copy, F: Fn(T) -> (u64, u32)> Region<'_, T, F> {
             items,
             max_len,
             field,
+            zero_group,
         } = self;
         let group = (56 / max_len.clamp(1, 56)) as usize;
         let (mut p, mut acc, mut n) = (0usize, 0u64, head);
         for chunk in items.chunks(group) {
-            for &t in chunk {
-                let (v, len) = field(t);
-                debug_assert!(len <= max_len && v >> len == 0);
-                acc |= v << n;
-                n += len;
-            }
-            let bytes = acc.to_le_bytes();
-            match dst.get_mut(p..p + 8) {
-                Some(s) => s.copy_from_slice(&bytes),
-                None => {
-                    let k = dst.len().saturating_sub(p).min(8);
-                    if let Some(s) = dst.get_mut(p..p + k) {
-                        s.copy_from_slice(&bytes[..k]);
+            if let Some(bits) = zero_group(chunk) {
+                // As in `write_fields`: `dst` starts zeroed, so only the position moves.
+                n += bits;
+            } else {
+                for &t in chunk {
+                    let (v, len) = field(t);
+                    debug_assert!(len <= max_len && v >> len == 0);
+                    acc |= v << n;
+                    n += len;
+                }
+                let bytes = acc.to_le_bytes();
+                match dst.get_mut(p..p + 8) {
+                    Some(s) => s.copy_from_slice(&bytes),
+                    None => {
+                        let k = dst.len().saturating_sub(p).min(8);
+                        if let Some(s) = dst.get_mut(p..p + k) {
+                            s.copy_from_slice(&bytes[..k]);
+                        }
                     }
                 }
             }

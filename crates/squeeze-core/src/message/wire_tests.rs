@@ -179,10 +179,14 @@ fn message<S: Scalar>(kind: u8, dim: usize, s_pick: usize, bits: &[u64]) -> Mess
     let b = |j: usize| bits[j % bits.len()].rotate_left((j / bits.len()) as u32 * 7);
     let level_counts = [1u16, 2, 3, 7, 8, 16, 127, 255, 1000, MAX_LEVELS];
     let s = level_counts[s_pick % level_counts.len()];
+    // One `s_pick` in four makes the codes sparse (1 in 16 non-zero), as QSGD's are at large d:
+    // whole groups of zero codes, which the packers skip, between non-zero ones.
+    let sparse = s_pick % 4 == 3;
     let code = |j: usize| {
         let x = b(j);
         // Many zeros (their sign bit is absent), the extremes ±s, and the rest.
         let mag = match x % 4 {
+            _ if sparse && (x >> 20) % 16 != 0 => 0,
             0 => 0,
             1 => s,
             _ => ((x >> 8) % (s as u64 + 1)) as u16,
