@@ -437,31 +437,50 @@ impl<'a> BitReader<'a> {
             }
         }
         let sm_mask = (1u64 << (W + 1)) - 1;
-        // One group from an 8-byte load: (bits used, running minimum, level above s seen).
+        // The code whose field starts at bit 0 of `v`, and a key whose running minimum is
+        // `i16::MIN` iff some level was above s.
+        let code = |v: u64| -> (i16, i16) {
+            if W <= 8 {
+                let c = table[(v & sm_mask) as usize & 511];
+                (c, c)
+            } else {
+                let mag = v & mask;
+                // A zero level has no sign bit; −0 = 0, so the bit read instead is harmless.
+                let neg = ((v >> W) & 1) as i16;
+                let key = if mag > s as u64 { i16::MIN } else { 0 };
+                // W ≤ 15, so mag fits an i16; (m ^ −1) + 1 = −m.
+                (((mag as i16) ^ -neg) + neg, key)
+            }
+        };
+        // Bit k·(W + 1) for each code of a whole group: where the codes start if all are
+        // non-zero.
+        let dense = (0..group).fold(0u64, |p, k| p | 1 << (k as u32 * (W + 1)));
+        // One group from an 8-byte load: (bits used, level above s seen).
         let run = |word: u64, chunk: &mut [i16]| {
-            let (mut low, mut bad) = (0i16, false);
+            let mut low = 0i16;
             let mut z = word;
             for k in 1..W {
                 z |= word >> k;
             }
+            if chunk.len() == group && z & dense == dense {
+                // By induction from the first, every level of the group is non-zero, so every
+                // code is W + 1 bits at a constant offset: no position chain (a dense message,
+                // e.g. power rounding's).
+                for (k, o) in chunk.iter_mut().enumerate() {
+                    let (c, key) = code(word >> (k as u32 * (W + 1)));
+                    low = low.min(key);
+                    *o = c;
+                }
+                return (group as u32 * (W + 1), low == i16::MIN);
+            }
             let mut used = 0u32;
             for o in chunk.iter_mut() {
-                let v = word >> used;
-                if W <= 8 {
-                    let c = table[(v & sm_mask) as usize & 511];
-                    low = low.min(c);
-                    *o = c;
-                } else {
-                    let mag = v & mask;
-                    // A zero level has no sign bit; −0 = 0, so the bit read instead is harmless.
-                    let neg = ((v >> W) & 1) as i16;
-                    bad |= mag > s as u64;
-                    // W ≤ 15, so mag fits an i16; (m ^ −1) + 1 = −m.
-                    *o = ((mag as i16) ^ -neg) + neg;
-                }
+                let (c, key) = code(word >> used);
+                low = low.min(key);
+                *o = c;
                 used += W + ((z >> used) & 1) as u32;
             }
-            (used, bad || low == i16::MIN)
+            (used, low == i16::MIN)
         };
         // A zero level has no sign bit, so `group` zero codes are exactly `group·W` zero bits
         // and any non-zero code has a set bit among its first `W`: a group whose bits are all
