@@ -342,19 +342,20 @@ impl<'a> BitReader<'a> {
     }
 
     bmi2_dispatch! {
-        /// Decode items while whole 8-byte loads stay inside the input: `(item, len) =
+        /// Decode items while whole 8-byte loads stay inside the input: `(item, len, bad) =
         /// field(bits)` gets the next ≥ `max_len` unread bits (low bit first; higher bits are
         /// whatever follows) and consumes `len ≤ max_len ≤ 56` of them. Fills a prefix of `out`
-        /// and returns its length; the caller reads the rest with [`BitReader::read`], which
-        /// reports truncation. One unaligned load serves `⌊56/max_len⌋` items (with BMI2, the
+        /// and returns its length and whether any item was `bad` (OR-ed in a register, not a
+        /// captured flag: that would be a store per item); the caller reads the rest with
+        /// [`BitReader::read`], which reports truncation. One unaligned load serves `⌊56/max_len⌋` items (with BMI2, the
         /// bit-position chain of a variable-width code, QSGD's, is one `shrx` + mask + add per
         /// entry).
         pub(crate) fn read_fields[T](
             &mut self,
             out: &mut [T],
             max_len: u32,
-            field: impl FnMut(u64) -> (T, u32),
-        ) -> usize => read_fields_bmi2, read_fields_body;
+            field: impl Fn(u64) -> (T, u32, bool),
+        ) -> (usize, bool) => read_fields_bmi2, read_fields_body;
     }
 
     #[inline(always)]
@@ -362,11 +363,11 @@ impl<'a> BitReader<'a> {
         &mut self,
         out: &mut [T],
         max_len: u32,
-        mut field: impl FnMut(u64) -> (T, u32),
-    ) -> usize {
+        field: impl Fn(u64) -> (T, u32, bool),
+    ) -> (usize, bool) {
         debug_assert!((1..=56).contains(&max_len));
         let group = (56 / max_len.clamp(1, 56)) as usize;
-        let mut done = 0;
+        let (mut done, mut bad) = (0, false);
         for chunk in out.chunks_mut(group) {
             let byte = (self.pos / 8) as usize;
             let Some(s) = self.bytes.get(byte..byte + 8) else {
@@ -378,14 +379,15 @@ impl<'a> BitReader<'a> {
             let word = u64::from_le_bytes(a) >> (self.pos % 8);
             let mut used = 0u32;
             for o in chunk.iter_mut() {
-                let (t, len) = field(word >> used);
+                let (t, len, flag) = field(word >> used);
                 *o = t;
                 used += len;
+                bad |= flag;
             }
             self.pos += used as u64;
             done += chunk.len();
         }
-        done
+        (done, bad)
     }
 
     bmi2_dispatch! {

@@ -227,16 +227,14 @@ impl BitReader<'_> {
         len: u32,
         field: &impl Fn(u64) -> (T, bool),
     ) -> bool {
-        let mut bad = false;
-        let done = if len <= 56 {
+        let (done, mut bad) = if len <= 56 {
             let mask = (1u64 << len) - 1;
             self.read_fields(out, len, |b| {
                 let (t, flag) = field(b & mask);
-                bad |= flag;
-                (t, len)
+                (t, len, flag)
             })
         } else {
-            0
+            (0, false)
         };
         for o in &mut out[done..] {
             match self.read(len) {
