@@ -1,5 +1,6 @@
 //! Applying a message to a dense buffer: `out += scale · m` and dense conversion.
 
+use super::add_kernels::{add_scaled, add_signs, add_uniform};
 use super::low_rank::{check_low_rank, low_rank_add, low_rank_each};
 use super::validate::{check_composed_dim, check_sparse_lengths};
 use super::{Levels, Message};
@@ -76,9 +77,7 @@ impl<S: Scalar> Message<S> {
         match self {
             Message::Skip { .. } => {}
             Message::Dense { values } | Message::Natural { values } => {
-                for (o, &v) in out.iter_mut().zip(values) {
-                    *o += scale * v;
-                }
+                add_scaled(out, scale, values);
             }
             Message::Sparse {
                 dim,
@@ -101,12 +100,7 @@ impl<S: Scalar> Message<S> {
             Message::Sign {
                 scale: s, negative, ..
             } => {
-                let a = scale * *s;
-                for (chunk, &word) in out.chunks_mut(64).zip(negative) {
-                    for (k, o) in chunk.iter_mut().enumerate() {
-                        *o += if (word >> k) & 1 == 1 { -a } else { a };
-                    }
-                }
+                add_signs(out, scale * *s, negative);
             }
             Message::Quantized {
                 norm,
@@ -114,37 +108,39 @@ impl<S: Scalar> Message<S> {
                 codes,
             } => match *levels {
                 Levels::Uniform { s } => {
-                    let u = scale * *norm / S::from_i32(s as i32);
-                    for (o, &c) in out.iter_mut().zip(codes) {
-                        *o += u * S::from_i32(c as i32);
-                    }
+                    add_uniform(out, scale * *norm / S::from_i32(s as i32), codes);
                 }
                 Levels::Geometric { s, .. } => {
                     let n = scale * *norm;
-                    // The magnitudes m_c = S(base^{c−s}) from a table on the stack (one `powi`
-                    // per level instead of one per entry; the same values) when s is small.
-                    const TABLE: usize = 512;
-                    if (s as usize) < TABLE {
-                        let mut table = [S::ZERO; TABLE];
-                        for (c, m) in table.iter_mut().enumerate().take(s as usize + 1) {
-                            *m = S::from_f64(levels.magnitude(c as u16));
+                    // The signed values ±n·m_|c| of the codes c ∈ [−s, s] (m_a = S(base^{a−s}))
+                    // from a table on the stack when s is small: one `powi` and one product per
+                    // level instead of per entry, the same values. Code 0 maps to −0, and
+                    // adding −0 leaves every value (±0 included) as it is, as skipping the entry
+                    // did; so the loop has no branch.
+                    const TABLE: usize = 1024;
+                    let signed = |a: u16| n * S::from_f64(levels.magnitude(a));
+                    if (s as usize) < TABLE / 2 {
+                        let mid = s as usize;
+                        let mut table = [-S::ZERO; TABLE];
+                        for a in 1..=mid {
+                            let v = signed(a as u16);
+                            table[mid + a] = v;
+                            table[mid - a] = -v;
                         }
+                        // A table lookup per entry (the AVX2 copies of this loop, with gathers,
+                        // were no faster).
+                        let table = &table[..2 * mid + 1];
                         for (o, &c) in out.iter_mut().zip(codes) {
-                            if c != 0 {
-                                let a = c.unsigned_abs();
+                            *o += match table.get((c as isize + mid as isize) as usize) {
+                                Some(&v) => v,
                                 // |c| > s only in a hand-built message: computed as before.
-                                let m = match table.get(a as usize) {
-                                    Some(&m) if a <= s => m,
-                                    _ => S::from_f64(levels.magnitude(a)),
-                                };
-                                *o += if c < 0 { -(n * m) } else { n * m };
-                            }
+                                None => apply_sign(c, signed(c.unsigned_abs())),
+                            };
                         }
                     } else {
                         for (o, &c) in out.iter_mut().zip(codes) {
                             if c != 0 {
-                                let m = S::from_f64(levels.magnitude(c.unsigned_abs()));
-                                *o += if c < 0 { -(n * m) } else { n * m };
+                                *o += apply_sign(c, signed(c.unsigned_abs()));
                             }
                         }
                     }
@@ -359,4 +355,10 @@ mod geometric_tests {
             }
         }
     }
+}
+
+/// `v` with the sign of the code `c` (`−v` for `c < 0`).
+#[inline(always)]
+fn apply_sign<S: Scalar>(c: i16, v: S) -> S {
+    if c < 0 { -v } else { v }
 }

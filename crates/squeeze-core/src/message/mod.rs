@@ -38,6 +38,7 @@
 //! count and can redraw any paper's x-axis from [`Message::bits_under`].
 
 mod accounting;
+mod add_kernels;
 mod arith;
 mod cast;
 mod decode;
