@@ -319,6 +319,12 @@ fn binary_each<S: Scalar>(
     }
 }
 
+/// `v` with the sign of the code `c` (`−v` for `c < 0`).
+#[inline(always)]
+fn apply_sign<S: Scalar>(c: i16, v: S) -> S {
+    if c < 0 { -v } else { v }
+}
+
 #[cfg(test)]
 mod geometric_tests {
     use crate::message::{Levels, Message};
@@ -355,10 +361,4 @@ mod geometric_tests {
             }
         }
     }
-}
-
-/// `v` with the sign of the code `c` (`−v` for `c < 0`).
-#[inline(always)]
-fn apply_sign<S: Scalar>(c: i16, v: S) -> S {
-    if c < 0 { -v } else { v }
 }
