@@ -199,7 +199,6 @@ impl BitWriter {
         if items.is_empty() {
             return;
         }
-        let group = (56 / max_len.clamp(1, 56)) as usize;
         let start = self.buf.len();
         let start_bits = start as u64 * 8 + self.pending as u64;
         let most = self.pending as u64 + items.len() as u64 * max_len as u64;
@@ -212,25 +211,18 @@ impl BitWriter {
         p += b as usize;
         acc = if b == 0 { acc } else { acc >> (8 * b) };
         n -= 8 * b;
-        for chunk in items.chunks(group) {
-            if let Some(bits) = zero_group(chunk) {
-                // The pending bits were stored with the last group; zeros follow them.
-                n += bits;
-            } else {
-                for &t in chunk {
-                    let (v, len) = field(t);
-                    debug_assert!(len <= max_len && (len == 64 || v >> len == 0));
-                    acc |= v << n;
-                    n += len;
+        // One copy per common field width (codes, natural exponents, 16-bit values), so that
+        // the group size and the shifts are constants.
+        let at = (p, acc, n);
+        macro_rules! by_len {
+            ($($l:literal)*) => {
+                match max_len {
+                    $($l => pack_groups(buf, at, items, $l, &field, &zero_group),)*
+                    _ => pack_groups(buf, at, items, max_len, &field, &zero_group),
                 }
-                store_u64(buf, p, acc);
-            }
-            let b = n >> 3;
-            p += b as usize;
-            // n ≤ 7 + 56, so the shift is below 64.
-            acc = if b == 0 { acc } else { acc >> (8 * b) };
-            n &= 7;
+            };
         }
+        let (p, acc, n) = by_len!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
         self.buf.truncate(p);
         self.acc = acc;
         self.pending = n;
@@ -278,6 +270,50 @@ fn store_u64(buf: &mut [u8], p: usize, v: u64) {
     if let Some(s) = buf.get_mut(p..p + 8) {
         s.copy_from_slice(&v.to_le_bytes());
     }
+}
+
+/// The group loop of [`BitWriter::write_fields`] from byte `p` with accumulator `acc` holding
+/// `n < 8` pending bits (already stored): `⌊56/max_len⌋` fields per group OR-ed into `acc` and
+/// stored with one 8-byte write, a zero group only advancing the position. Returns the new
+/// `(p, acc, n)`.
+#[inline(always)]
+fn pack_groups<T: Copy>(
+    buf: &mut [u8],
+    (mut p, mut acc, mut n): (usize, u64, u32),
+    items: &[T],
+    max_len: u32,
+    field: &impl Fn(T) -> (u64, u32),
+    zero_group: &impl Fn(&[T]) -> Option<u32>,
+) -> (usize, u64, u32) {
+    let group = (56 / max_len.clamp(1, 56)) as usize;
+    let mut step = |chunk: &[T]| {
+        if let Some(bits) = zero_group(chunk) {
+            // The pending bits were stored with the last group; zeros follow them.
+            n += bits;
+        } else {
+            for &t in chunk {
+                let (v, len) = field(t);
+                debug_assert!(len <= max_len && (len == 64 || v >> len == 0));
+                acc |= v << n;
+                n += len;
+            }
+            store_u64(buf, p, acc);
+        }
+        let b = n >> 3;
+        p += b as usize;
+        // n ≤ 7 + 56, so the shift is below 64.
+        acc = if b == 0 { acc } else { acc >> (8 * b) };
+        n &= 7;
+    };
+    // Whole groups (a constant trip count), then the partial last one.
+    let mut full = items.chunks_exact(group);
+    for chunk in full.by_ref() {
+        step(chunk);
+    }
+    if !full.remainder().is_empty() {
+        step(full.remainder());
+    }
+    (p, acc, n)
 }
 
 /// Reads bit fields from untrusted bytes.
@@ -366,17 +402,34 @@ impl<'a> BitReader<'a> {
         field: impl Fn(u64) -> (T, u32, bool),
     ) -> (usize, bool) {
         debug_assert!((1..=56).contains(&max_len));
+        // One copy per common field width (natural exponents, 16-bit values), so that the
+        // group size and the shifts are constants.
+        macro_rules! by_len {
+            ($($l:literal)*) => {
+                match max_len {
+                    $($l => self.read_groups(out, $l, &field),)*
+                    _ => self.read_groups(out, max_len, &field),
+                }
+            };
+        }
+        by_len!(6 9 12 16)
+    }
+
+    /// The group loop of [`BitReader::read_fields`]: `⌊56/max_len⌋` items per 8-byte load.
+    #[inline(always)]
+    fn read_groups<T>(
+        &mut self,
+        out: &mut [T],
+        max_len: u32,
+        field: &impl Fn(u64) -> (T, u32, bool),
+    ) -> (usize, bool) {
         let group = (56 / max_len.clamp(1, 56)) as usize;
         let (mut done, mut bad) = (0, false);
-        for chunk in out.chunks_mut(group) {
-            let byte = (self.pos / 8) as usize;
-            let Some(s) = self.bytes.get(byte..byte + 8) else {
-                break;
-            };
-            let mut a = [0u8; 8];
-            a.copy_from_slice(s);
+        let mut step = |r: &mut Self, chunk: &mut [T]| {
             // At least 57 bits of the loaded word are unread: enough for a whole group.
-            let word = u64::from_le_bytes(a) >> (self.pos % 8);
+            let Some(word) = r.peek_57() else {
+                return false;
+            };
             let mut used = 0u32;
             for o in chunk.iter_mut() {
                 let (t, len, flag) = field(word >> used);
@@ -384,8 +437,20 @@ impl<'a> BitReader<'a> {
                 used += len;
                 bad |= flag;
             }
-            self.pos += used as u64;
+            r.pos += used as u64;
             done += chunk.len();
+            true
+        };
+        // Whole groups (a constant trip count), then the partial last one.
+        let mut full = out.chunks_exact_mut(group);
+        for chunk in full.by_ref() {
+            if !step(self, chunk) {
+                return (done, bad);
+            }
+        }
+        let rest = full.into_remainder();
+        if !rest.is_empty() {
+            step(self, rest);
         }
         (done, bad)
     }

@@ -695,3 +695,42 @@ fn flat_add_to_matches_the_entrywise_sum() {
         }
     }
 }
+
+/// The one-pass natural check passes exactly the finite signed powers of two and zeros; any
+/// other value gets the error of the detailed passes, which name it (the first non-finite
+/// entry, else the first value with a mantissa).
+#[test]
+fn natural_check_names_the_bad_value() {
+    fn case<S: Scalar>() {
+        let good: Vec<S> = (0..300)
+            .map(|j| S::from_f64([0.0, -0.0, 0.5, -8.0, 1.0, 2.0f64.powi(-10)][j % 6]))
+            .collect();
+        assert!(
+            Message::Natural {
+                values: good.clone()
+            }
+            .validate()
+            .is_ok()
+        );
+        for (bad, want) in [
+            (
+                3.0,
+                "natural value: 3 is not zero or a power of two".to_string(),
+            ),
+            (f64::INFINITY, "natural value: entry 201 is inf".to_string()),
+            (
+                f64::NEG_INFINITY,
+                "natural value: entry 201 is -inf".to_string(),
+            ),
+            (f64::NAN, "natural value: entry 201 is NaN".to_string()),
+        ] {
+            let mut values = good.clone();
+            values[201] = S::from_f64(bad);
+            let err = Message::Natural { values }.validate().unwrap_err();
+            assert!(err.to_string().contains(&want), "{}: {err}", S::NAME);
+        }
+    }
+    case::<f32>();
+    case::<f64>();
+    case::<half::f16>();
+}
