@@ -41,7 +41,7 @@ fn combine<S: Scalar>(mut acc: [S; LANES]) -> S {
 }
 
 /// Sum of `f(x_j)` accumulated in `f64` with 8 accumulators.
-#[inline]
+#[inline(always)]
 fn reduce_wide<S: Scalar>(x: &[S], f: impl Fn(f64) -> f64) -> f64 {
     let mut acc = [0.0f64; 8];
     let chunks = x.chunks_exact(8);
@@ -175,16 +175,23 @@ pub fn norm1<S: Scalar>(x: &[S]) -> f64 {
     reduce_wide(x, f64::abs)
 }
 
-/// Σ x_j² accumulated in `f64`: eight accumulators over the entries in index order, combined
-/// pairwise, then the tail of fewer than eight. The sum whose root [`norm2`] takes on its fast
-/// path. Each square passes through at most $\lceil n/8\rceil + 5$ roundings, so for finite
-/// input the relative error is at most $\gamma_{n/8+5}$ with $\gamma_m = mu/(1-mu)$, $u = 2^{-53}$
-/// (the bound `squeeze-compress` uses to split ‖x‖₂ over threads without changing it).
-///
-/// ```
-/// assert_eq!(squeeze_core::ops::sum_sq_wide(&[3.0f32, 4.0]), 25.0);
-/// ```
-pub fn sum_sq_wide<S: Scalar>(x: &[S]) -> f64 {
+crate::dispatch_avx2! {
+    /// Σ x_j² accumulated in `f64`: eight accumulators over the entries in index order, combined
+    /// pairwise, then the tail of fewer than eight. The sum whose root [`norm2`] takes on its
+    /// fast path. Each square passes through at most $\lceil n/8\rceil + 5$ roundings, so for
+    /// finite input the relative error is at most $\gamma_{n/8+5}$ with
+    /// $\gamma_m = mu/(1-mu)$, $u = 2^{-53}$ (the bound `squeeze-compress` uses to split ‖x‖₂
+    /// over threads without changing it). The AVX2/AVX-512 copies keep the eight accumulators
+    /// as vector lanes: the same operations in the same order, so the same sum.
+    ///
+    /// ```
+    /// assert_eq!(squeeze_core::ops::sum_sq_wide(&[3.0f32, 4.0]), 25.0);
+    /// ```
+    pub fn sum_sq_wide<S: Scalar>(x: &[S]) -> f64 => sum_sq_wide_body
+}
+
+#[inline(always)]
+fn sum_sq_wide_body<S: Scalar>(x: &[S]) -> f64 {
     reduce_wide(x, |v| v * v)
 }
 
@@ -294,6 +301,22 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// The dispatched Σx² gives the same bits at every SIMD level (the eight accumulators
+        /// stay eight lanes), for f32 and f64 of any length and spread.
+        #[test]
+        fn sum_sq_wide_is_the_same_at_every_level(
+            x in prop::collection::vec(-1e3f64..1e3, 0..300),
+            spread in -30i32..30,
+        ) {
+            let x64: Vec<f64> = x.iter().map(|v| v * 2f64.powi(spread)).collect();
+            let x32: Vec<f32> = x64.iter().map(|&v| v as f32).collect();
+            for level in [crate::simd::Level::Baseline, crate::simd::Level::Avx2] {
+                let (a, b) = crate::simd::at_most(level, || (sum_sq_wide(&x64), sum_sq_wide(&x32)));
+                prop_assert_eq!(a.to_bits(), sum_sq_wide(&x64).to_bits());
+                prop_assert_eq!(b.to_bits(), sum_sq_wide(&x32).to_bits());
+            }
+        }
+
         #[test]
         fn kernels_match_naive(x in prop::collection::vec(-1e3f64..1e3, 0..100),
                                y in prop::collection::vec(-1e3f64..1e3, 0..100)) {

@@ -46,6 +46,16 @@ pub(crate) fn check_values<S: Scalar>(values: &[S], what: &'static str) -> Resul
 }
 
 crate::dispatch_avx2! {
+    /// The largest level `max_j |c_j|` (0 for no codes): one branch-free pass.
+    fn largest_level(codes: &[i16]) -> u16 => largest_level_body
+}
+
+#[inline(always)]
+fn largest_level_body(codes: &[i16]) -> u16 {
+    codes.iter().fold(0u16, |m, c| m.max(c.unsigned_abs()))
+}
+
+crate::dispatch_avx2! {
     /// Whether every value is a finite zero or a signed power of two (mantissa zero, exponent
     /// not all ones): one branch-free pass, the fast path of the natural-value check.
     fn naturals_clean<S: Scalar>(values: &[S]) -> bool => naturals_clean_body
@@ -255,7 +265,7 @@ impl<S: Scalar> Message<S> {
                 check_nonnegative_if(wire, *norm, "quantisation norm")?;
                 let s = levels.s();
                 // A branch-free max pass (vectorised) first; the search only on failure.
-                let largest = codes.iter().fold(0u16, |m, c| m.max(c.unsigned_abs()));
+                let largest = largest_level(codes);
                 if largest > s
                     && let Some(c) = codes.iter().find(|c| c.unsigned_abs() > s)
                 {
