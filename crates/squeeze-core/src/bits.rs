@@ -383,9 +383,9 @@ impl<'a> BitReader<'a> {
         /// whatever follows) and consumes `len ≤ max_len ≤ 56` of them. Fills a prefix of `out`
         /// and returns its length and whether any item was `bad` (OR-ed in a register, not a
         /// captured flag: that would be a store per item); the caller reads the rest with
-        /// [`BitReader::read`], which reports truncation. One unaligned load serves `⌊56/max_len⌋` items (with BMI2, the
-        /// bit-position chain of a variable-width code, QSGD's, is one `shrx` + mask + add per
-        /// entry).
+        /// [`BitReader::read`], which reports truncation. One unaligned load serves
+        /// `⌊56/max_len⌋` items (with BMI2, the bit-position chain of a variable-width field is
+        /// one `shrx` + mask + add per item).
         pub(crate) fn read_fields[T](
             &mut self,
             out: &mut [T],
