@@ -248,7 +248,7 @@ impl<S: Scalar> Message<S> {
                         }
                         Levels::Geometric { .. } => S::from_f64(levels.magnitude(c.unsigned_abs())),
                     };
-                    f(j, if c < 0 { -(n * m) } else { n * m });
+                    f(j, apply_sign(c, n * m));
                 }
             }
             Message::Scaled { scale: s, inner } => inner.visit(scale * *s, f),
@@ -328,6 +328,7 @@ fn apply_sign<S: Scalar>(c: i16, v: S) -> S {
 #[cfg(test)]
 mod geometric_tests {
     use crate::message::{Levels, Message};
+    use crate::scalar::Scalar;
 
     /// `add_to` of geometric levels (table path for s < 512, `powi` path above) equals the
     /// per-entry magnitudes.
@@ -359,6 +360,58 @@ mod geometric_tests {
                     assert_eq!(o.to_bits(), want.to_bits(), "s {s}, base {base}, code {c}");
                 }
             }
+        }
+    }
+
+    /// As above for f32, f64 and f16, with signed zeros and a NaN in `out`: the table's −0 for
+    /// code 0 leaves them as skipping the entry did.
+    #[test]
+    fn geometric_add_to_matches_the_entrywise_sum() {
+        fn check<S: Scalar>(s: u16, seed: u64) {
+            let mut state = seed;
+            let mut next = move || {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                state >> 33
+            };
+            let levels = Levels::Geometric {
+                base: S::from_f64(1.5),
+                s,
+            };
+            let codes: Vec<i16> = (0..700)
+                .map(|j| match j % 5 {
+                    0 | 1 => 0,
+                    _ => (next() % (2 * s as u64 + 1)) as i16 - s as i16,
+                })
+                .collect();
+            let specials = [0.0, -0.0, f64::NAN, 1e-3, -2.5];
+            let out0: Vec<S> = (0..700)
+                .map(|j| S::from_f64(specials[(next() as usize + j) % specials.len()]))
+                .collect();
+            let (norm, scale) = (S::from_f64(3.25), S::from_f64(-0.5));
+            let m = Message::Quantized {
+                norm,
+                levels,
+                codes: codes.clone(),
+            };
+            let mut got = out0.clone();
+            m.add_to(&mut got, scale).unwrap();
+            let n = scale * norm;
+            let mut want = out0;
+            for (o, &c) in want.iter_mut().zip(&codes) {
+                if c != 0 {
+                    let v = n * S::from_f64(levels.magnitude(c.unsigned_abs()));
+                    *o += if c < 0 { -v } else { v };
+                }
+            }
+            let bits = |v: &[S]| v.iter().map(|x| x.to_bits_u64()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{} s = {s}", S::NAME);
+        }
+        for (i, s) in [1u16, 2, 7, 64, 511, 512, 600].into_iter().enumerate() {
+            check::<f32>(s, i as u64);
+            check::<f64>(s, 10 + i as u64);
+            check::<half::f16>(s, 20 + i as u64);
         }
     }
 }

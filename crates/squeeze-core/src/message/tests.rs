@@ -588,59 +588,6 @@ fn concat_places_its_parts_one_after_the_other() {
     assert_eq!(r.to_dense().unwrap(), vec![1.0, 0.0, 0.0]);
 }
 
-/// `add_to` of geometric levels (the branch-free signed table) gives, bit for bit, what adding
-/// `±n·m_|c|` entry by entry and skipping zero codes gives — signed zeros and a NaN in `out`
-/// included — for f32, f64 and f16, table-sized and larger `s`.
-#[test]
-fn geometric_add_to_matches_the_entrywise_sum() {
-    fn check<S: Scalar>(s: u16, seed: u64) {
-        let mut state = seed;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            state >> 33
-        };
-        let levels = Levels::Geometric {
-            base: S::from_f64(1.5),
-            s,
-        };
-        let codes: Vec<i16> = (0..700)
-            .map(|j| match j % 5 {
-                0 | 1 => 0,
-                _ => (next() % (2 * s as u64 + 1)) as i16 - s as i16,
-            })
-            .collect();
-        let specials = [0.0, -0.0, f64::NAN, 1e-3, -2.5];
-        let out0: Vec<S> = (0..700)
-            .map(|j| S::from_f64(specials[(next() as usize + j) % specials.len()]))
-            .collect();
-        let (norm, scale) = (S::from_f64(3.25), S::from_f64(-0.5));
-        let m = Message::Quantized {
-            norm,
-            levels,
-            codes: codes.clone(),
-        };
-        let mut got = out0.clone();
-        m.add_to(&mut got, scale).unwrap();
-        let n = scale * norm;
-        let mut want = out0;
-        for (o, &c) in want.iter_mut().zip(&codes) {
-            if c != 0 {
-                let v = n * S::from_f64(levels.magnitude(c.unsigned_abs()));
-                *o += if c < 0 { -v } else { v };
-            }
-        }
-        let bits = |v: &[S]| v.iter().map(|x| x.to_bits_u64()).collect::<Vec<_>>();
-        assert_eq!(bits(&got), bits(&want), "{} s = {s}", S::NAME);
-    }
-    for (i, s) in [1u16, 2, 7, 64, 511, 512, 600].into_iter().enumerate() {
-        check::<f32>(s, i as u64);
-        check::<f64>(s, 10 + i as u64);
-        check::<half::f16>(s, 20 + i as u64);
-    }
-}
-
 /// The dispatched flat loops of `add_to` (dense, sign, uniform levels) give, bit for bit, the
 /// entrywise sums, at lengths around the vector widths and the 64-entry sign words.
 #[test]

@@ -283,12 +283,7 @@ impl<S: Scalar> Message<S> {
                 // Some value is bad: the passes below name the first one.
                 let mant_mask = (1u64 << S::MANT_BITS) - 1;
                 check_values(values, "natural value")?;
-                let mantissas = values
-                    .iter()
-                    .fold(0u64, |m, v| m | (v.to_bits_u64() & mant_mask));
-                if mantissas != 0
-                    && let Some(v) = values.iter().find(|v| v.to_bits_u64() & mant_mask != 0)
-                {
+                if let Some(v) = values.iter().find(|v| v.to_bits_u64() & mant_mask != 0) {
                     return Err(DecodeError::bad_field(
                         "natural value",
                         format!("{v} is not zero or a power of two"),
