@@ -171,20 +171,41 @@ impl BitWriter {
         }
     }
 
-    bmi2_dispatch! {
-        /// Append one field per item, `(value, len) = field(item)` with `value < 2^len` and
-        /// `len ≤ max_len ≤ 56`: the same bits as one [`BitWriter::write`] per item, but
-        /// packed word-at-a-time — `⌊56/max_len⌋` fields are OR-ed into a 64-bit accumulator
-        /// and stored with one unaligned 8-byte write, with no branch per field. A group of
-        /// items for which `zero_group` returns `Some(bits)` (its fields are all zero and take
-        /// `bits` bits in all) only moves the position: the bytes ahead are already zero.
-        pub(crate) fn write_fields[T: Copy](
-            &mut self,
-            items: &[T],
-            max_len: u32,
-            field: impl Fn(T) -> (u64, u32),
-            zero_group: impl Fn(&[T]) -> Option<u32>,
-        ) => write_fields_bmi2, write_fields_body;
+    /// Append one field per item, `(value, len) = field(item)` with `value < 2^len` and
+    /// `len ≤ max_len ≤ 56`: the same bits as one [`BitWriter::write`] per item, but packed
+    /// word-at-a-time — the fields of `⌊56/max_len⌋` items are OR-ed into a 64-bit accumulator
+    /// and stored with one unaligned 8-byte write, with no branch per field.
+    ///
+    /// `group(items)` may give a whole group's bits at once ([`GroupBits`]): then `field` is
+    /// not called for it, and a group of zero bits only moves the position (the bytes ahead
+    /// are already zero). With BMI2 the loop is compiled for it, and a [`GroupBits::select`]
+    /// is one `pext`.
+    pub(crate) fn write_fields<T: Copy>(
+        &mut self,
+        items: &[T],
+        max_len: u32,
+        field: impl Fn(T) -> (u64, u32),
+        group: impl Fn(&[T]) -> Option<GroupBits>,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if bmi2() {
+            #[target_feature(enable = "avx2,bmi2")]
+            fn with_bmi2<T: Copy>(
+                w: &mut BitWriter,
+                items: &[T],
+                max_len: u32,
+                field: impl Fn(T) -> (u64, u32),
+                group: impl Fn(&[T]) -> Option<GroupBits>,
+            ) {
+                // The closure inherits this copy's features: `pext` is one instruction.
+                w.write_fields_body(items, max_len, field, group, |v, keep| {
+                    core::arch::x86_64::_pext_u64(v, keep)
+                });
+            }
+            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+            return unsafe { with_bmi2(self, items, max_len, field, group) };
+        }
+        self.write_fields_body(items, max_len, field, group, extract_bits);
     }
 
     #[inline(always)]
@@ -193,7 +214,8 @@ impl BitWriter {
         items: &[T],
         max_len: u32,
         field: impl Fn(T) -> (u64, u32),
-        zero_group: impl Fn(&[T]) -> Option<u32>,
+        group: impl Fn(&[T]) -> Option<GroupBits>,
+        pext: impl Fn(u64, u64) -> u64,
     ) {
         debug_assert!((1..=56).contains(&max_len));
         if items.is_empty() {
@@ -211,18 +233,19 @@ impl BitWriter {
         p += b as usize;
         acc = if b == 0 { acc } else { acc >> (8 * b) };
         n -= 8 * b;
-        // One copy per common field width (codes, natural exponents, 16-bit values), so that
-        // the group size and the shifts are constants.
+        // One copy per common field width (codes, natural exponents, 16- and 32-bit values), so
+        // that the group size and the shifts are constants.
         let at = (p, acc, n);
+        let k = (&field, &group, &pext);
         macro_rules! by_len {
             ($($l:literal)*) => {
                 match max_len {
-                    $($l => pack_groups(buf, at, items, $l, &field, &zero_group),)*
-                    _ => pack_groups(buf, at, items, max_len, &field, &zero_group),
+                    $($l => pack_groups(buf, at, items, $l, k),)*
+                    _ => pack_groups(buf, at, items, max_len, k),
                 }
             };
         }
-        let (p, acc, n) = by_len!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+        let (p, acc, n) = by_len!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 32);
         self.buf.truncate(p);
         self.acc = acc;
         self.pending = n;
@@ -262,58 +285,6 @@ impl BitWriter {
         }
         &self.buf
     }
-}
-
-/// Write the 8 little-endian bytes of `v` at `buf[p..p + 8]` (the caller sized `buf`).
-#[inline(always)]
-fn store_u64(buf: &mut [u8], p: usize, v: u64) {
-    if let Some(s) = buf.get_mut(p..p + 8) {
-        s.copy_from_slice(&v.to_le_bytes());
-    }
-}
-
-/// The group loop of [`BitWriter::write_fields`] from byte `p` with accumulator `acc` holding
-/// `n < 8` pending bits (already stored): `⌊56/max_len⌋` fields per group OR-ed into `acc` and
-/// stored with one 8-byte write, a zero group only advancing the position. Returns the new
-/// `(p, acc, n)`.
-#[inline(always)]
-fn pack_groups<T: Copy>(
-    buf: &mut [u8],
-    (mut p, mut acc, mut n): (usize, u64, u32),
-    items: &[T],
-    max_len: u32,
-    field: &impl Fn(T) -> (u64, u32),
-    zero_group: &impl Fn(&[T]) -> Option<u32>,
-) -> (usize, u64, u32) {
-    let group = (56 / max_len.clamp(1, 56)) as usize;
-    let mut step = |chunk: &[T]| {
-        if let Some(bits) = zero_group(chunk) {
-            // The pending bits were stored with the last group; zeros follow them.
-            n += bits;
-        } else {
-            for &t in chunk {
-                let (v, len) = field(t);
-                debug_assert!(len <= max_len && (len == 64 || v >> len == 0));
-                acc |= v << n;
-                n += len;
-            }
-            store_u64(buf, p, acc);
-        }
-        let b = n >> 3;
-        p += b as usize;
-        // n ≤ 7 + 56, so the shift is below 64.
-        acc = if b == 0 { acc } else { acc >> (8 * b) };
-        n &= 7;
-    };
-    // Whole groups (a constant trip count), then the partial last one.
-    let mut full = items.chunks_exact(group);
-    for chunk in full.by_ref() {
-        step(chunk);
-    }
-    if !full.remainder().is_empty() {
-        step(full.remainder());
-    }
-    (p, acc, n)
 }
 
 /// Reads bit fields from untrusted bytes.
@@ -625,6 +596,10 @@ impl<'a> BitReader<'a> {
         Ok(())
     }
 }
+
+mod group;
+pub(crate) use group::{GroupBits, fast_pext};
+use group::{extract_bits, pack_groups, store_u64};
 
 /// Chunked packers, in `message/` beside the encoder and decoder that call them.
 #[path = "message/wire_chunked.rs"]

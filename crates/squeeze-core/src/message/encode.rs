@@ -9,7 +9,7 @@ use super::{
     TAG_DENSE, TAG_INDEXED, TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED,
     TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
-use crate::bits::{BitWriter, bits_for_range};
+use crate::bits::{BitWriter, GroupBits, bits_for_range, fast_pext};
 use crate::error::MessageError;
 use crate::scalar::Scalar;
 
@@ -27,7 +27,9 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
             values,
             n,
             |v| (v.to_bits_u64(), n),
-            |_| None,
+            // Whole groups where a group holds several values (f16, bf16); an f32 is a
+            // group of one, for which the field loop is as fast.
+            |g| (n <= 28).then(|| fixed_group(g, n, |v| v.to_bits_u64())),
             |c| fixed_bits(c, n),
         );
     } else {
@@ -43,6 +45,7 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
 /// packed chunk by chunk on the calling rayon pool, each chunk at the bit offset given by the
 /// lengths $\sum_j (w + [c_j \ne 0])$ of the chunks before it.
 pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
+    let pext = fast_pext();
     w.write_fields_chunked(
         codes,
         width + 1,
@@ -51,7 +54,7 @@ pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
             let nonzero = (mag != 0) as u32;
             (mag | (((c < 0) as u64) << width), width + nonzero)
         },
-        |group| zero_codes(group).then_some(group.len() as u32 * width),
+        |group| code_group(group, width, pext),
         |chunk| {
             let nonzero = chunk.iter().filter(|&&c| c != 0).count() as u64;
             chunk.len() as u64 * width as u64 + nonzero
@@ -59,14 +62,47 @@ pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
     );
 }
 
-/// Whether every code of `group` is zero: the first one alone for a dense message (a branch
-/// that is predictable both there and in a sparse one), then a branch-free fold of the rest.
+/// A group of codes whole, if it is cheap: all zero (the first code alone is tested for a
+/// dense message, a branch that is predictable both there and in a sparse one, then a
+/// branch-free fold of the rest), or laid out at the fixed stride `width + 1` with the sign
+/// bits of zero codes dropped by one `pext` (`pext` fast here) or none dropped (no zero code).
 #[inline(always)]
-fn zero_codes(group: &[i16]) -> bool {
-    match group.split_first() {
-        Some((&0, rest)) => rest.iter().fold(0, |a, &c| a | c) == 0,
-        _ => false,
+fn code_group(group: &[i16], width: u32, pext: bool) -> Option<GroupBits> {
+    if let Some((&0, rest)) = group.split_first()
+        && rest.iter().fold(0, |a, &c| a | c) == 0
+    {
+        return Some(GroupBits::packed(0, group.len() as u32 * width));
     }
+    let stride = width + 1;
+    // The fields at stride `width + 1`, and (constants for a whole group) the masks of their
+    // level bits and of their sign bits.
+    let (mut word, mut levels, mut signs) = (0u64, 0u64, 0u64);
+    for (j, &c) in group.iter().enumerate() {
+        let at = j as u32 * stride;
+        word |= (c.unsigned_abs() as u64 | (((c < 0) as u64) << width)) << at;
+        levels |= ((1u64 << width) - 1) << at;
+        signs |= 1 << (at + width);
+    }
+    // A level plus 2^w − 1 carries into its sign place iff it is non-zero (no carry leaves
+    // the field): the sign places to keep.
+    let kept = ((word & levels) + levels) & signs;
+    if kept == signs {
+        Some(GroupBits::packed(word, group.len() as u32 * stride))
+    } else if pext {
+        Some(GroupBits::select(word, levels | kept))
+    } else {
+        None
+    }
+}
+
+/// A group of `n`-bit fields `value(item)` at constant offsets (no position chain).
+#[inline(always)]
+fn fixed_group<T: Copy>(group: &[T], n: u32, value: impl Fn(T) -> u64) -> GroupBits {
+    let word = group
+        .iter()
+        .enumerate()
+        .fold(0u64, |w, (j, &t)| w | value(t) << (j as u32 * n));
+    GroupBits::packed(word, group.len() as u32 * n)
 }
 
 /// Bits of `items.len()` fields of `n` bits each.
@@ -82,7 +118,7 @@ pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) {
         values,
         n,
         |v| (v.to_bits_u64() >> S::MANT_BITS, n),
-        |_| None,
+        |g| Some(fixed_group(g, n, |v| v.to_bits_u64() >> S::MANT_BITS)),
         |c| fixed_bits(c, n),
     );
 }

@@ -4,7 +4,7 @@
 //! more than one thread, both are exactly the sequential calls. Above, they allocate a few
 //! vectors of one entry per [`super::WIRE_CHUNK`] (the allocation-free round tests run far below).
 
-use super::{BitReader, BitWriter};
+use super::{BitReader, BitWriter, GroupBits};
 #[cfg(feature = "parallel")]
 use super::{WIRE_CHUNK, wire_parallel};
 
@@ -23,15 +23,15 @@ impl BitWriter {
         items: &[T],
         max_len: u32,
         field: impl Fn(T) -> (u64, u32) + Sync,
-        zero_group: impl Fn(&[T]) -> Option<u32> + Sync,
+        group: impl Fn(&[T]) -> Option<GroupBits> + Sync,
         chunk_bits: impl Fn(&[T]) -> u64 + Sync,
     ) {
         #[cfg(feature = "parallel")]
         if wire_parallel(items.len()) {
-            return self.write_fields_par(items, max_len, &field, &zero_group, &chunk_bits);
+            return self.write_fields_par(items, max_len, &field, &group, &chunk_bits);
         }
         let _ = &chunk_bits;
-        self.write_fields(items, max_len, field, zero_group);
+        self.write_fields(items, max_len, field, group);
     }
 
     #[cfg(feature = "parallel")]
@@ -40,7 +40,7 @@ impl BitWriter {
         items: &[T],
         max_len: u32,
         field: &(impl Fn(T) -> (u64, u32) + Sync),
-        zero_group: &(impl Fn(&[T]) -> Option<u32> + Sync),
+        group: &(impl Fn(&[T]) -> Option<GroupBits> + Sync),
         chunk_bits: &(impl Fn(&[T]) -> u64 + Sync),
     ) {
         use rayon::prelude::*;
@@ -85,7 +85,7 @@ impl BitWriter {
                     items: chunk,
                     max_len,
                     field,
-                    zero_group,
+                    group,
                 })
             })
             .collect();
@@ -116,54 +116,67 @@ struct Region<'a, T, F, Z> {
     items: &'a [T],
     max_len: u32,
     field: &'a F,
-    zero_group: &'a Z,
+    group: &'a Z,
 }
 
 /// Pack `r`; returns the last partial byte (< 8 bits, the head's bits included if `dst` is
 /// empty). Stores are the truncated 8-byte stores of [`BitWriter::write_fields`], so every
 /// byte of `dst` gets the same bits.
 #[cfg(feature = "parallel")]
-fn pack_region<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<u32>>(
+fn pack_region<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<GroupBits>>(
     r: Region<'_, T, F, Z>,
 ) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if super::bmi2() {
         #[target_feature(enable = "avx2,bmi2")]
-        fn with_bmi2<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<u32>>(
+        fn with_bmi2<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<GroupBits>>(
             r: Region<'_, T, F, Z>,
         ) -> u64 {
-            r.pack()
+            r.pack(|v, keep| core::arch::x86_64::_pext_u64(v, keep))
         }
         // SAFETY: `super::bmi2()` checked that this CPU has AVX2 and BMI2.
         return unsafe { with_bmi2(r) };
     }
-    r.pack()
+    r.pack(super::extract_bits)
 }
 
 #[cfg(feature = "parallel")]
-impl<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<u32>> Region<'_, T, F, Z> {
+impl<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<GroupBits>> Region<'_, T, F, Z> {
     #[inline(always)]
-    fn pack(self) -> u64 {
+    fn pack(self, pext: impl Fn(u64, u64) -> u64) -> u64 {
         let Region {
             dst,
             head,
             items,
             max_len,
             field,
-            zero_group,
+            group: group_bits,
         } = self;
         let group = (56 / max_len.clamp(1, 56)) as usize;
         let (mut p, mut acc, mut n) = (0usize, 0u64, head);
         for chunk in items.chunks(group) {
-            if let Some(bits) = zero_group(chunk) {
+            let whole = group_bits(chunk).map(|g| {
+                let v = if g.keep == u64::MAX {
+                    g.word
+                } else {
+                    pext(g.word, g.keep)
+                };
+                (v, g.bits)
+            });
+            if let Some((0, bits)) = whole {
                 // As in `write_fields`: `dst` starts zeroed, so only the position moves.
                 n += bits;
             } else {
-                for &t in chunk {
-                    let (v, len) = field(t);
-                    debug_assert!(len <= max_len && v >> len == 0);
+                if let Some((v, bits)) = whole {
                     acc |= v << n;
-                    n += len;
+                    n += bits;
+                } else {
+                    for &t in chunk {
+                        let (v, len) = field(t);
+                        debug_assert!(len <= max_len && v >> len == 0);
+                        acc |= v << n;
+                        n += len;
+                    }
                 }
                 let bytes = acc.to_le_bytes();
                 match dst.get_mut(p..p + 8) {
