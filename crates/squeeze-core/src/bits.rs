@@ -176,7 +176,8 @@ impl BitWriter {
     /// word-at-a-time — the fields of `⌊56/max_len⌋` items are OR-ed into a 64-bit accumulator
     /// and stored with one unaligned 8-byte write, with no branch per field.
     ///
-    /// `group(items)` may give a whole group's bits at once ([`GroupBits`]): then `field` is
+    /// `group(items, max_len)` may give a whole group's bits at once ([`GroupBits`]; `max_len` is
+    /// a constant in the loop's per-width copies): then `field` is
     /// not called for it, and a group of zero bits only moves the position (the bytes ahead
     /// are already zero). With BMI2 the loop is compiled for it, and a [`GroupBits::select`]
     /// is one `pext`.
@@ -185,7 +186,7 @@ impl BitWriter {
         items: &[T],
         max_len: u32,
         field: impl Fn(T) -> (u64, u32),
-        group: impl Fn(&[T]) -> Option<GroupBits>,
+        group: impl Fn(&[T], u32) -> Option<GroupBits>,
     ) {
         #[cfg(target_arch = "x86_64")]
         if bmi2() {
@@ -195,7 +196,7 @@ impl BitWriter {
                 items: &[T],
                 max_len: u32,
                 field: impl Fn(T) -> (u64, u32),
-                group: impl Fn(&[T]) -> Option<GroupBits>,
+                group: impl Fn(&[T], u32) -> Option<GroupBits>,
             ) {
                 // The closure inherits this copy's features: `pext` is one instruction.
                 w.write_fields_body(items, max_len, field, group, |v, keep| {
@@ -214,7 +215,7 @@ impl BitWriter {
         items: &[T],
         max_len: u32,
         field: impl Fn(T) -> (u64, u32),
-        group: impl Fn(&[T]) -> Option<GroupBits>,
+        group: impl Fn(&[T], u32) -> Option<GroupBits>,
         pext: impl Fn(u64, u64) -> u64,
     ) {
         debug_assert!((1..=56).contains(&max_len));
@@ -228,24 +229,13 @@ impl BitWriter {
         let buf = &mut self.buf[..];
         let (mut p, mut acc, mut n) = (start, self.acc, self.pending);
         // Down to fewer than 8 pending bits: their whole bytes go to the buffer first.
-        store_u64(buf, p, acc);
+        store_u64::<false>(buf, p, acc);
         let b = n / 8;
         p += b as usize;
         acc = if b == 0 { acc } else { acc >> (8 * b) };
         n -= 8 * b;
-        // One copy per common field width (codes, natural exponents, 16- and 32-bit values), so
-        // that the group size and the shifts are constants.
-        let at = (p, acc, n);
-        let k = (&field, &group, &pext);
-        macro_rules! by_len {
-            ($($l:literal)*) => {
-                match max_len {
-                    $($l => pack_groups(buf, at, items, $l, k),)*
-                    _ => pack_groups(buf, at, items, max_len, k),
-                }
-            };
-        }
-        let (p, acc, n) = by_len!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 32);
+        let (p, acc, n) =
+            pack_fields::<false, T>(buf, (p, acc, n), items, max_len, (&field, &group, &pext));
         self.buf.truncate(p);
         self.acc = acc;
         self.pending = n;
@@ -599,7 +589,7 @@ impl<'a> BitReader<'a> {
 
 mod group;
 pub(crate) use group::{GroupBits, fast_pext};
-use group::{extract_bits, pack_groups, store_u64};
+use group::{extract_bits, pack_fields, store_u64};
 
 /// Chunked packers, in `message/` beside the encoder and decoder that call them.
 #[path = "message/wire_chunked.rs"]

@@ -84,12 +84,52 @@ pub(super) fn extract_bits(v: u64, mut keep: u64) -> u64 {
     out
 }
 
-/// Write the 8 little-endian bytes of `v` at `buf[p..p + 8]` (the caller sized `buf`).
+/// Write the 8 little-endian bytes of `v` at `buf[p..p + 8]`; with `TRUNCATE`, those of them
+/// that fit (a chunk's region of the parallel packer ends exactly at its last whole byte),
+/// else none if they do not (the writer's buffer has 8 bytes to spare).
 #[inline(always)]
-pub(super) fn store_u64(buf: &mut [u8], p: usize, v: u64) {
+pub(super) fn store_u64<const TRUNCATE: bool>(buf: &mut [u8], p: usize, v: u64) {
+    let bytes = v.to_le_bytes();
     if let Some(s) = buf.get_mut(p..p + 8) {
-        s.copy_from_slice(&v.to_le_bytes());
+        s.copy_from_slice(&bytes);
+    } else if TRUNCATE {
+        store_tail(buf, p, bytes);
     }
+}
+
+/// The bytes of `bytes` that fit in `buf` from `p` (out of line: at most once per region).
+#[cold]
+#[inline(never)]
+fn store_tail(buf: &mut [u8], p: usize, bytes: [u8; 8]) {
+    let k = buf.len().saturating_sub(p).min(8);
+    if let Some(s) = buf.get_mut(p..p + k) {
+        s.copy_from_slice(&bytes[..k]);
+    }
+}
+
+/// [`pack_groups`] with one copy per common field width (codes, natural exponents, 16- and
+/// 32-bit values), so that the group size and the shifts are constants.
+#[inline(always)]
+pub(super) fn pack_fields<const TRUNCATE: bool, T: Copy>(
+    buf: &mut [u8],
+    at: (usize, u64, u32),
+    items: &[T],
+    max_len: u32,
+    k: (
+        &impl Fn(T) -> (u64, u32),
+        &impl Fn(&[T], u32) -> Option<GroupBits>,
+        &impl Fn(u64, u64) -> u64,
+    ),
+) -> (usize, u64, u32) {
+    macro_rules! by_len {
+        ($($l:literal)*) => {
+            match max_len {
+                $($l => pack_groups::<TRUNCATE, T>(buf, at, items, $l, k),)*
+                _ => pack_groups::<TRUNCATE, T>(buf, at, items, max_len, k),
+            }
+        };
+    }
+    by_len!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 32)
 }
 
 /// The group loop of [`BitWriter::write_fields`] from byte `p` with accumulator `acc` holding
@@ -97,14 +137,14 @@ pub(super) fn store_u64(buf: &mut [u8], p: usize, v: u64) {
 /// stored with one 8-byte write, a zero group only advancing the position. Returns the new
 /// `(p, acc, n)`.
 #[inline(always)]
-pub(super) fn pack_groups<T: Copy>(
+fn pack_groups<const TRUNCATE: bool, T: Copy>(
     buf: &mut [u8],
     (p, acc, n): (usize, u64, u32),
     items: &[T],
     max_len: u32,
     (field, group_bits, pext): (
         &impl Fn(T) -> (u64, u32),
-        &impl Fn(&[T]) -> Option<GroupBits>,
+        &impl Fn(&[T], u32) -> Option<GroupBits>,
         &impl Fn(u64, u64) -> u64,
     ),
 ) -> (usize, u64, u32) {
@@ -113,10 +153,10 @@ pub(super) fn pack_groups<T: Copy>(
     let mut full = items.chunks_exact(group);
     let mut at = (p, acc, n);
     for chunk in full.by_ref() {
-        at = pack_group(buf, at, chunk, max_len, (field, group_bits, pext));
+        at = pack_group::<TRUNCATE, T>(buf, at, chunk, max_len, (field, group_bits, pext));
     }
     if !full.remainder().is_empty() {
-        at = pack_group(
+        at = pack_group::<TRUNCATE, T>(
             buf,
             at,
             full.remainder(),
@@ -129,18 +169,18 @@ pub(super) fn pack_groups<T: Copy>(
 
 /// One group of [`pack_groups`] (a function, not a closure, so that it is always inlined).
 #[inline(always)]
-fn pack_group<T: Copy>(
+fn pack_group<const TRUNCATE: bool, T: Copy>(
     buf: &mut [u8],
     (mut p, mut acc, mut n): (usize, u64, u32),
     chunk: &[T],
     max_len: u32,
     (field, group_bits, pext): (
         &impl Fn(T) -> (u64, u32),
-        &impl Fn(&[T]) -> Option<GroupBits>,
+        &impl Fn(&[T], u32) -> Option<GroupBits>,
         &impl Fn(u64, u64) -> u64,
     ),
 ) -> (usize, u64, u32) {
-    if let Some(g) = group_bits(chunk) {
+    if let Some(g) = group_bits(chunk, max_len) {
         let v = if g.keep == u64::MAX {
             g.word
         } else {
@@ -149,7 +189,7 @@ fn pack_group<T: Copy>(
         // A zero group: the pending bits were stored with the last group; zeros follow.
         if v != 0 {
             acc |= v << n;
-            store_u64(buf, p, acc);
+            store_u64::<TRUNCATE>(buf, p, acc);
         }
         n += g.bits;
     } else {
@@ -159,7 +199,7 @@ fn pack_group<T: Copy>(
             acc |= v << n;
             n += len;
         }
-        store_u64(buf, p, acc);
+        store_u64::<TRUNCATE>(buf, p, acc);
     }
     let b = n >> 3;
     p += b as usize;

@@ -29,7 +29,7 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
             |v| (v.to_bits_u64(), n),
             // Whole groups where a group holds several values (f16, bf16); an f32 is a
             // group of one, for which the field loop is as fast.
-            |g| (n <= 28).then(|| fixed_group(g, n, |v| v.to_bits_u64())),
+            |g, n| (n <= 28).then(|| fixed_group(g, n, |v| v.to_bits_u64())),
             |c| fixed_bits(c, n),
         );
     } else {
@@ -54,9 +54,10 @@ pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
             let nonzero = (mag != 0) as u32;
             (mag | (((c < 0) as u64) << width), width + nonzero)
         },
-        |group| code_group(group, width, pext),
+        |group, stride| code_group(group, stride, pext),
         |chunk| {
-            let nonzero = chunk.iter().filter(|&&c| c != 0).count() as u64;
+            // A chunk has at most `WIRE_CHUNK` = 2^16 entries, so a u32 count does not wrap.
+            let nonzero = chunk.iter().fold(0u32, |a, &c| a + (c != 0) as u32) as u64;
             chunk.len() as u64 * width as u64 + nonzero
         },
     );
@@ -66,14 +67,15 @@ pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
 /// dense message, a branch that is predictable both there and in a sparse one, then a
 /// branch-free fold of the rest), or laid out at the fixed stride `width + 1` with the sign
 /// bits of zero codes dropped by one `pext` (`pext` fast here) or none dropped (no zero code).
+/// `stride = width + 1` is the packer's field width: a constant in its per-width copies.
 #[inline(always)]
-fn code_group(group: &[i16], width: u32, pext: bool) -> Option<GroupBits> {
+fn code_group(group: &[i16], stride: u32, pext: bool) -> Option<GroupBits> {
+    let width = stride - 1;
     if let Some((&0, rest)) = group.split_first()
         && rest.iter().fold(0, |a, &c| a | c) == 0
     {
         return Some(GroupBits::packed(0, group.len() as u32 * width));
     }
-    let stride = width + 1;
     // The fields at stride `width + 1`, and (constants for a whole group) the masks of their
     // level bits and of their sign bits.
     let (mut word, mut levels, mut signs) = (0u64, 0u64, 0u64);
@@ -118,7 +120,7 @@ pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) {
         values,
         n,
         |v| (v.to_bits_u64() >> S::MANT_BITS, n),
-        |g| Some(fixed_group(g, n, |v| v.to_bits_u64() >> S::MANT_BITS)),
+        |g, n| Some(fixed_group(g, n, |v| v.to_bits_u64() >> S::MANT_BITS)),
         |c| fixed_bits(c, n),
     );
 }

@@ -23,7 +23,7 @@ impl BitWriter {
         items: &[T],
         max_len: u32,
         field: impl Fn(T) -> (u64, u32) + Sync,
-        group: impl Fn(&[T]) -> Option<GroupBits> + Sync,
+        group: impl Fn(&[T], u32) -> Option<GroupBits> + Sync,
         chunk_bits: impl Fn(&[T]) -> u64 + Sync,
     ) {
         #[cfg(feature = "parallel")]
@@ -40,7 +40,7 @@ impl BitWriter {
         items: &[T],
         max_len: u32,
         field: &(impl Fn(T) -> (u64, u32) + Sync),
-        group: &(impl Fn(&[T]) -> Option<GroupBits> + Sync),
+        group: &(impl Fn(&[T], u32) -> Option<GroupBits> + Sync),
         chunk_bits: &(impl Fn(&[T]) -> u64 + Sync),
     ) {
         use rayon::prelude::*;
@@ -123,13 +123,13 @@ struct Region<'a, T, F, Z> {
 /// empty). Stores are the truncated 8-byte stores of [`BitWriter::write_fields`], so every
 /// byte of `dst` gets the same bits.
 #[cfg(feature = "parallel")]
-fn pack_region<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<GroupBits>>(
+fn pack_region<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T], u32) -> Option<GroupBits>>(
     r: Region<'_, T, F, Z>,
 ) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if super::bmi2() {
         #[target_feature(enable = "avx2,bmi2")]
-        fn with_bmi2<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<GroupBits>>(
+        fn with_bmi2<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T], u32) -> Option<GroupBits>>(
             r: Region<'_, T, F, Z>,
         ) -> u64 {
             r.pack(|v, keep| core::arch::x86_64::_pext_u64(v, keep))
@@ -141,7 +141,7 @@ fn pack_region<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<GroupBits>
 }
 
 #[cfg(feature = "parallel")]
-impl<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<GroupBits>> Region<'_, T, F, Z> {
+impl<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T], u32) -> Option<GroupBits>> Region<'_, T, F, Z> {
     #[inline(always)]
     fn pack(self, pext: impl Fn(u64, u64) -> u64) -> u64 {
         let Region {
@@ -152,48 +152,14 @@ impl<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T]) -> Option<GroupBits>> Region<'
             field,
             group: group_bits,
         } = self;
-        let group = (56 / max_len.clamp(1, 56)) as usize;
-        let (mut p, mut acc, mut n) = (0usize, 0u64, head);
-        for chunk in items.chunks(group) {
-            let whole = group_bits(chunk).map(|g| {
-                let v = if g.keep == u64::MAX {
-                    g.word
-                } else {
-                    pext(g.word, g.keep)
-                };
-                (v, g.bits)
-            });
-            if let Some((0, bits)) = whole {
-                // As in `write_fields`: `dst` starts zeroed, so only the position moves.
-                n += bits;
-            } else {
-                if let Some((v, bits)) = whole {
-                    acc |= v << n;
-                    n += bits;
-                } else {
-                    for &t in chunk {
-                        let (v, len) = field(t);
-                        debug_assert!(len <= max_len && v >> len == 0);
-                        acc |= v << n;
-                        n += len;
-                    }
-                }
-                let bytes = acc.to_le_bytes();
-                match dst.get_mut(p..p + 8) {
-                    Some(s) => s.copy_from_slice(&bytes),
-                    None => {
-                        let k = dst.len().saturating_sub(p).min(8);
-                        if let Some(s) = dst.get_mut(p..p + k) {
-                            s.copy_from_slice(&bytes[..k]);
-                        }
-                    }
-                }
-            }
-            let b = n >> 3;
-            p += b as usize;
-            acc = if b == 0 { acc } else { acc >> (8 * b) };
-            n &= 7;
-        }
+        // `dst` starts zeroed and ends at the last whole byte: the stores are truncated there.
+        let (p, acc, _) = super::group::pack_fields::<true, T>(
+            dst,
+            (0, 0, head),
+            items,
+            max_len,
+            (field, group_bits, &pext),
+        );
         debug_assert_eq!(p, dst.len());
         acc
     }
