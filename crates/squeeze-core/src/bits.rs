@@ -176,11 +176,11 @@ impl BitWriter {
     /// word-at-a-time — the fields of `⌊56/max_len⌋` items are OR-ed into a 64-bit accumulator
     /// and stored with one unaligned 8-byte write, with no branch per field.
     ///
-    /// `group(items, max_len)` may give a whole group's bits at once ([`GroupBits`]; `max_len` is
-    /// a constant in the loop's per-width copies): then `field` is
-    /// not called for it, and a group of zero bits only moves the position (the bytes ahead
-    /// are already zero). With BMI2 the loop is compiled for it, and a [`GroupBits::select`]
-    /// is one `pext`.
+    /// `group(items, max_len)` may give a whole group's bits at once ([`GroupBits`]; `max_len`
+    /// is a constant in the loop's per-width copies): then `field` is not called for it, and a
+    /// group of zero bits only moves the position (the bytes ahead are already zero). With
+    /// BMI2 the loop runs in a copy compiled for `avx2,bmi2`, where a [`GroupBits::select`] is
+    /// one `pext`.
     pub(crate) fn write_fields<T: Copy>(
         &mut self,
         items: &[T],
@@ -234,8 +234,8 @@ impl BitWriter {
         p += b as usize;
         acc = if b == 0 { acc } else { acc >> (8 * b) };
         n -= 8 * b;
-        let (p, acc, n) =
-            pack_fields::<false, T>(buf, (p, acc, n), items, max_len, (&field, &group, &pext));
+        let k = Packers::new(&field, &group, &pext);
+        let (p, acc, n) = k.pack_fields::<false>(buf, (p, acc, n), items, max_len);
         self.buf.truncate(p);
         self.acc = acc;
         self.pending = n;
@@ -589,7 +589,7 @@ impl<'a> BitReader<'a> {
 
 mod group;
 pub(crate) use group::{GroupBits, fast_pext};
-use group::{extract_bits, pack_fields, store_u64};
+use group::{Packers, extract_bits, store_u64};
 
 /// Chunked packers, in `message/` beside the encoder and decoder that call them.
 #[path = "message/wire_chunked.rs"]

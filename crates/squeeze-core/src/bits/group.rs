@@ -2,10 +2,12 @@
 //! the group loop, [`GroupBits`] (a group's bits given at once, e.g. by one `pext`), and
 //! whether `pext` is fast on this CPU.
 
+use core::marker::PhantomData;
+
 #[cfg(target_arch = "x86_64")]
 use super::bmi2;
 
-/// Whether [`BitWriter::write_fields`] may hand groups to `pext`: its BMI2 copy runs and
+/// Whether [`BitWriter::write_fields`](super::BitWriter::write_fields) may hand groups to `pext`: its BMI2 copy runs and
 /// `pext` is a fast instruction here (one µop; on AMD before Zen 3 it is microcoded, tens to
 /// hundreds of cycles, so the group is packed field by field there instead).
 #[inline]
@@ -36,7 +38,7 @@ fn microcoded_pext() -> bool {
         };
     amd && family < 0x19
 }
-/// A whole group's bits for [`BitWriter::write_fields`]: the `bits` bits of `word` at the set
+/// A whole group's bits for [`BitWriter::write_fields`](super::BitWriter::write_fields): the `bits` bits of `word` at the set
 /// bits of `keep`, lowest first (a parallel bit extract); `keep = u64::MAX` when `word` is
 /// already packed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,106 +109,122 @@ fn store_tail(buf: &mut [u8], p: usize, bytes: [u8; 8]) {
     }
 }
 
-/// [`pack_groups`] with one copy per common field width (codes, natural exponents, 16- and
-/// 32-bit values), so that the group size and the shifts are constants.
-#[inline(always)]
-pub(super) fn pack_fields<const TRUNCATE: bool, T: Copy>(
-    buf: &mut [u8],
-    at: (usize, u64, u32),
-    items: &[T],
-    max_len: u32,
-    k: (
-        &impl Fn(T) -> (u64, u32),
-        &impl Fn(&[T], u32) -> Option<GroupBits>,
-        &impl Fn(u64, u64) -> u64,
-    ),
-) -> (usize, u64, u32) {
-    macro_rules! by_len {
-        ($($l:literal)*) => {
-            match max_len {
-                $($l => pack_groups::<TRUNCATE, T>(buf, at, items, $l, k),)*
-                _ => pack_groups::<TRUNCATE, T>(buf, at, items, max_len, k),
+/// The closures of the group loop: `field` packs one item, `group` a whole group (or `None`),
+/// `pext` is the bit extract a [`GroupBits::select`] needs.
+pub(super) struct Packers<'a, T, F, G, X> {
+    field: &'a F,
+    group: &'a G,
+    pext: &'a X,
+    items: PhantomData<fn(&[T])>,
+}
+
+impl<T, F, G, X> Clone for Packers<'_, T, F, G, X> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T, F, G, X> Copy for Packers<'_, T, F, G, X> {}
+
+impl<'a, T: Copy, F, G, X> Packers<'a, T, F, G, X>
+where
+    F: Fn(T) -> (u64, u32),
+    G: Fn(&[T], u32) -> Option<GroupBits>,
+    X: Fn(u64, u64) -> u64,
+{
+    #[inline(always)]
+    pub(super) fn new(field: &'a F, group: &'a G, pext: &'a X) -> Self {
+        Self {
+            field,
+            group,
+            pext,
+            items: PhantomData,
+        }
+    }
+
+    /// [`Packers::pack_groups`] with one copy per common field width (codes, natural exponents,
+    /// 16- and 32-bit values), so that the group size and the shifts are constants.
+    #[inline(always)]
+    pub(super) fn pack_fields<const TRUNCATE: bool>(
+        self,
+        buf: &mut [u8],
+        at: (usize, u64, u32),
+        items: &[T],
+        max_len: u32,
+    ) -> (usize, u64, u32) {
+        macro_rules! by_len {
+            ($($l:literal)*) => {
+                match max_len {
+                    $($l => self.pack_groups::<TRUNCATE>(buf, at, items, $l),)*
+                    _ => self.pack_groups::<TRUNCATE>(buf, at, items, max_len),
+                }
+            };
+        }
+        by_len!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 32)
+    }
+
+    /// The group loop of [`BitWriter::write_fields`](super::BitWriter::write_fields) from byte `p` with accumulator `acc`
+    /// holding `n < 8` pending bits (already stored): `⌊56/max_len⌋` fields per group OR-ed
+    /// into `acc` and stored with one 8-byte write, a zero group only advancing the position.
+    /// Returns the new `(p, acc, n)`.
+    #[inline(always)]
+    fn pack_groups<const TRUNCATE: bool>(
+        self,
+        buf: &mut [u8],
+        mut at: (usize, u64, u32),
+        items: &[T],
+        max_len: u32,
+    ) -> (usize, u64, u32) {
+        let group = (56 / max_len.clamp(1, 56)) as usize;
+        // Whole groups (a constant trip count), then the partial last one.
+        let mut full = items.chunks_exact(group);
+        for chunk in full.by_ref() {
+            at = self.pack_group::<TRUNCATE>(buf, at, chunk, max_len);
+        }
+        if !full.remainder().is_empty() {
+            at = self.pack_group::<TRUNCATE>(buf, at, full.remainder(), max_len);
+        }
+        at
+    }
+
+    /// One group of [`Packers::pack_groups`] (a function, not a closure, so that it is
+    /// always inlined).
+    #[inline(always)]
+    fn pack_group<const TRUNCATE: bool>(
+        self,
+        buf: &mut [u8],
+        (mut p, mut acc, mut n): (usize, u64, u32),
+        chunk: &[T],
+        max_len: u32,
+    ) -> (usize, u64, u32) {
+        if let Some(g) = (self.group)(chunk, max_len) {
+            let v = if g.keep == u64::MAX {
+                g.word
+            } else {
+                (self.pext)(g.word, g.keep)
+            };
+            // A zero group: the pending bits were stored with the last group; zeros follow.
+            if v != 0 {
+                acc |= v << n;
+                store_u64::<TRUNCATE>(buf, p, acc);
             }
-        };
-    }
-    by_len!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 32)
-}
-
-/// The group loop of [`BitWriter::write_fields`] from byte `p` with accumulator `acc` holding
-/// `n < 8` pending bits (already stored): `⌊56/max_len⌋` fields per group OR-ed into `acc` and
-/// stored with one 8-byte write, a zero group only advancing the position. Returns the new
-/// `(p, acc, n)`.
-#[inline(always)]
-fn pack_groups<const TRUNCATE: bool, T: Copy>(
-    buf: &mut [u8],
-    (p, acc, n): (usize, u64, u32),
-    items: &[T],
-    max_len: u32,
-    (field, group_bits, pext): (
-        &impl Fn(T) -> (u64, u32),
-        &impl Fn(&[T], u32) -> Option<GroupBits>,
-        &impl Fn(u64, u64) -> u64,
-    ),
-) -> (usize, u64, u32) {
-    let group = (56 / max_len.clamp(1, 56)) as usize;
-    // Whole groups (a constant trip count), then the partial last one.
-    let mut full = items.chunks_exact(group);
-    let mut at = (p, acc, n);
-    for chunk in full.by_ref() {
-        at = pack_group::<TRUNCATE, T>(buf, at, chunk, max_len, (field, group_bits, pext));
-    }
-    if !full.remainder().is_empty() {
-        at = pack_group::<TRUNCATE, T>(
-            buf,
-            at,
-            full.remainder(),
-            max_len,
-            (field, group_bits, pext),
-        );
-    }
-    at
-}
-
-/// One group of [`pack_groups`] (a function, not a closure, so that it is always inlined).
-#[inline(always)]
-fn pack_group<const TRUNCATE: bool, T: Copy>(
-    buf: &mut [u8],
-    (mut p, mut acc, mut n): (usize, u64, u32),
-    chunk: &[T],
-    max_len: u32,
-    (field, group_bits, pext): (
-        &impl Fn(T) -> (u64, u32),
-        &impl Fn(&[T], u32) -> Option<GroupBits>,
-        &impl Fn(u64, u64) -> u64,
-    ),
-) -> (usize, u64, u32) {
-    if let Some(g) = group_bits(chunk, max_len) {
-        let v = if g.keep == u64::MAX {
-            g.word
+            n += g.bits;
         } else {
-            pext(g.word, g.keep)
-        };
-        // A zero group: the pending bits were stored with the last group; zeros follow.
-        if v != 0 {
-            acc |= v << n;
+            for &t in chunk {
+                let (v, len) = (self.field)(t);
+                debug_assert!(len <= max_len && (len == 64 || v >> len == 0));
+                acc |= v << n;
+                n += len;
+            }
             store_u64::<TRUNCATE>(buf, p, acc);
         }
-        n += g.bits;
-    } else {
-        for &t in chunk {
-            let (v, len) = field(t);
-            debug_assert!(len <= max_len && (len == 64 || v >> len == 0));
-            acc |= v << n;
-            n += len;
-        }
-        store_u64::<TRUNCATE>(buf, p, acc);
+        let b = n >> 3;
+        p += b as usize;
+        // n ≤ 7 + 56, so the shift is below 64.
+        acc = if b == 0 { acc } else { acc >> (8 * b) };
+        n &= 7;
+        (p, acc, n)
     }
-    let b = n >> 3;
-    p += b as usize;
-    // n ≤ 7 + 56, so the shift is below 64.
-    acc = if b == 0 { acc } else { acc >> (8 * b) };
-    n &= 7;
-    (p, acc, n)
 }
 
 #[cfg(test)]

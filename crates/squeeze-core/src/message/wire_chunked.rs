@@ -153,13 +153,8 @@ impl<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T], u32) -> Option<GroupBits>> Reg
             group: group_bits,
         } = self;
         // `dst` starts zeroed and ends at the last whole byte: the stores are truncated there.
-        let (p, acc, _) = super::group::pack_fields::<true, T>(
-            dst,
-            (0, 0, head),
-            items,
-            max_len,
-            (field, group_bits, &pext),
-        );
+        let k = super::Packers::new(field, group_bits, &pext);
+        let (p, acc, _) = k.pack_fields::<true>(dst, (0, 0, head), items, max_len);
         debug_assert_eq!(p, dst.len());
         acc
     }
