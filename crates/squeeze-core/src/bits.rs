@@ -173,8 +173,8 @@ impl BitWriter {
 
     /// Append one field per item, `(value, len) = field(item)` with `value < 2^len` and
     /// `len ≤ max_len ≤ 56`: the same bits as one [`BitWriter::write`] per item, but packed
-    /// word-at-a-time — the fields of `⌊56/max_len⌋` items are OR-ed into a 64-bit accumulator
-    /// and stored with one unaligned 8-byte write, with no branch per field.
+    /// word-at-a-time — the fields of `⌊56/max_len⌋` items are OR-ed into a 64-bit
+    /// accumulator and stored with one unaligned 8-byte write, with no branch per field.
     ///
     /// `group(items, max_len)` may give a whole group's bits at once ([`GroupBits`]; `max_len`
     /// is a constant in the loop's per-width copies): then `field` is not called for it, and a

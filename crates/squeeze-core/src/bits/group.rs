@@ -7,9 +7,10 @@ use core::marker::PhantomData;
 #[cfg(target_arch = "x86_64")]
 use super::bmi2;
 
-/// Whether [`BitWriter::write_fields`](super::BitWriter::write_fields) may hand groups to `pext`: its BMI2 copy runs and
-/// `pext` is a fast instruction here (one µop; on AMD before Zen 3 it is microcoded, tens to
-/// hundreds of cycles, so the group is packed field by field there instead).
+/// Whether [`BitWriter::write_fields`](super::BitWriter::write_fields) may hand groups to
+/// `pext`: its BMI2 copy runs and `pext` is a fast instruction here (one µop; on AMD before
+/// Zen 3 it is microcoded, tens to hundreds of cycles, so the group is packed field by field
+/// there instead).
 #[inline]
 pub(crate) fn fast_pext() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -38,9 +39,10 @@ fn microcoded_pext() -> bool {
         };
     amd && family < 0x19
 }
-/// A whole group's bits for [`BitWriter::write_fields`](super::BitWriter::write_fields): the `bits` bits of `word` at the set
-/// bits of `keep`, lowest first (a parallel bit extract); `keep = u64::MAX` when `word` is
-/// already packed.
+
+/// A whole group's bits for [`BitWriter::write_fields`](super::BitWriter::write_fields): the
+/// `bits` bits of `word` at the set bits of `keep`, lowest first (a parallel bit extract);
+/// `keep = u64::MAX` when `word` is already packed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct GroupBits {
     /// The fields at their places (see `keep`).
@@ -99,7 +101,8 @@ pub(super) fn store_u64<const TRUNCATE: bool>(buf: &mut [u8], p: usize, v: u64) 
     }
 }
 
-/// The bytes of `bytes` that fit in `buf` from `p` (out of line: at most once per region).
+/// The bytes of `bytes` that fit in `buf` from `p` (out of line: only the last few stores of a
+/// region come here).
 #[cold]
 #[inline(never)]
 fn store_tail(buf: &mut [u8], p: usize, bytes: [u8; 8]) {
@@ -163,10 +166,10 @@ where
         by_len!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 32)
     }
 
-    /// The group loop of [`BitWriter::write_fields`](super::BitWriter::write_fields) from byte `p` with accumulator `acc`
-    /// holding `n < 8` pending bits (already stored): `⌊56/max_len⌋` fields per group OR-ed
-    /// into `acc` and stored with one 8-byte write, a zero group only advancing the position.
-    /// Returns the new `(p, acc, n)`.
+    /// The group loop of [`BitWriter::write_fields`](super::BitWriter::write_fields) from byte
+    /// `p` with accumulator `acc` holding `n < 8` pending bits (already stored): `⌊56/max_len⌋`
+    /// fields per group OR-ed into `acc` and stored with one 8-byte write, a zero group only
+    /// advancing the position. Returns the new `(p, acc, n)`.
     #[inline(always)]
     fn pack_groups<const TRUNCATE: bool>(
         self,
