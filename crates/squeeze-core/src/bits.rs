@@ -416,25 +416,52 @@ impl<'a> BitReader<'a> {
         (done, bad)
     }
 
-    bmi2_dispatch! {
-        /// Sign-magnitude codes (level `|c|` in `width ≤ 15` bits, then a sign bit iff
-        /// `|c| ≠ 0`) into a prefix of `out` while whole 8-byte loads stay inside the input;
-        /// returns the prefix length and whether a level above `s` was seen (the caller then
-        /// re-reads entry by entry for the exact error). Per loaded word, bit $o$ of
-        /// $z = \bigvee_{k<w} (\text{word} \gg k)$ says whether the level starting at offset
-        /// $o$ is non-zero, so the serial bit-position chain is one shift, mask and add per
-        /// entry: $o \leftarrow o + w + z_o$.
-        pub(crate) fn read_sign_magnitude[](&mut self, out: &mut [i16], width: u32, s: u16)
-            -> (usize, bool) => read_sign_magnitude_bmi2, read_sign_magnitude_body;
+    /// Sign-magnitude codes (level `|c|` in `width ≤ 15` bits, then a sign bit iff `|c| ≠ 0`)
+    /// into a prefix of `out` while whole 8-byte loads stay inside the input; returns the
+    /// prefix length and whether a level above `s` was seen (the caller then re-reads entry by
+    /// entry for the exact error). Per loaded word, bit $o$ of
+    /// $z = \bigvee_{k<w} (\text{word} \gg k)$ says whether the level starting at offset $o$
+    /// is non-zero, so the serial bit-position chain is one shift, mask and add per entry:
+    /// $o \leftarrow o + w + z_o$. Where `pdep` is fast, runs of 64 non-zero codes are read
+    /// as blocks at constant offsets ([`BitReader::read_dense_codes`]).
+    pub(crate) fn read_sign_magnitude(
+        &mut self,
+        out: &mut [i16],
+        width: u32,
+        s: u16,
+    ) -> (usize, bool) {
+        #[cfg(target_arch = "x86_64")]
+        if bmi2() {
+            #[target_feature(enable = "avx2,bmi2")]
+            fn with_bmi2(
+                r: &mut BitReader<'_>,
+                out: &mut [i16],
+                width: u32,
+                s: u16,
+            ) -> (usize, bool) {
+                // The closure inherits this copy's features: `pdep` is one instruction.
+                let pdep = |v, m| core::arch::x86_64::_pdep_u64(v, m);
+                r.read_sign_magnitude_body(out, width, s, fast_pext().then_some(pdep))
+            }
+            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+            return unsafe { with_bmi2(self, out, width, s) };
+        }
+        self.read_sign_magnitude_body(out, width, s, None::<fn(u64, u64) -> u64>)
     }
 
     #[inline(always)]
-    fn read_sign_magnitude_body(&mut self, out: &mut [i16], width: u32, s: u16) -> (usize, bool) {
+    fn read_sign_magnitude_body(
+        &mut self,
+        out: &mut [i16],
+        width: u32,
+        s: u16,
+        pdep: Option<impl Fn(u64, u64) -> u64>,
+    ) -> (usize, bool) {
         // One copy per width: the group size and shifts are constants, the group unrolled.
         macro_rules! widths {
             ($($w:literal)*) => {
                 match width {
-                    $($w => self.read_sign_magnitude_w::<$w>(out, s),)*
+                    $($w => self.read_sign_magnitude_w::<$w>(out, s, pdep.as_ref()),)*
                     _ => (0, false), // not a valid level width: the caller's entry-by-entry path
                 }
             };
@@ -447,7 +474,12 @@ impl<'a> BitReader<'a> {
     /// level is non-zero) index a table of code values for `W ≤ 8`, where a level above `s`
     /// maps to `i16::MIN` (never a code: `|c| < 2^15`), found by a running minimum.
     #[inline(always)]
-    fn read_sign_magnitude_w<const W: u32>(&mut self, out: &mut [i16], s: u16) -> (usize, bool) {
+    fn read_sign_magnitude_w<const W: u32>(
+        &mut self,
+        out: &mut [i16],
+        s: u16,
+        pdep: Option<&impl Fn(u64, u64) -> u64>,
+    ) -> (usize, bool) {
         let group = (56 / (W + 1)) as usize;
         let mask = (1u64 << W) - 1;
         let mut table = [0i16; 512];
@@ -510,31 +542,43 @@ impl<'a> BitReader<'a> {
             }
             (used, low == i16::MIN)
         };
-        // A zero level has no sign bit, so `group` zero codes are exactly `group·W` zero bits
-        // and any non-zero code has a set bit among its first `W`: a group whose bits are all
-        // zero is skipped without the position chain (most of a large QSGD message, whose
-        // expected non-zero count is at most s·‖x‖₁/‖x‖₂ ≤ s·√d).
         let zero_bits = group as u32 * W;
-        let zero_mask = (1u64 << zero_bits) - 1;
-        let (mut done, mut bad) = (0, false);
-        // Whole groups (a constant trip count), then the partial last one.
-        let mut full = out.chunks_exact_mut(group);
-        for chunk in full.by_ref() {
-            let Some(word) = self.peek_57() else {
-                return (done, bad);
-            };
-            if word & zero_mask == 0 {
-                chunk.fill(0);
-                self.pos += u64::from(zero_bits);
-                done += chunk.len();
-                continue;
+        let whole = out.len() / group * group;
+        let chain =
+            |r: &mut Self, out: &mut [i16]| r.read_chained_groups(out, group, zero_bits, &run);
+        let (mut done, mut bad);
+        if let Some(pdep) = pdep
+            && let Some(first) = out.get_mut(..DENSE_BLOCK)
+            && let Some(b) = self.read_dense_codes::<W>(first, s, pdep)
+        {
+            // A message that starts with 64 non-zero codes (power rounding's have none): dense
+            // blocks, and after a failed one eight groups through the chain, until the end.
+            // (A dense block leaves `done` at any count, not only at whole groups.)
+            (done, bad) = (DENSE_BLOCK, b);
+            while out.len() - done >= group {
+                if let Some(block) = out.get_mut(done..done + DENSE_BLOCK)
+                    && let Some(b) = self.read_dense_codes::<W>(block, s, pdep)
+                {
+                    bad |= b;
+                    done += DENSE_BLOCK;
+                    continue;
+                }
+                let end = done + ((out.len() - done) / group).min(8) * group;
+                let (d, b) = chain(self, &mut out[done..end]);
+                bad |= b;
+                if d < end - done {
+                    return (done + d, bad);
+                }
+                done = end;
             }
-            let (used, b) = run(word, chunk);
-            bad |= b;
-            self.pos += used as u64;
-            done += chunk.len();
+        } else {
+            (done, bad) = chain(self, &mut out[..whole]);
+            if done < whole {
+                return (done, bad);
+            }
         }
-        let rest = full.into_remainder();
+        // The partial last group.
+        let rest = &mut out[done..];
         if !rest.is_empty()
             && let Some(word) = self.peek_57()
         {
@@ -544,6 +588,40 @@ impl<'a> BitReader<'a> {
             done += rest.len();
         }
         (done, bad)
+    }
+
+    /// The whole groups of `out` (a multiple of `group` codes) through the position chain of
+    /// [`BitReader::read_sign_magnitude`], `run(word, chunk)` reading a group from its loaded
+    /// word: how many codes it read (fewer at the end of the input) and whether a level was
+    /// above `s`. A zero level has no sign bit, so `group` zero codes are exactly `zero_bits =
+    /// group·W` zero bits and any non-zero code has a set bit among its first `W`: a group
+    /// whose bits are all zero is skipped without the chain (most of a large QSGD message,
+    /// whose expected non-zero count is at most s·‖x‖₁/‖x‖₂ ≤ s·√d).
+    #[inline(always)]
+    fn read_chained_groups(
+        &mut self,
+        out: &mut [i16],
+        group: usize,
+        zero_bits: u32,
+        run: &impl Fn(u64, &mut [i16]) -> (u32, bool),
+    ) -> (usize, bool) {
+        let zero_mask = (1u64 << zero_bits) - 1;
+        let mut bad = false;
+        // A constant trip count (and no count of its own: it would live in memory).
+        for (i, chunk) in out.chunks_exact_mut(group).enumerate() {
+            let Some(word) = self.peek_57() else {
+                return (i * group, bad);
+            };
+            if word & zero_mask == 0 {
+                chunk.fill(0);
+                self.pos += u64::from(zero_bits);
+                continue;
+            }
+            let (used, b) = run(word, chunk);
+            bad |= b;
+            self.pos += used as u64;
+        }
+        (out.len(), bad)
     }
 
     /// The next ≥ 57 unread bits (low bit first) from one 8-byte load, if it stays inside
@@ -587,9 +665,12 @@ impl<'a> BitReader<'a> {
     }
 }
 
+mod blocks;
 mod group;
-pub(crate) use group::{GroupBits, fast_pext};
-use group::{Packers, extract_bits, store_u64};
+pub(crate) use blocks::BLOCK_GROUPS;
+use blocks::DENSE_BLOCK;
+pub(crate) use group::{GroupBits, extract_bits, fast_pext};
+use group::{Packers, store_u64};
 
 /// Chunked packers, in `message/` beside the encoder and decoder that call them.
 #[path = "message/wire_chunked.rs"]

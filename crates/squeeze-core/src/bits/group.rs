@@ -77,7 +77,7 @@ impl GroupBits {
 
 /// The bits of `v` at the set bits of `keep`, lowest first (what `pext` computes): the
 /// portable form, one step per set bit of `keep`.
-pub(super) fn extract_bits(v: u64, mut keep: u64) -> u64 {
+pub(crate) fn extract_bits(v: u64, mut keep: u64) -> u64 {
     let (mut out, mut at) = (0u64, 0u32);
     while keep != 0 {
         let low = keep & keep.wrapping_neg();

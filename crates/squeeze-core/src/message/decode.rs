@@ -4,6 +4,7 @@
 use super::TAG_LOW_RANK;
 use super::cast::decode_cast;
 use super::low_rank::decode_low_rank;
+use super::natural::read_naturals;
 use super::validate::{
     binary_blocks, check_binary_block, check_index_width, check_values, too_deep,
 };
@@ -44,7 +45,7 @@ pub(super) fn need(r: &BitReader<'_>, count: u64, bits_each: u64) -> Result<(), 
 /// `buf` at length `count` for `count` fields of `bits_each` bits, once [`need`] found them in
 /// the input: reused, its entries left as they are (only a longer length adds `fill`s), for a
 /// reader that overwrites every entry.
-fn sized_for<T: Clone>(
+pub(super) fn sized_for<T: Clone>(
     r: &BitReader<'_>,
     mut buf: Vec<T>,
     count: usize,
@@ -142,38 +143,6 @@ fn read_codes(
         };
     }
     Ok(codes)
-}
-
-/// `dim` natural-compression values (sign and exponent field, mantissa zero) into `values`;
-/// word-at-a-time (chunked over the calling rayon pool for large payloads), re-reading entry
-/// by entry from the start if a field encodes ±∞/NaN.
-fn read_naturals<S: Scalar>(
-    r: &mut BitReader<'_>,
-    dim: usize,
-    values: Vec<S>,
-) -> Result<Vec<S>, DecodeError> {
-    let n = 1 + S::EXP_BITS;
-    let mut values = sized_for(r, values, dim, n, S::ZERO)?;
-    let max_exp = (1u64 << S::EXP_BITS) - 1;
-    let start = r.clone();
-    let bad = r.read_fixed(&mut values, n, |field| {
-        (
-            S::from_bits_u64(field << S::MANT_BITS),
-            field & max_exp == max_exp,
-        )
-    });
-    if !bad {
-        return Ok(values);
-    }
-    *r = start;
-    for (j, o) in values.iter_mut().enumerate() {
-        let field = r.read(n)?;
-        DecodeError::require(field & max_exp != max_exp, "natural exponent", || {
-            format!("entry {j} encodes ±∞/NaN")
-        })?;
-        *o = S::from_bits_u64(field << S::MANT_BITS);
-    }
-    Ok(values)
 }
 
 /// The buffers of a message that [`Message::decode_into`] replaces, handed to the decoder so

@@ -4,6 +4,7 @@
 use super::TAG_LOW_RANK;
 use super::cast::encode_cast;
 use super::low_rank::encode_low_rank;
+use super::natural::write_naturals;
 use super::{
     INDEX_WIDTH_BITS, Levels, Message, TAG_BINARY, TAG_BITS, TAG_CAST, TAG_COMPOSED, TAG_CONCAT,
     TAG_DENSE, TAG_INDEXED, TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED,
@@ -99,7 +100,7 @@ fn code_group(group: &[i16], stride: u32, pext: bool) -> Option<GroupBits> {
 
 /// A group of `n`-bit fields `value(item)` at constant offsets (no position chain).
 #[inline(always)]
-fn fixed_group<T: Copy>(group: &[T], n: u32, value: impl Fn(T) -> u64) -> GroupBits {
+pub(super) fn fixed_group<T: Copy>(group: &[T], n: u32, value: impl Fn(T) -> u64) -> GroupBits {
     let word = group
         .iter()
         .enumerate()
@@ -108,21 +109,8 @@ fn fixed_group<T: Copy>(group: &[T], n: u32, value: impl Fn(T) -> u64) -> GroupB
 }
 
 /// Bits of `items.len()` fields of `n` bits each.
-fn fixed_bits<T>(items: &[T], n: u32) -> u64 {
+pub(super) fn fixed_bits<T>(items: &[T], n: u32) -> u64 {
     items.len() as u64 * n as u64
-}
-
-/// Natural-compression values: per entry the sign bit and the exponent field (the mantissa
-/// of a valid value is zero), `1 + EXP_BITS` bits each.
-pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) {
-    let n = 1 + S::EXP_BITS;
-    w.write_fields_chunked(
-        values,
-        n,
-        |v| (v.to_bits_u64() >> S::MANT_BITS, n),
-        |g, n| Some(fixed_group(g, n, |v| v.to_bits_u64() >> S::MANT_BITS)),
-        |c| fixed_bits(c, n),
-    );
 }
 
 /// `dim` bits from packed words (64 per word, least-significant first).
@@ -182,9 +170,14 @@ impl<S: Scalar> Message<S> {
     /// assert_eq!(w.bit_len(), 0);
     /// ```
     pub fn try_encode(&self, w: &mut BitWriter) -> Result<(), MessageError> {
-        self.validate()?;
+        // Natural values are checked as they are packed (one pass over them, not two).
+        self.check_unpacked()?;
         if !self.is_skip() {
-            self.encode_tagged(w);
+            let start = w.bit_len();
+            if !self.encode_tagged(w) {
+                w.truncate_bits(start);
+                return Err(self.natural_error());
+            }
         }
         Ok(())
     }
@@ -215,7 +208,7 @@ impl<S: Scalar> Message<S> {
     /// assert!(err.contains("2 indices, 1 values"), "{err}");
     /// ```
     pub fn try_to_bytes(&self) -> Result<Vec<u8>, MessageError> {
-        self.validate()?;
+        self.check_unpacked()?;
         // The word-at-a-time writer reserves for the widest field of every entry (a QSGD zero
         // takes one bit less), so room for one more bit per entry avoids a reallocation.
         let room = self
@@ -223,13 +216,16 @@ impl<S: Scalar> Message<S> {
             .saturating_add(self.entries())
             .saturating_add(64);
         let mut w = BitWriter::with_capacity_bits(room);
-        if !self.is_skip() {
-            self.encode_tagged(&mut w);
+        if !self.is_skip() && !self.encode_tagged(&mut w) {
+            return Err(self.natural_error());
         }
         Ok(w.into_bytes())
     }
 
-    pub(super) fn encode_tagged(&self, w: &mut BitWriter) {
+    /// The encoding of a message that passes [`Message::check_unpacked`]; `false` if a
+    /// `Natural` value in it is not a finite zero or power of two (then the bits written are
+    /// no valid message).
+    pub(super) fn encode_tagged(&self, w: &mut BitWriter) -> bool {
         match self {
             Message::Skip { .. } => w.write(TAG_SKIP, TAG_BITS),
             Message::Dense { values } => {
@@ -276,12 +272,12 @@ impl<S: Scalar> Message<S> {
             }
             Message::Natural { values } => {
                 w.write(TAG_NATURAL, TAG_BITS);
-                write_naturals(w, values);
+                return write_naturals(w, values);
             }
             Message::Scaled { scale, inner } => {
                 w.write(TAG_SCALED, TAG_BITS);
                 write_scalar(w, *scale);
-                inner.encode_tagged(w);
+                return inner.encode_tagged(w);
             }
             Message::Composed {
                 dim,
@@ -290,12 +286,11 @@ impl<S: Scalar> Message<S> {
             } => {
                 w.write(TAG_COMPOSED, TAG_BITS);
                 write_indices(w, *dim, indices);
-                inner.encode_tagged(w);
+                return inner.encode_tagged(w);
             }
             Message::Pair(p) => {
                 w.write(TAG_PAIR, TAG_BITS);
-                p[0].encode_tagged(w);
-                p[1].encode_tagged(w);
+                return p[0].encode_tagged(w) & p[1].encode_tagged(w);
             }
             Message::Indexed {
                 width,
@@ -305,7 +300,7 @@ impl<S: Scalar> Message<S> {
                 w.write(TAG_INDEXED, TAG_BITS);
                 w.write(*width as u64, INDEX_WIDTH_BITS);
                 w.write(*index as u64, *width as u32);
-                inner.encode_tagged(w);
+                return inner.encode_tagged(w);
             }
             Message::Binary {
                 dim,
@@ -321,8 +316,7 @@ impl<S: Scalar> Message<S> {
             Message::Concat(p) => {
                 w.write(TAG_CONCAT, TAG_BITS);
                 w.write(p[0].dim() as u64, bits_for_range(self.dim() as u64 + 1));
-                p[0].encode_tagged(w);
-                p[1].encode_tagged(w);
+                return p[0].encode_tagged(w) & p[1].encode_tagged(w);
             }
             Message::Cast { format, words } => {
                 w.write(TAG_CAST, TAG_BITS);
@@ -337,5 +331,6 @@ impl<S: Scalar> Message<S> {
                 encode_low_rank(w, *side, weights, vectors);
             }
         }
+        true
     }
 }

@@ -45,6 +45,7 @@ mod decode;
 mod encode;
 mod levels;
 mod low_rank;
+mod natural;
 mod parts;
 #[cfg(test)]
 mod tests;

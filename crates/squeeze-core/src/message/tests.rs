@@ -8,7 +8,7 @@ use crate::error::{DecodeError, MessageError};
 /// input).
 fn raw_bytes(m: &Message<f32>) -> Vec<u8> {
     let mut w = BitWriter::new();
-    m.encode_tagged(&mut w);
+    let _clean = m.encode_tagged(&mut w);
     w.finish().to_vec()
 }
 
@@ -673,11 +673,30 @@ fn natural_check_names_the_bad_value() {
         ] {
             let mut values = good.clone();
             values[201] = S::from_f64(bad);
-            let err = Message::Natural { values }.validate().unwrap_err();
+            let m = Message::Natural { values };
+            let err = m.validate().unwrap_err();
             assert!(err.to_string().contains(&want), "{}: {err}", S::NAME);
+            // The encoder checks the values as it packs them: the same error, and the writer
+            // back where it was, alone or after a good part of a pair.
+            let pair = Message::Pair(Box::new([
+                Message::Natural {
+                    values: good.clone(),
+                },
+                m.clone(),
+            ]));
+            for msg in [&m, &pair] {
+                let mut w = BitWriter::new();
+                w.write(0x1abc, 13);
+                let e = msg.try_encode(&mut w).unwrap_err();
+                assert!(e.to_string().contains(&want), "{}: {e}", S::NAME);
+                assert_eq!((w.bit_len(), w.into_bytes()), (13, vec![0xbc, 0x1a]));
+                assert!(msg.try_to_bytes().is_err());
+                assert_eq!(msg.to_bytes(), vec![TAG_INVALID as u8]);
+            }
         }
     }
     case::<f32>();
     case::<f64>();
     case::<half::f16>();
+    case::<half::bf16>();
 }

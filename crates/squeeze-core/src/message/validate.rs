@@ -10,7 +10,7 @@
 use super::cast::check_cast;
 use super::low_rank::check_low_rank;
 use super::{MAX_DEPTH, MAX_DIM, MAX_INDEX_WIDTH, Message};
-use crate::error::DecodeError;
+use crate::error::{DecodeError, MessageError};
 use crate::scalar::Scalar;
 
 /// Indices strictly increasing and `< dim`.
@@ -58,7 +58,7 @@ fn largest_level_body(codes: &[i16]) -> u16 {
 crate::dispatch_avx2! {
     /// Whether every value is a finite zero or a signed power of two (mantissa zero, exponent
     /// not all ones): one branch-free pass, the fast path of the natural-value check.
-    fn naturals_clean<S: Scalar>(values: &[S]) -> bool => naturals_clean_body
+    pub(super) fn naturals_clean<S: Scalar>(values: &[S]) -> bool => naturals_clean_body
 }
 
 #[inline(always)]
@@ -163,6 +163,8 @@ enum Scope {
     Shape,
     /// Everything the decoder enforces.
     Wire,
+    /// [`Scope::Wire`] but the `Natural` values, which the encoder checks as it packs them.
+    Unpacked,
 }
 
 /// The error for nesting deeper than the wire format's limit.
@@ -216,8 +218,26 @@ impl<S: Scalar> Message<S> {
         self.check(0, Scope::Shape)
     }
 
+    /// [`Message::validate`] but the `Natural` values, for the encoder, which checks them as it
+    /// packs them (see [`Message::natural_error`]).
+    pub(super) fn check_unpacked(&self) -> Result<(), DecodeError> {
+        self.check(0, Scope::Unpacked)
+    }
+
+    /// The error of [`Message::validate`] for a message whose `Natural` values the encoder
+    /// rejected.
+    pub(super) fn natural_error(&self) -> MessageError {
+        match self.validate() {
+            Err(e) => e.into(),
+            // Not reached: the encoder's check is the same as `naturals_clean`.
+            Ok(()) => {
+                DecodeError::bad_field("natural value", "rejected by the encoder".into()).into()
+            }
+        }
+    }
+
     fn check(&self, depth: u32, scope: Scope) -> Result<(), DecodeError> {
-        let wire = scope == Scope::Wire;
+        let wire = scope != Scope::Shape;
         DecodeError::require(self.dim() <= MAX_DIM, "dimension", || {
             format!("{} exceeds {MAX_DIM}", self.dim())
         })?;
@@ -277,7 +297,7 @@ impl<S: Scalar> Message<S> {
                 Ok(())
             }
             Message::Natural { values } => {
-                if !wire || naturals_clean(values) {
+                if scope != Scope::Wire || naturals_clean(values) {
                     return Ok(());
                 }
                 // Some value is bad: the passes below name the first one.

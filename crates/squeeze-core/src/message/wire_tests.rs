@@ -182,11 +182,15 @@ fn message<S: Scalar>(kind: u8, dim: usize, s_pick: usize, bits: &[u64]) -> Mess
     // One `s_pick` in four makes the codes sparse (1 in 16 non-zero), as QSGD's are at large d:
     // whole groups of zero codes, which the packers skip, between non-zero ones.
     let sparse = s_pick % 4 == 3;
+    // One in four makes them dense (power rounding's have no zero): runs of 64 non-zero codes,
+    // which the decoder reads as blocks, and now and then a zero that ends such a run.
+    let dense = s_pick % 4 == 2;
     let code = |j: usize| {
         let x = b(j);
         // Many zeros (their sign bit is absent), the extremes ±s, and the rest.
         let mag = match x % 4 {
             _ if sparse && (x >> 20) % 16 != 0 => 0,
+            _ if dense => ((x >> 20) % 300 != 0) as u16 * (1 + ((x >> 8) % s as u64) as u16),
             0 => 0,
             1 => s,
             _ => ((x >> 8) % (s as u64 + 1)) as u16,

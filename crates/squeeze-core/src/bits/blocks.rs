@@ -1,0 +1,232 @@
+//! Blocks of byte-sized groups at any bit position: the block paths of fixed-width fields.
+//! Eight fields of `w` bits fill exactly `w` bytes, so a group of them goes out as one `u128`
+//! shifted by the writer's pending bits (fewer than 8), and a block of eight groups is read at
+//! constant byte offsets from its first byte, instead of one shift pair per field.
+
+use super::{BitReader, BitWriter};
+
+/// Groups per block.
+pub(crate) const BLOCK_GROUPS: usize = 8;
+
+/// The most bytes one group holds (its bits and the pending ones fit a `u128`).
+pub(crate) const MAX_GROUP_BYTES: usize = 15;
+
+impl BitWriter {
+    /// Append `blocks` blocks of [`BLOCK_GROUPS`] groups of `group_bytes ≤ MAX_GROUP_BYTES`
+    /// bytes each, `block(b)` giving the groups of block `b` (each below `2^(8·group_bytes)`):
+    /// the same bits as one [`BitWriter::write`] per field. The pending whole bytes go to the
+    /// buffer first; then each group goes out shifted by the `s < 8` pending bits, its top `s`
+    /// bits carried to the next.
+    #[inline(always)]
+    pub(crate) fn write_blocks(
+        &mut self,
+        blocks: usize,
+        group_bytes: usize,
+        mut block: impl FnMut(usize) -> [u128; BLOCK_GROUPS],
+    ) {
+        debug_assert!((1..=MAX_GROUP_BYTES).contains(&group_bytes));
+        let whole = (self.pending / 8) as usize;
+        self.buf.extend_from_slice(&self.acc.to_le_bytes()[..whole]);
+        let s = self.pending % 8;
+        // `whole ≤ 7`: the shift is below 64.
+        let mut carry = u128::from(self.acc >> (8 * whole as u32));
+        let width = 8 * group_bytes as u32;
+        self.buf.reserve(blocks * BLOCK_GROUPS * group_bytes);
+        for b in 0..blocks {
+            for bits in block(b) {
+                let v = bits << s | carry;
+                self.buf.extend_from_slice(&v.to_le_bytes()[..group_bytes]);
+                carry = v >> width;
+            }
+        }
+        self.acc = carry as u64;
+        self.pending = s;
+        self.bits += (blocks * BLOCK_GROUPS * group_bytes) as u64 * 8;
+    }
+
+    /// Drop every bit after the first `bits` (a failed encode takes its partial message back);
+    /// nothing if `bits ≥` [`BitWriter::bit_len`].
+    pub(crate) fn truncate_bits(&mut self, bits: u64) {
+        if bits >= self.bits {
+            return;
+        }
+        let stored = self.buf.len() as u64 * 8;
+        let keep = if bits >= stored {
+            self.acc
+        } else {
+            let byte = (bits / 8) as usize;
+            let partial = self.buf.get(byte).copied().unwrap_or(0) as u64;
+            self.buf.truncate(byte);
+            partial
+        };
+        let pending = (bits - self.buf.len() as u64 * 8) as u32;
+        self.acc = if pending == 0 {
+            0
+        } else {
+            keep & (u64::MAX >> (64 - pending))
+        };
+        self.pending = pending;
+        self.bits = bits;
+    }
+}
+
+impl BitReader<'_> {
+    /// Read whole blocks of [`BLOCK_GROUPS`] groups of `group_bytes ≤ MAX_GROUP_BYTES` bytes,
+    /// at most `blocks`, while a block and the 16 bytes after it lie inside the input:
+    /// `block(b, bytes, s)` gets block `b` as the input from its first byte (its
+    /// `8·group_bytes` bytes and 16 more) and its bit offset `s < 8` there, so that the caller
+    /// loads each group straight from the input. Returns how many blocks it read; the caller
+    /// reads the rest field by field, which reports truncation.
+    #[inline(always)]
+    pub(crate) fn read_blocks(
+        &mut self,
+        blocks: usize,
+        group_bytes: usize,
+        mut block: impl FnMut(usize, &[u8], u32),
+    ) -> usize {
+        debug_assert!((1..=MAX_GROUP_BYTES).contains(&group_bytes));
+        let first = (self.pos / 8) as usize;
+        let s = (self.pos % 8) as u32;
+        let size = BLOCK_GROUPS * group_bytes;
+        let fit_bits = (self.remaining() / (size as u64 * 8)) as usize;
+        let fit_bytes = self.bytes.len().saturating_sub(first + 16) / size;
+        let n = blocks.min(fit_bits).min(fit_bytes);
+        let Some(src) = self.bytes.get(first..first + n * size + 16) else {
+            return 0;
+        };
+        for (b, bytes) in src.windows(size + 16).step_by(size).enumerate() {
+            block(b, bytes, s);
+        }
+        self.pos += (n * size) as u64 * 8;
+        n
+    }
+}
+
+/// Codes per dense block of [`BitReader::read_dense_codes`].
+pub(super) const DENSE_BLOCK: usize = 8 * BLOCK_GROUPS;
+
+impl BitReader<'_> {
+    /// The next [`DENSE_BLOCK`] sign-magnitude codes of `W ≤ 14`-bit levels into `out` if none
+    /// is zero (as in power rounding's messages), else `None` with the position unchanged
+    /// (and `out` overwritten). Non-zero codes are all `W + 1` bits, so eight of them are
+    /// `W + 1` whole bytes at a constant offset: one load per eight, `pdep` to 16-bit lanes
+    /// (four per call), then one pass over the block in L1 that forms the codes and checks
+    /// the levels. Returns whether a level was above `s`. `None` too if the block and 16
+    /// bytes after it are not inside the input.
+    #[inline(always)]
+    pub(super) fn read_dense_codes<const W: u32>(
+        &mut self,
+        out: &mut [i16],
+        s: u16,
+        pdep: impl Fn(u64, u64) -> u64,
+    ) -> Option<bool> {
+        if W > 14 || out.len() != DENSE_BLOCK {
+            return None;
+        }
+        let len = W + 1;
+        let group_bytes = len as usize;
+        let size = BLOCK_GROUPS * group_bytes;
+        if self.remaining() < size as u64 * 8 {
+            return None;
+        }
+        let first = (self.pos / 8) as usize;
+        let shift = (self.pos % 8) as u32;
+        let src = self.bytes.get(first..first + size + 16)?;
+        // Four fields to the low `W + 1` bits of four 16-bit lanes.
+        let lanes = (0..4).fold(0u64, |m, k| m | ((1u64 << len) - 1) << (16 * k));
+        for (g, o) in out.chunks_exact_mut(8).enumerate() {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&src[g * group_bytes..][..16]);
+            // At least 121 bits from the group's first field on: its 8·(W + 1) ≤ 120.
+            let bits = u128::from_le_bytes(a) >> shift;
+            let lo = pdep(bits as u64, lanes);
+            let hi = pdep((bits >> (4 * len)) as u64, lanes);
+            for (k, c) in o.iter_mut().enumerate() {
+                let lane = if k < 4 { lo } else { hi };
+                *c = (lane >> (16 * (k as u32 % 4))) as i16;
+            }
+        }
+        let mask = (1i16 << W) - 1;
+        let (mut zero, mut above) = (false, false);
+        for c in out.iter_mut() {
+            let m = *c & mask;
+            let neg = (*c >> W) & 1;
+            zero |= m == 0;
+            above |= m as u16 > s;
+            // (m ^ −1) + 1 = −m.
+            *c = (m ^ -neg) + neg;
+        }
+        if zero {
+            return None;
+        }
+        self.pos += size as u64 * 8;
+        Some(above)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Blocks are the bits of one `write` per field at every starting position and read
+        /// back as the same groups; `truncate_bits` takes a writer back to what it was.
+        #[test]
+        fn blocks_are_fields_at_any_position(
+            head in 0u32..64,
+            head_bits in any::<u64>(),
+            group_bytes in 1usize..=MAX_GROUP_BYTES,
+            seed in any::<u64>(),
+            blocks in 0usize..4,
+            tail in 0u32..65,
+        ) {
+            let width = 8 * group_bytes as u32;
+            let groups = |b: usize| {
+                core::array::from_fn(|g| {
+                    let r = |k: u32| u128::from(seed.rotate_left(k).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    let k = (b * BLOCK_GROUPS + g) as u32;
+                    (r(k) | r(k + 17) << 64) & (u128::MAX >> (128 - width))
+                })
+            };
+            let mut fast = BitWriter::new();
+            let mut slow = BitWriter::new();
+            fast.write(head_bits, head);
+            slow.write(head_bits, head);
+            let before = fast.clone().into_bytes();
+            fast.write_blocks(blocks, group_bytes, groups);
+            for b in 0..blocks {
+                for bits in groups(b) {
+                    slow.write(bits as u64, width.min(64));
+                    slow.write((bits >> 64) as u64, width.saturating_sub(64));
+                }
+            }
+            prop_assert_eq!(fast.bit_len(), slow.bit_len());
+            let mut undone = fast.clone();
+            undone.truncate_bits(head as u64);
+            prop_assert_eq!(undone.into_bytes(), before);
+            fast.write(u64::MAX, tail);
+            slow.write(u64::MAX, tail);
+            let bytes = fast.into_bytes();
+            prop_assert_eq!(&bytes, &slow.into_bytes());
+
+            let mut r = BitReader::new(&bytes);
+            r.read(head).unwrap();
+            let mut seen = Vec::new();
+            let n = r.read_blocks(blocks, group_bytes, |b, block, s| {
+                for g in 0..BLOCK_GROUPS {
+                    let bits = u128::from_le_bytes(block[g * group_bytes..][..16].try_into().unwrap());
+                    seen.push((b, g, (bits >> s) & (u128::MAX >> (128 - width))));
+                }
+            });
+            // Every block but those within 16 bytes of the end.
+            let size = BLOCK_GROUPS * group_bytes;
+            let room = bytes.len().saturating_sub(head as usize / 8 + 16) / size;
+            prop_assert_eq!(n, blocks.min(room));
+            prop_assert_eq!(r.position(), head as u64 + (n * size * 8) as u64);
+            for (b, g, bits) in seen {
+                prop_assert_eq!(bits, groups(b)[g]);
+            }
+        }
+    }
+}

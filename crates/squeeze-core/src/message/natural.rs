@@ -1,0 +1,337 @@
+//! Natural-compression values on the wire: per entry the sign bit and the `EXP_BITS`-bit
+//! exponent field, `1 + EXP_BITS` bits (the mantissa of a valid value is zero).
+//!
+//! Eight fields fill exactly `1 + EXP_BITS` bytes, so where `pext`/`pdep` are fast (see
+//! [`fast_pext`]) values are packed the way they sit in memory, a block of 64 at a time: each
+//! 64-bit load holds `64/BITS` values, one `pext` with the sign-and-exponent mask of all of
+//! them gives their fields side by side, eight fields make a byte-sized group, and the writer
+//! stores each group with one shift by its pending bits ([`BitWriter::write_blocks`]).
+//! Decoding is the mirror image with `pdep`, each group loaded at its constant byte offset.
+//! The encoder checks the values of a block while they are in L1 (`mantissa = 0`, exponent
+//! not all ones), so the message is read from memory once. Elsewhere (no fast `pext`, or the
+//! chunked path of a multi-thread pool) the check is a pass of its own before the field
+//! packer. The bits are the same on every path.
+
+use super::decode::sized_for;
+use super::encode::{fixed_bits, fixed_group};
+use super::validate::naturals_clean;
+use crate::bits::{BLOCK_GROUPS, BitReader, BitWriter, fast_pext, wire_parallel};
+use crate::error::DecodeError;
+use crate::scalar::Scalar;
+
+/// Values per group: eight fields of `w` bits are `w` whole bytes.
+const GROUP: usize = 8;
+
+/// Values per block of the writer and reader ([`BitWriter::write_blocks`]).
+const BLOCK: usize = GROUP * BLOCK_GROUPS;
+
+/// The masks of one 64-bit load of `64/BITS` values of `S`, each at its value's place.
+#[derive(Clone, Copy)]
+struct LaneMasks {
+    /// Sign and exponent: the field.
+    fields: u64,
+    mant: u64,
+    exp: u64,
+    /// The exponent's lowest bit.
+    unit: u64,
+    sign: u64,
+}
+
+impl LaneMasks {
+    #[inline(always)]
+    fn of<S: Scalar>() -> Self {
+        let per = 64 / S::BITS;
+        let each = |m: u64| (0..per).fold(0u64, |a, k| a | m << (k * S::BITS));
+        let exp = ((1u64 << S::EXP_BITS) - 1) << S::MANT_BITS;
+        let sign = 1u64 << (S::BITS - 1);
+        Self {
+            fields: each(sign | exp),
+            mant: each((1u64 << S::MANT_BITS) - 1),
+            exp: each(exp),
+            unit: each(1 << S::MANT_BITS),
+            sign: each(sign),
+        }
+    }
+
+    /// Non-zero iff a value of `lane` is not a finite zero or power of two: a mantissa bit,
+    /// or an exponent of all ones (adding one unit to it carries into the sign place, and
+    /// only then).
+    #[inline(always)]
+    fn bad(self, lane: u64) -> u64 {
+        lane & self.mant | ((lane & self.exp) + self.unit) & self.sign
+    }
+}
+
+/// The groups of a block of [`BLOCK`] values and whether one of them is bad (non-zero).
+#[inline(always)]
+fn pack_block<S: Scalar>(
+    values: &[S],
+    pext: impl Fn(u64, u64) -> u64,
+) -> ([u128; BLOCK_GROUPS], u64) {
+    let masks = LaneMasks::of::<S>();
+    let per = (64 / S::BITS) as usize;
+    let chunk = per as u32 * (1 + S::EXP_BITS);
+    // A plain loop: `array::from_fn` would not inline `pext` (a `target_feature` closure).
+    let mut groups = [0u128; BLOCK_GROUPS];
+    for (bits, vs) in groups.iter_mut().zip(values.chunks_exact(GROUP)) {
+        for (j, lane) in vs.chunks_exact(per).enumerate() {
+            let lane = lane.iter().enumerate().fold(0u64, |l, (k, v)| {
+                l | v.to_bits_u64() << (k as u32 * S::BITS)
+            });
+            *bits |= u128::from(pext(lane, masks.fields)) << (j as u32 * chunk);
+        }
+    }
+    (groups, block_bad(values))
+}
+
+/// The values of a block (the mirror of [`pack_block`]) from its input bytes, which start `s`
+/// bits before its first field and hold 16 bytes past it; non-zero iff a field encodes
+/// ±∞/NaN.
+#[inline(always)]
+fn unpack_block<S: Scalar>(
+    bytes: &[u8],
+    s: u32,
+    out: &mut [S],
+    pdep: impl Fn(u64, u64) -> u64,
+) -> u64 {
+    let masks = LaneMasks::of::<S>();
+    let per = (64 / S::BITS) as usize;
+    let chunk = per as u32 * (1 + S::EXP_BITS);
+    let group_bytes = (1 + S::EXP_BITS) as usize;
+    let item = u64::MAX >> (64 - S::BITS);
+    for (g, os) in out.chunks_exact_mut(GROUP).enumerate() {
+        let mut group = [0u8; 16];
+        group.copy_from_slice(&bytes[g * group_bytes..][..16]);
+        // At least 121 bits from the group's first field on: its 8·(1 + EXP_BITS) ≤ 96.
+        let bits = u128::from_le_bytes(group) >> s;
+        for (j, os) in os.chunks_exact_mut(per).enumerate() {
+            // `pdep` takes the low bits it needs; the higher ones are the next lane's.
+            let lane = pdep((bits >> (j as u32 * chunk)) as u64, masks.fields);
+            for (k, v) in os.iter_mut().enumerate() {
+                *v = S::from_bits_u64(lane >> (k as u32 * S::BITS) & item);
+            }
+        }
+    }
+    block_bad(out)
+}
+
+/// Non-zero iff a value of the block is not a finite zero or power of two
+/// ([`LaneMasks::bad`] per value): a pass of its own over the block, in L1 by now, which
+/// vectorises (in 32-bit lanes for the types of at most 32 bits).
+#[inline(always)]
+fn block_bad<S: Scalar>(values: &[S]) -> u64 {
+    let m = LaneMasks::of::<S>();
+    if S::BITS <= 32 {
+        // The masks of the lane's first value.
+        let [mant, exp, unit, sign] =
+            [m.mant, m.exp, m.unit, m.sign].map(|x| (x & (u64::MAX >> (64 - S::BITS))) as u32);
+        let bad = values.iter().fold(0u32, |b, v| {
+            let x = v.to_bits_u64() as u32;
+            b | x & mant | ((x & exp) + unit) & sign
+        });
+        u64::from(bad)
+    } else {
+        // One value per lane.
+        values.iter().fold(0u64, |b, v| b | m.bad(v.to_bits_u64()))
+    }
+}
+
+/// The whole blocks of `values`, packed with `pext`; non-zero iff a value is bad.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi2")]
+fn write_blocks_bmi2<S: Scalar>(w: &mut BitWriter, values: &[S]) -> u64 {
+    let mut bad = 0u64;
+    let blocks = values.len() / BLOCK;
+    w.write_blocks(blocks, (1 + S::EXP_BITS) as usize, |b| {
+        let (groups, flag) = pack_block(&values[b * BLOCK..][..BLOCK], |v, m| {
+            core::arch::x86_64::_pext_u64(v, m)
+        });
+        bad |= flag;
+        groups
+    });
+    bad
+}
+
+/// The whole blocks of `out` that the input holds, unpacked with `pdep`: how many values, and
+/// whether a field encodes ±∞/NaN.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi2")]
+fn read_blocks_bmi2<S: Scalar>(r: &mut BitReader<'_>, out: &mut [S]) -> (usize, bool) {
+    let mut bad = 0u64;
+    let blocks = out.len() / BLOCK;
+    let done = r.read_blocks(blocks, (1 + S::EXP_BITS) as usize, |b, bytes, s| {
+        bad |= unpack_block(bytes, s, &mut out[b * BLOCK..][..BLOCK], |v, m| {
+            core::arch::x86_64::_pdep_u64(v, m)
+        });
+    });
+    (done * BLOCK, bad != 0)
+}
+
+/// Write natural-compression values; `false` (bytes written or not) if one is not a finite zero
+/// or power of two, which the caller turns into the validation error.
+pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool {
+    let mut rest = values;
+    #[cfg(target_arch = "x86_64")]
+    if fast_pext() && !wire_parallel(values.len()) {
+        // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
+        if unsafe { write_blocks_bmi2(w, values) } != 0 {
+            return false;
+        }
+        rest = &values[values.len() / BLOCK * BLOCK..];
+    }
+    if !naturals_clean(rest) {
+        return false;
+    }
+    let n = 1 + S::EXP_BITS;
+    w.write_fields_chunked(
+        rest,
+        n,
+        |v| (v.to_bits_u64() >> S::MANT_BITS, n),
+        |g, n| Some(fixed_group(g, n, |v| v.to_bits_u64() >> S::MANT_BITS)),
+        |c| fixed_bits(c, n),
+    );
+    true
+}
+
+/// `dim` natural-compression values (sign and exponent field, mantissa zero) into `values`;
+/// by blocks where `pdep` is fast, else word-at-a-time (chunked over the calling rayon pool
+/// for large payloads), re-reading entry by entry from the start if a field encodes ±∞/NaN.
+pub(super) fn read_naturals<S: Scalar>(
+    r: &mut BitReader<'_>,
+    dim: usize,
+    values: Vec<S>,
+) -> Result<Vec<S>, DecodeError> {
+    let n = 1 + S::EXP_BITS;
+    let mut values = sized_for(r, values, dim, n, S::ZERO)?;
+    let max_exp = (1u64 << S::EXP_BITS) - 1;
+    let start = r.clone();
+    let (mut done, mut bad) = (0, false);
+    #[cfg(target_arch = "x86_64")]
+    if fast_pext() && !wire_parallel(dim) {
+        // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
+        (done, bad) = unsafe { read_blocks_bmi2(r, &mut values) };
+    }
+    bad |= r.read_fixed(&mut values[done..], n, |field| {
+        (
+            S::from_bits_u64(field << S::MANT_BITS),
+            field & max_exp == max_exp,
+        )
+    });
+    if !bad {
+        return Ok(values);
+    }
+    *r = start;
+    for (j, o) in values.iter_mut().enumerate() {
+        let field = r.read(n)?;
+        DecodeError::require(field & max_exp != max_exp, "natural exponent", || {
+            format!("entry {j} encodes ±∞/NaN")
+        })?;
+        *o = S::from_bits_u64(field << S::MANT_BITS);
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bits::extract_bits;
+    use crate::{bf16, f16};
+    use proptest::prelude::*;
+
+    /// `pdep`, portably: the low bits of `v` to the set bits of `keep`, lowest first.
+    fn deposit_bits(v: u64, mut keep: u64) -> u64 {
+        let (mut out, mut at) = (0u64, 0u32);
+        while keep != 0 {
+            let low = keep & keep.wrapping_neg();
+            if v >> at & 1 == 1 {
+                out |= low;
+            }
+            at += 1;
+            keep &= keep - 1;
+        }
+        out
+    }
+
+    /// A block packs to the bits of one field per value and unpacks to the values, and its
+    /// flag is the natural-value check, for every scalar type.
+    fn block_is_fields<S: Scalar>(picks: &[(i32, bool, u16)]) {
+        let values: Vec<S> = picks
+            .iter()
+            .cycle()
+            .take(BLOCK)
+            .map(|&(e, neg, junk)| {
+                let v = S::from_f64(if neg { -1.0 } else { 1.0 } * 2f64.powi(e));
+                // Now and then a mantissa bit or a ±∞ to catch.
+                match junk % 97 {
+                    0 => S::from_bits_u64(v.to_bits_u64() | 1),
+                    1 => S::from_f64(f64::INFINITY),
+                    _ => v,
+                }
+            })
+            .collect();
+        let (groups, bad) = pack_block(&values, extract_bits);
+        // Eight fields are whole bytes: those of the group.
+        let mut fields = BitWriter::new();
+        for v in &values {
+            fields.write(v.to_bits_u64() >> S::MANT_BITS, 1 + S::EXP_BITS);
+        }
+        let bytes = fields.into_bytes();
+        let group_bytes = (1 + S::EXP_BITS) as usize;
+        for (g, bits) in groups.iter().enumerate() {
+            let mut want = [0u8; 16];
+            want[..group_bytes].copy_from_slice(&bytes[g * group_bytes..][..group_bytes]);
+            assert_eq!(*bits, u128::from_le_bytes(want));
+        }
+        let clean = naturals_clean(&values);
+        assert_eq!(bad == 0, clean);
+        // Decoded at a bit offset from those bytes, 16 to spare.
+        let mut bytes = bytes;
+        bytes.extend([0; 17]);
+        let s = (picks.len() % 8) as u32;
+        let shifted: Vec<u8> = (0..bytes.len())
+            .map(|i| {
+                let lo = (bytes[i] as u16) << s;
+                let carry = if i > 0 {
+                    (bytes[i - 1] as u16) << s >> 8
+                } else {
+                    0
+                };
+                (lo | carry) as u8
+            })
+            .collect();
+        let mut back = vec![S::ZERO; BLOCK];
+        let inf = unpack_block(&shifted, s, &mut back, deposit_bits);
+        let infinite = values.iter().any(|v| !v.is_finite());
+        assert_eq!(inf != 0, infinite);
+        for (b, v) in back.iter().zip(&values) {
+            let field = v.to_bits_u64() >> S::MANT_BITS;
+            assert_eq!(b.to_bits_u64(), field << S::MANT_BITS);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn blocks_match_fields(
+            picks in prop::collection::vec((-20i32..20, any::<bool>(), any::<u16>()), 1..80),
+        ) {
+            block_is_fields::<f32>(&picks);
+            block_is_fields::<f64>(&picks);
+            block_is_fields::<f16>(&picks);
+            block_is_fields::<bf16>(&picks);
+        }
+
+        /// `deposit_bits` is `pdep` (where the CPU has it).
+        #[test]
+        fn deposit_bits_is_pdep(v in any::<u64>(), keep in any::<u64>()) {
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("bmi2") {
+                // SAFETY: the CPU has BMI2.
+                let pdep = unsafe { core::arch::x86_64::_pdep_u64(v, keep) };
+                prop_assert_eq!(deposit_bits(v, keep), pdep);
+            }
+            let c = keep.count_ones();
+            let low = if c == 64 { u64::MAX } else { (1u64 << c) - 1 };
+            prop_assert_eq!(extract_bits(deposit_bits(v, keep), keep), v & low);
+        }
+    }
+}
