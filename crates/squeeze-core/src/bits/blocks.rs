@@ -3,6 +3,8 @@
 //! shifted by the writer's pending bits (fewer than 8), and a block of eight groups is read at
 //! constant byte offsets from its first byte, instead of one shift pair per field.
 
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
 use super::{BitReader, BitWriter};
 
 /// Groups per block.
@@ -31,11 +33,14 @@ impl BitWriter {
         // `whole ≤ 7`: the shift is below 64.
         let mut carry = u128::from(self.acc >> (8 * whole as u32));
         let width = 8 * group_bytes as u32;
-        self.buf.reserve(blocks * BLOCK_GROUPS * group_bytes);
+        self.buf.reserve(blocks * BLOCK_GROUPS * group_bytes + 16);
         for b in 0..blocks {
             for bits in block(b) {
                 let v = bits << s | carry;
-                self.buf.extend_from_slice(&v.to_le_bytes()[..group_bytes]);
+                // All 16 bytes, then back to the group's: a copy of constant length (no call
+                // where `group_bytes` is not a constant).
+                self.buf.extend_from_slice(&v.to_le_bytes());
+                self.buf.truncate(self.buf.len() - 16 + group_bytes);
                 carry = v >> width;
             }
         }

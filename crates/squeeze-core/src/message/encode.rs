@@ -10,7 +10,7 @@ use super::{
     TAG_DENSE, TAG_INDEXED, TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED,
     TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
-use crate::bits::{BitWriter, GroupBits, bits_for_range, fast_pext};
+use crate::bits::{BLOCK_GROUPS, BitWriter, GroupBits, bits_for_range, fast_pext};
 use crate::error::MessageError;
 use crate::scalar::Scalar;
 
@@ -44,24 +44,93 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
 /// `width` or `width + 1` bits, packed without a branch per entry; a group of zero codes,
 /// most of a large QSGD message, is `width` zero bits each and skipped). A large payload is
 /// packed chunk by chunk on the calling rayon pool, each chunk at the bit offset given by the
-/// lengths $\sum_j (w + [c_j \ne 0])$ of the chunks before it.
+/// lengths $\sum_j (w + [c_j \ne 0])$ of the chunks before it. Where `pext` is fast, a message
+/// whose first 64 codes are non-zero (power rounding's have no zero) goes by dense blocks
+/// ([`write_dense_codes`]).
 pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
     let pext = fast_pext();
-    w.write_fields_chunked(
-        codes,
-        width + 1,
-        |c| {
-            let mag = c.unsigned_abs() as u64;
-            let nonzero = (mag != 0) as u32;
-            (mag | (((c < 0) as u64) << width), width + nonzero)
-        },
-        |group, stride| code_group(group, stride, pext),
-        |chunk| {
-            // A chunk has at most `WIRE_CHUNK` = 2^16 entries, so a u32 count does not wrap.
-            let nonzero = chunk.iter().fold(0u32, |a, &c| a + (c != 0) as u32) as u64;
-            chunk.len() as u64 * width as u64 + nonzero
-        },
-    );
+    let field = |c: i16| {
+        let mag = c.unsigned_abs() as u64;
+        let nonzero = (mag != 0) as u32;
+        (mag | (((c < 0) as u64) << width), width + nonzero)
+    };
+    let group = |group: &[i16], stride| code_group(group, stride, pext);
+    #[cfg(target_arch = "x86_64")]
+    if pext
+        && width <= 14
+        && !crate::bits::wire_parallel(codes.len())
+        && codes
+            .get(..CODE_BLOCK)
+            .is_some_and(|b| dense_fields(b, width).is_some())
+    {
+        // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
+        unsafe { write_dense_codes(w, width, codes, &field, &group) };
+        return;
+    }
+    w.write_fields_chunked(codes, width + 1, field, group, |chunk| {
+        // A chunk has at most `WIRE_CHUNK` = 2^16 entries, so a u32 count does not wrap.
+        let nonzero = chunk.iter().fold(0u32, |a, &c| a + (c != 0) as u32) as u64;
+        chunk.len() as u64 * width as u64 + nonzero
+    });
+}
+
+/// Codes per dense block: 64 non-zero codes of `width + 1` bits are `8·(width + 1)` whole
+/// bytes.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+const CODE_BLOCK: usize = 8 * BLOCK_GROUPS;
+
+/// The codes of a block as their fields (`|c|`, then the sign bit at `width`), or `None` if a
+/// code is zero (one branch-free pass, which vectorises).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+fn dense_fields(block: &[i16], width: u32) -> Option<[u16; CODE_BLOCK]> {
+    let mut fields = [0u16; CODE_BLOCK];
+    let mut zero = false;
+    for (f, &c) in fields.iter_mut().zip(block) {
+        zero |= c == 0;
+        *f = c.unsigned_abs() | ((c < 0) as u16) << width;
+    }
+    (!zero).then_some(fields)
+}
+
+/// [`write_codes`] by blocks of 64: a block with no zero code is eight groups of eight fields
+/// of `width + 1 ≤ 15` bits, each group `width + 1` whole bytes made by two `pext` (four 16-bit
+/// fields per 64-bit word), stored by [`BitWriter::write_blocks`]; a block with a zero code,
+/// and the last partial one, go through the field loop (`field`, `group`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi2")]
+fn write_dense_codes(
+    w: &mut BitWriter,
+    width: u32,
+    codes: &[i16],
+    field: &impl Fn(i16) -> (u64, u32),
+    group: &impl Fn(&[i16], u32) -> Option<GroupBits>,
+) {
+    use core::arch::x86_64::_pext_u64;
+    let len = width + 1;
+    let lanes = (0..4).fold(0u64, |m, k| m | ((1u64 << len) - 1) << (16 * k));
+    let mut blocks = codes.chunks_exact(CODE_BLOCK);
+    for block in blocks.by_ref() {
+        let Some(fields) = dense_fields(block, width) else {
+            w.write_fields(block, len, field, group);
+            continue;
+        };
+        w.write_blocks(1, len as usize, |_| {
+            let mut groups = [0u128; BLOCK_GROUPS];
+            for (g, f) in groups.iter_mut().zip(fields.chunks_exact(8)) {
+                let word = |q: &[u16]| {
+                    q.iter()
+                        .enumerate()
+                        .fold(0u64, |a, (k, &x)| a | u64::from(x) << (16 * k))
+                };
+                let lo = _pext_u64(word(&f[..4]), lanes);
+                let hi = _pext_u64(word(&f[4..]), lanes);
+                *g = u128::from(lo) | u128::from(hi) << (4 * len);
+            }
+            groups
+        });
+    }
+    w.write_fields(blocks.remainder(), len, field, group);
 }
 
 /// A group of codes whole, if it is cheap: all zero (the first code alone is tested for a

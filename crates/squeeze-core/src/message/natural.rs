@@ -12,6 +12,8 @@
 //! chunked path of a multi-thread pool) the check is a pass of its own before the field
 //! packer. The bits are the same on every path.
 
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_imports))]
+
 use super::decode::sized_for;
 use super::encode::{fixed_bits, fixed_group};
 use super::validate::naturals_clean;
