@@ -667,8 +667,8 @@ impl<'a> BitReader<'a> {
 
 mod blocks;
 mod group;
-pub(crate) use blocks::BLOCK_GROUPS;
 use blocks::DENSE_BLOCK;
+pub(crate) use blocks::{BLOCK_GROUPS, group_at, lanes16};
 pub(crate) use group::{GroupBits, extract_bits, fast_pext};
 use group::{Packers, store_u64};
 

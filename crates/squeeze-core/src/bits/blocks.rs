@@ -13,6 +13,24 @@ pub(crate) const BLOCK_GROUPS: usize = 8;
 /// The most bytes one group holds (its bits and the pending ones fit a `u128`).
 pub(crate) const MAX_GROUP_BYTES: usize = 15;
 
+/// Group `g` of `group_bytes ≤ MAX_GROUP_BYTES` bytes from a block's input bytes (as
+/// [`BitReader::read_blocks`] gives them) whose first field starts `s < 8` bits in: at least
+/// 121 valid bits from the group's first field on, of which the group's `8·group_bytes ≤ 120`
+/// are the low ones.
+#[inline(always)]
+pub(crate) fn group_at(bytes: &[u8], g: usize, group_bytes: usize, s: u32) -> u128 {
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&bytes[g * group_bytes..][..16]);
+    u128::from_le_bytes(a) >> s
+}
+
+/// The mask of four fields of `len ≤ 16` bits, each at the bottom of a 16-bit lane (what
+/// `pext` takes four 16-bit fields from and `pdep` spreads them to).
+#[inline(always)]
+pub(crate) fn lanes16(len: u32) -> u64 {
+    (0..4).fold(0u64, |m, k| m | ((1u64 << len) - 1) << (16 * k))
+}
+
 impl BitWriter {
     /// Append `blocks` blocks of [`BLOCK_GROUPS`] groups of `group_bytes ≤ MAX_GROUP_BYTES`
     /// bytes each, `block(b)` giving the groups of block `b` (each below `2^(8·group_bytes)`):
@@ -137,13 +155,9 @@ impl BitReader<'_> {
         let first = (self.pos / 8) as usize;
         let shift = (self.pos % 8) as u32;
         let src = self.bytes.get(first..first + size + 16)?;
-        // Four fields to the low `W + 1` bits of four 16-bit lanes.
-        let lanes = (0..4).fold(0u64, |m, k| m | ((1u64 << len) - 1) << (16 * k));
+        let lanes = lanes16(len);
         for (g, o) in out.chunks_exact_mut(8).enumerate() {
-            let mut a = [0u8; 16];
-            a.copy_from_slice(&src[g * group_bytes..][..16]);
-            // At least 121 bits from the group's first field on: its 8·(W + 1) ≤ 120.
-            let bits = u128::from_le_bytes(a) >> shift;
+            let bits = group_at(src, g, group_bytes, shift);
             let lo = pdep(bits as u64, lanes);
             let hi = pdep((bits >> (4 * len)) as u64, lanes);
             for (k, c) in o.iter_mut().enumerate() {
@@ -220,8 +234,8 @@ mod tests {
             let mut seen = Vec::new();
             let n = r.read_blocks(blocks, group_bytes, |b, block, s| {
                 for g in 0..BLOCK_GROUPS {
-                    let bits = u128::from_le_bytes(block[g * group_bytes..][..16].try_into().unwrap());
-                    seen.push((b, g, (bits >> s) & (u128::MAX >> (128 - width))));
+                    let bits = group_at(block, g, group_bytes, s);
+                    seen.push((b, g, bits & (u128::MAX >> (128 - width))));
                 }
             });
             // Every block but those within 16 bytes of the end.

@@ -108,7 +108,7 @@ fn write_dense_codes(
 ) {
     use core::arch::x86_64::_pext_u64;
     let len = width + 1;
-    let lanes = (0..4).fold(0u64, |m, k| m | ((1u64 << len) - 1) << (16 * k));
+    let lanes = crate::bits::lanes16(len);
     let mut blocks = codes.chunks_exact(CODE_BLOCK);
     for block in blocks.by_ref() {
         let Some(fields) = dense_fields(block, width) else {

@@ -17,7 +17,7 @@
 use super::decode::sized_for;
 use super::encode::{fixed_bits, fixed_group};
 use super::validate::naturals_clean;
-use crate::bits::{BLOCK_GROUPS, BitReader, BitWriter, fast_pext, wire_parallel};
+use crate::bits::{BLOCK_GROUPS, BitReader, BitWriter, fast_pext, group_at, wire_parallel};
 use crate::error::DecodeError;
 use crate::scalar::Scalar;
 
@@ -102,10 +102,7 @@ fn unpack_block<S: Scalar>(
     let group_bytes = (1 + S::EXP_BITS) as usize;
     let item = u64::MAX >> (64 - S::BITS);
     for (g, os) in out.chunks_exact_mut(GROUP).enumerate() {
-        let mut group = [0u8; 16];
-        group.copy_from_slice(&bytes[g * group_bytes..][..16]);
-        // At least 121 bits from the group's first field on: its 8·(1 + EXP_BITS) ≤ 96.
-        let bits = u128::from_le_bytes(group) >> s;
+        let bits = group_at(bytes, g, group_bytes, s);
         for (j, os) in os.chunks_exact_mut(per).enumerate() {
             // `pdep` takes the low bits it needs; the higher ones are the next lane's.
             let lane = pdep((bits >> (j as u32 * chunk)) as u64, masks.fields);
