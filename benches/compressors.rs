@@ -348,10 +348,7 @@ mod multicore {
         const D: usize = 10_000_000;
         let x = input(D);
         let c = parse::<f32>(case.spec).expect("registered spec");
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(case.threads)
-            .build()
-            .expect("thread pool");
+        let pool = pool_of(case.threads);
         let mut rng = SqueezeRng::from_seed_u64(1);
         let mut scratch = Scratch::default();
         let mut msg = Message::default();
@@ -367,6 +364,51 @@ mod multicore {
                     .expect("valid input");
             })
         });
+    }
+
+    /// The memory ceiling on each pool: a read pass (the 16-accumulator sum) and a write pass
+    /// (a fill) over 10⁷ `f32`, each in 2¹⁶-entry chunks spread over the pool. An encode reads
+    /// the values and a decode writes them, so on a pool of two threads neither can gain more
+    /// over one thread than these passes do.
+    #[divan::bench(args = [1, 2], sample_count = 20, sample_size = 1)]
+    fn read_pass_d1e7(bencher: Bencher<'_, '_>, threads: usize) {
+        use rayon::prelude::*;
+        let x = input(10_000_000);
+        let pool = pool_of(threads);
+        bencher
+            .counter(BytesCount::new(40_000_000usize))
+            .bench_local(|| {
+                pool.install(|| {
+                    divan::black_box(&x)
+                        .par_chunks(1 << 16)
+                        .map(squeeze::core::ops::sum)
+                        .sum::<f32>()
+                })
+            });
+    }
+
+    /// See [`read_pass_d1e7`].
+    #[divan::bench(args = [1, 2], sample_count = 20, sample_size = 1)]
+    fn write_pass_d1e7(bencher: Bencher<'_, '_>, threads: usize) {
+        use rayon::prelude::*;
+        let mut x = input(10_000_000);
+        let pool = pool_of(threads);
+        bencher
+            .counter(BytesCount::new(40_000_000usize))
+            .bench_local(|| {
+                pool.install(|| {
+                    divan::black_box(&mut x)
+                        .par_chunks_mut(1 << 16)
+                        .for_each(|c| c.fill(0.5));
+                })
+            });
+    }
+
+    fn pool_of(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool")
     }
 
     /// Dense quantised messages whose wire path has a chunked form: encode of every kind,
@@ -395,10 +437,7 @@ mod multicore {
         let mut scratch = Scratch::default();
         let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(0, 4);
         let msg = c.compress(&x, &mut ctx).expect("valid input");
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(case.threads)
-            .build()
-            .expect("thread pool");
+        let pool = pool_of(case.threads);
         (msg, pool)
     }
 

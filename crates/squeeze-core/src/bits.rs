@@ -113,6 +113,9 @@ pub struct BitWriter {
     acc: u64,
     pending: u32,
     bits: u64,
+    /// The writers of the chunks of [`BitWriter::write_chunked`] (working memory).
+    #[cfg(feature = "parallel")]
+    parts: Vec<BitWriter>,
 }
 
 impl BitWriter {
@@ -229,13 +232,13 @@ impl BitWriter {
         let buf = &mut self.buf[..];
         let (mut p, mut acc, mut n) = (start, self.acc, self.pending);
         // Down to fewer than 8 pending bits: their whole bytes go to the buffer first.
-        store_u64::<false>(buf, p, acc);
+        store_u64(buf, p, acc);
         let b = n / 8;
         p += b as usize;
         acc = if b == 0 { acc } else { acc >> (8 * b) };
         n -= 8 * b;
         let k = Packers::new(&field, &group, &pext);
-        let (p, acc, n) = k.pack_fields::<false>(buf, (p, acc, n), items, max_len);
+        let (p, acc, n) = k.pack_fields(buf, (p, acc, n), items, max_len);
         self.buf.truncate(p);
         self.acc = acc;
         self.pending = n;

@@ -88,27 +88,12 @@ pub(crate) fn extract_bits(v: u64, mut keep: u64) -> u64 {
     out
 }
 
-/// Write the 8 little-endian bytes of `v` at `buf[p..p + 8]`; with `TRUNCATE`, those of them
-/// that fit (a chunk's region of the parallel packer ends exactly at its last whole byte),
-/// else none if they do not (the writer's buffer has 8 bytes to spare).
+/// Write the 8 little-endian bytes of `v` at `buf[p..p + 8]`, or none if they do not fit (the
+/// writer's buffer has 8 bytes to spare).
 #[inline(always)]
-pub(super) fn store_u64<const TRUNCATE: bool>(buf: &mut [u8], p: usize, v: u64) {
-    let bytes = v.to_le_bytes();
+pub(super) fn store_u64(buf: &mut [u8], p: usize, v: u64) {
     if let Some(s) = buf.get_mut(p..p + 8) {
-        s.copy_from_slice(&bytes);
-    } else if TRUNCATE {
-        store_tail(buf, p, bytes);
-    }
-}
-
-/// The bytes of `bytes` that fit in `buf` from `p` (out of line: only the last few stores of a
-/// region come here).
-#[cold]
-#[inline(never)]
-fn store_tail(buf: &mut [u8], p: usize, bytes: [u8; 8]) {
-    let k = buf.len().saturating_sub(p).min(8);
-    if let Some(s) = buf.get_mut(p..p + k) {
-        s.copy_from_slice(&bytes[..k]);
+        s.copy_from_slice(&v.to_le_bytes());
     }
 }
 
@@ -148,7 +133,7 @@ where
     /// [`Packers::pack_groups`] with one copy per common field width (codes, natural exponents,
     /// 16- and 32-bit values), so that the group size and the shifts are constants.
     #[inline(always)]
-    pub(super) fn pack_fields<const TRUNCATE: bool>(
+    pub(super) fn pack_fields(
         self,
         buf: &mut [u8],
         at: (usize, u64, u32),
@@ -158,8 +143,8 @@ where
         macro_rules! by_len {
             ($($l:literal)*) => {
                 match max_len {
-                    $($l => self.pack_groups::<TRUNCATE>(buf, at, items, $l),)*
-                    _ => self.pack_groups::<TRUNCATE>(buf, at, items, max_len),
+                    $($l => self.pack_groups(buf, at, items, $l),)*
+                    _ => self.pack_groups(buf, at, items, max_len),
                 }
             };
         }
@@ -171,7 +156,7 @@ where
     /// fields per group OR-ed into `acc` and stored with one 8-byte write, a zero group only
     /// advancing the position. Returns the new `(p, acc, n)`.
     #[inline(always)]
-    fn pack_groups<const TRUNCATE: bool>(
+    fn pack_groups(
         self,
         buf: &mut [u8],
         mut at: (usize, u64, u32),
@@ -182,10 +167,10 @@ where
         // Whole groups (a constant trip count), then the partial last one.
         let mut full = items.chunks_exact(group);
         for chunk in full.by_ref() {
-            at = self.pack_group::<TRUNCATE>(buf, at, chunk, max_len);
+            at = self.pack_group(buf, at, chunk, max_len);
         }
         if !full.remainder().is_empty() {
-            at = self.pack_group::<TRUNCATE>(buf, at, full.remainder(), max_len);
+            at = self.pack_group(buf, at, full.remainder(), max_len);
         }
         at
     }
@@ -193,7 +178,7 @@ where
     /// One group of [`Packers::pack_groups`] (a function, not a closure, so that it is
     /// always inlined).
     #[inline(always)]
-    fn pack_group<const TRUNCATE: bool>(
+    fn pack_group(
         self,
         buf: &mut [u8],
         (mut p, mut acc, mut n): (usize, u64, u32),
@@ -209,7 +194,7 @@ where
             // A zero group: the pending bits were stored with the last group; zeros follow.
             if v != 0 {
                 acc |= v << n;
-                store_u64::<TRUNCATE>(buf, p, acc);
+                store_u64(buf, p, acc);
             }
             n += g.bits;
         } else {
@@ -219,7 +204,7 @@ where
                 acc |= v << n;
                 n += len;
             }
-            store_u64::<TRUNCATE>(buf, p, acc);
+            store_u64(buf, p, acc);
         }
         let b = n >> 3;
         p += b as usize;

@@ -124,7 +124,7 @@ fn read_codes(
     let width = bits_for_range(s as u64 + 1);
     let mut codes = sized_for(r, codes, dim, width, 0)?;
     let start = r.clone();
-    let (done, bad) = r.read_sign_magnitude(&mut codes, width, s);
+    let (done, bad) = r.read_sign_magnitude_chunked(&mut codes, width, s);
     let from = if bad {
         *r = start;
         0

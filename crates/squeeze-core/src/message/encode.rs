@@ -24,15 +24,17 @@ fn write_scalar<S: Scalar>(w: &mut BitWriter, v: S) {
 fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
     if S::BITS <= 56 {
         let n = S::BITS;
-        w.write_fields_chunked(
-            values,
-            n,
-            |v| (v.to_bits_u64(), n),
-            // Whole groups where a group holds several values (f16, bf16); an f32 is a
-            // group of one, for which the field loop is as fast.
-            |g, n| (n <= 28).then(|| fixed_group(g, n, |v| v.to_bits_u64())),
-            |c| fixed_bits(c, n),
-        );
+        w.write_chunked(values, |w, values| {
+            w.write_fields(
+                values,
+                n,
+                |v| (v.to_bits_u64(), n),
+                // Whole groups where a group holds several values (f16, bf16); an f32 is a
+                // group of one, for which the field loop is as fast.
+                |g, n| (n <= 28).then(|| fixed_group(g, n, |v| v.to_bits_u64())),
+            );
+            false
+        });
     } else {
         for &v in values {
             write_scalar(w, v);
@@ -43,11 +45,18 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
 /// Quantisation codes: per entry `|c|` in `width` bits, then a sign bit if `c ≠ 0` (so
 /// `width` or `width + 1` bits, packed without a branch per entry; a group of zero codes,
 /// most of a large QSGD message, is `width` zero bits each and skipped). A large payload is
-/// packed chunk by chunk on the calling rayon pool, each chunk at the bit offset given by the
-/// lengths $\sum_j (w + [c_j \ne 0])$ of the chunks before it. Where `pext` is fast, a message
-/// whose first 64 codes are non-zero (power rounding's have no zero) goes by dense blocks
-/// ([`write_dense_codes`]).
+/// packed chunk by chunk on the calling rayon pool ([`BitWriter::write_chunked`]). Where
+/// `pext` is fast, a run of codes whose first 64 are non-zero (power rounding's have no zero)
+/// goes by dense blocks ([`write_dense_codes`]).
 pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
+    w.write_chunked(codes, |w, codes| {
+        write_code_run(w, width, codes);
+        false
+    });
+}
+
+/// [`write_codes`] on the calling thread.
+fn write_code_run(w: &mut BitWriter, width: u32, codes: &[i16]) {
     let pext = fast_pext();
     let field = |c: i16| {
         let mag = c.unsigned_abs() as u64;
@@ -58,7 +67,6 @@ pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
     #[cfg(target_arch = "x86_64")]
     if pext
         && width <= 14
-        && !crate::bits::wire_parallel(codes.len())
         && codes
             .get(..CODE_BLOCK)
             .is_some_and(|b| dense_fields(b, width).is_some())
@@ -67,11 +75,7 @@ pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
         unsafe { write_dense_codes(w, width, codes, &field, &group) };
         return;
     }
-    w.write_fields_chunked(codes, width + 1, field, group, |chunk| {
-        // A chunk has at most `WIRE_CHUNK` = 2^16 entries, so a u32 count does not wrap.
-        let nonzero = chunk.iter().fold(0u32, |a, &c| a + (c != 0) as u32) as u64;
-        chunk.len() as u64 * width as u64 + nonzero
-    });
+    w.write_fields(codes, width + 1, field, group);
 }
 
 /// Codes per dense block: 64 non-zero codes of `width + 1` bits are `8·(width + 1)` whole
@@ -175,11 +179,6 @@ pub(super) fn fixed_group<T: Copy>(group: &[T], n: u32, value: impl Fn(T) -> u64
         .enumerate()
         .fold(0u64, |w, (j, &t)| w | value(t) << (j as u32 * n));
     GroupBits::packed(word, group.len() as u32 * n)
-}
-
-/// Bits of `items.len()` fields of `n` bits each.
-pub(super) fn fixed_bits<T>(items: &[T], n: u32) -> u64 {
-    items.len() as u64 * n as u64
 }
 
 /// `dim` bits from packed words (64 per word, least-significant first).

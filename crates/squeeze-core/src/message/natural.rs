@@ -15,9 +15,9 @@
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_imports))]
 
 use super::decode::sized_for;
-use super::encode::{fixed_bits, fixed_group};
+use super::encode::fixed_group;
 use super::validate::naturals_clean;
-use crate::bits::{BLOCK_GROUPS, BitReader, BitWriter, fast_pext, group_at, wire_parallel};
+use crate::bits::{BLOCK_GROUPS, BitReader, BitWriter, fast_pext, group_at};
 use crate::error::DecodeError;
 use crate::scalar::Scalar;
 
@@ -167,34 +167,41 @@ fn read_blocks_bmi2<S: Scalar>(r: &mut BitReader<'_>, out: &mut [S]) -> (usize, 
 }
 
 /// Write natural-compression values; `false` (bytes written or not) if one is not a finite zero
-/// or power of two, which the caller turns into the validation error.
+/// or power of two, which the caller turns into the validation error. A large payload is
+/// written chunk by chunk on the calling rayon pool ([`BitWriter::write_chunked`]).
 pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool {
+    !w.write_chunked(values, write_natural_run)
+}
+
+/// [`write_naturals`] on the calling thread: `true` if a value is bad. By blocks where `pext`
+/// is fast (each block checked as it is packed), else a check pass and the field loop.
+fn write_natural_run<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool {
     let mut rest = values;
     #[cfg(target_arch = "x86_64")]
-    if fast_pext() && !wire_parallel(values.len()) {
+    if fast_pext() {
         // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
         if unsafe { write_blocks_bmi2(w, values) } != 0 {
-            return false;
+            return true;
         }
         rest = &values[values.len() / BLOCK * BLOCK..];
     }
     if !naturals_clean(rest) {
-        return false;
+        return true;
     }
     let n = 1 + S::EXP_BITS;
-    w.write_fields_chunked(
+    w.write_fields(
         rest,
         n,
         |v| (v.to_bits_u64() >> S::MANT_BITS, n),
         |g, n| Some(fixed_group(g, n, |v| v.to_bits_u64() >> S::MANT_BITS)),
-        |c| fixed_bits(c, n),
     );
-    true
+    false
 }
 
 /// `dim` natural-compression values (sign and exponent field, mantissa zero) into `values`;
-/// by blocks where `pdep` is fast, else word-at-a-time (chunked over the calling rayon pool
-/// for large payloads), re-reading entry by entry from the start if a field encodes ±∞/NaN.
+/// by blocks where `pdep` is fast, else word-at-a-time; chunked over the calling rayon pool
+/// for large payloads ([`BitReader::read_chunked`]); re-reading entry by entry from the start
+/// if a field encodes ±∞/NaN.
 pub(super) fn read_naturals<S: Scalar>(
     r: &mut BitReader<'_>,
     dim: usize,
@@ -204,17 +211,21 @@ pub(super) fn read_naturals<S: Scalar>(
     let mut values = sized_for(r, values, dim, n, S::ZERO)?;
     let max_exp = (1u64 << S::EXP_BITS) - 1;
     let start = r.clone();
-    let (mut done, mut bad) = (0, false);
-    #[cfg(target_arch = "x86_64")]
-    if fast_pext() && !wire_parallel(dim) {
-        // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
-        (done, bad) = unsafe { read_blocks_bmi2(r, &mut values) };
-    }
-    bad |= r.read_fixed(&mut values[done..], n, |field| {
+    let field = |field: u64| {
         (
             S::from_bits_u64(field << S::MANT_BITS),
             field & max_exp == max_exp,
         )
+    };
+    let bad = r.read_chunked(&mut values, n, |r, out| {
+        let mut done = 0;
+        let mut bad = false;
+        #[cfg(target_arch = "x86_64")]
+        if fast_pext() {
+            // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
+            (done, bad) = unsafe { read_blocks_bmi2(r, out) };
+        }
+        bad | r.read_fixed(&mut out[done..], n, field)
     });
     if !bad {
         return Ok(values);

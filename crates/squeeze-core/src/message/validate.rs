@@ -55,6 +55,18 @@ fn largest_level_body(codes: &[i16]) -> u16 {
     codes.iter().fold(0u16, |m, c| m.max(c.unsigned_abs()))
 }
 
+/// [`largest_level`], chunked over the calling rayon pool for large payloads
+/// ([`crate::bits::wire_parallel`]).
+fn largest_level_chunked(codes: &[i16]) -> u16 {
+    #[cfg(feature = "parallel")]
+    if crate::bits::wire_parallel(codes.len()) {
+        use rayon::prelude::*;
+        let chunks = codes.par_chunks(crate::bits::WIRE_CHUNK);
+        return chunks.map(largest_level).max().unwrap_or(0);
+    }
+    largest_level(codes)
+}
+
 crate::dispatch_avx2! {
     /// Whether every value is a finite zero or a signed power of two (mantissa zero, exponent
     /// not all ones): one branch-free pass, the fast path of the natural-value check.
@@ -285,7 +297,7 @@ impl<S: Scalar> Message<S> {
                 check_nonnegative_if(wire, *norm, "quantisation norm")?;
                 let s = levels.s();
                 // A branch-free max pass (vectorised) first; the search only on failure.
-                let largest = largest_level(codes);
+                let largest = largest_level_chunked(codes);
                 if largest > s
                     && let Some(c) = codes.iter().find(|c| c.unsigned_abs() > s)
                 {

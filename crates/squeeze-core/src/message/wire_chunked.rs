@@ -1,101 +1,103 @@
 //! The chunked (multi-thread) forms of the bit packers, a child module of [`crate::bits`]
-//! (it uses the writer's and reader's private state): [`BitWriter::write_fields_chunked`] and
+//! (it uses the writer's and reader's private state): [`BitWriter::write_chunked`] and
 //! [`BitReader::read_fixed`]. Below [`super::WIRE_PARALLEL_MIN`] entries, or outside a rayon pool of
 //! more than one thread, both are exactly the sequential calls. Above, they allocate a few
 //! vectors of one entry per [`super::WIRE_CHUNK`] (the allocation-free round tests run far below).
 
-use super::{BitReader, BitWriter, GroupBits};
+use super::{BitReader, BitWriter};
 #[cfg(feature = "parallel")]
 use super::{WIRE_CHUNK, wire_parallel};
+#[cfg(feature = "parallel")]
+use core::mem::MaybeUninit;
 
 impl BitWriter {
-    /// [`BitWriter::write_fields`], on the calling rayon pool when
-    /// [`wire_parallel`](super::wire_parallel)`(items.len())`: the same bytes for any thread count.
+    /// `kernel(w, items)` — a packer whose bits for `items` do not depend on what was written
+    /// before them — on the calling rayon pool when
+    /// [`wire_parallel`](super::wire_parallel)`(items.len())`: the same bytes for any thread
+    /// count. Returns the OR of the kernel's flags.
     ///
-    /// `chunk_bits(c)` is the exact number of bits the fields of `c` take. The items are cut
-    /// into [`WIRE_CHUNK`](super::WIRE_CHUNK)-sized chunks; a parallel pass measures each, a prefix sum gives
-    /// chunk $c$ its bit range $[b_c, b_c + \ell_c)$, and each chunk packs into the whole
-    /// bytes $\lfloor b_c/8\rfloor \ldots \lfloor (b_c+\ell_c)/8\rfloor - 1$ (low
-    /// $b_c \bmod 8$ bits of its first byte left zero); its last partial byte is returned and
-    /// OR-ed into the shared boundary byte afterwards, in chunk order.
-    pub(crate) fn write_fields_chunked<T: Copy + Sync>(
+    /// The items are cut into [`WIRE_CHUNK`](super::WIRE_CHUNK)-sized chunks, and each chunk is
+    /// packed by the kernel, in parallel, into a writer of its own (kept in this writer between
+    /// calls, so a reused writer allocates them once). A prefix sum of their lengths gives
+    /// chunk $c$ its bit range $[b_c, b_c + \ell_c)$; in a second parallel pass each chunk's
+    /// bits go, shifted by $b_c \bmod 8$, into the whole bytes
+    /// $\lfloor b_c/8\rfloor \ldots \lfloor (b_c+\ell_c)/8\rfloor - 1$ (low $b_c \bmod 8$
+    /// bits of the first left zero), and its last partial byte is OR-ed into the shared
+    /// boundary byte afterwards, in chunk order.
+    pub(crate) fn write_chunked<T: Sync>(
         &mut self,
         items: &[T],
-        max_len: u32,
-        field: impl Fn(T) -> (u64, u32) + Sync,
-        group: impl Fn(&[T], u32) -> Option<GroupBits> + Sync,
-        chunk_bits: impl Fn(&[T]) -> u64 + Sync,
-    ) {
+        kernel: impl Fn(&mut BitWriter, &[T]) -> bool + Sync,
+    ) -> bool {
         #[cfg(feature = "parallel")]
         if wire_parallel(items.len()) {
-            return self.write_fields_par(items, max_len, &field, &group, &chunk_bits);
+            return self.write_par(items, &kernel);
         }
-        let _ = &chunk_bits;
-        self.write_fields(items, max_len, field, group);
+        kernel(self, items)
     }
 
     #[cfg(feature = "parallel")]
-    fn write_fields_par<T: Copy + Sync>(
+    fn write_par<T: Sync>(
         &mut self,
         items: &[T],
-        max_len: u32,
-        field: &(impl Fn(T) -> (u64, u32) + Sync),
-        group: &(impl Fn(&[T], u32) -> Option<GroupBits> + Sync),
-        chunk_bits: &(impl Fn(&[T]) -> u64 + Sync),
-    ) {
+        kernel: &(impl Fn(&mut BitWriter, &[T]) -> bool + Sync),
+    ) -> bool {
         use rayon::prelude::*;
-        debug_assert!((1..=56).contains(&max_len));
+        let mut parts = std::mem::take(&mut self.parts);
+        parts.resize_with(items.len().div_ceil(WIRE_CHUNK), BitWriter::default);
+        let packed: Vec<(u64, bool)> = parts
+            .par_iter_mut()
+            .zip(items.par_chunks(WIRE_CHUNK))
+            .map(|(w, chunk)| {
+                w.clear();
+                let flag = kernel(w, chunk);
+                let len = w.bits;
+                w.finish();
+                (len, flag)
+            })
+            .collect();
         // Whole bytes of the accumulator go to the buffer; < 8 bits stay as the head byte.
         let nb = (self.pending / 8) as usize;
         self.buf.extend_from_slice(&self.acc.to_le_bytes()[..nb]);
         let head_byte = self.buf.len();
-        let head = if nb == 0 {
-            self.acc
-        } else {
-            self.acc >> (8 * nb)
-        };
+        let head = self.acc >> (8 * nb);
         let base = head_byte as u64 * 8 + (self.pending % 8) as u64;
-        let lens: Vec<u64> = items.par_chunks(WIRE_CHUNK).map(chunk_bits).collect();
-        let mut starts = Vec::with_capacity(lens.len());
         let mut end = base;
-        for &l in &lens {
-            starts.push(end);
-            end += l;
-        }
+        let starts: Vec<u64> = packed
+            .iter()
+            .map(|&(len, _)| {
+                end += len;
+                end - len
+            })
+            .collect();
         let end_byte = (end / 8) as usize;
-        self.buf.resize(end_byte, 0);
-        let mut regions = Vec::with_capacity(lens.len());
-        let mut rest = &mut self.buf[head_byte..];
+        self.buf.reserve(end_byte - head_byte);
+        let ends = starts
+            .iter()
+            .zip(&packed)
+            .map(|(&s, &(len, _))| ((s + len) / 8) as usize);
+        // The regions tile the bytes `head_byte..end_byte`, and `splice` writes every byte of
+        // its region: no zero-fill pass first.
+        let mut regions = Vec::with_capacity(parts.len());
+        let mut rest = &mut self.buf.spare_capacity_mut()[..end_byte - head_byte];
         let mut at = head_byte;
-        for (&s, &l) in starts.iter().zip(&lens) {
-            let e = ((s + l) / 8) as usize;
+        for e in ends.clone() {
             let (region, tail) = std::mem::take(&mut rest).split_at_mut(e - at);
             regions.push(region);
             rest = tail;
             at = e;
         }
-        let tails: Vec<u64> = items
-            .par_chunks(WIRE_CHUNK)
+        let tails: Vec<u64> = parts
+            .par_iter()
             .zip(regions)
             .zip(&starts)
-            .map(|((chunk, dst), &s)| {
-                pack_region(Region {
-                    dst,
-                    head: (s % 8) as u32,
-                    items: chunk,
-                    max_len,
-                    field,
-                    group,
-                })
-            })
+            .map(|((part, dst), &s)| splice(dst, &part.buf, (s % 8) as u32))
             .collect();
+        // SAFETY: the regions, which `splice` wrote in full, tile the spare capacity up to
+        // `end_byte`.
+        unsafe { self.buf.set_len(end_byte) };
         let mut acc = 0u64;
-        let heads = std::iter::once((head_byte, head));
-        let ends = starts
-            .iter()
-            .zip(&lens)
-            .map(|(&s, &l)| ((s + l) / 8) as usize);
-        for (idx, v) in heads.chain(ends.zip(tails)) {
+        for (idx, v) in std::iter::once((head_byte, head)).chain(ends.zip(tails)) {
             match self.buf.get_mut(idx) {
                 Some(b) => *b |= v as u8,
                 None => acc |= v,
@@ -104,60 +106,40 @@ impl BitWriter {
         self.acc = acc;
         self.pending = (end % 8) as u32;
         self.bits += end - base;
+        self.parts = parts;
+        packed.iter().any(|&(_, flag)| flag)
     }
 }
 
-/// One chunk's packing: `items` into `dst` starting `head` (< 8) bits into its first byte,
-/// `dst` being exactly the whole bytes the fields end up filling.
+/// Write every byte of `dst` with the bytes of `src` (a bit string padded with zeros to whole
+/// bytes, `dst.len() ≤ src.len()`) shifted up by `s < 8` bits, the low `s` bits of `dst[0]`
+/// zero; returns the shifted string's next byte (the bits past `dst`, to be OR-ed in).
 #[cfg(feature = "parallel")]
-struct Region<'a, T, F, Z> {
-    dst: &'a mut [u8],
-    head: u32,
-    items: &'a [T],
-    max_len: u32,
-    field: &'a F,
-    group: &'a Z,
-}
-
-/// Pack `r`; returns the last partial byte (< 8 bits, the head's bits included if `dst` is
-/// empty). Stores are the truncated 8-byte stores of [`BitWriter::write_fields`], so every
-/// byte of `dst` gets the same bits.
-#[cfg(feature = "parallel")]
-fn pack_region<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T], u32) -> Option<GroupBits>>(
-    r: Region<'_, T, F, Z>,
-) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    if super::bmi2() {
-        #[target_feature(enable = "avx2,bmi2")]
-        fn with_bmi2<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T], u32) -> Option<GroupBits>>(
-            r: Region<'_, T, F, Z>,
-        ) -> u64 {
-            r.pack(|v, keep| core::arch::x86_64::_pext_u64(v, keep))
+fn splice(dst: &mut [MaybeUninit<u8>], src: &[u8], s: u32) -> u64 {
+    debug_assert!(s < 8 && dst.len() <= src.len());
+    let n = dst.len();
+    if s == 0 {
+        for (d, &b) in dst.iter_mut().zip(src) {
+            d.write(b);
         }
-        // SAFETY: `super::bmi2()` checked that this CPU has AVX2 and BMI2.
-        return unsafe { with_bmi2(r) };
+    } else {
+        // Eight bytes at a time: each word shifted up, the previous word's top bits in.
+        let mut prev = 0u64;
+        for (d, w) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+            let v = u64::from_le_bytes(w.try_into().expect("eight bytes"));
+            for (d, b) in d.iter_mut().zip((v << s | prev >> (64 - s)).to_le_bytes()) {
+                d.write(b);
+            }
+            prev = v;
+        }
+        for k in n / 8 * 8..n {
+            let low = if k == 0 { 0 } else { src[k - 1] >> (8 - s) };
+            dst[k].write(src[k] << s | low);
+        }
     }
-    r.pack(super::extract_bits)
-}
-
-#[cfg(feature = "parallel")]
-impl<T: Copy, F: Fn(T) -> (u64, u32), Z: Fn(&[T], u32) -> Option<GroupBits>> Region<'_, T, F, Z> {
-    #[inline(always)]
-    fn pack(self, pext: impl Fn(u64, u64) -> u64) -> u64 {
-        let Region {
-            dst,
-            head,
-            items,
-            max_len,
-            field,
-            group: group_bits,
-        } = self;
-        // `dst` starts zeroed and ends at the last whole byte: the stores are truncated there.
-        let k = super::Packers::new(field, group_bits, &pext);
-        let (p, acc, _) = k.pack_fields::<true>(dst, (0, 0, head), items, max_len);
-        debug_assert_eq!(p, dst.len());
-        acc
-    }
+    let last = if n == 0 { 0 } else { u64::from(src[n - 1]) };
+    let next = u64::from(src.get(n).copied().unwrap_or(0));
+    (next << s | last >> (8 - s)) & 0xff
 }
 
 impl BitReader<'_> {
@@ -175,6 +157,20 @@ impl BitReader<'_> {
         field: impl Fn(u64) -> (T, bool) + Sync,
     ) -> bool {
         debug_assert!((1..=64).contains(&len));
+        self.read_chunked(out, len, |r, o| r.read_fixed_run(o, len, &field))
+    }
+
+    /// `kernel(r, out)` — a reader of `out.len()` fields of exactly `len` bits, `true` if an
+    /// entry was bad or the input ended early — on the calling rayon pool when
+    /// [`wire_parallel`](super::wire_parallel)`(out.len())`, each
+    /// [`WIRE_CHUNK`](super::WIRE_CHUNK) of entries from its known offset. Returns the OR of
+    /// the flags; the position is then past all the fields (or at the end of the input).
+    pub(crate) fn read_chunked<T: Send>(
+        &mut self,
+        out: &mut [T],
+        len: u32,
+        kernel: impl Fn(&mut Self, &mut [T]) -> bool + Sync,
+    ) -> bool {
         #[cfg(feature = "parallel")]
         if wire_parallel(out.len()) {
             use rayon::prelude::*;
@@ -186,13 +182,79 @@ impl BitReader<'_> {
                 .map(|(c, o)| {
                     let mut r = this.clone();
                     r.pos = p0 + (c * WIRE_CHUNK) as u64 * len as u64;
-                    r.read_fixed_run(o, len, &field)
+                    kernel(&mut r, o)
                 })
                 .reduce(|| false, |a, b| a | b);
             self.pos = (p0 + out.len() as u64 * len as u64).min(self.len);
             return bad;
         }
-        self.read_fixed_run(out, len, &field)
+        let _ = len;
+        kernel(self, out)
+    }
+
+    /// [`BitReader::read_sign_magnitude`], on the calling rayon pool when
+    /// [`wire_parallel`](super::wire_parallel)`(out.len())` and the first 64 codes are
+    /// non-zero (as all of power rounding's are): each [`WIRE_CHUNK`](super::WIRE_CHUNK) of
+    /// codes is read from where it starts if every code before it is non-zero (`width + 1`
+    /// bits each). That guess holds iff each chunk but the last ends exactly where the next
+    /// was guessed to start (a zero code is one bit shorter), which is checked after the
+    /// parallel pass; if it does not hold, the codes are read again on this thread. So the
+    /// result is the sequential one.
+    pub(crate) fn read_sign_magnitude_chunked(
+        &mut self,
+        out: &mut [i16],
+        width: u32,
+        s: u16,
+    ) -> (usize, bool) {
+        #[cfg(feature = "parallel")]
+        if wire_parallel(out.len())
+            && self.starts_dense(width)
+            && let Some(read) = self.read_sign_magnitude_par(out, width, s)
+        {
+            return read;
+        }
+        self.read_sign_magnitude(out, width, s)
+    }
+
+    /// Whether the next 64 codes of `width`-bit levels are all non-zero.
+    #[cfg(feature = "parallel")]
+    fn starts_dense(&self, width: u32) -> bool {
+        let mut r = self.clone();
+        (0..64).all(|_| r.read(width).is_ok_and(|level| level != 0) && r.read_bit().is_ok())
+    }
+
+    /// The parallel pass of [`BitReader::read_sign_magnitude_chunked`]; `None` (position
+    /// unchanged) if a chunk was not where it was guessed to be.
+    #[cfg(feature = "parallel")]
+    fn read_sign_magnitude_par(
+        &mut self,
+        out: &mut [i16],
+        width: u32,
+        s: u16,
+    ) -> Option<(usize, bool)> {
+        use rayon::prelude::*;
+        let start = |c: usize| self.pos + (c * WIRE_CHUNK) as u64 * u64::from(width + 1);
+        let this = &*self;
+        let chunks: Vec<(bool, bool, u64)> = out
+            .par_chunks_mut(WIRE_CHUNK)
+            .enumerate()
+            .map(|(c, o)| {
+                let mut r = this.clone();
+                r.pos = start(c).min(r.len);
+                let (done, bad) = r.read_sign_magnitude(o, width, s);
+                (done == o.len(), bad, r.pos)
+            })
+            .collect();
+        let last = chunks.len() - 1;
+        let guessed = chunks
+            .iter()
+            .enumerate()
+            .all(|(c, &(whole, _, end))| whole && (c == last || end == start(c + 1)));
+        if !guessed {
+            return None;
+        }
+        self.pos = chunks[last].2;
+        Some((out.len(), chunks.iter().any(|&(_, bad, _)| bad)))
     }
 
     fn read_fixed_run<T>(

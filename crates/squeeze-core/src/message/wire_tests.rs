@@ -457,6 +457,55 @@ mod chunked {
         }
     }
 
+    /// Codes with no zero (as power rounding's), which two or more threads read chunk by
+    /// chunk from guessed offsets; then a zero in a middle chunk and one in the last chunk,
+    /// which make the guess fail or not matter: the same decode (and, for the corrupted
+    /// copy, the same first error) as on one thread.
+    #[test]
+    fn chunked_dense_codes_decode_as_on_one_thread() {
+        let dim = WIRE_PARALLEL_MIN + 2 * WIRE_CHUNK + 77;
+        let s = 12u16;
+        let mut codes: Vec<i16> = (0..dim)
+            .map(|j| {
+                let level = 1 + (j * 7919 % s as usize) as i16;
+                if j % 3 == 0 { -level } else { level }
+            })
+            .collect();
+        let quantized = |codes: &[i16]| Message::<f32>::Quantized {
+            norm: 2.0,
+            levels: Levels::Uniform { s },
+            codes: codes.to_vec(),
+        };
+        check_threads(&quantized(&codes), 4242);
+        check_threads(&quantized(&codes), 31 * WIRE_CHUNK * 5);
+        codes[5 * WIRE_CHUNK + 17] = 0;
+        check_threads(&quantized(&codes), 999);
+        codes[5 * WIRE_CHUNK + 17] = -3;
+        codes[dim - 3] = 0;
+        check_threads(&quantized(&codes), 77_777);
+    }
+
+    /// A natural value that is not a power of two in a late chunk: on every pool `try_encode`
+    /// fails with the error `validate` gives and takes the writer back to its prefix (the
+    /// other chunks were packed and spliced by then).
+    #[test]
+    fn chunked_encode_takes_a_bad_natural_back() {
+        let dim = WIRE_PARALLEL_MIN + WIRE_CHUNK + 7;
+        let mut values = vec![-0.5f32; dim];
+        values[6 * WIRE_CHUNK + 5] = 3.0;
+        let m = Message::Natural { values };
+        let want = m.validate().unwrap_err().to_string();
+        for threads in [1, 2, 4] {
+            pool(threads).install(|| {
+                let mut w = BitWriter::new();
+                w.write(0x1abc, 13);
+                let e = m.try_encode(&mut w).unwrap_err().to_string();
+                assert!(e.contains(&want), "{threads} threads: {e}");
+                assert_eq!((w.bit_len(), w.into_bytes()), (13, vec![0xbc, 0x1a]));
+            });
+        }
+    }
+
     /// A bad entry in a late chunk and one in an early chunk: every thread count reports the
     /// early one, as the sequential decoder does.
     #[test]
