@@ -5,12 +5,13 @@ use super::TAG_LOW_RANK;
 use super::cast::encode_cast;
 use super::low_rank::encode_low_rank;
 use super::natural::write_naturals;
+use super::validate::largest_level;
 use super::{
     INDEX_WIDTH_BITS, Levels, Message, TAG_BINARY, TAG_BITS, TAG_CAST, TAG_COMPOSED, TAG_CONCAT,
     TAG_DENSE, TAG_INDEXED, TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED, TAG_SCALED,
     TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
-use crate::bits::{BLOCK_GROUPS, BitWriter, GroupBits, bits_for_range, fast_pext};
+use crate::bits::{BLOCK_GROUPS, BitWriter, GroupBits, WIRE_CHUNK, bits_for_range, fast_pext};
 use crate::error::MessageError;
 use crate::scalar::Scalar;
 
@@ -48,11 +49,20 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
 /// packed chunk by chunk on the calling rayon pool ([`BitWriter::write_chunked`]). Where
 /// `pext` is fast, a run of codes whose first 64 are non-zero (power rounding's have no zero)
 /// goes by dense blocks ([`write_dense_codes`]).
-pub(super) fn write_codes(w: &mut BitWriter, width: u32, codes: &[i16]) {
-    w.write_chunked(codes, |w, codes| {
-        write_code_run(w, width, codes);
-        false
-    });
+///
+/// The levels are checked here, not in a pass of their own: each [`WIRE_CHUNK`] of codes just
+/// before it is packed, while it is in cache. `false` (bytes written or not) if one is above
+/// `s`, which the caller turns into the validation error.
+pub(super) fn write_codes(w: &mut BitWriter, width: u32, s: u16, codes: &[i16]) -> bool {
+    !w.write_chunked(codes, |w, codes| {
+        codes.chunks(WIRE_CHUNK).any(|chunk| {
+            if largest_level(chunk) > s {
+                return true;
+            }
+            write_code_run(w, width, chunk);
+            false
+        })
+    })
 }
 
 /// [`write_codes`] on the calling thread.
@@ -244,7 +254,7 @@ impl<S: Scalar> Message<S> {
             let start = w.bit_len();
             if !self.encode_tagged(w) {
                 w.truncate_bits(start);
-                return Err(self.natural_error());
+                return Err(self.packed_error());
             }
         }
         Ok(())
@@ -285,14 +295,14 @@ impl<S: Scalar> Message<S> {
             .saturating_add(64);
         let mut w = BitWriter::with_capacity_bits(room);
         if !self.is_skip() && !self.encode_tagged(&mut w) {
-            return Err(self.natural_error());
+            return Err(self.packed_error());
         }
         Ok(w.into_bytes())
     }
 
     /// The encoding of a message that passes [`Message::check_unpacked`]; `false` if a
-    /// `Natural` value in it is not a finite zero or power of two (then the bits written are
-    /// no valid message).
+    /// `Natural` value in it is not a finite zero or power of two or a code level is above
+    /// its `s` (then the bits written are no valid message).
     pub(super) fn encode_tagged(&self, w: &mut BitWriter) -> bool {
         match self {
             Message::Skip { .. } => w.write(TAG_SKIP, TAG_BITS),
@@ -336,7 +346,8 @@ impl<S: Scalar> Message<S> {
                     }
                 }
                 write_scalar(w, *norm);
-                write_codes(w, bits_for_range(levels.s() as u64 + 1), codes);
+                let s = levels.s();
+                return write_codes(w, bits_for_range(s as u64 + 1), s, codes);
             }
             Message::Natural { values } => {
                 w.write(TAG_NATURAL, TAG_BITS);

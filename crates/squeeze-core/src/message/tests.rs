@@ -700,3 +700,34 @@ fn natural_check_names_the_bad_value() {
     case::<half::f16>();
     case::<half::bf16>();
 }
+
+/// The encoder checks the code levels as it packs them: a level above `s`, in a message alone
+/// or as the second half of a pair (in `f32` and `f64`), fails `try_encode` with the error of
+/// `validate` and leaves the writer where it was; `to_bytes` gives the invalid tag.
+#[test]
+fn code_level_check_happens_while_packing() {
+    fn case<S: Scalar>() {
+        let quantized = |codes: Vec<i16>| Message::<S>::Quantized {
+            norm: S::from_f64(2.0),
+            levels: Levels::Uniform { s: 5 },
+            codes,
+        };
+        let good: Vec<i16> = (0..300).map(|j| (j % 11) as i16 - 5).collect();
+        let mut bad = good.clone();
+        bad[201] = 6;
+        let m = quantized(bad);
+        let err = m.validate().unwrap_err().to_string();
+        assert!(err.contains("6 exceeds s = 5"), "{err}");
+        let pair = Message::Pair(Box::new([quantized(good), m.clone()]));
+        for msg in [&m, &pair] {
+            let mut w = BitWriter::new();
+            w.write(0x1abc, 13);
+            let e = msg.try_encode(&mut w).unwrap_err().to_string();
+            assert!(e.contains(&err), "{}: {e}", S::NAME);
+            assert_eq!((w.bit_len(), w.into_bytes()), (13, vec![0xbc, 0x1a]));
+            assert_eq!(msg.to_bytes(), vec![TAG_INVALID as u8]);
+        }
+    }
+    case::<f32>();
+    case::<f64>();
+}

@@ -47,7 +47,7 @@ pub(crate) fn check_values<S: Scalar>(values: &[S], what: &'static str) -> Resul
 
 crate::dispatch_avx2! {
     /// The largest level `max_j |c_j|` (0 for no codes): one branch-free pass.
-    fn largest_level(codes: &[i16]) -> u16 => largest_level_body
+    pub(super) fn largest_level(codes: &[i16]) -> u16 => largest_level_body
 }
 
 #[inline(always)]
@@ -175,7 +175,8 @@ enum Scope {
     Shape,
     /// Everything the decoder enforces.
     Wire,
-    /// [`Scope::Wire`] but the `Natural` values, which the encoder checks as it packs them.
+    /// [`Scope::Wire`] but the `Natural` values and the levels of `Quantized` codes, which the
+    /// encoder checks as it packs them.
     Unpacked,
 }
 
@@ -230,20 +231,21 @@ impl<S: Scalar> Message<S> {
         self.check(0, Scope::Shape)
     }
 
-    /// [`Message::validate`] but the `Natural` values, for the encoder, which checks them as it
-    /// packs them (see [`Message::natural_error`]).
+    /// [`Message::validate`] but the `Natural` values and the code levels, for the encoder,
+    /// which checks them as it packs them (see [`Message::packed_error`]).
     pub(super) fn check_unpacked(&self) -> Result<(), DecodeError> {
         self.check(0, Scope::Unpacked)
     }
 
-    /// The error of [`Message::validate`] for a message whose `Natural` values the encoder
+    /// The error of [`Message::validate`] for a message that passed
+    /// [`Message::check_unpacked`] but whose `Natural` values or code levels the encoder
     /// rejected.
-    pub(super) fn natural_error(&self) -> MessageError {
+    pub(super) fn packed_error(&self) -> MessageError {
         match self.validate() {
             Err(e) => e.into(),
-            // Not reached: the encoder's check is the same as `naturals_clean`.
+            // Not reached: the encoder's checks are those of `validate`.
             Ok(()) => {
-                DecodeError::bad_field("natural value", "rejected by the encoder".into()).into()
+                DecodeError::bad_field("packed value", "rejected by the encoder".into()).into()
             }
         }
     }
@@ -296,9 +298,10 @@ impl<S: Scalar> Message<S> {
                 }
                 check_nonnegative_if(wire, *norm, "quantisation norm")?;
                 let s = levels.s();
-                // A branch-free max pass (vectorised) first; the search only on failure.
-                let largest = largest_level_chunked(codes);
-                if largest > s
+                // A branch-free max pass (vectorised) first; the search only on failure. The
+                // encoder checks the levels as it packs them (`Scope::Unpacked`).
+                if scope != Scope::Unpacked
+                    && largest_level_chunked(codes) > s
                     && let Some(c) = codes.iter().find(|c| c.unsigned_abs() > s)
                 {
                     return Err(DecodeError::bad_field(

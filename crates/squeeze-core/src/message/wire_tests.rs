@@ -485,24 +485,33 @@ mod chunked {
         check_threads(&quantized(&codes), 77_777);
     }
 
-    /// A natural value that is not a power of two in a late chunk: on every pool `try_encode`
-    /// fails with the error `validate` gives and takes the writer back to its prefix (the
-    /// other chunks were packed and spliced by then).
+    /// A natural value that is not a power of two, and a code level above `s`, in a late
+    /// chunk: on every pool `try_encode` fails with the error `validate` gives and takes the
+    /// writer back to its prefix (the other chunks were packed and spliced by then).
     #[test]
-    fn chunked_encode_takes_a_bad_natural_back() {
+    fn chunked_encode_takes_a_bad_value_back() {
         let dim = WIRE_PARALLEL_MIN + WIRE_CHUNK + 7;
         let mut values = vec![-0.5f32; dim];
         values[6 * WIRE_CHUNK + 5] = 3.0;
-        let m = Message::Natural { values };
-        let want = m.validate().unwrap_err().to_string();
-        for threads in [1, 2, 4] {
-            pool(threads).install(|| {
-                let mut w = BitWriter::new();
-                w.write(0x1abc, 13);
-                let e = m.try_encode(&mut w).unwrap_err().to_string();
-                assert!(e.contains(&want), "{threads} threads: {e}");
-                assert_eq!((w.bit_len(), w.into_bytes()), (13, vec![0xbc, 0x1a]));
-            });
+        let mut codes: Vec<i16> = (0..dim).map(|j| (j % 7) as i16 - 3).collect();
+        codes[7 * WIRE_CHUNK + 1] = -4;
+        let quantized = Message::Quantized {
+            norm: 1.0,
+            levels: Levels::Uniform { s: 3 },
+            codes,
+        };
+        for m in [Message::Natural { values }, quantized] {
+            let want = m.validate().unwrap_err().to_string();
+            for threads in [1, 2, 4] {
+                pool(threads).install(|| {
+                    let mut w = BitWriter::new();
+                    w.write(0x1abc, 13);
+                    let e = m.try_encode(&mut w).unwrap_err().to_string();
+                    assert!(e.contains(&want), "{threads} threads: {e}");
+                    assert_eq!((w.bit_len(), w.into_bytes()), (13, vec![0xbc, 0x1a]));
+                    assert_eq!(m.to_bytes(), vec![TAG_INVALID as u8]);
+                });
+            }
         }
     }
 
