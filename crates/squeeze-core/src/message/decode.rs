@@ -6,7 +6,8 @@ use super::cast::decode_cast;
 use super::low_rank::decode_low_rank;
 use super::natural::read_naturals;
 use super::validate::{
-    binary_blocks, check_binary_block, check_index_width, check_values, too_deep,
+    binary_blocks, check_binary_block, check_index_width, check_values, check_values_chunked,
+    too_deep,
 };
 use super::{
     INDEX_WIDTH_BITS, Levels, MAX_DEPTH, MAX_DIM, Message, TAG_BINARY, TAG_BITS, TAG_CAST,
@@ -94,22 +95,6 @@ fn read_values<S: Scalar>(
         }
     }
     Ok(out)
-}
-
-/// [`check_values`], the finiteness scan chunked over the calling rayon pool for large
-/// payloads; a failing chunk re-checks the whole slice, so the error names the first bad entry.
-fn check_values_chunked<S: Scalar>(values: &[S], what: &'static str) -> Result<(), DecodeError> {
-    #[cfg(feature = "parallel")]
-    if crate::bits::wire_parallel(values.len()) {
-        use rayon::prelude::*;
-        let finite = values
-            .par_chunks(crate::bits::WIRE_CHUNK)
-            .all(|c| crate::ops::first_non_finite(c).is_none());
-        if finite {
-            return Ok(());
-        }
-    }
-    check_values(values, what)
 }
 
 /// `dim` quantisation codes (level `|c|` in `w(s+1)` bits, then a sign bit if `c ≠ 0`) into

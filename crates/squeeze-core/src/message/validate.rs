@@ -86,6 +86,25 @@ fn naturals_clean_body<S: Scalar>(values: &[S]) -> bool {
     mantissas == 0 && non_finite == 0
 }
 
+/// [`check_values`], the finiteness scan chunked over the calling rayon pool for large
+/// payloads; a failing chunk re-checks the whole slice, so the error names the first bad entry.
+pub(super) fn check_values_chunked<S: Scalar>(
+    values: &[S],
+    what: &'static str,
+) -> Result<(), DecodeError> {
+    #[cfg(feature = "parallel")]
+    if crate::bits::wire_parallel(values.len()) {
+        use rayon::prelude::*;
+        let finite = values
+            .par_chunks(crate::bits::WIRE_CHUNK)
+            .all(|c| crate::ops::first_non_finite(c).is_none());
+        if finite {
+            return Ok(());
+        }
+    }
+    check_values(values, what)
+}
+
 /// [`check_values`] in the wire scope (`wire`), nothing in the shape scope.
 fn check_values_if<S: Scalar>(
     wire: bool,
@@ -93,7 +112,7 @@ fn check_values_if<S: Scalar>(
     what: &'static str,
 ) -> Result<(), DecodeError> {
     if wire {
-        check_values(values, what)
+        check_values_chunked(values, what)
     } else {
         Ok(())
     }

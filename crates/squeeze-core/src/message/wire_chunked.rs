@@ -1,8 +1,9 @@
 //! The chunked (multi-thread) forms of the bit packers, a child module of [`crate::bits`]
 //! (it uses the writer's and reader's private state): [`BitWriter::write_chunked`] and
-//! [`BitReader::read_fixed`]. Below [`super::WIRE_PARALLEL_MIN`] entries, or outside a rayon pool of
-//! more than one thread, both are exactly the sequential calls. Above, they allocate a few
-//! vectors of one entry per [`super::WIRE_CHUNK`] (the allocation-free round tests run far below).
+//! [`BitReader::read_chunked`]. Below [`super::WIRE_PARALLEL_MIN`] entries, or outside a rayon
+//! pool of more than one thread, both are exactly the sequential calls. Above, they allocate a
+//! few vectors of one entry per [`super::WIRE_CHUNK`], and a writer allocates its chunk
+//! writers the first time (it keeps them); the allocation-free round tests run far below.
 
 use super::{BitReader, BitWriter};
 #[cfg(feature = "parallel")]

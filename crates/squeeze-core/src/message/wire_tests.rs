@@ -485,9 +485,10 @@ mod chunked {
         check_threads(&quantized(&codes), 77_777);
     }
 
-    /// A natural value that is not a power of two, and a code level above `s`, in a late
-    /// chunk: on every pool `try_encode` fails with the error `validate` gives and takes the
-    /// writer back to its prefix (the other chunks were packed and spliced by then).
+    /// A natural value that is not a power of two, a code level above `s`, and two non-finite
+    /// dense values, in late chunks: on every pool `validate` names the first bad entry, and
+    /// `try_encode` fails with that error and takes the writer back to its prefix (for the
+    /// first two, the other chunks were packed and spliced by then).
     #[test]
     fn chunked_encode_takes_a_bad_value_back() {
         let dim = WIRE_PARALLEL_MIN + WIRE_CHUNK + 7;
@@ -500,10 +501,15 @@ mod chunked {
             levels: Levels::Uniform { s: 3 },
             codes,
         };
-        for m in [Message::Natural { values }, quantized] {
+        let mut dense = vec![1.5f32; dim];
+        dense[5 * WIRE_CHUNK + 9] = f32::NAN;
+        dense[6 * WIRE_CHUNK + 1] = f32::INFINITY;
+        let dense = Message::Dense { values: dense };
+        for m in [Message::Natural { values }, quantized, dense] {
             let want = m.validate().unwrap_err().to_string();
             for threads in [1, 2, 4] {
                 pool(threads).install(|| {
+                    assert_eq!(m.validate().unwrap_err().to_string(), want);
                     let mut w = BitWriter::new();
                     w.write(0x1abc, 13);
                     let e = m.try_encode(&mut w).unwrap_err().to_string();
