@@ -109,7 +109,15 @@ fn read_codes(
     let width = bits_for_range(s as u64 + 1);
     let mut codes = sized_for(r, codes, dim, width, 0)?;
     let start = r.clone();
-    let (done, bad) = r.read_sign_magnitude_chunked(&mut codes, width, s);
+    // On a pool, a message that starts with non-zero codes is read chunk by chunk from the
+    // offsets it has if no code is zero (`width + 1` bits each), checked afterwards.
+    let read = |r: &mut BitReader<'_>, out: &mut [i16]| r.read_sign_magnitude(out, width, s);
+    let guessed = if crate::bits::wire_parallel(dim) && starts_dense(r, width) {
+        r.read_guessed(&mut codes, width + 1, read)
+    } else {
+        None
+    };
+    let (done, bad) = guessed.unwrap_or_else(|| read(r, &mut codes));
     let from = if bad {
         *r = start;
         0
@@ -128,6 +136,12 @@ fn read_codes(
         };
     }
     Ok(codes)
+}
+
+/// Whether the next 64 codes of `width`-bit levels are all non-zero.
+fn starts_dense(r: &BitReader<'_>, width: u32) -> bool {
+    let mut r = r.clone();
+    (0..64).all(|_| r.read(width).is_ok_and(|level| level != 0) && r.read_bit().is_ok())
 }
 
 /// The buffers of a message that [`Message::decode_into`] replaces, handed to the decoder so

@@ -193,69 +193,48 @@ impl BitReader<'_> {
         kernel(self, out)
     }
 
-    /// [`BitReader::read_sign_magnitude`], on the calling rayon pool when
-    /// [`wire_parallel`](super::wire_parallel)`(out.len())` and the first 64 codes are
-    /// non-zero (as all of power rounding's are): each [`WIRE_CHUNK`](super::WIRE_CHUNK) of
-    /// codes is read from where it starts if every code before it is non-zero (`width + 1`
-    /// bits each). That guess holds iff each chunk but the last ends exactly where the next
-    /// was guessed to start (a zero code is one bit shorter), which is checked after the
-    /// parallel pass; if it does not hold, the codes are read again on this thread. So the
-    /// result is the sequential one.
-    pub(crate) fn read_sign_magnitude_chunked(
+    /// `kernel(r, out)` — a reader of entries of `len` bits or fewer, which returns how many
+    /// it read and a flag — on the calling rayon pool, each [`WIRE_CHUNK`](super::WIRE_CHUNK)
+    /// of entries read from the offset it has if every entry before it is exactly `len` bits
+    /// (as when no quantisation code is zero: power rounding's messages). The guess holds iff
+    /// each chunk but the last ends exactly where the next was guessed to start, which is
+    /// checked after the parallel pass; then the result is the sequential one, with the flags
+    /// OR-ed. `None`, with the position unchanged, if the guess does not hold or
+    /// [`wire_parallel`](super::wire_parallel)`(out.len())` does not: the caller reads on its
+    /// own thread.
+    pub(crate) fn read_guessed<T: Send>(
         &mut self,
-        out: &mut [i16],
-        width: u32,
-        s: u16,
-    ) -> (usize, bool) {
-        #[cfg(feature = "parallel")]
-        if wire_parallel(out.len())
-            && self.starts_dense(width)
-            && let Some(read) = self.read_sign_magnitude_par(out, width, s)
-        {
-            return read;
-        }
-        self.read_sign_magnitude(out, width, s)
-    }
-
-    /// Whether the next 64 codes of `width`-bit levels are all non-zero.
-    #[cfg(feature = "parallel")]
-    fn starts_dense(&self, width: u32) -> bool {
-        let mut r = self.clone();
-        (0..64).all(|_| r.read(width).is_ok_and(|level| level != 0) && r.read_bit().is_ok())
-    }
-
-    /// The parallel pass of [`BitReader::read_sign_magnitude_chunked`]; `None` (position
-    /// unchanged) if a chunk was not where it was guessed to be.
-    #[cfg(feature = "parallel")]
-    fn read_sign_magnitude_par(
-        &mut self,
-        out: &mut [i16],
-        width: u32,
-        s: u16,
+        out: &mut [T],
+        len: u32,
+        kernel: impl Fn(&mut Self, &mut [T]) -> (usize, bool) + Sync,
     ) -> Option<(usize, bool)> {
-        use rayon::prelude::*;
-        let start = |c: usize| self.pos + (c * WIRE_CHUNK) as u64 * u64::from(width + 1);
-        let this = &*self;
-        let chunks: Vec<(bool, bool, u64)> = out
-            .par_chunks_mut(WIRE_CHUNK)
-            .enumerate()
-            .map(|(c, o)| {
-                let mut r = this.clone();
-                r.pos = start(c).min(r.len);
-                let (done, bad) = r.read_sign_magnitude(o, width, s);
-                (done == o.len(), bad, r.pos)
-            })
-            .collect();
-        let last = chunks.len() - 1;
-        let guessed = chunks
-            .iter()
-            .enumerate()
-            .all(|(c, &(whole, _, end))| whole && (c == last || end == start(c + 1)));
-        if !guessed {
-            return None;
+        #[cfg(feature = "parallel")]
+        if wire_parallel(out.len()) {
+            use rayon::prelude::*;
+            let start = |c: usize| self.pos + (c * WIRE_CHUNK) as u64 * u64::from(len);
+            let this = &*self;
+            let chunks: Vec<(bool, bool, u64)> = out
+                .par_chunks_mut(WIRE_CHUNK)
+                .enumerate()
+                .map(|(c, o)| {
+                    let mut r = this.clone();
+                    r.pos = start(c).min(r.len);
+                    let (done, flag) = kernel(&mut r, o);
+                    (done == o.len(), flag, r.pos)
+                })
+                .collect();
+            let last = chunks.len() - 1;
+            let guessed = chunks
+                .iter()
+                .enumerate()
+                .all(|(c, &(whole, _, end))| whole && (c == last || end == start(c + 1)));
+            if guessed {
+                self.pos = chunks[last].2;
+                return Some((out.len(), chunks.iter().any(|&(_, flag, _)| flag)));
+            }
         }
-        self.pos = chunks[last].2;
-        Some((out.len(), chunks.iter().any(|&(_, bad, _)| bad)))
+        let _ = (out, len, kernel);
+        None
     }
 
     fn read_fixed_run<T>(
