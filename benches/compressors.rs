@@ -411,9 +411,10 @@ mod multicore {
             .expect("thread pool")
     }
 
-    /// Dense quantised messages whose wire path has a chunked form: encode of every kind,
-    /// decode of the fixed-width ones (`natural`; the variable-width QSGD codes decode on one
-    /// thread: their bit positions form a serial chain).
+    /// Dense quantised messages whose wire path has a chunked form: encode of every kind;
+    /// decode of `natural` (fixed width) and of codes with no zero (`power_rounding`: each
+    /// chunk read from its guessed offset). QSGD, TernGrad and natural-dithering codes decode
+    /// on one thread: with zero codes among them, their bit positions form a serial chain.
     const WIRE_SPECS: [&str; 5] = [
         "qsgd:s=16",
         "terngrad",
