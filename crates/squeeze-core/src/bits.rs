@@ -671,6 +671,8 @@ impl<'a> BitReader<'a> {
 mod blocks;
 mod group;
 use blocks::DENSE_BLOCK;
+#[cfg(feature = "parallel")]
+pub(crate) use blocks::pack_blocks_into;
 pub(crate) use blocks::{BLOCK_GROUPS, group_at, lanes16};
 pub(crate) use group::{GroupBits, extract_bits, fast_pext};
 use group::{Packers, store_u64};

@@ -93,6 +93,49 @@ impl BitWriter {
     }
 }
 
+/// [`BitWriter::write_blocks`] into `dst`, exactly `blocks · BLOCK_GROUPS · group_bytes` bytes
+/// (every one written), the bits shifted up by `s < 8` and the low `s` bits of `dst[0]` zero:
+/// a region of [`BitWriter::write_regions`]. Returns the last `s` bits (the carry out).
+#[cfg(feature = "parallel")]
+#[inline(always)]
+pub(crate) fn pack_blocks_into(
+    dst: &mut [core::mem::MaybeUninit<u8>],
+    s: u32,
+    blocks: usize,
+    group_bytes: usize,
+    mut block: impl FnMut(usize) -> [u128; BLOCK_GROUPS],
+) -> u64 {
+    debug_assert_eq!(dst.len(), blocks * BLOCK_GROUPS * group_bytes);
+    let width = 8 * group_bytes as u32;
+    let mut carry = 0u128;
+    let mut p = 0;
+    for b in 0..blocks {
+        for bits in block(b) {
+            let v = bits << s | carry;
+            // All 16 bytes where they fit (the next group overwrites the extra ones), else the
+            // group's own bytes (the last groups of the region).
+            let bytes = v.to_le_bytes();
+            if dst.len() - p >= 16 {
+                // SAFETY: `p + 16 ≤ dst.len()`, so the 16 bytes lie inside `dst` (one store;
+                // writing them initialises them).
+                unsafe {
+                    dst.as_mut_ptr()
+                        .add(p)
+                        .cast::<[u8; 16]>()
+                        .write_unaligned(bytes)
+                };
+            } else {
+                for (d, x) in dst[p..p + group_bytes].iter_mut().zip(bytes) {
+                    d.write(x);
+                }
+            }
+            carry = v >> width;
+            p += group_bytes;
+        }
+    }
+    carry as u64
+}
+
 impl BitReader<'_> {
     /// Read whole blocks of [`BLOCK_GROUPS`] groups of `group_bytes ≤ MAX_GROUP_BYTES` bytes,
     /// at most `blocks`, while a block and the 16 bytes after it lie inside the input:

@@ -170,7 +170,41 @@ fn read_blocks_bmi2<S: Scalar>(r: &mut BitReader<'_>, out: &mut [S]) -> (usize, 
 /// or power of two, which the caller turns into the validation error. A large payload is
 /// written chunk by chunk on the calling rayon pool ([`BitWriter::write_chunked`]).
 pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool {
+    #[cfg(all(target_arch = "x86_64", feature = "parallel"))]
+    if fast_pext() && crate::bits::wire_parallel(values.len()) {
+        // Fixed width: each whole chunk goes straight to its place, then the rest.
+        use crate::bits::WIRE_CHUNK;
+        let whole = values.len() / WIRE_CHUNK;
+        let region_bytes = WIRE_CHUNK / 8 * (1 + S::EXP_BITS) as usize;
+        let bad = w.write_regions(whole, region_bytes, |c, dst, s| {
+            // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
+            unsafe { pack_region_bmi2(dst, s, &values[c * WIRE_CHUNK..][..WIRE_CHUNK]) }
+        });
+        return !bad && !write_natural_run(w, &values[whole * WIRE_CHUNK..]);
+    }
     !w.write_chunked(values, write_natural_run)
+}
+
+/// A whole chunk of values (a multiple of [`BLOCK`]) packed by blocks into its region of
+/// [`BitWriter::write_regions`], shifted up by `s`: the carry out, and whether a value is bad.
+#[cfg(all(target_arch = "x86_64", feature = "parallel"))]
+#[target_feature(enable = "avx2,bmi2")]
+fn pack_region_bmi2<S: Scalar>(
+    dst: &mut [core::mem::MaybeUninit<u8>],
+    s: u32,
+    values: &[S],
+) -> (u64, bool) {
+    let mut bad = 0u64;
+    let blocks = values.len() / BLOCK;
+    let group_bytes = (1 + S::EXP_BITS) as usize;
+    let carry = crate::bits::pack_blocks_into(dst, s, blocks, group_bytes, |b| {
+        let (groups, flag) = pack_block(&values[b * BLOCK..][..BLOCK], |v, m| {
+            core::arch::x86_64::_pext_u64(v, m)
+        });
+        bad |= flag;
+        groups
+    });
+    (carry, bad != 0)
 }
 
 /// [`write_naturals`] on the calling thread: `true` if a value is bad. By blocks where `pext`

@@ -112,6 +112,51 @@ impl BitWriter {
     }
 }
 
+#[cfg(feature = "parallel")]
+impl BitWriter {
+    /// `regions` runs of exactly `region_bytes · 8` bits, on the calling rayon pool, each
+    /// written straight to its place in the buffer (its offset is known): `kernel(c, dst, s)`
+    /// writes every byte of `dst` with region `c`'s bits shifted up by `s < 8` (the low `s`
+    /// bits of `dst[0]` zero) and returns its last `s` bits (the carry into the next region's
+    /// first byte) and a flag. Returns the OR of the flags. For fixed-width fields, where the
+    /// chunks of [`BitWriter::write_chunked`] would be copied once more for nothing.
+    pub(crate) fn write_regions(
+        &mut self,
+        regions: usize,
+        region_bytes: usize,
+        kernel: impl Fn(usize, &mut [MaybeUninit<u8>], u32) -> (u64, bool) + Sync,
+    ) -> bool {
+        use rayon::prelude::*;
+        let nb = (self.pending / 8) as usize;
+        self.buf.extend_from_slice(&self.acc.to_le_bytes()[..nb]);
+        let head_byte = self.buf.len();
+        let head = self.acc >> (8 * nb);
+        let s = self.pending % 8;
+        let total = regions * region_bytes;
+        self.buf.reserve(total);
+        let spare = &mut self.buf.spare_capacity_mut()[..total];
+        let written: Vec<(u64, bool)> = spare
+            .par_chunks_mut(region_bytes.max(1))
+            .enumerate()
+            .map(|(c, dst)| kernel(c, dst, s))
+            .collect();
+        // SAFETY: the kernels wrote every byte of the regions, which tile the spare capacity
+        // up to `head_byte + total`.
+        unsafe { self.buf.set_len(head_byte + total) };
+        let mut carry = head;
+        for (c, &(next, _)) in written.iter().enumerate() {
+            if let Some(b) = self.buf.get_mut(head_byte + c * region_bytes) {
+                *b |= carry as u8;
+            }
+            carry = next;
+        }
+        self.acc = if regions == 0 { head } else { carry };
+        self.pending = s;
+        self.bits += total as u64 * 8;
+        written.iter().any(|&(_, flag)| flag)
+    }
+}
+
 /// Write every byte of `dst` with the bytes of `src` (a bit string padded with zeros to whole
 /// bytes, `dst.len() ≤ src.len()`) shifted up by `s < 8` bits, the low `s` bits of `dst[0]`
 /// zero; returns the shifted string's next byte (the bits past `dst`, to be OR-ed in).
@@ -128,9 +173,9 @@ fn splice(dst: &mut [MaybeUninit<u8>], src: &[u8], s: u32) -> u64 {
         let mut prev = 0u64;
         for (d, w) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
             let v = u64::from_le_bytes(w.try_into().expect("eight bytes"));
-            for (d, b) in d.iter_mut().zip((v << s | prev >> (64 - s)).to_le_bytes()) {
-                d.write(b);
-            }
+            let out = (v << s | prev >> (64 - s)).to_le_bytes();
+            // SAFETY: `d` is eight bytes (one store; writing them initialises them).
+            unsafe { d.as_mut_ptr().cast::<[u8; 8]>().write_unaligned(out) };
             prev = v;
         }
         for k in n / 8 * 8..n {
