@@ -32,11 +32,20 @@ def _longest_stall(call):
 
 
 def test_compress_and_step_release_the_gil():
-    x = np.random.default_rng(0).standard_normal(16_000_000).astype(np.float32)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(16_000_000, dtype=np.float32)
     c = squeeze.Compressor("qsgd:s=16")
-    gap, took = _longest_stall(lambda: c.compress(x, seed=1))
+    # One call long enough (> 30 ms) to tell a released GIL from a held one: on a fast
+    # machine 16M entries compress in less, so the input doubles until it is.
+    big = x
+    for _ in range(4):
+        gap, took = _longest_stall(lambda: c.compress(big, seed=1))
+        if took > 0.03:
+            break
+        big = np.concatenate([big, big])
     # holding the GIL would stall this thread for the whole call (see the control below)
     assert took > 0.03 and gap < 0.5 * took, (gap, took)
+    del big
     w = fb.Ef21Worker(x.size, "top_k:ratio=0.3")
     gap, took = _longest_stall(lambda: w.step(x))
     assert gap < 0.5 * took, (gap, took)
