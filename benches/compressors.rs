@@ -412,9 +412,10 @@ mod multicore {
     }
 
     /// Dense quantised messages whose wire path has a chunked form: encode of every kind;
-    /// decode of `natural` (fixed width) and of codes with no zero (`power_rounding`: each
-    /// chunk read from its guessed offset). QSGD, TernGrad and natural-dithering codes decode
-    /// on one thread: with zero codes among them, their bit positions form a serial chain.
+    /// decode of `natural` (fixed width), of codes with no zero (`power_rounding`: each chunk
+    /// read from its guessed offset) and of codes with zeros (QSGD, TernGrad, natural
+    /// dithering: pieces whose true starts are found by a parallel parse,
+    /// `BitReader::read_synced`).
     const WIRE_SPECS: [&str; 5] = [
         "qsgd:s=16",
         "terngrad",

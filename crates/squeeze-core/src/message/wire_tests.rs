@@ -485,6 +485,47 @@ mod chunked {
         check_threads(&quantized(&codes), 77_777);
     }
 
+    /// Codes that are mostly zero (QSGD's, natural dithering's), a third non-zero (TernGrad's),
+    /// all zero, and all non-zero after a zero first code (no guessed parse meets the true
+    /// one: every piece is parsed again), for 1-, 5-, 4- and 10-bit levels, which two or more
+    /// threads read by pieces found by parsing: the same decode (and, for the truncations and
+    /// the corrupted copy, the same error) as on one thread.
+    #[test]
+    fn chunked_sparse_codes_decode_as_on_one_thread() {
+        let dim = WIRE_PARALLEL_MIN + WIRE_CHUNK + 321;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for (s, every) in [(16u16, 200u64), (1, 3), (8, 40), (1000, 7), (16, 0), (5, 1)] {
+            let codes: Vec<i16> = (0..dim)
+                .map(|j| {
+                    let r = next();
+                    let nonzero = match every {
+                        0 => false,
+                        1 => j > 0,
+                        k => r.is_multiple_of(k),
+                    };
+                    let level = if nonzero {
+                        1 + ((r >> 32) % u64::from(s)) as i16
+                    } else {
+                        0
+                    };
+                    if r >> 63 == 1 { -level } else { level }
+                })
+                .collect();
+            let m = Message::<f32>::Quantized {
+                norm: 1.5,
+                levels: Levels::Uniform { s },
+                codes,
+            };
+            check_threads(&m, (next() % 1_000_000) as usize);
+        }
+    }
+
     /// A natural value that is not a power of two, a code level above `s`, and two non-finite
     /// dense values, in late chunks: on every pool `validate` names the first bad entry, and
     /// `try_encode` fails with that error and takes the writer back to its prefix (for the
