@@ -523,6 +523,13 @@ mod chunked {
                 codes,
             };
             check_threads(&m, (next() % 1_000_000) as usize);
+            if every == 200 {
+                // More corruptions of the sparse codes: a flipped bit anywhere shifts every
+                // later code start, or makes a level exceed s.
+                for _ in 0..4 {
+                    check_threads(&m, (next() % 3_000_000) as usize);
+                }
+            }
         }
     }
 
