@@ -414,8 +414,7 @@ mod multicore {
     /// Dense quantised messages whose wire path has a chunked form: encode of every kind;
     /// decode of `natural` (fixed width), of codes with no zero (`power_rounding`: each chunk
     /// read from its guessed offset) and of codes with zeros (QSGD, TernGrad, natural
-    /// dithering: pieces whose true starts are found by a parallel parse,
-    /// `BitReader::read_synced`).
+    /// dithering: each thread parses the codes before its range, `BitReader::read_prefixed`).
     const WIRE_SPECS: [&str; 5] = [
         "qsgd:s=16",
         "terngrad",

@@ -670,7 +670,7 @@ impl<'a> BitReader<'a> {
 
 mod blocks;
 mod group;
-mod sync;
+mod prefix;
 use blocks::DENSE_BLOCK;
 #[cfg(feature = "parallel")]
 pub(crate) use blocks::pack_blocks_into;

@@ -111,14 +111,14 @@ fn read_codes(
     let start = r.clone();
     // On a pool, a message that starts with non-zero codes is read chunk by chunk from the
     // offsets it has if no code is zero (`width + 1` bits each), checked afterwards; any
-    // other, by pieces whose starts are found by parsing (`BitReader::read_synced`).
+    // other, by ranges, each thread parsing the codes before its own (`BitReader::read_prefixed`).
     let read = |r: &mut BitReader<'_>, out: &mut [i16]| r.read_sign_magnitude(out, width, s);
     let guessed = if crate::bits::wire_parallel(dim) && starts_dense(r, width) {
         r.read_guessed(&mut codes, width + 1, read)
     } else {
         None
     };
-    let pooled = guessed.or_else(|| r.read_synced(&mut codes, width, read));
+    let pooled = guessed.or_else(|| r.read_prefixed(&mut codes, width, read));
     let (done, bad) = pooled.unwrap_or_else(|| read(r, &mut codes));
     let from = if bad {
         *r = start;

@@ -1,0 +1,385 @@
+//! Sign-magnitude codes on several threads, with no offsets in the message.
+//!
+//! A code is a `W`-bit level, then a sign bit iff the level is non-zero, so where code $j$
+//! starts depends on every code before it, and a range of codes cannot be read from a known
+//! offset. [`BitReader::read_prefixed`] gives each of the $T$ threads of the pool a range
+//! $[k_t, k_{t+1})$ of the $d$ codes: thread $t$ first *parses* the $k_t$ codes before its
+//! range from the start of the codes (positions only, nothing written:
+//! [`BitReader::skip_codes`]), then *reads* its range with the one-thread kernel. Nothing is
+//! guessed, so the codes read are the one-thread ones whatever the split.
+//!
+//! A parse costs a fraction $p$ of a read (it skips a run of zero codes straight to the next
+//! set bit, and parses 1-bit levels 56 bits at a time), so the ranges grow with $t$: thread
+//! $t$'s work $p\,k_t + (k_{t+1} - k_t)$ is the same for every $t$ when
+//! $k_{t+1} = L + (1 - p)\,k_t$. On two threads $k_1 = d/(2 - p)$, a speed-up of $2 - p$ over
+//! one thread; every thread re-parses from the start, so more threads give less each (at most
+//! $1/p$ in all). $p$ is an estimate per level width; a wrong one only unbalances the threads.
+
+use super::BitReader;
+
+/// The parse's cost relative to the read ($p$ above) for 1-bit levels (TernGrad's), whose
+/// parse needs no chain per code.
+#[cfg(feature = "parallel")]
+const PARSE_COST_ONE_BIT: f64 = 0.3;
+
+/// $p$ for levels of 2–15 bits (QSGD's, natural dithering's).
+#[cfg(feature = "parallel")]
+const PARSE_COST: f64 = 0.4;
+
+#[cfg(any(feature = "parallel", test))]
+impl BitReader<'_> {
+    /// Step over exactly `n` sign-magnitude codes of `width`-bit levels (`1 ≤ width ≤ 15`)
+    /// from the current position; `None` if the input ends first (the position is then
+    /// unspecified). Levels are not checked.
+    pub(crate) fn skip_codes(&mut self, width: u32, n: u64) -> Option<()> {
+        macro_rules! widths {
+            ($($w:literal)*) => {
+                match width {
+                    $($w => self.skip_codes_w::<$w>(n),)*
+                    _ => None,
+                }
+            };
+        }
+        if width == 1 {
+            return self.skip_one_bit_codes(n);
+        }
+        widths!(2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+    }
+
+    /// [`BitReader::skip_codes`] for 1-bit levels (TernGrad's), 56 bits per step with no
+    /// chain per code: a set bit at a code start makes the next bit a sign bit, as a
+    /// backslash escapes the next character, so the sign bits of a word are the escaped
+    /// positions, found with one addition whose carry runs through each run of set bits
+    /// (the even/odd-run method of simdjson's string scanner). A run that begins at a code
+    /// start escapes its odd offsets and, if its length is odd, the bit after it.
+    fn skip_one_bit_codes(&mut self, n: u64) -> Option<()> {
+        const EVEN: u64 = 0x5555_5555_5555_5555;
+        const LOW56: u64 = (1 << 56) - 1;
+        let mut left = n;
+        // Whether the bit at `pos` is a sign bit.
+        let mut carry = 0u64;
+        // 56 bits hold at most 56 code starts: a whole step never passes the n-th code.
+        while left >= 56 {
+            let Some(word) = self.peek_57() else {
+                break;
+            };
+            let ones = word & LOW56 & !carry;
+            let follows = ones << 1 | carry;
+            let odd_starts = ones & !EVEN & !follows;
+            let even_runs = odd_starts.wrapping_add(ones);
+            let signs = (EVEN ^ (even_runs << 1)) & follows;
+            left -= 56 - u64::from((signs & LOW56).count_ones());
+            carry = (signs >> 56) & 1;
+            self.pos += 56;
+        }
+        // A sign bit at `pos` belongs to a code already counted.
+        self.pos += carry;
+        self.skip_tail(1, left)
+    }
+
+    #[inline(always)]
+    fn skip_codes_w<const W: u32>(&mut self, n: u64) -> Option<()> {
+        let group = 56 / (W + 1);
+        let zero_bits = group * W;
+        let zero_mask = (1u64 << zero_bits) - 1;
+        let level_mask = (1u64 << W) - 1;
+        let w = u64::from(W);
+        let mut left = n;
+        while left > 0 {
+            let Some(word) = self.peek_57() else {
+                return self.skip_tail(W, left);
+            };
+            if word & zero_mask == 0 {
+                // A run of zero codes: every whole level before the next set bit is zero, and
+                // the code holding that bit is not.
+                let (zeros, next_one) = self.zero_codes(W);
+                if zeros >= left {
+                    self.pos += left * w;
+                    return Some(());
+                }
+                if !next_one {
+                    return None;
+                }
+                self.pos += zeros * w + w + 1;
+                left -= zeros + 1;
+                continue;
+            }
+            if left < u64::from(group) {
+                self.pos += w + u64::from(word & level_mask != 0);
+                left -= 1;
+                continue;
+            }
+            // Bit o of z: the level starting at offset o is non-zero (the chain of
+            // `BitReader::read_sign_magnitude`).
+            let mut z = word;
+            for k in 1..W {
+                z |= word >> k;
+            }
+            let mut used = 0u32;
+            for _ in 0..group {
+                used += W + ((z >> used) & 1) as u32;
+            }
+            self.pos += u64::from(used);
+            left -= u64::from(group);
+        }
+        Some(())
+    }
+
+    /// From the current position: how many whole `width`-bit fields lie before the next set
+    /// bit, and whether there is a set bit (else the fields run to the end of the input).
+    #[inline(always)]
+    fn zero_codes(&self, width: u32) -> (u64, bool) {
+        match self.next_one(self.pos) {
+            Some(one) => ((one - self.pos) / u64::from(width), true),
+            None => ((self.len - self.pos) / u64::from(width), false),
+        }
+    }
+
+    /// The position of the first set bit at or after `pos`, if any: 32 bytes per step through
+    /// zero bytes.
+    #[inline(always)]
+    fn next_one(&self, pos: u64) -> Option<u64> {
+        let found = |at: usize, word: u64| {
+            let one = at as u64 * 8 + u64::from(word.trailing_zeros());
+            (one < self.len).then_some(one)
+        };
+        let byte = (pos / 8) as usize;
+        let first = self.load_u64(byte) >> (pos % 8);
+        if first != 0 {
+            return (pos + u64::from(first.trailing_zeros()) < self.len)
+                .then(|| pos + u64::from(first.trailing_zeros()));
+        }
+        let mut at = byte + 8;
+        let word = |b: &[u8]| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(b);
+            u64::from_le_bytes(a)
+        };
+        while let Some(block) = self.bytes.get(at..at + 32) {
+            let (w0, w1) = (word(&block[..8]), word(&block[8..16]));
+            let (w2, w3) = (word(&block[16..24]), word(&block[24..]));
+            if w0 | w1 | w2 | w3 != 0 {
+                break;
+            }
+            at += 32;
+        }
+        while at < self.bytes.len() {
+            let w = self.load_u64(at);
+            if w != 0 {
+                return found(at, w);
+            }
+            at += 8;
+        }
+        None
+    }
+
+    /// [`BitReader::skip_codes`]'s last few codes, one by one.
+    #[cold]
+    fn skip_tail(&mut self, width: u32, n: u64) -> Option<()> {
+        for _ in 0..n {
+            let level = self.read(width).ok()?;
+            if level != 0 {
+                self.read_bit().ok()?;
+            }
+        }
+        Some(())
+    }
+}
+
+impl BitReader<'_> {
+    /// `kernel(r, out)` — the one-thread reader of sign-magnitude codes of `width`-bit levels,
+    /// which returns how many it read (fewer only near the end of the input) and a flag — on
+    /// the calling rayon pool, each thread reading a range after parsing the codes before it
+    /// (the module docs). Returns what the kernel would have returned on one thread, with the
+    /// position after the codes read, or `None` (position unchanged) when not on a pool of two
+    /// or more threads, below [`super::WIRE_PARALLEL_MIN`] codes, or when the input ends
+    /// inside a range but the last: the caller then reads on its own thread.
+    pub(crate) fn read_prefixed(
+        &mut self,
+        out: &mut [i16],
+        width: u32,
+        kernel: impl Fn(&mut Self, &mut [i16]) -> (usize, bool) + Sync,
+    ) -> Option<(usize, bool)> {
+        #[cfg(feature = "parallel")]
+        if super::wire_parallel(out.len()) && (1..=15).contains(&width) {
+            return self.read_prefixed_par(out, width, kernel);
+        }
+        let _ = (out, width, kernel);
+        None
+    }
+
+    #[cfg(feature = "parallel")]
+    fn read_prefixed_par(
+        &mut self,
+        out: &mut [i16],
+        width: u32,
+        kernel: impl Fn(&mut Self, &mut [i16]) -> (usize, bool) + Sync,
+    ) -> Option<(usize, bool)> {
+        use rayon::prelude::*;
+        let d = out.len();
+        let threads = rayon::current_num_threads();
+        let keep = 1.0
+            - if width == 1 {
+                PARSE_COST_ONE_BIT
+            } else {
+                PARSE_COST
+            };
+        // a_0 = 0, a_{t+1} = 1 + (1 − p)·a_t; range t starts at d·a_t/a_T.
+        let mut a = Vec::with_capacity(threads + 1);
+        a.push(0.0f64);
+        for t in 0..threads {
+            a.push(1.0 + keep * a[t]);
+        }
+        let total = a[threads];
+        let mut ranges = Vec::with_capacity(threads);
+        let mut rest = &mut *out;
+        let mut start = 0usize;
+        for t in 0..threads {
+            let end = if t + 1 == threads {
+                d
+            } else {
+                ((d as f64 * a[t + 1] / total) as usize).clamp(start, d)
+            };
+            let (head, tail) = rest.split_at_mut(end - start);
+            ranges.push((start, head));
+            rest = tail;
+            start = end;
+        }
+        let lens: Vec<usize> = ranges.iter().map(|(_, o)| o.len()).collect();
+        let this = &*self;
+        let read: Vec<Option<(usize, bool, u64)>> = ranges
+            .into_par_iter()
+            .map(|(k, o)| {
+                let mut r = this.clone();
+                r.skip_codes(width, k as u64)?;
+                let (done, bad) = kernel(&mut r, o);
+                Some((done, bad, r.pos))
+            })
+            .collect();
+        let (mut done, mut bad, mut end) = (0, false, self.pos);
+        for (t, (piece, &len)) in read.iter().zip(&lens).enumerate() {
+            let (n, b, pos) = (*piece)?;
+            // Every range but the last is whole (it ends before the end of the input).
+            if n != len && t + 1 < threads {
+                return None;
+            }
+            (done, bad, end) = (done + n, bad | b, pos);
+        }
+        self.pos = end;
+        Some((done, bad))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::BitWriter;
+    use super::*;
+    use proptest::prelude::*;
+
+    /// `prefix` bits, then sign-magnitude codes of `width`-bit levels; the bytes and every
+    /// code's start.
+    fn stream(prefix: u32, width: u32, codes: &[i16]) -> (Vec<u8>, Vec<u64>) {
+        let mut w = BitWriter::new();
+        w.write(0x2d, prefix);
+        let mut starts = Vec::with_capacity(codes.len() + 1);
+        for &c in codes {
+            starts.push(w.bit_len());
+            w.write(u64::from(c.unsigned_abs()), width);
+            if c != 0 {
+                w.write(u64::from(c < 0), 1);
+            }
+        }
+        starts.push(w.bit_len());
+        (w.finish().to_vec(), starts)
+    }
+
+    /// Codes with level ≤ `s`, non-zero with probability about 1/`every` (never for 0).
+    fn codes(n: usize, s: u16, every: u64, mut seed: u64) -> Vec<i16> {
+        (0..n)
+            .map(|_| {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let r = seed >> 11;
+                if every == 0 || !r.is_multiple_of(every) {
+                    return 0;
+                }
+                let level = 1 + ((r >> 20) % u64::from(s)) as i16;
+                if r >> 52 & 1 == 1 { -level } else { level }
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// From a code start, `skip_codes(n)` lands exactly on the start of the n-th code
+        /// after it, or reports that the input ended.
+        #[test]
+        fn skip_lands_on_the_nth_code_start(
+            width in 1u32..=15,
+            every in 0u64..6,
+            len in 0usize..2000,
+            seed in any::<u64>(),
+            prefix in 0u32..64,
+            from in 0usize..2000,
+            n in 0u64..2200,
+        ) {
+            let s = ((1u32 << width) - 1).min(32_767) as u16;
+            let codes = codes(len, s, every, seed);
+            let (bytes, starts) = stream(prefix, width, &codes);
+            let from = from.min(len);
+            let mut r = BitReader::new(&bytes);
+            r.pos = starts[from];
+            let got = r.skip_codes(width, n);
+            match starts.get(from + n as usize) {
+                Some(&at) => {
+                    prop_assert_eq!(got, Some(()));
+                    prop_assert_eq!(r.pos, at);
+                }
+                // Past the last code: the padding parses as zero levels or the input ends.
+                None => prop_assert!(got.is_none() || r.pos > *starts.last().unwrap()),
+            }
+        }
+    }
+
+    /// On two- and three-thread pools codes are read by ranges (not left to the caller), with
+    /// the codes of the one-thread read and the position after the last one read.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn prefixed_read_equals_the_one_thread_read() {
+        let pools = [2, 3].map(|k| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(k)
+                .build()
+                .unwrap()
+        });
+        let n = super::super::WIRE_PARALLEL_MIN + 12_345;
+        let cases = [
+            (5u32, 16u16, 200u64),
+            (4, 8, 40),
+            (1, 1, 3),
+            (5, 16, 0),
+            (3, 7, 1),
+        ];
+        for ((width, s, every), pool) in cases.into_iter().zip(pools.iter().cycle()) {
+            let codes = codes(n, s, every, 99);
+            let (bytes, starts) = stream(3, width, &codes);
+            let read =
+                |r: &mut BitReader<'_>, out: &mut [i16]| r.read_sign_magnitude(out, width, s);
+            let mut seq = BitReader::new(&bytes);
+            seq.pos = 3;
+            let mut want = vec![0i16; n];
+            let (done, bad) = read(&mut seq, &mut want);
+            assert!(!bad);
+            let mut r = BitReader::new(&bytes);
+            r.pos = 3;
+            let mut got = vec![7i16; n];
+            let split = pool.install(|| r.read_prefixed(&mut got, width, read));
+            // The kernel stops within a group of the input's end, which group depends on
+            // where its read began: the caller reads the rest code by code.
+            let (got_done, got_bad) = split.unwrap();
+            assert!(!got_bad && got_done + 64 > n, "width {width}: {got_done}");
+            assert_eq!(r.pos, starts[got_done]);
+            assert_eq!(got[..got_done], codes[..got_done]);
+            assert_eq!(seq.pos, starts[done]);
+            assert_eq!(want[..done], codes[..done]);
+        }
+    }
+}
