@@ -10,10 +10,11 @@
 //!
 //! A parse costs a fraction $p$ of a read (it skips a run of zero codes straight to the next
 //! set bit, and parses 1-bit levels 56 bits at a time), so the ranges grow with $t$: thread
-//! $t$'s work $p\,k_t + (k_{t+1} - k_t)$ is the same for every $t$ when
-//! $k_{t+1} = L + (1 - p)\,k_t$. On two threads $k_1 = d/(2 - p)$, a speed-up of $2 - p$ over
-//! one thread; every thread re-parses from the start, so more threads give less each (at most
-//! $1/p$ in all). $p$ is an estimate per level width; a wrong one only unbalances the threads.
+//! $t$'s work $p\thinspace k_t + (k_{t+1} - k_t)$ is the same for every $t$ when
+//! $k_{t+1} = L + (1 - p)\thinspace k_t$. On two threads $k_1 = d/(2 - p)$, a speed-up of
+//! $2 - p$ over one thread; every thread re-parses from the start, so more threads give less
+//! each (at most $1/p$ in all). $p$ is an estimate per level width; a wrong one only
+//! unbalances the threads.
 
 use super::BitReader;
 
