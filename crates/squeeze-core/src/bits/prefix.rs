@@ -140,26 +140,20 @@ impl BitReader<'_> {
     /// zero bytes.
     #[inline(always)]
     fn next_one(&self, pos: u64) -> Option<u64> {
-        let found = |at: usize, word: u64| {
-            let one = at as u64 * 8 + u64::from(word.trailing_zeros());
+        // The set bit lowest in `word`, whose bit 0 is at `base`, if inside the input.
+        let lowest = |base: u64, word: u64| {
+            let one = base + u64::from(word.trailing_zeros());
             (one < self.len).then_some(one)
         };
         let byte = (pos / 8) as usize;
         let first = self.load_u64(byte) >> (pos % 8);
         if first != 0 {
-            return (pos + u64::from(first.trailing_zeros()) < self.len)
-                .then(|| pos + u64::from(first.trailing_zeros()));
+            return lowest(pos, first);
         }
         let mut at = byte + 8;
-        let word = |b: &[u8]| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(b);
-            u64::from_le_bytes(a)
-        };
-        while let Some(block) = self.bytes.get(at..at + 32) {
-            let (w0, w1) = (word(&block[..8]), word(&block[8..16]));
-            let (w2, w3) = (word(&block[16..24]), word(&block[24..]));
-            if w0 | w1 | w2 | w3 != 0 {
+        while at + 32 <= self.bytes.len() {
+            let any = (0..4).fold(0, |a, k| a | self.load_u64(at + 8 * k));
+            if any != 0 {
                 break;
             }
             at += 32;
@@ -167,7 +161,7 @@ impl BitReader<'_> {
         while at < self.bytes.len() {
             let w = self.load_u64(at);
             if w != 0 {
-                return found(at, w);
+                return lowest(at as u64 * 8, w);
             }
             at += 8;
         }
