@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bits::BitWriter;
 use crate::error::CompressError;
 use crate::message::{MAX_DIM, Message};
 use crate::rng::SqueezeRng;
@@ -264,6 +265,46 @@ pub trait Compressor<S: Scalar>: Send + Sync + core::fmt::Debug {
     fn top_k(&self, dim: usize) -> Option<usize> {
         let _ = dim;
         None
+    }
+
+    /// Compress `x` and append the message's encoding to `w`: exactly the bits of
+    /// [`Compressor::compress_into`] followed by [`Message::encode`], with `ctx`'s generator
+    /// left where `compress_into` leaves it. For a sender that needs the bytes, not the
+    /// message.
+    ///
+    /// The default does just that through `buf` (reused: nothing is allocated once it has
+    /// grown). A quantiser may go from `x` to the bits without building its codes
+    /// ([`encode_quantized_with`](crate::message::encode_quantized_with): QSGD and TernGrad
+    /// do), and then leaves `buf` as it was.
+    ///
+    /// ```
+    /// use squeeze_core::{BitWriter, Class, CompressCtx, CompressError, Compressor, Message};
+    /// use squeeze_core::{Scratch, SqueezeRng};
+    /// #[derive(Debug)]
+    /// struct Plain;
+    /// impl Compressor<f32> for Plain {
+    ///     fn spec(&self) -> String { "plain".into() }
+    ///     fn class(&self, _: usize) -> Class { Class::Neither }
+    ///     fn is_deterministic(&self) -> bool { true }
+    ///     fn compress_into(&self, x: &[f32], _: &mut CompressCtx<'_>, out: &mut Message<f32>)
+    ///         -> Result<(), CompressError> { *out = Message::Dense { values: x.to_vec() }; Ok(()) }
+    /// }
+    /// let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(0), Scratch::default());
+    /// let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
+    /// let (mut buf, mut w) = (Message::default(), BitWriter::new());
+    /// Plain.compress_encode(&[1.0, 2.0], &mut ctx, &mut buf, &mut w).unwrap();
+    /// assert_eq!(w.finish(), &buf.to_bytes()[..]);
+    /// ```
+    fn compress_encode(
+        &self,
+        x: &[S],
+        ctx: &mut CompressCtx<'_>,
+        buf: &mut Message<S>,
+        w: &mut BitWriter,
+    ) -> Result<(), CompressError> {
+        self.compress_into(x, ctx, buf)?;
+        buf.encode(w);
+        Ok(())
     }
 
     /// Compress into a new message.

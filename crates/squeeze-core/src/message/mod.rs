@@ -59,6 +59,7 @@ use crate::scalar::Scalar;
 
 pub use accounting::{BitConvention, log2_binomial_ceil};
 pub use cast::{CastFormat, FORMAT_BITS, U8_MAX_CODE, u8_step};
+pub use encode::{CODE_PIECE, encode_quantized_with};
 pub use levels::Levels;
 
 /// Width of the variant tag.

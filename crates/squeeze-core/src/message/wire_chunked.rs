@@ -30,33 +30,61 @@ impl BitWriter {
         items: &[T],
         kernel: impl Fn(&mut BitWriter, &[T]) -> bool + Sync,
     ) -> bool {
+        self.write_chunked_with(items, |_| (), |_, w, items| kernel(w, items))
+    }
+
+    /// [`BitWriter::write_chunked`] with a state that runs along the chunks: `start(c)` makes
+    /// it for a run of chunks that begins at chunk `c` (of
+    /// [`WIRE_CHUNK`](super::WIRE_CHUNK) items; `0` for the whole slice on the sequential
+    /// path), and `kernel(state, w, chunk)` packs a chunk, leaving the state as the next
+    /// chunk on the same thread continues from. For a packer whose input is made as it packs
+    /// from a random generator that would be costly to jump to every chunk.
+    pub(crate) fn write_chunked_with<T: Sync, St: Send>(
+        &mut self,
+        items: &[T],
+        start: impl Fn(usize) -> St + Sync,
+        kernel: impl Fn(&mut St, &mut BitWriter, &[T]) -> bool + Sync,
+    ) -> bool {
         #[cfg(feature = "parallel")]
         if wire_parallel(items.len()) {
-            return self.write_par(items, &kernel);
+            return self.write_par(items, &start, &kernel);
         }
-        kernel(self, items)
+        kernel(&mut start(0), self, items)
     }
 
     #[cfg(feature = "parallel")]
-    fn write_par<T: Sync>(
+    fn write_par<T: Sync, St: Send>(
         &mut self,
         items: &[T],
-        kernel: &(impl Fn(&mut BitWriter, &[T]) -> bool + Sync),
+        start: &(impl Fn(usize) -> St + Sync),
+        kernel: &(impl Fn(&mut St, &mut BitWriter, &[T]) -> bool + Sync),
     ) -> bool {
         use rayon::prelude::*;
         let mut parts = std::mem::take(&mut self.parts);
         parts.resize_with(items.len().div_ceil(WIRE_CHUNK), BitWriter::default);
-        let packed: Vec<(u64, bool)> = parts
+        let mut packed = vec![(0u64, false); parts.len()];
+        // Each thread walks a contiguous run of chunks and carries the state from one to
+        // the next (rayon's fold over an indexed iterator).
+        parts
             .par_iter_mut()
             .zip(items.par_chunks(WIRE_CHUNK))
-            .map(|(w, chunk)| {
-                w.clear();
-                let flag = kernel(w, chunk);
-                let len = w.bits;
-                w.finish();
-                (len, flag)
-            })
-            .collect();
+            .zip(packed.par_iter_mut())
+            .enumerate()
+            .fold(
+                || None::<(usize, St)>,
+                |cur, (c, ((w, chunk), out))| {
+                    let mut st = match cur {
+                        Some((next, st)) if next == c => st,
+                        _ => start(c),
+                    };
+                    w.clear();
+                    let flag = kernel(&mut st, w, chunk);
+                    *out = (w.bits, flag);
+                    w.finish();
+                    Some((c + 1, st))
+                },
+            )
+            .for_each(drop);
         // Whole bytes of the accumulator go to the buffer; < 8 bits stay as the head byte.
         let nb = (self.pending / 8) as usize;
         self.buf.extend_from_slice(&self.acc.to_le_bytes()[..nb]);
