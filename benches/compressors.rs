@@ -366,6 +366,32 @@ mod multicore {
         });
     }
 
+    /// `Compressor::compress_encode` into a reused writer: compress and encode in one call.
+    /// QSGD and TernGrad go from `x` straight to the bits (codes made and packed piece by
+    /// piece, in cache); the other kinds run the default, `compress_into` then `encode`.
+    #[divan::bench(args = wire_cases(), sample_count = 10, sample_size = 1)]
+    fn compress_encode_d1e7(bencher: Bencher<'_, '_>, case: &PoolCase) {
+        let (msg, pool) = wire_setup(case);
+        let x = input(10_000_000);
+        let c = parse::<f32>(case.spec).expect("registered spec");
+        let mut rng = SqueezeRng::from_seed_u64(1);
+        let mut scratch = Scratch::default();
+        let mut buf = Message::default();
+        let mut w = BitWriter::with_capacity_bits(msg.bits() + msg.entries() + 64);
+        let mut run = |x: &[f32]| {
+            pool.install(|| {
+                w.clear();
+                let mut ctx = CompressCtx::new(&mut rng, &mut scratch).with_worker(0, 4);
+                c.compress_encode(x, &mut ctx, &mut buf, &mut w)
+                    .expect("valid input");
+            })
+        };
+        run(&x);
+        bencher
+            .counter(BytesCount::new(40_000_000usize))
+            .bench_local(|| run(divan::black_box(&x)));
+    }
+
     /// The memory ceiling on each pool: a read pass (the 16-accumulator sum) and a write pass
     /// (a fill) over 10⁷ `f32`, each in 2¹⁶-entry chunks spread over the pool. An encode reads
     /// the values and a decode writes them, so on a pool of two threads neither can gain more

@@ -11,7 +11,9 @@
 //! [`MEAN_FACTOR`] = 25, a χ²₁ tail below 10⁻⁶). Floating-point slack is relative:
 //! [`slack`] × ‖x‖².
 
-use squeeze_core::{CompressCtx, CompressError, Compressor, Message, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{
+    BitWriter, CompressCtx, CompressError, Compressor, Message, Scalar, Scratch, SqueezeRng,
+};
 
 /// Standard errors allowed above a bound in Monte-Carlo mean tests.
 pub const Z: f64 = 6.0;
@@ -59,10 +61,20 @@ fn run<S: Scalar>(
     spec: CtxSpec,
     out: &mut Message<S>,
 ) -> Result<(), CompressError> {
+    with_ctx(rng, scratch, spec, |ctx| c.compress_into(x, ctx, out))
+}
+
+/// `f` with the context of `spec` on `rng` and `scratch`.
+fn with_ctx<R>(
+    rng: &mut SqueezeRng,
+    scratch: &mut Scratch,
+    spec: CtxSpec,
+    f: impl FnOnce(&mut CompressCtx<'_>) -> R,
+) -> R {
     let mut ctx = CompressCtx::new(rng, scratch)
         .with_worker(spec.worker, spec.n_workers)
         .with_round_seed(spec.round_seed);
-    c.compress_into(x, &mut ctx, out)
+    f(&mut ctx)
 }
 
 /// `C(x)` with a fresh stream of `seed`, fresh scratch and the default context (worker 0 of
@@ -173,7 +185,9 @@ pub fn check_wire<S: Scalar>(m: &Message<S>, dim: usize) -> Result<(), String> {
 ///    if the context does not fit ([`CompressError::Context`], e.g. a worker index beyond
 ///    Perm-K's `n`), the whole contract is run as worker 0 of 1 instead;
 /// 2. wire format ([`check_wire`]);
-/// 3. same seed ⇒ same message, also when compressing into a reused message;
+/// 3. same seed ⇒ same message, also when compressing into a reused message; and
+///    [`Compressor::compress_encode`] writes the bits of the message's encoding, leaving the
+///    generator where `compress_into` does;
 /// 4. the class inequality: per sample for deterministic compressors, in a seeded Monte-Carlo
 ///    mean over `samples` draws for random ones (contraction, unbiasedness, variance ≤ ω‖x‖²);
 /// 5. NaN and ±∞ anywhere in `x` give [`CompressError::NonFinite`]; empty input gives an error.
@@ -264,6 +278,26 @@ fn check_in<S: Scalar>(
     if m2 != m {
         return Err(format!(
             "{name}: compressing into a reused message changed the result"
+        ));
+    }
+
+    // The wire path straight from `x`: the bytes of compress then encode, and the generator
+    // left where compress leaves it.
+    let mut rng4 = SqueezeRng::from_seed_u64(seed);
+    let mut w = BitWriter::new();
+    let mut buf = Message::default();
+    with_ctx(&mut rng4, &mut scratch, spec, |ctx| {
+        c.compress_encode(x, ctx, &mut buf, &mut w)
+    })
+    .map_err(|e| format!("{name}: compress_encode failed where compress did not: {e}"))?;
+    if w.finish() != m.to_bytes() {
+        return Err(format!(
+            "{name}: compress_encode wrote other bits than compress then encode"
+        ));
+    }
+    if rng4.next_u64() != rng3.next_u64() {
+        return Err(format!(
+            "{name}: compress_encode left the generator elsewhere than compress"
         ));
     }
 

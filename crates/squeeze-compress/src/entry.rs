@@ -100,6 +100,9 @@ impl EntryInfo {
 /// The sparsifier form replaces `compress_into` by the `Sparsifier` parts (`sparsify_into`,
 /// `kept`, `is_projection`): `compress_into` is then the `Sparse` message of the kept
 /// coordinates ([`squeeze_core::sparse_compress_into`]) and `as_sparsifier` is `Some`.
+/// Either form may follow `compress_into` with `, compress_encode |x, ctx, writer| body`: the
+/// compressor's own path from `x` to the bits ([`Compressor::compress_encode`], whose message
+/// buffer it does not use; without it the default builds the message and encodes it).
 /// The unit form (`unit Type = "name", "summary";`, then `class`, `deterministic` and
 /// `compress_into`) is for a compressor without parameters: it also writes the [`Registered`]
 /// impl (no parameters, the name as the only example) and `spec` is the name.
@@ -114,6 +117,7 @@ macro_rules! compressor {
             deterministic: $det:expr $(,)?
         }
         compress_into |$x:pat_param, $ctx:pat_param, $out:ident| $body:expr
+        $(, compress_encode |$ex:pat_param, $ectx:pat_param, $ew:ident| $ebody:expr)? $(,)?
     ) => {
         impl $crate::entry::Registered for $ty {
             const NAME: &'static str = $name;
@@ -133,6 +137,7 @@ macro_rules! compressor {
                 deterministic: $det,
             }
             compress_into |$x, $ctx, $out| $body
+            $(, compress_encode |$ex, $ectx, $ew| $ebody)?
         }
     };
     (
@@ -143,6 +148,7 @@ macro_rules! compressor {
             $($extra:item)*
         }
         compress_into |$x:pat_param, $ctx:pat_param, $out:ident| $body:expr
+        $(, compress_encode |$ex:pat_param, $ectx:pat_param, $ew:ident| $ebody:expr)? $(,)?
     ) => {
         impl<S: Scalar> Compressor<S> for $ty {
             fn spec(&$this) -> String {
@@ -163,6 +169,17 @@ macro_rules! compressor {
             ) -> Result<(), CompressError> {
                 $body
             }
+            $(
+                fn compress_encode(
+                    &$this,
+                    $ex: &[S],
+                    $ectx: &mut CompressCtx<'_>,
+                    _: &mut Message<S>,
+                    $ew: &mut squeeze_core::BitWriter,
+                ) -> Result<(), CompressError> {
+                    $ebody
+                }
+            )?
         }
     };
     (

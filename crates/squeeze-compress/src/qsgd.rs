@@ -1,13 +1,14 @@
 //! QSGD / standard random dithering.
 
-use squeeze_core::message::MAX_LEVELS;
+use squeeze_core::message::{MAX_LEVELS, encode_quantized_with};
 use squeeze_core::{
-    Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar, WideRng,
+    BitWriter, Class, CompressCtx, CompressError, Compressor, Levels, Message, ParamError, Scalar,
+    WideRng,
 };
 
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
-use crate::quant::{NormKind, check_levels, message_norm, round_uniform};
+use crate::quant::{NormKind, check_levels, encode_round_uniform, message_norm, round_uniform};
 
 /// QSGD / random dithering with $s$ uniform levels (Alistarh et al. 2017, arXiv 1610.02132):
 ///
@@ -129,6 +130,10 @@ compressor! {
         let n = message_norm(Self::NAME, x, self.norm)?;
         quantize_uniform(x, n, self.s, ctx, out);
         Ok(())
+    },
+    compress_encode |x, ctx, w| {
+        let n = message_norm(Self::NAME, x, self.norm)?;
+        encode_uniform(Self::NAME, x, n, self.s, ctx, w)
     }
 }
 
@@ -150,6 +155,29 @@ pub(crate) fn quantize_uniform<S: Scalar>(
         *norm = S::ZERO;
         codes.fill(0);
     }
+}
+
+/// [`quantize_uniform`] then [`Message::encode`] without the codes: the same bits, the same
+/// draws from `ctx` (none for `n = 0`).
+pub(crate) fn encode_uniform<S: Scalar>(
+    component: &'static str,
+    x: &[S],
+    n: S,
+    s: u16,
+    ctx: &mut CompressCtx<'_>,
+    w: &mut BitWriter,
+) -> Result<(), CompressError> {
+    let written = if n > S::ZERO {
+        encode_round_uniform(w, x, n, s, WideRng::from_rng(ctx.rng))
+    } else {
+        let zeros = |_: &mut (), _: &[S], codes: &mut [i16]| codes.fill(0);
+        encode_quantized_with(w, S::ZERO, Levels::Uniform { s }, x, |_| (), zeros)
+    };
+    // Not reached for a validated input (finite norm ≥ 0, levels in range by construction).
+    written.map_err(|e| CompressError::Context {
+        component,
+        what: e.to_string(),
+    })
 }
 
 #[cfg(test)]

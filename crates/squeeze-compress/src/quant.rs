@@ -16,7 +16,9 @@
 
 use core::any::TypeId;
 
-use squeeze_core::{CompressError, ParamError, Scalar, WideRng};
+use squeeze_core::message::{CODE_PIECE, encode_quantized_with};
+use squeeze_core::rng::WIDE_LANES;
+use squeeze_core::{BitWriter, CompressError, Levels, MessageError, ParamError, Scalar, WideRng};
 
 use crate::entry::ParamDoc;
 use crate::parallel::{CHUNK, map_chunks_rng, reduce_chunks};
@@ -259,6 +261,45 @@ impl RandomBlock {
 /// [`CHUNK`]s on the current rayon pool, with the same codes (see [`crate::parallel`]).
 pub(crate) fn round_uniform<S: Scalar>(x: &[S], n: S, s: u16, rng: WideRng, codes: &mut [i16]) {
     debug_assert_eq!(x.len(), codes.len());
+    match uniform_path(x, n, s) {
+        UniformPath::F32(x32, p) => {
+            round_blocks(x32, rng, codes, |xc, u, cc| round_block_f32(xc, u, cc, p));
+        }
+        UniformPath::Wide => round_blocks(x, rng, codes, wide_block(n.to_f64(), s)),
+    }
+}
+
+/// [`round_uniform`] straight to the wire: appends the `Quantized` message with norm `n` and
+/// uniform levels `s` to `w`, its codes made piece by piece and packed in cache
+/// ([`encode_quantized_with`]). The same bits as [`round_uniform`] followed by
+/// [`Message::encode`](squeeze_core::Message::encode), for any thread count: a chunk's
+/// generator is `rng` advanced past the words of the entries before it, as in
+/// [`crate::parallel`].
+pub(crate) fn encode_round_uniform<S: Scalar>(
+    w: &mut BitWriter,
+    x: &[S],
+    n: S,
+    s: u16,
+    rng: WideRng,
+) -> Result<(), MessageError> {
+    match uniform_path(x, n, s) {
+        UniformPath::F32(x32, p) => {
+            encode_blocks(w, n, s, x32, rng, |xc, u, cc| round_block_f32(xc, u, cc, p))
+        }
+        UniformPath::Wide => encode_blocks(w, n, s, x, rng, wide_block(n.to_f64(), s)),
+    }
+}
+
+/// Which kernel rounds `x`: the `f32` fixed-point one with its parameters, or `f64`
+/// arithmetic.
+enum UniformPath<'a> {
+    F32(&'a [f32], RoundF32),
+    /// `f64` arithmetic with a division per entry: `f64` input, or an `f32` norm out of the
+    /// fast path's range. `|x_j| = n` gives exactly `r = s`.
+    Wide,
+}
+
+fn uniform_path<S: Scalar>(x: &[S], n: S, s: u16) -> UniformPath<'_> {
     if let Width::F32(x32) = width(x) {
         let sf = s as f32;
         // k = s/n rounded up until n·k ≥ s, so that an entry equal to the norm gets exactly
@@ -271,13 +312,10 @@ pub(crate) fn round_uniform<S: Scalar>(x: &[S], n: S, s: u16, rng: WideRng, code
             guard += 1;
         }
         if k.is_normal() && n32 * k >= sf {
-            round_uniform_f32(x32, k, s, rng, codes);
-            return;
+            return UniformPath::F32(x32, RoundF32::new(k, s));
         }
     }
-    // f64 arithmetic with a division per entry: f64 input, or an f32 norm out of the fast
-    // path's range. |x_j| = n gives exactly r = s.
-    round_uniform_wide(x, n.to_f64(), s, rng, codes);
+    UniformPath::Wide
 }
 
 #[inline(always)]
@@ -329,17 +367,13 @@ squeeze_core::dispatch_avx2! {
     pub(crate) fn round_block_f32(x: &[f32], u: &[u32], codes: &mut [i16], p: RoundF32) => round_block_f32_body
 }
 
-fn round_uniform_f32(x: &[f32], k: f32, s: u16, rng: WideRng, codes: &mut [i16]) {
-    let p = RoundF32::new(k, s);
-    round_blocks(x, rng, codes, |xc, u, cc| round_block_f32(xc, u, cc, p));
-}
-
-fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: WideRng, codes: &mut [i16]) {
+/// The block kernel of [`UniformPath::Wide`] for norm `n`.
+fn wide_block<S: Scalar>(n: f64, s: u16) -> impl Fn(&[S], &[u32], &mut [i16]) + Sync + Send {
     let fbits = frac_bits(s);
     let scale = (1u64 << fbits) as f64;
     let shift = 32 - fbits;
     let sf = s as f64;
-    let code = |v: S, u: u32| -> i16 {
+    let code = move |v: S, u: u32| -> i16 {
         let p = (v.abs().to_f64() / n) * sf;
         let r = if p < sf { p } else { sf };
         // SAFETY: 0 ≤ r ≤ s and s·2^F < 2^31 (a NaN ratio would have failed `p < sf` and
@@ -348,11 +382,11 @@ fn round_uniform_wide<S: Scalar>(x: &[S], n: f64, s: u16, rng: WideRng, codes: &
         let q = ((t + (u >> shift) as i32) >> fbits) as i16;
         if v.is_sign_negative() { -q } else { q }
     };
-    round_blocks(x, rng, codes, |xc, u, cc| {
+    move |xc: &[S], u: &[u32], cc: &mut [i16]| {
         for ((c, &v), &u) in cc.iter_mut().zip(xc).zip(u) {
             *c = code(v, u);
         }
-    });
+    }
 }
 
 /// `block_fn(x_b, u_b, codes_b)` over blocks of [`BLOCK`] entries, with `u_b` the 32-bit uniforms
@@ -380,6 +414,34 @@ fn round_blocks<X: Copy + Sync>(
             }
         },
     );
+}
+
+// A piece of `encode_quantized_with` holds whole random blocks.
+const _: () = assert!(CODE_PIECE.is_multiple_of(BLOCK));
+
+/// The blocks of [`round_blocks`] made piece by piece and packed as they are made
+/// ([`encode_quantized_with`]); a run of chunks that starts at entry `j` starts its generator
+/// `j/2` words (`j/16` lane steps) into `rng`, where [`round_blocks`]'s chunk does.
+fn encode_blocks<S: Scalar, X: Copy + Sync>(
+    w: &mut BitWriter,
+    n: S,
+    s: u16,
+    x: &[X],
+    rng: WideRng,
+    block_fn: impl Fn(&[X], &[u32], &mut [i16]) + Sync + Send,
+) -> Result<(), MessageError> {
+    let start = |j: usize| {
+        let mut r = rng.clone();
+        r.advance((j / 2 / WIDE_LANES) as u64);
+        (r, RandomBlock::new())
+    };
+    let make = |(rng, block): &mut (WideRng, RandomBlock), piece: &[X], codes: &mut [i16]| {
+        for (xc, cc) in piece.chunks(BLOCK).zip(codes.chunks_mut(BLOCK)) {
+            let u = block.fill(rng, xc.len());
+            block_fn(xc, u, cc);
+        }
+    };
+    encode_quantized_with(w, n, Levels::Uniform { s }, x, start, make)
 }
 
 #[cfg(test)]

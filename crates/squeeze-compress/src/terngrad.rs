@@ -3,7 +3,7 @@
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Scalar};
 
 use crate::entry::{Registered, compressor};
-use crate::qsgd::quantize_uniform;
+use crate::qsgd::{encode_uniform, quantize_uniform};
 use crate::quant::{NormKind, message_norm};
 
 /// TernGrad (Wen et al. 2017, arXiv 1705.07878): with $s = \lVert x\rVert_\infty$,
@@ -54,6 +54,10 @@ compressor! {
         let n = message_norm(Self::NAME, x, NormKind::Linf)?;
         quantize_uniform(x, n, 1, ctx, out);
         Ok(())
+    },
+    compress_encode |x, ctx, w| {
+        let n = message_norm(Self::NAME, x, NormKind::Linf)?;
+        encode_uniform(Self::NAME, x, n, 1, ctx, w)
     }
 }
 

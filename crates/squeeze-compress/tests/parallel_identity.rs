@@ -11,7 +11,9 @@
 use proptest::prelude::*;
 use squeeze_compress::parallel::{CHUNK, PARALLEL_MIN_DIM};
 use squeeze_compress::registry::{entries, parse};
-use squeeze_core::{CompressCtx, CompressError, Message, Scalar, Scratch, SqueezeRng};
+use squeeze_core::{
+    BitWriter, CompressCtx, CompressError, Compressor, Message, Scalar, Scratch, SqueezeRng,
+};
 
 const D: usize = PARALLEL_MIN_DIM + CHUNK + CHUNK / 2 + 37;
 
@@ -31,12 +33,14 @@ fn input<S: Scalar>(seed: u64, scale: f64) -> Vec<S> {
         .collect()
 }
 
-fn compress<S: Scalar>(
+/// `f(compressor, ctx)` in a pool of `threads` threads, with the generator's next word after
+/// it.
+fn in_pool<S: Scalar, R: Send>(
     spec: &str,
-    x: &[S],
     seed: u64,
     threads: usize,
-) -> Result<Message<S>, CompressError> {
+    f: impl FnOnce(&dyn Compressor<S>, &mut CompressCtx<'_>) -> R + Send,
+) -> (R, u64) {
     let c = parse::<S>(spec).unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -47,8 +51,57 @@ fn compress<S: Scalar>(
         let mut ctx = CompressCtx::new(&mut rng, &mut scratch)
             .with_worker(1, 4)
             .with_round_seed(99);
-        c.compress(x, &mut ctx)
+        let r = f(c.as_ref(), &mut ctx);
+        (r, rng.next_u64())
     })
+}
+
+fn compress<S: Scalar>(
+    spec: &str,
+    x: &[S],
+    seed: u64,
+    threads: usize,
+) -> Result<Message<S>, CompressError> {
+    in_pool(spec, seed, threads, |c, ctx| c.compress(x, ctx)).0
+}
+
+/// `compress_encode`'s bytes in a pool of `threads`, and the generator's next word after it.
+fn compress_encode<S: Scalar>(
+    spec: &str,
+    x: &[S],
+    seed: u64,
+    threads: usize,
+) -> (Result<Vec<u8>, CompressError>, u64) {
+    in_pool(spec, seed, threads, |c, ctx| {
+        let mut w = BitWriter::new();
+        c.compress_encode(x, ctx, &mut Message::default(), &mut w)
+            .map(|()| w.into_bytes())
+    })
+}
+
+/// The fused wire path (`Compressor::compress_encode`, QSGD and TernGrad straight from `x` to
+/// the bits) on 1, 2 and 4 threads gives the bytes of `compress` then `to_bytes` and leaves
+/// the generator where `compress` does; errors are `compress`'s.
+fn fused_encode_is_compress_then_encode<S: Scalar>(spec: &str, x: &[S], seed: u64) {
+    let (one, next) = in_pool(spec, seed, 1, |c, ctx| c.compress(x, ctx));
+    for k in [1, 2, 4] {
+        let (bytes, fused_next) = compress_encode(spec, x, seed, k);
+        match (&one, &bytes) {
+            (Ok(m), Ok(b)) => assert!(*b == m.to_bytes(), "{spec}: {k} threads"),
+            (Err(a), Err(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{spec}"),
+            _ => panic!(
+                "{spec}: {k} threads: {:?} vs {:?}",
+                one.is_ok(),
+                bytes.is_ok()
+            ),
+        }
+        if one.is_ok() {
+            assert_eq!(
+                next, fused_next,
+                "{spec}: {k} threads left the generator elsewhere"
+            );
+        }
+    }
 }
 
 /// Equal messages, or errors with the same text (a NaN in an error is not `==` itself).
@@ -86,8 +139,15 @@ fn same_for_all_thread_counts<S: Scalar>(seed: u64, scale: f64) {
                 "{spec}: {k} threads differ from 1 (seed {seed}, scale {scale})"
             );
         }
+        if FUSED.contains(&spec.split(':').next().unwrap()) {
+            fused_encode_is_compress_then_encode(spec, &x, seed);
+        }
     }
 }
+
+/// The compressors with their own `compress_encode` (the others run the default, which is
+/// `compress_into` then `encode` by definition).
+const FUSED: [&str; 2] = ["qsgd", "terngrad"];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
@@ -113,6 +173,7 @@ fn half_precision_kernels_do_not_depend_on_the_thread_count() {
         let one = compress(spec, &x, 5, 1);
         assert!(one.is_ok(), "{spec}");
         assert!(compress(spec, &x, 5, 2) == one, "{spec}");
+        fused_encode_is_compress_then_encode(spec, &x, 5);
     }
 }
 
@@ -127,6 +188,10 @@ fn errors_on_large_inputs_do_not_depend_on_the_thread_count() {
         for input in [&x, &big] {
             let one = compress(spec, input, 9, 1);
             assert!(same(&compress(spec, input, 9, 2), &one), "{spec}");
+        }
+        if FUSED.contains(&spec.split(':').next().unwrap()) {
+            fused_encode_is_compress_then_encode(spec, &x, 9);
+            fused_encode_is_compress_then_encode(spec, &big, 9);
         }
         if ["qsgd", "natural", "terngrad", "power_rounding"]
             .contains(&spec.split(':').next().unwrap())
