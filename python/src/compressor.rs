@@ -8,7 +8,10 @@
 
 use pyo3::prelude::*;
 use squeeze_compress::{parse, registry};
-use squeeze_core::{Class, CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng};
+use pyo3::types::PyBytes;
+use squeeze_core::{
+    BitWriter, Class, CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng,
+};
 
 use crate::array::{ReadView, read_view};
 use crate::error::{Nat, OrValueError, value_err};
@@ -52,21 +55,44 @@ pub(crate) fn check_worker(worker: usize, n_workers: usize) -> PyResult<()> {
     Ok(())
 }
 
-/// One stateless compression with the stream derivation of the module docs.
-fn compress_once<S: Scalar>(
-    c: &dyn Compressor<S>,
-    x: &[S],
-    ids: (u64, usize, usize, u64),
-) -> PyResult<Message<S>> {
-    let (seed, worker, n_workers, round) = ids;
+/// `f` with a fresh context: worker `worker`'s compression stream of `seed` and the round
+/// seed of `round` (the stream derivation of the module docs).
+fn in_stream<R>(
+    (seed, worker, n_workers, round): (u64, usize, usize, u64),
+    f: impl FnOnce(&mut CompressCtx<'_>) -> R,
+) -> R {
     let mut rng = SqueezeRng::stream(seed, Purpose::Compression, worker as u64);
     let mut scratch = Scratch::default();
     let mut ctx = CompressCtx::new(&mut rng, &mut scratch)
         .with_worker(worker, n_workers)
         .with_round_seed(squeeze_core::round_seed(seed, round));
+    f(&mut ctx)
+}
+
+/// One stateless compression.
+fn compress_once<S: Scalar>(
+    c: &dyn Compressor<S>,
+    x: &[S],
+    ids: (u64, usize, usize, u64),
+) -> PyResult<Message<S>> {
     let mut out = Message::default();
-    c.compress_into(x, &mut ctx, &mut out).or_value_err()?;
+    in_stream(ids, |ctx| c.compress_into(x, ctx, &mut out)).or_value_err()?;
     Ok(out)
+}
+
+/// [`compress_once`] straight to the wire: the bytes of its message's `to_bytes()`
+/// (`Compressor::compress_encode`; QSGD and TernGrad never build their codes).
+fn compress_once_to_bytes<S: Scalar>(
+    c: &dyn Compressor<S>,
+    x: &[S],
+    ids: (u64, usize, usize, u64),
+) -> PyResult<Vec<u8>> {
+    let mut w = BitWriter::new();
+    in_stream(ids, |ctx| {
+        c.compress_encode(x, ctx, &mut Message::default(), &mut w)
+    })
+    .or_value_err()?;
+    Ok(w.into_bytes())
 }
 
 fn class_value(class: Class, alpha: bool) -> Option<f64> {
@@ -142,6 +168,41 @@ impl PyCompressor {
             }
         };
         Ok(PyMessage { inner: msg })
+    }
+
+    /// `compress(x, ...).to_bytes()` in one call, for a sender that needs only the bytes:
+    /// the same bytes, and QSGD and TernGrad go from `x` to them without building their
+    /// codes (faster: see docs/benchmarks.md). Same arguments and randomness as `compress`.
+    #[pyo3(
+        signature = (x, seed = Nat(0), worker = Nat(0), n_workers = Nat(1), round = Nat(0)),
+        text_signature = "($self, x, seed=0, worker=0, n_workers=1, round=0)"
+    )]
+    fn compress_to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        x: &Bound<'py, PyAny>,
+        seed: Nat,
+        worker: Nat,
+        n_workers: Nat,
+        round: Nat,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let (seed, worker, n_workers, round) =
+            (seed.0, worker.usize()?, n_workers.usize()?, round.0);
+        check_worker(worker, n_workers)?;
+        let ids = (seed, worker, n_workers, round);
+        let bytes = match read_view(x, "x")? {
+            ReadView::F32(a) => {
+                let s = a.as_slice().map_err(value_err)?;
+                let c = self.c32.as_ref();
+                py.detach(|| compress_once_to_bytes(c, s, ids))?
+            }
+            ReadView::F64(a) => {
+                let s = a.as_slice().map_err(value_err)?;
+                let c = self.c64.as_ref();
+                py.detach(|| compress_once_to_bytes(c, s, ids))?
+            }
+        };
+        Ok(PyBytes::new(py, &bytes))
     }
 
     fn __repr__(&self) -> String {

@@ -33,6 +33,20 @@ def test_decode_encode_round_trip_and_exact_bits(spec, dtype):
         out = np.ones(d, dtype)
         m.add_to(out, scale=-2.0)
         np.testing.assert_allclose(out, 1.0 - 2.0 * dense, rtol=1e-6, atol=1e-6)
+        # Straight to the wire: the same bytes from the same arguments.
+        assert c.compress_to_bytes(x, seed=seed, worker=0, n_workers=4, round=seed) == data
+
+
+def test_compress_to_bytes_of_a_large_vector_and_its_errors():
+    # Above 2^19 entries, where QSGD and TernGrad pack codes as they make them, chunk by chunk.
+    x = _x((1 << 19) + 4099, 5)
+    for spec in ["qsgd:s=16", "terngrad", "qsgd:s=3,norm=linf", "natural"]:
+        c = squeeze.Compressor(spec)
+        assert c.compress_to_bytes(x, seed=7, round=2) == c.compress(x, seed=7, round=2).to_bytes()
+    bad = x.copy()
+    bad[12345] = np.nan
+    with pytest.raises(ValueError, match="12345"):
+        squeeze.Compressor("qsgd:s=16").compress_to_bytes(bad)
 
 
 def test_same_arguments_same_bytes_and_seed_changes_them():
