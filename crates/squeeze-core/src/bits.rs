@@ -245,31 +245,6 @@ impl BitWriter {
         self.bits += p as u64 * 8 + n as u64 - start_bits;
     }
 
-    /// Append `total` bits that are zero but for a few fields: `place` receives a
-    /// [`Scatter`] and ORs each field in at its offset from the start of these bits (fields
-    /// must lie inside the `total` bits and not overlap). The cost is a zero fill of the
-    /// bytes plus one unaligned read-modify-write per field, whatever the fields' spacing:
-    /// for sparse payloads (most QSGD codes zero), where the field loop of
-    /// [`BitWriter::write_fields`] would visit every zero.
-    #[inline(always)]
-    pub(crate) fn write_scattered(&mut self, total: u64, place: impl FnOnce(&mut Scatter<'_>)) {
-        let start = self.buf.len();
-        let base = self.pending as u64;
-        let end = base + total;
-        self.buf.resize(start + (end / 8) as usize + 16, 0);
-        self.buf[start..start + 8].copy_from_slice(&self.acc.to_le_bytes());
-        place(&mut Scatter {
-            buf: &mut self.buf[start..],
-            base,
-        });
-        let whole = (end / 8) as usize;
-        // The last partial byte's bits (zero above them) become the accumulator.
-        self.acc = u64::from(self.buf[start + whole]);
-        self.pending = (end % 8) as u32;
-        self.buf.truncate(start + whole);
-        self.bits += total;
-    }
-
     /// Append one bit.
     #[inline]
     pub fn write_bit(&mut self, bit: bool) {
@@ -302,30 +277,6 @@ impl BitWriter {
             self.pending = 0;
         }
         &self.buf
-    }
-}
-
-/// Where [`BitWriter::write_scattered`] places its fields.
-pub(crate) struct Scatter<'a> {
-    buf: &'a mut [u8],
-    base: u64,
-}
-
-impl Scatter<'_> {
-    /// OR `value < 2^56` in at bit `at` of the scattered bits.
-    #[inline(always)]
-    pub(crate) fn or(&mut self, at: u64, value: u64) {
-        debug_assert!(value >> 56 == 0);
-        let bit = self.base + at;
-        let p = (bit / 8) as usize;
-        // The buffer ends 16 bytes past the last whole byte, so the 8 bytes from any byte
-        // that holds a bit of the fields are there.
-        if let Some(dst) = self.buf.get_mut(p..p + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(dst);
-            let v = u64::from_le_bytes(word) | value << (bit % 8);
-            dst.copy_from_slice(&v.to_le_bytes());
-        }
     }
 }
 
@@ -594,10 +545,8 @@ impl<'a> BitReader<'a> {
             }
             (used, low == i16::MIN)
         };
-        let zero_bits = group as u32 * W;
         let whole = out.len() / group * group;
-        let chain =
-            |r: &mut Self, out: &mut [i16]| r.read_chained_groups(out, group, zero_bits, &run);
+        let chain = |r: &mut Self, out: &mut [i16]| r.read_chained_groups::<W>(out, group, &run);
         let (mut done, mut bad);
         if let Some(pdep) = pdep
             && let Some(first) = out.get_mut(..DENSE_BLOCK)
@@ -642,38 +591,85 @@ impl<'a> BitReader<'a> {
         (done, bad)
     }
 
-    /// The whole groups of `out` (a multiple of `group` codes) through the position chain of
-    /// [`BitReader::read_sign_magnitude`], `run(word, chunk)` reading a group from its loaded
-    /// word: how many codes it read (fewer at the end of the input) and whether a level was
-    /// above `s`. A zero level has no sign bit, so `group` zero codes are exactly `zero_bits =
-    /// group·W` zero bits and any non-zero code has a set bit among its first `W`: a group
-    /// whose bits are all zero is skipped without the chain (most of a large QSGD message,
-    /// whose expected non-zero count is at most s·‖x‖₁/‖x‖₂ ≤ s·√d).
+    /// The whole groups of `out` (a multiple of `group` codes of `W`-bit levels) through the
+    /// position chain of [`BitReader::read_sign_magnitude`], `run(word, chunk)` reading up to
+    /// a group from its loaded word: how many codes it read (fewer at the end of the input)
+    /// and whether a level was above `s`. A zero level has no sign bit, so `k` zero codes are
+    /// exactly `k·W` zero bits and any non-zero code has a set bit among its first `W`: where
+    /// a group's bits are all zero, every whole level before the next set bit is a zero code,
+    /// and the run is skipped to there at once (most of a large QSGD message, whose expected
+    /// non-zero count is at most s·‖x‖₁/‖x‖₂ ≤ s·√d).
     #[inline(always)]
-    fn read_chained_groups(
+    fn read_chained_groups<const W: u32>(
         &mut self,
         out: &mut [i16],
         group: usize,
-        zero_bits: u32,
         run: &impl Fn(u64, &mut [i16]) -> (u32, bool),
     ) -> (usize, bool) {
-        let zero_mask = (1u64 << zero_bits) - 1;
+        let zero_mask = (1u64 << (group as u32 * W)) - 1;
         let mut bad = false;
-        // A constant trip count (and no count of its own: it would live in memory).
-        for (i, chunk) in out.chunks_exact_mut(group).enumerate() {
+        let mut i = 0;
+        while i < out.len() {
             let Some(word) = self.peek_57() else {
-                return (i * group, bad);
+                return (i, bad);
             };
             if word & zero_mask == 0 {
-                chunk.fill(0);
-                self.pos += u64::from(zero_bits);
+                // At least a group of zero codes (their bits are zero), at most up to the end.
+                let zeros = (self.zero_codes(W).0 as usize).min(out.len() - i);
+                out[i..i + zeros].fill(0);
+                self.pos += (zeros as u64) * u64::from(W);
+                i += zeros;
                 continue;
             }
-            let (used, b) = run(word, chunk);
+            let end = (i + group).min(out.len());
+            let (used, b) = run(word, &mut out[i..end]);
             bad |= b;
             self.pos += used as u64;
+            i = end;
         }
         (out.len(), bad)
+    }
+
+    /// From the current position: how many whole `width`-bit fields lie before the next set
+    /// bit, and whether there is a set bit (else the fields run to the end of the input).
+    #[inline(always)]
+    fn zero_codes(&self, width: u32) -> (u64, bool) {
+        match self.next_one(self.pos) {
+            Some(one) => ((one - self.pos) / u64::from(width), true),
+            None => ((self.len - self.pos) / u64::from(width), false),
+        }
+    }
+
+    /// The position of the first set bit at or after `pos`, if any: 32 bytes per step through
+    /// zero bytes.
+    #[inline(always)]
+    fn next_one(&self, pos: u64) -> Option<u64> {
+        // The set bit lowest in `word`, whose bit 0 is at `base`, if inside the input.
+        let lowest = |base: u64, word: u64| {
+            let one = base + u64::from(word.trailing_zeros());
+            (one < self.len).then_some(one)
+        };
+        let byte = (pos / 8) as usize;
+        let first = self.load_u64(byte) >> (pos % 8);
+        if first != 0 {
+            return lowest(pos, first);
+        }
+        let mut at = byte + 8;
+        while at + 32 <= self.bytes.len() {
+            let any = (0..4).fold(0, |a, k| a | self.load_u64(at + 8 * k));
+            if any != 0 {
+                break;
+            }
+            at += 32;
+        }
+        while at < self.bytes.len() {
+            let w = self.load_u64(at);
+            if w != 0 {
+                return lowest(at as u64 * 8, w);
+            }
+            at += 8;
+        }
+        None
     }
 
     /// The next ≥ 57 unread bits (low bit first) from one 8-byte load, if it stays inside
@@ -720,6 +716,7 @@ impl<'a> BitReader<'a> {
 mod blocks;
 mod group;
 mod prefix;
+mod scatter;
 use blocks::DENSE_BLOCK;
 #[cfg(feature = "parallel")]
 pub(crate) use blocks::pack_blocks_into;

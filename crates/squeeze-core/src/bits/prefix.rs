@@ -126,48 +126,6 @@ impl BitReader<'_> {
         Some(())
     }
 
-    /// From the current position: how many whole `width`-bit fields lie before the next set
-    /// bit, and whether there is a set bit (else the fields run to the end of the input).
-    #[inline(always)]
-    fn zero_codes(&self, width: u32) -> (u64, bool) {
-        match self.next_one(self.pos) {
-            Some(one) => ((one - self.pos) / u64::from(width), true),
-            None => ((self.len - self.pos) / u64::from(width), false),
-        }
-    }
-
-    /// The position of the first set bit at or after `pos`, if any: 32 bytes per step through
-    /// zero bytes.
-    #[inline(always)]
-    fn next_one(&self, pos: u64) -> Option<u64> {
-        // The set bit lowest in `word`, whose bit 0 is at `base`, if inside the input.
-        let lowest = |base: u64, word: u64| {
-            let one = base + u64::from(word.trailing_zeros());
-            (one < self.len).then_some(one)
-        };
-        let byte = (pos / 8) as usize;
-        let first = self.load_u64(byte) >> (pos % 8);
-        if first != 0 {
-            return lowest(pos, first);
-        }
-        let mut at = byte + 8;
-        while at + 32 <= self.bytes.len() {
-            let any = (0..4).fold(0, |a, k| a | self.load_u64(at + 8 * k));
-            if any != 0 {
-                break;
-            }
-            at += 32;
-        }
-        while at < self.bytes.len() {
-            let w = self.load_u64(at);
-            if w != 0 {
-                return lowest(at as u64 * 8, w);
-            }
-            at += 8;
-        }
-        None
-    }
-
     /// [`BitReader::skip_codes`]'s last few codes, one by one.
     #[cold]
     fn skip_tail(&mut self, width: u32, n: u64) -> Option<()> {
