@@ -7,8 +7,8 @@
 //! gives). The same arguments give the same bytes in Python and in Rust.
 
 use pyo3::prelude::*;
-use squeeze_compress::{parse, registry};
 use pyo3::types::PyBytes;
+use squeeze_compress::{parse, registry};
 use squeeze_core::{
     BitWriter, Class, CompressCtx, Compressor, Message, Purpose, Scalar, Scratch, SqueezeRng,
 };
@@ -27,6 +27,33 @@ pub struct PyCompressor {
 
 impl PyCompressor {
     /// Parse `spec` for both scalar types.
+    /// `on32(c32, x, ids)` or `on64(c64, x, ids)` on `x` read flat at its own width (float32
+    /// or float64, not copied), without the GIL, after checking the worker arguments.
+    fn on_input<R: Send>(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        (seed, worker, n_workers, round): (Nat, Nat, Nat, Nat),
+        on32: impl FnOnce(&dyn Compressor<f32>, &[f32], Ids) -> PyResult<R> + Send,
+        on64: impl FnOnce(&dyn Compressor<f64>, &[f64], Ids) -> PyResult<R> + Send,
+    ) -> PyResult<R> {
+        let (worker, n_workers) = (worker.usize()?, n_workers.usize()?);
+        check_worker(worker, n_workers)?;
+        let ids = (seed.0, worker, n_workers, round.0);
+        match read_view(x, "x")? {
+            ReadView::F32(a) => {
+                let s = a.as_slice().map_err(value_err)?;
+                let c = self.c32.as_ref();
+                py.detach(|| on32(c, s, ids))
+            }
+            ReadView::F64(a) => {
+                let s = a.as_slice().map_err(value_err)?;
+                let c = self.c64.as_ref();
+                py.detach(|| on64(c, s, ids))
+            }
+        }
+    }
+
     pub(crate) fn build(spec: &str) -> PyResult<Self> {
         Ok(Self {
             c32: parse::<f32>(spec).or_value_err()?,
@@ -55,10 +82,13 @@ pub(crate) fn check_worker(worker: usize, n_workers: usize) -> PyResult<()> {
     Ok(())
 }
 
+/// A call's `(seed, worker, n_workers, round)`.
+type Ids = (u64, usize, usize, u64);
+
 /// `f` with a fresh context: worker `worker`'s compression stream of `seed` and the round
 /// seed of `round` (the stream derivation of the module docs).
 fn in_stream<R>(
-    (seed, worker, n_workers, round): (u64, usize, usize, u64),
+    (seed, worker, n_workers, round): Ids,
     f: impl FnOnce(&mut CompressCtx<'_>) -> R,
 ) -> R {
     let mut rng = SqueezeRng::stream(seed, Purpose::Compression, worker as u64);
@@ -70,11 +100,7 @@ fn in_stream<R>(
 }
 
 /// One stateless compression.
-fn compress_once<S: Scalar>(
-    c: &dyn Compressor<S>,
-    x: &[S],
-    ids: (u64, usize, usize, u64),
-) -> PyResult<Message<S>> {
+fn compress_once<S: Scalar>(c: &dyn Compressor<S>, x: &[S], ids: Ids) -> PyResult<Message<S>> {
     let mut out = Message::default();
     in_stream(ids, |ctx| c.compress_into(x, ctx, &mut out)).or_value_err()?;
     Ok(out)
@@ -85,7 +111,7 @@ fn compress_once<S: Scalar>(
 fn compress_once_to_bytes<S: Scalar>(
     c: &dyn Compressor<S>,
     x: &[S],
-    ids: (u64, usize, usize, u64),
+    ids: Ids,
 ) -> PyResult<Vec<u8>> {
     let mut w = BitWriter::new();
     in_stream(ids, |ctx| {
@@ -151,22 +177,13 @@ impl PyCompressor {
         n_workers: Nat,
         round: Nat,
     ) -> PyResult<PyMessage> {
-        let (seed, worker, n_workers, round) =
-            (seed.0, worker.usize()?, n_workers.usize()?, round.0);
-        check_worker(worker, n_workers)?;
-        let ids = (seed, worker, n_workers, round);
-        let msg = match read_view(x, "x")? {
-            ReadView::F32(a) => {
-                let s = a.as_slice().map_err(value_err)?;
-                let c = self.c32.as_ref();
-                AnyMessage::F32(py.detach(|| compress_once(c, s, ids))?)
-            }
-            ReadView::F64(a) => {
-                let s = a.as_slice().map_err(value_err)?;
-                let c = self.c64.as_ref();
-                AnyMessage::F64(py.detach(|| compress_once(c, s, ids))?)
-            }
-        };
+        let msg = self.on_input(
+            py,
+            x,
+            (seed, worker, n_workers, round),
+            |c, s, ids| compress_once(c, s, ids).map(AnyMessage::F32),
+            |c, s, ids| compress_once(c, s, ids).map(AnyMessage::F64),
+        )?;
         Ok(PyMessage { inner: msg })
     }
 
@@ -186,22 +203,13 @@ impl PyCompressor {
         n_workers: Nat,
         round: Nat,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let (seed, worker, n_workers, round) =
-            (seed.0, worker.usize()?, n_workers.usize()?, round.0);
-        check_worker(worker, n_workers)?;
-        let ids = (seed, worker, n_workers, round);
-        let bytes = match read_view(x, "x")? {
-            ReadView::F32(a) => {
-                let s = a.as_slice().map_err(value_err)?;
-                let c = self.c32.as_ref();
-                py.detach(|| compress_once_to_bytes(c, s, ids))?
-            }
-            ReadView::F64(a) => {
-                let s = a.as_slice().map_err(value_err)?;
-                let c = self.c64.as_ref();
-                py.detach(|| compress_once_to_bytes(c, s, ids))?
-            }
-        };
+        let bytes = self.on_input(
+            py,
+            x,
+            (seed, worker, n_workers, round),
+            compress_once_to_bytes,
+            compress_once_to_bytes,
+        )?;
         Ok(PyBytes::new(py, &bytes))
     }
 
