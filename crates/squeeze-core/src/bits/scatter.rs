@@ -15,7 +15,7 @@ impl BitWriter {
         let start = self.buf.len();
         let base = self.pending as u64;
         let end = base + total;
-        self.buf.resize(start + (end / 8) as usize + 16, 0);
+        self.buf.resize(start + (end / 8) as usize + 8, 0);
         self.buf[start..start + 8].copy_from_slice(&self.acc.to_le_bytes());
         place(&mut Scatter {
             buf: &mut self.buf[start..],
@@ -43,8 +43,8 @@ impl Scatter<'_> {
         debug_assert!(value >> 56 == 0);
         let bit = self.base + at;
         let p = (bit / 8) as usize;
-        // The buffer ends 16 bytes past the last whole byte, so the 8 bytes from any byte
-        // that holds a bit of the fields are there.
+        // The buffer ends 8 bytes past the last whole byte, and a field's first byte is at
+        // most that byte, so its 8 bytes are there.
         if let Some(dst) = self.buf.get_mut(p..p + 8) {
             let mut word = [0u8; 8];
             word.copy_from_slice(dst);

@@ -205,7 +205,7 @@ fn write_code_run(w: &mut BitWriter, width: u32, codes: &[i16]) {
 
 /// A piece of codes with at most one non-zero code in this many is written by
 /// [`write_sparse_codes`]. Measured on 10⁷ codes (one thread, AVX-512 VM): faster than the
-/// field loop from 1 in 15 non-zero (7.4 vs 8.1 ms) to 1 in 7,000 (QSGD `s = 1`), 1.6× at
+/// field loop from 1 in 15 non-zero (7.4 vs 8.1 ms) to 1 in 7,000 (QSGD `s = 1`), 1.5× at
 /// 1 in 60 (QSGD `s = 4`, ℓ∞), 1.7× at 1 in 440 (QSGD `s = 16`).
 const SPARSE_RATIO: usize = 16;
 
@@ -250,7 +250,7 @@ fn write_sparse_codes_body(w: &mut BitWriter, width: u32, codes: &[i16], nonzero
 }
 
 /// Codes per dense block: 64 non-zero codes of `width + 1` bits are `8·(width + 1)` whole
-/// bytes. Also the unit of the zero runs of [`write_code_run`].
+/// bytes. Also the unit of the non-zero masks of [`write_sparse_codes`].
 const CODE_BLOCK: usize = 8 * BLOCK_GROUPS;
 
 /// The codes of a block as their fields (`|c|`, then the sign bit at `width`), or `None` if a
