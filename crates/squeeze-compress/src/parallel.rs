@@ -34,9 +34,11 @@
 //!   not depend on the split (`sparse_scan::scan_parts`).
 //! * **Sequential here:** the thresholds and scaled sign (memory-bound streaming passes whose
 //!   output size is not bounded in advance), Rand-K and Perm-K (data-independent but
-//!   gather-bound). Encodes and fixed-width decodes have their own chunked path in
-//!   `squeeze_core::bits` (`WIRE_PARALLEL_MIN`); the variable-length QSGD-family decode is
-//!   sequential (where an entry starts depends on the entries before it).
+//!   gather-bound). The wire path has its own chunked forms in `squeeze_core::bits`
+//!   (`WIRE_PARALLEL_MIN`): encodes, fixed-width decodes, and the variable-length
+//!   QSGD-family decode, where each thread first parses the codes before its range (an entry's
+//!   start depends on the entries before it). QSGD and TernGrad's `compress_encode` runs this
+//!   module's chunking of the random words inside the chunked encode.
 //!
 //! **Allocation.** The chunked path allocates nothing itself (per-chunk random blocks live on
 //! the stack; generators are copied by value); rayon's scheduling of the jobs may allocate
