@@ -703,7 +703,9 @@ fn natural_check_names_the_bad_value() {
 
 /// The encoder checks the code levels as it packs them: a level above `s`, in a message alone
 /// or as the second half of a pair (in `f32` and `f64`), fails `try_encode` with the error of
-/// `validate` and leaves the writer where it was; `to_bytes` gives the invalid tag.
+/// `validate` and leaves the writer where it was; `to_bytes` gives the invalid tag. The codes
+/// take each path of the packer: mixed (the field loop), mostly zero (the sparse pieces), no
+/// zero at all (the dense blocks, where `pext` is fast).
 #[test]
 fn code_level_check_happens_while_packing() {
     fn case<S: Scalar>() {
@@ -712,20 +714,29 @@ fn code_level_check_happens_while_packing() {
             levels: Levels::Uniform { s: 5 },
             codes,
         };
-        let good: Vec<i16> = (0..300).map(|j| (j % 11) as i16 - 5).collect();
-        let mut bad = good.clone();
-        bad[201] = 6;
-        let m = quantized(bad);
-        let err = m.validate().unwrap_err().to_string();
-        assert!(err.contains("6 exceeds s = 5"), "{err}");
-        let pair = Message::Pair(Box::new([quantized(good), m.clone()]));
-        for msg in [&m, &pair] {
-            let mut w = BitWriter::new();
-            w.write(0x1abc, 13);
-            let e = msg.try_encode(&mut w).unwrap_err().to_string();
-            assert!(e.contains(&err), "{}: {e}", S::NAME);
-            assert_eq!((w.bit_len(), w.into_bytes()), (13, vec![0xbc, 0x1a]));
-            assert_eq!(msg.to_bytes(), vec![TAG_INVALID as u8]);
+        let mixed: Vec<i16> = (0..300).map(|j| (j % 11) as i16 - 5).collect();
+        let sparse: Vec<i16> = (0..9000).map(|j| i16::from(j % 100 == 0) * 3).collect();
+        let dense: Vec<i16> = (0..300).map(|j| (j % 5) as i16 + 1).collect();
+        for (good, at) in [(mixed, 201), (sparse, 8191), (dense, 290)] {
+            let mut bad = good.clone();
+            bad[at] = 6;
+            let m = quantized(bad);
+            let err = m.validate().unwrap_err().to_string();
+            assert!(err.contains("6 exceeds s = 5"), "{err}");
+            assert!(
+                quantized(good.clone())
+                    .try_encode(&mut BitWriter::new())
+                    .is_ok()
+            );
+            let pair = Message::Pair(Box::new([quantized(good), m.clone()]));
+            for msg in [&m, &pair] {
+                let mut w = BitWriter::new();
+                w.write(0x1abc, 13);
+                let e = msg.try_encode(&mut w).unwrap_err().to_string();
+                assert!(e.contains(&err), "{}: {e}", S::NAME);
+                assert_eq!((w.bit_len(), w.into_bytes()), (13, vec![0xbc, 0x1a]));
+                assert_eq!(msg.to_bytes(), vec![TAG_INVALID as u8]);
+            }
         }
     }
     case::<f32>();
