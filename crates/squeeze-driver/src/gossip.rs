@@ -96,6 +96,20 @@ impl<'a, S: Scalar> PhaseShared<'a, S> {
     }
 }
 
+/// The [`PhaseShared`] of phase `$phase` of `$engine`'s current round. A macro rather than a
+/// method: it borrows only the fields it reads, so the per-node vectors stay free to be
+/// borrowed mutably next to it.
+macro_rules! phase_shared {
+    ($engine:ident, $phase:expr) => {
+        PhaseShared::new(
+            ($engine.totals.rounds, $phase),
+            $engine.seed,
+            &$engine.problem,
+            &$engine.mixing,
+        )
+    };
+}
+
 /// The decentralized engine.
 ///
 /// Each round runs the method's phases; in a phase every node computes its message (in
@@ -213,12 +227,7 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
     /// Phase `phase`, first half: nodes `range` compute and write their outgoing message
     /// `outs[i]` (in parallel; each writes only its own state, message and result slot).
     pub(crate) fn send_phase(&mut self, phase: usize, range: Range<usize>) {
-        let shared = PhaseShared::new(
-            (self.totals.rounds, phase),
-            self.seed,
-            &self.problem,
-            &self.mixing,
-        );
+        let shared = phase_shared!(self, phase);
         let method = &self.method;
         let start = range.start;
         let send = |(k, (((node, b), out), slot)): SendItem<'_, S, M::Node>| {
@@ -235,12 +244,7 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
     /// Phase `phase`, second half: nodes `range` read their own and their neighbours'
     /// messages from `outs` (only those are read) and update their state.
     pub(crate) fn receive_phase(&mut self, phase: usize, range: Range<usize>) {
-        let shared = PhaseShared::new(
-            (self.totals.rounds, phase),
-            self.seed,
-            &self.problem,
-            &self.mixing,
-        );
+        let shared = phase_shared!(self, phase);
         let method = &self.method;
         let outs = &self.outs;
         let start = range.start;
