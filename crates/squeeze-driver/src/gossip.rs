@@ -11,7 +11,8 @@ use squeeze_problems::Problem;
 use core::ops::Range;
 
 use crate::engine::{
-    Engine, EngineError, EngineParts, Metrics, Totals, WorkerCounts, problem_shape, thread_pool,
+    Engine, EngineError, EngineParts, Metrics, Totals, WorkerCounts, describe_run, problem_shape,
+    thread_pool,
 };
 use crate::snapshot::{self, SnapshotHeader};
 
@@ -362,15 +363,8 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
 
 impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
     fn describe(&self) -> String {
-        format!(
-            "{} on {} over {} (n = {}, d = {}, {} threads)",
-            self.method.describe(),
-            self.problem.name(),
-            self.describe_graph,
-            self.problem.n_workers(),
-            self.problem.dim(),
-            self.threads
-        )
+        let graph = Some(self.describe_graph.as_str());
+        describe_run(&self.method.describe(), &self.problem, graph, self.threads)
     }
 
     problem_shape!();
