@@ -477,6 +477,23 @@ pub(crate) fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, EngineErr
         })
 }
 
+/// An engine's [`Engine::describe`]: `<method> on <problem>[ over <graph>] (n = …, d = …,
+/// <threads> threads)`.
+pub(crate) fn describe_run<S: Scalar>(
+    method: &str,
+    problem: &Problem<S>,
+    graph: Option<&str>,
+    threads: usize,
+) -> String {
+    let over = graph.map(|g| format!(" over {g}")).unwrap_or_default();
+    format!(
+        "{method} on {}{over} (n = {}, d = {}, {threads} threads)",
+        problem.name(),
+        problem.n_workers(),
+        problem.dim()
+    )
+}
+
 /// The [`Engine`] methods an engine answers from its `problem` field: `n_workers` and `dim`.
 macro_rules! problem_shape {
     () => {
@@ -537,14 +554,7 @@ impl WorkerCounts {
 
 impl<S: Scalar, M: ServerMethod<S> + 'static> Engine for StarEngine<S, M> {
     fn describe(&self) -> String {
-        format!(
-            "{} on {} (n = {}, d = {}, {} threads)",
-            self.method.describe(),
-            self.problem.name(),
-            self.problem.n_workers(),
-            self.problem.dim(),
-            self.threads
-        )
+        describe_run(&self.method.describe(), &self.problem, None, self.threads)
     }
 
     fn stepsize(&self) -> Option<StepsizeReport> {

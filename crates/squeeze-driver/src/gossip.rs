@@ -11,7 +11,8 @@ use squeeze_problems::Problem;
 use core::ops::Range;
 
 use crate::engine::{
-    Engine, EngineError, EngineParts, Metrics, Totals, WorkerCounts, problem_shape, thread_pool,
+    Engine, EngineError, EngineParts, Metrics, Totals, WorkerCounts, describe_run, problem_shape,
+    thread_pool,
 };
 use crate::snapshot::{self, SnapshotHeader};
 
@@ -94,6 +95,20 @@ impl<'a, S: Scalar> PhaseShared<'a, S> {
             grad_samples: 0,
         }
     }
+}
+
+/// The [`PhaseShared`] of phase `$phase` of `$engine`'s current round. A macro rather than a
+/// method: it borrows only the fields it reads, so the per-node vectors stay free to be
+/// borrowed mutably next to it.
+macro_rules! phase_shared {
+    ($engine:ident, $phase:expr) => {
+        PhaseShared::new(
+            ($engine.totals.rounds, $phase),
+            $engine.seed,
+            &$engine.problem,
+            &$engine.mixing,
+        )
+    };
 }
 
 /// The decentralized engine.
@@ -213,12 +228,7 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
     /// Phase `phase`, first half: nodes `range` compute and write their outgoing message
     /// `outs[i]` (in parallel; each writes only its own state, message and result slot).
     pub(crate) fn send_phase(&mut self, phase: usize, range: Range<usize>) {
-        let shared = PhaseShared::new(
-            (self.totals.rounds, phase),
-            self.seed,
-            &self.problem,
-            &self.mixing,
-        );
+        let shared = phase_shared!(self, phase);
         let method = &self.method;
         let start = range.start;
         let send = |(k, (((node, b), out), slot)): SendItem<'_, S, M::Node>| {
@@ -235,12 +245,7 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
     /// Phase `phase`, second half: nodes `range` read their own and their neighbours'
     /// messages from `outs` (only those are read) and update their state.
     pub(crate) fn receive_phase(&mut self, phase: usize, range: Range<usize>) {
-        let shared = PhaseShared::new(
-            (self.totals.rounds, phase),
-            self.seed,
-            &self.problem,
-            &self.mixing,
-        );
+        let shared = phase_shared!(self, phase);
         let method = &self.method;
         let outs = &self.outs;
         let start = range.start;
@@ -358,15 +363,8 @@ impl<S: Scalar, M: GossipMethod<S>> GossipEngine<S, M> {
 
 impl<S: Scalar, M: GossipMethod<S> + 'static> Engine for GossipEngine<S, M> {
     fn describe(&self) -> String {
-        format!(
-            "{} on {} over {} (n = {}, d = {}, {} threads)",
-            self.method.describe(),
-            self.problem.name(),
-            self.describe_graph,
-            self.problem.n_workers(),
-            self.problem.dim(),
-            self.threads
-        )
+        let graph = Some(self.describe_graph.as_str());
+        describe_run(&self.method.describe(), &self.problem, graph, self.threads)
     }
 
     problem_shape!();

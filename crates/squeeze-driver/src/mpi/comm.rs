@@ -63,6 +63,21 @@ fn partition(counts: &[usize]) -> Result<(Vec<mpi::Count>, Vec<mpi::Count>), Eng
     Ok((counts, displs))
 }
 
+/// A receive buffer split into one block per rank.
+type RankBlocks<'a, T> = PartitionMut<'a, [T], Vec<mpi::Count>, Vec<mpi::Count>>;
+
+/// Where a variable-count gather receives: `out` refilled with Σ_r `counts[r]` default
+/// elements, laid out as `counts[r]` of them from rank r, in rank order ([`partition`]).
+fn receive_layout<'a, T: Equivalence + Default + Clone>(
+    counts: &[usize],
+    out: &'a mut Vec<T>,
+) -> Result<RankBlocks<'a, T>, EngineError> {
+    let (counts_mpi, displs) = partition(counts)?;
+    out.clear();
+    out.resize(counts.iter().sum(), T::default());
+    Ok(PartitionMut::new(&mut out[..], counts_mpi, displs))
+}
+
 impl Comm {
     pub(super) fn new(world: SimpleCommunicator) -> Self {
         let rank = world.rank() as usize;
@@ -164,11 +179,7 @@ impl Comm {
         counts: &[usize],
         out: &mut Vec<u64>,
     ) -> Result<(), EngineError> {
-        let total: usize = counts.iter().sum();
-        let (counts, displs) = partition(counts)?;
-        out.clear();
-        out.resize(total, 0);
-        let mut part = PartitionMut::new(&mut out[..], &counts[..], &displs[..]);
+        let mut part = receive_layout(counts, out)?;
         self.world().all_gather_varcount_into(local, &mut part);
         Ok(())
     }
@@ -181,15 +192,13 @@ impl Comm {
         counts: &[usize],
         out: &mut Vec<T>,
     ) -> Result<(), EngineError> {
-        let total: usize = counts.iter().sum();
-        let (counts, displs) = partition(counts)?;
         let root = self.world().process_at_rank(0);
         if self.is_root() {
-            out.clear();
-            out.resize(total, T::default());
-            let mut part = PartitionMut::new(&mut out[..], &counts[..], &displs[..]);
+            let mut part = receive_layout(counts, out)?;
             root.gather_varcount_into_root(local, &mut part);
         } else {
+            // Rank 0's check of the layout, so that every rank fails (or none) before the call.
+            partition(counts)?;
             root.gather_varcount_into(local);
         }
         Ok(())
@@ -209,12 +218,11 @@ impl Comm {
             .iter()
             .map(|&f| f.saturating_sub(1) as usize)
             .collect();
-        let (counts_i, displs) = partition(&counts)?;
-        let mut all = vec![0u8; counts.iter().sum()];
-        let mut part = PartitionMut::new(&mut all[..], &counts_i[..], &displs[..]);
+        let mut all = Vec::new();
+        let mut part = receive_layout(&counts, &mut all)?;
         self.world().all_gather_varcount_into(&text[..], &mut part);
         let rank = flags.iter().position(|&f| f > 0).unwrap_or(0);
-        let start = displs[rank] as usize;
+        let start: usize = counts[..rank].iter().sum();
         let detail = String::from_utf8_lossy(&all[start..start + counts[rank]]).into_owned();
         Err(EngineError::Agreed { rank, detail })
     }
