@@ -326,9 +326,19 @@ pub(crate) fn top_k_select<S: Scalar>(
     Ok(stats)
 }
 
-/// Reduce the candidates (in increasing index order, more than `k`) to their Top-K in place,
-/// keeping the order; returns the magnitude key of the k-th largest.
-fn compact<S: Scalar>(words: &mut Vec<u64>, idx: &mut Vec<u32>, val: &mut Vec<S>, k: usize) -> u64 {
+squeeze_core::dispatch_avx2! {
+    /// Reduce the candidates (in increasing index order, more than `k`) to their Top-K in
+    /// place, keeping the order; returns the magnitude key of the k-th largest.
+    fn compact<S: Scalar>(words: &mut Vec<u64>, idx: &mut Vec<u32>, val: &mut Vec<S>, k: usize) -> u64 => compact_body
+}
+
+#[inline(always)]
+fn compact_body<S: Scalar>(
+    words: &mut Vec<u64>,
+    idx: &mut Vec<u32>,
+    val: &mut Vec<S>,
+    k: usize,
+) -> u64 {
     let n = val.len();
     debug_assert!(n > k && idx.len() == n);
     words.clear();
@@ -336,22 +346,42 @@ fn compact<S: Scalar>(words: &mut Vec<u64>, idx: &mut Vec<u32>, val: &mut Vec<S>
     let (_, kth, above) = words.select_nth_unstable(n - k);
     let kth = *kth;
     let greater = above.iter().filter(|&&w| w > kth).count();
-    // Entries tied with the k-th magnitude that are kept: the first ones in index order.
-    let mut ties = k - greater;
+    // Entries tied with the k-th magnitude that are kept: the first `k − greater` in index
+    // order, those before `cut`. (A test per entry, no count carried from one to the next.)
+    let cut = tie_cut(val, kth, k - greater);
+    let (ids, vals) = (&mut idx[..n], &mut val[..n]);
     let mut w = 0;
     for r in 0..n {
-        let (i, v) = (idx[r], val[r]);
+        let (i, v) = (ids[r], vals[r]);
         let kv = key(v);
-        let tie = kv == kth;
-        let keep = (kv > kth) | (tie & (ties > 0));
-        ties -= usize::from(tie & keep);
-        idx[w] = i;
-        val[w] = v;
+        let keep = (kv > kth) | ((kv == kth) & (r < cut));
+        // `w ≤ r` always; `min` lets the compiler see it and drop the bounds checks.
+        let at = w.min(r);
+        ids[at] = i;
+        vals[at] = v;
         w += usize::from(keep);
     }
     idx.truncate(w);
     val.truncate(w);
     kth
+}
+
+/// The place of the first candidate tied with the k-th magnitude `kth` that is not kept: the
+/// `(ties + 1)`-th key equal to `kth` in index order (`val.len()` if there is none). Equal keys
+/// are counted 64 at a time (a vectorised count); only the block that holds the place is
+/// walked.
+#[inline(always)]
+fn tie_cut<S: Scalar>(val: &[S], kth: u64, ties: usize) -> usize {
+    let mut seen = 0;
+    for (c, block) in val.chunks(CHUNK).enumerate() {
+        let equal = block.iter().filter(|&&v| key(v) == kth).count();
+        if seen + equal > ties {
+            let mut place = block.iter().enumerate().filter(|&(_, &v)| key(v) == kth);
+            return c * CHUNK + place.nth(ties - seen).map_or(block.len(), |(j, _)| j);
+        }
+        seen += equal;
+    }
+    val.len()
 }
 
 #[cfg(test)]
