@@ -69,10 +69,7 @@ pub struct TopK {
 impl TopK {
     /// Top-K with the given count rule (validated: `k ≥ 1`, `ratio ∈ (0, 1]`).
     pub fn new(k: KSpec) -> Result<Self, ParamError> {
-        let k = match k {
-            KSpec::Count(k) => KSpec::count(Self::NAME, k)?,
-            KSpec::Ratio(r) => KSpec::ratio(Self::NAME, r)?,
-        };
+        let k = k.validated(Self::NAME)?;
         Ok(Self { k })
     }
 
