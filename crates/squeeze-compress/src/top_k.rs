@@ -563,11 +563,9 @@ mod tests {
             .map(|i| (mix(i) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
             .collect();
         let k = d / 100;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
+        let (split, stats) = crate::parallel::pool(2)
+            .install(|| run_stats(&x, k, Tuning::DEFAULT))
             .unwrap();
-        let (split, stats) = pool.install(|| run_stats(&x, k, Tuning::DEFAULT)).unwrap();
         assert_eq!(
             stats,
             Stats {
