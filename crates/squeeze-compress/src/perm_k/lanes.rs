@@ -8,7 +8,7 @@
 //! The words come out in stream order: those of `SqueezeRng::from_seed_u64(seed)`, exactly.
 
 use squeeze_core::rng::jump::advance_state;
-use squeeze_core::rng::splitmix64;
+use squeeze_core::rng::{splitmix64, step_lanes};
 
 use super::assign::WordSource;
 
@@ -71,31 +71,10 @@ impl Lanes {
     }
 }
 
-/// One step of every lane: the outputs (xoshiro256++), states advanced.
-#[inline(always)]
-fn step(s: &mut [[u64; GEN_LANES]; 4]) -> [u64; GEN_LANES] {
-    let [s0, s1, s2, s3] = s;
-    let mut out = [0u64; GEN_LANES];
-    for k in 0..GEN_LANES {
-        out[k] = s0[k]
-            .wrapping_add(s3[k])
-            .rotate_left(23)
-            .wrapping_add(s0[k]);
-        let t = s1[k] << 17;
-        s2[k] ^= s0[k];
-        s3[k] ^= s1[k];
-        s1[k] ^= s2[k];
-        s0[k] ^= s3[k];
-        s2[k] ^= t;
-        s3[k] = s3[k].rotate_left(45);
-    }
-    out
-}
-
 /// `SEG` steps of every lane into the segments `out[k·SEG..(k+1)·SEG]`.
 fn fill_portable(s: &mut [[u64; GEN_LANES]; 4], out: &mut [u64; CHUNK]) {
     for t in 0..SEG {
-        for (k, o) in step(s).into_iter().enumerate() {
+        for (k, o) in step_lanes(s).into_iter().enumerate() {
             out[k * SEG + t] = o;
         }
     }
