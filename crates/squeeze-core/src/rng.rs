@@ -71,8 +71,9 @@ pub const fn round_seed(seed: u64, round: u64) -> u64 {
     mix(seed, Purpose::Shared as u64, round)
 }
 
-/// Expand one word into a xoshiro256 state with SplitMix64 (the generator authors' recipe).
-fn expand(word: u64) -> [u64; 4] {
+/// Expand one word into a xoshiro256 state with SplitMix64 (the generator authors' recipe;
+/// the all-zero state replaced): the state [`SqueezeRng::from_seed_u64`] starts from.
+pub fn seed_state(word: u64) -> [u64; 4] {
     let mut s = [0u64; 4];
     let mut z = word;
     for v in &mut s {
@@ -102,7 +103,7 @@ pub struct SqueezeRng(Xoshiro256PlusPlus);
 impl SqueezeRng {
     /// A generator seeded from one word.
     pub fn from_seed_u64(seed: u64) -> Self {
-        let s = expand(seed);
+        let s = seed_state(seed);
         let mut bytes = [0u8; 32];
         for (chunk, w) in bytes.chunks_exact_mut(8).zip(s) {
             chunk.copy_from_slice(&w.to_le_bytes());
@@ -237,7 +238,7 @@ impl WideRng {
     pub fn from_rng(rng: &mut SqueezeRng) -> Self {
         let mut s = [[0u64; WIDE_LANES]; 4];
         for lane in 0..WIDE_LANES {
-            let st = expand(rng.next_u64());
+            let st = seed_state(rng.next_u64());
             for (row, v) in s.iter_mut().zip(st) {
                 row[lane] = v;
             }
@@ -474,7 +475,7 @@ mod tests {
         let mut base = SqueezeRng::from_seed_u64(9);
         let lanes: Vec<u64> = (0..WIDE_LANES).map(|_| base.next_u64()).collect();
         for (lane, &seed) in lanes.iter().enumerate() {
-            let st = expand(seed);
+            let st = seed_state(seed);
             let mut bytes = [0u8; 32];
             for (chunk, v) in bytes.chunks_exact_mut(8).zip(st) {
                 chunk.copy_from_slice(&v.to_le_bytes());
