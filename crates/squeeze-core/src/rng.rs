@@ -323,8 +323,8 @@ impl WideRng {
 }
 
 /// One step of `N` xoshiro256++ generators stored lane-wise (`s[i][k]` is state word `i` of
-/// lane `k`): their outputs, states advanced. Plain loops over the lanes, which vectorise:
-/// the [`WideRng`] lanes (`N` = 8) and those of Perm-K's shared stream.
+/// lane `k`): their outputs, states advanced. Plain loops over the lanes, which vectorise;
+/// used for the [`WideRng`] lanes (`N` = 8) and Perm-K's shared stream (`N` = 4).
 #[inline(always)]
 pub fn step_lanes<const N: usize>(s: &mut [[u64; N]; 4]) -> [u64; N] {
     let [s0, s1, s2, s3] = s;
