@@ -179,6 +179,32 @@ pub fn check_wire<S: Scalar>(m: &Message<S>, dim: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Seeded Monte-Carlo sums for the unit tests' own statistics: `draws` compressions of `x` by
+/// `c` in one context on `SqueezeRng::from_seed_u64(seed)`; returns the per-coordinate sums
+/// of $\mathcal C(x)$ and the sum over the draws of $\lVert\mathcal C(x) - r\rVert^2$ for the
+/// reference `r` (`x` as `f64`, or the values `x` was rounded from).
+#[cfg(test)]
+pub(crate) fn draw_sums<S: Scalar>(
+    c: &dyn Compressor<S>,
+    x: &[S],
+    r: &[f64],
+    seed: u64,
+    draws: usize,
+) -> (Vec<f64>, f64) {
+    let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(seed), Scratch::default());
+    let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
+    let mut m = Message::default();
+    let (mut sum, mut err) = (vec![0.0; x.len()], 0.0);
+    for _ in 0..draws {
+        c.compress_into(x, &mut ctx, &mut m).unwrap();
+        for (j, y) in m.to_dense().unwrap().iter().enumerate() {
+            sum[j] += y.to_f64();
+            err += (y.to_f64() - r[j]).powi(2);
+        }
+    }
+    (sum, err)
+}
+
 /// Run the whole contract for compressor `c` on input `x`:
 ///
 /// 1. if `check_dim(d)` fails, `compress_into` must fail too (and nothing else is checked);

@@ -187,8 +187,7 @@ fn natural_f64(x: &[f64], out: &mut [f64], rng: &mut WideRng) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::compress_once;
-    use squeeze_core::{Scratch, SqueezeRng};
+    use crate::conformance::{compress_once, draw_sums};
 
     /// The message's values (not `to_dense`, which turns −0 into +0).
     fn compress<S: Scalar>(x: &[S], seed: u64) -> Result<Vec<S>, CompressError> {
@@ -312,28 +311,14 @@ mod tests {
             .collect();
         for is_f32 in [true, false] {
             let n = 20_000;
-            let mut sum = vec![0.0; x.len()];
-            let mut err = 0.0;
-            let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(3), Scratch::default());
-            let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
             let xs: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-            let xr: Vec<f64> = if is_f32 {
-                xs.iter().map(|&v| v as f64).collect()
+            let (xr, (sum, err)) = if is_f32 {
+                let xr: Vec<f64> = xs.iter().map(|&v| v as f64).collect();
+                let sums = draw_sums::<f32>(&Natural, &xs, &xr, 3, n);
+                (xr, sums)
             } else {
-                x.clone()
+                (x.clone(), draw_sums::<f64>(&Natural, &x, &x, 3, n))
             };
-            for _ in 0..n {
-                let y: Vec<f64> = if is_f32 {
-                    let m = Natural.compress(&xs, &mut ctx).unwrap();
-                    m.to_dense().unwrap().iter().map(|&v| v as f64).collect()
-                } else {
-                    Natural.compress(&x, &mut ctx).unwrap().to_dense().unwrap()
-                };
-                for j in 0..x.len() {
-                    sum[j] += y[j];
-                    err += (y[j] - xr[j]).powi(2);
-                }
-            }
             let mut var_total = 0.0;
             let mut var4 = 0.0;
             for j in 0..x.len() {

@@ -189,6 +189,7 @@ squeeze_core::dispatch_avx2! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::draw_sums;
     use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::{Scratch, SqueezeRng};
@@ -348,23 +349,9 @@ mod tests {
     fn monte_carlo<S: Scalar>(c: &NaturalDithering, x: &[f64], draws: usize) {
         let xs: Vec<S> = x.iter().map(|&v| S::from_f64(v)).collect();
         let x: Vec<f64> = xs.iter().map(|v| v.to_f64()).collect();
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(11), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        let mut m = Message::default();
+        let (sum, err) = draw_sums::<S>(c, &xs, &x, 11, draws);
         let d = x.len();
-        let mut sum = vec![0.0; d];
-        let mut err = 0.0;
-        for _ in 0..draws {
-            c.compress_into(&xs, &mut ctx, &mut m).unwrap();
-            for (j, y) in m.to_dense().unwrap().iter().enumerate() {
-                sum[j] += y.to_f64();
-                err += (y.to_f64() - x[j]).powi(2);
-            }
-        }
-        let n = match c.norm {
-            NormKind::L2 => x.iter().map(|v| v * v).sum::<f64>().sqrt(),
-            NormKind::Linf => x.iter().fold(0.0f64, |a, v| a.max(v.abs())),
-        };
+        let n = c.norm.of(&x);
         let delta = 2f64.powi(1 - c.s as i32);
         let (mut var_total, mut var4) = (0.0, 0.0);
         for j in 0..d {

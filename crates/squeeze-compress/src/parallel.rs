@@ -208,17 +208,19 @@ where
         .reduce(|| init, &combine)
 }
 
+/// A rayon pool of `threads` threads, for tests of the chunked paths (`pool(k).install(..)`).
+#[cfg(test)]
+pub(crate) fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use squeeze_core::{SqueezeRng, f16};
-
-    fn pool(k: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(k)
-            .build()
-            .unwrap()
-    }
 
     #[test]
     fn chunked_draws_equal_the_sequential_fill() {

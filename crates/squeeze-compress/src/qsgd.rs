@@ -183,6 +183,7 @@ pub(crate) fn encode_uniform<S: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::draw_sums;
     use crate::registry::assert_refused;
     use crate::registry::parse;
     use squeeze_core::{Scratch, SqueezeRng};
@@ -290,24 +291,9 @@ mod tests {
     /// the mean squared error matches the exact variance Σ (n/s)² f(1−f) within 6 SE.
     fn monte_carlo<S: Scalar>(q: &Qsgd, x: &[f64], n_draws: usize) {
         let xs: Vec<S> = x.iter().map(|&v| S::from_f64(v)).collect();
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(77), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        let mut m = Message::default();
+        let (sum, err) = draw_sums::<S>(q, &xs, x, 77, n_draws);
         let d = x.len();
-        let mut sum = vec![0.0; d];
-        let mut err = 0.0;
-        for _ in 0..n_draws {
-            q.compress_into(&xs, &mut ctx, &mut m).unwrap();
-            let y = m.to_dense().unwrap();
-            for j in 0..d {
-                sum[j] += y[j].to_f64();
-                err += (y[j].to_f64() - x[j]).powi(2);
-            }
-        }
-        let n = match q.norm {
-            NormKind::L2 => x.iter().map(|v| v * v).sum::<f64>().sqrt(),
-            NormKind::Linf => x.iter().fold(0.0f64, |a, v| a.max(v.abs())),
-        };
+        let n = q.norm.of(x);
         let unit = n / q.s as f64;
         let mut var_total = 0.0;
         for j in 0..d {

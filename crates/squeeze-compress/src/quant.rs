@@ -80,6 +80,17 @@ impl NormKind {
     }
 }
 
+#[cfg(test)]
+impl NormKind {
+    /// This norm of `x`, computed plainly in `f64` (the tests' reference).
+    pub(crate) fn of(self, x: &[f64]) -> f64 {
+        match self {
+            NormKind::L2 => x.iter().map(|v| v * v).sum::<f64>().sqrt(),
+            NormKind::Linf => x.iter().fold(0.0f64, |a, v| a.max(v.abs())),
+        }
+    }
+}
+
 /// A quantiser's level count `s ∈ 1..=max` for `component` (`hint` says why the bound).
 pub(crate) fn check_levels(
     component: &'static str,

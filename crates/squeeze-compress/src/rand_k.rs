@@ -63,10 +63,7 @@ pub struct RandK {
 impl RandK {
     /// Keep `k` (or `ratio·d`) coordinates; `scaled` multiplies them by $d/k$ (unbiased).
     pub fn new(k: KSpec, scaled: bool) -> Result<Self, ParamError> {
-        let k = match k {
-            KSpec::Count(k) => KSpec::count(Self::NAME, k)?,
-            KSpec::Ratio(r) => KSpec::ratio(Self::NAME, r)?,
-        };
+        let k = k.validated(Self::NAME)?;
         Ok(Self { k, scaled })
     }
 

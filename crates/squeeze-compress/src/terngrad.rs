@@ -64,6 +64,7 @@ compressor! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conformance::draw_sums;
     use squeeze_core::{Levels, Scratch, SqueezeRng};
 
     #[test]
@@ -106,18 +107,7 @@ mod tests {
         let x: Vec<f64> = (0..30).map(|i| ((i * 13) % 11) as f64 - 5.0).collect();
         let s = 5.0;
         let draws = 20_000;
-        let (mut rng, mut scratch) = (SqueezeRng::from_seed_u64(8), Scratch::default());
-        let mut ctx = CompressCtx::new(&mut rng, &mut scratch);
-        let mut m = Message::default();
-        let mut sum = vec![0.0; x.len()];
-        let mut err = 0.0;
-        for _ in 0..draws {
-            TernGrad.compress_into(&x, &mut ctx, &mut m).unwrap();
-            for (j, y) in m.to_dense().unwrap().iter().enumerate() {
-                sum[j] += y;
-                err += (y - x[j]).powi(2);
-            }
-        }
+        let (sum, err) = draw_sums::<f64>(&TernGrad, &x, &x, 8, draws);
         let mut var4 = 0.0;
         for j in 0..x.len() {
             let p = x[j].abs() / s;

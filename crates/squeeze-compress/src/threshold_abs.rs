@@ -83,7 +83,7 @@ impl Registered for ThresholdAbs {
 
 compressor! {
     ThresholdAbs, |self, _dim| {
-        spec: format!("{}:lambda={}", Self::NAME, fmt_real(self.lambda)),
+        spec: lambda_spec(Self::NAME, self.lambda),
         class: Class::Neither,
         deterministic: true,
     }
@@ -92,6 +92,13 @@ compressor! {
     },
     kept |_d| None,
     projection: true,
+}
+
+/// The spec `name:lambda=<λ>` of a threshold compressor (λ in the shorter of its plain and
+/// scientific forms); shared with [`ThresholdRel`](crate::ThresholdRel) and
+/// [`SymThreshold`](crate::matrix::SymThreshold).
+pub(crate) fn lambda_spec(name: &str, lambda: f64) -> String {
+    format!("{name}:lambda={}", fmt_real(lambda))
 }
 
 /// The hard thresholds' pass: `indices`, `values` (cleared first) ← the $j$ with

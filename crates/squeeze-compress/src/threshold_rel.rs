@@ -6,8 +6,8 @@ use squeeze_core::{
 
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
-use crate::sparse_scan::{fmt_real, round_up};
-use crate::threshold_abs::keep_at_least;
+use crate::sparse_scan::round_up;
+use crate::threshold_abs::{keep_at_least, lambda_spec};
 
 /// Relative hard threshold (the adaptive thresholding of Newton-3PC, Islamov et al. 2022):
 /// $\mathcal{C}(x)\_j = x_j$ if $|x_j| \ge \lambda\lVert x\rVert_\infty$, else $0$, with
@@ -82,6 +82,11 @@ pub(crate) fn check_lambda(component: &'static str, lambda: f64) -> Result<f64, 
     Ok(lambda)
 }
 
+/// The required relative threshold `lambda` (not yet checked, see [`check_lambda`]).
+pub(crate) fn lambda_from_params(p: &mut Params) -> Result<f64, ParamError> {
+    p.require("lambda", Params::f64, "<fraction in (0, 1]>", "0.1")
+}
+
 impl Registered for ThresholdRel {
     const NAME: &'static str = "threshold_rel";
     const SUMMARY: &'static str = "keep |x_j| ≥ λ‖x‖∞ (Newton-3PC adaptive thresholding); contractive α = max(1 − (d−1)λ², 1/d) (derived); #kept·(⌈log₂d⌉+32) bits + header (f32)";
@@ -97,13 +102,13 @@ impl Registered for ThresholdRel {
     ];
     const BENCH: &'static [&'static str] = &["threshold_rel:lambda=0.01"];
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        Self::new(p.require("lambda", Params::f64, "<fraction in (0, 1]>", "0.1")?)
+        Self::new(lambda_from_params(p)?)
     }
 }
 
 compressor! {
     ThresholdRel, |self, dim| {
-        spec: format!("{}:lambda={}", Self::NAME, fmt_real(self.lambda)),
+        spec: lambda_spec(Self::NAME, self.lambda),
         class: Class::Contractive {
             alpha: self.alpha(dim),
         },

@@ -69,10 +69,7 @@ pub struct TopK {
 impl TopK {
     /// Top-K with the given count rule (validated: `k ≥ 1`, `ratio ∈ (0, 1]`).
     pub fn new(k: KSpec) -> Result<Self, ParamError> {
-        let k = match k {
-            KSpec::Count(k) => KSpec::count(Self::NAME, k)?,
-            KSpec::Ratio(r) => KSpec::ratio(Self::NAME, r)?,
-        };
+        let k = k.validated(Self::NAME)?;
         Ok(Self { k })
     }
 
@@ -599,11 +596,9 @@ mod tests {
             .map(|i| (mix(i) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
             .collect();
         let k = d / 100;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
+        let (split, stats) = crate::parallel::pool(2)
+            .install(|| run_stats(&x, k, Tuning::DEFAULT))
             .unwrap();
-        let (split, stats) = pool.install(|| run_stats(&x, k, Tuning::DEFAULT)).unwrap();
         assert_eq!(
             stats,
             Stats {

@@ -57,6 +57,16 @@ pub fn wire_parallel(n: usize) -> bool {
     }
 }
 
+/// A rayon pool of `threads` threads, for tests of the chunked wire path
+/// (`test_pool(k).install(..)`).
+#[cfg(all(test, feature = "parallel"))]
+pub(crate) fn test_pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+}
+
 /// Whether the bit-packing loops take their `avx2,bmi2` copy (respects
 /// [`crate::simd::portable`]).
 #[cfg(target_arch = "x86_64")]

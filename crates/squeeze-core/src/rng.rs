@@ -71,8 +71,9 @@ pub const fn round_seed(seed: u64, round: u64) -> u64 {
     mix(seed, Purpose::Shared as u64, round)
 }
 
-/// Expand one word into a xoshiro256 state with SplitMix64 (the generator authors' recipe).
-fn expand(word: u64) -> [u64; 4] {
+/// Expand one word into a xoshiro256 state with SplitMix64 (the generator authors' recipe;
+/// the all-zero state replaced): the state [`SqueezeRng::from_seed_u64`] starts from.
+pub fn seed_state(word: u64) -> [u64; 4] {
     let mut s = [0u64; 4];
     let mut z = word;
     for v in &mut s {
@@ -102,7 +103,7 @@ pub struct SqueezeRng(Xoshiro256PlusPlus);
 impl SqueezeRng {
     /// A generator seeded from one word.
     pub fn from_seed_u64(seed: u64) -> Self {
-        let s = expand(seed);
+        let s = seed_state(seed);
         let mut bytes = [0u8; 32];
         for (chunk, w) in bytes.chunks_exact_mut(8).zip(s) {
             chunk.copy_from_slice(&w.to_le_bytes());
@@ -136,21 +137,12 @@ impl SqueezeRng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// Uniform integer in `0..n` (`n ≥ 1`), unbiased (Lemire's multiply-and-reject).
+    /// Uniform integer in `0..n` (`n ≥ 1`), unbiased (Lemire's multiply-and-reject,
+    /// [`below_with`] on this generator's words).
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
         debug_assert!(n > 0);
-        if n <= 1 {
-            return 0;
-        }
-        let mut m = (self.next_u64() as u128) * (n as u128);
-        if (m as u64) < n {
-            let t = n.wrapping_neg() % n;
-            while (m as u64) < t {
-                m = (self.next_u64() as u128) * (n as u128);
-            }
-        }
-        (m >> 64) as u64
+        below_with(n, || self.next_u64())
     }
 
     /// `true` with probability `p` (clamped to `[0, 1]`).
@@ -172,6 +164,33 @@ impl SqueezeRng {
             *v = self.next_u64();
         }
     }
+}
+
+/// Uniform integer in `0..n` from a stream of uniform 64-bit words `next`, unbiased
+/// (Lemire's multiply-and-reject): $\lfloor wn/2^{64}\rfloor$ for the first word $w$ whose low
+/// product half $wn \bmod 2^{64}$ is at least $2^{64} \bmod n$. Draws one word, more only on
+/// a rejection (probability below $n/2^{64}$), none for `n ≤ 1` (then 0). The code of
+/// [`SqueezeRng::below`], for other streams of the same words.
+///
+/// ```
+/// use squeeze_core::rng::below_with;
+/// let mut words = [u64::MAX, 0].into_iter();
+/// assert_eq!(below_with(10, || words.next().unwrap()), 9);
+/// assert_eq!(below_with(1, || unreachable!()), 0);
+/// ```
+#[inline(always)]
+pub fn below_with(n: u64, mut next: impl FnMut() -> u64) -> u64 {
+    if n <= 1 {
+        return 0;
+    }
+    let mut m = (next() as u128) * (n as u128);
+    if (m as u64) < n {
+        let t = n.wrapping_neg() % n;
+        while (m as u64) < t {
+            m = (next() as u128) * (n as u128);
+        }
+    }
+    (m >> 64) as u64
 }
 
 impl TryRng for SqueezeRng {
@@ -219,7 +238,7 @@ impl WideRng {
     pub fn from_rng(rng: &mut SqueezeRng) -> Self {
         let mut s = [[0u64; WIDE_LANES]; 4];
         for lane in 0..WIDE_LANES {
-            let st = expand(rng.next_u64());
+            let st = seed_state(rng.next_u64());
             for (row, v) in s.iter_mut().zip(st) {
                 row[lane] = v;
             }
@@ -303,12 +322,14 @@ impl WideRng {
     }
 }
 
-/// One step of the 8 xoshiro256++ lanes: their outputs, state advanced.
+/// One step of `N` xoshiro256++ generators stored lane-wise (`s[i][k]` is state word `i` of
+/// lane `k`): their outputs, states advanced. Plain loops over the lanes, which vectorise;
+/// used for the [`WideRng`] lanes (`N` = 8) and Perm-K's shared stream (`N` = 4).
 #[inline(always)]
-fn step_lanes(s: &mut [[u64; WIDE_LANES]; 4]) -> [u64; WIDE_LANES] {
+pub fn step_lanes<const N: usize>(s: &mut [[u64; N]; 4]) -> [u64; N] {
     let [s0, s1, s2, s3] = s;
-    let mut out = [0u64; WIDE_LANES];
-    for i in 0..WIDE_LANES {
+    let mut out = [0u64; N];
+    for i in 0..N {
         let sum = s0[i].wrapping_add(s3[i]);
         out[i] = sum.rotate_left(23).wrapping_add(s0[i]);
         let t = s1[i] << 17;
@@ -454,7 +475,7 @@ mod tests {
         let mut base = SqueezeRng::from_seed_u64(9);
         let lanes: Vec<u64> = (0..WIDE_LANES).map(|_| base.next_u64()).collect();
         for (lane, &seed) in lanes.iter().enumerate() {
-            let st = expand(seed);
+            let st = seed_state(seed);
             let mut bytes = [0u8; 32];
             for (chunk, v) in bytes.chunks_exact_mut(8).zip(st) {
                 chunk.copy_from_slice(&v.to_le_bytes());

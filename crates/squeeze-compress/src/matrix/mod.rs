@@ -47,6 +47,8 @@ pub mod tridiag;
 use squeeze_core::sym::{tri_neighbours, tri_side};
 use squeeze_core::{CompressError, ParamError, check_dim_basic};
 
+use crate::params::KSpec;
+
 pub use power_sym::PowerSym;
 pub use rank_r::RankR;
 pub use sym_rand_k::SymRandK;
@@ -78,6 +80,17 @@ pub fn side_of(component: &'static str, len: usize) -> Result<usize, CompressErr
             ),
         }
     })
+}
+
+/// The side $d$ of a packed input of length `dim` and the count of `k` over its $D = $ `dim`
+/// entries, or the first error: [`side_of`]'s, then [`KSpec::resolve`]'s (`k ≤ D`).
+pub(crate) fn side_and_count(
+    component: &'static str,
+    k: &KSpec,
+    dim: usize,
+) -> Result<(usize, usize), CompressError> {
+    let d = side_of(component, dim)?;
+    Ok((d, k.resolve(component, dim)?))
 }
 
 /// `true` where the packed position `j` of side `d` is a diagonal entry, as one pass:

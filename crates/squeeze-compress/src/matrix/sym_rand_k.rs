@@ -2,7 +2,7 @@
 
 use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar};
 
-use super::side_of;
+use super::side_and_count;
 use crate::RandK;
 use crate::entry::{K_PARAMS, ParamDoc, Registered, compressor};
 use crate::params::{KSpec, Params};
@@ -82,13 +82,11 @@ compressor! {
         },
         deterministic: false,
         fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
-            side_of(Self::NAME, dim)?;
-            self.k.resolve(Self::NAME, dim).map(|_| ())
+            side_and_count(Self::NAME, &self.k, dim).map(|_| ())
         }
     }
     compress_into |x, ctx, out| {
-        side_of(Self::NAME, x.len())?;
-        self.k.resolve(Self::NAME, x.len())?;
+        side_and_count(Self::NAME, &self.k, x.len())?;
         Compressor::<S>::compress_into(&self.inner, x, ctx, out)
     }
 }

@@ -6,8 +6,8 @@ use super::side_of;
 use crate::ThresholdRel;
 use crate::entry::{ParamDoc, Registered, compressor};
 use crate::params::Params;
-use crate::sparse_scan::fmt_real;
-use crate::threshold_rel::check_lambda;
+use crate::threshold_abs::lambda_spec;
+use crate::threshold_rel::{check_lambda, lambda_from_params};
 
 /// Symmetric relative threshold: keep the entries of a symmetric $d\times d$ matrix $H$ with
 /// $\lvert h_{ab}\rvert \ge \lambda\max_{ab}\lvert h_{ab}\rvert$, zero the rest, $\lambda \in (0, 1]$
@@ -74,13 +74,13 @@ impl Registered for SymThreshold {
     ];
     const MATRIX: bool = true;
     fn from_params(p: &mut Params) -> Result<Self, ParamError> {
-        Self::new(p.require("lambda", Params::f64, "<fraction in (0, 1]>", "0.1")?)
+        Self::new(lambda_from_params(p)?)
     }
 }
 
 compressor! {
     SymThreshold, |self, dim| {
-        spec: format!("{}:lambda={}", Self::NAME, fmt_real(self.inner.lambda())),
+        spec: lambda_spec(Self::NAME, self.inner.lambda()),
         class: match squeeze_core::sym::tri_side(dim) {
             Some(d) if d > 0 => Class::Contractive { alpha: self.alpha_side(d) },
             _ => Class::Neither,

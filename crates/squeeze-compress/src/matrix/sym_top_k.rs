@@ -4,7 +4,7 @@ use squeeze_core::{
     Class, CompressCtx, CompressError, Compressor, Message, ParamError, Scalar, check_input,
 };
 
-use super::{for_each_entry, side_of};
+use super::{for_each_entry, side_and_count};
 use crate::entry::{K_PARAMS, ParamDoc, Registered, compressor};
 use crate::params::{KSpec, Params};
 
@@ -82,13 +82,11 @@ compressor! {
         },
         deterministic: true,
         fn check_dim(&self, dim: usize) -> Result<(), CompressError> {
-            side_of(Self::NAME, dim)?;
-            self.k.resolve(Self::NAME, dim).map(|_| ())
+            side_and_count(Self::NAME, &self.k, dim).map(|_| ())
         }
     }
     compress_into |x, ctx, out| {
-        let d = side_of(Self::NAME, x.len())?;
-        let k = self.k.resolve(Self::NAME, x.len())?;
+        let (d, k) = side_and_count(Self::NAME, &self.k, x.len())?;
         check_input(x)?;
         // Key √(w_j)·|p_j| / √2: |p_j| off the diagonal, |p_j|/√2 on it (no overflow, no
         // underflow of squares).

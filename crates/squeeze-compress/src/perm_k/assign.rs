@@ -20,6 +20,7 @@
 //! those of the one-at-a-time pass, bit for bit.
 
 use squeeze_core::SqueezeRng;
+use squeeze_core::rng::below_with;
 
 /// Coordinates per batch.
 pub(super) const LANES: usize = 32;
@@ -94,20 +95,10 @@ impl<'a, R: WordSource> Words<'a, R> {
         self.buf.get(self.pos..self.pos + LANES)?.try_into().ok()
     }
 
-    /// Uniform in `0..n`: the same code as [`SqueezeRng::below`], on this stream.
+    /// Uniform in `0..n`: the code of [`SqueezeRng::below`] ([`below_with`]), on this stream.
     #[inline(always)]
     fn below(&mut self, n: u64) -> u64 {
-        if n <= 1 {
-            return 0;
-        }
-        let mut m = (self.next() as u128) * (n as u128);
-        if (m as u64) < n {
-            let t = n.wrapping_neg() % n;
-            while (m as u64) < t {
-                m = (self.next() as u128) * (n as u128);
-            }
-        }
-        (m >> 64) as u64
+        below_with(n, || self.next())
     }
 }
 

@@ -36,8 +36,8 @@ fn old_sparsify(c: &PermK, x: &[f32], worker: usize, round_seed: u64) -> (Vec<u3
     (indices, values)
 }
 
-/// The same pass on any word source (Lemire's step written out), and how many words
-/// were rejected.
+/// The same pass on any word source, one word at a time, and how many words were rejected
+/// (every word Lemire's step draws after its first).
 fn reference<R: WordSource>(src: &mut R, d: usize, start: usize, b: usize) -> (Vec<u32>, usize) {
     let mut next = || {
         let mut w = [0u64];
@@ -46,18 +46,13 @@ fn reference<R: WordSource>(src: &mut R, d: usize, start: usize, b: usize) -> (V
     };
     let mut rejected = 0;
     let mut below = |n: u64| {
-        if n <= 1 {
-            return 0;
-        }
-        let mut m = (next() as u128) * (n as u128);
-        if (m as u64) < n {
-            let t = n.wrapping_neg() % n;
-            while (m as u64) < t {
-                rejected += 1;
-                m = (next() as u128) * (n as u128);
-            }
-        }
-        (m >> 64) as u64
+        let mut drawn = 0usize;
+        let r = below_with(n, || {
+            drawn += 1;
+            next()
+        });
+        rejected += drawn.saturating_sub(1);
+        r
     };
     let mut indices = vec![0u32; b];
     let (mut before, mut mine, mut cnt, mut j) = (start as u64, b as u64, 0usize, 0usize);

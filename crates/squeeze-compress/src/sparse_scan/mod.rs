@@ -544,13 +544,6 @@ mod tests {
         }
     }
 
-    fn pool(threads: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-    }
-
     /// `scan_parts` in a pool of `threads`: `Ok(Some(hits))`, `Ok(None)` for "a part filled
     /// up" (with the buffers left empty), or the index of the reported non-finite entry.
     #[allow(clippy::type_complexity)]
@@ -560,7 +553,7 @@ mod tests {
         cap: usize,
         threads: usize,
     ) -> Result<Option<(Vec<u32>, Vec<f32>)>, usize> {
-        pool(threads).install(|| {
+        crate::parallel::pool(threads).install(|| {
             let (mut idx, mut val) = (vec![9u32; 3], vec![9.0f32; 3]);
             match scan_parts(x, t, cap, &mut idx, &mut val) {
                 Ok(true) => Ok(Some((idx, val))),

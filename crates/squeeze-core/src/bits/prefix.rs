@@ -297,12 +297,7 @@ mod tests {
     #[cfg(feature = "parallel")]
     #[test]
     fn prefixed_read_equals_the_one_thread_read() {
-        let pools = [2, 3].map(|k| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(k)
-                .build()
-                .unwrap()
-        });
+        let pools = [2, 3].map(super::super::test_pool);
         let n = super::super::WIRE_PARALLEL_MIN + 12_345;
         let cases = [
             (5u32, 16u16, 200u64),

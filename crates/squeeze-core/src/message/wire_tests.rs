@@ -366,14 +366,7 @@ fn corrupted_codes_report_the_first_bad_entry() {
 #[cfg(feature = "parallel")]
 mod chunked {
     use super::*;
-    use crate::bits::{WIRE_CHUNK, WIRE_PARALLEL_MIN, wire_parallel};
-
-    fn pool(k: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(k)
-            .build()
-            .unwrap()
-    }
+    use crate::bits::{WIRE_CHUNK, WIRE_PARALLEL_MIN, test_pool, wire_parallel};
 
     /// Lengths at and around chunk boundaries above the threshold, with a partial tail.
     const DIMS: [usize; 4] = [
@@ -413,7 +406,7 @@ mod chunked {
         let prefixes = [0u32, 3, 13, 61];
         let seq: Vec<_> = prefixes.iter().map(|&p| encoded(m, p)).collect();
         for threads in [1, 2, 4] {
-            pool(threads).install(|| {
+            test_pool(threads).install(|| {
                 assert_eq!(wire_parallel(WIRE_PARALLEL_MIN), threads > 1);
                 for (&p, s) in prefixes.iter().zip(&seq) {
                     assert_eq!(&encoded(m, p), s, "prefix {p}, {threads} threads");
@@ -558,7 +551,7 @@ mod chunked {
         for m in [Message::Natural { values }, quantized, dense] {
             let want = m.validate().unwrap_err().to_string();
             for threads in [1, 2, 4] {
-                pool(threads).install(|| {
+                test_pool(threads).install(|| {
                     assert_eq!(m.validate().unwrap_err().to_string(), want);
                     let mut w = BitWriter::new();
                     w.write(0x1abc, 13);
@@ -613,7 +606,7 @@ mod chunked {
                 e => panic!("{e:?}"),
             }
             for threads in [1, 2, 4] {
-                let got = pool(threads).install(|| Message::<f32>::decode(bytes, dim));
+                let got = test_pool(threads).install(|| Message::<f32>::decode(bytes, dim));
                 assert_eq!(got, Err(want.clone()), "{threads} threads");
             }
         }
