@@ -105,6 +105,15 @@ impl BitReader<'_> {
                 left -= zeros + 1;
                 continue;
             }
+            // As in `BitReader::read_chained_groups`: the first set bit's code is non-zero;
+            // if the rest of the window is zero, step over just that code.
+            let lead = word.trailing_zeros() / W;
+            let after = (lead + 1) * W + 1;
+            if (word >> after) & zero_mask == 0 && u64::from(lead) < left {
+                self.pos += u64::from(after);
+                left -= u64::from(lead) + 1;
+                continue;
+            }
             if left < u64::from(group) {
                 self.pos += w + u64::from(word & level_mask != 0);
                 left -= 1;
