@@ -9,7 +9,8 @@
 //! guessed, so the codes read are the one-thread ones whatever the split.
 //!
 //! A parse costs a fraction $p$ of a read (it skips a run of zero codes straight to the next
-//! set bit, and parses 1-bit levels 56 bits at a time), so the ranges grow with $t$: thread
+//! set bit, steps over a lone non-zero code at once, and parses other windows of 1-bit levels
+//! 56 bits at a time), so the ranges grow with $t$: thread
 //! $t$'s work $p\thinspace k_t + (k_{t+1} - k_t)$ is the same for every $t$ when
 //! $k_{t+1} = L + (1 - p)\thinspace k_t$. On two threads $k_1 = d/(2 - p)$, a speed-up of
 //! $2 - p$ over one thread; every thread re-parses from the start, so more threads give less
@@ -52,7 +53,8 @@ impl BitReader<'_> {
     /// backslash escapes the next character, so the sign bits of a word are the escaped
     /// positions, found with one addition whose carry runs through each run of set bits
     /// (the even/odd-run method of simdjson's string scanner). A run that begins at a code
-    /// start escapes its odd offsets and, if its length is odd, the bit after it.
+    /// start escapes its odd offsets and, if its length is odd, the bit after it. A window
+    /// of zero codes is skipped with the rest of its run, to the next set bit.
     fn skip_one_bit_codes(&mut self, n: u64) -> Option<()> {
         const EVEN: u64 = 0x5555_5555_5555_5555;
         const LOW56: u64 = (1 << 56) - 1;
@@ -64,6 +66,15 @@ impl BitReader<'_> {
             let Some(word) = self.peek_57() else {
                 break;
             };
+            if word & LOW56 | carry == 0 {
+                // A run of zero codes (one zero bit each) up to the next set bit, which
+                // starts a non-zero code: skipped at once.
+                let (zeros, _) = self.zero_codes(1);
+                let zeros = zeros.min(left);
+                self.pos += zeros;
+                left -= zeros;
+                continue;
+            }
             let ones = word & LOW56 & !carry;
             let follows = ones << 1 | carry;
             let odd_starts = ones & !EVEN & !follows;
@@ -276,7 +287,9 @@ mod tests {
         #[test]
         fn skip_lands_on_the_nth_code_start(
             width in 1u32..=15,
-            every in 0u64..6,
+            // Dense to sparse: 1 in `every` codes non-zero (none for 0); the sparse ones
+            // have runs of zero codes longer than a 56-bit window.
+            every in prop_oneof![3 => 0u64..6, 1 => 50u64..400],
             len in 0usize..2000,
             seed in any::<u64>(),
             prefix in 0u32..64,
@@ -314,6 +327,7 @@ mod tests {
             (1, 1, 3),
             (5, 16, 0),
             (3, 7, 1),
+            (1, 1, 300),
         ];
         for ((width, s, every), pool) in cases.into_iter().zip(pools.iter().cycle()) {
             let codes = codes(n, s, every, 99);
