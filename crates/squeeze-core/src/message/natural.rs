@@ -6,7 +6,9 @@
 //! 64-bit load holds `64/BITS` values, one `pext` with the sign-and-exponent mask of all of
 //! them gives their fields side by side, eight fields make a byte-sized group, and the writer
 //! stores each group with one shift by its pending bits ([`BitWriter::write_blocks`]).
-//! Decoding is the mirror image with `pdep`, each group loaded at its constant byte offset.
+//! Decoding is the mirror image with `pdep`, each group loaded at its constant byte offset;
+//! `f32` values decode sixteen at a time by `vpermb` where the CPU has AVX-512 VBMI
+//! (`read_blocks_vbmi`).
 //! The encoder checks the values of a block while they are in L1 (`mantissa = 0`, exponent
 //! not all ones), so the message is read from memory once. Elsewhere (no fast `pext`, or the
 //! chunked path of a multi-thread pool) the check is a pass of its own before the field
@@ -166,6 +168,87 @@ fn read_blocks_bmi2<S: Scalar>(r: &mut BitReader<'_>, out: &mut [S]) -> (usize, 
     (done * BLOCK, bad != 0)
 }
 
+/// Whether the `f32` block reader by `vpermb` ([`read_blocks_vbmi`]) runs: the thread takes
+/// AVX-512 copies ([`crate::simd::avx512`]) and the CPU has AVX-512 VBMI.
+#[cfg(target_arch = "x86_64")]
+fn vbmi() -> bool {
+    crate::simd::avx512() && std::is_x86_feature_detected!("avx512vbmi")
+}
+
+/// `out` viewed as the bit patterns of `f32` values, if `S` is `f32`.
+fn f32_bits<S: Scalar>(out: &mut [S]) -> Option<&mut [u32]> {
+    (core::any::TypeId::of::<S>() == core::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: S is f32 (same TypeId), whose bit patterns are u32s of the same layout.
+        unsafe { core::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u32>(), out.len()) }
+    })
+}
+
+/// The whole blocks of `f32` values of `out` that the input holds, sixteen fields of 9 bits
+/// (18 bytes) per step: one `vpermb` puts the two bytes that hold field $j$ at the top of
+/// lane $j$, one variable shift puts the field at bits 23–31 (sign and exponent), a mask
+/// clears the rest. A block's 72 bytes (and 16 past them) are two 64-byte loads, at bytes 0
+/// and 24, each serving two steps. How many values, and whether a field encodes ±∞/NaN.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+fn read_blocks_vbmi(r: &mut BitReader<'_>, out: &mut [u32]) -> (usize, bool) {
+    use core::arch::x86_64::*;
+    const STEP: usize = 16;
+    // Where each step's 18 bytes start in the block, and in the load that serves it.
+    const LOAD_OF_STEP: [usize; 4] = [0, 0, 1, 1];
+    const IN_LOAD: [u32; 4] = [0, 18, 12, 30];
+    let blocks = out.len() / BLOCK;
+    let exp = _mm512_set1_epi32(0x7f80_0000);
+    let field = _mm512_set1_epi32(0xff80_0000_u32 as i32);
+    // Per bit offset s of the block: in step k, lane j takes the bytes b_j and b_j + 1 of its
+    // load (field j starts at bit s + 9j = 8 (b_j - IN_LOAD[k]) + t_j of the step) as its
+    // bytes 2 and 3, then shifts left by 7 − t_j.
+    let mut tables: Option<(u32, [__m512i; 4], __m512i)> = None;
+    let mut bad = 0u16;
+    let done = r.read_blocks(blocks, 9, |b, bytes, s| {
+        let (index, shift) = match tables {
+            Some((at, index, shift)) if at == s => (index, shift),
+            _ => {
+                let mut shift = [0u32; STEP];
+                let mut index = [[0u32; STEP]; 4];
+                for j in 0..STEP {
+                    let q = s + 9 * j as u32;
+                    shift[j] = 7 - q % 8;
+                    for (k, at) in IN_LOAD.iter().enumerate() {
+                        let b = at + q / 8;
+                        index[k][j] = b << 16 | (b + 1) << 24;
+                    }
+                }
+                // SAFETY: every array is 64 bytes (unaligned loads).
+                let made = unsafe {
+                    (
+                        index.map(|i| _mm512_loadu_si512(i.as_ptr().cast())),
+                        _mm512_loadu_si512(shift.as_ptr().cast()),
+                    )
+                };
+                tables = Some((s, made.0, made.1));
+                made
+            }
+        };
+        let (first, second) = (&bytes[..64], &bytes[24..][..64]);
+        // SAFETY: both slices are 64 bytes (unaligned loads).
+        let loads = unsafe {
+            [
+                _mm512_loadu_si512(first.as_ptr().cast()),
+                _mm512_loadu_si512(second.as_ptr().cast()),
+            ]
+        };
+        let values = &mut out[b * BLOCK..][..BLOCK];
+        for (k, chunk) in values.chunks_exact_mut(STEP).enumerate() {
+            let lanes = _mm512_permutexvar_epi8(index[k], loads[LOAD_OF_STEP[k]]);
+            let v = _mm512_and_si512(_mm512_sllv_epi32(lanes, shift), field);
+            bad |= _mm512_cmpeq_epi32_mask(_mm512_and_si512(v, exp), exp);
+            // SAFETY: `chunk` is 16 u32s, 64 bytes (unaligned store).
+            unsafe { _mm512_storeu_si512(chunk.as_mut_ptr().cast(), v) };
+        }
+    });
+    (done * BLOCK, bad != 0)
+}
+
 /// Write natural-compression values; `false` (bytes written or not) if one is not a finite zero
 /// or power of two, which the caller turns into the validation error. A large payload is
 /// written chunk by chunk on the calling rayon pool ([`BitWriter::write_chunked`]).
@@ -255,7 +338,12 @@ pub(super) fn read_naturals<S: Scalar>(
         let mut done = 0;
         let mut bad = false;
         #[cfg(target_arch = "x86_64")]
-        if fast_pext() {
+        if vbmi()
+            && let Some(bits) = f32_bits(out)
+        {
+            // SAFETY: `vbmi()` holds only where the CPU has AVX-512 F, BW and VBMI.
+            (done, bad) = unsafe { read_blocks_vbmi(r, bits) };
+        } else if fast_pext() {
             // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
             (done, bad) = unsafe { read_blocks_bmi2(r, out) };
         }

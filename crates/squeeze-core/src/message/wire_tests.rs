@@ -332,6 +332,11 @@ proptest! {
         crate::simd::portable(|| {
             check(&message::<f32>(kind, dim, s_pick, &bits), prefix, prefix_len, flip);
         });
+        // The AVX2 copies: `pext`/`pdep` blocks, where AVX-512 would take other kernels
+        // (`f32` natural values by `vpermb`).
+        crate::simd::at_most(crate::simd::Level::Avx2, || {
+            check(&message::<f32>(kind, dim, s_pick, &bits), prefix, prefix_len, flip);
+        });
     }
 }
 
