@@ -520,6 +520,8 @@ impl<'a> BitReader<'a> {
 }
 
 mod blocks;
+#[cfg(target_arch = "x86_64")]
+mod dense_vbmi;
 mod group;
 mod prefix;
 mod scatter;
@@ -528,6 +530,8 @@ use blocks::DENSE_BLOCK;
 #[cfg(feature = "parallel")]
 pub(crate) use blocks::pack_blocks_into;
 pub(crate) use blocks::{BLOCK_GROUPS, group_at, lanes16};
+#[cfg(target_arch = "x86_64")]
+pub(crate) use dense_vbmi::dense_vbmi;
 pub(crate) use group::{GroupBits, extract_bits, fast_pext};
 use group::{Packers, store_u64};
 

@@ -181,6 +181,28 @@ fn write_code_run(w: &mut BitWriter, width: u32, codes: &[i16]) {
     };
     let group = |group: &[i16], stride| code_group(group, stride, pext);
     #[cfg(target_arch = "x86_64")]
+    if width <= 7
+        && crate::bits::dense_vbmi()
+        && codes
+            .get(..CODE_BLOCK)
+            .is_some_and(|b| dense_fields(b, width).is_some())
+    {
+        // Runs of blocks with no zero code in registers, a block with one by the field loop.
+        let mut rest = codes;
+        loop {
+            // SAFETY: `dense_vbmi()` holds only where the CPU has AVX-512 F, BW, VBMI, VBMI2.
+            let n = unsafe { w.write_dense_code_blocks(width, rest) };
+            rest = &rest[n..];
+            let Some((block, tail)) = rest.split_at_checked(CODE_BLOCK) else {
+                break;
+            };
+            w.write_fields(block, width + 1, field, group);
+            rest = tail;
+        }
+        w.write_fields(rest, width + 1, field, group);
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
     if pext
         && width <= 14
         && codes

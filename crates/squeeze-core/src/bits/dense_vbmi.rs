@@ -1,0 +1,131 @@
+//! Runs of non-zero sign-magnitude codes packed 64 at a time with AVX-512 (VBMI and VBMI2),
+//! where the CPU has them: the codes of power rounding, and dense stretches of QSGD's.
+//!
+//! A non-zero code of a `W`-bit level is the field $f = |c| + 2^W [c < 0]$ of $L = W + 1$
+//! bits, so 64 of them are $8L$ whole bytes. For $L \le 8$ the fields are joined in
+//! registers by doubling: pairs of 16-bit lanes by one multiply-add ($f_0 + 2^L f_1$),
+//! pairs of 32-bit lanes by a shift and an or, pairs of 64-bit lanes by a byte shift, a
+//! shift and an or, which leaves eight fields ($L$ bytes) at the bottom of each 128-bit
+//! lane; one two-source byte permute gathers the eight groups of two registers into the
+//! block's $8L$ bytes. The writer's pending bits $s < 8$ shift the block up by one funnel
+//! shift per 64-bit lane (`vpshldvq`), fed by the last byte of the previous block. The bits
+//! are those of [`BitWriter::write_fields`] with one field per code.
+
+use super::BitWriter;
+
+/// Codes per block: 64 fields of `L` bits are `8L` whole bytes.
+pub(crate) const DENSE_CODES: usize = 64;
+
+/// Whether [`BitWriter::write_dense_code_blocks`] runs: the thread takes AVX-512 copies
+/// ([`crate::simd::avx512`]) and the CPU has AVX-512 VBMI and VBMI2.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn dense_vbmi() -> bool {
+    crate::simd::avx512()
+        && std::is_x86_feature_detected!("avx512vbmi")
+        && std::is_x86_feature_detected!("avx512vbmi2")
+}
+
+#[cfg(target_arch = "x86_64")]
+impl BitWriter {
+    /// Append the leading blocks of [`DENSE_CODES`] codes of `codes` in which no code is
+    /// zero, as sign-magnitude fields of `width + 1 ≤ 8` bits (levels below `2^width`, not
+    /// checked here), and return how many codes that is (a multiple of [`DENSE_CODES`]):
+    /// it stops at the first block with a zero code or at the last whole block.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F, BW, VBMI and VBMI2 ([`dense_vbmi`]).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
+    pub(crate) unsafe fn write_dense_code_blocks(&mut self, width: u32, codes: &[i16]) -> usize {
+        use core::arch::x86_64::*;
+        debug_assert!((1..=7).contains(&width));
+        let len = width + 1;
+        let block_bytes = 8 * len as usize;
+        // The blocks to write: the leading ones with no zero code.
+        let dense = |block: &[i16]| {
+            let (lo, hi) = block.split_at(32);
+            // SAFETY: both halves are 32 i16s, 64 bytes (unaligned loads).
+            let (a, b) = unsafe {
+                (
+                    _mm512_loadu_si512(lo.as_ptr().cast()),
+                    _mm512_loadu_si512(hi.as_ptr().cast()),
+                )
+            };
+            _mm512_test_epi16_mask(a, a) & _mm512_test_epi16_mask(b, b) == u32::MAX
+        };
+        let blocks = codes
+            .chunks_exact(DENSE_CODES)
+            .take_while(|b| dense(b))
+            .count();
+        if blocks == 0 {
+            return 0;
+        }
+        // The pending whole bytes go out first; `s < 8` bits stay pending, shifted into the
+        // blocks.
+        let whole = (self.pending / 8) as usize;
+        self.buf.extend_from_slice(&self.acc.to_le_bytes()[..whole]);
+        let s = self.pending % 8;
+        let carry = if whole < 8 {
+            self.acc >> (8 * whole as u32)
+        } else {
+            0
+        };
+        // Room for every block's 64-byte store (the last one reaches 64 − 8L bytes past).
+        self.buf.reserve(blocks * block_bytes + 64);
+
+        let sign_at = _mm512_set1_epi16(1 << width);
+        let pair = _mm512_set1_epi32(1 | (1 << len) << 16);
+        let low32 = _mm512_set1_epi64(0xffff_ffff);
+        let quad_shift = _mm_cvtsi32_si128(2 * len as i32);
+        let oct_shift = _mm_cvtsi32_si128(4 * len as i32);
+        // Byte i of the block: group g = i / L (four per register, one per 128-bit lane),
+        // byte i % L of it; index bit 6 picks the second register.
+        let mut gather = [0u8; 64];
+        for (i, x) in gather.iter_mut().enumerate().take(block_bytes) {
+            let (g, r) = (i / len as usize, i % len as usize);
+            *x = (16 * (g % 4) + r + 64 * (g / 4)) as u8;
+        }
+        // SAFETY: `gather` is 64 bytes (unaligned load).
+        let gather = unsafe { _mm512_loadu_si512(gather.as_ptr().cast()) };
+        let last = _mm512_set1_epi64(i64::from(len) - 1);
+        let shift = _mm512_set1_epi64(i64::from(s));
+        // Lane 7 of `prev`: the 64 bits before the block, whose top `s` are the carry.
+        let mut prev = _mm512_set1_epi64(if s == 0 {
+            0
+        } else {
+            (carry << (64 - s)) as i64
+        });
+        let fields = |half: &[i16]| {
+            // SAFETY: `half` is 32 i16s, 64 bytes (unaligned load).
+            let c = unsafe { _mm512_loadu_si512(half.as_ptr().cast()) };
+            let f = _mm512_or_si512(
+                _mm512_abs_epi16(c),
+                _mm512_and_si512(_mm512_srai_epi16::<15>(c), sign_at),
+            );
+            // Pairs, then quads, then eights: L, 2L, 4L, 8L bits at the bottom of each lane.
+            let g = _mm512_madd_epi16(f, pair);
+            let h = _mm512_or_si512(
+                _mm512_and_si512(g, low32),
+                _mm512_srl_epi64(g, _mm_sub_epi64(_mm_cvtsi32_si128(32), quad_shift)),
+            );
+            _mm512_or_si512(h, _mm512_sll_epi64(_mm512_bsrli_epi128::<8>(h), oct_shift))
+        };
+        let start = self.buf.len();
+        let out = self.buf.as_mut_ptr();
+        for (b, block) in codes.chunks_exact(DENSE_CODES).take(blocks).enumerate() {
+            let (lo, hi) = block.split_at(32);
+            let q = _mm512_permutex2var_epi8(fields(lo), gather, fields(hi));
+            let shifted = _mm512_shldv_epi64(q, _mm512_alignr_epi64::<7>(q, prev), shift);
+            // SAFETY: `reserve` left room for 64 bytes at every block's start.
+            unsafe { _mm512_storeu_si512(out.add(start + b * block_bytes).cast(), shifted) };
+            // The block's last byte is the top byte of its 64-bit lane L − 1.
+            prev = _mm512_permutexvar_epi64(last, q);
+        }
+        // SAFETY: the bytes up to the last block's end were all written above.
+        unsafe { self.buf.set_len(start + blocks * block_bytes) };
+        let top = _mm_cvtsi128_si64(_mm512_castsi512_si128(prev)) as u64;
+        self.acc = if s == 0 { 0 } else { top >> (64 - s) };
+        self.pending = s;
+        self.bits += (blocks * block_bytes) as u64 * 8;
+        blocks * DENSE_CODES
+    }
+}
