@@ -1,4 +1,4 @@
-//! Runs of non-zero sign-magnitude codes packed 64 at a time with AVX-512 (VBMI and VBMI2),
+//! Runs of non-zero sign-magnitude codes packed and read 64 at a time with AVX-512 (VBMI and VBMI2),
 //! where the CPU has them: the codes of power rounding, and dense stretches of QSGD's.
 //!
 //! A non-zero code of a `W`-bit level is the field $f = |c| + 2^W [c < 0]$ of $L = W + 1$
@@ -127,5 +127,94 @@ impl BitWriter {
         self.pending = s;
         self.bits += (blocks * block_bytes) as u64 * 8;
         blocks * DENSE_CODES
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl super::BitReader<'_> {
+    /// [`BitReader::read_dense_codes`](super::BitReader) with AVX-512 VBMI/VBMI2, for fields
+    /// of `W + 1 ≤ 7` bits: the same contract (the next [`DENSE_CODES`] codes into `out` if no
+    /// level is zero, with whether a level is above `s`; else `None`, the position unchanged
+    /// and `out` overwritten), and `None` too if the 72 bytes from the block's first byte are
+    /// not inside the input. The mirror of [`BitWriter::write_dense_code_blocks`]: two loads
+    /// and one funnel shift per lane undo the bit offset, a byte permute per half puts each
+    /// group of eight fields at the bottom of a 128-bit lane, and shifts split eights into
+    /// quads, pairs and fields.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F, BW, VBMI and VBMI2 ([`dense_vbmi`]).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
+    pub(crate) unsafe fn read_dense_codes_vbmi<const W: u32>(
+        &mut self,
+        out: &mut [i16],
+        s: u16,
+    ) -> Option<bool> {
+        use core::arch::x86_64::*;
+        if W > 6 || out.len() != DENSE_CODES {
+            return None;
+        }
+        let len = W + 1;
+        let size = 8 * len as usize;
+        if self.remaining() < size as u64 * 8 {
+            return None;
+        }
+        let first = (self.pos / 8) as usize;
+        let src = self.bytes.get(first..first + 72)?;
+        // SAFETY: `src` is 72 bytes: loads of 64 at offsets 0 and 8.
+        let (q, next) = unsafe {
+            (
+                _mm512_loadu_si512(src.as_ptr().cast()),
+                _mm512_loadu_si512(src.as_ptr().add(8).cast()),
+            )
+        };
+        let block = _mm512_shrdv_epi64(q, next, _mm512_set1_epi64((self.pos % 8) as i64));
+        // Byte r < L of 128-bit lane g: byte g·L + r of the block (groups 4–7 in the second
+        // half); the other bytes zero.
+        let mut spread = [[0u8; 64]; 2];
+        let mut keep = 0u64;
+        for g in 0..4 {
+            for r in 0..len as usize {
+                spread[0][16 * g + r] = (g * len as usize + r) as u8;
+                spread[1][16 * g + r] = ((g + 4) * len as usize + r) as u8;
+                keep |= 1 << (16 * g + r);
+            }
+        }
+        let len_v = _mm_cvtsi32_si128(len as i32);
+        let mask = |bits: u32| _mm512_set1_epi64(((1u64 << bits) - 1) as i64);
+        let (quad, pair) = (mask(4 * len), mask(2 * len));
+        let one = _mm512_set1_epi32((1 << len) - 1);
+        let (mut zero, mut above) = (0u32, 0u32);
+        let level = _mm512_set1_epi16(((1u32 << W) - 1) as i16);
+        let s_v = _mm512_set1_epi16(s as i16);
+        for (half, o) in out.chunks_exact_mut(32).enumerate() {
+            // SAFETY: `spread[half]` is 64 bytes (unaligned load).
+            let idx = unsafe { _mm512_loadu_si512(spread[half].as_ptr().cast()) };
+            let e = _mm512_maskz_permutexvar_epi8(keep, idx, block);
+            // Eights to quads (two 64-bit lanes), quads to pairs (32-bit), pairs to fields.
+            let h = _mm512_or_si512(
+                _mm512_and_si512(e, quad),
+                _mm512_bslli_epi128::<8>(_mm512_srl_epi64(e, _mm_slli_epi64::<2>(len_v))),
+            );
+            let g = _mm512_or_si512(
+                _mm512_and_si512(h, pair),
+                _mm512_slli_epi64::<32>(_mm512_srl_epi64(h, _mm_slli_epi64::<1>(len_v))),
+            );
+            let f = _mm512_or_si512(
+                _mm512_and_si512(g, one),
+                _mm512_slli_epi32::<16>(_mm512_srl_epi32(g, len_v)),
+            );
+            let m = _mm512_and_si512(f, level);
+            let neg = _mm512_test_epi16_mask(f, _mm512_andnot_si512(level, _mm512_set1_epi16(-1)));
+            zero |= _mm512_cmpeq_epi16_mask(m, _mm512_setzero_si512());
+            above |= _mm512_cmpgt_epu16_mask(m, s_v);
+            let c = _mm512_mask_sub_epi16(m, neg, _mm512_setzero_si512(), m);
+            // SAFETY: `o` is 32 i16s, 64 bytes (unaligned store).
+            unsafe { _mm512_storeu_si512(o.as_mut_ptr().cast(), c) };
+        }
+        if zero != 0 {
+            return None;
+        }
+        self.pos += size as u64 * 8;
+        Some(above != 0)
     }
 }

@@ -135,9 +135,13 @@ impl BitReader<'_> {
         let whole = out.len() / group * group;
         let chain = |r: &mut Self, out: &mut [i16]| r.read_chained_groups::<W>(out, group, &run);
         let (mut done, mut bad);
+        #[cfg(target_arch = "x86_64")]
+        let vbmi = W <= 6 && super::dense_vbmi();
+        #[cfg(not(target_arch = "x86_64"))]
+        let vbmi = false;
         if let Some(pdep) = pdep
             && let Some(first) = out.get_mut(..DENSE_BLOCK)
-            && let Some(b) = self.read_dense_codes::<W>(first, s, pdep)
+            && let Some(b) = self.dense_block::<W>(first, s, vbmi, pdep)
         {
             // A message that starts with 64 non-zero codes (power rounding's have none): dense
             // blocks, and after a failed one eight groups through the chain, until the end.
@@ -145,7 +149,7 @@ impl BitReader<'_> {
             (done, bad) = (DENSE_BLOCK, b);
             while out.len() - done >= group {
                 if let Some(block) = out.get_mut(done..done + DENSE_BLOCK)
-                    && let Some(b) = self.read_dense_codes::<W>(block, s, pdep)
+                    && let Some(b) = self.dense_block::<W>(block, s, vbmi, pdep)
                 {
                     bad |= b;
                     done += DENSE_BLOCK;
@@ -176,6 +180,27 @@ impl BitReader<'_> {
             done += rest.len();
         }
         (done, bad)
+    }
+
+    /// [`BitReader::read_dense_codes`] for one block, with AVX-512 VBMI/VBMI2 where `vbmi`
+    /// (checked by the caller: fields of at most 7 bits, the CPU has them) and 72 bytes of
+    /// input are left, else with `pdep`.
+    #[inline(always)]
+    fn dense_block<const W: u32>(
+        &mut self,
+        block: &mut [i16],
+        s: u16,
+        vbmi: bool,
+        pdep: impl Fn(u64, u64) -> u64,
+    ) -> Option<bool> {
+        #[cfg(target_arch = "x86_64")]
+        if vbmi && self.bytes.len() >= (self.pos / 8) as usize + 72 {
+            // SAFETY: the caller's `vbmi` holds only where `dense_vbmi()` does: the CPU has
+            // AVX-512 F, BW, VBMI and VBMI2.
+            return unsafe { self.read_dense_codes_vbmi::<W>(block, s) };
+        }
+        let _ = vbmi;
+        self.read_dense_codes::<W>(block, s, pdep)
     }
 
     /// The whole groups of `out` (a multiple of `group` codes of `W`-bit levels) through the
