@@ -1,8 +1,10 @@
-//! Runs of non-zero sign-magnitude codes packed and read 64 at a time with AVX-512 (VBMI and VBMI2),
-//! where the CPU has them: the codes of power rounding, and dense stretches of QSGD's.
+//! Runs of non-zero sign-magnitude codes packed and read 64 at a time with AVX-512 (VBMI
+//! and VBMI2), where the CPU has them: the codes of power rounding, and dense stretches of
+//! QSGD's. The reader is the mirror image ([`BitReader::read_dense_codes_vbmi`]).
 //!
-//! A non-zero code of a `W`-bit level is the field $f = |c| + 2^W [c < 0]$ of $L = W + 1$
-//! bits, so 64 of them are $8L$ whole bytes. For $L \le 8$ the fields are joined in
+//! A non-zero code $c$ of a `W`-bit level is the field $f = |c| + 2^W \sigma$ of
+//! $L = W + 1$ bits ($\sigma = 1$ if $c$ is negative, else 0), so 64 of them are $8L$ whole
+//! bytes. For $L \le 8$ the fields are joined in
 //! registers by doubling: pairs of 16-bit lanes by one multiply-add ($f_0 + 2^L f_1$),
 //! pairs of 32-bit lanes by a shift and an or, pairs of 64-bit lanes by a byte shift, a
 //! shift and an or, which leaves eight fields ($L$ bytes) at the bottom of each 128-bit
@@ -11,7 +13,7 @@
 //! shift per 64-bit lane (`vpshldvq`), fed by the last byte of the previous block. The bits
 //! are those of [`BitWriter::write_fields`] with one field per code.
 
-use super::BitWriter;
+use super::{BitReader, BitWriter};
 
 /// Codes per block: 64 fields of `L` bits are `8L` whole bytes.
 pub(crate) const DENSE_CODES: usize = 64;
@@ -131,8 +133,8 @@ impl BitWriter {
 }
 
 #[cfg(target_arch = "x86_64")]
-impl super::BitReader<'_> {
-    /// [`BitReader::read_dense_codes`](super::BitReader) with AVX-512 VBMI/VBMI2, for fields
+impl BitReader<'_> {
+    /// [`BitReader::read_dense_codes`] with AVX-512 VBMI/VBMI2, for fields
     /// of `W + 1 ≤ 7` bits: the same contract (the next [`DENSE_CODES`] codes into `out` if no
     /// level is zero, with whether a level is above `s`; else `None`, the position unchanged
     /// and `out` overwritten), and `None` too if the 72 bytes from the block's first byte are
