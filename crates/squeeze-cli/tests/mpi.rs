@@ -51,6 +51,11 @@ struct Run {
 
 /// Run `cmd` to completion or kill it at the deadline (and fail).
 fn run_bounded(mut cmd: Command, what: &str) -> Run {
+    // The temporary directory of an mpirun ([`mpirun_cmd`]), removed when it ends.
+    let tmp = cmd
+        .get_envs()
+        .find(|(k, _)| *k == "TMPDIR")
+        .and_then(|(_, v)| v.map(PathBuf::from));
     let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -85,6 +90,9 @@ fn run_bounded(mut cmd: Command, what: &str) -> Run {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
+    if let Some(tmp) = tmp {
+        let _ = fs::remove_dir_all(tmp);
+    }
     Run {
         code: status.code(),
         stdout,
@@ -93,11 +101,24 @@ fn run_bounded(mut cmd: Command, what: &str) -> Run {
     }
 }
 
+/// `mpirun -np <np>` in `cwd`, with a temporary directory of its own: Open MPI makes its
+/// session directory under `TMPDIR`, and two mpiruns that start together in the same one can
+/// both try to create it ("mkdir … File exists", `orte_init` fails). A short path under the
+/// system's temporary directory keeps its socket paths within their length limit.
 fn mpirun_cmd(np: usize, cwd: &Path) -> Command {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let tmp = std::env::temp_dir().join(format!(
+        "sqmpi-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    fs::create_dir_all(&tmp).unwrap();
     let mut cmd = Command::new("mpirun");
     cmd.arg("-np")
         .arg(np.to_string())
         .current_dir(cwd)
+        .env("TMPDIR", &tmp)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
         .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
