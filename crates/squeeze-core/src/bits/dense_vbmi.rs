@@ -42,24 +42,25 @@ impl BitWriter {
         debug_assert!((1..=7).contains(&width));
         let len = width + 1;
         let block_bytes = 8 * len as usize;
-        // The blocks to write: the leading ones with no zero code.
-        let dense = |block: &[i16]| {
+        // Whether a block has no zero code (its two halves loaded).
+        let dense = |a: __m512i, c: __m512i| {
+            _mm512_test_epi16_mask(a, a) & _mm512_test_epi16_mask(c, c) == u32::MAX
+        };
+        let halves = |block: &[i16]| {
             let (lo, hi) = block.split_at(32);
             // SAFETY: both halves are 32 i16s, 64 bytes (unaligned loads).
-            let (a, b) = unsafe {
+            unsafe {
                 (
                     _mm512_loadu_si512(lo.as_ptr().cast()),
                     _mm512_loadu_si512(hi.as_ptr().cast()),
                 )
-            };
-            _mm512_test_epi16_mask(a, a) & _mm512_test_epi16_mask(b, b) == u32::MAX
+            }
         };
-        let blocks = codes
-            .chunks_exact(DENSE_CODES)
-            .take_while(|b| dense(b))
-            .count();
-        if blocks == 0 {
-            return 0;
+        // Nothing to set up when the first block has a zero code (the caller's field loop
+        // takes it).
+        match codes.get(..DENSE_CODES).map(halves) {
+            Some((a, c)) if dense(a, c) => {}
+            _ => return 0,
         }
         // The pending whole bytes go out first; `s < 8` bits stay pending, shifted into the
         // blocks.
@@ -71,8 +72,9 @@ impl BitWriter {
         } else {
             0
         };
-        // Room for every block's 64-byte store (the last one reaches 64 − 8L bytes past).
-        self.buf.reserve(blocks * block_bytes + 64);
+        // Room for every whole block's 64-byte store (the last reaches 64 − 8L bytes past).
+        self.buf
+            .reserve(codes.len() / DENSE_CODES * block_bytes + 64);
 
         let sign_at = _mm512_set1_epi16(1 << width);
         let pair = _mm512_set1_epi32(1 | (1 << len) << 16);
@@ -96,9 +98,7 @@ impl BitWriter {
         } else {
             (carry << (64 - s)) as i64
         });
-        let fields = |half: &[i16]| {
-            // SAFETY: `half` is 32 i16s, 64 bytes (unaligned load).
-            let c = unsafe { _mm512_loadu_si512(half.as_ptr().cast()) };
+        let fields = |c: __m512i| {
             let f = _mm512_or_si512(
                 _mm512_abs_epi16(c),
                 _mm512_and_si512(_mm512_srai_epi16::<15>(c), sign_at),
@@ -113,14 +113,20 @@ impl BitWriter {
         };
         let start = self.buf.len();
         let out = self.buf.as_mut_ptr();
-        for (b, block) in codes.chunks_exact(DENSE_CODES).take(blocks).enumerate() {
-            let (lo, hi) = block.split_at(32);
-            let q = _mm512_permutex2var_epi8(fields(lo), gather, fields(hi));
+        // The leading blocks with no zero code, each tested and packed from one pair of loads.
+        let mut blocks = 0;
+        for block in codes.chunks_exact(DENSE_CODES) {
+            let (a, c) = halves(block);
+            if !dense(a, c) {
+                break;
+            }
+            let q = _mm512_permutex2var_epi8(fields(a), gather, fields(c));
             let shifted = _mm512_shldv_epi64(q, _mm512_alignr_epi64::<7>(q, prev), shift);
-            // SAFETY: `reserve` left room for 64 bytes at every block's start.
-            unsafe { _mm512_storeu_si512(out.add(start + b * block_bytes).cast(), shifted) };
+            // SAFETY: `reserve` left room for 64 bytes at every whole block's start.
+            unsafe { _mm512_storeu_si512(out.add(start + blocks * block_bytes).cast(), shifted) };
             // The block's last byte is the top byte of its 64-bit lane L − 1.
             prev = _mm512_permutexvar_epi64(last, q);
+            blocks += 1;
         }
         // SAFETY: the bytes up to the last block's end were all written above.
         unsafe { self.buf.set_len(start + blocks * block_bytes) };
