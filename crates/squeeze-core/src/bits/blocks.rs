@@ -168,7 +168,8 @@ impl BitReader<'_> {
     }
 }
 
-/// Codes per dense block of [`BitReader::read_dense_codes`].
+/// Codes per dense block of [`BitReader::read_dense_codes`] (and of the AVX-512 VBMI packer
+/// and reader): 64 fields of `L` bits are `8L` whole bytes.
 pub(super) const DENSE_BLOCK: usize = 8 * BLOCK_GROUPS;
 
 impl BitReader<'_> {

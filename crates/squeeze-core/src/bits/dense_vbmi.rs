@@ -13,10 +13,7 @@
 //! shift per 64-bit lane (`vpshldvq`), fed by the last byte of the previous block. The bits
 //! are those of [`BitWriter::write_fields`] with one field per code.
 
-use super::{BitReader, BitWriter};
-
-/// Codes per block: 64 fields of `L` bits are `8L` whole bytes.
-pub(crate) const DENSE_CODES: usize = 64;
+use super::{BitReader, BitWriter, DENSE_BLOCK};
 
 /// Whether [`BitWriter::write_dense_code_blocks`] runs: the thread takes AVX-512 copies
 /// ([`crate::simd::avx512`]) and the CPU has AVX-512 VBMI and VBMI2.
@@ -29,9 +26,9 @@ pub(crate) fn dense_vbmi() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 impl BitWriter {
-    /// Append the leading blocks of [`DENSE_CODES`] codes of `codes` in which no code is
+    /// Append the leading blocks of [`DENSE_BLOCK`] codes of `codes` in which no code is
     /// zero, as sign-magnitude fields of `width + 1 ≤ 8` bits (levels below `2^width`, not
-    /// checked here), and return how many codes that is (a multiple of [`DENSE_CODES`]):
+    /// checked here), and return how many codes that is (a multiple of [`DENSE_BLOCK`]):
     /// it stops at the first block with a zero code or at the last whole block.
     ///
     /// # Safety
@@ -58,7 +55,7 @@ impl BitWriter {
         };
         // Nothing to set up when the first block has a zero code (the caller's field loop
         // takes it).
-        match codes.get(..DENSE_CODES).map(halves) {
+        match codes.get(..DENSE_BLOCK).map(halves) {
             Some((a, c)) if dense(a, c) => {}
             _ => return 0,
         }
@@ -74,7 +71,7 @@ impl BitWriter {
         };
         // Room for every whole block's 64-byte store (the last reaches 64 − 8L bytes past).
         self.buf
-            .reserve(codes.len() / DENSE_CODES * block_bytes + 64);
+            .reserve(codes.len() / DENSE_BLOCK * block_bytes + 64);
 
         let sign_at = _mm512_set1_epi16(1 << width);
         let pair = _mm512_set1_epi32(1 | (1 << len) << 16);
@@ -115,7 +112,7 @@ impl BitWriter {
         let out = self.buf.as_mut_ptr();
         // The leading blocks with no zero code, each tested and packed from one pair of loads.
         let mut blocks = 0;
-        for block in codes.chunks_exact(DENSE_CODES) {
+        for block in codes.chunks_exact(DENSE_BLOCK) {
             let (a, c) = halves(block);
             if !dense(a, c) {
                 break;
@@ -134,14 +131,14 @@ impl BitWriter {
         self.acc = if s == 0 { 0 } else { top >> (64 - s) };
         self.pending = s;
         self.bits += (blocks * block_bytes) as u64 * 8;
-        blocks * DENSE_CODES
+        blocks * DENSE_BLOCK
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 impl BitReader<'_> {
     /// [`BitReader::read_dense_codes`] with AVX-512 VBMI/VBMI2, for fields
-    /// of `W + 1 ≤ 7` bits: the same contract (the next [`DENSE_CODES`] codes into `out` if no
+    /// of `W + 1 ≤ 7` bits: the same contract (the next [`DENSE_BLOCK`] codes into `out` if no
     /// level is zero, with whether a level is above `s`; else `None`, the position unchanged
     /// and `out` overwritten), and `None` too if the 72 bytes from the block's first byte are
     /// not inside the input. The mirror of [`BitWriter::write_dense_code_blocks`]: two loads
@@ -158,7 +155,7 @@ impl BitReader<'_> {
         s: u16,
     ) -> Option<bool> {
         use core::arch::x86_64::*;
-        if W > 6 || out.len() != DENSE_CODES {
+        if W > 6 || out.len() != DENSE_BLOCK {
             return None;
         }
         let len = W + 1;
