@@ -67,6 +67,51 @@ impl BitWriter {
         self.bits += (blocks * BLOCK_GROUPS * group_bytes) as u64 * 8;
     }
 
+    /// Make room for a region of `bytes` whole bytes after the pending bits: the pending whole
+    /// bytes go to the buffer, and the region starts at the returned byte, `s < 8` bits in
+    /// (the low `s` bits of that byte are the writer's pending ones, OR-ed in when
+    /// [closing](Self::close_region)). See [`BitWriter::write_region`].
+    pub(crate) fn open_region(&mut self, bytes: usize) -> (usize, u32) {
+        let whole = (self.pending / 8) as usize;
+        self.buf.extend_from_slice(&self.acc.to_le_bytes()[..whole]);
+        self.acc = self.acc.checked_shr(8 * whole as u32).unwrap_or(0);
+        self.pending %= 8;
+        self.buf.reserve(bytes);
+        (self.buf.len(), self.pending)
+    }
+
+    /// Close a region of `bytes` bytes opened at byte `start` ([`Self::open_region`]): the
+    /// pending bits go into its first byte, and its `s` bits past the end, `carry`, are the
+    /// pending ones now.
+    ///
+    /// # Safety
+    /// Every byte of the spare capacity up to `start + bytes` is written.
+    pub(crate) unsafe fn close_region(&mut self, start: usize, bytes: usize, carry: u64) {
+        // SAFETY: the caller wrote the bytes up to `start + bytes`.
+        unsafe { self.buf.set_len(start + bytes) };
+        if bytes > 0 {
+            self.buf[start] |= self.acc as u8;
+            self.acc = carry;
+        }
+        self.bits += bytes as u64 * 8;
+    }
+
+    /// Append `bytes · 8` bits that `kernel(dst, s)` writes: every byte of `dst` (`bytes`
+    /// long), its bits shifted up by the writer's `s < 8` pending bits with the low `s` bits
+    /// of `dst[0]` zero; it returns its last `s` bits (the carry into the next byte) and a
+    /// flag, which this returns. One region of [`BitWriter::write_regions`], on this thread.
+    pub(crate) fn write_region(
+        &mut self,
+        bytes: usize,
+        kernel: impl FnOnce(&mut [core::mem::MaybeUninit<u8>], u32) -> (u64, bool),
+    ) -> bool {
+        let (start, s) = self.open_region(bytes);
+        let (carry, flag) = kernel(&mut self.buf.spare_capacity_mut()[..bytes], s);
+        // SAFETY: the kernel wrote every byte of its `bytes`.
+        unsafe { self.close_region(start, bytes, carry) };
+        flag
+    }
+
     /// Drop every bit after the first `bits` (a failed encode takes its partial message back);
     /// nothing if `bits ≥` [`BitWriter::bit_len`].
     pub(crate) fn truncate_bits(&mut self, bits: u64) {

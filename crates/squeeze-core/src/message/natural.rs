@@ -6,13 +6,13 @@
 //! 64-bit load holds `64/BITS` values, one `pext` with the sign-and-exponent mask of all of
 //! them gives their fields side by side, eight fields make a byte-sized group, and the writer
 //! stores each group with one shift by its pending bits ([`BitWriter::write_blocks`]).
-//! Decoding is the mirror image with `pdep`, each group loaded at its constant byte offset;
-//! `f32` values decode sixteen at a time by `vpermb` where the CPU has AVX-512 VBMI
+//! Decoding is the mirror image with `pdep`, each group loaded at its constant byte offset.
+//! Where the CPU has AVX-512 VBMI, `f32` values encode 32 at a time by two-source byte
+//! permutes (`pack_region_vbmi`) and decode sixteen at a time by `vpermb`
 //! (`read_blocks_vbmi`).
-//! The encoder checks the values of a block while they are in L1 (`mantissa = 0`, exponent
-//! not all ones), so the message is read from memory once. Elsewhere (no fast `pext`, or the
-//! chunked path of a multi-thread pool) the check is a pass of its own before the field
-//! packer. The bits are the same on every path.
+//! The encoder checks the values of a block (or step) while they are in L1 (`mantissa = 0`,
+//! exponent not all ones), so the message is read from memory once. Elsewhere (no fast
+//! `pext`) the check is a pass of its own before the field packer. The bits are the same on every path.
 
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_imports))]
 
@@ -249,6 +249,108 @@ fn read_blocks_vbmi(r: &mut BitReader<'_>, out: &mut [u32]) -> (usize, bool) {
     (done * BLOCK, bad != 0)
 }
 
+/// `f32` values per step of [`pack_region_vbmi`]: 32 fields of 9 bits are 36 whole bytes.
+const VBMI_STEP: usize = 32;
+
+/// Bytes per step of [`pack_region_vbmi`].
+const VBMI_STEP_BYTES: usize = VBMI_STEP * 9 / 8;
+
+/// `values` (a multiple of [`VBMI_STEP`] `f32` bit patterns) as natural fields into every
+/// byte of `dst` (36 per step), shifted up by `s < 8` with the low `s` bits of `dst[0]` zero:
+/// a region of [`BitWriter::write_region`] or [`BitWriter::write_regions`]. Returns the last
+/// `s` bits (the carry out) and whether a value is not a finite zero or power of two.
+///
+/// Field $j$ of a step starts at bit $p_j = s + 9j$: byte $b_j = \lfloor p_j/8 \rfloor$, bit
+/// $t_j = p_j \bmod 8$. One variable shift per sixteen values moves each field from bits
+/// 23–31 (sign and exponent; the mantissa of a valid value is zero) to bits $t_j$ to
+/// $t_j + 8$ of its 32-bit lane, that is its lane's bytes 0 and 1 become the step's bytes
+/// $b_j$ and $b_j + 1$; sixteen fields are 18 whole bytes, so both halves of a step take the
+/// same shifts. Fields $j$ and $j + 2$ never share a byte, so two two-source byte permutes,
+/// of the even and of the odd fields, gather the step's bytes, and an or joins them. The
+/// byte past a step ($s > 0$) goes into the next step's first byte.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+fn pack_region_vbmi(dst: &mut [core::mem::MaybeUninit<u8>], s: u32, values: &[u32]) -> (u64, bool) {
+    use core::arch::x86_64::*;
+    debug_assert!(s < 8 && values.len().is_multiple_of(VBMI_STEP));
+    debug_assert_eq!(dst.len(), values.len() / VBMI_STEP * VBMI_STEP_BYTES);
+    let mut shift = [0u32; 16];
+    // Per parity: the source byte of each output byte, and which output bytes have one.
+    let mut index = [[0u8; 64]; 2];
+    let mut has = [0u64; 2];
+    for j in 0..VBMI_STEP {
+        let p = s + 9 * j as u32;
+        shift[j % 16] = 23 - p % 8;
+        let b = (p / 8) as usize;
+        // Lane j of the first register, or lane j − 16 of the second (index bit 6).
+        let lane = 4 * (j % 16) + 64 * (j / 16);
+        for k in 0..2 {
+            index[j % 2][b + k] = (lane + k) as u8;
+            has[j % 2] |= 1 << (b + k);
+        }
+    }
+    // SAFETY: every array is 64 bytes (unaligned loads).
+    let (shift, even, odd) = unsafe {
+        (
+            _mm512_loadu_si512(shift.as_ptr().cast()),
+            _mm512_loadu_si512(index[0].as_ptr().cast()),
+            _mm512_loadu_si512(index[1].as_ptr().cast()),
+        )
+    };
+    let past = _mm512_set1_epi8(VBMI_STEP_BYTES as i8);
+    let mant = _mm512_set1_epi32(0x007f_ffff);
+    let exp = _mm512_set1_epi32(0x7f80_0000);
+    let mut junk = _mm512_setzero_si512();
+    let mut infinite = 0u16;
+    let mut carry = _mm512_setzero_si512();
+    let dst_len = dst.len();
+    let out = dst.as_mut_ptr().cast::<u8>();
+    for (k, step) in values.chunks_exact(VBMI_STEP).enumerate() {
+        let (lo, hi) = step.split_at(16);
+        // SAFETY: both halves are 16 u32s, 64 bytes (unaligned loads).
+        let (a, c) = unsafe {
+            (
+                _mm512_loadu_si512(lo.as_ptr().cast()),
+                _mm512_loadu_si512(hi.as_ptr().cast()),
+            )
+        };
+        for v in [a, c] {
+            // junk | v & mant: a mantissa bit; an exponent of all ones: ±∞ or NaN.
+            junk = _mm512_ternarylogic_epi32::<0xf8>(junk, v, mant);
+            infinite |= _mm512_cmpeq_epi32_mask(_mm512_and_si512(v, exp), exp);
+        }
+        let (a, c) = (_mm512_srlv_epi32(a, shift), _mm512_srlv_epi32(c, shift));
+        let packed = _mm512_or_si512(
+            _mm512_maskz_permutex2var_epi8(has[0], a, even, c),
+            _mm512_maskz_permutex2var_epi8(has[1], a, odd, c),
+        );
+        let bytes = _mm512_or_si512(packed, carry);
+        let at = k * VBMI_STEP_BYTES;
+        // SAFETY: step k's 36 bytes lie inside `dst` (writing them initialises them); all 64
+        // bytes of a full store too, and the next step overwrites the 28 past its own.
+        unsafe {
+            if at + 64 <= dst_len {
+                _mm512_storeu_si512(out.add(at).cast(), bytes);
+            } else {
+                _mm512_mask_storeu_epi8(out.add(at).cast(), (1 << VBMI_STEP_BYTES) - 1, bytes);
+            }
+        };
+        // The byte past the step, at byte 0 (zero if s = 0).
+        carry = _mm512_maskz_permutexvar_epi8(1, past, packed);
+    }
+    let bad = infinite != 0 || _mm512_test_epi32_mask(junk, junk) != 0;
+    let carry = _mm_cvtsi128_si32(_mm512_castsi512_si128(carry)) as u8;
+    (u64::from(carry), bad)
+}
+
+/// `values` as `f32` bit patterns, if `S` is `f32`.
+fn f32_values<S: Scalar>(values: &[S]) -> Option<&[u32]> {
+    (core::any::TypeId::of::<S>() == core::any::TypeId::of::<f32>()).then(|| {
+        // SAFETY: S is f32 (same TypeId), whose bit patterns are u32s of the same layout.
+        unsafe { core::slice::from_raw_parts(values.as_ptr().cast::<u32>(), values.len()) }
+    })
+}
+
 /// Write natural-compression values; `false` (bytes written or not) if one is not a finite zero
 /// or power of two, which the caller turns into the validation error. A large payload is
 /// written chunk by chunk on the calling rayon pool ([`BitWriter::write_chunked`]).
@@ -259,9 +361,14 @@ pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool
         use crate::bits::WIRE_CHUNK;
         let whole = values.len() / WIRE_CHUNK;
         let region_bytes = WIRE_CHUNK / 8 * (1 + S::EXP_BITS) as usize;
-        let bad = w.write_regions(whole, region_bytes, |c, dst, s| {
+        let f32s = f32_values(values).filter(|_| vbmi());
+        let bad = w.write_regions(whole, region_bytes, |c, dst, s| match f32s {
+            // SAFETY: `vbmi()` holds only where the CPU has AVX-512 F, BW and VBMI.
+            Some(bits) => unsafe {
+                pack_region_vbmi(dst, s, &bits[c * WIRE_CHUNK..][..WIRE_CHUNK])
+            },
             // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
-            unsafe { pack_region_bmi2(dst, s, &values[c * WIRE_CHUNK..][..WIRE_CHUNK]) }
+            None => unsafe { pack_region_bmi2(dst, s, &values[c * WIRE_CHUNK..][..WIRE_CHUNK]) },
         });
         return !bad && !write_natural_run(w, &values[whole * WIRE_CHUNK..]);
     }
@@ -295,7 +402,19 @@ fn pack_region_bmi2<S: Scalar>(
 fn write_natural_run<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool {
     let mut rest = values;
     #[cfg(target_arch = "x86_64")]
-    if fast_pext() {
+    if vbmi()
+        && let Some(bits) = f32_values(values)
+    {
+        let steps = bits.len() / VBMI_STEP;
+        let bad = w.write_region(steps * VBMI_STEP_BYTES, |dst, s| {
+            // SAFETY: `vbmi()` holds only where the CPU has AVX-512 F, BW and VBMI.
+            unsafe { pack_region_vbmi(dst, s, &bits[..steps * VBMI_STEP]) }
+        });
+        if bad {
+            return true;
+        }
+        rest = &values[steps * VBMI_STEP..];
+    } else if fast_pext() {
         // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
         if unsafe { write_blocks_bmi2(w, values) } != 0 {
             return true;

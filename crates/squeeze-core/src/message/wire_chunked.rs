@@ -155,32 +155,27 @@ impl BitWriter {
         kernel: impl Fn(usize, &mut [MaybeUninit<u8>], u32) -> (u64, bool) + Sync,
     ) -> bool {
         use rayon::prelude::*;
-        let nb = (self.pending / 8) as usize;
-        self.buf.extend_from_slice(&self.acc.to_le_bytes()[..nb]);
-        let head_byte = self.buf.len();
-        let head = self.acc >> (8 * nb);
-        let s = self.pending % 8;
         let total = regions * region_bytes;
-        self.buf.reserve(total);
+        let (start, s) = self.open_region(total);
         let spare = &mut self.buf.spare_capacity_mut()[..total];
         let written: Vec<(u64, bool)> = spare
             .par_chunks_mut(region_bytes.max(1))
             .enumerate()
             .map(|(c, dst)| kernel(c, dst, s))
             .collect();
-        // SAFETY: the kernels wrote every byte of the regions, which tile the spare capacity
-        // up to `head_byte + total`.
-        unsafe { self.buf.set_len(head_byte + total) };
-        let mut carry = head;
+        // Each region's carry into the next one's first byte, in order (the pending bits go
+        // into the first region's on closing).
+        let mut last = 0;
         for (c, &(next, _)) in written.iter().enumerate() {
-            if let Some(b) = self.buf.get_mut(head_byte + c * region_bytes) {
-                *b |= carry as u8;
+            if c > 0 {
+                // SAFETY: region `c` starts inside the spare capacity, and its kernel wrote it.
+                unsafe { *spare[c * region_bytes].assume_init_mut() |= last as u8 };
             }
-            carry = next;
+            last = next;
         }
-        self.acc = if regions == 0 { head } else { carry };
-        self.pending = s;
-        self.bits += total as u64 * 8;
+        // SAFETY: the kernels wrote every byte of the regions, which tile the spare capacity
+        // up to `start + total`.
+        unsafe { self.close_region(start, total, last) };
         written.iter().any(|&(_, flag)| flag)
     }
 }
