@@ -286,8 +286,8 @@ impl BitReader<'_> {
 fn fill_zeros(out: &mut [i16], i: usize, n: usize) {
     let end = i + n;
     let mut k = i;
-    // The first 64 codes with no branch on the run's length (most runs of a sparse message
-    // are shorter).
+    // The first 64 codes with no branch on the run's length (natural dithering's runs average
+    // about 55 codes at d = 10⁷).
     if let Some(head) = out.get_mut(i..i + 64) {
         head.fill(0);
         k += 64;

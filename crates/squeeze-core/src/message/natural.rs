@@ -404,6 +404,7 @@ fn write_natural_run<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if vbmi()
         && let Some(bits) = f32_values(values)
+        && bits.len() >= VBMI_STEP
     {
         let steps = bits.len() / VBMI_STEP;
         let bad = w.write_region(steps * VBMI_STEP_BYTES, |dst, s| {
