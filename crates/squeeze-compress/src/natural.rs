@@ -4,7 +4,7 @@ use squeeze_core::{Class, CompressCtx, CompressError, Compressor, Message, Scala
 
 use crate::entry::compressor;
 use crate::parallel::{CHUNK, map_chunks_rng};
-use crate::quant::{BLOCK, RandomBlock, Width, WidthMut, width, width_mut};
+use crate::quant::{BLOCK, PlacedRandomBlock, RandomBlock, Width, WidthMut, width, width_mut};
 
 /// Natural compression (Horváth et al. 2019, arXiv 1905.10988): with
 /// $|x_j| = 2^{e}(1+m)$, $m \in [0, 1)$,
@@ -132,10 +132,10 @@ squeeze_core::dispatch_avx2! {
 
 /// Returns `true` if some entry is non-finite or in the top binade (mantissa ≠ 0).
 fn natural_f32(x: &[f32], out: &mut [f32], rng: &mut WideRng) -> bool {
-    let mut block = RandomBlock::new();
+    let mut block = PlacedRandomBlock::new();
     let mut bad = 0i32;
     for (xc, oc) in x.chunks(BLOCK).zip(out.chunks_mut(BLOCK)) {
-        let u = block.fill(rng, xc.len());
+        let u = block.fill_beside(rng, xc.len(), oc.as_ptr());
         bad |= natural_block_f32(xc, u, oc);
     }
     bad != 0
