@@ -163,19 +163,17 @@ impl BitWriter {
             .enumerate()
             .map(|(c, dst)| kernel(c, dst, s))
             .collect();
-        // Each region's carry into the next one's first byte, in order (the pending bits go
-        // into the first region's on closing).
-        let mut last = 0;
-        for (c, &(next, _)) in written.iter().enumerate() {
-            if c > 0 {
-                // SAFETY: region `c` starts inside the spare capacity, and its kernel wrote it.
-                unsafe { *spare[c * region_bytes].assume_init_mut() |= last as u8 };
-            }
-            last = next;
-        }
+        let last = written.last().map_or(0, |&(carry, _)| carry);
         // SAFETY: the kernels wrote every byte of the regions, which tile the spare capacity
         // up to `start + total`.
         unsafe { self.close_region(start, total, last) };
+        // Each region's carry into the next one's first byte (the pending bits went into the
+        // first region's on closing).
+        for (c, pair) in written.windows(2).enumerate() {
+            if let Some(b) = self.buf.get_mut(start + (c + 1) * region_bytes) {
+                *b |= pair[0].0 as u8;
+            }
+        }
         written.iter().any(|&(_, flag)| flag)
     }
 }
