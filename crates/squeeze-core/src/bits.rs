@@ -526,6 +526,8 @@ mod group;
 mod prefix;
 mod scatter;
 mod sign_magnitude;
+#[cfg(any(feature = "parallel", test))]
+mod skip_sparse;
 use blocks::DENSE_BLOCK;
 #[cfg(feature = "parallel")]
 pub(crate) use blocks::pack_blocks_into;

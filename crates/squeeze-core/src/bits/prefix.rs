@@ -8,30 +8,37 @@
 //! [`BitReader::skip_codes`]), then *reads* its range with the one-thread kernel. Nothing is
 //! guessed, so the codes read are the one-thread ones whatever the split.
 //!
-//! A parse costs a fraction $p$ of a read (it skips a run of zero codes straight to the next
-//! set bit, steps over a lone non-zero code at once, and parses other windows of 1-bit levels
-//! 56 bits at a time), so the ranges grow with $t$: thread
-//! $t$'s work $p\thinspace k_t + (k_{t+1} - k_t)$ is the same for every $t$ when
+//! A parse costs a fraction $p$ of a read (it walks the set bits of the input with no branch
+//! per code, `skip_sparse.rs`, and dense stretches code by code), so the ranges grow with
+//! $t$: thread $t$'s work $p\thinspace k_t + (k_{t+1} - k_t)$ is the same for every $t$ when
 //! $k_{t+1} = L + (1 - p)\thinspace k_t$. On two threads $k_1 = d/(2 - p)$, a speed-up of
 //! $2 - p$ over one thread; every thread re-parses from the start, so more threads give less
-//! each (at most $1/p$ in all). $p$ is an estimate per level width; a wrong one only
-//! unbalances the threads.
+//! each (at most $1/p$ in all). $p$ is an estimate per level width and density; a wrong one
+//! only unbalances the threads.
 
 use super::BitReader;
 
-/// The parse's cost relative to the read ($p$ above) for 1-bit levels (TernGrad's), whose
-/// parse needs no chain per code. Set by the two-thread decode of 10⁷ TernGrad codes (AMD
-/// EPYC, AVX-512): 0.3 → 0.55–0.57 ms, 0.5 → 0.50–0.52, 0.7 → 0.58.
+/// The parse's cost relative to the read ($p$ above) for 1-bit levels (TernGrad's). Set by
+/// the two-thread decode of 10⁷ TernGrad codes, 1 in 230 non-zero (AMD EPYC VM, AVX-512;
+/// standalone, best of 300): 0.10 → 0.49 ms, 0.15 → 0.47, 0.20 → 0.45, 0.25 → 0.45,
+/// 0.30 → 0.47, 0.40 → 0.51 (one thread: 0.74–0.82 ms).
 #[cfg(feature = "parallel")]
-const PARSE_COST_ONE_BIT: f64 = 0.5;
+const PARSE_COST_ONE_BIT: f64 = 0.2;
 
-/// $p$ for levels of 2–15 bits (QSGD's, natural dithering's). `perf` on a two-thread decode
-/// of natural dithering puts the parse at about 0.7 of a read per code, now that the reads
-/// step over a zero run and its closing code at once; two-thread decode of 10⁷ codes, same
-/// machine: natural dithering s = 8 2.05–2.07 ms at p = 0.4, 1.93–1.96 at 0.7, 2.09–2.11 at
-/// 0.8; QSGD s = 16 0.55–0.56 → 0.50–0.52 ms; QSGD s = 255 3.97–4.0 → 3.74–3.78 ms.
+/// $p$ for levels of 2–15 bits (QSGD's, natural dithering's) with at least one non-zero code
+/// in 256. Natural dithering s = 8 (1 in 56 non-zero), two-thread decode of 10⁷ codes, same
+/// machine: 0.3 → 1.55–1.65 ms, 0.35 → 1.61–1.67, 0.4 → 1.63–1.73, 0.5 → 1.84 (one thread
+/// 2.5–2.76 ms); QSGD s = 255 (1 in 28): 0.2 → 3.18, 0.3 → 3.07, 0.4 → 3.13 ms.
 #[cfg(feature = "parallel")]
-const PARSE_COST: f64 = 0.7;
+const PARSE_COST: f64 = 0.3;
+
+/// $p$ for levels of 2–15 bits with fewer than one non-zero code in 256 (QSGD s = 16 at
+/// d = 10⁷: 1 in 440). The read of such codes is mostly the store of zero codes, which the
+/// parse on the other thread slows; the parse pays for the bytes it scans. Two-thread
+/// decode of 10⁷ codes: 0.3 → 0.45–0.50 ms, 0.35 → 0.42–0.47, 0.4 → 0.40–0.44,
+/// 0.45 → 0.42–0.43, 0.5 → 0.48 (one thread 0.66–0.74 ms).
+#[cfg(feature = "parallel")]
+const PARSE_COST_SPARSE: f64 = 0.4;
 
 #[cfg(any(feature = "parallel", test))]
 impl BitReader<'_> {
@@ -42,15 +49,12 @@ impl BitReader<'_> {
         macro_rules! widths {
             ($($w:literal)*) => {
                 match width {
-                    $($w => self.skip_codes_w::<$w>(n),)*
+                    $($w => self.skip_sparse_codes::<$w>(n),)*
                     _ => None,
                 }
             };
         }
-        if width == 1 {
-            return self.skip_one_bit_codes(n);
-        }
-        widths!(2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+        widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
     }
 
     /// [`BitReader::skip_codes`] for 1-bit levels (TernGrad's), 56 bits per step with no
@@ -60,7 +64,7 @@ impl BitReader<'_> {
     /// (the even/odd-run method of simdjson's string scanner). A run that begins at a code
     /// start escapes its odd offsets and, if its length is odd, the bit after it. A window
     /// of zero codes is skipped with the rest of its run, to the next set bit.
-    fn skip_one_bit_codes(&mut self, n: u64) -> Option<()> {
+    pub(super) fn skip_one_bit_codes(&mut self, n: u64) -> Option<()> {
         const EVEN: u64 = 0x5555_5555_5555_5555;
         const LOW56: u64 = (1 << 56) - 1;
         let mut left = n;
@@ -95,7 +99,7 @@ impl BitReader<'_> {
     }
 
     #[inline(always)]
-    fn skip_codes_w<const W: u32>(&mut self, n: u64) -> Option<()> {
+    pub(super) fn skip_codes_w<const W: u32>(&mut self, n: u64) -> Option<()> {
         let group = 56 / (W + 1);
         let zero_bits = group * W;
         let zero_mask = (1u64 << zero_bits) - 1;
@@ -196,9 +200,17 @@ impl BitReader<'_> {
         use rayon::prelude::*;
         let d = out.len();
         let threads = rayon::current_num_threads();
+        // Bits past d·width are the sign bits of the non-zero codes (and whatever follows
+        // the codes in the message): an upper estimate of how many codes are non-zero.
+        let signs = self
+            .len
+            .saturating_sub(self.pos)
+            .saturating_sub(d as u64 * u64::from(width));
         let keep = 1.0
             - if width == 1 {
                 PARSE_COST_ONE_BIT
+            } else if signs * 256 < d as u64 {
+                PARSE_COST_SPARSE
             } else {
                 PARSE_COST
             };
@@ -315,6 +327,53 @@ mod tests {
                 }
                 // Past the last code: the padding parses as zero levels or the input ends.
                 None => prop_assert!(got.is_none() || r.pos > *starts.last().unwrap()),
+            }
+        }
+    }
+
+    /// Over streams of many windows (sparse, dense, and sparse again after a dense stretch,
+    /// from odd bit offsets), `skip_codes(n)` lands on the n-th code start for n at every
+    /// window edge and around it, and reports an input that ends first.
+    #[test]
+    fn skip_lands_on_the_nth_code_start_across_windows() {
+        let n = 150_000;
+        for (width, every, dense_from) in [
+            (5u32, 300u64, usize::MAX),
+            (1, 40, 60_000),
+            (4, 9, 90_000),
+            (9, 2, 0),
+            (3, 1500, 20_000),
+        ] {
+            let s = ((1u32 << width) - 1).min(32_767) as u16;
+            let mut codes = codes(n, s, every, u64::from(width));
+            // A dense stretch (every code non-zero) in the middle.
+            let dense = dense_from.min(n)..dense_from.saturating_add(20_000).min(n);
+            for (k, c) in codes[dense].iter_mut().enumerate() {
+                *c = 1 + (k % usize::from(s)) as i16;
+            }
+            let (bytes, starts) = stream(5, width, &codes);
+            let mut probes: Vec<usize> = (0..n).step_by(4999).collect();
+            // Codes near each 4 KiB window edge.
+            for edge in (0..bytes.len() * 8).step_by(4096 * 8) {
+                let at = starts.partition_point(|&p| p < edge as u64);
+                probes.extend(at.saturating_sub(3)..(at + 3).min(n + 1));
+            }
+            for from in [0usize, 1, 777] {
+                for &to in probes.iter().filter(|&&t| t >= from) {
+                    let mut r = BitReader::new(&bytes);
+                    r.pos = starts[from];
+                    assert_eq!(
+                        r.skip_codes(width, (to - from) as u64),
+                        Some(()),
+                        "{width} {to}"
+                    );
+                    assert_eq!(r.pos, starts[to], "width {width}, {from} → {to}");
+                }
+                // One code past the end: the padding or the input's end.
+                let mut r = BitReader::new(&bytes);
+                r.pos = starts[from];
+                let past = (n + 40 - from) as u64;
+                assert_eq!(r.skip_codes(width, past), None, "width {width}");
             }
         }
     }
