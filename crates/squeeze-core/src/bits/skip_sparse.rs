@@ -62,8 +62,8 @@ impl Walk {
 
 impl BitReader<'_> {
     /// [`BitReader::skip_codes`] for `W`-bit levels by the set bits of the input, window by
-    /// window; a window with more than one set bit per byte (dense codes) hands the rest to
-    /// the code-by-code parse.
+    /// window; a window with more than [`WINDOW`] set bits (one per byte of a whole window:
+    /// dense codes) hands the rest to the code-by-code parse.
     pub(super) fn skip_sparse_codes<const W: u32>(&mut self, n: u64) -> Option<()> {
         #[cfg(target_arch = "x86_64")]
         if super::bmi2() && std::is_x86_feature_detected!("popcnt") {
@@ -105,7 +105,7 @@ impl BitReader<'_> {
             let nw = nonzero_words(window, &mut blocks, &mut words);
             if let Some((x, 0)) = words
                 .first_mut()
-                .filter(|_| nw > 0 && byte * 8 <= pos0 as usize)
+                .filter(|_| nw > 0 && byte as u64 * 8 <= pos0)
             {
                 *x &= !0 << (pos0 % 8);
             }
