@@ -308,10 +308,10 @@ impl<'a> BitReader<'a> {
         }
     }
 
-    /// Bits not yet read.
+    /// Bits not yet read (none once the position is past the end).
     #[inline]
     pub fn remaining(&self) -> u64 {
-        self.len - self.pos
+        self.len.saturating_sub(self.pos)
     }
 
     /// Current bit position.
@@ -435,7 +435,7 @@ impl<'a> BitReader<'a> {
     fn zero_codes(&self, width: u32) -> (u64, bool) {
         match self.next_one(self.pos) {
             Some(one) => ((one - self.pos) / u64::from(width), true),
-            None => ((self.len - self.pos) / u64::from(width), false),
+            None => (self.remaining() / u64::from(width), false),
         }
     }
 

@@ -9,7 +9,8 @@
 //! guessed, so the codes read are the one-thread ones whatever the split.
 //!
 //! A parse costs a fraction $p$ of a read (it walks the set bits of the input with no branch
-//! per code, `skip_sparse.rs`, and dense stretches code by code), so the ranges grow with
+//! per code, `skip_sparse.rs`, and from the first dense window on code by code), so the
+//! ranges grow with
 //! $t$: thread $t$'s work $p\thinspace k_t + (k_{t+1} - k_t)$ is the same for every $t$ when
 //! $k_{t+1} = L + (1 - p)\thinspace k_t$. On two threads $k_1 = d/(2 - p)$, a speed-up of
 //! $2 - p$ over one thread; every thread re-parses from the start, so more threads give less
@@ -122,6 +123,10 @@ impl BitReader<'_> {
                     return None;
                 }
                 self.pos += zeros * w + w + 1;
+                if self.pos > self.len {
+                    // The non-zero code holding that bit is cut off by the end of the input.
+                    return None;
+                }
                 left -= zeros + 1;
                 continue;
             }
@@ -331,9 +336,9 @@ mod tests {
         }
     }
 
-    /// Over streams of many windows (sparse, dense, and sparse again after a dense stretch,
-    /// from odd bit offsets), `skip_codes(n)` lands on the n-th code start for n at every
-    /// window edge and around it, and reports an input that ends first.
+    /// Over streams of many windows (sparse, then a dense stretch that hands the rest to the
+    /// code-by-code parse, from odd bit offsets), `skip_codes(n)` lands on the n-th code start
+    /// for n at every window edge and around it, and reports an input that ends first.
     #[test]
     fn skip_lands_on_the_nth_code_start_across_windows() {
         let n = 150_000;
@@ -375,6 +380,38 @@ mod tests {
                 let past = (n + 40 - from) as u64;
                 assert_eq!(r.skip_codes(width, past), None, "width {width}");
             }
+        }
+    }
+
+    /// A dense window (every bit set) hands the parse to the code-by-code one, and the input
+    /// ends inside a non-zero code after a zero run: `skip_codes` lands on the last whole
+    /// code's end and reports one code more as the input ending first (it used to step past
+    /// the end), for every level width.
+    #[test]
+    fn skip_reports_a_code_cut_off_after_a_dense_window() {
+        let mut bytes = vec![0xffu8; 4096];
+        bytes.extend([0u8; 16]);
+        bytes.push(0x80);
+        for width in 1u32..=15 {
+            // The reference: code by code, every start of a whole code.
+            let mut r = BitReader::new(&bytes);
+            let mut starts = vec![0u64];
+            while let Ok(level) = r.read(width) {
+                if level != 0 && r.read_bit().is_err() {
+                    break;
+                }
+                starts.push(r.pos);
+            }
+            let whole = starts.len() as u64 - 1;
+            let mut r = BitReader::new(&bytes);
+            assert_eq!(r.skip_codes(width, whole), Some(()), "width {width}");
+            assert_eq!(r.pos, *starts.last().unwrap(), "width {width}");
+            let mut r = BitReader::new(&bytes);
+            assert_eq!(r.skip_codes(width, whole + 1), None, "width {width}");
+            assert_eq!(
+                r.remaining(),
+                bytes.len() as u64 * 8 - r.pos.min(bytes.len() as u64 * 8)
+            );
         }
     }
 

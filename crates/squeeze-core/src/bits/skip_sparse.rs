@@ -6,11 +6,11 @@
 //! A zero code is $W$ zero bits; so for the first set bit $b \ge \mathit{rel}$, every code
 //! from $\mathit{rel}$ up to the one holding $b$ is zero, and that one starts at
 //! $b - ((b - m) \bmod W)$ and is non-zero ($W + 1$ bits). Set bits below $\mathit{rel}$ lie
-//! in the code before. So one step per set bit, each a compare and three selects, walks
-//! the codes; the set bits of a window are listed first (non-zero 64-byte blocks, their
-//! non-zero words, their bits), with no branch on the data but the rare word of more than
-//! four set bits. The branchy parse of [`BitReader::skip_codes`] paid a mispredicted branch
-//! at the end of nearly every zero run.
+//! in the code before. So one step per set bit, a few compares and selects with no branch,
+//! walks the codes; the set bits of a window are listed first (non-zero 64-byte blocks, their
+//! non-zero words, their bits), with no branch per set bit either (only per window, and for
+//! the rare word with more than four set bits). The branchy parse of
+//! [`BitReader::skip_codes`] paid a mispredicted branch at the end of nearly every zero run.
 
 use super::BitReader;
 
@@ -66,12 +66,15 @@ impl BitReader<'_> {
     /// dense codes) hands the rest to the code-by-code parse.
     pub(super) fn skip_sparse_codes<const W: u32>(&mut self, n: u64) -> Option<()> {
         #[cfg(target_arch = "x86_64")]
-        if super::bmi2() && std::is_x86_feature_detected!("popcnt") {
+        if super::bmi2()
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("popcnt")
+        {
             #[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
             fn with_popcnt<const W: u32>(r: &mut BitReader<'_>, n: u64) -> Option<()> {
                 r.skip_sparse_codes_body::<W>(n)
             }
-            // SAFETY: this CPU has AVX2, BMI1/2 and POPCNT (checked above).
+            // SAFETY: this CPU has AVX2, BMI1, BMI2 and POPCNT (checked above).
             return unsafe { with_popcnt::<W>(self, n) };
         }
         self.skip_sparse_codes_body::<W>(n)
@@ -114,9 +117,10 @@ impl BitReader<'_> {
             for &(mut x, at) in &words[..nw] {
                 let c = x.count_ones() as usize;
                 if nbits + c > WINDOW {
-                    // Dense codes: the code-by-code parse is faster from here.
+                    // Dense codes: the code-by-code parse is faster from here on.
                     self.pos = pos0 + walk.rel;
-                    return self.skip_dense_codes::<W>(n - walk.codes(w));
+                    self.skip_dense_codes::<W>(n - walk.codes(w))?;
+                    return (self.pos <= self.len).then_some(());
                 }
                 for k in 0..4 {
                     bits[nbits + k] = at + x.trailing_zeros();

@@ -486,10 +486,12 @@ mod chunked {
     }
 
     /// Codes that are mostly zero (QSGD's, natural dithering's), a third non-zero (TernGrad's),
-    /// all zero, and all non-zero after a zero first code (no guessed parse meets the true
-    /// one: every piece is parsed again), for 1-, 5-, 4- and 10-bit levels, which two or more
-    /// threads read by pieces found by parsing: the same decode (and, for the truncations and
-    /// the corrupted copy, the same error) as on one thread.
+    /// all zero, all non-zero after a zero first code (no guessed parse meets the true one:
+    /// every piece is parsed again), and all non-zero for the first 2/5 then sparse (the
+    /// parse before a later range hands over to the code-by-code one), for 1-, 5-, 4- and
+    /// 10-bit levels, which two or more threads read by pieces found by parsing: the same
+    /// decode (and, for the truncations and the corrupted copy, the same error) as on one
+    /// thread.
     #[test]
     fn chunked_sparse_codes_decode_as_on_one_thread() {
         let dim = WIRE_PARALLEL_MIN + WIRE_CHUNK + 321;
@@ -500,13 +502,22 @@ mod chunked {
             state ^= state << 17;
             state
         };
-        for (s, every) in [(16u16, 200u64), (1, 3), (8, 40), (1000, 7), (16, 0), (5, 1)] {
+        for (s, every) in [
+            (16u16, 200u64),
+            (1, 3),
+            (8, 40),
+            (1000, 7),
+            (16, 0),
+            (5, 1),
+            (16, 2),
+        ] {
             let codes: Vec<i16> = (0..dim)
                 .map(|j| {
                     let r = next();
                     let nonzero = match every {
                         0 => false,
                         1 => j > 0,
+                        2 => (j > 0 && j < dim * 2 / 5) || r.is_multiple_of(200),
                         k => r.is_multiple_of(k),
                     };
                     let level = if nonzero {
