@@ -9,8 +9,7 @@
 //! guessed, so the codes read are the one-thread ones whatever the split.
 //!
 //! A parse costs a fraction $p$ of a read (it walks the set bits of the input with no branch
-//! per code, `skip_sparse.rs`, and from the first dense window on code by code), so the
-//! ranges grow with
+//! per code, `skip_sparse.rs`, and dense stretches code by code), so the ranges grow with
 //! $t$: thread $t$'s work $p\thinspace k_t + (k_{t+1} - k_t)$ is the same for every $t$ when
 //! $k_{t+1} = L + (1 - p)\thinspace k_t$. On two threads $k_1 = d/(2 - p)$, a speed-up of
 //! $2 - p$ over one thread; every thread re-parses from the start, so more threads give less
@@ -336,9 +335,9 @@ mod tests {
         }
     }
 
-    /// Over streams of many windows (sparse, then a dense stretch that hands the rest to the
-    /// code-by-code parse, from odd bit offsets), `skip_codes(n)` lands on the n-th code start
-    /// for n at every window edge and around it, and reports an input that ends first.
+    /// Over streams of many windows (sparse, and sparse again after a dense stretch that the
+    /// code-by-code parse takes, from odd bit offsets), `skip_codes(n)` lands on the n-th code
+    /// start for n at every window edge and around it, and reports an input that ends first.
     #[test]
     fn skip_lands_on_the_nth_code_start_across_windows() {
         let n = 150_000;
