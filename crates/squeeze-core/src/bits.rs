@@ -497,12 +497,7 @@ impl<'a> BitReader<'a> {
                 a.copy_from_slice(s);
                 u64::from_le_bytes(a)
             }
-            None => {
-                let mut a = [0u8; 8];
-                let s = self.bytes.get(byte..).unwrap_or(&[]);
-                a[..s.len()].copy_from_slice(s);
-                u64::from_le_bytes(a)
-            }
+            None => padded_u64(self.bytes.get(byte..).unwrap_or(&[])),
         }
     }
 
@@ -517,6 +512,15 @@ impl<'a> BitReader<'a> {
         }
         Ok(())
     }
+}
+
+/// The first (at most 8) bytes of `b` as a little-endian word, zero-padded.
+#[inline(always)]
+fn padded_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    let n = b.len().min(8);
+    a[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(a)
 }
 
 mod blocks;

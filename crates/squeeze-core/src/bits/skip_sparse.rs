@@ -39,13 +39,24 @@ impl Walk {
         (self.rel - self.nz) / w
     }
 
+    /// Where the code holding the set bit at `rb ≥ rel` (relative) starts:
+    /// $b - ((b - m) \bmod W)$, with no branch.
+    #[inline(always)]
+    fn start_of(self, rb: u64, w: u64) -> u64 {
+        let rbm = rb % w;
+        let back = std::hint::select_unpredictable(
+            rbm >= self.m,
+            rbm.wrapping_sub(self.m),
+            rbm + w - self.m,
+        );
+        rb.wrapping_sub(back)
+    }
+
     /// The step for the set bit at `rb` (relative), with no branch.
     #[inline(always)]
     fn step(&mut self, rb: u64, w: u64) {
         use std::hint::select_unpredictable as select;
-        let rbm = rb % w;
-        let back = select(rbm >= self.m, rbm.wrapping_sub(self.m), rbm + w - self.m);
-        let next = rb.wrapping_sub(back) + w + 1;
+        let next = self.start_of(rb, w) + w + 1;
         let m1 = select(self.m + 1 == w, 0, self.m + 1);
         let starts = rb >= self.rel;
         self.rel = select(starts, next, self.rel);
@@ -56,8 +67,7 @@ impl Walk {
     /// The step for `rb` if code `n` lies past it, else where code `n` starts.
     fn step_to(&mut self, rb: u64, w: u64, n: u64) -> Option<u64> {
         if rb >= self.rel {
-            let start = rb - (rb % w + w - self.m) % w;
-            let before = (start - self.nz) / w;
+            let before = (self.start_of(rb, w) - self.nz) / w;
             if before >= n {
                 return Some(self.rel + (n - self.codes(w)) * w);
             }
@@ -147,9 +157,6 @@ impl BitReader<'_> {
                 debug_assert!(k > 0);
                 self.pos = pos0 + walk.rel;
                 self.skip_dense_codes::<W>(k)?;
-                if self.pos > self.len {
-                    return None;
-                }
                 let rel = self.pos - pos0;
                 let codes = walk.codes(w) + k;
                 let nz = rel - codes * w;
@@ -180,7 +187,8 @@ impl BitReader<'_> {
         (self.pos <= self.len).then_some(())
     }
 
-    /// The parse of [`BitReader::skip_codes`] code by code (runs of zero codes at once).
+    /// The parse of [`BitReader::skip_codes`] code by code (runs of zero codes at once);
+    /// `Some` only with the position at most at the end of the input.
     fn skip_dense_codes<const W: u32>(&mut self, n: u64) -> Option<()> {
         if W == 1 {
             self.skip_one_bit_codes(n)
@@ -195,11 +203,7 @@ impl BitReader<'_> {
 /// read zero-padded. Returns how many.
 #[inline(always)]
 fn nonzero_words(window: &[u8], blocks: &mut [u16], words: &mut [(u64, u32)]) -> usize {
-    let load = |b: &[u8]| {
-        let mut a = [0u8; 8];
-        a[..b.len()].copy_from_slice(b);
-        u64::from_le_bytes(a)
-    };
+    let load = super::padded_u64;
     let mut nb = 0;
     for (k, block) in window.chunks_exact(64).enumerate() {
         let or = block.chunks_exact(8).fold(0, |a, c| a | load(c));
