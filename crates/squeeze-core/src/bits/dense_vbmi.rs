@@ -35,29 +35,12 @@ impl BitWriter {
     /// The CPU must have AVX-512 F, BW, VBMI and VBMI2 ([`dense_vbmi`]).
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
     pub(crate) unsafe fn write_dense_code_blocks(&mut self, width: u32, codes: &[i16]) -> usize {
-        use core::arch::x86_64::*;
         debug_assert!((1..=7).contains(&width));
-        let len = width + 1;
-        let block_bytes = 8 * len as usize;
-        // Whether a block has no zero code (its two halves loaded).
-        let dense = |a: __m512i, c: __m512i| {
-            _mm512_test_epi16_mask(a, a) & _mm512_test_epi16_mask(c, c) == u32::MAX
-        };
-        let halves = |block: &[i16]| {
-            let (lo, hi) = block.split_at(32);
-            // SAFETY: both halves are 32 i16s, 64 bytes (unaligned loads).
-            unsafe {
-                (
-                    _mm512_loadu_si512(lo.as_ptr().cast()),
-                    _mm512_loadu_si512(hi.as_ptr().cast()),
-                )
-            }
-        };
+        let block_bytes = 8 * (width + 1) as usize;
         // Nothing to set up when the first block has a zero code (the caller's field loop
         // takes it).
-        match codes.get(..DENSE_BLOCK).map(halves) {
-            Some((a, c)) if dense(a, c) => {}
-            _ => return 0,
+        if !codes.get(..DENSE_BLOCK).is_some_and(dense_block) {
+            return 0;
         }
         // The pending whole bytes go out first; `s < 8` bits stay pending, shifted into the
         // blocks.
@@ -72,67 +55,164 @@ impl BitWriter {
         // Room for every whole block's 64-byte store (the last reaches 64 − 8L bytes past).
         self.buf
             .reserve(codes.len() / DENSE_BLOCK * block_bytes + 64);
-
-        let sign_at = _mm512_set1_epi16(1 << width);
-        let pair = _mm512_set1_epi32(1 | (1 << len) << 16);
-        let low32 = _mm512_set1_epi64(0xffff_ffff);
-        let quad_shift = _mm_cvtsi32_si128(2 * len as i32);
-        let oct_shift = _mm_cvtsi32_si128(4 * len as i32);
-        // Byte i of the block: group g = i / L (four per register, one per 128-bit lane),
-        // byte i % L of it; index bit 6 picks the second register.
-        let mut gather = [0u8; 64];
-        for (i, x) in gather.iter_mut().enumerate().take(block_bytes) {
-            let (g, r) = (i / len as usize, i % len as usize);
-            *x = (16 * (g % 4) + r + 64 * (g / 4)) as u8;
-        }
-        // SAFETY: `gather` is 64 bytes (unaligned load).
-        let gather = unsafe { _mm512_loadu_si512(gather.as_ptr().cast()) };
-        let last = _mm512_set1_epi64(i64::from(len) - 1);
-        let shift = _mm512_set1_epi64(i64::from(s));
-        // Lane 7 of `prev`: the 64 bits before the block, whose top `s` are the carry.
-        let mut prev = _mm512_set1_epi64(if s == 0 {
-            0
-        } else {
-            (carry << (64 - s)) as i64
-        });
-        let fields = |c: __m512i| {
-            let f = _mm512_or_si512(
-                _mm512_abs_epi16(c),
-                _mm512_and_si512(_mm512_srai_epi16::<15>(c), sign_at),
-            );
-            // Pairs, then quads, then eights: L, 2L, 4L, 8L bits at the bottom of each lane.
-            let g = _mm512_madd_epi16(f, pair);
-            let h = _mm512_or_si512(
-                _mm512_and_si512(g, low32),
-                _mm512_srl_epi64(g, _mm_sub_epi64(_mm_cvtsi32_si128(32), quad_shift)),
-            );
-            _mm512_or_si512(h, _mm512_sll_epi64(_mm512_bsrli_epi128::<8>(h), oct_shift))
-        };
         let start = self.buf.len();
-        let out = self.buf.as_mut_ptr();
-        // The leading blocks with no zero code, each tested and packed from one pair of loads.
-        let mut blocks = 0;
-        for block in codes.chunks_exact(DENSE_BLOCK) {
-            let (a, c) = halves(block);
-            if !dense(a, c) {
-                break;
-            }
-            let q = _mm512_permutex2var_epi8(fields(a), gather, fields(c));
-            let shifted = _mm512_shldv_epi64(q, _mm512_alignr_epi64::<7>(q, prev), shift);
-            // SAFETY: `reserve` left room for 64 bytes at every whole block's start.
-            unsafe { _mm512_storeu_si512(out.add(start + blocks * block_bytes).cast(), shifted) };
-            // The block's last byte is the top byte of its 64-bit lane L − 1.
-            prev = _mm512_permutexvar_epi64(last, q);
-            blocks += 1;
-        }
-        // SAFETY: the bytes up to the last block's end were all written above.
+        // SAFETY: `reserve` left room for 64 bytes at every whole block's start.
+        let (blocks, carry) = unsafe {
+            pack_dense_blocks::<false>(
+                self.buf.as_mut_ptr().add(start),
+                usize::MAX,
+                width,
+                codes,
+                s,
+                carry,
+            )
+        };
+        // SAFETY: the bytes up to the last block's end were all written.
         unsafe { self.buf.set_len(start + blocks * block_bytes) };
-        let top = _mm_cvtsi128_si64(_mm512_castsi512_si128(prev)) as u64;
-        self.acc = if s == 0 { 0 } else { top >> (64 - s) };
+        self.acc = carry;
         self.pending = s;
         self.bits += (blocks * block_bytes) as u64 * 8;
         blocks * DENSE_BLOCK
     }
+}
+
+/// Whether no code of a [`DENSE_BLOCK`] is zero (plain code; the packer tests its loads).
+#[cfg(target_arch = "x86_64")]
+fn dense_block(block: &[i16]) -> bool {
+    block.iter().all(|&c| c != 0)
+}
+
+/// `codes` (a multiple of [`DENSE_BLOCK`], no code zero) as sign-magnitude fields of
+/// `width + 1 ≤ 8` bits into `dst`, whose every byte it writes, shifted up by `s < 8` bits
+/// (the low `s` bits of `dst[0]` zero): the last `s` bits (the carry into the next region's
+/// first byte, as [`BitWriter::write_regions`] takes it), or `None` at a block with a zero
+/// code (`dst` then zero from that block on). Levels are not checked here.
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW, VBMI and VBMI2 ([`dense_vbmi`]).
+#[cfg(all(target_arch = "x86_64", feature = "parallel"))]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
+pub(crate) unsafe fn pack_dense_region(
+    dst: &mut [core::mem::MaybeUninit<u8>],
+    s: u32,
+    width: u32,
+    codes: &[i16],
+) -> Option<u64> {
+    let block_bytes = 8 * (width + 1) as usize;
+    let blocks = codes.len() / DENSE_BLOCK;
+    debug_assert!((1..=7).contains(&width) && s < 8 && codes.len().is_multiple_of(DENSE_BLOCK));
+    assert_eq!(dst.len(), blocks * block_bytes, "a region's bytes");
+    // SAFETY: every store stays inside `dst` (its room).
+    let (done, carry) = unsafe {
+        pack_dense_blocks::<true>(dst.as_mut_ptr().cast(), dst.len(), width, codes, s, 0)
+    };
+    if done < blocks {
+        for b in &mut dst[done * block_bytes..] {
+            b.write(0);
+        }
+        return None;
+    }
+    Some(carry)
+}
+
+/// The packer of [`BitWriter::write_dense_code_blocks`] and [`pack_dense_region`]: the
+/// leading blocks of `codes` with no zero code, block `b` stored at `out + b·8L` with its
+/// bits shifted up by `s < 8`, the first block's low `s` bits being `carry`'s (`carry <
+/// 2^s`). A block's 64-byte store runs past its `8L` bytes; `BOUNDED`, where that would
+/// reach past `room` bytes from `out`, the store is masked to the block (else `room` is not
+/// read: the caller has room for every full store). Returns how many blocks, and
+/// the last `s` bits (the carry after them).
+///
+/// # Safety
+/// The CPU must have AVX-512 F, BW, VBMI and VBMI2; `out` must be valid for writes of
+/// `min(room, (blocks + 1)·8L + 64)` bytes, `blocks` the number of whole blocks of `codes`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
+unsafe fn pack_dense_blocks<const BOUNDED: bool>(
+    out: *mut u8,
+    room: usize,
+    width: u32,
+    codes: &[i16],
+    s: u32,
+    carry: u64,
+) -> (usize, u64) {
+    use core::arch::x86_64::*;
+    let len = width + 1;
+    let block_bytes = 8 * len as usize;
+    // Whether a block has no zero code (its two halves loaded).
+    let dense = |a: __m512i, c: __m512i| {
+        _mm512_test_epi16_mask(a, a) & _mm512_test_epi16_mask(c, c) == u32::MAX
+    };
+    let halves = |block: &[i16]| {
+        let (lo, hi) = block.split_at(32);
+        // SAFETY: both halves are 32 i16s, 64 bytes (unaligned loads).
+        unsafe {
+            (
+                _mm512_loadu_si512(lo.as_ptr().cast()),
+                _mm512_loadu_si512(hi.as_ptr().cast()),
+            )
+        }
+    };
+    let sign_at = _mm512_set1_epi16(1 << width);
+    let pair = _mm512_set1_epi32(1 | (1 << len) << 16);
+    let low32 = _mm512_set1_epi64(0xffff_ffff);
+    let quad_shift = _mm_cvtsi32_si128(2 * len as i32);
+    let oct_shift = _mm_cvtsi32_si128(4 * len as i32);
+    // Byte i of the block: group g = i / L (four per register, one per 128-bit lane),
+    // byte i % L of it; index bit 6 picks the second register.
+    let mut gather = [0u8; 64];
+    for (i, x) in gather.iter_mut().enumerate().take(block_bytes) {
+        let (g, r) = (i / len as usize, i % len as usize);
+        *x = (16 * (g % 4) + r + 64 * (g / 4)) as u8;
+    }
+    // SAFETY: `gather` is 64 bytes (unaligned load).
+    let gather = unsafe { _mm512_loadu_si512(gather.as_ptr().cast()) };
+    let last = _mm512_set1_epi64(i64::from(len) - 1);
+    let shift = _mm512_set1_epi64(i64::from(s));
+    let block_mask = u64::MAX >> (64 - block_bytes);
+    // Lane 7 of `prev`: the 64 bits before the block, whose top `s` are the carry.
+    let mut prev = _mm512_set1_epi64(if s == 0 {
+        0
+    } else {
+        (carry << (64 - s)) as i64
+    });
+    let fields = |c: __m512i| {
+        let f = _mm512_or_si512(
+            _mm512_abs_epi16(c),
+            _mm512_and_si512(_mm512_srai_epi16::<15>(c), sign_at),
+        );
+        // Pairs, then quads, then eights: L, 2L, 4L, 8L bits at the bottom of each lane.
+        let g = _mm512_madd_epi16(f, pair);
+        let h = _mm512_or_si512(
+            _mm512_and_si512(g, low32),
+            _mm512_srl_epi64(g, _mm_sub_epi64(_mm_cvtsi32_si128(32), quad_shift)),
+        );
+        _mm512_or_si512(h, _mm512_sll_epi64(_mm512_bsrli_epi128::<8>(h), oct_shift))
+    };
+    // The leading blocks with no zero code, each tested and packed from one pair of loads.
+    let mut blocks = 0;
+    for block in codes.chunks_exact(DENSE_BLOCK) {
+        let (a, c) = halves(block);
+        if !dense(a, c) {
+            break;
+        }
+        let q = _mm512_permutex2var_epi8(fields(a), gather, fields(c));
+        let shifted = _mm512_shldv_epi64(q, _mm512_alignr_epi64::<7>(q, prev), shift);
+        let at = blocks * block_bytes;
+        // SAFETY: the caller's room: a full store where it fits, else the block's bytes.
+        unsafe {
+            if !BOUNDED || at + 64 <= room {
+                _mm512_storeu_si512(out.add(at).cast(), shifted);
+            } else {
+                _mm512_mask_storeu_epi8(out.add(at).cast(), block_mask, shifted);
+            }
+        }
+        // The block's last byte is the top byte of its 64-bit lane L − 1.
+        prev = _mm512_permutexvar_epi64(last, q);
+        blocks += 1;
+    }
+    let top = _mm_cvtsi128_si64(_mm512_castsi512_si128(prev)) as u64;
+    (blocks, if s == 0 { 0 } else { top >> (64 - s) })
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -56,6 +56,10 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
 /// before it is packed, while it is in cache. `false` (bytes written or not) if one is above
 /// `s`, which the caller turns into the validation error.
 pub(super) fn write_codes(w: &mut BitWriter, width: u32, s: u16, codes: &[i16]) -> bool {
+    #[cfg(all(target_arch = "x86_64", feature = "parallel"))]
+    if let Some(bad) = write_dense_regions(w, width, s, codes) {
+        return !bad;
+    }
     !w.write_chunked(codes, |w, codes| {
         codes.chunks(WIRE_CHUNK).any(|chunk| {
             if largest_level(chunk) > s {
@@ -65,6 +69,71 @@ pub(super) fn write_codes(w: &mut BitWriter, width: u32, s: u16, codes: &[i16]) 
             false
         })
     })
+}
+
+/// [`write_codes`] on a rayon pool for codes with no zero (power rounding's), where the CPU
+/// has AVX-512 VBMI: with every code `width + 1` bits, each whole [`WIRE_CHUNK`] of codes has
+/// a known place, so each is packed straight there ([`BitWriter::write_regions`]) instead of
+/// into a piece of its own that is then copied into place; the same bytes. `Some(bad)` when
+/// it wrote them (`bad`: a level above `s`), `None` with the writer as it was when it does
+/// not apply: a zero code in the first block (checked first) or in a whole chunk (met while
+/// packing, which the other chunks then skip).
+#[cfg(all(target_arch = "x86_64", feature = "parallel"))]
+pub(super) fn write_dense_regions(
+    w: &mut BitWriter,
+    width: u32,
+    s: u16,
+    codes: &[i16],
+) -> Option<bool> {
+    use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    let whole = codes.len() / WIRE_CHUNK;
+    let applies = width <= 7
+        && crate::bits::wire_parallel(codes.len())
+        && crate::bits::dense_vbmi()
+        && codes
+            .get(..CODE_BLOCK)
+            .is_some_and(|b| dense_fields(b, width).is_some());
+    if !applies || whole == 0 {
+        return None;
+    }
+    let begin = w.bit_len();
+    let zero_met = AtomicBool::new(false);
+    let region_bytes = WIRE_CHUNK / 8 * (width + 1) as usize;
+    let bad = w.write_regions(whole, region_bytes, |c, dst, shift| {
+        let chunk = &codes[c * WIRE_CHUNK..][..WIRE_CHUNK];
+        let packed = if zero_met.load(Relaxed) || largest_level(chunk) > s {
+            None
+        } else {
+            // SAFETY: `dense_vbmi()` holds only where the CPU has AVX-512 F, BW, VBMI, VBMI2.
+            unsafe { crate::bits::pack_dense_region(dst, shift, width, chunk) }
+        };
+        match packed {
+            Some(carry) => (carry, false),
+            None => {
+                if largest_level(chunk) <= s {
+                    zero_met.store(true, Relaxed);
+                }
+                // Every byte of the region written, as `write_regions` requires.
+                for b in dst.iter_mut() {
+                    b.write(0);
+                }
+                (0, true)
+            }
+        }
+    });
+    if zero_met.load(Relaxed) {
+        w.truncate_bits(begin);
+        return None;
+    }
+    if bad {
+        return Some(true);
+    }
+    let rest = &codes[whole * WIRE_CHUNK..];
+    if largest_level(rest) > s {
+        return Some(true);
+    }
+    write_code_run(w, width, rest);
+    Some(false)
 }
 
 /// The tag and header of a `Quantized` message (levels, norm); returns the width of a code's

@@ -485,6 +485,66 @@ mod chunked {
         check_threads(&quantized(&codes), 77_777);
     }
 
+    /// Codes with no zero, on two and three threads where the CPU has AVX-512 VBMI, go
+    /// straight to their places (`encode::write_dense_regions`, which says it wrote them):
+    /// the bytes of the one-thread writer after a prefix of every bit offset, for 1-, 4- and
+    /// 7-bit levels; a zero code in a whole chunk hands back with the writer untouched; a
+    /// level above `s` in a late chunk or in the tail is reported. Without VBMI it never
+    /// applies.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn dense_codes_are_packed_in_place() {
+        use super::super::encode::{write_codes, write_dense_regions};
+        let dim = WIRE_PARALLEL_MIN + 2 * WIRE_CHUNK + 4_099;
+        for s in [1u16, 12, 100] {
+            let width = bits_for_range(u64::from(s) + 1);
+            let mut codes: Vec<i16> = (0..dim)
+                .map(|j| {
+                    let level = 1 + (j * 7919 % s as usize) as i16;
+                    if j % 5 < 2 { -level } else { level }
+                })
+                .collect();
+            let vbmi = crate::bits::dense_vbmi();
+            for prefix in 0..8u32 {
+                let mut one = BitWriter::new();
+                one.write(0x2d, prefix);
+                let ok = test_pool(1).install(|| write_codes(&mut one, width, s, &codes));
+                assert!(ok);
+                for threads in [2, 3] {
+                    let mut w = BitWriter::new();
+                    w.write(0x2d, prefix);
+                    let wrote = test_pool(threads)
+                        .install(|| write_dense_regions(&mut w, width, s, &codes));
+                    assert_eq!(wrote, vbmi.then_some(false), "s {s}, {threads} threads");
+                    if vbmi {
+                        assert_eq!(w.bit_len(), one.bit_len());
+                        let (got, want) = (w.into_bytes(), one.clone().into_bytes());
+                        assert!(got == want, "s {s}, prefix {prefix}, {threads} threads");
+                    }
+                }
+            }
+            let pool = test_pool(2);
+            let run = |codes: &[i16]| {
+                let mut w = BitWriter::new();
+                w.write(0x5, 3);
+                let wrote = pool.install(|| write_dense_regions(&mut w, width, s, codes));
+                (wrote, w)
+            };
+            // A zero code in chunk 4: nothing written.
+            codes[4 * WIRE_CHUNK + 999] = 0;
+            let (wrote, w) = run(&codes);
+            assert_eq!(wrote, None);
+            assert_eq!((w.bit_len(), w.into_bytes()), (3, vec![0x5]));
+            codes[4 * WIRE_CHUNK + 999] = 1;
+            // A level above s in chunk 6, then in the tail.
+            for at in [6 * WIRE_CHUNK + 3, dim - 2] {
+                codes[at] = -(s as i16) - 1;
+                assert_eq!(run(&codes).0, vbmi.then_some(true), "s {s}, entry {at}");
+                codes[at] = 1;
+            }
+        }
+    }
+
     /// Codes that are mostly zero (QSGD's, natural dithering's), a third non-zero (TernGrad's),
     /// all zero, all non-zero after a zero first code (no guessed parse meets the true one:
     /// every piece is parsed again), and all non-zero for the first 2/5 then sparse (the
