@@ -124,8 +124,10 @@ pub(crate) unsafe fn pack_dense_region(
 /// the last `s` bits (the carry after them).
 ///
 /// # Safety
-/// The CPU must have AVX-512 F, BW, VBMI and VBMI2; `out` must be valid for writes of
-/// `min(room, (blocks + 1)·8L + 64)` bytes, `blocks` the number of whole blocks of `codes`.
+/// The CPU must have AVX-512 F, BW, VBMI and VBMI2, and with `blocks` the number of whole
+/// blocks of `codes`: `BOUNDED`, `room ≥ blocks·8L` and `out` valid for writes of `room`
+/// bytes; else `out` valid for writes of `(blocks − 1)·8L + 64` bytes (each block's full
+/// store).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,avx512vbmi2")]
 unsafe fn pack_dense_blocks<const BOUNDED: bool>(

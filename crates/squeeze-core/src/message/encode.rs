@@ -76,8 +76,8 @@ pub(super) fn write_codes(w: &mut BitWriter, width: u32, s: u16, codes: &[i16]) 
 /// a known place, so each is packed straight there ([`BitWriter::write_regions`]) instead of
 /// into a piece of its own that is then copied into place; the same bytes. `Some(bad)` when
 /// it wrote them (`bad`: a level above `s`), `None` with the writer as it was when it does
-/// not apply: a zero code in the first block (checked first) or in a whole chunk (met while
-/// packing, which the other chunks then skip).
+/// not apply: a zero code in the first block of a whole chunk (checked first) or elsewhere
+/// in one (met while packing, which the chunks not yet packed then skip).
 #[cfg(all(target_arch = "x86_64", feature = "parallel"))]
 pub(super) fn write_dense_regions(
     w: &mut BitWriter,
@@ -87,39 +87,37 @@ pub(super) fn write_dense_regions(
 ) -> Option<bool> {
     use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
     let whole = codes.len() / WIRE_CHUNK;
+    // The first block of every whole chunk sampled for a zero code (a cheap look at 1/1024
+    // of the codes: a zero met later while packing costs the packing done until then).
     let applies = width <= 7
+        && whole > 0
         && crate::bits::wire_parallel(codes.len())
         && crate::bits::dense_vbmi()
         && codes
-            .get(..CODE_BLOCK)
-            .is_some_and(|b| dense_fields(b, width).is_some());
-    if !applies || whole == 0 {
+            .chunks(WIRE_CHUNK)
+            .take(whole)
+            .all(|chunk| dense_fields(&chunk[..CODE_BLOCK], width).is_some());
+    if !applies {
         return None;
     }
     let begin = w.bit_len();
     let zero_met = AtomicBool::new(false);
     let region_bytes = WIRE_CHUNK / 8 * (width + 1) as usize;
     let bad = w.write_regions(whole, region_bytes, |c, dst, shift| {
+        // Once a zero code is met the result is dropped (the chunked path checks the levels
+        // again), so a chunk after it only fills its bytes.
         let chunk = &codes[c * WIRE_CHUNK..][..WIRE_CHUNK];
-        let packed = if zero_met.load(Relaxed) || largest_level(chunk) > s {
-            None
-        } else {
+        if !zero_met.load(Relaxed) && largest_level(chunk) <= s {
             // SAFETY: `dense_vbmi()` holds only where the CPU has AVX-512 F, BW, VBMI, VBMI2.
-            unsafe { crate::bits::pack_dense_region(dst, shift, width, chunk) }
-        };
-        match packed {
-            Some(carry) => (carry, false),
-            None => {
-                if largest_level(chunk) <= s {
-                    zero_met.store(true, Relaxed);
-                }
-                // Every byte of the region written, as `write_regions` requires.
-                for b in dst.iter_mut() {
-                    b.write(0);
-                }
-                (0, true)
+            match unsafe { crate::bits::pack_dense_region(dst, shift, width, chunk) } {
+                Some(carry) => return (carry, false),
+                None => zero_met.store(true, Relaxed),
             }
         }
+        // Every byte of the region written, as `write_regions` requires.
+        // SAFETY: `dst` is valid for writes of its length; zero bytes initialise it.
+        unsafe { core::ptr::write_bytes(dst.as_mut_ptr(), 0, dst.len()) };
+        (0, true)
     });
     if zero_met.load(Relaxed) {
         w.truncate_bits(begin);

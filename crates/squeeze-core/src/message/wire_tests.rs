@@ -487,16 +487,29 @@ mod chunked {
 
     /// Codes with no zero, on two and three threads where the CPU has AVX-512 VBMI, go
     /// straight to their places (`encode::write_dense_regions`, which says it wrote them):
-    /// the bytes of the one-thread writer after a prefix of every bit offset, for 1-, 4- and
-    /// 7-bit levels; a zero code in a whole chunk hands back with the writer untouched; a
-    /// level above `s` in a late chunk or in the tail is reported. Without VBMI it never
-    /// applies.
+    /// the bytes and the writer's state of the one-thread writer after prefixes of several bit
+    /// offsets, for levels of 1 to 7 bits and tails of none, fewer than 64 and some thousand
+    /// codes. A zero code after the first block, in a middle chunk or in the last whole chunk
+    /// hands back with the writer as it was; a level above `s` in a middle chunk or at the
+    /// end is reported, with a zero elsewhere too by one of the two paths. Without VBMI it
+    /// never applies.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn dense_codes_are_packed_in_place() {
         use super::super::encode::{write_codes, write_dense_regions};
-        let dim = WIRE_PARALLEL_MIN + 2 * WIRE_CHUNK + 4_099;
-        for s in [1u16, 12, 100] {
+        let vbmi = crate::bits::dense_vbmi();
+        let (one, pool2, pool3) = (test_pool(1), test_pool(2), test_pool(3));
+        let after = |w: &mut BitWriter| w.write(0x1f5, 9);
+        for (s, tail) in [
+            (1u16, 4_099),
+            (2, 0),
+            (4, 63),
+            (12, 4_099),
+            (20, 1),
+            (40, 0),
+            (100, 4_099),
+        ] {
+            let dim = WIRE_PARALLEL_MIN + 2 * WIRE_CHUNK + tail;
             let width = bits_for_range(u64::from(s) + 1);
             let mut codes: Vec<i16> = (0..dim)
                 .map(|j| {
@@ -504,43 +517,51 @@ mod chunked {
                     if j % 5 < 2 { -level } else { level }
                 })
                 .collect();
-            let vbmi = crate::bits::dense_vbmi();
-            for prefix in 0..8u32 {
-                let mut one = BitWriter::new();
-                one.write(0x2d, prefix);
-                let ok = test_pool(1).install(|| write_codes(&mut one, width, s, &codes));
-                assert!(ok);
-                for threads in [2, 3] {
+            for prefix in [0u32, 1, 3, 5, 7, 8, 13, 61] {
+                let mut want = BitWriter::new();
+                want.write(0x2d5a_5a5a_5a5a_5a5b, prefix);
+                assert!(one.install(|| write_codes(&mut want, width, s, &codes)));
+                after(&mut want);
+                for pool in [&pool2, &pool3] {
                     let mut w = BitWriter::new();
-                    w.write(0x2d, prefix);
-                    let wrote = test_pool(threads)
-                        .install(|| write_dense_regions(&mut w, width, s, &codes));
-                    assert_eq!(wrote, vbmi.then_some(false), "s {s}, {threads} threads");
+                    w.write(0x2d5a_5a5a_5a5a_5a5b, prefix);
+                    let wrote = pool.install(|| write_dense_regions(&mut w, width, s, &codes));
+                    assert_eq!(wrote, vbmi.then_some(false), "s {s}, prefix {prefix}");
                     if vbmi {
-                        assert_eq!(w.bit_len(), one.bit_len());
-                        let (got, want) = (w.into_bytes(), one.clone().into_bytes());
-                        assert!(got == want, "s {s}, prefix {prefix}, {threads} threads");
+                        after(&mut w);
+                        assert_eq!(w.bit_len(), want.bit_len());
+                        let (got, want) = (w.into_bytes(), want.clone().into_bytes());
+                        assert!(got == want, "s {s}, prefix {prefix}");
                     }
                 }
             }
-            let pool = test_pool(2);
             let run = |codes: &[i16]| {
                 let mut w = BitWriter::new();
                 w.write(0x5, 3);
-                let wrote = pool.install(|| write_dense_regions(&mut w, width, s, codes));
+                let wrote = pool2.install(|| write_dense_regions(&mut w, width, s, codes));
                 (wrote, w)
             };
-            // A zero code in chunk 4: nothing written.
-            codes[4 * WIRE_CHUNK + 999] = 0;
-            let (wrote, w) = run(&codes);
-            assert_eq!(wrote, None);
-            assert_eq!((w.bit_len(), w.into_bytes()), (3, vec![0x5]));
-            codes[4 * WIRE_CHUNK + 999] = 1;
-            // A level above s in chunk 6, then in the tail.
-            for at in [6 * WIRE_CHUNK + 3, dim - 2] {
-                codes[at] = -(s as i16) - 1;
+            let whole = dim / WIRE_CHUNK;
+            for at in [69, 4 * WIRE_CHUNK + 999, (whole - 1) * WIRE_CHUNK + 17] {
+                let keep = std::mem::replace(&mut codes[at], 0);
+                let (wrote, mut w) = run(&codes);
+                assert_eq!(wrote, None, "s {s}, zero at {at}");
+                after(&mut w);
+                let mut want = BitWriter::new();
+                want.write(0x5, 3);
+                after(&mut want);
+                assert_eq!((w.bit_len(), w.into_bytes()), (12, want.into_bytes()));
+                codes[at] = keep;
+            }
+            for at in [6 * WIRE_CHUNK + 3, dim - 1] {
+                let keep = std::mem::replace(&mut codes[at], -(s as i16) - 1);
                 assert_eq!(run(&codes).0, vbmi.then_some(true), "s {s}, entry {at}");
-                codes[at] = 1;
+                codes[2 * WIRE_CHUNK + 7] = 0;
+                assert!(matches!(run(&codes).0, None | Some(true)));
+                let mut w = BitWriter::new();
+                assert!(!pool2.install(|| write_codes(&mut w, width, s, &codes)));
+                codes[2 * WIRE_CHUNK + 7] = 1;
+                codes[at] = keep;
             }
         }
     }
@@ -624,7 +645,15 @@ mod chunked {
         dense[5 * WIRE_CHUNK + 9] = f32::NAN;
         dense[6 * WIRE_CHUNK + 1] = f32::INFINITY;
         let dense = Message::Dense { values: dense };
-        for m in [Message::Natural { values }, quantized, dense] {
+        // Codes with no zero (packed in place where the CPU has AVX-512 VBMI).
+        let mut no_zero: Vec<i16> = (0..dim).map(|j| (j % 3) as i16 + 1).collect();
+        no_zero[6 * WIRE_CHUNK + 2] = 4;
+        let no_zero = Message::Quantized {
+            norm: 1.0,
+            levels: Levels::Uniform { s: 3 },
+            codes: no_zero,
+        };
+        for m in [Message::Natural { values }, quantized, dense, no_zero] {
             let want = m.validate().unwrap_err().to_string();
             for threads in [1, 2, 4] {
                 test_pool(threads).install(|| {
