@@ -539,7 +539,7 @@ pub(crate) use blocks::{BLOCK_GROUPS, group_at, lanes16};
 #[cfg(target_arch = "x86_64")]
 pub(crate) use dense_vbmi::dense_vbmi;
 #[cfg(all(target_arch = "x86_64", feature = "parallel"))]
-pub(crate) use dense_vbmi::pack_dense_region;
+pub(crate) use dense_vbmi::{dense_block, pack_dense_region};
 pub(crate) use group::{GroupBits, extract_bits, fast_pext};
 use group::{Packers, store_u64};
 

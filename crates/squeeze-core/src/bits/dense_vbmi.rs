@@ -78,7 +78,7 @@ impl BitWriter {
 
 /// Whether no code of a [`DENSE_BLOCK`] is zero (plain code; the packer tests its loads).
 #[cfg(target_arch = "x86_64")]
-fn dense_block(block: &[i16]) -> bool {
+pub(crate) fn dense_block(block: &[i16]) -> bool {
     block.iter().all(|&c| c != 0)
 }
 
@@ -107,9 +107,9 @@ pub(crate) unsafe fn pack_dense_region(
         pack_dense_blocks::<true>(dst.as_mut_ptr().cast(), dst.len(), width, codes, s, 0)
     };
     if done < blocks {
-        for b in &mut dst[done * block_bytes..] {
-            b.write(0);
-        }
+        let rest = &mut dst[done * block_bytes..];
+        // SAFETY: `rest` is valid for writes of its length; zero bytes initialise it.
+        unsafe { core::ptr::write_bytes(rest.as_mut_ptr(), 0, rest.len()) };
         return None;
     }
     Some(carry)

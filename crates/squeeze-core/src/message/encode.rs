@@ -96,7 +96,7 @@ pub(super) fn write_dense_regions(
         && codes
             .chunks(WIRE_CHUNK)
             .take(whole)
-            .all(|chunk| dense_fields(&chunk[..CODE_BLOCK], width).is_some());
+            .all(|chunk| crate::bits::dense_block(&chunk[..CODE_BLOCK]));
     if !applies {
         return None;
     }
@@ -109,10 +109,14 @@ pub(super) fn write_dense_regions(
         let chunk = &codes[c * WIRE_CHUNK..][..WIRE_CHUNK];
         if !zero_met.load(Relaxed) && largest_level(chunk) <= s {
             // SAFETY: `dense_vbmi()` holds only where the CPU has AVX-512 F, BW, VBMI, VBMI2.
-            match unsafe { crate::bits::pack_dense_region(dst, shift, width, chunk) } {
-                Some(carry) => return (carry, false),
-                None => zero_met.store(true, Relaxed),
-            }
+            // It writes every byte of `dst`, as `write_regions` requires, also at a zero code.
+            return match unsafe { crate::bits::pack_dense_region(dst, shift, width, chunk) } {
+                Some(carry) => (carry, false),
+                None => {
+                    zero_met.store(true, Relaxed);
+                    (0, true)
+                }
+            };
         }
         // Every byte of the region written, as `write_regions` requires.
         // SAFETY: `dst` is valid for writes of its length; zero bytes initialise it.
