@@ -17,14 +17,17 @@ impl BitWriter {
     /// [`wire_parallel`](super::wire_parallel)`(items.len())`: the same bytes for any thread
     /// count. Returns the OR of the kernel's flags.
     ///
-    /// The items are cut into [`WIRE_CHUNK`](super::WIRE_CHUNK)-sized chunks, and each chunk is
-    /// packed by the kernel, in parallel, into a writer of its own (kept in this writer between
-    /// calls, so a reused writer allocates them once). A prefix sum of their lengths gives
-    /// chunk $c$ its bit range $[b_c, b_c + \ell_c)$; in a second parallel pass each chunk's
-    /// bits go, shifted by $b_c \bmod 8$, into the whole bytes
+    /// The items are cut into [`WIRE_CHUNK`](super::WIRE_CHUNK)-sized chunks. The first
+    /// $\lfloor C/T\rfloor$ of the $C$ chunks ($T$ threads in the pool), the *head*, are packed
+    /// by the calling thread straight into this writer, where they start at a known place;
+    /// meanwhile the pool packs each of the other chunks into a writer of its own (kept in
+    /// this writer between calls, so a reused writer allocates them once). A prefix sum of
+    /// their lengths then gives chunk $c$ its bit range $[b_c, b_c + \ell_c)$; in a second
+    /// parallel pass each chunk's bits go, shifted by $b_c \bmod 8$, into the whole bytes
     /// $\lfloor b_c/8\rfloor \ldots \lfloor (b_c+\ell_c)/8\rfloor - 1$ (low $b_c \bmod 8$
     /// bits of the first left zero), and its last partial byte is OR-ed into the shared
-    /// boundary byte afterwards, in chunk order.
+    /// boundary byte afterwards, in chunk order. Only the chunks after the head are copied a
+    /// second time (on two threads, half of them).
     pub(crate) fn write_chunked<T: Sync>(
         &mut self,
         items: &[T],
@@ -60,31 +63,41 @@ impl BitWriter {
         kernel: &(impl Fn(&mut St, &mut BitWriter, &[T]) -> bool + Sync),
     ) -> bool {
         use rayon::prelude::*;
+        let chunks = items.len().div_ceil(WIRE_CHUNK);
+        let head_chunks = chunks / rayon::current_num_threads();
+        let (head, rest) = items.split_at(head_chunks * WIRE_CHUNK);
         let mut parts = std::mem::take(&mut self.parts);
-        parts.resize_with(items.len().div_ceil(WIRE_CHUNK), BitWriter::default);
+        parts.resize_with(chunks - head_chunks, BitWriter::default);
         let mut packed = vec![(0u64, false); parts.len()];
-        // Each thread walks a contiguous run of chunks and carries the state from one to
-        // the next (rayon's fold over an indexed iterator).
-        parts
-            .par_iter_mut()
-            .zip(items.par_chunks(WIRE_CHUNK))
-            .zip(packed.par_iter_mut())
-            .enumerate()
-            .fold(
-                || None::<(usize, St)>,
-                |cur, (c, ((w, chunk), out))| {
-                    let mut st = match cur {
-                        Some((next, st)) if next == c => st,
-                        _ => start(c),
-                    };
-                    w.clear();
-                    let flag = kernel(&mut st, w, chunk);
-                    *out = (w.bits, flag);
-                    w.finish();
-                    Some((c + 1, st))
-                },
-            )
-            .for_each(drop);
+        let head_flag = rayon::join(
+            || !head.is_empty() && kernel(&mut start(0), self, head),
+            || {
+                // Each thread walks a contiguous run of chunks and carries the state from
+                // one to the next (rayon's fold over an indexed iterator).
+                parts
+                    .par_iter_mut()
+                    .zip(rest.par_chunks(WIRE_CHUNK))
+                    .zip(packed.par_iter_mut())
+                    .enumerate()
+                    .fold(
+                        || None::<(usize, St)>,
+                        |cur, (i, ((w, chunk), out))| {
+                            let c = head_chunks + i;
+                            let mut st = match cur {
+                                Some((next, st)) if next == c => st,
+                                _ => start(c),
+                            };
+                            w.clear();
+                            let flag = kernel(&mut st, w, chunk);
+                            *out = (w.bits, flag);
+                            w.finish();
+                            Some((c + 1, st))
+                        },
+                    )
+                    .for_each(drop);
+            },
+        )
+        .0;
         // Whole bytes of the accumulator go to the buffer; < 8 bits stay as the head byte.
         let nb = (self.pending / 8) as usize;
         self.buf.extend_from_slice(&self.acc.to_le_bytes()[..nb]);
@@ -136,7 +149,7 @@ impl BitWriter {
         self.pending = (end % 8) as u32;
         self.bits += end - base;
         self.parts = parts;
-        packed.iter().any(|&(_, flag)| flag)
+        head_flag || packed.iter().any(|&(_, flag)| flag)
     }
 }
 

@@ -626,20 +626,26 @@ mod chunked {
     }
 
     /// A natural value that is not a power of two, a code level above `s`, and two non-finite
-    /// dense values, in late chunks: on every pool `validate` names the first bad entry, and
-    /// `try_encode` fails with that error and takes the writer back to its prefix (for the
-    /// first two, the other chunks were packed and spliced by then).
+    /// dense values, in late chunks, and the first two again in chunk 1 (packed by the calling
+    /// thread in place, the head of two and four threads): on every pool `validate` names the
+    /// first bad entry, and `try_encode` fails with that error and takes the writer back to
+    /// its prefix (for the first two, the other chunks were packed and spliced by then).
     #[test]
     fn chunked_encode_takes_a_bad_value_back() {
         let dim = WIRE_PARALLEL_MIN + WIRE_CHUNK + 7;
-        let mut values = vec![-0.5f32; dim];
-        values[6 * WIRE_CHUNK + 5] = 3.0;
-        let mut codes: Vec<i16> = (0..dim).map(|j| (j % 7) as i16 - 3).collect();
-        codes[7 * WIRE_CHUNK + 1] = -4;
-        let quantized = Message::Quantized {
-            norm: 1.0,
-            levels: Levels::Uniform { s: 3 },
-            codes,
+        let natural = |at: usize| {
+            let mut values = vec![-0.5f32; dim];
+            values[at] = 3.0;
+            Message::Natural { values }
+        };
+        let quantized = |at: usize| {
+            let mut codes: Vec<i16> = (0..dim).map(|j| (j % 7) as i16 - 3).collect();
+            codes[at] = -4;
+            Message::Quantized {
+                norm: 1.0,
+                levels: Levels::Uniform { s: 3 },
+                codes,
+            }
         };
         let mut dense = vec![1.5f32; dim];
         dense[5 * WIRE_CHUNK + 9] = f32::NAN;
@@ -653,7 +659,18 @@ mod chunked {
             levels: Levels::Uniform { s: 3 },
             codes: no_zero,
         };
-        for m in [Message::Natural { values }, quantized, dense, no_zero] {
+        let (late, head) = (
+            (6 * WIRE_CHUNK + 5, 7 * WIRE_CHUNK + 1),
+            (WIRE_CHUNK + 3, WIRE_CHUNK + 1),
+        );
+        for m in [
+            natural(late.0),
+            quantized(late.1),
+            dense,
+            no_zero,
+            natural(head.0),
+            quantized(head.1),
+        ] {
             let want = m.validate().unwrap_err().to_string();
             for threads in [1, 2, 4] {
                 test_pool(threads).install(|| {
