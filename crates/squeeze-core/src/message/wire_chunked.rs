@@ -66,9 +66,14 @@ impl BitWriter {
         let chunks = items.len().div_ceil(WIRE_CHUNK);
         let head_chunks = chunks / rayon::current_num_threads();
         let (head, rest) = items.split_at(head_chunks * WIRE_CHUNK);
-        let mut parts = std::mem::take(&mut self.parts);
-        parts.resize_with(chunks - head_chunks, BitWriter::default);
-        let mut packed = vec![(0u64, false); parts.len()];
+        let need = chunks - head_chunks;
+        let mut kept = std::mem::take(&mut self.parts);
+        // Grown only: a writer used from pools of different sizes keeps its chunk writers.
+        if kept.len() < need {
+            kept.resize_with(need, BitWriter::default);
+        }
+        let parts = &mut kept[..need];
+        let mut packed = vec![(0u64, false); need];
         let head_flag = rayon::join(
             || !head.is_empty() && kernel(&mut start(0), self, head),
             || {
@@ -148,7 +153,7 @@ impl BitWriter {
         self.acc = acc;
         self.pending = (end % 8) as u32;
         self.bits += end - base;
-        self.parts = parts;
+        self.parts = kept;
         head_flag || packed.iter().any(|&(_, flag)| flag)
     }
 }

@@ -390,7 +390,8 @@ mod chunked {
     }
 
     /// Same bytes (after prefixes of every bit offset), same `to_bytes`, and the same decode —
-    /// value or error — of the bytes, their truncations and a corruption, for 1, 2, 4 threads.
+    /// value or error — of the bytes, their truncations and a corruption, for 1, 2, 3, 4 and 16
+    /// threads (16: more threads than chunks, so no chunk is packed in place).
     fn check_threads<S: Scalar>(m: &Message<S>, flip: usize) {
         let dim = m.dim();
         let top = m.to_bytes();
@@ -408,9 +409,9 @@ mod chunked {
             .map(|b| Message::<S>::decode(b, dim))
             .collect();
         assert_eq!(want[0].as_ref(), Ok(m));
-        let prefixes = [0u32, 3, 13, 61];
+        let prefixes = [0u32, 3, 8, 13, 56, 61];
         let seq: Vec<_> = prefixes.iter().map(|&p| encoded(m, p)).collect();
-        for threads in [1, 2, 4] {
+        for threads in [1, 2, 3, 4, 16] {
             test_pool(threads).install(|| {
                 assert_eq!(wire_parallel(WIRE_PARALLEL_MIN), threads > 1);
                 for (&p, s) in prefixes.iter().zip(&seq) {
@@ -627,9 +628,10 @@ mod chunked {
 
     /// A natural value that is not a power of two, a code level above `s`, and two non-finite
     /// dense values, in late chunks, and the first two again in chunk 1 (packed by the calling
-    /// thread in place, the head of two and four threads): on every pool `validate` names the
-    /// first bad entry, and `try_encode` fails with that error and takes the writer back to
-    /// its prefix (for the first two, the other chunks were packed and spliced by then).
+    /// thread in place, in the head of two, three and four threads): on every pool `validate`
+    /// names the first bad entry, and `try_encode` fails with that error and takes the writer
+    /// back to its prefix (for the first two, the other chunks were packed and spliced by
+    /// then).
     #[test]
     fn chunked_encode_takes_a_bad_value_back() {
         let dim = WIRE_PARALLEL_MIN + WIRE_CHUNK + 7;
@@ -672,7 +674,7 @@ mod chunked {
             quantized(head.1),
         ] {
             let want = m.validate().unwrap_err().to_string();
-            for threads in [1, 2, 4] {
+            for threads in [1, 2, 3, 4] {
                 test_pool(threads).install(|| {
                     assert_eq!(m.validate().unwrap_err().to_string(), want);
                     let mut w = BitWriter::new();
