@@ -399,7 +399,7 @@ fn pack_region_bmi2<S: Scalar>(
 
 /// [`write_naturals`] on the calling thread: `true` if a value is bad. By blocks where `pext`
 /// is fast (each block checked as it is packed), else a check pass and the field loop.
-fn write_natural_run<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool {
+pub(super) fn write_natural_run<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool {
     let mut rest = values;
     #[cfg(target_arch = "x86_64")]
     if vbmi()

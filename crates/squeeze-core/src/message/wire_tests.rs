@@ -688,6 +688,60 @@ mod chunked {
         }
     }
 
+    /// Natural values through the chunked writer itself, which a CPU with fast `pext` never
+    /// takes for them (it packs them in place): the bytes of the one-thread writer on 2, 3 and
+    /// 4 threads after prefixes of 0–63 bits, and a bad value flagged in the head (chunk 1)
+    /// and in the last chunk.
+    #[test]
+    fn natural_values_through_the_chunked_writer() {
+        use super::natural::write_natural_run;
+        let dim = WIRE_PARALLEL_MIN + 2 * WIRE_CHUNK + 77;
+        let mut seed = 17u64;
+        let values: Vec<f32> = (0..dim)
+            .map(|_| {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let r = seed >> 33;
+                match r % 9 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    k => {
+                        (if r & 1 == 0 { 1.0 } else { -1.0 })
+                            * 2f32.powi((r >> 8) as i32 % 60 - 30 + k as i32)
+                    }
+                }
+            })
+            .collect();
+        let one = |values: &[f32], prefix: u32| {
+            let mut w = BitWriter::new();
+            w.write(0x1234_5678_9abc_def0, prefix);
+            let bad = write_natural_run(&mut w, values);
+            (bad, w.bit_len(), w.into_bytes())
+        };
+        let mut late = values.clone();
+        late[dim - 3] = 3.0;
+        let mut head = values.clone();
+        head[WIRE_CHUNK + 9] = f32::NAN;
+        for threads in [2, 3, 4] {
+            let pool = test_pool(threads);
+            for prefix in [0u32, 1, 7, 8, 33, 63] {
+                let want = one(&values, prefix);
+                assert!(!want.0);
+                let got = pool.install(|| {
+                    let mut w = BitWriter::new();
+                    w.write(0x1234_5678_9abc_def0, prefix);
+                    let bad = w.write_chunked(&values, write_natural_run);
+                    (bad, w.bit_len(), w.into_bytes())
+                });
+                assert_eq!(got, want, "{threads} threads, prefix {prefix}");
+            }
+            for bad_values in [&late, &head] {
+                let flagged =
+                    pool.install(|| BitWriter::new().write_chunked(bad_values, write_natural_run));
+                assert!(flagged, "{threads} threads");
+            }
+        }
+    }
+
     /// A bad entry in a late chunk and one in an early chunk: every thread count reports the
     /// early one, as the sequential decoder does.
     #[test]
