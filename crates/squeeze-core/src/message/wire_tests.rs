@@ -721,18 +721,19 @@ mod chunked {
         late[dim - 3] = 3.0;
         let mut head = values.clone();
         head[WIRE_CHUNK + 9] = f32::NAN;
+        let prefixes = [0u32, 1, 7, 8, 33, 63];
+        let wants: Vec<_> = prefixes.iter().map(|&p| one(&values, p)).collect();
+        assert!(wants.iter().all(|want| !want.0));
         for threads in [2, 3, 4] {
             let pool = test_pool(threads);
-            for prefix in [0u32, 1, 7, 8, 33, 63] {
-                let want = one(&values, prefix);
-                assert!(!want.0);
+            for (&prefix, want) in prefixes.iter().zip(&wants) {
                 let got = pool.install(|| {
                     let mut w = BitWriter::new();
                     w.write(0x1234_5678_9abc_def0, prefix);
                     let bad = w.write_chunked(&values, write_natural_run);
                     (bad, w.bit_len(), w.into_bytes())
                 });
-                assert_eq!(got, want, "{threads} threads, prefix {prefix}");
+                assert_eq!(&got, want, "{threads} threads, prefix {prefix}");
             }
             for bad_values in [&late, &head] {
                 let flagged =
