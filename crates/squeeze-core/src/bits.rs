@@ -532,6 +532,8 @@ mod scatter;
 mod sign_magnitude;
 #[cfg(any(feature = "parallel", test))]
 mod skip_sparse;
+#[cfg(feature = "parallel")]
+mod speculate;
 use blocks::DENSE_BLOCK;
 #[cfg(feature = "parallel")]
 pub(crate) use blocks::pack_blocks_into;
