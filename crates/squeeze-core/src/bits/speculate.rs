@@ -17,9 +17,10 @@
 //! takes $\max(g, p(a - g))$ and the second $\max(a - g, 1 - a)$; balanced, $g = p/(2 + p)$,
 //! $a = (1 + g)/2$, and the read takes $(1 + p)/(2 + p)$: a speed-up of $(2 + p)/(1 + p)$,
 //! 1.72 at $p = 0.38$ against $2 - p = 1.62$. Nothing read is guessed: the codes are the
-//! one-thread ones, and when the candidates do not merge within an eighth of the parse (codes
-//! with few zero codes, whose candidates keep their distance), or anything else is off, the
-//! rest is read as in `read_prefixed` from where the first thread stopped. Levels of one bit
+//! one-thread ones. When the candidates have not merged before they have parsed, together,
+//! half the bits from $g$ to $a$ (codes with few zero codes, or whose non-zero codes all have
+//! the same level and sign: their candidates keep their distance), or anything else is off,
+//! the rest is read as in `read_prefixed` from where the first thread stopped. Levels of one bit
 //! (TernGrad's) stay with `read_prefixed`'s ranges, where $2 - p$ is already near the cap.
 
 use super::BitReader;
@@ -40,7 +41,7 @@ pub(super) const SPECULATIVE_PARSE_COST: f64 = 0.4;
 const MAX_CANDIDATES: usize = 16;
 
 /// Codes each candidate parses before the first check for merges; doubled at every check.
-const FIRST_STEP: u64 = 1 << 12;
+const FIRST_STEP: u64 = 1 << 10;
 
 /// A candidate that is behind another by more bits than this at a check is taken as not
 /// merged with it (yet); within it, it is stepped code by code to the other's position.
@@ -110,24 +111,32 @@ impl Candidates {
 impl BitReader<'_> {
     /// Parses the candidates from bits `g..=g + width` until they have merged into one, and
     /// that one on to about bit `a`: the code start reached and the count from each candidate
-    /// to it. `None` if they have not merged by `give_up` or none is left.
+    /// to it. `None` if none is left, or if they have not merged before the bits parsed by
+    /// all candidates together would pass `budget` (a step is not begun that could).
     fn parse_candidates(
         &self,
         width: u32,
         g: u64,
         a: u64,
-        give_up: u64,
+        budget: u64,
     ) -> Option<(u64, Candidates)> {
         let mut c = Candidates::new(g, width);
         let mut r = self.clone();
         let mut step = FIRST_STEP;
+        let mut spent = 0u64;
         loop {
+            // At most W + 1 bits a code.
+            let most = c.leaders().count() as u64 * step * (u64::from(width) + 1);
+            if spent.saturating_add(most) > budget {
+                return None;
+            }
             for j in 0..c.n {
                 if c.lead[j] != j || !c.alive[j] {
                     continue;
                 }
                 r.pos = c.pos[j];
                 c.alive[j] = r.skip_codes(width, step).is_some();
+                spent += r.pos.saturating_sub(c.pos[j]);
                 (c.pos[j], c.count[j]) = (r.pos, c.count[j] + step);
             }
             // Close pairs: the one behind steps code by code up to the other.
@@ -169,9 +178,6 @@ impl BitReader<'_> {
                     (c.pos[first], c.count[first]) = (r.pos, c.count[first] + n);
                 }
                 return Some((c.pos[first], c));
-            }
-            if c.leaders().all(|j| c.pos[j] >= give_up) {
-                return None;
             }
             step *= 2;
         }
@@ -245,12 +251,16 @@ impl BitReader<'_> {
         let w = u64::from(width);
         let start = self.pos;
         // The codes take between d·W and d·(W + 1) bits; `a` stays inside the first d·W.
-        let bits = (self.len - start).min(d as u64 * (w + 1));
+        let bits = self.len.saturating_sub(start).min(d as u64 * (w + 1));
         let g = start + (bits as f64 * p / (2.0 + p)) as u64;
         let a = (start + bits + g)
             .div_ceil(2)
             .min(start + d as u64 * w / 16 * 15);
-        let give_up = g + (a.saturating_sub(g)) / 8;
+        // The candidates may parse half the bits one parse of g..a would: at most about a
+        // tenth of a one-thread read lost where they never merge. Merging took 50–185 k bits
+        // for QSGD s = 16's codes (1 in 440 non-zero; a budget of 0.55 M bits at d = 2^19 and
+        // 10 M at 10^7), 21 k for natural dithering s = 8's, 110–635 k at 1 in 2000.
+        let budget = (a.saturating_sub(g)) / 2;
         if a <= g + FIRST_STEP * (w + 1) {
             let (codes, bad, at) = (0, false, start);
             return Some(Speculated::Stopped { codes, bad, at });
@@ -261,7 +271,7 @@ impl BitReader<'_> {
                 let (i, bad) = r.read_to(out, 0, g, width, kernel)?;
                 Some((i, bad, r.pos))
             },
-            || self.parse_candidates(width, g, a, give_up),
+            || self.parse_candidates(width, g, a, budget),
         );
         let (i, bad_first, b) = first?;
         let known = parsed.and_then(|(end, c)| {
@@ -355,10 +365,10 @@ mod tests {
                 total / 3 + 3,
             ] {
                 let a = total * 2 / 3;
-                let (end, c) = r.parse_candidates(width, g, a, a).expect("merged");
+                let (end, c) = r.parse_candidates(width, g, a, u64::MAX).expect("merged");
                 let at = starts.binary_search(&end).expect("ends on a code start");
                 // On to about `a`, at the bits per code seen while merging.
-                assert!(end.abs_diff(a) < (a - g) / 100, "{end} far from {a}");
+                assert!(end.abs_diff(a) < (a - g) / 20, "{end} far from {a}");
                 let b = starts.partition_point(|&p| p < g);
                 let j = (starts[b] - g) as usize;
                 let want = (at - b) as u64;
@@ -367,6 +377,24 @@ mod tests {
                     Some(want),
                     "width {width}, 1 in {every}, g {g}"
                 );
+                // Every live candidate, true or not, leader or follower: a parse code by code
+                // from its start lands on `end` after that many codes.
+                for k in 0..c.n {
+                    let Some(count) = c.codes_of(k) else {
+                        continue;
+                    };
+                    let mut p = BitReader::new(&bytes);
+                    p.pos = g + k as u64;
+                    let mut parsed = 0;
+                    while p.pos < end && p.skip_tail(width, 1).is_some() {
+                        parsed += 1;
+                    }
+                    assert_eq!(
+                        (p.pos, parsed),
+                        (end, count),
+                        "width {width}, candidate {k}"
+                    );
+                }
             }
         }
     }
@@ -395,7 +423,7 @@ mod tests {
     #[test]
     fn speculative_read_equals_the_one_thread_read() {
         let pool = test_pool(2);
-        let n = 150_000;
+        let n = 400_000;
         let cases = [
             (5u32, 16u16, 440u64, 0u32, 16u16),
             (5, 16, 440, 61, 16),
@@ -460,5 +488,83 @@ mod tests {
         assert!(!bad && done + 64 > codes.len());
         assert_eq!(r.pos, starts[done]);
         assert_eq!(got[..done], codes[..done]);
+    }
+
+    /// Malformed inputs on a two-thread pool — cut short, with trailing garbage, with flipped
+    /// bits, and read for more or fewer codes than were written — never panic, and what is
+    /// returned is what a code-by-code parse gives: `done` codes at most as many as parse,
+    /// those codes (when not flagged bad) and the position after them, or `None` with the
+    /// position unchanged.
+    #[test]
+    fn malformed_inputs_read_as_code_by_code() {
+        let pool = test_pool(2);
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..24 {
+            let width = 2 + (round % 14) as u32;
+            let s = ((1u32 << width) - 1).min(32_767) as u16;
+            let every = [440u64, 56, 7, 2][round % 4];
+            let n = 60_000 + (next() % 40_000) as usize;
+            let (_, mut bytes, _) = case(n, width, s, every, (next() % 64) as u32);
+            match round % 3 {
+                0 => bytes.truncate(bytes.len() * (1 + (next() % 9) as usize) / 10),
+                1 => bytes.extend((0..next() % 5000).map(|_| next() as u8)),
+                _ => {
+                    for _ in 0..1 + next() % 4 {
+                        let bit = next() as usize % (bytes.len() * 8);
+                        bytes[bit / 8] ^= 1 << (bit % 8);
+                    }
+                }
+            }
+            let d = [n, n / 3, n + 777][(round / 3) % 3];
+            let s_read = if round % 5 == 0 { s / 2 } else { s };
+            let prefix = (next() % 64).min(bytes.len() as u64 * 8);
+            // The reference: code by code.
+            let mut p = BitReader::new(&bytes);
+            p.pos = prefix;
+            let (mut want, mut starts) = (Vec::new(), vec![prefix]);
+            while want.len() < d {
+                let Ok(level) = p.read(width) else { break };
+                let negative = match level {
+                    0 => false,
+                    _ => match p.read_bit() {
+                        Ok(bit) => bit,
+                        Err(_) => break,
+                    },
+                };
+                want.push(level as i32 * if negative { -1 } else { 1 });
+                starts.push(p.pos);
+            }
+            let read =
+                |r: &mut BitReader<'_>, out: &mut [i16]| r.read_sign_magnitude(out, width, s_read);
+            for prob in [0.1, 0.4, 0.8] {
+                let mut r = BitReader::new(&bytes);
+                r.pos = prefix;
+                let mut got = vec![0i16; d];
+                let what = format!("round {round}, width {width}, d {d}, p {prob}");
+                match pool.install(|| r.read_speculative(&mut got, width, prob, &read)) {
+                    None => assert_eq!(r.pos, prefix, "{what}"),
+                    Some((done, bad)) => {
+                        assert!(done <= want.len(), "{what}: {done} > {}", want.len());
+                        assert_eq!(r.pos, starts[done], "{what}");
+                        let over = want[..done]
+                            .iter()
+                            .any(|&c| c.unsigned_abs() > u32::from(s_read));
+                        if bad {
+                            assert!(over, "{what}: flagged bad with no bad level");
+                        } else {
+                            assert!(!over, "{what}: a bad level not flagged");
+                            let got: Vec<i32> = got[..done].iter().map(|&c| i32::from(c)).collect();
+                            assert_eq!(got, want[..done], "{what}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }
