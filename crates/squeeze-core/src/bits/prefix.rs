@@ -315,6 +315,22 @@ pub(super) mod tests {
         (w.finish().to_vec(), starts)
     }
 
+    /// Kinds of code stream for the tests of the readers on a pool: (level width, `s`, 1 in
+    /// how many codes non-zero — 0 for none, 1 for all): QSGD s = 16's, natural dithering
+    /// s = 8's, TernGrad's and QSGD s = 255's densities, and all-zero, all-non-zero and 15-bit.
+    pub(in crate::bits) const STREAMS: [(u32, u16, u64); 10] = [
+        (5, 16, 440),
+        (5, 16, 200),
+        (4, 8, 56),
+        (4, 8, 40),
+        (1, 1, 3),
+        (1, 1, 300),
+        (8, 255, 28),
+        (15, 32_767, 100),
+        (5, 16, 0),
+        (3, 7, 1),
+    ];
+
     /// Codes with level ≤ `s`, non-zero with probability about 1/`every` (never for 0).
     pub(in crate::bits) fn codes(n: usize, s: u16, every: u64, mut seed: u64) -> Vec<i16> {
         (0..n)
@@ -449,15 +465,7 @@ pub(super) mod tests {
     fn prefixed_read_equals_the_one_thread_read() {
         let pools = [2, 3].map(super::super::test_pool);
         let n = super::super::WIRE_PARALLEL_MIN + 12_345;
-        let cases = [
-            (5u32, 16u16, 200u64),
-            (4, 8, 40),
-            (1, 1, 3),
-            (5, 16, 0),
-            (3, 7, 1),
-            (1, 1, 300),
-        ];
-        for ((width, s, every), pool) in cases.into_iter().zip(pools.iter().cycle()) {
+        for (&(width, s, every), pool) in STREAMS.iter().zip(pools.iter().cycle()) {
             let codes = codes(n, s, every, 99);
             let (bytes, starts) = stream(3, width, &codes);
             let read =

@@ -322,7 +322,7 @@ enum Speculated {
 
 #[cfg(test)]
 mod tests {
-    use super::super::prefix::tests::{codes, stream};
+    use super::super::prefix::tests::{STREAMS, codes, stream};
     use super::super::test_pool;
     use super::*;
 
@@ -345,16 +345,9 @@ mod tests {
     /// the codes from there to that end.
     #[test]
     fn the_true_candidate_counts_the_codes_to_the_merged_end() {
-        for (width, s, every) in [
-            (5u32, 16u16, 440u64),
-            (4, 8, 56),
-            (1, 1, 20),
-            (1, 1, 2),
-            (8, 255, 28),
-            (3, 7, 5),
-            (5, 16, 2),
-            (15, 32_767, 100),
-        ] {
+        // Codes with zeros among them (their candidates meet), and 1 in 2 or 5 non-zero.
+        let streams = STREAMS.iter().filter(|&&(_, _, every)| every > 1);
+        for &(width, s, every) in streams.chain(&[(1, 1, 2), (3, 7, 5)]) {
             let (_, bytes, starts) = case(300_000, width, s, every, 7);
             let total = *starts.last().unwrap();
             let r = BitReader::new(&bytes);
@@ -498,13 +491,8 @@ mod tests {
     #[test]
     fn malformed_inputs_read_as_code_by_code() {
         let pool = test_pool(2);
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::rng::SqueezeRng::from_seed_u64(23);
+        let mut next = || rng.next_u64();
         for round in 0..24 {
             let width = 2 + (round % 14) as u32;
             let s = ((1u32 << width) - 1).min(32_767) as u16;
