@@ -318,6 +318,7 @@ pub(super) mod tests {
     /// Kinds of code stream for the tests of the readers on a pool: (level width, `s`, 1 in
     /// how many codes non-zero — 0 for none, 1 for all): QSGD s = 16's, natural dithering
     /// s = 8's, TernGrad's and QSGD s = 255's densities, and all-zero, all-non-zero and 15-bit.
+    #[cfg(feature = "parallel")]
     pub(in crate::bits) const STREAMS: [(u32, u16, u64); 10] = [
         (5, 16, 440),
         (5, 16, 200),

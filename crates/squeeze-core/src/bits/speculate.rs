@@ -8,8 +8,9 @@
 //! $W + 1$ bits), so it parses from each of these $W + 1$ candidate starts. A parse from a
 //! code start is fixed by its position, so two candidates that reach the same bit are the same
 //! parse from there on: they *merge*, one goes on and the other keeps the difference of their
-//! counts. In the sparse codes this path is for, the candidates merge within a few thousand
-//! codes, and one parse goes on to a bit $a$. Meanwhile the first thread reads the codes up to
+//! counts. In the sparse codes this path is for, the candidates merge within some thousands of
+//! codes (3–15 thousand for QSGD s = 16's, under a thousand for natural dithering s = 8's),
+//! and one parse goes on to a bit $a$. Meanwhile the first thread reads the codes up to
 //! the first code start $b \ge g$, which names the true candidate ($b - g$) and how many codes
 //! lie before $b$. Then the first thread reads up to $a$ and the second from $a$ to the end.
 //!
@@ -27,7 +28,9 @@ use super::BitReader;
 
 /// $p$ for the split of this path, whatever the width and density. Best of 100 reads of 10⁷
 /// codes on a two-thread pool (Intel Xeon VM, AVX-512), for $p$ = 0.3, 0.4, 0.5, 0.6, against
-/// one thread and against the ranges of `read_prefixed`:
+/// one thread and against the ranges of `read_prefixed` (measured before the review's mend —
+/// first steps of 2¹⁰ codes instead of 2¹², and the budget — which changes neither phase's
+/// balance):
 ///
 /// | codes | one thread | ranges | 0.3 | 0.4 | 0.5 | 0.6 |
 /// |---|---|---|---|---|---|---|
@@ -262,8 +265,11 @@ impl BitReader<'_> {
         // 10 M at 10^7), 21 k for natural dithering s = 8's, 110–635 k at 1 in 2000.
         let budget = (a.saturating_sub(g)) / 2;
         if a <= g + FIRST_STEP * (w + 1) {
-            let (codes, bad, at) = (0, false, start);
-            return Some(Speculated::Stopped { codes, bad, at });
+            return Some(Speculated::Stopped {
+                codes: 0,
+                bad: false,
+                at: start,
+            });
         }
         let (first, parsed) = rayon::join(
             || {
@@ -280,8 +286,11 @@ impl BitReader<'_> {
             (k <= d as u64).then_some((end, k as usize))
         });
         let Some((end, k)) = known else {
-            let (codes, bad, at) = (i, bad_first, b);
-            return Some(Speculated::Stopped { codes, bad, at });
+            return Some(Speculated::Stopped {
+                codes: i,
+                bad: bad_first,
+                at: b,
+            });
         };
         let (head, tail) = out.split_at_mut(k);
         let (mid, last) = rayon::join(
