@@ -441,12 +441,17 @@ mod multicore {
     /// decode of `natural` (fixed width), of codes with no zero (`power_rounding`: each chunk
     /// read from its guessed offset) and of codes with zeros (QSGD, TernGrad, natural
     /// dithering: each thread parses the codes before its range, `BitReader::read_prefixed`).
-    const WIRE_SPECS: [&str; 5] = [
+    /// QSGD s = 16 gives sparse codes at d = 10⁷ (1 in 440 non-zero), s = 4095 mixed ones
+    /// (about half non-zero) and s = 32767 nearly dense ones (about 1 in 14 zero), whose
+    /// parse runs on several chains (`skip_chains.rs`).
+    const WIRE_SPECS: [&str; 7] = [
         "qsgd:s=16",
         "terngrad",
         "natural",
         "natural_dithering:s=8",
         "power_rounding",
+        "qsgd:s=4095",
+        "qsgd:s=32767",
     ];
 
     fn wire_cases() -> Vec<PoolCase> {

@@ -531,6 +531,8 @@ mod prefix;
 mod scatter;
 mod sign_magnitude;
 #[cfg(any(feature = "parallel", test))]
+mod skip_chains;
+#[cfg(any(feature = "parallel", test))]
 mod skip_sparse;
 #[cfg(feature = "parallel")]
 mod speculate;

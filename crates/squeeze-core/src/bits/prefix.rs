@@ -9,7 +9,8 @@
 //! guessed, so the codes read are the one-thread ones whatever the split.
 //!
 //! A parse costs a fraction $p$ of a read (it walks the set bits of the input with no branch
-//! per code, `skip_sparse.rs`, and dense stretches code by code), so the ranges grow with
+//! per code, `skip_sparse.rs`, and denser stretches on several chains at once,
+//! `skip_chains.rs`), so the ranges grow with
 //! $t$: thread $t$'s work $p\thinspace k_t + (k_{t+1} - k_t)$ is the same for every $t$ when
 //! $k_{t+1} = L + (1 - p)\thinspace k_t$. On two threads $k_1 = d/(2 - p)$, a speed-up of
 //! $2 - p$ over one thread; every thread re-parses from the start, so more threads give less
@@ -102,6 +103,9 @@ impl BitReader<'_> {
         self.skip_tail(1, left)
     }
 
+    /// [`BitReader::skip_codes`] for `W`-bit levels (`2 ≤ W ≤ 15`) on one chain, a group of
+    /// codes per step: a group with no zero code at once, a run of zero codes to the next set
+    /// bit, a lone non-zero code after zeros, else the group code by code.
     #[inline(always)]
     pub(super) fn skip_codes_w<const W: u32>(&mut self, n: u64) -> Option<()> {
         let group = 56 / (W + 1);
@@ -114,6 +118,11 @@ impl BitReader<'_> {
             let Some(word) = self.peek_57() else {
                 return self.skip_tail(W, left);
             };
+            if left >= u64::from(group) && super::skip_chains::all_nonzero::<W>(word) {
+                self.pos += u64::from(group * (W + 1));
+                left -= u64::from(group);
+                continue;
+            }
             if word & zero_mask == 0 {
                 // A run of zero codes: every whole level before the next set bit is zero, and
                 // the code holding that bit is not.
@@ -147,17 +156,7 @@ impl BitReader<'_> {
                 left -= 1;
                 continue;
             }
-            // Bit o of z: the level starting at offset o is non-zero (the chain of
-            // `BitReader::read_sign_magnitude`).
-            let mut z = word;
-            for k in 1..W {
-                z |= word >> k;
-            }
-            let mut used = 0u32;
-            for _ in 0..group {
-                used += W + ((z >> used) & 1) as u32;
-            }
-            self.pos += u64::from(used);
+            self.pos += super::skip_chains::group_bits::<W>(word);
             left -= u64::from(group);
         }
         Some(())

@@ -11,6 +11,10 @@
 //! non-zero words, their bits), with no branch per set bit either (only per window, and for
 //! the rare word with more than four set bits). The branchy parse of
 //! [`BitReader::skip_codes`] paid a mispredicted branch at the end of nearly every zero run.
+//!
+//! The walk pays per set bit, so codes with many (a window with more than one per byte), or
+//! with one non-zero code in [`MIXED`] or more (the window walked last), go to the chains of
+//! `skip_chains.rs` for [`DENSE_RUN`] windows' worth, and the walk tries again after them.
 
 use super::BitReader;
 
@@ -23,6 +27,12 @@ const WINDOW: usize = 4096;
 /// codes took up to 19 % longer than the code-by-code parse alone; at 32, within ±5 %. Two
 /// in this crate's tests, whose streams then go back to the walk after a dense stretch.
 const DENSE_RUN: u64 = if cfg!(test) { 2 } else { 32 };
+
+/// A walked window with at least one non-zero code in this many hands the next windows to
+/// the chains of `skip_chains.rs`, as a dense window does: their parses from other bits meet
+/// the true one within a few codes there, but not in sparser codes, whose zero runs keep them
+/// apart.
+const MIXED: u64 = 16;
 
 /// The chain's state: the codes before bit `rel` (relative to where the parse began) are
 /// parsed; `nz` of them were non-zero, and `m = nz mod W`.
@@ -115,6 +125,7 @@ impl BitReader<'_> {
         let mut bits = [0u32; WINDOW + 64];
         let mut byte = (pos0 / 8) as usize;
         let mut target = None;
+        let mut mixed = false;
         while target.is_none() {
             let Some(window) = self.bytes.get(byte..) else {
                 break;
@@ -123,35 +134,19 @@ impl BitReader<'_> {
             if window.is_empty() {
                 break;
             }
-            let nw = nonzero_words(window, &mut blocks, &mut words);
-            if let Some((x, 0)) = words
-                .first_mut()
-                .filter(|_| nw > 0 && byte as u64 * 8 <= pos0)
-            {
-                *x &= !0 << (pos0 % 8);
-            }
-            // Every set bit of the window, in order.
-            let mut nbits = 0;
-            let mut dense = false;
-            for &(mut x, at) in &words[..nw] {
-                let c = x.count_ones() as usize;
-                if nbits + c > WINDOW {
-                    dense = true;
-                    break;
-                }
-                for k in 0..4 {
-                    bits[nbits + k] = at + x.trailing_zeros();
-                    x &= x.wrapping_sub(1);
-                }
-                for slot in bits.iter_mut().skip(nbits + 4).take(c.saturating_sub(4)) {
-                    *slot = at + x.trailing_zeros();
-                    x &= x.wrapping_sub(1);
-                }
-                nbits += c;
-            }
+            // Every set bit of the window, in order (`None`: dense), unless the last window
+            // walked was mixed.
+            let listed = if mixed {
+                None
+            } else {
+                let first = (byte as u64 * 8 <= pos0).then_some(pos0 % 8);
+                set_bits(window, first, &mut blocks, &mut words, &mut bits)
+            };
+            let dense = listed.is_none();
+            let nbits = listed.unwrap_or(0);
             if dense {
-                // Dense codes, faster code by code: about DENSE_RUN windows' worth, then the
-                // walk again from the code reached.
+                // Dense or mixed codes, faster on the chains of `skip_chains.rs`: about
+                // DENSE_RUN windows' worth, then the walk again from the code reached.
                 // At least one code: a walk that reaches code n stops (`target`).
                 let k = (n - walk.codes(w)).min(DENSE_RUN * WINDOW as u64 * 8 / (w + 1));
                 debug_assert!(k > 0);
@@ -165,6 +160,7 @@ impl BitReader<'_> {
                     target = Some(rel);
                 }
                 byte = (self.pos / 8) as usize;
+                mixed = false;
                 continue;
             }
             let from = (byte as u64 * 8).wrapping_sub(pos0);
@@ -179,6 +175,8 @@ impl BitReader<'_> {
                     .iter()
                     .find_map(|&b| walk.step_to(from.wrapping_add(u64::from(b)), w, n));
             }
+            let nz = walk.nz - before.nz;
+            mixed = W > 1 && nz > 0 && nz * MIXED >= walk.codes(w) - before.codes(w);
             byte += window.len();
         }
         // Past the last set bit (or none read), every code is zero.
@@ -193,9 +191,44 @@ impl BitReader<'_> {
         if W == 1 {
             self.skip_one_bit_codes(n)
         } else {
-            self.skip_codes_w::<W>(n)
+            self.skip_codes_chains::<W>(n)
         }
     }
+}
+
+/// Every set bit of `window` (bits below `first` of its first byte cleared) into `bits`, as
+/// bit offsets in order, through its non-zero words; how many, or `None` past [`WINDOW`].
+#[inline(always)]
+fn set_bits(
+    window: &[u8],
+    first: Option<u64>,
+    blocks: &mut [u16],
+    words: &mut [(u64, u32)],
+    bits: &mut [u32],
+) -> Option<usize> {
+    let nw = nonzero_words(window, blocks, words);
+    if let Some(skip) = first
+        && let Some((x, 0)) = words.first_mut().filter(|_| nw > 0)
+    {
+        *x &= !0 << skip;
+    }
+    let mut nbits = 0;
+    for &(mut x, at) in &words[..nw] {
+        let c = x.count_ones() as usize;
+        if nbits + c > WINDOW {
+            return None;
+        }
+        for k in 0..4 {
+            bits[nbits + k] = at + x.trailing_zeros();
+            x &= x.wrapping_sub(1);
+        }
+        for slot in bits.iter_mut().skip(nbits + 4).take(c.saturating_sub(4)) {
+            *slot = at + x.trailing_zeros();
+            x &= x.wrapping_sub(1);
+        }
+        nbits += c;
+    }
+    Some(nbits)
 }
 
 /// The non-zero 8-byte words of `window` with their bit offsets (in order), through its
