@@ -458,6 +458,24 @@ pub(super) mod tests {
         }
     }
 
+    /// A count of codes past any input, up to `u64::MAX`, reports that the input ends (a
+    /// zero run's length times the width once wrapped to a position inside it), for all-zero
+    /// and all-non-zero codes of every width, from bit offsets 0 and 44.
+    #[test]
+    fn skip_of_more_codes_than_any_input_reports_its_end() {
+        for width in 1u32..=15 {
+            for bytes in [vec![0u8; 756], vec![0xffu8; 756]] {
+                for at in [0u64, 44] {
+                    for n in [u64::MAX / 2, u64::MAX / u64::from(width), u64::MAX] {
+                        let mut r = BitReader::new(&bytes);
+                        r.pos = at;
+                        assert_eq!(r.skip_codes(width, n), None, "width {width}, n {n}");
+                    }
+                }
+            }
+        }
+    }
+
     /// On two- and three-thread pools codes are read by ranges (not left to the caller), with
     /// the codes of the one-thread read and the position after the last one read.
     #[cfg(feature = "parallel")]

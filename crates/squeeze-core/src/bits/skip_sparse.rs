@@ -180,8 +180,10 @@ impl BitReader<'_> {
             byte += window.len();
         }
         // Past the last set bit (or none read), every code is zero.
-        let rel = target.unwrap_or_else(|| walk.rel + (n - walk.codes(w).min(n)) * w);
-        self.pos = pos0 + rel;
+        // Saturating: an `n` past any input (up to u64::MAX) reports that the input ends.
+        let zeros = (n - walk.codes(w).min(n)).saturating_mul(w);
+        let rel = target.unwrap_or_else(|| walk.rel.saturating_add(zeros));
+        self.pos = pos0.saturating_add(rel);
         (self.pos <= self.len).then_some(())
     }
 
