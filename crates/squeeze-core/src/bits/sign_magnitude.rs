@@ -108,10 +108,7 @@ impl BitReader<'_> {
         // One group from an 8-byte load: (bits used, level above s seen).
         let run = |word: u64, chunk: &mut [i16]| {
             let mut low = 0i16;
-            let mut z = word;
-            for k in 1..W {
-                z |= word >> k;
-            }
+            let z = level_starts::<W>(word);
             if chunk.len() == group && z & dense == dense {
                 // By induction from the first, every level of the group is non-zero, so every
                 // code is W + 1 bits at a constant offset: no position chain (a dense message,
@@ -298,5 +295,44 @@ fn fill_zeros(out: &mut [i16], i: usize, n: usize) {
     }
     if k < end {
         out[k..end].fill(0);
+    }
+}
+
+/// Bit o set iff any of bits o .. o + W of `word` is: the level of W bits starting at offset o
+/// is non-zero. Windows doubled (1, 2, 4, 8 bits) and the last two overlapped, a few steps deep
+/// rather than W − 1 dependent ones, since it lies on the parse's and the read's chain.
+#[inline(always)]
+pub(super) fn level_starts<const W: u32>(word: u64) -> u64 {
+    let mut z = word;
+    let mut span = 1;
+    while 2 * span <= W {
+        z |= z >> span;
+        span *= 2;
+    }
+    if span < W {
+        z |= z >> (W - span);
+    }
+    z
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `level_starts` is the OR of the W shifted words (bit o: a set bit among o .. o + W)
+        /// for every width.
+        #[test]
+        fn level_starts_is_the_or_of_w_shifts(word in any::<u64>(), sparse in any::<u64>()) {
+            for x in [word, word & sparse, word & sparse & (sparse >> 7)] {
+                macro_rules! widths {
+                    ($($w:literal)*) => {$(
+                        let want = (0..$w).fold(0u64, |z, k| z | x >> k);
+                        prop_assert_eq!(super::level_starts::<$w>(x), want, "W = {}", $w);
+                    )*};
+                }
+                widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
+            }
+        }
     }
 }

@@ -186,10 +186,7 @@ pub(super) fn group_bits<const W: u32>(word: u64) -> u64 {
     if all_nonzero::<W>(word) {
         return u64::from(group * (W + 1));
     }
-    let mut z = word;
-    for k in 1..W {
-        z |= word >> k;
-    }
+    let z = super::sign_magnitude::level_starts::<W>(word);
     let mut used = 0u64;
     for _ in 0..group {
         used += u64::from(W) + ((z >> used) & 1);
