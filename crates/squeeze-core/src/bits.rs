@@ -546,6 +546,7 @@ pub(crate) use dense_vbmi::dense_vbmi;
 pub(crate) use dense_vbmi::{dense_block, pack_dense_region};
 pub(crate) use group::{GroupBits, extract_bits, fast_pext};
 use group::{Packers, store_u64};
+pub(crate) use sign_magnitude::{field_masks, nonzero_levels};
 
 /// Chunked packers, in `message/` beside the encoder and decoder that call them.
 #[path = "message/wire_chunked.rs"]

@@ -118,7 +118,7 @@ impl BitReader<'_> {
             let Some(word) = self.peek_57() else {
                 return self.skip_tail(W, left);
             };
-            if left >= u64::from(group) && super::skip_chains::all_nonzero::<W>(word) {
+            if left >= u64::from(group) && super::sign_magnitude::all_nonzero::<W>(word) {
                 self.pos += u64::from(group * (W + 1));
                 left -= u64::from(group);
                 continue;
@@ -156,7 +156,8 @@ impl BitReader<'_> {
                 left -= 1;
                 continue;
             }
-            self.pos += super::skip_chains::group_bits::<W>(word);
+            // Not all non-zero (tested first): the chain.
+            self.pos += super::sign_magnitude::chain_bits::<W>(word);
             left -= u64::from(group);
         }
         Some(())

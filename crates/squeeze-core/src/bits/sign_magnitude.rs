@@ -298,6 +298,61 @@ fn fill_zeros(out: &mut [i16], i: usize, n: usize) {
     }
 }
 
+/// The masks of `fields` sign-magnitude fields at stride `width + 1` from bit 0: their level
+/// bits and their sign bits.
+#[inline(always)]
+pub(crate) fn field_masks(width: u32, fields: u32) -> (u64, u64) {
+    (0..fields).fold((0, 0), |(levels, signs), k| {
+        let at = k * (width + 1);
+        (
+            levels | ((1u64 << width) - 1) << at,
+            signs | 1 << (at + width),
+        )
+    })
+}
+
+/// The sign places (of `signs`) whose field in `word` holds a non-zero level (of `levels`),
+/// with no chain per field: a level plus 2^w − 1 carries into its sign place iff it is
+/// non-zero, and the carry never leaves the field.
+#[inline(always)]
+pub(crate) fn nonzero_levels(word: u64, levels: u64, signs: u64) -> u64 {
+    ((word & levels) + levels) & signs
+}
+
+/// Whether the `56 / (W + 1)` codes at the bottom of `word` (the bits from a code start) are
+/// all non-zero: [`nonzero_levels`] of the fields at stride W + 1, since if the first k fields
+/// hold non-zero levels, they are the first k codes.
+#[cfg(any(feature = "parallel", test))]
+#[inline(always)]
+pub(super) fn all_nonzero<const W: u32>(word: u64) -> bool {
+    let (levels, signs) = field_masks(W, 56 / (W + 1));
+    nonzero_levels(word, levels, signs) == signs
+}
+
+/// The length of the `56 / (W + 1)` codes at the bottom of `word` (the bits from a code
+/// start) through the chain of [`BitReader::read_sign_magnitude`] (bit o of `z`: the level at
+/// offset o is non-zero).
+#[cfg(any(feature = "parallel", test))]
+#[inline(always)]
+pub(super) fn chain_bits<const W: u32>(word: u64) -> u64 {
+    let z = level_starts::<W>(word);
+    let mut used = 0u64;
+    for _ in 0..56 / (W + 1) {
+        used += u64::from(W) + ((z >> used) & 1);
+    }
+    used
+}
+
+/// [`chain_bits`], at once if [`all_nonzero`].
+#[cfg(any(feature = "parallel", test))]
+#[inline(always)]
+pub(super) fn group_bits<const W: u32>(word: u64) -> u64 {
+    if all_nonzero::<W>(word) {
+        return u64::from(56 / (W + 1) * (W + 1));
+    }
+    chain_bits::<W>(word)
+}
+
 /// Bit o set iff any of bits o .. o + W of `word` is: the level of W bits starting at offset o
 /// is non-zero. Windows doubled (1, 2, 4, 8 bits) and the last two overlapped, a few steps deep
 /// rather than W − 1 dependent ones, since it lies on the parse's and the read's chain.

@@ -17,6 +17,7 @@
 //! while the codes left surely reach past it, and inside the input.
 
 use super::BitReader;
+use super::sign_magnitude::{all_nonzero, group_bits};
 
 /// Segments parsed side by side.
 const CHAINS: usize = 4;
@@ -162,36 +163,6 @@ impl BitReader<'_> {
     fn word_at(&self, pos: u64) -> u64 {
         self.load_u64((pos / 8) as usize) >> (pos % 8)
     }
-}
-
-/// Whether the `56 / (W + 1)` codes at the bottom of `word` (the bits from a code start) are
-/// all non-zero, with no chain per code: a level plus 2^W − 1 carries into its cleared sign
-/// bit iff it is non-zero, and never further; and if the first k fields at stride W + 1 hold
-/// non-zero levels, they are the first k codes.
-#[inline(always)]
-pub(super) fn all_nonzero<const W: u32>(word: u64) -> bool {
-    let group = 56 / (W + 1);
-    let level_mask = (1u64 << W) - 1;
-    let levels = (0..group).fold(0u64, |m, k| m | level_mask << (k * (W + 1)));
-    let signs = (0..group).fold(0u64, |m, k| m | 1 << (k * (W + 1) + W));
-    ((word & levels) + levels) & signs == signs
-}
-
-/// The length of the `56 / (W + 1)` codes at the bottom of `word` (the bits from a code
-/// start): at once if [`all_nonzero`], else through the chain of
-/// `BitReader::read_sign_magnitude` (bit o of `z`: the level at offset o is non-zero).
-#[inline(always)]
-pub(super) fn group_bits<const W: u32>(word: u64) -> u64 {
-    let group = 56 / (W + 1);
-    if all_nonzero::<W>(word) {
-        return u64::from(group * (W + 1));
-    }
-    let z = super::sign_magnitude::level_starts::<W>(word);
-    let mut used = 0u64;
-    for _ in 0..group {
-        used += u64::from(W) + ((z >> used) & 1);
-    }
-    used
 }
 
 #[cfg(test)]

@@ -417,18 +417,13 @@ fn code_group(group: &[i16], stride: u32, pext: bool) -> Option<GroupBits> {
     {
         return Some(GroupBits::packed(0, group.len() as u32 * width));
     }
-    // The fields at stride `width + 1`, and (constants for a whole group) the masks of their
-    // level bits and of their sign bits.
-    let (mut word, mut levels, mut signs) = (0u64, 0u64, 0u64);
-    for (j, &c) in group.iter().enumerate() {
-        let at = j as u32 * stride;
-        word |= (c.unsigned_abs() as u64 | (((c < 0) as u64) << width)) << at;
-        levels |= ((1u64 << width) - 1) << at;
-        signs |= 1 << (at + width);
-    }
-    // A level plus 2^w − 1 carries into its sign place iff it is non-zero (no carry leaves
-    // the field): the sign places to keep.
-    let kept = ((word & levels) + levels) & signs;
+    // The fields at stride `width + 1`, the masks of their level and sign bits (constants for
+    // a whole group), and the sign places to keep (those of non-zero levels).
+    let word = group.iter().enumerate().fold(0u64, |word, (j, &c)| {
+        word | (c.unsigned_abs() as u64 | (((c < 0) as u64) << width)) << (j as u32 * stride)
+    });
+    let (levels, signs) = crate::bits::field_masks(width, group.len() as u32);
+    let kept = crate::bits::nonzero_levels(word, levels, signs);
     if kept == signs {
         Some(GroupBits::packed(word, group.len() as u32 * stride))
     } else if pext {
