@@ -67,16 +67,20 @@ pub(crate) fn test_pool(threads: usize) -> rayon::ThreadPool {
         .unwrap()
 }
 
-/// Whether the bit-packing loops take their `avx2,bmi2` copy (respects
-/// [`crate::simd::portable`]).
+/// Whether the bit-packing loops take their `avx2,bmi2,popcnt` copy (respects
+/// [`crate::simd::portable`]). Every CPU with BMI2 has POPCNT, but the compiler knows only
+/// what a copy enables: without `popcnt` a group's `count_ones` is a dozen dependent
+/// bit-twiddling steps on the packing chain.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn bmi2() -> bool {
-    crate::simd::avx2() && std::is_x86_feature_detected!("bmi2")
+    crate::simd::avx2()
+        && std::is_x86_feature_detected!("bmi2")
+        && std::is_x86_feature_detected!("popcnt")
 }
 
 /// The method `$name` (with the doc `$doc`) as a dispatch on [`bmi2`]: to `$copy`, the body
-/// method `$body` compiled with `avx2,bmi2` (variable shifts `shlx`/`shrx` and `bzhi`, free of
+/// method `$body` compiled with `avx2,bmi2,popcnt` (variable shifts `shlx`/`shrx` and `bzhi`, free of
 /// the flags dependency of `shl cl`), or to `$body` as is; the same results either way.
 macro_rules! bmi2_dispatch {
     (
@@ -88,14 +92,14 @@ macro_rules! bmi2_dispatch {
         $vis fn $name<$($gen)*>(&mut self, $($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             if bmi2() {
-                // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+                // SAFETY: `bmi2()` checked that this CPU has AVX2, BMI2 and POPCNT.
                 return unsafe { self.$copy($($arg),*) };
             }
             self.$body($($arg),*)
         }
 
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,bmi2")]
+        #[target_feature(enable = "avx2,bmi2,popcnt")]
         fn $copy<$($gen)*>(&mut self, $($arg: $ty),*) $(-> $ret)? {
             self.$body($($arg),*)
         }
@@ -190,10 +194,10 @@ impl BitWriter {
     /// accumulator and stored with one unaligned 8-byte write, with no branch per field.
     ///
     /// `group(items, max_len)` may give a whole group's bits at once ([`GroupBits`]; `max_len`
-    /// is a constant in the loop's per-width copies): then `field` is not called for it, and a
-    /// group of zero bits only moves the position (the bytes ahead are already zero). With
-    /// BMI2 the loop runs in a copy compiled for `avx2,bmi2`, where a [`GroupBits::select`] is
-    /// one `pext`.
+    /// is a constant in the loop's per-width copies): then `field` is not called for it. Every
+    /// group is stored, a zero group too: a branch on it costs more where zero and non-zero
+    /// groups alternate. With BMI2 the loop runs in a copy compiled for `avx2,bmi2,popcnt`
+    /// (variable shifts free of the flags dependency of `shl cl`).
     pub(crate) fn write_fields<T: Copy>(
         &mut self,
         items: &[T],
@@ -203,7 +207,7 @@ impl BitWriter {
     ) {
         #[cfg(target_arch = "x86_64")]
         if bmi2() {
-            #[target_feature(enable = "avx2,bmi2")]
+            #[target_feature(enable = "avx2,bmi2,popcnt")]
             fn with_bmi2<T: Copy>(
                 w: &mut BitWriter,
                 items: &[T],
@@ -211,15 +215,12 @@ impl BitWriter {
                 field: impl Fn(T) -> (u64, u32),
                 group: impl Fn(&[T], u32) -> Option<GroupBits>,
             ) {
-                // The closure inherits this copy's features: `pext` is one instruction.
-                w.write_fields_body(items, max_len, field, group, |v, keep| {
-                    core::arch::x86_64::_pext_u64(v, keep)
-                });
+                w.write_fields_body(items, max_len, field, group);
             }
-            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+            // SAFETY: `bmi2()` checked that this CPU has AVX2, BMI2 and POPCNT.
             return unsafe { with_bmi2(self, items, max_len, field, group) };
         }
-        self.write_fields_body(items, max_len, field, group, extract_bits);
+        self.write_fields_body(items, max_len, field, group);
     }
 
     #[inline(always)]
@@ -229,26 +230,35 @@ impl BitWriter {
         max_len: u32,
         field: impl Fn(T) -> (u64, u32),
         group: impl Fn(&[T], u32) -> Option<GroupBits>,
-        pext: impl Fn(u64, u64) -> u64,
     ) {
         debug_assert!((1..=56).contains(&max_len));
         if items.is_empty() {
             return;
         }
+        let k = Packers::new(&field, &group);
+        self.pack_with(items.len() as u64 * u64::from(max_len), |buf, at| {
+            k.pack_fields(buf, at, items, max_len)
+        });
+    }
+
+    /// Append at most `most` bits by word stores: `pack(buf, at)` gets the buffer (zeroed
+    /// from the current byte on, for `most` bits and 8 bytes more) and the position
+    /// `at = (p, acc, n)`: byte `p`, whose first `n < 8` bits are those of `acc` (already
+    /// stored there). It appends with [`append`] and returns the position after its bits.
+    #[inline(always)]
+    pub(crate) fn pack_with(
+        &mut self,
+        most: u64,
+        pack: impl FnOnce(&mut [u8], (usize, u64, u32)) -> (usize, u64, u32),
+    ) {
         let start = self.buf.len();
         let start_bits = start as u64 * 8 + self.pending as u64;
-        let most = self.pending as u64 + items.len() as u64 * max_len as u64;
+        let most = self.pending as u64 + most;
         self.buf.resize(start + most.div_ceil(8) as usize + 8, 0);
         let buf = &mut self.buf[..];
-        let (mut p, mut acc, mut n) = (start, self.acc, self.pending);
         // Down to fewer than 8 pending bits: their whole bytes go to the buffer first.
-        store_u64(buf, p, acc);
-        let b = n / 8;
-        p += b as usize;
-        acc = if b == 0 { acc } else { acc >> (8 * b) };
-        n -= 8 * b;
-        let k = Packers::new(&field, &group, &pext);
-        let (p, acc, n) = k.pack_fields(buf, (p, acc, n), items, max_len);
+        let at = append(buf, (start, self.acc, self.pending), 0, 0);
+        let (p, acc, n) = pack(buf, at);
         self.buf.truncate(p);
         self.acc = acc;
         self.pending = n;
@@ -539,13 +549,16 @@ mod speculate;
 use blocks::DENSE_BLOCK;
 #[cfg(feature = "parallel")]
 pub(crate) use blocks::pack_blocks_into;
-pub(crate) use blocks::{BLOCK_GROUPS, group_at, lanes16};
+pub(crate) use blocks::{BLOCK_GROUPS, group_at};
 #[cfg(target_arch = "x86_64")]
 pub(crate) use dense_vbmi::dense_vbmi;
 #[cfg(all(target_arch = "x86_64", feature = "parallel"))]
 pub(crate) use dense_vbmi::{dense_block, pack_dense_region};
-pub(crate) use group::{GroupBits, extract_bits, fast_pext};
-use group::{Packers, store_u64};
+use group::Packers;
+#[cfg(test)]
+pub(crate) use group::extract_bits;
+pub(crate) use group::{GroupBits, fast_pext};
+pub(crate) use group::{append, append_wide};
 pub(crate) use sign_magnitude::{field_masks, nonzero_levels};
 
 /// Chunked packers, in `message/` beside the encoder and decoder that call them.

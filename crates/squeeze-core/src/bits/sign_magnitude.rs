@@ -22,7 +22,7 @@ impl BitReader<'_> {
     ) -> (usize, bool) {
         #[cfg(target_arch = "x86_64")]
         if bmi2() {
-            #[target_feature(enable = "avx2,bmi2")]
+            #[target_feature(enable = "avx2,bmi2,popcnt")]
             fn with_bmi2(
                 r: &mut BitReader<'_>,
                 out: &mut [i16],
@@ -33,7 +33,7 @@ impl BitReader<'_> {
                 let pdep = |v, m| core::arch::x86_64::_pdep_u64(v, m);
                 r.read_sign_magnitude_body(out, width, s, fast_pext().then_some(pdep))
             }
-            // SAFETY: `bmi2()` checked that this CPU has AVX2 and BMI2.
+            // SAFETY: `bmi2()` checked that this CPU has AVX2, BMI2 and POPCNT.
             return unsafe { with_bmi2(self, out, width, s) };
         }
         self.read_sign_magnitude_body(out, width, s, None::<fn(u64, u64) -> u64>)

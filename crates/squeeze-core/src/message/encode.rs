@@ -11,7 +11,7 @@ use super::{
     TAG_CONCAT, TAG_DENSE, TAG_INDEXED, TAG_INVALID, TAG_NATURAL, TAG_PAIR, TAG_QUANTIZED,
     TAG_SCALED, TAG_SIGN, TAG_SKIP, TAG_SPARSE,
 };
-use crate::bits::{BLOCK_GROUPS, BitWriter, GroupBits, WIRE_CHUNK, bits_for_range, fast_pext};
+use crate::bits::{BLOCK_GROUPS, BitWriter, GroupBits, WIRE_CHUNK, bits_for_range};
 use crate::error::{DecodeError, MessageError};
 use crate::scalar::Scalar;
 
@@ -44,13 +44,14 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
 }
 
 /// Quantisation codes: per entry `|c|` in `width` bits, then a sign bit if `c ≠ 0` (so
-/// `width` or `width + 1` bits, packed without a branch per entry; a group of zero codes is
-/// `width` zero bits each and skipped; a piece of [`CODE_PIECE`] codes with few non-zero ones,
-/// most of a large QSGD message, is a zero fill with its non-zero codes placed at their
-/// offsets, [`write_sparse_codes`]). A large payload is
-/// packed chunk by chunk on the calling rayon pool ([`BitWriter::write_chunked`]). Where
-/// `pext` is fast, a run of codes whose first 64 are non-zero (power rounding's have no zero)
-/// goes by dense blocks ([`write_dense_codes`]).
+/// `width` or `width + 1` bits, packed without a branch per entry). A piece of [`CODE_PIECE`]
+/// codes with few non-zero ones, most of a large QSGD message, is a zero fill with its
+/// non-zero codes placed at their offsets ([`write_sparse_codes`]); any other piece goes, where
+/// `pext` is fast, by lanes of 8 or 16 bits and one `pext` per word
+/// ([`codes_pext`](super::codes_pext)), else by the field loop. Where the CPU has AVX-512
+/// VBMI, runs of 64 non-zero codes of at most 7-bit levels (power rounding's have no zero) go
+/// by dense blocks. A large payload is packed chunk by chunk on the calling rayon pool
+/// ([`BitWriter::write_chunked`]).
 ///
 /// The levels are checked here, not in a pass of their own: each [`WIRE_CHUNK`] of codes just
 /// before it is packed, while it is in cache. `false` (bytes written or not) if one is above
@@ -244,13 +245,6 @@ pub fn encode_quantized_with<S: Scalar, X: Sync, St: Send>(
 
 /// [`write_codes`] on the calling thread.
 fn write_code_run(w: &mut BitWriter, width: u32, codes: &[i16]) {
-    let pext = fast_pext();
-    let field = |c: i16| {
-        let mag = c.unsigned_abs() as u64;
-        let nonzero = (mag != 0) as u32;
-        (mag | (((c < 0) as u64) << width), width + nonzero)
-    };
-    let group = |group: &[i16], stride| code_group(group, stride, pext);
     #[cfg(target_arch = "x86_64")]
     if width <= 7
         && crate::bits::dense_vbmi()
@@ -258,41 +252,52 @@ fn write_code_run(w: &mut BitWriter, width: u32, codes: &[i16]) {
             .get(..CODE_BLOCK)
             .is_some_and(|b| dense_fields(b, width).is_some())
     {
-        // Runs of blocks with no zero code in registers, a block with one by the field loop.
+        // Runs of blocks with no zero code in registers, runs of blocks with one by pieces.
         let mut rest = codes;
         loop {
             // SAFETY: `dense_vbmi()` holds only where the CPU has AVX-512 F, BW, VBMI, VBMI2.
             let n = unsafe { w.write_dense_code_blocks(width, rest) };
             rest = &rest[n..];
-            let Some((block, tail)) = rest.split_at_checked(CODE_BLOCK) else {
+            let mixed = rest
+                .chunks_exact(CODE_BLOCK)
+                .take_while(|b| dense_fields(b, width).is_none())
+                .count();
+            if mixed == 0 {
                 break;
-            };
-            w.write_fields(block, width + 1, field, group);
+            }
+            let (run, tail) = rest.split_at(mixed * CODE_BLOCK);
+            write_code_pieces(w, width, run);
             rest = tail;
         }
-        w.write_fields(rest, width + 1, field, group);
+        write_code_pieces(w, width, rest);
         return;
     }
+    write_code_pieces(w, width, codes);
+}
+
+/// [`write_code_run`] piece by piece: a sparse piece (most of a large QSGD message) by the
+/// places of its non-zero codes, the others by lanes and `pext` where it is fast, else by the
+/// field loop.
+fn write_code_pieces(w: &mut BitWriter, width: u32, codes: &[i16]) {
     #[cfg(target_arch = "x86_64")]
-    if pext
-        && width <= 14
-        && codes
-            .get(..CODE_BLOCK)
-            .is_some_and(|b| dense_fields(b, width).is_some())
-    {
-        // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
-        unsafe { write_dense_codes(w, width, codes, &field, &group) };
-        return;
-    }
-    // Piece by piece: a sparse piece (most of a large QSGD message) by the places of its
-    // non-zero codes, the others by the field loop.
+    let pext = crate::bits::fast_pext();
     for piece in codes.chunks(CODE_PIECE) {
         let nonzero = count_nonzero(piece);
         if nonzero * SPARSE_RATIO <= piece.len() {
             write_sparse_codes(w, width, piece, nonzero);
-        } else {
-            w.write_fields(piece, width + 1, field, group);
+            continue;
         }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `fast_pext()` holds only where the CPU has AVX2, BMI2 and POPCNT.
+        if pext && unsafe { super::codes_pext::write_codes_pext(w, width, piece, nonzero) } {
+            continue;
+        }
+        let field = |c: i16| {
+            let mag = c.unsigned_abs() as u64;
+            let nonzero = (mag != 0) as u32;
+            (mag | (((c < 0) as u64) << width), width + nonzero)
+        };
+        w.write_fields(piece, width + 1, field, code_group);
     }
 }
 
@@ -364,53 +369,13 @@ fn dense_fields(block: &[i16], width: u32) -> Option<[u16; CODE_BLOCK]> {
     (!zero).then_some(fields)
 }
 
-/// [`write_codes`] by blocks of 64: a block with no zero code is eight groups of eight fields
-/// of `width + 1 ≤ 15` bits, each group `width + 1` whole bytes made by two `pext` (four 16-bit
-/// fields per 64-bit word), stored by [`BitWriter::write_blocks`]; a block with a zero code,
-/// and the last partial one, go through the field loop (`field`, `group`).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,bmi2")]
-fn write_dense_codes(
-    w: &mut BitWriter,
-    width: u32,
-    codes: &[i16],
-    field: &impl Fn(i16) -> (u64, u32),
-    group: &impl Fn(&[i16], u32) -> Option<GroupBits>,
-) {
-    use core::arch::x86_64::_pext_u64;
-    let len = width + 1;
-    let lanes = crate::bits::lanes16(len);
-    let mut blocks = codes.chunks_exact(CODE_BLOCK);
-    for block in blocks.by_ref() {
-        let Some(fields) = dense_fields(block, width) else {
-            w.write_fields(block, len, field, group);
-            continue;
-        };
-        w.write_blocks(1, len as usize, |_| {
-            let mut groups = [0u128; BLOCK_GROUPS];
-            for (g, f) in groups.iter_mut().zip(fields.chunks_exact(8)) {
-                let word = |q: &[u16]| {
-                    q.iter()
-                        .enumerate()
-                        .fold(0u64, |a, (k, &x)| a | u64::from(x) << (16 * k))
-                };
-                let lo = _pext_u64(word(&f[..4]), lanes);
-                let hi = _pext_u64(word(&f[4..]), lanes);
-                *g = u128::from(lo) | u128::from(hi) << (4 * len);
-            }
-            groups
-        });
-    }
-    w.write_fields(blocks.remainder(), len, field, group);
-}
-
-/// A group of codes whole, if it is cheap: all zero (the first code alone is tested for a
-/// dense message, a branch that is predictable both there and in a sparse one, then a
-/// branch-free fold of the rest), or laid out at the fixed stride `width + 1` with the sign
-/// bits of zero codes dropped by one `pext` (`pext` fast here) or none dropped (no zero code).
-/// `stride = width + 1` is the packer's field width: a constant in its per-width copies.
+/// A group of codes whole, if it is cheap (the field loop's groups, where `pext` is not a fast
+/// instruction): all zero (the first code alone is tested for a dense message, a branch that
+/// is predictable both there and in a sparse one, then a branch-free fold of the rest), or
+/// laid out at the fixed stride `width + 1` if no code is zero. `stride = width + 1` is the
+/// packer's field width: a constant in its per-width copies.
 #[inline(always)]
-fn code_group(group: &[i16], stride: u32, pext: bool) -> Option<GroupBits> {
+fn code_group(group: &[i16], stride: u32) -> Option<GroupBits> {
     let width = stride - 1;
     if let Some((&0, rest)) = group.split_first()
         && rest.iter().fold(0, |a, &c| a | c) == 0
@@ -423,14 +388,8 @@ fn code_group(group: &[i16], stride: u32, pext: bool) -> Option<GroupBits> {
         word | (c.unsigned_abs() as u64 | (((c < 0) as u64) << width)) << (j as u32 * stride)
     });
     let (levels, signs) = crate::bits::field_masks(width, group.len() as u32);
-    let kept = crate::bits::nonzero_levels(word, levels, signs);
-    if kept == signs {
-        Some(GroupBits::packed(word, group.len() as u32 * stride))
-    } else if pext {
-        Some(GroupBits::select(word, levels | kept))
-    } else {
-        None
-    }
+    (crate::bits::nonzero_levels(word, levels, signs) == signs)
+        .then(|| GroupBits::packed(word, group.len() as u32 * stride))
 }
 
 /// A group of `n`-bit fields `value(item)` at constant offsets (no position chain).

@@ -41,6 +41,8 @@ mod accounting;
 mod add_kernels;
 mod arith;
 mod cast;
+#[cfg(target_arch = "x86_64")]
+mod codes_pext;
 mod decode;
 mod encode;
 mod levels;

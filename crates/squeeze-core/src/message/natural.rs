@@ -139,7 +139,7 @@ fn block_bad<S: Scalar>(values: &[S]) -> u64 {
 
 /// The whole blocks of `values`, packed with `pext`; non-zero iff a value is bad.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,bmi2")]
+#[target_feature(enable = "avx2,bmi2,popcnt")]
 fn write_blocks_bmi2<S: Scalar>(w: &mut BitWriter, values: &[S]) -> u64 {
     let mut bad = 0u64;
     let blocks = values.len() / BLOCK;
@@ -156,7 +156,7 @@ fn write_blocks_bmi2<S: Scalar>(w: &mut BitWriter, values: &[S]) -> u64 {
 /// The whole blocks of `out` that the input holds, unpacked with `pdep`: how many values, and
 /// whether a field encodes ±∞/NaN.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,bmi2")]
+#[target_feature(enable = "avx2,bmi2,popcnt")]
 fn read_blocks_bmi2<S: Scalar>(r: &mut BitReader<'_>, out: &mut [S]) -> (usize, bool) {
     let mut bad = 0u64;
     let blocks = out.len() / BLOCK;
@@ -367,7 +367,7 @@ pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool
             Some(bits) => unsafe {
                 pack_region_vbmi(dst, s, &bits[c * WIRE_CHUNK..][..WIRE_CHUNK])
             },
-            // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
+            // SAFETY: `fast_pext()` holds only where the CPU has AVX2, BMI2 and POPCNT.
             None => unsafe { pack_region_bmi2(dst, s, &values[c * WIRE_CHUNK..][..WIRE_CHUNK]) },
         });
         return !bad && !write_natural_run(w, &values[whole * WIRE_CHUNK..]);
@@ -378,7 +378,7 @@ pub(super) fn write_naturals<S: Scalar>(w: &mut BitWriter, values: &[S]) -> bool
 /// A whole chunk of values (a multiple of [`BLOCK`]) packed by blocks into its region of
 /// [`BitWriter::write_regions`], shifted up by `s`: the carry out, and whether a value is bad.
 #[cfg(all(target_arch = "x86_64", feature = "parallel"))]
-#[target_feature(enable = "avx2,bmi2")]
+#[target_feature(enable = "avx2,bmi2,popcnt")]
 fn pack_region_bmi2<S: Scalar>(
     dst: &mut [core::mem::MaybeUninit<u8>],
     s: u32,
@@ -416,7 +416,7 @@ pub(super) fn write_natural_run<S: Scalar>(w: &mut BitWriter, values: &[S]) -> b
         }
         rest = &values[steps * VBMI_STEP..];
     } else if fast_pext() {
-        // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
+        // SAFETY: `fast_pext()` holds only where the CPU has AVX2, BMI2 and POPCNT.
         if unsafe { write_blocks_bmi2(w, values) } != 0 {
             return true;
         }
@@ -464,7 +464,7 @@ pub(super) fn read_naturals<S: Scalar>(
             // SAFETY: `vbmi()` holds only where the CPU has AVX-512 F, BW and VBMI.
             (done, bad) = unsafe { read_blocks_vbmi(r, bits) };
         } else if fast_pext() {
-            // SAFETY: `fast_pext()` holds only where the CPU has AVX2 and BMI2.
+            // SAFETY: `fast_pext()` holds only where the CPU has AVX2, BMI2 and POPCNT.
             (done, bad) = unsafe { read_blocks_bmi2(r, out) };
         }
         bad | r.read_fixed(&mut out[done..], n, field)
