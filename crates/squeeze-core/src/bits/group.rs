@@ -180,7 +180,7 @@ where
         if let Some(g) = (self.group)(chunk, max_len) {
             // Stored even for a zero group (the same bytes again): a branch on it would be
             // mispredicted where zero and non-zero groups alternate at random.
-            append(buf, (p, acc, n), g.word, g.bits)
+            append::<false>(buf, (p, acc, n), g.word, g.bits)
         } else {
             let (mut v, mut len) = (0, 0);
             for &t in chunk {
@@ -189,47 +189,44 @@ where
                 v |= f << len;
                 len += l;
             }
-            append(buf, (p, acc, n), v, len)
+            append::<false>(buf, (p, acc, n), v, len)
         }
     }
 }
 
-/// Append the `bits ≤ 56` bits of `v` (zero above them) at byte `p`, whose first `n < 8`
-/// bits are those of `acc`: OR them in, store the 8 bytes at `p` (the buffer's bytes past the
-/// position are zero, or 8 bytes short of its end), and move on by the whole bytes. Returns
-/// the new `(p, acc, n)`; `bits = 0` only brings `n` below 8.
+/// Append the `bits` bits of `v` (zero above them) at byte `p`, whose first `n < 8` bits are
+/// those of `acc`: OR them in, store the 8 bytes at `p` (the writer's buffer has 8 bytes to
+/// spare past every position) and move on by the whole bytes. Returns the new `(p, acc, n)`;
+/// `bits = 0` only brings `n` below 8 (from up to 63). `bits ≤ 56`, or up to 64 where `WIDE`:
+/// then the pending bits and `v` are shifted as one 128-bit value, whose bits past the
+/// stored word stay in the accumulator.
 #[inline(always)]
-pub(crate) fn append(
+pub(crate) fn append<const WIDE: bool>(
     buf: &mut [u8],
     (p, acc, n): (usize, u64, u32),
     v: u64,
     bits: u32,
 ) -> (usize, u64, u32) {
-    debug_assert!(n < 64 && bits <= 56 && n + bits < 64 && v >> bits == 0);
-    let acc = acc | v << n;
-    store_u64(buf, p, acc);
-    let n = n + bits;
-    let b = n >> 3;
-    // n ≤ 63, so the shift is below 64.
-    (p + b as usize, acc >> (8 * b), n & 7)
-}
-
-/// [`append`] for up to 64 bits: the pending bits and `v` are shifted as one 128-bit value,
-/// whose bits past the stored word stay in the accumulator.
-#[inline(always)]
-pub(crate) fn append_wide(
-    buf: &mut [u8],
-    (p, acc, n): (usize, u64, u32),
-    v: u64,
-    bits: u32,
-) -> (usize, u64, u32) {
-    debug_assert!(n < 8 && bits <= 64 && (bits == 64 || v >> bits == 0));
-    let t = u128::from(acc) | u128::from(v) << n;
+    debug_assert!(if WIDE {
+        n < 8 && bits <= 64 && (bits == 64 || v >> bits == 0)
+    } else {
+        n < 64 && bits <= 56 && n + bits < 64 && v >> bits == 0
+    });
+    let t = if WIDE {
+        u128::from(acc) | u128::from(v) << n
+    } else {
+        u128::from(acc | v << n)
+    };
     store_u64(buf, p, t as u64);
     let n = n + bits;
     let b = n >> 3;
-    // n ≤ 71: b ≤ 8 and the shift is below 128.
-    (p + b as usize, (t >> (8 * b)) as u64, n & 7)
+    // n ≤ 63 (71 where `WIDE`): the shift is below 64 (128).
+    let acc = if WIDE {
+        (t >> (8 * b)) as u64
+    } else {
+        (t as u64) >> (8 * b)
+    };
+    (p + b as usize, acc, n & 7)
 }
 
 #[cfg(test)]

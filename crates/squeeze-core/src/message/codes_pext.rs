@@ -11,7 +11,7 @@
 //!
 //! [`write_code_run`]: super::encode
 
-use crate::bits::{BitWriter, append, append_wide};
+use crate::bits::{BitWriter, append};
 
 /// Codes whose lanes are built in one pass.
 const BLOCK: usize = 64;
@@ -42,8 +42,8 @@ pub(super) unsafe fn write_codes_pext(
 }
 
 /// [`write_codes_pext`] for `W`-bit levels: a word holds eight fields in 8-bit lanes up to
-/// `W = 7`, four in 16-bit lanes above; where a word's fields may exceed the 56 bits that
-/// [`append`] takes (`W = 7`, `W ≥ 14`), [`append_wide`] takes them.
+/// `W = 7`, four in 16-bit lanes above; where a word's fields may exceed 56 bits (`W = 7`,
+/// `W ≥ 14`), the wide [`append`] takes them.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn pack<const W: u32>(w: &mut BitWriter, codes: &[i16], nonzero: usize) {
@@ -62,9 +62,9 @@ fn pack<const W: u32>(w: &mut BitWriter, codes: &[i16], nonzero: usize) {
                 // SAFETY: the caller's CPU has BMI2.
                 let v = unsafe { _pext_u64(f, k) };
                 at = if wide {
-                    append_wide(buf, at, v, k.count_ones())
+                    append::<true>(buf, at, v, k.count_ones())
                 } else {
-                    append(buf, at, v, k.count_ones())
+                    append::<false>(buf, at, v, k.count_ones())
                 };
             }
         }
