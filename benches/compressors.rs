@@ -313,7 +313,9 @@ mod full_path {
 mod multicore {
     use super::*;
 
-    const SPECS: [&str; 7] = [
+    /// The wire kinds' compressors (the denser QSGD messages too, whose encode and decode the
+    /// wire rows compare with their compress), Top-1 % and scaled sign.
+    const SPECS: [&str; 9] = [
         "qsgd:s=16",
         "terngrad",
         "natural",
@@ -321,6 +323,8 @@ mod multicore {
         "power_rounding",
         "top_k:ratio=0.01",
         "scaled_sign",
+        "qsgd:s=4095",
+        "qsgd:s=32767",
     ];
 
     /// A spec on a pool of `threads` threads.
