@@ -80,8 +80,9 @@ fn bmi2() -> bool {
 }
 
 /// The method `$name` (with the doc `$doc`) as a dispatch on [`bmi2`]: to `$copy`, the body
-/// method `$body` compiled with `avx2,bmi2,popcnt` (variable shifts `shlx`/`shrx` and `bzhi`, free of
-/// the flags dependency of `shl cl`), or to `$body` as is; the same results either way.
+/// method `$body` compiled with `avx2,bmi2,popcnt` (variable shifts `shlx`/`shrx` and `bzhi`,
+/// free of the flags dependency of `shl cl`), or to `$body` as is; the same results either
+/// way.
 macro_rules! bmi2_dispatch {
     (
         $(#[$doc:meta])*
