@@ -551,10 +551,10 @@ use blocks::DENSE_BLOCK;
 #[cfg(feature = "parallel")]
 pub(crate) use blocks::pack_blocks_into;
 pub(crate) use blocks::{BLOCK_GROUPS, group_at};
-#[cfg(target_arch = "x86_64")]
-pub(crate) use dense_vbmi::dense_vbmi;
 #[cfg(all(target_arch = "x86_64", feature = "parallel"))]
-pub(crate) use dense_vbmi::{dense_block, pack_dense_region};
+pub(crate) use dense_vbmi::pack_dense_region;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use dense_vbmi::{dense_block, dense_vbmi};
 use group::Packers;
 pub(crate) use group::append;
 #[cfg(test)]

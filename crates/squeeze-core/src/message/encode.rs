@@ -250,7 +250,7 @@ fn write_code_run(w: &mut BitWriter, width: u32, codes: &[i16]) {
         && crate::bits::dense_vbmi()
         && codes
             .get(..CODE_BLOCK)
-            .is_some_and(|b| dense_fields(b, width).is_some())
+            .is_some_and(crate::bits::dense_block)
     {
         // Runs of blocks with no zero code in registers, runs of blocks with one by pieces.
         let mut rest = codes;
@@ -260,7 +260,7 @@ fn write_code_run(w: &mut BitWriter, width: u32, codes: &[i16]) {
             rest = &rest[n..];
             let mixed = rest
                 .chunks_exact(CODE_BLOCK)
-                .take_while(|b| dense_fields(b, width).is_none())
+                .take_while(|b| !crate::bits::dense_block(b))
                 .count();
             if mixed == 0 {
                 break;
@@ -354,20 +354,6 @@ fn write_sparse_codes_body(w: &mut BitWriter, width: u32, codes: &[i16], nonzero
 /// Codes per dense block: 64 non-zero codes of `width + 1` bits are `8·(width + 1)` whole
 /// bytes. Also the unit of the non-zero masks of [`write_sparse_codes`].
 const CODE_BLOCK: usize = 8 * BLOCK_GROUPS;
-
-/// The codes of a block as their fields (`|c|`, then the sign bit at `width`), or `None` if a
-/// code is zero (one branch-free pass, which vectorises).
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-#[inline(always)]
-fn dense_fields(block: &[i16], width: u32) -> Option<[u16; CODE_BLOCK]> {
-    let mut fields = [0u16; CODE_BLOCK];
-    let mut zero = false;
-    for (f, &c) in fields.iter_mut().zip(block) {
-        zero |= c == 0;
-        *f = c.unsigned_abs() | ((c < 0) as u16) << width;
-    }
-    (!zero).then_some(fields)
-}
 
 /// A group of codes whole, if it is cheap (the field loop's groups, where `pext` is not a fast
 /// instruction): all zero (the first code alone is tested for a dense message, a branch that
