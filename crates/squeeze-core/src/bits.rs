@@ -541,6 +541,7 @@ mod group;
 mod prefix;
 mod scatter;
 mod sign_magnitude;
+mod sign_magnitude_chains;
 #[cfg(any(feature = "parallel", test))]
 mod skip_chains;
 #[cfg(any(feature = "parallel", test))]

@@ -192,6 +192,9 @@ impl BitReader<'_> {
     ) -> Option<(usize, bool)> {
         #[cfg(feature = "parallel")]
         if super::wire_parallel(out.len()) && (1..=15).contains(&width) {
+            if self.mixed_codes(out.len(), width) {
+                return None;
+            }
             return self.read_prefixed_par(out, width, kernel);
         }
         let _ = (out, width, kernel);
@@ -215,15 +218,28 @@ impl BitReader<'_> {
         self.read_ranges(out, width, &kernel)
     }
 
+    /// An upper estimate of how many of the `d` codes of `width`-bit levels from the current
+    /// position are non-zero: the bits past d·width are the sign bits of the non-zero codes
+    /// (and whatever follows the codes in the message).
+    #[cfg(feature = "parallel")]
+    fn sign_bits(&self, d: usize, width: u32) -> u64 {
+        self.len
+            .saturating_sub(self.pos)
+            .saturating_sub(d as u64 * u64::from(width))
+    }
+
+    /// Whether `d` codes of `width`-bit levels are mixed enough for the one-thread read by
+    /// several chains (`sign_magnitude_chains.rs`), by [`BitReader::sign_bits`].
+    #[cfg(feature = "parallel")]
+    fn mixed_codes(&self, d: usize, width: u32) -> bool {
+        use super::sign_magnitude_chains::{CHAINS_MIN_WIDTH, MIXED_SHARE};
+        width >= CHAINS_MIN_WIDTH && self.sign_bits(d, width) * MIXED_SHARE >= d as u64
+    }
+
     /// $p$ for `d` codes of `width`-bit levels from the current position.
     #[cfg(feature = "parallel")]
     fn parse_cost(&self, d: usize, width: u32) -> f64 {
-        // Bits past d·width are the sign bits of the non-zero codes (and whatever follows
-        // the codes in the message): an upper estimate of how many codes are non-zero.
-        let signs = self
-            .len
-            .saturating_sub(self.pos)
-            .saturating_sub(d as u64 * u64::from(width));
+        let signs = self.sign_bits(d, width);
         if width == 1 {
             PARSE_COST_ONE_BIT
         } else if signs * 256 < d as u64 {

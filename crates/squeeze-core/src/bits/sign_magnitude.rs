@@ -3,6 +3,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::bmi2;
+use super::sign_magnitude_chains::{CHAINS_MIN, CHAINS_MIN_WIDTH};
 use super::{BitReader, DENSE_BLOCK, fast_pext};
 
 impl BitReader<'_> {
@@ -129,7 +130,6 @@ impl BitReader<'_> {
             }
             (used, low == i16::MIN)
         };
-        let whole = out.len() / group * group;
         let chain = |r: &mut Self, out: &mut [i16]| r.read_chained_groups::<W>(out, group, &run);
         let (mut done, mut bad);
         #[cfg(target_arch = "x86_64")]
@@ -161,7 +161,15 @@ impl BitReader<'_> {
                 done = end;
             }
         } else {
-            (done, bad) = chain(self, &mut out[..whole]);
+            (done, bad) = (0, false);
+            if W >= CHAINS_MIN_WIDTH && out.len() >= CHAINS_MIN {
+                // Mixed codes: several chains at once where zero and non-zero codes are both
+                // common (`sign_magnitude_chains.rs`).
+                (done, bad) = self.read_mixed::<W>(out, s, group, &chain);
+            }
+            let whole = done + (out.len() - done) / group * group;
+            let (d, b) = chain(self, &mut out[done..whole]);
+            (done, bad) = (done + d, bad | b);
             if done < whole {
                 return (done, bad);
             }
