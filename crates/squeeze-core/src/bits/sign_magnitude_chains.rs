@@ -1,4 +1,4 @@
-//! Mixed sign-magnitude codes on one thread, on several position chains at once.
+//! Mixed sign-magnitude codes on several position chains at once, on one thread or a pool.
 //!
 //! Where code $j$ starts depends on every code before it (a zero level has no sign bit), so
 //! the one-chain reader of [`BitReader::read_sign_magnitude`] is a serial chain: load, level
@@ -7,8 +7,8 @@
 //! short and groups of non-zero codes rare. Here a *superblock* of $K$ regions of
 //! $R$ bits each is read on $K$ independent chains, interleaved so that the CPU overlaps them:
 //! chain 0 from the known code start $p$, chain $c$ from the bit $p + cR$, which in general
-//! is not a code start. Each chain writes its codes to its own scratch and the bit after each
-//! group it read.
+//! is not a code start. Each chain writes its codes (looked up in a table of the
+//! $2^{W+1}$ fields) to its own scratch and the bit after each group it read.
 //!
 //! Then, left to right, chain $c - 1$'s exact end $x$ (the first code start at or past
 //! $p + cR$) is walked code by code until it lands on one of chain $c$'s group ends. A parse
@@ -18,6 +18,15 @@
 //! the codes zero, about 200 at 15-bit levels with one in 14 zero. Where they do not meet
 //! within half a region (codes of one length, or a run the guess keeps misreading), the walk
 //! stops and the caller reads on with the one chain; nothing read is guessed.
+//!
+//! On a pool (from $2^{19}$ codes, [`super::wire_parallel`]), thread $t$ reads a *stretch* of
+//! a few superblocks from a guessed bit, merging its own chains the same way: the parse it
+//! walks is a guessed one until it meets the true one, and from there on it is the true one.
+//! Thread 0's stretch starts at the known code start and goes straight into `out`; the others'
+//! go to scratch. Then the true parse is walked from each stretch's end to a group end of the
+//! next stretch's first chain, which places that stretch's codes, and the threads copy them
+//! into `out`. The largest level is taken over the codes placed, never over codes read before
+//! a meeting.
 //!
 //! Superblocks go on while the last one's codes had at least one non-zero code in
 //! [`MIXED_SHARE`]; sparser codes are faster through the one chain's zero runs.
@@ -66,16 +75,98 @@ pub(super) enum ChainsStop {
     Retry,
 }
 
-/// Each chain's codes and group ends (bits from the superblock's start), reused by every call
-/// on this thread.
+/// Scratch reused by every call on this thread, grown (never shrunk) to the largest pool it
+/// read for: per thread, its chains' codes and group ends; per thread but the first, the
+/// codes of its stretch and the group ends of the stretch's first chain; per thread, what its
+/// stretch read, and where its codes go.
+#[derive(Default)]
 struct Scratch {
     codes: Vec<i16>,
     ends: Vec<u32>,
+    seq: Vec<i16>,
+    first: Vec<u32>,
+    tips: Vec<Stretch>,
+    place: Vec<(usize, usize, usize)>,
+    table: Vec<i16>,
+    /// The level width and `s` of `table`.
+    table_for: Option<(u32, u16)>,
+}
+
+impl Scratch {
+    /// Room for `threads` threads, each reading `superblocks` superblocks.
+    fn fit(&mut self, threads: usize, superblocks: usize) {
+        let seq = (threads - 1) * superblocks * CHAINS * ROOM;
+        if self.tips.len() < threads || self.seq.len() < seq {
+            self.codes.resize(threads * CHAINS * ROOM, 0);
+            self.ends.resize(threads * CHAINS * ENDS, 0);
+            self.seq.resize(seq, 0);
+            self.first.resize(threads * ENDS, 0);
+            self.tips.resize(threads, Stretch::default());
+            self.place.resize(threads, (0, 0, 0));
+        }
+    }
+
+    /// The code of each `W + 1`-bit field (level, then the sign bit or the next field's first
+    /// bit, which only matters when the level is non-zero), `i16::MIN` for a level above `s`
+    /// (never a code: `|c| < 2^15`); built again only for another width or `s`.
+    fn fill_table<const W: u32>(&mut self, s: u16) {
+        if self.table_for == Some((W, s)) {
+            return;
+        }
+        self.table_for = Some((W, s));
+        let mask = (1usize << W) - 1;
+        self.table.resize(table_len(W), 0);
+        for (sm, t) in self.table.iter_mut().enumerate() {
+            let mag = (sm & mask) as i16;
+            *t = if mag as u16 > s {
+                i16::MIN
+            } else if (sm >> W) & 1 == 1 {
+                -mag
+            } else {
+                mag
+            };
+        }
+    }
+}
+
+/// Codes in the table for `W`-bit levels: `2^(W + 1)`. A lookup takes fewer steps than the
+/// sign arithmetic, and the chains are bound by their steps, not by the lookup's latency,
+/// which is off the position chain: 10⁷ codes, one thread, 12-bit levels (QSGD s = 4095's),
+/// 9.9 → 8.4–8.8 ms (16 KiB table); 15-bit levels, 1 in 14 zero, 12.3–14.2 → 10.1–10.3 ms
+/// (128 KiB, from L2).
+const fn table_len(w: u32) -> usize {
+    1 << (w + 1)
 }
 
 thread_local! {
     static SCRATCH: RefCell<Option<Scratch>> = const { RefCell::new(None) };
 }
+
+/// What [`read_stretch`] read: its codes, the bit after them, their largest level, whether
+/// every chain met (else it stopped at the first that did not), and the group ends of its
+/// first chain.
+#[derive(Clone, Copy, Debug, Default)]
+struct Stretch {
+    codes: usize,
+    end: u64,
+    top: u16,
+    whole: bool,
+    first_groups: usize,
+}
+
+/// Superblocks each thread reads per stretch on a pool: a few, so that the threads meet
+/// about 40 times for 10⁷ codes.
+#[cfg(feature = "parallel")]
+const STRETCH_SUPERBLOCKS: usize = 4;
+
+/// Most threads that read stretches at once: group ends are `u32` bits from the stretch's
+/// start, and the scratch grows with them.
+#[cfg(feature = "parallel")]
+const MAX_THREADS: usize = 16;
+
+/// Codes per task when the threads copy their stretches to `out`.
+#[cfg(feature = "parallel")]
+const COPY_CHUNK: usize = 1 << 14;
 
 /// Bits per region for `W`-bit levels: a region's codes, and the group that overruns it, fit
 /// in [`ROOM`] (a code has at least W bits).
@@ -143,10 +234,7 @@ impl BitReader<'_> {
                 let Ok(mut slot) = cell.try_borrow_mut() else {
                     return (0, false, ChainsStop::Room);
                 };
-                let scratch = slot.get_or_insert_with(|| Scratch {
-                    codes: vec![0; CHAINS * ROOM],
-                    ends: vec![0; CHAINS * ENDS],
-                });
+                let scratch = slot.get_or_insert_with(Scratch::default);
                 self.read_chains_with::<W>(out, s, scratch)
             })
             .unwrap_or((0, false, ChainsStop::Room))
@@ -159,120 +247,113 @@ impl BitReader<'_> {
         s: u16,
         scratch: &mut Scratch,
     ) -> (usize, bool, ChainsStop) {
+        // On a pool, each thread reads a stretch of a few superblocks.
+        #[cfg(feature = "parallel")]
+        let (threads, per) = if super::wire_parallel(out.len()) {
+            let threads = rayon::current_num_threads().min(MAX_THREADS);
+            (threads, STRETCH_SUPERBLOCKS)
+        } else {
+            (1, 1)
+        };
+        #[cfg(not(feature = "parallel"))]
+        let (threads, per) = (1, 1);
+        scratch.fit(threads, per);
+        scratch.fill_table::<W>(s);
         let group = (56 / (W + 1)) as usize;
-        let mask = (1u64 << W) - 1;
         let region = region_bits(W);
-        let span = CHAINS as u64 * region;
+        let stretch = (per * CHAINS) as u64 * region;
+        let span = threads as u64 * stretch;
         let bytes = self.bytes;
-        // The most codes a superblock can hold: chain K − 1 overruns its region by less than a
-        // group (56 bits), and every code has at least W bits.
+        // The most codes the stretches can hold: the last chain overruns its region by less
+        // than a group (56 bits), and every code has at least W bits.
         let most = ((span + 64) / u64::from(W)) as usize;
-        let (codes, ends) = (&mut scratch.codes[..], &mut scratch.ends[..]);
+        let room = per * CHAINS * ROOM;
         let mut i = 0;
         let mut top = 0u16;
-        // One code at bit `x` (8 bytes from x / 8 inside the input): (code, its bits).
-        let one = |x: u64| -> (i16, u64) {
-            let v = word_at(bytes, (x / 8) as usize) >> (x % 8);
-            let mag = v & mask;
-            let neg = ((v >> W) & 1) as i16;
-            // A zero level reads the next field's bit as its sign: −0 = 0.
-            (
-                ((mag as i16) ^ -neg) + neg,
-                u64::from(W) + u64::from(mag != 0),
-            )
-        };
-        // Copies chain codes to `out`, with the largest level seen.
-        let take = |src: &[i16], out: &mut [i16], top: &mut u16| {
-            out[..src.len()].copy_from_slice(src);
-            *top = src.iter().fold(*top, |m, &c| m.max(c.unsigned_abs()));
-        };
         let stop = loop {
-            // The superblock, its last group's overrun and the 8-byte loads inside the input;
-            // its codes inside `out`.
+            // The stretches, the last group's overrun and the 8-byte loads inside the input;
+            // their codes inside `out`.
             let base = self.pos;
             if base + span + 192 > self.len || out.len() - i < most {
                 break ChainsStop::Room;
             }
-            let mut p: [u64; CHAINS] = core::array::from_fn(|c| base + c as u64 * region);
-            let lim: [u64; CHAINS] = core::array::from_fn(|c| p[c] + region);
-            let first = i;
-            // Group `k` of chain `c` from bit `x`: codes to its scratch, the group's end to its
-            // ends; returns that end.
-            let mut step = |c: usize, k: usize, x: u64| {
-                let word = word_at(bytes, (x / 8) as usize) >> (x % 8);
-                let z = level_starts::<W>(word);
-                let at = c * ROOM + k * group;
-                let mut used = 0u64;
-                for o in &mut codes[at..at + group] {
-                    let v = word >> used;
-                    let neg = ((v >> W) & 1) as i16;
-                    *o = (((v & mask) as i16) ^ -neg) + neg;
-                    used += u64::from(W) + ((z >> used) & 1);
+            let first_code = i;
+            let Scratch {
+                codes,
+                ends,
+                seq,
+                first,
+                tips,
+                place,
+                table,
+                ..
+            } = &mut *scratch;
+            let table = &table[..];
+            #[cfg(not(feature = "parallel"))]
+            let _ = seq; // only later stretches use it, on a pool
+            let fits = room.min(out.len() - i);
+            let dst0 = &mut out[i..i + fits];
+            if threads == 1 {
+                tips[0] =
+                    read_stretch::<W>(bytes, base, region, per, table, dst0, codes, ends, first);
+            } else {
+                #[cfg(feature = "parallel")]
+                {
+                    use rayon::prelude::*;
+                    rayon::iter::once(dst0)
+                        .chain(seq[..(threads - 1) * room].par_chunks_mut(room))
+                        .zip(codes.par_chunks_mut(CHAINS * ROOM))
+                        .zip(ends.par_chunks_mut(CHAINS * ENDS))
+                        .zip(first.par_chunks_mut(ENDS))
+                        .zip(tips[..threads].par_iter_mut())
+                        .enumerate()
+                        .for_each(|(t, ((((dst, codes), ends), first), tip))| {
+                            let from = base + t as u64 * stretch;
+                            *tip = read_stretch::<W>(
+                                bytes, from, region, per, table, dst, codes, ends, first,
+                            );
+                        });
                 }
-                ends[c * ENDS + k] = (x + used - base) as u32;
-                x + used
-            };
-            // Interleaved while every chain is inside its region (each has read `k` groups),
-            // then each on its own.
-            let mut k = 0;
-            while (0..CHAINS).all(|c| p[c] < lim[c]) {
-                for (c, x) in p.iter_mut().enumerate() {
-                    *x = step(c, k, *x);
-                }
-                k += 1;
             }
-            let mut n = [0usize; CHAINS];
-            for (c, x) in p.iter_mut().enumerate() {
-                let mut groups = k;
-                while *x < lim[c] {
-                    *x = step(c, groups, *x);
-                    groups += 1;
-                }
-                n[c] = groups * group;
+            // The first stretch started at a code start: its codes are exact, and in place.
+            let lead = tips[0];
+            top = top.max(lead.top);
+            i += lead.codes;
+            let mut x = lead.end;
+            let mut whole = lead.whole;
+            // Each later stretch: the exact parse walked from x to a group end of its first
+            // chain, its codes after that group placed in `out`.
+            let mut placed = 1;
+            while whole && placed < threads {
+                let t = placed;
+                let from = base + t as u64 * stretch;
+                let own = &first[t * ENDS..t * ENDS + tips[t].first_groups];
+                let Some(k) = walk::<W>(bytes, &mut x, from, own, out, &mut i, &mut top) else {
+                    whole = false;
+                    break;
+                };
+                let skip = (k + 1) * group;
+                place[t] = (skip, i, tips[t].codes - skip);
+                // (Not the stretch's own `top`: it counts codes before the meeting.)
+                i += tips[t].codes - skip;
+                x = tips[t].end;
+                whole = tips[t].whole;
+                placed += 1;
             }
-            // Chain 0 started at a code start: its codes are exact.
-            take(&codes[..n[0]], &mut out[i..], &mut top);
-            i += n[0];
-            let mut x = p[0];
-            for c in 1..CHAINS {
-                let own = &ends[c * ENDS..c * ENDS + n[c] / group];
-                // Walk the exact parse from x until it lands on a group end of chain c.
-                let mut t = 0;
-                let mut walked = 0;
-                let met = loop {
-                    let rel = x - base;
-                    while t < own.len() && u64::from(own[t]) < rel {
-                        t += 1;
-                    }
-                    if t == own.len() || walked == ROOM / 2 {
-                        break None;
-                    }
-                    if u64::from(own[t]) == rel {
-                        break Some(t);
-                    }
-                    let (code, bits) = one(x);
-                    top = top.max(code.unsigned_abs());
-                    out[i] = code;
-                    i += 1;
-                    x += bits;
-                    walked += 1;
-                };
-                let Some(t) = met else {
-                    #[cfg(test)]
-                    UNMET.with(|m| m.set(m.get() + 1));
-                    self.pos = x;
-                    return (i, top > s, ChainsStop::Retry);
-                };
-                let from = c * ROOM + (t + 1) * group;
-                take(&codes[from..c * ROOM + n[c]], &mut out[i..], &mut top);
-                i += n[c] - (t + 1) * group;
-                x = p[c];
+            #[cfg(feature = "parallel")]
+            if placed > 1 {
+                top = top.max(copy_stretches(out, &seq[..], room, &place[1..placed]));
             }
             self.pos = x;
+            if !whole {
+                #[cfg(test)]
+                UNMET.with(|m| m.set(m.get() + 1));
+                break ChainsStop::Retry;
+            }
             #[cfg(test)]
             MET.with(|m| m.set(m.get() + 1));
             // Too sparse for the chains: fewer than one non-zero code in MIXED_SHARE.
-            let read = (i - first) as u64;
+            let read = (i - first_code) as u64;
             if (x - base).saturating_sub(read * u64::from(W)) * MIXED_SHARE < read {
                 #[cfg(test)]
                 SPARSE.with(|m| m.set(m.get() + 1));
@@ -281,6 +362,190 @@ impl BitReader<'_> {
         };
         (i, top > s, stop)
     }
+}
+
+/// Copies each placed stretch `(skip, at, len)` — stretch t's codes `seq[(t − 1)·room + skip..]`,
+/// `len` of them, to `out[at..]` — on the pool, a chunk of `out` per task; returns their
+/// largest level.
+#[cfg(feature = "parallel")]
+fn copy_stretches(
+    out: &mut [i16],
+    seq: &[i16],
+    room: usize,
+    place: &[(usize, usize, usize)],
+) -> u16 {
+    use rayon::prelude::*;
+    let (lo, hi) = (
+        place[0].1,
+        place[place.len() - 1].1 + place[place.len() - 1].2,
+    );
+    out[lo..hi]
+        .par_chunks_mut(COPY_CHUNK)
+        .enumerate()
+        .map(|(k, chunk)| {
+            let at = lo + k * COPY_CHUNK;
+            let end = at + chunk.len();
+            let mut top = 0u16;
+            for (t, &(skip, dst, len)) in place.iter().enumerate() {
+                let (a, b) = (dst.max(at), (dst + len).min(end));
+                if a < b {
+                    let src = &seq[t * room + skip + (a - dst)..][..b - a];
+                    chunk[a - at..b - at].copy_from_slice(src);
+                    top = src.iter().fold(top, |m, &c| m.max(c.unsigned_abs()));
+                }
+            }
+            top
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The exact parse walked code by code from bit `x` (codes to `out[*i..]`, their largest level
+/// into `top`) until it lands on one of the group ends `own` (bits from `from`); which one, or
+/// `None` if it passes them all or walks half a region first.
+#[inline(always)]
+fn walk<const W: u32>(
+    bytes: &[u8],
+    x: &mut u64,
+    from: u64,
+    own: &[u32],
+    out: &mut [i16],
+    i: &mut usize,
+    top: &mut u16,
+) -> Option<usize> {
+    let mask = (1u64 << W) - 1;
+    let mut t = 0;
+    for _ in 0..ROOM / 2 {
+        let rel = *x - from;
+        while t < own.len() && u64::from(own[t]) < rel {
+            t += 1;
+        }
+        if t == own.len() {
+            return None;
+        }
+        if u64::from(own[t]) == rel {
+            return Some(t);
+        }
+        let v = word_at(bytes, (*x / 8) as usize) >> (*x % 8);
+        let mag = v & mask;
+        let neg = ((v >> W) & 1) as i16;
+        // A zero level reads the next field's bit as its sign: −0 = 0.
+        let code = ((mag as i16) ^ -neg) + neg;
+        *top = (*top).max(code.unsigned_abs());
+        out[*i] = code;
+        *i += 1;
+        *x += u64::from(W) + u64::from(mag != 0);
+    }
+    None
+}
+
+/// `superblocks` superblocks of [`CHAINS`] chains each from bit `from` (a code start or a
+/// guess), merged in order into `dst`: the first chain's codes from its start, each later
+/// chain's after the parse walked from the one before meets it (module docs). Group ends are
+/// bits from `from`; the first chain's go to `first`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn read_stretch<const W: u32>(
+    bytes: &[u8],
+    from: u64,
+    region: u64,
+    superblocks: usize,
+    table: &[i16],
+    dst: &mut [i16],
+    codes: &mut [i16],
+    ends: &mut [u32],
+    first: &mut [u32],
+) -> Stretch {
+    let group = (56 / (W + 1)) as usize;
+    let mut out = Stretch::default();
+    let mut x = from;
+    // Copies chain codes to `dst`, with the largest level seen.
+    let take = |src: &[i16], dst: &mut [i16], top: &mut u16| {
+        dst[..src.len()].copy_from_slice(src);
+        *top = src.iter().fold(*top, |m, &c| m.max(c.unsigned_abs()));
+    };
+    for b in 0..superblocks {
+        let start = from + (b * CHAINS) as u64 * region;
+        let tips = run_chains::<W>(bytes, from, start, region, table, codes, ends);
+        for (c, &(end, n)) in tips.iter().enumerate() {
+            let own = &ends[c * ENDS..c * ENDS + n / group];
+            let skip = if b == 0 && c == 0 {
+                first[..own.len()].copy_from_slice(own);
+                out.first_groups = own.len();
+                0
+            } else {
+                let met = walk::<W>(bytes, &mut x, from, own, dst, &mut out.codes, &mut out.top);
+                let Some(k) = met else {
+                    out.end = x;
+                    return out;
+                };
+                (k + 1) * group
+            };
+            let src = &codes[c * ROOM + skip..c * ROOM + n];
+            take(src, &mut dst[out.codes..], &mut out.top);
+            out.codes += src.len();
+            x = end;
+        }
+    }
+    out.end = x;
+    out.whole = true;
+    out
+}
+
+/// [`CHAINS`] chains of `W`-bit codes, chain c from bit `start + c·region` to the first group
+/// end at or past `start + (c + 1)·region`, interleaved while all are inside their regions:
+/// chain c's codes to `codes[c·ROOM..]` and its group ends (bits from `from`) to
+/// `ends[c·ENDS..]`. Returns each chain's (end, codes).
+#[inline(always)]
+fn run_chains<const W: u32>(
+    bytes: &[u8],
+    from: u64,
+    start: u64,
+    region: u64,
+    table: &[i16],
+    codes: &mut [i16],
+    ends: &mut [u32],
+) -> [(u64, usize); CHAINS] {
+    let group = (56 / (W + 1)) as usize;
+    let sm_mask = (1u64 << (W + 1)) - 1;
+    // The table has exactly 2^(W + 1) codes: the index mask (a constant) drops its bounds test.
+    let table = &table[..table_len(W)];
+    let mut p: [u64; CHAINS] = core::array::from_fn(|c| start + c as u64 * region);
+    let lim: [u64; CHAINS] = core::array::from_fn(|c| p[c] + region);
+    // Group `k` of chain `c` from bit `x`: codes to its scratch, the group's end to its ends;
+    // returns that end.
+    let mut step = |c: usize, k: usize, x: u64| {
+        let word = word_at(bytes, (x / 8) as usize) >> (x % 8);
+        let z = level_starts::<W>(word);
+        let at = c * ROOM + k * group;
+        let mut used = 0u64;
+        for o in &mut codes[at..at + group] {
+            let v = word >> used;
+            *o = table[(v & sm_mask) as usize & (table_len(W) - 1)];
+            used += u64::from(W) + ((z >> used) & 1);
+        }
+        ends[c * ENDS + k] = (x + used - from) as u32;
+        x + used
+    };
+    // Interleaved while every chain is inside its region (each has read `k` groups), then
+    // each on its own.
+    let mut k = 0;
+    while (0..CHAINS).all(|c| p[c] < lim[c]) {
+        for (c, x) in p.iter_mut().enumerate() {
+            *x = step(c, k, *x);
+        }
+        k += 1;
+    }
+    let mut tips = [(0, 0); CHAINS];
+    for (c, x) in p.iter_mut().enumerate() {
+        let mut groups = k;
+        while *x < lim[c] {
+            *x = step(c, groups, *x);
+            groups += 1;
+        }
+        tips[c] = (*x, groups * group);
+    }
+    tips
 }
 
 #[cfg(test)]
@@ -294,196 +559,5 @@ thread_local! {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::prefix::tests::stream;
-    use super::*;
-    use proptest::prelude::*;
-
-    /// `n` codes of `width`-bit levels: zero with probability `zero`/256, else a level in
-    /// 1 ..= `top` (uniform) with a random sign; runs of `run` codes alternate between that
-    /// and all-zero codes when `run > 0` (the density changes along the message).
-    fn codes(n: usize, width: u32, zero: u64, top: u16, run: usize, mut seed: u64) -> Vec<i16> {
-        let top = u64::from(top.min(((1u32 << width) - 1) as u16));
-        (0..n)
-            .map(|k| {
-                seed = seed
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1442695040888963407);
-                let r = seed >> 16;
-                if run > 0 && (k / run) % 2 == 1 || r % 256 < zero {
-                    return 0;
-                }
-                let level = 1 + ((r >> 8) % top) as i16;
-                if (r >> 40) & 1 == 1 { -level } else { level }
-            })
-            .collect()
-    }
-
-    /// Reads `codes` (after `prefix` bits, cut to `keep` bytes) with the one-thread reader
-    /// and checks it against them: the flag says whether a level read is above `s`; if none
-    /// is, the prefix read is exact and the position is that prefix's end (else the reader's
-    /// codes are unspecified: the decoder re-reads entry by entry). Returns the codes read and the
-    /// superblocks whose chains met.
-    fn check(codes: &[i16], width: u32, s: u16, prefix: u32, keep: Option<usize>) -> (usize, u64) {
-        let (mut bytes, starts) = stream(prefix, width, codes);
-        if let Some(keep) = keep {
-            bytes.truncate(keep);
-        }
-        let mut r = BitReader::new(&bytes);
-        r.pos = u64::from(prefix);
-        let mut out = vec![i16::MAX; codes.len()];
-        let met = MET.with(|m| m.get());
-        let (done, bad) = r.read_sign_magnitude(&mut out, width, s);
-        let met = MET.with(|m| m.get()) - met;
-        let above = codes[..done].iter().any(|c| c.unsigned_abs() > s);
-        assert_eq!(bad, above, "width {width}: level above s = {s}");
-        if !bad {
-            assert!(out[..done] == codes[..done], "width {width}: codes differ");
-            assert_eq!(r.pos, starts[done], "width {width}: position");
-        }
-        assert!(
-            8 * bytes.len() as u64 - r.pos < 128 + 2 * 64,
-            "width {width}: stopped early at {done}"
-        );
-        (done, met)
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(12))]
-
-        /// Mixed codes of 5–15-bit levels, from about half to one in 16 zero, after any bit
-        /// offset: the chains run and read exactly what was written, to within the last
-        /// 8-byte load of the end.
-        #[test]
-        fn chains_read_the_written_codes(
-            width in 5u32..=15,
-            zero in prop_oneof![Just(8u64), Just(18), 60..200u64],
-            prefix in 0u32..64,
-            extra in 0usize..40_000,
-            seed in any::<u64>(),
-        ) {
-            let n = CHAINS_MIN + extra;
-            let mut c = codes(n, width, zero, u16::MAX, 0, seed);
-            // A zero code first: a message that starts with 64 non-zero codes is read by
-            // dense blocks instead (`read_sign_magnitude_w`).
-            c[0] = 0;
-            let (_, met) = check(&c, width, u16::MAX >> 1, prefix, None);
-            prop_assert!(met > 0, "no superblock met at width {width}, {zero}/256 zero");
-        }
-
-        /// The flag: levels up to 2^W − 1 read with a smaller `s` are flagged exactly when one
-        /// of the codes read is above it, chains or not.
-        #[test]
-        fn levels_above_s_are_flagged(
-            width in 5u32..=12,
-            top_share in 1u64..16,
-            seed in any::<u64>(),
-        ) {
-            let full = (1u16 << width) - 1;
-            let s = full - 1;
-            // Level `full` (above s) appears only when top_share is small enough.
-            let top = if top_share < 4 { full } else { s };
-            let c = codes(CHAINS_MIN + 5000, width, 100, top, 0, seed);
-            check(&c, width, s, 3, None);
-        }
-
-        /// Input cut anywhere: the prefix read is exact and ends where the one chain would.
-        #[test]
-        fn cut_input_reads_an_exact_prefix(
-            width in 5u32..=15,
-            cut in 0.0f64..1.0,
-            seed in any::<u64>(),
-        ) {
-            let c = codes(CHAINS_MIN + 20_000, width, 110, u16::MAX, 0, seed);
-            let total = (c.len() as f64 * (f64::from(width) + 0.5) / 8.0) as usize;
-            let keep = (total as f64 * cut) as usize;
-            let (bytes_kept, _) = (keep, ());
-            let (mut bytes, starts) = stream(9, width, &c);
-            bytes.truncate(bytes_kept);
-            let mut r = BitReader::new(&bytes);
-            r.pos = 9;
-            let mut out = vec![0i16; c.len()];
-            let (done, _) = r.read_sign_magnitude(&mut out, width, u16::MAX >> 1);
-            prop_assert!(out[..done] == c[..done]);
-            prop_assert_eq!(r.pos, starts[done]);
-            prop_assert!(r.pos <= 8 * bytes.len() as u64);
-        }
-    }
-
-    /// The density changes along the message: mixed stretches of 10⁵ codes, then all-zero
-    /// ones, in turns. Superblocks stop at the sparse ones, and samples through the one chain
-    /// find the mixed ones again: more superblocks meet than the first stretch holds (at most
-    /// 10⁵ / 7,500 codes per region / 4 regions < 4).
-    #[test]
-    fn changing_density_switches_between_chains_and_one_chain() {
-        for width in [6u32, 12, 15] {
-            let c = codes(600_000, width, 128, u16::MAX, 100_000, u64::from(width));
-            let sparse = SPARSE.with(|m| m.get());
-            let (done, met) = check(&c, width, u16::MAX >> 1, 0, None);
-            let sparse = SPARSE.with(|m| m.get()) - sparse;
-            assert!(done > c.len() - 100);
-            assert!(met >= 5, "width {width}: {met} superblocks");
-            assert!(
-                sparse >= 1,
-                "width {width}: no superblock stopped as sparse"
-            );
-        }
-    }
-
-    /// Codes that never meet: a zero code (so no dense blocks), then the top level, positive,
-    /// over and over (W ones and a zero). Parsed from a bit that is not a code start, every
-    /// level read is non-zero too, so a guessed chain keeps its distance: the walks give up,
-    /// and the one chain reads the codes exactly. (Not W = 15: its regions are a whole
-    /// number of 16-bit codes, so every guess is a code start.)
-    #[test]
-    fn chains_that_never_meet_fall_back_to_one_chain() {
-        for width in [5u32, 9, 14] {
-            let top = ((1u32 << width) - 1) as i16;
-            let mut c = vec![top; 300_000];
-            c[0] = 0;
-            let unmet = UNMET.with(|m| m.get());
-            let (done, met) = check(&c, width, top as u16, 0, None);
-            let unmet = UNMET.with(|m| m.get()) - unmet;
-            assert!(done > c.len() - 100, "width {width}");
-            assert_eq!(met, 0, "width {width}");
-            assert!(unmet >= 2, "width {width}: {unmet} walks gave up");
-        }
-    }
-
-    /// A whole QSGD message of mixed codes decodes to itself on pools of 1–3 threads (on a
-    /// pool, mixed codes are read on the calling thread, by chains) and outside any pool.
-    #[cfg(feature = "parallel")]
-    #[test]
-    fn mixed_messages_decode_alike_on_any_pool() {
-        use crate::Message;
-        use crate::message::Levels;
-        for (width, s) in [(12u32, 4095u16), (15, 32_767)] {
-            let c = codes(super::super::WIRE_PARALLEL_MIN + 12_345, width, 90, s, 0, 9);
-            let m = Message::Quantized {
-                norm: 1.5f32,
-                levels: Levels::Uniform { s },
-                codes: c.clone(),
-            };
-            let bytes = m.to_bytes();
-            let back = Message::<f32>::decode(&bytes, c.len()).expect("decodes");
-            assert!(back == m, "width {width}, no pool");
-            for threads in 1..=3 {
-                let pool = super::super::test_pool(threads);
-                let back = pool.install(|| Message::<f32>::decode(&bytes, c.len()));
-                assert!(
-                    back.expect("decodes") == m,
-                    "width {width}, {threads} threads"
-                );
-            }
-        }
-    }
-
-    /// Below the width or length where the chains are tried, no superblock runs.
-    #[test]
-    fn short_or_narrow_codes_stay_on_one_chain() {
-        let c = codes(CHAINS_MIN - 1, 12, 128, u16::MAX, 0, 5);
-        assert_eq!(check(&c, 12, 4095, 0, None).1, 0);
-        let c = codes(CHAINS_MIN + 50_000, 4, 128, u16::MAX, 0, 5);
-        assert_eq!(check(&c, 4, 15, 0, None).1, 0);
-    }
-}
+#[path = "sign_magnitude_chains_tests.rs"]
+mod tests;
