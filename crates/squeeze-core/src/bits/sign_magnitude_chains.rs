@@ -142,6 +142,14 @@ thread_local! {
     static SCRATCH: RefCell<Option<Scratch>> = const { RefCell::new(None) };
 }
 
+/// What every chain reads: the input, the table of codes by field, and the bits per region.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    bytes: &'a [u8],
+    table: &'a [i16],
+    region: u64,
+}
+
 /// What [`read_stretch`] read: its codes, the bit after them, their largest level, whether
 /// every chain met (else it stopped at the first that did not), and the group ends of its
 /// first chain.
@@ -171,8 +179,15 @@ const COPY_CHUNK: usize = 1 << 14;
 /// Bits per region for `W`-bit levels: a region's codes, and the group that overruns it, fit
 /// in [`ROOM`] (a code has at least W bits).
 const fn region_bits(w: u32) -> u64 {
-    (ROOM as u64 - 64) * w as u64
+    (ROOM - 64 - LEAD) as u64 * w as u64
 }
+
+/// Codes' worth of bits (`LEAD·W`) each chain but a stretch's first starts before its region,
+/// so that it has most often met the true parse by the time the chain before it ends there,
+/// and the serial walk to a group end of it is short. 10⁷ codes of 15-bit levels (QSGD
+/// s = 32767's), two threads, two alternated probes: 7.7–8.5 ms without, 6.7 ms with 192
+/// codes; one thread and 12-bit levels within the noise (128, 256 and 512 tried too).
+const LEAD: usize = 192;
 
 /// The 8 bytes at byte `at` as a little-endian word; the caller keeps `at + 8` inside.
 #[inline(always)]
@@ -288,14 +303,17 @@ impl BitReader<'_> {
                 table,
                 ..
             } = &mut *scratch;
-            let table = &table[..];
+            let src = Source {
+                bytes,
+                table: &table[..],
+                region,
+            };
             #[cfg(not(feature = "parallel"))]
             let _ = seq; // only later stretches use it, on a pool
             let fits = room.min(out.len() - i);
             let dst0 = &mut out[i..i + fits];
             if threads == 1 {
-                tips[0] =
-                    read_stretch::<W>(bytes, base, region, per, table, dst0, codes, ends, first);
+                tips[0] = read_stretch::<W>(src, base, per, dst0, codes, ends, first);
             } else {
                 #[cfg(feature = "parallel")]
                 {
@@ -309,9 +327,7 @@ impl BitReader<'_> {
                         .enumerate()
                         .for_each(|(t, ((((dst, codes), ends), first), tip))| {
                             let from = base + t as u64 * stretch;
-                            *tip = read_stretch::<W>(
-                                bytes, from, region, per, table, dst, codes, ends, first,
-                            );
+                            *tip = read_stretch::<W>(src, from, per, dst, codes, ends, first);
                         });
                 }
             }
@@ -443,14 +459,11 @@ fn walk<const W: u32>(
 /// guess), merged in order into `dst`: the first chain's codes from its start, each later
 /// chain's after the parse walked from the one before meets it (module docs). Group ends are
 /// bits from `from`; the first chain's go to `first`.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn read_stretch<const W: u32>(
-    bytes: &[u8],
+    src: Source<'_>,
     from: u64,
-    region: u64,
     superblocks: usize,
-    table: &[i16],
     dst: &mut [i16],
     codes: &mut [i16],
     ends: &mut [u32],
@@ -465,8 +478,9 @@ fn read_stretch<const W: u32>(
         *top = src.iter().fold(*top, |m, &c| m.max(c.unsigned_abs()));
     };
     for b in 0..superblocks {
-        let start = from + (b * CHAINS) as u64 * region;
-        let tips = run_chains::<W>(bytes, from, start, region, table, codes, ends);
+        let start = from + (b * CHAINS) as u64 * src.region;
+        // The stretch's first chain starts at `from` itself: its ends are bits from there.
+        let tips = run_chains::<W>(src, from, start, b > 0, codes, ends);
         for (c, &(end, n)) in tips.iter().enumerate() {
             let own = &ends[c * ENDS..c * ENDS + n / group];
             let skip = if b == 0 && c == 0 {
@@ -474,16 +488,24 @@ fn read_stretch<const W: u32>(
                 out.first_groups = own.len();
                 0
             } else {
-                let met = walk::<W>(bytes, &mut x, from, own, dst, &mut out.codes, &mut out.top);
+                let met = walk::<W>(
+                    src.bytes,
+                    &mut x,
+                    from,
+                    own,
+                    dst,
+                    &mut out.codes,
+                    &mut out.top,
+                );
                 let Some(k) = met else {
                     out.end = x;
                     return out;
                 };
                 (k + 1) * group
             };
-            let src = &codes[c * ROOM + skip..c * ROOM + n];
-            take(src, &mut dst[out.codes..], &mut out.top);
-            out.codes += src.len();
+            let read = &codes[c * ROOM + skip..c * ROOM + n];
+            take(read, &mut dst[out.codes..], &mut out.top);
+            out.codes += read.len();
             x = end;
         }
     }
@@ -492,26 +514,31 @@ fn read_stretch<const W: u32>(
     out
 }
 
-/// [`CHAINS`] chains of `W`-bit codes, chain c from bit `start + c·region` to the first group
+/// [`CHAINS`] chains of `W`-bit codes, chain c from [`LEAD`] codes' bits before
+/// `start + c·region` (chain 0 from `start` itself unless `lead_first`) to the first group
 /// end at or past `start + (c + 1)·region`, interleaved while all are inside their regions:
 /// chain c's codes to `codes[c·ROOM..]` and its group ends (bits from `from`) to
 /// `ends[c·ENDS..]`. Returns each chain's (end, codes).
 #[inline(always)]
 fn run_chains<const W: u32>(
-    bytes: &[u8],
+    src: Source<'_>,
     from: u64,
     start: u64,
-    region: u64,
-    table: &[i16],
+    lead_first: bool,
     codes: &mut [i16],
     ends: &mut [u32],
 ) -> [(u64, usize); CHAINS] {
     let group = (56 / (W + 1)) as usize;
     let sm_mask = (1u64 << (W + 1)) - 1;
+    let (bytes, region) = (src.bytes, src.region);
     // The table has exactly 2^(W + 1) codes: the index mask (a constant) drops its bounds test.
-    let table = &table[..table_len(W)];
-    let mut p: [u64; CHAINS] = core::array::from_fn(|c| start + c as u64 * region);
-    let lim: [u64; CHAINS] = core::array::from_fn(|c| p[c] + region);
+    let table = &src.table[..table_len(W)];
+    let lim: [u64; CHAINS] = core::array::from_fn(|c| start + (c as u64 + 1) * region);
+    let lead = LEAD as u64 * u64::from(W);
+    let mut p: [u64; CHAINS] = core::array::from_fn(|c| {
+        let own = lim[c] - region;
+        if c > 0 || lead_first { own - lead } else { own }
+    });
     // Group `k` of chain `c` from bit `x`: codes to its scratch, the group's end to its ends;
     // returns that end.
     let mut step = |c: usize, k: usize, x: u64| {
