@@ -25,6 +25,12 @@ fn codes(n: usize, width: u32, zero: u64, top: u16, run: usize, mut seed: u64) -
         .collect()
 }
 
+/// Pools the fallback tests read on (0: none).
+#[cfg(feature = "parallel")]
+const POOLS: &[usize] = &[0, 2];
+#[cfg(not(feature = "parallel"))]
+const POOLS: &[usize] = &[0];
+
 /// The test counters of this thread.
 #[derive(Clone, Copy, Debug)]
 struct Counts {
@@ -188,11 +194,7 @@ proptest! {
 /// stretch holds (at most 10⁵ / 7,500 codes per region / 4 regions < 4).
 #[test]
 fn changing_density_switches_between_chains_and_one_chain() {
-    #[cfg(feature = "parallel")]
-    let pools = [0, 2];
-    #[cfg(not(feature = "parallel"))]
-    let pools = [0];
-    for threads in pools {
+    for &threads in POOLS {
         let run = if threads == 0 { 100_000 } else { 300_000 };
         for width in [6u32, 12, 15] {
             let c = codes(6 * run, width, 128, u16::MAX, run, u64::from(width));
@@ -218,11 +220,7 @@ fn changing_density_switches_between_chains_and_one_chain() {
 /// its regions are a whole number of 16-bit codes, so every guess is a code start.)
 #[test]
 fn chains_that_never_meet_fall_back_to_one_chain() {
-    #[cfg(feature = "parallel")]
-    let pools = [0, 2];
-    #[cfg(not(feature = "parallel"))]
-    let pools = [0];
-    for threads in pools {
+    for &threads in POOLS {
         for width in [5u32, 9, 14] {
             let top = ((1u32 << width) - 1) as i16;
             let mut c = vec![top; 600_000];
