@@ -228,12 +228,25 @@ impl BitReader<'_> {
             .saturating_sub(d as u64 * u64::from(width))
     }
 
-    /// Whether `d` codes of `width`-bit levels are mixed enough for the one-thread read by
-    /// several chains (`sign_magnitude_chains.rs`), by [`BitReader::sign_bits`].
+    /// Whether `d` codes of `width`-bit levels are mixed enough for the read by several
+    /// chains (`sign_magnitude_chains.rs`), which splits them across the pool itself: at least
+    /// one in [`MIXED_SHARE`](super::sign_magnitude_chains::MIXED_SHARE) non-zero by
+    /// [`BitReader::sign_bits`] (an upper estimate: whatever follows the codes counts too),
+    /// then among the first [`SAMPLE`](super::sign_magnitude_chains::SAMPLE) codes, parsed.
     #[cfg(feature = "parallel")]
     fn mixed_codes(&self, d: usize, width: u32) -> bool {
-        use super::sign_magnitude_chains::{CHAINS_MIN_WIDTH, MIXED_SHARE};
-        width >= CHAINS_MIN_WIDTH && self.sign_bits(d, width) * MIXED_SHARE >= d as u64
+        use super::sign_magnitude_chains::{CHAINS_MIN_WIDTH, MIXED_SHARE, SAMPLE};
+        let mixed = |codes: u64, signs: u64| signs * MIXED_SHARE >= codes;
+        if width < CHAINS_MIN_WIDTH || !mixed(d as u64, self.sign_bits(d, width)) {
+            return false;
+        }
+        let sample = SAMPLE.min(d) as u64;
+        let mut r = self.clone();
+        r.skip_codes(width, sample).is_some()
+            && mixed(
+                sample,
+                (r.pos - self.pos).saturating_sub(sample * u64::from(width)),
+            )
     }
 
     /// $p$ for `d` codes of `width`-bit levels from the current position.
@@ -523,5 +536,27 @@ pub(super) mod tests {
             assert_eq!(seq.pos, starts[done]);
             assert_eq!(want[..done], codes[..done]);
         }
+    }
+
+    /// Mixed codes are told from sparse ones followed by other data (a part of a `Concat`):
+    /// the estimate from the bits left counts that data, the sample of parsed codes does not.
+    #[cfg(feature = "parallel")]
+    #[test]
+    fn mixed_codes_are_sampled_not_only_estimated() {
+        let n = 600_000;
+        let (mut bytes, _) = stream(0, 5, &codes(n, 16, 440, 3));
+        assert!(!BitReader::new(&bytes).mixed_codes(n, 5));
+        bytes.extend(std::iter::repeat_n(0xa5u8, n));
+        let r = BitReader::new(&bytes);
+        assert!(
+            r.sign_bits(n, 5) * 16 >= n as u64,
+            "the estimate alone says mixed"
+        );
+        assert!(!r.mixed_codes(n, 5));
+        let (bytes, _) = stream(0, 12, &codes(n, 4095, 2, 3));
+        assert!(BitReader::new(&bytes).mixed_codes(n, 12));
+        // Too narrow for the chains, however mixed.
+        let (bytes, _) = stream(0, 4, &codes(n, 15, 2, 3));
+        assert!(!BitReader::new(&bytes).mixed_codes(n, 4));
     }
 }

@@ -332,11 +332,11 @@ impl BitReader<'_> {
                 }
             }
             // The first stretch started at a code start: its codes are exact, and in place.
-            let lead = tips[0];
-            top = top.max(lead.top);
-            i += lead.codes;
-            let mut x = lead.end;
-            let mut whole = lead.whole;
+            let head = tips[0];
+            top = top.max(head.top);
+            i += head.codes;
+            let mut x = head.end;
+            let mut whole = head.whole;
             // Each later stretch: the exact parse walked from x to a group end of its first
             // chain, its codes after that group placed in `out`.
             let mut placed = 1;
