@@ -232,21 +232,22 @@ impl BitReader<'_> {
     /// chains (`sign_magnitude_chains.rs`), which splits them across the pool itself: at least
     /// one in [`MIXED_SHARE`](super::sign_magnitude_chains::MIXED_SHARE) non-zero by
     /// [`BitReader::sign_bits`] (an upper estimate: whatever follows the codes counts too),
-    /// then among the first [`SAMPLE`](super::sign_magnitude_chains::SAMPLE) codes, parsed.
+    /// then among the first [`SAMPLE`](super::sign_magnitude_chains::SAMPLE) codes, parsed,
+    /// where at least one in [`ZERO_SHARE`](super::sign_magnitude_chains::ZERO_SHARE) must be
+    /// zero too.
     #[cfg(feature = "parallel")]
     fn mixed_codes(&self, d: usize, width: u32) -> bool {
-        use super::sign_magnitude_chains::{CHAINS_MIN_WIDTH, MIXED_SHARE, SAMPLE};
-        let mixed = |codes: u64, signs: u64| signs * MIXED_SHARE >= codes;
-        if width < CHAINS_MIN_WIDTH || !mixed(d as u64, self.sign_bits(d, width)) {
+        use super::sign_magnitude_chains::{CHAINS_MIN_WIDTH, MIXED_SHARE, SAMPLE, ZERO_SHARE};
+        if width < CHAINS_MIN_WIDTH || self.sign_bits(d, width) * MIXED_SHARE < d as u64 {
             return false;
         }
-        let sample = SAMPLE.min(d) as u64;
+        let n = SAMPLE.min(d) as u64;
         let mut r = self.clone();
-        r.skip_codes(width, sample).is_some()
-            && mixed(
-                sample,
-                (r.pos - self.pos).saturating_sub(sample * u64::from(width)),
-            )
+        if r.skip_codes(width, n).is_none() {
+            return false;
+        }
+        let nonzero = (r.pos - self.pos).saturating_sub(n * u64::from(width));
+        nonzero * MIXED_SHARE >= n && (n - nonzero.min(n)) * ZERO_SHARE >= n
     }
 
     /// $p$ for `d` codes of `width`-bit levels from the current position.
@@ -558,5 +559,12 @@ pub(super) mod tests {
         // Too narrow for the chains, however mixed.
         let (bytes, _) = stream(0, 4, &codes(n, 15, 2, 3));
         assert!(!BitReader::new(&bytes).mixed_codes(n, 4));
+        // Nearly all non-zero (1 in 1000 zero): chains seldom meet, the pool's parse reads them.
+        let mut dense = codes(n, 4095, 1, 3);
+        for c in dense.iter_mut().step_by(1000) {
+            *c = 0;
+        }
+        let (bytes, _) = stream(0, 12, &dense);
+        assert!(!BitReader::new(&bytes).mixed_codes(n, 12));
     }
 }
