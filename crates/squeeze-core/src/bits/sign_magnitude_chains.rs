@@ -90,7 +90,8 @@ pub(super) enum ChainsStop {
 }
 
 /// Scratch reused by every call on this thread, grown (never shrunk) to the largest pool it
-/// read for: per thread, its chains' codes and group ends; per thread but the first, the
+/// read for, so that a thread allocates only on its first decode of a width (the table) or
+/// pool size: per thread, its chains' codes and group ends; per thread but the first, the
 /// codes of its stretch and the group ends of the stretch's first chain; per thread, what its
 /// stretch read, and where its codes go.
 #[derive(Default)]
@@ -181,10 +182,11 @@ struct Stretch {
 #[cfg(feature = "parallel")]
 const STRETCH_SUPERBLOCKS: usize = 4;
 
-/// Most threads that read stretches at once: group ends are `u32` bits from the stretch's
-/// start, and the scratch grows with them.
+/// Most threads that read stretches at once. The calling thread's scratch holds the stretches
+/// of the others (256 KiB each), and any thread of a pool may be the calling one, so each keeps
+/// up to 1.8 MiB of them after its first decode on a pool.
 #[cfg(feature = "parallel")]
-const MAX_THREADS: usize = 16;
+const MAX_THREADS: usize = 8;
 
 /// Codes per task when the threads copy their stretches to `out`.
 #[cfg(feature = "parallel")]
