@@ -374,7 +374,7 @@ impl BitReader<'_> {
                 let t = placed;
                 let from = base + t as u64 * stretch;
                 let own = &first[t * ENDS..t * ENDS + tips[t].first_groups];
-                let Some(k) = walk::<W>(bytes, &mut x, from, own, out, &mut i, &mut top) else {
+                let Some(k) = walk::<W>(src, &mut x, from, own, out, &mut i, &mut top) else {
                     whole = false;
                     break;
                 };
@@ -437,7 +437,7 @@ fn copy_stretches(
                 if a < b {
                     let src = &seq[t * room + skip + (a - dst)..][..b - a];
                     chunk[a - at..b - at].copy_from_slice(src);
-                    top = src.iter().fold(top, |m, &c| m.max(c.unsigned_abs()));
+                    top = largest_level(top, src);
                 }
             }
             top
@@ -446,12 +446,19 @@ fn copy_stretches(
         .unwrap_or(0)
 }
 
+/// The largest of `top` and the levels of `codes` (`i16::MIN`, the table's mark of a level
+/// above s, counts as 2^15: above any s).
+#[inline(always)]
+fn largest_level(top: u16, codes: &[i16]) -> u16 {
+    codes.iter().fold(top, |m, &c| m.max(c.unsigned_abs()))
+}
+
 /// The exact parse walked code by code from bit `x` (codes to `out[*i..]`, their largest level
 /// into `top`) until it lands on one of the group ends `own` (bits from `from`); which one, or
 /// `None` if it passes them all or walks half a region first.
 #[inline(always)]
 fn walk<const W: u32>(
-    bytes: &[u8],
+    src: Source<'_>,
     x: &mut u64,
     from: u64,
     own: &[u32],
@@ -459,7 +466,7 @@ fn walk<const W: u32>(
     i: &mut usize,
     top: &mut u16,
 ) -> Option<usize> {
-    let mask = (1u64 << W) - 1;
+    let table = &src.table[..table_len(W)];
     let mut t = 0;
     #[cfg(not(test))]
     let limit = ROOM / 2;
@@ -476,15 +483,12 @@ fn walk<const W: u32>(
         if u64::from(own[t]) == rel {
             return Some(t);
         }
-        let v = word_at(bytes, (*x / 8) as usize) >> (*x % 8);
-        let mag = v & mask;
-        let neg = ((v >> W) & 1) as i16;
-        // A zero level reads the next field's bit as its sign: −0 = 0.
-        let code = ((mag as i16) ^ -neg) + neg;
-        *top = (*top).max(code.unsigned_abs());
+        let v = word_at(src.bytes, (*x / 8) as usize) >> (*x % 8);
+        let code = table[(v as usize) & (table_len(W) - 1)];
+        *top = largest_level(*top, &[code]);
         out[*i] = code;
         *i += 1;
-        *x += u64::from(W) + u64::from(mag != 0);
+        *x += u64::from(W) + u64::from(v & ((1 << W) - 1) != 0);
     }
     None
 }
@@ -509,7 +513,7 @@ fn read_stretch<const W: u32>(
     // Copies chain codes to `dst`, with the largest level seen.
     let take = |src: &[i16], dst: &mut [i16], top: &mut u16| {
         dst[..src.len()].copy_from_slice(src);
-        *top = src.iter().fold(*top, |m, &c| m.max(c.unsigned_abs()));
+        *top = largest_level(*top, src);
     };
     for b in 0..superblocks {
         let start = from + (b * CHAINS) as u64 * src.region;
@@ -522,15 +526,7 @@ fn read_stretch<const W: u32>(
                 out.first_groups = own.len();
                 0
             } else {
-                let met = walk::<W>(
-                    src.bytes,
-                    &mut x,
-                    from,
-                    own,
-                    dst,
-                    &mut out.codes,
-                    &mut out.top,
-                );
+                let met = walk::<W>(src, &mut x, from, own, dst, &mut out.codes, &mut out.top);
                 let Some(k) = met else {
                     out.end = x;
                     return out;
