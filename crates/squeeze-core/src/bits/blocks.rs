@@ -217,6 +217,10 @@ impl BitReader<'_> {
 /// and reader): 64 fields of `L` bits are `8L` whole bytes.
 pub(super) const DENSE_BLOCK: usize = 8 * BLOCK_GROUPS;
 
+/// The widest levels [`BitReader::read_dense_codes`] reads: eight fields of `W + 1` bits and
+/// the up to 7 bits before them fit its `u128`.
+pub(super) const DENSE_MAX_WIDTH: u32 = MAX_GROUP_BYTES as u32 - 1;
+
 impl BitReader<'_> {
     /// The next [`DENSE_BLOCK`] sign-magnitude codes of `W ≤ 14`-bit levels into `out` if none
     /// is zero (as in power rounding's messages), else `None` with the position unchanged
@@ -232,7 +236,7 @@ impl BitReader<'_> {
         s: u16,
         pdep: impl Fn(u64, u64) -> u64,
     ) -> Option<bool> {
-        if W > 14 || out.len() != DENSE_BLOCK {
+        if W > DENSE_MAX_WIDTH || out.len() != DENSE_BLOCK {
             return None;
         }
         let len = W + 1;

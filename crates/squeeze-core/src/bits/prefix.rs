@@ -192,7 +192,7 @@ impl BitReader<'_> {
     ) -> Option<(usize, bool)> {
         #[cfg(feature = "parallel")]
         if super::wire_parallel(out.len()) && (1..=15).contains(&width) {
-            if self.mixed_codes(out.len(), width) {
+            if self.caller_reads(out.len(), width) {
                 return None;
             }
             return self.read_prefixed_par(out, width, kernel);
@@ -228,15 +228,24 @@ impl BitReader<'_> {
             .saturating_sub(d as u64 * u64::from(width))
     }
 
-    /// Whether `d` codes of `width`-bit levels are mixed enough for the read by several
-    /// chains (`sign_magnitude_chains.rs`), which splits them across the pool itself: at least
-    /// one in [`MIXED_SHARE`](super::sign_magnitude_chains::MIXED_SHARE) non-zero by
-    /// [`BitReader::sign_bits`] (an upper estimate: whatever follows the codes counts too),
-    /// then among the first [`SAMPLE`](super::sign_magnitude_chains::SAMPLE) codes, parsed,
-    /// where at least one in [`ZERO_SHARE`](super::sign_magnitude_chains::ZERO_SHARE) must be
-    /// zero too.
+    /// Whether the calling thread reads `d` codes of `width`-bit levels better on its own
+    /// than the pool's parse does, judged from the first
+    /// [`SAMPLE`](super::sign_magnitude_chains::SAMPLE) codes, parsed:
+    /// * mixed codes, for the read by several chains (`sign_magnitude_chains.rs`), which
+    ///   splits them across the pool itself: at least one in
+    ///   [`MIXED_SHARE`](super::sign_magnitude_chains::MIXED_SHARE) non-zero by
+    ///   [`BitReader::sign_bits`] (an upper estimate: whatever follows the codes counts too) and
+    ///   in the sample, where at least one in
+    ///   [`ZERO_SHARE`](super::sign_magnitude_chains::ZERO_SHARE) must be zero too;
+    /// * nearly all non-zero codes (fewer than one zero in
+    ///   [`DENSE_ZERO_SHARE`](super::sign_magnitude_chains::DENSE_ZERO_SHARE)) where dense
+    ///   blocks read them (`pdep` is fast, levels of at most
+    ///   [`DENSE_MAX_WIDTH`](super::DENSE_MAX_WIDTH) bits): a guessed start never meets the true
+    ///   parse among codes of one length, so the pool's parse cannot split them, and one thread
+    ///   reads them about twice as fast by blocks. (Where dense blocks read the codes, mixed
+    ///   codes are the others, with at least one zero in `DENSE_ZERO_SHARE`.)
     #[cfg(feature = "parallel")]
-    fn mixed_codes(&self, d: usize, width: u32) -> bool {
+    fn caller_reads(&self, d: usize, width: u32) -> bool {
         use super::sign_magnitude_chains::{CHAINS_MIN_WIDTH, MIXED_SHARE, SAMPLE, ZERO_SHARE};
         if width < CHAINS_MIN_WIDTH || self.sign_bits(d, width) * MIXED_SHARE < d as u64 {
             return false;
@@ -247,7 +256,12 @@ impl BitReader<'_> {
             return false;
         }
         let nonzero = (r.pos - self.pos).saturating_sub(n * u64::from(width));
-        nonzero * MIXED_SHARE >= n && (n - nonzero.min(n)) * ZERO_SHARE >= n
+        let zero = n - nonzero.min(n);
+        if width <= super::DENSE_MAX_WIDTH && super::fast_pext() {
+            // The chains or dense blocks, whichever the zero codes call for.
+            return nonzero * MIXED_SHARE >= n;
+        }
+        nonzero * MIXED_SHARE >= n && zero * ZERO_SHARE >= n
     }
 
     /// $p$ for `d` codes of `width`-bit levels from the current position.
@@ -543,28 +557,37 @@ pub(super) mod tests {
     /// the estimate from the bits left counts that data, the sample of parsed codes does not.
     #[cfg(feature = "parallel")]
     #[test]
-    fn mixed_codes_are_sampled_not_only_estimated() {
+    fn caller_reads_are_sampled_not_only_estimated() {
         let n = 600_000;
         let (mut bytes, _) = stream(0, 5, &codes(n, 16, 440, 3));
-        assert!(!BitReader::new(&bytes).mixed_codes(n, 5));
+        assert!(!BitReader::new(&bytes).caller_reads(n, 5));
         bytes.extend(std::iter::repeat_n(0xa5u8, n));
         let r = BitReader::new(&bytes);
         assert!(
             r.sign_bits(n, 5) * 16 >= n as u64,
             "the estimate alone says mixed"
         );
-        assert!(!r.mixed_codes(n, 5));
+        assert!(!r.caller_reads(n, 5));
         let (bytes, _) = stream(0, 12, &codes(n, 4095, 2, 3));
-        assert!(BitReader::new(&bytes).mixed_codes(n, 12));
+        assert!(BitReader::new(&bytes).caller_reads(n, 12));
         // Too narrow for the chains, however mixed.
         let (bytes, _) = stream(0, 4, &codes(n, 15, 2, 3));
-        assert!(!BitReader::new(&bytes).mixed_codes(n, 4));
-        // Nearly all non-zero (1 in 1000 zero): chains seldom meet, the pool's parse reads them.
-        let mut dense = codes(n, 4095, 1, 3);
-        for c in dense.iter_mut().step_by(1000) {
-            *c = 0;
+        assert!(!BitReader::new(&bytes).caller_reads(n, 4));
+        // Nearly all non-zero (1 in 1000 zero): chains seldom meet; the calling thread reads
+        // them by dense blocks where those read (`pdep` fast, levels of at most 14 bits), else
+        // the pool's parse does.
+        for (width, s) in [(12u32, 4095u16), (14, 16_383), (15, 32_767)] {
+            let mut dense = codes(n, s, 1, 3);
+            for c in dense.iter_mut().step_by(1000) {
+                *c = 0;
+            }
+            let (bytes, _) = stream(0, width, &dense);
+            let blocks = width <= super::super::DENSE_MAX_WIDTH && super::super::fast_pext();
+            assert_eq!(
+                BitReader::new(&bytes).caller_reads(n, width),
+                blocks,
+                "width {width}"
+            );
         }
-        let (bytes, _) = stream(0, 12, &dense);
-        assert!(!BitReader::new(&bytes).mixed_codes(n, 12));
     }
 }

@@ -3,8 +3,8 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::bmi2;
-use super::sign_magnitude_chains::{CHAINS_MIN, CHAINS_MIN_WIDTH};
-use super::{BitReader, DENSE_BLOCK, fast_pext};
+use super::sign_magnitude_chains::{CHAINS_MIN, CHAINS_MIN_WIDTH, DENSE_ZERO_SHARE, SAMPLE};
+use super::{BitReader, DENSE_BLOCK, DENSE_MAX_WIDTH, fast_pext};
 
 impl BitReader<'_> {
     /// Sign-magnitude codes (level `|c|` in `width ≤ 15` bits, then a sign bit iff `|c| ≠ 0`)
@@ -131,41 +131,73 @@ impl BitReader<'_> {
             (used, low == i16::MIN)
         };
         let chain = |r: &mut Self, out: &mut [i16]| r.read_chained_groups::<W>(out, group, &run);
-        let (mut done, mut bad);
+        let (mut done, mut bad) = (0, false);
         #[cfg(target_arch = "x86_64")]
         let vbmi = W <= 6 && super::dense_vbmi();
         #[cfg(not(target_arch = "x86_64"))]
         let vbmi = false;
+        // Codes that are nearly all non-zero (power rounding's have no zero) are read by dense
+        // blocks where `pdep` is fast: from the start if the first 64 codes are non-zero, else
+        // from where a sample of the mixed read finds too few zero codes for the chains; and
+        // back to the mixed read where a sample of the dense read finds enough of them.
+        let blocks = pdep.is_some() && W <= DENSE_MAX_WIDTH;
+        let chains = W >= CHAINS_MIN_WIDTH && out.len() >= CHAINS_MIN;
+        let mut dense = false;
         if let Some(pdep) = pdep
             && let Some(first) = out.get_mut(..DENSE_BLOCK)
             && let Some(b) = self.dense_block::<W>(first, s, vbmi, pdep)
         {
-            // A message that starts with 64 non-zero codes (power rounding's have none): dense
-            // blocks, and after a failed one eight groups through the chain, until the end.
-            // (A dense block leaves `done` at any count, not only at whole groups.)
-            (done, bad) = (DENSE_BLOCK, b);
-            while out.len() - done >= group {
-                if let Some(block) = out.get_mut(done..done + DENSE_BLOCK)
-                    && let Some(b) = self.dense_block::<W>(block, s, vbmi, pdep)
-                {
+            (done, bad, dense) = (DENSE_BLOCK, b, true);
+        }
+        loop {
+            if let (true, Some(pdep)) = (dense, pdep) {
+                // Dense blocks, and after a failed one eight groups through the chain, until
+                // the end. (A dense block leaves `done` at any count, not only at whole
+                // groups.) After a failed block, once a sample's worth of codes was read, the
+                // zero codes among them (a zero code is one bit shorter) may send the rest to
+                // the mixed read.
+                let (mut since, mut from) = (done, self.pos);
+                while out.len() - done >= group {
+                    if let Some(block) = out.get_mut(done..done + DENSE_BLOCK)
+                        && let Some(b) = self.dense_block::<W>(block, s, vbmi, pdep)
+                    {
+                        bad |= b;
+                        done += DENSE_BLOCK;
+                        continue;
+                    }
+                    let end = done + ((out.len() - done) / group).min(8) * group;
+                    let (d, b) = chain(self, &mut out[done..end]);
                     bad |= b;
-                    done += DENSE_BLOCK;
+                    if d < end - done {
+                        return (done + d, bad);
+                    }
+                    done = end;
+                    if chains && done - since >= SAMPLE {
+                        let n = (done - since) as u64;
+                        let zero = (n * u64::from(W + 1)).saturating_sub(self.pos - from);
+                        if zero * DENSE_ZERO_SHARE >= n {
+                            #[cfg(test)]
+                            super::sign_magnitude_chains::FROM_DENSE.with(|m| m.set(m.get() + 1));
+                            dense = false;
+                            break;
+                        }
+                        (since, from) = (done, self.pos);
+                    }
+                }
+                if dense {
+                    break;
+                }
+            }
+            if chains {
+                // Mixed codes: several chains at once where zero and non-zero codes are both
+                // common (`sign_magnitude_chains.rs`); it stops at a sample with too few zero
+                // codes for them if dense blocks can read on.
+                let (d, b, to_dense) =
+                    self.read_mixed::<W>(&mut out[done..], s, group, &chain, blocks);
+                (done, bad, dense) = (done + d, bad | b, to_dense);
+                if dense {
                     continue;
                 }
-                let end = done + ((out.len() - done) / group).min(8) * group;
-                let (d, b) = chain(self, &mut out[done..end]);
-                bad |= b;
-                if d < end - done {
-                    return (done + d, bad);
-                }
-                done = end;
-            }
-        } else {
-            (done, bad) = (0, false);
-            if W >= CHAINS_MIN_WIDTH && out.len() >= CHAINS_MIN {
-                // Mixed codes: several chains at once where zero and non-zero codes are both
-                // common (`sign_magnitude_chains.rs`).
-                (done, bad) = self.read_mixed::<W>(out, s, group, &chain);
             }
             let whole = done + (out.len() - done) / group * group;
             let (d, b) = chain(self, &mut out[done..whole]);
@@ -173,6 +205,7 @@ impl BitReader<'_> {
             if done < whole {
                 return (done, bad);
             }
+            break;
         }
         // The partial last group.
         let rest = &mut out[done..];

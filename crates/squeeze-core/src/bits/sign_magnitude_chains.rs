@@ -61,13 +61,26 @@ pub(super) const SAMPLE: usize = 1 << 14;
 /// against 10.0; 12-bit, 3.3 %, 8.1 against 10.3.
 pub(super) const MIXED_SHARE: u64 = 16;
 
-/// The chains are tried only if at least one code in this many is zero too. Nearly all
-/// non-zero codes are about one length, so a guessed chain seldom meets the true parse, and the
-/// one chain reads them fast (groups of non-zero codes at constant offsets). Review of this
-/// stop, 4·10⁶ codes that start with a zero code (else they go by dense blocks), chains
-/// against the one chain: 12-bit levels, none zero, 8.4 against 5.8 ms; 8-bit, 1 in 200 zero,
-/// 5.0 against 3.8 ms; from 1 in 50 zero on, the chains won by 1.4–2.7×.
+/// Where dense blocks do not read the codes (`pdep` slow, 15-bit levels; else see
+/// [`DENSE_ZERO_SHARE`]), the chains are tried only if at least one code in this many is zero
+/// too. Nearly all non-zero codes are about one length, so a guessed chain seldom meets the
+/// true parse, and the one chain reads them fast (groups of non-zero codes at constant
+/// offsets). Review of the twenty-sixth session, 4·10⁶ codes that start with a zero code, the
+/// chains against the one chain: 12-bit levels, none zero, 8.4 against 5.8 ms; 8-bit, 1 in 200
+/// zero, 5.0 against 3.8 ms; from 1 in 50 zero on, the chains won by 1.4–2.7×.
 pub(super) const ZERO_SHARE: u64 = 64;
+
+/// Where dense blocks can read the codes (`pdep` is fast, levels of at most
+/// [`super::DENSE_MAX_WIDTH`] bits), they do where fewer than one code in this many is zero,
+/// and the chains where more are ([`ZERO_SHARE`] without dense blocks): blocks of 64 non-zero
+/// codes at constant offsets, a failed block (one with a zero) followed by eight groups on the
+/// one chain. 10⁷ codes of 12-bit levels, one thread / two (Intel Xeon VM): dense blocks 3.0 /
+/// 3.0 ms with no zero, 7.0 with 0.3 %, 10.1–10.3 with 0.6 %, 13.6–14.1 with 1 %, 17 with
+/// 1.5 %; the chains 13.6 / 10.4 ms with 0.6 %, 11.1 / 8.4 with 1 %, 10.9 / 7.5 with 1.5 %.
+/// On a pool the calling thread reads such codes by dense blocks too
+/// ([`BitReader::read_prefixed`]): the pool's parse cannot split them (a guessed start does not
+/// meet the true parse among codes of one length), and took 6.7–7.2 ms with no zero.
+pub(super) const DENSE_ZERO_SHARE: u64 = 128;
 
 /// Most samples the one chain reads before the chains are tried again after they did not
 /// meet: the wait doubles each time, from one sample.
@@ -87,6 +100,8 @@ pub(super) enum ChainsStop {
     /// Chains did not meet: read samples with the one chain, more of them after each time
     /// this happens, then try again.
     Unmet,
+    /// Too few zero codes for the chains to beat dense blocks: read on by dense blocks.
+    Dense,
 }
 
 /// Scratch reused by every call on this thread, grown (never shrunk) to the largest pool it
@@ -217,9 +232,12 @@ impl BitReader<'_> {
     /// `W`-bit sign-magnitude codes into a prefix of `out`, in groups of `group`: samples of
     /// [`SAMPLE`] codes through `chain` (the one-chain reader: codes read, a level above `s`
     /// seen), and superblocks by [`BitReader::read_chains`] while the last sample or
-    /// superblock had at least one non-zero code in [`MIXED_SHARE`]. Returns the codes read
-    /// and whether a level above `s` was seen; it stops early where the one chain stops (near
-    /// the end of the input) or no superblock fits, and the caller reads the rest.
+    /// superblock had at least one non-zero code in [`MIXED_SHARE`]. Returns the codes read,
+    /// whether a level above `s` was seen, and whether it stopped because, where `dense`, a
+    /// sample or a round of superblocks had too few zero codes for the chains (fewer than one
+    /// in [`DENSE_ZERO_SHARE`]): the caller reads on by dense blocks, faster there than the
+    /// chains or the one chain. It stops early too where the one chain stops (near the end of
+    /// the input) or no superblock fits, and the caller reads the rest.
     #[inline(always)]
     pub(super) fn read_mixed<const W: u32>(
         &mut self,
@@ -227,7 +245,8 @@ impl BitReader<'_> {
         s: u16,
         group: usize,
         chain: &impl Fn(&mut Self, &mut [i16]) -> (usize, bool),
-    ) -> (usize, bool) {
+        dense: bool,
+    ) -> (usize, bool, bool) {
         let sample = SAMPLE / group * group;
         let (mut i, mut bad) = (0, false);
         // Samples left before the chains are tried again, and how many to wait after the next
@@ -242,14 +261,22 @@ impl BitReader<'_> {
             }
             let n = sample as u64;
             let nonzero = (self.pos - start).saturating_sub(n * u64::from(W));
-            if wait > 0 || nonzero * MIXED_SHARE < n || (n - nonzero) * ZERO_SHARE < n {
+            // With dense blocks to read on, the chains take the codes with enough zero codes
+            // for them to beat dense blocks, and dense blocks the rest.
+            let share = if dense { DENSE_ZERO_SHARE } else { ZERO_SHARE };
+            let zero = n - nonzero.min(n);
+            if dense && zero * share < n {
+                return (i, bad, to_dense());
+            }
+            if wait > 0 || nonzero * MIXED_SHARE < n || zero * share < n {
                 wait = wait.saturating_sub(1);
                 continue;
             }
-            let (d, b, stop) = self.read_chains::<W>(&mut out[i..], s);
+            let (d, b, stop) = self.read_chains::<W>(&mut out[i..], s, dense);
             (i, bad) = (i + d, bad | b);
             match stop {
                 ChainsStop::Room => break,
+                ChainsStop::Dense => return (i, bad, to_dense()),
                 ChainsStop::Sparse => backoff = 1,
                 ChainsStop::Unmet => {
                     // A superblock met before this one did not: not a pattern, start over.
@@ -261,7 +288,7 @@ impl BitReader<'_> {
                 }
             }
         }
-        (i, bad)
+        (i, bad, false)
     }
 
     /// Superblocks of `W`-bit sign-magnitude codes into a prefix of `out` (module docs):
@@ -273,6 +300,7 @@ impl BitReader<'_> {
         &mut self,
         out: &mut [i16],
         s: u16,
+        dense: bool,
     ) -> (usize, bool, ChainsStop) {
         SCRATCH
             .try_with(|cell| {
@@ -280,7 +308,7 @@ impl BitReader<'_> {
                     return (0, false, ChainsStop::Room);
                 };
                 let scratch = slot.get_or_insert_with(Scratch::default);
-                self.read_chains_with::<W>(out, s, scratch)
+                self.read_chains_with::<W>(out, s, dense, scratch)
             })
             .unwrap_or((0, false, ChainsStop::Room))
     }
@@ -290,6 +318,7 @@ impl BitReader<'_> {
         &mut self,
         out: &mut [i16],
         s: u16,
+        dense: bool,
         scratch: &mut Scratch,
     ) -> (usize, bool, ChainsStop) {
         // On a pool, each thread reads a stretch of a few superblocks.
@@ -398,16 +427,33 @@ impl BitReader<'_> {
             }
             #[cfg(test)]
             MET.with(|m| m.set(m.get() + 1));
-            // Too sparse for the chains: fewer than one non-zero code in MIXED_SHARE.
+            // Too sparse for the chains: fewer than one non-zero code in MIXED_SHARE; or, where
+            // dense blocks read on, too few zero codes: fewer than one in DENSE_ZERO_SHARE.
             let read = (i - first_code) as u64;
-            if (x - base).saturating_sub(read * u64::from(W)) * MIXED_SHARE < read {
+            let nonzero = (x - base).saturating_sub(read * u64::from(W));
+            if nonzero * MIXED_SHARE < read {
                 #[cfg(test)]
                 SPARSE.with(|m| m.set(m.get() + 1));
                 break ChainsStop::Sparse;
             }
+            // (Only widths dense blocks read: a constant false for the others.)
+            if W <= super::DENSE_MAX_WIDTH
+                && dense
+                && (read - nonzero.min(read)) * DENSE_ZERO_SHARE < read
+            {
+                break ChainsStop::Dense;
+            }
         };
         (i, top > s, stop)
     }
+}
+
+/// `true`, counted in the tests: the mixed read sends the codes on to dense blocks.
+#[inline(always)]
+fn to_dense() -> bool {
+    #[cfg(test)]
+    TO_DENSE.with(|m| m.set(m.get() + 1));
+    true
 }
 
 /// Copies each placed stretch `(skip, at, len)` — stretch t's codes `seq[(t − 1)·room + skip..]`,
@@ -616,6 +662,10 @@ thread_local! {
     static WALK_LIMIT: core::cell::Cell<usize> = const { core::cell::Cell::new(ROOM / 2) };
     /// Walks that gave up before meeting the next chain, on this thread.
     static UNMET: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+    /// Samples of the mixed read that sent the codes on to dense blocks, on this thread.
+    static TO_DENSE: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+    /// Samples of the dense read that sent the codes back to the mixed read, on this thread.
+    pub(super) static FROM_DENSE: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
 }
 
 #[cfg(test)]

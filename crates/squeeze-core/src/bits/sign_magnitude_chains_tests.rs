@@ -37,6 +37,8 @@ struct Counts {
     met: u64,
     sparse: u64,
     unmet: u64,
+    to_dense: u64,
+    from_dense: u64,
 }
 
 impl Counts {
@@ -45,6 +47,8 @@ impl Counts {
             met: MET.with(|m| m.get()),
             sparse: SPARSE.with(|m| m.get()),
             unmet: UNMET.with(|m| m.get()),
+            to_dense: TO_DENSE.with(|m| m.get()),
+            from_dense: FROM_DENSE.with(|m| m.get()),
         }
     }
 
@@ -53,8 +57,34 @@ impl Counts {
             met: self.met - before.met,
             sparse: self.sparse - before.sparse,
             unmet: self.unmet - before.unmet,
+            to_dense: self.to_dense - before.to_dense,
+            from_dense: self.from_dense - before.from_dense,
         }
     }
+}
+
+/// Whether dense blocks read on this CPU (`pdep` fast) for `width`-bit levels.
+fn dense_blocks(width: u32) -> bool {
+    width <= super::super::DENSE_MAX_WIDTH && super::super::fast_pext()
+}
+
+/// `n` codes of `width`-bit levels in stretches of `run` codes, stretch k with
+/// `zero_per_mille[k % len]`‰ zero codes (the others uniform in 1 ..= 2^W − 2, random sign).
+fn stretches(n: usize, width: u32, run: usize, zero_per_mille: &[u64], mut seed: u64) -> Vec<i16> {
+    let top = (1u64 << width) - 2;
+    (0..n)
+        .map(|k| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1442695040888963407);
+            let r = seed >> 16;
+            if r % 1000 < zero_per_mille[(k / run) % zero_per_mille.len()] {
+                return 0;
+            }
+            let level = 1 + ((r >> 10) % top) as i16;
+            if (r >> 40) & 1 == 1 { -level } else { level }
+        })
+        .collect()
 }
 
 /// Reads `codes` (after `prefix` bits) with the one-thread reader, called on a pool of
@@ -155,6 +185,30 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// Stretches of nearly all non-zero codes (dense blocks where they read) and mixed ones
+    /// (the chains), of any length from a sample up, in any order, after any bit offset, on
+    /// one thread or a pool: the switches between the reads keep every code exact.
+    #[test]
+    fn dense_and_mixed_stretches_read_the_written_codes(
+        width in 5u32..=15,
+        shares in proptest::collection::vec(prop_oneof![Just(0u64), Just(1), Just(4), Just(15), 100..600u64], 2..5),
+        run in SAMPLE..4 * SAMPLE,
+        first_zero in any::<bool>(),
+        prefix in 0u32..64,
+        pool in 0usize..POOLS.len(),
+        seed in any::<u64>(),
+    ) {
+        let mut c = stretches(shares.len() * run + 1234, width, run, &shares, seed);
+        if first_zero {
+            c[0] = 0;
+        }
+        check(&c, width, u16::MAX >> 1, prefix, POOLS[pool]);
+    }
+}
+
 #[cfg(feature = "parallel")]
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(8))]
@@ -213,11 +267,11 @@ fn changing_density_switches_between_chains_and_one_chain() {
     }
 }
 
-/// Nearly all non-zero codes: a zero code (so no dense blocks), then the top level, positive,
-/// over and over (W ones and a zero). Parsed from a bit that is not a code start, every level
-/// read is non-zero too, so a guessed chain would keep its distance: the chains are not tried
-/// (fewer than one code in ZERO_SHARE is zero), and the one chain reads the codes exactly, on
-/// one thread or on a pool.
+/// Nearly all non-zero codes: a zero code (so no dense blocks from the start), then the top
+/// level, positive, over and over (W ones and a zero). Parsed from a bit that is not a code
+/// start, every level read is non-zero too, so a guessed chain would keep its distance: the
+/// chains are not tried (fewer than one code in ZERO_SHARE is zero), and the one chain or,
+/// after the first sample, dense blocks read the codes exactly, on one thread or on a pool.
 #[test]
 fn nearly_all_non_zero_codes_stay_on_one_chain() {
     for &threads in POOLS {
@@ -232,6 +286,53 @@ fn nearly_all_non_zero_codes_stay_on_one_chain() {
                 (0, 0),
                 "width {width}, {threads} threads"
             );
+        }
+    }
+}
+
+/// Codes that are nearly all non-zero but start with a zero code: the first sample sends them
+/// on to dense blocks where those read (`pdep` fast, W ≤ 14), on one thread and, on a pool,
+/// on the calling thread (the pool's parse cannot split codes of one length); the chains
+/// never run. One zero in 1,000 codes, and none.
+#[test]
+fn nearly_all_non_zero_codes_after_a_zero_go_by_dense_blocks() {
+    for &threads in POOLS {
+        for width in [5u32, 9, 12, 14, 15] {
+            for zero in [0u64, 1] {
+                let mut c = stretches(700_000, width, 700_000, &[zero], u64::from(width));
+                c[0] = 0;
+                let (done, counts) = check(&c, width, u16::MAX >> 1, 5, threads);
+                assert!(done > c.len() - 100, "width {width}");
+                let dense = u64::from(dense_blocks(width));
+                assert_eq!(
+                    (counts.met, counts.to_dense.min(1), counts.from_dense),
+                    (0, dense, 0),
+                    "width {width}, {zero}‰ zero, {threads} threads: {counts:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Dense codes (64 non-zero codes first: dense blocks from the start) that turn mixed half
+/// way: a sample of the dense read finds enough zero codes and sends the rest to the chains,
+/// which run; then nearly all non-zero again, back to dense blocks (a round of stretches on a
+/// pool of two holds about 2.5·10⁵ codes, so the stretches are longer there).
+#[test]
+fn dense_codes_that_turn_mixed_go_back_to_the_chains() {
+    for &threads in POOLS {
+        let run = if threads == 0 { 300_000 } else { 800_000 };
+        for width in [6u32, 12] {
+            let mut c = stretches(3 * run, width, run, &[1, 500, 0], u64::from(width));
+            c[..64].fill(1);
+            let (done, counts) = check(&c, width, u16::MAX >> 1, 0, threads);
+            assert!(done > c.len() - 100, "width {width}");
+            if dense_blocks(width) {
+                assert!(
+                    counts.from_dense >= 1 && counts.met >= 1 && counts.to_dense >= 1,
+                    "width {width}, {threads} threads: {counts:?}"
+                );
+            }
         }
     }
 }
