@@ -217,18 +217,20 @@ impl BitReader<'_> {
 /// and reader): 64 fields of `L` bits are `8L` whole bytes.
 pub(super) const DENSE_BLOCK: usize = 8 * BLOCK_GROUPS;
 
-/// The widest levels [`BitReader::read_dense_codes`] reads: eight fields of `W + 1` bits and
-/// the up to 7 bits before them fit its `u128`.
-pub(super) const DENSE_MAX_WIDTH: u32 = MAX_GROUP_BYTES as u32 - 1;
+/// The widest levels [`BitReader::read_dense_codes`] reads: up to 14 bits, eight fields of
+/// `W + 1` bits and the up to 7 bits before them fit its `u128`; at 15 bits each field is two
+/// whole bytes.
+pub(super) const DENSE_MAX_WIDTH: u32 = 15;
 
 impl BitReader<'_> {
-    /// The next [`DENSE_BLOCK`] sign-magnitude codes of `W ≤ 14`-bit levels into `out` if none
+    /// The next [`DENSE_BLOCK`] sign-magnitude codes of `W ≤ 15`-bit levels into `out` if none
     /// is zero (as in power rounding's messages), else `None` with the position unchanged
     /// (and `out` overwritten). Non-zero codes are all `W + 1` bits, so eight of them are
     /// `W + 1` whole bytes at a constant offset: one load per eight, `pdep` to 16-bit lanes
-    /// (four per call), then one pass over the block in L1 that forms the codes and checks
-    /// the levels. Returns whether a level was above `s`. `None` too if the block and 16
-    /// bytes after it are not inside the input.
+    /// (four per call), or at `W = 15` each field two whole bytes (shifted by the position's
+    /// bit offset), then one pass over the block in L1 that forms the codes and checks the
+    /// levels. Returns whether a level was above `s`. `None` too if the block and 16 bytes
+    /// after it are not inside the input.
     #[inline(always)]
     pub(super) fn read_dense_codes<const W: u32>(
         &mut self,
@@ -248,17 +250,30 @@ impl BitReader<'_> {
         let first = (self.pos / 8) as usize;
         let shift = (self.pos % 8) as u32;
         let src = self.bytes.get(first..first + size + 16)?;
-        let lanes = lanes16(len);
-        for (g, o) in out.chunks_exact_mut(8).enumerate() {
-            let bits = group_at(src, g, group_bytes, shift);
-            let lo = pdep(bits as u64, lanes);
-            let hi = pdep((bits >> (4 * len)) as u64, lanes);
-            for (k, c) in o.iter_mut().enumerate() {
-                let lane = if k < 4 { lo } else { hi };
-                *c = (lane >> (16 * (k as u32 % 4))) as i16;
+        if len == 16 {
+            // Field k is the 16 bits from bit 16k + shift: two 16-bit words, funnel-shifted.
+            let words = src
+                .chunks_exact(2)
+                .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])));
+            let next = src[2..]
+                .chunks_exact(2)
+                .map(|b| u32::from(u16::from_le_bytes([b[0], b[1]])));
+            for ((c, lo), hi) in out.iter_mut().zip(words).zip(next) {
+                *c = ((lo | hi << 16) >> shift) as u16 as i16;
+            }
+        } else {
+            let lanes = lanes16(len);
+            for (g, o) in out.chunks_exact_mut(8).enumerate() {
+                let bits = group_at(src, g, group_bytes, shift);
+                let lo = pdep(bits as u64, lanes);
+                let hi = pdep((bits >> (4 * len)) as u64, lanes);
+                for (k, c) in o.iter_mut().enumerate() {
+                    let lane = if k < 4 { lo } else { hi };
+                    *c = (lane >> (16 * (k as u32 % 4))) as i16;
+                }
             }
         }
-        let mask = (1i16 << W) - 1;
+        let mask = ((1u32 << W) - 1) as i16;
         let (mut zero, mut above) = (false, false);
         for c in out.iter_mut() {
             let m = *c & mask;

@@ -574,8 +574,7 @@ pub(super) mod tests {
         let (bytes, _) = stream(0, 4, &codes(n, 15, 2, 3));
         assert!(!BitReader::new(&bytes).caller_reads(n, 4));
         // Nearly all non-zero (1 in 1000 zero): chains seldom meet; the calling thread reads
-        // them by dense blocks where those read (`pdep` fast, levels of at most 14 bits), else
-        // the pool's parse does.
+        // them by dense blocks where those read (`pdep` fast), else the pool's parse does.
         for (width, s) in [(12u32, 4095u16), (14, 16_383), (15, 32_767)] {
             let mut dense = codes(n, s, 1, 3);
             for c in dense.iter_mut().step_by(1000) {

@@ -61,17 +61,16 @@ pub(super) const SAMPLE: usize = 1 << 14;
 /// against 10.0; 12-bit, 3.3 %, 8.1 against 10.3.
 pub(super) const MIXED_SHARE: u64 = 16;
 
-/// Where dense blocks do not read the codes (`pdep` slow, 15-bit levels; else see
-/// [`DENSE_ZERO_SHARE`]), the chains are tried only if at least one code in this many is zero
-/// too. Nearly all non-zero codes are about one length, so a guessed chain seldom meets the
-/// true parse, and the one chain reads them fast (groups of non-zero codes at constant
-/// offsets). Review of the twenty-sixth session, 4·10⁶ codes that start with a zero code, the
+/// Where dense blocks do not read the codes (`pdep` slow; else see [`DENSE_ZERO_SHARE`]), the
+/// chains are tried only if at least one code in this many is zero too. Nearly all non-zero
+/// codes are about one length, so a guessed chain seldom meets the true parse, and the one
+/// chain reads them fast (groups of non-zero codes at constant offsets). Review of the twenty-sixth session, 4·10⁶ codes that start with a zero code, the
 /// chains against the one chain: 12-bit levels, none zero, 8.4 against 5.8 ms; 8-bit, 1 in 200
 /// zero, 5.0 against 3.8 ms; from 1 in 50 zero on, the chains won by 1.4–2.7×.
 pub(super) const ZERO_SHARE: u64 = 64;
 
 /// Where dense blocks can read the codes (`pdep` is fast, levels of at most
-/// [`super::DENSE_MAX_WIDTH`] bits), they do where fewer than one code in this many is zero,
+/// [`super::DENSE_MAX_WIDTH`] = 15 bits), they do where fewer than one code in this many is zero,
 /// and the chains where more are ([`ZERO_SHARE`] without dense blocks): blocks of 64 non-zero
 /// codes at constant offsets, a failed block (one with a zero) followed by eight groups on the
 /// one chain. 10⁷ codes of 12-bit levels, one thread / two (Intel Xeon VM): dense blocks 3.0 /
@@ -436,11 +435,10 @@ impl BitReader<'_> {
                 SPARSE.with(|m| m.set(m.get() + 1));
                 break ChainsStop::Sparse;
             }
-            // (Only widths dense blocks read: a constant false for the others.)
-            if W <= super::DENSE_MAX_WIDTH
-                && dense
-                && (read - nonzero.min(read)) * DENSE_ZERO_SHARE < read
-            {
+            // Not at 15-bit levels, where samples alone hand over: with this test compiled in,
+            // the two-thread decode of QSGD s = 32767 (whose codes never meet it) took 8.4–8.6
+            // against 6.3–7.0 ms in alternated bench rounds, from code layout alone.
+            if W < 15 && dense && (read - nonzero.min(read)) * DENSE_ZERO_SHARE < read {
                 break ChainsStop::Dense;
             }
         };

@@ -291,7 +291,7 @@ fn nearly_all_non_zero_codes_stay_on_one_chain() {
 }
 
 /// Codes that are nearly all non-zero but start with a zero code: the first sample sends them
-/// on to dense blocks where those read (`pdep` fast, W ≤ 14), on one thread and, on a pool,
+/// on to dense blocks where those read (`pdep` fast), on one thread and, on a pool,
 /// on the calling thread (the pool's parse cannot split codes of one length); the chains
 /// never run. One zero in 1,000 codes, and none.
 #[test]
