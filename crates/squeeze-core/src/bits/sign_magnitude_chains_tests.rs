@@ -5,24 +5,32 @@ use super::super::prefix::tests::stream;
 use super::*;
 use proptest::prelude::*;
 
-/// `n` codes of `width`-bit levels: zero with probability `zero`/256, else a level in
-/// 1 ..= `top` (uniform) with a random sign; runs of `run` codes alternate between that
-/// and all-zero codes when `run > 0` (the density changes along the message).
-fn codes(n: usize, width: u32, zero: u64, top: u16, run: usize, mut seed: u64) -> Vec<i16> {
-    let top = u64::from(top.min(((1u32 << width) - 1) as u16));
+/// `n` codes from a seeded stream: code k is zero where `zero(k, r)` (r: its random bits), else
+/// a level in 1 ..= `top` (uniform) with a random sign.
+fn drawn(n: usize, top: u64, mut seed: u64, zero: impl Fn(usize, u64) -> bool) -> Vec<i16> {
     (0..n)
         .map(|k| {
             seed = seed
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1442695040888963407);
             let r = seed >> 16;
-            if run > 0 && (k / run) % 2 == 1 || r % 256 < zero {
+            if zero(k, r) {
                 return 0;
             }
             let level = 1 + ((r >> 8) % top) as i16;
             if (r >> 40) & 1 == 1 { -level } else { level }
         })
         .collect()
+}
+
+/// `n` codes of `width`-bit levels: zero with probability `zero`/256, else a level in
+/// 1 ..= `top` (uniform) with a random sign; runs of `run` codes alternate between that
+/// and all-zero codes when `run > 0` (the density changes along the message).
+fn codes(n: usize, width: u32, zero: u64, top: u16, run: usize, seed: u64) -> Vec<i16> {
+    let top = u64::from(top.min(((1u32 << width) - 1) as u16));
+    drawn(n, top, seed, |k, r| {
+        run > 0 && (k / run) % 2 == 1 || r % 256 < zero
+    })
 }
 
 /// Pools the fallback tests read on (0: none).
@@ -70,21 +78,10 @@ fn dense_blocks(width: u32) -> bool {
 
 /// `n` codes of `width`-bit levels in stretches of `run` codes, stretch k with
 /// `zero_per_mille[k % len]`‰ zero codes (the others uniform in 1 ..= 2^W − 2, random sign).
-fn stretches(n: usize, width: u32, run: usize, zero_per_mille: &[u64], mut seed: u64) -> Vec<i16> {
-    let top = (1u64 << width) - 2;
-    (0..n)
-        .map(|k| {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1442695040888963407);
-            let r = seed >> 16;
-            if r % 1000 < zero_per_mille[(k / run) % zero_per_mille.len()] {
-                return 0;
-            }
-            let level = 1 + ((r >> 10) % top) as i16;
-            if (r >> 40) & 1 == 1 { -level } else { level }
-        })
-        .collect()
+fn stretches(n: usize, width: u32, run: usize, zero_per_mille: &[u64], seed: u64) -> Vec<i16> {
+    drawn(n, (1u64 << width) - 2, seed, |k, r| {
+        r % 1000 < zero_per_mille[(k / run) % zero_per_mille.len()]
+    })
 }
 
 /// Reads `codes` (after `prefix` bits) with the one-thread reader, called on a pool of
