@@ -548,10 +548,10 @@ mod skip_chains;
 mod skip_sparse;
 #[cfg(feature = "parallel")]
 mod speculate;
+use blocks::DENSE_BLOCK;
 #[cfg(feature = "parallel")]
 pub(crate) use blocks::pack_blocks_into;
 pub(crate) use blocks::{BLOCK_GROUPS, group_at};
-use blocks::{DENSE_BLOCK, DENSE_MAX_WIDTH};
 #[cfg(all(target_arch = "x86_64", feature = "parallel"))]
 pub(crate) use dense_vbmi::pack_dense_region;
 #[cfg(target_arch = "x86_64")]

@@ -217,18 +217,14 @@ impl BitReader<'_> {
 /// and reader): 64 fields of `L` bits are `8L` whole bytes.
 pub(super) const DENSE_BLOCK: usize = 8 * BLOCK_GROUPS;
 
-/// The widest levels [`BitReader::read_dense_codes`] reads: up to 14 bits, eight fields of
-/// `W + 1` bits and the up to 7 bits before them fit its `u128`; at 15 bits each field is two
-/// whole bytes.
-pub(super) const DENSE_MAX_WIDTH: u32 = 15;
-
 impl BitReader<'_> {
     /// The next [`DENSE_BLOCK`] sign-magnitude codes of `W ≤ 15`-bit levels into `out` if none
     /// is zero (as in power rounding's messages), else `None` with the position unchanged
     /// (and `out` overwritten). Non-zero codes are all `W + 1` bits, so eight of them are
     /// `W + 1` whole bytes at a constant offset: one load per eight, `pdep` to 16-bit lanes
-    /// (four per call), or at `W = 15` each field two whole bytes (shifted by the position's
-    /// bit offset), then one pass over the block in L1 that forms the codes and checks the
+    /// (four per call; eight fields and the up to 7 bits before them fit a `u128` up to
+    /// `W = 14`), or at `W = 15` each field two whole bytes (shifted by the position's bit
+    /// offset), then one pass over the block in L1 that forms the codes and checks the
     /// levels. Returns whether a level was above `s`. `None` too if the block and 16 bytes
     /// after it are not inside the input.
     #[inline(always)]
@@ -238,7 +234,7 @@ impl BitReader<'_> {
         s: u16,
         pdep: impl Fn(u64, u64) -> u64,
     ) -> Option<bool> {
-        if W > DENSE_MAX_WIDTH || out.len() != DENSE_BLOCK {
+        if out.len() != DENSE_BLOCK {
             return None;
         }
         let len = W + 1;

@@ -239,8 +239,7 @@ impl BitReader<'_> {
     ///   [`ZERO_SHARE`](super::sign_magnitude_chains::ZERO_SHARE) must be zero too;
     /// * nearly all non-zero codes (fewer than one zero in
     ///   [`DENSE_ZERO_SHARE`](super::sign_magnitude_chains::DENSE_ZERO_SHARE)) where dense
-    ///   blocks read them (`pdep` is fast, levels of at most
-    ///   [`DENSE_MAX_WIDTH`](super::DENSE_MAX_WIDTH) bits): a guessed start never meets the true
+    ///   blocks read them (`pdep` is fast): a guessed start never meets the true
     ///   parse among codes of one length, so the pool's parse cannot split them, and one thread
     ///   reads them about twice as fast by blocks. (Where dense blocks read the codes, mixed
     ///   codes are the others, with at least one zero in `DENSE_ZERO_SHARE`.)
@@ -257,7 +256,7 @@ impl BitReader<'_> {
         }
         let nonzero = (r.pos - self.pos).saturating_sub(n * u64::from(width));
         let zero = n - nonzero.min(n);
-        if width <= super::DENSE_MAX_WIDTH && super::fast_pext() {
+        if super::fast_pext() {
             // The chains or dense blocks, whichever the zero codes call for.
             return nonzero * MIXED_SHARE >= n;
         }
@@ -581,10 +580,9 @@ pub(super) mod tests {
                 *c = 0;
             }
             let (bytes, _) = stream(0, width, &dense);
-            let blocks = width <= super::super::DENSE_MAX_WIDTH && super::super::fast_pext();
             assert_eq!(
                 BitReader::new(&bytes).caller_reads(n, width),
-                blocks,
+                super::super::fast_pext(),
                 "width {width}"
             );
         }

@@ -4,7 +4,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::bmi2;
 use super::sign_magnitude_chains::{CHAINS_MIN, CHAINS_MIN_WIDTH, DENSE_ZERO_SHARE, SAMPLE};
-use super::{BitReader, DENSE_BLOCK, DENSE_MAX_WIDTH, fast_pext};
+use super::{BitReader, DENSE_BLOCK, fast_pext};
 
 impl BitReader<'_> {
     /// Sign-magnitude codes (level `|c|` in `width ≤ 15` bits, then a sign bit iff `|c| ≠ 0`)
@@ -140,7 +140,7 @@ impl BitReader<'_> {
         // blocks where `pdep` is fast: from the start if the first 64 codes are non-zero, else
         // from where a sample of the mixed read finds too few zero codes for the chains; and
         // back to the mixed read where a sample of the dense read finds enough of them.
-        let blocks = pdep.is_some() && W <= DENSE_MAX_WIDTH;
+        let blocks = pdep.is_some();
         let chains = W >= CHAINS_MIN_WIDTH && out.len() >= CHAINS_MIN;
         let mut dense = false;
         if let Some(pdep) = pdep

@@ -69,11 +69,10 @@ pub(super) const MIXED_SHARE: u64 = 16;
 /// zero, 5.0 against 3.8 ms; from 1 in 50 zero on, the chains won by 1.4–2.7×.
 pub(super) const ZERO_SHARE: u64 = 64;
 
-/// Where dense blocks can read the codes (`pdep` is fast, levels of at most
-/// [`super::DENSE_MAX_WIDTH`] = 15 bits), they do where fewer than one code in this many is zero,
-/// and the chains where more are ([`ZERO_SHARE`] without dense blocks): blocks of 64 non-zero
-/// codes at constant offsets, a failed block (one with a zero) followed by eight groups on the
-/// one chain. 10⁷ codes of 12-bit levels, one thread / two (Intel Xeon VM): dense blocks 3.0 /
+/// Where dense blocks can read the codes (`pdep` is fast), they do where fewer than one code
+/// in this many is zero, and the chains where more are ([`ZERO_SHARE`] without dense blocks):
+/// blocks of 64 non-zero codes at constant offsets, a failed block (one with a zero) followed
+/// by eight groups on the one chain. 10⁷ codes of 12-bit levels, one thread / two (Intel Xeon VM): dense blocks 3.0 /
 /// 3.0 ms with no zero, 7.0 with 0.3 %, 10.1–10.3 with 0.6 %, 13.6–14.1 with 1 %, 17 with
 /// 1.5 %; the chains 13.6 / 10.4 ms with 0.6 %, 11.1 / 8.4 with 1 %, 10.9 / 7.5 with 1.5 %.
 /// On a pool the calling thread reads such codes by dense blocks too

@@ -71,11 +71,6 @@ impl Counts {
     }
 }
 
-/// Whether dense blocks read on this CPU (`pdep` fast) for `width`-bit levels.
-fn dense_blocks(width: u32) -> bool {
-    width <= super::super::DENSE_MAX_WIDTH && super::super::fast_pext()
-}
-
 /// `n` codes of `width`-bit levels in stretches of `run` codes, stretch k with
 /// `zero_per_mille[k % len]`‰ zero codes (the others uniform in 1 ..= 2^W − 2, random sign).
 fn stretches(n: usize, width: u32, run: usize, zero_per_mille: &[u64], seed: u64) -> Vec<i16> {
@@ -300,7 +295,7 @@ fn nearly_all_non_zero_codes_after_a_zero_go_by_dense_blocks() {
                 c[0] = 0;
                 let (done, counts) = check(&c, width, u16::MAX >> 1, 5, threads);
                 assert!(done > c.len() - 100, "width {width}");
-                let dense = u64::from(dense_blocks(width));
+                let dense = u64::from(super::super::fast_pext());
                 assert_eq!(
                     (counts.met, counts.to_dense.min(1), counts.from_dense),
                     (0, dense, 0),
@@ -324,7 +319,7 @@ fn dense_codes_that_turn_mixed_go_back_to_the_chains() {
             c[..64].fill(1);
             let (done, counts) = check(&c, width, u16::MAX >> 1, 0, threads);
             assert!(done > c.len() - 100, "width {width}");
-            if dense_blocks(width) {
+            if super::super::fast_pext() {
                 assert!(
                     counts.from_dense >= 1 && counts.met >= 1 && counts.to_dense >= 1,
                     "width {width}, {threads} threads: {counts:?}"
