@@ -258,7 +258,7 @@ impl BitWriter {
         self.buf.resize(start + most.div_ceil(8) as usize + 8, 0);
         let buf = &mut self.buf[..];
         // Down to fewer than 8 pending bits: their whole bytes go to the buffer first.
-        let at = append::<false>(buf, (start, self.acc, self.pending), 0, 0);
+        let at = append(buf, (start, self.acc, self.pending), 0, 0);
         let (p, acc, n) = pack(buf, at);
         self.buf.truncate(p);
         self.acc = acc;
@@ -557,10 +557,10 @@ pub(crate) use dense_vbmi::pack_dense_region;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use dense_vbmi::{dense_block, dense_vbmi};
 use group::Packers;
-pub(crate) use group::append;
 #[cfg(test)]
 pub(crate) use group::extract_bits;
 pub(crate) use group::{GroupBits, fast_pext};
+pub(crate) use group::{append, append_wide};
 pub(crate) use sign_magnitude::{field_masks, nonzero_levels};
 
 /// Chunked packers, in `message/` beside the encoder and decoder that call them.

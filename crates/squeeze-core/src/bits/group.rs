@@ -180,7 +180,7 @@ where
         if let Some(g) = (self.group)(chunk, max_len) {
             // Stored even for a zero group (the same bytes again): a branch on it would be
             // mispredicted where zero and non-zero groups alternate at random.
-            append::<false>(buf, (p, acc, n), g.word, g.bits)
+            append(buf, (p, acc, n), g.word, g.bits)
         } else {
             let (mut v, mut len) = (0, 0);
             for &t in chunk {
@@ -189,7 +189,7 @@ where
                 v |= f << len;
                 len += l;
             }
-            append::<false>(buf, (p, acc, n), v, len)
+            append(buf, (p, acc, n), v, len)
         }
     }
 }
@@ -197,36 +197,45 @@ where
 /// Append the `bits` bits of `v` (zero above them) at byte `p`, whose first `n < 8` bits are
 /// those of `acc`: OR them in, store the 8 bytes at `p` (the writer's buffer has 8 bytes to
 /// spare past every position) and move on by the whole bytes. Returns the new `(p, acc, n)`;
-/// `bits = 0` only brings `n` below 8 (from up to 63). `bits ≤ 56`, or up to 64 where `WIDE`:
-/// then the pending bits and `v` are shifted as one 128-bit value, whose bits past the
-/// stored word stay in the accumulator.
+/// `bits = 0` only brings `n` below 8 (from up to 63). `n + bits < 64` and `bits ≤ 56`.
 #[inline(always)]
-pub(crate) fn append<const WIDE: bool>(
+pub(crate) fn append(
     buf: &mut [u8],
     (p, acc, n): (usize, u64, u32),
     v: u64,
     bits: u32,
 ) -> (usize, u64, u32) {
-    debug_assert!(if WIDE {
-        n < 8 && bits <= 64 && (bits == 64 || v >> bits == 0)
-    } else {
-        n < 64 && bits <= 56 && n + bits < 64 && v >> bits == 0
-    });
-    let t = if WIDE {
-        u128::from(acc) | u128::from(v) << n
-    } else {
-        u128::from(acc | v << n)
-    };
-    store_u64(buf, p, t as u64);
+    debug_assert!(n < 64 && bits <= 56 && n + bits < 64 && v >> bits == 0);
+    let t = acc | v << n;
+    store_u64(buf, p, t);
     let n = n + bits;
     let b = n >> 3;
-    // n ≤ 63 (71 where `WIDE`): the shift is below 64 (128).
-    let acc = if WIDE {
-        (t >> (8 * b)) as u64
-    } else {
-        (t as u64) >> (8 * b)
-    };
-    (p + b as usize, acc, n & 7)
+    (p + b as usize, t >> (8 * b), n & 7)
+}
+
+/// [`append`] for words of 7 to 64 bits (`n < 8`). The stored word is `acc | v << n`; the top
+/// bits of `v` that it cannot hold (where `n + bits > 64`) lie in the byte the next word
+/// starts at, and so do the returned pending bits: the top `n'` bits of `v` itself. They are
+/// computed from `v`, not shifted out of the accumulator, so the only chain from word to word
+/// is the position (`n' = (n + bits) mod 8`): with a 128-bit accumulator instead, 10⁷ codes of
+/// 15-bit levels (four 15–16-bit fields a word) took 1.4× the compress (see
+/// `docs/benchmarks.md`). Words of at least 7 bits make the pending bits all `v`'s: either
+/// the word ends in a later byte, or it starts the byte (`n = 0`).
+#[inline(always)]
+pub(crate) fn append_wide(
+    buf: &mut [u8],
+    (p, acc, n): (usize, u64, u32),
+    v: u64,
+    bits: u32,
+) -> (usize, u64, u32) {
+    debug_assert!(n < 8 && (7..=64).contains(&bits) && (bits == 64 || v >> bits == 0));
+    store_u64(buf, p, acc | v << n);
+    let end = n + bits;
+    let n = end & 7;
+    // 1 ≤ bits − n ≤ 63 where n > 0 (the word ends in a later byte, by `bits ≥ 7`); where
+    // n = 0 the shift is whatever and the mask keeps nothing (no branch: `shrx`, `bzhi`).
+    let acc = v.wrapping_shr(bits.wrapping_sub(n)) & ((1u64 << n) - 1);
+    (p + (end >> 3) as usize, acc, n)
 }
 
 #[cfg(test)]
@@ -235,6 +244,36 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// Words of 7 to 64 bits by [`append_wide`] (after any prefix, a word sometimes
+        /// appended by [`append`] between them) are the bits of one `write` per word.
+        #[test]
+        fn wide_appends_write_the_words(
+            words in prop::collection::vec((any::<u64>(), 7u32..=64, any::<bool>()), 1..60),
+            prefix in any::<u64>(),
+            prefix_len in 0u32..=64,
+        ) {
+            let mut want = super::super::BitWriter::new();
+            want.write(prefix, prefix_len);
+            let mut got = want.clone();
+            let total = words.iter().map(|&(_, l, _)| u64::from(l)).sum();
+            got.pack_with(total, |buf, mut at| {
+                for &(v, len, narrow) in &words {
+                    let v = if len == 64 { v } else { v & ((1 << len) - 1) };
+                    at = if narrow && len <= 56 {
+                        append(buf, at, v, len)
+                    } else {
+                        append_wide(buf, at, v, len)
+                    };
+                }
+                at
+            });
+            for &(v, len, _) in &words {
+                want.write(v, len);
+            }
+            prop_assert_eq!(got.bit_len(), want.bit_len());
+            prop_assert_eq!(got.finish(), want.finish());
+        }
+
         #[test]
         fn extract_bits_is_pext(v in any::<u64>(), keep in any::<u64>(), sparse in any::<u64>()) {
             for k in [keep, keep & sparse, u64::MAX, 0] {

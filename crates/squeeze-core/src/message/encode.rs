@@ -53,22 +53,18 @@ fn write_values<S: Scalar>(w: &mut BitWriter, values: &[S]) {
 /// by dense blocks. A large payload is packed chunk by chunk on the calling rayon pool
 /// ([`BitWriter::write_chunked`]).
 ///
-/// The levels are checked here, not in a pass of their own: each [`WIRE_CHUNK`] of codes just
-/// before it is packed, while it is in cache. `false` (bytes written or not) if one is above
-/// `s`, which the caller turns into the validation error.
+/// The levels are checked here, not in a pass of their own: in the pass that counts each
+/// piece's non-zero codes, just before the piece is packed. `false` (bytes written or not) if
+/// one is above `s`, which the caller turns into the validation error.
 pub(super) fn write_codes(w: &mut BitWriter, width: u32, s: u16, codes: &[i16]) -> bool {
     #[cfg(all(target_arch = "x86_64", feature = "parallel"))]
     if let Some(bad) = write_dense_regions(w, width, s, codes) {
         return !bad;
     }
     !w.write_chunked(codes, |w, codes| {
-        codes.chunks(WIRE_CHUNK).any(|chunk| {
-            if largest_level(chunk) > s {
-                return true;
-            }
-            write_code_run(w, width, chunk);
-            false
-        })
+        codes
+            .chunks(WIRE_CHUNK)
+            .any(|chunk| write_code_run(w, width, s, chunk))
     })
 }
 
@@ -131,12 +127,7 @@ pub(super) fn write_dense_regions(
     if bad {
         return Some(true);
     }
-    let rest = &codes[whole * WIRE_CHUNK..];
-    if largest_level(rest) > s {
-        return Some(true);
-    }
-    write_code_run(w, width, rest);
-    Some(false)
+    Some(write_code_run(w, width, s, &codes[whole * WIRE_CHUNK..]))
 }
 
 /// The tag and header of a `Quantized` message (levels, norm); returns the width of a code's
@@ -224,11 +215,7 @@ pub fn encode_quantized_with<S: Scalar, X: Sync, St: Send>(
             x.chunks(CODE_PIECE).any(|piece| {
                 let codes = &mut codes[..piece.len()];
                 make(state, piece, codes);
-                if largest_level(codes) > s {
-                    return true;
-                }
-                write_code_run(w, width, codes);
-                false
+                write_code_run(w, width, s, codes)
             })
         },
     );
@@ -243,8 +230,9 @@ pub fn encode_quantized_with<S: Scalar, X: Sync, St: Send>(
     Ok(())
 }
 
-/// [`write_codes`] on the calling thread.
-fn write_code_run(w: &mut BitWriter, width: u32, codes: &[i16]) {
+/// [`write_codes`] on the calling thread: `true` (bytes written or not) if a level is above
+/// `s`.
+fn write_code_run(w: &mut BitWriter, width: u32, s: u16, codes: &[i16]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if width <= 7
         && crate::bits::dense_vbmi()
@@ -252,6 +240,9 @@ fn write_code_run(w: &mut BitWriter, width: u32, codes: &[i16]) {
             .get(..CODE_BLOCK)
             .is_some_and(crate::bits::dense_block)
     {
+        if largest_level(codes) > s {
+            return true;
+        }
         // Runs of blocks with no zero code in registers, runs of blocks with one by pieces.
         let mut rest = codes;
         loop {
@@ -266,23 +257,26 @@ fn write_code_run(w: &mut BitWriter, width: u32, codes: &[i16]) {
                 break;
             }
             let (run, tail) = rest.split_at(mixed * CODE_BLOCK);
-            write_code_pieces(w, width, run);
+            write_code_pieces(w, width, s, run);
             rest = tail;
         }
-        write_code_pieces(w, width, rest);
-        return;
+        return write_code_pieces(w, width, s, rest);
     }
-    write_code_pieces(w, width, codes);
+    write_code_pieces(w, width, s, codes)
 }
 
 /// [`write_code_run`] piece by piece: a sparse piece (most of a large QSGD message) by the
 /// places of its non-zero codes, the others by lanes and `pext` where it is fast, else by the
-/// field loop.
-fn write_code_pieces(w: &mut BitWriter, width: u32, codes: &[i16]) {
+/// field loop. Each piece's levels are checked in the pass that counts its non-zero codes;
+/// `true` at the first piece with a level above `s`, before it is written.
+fn write_code_pieces(w: &mut BitWriter, width: u32, s: u16, codes: &[i16]) -> bool {
     #[cfg(target_arch = "x86_64")]
     let pext = crate::bits::fast_pext();
     for piece in codes.chunks(CODE_PIECE) {
-        let nonzero = count_nonzero(piece);
+        let (nonzero, top) = count_nonzero(piece);
+        if top > s {
+            return true;
+        }
         if nonzero * SPARSE_RATIO <= piece.len() {
             write_sparse_codes(w, width, piece, nonzero);
             continue;
@@ -299,6 +293,7 @@ fn write_code_pieces(w: &mut BitWriter, width: u32, codes: &[i16]) {
         };
         w.write_fields(piece, width + 1, field, code_group);
     }
+    false
 }
 
 /// A piece of codes with at most one non-zero code in this many is written by
@@ -307,18 +302,21 @@ fn write_code_pieces(w: &mut BitWriter, width: u32, codes: &[i16]) {
 /// 1 in 60 (QSGD `s = 4`, ℓ∞), 1.7× at 1 in 440 (QSGD `s = 16`).
 const SPARSE_RATIO: usize = 16;
 
-// Three light passes (the level check streams a chunk into cache, then the count and the
-// sparse packer's masks run on it there) beat one heavier pass that masks, counts and checks
-// each piece on its first touch: QSGD s = 16 at d = 10⁷, one thread, 1.26 against 1.37 ms
-// (tried 2026-12-05; the merged pass waits on memory with more work per load).
+// The level check rides on the count, the pass that brings a piece into cache (then the
+// packer runs on it there): QSGD s = 16 at d = 10⁷, one thread, 1.94–2.15 ms against
+// 2.34–2.51 with a level pass of its own over each chunk before (2026-12-06). One heavier
+// pass that also made the sparse packer's masks was slower, 1.37 against 1.26 ms (2026-12-05;
+// it waits on memory with more work per load).
 crate::dispatch_avx2! {
-    /// How many codes are non-zero: one vectorised pass.
-    fn count_nonzero(codes: &[i16]) -> usize => count_nonzero_body
+    /// How many codes are non-zero, and the largest level `max_j |c_j|`: one vectorised pass.
+    fn count_nonzero(codes: &[i16]) -> (usize, u16) => count_nonzero_body
 }
 
 #[inline(always)]
-fn count_nonzero_body(codes: &[i16]) -> usize {
-    codes.iter().map(|&c| usize::from(c != 0)).sum()
+fn count_nonzero_body(codes: &[i16]) -> (usize, u16) {
+    codes.iter().fold((0, 0), |(n, top), &c| {
+        (n + usize::from(c != 0), top.max(c.unsigned_abs()))
+    })
 }
 
 crate::dispatch_avx2! {
