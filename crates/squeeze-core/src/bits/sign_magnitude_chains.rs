@@ -8,16 +8,19 @@
 //! $R$ bits each is read on $K$ independent chains, interleaved so that the CPU overlaps them:
 //! chain 0 from the known code start $p$, chain $c$ from the bit $p + cR$, which in general
 //! is not a code start. Each chain writes its codes (looked up in a table of the
-//! $2^{W+1}$ fields) to its own scratch and the bit after each group it read.
+//! $2^{W+1}$ fields) to its own room, and the bit after each group it read; the rooms lie in
+//! the output itself, one after the other, where it has space for them (all but the last
+//! superblocks of a message), else in a scratch.
 //!
 //! Then, left to right, chain $c - 1$'s exact end $x$ (the first code start at or past
 //! $p + cR$) is walked code by code until it lands on one of chain $c$'s group ends. A parse
 //! is fixed by where it starts, so from a shared code start on the two parses are the same,
-//! and chain $c$'s codes after that group are the true codes: they are copied. Chains meet
-//! quickly where codes differ in length at random: about 40 codes at 12-bit levels with half
-//! the codes zero, about 200 at 15-bit levels with one in 14 zero. Where they do not meet
-//! within half a region (codes of one length, or a run the guess keeps misreading), the walk
-//! stops and the caller reads on with the one chain; nothing read is guessed.
+//! and chain $c$'s codes after that group are the true codes: they are moved (or copied from
+//! the scratch) to their place. Chains meet quickly where codes differ in length at random:
+//! about 40 codes at 12-bit levels with half the codes zero, about 200 at 15-bit levels with
+//! one in 14 zero. Where they do not meet within half a region (codes of one length, or a run
+//! the guess keeps misreading), the walk stops and the caller reads on with the one chain;
+//! nothing read is guessed.
 //!
 //! On a pool (from $2^{19}$ codes, [`super::wire_parallel`]), thread $t$ reads a *stretch* of
 //! a few superblocks from a guessed bit, merging its own chains the same way: the parse it
@@ -401,7 +404,8 @@ impl BitReader<'_> {
                 let t = placed;
                 let from = base + t as u64 * stretch;
                 let own = &first[t * ENDS..t * ENDS + tips[t].first_groups];
-                let Some(k) = walk::<W>(src, &mut x, from, own, out, &mut i, &mut top) else {
+                let Some(k) = walk::<W>(src, &mut x, from, own, out, &mut i, out.len(), &mut top)
+                else {
                     whole = false;
                     break;
                 };
@@ -496,10 +500,11 @@ fn largest_level(top: u16, codes: &[i16]) -> u16 {
     codes.iter().fold(top, |m, &c| m.max(c.unsigned_abs()))
 }
 
-/// The exact parse walked code by code from bit `x` (codes to `out[*i..]`, their largest level
-/// into `top`) until it lands on one of the group ends `own` (bits from `from`); which one, or
-/// `None` if it passes them all or walks half a region first.
+/// The exact parse walked code by code from bit `x` (codes to `out[*i..end]`, their largest
+/// level into `top`) until it lands on one of the group ends `own` (bits from `from`); which
+/// one, or `None` if it passes them all, walks half a region first or reaches `end`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn walk<const W: u32>(
     src: Source<'_>,
     x: &mut u64,
@@ -507,6 +512,7 @@ fn walk<const W: u32>(
     own: &[u32],
     out: &mut [i16],
     i: &mut usize,
+    end: usize,
     top: &mut u16,
 ) -> Option<usize> {
     let table = &src.table[..table_len(W)];
@@ -526,6 +532,9 @@ fn walk<const W: u32>(
         if u64::from(own[t]) == rel {
             return Some(t);
         }
+        if *i >= end {
+            return None;
+        }
         let v = word_at(src.bytes, (*x / 8) as usize) >> (*x % 8);
         let code = table[(v as usize) & (table_len(W) - 1)];
         *top = largest_level(*top, &[code]);
@@ -540,6 +549,15 @@ fn walk<const W: u32>(
 /// guess), merged in order into `dst`: the first chain's codes from its start, each later
 /// chain's after the parse walked from the one before meets it (module docs). Group ends are
 /// bits from `from`; the first chain's go to `first`.
+///
+/// Where `dst` has room for a superblock's codes at once (all but the last superblocks of a
+/// message), its chains write them into `dst` itself, chain c at `c·ROOM` past the codes
+/// before it (and [`GAP`] more after the stretch's first superblock, whose first chain is a
+/// guess too), and each chain's codes after the meeting are moved down to their place. They
+/// stay in cache, and the chains' stores overlap their reads, where a copy from `codes`
+/// afterwards waited on every store. A walk then stops (unmet) before it reaches the chain's
+/// own codes; that needs `64 + LEAD` more codes for each chain before it than its region
+/// holds.
 #[inline(always)]
 fn read_stretch<const W: u32>(
     src: Source<'_>,
@@ -553,32 +571,47 @@ fn read_stretch<const W: u32>(
     let group = (56 / (W + 1)) as usize;
     let mut out = Stretch::default();
     let mut x = from;
-    // Copies chain codes to `dst`, with the largest level seen.
-    let take = |src: &[i16], dst: &mut [i16], top: &mut u16| {
-        dst[..src.len()].copy_from_slice(src);
-        *top = largest_level(*top, src);
-    };
     for b in 0..superblocks {
         let start = from + (b * CHAINS) as u64 * src.region;
+        // Where this superblock's chains write their codes: `dst` from `base`, or `codes`.
+        let base = out.codes + if b > 0 { GAP } else { 0 };
+        let in_place = dst.len() >= base + CHAINS * ROOM;
+        #[cfg(test)]
+        let in_place = in_place && !SCRATCH_ONLY.with(|m| m.get());
+        #[cfg(test)]
+        IN_PLACE.with(|m| m.set(m.get() + u64::from(in_place)));
         // The stretch's first chain starts at `from` itself: its ends are bits from there.
-        let tips = run_chains::<W>(src, from, start, b > 0, codes, ends);
+        let tips = if in_place {
+            let room = &mut dst[base..base + CHAINS * ROOM];
+            run_chains::<W>(src, from, start, b > 0, room, ends)
+        } else {
+            run_chains::<W>(src, from, start, b > 0, codes, ends)
+        };
         for (c, &(end, n)) in tips.iter().enumerate() {
             let own = &ends[c * ENDS..c * ENDS + n / group];
+            // Chain c's codes in place start at `at`: a walk must stay below them.
+            let at = base + c * ROOM;
             let skip = if b == 0 && c == 0 {
                 first[..own.len()].copy_from_slice(own);
                 out.first_groups = own.len();
                 0
             } else {
-                let met = walk::<W>(src, &mut x, from, own, dst, &mut out.codes, &mut out.top);
-                let Some(k) = met else {
+                let limit = if in_place { at } else { dst.len() };
+                let (i, top) = (&mut out.codes, &mut out.top);
+                let Some(k) = walk::<W>(src, &mut x, from, own, dst, i, limit, top) else {
                     out.end = x;
                     return out;
                 };
                 (k + 1) * group
             };
-            let read = &codes[c * ROOM + skip..c * ROOM + n];
-            take(read, &mut dst[out.codes..], &mut out.top);
-            out.codes += read.len();
+            let len = n - skip;
+            if in_place {
+                dst.copy_within(at + skip..at + n, out.codes);
+            } else {
+                dst[out.codes..out.codes + len].copy_from_slice(&codes[c * ROOM + skip..][..len]);
+            }
+            out.top = largest_level(out.top, &dst[out.codes..out.codes + len]);
+            out.codes += len;
             x = end;
         }
     }
@@ -586,6 +619,12 @@ fn read_stretch<const W: u32>(
     out.whole = true;
     out
 }
+
+/// Codes of room for the walk to a later superblock's first chain, where the chains write
+/// their codes in place ([`read_stretch`]): as many as a walk may take. With `64 + LEAD`
+/// codes, walks of 15-bit codes (about 200 codes to meet) ran out of room: the two-thread
+/// decode of QSGD s = 32767 took 8.3–8.9 ms instead of 6.2.
+const GAP: usize = ROOM / 2;
 
 /// [`CHAINS`] chains of `W`-bit codes, chain c from [`LEAD`] codes' bits before
 /// `start + c·region` (chain 0 from `start` itself unless `lead_first`) to the first group
@@ -663,6 +702,11 @@ thread_local! {
     static TO_DENSE: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
     /// Samples of the dense read that sent the codes back to the mixed read, on this thread.
     pub(super) static FROM_DENSE: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+    /// Superblocks whose chains wrote their codes in place, on this thread.
+    static IN_PLACE: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+    /// Whether the chains write their codes to the scratch always, on this thread (a test
+    /// sets it to read by the path of a message's last superblocks everywhere).
+    static SCRATCH_ONLY: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
 }
 
 #[cfg(test)]

@@ -47,6 +47,7 @@ struct Counts {
     unmet: u64,
     to_dense: u64,
     from_dense: u64,
+    in_place: u64,
 }
 
 impl Counts {
@@ -57,6 +58,7 @@ impl Counts {
             unmet: UNMET.with(|m| m.get()),
             to_dense: TO_DENSE.with(|m| m.get()),
             from_dense: FROM_DENSE.with(|m| m.get()),
+            in_place: IN_PLACE.with(|m| m.get()),
         }
     }
 
@@ -67,6 +69,7 @@ impl Counts {
             unmet: self.unmet - before.unmet,
             to_dense: self.to_dense - before.to_dense,
             from_dense: self.from_dense - before.from_dense,
+            in_place: self.in_place - before.in_place,
         }
     }
 }
@@ -139,6 +142,12 @@ proptest! {
         c[0] = 0;
         let (_, counts) = check(&c, width, u16::MAX >> 1, prefix, 0);
         prop_assert!(counts.met > 0, "no superblock met at width {width}, {zero}/256 zero");
+        prop_assert!(counts.in_place > 0, "no superblock in place at width {width}");
+        // The path of a message's last superblocks (codes by way of the scratch) everywhere.
+        SCRATCH_ONLY.with(|m| m.set(true));
+        let (_, counts) = check(&c, width, u16::MAX >> 1, prefix, 0);
+        SCRATCH_ONLY.with(|m| m.set(false));
+        prop_assert!(counts.met > 0 && counts.in_place == 0, "{counts:?}");
     }
 
     /// The flag: levels up to 2^W − 1 read with a smaller `s` are flagged exactly when one
@@ -333,6 +342,33 @@ fn dense_codes_that_turn_mixed_go_back_to_the_chains() {
 /// exactly, and waits twice as many samples after each miss before it tries the chains again,
 /// so 600,000 codes (36 samples) see at most 6 misses (after 0, 1, 2, 4, 8 and 16 samples'
 /// waits), against 18 without the wait.
+/// A walk that would write at or past its end (in place, the next chain's codes) stops
+/// unmet: it writes nothing there and leaves the position where it stopped.
+#[test]
+fn walks_stop_before_the_codes_they_would_overwrite() {
+    let c = codes(4_000, 12, 128, u16::MAX, 0, 7);
+    let (bytes, starts) = stream(0, 12, &c);
+    let mut table = Scratch::default();
+    table.fill_table::<12>(u16::MAX >> 1);
+    let src = Source {
+        bytes: &bytes,
+        table: &table.table,
+        region: region_bits(12),
+    };
+    // Group ends far ahead: only the end stops the walk.
+    let own = [u32::try_from(starts[3_000]).unwrap()];
+    for end in [0usize, 1, 100] {
+        let (mut x, mut i, mut top) = (0u64, 0usize, 0u16);
+        let mut out = vec![i16::MAX; 200];
+        assert_eq!(
+            walk::<12>(src, &mut x, 0, &own, &mut out, &mut i, end, &mut top),
+            None
+        );
+        assert_eq!((i, x), (end, starts[end]), "end {end}");
+        assert!(out[..end] == c[..end] && out[end..].iter().all(|&v| v == i16::MAX));
+    }
+}
+
 #[test]
 fn chains_that_miss_each_other_are_tried_less_and_less() {
     for width in [6u32, 12, 15] {
