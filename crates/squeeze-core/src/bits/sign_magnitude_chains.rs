@@ -276,6 +276,10 @@ impl BitReader<'_> {
             let (d, b, stop) = self.read_chains::<W>(&mut out[i..], s, dense);
             (i, bad) = (i + d, bad | b);
             match stop {
+                // On a pool, a round of stretches that no longer fits leaves up to 2.5·10⁵
+                // codes (two threads): after a sample, superblocks on this thread read them
+                // (`out` is then too short for the pool), not the one chain.
+                ChainsStop::Room if d > 0 => {}
                 ChainsStop::Room => break,
                 ChainsStop::Dense => return (i, bad, to_dense()),
                 ChainsStop::Sparse => backoff = 1,
