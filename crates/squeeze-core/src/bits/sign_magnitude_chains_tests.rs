@@ -338,10 +338,6 @@ fn dense_codes_that_turn_mixed_go_back_to_the_chains() {
     }
 }
 
-/// Chains that do not meet (walks cut to one code here): the one chain reads the codes
-/// exactly, and waits twice as many samples after each miss before it tries the chains again,
-/// so 600,000 codes (36 samples) see at most 6 misses (after 0, 1, 2, 4, 8 and 16 samples'
-/// waits), against 18 without the wait.
 /// A walk that would write at or past its end (in place, the next chain's codes) stops
 /// unmet: it writes nothing there and leaves the position where it stopped.
 #[test]
@@ -369,6 +365,10 @@ fn walks_stop_before_the_codes_they_would_overwrite() {
     }
 }
 
+/// Chains that do not meet (walks cut to one code here): the one chain reads the codes
+/// exactly, and waits twice as many samples after each miss before it tries the chains again,
+/// so 600,000 codes (36 samples) see at most 6 misses (after 0, 1, 2, 4, 8 and 16 samples'
+/// waits), against 18 without the wait.
 #[test]
 fn chains_that_miss_each_other_are_tried_less_and_less() {
     for width in [6u32, 12, 15] {
