@@ -79,6 +79,25 @@ fn bmi2() -> bool {
         && std::is_x86_feature_detected!("popcnt")
 }
 
+/// `f()` in a copy compiled with `avx2,bmi2,popcnt` where [`bmi2`] holds, else as is; the same
+/// result either way. For code in a closure, which takes none of the features of the functions
+/// around it: where it is not inlined into its caller (a large body, a closure run by a pool's
+/// thread) it runs as baseline x86-64 code (`shr cl` for variable shifts, 16-byte stores).
+/// `f` should be `#[inline(always)]`, so that its body is compiled into the copy.
+#[inline(always)]
+fn with_bmi2<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if bmi2() {
+        #[target_feature(enable = "avx2,bmi2,popcnt")]
+        fn copy<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        // SAFETY: `bmi2()` checked that this CPU has AVX2, BMI2 and POPCNT.
+        return unsafe { copy(f) };
+    }
+    f()
+}
+
 /// The method `$name` (with the doc `$doc`) as a dispatch on [`bmi2`]: to `$copy`, the body
 /// method `$body` compiled with `avx2,bmi2,popcnt` (variable shifts `shlx`/`shrx` and `bzhi`,
 /// free of the flags dependency of `shl cl`), or to `$body` as is; the same results either
